@@ -1,0 +1,179 @@
+// The only gateway to the AssemblyScript module (assembly/). It owns the module's linear
+// memory layout (a bump arena above heapBase()), copies inputs in, maps status codes to
+// SparrowError, and exposes typed decoders. Platform adapters (node.ts, browser, Worker)
+// only supply a compiled WebAssembly.Module.
+
+import { SparrowError } from '../errors.js';
+
+/** Raw exports of build/sparrow.wasm (see assembly/index.ts). Pointers are byte offsets. */
+interface Exports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  workBytes(n: number): number;
+  // out (n) int8 ← payload; work: workBytes(n) scratch
+  decodeDense(codec: number, src: number, srcLen: number, out: number, n: number, work: number): number;
+  // rowPtr (rows+1) u32, col (cap) u16, val (cap) i8; dense: n bytes scratch
+  decodeCsr(codec: number, src: number, srcLen: number, rows: number, cols: number,
+    rowPtr: number, col: number, val: number, cap: number, work: number, dense: number): number;
+}
+
+/** Status codes of assembly/codec.ts. */
+const STATUS: Record<number, [SparrowError['code'], string]> = {
+  [-1]: ['corrupt_stream', 'invalid block structure'],
+  [-2]: ['corrupt_stream', 'payload ends before a size says it should (truncated stream)'],
+  [-3]: ['unsupported_codec', 'unknown codec id'],
+  [-4]: ['internal', 'output buffer too small'],
+  [-5]: ['invalid_argument', 'bad CSR shape (rows·cols must equal n, cols ≤ 65536)'],
+  [-6]: ['corrupt_stream', 'invalid Huffman code-length table'],
+  [-7]: ['corrupt_stream', 'a Huffman stream length disagrees with its bits'],
+  [-8]: ['corrupt_stream', 'symbol count disagrees with the tensor size'],
+  [-9]: ['corrupt_stream', 'zero runs inconsistent with the tensor size or the value count'],
+  [-10]: ['corrupt_stream', 'stray bytes after the last block'],
+};
+
+export function statusError(status: number, what: string): SparrowError {
+  const s = STATUS[status];
+  if (!s) return new SparrowError('internal', `${what}: unknown WASM status ${status}`);
+  return new SparrowError(s[0], `${what}: ${s[1]} (status ${status})`);
+}
+
+const SLACK = 16; // readable bytes past every input (64-bit loads in the decoders)
+
+export interface CsrResult {
+  rows: number;
+  cols: number;
+  rowPtr: Uint32Array; // (rows+1)
+  col: Uint16Array;    // (nnz)
+  val: Int8Array;      // (nnz)
+}
+
+export class SparrowWasm {
+  readonly exports: Exports;
+  private top: number;
+  private readonly base: number;
+
+  private constructor(instance: WebAssembly.Instance) {
+    this.exports = instance.exports as unknown as Exports;
+    this.base = this.exports.heapBase();
+    this.top = this.base;
+  }
+
+  /** Instantiates a compiled module (Workers import the .wasm as a module; Node/browsers compile it). */
+  static async instantiate(module: WebAssembly.Module): Promise<SparrowWasm> {
+    const instance = await WebAssembly.instantiate(module, {
+      env: {
+        abort(_msg: number, _file: number, line: number, col: number) {
+          throw new SparrowError('internal', `WASM assertion failed at ${line}:${col}`);
+        },
+      },
+    });
+    return new SparrowWasm(instance);
+  }
+
+  get memory(): WebAssembly.Memory {
+    return this.exports.memory;
+  }
+
+  /** Bytes of linear memory (for peak-memory reports). */
+  get memoryBytes(): number {
+    return this.exports.memory.buffer.byteLength;
+  }
+
+  /** Allocates `bytes` (16-aligned) in the arena, growing memory as needed. */
+  alloc(bytes: number): number {
+    const p = this.top;
+    const end = p + ((bytes + 15) & ~15);
+    if (end > 0xffff_0000) throw new SparrowError('too_large', `WASM memory would exceed 4 GiB (${end} bytes)`);
+    const have = this.exports.memory.buffer.byteLength;
+    if (end > have) this.exports.memory.grow(Math.ceil((end - have) / 65536));
+    this.top = end;
+    return p;
+  }
+
+  /** Arena position, to `release` temporaries later. */
+  mark(): number {
+    return this.top;
+  }
+
+  release(mark: number): void {
+    if (mark < this.base || mark > this.top) throw new SparrowError('internal', 'bad arena mark');
+    this.top = mark;
+  }
+
+  /** Copies bytes into the arena followed by SLACK zero bytes; returns the pointer. */
+  put(bytes: Uint8Array): number {
+    const p = this.alloc(bytes.length + SLACK);
+    const mem = new Uint8Array(this.exports.memory.buffer);
+    mem.set(bytes, p);
+    mem.fill(0, p + bytes.length, p + bytes.length + SLACK);
+    return p;
+  }
+
+  u8(ptr: number, len: number): Uint8Array {
+    return new Uint8Array(this.exports.memory.buffer, ptr, len);
+  }
+
+  /**
+   * Decodes an int8 tensor payload into arena memory at `outPtr` (n bytes, caller-owned).
+   * Throws SparrowError on any corrupt input.
+   */
+  decodeInt8Into(codec: number, payload: Uint8Array, outPtr: number, n: number): void {
+    const m = this.mark();
+    try {
+      const src = this.put(payload);
+      const work = this.alloc(this.exports.workBytes(n));
+      const st = this.exports.decodeDense(codec, src, payload.length, outPtr, n, work);
+      if (st < 0) throw statusError(st, `decoding a ${n}-element int8 tensor`);
+    } finally {
+      this.release(m);
+    }
+  }
+
+  /** Decodes an int8 tensor payload and returns a JS copy. */
+  decodeInt8(codec: number, payload: Uint8Array, n: number): Int8Array {
+    const m = this.mark();
+    try {
+      const out = this.alloc(n);
+      this.decodeInt8Into(codec, payload, out, n);
+      return new Int8Array(this.exports.memory.buffer.slice(out, out + n));
+    } finally {
+      this.release(m);
+    }
+  }
+
+  /** Decodes an int8 tensor payload straight to CSR (rows × cols) and returns JS copies. */
+  decodeCsr(codec: number, payload: Uint8Array, rows: number, cols: number): CsrResult {
+    const n = rows * cols;
+    if (!Number.isSafeInteger(n) || n >= 2 ** 31) throw new SparrowError('invalid_argument', `CSR ${rows}x${cols} too large`);
+    const cap = codec === 2 ? Math.min(n, rleNnz(payload)) : n;
+    const m = this.mark();
+    try {
+      const src = this.put(payload);
+      const work = this.alloc(this.exports.workBytes(n));
+      const dense = codec === 2 ? 0 : this.alloc(n);
+      const rowPtr = this.alloc((rows + 1) * 4), col = this.alloc(cap * 2), val = this.alloc(cap);
+      const nnz = this.exports.decodeCsr(codec, src, payload.length, rows, cols, rowPtr, col, val, cap, work, dense);
+      if (nnz < 0) throw statusError(nnz, `decoding a ${rows}x${cols} int8 tensor to CSR`);
+      const buf = this.exports.memory.buffer;
+      return {
+        rows, cols,
+        rowPtr: new Uint32Array(buf.slice(rowPtr, rowPtr + (rows + 1) * 4)),
+        col: new Uint16Array(buf.slice(col, col + nnz * 2)),
+        val: new Int8Array(buf.slice(val, val + nnz)),
+      };
+    } finally {
+      this.release(m);
+    }
+  }
+}
+
+/** The nnz varint at the start of an rle-huffman payload (0 if unreadable: the decoder reports it). */
+function rleNnz(payload: Uint8Array): number {
+  let v = 0;
+  for (let i = 0; i < 5 && i < payload.length; i++) {
+    const b = payload[i]!;
+    v += (b & 0x7f) * 2 ** (7 * i);
+    if ((b & 0x80) === 0) return v;
+  }
+  return 0;
+}

@@ -1,0 +1,93 @@
+// The WASM decoders (release -O3 noAssert, and the debug build with asserts) against the
+// TS reference decoders, bit for bit, on named edge cases and property-generated tensors.
+import { describe, it, expect, beforeAll } from 'vitest';
+import fc from 'fast-check';
+import {
+  CODEC_HUFFMAN, CODEC_RAW, CODEC_RLE_HUFFMAN, decodeCsrRef, decodeInt8Ref, encodeInt8, type Int8CodecId,
+} from '../src/codec/int8.js';
+import { encodeBlock } from '../src/codec/huffman.js';
+import { loadWasmNode } from '../src/runtime/node.js';
+import type { SparrowWasm } from '../src/runtime/wasm.js';
+import { SparrowError } from '../src/errors.js';
+import { lcg, sampleTensors } from './helpers/tensors.js';
+
+const ALL: Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN];
+
+function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+for (const variant of ['release', 'debug'] as const) {
+  describe(`WASM decoders (${variant})`, () => {
+    let w: SparrowWasm;
+    beforeAll(async () => { w = await loadWasmNode(variant); });
+
+    for (const [name, data] of sampleTensors()) {
+      it(`decodes ${name} (n=${data.length}) like the reference, dense and CSR`, () => {
+        for (const c of ALL) {
+          const e = encodeInt8(data, { codecs: [c] });
+          const got = w.decodeInt8(e.codec, e.payload, data.length);
+          expect(same(got, data), `codec ${c}`).toBe(true);
+          for (const rows of [1, 3, 8]) {
+            if (data.length === 0 || data.length % rows !== 0) continue;
+            const cols = data.length / rows;
+            if (cols > 65536) continue;
+            const csr = w.decodeCsr(e.codec, e.payload, rows, cols);
+            const ref = decodeCsrRef(e.codec, e.payload, rows, cols);
+            expect(same(csr.rowPtr, ref.rowPtr), `rowPtr codec ${c} rows ${rows}`).toBe(true);
+            expect(same(csr.col, ref.col), `col codec ${c} rows ${rows}`).toBe(true);
+            expect(same(csr.val, ref.val), `val codec ${c} rows ${rows}`).toBe(true);
+          }
+        }
+      });
+    }
+
+    it('property: random tensors (n 0..6000, any sparsity, 1 or 4 streams) decode bit-exactly', () => {
+      fc.assert(fc.property(
+        fc.integer({ min: 0, max: 6000 }), fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer({ min: 1, max: 127 }), fc.integer(),
+        (n, sparsity, spread, seed) => {
+          const rnd = lcg(seed);
+          const data = new Int8Array(n);
+          for (let i = 0; i < n; i++) data[i] = rnd() < sparsity ? 0 : Math.round((rnd() - 0.5) * 2 * spread);
+          for (const c of ALL) {
+            const e = encodeInt8(data, { codecs: [c] });
+            expect(same(w.decodeInt8(e.codec, e.payload, n), data)).toBe(true);
+          }
+          const rows = [1, 2, 5, 7].find((r) => n % r === 0 && n / r <= 65536) ?? 1;
+          if (n > 0) {
+            const e = encodeInt8(data, { codecs: [CODEC_RLE_HUFFMAN] });
+            const csr = w.decodeCsr(e.codec, e.payload, rows, n / rows);
+            expect(csr).toEqual({ ...decodeCsrRef(e.codec, e.payload, rows, n / rows) });
+          }
+        }), { numRuns: 200 });
+    });
+
+    it('decodes blocks forced to 4 streams with tiny counts (empty streams)', () => {
+      for (let n = 0; n < 40; n++) {
+        const data = Int8Array.from({ length: n }, (_, i) => (i * 37) % 11 - 5);
+        const sym = Uint8Array.from(data, (v) => ((v << 1) ^ (v >> 7)) & 0xff);
+        if (new Set(sym).size < 2) continue;
+        const block = encodeBlock(sym, { streams: 4 }).bytes;
+        const got = w.decodeInt8(CODEC_HUFFMAN, block, n);
+        expect(same(got, decodeInt8Ref(CODEC_HUFFMAN, block, n)), `n=${n}`).toBe(true);
+        expect(same(got, data), `n=${n}`).toBe(true);
+      }
+    });
+
+    it('rejects wrong sizes, unknown codecs and truncation with SparrowError', () => {
+      const data = Int8Array.from({ length: 3000 }, (_, i) => ((i * 7919) % 61) - 30);
+      for (const c of ALL) {
+        const e = encodeInt8(data, { codecs: [c] });
+        expect(() => w.decodeInt8(c, e.payload, 2999)).toThrow(SparrowError);
+        for (const cut of [0, 1, 5, e.payload.length >> 1, e.payload.length - 1]) {
+          expect(() => w.decodeInt8(c, e.payload.subarray(0, cut), 3000)).toThrow(SparrowError);
+        }
+      }
+      expect(() => w.decodeInt8(7, new Uint8Array(10), 10)).toThrow(/unknown codec/);
+      expect(() => w.decodeCsr(CODEC_RAW, new Uint8Array(70000 * 2), 2, 70000)).toThrow(/CSR/);
+    });
+  });
+}
