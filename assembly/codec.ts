@@ -21,6 +21,12 @@ export const E_TRAILING: i32 = -10;     // bytes left after the last block
 const MAX_LEN: u32 = 11;
 const TABLE_SIZE: u32 = 1 << MAX_LEN;   // entries; u16 each: (len << 8) | output byte
 const TABLE_BYTES: usize = TABLE_SIZE << 1;
+// Multi-symbol table (after the single one and the 256 length bytes): u32 entries
+//   bits 0..23: up to 3 output bytes, 24..27: total code length, 28..29: symbol count (1..3)
+// Built only where it pays (see readBlock); tails always use the single-symbol table.
+// Both tables have 2^log entries, log = the block's longest code (≤ 11).
+const MULTI_BYTES: usize = TABLE_SIZE << 2;
+const SYMS_OFFSET: usize = TABLE_BYTES + 256 + MULTI_BYTES; // start of the symbol scratch in `work`
 
 // symbol → output byte mappings, applied when the table is built
 const MAP_IDENTITY: u32 = 0;   // run symbols
@@ -29,8 +35,8 @@ const MAP_UNZIGZAG1: u32 = 2;  // rle values:  zz⁻¹(s + 1)
 
 /** Scratch bytes the decoders need for an n-element tensor. */
 export function workBytes(n: u32): usize {
-  // table + lengths (256) + runs symbols (≤ n) + values symbols (≤ n) + alignment slack
-  return TABLE_BYTES + 256 + (<usize>n << 1) + 64;
+  // table + lengths (256) + multi table + runs symbols (≤ n) + values symbols (≤ n) + slack
+  return SYMS_OFFSET + (<usize>n << 1) + 64;
 }
 
 // Secondary results of readBlock (AssemblyScript returns one value).
@@ -101,6 +107,15 @@ function readTable(pos: usize, end: usize, maxSym: u32, lens: usize, table: usiz
     }
   }
   if (present < 2 || kraft != TABLE_SIZE) return E_LENGTHS;
+  // table log = the longest code: small alphabets get small tables (cheap to build)
+  let log: u32 = MAX_LEN;
+  while (load<u32>(blCount + (log << 2)) == 0) log--;
+  const size: u32 = 1 << log;
+  gLog = log;
+  // E[len]·2^11 under the code's own distribution (2^-len): predicts symbols per lookup
+  let lenSum: u32 = 0;
+  for (let l: u32 = 1; l <= log; l++) lenSum += load<u32>(blCount + (l << 2)) * l * (TABLE_SIZE >> l);
+  gAvgLen2048 = lenSum;
   // canonical first codes per length (Deflate's rule)
   let nextCode = memory.data(4 * 16);
   let code: u32 = 0;
@@ -117,12 +132,14 @@ function readTable(pos: usize, end: usize, maxSym: u32, lens: usize, table: usiz
     store<u32>(nextCode + (l << 2), c + 1);
     const r = reverseBits(c, l);
     const entry = <u16>((l << 8) | mapSymbol(s, map));
-    for (let j: u32 = r; j < TABLE_SIZE; j += (<u32>1 << l)) store<u16>(table + (<usize>j << 1), entry);
+    for (let j: u32 = r; j < size; j += (<u32>1 << l)) store<u16>(table + (<usize>j << 1), entry);
   }
   return <i64>(pos + <usize>((bitPos + 7) >> 3));
 }
 
 let gBitPos: u64 = 0;
+let gLog: u32 = MAX_LEN;      // table log of the last table read
+let gAvgLen2048: u32 = 0;     // its expected code length × 2048
 /** One code-length code read bit by bit, bits past `avail` read as zero (matches the TS reference). */
 function slowLength(pos: usize, avail: u64, bitPos: u64, prev: i32): i32 {
   let l: i32;
@@ -205,11 +222,20 @@ function readBlock(pos: usize, end: usize, out: usize, maxCount: u32, map: u32, 
   if (total > <u64>(end - pos)) return E_TRUNCATED;
   if (<u64>count > total * 8) return E_COUNT;
   const seg = (count + S - 1) / S;
+  const log = gLog;
+  const mask: u64 = (<u64>1 << log) - 1;
+  // the multi-symbol table pays when ≥ ~2 codes fit in `log` bits and the block is long
+  // compared with the table (building costs ~3 lookups per entry)
+  let multi: usize = 0;
+  if (gAvgLen2048 * 2 <= log * TABLE_SIZE && count >= (<u32>8 << log)) {
+    multi = work + TABLE_BYTES + 256;
+    buildMulti(table, multi, log);
+  }
   if (S == 1) {
-    const r = decodeStream(table, pos, len0, out, count);
+    const r = decodeStream(table, multi, mask, pos, len0, out, count);
     if (r < 0) return r;
   } else {
-    const r = decode4(table, pos, len0, len1, len2, len3, out, count, seg);
+    const r = decode4(table, multi, mask, pos, len0, len1, len2, len3, out, count, seg);
     if (r < 0) return r;
   }
   gEnd = pos + <usize>total;
@@ -223,95 +249,133 @@ function readBlock(pos: usize, end: usize, out: usize, maxCount: u32, map: u32, 
   return to - from;
 }
 
+/** Builds the multi-symbol table from the single-symbol one (see MULTI_BYTES). */
+function buildMulti(table: usize, multi: usize, log: u32): void {
+  const size: u32 = 1 << log;
+  for (let idx: u32 = 0; idx < size; idx++) {
+    const e1 = <u32>load<u16>(table + (<usize>idx << 1));
+    let len = e1 >> 8;
+    let syms = e1 & 0xff;
+    let k: u32 = 1;
+    while (k < 3) {
+      const e = <u32>load<u16>(table + (<usize>(idx >> len) << 1));
+      const l = e >> 8;
+      if (len + l > log) break; // the next code is not fully inside the `log` known bits
+      syms |= (e & 0xff) << (8 * k);
+      len += l;
+      k++;
+    }
+    store<u32>(multi + (<usize>idx << 2), syms | (len << 24) | (k << 28));
+  }
+}
+
 /**
  * One stream, `n` symbols, at [src, src+len). Bits past the stream are read from the bytes
  * after it (the caller guarantees ≥ 8 readable bytes past the payload), but any code that
  * uses them makes the final check fail. Returns 0 or E_STREAM_END.
  */
-function decodeStream(table: usize, src: usize, len: u32, out: usize, n: u32): i32 {
+function decodeStream(table: usize, multi: usize, mask: u64, src: usize, len: u32, out: usize, n: u32): i32 {
   const limit: u64 = <u64>len << 3;
   let bitPos: u64 = 0;
   let i: u32 = 0;
-  // fast: one 64-bit load gives ≥ 57 bits, enough for 5 codes of ≤ 11 bits
-  while (i + 5 <= n && bitPos + 64 <= limit) {
-    let bits = load<u64>(src + <usize>(bitPos >> 3)) >> (bitPos & 7);
-    let e = <u32>load<u16>(table + (<usize>(bits & 2047) << 1));
-    store<u8>(out + i, <u8>e); bits >>= <u64>(e >> 8); let used = e >> 8;
-    e = <u32>load<u16>(table + (<usize>(bits & 2047) << 1));
-    store<u8>(out + i + 1, <u8>e); bits >>= <u64>(e >> 8); used += e >> 8;
-    e = <u32>load<u16>(table + (<usize>(bits & 2047) << 1));
-    store<u8>(out + i + 2, <u8>e); bits >>= <u64>(e >> 8); used += e >> 8;
-    e = <u32>load<u16>(table + (<usize>(bits & 2047) << 1));
-    store<u8>(out + i + 3, <u8>e); bits >>= <u64>(e >> 8); used += e >> 8;
-    e = <u32>load<u16>(table + (<usize>(bits & 2047) << 1));
-    store<u8>(out + i + 4, <u8>e); used += e >> 8;
-    bitPos += <u64>used;
-    i += 5;
+  if (multi != 0) {
+    // fast: one 64-bit load gives ≥ 57 bits: 5 lookups of ≤ 11 bits, each 1..3 symbols
+    // (each u32 store writes 4 bytes: keep 16 symbols of room so it stays inside `out`)
+    while (i + 16 <= n && bitPos + 64 <= limit) {
+      let x = load<u64>(src + <usize>(bitPos >> 3)) >> (bitPos & 7);
+      let used: u32 = 0;
+      for (let j = 0; j < 5; j++) {
+        const e = load<u32>(multi + (<usize>(x & mask) << 2));
+        store<u32>(out + i, e);
+        i += e >> 28;
+        const l = (e >> 24) & 15;
+        x >>= <u64>l;
+        used += l;
+      }
+      bitPos += <u64>used;
+    }
   }
-  // tail: one code at a time; stop as soon as the position passes the stream's end
-  while (i < n) {
-    if (bitPos > limit) return E_STREAM_END;
-    const bits = load<u64>(src + <usize>(bitPos >> 3)) >> (bitPos & 7);
-    const e = <u32>load<u16>(table + (<usize>(bits & 2047) << 1));
-    store<u8>(out + i, <u8>e);
-    bitPos += <u64>(e >> 8);
-    i++;
-  }
-  if (((bitPos + 7) >> 3) != <u64>len) return E_STREAM_END;
-  return 0;
+  return tail(table, mask, src, len, bitPos, out, i, n);
 }
 
 /**
- * Four interleaved streams (zstd-style): the fast loop decodes 5 symbols from each of the
- * 4 streams per iteration, so the 4 dependency chains overlap.
+ * Four interleaved streams (zstd-style): the fast loop runs 5 lookups on each of the 4
+ * streams per iteration, so the 4 dependency chains overlap.
  */
-function decode4(table: usize, src: usize, len0: u32, len1: u32, len2: u32, len3: u32, out: usize, count: u32, seg: u32): i32 {
+function decode4(table: usize, multi: usize, mask: u64, src: usize, len0: u32, len1: u32, len2: u32, len3: u32, out: usize, count: u32, seg: u32): i32 {
   const s0 = src, s1 = s0 + len0, s2 = s1 + len1, s3 = s2 + len2;
   const lim0: u64 = <u64>len0 << 3, lim1: u64 = <u64>len1 << 3, lim2: u64 = <u64>len2 << 3, lim3: u64 = <u64>len3 << 3;
-  const n3 = segLen(count, seg, 3);
+  const n0 = segLen(count, seg, 0), n1 = segLen(count, seg, 1), n2 = segLen(count, seg, 2), n3 = segLen(count, seg, 3);
   const o0 = out, o1 = out + seg, o2 = out + 2 * seg, o3 = out + 3 * seg;
   let b0: u64 = 0, b1: u64 = 0, b2: u64 = 0, b3: u64 = 0;
-  let i: u32 = 0;
-  // all four streams have ≥ 5 symbols left while i + 5 ≤ n3 (stream 3 is the shortest)
-  while (i + 5 <= n3 && b0 + 64 <= lim0 && b1 + 64 <= lim1 && b2 + 64 <= lim2 && b3 + 64 <= lim3) {
-    let x0 = load<u64>(s0 + <usize>(b0 >> 3)) >> (b0 & 7);
-    let x1 = load<u64>(s1 + <usize>(b1 >> 3)) >> (b1 & 7);
-    let x2 = load<u64>(s2 + <usize>(b2 >> 3)) >> (b2 & 7);
-    let x3 = load<u64>(s3 + <usize>(b3 >> 3)) >> (b3 & 7);
-    let u0: u32 = 0, u1: u32 = 0, u2: u32 = 0, u3: u32 = 0;
-    for (let j: u32 = 0; j < 5; j++) {
-      const e0 = <u32>load<u16>(table + (<usize>(x0 & 2047) << 1));
-      const e1 = <u32>load<u16>(table + (<usize>(x1 & 2047) << 1));
-      const e2 = <u32>load<u16>(table + (<usize>(x2 & 2047) << 1));
-      const e3 = <u32>load<u16>(table + (<usize>(x3 & 2047) << 1));
-      store<u8>(o0 + i + j, <u8>e0);
-      store<u8>(o1 + i + j, <u8>e1);
-      store<u8>(o2 + i + j, <u8>e2);
-      store<u8>(o3 + i + j, <u8>e3);
-      x0 >>= <u64>(e0 >> 8); u0 += e0 >> 8;
-      x1 >>= <u64>(e1 >> 8); u1 += e1 >> 8;
-      x2 >>= <u64>(e2 >> 8); u2 += e2 >> 8;
-      x3 >>= <u64>(e3 >> 8); u3 += e3 >> 8;
+  let i0: u32 = 0, i1: u32 = 0, i2: u32 = 0, i3: u32 = 0;
+  if (multi != 0) {
+    while (i0 + 16 <= n0 && i1 + 16 <= n1 && i2 + 16 <= n2 && i3 + 16 <= n3 &&
+           b0 + 64 <= lim0 && b1 + 64 <= lim1 && b2 + 64 <= lim2 && b3 + 64 <= lim3) {
+      let x0 = load<u64>(s0 + <usize>(b0 >> 3)) >> (b0 & 7);
+      let x1 = load<u64>(s1 + <usize>(b1 >> 3)) >> (b1 & 7);
+      let x2 = load<u64>(s2 + <usize>(b2 >> 3)) >> (b2 & 7);
+      let x3 = load<u64>(s3 + <usize>(b3 >> 3)) >> (b3 & 7);
+      let u0: u32 = 0, u1: u32 = 0, u2: u32 = 0, u3: u32 = 0;
+      for (let j = 0; j < 5; j++) {
+        const e0 = load<u32>(multi + (<usize>(x0 & mask) << 2));
+        const e1 = load<u32>(multi + (<usize>(x1 & mask) << 2));
+        const e2 = load<u32>(multi + (<usize>(x2 & mask) << 2));
+        const e3 = load<u32>(multi + (<usize>(x3 & mask) << 2));
+        store<u32>(o0 + i0, e0); i0 += e0 >> 28;
+        store<u32>(o1 + i1, e1); i1 += e1 >> 28;
+        store<u32>(o2 + i2, e2); i2 += e2 >> 28;
+        store<u32>(o3 + i3, e3); i3 += e3 >> 28;
+        const l0 = (e0 >> 24) & 15, l1 = (e1 >> 24) & 15, l2 = (e2 >> 24) & 15, l3 = (e3 >> 24) & 15;
+        x0 >>= <u64>l0; u0 += l0;
+        x1 >>= <u64>l1; u1 += l1;
+        x2 >>= <u64>l2; u2 += l2;
+        x3 >>= <u64>l3; u3 += l3;
+      }
+      b0 += <u64>u0; b1 += <u64>u1; b2 += <u64>u2; b3 += <u64>u3;
     }
-    b0 += <u64>u0; b1 += <u64>u1; b2 += <u64>u2; b3 += <u64>u3;
-    i += 5;
+  } else {
+    // single-symbol fast loop: 5 symbols per stream per iteration
+    while (i3 + 5 <= n3 && b0 + 64 <= lim0 && b1 + 64 <= lim1 && b2 + 64 <= lim2 && b3 + 64 <= lim3) {
+      let x0 = load<u64>(s0 + <usize>(b0 >> 3)) >> (b0 & 7);
+      let x1 = load<u64>(s1 + <usize>(b1 >> 3)) >> (b1 & 7);
+      let x2 = load<u64>(s2 + <usize>(b2 >> 3)) >> (b2 & 7);
+      let x3 = load<u64>(s3 + <usize>(b3 >> 3)) >> (b3 & 7);
+      let u0: u32 = 0, u1: u32 = 0, u2: u32 = 0, u3: u32 = 0;
+      for (let j: u32 = 0; j < 5; j++) {
+        const e0 = <u32>load<u16>(table + (<usize>(x0 & mask) << 1));
+        const e1 = <u32>load<u16>(table + (<usize>(x1 & mask) << 1));
+        const e2 = <u32>load<u16>(table + (<usize>(x2 & mask) << 1));
+        const e3 = <u32>load<u16>(table + (<usize>(x3 & mask) << 1));
+        store<u8>(o0 + i0 + j, <u8>e0);
+        store<u8>(o1 + i0 + j, <u8>e1);
+        store<u8>(o2 + i0 + j, <u8>e2);
+        store<u8>(o3 + i0 + j, <u8>e3);
+        x0 >>= <u64>(e0 >> 8); u0 += e0 >> 8;
+        x1 >>= <u64>(e1 >> 8); u1 += e1 >> 8;
+        x2 >>= <u64>(e2 >> 8); u2 += e2 >> 8;
+        x3 >>= <u64>(e3 >> 8); u3 += e3 >> 8;
+      }
+      b0 += <u64>u0; b1 += <u64>u1; b2 += <u64>u2; b3 += <u64>u3;
+      i0 += 5; i1 += 5; i2 += 5; i3 += 5;
+    }
   }
-  // tails: finish each stream alone from symbol i with its own bit position
-  let r = tail(table, s0, len0, b0, o0, i, segLen(count, seg, 0));
+  // tails: finish each stream alone from its own position
+  let r = tail(table, mask, s0, len0, b0, o0, i0, n0);
   if (r < 0) return r;
-  r = tail(table, s1, len1, b1, o1, i, segLen(count, seg, 1));
+  r = tail(table, mask, s1, len1, b1, o1, i1, n1);
   if (r < 0) return r;
-  r = tail(table, s2, len2, b2, o2, i, segLen(count, seg, 2));
+  r = tail(table, mask, s2, len2, b2, o2, i2, n2);
   if (r < 0) return r;
-  return tail(table, s3, len3, b3, o3, min(i, n3), n3);
+  return tail(table, mask, s3, len3, b3, o3, i3, n3);
 }
 
-function tail(table: usize, src: usize, len: u32, bitPos: u64, out: usize, i: u32, n: u32): i32 {
+function tail(table: usize, mask: u64, src: usize, len: u32, bitPos: u64, out: usize, i: u32, n: u32): i32 {
   const limit: u64 = <u64>len << 3;
   while (i < n) {
     if (bitPos > limit) return E_STREAM_END;
     const bits = load<u64>(src + <usize>(bitPos >> 3)) >> (bitPos & 7);
-    const e = <u32>load<u16>(table + (<usize>(bits & 2047) << 1));
+    const e = <u32>load<u16>(table + (<usize>(bits & mask) << 1));
     store<u8>(out + i, <u8>e);
     bitPos += <u64>(e >> 8);
     i++;
@@ -330,7 +394,7 @@ function readRle(src: usize, end: usize, n: u32, work: usize): i32 {
   if (nv < 0) return <i32>nv;
   const nnz = <u32>nv;
   if (nnz > n) return E_COUNT;
-  const runs = work + TABLE_BYTES + 256;
+  const runs = work + SYMS_OFFSET;
   const vals = runs + <usize>n;
   let r = readBlock(gEnd, end, runs, n, MAP_IDENTITY, 255, work);
   if (r < 0) return r;
@@ -364,31 +428,61 @@ export function decodeDense(codec: u32, src: usize, srcLen: u32, out: usize, n: 
   if (codec == 2) {
     const nRuns = readRle(src, end, n, work);
     if (nRuns < 0) return nRuns;
-    const runs = work + TABLE_BYTES + 256;
+    const runs = work + SYMS_OFFSET;
     const vals = runs + <usize>n;
     const nnz = gNnz;
-    // zero the whole tensor (bulk memory.fill, vectorized by the engine), then place values
+    // validate first (SIMD sum of the run bytes): the run walk ends at p ≤ n with exactly
+    // nnz values, and p only grows, so the unchecked walk below stays inside `out`.
+    if (runsEnd(runs, <u32>nRuns) > <u64>n || gValues != nnz) return E_RUNS;
+    // zero the tensor (bulk memory.fill, vectorized by the engine), then place the values.
+    // Branchless: an escape (255) writes a zero at p+254 and advances 255, a run r writes
+    // the next value at p+r and advances r+1.
     memory.fill(out, 0, n);
-    let p: u32 = 0;
-    let k: u32 = 0;
-    for (let i: u32 = 0; i < <u32>nRuns; i++) {
-      const r = <u32>load<u8>(runs + i);
-      if (r == 255) {
-        p += 255;
-        if (p > n) return E_RUNS;
-        continue;
-      }
-      p += r;
-      if (p >= n || k >= nnz) return E_RUNS;
-      store<u8>(out + p, load<u8>(vals + k));
-      p++;
-      k++;
+    let p: usize = out;
+    let v = vals;
+    const rEnd = runs + <usize>nRuns;
+    for (let q = runs; q < rEnd; q++) {
+      const r = <usize>load<u8>(q);
+      const esc = <usize>(r == 255);
+      const x = load<u8>(v);
+      store<u8>(p + r - esc, select<u8>(0, x, esc != 0));
+      p += r + 1 - esc;
+      v += 1 - esc;
     }
-    if (k != nnz) return E_RUNS;
     return 0;
   }
   return E_CODEC;
 }
+
+let gValues: u32 = 0;
+/**
+ * Where a run walk ends: Σ r + (number of non-escape symbols), summed 16 bytes at a time
+ * with SIMD. Sets gValues to the number of non-escape symbols.
+ */
+function runsEnd(runs: usize, nRuns: u32): u64 {
+  let sum: u64 = 0;
+  let esc: u32 = 0;
+  let i: u32 = 0;
+  const ff = i8x16.splat(-1);
+  while (i + 16 <= nRuns) {
+    const v = v128.load(runs + i);
+    // bytes → u16 pair sums → u32 sums; escapes counted by comparing to 0xff
+    const s16 = i16x8.extadd_pairwise_i8x16_u(v);
+    const s32 = i32x4.extadd_pairwise_i16x8_u(s16);
+    sum += <u64>(i32x4.extract_lane(s32, 0) + i32x4.extract_lane(s32, 1) + i32x4.extract_lane(s32, 2) + i32x4.extract_lane(s32, 3));
+    esc += popcnt<u32>(i8x16.bitmask(i8x16.eq(v, ff)));
+    i += 16;
+  }
+  while (i < nRuns) {
+    const r = <u32>load<u8>(runs + i);
+    sum += <u64>r;
+    esc += <u32>(r == 255);
+    i++;
+  }
+  gValues = nRuns - esc;
+  return sum + <u64>(nRuns - esc);
+}
+
 
 /**
  * Decodes to CSR (docs/format.md "Decoder outputs") for a rows×cols tensor:
@@ -407,7 +501,7 @@ export function decodeCsr(codec: u32, src: usize, srcLen: u32, rows: u32, cols: 
     if (nRuns < 0) return nRuns;
     const nnz = gNnz;
     if (nnz > cap) return E_CAPACITY;
-    const runs = work + TABLE_BYTES + 256;
+    const runs = work + SYMS_OFFSET;
     const vals = runs + <usize>n;
     let row: u32 = 0, c: u32 = 0, p: u32 = 0, k: u32 = 0;
     store<u32>(rowPtr, 0);

@@ -31,6 +31,8 @@ export interface EncodedInt8 {
   payload: Uint8Array;
   /** Σ over the chosen codec's streams of n·H/8. */
   entropyBytes: number;
+  /** Bytes of the payload that are not stream data: block headers and code tables. */
+  tableBytes: number;
   streams: StreamStat[];
   nonzero: number;
 }
@@ -61,6 +63,7 @@ export function encodeRaw(data: Int8Array): EncodedInt8 {
   return {
     codec: CODEC_RAW,
     payload: bytes.slice(),
+    tableBytes: 0,
     entropyBytes: shannonBytes(histogram(bytes)),
     streams: [{ name: 'bytes', count: data.length, entropyBytes: shannonBytes(histogram(bytes)) }],
     nonzero: countNonzero(data),
@@ -74,6 +77,7 @@ export function encodeHuffman(data: Int8Array): EncodedInt8 {
   return {
     codec: CODEC_HUFFMAN,
     payload: b.bytes,
+    tableBytes: b.stats.tableBytes,
     entropyBytes: b.stats.entropyBytes,
     streams: [{ name: 'values', count: data.length, entropyBytes: b.stats.entropyBytes }],
     nonzero: countNonzero(data),
@@ -86,11 +90,13 @@ export function encodeRleHuffman(data: Int8Array): EncodedInt8 {
   const vb = encodeBlock(values);
   const w = new BitWriter(rb.bytes.length + vb.bytes.length + 8);
   w.writeVarint(values.length);
+  const nnzBytes = w.bitLength / 8;
   w.writeBytes(rb.bytes);
   w.writeBytes(vb.bytes);
   return {
     codec: CODEC_RLE_HUFFMAN,
     payload: w.finish(),
+    tableBytes: nnzBytes + rb.stats.tableBytes + vb.stats.tableBytes,
     entropyBytes: rb.stats.entropyBytes + vb.stats.entropyBytes,
     streams: [
       { name: 'runs', count: runs.length, entropyBytes: rb.stats.entropyBytes },
