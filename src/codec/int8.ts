@@ -202,3 +202,30 @@ export function denseToCsrRef(dense: Int8Array, rows: number, cols: number): Csr
 export function decodeCsrRef(codec: number, payload: Uint8Array, rows: number, cols: number): Csr {
   return denseToCsrRef(decodeInt8Ref(codec, payload, rows * cols), rows, cols);
 }
+
+/**
+ * Reads a payload's coded streams with the reference decoder and reports each stream's
+ * symbol count and Shannon bound (n·H/8), plus the tensor's nonzero count: what
+ * `sparrow inspect` shows. For raw payloads the one stream is the bytes themselves.
+ */
+export function analyzeInt8Payload(codec: number, payload: Uint8Array, n: number): { streams: StreamStat[]; entropyBytes: number; nonzero: number } {
+  let streams: StreamStat[];
+  let nonzero: number;
+  if (codec === CODEC_RAW || codec === CODEC_HUFFMAN) {
+    const data = decodeInt8Ref(codec, payload, n);
+    nonzero = countNonzero(data);
+    const sym = codec === CODEC_RAW ? new Uint8Array(data.buffer) : Uint8Array.from(data, zigzag);
+    streams = [{ name: codec === CODEC_RAW ? 'bytes' : 'values', count: n, entropyBytes: shannonBytes(histogram(sym)) }];
+  } else if (codec === CODEC_RLE_HUFFMAN) {
+    decodeInt8Ref(codec, payload, n); // full validation
+    const { runs, values } = readRle(payload, n);
+    nonzero = values.length;
+    streams = [
+      { name: 'runs', count: runs.length, entropyBytes: shannonBytes(histogram(runs)) },
+      { name: 'values', count: values.length, entropyBytes: shannonBytes(histogram(values)) },
+    ];
+  } else {
+    throw new SparrowError('unsupported_codec', `codec ${codec} is not an int8 codec this reader knows`);
+  }
+  return { streams, nonzero, entropyBytes: streams.reduce((a, s) => a + s.entropyBytes, 0) };
+}

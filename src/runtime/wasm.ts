@@ -167,6 +167,71 @@ export class SparrowWasm {
   }
 }
 
+export interface CheckedDecode {
+  /** WASM status (≥ 0 ok) */
+  status: number;
+  /** decoded output (dense int8, or CSR rowPtr/col/val concatenated as bytes) */
+  out: Uint8Array;
+  /** false if any byte of the guard zones around the outputs changed */
+  guardsIntact: boolean;
+}
+
+const GUARD = 64;
+const GUARD_BYTE = 0xa5;
+
+/**
+ * Paranoid decoding for fuzzing: the input is placed flush against the end of linear memory
+ * (only the 8 slack bytes the decoders may read follow it), so any read past the allowed
+ * slack traps; every output buffer is surrounded by guard bytes that are checked afterwards.
+ * `csr` = [rows, cols] decodes to CSR instead of dense.
+ */
+export function decodeChecked(w: SparrowWasm, codec: number, payload: Uint8Array, n: number, csr?: [number, number]): CheckedDecode {
+  const ex = w.exports;
+  const m = w.mark();
+  try {
+    const regions: Array<[number, number]> = [];
+    const guarded = (bytes: number): number => {
+      const g0 = w.alloc(GUARD + bytes + GUARD);
+      w.u8(g0, GUARD + bytes + GUARD).fill(GUARD_BYTE);
+      regions.push([g0 + GUARD, bytes]);
+      return g0 + GUARD;
+    };
+    const work = guarded(ex.workBytes(n));
+    let rowPtr = 0, col = 0, val = 0, dense = 0, out = 0;
+    const cap = n;
+    if (csr) {
+      rowPtr = guarded((csr[0] + 1) * 4); col = guarded(cap * 2); val = guarded(cap); dense = guarded(n);
+    } else {
+      out = guarded(n);
+    }
+    // the input flush against the end of memory, 8 readable bytes after it
+    const need = w.mark() + payload.length + 8;
+    const have = ex.memory.buffer.byteLength;
+    if (need > have) ex.memory.grow(Math.ceil((need - have) / 65536));
+    const src = ex.memory.buffer.byteLength - 8 - payload.length;
+    w.u8(src, payload.length + 8).set(payload);
+    w.u8(src + payload.length, 8).fill(0);
+    let status: number;
+    let result: Uint8Array;
+    if (csr) {
+      status = ex.decodeCsr(codec, src, payload.length, csr[0], csr[1], rowPtr, col, val, cap, work, dense);
+      const nnz = Math.max(0, status);
+      result = new Uint8Array([...w.u8(rowPtr, (csr[0] + 1) * 4), ...w.u8(col, nnz * 2), ...w.u8(val, nnz)]);
+    } else {
+      status = ex.decodeDense(codec, src, payload.length, out, n, work);
+      result = w.u8(out, n).slice();
+    }
+    let guardsIntact = true;
+    for (const [p, len] of regions) {
+      const before = w.u8(p - GUARD, GUARD), after = w.u8(p + len, GUARD);
+      if (before.some((b) => b !== GUARD_BYTE) || after.some((b) => b !== GUARD_BYTE)) guardsIntact = false;
+    }
+    return { status, out: result, guardsIntact };
+  } finally {
+    w.release(m);
+  }
+}
+
 /** The nnz varint at the start of an rle-huffman payload (0 if unreadable: the decoder reports it). */
 function rleNnz(payload: Uint8Array): number {
   let v = 0;

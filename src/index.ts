@@ -1,0 +1,12 @@
+// Package entry (Node): the public API. Browser and Worker entries come with their issues.
+export { SparrowError, isSparrowError, type SparrowErrorCode } from './errors.js';
+export {
+  readContainer, writeContainer, parseHeaderPrefix, ContainerStreamReader, Codec, DType,
+  type SparrowMeta, type TensorMeta, type SectionInfo, type ParsedHeader,
+} from './format/container.js';
+export { inspectSparrow, type InspectReport, type TensorReport } from './format/inspect.js';
+export { encodeInt8, decodeInt8Ref, decodeCsrRef, analyzeInt8Payload, type EncodedInt8, type Csr } from './codec/int8.js';
+export { SparrowWasm, type CsrResult } from './runtime/wasm.js';
+export { loadWasmNode, compileNodeModule } from './runtime/node.js';
+export { packTensors, packOnnxWeights, type PackTensor } from './compress/pack.js';
+export { parseNpy, writeNpy } from './io/npy.js';
