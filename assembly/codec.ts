@@ -408,6 +408,55 @@ function readRle(src: usize, end: usize, n: u32, work: usize): i32 {
 }
 
 /**
+ * Parses a codec-3 payload (row bases, runs, magnitudes, signs); decodes the runs and the
+ * magnitudes into `work` like readRle. Returns the number of run symbols or < 0; sets gNnz,
+ * gCols, gBase (pointer to the rows base bytes) and gSigns (pointer to the sign bitmap).
+ */
+let gCols: u32 = 0;
+let gBase: usize = 0;
+let gSigns: usize = 0;
+function readRows(src: usize, end: usize, n: u32, work: usize): i32 {
+  const cv = readVarint(src, end);
+  if (cv < 0) return <i32>cv;
+  const cols = <u32>cv;
+  if (cols < 1 || (n > 0 && n % cols != 0) || (n == 0 && cols != 1)) return E_ARG;
+  const rows: u32 = n == 0 ? 1 : n / cols;
+  const nv = readVarint(gEnd, end);
+  if (nv < 0) return <i32>nv;
+  const nnz = <u32>nv;
+  if (nnz > n) return E_COUNT;
+  let pos = gEnd;
+  if (<u64>rows > <u64>(end - pos)) return E_TRUNCATED;
+  const base = pos;
+  for (let r: u32 = 0; r < rows; r++) if (load<u8>(base + r) > 127) return E_CORRUPT;
+  pos += <usize>rows;
+  const runs = work + SYMS_OFFSET;
+  const vals = runs + <usize>n;
+  let r = readBlock(pos, end, runs, n, MAP_IDENTITY, 255, work);
+  if (r < 0) return r;
+  const nRuns = gCount;
+  r = readBlock(gEnd, end, vals, nnz, MAP_IDENTITY, 127, work);
+  if (r < 0) return r;
+  if (gCount != nnz) return E_COUNT;
+  const signBytes = (nnz + 7) >> 3;
+  if (<u64>(end - gEnd) != <u64>signBytes) return E_TRAILING;
+  if ((nnz & 7) != 0 && (<u32>load<u8>(gEnd + signBytes - 1) >> (nnz & 7)) != 0) return E_CORRUPT;
+  gNnz = nnz;
+  gCols = cols;
+  gBase = base;
+  gSigns = gEnd;
+  return <i32>nRuns;
+}
+
+/** Value k of a codec-3 tensor in row `row`: sign and magnitude; < 0 status (as i32 < -255) if not an int8. */
+@inline function rowValue(mag0: u32, row: u32, k: u32): i32 {
+  const mag = mag0 + 1 + <u32>load<u8>(gBase + row);
+  const neg = (<u32>load<u8>(gSigns + (k >> 3)) >> (k & 7)) & 1;
+  if (mag > 128 || (mag == 128 && neg == 0)) return -1000;
+  return neg ? -<i32>mag : <i32>mag;
+}
+
+/**
  * Decodes an int8 tensor payload to dense: out (n) int8.
  * codec 0 raw, 1 huffman, 2 rle-huffman. Returns 0 or < 0.
  */
@@ -448,6 +497,28 @@ export function decodeDense(codec: u32, src: usize, srcLen: u32, out: usize, n: 
       store<u8>(p + r - esc, select<u8>(0, x, esc != 0));
       p += r + 1 - esc;
       v += 1 - esc;
+    }
+    return 0;
+  }
+  if (codec == 3) {
+    const nRuns = readRows(src, end, n, work);
+    if (nRuns < 0) return nRuns;
+    const runs = work + SYMS_OFFSET;
+    const vals = runs + <usize>n;
+    if (runsEnd(runs, <u32>nRuns) > <u64>n || gValues != gNnz) return E_RUNS;
+    memory.fill(out, 0, n);
+    const cols = gCols;
+    let p: u32 = 0, k: u32 = 0, row: u32 = 0, rowEnd: u32 = cols;
+    for (let i: u32 = 0; i < <u32>nRuns; i++) {
+      const r = <u32>load<u8>(runs + i);
+      p += r;
+      if (r == 255) continue;
+      while (p >= rowEnd) { row++; rowEnd += cols; }
+      const v = rowValue(<u32>load<u8>(vals + k), row, k);
+      if (v < -128) return E_CORRUPT;
+      store<i8>(out + p, <i8>v);
+      p++;
+      k++;
     }
     return 0;
   }
@@ -496,8 +567,10 @@ export function decodeCsr(codec: u32, src: usize, srcLen: u32, rows: u32, cols: 
   if (cols == 0 || cols > 65536 || n64 >= (<u64>1 << 31)) return E_ARG;
   const n = <u32>n64;
   const end = src + <usize>srcLen;
-  if (codec == 2) {
-    const nRuns = readRle(src, end, n, work);
+  // codec 3 decodes straight to CSR when its row length is the CSR's (the normal case)
+  const rowsCodec = codec == 3 && readVarint(src, end) == <i64>cols;
+  if (codec == 2 || rowsCodec) {
+    const nRuns = rowsCodec ? readRows(src, end, n, work) : readRle(src, end, n, work);
     if (nRuns < 0) return nRuns;
     const nnz = gNnz;
     if (nnz > cap) return E_CAPACITY;
@@ -514,7 +587,13 @@ export function decodeCsr(codec: u32, src: usize, srcLen: u32, rows: u32, cols: 
       while (c >= cols) { c -= cols; row++; store<u32>(rowPtr + (<usize>row << 2), k); }
       if (isValue) {
         store<u16>(col + (<usize>k << 1), <u16>c);
-        store<u8>(val + k, load<u8>(vals + k));
+        if (rowsCodec) {
+          const v = rowValue(<u32>load<u8>(vals + k), row, k);
+          if (v < -128) return E_CORRUPT;
+          store<i8>(val + k, <i8>v);
+        } else {
+          store<u8>(val + k, load<u8>(vals + k));
+        }
         k++; p++; c++;
         if (c == cols) { c = 0; row++; store<u32>(rowPtr + (<usize>row << 2), k); }
       }

@@ -3,7 +3,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import fc from 'fast-check';
 import {
-  CODEC_HUFFMAN, CODEC_RAW, CODEC_RLE_HUFFMAN, decodeCsrRef, decodeInt8Ref, encodeInt8, type Int8CodecId,
+  CODEC_HUFFMAN, CODEC_RAW, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, decodeCsrRef, decodeInt8Ref, encodeInt8, type Int8CodecId,
 } from '../src/codec/int8.js';
 import { encodeBlock } from '../src/codec/huffman.js';
 import { loadWasmNode } from '../src/runtime/node.js';
@@ -11,7 +11,7 @@ import type { SparrowWasm } from '../src/runtime/wasm.js';
 import { SparrowError } from '../src/errors.js';
 import { lcg, sampleTensors } from './helpers/tensors.js';
 
-const ALL: Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN];
+const ALL: Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS];
 
 function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   if (a.length !== b.length) return false;
@@ -34,8 +34,11 @@ for (const variant of ['release', 'debug'] as const) {
             if (data.length === 0 || data.length % rows !== 0) continue;
             const cols = data.length / rows;
             if (cols > 65536) continue;
-            const csr = w.decodeCsr(e.codec, e.payload, rows, cols);
-            const ref = decodeCsrRef(e.codec, e.payload, rows, cols);
+            // codec 3 with its own row length equal to the CSR's (the direct path) or not (fallback)
+            const ee = c === CODEC_RLE_ROWS ? encodeInt8(data, { codecs: [c], cols }) : e;
+            expect(same(w.decodeInt8(ee.codec, ee.payload, data.length), data), `codec ${c} cols ${cols}`).toBe(true);
+            const csr = w.decodeCsr(ee.codec, ee.payload, rows, cols);
+            const ref = decodeCsrRef(ee.codec, ee.payload, rows, cols);
             expect(same(csr.rowPtr, ref.rowPtr), `rowPtr codec ${c} rows ${rows}`).toBe(true);
             expect(same(csr.col, ref.col), `col codec ${c} rows ${rows}`).toBe(true);
             expect(same(csr.val, ref.val), `val codec ${c} rows ${rows}`).toBe(true);
@@ -58,9 +61,11 @@ for (const variant of ['release', 'debug'] as const) {
           }
           const rows = [1, 2, 5, 7].find((r) => n % r === 0 && n / r <= 65536) ?? 1;
           if (n > 0) {
-            const e = encodeInt8(data, { codecs: [CODEC_RLE_HUFFMAN] });
-            const csr = w.decodeCsr(e.codec, e.payload, rows, n / rows);
-            expect(csr).toEqual({ ...decodeCsrRef(e.codec, e.payload, rows, n / rows) });
+            for (const e of [encodeInt8(data, { codecs: [CODEC_RLE_HUFFMAN] }), encodeInt8(data, { codecs: [CODEC_RLE_ROWS], cols: n / rows })]) {
+              expect(same(w.decodeInt8(e.codec, e.payload, n), data)).toBe(true);
+              const csr = w.decodeCsr(e.codec, e.payload, rows, n / rows);
+              expect(csr).toEqual({ ...decodeCsrRef(e.codec, e.payload, rows, n / rows) });
+            }
           }
         }), { numRuns: 200 });
     });

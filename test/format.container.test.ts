@@ -438,7 +438,7 @@ describe('hostile headers and tables (CRCs re-signed so the deeper check is reac
   });
 
   it('rejects bad codec / dtype / size combinations and reserved bytes', () => {
-    for (const codec of [3, 4, 0x80, 0xff]) expect(read(mutate(b, (_, c) => { c[T(1) + 12] = codec; }))).toBe('unsupported_codec');
+    for (const codec of [4, 5, 0x80, 0xff]) expect(read(mutate(b, (_, c) => { c[T(1) + 12] = codec; }))).toBe('unsupported_codec');
     expect(errorOf(() => readContainer(mutate(b, (_, c) => { c[T(1) + 12] = 9; })))).toMatchObject({ message: expect.stringMatching(/section 1: codec id 9/) });
     expect(read(mutate(b, (_, c) => { c[T(2) + 12] = Codec.Huffman; }))).toBe('corrupt_header'); // huffman on float32
     expect(read(mutate(b, (_, c) => { c[T(1) + 13] = DType.Uint8; }))).toBe('corrupt_header'); // huffman on uint8

@@ -2,7 +2,7 @@
 // throughput vs Node's native zlib inflate, on real ResNet weights (int8 per channel) at
 // 0/50/70/90% per-layer magnitude sparsity. `-- --json` prints one JSON document.
 import zlib from 'node:zlib';
-import { encodeInt8 } from '../codec/int8.js';
+import { CODEC_NAMES, encodeInt8 } from '../codec/int8.js';
 import { loadWasmNode } from '../runtime/node.js';
 import { dataFile } from './data.js';
 import { interleave } from './timing.js';
@@ -24,7 +24,7 @@ export async function runCodecBench(opts: { models?: string[]; sparsities?: numb
     const path = dataFile(`models/${model}.onnx`);
     for (const sparsity of sparsities) {
       const weights = quantizedWeights(path, sparsity);
-      const enc = weights.map((w) => ({ w, e: encodeInt8(w.q) }));
+      const enc = weights.map((w) => ({ w, e: encodeInt8(w.q, { cols: w.q.length / w.dims[0]! }) }));
       const params = weights.reduce((a, w) => a + w.q.length, 0);
       const all = new Uint8Array(params);
       let off = 0;
@@ -49,7 +49,7 @@ export async function runCodecBench(opts: { models?: string[]; sparsities?: numb
       wasm.release(mark);
 
       const codecs: Record<string, number> = {};
-      for (const { e } of enc) codecs[['raw', 'huffman', 'rle-huffman'][e.codec]!] = (codecs[['raw', 'huffman', 'rle-huffman'][e.codec]!] ?? 0) + 1;
+      for (const { e } of enc) codecs[CODEC_NAMES[e.codec]!] = (codecs[CODEC_NAMES[e.codec]!] ?? 0) + 1;
       cases.push({
         model, sparsity, params,
         nonzero: enc.reduce((a, { e }) => a + e.nonzero, 0),

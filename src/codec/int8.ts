@@ -9,8 +9,10 @@ import { decodeBlockRef, encodeBlock, histogram, shannonBytes } from './huffman.
 export const CODEC_RAW = 0;
 export const CODEC_HUFFMAN = 1;
 export const CODEC_RLE_HUFFMAN = 2;
-export type Int8CodecId = typeof CODEC_RAW | typeof CODEC_HUFFMAN | typeof CODEC_RLE_HUFFMAN;
-export const CODEC_NAMES: Record<number, string> = { 0: 'raw', 1: 'huffman', 2: 'rle-huffman' };
+export const CODEC_RLE_ROWS = 3;
+export type Int8CodecId = typeof CODEC_RAW | typeof CODEC_HUFFMAN | typeof CODEC_RLE_HUFFMAN | typeof CODEC_RLE_ROWS;
+export const CODEC_NAMES: Record<number, string> = { 0: 'raw', 1: 'huffman', 2: 'rle-huffman', 3: 'rle-rows' };
+export const ALL_INT8_CODECS: readonly Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS];
 
 /** Escape run symbol: 255 zeros, no value. */
 export const RUN_ESCAPE = 255;
@@ -106,13 +108,75 @@ export function encodeRleHuffman(data: Int8Array): EncodedInt8 {
   };
 }
 
-/** Codes `data` with every allowed codec and keeps the smallest payload (raw on ties). */
-export function encodeInt8(data: Int8Array, opts: { codecs?: readonly Int8CodecId[] } = {}): EncodedInt8 {
-  const allowed = opts.codecs ?? [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN];
+/**
+ * Zero runs with per-row magnitude offsets (docs/format.md "Codec 3"): the tensor as rows of
+ * `cols` elements; each row stores base = (smallest |v| of its nonzeros) − 1, values are coded
+ * as magnitude offsets |v| − 1 − base (one Huffman block) plus a raw sign bitmap. Magnitude
+ * pruning leaves every row with its own threshold, which this removes from the values.
+ */
+export function encodeRleRows(data: Int8Array, cols = data.length): EncodedInt8 {
+  const n = data.length;
+  if (n === 0 || cols < 1 || n % cols !== 0) cols = Math.max(1, n);
+  const rows = Math.max(1, n / cols);
+  const base = new Uint8Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let m = 0;
+    for (let c = 0; c < cols && r * cols + c < n; c++) {
+      const a = Math.abs(data[r * cols + c]!);
+      if (a !== 0 && (m === 0 || a < m)) m = a;
+    }
+    base[r] = m === 0 ? 0 : m - 1;
+  }
+  const { runs } = toRuns(data);
+  let nnz = 0;
+  for (let i = 0; i < n; i++) if (data[i] !== 0) nnz++;
+  const mags = new Uint8Array(nnz);
+  const signs = new Uint8Array((nnz + 7) >> 3);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    const v = data[i]!;
+    if (v === 0) continue;
+    mags[k] = Math.abs(v) - 1 - base[Math.floor(i / cols)]!;
+    if (v < 0) signs[k >> 3]! |= 1 << (k & 7);
+    k++;
+  }
+  const rb = encodeBlock(runs);
+  const mb = encodeBlock(mags);
+  const w = new BitWriter(rows + rb.bytes.length + mb.bytes.length + signs.length + 16);
+  w.writeVarint(cols);
+  w.writeVarint(nnz);
+  const headBytes = w.bitLength / 8;
+  w.writeBytes(base);
+  w.writeBytes(rb.bytes);
+  w.writeBytes(mb.bytes);
+  w.writeBytes(signs);
+  const baseBytes = shannonBytes(histogram(base));
+  return {
+    codec: CODEC_RLE_ROWS,
+    payload: w.finish(),
+    tableBytes: headBytes + rb.stats.tableBytes + mb.stats.tableBytes,
+    entropyBytes: baseBytes + rb.stats.entropyBytes + mb.stats.entropyBytes + nnz / 8,
+    streams: [
+      { name: 'row-bases', count: rows, entropyBytes: baseBytes },
+      { name: 'runs', count: runs.length, entropyBytes: rb.stats.entropyBytes },
+      { name: 'magnitudes', count: nnz, entropyBytes: mb.stats.entropyBytes },
+      { name: 'signs', count: nnz, entropyBytes: nnz / 8 },
+    ],
+    nonzero: nnz,
+  };
+}
+
+/**
+ * Codes `data` with every allowed codec and keeps the smallest payload (raw on ties).
+ * `cols` is the row length for codec 3 (default: one row).
+ */
+export function encodeInt8(data: Int8Array, opts: { codecs?: readonly Int8CodecId[]; cols?: number } = {}): EncodedInt8 {
+  const allowed = opts.codecs ?? ALL_INT8_CODECS;
   let best: EncodedInt8 | null = null;
-  for (const c of [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN] as const) {
+  for (const c of ALL_INT8_CODECS) {
     if (!allowed.includes(c)) continue;
-    const e = c === CODEC_RAW ? encodeRaw(data) : c === CODEC_HUFFMAN ? encodeHuffman(data) : encodeRleHuffman(data);
+    const e = c === CODEC_RAW ? encodeRaw(data) : c === CODEC_HUFFMAN ? encodeHuffman(data)
+      : c === CODEC_RLE_HUFFMAN ? encodeRleHuffman(data) : encodeRleRows(data, opts.cols);
     if (best === null || e.payload.length < best.payload.length) best = e;
   }
   if (best === null) throw new SparrowError('invalid_argument', 'encodeInt8: no codec allowed');
@@ -154,7 +218,49 @@ export function decodeInt8Ref(codec: number, payload: Uint8Array, n: number): In
     if (k !== values.length) throw new SparrowError('corrupt_stream', `runs place ${k} values but the tensor has ${values.length}`);
     return out;
   }
+  if (codec === CODEC_RLE_ROWS) {
+    const out = new Int8Array(n);
+    const { runs, cols, base, mags, signs } = readRows(payload, n);
+    let p = 0, k = 0;
+    for (let i = 0; i < runs.length; i++) {
+      const r = runs[i]!;
+      if (r === RUN_ESCAPE) { p += RUN_ESCAPE; if (p > n) throw runPastEnd(n); continue; }
+      p += r;
+      if (p >= n) throw runPastEnd(n);
+      if (k >= mags.length) throw new SparrowError('corrupt_stream', 'more runs than nonzero values');
+      const mag = mags[k]! + 1 + base[Math.floor(p / cols)]!;
+      const neg = (signs[k >> 3]! >> (k & 7)) & 1;
+      if (mag > 128 || (mag === 128 && !neg)) throw new SparrowError('corrupt_stream', `value magnitude ${mag}${neg ? '' : ' (positive)'} is not an int8`);
+      out[p++] = neg ? -mag : mag;
+      k++;
+    }
+    if (k !== mags.length) throw new SparrowError('corrupt_stream', `runs place ${k} values but the tensor has ${mags.length}`);
+    return out;
+  }
   throw new SparrowError('unsupported_codec', `codec ${codec} is not an int8 codec this reader knows`);
+}
+
+function readRows(payload: Uint8Array, n: number): { runs: Uint8Array; cols: number; base: Uint8Array; mags: Uint8Array; signs: Uint8Array } {
+  const cv = readVarint(payload, 0, payload.length);
+  const cols = cv.value;
+  if (cols < 1 || (n > 0 && n % cols !== 0) || (n === 0 && cols !== 1)) throw new SparrowError('corrupt_stream', `row length ${cols} does not divide the ${n}-element tensor`);
+  const rows = n === 0 ? 1 : n / cols;
+  const nz = readVarint(payload, cv.pos, payload.length);
+  const nnz = nz.value;
+  if (nnz > n) throw new SparrowError('corrupt_stream', `${nnz} nonzero values in a ${n}-element tensor`);
+  let pos = nz.pos;
+  if (rows > payload.length - pos) throw new SparrowError('corrupt_stream', `row bases need ${rows} bytes, ${payload.length - pos} left`);
+  const base = payload.subarray(pos, pos + rows);
+  for (let r = 0; r < rows; r++) if (base[r]! > 127) throw new SparrowError('corrupt_stream', `row base ${base[r]} is over 127`);
+  pos += rows;
+  const rb = decodeBlockRef(payload, pos, payload.length, n);
+  const mb = decodeBlockRef(payload, rb.pos, payload.length, nnz, 127);
+  if (mb.symbols.length !== nnz) throw new SparrowError('corrupt_stream', `magnitudes block holds ${mb.symbols.length} symbols, expected ${nnz}`);
+  const signBytes = (nnz + 7) >> 3;
+  if (payload.length - mb.pos !== signBytes) throw new SparrowError('corrupt_stream', `sign bitmap is ${payload.length - mb.pos} bytes, expected ${signBytes}`);
+  const signs = payload.subarray(mb.pos);
+  if (nnz & 7 && signs[signBytes - 1]! >> (nnz & 7)) throw new SparrowError('corrupt_stream', 'sign bitmap padding bits are not zero');
+  return { runs: rb.symbols, cols, base, mags: mb.symbols, signs };
 }
 
 function runPastEnd(n: number): SparrowError {
@@ -223,6 +329,16 @@ export function analyzeInt8Payload(codec: number, payload: Uint8Array, n: number
     streams = [
       { name: 'runs', count: runs.length, entropyBytes: shannonBytes(histogram(runs)) },
       { name: 'values', count: values.length, entropyBytes: shannonBytes(histogram(values)) },
+    ];
+  } else if (codec === CODEC_RLE_ROWS) {
+    decodeInt8Ref(codec, payload, n);
+    const { runs, base, mags } = readRows(payload, n);
+    nonzero = mags.length;
+    streams = [
+      { name: 'row-bases', count: base.length, entropyBytes: shannonBytes(histogram(base)) },
+      { name: 'runs', count: runs.length, entropyBytes: shannonBytes(histogram(runs)) },
+      { name: 'magnitudes', count: mags.length, entropyBytes: shannonBytes(histogram(mags)) },
+      { name: 'signs', count: mags.length, entropyBytes: mags.length / 8 },
     ];
   } else {
     throw new SparrowError('unsupported_codec', `codec ${codec} is not an int8 codec this reader knows`);

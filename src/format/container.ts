@@ -26,7 +26,7 @@ export const MAX_META_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_BYTES = 1024 * 1024 * 1024;
 const U32_MAX = 0xffffffff;
 
-export enum Codec { Raw = 0, Huffman = 1, RleHuffman = 2 }
+export enum Codec { Raw = 0, Huffman = 1, RleHuffman = 2, RleRows = 3 }
 export enum DType { Int8 = 0, Uint8 = 1, Int32 = 2, Float32 = 3, Int64 = 4, Uint16 = 5 }
 export type DTypeName = 'int8' | 'uint8' | 'int32' | 'float32' | 'int64' | 'uint16';
 
@@ -37,7 +37,7 @@ export const DTYPE_BY_NAME: Readonly<Record<DTypeName, DType>> = {
   int8: DType.Int8, uint8: DType.Uint8, int32: DType.Int32, float32: DType.Float32, int64: DType.Int64, uint16: DType.Uint16,
 };
 const DTYPE_SIZES = [1, 1, 4, 4, 8, 2];
-const CODEC_NAMES = ['raw', 'huffman', 'rle-huffman'];
+const CODEC_NAMES = ['raw', 'huffman', 'rle-huffman', 'rle-rows'];
 
 export function isDTypeName(s: unknown): s is DTypeName {
   return typeof s === 'string' && Object.hasOwn(DTYPE_BY_NAME, s);
@@ -212,7 +212,7 @@ function parseFixedHeader(b: Uint8Array, maxBytes: number): FixedHeader {
 //    0   4  offset           data_offset for section 0, then align16(offset_{i-1} + stored_bytes_{i-1})
 //    4   4  stored_bytes     payload length in the file
 //    8   4  decoded_bytes    = stored_bytes for raw; a multiple of the dtype size
-//   12   1  codec            0 raw, 1 huffman, 2 rle-huffman (1, 2 only for int8); else unsupported_codec
+//   12   1  codec            0 raw, 1 huffman, 2 rle-huffman, 3 rle-rows (1..3 only for int8); else unsupported_codec
 //   13   1  dtype            0 int8, 1 uint8, 2 int32, 3 float32, 4 int64, 5 uint16
 //   14   2  reserved         0
 //   16   4  crc32            CRC-32 of the stored payload
@@ -235,7 +235,7 @@ function parseTableAndMeta(b: Uint8Array, h: FixedHeader): ParsedHeader {
     }
     end = s.offset + s.storedBytes;
     if (end > h.fileBytes) throw fail('corrupt_header', `section ${i}: ends at byte ${end}, past file_bytes ${h.fileBytes}`);
-    if (s.codec >= CODEC_NAMES.length) throw fail('unsupported_codec', `section ${i}: codec id ${s.codec} is unknown (0 raw, 1 huffman, 2 rle-huffman)`);
+    if (s.codec >= CODEC_NAMES.length) throw fail('unsupported_codec', `section ${i}: codec id ${s.codec} is unknown (0 raw, 1 huffman, 2 rle-huffman, 3 rle-rows)`);
     const rule = sectionRuleError(s.codec, s.dtype, s.storedBytes, s.decodedBytes);
     if (rule) throw fail('corrupt_header', `section ${i}: ${rule}`);
     checkZero(b, e + 14, e + 16, `section ${i} table entry reserved bytes`);
