@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { dataDir } from '../src/bench/data.js';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { existsSync, readFileSync } from 'node:fs';
@@ -226,7 +228,7 @@ describe('quantizePerChannelInt8 examples', () => {
   });
 });
 
-const MODELS = '/work/shared/data/models';
+const MODELS = join(dataDir(), 'models');
 describe('on real ResNet-20 weights', () => {
   if (!existsSync(MODELS)) {
     console.warn(`!!! ${MODELS} is absent: skipping real-model quantization checks !!!`);

@@ -1,10 +1,12 @@
+import { join } from 'node:path';
+import { dataDir } from '../src/bench/data.js';
 import { describe, it, expect } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { decodeModel, onnxRuntime, int64ToBigInt, type onnx } from '../src/onnx/proto.js';
 import { tensorFromProto, listInitializers, weightTensors, type OnnxTensor } from '../src/onnx/initializers.js';
 import { SparrowError } from '../src/errors.js';
 
-const MODELS = '/work/shared/data/models';
+const MODELS = join(dataDir(), 'models');
 const HAVE_MODELS = existsSync(MODELS);
 if (!HAVE_MODELS) console.warn(`!!! ${MODELS} is absent: the real-model ONNX tests are SKIPPED !!!`);
 const load = (f: string) => decodeModel(new Uint8Array(readFileSync(`${MODELS}/${f}`)));
