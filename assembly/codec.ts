@@ -294,6 +294,20 @@ function decodeStream(table: usize, multi: usize, mask: u64, src: usize, len: u3
       }
       bitPos += <u64>used;
     }
+  } else {
+    // single-symbol fast loop: 5 codes per 64-bit load
+    while (i + 5 <= n && bitPos + 64 <= limit) {
+      let x = load<u64>(src + <usize>(bitPos >> 3)) >> (bitPos & 7);
+      let used: u32 = 0;
+      for (let j: u32 = 0; j < 5; j++) {
+        const e = <u32>load<u16>(table + (<usize>(x & mask) << 1));
+        store<u8>(out + i + j, <u8>e);
+        x >>= <u64>(e >> 8);
+        used += e >> 8;
+      }
+      bitPos += <u64>used;
+      i += 5;
+    }
   }
   return tail(table, mask, src, len, bitPos, out, i, n);
 }
@@ -483,21 +497,8 @@ export function decodeDense(codec: u32, src: usize, srcLen: u32, out: usize, n: 
     // validate first (SIMD sum of the run bytes): the run walk ends at p ≤ n with exactly
     // nnz values, and p only grows, so the unchecked walk below stays inside `out`.
     if (runsEnd(runs, <u32>nRuns) > <u64>n || gValues != nnz) return E_RUNS;
-    // zero the tensor (bulk memory.fill, vectorized by the engine), then place the values.
-    // Branchless: an escape (255) writes a zero at p+254 and advances 255, a run r writes
-    // the next value at p+r and advances r+1.
     memory.fill(out, 0, n);
-    let p: usize = out;
-    let v = vals;
-    const rEnd = runs + <usize>nRuns;
-    for (let q = runs; q < rEnd; q++) {
-      const r = <usize>load<u8>(q);
-      const esc = <usize>(r == 255);
-      const x = load<u8>(v);
-      store<u8>(p + r - esc, select<u8>(0, x, esc != 0));
-      p += r + 1 - esc;
-      v += 1 - esc;
-    }
+    placeValues(runs, <u32>nRuns, vals, out);
     return 0;
   }
   if (codec == 3) {
@@ -506,23 +507,111 @@ export function decodeDense(codec: u32, src: usize, srcLen: u32, out: usize, n: 
     const runs = work + SYMS_OFFSET;
     const vals = runs + <usize>n;
     if (runsEnd(runs, <u32>nRuns) > <u64>n || gValues != gNnz) return E_RUNS;
+    // signed values without the row bases (SIMD), placed like codec 2, then the bases added
+    // row by row (SIMD); both passes reject magnitudes that are not int8
+    if (!signValues(vals, gSigns, gNnz)) return E_CORRUPT;
     memory.fill(out, 0, n);
-    const cols = gCols;
-    let p: u32 = 0, k: u32 = 0, row: u32 = 0, rowEnd: u32 = cols;
-    for (let i: u32 = 0; i < <u32>nRuns; i++) {
-      const r = <u32>load<u8>(runs + i);
-      p += r;
-      if (r == 255) continue;
-      while (p >= rowEnd) { row++; rowEnd += cols; }
-      const v = rowValue(<u32>load<u8>(vals + k), row, k);
-      if (v < -128) return E_CORRUPT;
-      store<i8>(out + p, <i8>v);
-      p++;
-      k++;
-    }
+    placeValues(runs, <u32>nRuns, vals, out);
+    if (!addRowBases(out, n, gCols, gBase)) return E_CORRUPT;
     return 0;
   }
   return E_CODEC;
+}
+
+/**
+ * Writes value k at the position the runs give it (runs validated by runsEnd: the walk
+ * stays inside out[0, n)). Without escapes (the usual case) the loop is two loads, a store
+ * and an add per value; with escapes it is branchless: an escape (255) writes a zero at
+ * p+254 and advances 255, a run r writes the next value at p+r and advances r+1.
+ */
+function placeValues(runs: usize, nRuns: u32, vals: usize, out: usize): void {
+  const rEnd = runs + <usize>nRuns;
+  let p: usize = out;
+  let v = vals;
+  if (gValues == nRuns) {
+    for (let q = runs; q < rEnd; q++) {
+      p += <usize>load<u8>(q);
+      store<u8>(p, load<u8>(v));
+      p++;
+      v++;
+    }
+    return;
+  }
+  for (let q = runs; q < rEnd; q++) {
+    const r = <usize>load<u8>(q);
+    const esc = <usize>(r == 255);
+    const x = load<u8>(v);
+    store<u8>(p + r - esc, select<u8>(0, x, esc != 0));
+    p += r + 1 - esc;
+    v += 1 - esc;
+  }
+}
+
+/**
+ * In place: magnitude offsets u_k (0..127) → ±(u_k + 1) as int8, the sign from bit k of the
+ * bitmap. False if some u_k = 127 is positive (+128 is not an int8).
+ */
+function signValues(vals: usize, signs: usize, nnz: u32): bool {
+  let k: u32 = 0;
+  const one = i8x16.splat(1);
+  const top = i8x16.splat(-128);
+  const bits = v128(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+  let bad = i8x16.splat(0);
+  while (k + 16 <= nnz) {
+    const t = i8x16.add(v128.load(vals + k), one);
+    // 16 sign bits → 16 byte masks: byte i takes sign byte i>>3, tests bit i&7
+    const s16 = i16x8.splat(load<u16>(signs + (k >> 3)));
+    const m = i8x16.eq(v128.and(i8x16.shuffle(s16, s16, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), bits), bits);
+    bad = v128.or(bad, v128.andnot(i8x16.eq(t, top), m));
+    v128.store(vals + k, i8x16.sub(v128.xor(t, m), m));
+    k += 16;
+  }
+  if (v128.any_true(bad)) return false;
+  while (k < nnz) {
+    const t = <i32>load<u8>(vals + k) + 1;
+    const neg = (<u32>load<u8>(signs + (k >> 3)) >> (k & 7)) & 1;
+    if (t == 128 && neg == 0) return false;
+    store<i8>(vals + k, <i8>(neg ? -t : t));
+    k++;
+  }
+  return true;
+}
+
+/**
+ * out (rows, cols) int8: adds base[row] to the magnitude of every nonzero, keeping its sign.
+ * False if a magnitude exceeds 127 (128 for a negative value).
+ */
+function addRowBases(out: usize, n: u32, cols: u32, base: usize): bool {
+  const rows: u32 = n / cols;
+  const m128 = i8x16.splat(-128);
+  const zero = i8x16.splat(0);
+  let bad = zero;
+  for (let r: u32 = 0; r < rows; r++) {
+    const b = <u32>load<u8>(base + r);
+    if (b == 0) continue;
+    const bv = i8x16.splat(<i8>b);
+    const row = out + <usize>r * <usize>cols;
+    let c: u32 = 0;
+    while (c + 16 <= cols) {
+      const x = v128.load(row + c);
+      const sx = i8x16.shr_s(x, 7);                  // 0xff for negative lanes
+      const nz = v128.not(i8x16.eq(x, zero));
+      const m = i8x16.add(i8x16.abs(x), bv);         // ≤ 128 + 127: no wrap as u8
+      bad = v128.or(bad, v128.and(nz, v128.or(i8x16.gt_u(m, m128), v128.andnot(i8x16.eq(m, m128), sx))));
+      v128.store(row + c, v128.and(nz, i8x16.sub(v128.xor(m, sx), sx)));
+      c += 16;
+    }
+    while (c < cols) {
+      const x = <i32>load<i8>(row + c);
+      if (x != 0) {
+        const m = (x < 0 ? -x : x) + <i32>b;
+        if (m > 128 || (m == 128 && x > 0)) return false;
+        store<i8>(row + c, <i8>(x < 0 ? -m : m));
+      }
+      c++;
+    }
+  }
+  return !v128.any_true(bad);
 }
 
 let gValues: u32 = 0;
