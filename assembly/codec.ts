@@ -529,7 +529,24 @@ function placeValues(runs: usize, nRuns: u32, vals: usize, out: usize): void {
   let p: usize = out;
   let v = vals;
   if (gValues == nRuns) {
-    for (let q = runs; q < rEnd; q++) {
+    let q = runs;
+    // 4 runs and 4 values per iteration from one 32-bit load each
+    while (q + 4 <= rEnd) {
+      const r = load<u32>(q);
+      const x = load<u32>(v);
+      const p0 = p + <usize>(r & 0xff);
+      const p1 = p0 + 1 + <usize>((r >> 8) & 0xff);
+      const p2 = p1 + 1 + <usize>((r >> 16) & 0xff);
+      const p3 = p2 + 1 + <usize>(r >> 24);
+      store<u8>(p0, <u8>x);
+      store<u8>(p1, <u8>(x >> 8));
+      store<u8>(p2, <u8>(x >> 16));
+      store<u8>(p3, <u8>(x >> 24));
+      p = p3 + 1;
+      q += 4;
+      v += 4;
+    }
+    for (; q < rEnd; q++) {
       p += <usize>load<u8>(q);
       store<u8>(p, load<u8>(v));
       p++;

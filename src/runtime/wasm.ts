@@ -129,6 +129,21 @@ export class SparrowWasm {
     }
   }
 
+  /**
+   * Pointer-level decode, no copies: the payload already sits in linear memory at `src`
+   * (followed by ≥ 8 readable bytes), `work` holds workBytes(n). The load path of a
+   * container placed into memory once uses this.
+   */
+  decodeInt8At(codec: number, src: number, srcLen: number, outPtr: number, n: number, work: number): void {
+    const st = this.exports.decodeDense(codec, src, srcLen, outPtr, n, work);
+    if (st < 0) throw statusError(st, `decoding a ${n}-element int8 tensor`);
+  }
+
+  /** Scratch bytes decodeInt8At needs for an n-element tensor. */
+  workBytes(n: number): number {
+    return this.exports.workBytes(n);
+  }
+
   /** Decodes an int8 tensor payload and returns a JS copy. */
   decodeInt8(codec: number, payload: Uint8Array, n: number): Int8Array {
     const m = this.mark();

@@ -1,0 +1,158 @@
+// ONNX AttributeProto / TensorProto / TypeProto → the IR's Attrs, Tensor and ValueInfo.
+// Plain TS (browser / Worker safe).
+import { SparrowError } from '../errors.js';
+import type { AttrValue, Attrs, Tensor, TensorDType, ValueInfo } from '../ops/types.js';
+import { int64ToBigInt, onnxRuntime, type onnx } from './proto.js';
+import { tensorFromProto } from './initializers.js';
+
+const AT = onnxRuntime.AttributeProto.AttributeType;
+
+/** ONNX TensorProto.DataType code → the IR dtype (codes the IR has no dtype for are absent). */
+const DTYPE_BY_CODE: Readonly<Record<number, TensorDType>> = {
+  1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64', 9: 'bool',
+};
+const DTYPE_NAMES: Readonly<Record<number, string>> = {
+  0: 'UNDEFINED', 1: 'FLOAT', 2: 'UINT8', 3: 'INT8', 4: 'UINT16', 5: 'INT16', 6: 'INT32', 7: 'INT64',
+  8: 'STRING', 9: 'BOOL', 10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 14: 'COMPLEX64',
+  15: 'COMPLEX128', 16: 'BFLOAT16',
+};
+
+export function dtypeName(code: number): string {
+  return DTYPE_NAMES[code] ?? `type ${code}`;
+}
+
+/** The IR dtype of an ONNX data type code; SparrowError('unsupported_op') naming `what` otherwise. */
+export function dtypeFromCode(code: number, what: string): TensorDType {
+  const d = DTYPE_BY_CODE[code];
+  if (d === undefined) {
+    throw new SparrowError('unsupported_op',
+      `${what} has data type ${dtypeName(code)} (${code}); Sparrow runs FLOAT, INT64, INT32, INT8, UINT8 and BOOL tensors`);
+  }
+  return d;
+}
+
+/**
+ * A TensorProto as an IR Tensor (float32, int64, int32, int8, uint8, bool). Data is always a
+ * fresh, aligned typed array. Throws SparrowError('unsupported_op') for other data types and
+ * external data, SparrowError('invalid_model') for inconsistent sizes.
+ */
+export function tensorFromOnnx(t: onnx.ITensorProto, what = `tensor '${t.name ?? ''}'`): Tensor {
+  const code = t.dataType ?? 0;
+  if (code === 9) return boolTensor(t, what);
+  dtypeFromCode(code, what); // reject FLOAT16, DOUBLE, STRING... with the IR's list of dtypes
+  const o = tensorFromProto(t);
+  return { dtype: o.dtype as TensorDType, dims: o.dims, data: o.data as Tensor['data'] };
+}
+
+function boolTensor(t: onnx.ITensorProto, what: string): Tensor {
+  if (t.dataLocation === 1 || (t.externalData?.length ?? 0) > 0) {
+    throw new SparrowError('unsupported_op', `${what} stores its data externally, which Sparrow does not read`);
+  }
+  const dims = (t.dims ?? []).map((d) => {
+    const v = Number(int64ToBigInt(d, `dimension of ${what}`));
+    if (!Number.isSafeInteger(v) || v < 0) throw new SparrowError('invalid_model', `${what} has an invalid dimension ${v}`);
+    return v;
+  });
+  const n = dims.reduce((a, b) => a * b, 1);
+  const raw = t.rawData;
+  const src: ArrayLike<number> = raw && raw.length > 0 ? raw : (t.int32Data ?? []);
+  if (src.length !== n) {
+    throw new SparrowError('invalid_model', `${what} (bool, dims [${dims.join(', ')}]) should hold ${n} elements but holds ${src.length}`);
+  }
+  const data = new Uint8Array(n);
+  for (let i = 0; i < n; i++) data[i] = src[i] ? 1 : 0;
+  return { dtype: 'bool', dims, data };
+}
+
+/**
+ * A value's ValueInfo from its ONNX TypeProto: elem_type → dtype; dims from dim_value,
+ * dim_param or unset → -1; no shape → dims null. Non-tensor types → SparrowError('unsupported_op').
+ */
+export function valueInfoFromOnnx(vi: onnx.IValueInfoProto, what: string): ValueInfo {
+  const tt = vi.type?.tensorType;
+  if (!tt) {
+    const kind = vi.type ? Object.keys(vi.type).find((k) => k !== 'denotation') ?? 'unknown' : 'missing';
+    throw new SparrowError('unsupported_op', `${what} '${vi.name ?? ''}' is not a tensor (type: ${kind}); Sparrow runs tensor graphs only`);
+  }
+  const dtype = dtypeFromCode(tt.elemType ?? 0, `${what} '${vi.name ?? ''}'`);
+  if (!tt.shape) return { dtype, dims: null };
+  const dims = (tt.shape.dim ?? []).map((d) => {
+    // Decoded messages report dim_value 0 by default: trust it only when it was on the wire
+    // (an own property) and no dim_param names the dimension.
+    if (d.dimParam || !Object.prototype.hasOwnProperty.call(d, 'dimValue') || d.dimValue === null || d.dimValue === undefined) return -1;
+    const v = Number(int64ToBigInt(d.dimValue, `dimension of ${what} '${vi.name ?? ''}'`));
+    return Number.isSafeInteger(v) && v >= 0 ? v : -1;
+  });
+  return { dtype, dims };
+}
+
+const MAX = Number.MAX_SAFE_INTEGER;
+
+/** An int64 attribute value as a number, saturated to ±MAX_SAFE_INTEGER (INT64_MAX "to the end" markers stay huge). */
+function attrInt(v: unknown, what: string): number {
+  const b = int64ToBigInt(v, what);
+  return b > BigInt(MAX) ? MAX : b < BigInt(-MAX) ? -MAX : Number(b);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+/** The AttributeType of an attribute, guessing from the set field when `type` is UNDEFINED (IR v1). */
+function attrType(a: onnx.IAttributeProto): number {
+  if (a.type) return a.type;
+  if (a.g) return AT.GRAPH;
+  if (a.graphs?.length) return AT.GRAPHS;
+  if (a.t) return AT.TENSOR;
+  if (a.tensors?.length) return AT.TENSORS;
+  if (a.sparseTensor) return AT.SPARSE_TENSOR;
+  if (a.floats?.length) return AT.FLOATS;
+  if (a.ints?.length) return AT.INTS;
+  if (a.strings?.length) return AT.STRINGS;
+  if (a.s?.length) return AT.STRING;
+  if (a.f) return AT.FLOAT;
+  return AT.INT;
+}
+
+/** True when the attribute carries a subgraph (If/Loop/Scan bodies). */
+export function isGraphAttribute(a: onnx.IAttributeProto): boolean {
+  const t = attrType(a);
+  return t === AT.GRAPH || t === AT.GRAPHS;
+}
+
+/**
+ * A node's attributes as Attrs: INT → number, FLOAT → number, STRING → string (UTF-8),
+ * INTS / FLOATS → number[], STRINGS → string[], TENSOR → Tensor. Subgraphs, sparse tensors,
+ * tensor lists and type protos → SparrowError('unsupported_op') naming the node.
+ */
+export function attrsFromOnnx(node: onnx.INodeProto, nodeName: string): Attrs {
+  const out: Record<string, AttrValue> = {};
+  for (const a of node.attribute ?? []) {
+    const name = a.name ?? '';
+    const where = `attribute '${name}' of node '${nodeName}' (${node.opType ?? '?'})`;
+    if (!name) throw new SparrowError('invalid_model', `node '${nodeName}' (${node.opType ?? '?'}) has an attribute without a name`);
+    if (a.refAttrName) throw new SparrowError('invalid_model', `${where} refers to a function attribute ('${a.refAttrName}') outside a function`);
+    if (Object.prototype.hasOwnProperty.call(out, name)) throw new SparrowError('invalid_model', `${where} is given twice`);
+    const t = attrType(a);
+    switch (t) {
+      case AT.FLOAT: out[name] = a.f ?? 0; break;
+      case AT.INT: out[name] = attrInt(a.i ?? 0, where); break;
+      case AT.STRING: out[name] = utf8.decode(a.s ?? new Uint8Array(0)); break;
+      case AT.FLOATS: out[name] = [...(a.floats ?? [])]; break;
+      case AT.INTS: out[name] = (a.ints ?? []).map((v) => attrInt(v, where)); break;
+      case AT.STRINGS: out[name] = (a.strings ?? []).map((s) => utf8.decode(s)); break;
+      case AT.TENSOR:
+        if (!a.t) throw new SparrowError('invalid_model', `${where} has type TENSOR but no tensor`);
+        out[name] = tensorFromOnnx(a.t, where);
+        break;
+      case AT.GRAPH:
+      case AT.GRAPHS:
+        throw new SparrowError('unsupported_op',
+          `node '${nodeName}' (${node.opType ?? '?'}) has a subgraph attribute '${name}': control flow with nested graphs (If/Loop/Scan) is not supported`,
+          { op: node.opType ?? '', node: nodeName, attribute: name });
+      default: {
+        const kind = Object.entries(AT).find(([, v]) => v === t)?.[0] ?? String(t);
+        throw new SparrowError('unsupported_op', `${where} has type ${kind}, which Sparrow does not read`);
+      }
+    }
+  }
+  return out;
+}

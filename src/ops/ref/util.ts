@@ -1,0 +1,407 @@
+// Shared helpers of the reference kernels: errors that name the node, typed attribute getters
+// with defaults, tensor allocation, strides, numpy broadcasting, int64 <-> number conversion,
+// and the ONNX -> Sparrow conversions (`attrsFromNode`, `tensorFromOnnx`) the importer uses.
+// Plain TS, no dependencies beyond onnx-proto's types.
+
+import { SparrowError } from '../../errors.js';
+import { int64ToNumber, type onnx } from '../../onnx/proto.js';
+import { tensorFromProto } from '../../onnx/initializers.js';
+import type { AttrValue, Attrs, KernelContext, Tensor, TensorData, TensorDType, ValueInfo } from '../types.js';
+import { elementCount } from '../types.js';
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** SparrowError('invalid_model') naming the op and node: `Conv node "conv1": ...`. */
+export function opError(op: string, ctx: KernelContext, message: string): SparrowError {
+  return new SparrowError('invalid_model', `${op} node "${ctx.node}": ${message}`, { op, node: ctx.node, opset: ctx.opset });
+}
+
+/** SparrowError('unsupported_op') for a valid use of an op that Sparrow does not implement. */
+export function opUnsupported(op: string, ctx: KernelContext, message: string): SparrowError {
+  return new SparrowError('unsupported_op', `${op} node "${ctx.node}": ${message}`, { op, node: ctx.node, opset: ctx.opset });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attributes
+
+function describe(v: AttrValue): string {
+  if (typeof v === 'number') return `number ${v}`;
+  if (typeof v === 'string') return `string "${v}"`;
+  if (Array.isArray(v)) return `list [${v.join(', ')}]`;
+  return `tensor ${v.dtype}[${v.dims.join(', ')}]`;
+}
+
+/** Typed attribute access for one node; every getter checks the type and names the node on error. */
+export class AttrReader {
+  constructor(readonly op: string, readonly attrs: Attrs, readonly ctx: KernelContext) {}
+
+  has(name: string): boolean {
+    return Object.prototype.hasOwnProperty.call(this.attrs, name);
+  }
+
+  private bad(name: string, want: string, v: AttrValue): SparrowError {
+    return opError(this.op, this.ctx, `attribute '${name}' must be ${want}, got ${describe(v)}`);
+  }
+
+  int(name: string, fallback: number): number {
+    if (!this.has(name)) return fallback;
+    const v = this.attrs[name]!;
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw this.bad(name, 'an integer', v);
+    return v;
+  }
+
+  float(name: string, fallback: number): number {
+    if (!this.has(name)) return fallback;
+    const v = this.attrs[name]!;
+    if (typeof v !== 'number') throw this.bad(name, 'a number', v);
+    return v;
+  }
+
+  string(name: string, fallback: string): string {
+    if (!this.has(name)) return fallback;
+    const v = this.attrs[name]!;
+    if (typeof v !== 'string') throw this.bad(name, 'a string', v);
+    return v;
+  }
+
+  ints(name: string): number[] | undefined;
+  ints(name: string, fallback: number[]): number[];
+  ints(name: string, fallback?: number[]): number[] | undefined {
+    if (!this.has(name)) return fallback;
+    const v = this.attrs[name]!;
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isInteger(x))) throw this.bad(name, 'a list of integers', v);
+    return v as number[];
+  }
+
+  floats(name: string): number[] | undefined;
+  floats(name: string, fallback: number[]): number[];
+  floats(name: string, fallback?: number[]): number[] | undefined {
+    if (!this.has(name)) return fallback;
+    const v = this.attrs[name]!;
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'number')) throw this.bad(name, 'a list of numbers', v);
+    return v as number[];
+  }
+
+  tensor(name: string): Tensor | undefined {
+    if (!this.has(name)) return undefined;
+    const v = this.attrs[name]!;
+    if (typeof v !== 'object' || Array.isArray(v)) throw this.bad(name, 'a tensor', v);
+    return v;
+  }
+
+  /** An integer attribute restricted to a set of values (e.g. booleans 0/1). */
+  intIn(name: string, fallback: number, allowed: readonly number[]): number {
+    const v = this.int(name, fallback);
+    if (!allowed.includes(v)) throw opError(this.op, this.ctx, `attribute '${name}' must be one of ${allowed.join(', ')}, got ${v}`);
+    return v;
+  }
+
+  stringIn<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const v = this.string(name, fallback);
+    if (!(allowed as readonly string[]).includes(v)) {
+      throw opError(this.op, this.ctx, `attribute '${name}' must be one of ${allowed.join(', ')}, got "${v}"`);
+    }
+    return v as T;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ONNX -> Sparrow conversions (used by the importer and by the backend tests)
+
+const ONNX_DTYPES: Readonly<Record<number, TensorDType>> = { 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64', 9: 'bool' };
+const ONNX_TYPE_NAMES: Readonly<Record<number, string>> = {
+  0: 'UNDEFINED', 1: 'FLOAT', 2: 'UINT8', 3: 'INT8', 4: 'UINT16', 5: 'INT16', 6: 'INT32', 7: 'INT64', 8: 'STRING', 9: 'BOOL',
+  10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 14: 'COMPLEX64', 15: 'COMPLEX128', 16: 'BFLOAT16',
+  17: 'FLOAT8E4M3FN', 18: 'FLOAT8E4M3FNUZ', 19: 'FLOAT8E5M2', 20: 'FLOAT8E5M2FNUZ', 21: 'UINT4', 22: 'INT4', 23: 'FLOAT4E2M1',
+  24: 'FLOAT8E8M0', 25: 'UINT2', 26: 'INT2',
+};
+const DTYPE_CODES: Readonly<Record<TensorDType, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 };
+
+/** The Sparrow dtype of an ONNX TensorProto.DataType code, or undefined when Sparrow has none. */
+export function dtypeFromOnnx(code: number): TensorDType | undefined {
+  return ONNX_DTYPES[code];
+}
+
+/** The ONNX TensorProto.DataType code of a Sparrow dtype. */
+export function onnxDtypeCode(dtype: TensorDType): number {
+  return DTYPE_CODES[dtype];
+}
+
+/** The ONNX name of a data type code ('FLOAT16', ...). */
+export function onnxTypeName(code: number): string {
+  return ONNX_TYPE_NAMES[code] ?? `type ${code}`;
+}
+
+/**
+ * An ONNX TensorProto as a Sparrow Tensor. BOOL (raw_data bytes or int32_data) is decoded here;
+ * FLOAT/UINT8/INT8/INT32/INT64 go through src/onnx/initializers.ts's tensorFromProto. Any other
+ * type (DOUBLE, FLOAT16, ...) throws SparrowError('unsupported_op').
+ */
+export function tensorFromOnnx(t: onnx.ITensorProto): Tensor {
+  const code = t.dataType ?? 0;
+  const dtype = ONNX_DTYPES[code];
+  const name = t.name ?? '';
+  if (dtype === undefined) {
+    throw new SparrowError('unsupported_op', `tensor '${name}' has data type ${onnxTypeName(code)} (${code}); ` +
+      'Sparrow tensors are FLOAT, INT64, INT32, INT8, UINT8 or BOOL');
+  }
+  if (dtype !== 'bool') {
+    const r = tensorFromProto(t);
+    return { dtype, dims: r.dims, data: r.data as TensorData };
+  }
+  const dims = (t.dims ?? []).map((d) => int64ToNumber(d, `dimension of tensor '${name}'`));
+  const n = elementCount(dims);
+  const raw = t.rawData;
+  const data = new Uint8Array(n);
+  const src: ArrayLike<number> = raw && raw.length > 0 ? raw : (t.int32Data ?? []);
+  if (src.length !== n) {
+    throw new SparrowError('invalid_model', `bool tensor '${name}' [${dims.join(', ')}] should hold ${n} elements but holds ${src.length}`);
+  }
+  for (let i = 0; i < n; i++) data[i] = src[i] ? 1 : 0;
+  return { dtype, dims, data };
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+/**
+ * A node's attributes as Sparrow Attrs: INT/INTS -> numbers (int64 must fit in a safe integer),
+ * FLOAT/FLOATS -> numbers (already float32-rounded by protobuf), STRING/STRINGS -> UTF-8 strings,
+ * TENSOR -> Tensor (via tensorFromOnnx). Attribute kinds no registered op reads (GRAPH(S),
+ * TENSORS, SPARSE_TENSOR(S), TYPE_PROTO(S)) are left out. Attributes that refer to a function's
+ * attribute (ref_attr_name) are left out too.
+ *
+ * One addition: for Split with neither a `split` nor a `num_outputs` attribute, `num_outputs` is
+ * set to the node's output count, because before opset 18 the number of equal parts is the
+ * number of outputs and a kernel does not see the node's outputs.
+ */
+export function attrsFromNode(node: onnx.INodeProto): Record<string, AttrValue> {
+  const out: Record<string, AttrValue> = {};
+  const where = `node "${node.name || node.opType || '?'}"`;
+  for (const a of node.attribute ?? []) {
+    const name = a.name ?? '';
+    if (!name || a.refAttrName) continue;
+    const v = attrValue(a, `attribute '${name}' of ${where}`);
+    if (v !== undefined) out[name] = v;
+  }
+  if ((node.opType ?? '') === 'Split' && (node.domain ?? '') === '' && !('split' in out) && !('num_outputs' in out)) {
+    out.num_outputs = (node.output ?? []).length;
+  }
+  return out;
+}
+
+function attrValue(a: onnx.IAttributeProto, what: string): AttrValue | undefined {
+  // AttributeType codes (onnx.AttributeProto.AttributeType): FLOAT 1, INT 2, STRING 3, TENSOR 4, FLOATS 6, INTS 7, STRINGS 8
+  let type: number = a.type ?? 0;
+  if (type === 0) {
+    // IR version < 2 files may leave the type out: infer it from the field that is set.
+    if (a.floats?.length) type = 6;
+    else if (a.ints?.length) type = 7;
+    else if (a.strings?.length) type = 8;
+    else if (a.t) type = 4;
+    else if (a.s?.length) type = 3;
+    else if (a.i !== undefined && a.i !== null && Number(a.i) !== 0) type = 2;
+    else if (a.f) type = 1;
+    else return undefined;
+  }
+  switch (type) {
+    case 1: return a.f ?? 0;
+    case 2: return int64ToNumber(a.i ?? 0, what);
+    case 3: return utf8.decode(a.s ?? new Uint8Array(0));
+    case 4:
+      if (!a.t) throw new SparrowError('invalid_model', `${what} has no tensor`);
+      return tensorFromOnnx(a.t);
+    case 6: return Array.from(a.floats ?? [], (x) => x);
+    case 7: return Array.from(a.ints ?? [], (x) => int64ToNumber(x, what));
+    case 8: return Array.from(a.strings ?? [], (s) => utf8.decode(s));
+    default: return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tensors
+
+export type NumericArray = Float32Array | Int32Array | Int8Array | Uint8Array;
+
+export function allocData(dtype: TensorDType, n: number): TensorData {
+  switch (dtype) {
+    case 'float32': return new Float32Array(n);
+    case 'int64': return new BigInt64Array(n);
+    case 'int32': return new Int32Array(n);
+    case 'int8': return new Int8Array(n);
+    case 'uint8': case 'bool': return new Uint8Array(n);
+  }
+}
+
+export function makeTensor(dtype: TensorDType, dims: number[], data?: TensorData): Tensor {
+  return { dtype, dims: [...dims], data: data ?? allocData(dtype, elementCount(dims)) };
+}
+
+export function scalarF32(v: number): Tensor {
+  return { dtype: 'float32', dims: [], data: Float32Array.of(v) };
+}
+
+export function int64Tensor(values: readonly number[], dims: number[] = [values.length]): Tensor {
+  return { dtype: 'int64', dims, data: BigInt64Array.from(values, (v) => BigInt(v)) };
+}
+
+/** Row-major strides of `dims`. */
+export function stridesOf(dims: readonly number[]): number[] {
+  const s = new Array<number>(dims.length);
+  let acc = 1;
+  for (let i = dims.length - 1; i >= 0; i--) { s[i] = acc; acc *= dims[i]!; }
+  return s;
+}
+
+export const isFloat = (t: Tensor): boolean => t.dtype === 'float32';
+export const isInteger = (d: TensorDType): boolean => d === 'int64' || d === 'int32' || d === 'int8' || d === 'uint8';
+
+/** The elements of an int64/int32/int8/uint8 tensor as safe integers (shapes, axes, pads, indices). */
+export function toIntList(t: Tensor, what: string, op: string, ctx: KernelContext): number[] {
+  if (t.dtype === 'int64') {
+    return Array.from(t.data as BigInt64Array, (b) => {
+      const v = Number(b);
+      if (!Number.isSafeInteger(v)) {
+        // INT64_MAX / INT64_MIN are common sentinels (Slice ends): clamp them to the safe range.
+        return b > 0n ? Number.MAX_SAFE_INTEGER : Number.MIN_SAFE_INTEGER;
+      }
+      return v;
+    });
+  }
+  if (t.dtype === 'int32' || t.dtype === 'int8' || t.dtype === 'uint8') return Array.from(t.data as NumericArray);
+  throw opError(op, ctx, `${what} must be an integer tensor, got ${t.dtype}`);
+}
+
+/** Element `i` of any tensor as a JS number (bigint -> number, bool -> 0/1). */
+export function elementAsNumber(t: Tensor, i: number): number {
+  const v = t.data[i]!;
+  return typeof v === 'bigint' ? Number(v) : v;
+}
+
+/** The single element of a 1-element tensor as a number. */
+export function scalarOf(t: Tensor, what: string, op: string, ctx: KernelContext): number {
+  if (t.data.length !== 1) throw opError(op, ctx, `${what} must hold exactly one element, has ${t.data.length} ([${t.dims.join(', ')}])`);
+  return elementAsNumber(t, 0);
+}
+
+/** Normalizes a possibly negative axis into [0, rank); `rank` bounds the accepted range. */
+export function normAxis(axis: number, rank: number, op: string, ctx: KernelContext, what = 'axis'): number {
+  if (axis < -rank || axis >= rank) throw opError(op, ctx, `${what} ${axis} is out of range for rank ${rank}`);
+  return axis < 0 ? axis + rank : axis;
+}
+
+/** Normalizes a list of axes; rejects duplicates. */
+export function normAxes(axes: readonly number[], rank: number, op: string, ctx: KernelContext): number[] {
+  const out = axes.map((a) => normAxis(a, rank, op, ctx));
+  if (new Set(out).size !== out.length) throw opError(op, ctx, `axes [${axes.join(', ')}] contain a duplicate`);
+  return out;
+}
+
+export function requireInput(inputs: ReadonlyArray<Tensor | undefined>, i: number, op: string, ctx: KernelContext, what = `input ${i}`): Tensor {
+  const t = inputs[i];
+  if (!t) throw opError(op, ctx, `missing required ${what}`);
+  return t;
+}
+
+export function requireDtype(t: Tensor, allowed: readonly TensorDType[], what: string, op: string, ctx: KernelContext): void {
+  if (!allowed.includes(t.dtype)) throw opError(op, ctx, `${what} has dtype ${t.dtype}; expected ${allowed.join(' or ')}`);
+}
+
+export function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Broadcasting
+
+/** Numpy (multidirectional) broadcast of shapes; throws naming the node when they do not broadcast. */
+export function broadcastDims(shapes: ReadonlyArray<readonly number[]>, op: string, ctx: KernelContext): number[] {
+  const rank = Math.max(0, ...shapes.map((s) => s.length));
+  const out = new Array<number>(rank).fill(1);
+  for (const s of shapes) {
+    const off = rank - s.length;
+    for (let i = 0; i < s.length; i++) {
+      const d = s[i]!;
+      const o = out[off + i]!;
+      if (d === o || d === 1) continue;
+      if (o === 1) { out[off + i] = d; continue; }
+      throw opError(op, ctx, `shapes ${shapes.map((x) => `[${x.join(', ')}]`).join(' and ')} do not broadcast`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Broadcast of static shapes where -1 marks an unknown dim: unknown with 1 -> unknown, unknown
+ * with n>1 -> n (the only valid value), unknown with unknown -> unknown.
+ */
+export function broadcastDimsSymbolic(shapes: ReadonlyArray<readonly number[]>, op: string, ctx: KernelContext): number[] {
+  const rank = Math.max(0, ...shapes.map((s) => s.length));
+  const out = new Array<number>(rank).fill(1);
+  for (const s of shapes) {
+    const off = rank - s.length;
+    for (let i = 0; i < s.length; i++) {
+      const d = s[i]!;
+      const o = out[off + i]!;
+      if (d === o || d === 1) continue;
+      if (o === 1) { out[off + i] = d; continue; }
+      if (d === -1) continue; // o is known > 1 (or -1)
+      if (o === -1) { out[off + i] = d; continue; }
+      throw opError(op, ctx, `shapes ${shapes.map((x) => `[${x.join(', ')}]`).join(' and ')} do not broadcast`);
+    }
+  }
+  return out;
+}
+
+/**
+ * For each element of an output of shape `outDims`, the flat index of the element of an input
+ * of shape `inDims` that broadcasts to it (numpy rules: `inDims` is right-aligned).
+ */
+export function broadcastIndex(inDims: readonly number[], outDims: readonly number[]): Int32Array | null {
+  if (sameDims(inDims, outDims)) return null; // identity: callers use i directly
+  const rank = outDims.length;
+  const n = elementCount(outDims);
+  const map = new Int32Array(n);
+  if (n === 0) return map;
+  const inStrides = stridesOf(inDims);
+  // stride 0 along dimensions where the input has size 1 (or does not exist)
+  const st = new Array<number>(rank).fill(0);
+  const off = rank - inDims.length;
+  for (let i = 0; i < inDims.length; i++) st[off + i] = inDims[i] === 1 ? 0 : inStrides[i]!;
+  const counter = new Array<number>(rank).fill(0);
+  let idx = 0;
+  for (let o = 0; o < n; o++) {
+    map[o] = idx;
+    // odometer increment
+    for (let d = rank - 1; d >= 0; d--) {
+      counter[d]!++;
+      idx += st[d]!;
+      if (counter[d]! < outDims[d]!) break;
+      idx -= st[d]! * outDims[d]!;
+      counter[d] = 0;
+    }
+  }
+  return map;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shape-function helpers
+
+/** Shape-function helper: the info of input i, or an error naming the node. */
+export function infoOf(inputs: ReadonlyArray<ValueInfo | undefined>, i: number, op: string, ctx: KernelContext): ValueInfo {
+  const v = inputs[i];
+  if (!v) throw opError(op, ctx, `missing required input ${i}`);
+  return v;
+}
+
+/** The same info with its dims copied. */
+export function sameInfo(v: ValueInfo): ValueInfo {
+  return { dtype: v.dtype, dims: v.dims ? [...v.dims] : null };
+}
+
+/** Product of dims, or -1 when any is unknown. */
+export function productOrUnknown(dims: readonly number[]): number {
+  let p = 1;
+  for (const d of dims) { if (d < 0) return -1; p *= d; }
+  return p;
+}
