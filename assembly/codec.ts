@@ -74,6 +74,9 @@ function readTable(pos: usize, end: usize, maxSym: u32, lens: usize, table: usiz
   let bitPos: u64 = 0;
   const avail: u64 = (<u64>(end - pos)) << 3;
   let prev: i32 = 0;
+  // code counts per length, kept in the (not yet built) table area
+  const blCount = table;
+  for (let l: u32 = 0; l <= MAX_LEN; l++) store<u32>(blCount + (l << 2), 0);
   for (let s: u32 = 0; s <= maxSym; s++) {
     // longest code is 7 bits; read bits one at a time with a bound check
     let l: i32;
@@ -88,23 +91,20 @@ function readTable(pos: usize, end: usize, maxSym: u32, lens: usize, table: usiz
       else if ((w & 4) == 0) { l = prev - 1; bitPos += 3; }
       else { l = <i32>((w >> 3) & 15); bitPos += 7; }
     }
-    if (l < 0 || l > <i32>MAX_LEN) return E_LENGTHS;
+    if (<u32>l > MAX_LEN) return E_LENGTHS; // also catches l < 0
     store<u8>(lens + s, <u8>l);
+    const cp = blCount + (<usize>l << 2);
+    store<u32>(cp, load<u32>(cp) + 1);
     prev = l;
   }
   if (bitPos > avail) return E_TRUNCATED;
   // Kraft sum: must be a complete code with ≥ 2 symbols
   let present: u32 = 0;
   let kraft: u32 = 0;
-  const blCount = table; // reuse the table area for counts (rebuilt below)
-  for (let l: u32 = 0; l <= MAX_LEN; l++) store<u32>(blCount + (l << 2), 0);
-  for (let s: u32 = 0; s <= maxSym; s++) {
-    const l = <u32>load<u8>(lens + s);
-    if (l > 0) {
-      present++;
-      kraft += TABLE_SIZE >> l;
-      store<u32>(blCount + (l << 2), load<u32>(blCount + (l << 2)) + 1);
-    }
+  for (let l: u32 = 1; l <= MAX_LEN; l++) {
+    const c = load<u32>(blCount + (l << 2));
+    present += c;
+    kraft += c << (MAX_LEN - l);
   }
   if (present < 2 || kraft != TABLE_SIZE) return E_LENGTHS;
   // table log = the longest code: small alphabets get small tables (cheap to build)
