@@ -7,7 +7,7 @@ import { SparrowError } from '../errors.js';
 import { BitReader, BitWriter, readVarint } from './bitio.js';
 
 export const MAX_CODE_LENGTH = 11;
-export const FOUR_STREAM_MIN_COUNT = 1024;
+export const FOUR_STREAM_MIN_COUNT = 256;
 
 export const enum BlockMode { Empty = 0, Constant = 1, Huffman = 2 }
 
@@ -114,7 +114,7 @@ export interface BlockStats {
 }
 
 /** Encodes `symbols` as one Huffman block. Stream count: 4 if count ≥ 1024 (override with `streams`). */
-export function encodeBlock(symbols: Uint8Array, opts: { streams?: 1 | 4 } = {}): { bytes: Uint8Array; stats: BlockStats } {
+export function encodeBlock(symbols: Uint8Array, opts: { streams?: 1 | 4; fourStreamMin?: number } = {}): { bytes: Uint8Array; stats: BlockStats } {
   const count = symbols.length;
   const freq = histogram(symbols);
   const entropyBytes = shannonBytes(freq);
@@ -139,7 +139,7 @@ export function encodeBlock(symbols: Uint8Array, opts: { streams?: 1 | 4 } = {})
   const rev = new Uint32Array(maxSymbol + 1);
   for (let s = 0; s <= maxSymbol; s++) rev[s] = reverseBits(codes[s]!, lengths[s]!);
 
-  const S = opts.streams ?? (count >= FOUR_STREAM_MIN_COUNT ? 4 : 1);
+  const S = opts.streams ?? (count >= (opts.fourStreamMin ?? FOUR_STREAM_MIN_COUNT) ? 4 : 1);
   const seg = Math.floor((count + S - 1) / S);
   const streams: Uint8Array[] = [];
   for (let k = 0; k < S; k++) {

@@ -72,10 +72,12 @@ export function encodeRaw(data: Int8Array): EncodedInt8 {
   };
 }
 
-export function encodeHuffman(data: Int8Array): EncodedInt8 {
+export interface BlockOptions { fourStreamMin?: number }
+
+export function encodeHuffman(data: Int8Array, bo: BlockOptions = {}): EncodedInt8 {
   const sym = new Uint8Array(data.length);
   for (let i = 0; i < data.length; i++) sym[i] = zigzag(data[i]!);
-  const b = encodeBlock(sym);
+  const b = encodeBlock(sym, bo);
   return {
     codec: CODEC_HUFFMAN,
     payload: b.bytes,
@@ -86,10 +88,10 @@ export function encodeHuffman(data: Int8Array): EncodedInt8 {
   };
 }
 
-export function encodeRleHuffman(data: Int8Array): EncodedInt8 {
+export function encodeRleHuffman(data: Int8Array, bo: BlockOptions = {}): EncodedInt8 {
   const { runs, values } = toRuns(data);
-  const rb = encodeBlock(runs);
-  const vb = encodeBlock(values);
+  const rb = encodeBlock(runs, bo);
+  const vb = encodeBlock(values, bo);
   const w = new BitWriter(rb.bytes.length + vb.bytes.length + 8);
   w.writeVarint(values.length);
   const nnzBytes = w.bitLength / 8;
@@ -114,7 +116,7 @@ export function encodeRleHuffman(data: Int8Array): EncodedInt8 {
  * as magnitude offsets |v| − 1 − base (one Huffman block) plus a raw sign bitmap. Magnitude
  * pruning leaves every row with its own threshold, which this removes from the values.
  */
-export function encodeRleRows(data: Int8Array, cols = data.length): EncodedInt8 {
+export function encodeRleRows(data: Int8Array, cols = data.length, bo: BlockOptions = {}): EncodedInt8 {
   const n = data.length;
   if (n === 0 || cols < 1 || n % cols !== 0) cols = Math.max(1, n);
   const rows = Math.max(1, n / cols);
@@ -140,8 +142,8 @@ export function encodeRleRows(data: Int8Array, cols = data.length): EncodedInt8 
     if (v < 0) signs[k >> 3]! |= 1 << (k & 7);
     k++;
   }
-  const rb = encodeBlock(runs);
-  const mb = encodeBlock(mags);
+  const rb = encodeBlock(runs, bo);
+  const mb = encodeBlock(mags, bo);
   const w = new BitWriter(rows + rb.bytes.length + mb.bytes.length + signs.length + 16);
   w.writeVarint(cols);
   w.writeVarint(nnz);
@@ -170,13 +172,13 @@ export function encodeRleRows(data: Int8Array, cols = data.length): EncodedInt8 
  * Codes `data` with every allowed codec and keeps the smallest payload (raw on ties).
  * `cols` is the row length for codec 3 (default: one row).
  */
-export function encodeInt8(data: Int8Array, opts: { codecs?: readonly Int8CodecId[]; cols?: number } = {}): EncodedInt8 {
+export function encodeInt8(data: Int8Array, opts: { codecs?: readonly Int8CodecId[]; cols?: number } & BlockOptions = {}): EncodedInt8 {
   const allowed = opts.codecs ?? ALL_INT8_CODECS;
   let best: EncodedInt8 | null = null;
   for (const c of ALL_INT8_CODECS) {
     if (!allowed.includes(c)) continue;
-    const e = c === CODEC_RAW ? encodeRaw(data) : c === CODEC_HUFFMAN ? encodeHuffman(data)
-      : c === CODEC_RLE_HUFFMAN ? encodeRleHuffman(data) : encodeRleRows(data, opts.cols);
+    const e = c === CODEC_RAW ? encodeRaw(data) : c === CODEC_HUFFMAN ? encodeHuffman(data, opts)
+      : c === CODEC_RLE_HUFFMAN ? encodeRleHuffman(data, opts) : encodeRleRows(data, opts.cols, opts);
     if (best === null || e.payload.length < best.payload.length) best = e;
   }
   if (best === null) throw new SparrowError('invalid_argument', 'encodeInt8: no codec allowed');

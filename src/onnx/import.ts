@@ -5,7 +5,7 @@
 // static shapes are inferred (symbolic dims stay -1). Plain TS (browser / Worker safe).
 import { SparrowError } from '../errors.js';
 import { resolveOp } from '../ops/registry.js';
-import type { Tensor } from '../ops/types.js';
+import type { AttrValue, Attrs, Tensor } from '../ops/types.js';
 import { topoSort, type Graph, type Node, type Value } from '../ir/graph.js';
 import { inferShapes } from '../ir/passes.js';
 import { attrsFromOnnx, dtypeFromCode, isGraphAttribute, tensorFromOnnx, valueInfoFromOnnx } from './attributes.js';
@@ -86,8 +86,13 @@ export function importModel(model: onnx.IModelProto, opts: ImportOptions = {}): 
           { op, domain, opset, node: name, attribute: a.name ?? '' });
       }
     }
-    const attrs = attrsFromOnnx(np, name);
+    const attrs: Attrs = attrsFromOnnx(np, name);
     const outputs = [...(np.output ?? [])];
+    if (op === 'Split' && domain === '' && !('split' in attrs) && !('num_outputs' in attrs)) {
+      // before opset 18 an equal Split makes as many parts as the node has outputs, which a
+      // kernel cannot see: say it with the opset-18 attribute (src/ops/ref's convention)
+      (attrs as Record<string, AttrValue>)['num_outputs'] = outputs.length;
+    }
     if (op === 'Constant' && domain === '') {
       if (outputs.length !== 1 || !outputs[0]) throw new SparrowError('invalid_model', `Constant node '${name}' must have exactly one output`);
       addConst(outputs[0], constantTensor(attrs, name), `Constant node '${name}' output`);
