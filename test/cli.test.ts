@@ -93,8 +93,11 @@ describe('sparrow pack --onnx / inspect', () => {
       expect(Number.isInteger(t.entropyBytes) && t.entropyBytes >= 0).toBe(true);
       expect(t.entropyBytes, `${t.name}: Shannon bound above the stored size`).toBeLessThanOrEqual(t.bytes);
       const n = prod(t.shape);
-      params += n;
-      nonzero += Math.round(t.density * n); // density is rounded to 1e-6
+      // params/nonzero count weights, not the quantization scales
+      if (!t.name.endsWith('.scale')) {
+        params += n;
+        nonzero += Math.round(t.density * n); // density is rounded to 1e-6
+      }
       bytes += t.bytes;
       entropy += t.entropyBytes;
       if (t.name.endsWith('.scale')) {

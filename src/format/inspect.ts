@@ -24,8 +24,10 @@ export interface InspectReport {
   format: 'sparrow';
   version: number;
   bytes: number;
+  /** weight elements: every tensor except quantization parameters (a tensor's quant.scale) */
   params: number;
   nonzero: number;
+  /** Σ of the tensors' entropyBytes (quantization parameters included) */
   entropyBytes: number;
   tensors: TensorReport[];
   [extra: string]: unknown;
@@ -52,12 +54,20 @@ export function inspectSparrow(bytes: Uint8Array, opts: ReadOptions = {}): Inspe
       entropyBytes: Math.round(entropyBytes), nonzero, params,
     };
   });
+  // weights are all tensors but the quantization parameters other tensors point to
+  const quantParams = new Set<string>();
+  for (const t of header.meta.tensors) {
+    const q = t.quant as { scale?: unknown; zeroPoint?: unknown } | undefined;
+    if (q && typeof q.scale === 'string') quantParams.add(q.scale);
+    if (q && typeof q.zeroPoint === 'string') quantParams.add(q.zeroPoint);
+  }
+  const weights = tensors.filter((t) => !quantParams.has(t.name));
   return {
     format: 'sparrow',
     version: VERSION_MAJOR,
     bytes: header.fileBytes,
-    params: tensors.reduce((a, t) => a + t.params, 0),
-    nonzero: tensors.reduce((a, t) => a + t.nonzero, 0),
+    params: weights.reduce((a, t) => a + t.params, 0),
+    nonzero: weights.reduce((a, t) => a + t.nonzero, 0),
     entropyBytes: tensors.reduce((a, t) => a + t.entropyBytes, 0),
     tensors,
   };
