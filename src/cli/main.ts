@@ -1,11 +1,48 @@
 // The `sparrow` command line (../shared/CONTRACT.md). One place turns errors into a one-line
 // message on stderr and a non-zero exit code; `--json` prints exactly one JSON document.
 import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { SparrowError, isSparrowError } from '../errors.js';
 import { inspectSparrow, type InspectReport } from '../format/inspect.js';
 import { packOnnxWeights, packTensors, type PackTensor } from '../compress/pack.js';
-import { parseNpy } from '../io/npy.js';
+import { parseNpy, writeNpy } from '../io/npy.js';
+import { argmaxRow, imageBatch } from '../io/datasets.js';
+import { loadDataset, type DatasetName } from '../io/datasets_node.js';
+import { runConformance } from '../bench/conformance.js';
+import { Session } from '../runtime/session.js';
+import type { Tensor } from '../ops/types.js';
+import '../ops/ref/index.js';
+
+/** Engines of --engine: the CLI names → Session engines. Only what exists is listed. */
+const ENGINES: Record<string, 'reference'> = { 'sparrow-ref': 'reference' };
+const PLANNED_ENGINES = ['sparrow-f32', 'sparrow-int8', 'ort-web', 'ort-node'];
+
+function engineOf(name: string | undefined): 'reference' {
+  const e = ENGINES[name ?? 'sparrow-ref'];
+  if (e) return e;
+  const later = PLANNED_ENGINES.includes(name!) ? ' (planned, not built yet)' : '';
+  throw new SparrowError('invalid_argument', `engine '${name}' is not available${later}; available: ${Object.keys(ENGINES).join(', ')}`);
+}
+
+function parseList(s: string | undefined, what: string): number[] | undefined {
+  if (s === undefined) return undefined;
+  const v = s.split(',').map(Number);
+  if (v.some((x) => !Number.isFinite(x))) throw new SparrowError('invalid_argument', `${what} must be comma-separated numbers, got "${s}"`);
+  return v;
+}
+
+async function openModel(path: string): Promise<Session> {
+  const bytes = await readInput(path);
+  if (path.endsWith('.sparrow')) {
+    throw new SparrowError('invalid_argument', `${path}: running .sparrow files needs its graph, which \`sparrow compress\` adds (next milestone); run the .onnx model`);
+  }
+  return Session.fromOnnx(bytes);
+}
+
+function toNpyData(t: Tensor): Parameters<typeof writeNpy>[0] {
+  return t.dtype === 'bool' ? new Uint8Array(t.data as Uint8Array) : t.data as Parameters<typeof writeNpy>[0];
+}
 
 export const VERSION = '0.1.0';
 
@@ -91,6 +128,93 @@ function buildProgram(out: (s: string) => void): Command {
       await writeOutput(o.output, bytes);
       const report = inspectSparrow(bytes);
       out(o.json ? JSON.stringify(report) : formatInspect(report, o.output));
+    });
+
+  program.command('run')
+    .description('run a model on .npy inputs and write .npy outputs')
+    .argument('<model>', 'an .onnx model')
+    .requiredOption('--input <name=file.npy...>', 'an input (repeat for several)')
+    .option('--engine <engine>', `engine: ${Object.keys(ENGINES).join(', ')}`, 'sparrow-ref')
+    .option('--out <dir>', 'folder for the output .npy files', '.')
+    .option('--json', 'print one JSON document')
+    .action(async (model: string, o: { input: string[]; engine: string; out: string; json?: boolean }) => {
+      engineOf(o.engine);
+      const session = await openModel(model);
+      const feeds: Record<string, Tensor> = {};
+      for (const p of o.input) {
+        const eq = p.indexOf('=');
+        if (eq <= 0) throw new SparrowError('invalid_argument', `--input expects name=file.npy, got "${p}"`);
+        const a = parseNpy(await readInput(p.slice(eq + 1)));
+        if (a.dtype === 'float64') throw new SparrowError('invalid_argument', `${p.slice(eq + 1)}: float64 input; save it as float32`);
+        feeds[p.slice(0, eq)] = { dtype: a.dtype, dims: a.shape, data: a.data } as Tensor;
+      }
+      const t0 = performance.now();
+      const outs = await session.run(feeds);
+      const ms = performance.now() - t0;
+      const { mkdir } = await import('node:fs/promises');
+      await mkdir(o.out, { recursive: true });
+      const outputs: Record<string, { dims: number[]; dtype: string; file: string }> = {};
+      for (const [name, t] of Object.entries(outs)) {
+        const file = join(o.out, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.npy`);
+        await writeOutput(file, writeNpy(toNpyData(t), t.dims));
+        outputs[name] = { dims: t.dims, dtype: t.dtype, file };
+      }
+      const doc = { engine: o.engine, ms: Math.round(ms * 1000) / 1000, outputs };
+      out(o.json ? JSON.stringify(doc) : Object.entries(outputs).map(([n, x]) => `${n}: ${x.dtype} [${x.dims}] -> ${x.file}`).concat(`${ms.toFixed(2)} ms (${o.engine})`).join('\n'));
+    });
+
+  program.command('eval')
+    .description('top-1 accuracy of a classifier on MNIST or CIFAR-10')
+    .argument('<model>', 'an .onnx model')
+    .requiredOption('--dataset <name>', 'mnist or cifar10')
+    .requiredOption('--data <path>', 'mnist: folder with the t10k IDX .gz files; cifar10: the binary file')
+    .option('--offset <k>', 'skip the first K records', '0')
+    .option('--limit <n>', 'evaluate at most N records')
+    .option('--engine <engine>', `engine: ${Object.keys(ENGINES).join(', ')}`, 'sparrow-ref')
+    .option('--mean <a,b,c>', 'per-channel mean, applied after pixel/255')
+    .option('--std <a,b,c>', 'per-channel std')
+    .option('--batch <n>', 'images per run', '1')
+    .option('--json', 'print one JSON document')
+    .action(async (model: string, o: { dataset: string; data: string; offset: string; limit?: string; engine: string; mean?: string; std?: string; batch: string; json?: boolean }) => {
+      engineOf(o.engine);
+      if (o.dataset !== 'mnist' && o.dataset !== 'cifar10') throw new SparrowError('invalid_argument', `--dataset must be mnist or cifar10, got ${o.dataset}`);
+      const set = loadDataset(o.dataset as DatasetName, o.data);
+      const offset = Number(o.offset), limit = o.limit === undefined ? set.n - offset : Number(o.limit);
+      if (!Number.isInteger(offset) || offset < 0 || offset >= set.n) throw new SparrowError('invalid_argument', `--offset must be in 0..${set.n - 1}`);
+      if (!Number.isInteger(limit) || limit < 1) throw new SparrowError('invalid_argument', '--limit must be a positive integer');
+      const n = Math.min(limit, set.n - offset);
+      const batch = Math.max(1, Number(o.batch) | 0);
+      const pre = { mean: parseList(o.mean, '--mean'), std: parseList(o.std, '--std') };
+      const session = await openModel(model);
+      const input = session.inputNames[0]!, output = session.outputNames[0]!;
+      let correct = 0;
+      for (let i = 0; i < n; i += batch) {
+        const b = Math.min(batch, n - i);
+        const x = imageBatch(set, offset + i, b, pre);
+        const y = (await session.run({ [input]: x }))[output]!;
+        for (let k = 0; k < b; k++) if (argmaxRow(y, k) === set.labels[offset + i + k]) correct++;
+        if (!o.json && (i / batch) % 500 === 0) process.stderr.write(`\r${i + b}/${n}`);
+      }
+      if (!o.json) process.stderr.write('\n');
+      const doc = { model, dataset: o.dataset, engine: o.engine, n, top1: correct / n };
+      out(o.json ? JSON.stringify(doc) : `${model} on ${o.dataset} [${offset}, ${offset + n}): top-1 ${(100 * doc.top1).toFixed(2)}% (${correct}/${n}, ${o.engine})`);
+    });
+
+  program.command('conformance')
+    .description('run the ONNX backend conformance tests (folders test_*/model.onnx + test_data_set_*)')
+    .argument('<dir>', 'folder holding test_* folders')
+    .option('--filter <regex>', 'only tests whose name matches')
+    .option('--json', 'print one JSON document')
+    .action(async (dir: string, o: { filter?: string; json?: boolean }) => {
+      const { existsSync } = await import('node:fs');
+      if (!existsSync(dir)) throw new SparrowError('io_error', `no such folder: ${dir}`);
+      const re = o.filter ? new RegExp(o.filter) : undefined;
+      const r = await runConformance(dir, { filter: re ? (name) => re.test(name) : undefined });
+      if (o.json) out(JSON.stringify(r));
+      else {
+        for (const f of r.failed) out(`FAIL ${f.name}: ${f.reason}`);
+        out(`${r.passed.length} passed, ${r.failed.length} failed, ${r.unsupported.length} unsupported`);
+      }
     });
 
   return program;

@@ -9,6 +9,8 @@ import {
   type Graph, type Node,
 } from './graph.js';
 
+export { eliminateDeadNodes };
+
 const ctxOf = (n: Node): KernelContext => ({ opset: n.opset, node: n.name });
 const isStatic = (dims: number[] | null): dims is number[] => dims !== null && dims.every((d) => d >= 0);
 
@@ -171,18 +173,23 @@ function isUsed(graph: Graph, name: string): boolean {
   return graph.outputs.includes(name) || graph.nodes.some((n) => n.inputs.includes(name));
 }
 
+/** ONNX TensorProto.DataType codes of the IR dtypes (Cast's `to`). */
+const DTYPE_CODE: Readonly<Record<string, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 };
+
 /**
- * Removes Identity nodes and inference-mode Dropout nodes (mask output unused, training_mode
- * absent or constant false) by rewiring their readers to their input. An Identity from a graph
- * input straight to a graph output stays (two names for one tensor). Returns the number removed.
+ * Removes Identity nodes, inference-mode Dropout nodes (mask output unused, training_mode
+ * absent or constant false) and Casts to the dtype their input already has, by rewiring their
+ * readers to their input. An Identity from a graph input straight to a graph output stays (two
+ * names for one tensor). Returns the number removed.
  */
 export function removeIdentities(graph: Graph): number {
   let removed = 0;
   for (const node of [...graph.nodes]) {
-    if (node.domain !== '' || (node.op !== 'Identity' && node.op !== 'Dropout')) continue;
+    if (node.domain !== '' || (node.op !== 'Identity' && node.op !== 'Dropout' && node.op !== 'Cast')) continue;
     const x = node.inputs[0] ?? '';
     const y = node.outputs[0] ?? '';
     if (!x || !y) continue;
+    if (node.op === 'Cast' && node.attrs['to'] !== DTYPE_CODE[valueOf(graph, x).info.dtype]) continue;
     if (node.op === 'Dropout') {
       const mask = node.outputs[1];
       if (mask && isUsed(graph, mask)) continue;

@@ -51,6 +51,12 @@ export class AttrReader {
     return v;
   }
 
+  /** A required integer attribute. */
+  requiredInt(name: string): number {
+    if (!this.has(name)) throw opError(this.op, this.ctx, `attribute '${name}' is required`);
+    return this.int(name, 0);
+  }
+
   float(name: string, fallback: number): number {
     if (!this.has(name)) return fallback;
     const v = this.attrs[name]!;
@@ -286,7 +292,7 @@ export function scalarOf(t: Tensor, what: string, op: string, ctx: KernelContext
 
 /** Normalizes a possibly negative axis into [0, rank); `rank` bounds the accepted range. */
 export function normAxis(axis: number, rank: number, op: string, ctx: KernelContext, what = 'axis'): number {
-  if (axis < -rank || axis >= rank) throw opError(op, ctx, `${what} ${axis} is out of range for rank ${rank}`);
+  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) throw opError(op, ctx, `${what} ${axis} is out of range for rank ${rank}`);
   return axis < 0 ? axis + rank : axis;
 }
 
