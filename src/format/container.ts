@@ -65,7 +65,16 @@ export interface ParsedHeader {
   versionMajor: number; versionMinor: number; sectionCount: number; metaOffset: number; metaBytes: number;
   dataOffset: number; fileBytes: number; sections: SectionInfo[]; meta: SparrowMeta;
 }
-export interface ReadOptions { /** Reject files whose file_bytes exceeds this (default 1 GiB) with `too_large`. */ maxBytes?: number }
+export interface ReadOptions {
+  /** Reject files whose file_bytes exceeds this (default 1 GiB) with `too_large`. */
+  maxBytes?: number;
+  /**
+   * Reject files whose sections decode to more than this many bytes in all (default 1 GiB)
+   * with `too_large`: a few coded bytes may claim gigabytes (a constant block), and a reader
+   * must not allocate them on a file's word.
+   */
+  maxDecodedBytes?: number;
+}
 export interface StreamSection { index: number; info: SectionInfo; payload: Uint8Array }
 
 // ---------------------------------------------------------------------------------------------
@@ -165,6 +174,8 @@ function validateMeta(meta: unknown, sections: ReadonlyArray<{ dtype: DType; dec
 interface FixedHeader {
   versionMajor: number; versionMinor: number; sectionCount: number; metaOffset: number; metaBytes: number;
   metaCrc: number; dataOffset: number; fileBytes: number; tableCrc: number;
+  /** the reader's limit on Σ decoded_bytes (ReadOptions.maxDecodedBytes) */
+  maxDecoded: number;
 }
 
 /** Magic and major version on however many of the first 10 bytes are present. */
@@ -181,7 +192,8 @@ function checkPrefix(b: Uint8Array): void {
   }
 }
 
-function parseFixedHeader(b: Uint8Array, maxBytes: number): FixedHeader {
+function parseFixedHeader(b: Uint8Array, opts: ReadOptions): FixedHeader {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   checkPrefix(b);
   if (b.length < HEADER_BYTES) throw fail('truncated', `file is ${b.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
   const v = dv(b);
@@ -190,6 +202,7 @@ function parseFixedHeader(b: Uint8Array, maxBytes: number): FixedHeader {
   const h: FixedHeader = {
     versionMajor: v.getUint16(8, true), versionMinor: v.getUint16(10, true), sectionCount: u32(20), metaOffset: u32(28),
     metaBytes: u32(32), metaCrc: u32(36), dataOffset: u32(40), fileBytes: u32(44), tableCrc: u32(48),
+    maxDecoded: opts.maxDecodedBytes ?? DEFAULT_MAX_BYTES,
   };
   const expect = (field: string, actual: number, wanted: number, why = ''): void => {
     if (actual !== wanted) throw fail('corrupt_header', `header ${field} is ${actual}, expected ${wanted}${why}`);
@@ -243,6 +256,8 @@ function parseTableAndMeta(b: Uint8Array, h: FixedHeader): ParsedHeader {
     sections.push(s);
   }
   if (end !== h.fileBytes) throw fail('corrupt_header', `sections end at byte ${end}, but file_bytes is ${h.fileBytes} (no trailing bytes allowed)`);
+  const decoded = sections.reduce((a, s) => a + s.decodedBytes, 0);
+  if (decoded > h.maxDecoded) throw fail('too_large', `sections decode to ${decoded} bytes in all, over the reader's limit of ${h.maxDecoded}`);
 
   const metaEnd = h.metaOffset + h.metaBytes;
   checkCrc(b.subarray(h.metaOffset, metaEnd), h.metaCrc, 'metadata');
@@ -282,7 +297,7 @@ function verifySection(b: Uint8Array, h: ParsedHeader, i: number): Uint8Array {
  * section's CRC. `payload(i)` returns a view (no copy) of section i's stored bytes.
  */
 export function readContainer(bytes: Uint8Array, opts: ReadOptions = {}): { header: ParsedHeader; payload(i: number): Uint8Array } {
-  const f = parseFixedHeader(bytes, opts.maxBytes ?? DEFAULT_MAX_BYTES);
+  const f = parseFixedHeader(bytes, opts);
   if (bytes.length < f.fileBytes) throw fail('truncated', `file is ${bytes.length} bytes, but its header says file_bytes = ${f.fileBytes}`);
   if (bytes.length > f.fileBytes) throw fail('corrupt_header', `file is ${bytes.length} bytes, ${bytes.length - f.fileBytes} more than its header's file_bytes = ${f.fileBytes}`);
   const header = parseTableAndMeta(bytes, f);
@@ -307,7 +322,7 @@ export function parseHeaderPrefix(bytes: Uint8Array, opts: ReadOptions = {}): { 
     checkPrefix(bytes);
     return { need: HEADER_BYTES };
   }
-  const f = parseFixedHeader(bytes, opts.maxBytes ?? DEFAULT_MAX_BYTES);
+  const f = parseFixedHeader(bytes, opts);
   if (bytes.length > f.fileBytes) throw fail('corrupt_header', `got ${bytes.length} bytes, more than the header's file_bytes = ${f.fileBytes}`);
   if (bytes.length < f.dataOffset) return { need: f.dataOffset };
   return parseTableAndMeta(bytes, f);
@@ -328,9 +343,11 @@ export class ContainerStreamReader {
   private failed: unknown = null;
   private ended = false;
   private readonly maxBytes: number;
+  private readonly opts: ReadOptions;
 
   constructor(opts: ReadOptions = {}) {
     this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.opts = opts;
   }
 
   /** The validated header, once header, table and metadata have arrived; else null. */
@@ -372,7 +389,7 @@ export class ContainerStreamReader {
         checkPrefix(this.buf.subarray(0, this.len));
         return [];
       }
-      this.fixed = parseFixedHeader(this.buf.subarray(0, this.len), this.maxBytes);
+      this.fixed = parseFixedHeader(this.buf.subarray(0, this.len), this.opts);
     }
     const f = this.fixed;
     if (this.len + rest.length > f.fileBytes) {
