@@ -3,7 +3,9 @@
 // 0/50/70/90% per-layer magnitude sparsity. `-- --json` prints one JSON document.
 import zlib from 'node:zlib';
 import { CODEC_NAMES, encodeInt8 } from '../codec/int8.js';
+import { SparrowError } from '../errors.js';
 import { loadWasmNode } from '../runtime/node.js';
+import type { SparrowWasm } from '../runtime/wasm.js';
 import { dataFile } from './data.js';
 import { interleave } from './timing.js';
 import { quantizedWeights } from './weights.js';
@@ -26,30 +28,10 @@ export async function runCodecBench(opts: { models?: string[]; sparsities?: numb
       const weights = quantizedWeights(path, sparsity);
       const enc = weights.map((w) => ({ w, e: encodeInt8(w.q, { cols: w.q.length / w.dims[0]! }) }));
       const params = weights.reduce((a, w) => a + w.q.length, 0);
-      const all = new Uint8Array(params);
-      let off = 0;
-      for (const w of weights) { all.set(new Uint8Array(w.q.buffer, w.q.byteOffset, w.q.length), off); off += w.q.length; }
+      const all = concatInt8(weights.map((w) => w.q));
       const gz = zlib.gzipSync(all, { level: 9 });
       const br = zlib.brotliCompressSync(all, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: all.length } });
-      const deflated = zlib.deflateSync(all, { level: 9 });
-
-      // WASM: the payloads placed in linear memory once (as the runtime does with a loaded
-      // container), outputs and one scratch buffer preallocated; the timed loop only decodes
-      const mark = wasm.mark();
-      const srcs = enc.map(({ e }) => wasm.put(e.payload));
-      const outs = enc.map(({ w }) => wasm.alloc(w.q.length));
-      const work = wasm.alloc(Math.max(...weights.map((w) => wasm.workBytes(w.q.length))));
-      const decodeAll = () => enc.forEach(({ w, e }, i) => wasm.decodeInt8At(e.codec, srcs[i]!, e.payload.length, outs[i]!, w.q.length, work));
-      decodeAll();
-      enc.forEach(({ w }, i) => {
-        const got = wasm.u8(outs[i]!, w.q.length);
-        for (let j = 0; j < got.length; j++) if (got[j] !== (w.q[j]! & 0xff)) throw new Error(`WASM decode mismatch in ${w.name} at ${j}`);
-      });
-      const t = interleave([
-        { name: 'wasm', run: decodeAll },
-        { name: 'zlib', run: () => { zlib.inflateSync(deflated); } },
-      ], opts.rounds ?? 15);
-      wasm.release(mark);
+      const speed = measureDecodeSpeed(wasm, enc.map(({ w, e }) => ({ name: w.name, codec: e.codec, payload: e.payload, expected: w.q })), opts.rounds ?? 15);
 
       const codecs: Record<string, number> = {};
       for (const { e } of enc) codecs[CODEC_NAMES[e.codec]!] = (codecs[CODEC_NAMES[e.codec]!] ?? 0) + 1;
@@ -60,13 +42,57 @@ export async function runCodecBench(opts: { models?: string[]; sparsities?: numb
         tableBytes: enc.reduce((a, { e }) => a + e.tableBytes, 0),
         entropyBytes: Math.round(enc.reduce((a, { e }) => a + e.entropyBytes, 0)),
         gzipBytes: gz.length, brotliBytes: br.length,
-        decode_MBps: round1(params / t.get('wasm')! / 1e6),
-        zlib_inflate_MBps: round1(params / t.get('zlib')! / 1e6),
+        decode_MBps: speed.decode_MBps,
+        zlib_inflate_MBps: speed.zlib_inflate_MBps,
         codecs,
       });
     }
   }
   return cases;
+}
+
+/** One int8 tensor for measureDecodeSpeed: its coded payload and the bytes it must decode to. */
+export interface DecodeItem { name: string; codec: number; payload: Uint8Array; expected: Int8Array }
+
+/** The int8 tensors' bytes back to back (what gzip/brotli/deflate are given). */
+export function concatInt8(arrays: readonly Int8Array[]): Uint8Array {
+  const all = new Uint8Array(arrays.reduce((a, q) => a + q.length, 0));
+  let off = 0;
+  for (const q of arrays) { all.set(new Uint8Array(q.buffer, q.byteOffset, q.length), off); off += q.length; }
+  return all;
+}
+
+/**
+ * Decoded weight bytes per second of the WASM int8 decoder over `items` vs Node's native zlib
+ * inflate of the deflate-9 of the same bytes, interleaved in the same run (`rounds` rounds).
+ * The WASM outputs are checked against `expected` first.
+ */
+export function measureDecodeSpeed(wasm: SparrowWasm, items: readonly DecodeItem[], rounds = 15): { decode_MBps: number; zlib_inflate_MBps: number; bytes: number } {
+  const params = items.reduce((a, x) => a + x.expected.length, 0);
+  if (!items.length) throw new SparrowError('invalid_argument', 'no int8 tensors to decode');
+  const deflated = zlib.deflateSync(concatInt8(items.map((x) => x.expected)), { level: 9 });
+
+  // WASM: the payloads placed in linear memory once (as the runtime does with a loaded
+  // container), outputs and one scratch buffer preallocated; the timed loop only decodes
+  const mark = wasm.mark();
+  try {
+    const srcs = items.map((x) => wasm.put(x.payload));
+    const outs = items.map((x) => wasm.alloc(x.expected.length));
+    const work = wasm.alloc(Math.max(...items.map((x) => wasm.workBytes(x.expected.length))));
+    const decodeAll = () => items.forEach((x, i) => wasm.decodeInt8At(x.codec, srcs[i]!, x.payload.length, outs[i]!, x.expected.length, work));
+    decodeAll();
+    items.forEach((x, i) => {
+      const got = wasm.u8(outs[i]!, x.expected.length);
+      for (let j = 0; j < got.length; j++) if (got[j] !== (x.expected[j]! & 0xff)) throw new Error(`WASM decode mismatch in ${x.name} at ${j}`);
+    });
+    const t = interleave([
+      { name: 'wasm', run: decodeAll },
+      { name: 'zlib', run: () => { zlib.inflateSync(deflated); } },
+    ], rounds);
+    return { decode_MBps: round1(params / t.get('wasm')! / 1e6), zlib_inflate_MBps: round1(params / t.get('zlib')! / 1e6), bytes: params };
+  } finally {
+    wasm.release(mark);
+  }
 }
 
 function round1(x: number): number { return Math.round(x * 10) / 10; }

@@ -10,15 +10,21 @@ import { parseNpy, writeNpy } from '../io/npy.js';
 import { argmaxRow, imageBatch } from '../io/datasets.js';
 import { loadDataset, type DatasetName } from '../io/datasets_node.js';
 import { runConformance } from '../bench/conformance.js';
-import { Session } from '../runtime/session.js';
+import type { EngineName } from '../runtime/session.js';
+import { openEngine, prepareEngine, type InferenceEngine, type OrtEngineName } from '../runtime/ort.js';
+import { runBench, formatBench } from '../bench/bench.js';
+import { writeBenchReport } from '../bench/report.js';
 import type { Tensor } from '../ops/types.js';
 import '../ops/ref/index.js';
 
-/** Engines of --engine: the CLI names → Session engines. Only what exists is listed. */
-const ENGINES: Record<string, 'reference'> = { 'sparrow-ref': 'reference' };
-const PLANNED_ENGINES = ['sparrow-f32', 'sparrow-int8', 'ort-web', 'ort-node'];
+/**
+ * Engines of --engine / --engines: the CLI names → Session engines (EngineName) or ONNX Runtime
+ * engines (src/runtime/ort.ts). Only what exists is listed.
+ */
+const ENGINES: Record<string, EngineName | OrtEngineName> = { 'sparrow-ref': 'reference', 'ort-web': 'ort-web', 'ort-node': 'ort-node' };
+const PLANNED_ENGINES = ['sparrow-f32', 'sparrow-int8'];
 
-function engineOf(name: string | undefined): 'reference' {
+function engineOf(name: string | undefined): EngineName | OrtEngineName {
   const e = ENGINES[name ?? 'sparrow-ref'];
   if (e) return e;
   const later = PLANNED_ENGINES.includes(name!) ? ' (planned, not built yet)' : '';
@@ -32,12 +38,12 @@ function parseList(s: string | undefined, what: string): number[] | undefined {
   return v;
 }
 
-async function openModel(path: string): Promise<Session> {
+async function openModel(path: string, engine = 'sparrow-ref'): Promise<InferenceEngine> {
   const bytes = await readInput(path);
   if (path.endsWith('.sparrow')) {
     throw new SparrowError('invalid_argument', `${path}: running .sparrow files needs its graph, which \`sparrow compress\` adds (next milestone); run the .onnx model`);
   }
-  return Session.fromOnnx(bytes);
+  return openEngine(engine, engineOf(engine), bytes);
 }
 
 function toNpyData(t: Tensor): Parameters<typeof writeNpy>[0] {
@@ -139,7 +145,7 @@ function buildProgram(out: (s: string) => void): Command {
     .option('--json', 'print one JSON document')
     .action(async (model: string, o: { input: string[]; engine: string; out: string; json?: boolean }) => {
       engineOf(o.engine);
-      const session = await openModel(model);
+      const session = await openModel(model, o.engine);
       const feeds: Record<string, Tensor> = {};
       for (const p of o.input) {
         const eq = p.indexOf('=');
@@ -185,7 +191,7 @@ function buildProgram(out: (s: string) => void): Command {
       const n = Math.min(limit, set.n - offset);
       const batch = Math.max(1, Number(o.batch) | 0);
       const pre = { mean: parseList(o.mean, '--mean'), std: parseList(o.std, '--std') };
-      const session = await openModel(model);
+      const session = await openModel(model, o.engine);
       const input = session.inputNames[0]!, output = session.outputNames[0]!;
       let correct = 0;
       for (let i = 0; i < n; i += batch) {
@@ -198,6 +204,41 @@ function buildProgram(out: (s: string) => void): Command {
       if (!o.json) process.stderr.write('\n');
       const doc = { model, dataset: o.dataset, engine: o.engine, n, top1: correct / n };
       out(o.json ? JSON.stringify(doc) : `${model} on ${o.dataset} [${offset}, ${offset + n}): top-1 ${(100 * doc.top1).toFixed(2)}% (${correct}/${n}, ${o.engine})`);
+    });
+
+  program.command('bench')
+    .description('latency of engines on one model (one process, one thread each, interleaved, same seeded inputs), ' +
+      'model sizes, and WASM weight decoding vs zlib inflate')
+    .argument('<model>', 'an .onnx model')
+    .option('--compressed <file>', 'the model\'s .sparrow file (default: its weights packed in memory)')
+    .option('--engines <list>', `comma-separated engines (default: all available: ${Object.keys(ENGINES).join(', ')})`)
+    .option('--runs <n>', 'timed runs per engine', '30')
+    .option('--batch <b>', 'size of symbolic batch dimensions', '1')
+    .option('--report <dir>', 'write bench.md and bench.svg into this folder')
+    .option('--json', 'print one JSON document')
+    .action(async (model: string, o: { compressed?: string; engines?: string; runs: string; batch: string; report?: string; json?: boolean }) => {
+      if (model.endsWith('.sparrow')) throw new SparrowError('invalid_argument', `${model}: bench takes the .onnx model (give the .sparrow with --compressed)`);
+      const names = o.engines === undefined ? Object.keys(ENGINES) : o.engines.split(',').map((s) => s.trim()).filter(Boolean);
+      if (!names.length) throw new SparrowError('invalid_argument', '--engines is empty');
+      if (new Set(names).size !== names.length) throw new SparrowError('invalid_argument', `--engines lists an engine twice: ${o.engines}`);
+      for (const n of names) engineOf(n);
+      const runs = Number(o.runs), batch = Number(o.batch);
+      if (!Number.isInteger(runs) || runs < 1) throw new SparrowError('invalid_argument', `--runs must be a positive integer, got ${o.runs}`);
+      if (!Number.isInteger(batch) || batch < 1) throw new SparrowError('invalid_argument', `--batch must be a positive integer, got ${o.batch}`);
+      const bytes = await readInput(model);
+      const compressed = o.compressed ? { path: o.compressed, bytes: await readInput(o.compressed) } : undefined;
+      const report = await runBench({
+        model, bytes, compressed, engines: names, runs, batch,
+        open: (name, b) => openEngine(name, engineOf(name), b),
+        prepare: (name) => prepareEngine(engineOf(name)),
+        strictEngines: o.engines !== undefined,
+        log: (line) => process.stderr.write(`bench: ${line}\n`),
+      });
+      if (o.report) {
+        const files = await writeBenchReport(o.report, report);
+        process.stderr.write(`bench: wrote ${files.md} and ${files.svg}\n`);
+      }
+      out(o.json ? JSON.stringify(report) : formatBench(report));
     });
 
   program.command('conformance')

@@ -1,0 +1,74 @@
+// `sparrow run` / `sparrow eval` with the ONNX Runtime engines (bin/sparrow.js → dist/).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseNpy, writeNpy } from '../src/io/npy.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const MNIST = 'examples/models/mnist-8.onnx';
+const MNIST_DIR = join(process.env.SPARROW_DATA ?? resolve(process.cwd(), '../shared/data'), 'mnist');
+const HAVE_MNIST = existsSync(join(MNIST_DIR, 't10k-images-idx3-ubyte.gz'));
+if (!HAVE_MNIST) console.warn(`\n*** SKIPPING ort.cli eval: MNIST data not found in ${MNIST_DIR} (set SPARROW_DATA) ***\n`);
+
+function sparrow(...args: string[]) {
+  const r = spawnSync(process.execPath, ['bin/sparrow.js', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  if (r.error) throw r.error;
+  return r;
+}
+
+let tmp: string;
+beforeAll(() => {
+  expect(existsSync(join(ROOT, 'dist', 'cli', 'main.js')), 'dist/ missing: run `npm run build`').toBe(true);
+  tmp = mkdtempSync(join(tmpdir(), 'sparrow-ort-cli-'));
+});
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('run --engine', () => {
+  it('ort-node and ort-web write the same outputs as sparrow-ref', () => {
+    const x = Float32Array.from({ length: 784 }, (_, i) => ((i * 37) % 255) / 255);
+    const input = join(tmp, 'x.npy');
+    writeFileSync(input, writeNpy(x, [1, 1, 28, 28]));
+    const outs: Record<string, Float32Array> = {};
+    for (const engine of ['sparrow-ref', 'ort-node', 'ort-web']) {
+      const dir = join(tmp, engine);
+      const r = sparrow('run', MNIST, '--input', `Input3=${input}`, '--engine', engine, '--out', dir, '--json');
+      expect(r.status, r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout);
+      expect(doc.engine).toBe(engine);
+      const o = doc.outputs.Plus214_Output_0;
+      expect(o.dims).toEqual([1, 10]);
+      expect(o.dtype).toBe('float32');
+      outs[engine] = parseNpy(new Uint8Array(readFileSync(o.file))).data as Float32Array;
+    }
+    for (const e of ['ort-node', 'ort-web']) {
+      for (let i = 0; i < 10; i++) expect(Math.abs(outs[e]![i]! - outs['sparrow-ref']![i]!)).toBeLessThan(1e-4);
+    }
+  });
+
+  it('still names the planned engines', () => {
+    const r = sparrow('run', MNIST, '--input', `Input3=${join(tmp, 'x.npy')}`, '--engine', 'sparrow-f32');
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/planned, not built yet/);
+  });
+});
+
+describe.skipIf(!HAVE_MNIST)('eval --engine', () => {
+  let ref: { top1: number };
+  beforeAll(() => {
+    ref = JSON.parse(sparrow('eval', MNIST, '--dataset', 'mnist', '--data', MNIST_DIR, '--limit', '20', '--json').stdout);
+  });
+
+  it.each(['ort-node', 'ort-web'])('%s: top-1 on 20 MNIST digits matches sparrow-ref', (engine) => {
+    const r = sparrow('eval', MNIST, '--dataset', 'mnist', '--data', MNIST_DIR, '--limit', '20', '--engine', engine, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ model: MNIST, dataset: 'mnist', engine, n: 20 });
+    expect(doc.top1).toBe(ref.top1);
+    expect(doc.top1).toBeGreaterThanOrEqual(0.9);
+  });
+});
