@@ -15,6 +15,33 @@ interface Exports {
   // rowPtr (rows+1) u32, col (cap) u16, val (cap) i8; dense: n bytes scratch
   decodeCsr(codec: number, src: number, srcLen: number, rows: number, cols: number,
     rowPtr: number, col: number, val: number, cap: number, work: number, dense: number): number;
+  // float32 kernels (assembly/f32/; layouts and contracts in their headers). GEMM:
+  // C(M,N) = act(A(M,K)·Bp + bias); bp packed in 8-column panels; sizes/strides in elements;
+  // biasMode 0 none / 1 per row / 2 per column; act 0 none / 1 clamp [lo, hi]
+  f32_gemm__wasmsimd(M: number, N: number, K: number, a: number, lda: number, bp: number, c: number, ldc: number,
+    bias: number, biasMode: number, act: number, lo: number, hi: number): void;
+  f32_gemm_1x8__wasmsimd(M: number, N: number, K: number, a: number, lda: number, bp: number, c: number, ldc: number,
+    bias: number, biasMode: number, act: number, lo: number, hi: number): void;
+  f32_gemm_2x8__wasmsimd(M: number, N: number, K: number, a: number, lda: number, bp: number, c: number, ldc: number,
+    bias: number, biasMode: number, act: number, lo: number, hi: number): void;
+  f32_gemm_4x8__wasmsimd(M: number, N: number, K: number, a: number, lda: number, bp: number, c: number, ldc: number,
+    bias: number, biasMode: number, act: number, lo: number, hi: number): void;
+  f32_gemm_4x8__wasmsimd_splat(M: number, N: number, K: number, a: number, lda: number, bp: number, c: number, ldc: number,
+    bias: number, biasMode: number, act: number, lo: number, hi: number): void;
+  // bp ← B (K,N) row stride ldb, or Bᵀ (N,K) when transB ≠ 0; f32_packed_b_size floats
+  f32_pack_b(K: number, N: number, b: number, ldb: number, transB: number, bp: number): void;
+  f32_packed_b_size(K: number, N: number): number;
+  // conv: g = 20-word geometry block (assembly/f32/conv.ts); 0 ok, -5 bad geometry
+  f32_conv2d_4x8__wasmsimd(g: number, x: number, w: number, bias: number, y: number, work: number): number;
+  f32_conv2d_work_bytes(g: number): number;
+  f32_conv2d_igemm_4x8__wasmsimd(g: number, x: number, w: number, bias: number, y: number, work: number): number;
+  f32_conv2d_igemm_work_bytes(g: number): number;
+  f32_dwconv__wasmsimd(g: number, x: number, w: number, bias: number, y: number, work: number): number;
+  f32_dwconv_work_bytes(g: number): number;
+  f32_im2col__wasmsimd(g: number, x: number, work: number, dst: number): number;
+  f32_im2col_work_bytes(g: number): number;
+  // `iters` rounds of 96 independent f32x4 mul+add (bench); returns a checksum
+  f32_peak__wasmsimd(iters: number): number;
 }
 
 /** Status codes of assembly/codec.ts. */
@@ -179,6 +206,52 @@ export class SparrowWasm {
     } finally {
       this.release(m);
     }
+  }
+
+  // ---- float32 kernels: thin wrappers, pointers in, nothing copied ----
+
+  /** Float32 view of `len` floats at ptr (invalidated when memory grows). */
+  f32(ptr: number, len: number): Float32Array {
+    return new Float32Array(this.exports.memory.buffer, ptr, len);
+  }
+
+  /** Copies floats into the arena (16-aligned); returns the pointer. */
+  putF32(data: Float32Array): number {
+    const p = this.alloc(data.length * 4 + SLACK);
+    this.f32(p, data.length).set(data);
+    return p;
+  }
+
+  /** C(M,N) = act(A·Bp + bias) (assembly/f32/gemm.ts); all sizes/strides in elements. */
+  gemmF32(M: number, N: number, K: number, a: number, lda: number, bp: number, c: number, ldc: number,
+    bias = 0, biasMode = 0, act = 0, lo = -Infinity, hi = Infinity): void {
+    this.exports.f32_gemm__wasmsimd(M, N, K, a, lda, bp, c, ldc, bias, biasMode, act, lo, hi);
+  }
+
+  /** Packs B (K,N) (or Bᵀ (N,K) when transB) into 8-column panels at bp (packedBSizeF32 floats). */
+  packBF32(K: number, N: number, b: number, ldb: number, transB: boolean, bp: number): void {
+    this.exports.f32_pack_b(K, N, b, ldb, transB ? 1 : 0, bp);
+  }
+
+  packedBSizeF32(K: number, N: number): number {
+    return this.exports.f32_packed_b_size(K, N);
+  }
+
+  /** Conv of one NCHW image (igemm kernel) by the geometry block at g; throws on an inconsistent geometry. */
+  conv2dF32(g: number, x: number, w: number, bias: number, y: number, work: number): void {
+    const st = this.exports.f32_conv2d_igemm_4x8__wasmsimd(g, x, w, bias, y, work);
+    if (st < 0) throw new SparrowError('invalid_argument', `f32 conv: inconsistent geometry (status ${st})`);
+  }
+
+  /** Depthwise conv (C/groups = 1) of one NCHW image; throws on an inconsistent geometry. */
+  dwconv2dF32(g: number, x: number, w: number, bias: number, y: number, work: number): void {
+    const st = this.exports.f32_dwconv__wasmsimd(g, x, w, bias, y, work);
+    if (st < 0) throw new SparrowError('invalid_argument', `f32 depthwise conv: inconsistent geometry (status ${st})`);
+  }
+
+  /** Scratch bytes of conv2dF32 / dwconv2dF32 for the geometry at g (< 0: inconsistent geometry). */
+  convWorkBytesF32(g: number, depthwise = false): number {
+    return depthwise ? this.exports.f32_dwconv_work_bytes(g) : this.exports.f32_conv2d_igemm_work_bytes(g);
   }
 }
 

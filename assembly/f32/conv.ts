@@ -1,0 +1,560 @@
+// float32 2-D convolution (ONNX Conv, NCHW, one image) for WASM SIMD128.
+// The plain TS references are conv2dRef / im2colRef in src/kernels/f32_ref.ts.
+//
+// Every conv is, per group, a GEMM with M = Cout/groups, N = OH·OW, K = Cin/groups·KH·KW:
+// A = the weights exactly as ONNX stores them, (Cout, Cin/g, KH, KW) row-major = (M, K) per
+// group (no repacking), C = the NCHW output, bias per output channel and ReLU/clamp fused.
+//
+//   f32_conv2d_igemm_4x8__wasmsimd  (default; any conv) indirect GEMM, XNNPACK igemm turned to
+//       NCHW: the input is copied once into zero-padded planes split into strideW column phases,
+//       so the 8 output pixels of a panel read, for each k = (c, kh, kw), 8 consecutive floats
+//       at a per-k offset; the 4x8 microkernel loads B through a table of K offsets. No im2col.
+//   f32_conv2d_4x8__wasmsimd  (alternative) im2col written straight into the 8-column panel
+//       layout of gemm.ts a chunk of panels at a time (the chunk stays in L1/L2 while every
+//       4-row tile of A runs over it), then the packed-B 4x8 GEMM. Slower than igemm on every
+//       ResNet-20 shape (the panel copy is amortized over only M/4 row tiles).
+//   f32_dwconv__wasmsimd      direct kernel for Cin/groups = 1 (depthwise, any multiplier);
+//       1.2-1.5x faster than igemm there (igemm runs 1-row tiles on K = KH·KW).
+//   f32_im2col__wasmsimd      the packed column matrix of every group (tests, benchmarks).
+//
+// Geometry: 20 words at `g` (i32 unless noted), written once by the caller
+// (writeConvGeometry in src/kernels/f32.ts):
+//   0 C  1 H  2 W  3 M (= Cout)  4 KH  5 KW  6 OH  7 OW  8 padTop  9 padLeft  10 padBottom
+//   11 padRight  12 strideH  13 strideW  14 dilH  15 dilW  16 groups  17 act (0 none, 1 clamp)
+//   18 lo (f32)  19 hi (f32)
+// Buffers: x (C,H,W), w (M, C/groups, KH, KW), bias (M) or 0, y (M,OH,OW), work ≥ *_work_bytes(g)
+// bytes, 16-byte aligned. Inputs are read only inside their extent (the kernels' over-reads
+// land in their own padded copies in work). Nothing is allocated; every function returns 0, or
+// E_ARG (-5) when the geometry is inconsistent (then nothing is written).
+
+import { gemmRows, igemmRows } from './gemm';
+
+const E_ARG: i32 = -5;
+const G_C = 0, G_H = 1, G_W = 2, G_M = 3, G_KH = 4, G_KW = 5, G_OH = 6, G_OW = 7;
+const G_PT = 8, G_PL = 9, G_PB = 10, G_PR = 11, G_SH = 12, G_SW = 13, G_DH = 14, G_DW = 15;
+const G_GROUPS = 16, G_ACT = 17, G_LO = 18, G_HI = 19;
+
+/** Bytes of im2col panels per chunk: K·8·P·4 ≤ CHUNK_BYTES (at least one panel). */
+const CHUNK_BYTES: usize = 24 << 10;
+
+@inline function gi(g: usize, i: i32): i32 {
+  return load<i32>(g + (<usize>i << 2));
+}
+
+/** Output size along one axis (ONNX explicit pads), or -1 when the window does not fit. */
+function outSize(size: i32, k: i32, pb: i32, pe: i32, s: i32, d: i32): i64 {
+  const room = <i64>size + pb + pe - (<i64>(k - 1) * d + 1);
+  return room < 0 ? -1 : room / s + 1;
+}
+
+/** True when the geometry is self-consistent (the kernels trust it for every address). */
+function geomOk(g: usize): bool {
+  const C = gi(g, G_C), H = gi(g, G_H), W = gi(g, G_W), M = gi(g, G_M), groups = gi(g, G_GROUPS);
+  const KH = gi(g, G_KH), KW = gi(g, G_KW), sh = gi(g, G_SH), sw = gi(g, G_SW), dh = gi(g, G_DH), dw = gi(g, G_DW);
+  const pt = gi(g, G_PT), pl = gi(g, G_PL), pb = gi(g, G_PB), pr = gi(g, G_PR);
+  if (C < 1 || H < 1 || W < 1 || M < 1 || groups < 1 || KH < 1 || KW < 1) return false;
+  if (sh < 1 || sw < 1 || dh < 1 || dw < 1 || pt < 0 || pl < 0 || pb < 0 || pr < 0) return false;
+  if (C % groups != 0 || M % groups != 0) return false;
+  const oh = outSize(H, KH, pt, pb, sh, dh), ow = outSize(W, KW, pl, pr, sw, dw);
+  if (oh < 1 || ow < 1 || oh != <i64>gi(g, G_OH) || ow != <i64>gi(g, G_OW)) return false;
+  // every buffer and scratch size must stay far from 32-bit overflow (sizes below in elements)
+  const LIMIT: u64 = 1 << 28;
+  const hp = <u64>H + pt + pb, wp = <u64>W + pl + pr;
+  return <u64>C * hp * (wp + 4) * <u64>sw < LIMIT && <u64>M * <u64>oh * <u64>ow < LIMIT
+    && <u64>M * <u64>(C / groups) * <u64>KH * <u64>KW < LIMIT && <u64>(C / groups) * <u64>KH * <u64>KW < (1 << 24);
+}
+
+@inline function align16(n: usize): usize {
+  return (n + 15) & ~(<usize>15);
+}
+
+/** Zeroes `bytes` (a multiple of 4) at p. */
+@inline function zeroBytes(p: usize, bytes: usize): void {
+  const z = f32x4.splat(0);
+  const end = p + bytes;
+  while (p + 16 <= end) { v128.store(p, z); p += 16; }
+  while (p < end) { store<f32>(p, 0); p += 4; }
+}
+
+/** Copies `bytes` (a multiple of 4) from src to dst (no overlap). */
+@inline function copyBytes(dst: usize, src: usize, bytes: usize): void {
+  const end = src + bytes;
+  while (src + 16 <= end) { v128.store(dst, v128.load(src)); src += 16; dst += 16; }
+  while (src < end) { store<f32>(dst, load<f32>(src)); src += 4; dst += 4; }
+}
+
+/**
+ * Copies C planes (H,W) at x into zero-padded planes (Hp,Wp) at xp, the input at row pt, col pl;
+ * every element of the padded planes is written.
+ */
+function padPlanes(x: usize, C: usize, H: usize, W: usize, xp: usize, Hp: usize, Wp: usize, pt: usize, pl: usize): void {
+  const WB = W << 2, WpB = Wp << 2, plB = pl << 2, prB = (Wp - pl - W) << 2;
+  let src = x, dst = xp;
+  for (let c: usize = 0; c < C; c++) {
+    zeroBytes(dst, pt * WpB);
+    dst += pt * WpB;
+    for (let h: usize = 0; h < H; h++) {
+      if (plB) zeroBytes(dst, plB);
+      copyBytes(dst + plB, src, WB);
+      if (prB) zeroBytes(dst + plB + WB, prB);
+      src += WB; dst += WpB;
+    }
+    const rest = (Hp - pt - H) * WpB;
+    zeroBytes(dst, rest);
+    dst += rest;
+  }
+}
+
+/**
+ * `np` panels of the group's column matrix, output pixels n0 .. n0 + 8·np - 1, at dst
+ * (K rows of 8 floats per panel, K = Cg·KH·KW in (c, kh, kw) order). xg: the group's first
+ * (padded) input plane, planes Hp×Wp. Lanes past N repeat lane 0 (their columns are never stored).
+ */
+function im2colPanels(xg: usize, Cg: usize, Hp: usize, Wp: usize, KH: usize, KW: usize, sh: usize, sw: usize,
+  dh: usize, dw: usize, OW: usize, N: usize, n0: usize, np: usize, dst: usize): void {
+  const planeB = Hp * Wp << 2, rowStepB = dh * Wp << 2, colStepB = dw << 2;
+  for (let q: usize = 0; q < np; q++) {
+    const n = n0 + (q << 3);
+    const oh = n / OW, ow = n - oh * OW;
+    if (n + 8 <= N && ow + 8 <= OW && sw <= 2) {
+      // the 8 pixels lie on one output row: lanes are input columns iw0 + j·sw
+      let pc = xg + ((oh * sh * Wp + ow * sw) << 2);
+      if (sw == 1) {
+        for (let c: usize = 0; c < Cg; c++) {
+          let pi = pc;
+          for (let i: usize = 0; i < KH; i++) {
+            let pj = pi;
+            for (let j: usize = 0; j < KW; j++) {
+              v128.store(dst, v128.load(pj)); v128.store(dst, v128.load(pj, 16), 16);
+              dst += 32; pj += colStepB;
+            }
+            pi += rowStepB;
+          }
+          pc += planeB;
+        }
+      } else {
+        // stride 2: x[0,2,..14] from loads at 0, 4, 7, 11 (reads nothing past x[14])
+        for (let c: usize = 0; c < Cg; c++) {
+          let pi = pc;
+          for (let i: usize = 0; i < KH; i++) {
+            let pj = pi;
+            for (let j: usize = 0; j < KW; j++) {
+              const v0 = v128.load(pj), v1 = v128.load(pj, 16), v2 = v128.load(pj, 28), v3 = v128.load(pj, 44);
+              v128.store(dst, v128.shuffle<f32>(v0, v1, 0, 2, 4, 6));
+              v128.store(dst, v128.shuffle<f32>(v2, v3, 1, 3, 5, 7), 16);
+              dst += 32; pj += colStepB;
+            }
+            pi += rowStepB;
+          }
+          pc += planeB;
+        }
+      }
+    } else {
+      // general: a byte offset per lane (pixels wrapping a row, the last panel, strides > 2)
+      let o0: usize = 0, o1: usize = 0, o2: usize = 0, o3: usize = 0, o4: usize = 0, o5: usize = 0, o6: usize = 0, o7: usize = 0;
+      let r = oh, s = ow;
+      for (let j: usize = 0; j < 8; j++) {
+        const off = n + j < N ? (r * sh * Wp + s * sw) << 2 : o0;
+        if (j == 0) o0 = off; else if (j == 1) o1 = off; else if (j == 2) o2 = off; else if (j == 3) o3 = off;
+        else if (j == 4) o4 = off; else if (j == 5) o5 = off; else if (j == 6) o6 = off; else o7 = off;
+        if (++s == OW) { s = 0; r++; }
+      }
+      let pc = xg;
+      for (let c: usize = 0; c < Cg; c++) {
+        let pi = pc;
+        for (let i: usize = 0; i < KH; i++) {
+          let pj = pi;
+          for (let j: usize = 0; j < KW; j++) {
+            let v = f32x4.splat(load<f32>(pj + o0));
+            v = f32x4.replace_lane(v, 1, load<f32>(pj + o1));
+            v = f32x4.replace_lane(v, 2, load<f32>(pj + o2));
+            v = f32x4.replace_lane(v, 3, load<f32>(pj + o3));
+            v128.store(dst, v);
+            let u = f32x4.splat(load<f32>(pj + o4));
+            u = f32x4.replace_lane(u, 1, load<f32>(pj + o5));
+            u = f32x4.replace_lane(u, 2, load<f32>(pj + o6));
+            u = f32x4.replace_lane(u, 3, load<f32>(pj + o7));
+            v128.store(dst, u, 16);
+            dst += 32; pj += colStepB;
+          }
+          pi += rowStepB;
+        }
+        pc += planeB;
+      }
+    }
+  }
+}
+
+// ---- shared geometry decoding -------------------------------------------------------------
+
+// decoded by loadGeom (globals: AssemblyScript functions return one value)
+let C: usize = 0, H: usize = 0, W: usize = 0, M: usize = 0, KH: usize = 0, KW: usize = 0, OH: usize = 0, OW: usize = 0;
+let PT: usize = 0, PL: usize = 0, SH: usize = 0, SW: usize = 0, DH: usize = 0, DW: usize = 0, GROUPS: usize = 0;
+let HP: usize = 0, WP: usize = 0, PADDED: bool = false;
+
+function loadGeom(g: usize): void {
+  C = gi(g, G_C); H = gi(g, G_H); W = gi(g, G_W); M = gi(g, G_M);
+  KH = gi(g, G_KH); KW = gi(g, G_KW); OH = gi(g, G_OH); OW = gi(g, G_OW);
+  PT = gi(g, G_PT); PL = gi(g, G_PL); SH = gi(g, G_SH); SW = gi(g, G_SW);
+  DH = gi(g, G_DH); DW = gi(g, G_DW); GROUPS = gi(g, G_GROUPS);
+  const pb = <usize>gi(g, G_PB), pr = <usize>gi(g, G_PR);
+  PADDED = (PT | PL | pb | pr) != 0;
+  HP = H + PT + pb; WP = W + PL + pr;
+}
+
+/** Bytes of the padded input copy at the start of work (0 without padding). */
+@inline function padBytes(): usize {
+  return PADDED ? align16(C * HP * WP << 2) : 0;
+}
+
+/** Panels per im2col chunk. */
+function chunkPanels(K: usize, N: usize): usize {
+  const p = CHUNK_BYTES / (K << 5);
+  const all = (N + 7) >> 3;
+  return p < 1 ? 1 : p > all ? all : p;
+}
+
+/** The (possibly padded) input planes for the loaded geometry. */
+function paddedInput(x: usize, work: usize): usize {
+  if (!PADDED) return x;
+  padPlanes(x, C, H, W, work, HP, WP, PT, PL);
+  return work;
+}
+
+// ---- exports ------------------------------------------------------------------------------
+
+/** Scratch bytes f32_conv2d_4x8__wasmsimd needs (padded input + one im2col chunk); -5 on bad geometry. */
+export function f32_conv2d_work_bytes(g: usize): i32 {
+  if (!geomOk(g)) return E_ARG;
+  loadGeom(g);
+  const K = C / GROUPS * KH * KW, N = OH * OW;
+  return <i32>(padBytes() + (chunkPanels(K, N) * K << 5));
+}
+
+/** Conv (any groups/kernel/stride/dilation/pads) as im2col-panel chunks × 4x8 GEMM. */
+export function f32_conv2d_4x8__wasmsimd(g: usize, x: usize, w: usize, bias: usize, y: usize, work: usize): i32 {
+  if (!geomOk(g)) return E_ARG;
+  loadGeom(g);
+  const clamp = gi(g, G_ACT) != 0;
+  const lo = load<f32>(g + (<usize>G_LO << 2)), hi = load<f32>(g + (<usize>G_HI << 2));
+  const Cg = C / GROUPS, Mg = M / GROUPS, K = Cg * KH * KW, N = OH * OW;
+  const xp = paddedInput(x, work);
+  const panels = work + padBytes();
+  const P = chunkPanels(K, N);
+  const KB = K << 2, NB = N << 2;
+  for (let grp: usize = 0; grp < GROUPS; grp++) {
+    const xg = xp + (grp * Cg * HP * WP << 2);
+    const ag = w + grp * Mg * KB, yg = y + grp * Mg * NB;
+    const bg = bias ? bias + (grp * Mg << 2) : 0;
+    for (let n0: usize = 0; n0 < N; n0 += P << 3) {
+      const nc = min<usize>(P << 3, N - n0);
+      im2colPanels(xg, Cg, HP, WP, KH, KW, SH, SW, DH, DW, OW, N, n0, (nc + 7) >> 3, panels);
+      gemmRows(Mg, nc, K, ag, KB, panels, yg + (n0 << 2), NB, bg, bias ? 1 : 0, clamp, lo, hi);
+    }
+  }
+  return 0;
+}
+
+// ---- indirect GEMM: no im2col ---------------------------------------------------------------
+
+// Phase-split padded input (igemm): each padded row of WP columns is stored as SW phases of
+// WS = roundup4(ceil(WP/SW)) floats, phase q holding padded columns q, q+SW, q+2·SW, ...; row
+// length RL = SW·WS (stride 1: a plain padded row, WS = WP). Output pixels ow..ow+7 of kernel
+// column j then read phase (j·dw) % SW at index ow + ⌊j·dw/SW⌋: 8 consecutive floats.
+let WS: usize = 0, RL: usize = 0;
+
+function phaseGeom(): void {
+  WS = SW == 1 ? WP : ((WP + SW - 1) / SW + 3) & ~(<usize>3);
+  RL = SW * WS;
+}
+
+/** Bytes of the phase-split planes + 32 bytes slack (the last partial panel reads 8 floats). */
+@inline function phasedBytes(): usize {
+  return align16((C * HP * RL << 2) + 32);
+}
+
+/**
+ * Writes the phase-split zero-padded planes of x (C,H,W) at dst (layout above) and the slack.
+ * tmp: a scratch row of RL floats (stride ≥ 2 only).
+ */
+function padPhased(x: usize, dst: usize, tmp: usize): void {
+  const s = SW, WB = W << 2, plB = PL << 2, RLB = RL << 2;
+  let src = x, d = dst;
+  for (let c: usize = 0; c < C; c++) {
+    for (let hp: usize = 0; hp < HP; hp++) {
+      if (hp < PT || hp >= PT + H) { zeroBytes(d, RLB); d += RLB; continue; }
+      const row = s == 1 ? d : tmp;
+      if (plB) zeroBytes(row, plB);
+      copyBytes(row + plB, src, WB);
+      zeroBytes(row + plB + WB, RLB - plB - WB);
+      if (s == 2) {
+        // deinterleave 8 columns into 4 even (phase 0) and 4 odd (phase 1); WS % 4 == 0
+        const WSB = WS << 2;
+        for (let m: usize = 0; m < WSB; m += 16) {
+          const v0 = v128.load(tmp + (m << 1)), v1 = v128.load(tmp + (m << 1), 16);
+          v128.store(d + m, v128.shuffle<f32>(v0, v1, 0, 2, 4, 6));
+          v128.store(d + WSB + m, v128.shuffle<f32>(v0, v1, 1, 3, 5, 7));
+        }
+      } else if (s > 2) {
+        for (let col: usize = 0; col < RL; col++) store<f32>(d + ((col % s * WS + col / s) << 2), load<f32>(tmp + (col << 2)));
+      }
+      src += WB; d += RLB;
+    }
+  }
+  zeroBytes(d, dst + phasedBytes() - d);
+}
+
+/** Scratch bytes f32_conv2d_igemm_4x8__wasmsimd needs (phase-split input, K offsets, a row); -5 on bad geometry. */
+export function f32_conv2d_igemm_work_bytes(g: usize): i32 {
+  if (!geomOk(g)) return E_ARG;
+  loadGeom(g);
+  phaseGeom();
+  return <i32>(phasedBytes() + align16(C / GROUPS * KH * KW << 2) + align16(RL << 2));
+}
+
+/**
+ * Conv as an indirect GEMM (XNNPACK igemm, transposed to NCHW): the B panel of 8 output pixels
+ * on one output row is, for every k = (c, kh, kw), 8 consecutive floats of the phase-split
+ * padded input at a per-k offset, so the microkernel reads B straight from the input through a
+ * table of K offsets instead of an im2col copy. One igemmRows call per output row and group.
+ */
+export function f32_conv2d_igemm_4x8__wasmsimd(g: usize, x: usize, w: usize, bias: usize, y: usize, work: usize): i32 {
+  if (!geomOk(g)) return E_ARG;
+  loadGeom(g);
+  phaseGeom();
+  const clamp = gi(g, G_ACT) != 0;
+  const lo = load<f32>(g + (<usize>G_LO << 2)), hi = load<f32>(g + (<usize>G_HI << 2));
+  const Cg = C / GROUPS, Mg = M / GROUPS, K = Cg * KH * KW, N = OH * OW;
+  const koff = work + phasedBytes(), tmp = koff + align16(K << 2);
+  padPhased(x, work, tmp);
+  let kp = koff;
+  for (let c: usize = 0; c < Cg; c++) for (let i: usize = 0; i < KH; i++) for (let j: usize = 0; j < KW; j++) {
+    const col = j * DW;
+    store<i32>(kp, <i32>((c * HP * RL + i * DH * RL + col % SW * WS + col / SW) << 2));
+    kp += 4;
+  }
+  const KB = K << 2, NB = N << 2, rowB = SH * RL << 2;
+  for (let grp: usize = 0; grp < GROUPS; grp++) {
+    let xb = work + (grp * Cg * HP * RL << 2);
+    const ag = w + grp * Mg * KB;
+    let yr = y + grp * Mg * NB;
+    const bg = bias ? bias + (grp * Mg << 2) : 0;
+    for (let oh: usize = 0; oh < OH; oh++) {
+      igemmRows(Mg, OW, K, ag, KB, koff, xb, yr, NB, bg, bias ? 1 : 0, clamp, lo, hi);
+      xb += rowB; yr += OW << 2;
+    }
+  }
+  return 0;
+}
+
+/** Scratch bytes f32_im2col__wasmsimd needs (the padded input); -5 on bad geometry. */
+export function f32_im2col_work_bytes(g: usize): i32 {
+  if (!geomOk(g)) return E_ARG;
+  loadGeom(g);
+  return <i32>padBytes();
+}
+
+/**
+ * The packed column matrices of all groups at dst: group-major, each ceil(N/8) panels of K×8
+ * (the B operand of gemm.ts, N = OH·OW, K = C/groups·KH·KW). Unlike f32_pack_b, lanes past N
+ * repeat a valid column instead of zeros.
+ */
+export function f32_im2col__wasmsimd(g: usize, x: usize, work: usize, dst: usize): i32 {
+  if (!geomOk(g)) return E_ARG;
+  loadGeom(g);
+  const Cg = C / GROUPS, K = Cg * KH * KW, N = OH * OW, np = (N + 7) >> 3;
+  const xp = paddedInput(x, work);
+  for (let grp: usize = 0; grp < GROUPS; grp++) {
+    im2colPanels(xp + (grp * Cg * HP * WP << 2), Cg, HP, WP, KH, KW, SH, SW, DH, DW, OW, N, 0, np, dst + (grp * np * K << 5));
+  }
+  return 0;
+}
+
+// ---- depthwise ----------------------------------------------------------------------------
+
+// Depthwise plane: rows HP, row stride DWQ ≥ WP, wide enough that the 8 columns of the last
+// (partial) output block read only inside the plane.
+let DWQ: usize = 0;
+
+function dwPlaneWidth(): usize {
+  const ow8 = (OW + 7) & ~(<usize>7);
+  const need = (ow8 - 1) * SW + (KW - 1) * DW + 1;
+  return need > WP ? need : WP;
+}
+
+/** Scratch bytes f32_dwconv__wasmsimd needs (one padded plane + KH·KW offsets); -5 on bad geometry or C/groups ≠ 1. */
+export function f32_dwconv_work_bytes(g: usize): i32 {
+  if (!geomOk(g) || gi(g, G_C) != gi(g, G_GROUPS)) return E_ARG;
+  loadGeom(g);
+  return <i32>(align16(HP * dwPlaneWidth() << 2) + align16(KH * KW << 2));
+}
+
+/** 4 columns at stride 2 from p: loads of p[0..3] and p[3..6] (reads nothing past p[6]). */
+@inline function loadQuad2(p: usize): v128 {
+  return v128.shuffle<f32>(v128.load(p), v128.load(p, 12), 0, 2, 5, 7);
+}
+
+/** 4 columns at stride sw from p, gathered. */
+@inline function loadQuadN(p: usize, sw: usize): v128 {
+  let v = f32x4.splat(load<f32>(p));
+  v = f32x4.replace_lane(v, 1, load<f32>(p + (sw << 2)));
+  v = f32x4.replace_lane(v, 2, load<f32>(p + (sw << 3)));
+  return f32x4.replace_lane(v, 3, load<f32>(p + sw * 12));
+}
+
+/** Stores lanes [0, n) of v at p (all 4 when n ≥ 4, none when n ≤ 0). */
+@inline function storeQuad(p: usize, v: v128, n: isize): void {
+  if (n >= 4) { v128.store(p, v); return; }
+  if (n > 0) store<f32>(p, f32x4.extract_lane(v, 0));
+  if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+// One function per stride class (not one inlined with a constant: binaryen folds identical
+// inlined copies back together and the stride test lands in the inner loop).
+/** One output channel, stride-S1 columns: see f32_dwconv__wasmsimd. */
+function dwChannelS1(plane: usize, koff: usize, kk: usize, wk: usize, bv: v128, outPlane: usize, oH: usize, oW: usize,
+  inRowB: usize, sw: usize, clamp: bool, vmin: v128, vmax: v128): void {
+  const quadB = sw << 4, kend = koff + (kk << 2), outRowB = oW << 2;
+  for (let oh: usize = 0; oh < oH; oh += 3) {
+    const r1 = oh + 1 < oH ? inRowB : 0, r2 = oh + 2 < oH ? inRowB << 1 : r1;
+    const s1 = oh + 1 < oH ? outRowB : 0, s2 = oh + 2 < oH ? outRowB << 1 : s1;
+    const in0 = plane + oh * inRowB, out0 = outPlane + oh * outRowB;
+    for (let ow: usize = 0; ow < oW; ow += 8) {
+      let a0 = bv, a1 = bv, b0 = bv, b1 = bv, c0 = bv, c1 = bv;
+      const p0 = in0 + (ow * sw << 2), p1 = p0 + r1, p2 = p0 + r2;
+      let kp = koff, wp = wk;
+      while (kp != kend) {
+        const off = <usize>load<i32>(kp);
+        const wv = v128.load32_splat(wp);
+        const q0 = p0 + off, q1 = p1 + off, q2 = p2 + off;
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(q0), wv));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load(q0 + quadB), wv));
+        b0 = f32x4.add(b0, f32x4.mul(v128.load(q1), wv));
+        b1 = f32x4.add(b1, f32x4.mul(v128.load(q1 + quadB), wv));
+        c0 = f32x4.add(c0, f32x4.mul(v128.load(q2), wv));
+        c1 = f32x4.add(c1, f32x4.mul(v128.load(q2 + quadB), wv));
+        kp += 4; wp += 4;
+      }
+      if (clamp) {
+        a0 = f32x4.pmin(vmax, f32x4.pmax(vmin, a0)); a1 = f32x4.pmin(vmax, f32x4.pmax(vmin, a1));
+        b0 = f32x4.pmin(vmax, f32x4.pmax(vmin, b0)); b1 = f32x4.pmin(vmax, f32x4.pmax(vmin, b1));
+        c0 = f32x4.pmin(vmax, f32x4.pmax(vmin, c0)); c1 = f32x4.pmin(vmax, f32x4.pmax(vmin, c1));
+      }
+      const left = <isize>(oW - ow), o0 = out0 + (ow << 2);
+      storeQuad(o0, a0, left); storeQuad(o0 + 16, a1, left - 4);
+      storeQuad(o0 + s1, b0, left); storeQuad(o0 + s1 + 16, b1, left - 4);
+      storeQuad(o0 + s2, c0, left); storeQuad(o0 + s2 + 16, c1, left - 4);
+    }
+  }
+}
+
+/** One output channel, stride-S2 columns: see f32_dwconv__wasmsimd. */
+function dwChannelS2(plane: usize, koff: usize, kk: usize, wk: usize, bv: v128, outPlane: usize, oH: usize, oW: usize,
+  inRowB: usize, sw: usize, clamp: bool, vmin: v128, vmax: v128): void {
+  const quadB = sw << 4, kend = koff + (kk << 2), outRowB = oW << 2;
+  for (let oh: usize = 0; oh < oH; oh += 3) {
+    const r1 = oh + 1 < oH ? inRowB : 0, r2 = oh + 2 < oH ? inRowB << 1 : r1;
+    const s1 = oh + 1 < oH ? outRowB : 0, s2 = oh + 2 < oH ? outRowB << 1 : s1;
+    const in0 = plane + oh * inRowB, out0 = outPlane + oh * outRowB;
+    for (let ow: usize = 0; ow < oW; ow += 8) {
+      let a0 = bv, a1 = bv, b0 = bv, b1 = bv, c0 = bv, c1 = bv;
+      const p0 = in0 + (ow * sw << 2), p1 = p0 + r1, p2 = p0 + r2;
+      let kp = koff, wp = wk;
+      while (kp != kend) {
+        const off = <usize>load<i32>(kp);
+        const wv = v128.load32_splat(wp);
+        const q0 = p0 + off, q1 = p1 + off, q2 = p2 + off;
+        a0 = f32x4.add(a0, f32x4.mul(loadQuad2(q0), wv));
+        a1 = f32x4.add(a1, f32x4.mul(loadQuad2(q0 + quadB), wv));
+        b0 = f32x4.add(b0, f32x4.mul(loadQuad2(q1), wv));
+        b1 = f32x4.add(b1, f32x4.mul(loadQuad2(q1 + quadB), wv));
+        c0 = f32x4.add(c0, f32x4.mul(loadQuad2(q2), wv));
+        c1 = f32x4.add(c1, f32x4.mul(loadQuad2(q2 + quadB), wv));
+        kp += 4; wp += 4;
+      }
+      if (clamp) {
+        a0 = f32x4.pmin(vmax, f32x4.pmax(vmin, a0)); a1 = f32x4.pmin(vmax, f32x4.pmax(vmin, a1));
+        b0 = f32x4.pmin(vmax, f32x4.pmax(vmin, b0)); b1 = f32x4.pmin(vmax, f32x4.pmax(vmin, b1));
+        c0 = f32x4.pmin(vmax, f32x4.pmax(vmin, c0)); c1 = f32x4.pmin(vmax, f32x4.pmax(vmin, c1));
+      }
+      const left = <isize>(oW - ow), o0 = out0 + (ow << 2);
+      storeQuad(o0, a0, left); storeQuad(o0 + 16, a1, left - 4);
+      storeQuad(o0 + s1, b0, left); storeQuad(o0 + s1 + 16, b1, left - 4);
+      storeQuad(o0 + s2, c0, left); storeQuad(o0 + s2 + 16, c1, left - 4);
+    }
+  }
+}
+
+/** One output channel, stride-SN columns: see f32_dwconv__wasmsimd. */
+function dwChannelSN(plane: usize, koff: usize, kk: usize, wk: usize, bv: v128, outPlane: usize, oH: usize, oW: usize,
+  inRowB: usize, sw: usize, clamp: bool, vmin: v128, vmax: v128): void {
+  const quadB = sw << 4, kend = koff + (kk << 2), outRowB = oW << 2;
+  for (let oh: usize = 0; oh < oH; oh += 3) {
+    const r1 = oh + 1 < oH ? inRowB : 0, r2 = oh + 2 < oH ? inRowB << 1 : r1;
+    const s1 = oh + 1 < oH ? outRowB : 0, s2 = oh + 2 < oH ? outRowB << 1 : s1;
+    const in0 = plane + oh * inRowB, out0 = outPlane + oh * outRowB;
+    for (let ow: usize = 0; ow < oW; ow += 8) {
+      let a0 = bv, a1 = bv, b0 = bv, b1 = bv, c0 = bv, c1 = bv;
+      const p0 = in0 + (ow * sw << 2), p1 = p0 + r1, p2 = p0 + r2;
+      let kp = koff, wp = wk;
+      while (kp != kend) {
+        const off = <usize>load<i32>(kp);
+        const wv = v128.load32_splat(wp);
+        const q0 = p0 + off, q1 = p1 + off, q2 = p2 + off;
+        a0 = f32x4.add(a0, f32x4.mul(loadQuadN(q0, sw), wv));
+        a1 = f32x4.add(a1, f32x4.mul(loadQuadN(q0 + quadB, sw), wv));
+        b0 = f32x4.add(b0, f32x4.mul(loadQuadN(q1, sw), wv));
+        b1 = f32x4.add(b1, f32x4.mul(loadQuadN(q1 + quadB, sw), wv));
+        c0 = f32x4.add(c0, f32x4.mul(loadQuadN(q2, sw), wv));
+        c1 = f32x4.add(c1, f32x4.mul(loadQuadN(q2 + quadB, sw), wv));
+        kp += 4; wp += 4;
+      }
+      if (clamp) {
+        a0 = f32x4.pmin(vmax, f32x4.pmax(vmin, a0)); a1 = f32x4.pmin(vmax, f32x4.pmax(vmin, a1));
+        b0 = f32x4.pmin(vmax, f32x4.pmax(vmin, b0)); b1 = f32x4.pmin(vmax, f32x4.pmax(vmin, b1));
+        c0 = f32x4.pmin(vmax, f32x4.pmax(vmin, c0)); c1 = f32x4.pmin(vmax, f32x4.pmax(vmin, c1));
+      }
+      const left = <isize>(oW - ow), o0 = out0 + (ow << 2);
+      storeQuad(o0, a0, left); storeQuad(o0 + 16, a1, left - 4);
+      storeQuad(o0 + s1, b0, left); storeQuad(o0 + s1 + 16, b1, left - 4);
+      storeQuad(o0 + s2, c0, left); storeQuad(o0 + s2 + 16, c1, left - 4);
+    }
+  }
+}
+
+/**
+ * Depthwise conv (Cin/groups = 1; Cout = groups·multiplier): output channel o reads input channel
+ * o / multiplier. Each input plane is copied once into a zero-padded plane in work; outputs are
+ * computed in blocks of 3 rows × 8 columns (6 f32x4 accumulators: enough independent add chains
+ * to hide the add latency; 8 spill on V8's 16 xmm registers), one broadcast weight per (kh, kw)
+ * feeding all 6, the window walked through a table of KH·KW plane offsets. Rows past OH in the
+ * last block are computed again as the last row (aliased); columns past OW are not stored.
+ */
+export function f32_dwconv__wasmsimd(g: usize, x: usize, w: usize, bias: usize, y: usize, work: usize): i32 {
+  if (!geomOk(g) || gi(g, G_C) != gi(g, G_GROUPS)) return E_ARG;
+  loadGeom(g);
+  DWQ = dwPlaneWidth();
+  const clamp = gi(g, G_ACT) != 0;
+  const vmin = v128.load32_splat(g + (<usize>G_LO << 2)), vmax = v128.load32_splat(g + (<usize>G_HI << 2));
+  const mult = M / C, KK = KH * KW;
+  const Q = DWQ, sw = SW, oH = OH, oW = OW, inRowB = SH * Q << 2;
+  const koff = work + align16(HP * Q << 2);
+  let kp = koff;
+  for (let i: usize = 0; i < KH; i++) for (let j: usize = 0; j < KW; j++) {
+    store<i32>(kp, <i32>((i * DH * Q + j * DW) << 2));
+    kp += 4;
+  }
+  for (let c: usize = 0; c < C; c++) {
+    padPlanes(x + (c * H * W << 2), 1, H, W, work, HP, Q, PT, PL);
+    for (let mo: usize = 0; mo < mult; mo++) {
+      const o = c * mult + mo;
+      const wk = w + (o * KK << 2), outPlane = y + (o * oH * oW << 2);
+      const bv = bias ? v128.load32_splat(bias + (o << 2)) : f32x4.splat(0);
+      if (sw == 1) dwChannelS1(work, koff, KK, wk, bv, outPlane, oH, oW, inRowB, 1, clamp, vmin, vmax);
+      else if (sw == 2) dwChannelS2(work, koff, KK, wk, bv, outPlane, oH, oW, inRowB, 2, clamp, vmin, vmax);
+      else dwChannelSN(work, koff, KK, wk, bv, outPlane, oH, oW, inRowB, sw, clamp, vmin, vmax);
+    }
+  }
+  return 0;
+}

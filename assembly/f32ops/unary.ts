@@ -1,0 +1,79 @@
+// float32 elementwise unary ops, SIMD: Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid,
+// HardSwish, Exp, Sqrt, Erf, Gelu (erf and tanh forms), Pow with a scalar exponent. The
+// reference is src/ops/ref/elementwise.ts. x (n), y (n) float32; y = x (in place) is allowed.
+// NaN stays NaN everywhere (Relu and Clip included, as the reference).
+
+import { erf4, exp4, loadN, sigmoid4, storeN, tanh4 } from './vec';
+
+const RELU: i32 = 0, LEAKY: i32 = 1, CLIP: i32 = 2, SIGMOID: i32 = 3, TANH: i32 = 4, HSIG: i32 = 5, HSWISH: i32 = 6;
+const EXP: i32 = 7, SQRT: i32 = 8, ERF: i32 = 9, GELU: i32 = 10, GELU_TANH: i32 = 11, SQUARE: i32 = 12, CUBE: i32 = 13;
+const RECIP: i32 = 14, POW_HALF: i32 = 15;
+
+@inline function f(op: i32, x: v128, p0: v128, p1: v128): v128 {
+  if (op == RELU) return f32x4.max(x, f32x4.splat(0));
+  if (op == LEAKY) return v128.bitselect(x, f32x4.mul(x, p0), f32x4.ge(x, f32x4.splat(0)));
+  if (op == CLIP) return f32x4.min(f32x4.max(x, p0), p1);
+  if (op == SIGMOID) return sigmoid4(x);
+  if (op == TANH) return tanh4(x);
+  if (op == HSIG) return f32x4.max(f32x4.splat(0), f32x4.min(f32x4.splat(1), f32x4.add(f32x4.mul(x, p0), p1)));
+  if (op == HSWISH) {
+    const t = f32x4.add(f32x4.div(x, f32x4.splat(6)), f32x4.splat(0.5));
+    return f32x4.mul(x, f32x4.max(f32x4.splat(0), f32x4.min(f32x4.splat(1), t)));
+  }
+  if (op == EXP) return exp4(x);
+  if (op == SQRT) return f32x4.sqrt(x);
+  if (op == ERF) return erf4(x);
+  if (op == GELU) {
+    const e = erf4(f32x4.mul(x, f32x4.splat(0.7071067811865476)));
+    return f32x4.mul(f32x4.mul(f32x4.splat(0.5), x), f32x4.add(f32x4.splat(1), e));
+  }
+  if (op == GELU_TANH) {
+    const x3 = f32x4.mul(f32x4.mul(x, x), x);
+    const u = f32x4.mul(f32x4.splat(0.7978845608028654), f32x4.add(x, f32x4.mul(f32x4.splat(0.044715), x3)));
+    return f32x4.mul(f32x4.mul(f32x4.splat(0.5), x), f32x4.add(f32x4.splat(1), tanh4(u)));
+  }
+  if (op == SQUARE) return f32x4.mul(x, x);
+  if (op == CUBE) return f32x4.mul(f32x4.mul(x, x), x);
+  if (op == POW_HALF) {
+    // pow(x, 0.5): sqrt, except pow(−0, 0.5) = +0 and pow(−∞, 0.5) = +∞
+    const r = f32x4.add(f32x4.sqrt(x), f32x4.splat(0));
+    return v128.bitselect(f32x4.splat(Infinity), r, f32x4.eq(x, f32x4.splat(-Infinity)));
+  }
+  return f32x4.div(f32x4.splat(1), x); // RECIP
+}
+
+@inline function map(op: i32, x: usize, y: usize, n: usize, a: f32, b: f32): void {
+  const p0 = f32x4.splat(a), p1 = f32x4.splat(b);
+  let i: usize = 0;
+  for (; i + 4 <= n; i += 4) { v128.store(y, f(op, v128.load(x), p0, p1)); x += 16; y += 16; }
+  if (i < n) storeN(y, f(op, loadN(x, n - i), p0, p1), n - i);
+}
+
+export function f32_relu__wasmsimd(x: usize, y: usize, n: usize): void { map(RELU, x, y, n, 0, 0); }
+/** x ≥ 0 ? x : alpha·x */
+export function f32_leakyrelu__wasmsimd(x: usize, y: usize, n: usize, alpha: f32): void { map(LEAKY, x, y, n, alpha, 0); }
+/** min(max(x, lo), hi) (lo > hi gives hi, as ONNX) */
+export function f32_clip__wasmsimd(x: usize, y: usize, n: usize, lo: f32, hi: f32): void { map(CLIP, x, y, n, lo, hi); }
+export function f32_sigmoid__wasmsimd(x: usize, y: usize, n: usize): void { map(SIGMOID, x, y, n, 0, 0); }
+export function f32_tanh__wasmsimd(x: usize, y: usize, n: usize): void { map(TANH, x, y, n, 0, 0); }
+/** max(0, min(1, alpha·x + beta)) */
+export function f32_hardsigmoid__wasmsimd(x: usize, y: usize, n: usize, alpha: f32, beta: f32): void { map(HSIG, x, y, n, alpha, beta); }
+export function f32_hardswish__wasmsimd(x: usize, y: usize, n: usize): void { map(HSWISH, x, y, n, 0, 0); }
+export function f32_exp__wasmsimd(x: usize, y: usize, n: usize): void { map(EXP, x, y, n, 0, 0); }
+export function f32_sqrt__wasmsimd(x: usize, y: usize, n: usize): void { map(SQRT, x, y, n, 0, 0); }
+export function f32_erf__wasmsimd(x: usize, y: usize, n: usize): void { map(ERF, x, y, n, 0, 0); }
+/** 0.5·x·(1 + erf(x/√2)); tanhForm ≠ 0: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715x³))) */
+export function f32_gelu__wasmsimd(x: usize, y: usize, n: usize, tanhForm: i32): void {
+  if (tanhForm) map(GELU_TANH, x, y, n, 0, 0);
+  else map(GELU, x, y, n, 0, 0);
+}
+
+/** x ^ e for a scalar exponent: SIMD for e ∈ {1, 2, 3, −1, 0.5}, Mathf.pow otherwise. */
+export function f32_pow_scalar__wasmsimd(x: usize, y: usize, n: usize, e: f32): void {
+  if (e == 2) { map(SQUARE, x, y, n, 0, 0); return; }
+  if (e == 3) { map(CUBE, x, y, n, 0, 0); return; }
+  if (e == -1) { map(RECIP, x, y, n, 0, 0); return; }
+  if (e == 0.5) { map(POW_HALF, x, y, n, 0, 0); return; }
+  if (e == 1) { if (x != y) memory.copy(y, x, n << 2); return; }
+  for (let i: usize = 0; i < n; i++) store<f32>(y + (i << 2), Mathf.pow(load<f32>(x + (i << 2)), e));
+}

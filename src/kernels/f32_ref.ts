@@ -1,0 +1,137 @@
+// Plain TS references of the float32 compute core (assembly/f32/): the truth the WASM kernels
+// are tested against. Direct loops, float64 accumulation, no tricks. Row-major everywhere.
+
+/** Fused activation: none, ReLU, or a clamp to [min, max] (ReLU6, Clip). */
+export type Act = 'none' | 'relu' | { min: number; max: number };
+
+/** [lo, hi] of an activation (±Infinity when unbounded). */
+export function actBounds(act: Act): [number, number] {
+  if (act === 'none') return [-Infinity, Infinity];
+  if (act === 'relu') return [0, Infinity];
+  return [act.min, act.max];
+}
+
+export function applyAct(v: number, act: Act): number {
+  if (act === 'none') return v;
+  const [lo, hi] = actBounds(act);
+  return Math.min(hi, Math.max(lo, v));
+}
+
+export interface GemmRefOptions {
+  /** per-row (M values) or per-column (N values) bias */
+  bias?: Float32Array;
+  biasPer?: 'row' | 'col';
+  act?: Act;
+}
+
+/**
+ * C(M,N) = act(A(M,K)·B(K,N) + bias), A and B row-major. Writes and returns C (allocated when
+ * not given). Accumulates in float64, rounds once to float32.
+ */
+export function gemmRef(M: number, N: number, K: number, A: Float32Array, B: Float32Array, C?: Float32Array, opts: GemmRefOptions = {}): Float32Array {
+  const out = C ?? new Float32Array(M * N);
+  const act = opts.act ?? 'none';
+  const acc = new Float64Array(N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      acc[n] = !opts.bias ? 0 : (opts.biasPer ?? 'row') === 'row' ? opts.bias[m]! : opts.bias[n]!;
+    }
+    for (let k = 0; k < K; k++) {
+      const a = A[m * K + k]!;
+      const row = k * N;
+      for (let n = 0; n < N; n++) acc[n] += a * B[row + n]!;
+    }
+    for (let n = 0; n < N; n++) out[m * N + n] = applyAct(acc[n]!, act);
+  }
+  return out;
+}
+
+/** 2-D conv attributes (ONNX Conv with explicit pads). */
+export interface Conv2dAttrs {
+  /** [top, left, bottom, right] (ONNX order: x1_begin, x2_begin, x1_end, x2_end) */
+  pads: [number, number, number, number];
+  strides: [number, number];
+  dilations: [number, number];
+  groups: number;
+}
+
+export const CONV_DEFAULTS: Conv2dAttrs = { pads: [0, 0, 0, 0], strides: [1, 1], dilations: [1, 1], groups: 1 };
+
+/** Output size along one axis, or ≤ 0 when the (dilated) window does not fit. */
+export function convOutSize(size: number, kernel: number, padBegin: number, padEnd: number, stride: number, dilation: number): number {
+  const room = size + padBegin + padEnd - ((kernel - 1) * dilation + 1);
+  return room < 0 ? 0 : Math.floor(room / stride) + 1;
+}
+
+/**
+ * The column matrix of one image's channels (C,H,W) for a KH×KW window: (K, OH·OW) row-major,
+ * K = C·KH·KW in (c, kh, kw) order, column n = oh·OW + ow; zeros where the window is in the
+ * padding. Conv = weights (M, K) × this, per group (pass the group's channel slice).
+ */
+export function im2colRef(x: Float32Array, C: number, H: number, W: number, KH: number, KW: number,
+  attrs: Pick<Conv2dAttrs, 'pads' | 'strides' | 'dilations'>): { cols: Float32Array; K: number; OH: number; OW: number } {
+  const [pt, pl, pb, pr] = attrs.pads;
+  const [sh, sw] = attrs.strides;
+  const [dh, dw] = attrs.dilations;
+  const OH = convOutSize(H, KH, pt, pb, sh, dh), OW = convOutSize(W, KW, pl, pr, sw, dw);
+  const K = C * KH * KW, N = OH * OW;
+  const cols = new Float32Array(K * N);
+  for (let c = 0; c < C; c++) {
+    for (let i = 0; i < KH; i++) {
+      for (let j = 0; j < KW; j++) {
+        const row = ((c * KH + i) * KW + j) * N;
+        for (let oh = 0; oh < OH; oh++) {
+          const ih = oh * sh - pt + i * dh;
+          if (ih < 0 || ih >= H) continue;
+          for (let ow = 0; ow < OW; ow++) {
+            const iw = ow * sw - pl + j * dw;
+            if (iw >= 0 && iw < W) cols[row + oh * OW + ow] = x[(c * H + ih) * W + iw]!;
+          }
+        }
+      }
+    }
+  }
+  return { cols, K, OH, OW };
+}
+
+/**
+ * 2-D convolution, direct loops: x (N, C, H, W), w (M, C/groups, KH, KW), bias (M) or none →
+ * y (N, M, OH, OW), then `act`. float64 sums.
+ */
+export function conv2dRef(x: Float32Array, xDims: readonly number[], w: Float32Array, wDims: readonly number[],
+  bias: Float32Array | undefined, attrs: Conv2dAttrs = CONV_DEFAULTS, act: Act = 'none'): { data: Float32Array; dims: number[] } {
+  const [B, C, H, W] = xDims as [number, number, number, number];
+  const [M, Cg, KH, KW] = wDims as [number, number, number, number];
+  const G = attrs.groups;
+  if (C !== Cg * G || M % G !== 0) throw new Error(`conv2dRef: channels ${C} / weight ${wDims.join('x')} / groups ${G} disagree`);
+  const [pt, pl, pb, pr] = attrs.pads;
+  const [sh, sw] = attrs.strides;
+  const [dh, dw] = attrs.dilations;
+  const OH = convOutSize(H, KH, pt, pb, sh, dh), OW = convOutSize(W, KW, pl, pr, sw, dw);
+  const Mg = M / G;
+  const y = new Float32Array(B * M * OH * OW);
+  for (let b = 0; b < B; b++) {
+    for (let m = 0; m < M; m++) {
+      const g = Math.floor(m / Mg);
+      for (let oh = 0; oh < OH; oh++) {
+        for (let ow = 0; ow < OW; ow++) {
+          let s = bias ? bias[m]! : 0;
+          for (let cg = 0; cg < Cg; cg++) {
+            const c = g * Cg + cg;
+            for (let i = 0; i < KH; i++) {
+              const ih = oh * sh - pt + i * dh;
+              if (ih < 0 || ih >= H) continue;
+              for (let j = 0; j < KW; j++) {
+                const iw = ow * sw - pl + j * dw;
+                if (iw < 0 || iw >= W) continue;
+                s += x[((b * C + c) * H + ih) * W + iw]! * w[((m * Cg + cg) * KH + i) * KW + j]!;
+              }
+            }
+          }
+          y[((b * M + m) * OH + oh) * OW + ow] = applyAct(s, act);
+        }
+      }
+    }
+  }
+  return { data: y, dims: [B, M, OH, OW] };
+}
