@@ -59,7 +59,7 @@ describe('sparrow bench mnist-8 --runs 5 --json --report', () => {
     for (const k of ['onnx', 'onnx_gzip', 'onnx_brotli', 'sparrow']) expect(doc.sizes[k], k).toBeTypeOf('number');
     for (const k of ['sparrow_MBps', 'zlib_inflate_MBps']) expect(doc.decode[k], k).toBeTypeOf('number');
     // default: every available engine
-    expect(Object.keys(doc.engines).sort()).toEqual(['ort-node', 'ort-web', 'sparrow-ref']);
+    expect(Object.keys(doc.engines).sort()).toEqual(['ort-node', 'ort-web', 'sparrow-f32']);
     for (const [name, e] of Object.entries<Record<string, number>>(doc.engines)) {
       for (const k of ['p50_ms', 'p90_ms', 'load_ms', 'peak_rss_mb']) expect(e[k], `${name}.${k}`).toBeTypeOf('number');
     }
@@ -90,7 +90,7 @@ describe('sparrow bench mnist-8 --runs 5 --json --report', () => {
     const md = readFileSync(join(reportDir, 'bench.md'), 'utf8');
     expect(md).toMatch(/^# sparrow bench/);
     expect(md).toMatch(/^\| engine \| p50 ms \| p90 ms \|/m);
-    for (const e of ['sparrow-ref', 'ort-web', 'ort-node']) expect(md).toContain(`| \`${e}\` |`);
+    for (const e of ['sparrow-f32', 'ort-web', 'ort-node']) expect(md).toContain(`| \`${e}\` |`);
     const svg = readFileSync(join(reportDir, 'bench.svg'), 'utf8').trim();
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.endsWith('</svg>')).toBe(true);

@@ -19,10 +19,10 @@ const OPS = new Set(['Conv', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Relu
   'Unsqueeze', 'Gather', 'Shape', 'Cast', 'ReduceMean', 'LayerNormalization', 'Identity', 'Dropout', 'Constant']);
 
 describe.skipIf(!HAVE)('ONNX backend conformance', () => {
-  it('passes every in-scope test except the listed expected failures', async () => {
+  it.each(['sparrow-f32', 'reference'] as const)('%s: passes every in-scope test except the listed expected failures', async (engine) => {
     const expected = JSON.parse(readFileSync('src/ops/ref/expected-failures.json', 'utf8')) as Record<string, string>;
     const index = JSON.parse(readFileSync(join(DIR, 'INDEX.json'), 'utf8')) as Record<string, { graph_ops: string[] }>;
-    const r = await runConformance(DIR);
+    const r = await runConformance(DIR, { engine });
     const total = r.passed.length + r.failed.length + r.unsupported.length;
     expect(total).toBe(Object.keys(index).length);
     // failures: only the expected ones
@@ -38,6 +38,6 @@ describe.skipIf(!HAVE)('ONNX backend conformance', () => {
     }
     expect(bad, bad.slice(0, 5).join('\n')).toEqual([]);
     expect(r.passed.length).toBeGreaterThanOrEqual(250);
-    console.log(`conformance: ${r.passed.length} passed, ${r.failed.length} failed (expected), ${r.unsupported.length} unsupported`);
+    console.log(`conformance (${engine}): ${r.passed.length} passed, ${r.failed.length} failed (expected), ${r.unsupported.length} unsupported`);
   });
 });

@@ -29,12 +29,12 @@ afterAll(() => {
 });
 
 describe('run --engine', () => {
-  it('ort-node and ort-web write the same outputs as sparrow-ref', () => {
+  it('sparrow-f32, ort-node and ort-web write the same outputs as sparrow-ref', () => {
     const x = Float32Array.from({ length: 784 }, (_, i) => ((i * 37) % 255) / 255);
     const input = join(tmp, 'x.npy');
     writeFileSync(input, writeNpy(x, [1, 1, 28, 28]));
     const outs: Record<string, Float32Array> = {};
-    for (const engine of ['sparrow-ref', 'ort-node', 'ort-web']) {
+    for (const engine of ['sparrow-ref', 'sparrow-f32', 'ort-node', 'ort-web']) {
       const dir = join(tmp, engine);
       const r = sparrow('run', MNIST, '--input', `Input3=${input}`, '--engine', engine, '--out', dir, '--json');
       expect(r.status, r.stderr).toBe(0);
@@ -45,13 +45,13 @@ describe('run --engine', () => {
       expect(o.dtype).toBe('float32');
       outs[engine] = parseNpy(new Uint8Array(readFileSync(o.file))).data as Float32Array;
     }
-    for (const e of ['ort-node', 'ort-web']) {
+    for (const e of ['sparrow-f32', 'ort-node', 'ort-web']) {
       for (let i = 0; i < 10; i++) expect(Math.abs(outs[e]![i]! - outs['sparrow-ref']![i]!)).toBeLessThan(1e-4);
     }
   });
 
   it('still names the planned engines', () => {
-    const r = sparrow('run', MNIST, '--input', `Input3=${join(tmp, 'x.npy')}`, '--engine', 'sparrow-f32');
+    const r = sparrow('run', MNIST, '--input', `Input3=${join(tmp, 'x.npy')}`, '--engine', 'sparrow-int8');
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/planned, not built yet/);
   });

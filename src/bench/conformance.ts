@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { isSparrowError } from '../errors.js';
 import { onnxRuntime } from '../onnx/proto.js';
 import { tensorFromOnnx } from '../onnx/attributes.js';
-import { Session } from '../runtime/session.js';
+import { Session, type EngineName } from '../runtime/session.js';
 import type { Tensor } from '../ops/types.js';
 import '../ops/ref/index.js';
 
@@ -50,10 +50,10 @@ function numbered(dir: string, prefix: string): string[] {
     .sort((x, y) => Number(x.slice(prefix.length, -3)) - Number(y.slice(prefix.length, -3)));
 }
 
-export async function runConformanceTest(dir: string): Promise<{ status: 'passed' | 'failed' | 'unsupported'; reason: string }> {
+export async function runConformanceTest(dir: string, engine: EngineName = 'reference'): Promise<{ status: 'passed' | 'failed' | 'unsupported'; reason: string }> {
   let session: Session;
   try {
-    session = await Session.fromOnnx(new Uint8Array(readFileSync(join(dir, 'model.onnx'))));
+    session = await Session.fromOnnx(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { engine });
   } catch (e) {
     if (isSparrowError(e) && e.code === 'unsupported_op') return { status: 'unsupported', reason: e.message };
     return { status: 'failed', reason: `load: ${(e as Error).message}` };
@@ -86,13 +86,13 @@ export async function runConformanceTest(dir: string): Promise<{ status: 'passed
   return { status: 'passed', reason: '' };
 }
 
-export async function runConformance(root: string, opts: { filter?: (name: string) => boolean } = {}): Promise<ConformanceReport> {
+export async function runConformance(root: string, opts: { filter?: (name: string) => boolean; engine?: EngineName } = {}): Promise<ConformanceReport> {
   if (!existsSync(root)) throw new Error(`no such folder: ${root}`);
   const report: ConformanceReport = { passed: [], failed: [], unsupported: [] };
   const tests = readdirSync(root).filter((f) => f.startsWith('test_') && existsSync(join(root, f, 'model.onnx'))).sort();
   for (const name of tests) {
     if (opts.filter && !opts.filter(name)) continue;
-    const r = await runConformanceTest(join(root, name));
+    const r = await runConformanceTest(join(root, name), opts.engine);
     if (r.status === 'passed') report.passed.push(name);
     else report[r.status].push({ name, reason: r.reason });
   }

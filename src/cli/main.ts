@@ -21,8 +21,10 @@ import '../ops/ref/index.js';
  * Engines of --engine / --engines: the CLI names → Session engines (EngineName) or ONNX Runtime
  * engines (src/runtime/ort.ts). Only what exists is listed.
  */
-const ENGINES: Record<string, EngineName | OrtEngineName> = { 'sparrow-ref': 'reference', 'ort-web': 'ort-web', 'ort-node': 'ort-node' };
-const PLANNED_ENGINES = ['sparrow-f32', 'sparrow-int8'];
+const ENGINES: Record<string, EngineName | OrtEngineName> = { 'sparrow-f32': 'sparrow-f32', 'sparrow-ref': 'reference', 'ort-web': 'ort-web', 'ort-node': 'ort-node' };
+const PLANNED_ENGINES = ['sparrow-int8'];
+/** bench's default: the product's engine and its peers (the TS reference is ~50x slower) */
+const DEFAULT_BENCH_ENGINES = ['sparrow-f32', 'ort-web', 'ort-node'];
 
 function engineOf(name: string | undefined): EngineName | OrtEngineName {
   const e = ENGINES[name ?? 'sparrow-ref'];
@@ -38,7 +40,7 @@ function parseList(s: string | undefined, what: string): number[] | undefined {
   return v;
 }
 
-async function openModel(path: string, engine = 'sparrow-ref'): Promise<InferenceEngine> {
+async function openModel(path: string, engine = 'sparrow-f32'): Promise<InferenceEngine> {
   const bytes = await readInput(path);
   if (path.endsWith('.sparrow')) {
     throw new SparrowError('invalid_argument', `${path}: running .sparrow files needs its graph, which \`sparrow compress\` adds (next milestone); run the .onnx model`);
@@ -140,7 +142,7 @@ function buildProgram(out: (s: string) => void): Command {
     .description('run a model on .npy inputs and write .npy outputs')
     .argument('<model>', 'an .onnx model')
     .requiredOption('--input <name=file.npy...>', 'an input (repeat for several)')
-    .option('--engine <engine>', `engine: ${Object.keys(ENGINES).join(', ')}`, 'sparrow-ref')
+    .option('--engine <engine>', `engine: ${Object.keys(ENGINES).join(', ')}`, 'sparrow-f32')
     .option('--out <dir>', 'folder for the output .npy files', '.')
     .option('--json', 'print one JSON document')
     .action(async (model: string, o: { input: string[]; engine: string; out: string; json?: boolean }) => {
@@ -176,7 +178,7 @@ function buildProgram(out: (s: string) => void): Command {
     .requiredOption('--data <path>', 'mnist: folder with the t10k IDX .gz files; cifar10: the binary file')
     .option('--offset <k>', 'skip the first K records', '0')
     .option('--limit <n>', 'evaluate at most N records')
-    .option('--engine <engine>', `engine: ${Object.keys(ENGINES).join(', ')}`, 'sparrow-ref')
+    .option('--engine <engine>', `engine: ${Object.keys(ENGINES).join(', ')}`, 'sparrow-f32')
     .option('--mean <a,b,c>', 'per-channel mean, applied after pixel/255')
     .option('--std <a,b,c>', 'per-channel std')
     .option('--batch <n>', 'images per run', '1')
@@ -211,14 +213,14 @@ function buildProgram(out: (s: string) => void): Command {
       'model sizes, and WASM weight decoding vs zlib inflate')
     .argument('<model>', 'an .onnx model')
     .option('--compressed <file>', 'the model\'s .sparrow file (default: its weights packed in memory)')
-    .option('--engines <list>', `comma-separated engines (default: all available: ${Object.keys(ENGINES).join(', ')})`)
+    .option('--engines <list>', `comma-separated engines (default: ${DEFAULT_BENCH_ENGINES.join(',')}; also: sparrow-ref, the slow TS reference)`)
     .option('--runs <n>', 'timed runs per engine', '30')
     .option('--batch <b>', 'size of symbolic batch dimensions', '1')
     .option('--report <dir>', 'write bench.md and bench.svg into this folder')
     .option('--json', 'print one JSON document')
     .action(async (model: string, o: { compressed?: string; engines?: string; runs: string; batch: string; report?: string; json?: boolean }) => {
       if (model.endsWith('.sparrow')) throw new SparrowError('invalid_argument', `${model}: bench takes the .onnx model (give the .sparrow with --compressed)`);
-      const names = o.engines === undefined ? Object.keys(ENGINES) : o.engines.split(',').map((s) => s.trim()).filter(Boolean);
+      const names = o.engines === undefined ? DEFAULT_BENCH_ENGINES : o.engines.split(',').map((s) => s.trim()).filter(Boolean);
       if (!names.length) throw new SparrowError('invalid_argument', '--engines is empty');
       if (new Set(names).size !== names.length) throw new SparrowError('invalid_argument', `--engines lists an engine twice: ${o.engines}`);
       for (const n of names) engineOf(n);
@@ -245,12 +247,15 @@ function buildProgram(out: (s: string) => void): Command {
     .description('run the ONNX backend conformance tests (folders test_*/model.onnx + test_data_set_*)')
     .argument('<dir>', 'folder holding test_* folders')
     .option('--filter <regex>', 'only tests whose name matches')
+    .option('--engine <engine>', 'sparrow-f32 or sparrow-ref', 'sparrow-f32')
     .option('--json', 'print one JSON document')
-    .action(async (dir: string, o: { filter?: string; json?: boolean }) => {
+    .action(async (dir: string, o: { filter?: string; engine: string; json?: boolean }) => {
+      const engine = engineOf(o.engine);
+      if (engine !== 'reference' && engine !== 'sparrow-f32') throw new SparrowError('invalid_argument', `conformance runs Sparrow's engines (sparrow-f32, sparrow-ref), not ${o.engine}`);
       const { existsSync } = await import('node:fs');
       if (!existsSync(dir)) throw new SparrowError('io_error', `no such folder: ${dir}`);
       const re = o.filter ? new RegExp(o.filter) : undefined;
-      const r = await runConformance(dir, { filter: re ? (name) => re.test(name) : undefined });
+      const r = await runConformance(dir, { filter: re ? (name) => re.test(name) : undefined, engine });
       if (o.json) out(JSON.stringify(r));
       else {
         for (const f of r.failed) out(`FAIL ${f.name}: ${f.reason}`);

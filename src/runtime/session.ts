@@ -1,19 +1,41 @@
 // Session: the one inference API. Import (src/onnx/import.ts) → passes (src/ir/passes.ts) →
-// an engine. Only the 'reference' engine (plain TS kernels) exists today; the WASM engines
-// plug in behind the same API later.
+// an engine: 'reference' (plain TS kernels, the default) or 'sparrow-f32' (float32 kernels in
+// WASM linear memory, src/runtime/engine_f32.ts: one compiled plan per input-shape signature).
 import { SparrowError } from '../errors.js';
 import type { Tensor, ValueInfo } from '../ops/types.js';
-import { cloneGraph, type Graph } from '../ir/graph.js';
+import { cloneGraph, opCounts, type Graph } from '../ir/graph.js';
 import { optimize, type OptimizeOptions, type OptimizeReport } from '../ir/passes.js';
 import { importOnnx } from '../onnx/import.js';
 import { runReference } from './reference.js';
+import { F32Engine, type F32MemoryStats, type FallbackOp } from './engine_f32.js';
+import type { FuseReport } from '../ir/fuse.js';
 
-export type EngineName = 'reference';
-const ENGINES: readonly string[] = ['reference'];
+export type EngineName = 'reference' | 'sparrow-f32';
+const ENGINES: readonly string[] = ['reference', 'sparrow-f32'];
+
+export type { FallbackOp, F32MemoryStats };
+
+/** What the passes did, and (sparrow-f32) what the engine runs outside WASM. */
+export interface SessionReport extends OptimizeReport {
+  /**
+   * sparrow-f32: nodes that run their TS reference kernel on views of the arena (int64/bool
+   * tensors, ops or attribute cases without a WASM kernel), with the reason; filled in as
+   * plans compile (at load for static input shapes, else at the first run of each shape).
+   * Empty for the reference engine.
+   */
+  fallbackOps: FallbackOp[];
+  /** sparrow-f32: bias Adds and activations fused into Conv/Gemm/MatMul (largest plan) */
+  fused?: FuseReport;
+}
 
 export interface SessionOptions {
-  /** execution engine (default 'reference', the only one implemented so far) */
+  /** execution engine (default 'reference') */
   engine?: EngineName;
+  /**
+   * sparrow-f32: a compiled build/sparrow.wasm (browsers and Workers pass theirs); in Node it is
+   * compiled from disk when omitted
+   */
+  wasmModule?: WebAssembly.Module;
   /** run the graph passes (default true); false executes the imported graph as is */
   optimize?: boolean;
   /** static shapes for graph inputs, e.g. { tokens: [1, 8] }: lets shape chains fold at load */
@@ -30,14 +52,31 @@ export class Session {
   readonly inputInfo: Readonly<Record<string, ValueInfo>>;
   /** dtype and dims per output as far as known statically (-1 = depends on the inputs) */
   readonly outputInfo: Readonly<Record<string, ValueInfo>>;
-  /** what the passes did (undefined with optimize: false) */
-  readonly report: OptimizeReport | undefined;
+  /** what the passes did (undefined with optimize: false on the reference engine) */
+  readonly report: SessionReport | undefined;
   readonly #graph: Graph;
+  readonly #f32: F32Engine | undefined;
 
-  private constructor(graph: Graph, engine: EngineName, report: OptimizeReport | undefined) {
+  private constructor(graph: Graph, engine: EngineName, report: OptimizeReport | undefined, opts: SessionOptions) {
     this.#graph = graph;
     this.engine = engine;
-    this.report = report;
+    if (engine === 'sparrow-f32') {
+      const f32 = new F32Engine(graph, {
+        ...(opts.wasmModule ? { wasmModule: opts.wasmModule } : {}),
+        ...(opts.optimize === false ? { optimize: false } : {}),
+        ...(opts.passes ? { passes: opts.passes } : {}),
+      });
+      this.#f32 = f32;
+      const base: OptimizeReport = report ?? {
+        nodesBefore: graph.nodes.length, nodesAfter: graph.nodes.length, opsBefore: opCounts(graph), opsAfter: opCounts(graph),
+        identitiesRemoved: 0, constantsFolded: 0, batchNormsFolded: 0, deadNodesRemoved: 0,
+      };
+      const r: SessionReport = { ...base, fallbackOps: f32.fallbackOps };
+      Object.defineProperty(r, 'fused', { enumerable: true, get: () => f32.fuse });
+      this.report = r;
+    } else {
+      this.report = report ? { ...report, fallbackOps: [] } : undefined;
+    }
     this.inputNames = Object.freeze([...graph.inputs]);
     this.outputNames = Object.freeze([...graph.outputs]);
     const info = (n: string): ValueInfo => {
@@ -59,10 +98,15 @@ export class Session {
       throw new SparrowError('invalid_argument', `engine '${String(engine)}' is not available (available: ${ENGINES.join(', ')})`);
     }
     const graph = importOnnx(bytes);
-    return Session.fromGraph(graph, opts);
+    const s = Session.fromGraph(graph, opts);
+    await s.#f32?.init();
+    return s;
   }
 
-  /** A session over an already imported graph (the graph is copied, not modified). */
+  /**
+   * A session over an already imported graph (the graph is copied, not modified). The
+   * sparrow-f32 engine instantiates its WASM module and compiles at the first `run`.
+   */
   static fromGraph(graph: Graph, opts: SessionOptions = {}): Session {
     const engine = opts.engine ?? 'reference';
     if (!ENGINES.includes(engine)) {
@@ -75,7 +119,7 @@ export class Session {
     } else if (opts.inputShapes) {
       throw new SparrowError('invalid_argument', 'inputShapes needs the passes (optimize: true)');
     }
-    return new Session(g, engine, report);
+    return new Session(g, engine, report, opts);
   }
 
   /** The graph the engine runs (after the passes). Read only. */
@@ -88,6 +132,22 @@ export class Session {
    * match inputInfo (-1 = any). Throws SparrowError('invalid_argument') for bad feeds.
    */
   async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    if (this.#f32) return this.#f32.run(feeds);
     return runReference(this.#graph, feeds);
+  }
+
+  /** Bytes of WASM linear memory the engine holds (sparrow-f32), undefined for the reference engine. */
+  memoryBytes(): number | undefined {
+    return this.#f32?.wasm?.memoryBytes;
+  }
+
+  /** sparrow-f32: mean ms per step of the compiled plan over `runs` runs (diagnostics); [] for the reference engine. */
+  async profile(feeds: Record<string, Tensor>, runs = 20): Promise<Array<{ node: string; op: string; ms: number }>> {
+    return this.#f32 ? this.#f32.profile(feeds, runs) : [];
+  }
+
+  /** sparrow-f32: arena, constant and linear-memory sizes; undefined for the reference engine. */
+  memoryStats(): F32MemoryStats | undefined {
+    return this.#f32?.memoryStats();
   }
 }

@@ -1,0 +1,235 @@
+// Operator fusion for the float32 engine (src/runtime/engine_f32.ts), in place on a graph whose
+// shapes are static:
+//   1. bias: Add(x, c) where x = Conv/Gemm/MatMul(...) is read by nobody else and the constant c
+//      broadcasts per output channel (Conv: [M], [M,1,1], [1,M,1,1], scalar) or per output column
+//      (Gemm/MatMul: [N], [1,N], scalar) without enlarging x:
+//        Conv   → its bias input B becomes B + c                       (plain ONNX Conv)
+//        Gemm   → its C input becomes beta·C + c, beta = 1             (plain ONNX Gemm)
+//        MatMul → Gemm(A, B, c) when A and B are 2-D, else sparrow.FusedMatMul(A, B, bias)
+//   2. activation: Relu / Clip (constant bounds) whose input is the only use of a Conv, Gemm,
+//      MatMul or FusedMatMul output → sparrow.FusedConv / FusedGemm / FusedMatMul with attributes
+//      activation ('Relu' | 'Clip'), activation_min, activation_max.
+// The fused nodes keep their original attributes and carry an OpDef (domain 'sparrow', not
+// registered) whose reference kernel is the original one followed by bias and activation, so the
+// reference executor still runs a fused graph (ONNX semantics: NaN stays NaN through the clamp).
+import type { OpDef, RefKernel, Tensor } from '../ops/types.js';
+import { resolveOp } from '../ops/registry.js';
+import { consumers, freshName, type Graph, type Node } from './graph.js';
+
+export const FUSED_DOMAIN = 'sparrow';
+
+const F32_MAX = 3.4028234663852886e38;
+
+export interface FuseReport {
+  /** Add-of-constant folded into a Conv / Gemm / MatMul */
+  biases: number;
+  /** Relu / Clip folded into the producing node */
+  activations: number;
+}
+
+/** The activation of a fused node: clamp bounds, or undefined when it has none. */
+export function fusedActivation(node: Node): { min: number; max: number } | undefined {
+  if (node.domain !== FUSED_DOMAIN) return undefined;
+  const a = node.attrs['activation'];
+  if (a !== 'Relu' && a !== 'Clip') return undefined;
+  const min = node.attrs['activation_min'], max = node.attrs['activation_max'];
+  return { min: typeof min === 'number' ? min : -Infinity, max: typeof max === 'number' ? max : Infinity };
+}
+
+/** Fuses in place (see the file header). */
+export function fuseGraph(graph: Graph): FuseReport {
+  const report: FuseReport = { biases: 0, activations: 0 };
+  for (const add of [...graph.nodes]) {
+    if (add.domain === '' && add.op === 'Add' && fuseBias(graph, add)) report.biases++;
+  }
+  for (const act of [...graph.nodes]) {
+    if (act.domain === '' && (act.op === 'Relu' || act.op === 'Clip') && fuseActivation(graph, act)) report.activations++;
+  }
+  return report;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const constF32 = (graph: Graph, name: string | undefined): Tensor | undefined => {
+  const t = name ? graph.values.get(name)?.const : undefined;
+  return t && t.dtype === 'float32' ? t : undefined;
+};
+
+const staticDims = (graph: Graph, name: string): number[] | undefined => {
+  const d = graph.values.get(name)?.info.dims;
+  return d && d.every((x) => x >= 0) ? d : undefined;
+};
+
+/** The single node reading `x` when x is a node output no one else reads and no graph output. */
+function soleProducer(graph: Graph, x: string, reader: Node): Node | undefined {
+  if (graph.outputs.includes(x) || graph.inputs.includes(x)) return undefined;
+  const users = consumers(graph).get(x) ?? [];
+  if (users.length !== 1 || users[0] !== reader || reader.inputs.filter((i) => i === x).length !== 1) return undefined;
+  return graph.nodes.find((n) => n.outputs[0] === x && n.outputs.slice(1).every((o) => !o));
+}
+
+/**
+ * The values of constant c broadcast along axis `axis` of a rank-`rank` output of size `len`
+ * there, when c is 1 along every other axis (and has rank ≤ rank); undefined otherwise.
+ */
+function alongAxis(c: Tensor, rank: number, axis: number, len: number): Float32Array | undefined {
+  if (c.dims.length > rank) return undefined;
+  const off = rank - c.dims.length;
+  let n = 1;
+  for (let i = 0; i < c.dims.length; i++) {
+    const d = c.dims[i]!;
+    if (i + off === axis) { if (d !== 1 && d !== len) return undefined; n = d; } else if (d !== 1) return undefined;
+  }
+  const src = c.data as Float32Array;
+  return Float32Array.from({ length: len }, (_, k) => src[n === 1 ? 0 : k]!);
+}
+
+function addConst(graph: Graph, base: string, t: Tensor): string {
+  const name = freshName(graph, base);
+  graph.values.set(name, { name, info: { dtype: t.dtype, dims: [...t.dims] }, const: t });
+  return name;
+}
+
+/** The producer now writes `y` (the output of the node being folded into it), which is removed. */
+function absorb(graph: Graph, prod: Node, folded: Node): void {
+  const x = prod.outputs[0]!;
+  const y = folded.outputs[0]!;
+  prod.outputs[0] = y;
+  graph.values.delete(x);
+  graph.nodes = graph.nodes.filter((n) => n !== folded);
+}
+
+function fuseBias(graph: Graph, add: Node): boolean {
+  const [p, q] = add.inputs;
+  if (!p || !q || add.outputs.length !== 1) return false;
+  const y = add.outputs[0]!;
+  for (const [x, cName] of [[p, q], [q, p]] as const) {
+    const c = constF32(graph, cName);
+    if (!c || graph.values.get(x)?.const) continue;
+    const xd = staticDims(graph, x), yd = staticDims(graph, y);
+    if (!xd || !yd || xd.length !== yd.length || xd.some((d, i) => d !== yd[i])) continue;
+    const prod = soleProducer(graph, x, add);
+    if (!prod || prod.domain !== '' || graph.values.get(x)?.info.dtype !== 'float32') continue;
+    if (prod.op === 'Conv') {
+      if (xd.length < 3) continue;
+      const M = xd[1]!;
+      const v = alongAxis(c, xd.length, 1, M);
+      const wName = prod.inputs[1] ?? '';
+      if (!v || !constF32(graph, wName)) continue;
+      const bName = prod.inputs[2] ?? '';
+      const b = bName ? constF32(graph, bName) : undefined;
+      if (bName && (!b || b.data.length !== M)) continue;
+      const nb = Float32Array.from(v, (cv, m) => (b ? (b.data as Float32Array)[m]! : 0) + cv);
+      const nbName = addConst(graph, `${bName || `${prod.name}_bias`}_fused`, { dtype: 'float32', dims: [M], data: nb });
+      while (prod.inputs.length < 3) prod.inputs.push('');
+      prod.inputs[2] = nbName;
+      absorb(graph, prod, add);
+      return true;
+    }
+    if (prod.op === 'Gemm' || prod.op === 'MatMul') {
+      if (xd.length < 1) continue;
+      const N = xd[xd.length - 1]!;
+      const v = alongAxis(c, xd.length, xd.length - 1, N);
+      if (!v) continue;
+      if (prod.op === 'Gemm') {
+        const cIn = prod.inputs[2] ?? '';
+        const old = cIn ? constF32(graph, cIn) : undefined;
+        const beta = typeof prod.attrs['beta'] === 'number' ? prod.attrs['beta'] : 1;
+        let oldV: Float32Array | undefined;
+        if (cIn) {
+          oldV = old ? alongAxis(old, 2, 1, N) : undefined;
+          if (!oldV) continue;
+        }
+        const nc = Float32Array.from(v, (cv, n) => (oldV ? beta * oldV[n]! : 0) + cv);
+        const ncName = addConst(graph, `${cIn || `${prod.name}_C`}_fused`, { dtype: 'float32', dims: [N], data: nc });
+        while (prod.inputs.length < 3) prod.inputs.push('');
+        prod.inputs[2] = ncName;
+        prod.attrs = { ...prod.attrs, beta: 1 };
+        absorb(graph, prod, add);
+        return true;
+      }
+      // MatMul
+      const ad = staticDims(graph, prod.inputs[0] ?? ''), bd = staticDims(graph, prod.inputs[1] ?? '');
+      if (!ad || !bd || ad.length < 2 || bd.length < 2) continue;
+      const biasName = addConst(graph, `${prod.name}_bias_fused`, { dtype: 'float32', dims: [N], data: v });
+      if (ad.length === 2 && bd.length === 2 && prod.opset >= 7) {
+        prod.op = 'Gemm';
+        prod.def = resolveOp('Gemm', '', prod.opset, prod.name);
+        prod.attrs = {};
+        prod.inputs = [prod.inputs[0]!, prod.inputs[1]!, biasName];
+      } else {
+        toFused(prod);
+        prod.inputs = [prod.inputs[0]!, prod.inputs[1]!, biasName];
+      }
+      absorb(graph, prod, add);
+      return true;
+    }
+  }
+  return false;
+}
+
+function fuseActivation(graph: Graph, act: Node): boolean {
+  const x = act.inputs[0] ?? '';
+  if (!x || act.outputs.length !== 1 || graph.values.get(x)?.info.dtype !== 'float32') return false;
+  let min: number, max: number;
+  if (act.op === 'Relu') {
+    min = 0; max = Infinity;
+  } else if (act.opset < 11) {
+    min = typeof act.attrs['min'] === 'number' ? act.attrs['min'] : -F32_MAX;
+    max = typeof act.attrs['max'] === 'number' ? act.attrs['max'] : F32_MAX;
+  } else {
+    const bound = (i: number, dflt: number): number | undefined => {
+      const name = act.inputs[i];
+      if (!name) return dflt;
+      const t = constF32(graph, name);
+      return t && t.data.length === 1 ? (t.data as Float32Array)[0]! : undefined;
+    };
+    const lo = bound(1, -F32_MAX), hi = bound(2, F32_MAX);
+    if (lo === undefined || hi === undefined) return false;
+    min = lo; max = hi;
+  }
+  const prod = soleProducer(graph, x, act);
+  if (!prod) return false;
+  const plain = prod.domain === '' && (prod.op === 'Conv' || prod.op === 'Gemm' || prod.op === 'MatMul');
+  const fusedNoAct = prod.domain === FUSED_DOMAIN && !fusedActivation(prod);
+  if (!plain && !fusedNoAct) return false;
+  if (plain) toFused(prod);
+  prod.attrs = { ...prod.attrs, activation: act.op, activation_min: min, activation_max: max };
+  absorb(graph, prod, act);
+  return true;
+}
+
+/** Conv/Gemm/MatMul → sparrow.FusedConv/FusedGemm/FusedMatMul (no bias, no activation yet). */
+function toFused(node: Node): void {
+  const base = node.def;
+  const nBase = node.op === 'MatMul' ? 2 : 3;
+  node.op = `Fused${node.op}`;
+  node.domain = FUSED_DOMAIN;
+  node.def = fusedDef(base, node.op, nBase);
+}
+
+function fusedDef(base: OpDef, op: string, nBase: number): OpDef {
+  const ref: RefKernel = (inputs, attrs, ctx) => {
+    const y = base.ref(inputs.slice(0, nBase), attrs, ctx)[0]!;
+    const data = y.data as Float32Array;
+    const bias = nBase === 2 ? inputs[2] : undefined; // FusedMatMul: per-column bias [N]
+    if (bias) {
+      const b = bias.data as Float32Array;
+      const N = b.length;
+      for (let i = 0; i < data.length; i++) data[i] = data[i]! + b[i % N]!;
+    }
+    const a = attrs['activation'];
+    if (a === 'Relu' || a === 'Clip') {
+      const lo = attrs['activation_min'] as number, hi = attrs['activation_max'] as number;
+      for (let i = 0; i < data.length; i++) {
+        const v = data[i]!;
+        if (!Number.isNaN(v)) data[i] = Math.min(Math.max(v, lo), hi);
+      }
+    }
+    return [y];
+  };
+  return {
+    op, domain: FUSED_DOMAIN, sinceVersion: base.sinceVersion, untilVersion: base.untilVersion, ref,
+    shape: (inputs, attrs, consts, ctx) => base.shape(inputs.slice(0, nBase), attrs, consts.slice(0, nBase), ctx),
+  };
+}
