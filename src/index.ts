@@ -10,3 +10,7 @@ export { SparrowWasm, type CsrResult } from './runtime/wasm.js';
 export { loadWasmNode, compileNodeModule } from './runtime/node.js';
 export { packTensors, packOnnxWeights, type PackTensor } from './compress/pack.js';
 export { parseNpy, writeNpy } from './io/npy.js';
+export { Session, type SessionOptions, type EngineName } from './runtime/session.js';
+export { importOnnx } from './onnx/import.js';
+export type { Tensor, TensorDType, ValueInfo } from './ops/types.js';
+import './ops/ref/index.js';

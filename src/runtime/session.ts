@@ -107,6 +107,21 @@ export class Session {
    * A session over an already imported graph (the graph is copied, not modified). The
    * sparrow-f32 engine instantiates its WASM module and compiles at the first `run`.
    */
+  /**
+   * Fetches an ONNX model (http(s) in Node, any URL `fetch` takes in browsers and Workers) and
+   * loads it like fromOnnx. HTTP errors → SparrowError('io_error').
+   */
+  static async fromUrl(url: string | URL, opts: SessionOptions = {}): Promise<Session> {
+    let res: Response;
+    try {
+      res = await fetch(url);
+    } catch (e) {
+      throw new SparrowError('io_error', `cannot fetch ${String(url)}: ${(e as Error).message}`);
+    }
+    if (!res.ok) throw new SparrowError('io_error', `cannot fetch ${String(url)}: HTTP ${res.status}`);
+    return Session.fromOnnx(new Uint8Array(await res.arrayBuffer()), opts);
+  }
+
   static fromGraph(graph: Graph, opts: SessionOptions = {}): Session {
     const engine = opts.engine ?? 'reference';
     if (!ENGINES.includes(engine)) {
