@@ -511,8 +511,14 @@ export function decodeDense(codec: u32, src: usize, srcLen: u32, out: usize, n: 
     // row by row (SIMD); both passes reject magnitudes that are not int8
     if (!signValues(vals, gSigns, gNnz)) return E_CORRUPT;
     memory.fill(out, 0, n);
-    placeValues(runs, <u32>nRuns, vals, out);
-    if (!addRowBases(out, n, gCols, gBase)) return E_CORRUPT;
+    // sparse tensors (density < 20 %): add the bases per value while placing; denser ones:
+    // place, then one SIMD pass over the rows (measured: each wins on its side)
+    if (<u64>gNnz * 5 < <u64>n) {
+      if (!placeRowValues(runs, <u32>nRuns, vals, out, gCols, gBase)) return E_CORRUPT;
+    } else {
+      placeValues(runs, <u32>nRuns, vals, out);
+      if (!addRowBases(out, n, gCols, gBase)) return E_CORRUPT;
+    }
     return 0;
   }
   return E_CODEC;
@@ -629,6 +635,39 @@ function addRowBases(out: usize, n: u32, cols: u32, base: usize): bool {
     }
   }
   return !v128.any_true(bad);
+}
+
+/**
+ * Codec 3 placement: like placeValues, adding each row's base to the magnitude of its values
+ * on the way (vals: ±(u+1) as int8, from signValues). The row is tracked as the position
+ * crosses row ends (runs validated by runsEnd: every write is inside out[0, n)). False if a
+ * magnitude exceeds 127 (128 for a negative value).
+ */
+function placeRowValues(runs: usize, nRuns: u32, vals: usize, out: usize, cols: u32, base: usize): bool {
+  const rEnd = runs + <usize>nRuns;
+  let p: u32 = 0;
+  let row: u32 = 0;
+  let rowEnd: u32 = cols;
+  let b: i32 = <i32>load<u8>(base);
+  let v = vals;
+  let bad: i32 = 0;
+  for (let q = runs; q < rEnd; q++) {
+    const r = <u32>load<u8>(q);
+    p += r;
+    if (r == 255) continue; // escape: 255 zeros, no value
+    if (p >= rowEnd) {
+      do { row++; rowEnd += cols; } while (p >= rowEnd);
+      b = <i32>load<u8>(base + row);
+    }
+    const x = <i32>load<i8>(v);
+    const sx = x >> 31;                  // −1 for negative values
+    const y = x + ((b ^ sx) - sx);       // ±(|x| + b)
+    bad |= (y + 128) & ~255;             // outside [−128, 127]
+    store<i8>(out + <usize>p, <i8>y);
+    p++;
+    v++;
+  }
+  return bad == 0;
 }
 
 let gValues: u32 = 0;
