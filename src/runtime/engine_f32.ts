@@ -17,6 +17,7 @@
 import { SparrowError } from '../errors.js';
 import { elementCount, type Attrs, type KernelContext, type Tensor, type TensorDType, type ValueInfo } from '../ops/types.js';
 import { readWindowAttrs, windowGeometry } from '../ops/ref/conv.js';
+import { sliceAxes } from '../ops/ref/shape_ops.js';
 import { AttrReader, broadcastIndex, normAxes, normAxis, stridesOf, toIntList } from '../ops/ref/util.js';
 import { cloneGraph, formatInfo, type Graph, type Node } from '../ir/graph.js';
 import { optimize, inferShapes, type OptimizeOptions } from '../ir/passes.js';
@@ -1317,32 +1318,6 @@ function lowerTranspose(n: Node, L: LowerCtx): Lowered | string {
   return remapKernel(L, x, y, perm.map((p, k) => ({ n: xd[p]!, dst: outS[k]!, src: inS[p]!, off: 0 })));
 }
 
-/** Slice per-axis start/step/count with the reference's clamping (src/ops/ref/shape_ops.ts). */
-function sliceSpec(dims: readonly number[], starts: number[], ends: number[], axesIn: number[] | undefined, steps: number[] | undefined,
-  n: Node): Array<{ axis: number; start: number; step: number; count: number }> {
-  const rank = dims.length;
-  const axes = normAxes(axesIn ?? starts.map((_, i) => i), rank, n.op, ctxOf(n));
-  if (starts.length !== ends.length || axes.length !== starts.length || (steps && steps.length !== starts.length)) {
-    throw new SparrowError('invalid_model', `Slice node "${n.name}": starts/ends/axes/steps lengths differ`);
-  }
-  return axes.map((axis, i) => {
-    const dim = dims[axis]!;
-    const step = steps ? steps[i]! : 1;
-    if (step === 0) throw new SparrowError('invalid_model', `Slice node "${n.name}": a step is 0`);
-    let start = starts[i]!, end = ends[i]!;
-    if (start < 0) start += dim;
-    if (end < 0) end += dim;
-    if (step > 0) {
-      start = Math.min(Math.max(start, 0), dim);
-      end = Math.min(Math.max(end, 0), dim);
-    } else {
-      start = Math.min(Math.max(start, 0), dim - 1);
-      end = Math.min(Math.max(end, -1), dim - 1);
-    }
-    const count = step > 0 ? Math.max(0, Math.ceil((end - start) / step)) : Math.max(0, Math.ceil((start - end) / -step));
-    return { axis, start, step, count };
-  });
-}
 
 function lowerSlice(n: Node, L: LowerCtx): Lowered | string {
   const why = dtypeReason(n, L, [0]);
@@ -1354,11 +1329,11 @@ function lowerSlice(n: Node, L: LowerCtx): Lowered | string {
     const r = reader(n);
     const starts = r.ints('starts'), ends = r.ints('ends');
     if (!starts || !ends) return 'starts/ends missing';
-    spec = sliceSpec(xd, starts, ends, r.ints('axes'), undefined, n);
+    spec = sliceAxes(xd, starts, ends, r.ints('axes'), undefined, n.op, ctxOf(n));
   } else {
     const starts = L.ints(n, 1, 'starts'), ends = L.ints(n, 2, 'ends');
     if (!starts || !ends) return 'starts/ends missing';
-    spec = sliceSpec(xd, starts, ends, L.ints(n, 3, 'axes'), L.ints(n, 4, 'steps'), n);
+    spec = sliceAxes(xd, starts, ends, L.ints(n, 3, 'axes'), L.ints(n, 4, 'steps'), n.op, ctxOf(n));
   }
   const inS = stridesOf(xd), yd = L.dims(y), outS = stridesOf(yd);
   const start = xd.map(() => 0), step = xd.map(() => 1);

@@ -295,10 +295,10 @@ export function splitShape(fromInput: boolean): ShapeFn {
 // ---------------------------------------------------------------------------------------------
 // Slice
 
-interface SliceAxis { axis: number; start: number; step: number; count: number }
+export interface SliceAxis { axis: number; start: number; step: number; count: number }
 
 /** Clamped start/step/count per sliced axis (ONNX Slice-10+ rules; Slice-1 has steps of 1). */
-function sliceAxes(dims: readonly number[], starts: number[], ends: number[], axesIn: number[] | undefined, steps: number[] | undefined, op: string, ctx: KernelContext): SliceAxis[] {
+export function sliceAxes(dims: readonly number[], starts: number[], ends: number[], axesIn: number[] | undefined, steps: number[] | undefined, op: string, ctx: KernelContext): SliceAxis[] {
   const rank = dims.length;
   if (starts.length !== ends.length) throw opError(op, ctx, `starts (${starts.length}) and ends (${ends.length}) differ in length`);
   const axes = normAxes(axesIn ?? starts.map((_, i) => i), rank, op, ctx);
