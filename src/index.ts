@@ -11,6 +11,19 @@ export { loadWasmNode, compileNodeModule } from './runtime/node.js';
 export { packTensors, packOnnxWeights, type PackTensor } from './compress/pack.js';
 export { parseNpy, writeNpy } from './io/npy.js';
 export { Session, type SessionOptions, type EngineName } from './runtime/session.js';
+export {
+  loadSparrowModel, writeSparrowModel, parsePreprocessing, preprocessPixels,
+  type SparrowModel, type Preprocessing, type CompressionRecord, type WriteModelOptions,
+} from './runtime/sparrow_model.js';
+export {
+  GRAPH_SCHEMA, graphToJson, graphTensors, graphFromMeta, readGraphContainer, writeGraphContainer, constantOrder,
+  type GraphJson, type GraphNodeJson, type QuantizedWeight, type StoredInt8, type DecodedGraph,
+} from './format/graph.js';
+export {
+  compressOnnx, compressGraph, pruneLayer, weightLayers, COMPRESS_DEFAULTS,
+  type CompressOptions, type CompressResult, type PruneMethod, type PruneContext, type LayerReport, type WeightLayer,
+} from './compress/compress.js';
+export { shareInt8Levels, kmeans1dExact } from './compress/kmeans.js';
 export { importOnnx } from './onnx/import.js';
 export type { Tensor, TensorDType, ValueInfo } from './ops/types.js';
 import './ops/ref/index.js';

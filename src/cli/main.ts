@@ -8,13 +8,19 @@ import { inspectSparrow, type InspectReport } from '../format/inspect.js';
 import { packOnnxWeights, packTensors, type PackTensor } from '../compress/pack.js';
 import { parseNpy, writeNpy } from '../io/npy.js';
 import { argmaxRow, imageBatch } from '../io/datasets.js';
-import { loadDataset, type DatasetName } from '../io/datasets_node.js';
+import { loadDataset, loadDatasetSpec, type DatasetName } from '../io/datasets_node.js';
 import { runConformance } from '../bench/conformance.js';
-import type { EngineName } from '../runtime/session.js';
-import { openEngine, prepareEngine, type InferenceEngine, type OrtEngineName } from '../runtime/ort.js';
+import { Session, type EngineName } from '../runtime/session.js';
+import { isOrtEngine, openEngine, prepareEngine, sessionEngine, type InferenceEngine, type OrtEngineName } from '../runtime/ort.js';
+import { imageBatchParams, preprocessPixels, type Preprocessing } from '../runtime/sparrow_model.js';
+import { MAGIC } from '../format/container.js';
+import { importOnnx } from '../onnx/import.js';
+import { optimize } from '../ir/passes.js';
+import { COMPRESS_DEFAULTS, PRUNE_METHODS, compressGraph, resolveCompressOptions, type ActivationMode, type PruneMethod } from '../compress/compress.js';
 import { runBench, formatBench } from '../bench/bench.js';
 import { writeBenchReport } from '../bench/report.js';
-import type { Tensor } from '../ops/types.js';
+import type { Tensor, ValueInfo } from '../ops/types.js';
+import cliProgress from 'cli-progress';
 import '../ops/ref/index.js';
 
 /**
@@ -40,16 +46,76 @@ function parseList(s: string | undefined, what: string): number[] | undefined {
   return v;
 }
 
-async function openModel(path: string, engine = 'sparrow-f32'): Promise<InferenceEngine> {
+/** True when the bytes start with the `.sparrow` magic. */
+function isSparrowFile(bytes: Uint8Array): boolean {
+  return bytes.length >= MAGIC.length && MAGIC.every((b, i) => bytes[i] === b);
+}
+
+interface OpenedModel { engine: InferenceEngine; preprocessing: Preprocessing | null; sparrow: boolean }
+
+/** An ONNX model on any engine, or a `.sparrow` model (recognised by its magic) on Sparrow's float engines. */
+async function openModel(path: string, engine = 'sparrow-f32'): Promise<OpenedModel> {
   const bytes = await readInput(path);
-  if (path.endsWith('.sparrow')) {
-    throw new SparrowError('invalid_argument', `${path}: running .sparrow files needs its graph, which \`sparrow compress\` adds (next milestone); run the .onnx model`);
+  const kind = engineOf(engine);
+  if (isSparrowFile(bytes)) {
+    if (isOrtEngine(kind)) {
+      throw new SparrowError('invalid_argument', `${path}: a .sparrow model runs on sparrow-f32 or sparrow-ref, not ${engine} (ONNX Runtime takes the .onnx model)`);
+    }
+    const session = await Session.fromSparrow(bytes, { engine: kind });
+    return { engine: sessionEngine(engine, session), preprocessing: session.preprocessing, sparrow: true };
   }
-  return openEngine(engine, engineOf(engine), bytes);
+  return { engine: await openEngine(engine, kind, bytes), preprocessing: null, sparrow: false };
 }
 
 function toNpyData(t: Tensor): Parameters<typeof writeNpy>[0] {
   return t.dtype === 'bool' ? new Uint8Array(t.data as Uint8Array) : t.data as Parameters<typeof writeNpy>[0];
+}
+
+/**
+ * Calibration batches for the model input `info` (NCHW float32 images, or any float32 input
+ * from `npy:`): the first `n` records of `spec`, preprocessed as the model will be; one record
+ * per batch when the model's batch dimension is fixed, else batches of 32.
+ */
+function calibBatches(spec: string, n: number, info: ValueInfo, pre: Preprocessing | null): Tensor[] {
+  const fixed = info.dims && info.dims.length > 0 && info.dims[0]! > 0 ? info.dims[0]! : 0;
+  const per = fixed || 32;
+  const check = (t: Tensor): Tensor => {
+    const want = info.dims;
+    if (t.dtype !== info.dtype || (want && (want.length !== t.dims.length || want.some((d, i) => i > 0 && d >= 0 && d !== t.dims[i])))) {
+      throw new SparrowError('invalid_argument', `--calib ${spec}: records are ${t.dtype} [${t.dims.slice(1)}], the model's input is ${info.dtype} [${(want ?? []).slice(1)}]`);
+    }
+    return t;
+  };
+  const out: Tensor[] = [];
+  const set = loadDatasetSpec(spec);
+  const count = Math.min(n, set.n);
+  const params = pre ? imageBatchParams(pre) : {};
+  for (let i = 0; i + per <= count || (!fixed && i < count); i += per) out.push(check(imageBatch(set, i, Math.min(per, count - i), params)));
+  if (out.length === 0) throw new SparrowError('invalid_argument', `--calib ${spec}: ${count} record(s) do not fill one batch of ${per}`);
+  return out;
+}
+
+/** `npy:<file>` calibration: a float32 (or uint8 pixel) batch, first `n` records, split as calibBatches does. */
+async function npyCalibBatches(spec: string, n: number, info: ValueInfo, pre: Preprocessing | null): Promise<Tensor[]> {
+  const a = parseNpy(await readInput(spec.slice(4)));
+  let t = { dtype: a.dtype, dims: a.shape, data: a.data } as Tensor;
+  if (t.dtype === 'uint8' && pre) t = preprocessPixels(t, pre);
+  if (t.dtype !== 'float32' || t.dims.length === 0) throw new SparrowError('invalid_argument', `--calib ${spec}: expected a float32 (or uint8 pixel) batch, got ${a.dtype} [${a.shape}]`);
+  const fixed = info.dims && info.dims.length > 0 && info.dims[0]! > 0 ? info.dims[0]! : 0;
+  const per = fixed || 32;
+  const count = Math.min(n, t.dims[0]!);
+  const inner = t.data.length / Math.max(1, t.dims[0]!);
+  const out: Tensor[] = [];
+  for (let i = 0; i + per <= count || (!fixed && i < count); i += per) {
+    const b = Math.min(per, count - i);
+    const dims = [b, ...t.dims.slice(1)];
+    if (info.dims && (info.dims.length !== dims.length || info.dims.some((d, k) => k > 0 && d >= 0 && d !== dims[k]))) {
+      throw new SparrowError('invalid_argument', `--calib ${spec}: records are [${dims.slice(1)}], the model's input is [${info.dims.slice(1)}]`);
+    }
+    out.push({ dtype: 'float32', dims, data: (t.data as Float32Array).slice(i * inner, (i + b) * inner) });
+  }
+  if (out.length === 0) throw new SparrowError('invalid_argument', `--calib ${spec}: ${count} record(s) do not fill one batch of ${per}`);
+  return out;
 }
 
 export const VERSION = '0.1.0';
@@ -97,6 +163,93 @@ function buildProgram(out: (s: string) => void): Command {
     .showHelpAfterError(false)
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: () => { /* one line, printed by main */ } });
 
+  program.command('compress')
+    .description('compress an ONNX model into one .sparrow file: Conv/Gemm/MatMul weights pruned, int8 per output channel ' +
+      '(optionally 2^B shared levels), entropy-coded; with the optimized graph and the preprocessing. The float weights ' +
+      'are not stored; biases stay float32')
+    .argument('<model>', 'an .onnx model')
+    .requiredOption('-o, --output <file>', 'output .sparrow file')
+    .option('--sparsity <s>', 'fraction of each weight tensor pruned, 0 <= s < 1', String(COMPRESS_DEFAULTS.sparsity))
+    .option('--prune <method>', `${PRUNE_METHODS.join(' | ')}: magnitude is per layer and needs no data; hessian (OBS) needs --calib`, COMPRESS_DEFAULTS.prune)
+    .option('--calib <spec>', 'calibration data: mnist:<folder> | cifar10:<file> | npy:<file.npy> (first --calib-n records)')
+    .option('--calib-n <n>', 'calibration records', String(COMPRESS_DEFAULTS.calibN))
+    .option('--weight-bits <b>', 'at most 2^B distinct int8 levels per weight tensor (weight sharing), 3..8', String(COMPRESS_DEFAULTS.weightBits))
+    .option('--activations <mode>', 'dynamic (activation scales at run time) or static (ranges measured on --calib are stored)', COMPRESS_DEFAULTS.activations)
+    .option('--mean <a,b,c>', 'per-channel mean after pixel/255, stored as the model\'s preprocessing (default: none)')
+    .option('--std <a,b,c>', 'per-channel std, stored likewise (default: none)')
+    .option('--json', 'print the inspect report of the written file as one JSON document')
+    .action(async (model: string, o: {
+      output: string; sparsity: string; prune: string; calib?: string; calibN: string; weightBits: string; activations: string;
+      mean?: string; std?: string; json?: boolean;
+    }) => {
+      const num = (v: string, flag: string): number => {
+        const x = v.trim() === '' ? NaN : Number(v);
+        if (!Number.isFinite(x)) throw new SparrowError('invalid_argument', `${flag} must be a number, got "${v}"`);
+        return x;
+      };
+      const base = {
+        sparsity: num(o.sparsity, '--sparsity'), prune: o.prune as PruneMethod, weightBits: num(o.weightBits, '--weight-bits'),
+        activations: o.activations as ActivationMode,
+      };
+      const calibN = num(o.calibN, '--calib-n');
+      if (!Number.isInteger(calibN) || calibN < 1) throw new SparrowError('invalid_argument', `--calib-n must be a positive integer, got ${o.calibN}`);
+      resolveCompressOptions({ ...base, ...(o.calib ? { calib: { batches: [], spec: o.calib } } : {}) }); // fail before any work
+      const mean = parseList(o.mean, '--mean'), std = parseList(o.std, '--std');
+      const bytes = await readInput(model);
+      if (isSparrowFile(bytes)) throw new SparrowError('invalid_argument', `${model} is already a .sparrow file; compress takes the .onnx model`);
+      const graph = importOnnx(bytes);
+      optimize(graph);
+      const input = graph.inputs[0];
+      const info = input ? graph.values.get(input)!.info : undefined;
+      const imageLike = !!info && info.dtype === 'float32' && info.dims?.length === 4;
+      if ((mean || std) && !imageLike) {
+        throw new SparrowError('invalid_argument', `--mean/--std describe an NCHW float32 image input; the model's input ${input ?? '(none)'} is not one`);
+      }
+      const channels = imageLike ? info!.dims![1]! : -1;
+      for (const [flag, v] of [['--mean', mean], ['--std', std]] as const) {
+        if (v && channels >= 0 && v.length !== channels) throw new SparrowError('invalid_argument', `${flag} has ${v.length} values, the model's input has ${channels} channels`);
+      }
+      if (std?.some((x) => x <= 0)) throw new SparrowError('invalid_argument', '--std values must be positive');
+      const pre: Preprocessing | null = imageLike
+        ? { input: input!, layout: 'NCHW', scale: 1 / 255, ...(mean ? { mean } : {}), ...(std ? { std } : {}) }
+        : null;
+      let calib: { batches: Tensor[]; spec: string } | undefined;
+      if (o.calib) {
+        if (!info) throw new SparrowError('invalid_argument', 'the model has no input to calibrate');
+        const batches = o.calib.startsWith('npy:') ? await npyCalibBatches(o.calib, calibN, info, pre) : calibBatches(o.calib, calibN, info, pre);
+        calib = { batches, spec: o.calib };
+        if (base.prune !== 'hessian' && base.activations !== 'static') {
+          process.stderr.write('sparrow: note: --calib is used by --prune hessian and --activations static only; ignored\n');
+        }
+      }
+      const bar = process.stderr.isTTY
+        ? new cliProgress.SingleBar({ stream: process.stderr, format: 'compress [{bar}] {value}/{total} layers {layer}', hideCursor: false, clearOnComplete: true },
+          cliProgress.Presets.shades_classic)
+        : undefined;
+      let started = false;
+      let result: Awaited<ReturnType<typeof compressGraph>>;
+      try {
+        result = await compressGraph(graph, {
+          ...base, ...(calib ? { calib } : {}), preprocessing: pre,
+          onProgress: (done, total, layer) => {
+            if (!bar) return;
+            if (!started) { bar.start(total, done, { layer }); started = true; } else bar.update(done, { layer });
+          },
+        });
+      } finally {
+        if (started) bar!.stop();
+      }
+      await writeOutput(o.output, result.bytes);
+      const report = inspectSparrow(result.bytes);
+      if (o.json) out(JSON.stringify(report));
+      else {
+        const shared = base.weightBits < 8 ? `, at most ${2 ** base.weightBits} levels per tensor` : '';
+        out(formatInspect(report, o.output) + '\n\n' +
+          `${result.layers.length} weight tensors pruned (${base.prune}, sparsity ${base.sparsity}) and quantized to int8 per output channel${shared}; ` +
+          'biases float32; float weights not stored.');
+      }
+    });
+
   program.command('inspect')
     .description('show the tensors, codecs, densities and sizes of a .sparrow file (every CRC and stream is checked)')
     .argument('<file>', 'a .sparrow file')
@@ -139,22 +292,34 @@ function buildProgram(out: (s: string) => void): Command {
     });
 
   program.command('run')
-    .description('run a model on .npy inputs and write .npy outputs')
-    .argument('<model>', 'an .onnx model')
+    .description('run a model on .npy inputs and write .npy outputs (uint8 pixel inputs are preprocessed: ' +
+      'pixel/255 then --mean/--std, or what a .sparrow model stores)')
+    .argument('<model>', 'an .onnx or .sparrow model')
     .requiredOption('--input <name=file.npy...>', 'an input (repeat for several)')
-    .option('--engine <engine>', `engine: ${Object.keys(ENGINES).join(', ')}`, 'sparrow-f32')
+    .option('--engine <engine>', `engine: ${Object.keys(ENGINES).join(', ')} (.sparrow: sparrow-f32, sparrow-ref)`, 'sparrow-f32')
+    .option('--mean <a,b,c>', 'per-channel mean for uint8 pixel inputs, after pixel/255 (default: a .sparrow model\'s own)')
+    .option('--std <a,b,c>', 'per-channel std for uint8 pixel inputs (default: a .sparrow model\'s own)')
     .option('--out <dir>', 'folder for the output .npy files', '.')
     .option('--json', 'print one JSON document')
-    .action(async (model: string, o: { input: string[]; engine: string; out: string; json?: boolean }) => {
+    .action(async (model: string, o: { input: string[]; engine: string; mean?: string; std?: string; out: string; json?: boolean }) => {
       engineOf(o.engine);
-      const session = await openModel(model, o.engine);
+      const mean = parseList(o.mean, '--mean'), std = parseList(o.std, '--std');
+      const opened = await openModel(model, o.engine);
+      const session = opened.engine;
+      // uint8 pixels → float32: the flags if given (any input), else a .sparrow model's stored preprocessing (its input)
+      const pre = mean || std
+        ? { input: undefined, scale: 1 / 255, ...(mean ? { mean } : {}), ...(std ? { std } : {}) }
+        : opened.preprocessing;
       const feeds: Record<string, Tensor> = {};
       for (const p of o.input) {
         const eq = p.indexOf('=');
         if (eq <= 0) throw new SparrowError('invalid_argument', `--input expects name=file.npy, got "${p}"`);
         const a = parseNpy(await readInput(p.slice(eq + 1)));
         if (a.dtype === 'float64') throw new SparrowError('invalid_argument', `${p.slice(eq + 1)}: float64 input; save it as float32`);
-        feeds[p.slice(0, eq)] = { dtype: a.dtype, dims: a.shape, data: a.data } as Tensor;
+        const name = p.slice(0, eq);
+        let t = { dtype: a.dtype, dims: a.shape, data: a.data } as Tensor;
+        if (pre && t.dtype === 'uint8' && (pre.input === undefined || pre.input === name)) t = preprocessPixels(t, pre);
+        feeds[name] = t;
       }
       const t0 = performance.now();
       const outs = await session.run(feeds);
@@ -173,14 +338,14 @@ function buildProgram(out: (s: string) => void): Command {
 
   program.command('eval')
     .description('top-1 accuracy of a classifier on MNIST or CIFAR-10')
-    .argument('<model>', 'an .onnx model')
+    .argument('<model>', 'an .onnx or .sparrow model')
     .requiredOption('--dataset <name>', 'mnist or cifar10')
     .requiredOption('--data <path>', 'mnist: folder with the t10k IDX .gz files; cifar10: the binary file')
     .option('--offset <k>', 'skip the first K records', '0')
     .option('--limit <n>', 'evaluate at most N records')
     .option('--engine <engine>', `engine: ${Object.keys(ENGINES).join(', ')}`, 'sparrow-f32')
-    .option('--mean <a,b,c>', 'per-channel mean, applied after pixel/255')
-    .option('--std <a,b,c>', 'per-channel std')
+    .option('--mean <a,b,c>', 'per-channel mean, applied after pixel/255 (default: a .sparrow model\'s own, else none)')
+    .option('--std <a,b,c>', 'per-channel std (default: a .sparrow model\'s own, else none)')
     .option('--batch <n>', 'images per run', '1')
     .option('--json', 'print one JSON document')
     .action(async (model: string, o: { dataset: string; data: string; offset: string; limit?: string; engine: string; mean?: string; std?: string; batch: string; json?: boolean }) => {
@@ -192,8 +357,11 @@ function buildProgram(out: (s: string) => void): Command {
       if (!Number.isInteger(limit) || limit < 1) throw new SparrowError('invalid_argument', '--limit must be a positive integer');
       const n = Math.min(limit, set.n - offset);
       const batch = Math.max(1, Number(o.batch) | 0);
-      const pre = { mean: parseList(o.mean, '--mean'), std: parseList(o.std, '--std') };
-      const session = await openModel(model, o.engine);
+      const flags = { mean: parseList(o.mean, '--mean'), std: parseList(o.std, '--std') };
+      const opened = await openModel(model, o.engine);
+      const session = opened.engine;
+      // the flags when given, else what a .sparrow model stores (pixel/255 then its mean/std)
+      const pre = flags.mean || flags.std || !opened.preprocessing ? flags : imageBatchParams(opened.preprocessing);
       const input = session.inputNames[0]!, output = session.outputNames[0]!;
       let correct = 0;
       for (let i = 0; i < n; i += batch) {

@@ -9,6 +9,8 @@ import { importOnnx } from '../onnx/import.js';
 import { runReference } from './reference.js';
 import { F32Engine, type F32MemoryStats, type FallbackOp } from './engine_f32.js';
 import type { FuseReport } from '../ir/fuse.js';
+import type { ReadOptions } from '../format/container.js';
+import { loadSparrowModel, type CompressionRecord, type Preprocessing } from './sparrow_model.js';
 
 export type EngineName = 'reference' | 'sparrow-f32';
 const ENGINES: readonly string[] = ['reference', 'sparrow-f32'];
@@ -56,6 +58,8 @@ export class Session {
   readonly report: SessionReport | undefined;
   readonly #graph: Graph;
   readonly #f32: F32Engine | undefined;
+  #preprocessing: Preprocessing | null = null;
+  #compression: CompressionRecord | null = null;
 
   private constructor(graph: Graph, engine: EngineName, report: OptimizeReport | undefined, opts: SessionOptions) {
     this.#graph = graph;
@@ -122,6 +126,27 @@ export class Session {
     return Session.fromOnnx(new Uint8Array(await res.arrayBuffer()), opts);
   }
 
+  /**
+   * Loads a `.sparrow` model (src/format/graph.ts): every CRC and stream is checked, the graph
+   * is validated and rebuilt, int8 weights are dequantized to float32 (q·scale per channel) and
+   * the graph runs on a float engine, 'sparrow-f32' by default (the int8 engine comes later).
+   * The file's preprocessing is available as `session.preprocessing`. Throws SparrowError:
+   * the container's codes, 'corrupt_metadata' (a bad graph), 'unsupported_op'.
+   */
+  static async fromSparrow(bytes: Uint8Array, opts: SessionOptions & { read?: ReadOptions } = {}): Promise<Session> {
+    const engine = opts.engine ?? 'sparrow-f32';
+    if (!ENGINES.includes(engine)) {
+      throw new SparrowError('invalid_argument', `engine '${String(engine)}' is not available (available: ${ENGINES.join(', ')})`);
+    }
+    const model = loadSparrowModel(bytes, opts.read);
+    const { read: _read, ...rest } = opts;
+    const s = Session.fromGraph(model.graph, { ...rest, engine });
+    s.#preprocessing = model.preprocessing;
+    s.#compression = model.compression;
+    await s.#f32?.init();
+    return s;
+  }
+
   static fromGraph(graph: Graph, opts: SessionOptions = {}): Session {
     const engine = opts.engine ?? 'reference';
     if (!ENGINES.includes(engine)) {
@@ -135,6 +160,16 @@ export class Session {
       throw new SparrowError('invalid_argument', 'inputShapes needs the passes (optimize: true)');
     }
     return new Session(g, engine, report, opts);
+  }
+
+  /** The preprocessing a `.sparrow` model stores (pixel scale, mean, std); null otherwise. */
+  get preprocessing(): Preprocessing | null {
+    return this.#preprocessing;
+  }
+
+  /** What `sparrow compress` recorded in a `.sparrow` model; null otherwise. */
+  get compression(): CompressionRecord | null {
+    return this.#compression;
   }
 
   /** The graph the engine runs (after the passes). Read only. */

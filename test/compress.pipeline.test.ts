@@ -1,0 +1,303 @@
+// `sparrow compress` end to end (bin/sparrow.js → dist/, built by `npm test`): the contract's
+// JSON report, the weights' density, weight sharing (--weight-bits), the stored preprocessing,
+// `eval`/`run` of the .sparrow file against the ONNX model on real data (../shared/data or
+// $SPARROW_DATA; skipped loudly when absent), and the k-means of src/compress/kmeans.ts.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readContainer, DType } from '../src/format/container.js';
+import { decodeInt8Ref } from '../src/codec/int8.js';
+import { kmeans1dExact, shareInt8Levels, distinct } from '../src/compress/kmeans.js';
+import { pruneMethodAvailable } from '../src/compress/compress.js';
+import { loadDataset } from '../src/io/datasets_node.js';
+import { parseNpy, writeNpy } from '../src/io/npy.js';
+import { lcg } from './helpers/tensors.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const MNIST_ONNX = 'examples/models/mnist-8.onnx';
+const RESNET_ONNX = 'examples/models/resnet20-cifar10.onnx';
+const DATA = process.env.SPARROW_DATA ?? resolve(process.cwd(), '../shared/data');
+const MNIST_DIR = join(DATA, 'mnist');
+const CIFAR = join(DATA, 'cifar10', 'test_q75.bin');
+const HAVE_MNIST = existsSync(join(MNIST_DIR, 't10k-images-idx3-ubyte.gz'));
+const HAVE_CIFAR = existsSync(CIFAR);
+if (!HAVE_MNIST) console.warn(`\n*** SKIPPING compress.pipeline MNIST evals: data not found in ${MNIST_DIR} (set SPARROW_DATA) ***\n`);
+if (!HAVE_CIFAR) console.warn(`\n*** SKIPPING compress.pipeline CIFAR-10 evals: ${CIFAR} not found (set SPARROW_DATA) ***\n`);
+if (!pruneMethodAvailable('hessian')) console.warn('\n*** SKIPPING compress.pipeline ResNet-20 accuracy at 0.7: --prune hessian is not wired into pruneLayer yet (src/compress/obs.ts) ***\n');
+const IMAGENET_NORM = ['--mean', '0.485,0.456,0.406', '--std', '0.229,0.224,0.225'];
+
+interface Run { status: number | null; stdout: string; stderr: string }
+interface TensorJson { name: string; shape: number[]; dtype: string; codec: string; density: number; bytes: number; entropyBytes: number }
+interface ReportJson { format: string; version: number; bytes: number; params: number; nonzero: number; entropyBytes: number; tensors: TensorJson[] }
+interface EvalJson { model: string; dataset: string; engine: string; n: number; top1: number }
+
+function sparrow(...args: string[]): Run {
+  const r = spawnSync(process.execPath, ['bin/sparrow.js', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** exit 0 and exactly one JSON document on stdout */
+function json<T>(r: Run): T {
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as T;
+}
+
+function expectFailure(r: Run, pattern: RegExp): void {
+  expect(r.status, r.stderr).not.toBe(0);
+  expect(r.stdout).toBe('');
+  const lines = r.stderr.trimEnd().split('\n');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+}
+
+/** The int8 tensors of a .sparrow file, decoded. */
+function int8Tensors(file: string): Map<string, Int8Array> {
+  const { header, payload } = readContainer(new Uint8Array(readFileSync(file)));
+  const out = new Map<string, Int8Array>();
+  header.meta.tensors.forEach((t, i) => {
+    const s = header.sections[i]!;
+    if (s.dtype === DType.Int8) out.set(t.name, decodeInt8Ref(s.codec, payload(i), s.decodedBytes));
+  });
+  return out;
+}
+
+let tmp: string;
+beforeAll(() => {
+  expect(existsSync(join(ROOT, 'dist', 'cli', 'main.js')), 'dist/ missing: run `npm run build`').toBe(true);
+  tmp = mkdtempSync(join(tmpdir(), 'sparrow-compress-'));
+});
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('sparrow compress mnist-8', () => {
+  let file8: string, file4: string, run8: Run, run4: Run;
+  beforeAll(() => {
+    file8 = join(tmp, 'mnist.sparrow');
+    file4 = join(tmp, 'mnist-4bit.sparrow');
+    run8 = sparrow('compress', MNIST_ONNX, '-o', file8, '--sparsity', '0.5', '--json');
+    run4 = sparrow('compress', MNIST_ONNX, '-o', file4, '--sparsity', '0.5', '--weight-bits', '4', '--json');
+  });
+
+  it('exits 0 with one JSON document holding the contract fields', () => {
+    const r = json<ReportJson>(run8);
+    expect(r.format).toBe('sparrow');
+    expect(r.version).toBe(1);
+    expect(r.bytes).toBe(statSync(file8).size);
+    for (const k of ['params', 'nonzero', 'entropyBytes'] as const) expect(Number.isInteger(r[k]), k).toBe(true);
+    for (const t of r.tensors) {
+      for (const k of ['name', 'shape', 'dtype', 'codec', 'density', 'bytes', 'entropyBytes'] as const) expect(t[k], `${t.name}.${k}`).toBeDefined();
+    }
+    // params: every tensor but the quantization scales
+    const weights = r.tensors.filter((t) => !t.name.endsWith('.scale'));
+    expect(r.params).toBe(weights.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0));
+    expect(r.bytes).toBeLessThan(statSync(join(ROOT, MNIST_ONNX)).size / 3);
+  });
+
+  it('prunes every Conv/MatMul weight to density ≈ 0.5 and quantizes it to int8 with per-channel scales', () => {
+    const r = json<ReportJson>(run8);
+    const int8 = r.tensors.filter((t) => t.dtype === 'int8');
+    expect(int8.map((t) => t.name).sort()).toEqual(['Parameter193_reshape1', 'Parameter5', 'Parameter87']);
+    let nz = 0, n = 0;
+    for (const t of int8) {
+      const size = t.shape.reduce((a, b) => a * b, 1);
+      expect(t.density, t.name).toBeGreaterThan(0.45);
+      expect(t.density, t.name).toBeLessThanOrEqual(0.5);
+      nz += t.density * size;
+      n += size;
+      expect(r.tensors.find((x) => x.name === `${t.name}.scale`)?.dtype, t.name).toBe('float32');
+    }
+    expect(nz / n).toBeCloseTo(0.5, 2);
+    // biases stay float32; nothing float32 of weight size is left
+    expect(r.tensors.filter((t) => t.dtype === 'float32' && t.shape.reduce((a, b) => a * b, 1) > 64)).toEqual([]);
+    const { header } = readContainer(new Uint8Array(readFileSync(file8)));
+    expect(header.meta.compression).toMatchObject({ prune: 'magnitude', sparsity: 0.5, weightBits: 8, activations: 'dynamic', bias: 'float32' });
+    expect(header.meta.preprocessing).toEqual({ input: 'Input3', layout: 'NCHW', scale: 1 / 255 });
+  });
+
+  it('--weight-bits 4: at most 16 distinct values per weight tensor, same zeros, smaller file', () => {
+    const r4 = json<ReportJson>(run4), r8 = json<ReportJson>(run8);
+    const t4 = int8Tensors(file4), t8 = int8Tensors(file8);
+    expect([...t4.keys()].sort()).toEqual([...t8.keys()].sort());
+    for (const [name, q4] of t4) {
+      const q8 = t8.get(name)!;
+      expect(distinct(q4).length, name).toBeLessThanOrEqual(16);
+      expect(distinct(q8).length, name).toBeGreaterThan(16);
+      for (let i = 0; i < q4.length; i++) {
+        if ((q4[i] === 0) !== (q8[i] === 0) || Math.sign(q4[i]!) !== Math.sign(q8[i]!)) throw new Error(`${name}[${i}]: ${q8[i]} became ${q4[i]}`);
+      }
+    }
+    expect(r4.nonzero).toBe(r8.nonzero);
+    expect(r4.bytes).toBeLessThan(r8.bytes);
+    expect(r4.entropyBytes).toBeLessThan(r8.entropyBytes);
+  });
+
+  it.skipIf(!HAVE_MNIST)('eval of the .sparrow: top-1 within 1 point of the ONNX model on the same 500 digits', () => {
+    const base = ['--dataset', 'mnist', '--data', MNIST_DIR, '--limit', '500', '--json'];
+    const onnx = json<EvalJson>(sparrow('eval', MNIST_ONNX, ...base));
+    const sp = json<EvalJson>(sparrow('eval', file8, ...base));
+    const sp4 = json<EvalJson>(sparrow('eval', file4, ...base));
+    expect(sp).toMatchObject({ model: file8, dataset: 'mnist', engine: 'sparrow-f32', n: 500 });
+    console.info(`mnist-8 top-1 on 500: onnx ${onnx.top1}, .sparrow 50% ${sp.top1}, 4-bit ${sp4.top1}`);
+    expect(onnx.top1).toBeGreaterThan(0.95);
+    expect(Math.abs(sp.top1 - onnx.top1)).toBeLessThanOrEqual(0.01);
+    expect(Math.abs(sp4.top1 - onnx.top1)).toBeLessThanOrEqual(0.01);
+    // the reference engine runs the same dequantized graph
+    const ref = json<EvalJson>(sparrow('eval', file8, ...base.slice(0, -3), '--limit', '50', '--engine', 'sparrow-ref', '--json'));
+    const f32 = json<EvalJson>(sparrow('eval', file8, ...base.slice(0, -3), '--limit', '50', '--json'));
+    expect(ref.top1).toBe(f32.top1);
+  });
+
+  it.skipIf(!HAVE_MNIST)('run of the .sparrow: a uint8 pixel .npy gets the stored pixel/255', () => {
+    const set = loadDataset('mnist', MNIST_DIR);
+    const px = set.pixels.slice(0, 784);
+    writeFileSync(join(tmp, 'x8.npy'), writeNpy(px, [1, 1, 28, 28]));
+    writeFileSync(join(tmp, 'xf.npy'), writeNpy(Float32Array.from(px, (p) => p / 255), [1, 1, 28, 28]));
+    const a = json<{ engine: string; outputs: Record<string, { file: string; dims: number[] }> }>(
+      sparrow('run', file8, '--input', `Input3=${join(tmp, 'x8.npy')}`, '--out', join(tmp, 'o8'), '--json'));
+    const b = json<{ outputs: Record<string, { file: string }> }>(
+      sparrow('run', file8, '--input', `Input3=${join(tmp, 'xf.npy')}`, '--out', join(tmp, 'of'), '--json'));
+    expect(a.engine).toBe('sparrow-f32');
+    expect(a.outputs.Plus214_Output_0!.dims).toEqual([1, 10]);
+    const ya = parseNpy(readFileSync(a.outputs.Plus214_Output_0!.file)).data as Float32Array;
+    const yb = parseNpy(readFileSync(b.outputs.Plus214_Output_0!.file)).data as Float32Array;
+    expect(Array.from(ya)).toEqual(Array.from(yb));
+    expect(ya.indexOf(Math.max(...ya))).toBe(set.labels[0]);
+  });
+
+  it('refuses bad options and inputs with one line on stderr', () => {
+    const out = join(tmp, 'bad.sparrow');
+    expectFailure(sparrow('compress', MNIST_ONNX, '-o', out, '--weight-bits', '2'), /invalid_argument: weight bits must be an integer in 3\.\.8/);
+    expectFailure(sparrow('compress', MNIST_ONNX, '-o', out, '--sparsity', '1'), /invalid_argument: sparsity/);
+    expectFailure(sparrow('compress', MNIST_ONNX, '-o', out, '--prune', 'random'), /invalid_argument: pruning method/);
+    expectFailure(sparrow('compress', MNIST_ONNX, '-o', out, '--prune', 'hessian'), /invalid_argument: .*calibration/);
+    expectFailure(sparrow('compress', MNIST_ONNX, '-o', out, '--activations', 'static'), /invalid_argument: .*calibration/);
+    expectFailure(sparrow('compress', MNIST_ONNX, '-o', out, '--mean', '0.1,0.2', '--std', '1,1'), /--mean has 2 values/);
+    expectFailure(sparrow('compress', join(tmp, 'missing.onnx'), '-o', out), /io_error/);
+    expectFailure(sparrow('compress', file8, '-o', out), /already a \.sparrow/);
+    expectFailure(sparrow('run', file8, '--input', `Input3=${join(tmp, 'x8.npy')}`, '--engine', 'ort-node'), /sparrow-f32 or sparrow-ref/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('--help states the defaults', () => {
+    const r = sparrow('compress', '--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/--sparsity[\s\S]*default:\s+"0\.5"/);
+    expect(r.stdout).toMatch(/--prune[\s\S]*default:\s+"magnitude"/);
+    expect(r.stdout).toMatch(/--weight-bits[\s\S]*default:\s+"8"/);
+    expect(r.stdout).toMatch(/--activations[\s\S]*default:\s+"dynamic"/);
+  });
+
+  it.skipIf(!HAVE_MNIST)('--activations static stores the calibrated input range of every quantized layer', () => {
+    const out = join(tmp, 'static.sparrow');
+    const r = sparrow('compress', MNIST_ONNX, '-o', out, '--calib', `mnist:${MNIST_DIR}`, '--calib-n', '16', '--activations', 'static', '--json');
+    json<ReportJson>(r);
+    const { header } = readContainer(new Uint8Array(readFileSync(out)));
+    expect(header.meta.compression).toMatchObject({ activations: 'static', calib: { n: 16 } });
+    const ranges = header.meta.activationRanges as Record<string, number>;
+    expect(Object.keys(ranges).sort()).toEqual(['Input3', 'Pooling160_Output_0_reshape0', 'Pooling66_Output_0']);
+    expect(ranges.Input3).toBe(1); // pixel/255 of a digit reaches 1
+    for (const v of Object.values(ranges)) expect(v).toBeGreaterThan(0);
+  });
+});
+
+describe('sparrow compress ResNet-20', () => {
+  let file: string, report: ReportJson;
+  beforeAll(() => {
+    file = join(tmp, 'resnet20-s70.sparrow');
+    report = json<ReportJson>(sparrow('compress', RESNET_ONNX, '-o', file, '--sparsity', '0.7', ...IMAGENET_NORM, '--json'));
+  });
+
+  it('at sparsity 0.7 fits in 140 KB with density ≈ 0.3 on the weights', () => {
+    console.info(`ResNet-20 at 0.7: ${report.bytes} bytes (ONNX ${statSync(join(ROOT, RESNET_ONNX)).size}), Shannon bound ${report.entropyBytes}`);
+    expect(report.bytes).toBeLessThan(140_000);
+    const int8 = report.tensors.filter((t) => t.dtype === 'int8');
+    expect(int8).toHaveLength(20); // 19 Conv + the Gemm
+    const n = int8.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+    const nz = int8.reduce((a, t) => a + t.density * t.shape.reduce((x, y) => x * y, 1), 0);
+    expect(nz / n).toBeGreaterThan(0.28);
+    expect(nz / n).toBeLessThanOrEqual(0.3);
+  });
+
+  it.skipIf(!HAVE_CIFAR)('evaluates (sparrow-f32) with its stored preprocessing on records 1000..1499', () => {
+    const base = ['--dataset', 'cifar10', '--data', CIFAR, '--offset', '1000', '--limit', '500', '--batch', '50', '--json'];
+    const float = json<EvalJson>(sparrow('eval', RESNET_ONNX, ...base, ...IMAGENET_NORM));
+    const stored = json<EvalJson>(sparrow('eval', file, ...base));
+    const explicit = json<EvalJson>(sparrow('eval', file, ...base, ...IMAGENET_NORM));
+    console.info(`ResNet-20 top-1 on records 1000..1499: float ${float.top1}, magnitude 0.7 ${stored.top1}`);
+    expect(float.top1).toBeGreaterThan(0.75);
+    expect(stored).toMatchObject({ engine: 'sparrow-f32', n: 500 });
+    expect(stored.top1).toBe(explicit.top1); // the stored mean/std are the ones given to compress
+    expect(stored.top1).toBeGreaterThan(0.1); // per-layer magnitude at 70 % without retraining loses much (see the hessian test)
+  });
+
+  // Per-layer magnitude pruning at 70 % without retraining costs ResNet-20 ~50 points; the
+  // Hessian (OBS) pruner of src/compress/obs.ts, calibrated on records 0..255, is the method
+  // meant to keep it within 3 points. Runs once pruneLayer wires it in.
+  it.skipIf(!HAVE_CIFAR || !pruneMethodAvailable('hessian'))('at 0.7 with --prune hessian: within 3 points of the float model on records 1000..1499', () => {
+    const out = join(tmp, 'resnet20-obs70.sparrow');
+    const r = json<ReportJson>(sparrow('compress', RESNET_ONNX, '-o', out, '--sparsity', '0.7', '--prune', 'hessian',
+      '--calib', `cifar10:${CIFAR}`, '--calib-n', '256', ...IMAGENET_NORM, '--json'));
+    expect(r.bytes).toBeLessThan(140_000);
+    const base = ['--dataset', 'cifar10', '--data', CIFAR, '--offset', '1000', '--limit', '500', '--batch', '50', '--json'];
+    const float = json<EvalJson>(sparrow('eval', RESNET_ONNX, ...base, ...IMAGENET_NORM));
+    const comp = json<EvalJson>(sparrow('eval', out, ...base));
+    expect(float.top1 - comp.top1).toBeLessThanOrEqual(0.03);
+  });
+});
+
+describe('weight sharing (kmeans.ts)', () => {
+  it('kmeans1dExact finds the optimal contiguous clustering (checked by brute force)', () => {
+    const rnd = lcg(5);
+    const cost = (xs: number[], ws: number[], starts: number[]): number => {
+      let c = 0;
+      starts.forEach((a, k) => {
+        const b = k + 1 < starts.length ? starts[k + 1]! : xs.length;
+        let w = 0, s = 0;
+        for (let i = a; i < b; i++) { w += ws[i]!; s += ws[i]! * xs[i]!; }
+        for (let i = a; i < b; i++) c += ws[i]! * (xs[i]! - s / w) ** 2;
+      });
+      return c;
+    };
+    for (let trial = 0; trial < 30; trial++) {
+      const n = 3 + Math.floor(rnd() * 7), k = 1 + Math.floor(rnd() * 4);
+      const xs = [...new Set(Array.from({ length: n }, () => Math.floor(rnd() * 60) - 30))].sort((a, b) => a - b);
+      const ws = xs.map(() => 1 + Math.floor(rnd() * 20));
+      const got = cost(xs, ws, kmeans1dExact(xs, ws, k));
+      let best = Infinity;
+      const m = xs.length;
+      for (let mask = 0; mask < 1 << (m - 1); mask++) { // every set of cut points
+        const starts = [0];
+        for (let i = 1; i < m; i++) if (mask & (1 << (i - 1))) starts.push(i);
+        if (starts.length <= k) best = Math.min(best, cost(xs, ws, starts));
+      }
+      expect(got).toBeCloseTo(best, 6);
+    }
+  });
+
+  it('keeps zeros and signs, at most 2^bits levels, deterministic', () => {
+    const rnd = lcg(11);
+    const q = Int8Array.from({ length: 5000 }, () => (rnd() < 0.5 ? 0 : Math.max(-127, Math.min(127, Math.round((rnd() + rnd() + rnd() - 1.5) * 90)))));
+    for (const bits of [3, 4, 5, 6]) {
+      const a = shareInt8Levels(q, bits), b = shareInt8Levels(q, bits);
+      expect(Array.from(a.q)).toEqual(Array.from(b.q));
+      expect(a.levels.length).toBeLessThanOrEqual(2 ** bits);
+      expect(a.levels).toContain(0);
+      expect(a.levels).toEqual(distinct(a.q));
+      for (let i = 0; i < q.length; i++) {
+        if ((q[i] === 0) !== (a.q[i] === 0) || Math.sign(q[i]!) !== Math.sign(a.q[i]!)) throw new Error(`bits ${bits}, [${i}]: ${q[i]} → ${a.q[i]}`);
+      }
+    }
+    expect(shareInt8Levels(q, 3).sse).toBeGreaterThan(shareInt8Levels(q, 5).sse);
+  });
+
+  it('leaves a tensor with few enough values unchanged', () => {
+    const q = Int8Array.from([0, 3, -3, 7, 0, 7, 100, -100]);
+    expect(Array.from(shareInt8Levels(q, 3).q)).toEqual(Array.from(q));
+    expect(shareInt8Levels(q, 3).sse).toBe(0);
+  });
+});

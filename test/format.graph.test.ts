@@ -1,0 +1,273 @@
+// The graph inside a .sparrow file (docs/format.md "Graph metadata", src/format/graph.ts):
+// ONNX → optimized Graph → container → Graph gives the same graph and bit-identical outputs
+// (float32 constants stored raw) on mnist-8 and ResNet-20; quantized weights come back as
+// q·scale with the stored int8 kept; hostile graph JSON is rejected with SparrowError
+// (corrupt_metadata, unsupported_op, unsupported_version), never a crash.
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SparrowError, type SparrowErrorCode } from '../src/errors.js';
+import { importOnnx } from '../src/onnx/import.js';
+import { optimize } from '../src/ir/passes.js';
+import type { Graph } from '../src/ir/graph.js';
+import type { Tensor } from '../src/ops/types.js';
+import { Session } from '../src/runtime/session.js';
+import { readContainer, writeContainer, type SectionInput, type SparrowMeta } from '../src/format/container.js';
+import {
+  constantOrder, graphToJson, readGraphContainer, writeGraphContainer, GRAPH_SCHEMA, type QuantizedWeight,
+} from '../src/format/graph.js';
+import { packOnnxWeights } from '../src/compress/pack.js';
+import { dequantize, quantizePerChannelInt8 } from '../src/compress/quantize.js';
+import { weightLayers } from '../src/compress/compress.js';
+import { lcg } from './helpers/tensors.js';
+import '../src/ops/ref/index.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const MODELS = { mnist: join(ROOT, 'examples/models/mnist-8.onnx'), resnet: join(ROOT, 'examples/models/resnet20-cifar10.onnx') };
+
+function optimized(path: string): Graph {
+  const g = importOnnx(new Uint8Array(readFileSync(path)));
+  optimize(g);
+  return g;
+}
+
+function randomInput(g: Graph, batch: number, seed: number): Tensor {
+  const dims = g.values.get(g.inputs[0]!)!.info.dims!.map((d) => (d < 0 ? batch : d));
+  const rnd = lcg(seed);
+  const n = dims.reduce((a, b) => a * b, 1);
+  return { dtype: 'float32', dims, data: Float32Array.from({ length: n }, () => rnd() * 2 - 1) };
+}
+
+function bits(t: Tensor): Uint8Array {
+  return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+}
+
+function errorOf(fn: () => unknown): SparrowError {
+  try {
+    fn();
+  } catch (e) {
+    if (!(e instanceof SparrowError)) throw new Error(`expected a SparrowError, got ${(e as Error)?.stack ?? String(e)}`);
+    return e;
+  }
+  throw new Error('expected a SparrowError, nothing was thrown');
+}
+
+describe.each([
+  ['mnist-8', MODELS.mnist, 1],
+  ['ResNet-20', MODELS.resnet, 3],
+] as const)('graph round trip: %s', (_, path, batch) => {
+  const g = optimized(path);
+  const bytes = writeGraphContainer(g);
+  const back = readGraphContainer(bytes);
+
+  it('stores the optimized graph and its constants in first-use order', () => {
+    expect(back.meta.graph).toMatchObject({ schema: GRAPH_SCHEMA });
+    expect(graphToJson(back.graph)).toEqual(graphToJson(g));
+    const order = constantOrder(g);
+    expect(back.meta.tensors.map((t) => t.value)).toEqual(order);
+    expect(back.meta.tensors.map((t) => t.section)).toEqual(order.map((_, i) => i));
+    for (const name of order) {
+      const a = g.values.get(name)!.const!, b = back.graph.values.get(name)!.const!;
+      expect(b.dtype, name).toBe(a.dtype);
+      expect(b.dims, name).toEqual(a.dims);
+      expect(Buffer.from(bits(b)).equals(Buffer.from(bits(a))), name).toBe(true);
+    }
+    // BatchNorm is folded: no BN node, and the optimizer finds nothing left to do
+    expect(back.graph.nodes.some((n) => n.op === 'BatchNormalization')).toBe(false);
+    expect(back.int8.size).toBe(0);
+  });
+
+  it.each(['reference', 'sparrow-f32'] as const)('gives bit-identical outputs (%s)', async (engine) => {
+    const x = randomInput(g, batch, 7);
+    const input = g.inputs[0]!, output = g.outputs[0]!;
+    const want = (await Session.fromGraph(g, { engine }).run({ [input]: x }))[output]!;
+    const fromGraph = (await Session.fromGraph(back.graph, { engine }).run({ [input]: x }))[output]!;
+    const fromFile = await Session.fromSparrow(bytes, { engine });
+    expect(fromFile.engine).toBe(engine);
+    const got = (await fromFile.run({ [input]: x }))[output]!;
+    expect(fromGraph.dims).toEqual(want.dims);
+    expect(Buffer.from(bits(fromGraph)).equals(Buffer.from(bits(want)))).toBe(true);
+    expect(Buffer.from(bits(got)).equals(Buffer.from(bits(want)))).toBe(true);
+  });
+});
+
+describe('quantized weights', () => {
+  const g = optimized(MODELS.mnist);
+  const quantized = new Map<string, QuantizedWeight>();
+  for (const L of weightLayers(g)) {
+    const w = g.values.get(L.value)!.const!.data as Float32Array;
+    const { q, scales } = quantizePerChannelInt8(w, L.dims, L.axis);
+    quantized.set(L.value, { q, scales, axis: L.axis });
+  }
+  const bytes = writeGraphContainer(g, { quantized });
+  const back = readGraphContainer(bytes);
+
+  it('stores int8 + quant + a float32 scale tensor right after it', () => {
+    expect(quantized.size).toBe(3);
+    for (const [name, qw] of quantized) {
+      const i = back.meta.tensors.findIndex((t) => t.name === name);
+      const t = back.meta.tensors[i]!, s = back.meta.tensors[i + 1]!;
+      expect(t.dtype).toBe('int8');
+      expect(t.quant).toEqual({ scheme: 'symmetric', axis: qw.axis, scale: `${name}.scale` });
+      expect(s).toMatchObject({ name: `${name}.scale`, dtype: 'float32', shape: [qw.scales.length] });
+      expect(s.value).toBeUndefined();
+    }
+  });
+
+  it('reads back q·scale as the float32 constant and keeps the stored int8', () => {
+    for (const [name, qw] of quantized) {
+      const st = back.int8.get(name)!;
+      expect(Array.from(st.q)).toEqual(Array.from(qw.q));
+      expect(Array.from(st.scales)).toEqual(Array.from(qw.scales));
+      const c = back.graph.values.get(name)!.const!;
+      expect(c.dtype).toBe('float32');
+      expect(Array.from(c.data as Float32Array)).toEqual(Array.from(dequantize(qw.q, qw.scales, c.dims, qw.axis)));
+    }
+  });
+
+  it('runs close to the float graph', async () => {
+    const x = randomInput(g, 1, 3);
+    const a = (await Session.fromGraph(g).run({ Input3: x })).Plus214_Output_0!.data as Float32Array;
+    const b = (await (await Session.fromSparrow(bytes, { engine: 'reference' })).run({ Input3: x })).Plus214_Output_0!.data as Float32Array;
+    const scale = Math.max(...Array.from(a, Math.abs));
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(0.05 * scale);
+  });
+});
+
+describe('hostile graph metadata', () => {
+  const g = optimized(MODELS.mnist);
+  const good = writeGraphContainer(g, {
+    quantized: new Map(weightLayers(g).map((L) => {
+      const { q, scales } = quantizePerChannelInt8(g.values.get(L.value)!.const!.data as Float32Array, L.dims, L.axis);
+      return [L.value, { q, scales, axis: L.axis }] as const;
+    })),
+  });
+  const { header, payload } = readContainer(good);
+  const sections: SectionInput[] = header.sections.map((s, i) => ({ codec: s.codec, dtype: s.dtype, payload: payload(i), decodedBytes: s.decodedBytes }));
+  const baseMeta = JSON.stringify(header.meta);
+
+  /** The file with its metadata changed by `edit` (sections as they were). */
+  function withMeta(edit: (m: SparrowMeta & { graph: any }) => void): Uint8Array {
+    const m = JSON.parse(baseMeta) as SparrowMeta & { graph: any };
+    edit(m);
+    return writeContainer(m, sections);
+  }
+  const codeOf = (edit: (m: SparrowMeta & { graph: any }) => void): SparrowErrorCode => errorOf(() => readGraphContainer(withMeta(edit))).code;
+  const node = (m: { graph: any }, op: string): any => m.graph.nodes.find((n: any) => n.op === op);
+
+  it('accepts the unmodified file', () => {
+    expect(() => readGraphContainer(withMeta(() => {}))).not.toThrow();
+  });
+
+  it.each<[string, (m: SparrowMeta & { graph: any }) => void]>([
+    ['no graph (weights-only container)', (m) => { m.graph = null; }],
+    ['graph is an array', (m) => { m.graph = []; }],
+    ['schema missing', (m) => { delete m.graph.schema; }],
+    ['nodes not an array', (m) => { m.graph.nodes = {}; }],
+    ['no outputs', (m) => { m.graph.outputs = []; }],
+    ['a node reads an unknown value', (m) => { node(m, 'Relu').inputs[0] = 'nowhere'; }],
+    ['a node reads a later node\'s output', (m) => { m.graph.nodes.reverse(); }],
+    ['a node output collides with a constant', (m) => { node(m, 'Relu').outputs[0] = 'Parameter6'; }],
+    ['a node output collides with the graph input', (m) => { node(m, 'Relu').outputs[0] = 'Input3'; }],
+    ['duplicate node names', (m) => { m.graph.nodes[1].name = m.graph.nodes[0].name; }],
+    ['empty node name', (m) => { m.graph.nodes[0].name = ''; }],
+    ['node opset disagrees with opsets', (m) => { m.graph.nodes[0].opset = 13; }],
+    ['opsets entry is not a positive integer', (m) => { m.graph.opsets[''] = 0; }],
+    ['graph output is not produced', (m) => { m.graph.outputs[0].name = 'ghost'; }],
+    ['declared output shape disagrees', (m) => { m.graph.outputs[0].dims = [1, 11]; }],
+    ['declared output dtype disagrees', (m) => { m.graph.outputs[0].dtype = 'int64'; }],
+    ['input dtype unknown', (m) => { m.graph.inputs[0].dtype = 'float16'; }],
+    ['input dims not integers', (m) => { m.graph.inputs[0].dims = [1, 1, 28.5, 28]; }],
+    ['input shape makes the graph inconsistent', (m) => { m.graph.inputs[0].dims = [1, 3, 28, 28]; }],
+    ['weight shape transposed (same bytes)', (m) => {
+      const t = m.tensors.find((x) => x.name === 'Parameter193_reshape1')!;
+      t.shape = [10, 256];
+      t.quant = { scheme: 'symmetric', axis: 0, scale: 'Parameter193_reshape1.scale' };
+    }],
+    ['attribute of an unknown kind', (m) => { node(m, 'Conv').attrs.group = { what: 1 }; }],
+    ['attribute value kills the shape function', (m) => { node(m, 'Conv').attrs.kernel_shape = 'five'; }],
+    ['__proto__ attribute', (m) => { node(m, 'Conv').attrs = JSON.parse('{"__proto__": 1}'); }],
+    ['inline tensor with the wrong element count', (m) => { node(m, 'Relu').attrs.t = { tensor: { dtype: 'float32', dims: [2], data: [1] } }; }],
+    ['quant scale names no tensor', (m) => { (m.tensors[0]!.quant as any).scale = 'missing'; }],
+    ['quant axis out of range', (m) => { (m.tensors[0]!.quant as any).axis = 4; }],
+    ['quant scheme unknown', (m) => { (m.tensors[0]!.quant as any).scheme = 'asymmetric'; }],
+    ['quant on a float32 tensor', (m) => { m.tensors.find((t) => t.dtype === 'float32' && t.value)!.quant = { scheme: 'symmetric', axis: 0, scale: m.tensors[1]!.name }; }],
+    ['scale tensor is also a value', (m) => { m.tensors[1]!.value = 'scale_as_value'; }],
+    ['value name empty', (m) => { m.tensors[0]!.value = ''; }],
+    ['two tensors claim one value', (m) => { m.tensors[2]!.value = m.tensors[0]!.value; }],
+    ['unknown valueDtype', (m) => { m.tensors[2]!.valueDtype = 'float64'; }],
+    ['int64 shape constant dropped', (m) => { delete m.tensors.find((t) => t.dtype === 'int64')!.value; }],
+  ])('%s → corrupt_metadata', (_, edit) => {
+    expect(codeOf(edit)).toBe('corrupt_metadata');
+  });
+
+  it('a zero scale → corrupt_metadata', () => {
+    const m = JSON.parse(baseMeta) as SparrowMeta;
+    const i = m.tensors.findIndex((t) => t.name.endsWith('.scale'));
+    const secs = sections.map((s, k) => (k === i ? { ...s, payload: new Uint8Array(s.payload.length) } : s));
+    expect(errorOf(() => readGraphContainer(writeContainer(m, secs))).code).toBe('corrupt_metadata');
+  });
+
+  it('an unknown op → unsupported_op naming op, opset and node', () => {
+    const e = errorOf(() => readGraphContainer(withMeta((m) => { node(m, 'Relu').op = 'FancyRelu'; })));
+    expect(e.code).toBe('unsupported_op');
+    expect(e.message).toMatch(/FancyRelu.*opset 8.*ReLU32/);
+    expect(e.details).toMatchObject({ op: 'FancyRelu', opset: 8, node: 'ReLU32' });
+  });
+
+  it('an op in an unknown domain → unsupported_op', () => {
+    expect(codeOf((m) => { m.graph.opsets['com.example'] = 1; Object.assign(node(m, 'Relu'), { domain: 'com.example', opset: 1 }); }))
+      .toBe('unsupported_op');
+  });
+
+  it('another schema version → unsupported_version', () => {
+    expect(codeOf((m) => { m.graph.schema = 2; })).toBe('unsupported_version');
+  });
+
+  it('Session.fromSparrow of a weights-only container → corrupt_metadata', async () => {
+    const weightsOnly = packOnnxWeights(new Uint8Array(readFileSync(MODELS.mnist)), 0.5);
+    await expect(Session.fromSparrow(weightsOnly)).rejects.toMatchObject({ code: 'corrupt_metadata' });
+  });
+
+  it('random damage to the graph JSON: a SparrowError or a working graph, never a crash', async () => {
+    const rnd = lcg(2024);
+    const junk = [null, 0, -1, 1.5, 1e300, '', 'x', 'Input3', 'Parameter6', [], [1], ['a'], {}, { float: 'NaN' }, { tensor: {} }, true];
+    const leaves = (x: any, path: Array<string | number>, out: Array<Array<string | number>>): void => {
+      out.push(path);
+      if (x && typeof x === 'object') for (const k of Object.keys(x)) leaves(x[k], [...path, Array.isArray(x) ? Number(k) : k], out);
+    };
+    const all: Array<Array<string | number>> = [];
+    leaves(JSON.parse(baseMeta).graph, [], all);
+    let rejected = 0;
+    for (let it = 0; it < 300; it++) {
+      const path = all[Math.floor(rnd() * all.length)]!;
+      const value = junk[Math.floor(rnd() * junk.length)];
+      let bytes: Uint8Array;
+      try {
+        bytes = withMeta((m) => {
+          if (path.length === 0) { m.graph = value; return; }
+          let o: any = m.graph;
+          for (const k of path.slice(0, -1)) o = o[k];
+          o[path[path.length - 1]!] = value;
+        });
+      } catch (e) {
+        expect(e).toBeInstanceOf(SparrowError); // the writer refused (never happens for graph fields)
+        continue;
+      }
+      try {
+        const back = readGraphContainer(bytes);
+        const input = back.graph.inputs[0]!;
+        const info = back.graph.values.get(input)!.info;
+        const dims = (info.dims ?? [1, 1, 28, 28]).map((d) => (d < 0 ? 1 : d));
+        if (info.dtype === 'float32' && dims.reduce((a, b) => a * b, 1) <= 1 << 16) {
+          await Session.fromGraph(back.graph).run({ [input]: { dtype: 'float32', dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) } });
+        }
+      } catch (e) {
+        if (!(e instanceof SparrowError)) throw new Error(`path ${JSON.stringify(path)} = ${JSON.stringify(value)}: ${(e as Error).stack}`);
+        rejected++;
+      }
+    }
+    expect(rejected).toBeGreaterThan(150);
+  });
+});
