@@ -213,7 +213,7 @@ describe.runIf(HAVE)('ONNX backend node tests on the reference kernels', () => {
     const lines = [
       `ONNX backend node tests (${DIR}): ${passed.length} passed (${asMax.length} of them at opset > ${MAX_OPSET}, run against the opset-${MAX_OPSET} definition), ` +
         `${failed.length} failed (${failed.filter(([n]) => n in EXPECTED_FAILURES).length} expected), ${skipped.size} skipped`,
-      ...failed.map(([n, r]) => `  FAIL ${n}: ${r.reason}`),
+      ...failed.map(([n, r]) => `  ${n in EXPECTED_FAILURES ? "expected failure" : "FAIL"} ${n}: ${r.reason}`),
       '  skipped:',
       ...[...byReason].sort((a, b) => b[1].length - a[1].length).map(([why, ns]) => `    ${ns.length}: ${why}${ns.length <= 4 ? ` (${ns.join(', ')})` : ''}`),
     ];
