@@ -1,0 +1,432 @@
+// Calibration statistics (src/compress/calib.ts) and Hessian pruning on the real models.
+//
+// Synthetic: Conv (pads, auto_pad, strides, dilations, groups incl. depthwise, 1-D), Gemm
+// (transA/transB) and MatMul (rank 3) graphs. H is compared with 2·Σ x xᵀ over patches cut by
+// a naive, independent im2col; the patch order is tied to the kernel's semantics by checking
+// y = W_(rows,K) · patch + b against the reference Conv output.
+// Real (../shared/data or $SPARROW_DATA, skipped loudly when absent):
+//   mnist-8, 256 calibration digits (test set 0..255): per-layer reconstruction error
+//   OBS < magnitude at 70%; end to end, all three layers at 70%, top-1 on records 1000..1999
+//   (sparrow-f32 engine) OBS >= magnitude. ResNet-20, 64 CIFAR calibration records (0..63,
+//   <= 256 positions per image, to keep the suite fast): per-layer OBS < magnitude at 70%
+//   for every conv and the Gemm; end to end, every conv + Gemm at 70%, top-1 on records
+//   1000..1999, OBS >= magnitude. Measured numbers are printed.
+import { describe, it, expect } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import '../src/ops/ref/index.js';
+import type { Tensor } from '../src/ops/types.js';
+import { buildModel, f32, type BuildModel } from '../src/ir/onnx-build.js';
+import { importOnnx } from '../src/onnx/import.js';
+import { optimize } from '../src/ir/passes.js';
+import { cloneGraph, type Graph } from '../src/ir/graph.js';
+import { runReference } from '../src/runtime/reference.js';
+import { Session } from '../src/runtime/session.js';
+import { loadDataset } from '../src/io/datasets_node.js';
+import { argmaxRow, imageBatch, type ImageSet, type Preprocess } from '../src/io/datasets.js';
+import {
+  collectLayerInputs, findWeightLayers, pruneSequentially, runWithHook, weightFromRowsK, weightRowsK, withPrunedWeights, type LayerInputs,
+} from '../src/compress/calib.js';
+import { hessianPrune, obdPrune, reconstructionError } from '../src/compress/obs.js';
+import { magnitudePrune } from '../src/compress/prune.js';
+import { SparrowError } from '../src/errors.js';
+
+const DATA = process.env.SPARROW_DATA ?? resolve(process.cwd(), '../shared/data');
+const MODELS = join(DATA, 'models');
+const MNIST = join(DATA, 'mnist');
+const CIFAR = join(DATA, 'cifar10', 'test_q75.bin');
+const HAVE_MNIST = existsSync(join(MODELS, 'mnist-8.onnx')) && existsSync(join(MNIST, 't10k-images-idx3-ubyte.gz'));
+const HAVE_CIFAR = existsSync(join(MODELS, 'resnet20-cifar10.onnx')) && existsSync(CIFAR);
+if (!HAVE_MNIST) console.warn(`\n*** SKIPPING compress.calib mnist-8 tests: ${MODELS}/mnist-8.onnx or ${MNIST} not found (set SPARROW_DATA) ***\n`);
+if (!HAVE_CIFAR) console.warn(`\n*** SKIPPING compress.calib ResNet-20 tests: ${MODELS}/resnet20-cifar10.onnx or ${CIFAR} not found (set SPARROW_DATA) ***\n`);
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+function rand(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+}
+const randT = (dims: number[], seed: number, reluLike = false): Tensor => {
+  const r = rand(seed);
+  return f32(dims, Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => { const v = r(); return reluLike ? Math.max(0, v) : v; }));
+};
+
+function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let s = 0, d = 0;
+  for (let i = 0; i < a.length; i++) { s = Math.max(s, Math.abs(b[i]!)); d = Math.max(d, Math.abs(a[i]! - b[i]!)); }
+  return d / Math.max(s, 1e-300);
+}
+
+interface ConvCase {
+  label: string;
+  N: number; C: number; M: number; group: number;
+  inSp: number[]; kernel: number[];
+  strides?: number[]; dilations?: number[]; pads?: number[]; autoPad?: 'SAME_UPPER' | 'SAME_LOWER' | 'VALID';
+}
+
+/** Naive im2col for one group: patches[(n, p)] of length Cg·Πk, (c, tap) → c·Πk + tap. */
+function naivePatches(x: Tensor, c: ConvCase, g: number): { patches: Float64Array[]; outSp: number[] } {
+  const nSp = c.inSp.length;
+  const strides = c.strides ?? c.inSp.map(() => 1), dil = c.dilations ?? c.inSp.map(() => 1);
+  const pb: number[] = [], outSp: number[] = [];
+  for (let d = 0; d < nSp; d++) {
+    const span = (c.kernel[d]! - 1) * dil[d]! + 1, size = c.inSp[d]!;
+    if (c.autoPad === 'SAME_UPPER' || c.autoPad === 'SAME_LOWER') {
+      const o = Math.ceil(size / strides[d]!);
+      const total = Math.max(0, (o - 1) * strides[d]! + span - size);
+      pb.push(c.autoPad === 'SAME_UPPER' ? Math.floor(total / 2) : total - Math.floor(total / 2));
+      outSp.push(o);
+    } else {
+      const b = c.autoPad === 'VALID' ? 0 : c.pads?.[d] ?? 0, e = c.autoPad === 'VALID' ? 0 : c.pads?.[d + nSp] ?? 0;
+      pb.push(b);
+      outSp.push(Math.floor((size + b + e - span) / strides[d]!) + 1);
+    }
+  }
+  const Cg = c.C / c.group, taps = c.kernel.reduce((a, b) => a * b, 1), P = outSp.reduce((a, b) => a * b, 1);
+  const inSize = c.inSp.reduce((a, b) => a * b, 1);
+  const data = x.data as Float32Array;
+  const patches: Float64Array[] = [];
+  const unflat = (i: number, dims: number[]): number[] => {
+    const out: number[] = [];
+    for (let d = dims.length - 1; d >= 0; d--) { out.unshift(i % dims[d]!); i = Math.floor(i / dims[d]!); }
+    return out;
+  };
+  for (let n = 0; n < c.N; n++) {
+    for (let p = 0; p < P; p++) {
+      const o = unflat(p, outSp);
+      const patch = new Float64Array(Cg * taps);
+      for (let ch = 0; ch < Cg; ch++) {
+        for (let t = 0; t < taps; t++) {
+          const k = unflat(t, c.kernel);
+          let off = 0, inside = true;
+          for (let d = 0; d < nSp; d++) {
+            const pos = o[d]! * strides[d]! - pb[d]! + k[d]! * dil[d]!;
+            if (pos < 0 || pos >= c.inSp[d]!) { inside = false; break; }
+            off = off * c.inSp[d]! + pos;
+          }
+          patch[ch * taps + t] = inside ? data[(n * c.C + g * Cg + ch) * inSize + off]! : 0;
+        }
+      }
+      patches.push(patch);
+    }
+  }
+  return { patches, outSp };
+}
+
+function gram(patches: Float64Array[], K: number): Float64Array {
+  const H = new Float64Array(K * K);
+  for (const x of patches) for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) H[i * K + j]! += 2 * x[i]! * x[j]!;
+  return H;
+}
+
+function convModel(c: ConvCase, W: Tensor, B: Tensor): BuildModel {
+  const attrs: Record<string, number[] | number | string> = { kernel_shape: c.kernel, group: c.group };
+  if (c.strides) attrs['strides'] = c.strides;
+  if (c.dilations) attrs['dilations'] = c.dilations;
+  if (c.pads) attrs['pads'] = c.pads;
+  if (c.autoPad) attrs['auto_pad'] = c.autoPad;
+  return {
+    nodes: [
+      { op: 'Relu', inputs: ['x'], outputs: ['r'], name: 'relu' },
+      { op: 'Conv', inputs: ['r', 'W', 'B'], outputs: ['y'], name: 'conv', attrs },
+    ],
+    inputs: [{ name: 'x', dtype: 'float32', dims: [c.N, c.C, ...c.inSp] }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: null }],
+    initializers: { W, B },
+  };
+}
+
+const CONV_CASES: ConvCase[] = [
+  { label: '3x3 pads 1', N: 2, C: 3, M: 4, group: 1, inSp: [6, 5], kernel: [3, 3], pads: [1, 1, 1, 1] },
+  { label: 'stride 2, asymmetric pads', N: 1, C: 2, M: 3, group: 1, inSp: [7, 6], kernel: [3, 2], strides: [2, 2], pads: [0, 1, 2, 0] },
+  { label: 'dilation 2', N: 2, C: 2, M: 2, group: 1, inSp: [8, 7], kernel: [3, 3], dilations: [2, 2], pads: [2, 1, 2, 1] },
+  { label: 'groups 2', N: 2, C: 4, M: 6, group: 2, inSp: [5, 5], kernel: [3, 3], pads: [1, 1, 1, 1] },
+  { label: 'depthwise', N: 1, C: 3, M: 3, group: 3, inSp: [6, 6], kernel: [3, 3], strides: [2, 1], pads: [1, 1, 1, 1] },
+  { label: 'SAME_UPPER 5x5 (mnist-8 style)', N: 1, C: 2, M: 3, group: 1, inSp: [7, 7], kernel: [5, 5], autoPad: 'SAME_UPPER' },
+  { label: 'SAME_LOWER stride 2', N: 1, C: 1, M: 2, group: 1, inSp: [6, 5], kernel: [2, 3], strides: [2, 2], autoPad: 'SAME_LOWER' },
+  { label: 'VALID 1x1', N: 3, C: 5, M: 2, group: 1, inSp: [3, 4], kernel: [1, 1], autoPad: 'VALID' },
+  { label: '1-D', N: 2, C: 3, M: 2, group: 1, inSp: [9], kernel: [3], strides: [2], pads: [1, 0] },
+];
+
+// ---------------------------------------------------------------------------------------------
+// synthetic
+
+describe('collectLayerInputs on hand-made graphs', () => {
+  for (const c of CONV_CASES) {
+    it(`Conv ${c.label}: H = 2·Σ patch patchᵀ per group; W·patch + b reproduces the Conv output`, () => {
+      const Cg = c.C / c.group, taps = c.kernel.reduce((a, b) => a * b, 1), K = Cg * taps;
+      const W = randT([c.M, Cg, ...c.kernel], 3), B = randT([c.M], 4);
+      const g = importOnnx(buildModel(convModel(c, W, B)));
+      const batches = [randT([c.N, c.C, ...c.inSp], 10), randT([c.N, c.C, ...c.inSp], 11)];
+      const layers = findWeightLayers(g);
+      expect(layers).toEqual([{ node: 'conv', op: 'Conv', weight: 'W', dims: W.dims, rows: c.M, K, groups: c.group, layout: 'rowsK' }]);
+      const stats = collectLayerInputs(g, batches).get('conv')!;
+      expect(stats.groupH.length).toBe(c.group);
+      expect(stats.H).toBe(stats.groupH[0]);
+      const Wm = weightRowsK(g, layers[0]!);
+      const Mg = c.M / c.group;
+      let P = 0;
+      for (let gi = 0; gi < c.group; gi++) {
+        const all: Float64Array[] = [];
+        for (const b of batches) {
+          const relu = f32(b.dims, Array.from(b.data as Float32Array, (v) => Math.max(0, v)));
+          const { patches, outSp } = naivePatches(relu, c, gi);
+          P = outSp.reduce((a, x) => a * x, 1);
+          all.push(...patches);
+          // the patch layout is the weight layout: y[n, m, p] = b[m] + W[m, :] · patch(n, p)
+          const y = runReference(g, { x: b })['y']!;
+          expect(y.dims).toEqual([c.N, c.M, ...outSp]);
+          for (let n = 0; n < c.N; n++) {
+            for (let p = 0; p < P; p++) {
+              for (let mg = 0; mg < Mg; mg++) {
+                const m = gi * Mg + mg;
+                let s = (B.data as Float32Array)[m]!;
+                for (let k = 0; k < K; k++) s += Wm[m * K + k]! * patches[n * P + p]![k]!;
+                expect(Math.abs(s - (y.data as Float32Array)[(n * c.M + m) * P + p]!)).toBeLessThan(1e-4);
+              }
+            }
+          }
+        }
+        expect(maxRel(stats.groupH[gi]!, gram(all, K))).toBeLessThan(1e-12);
+      }
+      expect(stats.nSamples).toBe(2 * c.N * P);
+      expect(stats.positionsPerImage).toBe(P);
+      expect(stats.sampled).toBe(false);
+    });
+  }
+
+  it('sampling: at most maxPositionsPerImage per image, deterministic, a subset of the patches', () => {
+    const c = CONV_CASES[0]!; // P = 30 positions per image
+    const W = randT([c.M, c.C, 3, 3], 3), B = randT([c.M], 4);
+    const g = importOnnx(buildModel(convModel(c, W, B)));
+    const batches = [randT([c.N, c.C, ...c.inSp], 10), randT([c.N, c.C, ...c.inSp], 11)];
+    const full = collectLayerInputs(g, batches).get('conv')!;
+    const a = collectLayerInputs(g, batches, ['conv'], { maxPositionsPerImage: 7 }).get('conv')!;
+    const b = collectLayerInputs(g, batches, ['conv'], { maxPositionsPerImage: 7 }).get('conv')!;
+    const other = collectLayerInputs(g, batches, ['conv'], { maxPositionsPerImage: 7, seed: 5 }).get('conv')!;
+    expect(a.nSamples).toBe(4 * 7);
+    expect(a.sampled).toBe(true);
+    expect(a.positionsPerImage).toBe(30);
+    expect(Array.from(a.H)).toEqual(Array.from(b.H));
+    expect(Array.from(other.H)).not.toEqual(Array.from(a.H));
+    const K = full.K;
+    for (let i = 0; i < K; i++) {
+      expect(a.H[i * K + i]).toBeLessThanOrEqual(full.H[i * K + i]! * (1 + 1e-12)); // Σ over a subset of x_i² ≥ 0
+      for (let j = 0; j < K; j++) expect(a.H[i * K + j]).toBe(a.H[j * K + i]);
+    }
+    // a cap at or above P changes nothing
+    expect(Array.from(collectLayerInputs(g, batches, ['conv'], { maxPositionsPerImage: 30 }).get('conv')!.H)).toEqual(Array.from(full.H));
+  });
+
+  it('Gemm (transB 1 / 0, transA) and MatMul (rank 3 input, sampled rows): H over the input rows; weights round-trip to (rows, K)', () => {
+    const K = 5, N = 3, rows = 4, T = 6;
+    const Wt = randT([N, K], 1), Wk = randT([K, N], 2), Wa = randT([N, K], 3), Wm = randT([K, rows], 4);
+    const model: BuildModel = {
+      nodes: [
+        { op: 'Gemm', inputs: ['a', 'Wt'], outputs: ['y1'], name: 'gemmT', attrs: { transB: 1 } },
+        { op: 'Gemm', inputs: ['a', 'Wk'], outputs: ['y2'], name: 'gemmK' },
+        { op: 'Gemm', inputs: ['aT', 'Wa'], outputs: ['y3'], name: 'gemmA', attrs: { transA: 1, transB: 1 } },
+        { op: 'MatMul', inputs: ['s', 'Wm'], outputs: ['y4'], name: 'mm' },
+      ],
+      inputs: [
+        { name: 'a', dtype: 'float32', dims: [7, K] }, { name: 'aT', dtype: 'float32', dims: [K, 7] },
+        { name: 's', dtype: 'float32', dims: [2, T, K] },
+      ],
+      outputs: ['y1', 'y2', 'y3', 'y4'].map((name) => ({ name, dtype: 'float32' as const, dims: null })),
+      initializers: { Wt, Wk, Wa, Wm },
+    };
+    const g = importOnnx(buildModel(model));
+    const layers = findWeightLayers(g);
+    expect(layers.map((l) => [l.node, l.rows, l.K, l.layout])).toEqual([
+      ['gemmT', N, K, 'rowsK'], ['gemmK', N, K, 'KRows'], ['gemmA', N, K, 'rowsK'], ['mm', rows, K, 'KRows'],
+    ]);
+    const a = randT([7, K], 20), aT = randT([K, 7], 21), s = randT([2, T, K], 22);
+    const rowsOf = (t: Tensor, transposed: boolean): Float64Array[] => {
+      const d = t.data as Float32Array;
+      if (!transposed) return Array.from({ length: d.length / K }, (_, r) => Float64Array.from(d.subarray(r * K, (r + 1) * K)));
+      const M = t.dims[1]!;
+      return Array.from({ length: M }, (_, m) => Float64Array.from({ length: K }, (_, k) => d[k * M + m]!));
+    };
+    const st = collectLayerInputs(g, [{ a, aT, s }], undefined, { maxPositionsPerImage: 4 });
+    expect(maxRel(st.get('gemmT')!.H, gram(rowsOf(a, false), K))).toBeLessThan(1e-12);
+    expect(maxRel(st.get('gemmK')!.H, gram(rowsOf(a, false), K))).toBeLessThan(1e-12);
+    expect(maxRel(st.get('gemmA')!.H, gram(rowsOf(aT, true), K))).toBeLessThan(1e-12);
+    expect(st.get('gemmT')!.nSamples).toBe(7);
+    const mm = st.get('mm')!;
+    expect(mm.nSamples).toBe(2 * 4); // 2 images (first axis) × 4 of 6 rows
+    expect(mm.sampled).toBe(true);
+    const fullMm = collectLayerInputs(g, [{ a, aT, s }], ['mm']).get('mm')!;
+    expect(maxRel(fullMm.H, gram(rowsOf(s, false), K))).toBeLessThan(1e-12);
+    // (rows, K) views: y = W_(rows,K) · x for every layout
+    const WkRows = weightRowsK(g, layers[1]!);
+    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) expect(WkRows[n * K + k]).toBe((Wk.data as Float32Array)[k * N + n]);
+    for (const l of layers) {
+      const back = weightFromRowsK(l, weightRowsK(g, l));
+      expect(back.dims).toEqual(l.dims);
+      expect(Array.from(back.data as Float32Array)).toEqual(Array.from(g.values.get(l.weight)!.const!.data as Float32Array));
+    }
+    expect(() => weightFromRowsK(layers[0]!, new Float32Array(3))).toThrow(SparrowError);
+  });
+
+  it('pruneSequentially: later layers see the pruned earlier layers; withPrunedWeights copies the graph', () => {
+    const model: BuildModel = {
+      nodes: [
+        { op: 'Conv', inputs: ['x', 'W1', 'B1'], outputs: ['c1'], name: 'conv1', attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+        { op: 'Relu', inputs: ['c1'], outputs: ['r1'], name: 'relu1' },
+        { op: 'Conv', inputs: ['r1', 'W2'], outputs: ['c2'], name: 'conv2', attrs: { kernel_shape: [3, 3], strides: [2, 2] } },
+        { op: 'Flatten', inputs: ['c2'], outputs: ['f'], name: 'flat' },
+        { op: 'Gemm', inputs: ['f', 'W3'], outputs: ['y'], name: 'fc', attrs: { transB: 1 } },
+      ],
+      inputs: [{ name: 'x', dtype: 'float32', dims: [3, 2, 7, 7] }],
+      outputs: [{ name: 'y', dtype: 'float32', dims: null }],
+      initializers: { W1: randT([4, 2, 3, 3], 1), B1: randT([4], 2), W2: randT([3, 4, 3, 3], 3), W3: randT([5, 27], 4) },
+    };
+    const g = importOnnx(buildModel(model));
+    const batches = [randT([3, 2, 7, 7], 5), randT([3, 2, 7, 7], 6)];
+    const opts = { maxPositionsPerImage: 11 };
+    const dense = collectLayerInputs(g, batches, undefined, opts);
+    // identity "pruning": exactly the one-shot statistics
+    const same = pruneSequentially(g, batches, (W) => W, undefined, opts);
+    expect([...same.keys()]).toEqual(['conv1', 'conv2', 'fc']);
+    for (const [name, r] of same) {
+      expect(Array.from(r.inputs.H)).toEqual(Array.from(dense.get(name)!.H));
+      expect(r.inputs.nSamples).toBe(dense.get(name)!.nSamples);
+    }
+    // prune conv1 hard: conv2's statistics are those of the graph with conv1 pruned
+    const seq = pruneSequentially(g, batches, (W, li) => (li.node === 'conv1' ? magnitudePrune(W, 0.75) : W), undefined, opts);
+    const conv1Only = withPrunedWeights(g, new Map([['conv1', seq.get('conv1')!.W]]));
+    expect(g.values.get('W1')!.const!.data).not.toBe(conv1Only.values.get('W1')!.const!.data);
+    expect(Array.from(g.values.get('W1')!.const!.data as Float32Array)).toEqual(Array.from(model.initializers!['W1']!.data as Float32Array));
+    const after = collectLayerInputs(conv1Only, batches, undefined, opts);
+    expect(Array.from(seq.get('conv1')!.inputs.H)).toEqual(Array.from(dense.get('conv1')!.H));
+    expect(Array.from(seq.get('conv2')!.inputs.H)).toEqual(Array.from(after.get('conv2')!.H));
+    expect(Array.from(seq.get('fc')!.inputs.H)).toEqual(Array.from(after.get('fc')!.H));
+    expect(Array.from(seq.get('conv2')!.inputs.H)).not.toEqual(Array.from(dense.get('conv2')!.H));
+    // the pruned graph from the sequential result runs and matches a manual replacement
+    const pg = withPrunedWeights(g, seq);
+    const want = runReference(conv1Only, { x: batches[0]! })['y']!;
+    expect(Array.from(runReference(pg, { x: batches[0]! })['y']!.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
+    const code = (f: () => unknown): string => { try { f(); } catch (e) { return (e as SparrowError).code; } return 'none'; };
+    expect(code(() => pruneSequentially(g, batches, () => new Float32Array(3)))).toBe('invalid_argument');
+    expect(code(() => pruneSequentially(g, [], (W) => W))).toBe('invalid_argument');
+    expect(code(() => withPrunedWeights(g, new Map([['relu1', new Float32Array(1)]])))).toBe('invalid_argument');
+  });
+
+  it('layer selection: shared weights are left out; unknown / unprunable names and no batches are errors', () => {
+    const W = randT([3, 3], 1);
+    const g = importOnnx(buildModel({
+      nodes: [
+        { op: 'MatMul', inputs: ['x', 'W'], outputs: ['h'], name: 'mm1' },
+        { op: 'MatMul', inputs: ['h', 'W'], outputs: ['y'], name: 'mm2' },
+        { op: 'Relu', inputs: ['y'], outputs: ['z'], name: 'relu' },
+      ],
+      inputs: [{ name: 'x', dtype: 'float32', dims: [2, 3] }],
+      outputs: [{ name: 'z', dtype: 'float32', dims: null }],
+      initializers: { W },
+    }));
+    expect(findWeightLayers(g)).toEqual([]);
+    const x = randT([2, 3], 2);
+    const code = (f: () => unknown): string => { try { f(); } catch (e) { return (e as SparrowError).code; } return 'none'; };
+    expect(code(() => collectLayerInputs(g, [x], ['relu']))).toBe('invalid_argument');
+    expect(code(() => collectLayerInputs(g, [x], ['nope']))).toBe('invalid_argument');
+    expect(code(() => collectLayerInputs(g, [], []))).toBe('invalid_argument');
+    expect(collectLayerInputs(g, [x], []).size).toBe(0);
+    // runWithHook sees every node with its inputs, and returns what runReference returns
+    const seen: string[] = [];
+    const out = runWithHook(g, { x }, (n, ins) => { seen.push(`${n.name}:${ins.length}`); });
+    expect(seen).toEqual(['mm1:2', 'mm2:2', 'relu:1']);
+    expect(Array.from(out['z']!.data as Float32Array)).toEqual(Array.from(runReference(g, { x })['z']!.data as Float32Array));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// real models
+
+/** A copy of `g` with every layer's weight replaced by prune(W (rows, K), layer). */
+function prunedGraph(g: Graph, stats: Map<string, LayerInputs>, prune: (W: Float32Array, li: LayerInputs) => Float32Array): Graph {
+  const c = cloneGraph(g);
+  for (const li of stats.values()) {
+    const v = c.values.get(li.weight)!;
+    c.values.set(li.weight, { ...v, const: weightFromRowsK(li, prune(weightRowsK(g, li), li)) });
+  }
+  return c;
+}
+
+async function top1(g: Graph, set: ImageSet, from: number, count: number, pre: Preprocess, batch: number): Promise<number> {
+  const s = Session.fromGraph(g, { engine: 'sparrow-f32' });
+  let ok = 0;
+  for (let i = 0; i < count; i += batch) {
+    const b = Math.min(batch, count - i);
+    const y = (await s.run({ [g.inputs[0]!]: imageBatch(set, from + i, b, pre) }))[g.outputs[0]!]!;
+    for (let r = 0; r < b; r++) if (argmaxRow(y, r) === set.labels[from + i + r]) ok++;
+  }
+  return ok / count;
+}
+
+/** Per layer relative errors ‖ΔW X‖² / ‖W X‖² of magnitude / OBD / OBS at `s`, and OBS time. */
+function layerTable(g: Graph, stats: Map<string, LayerInputs>, s: number): Array<{ node: string; K: number; mag: number; obd: number; obs: number; ms: number }> {
+  const rows = [];
+  for (const li of stats.values()) {
+    const W = weightRowsK(g, li);
+    const base = reconstructionError(W, new Float32Array(W.length), li.H);
+    const t = performance.now();
+    const o = hessianPrune(W, li, s, 'obs');
+    const ms = performance.now() - t;
+    rows.push({
+      node: li.node, K: li.K, ms,
+      mag: reconstructionError(W, magnitudePrune(W, s), li.H) / base,
+      obd: reconstructionError(W, obdPrune(W, li.H, s), li.H) / base,
+      obs: reconstructionError(W, o, li.H) / base,
+    });
+  }
+  return rows;
+}
+
+const fmtTable = (t: ReturnType<typeof layerTable>): string =>
+  t.map((r) => `  ${r.node.padEnd(30)} K=${String(r.K).padStart(3)}  magnitude ${r.mag.toExponential(2)}  obd ${r.obd.toExponential(2)}  obs ${r.obs.toExponential(2)}  (obs ${r.ms.toFixed(0)} ms)`).join('\n');
+
+describe.skipIf(!HAVE_MNIST)('mnist-8: OBS vs magnitude', () => {
+  it('per-layer reconstruction error at 70% and top-1 on records 1000..1999 with all layers at 70%', async () => {
+    const g = importOnnx(new Uint8Array(readFileSync(join(MODELS, 'mnist-8.onnx'))));
+    optimize(g);
+    const set = loadDataset('mnist', MNIST);
+    const t0 = performance.now();
+    const stats = collectLayerInputs(g, Array.from({ length: 256 }, (_, i) => imageBatch(set, i, 1)));
+    const calibMs = performance.now() - t0;
+    expect([...stats.keys()]).toEqual(['Convolution28', 'Convolution110', 'Times212']);
+    expect([...stats.values()].map((l) => l.K)).toEqual([25, 200, 256]);
+    const table = layerTable(g, stats, 0.7);
+    console.log(`mnist-8, 256 calibration digits (${calibMs.toFixed(0)} ms), relative layer error at 70%:\n${fmtTable(table)}`);
+    for (const r of table) expect(r.obs, r.node).toBeLessThan(r.mag);
+    const dense = await top1(g, set, 1000, 1000, {}, 1);
+    const mag = await top1(prunedGraph(g, stats, (W) => magnitudePrune(W, 0.7)), set, 1000, 1000, {}, 1);
+    const obs = await top1(prunedGraph(g, stats, (W, li) => hessianPrune(W, li, 0.7, 'obs')), set, 1000, 1000, {}, 1);
+    console.log(`mnist-8 top-1 on MNIST test records 1000..1999: dense ${(100 * dense).toFixed(1)}%, 70% magnitude ${(100 * mag).toFixed(1)}%, 70% OBS ${(100 * obs).toFixed(1)}%`);
+    expect(dense).toBeGreaterThan(0.97);
+    expect(obs).toBeGreaterThanOrEqual(mag);
+  });
+});
+
+describe.skipIf(!HAVE_CIFAR)('ResNet-20: OBS vs magnitude', () => {
+  it('per-layer reconstruction error at 70% (every conv + Gemm) and top-1 on records 1000..1999 with every layer at 70%', async () => {
+    const g = importOnnx(new Uint8Array(readFileSync(join(MODELS, 'resnet20-cifar10.onnx'))));
+    optimize(g);
+    const set = loadDataset('cifar10', CIFAR);
+    const pre: Preprocess = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+    const t0 = performance.now();
+    const stats = collectLayerInputs(g, [imageBatch(set, 0, 32, pre), imageBatch(set, 32, 32, pre)], undefined, { maxPositionsPerImage: 256 });
+    const calibMs = performance.now() - t0;
+    expect(stats.size).toBe(20);
+    const table = layerTable(g, stats, 0.7);
+    console.log(`ResNet-20, 64 calibration records, <= 256 positions/image (${calibMs.toFixed(0)} ms), relative layer error at 70%:\n${fmtTable(table)}`);
+    for (const r of table) expect(r.obs, r.node).toBeLessThan(r.mag);
+    const dense = await top1(g, set, 1000, 1000, pre, 50);
+    const mag = await top1(prunedGraph(g, stats, (W) => magnitudePrune(W, 0.7)), set, 1000, 1000, pre, 50);
+    const obs = await top1(prunedGraph(g, stats, (W, li) => hessianPrune(W, li, 0.7, 'obs')), set, 1000, 1000, pre, 50);
+    console.log(`ResNet-20 top-1 on CIFAR-10 (q75) records 1000..1999: dense ${(100 * dense).toFixed(1)}%, 70% magnitude ${(100 * mag).toFixed(1)}%, 70% OBS ${(100 * obs).toFixed(1)}%`);
+    expect(dense).toBeGreaterThan(0.75);
+    expect(obs).toBeGreaterThanOrEqual(mag);
+  });
+});
