@@ -7,6 +7,8 @@
 // the container (src/format/graph.ts), int8 tensors entropy-coded by the codecs of pack.ts.
 // The float weights are not stored.
 import { SparrowError } from '../errors.js';
+import { collectLayerInputs, findWeightLayers, weightFromRowsK, weightRowsK, type LayerInputs, type WeightLayer as CalibLayer } from './calib.js';
+import { hessianPrune } from './obs.js';
 import { cloneGraph, consumers, type Graph, type Node } from '../ir/graph.js';
 import { optimize } from '../ir/passes.js';
 import { importOnnx } from '../onnx/import.js';
@@ -57,11 +59,13 @@ export interface PruneContext {
    * per calibration batch, computed by the float model; absent without calibration data.
    */
   inputs?: () => Promise<Tensor[]>;
+  /** for 'hessian': the layer as calib.ts sees it and its Hessians */
+  hessian?: { layer: CalibLayer; stats: LayerInputs; graph: Graph };
 }
 
 /** Whether pruneLayer implements `method` yet ('hessian' arrives with src/compress/obs.ts). */
 export function pruneMethodAvailable(method: PruneMethod): boolean {
-  return method === 'magnitude';
+  return method === 'magnitude' || method === 'hessian';
 }
 
 /**
@@ -75,10 +79,14 @@ export async function pruneLayer(method: PruneMethod, w: Float32Array, dims: num
   switch (method) {
     case 'magnitude':
       return magnitudePrune(w, ctx.sparsity);
-    case 'hessian':
-      if (!ctx.inputs) throw new SparrowError('invalid_argument', '--prune hessian needs calibration data (--calib)');
-      throw new SparrowError('invalid_argument', `--prune hessian is not available yet (src/compress/obs.ts); layer '${ctx.value}' [${dims}] ` +
-        'would be pruned with its calibration Hessian. Use --prune magnitude');
+    case 'hessian': {
+      // layer-wise OBS with error compensation (src/compress/obs.ts) on H = 2XᵀX of this
+      // layer's calibration inputs (src/compress/calib.ts); weights as (rows, K) and back
+      if (!ctx.hessian) throw new SparrowError('invalid_argument', '--prune hessian needs calibration data (--calib)');
+      const { layer, stats, graph } = ctx.hessian;
+      const rowsK = hessianPrune(weightRowsK(graph, layer), stats, ctx.sparsity, 'obs');
+      return weightFromRowsK(layer, rowsK).data as Float32Array;
+    }
     default:
       throw new SparrowError('invalid_argument', `unknown pruning method '${String(method)}' (${PRUNE_METHODS.join(', ')})`);
   }
@@ -221,16 +229,25 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     }
     return p;
   };
+  // hessian: H = 2XᵀX of every weight layer's inputs, one streaming pass over the calibration set
+  const calibLayers = o.prune === 'hessian' ? new Map(findWeightLayers(graph).map((l) => [l.node, l])) : null;
+  const hessians = calibLayers && calib ? collectLayerInputs(graph, calib.batches, [...calibLayers.values()]) : null;
   for (let i = 0; i < layers.length; i++) {
     const L = layers[i]!;
     opts.onProgress?.(i, layers.length, L.value);
+    const cl = calibLayers?.get(L.node.name);
+    const hs = hessians?.get(L.node.name);
     const w = graph.values.get(L.value)!.const!.data as Float32Array;
     const input0 = L.node.inputs[0] ?? '';
     const ctx: PruneContext = {
       sparsity: o.sparsity, value: L.value, node: L.node.name, op: L.op, attrs: L.node.attrs, axis: L.axis,
       ...(L.transB !== undefined ? { transB: L.transB } : {}),
       ...(calib && input0 ? { inputs: () => layerInputs(input0) } : {}),
+      ...(cl && hs ? { hessian: { layer: cl, stats: hs, graph } } : {}),
     };
+    if (o.prune === 'hessian' && !(cl && hs) && o.sparsity > 0) {
+      throw new SparrowError('invalid_argument', `--prune hessian: no calibration Hessian for layer ${L.node.name} (a shared or non-constant weight)`);
+    }
     const pruned = await pruneLayer(o.prune, w, L.dims, ctx);
     const { q: q8, scales } = quantizePerChannelInt8(pruned, L.dims, L.axis);
     const q = o.weightBits < 8 ? shareInt8Levels(q8, o.weightBits).q : q8;
