@@ -206,38 +206,17 @@ export function decodeInt8Ref(codec: number, payload: Uint8Array, n: number): In
     return out;
   }
   if (codec === CODEC_RLE_HUFFMAN) {
-    const out = new Int8Array(n);
     const { runs, values } = readRle(payload, n);
-    let p = 0, k = 0;
-    for (let i = 0; i < runs.length; i++) {
-      const r = runs[i]!;
-      if (r === RUN_ESCAPE) { p += RUN_ESCAPE; if (p > n) throw runPastEnd(n); continue; }
-      p += r;
-      if (p >= n) throw runPastEnd(n);
-      if (k >= values.length) throw new SparrowError('corrupt_stream', 'more runs than nonzero values');
-      out[p++] = unzigzag(values[k++]! + 1);
-    }
-    if (k !== values.length) throw new SparrowError('corrupt_stream', `runs place ${k} values but the tensor has ${values.length}`);
-    return out;
+    return walkRuns(runs, n, values.length, (k) => unzigzag(values[k]! + 1));
   }
   if (codec === CODEC_RLE_ROWS) {
-    const out = new Int8Array(n);
     const { runs, cols, base, mags, signs } = readRows(payload, n);
-    let p = 0, k = 0;
-    for (let i = 0; i < runs.length; i++) {
-      const r = runs[i]!;
-      if (r === RUN_ESCAPE) { p += RUN_ESCAPE; if (p > n) throw runPastEnd(n); continue; }
-      p += r;
-      if (p >= n) throw runPastEnd(n);
-      if (k >= mags.length) throw new SparrowError('corrupt_stream', 'more runs than nonzero values');
+    return walkRuns(runs, n, mags.length, (k, p) => {
       const mag = mags[k]! + 1 + base[Math.floor(p / cols)]!;
       const neg = (signs[k >> 3]! >> (k & 7)) & 1;
       if (mag > 128 || (mag === 128 && !neg)) throw new SparrowError('corrupt_stream', `value magnitude ${mag}${neg ? '' : ' (positive)'} is not an int8`);
-      out[p++] = neg ? -mag : mag;
-      k++;
-    }
-    if (k !== mags.length) throw new SparrowError('corrupt_stream', `runs place ${k} values but the tensor has ${mags.length}`);
-    return out;
+      return neg ? -mag : mag;
+    });
   }
   throw new SparrowError('unsupported_codec', `codec ${codec} is not an int8 codec this reader knows`);
 }
@@ -263,6 +242,27 @@ function readRows(payload: Uint8Array, n: number): { runs: Uint8Array; cols: num
   const signs = payload.subarray(mb.pos);
   if (nnz & 7 && signs[signBytes - 1]! >> (nnz & 7)) throw new SparrowError('corrupt_stream', 'sign bitmap padding bits are not zero');
   return { runs: rb.symbols, cols, base, mags: mb.symbols, signs };
+}
+
+/**
+ * The zero-run walk of codecs 2 and 3 (docs/format.md): places value k, given by `value(k, p)`,
+ * at the position p the runs give it; every inconsistency is a corrupt_stream.
+ */
+function walkRuns(runs: Uint8Array, n: number, nnz: number, value: (k: number, p: number) => number): Int8Array {
+  const out = new Int8Array(n);
+  let p = 0, k = 0;
+  for (let i = 0; i < runs.length; i++) {
+    const r = runs[i]!;
+    if (r === RUN_ESCAPE) { p += RUN_ESCAPE; if (p > n) throw runPastEnd(n); continue; }
+    p += r;
+    if (p >= n) throw runPastEnd(n);
+    if (k >= nnz) throw new SparrowError('corrupt_stream', 'more runs than nonzero values');
+    out[p] = value(k, p);
+    p++;
+    k++;
+  }
+  if (k !== nnz) throw new SparrowError('corrupt_stream', `runs place ${k} values but the tensor has ${nnz}`);
+  return out;
 }
 
 function runPastEnd(n: number): SparrowError {

@@ -30,9 +30,9 @@
 import { SparrowError } from '../errors.js';
 import { elementCount, type Tensor } from '../ops/types.js';
 import { cloneGraph, consumers, type Graph, type Node } from '../ir/graph.js';
-import { checkFeed } from '../runtime/reference.js';
-import { multiIndices, readWindowAttrs, tapTable, windowGeometry } from '../ops/ref/conv.js';
-import { AttrReader, stridesOf } from '../ops/ref/util.js';
+import { checkFeed, runReference } from '../runtime/reference.js';
+import { convTapOffsets, readWindowAttrs } from '../ops/ref/conv.js';
+import { AttrReader } from '../ops/ref/util.js';
 
 export type WeightOp = 'Conv' | 'Gemm' | 'MatMul';
 
@@ -138,49 +138,10 @@ export type NodeHook = (node: Node, inputs: ReadonlyArray<Tensor | undefined>, i
 
 /**
  * runReference with a hook: executes the nodes in order with their reference kernels, calling
- * `hook` before each node, frees every intermediate after its last reader, and returns the graph
- * outputs (which may share buffers with feeds/constants; do not modify them).
+ * `hook` before each node, and frees every intermediate after its last reader.
  */
 export function runWithHook(graph: Graph, feeds: Record<string, Tensor>, hook: NodeHook): Record<string, Tensor> {
-  const env = new Map<string, Tensor>();
-  for (const name of Object.keys(feeds)) {
-    if (!graph.inputs.includes(name)) throw new SparrowError('invalid_argument', `unknown input '${name}': the model's inputs are ${graph.inputs.join(', ')}`);
-  }
-  for (const name of graph.inputs) {
-    const info = graph.values.get(name)!.info;
-    if (!Object.prototype.hasOwnProperty.call(feeds, name)) throw new SparrowError('invalid_argument', `missing input '${name}'`);
-    checkFeed(name, feeds[name], info);
-    env.set(name, feeds[name]!);
-  }
-  const lastUse = new Map<string, number>();
-  graph.nodes.forEach((n, k) => { for (const i of n.inputs) if (i) lastUse.set(i, k); });
-  const keep = new Set(graph.outputs);
-  const read = (name: string): Tensor => {
-    const t = env.get(name) ?? graph.values.get(name)?.const;
-    if (!t) throw new SparrowError('internal', `value '${name}' is read before it is computed`);
-    return t;
-  };
-  graph.nodes.forEach((node, k) => {
-    const inputs = node.inputs.map((i) => (i ? read(i) : undefined));
-    hook(node, inputs, k);
-    let outs: Tensor[];
-    try {
-      outs = node.def.ref(inputs, node.attrs, { opset: node.opset, node: node.name });
-    } catch (e) {
-      if (e instanceof SparrowError) throw e;
-      throw new SparrowError('internal', `kernel of ${node.op} failed at node '${node.name}': ${e instanceof Error ? e.message : String(e)}`);
-    }
-    node.outputs.forEach((o, j) => {
-      if (!o) return;
-      const t = outs[j];
-      if (!t) throw new SparrowError('internal', `kernel of ${node.op} returned ${outs.length} output(s) at node '${node.name}'`);
-      env.set(o, t);
-    });
-    for (const i of node.inputs) if (i && lastUse.get(i) === k && !keep.has(i) && !graph.inputs.includes(i)) env.delete(i);
-  });
-  const result: Record<string, Tensor> = {};
-  for (const o of graph.outputs) result[o] = read(o);
-  return result;
+  return runReference(graph, feeds, { checkShapes: false, beforeNode: hook });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -265,25 +226,7 @@ function convGeometry(node: Node, X: Tensor, W: Tensor, groups: number): NonNull
   const ctx = { opset: node.opset, node: node.name };
   const inSp = X.dims.slice(2), nSp = inSp.length;
   const win = readWindowAttrs('Conv', new AttrReader('Conv', node.attrs, ctx), nSp, W.dims.slice(2), false);
-  const geo = windowGeometry(inSp, win);
-  const outSp = geo.out;
-  const P = elementCount(outSp), KK = elementCount(win.kernel);
-  // offsetOf[kp * P + p]: flat spatial input offset under tap kp at output position p, or -1 (padding)
-  const taps = inSp.map((size, i) => tapTable(size, outSp[i]!, win.kernel[i]!, win.strides[i]!, win.dilations[i]!, geo.padBegin[i]!));
-  const inStrides = stridesOf(inSp);
-  const outIdx = multiIndices(outSp), tapIdx = multiIndices(win.kernel);
-  const offsetOf = new Int32Array(KK * P);
-  for (let kp = 0; kp < KK; kp++) {
-    for (let p = 0; p < P; p++) {
-      let off = 0;
-      for (let d = 0; d < nSp; d++) {
-        const x = taps[d]![tapIdx[kp * nSp + d]! * outSp[d]! + outIdx[p * nSp + d]!]!;
-        if (x < 0) { off = -1; break; }
-        off += x * inStrides[d]!;
-      }
-      offsetOf[kp * P + p] = off;
-    }
-  }
+  const { P, KK, offsetOf } = convTapOffsets(inSp, win);
   const C = X.dims[1]!;
   return { offsetOf, P, KK, inSize: elementCount(inSp), Cg: C / groups, C };
 }

@@ -3,7 +3,7 @@
 // returns the graph outputs. Plain TS, no WASM: the yardstick the fast engines are tested against.
 import { SparrowError } from '../errors.js';
 import { elementCount, type Tensor, type TensorDType, type TensorData, type ValueInfo } from '../ops/types.js';
-import { formatInfo, type Graph } from '../ir/graph.js';
+import { formatInfo, type Graph, type Node } from '../ir/graph.js';
 
 const ARRAY_OF: Readonly<Record<TensorDType, new (n: number) => TensorData>> = {
   float32: Float32Array, int64: BigInt64Array, int32: Int32Array, int8: Int8Array, uint8: Uint8Array, bool: Uint8Array,
@@ -44,6 +44,8 @@ export interface ReferenceOptions {
    * (default true): a mismatch is a bug in a kernel or shape function → SparrowError('internal').
    */
   checkShapes?: boolean;
+  /** called before each node runs, with its input tensors (undefined = omitted input) */
+  beforeNode?: (node: Node, inputs: ReadonlyArray<Tensor | undefined>, index: number) => void;
 }
 
 /**
@@ -82,6 +84,7 @@ export function runReference(graph: Graph, feeds: Record<string, Tensor>, opts: 
 
   graph.nodes.forEach((node, k) => {
     const inputs = node.inputs.map((i) => (i ? read(i) : undefined));
+    opts.beforeNode?.(node, inputs, k);
     let outs: Tensor[];
     try {
       outs = node.def.ref(inputs, node.attrs, { opset: node.opset, node: node.name });

@@ -97,6 +97,35 @@ export function tapTable(size: number, outSize: number, k: number, s: number, d:
 }
 
 /**
+ * Where every kernel tap reads for every output position of a convolution window:
+ * offsetOf[kp·P + p] = flat spatial input offset under tap kp at output p, or −1 (padding).
+ * P = output positions, KK = kernel taps. Shared by the Conv kernel and calibration (im2col rows).
+ */
+export function convTapOffsets(inSp: readonly number[], win: WindowAttrs): { geo: ReturnType<typeof windowGeometry>; P: number; KK: number; offsetOf: Int32Array } {
+  const nSp = inSp.length;
+  const geo = windowGeometry(inSp, win);
+  const outSp = geo.out;
+  const P = elementCount(outSp), KK = elementCount(win.kernel);
+  // per-dim tap tables, and the multi-index (per dim) of every output position and every tap
+  const taps = inSp.map((size, i) => tapTable(size, outSp[i]!, win.kernel[i]!, win.strides[i]!, win.dilations[i]!, geo.padBegin[i]!));
+  const inStrides = stridesOf(inSp);
+  const outIdx = multiIndices(outSp), tapIdx = multiIndices(win.kernel);
+  const offsetOf = new Int32Array(KK * P);
+  for (let kp = 0; kp < KK; kp++) {
+    for (let p = 0; p < P; p++) {
+      let off = 0;
+      for (let d = 0; d < nSp; d++) {
+        const x = taps[d]![tapIdx[kp * nSp + d]! * outSp[d]! + outIdx[p * nSp + d]!]!;
+        if (x < 0) { off = -1; break; }
+        off += x * inStrides[d]!;
+      }
+      offsetOf[kp * P + p] = off;
+    }
+  }
+  return { geo, P, KK, offsetOf };
+}
+
+/**
  * Conv: X [N, C, D1..Dn], W [M, C/group, k1..kn], optional B [M] -> Y [N, M, O1..On].
  */
 export const conv: RefKernel = (inputs, attrs, ctx) => {
@@ -123,29 +152,9 @@ export const conv: RefKernel = (inputs, attrs, ctx) => {
     requireDtype(B, ['float32'], 'B', op, ctx);
     if (B.dims.length !== 1 || B.dims[0] !== M) throw opError(op, ctx, `B must have shape [${M}], got [${B.dims.join(', ')}]`);
   }
-  const geo = windowGeometry(inSp, win);
+  const { geo, P, KK, offsetOf } = convTapOffsets(inSp, win);
   const outSp = geo.out;
-  const P = elementCount(outSp); // output positions
-  const KK = elementCount(win.kernel); // kernel taps
   const Mg = M / group;
-
-  // Per dim tap tables, and the multi-index (per dim) of every output position and every tap.
-  const taps = inSp.map((size, i) => tapTable(size, outSp[i]!, win.kernel[i]!, win.strides[i]!, win.dilations[i]!, geo.padBegin[i]!));
-  const inStrides = stridesOf(inSp);
-  const outIdx = multiIndices(outSp), tapIdx = multiIndices(win.kernel);
-  // offsetOf[kp * P + p] = flat spatial input offset under tap kp at output p, or -1 (padding)
-  const offsetOf = new Int32Array(KK * P);
-  for (let kp = 0; kp < KK; kp++) {
-    for (let p = 0; p < P; p++) {
-      let off = 0;
-      for (let d = 0; d < nSp; d++) {
-        const x = taps[d]![tapIdx[kp * nSp + d]! * outSp[d]! + outIdx[p * nSp + d]!]!;
-        if (x < 0) { off = -1; break; }
-        off += x * inStrides[d]!;
-      }
-      offsetOf[kp * P + p] = off;
-    }
-  }
 
   const x = X.data as Float32Array, w = W.data as Float32Array, bias = B?.data as Float32Array | undefined;
   const inSize = elementCount(inSp);
