@@ -4,12 +4,20 @@
 // alone), and the im2col alone; plus a measured WASM SIMD f32 peak (independent f32x4 mul+add chains, no loads)
 // and the whole ResNet-20 conv stack (19 convs run as one sequence). GMAC/s = multiply-adds per
 // second. Contenders of a table are interleaved, median of rounds (timing.ts). `--json` prints
-// one JSON document; `--rounds N` changes the rounds.
+// one JSON document; `--rounds N` changes the rounds; `--int8` runs only the int8 section.
+//
+// int8 section: per ResNet-20 conv shape (bias + ReLU fused, int8 requantized output), the
+// dense int8 conv (im2col + 4x8c2 GEMM), the int8 GEMM alone on a packed Xcol, the sparse int8
+// convs on random CSR weights at density 0.3 and 0.1 (70 % / 90 % sparsity; GMAC/s counted as
+// the dense M·N·K, i.e. effective), and the f32 conv (indirect GEMM) on the same shape, all
+// interleaved; beside the measured int8 peak (independent dot_i16x8_s + add chains, no loads).
 import { loadWasmNode } from '../runtime/node.js';
 import type { SparrowWasm } from '../runtime/wasm.js';
 import { F32_CONV_KERNELS, F32_GEMM_KERNELS, convGeometry, planConv, runConv } from '../kernels/f32.js';
 import type { Conv2dAttrs } from '../kernels/f32_ref.js';
 import { interleave, median } from './timing.js';
+import { placeConvWeights, planQs8Conv, putChannelParams, qs8ConvKernel, QS8_CONV_KERNELS, type Qs8Out } from '../kernels/int8.js';
+import { quantizeMultiplier } from '../kernels/int8_ref.js';
 
 export interface ConvShape { name: string; cin: number; cout: number; hw: number; stride: number; count: number }
 
@@ -37,6 +45,24 @@ export interface KernelBench {
   /** depthwise 3x3 (pads 1) shapes: GMAC/s per conv kernel */
   depthwise: Array<{ shape: string; gmacs: Record<string, number> }>;
   resnet20: { convs: number; macs: number; total_ms: number; gmacs: number };
+  int8?: Int8Bench;
+}
+
+export interface Int8ShapeResult {
+  shape: string; M: number; N: number; K: number; macs: number;
+  /** GMAC/s per contender (sparse: effective, dense-equivalent MACs) */
+  gmacs: Record<string, number>;
+  /** µs per call per contender */
+  us: Record<string, number>;
+  /** dense int8 conv / f32 conv, sparse (best tile) at density 0.3 and 0.1 / dense int8 conv, dense int8 GEMM / int8 peak */
+  ratios: { int8_vs_f32: number; sparse70_vs_dense: number; sparse90_vs_dense: number; gemm_vs_peak: number; conv_vs_peak: number };
+}
+
+export interface Int8Bench {
+  peak_gmacs: number;
+  shapes: Int8ShapeResult[];
+  /** sums over the 19 ResNet-20 convs (count-weighted): µs per image for each contender */
+  resnet20_us: Record<string, number>;
 }
 
 function attrs(stride: number): Conv2dAttrs {
@@ -60,6 +86,7 @@ function peak(w: SparrowWasm, rounds: number): number {
 export async function runKernelBench(opts: { rounds?: number } = {}): Promise<KernelBench> {
   const rounds = opts.rounds ?? 15;
   const w = await loadWasmNode('release');
+  const int8 = int8Bench(w, rounds);
   const peak_gmacs = peak(w, rounds);
   const shapes: ShapeResult[] = [];
   const convKernels = F32_CONV_KERNELS.filter((k) => k.name !== 'f32_dwconv__wasmsimd');
@@ -88,7 +115,112 @@ export async function runKernelBench(opts: { rounds?: number } = {}): Promise<Ke
     });
     w.release(mark);
   }
-  return { peak_gmacs: round1(peak_gmacs), shapes, depthwise: depthwise(w, rounds), resnet20: resnet20Stack(w, rounds) };
+  return { peak_gmacs: round1(peak_gmacs), shapes, depthwise: depthwise(w, rounds), resnet20: resnet20Stack(w, rounds), int8 };
+}
+
+/** GMAC/s of the int8 peak loop (24 dot_i16x8_s per iteration, 8 MACs each). */
+function int8Peak(w: SparrowWasm, rounds: number): number {
+  const iters = 2_000_000;
+  w.exports.qs8_peak__wasmsimd(1000);
+  const t = interleave([{ name: 'peak', run: () => { w.exports.qs8_peak__wasmsimd(iters); } }], rounds, 50).get('peak')!;
+  return (iters * 24 * 8) / t / 1e9;
+}
+
+/** Random int8 (M, K) weights with the given density (nonzeros uniform in ±[1, 127]). */
+function randomInt8Weights(M: number, K: number, density: number, seed: number): Int8Array {
+  let s = seed >>> 0;
+  const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  return Int8Array.from({ length: M * K }, () => {
+    if (rnd() >= density) return 0;
+    const v = Math.floor(rnd() * 254) - 127;
+    return v === 0 ? 1 : v;
+  });
+}
+
+export const INT8_DENSE = 'qs8_conv2d_4x8c2__wasmsimd';
+export const INT8_GEMM = 'qs8_gemm_4x8c2__wasmsimd (GEMM alone)';
+export const F32_CONV = 'f32_conv2d_igemm_4x8__wasmsimd';
+
+/** The int8 section (see the header). */
+export function int8Bench(w: SparrowWasm, rounds: number): Int8Bench {
+  const peak_gmacs = int8Peak(w, rounds);
+  // the default sparse kernel (nonzero pairs) and the k-pair-block alternative (32x1c2: tests only)
+  const sparseKernels = QS8_CONV_KERNELS.filter((k) => k.weights.startsWith('sparse') && k.name !== 'qs8_spconv2d_32x1c2__wasmsimd');
+  const shapes: Int8ShapeResult[] = [];
+  const resnet20_us: Record<string, number> = {};
+  for (const s of RESNET20_CONVS) {
+    const mark = w.mark();
+    const geo = convGeometry([s.cin, s.hw, s.hw], [s.cout, s.cin, 3, 3], attrs(s.stride), 'relu');
+    const M = s.cout, N = geo.OH * geo.OW, K = s.cin * 9, macs = M * N * K;
+    // int8 output, ReLU fused (lo = zy), per-channel multipliers ~ s_x·s_w/s_y
+    const out: Qs8Out = {
+      mode: 'int8', zx: -3, zy: -128, lo: -128, hi: 127,
+      bias: Int32Array.from({ length: M }, (_, i) => (i * 7919) % 2000 - 1000),
+      multiplier: new Int32Array(M), shift: new Int32Array(M),
+    };
+    for (let c = 0; c < M; c++) { const q = quantizeMultiplier(0.0005 * (1 + c / M)); out.multiplier[c] = q.multiplier; out.shift[c] = q.shift; }
+    const x = w.alloc(s.cin * s.hw * s.hw);
+    { const v = w.i8(x, s.cin * s.hw * s.hw); let r = 5; for (let i = 0; i < v.length; i++) { r = (Math.imul(r, 1664525) + 1013904223) >>> 0; v[i] = (r >>> 24) - 128; } }
+    const qp = putChannelParams(w, out);
+    const dense = qs8ConvKernel(INT8_DENSE);
+    const dPlan = planQs8Conv(w, geo, out, dense);
+    const wDense = randomInt8Weights(M, K, 1, 11);
+    const wp = placeConvWeights(w, 'c2', wDense, M, K);
+    const y = w.alloc(M * N * 4);
+    const contenders: Array<{ name: string; run: () => void; macs: number }> = [];
+    // f32 conv on the same shape
+    const fPlan = planConv(w, geo, F32_CONV_KERNELS.find((k) => k.name === F32_CONV));
+    const fx = w.alloc(s.cin * s.hw * s.hw * 4), fw = w.alloc(M * K * 4), fb = w.alloc(M * 4);
+    fill(w, fx, s.cin * s.hw * s.hw, 1); fill(w, fw, M * K, 2); fill(w, fb, M, 3);
+    let maxWork = Math.max(dPlan.workBytes, fPlan.workBytes);
+    const sparsePlans = sparseKernels.flatMap((k) => [0.3, 0.1].map((d) => {
+      const plan = planQs8Conv(w, geo, out, k);
+      maxWork = Math.max(maxWork, plan.workBytes);
+      return { name: `${k.name} d=${d}`, plan, sp: placeConvWeights(w, k.weights, randomInt8Weights(M, K, d, 20 + Math.round(d * 10)), M, K) };
+    }));
+    const xp = w.alloc(w.exports.qs8_packed_x_bytes(K, N));
+    w.u8(xp, w.exports.qs8_packed_x_bytes(K, N)).fill(3);
+    const work = w.alloc(maxWork);
+    contenders.push({ name: F32_CONV, run: () => runConv(w, fPlan, fx, fw, fb, y, work), macs });
+    contenders.push({ name: INT8_DENSE, run: () => { dense.run(w, dPlan.g, dPlan.q, x, wp, qp, y, work); }, macs });
+    contenders.push({ name: INT8_GEMM, run: () => { w.exports.qs8_gemm_4x8c2__wasmsimd(M, N, K, wp, xp, dPlan.q, qp, y, N); }, macs });
+    for (const p of sparsePlans) contenders.push({ name: p.name, run: () => { p.plan.kernel.run(w, p.plan.g, p.plan.q, x, p.sp, qp, y, work); }, macs });
+    const t = interleave(contenders, rounds);
+    const gmacs: Record<string, number> = {}, us: Record<string, number> = {};
+    for (const c of contenders) {
+      gmacs[c.name] = round1(c.macs / t.get(c.name)! / 1e9);
+      us[c.name] = round1(t.get(c.name)! * 1e6);
+      resnet20_us[c.name] = (resnet20_us[c.name] ?? 0) + t.get(c.name)! * 1e6 * s.count;
+    }
+    const best = (d: number) => Math.min(...sparseKernels.map((k) => t.get(`${k.name} d=${d}`)!));
+    const td = t.get(INT8_DENSE)!;
+    shapes.push({
+      shape: s.name, M, N, K, macs, gmacs, us,
+      ratios: {
+        int8_vs_f32: round2(t.get(F32_CONV)! / td),
+        sparse70_vs_dense: round2(td / best(0.3)),
+        sparse90_vs_dense: round2(td / best(0.1)),
+        gemm_vs_peak: round2(macs / t.get(INT8_GEMM)! / 1e9 / peak_gmacs),
+        conv_vs_peak: round2(macs / td / 1e9 / peak_gmacs),
+      },
+    });
+    w.release(mark);
+  }
+  for (const k of Object.keys(resnet20_us)) resnet20_us[k] = round1(resnet20_us[k]!);
+  return { peak_gmacs: round1(peak_gmacs), shapes, resnet20_us };
+}
+
+function round2(x: number): number { return Math.round(x * 100) / 100; }
+
+function int8Table(r: Int8Bench): string {
+  const names = Object.keys(r.shapes[0]!.gmacs);
+  const short = (n: string) => n.replace('__wasmsimd', '').replace('qs8_', '').replace('f32_conv2d_igemm_4x8', 'f32 igemm').replace(' (GEMM alone)', ' alone');
+  const head = ['shape', 'M', 'N', 'K', ...names.map(short), 'int8/f32', 'sp70/dense', 'sp90/dense', 'gemm/peak', 'conv/peak'];
+  const rows = r.shapes.map((s) => [s.shape, s.M, s.N, s.K, ...names.map((n) => s.gmacs[n] ?? '-'),
+    s.ratios.int8_vs_f32, s.ratios.sparse70_vs_dense, s.ratios.sparse90_vs_dense, s.ratios.gemm_vs_peak, s.ratios.conv_vs_peak].map(String));
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (row: string[]) => '| ' + row.map((x, i) => x.padStart(w[i]!)).join(' | ') + ' |';
+  return [line(head), '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|', ...rows.map(line)].join('\n');
 }
 
 /** Depthwise 3x3 convs (MobileNet-like sizes): every conv kernel, interleaved. */
@@ -168,7 +300,14 @@ function table(r: KernelBench): string {
 
 export async function main(argv: string[]): Promise<number> {
   const ri = argv.indexOf('--rounds');
-  const r = await runKernelBench({ rounds: ri >= 0 ? Number(argv[ri + 1]) : undefined });
+  const rounds = ri >= 0 ? Number(argv[ri + 1]) : undefined;
+  if (argv.includes('--int8')) {
+    const r8 = int8Bench(await loadWasmNode('release'), rounds ?? 15);
+    if (argv.includes('--json')) process.stdout.write(JSON.stringify({ int8: r8 }) + '\n');
+    else process.stdout.write(int8Text(r8));
+    return 0;
+  }
+  const r = await runKernelBench({ rounds });
   if (argv.includes('--json')) {
     process.stdout.write(JSON.stringify(r) + '\n');
     return 0;
@@ -182,7 +321,20 @@ export async function main(argv: string[]): Promise<number> {
   process.stdout.write(`WASM SIMD f32 peak (independent f32x4 mul+add, no loads): ${r.peak_gmacs} GMAC/s\n`);
   process.stdout.write(`ResNet-20 conv stack (${r.resnet20.convs} convs, ${(r.resnet20.macs / 1e6).toFixed(1)} M MACs, bias+ReLU fused): ` +
     `${r.resnet20.total_ms} ms = ${r.resnet20.gmacs} GMAC/s\n`);
+  if (r.int8) process.stdout.write('\n' + int8Text(r.int8));
   return 0;
+}
+
+function int8Text(r: Int8Bench): string {
+  const total = (n: string) => r.resnet20_us[n] ?? 0;
+  const sp = Object.keys(r.resnet20_us).filter((n) => n.includes('spconv'));
+  return 'int8 kernels, GMAC/s (sparse: effective = dense M·N·K / time), batch 1, release build, single thread, bias + ReLU\n' +
+    'fused, int8 requantized output; conv2d_4x8c2 includes the int16 widening + im2col; "gemm alone" = packed Xcol.\n' +
+    'Ratios: int8/f32 = dense int8 conv vs f32 igemm conv; spXX/dense = best sparse tile at density 0.3 / 0.1 vs dense int8 conv.\n' +
+    int8Table(r) + '\n' +
+    `WASM SIMD int8 peak (independent i32x4.dot_i16x8_s + add chains, no loads): ${r.peak_gmacs} GMAC/s\n` +
+    `ResNet-20 19 convs (sum of per-shape medians × count), µs: f32 ${total(F32_CONV)}, int8 dense ${total(INT8_DENSE)}, ` +
+    sp.map((n) => `${n.replace('qs8_spconv2d_', '').replace('__wasmsimd', '')} ${total(n)}`).join(', ') + '\n';
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -1,8 +1,9 @@
 // The `sparrow` command line (../shared/CONTRACT.md). One place turns errors into a one-line
 // message on stderr and a non-zero exit code; `--json` prints exactly one JSON document.
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { unlinkSync } from 'node:fs';
 import { SparrowError, isSparrowError } from '../errors.js';
 import { inspectSparrow, type InspectReport } from '../format/inspect.js';
 import { packOnnxWeights, packTensors, type PackTensor } from '../compress/pack.js';
@@ -22,6 +23,7 @@ import { writeBenchReport } from '../bench/report.js';
 import type { Tensor, ValueInfo } from '../ops/types.js';
 import cliProgress from 'cli-progress';
 import '../ops/ref/index.js';
+import { loadWasmNode } from '../runtime/node.js';
 
 /**
  * Engines of --engine / --engines: the CLI names → Session engines (EngineName) or ONNX Runtime
@@ -76,6 +78,16 @@ function toNpyData(t: Tensor): Parameters<typeof writeNpy>[0] {
  * from `npy:`): the first `n` records of `spec`, preprocessed as the model will be; one record
  * per batch when the model's batch dimension is fixed, else batches of 32.
  */
+/** '90000', '90kB' (×1000), '88KiB' (×1024), '1MB' → bytes. */
+function parseSize(v: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|k|kib|mb|mib)?\s*$/i.exec(v);
+  if (!m) throw new SparrowError('invalid_argument', `--target-size must be a size like 90000, 90kB or 88KiB, got "${v}"`);
+  const mult: Record<string, number> = { b: 1, k: 1000, kb: 1000, kib: 1024, mb: 1e6, mib: 1024 * 1024 };
+  const bytes = Math.floor(Number(m[1]) * mult[(m[2] ?? 'b').toLowerCase()]!);
+  if (!(bytes > 0)) throw new SparrowError('invalid_argument', `--target-size must be positive, got "${v}"`);
+  return bytes;
+}
+
 function calibBatches(spec: string, n: number, info: ValueInfo, pre: Preprocessing | null): Tensor[] {
   const fixed = info.dims && info.dims.length > 0 && info.dims[0]! > 0 ? info.dims[0]! : 0;
   const per = fixed || 32;
@@ -128,12 +140,62 @@ async function readInput(path: string): Promise<Uint8Array> {
   }
 }
 
+/** Temporary files being written (removed on failure, and by main() if the process is interrupted). */
+const pendingTemps = new Set<string>();
+
+/**
+ * Writes `bytes` to `path` atomically: into a temporary file in the same folder, then renamed
+ * over `path`. On any failure the temporary file is removed and `path` is left as it was (absent
+ * or its previous content): a failed command never leaves a partial output behind.
+ */
 async function writeOutput(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`);
+  pendingTemps.add(tmp);
   try {
-    await writeFile(path, bytes);
+    await writeFile(tmp, bytes, { flag: 'wx' });
+    await rename(tmp, path);
   } catch (e) {
+    await unlink(tmp).catch(() => { /* not created, or already gone */ });
     throw new SparrowError('io_error', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  } finally {
+    pendingTemps.delete(tmp);
   }
+}
+
+/** Removes temporary output files left by an interrupted writeOutput (synchronously: for exit paths). */
+function removePendingTemps(): void {
+  for (const t of pendingTemps) {
+    try { unlinkSync(t); } catch { /* gone */ }
+  }
+  pendingTemps.clear();
+}
+
+/** Calibration data must be finite: a NaN or ±Infinity would silently poison every range and Hessian. */
+function checkFiniteCalib(spec: string, batches: readonly Tensor[]): void {
+  let record = 0;
+  for (const t of batches) {
+    const d = t.data as Float32Array;
+    const per = d.length / Math.max(1, t.dims[0] ?? 1);
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i]!)) {
+        throw new SparrowError('invalid_argument', `--calib ${spec}: record ${record + Math.floor(i / per)} holds a non-finite value (${d[i]})`);
+      }
+    }
+    record += t.dims[0] ?? 1;
+  }
+}
+
+/** Calibration batches of `spec`, errors naming the spec. */
+async function loadCalib(spec: string, n: number, info: ValueInfo, pre: Preprocessing | null): Promise<Tensor[]> {
+  let batches: Tensor[];
+  try {
+    batches = spec.startsWith('npy:') ? await npyCalibBatches(spec, n, info, pre) : calibBatches(spec, n, info, pre);
+  } catch (e) {
+    if (isSparrowError(e) && !e.message.includes(spec.slice(spec.indexOf(':') + 1))) throw new SparrowError(e.code, `--calib ${spec}: ${e.message}`, e.details);
+    throw e;
+  }
+  checkFiniteCalib(spec, batches);
+  return batches;
 }
 
 function kb(n: number): string {
@@ -175,11 +237,13 @@ function buildProgram(out: (s: string) => void): Command {
     .option('--calib-n <n>', 'calibration records', String(COMPRESS_DEFAULTS.calibN))
     .option('--weight-bits <b>', 'at most 2^B distinct int8 levels per weight tensor (weight sharing), 3..8', String(COMPRESS_DEFAULTS.weightBits))
     .option('--activations <mode>', 'dynamic (activation scales at run time) or static (ranges measured on --calib are stored)', COMPRESS_DEFAULTS.activations)
+    .option('--target-size <size>', 'with --prune hessian: the file size to reach (bytes, or e.g. 90kB / 88KiB); each layer\'s ' +
+      'quantization step is then allocated by its measured sensitivity instead of the uniform --sparsity')
     .option('--mean <a,b,c>', 'per-channel mean after pixel/255, stored as the model\'s preprocessing (default: none)')
     .option('--std <a,b,c>', 'per-channel std, stored likewise (default: none)')
     .option('--json', 'print the inspect report of the written file as one JSON document')
     .action(async (model: string, o: {
-      output: string; sparsity: string; prune: string; calib?: string; calibN: string; weightBits: string; activations: string;
+      output: string; sparsity: string; prune: string; calib?: string; calibN: string; weightBits: string; activations: string; targetSize?: string;
       mean?: string; std?: string; json?: boolean;
     }) => {
       const num = (v: string, flag: string): number => {
@@ -190,6 +254,7 @@ function buildProgram(out: (s: string) => void): Command {
       const base = {
         sparsity: num(o.sparsity, '--sparsity'), prune: o.prune as PruneMethod, weightBits: num(o.weightBits, '--weight-bits'),
         activations: o.activations as ActivationMode,
+        ...(o.targetSize !== undefined ? { targetBytes: parseSize(o.targetSize) } : {}),
       };
       const calibN = num(o.calibN, '--calib-n');
       if (!Number.isInteger(calibN) || calibN < 1) throw new SparrowError('invalid_argument', `--calib-n must be a positive integer, got ${o.calibN}`);
@@ -216,7 +281,7 @@ function buildProgram(out: (s: string) => void): Command {
       let calib: { batches: Tensor[]; spec: string } | undefined;
       if (o.calib) {
         if (!info) throw new SparrowError('invalid_argument', 'the model has no input to calibrate');
-        const batches = o.calib.startsWith('npy:') ? await npyCalibBatches(o.calib, calibN, info, pre) : calibBatches(o.calib, calibN, info, pre);
+        const batches = await loadCalib(o.calib, calibN, info, pre);
         calib = { batches, spec: o.calib };
         if (base.prune !== 'hessian' && base.activations !== 'static') {
           process.stderr.write('sparrow: note: --calib is used by --prune hessian and --activations static only; ignored\n');
@@ -230,7 +295,7 @@ function buildProgram(out: (s: string) => void): Command {
       let result: Awaited<ReturnType<typeof compressGraph>>;
       try {
         result = await compressGraph(graph, {
-          ...base, ...(calib ? { calib } : {}), preprocessing: pre,
+          ...base, wasm: await loadWasmNode(), ...(calib ? { calib } : {}), preprocessing: pre,
           onProgress: (done, total, layer) => {
             if (!bar) return;
             if (!started) { bar.start(total, done, { layer }); started = true; } else bar.update(done, { layer });
@@ -441,10 +506,18 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(program.helpInformation());
     return 0;
   }
+  const onSignal = (sig: NodeJS.Signals): void => {
+    removePendingTemps();
+    process.stderr.write(`sparrow: interrupted: ${sig}\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (e) {
+    removePendingTemps();
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       process.stderr.write(`sparrow: ${e.message.replace(/^error: /, '').split('\n')[0]}\n`);
@@ -456,5 +529,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`sparrow: internal error: ${(e as Error)?.stack?.split('\n').slice(0, 2).join(' ') ?? String(e)}\n`);
     return 70;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }

@@ -71,6 +71,8 @@ export interface LayerInputs extends WeightLayer {
 }
 
 export interface CalibOptions {
+  /** WASM (or other) acceleration of the Gram sums and the forward passes (default: plain TS) */
+  accel?: CalibAccel;
   /** at most this many patches per image per layer (default 4096) */
   maxPositionsPerImage?: number;
   /** mixed into the sampling seed (default 0) */
@@ -140,8 +142,8 @@ export type NodeHook = (node: Node, inputs: ReadonlyArray<Tensor | undefined>, i
  * runReference with a hook: executes the nodes in order with their reference kernels, calling
  * `hook` before each node, and frees every intermediate after its last reader.
  */
-export function runWithHook(graph: Graph, feeds: Record<string, Tensor>, hook: NodeHook): Record<string, Tensor> {
-  return runReference(graph, feeds, { checkShapes: false, beforeNode: hook });
+export function runWithHook(graph: Graph, feeds: Record<string, Tensor>, hook: NodeHook, accel?: CalibAccel): Record<string, Tensor> {
+  return runReference(graph, feeds, { checkShapes: false, beforeNode: hook, ...(accel?.kernel ? { kernel: accel.kernel } : {}) });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -176,20 +178,55 @@ function samplePositions(P: number, count: number, rand: () => number): Int32Arr
   return idx.slice(0, count).sort();
 }
 
-/** Running sum of x xᵀ over patches (upper triangle only), one per group. */
+/** A kernel replacing a node's reference kernel (null: use the reference after all). */
+export type KernelFn = (inputs: ReadonlyArray<Tensor | undefined>) => Tensor[] | null;
+
+/**
+ * Optional acceleration (src/compress/accel.ts puts WASM behind it): `gram` computes the
+ * float32 G (K, K) = Xt Xtᵀ of a block of patches Xt (K, n); `kernel` may replace a node's
+ * reference kernel during the calibration forward passes.
+ */
+export interface CalibAccel {
+  gram(Xt: Float32Array, K: number, n: number): Float32Array;
+  kernel?(node: Node): KernelFn | undefined;
+}
+
+/** Patches per Gram block; layers with K below GRAM_MIN_K stay on the TS path. */
+const GRAM_BLOCK = 256;
+const GRAM_MIN_K = 32;
+
+/**
+ * Running sum of x xᵀ over patches, one per group. TS path: upper triangle, zeros skipped,
+ * float64. Gram path (accel, K ≥ GRAM_MIN_K): patches buffered as columns of Xt (K,
+ * GRAM_BLOCK) float32, each full block's float32 Gram matrix added into the float64 sum.
+ */
 class Accumulator {
   readonly acc: Float64Array[];
   readonly nz: Int32Array;
   readonly nzv: Float64Array;
+  readonly gram: CalibAccel['gram'] | undefined;
+  readonly buf: Float32Array[];
+  readonly fill: Int32Array;
   nSamples = 0;
-  constructor(readonly K: number, groups: number) {
+  constructor(readonly K: number, groups: number, accel?: CalibAccel) {
     this.acc = Array.from({ length: groups }, () => new Float64Array(K * K));
     this.nz = new Int32Array(K);
     this.nzv = new Float64Array(K);
+    this.gram = accel && K >= GRAM_MIN_K ? accel.gram : undefined;
+    this.buf = this.gram ? Array.from({ length: groups }, () => new Float32Array(K * GRAM_BLOCK)) : [];
+    this.fill = new Int32Array(groups);
   }
-  /** adds x xᵀ (upper triangle) for the patch x: (K) to group g; zeros are skipped */
+  /** adds x xᵀ for the patch x[from .. from+K) to group g */
   add(g: number, x: Float64Array | Float32Array, from = 0): void {
-    const K = this.K, nz = this.nz, nzv = this.nzv, H = this.acc[g]!;
+    const K = this.K;
+    if (this.gram) {
+      const Xt = this.buf[g]!, col = this.fill[g]!;
+      for (let i = 0; i < K; i++) Xt[i * GRAM_BLOCK + col] = x[from + i]!;
+      this.fill[g] = col + 1;
+      if (col + 1 === GRAM_BLOCK) this.flush(g);
+      return;
+    }
+    const nz = this.nz, nzv = this.nzv, H = this.acc[g]!;
     let m = 0;
     for (let i = 0; i < K; i++) { const v = x[from + i]!; if (v !== 0) { nz[m] = i; nzv[m] = v; m++; } }
     for (let a = 0; a < m; a++) {
@@ -197,9 +234,25 @@ class Accumulator {
       for (let b = a; b < m; b++) H[row + nz[b]!]! += va * nzv[b]!;
     }
   }
+  private flush(g: number): void {
+    const n = this.fill[g]!, K = this.K;
+    if (n === 0) return;
+    let Xt = this.buf[g]!;
+    if (n < GRAM_BLOCK) {
+      const c = new Float32Array(K * n);
+      for (let i = 0; i < K; i++) c.set(Xt.subarray(i * GRAM_BLOCK, i * GRAM_BLOCK + n), i * n);
+      Xt = c;
+    }
+    const G = this.gram!(Xt, K, n);
+    const A = this.acc[g]!;
+    // upper triangle, as the TS path keeps it
+    for (let i = 0; i < K; i++) for (let j = i; j < K; j++) A[i * K + j]! += G[i * K + j]!;
+    this.fill[g] = 0;
+  }
   /** H = 2 · (the symmetric sum): mirrors the upper triangle */
   finish(): Float64Array[] {
     const K = this.K;
+    if (this.gram) for (let g = 0; g < this.acc.length; g++) this.flush(g);
     return this.acc.map((A) => {
       const H = new Float64Array(K * K);
       for (let i = 0; i < K; i++) {
@@ -332,7 +385,7 @@ function chooseLayers(graph: Graph, layers: ReadonlyArray<string | WeightLayer> 
 
 function newState(layer: WeightLayer, opts: CalibOptions): LayerState {
   return {
-    layer, acc: new Accumulator(layer.K, layer.groups), images: 0, positionsPerImage: 0, sampled: false,
+    layer, acc: new Accumulator(layer.K, layer.groups, opts.accel), images: 0, positionsPerImage: 0, sampled: false,
     seed: (hashString(layer.node) ^ Math.imul((opts.seed ?? 0) + 1, 0x85ebca6b)) >>> 0,
   };
 }
@@ -376,7 +429,7 @@ export function collectLayerInputs(
     if (st) accumulate(st, node, inputs, maxPos);
   };
   for (const b of batches) {
-    runWithHook(graph, feedsOf(graph, b), hook);
+    runWithHook(graph, feedsOf(graph, b), hook, opts.accel);
     nBatches++;
   }
   if (nBatches === 0) throw new SparrowError('invalid_argument', 'collectLayerInputs: no calibration batches');
@@ -394,6 +447,21 @@ export interface SequentialLayer {
   tensor: Tensor;
   /** milliseconds spent in `prune` */
   ms: number;
+  /**
+   * With opts.biasCorrection: the per-output-channel shift added to the layer's bias (rows),
+   * mean over the calibration set of (float layer output on float inputs) − (pruned layer
+   * output on the pruned network's inputs); withPrunedWeights applies it.
+   */
+  biasDelta?: Float32Array;
+}
+
+export interface SequentialOptions extends CalibOptions {
+  /**
+   * Empirical bias correction (default false): runs the float network alongside and, after
+   * each layer is pruned, shifts its bias so that every output channel's mean over the
+   * calibration set matches the float network's (layers whose bias is a float32 constant).
+   */
+  biasCorrection?: boolean;
 }
 
 /**
@@ -410,7 +478,7 @@ export function pruneSequentially(
   batches: Iterable<Record<string, Tensor> | Tensor>,
   prune: (W: Float32Array, inputs: LayerInputs) => Float32Array,
   layers?: ReadonlyArray<string | WeightLayer>,
-  opts: CalibOptions = {},
+  opts: SequentialOptions = {},
 ): Map<string, SequentialLayer> {
   const maxPos = checkMaxPos(opts);
   const chosen = new Map(chooseLayers(graph, layers).map((l) => [l.node, l]));
@@ -429,6 +497,8 @@ export function pruneSequentially(
     envs.push(env);
   }
   if (envs.length === 0) throw new SparrowError('invalid_argument', 'pruneSequentially: no calibration batches');
+  // the float network's values, for bias correction
+  const fenvs = opts.biasCorrection ? envs.map((e) => new Map(e)) : null;
   const lastUse = new Map<string, number>();
   graph.nodes.forEach((n, k) => { for (const i of n.inputs) if (i) lastUse.set(i, k); });
   const out = new Map<string, SequentialLayer>();
@@ -455,15 +525,47 @@ export function pruneSequentially(
       out.set(node.name, { inputs, W: Wp, tensor, ms });
       for (const inputs of allInputs) inputs[1] = tensor;
     }
-    envs.forEach((env, b) => {
-      let outs: Tensor[];
+    const fast = opts.accel?.kernel?.(node);
+    const exec = (inputs: ReadonlyArray<Tensor | undefined>): Tensor[] => {
       try {
-        outs = node.def.ref(allInputs[b]!, node.attrs, { opset: node.opset, node: node.name });
+        return fast?.(inputs) ?? node.def.ref(inputs, node.attrs, { opset: node.opset, node: node.name });
       } catch (e) {
         if (e instanceof SparrowError) throw e;
         throw new SparrowError('internal', `kernel of ${node.op} failed at node '${node.name}': ${e instanceof Error ? e.message : String(e)}`);
       }
-      node.outputs.forEach((o, j) => { if (o && outs[j]) env.set(o, outs[j]!); });
+    };
+    const outs = envs.map((_, b) => exec(allInputs[b]!));
+    if (fenvs) {
+      const fouts = fenvs.map((env) => exec(node.inputs.map((i) => (i ? read(env, i) : undefined))));
+      const bias = node.inputs[2] ? graph.values.get(node.inputs[2])?.const : undefined;
+      const res = layer ? out.get(node.name) : undefined;
+      if (res && bias?.dtype === 'float32') {
+        // per output channel (axis 1 for Conv; last axis for Gemm/MatMul outputs (…, rows))
+        const rows = layer!.rows;
+        const sum = new Float64Array(rows);
+        let count = 0;
+        outs.forEach((o, b) => {
+          const yc = o[0]!.data as Float32Array, yf = fouts[b]![0]!.data as Float32Array;
+          const inner = layer!.op === 'Conv' ? elementCount(o[0]!.dims.slice(2)) : 1;
+          for (let i = 0; i < yc.length; i++) sum[Math.floor(i / inner) % rows]! += yf[i]! - yc[i]!;
+          count += yc.length / rows;
+        });
+        const delta = new Float32Array(rows);
+        for (let r = 0; r < rows; r++) delta[r] = count ? sum[r]! / count : 0;
+        res.biasDelta = delta;
+        outs.forEach((o) => {
+          const yc = o[0]!.data as Float32Array;
+          const inner = layer!.op === 'Conv' ? elementCount(o[0]!.dims.slice(2)) : 1;
+          for (let i = 0; i < yc.length; i++) yc[i]! += delta[Math.floor(i / inner) % rows]!;
+        });
+      }
+      fenvs.forEach((env, b) => {
+        node.outputs.forEach((o, j) => { if (o && fouts[b]![j]) env.set(o, fouts[b]![j]!); });
+        for (const i of node.inputs) if (i && lastUse.get(i) === k && !graph.inputs.includes(i)) env.delete(i);
+      });
+    }
+    envs.forEach((env, b) => {
+      node.outputs.forEach((o, j) => { if (o && outs[b]![j]) env.set(o, outs[b]![j]!); });
       for (const i of node.inputs) if (i && lastUse.get(i) === k && !graph.inputs.includes(i)) env.delete(i);
     });
   });
@@ -484,6 +586,14 @@ export function withPrunedWeights(graph: Graph, weights: ReadonlyMap<string, Flo
     const tensor = w instanceof Float32Array ? weightFromRowsK(layer, w) : w.tensor;
     const v = g.values.get(layer.weight)!;
     g.values.set(layer.weight, { name: v.name, info: { dtype: v.info.dtype, dims: v.info.dims ? [...v.info.dims] : null }, const: tensor });
+    const delta = w instanceof Float32Array ? undefined : w.biasDelta;
+    const biasName = g.nodes.find((n) => n.name === name)?.inputs[2];
+    const bv = biasName ? g.values.get(biasName) : undefined;
+    if (delta && bv?.const && bv.const.dtype === 'float32') {
+      const b = Float32Array.from(bv.const.data as Float32Array);
+      for (let r = 0; r < b.length; r++) b[r]! += delta[r]!;
+      g.values.set(biasName!, { name: bv.name, info: { dtype: 'float32', dims: [...bv.const.dims] }, const: { dtype: 'float32', dims: [...bv.const.dims], data: b } });
+    }
   }
   return g;
 }

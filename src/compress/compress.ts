@@ -7,7 +7,12 @@
 // the container (src/format/graph.ts), int8 tensors entropy-coded by the codecs of pack.ts.
 // The float weights are not stored.
 import { SparrowError } from '../errors.js';
-import { collectLayerInputs, findWeightLayers, weightFromRowsK, weightRowsK, type LayerInputs, type WeightLayer as CalibLayer } from './calib.js';
+import { collectLayerInputs, findWeightLayers, pruneSequentially, weightFromRowsK, weightRowsK, withPrunedWeights, type LayerInputs, type WeightLayer as CalibLayer } from './calib.js';
+import { wasmCalibAccel } from './accel.js';
+import { obsQuantize } from './gptq.js';
+import { DEFAULT_ALPHAS, allocate, measureSensitivity, meanKl, type Candidate } from './allocate.js';
+import { encodeInt8 } from '../codec/int8.js';
+import type { SparrowWasm } from '../runtime/wasm.js';
 import { hessianPrune } from './obs.js';
 import { cloneGraph, consumers, type Graph, type Node } from '../ir/graph.js';
 import { optimize } from '../ir/passes.js';
@@ -141,6 +146,21 @@ export interface CompressOptions {
   preprocessing?: Omit<Preprocessing, 'input' | 'layout'> | null;
   /** engine for calibration runs (default 'sparrow-f32') */
   engine?: EngineName;
+  /**
+   * Keep the first and the last weight layer dense and 8-bit (default true): they hold few
+   * weights (ResNet-20: 432 and 640 of 270k) and the most sensitive ones.
+   */
+  denseEnds?: boolean;
+  /**
+   * hessian: a size target for the whole file, in bytes. Each layer's quantization step is
+   * then allocated by measured sensitivity (allocate.ts) instead of the uniform --sparsity /
+   * --weight-bits (which then only cap the levels: |q| ≤ 2^(B−1) − 1).
+   */
+  targetBytes?: number;
+  /** hessian: empirical bias correction against the float network (default true) */
+  biasCorrection?: boolean;
+  /** a WASM instance to accelerate calibration (Gram matrices, convolutions); default: plain TS */
+  wasm?: SparrowWasm;
   /** called before each layer (done = layers finished) and once at the end (done = total) */
   onProgress?: (done: number, total: number, layer: string) => void;
 }
@@ -173,6 +193,8 @@ export function resolveCompressOptions(o: CompressOptions): Required<Pick<Compre
   if (!Number.isInteger(weightBits) || weightBits < 3 || weightBits > 8) throw new SparrowError('invalid_argument', `weight bits must be an integer in 3..8, got ${String(weightBits)}`);
   const activations = o.activations ?? COMPRESS_DEFAULTS.activations;
   if (activations !== 'dynamic' && activations !== 'static') throw new SparrowError('invalid_argument', `activations must be dynamic or static, got ${String(activations)}`);
+  if (o.targetBytes !== undefined && prune !== 'hessian') throw new SparrowError('invalid_argument', 'a size target (--target-size) needs --prune hessian');
+  if (o.targetBytes !== undefined && !(Number.isFinite(o.targetBytes) && o.targetBytes > 0)) throw new SparrowError('invalid_argument', `the size target must be a positive number of bytes, got ${String(o.targetBytes)}`);
   if (prune === 'hessian' && !o.calib) throw new SparrowError('invalid_argument', 'hessian pruning needs calibration data (--calib)');
   if (activations === 'static' && !o.calib) throw new SparrowError('invalid_argument', 'static activation ranges need calibration data (--calib)');
   return { sparsity, prune, weightBits, activations };
@@ -212,6 +234,12 @@ async function activationRanges(graph: Graph, names: readonly string[], batches:
   return ranges;
 }
 
+function layerReport(L: WeightLayer, q: Int8Array): LayerReport {
+  let nz = 0;
+  for (let k = 0; k < q.length; k++) if (q[k] !== 0) nz++;
+  return { value: L.value, node: L.node.name, op: L.op, shape: L.dims, density: q.length ? nz / q.length : 1, levels: distinct(q).length };
+}
+
 /** Compresses an optimized float graph (not modified) into a `.sparrow` file. */
 export async function compressGraph(graph: Graph, opts: CompressOptions = {}): Promise<CompressResult> {
   const o = resolveCompressOptions(opts);
@@ -229,37 +257,86 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     }
     return p;
   };
-  // hessian: H = 2XᵀX of every weight layer's inputs, one streaming pass over the calibration set
-  const calibLayers = o.prune === 'hessian' ? new Map(findWeightLayers(graph).map((l) => [l.node, l])) : null;
-  const hessians = calibLayers && calib ? collectLayerInputs(graph, calib.batches, [...calibLayers.values()]) : null;
-  for (let i = 0; i < layers.length; i++) {
-    const L = layers[i]!;
-    opts.onProgress?.(i, layers.length, L.value);
-    const cl = calibLayers?.get(L.node.name);
-    const hs = hessians?.get(L.node.name);
-    const w = graph.values.get(L.value)!.const!.data as Float32Array;
-    const input0 = L.node.inputs[0] ?? '';
-    const ctx: PruneContext = {
-      sparsity: o.sparsity, value: L.value, node: L.node.name, op: L.op, attrs: L.node.attrs, axis: L.axis,
-      ...(L.transB !== undefined ? { transB: L.transB } : {}),
-      ...(calib && input0 ? { inputs: () => layerInputs(input0) } : {}),
-      ...(cl && hs ? { hessian: { layer: cl, stats: hs, graph } } : {}),
-    };
-    if (o.prune === 'hessian' && !(cl && hs) && o.sparsity > 0) {
-      throw new SparrowError('invalid_argument', `--prune hessian: no calibration Hessian for layer ${L.node.name} (a shared or non-constant weight)`);
+  const denseEnds = opts.denseEnds ?? true;
+  const ends = new Set(denseEnds && layers.length > 1 ? [layers[0]!.node.name, layers[layers.length - 1]!.node.name] : []);
+  const sparsityOf = (node: string): number => (ends.has(node) ? 0 : o.sparsity);
+  const bitsOf = (node: string): number => (ends.has(node) ? 8 : o.weightBits);
+  let outGraph = graph;
+  let allocation: Map<string, Candidate> | undefined;
+  if (o.prune === 'hessian') {
+    // Sequential: each layer's Hessian comes from the inputs produced by the already
+    // compressed layers before it; the layer is pruned and quantized jointly with OBS error
+    // compensation (gptq.ts), then its bias corrected against the float network.
+    const calibLayers = new Map(findWeightLayers(graph).map((l) => [l.node, l]));
+    for (const L of layers) {
+      if (!calibLayers.has(L.node.name)) throw new SparrowError('invalid_argument', `--prune hessian: no calibration Hessian for layer ${L.node.name} (a shared or non-constant weight)`);
     }
-    const pruned = await pruneLayer(o.prune, w, L.dims, ctx);
-    const { q: q8, scales } = quantizePerChannelInt8(pruned, L.dims, L.axis);
-    const q = o.weightBits < 8 ? shareInt8Levels(q8, o.weightBits).q : q8;
-    quantized.set(L.value, { q, scales, axis: L.axis });
-    let nz = 0;
-    for (let k = 0; k < q.length; k++) if (q[k] !== 0) nz++;
-    reports.push({ value: L.value, node: L.node.name, op: L.op, shape: L.dims, density: q.length ? nz / q.length : 1, levels: distinct(q).length });
+    const byNode = new Map(layers.map((L, i) => [L.node.name, i]));
+    const accel = opts.wasm ? wasmCalibAccel(opts.wasm) : undefined;
+    const maxqOf = (node: string): number => 2 ** (bitsOf(node) - 1) - 1;
+    let candidateOf = (node: string): Candidate => ({ step: 'mse', maxq: maxqOf(node), sparsity: sparsityOf(node) });
+    if (opts.targetBytes !== undefined) {
+      const chosen = await allocateForSize(graph, layers, calibLayers, calib!.batches, opts.targetBytes, o.weightBits, accel, opts);
+      candidateOf = (node) => chosen.get(node)!;
+      allocation = chosen;
+    }
+    const results = new Map<string, { q: Int8Array; step: Float32Array }>();
+    const seq = pruneSequentially(graph, calib!.batches, (W, st) => {
+      const i = byNode.get(st.node);
+      if (i !== undefined) opts.onProgress?.(i, layers.length, layers[i]!.value);
+      const G = st.groupH.length, rpg = st.rows / G, K = st.K;
+      const q = new Int8Array(W.length), step = new Float32Array(st.rows), out = new Float32Array(W.length);
+      for (let g = 0; g < G; g++) {
+        const c = candidateOf(st.node);
+        const r = obsQuantize(W.slice(g * rpg * K, (g + 1) * rpg * K), st.groupH[g]!, { sparsity: c.sparsity, maxq: c.maxq, step: c.step });
+        q.set(r.q, g * rpg * K); step.set(r.step, g * rpg); out.set(r.W, g * rpg * K);
+      }
+      results.set(st.node, { q, step });
+      return out;
+    }, [...calibLayers.values()].filter((l) => byNode.has(l.node)), {
+      ...(accel ? { accel } : {}), biasCorrection: opts.biasCorrection ?? true,
+    });
+    outGraph = withPrunedWeights(graph, seq);
+    for (const L of layers) {
+      const cl = calibLayers.get(L.node.name)!;
+      const r = results.get(L.node.name)!;
+      // (rows, K) → the stored layout; per-row steps are the per-channel scales
+      const q = cl.layout === 'rowsK' ? r.q : Int8Array.from(weightFromRowsK(cl, Float32Array.from(r.q)).data as Float32Array);
+      quantized.set(L.value, { q, scales: r.step, axis: L.axis });
+      reports.push(layerReport(L, q));
+    }
+  } else {
+    for (let i = 0; i < layers.length; i++) {
+      const L = layers[i]!;
+      opts.onProgress?.(i, layers.length, L.value);
+      const w = graph.values.get(L.value)!.const!.data as Float32Array;
+      const input0 = L.node.inputs[0] ?? '';
+      const ctx: PruneContext = {
+        sparsity: sparsityOf(L.node.name), value: L.value, node: L.node.name, op: L.op, attrs: L.node.attrs, axis: L.axis,
+        ...(L.transB !== undefined ? { transB: L.transB } : {}),
+        ...(calib && input0 ? { inputs: () => layerInputs(input0) } : {}),
+      };
+      const pruned = await pruneLayer(o.prune, w, L.dims, ctx);
+      const { q: q8, scales } = quantizePerChannelInt8(pruned, L.dims, L.axis);
+      const bits = bitsOf(L.node.name);
+      const q = bits < 8 ? shareInt8Levels(q8, bits).q : q8;
+      quantized.set(L.value, { q, scales, axis: L.axis });
+      reports.push(layerReport(L, q));
+    }
   }
   opts.onProgress?.(layers.length, layers.length, '');
 
   const compression: CompressionRecord = { prune: o.prune, sparsity: o.sparsity, weightBits: o.weightBits, activations: o.activations, bias: 'float32' };
   if (calib) compression.calib = { spec: calib.spec, n: calib.batches.reduce((a, t) => a + (t.dims[0] ?? 1), 0) };
+  if (o.prune === 'hessian') {
+    compression['method'] = 'obs-joint-sequential';
+    compression['biasCorrection'] = opts.biasCorrection ?? true;
+  }
+  compression['denseEnds'] = denseEnds;
+  if (allocation) {
+    compression['targetBytes'] = opts.targetBytes;
+    compression['steps'] = Object.fromEntries([...allocation].map(([k, c]) => [k, typeof c.step === 'object' ? c.step.rms : c.step]));
+  }
   const meta: Record<string, unknown> = {};
   if (o.activations === 'static') {
     const names = [...new Set(layers.map((L) => L.node.inputs[0] ?? '').filter(Boolean))];
@@ -269,7 +346,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   const preprocessing: Preprocessing | null = opts.preprocessing && input
     ? { input, layout: 'NCHW', scale: opts.preprocessing.scale, ...(opts.preprocessing.mean ? { mean: opts.preprocessing.mean } : {}), ...(opts.preprocessing.std ? { std: opts.preprocessing.std } : {}) }
     : null;
-  const bytes = writeSparrowModel(graph, { quantized, preprocessing, compression, meta });
+  const bytes = writeSparrowModel(outGraph, { quantized, preprocessing, compression, meta });
   return { bytes, layers: reports, graph };
 }
 
@@ -279,4 +356,62 @@ export async function compressOnnx(onnx: Uint8Array, opts: CompressOptions = {})
   const graph = importOnnx(onnx);
   optimize(graph);
   return compressGraph(graph, opts);
+}
+
+/**
+ * Per-layer steps for a file of at most `target` bytes (allocate.ts): H of every layer from the
+ * float network, candidates α·rms steps (levels capped by weight bits), sensitivities measured
+ * as the KL divergence of the outputs on up to 64 calibration images. The bytes outside the
+ * weight streams (graph, biases, scales) are measured by writing the model with empty weights.
+ */
+async function allocateForSize(
+  graph: Graph, layers: WeightLayer[], calibLayers: Map<string, CalibLayer>, batches: readonly Tensor[], target: number,
+  weightBits: number, accel: ReturnType<typeof wasmCalibAccel> | undefined, opts: CompressOptions,
+): Promise<Map<string, Candidate>> {
+  if (!(Number.isFinite(target) && target > 0)) throw new SparrowError('invalid_argument', `the size target must be a positive number of bytes, got ${String(target)}`);
+  const maxq = 2 ** (weightBits - 1) - 1;
+  const stats = collectLayerInputs(graph, batches, [...calibLayers.values()], accel ? { accel } : {});
+  // fixed cost: the file with all-zero weights, minus those weights' own coded bytes
+  const zeros = new Map<string, QuantizedWeight>();
+  let zeroCoded = 0;
+  for (const L of layers) {
+    const q = new Int8Array(elementCountOf(L.dims));
+    const rows = L.dims[L.axis]!;
+    zeros.set(L.value, { q, scales: new Float32Array(rows).fill(1), axis: L.axis });
+    zeroCoded += encodeInt8(q, { cols: q.length / rows }).payload.length + 4 * rows;
+  }
+  const fixed = writeSparrowModel(graph, { quantized: zeros }).length - zeroCoded;
+  // sensitivity images and the float outputs
+  const input = graph.inputs[0]!;
+  const sens: Tensor[] = [];
+  let n = 0;
+  for (const b of batches) { if (n >= 64) break; sens.push(b); n += b.dims[0] ?? 1; }
+  const floatOut: Float32Array[] = [];
+  const fs = Session.fromGraph(graph, { engine: 'sparrow-f32' });
+  const outName = graph.outputs[0]!;
+  for (const b of sens) floatOut.push((await fs.run({ [input]: b }))[outName]!.data as Float32Array);
+  const classes = graph.values.get(outName)?.info.dims?.slice(-1)[0] ?? 1;
+  const lossWith = async (node: string, W: Float32Array): Promise<number> => {
+    const s = Session.fromGraph(withPrunedWeights(graph, new Map([[node, W]])), { engine: 'sparrow-f32' });
+    let sum = 0;
+    for (let i = 0; i < sens.length; i++) {
+      const y = (await s.run({ [input]: sens[i]! }))[outName]!.data as Float32Array;
+      sum += meanKl(floatOut[i]!, y, classes > 0 ? classes : y.length) * (sens[i]!.dims[0] ?? 1);
+    }
+    return sum / n;
+  };
+  const allocLayers = layers.map((L) => {
+    const cl = calibLayers.get(L.node.name)!;
+    const st = stats.get(L.node.name)!;
+    return { node: L.node.name, W: weightRowsK(graph, cl), groupH: st.groupH, K: cl.K };
+  });
+  const candidates: Candidate[] = DEFAULT_ALPHAS.map((a) => ({ step: { rms: a }, maxq, sparsity: 0 }));
+  const table = await measureSensitivity(allocLayers, candidates, { step: { rms: 1 }, maxq, sparsity: 0 }, lossWith,
+    (i, total, node) => opts.onProgress?.(i, 2 * total, `sensitivity ${node}`));
+  const a = allocate(table, target - fixed);
+  return new Map(a.choices.map((c) => [c.node, c.candidate]));
+}
+
+function elementCountOf(dims: readonly number[]): number {
+  return dims.reduce((a, b) => a * b, 1);
 }

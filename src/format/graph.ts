@@ -1,10 +1,14 @@
-// The model graph inside a `.sparrow` file (docs/format.md "Graph metadata"): the optimized
-// Graph IR (src/ir/graph.ts) as JSON in metadata.graph, its constants as sections in first-use
-// (execution) order. Each constant's tensor entry names its value (`value`); a weight quantized
-// to int8 carries `quant: { scheme: 'symmetric', axis, scale }` pointing at a float32 tensor of
-// per-channel scales, stored right after it. Readers trust nothing: every name, dtype, shape,
-// attribute and op is checked, and shapes are inferred again and compared with the declared
-// outputs; anything inconsistent is SparrowError('corrupt_metadata'), an op the registry lacks
+// The model graph inside a `.sparrow` file (docs/format.md "Graph metadata", schema 2): the
+// optimized Graph IR (src/ir/graph.ts) as compact JSON in metadata.graph. Values are referred
+// to by index (graph inputs, inline constants, section constants, node outputs, in that order);
+// only graph inputs/outputs, section constants and the names a caller keeps are written, other
+// values and nodes get generated names (%k, #k) on reading; attributes equal to their ONNX
+// default are left out. Small integer constants and float32 scalars are inline (`consts`); the
+// others are sections in first-use (execution) order, named by their tensor entry. A weight
+// quantized to int8 carries `quant: { axis, scale }` pointing at a float32 tensor of
+// per-channel scales, stored right after it. Readers trust nothing: every reference, dtype,
+// shape, attribute and op is checked, and shapes are inferred again (and compared with declared
+// outputs); anything inconsistent is SparrowError('corrupt_metadata'), an op the registry lacks
 // is SparrowError('unsupported_op') naming op, opset and node. Plain TS (browser/Worker safe).
 import { SparrowError } from '../errors.js';
 import type { PackTensor } from '../compress/pack.js';
@@ -17,8 +21,8 @@ import type { Graph, Node, Value } from '../ir/graph.js';
 import { inferShapes } from '../ir/passes.js';
 import { DType, readContainer, type ReadOptions, type SparrowMeta, type TensorMeta } from './container.js';
 
-/** Version of the graph JSON schema (metadata.graph.schema). */
-export const GRAPH_SCHEMA = 1;
+/** Version of the graph JSON schema (metadata.graph.schema). Schema 1 (long names, verbose nodes) is no longer read. */
+export const GRAPH_SCHEMA = 2;
 
 const GRAPH_DTYPES: readonly TensorDType[] = ['float32', 'int64', 'int32', 'int8', 'uint8', 'bool'];
 
@@ -30,32 +34,49 @@ export type AttrJson =
   | { float: string }
   | { tensor: InlineTensorJson };
 
-/** A small tensor written inline (attribute tensors): int64 as decimal strings, non-finite floats as strings. */
+/** A small tensor written inline: int64 as numbers when safe integers, else decimal strings; non-finite floats as strings. */
 export interface InlineTensorJson { dtype: TensorDType; dims: number[]; data: Array<number | string> }
 
+/** A small constant written in the graph JSON (not a section); unnamed ones get a generated name. */
+export interface InlineConstJson extends InlineTensorJson { name?: string }
+
+/**
+ * A value reference: an integer is a value index (graph inputs, then `consts`, then the tensor
+ * constants in section order, then node outputs in node order); a string is a value name;
+ * `""` is an omitted optional input.
+ */
+export type ValueRefJson = number | string;
+
 export interface GraphNodeJson {
-  name: string;
   op: string;
-  /** '' for ai.onnx */
-  domain: string;
-  opset: number;
-  inputs: string[];
-  outputs: string[];
-  attrs: Record<string, AttrJson>;
+  /** absent: generated `#<node index>` */
+  name?: string;
+  /** absent or '' for ai.onnx; the node's opset is opsets[domain] */
+  domain?: string;
+  /** absent: no inputs */
+  in?: ValueRefJson[];
+  /** absent: one unnamed output; entries: a name, null (unnamed) or '' (omitted) */
+  out?: Array<string | null>;
+  /** absent: none; attributes equal to their ONNX default are not written */
+  attrs?: Record<string, AttrJson>;
 }
 
 export interface GraphJson {
   schema: number;
-  name: string;
+  /** absent: '' */
+  name?: string;
   /** opset per domain ('' = ai.onnx) */
   opsets: Record<string, number>;
   inputs: GraphValueJson[];
-  outputs: GraphValueJson[];
+  /** value names (or { name, dtype, dims }, checked against shape inference) */
+  outputs: Array<string | GraphValueJson>;
+  /** small constants written inline (absent: none) */
+  consts?: InlineConstJson[];
   /** topologically sorted: every input is a graph input, a constant or an earlier node's output */
   nodes: GraphNodeJson[];
 }
 
-export interface QuantJson { scheme: 'symmetric'; axis: number; scale: string }
+export interface QuantJson { scheme?: 'symmetric'; axis: number; scale: string }
 
 /** An int8 weight replacing a float32 constant: q · scales[c] along `axis` gives the weight. */
 export interface QuantizedWeight {
@@ -63,6 +84,21 @@ export interface QuantizedWeight {
   /** float32, length dims[axis] */
   scales: Float32Array;
   axis: number;
+}
+
+/** How the graph is written (graphToJson, graphTensors, writeGraphContainer). */
+export interface GraphJsonOptions {
+  /** float32 weights replaced by int8 + per-channel scales (never inline) */
+  quantized?: ReadonlyMap<string, QuantizedWeight>;
+  /**
+   * Value names to keep. Graph inputs, graph outputs and constants stored as sections always keep
+   * theirs; every other value (node outputs, inline constants) is written unnamed (a reader
+   * names it `%<index>`) unless listed here. Metadata that names values (activation ranges, ...)
+   * must list them here.
+   */
+  keepNames?: Iterable<string>;
+  /** write node names (default false: a reader names node k `#k`) */
+  nodeNames?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -76,8 +112,9 @@ function numberJson(x: number): number | { float: string } {
 
 function inlineTensor(t: Tensor): InlineTensorJson {
   const data: Array<number | string> = [];
-  if (t.dtype === 'int64') for (const v of t.data as BigInt64Array) data.push(v.toString());
-  else if (t.dtype === 'float32') {
+  if (t.dtype === 'int64') {
+    for (const v of t.data as BigInt64Array) data.push(v >= -(2n ** 53n) + 1n && v <= 2n ** 53n - 1n ? Number(v) : v.toString());
+  } else if (t.dtype === 'float32') {
     for (const v of t.data as Float32Array) data.push(Number.isFinite(v) && !Object.is(v, -0) ? v : Object.is(v, -0) ? '-0' : String(v));
   } else for (const v of t.data as Int32Array | Int8Array | Uint8Array) data.push(v);
   return { dtype: t.dtype, dims: [...t.dims], data };
@@ -90,27 +127,96 @@ function attrJson(v: AttrValue): AttrJson {
   return { tensor: inlineTensor(v) };
 }
 
-function valueJson(v: Value): GraphValueJson {
-  return { name: v.name, dtype: v.info.dtype, dims: v.info.dims ? [...v.info.dims] : null };
+/** ONNX defaults of the attributes that are left out when equal ('ones'/'zeros': an int list of all 1 / all 0). */
+const ATTR_DEFAULTS: Record<string, Record<string, number | string>> = {
+  Conv: { auto_pad: 'NOTSET', group: 1, dilations: 'ones', strides: 'ones', pads: 'zeros' },
+  ConvTranspose: { auto_pad: 'NOTSET', group: 1, dilations: 'ones', strides: 'ones', pads: 'zeros', output_padding: 'zeros' },
+  MaxPool: { auto_pad: 'NOTSET', ceil_mode: 0, dilations: 'ones', strides: 'ones', pads: 'zeros', storage_order: 0 },
+  AveragePool: { auto_pad: 'NOTSET', ceil_mode: 0, count_include_pad: 0, dilations: 'ones', strides: 'ones', pads: 'zeros' },
+  Gemm: { alpha: 1, beta: 1, transA: 0, transB: 0 },
+  Flatten: { axis: 1 },
+  Pad: { mode: 'constant' },
+};
+
+function isDefaultAttr(op: string, domain: string, key: string, v: AttrValue): boolean {
+  const d = domain === '' ? ATTR_DEFAULTS[op]?.[key] : undefined;
+  if (d === undefined) return false;
+  if (d === 'ones' || d === 'zeros') return Array.isArray(v) && v.every((x) => x === (d === 'ones' ? 1 : 0));
+  return v === d;
 }
 
-/** The graph as JSON (constants are not in it: they are sections, see graphTensors). */
-export function graphToJson(graph: Graph): GraphJson {
+/** Whether a constant is written inline in the graph JSON: integer/bool tensors of ≤ 64 elements, float32 scalars. */
+function isInlineConst(t: Tensor): boolean {
+  const n = t.data.length;
+  return t.dtype === 'float32' ? n <= 1 : n <= 64;
+}
+
+/** The graph's constants split into those written inline and those stored as sections (both in first-use order). */
+export function constantLayout(graph: Graph, quantized: ReadonlyMap<string, unknown> = new Map()): { inline: string[]; sections: string[] } {
+  const inline: string[] = [], sections: string[] = [];
+  for (const n of constantOrder(graph)) (!quantized.has(n) && isInlineConst(graph.values.get(n)!.const!) ? inline : sections).push(n);
+  return { inline, sections };
+}
+
+/** The graph as JSON (constants stored as sections are not in it: see graphTensors). */
+export function graphToJson(graph: Graph, opts: GraphJsonOptions = {}): GraphJson {
   const info = (n: string): Value => {
     const v = graph.values.get(n);
     if (!v) throw new SparrowError('invalid_argument', `graph has no value named '${n}'`);
     return v;
   };
+  const keep = new Set([...(opts.keepNames ?? []), ...graph.outputs]);
+  const { inline, sections } = constantLayout(graph, opts.quantized);
+  const index = new Map<string, number>();
+  let count = 0;
+  const define = (n: string): void => { index.set(n, count++); };
+  graph.inputs.forEach(define);
+  // inline constants; unnamed ones with equal dtype, dims and data are written once
+  const consts: InlineConstJson[] = [];
+  const same = new Map<string, number>();
+  for (const n of inline) {
+    const t = inlineTensor(info(n).const!);
+    if (keep.has(n)) { define(n); consts.push({ name: n, ...t }); continue; }
+    const key = JSON.stringify(t);
+    const k = same.get(key);
+    if (k !== undefined) { index.set(n, k); continue; }
+    same.set(key, count);
+    define(n);
+    consts.push(t);
+  }
+  sections.forEach(define);
+  const nodes = graph.nodes.map((node): GraphNodeJson => {
+    const ins = node.inputs.map((i) => {
+      if (!i) return '';
+      const k = index.get(i);
+      if (k === undefined) throw new SparrowError('invalid_argument', `node '${node.name}' reads '${i}', which is not defined before it`);
+      return k;
+    });
+    const outs = node.outputs.map((o) => {
+      if (!o) return '';
+      if (index.has(o)) throw new SparrowError('invalid_argument', `value '${o}' is defined twice`);
+      define(o);
+      return keep.has(o) ? o : null;
+    });
+    const attrs = Object.entries(node.attrs).filter(([k, a]) => !isDefaultAttr(node.op, node.domain, k, a));
+    return {
+      op: node.op,
+      ...(opts.nodeNames ? { name: node.name } : {}),
+      ...(node.domain ? { domain: node.domain } : {}),
+      ...(ins.length ? { in: ins } : {}),
+      ...(outs.length === 1 && outs[0] === null ? {} : { out: outs }),
+      ...(attrs.length ? { attrs: Object.fromEntries(attrs.map(([k, a]) => [k, attrJson(a)])) } : {}),
+    };
+  });
+  for (const o of graph.outputs) info(o);
   return {
     schema: GRAPH_SCHEMA,
-    name: graph.name,
+    ...(graph.name ? { name: graph.name } : {}),
     opsets: { ...graph.opsets },
-    inputs: graph.inputs.map((n) => valueJson(info(n))),
-    outputs: graph.outputs.map((n) => valueJson(info(n))),
-    nodes: graph.nodes.map((n) => ({
-      name: n.name, op: n.op, domain: n.domain, opset: n.opset, inputs: [...n.inputs], outputs: [...n.outputs],
-      attrs: Object.fromEntries(Object.entries(n.attrs).map(([k, a]) => [k, attrJson(a)])),
-    })),
+    inputs: graph.inputs.map((n) => { const v = info(n); return { name: n, dtype: v.info.dtype, dims: v.info.dims ? [...v.info.dims] : null }; }),
+    outputs: [...graph.outputs],
+    ...(consts.length ? { consts } : {}),
+    nodes,
   };
 }
 
@@ -127,12 +233,13 @@ export function constantOrder(graph: Graph): string[] {
 }
 
 /**
- * The graph's constants as container tensors in first-use order: raw (float32/int64/int32/
+ * The graph's constants stored as sections (all but the inline ones, see constantLayout), as
+ * container tensors in first-use order, each named by its value: raw (float32/int64/int32/
  * int8/uint8; bool as uint8 with `valueDtype: 'bool'`), or, for the values in `quantized`,
  * the int8 weight with its `quant` followed by its float32 scales (`<value>.scale`, made unique).
  */
 export function graphTensors(graph: Graph, quantized: ReadonlyMap<string, QuantizedWeight> = new Map()): PackTensor[] {
-  const order = constantOrder(graph);
+  const order = constantLayout(graph, quantized).sections;
   const used = new Set<string>(graph.values.keys());
   const out: PackTensor[] = [];
   for (const name of order) {
@@ -147,22 +254,20 @@ export function graphTensors(graph: Graph, quantized: ReadonlyMap<string, Quanti
       let scale = `${name}.scale`;
       for (let k = 1; used.has(scale); k++) scale = `${name}.scale_${k}`;
       used.add(scale);
-      const quant: QuantJson = { scheme: 'symmetric', axis: qw.axis, scale };
-      out.push({ name, shape: [...t.dims], data: qw.q, extra: { value: name, quant } });
+      const quant: QuantJson = { axis: qw.axis, scale };
+      out.push({ name, shape: [...t.dims], data: qw.q, extra: { quant } });
       out.push({ name: scale, shape: [qw.scales.length], data: qw.scales });
       continue;
     }
     switch (t.dtype) {
-      case 'bool': out.push({ name, shape: [...t.dims], data: t.data as Uint8Array, extra: { value: name, valueDtype: 'bool' } }); break;
-      default: out.push({ name, shape: [...t.dims], data: t.data, extra: { value: name } });
+      case 'bool': out.push({ name, shape: [...t.dims], data: t.data as Uint8Array, extra: { valueDtype: 'bool' } }); break;
+      default: out.push({ name, shape: [...t.dims], data: t.data });
     }
   }
   return out;
 }
 
-export interface WriteGraphOptions {
-  /** float32 weights replaced by int8 + per-channel scales */
-  quantized?: ReadonlyMap<string, QuantizedWeight>;
+export interface WriteGraphOptions extends GraphJsonOptions {
   /** further top-level metadata fields (preprocessing, compression, ...) */
   meta?: Partial<SparrowMeta>;
 }
@@ -170,7 +275,7 @@ export interface WriteGraphOptions {
 /** A complete `.sparrow` file of a graph: graph JSON, constants as sections (int8 ones entropy-coded). */
 export function writeGraphContainer(graph: Graph, opts: WriteGraphOptions = {}): Uint8Array {
   const tensors = graphTensors(graph, opts.quantized);
-  return packTensors(tensors, { ...opts.meta, graph: graphToJson(graph) }).bytes;
+  return packTensors(tensors, { ...opts.meta, graph: graphToJson(graph, opts) }).bytes;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,15 +407,20 @@ function asTensorData(d: SectionData, dtype: TensorDType, what: string): TensorD
 /**
  * Rebuilds the Graph from a container's metadata and its decoded sections (`section(i)` is
  * the data of section i, in its container dtype). Quantized int8 weights become float32
- * constants q·scale (per channel along quant.axis); `int8` keeps what was stored.
+ * constants q·scale (per channel along quant.axis); `int8` keeps what was stored. Unnamed
+ * values are named `%<value index>` and unnamed nodes `#<node index>` (with `'` appended
+ * while such a name is taken).
  */
 export function graphFromMeta(meta: SparrowMeta, section: (i: number) => SectionData): DecodedGraph {
   const gj = meta.graph;
   if (gj === null || gj === undefined) throw corrupt('the file holds no graph (metadata.graph is absent: a weights-only container)');
   if (!isObj(gj)) throw corrupt(`must be an object, got ${show(gj)}`);
   if (!Number.isInteger(gj.schema)) throw corrupt(`schema must be an integer, got ${show(gj.schema)}`);
-  if (gj.schema !== GRAPH_SCHEMA) throw new SparrowError('unsupported_version', `graph metadata schema ${String(gj.schema)} is not supported (this reader knows schema ${GRAPH_SCHEMA})`);
-  if (typeof gj.name !== 'string') throw corrupt(`name must be a string, got ${show(gj.name)}`);
+  if (gj.schema !== GRAPH_SCHEMA) {
+    const old = gj.schema === 1 ? ' (schema 1 was a development format: compress the model again)' : '';
+    throw new SparrowError('unsupported_version', `graph metadata schema ${String(gj.schema)} is not supported (this reader knows schema ${GRAPH_SCHEMA})${old}`);
+  }
+  if (gj.name !== undefined && typeof gj.name !== 'string') throw corrupt(`name must be a string, got ${show(gj.name)}`);
   if (!isObj(gj.opsets)) throw corrupt(`opsets must be an object, got ${show(gj.opsets)}`);
   const opsets: Record<string, number> = {};
   for (const [d, v] of Object.entries(gj.opsets)) {
@@ -320,32 +430,80 @@ export function graphFromMeta(meta: SparrowMeta, section: (i: number) => Section
   if (!Array.isArray(gj.inputs)) throw corrupt(`inputs must be an array, got ${show(gj.inputs)}`);
   if (!Array.isArray(gj.outputs) || gj.outputs.length === 0) throw corrupt(`outputs must be a non-empty array, got ${show(gj.outputs)}`);
   if (!Array.isArray(gj.nodes)) throw corrupt(`nodes must be an array, got ${show(gj.nodes)}`);
+  if (gj.consts !== undefined && !Array.isArray(gj.consts)) throw corrupt(`consts must be an array, got ${show(gj.consts)}`);
+  const constsJson: unknown[] = gj.consts ?? [];
+
+  // every explicit name, so that generated names (%k) never collide with one
+  const explicit = new Set<string>();
+  for (const x of gj.inputs as unknown[]) if (isObj(x) && typeof x.name === 'string') explicit.add(x.name);
+  for (const x of gj.outputs as unknown[]) explicit.add(typeof x === 'string' ? x : isObj(x) && typeof x.name === 'string' ? x.name : '');
+  for (const x of constsJson) if (isObj(x) && typeof x.name === 'string') explicit.add(x.name);
+  for (const t of meta.tensors) explicit.add(typeof t.value === 'string' ? t.value : t.name);
+  for (const x of gj.nodes as unknown[]) if (isObj(x) && Array.isArray(x.out)) for (const o of x.out) if (typeof o === 'string') explicit.add(o);
+  const fresh = (prefix: string, k: number, taken: ReadonlySet<string>): string => {
+    let n = `${prefix}${k}`;
+    while (taken.has(n)) n += "'";
+    return n;
+  };
 
   const values = new Map<string, Value>();
+  const byIndex: string[] = [];
   const define = (name: string, v: Value, what: string): void => {
     if (values.has(name)) throw corrupt(`${what} '${name}' is defined twice (value names must be unique)`);
     values.set(name, v);
+    byIndex.push(name);
   };
 
-  // constants: the tensor entries that name a value
+  // 1. graph inputs
+  const inputs: string[] = [];
+  gj.inputs.forEach((x: unknown, k) => {
+    const v = parseValueInfo(x, `inputs[${k}]`);
+    define(v.name, { name: v.name, info: { dtype: v.dtype, dims: v.dims } }, 'graph input');
+    inputs.push(v.name);
+  });
+
+  // 2. inline constants
+  constsJson.forEach((x, k) => {
+    const what = `consts[${k}]`;
+    if (!isObj(x)) throw corrupt(`${what} must be an object, got ${show(x)}`);
+    if (x.name !== undefined && !isName(x.name)) throw corrupt(`${what}: name must be a non-empty string, got ${show(x.name)}`);
+    const { name: _, ...rest } = x;
+    const t = parseInlineTensor(rest, what);
+    const name = (x.name as string | undefined) ?? fresh('%', byIndex.length, explicit);
+    define(name, { name, info: { dtype: t.dtype, dims: [...t.dims] }, const: t }, 'constant');
+  });
+
+  // 3. constants stored as sections: every tensor entry but the quantization scales and `value: null`
   const byName = new Map<string, { t: TensorMeta; i: number }>();
   meta.tensors.forEach((t, i) => byName.set(t.name, { t, i }));
+  const scaleOf = new Map<number, { t: TensorMeta; i: number }>();
   const scaleNames = new Set<string>();
+  meta.tensors.forEach((t, i) => {
+    if (t.quant === undefined) return;
+    const q = t.quant as Record<string, unknown>;
+    if (!isObj(q) || (q.scheme !== undefined && q.scheme !== 'symmetric')) throw corrupt(`tensor '${t.name}': quant must be { axis, scale } (scheme 'symmetric'), got ${show(t.quant)}`);
+    const s = isName(q.scale) ? byName.get(q.scale) : undefined;
+    if (!s) throw corrupt(`tensor '${t.name}': quant.scale ${show(q.scale)} names no tensor`);
+    if (s.i === i || scaleNames.has(s.t.name)) throw corrupt(`tensor '${t.name}': scale tensor '${s.t.name}' is not its own`);
+    scaleNames.add(s.t.name);
+    scaleOf.set(i, s);
+  });
   const int8 = new Map<string, StoredInt8>();
   meta.tensors.forEach((t, i) => {
-    if (t.value === undefined) return;
-    if (!isName(t.value)) throw corrupt(`tensor '${t.name}': value must be a non-empty string, got ${show(t.value)}`);
-    const what = `constant '${t.value}' (tensor '${t.name}')`;
+    if (scaleNames.has(t.name)) {
+      if (t.value !== undefined || t.quant !== undefined || t.valueDtype !== undefined) throw corrupt(`scale tensor '${t.name}' is also a graph value`);
+      return;
+    }
+    if (t.value === null) return; // not part of the graph
+    if (t.value !== undefined && !isName(t.value)) throw corrupt(`tensor '${t.name}': value must be a non-empty string or null, got ${show(t.value)}`);
+    const value = (t.value as string | undefined) ?? t.name;
+    const what = `constant '${value}' (tensor '${t.name}')`;
     const data = section(i);
-    if (t.quant !== undefined) {
-      const q = t.quant as Record<string, unknown>;
-      if (!isObj(q) || q.scheme !== 'symmetric') throw corrupt(`${what}: quant must be { scheme: 'symmetric', axis, scale }, got ${show(t.quant)}`);
+    const s = scaleOf.get(i);
+    if (s) {
+      const axis = (t.quant as Record<string, unknown>).axis;
       if (t.dtype !== 'int8') throw corrupt(`${what}: a quantized tensor must be int8, is ${t.dtype}`);
-      const axis = q.axis;
       if (!Number.isInteger(axis) || (axis as number) < 0 || (axis as number) >= t.shape.length) throw corrupt(`${what}: quant.axis ${show(axis)} is out of range for shape [${t.shape}]`);
-      const s = isName(q.scale) ? byName.get(q.scale) : undefined;
-      if (!s) throw corrupt(`${what}: quant.scale ${show(q.scale)} names no tensor`);
-      if (s.t.value !== undefined) throw corrupt(`${what}: its scale tensor '${s.t.name}' is also a graph value`);
       const C = t.shape[axis as number]!;
       if (s.t.dtype !== 'float32' || s.t.shape.length !== 1 || s.t.shape[0] !== C) {
         throw corrupt(`${what}: scale tensor '${s.t.name}' is ${s.t.dtype} [${s.t.shape}], expected float32 [${C}]`);
@@ -354,11 +512,10 @@ export function graphFromMeta(meta: SparrowMeta, section: (i: number) => Section
       for (let c = 0; c < C; c++) {
         if (!(Number.isFinite(scales[c]!) && scales[c]! > 0)) throw corrupt(`${what}: scale ${c} is ${scales[c]}, must be finite and positive`);
       }
-      scaleNames.add(s.t.name);
       const qd = data as Int8Array;
       const dims = [...t.shape];
-      int8.set(t.value, { q: qd, scales, axis: axis as number, dims, scaleName: s.t.name });
-      define(t.value, { name: t.value, info: { dtype: 'float32', dims }, const: { dtype: 'float32', dims, data: dequantize(qd, scales, dims, axis as number) } }, 'constant');
+      int8.set(value, { q: qd, scales, axis: axis as number, dims, scaleName: s.t.name });
+      define(value, { name: value, info: { dtype: 'float32', dims }, const: { dtype: 'float32', dims, data: dequantize(qd, scales, dims, axis as number) } }, 'constant');
       return;
     }
     let dtype: TensorDType;
@@ -373,46 +530,58 @@ export function graphFromMeta(meta: SparrowMeta, section: (i: number) => Section
       throw corrupt(`${what}: dtype ${t.dtype} is not a graph dtype`);
     }
     const dims = [...t.shape];
-    define(t.value, { name: t.value, info: { dtype, dims: [...dims] }, const: { dtype, dims, data: asTensorData(data, dtype, what) } }, 'constant');
+    define(value, { name: value, info: { dtype, dims: [...dims] }, const: { dtype, dims, data: asTensorData(data, dtype, what) } }, 'constant');
   });
 
-  const inputs: string[] = [];
-  gj.inputs.forEach((x: unknown, k) => {
-    const v = parseValueInfo(x, `inputs[${k}]`);
-    define(v.name, { name: v.name, info: { dtype: v.dtype, dims: v.dims } }, 'graph input');
-    inputs.push(v.name);
-  });
-
+  // 4. nodes
   const nodes: Node[] = [];
   const nodeNames = new Set<string>();
+  const explicitNodeNames = new Set<string>();
+  for (const x of gj.nodes as unknown[]) if (isObj(x) && typeof x.name === 'string') explicitNodeNames.add(x.name);
   gj.nodes.forEach((x: unknown, k) => {
     if (!isObj(x)) throw corrupt(`nodes[${k}] must be an object, got ${show(x)}`);
-    if (!isName(x.name)) throw corrupt(`nodes[${k}]: name must be a non-empty string, got ${show(x.name)}`);
-    const name = x.name;
+    if (x.name !== undefined && !isName(x.name)) throw corrupt(`nodes[${k}]: name must be a non-empty string, got ${show(x.name)}`);
+    const name = (x.name as string | undefined) ?? fresh('#', k, explicitNodeNames);
     const w = `node '${name}'`;
     if (nodeNames.has(name)) throw corrupt(`${w}: node names must be unique`);
     nodeNames.add(name);
     if (!isName(x.op)) throw corrupt(`${w}: op must be a non-empty string, got ${show(x.op)}`);
-    if (typeof x.domain !== 'string') throw corrupt(`${w}: domain must be a string, got ${show(x.domain)}`);
-    if (!Number.isSafeInteger(x.opset) || (x.opset as number) < 1) throw corrupt(`${w}: opset must be a positive integer, got ${show(x.opset)}`);
-    if (!Object.hasOwn(opsets, x.domain) || opsets[x.domain] !== x.opset) {
-      throw corrupt(`${w}: opset ${String(x.opset)} of domain '${x.domain}' disagrees with the graph's opsets ${show(opsets)}`);
-    }
-    const nodeInputs = parseNames(x.inputs, `${w} inputs`);
-    const outputs = parseNames(x.outputs, `${w} outputs`);
+    const domain = x.domain ?? '';
+    if (typeof domain !== 'string') throw corrupt(`${w}: domain must be a string, got ${show(x.domain)}`);
+    if (!Object.hasOwn(opsets, domain)) throw corrupt(`${w}: domain '${domain}' has no opset in the graph's opsets ${show(opsets)}`);
+    const opset = opsets[domain]!;
+    const refs = x.in === undefined ? [] : x.in;
+    if (!Array.isArray(refs)) throw corrupt(`${w}: in must be an array, got ${show(x.in)}`);
+    const nodeInputs = refs.map((r: unknown) => {
+      if (r === '') return '';
+      if (typeof r === 'string') {
+        if (!values.has(r)) throw corrupt(`${w} (${x.op}) reads '${r}', which no graph input, constant or earlier node provides`);
+        return r;
+      }
+      if (!Number.isSafeInteger(r) || (r as number) < 0 || (r as number) >= byIndex.length) {
+        throw corrupt(`${w} (${x.op}) reads value ${show(r)}, which no graph input, constant or earlier node provides (${byIndex.length} defined so far)`);
+      }
+      return byIndex[r as number]!;
+    });
+    const outs = x.out === undefined ? [null] : x.out;
+    if (!Array.isArray(outs) || outs.some((o) => o !== null && typeof o !== 'string')) throw corrupt(`${w}: out must be an array of names, '' or null, got ${show(x.out)}`);
     const attrs = parseAttrs(x.attrs ?? {}, w);
-    const def = resolveOp(x.op, x.domain, x.opset as number, name); // unsupported_op names op, opset and node
-    for (const i of nodeInputs) {
-      if (i && !values.has(i)) throw corrupt(`${w} (${x.op}) reads '${i}', which no graph input, constant or earlier node provides`);
-    }
-    for (const o of outputs) if (o) define(o, { name: o, info: { dtype: 'float32', dims: null } }, `${w} output`);
-    nodes.push({ name, op: x.op, domain: x.domain, opset: x.opset as number, inputs: nodeInputs, outputs, attrs, def });
+    const def = resolveOp(x.op, domain, opset, name); // unsupported_op names op, opset and node
+    const outputs = outs.map((o: string | null) => {
+      if (o === '') return '';
+      const n = o ?? fresh('%', byIndex.length, explicit);
+      define(n, { name: n, info: { dtype: 'float32', dims: null } }, `${w} output`);
+      return n;
+    });
+    nodes.push({ name, op: x.op, domain, opset, inputs: nodeInputs, outputs, attrs, def });
   });
 
-  const declaredOutputs = gj.outputs.map((x: unknown, k) => parseValueInfo(x, `outputs[${k}]`));
-  for (const o of declaredOutputs) if (!values.has(o.name)) throw corrupt(`graph output '${o.name}' is not produced by any node, input or constant`);
+  // 5. graph outputs: names, or { name, dtype, dims } checked against shape inference
+  const declared = gj.outputs.map((x: unknown, k) => (typeof x === 'string' ? x : parseValueInfo(x, `outputs[${k}]`)));
+  const outputNames = declared.map((o) => (typeof o === 'string' ? o : o.name));
+  for (const o of outputNames) if (!values.has(o)) throw corrupt(`graph output ${show(o)} is not produced by any node, input or constant`);
 
-  const graph: Graph = { name: gj.name, opsets, inputs, outputs: declaredOutputs.map((o) => o.name), nodes, values };
+  const graph: Graph = { name: (gj.name as string | undefined) ?? '', opsets, inputs, outputs: outputNames, nodes, values };
   try {
     inferShapes(graph);
   } catch (e) {
@@ -422,7 +591,8 @@ export function graphFromMeta(meta: SparrowMeta, section: (i: number) => Section
     throw e;
   }
   checkLayerShapes(graph);
-  for (const o of declaredOutputs) {
+  for (const o of declared) {
+    if (typeof o === 'string') continue;
     const got = values.get(o.name)!.info;
     if (!compatible(got, o)) {
       throw corrupt(`graph output '${o.name}' is declared ${fmt(o)} but the graph computes ${fmt(got)}`);

@@ -46,6 +46,8 @@ export interface ReferenceOptions {
   checkShapes?: boolean;
   /** called before each node runs, with its input tensors (undefined = omitted input) */
   beforeNode?: (node: Node, inputs: ReadonlyArray<Tensor | undefined>, index: number) => void;
+  /** a replacement kernel for a node (e.g. WASM during calibration); it may return null to use the reference */
+  kernel?: (node: Node) => ((inputs: ReadonlyArray<Tensor | undefined>) => Tensor[] | null) | undefined;
 }
 
 /**
@@ -87,7 +89,7 @@ export function runReference(graph: Graph, feeds: Record<string, Tensor>, opts: 
     opts.beforeNode?.(node, inputs, k);
     let outs: Tensor[];
     try {
-      outs = node.def.ref(inputs, node.attrs, { opset: node.opset, node: node.name });
+      outs = opts.kernel?.(node)?.(inputs) ?? node.def.ref(inputs, node.attrs, { opset: node.opset, node: node.name });
     } catch (e) {
       if (e instanceof SparrowError) throw e;
       throw new SparrowError('internal', `kernel of ${node.op} failed at node '${node.name}': ${e instanceof Error ? e.message : String(e)}`);

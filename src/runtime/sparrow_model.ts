@@ -87,12 +87,24 @@ export interface WriteModelOptions {
   compression?: CompressionRecord;
   /** further metadata fields */
   meta?: Record<string, unknown>;
+  /**
+   * Names of values that metadata refers to (besides graph inputs/outputs and stored constants,
+   * which always keep theirs); the keys of `meta.activationRanges` are added automatically.
+   * Every other internal value is written unnamed (src/format/graph.ts).
+   */
+  keepNames?: Iterable<string>;
 }
 
 /** A `.sparrow` model file of an (optimized) graph. */
 export function writeSparrowModel(graph: Graph, opts: WriteModelOptions = {}): Uint8Array {
+  const ranges = opts.meta?.['activationRanges'];
+  const keepNames = [
+    ...(opts.keepNames ?? []),
+    ...(ranges && typeof ranges === 'object' && !Array.isArray(ranges) ? Object.keys(ranges).filter((n) => graph.values.has(n)) : []),
+  ];
   return writeGraphContainer(graph, {
     ...(opts.quantized ? { quantized: opts.quantized } : {}),
+    keepNames,
     meta: {
       ...opts.meta,
       preprocessing: opts.preprocessing ?? null,

@@ -42,6 +42,48 @@ interface Exports {
   f32_im2col_work_bytes(g: number): number;
   // `iters` rounds of 96 independent f32x4 mul+add (bench); returns a checksum
   f32_peak__wasmsimd(iters: number): number;
+  // int8 kernels (assembly/int8/; layouts, quant block q and per-channel params qp in
+  // assembly/int8/common.ts; drivers in src/kernels/int8.ts). Status 0 ok, -5 bad arguments.
+  // conv: g = the 20-word conv geometry (act words ignored), q = 8-word quant block,
+  // x (C,H,W) int8, y (M,OH,OW) int8/f32/i32 by q's mode; wp = qs8_conv2d_pack_w blocks
+  qs8_conv2d_4x8c2__wasmsimd(g: number, q: number, x: number, wp: number, qp: number, y: number, work: number): number;
+  qs8_conv2d_work_bytes(g: number): number;
+  // dst ← w (M, K) int8 as int16 k-pairs in 4-channel blocks, per group
+  qs8_conv2d_pack_w(M: number, K: number, groups: number, w: number, dst: number): number;
+  qs8_conv2d_packed_w_bytes(M: number, K: number, groups: number): number;
+  // C(N,M) = Wp × Xp (xp = qs8_pack_x_c2 panels), y row stride ldy elements
+  qs8_gemm_4x8c2__wasmsimd(N: number, M: number, K: number, wp: number, xp: number, q: number, qp: number, y: number, ldy: number): number;
+  qs8_pack_x_c2(K: number, M: number, x: number, ldx: number, zx: number, dst: number): number;
+  qs8_packed_x_bytes(K: number, M: number): number;
+  // FC Y(M,N) = X(M,K)·Wᵀ, w (N,K) int8 as stored; work = qs8_fc_work_bytes(K)
+  qs8_fc_1x4c8__wasmsimd(M: number, N: number, K: number, x: number, w: number, q: number, qp: number, y: number, work: number): number;
+  qs8_fc_work_bytes(K: number): number;
+  // sparse conv: sp = qs8_spconv_pack_w of the CSR (rowPtr (M+1) u32, col u16, val i8); pack returns #entries
+  qs8_spconv2d_16x1c2__wasmsimd(g: number, q: number, x: number, sp: number, qp: number, y: number, work: number): number;
+  qs8_spconv2d_32x1c2__wasmsimd(g: number, q: number, x: number, sp: number, qp: number, y: number, work: number): number;
+  qs8_spconv2d_work_bytes(g: number): number;
+  qs8_spconv_pack_w(M: number, K: number, groups: number, rowPtr: number, col: number, val: number, nnz: number, dst: number): number;
+  qs8_spconv_packed_bytes(M: number, nnz: number): number;
+  // nonzero-pair sparse conv: sp = qs8_spconv_pack_w_nz entries (12 bytes: w_a, w_b i16, k_a·32, k_b·32 u32)
+  qs8_spconv2d_16x1__wasmsimd(g: number, q: number, x: number, sp: number, qp: number, y: number, work: number): number;
+  qs8_spconv2d_nz_work_bytes(g: number): number;
+  qs8_spconv_pack_w_nz(M: number, K: number, groups: number, rowPtr: number, col: number, val: number, nnz: number, dst: number): number;
+  qs8_spconv_packed_nz_bytes(M: number, nnz: number): number;
+  qs8_spfc_1x1__scalar(M: number, N: number, K: number, x: number, rowPtr: number, col: number, val: number, nnz: number,
+    q: number, qp: number, y: number, work: number): number;
+  // depthwise (C = groups), w (M,1,KH,KW) int8 as stored
+  qs8_dwconv2d__wasmsimd(g: number, q: number, x: number, w: number, qp: number, y: number, work: number): number;
+  qs8_dwconv2d_work_bytes(g: number): number;
+  // p = 12-word Add block (assembly/int8/ops.ts)
+  qs8_add__wasmsimd(n: number, a: number, b: number, p: number, y: number): number;
+  qs8_gavgpool__wasmsimd(C: number, HW: number, x: number, zx: number, m: number, shift: number, zy: number, lo: number, hi: number, y: number): number;
+  // g: conv geometry with M = C
+  qs8_maxpool2d__wasmsimd(g: number, x: number, y: number, work: number): number;
+  qs8_maxpool2d_work_bytes(g: number): number;
+  qs8_quantize__wasmsimd(n: number, x: number, scale: number, zp: number, y: number): number;
+  qs8_dequantize__wasmsimd(n: number, x: number, scale: number, zp: number, y: number): number;
+  // `iters` rounds of 24 dot_i16x8_s + add on 12 independent chains (bench); returns a checksum
+  qs8_peak__wasmsimd(iters: number): number;
 }
 
 /** Status codes of assembly/codec.ts. */
@@ -220,6 +262,23 @@ export class SparrowWasm {
     const p = this.alloc(data.length * 4 + SLACK);
     this.f32(p, data.length).set(data);
     return p;
+  }
+
+  // ---- int8 views (kernels: src/kernels/int8.ts) ----
+
+  /** Int8 view of `len` bytes at ptr (invalidated when memory grows). */
+  i8(ptr: number, len: number): Int8Array {
+    return new Int8Array(this.exports.memory.buffer, ptr, len);
+  }
+
+  /** Int32 view of `len` ints at ptr (invalidated when memory grows). */
+  i32(ptr: number, len: number): Int32Array {
+    return new Int32Array(this.exports.memory.buffer, ptr, len);
+  }
+
+  /** Copies any typed array's bytes into the arena (16-aligned, SLACK zero bytes after); returns the pointer. */
+  putBytes(data: ArrayBufferView): number {
+    return this.put(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
 
   /** C(M,N) = act(A·Bp + bias) (assembly/f32/gemm.ts); all sizes/strides in elements. */

@@ -1,0 +1,315 @@
+// Shared pieces of the int8 kernels (assembly/int8/): conv geometry, the quantization block,
+// the per-channel output stage (requantization, bit-exact with src/kernels/int8_ref.ts), the
+// padded int16 input planes and the pair-interleaved im2col panels.
+//
+// Quantization (design of the sparrow-int8 engine, issue 5):
+//   weights     int8 symmetric per output channel (real = q·s_w[c]), pruned weights exactly 0
+//   activations int8 asymmetric per tensor (real = s·(q − z)), q, z ∈ [−128, 127]
+//   accumulator acc[c, m] = Σ_k W[c, k]·(X[k, m] − z_x)  (int32; padding taps read z_x, i.e. 0 here)
+// The kernels subtract z_x while widening the input to int16 (padding = 0), so no −z_x·ΣW fold
+// of the bias is needed: the integer result is the same (exact integer arithmetic).
+//
+// Quant block q (8 words, 32 bytes), written by writeQuantBlock in src/kernels/int8.ts:
+//   0 mode  0 = int8 out (requantized), 1 = float32 out ("dynamic"), 2 = int32 out (acc + bias)
+//   1 zx    input zero point             2 zy  output zero point (mode 0)
+//   3 qlo   4 qhi   int8 clamp (mode 0: fused ReLU/Clip in the quantized domain, else −128/127)
+//   5 flo   6 fhi   float32 clamp (mode 1; −Inf/+Inf for none)          7 reserved (0)
+// Per-channel parameters qp (N = output channels; arrays back to back, 4-byte elements):
+//   mode 0: bias i32[N] | M0 i32[N] | shift i32[N]
+//           y = clamp(zy + RoundingDivideByPOT(SRDHM((acc + bias) << ls, M0), rs), qlo, qhi)
+//           with shift > 0: rs = shift, ls = 0; shift ≤ 0: ls = −shift, rs = 0 (TFLite's
+//           MultiplyByQuantizedMultiplier with exponent = −shift). M0 ∈ [0, 2^31), shift ∈ [−31, 31].
+//   mode 1: scale f32[N] | bias f32[N]      y = pmin(fhi, pmax(flo, f32(acc)·scale[c] + bias[c]))
+//           (each op rounded to float32, no FMA, in this order)
+//   mode 2: bias i32[N]                     y = acc + bias[c]   (wrapping int32)
+
+export const E_ARG: i32 = -5;
+
+export const Q_MODE = 0, Q_ZX = 1, Q_ZY = 2, Q_LO = 3, Q_HI = 4, Q_FLO = 5, Q_FHI = 6;
+export const MODE_Q8: i32 = 0, MODE_F32: i32 = 1, MODE_I32: i32 = 2;
+
+@inline export function gi(g: usize, i: i32): i32 {
+  return load<i32>(g + (<usize>i << 2));
+}
+
+@inline export function align16(n: usize): usize {
+  return (n + 15) & ~(<usize>15);
+}
+
+// ---- scalar requantization (TFLite / gemmlowp), the exact formulas of int8_ref.ts ----------
+
+/**
+ * SaturatingRoundingDoublingHighMul for b ≥ 0 (then a = b = INT32_MIN cannot occur):
+ * TFLite's (ab + nudge) / 2^31 with truncation toward zero equals floor((ab + 2^30) / 2^31).
+ */
+@inline export function srdhm(a: i32, b: i32): i32 {
+  return <i32>((<i64>a * <i64>b + (<i64>1 << 30)) >> 31);
+}
+
+/** RoundingDivideByPOT(x, e): x / 2^e rounded to nearest, ties away from zero. */
+@inline export function rdbpot(x: i32, e: i32): i32 {
+  const mask = (1 << e) - 1;
+  const rem = x & mask;
+  const thr = (mask >> 1) + <i32>(<u32>x >> 31);
+  return (x >> e) + select<i32>(1, 0, rem > thr);
+}
+
+/** MultiplyByQuantizedMultiplier(x, M0, exponent = −shift): see the header. */
+@inline export function mulQ(x: i32, m: i32, shift: i32): i32 {
+  const ls = shift < 0 ? -shift : 0, rs = shift > 0 ? shift : 0;
+  return rdbpot(srdhm(x << ls, m), rs);
+}
+
+/** One output of the output stage (any mode) for accumulator acc of channel c, stored at dst. */
+export function storeScalar(acc: i32, c: usize, q: usize, qp: usize, N: usize, dst: usize): void {
+  const mode = gi(q, Q_MODE);
+  if (mode == MODE_Q8) {
+    const a = acc + load<i32>(qp + (c << 2));
+    let v = gi(q, Q_ZY) + mulQ(a, load<i32>(qp + ((N + c) << 2)), load<i32>(qp + ((2 * N + c) << 2)));
+    v = max(gi(q, Q_LO), v); v = min(gi(q, Q_HI), v);
+    store<i8>(dst, <i8>v);
+  } else if (mode == MODE_F32) {
+    let v: f32 = <f32>acc * load<f32>(qp + (c << 2));
+    v = v + load<f32>(qp + ((N + c) << 2));
+    const lo = load<f32>(q + (<usize>Q_FLO << 2)), hi = load<f32>(q + (<usize>Q_FHI << 2));
+    v = lo < v ? v : lo; v = v < hi ? v : hi;
+    store<f32>(dst, v);
+  } else {
+    store<i32>(dst, acc + load<i32>(qp + (c << 2)));
+  }
+}
+
+/** Bytes per output element of the block's mode. */
+@inline export function outBytes(q: usize): usize {
+  return gi(q, Q_MODE) == MODE_Q8 ? 1 : 4;
+}
+
+/** True when the quant block is usable (mode known, zero points and clamps in range). */
+export function quantOk(q: usize): bool {
+  const mode = gi(q, Q_MODE), zx = gi(q, Q_ZX), zy = gi(q, Q_ZY), lo = gi(q, Q_LO), hi = gi(q, Q_HI);
+  if (mode < 0 || mode > 2 || zx < -128 || zx > 127) return false;
+  if (mode == MODE_Q8 && (zy < -128 || zy > 127 || lo < -128 || hi > 127 || lo > hi)) return false;
+  return true;
+}
+
+// ---- SIMD output stage ---------------------------------------------------------------------
+
+/** SRDHM of 4 lanes by the splatted non-negative multiplier vm: floor((x·m + 2^30) / 2^31). */
+@inline export function srdhmV(x: v128, vm: v128): v128 {
+  const r = i64x2.splat(1 << 30);
+  const lo = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_s(x, vm), r), 1);
+  const hi = i64x2.shl(i64x2.add(i64x2.extmul_high_i32x4_s(x, vm), r), 1);
+  return v128.shuffle<i32>(lo, hi, 1, 3, 5, 7); // high words = bits 31..62 of x·m + 2^30
+}
+
+/** RoundingDivideByPOT of 4 lanes by e (vmask = splat((1 << e) − 1), vhalf = splat(mask >> 1)). */
+@inline export function rdbpotV(x: v128, e: i32, vmask: v128, vhalf: v128): v128 {
+  const rem = v128.and(x, vmask);
+  const thr = i32x4.sub(vhalf, i32x4.shr_s(x, 31));
+  return i32x4.sub(i32x4.shr_s(x, e), i32x4.gt_s(rem, thr));
+}
+
+/**
+ * Output stage of the accumulators a0 (pixels 0..3) and a1 (4..7) of channel c; stores the
+ * first nc (1..8) outputs at dst (consecutive elements of the mode's size).
+ */
+@inline export function storeRow8(a0: v128, a1: v128, c: usize, q: usize, qp: usize, N: usize, dst: usize, nc: usize): void {
+  const mode = gi(q, Q_MODE);
+  if (mode == MODE_Q8) {
+    const vb = v128.load32_splat(qp + (c << 2));
+    const m = load<i32>(qp + ((N + c) << 2)), sh = load<i32>(qp + ((2 * N + c) << 2));
+    const ls = sh < 0 ? -sh : 0, rs = sh > 0 ? sh : 0;
+    const vm = i32x4.splat(m);
+    const mask = (1 << rs) - 1;
+    const vmask = i32x4.splat(mask), vhalf = i32x4.splat(mask >> 1);
+    const vz = i32x4.splat(gi(q, Q_ZY)), vlo = i32x4.splat(gi(q, Q_LO)), vhi = i32x4.splat(gi(q, Q_HI));
+    let r0 = rdbpotV(srdhmV(i32x4.shl(i32x4.add(a0, vb), ls), vm), rs, vmask, vhalf);
+    let r1 = rdbpotV(srdhmV(i32x4.shl(i32x4.add(a1, vb), ls), vm), rs, vmask, vhalf);
+    r0 = i32x4.min_s(vhi, i32x4.max_s(vlo, i32x4.add(r0, vz)));
+    r1 = i32x4.min_s(vhi, i32x4.max_s(vlo, i32x4.add(r1, vz)));
+    const b16 = i16x8.narrow_i32x4_s(r0, r1);
+    const b8 = i8x16.narrow_i16x8_s(b16, b16);
+    if (nc >= 8) { v128.store64_lane(dst, b8, 0); return; }
+    let v = b8;
+    if (nc & 4) { v128.store32_lane(dst, v, 0); v = v128.shuffle<i32>(v, v, 1, 1, 1, 1); dst += 4; }
+    if (nc & 2) { v128.store16_lane(dst, v, 0); v = i32x4.shr_u(v, 16); dst += 2; }
+    if (nc & 1) { v128.store8_lane(dst, v, 0); }
+    return;
+  }
+  let r0: v128, r1: v128;
+  if (mode == MODE_F32) {
+    const vs = v128.load32_splat(qp + (c << 2)), vb = v128.load32_splat(qp + ((N + c) << 2));
+    const vlo = v128.load32_splat(q + (<usize>Q_FLO << 2)), vhi = v128.load32_splat(q + (<usize>Q_FHI << 2));
+    r0 = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a0), vs), vb);
+    r1 = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a1), vs), vb);
+    r0 = f32x4.pmin(vhi, f32x4.pmax(vlo, r0));
+    r1 = f32x4.pmin(vhi, f32x4.pmax(vlo, r1));
+  } else {
+    const vb = v128.load32_splat(qp + (c << 2));
+    r0 = i32x4.add(a0, vb); r1 = i32x4.add(a1, vb);
+  }
+  if (nc >= 8) { v128.store(dst, r0); v128.store(dst, r1, 16); return; }
+  if (nc & 4) { v128.store(dst, r0); r0 = r1; dst += 16; }
+  if (nc & 2) { v128.store64_lane(dst, r0, 0); r0 = v128.shuffle<i32>(r0, r0, 2, 3, 2, 3); dst += 8; }
+  if (nc & 1) { v128.store32_lane(dst, r0, 0); }
+}
+
+// ---- conv geometry (the 20-word block of assembly/f32/conv.ts; words 17..19 ignored) -------
+//   0 C  1 H  2 W  3 M (= Cout)  4 KH  5 KW  6 OH  7 OW  8 padTop  9 padLeft  10 padBottom
+//   11 padRight  12 strideH  13 strideW  14 dilH  15 dilW  16 groups
+
+export const G_C = 0, G_H = 1, G_W = 2, G_M = 3, G_KH = 4, G_KW = 5, G_OH = 6, G_OW = 7;
+export const G_PT = 8, G_PL = 9, G_PB = 10, G_PR = 11, G_SH = 12, G_SW = 13, G_DH = 14, G_DW = 15, G_GROUPS = 16;
+
+function outSize(size: i32, k: i32, pb: i32, pe: i32, s: i32, d: i32): i64 {
+  const room = <i64>size + pb + pe - (<i64>(k - 1) * d + 1);
+  return room < 0 ? -1 : room / s + 1;
+}
+
+/** True when the geometry is self-consistent (the kernels trust it for every address). */
+export function geomOk(g: usize): bool {
+  const C = gi(g, G_C), H = gi(g, G_H), W = gi(g, G_W), M = gi(g, G_M), groups = gi(g, G_GROUPS);
+  const KH = gi(g, G_KH), KW = gi(g, G_KW), sh = gi(g, G_SH), sw = gi(g, G_SW), dh = gi(g, G_DH), dw = gi(g, G_DW);
+  const pt = gi(g, G_PT), pl = gi(g, G_PL), pb = gi(g, G_PB), pr = gi(g, G_PR);
+  if (C < 1 || H < 1 || W < 1 || M < 1 || groups < 1 || KH < 1 || KW < 1) return false;
+  if (sh < 1 || sw < 1 || dh < 1 || dw < 1 || pt < 0 || pl < 0 || pb < 0 || pr < 0) return false;
+  if (C % groups != 0 || M % groups != 0) return false;
+  const oh = outSize(H, KH, pt, pb, sh, dh), ow = outSize(W, KW, pl, pr, sw, dw);
+  if (oh < 1 || ow < 1 || oh != <i64>gi(g, G_OH) || ow != <i64>gi(g, G_OW)) return false;
+  const LIMIT: u64 = 1 << 27;
+  const hp = <u64>H + pt + pb, wp = <u64>W + pl + pr;
+  return <u64>C * hp * (wp * <u64>sw + 64) < LIMIT && <u64>M * <u64>oh * <u64>ow < LIMIT
+    && <u64>M * <u64>(C / groups) * <u64>KH * <u64>KW < LIMIT && <u64>(C / groups) * <u64>KH * <u64>KW < (1 << 20);
+}
+
+// decoded by loadGeom (globals: AssemblyScript functions return one value)
+export let C: usize = 0, H: usize = 0, W: usize = 0, M: usize = 0, KH: usize = 0, KW: usize = 0, OH: usize = 0, OW: usize = 0;
+export let PT: usize = 0, PL: usize = 0, SH: usize = 0, SW: usize = 0, DH: usize = 0, DW: usize = 0, GROUPS: usize = 0;
+export let HP: usize = 0, WP: usize = 0;
+/** int16 elements per row of the padded planes (≥ WP + 16: the strided fast paths read past WP) */
+export let RS: usize = 0;
+
+export function loadGeom(g: usize): void {
+  C = gi(g, G_C); H = gi(g, G_H); W = gi(g, G_W); M = gi(g, G_M);
+  KH = gi(g, G_KH); KW = gi(g, G_KW); OH = gi(g, G_OH); OW = gi(g, G_OW);
+  PT = gi(g, G_PT); PL = gi(g, G_PL); SH = gi(g, G_SH); SW = gi(g, G_SW);
+  DH = gi(g, G_DH); DW = gi(g, G_DW); GROUPS = gi(g, G_GROUPS);
+  HP = H + PT + <usize>gi(g, G_PB); WP = W + PL + <usize>gi(g, G_PR);
+  RS = (WP + 16 + 7) & ~(<usize>7);
+}
+
+/** Bytes of the padded int16 planes of all C channels (+ 64 bytes slack). */
+@inline export function planesBytes(): usize {
+  return align16((C * HP * RS << 1) + 64);
+}
+
+/**
+ * Writes x (C,H,W) int8 as int16 planes (C, HP, RS) of x − zx at dst, zero in the padding and
+ * in the RS − WP slack columns, then 64 zero bytes. Real zero = 0 in this representation.
+ */
+export function padPlanes16(x: usize, zx: i32, dst: usize): void {
+  const vz = i16x8.splat(<i16>zx);
+  const zero = i16x8.splat(0);
+  const rowB = RS << 1;
+  let src = x, d = dst;
+  for (let c: usize = 0; c < C; c++) {
+    for (let hp: usize = 0; hp < HP; hp++) {
+      // zero the whole row, then write the H×W interior
+      for (let o: usize = 0; o < rowB; o += 16) v128.store(d + o, zero);
+      if (hp >= PT && hp < PT + H) {
+        const r = d + (PL << 1);
+        let w: usize = 0;
+        for (; w + 8 <= W; w += 8) v128.store(r + (w << 1), i16x8.sub(v128.load8x8_s(src + w), vz));
+        for (; w < W; w++) store<i16>(r + (w << 1), <i16>(<i32>load<i8>(src + w) - zx));
+        src += W;
+      }
+      d += rowB;
+    }
+  }
+  for (let o: usize = 0; o < 64; o += 16) v128.store(d + o, zero);
+}
+
+// ---- pair-interleaved im2col panels (the X operand of the c2 kernels) ----------------------
+//
+// Xcol (K, M) of one group, M = OH·OW pixels, K = Cg·KH·KW in (c, kh, kw) order, stored as
+// PANELS of 8 pixels: panel p holds KP = ceil(K/2) k-pairs of 32 bytes; pair j is the 16 int16
+//   [X(2j, 8p), X(2j+1, 8p), X(2j, 8p+1), X(2j+1, 8p+1), ..., X(2j, 8p+7), X(2j+1, 8p+7)]
+// (X(K, ·) = 0 when K is odd; lanes past M repeat pixel 8p: computed, never stored).
+// One i32x4.dot_i16x8_s of half a pair row with a splatted weight pair (W(c,2j), W(c,2j+1))
+// gives 4 pixels × 2 MACs.
+
+/** Byte offsets of the K taps (c, kh, kw) of one group in the padded planes, at kofs (K i32). */
+export function tapOffsets(Cg: usize, kofs: usize): void {
+  let kp = kofs;
+  for (let c: usize = 0; c < Cg; c++) for (let i: usize = 0; i < KH; i++) for (let j: usize = 0; j < KW; j++) {
+    store<i32>(kp, <i32>((c * HP * RS + i * DH * RS + j * DW) << 1));
+    kp += 4;
+  }
+}
+
+/** 8 int16 at stride 2 from p (two loads, even lanes). */
+@inline function load8s2(p: usize): v128 {
+  return v128.shuffle<i16>(v128.load(p), v128.load(p, 16), 0, 2, 4, 6, 8, 10, 12, 14);
+}
+
+/**
+ * Writes `np` panels (pixels n0 .. n0 + 8·np − 1) of the group whose first padded plane is xg
+ * at dst (np·KP·32 bytes). kofs: tapOffsets of the group, K taps. With lg = log2(G) > 0 the
+ * panels are grouped G at a time into super-panels of 8G pixels whose pair j is 32G contiguous
+ * bytes (the 8-pixel pieces of the G panels side by side): the sparse kernels' layout, so one
+ * nonzero pair reads one contiguous run. np must then be a multiple of G or the last chunk.
+ */
+export function im2colPanels16(xg: usize, kofs: usize, K: usize, N: usize, n0: usize, np: usize, dst0: usize, lg: usize): void {
+  const kpairs = (K + 1) >> 1, odd = (K & 1) != 0;
+  const zero = i16x8.splat(0);
+  const pairB = <usize>32 << lg, gm = (<usize>1 << lg) - 1;
+  for (let q: usize = 0; q < np; q++) {
+    let dst = dst0 + (q >> lg) * kpairs * pairB + ((q & gm) << 5);
+    const n = n0 + (q << 3);
+    const oh = n / OW, ow = n - oh * OW;
+    if (n + 8 <= N && ow + 8 <= OW && SW <= 2) {
+      const base = xg + ((oh * SH * RS + ow * SW) << 1);
+      let kp = kofs;
+      if (SW == 1) {
+        for (let j: usize = 0; j < kpairs; j++) {
+          const a = v128.load(base + <usize>load<i32>(kp));
+          const b = odd && j == kpairs - 1 ? zero : v128.load(base + <usize>load<i32>(kp, 4));
+          v128.store(dst, v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11));
+          v128.store(dst, v128.shuffle<i16>(a, b, 4, 12, 5, 13, 6, 14, 7, 15), 16);
+          dst += pairB; kp += 8;
+        }
+      } else {
+        for (let j: usize = 0; j < kpairs; j++) {
+          const a = load8s2(base + <usize>load<i32>(kp));
+          const b = odd && j == kpairs - 1 ? zero : load8s2(base + <usize>load<i32>(kp, 4));
+          v128.store(dst, v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11));
+          v128.store(dst, v128.shuffle<i16>(a, b, 4, 12, 5, 13, 6, 14, 7, 15), 16);
+          dst += pairB; kp += 8;
+        }
+      }
+    } else {
+      // general: a byte offset per lane (pixels wrapping a row, the last panel, strides > 2)
+      let o0: usize = 0, o1: usize = 0, o2: usize = 0, o3: usize = 0, o4: usize = 0, o5: usize = 0, o6: usize = 0, o7: usize = 0;
+      let r = oh, s = ow;
+      for (let j: usize = 0; j < 8; j++) {
+        const off = n + j < N ? (r * SH * RS + s * SW) << 1 : o0;
+        if (j == 0) o0 = off; else if (j == 1) o1 = off; else if (j == 2) o2 = off; else if (j == 3) o3 = off;
+        else if (j == 4) o4 = off; else if (j == 5) o5 = off; else if (j == 6) o6 = off; else o7 = off;
+        if (++s == OW) { s = 0; r++; }
+      }
+      for (let k: usize = 0; k < (kpairs << 1); k++) {
+        // lane layout: element (k, pixel l) at int16 index 2l + (k & 1) of the pair row
+        const row = dst + (k >> 1) * pairB + ((k & 1) << 1);
+        if (k >= K) {
+          for (let l: usize = 0; l < 8; l++) store<i16>(row + (l << 2), 0);
+          continue;
+        }
+        const p = xg + <usize>load<i32>(kofs + (k << 2));
+        store<i16>(row, load<i16>(p + o0)); store<i16>(row + 4, load<i16>(p + o1));
+        store<i16>(row + 8, load<i16>(p + o2)); store<i16>(row + 12, load<i16>(p + o3));
+        store<i16>(row + 16, load<i16>(p + o4)); store<i16>(row + 20, load<i16>(p + o5));
+        store<i16>(row + 24, load<i16>(p + o6)); store<i16>(row + 28, load<i16>(p + o7));
+      }
+    }
+  }
+}

@@ -1,0 +1,251 @@
+// Dense int8 conv / GEMM / FC kernels for WASM SIMD128 (plain SIMD, no relaxed SIMD).
+// Plain TS references: qs8Conv2dRef / qs8GemmRef / qs8FcRef in src/kernels/int8_ref.ts.
+// Quantization, quant block q and per-channel parameters qp: see common.ts.
+//
+//   qs8_conv2d_4x8c2__wasmsimd  any conv (groups, kernel, stride, dilation, pads; 1x1 included):
+//       per group C(N = Cout/g, M = OH·OW) = W(N, K) × Xcol(K, M). The input is widened once to
+//       int16 planes of x − zx (padding 0), chunks of Xcol are written as pair-interleaved
+//       8-pixel panels (common.ts), and a 4x8 register tile (4 channels × 8 pixels, 8 i32x4
+//       accumulators) runs over K two at a time: per k-pair 2 panel loads, 4 load32_splat of
+//       weight pairs, 8 i32x4.dot_i16x8_s (64 MACs). Output stage fused (common.ts).
+//   qs8_gemm_4x8c2__wasmsimd    the same tile on an already packed Xcol (qs8_pack_x_c2): the
+//       GEMM alone (benchmarks; MatMul of two activations).
+//   qs8_fc_1x4c8__wasmsimd      FC / Gemm / MatMul with few rows (batch 1: M = 1): Y(M, N) =
+//       X(M, K)·Wᵀ, W (N, K) int8 as stored (ONNX Gemm transB=1 / a Linear weight), vectorized
+//       over K (8 k per i16x8; 4 output channels share each x load), scalar output stage.
+//
+// Packed weights of the c2 kernels (qs8_conv2d_pack_w): per group, blocks of 4 output
+// channels; block b holds KP = ceil(K/2) pairs of 16 bytes, pair j =
+//   [W(4b, 2j), W(4b, 2j+1), W(4b+1, 2j), W(4b+1, 2j+1), ..., W(4b+3, 2j+1)]  as int16
+// (zero for channels ≥ N and for k = K when K is odd). qs8_conv2d_packed_w_bytes(M, K, groups)
+// bytes. The pack is done once when the weights are placed.
+//
+// Status: 0, or E_ARG (-5) for an inconsistent geometry / quant block (nothing written).
+
+import {
+  E_ARG, G_M, G_GROUPS, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeScalar, outBytes, planesBytes,
+  padPlanes16, tapOffsets, im2colPanels16, C, M, KH, KW, OH, OW, HP, RS, GROUPS,
+} from './common';
+
+/** Bytes of Xcol panels per chunk (≥ one panel). */
+const CHUNK_BYTES: usize = 32 << 10;
+
+/**
+ * The 4x8c2 tile for the panels [0, np) at xp (each KP·32 bytes) and the channel block at wb
+ * (KP·16 bytes), channels c0 .. c0 + nr − 1 (nr ≤ 4; rows past nr are computed, not stored),
+ * output pixels m0.. (nc valid in total from m0): y + c·ldyB + m·eB.
+ */
+@inline function tile4x8(kp: usize, wb: usize, xp: usize, c0: usize, nr: usize, nc: usize,
+  q: usize, qp: usize, N: usize, yrow: usize, ldyB: usize, eB: usize): void {
+  let a00 = i32x4.splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+  let px = xp, pw = wb;
+  const end = xp + (kp << 5);
+  while (px != end) {
+    const x0 = v128.load(px), x1 = v128.load(px, 16);
+    const w0 = v128.load32_splat(pw), w1 = v128.load32_splat(pw, 4), w2 = v128.load32_splat(pw, 8), w3 = v128.load32_splat(pw, 12);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(x0, w0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(x1, w0));
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(x0, w1));
+    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(x1, w1));
+    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(x0, w2));
+    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(x1, w2));
+    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(x0, w3));
+    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(x1, w3));
+    px += 32; pw += 16;
+  }
+  storeRow8(a00, a01, c0, q, qp, N, yrow + c0 * ldyB, nc);
+  if (nr > 1) storeRow8(a10, a11, c0 + 1, q, qp, N, yrow + (c0 + 1) * ldyB, nc);
+  if (nr > 2) storeRow8(a20, a21, c0 + 2, q, qp, N, yrow + (c0 + 2) * ldyB, nc);
+  if (nr > 3) storeRow8(a30, a31, c0 + 3, q, qp, N, yrow + (c0 + 3) * ldyB, nc);
+}
+
+/**
+ * All channel blocks of one group over `np` panels at xp whose first pixel is m0:
+ * channels c0 .. c0 + Ng − 1 (global indices into qp and y), wg = the group's packed blocks.
+ */
+function gemmPanels(Ng: usize, kp: usize, wg: usize, xp: usize, np: usize, m0: usize, Mpix: usize, c0: usize,
+  q: usize, qp: usize, N: usize, y: usize, ldyB: usize, eB: usize): void {
+  const blockB = kp << 4, panelB = kp << 5;
+  for (let p: usize = 0; p < np; p++) {
+    const m = m0 + (p << 3);
+    const nc = min<usize>(8, Mpix - m);
+    const yrow = y + m * eB;
+    let wb = wg;
+    for (let n: usize = 0; n < Ng; n += 4) {
+      tile4x8(kp, wb, xp, c0 + n, min<usize>(4, Ng - n), nc, q, qp, N, yrow, ldyB, eB);
+      wb += blockB;
+    }
+    xp += panelB;
+  }
+}
+
+/** Bytes qs8_conv2d_pack_w writes for M output channels, K per group, `groups` groups. */
+export function qs8_conv2d_packed_w_bytes(M: i32, K: i32, groups: i32): i32 {
+  if (M < 1 || K < 1 || groups < 1 || M % groups != 0) return E_ARG;
+  const Ng = M / groups;
+  return groups * ((Ng + 3) >> 2) * ((K + 1) >> 1) * 16;
+}
+
+/** Packs w (M, K) int8 (ONNX Conv (M, C/g, KH, KW) / Gemm Bᵀ (N, K)) into the c2 blocks above. */
+export function qs8_conv2d_pack_w(M: i32, K: i32, groups: i32, w: usize, dst: usize): i32 {
+  if (qs8_conv2d_packed_w_bytes(M, K, groups) < 0) return E_ARG;
+  const Ng = <usize>(M / groups), kc = <usize>K, kp = (kc + 1) >> 1;
+  let d = dst;
+  for (let grp: usize = 0; grp < <usize>groups; grp++) {
+    for (let n0: usize = 0; n0 < Ng; n0 += 4) {
+      for (let j: usize = 0; j < kp; j++) {
+        for (let r: usize = 0; r < 4; r++) {
+          const n = n0 + r;
+          const row = w + (grp * Ng + n) * kc;
+          const k = j << 1;
+          const v0: i32 = n < Ng ? load<i8>(row + k) : 0;
+          const v1: i32 = n < Ng && k + 1 < kc ? load<i8>(row + k + 1) : 0;
+          store<i16>(d, <i16>v0); store<i16>(d, <i16>v1, 2);
+          d += 4;
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+/** Scratch bytes of qs8_conv2d_4x8c2__wasmsimd (padded planes, tap offsets, one Xcol chunk); -5 on bad geometry. */
+export function qs8_conv2d_work_bytes(g: usize): i32 {
+  if (!geomOk(g)) return E_ARG;
+  loadGeom(g);
+  const K = C / GROUPS * KH * KW;
+  return <i32>(planesBytes() + align16(K << 2) + chunkPanels(K, OH * OW) * (((K + 1) >> 1) << 5));
+}
+
+/** Panels per Xcol chunk (even, ≥ 2, ≤ all panels rounded up to even). */
+export function chunkPanels(K: usize, Mpix: usize): usize {
+  const panelB = ((K + 1) >> 1) << 5;
+  let p = CHUNK_BYTES / panelB;
+  const all = (Mpix + 7) >> 3;
+  if (p > all) p = all;
+  p = (p + 1) & ~(<usize>1);
+  return p < 2 ? 2 : p;
+}
+
+/**
+ * Conv of one image: x (C,H,W) int8, wp = qs8_conv2d_pack_w(M, C/g·KH·KW, groups) of the ONNX
+ * weights (M, C/g, KH, KW), qp per-channel parameters (M channels), y (M, OH, OW) of the
+ * mode's element type, work ≥ qs8_conv2d_work_bytes(g) bytes (16-aligned).
+ */
+export function qs8_conv2d_4x8c2__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32 {
+  if (!geomOk(g) || !quantOk(q)) return E_ARG;
+  loadGeom(g);
+  const Cg = C / GROUPS, Ng = M / GROUPS, K = Cg * KH * KW, kp = (K + 1) >> 1, Mpix = OH * OW;
+  const eB = outBytes(q), ldyB = Mpix * eB;
+  const planes = work, kofs = work + planesBytes(), xcol = kofs + align16(K << 2);
+  padPlanes16(x, gi(q, Q_ZX), planes);
+  tapOffsets(Cg, kofs);
+  const P = chunkPanels(K, Mpix);
+  const groupW = ((Ng + 3) >> 2) * (kp << 4);
+  for (let grp: usize = 0; grp < GROUPS; grp++) {
+    const xg = planes + (grp * Cg * HP * RS << 1);
+    for (let m0: usize = 0; m0 < Mpix; m0 += P << 3) {
+      const np = min<usize>(P, (Mpix - m0 + 7) >> 3);
+      im2colPanels16(xg, kofs, K, Mpix, m0, np, xcol, 0);
+      gemmPanels(Ng, kp, wp + grp * groupW, xcol, np, m0, Mpix, grp * Ng, q, qp, M, y, ldyB, eB);
+    }
+  }
+  return 0;
+}
+
+/** Bytes of qs8_pack_x_c2 output for a (K, M) matrix. */
+export function qs8_packed_x_bytes(K: i32, M: i32): i32 {
+  if (K < 1 || M < 1) return E_ARG;
+  return ((M + 7) >> 3) * ((K + 1) >> 1) * 32;
+}
+
+/** Packs x (K, M) int8 row-major (row stride ldx bytes) as x − zx into the c2 panels of common.ts. */
+export function qs8_pack_x_c2(K: i32, M: i32, x: usize, ldx: i32, zx: i32, dst: usize): i32 {
+  if (K < 1 || M < 1 || ldx < M) return E_ARG;
+  const kc = <usize>K, mc = <usize>M, kp = (kc + 1) >> 1;
+  let d = dst;
+  for (let m0: usize = 0; m0 < mc; m0 += 8) {
+    for (let j: usize = 0; j < kp; j++) {
+      for (let l: usize = 0; l < 8; l++) {
+        const m = m0 + l < mc ? m0 + l : m0;
+        const k = j << 1;
+        store<i16>(d, <i16>(<i32>load<i8>(x + k * <usize>ldx + m) - zx));
+        store<i16>(d, <i16>(k + 1 < kc ? <i32>load<i8>(x + (k + 1) * <usize>ldx + m) - zx : 0), 2);
+        d += 4;
+      }
+    }
+  }
+  return 0;
+}
+
+/**
+ * C(N, M) = W(N, K) × X(K, M) with the output stage: wp = qs8_conv2d_pack_w(N, K, 1), xp =
+ * qs8_pack_x_c2 panels (zx already subtracted; the q block's zx is ignored), y row stride ldy
+ * elements (≥ M), N channels of qp.
+ */
+export function qs8_gemm_4x8c2__wasmsimd(N: i32, M: i32, K: i32, wp: usize, xp: usize, q: usize, qp: usize, y: usize, ldy: i32): i32 {
+  if (N < 1 || M < 1 || K < 1 || ldy < M || !quantOk(q)) return E_ARG;
+  const eB = outBytes(q);
+  gemmPanels(<usize>N, (<usize>K + 1) >> 1, wp, xp, (<usize>M + 7) >> 3, 0, <usize>M, 0, q, qp, <usize>N, y, <usize>ldy * eB, eB);
+  return 0;
+}
+
+// ---- FC: vectorized over K -------------------------------------------------------------------
+
+/** Scratch bytes of the FC kernels: one row of x − zx as int16, K rounded up to 8. */
+export function qs8_fc_work_bytes(K: i32): i32 {
+  if (K < 1) return E_ARG;
+  return <i32>align16(((<usize>K + 7) & ~(<usize>7)) << 1);
+}
+
+@inline function hsum(v: v128): i32 {
+  const s = i32x4.add(v, v128.shuffle<i32>(v, v, 2, 3, 0, 1));
+  return i32x4.extract_lane(i32x4.add(s, v128.shuffle<i32>(s, s, 1, 0, 3, 2)), 0);
+}
+
+/** Writes x row (K int8) − zx as int16 at xs, zero up to K rounded to 8. */
+export function widenRow(x: usize, K: usize, zx: i32, xs: usize): void {
+  const vz = i16x8.splat(<i16>zx);
+  let k: usize = 0;
+  for (; k + 8 <= K; k += 8) v128.store(xs + (k << 1), i16x8.sub(v128.load8x8_s(x + k), vz));
+  for (; k < K; k++) store<i16>(xs + (k << 1), <i16>(<i32>load<i8>(x + k) - zx));
+  for (; k & 7; k++) store<i16>(xs + (k << 1), 0);
+}
+
+/**
+ * Y(M, N) = X(M, K)·Wᵀ with the output stage per column n (qp: N channels): x (M, K) int8
+ * row-major, w (N, K) int8 row-major as stored, y (M, N) row-major of the mode's type,
+ * work ≥ qs8_fc_work_bytes(K). 4 channels at a time (the last block aliases its rows).
+ */
+export function qs8_fc_1x4c8__wasmsimd(M: i32, N: i32, K: i32, x: usize, w: usize, q: usize, qp: usize, y: usize, work: usize): i32 {
+  if (M < 1 || N < 1 || K < 1 || !quantOk(q)) return E_ARG;
+  const kc = <usize>K, nc = <usize>N, k8 = kc & ~(<usize>7), eB = outBytes(q), zx = gi(q, Q_ZX);
+  for (let b: usize = 0; b < <usize>M; b++) {
+    widenRow(x + b * kc, kc, zx, work);
+    const yb = y + b * nc * eB;
+    for (let n: usize = 0; n < nc; n += 4) {
+      const w0 = w + n * kc;
+      const w1 = n + 1 < nc ? w0 + kc : w0, w2 = n + 2 < nc ? w0 + 2 * kc : w1, w3 = n + 3 < nc ? w0 + 3 * kc : w2;
+      let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      let k: usize = 0;
+      for (; k < k8; k += 8) {
+        const xv = v128.load(work + (k << 1));
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xv, v128.load8x8_s(w0 + k)));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xv, v128.load8x8_s(w1 + k)));
+        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(xv, v128.load8x8_s(w2 + k)));
+        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(xv, v128.load8x8_s(w3 + k)));
+      }
+      let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+      for (; k < kc; k++) {
+        const xk = <i32>load<i16>(work + (k << 1));
+        s0 += xk * <i32>load<i8>(w0 + k); s1 += xk * <i32>load<i8>(w1 + k);
+        s2 += xk * <i32>load<i8>(w2 + k); s3 += xk * <i32>load<i8>(w3 + k);
+      }
+      storeScalar(s0, n, q, qp, nc, yb + n * eB);
+      if (n + 1 < nc) storeScalar(s1, n + 1, q, qp, nc, yb + (n + 1) * eB);
+      if (n + 2 < nc) storeScalar(s2, n + 2, q, qp, nc, yb + (n + 2) * eB);
+      if (n + 3 < nc) storeScalar(s3, n + 3, q, qp, nc, yb + (n + 3) * eB);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,306 @@
+// int8 depthwise conv, residual Add, global average pool, max pool, quantize / dequantize
+// (WASM SIMD128). Plain TS references in src/kernels/int8_ref.ts (same names, *Ref).
+// Quant block q / per-channel parameters qp: see common.ts. Status 0 or E_ARG (-5).
+
+import {
+  E_ARG, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, outBytes, mulQ, srdhmV, rdbpotV,
+  C, H, W, M, KH, KW, OH, OW, PT, PL, SH, SW, DH, DW, GROUPS, HP, WP,
+} from './common';
+
+// ---- depthwise conv --------------------------------------------------------------------------
+//
+// qs8_dwconv2d__wasmsimd: Cin/groups = 1 (depthwise, any multiplier: output channel o reads
+// input channel o / (M/C)); w (M, 1, KH, KW) int8 exactly as ONNX stores it. Each input plane
+// is widened once to an int16 plane of x − zx (padding 0) of row stride DQ; per output row,
+// 8 pixels at a time, the taps are taken two at a time: the 8-pixel vectors of taps t and t+1
+// are interleaved (2 shuffles) and multiplied by the splatted pair (w_t, w_t+1) with
+// i32x4.dot_i16x8_s (16 MACs per 2 dots). Odd KH·KW: the last pair's second weight is 0.
+
+let DQ: usize = 0;
+
+function dwRowStride(): usize {
+  const ow8 = (OW + 7) & ~(<usize>7);
+  const need = (ow8 - 1) * SW + (KW - 1) * DW + 1 + 16;
+  return ((need > WP ? need : WP) + 7) & ~(<usize>7);
+}
+
+/** Scratch bytes of qs8_dwconv2d__wasmsimd (one padded plane, tap offsets, weight pairs); -5 on bad geometry. */
+export function qs8_dwconv2d_work_bytes(g: usize): i32 {
+  if (!geomOk(g) || gi(g, 0) != gi(g, 16)) return E_ARG;
+  loadGeom(g);
+  DQ = dwRowStride();
+  const KK = KH * KW, pairs = (KK + 1) >> 1;
+  return <i32>(align16((HP * DQ << 1) + 64) + align16(pairs << 3) + align16(pairs << 2));
+}
+
+@inline function load8s2(p: usize): v128 {
+  return v128.shuffle<i16>(v128.load(p), v128.load(p, 16), 0, 2, 4, 6, 8, 10, 12, 14);
+}
+
+@inline function load8sn(p: usize, sB: usize): v128 {
+  let v = i16x8.splat(load<i16>(p));
+  v = i16x8.replace_lane(v, 1, load<i16>(p + sB)); v = i16x8.replace_lane(v, 2, load<i16>(p + 2 * sB));
+  v = i16x8.replace_lane(v, 3, load<i16>(p + 3 * sB)); v = i16x8.replace_lane(v, 4, load<i16>(p + 4 * sB));
+  v = i16x8.replace_lane(v, 5, load<i16>(p + 5 * sB)); v = i16x8.replace_lane(v, 6, load<i16>(p + 6 * sB));
+  return i16x8.replace_lane(v, 7, load<i16>(p + 7 * sB));
+}
+
+/**
+ * Depthwise conv of one image: x (C,H,W) int8, w (M,1,KH,KW) int8, qp per-channel parameters
+ * (M), y (M,OH,OW) of the mode's type, work ≥ qs8_dwconv2d_work_bytes(g).
+ */
+export function qs8_dwconv2d__wasmsimd(g: usize, q: usize, x: usize, w: usize, qp: usize, y: usize, work: usize): i32 {
+  if (!geomOk(g) || gi(g, 0) != gi(g, 16) || !quantOk(q)) return E_ARG;
+  loadGeom(g);
+  DQ = dwRowStride();
+  const KK = KH * KW, pairs = (KK + 1) >> 1, mult = M / C, zx = gi(q, Q_ZX);
+  const eB = outBytes(q), oRowB = OW * eB, oPlaneB = OH * oRowB;
+  const plane = work, koff = plane + align16((HP * DQ << 1) + 64), wpair = koff + align16(pairs << 3);
+  // tap pair offsets (bytes in the plane); an odd last tap pairs with itself (weight 0)
+  for (let t: usize = 0; t < (pairs << 1); t++) {
+    const tt = t < KK ? t : KK - 1;
+    const i = tt / KW, j = tt - i * KW;
+    store<i32>(koff + (t << 2), <i32>((i * DH * DQ + j * DW) << 1));
+  }
+  const vz = i16x8.splat(<i16>zx), zero = i16x8.splat(0);
+  const inRowB = SH * DQ << 1, sB = SW << 1;
+  for (let c: usize = 0; c < C; c++) {
+    // widen + pad input plane c
+    const src = x + c * H * W;
+    for (let hp: usize = 0; hp < HP; hp++) {
+      const d = plane + (hp * DQ << 1);
+      for (let o: usize = 0; o < (DQ << 1); o += 16) v128.store(d + o, zero);
+      if (hp >= PT && hp < PT + H) {
+        const r = d + (PL << 1), s = src + (hp - PT) * W;
+        let ww: usize = 0;
+        for (; ww + 8 <= W; ww += 8) v128.store(r + (ww << 1), i16x8.sub(v128.load8x8_s(s + ww), vz));
+        for (; ww < W; ww++) store<i16>(r + (ww << 1), <i16>(<i32>load<i8>(s + ww) - zx));
+      }
+    }
+    for (let o: usize = 0; o < 64; o += 16) v128.store(plane + (HP * DQ << 1) + o, zero);
+    for (let mo: usize = 0; mo < mult; mo++) {
+      const oc = c * mult + mo;
+      const wk = w + oc * KK;
+      for (let t: usize = 0; t < pairs; t++) {
+        const t0 = t << 1;
+        const w0: i32 = load<i8>(wk + t0), w1: i32 = t0 + 1 < KK ? <i32>load<i8>(wk + t0 + 1) : 0;
+        store<i32>(wpair + (t << 2), (w0 & 0xffff) | (w1 << 16));
+      }
+      const outPlane = y + oc * oPlaneB;
+      for (let oh: usize = 0; oh < OH; oh++) {
+        const rowIn = plane + oh * inRowB, rowOut = outPlane + oh * oRowB;
+        for (let ow: usize = 0; ow < OW; ow += 8) {
+          const base = rowIn + ow * sB;
+          let a0 = i32x4.splat(0), a1 = a0;
+          for (let t: usize = 0; t < pairs; t++) {
+            const pa = base + <usize>load<i32>(koff + (t << 3)), pb = base + <usize>load<i32>(koff + (t << 3), 4);
+            let xa: v128, xb: v128;
+            if (SW == 1) { xa = v128.load(pa); xb = v128.load(pb); }
+            else if (SW == 2) { xa = load8s2(pa); xb = load8s2(pb); }
+            else { xa = load8sn(pa, sB); xb = load8sn(pb, sB); }
+            const wv = v128.load32_splat(wpair + (t << 2));
+            a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.shuffle<i16>(xa, xb, 0, 8, 1, 9, 2, 10, 3, 11), wv));
+            a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.shuffle<i16>(xa, xb, 4, 12, 5, 13, 6, 14, 7, 15), wv));
+          }
+          storeRow8(a0, a1, oc, q, qp, M, rowOut + ow * eB, min<usize>(8, OW - ow));
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+// ---- residual Add (TFLite int8 Add) ------------------------------------------------------------
+//
+// Parameter block p (12 words, writeAddParams in src/kernels/int8.ts):
+//   0 za  1 zb  2 zy  3 Ma  4 shift_a  5 Mb  6 shift_b  7 My  8 shift_y  9 lo  10 hi  11 leftShift
+// y = clamp(zy + mulQ(mulQ((a − za) << ls, Ma, sa) + mulQ((b − zb) << ls, Mb, sb), My, sy), lo, hi)
+// (mulQ = MultiplyByQuantizedMultiplier of common.ts; shifts here are right shifts ≥ 0, as
+// TFLite's QuantizeMultiplierSmallerThanOneExp gives; ls = 20 in TFLite). ReLU fused as lo = zy.
+
+/** Requantize 4 lanes by (m, right shift rs ≥ 0). */
+@inline function mulQV(x: v128, vm: v128, rs: i32, vmask: v128, vhalf: v128): v128 {
+  return rdbpotV(srdhmV(x, vm), rs, vmask, vhalf);
+}
+
+function addParamsOk(p: usize): bool {
+  for (let i = 0; i < 3; i++) { const z = gi(p, i); if (z < -128 || z > 127) return false; }
+  for (let i = 3; i < 9; i += 2) { if (gi(p, i) < 0 || gi(p, i + 1) < 0 || gi(p, i + 1) > 31) return false; }
+  const lo = gi(p, 9), hi = gi(p, 10), ls = gi(p, 11);
+  return lo >= -128 && hi <= 127 && lo <= hi && ls >= 0 && ls <= 22;
+}
+
+/** y (n) int8 = a (n) ⊕ b (n), int8 per-tensor quantized; p: the block above. a, b, y may alias. */
+export function qs8_add__wasmsimd(n: i32, a: usize, b: usize, p: usize, y: usize): i32 {
+  if (n < 0 || !addParamsOk(p)) return E_ARG;
+  const za = gi(p, 0), zb = gi(p, 1), zy = gi(p, 2), ma = gi(p, 3), sa = gi(p, 4), mb = gi(p, 5), sb = gi(p, 6);
+  const my = gi(p, 7), sy = gi(p, 8), lo = gi(p, 9), hi = gi(p, 10), ls = gi(p, 11);
+  const vza = i16x8.splat(<i16>za), vzb = i16x8.splat(<i16>zb);
+  const vma = i32x4.splat(ma), vmb = i32x4.splat(mb), vmy = i32x4.splat(my);
+  const ka = (1 << sa) - 1, kb = (1 << sb) - 1, ky = (1 << sy) - 1;
+  const vka = i32x4.splat(ka), vha = i32x4.splat(ka >> 1), vkb = i32x4.splat(kb), vhb = i32x4.splat(kb >> 1);
+  const vky = i32x4.splat(ky), vhy = i32x4.splat(ky >> 1);
+  const vzy = i32x4.splat(zy), vlo = i32x4.splat(lo), vhi = i32x4.splat(hi);
+  let i: usize = 0;
+  const N = <usize>n;
+  for (; i + 8 <= N; i += 8) {
+    const da = i16x8.sub(v128.load8x8_s(a + i), vza), db = i16x8.sub(v128.load8x8_s(b + i), vzb);
+    const a0 = mulQV(i32x4.shl(i32x4.extend_low_i16x8_s(da), ls), vma, sa, vka, vha);
+    const a1 = mulQV(i32x4.shl(i32x4.extend_high_i16x8_s(da), ls), vma, sa, vka, vha);
+    const b0 = mulQV(i32x4.shl(i32x4.extend_low_i16x8_s(db), ls), vmb, sb, vkb, vhb);
+    const b1 = mulQV(i32x4.shl(i32x4.extend_high_i16x8_s(db), ls), vmb, sb, vkb, vhb);
+    let r0 = i32x4.add(mulQV(i32x4.add(a0, b0), vmy, sy, vky, vhy), vzy);
+    let r1 = i32x4.add(mulQV(i32x4.add(a1, b1), vmy, sy, vky, vhy), vzy);
+    r0 = i32x4.min_s(vhi, i32x4.max_s(vlo, r0));
+    r1 = i32x4.min_s(vhi, i32x4.max_s(vlo, r1));
+    const b16 = i16x8.narrow_i32x4_s(r0, r1);
+    v128.store64_lane(y + i, i8x16.narrow_i16x8_s(b16, b16), 0);
+  }
+  for (; i < N; i++) {
+    const va = mulQ((<i32>load<i8>(a + i) - za) << ls, ma, sa), vb = mulQ((<i32>load<i8>(b + i) - zb) << ls, mb, sb);
+    let v = zy + mulQ(va + vb, my, sy);
+    v = max(lo, v); v = min(hi, v);
+    store<i8>(y + i, <i8>v);
+  }
+  return 0;
+}
+
+// ---- pooling --------------------------------------------------------------------------------
+
+/**
+ * Global average pool: x (C, HW) int8 → y (C) int8,
+ *   y[c] = clamp(zy + mulQ(Σ_i (x[c,i] − zx), m, shift), lo, hi)
+ * with (m, shift) = quantizeMultiplier(s_x / (s_y·HW)) (mulQ: common.ts, shift as there).
+ */
+export function qs8_gavgpool__wasmsimd(C: i32, HW: i32, x: usize, zx: i32, m: i32, shift: i32, zy: i32, lo: i32, hi: i32, y: usize): i32 {
+  if (C < 1 || HW < 1 || HW >= (1 << 23) || m < 0 || zx < -128 || zx > 127 || zy < -128 || zy > 127 || lo < -128 || hi > 127 || lo > hi) return E_ARG;
+  const n = <usize>HW;
+  let src = x;
+  for (let c: usize = 0; c < <usize>C; c++) {
+    let acc = i32x4.splat(0);
+    let i: usize = 0;
+    for (; i + 16 <= n; i += 16) acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v128.load(src + i))));
+    const s = i32x4.add(acc, v128.shuffle<i32>(acc, acc, 2, 3, 0, 1));
+    let sum = i32x4.extract_lane(i32x4.add(s, v128.shuffle<i32>(s, s, 1, 0, 3, 2)), 0);
+    for (; i < n; i++) sum += <i32>load<i8>(src + i);
+    let v = zy + mulQ(sum - HW * zx, m, shift);
+    v = max(lo, v); v = min(hi, v);
+    store<i8>(y + c, <i8>v);
+    src += n;
+  }
+  return 0;
+}
+
+// Max pool: geometry block of common.ts (M = C, groups ignored; no dilation restriction).
+// Output keeps the input's scale and zero point. Padding taps are ignored (planes padded with
+// −128, the identity of max over int8); 16 pixels per vector for strides 1 and 2.
+
+let MQ: usize = 0;
+
+function mpRowStride(): usize {
+  const ow16 = (OW + 15) & ~(<usize>15);
+  const need = (ow16 - 1) * SW + (KW - 1) * DW + 1 + 32;
+  return ((need > WP ? need : WP) + 15) & ~(<usize>15);
+}
+
+function mpGeomOk(g: usize): bool {
+  return geomOk(g) && gi(g, 3) == gi(g, 0);
+}
+
+/** Scratch bytes of qs8_maxpool2d__wasmsimd (one padded int8 plane + tap offsets); -5 on bad geometry. */
+export function qs8_maxpool2d_work_bytes(g: usize): i32 {
+  if (!mpGeomOk(g)) return E_ARG;
+  loadGeom(g);
+  MQ = mpRowStride();
+  return <i32>(align16(HP * MQ + 64) + align16(KH * KW << 2));
+}
+
+/** Max pool of one image: x (C,H,W) int8 → y (C,OH,OW) int8; g: geometry with M = C. */
+export function qs8_maxpool2d__wasmsimd(g: usize, x: usize, y: usize, work: usize): i32 {
+  if (!mpGeomOk(g)) return E_ARG;
+  loadGeom(g);
+  MQ = mpRowStride();
+  const KK = KH * KW, plane = work, koff = work + align16(HP * MQ + 64);
+  for (let i: usize = 0; i < KH; i++) for (let j: usize = 0; j < KW; j++) store<i32>(koff + ((i * KW + j) << 2), <i32>(i * DH * MQ + j * DW));
+  const vmin = i8x16.splat(-128);
+  const kend = koff + (KK << 2);
+  for (let c: usize = 0; c < C; c++) {
+    const src = x + c * H * W;
+    for (let o: usize = 0; o < HP * MQ + 64; o += 16) v128.store(plane + o, vmin);
+    for (let h: usize = 0; h < H; h++) memory.copy(plane + (h + PT) * MQ + PL, src + h * W, W);
+    const out = y + c * OH * OW;
+    for (let oh: usize = 0; oh < OH; oh++) {
+      const rowIn = plane + oh * SH * MQ, rowOut = out + oh * OW;
+      for (let ow: usize = 0; ow < OW; ow += 16) {
+        const base = rowIn + ow * SW;
+        let v = vmin;
+        if (SW == 1) {
+          for (let kp = koff; kp != kend; kp += 4) v = i8x16.max_s(v, v128.load(base + <usize>load<i32>(kp)));
+        } else if (SW == 2) {
+          for (let kp = koff; kp != kend; kp += 4) {
+            const p = base + <usize>load<i32>(kp);
+            v = i8x16.max_s(v, v128.shuffle<i8>(v128.load(p), v128.load(p, 16), 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+          }
+        } else {
+          for (let l: usize = 0; l < 16 && ow + l < OW; l++) {
+            let m: i32 = -128;
+            for (let kp = koff; kp != kend; kp += 4) m = max(m, <i32>load<i8>(base + l * SW + <usize>load<i32>(kp)));
+            store<i8>(rowOut + ow + l, <i8>m);
+          }
+          continue;
+        }
+        const left = OW - ow;
+        if (left >= 16) v128.store(rowOut + ow, v);
+        else {
+          let d = rowOut + ow;
+          if (left & 8) { v128.store64_lane(d, v, 0); v = v128.shuffle<i64>(v, v, 1, 1); d += 8; }
+          if (left & 4) { v128.store32_lane(d, v, 0); v = i64x2.shr_u(v, 32); d += 4; }
+          if (left & 2) { v128.store16_lane(d, v, 0); v = i64x2.shr_u(v, 16); d += 2; }
+          if (left & 1) v128.store8_lane(d, v, 0);
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+// ---- quantize / dequantize ------------------------------------------------------------------
+
+/**
+ * y (n) int8 = saturate(roundHalfEven(x / scale) + zp) for x (n) f32; every op in float32
+ * (x / scale rounded, nearest, + zp, clamp to [−128, 127] as pmax/pmin: NaN gives −128).
+ */
+export function qs8_quantize__wasmsimd(n: i32, x: usize, scale: f32, zp: i32, y: usize): i32 {
+  if (n < 0 || zp < -128 || zp > 127 || !(scale > 0)) return E_ARG;
+  const vs = f32x4.splat(scale), vz = f32x4.splat(<f32>zp), vlo = f32x4.splat(-128), vhi = f32x4.splat(127);
+  const N = <usize>n, zf = <f32>zp;
+  let i: usize = 0;
+  for (; i + 8 <= N; i += 8) {
+    let r0 = f32x4.add(f32x4.nearest(f32x4.div(v128.load(x + (i << 2)), vs)), vz);
+    let r1 = f32x4.add(f32x4.nearest(f32x4.div(v128.load(x + (i << 2), 16), vs)), vz);
+    r0 = f32x4.pmin(vhi, f32x4.pmax(vlo, r0)); r1 = f32x4.pmin(vhi, f32x4.pmax(vlo, r1));
+    const b16 = i16x8.narrow_i32x4_s(i32x4.trunc_sat_f32x4_s(r0), i32x4.trunc_sat_f32x4_s(r1));
+    v128.store64_lane(y + i, i8x16.narrow_i16x8_s(b16, b16), 0);
+  }
+  for (; i < N; i++) {
+    let r: f32 = nearest<f32>(load<f32>(x + (i << 2)) / scale) + zf;
+    r = <f32>-128 < r ? r : <f32>-128; r = r < <f32>127 ? r : <f32>127;
+    store<i8>(y + i, <i8><i32>r);
+  }
+  return 0;
+}
+
+/** y (n) f32 = (x − zp)·scale for x (n) int8 (one float32 rounding). */
+export function qs8_dequantize__wasmsimd(n: i32, x: usize, scale: f32, zp: i32, y: usize): i32 {
+  if (n < 0 || zp < -128 || zp > 127) return E_ARG;
+  const vs = f32x4.splat(scale), vz = i16x8.splat(<i16>zp);
+  const N = <usize>n;
+  let i: usize = 0;
+  for (; i + 8 <= N; i += 8) {
+    const d = i16x8.sub(v128.load8x8_s(x + i), vz);
+    v128.store(y + (i << 2), f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(d)), vs));
+    v128.store(y + (i << 2), f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(d)), vs), 16);
+  }
+  for (; i < N; i++) store<f32>(y + (i << 2), <f32>(<i32>load<i8>(x + i) - zp) * scale);
+  return 0;
+}

@@ -1,0 +1,374 @@
+// Sparse int8 conv / FC for pruned layers (weights in CSR per output channel), WASM SIMD128.
+// Plain TS references: qs8Conv2dRef / qs8FcRef on the densified CSR (src/kernels/int8_ref.ts).
+// Quantization, quant block q and per-channel parameters qp: see common.ts.
+//
+//   qs8_spconv2d_16x1__wasmsimd  (default) nonzero-pair entries over plain X rows: see the
+//       section at the end of this file (1.5-1.9x the dense kernel at 70 % sparsity).
+//   qs8_spconv2d_16x1c2__wasmsimd / _32x1c2__wasmsimd  (alternatives) XNNPACK spmm turned to
+//       our layout: the input goes through the same int16 planes and pair-interleaved im2col as
+//       the dense kernel, grouped into super-panels of 16 (32) pixels whose k-pair j is 64 (128)
+//       contiguous bytes (im2colPanels16 with lg = 1, 2), and each output channel n accumulates
+//       out[n, m:m+16] += (W(n,2j), W(n,2j+1)) · X(2j..2j+1, m:m+16) over its non-empty k-PAIRS
+//       only: per pair one load32_splat of the weight pair, 4 (8) loads, 4 (8) dot_i16x8_s.
+//       At density 0.3, 51 % of the k-pairs are non-empty: ~1.3x the dense kernel.
+//   qs8_spfc_1x1__scalar  FC Y(M, N) = X(M, K)·Wᵀ straight from the CSR (batch 1: a gather per
+//       nonzero, nothing to vectorize over), 2 accumulators per row.
+//
+// CSR (what decodeCsr in assembly/codec.ts emits) of the (M, K) weight matrix, K = C/g·KH·KW:
+//   rowPtr (M+1) u32, col (nnz) u16 ascending within a row, val (nnz) i8.
+// Pack step qs8_spconv_pack_w(M, K, groups, rowPtr, col, val, nnz, dst) → number of entries E:
+//   dst:                        ent (M+1) u32: first entry of row n (ent[M] = E)
+//   dst + align16((M+1)·4):     E entries of 8 bytes, row by row, ascending pair j:
+//                               i16 W(n, 2j), i16 W(n, 2j+1), u32 j·32 (the kernels scale it
+//                               by the super-panel width: ·2 for 16x1c2, ·4 for 32x1c2). A pair
+//                               with one nonzero stores the other as 0.
+//   qs8_spconv_packed_bytes(M, nnz) bytes bound it (E ≤ nnz). The offsets do not depend on the
+//   image size, so one pack serves every input shape.
+// Status: 0 (pack: E ≥ 0), or E_ARG (-5): inconsistent geometry / quant block / CSR.
+
+import {
+  E_ARG, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeScalar, outBytes, planesBytes,
+  padPlanes16, tapOffsets, im2colPanels16, C, M, KH, KW, OH, OW, HP, RS, GROUPS, SH, SW,
+} from './common';
+import { widenRow } from './gemm';
+
+const CHUNK_BYTES: usize = 32 << 10;
+
+/** Bytes the packed sparse weights of M rows with nnz nonzeros take at most. */
+export function qs8_spconv_packed_bytes(M: i32, nnz: i32): i32 {
+  if (M < 1 || nnz < 0) return E_ARG;
+  return <i32>(align16((<usize>M + 1) << 2) + (<usize>nnz << 3));
+}
+
+/** Packs the CSR of w (M, K) into nonzero-pair entries (header); returns E or -5. */
+export function qs8_spconv_pack_w(M: i32, K: i32, groups: i32, rowPtr: usize, col: usize, val: usize, nnz: i32, dst: usize): i32 {
+  if (M < 1 || K < 1 || groups < 1 || M % groups != 0 || nnz < 0) return E_ARG;
+  if (load<u32>(rowPtr) != 0 || load<u32>(rowPtr + (<usize>M << 2)) != <u32>nnz) return E_ARG;
+  const ent = dst;
+  let e = dst + align16((<usize>M + 1) << 2);
+  let E: u32 = 0;
+  for (let n: usize = 0; n < <usize>M; n++) {
+    store<u32>(ent + (n << 2), E);
+    const a = load<u32>(rowPtr + (n << 2)), b = load<u32>(rowPtr + ((n + 1) << 2));
+    if (b < a || b > <u32>nnz) return E_ARG;
+    let prev: i32 = -1;
+    let i = a;
+    while (i < b) {
+      const k = <i32>load<u16>(col + (<usize>i << 1));
+      if (k <= prev || k >= K) return E_ARG;
+      const j = k >> 1;
+      let w0: i32 = 0, w1: i32 = 0;
+      if (k & 1) w1 = load<i8>(val + i);
+      else {
+        w0 = load<i8>(val + i);
+        if (i + 1 < b) {
+          const k2 = <i32>load<u16>(col + (<usize>(i + 1) << 1));
+          if (k2 == k + 1) { w1 = load<i8>(val + i + 1); i++; prev = k2; }
+        }
+      }
+      if (prev < k) prev = k;
+      i++;
+      store<i16>(e, <i16>w0); store<i16>(e, <i16>w1, 2); store<u32>(e, <u32>(j << 5), 4);
+      e += 8; E++;
+    }
+  }
+  store<u32>(ent + (<usize>M << 2), E);
+  return <i32>E;
+}
+
+/** Panels per Xcol chunk: a multiple of 4, ≥ 4. */
+function spChunkPanels(K: usize, Mpix: usize): usize {
+  const panelB = ((K + 1) >> 1) << 5;
+  let p = CHUNK_BYTES / panelB;
+  const all = (Mpix + 7) >> 3;
+  if (p > all) p = all;
+  p = (p + 3) & ~(<usize>3);
+  return p < 4 ? 4 : p;
+}
+
+/** Scratch bytes of the sparse conv kernels (padded planes, tap offsets, one Xcol chunk); -5 on bad geometry. */
+export function qs8_spconv2d_work_bytes(g: usize): i32 {
+  if (!geomOk(g)) return E_ARG;
+  loadGeom(g);
+  const K = C / GROUPS * KH * KW;
+  return <i32>(planesBytes() + align16(K << 2) + spChunkPanels(K, OH * OW) * (((K + 1) >> 1) << 5));
+}
+
+/**
+ * Channels [c0, c0+Ng) over the np panels at xp (first pixel m0), laid out as super-panels of
+ * 16 pixels (im2colPanels16 with lg = 1: pair j = 64 contiguous bytes), one super-panel at a time.
+ */
+function spmm16(Ng: usize, c0: usize, ent: usize, entries: usize, xp: usize, np: usize, kp: usize, m0: usize, Mpix: usize,
+  q: usize, qp: usize, N: usize, y: usize, ldyB: usize, eB: usize): void {
+  const superB = kp << 6;
+  for (let p: usize = 0; p < np; p += 2) {
+    const xb = xp + (p >> 1) * superB;
+    const m = m0 + (p << 3);
+    const left = Mpix - m;
+    for (let n: usize = 0; n < Ng; n++) {
+      const c = c0 + n;
+      let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      let e = entries + (<usize>load<u32>(ent + (c << 2)) << 3);
+      const eend = entries + (<usize>load<u32>(ent + ((c + 1) << 2)) << 3);
+      while (e != eend) {
+        const wv = v128.load32_splat(e);
+        const q0 = xb + (<usize>load<u32>(e, 4) << 1);
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(q0), wv));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(q0, 16), wv));
+        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load(q0, 32), wv));
+        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load(q0, 48), wv));
+        e += 8;
+      }
+      const dst = y + c * ldyB + m * eB;
+      storeRow8(a0, a1, c, q, qp, N, dst, min<usize>(8, left));
+      if (left > 8) storeRow8(a2, a3, c, q, qp, N, dst + (eB << 3), min<usize>(8, left - 8));
+    }
+  }
+}
+
+/** As spmm16 with super-panels of 32 pixels (lg = 2: pair j = 128 contiguous bytes), 8 accumulators. */
+function spmm32(Ng: usize, c0: usize, ent: usize, entries: usize, xp: usize, np: usize, kp: usize, m0: usize, Mpix: usize,
+  q: usize, qp: usize, N: usize, y: usize, ldyB: usize, eB: usize): void {
+  const superB = kp << 7;
+  for (let p: usize = 0; p < np; p += 4) {
+    const xb = xp + (p >> 2) * superB;
+    const m = m0 + (p << 3);
+    const left = Mpix - m;
+    for (let n: usize = 0; n < Ng; n++) {
+      const c = c0 + n;
+      let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+      let e = entries + (<usize>load<u32>(ent + (c << 2)) << 3);
+      const eend = entries + (<usize>load<u32>(ent + ((c + 1) << 2)) << 3);
+      while (e != eend) {
+        const wv = v128.load32_splat(e);
+        const q0 = xb + (<usize>load<u32>(e, 4) << 2);
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(q0), wv));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(q0, 16), wv));
+        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load(q0, 32), wv));
+        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load(q0, 48), wv));
+        a4 = i32x4.add(a4, i32x4.dot_i16x8_s(v128.load(q0, 64), wv));
+        a5 = i32x4.add(a5, i32x4.dot_i16x8_s(v128.load(q0, 80), wv));
+        a6 = i32x4.add(a6, i32x4.dot_i16x8_s(v128.load(q0, 96), wv));
+        a7 = i32x4.add(a7, i32x4.dot_i16x8_s(v128.load(q0, 112), wv));
+        e += 8;
+      }
+      const dst = y + c * ldyB + m * eB;
+      storeRow8(a0, a1, c, q, qp, N, dst, min<usize>(8, left));
+      if (left > 8) storeRow8(a2, a3, c, q, qp, N, dst + (eB << 3), min<usize>(8, left - 8));
+      if (left > 16) storeRow8(a4, a5, c, q, qp, N, dst + (eB << 4), min<usize>(8, left - 16));
+      if (left > 24) storeRow8(a6, a7, c, q, qp, N, dst + eB * 24, min<usize>(8, left - 24));
+    }
+  }
+}
+
+function spconv(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize, tile: i32): i32 {
+  if (!geomOk(g) || !quantOk(q)) return E_ARG;
+  loadGeom(g);
+  const Cg = C / GROUPS, Ng = M / GROUPS, K = Cg * KH * KW, kp = (K + 1) >> 1, Mpix = OH * OW;
+  const eB = outBytes(q), ldyB = Mpix * eB;
+  const planes = work, kofs = work + planesBytes(), xcol = kofs + align16(K << 2);
+  const ent = sp, entries = sp + align16((M + 1) << 2);
+  padPlanes16(x, gi(q, Q_ZX), planes);
+  tapOffsets(Cg, kofs);
+  const P = spChunkPanels(K, Mpix);
+  for (let grp: usize = 0; grp < GROUPS; grp++) {
+    const xg = planes + (grp * Cg * HP * RS << 1);
+    for (let m0: usize = 0; m0 < Mpix; m0 += P << 3) {
+      const np = min<usize>(P, (Mpix - m0 + 7) >> 3);
+      im2colPanels16(xg, kofs, K, Mpix, m0, np, xcol, tile == 32 ? 2 : 1);
+      if (tile == 32) spmm32(Ng, grp * Ng, ent, entries, xcol, np, kp, m0, Mpix, q, qp, M, y, ldyB, eB);
+      else spmm16(Ng, grp * Ng, ent, entries, xcol, np, kp, m0, Mpix, q, qp, M, y, ldyB, eB);
+    }
+  }
+  return 0;
+}
+
+/**
+ * Sparse conv of one image: x (C,H,W) int8, sp = qs8_spconv_pack_w of the CSR of the ONNX
+ * weights (M, C/g·KH·KW), qp per-channel parameters (M), y (M, OH, OW) of the mode's type,
+ * work ≥ qs8_spconv2d_work_bytes(g). 16 pixels per block.
+ */
+export function qs8_spconv2d_16x1c2__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32 {
+  return spconv(g, q, x, sp, qp, y, work, 16);
+}
+
+/** As qs8_spconv2d_16x1c2__wasmsimd with 32 pixels per block. */
+export function qs8_spconv2d_32x1c2__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32 {
+  return spconv(g, q, x, sp, qp, y, work, 32);
+}
+
+/**
+ * Y(M, N) = X(M, K)·Wᵀ from the raw CSR of W (N, K) (rowPtr (N+1) u32, col u16, val i8; not
+ * validated beyond rowPtr[N] = nnz and col < K), x (M, K) int8, y (M, N), work ≥ qs8_fc_work_bytes(K).
+ */
+export function qs8_spfc_1x1__scalar(M: i32, N: i32, K: i32, x: usize, rowPtr: usize, col: usize, val: usize, nnz: i32,
+  q: usize, qp: usize, y: usize, work: usize): i32 {
+  if (M < 1 || N < 1 || K < 1 || nnz < 0 || !quantOk(q)) return E_ARG;
+  if (load<u32>(rowPtr) != 0 || load<u32>(rowPtr + (<usize>N << 2)) != <u32>nnz) return E_ARG;
+  for (let i: i32 = 0; i < nnz; i++) if (<i32>load<u16>(col + (<usize>i << 1)) >= K) return E_ARG;
+  for (let n: usize = 0; n < <usize>N; n++) if (load<u32>(rowPtr + (n << 2)) > load<u32>(rowPtr + ((n + 1) << 2))) return E_ARG;
+  const kc = <usize>K, nc = <usize>N, eB = outBytes(q), zx = gi(q, Q_ZX);
+  for (let b: usize = 0; b < <usize>M; b++) {
+    widenRow(x + b * kc, kc, zx, work);
+    const yb = y + b * nc * eB;
+    let a = <usize>load<u32>(rowPtr);
+    for (let n: usize = 0; n < nc; n++) {
+      const e = <usize>load<u32>(rowPtr + ((n + 1) << 2));
+      let s0: i32 = 0, s1: i32 = 0;
+      for (; a + 2 <= e; a += 2) {
+        s0 += <i32>load<i8>(val + a) * <i32>load<i16>(work + (<usize>load<u16>(col + (a << 1)) << 1));
+        s1 += <i32>load<i8>(val + a + 1) * <i32>load<i16>(work + (<usize>load<u16>(col + (a << 1), 2) << 1));
+      }
+      if (a < e) { s0 += <i32>load<i8>(val + a) * <i32>load<i16>(work + (<usize>load<u16>(col + (a << 1)) << 1)); a++; }
+      storeScalar(s0 + s1, n, q, qp, nc, yb + n * eB);
+    }
+  }
+  return 0;
+}
+
+// ---- nonzero-pair variant: X rows, two arbitrary nonzeros per entry --------------------------
+//
+// qs8_spconv2d_16x1__wasmsimd: the pair-block kernels above spend a dot on every k-pair that
+// holds one nonzero (at density 0.3, 51 % of the pairs are non-empty). This one pairs up the
+// row's nonzeros themselves (k_a, k_b arbitrary): X is stored as plain rows (super-panels of 16
+// pixels: row k = 16 int16 = 32 contiguous bytes, super-panel s at s·K·32), and per entry the
+// two rows are interleaved in registers (4 i16 shuffles) before the 4 dots.
+// Pack qs8_spconv_pack_w_nz(M, K, groups, rowPtr, col, val, nnz, dst) → E entries:
+//   dst:                    ent (M+1) u32 (first entry of row n)
+//   dst + align16((M+1)·4): E entries of 12 bytes: i16 w_a, i16 w_b, u32 k_a·32, u32 k_b·32
+//                           (row order; an odd last nonzero pairs with itself, w_b = 0)
+//   qs8_spconv_packed_nz_bytes(M, nnz) bytes bound it.
+
+/** Bytes of qs8_spconv_pack_w_nz output for M rows, nnz nonzeros (upper bound). */
+export function qs8_spconv_packed_nz_bytes(M: i32, nnz: i32): i32 {
+  if (M < 1 || nnz < 0) return E_ARG;
+  return <i32>(align16((<usize>M + 1) << 2) + ((<usize>nnz + <usize>M) >> 1) * 12 + 12);
+}
+
+export function qs8_spconv_pack_w_nz(M: i32, K: i32, groups: i32, rowPtr: usize, col: usize, val: usize, nnz: i32, dst: usize): i32 {
+  if (M < 1 || K < 1 || groups < 1 || M % groups != 0 || nnz < 0) return E_ARG;
+  if (load<u32>(rowPtr) != 0 || load<u32>(rowPtr + (<usize>M << 2)) != <u32>nnz) return E_ARG;
+  const ent = dst;
+  let e = dst + align16((<usize>M + 1) << 2);
+  let E: u32 = 0;
+  for (let n: usize = 0; n < <usize>M; n++) {
+    store<u32>(ent + (n << 2), E);
+    const a = load<u32>(rowPtr + (n << 2)), b = load<u32>(rowPtr + ((n + 1) << 2));
+    if (b < a || b > <u32>nnz) return E_ARG;
+    let prev: i32 = -1;
+    for (let i = a; i < b; i++) {
+      const k = <i32>load<u16>(col + (<usize>i << 1));
+      if (k <= prev || k >= K) return E_ARG;
+      prev = k;
+    }
+    for (let i = a; i < b; i += 2) {
+      const ka = <u32>load<u16>(col + (<usize>i << 1));
+      const two = i + 1 < b;
+      const kb = two ? <u32>load<u16>(col + (<usize>(i + 1) << 1)) : ka;
+      store<i16>(e, <i16>load<i8>(val + i)); store<i16>(e, two ? <i16>load<i8>(val + i + 1) : 0, 2);
+      store<u32>(e, ka << 5, 4); store<u32>(e, kb << 5, 8);
+      e += 12; E++;
+    }
+  }
+  store<u32>(ent + (<usize>M << 2), E);
+  return <i32>E;
+}
+
+@inline function load8s2r(p: usize): v128 {
+  return v128.shuffle<i16>(v128.load(p), v128.load(p, 16), 0, 2, 4, 6, 8, 10, 12, 14);
+}
+
+/**
+ * Writes `np` 8-pixel pieces (pixels n0 .. n0 + 8·np − 1) of the group's X rows at dst as
+ * super-panels of 16 pixels: piece q at dst + (q >> 1)·K·32 + (q & 1)·16, row k 32 bytes on.
+ */
+function im2colRows16(xg: usize, kofs: usize, K: usize, N: usize, n0: usize, np: usize, dst0: usize): void {
+  for (let q: usize = 0; q < np; q++) {
+    let dst = dst0 + (q >> 1) * (K << 5) + ((q & 1) << 4);
+    const n = n0 + (q << 3);
+    const oh = n / OW, ow = n - oh * OW;
+    if (n + 8 <= N && ow + 8 <= OW && SW <= 2) {
+      const base = xg + ((oh * SH * RS + ow * SW) << 1);
+      const kend = kofs + (K << 2);
+      if (SW == 1) {
+        for (let kp = kofs; kp != kend; kp += 4) { v128.store(dst, v128.load(base + <usize>load<i32>(kp))); dst += 32; }
+      } else {
+        for (let kp = kofs; kp != kend; kp += 4) { v128.store(dst, load8s2r(base + <usize>load<i32>(kp))); dst += 32; }
+      }
+    } else {
+      let o0: usize = 0, o1: usize = 0, o2: usize = 0, o3: usize = 0, o4: usize = 0, o5: usize = 0, o6: usize = 0, o7: usize = 0;
+      let r = oh, s = ow;
+      for (let j: usize = 0; j < 8; j++) {
+        const off = n + j < N ? (r * SH * RS + s * SW) << 1 : o0;
+        if (j == 0) o0 = off; else if (j == 1) o1 = off; else if (j == 2) o2 = off; else if (j == 3) o3 = off;
+        else if (j == 4) o4 = off; else if (j == 5) o5 = off; else if (j == 6) o6 = off; else o7 = off;
+        if (++s == OW) { s = 0; r++; }
+      }
+      for (let k: usize = 0; k < K; k++) {
+        const p = xg + <usize>load<i32>(kofs + (k << 2));
+        store<i16>(dst, load<i16>(p + o0)); store<i16>(dst + 2, load<i16>(p + o1));
+        store<i16>(dst + 4, load<i16>(p + o2)); store<i16>(dst + 6, load<i16>(p + o3));
+        store<i16>(dst + 8, load<i16>(p + o4)); store<i16>(dst + 10, load<i16>(p + o5));
+        store<i16>(dst + 12, load<i16>(p + o6)); store<i16>(dst + 14, load<i16>(p + o7));
+        dst += 32;
+      }
+    }
+  }
+}
+
+/** Scratch bytes of qs8_spconv2d_16x1__wasmsimd; -5 on bad geometry. */
+export function qs8_spconv2d_nz_work_bytes(g: usize): i32 {
+  if (!geomOk(g)) return E_ARG;
+  loadGeom(g);
+  const K = C / GROUPS * KH * KW;
+  return <i32>(planesBytes() + align16(K << 2) + spChunkPanels(K, OH * OW) * (K << 4) + 64);
+}
+
+/**
+ * Sparse conv of one image with nonzero-pair entries: x (C,H,W) int8, sp =
+ * qs8_spconv_pack_w_nz of the CSR of the ONNX weights (M, C/g·KH·KW), qp per-channel
+ * parameters (M), y (M,OH,OW), work ≥ qs8_spconv2d_nz_work_bytes(g).
+ */
+export function qs8_spconv2d_16x1__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32 {
+  if (!geomOk(g) || !quantOk(q)) return E_ARG;
+  loadGeom(g);
+  const Cg = C / GROUPS, Ng = M / GROUPS, K = Cg * KH * KW, Mpix = OH * OW;
+  const eB = outBytes(q), ldyB = Mpix * eB, superB = K << 5;
+  const planes = work, kofs = work + planesBytes(), xcol = kofs + align16(K << 2);
+  const ent = sp, entries = sp + align16((M + 1) << 2);
+  padPlanes16(x, gi(q, Q_ZX), planes);
+  tapOffsets(Cg, kofs);
+  const P = spChunkPanels(K, Mpix);
+  for (let grp: usize = 0; grp < GROUPS; grp++) {
+    const xg = planes + (grp * Cg * HP * RS << 1);
+    for (let m0: usize = 0; m0 < Mpix; m0 += P << 3) {
+      const np = min<usize>(P, (Mpix - m0 + 7) >> 3);
+      im2colRows16(xg, kofs, K, Mpix, m0, np, xcol);
+      for (let p: usize = 0; p < np; p += 2) {
+        const xb = xcol + (p >> 1) * superB;
+        const m = m0 + (p << 3);
+        const left = Mpix - m;
+        for (let n: usize = 0; n < Ng; n++) {
+          const c = grp * Ng + n;
+          let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+          let e = entries + <usize>load<u32>(ent + (c << 2)) * 12;
+          const eend = entries + <usize>load<u32>(ent + ((c + 1) << 2)) * 12;
+          while (e != eend) {
+            const wv = v128.load32_splat(e);
+            const pa = xb + <usize>load<u32>(e, 4), pb = xb + <usize>load<u32>(e, 8);
+            const ra = v128.load(pa), rb = v128.load(pb), sa = v128.load(pa, 16), sb = v128.load(pb, 16);
+            a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.shuffle<i16>(ra, rb, 0, 8, 1, 9, 2, 10, 3, 11), wv));
+            a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.shuffle<i16>(ra, rb, 4, 12, 5, 13, 6, 14, 7, 15), wv));
+            a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.shuffle<i16>(sa, sb, 0, 8, 1, 9, 2, 10, 3, 11), wv));
+            a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.shuffle<i16>(sa, sb, 4, 12, 5, 13, 6, 14, 7, 15), wv));
+            e += 12;
+          }
+          const dst = y + c * ldyB + m * eB;
+          storeRow8(a0, a1, c, q, qp, M, dst, min<usize>(8, left));
+          if (left > 8) storeRow8(a2, a3, c, q, qp, M, dst + (eB << 3), min<usize>(8, left - 8));
+        }
+      }
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,373 @@
+// The int8 WASM kernels as data (tests sweep every entry, the bench times every entry) and TS
+// drivers that lay buffers out in SparrowWasm memory and run them. Layouts and contracts:
+// assembly/int8/common.ts (quant block q, per-channel parameters qp, Xcol panels),
+// assembly/int8/gemm.ts (dense, packed weights), assembly/int8/sparse.ts (CSR pack),
+// assembly/int8/ops.ts (depthwise, Add, pooling, quantize). References: ./int8_ref.ts.
+//
+// Engine use (sparrow-int8): once per node, write the conv geometry (planQs8Conv), the quant
+// block (writeQuantBlock) and the per-channel parameters (putChannelParams), and place the
+// weights in the kernel's format (placeConvWeights: 'c2' packed int16 pairs, 'sparse' packed
+// CSR pairs, 'raw' as stored); then per inference call kernel.run with pointers only.
+
+import { SparrowError } from '../errors.js';
+import type { SparrowWasm } from '../runtime/wasm.js';
+import { CONV_GEOMETRY_BYTES, convGeometry, writeConvGeometry, type ConvGeometry } from './f32.js';
+import { CONV_DEFAULTS, type Conv2dAttrs } from './f32_ref.js';
+import { csrFromDense, type AddParams, type Csr, type Qs8Data, type Qs8Out } from './int8_ref.js';
+
+export type { AddParams, Csr, Qs8Data, Qs8Out } from './int8_ref.js';
+export { addParams, quantizeMultiplier } from './int8_ref.js';
+
+const E_ARG = -5;
+
+function check(st: number, what: string): number {
+  if (st < 0) throw new SparrowError('invalid_argument', `${what}: inconsistent arguments (status ${st})`);
+  return st;
+}
+
+// ---- quant block and per-channel parameters --------------------------------------------------
+
+export const QUANT_BLOCK_BYTES = 32;
+const MODE = { int8: 0, f32: 1, int32: 2 } as const;
+
+/** Writes the 8-word quant block of assembly/int8/common.ts at ptr. */
+export function writeQuantBlock(w: SparrowWasm, out: Qs8Out, ptr: number): void {
+  const i = w.i32(ptr, 8), f = w.f32(ptr, 8);
+  i.fill(0);
+  i[0] = MODE[out.mode]; i[1] = out.zx;
+  if (out.mode === 'int8') { i[2] = out.zy; i[3] = out.lo; i[4] = out.hi; } else { i[3] = -128; i[4] = 127; }
+  if (out.mode === 'f32') { f[5] = out.lo; f[6] = out.hi; } else { f[5] = -Infinity; f[6] = Infinity; }
+}
+
+/** Bytes of the per-channel parameters of N channels. */
+export function channelParamsBytes(out: Qs8Out, N: number): number {
+  return (out.mode === 'int8' ? 3 : out.mode === 'f32' ? 2 : 1) * N * 4;
+}
+
+/** Copies the per-channel parameters (layout of common.ts) into the arena; returns the pointer. */
+export function putChannelParams(w: SparrowWasm, out: Qs8Out): number {
+  const N = out.bias.length;
+  const p = w.alloc(channelParamsBytes(out, N) + 16);
+  if (out.mode === 'int8') {
+    if (out.multiplier.length !== N || out.shift.length !== N) throw new SparrowError('invalid_argument', 'int8 output: bias/multiplier/shift lengths differ');
+    const v = w.i32(p, 3 * N);
+    v.set(out.bias, 0); v.set(out.multiplier, N); v.set(out.shift, 2 * N);
+  } else if (out.mode === 'f32') {
+    if (out.scale.length !== N) throw new SparrowError('invalid_argument', 'f32 output: scale/bias lengths differ');
+    const v = w.f32(p, 2 * N);
+    v.set(out.scale, 0); v.set(out.bias, N);
+  } else {
+    w.i32(p, N).set(out.bias);
+  }
+  return p;
+}
+
+/** Output element bytes of a mode. */
+export function outElementBytes(out: Qs8Out): number {
+  return out.mode === 'int8' ? 1 : 4;
+}
+
+function readOut(w: SparrowWasm, out: Qs8Out, ptr: number, n: number): Qs8Data {
+  const buf = w.memory.buffer;
+  if (out.mode === 'int8') return new Int8Array(buf.slice(ptr, ptr + n));
+  if (out.mode === 'f32') return new Float32Array(buf.slice(ptr, ptr + n * 4));
+  return new Int32Array(buf.slice(ptr, ptr + n * 4));
+}
+
+// ---- conv kernels ------------------------------------------------------------------------
+
+/**
+ * Weight formats: 'c2' = qs8_conv2d_pack_w blocks, 'sparse' = qs8_spconv_pack_w k-pair entries,
+ * 'sparse-nz' = qs8_spconv_pack_w_nz nonzero-pair entries, 'raw' = int8 (M, K) as stored.
+ */
+export type Qs8WeightFormat = 'c2' | 'sparse' | 'sparse-nz' | 'raw';
+
+export interface Qs8ConvKernel {
+  name: string;
+  weights: Qs8WeightFormat;
+  supports(geo: ConvGeometry): boolean;
+  /** scratch bytes for the geometry block at g (< 0: inconsistent) */
+  workBytes(w: SparrowWasm, g: number): number;
+  /** one image: x (C,H,W) int8, wp placed weights, qp channel params (M), y (M,OH,OW); returns the status */
+  run(w: SparrowWasm, g: number, q: number, x: number, wp: number, qp: number, y: number, work: number): number;
+}
+
+/** Every int8 conv kernel; the first that supports a geometry (and a weight format) is the default. */
+export const QS8_CONV_KERNELS: readonly Qs8ConvKernel[] = [
+  {
+    name: 'qs8_dwconv2d__wasmsimd', weights: 'raw',
+    supports: (geo) => geo.groups === geo.C,
+    workBytes: (w, g) => w.exports.qs8_dwconv2d_work_bytes(g),
+    run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_dwconv2d__wasmsimd(g, q, x, wp, qp, y, work),
+  },
+  {
+    name: 'qs8_conv2d_4x8c2__wasmsimd', weights: 'c2',
+    supports: () => true,
+    workBytes: (w, g) => w.exports.qs8_conv2d_work_bytes(g),
+    run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_conv2d_4x8c2__wasmsimd(g, q, x, wp, qp, y, work),
+  },
+  {
+    name: 'qs8_spconv2d_16x1__wasmsimd', weights: 'sparse-nz',
+    supports: () => true,
+    workBytes: (w, g) => w.exports.qs8_spconv2d_nz_work_bytes(g),
+    run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_spconv2d_16x1__wasmsimd(g, q, x, wp, qp, y, work),
+  },
+  {
+    name: 'qs8_spconv2d_32x1c2__wasmsimd', weights: 'sparse',
+    supports: () => true,
+    workBytes: (w, g) => w.exports.qs8_spconv2d_work_bytes(g),
+    run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_spconv2d_32x1c2__wasmsimd(g, q, x, wp, qp, y, work),
+  },
+  {
+    name: 'qs8_spconv2d_16x1c2__wasmsimd', weights: 'sparse',
+    supports: () => true,
+    workBytes: (w, g) => w.exports.qs8_spconv2d_work_bytes(g),
+    run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_spconv2d_16x1c2__wasmsimd(g, q, x, wp, qp, y, work),
+  },
+];
+
+export function qs8ConvKernel(name: string): Qs8ConvKernel {
+  const k = QS8_CONV_KERNELS.find((c) => c.name === name);
+  if (!k) throw new SparrowError('invalid_argument', `no int8 conv kernel ${name}`);
+  return k;
+}
+
+/**
+ * The default kernel for a geometry: depthwise → dwconv; pruned weights → the nonzero-pair
+ * spconv 16x1 (1.5-1.9x the dense kernel at 70 % sparsity on the ResNet-20 shapes, 2.2-3.7x at
+ * 90 %; below ~50 % sparsity use the dense kernel); else the dense 4x8c2.
+ */
+export function pickQs8ConvKernel(geo: ConvGeometry, sparse = false): Qs8ConvKernel {
+  if (geo.groups === geo.C) return QS8_CONV_KERNELS[0]!;
+  return sparse ? qs8ConvKernel('qs8_spconv2d_16x1__wasmsimd') : qs8ConvKernel('qs8_conv2d_4x8c2__wasmsimd');
+}
+
+/**
+ * Places the weights of a conv (or of a Gemm as (N, K)) in `format`: W dense (M, K) int8
+ * row-major (K = C/g·KH·KW), or a CSR of it (sparse format; a dense W is converted). Returns
+ * the pointer (arena memory, kept).
+ */
+export function placeConvWeights(w: SparrowWasm, format: Qs8WeightFormat, W: Int8Array | Csr, M: number, K: number, groups = 1): number {
+  if (format === 'raw') {
+    if (!(W instanceof Int8Array)) throw new SparrowError('invalid_argument', 'raw weights must be dense');
+    return w.putBytes(W);
+  }
+  if (format === 'c2') {
+    if (!(W instanceof Int8Array)) throw new SparrowError('invalid_argument', 'c2 weights must be dense');
+    const dst = w.alloc(check(w.exports.qs8_conv2d_packed_w_bytes(M, K, groups), 'qs8_conv2d_packed_w_bytes'));
+    const m = w.mark();
+    try {
+      check(w.exports.qs8_conv2d_pack_w(M, K, groups, w.putBytes(W), dst), 'qs8_conv2d_pack_w');
+    } finally { w.release(m); }
+    return dst;
+  }
+  const csr = W instanceof Int8Array ? csrFromDense(W, M, K) : W;
+  const nnz = csr.rowPtr[M]!;
+  const nz = format === 'sparse-nz';
+  const dst = w.alloc(check(nz ? w.exports.qs8_spconv_packed_nz_bytes(M, nnz) : w.exports.qs8_spconv_packed_bytes(M, nnz), 'sparse packed bytes'));
+  const m = w.mark();
+  try {
+    const rp = w.putBytes(csr.rowPtr), col = w.putBytes(csr.col), val = w.putBytes(csr.val);
+    check(nz ? w.exports.qs8_spconv_pack_w_nz(M, K, groups, rp, col, val, nnz, dst) : w.exports.qs8_spconv_pack_w(M, K, groups, rp, col, val, nnz, dst),
+      'sparse pack');
+  } finally { w.release(m); }
+  return dst;
+}
+
+/** A conv node ready to run (geometry and quant block in w's arena). */
+export interface Qs8ConvPlan {
+  geo: ConvGeometry;
+  kernel: Qs8ConvKernel;
+  /** geometry block (20 words) and quant block (8 words) */
+  g: number;
+  q: number;
+  workBytes: number;
+}
+
+export function planQs8Conv(w: SparrowWasm, geo: ConvGeometry, out: Qs8Out, kernel: Qs8ConvKernel): Qs8ConvPlan {
+  if (!kernel.supports(geo)) throw new SparrowError('invalid_argument', `${kernel.name} does not support this conv`);
+  const g = w.alloc(CONV_GEOMETRY_BYTES), q = w.alloc(QUANT_BLOCK_BYTES);
+  writeConvGeometry(w, geo, g);
+  writeQuantBlock(w, out, q);
+  const workBytes = check(kernel.workBytes(w, g), `${kernel.name} work bytes`);
+  return { geo, kernel, g, q, workBytes };
+}
+
+export function runQs8Conv(w: SparrowWasm, plan: Qs8ConvPlan, x: number, wp: number, qp: number, y: number, work: number): void {
+  check(plan.kernel.run(w, plan.g, plan.q, x, wp, qp, y, work), plan.kernel.name);
+}
+
+/**
+ * int8 conv of one image x (C,H,W) through WASM: places W (M, C/g, KH, KW) int8 (dense or CSR)
+ * in the kernel's format, runs it, copies y (M,OH,OW) out; arena restored after.
+ */
+export function qs8Conv2d(w: SparrowWasm, kernel: Qs8ConvKernel, x: Int8Array, xDims: readonly number[], W: Int8Array | Csr,
+  wDims: readonly number[], attrs: Conv2dAttrs, out: Qs8Out): { data: Qs8Data; dims: number[] } {
+  const geo = convGeometry(xDims, wDims, attrs);
+  const K = wDims[1]! * wDims[2]! * wDims[3]!;
+  const mark = w.mark();
+  try {
+    const plan = planQs8Conv(w, geo, out, kernel);
+    const wp = placeConvWeights(w, kernel.weights, W, geo.M, K, geo.groups);
+    const qp = putChannelParams(w, out), px = w.putBytes(x);
+    const n = geo.M * geo.OH * geo.OW;
+    const py = w.alloc(n * outElementBytes(out)), work = w.alloc(plan.workBytes);
+    runQs8Conv(w, plan, px, wp, qp, py, work);
+    return { data: readOut(w, out, py, n), dims: [geo.M, geo.OH, geo.OW] };
+  } finally {
+    w.release(mark);
+  }
+}
+
+// ---- GEMM on packed operands --------------------------------------------------------------
+
+/** C(N, M) = W(N, K) × X(K, M), X int8 row-major (zx from out), through qs8_pack_x_c2 + qs8_gemm_4x8c2. */
+export function qs8Gemm(w: SparrowWasm, N: number, M: number, K: number, W: Int8Array, X: Int8Array, out: Qs8Out): Qs8Data {
+  const mark = w.mark();
+  try {
+    const q = w.alloc(QUANT_BLOCK_BYTES);
+    writeQuantBlock(w, out, q);
+    const wp = placeConvWeights(w, 'c2', W, N, K, 1);
+    const xp = w.alloc(check(w.exports.qs8_packed_x_bytes(K, M), 'qs8_packed_x_bytes'));
+    check(w.exports.qs8_pack_x_c2(K, M, w.putBytes(X), M, out.zx, xp), 'qs8_pack_x_c2');
+    const qp = putChannelParams(w, out), py = w.alloc(N * M * outElementBytes(out));
+    check(w.exports.qs8_gemm_4x8c2__wasmsimd(N, M, K, wp, xp, q, qp, py, M), 'qs8_gemm_4x8c2__wasmsimd');
+    return readOut(w, out, py, N * M);
+  } finally {
+    w.release(mark);
+  }
+}
+
+// ---- FC --------------------------------------------------------------------------------------
+
+/** FC weights placed for a kernel: dense (N, K) int8, or its raw CSR. */
+export type Qs8FcWeights = { w: number } | { rowPtr: number; col: number; val: number; nnz: number };
+
+export interface Qs8FcKernel {
+  name: string;
+  weights: 'raw' | 'csr';
+  /** Y(M, N) = X(M, K)·Wᵀ: x (M, K) int8, y (M, N), work ≥ qs8_fc_work_bytes(K); returns the status */
+  run(w: SparrowWasm, M: number, N: number, K: number, x: number, wt: Qs8FcWeights, q: number, qp: number, y: number, work: number): number;
+}
+
+export const QS8_FC_KERNELS: readonly Qs8FcKernel[] = [
+  {
+    name: 'qs8_fc_1x4c8__wasmsimd', weights: 'raw',
+    run: (w, M, N, K, x, wt, q, qp, y, work) => ('w' in wt ? w.exports.qs8_fc_1x4c8__wasmsimd(M, N, K, x, wt.w, q, qp, y, work) : E_ARG),
+  },
+  {
+    name: 'qs8_spfc_1x1__scalar', weights: 'csr',
+    run: (w, M, N, K, x, wt, q, qp, y, work) =>
+      ('rowPtr' in wt ? w.exports.qs8_spfc_1x1__scalar(M, N, K, x, wt.rowPtr, wt.col, wt.val, wt.nnz, q, qp, y, work) : E_ARG),
+  },
+];
+
+/** Places FC weights (N, K) for a kernel (dense or CSR input); arena memory, kept. */
+export function placeFcWeights(w: SparrowWasm, kernel: Qs8FcKernel, W: Int8Array | Csr, N: number, K: number): Qs8FcWeights {
+  if (kernel.weights === 'raw') {
+    if (!(W instanceof Int8Array)) throw new SparrowError('invalid_argument', 'dense FC weights expected');
+    return { w: w.putBytes(W) };
+  }
+  const csr = W instanceof Int8Array ? csrFromDense(W, N, K) : W;
+  return { rowPtr: w.putBytes(csr.rowPtr), col: w.putBytes(csr.col), val: w.putBytes(csr.val), nnz: csr.rowPtr[N]! };
+}
+
+/** Y(M, N) = X(M, K)·Wᵀ through WASM; arena restored after. */
+export function qs8Fc(w: SparrowWasm, kernel: Qs8FcKernel, M: number, N: number, K: number, x: Int8Array, W: Int8Array | Csr, out: Qs8Out): Qs8Data {
+  const mark = w.mark();
+  try {
+    const q = w.alloc(QUANT_BLOCK_BYTES);
+    writeQuantBlock(w, out, q);
+    const wt = placeFcWeights(w, kernel, W, N, K);
+    const qp = putChannelParams(w, out), px = w.putBytes(x);
+    const py = w.alloc(M * N * outElementBytes(out)), work = w.alloc(check(w.exports.qs8_fc_work_bytes(K), 'qs8_fc_work_bytes'));
+    check(kernel.run(w, M, N, K, px, wt, q, qp, py, work), kernel.name);
+    return readOut(w, out, py, M * N);
+  } finally {
+    w.release(mark);
+  }
+}
+
+// ---- elementwise, pooling, quantize ----------------------------------------------------------
+
+export const ADD_PARAMS_BYTES = 48;
+
+/** Writes the 12-word Add block of assembly/int8/ops.ts at ptr. */
+export function writeAddParams(w: SparrowWasm, p: AddParams, ptr: number): void {
+  w.i32(ptr, 12).set([p.za, p.zb, p.zy, p.ma, p.sa, p.mb, p.sb, p.my, p.sy, p.lo, p.hi, p.leftShift]);
+}
+
+/** y = a ⊕ b (int8 Add with two input scales); arena restored after. */
+export function qs8Add(w: SparrowWasm, a: Int8Array, b: Int8Array, p: AddParams): Int8Array {
+  if (a.length !== b.length) throw new SparrowError('invalid_argument', 'qs8Add: lengths differ');
+  const mark = w.mark();
+  try {
+    const pp = w.alloc(ADD_PARAMS_BYTES);
+    writeAddParams(w, p, pp);
+    const pa = w.putBytes(a), pb = w.putBytes(b), py = w.alloc(a.length);
+    check(w.exports.qs8_add__wasmsimd(a.length, pa, pb, pp, py), 'qs8_add__wasmsimd');
+    return w.i8(py, a.length).slice();
+  } finally {
+    w.release(mark);
+  }
+}
+
+/** Global average pool x (C, HW) → (C); (m, shift) = quantizeMultiplier(s_x / (s_y·HW)). */
+export function qs8GlobalAvgPool(w: SparrowWasm, x: Int8Array, C: number, HW: number, zx: number, m: number, shift: number,
+  zy: number, lo = -128, hi = 127): Int8Array {
+  const mark = w.mark();
+  try {
+    const px = w.putBytes(x), py = w.alloc(C);
+    check(w.exports.qs8_gavgpool__wasmsimd(C, HW, px, zx, m, shift, zy, lo, hi, py), 'qs8_gavgpool__wasmsimd');
+    return w.i8(py, C).slice();
+  } finally {
+    w.release(mark);
+  }
+}
+
+/** Max pool of one image x (C,H,W) int8 → (C,OH,OW). */
+export function qs8MaxPool(w: SparrowWasm, x: Int8Array, C: number, H: number, W: number, KH: number, KW: number,
+  attrs: Pick<Conv2dAttrs, 'pads' | 'strides' | 'dilations'> = CONV_DEFAULTS): { data: Int8Array; dims: number[] } {
+  const geo = convGeometry([C, H, W], [C, 1, KH, KW], { ...attrs, groups: C });
+  const mark = w.mark();
+  try {
+    const g = w.alloc(CONV_GEOMETRY_BYTES);
+    writeConvGeometry(w, geo, g);
+    const px = w.putBytes(x), n = C * geo.OH * geo.OW, py = w.alloc(n);
+    const work = w.alloc(check(w.exports.qs8_maxpool2d_work_bytes(g), 'qs8_maxpool2d_work_bytes'));
+    check(w.exports.qs8_maxpool2d__wasmsimd(g, px, py, work), 'qs8_maxpool2d__wasmsimd');
+    return { data: w.i8(py, n).slice(), dims: [C, geo.OH, geo.OW] };
+  } finally {
+    w.release(mark);
+  }
+}
+
+/** QuantizeLinear (per tensor) through WASM. */
+export function qs8Quantize(w: SparrowWasm, x: Float32Array, scale: number, zp: number): Int8Array {
+  const mark = w.mark();
+  try {
+    const px = w.putF32(x), py = w.alloc(x.length);
+    check(w.exports.qs8_quantize__wasmsimd(x.length, px, scale, zp, py), 'qs8_quantize__wasmsimd');
+    return w.i8(py, x.length).slice();
+  } finally {
+    w.release(mark);
+  }
+}
+
+/** DequantizeLinear (per tensor) through WASM. */
+export function qs8Dequantize(w: SparrowWasm, x: Int8Array, scale: number, zp: number): Float32Array {
+  const mark = w.mark();
+  try {
+    const px = w.putBytes(x), py = w.alloc(x.length * 4);
+    check(w.exports.qs8_dequantize__wasmsimd(x.length, px, scale, zp, py), 'qs8_dequantize__wasmsimd');
+    return w.f32(py, x.length).slice();
+  } finally {
+    w.release(mark);
+  }
+}
+
+/** Every other int8 kernel by name (the tests check each one against its reference). */
+export const QS8_OTHER_KERNELS = [
+  'qs8_gemm_4x8c2__wasmsimd', 'qs8_add__wasmsimd', 'qs8_gavgpool__wasmsimd', 'qs8_maxpool2d__wasmsimd',
+  'qs8_quantize__wasmsimd', 'qs8_dequantize__wasmsimd', 'qs8_peak__wasmsimd',
+] as const;

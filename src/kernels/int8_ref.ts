@@ -1,0 +1,291 @@
+// Plain TS references of the int8 compute core (assembly/int8/): the truth the WASM kernels are
+// tested against bit for bit. Direct loops, exact integer arithmetic (int32 wrap where the
+// kernels wrap), float32 rounding (Math.fround) after every float op of the float epilogues.
+//
+// Quantization scheme (sparrow-int8, issue 5):
+//   weights     int8 symmetric per output channel: real = q·s_w[c]; pruned weights exactly 0.
+//               W (N = Cout, K) row-major, K = Cin/g·KH·KW in (cin, kh, kw) order (ONNX Conv).
+//   activations int8 asymmetric per tensor: real = s·(q − z), q, z ∈ [−128, 127]; NCHW.
+//   accumulator acc[c, m] = Σ_k W[c, k]·(X[k, m] − z_x); padding taps read z_x (real zero).
+//   output      int8:  y = clamp(z_y + mulQ(acc + bias[c], M0[c], shift[c]), lo, hi)
+//               f32:   y = clamp(f32(acc)·scale[c] + bias[c]) with scale[c] = s_x·s_w[c]
+//               int32: y = acc + bias[c]
+//   bias (int8/int32 modes) = round(b / (s_x·s_w[c])). Fused ReLU/Clip = lo/hi.
+// mulQ = TFLite's MultiplyByQuantizedMultiplier with exponent = −shift: shift > 0 is a right
+// shift (the usual multipliers < 1), shift < 0 a left shift of the input (wrapping, as TFLite).
+
+import { convOutSize, type Conv2dAttrs } from './f32_ref.js';
+
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+const P31 = 2 ** 31;
+const P30 = 2 ** 30;
+
+/**
+ * TFLite SaturatingRoundingDoublingHighMul(a, b) for int32 a, b: (a·b + nudge) / 2^31
+ * truncated toward zero, nudge = 2^30 (a·b ≥ 0) or 1 − 2^30; INT32_MAX when a = b = INT32_MIN.
+ * Exact in doubles: a·b is split as t·2^16 + u (both exact), t as th·2^15 + tl.
+ */
+export function srdhmRef(a: number, b: number): number {
+  if (a === INT32_MIN && b === INT32_MIN) return INT32_MAX;
+  const bh = Math.floor(b / 65536), bl = b - bh * 65536;
+  const t = a * bh, u = a * bl; // a·b = t·2^16 + u
+  const neg = (a < 0 && b > 0) || (a > 0 && b < 0);
+  const nudge = neg ? 1 - P30 : P30;
+  const th = Math.floor(t / 32768), tl = t - th * 32768; // t = th·2^15 + tl
+  const r = tl * 65536 + u + nudge; // a·b + nudge = th·2^31 + r
+  const q = th + (neg ? Math.ceil(r / P31) : Math.floor(r / P31));
+  return q | 0;
+}
+
+/** TFLite RoundingDivideByPOT(x, e), e ∈ [0, 31]: x / 2^e to nearest, ties away from zero. */
+export function rdbpotRef(x: number, e: number): number {
+  const mask = ((1 << e) - 1) | 0;
+  const remainder = x & mask;
+  const threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return ((x >> e) + (remainder > threshold ? 1 : 0)) | 0;
+}
+
+/** MultiplyByQuantizedMultiplier(x, M0, exponent = −shift) (see the header). */
+export function mulQRef(x: number, m: number, shift: number): number {
+  const ls = shift < 0 ? -shift : 0, rs = shift > 0 ? shift : 0;
+  return rdbpotRef(srdhmRef((x << ls) | 0, m), rs);
+}
+
+/** int8 requantization of one int32 accumulator (bias already added). */
+export function requantizeRef(acc: number, m: number, shift: number, zy: number, lo: number, hi: number): number {
+  const v = (zy + mulQRef(acc, m, shift)) | 0;
+  return Math.min(hi, Math.max(lo, v));
+}
+
+/**
+ * TFLite QuantizeMultiplier for a real multiplier ≥ 0: real ≈ M0 · 2^−31 · 2^−shift with
+ * M0 ∈ [2^30, 2^31) (or 0). shift > 0 = right shift (real < 0.5), shift < 0 = left shift.
+ * Multipliers below 2^−32 give (0, 0) (TFLite). Throws for negative/non-finite or ≥ 2^31.
+ */
+export function quantizeMultiplier(real: number): { multiplier: number; shift: number } {
+  if (!(real >= 0) || !Number.isFinite(real)) throw new RangeError(`quantizeMultiplier: ${real} is not a finite non-negative number`);
+  if (real < 2 ** -40) return { multiplier: 0, shift: 0 };
+  let exp = Math.ceil(Math.log2(real));
+  let frac = real / 2 ** exp;
+  while (frac >= 1) { frac /= 2; exp++; }
+  while (frac < 0.5) { frac *= 2; exp--; }
+  let q = Math.round(frac * P31);
+  if (q === P31) { q /= 2; exp++; }
+  if (exp < -31) return { multiplier: 0, shift: 0 };
+  if (exp > 31) throw new RangeError(`quantizeMultiplier: ${real} is too large`);
+  return { multiplier: q, shift: -exp };
+}
+
+/** Output stage of the int8 GEMM/conv kernels (per output channel c). */
+export type Qs8Out =
+  | { mode: 'int8'; zx: number; zy: number; lo: number; hi: number; bias: Int32Array; multiplier: Int32Array; shift: Int32Array }
+  | { mode: 'f32'; zx: number; scale: Float32Array; bias: Float32Array; lo: number; hi: number }
+  | { mode: 'int32'; zx: number; bias: Int32Array };
+
+export type Qs8Data = Int8Array | Float32Array | Int32Array;
+
+export function allocOut(out: Qs8Out, n: number): Qs8Data {
+  return out.mode === 'int8' ? new Int8Array(n) : out.mode === 'f32' ? new Float32Array(n) : new Int32Array(n);
+}
+
+/** The output value of accumulator acc (Σ W·(x − zx), int32) for channel c. */
+export function outputStageRef(acc: number, c: number, out: Qs8Out): number {
+  if (out.mode === 'int8') {
+    return requantizeRef((acc + out.bias[c]!) | 0, out.multiplier[c]!, out.shift[c]!, out.zy, out.lo, out.hi);
+  }
+  if (out.mode === 'f32') {
+    let v = Math.fround(Math.fround(Math.fround(acc) * out.scale[c]!) + out.bias[c]!);
+    const lo = Math.fround(out.lo), hi = Math.fround(out.hi);
+    v = lo < v ? v : lo; // pmax(lo, v)
+    v = v < hi ? v : hi; // pmin(hi, v)
+    return v;
+  }
+  return (acc + out.bias[c]!) | 0;
+}
+
+/**
+ * int8 conv of one image: x (C,H,W) int8, w (M, C/g·KH·KW) int8 (ONNX (M, C/g, KH, KW)),
+ * → y (M, OH, OW) of out's type. Padding taps contribute W·(zx − zx) = 0.
+ */
+export function qs8Conv2dRef(x: Int8Array, xDims: readonly number[], w: Int8Array, wDims: readonly number[],
+  attrs: Conv2dAttrs, out: Qs8Out): { data: Qs8Data; dims: number[] } {
+  const [C, H, W] = xDims.slice(-3) as [number, number, number];
+  const [M, Cg, KH, KW] = wDims as [number, number, number, number];
+  const G = attrs.groups;
+  if (C !== Cg * G || M % G !== 0) throw new Error(`qs8Conv2dRef: channels ${C} / weight ${wDims.join('x')} / groups ${G} disagree`);
+  const [pt, pl, pb, pr] = attrs.pads;
+  const [sh, sw] = attrs.strides;
+  const [dh, dw] = attrs.dilations;
+  const OH = convOutSize(H, KH, pt, pb, sh, dh), OW = convOutSize(W, KW, pl, pr, sw, dw);
+  const Mg = M / G;
+  const y = allocOut(out, M * OH * OW);
+  for (let m = 0; m < M; m++) {
+    const g = Math.floor(m / Mg);
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        let acc = 0;
+        for (let cg = 0; cg < Cg; cg++) {
+          const c = g * Cg + cg;
+          for (let i = 0; i < KH; i++) {
+            const ih = oh * sh - pt + i * dh;
+            if (ih < 0 || ih >= H) continue;
+            for (let j = 0; j < KW; j++) {
+              const iw = ow * sw - pl + j * dw;
+              if (iw < 0 || iw >= W) continue;
+              acc = (acc + w[((m * Cg + cg) * KH + i) * KW + j]! * (x[(c * H + ih) * W + iw]! - out.zx)) | 0;
+            }
+          }
+        }
+        y[(m * OH + oh) * OW + ow] = outputStageRef(acc, m, out);
+      }
+    }
+  }
+  return { data: y, dims: [M, OH, OW] };
+}
+
+/** C(N, M) = W(N, K) × X(K, M) (X int8 row-major, zx subtracted) with the output stage per row n. */
+export function qs8GemmRef(N: number, M: number, K: number, w: Int8Array, x: Int8Array, out: Qs8Out): Qs8Data {
+  const y = allocOut(out, N * M);
+  for (let n = 0; n < N; n++) {
+    for (let m = 0; m < M; m++) {
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc = (acc + w[n * K + k]! * (x[k * M + m]! - out.zx)) | 0;
+      y[n * M + m] = outputStageRef(acc, n, out);
+    }
+  }
+  return y;
+}
+
+/** FC: Y(M, N) = X(M, K)·Wᵀ, W (N, K), output stage per column n. */
+export function qs8FcRef(M: number, N: number, K: number, x: Int8Array, w: Int8Array, out: Qs8Out): Qs8Data {
+  const y = allocOut(out, M * N);
+  for (let b = 0; b < M; b++) {
+    for (let n = 0; n < N; n++) {
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc = (acc + w[n * K + k]! * (x[b * K + k]! - out.zx)) | 0;
+      y[b * N + n] = outputStageRef(acc, n, out);
+    }
+  }
+  return y;
+}
+
+export interface Csr { rows: number; cols: number; rowPtr: Uint32Array; col: Uint16Array; val: Int8Array }
+
+/** CSR of a dense (rows, cols) int8 matrix, columns ascending (the layout decodeCsr emits). */
+export function csrFromDense(w: Int8Array, rows: number, cols: number): Csr {
+  const rowPtr = new Uint32Array(rows + 1);
+  const col: number[] = [], val: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) if (w[r * cols + c] !== 0) { col.push(c); val.push(w[r * cols + c]!); }
+    rowPtr[r + 1] = col.length;
+  }
+  return { rows, cols, rowPtr, col: Uint16Array.from(col), val: Int8Array.from(val) };
+}
+
+export function csrToDense(csr: Csr): Int8Array {
+  const d = new Int8Array(csr.rows * csr.cols);
+  for (let r = 0; r < csr.rows; r++) for (let i = csr.rowPtr[r]!; i < csr.rowPtr[r + 1]!; i++) d[r * csr.cols + csr.col[i]!] = csr.val[i]!;
+  return d;
+}
+
+// ---- residual Add --------------------------------------------------------------------------
+
+/** Parameters of the int8 Add (TFLite): the 12-word block of assembly/int8/ops.ts. */
+export interface AddParams {
+  za: number; zb: number; zy: number;
+  ma: number; sa: number; mb: number; sb: number; my: number; sy: number;
+  lo: number; hi: number; leftShift: number;
+}
+
+/**
+ * TFLite's int8 Add parameters for inputs (scale, zero point) a, b and output y:
+ * twice_max = 2·max(s_a, s_b), input multipliers s/twice_max, output twice_max/(2^20·s_y),
+ * each QuantizeMultiplier'd (right shifts ≥ 0). relu: lo = max(−128, zy).
+ */
+export function addParams(sa: number, za: number, sb: number, zb: number, sy: number, zy: number, relu = false, leftShift = 20): AddParams {
+  const twiceMax = 2 * Math.max(sa, sb);
+  const qa = quantizeMultiplier(sa / twiceMax), qb = quantizeMultiplier(sb / twiceMax);
+  const qy = quantizeMultiplier(twiceMax / (2 ** leftShift * sy));
+  if (qy.shift < 0) throw new RangeError(`addParams: output multiplier ${twiceMax / (2 ** leftShift * sy)} ≥ 1`);
+  return {
+    za, zb, zy, ma: qa.multiplier, sa: qa.shift, mb: qb.multiplier, sb: qb.shift, my: qy.multiplier, sy: qy.shift,
+    lo: relu ? Math.max(-128, zy) : -128, hi: 127, leftShift,
+  };
+}
+
+export function qs8AddRef(a: Int8Array, b: Int8Array, p: AddParams): Int8Array {
+  const y = new Int8Array(a.length);
+  for (let i = 0; i < a.length; i++) {
+    const va = mulQRef((a[i]! - p.za) << p.leftShift, p.ma, p.sa);
+    const vb = mulQRef((b[i]! - p.zb) << p.leftShift, p.mb, p.sb);
+    y[i] = requantizeRef((va + vb) | 0, p.my, p.sy, p.zy, p.lo, p.hi);
+  }
+  return y;
+}
+
+// ---- pooling, quantize / dequantize -------------------------------------------------------
+
+/** Global average pool: x (C, HW) → y (C) int8; (m, shift) = quantizeMultiplier(s_x / (s_y·HW)). */
+export function qs8GlobalAvgPoolRef(x: Int8Array, C: number, HW: number, zx: number, m: number, shift: number, zy: number, lo = -128, hi = 127): Int8Array {
+  const y = new Int8Array(C);
+  for (let c = 0; c < C; c++) {
+    let s = 0;
+    for (let i = 0; i < HW; i++) s += x[c * HW + i]! - zx;
+    y[c] = requantizeRef(s, m, shift, zy, lo, hi);
+  }
+  return y;
+}
+
+/** Max pool of one image x (C,H,W) int8 (padding taps ignored; an all-padding window gives −128). */
+export function qs8MaxPoolRef(x: Int8Array, C: number, H: number, W: number, KH: number, KW: number,
+  attrs: Pick<Conv2dAttrs, 'pads' | 'strides' | 'dilations'>): { data: Int8Array; dims: number[] } {
+  const [pt, pl, pb, pr] = attrs.pads;
+  const [sh, sw] = attrs.strides;
+  const [dh, dw] = attrs.dilations;
+  const OH = convOutSize(H, KH, pt, pb, sh, dh), OW = convOutSize(W, KW, pl, pr, sw, dw);
+  const y = new Int8Array(C * OH * OW);
+  for (let c = 0; c < C; c++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
+    let m = -128;
+    for (let i = 0; i < KH; i++) {
+      const ih = oh * sh - pt + i * dh;
+      if (ih < 0 || ih >= H) continue;
+      for (let j = 0; j < KW; j++) {
+        const iw = ow * sw - pl + j * dw;
+        if (iw >= 0 && iw < W) m = Math.max(m, x[(c * H + ih) * W + iw]!);
+      }
+    }
+    y[(c * OH + oh) * OW + ow] = m;
+  }
+  return { data: y, dims: [C, OH, OW] };
+}
+
+/** Round half to even of an integer-or-half float (Math.round rounds half up). */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * QuantizeLinear: q = saturate(roundHalfEven(x / scale) + zp), each op in float32:
+ * fround(x / scale), round half to even, fround(+ zp), clamp to [−128, 127]; NaN gives −128.
+ */
+export function quantizeRef(x: Float32Array, scale: number, zp: number): Int8Array {
+  const y = new Int8Array(x.length);
+  const s = Math.fround(scale);
+  for (let i = 0; i < x.length; i++) {
+    let r = Math.fround(roundHalfEven(Math.fround(x[i]! / s)) + zp);
+    r = -128 < r ? r : -128;
+    r = r < 127 ? r : 127;
+    y[i] = r;
+  }
+  return y;
+}
+
+/** DequantizeLinear: y = fround((q − zp)·scale). */
+export function dequantizeRef(q: Int8Array, scale: number, zp: number): Float32Array {
+  const y = new Float32Array(q.length);
+  const s = Math.fround(scale);
+  for (let i = 0; i < q.length; i++) y[i] = Math.fround((q[i]! - zp) * s);
+  return y;
+}
