@@ -342,6 +342,149 @@ describe('collectLayerInputs on hand-made graphs', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// bias correction (pruneSequentially { biasCorrection: true } + withPrunedWeights)
+//
+// Oracle: run the float graph and the graph returned by withPrunedWeights on the calibration
+// batches, every layer output exposed, and average each output channel over the batches
+// (channel axis 1 for Conv NCHW, the last axis for Gemm / MatMul): after correction every layer
+// with a float32 bias has the float layer's channel means (to 1e-5); without correction (the same
+// pruned weights, no deltas) they are off by far more, so the check can fail.
+
+/** Per output channel, the mean of `name` over the batches: axis 1 (NCHW) or the last axis. */
+function channelMeans(g: Graph, name: string, batches: Array<Record<string, Tensor>>, axis: 'nchw' | 'last'): Float64Array {
+  const c = cloneGraph(g);
+  c.outputs = [name];
+  let sum: Float64Array | undefined, count = 0;
+  for (const b of batches) {
+    const y = runReference(c, b)[name]!;
+    const C = axis === 'nchw' ? y.dims[1]! : y.dims[y.dims.length - 1]!;
+    const inner = axis === 'nchw' ? y.dims.slice(2).reduce((a, x) => a * x, 1) : 1;
+    sum ??= new Float64Array(C);
+    const d = y.data as Float32Array;
+    for (let i = 0; i < d.length; i++) sum[Math.floor(i / inner) % C]! += d[i]!;
+    count += d.length / C;
+  }
+  return sum!.map((v) => v / count);
+}
+
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+};
+
+describe('pruneSequentially bias correction', () => {
+  // conv1 (bias) → relu → conv2 (no bias) → relu → conv3 (bias, stride 2) → flatten → fc (Gemm
+  // transB, bias [5]) → relu → fc2 (Gemm, C [1, 4], beta 0.5, alpha 2) → mm (MatMul, no bias)
+  const model: BuildModel = {
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'W1', 'B1'], outputs: ['c1'], name: 'conv1', attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+      { op: 'Relu', inputs: ['c1'], outputs: ['r1'], name: 'relu1' },
+      { op: 'Conv', inputs: ['r1', 'W2'], outputs: ['c2'], name: 'conv2', attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+      { op: 'Relu', inputs: ['c2'], outputs: ['r2'], name: 'relu2' },
+      { op: 'Conv', inputs: ['r2', 'W3', 'B3'], outputs: ['c3'], name: 'conv3', attrs: { kernel_shape: [3, 3], strides: [2, 2] } },
+      { op: 'Flatten', inputs: ['c3'], outputs: ['f'], name: 'flat' },
+      { op: 'Gemm', inputs: ['f', 'W4', 'B4'], outputs: ['g4'], name: 'fc', attrs: { transB: 1 } },
+      { op: 'Relu', inputs: ['g4'], outputs: ['r4'], name: 'relu4' },
+      { op: 'Gemm', inputs: ['r4', 'W5', 'B5'], outputs: ['g5'], name: 'fc2', attrs: { beta: 0.5, alpha: 2 } },
+      { op: 'MatMul', inputs: ['g5', 'W6'], outputs: ['y'], name: 'mm' },
+    ],
+    inputs: [{ name: 'x', dtype: 'float32', dims: [4, 2, 7, 7] }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: null }],
+    initializers: {
+      W1: randT([4, 2, 3, 3], 1), B1: randT([4], 2), W2: randT([5, 4, 3, 3], 3), W3: randT([3, 5, 3, 3], 4), B3: randT([3], 5),
+      W4: randT([5, 27], 6), B4: randT([5], 7), W5: randT([5, 4], 8), B5: randT([1, 4], 9), W6: randT([4, 3], 10),
+    },
+  };
+  const LAYERS: Array<[string, string, 'nchw' | 'last', string | null]> = [
+    ['conv1', 'c1', 'nchw', 'B1'], ['conv2', 'c2', 'nchw', null], ['conv3', 'c3', 'nchw', 'B3'],
+    ['fc', 'g4', 'last', 'B4'], ['fc2', 'g5', 'last', 'B5'], ['mm', 'y', 'last', null],
+  ];
+
+  it('every biased layer gets the float channel means back (Conv axis 1, Gemm last axis); layers without bias are left alone', () => {
+    const g = importOnnx(buildModel(model));
+    const batches = [0, 1, 2].map((i) => ({ x: randT([4, 2, 7, 7], 20 + i, true) }));
+    const prune = (W: Float32Array): Float32Array => magnitudePrune(W, 0.6);
+    const seq = pruneSequentially(g, batches, prune, undefined, { biasCorrection: true });
+    const plainSeq = pruneSequentially(g, batches, prune);
+    const corrected = withPrunedWeights(g, seq);
+    const uncorrected = withPrunedWeights(g, new Map([...seq].map(([k, v]) => [k, v.W])));
+    for (const [node, out, axis, bias] of LAYERS) {
+      const r = seq.get(node)!;
+      expect(r.biasDelta === undefined, node).toBe(bias === null);
+      expect(plainSeq.get(node)!.biasDelta, node).toBeUndefined();
+      const want = channelMeans(g, out, batches, axis);
+      const got = channelMeans(corrected, out, batches, axis);
+      const before = channelMeans(uncorrected, out, batches, axis);
+      const scale = Math.max(1, ...Array.from(want, Math.abs));
+      if (bias) {
+        expect(r.biasDelta!.length, node).toBe(want.length);
+        expect(maxAbsDiff(got, want) / scale, `${node}: channel means after correction`).toBeLessThan(1e-5);
+        expect(maxAbsDiff(before, want) / scale, `${node}: channel means without correction`).toBeGreaterThan(1e-3);
+      }
+    }
+    // the corrected graph has bias + delta (the delta as the stored bias shift), same shapes;
+    // the original graph is untouched
+    for (const [node, , , bias] of LAYERS) {
+      if (!bias) continue;
+      const orig = model.initializers![bias]!;
+      expect(Array.from(g.values.get(bias)!.const!.data as Float32Array), bias).toEqual(Array.from(orig.data as Float32Array));
+      const nb = corrected.values.get(bias)!.const!;
+      expect(nb.dims, bias).toEqual(orig.dims);
+      const delta = seq.get(node)!.biasDelta!;
+      const od = orig.data as Float32Array, nd = nb.data as Float32Array;
+      for (let i = 0; i < od.length; i++) expect(nd[i], `${bias}[${i}]`).toBe(Math.fround(od[i]! + delta[i % delta.length]!));
+      expect(maxAbsDiff(nd, od), bias).toBeGreaterThan(0);
+    }
+    expect(corrected.nodes.map((n) => n.inputs)).toEqual(g.nodes.map((n) => n.inputs));
+    expect(Array.from(g.values.get('W2')!.const!.data as Float32Array)).toEqual(Array.from(model.initializers!['W2']!.data as Float32Array));
+    // identity "pruning": nothing to correct
+    const same = pruneSequentially(g, batches, (W) => W, undefined, { biasCorrection: true });
+    for (const [node, , , bias] of LAYERS) if (bias) expect(Math.max(...Array.from(same.get(node)!.biasDelta!, Math.abs)), node).toBeLessThan(1e-6);
+  });
+
+  // Regression (found by these tests): the delta was added element-wise to any float32 C, so a
+  // scalar C got only delta[0] (and a [M, N] C read delta past its end: NaN), a shared C was
+  // shifted for both readers, and a Gemm's beta scaled the shift (fc2 above: off by 0.24).
+  it('Gemm biases that are not one value per output channel (scalar, [M, 1]) or are shared are left alone; C [M, N] is corrected', () => {
+    // C scalar [1], C [M, 1] (per sample, not per channel), and one bias constant read by two Gemms
+    const mk = (C: Tensor, shared: boolean): BuildModel => ({
+      nodes: [
+        { op: 'Gemm', inputs: ['a', 'Wa', 'C'], outputs: ['h'], name: 'ga', attrs: { transB: 1 } },
+        { op: 'Relu', inputs: ['h'], outputs: ['r'], name: 'relu' },
+        { op: 'Gemm', inputs: ['r', 'Wb', shared ? 'C' : 'Cb'], outputs: ['y'], name: 'gb', attrs: { transB: 1 } },
+      ],
+      inputs: [{ name: 'a', dtype: 'float32', dims: [3, 6] }],
+      outputs: [{ name: 'y', dtype: 'float32', dims: null }],
+      initializers: { Wa: randT([4, 6], 1), Wb: randT([4, 4], 2), C, ...(shared ? {} : { Cb: randT([4], 3) }) },
+    });
+    const cases: Array<[string, BuildModel]> = [
+      ['scalar C', mk(randT([1], 4), false)], ['C [M, 1]', mk(randT([3, 1], 5), false)], ['shared C [4]', mk(randT([4], 6), true)],
+      ['C [M, 4]', mk(randT([3, 4], 7), false)], // per channel along the last axis: corrected
+    ];
+    for (const [label, m] of cases) {
+      const g = importOnnx(buildModel(m));
+      const batches = [{ a: randT([3, 6], 30) }, { a: randT([3, 6], 31) }];
+      const seq = pruneSequentially(g, batches, (W) => magnitudePrune(W, 0.5), undefined, { biasCorrection: true });
+      const pg = withPrunedWeights(g, seq);
+      for (const [node, out] of [['ga', 'h'], ['gb', 'y']] as const) {
+        // whatever is done, the graph withPrunedWeights returns must be the one pruneSequentially
+        // corrected against: where a delta is reported, the channel means match the float ones
+        const want = channelMeans(g, out, batches, 'last');
+        const got = channelMeans(pg, out, batches, 'last');
+        for (const v of got) expect(Number.isFinite(v), `${label} ${node}`).toBe(true);
+        if (seq.get(node)!.biasDelta) expect(maxAbsDiff(got, want), `${label} ${node}`).toBeLessThan(1e-5);
+      }
+      // none of these biases can carry a per-channel shift; gb's own C [4] can
+      expect(seq.get('gb')!.biasDelta === undefined, label).toBe(label.startsWith('shared'));
+      if (label === 'C [M, 4]') { expect(seq.get('ga')!.biasDelta, label).toBeDefined(); continue; }
+      expect(seq.get('ga')!.biasDelta, label).toBeUndefined();
+      expect(Array.from(pg.values.get('C')!.const!.data as Float32Array), label).toEqual(Array.from(g.values.get('C')!.const!.data as Float32Array));
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 // real models
 
 /** A copy of `g` with every layer's weight replaced by prune(W (rows, K), layer). */

@@ -195,7 +195,8 @@ export function countNonzero(data: Int8Array): number {
 export function decodeInt8Ref(codec: number, payload: Uint8Array, n: number): Int8Array {
   if (codec === CODEC_RAW) {
     if (payload.length !== n) throw new SparrowError('corrupt_stream', `raw payload is ${payload.length} bytes, expected ${n}`);
-    return new Int8Array(payload.slice().buffer);
+    // a copy: Uint8Array.prototype.slice (Node's Buffer#slice would be a view into its pool)
+    return new Int8Array(Uint8Array.prototype.slice.call(payload).buffer);
   }
   if (codec === CODEC_HUFFMAN) {
     const b = decodeBlockRef(payload, 0, payload.length, n);
@@ -322,7 +323,7 @@ export function analyzeInt8Payload(codec: number, payload: Uint8Array, n: number
   if (codec === CODEC_RAW || codec === CODEC_HUFFMAN) {
     const data = decodeInt8Ref(codec, payload, n);
     nonzero = countNonzero(data);
-    const sym = codec === CODEC_RAW ? new Uint8Array(data.buffer) : Uint8Array.from(data, zigzag);
+    const sym = codec === CODEC_RAW ? new Uint8Array(data.buffer, data.byteOffset, data.length) : Uint8Array.from(data, zigzag);
     streams = [{ name: codec === CODEC_RAW ? 'bytes' : 'values', count: n, entropyBytes: shannonBytes(histogram(sym)) }];
   } else if (codec === CODEC_RLE_HUFFMAN) {
     decodeInt8Ref(codec, payload, n); // full validation

@@ -21,7 +21,7 @@ import { reconstructionError } from './obs.js';
 export interface Candidate { step: StepRule; maxq: number; sparsity: number }
 
 /** The default candidate grid: steps of α · rms(row), α from fine to coarse. */
-export const DEFAULT_ALPHAS = [0.25, 0.35, 0.5, 0.7, 1, 1.4, 2, 2.8];
+export const DEFAULT_ALPHAS = [0.25, 0.35, 0.5, 0.7, 1, 1.4, 2, 2.8, 4];
 
 export interface AllocLayer {
   node: string;
@@ -140,6 +140,21 @@ export function allocate(table: SensitivityTable, budget: number): Allocation {
     }
   }
   const chosen = pick(lo);
+  // discrete choices leave a gap under the budget: spend it greedily on the upgrade with the
+  // best predicted loss reduction per byte
+  let used = total(chosen);
+  for (;;) {
+    let best = -1, bestOpt: (typeof chosen)[number] | undefined, bestGain = 0;
+    chosen.forEach((cur, i) => {
+      for (const o of t[i]!.opts) {
+        const db = o.bytes - cur.bytes, dl = t[i]!.S * (cur.err - o.err);
+        if (db > 0 && dl > 0 && used + db <= budget && dl / db > bestGain) { bestGain = dl / db; best = i; bestOpt = o; }
+      }
+    });
+    if (best < 0) break;
+    used += bestOpt!.bytes - chosen[best]!.bytes;
+    chosen[best] = bestOpt!;
+  }
   return {
     choices: chosen.map((o, i) => ({ node: t[i]!.node, candidate: o.c, bytes: o.bytes, error: o.err, sensitivity: t[i]!.S })),
     bytes: total(chosen),

@@ -450,7 +450,9 @@ export interface SequentialLayer {
   /**
    * With opts.biasCorrection: the per-output-channel shift added to the layer's bias (rows),
    * mean over the calibration set of (float layer output on float inputs) − (pruned layer
-   * output on the pruned network's inputs); withPrunedWeights applies it.
+   * output on the pruned network's inputs), divided by a Gemm's beta; withPrunedWeights applies
+   * it. Only for a float32 bias of one value per output channel (Conv [rows], Gemm C [..., rows])
+   * read by this node alone; other layers get none.
    */
   biasDelta?: Float32Array;
 }
@@ -501,6 +503,7 @@ export function pruneSequentially(
   const fenvs = opts.biasCorrection ? envs.map((e) => new Map(e)) : null;
   const lastUse = new Map<string, number>();
   graph.nodes.forEach((n, k) => { for (const i of n.inputs) if (i) lastUse.set(i, k); });
+  const readers = consumers(graph);
   const out = new Map<string, SequentialLayer>();
   graph.nodes.forEach((node, k) => {
     const read = (env: Map<string, Tensor>, name: string): Tensor => {
@@ -537,9 +540,17 @@ export function pruneSequentially(
     const outs = envs.map((_, b) => exec(allInputs[b]!));
     if (fenvs) {
       const fouts = fenvs.map((env) => exec(node.inputs.map((i) => (i ? read(env, i) : undefined))));
-      const bias = node.inputs[2] ? graph.values.get(node.inputs[2])?.const : undefined;
+      const biasName = node.inputs[2];
+      const bias = biasName ? graph.values.get(biasName)?.const : undefined;
       const res = layer ? out.get(node.name) : undefined;
-      if (res && bias?.dtype === 'float32') {
+      // The bias must hold one value per output channel along the output's channel axis (Conv:
+      // [rows]; Gemm: C [..., rows], broadcast over the rows of A) and belong to this node alone;
+      // a Gemm adds beta·C, so the constant moves by delta / beta.
+      const beta = node.op === 'Gemm' ? (typeof node.attrs['beta'] === 'number' ? node.attrs['beta'] : 1) : 1;
+      const perChannel = !!bias && !!layer && bias.dims.length >= 1 && bias.dims[bias.dims.length - 1] === layer.rows
+        && (layer.op !== 'Conv' || bias.dims.length === 1);
+      const sole = !!biasName && (readers.get(biasName)?.length ?? 0) === 1 && !graph.outputs.includes(biasName);
+      if (res && bias?.dtype === 'float32' && perChannel && sole && beta !== 0) {
         // per output channel (axis 1 for Conv; last axis for Gemm/MatMul outputs (…, rows))
         const rows = layer!.rows;
         const sum = new Float64Array(rows);
@@ -550,9 +561,9 @@ export function pruneSequentially(
           for (let i = 0; i < yc.length; i++) sum[Math.floor(i / inner) % rows]! += yf[i]! - yc[i]!;
           count += yc.length / rows;
         });
-        const delta = new Float32Array(rows);
+        const delta = new Float64Array(rows);
         for (let r = 0; r < rows; r++) delta[r] = count ? sum[r]! / count : 0;
-        res.biasDelta = delta;
+        res.biasDelta = Float32Array.from(delta, (d) => d / beta);
         outs.forEach((o) => {
           const yc = o[0]!.data as Float32Array;
           const inner = layer!.op === 'Conv' ? elementCount(o[0]!.dims.slice(2)) : 1;
@@ -591,7 +602,7 @@ export function withPrunedWeights(graph: Graph, weights: ReadonlyMap<string, Flo
     const bv = biasName ? g.values.get(biasName) : undefined;
     if (delta && bv?.const && bv.const.dtype === 'float32') {
       const b = Float32Array.from(bv.const.data as Float32Array);
-      for (let r = 0; r < b.length; r++) b[r]! += delta[r]!;
+      for (let r = 0; r < b.length; r++) b[r]! += delta[r % delta.length]!; // C may be [..., rows] (Gemm)
       g.values.set(biasName!, { name: bv.name, info: { dtype: 'float32', dims: [...bv.const.dims] }, const: { dtype: 'float32', dims: [...bv.const.dims], data: b } });
     }
   }

@@ -10,7 +10,7 @@ import { SparrowError } from '../errors.js';
 import { collectLayerInputs, findWeightLayers, pruneSequentially, weightFromRowsK, weightRowsK, withPrunedWeights, type LayerInputs, type WeightLayer as CalibLayer } from './calib.js';
 import { wasmCalibAccel } from './accel.js';
 import { obsQuantize } from './gptq.js';
-import { DEFAULT_ALPHAS, allocate, measureSensitivity, meanKl, type Candidate } from './allocate.js';
+import { DEFAULT_ALPHAS, allocate, measureSensitivity, meanKl, type Candidate, type SensitivityTable } from './allocate.js';
 import { encodeInt8 } from '../codec/int8.js';
 import type { SparrowWasm } from '../runtime/wasm.js';
 import { hessianPrune } from './obs.js';
@@ -24,7 +24,8 @@ import { Session, type EngineName } from '../runtime/session.js';
 import { writeSparrowModel, type CompressionRecord, type Preprocessing } from '../runtime/sparrow_model.js';
 import { shareInt8Levels, distinct } from './kmeans.js';
 import { magnitudePrune } from './prune.js';
-import { channelAxisFor, quantizePerChannelInt8 } from './quantize.js';
+import { channelAxisFor, dequantize, quantizePerChannelInt8 } from './quantize.js';
+import { calibrateActivations, type CalibrationMethod } from './activations.js';
 
 export type PruneMethod = 'magnitude' | 'hessian';
 export const PRUNE_METHODS: readonly PruneMethod[] = ['magnitude', 'hessian'];
@@ -157,6 +158,8 @@ export interface CompressOptions {
    * --weight-bits (which then only cap the levels: |q| ≤ 2^(B−1) − 1).
    */
   targetBytes?: number;
+  /** static activations: how ranges are chosen from the calibration histograms (default 'mse') */
+  activationCalibration?: CalibrationMethod;
   /** hessian: empirical bias correction against the float network (default true) */
   biasCorrection?: boolean;
   /** a WASM instance to accelerate calibration (Gram matrices, convolutions); default: plain TS */
@@ -222,18 +225,6 @@ export async function collectValues(graph: Graph, names: readonly string[], batc
   return out;
 }
 
-/** Largest |x| of each value over all batches. */
-async function activationRanges(graph: Graph, names: readonly string[], batches: readonly Tensor[], engine: EngineName): Promise<Record<string, number>> {
-  const vals = await collectValues(graph, names, batches, engine);
-  const ranges: Record<string, number> = {};
-  for (const [n, ts] of vals) {
-    let m = 0;
-    for (const t of ts) for (const v of t.data as Float32Array) { const a = Math.abs(v); if (a > m) m = a; }
-    ranges[n] = Math.fround(m);
-  }
-  return ranges;
-}
-
 function layerReport(L: WeightLayer, q: Int8Array): LayerReport {
   let nz = 0;
   for (let k = 0; k < q.length; k++) if (q[k] !== 0) nz++;
@@ -263,6 +254,21 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   const bitsOf = (node: string): number => (ends.has(node) ? 8 : o.weightBits);
   let outGraph = graph;
   let allocation: Map<string, Candidate> | undefined;
+  const record = (alloc: Map<string, Candidate> | undefined): CompressionRecord => {
+    const compression: CompressionRecord = { prune: o.prune, sparsity: o.sparsity, weightBits: o.weightBits, activations: o.activations, bias: 'float32' };
+    if (calib) compression.calib = { spec: calib.spec, n: calib.batches.reduce((a, t) => a + (t.dims[0] ?? 1), 0) };
+    if (o.prune === 'hessian') {
+      compression['method'] = 'obs-joint-sequential';
+      compression['biasCorrection'] = opts.biasCorrection ?? true;
+    }
+    compression['denseEnds'] = denseEnds;
+    if (alloc) {
+      compression['targetBytes'] = opts.targetBytes;
+      // α of each layer's step (× rms of its kept weights), in layer order
+      compression['stepAlphas'] = layers.map((L) => { const c = alloc.get(L.node.name); return c && typeof c.step === 'object' ? c.step.rms : null; });
+    }
+    return compression;
+  };
   if (o.prune === 'hessian') {
     // Sequential: each layer's Hessian comes from the inputs produced by the already
     // compressed layers before it; the layer is pruned and quantized jointly with OBS error
@@ -274,36 +280,66 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     const byNode = new Map(layers.map((L, i) => [L.node.name, i]));
     const accel = opts.wasm ? wasmCalibAccel(opts.wasm) : undefined;
     const maxqOf = (node: string): number => 2 ** (bitsOf(node) - 1) - 1;
-    let candidateOf = (node: string): Candidate => ({ step: 'mse', maxq: maxqOf(node), sparsity: sparsityOf(node) });
-    if (opts.targetBytes !== undefined) {
-      const chosen = await allocateForSize(graph, layers, calibLayers, calib!.batches, opts.targetBytes, o.weightBits, accel, opts);
-      candidateOf = (node) => chosen.get(node)!;
-      allocation = chosen;
-    }
-    const results = new Map<string, { q: Int8Array; step: Float32Array }>();
-    const seq = pruneSequentially(graph, calib!.batches, (W, st) => {
-      const i = byNode.get(st.node);
-      if (i !== undefined) opts.onProgress?.(i, layers.length, layers[i]!.value);
-      const G = st.groupH.length, rpg = st.rows / G, K = st.K;
-      const q = new Int8Array(W.length), step = new Float32Array(st.rows), out = new Float32Array(W.length);
-      for (let g = 0; g < G; g++) {
-        const c = candidateOf(st.node);
-        const r = obsQuantize(W.slice(g * rpg * K, (g + 1) * rpg * K), st.groupH[g]!, { sparsity: c.sparsity, maxq: c.maxq, step: c.step });
-        q.set(r.q, g * rpg * K); step.set(r.step, g * rpg); out.set(r.W, g * rpg * K);
+    const uniform = (node: string): Candidate => ({ step: 'mse', maxq: maxqOf(node), sparsity: sparsityOf(node) });
+    const sized = opts.targetBytes !== undefined
+      ? await prepareSizeTarget(graph, layers, calibLayers, calib!.batches, o.weightBits, accel, opts)
+      : undefined;
+    const preprocessingOf = preprocessingFor(graph, opts);
+    // bytes the static activation ranges will add to the metadata (JSON, ~2 float literals each)
+    const rangeBytes = o.activations === 'static'
+      ? [...new Set([...graph.inputs, ...graph.nodes.flatMap((n) => n.outputs)])].reduce((a, v) => a + v.length + 48, 0)
+      : 0;
+    // aim a little under: the sequential pass codes slightly differently from the estimates
+    let lastSize = 0;
+    let slack = Math.ceil(0.004 * (opts.targetBytes ?? 0));
+    for (let attempt = 0; ; attempt++) {
+      let candidateOf = uniform;
+      if (sized) {
+        let a: ReturnType<typeof allocate>;
+        try {
+          a = allocate(sized.table, opts.targetBytes! - sized.fixed - rangeBytes - slack);
+        } catch (e) {
+          if (attempt === 0 || !(e instanceof SparrowError)) throw e;
+          throw new SparrowError('invalid_argument', `the size target ${opts.targetBytes} bytes is not reachable: the coarsest steps give ${lastSize} bytes`);
+        }
+        const chosen = new Map(a.choices.map((c) => [c.node, c.candidate]));
+        candidateOf = (node) => chosen.get(node)!;
+        allocation = chosen;
       }
-      results.set(st.node, { q, step });
-      return out;
-    }, [...calibLayers.values()].filter((l) => byNode.has(l.node)), {
-      ...(accel ? { accel } : {}), biasCorrection: opts.biasCorrection ?? true,
-    });
-    outGraph = withPrunedWeights(graph, seq);
-    for (const L of layers) {
-      const cl = calibLayers.get(L.node.name)!;
-      const r = results.get(L.node.name)!;
-      // (rows, K) → the stored layout; per-row steps are the per-channel scales
-      const q = cl.layout === 'rowsK' ? r.q : Int8Array.from(weightFromRowsK(cl, Float32Array.from(r.q)).data as Float32Array);
-      quantized.set(L.value, { q, scales: r.step, axis: L.axis });
-      reports.push(layerReport(L, q));
+      const results = new Map<string, { q: Int8Array; step: Float32Array }>();
+      const seq = pruneSequentially(graph, calib!.batches, (W, st) => {
+        const i = byNode.get(st.node);
+        if (i !== undefined) opts.onProgress?.(i, layers.length, layers[i]!.value);
+        const G = st.groupH.length, rpg = st.rows / G, K = st.K;
+        const q = new Int8Array(W.length), step = new Float32Array(st.rows), out = new Float32Array(W.length);
+        const c = candidateOf(st.node);
+        for (let g = 0; g < G; g++) {
+          const r = obsQuantize(W.slice(g * rpg * K, (g + 1) * rpg * K), st.groupH[g]!, { sparsity: c.sparsity, maxq: c.maxq, step: c.step });
+          q.set(r.q, g * rpg * K); step.set(r.step, g * rpg); out.set(r.W, g * rpg * K);
+        }
+        results.set(st.node, { q, step });
+        return out;
+      }, [...calibLayers.values()].filter((l) => byNode.has(l.node)), {
+        ...(accel ? { accel } : {}), biasCorrection: opts.biasCorrection ?? true,
+      });
+      outGraph = withPrunedWeights(graph, seq);
+      quantized.clear();
+      reports.length = 0;
+      for (const L of layers) {
+        const cl = calibLayers.get(L.node.name)!;
+        const r = results.get(L.node.name)!;
+        // (rows, K) → the stored layout; per-row steps are the per-channel scales
+        const q = cl.layout === 'rowsK' ? r.q : Int8Array.from(weightFromRowsK(cl, Float32Array.from(r.q)).data as Float32Array);
+        quantized.set(L.value, { q, scales: r.step, axis: L.axis });
+        reports.push(layerReport(L, q));
+      }
+      if (!sized || attempt >= 3) break;
+      // the sequential pass codes a little differently from the per-layer estimates: re-aim
+      const size = writeSparrowModel(outGraph, { quantized, preprocessing: preprocessingOf, compression: record(allocation) }).length + rangeBytes;
+      if (process.env['SPARROW_DEBUG']) process.stderr.write(`size target: attempt ${attempt}, ${size} bytes (slack ${slack})\n`);
+      lastSize = size;
+      if (size <= opts.targetBytes!) break;
+      slack += size - opts.targetBytes! + Math.ceil(0.002 * opts.targetBytes!);
     }
   } else {
     for (let i = 0; i < layers.length; i++) {
@@ -326,26 +362,23 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   }
   opts.onProgress?.(layers.length, layers.length, '');
 
-  const compression: CompressionRecord = { prune: o.prune, sparsity: o.sparsity, weightBits: o.weightBits, activations: o.activations, bias: 'float32' };
-  if (calib) compression.calib = { spec: calib.spec, n: calib.batches.reduce((a, t) => a + (t.dims[0] ?? 1), 0) };
-  if (o.prune === 'hessian') {
-    compression['method'] = 'obs-joint-sequential';
-    compression['biasCorrection'] = opts.biasCorrection ?? true;
-  }
-  compression['denseEnds'] = denseEnds;
-  if (allocation) {
-    compression['targetBytes'] = opts.targetBytes;
-    compression['steps'] = Object.fromEntries([...allocation].map(([k, c]) => [k, typeof c.step === 'object' ? c.step.rms : c.step]));
-  }
+  const compression = record(allocation);
   const meta: Record<string, unknown> = {};
   if (o.activations === 'static') {
-    const names = [...new Set(layers.map((L) => L.node.inputs[0] ?? '').filter(Boolean))];
-    meta['activationRanges'] = await activationRanges(graph, names, calib!.batches, engine);
+    // ranges of every float activation of the *compressed* network (weights as stored, biases
+    // corrected), so the int8 engine's scales match what it will see
+    const deq = cloneGraph(outGraph);
+    for (const L of layers) {
+      const qw = quantized.get(L.value)!;
+      const v = deq.values.get(L.value)!;
+      v.const = { dtype: 'float32', dims: [...L.dims], data: dequantize(qw.q, qw.scales, L.dims, qw.axis) };
+    }
+    const method = opts.activationCalibration ?? 'mse';
+    const ranges = await calibrateActivations(deq, calib!.batches, method);
+    meta['activationRanges'] = Object.fromEntries([...ranges].map(([k, r]) => [k, [r.min, r.max]]));
+    compression['activationCalibration'] = method;
   }
-  const input = graph.inputs[0];
-  const preprocessing: Preprocessing | null = opts.preprocessing && input
-    ? { input, layout: 'NCHW', scale: opts.preprocessing.scale, ...(opts.preprocessing.mean ? { mean: opts.preprocessing.mean } : {}), ...(opts.preprocessing.std ? { std: opts.preprocessing.std } : {}) }
-    : null;
+  const preprocessing = preprocessingFor(graph, opts);
   const bytes = writeSparrowModel(outGraph, { quantized, preprocessing, compression, meta });
   return { bytes, layers: reports, graph };
 }
@@ -364,11 +397,10 @@ export async function compressOnnx(onnx: Uint8Array, opts: CompressOptions = {})
  * as the KL divergence of the outputs on up to 64 calibration images. The bytes outside the
  * weight streams (graph, biases, scales) are measured by writing the model with empty weights.
  */
-async function allocateForSize(
-  graph: Graph, layers: WeightLayer[], calibLayers: Map<string, CalibLayer>, batches: readonly Tensor[], target: number,
+async function prepareSizeTarget(
+  graph: Graph, layers: WeightLayer[], calibLayers: Map<string, CalibLayer>, batches: readonly Tensor[],
   weightBits: number, accel: ReturnType<typeof wasmCalibAccel> | undefined, opts: CompressOptions,
-): Promise<Map<string, Candidate>> {
-  if (!(Number.isFinite(target) && target > 0)) throw new SparrowError('invalid_argument', `the size target must be a positive number of bytes, got ${String(target)}`);
+): Promise<{ table: SensitivityTable; fixed: number }> {
   const maxq = 2 ** (weightBits - 1) - 1;
   const stats = collectLayerInputs(graph, batches, [...calibLayers.values()], accel ? { accel } : {});
   // fixed cost: the file with all-zero weights, minus those weights' own coded bytes
@@ -380,7 +412,7 @@ async function allocateForSize(
     zeros.set(L.value, { q, scales: new Float32Array(rows).fill(1), axis: L.axis });
     zeroCoded += encodeInt8(q, { cols: q.length / rows }).payload.length + 4 * rows;
   }
-  const fixed = writeSparrowModel(graph, { quantized: zeros }).length - zeroCoded;
+  const fixed = writeSparrowModel(graph, { quantized: zeros, preprocessing: preprocessingFor(graph, opts) }).length - zeroCoded;
   // sensitivity images and the float outputs
   const input = graph.inputs[0]!;
   const sens: Tensor[] = [];
@@ -408,8 +440,14 @@ async function allocateForSize(
   const candidates: Candidate[] = DEFAULT_ALPHAS.map((a) => ({ step: { rms: a }, maxq, sparsity: 0 }));
   const table = await measureSensitivity(allocLayers, candidates, { step: { rms: 1 }, maxq, sparsity: 0 }, lossWith,
     (i, total, node) => opts.onProgress?.(i, 2 * total, `sensitivity ${node}`));
-  const a = allocate(table, target - fixed);
-  return new Map(a.choices.map((c) => [c.node, c.candidate]));
+  return { table, fixed };
+}
+
+function preprocessingFor(graph: Graph, opts: CompressOptions): Preprocessing | null {
+  const input = graph.inputs[0];
+  return opts.preprocessing && input
+    ? { input, layout: 'NCHW', scale: opts.preprocessing.scale, ...(opts.preprocessing.mean ? { mean: opts.preprocessing.mean } : {}), ...(opts.preprocessing.std ? { std: opts.preprocessing.std } : {}) }
+    : null;
 }
 
 function elementCountOf(dims: readonly number[]): number {

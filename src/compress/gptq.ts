@@ -65,19 +65,22 @@ export function rowStep(w: ArrayLike<number>, maxq: number, rule: StepRule, keep
   for (let j = 0; j < K; j++) if (mags[j]! > max) max = mags[j]!;
   if (max === 0) return 1;
   const base = max / maxq;
-  if (rule === 'max') return Math.fround(base);
+  // a step that underflows float32 to 0 (weights ~1e-43) would give q = ±maxq with Ŵ = 0:
+  // such a row is treated as zero (step 1, every q rounds to 0)
+  if (rule === 'max') return Math.fround(base) || 1;
   if (typeof rule === 'object') {
     const kept = Array.from(mags).sort((a, b) => b - a).slice(0, Math.max(1, keep));
     let ss = 0;
     for (const x of kept) ss += x * x;
-    return Math.fround(Math.max(base, rule.rms * Math.sqrt(ss / kept.length)));
+    return Math.fround(Math.max(base, rule.rms * Math.sqrt(ss / kept.length))) || 1;
   }
   // only the weights that survive pruning are rounded (the others go to 0 anyway)
   const kept = Array.from(mags).sort((a, b) => b - a).slice(0, Math.max(1, keep));
-  let best = base, bestErr = Infinity;
+  let best = 1, bestErr = Infinity;
   for (let i = 0; i <= 40; i++) {
     const p = 1 - i * 0.0125; // 1 … 0.5
     const s = Math.fround(base * p);
+    if (s === 0) continue;
     let e = 0;
     for (const x of kept) {
       const qv = Math.min(maxq, roundHalfEven(x / s));
@@ -87,6 +90,19 @@ export function rowStep(w: ArrayLike<number>, maxq: number, rule: StepRule, keep
     if (e < bestErr) { bestErr = e; best = s; }
   }
   return best;
+}
+
+const FULL_FACTORS = new WeakMap<Float64Array, { key: string; F: Int32Array; U: Float64Array }>();
+
+/** FNV-1a over the bytes of a (K, K) matrix: O(K²), negligible next to the O(K³) factor. */
+function contentHash(H: Float64Array): string {
+  const u = new Uint32Array(H.buffer, H.byteOffset, H.length * 2);
+  let a = 0x811c9dc5, b = 0x01000193 ^ H.length;
+  for (let i = 0; i < u.length; i++) {
+    a = Math.imul(a ^ u[i]!, 16777619);
+    b = Math.imul(b ^ u[i]!, 0x5bd1e995) ^ (b >>> 15);
+  }
+  return `${(a >>> 0).toString(16)}${(b >>> 0).toString(16)}`;
 }
 
 /**
@@ -104,6 +120,15 @@ export function obsQuantize(W: Float32Array, H: Float64Array, opts: ObsQuantizeO
   const maxq = opts.maxq ?? 127;
   if (!Number.isInteger(maxq) || maxq < 1 || maxq > 127) throw new SparrowError('invalid_argument', `obsQuantize: maxq must be an integer in 1..127, got ${maxq}`);
   const damp = opts.damp ?? 0.01;
+  if (typeof damp !== 'number' || !Number.isFinite(damp) || damp < 0) throw new SparrowError('invalid_argument', `obsQuantize: damp must be a finite number >= 0, got ${String(damp)}`);
+  const rule = opts.step ?? 'mse';
+  if (!(rule === 'max' || rule === 'mse' || (typeof rule === 'object' && rule !== null && Number.isFinite(rule.rms) && rule.rms > 0))) {
+    throw new SparrowError('invalid_argument', `obsQuantize: step must be 'max', 'mse' or { rms: α > 0 }, got ${JSON.stringify(rule)}`);
+  }
+  // (obsPruneDetailed checks these too, but it is skipped at sparsity 0 without a mask)
+  for (let i = 0; i < W.length; i++) if (!Number.isFinite(W[i]!)) throw new SparrowError('invalid_argument', `obsQuantize: weight at index ${i} is not finite (${W[i]})`);
+  for (let i = 0; i < H.length; i++) if (!Number.isFinite(H[i]!)) throw new SparrowError('invalid_argument', `obsQuantize: H at index ${i} is not finite (${H[i]})`);
+  for (let i = 0; i < K; i++) if (H[i * K + i]! < 0) throw new SparrowError('invalid_argument', `obsQuantize: H[${i},${i}] = ${H[i * K + i]} is negative (H must be positive semidefinite)`);
   const fixed = opts.mask;
   if (fixed && fixed.length !== rows * K) throw new SparrowError('invalid_argument', `obsQuantize: mask must have ${rows * K} elements`);
 
@@ -132,7 +157,12 @@ export function obsQuantize(W: Float32Array, H: Float64Array, opts: ObsQuantizeO
     for (let a = 0; a < n; a++) A[a * n + a]! += lambda;
     return inverseUpperCholesky(A, n, 0).U;
   };
-  let shared: { F: Int32Array; U: Float64Array } | null = null;
+  // rows keeping every live column share one factor, cached per H across calls (the
+  // allocation quantizes one layer with many candidates)
+  // (keyed by H's contents too: a caller may change H in place between calls)
+  const cacheKey = `${lambda}|${opts.actOrder ?? true}|${contentHash(H)}`;
+  const cached = FULL_FACTORS.get(H);
+  let shared: { F: Int32Array; U: Float64Array } | null = cached && cached.key === cacheKey ? cached : null;
   const q = new Int8Array(rows * K);
   const step = new Float32Array(rows);
   const out = new Float32Array(rows * K);
@@ -144,11 +174,14 @@ export function obsQuantize(W: Float32Array, H: Float64Array, opts: ObsQuantizeO
     if (n === 0) { step[r] = 1; continue; }
     let U: Float64Array;
     if (n === nLive) {
-      if (!shared) shared = { F: F.slice(0, n), U: factor(F, n) };
+      if (!shared) {
+        shared = { F: F.slice(0, n), U: factor(F, n) };
+        FULL_FACTORS.set(H, { key: cacheKey, ...shared });
+      }
       U = shared.U;
     } else U = factor(F, n);
     for (let a = 0; a < n; a++) w[a] = Wf[r * K + F[a]!]!;
-    const s = rowStep(w.subarray(0, n), maxq, opts.step ?? 'mse', n);
+    const s = rowStep(w.subarray(0, n), maxq, rule, n);
     step[r] = s;
     for (let a = 0; a < n; a++) {
       const qv = Math.max(-maxq, Math.min(maxq, roundHalfEven(w[a]! / s)));
