@@ -120,9 +120,8 @@ describe('sparrow bench options', () => {
     expect(r.stdout).not.toMatch(/packed in memory/);
   });
 
-  it('fails in one line on unknown or planned engines and bad numbers', () => {
+  it('fails in one line on unknown engines and bad numbers', () => {
     expectOneLineFailure(sparrow('bench', MNIST, '--engines', 'ort-node,nope', '--json'), /engine 'nope' is not available/);
-    expectOneLineFailure(sparrow('bench', MNIST, '--engines', 'sparrow-int8'), /planned, not built yet/);
     expectOneLineFailure(sparrow('bench', MNIST, '--runs', '0'), /--runs must be a positive integer/);
     expectOneLineFailure(sparrow('bench', join(tmp, 'missing.onnx')), /io_error/);
   });

@@ -183,7 +183,7 @@ describe('sparrow compress mnist-8', () => {
     expectFailure(sparrow('compress', MNIST_ONNX, '-o', out, '--mean', '0.1,0.2', '--std', '1,1'), /--mean has 2 values/);
     expectFailure(sparrow('compress', join(tmp, 'missing.onnx'), '-o', out), /io_error/);
     expectFailure(sparrow('compress', file8, '-o', out), /already a \.sparrow/);
-    expectFailure(sparrow('run', file8, '--input', `Input3=${join(tmp, 'x8.npy')}`, '--engine', 'ort-node'), /sparrow-f32 or sparrow-ref/);
+    expectFailure(sparrow('run', file8, '--input', `Input3=${join(tmp, 'x8.npy')}`, '--engine', 'ort-node'), /runs on sparrow-f32, sparrow-int8 or sparrow-ref, not ort-node/);
     expect(existsSync(out)).toBe(false);
   });
 
@@ -191,7 +191,7 @@ describe('sparrow compress mnist-8', () => {
     const r = sparrow('compress', '--help');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/--sparsity[\s\S]*default:\s+"0\.5"/);
-    expect(r.stdout).toMatch(/--prune[\s\S]*default:\s+"magnitude"/);
+    expect(r.stdout).toMatch(/--prune[\s\S]*default: hessian with --calib,\s+magnitude without/);
     expect(r.stdout).toMatch(/--weight-bits[\s\S]*default:\s+"8"/);
     expect(r.stdout).toMatch(/--activations[\s\S]*default:\s+"dynamic"/);
   });
@@ -202,10 +202,18 @@ describe('sparrow compress mnist-8', () => {
     json<ReportJson>(r);
     const { header } = readContainer(new Uint8Array(readFileSync(out)));
     expect(header.meta.compression).toMatchObject({ activations: 'static', calib: { n: 16 } });
-    const ranges = header.meta.activationRanges as Record<string, number>;
-    expect(Object.keys(ranges).sort()).toEqual(['Input3', 'Pooling160_Output_0_reshape0', 'Pooling66_Output_0']);
-    expect(ranges.Input3).toBe(1); // pixel/255 of a digit reaches 1
-    for (const v of Object.values(ranges)) expect(v).toBeGreaterThan(0);
+    // [min, max] for the graph input and every node output of the stored (optimized) graph
+    const ranges = header.meta.activationRanges as Record<string, [number, number]>;
+    const g = importOnnx(new Uint8Array(readFileSync(MNIST_ONNX)));
+    optimize(g);
+    const expected = [...g.inputs, ...g.nodes.flatMap((n) => n.outputs)].filter((v) => g.values.get(v)?.info.dtype === 'float32');
+    expect(Object.keys(ranges).sort()).toEqual([...new Set(expected)].sort());
+    for (const [lo, hi] of Object.values(ranges)) expect(lo).toBeLessThanOrEqual(hi);
+    // pixels/255 lie in [0, 1]; the MSE clip may cut the top but keeps most of it
+    const [lo, hi] = ranges['Input3']!;
+    expect(lo).toBeGreaterThanOrEqual(0);
+    expect(hi).toBeLessThanOrEqual(1);
+    expect(hi).toBeGreaterThan(0.5);
   });
 });
 

@@ -27,6 +27,13 @@ async function bundleWorker(): Promise<string> {
     target: "es2022",
     conditions: ["workerd", "worker", "browser"],
     mainFields: ["module", "main"],
+    // the kernels stay a separate CompiledWasm module, as wrangler's [[rules]] make them
+    plugins: [{
+      name: "wasm-module",
+      setup(b) {
+        b.onResolve({ filter: /\.wasm$/ }, () => ({ path: "./sparrow.wasm", external: true }));
+      },
+    }],
     write: false,
     logLevel: "silent",
   });
@@ -39,9 +46,15 @@ describe("worker: /healthz", () => {
   let mf: Miniflare | undefined;
 
   beforeAll(async () => {
-    const [script, compat] = await Promise.all([bundleWorker(), readWranglerCompat()]);
+    const [script, compat, wasm] = await Promise.all([
+      bundleWorker(), readWranglerCompat(), readFile(new URL("../build/sparrow.wasm", import.meta.url)),
+    ]);
     mf = new Miniflare({
-      modules: [{ type: "ESModule", path: "index.js", contents: script }],
+      modules: [
+        { type: "ESModule", path: "index.js", contents: script },
+        { type: "CompiledWasm", path: "sparrow.wasm", contents: wasm },
+      ],
+      r2Buckets: ["MODELS"],
       compatibilityDate: compat.date,
       compatibilityFlags: compat.flags,
       cf: false, // never fetch request.cf data from the network

@@ -304,3 +304,20 @@ export function qs8_dequantize__wasmsimd(n: i32, x: usize, scale: f32, zp: i32, 
   for (; i < N; i++) store<f32>(y + (i << 2), <f32>(<i32>load<i8>(x + i) - zp) * scale);
   return 0;
 }
+
+// ---- data movement -----------------------------------------------------------------------------
+
+/**
+ * y[i] = tab[i] < 0 ? fill : x[tab[i]] for i < n: an int8 gather by a table of byte offsets
+ * (i32), for the data-movement ops of the int8 engine (Slice, Pad, Transpose, Gather, ...).
+ * The quantization parameters pass through unchanged.
+ */
+export function qs8_remap__wasm(n: i32, tab: usize, x: usize, y: usize, fill: i32): i32 {
+  if (n < 0 || fill < -128 || fill > 127) return E_ARG;
+  const N = <usize>n, f = <i8>fill;
+  for (let i: usize = 0; i < N; i++) {
+    const t = load<i32>(tab + (i << 2));
+    store<i8>(y + i, t < 0 ? f : load<i8>(x + <usize>t));
+  }
+  return 0;
+}

@@ -29,6 +29,10 @@ export interface BenchEngineResult {
   wasm_memory_bytes?: number;
   /** largest |difference| of its float outputs from the first engine's, on the first warm-up input */
   max_abs_diff?: number | null;
+  /** what the engine loaded: the .onnx model, or the --compressed .sparrow file (sparrow-int8) */
+  source?: 'onnx' | 'sparrow';
+  /** sparrow-int8: decoding + packing the int8 weights into the kernel layouts, part of load_ms */
+  weights_ms?: number;
 }
 
 export interface BenchReport {
@@ -53,7 +57,10 @@ export interface BenchOptions {
   /** a .sparrow file of the model; without it the weights are packed in memory */
   compressed?: { path: string; bytes: Uint8Array };
   engines: string[];
-  /** opens an engine by CLI name */
+  /**
+   * opens an engine by CLI name from the model's bytes: the .onnx model, or the --compressed
+   * .sparrow file for the engines in COMPRESSED_ENGINES
+   */
   open(name: string, bytes: Uint8Array): Promise<InferenceEngine>;
   /** loads an engine's code before its load is timed (optional) */
   prepare?(name: string): Promise<void>;
@@ -70,6 +77,9 @@ export interface BenchOptions {
   /** progress lines (stderr in the CLI) */
   log?: (line: string) => void;
 }
+
+/** Engines that run the --compressed .sparrow file when one is given (the others run the .onnx). */
+export const COMPRESSED_ENGINES: readonly string[] = ['sparrow-int8'];
 
 /** Weights-only packing sparsity when no --compressed file is given. */
 export const IN_MEMORY_SPARSITY = 0.7;
@@ -194,7 +204,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
 
   // engines: load (cold, then a second warm load), in the order given
   const engines: InferenceEngine[] = [];
-  const load = new Map<string, { imp: number; cold: number; warm: number }>();
+  const load = new Map<string, { imp: number; cold: number; warm: number; sparrow: boolean; weights?: number }>();
   const skipped: Record<string, string> = {};
   try {
     for (const name of o.engines) {
@@ -204,11 +214,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         let t0 = performance.now();
         await o.prepare?.(name);
         imp = performance.now() - t0;
+        const src = o.compressed && COMPRESSED_ENGINES.includes(name) ? o.compressed.bytes : o.bytes;
         t0 = performance.now();
-        e = await o.open(name, o.bytes);
+        e = await o.open(name, src);
         cold = performance.now() - t0;
         t0 = performance.now();
-        const again = await o.open(name, o.bytes);
+        const again = await o.open(name, src);
         warm = performance.now() - t0;
         await again.dispose();
       } catch (err) {
@@ -218,7 +229,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         continue;
       }
       engines.push(e);
-      load.set(name, { imp, cold, warm });
+      const wm = (e as { weightsMs?: unknown }).weightsMs;
+      load.set(name, { imp, cold, warm, sparrow: !!o.compressed && COMPRESSED_ENGINES.includes(name), ...(typeof wm === 'number' ? { weights: wm } : {}) });
     }
     if (!engines.length) throw new SparrowError('invalid_argument', `no engine could load ${o.model}: ${Object.entries(skipped).map(([k, v]) => `${k}: ${v}`).join('; ')}`);
 
@@ -257,7 +269,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         load_warm_ms: round(load.get(e.name)!.warm, 3),
         import_ms: round(load.get(e.name)!.imp, 3),
         peak_rss_mb: mb(rss.get(e.name)!),
+        source: load.get(e.name)!.sparrow ? 'sparrow' : 'onnx',
       };
+      const wms = load.get(e.name)!.weights;
+      if (wms !== undefined) res.weights_ms = round(wms, 3);
       const wm = e.memoryBytes?.();
       if (typeof wm === 'number') res.wasm_memory_bytes = wm;
       if (e !== engines[0]) {
@@ -287,6 +302,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         decode: 'decoded int8 weight bytes per second: the .sparrow int8 sections through the WASM decoder vs Node zlib inflate of ' +
           'deflate-9 of the same bytes, interleaved in the same run',
         max_abs_diff: `largest |difference| of float outputs from ${engines[0]!.name} on the first input`,
+        source: `with --compressed, ${COMPRESSED_ENGINES.join(', ')} load(s) the .sparrow file (int8 weights, static activation ranges when ` +
+          'present), the other engines the .onnx model; without it sparrow-int8 quantizes the ONNX weights at load (dynamic mode)',
       },
     };
     return report;
@@ -307,7 +324,7 @@ export function formatBench(r: BenchReport): string {
   const head = ['engine', 'p50 ms', 'p90 ms', 'load ms', 'load (warm) ms', 'peak RSS MB', 'WASM mem', 'max |Δ|'];
   const rows = names.map((n) => {
     const e = r.engines[n]!;
-    return [n, e.p50_ms.toFixed(3), e.p90_ms.toFixed(3), e.load_ms.toFixed(1), e.load_warm_ms.toFixed(1), e.peak_rss_mb.toFixed(1),
+    return [e.source === 'sparrow' ? `${n} (.sparrow)` : n, e.p50_ms.toFixed(3), e.p90_ms.toFixed(3), e.load_ms.toFixed(1), e.load_warm_ms.toFixed(1), e.peak_rss_mb.toFixed(1),
       e.wasm_memory_bytes === undefined ? '-' : human(e.wasm_memory_bytes),
       e.max_abs_diff === undefined ? '(ref)' : e.max_abs_diff === null ? 'n/a' : e.max_abs_diff.toExponential(1)];
   });

@@ -5,7 +5,9 @@
 // records of the test file), written to a temp dir, reloaded from its bytes and evaluated with
 // sparrow-f32 on the records from --offset (default 1000) on, beside the float model on the
 // same records. Prints a Markdown table (or --json); --write replaces the marked section of
-// docs/compression.md. --models mnist-8,resnet20 and --limit N narrow the run.
+// docs/compression.md. --models mnist-8,resnet20 and --limit N narrow the run; --from-json F re-renders a
+// saved --json run; --only-extra runs only the EXTRA rows (plus the float baseline) and --merge F
+// puts them into the saved --json run F.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,11 +61,19 @@ async function top1(session: Session, input: string, set: ImageSet, from: number
 }
 
 async function main(): Promise<void> {
+  const from = argValue('--from-json');
+  if (from) {
+    // re-render (and --write) a saved --json run without recomputing it
+    const saved = JSON.parse(readFileSync(from, 'utf8')) as { offset: number; calibN: number; rows: Row[] };
+    emit(saved.rows, saved.offset, saved.calibN, false);
+    return;
+  }
   const offset = Number(argValue('--offset') ?? 1000);
   const calibN = Number(argValue('--calib-n') ?? 256);
   const wanted = argValue('--models')?.split(',');
   const limit = argValue('--limit');
   const json = process.argv.includes('--json');
+  const onlyExtra = process.argv.includes('--only-extra');
   const wasm = await loadWasmNode();
   const dir = mkdtempSync(join(tmpdir(), 'sparrow-eval-'));
   const rows: Row[] = [];
@@ -86,7 +96,7 @@ async function main(): Promise<void> {
       rows.push({ model: m.id, method: 'float', sparsity: 0, bits: 32, density: 1, levels: 0, bytes: onnx.length, ratio: 1, top1: float, delta: 0, seconds: 0 });
       log(`${m.id}: float top-1 ${(100 * float).toFixed(2)}% on [${offset}, ${offset + n})`);
       const configs: Array<{ method: PruneMethod; sparsity: number; bits: number; targetBytes?: number }> = [];
-      for (const s of SPARSITIES) for (const method of ['magnitude', 'hessian'] as const) configs.push({ method, sparsity: s, bits: 8 });
+      if (!onlyExtra) for (const s of SPARSITIES) for (const method of ['magnitude', 'hessian'] as const) configs.push({ method, sparsity: s, bits: 8 });
       for (const e of m.extra) configs.push({ method: 'hessian', ...e });
       for (const c of configs) {
         const t0 = performance.now();
@@ -110,6 +120,22 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  // --merge F: rows of this run replace the same configurations in a saved --json run
+  const merge = argValue('--merge');
+  if (merge) {
+    const key = (r: Row): string => `${r.model}|${r.method}|${r.sparsity}|${r.bits}|${r.targetBytes ?? 0}`;
+    const saved = JSON.parse(readFileSync(merge, 'utf8')) as { rows: Row[] };
+    const mine = new Map(rows.map((r) => [key(r), r]));
+    const merged = saved.rows.map((r) => mine.get(key(r)) ?? r);
+    for (const r of rows) if (!saved.rows.some((x) => key(x) === key(r))) merged.push(r);
+    emit(merged, offset, calibN, json);
+    return;
+  }
+  emit(rows, offset, calibN, json);
+}
+
+function emit(rows: Row[], offset: number, calibN: number, json: boolean): void {
+  const log = (s: string): void => { process.stderr.write(s + '\n'); };
   const table = markdown(rows, offset, calibN);
   if (json) process.stdout.write(JSON.stringify({ offset, calibN, rows }) + '\n');
   else process.stdout.write(table + '\n');

@@ -29,8 +29,10 @@ import { loadWasmNode } from '../runtime/node.js';
  * Engines of --engine / --engines: the CLI names → Session engines (EngineName) or ONNX Runtime
  * engines (src/runtime/ort.ts). Only what exists is listed.
  */
-const ENGINES: Record<string, EngineName | OrtEngineName> = { 'sparrow-f32': 'sparrow-f32', 'sparrow-ref': 'reference', 'ort-web': 'ort-web', 'ort-node': 'ort-node' };
-const PLANNED_ENGINES = ['sparrow-int8'];
+const ENGINES: Record<string, EngineName | OrtEngineName> = {
+  'sparrow-f32': 'sparrow-f32', 'sparrow-int8': 'sparrow-int8', 'sparrow-ref': 'reference', 'ort-web': 'ort-web', 'ort-node': 'ort-node',
+};
+const PLANNED_ENGINES: string[] = [];
 /** bench's default: the product's engine and its peers (the TS reference is ~50x slower) */
 const DEFAULT_BENCH_ENGINES = ['sparrow-f32', 'ort-web', 'ort-node'];
 
@@ -61,7 +63,7 @@ async function openModel(path: string, engine = 'sparrow-f32'): Promise<OpenedMo
   const kind = engineOf(engine);
   if (isSparrowFile(bytes)) {
     if (isOrtEngine(kind)) {
-      throw new SparrowError('invalid_argument', `${path}: a .sparrow model runs on sparrow-f32 or sparrow-ref, not ${engine} (ONNX Runtime takes the .onnx model)`);
+      throw new SparrowError('invalid_argument', `${path}: a .sparrow model runs on sparrow-f32, sparrow-int8 or sparrow-ref, not ${engine} (ONNX Runtime takes the .onnx model)`);
     }
     const session = await Session.fromSparrow(bytes, { engine: kind });
     return { engine: sessionEngine(engine, session), preprocessing: session.preprocessing, sparrow: true };
@@ -231,8 +233,9 @@ function buildProgram(out: (s: string) => void): Command {
       'are not stored; biases stay float32')
     .argument('<model>', 'an .onnx model')
     .requiredOption('-o, --output <file>', 'output .sparrow file')
-    .option('--sparsity <s>', 'fraction of each weight tensor pruned, 0 <= s < 1', String(COMPRESS_DEFAULTS.sparsity))
-    .option('--prune <method>', `${PRUNE_METHODS.join(' | ')}: magnitude is per layer and needs no data; hessian (OBS) needs --calib`, COMPRESS_DEFAULTS.prune)
+    .option('--sparsity <s>', 'fraction of each weight tensor pruned, 0 <= s < 1 (the first and last layers stay dense)', String(COMPRESS_DEFAULTS.sparsity))
+    .option('--prune <method>', `${PRUNE_METHODS.join(' | ')} (default: hessian with --calib, magnitude without): magnitude is per layer and ` +
+      'needs no data; hessian = OBS pruning + error-compensated quantization + bias correction on the calibration data')
     .option('--calib <spec>', 'calibration data: mnist:<folder> | cifar10:<file> | npy:<file.npy> (first --calib-n records)')
     .option('--calib-n <n>', 'calibration records', String(COMPRESS_DEFAULTS.calibN))
     .option('--weight-bits <b>', 'at most 2^B distinct int8 levels per weight tensor (weight sharing), 3..8', String(COMPRESS_DEFAULTS.weightBits))
@@ -243,7 +246,7 @@ function buildProgram(out: (s: string) => void): Command {
     .option('--std <a,b,c>', 'per-channel std, stored likewise (default: none)')
     .option('--json', 'print the inspect report of the written file as one JSON document')
     .action(async (model: string, o: {
-      output: string; sparsity: string; prune: string; calib?: string; calibN: string; weightBits: string; activations: string; targetSize?: string;
+      output: string; sparsity: string; prune?: string; calib?: string; calibN: string; weightBits: string; activations: string; targetSize?: string;
       mean?: string; std?: string; json?: boolean;
     }) => {
       const num = (v: string, flag: string): number => {
@@ -252,7 +255,7 @@ function buildProgram(out: (s: string) => void): Command {
         return x;
       };
       const base = {
-        sparsity: num(o.sparsity, '--sparsity'), prune: o.prune as PruneMethod, weightBits: num(o.weightBits, '--weight-bits'),
+        sparsity: num(o.sparsity, '--sparsity'), prune: (o.prune ?? (o.calib ? 'hessian' : 'magnitude')) as PruneMethod, weightBits: num(o.weightBits, '--weight-bits'),
         activations: o.activations as ActivationMode,
         ...(o.targetSize !== undefined ? { targetBytes: parseSize(o.targetSize) } : {}),
       };
@@ -361,7 +364,7 @@ function buildProgram(out: (s: string) => void): Command {
       'pixel/255 then --mean/--std, or what a .sparrow model stores)')
     .argument('<model>', 'an .onnx or .sparrow model')
     .requiredOption('--input <name=file.npy...>', 'an input (repeat for several)')
-    .option('--engine <engine>', `engine: ${Object.keys(ENGINES).join(', ')} (.sparrow: sparrow-f32, sparrow-ref)`, 'sparrow-f32')
+    .option('--engine <engine>', `engine: ${Object.keys(ENGINES).join(', ')} (.sparrow: sparrow-f32, sparrow-int8, sparrow-ref)`, 'sparrow-f32')
     .option('--mean <a,b,c>', 'per-channel mean for uint8 pixel inputs, after pixel/255 (default: a .sparrow model\'s own)')
     .option('--std <a,b,c>', 'per-channel std for uint8 pixel inputs (default: a .sparrow model\'s own)')
     .option('--out <dir>', 'folder for the output .npy files', '.')
@@ -445,7 +448,8 @@ function buildProgram(out: (s: string) => void): Command {
     .description('latency of engines on one model (one process, one thread each, interleaved, same seeded inputs), ' +
       'model sizes, and WASM weight decoding vs zlib inflate')
     .argument('<model>', 'an .onnx model')
-    .option('--compressed <file>', 'the model\'s .sparrow file (default: its weights packed in memory)')
+    .option('--compressed <file>', 'the model\'s .sparrow file (default: its weights packed in memory); sparrow-int8 runs it ' +
+      '(without it, sparrow-int8 quantizes the ONNX weights at load and runs in dynamic mode)')
     .option('--engines <list>', `comma-separated engines (default: ${DEFAULT_BENCH_ENGINES.join(',')}; also: sparrow-ref, the slow TS reference)`)
     .option('--runs <n>', 'timed runs per engine', '30')
     .option('--batch <b>', 'size of symbolic batch dimensions', '1')
@@ -464,7 +468,11 @@ function buildProgram(out: (s: string) => void): Command {
       const compressed = o.compressed ? { path: o.compressed, bytes: await readInput(o.compressed) } : undefined;
       const report = await runBench({
         model, bytes, compressed, engines: names, runs, batch,
-        open: (name, b) => openEngine(name, engineOf(name), b),
+        open: async (name, b) => {
+          if (!isSparrowFile(b)) return openEngine(name, engineOf(name), b);
+          const session = await Session.fromSparrow(b, { engine: engineOf(name) as EngineName });
+          return Object.assign(sessionEngine(name, session), { weightsMs: session.report?.int8?.weightsMs });
+        },
         prepare: (name) => prepareEngine(engineOf(name)),
         strictEngines: o.engines !== undefined,
         log: (line) => process.stderr.write(`bench: ${line}\n`),

@@ -21,7 +21,7 @@ import { reconstructionError } from './obs.js';
 export interface Candidate { step: StepRule; maxq: number; sparsity: number }
 
 /** The default candidate grid: steps of α · rms(row), α from fine to coarse. */
-export const DEFAULT_ALPHAS = [0.25, 0.35, 0.5, 0.7, 1, 1.4, 2, 2.8, 4];
+export const DEFAULT_ALPHAS = [0.25, 0.35, 0.5, 0.7, 1, 1.4, 2, 2.8];
 
 export interface AllocLayer {
   node: string;

@@ -292,10 +292,28 @@ export type SectionData = Int8Array | Uint8Array | Int32Array | Float32Array | B
 /** An int8 weight as stored, for engines that compute in int8 (the graph gets its float32 dequantization). */
 export interface StoredInt8 extends QuantizedWeight { dims: number[]; scaleName: string }
 
+/**
+ * A quantized int8 weight left coded (readGraphContainer with `codedInt8`): the int8 engine
+ * decodes the payload in WASM straight into its kernel layouts. The graph's float32 constant of
+ * such a weight is lazy: its `data` decodes (TS reference) and dequantizes on first access.
+ */
+export interface CodedInt8 {
+  /** container codec id (0 raw, 1 huffman, 2 rle-huffman, 3 rle-rows) */
+  codec: number;
+  /** the stored payload (CRC checked; a view into the file) */
+  payload: Uint8Array;
+  dims: number[];
+  axis: number;
+  scales: Float32Array;
+  scaleName: string;
+}
+
 export interface DecodedGraph {
   graph: Graph;
   /** value name → its stored int8 weight and scales (the graph holds q·scale in float32) */
   int8: Map<string, StoredInt8>;
+  /** value name → its coded int8 weight (only with the `coded` hook of graphFromMeta) */
+  coded: Map<string, CodedInt8>;
 }
 
 function parseDims(x: unknown, what: string, allowSymbolic: boolean): number[] {
@@ -411,7 +429,8 @@ function asTensorData(d: SectionData, dtype: TensorDType, what: string): TensorD
  * values are named `%<value index>` and unnamed nodes `#<node index>` (with `'` appended
  * while such a name is taken).
  */
-export function graphFromMeta(meta: SparrowMeta, section: (i: number) => SectionData): DecodedGraph {
+export function graphFromMeta(meta: SparrowMeta, section: (i: number) => SectionData,
+  coded?: (i: number) => { codec: number; payload: Uint8Array } | undefined): DecodedGraph {
   const gj = meta.graph;
   if (gj === null || gj === undefined) throw corrupt('the file holds no graph (metadata.graph is absent: a weights-only container)');
   if (!isObj(gj)) throw corrupt(`must be an object, got ${show(gj)}`);
@@ -489,6 +508,7 @@ export function graphFromMeta(meta: SparrowMeta, section: (i: number) => Section
     scaleOf.set(i, s);
   });
   const int8 = new Map<string, StoredInt8>();
+  const codedMap = new Map<string, CodedInt8>();
   meta.tensors.forEach((t, i) => {
     if (scaleNames.has(t.name)) {
       if (t.value !== undefined || t.quant !== undefined || t.valueDtype !== undefined) throw corrupt(`scale tensor '${t.name}' is also a graph value`);
@@ -498,8 +518,9 @@ export function graphFromMeta(meta: SparrowMeta, section: (i: number) => Section
     if (t.value !== undefined && !isName(t.value)) throw corrupt(`tensor '${t.name}': value must be a non-empty string or null, got ${show(t.value)}`);
     const value = (t.value as string | undefined) ?? t.name;
     const what = `constant '${value}' (tensor '${t.name}')`;
-    const data = section(i);
     const s = scaleOf.get(i);
+    const raw = s && t.dtype === 'int8' ? coded?.(i) : undefined;
+    const data = raw ? new Int8Array(0) : section(i);
     if (s) {
       const axis = (t.quant as Record<string, unknown>).axis;
       if (t.dtype !== 'int8') throw corrupt(`${what}: a quantized tensor must be int8, is ${t.dtype}`);
@@ -512,8 +533,13 @@ export function graphFromMeta(meta: SparrowMeta, section: (i: number) => Section
       for (let c = 0; c < C; c++) {
         if (!(Number.isFinite(scales[c]!) && scales[c]! > 0)) throw corrupt(`${what}: scale ${c} is ${scales[c]}, must be finite and positive`);
       }
-      const qd = data as Int8Array;
       const dims = [...t.shape];
+      if (raw) {
+        codedMap.set(value, { codec: raw.codec, payload: raw.payload, dims, axis: axis as number, scales, scaleName: s.t.name });
+        define(value, { name: value, info: { dtype: 'float32', dims }, const: lazyDequantized(raw, dims, scales, axis as number) }, 'constant');
+        return;
+      }
+      const qd = data as Int8Array;
       int8.set(value, { q: qd, scales, axis: axis as number, dims, scaleName: s.t.name });
       define(value, { name: value, info: { dtype: 'float32', dims }, const: { dtype: 'float32', dims, data: dequantize(qd, scales, dims, axis as number) } }, 'constant');
       return;
@@ -598,7 +624,19 @@ export function graphFromMeta(meta: SparrowMeta, section: (i: number) => Section
       throw corrupt(`graph output '${o.name}' is declared ${fmt(o)} but the graph computes ${fmt(got)}`);
     }
   }
-  return { graph, int8 };
+  return { graph, int8, coded: codedMap };
+}
+
+/** A float32 constant q·scale whose data is decoded (TS reference) and dequantized on first access. */
+function lazyDequantized(raw: { codec: number; payload: Uint8Array }, dims: number[], scales: Float32Array, axis: number): Tensor {
+  let data: Float32Array | undefined;
+  const n = elementCount(dims);
+  const t = { dtype: 'float32', dims } as Tensor;
+  Object.defineProperty(t, 'data', {
+    enumerable: true,
+    get: () => (data ??= dequantize(decodeInt8Ref(raw.codec, raw.payload, n), scales, dims, axis)),
+  });
+  return t;
 }
 
 /**
@@ -637,7 +675,8 @@ function compatible(got: ValueInfo, want: { dtype: TensorDType; dims: number[] |
 /** Section i of a container as its typed array (int8 sections decoded; raw ones copied, hence aligned). */
 export function sectionData(dtype: DType, codec: number, payload: Uint8Array, decodedBytes: number): SectionData {
   if (dtype === DType.Int8) return decodeInt8Ref(codec, payload, decodedBytes);
-  const buf = payload.slice().buffer;
+  // a copy (Uint8Array.prototype.slice: Node's Buffer#slice would return a view into its pool)
+  const buf = Uint8Array.prototype.slice.call(payload).buffer;
   switch (dtype) {
     case DType.Uint8: return new Uint8Array(buf);
     case DType.Int32: return new Int32Array(buf);
@@ -652,7 +691,7 @@ export function sectionData(dtype: DType, codec: number, payload: Uint8Array, de
  * Reads a `.sparrow` file with a graph: every CRC and stream is checked, the sections decoded,
  * the graph validated and rebuilt (quantized weights dequantized to float32).
  */
-export function readGraphContainer(bytes: Uint8Array, opts: ReadOptions = {}): DecodedGraph & { meta: SparrowMeta } {
+export function readGraphContainer(bytes: Uint8Array, opts: ReadOptions & { codedInt8?: boolean } = {}): DecodedGraph & { meta: SparrowMeta } {
   const { header, payload } = readContainer(bytes, opts);
   const cache = new Map<number, SectionData>();
   const section = (i: number): SectionData => {
@@ -664,5 +703,6 @@ export function readGraphContainer(bytes: Uint8Array, opts: ReadOptions = {}): D
     }
     return d;
   };
-  return { ...graphFromMeta(header.meta, section), meta: header.meta };
+  const coded = opts.codedInt8 ? (i: number) => ({ codec: header.sections[i]!.codec, payload: payload(i) }) : undefined;
+  return { ...graphFromMeta(header.meta, section, coded), meta: header.meta };
 }

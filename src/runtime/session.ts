@@ -1,6 +1,10 @@
 // Session: the one inference API. Import (src/onnx/import.ts) → passes (src/ir/passes.ts) →
-// an engine: 'reference' (plain TS kernels, the default) or 'sparrow-f32' (float32 kernels in
-// WASM linear memory, src/runtime/engine_f32.ts: one compiled plan per input-shape signature).
+// an engine: 'reference' (plain TS kernels, the default), 'sparrow-f32' (float32 kernels in
+// WASM linear memory, src/runtime/engine_f32.ts: one compiled plan per input-shape signature)
+// or 'sparrow-int8' (int8 kernels, src/runtime/engine_int8.ts). sparrow-int8 on a `.sparrow`
+// file uses its int8 weights (decoded in WASM) and, when present, its static activation ranges;
+// on an ONNX model (or a file without ranges) it quantizes the weights per output channel at
+// load and runs in dynamic mode (activations quantized per inference).
 import { SparrowError } from '../errors.js';
 import type { Tensor, ValueInfo } from '../ops/types.js';
 import { cloneGraph, opCounts, type Graph } from '../ir/graph.js';
@@ -11,9 +15,11 @@ import { F32Engine, type F32MemoryStats, type FallbackOp } from './engine_f32.js
 import type { FuseReport } from '../ir/fuse.js';
 import type { ReadOptions } from '../format/container.js';
 import { loadSparrowModel, type CompressionRecord, type Preprocessing } from './sparrow_model.js';
+import { Int8Engine, type Int8Report } from './engine_int8.js';
+import type { CodedInt8 } from '../format/graph.js';
 
-export type EngineName = 'reference' | 'sparrow-f32';
-const ENGINES: readonly string[] = ['reference', 'sparrow-f32'];
+export type EngineName = 'reference' | 'sparrow-f32' | 'sparrow-int8';
+const ENGINES: readonly string[] = ['reference', 'sparrow-f32', 'sparrow-int8'];
 
 export type { FallbackOp, F32MemoryStats };
 
@@ -28,6 +34,13 @@ export interface SessionReport extends OptimizeReport {
   fallbackOps: FallbackOp[];
   /** sparrow-f32: bias Adds and activations fused into Conv/Gemm/MatMul (largest plan) */
   fused?: FuseReport;
+  /** sparrow-int8: mode, kernels, quantized layers (kernel, density), weight decode + pack time, float ops */
+  int8?: Int8Report;
+  /**
+   * ms to create the session (fromSparrow / fromOnnx: parsing, passes, WASM instantiation,
+   * weight decode + pack, plan compilation); sparrow-int8's decode + pack alone is int8.weightsMs
+   */
+  loadMs?: number;
 }
 
 export interface SessionOptions {
@@ -44,6 +57,46 @@ export interface SessionOptions {
   inputShapes?: Record<string, readonly number[]>;
   /** options for the passes */
   passes?: Omit<OptimizeOptions, 'inputShapes'>;
+  /**
+   * sparrow-int8: 'simd' (default) runs the WASM int8 kernels, 'scalar' their plain TS
+   * references (src/kernels/int8_ref.ts) on the same plan: bit-identical results, for testing
+   */
+  kernels?: 'simd' | 'scalar';
+  /** sparrow-int8: weight density at or below which a Conv layer uses the sparse kernel (default SPARSE_DENSITY) */
+  sparseDensity?: number;
+}
+
+/** What fromSparrow hands the int8 engine besides the graph. */
+interface Int8Inputs {
+  ranges: Map<string, [number, number]> | null;
+  coded: Map<string, CodedInt8>;
+}
+
+/** How #create treats its graph. */
+interface CreateHow {
+  /** a graph read from a `.sparrow` file: optimized before it was written, fresh (not shared) */
+  fromFile?: boolean;
+  int8?: Int8Inputs;
+}
+
+/** The report of passes that changed nothing. */
+function unchanged(graph: Graph): OptimizeReport {
+  const ops = opCounts(graph);
+  return {
+    nodesBefore: graph.nodes.length, nodesAfter: graph.nodes.length, opsBefore: ops, opsAfter: { ...ops },
+    identitiesRemoved: 0, constantsFolded: 0, batchNormsFolded: 0, deadNodesRemoved: 0,
+  };
+}
+
+/**
+ * Starts compiling build/sparrow.wasm (Node; cached per process) so that it overlaps the parsing
+ * of a model; undefined where the Node adapter is not available (the engine reports that itself).
+ */
+function nodeModule(): Promise<WebAssembly.Module | undefined> {
+  const spec = './node.js';
+  return (import(/* @vite-ignore */ spec) as Promise<typeof import('./node.js')>)
+    .then((n) => n.compileNodeModule())
+    .catch(() => undefined);
 }
 
 export class Session {
@@ -58,24 +111,34 @@ export class Session {
   readonly report: SessionReport | undefined;
   readonly #graph: Graph;
   readonly #f32: F32Engine | undefined;
+  readonly #i8: Int8Engine | undefined;
   #preprocessing: Preprocessing | null = null;
   #compression: CompressionRecord | null = null;
 
-  private constructor(graph: Graph, engine: EngineName, report: OptimizeReport | undefined, opts: SessionOptions) {
+  private constructor(graph: Graph, engine: EngineName, report: OptimizeReport | undefined, opts: SessionOptions, how: CreateHow = {}) {
+    const int8 = how.int8;
     this.#graph = graph;
     this.engine = engine;
-    if (engine === 'sparrow-f32') {
+    if (engine === 'sparrow-int8') {
+      const i8 = new Int8Engine(graph, {
+        ...(opts.wasmModule ? { wasmModule: opts.wasmModule } : {}),
+        ...(opts.kernels ? { kernels: opts.kernels } : {}),
+        ...(opts.sparseDensity !== undefined ? { sparseDensity: opts.sparseDensity } : {}),
+        ...(opts.passes ? { passes: opts.passes } : {}),
+        ...(how.fromFile && !opts.passes && opts.optimize !== false ? { optimized: true } : {}),
+        ranges: int8?.ranges ?? null,
+        coded: int8?.coded ?? new Map(),
+      });
+      this.#i8 = i8;
+      this.report = { ...(report ?? unchanged(graph)), fallbackOps: i8.fallbackOps, int8: i8.report };
+    } else if (engine === 'sparrow-f32') {
       const f32 = new F32Engine(graph, {
         ...(opts.wasmModule ? { wasmModule: opts.wasmModule } : {}),
         ...(opts.optimize === false ? { optimize: false } : {}),
         ...(opts.passes ? { passes: opts.passes } : {}),
       });
       this.#f32 = f32;
-      const base: OptimizeReport = report ?? {
-        nodesBefore: graph.nodes.length, nodesAfter: graph.nodes.length, opsBefore: opCounts(graph), opsAfter: opCounts(graph),
-        identitiesRemoved: 0, constantsFolded: 0, batchNormsFolded: 0, deadNodesRemoved: 0,
-      };
-      const r: SessionReport = { ...base, fallbackOps: f32.fallbackOps };
+      const r: SessionReport = { ...(report ?? unchanged(graph)), fallbackOps: f32.fallbackOps };
       Object.defineProperty(r, 'fused', { enumerable: true, get: () => f32.fuse });
       this.report = r;
     } else {
@@ -101,9 +164,12 @@ export class Session {
     if (!ENGINES.includes(engine)) {
       throw new SparrowError('invalid_argument', `engine '${String(engine)}' is not available (available: ${ENGINES.join(', ')})`);
     }
+    const t0 = performance.now();
     const graph = importOnnx(bytes);
     const s = Session.fromGraph(graph, opts);
     await s.#f32?.init();
+    await s.#i8?.init();
+    if (s.report) s.report.loadMs = performance.now() - t0;
     return s;
   }
 
@@ -129,7 +195,8 @@ export class Session {
   /**
    * Loads a `.sparrow` model (src/format/graph.ts): every CRC and stream is checked, the graph
    * is validated and rebuilt, int8 weights are dequantized to float32 (q·scale per channel) and
-   * the graph runs on a float engine, 'sparrow-f32' by default (the int8 engine comes later).
+   * the graph runs on 'sparrow-f32' by default; 'sparrow-int8' keeps the weights int8 (decoded in WASM
+   * into the kernel layouts) and uses the file's static activation ranges when it has them.
    * The file's preprocessing is available as `session.preprocessing`. Throws SparrowError:
    * the container's codes, 'corrupt_metadata' (a bad graph), 'unsupported_op'.
    */
@@ -138,28 +205,47 @@ export class Session {
     if (!ENGINES.includes(engine)) {
       throw new SparrowError('invalid_argument', `engine '${String(engine)}' is not available (available: ${ENGINES.join(', ')})`);
     }
-    const model = loadSparrowModel(bytes, opts.read);
+    const t0 = performance.now();
+    const int8 = engine === 'sparrow-int8';
+    // the WASM module compiles (V8 background threads) while the file is read and validated
+    const modP = engine !== 'reference' && !opts.wasmModule ? nodeModule() : undefined;
+    const model = loadSparrowModel(bytes, { ...opts.read, ...(int8 ? { codedInt8: true } : {}) });
     const { read: _read, ...rest } = opts;
-    const s = Session.fromGraph(model.graph, { ...rest, engine });
+    const wasmModule = opts.wasmModule ?? (modP ? await modP : undefined);
+    const s = Session.#create(model.graph, { ...rest, engine, ...(wasmModule ? { wasmModule } : {}) }, {
+      fromFile: true,
+      ...(int8 ? { int8: { ranges: model.activationRanges, coded: model.coded } } : {}),
+    });
     s.#preprocessing = model.preprocessing;
     s.#compression = model.compression;
     await s.#f32?.init();
+    await s.#i8?.init();
+    if (s.report) s.report.loadMs = performance.now() - t0;
     return s;
   }
 
   static fromGraph(graph: Graph, opts: SessionOptions = {}): Session {
+    return Session.#create(graph, opts);
+  }
+
+  static #create(graph: Graph, opts: SessionOptions, how: CreateHow = {}): Session {
     const engine = opts.engine ?? 'reference';
     if (!ENGINES.includes(engine)) {
       throw new SparrowError('invalid_argument', `engine '${String(engine)}' is not available (available: ${ENGINES.join(', ')})`);
     }
-    const g = cloneGraph(graph);
+    // a graph read from a file is fresh and was optimized before it was written: the passes
+    // would find nothing to do (unless the caller asks for input shapes or other passes)
+    const again = !how.fromFile || !!opts.inputShapes || !!opts.passes;
+    const g = how.fromFile ? graph : cloneGraph(graph);
     let report: OptimizeReport | undefined;
-    if (opts.optimize !== false) {
+    if (opts.optimize !== false && again) {
       report = optimize(g, { ...opts.passes, ...(opts.inputShapes ? { inputShapes: opts.inputShapes } : {}) });
     } else if (opts.inputShapes) {
       throw new SparrowError('invalid_argument', 'inputShapes needs the passes (optimize: true)');
+    } else if (opts.optimize !== false) {
+      report = unchanged(g);
     }
-    return new Session(g, engine, report, opts);
+    return new Session(g, engine, report, opts, how);
   }
 
   /** The preprocessing a `.sparrow` model stores (pixel scale, mean, std); null otherwise. */
@@ -183,17 +269,18 @@ export class Session {
    */
   async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     if (this.#f32) return this.#f32.run(feeds);
+    if (this.#i8) return this.#i8.run(feeds);
     return runReference(this.#graph, feeds);
   }
 
   /** Bytes of WASM linear memory the engine holds (sparrow-f32), undefined for the reference engine. */
   memoryBytes(): number | undefined {
-    return this.#f32?.wasm?.memoryBytes;
+    return (this.#f32?.wasm ?? this.#i8?.wasm)?.memoryBytes;
   }
 
   /** sparrow-f32: mean ms per step of the compiled plan over `runs` runs (diagnostics); [] for the reference engine. */
   async profile(feeds: Record<string, Tensor>, runs = 20): Promise<Array<{ node: string; op: string; ms: number }>> {
-    return this.#f32 ? this.#f32.profile(feeds, runs) : [];
+    return this.#f32 ? this.#f32.profile(feeds, runs) : this.#i8 ? this.#i8.profile(feeds, runs) : [];
   }
 
   /** sparrow-f32: arena, constant and linear-memory sizes; undefined for the reference engine. */

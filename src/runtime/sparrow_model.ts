@@ -5,7 +5,7 @@ import { SparrowError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
 import type { Tensor } from '../ops/types.js';
 import type { ReadOptions, SparrowMeta } from '../format/container.js';
-import { readGraphContainer, writeGraphContainer, type QuantizedWeight, type StoredInt8 } from '../format/graph.js';
+import { readGraphContainer, writeGraphContainer, type CodedInt8, type QuantizedWeight, type StoredInt8 } from '../format/graph.js';
 
 /**
  * How raw pixels become the model's input (metadata.preprocessing): for image input `input`
@@ -37,6 +37,14 @@ export interface SparrowModel {
   graph: Graph;
   /** value name → the stored int8 weight and its scales */
   int8: Map<string, StoredInt8>;
+  /**
+   * value name → the coded int8 weight (codec, payload, dims, axis, scales), when loaded with
+   * `codedInt8: true` (the sparrow-int8 engine decodes it in WASM); those weights are then
+   * not in `int8`, and their float32 graph constants dequantize lazily on first access
+   */
+  coded: Map<string, CodedInt8>;
+  /** metadata.activationRanges (value → [min, max]) when the file has static ranges, else null */
+  activationRanges: Map<string, [number, number]> | null;
   preprocessing: Preprocessing | null;
   compression: CompressionRecord | null;
   meta: SparrowMeta;
@@ -73,12 +81,30 @@ export function parsePreprocessing(x: unknown, graph: Graph): Preprocessing | nu
 }
 
 /** Reads a `.sparrow` model (everything checked; see readGraphContainer). */
-export function loadSparrowModel(bytes: Uint8Array, opts: ReadOptions = {}): SparrowModel {
-  const { graph, int8, meta } = readGraphContainer(bytes, opts);
+export function loadSparrowModel(bytes: Uint8Array, opts: ReadOptions & { codedInt8?: boolean } = {}): SparrowModel {
+  const { graph, int8, coded, meta } = readGraphContainer(bytes, opts);
   const preprocessing = parsePreprocessing(meta.preprocessing, graph);
   const c = meta.compression;
   const compression = c && typeof c === 'object' && !Array.isArray(c) ? c as CompressionRecord : null;
-  return { graph, int8, preprocessing, compression, meta };
+  return { graph, int8, coded, activationRanges: parseActivationRanges(meta['activationRanges'], graph), preprocessing, compression, meta };
+}
+
+/**
+ * metadata.activationRanges: { value: [min, max] } for values of the graph (names it does not
+ * have are ignored); null when absent. Malformed entries → corrupt_metadata.
+ */
+export function parseActivationRanges(x: unknown, graph: Graph): Map<string, [number, number]> | null {
+  if (x === null || x === undefined) return null;
+  const bad = (m: string): SparrowError => new SparrowError('corrupt_metadata', `activationRanges: ${m}`);
+  if (typeof x !== 'object' || Array.isArray(x)) throw bad(`must be an object, got ${JSON.stringify(x)?.slice(0, 60)}`);
+  const out = new Map<string, [number, number]>();
+  for (const [k, v] of Object.entries(x as Record<string, unknown>)) {
+    if (!Array.isArray(v) || v.length !== 2 || v.some((e) => typeof e !== 'number' || !Number.isFinite(e)) || (v[0] as number) > (v[1] as number)) {
+      throw bad(`'${k}' must be [min, max] (finite, min ≤ max), got ${JSON.stringify(v)?.slice(0, 60)}`);
+    }
+    if (graph.values.has(k)) out.set(k, [v[0] as number, v[1] as number]);
+  }
+  return out;
 }
 
 export interface WriteModelOptions {

@@ -1,0 +1,133 @@
+// Shared by scripts/start.js, scripts/loadtest.js and the end-to-end test: compressing the
+// bundled example models with `sparrow compress` (cached) and seeding a running Worker.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const DATA_DIR = join(ROOT, '.sparrow-data');
+export const MODELS_OUT = join(DATA_DIR, 'models');
+export const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+export const SPARROW_CLI = join(ROOT, 'bin', 'sparrow.js');
+
+const IMAGENET_NORM = ['--mean', '0.485,0.456,0.406', '--std', '0.229,0.224,0.225'];
+
+/**
+ * The bundled examples and how `npm start` compresses them: Hessian (OBS) pruning to 70 %
+ * sparsity, int8 per output channel, static activation ranges for the int8 engine, all
+ * calibrated on 64 bundled test images (examples/calib/, never used for evaluation here).
+ */
+export const EXAMPLES = [
+  {
+    id: 'mnist-8',
+    onnx: 'examples/models/mnist-8.onnx',
+    calib: 'examples/calib/mnist-t10k-0-63.npy',
+    args: ['--sparsity', '0.7', '--prune', 'hessian', '--calib-n', '64', '--activations', 'static'],
+  },
+  {
+    id: 'resnet20-cifar10',
+    onnx: 'examples/models/resnet20-cifar10.onnx',
+    calib: 'examples/calib/cifar10-test-0-63.npy',
+    args: ['--sparsity', '0.7', '--prune', 'hessian', '--calib-n', '64', '--activations', 'static', ...IMAGENET_NORM],
+  },
+];
+
+const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+
+function run(cmd, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    let out = '', err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    p.once('error', reject);
+    p.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${relative(ROOT, args[0] ?? cmd)} ${args.slice(1, 2).join(' ')} exited ${code}: ${err.trim().split('\n').pop()}`))));
+  });
+}
+
+/**
+ * Compresses every example into .sparrow-data/models/<id>.sparrow unless an up-to-date copy
+ * exists (same ONNX, calibration file, flags and CLI version; SPARROW_RECOMPRESS=1 forces).
+ * Returns [{ id, file, onnxBytes, report, cached }].
+ */
+export async function compressExamples({ log = () => {}, force = process.env.SPARROW_RECOMPRESS === '1' } = {}) {
+  mkdirSync(MODELS_OUT, { recursive: true });
+  const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
+  const results = [];
+  for (const ex of EXAMPLES) {
+    const onnx = join(ROOT, ex.onnx), calib = join(ROOT, ex.calib);
+    for (const f of [onnx, calib]) if (!existsSync(f)) throw new Error(`missing ${relative(ROOT, f)}`);
+    const file = join(MODELS_OUT, `${ex.id}.sparrow`);
+    const stampFile = `${file}.stamp.json`;
+    const args = ['compress', ex.onnx, '-o', relative(ROOT, file), '--calib', `npy:${ex.calib}`, ...ex.args, '--json'];
+    const stamp = JSON.stringify({ version, args, onnx: sha256(readFileSync(onnx)), calib: sha256(readFileSync(calib)) });
+    let report, cached = false;
+    if (!force && existsSync(file) && existsSync(stampFile)) {
+      try {
+        const s = JSON.parse(readFileSync(stampFile, 'utf8'));
+        if (s.stamp === stamp && s.sha256 === sha256(readFileSync(file))) { report = s.report; cached = true; }
+      } catch { /* recompress */ }
+    }
+    if (!report) {
+      log(`  compressing ${ex.id} (sparrow ${args.slice(0, -1).join(' ')}) ...`);
+      report = JSON.parse(await run(process.execPath, [SPARROW_CLI, ...args]));
+      writeFileSync(stampFile, JSON.stringify({ stamp, sha256: sha256(readFileSync(file)), report }));
+    }
+    results.push({ id: ex.id, file, onnxBytes: readFileSync(onnx).length, report, cached });
+  }
+  return results;
+}
+
+/** PUTs each model unless the Worker already serves the same bytes; returns [{ id, version, status }]. */
+export async function seedModels(base, token, models) {
+  const listed = await (await fetch(`${base}/v1/models`)).json();
+  const have = new Map(listed.models.map((m) => [m.id, m]));
+  const out = [];
+  for (const m of models) {
+    const bytes = readFileSync(m.file);
+    const prev = have.get(m.id);
+    if (prev && prev.sha256 === sha256(bytes)) { out.push({ id: m.id, version: prev.version, status: 'unchanged' }); continue; }
+    const res = await fetch(`${base}/v1/models/${m.id}`, {
+      method: 'PUT', body: bytes, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/vnd.sparrow' },
+    });
+    const body = await res.json();
+    if (res.status !== 201) throw new Error(`PUT /v1/models/${m.id}: ${res.status} ${JSON.stringify(body)}`);
+    out.push({ id: m.id, version: body.version, status: 'stored' });
+  }
+  return out;
+}
+
+/** Resolves if host:port can be bound right now. */
+export function portFree(host, port) {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.once('listening', () => srv.close(() => resolve(true)));
+    srv.listen({ host, port, exclusive: true });
+  });
+}
+
+/** A port the OS says is free on host (for tests and the load test). */
+export function freePort(host = '127.0.0.1') {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen({ host, port: 0 }, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function healthy(url) {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
