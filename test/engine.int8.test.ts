@@ -26,6 +26,8 @@ import { qs8Conv2dRef, quantizeRef } from '../src/kernels/int8_ref.js';
 import type { Tensor } from '../src/ops/types.js';
 import { readFileSync } from 'node:fs';
 import { lcg } from './helpers/tensors.js';
+import { SparrowError } from '../src/errors.js';
+import { readContainer, writeContainer } from '../src/format/container.js';
 
 let wasmModule: WebAssembly.Module;
 beforeAll(async () => {
@@ -264,4 +266,44 @@ describe('sparrow-int8: dynamic mode', () => {
     expect(maxAbs(a, want)).toBeLessThan(0.05 * range(want));
     expect(argmaxRow(a, 0)).toBe(argmaxRow(want, 0));
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// hostile coded weights: streams damaged after compression, CRCs made valid again (so the
+// damage reaches the WASM decoders of the load path)
+
+describe('sparrow-int8: damaged weight streams with valid CRCs', () => {
+  it('load + run give a SparrowError or a working session, never a crash', async () => {
+    const s = SYNTH[1]!;
+    const file = await staticFile(synthOnnx(s), [0, 1, 2].map((k) => rand(s.x, 200 + k)), { sparsity: 0.6, denseEnds: false });
+    const { header, payload } = readContainer(file);
+    const coded = header.sections.map((x, i) => i).filter((i) => header.sections[i]!.dtype === 0);
+    expect(coded.length).toBeGreaterThan(0);
+    const r = lcg(77);
+    let errors = 0, ok = 0;
+    for (let t = 0; t < 60; t++) {
+      const sections = header.sections.map((x, i) => ({ codec: x.codec, dtype: x.dtype, decodedBytes: x.decodedBytes, payload: payload(i).slice() }));
+      const victim = sections[coded[t % coded.length]!]!;
+      const flips = 1 + Math.floor(r() * 4);
+      for (let k = 0; k < flips && victim.payload.length; k++) victim.payload[Math.floor(r() * victim.payload.length)]! ^= 1 << Math.floor(r() * 8);
+      if (t % 7 === 6) victim.payload = victim.payload.subarray(0, Math.floor(victim.payload.length / 2));
+      let bytes: Uint8Array;
+      try {
+        bytes = writeContainer(header.meta, sections);
+      } catch (e) {
+        expect(e).toBeInstanceOf(SparrowError);
+        continue;
+      }
+      try {
+        const sess = await Session.fromSparrow(bytes, I8());
+        await sess.run({ x: rand(s.x, t) });
+        ok++;
+      } catch (e) {
+        if (!(e instanceof SparrowError)) throw e;
+        errors++;
+      }
+    }
+    expect(errors).toBeGreaterThan(0); // the damage does reach the decoders
+    expect(errors + ok).toBeGreaterThan(30);
+  }, 120_000);
 });

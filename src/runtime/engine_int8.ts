@@ -200,7 +200,6 @@ export class Int8Engine {
         throw new SparrowError('internal', 'the WASM module lacks the int8 kernels (rebuild it: npm run build:wasm)');
       }
       this.#wasm = w;
-      this.#reserve();
     }
     // compile a plan now (weights decoded and packed at load, not at the first run): the static
     // input shapes, a symbolic batch (axis 0) taken as 1
@@ -270,41 +269,6 @@ export class Int8Engine {
   }
 
   // ---- weights --------------------------------------------------------------------------------
-
-  /**
-   * Grows linear memory once, up front, to what the coded weights will need (their kernel
-   * layouts plus the largest decode scratch) and some room for the per-layer parameters, instead
-   * of page by page as the layers are placed (each grow replaces the ArrayBuffer). An estimate:
-   * the format is guessed from the density the stream header gives (as lowerConv / lowerFc
-   * decide); a short estimate only means alloc grows later.
-   */
-  #reserve(): void {
-    const coded = this.#opts.coded;
-    if (!coded?.size || this.#scalar) return;
-    const W = this.#wasm!, ex = W.exports;
-    const a16 = (n: number): number => align16(n + 16);
-    let perm = 0, temp = 0;
-    for (const c of coded.values()) {
-      const n = elementCount(c.dims);
-      const N = c.dims[c.axis] ?? 0;
-      if (!n || !N) continue;
-      const K = n / N;
-      const nnz = this.#headerNnz(c, n) ?? n;
-      const density = nnz / n;
-      const csr = a16((N + 1) * 4) + a16(nnz * 2) + a16(nnz);
-      let p: number;
-      if (c.dims.length === 2 && c.axis !== undefined) p = density <= (this.#opts.sparseFcDensity ?? SPARSE_FC_DENSITY) ? csr : a16(n);
-      else if (density <= (this.#opts.sparseDensity ?? SPARSE_DENSITY)) p = a16(Math.max(16, ex.qs8_spconv_packed_nz_bytes(N, nnz)));
-      else p = a16(Math.max(ex.qs8_conv2d_packed_w_bytes(N, K, 1), n));
-      perm += Math.max(0, p);
-      temp = Math.max(temp, a16(c.payload.length + 16) + a16(W.workBytes(n)) + a16(n) + csr);
-    }
-    const bytes = perm + temp + (1 << 16);
-    if (bytes > 256 << 20) return; // absurd sizes: let alloc decide (and fail) layer by layer
-    const m = W.mark();
-    W.alloc(bytes);
-    W.release(m);
-  }
 
   /** nonzeros as the stream header states them (rle codecs), undefined when the header has none. */
   #headerNnz(c: CodedInt8, n: number): number | undefined {
