@@ -34,11 +34,12 @@
 //                             SparrowError('invalid_argument') when a value saturates int32
 //                             (or, with onSaturate 'clamp', clamping and counting).
 //
-// Not wired into compress.ts yet (that stores `activationRanges` as max |x|); plain TS.
+// compress.ts stores these ranges as metadata.activationRanges {value: [min, max]} (--activations
+// static); plain TS.
 import { SparrowError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
 import type { Tensor } from '../ops/types.js';
-import { runReference } from '../runtime/reference.js';
+import { runReference, type ReferenceOptions } from '../runtime/reference.js';
 
 export type CalibrationMethod = 'minmax' | 'percentile' | 'mse';
 export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['minmax', 'percentile', 'mse'];
@@ -53,6 +54,8 @@ export interface CalibrateOptions {
   bins?: number;
   /** only these values (default: every float32 activation) */
   values?: readonly string[];
+  /** replacement kernels for the forward passes (e.g. WASM convolutions, src/compress/accel.ts) */
+  kernel?: ReferenceOptions['kernel'];
 }
 
 export const CALIBRATE_DEFAULTS = { percentile: 99.99, bins: 2048 };
@@ -384,7 +387,9 @@ export async function calibrateActivations(
       seen.add(name);
       h.add(t.data as Float32Array);
     };
-    const outs = runReference(g, feeds, { checkShapes: false, beforeNode: (node, inputs) => node.inputs.forEach((n, k) => observe(n, inputs[k])) });
+    const outs = runReference(g, feeds, {
+      checkShapes: false, beforeNode: (node, inputs) => node.inputs.forEach((n, k) => observe(n, inputs[k])), ...(opts.kernel ? { kernel: opts.kernel } : {}),
+    });
     for (const i of graph.inputs) observe(i, feeds[i]);
     for (const [n, t] of Object.entries(outs)) observe(n, t);
     await Promise.resolve(); // let other work run between batches

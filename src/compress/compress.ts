@@ -1,11 +1,15 @@
 // `sparrow compress`: ONNX model → one `.sparrow` file. The model is imported and optimized
-// (BatchNorm folded, shape chains folded), then every Conv/Gemm/MatMul weight is pruned
-// (pruneLayer: magnitude per layer; 'hessian' is the hook for src/compress/obs.ts), quantized to
-// int8 symmetric per output channel (quantize.ts) and optionally reduced to 2^B shared levels
-// (kmeans.ts). The graph, the int8 weights with their float32 scales, every other constant
-// (raw; biases stay float32 for now), the preprocessing and a record of what was done go into
-// the container (src/format/graph.ts), int8 tensors entropy-coded by the codecs of pack.ts.
-// The float weights are not stored.
+// (BatchNorm folded, shape chains folded), then every Conv/Gemm/MatMul weight is compressed:
+// - 'magnitude': pruned per layer by |w| (prune.ts), int8 per output channel (quantize.ts),
+//   optionally ≤ 2^B shared levels (kmeans.ts); no data needed;
+// - 'hessian': sequential calibration (calib.ts, WASM-accelerated by accel.ts), OBS pruning with
+//   error compensation and GPTQ-style quantization of the kept weights (gptq.ts), empirical bias
+//   correction; with a size target the per-layer steps come from allocate.ts.
+// The first and the last weight layer stay dense and 8-bit unless denseEnds is false. Static
+// activation ranges (activations.ts) are measured on the compressed network. The graph, the
+// int8 weights with their float32 scales, every other constant (biases float32: the int8 engine
+// derives int32 biases at load from the activation scales), the preprocessing and a record of
+// what was done go into the container (src/format/graph.ts). The float weights are not stored.
 import { SparrowError } from '../errors.js';
 import { collectLayerInputs, findWeightLayers, pruneSequentially, weightFromRowsK, weightRowsK, withPrunedWeights, type LayerInputs, type WeightLayer as CalibLayer } from './calib.js';
 import { wasmCalibAccel } from './accel.js';
@@ -69,7 +73,7 @@ export interface PruneContext {
   hessian?: { layer: CalibLayer; stats: LayerInputs; graph: Graph };
 }
 
-/** Whether pruneLayer implements `method` yet ('hessian' arrives with src/compress/obs.ts). */
+/** Whether pruneLayer implements `method` (both do; kept for API compatibility). */
 export function pruneMethodAvailable(method: PruneMethod): boolean {
   return method === 'magnitude' || method === 'hessian';
 }
@@ -78,7 +82,7 @@ export function pruneMethodAvailable(method: PruneMethod): boolean {
  * Prunes one layer's float32 weights `w` of shape `dims` (as the op consumes them) and returns
  * new weights with the pruned ones +0. 'magnitude': the round(sparsity·n) smallest |w| of the
  * layer (prune.ts). 'hessian': Optimal Brain Surgeon on calibration activations, provided by
- * src/compress/obs.ts (not wired in yet).
+ * src/compress/obs.ts (compressGraph's hessian path uses the sequential joint version instead).
  */
 export async function pruneLayer(method: PruneMethod, w: Float32Array, dims: number[], ctx: PruneContext): Promise<Float32Array> {
   if (ctx.sparsity === 0) return Float32Array.from(w);
@@ -379,7 +383,8 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     //   mse:    mnist-8 +0.01, ResNet-20 −0.20, ResNet-32 −0.33
     //   percentile (99.99): mnist-8 +0.02, ResNet-20 −0.88, ResNet-32 −1.06
     const method = opts.activationCalibration ?? 'minmax';
-    const ranges = await calibrateActivations(deq, calib!.batches, method);
+    const kernel = opts.wasm ? wasmCalibAccel(opts.wasm).kernel : undefined;
+    const ranges = await calibrateActivations(deq, calib!.batches, method, kernel ? { kernel } : {});
     meta['activationRanges'] = Object.fromEntries([...ranges].map(([k, r]) => [k, [r.min, r.max]]));
     compression['activationCalibration'] = method;
   }
