@@ -14,10 +14,10 @@ import { convGeometry, writeConvGeometry } from '../src/kernels/f32.js';
 import type { Conv2dAttrs } from '../src/kernels/f32_ref.js';
 import {
   QS8_CONV_KERNELS, QS8_FC_KERNELS, channelParamsBytes, outElementBytes, placeConvWeights, planQs8Conv, putChannelParams,
-  qs8Add, qs8Conv2d, qs8Dequantize, qs8Fc, qs8Gemm, qs8GlobalAvgPool, qs8MaxPool, qs8Quantize, runQs8Conv, type Qs8Out,
+  qs8Add, qs8Vadd, qs8Conv2d, qs8Dequantize, qs8Fc, qs8Gemm, qs8GlobalAvgPool, qs8MaxPool, qs8Quantize, runQs8Conv, type Qs8Out,
 } from '../src/kernels/int8.js';
 import {
-  addParams, csrFromDense, csrToDense, dequantizeRef, mulQRef, qs8AddRef, qs8Conv2dRef, qs8FcRef, qs8GemmRef,
+  addParams, vaddParams, qs8VaddRef, csrFromDense, csrToDense, dequantizeRef, mulQRef, qs8AddRef, qs8Conv2dRef, qs8FcRef, qs8GemmRef,
   qs8GlobalAvgPoolRef, qs8MaxPoolRef, quantizeMultiplier, quantizeRef, rdbpotRef, requantizeRef, srdhmRef, type Qs8Data,
 } from '../src/kernels/int8_ref.js';
 import { lcg } from './helpers/tensors.js';
@@ -319,6 +319,31 @@ for (const variant of ['release', 'debug'] as const) {
         if (bad) failures.push(`n=${n} ${JSON.stringify(p)}: ${bad}`);
       }
       expect(failures.slice(0, 5)).toEqual([]);
+    });
+
+    it('qs8_vadd__wasmsimd matches qs8VaddRef bit for bit, and qs8VaddRef is within 1 LSB of the real-valued add', () => {
+      const rnd = lcg(17);
+      const failures: string[] = [];
+      let worst = 0;
+      for (let i = 0; i < 160; i++) {
+        const n = i < 71 ? i : 1000 + i;
+        // ratios from 2^-10 (S capped at 23) to 2^12 (S shrinks so A, B < 2^22)
+        const sa = 2 ** (rnd() * 12 - 8), sb = i % 5 === 0 ? sa : 2 ** (rnd() * 12 - 8), sy = 2 ** (rnd() * 12 - 10);
+        const z = [-128, 127, 0, Math.floor(rnd() * 256) - 128];
+        const p = vaddParams(sa, z[i % 4]!, sb, z[(i + 1) % 4]!, sy, z[(i + 2) % 4]!, i % 3 === 0);
+        const a = randI8(rnd, n, i % 6 === 0 ? 'extreme' : 'random'), b = randI8(rnd, n, i % 6 === 0 ? 'extreme' : 'random');
+        const ref = qs8VaddRef(a, b, p);
+        const bad = sameBits(qs8Vadd(w, a, b, p), ref);
+        if (bad) failures.push(`n=${n} ${JSON.stringify(p)}: ${bad}`);
+        for (let k = 0; k < n; k++) {
+          const real = (sa * (a[k]! - p.za) + sb * (b[k]! - p.zb)) / sy + p.zy;
+          const want = Math.min(p.hi, Math.max(p.lo, Math.round(real)));
+          worst = Math.max(worst, Math.abs(ref[k]! - want));
+        }
+      }
+      expect(failures.slice(0, 5)).toEqual([]);
+      expect(worst).toBeLessThanOrEqual(1);
+      expect(() => vaddParams(2 ** 22, 0, 1, 0, 1, 0)).toThrow(RangeError);
     });
 
     it('qs8_gavgpool__wasmsimd matches qs8GlobalAvgPoolRef', () => {

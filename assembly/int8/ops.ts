@@ -321,3 +321,42 @@ export function qs8_remap__wasm(n: i32, tab: usize, x: usize, y: usize, fill: i3
   }
   return 0;
 }
+
+// ---- Add, single-multiplier form (the engine's default) ----------------------------------------
+// y = clamp(zy + ((a − za)·A + (b − zb)·B + 2^(S−1)) >> S, lo, hi)   (arithmetic shift)
+// p: 8 words za, zb, zy, A, B, S, lo, hi with 0 ≤ A, B < 2^22 and 1 ≤ S ≤ 23, so that
+// |acc| + 2^(S−1) < 2^31: everything stays in i32 (XNNPACK's qs8 vadd scheme). Exact and
+// platform-independent; vaddParams (src/kernels/int8_ref.ts) derives A, B, S from the scales.
+function vaddParamsOk(p: usize): bool {
+  for (let i = 0; i < 3; i++) { const z = gi(p, i); if (z < -128 || z > 127) return false; }
+  const A = gi(p, 3), B = gi(p, 4), S = gi(p, 5), lo = gi(p, 6), hi = gi(p, 7);
+  return A >= 0 && A < (1 << 22) && B >= 0 && B < (1 << 22) && S >= 1 && S <= 23 && lo >= -128 && hi <= 127 && lo <= hi;
+}
+
+/** y (n) int8 = a (n) ⊕ b (n) in the single-multiplier form above; a, b, y may alias. */
+export function qs8_vadd__wasmsimd(n: i32, a: usize, b: usize, p: usize, y: usize): i32 {
+  if (n < 0 || !vaddParamsOk(p)) return E_ARG;
+  const za = gi(p, 0), zb = gi(p, 1), zy = gi(p, 2), A = gi(p, 3), B = gi(p, 4), S = gi(p, 5), lo = gi(p, 6), hi = gi(p, 7);
+  const vza = i16x8.splat(<i16>za), vzb = i16x8.splat(<i16>zb);
+  const vA = i32x4.splat(A), vB = i32x4.splat(B), vr = i32x4.splat(1 << (S - 1));
+  const vzy = i16x8.splat(<i16>zy), vlo = i8x16.splat(<i8>lo), vhi = i8x16.splat(<i8>hi);
+  const N = <usize>n;
+  let i: usize = 0;
+  for (; i + 8 <= N; i += 8) {
+    const da = i16x8.sub(v128.load8x8_s(a + i), vza), db = i16x8.sub(v128.load8x8_s(b + i), vzb);
+    const r0 = i32x4.shr_s(i32x4.add(i32x4.add(i32x4.mul(i32x4.extend_low_i16x8_s(da), vA), i32x4.mul(i32x4.extend_low_i16x8_s(db), vB)), vr), S);
+    const r1 = i32x4.shr_s(i32x4.add(i32x4.add(i32x4.mul(i32x4.extend_high_i16x8_s(da), vA), i32x4.mul(i32x4.extend_high_i16x8_s(db), vB)), vr), S);
+    // (acc >> S) fits i16 after saturation; + zy saturating, then narrow with saturation to int8
+    const s16 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(r0, r1), vzy);
+    let q = i8x16.narrow_i16x8_s(s16, s16);
+    q = i8x16.min_s(vhi, i8x16.max_s(vlo, q));
+    v128.store64_lane(y + i, q, 0);
+  }
+  for (; i < N; i++) {
+    const acc = (<i32>load<i8>(a + i) - za) * A + (<i32>load<i8>(b + i) - zb) * B;
+    let v = zy + ((acc + (1 << (S - 1))) >> S);
+    v = max(lo, v); v = min(hi, v);
+    store<i8>(y + i, <i8>v);
+  }
+  return 0;
+}

@@ -13,10 +13,10 @@ import { SparrowError } from '../errors.js';
 import type { SparrowWasm } from '../runtime/wasm.js';
 import { CONV_GEOMETRY_BYTES, convGeometry, writeConvGeometry, type ConvGeometry } from './f32.js';
 import { CONV_DEFAULTS, type Conv2dAttrs } from './f32_ref.js';
-import { csrFromDense, type AddParams, type Csr, type Qs8Data, type Qs8Out } from './int8_ref.js';
+import { csrFromDense, type AddParams, type Csr, type Qs8Data, type Qs8Out, type VaddParams } from './int8_ref.js';
 
-export type { AddParams, Csr, Qs8Data, Qs8Out } from './int8_ref.js';
-export { addParams, quantizeMultiplier } from './int8_ref.js';
+export type { AddParams, Csr, Qs8Data, Qs8Out, VaddParams } from './int8_ref.js';
+export { addParams, quantizeMultiplier, vaddParams } from './int8_ref.js';
 
 const E_ARG = -5;
 
@@ -297,6 +297,28 @@ export function writeAddParams(w: SparrowWasm, p: AddParams, ptr: number): void 
   w.i32(ptr, 12).set([p.za, p.zb, p.zy, p.ma, p.sa, p.mb, p.sb, p.my, p.sy, p.lo, p.hi, p.leftShift]);
 }
 
+export const VADD_PARAMS_BYTES = 32;
+
+/** Writes the 8-word single-multiplier Add block (qs8_vadd__wasmsimd) at ptr. */
+export function writeVaddParams(w: SparrowWasm, p: VaddParams, ptr: number): void {
+  w.i32(ptr, 8).set([p.za, p.zb, p.zy, p.A, p.B, p.S, p.lo, p.hi]);
+}
+
+/** qs8_vadd__wasmsimd on copies of a and b; arena restored after. */
+export function qs8Vadd(w: SparrowWasm, a: Int8Array, b: Int8Array, p: VaddParams): Int8Array {
+  if (a.length !== b.length) throw new SparrowError('invalid_argument', 'qs8Vadd: lengths differ');
+  const mark = w.mark();
+  try {
+    const pp = w.alloc(VADD_PARAMS_BYTES);
+    writeVaddParams(w, p, pp);
+    const pa = w.putBytes(a), pb = w.putBytes(b), py = w.alloc(a.length);
+    check(w.exports.qs8_vadd__wasmsimd(a.length, pa, pb, pp, py), 'qs8_vadd__wasmsimd');
+    return w.i8(py, a.length).slice();
+  } finally {
+    w.release(mark);
+  }
+}
+
 /** y = a ⊕ b (int8 Add with two input scales); arena restored after. */
 export function qs8Add(w: SparrowWasm, a: Int8Array, b: Int8Array, p: AddParams): Int8Array {
   if (a.length !== b.length) throw new SparrowError('invalid_argument', 'qs8Add: lengths differ');
@@ -368,6 +390,6 @@ export function qs8Dequantize(w: SparrowWasm, x: Int8Array, scale: number, zp: n
 
 /** Every other int8 kernel by name (the tests check each one against its reference). */
 export const QS8_OTHER_KERNELS = [
-  'qs8_gemm_4x8c2__wasmsimd', 'qs8_add__wasmsimd', 'qs8_gavgpool__wasmsimd', 'qs8_maxpool2d__wasmsimd',
+  'qs8_gemm_4x8c2__wasmsimd', 'qs8_add__wasmsimd', 'qs8_vadd__wasmsimd', 'qs8_gavgpool__wasmsimd', 'qs8_maxpool2d__wasmsimd',
   'qs8_quantize__wasmsimd', 'qs8_dequantize__wasmsimd', 'qs8_peak__wasmsimd',
 ] as const;

@@ -224,6 +224,34 @@ export function qs8AddRef(a: Int8Array, b: Int8Array, p: AddParams): Int8Array {
   return y;
 }
 
+/** The single-multiplier Add of qs8_vadd__wasmsimd: y = clamp(zy + ((a−za)·A + (b−zb)·B + 2^(S−1)) >> S, lo, hi). */
+export interface VaddParams { za: number; zb: number; zy: number; A: number; B: number; S: number; lo: number; hi: number }
+
+/**
+ * A = round(sa/sy · 2^S), B = round(sb/sy · 2^S) with the largest S ≤ 23 keeping A, B < 2^22
+ * (so every intermediate fits i32). Throws RangeError when an input scale exceeds 2^21 · sy
+ * (no S ≥ 1 fits; the engine then uses the TFLite-form qs8_add).
+ */
+export function vaddParams(sa: number, za: number, sb: number, zb: number, sy: number, zy: number, relu = false): VaddParams {
+  const r = Math.max(sa, sb) / sy;
+  if (!(r > 0 && Number.isFinite(r))) throw new RangeError(`vaddParams: bad scales ${sa}, ${sb}, ${sy}`);
+  let S = 23;
+  while (S >= 1 && Math.round(r * 2 ** S) >= 2 ** 22) S--;
+  if (S < 1) throw new RangeError(`vaddParams: input/output scale ratio ${r} too large`);
+  return { za, zb, zy, A: Math.round((sa / sy) * 2 ** S), B: Math.round((sb / sy) * 2 ** S), S, lo: relu ? Math.max(-128, zy) : -128, hi: 127 };
+}
+
+export function qs8VaddRef(a: Int8Array, b: Int8Array, p: VaddParams): Int8Array {
+  const y = new Int8Array(a.length);
+  const half = 2 ** (p.S - 1);
+  for (let i = 0; i < a.length; i++) {
+    const acc = (a[i]! - p.za) * p.A + (b[i]! - p.zb) * p.B; // |acc| < 2^31: exact in doubles and i32
+    const v = p.zy + Math.floor((acc + half) / 2 ** p.S);
+    y[i] = Math.min(p.hi, Math.max(p.lo, v));
+  }
+  return y;
+}
+
 // ---- pooling, quantize / dequantize -------------------------------------------------------
 
 /** Global average pool: x (C, HW) → y (C) int8; (m, shift) = quantizeMultiplier(s_x / (s_y·HW)). */

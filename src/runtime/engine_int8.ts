@@ -51,11 +51,11 @@ import { quantizePerChannelInt8 } from '../compress/quantize.js';
 import { int8QuantParams, quantizeBiasInt32 } from '../compress/activations.js';
 import { CONV_GEOMETRY_BYTES, convGeometry, writeConvGeometry, type ConvGeometry } from '../kernels/f32.js';
 import {
-  ADD_PARAMS_BYTES, addParams, planQs8Conv, putChannelParams, qs8ConvKernel, QUANT_BLOCK_BYTES, writeAddParams,
+  ADD_PARAMS_BYTES, addParams, vaddParams, writeVaddParams, type AddParams, type VaddParams, planQs8Conv, putChannelParams, qs8ConvKernel, QUANT_BLOCK_BYTES, writeAddParams,
   writeQuantBlock, type Qs8ConvKernel, type Qs8Out,
 } from '../kernels/int8.js';
 import {
-  csrFromDense, dequantizeRef, qs8AddRef, qs8Conv2dRef, qs8FcRef, qs8GlobalAvgPoolRef, qs8MaxPoolRef, quantizeMultiplier, quantizeRef,
+  csrFromDense, dequantizeRef, qs8AddRef, qs8VaddRef, qs8Conv2dRef, qs8FcRef, qs8GlobalAvgPoolRef, qs8MaxPoolRef, quantizeMultiplier, quantizeRef,
 } from '../kernels/int8_ref.js';
 import type { FallbackOp } from './engine_f32.js';
 
@@ -936,24 +936,34 @@ class Lower {
     const ai = this.need(a, 'i8'), bi = this.need(b, 'i8');
     if (!ai || !bi) return 'an input has no static range';
     const pa = this.qp.get(ai)!, pb = this.qp.get(bi)!;
-    let p;
+    // the single-multiplier form (qs8_vadd: i32 only, ~4x faster) unless an input scale is
+    // over 2^21 × the output's; then the TFLite form (qs8_add)
+    let pv: VaddParams | undefined, p: AddParams | undefined;
     try {
-      p = addParams(pa.scale, pa.zp, pb.scale, pb.zp, yqp.scale, yqp.zp, !!relu);
-    } catch (e) {
-      return `add parameters: ${(e as Error).message}`;
+      pv = vaddParams(pa.scale, pa.zp, pb.scale, pb.zp, yqp.scale, yqp.zp, !!relu);
+    } catch {
+      try {
+        p = addParams(pa.scale, pa.zp, pb.scale, pb.zp, yqp.scale, yqp.zp, !!relu);
+      } catch (e) {
+        return `add parameters: ${(e as Error).message}`;
+      }
     }
     if (relu) { this.#skip.add(relu); y = out; }
     this.define(y, 'i8', yqp);
     const len = elementCount(d);
     const WM = this.w, ex = this.ex;
     const pp = WM.alloc(ADD_PARAMS_BYTES);
-    writeAddParams(WM, p, pp);
+    if (pv) writeVaddParams(WM, pv, pp); else writeAddParams(WM, p!, pp);
     this.steps.push({
       node: relu ? `${n.name}+${relu.name}` : n.name, reads: [ai, bi], writes: [y],
       build: (bd) => {
         const ap = bd.ptr(ai), bp = bd.ptr(bi), yp = bd.ptr(y);
-        if (this.scalar) return () => WM.i8(yp, len).set(qs8AddRef(WM.i8(ap, len), WM.i8(bp, len), p));
-        return () => { ex.qs8_add__wasmsimd(len, ap, bp, pp, yp); };
+        if (this.scalar) {
+          return pv
+            ? () => WM.i8(yp, len).set(qs8VaddRef(WM.i8(ap, len), WM.i8(bp, len), pv))
+            : () => WM.i8(yp, len).set(qs8AddRef(WM.i8(ap, len), WM.i8(bp, len), p!));
+        }
+        return pv ? () => { ex.qs8_vadd__wasmsimd(len, ap, bp, pp, yp); } : () => { ex.qs8_add__wasmsimd(len, ap, bp, pp, yp); };
       },
     });
     return true;

@@ -76,6 +76,8 @@ interface Exports {
   qs8_dwconv2d_work_bytes(g: number): number;
   // p = 12-word Add block (assembly/int8/ops.ts)
   qs8_add__wasmsimd(n: number, a: number, b: number, p: number, y: number): number;
+  // single-multiplier Add: p = 8 words za, zb, zy, A, B, S, lo, hi (assembly/int8/ops.ts)
+  qs8_vadd__wasmsimd(n: number, a: number, b: number, p: number, y: number): number;
   qs8_gavgpool__wasmsimd(C: number, HW: number, x: number, zx: number, m: number, shift: number, zy: number, lo: number, hi: number, y: number): number;
   // g: conv geometry with M = C
   qs8_maxpool2d__wasmsimd(g: number, x: number, y: number, work: number): number;
