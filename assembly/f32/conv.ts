@@ -28,35 +28,23 @@
 // E_ARG (-5) when the geometry is inconsistent (then nothing is written).
 
 import { gemmRows, igemmRows } from './gemm';
+import {
+  G_C, G_H, G_W, G_M, G_KH, G_KW, G_OH, G_OW, G_PT, G_PL, G_PB, G_PR, G_SH, G_SW, G_DH, G_DW, G_GROUPS, G_ACT, G_LO, G_HI,
+  gi, geomShapeOk, outSize,
+} from '../geometry';
 
 const E_ARG: i32 = -5;
-const G_C = 0, G_H = 1, G_W = 2, G_M = 3, G_KH = 4, G_KW = 5, G_OH = 6, G_OW = 7;
-const G_PT = 8, G_PL = 9, G_PB = 10, G_PR = 11, G_SH = 12, G_SW = 13, G_DH = 14, G_DW = 15;
-const G_GROUPS = 16, G_ACT = 17, G_LO = 18, G_HI = 19;
 
 /** Bytes of im2col panels per chunk: K·8·P·4 ≤ CHUNK_BYTES (at least one panel). */
 const CHUNK_BYTES: usize = 24 << 10;
 
-@inline function gi(g: usize, i: i32): i32 {
-  return load<i32>(g + (<usize>i << 2));
-}
-
-/** Output size along one axis (ONNX explicit pads), or -1 when the window does not fit. */
-function outSize(size: i32, k: i32, pb: i32, pe: i32, s: i32, d: i32): i64 {
-  const room = <i64>size + pb + pe - (<i64>(k - 1) * d + 1);
-  return room < 0 ? -1 : room / s + 1;
-}
-
 /** True when the geometry is self-consistent (the kernels trust it for every address). */
 function geomOk(g: usize): bool {
+  if (!geomShapeOk(g)) return false;
   const C = gi(g, G_C), H = gi(g, G_H), W = gi(g, G_W), M = gi(g, G_M), groups = gi(g, G_GROUPS);
-  const KH = gi(g, G_KH), KW = gi(g, G_KW), sh = gi(g, G_SH), sw = gi(g, G_SW), dh = gi(g, G_DH), dw = gi(g, G_DW);
+  const KH = gi(g, G_KH), KW = gi(g, G_KW), sw = gi(g, G_SW);
   const pt = gi(g, G_PT), pl = gi(g, G_PL), pb = gi(g, G_PB), pr = gi(g, G_PR);
-  if (C < 1 || H < 1 || W < 1 || M < 1 || groups < 1 || KH < 1 || KW < 1) return false;
-  if (sh < 1 || sw < 1 || dh < 1 || dw < 1 || pt < 0 || pl < 0 || pb < 0 || pr < 0) return false;
-  if (C % groups != 0 || M % groups != 0) return false;
-  const oh = outSize(H, KH, pt, pb, sh, dh), ow = outSize(W, KW, pl, pr, sw, dw);
-  if (oh < 1 || ow < 1 || oh != <i64>gi(g, G_OH) || ow != <i64>gi(g, G_OW)) return false;
+  const oh = gi(g, G_OH), ow = gi(g, G_OW);
   // every buffer and scratch size must stay far from 32-bit overflow (sizes below in elements)
   const LIMIT: u64 = 1 << 28;
   const hp = <u64>H + pt + pb, wp = <u64>W + pl + pr;

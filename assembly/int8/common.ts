@@ -23,14 +23,16 @@
 //           (each op rounded to float32, no FMA, in this order)
 //   mode 2: bias i32[N]                     y = acc + bias[c]   (wrapping int32)
 
+import {
+  G_C, G_H, G_W, G_M, G_KH, G_KW, G_OH, G_OW, G_PT, G_PL, G_PB, G_PR, G_SH, G_SW, G_DH, G_DW, G_GROUPS, gi, geomShapeOk,
+} from '../geometry';
+
 export const E_ARG: i32 = -5;
 
 export const Q_MODE = 0, Q_ZX = 1, Q_ZY = 2, Q_LO = 3, Q_HI = 4, Q_FLO = 5, Q_FHI = 6;
 export const MODE_Q8: i32 = 0, MODE_F32: i32 = 1, MODE_I32: i32 = 2;
 
-@inline export function gi(g: usize, i: i32): i32 {
-  return load<i32>(g + (<usize>i << 2));
-}
+export { gi } from '../geometry';
 
 @inline export function align16(n: usize): usize {
   return (n + 15) & ~(<usize>15);
@@ -154,28 +156,19 @@ export function quantOk(q: usize): bool {
   if (nc & 1) { v128.store32_lane(dst, r0, 0); }
 }
 
-// ---- conv geometry (the 20-word block of assembly/f32/conv.ts; words 17..19 ignored) -------
-//   0 C  1 H  2 W  3 M (= Cout)  4 KH  5 KW  6 OH  7 OW  8 padTop  9 padLeft  10 padBottom
-//   11 padRight  12 strideH  13 strideW  14 dilH  15 dilW  16 groups
+// ---- conv geometry: the 20-word block of assembly/geometry.ts (words 17..19 ignored) -------
 
-export const G_C = 0, G_H = 1, G_W = 2, G_M = 3, G_KH = 4, G_KW = 5, G_OH = 6, G_OW = 7;
-export const G_PT = 8, G_PL = 9, G_PB = 10, G_PR = 11, G_SH = 12, G_SW = 13, G_DH = 14, G_DW = 15, G_GROUPS = 16;
-
-function outSize(size: i32, k: i32, pb: i32, pe: i32, s: i32, d: i32): i64 {
-  const room = <i64>size + pb + pe - (<i64>(k - 1) * d + 1);
-  return room < 0 ? -1 : room / s + 1;
-}
+export {
+  G_C, G_H, G_W, G_M, G_KH, G_KW, G_OH, G_OW, G_PT, G_PL, G_PB, G_PR, G_SH, G_SW, G_DH, G_DW, G_GROUPS,
+} from '../geometry';
 
 /** True when the geometry is self-consistent (the kernels trust it for every address). */
 export function geomOk(g: usize): bool {
+  if (!geomShapeOk(g)) return false;
   const C = gi(g, G_C), H = gi(g, G_H), W = gi(g, G_W), M = gi(g, G_M), groups = gi(g, G_GROUPS);
-  const KH = gi(g, G_KH), KW = gi(g, G_KW), sh = gi(g, G_SH), sw = gi(g, G_SW), dh = gi(g, G_DH), dw = gi(g, G_DW);
+  const KH = gi(g, G_KH), KW = gi(g, G_KW), sw = gi(g, G_SW);
   const pt = gi(g, G_PT), pl = gi(g, G_PL), pb = gi(g, G_PB), pr = gi(g, G_PR);
-  if (C < 1 || H < 1 || W < 1 || M < 1 || groups < 1 || KH < 1 || KW < 1) return false;
-  if (sh < 1 || sw < 1 || dh < 1 || dw < 1 || pt < 0 || pl < 0 || pb < 0 || pr < 0) return false;
-  if (C % groups != 0 || M % groups != 0) return false;
-  const oh = outSize(H, KH, pt, pb, sh, dh), ow = outSize(W, KW, pl, pr, sw, dw);
-  if (oh < 1 || ow < 1 || oh != <i64>gi(g, G_OH) || ow != <i64>gi(g, G_OW)) return false;
+  const oh = gi(g, G_OH), ow = gi(g, G_OW);
   const LIMIT: u64 = 1 << 27;
   const hp = <u64>H + pt + pb, wp = <u64>W + pl + pr;
   return <u64>C * hp * (wp * <u64>sw + 64) < LIMIT && <u64>M * <u64>oh * <u64>ow < LIMIT
