@@ -702,12 +702,15 @@ function runsEnd(runs: usize, nRuns: u32): u64 {
 
 /**
  * Decodes to CSR (docs/format.md "Decoder outputs") for a rows×cols tensor:
- *   rowPtr (rows+1) u32, col (≤ cap) u16, val (≤ cap) int8.
+ *   rowPtr (rows+1) u32, col (≤ cap) u16, val (≤ cap) int8 (valBytes 1) or int8 widened to
+ *   int16 (valBytes 2: the layout of the sparse conv kernel, assembly/int8/sparse.ts).
  * rle-huffman goes straight from runs to CSR; other codecs decode densely into `dense`
  * (n bytes of caller scratch) first. Returns nnz or < 0.
  */
 export function decodeCsr(codec: u32, src: usize, srcLen: u32, rows: u32, cols: u32,
-                          rowPtr: usize, col: usize, val: usize, cap: u32, work: usize, dense: usize): i32 {
+                          rowPtr: usize, col: usize, val: usize, cap: u32, work: usize, dense: usize, valBytes: u32): i32 {
+  if (valBytes != 1 && valBytes != 2) return E_ARG;
+  const wide = valBytes == 2;
   const n64 = <u64>rows * <u64>cols;
   if (cols == 0 || cols > 65536 || n64 >= (<u64>1 << 31)) return E_ARG;
   const n = <u32>n64;
@@ -735,7 +738,9 @@ export function decodeCsr(codec: u32, src: usize, srcLen: u32, rows: u32, cols: 
         if (rowsCodec) {
           const v = rowValue(<u32>load<u8>(vals + k), row, k);
           if (v < -128) return E_CORRUPT;
-          store<i8>(val + k, <i8>v);
+          if (wide) store<i16>(val + (<usize>k << 1), <i16>v); else store<i8>(val + k, <i8>v);
+        } else if (wide) {
+          store<i16>(val + (<usize>k << 1), <i16>load<i8>(vals + k));
         } else {
           store<u8>(val + k, load<u8>(vals + k));
         }
@@ -749,11 +754,12 @@ export function decodeCsr(codec: u32, src: usize, srcLen: u32, rows: u32, cols: 
   }
   const r = decodeDense(codec, src, srcLen, dense, n, work);
   if (r < 0) return r;
-  return denseToCsr(dense, rows, cols, rowPtr, col, val, cap);
+  return denseToCsr(dense, rows, cols, rowPtr, col, val, cap, valBytes);
 }
 
-/** dense (rows, cols) int8 → CSR; returns nnz or E_CAPACITY. */
-export function denseToCsr(dense: usize, rows: u32, cols: u32, rowPtr: usize, col: usize, val: usize, cap: u32): i32 {
+/** dense (rows, cols) int8 → CSR (values int8, or int16 with valBytes 2); returns nnz, E_CAPACITY or E_ARG. */
+export function denseToCsr(dense: usize, rows: u32, cols: u32, rowPtr: usize, col: usize, val: usize, cap: u32, valBytes: u32): i32 {
+  if (valBytes != 1 && valBytes != 2) return E_ARG;
   let k: u32 = 0;
   store<u32>(rowPtr, 0);
   for (let r: u32 = 0; r < rows; r++) {
@@ -766,7 +772,7 @@ export function denseToCsr(dense: usize, rows: u32, cols: u32, rowPtr: usize, co
       if (v != 0) {
         if (k >= cap) return E_CAPACITY;
         store<u16>(col + (<usize>k << 1), <u16>c);
-        store<u8>(val + k, v);
+        if (valBytes == 2) store<i16>(val + (<usize>k << 1), <i16><i8>v); else store<u8>(val + k, v);
         k++;
       }
       c++;

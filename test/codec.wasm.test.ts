@@ -37,11 +37,14 @@ for (const variant of ['release', 'debug'] as const) {
             // codec 3 with its own row length equal to the CSR's (the direct path) or not (fallback)
             const ee = c === CODEC_RLE_ROWS ? encodeInt8(data, { codecs: [c], cols }) : e;
             expect(same(w.decodeInt8(ee.codec, ee.payload, data.length), data), `codec ${c} cols ${cols}`).toBe(true);
-            const csr = w.decodeCsr(ee.codec, ee.payload, rows, cols);
             const ref = decodeCsrRef(ee.codec, ee.payload, rows, cols);
-            expect(same(csr.rowPtr, ref.rowPtr), `rowPtr codec ${c} rows ${rows}`).toBe(true);
-            expect(same(csr.col, ref.col), `col codec ${c} rows ${rows}`).toBe(true);
-            expect(same(csr.val, ref.val), `val codec ${c} rows ${rows}`).toBe(true);
+            // int8 values (sparse FC) and int16 ones (the sparse conv layout)
+            for (const vb of [1, 2] as const) {
+              const csr = w.decodeCsr(ee.codec, ee.payload, rows, cols, vb);
+              expect(same(csr.rowPtr, ref.rowPtr), `rowPtr codec ${c} rows ${rows} valBytes ${vb}`).toBe(true);
+              expect(same(csr.col, ref.col), `col codec ${c} rows ${rows} valBytes ${vb}`).toBe(true);
+              expect(same(csr.val, ref.val), `val codec ${c} rows ${rows} valBytes ${vb}`).toBe(true);
+            }
           }
         }
       });
@@ -63,8 +66,9 @@ for (const variant of ['release', 'debug'] as const) {
           if (n > 0) {
             for (const e of [encodeInt8(data, { codecs: [CODEC_RLE_HUFFMAN] }), encodeInt8(data, { codecs: [CODEC_RLE_ROWS], cols: n / rows })]) {
               expect(same(w.decodeInt8(e.codec, e.payload, n), data)).toBe(true);
-              const csr = w.decodeCsr(e.codec, e.payload, rows, n / rows);
-              expect(csr).toEqual({ ...decodeCsrRef(e.codec, e.payload, rows, n / rows) });
+              const ref = { ...decodeCsrRef(e.codec, e.payload, rows, n / rows) };
+              expect(w.decodeCsr(e.codec, e.payload, rows, n / rows)).toEqual(ref);
+              expect(w.decodeCsr(e.codec, e.payload, rows, n / rows, 2)).toEqual(ref);
             }
           }
         }), { numRuns: 200 });

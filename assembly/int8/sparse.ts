@@ -2,8 +2,9 @@
 // Plain TS references: qs8Conv2dRef / qs8FcRef on the densified CSR (src/kernels/int8_ref.ts).
 // Quantization, quant block q and per-channel parameters qp: see common.ts.
 //
-//   qs8_spconv2d_16x1__wasmsimd  (default) nonzero-pair entries over plain X rows: see the
-//       section at the end of this file (1.5-1.9x the dense kernel at 70 % sparsity).
+//   qs8_spconv2d_16x1__wasmsimd  (default) pairs of nonzeros over plain X rows, straight from
+//       the decoder's CSR: see the section at the end of this file (1.5-1.9x the dense kernel
+//       at 70 % sparsity).
 //   qs8_spconv2d_16x1c2__wasmsimd / _32x1c2__wasmsimd  (alternatives) XNNPACK spmm turned to
 //       our layout: the input goes through the same int16 planes and pair-interleaved im2col as
 //       the dense kernel, grouped into super-panels of 16 (32) pixels whose k-pair j is 64 (128)
@@ -226,52 +227,28 @@ export function qs8_spfc_1x1__scalar(M: i32, N: i32, K: i32, x: usize, rowPtr: u
   return 0;
 }
 
-// ---- nonzero-pair variant: X rows, two arbitrary nonzeros per entry --------------------------
+// ---- nonzero pairs straight from the CSR: X rows, two arbitrary nonzeros per step ------------
 //
 // qs8_spconv2d_16x1__wasmsimd: the pair-block kernels above spend a dot on every k-pair that
 // holds one nonzero (at density 0.3, 51 % of the pairs are non-empty). This one pairs up the
 // row's nonzeros themselves (k_a, k_b arbitrary): X is stored as plain rows (super-panels of 16
-// pixels: row k = 16 int16 = 32 contiguous bytes, super-panel s at s·K·32), and per entry the
+// pixels: row k = 16 int16 = 32 contiguous bytes, super-panel s at s·K·32), and per step the
 // two rows are interleaved in registers (4 i16 shuffles) before the 4 dots.
-// Pack qs8_spconv_pack_w_nz(M, K, groups, rowPtr, col, val, nnz, dst) → E entries:
-//   dst:                    ent (M+1) u32 (first entry of row n)
-//   dst + align16((M+1)·4): E entries of 12 bytes: i16 w_a, i16 w_b, u32 k_a·32, u32 k_b·32
-//                           (row order; an odd last nonzero pairs with itself, w_b = 0)
-//   qs8_spconv_packed_nz_bytes(M, nnz) bytes bound it.
+// It reads the weights in the layout decodeCsr emits with 16-bit values (no pack step: the
+// decoder writes the kernel's layout), qs8_spconv_csr_bytes(M, nnz) bytes at sp:
+//   sp:                                    rowPtr (M+1) u32 (rowPtr[0] = 0, ascending)
+//   col = sp + align16((M+1)·4):           col (nnz) u16, ascending within a row, < K
+//   val = col + align16(nnz·2):            val (nnz) i16 (the int8 values widened)
+// 4 bytes per nonzero; per pair of nonzeros one load32_splat of the two weights and one u32
+// load of the two columns. The kernel trusts the layout (decodeCsr and csrFromDense emit it
+// valid by construction). The 12-byte pre-packed entries it replaced ran ~2 % faster but cost
+// 6 bytes per nonzero and a pack pass at load; int8 values (3 bytes per nonzero) cost ~5 %
+// (an extend per pair): ResNet-20 19 convs at density 0.3, bench:kernels.
 
-/** Bytes of qs8_spconv_pack_w_nz output for M rows, nnz nonzeros (upper bound). */
-export function qs8_spconv_packed_nz_bytes(M: i32, nnz: i32): i32 {
+/** Bytes of the 16-bit-value CSR layout of M rows, nnz nonzeros (above). */
+export function qs8_spconv_csr_bytes(M: i32, nnz: i32): i32 {
   if (M < 1 || nnz < 0) return E_ARG;
-  return <i32>(align16((<usize>M + 1) << 2) + ((<usize>nnz + <usize>M) >> 1) * 12 + 12);
-}
-
-export function qs8_spconv_pack_w_nz(M: i32, K: i32, groups: i32, rowPtr: usize, col: usize, val: usize, nnz: i32, dst: usize): i32 {
-  if (M < 1 || K < 1 || groups < 1 || M % groups != 0 || nnz < 0) return E_ARG;
-  if (load<u32>(rowPtr) != 0 || load<u32>(rowPtr + (<usize>M << 2)) != <u32>nnz) return E_ARG;
-  const ent = dst;
-  let e = dst + align16((<usize>M + 1) << 2);
-  let E: u32 = 0;
-  for (let n: usize = 0; n < <usize>M; n++) {
-    store<u32>(ent + (n << 2), E);
-    const a = load<u32>(rowPtr + (n << 2)), b = load<u32>(rowPtr + ((n + 1) << 2));
-    if (b < a || b > <u32>nnz) return E_ARG;
-    let prev: i32 = -1;
-    for (let i = a; i < b; i++) {
-      const k = <i32>load<u16>(col + (<usize>i << 1));
-      if (k <= prev || k >= K) return E_ARG;
-      prev = k;
-    }
-    for (let i = a; i < b; i += 2) {
-      const ka = <u32>load<u16>(col + (<usize>i << 1));
-      const two = i + 1 < b;
-      const kb = two ? <u32>load<u16>(col + (<usize>(i + 1) << 1)) : ka;
-      store<i16>(e, <i16>load<i8>(val + i)); store<i16>(e, two ? <i16>load<i8>(val + i + 1) : 0, 2);
-      store<u32>(e, ka << 5, 4); store<u32>(e, kb << 5, 8);
-      e += 12; E++;
-    }
-  }
-  store<u32>(ent + (<usize>M << 2), E);
-  return <i32>E;
+  return <i32>(align16((<usize>M + 1) << 2) + align16(<usize>nnz << 1) + align16(<usize>nnz << 1));
 }
 
 @inline function load8s2r(p: usize): v128 {
@@ -325,9 +302,9 @@ export function qs8_spconv2d_nz_work_bytes(g: usize): i32 {
 }
 
 /**
- * Sparse conv of one image with nonzero-pair entries: x (C,H,W) int8, sp =
- * qs8_spconv_pack_w_nz of the CSR of the ONNX weights (M, C/g·KH·KW), qp per-channel
- * parameters (M), y (M,OH,OW), work ≥ qs8_spconv2d_nz_work_bytes(g).
+ * Sparse conv of one image: x (C,H,W) int8, sp = the 16-bit-value CSR (above) of the ONNX
+ * weights (M, C/g·KH·KW), qp per-channel parameters (M), y (M,OH,OW), work ≥
+ * qs8_spconv2d_nz_work_bytes(g).
  */
 export function qs8_spconv2d_16x1__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32 {
   if (!geomOk(g) || !quantOk(q)) return E_ARG;
@@ -335,7 +312,8 @@ export function qs8_spconv2d_16x1__wasmsimd(g: usize, q: usize, x: usize, sp: us
   const Cg = C / GROUPS, Ng = M / GROUPS, K = Cg * KH * KW, Mpix = OH * OW;
   const eB = outBytes(q), ldyB = Mpix * eB, superB = K << 5;
   const planes = work, kofs = work + planesBytes(), xcol = kofs + align16(K << 2);
-  const ent = sp, entries = sp + align16((M + 1) << 2);
+  const rowPtr = sp, nnz = <usize>load<u32>(sp + (M << 2));
+  const col = sp + align16((M + 1) << 2), val = col + align16(nnz << 1); // val i16
   padPlanes16(x, gi(q, Q_ZX), planes);
   tapOffsets(Cg, kofs);
   const P = spChunkPanels(K, Mpix);
@@ -351,17 +329,28 @@ export function qs8_spconv2d_16x1__wasmsimd(g: usize, q: usize, x: usize, sp: us
         for (let n: usize = 0; n < Ng; n++) {
           const c = grp * Ng + n;
           let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-          let e = entries + <usize>load<u32>(ent + (c << 2)) * 12;
-          const eend = entries + <usize>load<u32>(ent + ((c + 1) << 2)) * 12;
-          while (e != eend) {
-            const wv = v128.load32_splat(e);
-            const pa = xb + <usize>load<u32>(e, 4), pb = xb + <usize>load<u32>(e, 8);
+          const i0 = <usize>load<u32>(rowPtr + (c << 2)), i1 = <usize>load<u32>(rowPtr + ((c + 1) << 2));
+          let pc = col + (i0 << 1), pv = val + (i0 << 1);
+          const pend = val + ((i0 + ((i1 - i0) & ~(<usize>1))) << 1);
+          while (pv != pend) {
+            const wv = v128.load32_splat(pv);
+            const kk = <usize>load<u32>(pc);
+            const pa = xb + ((kk << 5) & 0x1fffe0), pb = xb + ((kk >> 11) & ~(<usize>31));
             const ra = v128.load(pa), rb = v128.load(pb), sa = v128.load(pa, 16), sb = v128.load(pb, 16);
             a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.shuffle<i16>(ra, rb, 0, 8, 1, 9, 2, 10, 3, 11), wv));
             a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.shuffle<i16>(ra, rb, 4, 12, 5, 13, 6, 14, 7, 15), wv));
             a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.shuffle<i16>(sa, sb, 0, 8, 1, 9, 2, 10, 3, 11), wv));
             a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.shuffle<i16>(sa, sb, 4, 12, 5, 13, 6, 14, 7, 15), wv));
-            e += 12;
+            pv += 4; pc += 4;
+          }
+          if ((i1 - i0) & 1) {
+            const wv = i32x4.splat(<i32>load<i16>(pv) & 0xffff);
+            const pa = xb + (<usize>load<u16>(pc) << 5);
+            const ra = v128.load(pa), sa = v128.load(pa, 16);
+            a0 = i32x4.add(a0, i32x4.dot_i16x8_s(i32x4.extend_low_i16x8_u(ra), wv));
+            a1 = i32x4.add(a1, i32x4.dot_i16x8_s(i32x4.extend_high_i16x8_u(ra), wv));
+            a2 = i32x4.add(a2, i32x4.dot_i16x8_s(i32x4.extend_low_i16x8_u(sa), wv));
+            a3 = i32x4.add(a3, i32x4.dot_i16x8_s(i32x4.extend_high_i16x8_u(sa), wv));
           }
           const dst = y + c * ldyB + m * eB;
           storeRow8(a0, a1, c, q, qp, M, dst, min<usize>(8, left));

@@ -98,7 +98,7 @@ export async function runFuzz(opts: { iterations: number; seed?: number; wasm?: 
   const checkDecoder = (target: string, codec: number, payload: Uint8Array, n: number, csr?: [number, number]) => {
     const start = performance.now();
     let wasmOut: CheckedOrTrap;
-    try { wasmOut = decodeChecked(w, codec, payload, n, csr); } catch (e) { wasmOut = { trap: String(e) }; }
+    try { wasmOut = decodeChecked(w, codec, payload, n, csr, csr && payload.length % 2 ? 2 : 1); } catch (e) { wasmOut = { trap: String(e) }; }
     const ref = attempt(() => {
       if (csr) { const c = decodeCsrRef(codec, payload, csr[0], csr[1]); return hex(new Uint8Array([...new Uint8Array(c.rowPtr.buffer), ...new Uint8Array(c.col.buffer), ...new Uint8Array(c.val.buffer)])); }
       return hex(new Uint8Array(decodeInt8Ref(codec, payload, n).buffer));

@@ -6,8 +6,9 @@
 //
 // Engine use (sparrow-int8): once per node, write the conv geometry (planQs8Conv), the quant
 // block (writeQuantBlock) and the per-channel parameters (putChannelParams), and place the
-// weights in the kernel's format (placeConvWeights: 'c2' packed int16 pairs, 'sparse' packed
-// CSR pairs, 'raw' as stored); then per inference call kernel.run with pointers only.
+// weights in the kernel's format (placeConvWeights: 'c2' packed int16 pairs, 'csr16' the CSR
+// with 16-bit values as decodeCsr emits it, 'sparse' packed CSR pairs, 'raw' as stored); then
+// per inference call kernel.run with pointers only.
 
 import { SparrowError } from '../errors.js';
 import type { SparrowWasm } from '../runtime/wasm.js';
@@ -19,6 +20,7 @@ export type { AddParams, Csr, Qs8Data, Qs8Out, VaddParams } from './int8_ref.js'
 export { addParams, quantizeMultiplier, vaddParams } from './int8_ref.js';
 
 const E_ARG = -5;
+const align16 = (b: number): number => (b + 15) & ~15;
 
 function check(st: number, what: string): number {
   if (st < 0) throw new SparrowError('invalid_argument', `${what}: inconsistent arguments (status ${st})`);
@@ -78,9 +80,10 @@ function readOut(w: SparrowWasm, out: Qs8Out, ptr: number, n: number): Qs8Data {
 
 /**
  * Weight formats: 'c2' = qs8_conv2d_pack_w blocks, 'sparse' = qs8_spconv_pack_w k-pair entries,
- * 'sparse-nz' = qs8_spconv_pack_w_nz nonzero-pair entries, 'raw' = int8 (M, K) as stored.
+ * 'csr16' = the CSR with int16 values (decodeCsr's output with valBytes 2: no pack), 'raw' =
+ * int8 (M, K) as stored.
  */
-export type Qs8WeightFormat = 'c2' | 'sparse' | 'sparse-nz' | 'raw';
+export type Qs8WeightFormat = 'c2' | 'sparse' | 'csr16' | 'raw';
 
 export interface Qs8ConvKernel {
   name: string;
@@ -107,7 +110,7 @@ export const QS8_CONV_KERNELS: readonly Qs8ConvKernel[] = [
     run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_conv2d_4x8c2__wasmsimd(g, q, x, wp, qp, y, work),
   },
   {
-    name: 'qs8_spconv2d_16x1__wasmsimd', weights: 'sparse-nz',
+    name: 'qs8_spconv2d_16x1__wasmsimd', weights: 'csr16',
     supports: () => true,
     workBytes: (w, g) => w.exports.qs8_spconv2d_nz_work_bytes(g),
     run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_spconv2d_16x1__wasmsimd(g, q, x, wp, qp, y, work),
@@ -163,13 +166,19 @@ export function placeConvWeights(w: SparrowWasm, format: Qs8WeightFormat, W: Int
   }
   const csr = W instanceof Int8Array ? csrFromDense(W, M, K) : W;
   const nnz = csr.rowPtr[M]!;
-  const nz = format === 'sparse-nz';
-  const dst = w.alloc(check(nz ? w.exports.qs8_spconv_packed_nz_bytes(M, nnz) : w.exports.qs8_spconv_packed_bytes(M, nnz), 'sparse packed bytes'));
+  if (format === 'csr16') {
+    const dst = w.alloc(check(w.exports.qs8_spconv_csr_bytes(M, nnz), 'qs8_spconv_csr_bytes'));
+    const cp = dst + align16((M + 1) * 4), vp = cp + align16(nnz * 2);
+    new Uint32Array(w.memory.buffer, dst, M + 1).set(csr.rowPtr);
+    new Uint16Array(w.memory.buffer, cp, nnz).set(csr.col);
+    new Int16Array(w.memory.buffer, vp, nnz).set(csr.val);
+    return dst;
+  }
+  const dst = w.alloc(check(w.exports.qs8_spconv_packed_bytes(M, nnz), 'qs8_spconv_packed_bytes'));
   const m = w.mark();
   try {
     const rp = w.putBytes(csr.rowPtr), col = w.putBytes(csr.col), val = w.putBytes(csr.val);
-    check(nz ? w.exports.qs8_spconv_pack_w_nz(M, K, groups, rp, col, val, nnz, dst) : w.exports.qs8_spconv_pack_w(M, K, groups, rp, col, val, nnz, dst),
-      'sparse pack');
+    check(w.exports.qs8_spconv_pack_w(M, K, groups, rp, col, val, nnz, dst), 'qs8_spconv_pack_w');
   } finally { w.release(m); }
   return dst;
 }

@@ -29,7 +29,8 @@
 //
 // Weights go to linear memory once per engine, decoded from the container's coded streams in
 // WASM (decodeDense / decodeCsr) straight into the kernel layouts: Conv dense → qs8_conv2d_pack_w
-// blocks, Conv sparse → CSR → qs8_spconv_pack_w_nz entries, depthwise and FC as stored (N, K);
+// blocks, Conv sparse → the CSR with int16 values (the kernel reads it as decoded: no pack),
+// depthwise and FC as stored (N, K), sparse FC → the CSR;
 // no float32 copy of a weight is made. A Conv layer uses the sparse kernel when its weight density
 // is ≤ `sparseDensity` (default SPARSE_DENSITY, measured: docs/engine.md).
 //
@@ -150,7 +151,7 @@ interface QWeight {
 
 const SLACK = 64;
 
-type PlaceFormat = 'c2' | 'sparse-nz' | 'raw' | 'csr';
+type PlaceFormat = 'c2' | 'csr16' | 'raw' | 'csr';
 interface CsrPtrs { rowPtr: number; col: number; val: number; nnz: number }
 /** A weight layout requested by the lowering; ptr (and csr for 'csr') set when placed. */
 interface Placement { w: QWeight; format: PlaceFormat; groups: number; ptr: number; csr: CsrPtrs | undefined }
@@ -351,7 +352,7 @@ export class Int8Engine {
 
   /**
    * The weight in a kernel format, once per (weight, format): 'c2' (dense conv blocks),
-   * 'sparse-nz' (sparse conv entries), 'raw' ((N, K) int8), 'csr' (FC sparse: row pointers,
+   * 'csr16' (sparse conv: the CSR with int16 values), 'raw' ((N, K) int8), 'csr' (FC sparse: row pointers,
    * columns, values). Lowering only requests it; #placePending (at plan compilation, after the
    * lowering) allocates every requested layout in one block and then decodes + packs the weights
    * one by one in the same scratch above it: coded weights are decoded in WASM straight from
@@ -385,10 +386,10 @@ export class Int8Engine {
         if (b < 0) throw new SparrowError('internal', `qs8_conv2d_packed_w_bytes failed (status ${b})`);
         return { perm: a16(b), temp: decode + a16(n) };
       }
-      case 'sparse-nz': {
-        const b = ex.qs8_spconv_packed_nz_bytes(N, nnz);
-        if (b < 0) throw new SparrowError('internal', `qs8_spconv_packed_nz_bytes failed (status ${b})`);
-        return { perm: a16(Math.max(16, b)), temp: csr + (c ? decode + a16(n) : 0) };
+      case 'csr16': {
+        const b = ex.qs8_spconv_csr_bytes(N, nnz);
+        if (b < 0) throw new SparrowError('internal', `qs8_spconv_csr_bytes failed (status ${b})`);
+        return { perm: a16(b), temp: c ? decode + (c.codec === 2 ? 0 : a16(n)) : 0 };
       }
       case 'csr': return { perm: csr, temp: c ? decode + a16(n) : 0 };
     }
@@ -448,27 +449,28 @@ export class Int8Engine {
       ok(ex.qs8_conv2d_pack_w(N, K, groups, src, dst), 'qs8_conv2d_pack_w');
       return;
     }
+    // a CSR written in place by the decoder: int8 values for the sparse FC, int16 ones for the
+    // sparse conv (its kernel's layout, assembly/int8/sparse.ts: no pack step)
     const nnz = w.nnz;
-    const perm = format === 'csr';
-    // the CSR: the layout itself for the sparse FC, scratch for the conv pack
-    const rp = perm ? dst : W.alloc((N + 1) * 4 + 16);
-    const cp = perm ? dst + align16((N + 1) * 4 + 16) : W.alloc(nnz * 2 + 16);
-    const vp = perm ? cp + align16(nnz * 2 + 16) : W.alloc(nnz + 16);
-    if (perm) pl.csr = { rowPtr: rp, col: cp, val: vp, nnz };
+    const wide = format === 'csr16';
+    const rp = dst;
+    const cp = wide ? dst + align16((N + 1) * 4) : dst + align16((N + 1) * 4 + 16);
+    const vp = wide ? cp + align16(nnz * 2) : cp + align16(nnz * 2 + 16);
+    if (!wide) pl.csr = { rowPtr: rp, col: cp, val: vp, nnz };
     if (c) {
       const src = W.put(c.payload);
       const work = W.alloc(W.workBytes(n));
       const dense = c.codec === 2 ? 0 : W.alloc(n + 16);
-      const got = ex.decodeCsr(c.codec, src, c.payload.length, N, K, rp, cp, vp, nnz, work, dense);
+      const got = ex.decodeCsr(c.codec, src, c.payload.length, N, K, rp, cp, vp, nnz, work, dense, wide ? 2 : 1);
       if (got < 0) throw new SparrowError('corrupt_stream', `weight ${w.key}: CSR decode failed (status ${got})`);
       if (got !== nnz) throw new SparrowError('corrupt_stream', `weight ${w.key}: ${got} nonzeros, the stream header says ${nnz}`);
     } else {
       const csr = csrFromDense(w.dense(), N, K);
+      if (csr.rowPtr[N] !== nnz) throw new SparrowError('internal', `weight ${w.key}: ${csr.rowPtr[N]} nonzeros, expected ${nnz}`);
       new Uint32Array(W.memory.buffer, rp, N + 1).set(csr.rowPtr);
       new Uint16Array(W.memory.buffer, cp, nnz).set(csr.col);
-      W.i8(vp, nnz).set(csr.val);
+      if (wide) new Int16Array(W.memory.buffer, vp, nnz).set(csr.val); else W.i8(vp, nnz).set(csr.val);
     }
-    if (!perm) ok(ex.qs8_spconv_pack_w_nz(N, K, groups, rp, cp, vp, nnz, dst), 'qs8_spconv_pack_w_nz');
   }
 
   // ---- compilation ----------------------------------------------------------------------------

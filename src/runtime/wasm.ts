@@ -12,9 +12,9 @@ interface Exports {
   workBytes(n: number): number;
   // out (n) int8 ← payload; work: workBytes(n) scratch
   decodeDense(codec: number, src: number, srcLen: number, out: number, n: number, work: number): number;
-  // rowPtr (rows+1) u32, col (cap) u16, val (cap) i8; dense: n bytes scratch
+  // rowPtr (rows+1) u32, col (cap) u16, val (cap) i8 (valBytes 1) or i16 (valBytes 2); dense: n bytes scratch
   decodeCsr(codec: number, src: number, srcLen: number, rows: number, cols: number,
-    rowPtr: number, col: number, val: number, cap: number, work: number, dense: number): number;
+    rowPtr: number, col: number, val: number, cap: number, work: number, dense: number, valBytes: number): number;
   // float32 kernels (assembly/f32/; layouts and contracts in their headers). GEMM:
   // C(M,N) = act(A(M,K)·Bp + bias); bp packed in 8-column panels; sizes/strides in elements;
   // biasMode 0 none / 1 per row / 2 per column; act 0 none / 1 clamp [lo, hi]
@@ -64,11 +64,10 @@ interface Exports {
   qs8_spconv2d_work_bytes(g: number): number;
   qs8_spconv_pack_w(M: number, K: number, groups: number, rowPtr: number, col: number, val: number, nnz: number, dst: number): number;
   qs8_spconv_packed_bytes(M: number, nnz: number): number;
-  // nonzero-pair sparse conv: sp = qs8_spconv_pack_w_nz entries (12 bytes: w_a, w_b i16, k_a·32, k_b·32 u32)
+  // sparse conv on nonzero pairs: sp = the CSR with int16 values (decodeCsr valBytes 2), qs8_spconv_csr_bytes
   qs8_spconv2d_16x1__wasmsimd(g: number, q: number, x: number, sp: number, qp: number, y: number, work: number): number;
   qs8_spconv2d_nz_work_bytes(g: number): number;
-  qs8_spconv_pack_w_nz(M: number, K: number, groups: number, rowPtr: number, col: number, val: number, nnz: number, dst: number): number;
-  qs8_spconv_packed_nz_bytes(M: number, nnz: number): number;
+  qs8_spconv_csr_bytes(M: number, nnz: number): number;
   qs8_spfc_1x1__scalar(M: number, N: number, K: number, x: number, rowPtr: number, col: number, val: number, nnz: number,
     q: number, qp: number, y: number, work: number): number;
   // depthwise (C = groups), w (M,1,KH,KW) int8 as stored
@@ -228,7 +227,11 @@ export class SparrowWasm {
   }
 
   /** Decodes an int8 tensor payload straight to CSR (rows × cols) and returns JS copies. */
-  decodeCsr(codec: number, payload: Uint8Array, rows: number, cols: number): CsrResult {
+  /**
+   * Decodes to CSR. valBytes 2 has the decoder write int16 values (the sparse conv kernel's
+   * layout); they are returned narrowed to int8, and a value outside int8 throws.
+   */
+  decodeCsr(codec: number, payload: Uint8Array, rows: number, cols: number, valBytes: 1 | 2 = 1): CsrResult {
     const n = rows * cols;
     if (!Number.isSafeInteger(n) || n >= 2 ** 31) throw new SparrowError('invalid_argument', `CSR ${rows}x${cols} too large`);
     const cap = codec === 2 ? Math.min(n, rleNnz(payload)) : n;
@@ -237,15 +240,21 @@ export class SparrowWasm {
       const src = this.put(payload);
       const work = this.alloc(this.exports.workBytes(n));
       const dense = codec === 2 ? 0 : this.alloc(n);
-      const rowPtr = this.alloc((rows + 1) * 4), col = this.alloc(cap * 2), val = this.alloc(cap);
-      const nnz = this.exports.decodeCsr(codec, src, payload.length, rows, cols, rowPtr, col, val, cap, work, dense);
+      const rowPtr = this.alloc((rows + 1) * 4), col = this.alloc(cap * 2), val = this.alloc(cap * valBytes);
+      const nnz = this.exports.decodeCsr(codec, src, payload.length, rows, cols, rowPtr, col, val, cap, work, dense, valBytes);
       if (nnz < 0) throw statusError(nnz, `decoding a ${rows}x${cols} int8 tensor to CSR`);
       const buf = this.exports.memory.buffer;
+      let v: Int8Array;
+      if (valBytes === 2) {
+        const wide = new Int16Array(buf, val, nnz);
+        if (wide.some((x) => x < -128 || x > 127)) throw new SparrowError('internal', 'decodeCsr wrote an int16 value outside int8');
+        v = Int8Array.from(wide);
+      } else v = new Int8Array(buf.slice(val, val + nnz));
       return {
         rows, cols,
         rowPtr: new Uint32Array(buf.slice(rowPtr, rowPtr + (rows + 1) * 4)),
         col: new Uint16Array(buf.slice(col, col + nnz * 2)),
-        val: new Int8Array(buf.slice(val, val + nnz)),
+        val: v,
       };
     } finally {
       this.release(m);
@@ -326,15 +335,19 @@ export interface CheckedDecode {
 }
 
 const GUARD = 64;
+/** decodeChecked's status for an int16 CSR value outside int8 (not a decoder status) */
+export const E_VALUE_WIDTH = -1000;
 const GUARD_BYTE = 0xa5;
 
 /**
  * Paranoid decoding for fuzzing: the input is placed flush against the end of linear memory
  * (only the 8 slack bytes the decoders may read follow it), so any read past the allowed
  * slack traps; every output buffer is surrounded by guard bytes that are checked afterwards.
- * `csr` = [rows, cols] decodes to CSR instead of dense.
+ * `csr` = [rows, cols] decodes to CSR instead of dense, with int8 values or (valBytes 2, the
+ * sparse conv layout) int16 ones, returned narrowed to int8 (a value outside int8 is reported
+ * by status E_VALUE_WIDTH).
  */
-export function decodeChecked(w: SparrowWasm, codec: number, payload: Uint8Array, n: number, csr?: [number, number]): CheckedDecode {
+export function decodeChecked(w: SparrowWasm, codec: number, payload: Uint8Array, n: number, csr?: [number, number], valBytes: 1 | 2 = 1): CheckedDecode {
   const ex = w.exports;
   const m = w.mark();
   try {
@@ -349,7 +362,7 @@ export function decodeChecked(w: SparrowWasm, codec: number, payload: Uint8Array
     let rowPtr = 0, col = 0, val = 0, dense = 0, out = 0;
     const cap = n;
     if (csr) {
-      rowPtr = guarded((csr[0] + 1) * 4); col = guarded(cap * 2); val = guarded(cap); dense = guarded(n);
+      rowPtr = guarded((csr[0] + 1) * 4); col = guarded(cap * 2); val = guarded(cap * valBytes); dense = guarded(n);
     } else {
       out = guarded(n);
     }
@@ -363,9 +376,15 @@ export function decodeChecked(w: SparrowWasm, codec: number, payload: Uint8Array
     let status: number;
     let result: Uint8Array;
     if (csr) {
-      status = ex.decodeCsr(codec, src, payload.length, csr[0], csr[1], rowPtr, col, val, cap, work, dense);
+      status = ex.decodeCsr(codec, src, payload.length, csr[0], csr[1], rowPtr, col, val, cap, work, dense, valBytes);
       const nnz = Math.max(0, status);
-      result = new Uint8Array([...w.u8(rowPtr, (csr[0] + 1) * 4), ...w.u8(col, nnz * 2), ...w.u8(val, nnz)]);
+      let vals = w.u8(val, nnz);
+      if (valBytes === 2) {
+        const wide = new Int16Array(ex.memory.buffer, val, nnz);
+        if (wide.some((v) => v < -128 || v > 127)) status = E_VALUE_WIDTH;
+        vals = new Uint8Array(Int8Array.from(wide).buffer);
+      }
+      result = new Uint8Array([...w.u8(rowPtr, (csr[0] + 1) * 4), ...w.u8(col, nnz * 2), ...vals]);
     } else {
       status = ex.decodeDense(codec, src, payload.length, out, n, work);
       result = w.u8(out, n).slice();
