@@ -193,6 +193,14 @@ function convCases(): ConvCase[] {
   }
   cases.push({ C: 4, H: 9, W: 9, M: 8, KH: 3, KW: 3, attrs: att(1, 1, 4) });
   cases.push({ C: 4, H: 9, W: 14, M: 4, KH: 3, KW: 3, attrs: att(2, 1, 4, 2) });
+  // the stride-1 direct sparse kernel's domain (SW = 1, OW % 8 = 0): one or several rows per
+  // 16-pixel block, an odd number of 8-pixel groups, SH = 2 with SW = 1, dilation, groups, 1xK
+  cases.push({ C: 3, H: 3, W: 8, M: 5, KH: 3, KW: 3, attrs: att(1, 1) });
+  cases.push({ C: 5, H: 5, W: 24, M: 6, KH: 3, KW: 3, attrs: att(1, 1) });
+  cases.push({ C: 4, H: 9, W: 10, M: 3, KH: 3, KW: 3, attrs: att(0, [2, 1]) });
+  cases.push({ C: 6, H: 7, W: 16, M: 9, KH: 3, KW: 3, attrs: att(2, 1, 1, 2) });
+  cases.push({ C: 6, H: 5, W: 8, M: 4, KH: 3, KW: 3, attrs: att(1, 1, 2) });
+  cases.push({ C: 7, H: 3, W: 20, M: 5, KH: 1, KW: 5, attrs: att([0, 0, 0, 0], 1) });
   // the ResNet-20 layers
   for (const [C, M, hw, s] of [[16, 16, 32, 1], [16, 32, 32, 2], [32, 32, 16, 1], [32, 64, 16, 2], [64, 64, 8, 1]] as const) {
     cases.push({ C, H: hw, W: hw, M, KH: 3, KW: 3, attrs: att(1, s) });
@@ -270,6 +278,37 @@ for (const variant of ['release', 'debug'] as const) {
       for (const k of QS8_CONV_KERNELS.filter((k) => k.weights.startsWith('sparse'))) {
         expect(Array.from(qs8Conv2d(w, k, x, [8, 9, 9], csr, [12, 8, 3, 3], att(1, 1), out).data), k.name).toEqual(Array.from(ref));
       }
+    });
+
+    it('qs8_conv2d_pack_w (SIMD 16-k steps + scalar tails) writes the c2 blocks exactly (M, K, groups sweep, guard bytes)', () => {
+      const rnd = lcg(91);
+      const failures: string[] = [];
+      for (const groups of [1, 2, 3]) for (const Ng of [1, 3, 4, 5, 8, 9]) for (const K of [1, 2, 15, 16, 17, 31, 32, 33, 47, 144]) {
+        const M = Ng * groups;
+        const W = Int8Array.from({ length: M * K }, () => Math.floor(rnd() * 256) - 128);
+        // reference: per group, blocks of 4 channels, pair j = rows' (W(n, 2j), W(n, 2j+1)) as int16, 0 past N / K
+        const kp = (K + 1) >> 1, blocks = Math.ceil(Ng / 4);
+        const want = new Int16Array(groups * blocks * kp * 8);
+        let o = 0;
+        for (let g = 0; g < groups; g++) for (let b = 0; b < blocks; b++) for (let j = 0; j < kp; j++) for (let r = 0; r < 4; r++) {
+          const n = b * 4 + r, row = (g * Ng + n) * K;
+          want[o++] = n < Ng ? W[row + 2 * j]! : 0;
+          want[o++] = n < Ng && 2 * j + 1 < K ? W[row + 2 * j + 1]! : 0;
+        }
+        const m = w.mark();
+        try {
+          const bytes = w.exports.qs8_conv2d_packed_w_bytes(M, K, groups);
+          expect(bytes).toBe(want.length * 2);
+          const dst = w.alloc(bytes + 64);
+          w.u8(dst, bytes + 64).fill(GUARD);
+          expect(w.exports.qs8_conv2d_pack_w(M, K, groups, w.putBytes(W), dst)).toBe(0);
+          const got = new Int16Array(w.memory.buffer.slice(dst, dst + bytes));
+          const bad = sameBits(got as unknown as Qs8Data, want as unknown as Qs8Data);
+          if (bad) failures.push(`M=${M} K=${K} groups=${groups}: ${bad}`);
+          if (w.u8(dst + bytes, 64).some((v) => v !== GUARD)) failures.push(`M=${M} K=${K} groups=${groups}: wrote past the end`);
+        } finally { w.release(m); }
+      }
+      expect(failures).toEqual([]);
     });
 
     it('qs8_gemm_4x8c2__wasmsimd (packed X) matches qs8GemmRef over N/M/K sweeps', () => {

@@ -86,14 +86,31 @@ export function qs8_conv2d_packed_w_bytes(M: i32, K: i32, groups: i32): i32 {
   return groups * ((Ng + 3) >> 2) * ((K + 1) >> 1) * 16;
 }
 
-/** Packs w (M, K) int8 (ONNX Conv (M, C/g, KH, KW) / Gemm Bᵀ (N, K)) into the c2 blocks above. */
+/**
+ * Packs w (M, K) int8 (ONNX Conv (M, C/g, KH, KW) / Gemm Bᵀ (N, K)) into the c2 blocks above.
+ * Full 4-channel blocks go 16 k (8 pairs) at a time through SIMD: the 4 rows' int8 are widened
+ * to int16 and their i32 lanes (one k-pair each) transposed 4x4, so each 16-byte store is one
+ * pair j of the block; tails (K mod 16, a last block of < 4 channels) take the scalar path.
+ * (On ResNet-32 the scalar-only pack was most of a dense model's load: 15-20 ms at first load.)
+ */
 export function qs8_conv2d_pack_w(M: i32, K: i32, groups: i32, w: usize, dst: usize): i32 {
   if (qs8_conv2d_packed_w_bytes(M, K, groups) < 0) return E_ARG;
   const Ng = <usize>(M / groups), kc = <usize>K, kp = (kc + 1) >> 1;
   let d = dst;
   for (let grp: usize = 0; grp < <usize>groups; grp++) {
     for (let n0: usize = 0; n0 < Ng; n0 += 4) {
-      for (let j: usize = 0; j < kp; j++) {
+      let j: usize = 0;
+      if (n0 + 4 <= Ng) {
+        const r0 = w + (grp * Ng + n0) * kc, r1 = r0 + kc, r2 = r1 + kc, r3 = r2 + kc;
+        for (; (j << 1) + 16 <= kc; j += 8) {
+          const k = j << 1;
+          const v0 = v128.load(r0 + k), v1 = v128.load(r1 + k), v2 = v128.load(r2 + k), v3 = v128.load(r3 + k);
+          storePairs4(d, i16x8.extend_low_i8x16_s(v0), i16x8.extend_low_i8x16_s(v1), i16x8.extend_low_i8x16_s(v2), i16x8.extend_low_i8x16_s(v3));
+          storePairs4(d + 64, i16x8.extend_high_i8x16_s(v0), i16x8.extend_high_i8x16_s(v1), i16x8.extend_high_i8x16_s(v2), i16x8.extend_high_i8x16_s(v3));
+          d += 128;
+        }
+      }
+      for (; j < kp; j++) {
         for (let r: usize = 0; r < 4; r++) {
           const n = n0 + r;
           const row = w + (grp * Ng + n) * kc;
@@ -107,6 +124,16 @@ export function qs8_conv2d_pack_w(M: i32, K: i32, groups: i32, w: usize, dst: us
     }
   }
   return 0;
+}
+
+/** Rows a..d hold 4 k-pairs each (i32 lanes); stores pair p of all 4 rows at d + 16·p (4x4 transpose). */
+@inline function storePairs4(dst: usize, a: v128, b: v128, c: v128, e: v128): void {
+  const t0 = v128.shuffle<i32>(a, b, 0, 4, 1, 5), t1 = v128.shuffle<i32>(c, e, 0, 4, 1, 5);
+  const t2 = v128.shuffle<i32>(a, b, 2, 6, 3, 7), t3 = v128.shuffle<i32>(c, e, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<i64>(t0, t1, 0, 2));
+  v128.store(dst, v128.shuffle<i64>(t0, t1, 1, 3), 16);
+  v128.store(dst, v128.shuffle<i64>(t2, t3, 0, 2), 32);
+  v128.store(dst, v128.shuffle<i64>(t2, t3, 1, 3), 48);
 }
 
 /** Scratch bytes of qs8_conv2d_4x8c2__wasmsimd (padded planes, tap offsets, one Xcol chunk); -5 on bad geometry. */

@@ -33,6 +33,8 @@ export interface BenchEngineResult {
   source?: 'onnx' | 'sparrow';
   /** sparrow-int8: decoding + packing the int8 weights into the kernel layouts, part of load_ms */
   weights_ms?: number;
+  /** the same in the second (warm) creation: part of load_warm_ms */
+  weights_warm_ms?: number;
 }
 
 export interface BenchReport {
@@ -204,12 +206,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
 
   // engines: load (cold, then a second warm load), in the order given
   const engines: InferenceEngine[] = [];
-  const load = new Map<string, { imp: number; cold: number; warm: number; sparrow: boolean; weights?: number }>();
+  const load = new Map<string, { imp: number; cold: number; warm: number; sparrow: boolean; weights?: number; weightsWarm?: number }>();
   const skipped: Record<string, string> = {};
   try {
     for (const name of o.engines) {
       log(`load ${name}`);
-      let e: InferenceEngine, imp: number, cold: number, warm: number;
+      let e: InferenceEngine, imp: number, cold: number, warm: number, weightsWarm: unknown;
       try {
         let t0 = performance.now();
         await o.prepare?.(name);
@@ -221,6 +223,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         t0 = performance.now();
         const again = await o.open(name, src);
         warm = performance.now() - t0;
+        weightsWarm = (again as { weightsMs?: unknown }).weightsMs;
         await again.dispose();
       } catch (err) {
         if (o.strictEngines !== false) throw err;
@@ -230,7 +233,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       }
       engines.push(e);
       const wm = (e as { weightsMs?: unknown }).weightsMs;
-      load.set(name, { imp, cold, warm, sparrow: !!o.compressed && COMPRESSED_ENGINES.includes(name), ...(typeof wm === 'number' ? { weights: wm } : {}) });
+      load.set(name, {
+        imp, cold, warm, sparrow: !!o.compressed && COMPRESSED_ENGINES.includes(name),
+        ...(typeof wm === 'number' ? { weights: wm } : {}), ...(typeof weightsWarm === 'number' ? { weightsWarm } : {}),
+      });
     }
     if (!engines.length) throw new SparrowError('invalid_argument', `no engine could load ${o.model}: ${Object.entries(skipped).map(([k, v]) => `${k}: ${v}`).join('; ')}`);
 
@@ -271,8 +277,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         peak_rss_mb: mb(rss.get(e.name)!),
         source: load.get(e.name)!.sparrow ? 'sparrow' : 'onnx',
       };
-      const wms = load.get(e.name)!.weights;
+      const { weights: wms, weightsWarm: wmw } = load.get(e.name)!;
       if (wms !== undefined) res.weights_ms = round(wms, 3);
+      if (wmw !== undefined) res.weights_warm_ms = round(wmw, 3);
       const wm = e.memoryBytes?.();
       if (typeof wm === 'number') res.wasm_memory_bytes = wm;
       if (e !== engines[0]) {
@@ -318,13 +325,20 @@ function human(n: number): string {
   return `${(n / 1024 / 1024).toFixed(2)} MiB`;
 }
 
+/** decode + pack ms of the cold / warm load ("-" for engines without int8 weights). */
+export function weightsCell(e: BenchEngineResult): string {
+  if (e.weights_ms === undefined) return '-';
+  return e.weights_warm_ms === undefined ? e.weights_ms.toFixed(2) : `${e.weights_ms.toFixed(2)} / ${e.weights_warm_ms.toFixed(2)}`;
+}
+
 /** A plain-text table of a bench report (the CLI's output without --json). */
 export function formatBench(r: BenchReport): string {
   const names = Object.keys(r.engines);
-  const head = ['engine', 'p50 ms', 'p90 ms', 'load ms', 'load (warm) ms', 'peak RSS MB', 'WASM mem', 'max |Δ|'];
+  const head = ['engine', 'p50 ms', 'p90 ms', 'load ms', 'load (warm) ms', 'decode+pack ms', 'peak RSS MB', 'WASM mem', 'max |Δ|'];
   const rows = names.map((n) => {
     const e = r.engines[n]!;
-    return [e.source === 'sparrow' ? `${n} (.sparrow)` : n, e.p50_ms.toFixed(3), e.p90_ms.toFixed(3), e.load_ms.toFixed(1), e.load_warm_ms.toFixed(1), e.peak_rss_mb.toFixed(1),
+    return [e.source === 'sparrow' ? `${n} (.sparrow)` : n, e.p50_ms.toFixed(3), e.p90_ms.toFixed(3), e.load_ms.toFixed(1), e.load_warm_ms.toFixed(1),
+      weightsCell(e), e.peak_rss_mb.toFixed(1),
       e.wasm_memory_bytes === undefined ? '-' : human(e.wasm_memory_bytes),
       e.max_abs_diff === undefined ? '(ref)' : e.max_abs_diff === null ? 'n/a' : e.max_abs_diff.toExponential(1)];
   });

@@ -3,7 +3,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { SparrowError } from '../errors.js';
-import type { BenchReport } from './bench.js';
+import { weightsCell, type BenchReport } from './bench.js';
 
 function kib(n: number): string {
   return n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(2)} MiB`;
@@ -29,9 +29,9 @@ function mdTable(head: string[], rows: string[][], right: (i: number) => boolean
 export function benchMarkdown(r: BenchReport): string {
   const ins = Object.entries(r.inputs).map(([k, v]) => `\`${k}\` ${v.dtype}[${v.dims.join(', ')}]`).join(', ');
   const engines = mdTable(
-    ['engine', 'p50 ms', 'p90 ms', 'load ms', 'load (warm) ms', 'peak RSS MB¹', 'WASM memory', 'max abs diff'],
+    ['engine', 'p50 ms', 'p90 ms', 'load ms', 'load (warm) ms', 'decode+pack ms (cold / warm)', 'peak RSS MB¹', 'WASM memory', 'max abs diff'],
     Object.entries(r.engines).map(([n, e]) => [
-      `\`${n}\``, e.p50_ms.toFixed(3), e.p90_ms.toFixed(3), e.load_ms.toFixed(1), e.load_warm_ms.toFixed(1), e.peak_rss_mb.toFixed(1),
+      `\`${n}\``, e.p50_ms.toFixed(3), e.p90_ms.toFixed(3), e.load_ms.toFixed(1), e.load_warm_ms.toFixed(1), weightsCell(e), e.peak_rss_mb.toFixed(1),
       e.wasm_memory_bytes === undefined ? '–' : kib(e.wasm_memory_bytes),
       e.max_abs_diff === undefined ? 'reference' : e.max_abs_diff === null ? 'n/a' : e.max_abs_diff.toExponential(2),
     ]),
