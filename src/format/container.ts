@@ -88,9 +88,12 @@ const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'obj
 const describe = (x: unknown): string => (x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x);
 const show = (x: unknown): string => { const s = JSON.stringify(x) ?? String(x); return s.length > 60 ? s.slice(0, 57) + '...' : s; };
 
-function checkCrc(bytes: Uint8Array, stored: number, what: string): void {
+/** `what` names the checked bytes in the error (a function: built only on a mismatch). */
+function checkCrc(bytes: Uint8Array, stored: number, what: string | (() => string)): void {
   const actual = crc32(bytes);
-  if (actual !== stored) throw fail('checksum_mismatch', `${what} CRC-32 mismatch: stored ${hex(stored)}, computed ${hex(actual)}`);
+  if (actual !== stored) {
+    throw fail('checksum_mismatch', `${typeof what === 'string' ? what : what()} CRC-32 mismatch: stored ${hex(stored)}, computed ${hex(actual)}`);
+  }
 }
 
 function checkZero(b: Uint8Array, from: number, to: number, what: string): void {
@@ -131,21 +134,21 @@ function validateMeta(meta: unknown, sections: ReadonlyArray<{ dtype: DType; dec
     if (!isObject(t)) throw fail(code, `tensor ${i} must be an object, got ${describe(t)}`);
     const { name, shape, dtype, section } = t;
     if (typeof name !== 'string' || name === '') throw fail(code, `tensor ${i}: name must be a non-empty string, got ${show(name)}`);
-    const where = `tensor ${i} (${show(name)})`;
+    const where = (): string => `tensor ${i} (${show(name)})`; // for messages only: built on failure
     const first = seen.get(name);
-    if (first !== undefined) throw fail(code, `${where}: name already used by tensor ${first}`);
+    if (first !== undefined) throw fail(code, `${where()}: name already used by tensor ${first}`);
     seen.set(name, i);
-    if (section !== i) throw fail(code, `${where}: section is ${show(section)}, must equal the tensor's index ${i}`);
-    if (!Array.isArray(shape)) throw fail(code, `${where}: shape must be an array, got ${describe(shape)}`);
+    if (section !== i) throw fail(code, `${where()}: section is ${show(section)}, must equal the tensor's index ${i}`);
+    if (!Array.isArray(shape)) throw fail(code, `${where()}: shape must be an array, got ${describe(shape)}`);
     const badDim = shape.findIndex((d) => !Number.isSafeInteger(d) || d < 0);
-    if (badDim >= 0) throw fail(code, `${where}: shape[${badDim}] is ${show(shape[badDim])}, must be a non-negative integer`);
-    if (!isDTypeName(dtype)) throw fail(code, `${where}: dtype ${show(dtype)} is not one of ${DTYPE_NAMES.join(', ')}`);
+    if (badDim >= 0) throw fail(code, `${where()}: shape[${badDim}] is ${show(shape[badDim])}, must be a non-negative integer`);
+    if (!isDTypeName(dtype)) throw fail(code, `${where()}: dtype ${show(dtype)} is not one of ${DTYPE_NAMES.join(', ')}`);
     const s = sections[i];
-    if (DTYPE_BY_NAME[dtype] !== s.dtype) throw fail(code, `${where}: dtype "${dtype}" does not match the section's dtype byte ${s.dtype} (${DTYPE_NAMES[s.dtype]})`);
+    if (DTYPE_BY_NAME[dtype] !== s.dtype) throw fail(code, `${where()}: dtype "${dtype}" does not match the section's dtype byte ${s.dtype} (${DTYPE_NAMES[s.dtype]})`);
     const bytes = shapeBytes(shape, DTYPE_SIZES[s.dtype]);
     if (bytes !== s.decodedBytes) {
       const got = bytes > U32_MAX ? 'more than 4 GiB' : `${bytes} bytes`;
-      throw fail(code, `${where}: shape [${shape.join(', ')}] of ${dtype} is ${got}, but the section decodes to ${s.decodedBytes} bytes`);
+      throw fail(code, `${where()}: shape [${shape.join(', ')}] of ${dtype} is ${got}, but the section decodes to ${s.decodedBytes} bytes`);
     }
   });
   return meta as SparrowMeta;
@@ -288,7 +291,7 @@ function verifySection(b: Uint8Array, h: ParsedHeader, i: number): Uint8Array {
   const next = i + 1 < h.sectionCount ? h.sections[i + 1].offset : h.fileBytes;
   checkZero(b, end, next, `padding after section ${i}`);
   const payload = b.subarray(s.offset, end);
-  checkCrc(payload, s.crc32, `section ${i} (${show(h.meta.tensors[i].name)})`);
+  checkCrc(payload, s.crc32, () => `section ${i} (${show(h.meta.tensors[i].name)})`);
   return payload;
 }
 

@@ -4,6 +4,11 @@
 //
 // Slice-by-8: T[k][b] is the CRC contribution of byte b followed by k zero bytes, so one
 // step folds 8 input bytes with 8 independent table lookups instead of 8 dependent ones.
+//
+// Where the runtime has Node's native zlib.crc32 (Node ≥ 20.16: reached through
+// process.getBuiltinModule, no import, so bundles for browsers and Workers are unaffected),
+// `crc32` uses it: the same function, but it needs no JIT warm-up. The table version runs in
+// the interpreter on a process's first file, ~10 ms for 200 KB, against ~0.1 ms native.
 
 const T = new Uint32Array(8 * 256); // T[k][b] lives at T[k * 256 + b]
 for (let b = 0; b < 256; b++) {
@@ -16,12 +21,8 @@ for (let i = 256; i < T.length; i++) T[i] = (T[i - 256] >>> 8) ^ T[T[i - 256] & 
 const T0 = T.subarray(0, 256), T1 = T.subarray(256, 512), T2 = T.subarray(512, 768), T3 = T.subarray(768, 1024);
 const T4 = T.subarray(1024, 1280), T5 = T.subarray(1280, 1536), T6 = T.subarray(1536, 1792), T7 = T.subarray(1792, 2048);
 
-/**
- * CRC-32 of `bytes`. `seed` is the CRC of the data before `bytes` (default 0 = no data), so
- * `crc32(b, crc32(a)) === crc32(concat(a, b))`, as zlib's `crc32(data, value)`.
- * Returns an unsigned 32-bit integer.
- */
-export function crc32(bytes: Uint8Array, seed = 0): number {
+/** The table-driven (slice-by-8) CRC-32 in plain TS; `crc32` is the same function. */
+export function crc32Table(bytes: Uint8Array, seed = 0): number {
   let c = ~seed;
   const n = bytes.length;
   let i = 0;
@@ -32,4 +33,34 @@ export function crc32(bytes: Uint8Array, seed = 0): number {
   }
   for (; i < n; i++) c = T0[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;
+}
+
+type Crc32Fn = (data: Uint8Array, value?: number) => number;
+
+/** Node's zlib.crc32 when the runtime offers it and it agrees with the table version; else undefined. */
+function nativeCrc32(): Crc32Fn | undefined {
+  try {
+    const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+    const f = (proc?.getBuiltinModule?.('node:zlib') as { crc32?: unknown } | undefined)?.crc32;
+    if (typeof f !== 'function') return undefined;
+    const native = f as Crc32Fn;
+    const check = Uint8Array.of(0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39); // "123456789"
+    const ok = native(check) === 0xcbf43926 && native(check.subarray(3), 0x12345678) === crc32Table(check.subarray(3), 0x12345678);
+    return ok ? native : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const NATIVE = nativeCrc32();
+
+/**
+ * CRC-32 of `bytes`. `seed` is the CRC of the data before `bytes` (default 0 = no data), so
+ * `crc32(b, crc32(a)) === crc32(concat(a, b))`, as zlib's `crc32(data, value)`.
+ * Returns an unsigned 32-bit integer.
+ */
+export function crc32(bytes: Uint8Array, seed = 0): number {
+  // zlib.crc32 takes only u32 seeds and byte views; anything else goes to the table version
+  if (NATIVE !== undefined && seed >>> 0 === seed && bytes instanceof Uint8Array) return NATIVE(bytes, seed);
+  return crc32Table(bytes, seed);
 }

@@ -14,7 +14,7 @@
 // reference executor still runs a fused graph (ONNX semantics: NaN stays NaN through the clamp).
 import type { OpDef, RefKernel, Tensor } from '../ops/types.js';
 import { resolveOp } from '../ops/registry.js';
-import { consumers, freshName, type Graph, type Node } from './graph.js';
+import { freshName, type Graph, type Node } from './graph.js';
 
 export const FUSED_DOMAIN = 'sparrow';
 
@@ -39,13 +39,78 @@ export function fusedActivation(node: Node): { min: number; max: number } | unde
 /** Fuses in place (see the file header). */
 export function fuseGraph(graph: Graph): FuseReport {
   const report: FuseReport = { biases: 0, activations: 0 };
+  const ix = indexGraph(graph);
   for (const add of [...graph.nodes]) {
-    if (add.domain === '' && add.op === 'Add' && fuseBias(graph, add)) report.biases++;
+    if (add.domain === '' && add.op === 'Add' && fuseBias(graph, ix, add)) report.biases++;
   }
   for (const act of [...graph.nodes]) {
-    if (act.domain === '' && (act.op === 'Relu' || act.op === 'Clip') && fuseActivation(graph, act)) report.activations++;
+    if (act.domain === '' && (act.op === 'Relu' || act.op === 'Clip') && fuseActivation(graph, ix, act)) report.activations++;
   }
   return report;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Who reads and who writes each value, built once per fuseGraph and kept up to date by every
+ * rewrite (a fusion only rewires inputs, renames a producer's first output and removes the folded
+ * node; it never adds or reorders nodes), so that a candidate costs a few lookups instead of
+ * scans of all nodes.
+ */
+interface FuseIndex {
+  /** value → the nodes reading it (each node once, as `consumers` lists them) */
+  readers: Map<string, Node[]>;
+  /** value → the nodes whose first output it is and that have no other (non-omitted) output */
+  writers: Map<string, Node[]>;
+}
+
+function addTo(m: Map<string, Node[]>, k: string, n: Node): void {
+  const list = m.get(k);
+  if (!list) m.set(k, [n]);
+  else if (!list.includes(n)) list.push(n);
+}
+
+function removeFrom(m: Map<string, Node[]>, k: string, n: Node): void {
+  const list = m.get(k);
+  const at = list ? list.indexOf(n) : -1;
+  if (at >= 0) list!.splice(at, 1);
+}
+
+const singleOutput = (n: Node): boolean => n.outputs.every((o, j) => j === 0 || !o);
+
+function indexGraph(graph: Graph): FuseIndex {
+  const ix: FuseIndex = { readers: new Map(), writers: new Map() };
+  for (const n of graph.nodes) {
+    for (const i of n.inputs) {
+      if (!i) continue;
+      const list = ix.readers.get(i);
+      if (!list) ix.readers.set(i, [n]);
+      else if (list[list.length - 1] !== n) list.push(n); // in node order: a repeat is the last entry
+    }
+    if (n.outputs[0] && singleOutput(n)) addTo(ix.writers, n.outputs[0], n);
+  }
+  return ix;
+}
+
+/** `node` no longer reads anything (it is being replaced or removed). */
+function unread(ix: FuseIndex, node: Node): void {
+  for (const i of node.inputs) if (i) removeFrom(ix.readers, i, node);
+}
+
+/** Gives `node` a new input list, keeping `ix.readers` right. */
+function setInputs(ix: FuseIndex, node: Node, inputs: string[]): void {
+  unread(ix, node);
+  node.inputs = inputs;
+  for (const i of inputs) if (i) addTo(ix.readers, i, node);
+}
+
+/** Sets input k of `node` in place (padding with omitted inputs '' up to k), keeping `ix.readers` right. */
+function setInput(ix: FuseIndex, node: Node, k: number, name: string): void {
+  while (node.inputs.length <= k) node.inputs.push('');
+  const old = node.inputs[k]!;
+  node.inputs[k] = name;
+  if (old && !node.inputs.includes(old)) removeFrom(ix.readers, old, node);
+  if (name) addTo(ix.readers, name, node);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -60,12 +125,18 @@ const staticDims = (graph: Graph, name: string): number[] | undefined => {
   return d && d.every((x) => x >= 0) ? d : undefined;
 };
 
-/** The single node reading `x` when x is a node output no one else reads and no graph output. */
-function soleProducer(graph: Graph, x: string, reader: Node): Node | undefined {
+/**
+ * The node producing `x` (as its only output) when x is no graph input or output and `reader`
+ * is its only reader, reading it once; the first such node in graph order.
+ */
+function soleProducer(graph: Graph, ix: FuseIndex, x: string, reader: Node): Node | undefined {
   if (graph.outputs.includes(x) || graph.inputs.includes(x)) return undefined;
-  const users = consumers(graph).get(x) ?? [];
-  if (users.length !== 1 || users[0] !== reader || reader.inputs.filter((i) => i === x).length !== 1) return undefined;
-  return graph.nodes.find((n) => n.outputs[0] === x && n.outputs.slice(1).every((o) => !o));
+  const users = ix.readers.get(x);
+  if (!users || users.length !== 1 || users[0] !== reader || reader.inputs.filter((i) => i === x).length !== 1) return undefined;
+  const writers = ix.writers.get(x);
+  if (!writers || writers.length <= 1) return writers?.[0];
+  // x written by several nodes (not a valid SSA graph): the first in graph order, as a scan finds it
+  return graph.nodes.find((n) => n.outputs[0] === x && singleOutput(n));
 }
 
 /**
@@ -91,15 +162,20 @@ function addConst(graph: Graph, base: string, t: Tensor): string {
 }
 
 /** The producer now writes `y` (the output of the node being folded into it), which is removed. */
-function absorb(graph: Graph, prod: Node, folded: Node): void {
+function absorb(graph: Graph, ix: FuseIndex, prod: Node, folded: Node): void {
   const x = prod.outputs[0]!;
   const y = folded.outputs[0]!;
   prod.outputs[0] = y;
   graph.values.delete(x);
   graph.nodes = graph.nodes.filter((n) => n !== folded);
+  // index: prod moves from x's writers to y's, folded leaves the graph
+  removeFrom(ix.writers, x, prod);
+  removeFrom(ix.writers, y, folded);
+  if (y) addTo(ix.writers, y, prod);
+  unread(ix, folded);
 }
 
-function fuseBias(graph: Graph, add: Node): boolean {
+function fuseBias(graph: Graph, ix: FuseIndex, add: Node): boolean {
   const [p, q] = add.inputs;
   if (!p || !q || add.outputs.length !== 1) return false;
   const y = add.outputs[0]!;
@@ -108,7 +184,7 @@ function fuseBias(graph: Graph, add: Node): boolean {
     if (!c || graph.values.get(x)?.const) continue;
     const xd = staticDims(graph, x), yd = staticDims(graph, y);
     if (!xd || !yd || xd.length !== yd.length || xd.some((d, i) => d !== yd[i])) continue;
-    const prod = soleProducer(graph, x, add);
+    const prod = soleProducer(graph, ix, x, add);
     if (!prod || prod.domain !== '' || graph.values.get(x)?.info.dtype !== 'float32') continue;
     if (prod.op === 'Conv') {
       if (xd.length < 3) continue;
@@ -121,9 +197,8 @@ function fuseBias(graph: Graph, add: Node): boolean {
       if (bName && (!b || b.data.length !== M)) continue;
       const nb = Float32Array.from(v, (cv, m) => (b ? (b.data as Float32Array)[m]! : 0) + cv);
       const nbName = addConst(graph, `${bName || `${prod.name}_bias`}_fused`, { dtype: 'float32', dims: [M], data: nb });
-      while (prod.inputs.length < 3) prod.inputs.push('');
-      prod.inputs[2] = nbName;
-      absorb(graph, prod, add);
+      setInput(ix, prod, 2, nbName);
+      absorb(graph, ix, prod, add);
       return true;
     }
     if (prod.op === 'Gemm' || prod.op === 'MatMul') {
@@ -142,10 +217,9 @@ function fuseBias(graph: Graph, add: Node): boolean {
         }
         const nc = Float32Array.from(v, (cv, n) => (oldV ? beta * oldV[n]! : 0) + cv);
         const ncName = addConst(graph, `${cIn || `${prod.name}_C`}_fused`, { dtype: 'float32', dims: [N], data: nc });
-        while (prod.inputs.length < 3) prod.inputs.push('');
-        prod.inputs[2] = ncName;
+        setInput(ix, prod, 2, ncName);
         prod.attrs = { ...prod.attrs, beta: 1 };
-        absorb(graph, prod, add);
+        absorb(graph, ix, prod, add);
         return true;
       }
       // MatMul
@@ -156,19 +230,19 @@ function fuseBias(graph: Graph, add: Node): boolean {
         prod.op = 'Gemm';
         prod.def = resolveOp('Gemm', '', prod.opset, prod.name);
         prod.attrs = {};
-        prod.inputs = [prod.inputs[0]!, prod.inputs[1]!, biasName];
+        setInputs(ix, prod, [prod.inputs[0]!, prod.inputs[1]!, biasName]);
       } else {
         toFused(prod);
-        prod.inputs = [prod.inputs[0]!, prod.inputs[1]!, biasName];
+        setInputs(ix, prod, [prod.inputs[0]!, prod.inputs[1]!, biasName]);
       }
-      absorb(graph, prod, add);
+      absorb(graph, ix, prod, add);
       return true;
     }
   }
   return false;
 }
 
-function fuseActivation(graph: Graph, act: Node): boolean {
+function fuseActivation(graph: Graph, ix: FuseIndex, act: Node): boolean {
   const x = act.inputs[0] ?? '';
   if (!x || act.outputs.length !== 1 || graph.values.get(x)?.info.dtype !== 'float32') return false;
   let min: number, max: number;
@@ -188,14 +262,14 @@ function fuseActivation(graph: Graph, act: Node): boolean {
     if (lo === undefined || hi === undefined) return false;
     min = lo; max = hi;
   }
-  const prod = soleProducer(graph, x, act);
+  const prod = soleProducer(graph, ix, x, act);
   if (!prod) return false;
   const plain = prod.domain === '' && (prod.op === 'Conv' || prod.op === 'Gemm' || prod.op === 'MatMul');
   const fusedNoAct = prod.domain === FUSED_DOMAIN && !fusedActivation(prod);
   if (!plain && !fusedNoAct) return false;
   if (plain) toFused(prod);
   prod.attrs = { ...prod.attrs, activation: act.op, activation_min: min, activation_max: max };
-  absorb(graph, prod, act);
+  absorb(graph, ix, prod, act);
   return true;
 }
 

@@ -236,15 +236,16 @@ export function removeIdentities(graph: Graph): number {
  */
 export function foldBatchNorm(graph: Graph): number {
   let folded = 0;
-  let users = consumers(graph);
+  let users: Map<string, Node[]> | undefined; // value → readers, built when a BatchNormalization needs it (most graphs have none)
   for (const bn of [...graph.nodes]) {
     if (bn.domain !== '' || bn.op !== 'BatchNormalization') continue;
     if (bn.attrs['training_mode'] === 1 || bn.attrs['spatial'] === 0) continue;
-    if (bn.outputs.slice(1).some((o) => o && (users.get(o)?.length || graph.outputs.includes(o)))) continue;
+    const readers = (users ??= consumers(graph));
+    if (bn.outputs.slice(1).some((o) => o && (readers.get(o)?.length || graph.outputs.includes(o)))) continue;
     const x = bn.inputs[0] ?? '';
     const prod = graph.nodes.find((n) => n.outputs[0] === x);
     if (!prod || prod.domain !== '' || (prod.op !== 'Conv' && prod.op !== 'Gemm')) continue;
-    if ((users.get(x)?.length ?? 0) !== 1 || graph.outputs.includes(x)) continue;
+    if ((readers.get(x)?.length ?? 0) !== 1 || graph.outputs.includes(x)) continue;
     const params = bn.inputs.slice(1, 5).map((i) => (i ? graph.values.get(i)?.const : undefined));
     if (params.length !== 4 || params.some((t) => !t || t.dtype !== 'float32')) continue;
     const [gamma, beta, mean, variance] = params as Tensor[];
@@ -265,7 +266,7 @@ export function foldBatchNorm(graph: Graph): number {
     graph.values.delete(x);
     for (const o of bn.outputs.slice(1)) if (o) graph.values.delete(o);
     graph.nodes = graph.nodes.filter((n) => n !== bn);
-    users = consumers(graph);
+    users = undefined; // the graph changed: rebuilt at the next BatchNormalization
     folded++;
   }
   return folded;

@@ -331,20 +331,25 @@ function sliceTensor(x: Tensor, spec: SliceAxis[]): Tensor {
   for (const s of spec) { start[s.axis] = s.start; step[s.axis] = s.step; outDims[s.axis] = s.count; }
   const inStrides = stridesOf(x.dims);
   const n = elementCount(outDims);
-  const map = new Int32Array(n);
-  const c = new Array<number>(rank).fill(0);
-  let idx = 0;
-  for (let d = 0; d < rank; d++) idx += start[d]! * inStrides[d]!;
-  for (let i = 0; i < n; i++) {
-    map[i] = idx;
-    for (let d = rank - 1; d >= 0; d--) {
-      idx += step[d]! * inStrides[d]!;
+  const out = allocData(x.dtype, n);
+  const src = anyArr(x.data), dst = anyArr(out);
+  // one output row (the last axis) at a time: its source offsets step by `inc`; the outer axes
+  // advance like an odometer, `base` following the source offset of the row start
+  const last = rank - 1;
+  const len = rank > 0 ? outDims[last]! : 1, inc = rank > 0 ? step[last]! * inStrides[last]! : 0;
+  const c = new Array<number>(Math.max(last, 0)).fill(0);
+  let base = 0;
+  for (let d = 0; d < rank; d++) base += start[d]! * inStrides[d]!;
+  for (let i = 0; i < n;) {
+    for (let k = 0, idx = base; k < len; k++, idx += inc) dst[i++] = src[idx]!;
+    for (let d = last - 1; d >= 0; d--) {
+      base += step[d]! * inStrides[d]!;
       if (++c[d]! < outDims[d]!) break;
-      idx -= step[d]! * inStrides[d]! * outDims[d]!;
+      base -= step[d]! * inStrides[d]! * outDims[d]!;
       c[d] = 0;
     }
   }
-  return gatherElements(x, outDims, map);
+  return { dtype: x.dtype, dims: outDims, data: out };
 }
 
 /** Slice-1..9: starts / ends / axes attributes. */
@@ -415,6 +420,19 @@ function fullPads(rank: number, pads: number[], axes: number[] | undefined, op: 
   return full;
 }
 
+/** Position p (may lie outside 0..size-1) mapped into the source axis by `mode`; -1: outside (constant mode). */
+function padSource(p: number, size: number, mode: PadMode): number {
+  if (p >= 0 && p < size) return p;
+  if (mode === 'constant') return -1;
+  if (mode === 'edge') return p < 0 ? 0 : size - 1;
+  if (mode === 'wrap') return ((p % size) + size) % size;
+  // reflect (mirror without repeating the edge): period 2(size-1)
+  if (size === 1) return 0;
+  const period = 2 * (size - 1);
+  const q = ((p % period) + period) % period;
+  return q >= size ? period - q : q;
+}
+
 function padTensor(x: Tensor, pads: number[], mode: PadMode, value: number | bigint, op: string, ctx: KernelContext): Tensor {
   const rank = x.dims.length;
   const outDims = x.dims.map((d, i) => d + pads[i]! + pads[i + rank]!);
@@ -430,31 +448,28 @@ function padTensor(x: Tensor, pads: number[], mode: PadMode, value: number | big
   const dst = anyArr(out), src = anyArr(x.data);
   const fill: number | bigint = x.dtype === 'int64' ? BigInt(Math.trunc(Number(value))) : typeof value === 'bigint' ? Number(value) : value;
   const inStrides = stridesOf(x.dims);
-  const c = new Array<number>(rank).fill(0);
-  for (let i = 0; i < n; i++) {
-    let idx = 0;
+  // one output row (the last axis) at a time: the outer axes give the row's source offset (or
+  // put the whole row outside), then each element maps its position on the last axis
+  const last = rank - 1;
+  const len = rank > 0 ? outDims[last]! : 1, size = rank > 0 ? x.dims[last]! : 1, before = rank > 0 ? pads[last]! : 0;
+  const c = new Array<number>(Math.max(last, 0)).fill(0);
+  for (let i = 0; i < n;) {
+    let base = 0;
     let outside = false;
-    for (let d = 0; d < rank; d++) {
-      const size = x.dims[d]!;
-      let p = c[d]! - pads[d]!;
-      if (p < 0 || p >= size) {
-        if (mode === 'constant') { outside = true; break; }
-        if (mode === 'edge') p = p < 0 ? 0 : size - 1;
-        else if (mode === 'wrap') p = ((p % size) + size) % size;
-        else {
-          // reflect (mirror without repeating the edge): period 2(size-1)
-          if (size === 1) p = 0;
-          else {
-            const period = 2 * (size - 1);
-            p = ((p % period) + period) % period;
-            if (p >= size) p = period - p;
-          }
-        }
-      }
-      idx += p * inStrides[d]!;
+    for (let d = 0; d < last; d++) {
+      const p = padSource(c[d]! - pads[d]!, x.dims[d]!, mode);
+      if (p < 0) { outside = true; break; }
+      base += p * inStrides[d]!;
     }
-    dst[i] = outside ? fill : src[idx]!;
-    for (let d = rank - 1; d >= 0; d--) { if (++c[d]! < outDims[d]!) break; c[d] = 0; }
+    if (outside) {
+      for (let k = 0; k < len; k++) dst[i++] = fill;
+    } else {
+      for (let k = 0; k < len; k++) {
+        const p = padSource(k - before, size, mode);
+        dst[i++] = p < 0 ? fill : src[base + p]!; // the last axis has stride 1
+      }
+    }
+    for (let d = last - 1; d >= 0; d--) { if (++c[d]! < outDims[d]!) break; c[d] = 0; }
   }
   return { dtype: x.dtype, dims: outDims, data: out };
 }
