@@ -23,7 +23,7 @@ export async function buildDemo({ out = assetsDir(), quiet = false } = {}) {
   const wasm = join(ROOT, 'build', 'sparrow.wasm');
   if (!existsSync(wasm)) throw new Error(`${relative(ROOT, wasm)} not found: run \`npm run build:wasm\` first`);
   mkdirSync(out, { recursive: true });
-  await build({
+  const { metafile } = await build({
     absWorkingDir: ROOT,
     entryPoints: [join(ROOT, 'demo', 'main.ts')],
     outfile: join(out, 'demo.js'),
@@ -34,8 +34,17 @@ export async function buildDemo({ out = assetsDir(), quiet = false } = {}) {
     minify: true,
     sourcemap: true,
     legalComments: 'none',
+    metafile: true,
     logLevel: quiet ? 'silent' : 'warning',
   });
+  // The page loads .sparrow files only: the ONNX decoder (onnx-proto + protobufjs, ~130 KB
+  // minified) must not reach it (src/runtime/onnx_import.ts). The minified bundle no longer
+  // names it, so the metafile is what can tell.
+  const onnx = Object.keys(metafile.inputs).filter((f) => /node_modules\/(onnx-proto|@?protobufjs)\//.test(f));
+  if (onnx.length > 0) {
+    throw new Error(`build:demo: demo.js includes the ONNX decoder (${onnx.length} modules, e.g. ${onnx[0]}); ` +
+      'something the page imports reaches onnx-proto statically (see src/runtime/onnx_import.ts)');
+  }
   for (const f of ['index.html', 'style.css']) copyFileSync(join(ROOT, 'demo', f), join(out, f));
   copyFileSync(wasm, join(out, 'sparrow.wasm'));
   const samples = {};

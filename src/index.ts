@@ -25,5 +25,11 @@ export {
 } from './compress/compress.js';
 export { shareInt8Levels, kmeans1dExact } from './compress/kmeans.js';
 export { importOnnx } from './onnx/import.js';
+// Session.fromOnnx loads the ONNX importer lazily (src/runtime/onnx_import.ts) so that the Worker
+// and browser bundles can leave protobufjs out; this entry exports the importer anyway, so it
+// hands it over and bundles of this entry (a user's own Worker) need no module at run time.
+import { importOnnx } from './onnx/import.js';
+import { registerOnnxImporter } from './runtime/onnx_import.js';
+registerOnnxImporter(importOnnx);
 export type { Tensor, TensorDType, ValueInfo } from './ops/types.js';
 import './ops/ref/index.js';

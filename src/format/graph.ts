@@ -11,8 +11,7 @@
 // outputs); anything inconsistent is SparrowError('corrupt_metadata'), an op the registry lacks
 // is SparrowError('unsupported_op') naming op, opset and node. Plain TS (browser/Worker safe).
 import { SparrowError } from '../errors.js';
-import type { PackTensor } from '../compress/pack.js';
-import { packTensors } from '../compress/pack.js';
+import { packTensors, type PackTensor } from '../compress/pack_tensors.js';
 import { decodeInt8Ref } from '../codec/int8.js';
 import { dequantize } from '../compress/quantize.js';
 import { resolveOp } from '../ops/registry.js';
@@ -344,6 +343,8 @@ function parseFloatTag(x: unknown, what: string): number {
   throw corrupt(`${what}: ${show(x)} is not a number`);
 }
 
+const I64_MAX = 2n ** 63n - 1n, I64_MIN = -(2n ** 63n);
+
 function parseInlineTensor(x: unknown, what: string): Tensor {
   if (!isObj(x)) throw corrupt(`${what}: tensor must be an object`);
   const dtype = x.dtype as TensorDType;
@@ -367,7 +368,7 @@ function parseInlineTensor(x: unknown, what: string): Tensor {
         if (typeof v === 'number' && !Number.isSafeInteger(v)) throw bad(i);
         if (typeof v === 'string' && !/^-?\d{1,19}$/.test(v)) throw bad(i);
         const b = BigInt(v);
-        if (b > 2n ** 63n - 1n || b < -(2n ** 63n)) throw bad(i);
+        if (b > I64_MAX || b < I64_MIN) throw bad(i);
         return b;
       }) };
     default: {

@@ -2,7 +2,7 @@
 // weight tensors of its Conv / Gemm / MatMul nodes. Plain TS (browser / Worker safe).
 
 import { SparrowError } from '../errors.js';
-import { getIntAttribute, int64ToBigInt, int64ToNumber, type onnx } from './proto.js';
+import { getIntAttribute, int64ToBigInt, int64ToNumber, type onnx } from './fields.js';
 
 export type TensorDtype = 'float32' | 'int64' | 'int32' | 'int8' | 'uint8' | 'float64';
 export type TensorData = Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array | Float64Array;

@@ -1,4 +1,5 @@
-// Session: the one inference API. Import (src/onnx/import.ts) → passes (src/ir/passes.ts) →
+// Session: the one inference API. Import (src/onnx/import.ts, loaded on first use by
+// src/runtime/onnx_import.ts: `.sparrow`-only bundles leave it out) → passes (src/ir/passes.ts) →
 // an engine: 'reference' (plain TS kernels, the default), 'sparrow-f32' (float32 kernels in
 // WASM linear memory, src/runtime/engine_f32.ts: one compiled plan per input-shape signature)
 // or 'sparrow-int8' (int8 kernels, src/runtime/engine_int8.ts). sparrow-int8 on a `.sparrow`
@@ -9,7 +10,7 @@ import { SparrowError } from '../errors.js';
 import type { Tensor, ValueInfo } from '../ops/types.js';
 import { cloneGraph, opCounts, type Graph } from '../ir/graph.js';
 import { optimize, type OptimizeOptions, type OptimizeReport } from '../ir/passes.js';
-import { importOnnx } from '../onnx/import.js';
+import { onnxImporter } from './onnx_import.js';
 import { runReference } from './reference.js';
 import { F32Engine, type F32MemoryStats, type FallbackOp } from './engine_f32.js';
 import type { FuseReport } from '../ir/fuse.js';
@@ -156,14 +157,18 @@ export class Session {
 
   /**
    * Loads an ONNX model. Throws SparrowError: 'invalid_model' (unreadable/inconsistent),
-   * 'unsupported_op' (op, opset and node named), 'invalid_argument' (bad options).
-   * Async so that engines needing WebAssembly compilation fit the same API.
+   * 'unsupported_op' (op, opset and node named), 'invalid_argument' (bad options, or a bundle
+   * without the ONNX importer: the Worker and the `sparrow-edge/browser` entry load `.sparrow`
+   * files only). Async so that engines needing WebAssembly compilation fit the same API.
    */
   static async fromOnnx(bytes: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
     const engine = opts.engine ?? 'reference';
     if (!ENGINES.includes(engine)) {
       throw new SparrowError('invalid_argument', `engine '${String(engine)}' is not available (available: ${ENGINES.join(', ')})`);
     }
+    // loaded once per process (src/runtime/onnx_import.ts); not counted in loadMs, which
+    // measures this model as it did when the importer was a static import
+    const importOnnx = await onnxImporter();
     const t0 = performance.now();
     const graph = importOnnx(bytes);
     const s = Session.fromGraph(graph, opts);
@@ -174,12 +179,9 @@ export class Session {
   }
 
   /**
-   * A session over an already imported graph (the graph is copied, not modified). The
-   * sparrow-f32 engine instantiates its WASM module and compiles at the first `run`.
-   */
-  /**
    * Fetches an ONNX model (http(s) in Node, any URL `fetch` takes in browsers and Workers) and
-   * loads it like fromOnnx. HTTP errors → SparrowError('io_error').
+   * loads it like fromOnnx (so not in the Worker or `sparrow-edge/browser` bundles, which have
+   * no ONNX importer). HTTP errors → SparrowError('io_error').
    */
   static async fromUrl(url: string | URL, opts: SessionOptions = {}): Promise<Session> {
     let res: Response;
@@ -224,6 +226,10 @@ export class Session {
     return s;
   }
 
+  /**
+   * A session over an already imported graph (the graph is copied, not modified). The
+   * sparrow-f32 engine instantiates its WASM module and compiles at the first `run`.
+   */
   static fromGraph(graph: Graph, opts: SessionOptions = {}): Session {
     return Session.#create(graph, opts);
   }

@@ -4,7 +4,7 @@
 // Plain TS, no dependencies beyond onnx-proto's types.
 
 import { SparrowError } from '../../errors.js';
-import { int64ToNumber, type onnx } from '../../onnx/proto.js';
+import { int64ToNumber, type onnx } from '../../onnx/fields.js';
 import { tensorFromProto } from '../../onnx/initializers.js';
 import type { AttrValue, Attrs, KernelContext, Tensor, TensorData, TensorDType, ValueInfo } from '../types.js';
 import { elementCount } from '../types.js';
