@@ -286,6 +286,12 @@ function buildProgram(out: (s: string) => void): Command {
         if (!info) throw new SparrowError('invalid_argument', 'the model has no input to calibrate');
         const batches = await loadCalib(o.calib, calibN, info, pre);
         calib = { batches, spec: o.calib };
+        // a dataset's raw pixels fed to a model trained on normalized inputs calibrate on the wrong
+        // distribution (ResNet-20 at 70 %: 19 % top-1 instead of 69 %): say what is used
+        if (/^(mnist|cifar10):/.test(o.calib) && imageLike && !mean && !std) {
+          process.stderr.write('sparrow: note: calibrating on pixel/255 without --mean/--std; pass them if the model expects normalized inputs ' +
+            '(e.g. CIFAR-10 ResNets: --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225)\n');
+        }
         if (base.prune !== 'hessian' && base.activations !== 'static') {
           process.stderr.write('sparrow: note: --calib is used by --prune hessian and --activations static only; ignored\n');
         }
