@@ -1,11 +1,23 @@
-// ONNX AttributeProto / TensorProto / TypeProto → the IR's Attrs, Tensor and ValueInfo.
-// Plain TS (browser / Worker safe).
+// ONNX AttributeProto / TensorProto / TypeProto → the IR's Attrs, Tensor and ValueInfo: the one
+// place that converts decoded ONNX messages into IR values (the importer, and through
+// src/ops/ref/util.ts the reference kernels' Cast and the backend tests).
+// Plain TS (browser / Worker safe), and no runtime import of onnx-proto (types only, int64 helpers
+// from fields.ts): src/ops/ref/util.ts imports this module, and the Worker and browser bundles
+// that hold the reference kernels must stay free of protobufjs (npm run build:demo checks it).
 import { SparrowError } from '../errors.js';
 import type { AttrValue, Attrs, Tensor, TensorDType, ValueInfo } from '../ops/types.js';
-import { int64ToBigInt, onnxRuntime, type onnx } from './proto.js';
+import { int64ToBigInt, type onnx } from './fields.js';
 import { tensorFromProto } from './initializers.js';
 
-const AT = onnxRuntime.AttributeProto.AttributeType;
+/**
+ * onnx.AttributeProto.AttributeType as plain numbers (the enum of onnx.proto; reading it from
+ * onnx-proto would load protobufjs). test/onnx.dedupe.test.ts checks it against onnx-proto.
+ */
+export const ATTRIBUTE_TYPE = {
+  UNDEFINED: 0, FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, SPARSE_TENSOR: 11, TYPE_PROTO: 13,
+  FLOATS: 6, INTS: 7, STRINGS: 8, TENSORS: 9, GRAPHS: 10, SPARSE_TENSORS: 12, TYPE_PROTOS: 14,
+} as const;
+const AT = ATTRIBUTE_TYPE;
 
 /** ONNX TensorProto.DataType code → the IR dtype (codes the IR has no dtype for are absent). */
 const DTYPE_BY_CODE: Readonly<Record<number, TensorDType>> = {
@@ -18,8 +30,21 @@ const DTYPE_NAMES: Readonly<Record<number, string>> = {
   21: 'UINT4', 22: 'INT4', 23: 'FLOAT4E2M1', 24: 'FLOAT8E8M0', 25: 'UINT2', 26: 'INT2',
 };
 
+const DTYPE_CODES: Readonly<Record<TensorDType, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 };
+
+/** The ONNX name of a data type code ('FLOAT16', ...). */
 export function dtypeName(code: number): string {
   return DTYPE_NAMES[code] ?? `type ${code}`;
+}
+
+/** The IR dtype of an ONNX data type code, or undefined when the IR has none (Cast's `to`). */
+export function dtypeFromOnnx(code: number): TensorDType | undefined {
+  return DTYPE_BY_CODE[code];
+}
+
+/** The ONNX TensorProto.DataType code of an IR dtype. */
+export function onnxDtypeCode(dtype: TensorDType): number {
+  return DTYPE_CODES[dtype];
 }
 
 /** The IR dtype of an ONNX data type code; SparrowError('unsupported_op') naming `what` otherwise. */
@@ -120,9 +145,31 @@ export function isGraphAttribute(a: onnx.IAttributeProto): boolean {
 }
 
 /**
- * A node's attributes as Attrs: INT → number, FLOAT → number, STRING → string (UTF-8),
- * INTS / FLOATS → number[], STRINGS → string[], TENSOR → Tensor. Subgraphs, sparse tensors,
- * tensor lists and type protos → SparrowError('unsupported_op') naming the node.
+ * The value of attribute `a` of type `type`, for the kinds ops read: INT → number (saturated,
+ * attrInt), FLOAT → number, STRING → string (UTF-8), INTS / FLOATS → number[], STRINGS →
+ * string[], TENSOR → Tensor (tensorFromOnnx). undefined for the others (GRAPH(S), TENSORS,
+ * SPARSE_TENSOR(S), TYPE_PROTO(S)): each caller decides whether that is an error.
+ */
+function attrValue(a: onnx.IAttributeProto, type: number, where: string): AttrValue | undefined {
+  switch (type) {
+    case AT.FLOAT: return a.f ?? 0;
+    case AT.INT: return attrInt(a.i ?? 0, where);
+    case AT.STRING: return utf8.decode(a.s ?? new Uint8Array(0));
+    case AT.FLOATS: return [...(a.floats ?? [])];
+    case AT.INTS: return (a.ints ?? []).map((v) => attrInt(v, where));
+    case AT.STRINGS: return (a.strings ?? []).map((s) => utf8.decode(s));
+    case AT.TENSOR:
+      if (!a.t) throw new SparrowError('invalid_model', `${where} has type TENSOR but no tensor`);
+      return tensorFromOnnx(a.t, where);
+    default: return undefined;
+  }
+}
+
+/**
+ * A node's attributes as Attrs (the importer's): the kinds of attrValue. Subgraphs, sparse
+ * tensors, tensor lists and type protos → SparrowError('unsupported_op') naming the node; an
+ * attribute without a name, given twice or referring to a function attribute →
+ * SparrowError('invalid_model').
  */
 export function attrsFromOnnx(node: onnx.INodeProto, nodeName: string): Attrs {
   const out: Record<string, AttrValue> = {};
@@ -133,27 +180,43 @@ export function attrsFromOnnx(node: onnx.INodeProto, nodeName: string): Attrs {
     if (a.refAttrName) throw new SparrowError('invalid_model', `${where} refers to a function attribute ('${a.refAttrName}') outside a function`);
     if (Object.prototype.hasOwnProperty.call(out, name)) throw new SparrowError('invalid_model', `${where} is given twice`);
     const t = attrType(a);
-    switch (t) {
-      case AT.FLOAT: out[name] = a.f ?? 0; break;
-      case AT.INT: out[name] = attrInt(a.i ?? 0, where); break;
-      case AT.STRING: out[name] = utf8.decode(a.s ?? new Uint8Array(0)); break;
-      case AT.FLOATS: out[name] = [...(a.floats ?? [])]; break;
-      case AT.INTS: out[name] = (a.ints ?? []).map((v) => attrInt(v, where)); break;
-      case AT.STRINGS: out[name] = (a.strings ?? []).map((s) => utf8.decode(s)); break;
-      case AT.TENSOR:
-        if (!a.t) throw new SparrowError('invalid_model', `${where} has type TENSOR but no tensor`);
-        out[name] = tensorFromOnnx(a.t, where);
-        break;
-      case AT.GRAPH:
-      case AT.GRAPHS:
-        throw new SparrowError('unsupported_op',
-          `node '${nodeName}' (${node.opType ?? '?'}) has a subgraph attribute '${name}': control flow with nested graphs (If/Loop/Scan) is not supported`,
-          { op: node.opType ?? '', node: nodeName, attribute: name });
-      default: {
-        const kind = Object.entries(AT).find(([, v]) => v === t)?.[0] ?? String(t);
-        throw new SparrowError('unsupported_op', `${where} has type ${kind}, which Sparrow does not read`);
-      }
+    const v = attrValue(a, t, where);
+    if (v !== undefined) {
+      out[name] = v;
+      continue;
     }
+    if (t === AT.GRAPH || t === AT.GRAPHS) {
+      throw new SparrowError('unsupported_op',
+        `node '${nodeName}' (${node.opType ?? '?'}) has a subgraph attribute '${name}': control flow with nested graphs (If/Loop/Scan) is not supported`,
+        { op: node.opType ?? '', node: nodeName, attribute: name });
+    }
+    const kind = Object.entries(AT).find(([, k]) => k === t)?.[0] ?? String(t);
+    throw new SparrowError('unsupported_op', `${where} has type ${kind}, which Sparrow does not read`);
+  }
+  return out;
+}
+
+/**
+ * A node's attributes as Attrs, leniently (the backend tests run single kernels on ONNX node
+ * tests with it): the values of attrsFromOnnx, but the attributes it rejects as a whole are left
+ * out (unnamed, function references, kinds no op reads; a repeated name keeps its last value).
+ * A bad value (a tensor Sparrow has no dtype for, a malformed int64) still throws.
+ *
+ * One addition: for Split with neither a `split` nor a `num_outputs` attribute, `num_outputs` is
+ * set to the node's output count, because before opset 18 the number of equal parts is the
+ * number of outputs and a kernel does not see the node's outputs (the importer does the same).
+ */
+export function attrsFromNode(node: onnx.INodeProto): Record<string, AttrValue> {
+  const out: Record<string, AttrValue> = {};
+  const where = `node "${node.name || node.opType || '?'}"`;
+  for (const a of node.attribute ?? []) {
+    const name = a.name ?? '';
+    if (!name || a.refAttrName) continue;
+    const v = attrValue(a, attrType(a), `attribute '${name}' of ${where}`);
+    if (v !== undefined) out[name] = v;
+  }
+  if ((node.opType ?? '') === 'Split' && (node.domain ?? '') === '' && !('split' in out) && !('num_outputs' in out)) {
+    out.num_outputs = (node.output ?? []).length;
   }
   return out;
 }

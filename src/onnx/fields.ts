@@ -1,7 +1,8 @@
 // Helpers for the fields of decoded ONNX messages (int64 values, attributes). Types only from
-// onnx-proto: code that merely converts decoded messages (src/ops/ref/util.ts,
-// src/onnx/initializers.ts) imports these from here, so that it does not load onnx-proto and
-// protobufjs into bundles that never decode ONNX (the Worker, the browser entry).
+// onnx-proto: code that merely converts decoded messages (src/onnx/attributes.ts, which
+// src/ops/ref/util.ts re-exports, and src/onnx/initializers.ts) imports these from here, so that
+// it does not load onnx-proto and protobufjs into bundles that never decode ONNX (the Worker, the
+// browser entry).
 import type { onnx } from 'onnx-proto';
 import { SparrowError } from '../errors.js';
 

@@ -13,9 +13,10 @@
 //      Conv weights as ONNX stores them (the conv kernel's A operand), descriptors and tables;
 //   4. plan the arena (src/runtime/plan.ts) and bind each step to a closure over fixed pointers.
 // `run` then writes the feeds into their arena slots, calls the closures and copies the outputs
-// out: no WASM memory is allocated after the first run of a signature.
+// out (plan_runner.ts, shared with the int8 engine): no WASM memory is allocated after the first
+// run of a signature.
 import { SparrowError } from '../errors.js';
-import { elementCount, type Attrs, type KernelContext, type Tensor, type TensorDType, type ValueInfo } from '../ops/types.js';
+import { elementCount, type Attrs, type KernelContext, type Tensor, type ValueInfo } from '../ops/types.js';
 import { readWindowAttrs, windowGeometry } from '../ops/ref/conv.js';
 import { sliceAxes } from '../ops/ref/shape_ops.js';
 import { AttrReader, broadcastIndex, normAxes, normAxis, stridesOf, toIntList } from '../ops/ref/util.js';
@@ -23,7 +24,7 @@ import { cloneGraph, formatInfo, type Graph, type Node } from '../ir/graph.js';
 import { optimize, inferShapes, type OptimizeOptions } from '../ir/passes.js';
 import { fuseGraph, fusedActivation, FUSED_DOMAIN, type FuseReport } from '../ir/fuse.js';
 import { checkArenaPlan, planArena, type ArenaPlan, type PlanStep } from './plan.js';
-import { checkFeed, runReference } from './reference.js';
+import { checkFeeds, outputReader, profilePlan, runPlan, type RunnablePlan } from './plan_runner.js';
 import { SparrowWasm } from './wasm.js';
 import { convGeometry, planConv, CONV_GEOMETRY_BYTES } from '../kernels/f32.js';
 
@@ -112,18 +113,10 @@ interface Binder {
 /** A lowering returns a Lowered, or the reason the node falls back to its reference kernel. */
 type Lowering = (n: Node, L: LowerCtx) => Lowered | string;
 
-interface CompiledPlan {
-  steps: Step[];
-  /** float32 graph inputs → arena pointer */
-  feedPtr: Map<string, number>;
-  /** graph outputs: how to read them */
-  outputs: Array<{ name: string; read: () => Tensor }>;
-  /** non-float32 activations of the current run (fallback steps) */
-  js: Map<string, Tensor>;
+/** A plan as run by plan_runner.ts; `js` holds the non-float32 activations of the current run (fallback steps). */
+interface CompiledPlan extends RunnablePlan {
   arena: ArenaPlan | undefined;
-  /** whole graph on the reference executor (shapes not static) */
-  reference?: Graph;
-  /** the nodes of the steps (profile) */
+  /** the nodes of the steps (profile); absent on the reference executor */
   nodes?: Node[];
 }
 
@@ -204,30 +197,8 @@ export class F32Engine {
 
   async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     await this.#instance();
-    const g = this.#graph;
-    if (typeof feeds !== 'object' || feeds === null) throw new SparrowError('invalid_argument', 'feeds must be an object { inputName: tensor }');
-    const expected = g.inputs.map((i) => `'${i}'`).join(', ') || '(none)';
-    for (const name of Object.keys(feeds)) {
-      if (!g.inputs.includes(name)) throw new SparrowError('invalid_argument', `unknown input '${name}': the model's inputs are ${expected}`);
-    }
-    for (const name of g.inputs) {
-      const info = g.values.get(name)!.info;
-      if (!Object.prototype.hasOwnProperty.call(feeds, name)) {
-        throw new SparrowError('invalid_argument', `missing input '${name}' (${formatInfo(info)}): the model's inputs are ${expected}`);
-      }
-      checkFeed(name, feeds[name], info);
-    }
-    const plan = this.#planFor(feeds);
-    if (plan.reference) return runReference(plan.reference, Object.fromEntries(plan.reference.inputs.map((n) => [n, feeds[n]!])));
-    const F = this.#f32();
-    for (const [name, p] of plan.feedPtr) F.set(feeds[name]!.data as Float32Array, p >> 2);
-    plan.js.clear();
-    for (const name of g.inputs) if (!plan.feedPtr.has(name)) plan.js.set(name, feeds[name]!);
-    for (const s of plan.steps) s();
-    const out: Record<string, Tensor> = {};
-    for (const o of plan.outputs) out[o.name] = o.read();
-    plan.js.clear();
-    return out;
+    checkFeeds(this.#graph, feeds);
+    return runPlan(this.#wasm!.memory, this.#graph.inputs, this.#planFor(feeds), feeds);
   }
 
   /**
@@ -237,21 +208,10 @@ export class F32Engine {
   async profile(feeds: Record<string, Tensor>, runs = 20): Promise<Array<{ node: string; op: string; ms: number }>> {
     await this.run(feeds);
     const plan = this.#planFor(feeds);
-    if (plan.reference || !plan.nodes) return [];
-    const t = new Float64Array(plan.steps.length);
-    const F = this.#f32();
-    for (let r = 0; r < runs; r++) {
-      for (const [name, p] of plan.feedPtr) F.set(feeds[name]!.data as Float32Array, p >> 2);
-      plan.js.clear();
-      for (const name of this.#graph.inputs) if (!plan.feedPtr.has(name)) plan.js.set(name, feeds[name]!);
-      plan.steps.forEach((s, k) => {
-        const t0 = performance.now();
-        s();
-        t[k] += performance.now() - t0;
-      });
-    }
-    plan.js.clear();
-    return plan.nodes.map((n, k) => ({ node: n.name, op: n.domain ? `${n.domain}.${n.op}` : n.op, ms: t[k]! / runs }));
+    const nodes = plan.nodes;
+    if (!nodes) return [];
+    return profilePlan(this.#wasm!.memory, this.#graph.inputs, plan, feeds, runs,
+      (k) => { const n = nodes[k]!; return { node: n.name, op: n.domain ? `${n.domain}.${n.op}` : n.op }; });
   }
 
   /** A float32 view of all linear memory (renewed when memory has grown). */
@@ -487,22 +447,7 @@ export class F32Engine {
     for (const i of arenaInputs) feedPtr.set(i, ptrOf(i));
     const outputs = g.outputs.map((name) => {
       const v = g.values.get(name)!;
-      const dims = [...v.info.dims!];
-      if (v.const) {
-        const t = v.const;
-        return { name, read: (): Tensor => ({ dtype: t.dtype, dims: [...t.dims], data: t.data.slice() as Tensor['data'] }) };
-      }
-      if (kind(name) === 'arena') {
-        const p = ptrOf(name) >> 2, len = elementCount(dims);
-        return { name, read: (): Tensor => ({ dtype: 'float32' as TensorDType, dims: [...dims], data: this.#f32().slice(p, p + len) }) };
-      }
-      return {
-        name, read: (): Tensor => {
-          const t = js.get(name);
-          if (!t) throw new SparrowError('internal', `output '${name}' was not computed`);
-          return { dtype: t.dtype, dims: [...t.dims], data: t.data.slice() as Tensor['data'] };
-        },
-      };
+      return outputReader(name, v, w.memory, kind(name) === 'arena' ? ptrOf(name) : undefined, js);
     });
     return { steps: runSteps, feedPtr, outputs, js, arena, nodes: g.nodes };
   }

@@ -25,7 +25,7 @@
 // Adds and Relu/Clip into Conv/Gemm/MatMul), lower every node to steps (kernel, alias, format
 // conversion, fallback), plan one arena (src/runtime/plan.ts: int8 and float32 values, each by
 // its byte size), bind steps to fixed pointers. `run` writes the feeds, calls the steps, copies
-// the outputs: no allocation per inference.
+// the outputs (plan_runner.ts, shared with the f32 engine): no allocation per inference.
 //
 // Weights go to linear memory once per engine, decoded from the container's coded streams in
 // WASM (decodeDense / decodeCsr) straight into the kernel layouts: Conv dense → qs8_conv2d_pack_w
@@ -37,14 +37,14 @@
 // kernels: 'scalar' runs every int8 kernel through its plain TS reference (int8_ref.ts) on the
 // same plan and the same data: the whole-model identity test compares it with 'simd' bit for bit.
 import { SparrowError } from '../errors.js';
-import { elementCount, type Attrs, type KernelContext, type Tensor, type TensorDType } from '../ops/types.js';
+import { elementCount, type Attrs, type KernelContext, type Tensor } from '../ops/types.js';
 import { readWindowAttrs, windowGeometry } from '../ops/ref/conv.js';
 import { AttrReader } from '../ops/ref/util.js';
 import { cloneGraph, consumers, formatInfo, type Graph, type Node } from '../ir/graph.js';
 import { eliminateDeadNodes, foldConstants, optimize, setInputShapes, type OptimizeOptions } from '../ir/passes.js';
 import { fuseGraph, fusedActivation, FUSED_DOMAIN } from '../ir/fuse.js';
 import { checkArenaPlan, planArena, type PlanStep } from './plan.js';
-import { checkFeed, runReference } from './reference.js';
+import { checkFeeds, outputReader, profilePlan, runPlan, type RunnablePlan } from './plan_runner.js';
 import { SparrowWasm } from './wasm.js';
 import type { CodedInt8 } from '../format/graph.js';
 import { decodeInt8Ref } from '../codec/int8.js';
@@ -125,13 +125,9 @@ interface StepSpec extends PlanStep {
   build?(b: Binder): Run;
 }
 
-interface CompiledPlan {
-  steps: Run[];
+/** A plan as run by plan_runner.ts, with the node name of each step (profile). */
+interface CompiledPlan extends RunnablePlan {
   names: string[];
-  feedPtr: Map<string, number>;
-  outputs: Array<{ name: string; read: () => Tensor }>;
-  js: Map<string, Tensor>;
-  reference?: Graph;
 }
 
 /** A weight with its output channels as rows: W (N, K) int8. */
@@ -214,45 +210,15 @@ export class Int8Engine {
 
   async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     if (!this.#wasm) await this.init();
-    const g = this.#graph;
-    if (typeof feeds !== 'object' || feeds === null) throw new SparrowError('invalid_argument', 'feeds must be an object { inputName: tensor }');
-    const expected = g.inputs.map((i) => `'${i}'`).join(', ') || '(none)';
-    for (const name of Object.keys(feeds)) {
-      if (!g.inputs.includes(name)) throw new SparrowError('invalid_argument', `unknown input '${name}': the model's inputs are ${expected}`);
-    }
-    for (const name of g.inputs) {
-      const info = g.values.get(name)!.info;
-      if (!Object.prototype.hasOwnProperty.call(feeds, name)) {
-        throw new SparrowError('invalid_argument', `missing input '${name}' (${formatInfo(info)}): the model's inputs are ${expected}`);
-      }
-      checkFeed(name, feeds[name], info);
-    }
-    const plan = this.#planFor(feeds);
-    if (plan.reference) return runReference(plan.reference, Object.fromEntries(plan.reference.inputs.map((n) => [n, feeds[n]!])));
-    const mem = this.#wasm!.memory.buffer;
-    for (const [name, p] of plan.feedPtr) new Float32Array(mem, p, feeds[name]!.data.length).set(feeds[name]!.data as Float32Array);
-    plan.js.clear();
-    for (const name of g.inputs) if (!plan.feedPtr.has(name)) plan.js.set(name, feeds[name]!);
-    for (const s of plan.steps) s();
-    const out: Record<string, Tensor> = {};
-    for (const o of plan.outputs) out[o.name] = o.read();
-    plan.js.clear();
-    return out;
+    checkFeeds(this.#graph, feeds);
+    return runPlan(this.#wasm!.memory, this.#graph.inputs, this.#planFor(feeds), feeds);
   }
 
-  /** Mean ms per step over `runs` runs (diagnostics). */
+  /** Mean ms per step over `runs` runs (diagnostics); steps are named by node (fused Add+Relu: both), op left ''. */
   async profile(feeds: Record<string, Tensor>, runs = 20): Promise<Array<{ node: string; op: string; ms: number }>> {
     await this.run(feeds);
     const plan = this.#planFor(feeds);
-    if (plan.reference) return [];
-    const t = new Float64Array(plan.steps.length);
-    for (let r = 0; r < runs; r++) {
-      const mem = this.#wasm!.memory.buffer;
-      for (const [name, p] of plan.feedPtr) new Float32Array(mem, p, feeds[name]!.data.length).set(feeds[name]!.data as Float32Array);
-      plan.steps.forEach((s, k) => { const t0 = performance.now(); s(); t[k] += performance.now() - t0; });
-    }
-    plan.js.clear();
-    return plan.names.map((n, k) => ({ node: n, op: '', ms: t[k]! / runs }));
+    return profilePlan(this.#wasm!.memory, this.#graph.inputs, plan, feeds, runs, (k) => ({ node: plan.names[k]!, op: '' }));
   }
 
   #planFor(feeds: Record<string, Tensor>): CompiledPlan {
@@ -534,21 +500,11 @@ export class Int8Engine {
     });
     const feedPtr = new Map<string, number>();
     for (const i of inputs) feedPtr.set(i, ptr(i));
+    // an int8 output is read from its float32 copy (L.outputNames: the value holding each output as float32)
     const outputs = g.outputs.map((name, k) => {
       const src = L.outputNames[k]!;
       const v = g.values.get(name)!;
-      if (v.const) { const t = v.const; return { name, read: (): Tensor => ({ dtype: t.dtype, dims: [...t.dims], data: t.data.slice() as Tensor['data'] }) }; }
-      if (L.bytes.has(src)) {
-        const p = ptr(src), dims = [...v.info.dims!], len = elementCount(dims);
-        return { name, read: (): Tensor => ({ dtype: 'float32' as TensorDType, dims: [...dims], data: new Float32Array(w.memory.buffer.slice(p, p + len * 4)) }) };
-      }
-      return {
-        name, read: (): Tensor => {
-          const t = L.js.get(src);
-          if (!t) throw new SparrowError('internal', `output '${name}' was not computed`);
-          return { dtype: t.dtype, dims: [...t.dims], data: t.data.slice() as Tensor['data'] };
-        },
-      };
+      return outputReader(name, v, w.memory, L.bytes.has(src) ? ptr(src) : undefined, L.js, src);
     });
     // keep the layer list of the latest (largest) plan only
     if (layersBefore > 0) this.report.layers.splice(0, layersBefore);

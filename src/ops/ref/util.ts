@@ -1,11 +1,10 @@
 // Shared helpers of the reference kernels: errors that name the node, typed attribute getters
 // with defaults, tensor allocation, strides, numpy broadcasting, int64 <-> number conversion,
-// and the ONNX -> Sparrow conversions (`attrsFromNode`, `tensorFromOnnx`) the importer uses.
-// Plain TS, no dependencies beyond onnx-proto's types.
+// and (re-exported from src/onnx/attributes.ts) the ONNX -> Sparrow conversions.
+// Plain TS; nothing here may load onnx-proto at run time (the Worker and browser bundles hold
+// the kernels): onnx-proto types only.
 
 import { SparrowError } from '../../errors.js';
-import { int64ToNumber, type onnx } from '../../onnx/fields.js';
-import { tensorFromProto } from '../../onnx/initializers.js';
 import type { AttrValue, Attrs, KernelContext, Tensor, TensorData, TensorDType, ValueInfo } from '../types.js';
 import { elementCount } from '../types.js';
 
@@ -113,116 +112,12 @@ export class AttrReader {
 }
 
 // ---------------------------------------------------------------------------------------------
-// ONNX -> Sparrow conversions (used by the importer and by the backend tests)
+// ONNX -> Sparrow conversions: src/onnx/attributes.ts owns them (no onnx-proto at run time, so
+// the kernels may import it); re-exported for Cast and the backend tests under their names here.
 
-const ONNX_DTYPES: Readonly<Record<number, TensorDType>> = { 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64', 9: 'bool' };
-const ONNX_TYPE_NAMES: Readonly<Record<number, string>> = {
-  0: 'UNDEFINED', 1: 'FLOAT', 2: 'UINT8', 3: 'INT8', 4: 'UINT16', 5: 'INT16', 6: 'INT32', 7: 'INT64', 8: 'STRING', 9: 'BOOL',
-  10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 14: 'COMPLEX64', 15: 'COMPLEX128', 16: 'BFLOAT16',
-  17: 'FLOAT8E4M3FN', 18: 'FLOAT8E4M3FNUZ', 19: 'FLOAT8E5M2', 20: 'FLOAT8E5M2FNUZ', 21: 'UINT4', 22: 'INT4', 23: 'FLOAT4E2M1',
-  24: 'FLOAT8E8M0', 25: 'UINT2', 26: 'INT2',
-};
-const DTYPE_CODES: Readonly<Record<TensorDType, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 };
-
-/** The Sparrow dtype of an ONNX TensorProto.DataType code, or undefined when Sparrow has none. */
-export function dtypeFromOnnx(code: number): TensorDType | undefined {
-  return ONNX_DTYPES[code];
-}
-
-/** The ONNX TensorProto.DataType code of a Sparrow dtype. */
-export function onnxDtypeCode(dtype: TensorDType): number {
-  return DTYPE_CODES[dtype];
-}
-
-/** The ONNX name of a data type code ('FLOAT16', ...). */
-export function onnxTypeName(code: number): string {
-  return ONNX_TYPE_NAMES[code] ?? `type ${code}`;
-}
-
-/**
- * An ONNX TensorProto as a Sparrow Tensor. BOOL (raw_data bytes or int32_data) is decoded here;
- * FLOAT/UINT8/INT8/INT32/INT64 go through src/onnx/initializers.ts's tensorFromProto. Any other
- * type (DOUBLE, FLOAT16, ...) throws SparrowError('unsupported_op').
- */
-export function tensorFromOnnx(t: onnx.ITensorProto): Tensor {
-  const code = t.dataType ?? 0;
-  const dtype = ONNX_DTYPES[code];
-  const name = t.name ?? '';
-  if (dtype === undefined) {
-    throw new SparrowError('unsupported_op', `tensor '${name}' has data type ${onnxTypeName(code)} (${code}); ` +
-      'Sparrow tensors are FLOAT, INT64, INT32, INT8, UINT8 or BOOL');
-  }
-  if (dtype !== 'bool') {
-    const r = tensorFromProto(t);
-    return { dtype, dims: r.dims, data: r.data as TensorData };
-  }
-  const dims = (t.dims ?? []).map((d) => int64ToNumber(d, `dimension of tensor '${name}'`));
-  const n = elementCount(dims);
-  const raw = t.rawData;
-  const data = new Uint8Array(n);
-  const src: ArrayLike<number> = raw && raw.length > 0 ? raw : (t.int32Data ?? []);
-  if (src.length !== n) {
-    throw new SparrowError('invalid_model', `bool tensor '${name}' [${dims.join(', ')}] should hold ${n} elements but holds ${src.length}`);
-  }
-  for (let i = 0; i < n; i++) data[i] = src[i] ? 1 : 0;
-  return { dtype, dims, data };
-}
-
-const utf8 = new TextDecoder('utf-8');
-
-/**
- * A node's attributes as Sparrow Attrs: INT/INTS -> numbers (int64 must fit in a safe integer),
- * FLOAT/FLOATS -> numbers (already float32-rounded by protobuf), STRING/STRINGS -> UTF-8 strings,
- * TENSOR -> Tensor (via tensorFromOnnx). Attribute kinds no registered op reads (GRAPH(S),
- * TENSORS, SPARSE_TENSOR(S), TYPE_PROTO(S)) are left out. Attributes that refer to a function's
- * attribute (ref_attr_name) are left out too.
- *
- * One addition: for Split with neither a `split` nor a `num_outputs` attribute, `num_outputs` is
- * set to the node's output count, because before opset 18 the number of equal parts is the
- * number of outputs and a kernel does not see the node's outputs.
- */
-export function attrsFromNode(node: onnx.INodeProto): Record<string, AttrValue> {
-  const out: Record<string, AttrValue> = {};
-  const where = `node "${node.name || node.opType || '?'}"`;
-  for (const a of node.attribute ?? []) {
-    const name = a.name ?? '';
-    if (!name || a.refAttrName) continue;
-    const v = attrValue(a, `attribute '${name}' of ${where}`);
-    if (v !== undefined) out[name] = v;
-  }
-  if ((node.opType ?? '') === 'Split' && (node.domain ?? '') === '' && !('split' in out) && !('num_outputs' in out)) {
-    out.num_outputs = (node.output ?? []).length;
-  }
-  return out;
-}
-
-function attrValue(a: onnx.IAttributeProto, what: string): AttrValue | undefined {
-  // AttributeType codes (onnx.AttributeProto.AttributeType): FLOAT 1, INT 2, STRING 3, TENSOR 4, FLOATS 6, INTS 7, STRINGS 8
-  let type: number = a.type ?? 0;
-  if (type === 0) {
-    // IR version < 2 files may leave the type out: infer it from the field that is set.
-    if (a.floats?.length) type = 6;
-    else if (a.ints?.length) type = 7;
-    else if (a.strings?.length) type = 8;
-    else if (a.t) type = 4;
-    else if (a.s?.length) type = 3;
-    else if (a.i !== undefined && a.i !== null && Number(a.i) !== 0) type = 2;
-    else if (a.f) type = 1;
-    else return undefined;
-  }
-  switch (type) {
-    case 1: return a.f ?? 0;
-    case 2: return int64ToNumber(a.i ?? 0, what);
-    case 3: return utf8.decode(a.s ?? new Uint8Array(0));
-    case 4:
-      if (!a.t) throw new SparrowError('invalid_model', `${what} has no tensor`);
-      return tensorFromOnnx(a.t);
-    case 6: return Array.from(a.floats ?? [], (x) => x);
-    case 7: return Array.from(a.ints ?? [], (x) => int64ToNumber(x, what));
-    case 8: return Array.from(a.strings ?? [], (s) => utf8.decode(s));
-    default: return undefined;
-  }
-}
+export {
+  attrsFromNode, dtypeFromOnnx, dtypeName as onnxTypeName, onnxDtypeCode, tensorFromOnnx,
+} from '../../onnx/attributes.js';
 
 // ---------------------------------------------------------------------------------------------
 // Tensors

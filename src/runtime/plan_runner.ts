@@ -1,0 +1,116 @@
+// Running a compiled plan of a WASM engine (sparrow-f32: engine_f32.ts, sparrow-int8:
+// engine_int8.ts). Each engine compiles, per input-shape signature, its own steps (closures over
+// fixed pointers into one arena of linear memory); running them is the same for both and lives
+// here: check the feeds, write the float32 feeds into their arena slots, hand the other feeds
+// (int64 shapes, indices...) to the JS steps, call the steps, read the outputs. What differs stays
+// in the engines: the steps themselves (in the int8 engine the quantization of a float feed, static
+// or per inference, is one of them), the arena layout, how an output is stored.
+import { SparrowError } from '../errors.js';
+import { formatInfo, type Graph, type Value } from '../ir/graph.js';
+import { elementCount, type Tensor, type TensorDType } from '../ops/types.js';
+import { checkFeed, runReference } from './reference.js';
+
+/** A compiled plan, as far as running it goes. */
+export interface RunnablePlan {
+  /** the steps in execution order */
+  steps: Array<() => void>;
+  /** float32 graph inputs → byte offset of their arena slot (the feed's elements, row-major) */
+  feedPtr: Map<string, number>;
+  /** graph outputs: `read` returns a fresh copy (see outputReader) */
+  outputs: Array<{ name: string; read: () => Tensor }>;
+  /** values living in JS during one run (non-float graph inputs, fallback outputs); emptied after it */
+  js: Map<string, Tensor>;
+  /** shapes not static for this signature: the whole graph runs on the reference executor instead */
+  reference?: Graph;
+}
+
+/**
+ * Throws SparrowError('invalid_argument') unless `feeds` holds exactly the graph's inputs, each
+ * a tensor of the input's dtype and dims (checkFeed). Same messages as runReference.
+ */
+export function checkFeeds(g: Graph, feeds: Record<string, Tensor>): void {
+  if (typeof feeds !== 'object' || feeds === null) throw new SparrowError('invalid_argument', 'feeds must be an object { inputName: tensor }');
+  const expected = g.inputs.map((i) => `'${i}'`).join(', ') || '(none)';
+  for (const name of Object.keys(feeds)) {
+    if (!g.inputs.includes(name)) throw new SparrowError('invalid_argument', `unknown input '${name}': the model's inputs are ${expected}`);
+  }
+  for (const name of g.inputs) {
+    const info = g.values.get(name)!.info;
+    if (!Object.prototype.hasOwnProperty.call(feeds, name)) {
+      throw new SparrowError('invalid_argument', `missing input '${name}' (${formatInfo(info)}): the model's inputs are ${expected}`);
+    }
+    checkFeed(name, feeds[name], info);
+  }
+}
+
+/** The feeds of one run: float32 ones copied into their arena slots, the others into plan.js. */
+function writeFeeds(memory: WebAssembly.Memory, inputs: readonly string[], plan: RunnablePlan, feeds: Record<string, Tensor>): void {
+  const buf = memory.buffer; // fetched per run: linear memory may have grown since the plan was bound
+  for (const [name, p] of plan.feedPtr) {
+    const data = feeds[name]!.data as Float32Array;
+    new Float32Array(buf, p, data.length).set(data);
+  }
+  plan.js.clear();
+  for (const name of inputs) if (!plan.feedPtr.has(name)) plan.js.set(name, feeds[name]!);
+}
+
+/**
+ * One run of `plan` on checked feeds (checkFeeds): `inputs` are the graph inputs in order,
+ * `memory` the engine's linear memory. Outputs are copies: the arena is reused by the next run.
+ */
+export function runPlan(memory: WebAssembly.Memory, inputs: readonly string[], plan: RunnablePlan, feeds: Record<string, Tensor>): Record<string, Tensor> {
+  if (plan.reference) return runReference(plan.reference, Object.fromEntries(plan.reference.inputs.map((n) => [n, feeds[n]!])));
+  writeFeeds(memory, inputs, plan, feeds);
+  for (const s of plan.steps) s();
+  const out: Record<string, Tensor> = {};
+  for (const o of plan.outputs) out[o.name] = o.read();
+  plan.js.clear();
+  return out;
+}
+
+/**
+ * Mean milliseconds of each step over `runs` runs of `feeds` (diagnostics), labelled by the
+ * engine (`label(k)`: step k's node and op); [] for a plan on the reference executor.
+ */
+export function profilePlan(
+  memory: WebAssembly.Memory, inputs: readonly string[], plan: RunnablePlan, feeds: Record<string, Tensor>, runs: number,
+  label: (k: number) => { node: string; op: string },
+): Array<{ node: string; op: string; ms: number }> {
+  if (plan.reference) return [];
+  const t = new Float64Array(plan.steps.length);
+  for (let r = 0; r < runs; r++) {
+    writeFeeds(memory, inputs, plan, feeds);
+    plan.steps.forEach((s, k) => {
+      const t0 = performance.now();
+      s();
+      t[k] += performance.now() - t0;
+    });
+  }
+  plan.js.clear();
+  return plan.steps.map((_, k) => ({ ...label(k), ms: t[k]! / runs }));
+}
+
+/**
+ * How to read graph output `name` (value `v`) after a run, as a fresh copy: a constant; a float32
+ * value at byte offset `ptr` of the arena (`v`'s dims, row-major), when `ptr` is given; else the
+ * tensor left in `js` under `src` (the value holding the output; the output's name by default).
+ */
+export function outputReader(
+  name: string, v: Value, memory: WebAssembly.Memory, ptr: number | undefined, js: Map<string, Tensor>, src = name,
+): { name: string; read: () => Tensor } {
+  if (v.const) {
+    const t = v.const;
+    return { name, read: (): Tensor => ({ dtype: t.dtype, dims: [...t.dims], data: t.data.slice() as Tensor['data'] }) };
+  }
+  if (ptr !== undefined) {
+    const dims = [...v.info.dims!], len = elementCount(dims);
+    return { name, read: (): Tensor => ({ dtype: 'float32' as TensorDType, dims: [...dims], data: new Float32Array(memory.buffer.slice(ptr, ptr + len * 4)) }) };
+  }
+  return {
+    name, read: (): Tensor => {
+      const t = js.get(src);
+      if (!t) throw new SparrowError('internal', `output '${name}' was not computed`);
+      return { dtype: t.dtype, dims: [...t.dims], data: t.data.slice() as Tensor['data'] };
+    },
+  };
+}
