@@ -25,6 +25,7 @@ import { optimize, inferShapes, type OptimizeOptions } from '../ir/passes.js';
 import { fuseGraph, fusedActivation, FUSED_DOMAIN, type FuseReport } from '../ir/fuse.js';
 import { checkArenaPlan, planArena, type ArenaPlan, type PlanStep } from './plan.js';
 import { checkFeeds, outputReader, profilePlan, runPlan, type RunnablePlan } from './plan_runner.js';
+import { guardKernel } from './reference.js';
 import { SparrowWasm } from './wasm.js';
 import { convGeometry, planConv, CONV_GEOMETRY_BYTES } from '../kernels/f32.js';
 
@@ -476,13 +477,7 @@ export class F32Engine {
       return { name, info, p: -1 };
     });
     return () => {
-      let outs: Tensor[];
-      try {
-        outs = n.def.ref(inputs.map((f) => f()), n.attrs, ctx);
-      } catch (e) {
-        if (e instanceof SparrowError) throw e;
-        throw new SparrowError('internal', `kernel of ${n.op} failed at node '${n.name}': ${(e as Error).message}`);
-      }
+      const outs = guardKernel(n, () => n.def.ref(inputs.map((f) => f()), n.attrs, ctx));
       outputs.forEach((o, j) => {
         if (!o) return;
         const t = outs[j];

@@ -45,6 +45,7 @@ import { eliminateDeadNodes, foldConstants, optimize, setInputShapes, type Optim
 import { fuseGraph, fusedActivation, FUSED_DOMAIN } from '../ir/fuse.js';
 import { checkArenaPlan, planArena, type PlanStep } from './plan.js';
 import { checkFeeds, outputReader, profilePlan, runPlan, type RunnablePlan } from './plan_runner.js';
+import { guardKernel } from './reference.js';
 import { SparrowWasm } from './wasm.js';
 import type { CodedInt8 } from '../format/graph.js';
 import { decodeInt8Ref } from '../codec/int8.js';
@@ -1096,13 +1097,7 @@ class Lower {
         const ptrs = outs.map((o) => (o && o.form ? b.ptr(o.name) : -1));
         return () => {
           const ins = inputs.map((f) => f(b));
-          let res: Tensor[];
-          try {
-            res = n.def.ref(ins, n.attrs, ctx);
-          } catch (e) {
-            if (e instanceof SparrowError) throw e;
-            throw new SparrowError('internal', `kernel of ${n.op} failed at node '${n.name}': ${(e as Error).message}`);
-          }
+          const res = guardKernel(n, () => n.def.ref(ins, n.attrs, ctx));
           outs.forEach((o, j) => {
             if (!o) return;
             const t = res[j];

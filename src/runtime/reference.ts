@@ -51,6 +51,19 @@ export interface ReferenceOptions {
 }
 
 /**
+ * Calls a node's kernel (the reference executor, and the fallback steps of the WASM engines): an
+ * exception that is not a SparrowError becomes SparrowError('internal') naming the op and node.
+ */
+export function guardKernel(node: { op: string; name: string }, call: () => Tensor[]): Tensor[] {
+  try {
+    return call();
+  } catch (e) {
+    if (e instanceof SparrowError) throw e;
+    throw new SparrowError('internal', `kernel of ${node.op} failed at node '${node.name}': ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/**
  * Runs the graph on `feeds` (one tensor per graph input, by name) and returns its outputs by
  * name. Feeds are not modified; returned tensors are never shared with the graph or the feeds.
  */
@@ -87,13 +100,7 @@ export function runReference(graph: Graph, feeds: Record<string, Tensor>, opts: 
   graph.nodes.forEach((node, k) => {
     const inputs = node.inputs.map((i) => (i ? read(i) : undefined));
     opts.beforeNode?.(node, inputs, k);
-    let outs: Tensor[];
-    try {
-      outs = opts.kernel?.(node)?.(inputs) ?? node.def.ref(inputs, node.attrs, { opset: node.opset, node: node.name });
-    } catch (e) {
-      if (e instanceof SparrowError) throw e;
-      throw new SparrowError('internal', `kernel of ${node.op} failed at node '${node.name}': ${e instanceof Error ? e.message : String(e)}`);
-    }
+    const outs = guardKernel(node, () => opts.kernel?.(node)?.(inputs) ?? node.def.ref(inputs, node.attrs, { opset: node.opset, node: node.name }));
     node.outputs.forEach((o, j) => {
       if (!o) return;
       const t = outs[j];
