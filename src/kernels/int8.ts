@@ -167,8 +167,9 @@ export function placeConvWeights(w: SparrowWasm, format: Qs8WeightFormat, W: Int
   const csr = W instanceof Int8Array ? csrFromDense(W, M, K) : W;
   const nnz = csr.rowPtr[M]!;
   if (format === 'csr16') {
+    const L = csrLayout(M, nnz, 2);
     const dst = w.alloc(check(w.exports.qs8_spconv_csr_bytes(M, nnz), 'qs8_spconv_csr_bytes'));
-    const cp = dst + align16((M + 1) * 4), vp = cp + align16(nnz * 2);
+    const cp = dst + L.col, vp = dst + L.val;
     new Uint32Array(w.memory.buffer, dst, M + 1).set(csr.rowPtr);
     new Uint16Array(w.memory.buffer, cp, nnz).set(csr.col);
     new Int16Array(w.memory.buffer, vp, nnz).set(csr.val);
@@ -181,6 +182,16 @@ export function placeConvWeights(w: SparrowWasm, format: Qs8WeightFormat, W: Int
     check(w.exports.qs8_spconv_pack_w(M, K, groups, rp, col, val, nnz, dst), 'qs8_spconv_pack_w');
   } finally { w.release(m); }
   return dst;
+}
+
+/**
+ * The CSR as decodeCsr writes it in place, for N rows and nnz nonzeros: row pointers at 0, u16
+ * columns at `col`, values (int8, or int16: valBytes 2) at `val`, 16-byte aligned. With int16
+ * values it is the 'csr16' layout of qs8_spconv2d_16x1 (qs8_spconv_csr_bytes bytes).
+ */
+export function csrLayout(N: number, nnz: number, valBytes: 1 | 2): { col: number; val: number; bytes: number } {
+  const col = align16((N + 1) * 4), val = col + align16(nnz * 2);
+  return { col, val, bytes: val + align16(nnz * valBytes) };
 }
 
 /** A conv node ready to run (geometry and quant block in w's arena). */

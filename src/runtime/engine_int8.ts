@@ -53,7 +53,7 @@ import { quantizePerChannelInt8 } from '../compress/quantize.js';
 import { int8QuantParams, quantizeBiasInt32 } from '../compress/activations.js';
 import { CONV_GEOMETRY_BYTES, convGeometry, writeConvGeometry, type ConvGeometry } from '../kernels/f32.js';
 import {
-  ADD_PARAMS_BYTES, addParams, vaddParams, writeVaddParams, type AddParams, type VaddParams, planQs8Conv, putChannelParams, qs8ConvKernel, QUANT_BLOCK_BYTES, writeAddParams,
+  ADD_PARAMS_BYTES, addParams, vaddParams, writeVaddParams, type AddParams, type VaddParams, planQs8Conv, putChannelParams, qs8ConvKernel, csrLayout, QUANT_BLOCK_BYTES, writeAddParams,
   writeQuantBlock, type Qs8ConvKernel, type Qs8Out,
 } from '../kernels/int8.js';
 import {
@@ -343,7 +343,6 @@ export class Int8Engine {
     const { N, K, nnz } = pl.w;
     const n = N * K;
     const a16 = (b: number): number => align16(b + 16);
-    const csr = a16((N + 1) * 4) + a16(nnz * 2) + a16(nnz);
     const c = pl.w.coded ?? pl.w.codedT;
     const decode = c ? a16(c.payload.length + 16) + a16(W.workBytes(n)) : a16(n);
     switch (pl.format) {
@@ -355,10 +354,10 @@ export class Int8Engine {
       }
       case 'csr16': {
         const b = ex.qs8_spconv_csr_bytes(N, nnz);
-        if (b < 0) throw new SparrowError('internal', `qs8_spconv_csr_bytes failed (status ${b})`);
+        if (b !== csrLayout(N, nnz, 2).bytes) throw new SparrowError('internal', `qs8_spconv_csr_bytes(${N}, ${nnz}) = ${b}, the engine's layout says ${csrLayout(N, nnz, 2).bytes}`);
         return { perm: a16(b), temp: c ? decode + (c.codec === 2 ? 0 : a16(n)) : 0 };
       }
-      case 'csr': return { perm: csr, temp: c ? decode + a16(n) : 0 };
+      case 'csr': return { perm: a16(csrLayout(N, nnz, 1).bytes), temp: c ? decode + a16(n) : 0 };
     }
   }
 
@@ -420,9 +419,8 @@ export class Int8Engine {
     // sparse conv (its kernel's layout, assembly/int8/sparse.ts: no pack step)
     const nnz = w.nnz;
     const wide = format === 'csr16';
-    const rp = dst;
-    const cp = wide ? dst + align16((N + 1) * 4) : dst + align16((N + 1) * 4 + 16);
-    const vp = wide ? cp + align16(nnz * 2) : cp + align16(nnz * 2 + 16);
+    const L = csrLayout(N, nnz, wide ? 2 : 1);
+    const rp = dst, cp = dst + L.col, vp = dst + L.val;
     if (!wide) pl.csr = { rowPtr: rp, col: cp, val: vp, nnz };
     if (c) {
       const src = W.put(c.payload);
@@ -1118,4 +1116,5 @@ class Lower {
 
 
 const align16 = (n: number): number => Math.ceil(n / 16) * 16;
+
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
