@@ -6,9 +6,9 @@
 // in the engines: the steps themselves (in the int8 engine the quantization of a float feed, static
 // or per inference, is one of them), the arena layout, how an output is stored.
 import { SparrowError } from '../errors.js';
-import { formatInfo, type Graph, type Value } from '../ir/graph.js';
+import type { Graph, Value } from '../ir/graph.js';
 import { elementCount, type Tensor, type TensorDType } from '../ops/types.js';
-import { checkFeed, runReference } from './reference.js';
+import { runReference } from './reference.js';
 
 /** A compiled plan, as far as running it goes. */
 export interface RunnablePlan {
@@ -24,24 +24,7 @@ export interface RunnablePlan {
   reference?: Graph;
 }
 
-/**
- * Throws SparrowError('invalid_argument') unless `feeds` holds exactly the graph's inputs, each
- * a tensor of the input's dtype and dims (checkFeed). Same messages as runReference.
- */
-export function checkFeeds(g: Graph, feeds: Record<string, Tensor>): void {
-  if (typeof feeds !== 'object' || feeds === null) throw new SparrowError('invalid_argument', 'feeds must be an object { inputName: tensor }');
-  const expected = g.inputs.map((i) => `'${i}'`).join(', ') || '(none)';
-  for (const name of Object.keys(feeds)) {
-    if (!g.inputs.includes(name)) throw new SparrowError('invalid_argument', `unknown input '${name}': the model's inputs are ${expected}`);
-  }
-  for (const name of g.inputs) {
-    const info = g.values.get(name)!.info;
-    if (!Object.prototype.hasOwnProperty.call(feeds, name)) {
-      throw new SparrowError('invalid_argument', `missing input '${name}' (${formatInfo(info)}): the model's inputs are ${expected}`);
-    }
-    checkFeed(name, feeds[name], info);
-  }
-}
+export { checkFeeds } from './reference.js';
 
 /** The feeds of one run: float32 ones copied into their arena slots, the others into plan.js. */
 function writeFeeds(memory: WebAssembly.Memory, inputs: readonly string[], plan: RunnablePlan, feeds: Record<string, Tensor>): void {

@@ -64,26 +64,32 @@ export function guardKernel(node: { op: string; name: string }, call: () => Tens
 }
 
 /**
- * Runs the graph on `feeds` (one tensor per graph input, by name) and returns its outputs by
- * name. Feeds are not modified; returned tensors are never shared with the graph or the feeds.
+ * Throws SparrowError('invalid_argument') unless `feeds` holds exactly the graph's inputs, each
+ * a tensor of the input's dtype and dims (checkFeed). Every executor checks its feeds with it.
  */
-export function runReference(graph: Graph, feeds: Record<string, Tensor>, opts: ReferenceOptions = {}): Record<string, Tensor> {
+export function checkFeeds(g: Graph, feeds: Record<string, Tensor>): void {
   if (typeof feeds !== 'object' || feeds === null) throw new SparrowError('invalid_argument', 'feeds must be an object { inputName: tensor }');
-  const expected = graph.inputs.map((i) => `'${i}'`).join(', ') || '(none)';
+  const expected = g.inputs.map((i) => `'${i}'`).join(', ') || '(none)';
   for (const name of Object.keys(feeds)) {
-    if (!graph.inputs.includes(name)) {
-      throw new SparrowError('invalid_argument', `unknown input '${name}': the model's inputs are ${expected}`);
-    }
+    if (!g.inputs.includes(name)) throw new SparrowError('invalid_argument', `unknown input '${name}': the model's inputs are ${expected}`);
   }
-  const env = new Map<string, Tensor>();
-  for (const name of graph.inputs) {
-    const info = graph.values.get(name)!.info;
+  for (const name of g.inputs) {
+    const info = g.values.get(name)!.info;
     if (!Object.prototype.hasOwnProperty.call(feeds, name)) {
       throw new SparrowError('invalid_argument', `missing input '${name}' (${formatInfo(info)}): the model's inputs are ${expected}`);
     }
     checkFeed(name, feeds[name], info);
-    env.set(name, feeds[name]!);
   }
+}
+
+/**
+ * Runs the graph on `feeds` (one tensor per graph input, by name) and returns its outputs by
+ * name. Feeds are not modified; returned tensors are never shared with the graph or the feeds.
+ */
+export function runReference(graph: Graph, feeds: Record<string, Tensor>, opts: ReferenceOptions = {}): Record<string, Tensor> {
+  checkFeeds(graph, feeds);
+  const env = new Map<string, Tensor>();
+  for (const name of graph.inputs) env.set(name, feeds[name]!);
 
   // last reader of each non-constant value; graph outputs are never freed
   const lastUse = new Map<string, number>();
