@@ -12,6 +12,6 @@ export { f32_conv2d_4x8__wasmsimd, f32_conv2d_work_bytes, f32_conv2d_igemm_4x8__
 export { f32_peak__wasmsimd } from './f32/peak';
 export * from './f32ops/index';
 export { qs8_conv2d_4x8c2__wasmsimd, qs8_conv2d_work_bytes, qs8_conv2d_pack_w, qs8_conv2d_packed_w_bytes, qs8_gemm_4x8c2__wasmsimd, qs8_pack_x_c2, qs8_packed_x_bytes, qs8_fc_1x4c8__wasmsimd, qs8_fc_work_bytes } from './int8/gemm';
-export { qs8_spconv2d_16x1c2__wasmsimd, qs8_spconv2d_32x1c2__wasmsimd, qs8_spconv2d_work_bytes, qs8_spconv_pack_w, qs8_spconv_packed_bytes, qs8_spfc_1x1__scalar, qs8_spconv2d_16x1__wasmsimd, qs8_spconv2d_nz_work_bytes, qs8_spconv_csr_bytes } from './int8/sparse';
+export { qs8_spconv2d_16x1c2__wasmsimd, qs8_spconv2d_work_bytes, qs8_spconv_pack_w, qs8_spconv_packed_bytes, qs8_spfc_1x1__scalar, qs8_spconv2d_16x1__wasmsimd, qs8_spconv2d_nz_work_bytes, qs8_spconv_csr_bytes } from './int8/sparse';
 export { qs8_dwconv2d__wasmsimd, qs8_dwconv2d_work_bytes, qs8_add__wasmsimd, qs8_vadd__wasmsimd, qs8_gavgpool__wasmsimd, qs8_maxpool2d__wasmsimd, qs8_maxpool2d_work_bytes, qs8_quantize__wasmsimd, qs8_dequantize__wasmsimd, qs8_remap__wasm } from './int8/ops';
 export { qs8_peak__wasmsimd } from './int8/peak';

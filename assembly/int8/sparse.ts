@@ -5,13 +5,14 @@
 //   qs8_spconv2d_16x1__wasmsimd  (default) pairs of nonzeros over plain X rows, straight from
 //       the decoder's CSR: see the section at the end of this file (1.5-1.9x the dense kernel
 //       at 70 % sparsity).
-//   qs8_spconv2d_16x1c2__wasmsimd / _32x1c2__wasmsimd  (alternatives) XNNPACK spmm turned to
-//       our layout: the input goes through the same int16 planes and pair-interleaved im2col as
-//       the dense kernel, grouped into super-panels of 16 (32) pixels whose k-pair j is 64 (128)
-//       contiguous bytes (im2colPanels16 with lg = 1, 2), and each output channel n accumulates
+//   qs8_spconv2d_16x1c2__wasmsimd  (alternative) XNNPACK spmm turned to our layout: the input
+//       goes through the same int16 planes and pair-interleaved im2col as the dense kernel,
+//       grouped into super-panels of 16 pixels whose k-pair j is 64 contiguous bytes
+//       (im2colPanels16 with lg = 1), and each output channel n accumulates
 //       out[n, m:m+16] += (W(n,2j), W(n,2j+1)) · X(2j..2j+1, m:m+16) over its non-empty k-PAIRS
-//       only: per pair one load32_splat of the weight pair, 4 (8) loads, 4 (8) dot_i16x8_s.
-//       At density 0.3, 51 % of the k-pairs are non-empty: ~1.3x the dense kernel.
+//       only: per pair one load32_splat of the weight pair, 4 loads, 4 dot_i16x8_s. At density
+//       0.3, 51 % of the k-pairs are non-empty: ~1.3x the dense kernel. (A 32-pixel variant
+//       with 8 accumulators was slower on every ResNet shape and was removed.)
 //   qs8_spfc_1x1__scalar  FC Y(M, N) = X(M, K)·Wᵀ straight from the CSR (batch 1: a gather per
 //       nonzero, nothing to vectorize over), 2 accumulators per row.
 //
@@ -20,8 +21,8 @@
 // Pack step qs8_spconv_pack_w(M, K, groups, rowPtr, col, val, nnz, dst) → number of entries E:
 //   dst:                        ent (M+1) u32: first entry of row n (ent[M] = E)
 //   dst + align16((M+1)·4):     E entries of 8 bytes, row by row, ascending pair j:
-//                               i16 W(n, 2j), i16 W(n, 2j+1), u32 j·32 (the kernels scale it
-//                               by the super-panel width: ·2 for 16x1c2, ·4 for 32x1c2). A pair
+//                               i16 W(n, 2j), i16 W(n, 2j+1), u32 j·32 (the kernel scales it
+//                               by the super-panel width: ·2 for 16x1c2). A pair
 //                               with one nonzero stores the other as 0.
 //   qs8_spconv_packed_bytes(M, nnz) bytes bound it (E ≤ nnz). The offsets do not depend on the
 //   image size, so one pack serves every input shape.
@@ -127,42 +128,7 @@ function spmm16(Ng: usize, c0: usize, ent: usize, entries: usize, xp: usize, np:
   }
 }
 
-/** As spmm16 with super-panels of 32 pixels (lg = 2: pair j = 128 contiguous bytes), 8 accumulators. */
-function spmm32(Ng: usize, c0: usize, ent: usize, entries: usize, xp: usize, np: usize, kp: usize, m0: usize, Mpix: usize,
-  q: usize, qp: usize, N: usize, y: usize, ldyB: usize, eB: usize): void {
-  const superB = kp << 7;
-  for (let p: usize = 0; p < np; p += 4) {
-    const xb = xp + (p >> 2) * superB;
-    const m = m0 + (p << 3);
-    const left = Mpix - m;
-    for (let n: usize = 0; n < Ng; n++) {
-      const c = c0 + n;
-      let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-      let e = entries + (<usize>load<u32>(ent + (c << 2)) << 3);
-      const eend = entries + (<usize>load<u32>(ent + ((c + 1) << 2)) << 3);
-      while (e != eend) {
-        const wv = v128.load32_splat(e);
-        const q0 = xb + (<usize>load<u32>(e, 4) << 2);
-        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(q0), wv));
-        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(q0, 16), wv));
-        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load(q0, 32), wv));
-        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load(q0, 48), wv));
-        a4 = i32x4.add(a4, i32x4.dot_i16x8_s(v128.load(q0, 64), wv));
-        a5 = i32x4.add(a5, i32x4.dot_i16x8_s(v128.load(q0, 80), wv));
-        a6 = i32x4.add(a6, i32x4.dot_i16x8_s(v128.load(q0, 96), wv));
-        a7 = i32x4.add(a7, i32x4.dot_i16x8_s(v128.load(q0, 112), wv));
-        e += 8;
-      }
-      const dst = y + c * ldyB + m * eB;
-      storeRow8(a0, a1, c, q, qp, N, dst, min<usize>(8, left));
-      if (left > 8) storeRow8(a2, a3, c, q, qp, N, dst + (eB << 3), min<usize>(8, left - 8));
-      if (left > 16) storeRow8(a4, a5, c, q, qp, N, dst + (eB << 4), min<usize>(8, left - 16));
-      if (left > 24) storeRow8(a6, a7, c, q, qp, N, dst + eB * 24, min<usize>(8, left - 24));
-    }
-  }
-}
-
-function spconv(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize, tile: i32): i32 {
+function spconv(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32 {
   if (!geomOk(g) || !quantOk(q)) return E_ARG;
   loadGeom(g);
   const Cg = C / GROUPS, Ng = M / GROUPS, K = Cg * KH * KW, kp = (K + 1) >> 1, Mpix = OH * OW;
@@ -176,9 +142,8 @@ function spconv(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, wo
     const xg = planes + (grp * Cg * HP * RS << 1);
     for (let m0: usize = 0; m0 < Mpix; m0 += P << 3) {
       const np = min<usize>(P, (Mpix - m0 + 7) >> 3);
-      im2colPanels16(xg, kofs, K, Mpix, m0, np, xcol, tile == 32 ? 2 : 1);
-      if (tile == 32) spmm32(Ng, grp * Ng, ent, entries, xcol, np, kp, m0, Mpix, q, qp, M, y, ldyB, eB);
-      else spmm16(Ng, grp * Ng, ent, entries, xcol, np, kp, m0, Mpix, q, qp, M, y, ldyB, eB);
+      im2colPanels16(xg, kofs, K, Mpix, m0, np, xcol, 1);
+      spmm16(Ng, grp * Ng, ent, entries, xcol, np, kp, m0, Mpix, q, qp, M, y, ldyB, eB);
     }
   }
   return 0;
@@ -190,12 +155,7 @@ function spconv(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, wo
  * work ≥ qs8_spconv2d_work_bytes(g). 16 pixels per block.
  */
 export function qs8_spconv2d_16x1c2__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32 {
-  return spconv(g, q, x, sp, qp, y, work, 16);
-}
-
-/** As qs8_spconv2d_16x1c2__wasmsimd with 32 pixels per block. */
-export function qs8_spconv2d_32x1c2__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32 {
-  return spconv(g, q, x, sp, qp, y, work, 32);
+  return spconv(g, q, x, sp, qp, y, work);
 }
 
 /**

@@ -144,8 +144,8 @@ export const F32_CONV = 'f32_conv2d_igemm_4x8__wasmsimd';
 /** The int8 section (see the header). */
 export function int8Bench(w: SparrowWasm, rounds: number): Int8Bench {
   const peak_gmacs = int8Peak(w, rounds);
-  // the default sparse kernel (nonzero pairs) and the k-pair-block alternative (32x1c2: tests only)
-  const sparseKernels = QS8_CONV_KERNELS.filter((k) => (k.weights === 'sparse' || k.weights === 'csr16') && k.name !== 'qs8_spconv2d_32x1c2__wasmsimd');
+  // the default sparse kernel (nonzero pairs) and the k-pair-block alternative
+  const sparseKernels = QS8_CONV_KERNELS.filter((k) => k.weights === 'sparse' || k.weights === 'csr16');
   const shapes: Int8ShapeResult[] = [];
   const resnet20_us: Record<string, number> = {};
   for (const s of RESNET20_CONVS) {

@@ -116,12 +116,6 @@ export const QS8_CONV_KERNELS: readonly Qs8ConvKernel[] = [
     run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_spconv2d_16x1__wasmsimd(g, q, x, wp, qp, y, work),
   },
   {
-    name: 'qs8_spconv2d_32x1c2__wasmsimd', weights: 'sparse',
-    supports: () => true,
-    workBytes: (w, g) => w.exports.qs8_spconv2d_work_bytes(g),
-    run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_spconv2d_32x1c2__wasmsimd(g, q, x, wp, qp, y, work),
-  },
-  {
     name: 'qs8_spconv2d_16x1c2__wasmsimd', weights: 'sparse',
     supports: () => true,
     workBytes: (w, g) => w.exports.qs8_spconv2d_work_bytes(g),

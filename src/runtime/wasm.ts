@@ -60,7 +60,6 @@ interface Exports {
   qs8_fc_work_bytes(K: number): number;
   // sparse conv: sp = qs8_spconv_pack_w of the CSR (rowPtr (M+1) u32, col u16, val i8); pack returns #entries
   qs8_spconv2d_16x1c2__wasmsimd(g: number, q: number, x: number, sp: number, qp: number, y: number, work: number): number;
-  qs8_spconv2d_32x1c2__wasmsimd(g: number, q: number, x: number, sp: number, qp: number, y: number, work: number): number;
   qs8_spconv2d_work_bytes(g: number): number;
   qs8_spconv_pack_w(M: number, K: number, groups: number, rowPtr: number, col: number, val: number, nnz: number, dst: number): number;
   qs8_spconv_packed_bytes(M: number, nnz: number): number;
