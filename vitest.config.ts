@@ -1,5 +1,5 @@
-import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
-import { configDefaults, defineConfig } from "vitest/config";
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
  * Two projects, one `vitest run`:
@@ -11,17 +11,17 @@ import { configDefaults, defineConfig } from "vitest/config";
  *    test/workers/ as *.workers.test.ts.
  * Both share a globalSetup that compresses the bundled examples as `npm start` does (cached).
  */
-const globalSetup = ["test/helpers/examples.setup.ts"];
+const globalSetup = ['test/helpers/examples.setup.ts'];
 
 export default defineConfig({
   test: {
     projects: [
       {
         test: {
-          name: "node",
-          environment: "node",
-          include: ["test/**/*.test.ts"],
-          exclude: [...configDefaults.exclude, "test/workers/**", "test/**/*.workers.test.ts"],
+          name: 'node',
+          environment: 'node',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/workers/**', 'test/**/*.workers.test.ts'],
           globalSetup,
           // Some tests run the WASM kernels over real model data.
           testTimeout: 60_000,
@@ -31,22 +31,22 @@ export default defineConfig({
       {
         plugins: [
           cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: "./wrangler.toml" },
+            wrangler: { configPath: './wrangler.toml' },
             miniflare: {
               bindings: {
-                ADMIN_TOKEN: "test-admin-token",
-                MAX_MODEL_BYTES: "1048576",
-                TEST_MNIST_B64: inject("mnistSparrowB64"),
-                TEST_RESNET_B64: inject("resnetSparrowB64"),
-                TEST_DIGITS_B64: inject("mnistDigitsB64"),
-                TEST_LABELS_B64: inject("mnistLabelsB64"),
+                ADMIN_TOKEN: 'test-admin-token',
+                MAX_MODEL_BYTES: '1048576',
+                TEST_MNIST_B64: inject('mnistSparrowB64'),
+                TEST_RESNET_B64: inject('resnetSparrowB64'),
+                TEST_DIGITS_B64: inject('mnistDigitsB64'),
+                TEST_LABELS_B64: inject('mnistLabelsB64'),
               },
             },
           })),
         ],
         test: {
-          name: "workers",
-          include: ["test/workers/**/*.workers.test.ts"],
+          name: 'workers',
+          include: ['test/workers/**/*.workers.test.ts'],
           globalSetup,
           testTimeout: 60_000,
           hookTimeout: 60_000,

@@ -42,8 +42,10 @@ export async function buildDemo({ out = assetsDir(), quiet = false } = {}) {
   // names it, so the metafile is what can tell.
   const onnx = Object.keys(metafile.inputs).filter((f) => /node_modules\/(onnx-proto|@?protobufjs)\//.test(f));
   if (onnx.length > 0) {
-    throw new Error(`build:demo: demo.js includes the ONNX decoder (${onnx.length} modules, e.g. ${onnx[0]}); ` +
-      'something the page imports reaches onnx-proto statically (see src/runtime/onnx_import.ts)');
+    throw new Error(
+      `build:demo: demo.js includes the ONNX decoder (${onnx.length} modules, e.g. ${onnx[0]}); ` +
+        'something the page imports reaches onnx-proto statically (see src/runtime/onnx_import.ts)',
+    );
   }
   for (const f of ['index.html', 'style.css']) copyFileSync(join(ROOT, 'demo', f), join(out, f));
   copyFileSync(wasm, join(out, 'sparrow.wasm'));
@@ -51,7 +53,8 @@ export async function buildDemo({ out = assetsDir(), quiet = false } = {}) {
   mkdirSync(join(out, 'samples'), { recursive: true });
   copyFileSync(join(ROOT, 'demo', 'samples', 'README.md'), join(out, 'samples', 'README.md'));
   for (const kind of ['cifar10', 'mnist']) {
-    const src = join(ROOT, 'demo', 'samples', kind), dst = join(out, 'samples', kind);
+    const src = join(ROOT, 'demo', 'samples', kind),
+      dst = join(out, 'samples', kind);
     mkdirSync(dst, { recursive: true });
     const files = readdirSync(src).sort();
     for (const f of files) copyFileSync(join(src, f), join(dst, f));
@@ -61,7 +64,8 @@ export async function buildDemo({ out = assetsDir(), quiet = false } = {}) {
   const models = join(ROOT, 'examples', 'models');
   for (const f of readdirSync(models)) if (f.endsWith('.onnx')) onnxBytes[f.slice(0, -5)] = statSync(join(models, f)).size;
   writeFileSync(join(out, 'demo-manifest.json'), JSON.stringify({ onnxBytes, samples }, null, 1) + '\n');
-  if (!quiet) console.log(`demo built into ${relative(ROOT, out) || '.'}/ (demo.js ${(statSync(join(out, 'demo.js')).size / 1024).toFixed(1)} KiB)`);
+  if (!quiet)
+    console.log(`demo built into ${relative(ROOT, out) || '.'}/ (demo.js ${(statSync(join(out, 'demo.js')).size / 1024).toFixed(1)} KiB)`);
   return out;
 }
 

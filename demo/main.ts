@@ -4,7 +4,13 @@
 // side by side. Plain TS + DOM. `window.sparrowDemo` is the hook test/browser.test.ts drives.
 import { argmax, createModel, fetchSparrow, softmax, type BrowserModel, type SparrowDownload } from '../src/browser/index.js';
 
-interface ModelEntry { id: string; version?: string; bytes: number; inputs?: unknown; outputs?: unknown }
+interface ModelEntry {
+  id: string;
+  version?: string;
+  bytes: number;
+  inputs?: unknown;
+  outputs?: unknown;
+}
 interface Manifest {
   onnxBytes: Record<string, number>;
   samples: Record<string, string[]>;
@@ -19,8 +25,19 @@ interface Loaded {
   wasmBytes: number;
   summary: string;
 }
-interface EngineResult { ms: number; pred: number; p: number; bits: number[] }
-interface EdgeResult { ms: number; serverMs: number | null; pred: number; p: number; bits: number[] }
+interface EngineResult {
+  ms: number;
+  pred: number;
+  p: number;
+  bits: number[];
+}
+interface EdgeResult {
+  ms: number;
+  serverMs: number | null;
+  pred: number;
+  p: number;
+  bits: number[];
+}
 export interface RunReport {
   id: string;
   engines: { int8: string; f32: string };
@@ -61,7 +78,9 @@ function status(msg: string, error = false): void {
 async function listModels(): Promise<void> {
   const [res, man] = await Promise.all([
     fetch('/v1/models'),
-    fetch('demo-manifest.json').then((r) => (r.ok ? r.json() as Promise<Manifest> : null)).catch(() => null),
+    fetch('demo-manifest.json')
+      .then((r) => (r.ok ? (r.json() as Promise<Manifest>) : null))
+      .catch(() => null),
   ]);
   if (man) manifest = man;
   if (!res.ok) throw new Error(`GET /v1/models: HTTP ${res.status}`);
@@ -81,8 +100,18 @@ async function listModels(): Promise<void> {
 }
 
 function describeIo(x: unknown): string {
-  if (Array.isArray(x)) return x.map((i) => (typeof i === 'object' && i ? `${(i as { name?: string }).name ?? ''}${(i as { dims?: unknown }).dims ? ` [${String((i as { dims: unknown[] }).dims)}]` : ''}` : String(i))).join(', ');
-  if (x && typeof x === 'object') return Object.entries(x).map(([k, v]) => `${k} [${String((v as { dims?: unknown[] }).dims ?? '')}]`).join(', ');
+  if (Array.isArray(x))
+    return x
+      .map((i) =>
+        typeof i === 'object' && i
+          ? `${(i as { name?: string }).name ?? ''}${(i as { dims?: unknown }).dims ? ` [${String((i as { dims: unknown[] }).dims)}]` : ''}`
+          : String(i),
+      )
+      .join(', ');
+  if (x && typeof x === 'object')
+    return Object.entries(x)
+      .map(([k, v]) => `${k} [${String((v as { dims?: unknown[] }).dims ?? '')}]`)
+      .join(', ');
   return '—';
 }
 
@@ -105,7 +134,8 @@ async function loadUncached(id: string): Promise<Loaded> {
   const dl = await fetchSparrow(url, {
     onProgress: (p) => {
       if (p.total) bar.value = p.loaded / p.total;
-      (s.lastChild as HTMLElement).textContent = `downloading ${id}: ${kib(p.loaded)}${p.total ? ` of ${kib(p.total)}` : ''}, ` +
+      (s.lastChild as HTMLElement).textContent =
+        `downloading ${id}: ${kib(p.loaded)}${p.total ? ` of ${kib(p.total)}` : ''}, ` +
         `${p.sections}${p.sectionCount !== null ? `/${p.sectionCount}` : ''} sections checked`;
     },
   });
@@ -113,11 +143,16 @@ async function loadUncached(id: string): Promise<Loaded> {
   const f32 = await createModel(dl, { engine: 'sparrow-f32', wasmUrl: 'sparrow.wasm' });
   const name = int8.inputNames[0]!;
   const dims = (int8.inputInfo[name]!.dims ?? []).map((d) => (d < 0 ? 1 : d));
-  const kind = dims.length === 4 && dims[1] === 1 && dims[2] === 28 && dims[3] === 28 ? 'mnist'
-    : dims.length === 4 && dims[1] === 3 && dims[2] === 32 && dims[3] === 32 ? 'cifar' : 'other';
-  const summary = (`${id}: ${kib(dl.bytes.length)} in ${fmtMs(dl.downloadMs)} ms (first section checked at ${fmtMs(dl.firstSectionMs ?? 0)} ms), ` +
+  const kind =
+    dims.length === 4 && dims[1] === 1 && dims[2] === 28 && dims[3] === 28
+      ? 'mnist'
+      : dims.length === 4 && dims[1] === 3 && dims[2] === 32 && dims[3] === 32
+        ? 'cifar'
+        : 'other';
+  const summary =
+    `${id}: ${kib(dl.bytes.length)} in ${fmtMs(dl.downloadMs)} ms (first section checked at ${fmtMs(dl.firstSectionMs ?? 0)} ms), ` +
     `int8 session ${fmtMs(int8.timings.sessionMs)} ms, float ${fmtMs(f32.timings.sessionMs)} ms` +
-    (int8.engine !== 'sparrow-int8' ? ' — this runtime has no sparrow-int8 engine yet: both columns run sparrow-f32' : ''));
+    (int8.engine !== 'sparrow-int8' ? ' — this runtime has no sparrow-int8 engine yet: both columns run sparrow-f32' : '');
   return { id, dl, int8, f32, kind, dims, wasmBytes: int8.bytes.wasm, summary };
 }
 
@@ -134,7 +169,8 @@ async function select(id: string): Promise<Loaded> {
   const m = await load(id);
   if (current?.id !== id) {
     current = m;
-    $('#input-title').textContent = m.kind === 'mnist' ? 'Draw a digit (or pick an MNIST test digit)' : m.kind === 'cifar' ? 'Pick a CIFAR-10 test image' : 'Input';
+    $('#input-title').textContent =
+      m.kind === 'mnist' ? 'Draw a digit (or pick an MNIST test digit)' : m.kind === 'cifar' ? 'Pick a CIFAR-10 test image' : 'Input';
     buildInput(m);
     renderBytes(m);
     status(m.summary);
@@ -150,7 +186,8 @@ async function imageRgba(url: string): Promise<{ width: number; height: number; 
   const blob = await (await fetch(url)).blob();
   const bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
   const c = el('canvas');
-  c.width = bmp.width; c.height = bmp.height;
+  c.width = bmp.width;
+  c.height = bmp.height;
   const g = c.getContext('2d', { willReadFrequently: true })!;
   g.drawImage(bmp, 0, 0);
   return { width: bmp.width, height: bmp.height, rgba: g.getImageData(0, 0, bmp.width, bmp.height).data };
@@ -190,13 +227,17 @@ function buildInput(m: Loaded): void {
   if (m.kind !== 'other' && files.length) {
     const grid = el('div', { class: `samples ${m.kind}` });
     for (const f of files) {
-      const img = el('img', { src: f, alt: f, title: m.kind === 'cifar' ? CIFAR[sampleLabel(f)] ?? f : `digit ${sampleLabel(f)}` });
-      img.addEventListener('click', () => void (async () => {
-        for (const i of grid.querySelectorAll('img')) i.classList.toggle('selected', i === img);
-        const px = await samplePixels(m, f);
-        if (m.kind === 'mnist') showOnPad(px);
-        await runPixels(m.id, px);
-      })().catch(showError));
+      const img = el('img', { src: f, alt: f, title: m.kind === 'cifar' ? (CIFAR[sampleLabel(f)] ?? f) : `digit ${sampleLabel(f)}` });
+      img.addEventListener(
+        'click',
+        () =>
+          void (async () => {
+            for (const i of grid.querySelectorAll('img')) i.classList.toggle('selected', i === img);
+            const px = await samplePixels(m, f);
+            if (m.kind === 'mnist') showOnPad(px);
+            await runPixels(m.id, px);
+          })().catch(showError),
+      );
       grid.append(img);
     }
     area.append(grid);
@@ -220,7 +261,11 @@ function buildPad(m: Loaded, area: HTMLElement): void {
   area.append(wrap);
   pad = { canvas, preview };
   const g = canvas.getContext('2d', { willReadFrequently: true })!;
-  const reset = (): void => { g.fillStyle = '#000'; g.fillRect(0, 0, 280, 280); preview.getContext('2d')!.clearRect(0, 0, 28, 28); };
+  const reset = (): void => {
+    g.fillStyle = '#000';
+    g.fillRect(0, 0, 280, 280);
+    preview.getContext('2d')!.clearRect(0, 0, 28, 28);
+  };
   reset();
   clear.addEventListener('click', reset);
   let drawing = false;
@@ -229,11 +274,22 @@ function buildPad(m: Loaded, area: HTMLElement): void {
     const r = canvas.getBoundingClientRect();
     return [((e.clientX - r.left) / r.width) * 280, ((e.clientY - r.top) / r.height) * 280];
   };
-  canvas.addEventListener('pointerdown', (e) => { drawing = true; last = pos(e); canvas.setPointerCapture(e.pointerId); stroke(g, last, last); });
-  canvas.addEventListener('pointermove', (e) => { if (!drawing) return; const p = pos(e); stroke(g, last ?? p, p); last = p; });
+  canvas.addEventListener('pointerdown', (e) => {
+    drawing = true;
+    last = pos(e);
+    canvas.setPointerCapture(e.pointerId);
+    stroke(g, last, last);
+  });
+  canvas.addEventListener('pointermove', (e) => {
+    if (!drawing) return;
+    const p = pos(e);
+    stroke(g, last ?? p, p);
+    last = p;
+  });
   const up = (): void => {
     if (!drawing) return;
-    drawing = false; last = null;
+    drawing = false;
+    last = null;
     const px = padToMnist(canvas);
     if (px) void runPixels(m.id, px).catch(showError);
   };
@@ -242,16 +298,27 @@ function buildPad(m: Loaded, area: HTMLElement): void {
 }
 
 function stroke(g: CanvasRenderingContext2D, a: [number, number], b: [number, number]): void {
-  g.strokeStyle = '#fff'; g.lineWidth = 20; g.lineCap = 'round'; g.lineJoin = 'round';
-  g.beginPath(); g.moveTo(a[0], a[1]); g.lineTo(b[0], b[1]); g.stroke();
+  g.strokeStyle = '#fff';
+  g.lineWidth = 20;
+  g.lineCap = 'round';
+  g.lineJoin = 'round';
+  g.beginPath();
+  g.moveTo(a[0], a[1]);
+  g.lineTo(b[0], b[1]);
+  g.stroke();
 }
 
 /** Shows 28×28 pixels on the pad (scaled up) and the preview. */
 function showOnPad(px: Uint8Array): void {
   if (!pad) return;
-  const small = el('canvas'); small.width = 28; small.height = 28;
+  const small = el('canvas');
+  small.width = 28;
+  small.height = 28;
   const img = new ImageData(28, 28);
-  for (let i = 0; i < 784; i++) { img.data[i * 4] = img.data[i * 4 + 1] = img.data[i * 4 + 2] = px[i]!; img.data[i * 4 + 3] = 255; }
+  for (let i = 0; i < 784; i++) {
+    img.data[i * 4] = img.data[i * 4 + 1] = img.data[i * 4 + 2] = px[i]!;
+    img.data[i * 4 + 3] = 255;
+  }
   small.getContext('2d')!.putImageData(img, 0, 0);
   const g = pad.canvas.getContext('2d')!;
   g.imageSmoothingEnabled = false;
@@ -261,35 +328,65 @@ function showOnPad(px: Uint8Array): void {
 
 /** The pad's strokes as MNIST would have them, or null when nothing is drawn. */
 export function padToMnist(canvas: HTMLCanvasElement): Uint8Array | null {
-  const W = canvas.width, H = canvas.height;
+  const W = canvas.width,
+    H = canvas.height;
   const src = canvas.getContext('2d', { willReadFrequently: true })!.getImageData(0, 0, W, H).data;
-  let x0 = W, y0 = H, x1 = -1, y1 = -1;
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-    if (src[(y * W + x) * 4]! > 32) { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
-  }
+  let x0 = W,
+    y0 = H,
+    x1 = -1,
+    y1 = -1;
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) {
+      if (src[(y * W + x) * 4]! > 32) {
+        x0 = Math.min(x0, x);
+        x1 = Math.max(x1, x);
+        y0 = Math.min(y0, y);
+        y1 = Math.max(y1, y);
+      }
+    }
   if (x1 < 0) return null;
-  const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+  const bw = x1 - x0 + 1,
+    bh = y1 - y0 + 1;
   const s = 20 / Math.max(bw, bh);
-  const tw = Math.max(1, Math.round(bw * s)), th = Math.max(1, Math.round(bh * s));
+  const tw = Math.max(1, Math.round(bw * s)),
+    th = Math.max(1, Math.round(bh * s));
   // downsample the bounding box to fit 20×20 (smoothing = area-like filtering)
-  const fit = el('canvas'); fit.width = tw; fit.height = th;
+  const fit = el('canvas');
+  fit.width = tw;
+  fit.height = th;
   const fg = fit.getContext('2d', { willReadFrequently: true })!;
-  fg.imageSmoothingEnabled = true; fg.imageSmoothingQuality = 'high';
+  fg.imageSmoothingEnabled = true;
+  fg.imageSmoothingQuality = 'high';
   fg.drawImage(canvas, x0, y0, bw, bh, 0, 0, tw, th);
   const f = fg.getImageData(0, 0, tw, th).data;
   // centre of mass of the fitted digit
-  let m = 0, mx = 0, my = 0;
-  for (let y = 0; y < th; y++) for (let x = 0; x < tw; x++) { const v = f[(y * tw + x) * 4]!; m += v; mx += v * x; my += v * y; }
-  const cx = m ? mx / m : tw / 2, cy = m ? my / m : th / 2;
-  const ox = Math.round(13.5 - cx), oy = Math.round(13.5 - cy);
+  let m = 0,
+    mx = 0,
+    my = 0;
+  for (let y = 0; y < th; y++)
+    for (let x = 0; x < tw; x++) {
+      const v = f[(y * tw + x) * 4]!;
+      m += v;
+      mx += v * x;
+      my += v * y;
+    }
+  const cx = m ? mx / m : tw / 2,
+    cy = m ? my / m : th / 2;
+  const ox = Math.round(13.5 - cx),
+    oy = Math.round(13.5 - cy);
   const out = new Uint8Array(784);
-  for (let y = 0; y < th; y++) for (let x = 0; x < tw; x++) {
-    const X = x + ox, Y = y + oy;
-    if (X >= 0 && X < 28 && Y >= 0 && Y < 28) out[Y * 28 + X] = f[(y * tw + x) * 4]!;
-  }
+  for (let y = 0; y < th; y++)
+    for (let x = 0; x < tw; x++) {
+      const X = x + ox,
+        Y = y + oy;
+      if (X >= 0 && X < 28 && Y >= 0 && Y < 28) out[Y * 28 + X] = f[(y * tw + x) * 4]!;
+    }
   if (pad) {
     const img = new ImageData(28, 28);
-    for (let i = 0; i < 784; i++) { img.data[i * 4] = img.data[i * 4 + 1] = img.data[i * 4 + 2] = out[i]!; img.data[i * 4 + 3] = 255; }
+    for (let i = 0; i < 784; i++) {
+      img.data[i * 4] = img.data[i * 4 + 1] = img.data[i * 4 + 2] = out[i]!;
+      img.data[i * 4 + 3] = 255;
+    }
     pad.preview.getContext('2d')!.putImageData(img, 0, 0);
   }
   return out;
@@ -311,8 +408,16 @@ async function runEdge(l: Loaded, pixels: Uint8Array): Promise<EdgeResult> {
   const input = l.f32.preprocess(pixels, l.dims);
   const body = JSON.stringify({ inputs: { [name]: { dims: input.dims, data: Array.from(input.data as Float32Array) } } });
   const t0 = performance.now();
-  const res = await fetch(`/v1/models/${encodeURIComponent(l.id)}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-  const json = await res.json() as { outputs?: Record<string, { dims: number[]; data: number[] }>; ms?: number; error?: { code: string; message: string } };
+  const res = await fetch(`/v1/models/${encodeURIComponent(l.id)}/infer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+  const json = (await res.json()) as {
+    outputs?: Record<string, { dims: number[]; data: number[] }>;
+    ms?: number;
+    error?: { code: string; message: string };
+  };
   const ms = performance.now() - t0;
   if (!res.ok || !json.outputs) throw new Error(json.error ? `${json.error.code}: ${json.error.message}` : `HTTP ${res.status}`);
   const out = json.outputs[l.f32.outputNames[0]!] ?? Object.values(json.outputs)[0]!;
@@ -346,13 +451,19 @@ async function runPixels(id: string, pixels: Uint8Array | number[], opts: { edge
 // rendering
 
 function label(l: Loaded, k: number): string {
-  return l.kind === 'cifar' ? CIFAR[k] ?? String(k) : String(k);
+  return l.kind === 'cifar' ? (CIFAR[k] ?? String(k)) : String(k);
 }
 
 function renderResults(l: Loaded, r: RunReport): void {
   const tb = $<HTMLTableElement>('#results').tBodies[0]!;
   tb.textContent = '';
-  const row = (where: string, engine: string, color: string, x: { pred: number; p: number; ms: number } | { error: string }, extra = ''): void => {
+  const row = (
+    where: string,
+    engine: string,
+    color: string,
+    x: { pred: number; p: number; ms: number } | { error: string },
+    extra = '',
+  ): void => {
     const tr = el('tr');
     const w = el('td');
     w.append(el('span', { class: 'dot', style: `background:${color}` }), document.createTextNode(where));
@@ -360,7 +471,11 @@ function renderResults(l: Loaded, r: RunReport): void {
     if ('error' in x) {
       tr.append(el('td', { colspan: '3', class: 'error' }, `unavailable (${x.error})`));
     } else {
-      tr.append(el('td', {}, label(l, x.pred)), el('td', { class: 'num' }, x.p.toFixed(3)), el('td', { class: 'num' }, fmtMs(x.ms) + extra));
+      tr.append(
+        el('td', {}, label(l, x.pred)),
+        el('td', { class: 'num' }, x.p.toFixed(3)),
+        el('td', { class: 'num' }, fmtMs(x.ms) + extra),
+      );
     }
     tb.append(tr);
   };
@@ -387,15 +502,25 @@ function renderBytes(l: Loaded): void {
   if (onnx) bars.push({ label: 'ONNX model', value: onnx, color: COLORS.onnx });
   bars.push({ label: '.sparrow model', value: l.dl.bytes.length, color: COLORS.int8 });
   if (l.wasmBytes) bars.push({ label: 'WASM kernels (once)', value: l.wasmBytes, color: COLORS.f32, light: true });
-  $('#bytes-chart').replaceChildren(barChart(bars, (v) => kib(v) + (onnx && v !== onnx ? ` (${(100 * v / onnx).toFixed(1)} % of ONNX)` : '')));
+  $('#bytes-chart').replaceChildren(
+    barChart(bars, (v) => kib(v) + (onnx && v !== onnx ? ` (${((100 * v) / onnx).toFixed(1)} % of ONNX)` : '')),
+  );
 }
 
-interface Bar { label: string; value: number; color: string; light?: boolean }
+interface Bar {
+  label: string;
+  value: number;
+  color: string;
+  light?: boolean;
+}
 
 /** A horizontal bar chart as inline SVG. */
 function barChart(bars: Bar[], fmt: (v: number) => string): SVGSVGElement {
   const NS = 'http://www.w3.org/2000/svg';
-  const W = 560, rowH = 26, left = 150, right = 190;
+  const W = 560,
+    rowH = 26,
+    left = 150,
+    right = 190;
   const H = bars.length * rowH + 6;
   const svg = document.createElementNS(NS, 'svg');
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
@@ -427,7 +552,9 @@ function showError(e: unknown): void {
 // the test hook
 
 declare global {
-  interface Window { sparrowDemo: unknown }
+  interface Window {
+    sparrowDemo: unknown;
+  }
 }
 
 const ready = listModels().catch((e) => {
@@ -441,9 +568,18 @@ window.sparrowDemo = {
   select: async (id: string) => {
     const l = await select(id);
     return {
-      kind: l.kind, dims: l.dims, bytes: l.dl.bytes.length, wasmBytes: l.wasmBytes, wasmStreaming: l.int8.wasm.streaming,
-      engines: { int8: l.int8.engine, f32: l.f32.engine }, preprocessing: l.f32.preprocessing,
-      firstSectionMs: l.dl.firstSectionMs, downloadMs: l.dl.downloadMs, chunks: l.dl.chunks, sectionsBeforeLastChunk: l.dl.sectionsBeforeLastChunk, sectionCount: l.dl.header.sectionCount,
+      kind: l.kind,
+      dims: l.dims,
+      bytes: l.dl.bytes.length,
+      wasmBytes: l.wasmBytes,
+      wasmStreaming: l.int8.wasm.streaming,
+      engines: { int8: l.int8.engine, f32: l.f32.engine },
+      preprocessing: l.f32.preprocessing,
+      firstSectionMs: l.dl.firstSectionMs,
+      downloadMs: l.dl.downloadMs,
+      chunks: l.dl.chunks,
+      sectionsBeforeLastChunk: l.dl.sectionsBeforeLastChunk,
+      sectionCount: l.dl.header.sectionCount,
     };
   },
   /** the shipped sample images of the selected model's kind, decoded in the page */

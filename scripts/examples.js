@@ -41,11 +41,22 @@ const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 function run(cmd, args, opts = {}) {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-    let out = '', err = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { err += d; });
+    let out = '',
+      err = '';
+    p.stdout.on('data', (d) => {
+      out += d;
+    });
+    p.stderr.on('data', (d) => {
+      err += d;
+    });
     p.once('error', reject);
-    p.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${relative(ROOT, args[0] ?? cmd)} ${args.slice(1, 2).join(' ')} exited ${code}: ${err.trim().split('\n').pop()}`))));
+    p.once('exit', (code) =>
+      code === 0
+        ? resolve(out)
+        : reject(
+            new Error(`${relative(ROOT, args[0] ?? cmd)} ${args.slice(1, 2).join(' ')} exited ${code}: ${err.trim().split('\n').pop()}`),
+          ),
+    );
   });
 }
 
@@ -59,18 +70,25 @@ export async function compressExamples({ log = () => {}, force = process.env.SPA
   const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
   const results = [];
   for (const ex of EXAMPLES) {
-    const onnx = join(ROOT, ex.onnx), calib = join(ROOT, ex.calib);
+    const onnx = join(ROOT, ex.onnx),
+      calib = join(ROOT, ex.calib);
     for (const f of [onnx, calib]) if (!existsSync(f)) throw new Error(`missing ${relative(ROOT, f)}`);
     const file = join(MODELS_OUT, `${ex.id}.sparrow`);
     const stampFile = `${file}.stamp.json`;
     const args = ['compress', ex.onnx, '-o', relative(ROOT, file), '--calib', `npy:${ex.calib}`, ...ex.args, '--json'];
     const stamp = JSON.stringify({ version, args, onnx: sha256(readFileSync(onnx)), calib: sha256(readFileSync(calib)) });
-    let report, cached = false;
+    let report,
+      cached = false;
     if (!force && existsSync(file) && existsSync(stampFile)) {
       try {
         const s = JSON.parse(readFileSync(stampFile, 'utf8'));
-        if (s.stamp === stamp && s.sha256 === sha256(readFileSync(file))) { report = s.report; cached = true; }
-      } catch { /* recompress */ }
+        if (s.stamp === stamp && s.sha256 === sha256(readFileSync(file))) {
+          report = s.report;
+          cached = true;
+        }
+      } catch {
+        /* recompress */
+      }
     }
     if (!report) {
       log(`  compressing ${ex.id} (sparrow ${args.slice(0, -1).join(' ')}) ...`);
@@ -90,9 +108,14 @@ export async function seedModels(base, token, models) {
   for (const m of models) {
     const bytes = readFileSync(m.file);
     const prev = have.get(m.id);
-    if (prev && prev.sha256 === sha256(bytes)) { out.push({ id: m.id, version: prev.version, status: 'unchanged' }); continue; }
+    if (prev && prev.sha256 === sha256(bytes)) {
+      out.push({ id: m.id, version: prev.version, status: 'unchanged' });
+      continue;
+    }
     const res = await fetch(`${base}/v1/models/${m.id}`, {
-      method: 'PUT', body: bytes, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/vnd.sparrow' },
+      method: 'PUT',
+      body: bytes,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/vnd.sparrow' },
     });
     const body = await res.json();
     if (res.status !== 201) throw new Error(`PUT /v1/models/${m.id}: ${res.status} ${JSON.stringify(body)}`);

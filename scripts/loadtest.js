@@ -29,7 +29,9 @@ const REQUESTS = Math.min(100_000, Number(opt('requests', 2000)));
 const CONCURRENCY = Math.min(256, Number(opt('concurrency', 32)));
 const GETS = Math.min(2000, Number(opt('gets', 200)));
 const PHASE_TIMEOUT_MS = Number(opt('timeout', 180)) * 1000;
-const log = (s) => { if (!JSON_OUT) process.stdout.write(`${s}\n`); };
+const log = (s) => {
+  if (!JSON_OUT) process.stdout.write(`${s}\n`);
+};
 const info = (s) => process.stderr.write(`${s}\n`);
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 
@@ -46,23 +48,54 @@ async function startOwnWorker() {
   const persist = mkdtempSync(join(tmpdir(), 'sparrow-loadtest-'));
   const token = randomBytes(18).toString('base64url');
   const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.js')], {
-    cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, SPARROW_PORT: String(port), SPARROW_PERSIST: persist, SPARROW_ADMIN_TOKEN: token },
   });
   let out = '';
   const stop = async () => {
-    try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
-    await new Promise((r) => { if (child.exitCode !== null) r(); else { child.once('exit', r); setTimeout(r, 8000).unref(); } });
-    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+    await new Promise((r) => {
+      if (child.exitCode !== null) r();
+      else {
+        child.once('exit', r);
+        setTimeout(r, 8000).unref();
+      }
+    });
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
     rmSync(persist, { recursive: true, force: true });
   };
-  process.on('exit', () => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } });
+  process.on('exit', () => {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  });
   await new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`the Worker did not start within 180 s:\n${out.slice(-2000)}`)), 180_000);
-    const on = (d) => { out += d; if (out.includes('Ctrl-C to stop')) { clearTimeout(t); resolve(); } };
+    const on = (d) => {
+      out += d;
+      if (out.includes('Ctrl-C to stop')) {
+        clearTimeout(t);
+        resolve();
+      }
+    };
     child.stdout.on('data', on);
     child.stderr.on('data', on);
-    child.once('exit', (code) => { clearTimeout(t); reject(new Error(`start.js exited ${code}:\n${out.slice(-2000)}`)); });
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`start.js exited ${code}:\n${out.slice(-2000)}`));
+    });
   });
   return { base: `http://127.0.0.1:${port}`, token, stop };
 }
@@ -76,9 +109,14 @@ async function inferPhase(base) {
     bodies.push(JSON.stringify({ inputs: { Input3: { dims: [1, 1, 28, 28], data } } }));
   }
   // warm the model cache (first request decodes)
-  await (await fetch(`${base}/v1/models/mnist-8/infer`, { method: 'POST', body: bodies[0], headers: { 'content-type': 'application/json' } })).arrayBuffer();
+  await (
+    await fetch(`${base}/v1/models/mnist-8/infer`, { method: 'POST', body: bodies[0], headers: { 'content-type': 'application/json' } })
+  ).arrayBuffer();
   const lat = [];
-  let next = 0, errors = 0, correct = 0, answered = 0;
+  let next = 0,
+    errors = 0,
+    correct = 0,
+    answered = 0;
   const statuses = {};
   const deadline = Date.now() + PHASE_TIMEOUT_MS;
   const t0 = performance.now();
@@ -88,11 +126,18 @@ async function inferPhase(base) {
       const k = i % bodies.length;
       const s = performance.now();
       try {
-        const res = await fetch(`${base}/v1/models/mnist-8/infer`, { method: 'POST', body: bodies[k], headers: { 'content-type': 'application/json' } });
+        const res = await fetch(`${base}/v1/models/mnist-8/infer`, {
+          method: 'POST',
+          body: bodies[k],
+          headers: { 'content-type': 'application/json' },
+        });
         const j = await res.json();
         lat.push(performance.now() - s);
         statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-        if (res.status !== 200) { errors++; continue; }
+        if (res.status !== 200) {
+          errors++;
+          continue;
+        }
         answered++;
         const d = j.outputs.Plus214_Output_0.data;
         if (d.indexOf(Math.max(...d)) === labels[k]) correct++;
@@ -105,17 +150,33 @@ async function inferPhase(base) {
   const secs = (performance.now() - t0) / 1000;
   lat.sort((a, b) => a - b);
   return {
-    requests: lat.length + (errors - Object.entries(statuses).filter(([s]) => s !== '200').reduce((a, [, n]) => a + n, 0)),
-    concurrency: CONCURRENCY, seconds: +secs.toFixed(3), rps: +((answered + errors) / secs).toFixed(1),
-    p50_ms: +pct(lat, 50).toFixed(2), p99_ms: +pct(lat, 99).toFixed(2), max_ms: +lat[lat.length - 1].toFixed(2),
-    errors, statuses, correct, answered, timedOut: next < REQUESTS,
+    requests:
+      lat.length +
+      (errors -
+        Object.entries(statuses)
+          .filter(([s]) => s !== '200')
+          .reduce((a, [, n]) => a + n, 0)),
+    concurrency: CONCURRENCY,
+    seconds: +secs.toFixed(3),
+    rps: +((answered + errors) / secs).toFixed(1),
+    p50_ms: +pct(lat, 50).toFixed(2),
+    p99_ms: +pct(lat, 99).toFixed(2),
+    max_ms: +lat[lat.length - 1].toFixed(2),
+    errors,
+    statuses,
+    correct,
+    answered,
+    timedOut: next < REQUESTS,
   };
 }
 
 async function swapPhase(base, token) {
   const a = readFileSync(join(MODELS_OUT, 'mnist-8.sparrow'));
   const b = readFileSync(join(MODELS_OUT, 'resnet20-cifar10.sparrow'));
-  const known = new Map([[sha256(a), 'A'], [sha256(b), 'B']]);
+  const known = new Map([
+    [sha256(a), 'A'],
+    [sha256(b), 'B'],
+  ]);
   const url = `${base}/v1/models/loadtest-swap`;
   const put = async (bytes) => {
     const res = await fetch(url, { method: 'PUT', body: bytes, headers: { authorization: `Bearer ${token}` } });
@@ -124,11 +185,19 @@ async function swapPhase(base, token) {
     return j.version;
   };
   await put(a);
-  let puts = 1, putErrors = 0, writing = true, lastVersion = 1;
+  let puts = 1,
+    putErrors = 0,
+    writing = true,
+    lastVersion = 1;
   const deadline = Date.now() + PHASE_TIMEOUT_MS;
   const writer = (async () => {
     while (writing && Date.now() < deadline) {
-      try { lastVersion = await put(puts % 2 ? b : a); puts++; } catch { putErrors++; }
+      try {
+        lastVersion = await put(puts % 2 ? b : a);
+        puts++;
+      } catch {
+        putErrors++;
+      }
     }
   })();
   const result = { gets: GETS, ok: 0, invalid: 0, unknown: 0, etagMismatch: 0, httpErrors: 0, sawA: 0, sawB: 0, versions: new Set() };
@@ -137,14 +206,29 @@ async function swapPhase(base, token) {
     try {
       const res = await fetch(url);
       const bytes = new Uint8Array(await res.arrayBuffer());
-      if (res.status !== 200) { result.httpErrors++; return; }
-      try { readContainer(bytes); } catch { result.invalid++; return; }
+      if (res.status !== 200) {
+        result.httpErrors++;
+        return;
+      }
+      try {
+        readContainer(bytes);
+      } catch {
+        result.invalid++;
+        return;
+      }
       const h = sha256(bytes);
       const which = known.get(h);
-      if (!which) { result.unknown++; return; }
-      if (res.headers.get('etag') !== `"${h}"`) { result.etagMismatch++; return; }
+      if (!which) {
+        result.unknown++;
+        return;
+      }
+      if (res.headers.get('etag') !== `"${h}"`) {
+        result.etagMismatch++;
+        return;
+      }
       result.versions.add(res.headers.get('x-sparrow-version'));
-      if (which === 'A') result.sawA++; else result.sawB++;
+      if (which === 'A') result.sawA++;
+      else result.sawB++;
       result.ok++;
     } catch {
       result.httpErrors++;
@@ -159,12 +243,21 @@ async function swapPhase(base, token) {
 
 let own = null;
 try {
-  let base = opt('url', null), token = opt('token', process.env.SPARROW_ADMIN_TOKEN ?? null);
+  let base = opt('url', null),
+    token = opt('token', process.env.SPARROW_ADMIN_TOKEN ?? null);
   if (base) {
     const host = new URL(base).hostname;
     if (!['127.0.0.1', 'localhost', '[::1]', '::1'].includes(host)) throw new Error(`--url must be a loopback address, got ${host}`);
     if (!token) {
-      const m = /^\s*ADMIN_TOKEN\s*=\s*"?([^"\r\n]+?)"?\s*$/m.exec((() => { try { return readFileSync(join(ROOT, '.dev.vars'), 'utf8'); } catch { return ''; } })());
+      const m = /^\s*ADMIN_TOKEN\s*=\s*"?([^"\r\n]+?)"?\s*$/m.exec(
+        (() => {
+          try {
+            return readFileSync(join(ROOT, '.dev.vars'), 'utf8');
+          } catch {
+            return '';
+          }
+        })(),
+      );
       if (!m) throw new Error('--url needs --token (or SPARROW_ADMIN_TOKEN, or ADMIN_TOKEN in .dev.vars)');
       token = m[1];
     }
@@ -179,11 +272,15 @@ try {
   const swap = await swapPhase(base, token);
   const report = { url: base, infer, swap };
   if (JSON_OUT) process.stdout.write(`${JSON.stringify(report)}\n`);
-  log(`inference  ${infer.requests} requests, concurrency ${infer.concurrency}: ${infer.rps} req/s, p50 ${infer.p50_ms} ms, p99 ${infer.p99_ms} ms, ` +
-    `max ${infer.max_ms} ms, errors ${infer.errors}; ${infer.correct}/${infer.answered} digits classified as labelled${infer.timedOut ? ' (stopped at the deadline)' : ''}`);
-  log(`versions   ${swap.gets} GETs during ${swap.puts} PUTs (${swap.putErrors} failed): ${swap.ok} complete and checksum-valid ` +
-    `(${swap.sawA} old/A, ${swap.sawB} new/B, ${swap.versions} distinct versions), ${swap.invalid} invalid, ${swap.unknown} mixed/unknown, ` +
-    `${swap.etagMismatch} ETag mismatches, ${swap.httpErrors} HTTP errors`);
+  log(
+    `inference  ${infer.requests} requests, concurrency ${infer.concurrency}: ${infer.rps} req/s, p50 ${infer.p50_ms} ms, p99 ${infer.p99_ms} ms, ` +
+      `max ${infer.max_ms} ms, errors ${infer.errors}; ${infer.correct}/${infer.answered} digits classified as labelled${infer.timedOut ? ' (stopped at the deadline)' : ''}`,
+  );
+  log(
+    `versions   ${swap.gets} GETs during ${swap.puts} PUTs (${swap.putErrors} failed): ${swap.ok} complete and checksum-valid ` +
+      `(${swap.sawA} old/A, ${swap.sawB} new/B, ${swap.versions} distinct versions), ${swap.invalid} invalid, ${swap.unknown} mixed/unknown, ` +
+      `${swap.etagMismatch} ETag mismatches, ${swap.httpErrors} HTTP errors`,
+  );
   const bad = infer.errors + swap.invalid + swap.unknown + swap.etagMismatch + swap.httpErrors;
   process.exitCode = bad === 0 && swap.ok === swap.gets ? 0 : 1;
 } catch (e) {

@@ -32,7 +32,8 @@ function mnist(from, n, name) {
   writeFileSync(join(OUT, `${name}-labels.npy`), writeNpy(mnistLabels.slice(from, from + n), [n]));
 }
 function cifar10(from, n, name) {
-  const px = new Uint8Array(n * 3072), lb = new Uint8Array(n);
+  const px = new Uint8Array(n * 3072),
+    lb = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const r = (from + i) * 3073;
     lb[i] = cifar[r];

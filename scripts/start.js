@@ -38,12 +38,18 @@ const kib = (n) => (n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} KiB`);
 
 /** The admin token and how wrangler gets it. */
 function adminToken() {
-  if (process.env.SPARROW_ADMIN_TOKEN) return { token: process.env.SPARROW_ADMIN_TOKEN, args: ['--var', `ADMIN_TOKEN:${process.env.SPARROW_ADMIN_TOKEN}`], from: 'SPARROW_ADMIN_TOKEN' };
+  if (process.env.SPARROW_ADMIN_TOKEN)
+    return {
+      token: process.env.SPARROW_ADMIN_TOKEN,
+      args: ['--var', `ADMIN_TOKEN:${process.env.SPARROW_ADMIN_TOKEN}`],
+      from: 'SPARROW_ADMIN_TOKEN',
+    };
   const text = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, 'utf8') : '';
   const m = /^\s*ADMIN_TOKEN\s*=\s*"?([^"\r\n]+?)"?\s*$/m.exec(text);
   if (m) return { token: m[1], args: [], from: '.dev.vars' };
   const token = randomBytes(24).toString('base64url');
-  if (text === '') writeFileSync(DEV_VARS, `# created by npm start (gitignored); see .dev.vars.example\nADMIN_TOKEN=${token}\n`, { mode: 0o600 });
+  if (text === '')
+    writeFileSync(DEV_VARS, `# created by npm start (gitignored); see .dev.vars.example\nADMIN_TOKEN=${token}\n`, { mode: 0o600 });
   else appendFileSync(DEV_VARS, `${text.endsWith('\n') ? '' : '\n'}ADMIN_TOKEN=${token}\n`);
   return { token, args: [], from: '.dev.vars (new)' };
 }
@@ -51,12 +57,15 @@ function adminToken() {
 async function main() {
   if (!Number.isInteger(PORT) || PORT <= 0 || PORT > 65535) die(`invalid SPARROW_PORT ${process.env.SPARROW_PORT}`);
   if (!existsSync(WRANGLER)) die('node_modules/wrangler not found; run `npm install` first');
-  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js')) || !existsSync(join(ROOT, 'build', 'sparrow.wasm'))) die('not built; run `npm run build` first');
+  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js')) || !existsSync(join(ROOT, 'build', 'sparrow.wasm')))
+    die('not built; run `npm run build` first');
   if (!(await portFree(HOST, PORT))) {
     die(`port ${PORT} on ${HOST} is already in use (another \`wrangler dev\` or \`npm start\`?); stop it first`);
   }
 
-  log('Compressing the bundled examples (sparrow compress: Hessian pruning to 70 % sparsity, int8, static activation ranges, 64 calibration images each):');
+  log(
+    'Compressing the bundled examples (sparrow compress: Hessian pruning to 70 % sparsity, int8, static activation ranges, 64 calibration images each):',
+  );
   let models;
   try {
     models = await compressExamples({ log });
@@ -66,28 +75,39 @@ async function main() {
   for (const m of models) {
     const r = m.report;
     const density = r.params ? r.nonzero / r.params : 1;
-    log(`  ${m.id.padEnd(17)} ${kib(m.onnxBytes).padStart(10)} ONNX -> ${kib(r.bytes).padStart(9)} .sparrow ` +
-      `(${(m.onnxBytes / r.bytes).toFixed(1)}x smaller), density ${density.toFixed(3)} ` +
-      `(${r.nonzero}/${r.params} weights) -> ${relative(ROOT, m.file)}${m.cached ? ' (cached)' : ''}`);
+    log(
+      `  ${m.id.padEnd(17)} ${kib(m.onnxBytes).padStart(10)} ONNX -> ${kib(r.bytes).padStart(9)} .sparrow ` +
+        `(${(m.onnxBytes / r.bytes).toFixed(1)}x smaller), density ${density.toFixed(3)} ` +
+        `(${r.nonzero}/${r.params} weights) -> ${relative(ROOT, m.file)}${m.cached ? ' (cached)' : ''}`,
+    );
   }
 
   const { token, args: tokenArgs, from } = adminToken();
   mkdirSync(PERSIST_DIR, { recursive: true });
   const base = `http://${HOST}:${PORT}`;
   log(`Starting the Worker (wrangler dev, offline) on ${base} ...`);
-  const child = spawn(process.execPath, [
-    WRANGLER, 'dev',
-    '--ip', HOST, '--port', String(PORT),
-    '--persist-to', PERSIST_DIR,
-    '--show-interactive-dev-session=false',
-    ...tokenArgs,
-    ...(process.env.SPARROW_ENGINE ? ['--var', `ENGINE:${process.env.SPARROW_ENGINE}`] : []),
-  ], {
-    cwd: ROOT,
-    detached: true, // own process group: we signal -pid so workerd goes down with wrangler
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      WRANGLER,
+      'dev',
+      '--ip',
+      HOST,
+      '--port',
+      String(PORT),
+      '--persist-to',
+      PERSIST_DIR,
+      '--show-interactive-dev-session=false',
+      ...tokenArgs,
+      ...(process.env.SPARROW_ENGINE ? ['--var', `ENGINE:${process.env.SPARROW_ENGINE}`] : []),
+    ],
+    {
+      cwd: ROOT,
+      detached: true, // own process group: we signal -pid so workerd goes down with wrangler
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+    },
+  );
 
   let exited = false;
   const exitPromise = new Promise((resolveExit) => {
@@ -99,11 +119,18 @@ async function main() {
   child.once('error', (e) => die(`cannot start wrangler: ${e.message}`));
 
   const killGroup = (sig) => {
-    try { process.kill(-child.pid, sig); } catch { /* group already gone */ }
+    try {
+      process.kill(-child.pid, sig);
+    } catch {
+      /* group already gone */
+    }
   };
   let stopping = false;
   const stop = (sig) => {
-    if (stopping) { killGroup('SIGKILL'); return; } // second Ctrl-C: no more waiting
+    if (stopping) {
+      killGroup('SIGKILL');
+      return;
+    } // second Ctrl-C: no more waiting
     stopping = true;
     killGroup(sig);
     setTimeout(() => killGroup('SIGKILL'), STOP_GRACE_MS).unref();
@@ -112,9 +139,13 @@ async function main() {
   // `npm start` runs us under `sh -c`; a SIGTERM sent to npm alone does not reach us. If our
   // parent goes away (we get re-parented), stop too rather than leave wrangler running.
   const parent = process.ppid;
-  setInterval(() => { if (process.ppid !== parent) stop('SIGTERM'); }, 500).unref();
+  setInterval(() => {
+    if (process.ppid !== parent) stop('SIGTERM');
+  }, 500).unref();
   // Whatever happens to this process, leave no wrangler/workerd behind.
-  process.on('exit', () => { if (!exited) killGroup('SIGKILL'); });
+  process.on('exit', () => {
+    if (!exited) killGroup('SIGKILL');
+  });
 
   let failed = false;
   const deadline = Date.now() + READY_TIMEOUT_MS;

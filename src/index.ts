@@ -1,8 +1,16 @@
 // Package entry (Node): the public API. Browser and Worker entries come with their issues.
 export { SparrowError, isSparrowError, type SparrowErrorCode } from './errors.js';
 export {
-  readContainer, writeContainer, parseHeaderPrefix, ContainerStreamReader, Codec, DType,
-  type SparrowMeta, type TensorMeta, type SectionInfo, type ParsedHeader,
+  readContainer,
+  writeContainer,
+  parseHeaderPrefix,
+  ContainerStreamReader,
+  Codec,
+  DType,
+  type SparrowMeta,
+  type TensorMeta,
+  type SectionInfo,
+  type ParsedHeader,
 } from './format/container.js';
 export { inspectSparrow, type InspectReport, type TensorReport } from './format/inspect.js';
 export { encodeInt8, decodeInt8Ref, decodeCsrRef, analyzeInt8Payload, type EncodedInt8, type Csr } from './codec/int8.js';
@@ -12,16 +20,41 @@ export { packTensors, packOnnxWeights, type PackTensor } from './compress/pack.j
 export { parseNpy, writeNpy } from './io/npy.js';
 export { Session, type SessionOptions, type EngineName } from './runtime/session.js';
 export {
-  loadSparrowModel, writeSparrowModel, parsePreprocessing, preprocessPixels,
-  type SparrowModel, type Preprocessing, type CompressionRecord, type WriteModelOptions,
+  loadSparrowModel,
+  writeSparrowModel,
+  parsePreprocessing,
+  preprocessPixels,
+  type SparrowModel,
+  type Preprocessing,
+  type CompressionRecord,
+  type WriteModelOptions,
 } from './runtime/sparrow_model.js';
 export {
-  GRAPH_SCHEMA, graphToJson, graphTensors, graphFromMeta, readGraphContainer, writeGraphContainer, constantOrder,
-  type GraphJson, type GraphNodeJson, type QuantizedWeight, type StoredInt8, type DecodedGraph,
+  GRAPH_SCHEMA,
+  graphToJson,
+  graphTensors,
+  graphFromMeta,
+  readGraphContainer,
+  writeGraphContainer,
+  constantOrder,
+  type GraphJson,
+  type GraphNodeJson,
+  type QuantizedWeight,
+  type StoredInt8,
+  type DecodedGraph,
 } from './format/graph.js';
 export {
-  compressOnnx, compressGraph, pruneLayer, weightLayers, COMPRESS_DEFAULTS,
-  type CompressOptions, type CompressResult, type PruneMethod, type PruneContext, type LayerReport, type WeightLayer,
+  compressOnnx,
+  compressGraph,
+  pruneLayer,
+  weightLayers,
+  COMPRESS_DEFAULTS,
+  type CompressOptions,
+  type CompressResult,
+  type PruneMethod,
+  type PruneContext,
+  type LayerReport,
+  type WeightLayer,
 } from './compress/compress.js';
 export { shareInt8Levels, kmeans1dExact } from './compress/kmeans.js';
 export { importOnnx } from './onnx/import.js';

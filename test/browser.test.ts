@@ -36,14 +36,17 @@ const MNIST_DIR = join(ROOT, '..', 'shared', 'data', 'mnist');
 const MODELS = [
   { id: 'mnist-8', onnx: 'examples/models/mnist-8.onnx', pre: { scale: 1 / 255 }, sample: 'mnist' as const },
   {
-    id: 'resnet20-cifar10', onnx: 'examples/models/resnet20-cifar10.onnx', sample: 'cifar10' as const,
+    id: 'resnet20-cifar10',
+    onnx: 'examples/models/resnet20-cifar10.onnx',
+    sample: 'cifar10' as const,
     pre: { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
   },
 ];
 const ENGINES = ['sparrow-int8', 'sparrow-f32'] as const;
 
 if (!HAVE_CHROMIUM) {
-  const msg = `\n${'!'.repeat(78)}\n!! test/browser.test.ts: ${CHROMIUM} is missing: the browser tests are ${IN_CI ? 'FAILING (CI=true)' : 'SKIPPED'}.\n` +
+  const msg =
+    `\n${'!'.repeat(78)}\n!! test/browser.test.ts: ${CHROMIUM} is missing: the browser tests are ${IN_CI ? 'FAILING (CI=true)' : 'SKIPPED'}.\n` +
     `!! Install it with: apt-get install -y chromium   (.ci/run does this in CI)\n${'!'.repeat(78)}\n`;
   process.stderr.write(msg);
 }
@@ -53,12 +56,18 @@ if (!HAVE_CHROMIUM) {
 
 /** A tiny PNG decoder for the sample files (8-bit gray or RGB, non-interlaced). */
 function decodePng(buf: Buffer): { width: number; height: number; channels: number; pixels: Uint8Array } {
-  let o = 8, width = 0, height = 0, channels = 0;
+  let o = 8,
+    width = 0,
+    height = 0,
+    channels = 0;
   const idat: Buffer[] = [];
   while (o < buf.length) {
-    const len = buf.readUInt32BE(o), type = buf.toString('ascii', o + 4, o + 8), data = buf.subarray(o + 8, o + 8 + len);
+    const len = buf.readUInt32BE(o),
+      type = buf.toString('ascii', o + 4, o + 8),
+      data = buf.subarray(o + 8, o + 8 + len);
     if (type === 'IHDR') {
-      width = data.readUInt32BE(0); height = data.readUInt32BE(4);
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
       if (data[8] !== 8 || data[12] !== 0) throw new Error('only 8-bit non-interlaced PNGs');
       channels = ({ 0: 1, 2: 3, 6: 4 } as Record<number, number>)[data[9]!] ?? 0;
       if (!channels) throw new Error(`PNG colour type ${data[9]}`);
@@ -66,15 +75,26 @@ function decodePng(buf: Buffer): { width: number; height: number; channels: numb
     o += 12 + len;
   }
   const raw = inflateSync(Buffer.concat(idat));
-  const stride = width * channels, out = new Uint8Array(height * stride);
+  const stride = width * channels,
+    out = new Uint8Array(height * stride);
   for (let y = 0; y < height; y++) {
-    const f = raw[y * (stride + 1)]!, line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    const f = raw[y * (stride + 1)]!,
+      line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
     for (let x = 0; x < stride; x++) {
-      const a = x >= channels ? out[y * stride + x - channels]! : 0, b = y > 0 ? out[(y - 1) * stride + x]! : 0;
+      const a = x >= channels ? out[y * stride + x - channels]! : 0,
+        b = y > 0 ? out[(y - 1) * stride + x]! : 0;
       const c = x >= channels && y > 0 ? out[(y - 1) * stride + x - channels]! : 0;
       let p = line[x]!;
-      if (f === 1) p += a; else if (f === 2) p += b; else if (f === 3) p += (a + b) >> 1;
-      else if (f === 4) { const q = a + b - c, pa = Math.abs(q - a), pb = Math.abs(q - b), pc = Math.abs(q - c); p += pa <= pb && pa <= pc ? a : pb <= pc ? b : c; }
+      if (f === 1) p += a;
+      else if (f === 2) p += b;
+      else if (f === 3) p += (a + b) >> 1;
+      else if (f === 4) {
+        const q = a + b - c,
+          pa = Math.abs(q - a),
+          pb = Math.abs(q - b),
+          pc = Math.abs(q - c);
+        p += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      }
       out[y * stride + x] = p & 255;
     }
   }
@@ -83,7 +103,8 @@ function decodePng(buf: Buffer): { width: number; height: number; channels: numb
 
 /** HWC (interleaved) → CHW planes, RGB only (alpha dropped). */
 function toPlanes(png: ReturnType<typeof decodePng>, channels: number): Uint8Array {
-  const n = png.width * png.height, out = new Uint8Array(n * channels);
+  const n = png.width * png.height,
+    out = new Uint8Array(n * channels);
   for (let i = 0; i < n; i++) for (let c = 0; c < channels; c++) out[c * n + i] = png.pixels[i * png.channels + c]!;
   return out;
 }
@@ -100,8 +121,14 @@ function freePort(): Promise<number> {
 }
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png', '.md': 'text/markdown; charset=utf-8', '.map': 'application/json',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+  '.md': 'text/markdown; charset=utf-8',
+  '.map': 'application/json',
 };
 
 /**
@@ -115,9 +142,16 @@ function staticServer(assets: string, models: Map<string, { bytes: Uint8Array; i
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);
     };
-    const err = (status: number, code: string, message: string): void => send(status, 'application/json', JSON.stringify({ error: { code, message } }));
+    const err = (status: number, code: string, message: string): void =>
+      send(status, 'application/json', JSON.stringify({ error: { code, message } }));
     if (url.pathname === '/v1/models') {
-      return send(200, 'application/json', JSON.stringify({ models: [...models].map(([id, m]) => ({ id, version: '1', bytes: m.bytes.length, inputs: m.inputs, outputs: m.outputs })) }));
+      return send(
+        200,
+        'application/json',
+        JSON.stringify({
+          models: [...models].map(([id, m]) => ({ id, version: '1', bytes: m.bytes.length, inputs: m.inputs, outputs: m.outputs })),
+        }),
+      );
     }
     const mm = /^\/v1\/models\/([^/]+)(\/infer)?$/.exec(url.pathname);
     if (mm) {
@@ -127,7 +161,10 @@ function staticServer(assets: string, models: Map<string, { bytes: Uint8Array; i
       res.writeHead(200, { 'content-type': 'application/vnd.sparrow', 'content-length': String(m.bytes.length) });
       let o = 0;
       const pump = (): void => {
-        if (o >= m.bytes.length) { res.end(); return; }
+        if (o >= m.bytes.length) {
+          res.end();
+          return;
+        }
         res.write(Buffer.from(m.bytes.subarray(o, o + 4096)));
         o += 4096;
         setTimeout(pump, 1);
@@ -144,7 +181,11 @@ function staticServer(assets: string, models: Map<string, { bytes: Uint8Array; i
 function workerReady(): boolean {
   if (process.env.SPARROW_BROWSER_STATIC === '1') return false; // force the static server
   const f = join(ROOT, 'src', 'worker', 'index.ts');
-  return existsSync(f) && readFileSync(f, 'utf8').includes('/v1/models') && existsSync(join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'));
+  return (
+    existsSync(f) &&
+    readFileSync(f, 'utf8').includes('/v1/models') &&
+    existsSync(join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'))
+  );
 }
 
 /**
@@ -155,24 +196,49 @@ async function startWrangler(persist: string, token: string): Promise<{ child: C
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   let out = '';
-  const child = spawn(process.execPath, [
-    join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'dev', '--ip', '127.0.0.1', '--port', String(port),
-    '--persist-to', persist, '--var', `ADMIN_TOKEN:${token}`, '--show-interactive-dev-session=false',
-  ], {
-    cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', CI: 'true' },
+  const child = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'),
+      'dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--persist-to',
+      persist,
+      '--var',
+      `ADMIN_TOKEN:${token}`,
+      '--show-interactive-dev-session=false',
+    ],
+    {
+      cwd: ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', CI: 'true' },
+    },
+  );
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
   });
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${out.slice(-3000)}`);
     try {
       const r = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2000) });
       if (r.ok) break;
-    } catch { /* not yet */ }
+    } catch {
+      /* not yet */
+    }
     if (Date.now() > deadline) {
-      try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
       throw new Error(`wrangler dev did not answer ${base}/healthz within 90 s:\n${out.slice(-3000)}`);
     }
     await new Promise((r) => setTimeout(r, 250));
@@ -203,7 +269,10 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: on-device inference in Chromium', () =
   const figures: string[] = [];
 
   beforeAll(async () => {
-    const { buildDemo, assetsDir } = await import('../demo/build.mjs' as string) as { buildDemo(o?: { quiet?: boolean }): Promise<string>; assetsDir(): string };
+    const { buildDemo, assetsDir } = (await import('../demo/build.mjs' as string)) as {
+      buildDemo(o?: { quiet?: boolean }): Promise<string>;
+      assetsDir(): string;
+    };
     const assets = await buildDemo({ quiet: true });
     expect(assets).toBe(assetsDir());
 
@@ -224,11 +293,17 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: on-device inference in Chromium', () =
       wrangler = w.child;
       base = w.base;
       for (const [id, e] of entries) {
-        const r = await fetch(`${base}/v1/models/${id}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/vnd.sparrow' }, body: new Blob([e.bytes as Uint8Array<ArrayBuffer>]) });
+        const r = await fetch(`${base}/v1/models/${id}`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/vnd.sparrow' },
+          body: new Blob([e.bytes as Uint8Array<ArrayBuffer>]),
+        });
         expect(r.status, `PUT /v1/models/${id}: ${await r.text()}`).toBe(201);
       }
     } else {
-      process.stderr.write('test/browser.test.ts: src/worker has no model API yet: serving the demo from a static node:http server (edge not checked)\n');
+      process.stderr.write(
+        'test/browser.test.ts: src/worker has no model API yet: serving the demo from a static node:http server (edge not checked)\n',
+      );
       server = staticServer(assets, entries);
       const port = await freePort();
       await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
@@ -241,12 +316,21 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: on-device inference in Chromium', () =
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1180, height: 900 },
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
-    page = context.pages()[0] ?? await context.newPage();
+    page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (e) => pageErrors.push(String(e)));
-    page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
     await page.goto(base + '/');
     await page.evaluate(() => (window as unknown as { sparrowDemo: { ready: Promise<void> } }).sparrowDemo.ready);
   }, 180_000);
@@ -255,15 +339,26 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: on-device inference in Chromium', () =
     await context?.close().catch(() => undefined);
     if (profile) rmSync(profile, { recursive: true, force: true });
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-    if (wrangler?.pid) { try { process.kill(-wrangler.pid, 'SIGKILL'); } catch { /* gone */ } }
+    if (wrangler?.pid) {
+      try {
+        process.kill(-wrangler.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     if (persist) rmSync(persist, { recursive: true, force: true });
     if (figures.length) process.stdout.write(`\nbrowser vs Node (${mode} server):\n  ${figures.join('\n  ')}\n`);
   });
 
   it('lists the models and loads one with streaming progress', async () => {
-    const ids = await page.evaluate(() => (window as unknown as { sparrowDemo: { models(): Array<{ id: string }> } }).sparrowDemo.models().map((m) => m.id));
+    const ids = await page.evaluate(() =>
+      (window as unknown as { sparrowDemo: { models(): Array<{ id: string }> } }).sparrowDemo.models().map((m) => m.id),
+    );
     expect(ids.sort()).toEqual(MODELS.map((m) => m.id).sort());
-    const info = await page.evaluate((id) => (window as unknown as { sparrowDemo: { select(id: string): Promise<Record<string, unknown>> } }).sparrowDemo.select(id), 'resnet20-cifar10');
+    const info = await page.evaluate(
+      (id) => (window as unknown as { sparrowDemo: { select(id: string): Promise<Record<string, unknown>> } }).sparrowDemo.select(id),
+      'resnet20-cifar10',
+    );
     expect(info['bytes']).toBe(files.get('resnet20-cifar10')!.length);
     expect(info['kind']).toBe('cifar');
     expect(info['wasmBytes']).toBe(statSync(join(ROOT, 'build', 'sparrow.wasm')).size);
@@ -273,31 +368,55 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: on-device inference in Chromium', () =
     // server sends 4 KiB chunks; the Worker's chunking is up to workerd)
     const early = info['sectionsBeforeLastChunk'] as number;
     if (mode === 'static' || (info['chunks'] as number) > 2) expect(early).toBeGreaterThan(0);
-    figures.push(`resnet20 download ${(info['downloadMs'] as number).toFixed(1)} ms, ${String(info['chunks'])} chunks, ${early}/${String(info['sectionCount'])} sections checked+decoded before the last chunk, first at ${(info['firstSectionMs'] as number).toFixed(1)} ms, wasm compileStreaming ${String(info['wasmStreaming'])}, engines ${JSON.stringify(info['engines'])}`);
+    figures.push(
+      `resnet20 download ${(info['downloadMs'] as number).toFixed(1)} ms, ${String(info['chunks'])} chunks, ${early}/${String(info['sectionCount'])} sections checked+decoded before the last chunk, first at ${(info['firstSectionMs'] as number).toFixed(1)} ms, wasm compileStreaming ${String(info['wasmStreaming'])}, engines ${JSON.stringify(info['engines'])}`,
+    );
   });
 
   for (const model of MODELS) {
     it(`${model.id}: 20 real images in the page, int8 and f32 bit-identical to Node`, async () => {
       const bytes = files.get(model.id)!;
       // pixels as the page decodes the shipped PNGs (canvas, no colour management)
-      const samples = await page.evaluate((id) => (window as unknown as { sparrowDemo: { samples(id: string): Promise<Array<{ file: string; label: number; pixels: number[] }>> } }).sparrowDemo.samples(id), model.id);
+      const samples = await page.evaluate(
+        (id) =>
+          (
+            window as unknown as { sparrowDemo: { samples(id: string): Promise<Array<{ file: string; label: number; pixels: number[] }>> } }
+          ).sparrowDemo.samples(id),
+        model.id,
+      );
       expect(samples).toHaveLength(20);
       const dir = join(ROOT, 'demo', 'samples', model.sample);
-      const mnist = model.sample === 'mnist' && existsSync(join(MNIST_DIR, 't10k-images-idx3-ubyte.gz'))
-        ? gunzipSync(readFileSync(join(MNIST_DIR, 't10k-images-idx3-ubyte.gz'))) : null;
+      const mnist =
+        model.sample === 'mnist' && existsSync(join(MNIST_DIR, 't10k-images-idx3-ubyte.gz'))
+          ? gunzipSync(readFileSync(join(MNIST_DIR, 't10k-images-idx3-ubyte.gz')))
+          : null;
       samples.forEach((s, i) => {
         const png = decodePng(readFileSync(join(dir, s.file.split('/').pop()!)));
         const node = toPlanes(png, model.sample === 'mnist' ? 1 : 3);
         expect(Buffer.from(Uint8Array.from(s.pixels)).equals(Buffer.from(node)), `${s.file}: page pixels = PNG pixels`).toBe(true);
-        if (mnist) expect(Buffer.from(node).equals(mnist.subarray(16 + i * 784, 16 + (i + 1) * 784)), `${s.file} = t10k record ${i}`).toBe(true);
+        if (mnist)
+          expect(Buffer.from(node).equals(mnist.subarray(16 + i * 784, 16 + (i + 1) * 784)), `${s.file} = t10k record ${i}`).toBe(true);
       });
 
-      const sessions = Object.fromEntries(await Promise.all(ENGINES.map(async (e) => [e, await Session.fromSparrow(bytes, { engine: e })] as const)));
+      const sessions = Object.fromEntries(
+        await Promise.all(ENGINES.map(async (e) => [e, await Session.fromSparrow(bytes, { engine: e })] as const)),
+      );
       const dims = model.sample === 'mnist' ? [1, 1, 28, 28] : [1, 3, 32, 32];
-      let identical = 0, floats = 0, correct = 0, edgeSame = 0, edgeRuns = 0, edgeBits = 0;
+      let identical = 0,
+        floats = 0,
+        correct = 0,
+        edgeSame = 0,
+        edgeRuns = 0,
+        edgeBits = 0;
       const edgeEngines = new Set<string>();
       for (const s of samples) {
-        const run = await page.evaluate(([id, px]) => (window as unknown as { sparrowDemo: { runPixels(id: string, px: number[], o: { edge: boolean }): Promise<PageRun> } }).sparrowDemo.runPixels(id, px, { edge: true }), [model.id, s.pixels] as const);
+        const run = await page.evaluate(
+          ([id, px]) =>
+            (
+              window as unknown as { sparrowDemo: { runPixels(id: string, px: number[], o: { edge: boolean }): Promise<PageRun> } }
+            ).sparrowDemo.runPixels(id, px, { edge: true }),
+          [model.id, s.pixels] as const,
+        );
         expect(run.engines).toEqual({ int8: 'sparrow-int8', f32: 'sparrow-f32' });
         const nodeBits: Record<string, number[]> = {};
         for (const e of ENGINES) {
@@ -318,13 +437,20 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: on-device inference in Chromium', () =
           edgeRuns++;
           const eb = run.edge.bits;
           const match = ENGINES.find((e) => JSON.stringify(nodeBits[e]) === JSON.stringify(eb));
-          if (match) { edgeEngines.add(match); edgeBits++; }
+          if (match) {
+            edgeEngines.add(match);
+            edgeBits++;
+          }
           if (run.edge.pred === run.f32.pred || run.edge.pred === run.int8.pred) edgeSame++;
         }
       }
       expect(identical).toBe(40);
-      figures.push(`${model.id}: 20 images x 2 engines, ${identical}/40 outputs bit-identical to Node (${floats} float32 values); f32 top-1 vs labels ${correct}/20; ` +
-        (edgeRuns ? `edge ${edgeRuns} runs, prediction agrees ${edgeSame}/${edgeRuns}, outputs bit-identical to Node ${[...edgeEngines].join('/') || 'neither engine'} ${edgeBits}/${edgeRuns}` : 'edge not checked (static server)'));
+      figures.push(
+        `${model.id}: 20 images x 2 engines, ${identical}/40 outputs bit-identical to Node (${floats} float32 values); f32 top-1 vs labels ${correct}/20; ` +
+          (edgeRuns
+            ? `edge ${edgeRuns} runs, prediction agrees ${edgeSame}/${edgeRuns}, outputs bit-identical to Node ${[...edgeEngines].join('/') || 'neither engine'} ${edgeBits}/${edgeRuns}`
+            : 'edge not checked (static server)'),
+      );
       if (mode === 'worker') {
         expect(edgeRuns).toBe(20);
         expect(edgeSame).toBe(20);
@@ -337,24 +463,42 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: on-device inference in Chromium', () =
 
   it('renders the demo: a picked CIFAR image and a drawn digit; screenshot', async () => {
     // a drawn digit: strokes on the pad become a 28x28 MNIST-style input
-    await page.evaluate(() => (window as unknown as { sparrowDemo: { select(id: string): Promise<unknown> } }).sparrowDemo.select('mnist-8'));
+    await page.evaluate(() =>
+      (window as unknown as { sparrowDemo: { select(id: string): Promise<unknown> } }).sparrowDemo.select('mnist-8'),
+    );
     const pad = page.locator('canvas.pad');
     const box = (await pad.boundingBox())!;
     const pt = (x: number, y: number): [number, number] => [box.x + (x / 280) * box.width, box.y + (y / 280) * box.height];
     // a "7": top bar, then the diagonal
     await page.mouse.move(...pt(80, 70));
     await page.mouse.down();
-    for (const [x, y] of [[140, 68], [200, 70], [185, 120], [160, 170], [140, 215]] as const) await page.mouse.move(...pt(x, y), { steps: 6 });
+    for (const [x, y] of [
+      [140, 68],
+      [200, 70],
+      [185, 120],
+      [160, 170],
+      [140, 215],
+    ] as const)
+      await page.mouse.move(...pt(x, y), { steps: 6 });
     await page.mouse.up();
-    await page.waitForFunction(() => (window as unknown as { sparrowDemo: { lastReport(): { id: string } | null } }).sparrowDemo.lastReport()?.id === 'mnist-8');
-    const drawn = await page.evaluate(() => (window as unknown as { sparrowDemo: { lastReport(): PageRun; padPixels(): number[] } }).sparrowDemo.lastReport());
+    await page.waitForFunction(
+      () => (window as unknown as { sparrowDemo: { lastReport(): { id: string } | null } }).sparrowDemo.lastReport()?.id === 'mnist-8',
+    );
+    const drawn = await page.evaluate(() =>
+      (window as unknown as { sparrowDemo: { lastReport(): PageRun; padPixels(): number[] } }).sparrowDemo.lastReport(),
+    );
     const px = await page.evaluate(() => (window as unknown as { sparrowDemo: { padPixels(): number[] } }).sparrowDemo.padPixels());
     expect(px).toHaveLength(784);
     const ink = px.filter((v) => v > 0).length;
     expect(ink).toBeGreaterThan(40);
     figures.push(`drawn "7" -> int8 ${drawn.int8.pred}, f32 ${drawn.f32.pred}`);
 
-    await page.evaluate(() => (window as unknown as { sparrowDemo: { pickSample(id: string, i: number): Promise<unknown> } }).sparrowDemo.pickSample('resnet20-cifar10', 3));
+    await page.evaluate(() =>
+      (window as unknown as { sparrowDemo: { pickSample(id: string, i: number): Promise<unknown> } }).sparrowDemo.pickSample(
+        'resnet20-cifar10',
+        3,
+      ),
+    );
     await page.waitForSelector('#latency-chart svg rect');
     await page.waitForSelector('#bytes-chart svg rect');
     const rows = await page.locator('#results tbody tr').count();
@@ -375,4 +519,3 @@ describe('browser: chromium required in CI', () => {
     expect(!IN_CI || existsSync(CHROMIUM), `${CHROMIUM} is missing under CI=true: .ci/run must apt-get install chromium`).toBe(true);
   });
 });
-

@@ -16,7 +16,11 @@ import { writeNpy } from '../src/io/npy.js';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MNIST = join(ROOT, 'examples/models/mnist-8.onnx');
 
-interface Run { status: number | null; stdout: string; stderr: string }
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function sparrow(...args: string[]): Run {
   const r = spawnSync(process.execPath, ['bin/sparrow.js', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
@@ -29,22 +33,34 @@ const files: Record<string, string> = {};
 beforeAll(() => {
   expect(existsSync(join(ROOT, 'dist', 'cli', 'main.js')), 'dist/ missing: run `npm run build`').toBe(true);
   tmp = mkdtempSync(join(tmpdir(), 'sparrow-compress-errors-'));
-  const put = (name: string, bytes: Uint8Array | string): void => { files[name] = join(tmp, name); writeFileSync(files[name]!, bytes); };
+  const put = (name: string, bytes: Uint8Array | string): void => {
+    files[name] = join(tmp, name);
+    writeFileSync(files[name]!, bytes);
+  };
   const onnx = readFileSync(MNIST);
   put('text.onnx', 'this is not a model\n');
   put('truncated.onnx', onnx.subarray(0, Math.floor(onnx.length * 0.6)));
-  put('unsupported.onnx', buildModel({
-    opsets: { '': 13 },
-    nodes: [
-      { op: 'Relu', inputs: ['x'], outputs: ['r'], name: 'relu' },
-      { op: 'FancyActivation', inputs: ['r'], outputs: ['y'], name: 'fancy' },
-    ],
-    inputs: [{ name: 'x', dtype: 'float32', dims: [1, 4] }],
-    outputs: [{ name: 'y', dtype: 'float32', dims: [1, 4] }],
-    initializers: { unused: f32([1], [0]) },
-  }));
+  put(
+    'unsupported.onnx',
+    buildModel({
+      opsets: { '': 13 },
+      nodes: [
+        { op: 'Relu', inputs: ['x'], outputs: ['r'], name: 'relu' },
+        { op: 'FancyActivation', inputs: ['r'], outputs: ['y'], name: 'fancy' },
+      ],
+      inputs: [{ name: 'x', dtype: 'float32', dims: [1, 4] }],
+      outputs: [{ name: 'y', dtype: 'float32', dims: [1, 4] }],
+      initializers: { unused: f32([1], [0]) },
+    }),
+  );
   put('garbage.npy', 'not an npy file');
-  put('nan.npy', writeNpy(Float32Array.from({ length: 4 * 784 }, (_, i) => (i === 3 * 784 + 5 ? NaN : 0.5)), [4, 1, 28, 28]));
+  put(
+    'nan.npy',
+    writeNpy(
+      Float32Array.from({ length: 4 * 784 }, (_, i) => (i === 3 * 784 + 5 ? NaN : 0.5)),
+      [4, 1, 28, 28],
+    ),
+  );
   // finite inputs whose calibration Hessians overflow float: compressGraph itself fails, after -o is known
   put('huge.npy', writeNpy(new Float32Array(4 * 784).fill(1e38), [4, 1, 28, 28]));
   put('cifar-short.bin', new Uint8Array(5000));
@@ -65,14 +81,41 @@ const CASES: Array<[string, () => string[], RegExp]> = [
   ['sparsity -0.1', () => [MNIST, '--sparsity', '-0.1'], /^sparrow: invalid_argument: sparsity must be in \[0, 1\)/],
   ['sparsity 1.5', () => [MNIST, '--sparsity', '1.5'], /^sparrow: invalid_argument: sparsity must be in \[0, 1\)/],
   ['sparsity not a number', () => [MNIST, '--sparsity', 'half'], /^sparrow: invalid_argument: --sparsity must be a number, got "half"/],
-  ['calibration folder missing', () => [MNIST, '--prune', 'hessian', '--calib', `mnist:${join(tmp, 'no-such-folder')}`], /^sparrow: io_error: .*no-such-folder/],
-  ['calibration .npy missing', () => [MNIST, '--activations', 'static', '--calib', `npy:${join(tmp, 'missing.npy')}`], /^sparrow: io_error: cannot read .*missing\.npy/],
-  ['calibration .npy unreadable', () => [MNIST, '--activations', 'static', '--calib', `npy:${files['garbage.npy']}`], /^sparrow: invalid_argument: --calib npy:.*garbage\.npy: invalid \.npy/],
-  ['calibration data with a NaN', () => [MNIST, '--activations', 'static', '--calib', `npy:${files['nan.npy']}`, '--calib-n', '4'],
-    /^sparrow: invalid_argument: --calib npy:.*nan\.npy: record 3 holds a non-finite value \(NaN\)/],
-  ['calibration CIFAR file cut short', () => [MNIST, '--prune', 'hessian', '--calib', `cifar10:${files['cifar-short.bin']}`], /^sparrow: invalid_argument: --calib cifar10:.*not a whole number of 3073-byte records/],
-  ['calibration dataset unknown', () => [MNIST, '--prune', 'hessian', '--calib', 'imagenet:/x'], /^sparrow: invalid_argument: --calib imagenet:\/x: unknown dataset/],
-  ['compression fails mid-way (Hessians overflow)', () => [MNIST, '--prune', 'hessian', '--calib', `npy:${files['huge.npy']}`, '--calib-n', '4'], /^sparrow: invalid_argument: .*not finite/],
+  [
+    'calibration folder missing',
+    () => [MNIST, '--prune', 'hessian', '--calib', `mnist:${join(tmp, 'no-such-folder')}`],
+    /^sparrow: io_error: .*no-such-folder/,
+  ],
+  [
+    'calibration .npy missing',
+    () => [MNIST, '--activations', 'static', '--calib', `npy:${join(tmp, 'missing.npy')}`],
+    /^sparrow: io_error: cannot read .*missing\.npy/,
+  ],
+  [
+    'calibration .npy unreadable',
+    () => [MNIST, '--activations', 'static', '--calib', `npy:${files['garbage.npy']}`],
+    /^sparrow: invalid_argument: --calib npy:.*garbage\.npy: invalid \.npy/,
+  ],
+  [
+    'calibration data with a NaN',
+    () => [MNIST, '--activations', 'static', '--calib', `npy:${files['nan.npy']}`, '--calib-n', '4'],
+    /^sparrow: invalid_argument: --calib npy:.*nan\.npy: record 3 holds a non-finite value \(NaN\)/,
+  ],
+  [
+    'calibration CIFAR file cut short',
+    () => [MNIST, '--prune', 'hessian', '--calib', `cifar10:${files['cifar-short.bin']}`],
+    /^sparrow: invalid_argument: --calib cifar10:.*not a whole number of 3073-byte records/,
+  ],
+  [
+    'calibration dataset unknown',
+    () => [MNIST, '--prune', 'hessian', '--calib', 'imagenet:/x'],
+    /^sparrow: invalid_argument: --calib imagenet:\/x: unknown dataset/,
+  ],
+  [
+    'compression fails mid-way (Hessians overflow)',
+    () => [MNIST, '--prune', 'hessian', '--calib', `npy:${files['huge.npy']}`, '--calib-n', '4'],
+    /^sparrow: invalid_argument: .*not finite/,
+  ],
 ];
 
 function expectOneLineFailure(r: Run, pattern: RegExp): void {
@@ -113,7 +156,10 @@ describe('sparrow compress: bad input → one line on stderr, non-zero exit, no 
 
   it('an -o that is a folder → io_error, the folder unchanged and no temporary file left', () => {
     const out = join(tmp, 'out', 'a-directory.sparrow');
-    expectOneLineFailure(sparrow('compress', MNIST, '-o', out), /^sparrow: io_error: cannot write .*a-directory\.sparrow: E(ISDIR|EXIST|NOTEMPTY|PERM)/);
+    expectOneLineFailure(
+      sparrow('compress', MNIST, '-o', out),
+      /^sparrow: io_error: cannot write .*a-directory\.sparrow: E(ISDIR|EXIST|NOTEMPTY|PERM)/,
+    );
     expect(readdirSync(out)).toEqual([]);
     expect(leftovers(join(tmp, 'out'))).toEqual([]);
   });

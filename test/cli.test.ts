@@ -15,9 +15,29 @@ import { lcg } from './helpers/tensors.js';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MNIST = 'examples/models/mnist-8.onnx';
 
-interface Run { status: number | null; stdout: string; stderr: string }
-interface TensorJson { name: string; shape: number[]; dtype: string; codec: string; density: number; bytes: number; entropyBytes: number }
-interface ReportJson { format: string; version: number; bytes: number; params: number; nonzero: number; entropyBytes: number; tensors: TensorJson[] }
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+interface TensorJson {
+  name: string;
+  shape: number[];
+  dtype: string;
+  codec: string;
+  density: number;
+  bytes: number;
+  entropyBytes: number;
+}
+interface ReportJson {
+  format: string;
+  version: number;
+  bytes: number;
+  params: number;
+  nonzero: number;
+  entropyBytes: number;
+  tensors: TensorJson[];
+}
 
 function sparrow(...args: string[]): Run {
   const r = spawnSync(process.execPath, ['bin/sparrow.js', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
@@ -79,10 +99,21 @@ describe('sparrow pack --onnx / inspect', () => {
     const tensors = report.tensors;
     expect(tensors.length).toBeGreaterThan(0);
     // mnist-8 has three weight tensors (Conv, Conv, MatMul), each followed by its scales
-    expect(tensors.map((t) => t.name)).toEqual(['Parameter5', 'Parameter5.scale', 'Parameter87', 'Parameter87.scale', 'Parameter193', 'Parameter193.scale']);
-    let params = 0, nonzero = 0, bytes = 0, entropy = 0;
+    expect(tensors.map((t) => t.name)).toEqual([
+      'Parameter5',
+      'Parameter5.scale',
+      'Parameter87',
+      'Parameter87.scale',
+      'Parameter193',
+      'Parameter193.scale',
+    ]);
+    let params = 0,
+      nonzero = 0,
+      bytes = 0,
+      entropy = 0;
     for (const t of tensors) {
-      for (const k of ['name', 'shape', 'dtype', 'codec', 'density', 'bytes', 'entropyBytes']) expect(t, `${t.name}.${k}`).toHaveProperty(k);
+      for (const k of ['name', 'shape', 'dtype', 'codec', 'density', 'bytes', 'entropyBytes'])
+        expect(t, `${t.name}.${k}`).toHaveProperty(k);
       expect(typeof t.name).toBe('string');
       expect(t.shape.every((d) => Number.isInteger(d) && d >= 0)).toBe(true);
       expect(typeof t.codec).toBe('string');

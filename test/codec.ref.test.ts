@@ -3,10 +3,30 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import {
-  CODEC_HUFFMAN, CODEC_RAW, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, decodeCsrRef, decodeInt8Ref, denseToCsrRef,
-  encodeHuffman, encodeInt8, encodeRleHuffman, encodeRaw, unzigzag, zigzag, type Int8CodecId,
+  CODEC_HUFFMAN,
+  CODEC_RAW,
+  CODEC_RLE_HUFFMAN,
+  CODEC_RLE_ROWS,
+  decodeCsrRef,
+  decodeInt8Ref,
+  denseToCsrRef,
+  encodeHuffman,
+  encodeInt8,
+  encodeRleHuffman,
+  encodeRaw,
+  unzigzag,
+  zigzag,
+  type Int8CodecId,
 } from '../src/codec/int8.js';
-import { canonicalCodes, codeLengths, decodeBlockRef, encodeBlock, histogram, MAX_CODE_LENGTH, shannonBytes } from '../src/codec/huffman.js';
+import {
+  canonicalCodes,
+  codeLengths,
+  decodeBlockRef,
+  encodeBlock,
+  histogram,
+  MAX_CODE_LENGTH,
+  shannonBytes,
+} from '../src/codec/huffman.js';
 import { SparrowError } from '../src/errors.js';
 import { lcg, sampleTensors } from './helpers/tensors.js';
 
@@ -27,23 +47,29 @@ describe('zigzag', () => {
 
 describe('package-merge code lengths', () => {
   it('respects the limit, is complete, and matches unlimited Huffman cost when the limit does not bind', () => {
-    fc.assert(fc.property(fc.array(fc.nat({ max: 1000 }), { minLength: 2, maxLength: 256 }), (f) => {
-      if (f.filter((x) => x > 0).length < 2) return;
-      const L = codeLengths(f);
-      let kraft = 0;
-      for (let s = 0; s < f.length; s++) {
-        if (f[s]! > 0) { expect(L[s]).toBeGreaterThan(0); expect(L[s]).toBeLessThanOrEqual(MAX_CODE_LENGTH); kraft += 2 ** -L[s]!; }
-        else expect(L[s]).toBe(0);
-      }
-      expect(kraft).toBeCloseTo(1, 12);
-      // never worse than Shannon + 1 bit/symbol when the limit is not binding (n·H ≤ cost < n·(H+1))
-      const n = f.reduce((a, b) => a + b, 0);
-      const cost = f.reduce((a, c, s) => a + c * L[s]!, 0);
-      expect(cost).toBeGreaterThanOrEqual(shannonBytes(f) * 8 - 1e-6);
-      if (Math.max(...f) / n < 0.999 && f.filter((x) => x > 0).length <= 128 && Math.min(...f.filter((x) => x > 0)) / n > 2 ** -10) {
-        expect(cost).toBeLessThan(shannonBytes(f) * 8 + n + 1e-6);
-      }
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: 1000 }), { minLength: 2, maxLength: 256 }), (f) => {
+        if (f.filter((x) => x > 0).length < 2) return;
+        const L = codeLengths(f);
+        let kraft = 0;
+        for (let s = 0; s < f.length; s++) {
+          if (f[s]! > 0) {
+            expect(L[s]).toBeGreaterThan(0);
+            expect(L[s]).toBeLessThanOrEqual(MAX_CODE_LENGTH);
+            kraft += 2 ** -L[s]!;
+          } else expect(L[s]).toBe(0);
+        }
+        expect(kraft).toBeCloseTo(1, 12);
+        // never worse than Shannon + 1 bit/symbol when the limit is not binding (n·H ≤ cost < n·(H+1))
+        const n = f.reduce((a, b) => a + b, 0);
+        const cost = f.reduce((a, c, s) => a + c * L[s]!, 0);
+        expect(cost).toBeGreaterThanOrEqual(shannonBytes(f) * 8 - 1e-6);
+        if (Math.max(...f) / n < 0.999 && f.filter((x) => x > 0).length <= 128 && Math.min(...f.filter((x) => x > 0)) / n > 2 ** -10) {
+          expect(cost).toBeLessThan(shannonBytes(f) * 8 + n + 1e-6);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('limits lengths of a Fibonacci (worst-case depth) distribution to 11 bits', () => {
@@ -53,21 +79,25 @@ describe('package-merge code lengths', () => {
     expect(Math.max(...L)).toBe(MAX_CODE_LENGTH);
     const codes = canonicalCodes(L);
     // prefix-free: no code is a prefix of another
-    for (let a = 0; a < f.length; a++) for (let b = 0; b < f.length; b++) {
-      if (a === b || L[a]! > L[b]!) continue;
-      expect(codes[b]! >>> (L[b]! - L[a]!), `code ${a} is a prefix of code ${b}`).not.toBe(codes[a]!);
-    }
+    for (let a = 0; a < f.length; a++)
+      for (let b = 0; b < f.length; b++) {
+        if (a === b || L[a]! > L[b]!) continue;
+        expect(codes[b]! >>> (L[b]! - L[a]!), `code ${a} is a prefix of code ${b}`).not.toBe(codes[a]!);
+      }
   });
 });
 
 describe('Huffman block', () => {
   it('round-trips 1- and 4-stream blocks of any symbols', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 3000 }), fc.constantFrom<1 | 4>(1, 4), (sym, S) => {
-      const b = encodeBlock(sym, { streams: S });
-      const d = decodeBlockRef(b.bytes, 0, b.bytes.length, sym.length);
-      expect(d.pos).toBe(b.bytes.length);
-      expect(Buffer.from(d.symbols).equals(Buffer.from(sym))).toBe(true);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.constantFrom<1 | 4>(1, 4), (sym, S) => {
+        const b = encodeBlock(sym, { streams: S });
+        const d = decodeBlockRef(b.bytes, 0, b.bytes.length, sym.length);
+        expect(d.pos).toBe(b.bytes.length);
+        expect(Buffer.from(d.symbols).equals(Buffer.from(sym))).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
   });
   it('rejects a count above the caller bound', () => {
     const b = encodeBlock(new Uint8Array([1, 2, 3, 1]));
@@ -96,17 +126,20 @@ describe('int8 codecs', () => {
   }
 
   it('property: random sparse tensors round-trip through every codec', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 5000 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer(), (n, sparsity, seed) => {
-      let s = seed >>> 0;
-      const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-      const data = new Int8Array(n);
-      for (let i = 0; i < n; i++) data[i] = rnd() < sparsity ? 0 : Math.round((rnd() - 0.5) * 60) || 1;
-      for (const c of ALL) {
-        const e = encodeInt8(data, { codecs: [c] });
-        const d = decodeInt8Ref(e.codec, e.payload, n);
-        expect(Array.from(d)).toEqual(Array.from(data));
-      }
-    }), { numRuns: 150 });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5000 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer(), (n, sparsity, seed) => {
+        let s = seed >>> 0;
+        const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+        const data = new Int8Array(n);
+        for (let i = 0; i < n; i++) data[i] = rnd() < sparsity ? 0 : Math.round((rnd() - 0.5) * 60) || 1;
+        for (const c of ALL) {
+          const e = encodeInt8(data, { codecs: [c] });
+          const d = decodeInt8Ref(e.codec, e.payload, n);
+          expect(Array.from(d)).toEqual(Array.from(data));
+        }
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('codes Gaussian-like int8 weights within 1% of the Shannon bound (Huffman)', () => {
@@ -121,7 +154,9 @@ describe('int8 codecs', () => {
     const data = gaussianInt8(100_000, 30, 3);
     const rnd = lcg(99);
     for (let i = 0; i < data.length; i++) if (rnd() < 0.9) data[i] = 0;
-    const r = encodeRleHuffman(data), h = encodeHuffman(data), raw = encodeRaw(data);
+    const r = encodeRleHuffman(data),
+      h = encodeHuffman(data),
+      raw = encodeRaw(data);
     expect(r.payload.length).toBeLessThan(h.payload.length);
     expect(r.payload.length).toBeLessThan(raw.payload.length / 4);
     expect(r.payload.length).toBeLessThan(r.entropyBytes * 1.03 + 200);

@@ -3,7 +3,14 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import fc from 'fast-check';
 import {
-  CODEC_HUFFMAN, CODEC_RAW, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, decodeCsrRef, decodeInt8Ref, encodeInt8, type Int8CodecId,
+  CODEC_HUFFMAN,
+  CODEC_RAW,
+  CODEC_RLE_HUFFMAN,
+  CODEC_RLE_ROWS,
+  decodeCsrRef,
+  decodeInt8Ref,
+  encodeInt8,
+  type Int8CodecId,
 } from '../src/codec/int8.js';
 import { encodeBlock } from '../src/codec/huffman.js';
 import { loadWasmNode } from '../src/runtime/node.js';
@@ -22,7 +29,9 @@ function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
 for (const variant of ['release', 'debug'] as const) {
   describe(`WASM decoders (${variant})`, () => {
     let w: SparrowWasm;
-    beforeAll(async () => { w = await loadWasmNode(variant); });
+    beforeAll(async () => {
+      w = await loadWasmNode(variant);
+    });
 
     for (const [name, data] of sampleTensors()) {
       it(`decodes ${name} (n=${data.length}) like the reference, dense and CSR`, () => {
@@ -51,32 +60,41 @@ for (const variant of ['release', 'debug'] as const) {
     }
 
     it('property: random tensors (n 0..6000, any sparsity, 1 or 4 streams) decode bit-exactly', () => {
-      fc.assert(fc.property(
-        fc.integer({ min: 0, max: 6000 }), fc.double({ min: 0, max: 1, noNaN: true }),
-        fc.integer({ min: 1, max: 127 }), fc.integer(),
-        (n, sparsity, spread, seed) => {
-          const rnd = lcg(seed);
-          const data = new Int8Array(n);
-          for (let i = 0; i < n; i++) data[i] = rnd() < sparsity ? 0 : Math.round((rnd() - 0.5) * 2 * spread);
-          for (const c of ALL) {
-            const e = encodeInt8(data, { codecs: [c] });
-            expect(same(w.decodeInt8(e.codec, e.payload, n), data)).toBe(true);
-          }
-          const rows = [1, 2, 5, 7].find((r) => n % r === 0 && n / r <= 65536) ?? 1;
-          if (n > 0) {
-            for (const e of [encodeInt8(data, { codecs: [CODEC_RLE_HUFFMAN] }), encodeInt8(data, { codecs: [CODEC_RLE_ROWS], cols: n / rows })]) {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 0, max: 6000 }),
+          fc.double({ min: 0, max: 1, noNaN: true }),
+          fc.integer({ min: 1, max: 127 }),
+          fc.integer(),
+          (n, sparsity, spread, seed) => {
+            const rnd = lcg(seed);
+            const data = new Int8Array(n);
+            for (let i = 0; i < n; i++) data[i] = rnd() < sparsity ? 0 : Math.round((rnd() - 0.5) * 2 * spread);
+            for (const c of ALL) {
+              const e = encodeInt8(data, { codecs: [c] });
               expect(same(w.decodeInt8(e.codec, e.payload, n), data)).toBe(true);
-              const ref = { ...decodeCsrRef(e.codec, e.payload, rows, n / rows) };
-              expect(w.decodeCsr(e.codec, e.payload, rows, n / rows)).toEqual(ref);
-              expect(w.decodeCsr(e.codec, e.payload, rows, n / rows, 2)).toEqual(ref);
             }
-          }
-        }), { numRuns: 200 });
+            const rows = [1, 2, 5, 7].find((r) => n % r === 0 && n / r <= 65536) ?? 1;
+            if (n > 0) {
+              for (const e of [
+                encodeInt8(data, { codecs: [CODEC_RLE_HUFFMAN] }),
+                encodeInt8(data, { codecs: [CODEC_RLE_ROWS], cols: n / rows }),
+              ]) {
+                expect(same(w.decodeInt8(e.codec, e.payload, n), data)).toBe(true);
+                const ref = { ...decodeCsrRef(e.codec, e.payload, rows, n / rows) };
+                expect(w.decodeCsr(e.codec, e.payload, rows, n / rows)).toEqual(ref);
+                expect(w.decodeCsr(e.codec, e.payload, rows, n / rows, 2)).toEqual(ref);
+              }
+            }
+          },
+        ),
+        { numRuns: 200 },
+      );
     });
 
     it('decodes blocks forced to 4 streams with tiny counts (empty streams)', () => {
       for (let n = 0; n < 40; n++) {
-        const data = Int8Array.from({ length: n }, (_, i) => (i * 37) % 11 - 5);
+        const data = Int8Array.from({ length: n }, (_, i) => ((i * 37) % 11) - 5);
         const sym = Uint8Array.from(data, (v) => ((v << 1) ^ (v >> 7)) & 0xff);
         if (new Set(sym).size < 2) continue;
         const block = encodeBlock(sym, { streams: 4 }).bytes;

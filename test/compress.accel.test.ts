@@ -35,7 +35,10 @@ const DATA = process.env.SPARROW_DATA ?? resolve(process.cwd(), '../shared/data'
 const MNIST_ONNX = join(DATA, 'models', 'mnist-8.onnx');
 const MNIST = join(DATA, 'mnist');
 const HAVE_MNIST = existsSync(MNIST_ONNX) && existsSync(join(MNIST, 't10k-images-idx3-ubyte.gz'));
-if (!HAVE_MNIST) console.warn(`\n*** SKIPPING compress.accel mnist-8 tests: ${MNIST_ONNX} or ${MNIST}/t10k-images-idx3-ubyte.gz not found (set SPARROW_DATA) ***\n`);
+if (!HAVE_MNIST)
+  console.warn(
+    `\n*** SKIPPING compress.accel mnist-8 tests: ${MNIST_ONNX} or ${MNIST}/t10k-images-idx3-ubyte.gz not found (set SPARROW_DATA) ***\n`,
+  );
 
 function rand(seed: number): () => number {
   let s = seed >>> 0;
@@ -43,14 +46,21 @@ function rand(seed: number): () => number {
 }
 const randT = (dims: number[], seed: number): Tensor => {
   const r = rand(seed);
-  return f32(dims, Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => r()));
+  return f32(
+    dims,
+    Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => r()),
+  );
 };
 
 /** ‖A − B‖_F / ‖B‖_F */
 function relFro(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
-  let d = 0, n = 0;
-  for (let i = 0; i < a.length; i++) { d += (a[i]! - b[i]!) ** 2; n += b[i]! ** 2; }
+  let d = 0,
+    n = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += (a[i]! - b[i]!) ** 2;
+    n += b[i]! ** 2;
+  }
   return Math.sqrt(d / Math.max(n, 1e-300));
 }
 
@@ -60,9 +70,13 @@ function counted(w: SparrowWasm): { accel: CalibAccel; gramCalls: number[]; kern
   const gramCalls: number[] = [];
   const kernelRuns = new Map<string, number>();
   return {
-    gramCalls, kernelRuns,
+    gramCalls,
+    kernelRuns,
     accel: {
-      gram: (Xt, K, n) => { gramCalls.push(n); return base.gram(Xt, K, n); },
+      gram: (Xt, K, n) => {
+        gramCalls.push(n);
+        return base.gram(Xt, K, n);
+      },
       kernel: (node) => {
         const f = base.kernel?.(node);
         if (!f) return undefined;
@@ -87,7 +101,8 @@ function expectSameStats(a: Map<string, LayerInputs>, b: Map<string, LayerInputs
       expect(e, `${name} group ${g}: relative Frobenius ${e}`).toBeLessThanOrEqual(tol);
       // exactly symmetric on both paths
       const K = x.K;
-      for (let i = 0; i < K; i++) for (let j = i + 1; j < K; j++) if (H[i * K + j] !== H[j * K + i]) throw new Error(`${name}: H not symmetric at ${i},${j}`);
+      for (let i = 0; i < K; i++)
+        for (let j = i + 1; j < K; j++) if (H[i * K + j] !== H[j * K + i]) throw new Error(`${name}: H not symmetric at ${i},${j}`);
     });
   }
 }
@@ -100,7 +115,13 @@ function synthGraph(): { g: Graph; batches: Tensor[]; model: BuildModel } {
       { op: 'Conv', inputs: ['x', 'W1', 'B1'], outputs: ['c1'], name: 'conv1', attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
       { op: 'Relu', inputs: ['c1'], outputs: ['r1'], name: 'relu1' },
       // groups 2, stride 2, dilation 2, asymmetric pads → Cg = 4, K = 36 per group
-      { op: 'Conv', inputs: ['r1', 'W2', 'B2'], outputs: ['c2'], name: 'conv2', attrs: { kernel_shape: [3, 3], strides: [2, 2], dilations: [2, 2], pads: [2, 1, 1, 2], group: 2 } },
+      {
+        op: 'Conv',
+        inputs: ['r1', 'W2', 'B2'],
+        outputs: ['c2'],
+        name: 'conv2',
+        attrs: { kernel_shape: [3, 3], strides: [2, 2], dilations: [2, 2], pads: [2, 1, 1, 2], group: 2 },
+      },
       // depthwise: K = 9 (TS path for the Gram, WASM dwconv kernel)
       { op: 'Conv', inputs: ['c2', 'W3'], outputs: ['c3'], name: 'dw', attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: 8 } },
       // SAME_UPPER 4x4 (even kernel: asymmetric automatic padding), K = 8·16 = 128
@@ -120,12 +141,25 @@ function synthGraph(): { g: Graph; batches: Tensor[]; model: BuildModel } {
     ],
     outputs: ['y', 'c6', 'z'].map((name) => ({ name, dtype: 'float32' as const, dims: null })),
     initializers: {
-      W1: randT([8, 4, 3, 3], 1), B1: randT([8], 2), W2: randT([8, 4, 3, 3], 3), B2: randT([8], 4), W3: randT([8, 1, 3, 3], 5),
-      W4: randT([6, 8, 4, 4], 6), B4: randT([6], 7), W5: randT([5, 6 * 4 * 4], 8), B5: randT([5], 9), W6: randT([4, 3, 11], 10), W7: randT([40, 7], 11),
+      W1: randT([8, 4, 3, 3], 1),
+      B1: randT([8], 2),
+      W2: randT([8, 4, 3, 3], 3),
+      B2: randT([8], 4),
+      W3: randT([8, 1, 3, 3], 5),
+      W4: randT([6, 8, 4, 4], 6),
+      B4: randT([6], 7),
+      W5: randT([5, 6 * 4 * 4], 8),
+      B5: randT([5], 9),
+      W6: randT([4, 3, 11], 10),
+      W7: randT([40, 7], 11),
     },
   };
   const g = importOnnx(buildModel(model));
-  const batches = [0, 1, 2].map((b) => ({ x: randT([3, 4, 9, 9], 100 + b), s: randT([2, 3, 50], 200 + b), t: randT([2, 37, 40], 300 + b) }));
+  const batches = [0, 1, 2].map((b) => ({
+    x: randT([3, 4, 9, 9], 100 + b),
+    s: randT([2, 3, 50], 200 + b),
+    t: randT([2, 37, 40], 300 + b),
+  }));
   return { g, batches: batches as unknown as Tensor[], model };
 }
 
@@ -138,11 +172,21 @@ beforeAll(async () => {
 describe('wasmCalibAccel on a synthetic graph', () => {
   it('gram(Xt, K, n) = Xt·Xtᵀ (naive float64 product) for n not a multiple of any block', () => {
     const { gram } = wasmCalibAccel(wasm);
-    for (const [K, n] of [[32, 1], [33, 7], [64, 256], [40, 131]] as const) {
+    for (const [K, n] of [
+      [32, 1],
+      [33, 7],
+      [64, 256],
+      [40, 131],
+    ] as const) {
       const Xt = randT([K, n], K * 1000 + n).data as Float32Array;
       const G = gram(Xt, K, n);
       const want = new Float64Array(K * K);
-      for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) { let s = 0; for (let p = 0; p < n; p++) s += Xt[i * n + p]! * Xt[j * n + p]!; want[i * K + j] = s; }
+      for (let i = 0; i < K; i++)
+        for (let j = 0; j < K; j++) {
+          let s = 0;
+          for (let p = 0; p < n; p++) s += Xt[i * n + p]! * Xt[j * n + p]!;
+          want[i * K + j] = s;
+        }
       expect(relFro(G, want), `K ${K}, n ${n}`).toBeLessThan(1e-6);
     }
   });
@@ -153,7 +197,8 @@ describe('wasmCalibAccel on a synthetic graph', () => {
     for (const b of batches as unknown as Array<Record<string, Tensor>>) {
       const fast = runWithHook(g, b, () => {}, c.accel);
       const ref = runReference(g, b);
-      for (const name of g.outputs) expect(relFro(fast[name]!.data as Float32Array, ref[name]!.data as Float32Array), name).toBeLessThan(1e-5);
+      for (const name of g.outputs)
+        expect(relFro(fast[name]!.data as Float32Array, ref[name]!.data as Float32Array), name).toBeLessThan(1e-5);
     }
     expect([...c.kernelRuns.keys()].sort()).toEqual(['conv1', 'conv2', 'conv4', 'dw']);
   });
@@ -185,7 +230,8 @@ describe('wasmCalibAccel on a synthetic graph', () => {
     const { g, batches } = synthGraph();
     // OBS re-fit on the magnitude mask: continuous in H (a saliency-chosen mask could flip on a tie)
     const prune = (W: Float32Array, li: LayerInputs): Float32Array => {
-      const rpg = li.rows / li.groups, out = new Float32Array(W.length);
+      const rpg = li.rows / li.groups,
+        out = new Float32Array(W.length);
       for (let gi = 0; gi < li.groups; gi++) {
         const Wg = W.slice(gi * rpg * li.K, (gi + 1) * rpg * li.K);
         const mask = Uint8Array.from(magnitudePrune(Wg, 0.5), (v) => (v === 0 ? 1 : 0));
@@ -212,7 +258,13 @@ describe('wasmCalibAccel on a synthetic graph', () => {
           expect(dmax, name).toBeLessThan(1e-4);
         }
       }
-      if (biasCorrection) expect([...fast].filter(([, r]) => r.biasDelta).map(([k]) => k).sort()).toEqual(['conv1', 'conv2', 'conv4', 'fc']);
+      if (biasCorrection)
+        expect(
+          [...fast]
+            .filter(([, r]) => r.biasDelta)
+            .map(([k]) => k)
+            .sort(),
+        ).toEqual(['conv1', 'conv2', 'conv4', 'fc']);
     }
   });
 });
@@ -230,13 +282,16 @@ describe.skipIf(!HAVE_MNIST)('wasmCalibAccel on mnist-8', () => {
     const c = counted(wasm);
     const fast = collectLayerInputs(g, batches, undefined, { accel: c.accel });
     expect([...fast.values()].map((l) => [l.node, l.K, l.nSamples])).toEqual([
-      ['Convolution28', 25, 20 * 784], ['Convolution110', 200, 20 * 196], ['Times212', 256, 20],
+      ['Convolution28', 25, 20 * 784],
+      ['Convolution110', 200, 20 * 196],
+      ['Times212', 256, 20],
     ]);
     expectSameStats(fast, plain);
     expect(c.gramCalls.reduce((a, b) => a + b, 0)).toBe(20 * 196 + 20); // conv1 (K = 25) stays on the TS path
     expect([...c.kernelRuns.keys()].sort()).toEqual(['Convolution110', 'Convolution28']);
 
-    const prune = (W: Float32Array, li: LayerInputs): Float32Array => obsPrune(W, li.H, 0, { mask: Uint8Array.from(magnitudePrune(W, 0.6), (v) => (v === 0 ? 1 : 0)) });
+    const prune = (W: Float32Array, li: LayerInputs): Float32Array =>
+      obsPrune(W, li.H, 0, { mask: Uint8Array.from(magnitudePrune(W, 0.6), (v) => (v === 0 ? 1 : 0)) });
     const sp = pruneSequentially(g, batches, prune, undefined, { biasCorrection: true });
     const sf = pruneSequentially(g, batches, prune, undefined, { biasCorrection: true, accel: wasmCalibAccel(wasm) });
     for (const [name, r] of sf) {

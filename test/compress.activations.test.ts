@@ -14,8 +14,18 @@ import { importOnnx } from '../src/onnx/import.js';
 import { optimize } from '../src/ir/passes.js';
 import { buildModel, f32 } from '../src/ir/onnx-build.js';
 import {
-  ActivationHistogram, activationValues, biasScales, calibrateActivations, chooseRange, dequantizeInt8, histogramQuantMse,
-  int8QuantParams, quantizeBiasInt32, quantizeInt8, roundHalfEven, type ActivationRange,
+  ActivationHistogram,
+  activationValues,
+  biasScales,
+  calibrateActivations,
+  chooseRange,
+  dequantizeInt8,
+  histogramQuantMse,
+  int8QuantParams,
+  quantizeBiasInt32,
+  quantizeInt8,
+  roundHalfEven,
+  type ActivationRange,
 } from '../src/compress/activations.js';
 import { loadDataset } from '../src/io/datasets_node.js';
 import { imageBatch } from '../src/io/datasets.js';
@@ -25,25 +35,31 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = process.env.SPARROW_DATA ?? resolve(ROOT, '../shared/data');
 const MNIST_DIR = join(DATA, 'mnist');
 const HAVE_MNIST = existsSync(join(MNIST_DIR, 't10k-images-idx3-ubyte.gz'));
-if (!HAVE_MNIST) console.warn(`\n*** SKIPPING the mnist-8 calibration smoke test: MNIST not found in ${MNIST_DIR} (set SPARROW_DATA) ***\n`);
+if (!HAVE_MNIST)
+  console.warn(`\n*** SKIPPING the mnist-8 calibration smoke test: MNIST not found in ${MNIST_DIR} (set SPARROW_DATA) ***\n`);
 
 const t32 = (dims: number[], data: number[]): Tensor => ({ dtype: 'float32', dims, data: Float32Array.from(data) });
 const fr = Math.fround;
 
 /** x → Relu(x) and x·2 → Add(·, c) (c = [−1, 0.5]); y = Add output, r = Relu output, n = −r (unread). */
 function smallGraph() {
-  return importOnnx(buildModel({
-    opsets: { '': 13 },
-    nodes: [
-      { op: 'Relu', inputs: ['x'], outputs: ['r'] },
-      { op: 'Mul', inputs: ['x', 'two'], outputs: ['m'] },
-      { op: 'Add', inputs: ['m', 'c'], outputs: ['y'] },
-      { op: 'Mul', inputs: ['r', 'minus'], outputs: ['n'] }, // read by nobody, not an output
-    ],
-    inputs: [{ name: 'x', dtype: 'float32', dims: [-1, 2] }],
-    outputs: [{ name: 'y', dtype: 'float32', dims: null }, { name: 'r', dtype: 'float32', dims: null }],
-    initializers: { two: f32([1], [2]), minus: f32([1], [-1]), c: f32([2], [-1, 0.5]) },
-  }));
+  return importOnnx(
+    buildModel({
+      opsets: { '': 13 },
+      nodes: [
+        { op: 'Relu', inputs: ['x'], outputs: ['r'] },
+        { op: 'Mul', inputs: ['x', 'two'], outputs: ['m'] },
+        { op: 'Add', inputs: ['m', 'c'], outputs: ['y'] },
+        { op: 'Mul', inputs: ['r', 'minus'], outputs: ['n'] }, // read by nobody, not an output
+      ],
+      inputs: [{ name: 'x', dtype: 'float32', dims: [-1, 2] }],
+      outputs: [
+        { name: 'y', dtype: 'float32', dims: null },
+        { name: 'r', dtype: 'float32', dims: null },
+      ],
+      initializers: { two: f32([1], [2]), minus: f32([1], [-1]), c: f32([2], [-1, 0.5]) },
+    }),
+  );
 }
 
 function hist(values: number[], bins = 2048): ActivationHistogram {
@@ -67,7 +83,11 @@ describe('calibrateActivations on a small graph (hand-computed ranges)', () => {
     const y = x.map((v, i) => fr(2 * v + c[i % 2]!));
     const want = (a: number[]): ActivationRange => ({ min: Math.min(...a), max: Math.max(...a) });
     expect(Object.fromEntries(r)).toEqual({
-      x: want(x), r: want(x.map((v) => Math.max(0, v))), m: want(x.map((v) => 2 * v)), y: want(y), n: want(x.map((v) => -Math.max(0, v))),
+      x: want(x),
+      r: want(x.map((v) => Math.max(0, v))),
+      m: want(x.map((v) => 2 * v)),
+      y: want(y),
+      n: want(x.map((v) => -Math.max(0, v))),
     });
     expect(r.get('x')).toEqual({ min: -3, max: 4 });
     expect(r.get('y')).toEqual({ min: -5.5, max: 8.5 }); // x = −3 meets c = 0.5, x = 4 too
@@ -157,20 +177,27 @@ describe('range methods against oracles', () => {
   });
 
   it('mse is never worse than minmax on its own objective, and clips a long thin tail', () => {
-    const mm = chooseRange(h, 'minmax'), mse = chooseRange(h, 'mse');
+    const mm = chooseRange(h, 'minmax'),
+      mse = chooseRange(h, 'mse');
     expect(histogramQuantMse(h, mse)).toBeLessThanOrEqual(histogramQuantMse(h, mm));
     expect(mse.min >= mm.min && mse.max <= mm.max).toBe(true);
     // a long thin tail (Laplace, 100,000 values): clipping it lowers the error
     const lap = hist(Array.from({ length: 100000 }, () => (rnd() < 0.5 ? -1 : 1) * Math.log(1 / (1 - rnd()))));
-    const a = chooseRange(lap, 'minmax'), b = chooseRange(lap, 'mse');
+    const a = chooseRange(lap, 'minmax'),
+      b = chooseRange(lap, 'mse');
     expect(histogramQuantMse(lap, b)).toBeLessThan(0.9 * histogramQuantMse(lap, a));
     expect(b.max).toBeLessThan(a.max);
     expect(b.min).toBeGreaterThan(a.min);
     // on many random histograms too (including one-sided and tiny ones)
     const r2 = lcg(99);
     for (let t = 0; t < 30; t++) {
-      const n = 1 + Math.floor(r2() * 3000), s = 10 ** (r2() * 6 - 3), shift = r2() < 0.3 ? s : 0;
-      const hh = hist(Array.from({ length: n }, () => (r2() - 0.5) * s * (r2() < 0.02 ? 30 : 1) + shift), 256);
+      const n = 1 + Math.floor(r2() * 3000),
+        s = 10 ** (r2() * 6 - 3),
+        shift = r2() < 0.3 ? s : 0;
+      const hh = hist(
+        Array.from({ length: n }, () => (r2() - 0.5) * s * (r2() < 0.02 ? 30 : 1) + shift),
+        256,
+      );
       expect(histogramQuantMse(hh, chooseRange(hh, 'mse'))).toBeLessThanOrEqual(histogramQuantMse(hh, chooseRange(hh, 'minmax')));
     }
   });
@@ -181,7 +208,9 @@ describe('range methods against oracles', () => {
     const p = int8QuantParams(range);
     let e = 0;
     const centres = hh.centres();
-    hh.counts.forEach((k, i) => { if (k) e += k * (dequantizeInt8(quantizeInt8(centres[i]!, p), p) - centres[i]!) ** 2; });
+    hh.counts.forEach((k, i) => {
+      if (k) e += k * (dequantizeInt8(quantizeInt8(centres[i]!, p), p) - centres[i]!) ** 2;
+    });
     expect(histogramQuantMse(hh, range)).toBeCloseTo(e / 6, 15);
   });
 });
@@ -190,8 +219,17 @@ describe('int8 asymmetric parameters (TFLite rule)', () => {
   it('zero is exactly representable for every range; scale is float32 and covers the range', () => {
     const rnd = lcg(5);
     const ranges: ActivationRange[] = [
-      { min: 0, max: 6 }, { min: -1, max: 1 }, { min: -3, max: 0 }, { min: 2, max: 5 }, { min: -7, max: -2 }, { min: -0.1, max: 255 },
-      ...Array.from({ length: 200 }, () => { const a = (rnd() - 0.7) * 10 ** (rnd() * 8 - 4), b = a + rnd() * 10 ** (rnd() * 8 - 4); return { min: a, max: b }; }),
+      { min: 0, max: 6 },
+      { min: -1, max: 1 },
+      { min: -3, max: 0 },
+      { min: 2, max: 5 },
+      { min: -7, max: -2 },
+      { min: -0.1, max: 255 },
+      ...Array.from({ length: 200 }, () => {
+        const a = (rnd() - 0.7) * 10 ** (rnd() * 8 - 4),
+          b = a + rnd() * 10 ** (rnd() * 8 - 4);
+        return { min: a, max: b };
+      }),
     ];
     for (const r of ranges) {
       const p = int8QuantParams(r);
@@ -200,7 +238,8 @@ describe('int8 asymmetric parameters (TFLite rule)', () => {
       expect(p.scale).toBeGreaterThan(0);
       expect(quantizeInt8(0, p)).toBe(p.zeroPoint);
       expect(dequantizeInt8(quantizeInt8(0, p), p)).toBe(0);
-      const lo = Math.min(r.min, 0), hi = Math.max(r.max, 0);
+      const lo = Math.min(r.min, 0),
+        hi = Math.max(r.max, 0);
       // the grid spans the range to within one step
       expect(dequantizeInt8(-128, p)).toBeLessThanOrEqual(lo + p.scale);
       expect(dequantizeInt8(127, p)).toBeGreaterThanOrEqual(hi - p.scale);
@@ -223,7 +262,8 @@ describe('int8 asymmetric parameters (TFLite rule)', () => {
 
 describe('int32 biases', () => {
   it('q = round(b / (sx·sw[c])) with float32 bias scales', () => {
-    const sx = 0.02, sw = Float32Array.from([0.01, 0.5, 0.003]);
+    const sx = 0.02,
+      sw = Float32Array.from([0.01, 0.5, 0.003]);
     const b = [0.1, -3, 1e-6];
     const { q, scales, saturated } = quantizeBiasInt32(b, sx, sw);
     expect(Array.from(scales)).toEqual(Array.from(sw, (s) => fr(sx * s)));
@@ -247,29 +287,36 @@ describe('int32 biases', () => {
 });
 
 describe('mnist-8 on 32 MNIST digits', () => {
-  it.skipIf(!HAVE_MNIST)('every activation gets a range; minmax of the input is [0, 1]; mse ⊆ minmax, percentile monotone', async () => {
-    const g = importOnnx(new Uint8Array(readFileSync(join(ROOT, 'examples/models/mnist-8.onnx'))));
-    optimize(g);
-    const set = loadDataset('mnist', MNIST_DIR);
-    const batches = Array.from({ length: 32 }, (_, i) => imageBatch(set, i, 1, {}));
-    const values = activationValues(g);
-    const mm = await calibrateActivations(g, batches, 'minmax');
-    const p99 = await calibrateActivations(g, batches, 'percentile', { percentile: 99 });
-    const p9999 = await calibrateActivations(g, batches, 'percentile');
-    const mse = await calibrateActivations(g, batches, 'mse');
-    expect([...mm.keys()]).toEqual(values);
-    expect(values.length).toBe(g.nodes.length + 1);
-    expect(mm.get('Input3')).toEqual({ min: 0, max: 1 });
-    for (const v of values) {
-      const a = mm.get(v)!, b = mse.get(v)!, c = p99.get(v)!, d = p9999.get(v)!;
-      expect(a.min, v).toBeLessThan(a.max);
-      expect(b.min >= a.min && b.max <= a.max, v).toBe(true);
-      expect(c.min >= d.min && c.max <= d.max && d.min >= a.min && d.max <= a.max, v).toBe(true);
-      const p = int8QuantParams(b);
-      expect(dequantizeInt8(quantizeInt8(0, p), p), v).toBe(0);
-    }
-    // a ReLU output is one-sided
-    const relu = g.nodes.find((n) => n.op === 'Relu')!.outputs[0]!;
-    expect(mm.get(relu)!.min).toBe(0);
-  }, 60_000);
+  it.skipIf(!HAVE_MNIST)(
+    'every activation gets a range; minmax of the input is [0, 1]; mse ⊆ minmax, percentile monotone',
+    async () => {
+      const g = importOnnx(new Uint8Array(readFileSync(join(ROOT, 'examples/models/mnist-8.onnx'))));
+      optimize(g);
+      const set = loadDataset('mnist', MNIST_DIR);
+      const batches = Array.from({ length: 32 }, (_, i) => imageBatch(set, i, 1, {}));
+      const values = activationValues(g);
+      const mm = await calibrateActivations(g, batches, 'minmax');
+      const p99 = await calibrateActivations(g, batches, 'percentile', { percentile: 99 });
+      const p9999 = await calibrateActivations(g, batches, 'percentile');
+      const mse = await calibrateActivations(g, batches, 'mse');
+      expect([...mm.keys()]).toEqual(values);
+      expect(values.length).toBe(g.nodes.length + 1);
+      expect(mm.get('Input3')).toEqual({ min: 0, max: 1 });
+      for (const v of values) {
+        const a = mm.get(v)!,
+          b = mse.get(v)!,
+          c = p99.get(v)!,
+          d = p9999.get(v)!;
+        expect(a.min, v).toBeLessThan(a.max);
+        expect(b.min >= a.min && b.max <= a.max, v).toBe(true);
+        expect(c.min >= d.min && c.max <= d.max && d.min >= a.min && d.max <= a.max, v).toBe(true);
+        const p = int8QuantParams(b);
+        expect(dequantizeInt8(quantizeInt8(0, p), p), v).toBe(0);
+      }
+      // a ReLU output is one-sided
+      const relu = g.nodes.find((n) => n.op === 'Relu')!.outputs[0]!;
+      expect(mm.get(relu)!.min).toBe(0);
+    },
+    60_000,
+  );
 });

@@ -27,7 +27,14 @@ import { Session } from '../src/runtime/session.js';
 import { loadDataset } from '../src/io/datasets_node.js';
 import { argmaxRow, imageBatch, type ImageSet, type Preprocess } from '../src/io/datasets.js';
 import {
-  collectLayerInputs, findWeightLayers, pruneSequentially, runWithHook, weightFromRowsK, weightRowsK, withPrunedWeights, type LayerInputs,
+  collectLayerInputs,
+  findWeightLayers,
+  pruneSequentially,
+  runWithHook,
+  weightFromRowsK,
+  weightRowsK,
+  withPrunedWeights,
+  type LayerInputs,
 } from '../src/compress/calib.js';
 import { hessianPrune, obdPrune, reconstructionError } from '../src/compress/obs.js';
 import { magnitudePrune } from '../src/compress/prune.js';
@@ -39,8 +46,12 @@ const MNIST = join(DATA, 'mnist');
 const CIFAR = join(DATA, 'cifar10', 'test_q75.bin');
 const HAVE_MNIST = existsSync(join(MODELS, 'mnist-8.onnx')) && existsSync(join(MNIST, 't10k-images-idx3-ubyte.gz'));
 const HAVE_CIFAR = existsSync(join(MODELS, 'resnet20-cifar10.onnx')) && existsSync(CIFAR);
-if (!HAVE_MNIST) console.warn(`\n*** SKIPPING compress.calib mnist-8 tests: ${MODELS}/mnist-8.onnx or ${MNIST} not found (set SPARROW_DATA) ***\n`);
-if (!HAVE_CIFAR) console.warn(`\n*** SKIPPING compress.calib ResNet-20 tests: ${MODELS}/resnet20-cifar10.onnx or ${CIFAR} not found (set SPARROW_DATA) ***\n`);
+if (!HAVE_MNIST)
+  console.warn(`\n*** SKIPPING compress.calib mnist-8 tests: ${MODELS}/mnist-8.onnx or ${MNIST} not found (set SPARROW_DATA) ***\n`);
+if (!HAVE_CIFAR)
+  console.warn(
+    `\n*** SKIPPING compress.calib ResNet-20 tests: ${MODELS}/resnet20-cifar10.onnx or ${CIFAR} not found (set SPARROW_DATA) ***\n`,
+  );
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -51,48 +62,74 @@ function rand(seed: number): () => number {
 }
 const randT = (dims: number[], seed: number, reluLike = false): Tensor => {
   const r = rand(seed);
-  return f32(dims, Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => { const v = r(); return reluLike ? Math.max(0, v) : v; }));
+  return f32(
+    dims,
+    Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => {
+      const v = r();
+      return reluLike ? Math.max(0, v) : v;
+    }),
+  );
 };
 
 function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
-  let s = 0, d = 0;
-  for (let i = 0; i < a.length; i++) { s = Math.max(s, Math.abs(b[i]!)); d = Math.max(d, Math.abs(a[i]! - b[i]!)); }
+  let s = 0,
+    d = 0;
+  for (let i = 0; i < a.length; i++) {
+    s = Math.max(s, Math.abs(b[i]!));
+    d = Math.max(d, Math.abs(a[i]! - b[i]!));
+  }
   return d / Math.max(s, 1e-300);
 }
 
 interface ConvCase {
   label: string;
-  N: number; C: number; M: number; group: number;
-  inSp: number[]; kernel: number[];
-  strides?: number[]; dilations?: number[]; pads?: number[]; autoPad?: 'SAME_UPPER' | 'SAME_LOWER' | 'VALID';
+  N: number;
+  C: number;
+  M: number;
+  group: number;
+  inSp: number[];
+  kernel: number[];
+  strides?: number[];
+  dilations?: number[];
+  pads?: number[];
+  autoPad?: 'SAME_UPPER' | 'SAME_LOWER' | 'VALID';
 }
 
 /** Naive im2col for one group: patches[(n, p)] of length Cg·Πk, (c, tap) → c·Πk + tap. */
 function naivePatches(x: Tensor, c: ConvCase, g: number): { patches: Float64Array[]; outSp: number[] } {
   const nSp = c.inSp.length;
-  const strides = c.strides ?? c.inSp.map(() => 1), dil = c.dilations ?? c.inSp.map(() => 1);
-  const pb: number[] = [], outSp: number[] = [];
+  const strides = c.strides ?? c.inSp.map(() => 1),
+    dil = c.dilations ?? c.inSp.map(() => 1);
+  const pb: number[] = [],
+    outSp: number[] = [];
   for (let d = 0; d < nSp; d++) {
-    const span = (c.kernel[d]! - 1) * dil[d]! + 1, size = c.inSp[d]!;
+    const span = (c.kernel[d]! - 1) * dil[d]! + 1,
+      size = c.inSp[d]!;
     if (c.autoPad === 'SAME_UPPER' || c.autoPad === 'SAME_LOWER') {
       const o = Math.ceil(size / strides[d]!);
       const total = Math.max(0, (o - 1) * strides[d]! + span - size);
       pb.push(c.autoPad === 'SAME_UPPER' ? Math.floor(total / 2) : total - Math.floor(total / 2));
       outSp.push(o);
     } else {
-      const b = c.autoPad === 'VALID' ? 0 : c.pads?.[d] ?? 0, e = c.autoPad === 'VALID' ? 0 : c.pads?.[d + nSp] ?? 0;
+      const b = c.autoPad === 'VALID' ? 0 : (c.pads?.[d] ?? 0),
+        e = c.autoPad === 'VALID' ? 0 : (c.pads?.[d + nSp] ?? 0);
       pb.push(b);
       outSp.push(Math.floor((size + b + e - span) / strides[d]!) + 1);
     }
   }
-  const Cg = c.C / c.group, taps = c.kernel.reduce((a, b) => a * b, 1), P = outSp.reduce((a, b) => a * b, 1);
+  const Cg = c.C / c.group,
+    taps = c.kernel.reduce((a, b) => a * b, 1),
+    P = outSp.reduce((a, b) => a * b, 1);
   const inSize = c.inSp.reduce((a, b) => a * b, 1);
   const data = x.data as Float32Array;
   const patches: Float64Array[] = [];
   const unflat = (i: number, dims: number[]): number[] => {
     const out: number[] = [];
-    for (let d = dims.length - 1; d >= 0; d--) { out.unshift(i % dims[d]!); i = Math.floor(i / dims[d]!); }
+    for (let d = dims.length - 1; d >= 0; d--) {
+      out.unshift(i % dims[d]!);
+      i = Math.floor(i / dims[d]!);
+    }
     return out;
   };
   for (let n = 0; n < c.N; n++) {
@@ -102,10 +139,14 @@ function naivePatches(x: Tensor, c: ConvCase, g: number): { patches: Float64Arra
       for (let ch = 0; ch < Cg; ch++) {
         for (let t = 0; t < taps; t++) {
           const k = unflat(t, c.kernel);
-          let off = 0, inside = true;
+          let off = 0,
+            inside = true;
           for (let d = 0; d < nSp; d++) {
             const pos = o[d]! * strides[d]! - pb[d]! + k[d]! * dil[d]!;
-            if (pos < 0 || pos >= c.inSp[d]!) { inside = false; break; }
+            if (pos < 0 || pos >= c.inSp[d]!) {
+              inside = false;
+              break;
+            }
             off = off * c.inSp[d]! + pos;
           }
           patch[ch * taps + t] = inside ? data[(n * c.C + g * Cg + ch) * inSize + off]! : 0;
@@ -158,8 +199,11 @@ const CONV_CASES: ConvCase[] = [
 describe('collectLayerInputs on hand-made graphs', () => {
   for (const c of CONV_CASES) {
     it(`Conv ${c.label}: H = 2·Σ patch patchᵀ per group; W·patch + b reproduces the Conv output`, () => {
-      const Cg = c.C / c.group, taps = c.kernel.reduce((a, b) => a * b, 1), K = Cg * taps;
-      const W = randT([c.M, Cg, ...c.kernel], 3), B = randT([c.M], 4);
+      const Cg = c.C / c.group,
+        taps = c.kernel.reduce((a, b) => a * b, 1),
+        K = Cg * taps;
+      const W = randT([c.M, Cg, ...c.kernel], 3),
+        B = randT([c.M], 4);
       const g = importOnnx(buildModel(convModel(c, W, B)));
       const batches = [randT([c.N, c.C, ...c.inSp], 10), randT([c.N, c.C, ...c.inSp], 11)];
       const layers = findWeightLayers(g);
@@ -173,7 +217,10 @@ describe('collectLayerInputs on hand-made graphs', () => {
       for (let gi = 0; gi < c.group; gi++) {
         const all: Float64Array[] = [];
         for (const b of batches) {
-          const relu = f32(b.dims, Array.from(b.data as Float32Array, (v) => Math.max(0, v)));
+          const relu = f32(
+            b.dims,
+            Array.from(b.data as Float32Array, (v) => Math.max(0, v)),
+          );
           const { patches, outSp } = naivePatches(relu, c, gi);
           P = outSp.reduce((a, x) => a * x, 1);
           all.push(...patches);
@@ -201,7 +248,8 @@ describe('collectLayerInputs on hand-made graphs', () => {
 
   it('sampling: at most maxPositionsPerImage per image, deterministic, a subset of the patches', () => {
     const c = CONV_CASES[0]!; // P = 30 positions per image
-    const W = randT([c.M, c.C, 3, 3], 3), B = randT([c.M], 4);
+    const W = randT([c.M, c.C, 3, 3], 3),
+      B = randT([c.M], 4);
     const g = importOnnx(buildModel(convModel(c, W, B)));
     const batches = [randT([c.N, c.C, ...c.inSp], 10), randT([c.N, c.C, ...c.inSp], 11)];
     const full = collectLayerInputs(g, batches).get('conv')!;
@@ -223,8 +271,14 @@ describe('collectLayerInputs on hand-made graphs', () => {
   });
 
   it('Gemm (transB 1 / 0, transA) and MatMul (rank 3 input, sampled rows): H over the input rows; weights round-trip to (rows, K)', () => {
-    const K = 5, N = 3, rows = 4, T = 6;
-    const Wt = randT([N, K], 1), Wk = randT([K, N], 2), Wa = randT([N, K], 3), Wm = randT([K, rows], 4);
+    const K = 5,
+      N = 3,
+      rows = 4,
+      T = 6;
+    const Wt = randT([N, K], 1),
+      Wk = randT([K, N], 2),
+      Wa = randT([N, K], 3),
+      Wm = randT([K, rows], 4);
     const model: BuildModel = {
       nodes: [
         { op: 'Gemm', inputs: ['a', 'Wt'], outputs: ['y1'], name: 'gemmT', attrs: { transB: 1 } },
@@ -233,7 +287,8 @@ describe('collectLayerInputs on hand-made graphs', () => {
         { op: 'MatMul', inputs: ['s', 'Wm'], outputs: ['y4'], name: 'mm' },
       ],
       inputs: [
-        { name: 'a', dtype: 'float32', dims: [7, K] }, { name: 'aT', dtype: 'float32', dims: [K, 7] },
+        { name: 'a', dtype: 'float32', dims: [7, K] },
+        { name: 'aT', dtype: 'float32', dims: [K, 7] },
         { name: 's', dtype: 'float32', dims: [2, T, K] },
       ],
       outputs: ['y1', 'y2', 'y3', 'y4'].map((name) => ({ name, dtype: 'float32' as const, dims: null })),
@@ -242,9 +297,14 @@ describe('collectLayerInputs on hand-made graphs', () => {
     const g = importOnnx(buildModel(model));
     const layers = findWeightLayers(g);
     expect(layers.map((l) => [l.node, l.rows, l.K, l.layout])).toEqual([
-      ['gemmT', N, K, 'rowsK'], ['gemmK', N, K, 'KRows'], ['gemmA', N, K, 'rowsK'], ['mm', rows, K, 'KRows'],
+      ['gemmT', N, K, 'rowsK'],
+      ['gemmK', N, K, 'KRows'],
+      ['gemmA', N, K, 'rowsK'],
+      ['mm', rows, K, 'KRows'],
     ]);
-    const a = randT([7, K], 20), aT = randT([K, 7], 21), s = randT([2, T, K], 22);
+    const a = randT([7, K], 20),
+      aT = randT([K, 7], 21),
+      s = randT([2, T, K], 22);
     const rowsOf = (t: Tensor, transposed: boolean): Float64Array[] => {
       const d = t.data as Float32Array;
       if (!transposed) return Array.from({ length: d.length / K }, (_, r) => Float64Array.from(d.subarray(r * K, (r + 1) * K)));
@@ -300,7 +360,9 @@ describe('collectLayerInputs on hand-made graphs', () => {
     const seq = pruneSequentially(g, batches, (W, li) => (li.node === 'conv1' ? magnitudePrune(W, 0.75) : W), undefined, opts);
     const conv1Only = withPrunedWeights(g, new Map([['conv1', seq.get('conv1')!.W]]));
     expect(g.values.get('W1')!.const!.data).not.toBe(conv1Only.values.get('W1')!.const!.data);
-    expect(Array.from(g.values.get('W1')!.const!.data as Float32Array)).toEqual(Array.from(model.initializers!['W1']!.data as Float32Array));
+    expect(Array.from(g.values.get('W1')!.const!.data as Float32Array)).toEqual(
+      Array.from(model.initializers!['W1']!.data as Float32Array),
+    );
     const after = collectLayerInputs(conv1Only, batches, undefined, opts);
     expect(Array.from(seq.get('conv1')!.inputs.H)).toEqual(Array.from(dense.get('conv1')!.H));
     expect(Array.from(seq.get('conv2')!.inputs.H)).toEqual(Array.from(after.get('conv2')!.H));
@@ -310,7 +372,14 @@ describe('collectLayerInputs on hand-made graphs', () => {
     const pg = withPrunedWeights(g, seq);
     const want = runReference(conv1Only, { x: batches[0]! })['y']!;
     expect(Array.from(runReference(pg, { x: batches[0]! })['y']!.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
-    const code = (f: () => unknown): string => { try { f(); } catch (e) { return (e as SparrowError).code; } return 'none'; };
+    const code = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (e) {
+        return (e as SparrowError).code;
+      }
+      return 'none';
+    };
     expect(code(() => pruneSequentially(g, batches, () => new Float32Array(3)))).toBe('invalid_argument');
     expect(code(() => pruneSequentially(g, [], (W) => W))).toBe('invalid_argument');
     expect(code(() => withPrunedWeights(g, new Map([['relu1', new Float32Array(1)]])))).toBe('invalid_argument');
@@ -318,26 +387,37 @@ describe('collectLayerInputs on hand-made graphs', () => {
 
   it('layer selection: shared weights are left out; unknown / unprunable names and no batches are errors', () => {
     const W = randT([3, 3], 1);
-    const g = importOnnx(buildModel({
-      nodes: [
-        { op: 'MatMul', inputs: ['x', 'W'], outputs: ['h'], name: 'mm1' },
-        { op: 'MatMul', inputs: ['h', 'W'], outputs: ['y'], name: 'mm2' },
-        { op: 'Relu', inputs: ['y'], outputs: ['z'], name: 'relu' },
-      ],
-      inputs: [{ name: 'x', dtype: 'float32', dims: [2, 3] }],
-      outputs: [{ name: 'z', dtype: 'float32', dims: null }],
-      initializers: { W },
-    }));
+    const g = importOnnx(
+      buildModel({
+        nodes: [
+          { op: 'MatMul', inputs: ['x', 'W'], outputs: ['h'], name: 'mm1' },
+          { op: 'MatMul', inputs: ['h', 'W'], outputs: ['y'], name: 'mm2' },
+          { op: 'Relu', inputs: ['y'], outputs: ['z'], name: 'relu' },
+        ],
+        inputs: [{ name: 'x', dtype: 'float32', dims: [2, 3] }],
+        outputs: [{ name: 'z', dtype: 'float32', dims: null }],
+        initializers: { W },
+      }),
+    );
     expect(findWeightLayers(g)).toEqual([]);
     const x = randT([2, 3], 2);
-    const code = (f: () => unknown): string => { try { f(); } catch (e) { return (e as SparrowError).code; } return 'none'; };
+    const code = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (e) {
+        return (e as SparrowError).code;
+      }
+      return 'none';
+    };
     expect(code(() => collectLayerInputs(g, [x], ['relu']))).toBe('invalid_argument');
     expect(code(() => collectLayerInputs(g, [x], ['nope']))).toBe('invalid_argument');
     expect(code(() => collectLayerInputs(g, [], []))).toBe('invalid_argument');
     expect(collectLayerInputs(g, [x], []).size).toBe(0);
     // runWithHook sees every node with its inputs, and returns what runReference returns
     const seen: string[] = [];
-    const out = runWithHook(g, { x }, (n, ins) => { seen.push(`${n.name}:${ins.length}`); });
+    const out = runWithHook(g, { x }, (n, ins) => {
+      seen.push(`${n.name}:${ins.length}`);
+    });
     expect(seen).toEqual(['mm1:2', 'mm2:2', 'relu:1']);
     expect(Array.from(out['z']!.data as Float32Array)).toEqual(Array.from(runReference(g, { x })['z']!.data as Float32Array));
   });
@@ -356,7 +436,8 @@ describe('collectLayerInputs on hand-made graphs', () => {
 function channelMeans(g: Graph, name: string, batches: Array<Record<string, Tensor>>, axis: 'nchw' | 'last'): Float64Array {
   const c = cloneGraph(g);
   c.outputs = [name];
-  let sum: Float64Array | undefined, count = 0;
+  let sum: Float64Array | undefined,
+    count = 0;
   for (const b of batches) {
     const y = runReference(c, b)[name]!;
     const C = axis === 'nchw' ? y.dims[1]! : y.dims[y.dims.length - 1]!;
@@ -394,13 +475,25 @@ describe('pruneSequentially bias correction', () => {
     inputs: [{ name: 'x', dtype: 'float32', dims: [4, 2, 7, 7] }],
     outputs: [{ name: 'y', dtype: 'float32', dims: null }],
     initializers: {
-      W1: randT([4, 2, 3, 3], 1), B1: randT([4], 2), W2: randT([5, 4, 3, 3], 3), W3: randT([3, 5, 3, 3], 4), B3: randT([3], 5),
-      W4: randT([5, 27], 6), B4: randT([5], 7), W5: randT([5, 4], 8), B5: randT([1, 4], 9), W6: randT([4, 3], 10),
+      W1: randT([4, 2, 3, 3], 1),
+      B1: randT([4], 2),
+      W2: randT([5, 4, 3, 3], 3),
+      W3: randT([3, 5, 3, 3], 4),
+      B3: randT([3], 5),
+      W4: randT([5, 27], 6),
+      B4: randT([5], 7),
+      W5: randT([5, 4], 8),
+      B5: randT([1, 4], 9),
+      W6: randT([4, 3], 10),
     },
   };
   const LAYERS: Array<[string, string, 'nchw' | 'last', string | null]> = [
-    ['conv1', 'c1', 'nchw', 'B1'], ['conv2', 'c2', 'nchw', null], ['conv3', 'c3', 'nchw', 'B3'],
-    ['fc', 'g4', 'last', 'B4'], ['fc2', 'g5', 'last', 'B5'], ['mm', 'y', 'last', null],
+    ['conv1', 'c1', 'nchw', 'B1'],
+    ['conv2', 'c2', 'nchw', null],
+    ['conv3', 'c3', 'nchw', 'B3'],
+    ['fc', 'g4', 'last', 'B4'],
+    ['fc2', 'g5', 'last', 'B5'],
+    ['mm', 'y', 'last', null],
   ];
 
   it('every biased layer gets the float channel means back (Conv axis 1, Gemm last axis); layers without bias are left alone', () => {
@@ -434,15 +527,19 @@ describe('pruneSequentially bias correction', () => {
       const nb = corrected.values.get(bias)!.const!;
       expect(nb.dims, bias).toEqual(orig.dims);
       const delta = seq.get(node)!.biasDelta!;
-      const od = orig.data as Float32Array, nd = nb.data as Float32Array;
+      const od = orig.data as Float32Array,
+        nd = nb.data as Float32Array;
       for (let i = 0; i < od.length; i++) expect(nd[i], `${bias}[${i}]`).toBe(Math.fround(od[i]! + delta[i % delta.length]!));
       expect(maxAbsDiff(nd, od), bias).toBeGreaterThan(0);
     }
     expect(corrected.nodes.map((n) => n.inputs)).toEqual(g.nodes.map((n) => n.inputs));
-    expect(Array.from(g.values.get('W2')!.const!.data as Float32Array)).toEqual(Array.from(model.initializers!['W2']!.data as Float32Array));
+    expect(Array.from(g.values.get('W2')!.const!.data as Float32Array)).toEqual(
+      Array.from(model.initializers!['W2']!.data as Float32Array),
+    );
     // identity "pruning": nothing to correct
     const same = pruneSequentially(g, batches, (W) => W, undefined, { biasCorrection: true });
-    for (const [node, , , bias] of LAYERS) if (bias) expect(Math.max(...Array.from(same.get(node)!.biasDelta!, Math.abs)), node).toBeLessThan(1e-6);
+    for (const [node, , , bias] of LAYERS)
+      if (bias) expect(Math.max(...Array.from(same.get(node)!.biasDelta!, Math.abs)), node).toBeLessThan(1e-6);
   });
 
   // Regression (found by these tests): the delta was added element-wise to any float32 C, so a
@@ -461,7 +558,9 @@ describe('pruneSequentially bias correction', () => {
       initializers: { Wa: randT([4, 6], 1), Wb: randT([4, 4], 2), C, ...(shared ? {} : { Cb: randT([4], 3) }) },
     });
     const cases: Array<[string, BuildModel]> = [
-      ['scalar C', mk(randT([1], 4), false)], ['C [M, 1]', mk(randT([3, 1], 5), false)], ['shared C [4]', mk(randT([4], 6), true)],
+      ['scalar C', mk(randT([1], 4), false)],
+      ['C [M, 1]', mk(randT([3, 1], 5), false)],
+      ['shared C [4]', mk(randT([4], 6), true)],
       ['C [M, 4]', mk(randT([3, 4], 7), false)], // per channel along the last axis: corrected
     ];
     for (const [label, m] of cases) {
@@ -469,7 +568,10 @@ describe('pruneSequentially bias correction', () => {
       const batches = [{ a: randT([3, 6], 30) }, { a: randT([3, 6], 31) }];
       const seq = pruneSequentially(g, batches, (W) => magnitudePrune(W, 0.5), undefined, { biasCorrection: true });
       const pg = withPrunedWeights(g, seq);
-      for (const [node, out] of [['ga', 'h'], ['gb', 'y']] as const) {
+      for (const [node, out] of [
+        ['ga', 'h'],
+        ['gb', 'y'],
+      ] as const) {
         // whatever is done, the graph withPrunedWeights returns must be the one pruneSequentially
         // corrected against: where a delta is reported, the channel means match the float ones
         const want = channelMeans(g, out, batches, 'last');
@@ -479,9 +581,14 @@ describe('pruneSequentially bias correction', () => {
       }
       // none of these biases can carry a per-channel shift; gb's own C [4] can
       expect(seq.get('gb')!.biasDelta === undefined, label).toBe(label.startsWith('shared'));
-      if (label === 'C [M, 4]') { expect(seq.get('ga')!.biasDelta, label).toBeDefined(); continue; }
+      if (label === 'C [M, 4]') {
+        expect(seq.get('ga')!.biasDelta, label).toBeDefined();
+        continue;
+      }
       expect(seq.get('ga')!.biasDelta, label).toBeUndefined();
-      expect(Array.from(pg.values.get('C')!.const!.data as Float32Array), label).toEqual(Array.from(g.values.get('C')!.const!.data as Float32Array));
+      expect(Array.from(pg.values.get('C')!.const!.data as Float32Array), label).toEqual(
+        Array.from(g.values.get('C')!.const!.data as Float32Array),
+      );
     }
   });
 });
@@ -511,7 +618,11 @@ async function top1(g: Graph, set: ImageSet, from: number, count: number, pre: P
 }
 
 /** Per layer relative errors ‖ΔW X‖² / ‖W X‖² of magnitude / OBD / OBS at `s`, and OBS time. */
-function layerTable(g: Graph, stats: Map<string, LayerInputs>, s: number): Array<{ node: string; K: number; mag: number; obd: number; obs: number; ms: number }> {
+function layerTable(
+  g: Graph,
+  stats: Map<string, LayerInputs>,
+  s: number,
+): Array<{ node: string; K: number; mag: number; obd: number; obs: number; ms: number }> {
   const rows = [];
   for (const li of stats.values()) {
     const W = weightRowsK(g, li);
@@ -520,7 +631,9 @@ function layerTable(g: Graph, stats: Map<string, LayerInputs>, s: number): Array
     const o = hessianPrune(W, li, s, 'obs');
     const ms = performance.now() - t;
     rows.push({
-      node: li.node, K: li.K, ms,
+      node: li.node,
+      K: li.K,
+      ms,
       mag: reconstructionError(W, magnitudePrune(W, s), li.H) / base,
       obd: reconstructionError(W, obdPrune(W, li.H, s), li.H) / base,
       obs: reconstructionError(W, o, li.H) / base,
@@ -530,7 +643,12 @@ function layerTable(g: Graph, stats: Map<string, LayerInputs>, s: number): Array
 }
 
 const fmtTable = (t: ReturnType<typeof layerTable>): string =>
-  t.map((r) => `  ${r.node.padEnd(30)} K=${String(r.K).padStart(3)}  magnitude ${r.mag.toExponential(2)}  obd ${r.obd.toExponential(2)}  obs ${r.obs.toExponential(2)}  (obs ${r.ms.toFixed(0)} ms)`).join('\n');
+  t
+    .map(
+      (r) =>
+        `  ${r.node.padEnd(30)} K=${String(r.K).padStart(3)}  magnitude ${r.mag.toExponential(2)}  obd ${r.obd.toExponential(2)}  obs ${r.obs.toExponential(2)}  (obs ${r.ms.toFixed(0)} ms)`,
+    )
+    .join('\n');
 
 describe.skipIf(!HAVE_MNIST)('mnist-8: OBS vs magnitude', () => {
   it('per-layer reconstruction error at 70% and top-1 on records 1000..1999 with all layers at 70%', async () => {
@@ -538,7 +656,10 @@ describe.skipIf(!HAVE_MNIST)('mnist-8: OBS vs magnitude', () => {
     optimize(g);
     const set = loadDataset('mnist', MNIST);
     const t0 = performance.now();
-    const stats = collectLayerInputs(g, Array.from({ length: 256 }, (_, i) => imageBatch(set, i, 1)));
+    const stats = collectLayerInputs(
+      g,
+      Array.from({ length: 256 }, (_, i) => imageBatch(set, i, 1)),
+    );
     const calibMs = performance.now() - t0;
     expect([...stats.keys()]).toEqual(['Convolution28', 'Convolution110', 'Times212']);
     expect([...stats.values()].map((l) => l.K)).toEqual([25, 200, 256]);
@@ -546,9 +667,25 @@ describe.skipIf(!HAVE_MNIST)('mnist-8: OBS vs magnitude', () => {
     console.log(`mnist-8, 256 calibration digits (${calibMs.toFixed(0)} ms), relative layer error at 70%:\n${fmtTable(table)}`);
     for (const r of table) expect(r.obs, r.node).toBeLessThan(r.mag);
     const dense = await top1(g, set, 1000, 1000, {}, 1);
-    const mag = await top1(prunedGraph(g, stats, (W) => magnitudePrune(W, 0.7)), set, 1000, 1000, {}, 1);
-    const obs = await top1(prunedGraph(g, stats, (W, li) => hessianPrune(W, li, 0.7, 'obs')), set, 1000, 1000, {}, 1);
-    console.log(`mnist-8 top-1 on MNIST test records 1000..1999: dense ${(100 * dense).toFixed(1)}%, 70% magnitude ${(100 * mag).toFixed(1)}%, 70% OBS ${(100 * obs).toFixed(1)}%`);
+    const mag = await top1(
+      prunedGraph(g, stats, (W) => magnitudePrune(W, 0.7)),
+      set,
+      1000,
+      1000,
+      {},
+      1,
+    );
+    const obs = await top1(
+      prunedGraph(g, stats, (W, li) => hessianPrune(W, li, 0.7, 'obs')),
+      set,
+      1000,
+      1000,
+      {},
+      1,
+    );
+    console.log(
+      `mnist-8 top-1 on MNIST test records 1000..1999: dense ${(100 * dense).toFixed(1)}%, 70% magnitude ${(100 * mag).toFixed(1)}%, 70% OBS ${(100 * obs).toFixed(1)}%`,
+    );
     expect(dense).toBeGreaterThan(0.97);
     expect(obs).toBeGreaterThanOrEqual(mag);
   });
@@ -562,16 +699,37 @@ describe.skipIf(!HAVE_CIFAR)('ResNet-20: OBS vs magnitude', () => {
     const pre: Preprocess = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
     const t0 = performance.now();
     const accel = wasmCalibAccel(await loadWasmNode());
-    const stats = collectLayerInputs(g, [imageBatch(set, 0, 32, pre), imageBatch(set, 32, 32, pre)], undefined, { maxPositionsPerImage: 256, accel });
+    const stats = collectLayerInputs(g, [imageBatch(set, 0, 32, pre), imageBatch(set, 32, 32, pre)], undefined, {
+      maxPositionsPerImage: 256,
+      accel,
+    });
     const calibMs = performance.now() - t0;
     expect(stats.size).toBe(20);
     const table = layerTable(g, stats, 0.7);
-    console.log(`ResNet-20, 64 calibration records, <= 256 positions/image (${calibMs.toFixed(0)} ms), relative layer error at 70%:\n${fmtTable(table)}`);
+    console.log(
+      `ResNet-20, 64 calibration records, <= 256 positions/image (${calibMs.toFixed(0)} ms), relative layer error at 70%:\n${fmtTable(table)}`,
+    );
     for (const r of table) expect(r.obs, r.node).toBeLessThan(r.mag);
     const dense = await top1(g, set, 1000, 1000, pre, 50);
-    const mag = await top1(prunedGraph(g, stats, (W) => magnitudePrune(W, 0.7)), set, 1000, 1000, pre, 50);
-    const obs = await top1(prunedGraph(g, stats, (W, li) => hessianPrune(W, li, 0.7, 'obs')), set, 1000, 1000, pre, 50);
-    console.log(`ResNet-20 top-1 on CIFAR-10 (q75) records 1000..1999: dense ${(100 * dense).toFixed(1)}%, 70% magnitude ${(100 * mag).toFixed(1)}%, 70% OBS ${(100 * obs).toFixed(1)}%`);
+    const mag = await top1(
+      prunedGraph(g, stats, (W) => magnitudePrune(W, 0.7)),
+      set,
+      1000,
+      1000,
+      pre,
+      50,
+    );
+    const obs = await top1(
+      prunedGraph(g, stats, (W, li) => hessianPrune(W, li, 0.7, 'obs')),
+      set,
+      1000,
+      1000,
+      pre,
+      50,
+    );
+    console.log(
+      `ResNet-20 top-1 on CIFAR-10 (q75) records 1000..1999: dense ${(100 * dense).toFixed(1)}%, 70% magnitude ${(100 * mag).toFixed(1)}%, 70% OBS ${(100 * obs).toFixed(1)}%`,
+    );
     expect(dense).toBeGreaterThan(0.75);
     expect(obs).toBeGreaterThanOrEqual(mag);
   }, 180_000);

@@ -33,10 +33,36 @@ if (!HAVE_MNIST) console.warn(`\n*** SKIPPING compress.pipeline MNIST evals: dat
 if (!HAVE_CIFAR) console.warn(`\n*** SKIPPING compress.pipeline CIFAR-10 evals: ${CIFAR} not found (set SPARROW_DATA) ***\n`);
 const IMAGENET_NORM = ['--mean', '0.485,0.456,0.406', '--std', '0.229,0.224,0.225'];
 
-interface Run { status: number | null; stdout: string; stderr: string }
-interface TensorJson { name: string; shape: number[]; dtype: string; codec: string; density: number; bytes: number; entropyBytes: number }
-interface ReportJson { format: string; version: number; bytes: number; params: number; nonzero: number; entropyBytes: number; tensors: TensorJson[] }
-interface EvalJson { model: string; dataset: string; engine: string; n: number; top1: number }
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+interface TensorJson {
+  name: string;
+  shape: number[];
+  dtype: string;
+  codec: string;
+  density: number;
+  bytes: number;
+  entropyBytes: number;
+}
+interface ReportJson {
+  format: string;
+  version: number;
+  bytes: number;
+  params: number;
+  nonzero: number;
+  entropyBytes: number;
+  tensors: TensorJson[];
+}
+interface EvalJson {
+  model: string;
+  dataset: string;
+  engine: string;
+  n: number;
+  top1: number;
+}
 
 function sparrow(...args: string[]): Run {
   const r = spawnSync(process.execPath, ['bin/sparrow.js', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
@@ -94,7 +120,8 @@ describe('sparrow compress mnist-8', () => {
     expect(r.bytes).toBe(statSync(file8).size);
     for (const k of ['params', 'nonzero', 'entropyBytes'] as const) expect(Number.isInteger(r[k]), k).toBe(true);
     for (const t of r.tensors) {
-      for (const k of ['name', 'shape', 'dtype', 'codec', 'density', 'bytes', 'entropyBytes'] as const) expect(t[k], `${t.name}.${k}`).toBeDefined();
+      for (const k of ['name', 'shape', 'dtype', 'codec', 'density', 'bytes', 'entropyBytes'] as const)
+        expect(t[k], `${t.name}.${k}`).toBeDefined();
     }
     // params: every tensor but the quantization scales
     const weights = r.tensors.filter((t) => !t.name.endsWith('.scale'));
@@ -117,13 +144,21 @@ describe('sparrow compress mnist-8', () => {
     // biases stay float32; nothing float32 of weight size is left
     expect(r.tensors.filter((t) => t.dtype === 'float32' && t.shape.reduce((a, b) => a * b, 1) > 64)).toEqual([]);
     const { header } = readContainer(new Uint8Array(readFileSync(file8)));
-    expect(header.meta.compression).toMatchObject({ prune: 'magnitude', sparsity: 0.5, weightBits: 8, activations: 'dynamic', bias: 'float32' });
+    expect(header.meta.compression).toMatchObject({
+      prune: 'magnitude',
+      sparsity: 0.5,
+      weightBits: 8,
+      activations: 'dynamic',
+      bias: 'float32',
+    });
     expect(header.meta.preprocessing).toEqual({ input: 'Input3', layout: 'NCHW', scale: 1 / 255 });
   });
 
   it('--weight-bits 4: at most 16 distinct values in the middle layer (ends 8-bit), same zeros, smaller file', () => {
-    const r4 = json<ReportJson>(run4), r8 = json<ReportJson>(run8);
-    const t4 = int8Tensors(file4), t8 = int8Tensors(file8);
+    const r4 = json<ReportJson>(run4),
+      r8 = json<ReportJson>(run8);
+    const t4 = int8Tensors(file4),
+      t8 = int8Tensors(file8);
     expect([...t4.keys()].sort()).toEqual([...t8.keys()].sort());
     for (const [name, q4] of t4) {
       const q8 = t8.get(name)!;
@@ -132,7 +167,8 @@ describe('sparrow compress mnist-8', () => {
       if (name === 'Parameter87') expect(distinct(q4).length, name).toBeLessThanOrEqual(16);
       else expect(Array.from(q4), name).toEqual(Array.from(q8));
       for (let i = 0; i < q4.length; i++) {
-        if ((q4[i] === 0) !== (q8[i] === 0) || Math.sign(q4[i]!) !== Math.sign(q8[i]!)) throw new Error(`${name}[${i}]: ${q8[i]} became ${q4[i]}`);
+        if ((q4[i] === 0) !== (q8[i] === 0) || Math.sign(q4[i]!) !== Math.sign(q8[i]!))
+          throw new Error(`${name}[${i}]: ${q8[i]} became ${q4[i]}`);
       }
     }
     expect(r4.nonzero).toBe(r8.nonzero);
@@ -160,11 +196,19 @@ describe('sparrow compress mnist-8', () => {
     const set = loadDataset('mnist', MNIST_DIR);
     const px = set.pixels.slice(0, 784);
     writeFileSync(join(tmp, 'x8.npy'), writeNpy(px, [1, 1, 28, 28]));
-    writeFileSync(join(tmp, 'xf.npy'), writeNpy(Float32Array.from(px, (p) => p / 255), [1, 1, 28, 28]));
+    writeFileSync(
+      join(tmp, 'xf.npy'),
+      writeNpy(
+        Float32Array.from(px, (p) => p / 255),
+        [1, 1, 28, 28],
+      ),
+    );
     const a = json<{ engine: string; outputs: Record<string, { file: string; dims: number[] }> }>(
-      sparrow('run', file8, '--input', `Input3=${join(tmp, 'x8.npy')}`, '--out', join(tmp, 'o8'), '--json'));
+      sparrow('run', file8, '--input', `Input3=${join(tmp, 'x8.npy')}`, '--out', join(tmp, 'o8'), '--json'),
+    );
     const b = json<{ outputs: Record<string, { file: string }> }>(
-      sparrow('run', file8, '--input', `Input3=${join(tmp, 'xf.npy')}`, '--out', join(tmp, 'of'), '--json'));
+      sparrow('run', file8, '--input', `Input3=${join(tmp, 'xf.npy')}`, '--out', join(tmp, 'of'), '--json'),
+    );
     expect(a.engine).toBe('sparrow-f32');
     expect(a.outputs.Plus214_Output_0!.dims).toEqual([1, 10]);
     const ya = parseNpy(readFileSync(a.outputs.Plus214_Output_0!.file)).data as Float32Array;
@@ -175,7 +219,10 @@ describe('sparrow compress mnist-8', () => {
 
   it('refuses bad options and inputs with one line on stderr', () => {
     const out = join(tmp, 'bad.sparrow');
-    expectFailure(sparrow('compress', MNIST_ONNX, '-o', out, '--weight-bits', '2'), /invalid_argument: weight bits must be an integer in 3\.\.8/);
+    expectFailure(
+      sparrow('compress', MNIST_ONNX, '-o', out, '--weight-bits', '2'),
+      /invalid_argument: weight bits must be an integer in 3\.\.8/,
+    );
     expectFailure(sparrow('compress', MNIST_ONNX, '-o', out, '--sparsity', '1'), /invalid_argument: sparsity/);
     expectFailure(sparrow('compress', MNIST_ONNX, '-o', out, '--prune', 'random'), /invalid_argument: pruning method/);
     expectFailure(sparrow('compress', MNIST_ONNX, '-o', out, '--prune', 'hessian'), /invalid_argument: .*calibration/);
@@ -183,7 +230,10 @@ describe('sparrow compress mnist-8', () => {
     expectFailure(sparrow('compress', MNIST_ONNX, '-o', out, '--mean', '0.1,0.2', '--std', '1,1'), /--mean has 2 values/);
     expectFailure(sparrow('compress', join(tmp, 'missing.onnx'), '-o', out), /io_error/);
     expectFailure(sparrow('compress', file8, '-o', out), /already a \.sparrow/);
-    expectFailure(sparrow('run', file8, '--input', `Input3=${join(tmp, 'x8.npy')}`, '--engine', 'ort-node'), /runs on sparrow-f32, sparrow-int8 or sparrow-ref, not ort-node/);
+    expectFailure(
+      sparrow('run', file8, '--input', `Input3=${join(tmp, 'x8.npy')}`, '--engine', 'ort-node'),
+      /runs on sparrow-f32, sparrow-int8 or sparrow-ref, not ort-node/,
+    );
     expect(existsSync(out)).toBe(false);
   });
 
@@ -198,7 +248,19 @@ describe('sparrow compress mnist-8', () => {
 
   it.skipIf(!HAVE_MNIST)('--activations static stores the calibrated input range of every quantized layer', () => {
     const out = join(tmp, 'static.sparrow');
-    const r = sparrow('compress', MNIST_ONNX, '-o', out, '--calib', `mnist:${MNIST_DIR}`, '--calib-n', '16', '--activations', 'static', '--json');
+    const r = sparrow(
+      'compress',
+      MNIST_ONNX,
+      '-o',
+      out,
+      '--calib',
+      `mnist:${MNIST_DIR}`,
+      '--calib-n',
+      '16',
+      '--activations',
+      'static',
+      '--json',
+    );
     json<ReportJson>(r);
     const { header } = readContainer(new Uint8Array(readFileSync(out)));
     expect(header.meta.compression).toMatchObject({ activations: 'static', calib: { n: 16 } });
@@ -227,14 +289,17 @@ function resnetEnds(): { first: string; last: string; all: string[]; int8Nonzero
   optimize(g);
   const layers = g.nodes.filter((n) => (n.op === 'Conv' || n.op === 'Gemm') && g.values.get(n.inputs[1]!)?.const);
   const all = layers.map((n) => n.inputs[1]!);
-  const first = all[0]!, last = all[all.length - 1]!;
+  const first = all[0]!,
+    last = all[all.length - 1]!;
   const int8NonzeroDense = new Map<string, number>();
   for (const n of [layers[0]!, layers[layers.length - 1]!]) {
     const t = g.values.get(n.inputs[1]!)!.const!;
     const w = t.data as Float32Array;
     // output channel: axis 0 for Conv and Gemm transB = 1, axis 1 for Gemm transB = 0
     const byRow = n.op === 'Conv' || n.attrs['transB'] === 1;
-    const C = byRow ? t.dims[0]! : t.dims[1]!, inner = byRow ? w.length / C : 1, stride = byRow ? 1 : C;
+    const C = byRow ? t.dims[0]! : t.dims[1]!,
+      inner = byRow ? w.length / C : 1,
+      stride = byRow ? 1 : C;
     let nz = 0;
     for (let c = 0; c < C; c++) {
       const idx = (i: number): number => (byRow ? c * inner + i : i * stride + c);
@@ -260,7 +325,9 @@ describe('sparrow compress ResNet-20', () => {
   // (denseEnds): at 0.7 the 18 inner layers keep exactly n − round(0.7·n) weights each, the
   // first conv and the Gemm keep every weight int8 does not round to 0.
   it('at sparsity 0.7 fits in 140 KB; inner layers at density 0.3 exactly, the first and last layer dense', () => {
-    console.info(`ResNet-20 at 0.7: ${report.bytes} bytes (ONNX ${statSync(join(ROOT, RESNET_ONNX)).size}), Shannon bound ${report.entropyBytes}`);
+    console.info(
+      `ResNet-20 at 0.7: ${report.bytes} bytes (ONNX ${statSync(join(ROOT, RESNET_ONNX)).size}), Shannon bound ${report.entropyBytes}`,
+    );
     expect(report.bytes).toBeLessThan(140_000);
     const int8 = report.tensors.filter((t) => t.dtype === 'int8');
     expect(int8).toHaveLength(20); // 19 Conv + the Gemm
@@ -268,15 +335,20 @@ describe('sparrow compress ResNet-20', () => {
     expect(int8.map((t) => t.name).sort()).toEqual([...ends.all].sort());
     const size = (t: TensorJson): number => t.shape.reduce((x, y) => x * y, 1);
     const nonzero = (t: TensorJson): number => Math.round(t.density * size(t));
-    let n = 0, nz = 0;
+    let n = 0,
+      nz = 0;
     for (const t of int8) {
-      n += size(t); nz += nonzero(t);
+      n += size(t);
+      nz += nonzero(t);
       if (t.name === ends.first || t.name === ends.last) expect(nonzero(t), t.name).toBe(ends.int8NonzeroDense.get(t.name));
       else expect(nonzero(t), t.name).toBe(size(t) - Math.round(0.7 * size(t)));
     }
     // 432 + 640 dense weights of 269 722: the whole is a little above 0.3
-    const want = (ends.int8NonzeroDense.get(ends.first)! + ends.int8NonzeroDense.get(ends.last)!
-      + int8.filter((t) => t.name !== ends.first && t.name !== ends.last).reduce((a, t) => a + size(t) - Math.round(0.7 * size(t)), 0)) / n;
+    const want =
+      (ends.int8NonzeroDense.get(ends.first)! +
+        ends.int8NonzeroDense.get(ends.last)! +
+        int8.filter((t) => t.name !== ends.first && t.name !== ends.last).reduce((a, t) => a + size(t) - Math.round(0.7 * size(t)), 0)) /
+      n;
     expect(nz / n).toBeCloseTo(want, 9);
     expect(nz / n).toBeGreaterThan(0.3);
     expect(nz / n).toBeLessThan(0.31);
@@ -288,7 +360,8 @@ describe('sparrow compress ResNet-20', () => {
     const size = (shape: number[]): number => shape.reduce((x, y) => x * y, 1);
     const all = await compressOnnx(onnx, { sparsity: 0.7, denseEnds: false });
     expect(all.layers).toHaveLength(20);
-    for (const L of all.layers) expect(Math.round(L.density * size(L.shape)), L.value).toBe(size(L.shape) - Math.round(0.7 * size(L.shape)));
+    for (const L of all.layers)
+      expect(Math.round(L.density * size(L.shape)), L.value).toBe(size(L.shape) - Math.round(0.7 * size(L.shape)));
     const def = await compressOnnx(onnx, { sparsity: 0.7, weightBits: 4 });
     expect(def.layers.map((L) => L.value)).toEqual(all.layers.map((L) => L.value));
     for (const L of def.layers) {
@@ -322,8 +395,24 @@ describe('sparrow compress ResNet-20', () => {
   // same evaluation records (measured with 256 calibration records: 68.2 % vs 30.3 % on records 1000..9999).
   it.skipIf(!HAVE_CIFAR)('at 0.7, --prune hessian beats magnitude by ≥ 20 points on records 1000..1499', () => {
     const out = join(tmp, 'resnet20-obs70.sparrow');
-    const r = json<ReportJson>(sparrow('compress', RESNET_ONNX, '-o', out, '--sparsity', '0.7', '--prune', 'hessian',
-      '--calib', `cifar10:${CIFAR}`, '--calib-n', '64', ...IMAGENET_NORM, '--json'));
+    const r = json<ReportJson>(
+      sparrow(
+        'compress',
+        RESNET_ONNX,
+        '-o',
+        out,
+        '--sparsity',
+        '0.7',
+        '--prune',
+        'hessian',
+        '--calib',
+        `cifar10:${CIFAR}`,
+        '--calib-n',
+        '64',
+        ...IMAGENET_NORM,
+        '--json',
+      ),
+    );
     expect(r.bytes).toBeLessThan(140_000);
     const base = ['--dataset', 'cifar10', '--data', CIFAR, '--offset', '1000', '--limit', '500', '--batch', '50', '--json'];
     const magnitude = json<EvalJson>(sparrow('eval', file, ...base));
@@ -341,20 +430,26 @@ describe('weight sharing (kmeans.ts)', () => {
       let c = 0;
       starts.forEach((a, k) => {
         const b = k + 1 < starts.length ? starts[k + 1]! : xs.length;
-        let w = 0, s = 0;
-        for (let i = a; i < b; i++) { w += ws[i]!; s += ws[i]! * xs[i]!; }
+        let w = 0,
+          s = 0;
+        for (let i = a; i < b; i++) {
+          w += ws[i]!;
+          s += ws[i]! * xs[i]!;
+        }
         for (let i = a; i < b; i++) c += ws[i]! * (xs[i]! - s / w) ** 2;
       });
       return c;
     };
     for (let trial = 0; trial < 30; trial++) {
-      const n = 3 + Math.floor(rnd() * 7), k = 1 + Math.floor(rnd() * 4);
+      const n = 3 + Math.floor(rnd() * 7),
+        k = 1 + Math.floor(rnd() * 4);
       const xs = [...new Set(Array.from({ length: n }, () => Math.floor(rnd() * 60) - 30))].sort((a, b) => a - b);
       const ws = xs.map(() => 1 + Math.floor(rnd() * 20));
       const got = cost(xs, ws, kmeans1dExact(xs, ws, k));
       let best = Infinity;
       const m = xs.length;
-      for (let mask = 0; mask < 1 << (m - 1); mask++) { // every set of cut points
+      for (let mask = 0; mask < 1 << (m - 1); mask++) {
+        // every set of cut points
         const starts = [0];
         for (let i = 1; i < m; i++) if (mask & (1 << (i - 1))) starts.push(i);
         if (starts.length <= k) best = Math.min(best, cost(xs, ws, starts));
@@ -365,15 +460,19 @@ describe('weight sharing (kmeans.ts)', () => {
 
   it('keeps zeros and signs, at most 2^bits levels, deterministic', () => {
     const rnd = lcg(11);
-    const q = Int8Array.from({ length: 5000 }, () => (rnd() < 0.5 ? 0 : Math.max(-127, Math.min(127, Math.round((rnd() + rnd() + rnd() - 1.5) * 90)))));
+    const q = Int8Array.from({ length: 5000 }, () =>
+      rnd() < 0.5 ? 0 : Math.max(-127, Math.min(127, Math.round((rnd() + rnd() + rnd() - 1.5) * 90))),
+    );
     for (const bits of [3, 4, 5, 6]) {
-      const a = shareInt8Levels(q, bits), b = shareInt8Levels(q, bits);
+      const a = shareInt8Levels(q, bits),
+        b = shareInt8Levels(q, bits);
       expect(Array.from(a.q)).toEqual(Array.from(b.q));
       expect(a.levels.length).toBeLessThanOrEqual(2 ** bits);
       expect(a.levels).toContain(0);
       expect(a.levels).toEqual(distinct(a.q));
       for (let i = 0; i < q.length; i++) {
-        if ((q[i] === 0) !== (a.q[i] === 0) || Math.sign(q[i]!) !== Math.sign(a.q[i]!)) throw new Error(`bits ${bits}, [${i}]: ${q[i]} → ${a.q[i]}`);
+        if ((q[i] === 0) !== (a.q[i] === 0) || Math.sign(q[i]!) !== Math.sign(a.q[i]!))
+          throw new Error(`bits ${bits}, [${i}]: ${q[i]} → ${a.q[i]}`);
       }
     }
     expect(shareInt8Levels(q, 3).sse).toBeGreaterThan(shareInt8Levels(q, 5).sse);

@@ -1,8 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import {
-  magnitudePrune, globalMagnitudeThreshold, globalMagnitudePrune, pruneCount,
-} from '../src/compress/prune.js';
+import { magnitudePrune, globalMagnitudeThreshold, globalMagnitudePrune, pruneCount } from '../src/compress/prune.js';
 import { SparrowError } from '../src/errors.js';
 
 /** Plain reference: sort positions by (|w|, index) and zero the first k. */
@@ -20,37 +18,45 @@ function zeros(w: Float32Array): number {
   return z;
 }
 
-const weights = fc.array(
-  fc.oneof(
-    fc.float({ noNaN: true, noDefaultInfinity: true }),
-    fc.integer({ min: -3, max: 3 }).map((k) => k * 0.5), // many ties and zeros
-  ),
-  { maxLength: 200 },
-).map((a) => Float32Array.from(a));
+const weights = fc
+  .array(
+    fc.oneof(
+      fc.float({ noNaN: true, noDefaultInfinity: true }),
+      fc.integer({ min: -3, max: 3 }).map((k) => k * 0.5), // many ties and zeros
+    ),
+    { maxLength: 200 },
+  )
+  .map((a) => Float32Array.from(a));
 const sparsity = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
 
 describe('magnitudePrune', () => {
   it('equals the (|w|, index)-sorted reference; exact count; kept weights are the largest', () => {
-    fc.assert(fc.property(weights, sparsity, (w, s) => {
-      const before = Float32Array.from(w);
-      const out = magnitudePrune(w, s);
-      expect(w).toEqual(before); // input untouched
-      expect(out).not.toBe(w);
-      expect(Array.from(out)).toEqual(Array.from(refPrune(w, s)));
+    fc.assert(
+      fc.property(weights, sparsity, (w, s) => {
+        const before = Float32Array.from(w);
+        const out = magnitudePrune(w, s);
+        expect(w).toEqual(before); // input untouched
+        expect(out).not.toBe(w);
+        expect(Array.from(out)).toEqual(Array.from(refPrune(w, s)));
 
-      const k = Math.round(s * w.length);
-      const pruned: number[] = [];
-      const kept: number[] = [];
-      for (let i = 0; i < w.length; i++) {
-        if (out[i] === 0 && w[i] !== 0) pruned.push(i);
-        else if (out[i] !== 0) { kept.push(i); expect(out[i]).toBe(w[i]); }
-      }
-      // exactly k positions selected (already-zero weights count as the smallest)
-      expect(zeros(out)).toBe(Math.max(k, zeros(w)));
-      // every kept magnitude >= every pruned magnitude
-      const maxPruned = Math.max(0, ...pruned.map((i) => Math.abs(w[i]!)));
-      for (const i of kept) expect(Math.abs(w[i]!)).toBeGreaterThanOrEqual(maxPruned);
-    }), { numRuns: 1000 });
+        const k = Math.round(s * w.length);
+        const pruned: number[] = [];
+        const kept: number[] = [];
+        for (let i = 0; i < w.length; i++) {
+          if (out[i] === 0 && w[i] !== 0) pruned.push(i);
+          else if (out[i] !== 0) {
+            kept.push(i);
+            expect(out[i]).toBe(w[i]);
+          }
+        }
+        // exactly k positions selected (already-zero weights count as the smallest)
+        expect(zeros(out)).toBe(Math.max(k, zeros(w)));
+        // every kept magnitude >= every pruned magnitude
+        const maxPruned = Math.max(0, ...pruned.map((i) => Math.abs(w[i]!)));
+        for (const i of kept) expect(Math.abs(w[i]!)).toBeGreaterThanOrEqual(maxPruned);
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it('breaks ties by index: lower index pruned first', () => {
@@ -78,7 +84,10 @@ describe('magnitudePrune', () => {
 
   it('rejects bad sparsity and non-finite weights with SparrowError invalid_argument', () => {
     for (const s of [1, -0.1, 1.5, NaN, Infinity, '0.5' as unknown as number]) {
-      try { magnitudePrune(Float32Array.of(1, 2), s); expect.unreachable(); } catch (e) {
+      try {
+        magnitudePrune(Float32Array.of(1, 2), s);
+        expect.unreachable();
+      } catch (e) {
         expect(e).toBeInstanceOf(SparrowError);
         expect((e as SparrowError).code).toBe('invalid_argument');
       }
@@ -91,28 +100,37 @@ describe('magnitudePrune', () => {
 
 describe('global magnitude pruning', () => {
   it('globalMagnitudePrune == per-layer reference on the concatenation; threshold is the k-th smallest |w|', () => {
-    fc.assert(fc.property(fc.array(weights, { maxLength: 5 }), sparsity, (layers, s) => {
-      const total = layers.reduce((a, w) => a + w.length, 0);
-      const concat = new Float32Array(total);
-      let p = 0;
-      for (const w of layers) { concat.set(w, p); p += w.length; }
-      const expected = refPrune(concat, s);
-      const out = globalMagnitudePrune(layers, s);
-      expect(out.map((w) => w.length)).toEqual(layers.map((w) => w.length));
-      p = 0;
-      for (const w of out) { expect(Array.from(w)).toEqual(Array.from(expected.subarray(p, p + w.length))); p += w.length; }
+    fc.assert(
+      fc.property(fc.array(weights, { maxLength: 5 }), sparsity, (layers, s) => {
+        const total = layers.reduce((a, w) => a + w.length, 0);
+        const concat = new Float32Array(total);
+        let p = 0;
+        for (const w of layers) {
+          concat.set(w, p);
+          p += w.length;
+        }
+        const expected = refPrune(concat, s);
+        const out = globalMagnitudePrune(layers, s);
+        expect(out.map((w) => w.length)).toEqual(layers.map((w) => w.length));
+        p = 0;
+        for (const w of out) {
+          expect(Array.from(w)).toEqual(Array.from(expected.subarray(p, p + w.length)));
+          p += w.length;
+        }
 
-      const k = Math.round(s * total);
-      const t = globalMagnitudeThreshold(layers, s);
-      if (k === 0) expect(t).toBe(-Infinity);
-      else {
-        const mags = Array.from(concat, Math.abs).sort((a, b) => a - b);
-        expect(t).toBe(mags[k - 1]);
-        // pruning |w| <= t removes at least k, and |w| < t removes fewer than k
-        expect(mags.filter((m) => m <= t).length).toBeGreaterThanOrEqual(k);
-        expect(mags.filter((m) => m < t).length).toBeLessThan(k);
-      }
-    }), { numRuns: 500 });
+        const k = Math.round(s * total);
+        const t = globalMagnitudeThreshold(layers, s);
+        if (k === 0) expect(t).toBe(-Infinity);
+        else {
+          const mags = Array.from(concat, Math.abs).sort((a, b) => a - b);
+          expect(t).toBe(mags[k - 1]);
+          // pruning |w| <= t removes at least k, and |w| < t removes fewer than k
+          expect(mags.filter((m) => m <= t).length).toBeGreaterThanOrEqual(k);
+          expect(mags.filter((m) => m < t).length).toBeLessThan(k);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('prunes across layers, not per layer', () => {

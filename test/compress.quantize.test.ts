@@ -3,9 +3,7 @@ import { dataDir } from '../src/bench/data.js';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { existsSync, readFileSync } from 'node:fs';
-import {
-  quantizePerChannelInt8, dequantize, roundHalfEven, channelAxisFor, channelScale,
-} from '../src/compress/quantize.js';
+import { quantizePerChannelInt8, dequantize, roundHalfEven, channelAxisFor, channelScale } from '../src/compress/quantize.js';
 import { SparrowError } from '../src/errors.js';
 import { decodeModel } from '../src/onnx/proto.js';
 import { weightTensors } from '../src/onnx/initializers.js';
@@ -33,7 +31,10 @@ function channelOf(i: number, dims: number[], axis: number): number {
 function refQuantize(w: Float32Array, dims: number[], axis: number): { q: number[]; scales: number[]; ordinary: boolean[] } {
   const C = dims[axis]!;
   const maxAbs = new Array<number>(C).fill(0);
-  w.forEach((v, i) => { const c = channelOf(i, dims, axis); maxAbs[c] = Math.max(maxAbs[c]!, Math.abs(v)); });
+  w.forEach((v, i) => {
+    const c = channelOf(i, dims, axis);
+    maxAbs[c] = Math.max(maxAbs[c]!, Math.abs(v));
+  });
   const scales = maxAbs.map((m) => (m === 0 ? 1 : Math.fround(m / 127)));
   const ordinary = maxAbs.map((m) => m === 0 || (m >= 127 * MIN_NORMAL_F32 && m <= 2 ** 127));
   const q = Array.from(w, (v, i) => {
@@ -67,61 +68,78 @@ const weightCase = fc
   })
   .map(({ dims, axis, values, zeroChannel }) => {
     const w = Float32Array.from(values);
-    if (zeroChannel !== undefined) w.forEach((_, i) => { if (channelOf(i, dims, axis) === zeroChannel) w[i] = 0; });
+    if (zeroChannel !== undefined)
+      w.forEach((_, i) => {
+        if (channelOf(i, dims, axis) === zeroChannel) w[i] = 0;
+      });
     return { dims, axis, w };
   });
 
 describe('quantizePerChannelInt8 properties (fast-check)', () => {
   it('matches the plain reference exactly on every ordinary channel (127*2^-126 <= max|w| <= 2^127, or 0)', () => {
-    fc.assert(fc.property(weightCase, ({ dims, axis, w }) => {
-      const { q, scales } = quantizePerChannelInt8(w, dims, axis);
-      const ref = refQuantize(w, dims, axis);
-      for (let c = 0; c < scales.length; c++) {
-        if (ref.ordinary[c]) expect(scales[c]).toBe(ref.scales[c]);
-      }
-      for (let i = 0; i < w.length; i++) {
-        if (ref.ordinary[channelOf(i, dims, axis)]) expect(q[i]).toBe(ref.q[i]);
-      }
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(weightCase, ({ dims, axis, w }) => {
+        const { q, scales } = quantizePerChannelInt8(w, dims, axis);
+        const ref = refQuantize(w, dims, axis);
+        for (let c = 0; c < scales.length; c++) {
+          if (ref.ordinary[c]) expect(scales[c]).toBe(ref.scales[c]);
+        }
+        for (let i = 0; i < w.length; i++) {
+          if (ref.ordinary[channelOf(i, dims, axis)]) expect(q[i]).toBe(ref.q[i]);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('|dequant - w| <= scale/2 (plus float32 rounding of q*scale), scales finite and > 0', () => {
-    fc.assert(fc.property(weightCase, ({ dims, axis, w }) => {
-      const { q, scales } = quantizePerChannelInt8(w, dims, axis);
-      expect(scales.length).toBe(dims[axis]);
-      for (const s of scales) { expect(Number.isFinite(s)).toBe(true); expect(s).toBeGreaterThan(0); }
-      const d = dequantize(q, scales, dims, axis);
-      for (let i = 0; i < w.length; i++) {
-        const s = scales[channelOf(i, dims, axis)]!;
-        expect(Number.isNaN(d[i])).toBe(false);
-        expect(Math.abs(d[i]! - w[i]!)).toBeLessThanOrEqual(s * (0.5 + 1e-5));
-      }
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(weightCase, ({ dims, axis, w }) => {
+        const { q, scales } = quantizePerChannelInt8(w, dims, axis);
+        expect(scales.length).toBe(dims[axis]);
+        for (const s of scales) {
+          expect(Number.isFinite(s)).toBe(true);
+          expect(s).toBeGreaterThan(0);
+        }
+        const d = dequantize(q, scales, dims, axis);
+        for (let i = 0; i < w.length; i++) {
+          const s = scales[channelOf(i, dims, axis)]!;
+          expect(Number.isNaN(d[i])).toBe(false);
+          expect(Math.abs(d[i]! - w[i]!)).toBeLessThanOrEqual(s * (0.5 + 1e-5));
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('max |q| == 127 in every nonzero channel (normal scale), never -128, zeros stay exactly 0, signs kept', () => {
-    fc.assert(fc.property(weightCase, ({ dims, axis, w }) => {
-      const { q, scales } = quantizePerChannelInt8(w, dims, axis);
-      const C = dims[axis]!;
-      const maxQ = new Array<number>(C).fill(0);
-      const maxW = new Array<number>(C).fill(0);
-      for (let i = 0; i < w.length; i++) {
-        const c = channelOf(i, dims, axis);
-        expect(q[i]).not.toBe(-128);
-        expect(Math.abs(q[i]!)).toBeLessThanOrEqual(127);
-        if (w[i] === 0) expect(q[i]).toBe(0);
-        if (q[i] !== 0) expect(Math.sign(q[i]!)).toBe(Math.sign(w[i]!));
-        maxQ[c] = Math.max(maxQ[c]!, Math.abs(q[i]!));
-        maxW[c] = Math.max(maxW[c]!, Math.abs(w[i]!));
-      }
-      const d = dequantize(q, scales, dims, axis);
-      for (let i = 0; i < w.length; i++) if (w[i] === 0) expect(Object.is(d[i], 0)).toBe(true);
-      for (let c = 0; c < C; c++) {
-        if (maxW[c] === 0) { expect(maxQ[c]).toBe(0); expect(scales[c]).toBe(1); }
-        else if (maxW[c]! >= 127 * MIN_NORMAL_F32) expect(maxQ[c]).toBe(127);
-        else expect(maxQ[c]).toBeGreaterThan(0); // subnormal-scale channel: range may be partly used
-      }
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(weightCase, ({ dims, axis, w }) => {
+        const { q, scales } = quantizePerChannelInt8(w, dims, axis);
+        const C = dims[axis]!;
+        const maxQ = new Array<number>(C).fill(0);
+        const maxW = new Array<number>(C).fill(0);
+        for (let i = 0; i < w.length; i++) {
+          const c = channelOf(i, dims, axis);
+          expect(q[i]).not.toBe(-128);
+          expect(Math.abs(q[i]!)).toBeLessThanOrEqual(127);
+          if (w[i] === 0) expect(q[i]).toBe(0);
+          if (q[i] !== 0) expect(Math.sign(q[i]!)).toBe(Math.sign(w[i]!));
+          maxQ[c] = Math.max(maxQ[c]!, Math.abs(q[i]!));
+          maxW[c] = Math.max(maxW[c]!, Math.abs(w[i]!));
+        }
+        const d = dequantize(q, scales, dims, axis);
+        for (let i = 0; i < w.length; i++) if (w[i] === 0) expect(Object.is(d[i], 0)).toBe(true);
+        for (let c = 0; c < C; c++) {
+          if (maxW[c] === 0) {
+            expect(maxQ[c]).toBe(0);
+            expect(scales[c]).toBe(1);
+          } else if (maxW[c]! >= 127 * MIN_NORMAL_F32) expect(maxQ[c]).toBe(127);
+          else expect(maxQ[c]).toBeGreaterThan(0); // subnormal-scale channel: range may be partly used
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 
@@ -143,13 +161,25 @@ describe('quantizePerChannelInt8 examples', () => {
   it('roundHalfEven', () => {
     // 1-D with axis 0 means one channel per element: use (1, n) for a single channel below.
     const cases: Array<[number, number]> = [
-      [0.5, 0], [1.5, 2], [2.5, 2], [-0.5, 0], [-1.5, -2], [-2.5, -2], [2.4999999999999996, 2],
-      [2.5000000000000004, 3], [-3.5, -4], [7, 7], [-7.2, -7], [1e20 + 0.5, 1e20],
+      [0.5, 0],
+      [1.5, 2],
+      [2.5, 2],
+      [-0.5, 0],
+      [-1.5, -2],
+      [-2.5, -2],
+      [2.4999999999999996, 2],
+      [2.5000000000000004, 3],
+      [-3.5, -4],
+      [7, 7],
+      [-7.2, -7],
+      [1e20 + 0.5, 1e20],
     ];
     for (const [x, r] of cases) expect(roundHalfEven(x) + 0).toBe(r); // + 0: -0 and 0 are the same integer
-    fc.assert(fc.property(fc.double({ min: -1e6, max: 1e6, noNaN: true }), (x) => {
-      expect(roundHalfEven(x) + 0).toBe(refRoundHalfEven(x) + 0);
-    }));
+    fc.assert(
+      fc.property(fc.double({ min: -1e6, max: 1e6, noNaN: true }), (x) => {
+        expect(roundHalfEven(x) + 0).toBe(refRoundHalfEven(x) + 0);
+      }),
+    );
   });
 
   it('Conv (Cout,Cin,kh,kw) along axis 0: one scale per output channel', () => {
@@ -223,7 +253,11 @@ describe('quantizePerChannelInt8 examples', () => {
     ];
     for (const f of bad) {
       expect(f).toThrowError(SparrowError);
-      try { f(); } catch (e) { expect((e as SparrowError).code).toBe('invalid_argument'); }
+      try {
+        f();
+      } catch (e) {
+        expect((e as SparrowError).code).toBe('invalid_argument');
+      }
     }
   });
 });

@@ -13,10 +13,50 @@ const HAVE = existsSync(DIR);
 if (!HAVE) console.warn(`!!! ${DIR} is absent: the ONNX conformance suite is SKIPPED !!!`);
 
 // The op list of the float32 engine issue, plus what the graphs around them use.
-const OPS = new Set(['Conv', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Relu', 'LeakyRelu', 'Clip', 'Sigmoid', 'Tanh',
-  'HardSigmoid', 'HardSwish', 'Exp', 'Sqrt', 'Pow', 'Erf', 'Gelu', 'Softmax', 'LogSoftmax', 'MaxPool', 'AveragePool',
-  'GlobalAveragePool', 'BatchNormalization', 'Flatten', 'Reshape', 'Transpose', 'Concat', 'Split', 'Slice', 'Pad', 'Squeeze',
-  'Unsqueeze', 'Gather', 'Shape', 'Cast', 'ReduceMean', 'LayerNormalization', 'Identity', 'Dropout', 'Constant']);
+const OPS = new Set([
+  'Conv',
+  'Gemm',
+  'MatMul',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Relu',
+  'LeakyRelu',
+  'Clip',
+  'Sigmoid',
+  'Tanh',
+  'HardSigmoid',
+  'HardSwish',
+  'Exp',
+  'Sqrt',
+  'Pow',
+  'Erf',
+  'Gelu',
+  'Softmax',
+  'LogSoftmax',
+  'MaxPool',
+  'AveragePool',
+  'GlobalAveragePool',
+  'BatchNormalization',
+  'Flatten',
+  'Reshape',
+  'Transpose',
+  'Concat',
+  'Split',
+  'Slice',
+  'Pad',
+  'Squeeze',
+  'Unsqueeze',
+  'Gather',
+  'Shape',
+  'Cast',
+  'ReduceMean',
+  'LayerNormalization',
+  'Identity',
+  'Dropout',
+  'Constant',
+]);
 
 describe.skipIf(!HAVE)('ONNX backend conformance', () => {
   it.each(['sparrow-f32', 'reference'] as const)('%s: passes every in-scope test except the listed expected failures', async (engine) => {
@@ -38,6 +78,8 @@ describe.skipIf(!HAVE)('ONNX backend conformance', () => {
     }
     expect(bad, bad.slice(0, 5).join('\n')).toEqual([]);
     expect(r.passed.length).toBeGreaterThanOrEqual(250);
-    console.log(`conformance (${engine}): ${r.passed.length} passed, ${r.failed.length} failed (expected), ${r.unsupported.length} unsupported`);
+    console.log(
+      `conformance (${engine}): ${r.passed.length} passed, ${r.failed.length} failed (expected), ${r.unsupported.length} unsupported`,
+    );
   });
 });

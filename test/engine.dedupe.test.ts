@@ -29,14 +29,22 @@ const MIXED = buildModel({
     { op: 'Add', inputs: ['idx', 'idx'], outputs: ['k'] },
     { op: 'Constant', inputs: [], outputs: ['c'], attrs: { value: f32([2], [0.5, -1.5]) } },
   ],
-  inputs: [{ name: 'x', dtype: 'float32', dims: [1, 4] }, { name: 'idx', dtype: 'int64', dims: [2] }],
-  outputs: [{ name: 'y', dtype: 'float32', dims: [1, 2] }, { name: 'k', dtype: 'int64', dims: [2] }, { name: 'c', dtype: 'float32', dims: [2] }],
+  inputs: [
+    { name: 'x', dtype: 'float32', dims: [1, 4] },
+    { name: 'idx', dtype: 'int64', dims: [2] },
+  ],
+  outputs: [
+    { name: 'y', dtype: 'float32', dims: [1, 2] },
+    { name: 'k', dtype: 'int64', dims: [2] },
+    { name: 'c', dtype: 'float32', dims: [2] },
+  ],
 });
 const FEEDS = { x: f32([1, 4], [1, -2, 3, -4]), idx: i64([2, 0]) };
 const WANT = { y: [3, 1], k: [4n, 0n], c: [0.5, -1.5] };
 
 const ENGINES: EngineName[] = ['sparrow-f32', 'sparrow-int8'];
-const open = (bytes: Uint8Array, engine: EngineName) => Session.fromOnnx(bytes, { engine, ...(engine === 'reference' ? {} : { wasmModule }) });
+const open = (bytes: Uint8Array, engine: EngineName) =>
+  Session.fromOnnx(bytes, { engine, ...(engine === 'reference' ? {} : { wasmModule }) });
 
 function expectWant(out: Record<string, Tensor>): void {
   expect(Array.from(out.y!.data as Float32Array)).toEqual(WANT.y);
@@ -69,11 +77,22 @@ describe.each(ENGINES)('%s: shared plan runner', (engine) => {
     expectWant(await s.run(FEEDS));
   });
 
-  it('bad feeds: the reference executor\'s messages', async () => {
-    const s = await open(MIXED, engine), r = await open(MIXED, 'reference');
-    const bad: unknown[] = [null, {}, { ...FEEDS, z: FEEDS.x }, { ...FEEDS, x: f32([1, 3], [1, 2, 3]) }, { ...FEEDS, idx: f32([2], [0, 1]) }];
+  it("bad feeds: the reference executor's messages", async () => {
+    const s = await open(MIXED, engine),
+      r = await open(MIXED, 'reference');
+    const bad: unknown[] = [
+      null,
+      {},
+      { ...FEEDS, z: FEEDS.x },
+      { ...FEEDS, x: f32([1, 3], [1, 2, 3]) },
+      { ...FEEDS, idx: f32([2], [0, 1]) },
+    ];
     for (const f of bad) {
-      const msg = (p: Promise<unknown>) => p.then(() => 'ok', (e: Error) => e.message);
+      const msg = (p: Promise<unknown>) =>
+        p.then(
+          () => 'ok',
+          (e: Error) => e.message,
+        );
       const want = await msg(r.run(f as Record<string, Tensor>));
       expect(want).not.toBe('ok');
       expect(await msg(s.run(f as Record<string, Tensor>))).toBe(want);
@@ -85,8 +104,14 @@ describe('a signature without static shapes', () => {
   // y = Reshape(x, s) with s fed: sparrow-int8 plans it on the reference executor,
   // sparrow-f32 folds the (small, integer) shape feed into the signature and compiles
   const bytes = buildModel({
-    nodes: [{ op: 'Reshape', inputs: ['x', 's'], outputs: ['y'] }, { op: 'Relu', inputs: ['y'], outputs: ['z'] }],
-    inputs: [{ name: 'x', dtype: 'float32', dims: [4] }, { name: 's', dtype: 'int64', dims: [2] }],
+    nodes: [
+      { op: 'Reshape', inputs: ['x', 's'], outputs: ['y'] },
+      { op: 'Relu', inputs: ['y'], outputs: ['z'] },
+    ],
+    inputs: [
+      { name: 'x', dtype: 'float32', dims: [4] },
+      { name: 's', dtype: 'int64', dims: [2] },
+    ],
     outputs: [{ name: 'z', dtype: 'float32', dims: null }],
   });
   const feeds = { x: f32([4], [1, -2, 3, -4]), s: i64([2, 2]) };

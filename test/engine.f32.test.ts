@@ -34,7 +34,8 @@ const F32 = (o: SessionOptions = {}): SessionOptions => ({ ...o, engine: 'sparro
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-const RTOL = 1e-4, ATOL = 1e-5;
+const RTOL = 1e-4,
+  ATOL = 1e-5;
 const numel = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
 
 function rand(dims: number[], seed: number, lo = -1, hi = 1): Tensor {
@@ -67,7 +68,10 @@ function caseModel(c: Case): { model: BuildModel; feeds: Record<string, Tensor> 
   const feeds: Record<string, Tensor> = {};
   const dataNames: string[] = [];
   c.inputs.forEach((t, i) => {
-    if (typeof t === 'string') { dataNames.push(t); return; }
+    if (typeof t === 'string') {
+      dataNames.push(t);
+      return;
+    }
     feeds[`x${i}`] = t;
     dataNames.push(`x${i}`);
   });
@@ -90,9 +94,11 @@ function caseModel(c: Case): { model: BuildModel; feeds: Record<string, Tensor> 
 function mismatch(got: Tensor, want: Tensor): string | null {
   if (got.dtype !== want.dtype) return `dtype ${got.dtype} vs ${want.dtype}`;
   if (got.dims.join() !== want.dims.join()) return `dims [${got.dims}] vs [${want.dims}]`;
-  const a = got.data as Float32Array, b = want.data as Float32Array;
+  const a = got.data as Float32Array,
+    b = want.data as Float32Array;
   for (let i = 0; i < a.length; i++) {
-    const x = a[i]!, y = b[i]!;
+    const x = a[i]!,
+      y = b[i]!;
     if (Number.isNaN(y) ? !Number.isNaN(x) : !(Math.abs(x - y) <= ATOL + RTOL * Math.abs(y)) && x !== y) {
       return `element ${i}: ${x} vs reference ${y} (|Δ| ${Math.abs(x - y).toExponential(2)})`;
     }
@@ -104,7 +110,13 @@ function mismatch(got: Tensor, want: Tensor): string | null {
 async function runCase(c: Case): Promise<string | null> {
   const { model, feeds } = caseModel(c);
   const bytes = buildModel(model);
-  const where = `${c.op} ${c.label}: inputs ${Object.values(feeds).map(fmt).join(', ')}${c.consts ? `; consts ${Object.entries(c.consts).map(([k, t]) => `${k}=${fmt(t)}`).join(', ')}` : ''} attrs ${JSON.stringify(c.attrs ?? {})}`;
+  const where = `${c.op} ${c.label}: inputs ${Object.values(feeds).map(fmt).join(', ')}${
+    c.consts
+      ? `; consts ${Object.entries(c.consts)
+          .map(([k, t]) => `${k}=${fmt(t)}`)
+          .join(', ')}`
+      : ''
+  } attrs ${JSON.stringify(c.attrs ?? {})}`;
   const ref = await Session.fromOnnx(bytes);
   const want = await ref.run(feeds);
   let f: Session;
@@ -143,9 +155,45 @@ async function expectCases(cases: Case[]): Promise<void> {
 
 describe('sparrow-f32 op kernels vs the TS references', () => {
   const SHAPE_PAIRS: Array<[number[], number[]]> = [
-    [[2, 3, 4, 5], [2, 3, 4, 5]], [[7], [7]], [[13], []], [[], [6]], [[3, 5], [1]], [[2, 3, 4, 5], [3, 1, 1]],
-    [[2, 3, 4, 5], [1, 3, 1, 1]], [[4, 5], [5]], [[3, 1, 5], [1, 4, 1]], [[1, 9], [6, 1]], [[2, 1, 3, 1, 5], [1, 4, 1, 6, 1]],
-    [[1], [2, 3, 7]], [[2, 1, 2, 1, 2, 1, 3], [1, 2, 1, 2, 1, 2, 1]], [[5, 1, 1, 7], [5, 3, 2, 7]], [[33], [33]],
+    [
+      [2, 3, 4, 5],
+      [2, 3, 4, 5],
+    ],
+    [[7], [7]],
+    [[13], []],
+    [[], [6]],
+    [[3, 5], [1]],
+    [
+      [2, 3, 4, 5],
+      [3, 1, 1],
+    ],
+    [
+      [2, 3, 4, 5],
+      [1, 3, 1, 1],
+    ],
+    [[4, 5], [5]],
+    [
+      [3, 1, 5],
+      [1, 4, 1],
+    ],
+    [
+      [1, 9],
+      [6, 1],
+    ],
+    [
+      [2, 1, 3, 1, 5],
+      [1, 4, 1, 6, 1],
+    ],
+    [[1], [2, 3, 7]],
+    [
+      [2, 1, 2, 1, 2, 1, 3],
+      [1, 2, 1, 2, 1, 2, 1],
+    ],
+    [
+      [5, 1, 1, 7],
+      [5, 3, 2, 7],
+    ],
+    [[33], [33]],
   ];
 
   it('Add/Sub/Mul/Div with numpy broadcasting (inputs and constants, both sides)', async () => {
@@ -153,7 +201,8 @@ describe('sparrow-f32 op kernels vs the TS references', () => {
     let seed = 1;
     for (const op of ['Add', 'Sub', 'Mul', 'Div']) {
       for (const [a, b] of SHAPE_PAIRS) {
-        const A = rand(a, seed++), B = rand(b, seed++, op === 'Div' ? 0.5 : -1, op === 'Div' ? 2 : 1);
+        const A = rand(a, seed++),
+          B = rand(b, seed++, op === 'Div' ? 0.5 : -1, op === 'Div' ? 2 : 1);
         const deep = Math.max(a.length, b.length) > 6;
         cases.push({ label: 'both fed', op, inputs: [A, B], allowFallback: deep });
         cases.push({ label: 'B constant', op, inputs: [A], consts: { B }, allowFallback: deep });
@@ -173,7 +222,12 @@ describe('sparrow-f32 op kernels vs the TS references', () => {
       cases.push({ label: `exponent ${e}`, op: 'Pow', inputs: [rand([3, 11], seed++, 0.05, 4)], consts: { E: f32c([e], []) } });
     }
     cases.push({ label: 'negative base, integer exponent', op: 'Pow', inputs: [rand([17], seed++, -3, 3)], consts: { E: f32c([3], []) } });
-    cases.push({ label: 'negative base, exponent 2 (general)', op: 'Pow', inputs: [rand([9], seed++, -3, 3)], consts: { E: f32c([4], [1]) } });
+    cases.push({
+      label: 'negative base, exponent 2 (general)',
+      op: 'Pow',
+      inputs: [rand([9], seed++, -3, 3)],
+      consts: { E: f32c([4], [1]) },
+    });
     await expectCases(cases);
   });
 
@@ -187,12 +241,23 @@ describe('sparrow-f32 op kernels vs the TS references', () => {
     for (const s of shapes) cases.push({ label: 'wide range', op: 'Exp', inputs: [rand(s, seed++, -80, 80)] });
     for (const s of shapes) cases.push({ label: 'tiny', op: 'Tanh', inputs: [rand(s, seed++, -1e-3, 1e-3)] });
     for (const s of shapes) cases.push({ label: 'tiny', op: 'Erf', inputs: [rand(s, seed++, -1e-3, 1e-3)] });
-    for (const alpha of [0.01, 0.3, 2]) cases.push({ label: `alpha ${alpha}`, op: 'LeakyRelu', inputs: [rand([5, 7], seed++, -4, 4)], attrs: { alpha: { float: alpha } } });
-    for (const [alpha, beta] of [[0.2, 0.5], [0.5, 0.1], [1 / 6, 0.5]]) {
-      cases.push({ label: `alpha ${alpha} beta ${beta}`, op: 'HardSigmoid', inputs: [rand([3, 13], seed++, -6, 6)], attrs: { alpha: { float: alpha! }, beta: { float: beta! } } });
+    for (const alpha of [0.01, 0.3, 2])
+      cases.push({ label: `alpha ${alpha}`, op: 'LeakyRelu', inputs: [rand([5, 7], seed++, -4, 4)], attrs: { alpha: { float: alpha } } });
+    for (const [alpha, beta] of [
+      [0.2, 0.5],
+      [0.5, 0.1],
+      [1 / 6, 0.5],
+    ]) {
+      cases.push({
+        label: `alpha ${alpha} beta ${beta}`,
+        op: 'HardSigmoid',
+        inputs: [rand([3, 13], seed++, -6, 6)],
+        attrs: { alpha: { float: alpha! }, beta: { float: beta! } },
+      });
     }
     for (const approximate of ['none', 'tanh']) {
-      for (const s of shapes) cases.push({ label: approximate, op: 'Gelu', inputs: [rand(s, seed++, -6, 6)], attrs: { approximate }, opset: 20 });
+      for (const s of shapes)
+        cases.push({ label: approximate, op: 'Gelu', inputs: [rand(s, seed++, -6, 6)], attrs: { approximate }, opset: 20 });
     }
     // Clip: opset 11+ bounds as inputs (both, min only, max only, none, min > max), opset 6 attributes
     const X = () => rand([6, 7], seed++, -3, 3);
@@ -203,7 +268,14 @@ describe('sparrow-f32 op kernels vs the TS references', () => {
     cases.push({ label: 'min > max', op: 'Clip', inputs: [X()], consts: { lo: f32c([1], []), hi: f32c([-1], []) }, opset: 13 });
     cases.push({ label: 'opset 6 attributes', op: 'Clip', inputs: [X()], attrs: { min: { float: -1 }, max: { float: 0.5 } }, opset: 7 });
     cases.push({ label: 'fed bounds', op: 'Clip', inputs: [X(), f32c([-0.25], []), f32c([0.75], [])], opset: 13 });
-    cases.push({ label: 'fed max, constant min', op: 'Clip', inputs: [X(), f32c([0.5], [])], consts: { lo: f32c([-2], []) }, order: ['x0', 'lo', 'x1'], opset: 13 });
+    cases.push({
+      label: 'fed max, constant min',
+      op: 'Clip',
+      inputs: [X(), f32c([0.5], [])],
+      consts: { lo: f32c([-2], []) },
+      order: ['x0', 'lo', 'x1'],
+      opset: 13,
+    });
     await expectCases(cases);
   });
 
@@ -231,18 +303,31 @@ describe('sparrow-f32 op kernels vs the TS references', () => {
     conv('SAME_LOWER', [1, 3, 7, 8], [4, 3, 4, 4], { auto_pad: 'SAME_LOWER' });
     conv('VALID', [1, 3, 7, 8], [4, 3, 3, 2], { auto_pad: 'VALID' });
     conv('kernel_shape attribute', [1, 1, 5, 5], [1, 1, 2, 2], { kernel_shape: [2, 2] });
-    cases.push({ label: 'fed weights and bias', op: 'Conv', inputs: [rand([2, 3, 6, 7], seed++), rand([4, 3, 3, 3], seed++), rand([4], seed++)], attrs: { pads: [1, 0, 1, 2] } });
-    cases.push({ label: 'fed depthwise weights', op: 'Conv', inputs: [rand([1, 4, 6, 6], seed++), rand([4, 1, 3, 3], seed++)], attrs: { group: 4 } });
+    cases.push({
+      label: 'fed weights and bias',
+      op: 'Conv',
+      inputs: [rand([2, 3, 6, 7], seed++), rand([4, 3, 3, 3], seed++), rand([4], seed++)],
+      attrs: { pads: [1, 0, 1, 2] },
+    });
+    cases.push({
+      label: 'fed depthwise weights',
+      op: 'Conv',
+      inputs: [rand([1, 4, 6, 6], seed++), rand([4, 1, 3, 3], seed++)],
+      attrs: { group: 4 },
+    });
     await expectCases(cases);
   });
 
   it('Gemm: transA/transB, alpha/beta, every C broadcast, constant and fed operands', async () => {
     const cases: Case[] = [];
     let seed = 400;
-    const M = 5, K = 7, N = 9;
+    const M = 5,
+      K = 7,
+      N = 9;
     for (const transA of [0, 1]) {
       for (const transB of [0, 1]) {
-        const A = rand(transA ? [K, M] : [M, K], seed++), B = rand(transB ? [N, K] : [K, N], seed++);
+        const A = rand(transA ? [K, M] : [M, K], seed++),
+          B = rand(transB ? [N, K] : [K, N], seed++);
         const attrs = { transA, transB, alpha: { float: 0.75 }, beta: { float: 1.5 } };
         for (const cd of [[N], [1, N], [M, 1], [M, N], [], [1]]) {
           cases.push({ label: `C [${cd}] const`, op: 'Gemm', inputs: [A], consts: { B, C: rand(cd, seed++) }, attrs });
@@ -252,10 +337,32 @@ describe('sparrow-f32 op kernels vs the TS references', () => {
         cases.push({ label: 'B fed, C fed', op: 'Gemm', inputs: [A, B, rand([M, N], seed++)], attrs: { transA, transB } });
       }
     }
-    cases.push({ label: 'M = 1 (FC layer)', op: 'Gemm', inputs: [rand([1, 64], seed++)], consts: { B: rand([10, 64], seed++), C: rand([10], seed++) }, attrs: { transB: 1 } });
-    cases.push({ label: 'all fed, alpha and beta', op: 'Gemm', inputs: [rand([M, K], seed++), rand([N, K], seed++), rand([1, N], seed++)], attrs: { transB: 1, alpha: { float: 0.5 }, beta: { float: -2 } } });
-    cases.push({ label: 'all fed, C [M,1], beta', op: 'Gemm', inputs: [rand([K, M], seed++), rand([K, N], seed++), rand([M, 1], seed++)], attrs: { transA: 1, beta: { float: 0.25 } } });
-    cases.push({ label: 'beta 0', op: 'Gemm', inputs: [rand([3, 4], seed++)], consts: { B: rand([4, 2], seed++), C: rand([3, 2], seed++) }, attrs: { beta: { float: 0 } } });
+    cases.push({
+      label: 'M = 1 (FC layer)',
+      op: 'Gemm',
+      inputs: [rand([1, 64], seed++)],
+      consts: { B: rand([10, 64], seed++), C: rand([10], seed++) },
+      attrs: { transB: 1 },
+    });
+    cases.push({
+      label: 'all fed, alpha and beta',
+      op: 'Gemm',
+      inputs: [rand([M, K], seed++), rand([N, K], seed++), rand([1, N], seed++)],
+      attrs: { transB: 1, alpha: { float: 0.5 }, beta: { float: -2 } },
+    });
+    cases.push({
+      label: 'all fed, C [M,1], beta',
+      op: 'Gemm',
+      inputs: [rand([K, M], seed++), rand([K, N], seed++), rand([M, 1], seed++)],
+      attrs: { transA: 1, beta: { float: 0.25 } },
+    });
+    cases.push({
+      label: 'beta 0',
+      op: 'Gemm',
+      inputs: [rand([3, 4], seed++)],
+      consts: { B: rand([4, 2], seed++), C: rand([3, 2], seed++) },
+      attrs: { beta: { float: 0 } },
+    });
     await expectCases(cases);
   });
 
@@ -263,8 +370,33 @@ describe('sparrow-f32 op kernels vs the TS references', () => {
     const cases: Case[] = [];
     let seed = 500;
     const pairs: Array<[number[], number[]]> = [
-      [[5, 7], [7, 9]], [[2, 3, 5, 7], [7, 4]], [[3, 5, 7], [3, 7, 6]], [[2, 1, 4, 6], [3, 6, 5]], [[7], [7, 3]], [[4, 7], [7]],
-      [[7], [7]], [[1, 16], [16, 10]], [[6, 8], [2, 8, 3]],
+      [
+        [5, 7],
+        [7, 9],
+      ],
+      [
+        [2, 3, 5, 7],
+        [7, 4],
+      ],
+      [
+        [3, 5, 7],
+        [3, 7, 6],
+      ],
+      [
+        [2, 1, 4, 6],
+        [3, 6, 5],
+      ],
+      [[7], [7, 3]],
+      [[4, 7], [7]],
+      [[7], [7]],
+      [
+        [1, 16],
+        [16, 10],
+      ],
+      [
+        [6, 8],
+        [2, 8, 3],
+      ],
     ];
     for (const [a, b] of pairs) {
       cases.push({ label: 'B constant', op: 'MatMul', inputs: [rand(a, seed++)], consts: { B: rand(b, seed++) } });
@@ -291,9 +423,20 @@ describe('sparrow-f32 op kernels vs the TS references', () => {
     for (const [label, x, attrs] of variants) {
       cases.push({ label, op: 'MaxPool', inputs: [rand(x, seed++)], attrs, opset: 12 });
       cases.push({ label, op: 'AveragePool', inputs: [rand(x, seed++)], attrs, opset: 19 });
-      cases.push({ label: `${label} count_include_pad`, op: 'AveragePool', inputs: [rand(x, seed++)], attrs: { ...attrs, count_include_pad: 1 }, opset: 19 });
+      cases.push({
+        label: `${label} count_include_pad`,
+        op: 'AveragePool',
+        inputs: [rand(x, seed++)],
+        attrs: { ...attrs, count_include_pad: 1 },
+        opset: 19,
+      });
     }
-    for (const x of [[1, 3, 8, 8], [2, 5, 7, 3], [1, 4, 9]]) cases.push({ label: `[${x}]`, op: 'GlobalAveragePool', inputs: [rand(x, seed++)] });
+    for (const x of [
+      [1, 3, 8, 8],
+      [2, 5, 7, 3],
+      [1, 4, 9],
+    ])
+      cases.push({ label: `[${x}]`, op: 'GlobalAveragePool', inputs: [rand(x, seed++)] });
     await expectCases(cases);
   });
 
@@ -314,37 +457,95 @@ describe('sparrow-f32 op kernels vs the TS references', () => {
   it('BatchNormalization, LayerNormalization, ReduceMean', async () => {
     const cases: Case[] = [];
     let seed = 800;
-    for (const x of [[2, 3, 4, 5], [3, 4], [1, 6, 7]]) {
+    for (const x of [
+      [2, 3, 4, 5],
+      [3, 4],
+      [1, 6, 7],
+    ]) {
       const C = x[1]!;
       cases.push({
-        label: `[${x}]`, op: 'BatchNormalization', inputs: [rand(x, seed++)], opset: 15, attrs: { epsilon: { float: 1e-3 } },
+        label: `[${x}]`,
+        op: 'BatchNormalization',
+        inputs: [rand(x, seed++)],
+        opset: 15,
+        attrs: { epsilon: { float: 1e-3 } },
         consts: { s: rand([C], seed++), b: rand([C], seed++), m: rand([C], seed++), v: rand([C], seed++, 0.5, 2) },
       });
     }
     cases.push({
-      label: 'fed parameters', op: 'BatchNormalization', inputs: [rand([2, 3, 4, 5], seed++), rand([3], seed++), rand([3], seed++), rand([3], seed++), rand([3], seed++, 0.5, 2)], opset: 15,
+      label: 'fed parameters',
+      op: 'BatchNormalization',
+      inputs: [rand([2, 3, 4, 5], seed++), rand([3], seed++), rand([3], seed++), rand([3], seed++), rand([3], seed++, 0.5, 2)],
+      opset: 15,
     });
-    cases.push({ label: 'fed Scale and B', op: 'LayerNormalization', inputs: [rand([2, 3, 8], seed++), rand([3, 8], seed++), rand([3, 8], seed++)], attrs: { axis: 1 }, opset: 17 });
-    for (const [x, axis, sd] of [[[2, 3, 8], -1, [8]], [[2, 3, 8], 1, [3, 8]], [[4, 7], -1, [7]], [[2, 3, 5], -1, [1]], [[2, 2, 3, 4], 2, [1, 4]]] as const) {
+    cases.push({
+      label: 'fed Scale and B',
+      op: 'LayerNormalization',
+      inputs: [rand([2, 3, 8], seed++), rand([3, 8], seed++), rand([3, 8], seed++)],
+      attrs: { axis: 1 },
+      opset: 17,
+    });
+    for (const [x, axis, sd] of [
+      [[2, 3, 8], -1, [8]],
+      [[2, 3, 8], 1, [3, 8]],
+      [[4, 7], -1, [7]],
+      [[2, 3, 5], -1, [1]],
+      [[2, 2, 3, 4], 2, [1, 4]],
+    ] as const) {
       cases.push({
-        label: `axis ${axis} scale [${sd}]`, op: 'LayerNormalization', inputs: [rand([...x], seed++)], attrs: { axis, epsilon: { float: 1e-5 } }, opset: 17,
+        label: `axis ${axis} scale [${sd}]`,
+        op: 'LayerNormalization',
+        inputs: [rand([...x], seed++)],
+        attrs: { axis, epsilon: { float: 1e-5 } },
+        opset: 17,
         consts: { S: rand([...sd], seed++), B: rand([...sd], seed++) },
       });
       cases.push({
-        label: `axis ${axis} no bias, mean/invstd outputs`, op: 'LayerNormalization', inputs: [rand([...x], seed++)], attrs: { axis }, opset: 17,
-        consts: { S: rand([...sd], seed++) }, nOut: 3,
+        label: `axis ${axis} no bias, mean/invstd outputs`,
+        op: 'LayerNormalization',
+        inputs: [rand([...x], seed++)],
+        attrs: { axis },
+        opset: 17,
+        consts: { S: rand([...sd], seed++) },
+        nOut: 3,
       });
     }
     const X = [2, 3, 4, 5];
     for (const axes of [[1], [2, 3], [-1], [0], [1, 2, 3], [0, 1]]) {
       for (const keepdims of [0, 1]) {
-        cases.push({ label: `axes ${axes} keepdims ${keepdims}`, op: 'ReduceMean', inputs: [rand(X, seed++)], attrs: { axes, keepdims }, opset: 13 });
-        cases.push({ label: `opset 18 axes ${axes} keepdims ${keepdims}`, op: 'ReduceMean', inputs: [rand(X, seed++)], consts: { axes: i64(axes) }, attrs: { keepdims }, opset: 18 });
+        cases.push({
+          label: `axes ${axes} keepdims ${keepdims}`,
+          op: 'ReduceMean',
+          inputs: [rand(X, seed++)],
+          attrs: { axes, keepdims },
+          opset: 13,
+        });
+        cases.push({
+          label: `opset 18 axes ${axes} keepdims ${keepdims}`,
+          op: 'ReduceMean',
+          inputs: [rand(X, seed++)],
+          consts: { axes: i64(axes) },
+          attrs: { keepdims },
+          opset: 18,
+        });
       }
     }
     cases.push({ label: 'all axes', op: 'ReduceMean', inputs: [rand([3, 1, 7], seed++)], opset: 13 });
-    cases.push({ label: 'size-1 axes between', op: 'ReduceMean', inputs: [rand([3, 1, 7, 2], seed++)], attrs: { axes: [0, 2] }, opset: 13 });
-    cases.push({ label: 'non-contiguous axes', op: 'ReduceMean', inputs: [rand(X, seed++)], attrs: { axes: [0, 2] }, opset: 13, allowFallback: true });
+    cases.push({
+      label: 'size-1 axes between',
+      op: 'ReduceMean',
+      inputs: [rand([3, 1, 7, 2], seed++)],
+      attrs: { axes: [0, 2] },
+      opset: 13,
+    });
+    cases.push({
+      label: 'non-contiguous axes',
+      op: 'ReduceMean',
+      inputs: [rand(X, seed++)],
+      attrs: { axes: [0, 2] },
+      opset: 13,
+      allowFallback: true,
+    });
     await expectCases(cases);
   });
 
@@ -352,45 +553,185 @@ describe('sparrow-f32 op kernels vs the TS references', () => {
     const cases: Case[] = [];
     let seed = 900;
     const X = () => rand([2, 3, 4, 5], seed++);
-    for (const perm of [[0, 1, 2, 3], [3, 2, 1, 0], [0, 2, 3, 1], [1, 0, 2, 3], [0, 1, 3, 2], [2, 0, 3, 1]]) {
+    for (const perm of [
+      [0, 1, 2, 3],
+      [3, 2, 1, 0],
+      [0, 2, 3, 1],
+      [1, 0, 2, 3],
+      [0, 1, 3, 2],
+      [2, 0, 3, 1],
+    ]) {
       cases.push({ label: `perm ${perm}`, op: 'Transpose', inputs: [X()], attrs: { perm } });
     }
     cases.push({ label: 'default perm', op: 'Transpose', inputs: [rand([3, 7], seed++)] });
     for (const axis of [0, 1, 2, -1]) {
-      const d = (k: number) => { const s = [2, 3, 4]; s[(axis + 3) % 3] = k; return s; };
-      cases.push({ label: `axis ${axis}`, op: 'Concat', inputs: [rand(d(1), seed++), rand(d(3), seed++), rand(d(2), seed++)], attrs: { axis } });
-      cases.push({ label: `axis ${axis} with a constant`, op: 'Concat', inputs: [rand(d(2), seed++)], consts: { c: rand(d(3), seed++) }, attrs: { axis } });
+      const d = (k: number) => {
+        const s = [2, 3, 4];
+        s[(axis + 3) % 3] = k;
+        return s;
+      };
+      cases.push({
+        label: `axis ${axis}`,
+        op: 'Concat',
+        inputs: [rand(d(1), seed++), rand(d(3), seed++), rand(d(2), seed++)],
+        attrs: { axis },
+      });
+      cases.push({
+        label: `axis ${axis} with a constant`,
+        op: 'Concat',
+        inputs: [rand(d(2), seed++)],
+        consts: { c: rand(d(3), seed++) },
+        attrs: { axis },
+      });
     }
-    for (const [axis, split] of [[0, [1, 1]], [1, [1, 2]], [2, [1, 1, 2]], [3, [5]], [-1, [2, 3]]] as const) {
-      cases.push({ label: `axis ${axis} split ${split}`, op: 'Split', inputs: [X()], consts: { s: i64([...split]) }, attrs: { axis }, nOut: split.length, opset: 13 });
+    for (const [axis, split] of [
+      [0, [1, 1]],
+      [1, [1, 2]],
+      [2, [1, 1, 2]],
+      [3, [5]],
+      [-1, [2, 3]],
+    ] as const) {
+      cases.push({
+        label: `axis ${axis} split ${split}`,
+        op: 'Split',
+        inputs: [X()],
+        consts: { s: i64([...split]) },
+        attrs: { axis },
+        nOut: split.length,
+        opset: 13,
+      });
     }
-    cases.push({ label: 'num_outputs 3 uneven', op: 'Split', inputs: [rand([2, 7], seed++)], attrs: { axis: 1, num_outputs: 3 }, nOut: 3, opset: 18 });
+    cases.push({
+      label: 'num_outputs 3 uneven',
+      op: 'Split',
+      inputs: [rand([2, 7], seed++)],
+      attrs: { axis: 1, num_outputs: 3 },
+      nOut: 3,
+      opset: 18,
+    });
     const slices: Array<[number[], number[], number[] | undefined, number[] | undefined]> = [
-      [[0, 1], [2, 3], [0, 1], undefined], [[1], [-1], [3], undefined], [[0, 0], [4, 5], [2, 3], [2, 2]], [[-1], [-100], [3], [-1]],
-      [[3, 2], [0, 0], [2, 3], [-2, -1]], [[0], [100], [1], [2]], [[1, 1, 1, 1], [2, 3, 4, 5], undefined, undefined], [[2], [2], [2], undefined],
+      [[0, 1], [2, 3], [0, 1], undefined],
+      [[1], [-1], [3], undefined],
+      [
+        [0, 0],
+        [4, 5],
+        [2, 3],
+        [2, 2],
+      ],
+      [[-1], [-100], [3], [-1]],
+      [
+        [3, 2],
+        [0, 0],
+        [2, 3],
+        [-2, -1],
+      ],
+      [[0], [100], [1], [2]],
+      [[1, 1, 1, 1], [2, 3, 4, 5], undefined, undefined],
+      [[2], [2], [2], undefined],
     ];
     for (const [starts, ends, axes, steps] of slices) {
       const consts: Record<string, Tensor> = { st: i64(starts), en: i64(ends) };
       const order = ['x0', 'st', 'en'];
-      if (axes) { consts['ax'] = i64(axes); order.push('ax'); }
-      if (steps) { if (!axes) { consts['ax'] = i64(starts.map((_, i) => i)); order.push('ax'); } consts['sp'] = i64(steps); order.push('sp'); }
-      cases.push({ label: `starts ${starts} ends ${ends} axes ${axes} steps ${steps}`, op: 'Slice', inputs: [X()], consts, order, opset: 13 });
+      if (axes) {
+        consts['ax'] = i64(axes);
+        order.push('ax');
+      }
+      if (steps) {
+        if (!axes) {
+          consts['ax'] = i64(starts.map((_, i) => i));
+          order.push('ax');
+        }
+        consts['sp'] = i64(steps);
+        order.push('sp');
+      }
+      cases.push({
+        label: `starts ${starts} ends ${ends} axes ${axes} steps ${steps}`,
+        op: 'Slice',
+        inputs: [X()],
+        consts,
+        order,
+        opset: 13,
+      });
     }
-    cases.push({ label: 'opset 9 attributes', op: 'Slice', inputs: [X()], attrs: { starts: [1, 0], ends: [3, 2], axes: [1, 3] }, opset: 9 });
+    cases.push({
+      label: 'opset 9 attributes',
+      op: 'Slice',
+      inputs: [X()],
+      attrs: { starts: [1, 0], ends: [3, 2], axes: [1, 3] },
+      opset: 9,
+    });
     for (const mode of ['constant', 'edge', 'reflect', 'wrap']) {
-      for (const pads of [[0, 1, 2, 1, 0, 2, 1, 3], [1, 0, 0, 0, 0, 1, 0, 0], [0, 0, 1, 2, 0, 0, 2, 1], [0, -1, 1, 0, 0, 0, 1, -2]]) {
+      for (const pads of [
+        [0, 1, 2, 1, 0, 2, 1, 3],
+        [1, 0, 0, 0, 0, 1, 0, 0],
+        [0, 0, 1, 2, 0, 0, 2, 1],
+        [0, -1, 1, 0, 0, 0, 1, -2],
+      ]) {
         const consts: Record<string, Tensor> = { p: i64(pads) };
         if (mode === 'constant') consts['v'] = f32c([0.5], []);
         cases.push({ label: `${mode} pads ${pads}`, op: 'Pad', inputs: [X()], consts, attrs: { mode }, opset: 19 });
       }
     }
-    cases.push({ label: 'fed constant_value', op: 'Pad', inputs: [X(), f32c([2.5], [])], consts: { p: i64([0, 1, 0, 0, 1, 0, 2, 1]) }, order: ['x0', 'p', 'x1'], opset: 13 });
-    cases.push({ label: 'axes (opset 18)', op: 'Pad', inputs: [X()], consts: { p: i64([1, 2, 0, 1]), v: f32c([-1], []), ax: i64([1, 3]) }, order: ['x0', 'p', 'v', 'ax'], opset: 18 });
-    cases.push({ label: 'opset 2 attributes reflect', op: 'Pad', inputs: [rand([3, 4], seed++)], attrs: { pads: [1, 2, 1, 2], mode: 'reflect' }, opset: 7 });
-    for (const [axis, idx, idims] of [[0, [1, 0, 1], [3]], [1, [2, -1], [2]], [2, [[0, 3], [1, 1]].flat(), [2, 2]], [3, [4], []], [-1, [0, 2, 4], [3]]] as const) {
-      cases.push({ label: `axis ${axis} indices ${idx}`, op: 'Gather', inputs: [X()], consts: { i: i64([...idx], [...idims]) }, attrs: { axis } });
+    cases.push({
+      label: 'fed constant_value',
+      op: 'Pad',
+      inputs: [X(), f32c([2.5], [])],
+      consts: { p: i64([0, 1, 0, 0, 1, 0, 2, 1]) },
+      order: ['x0', 'p', 'x1'],
+      opset: 13,
+    });
+    cases.push({
+      label: 'axes (opset 18)',
+      op: 'Pad',
+      inputs: [X()],
+      consts: { p: i64([1, 2, 0, 1]), v: f32c([-1], []), ax: i64([1, 3]) },
+      order: ['x0', 'p', 'v', 'ax'],
+      opset: 18,
+    });
+    cases.push({
+      label: 'opset 2 attributes reflect',
+      op: 'Pad',
+      inputs: [rand([3, 4], seed++)],
+      attrs: { pads: [1, 2, 1, 2], mode: 'reflect' },
+      opset: 7,
+    });
+    for (const [axis, idx, idims] of [
+      [0, [1, 0, 1], [3]],
+      [1, [2, -1], [2]],
+      [
+        2,
+        [
+          [0, 3],
+          [1, 1],
+        ].flat(),
+        [2, 2],
+      ],
+      [3, [4], []],
+      [-1, [0, 2, 4], [3]],
+    ] as const) {
+      cases.push({
+        label: `axis ${axis} indices ${idx}`,
+        op: 'Gather',
+        inputs: [X()],
+        consts: { i: i64([...idx], [...idims]) },
+        attrs: { axis },
+      });
     }
-    for (const [x, shape] of [[[3, 1], [2, 3, 4]], [[1, 4], [3, 1]], [[5], [2, 5]], [[2, 1, 3], [2, 4, 3]]] as const) {
+    for (const [x, shape] of [
+      [
+        [3, 1],
+        [2, 3, 4],
+      ],
+      [
+        [1, 4],
+        [3, 1],
+      ],
+      [[5], [2, 5]],
+      [
+        [2, 1, 3],
+        [2, 4, 3],
+      ],
+    ] as const) {
       cases.push({ label: `[${x}] to [${shape}]`, op: 'Expand', inputs: [rand([...x], seed++)], consts: { s: i64([...shape]) } });
     }
     await expectCases(cases);
@@ -400,26 +741,58 @@ describe('sparrow-f32 op kernels vs the TS references', () => {
     let seed = 1000;
     const cases: Case[] = [
       {
-        label: 'Conv → Add(bias [C,1,1]) → Relu', op: 'Conv', inputs: [rand([1, 3, 6, 6], seed++)], consts: { W: rand([4, 3, 3, 3], seed++), cb: rand([4, 1, 1], seed++) },
-        order: ['x0', 'W'], attrs: { pads: [1, 1, 1, 1] },
-        extra: [{ op: 'Add', inputs: ['y0', 'cb'], outputs: ['t'] }, { op: 'Relu', inputs: ['t'], outputs: ['z'] }],
+        label: 'Conv → Add(bias [C,1,1]) → Relu',
+        op: 'Conv',
+        inputs: [rand([1, 3, 6, 6], seed++)],
+        consts: { W: rand([4, 3, 3, 3], seed++), cb: rand([4, 1, 1], seed++) },
+        order: ['x0', 'W'],
+        attrs: { pads: [1, 1, 1, 1] },
+        extra: [
+          { op: 'Add', inputs: ['y0', 'cb'], outputs: ['t'] },
+          { op: 'Relu', inputs: ['t'], outputs: ['z'] },
+        ],
       },
       {
-        label: 'Conv(B) → Clip(0, 6)', op: 'Conv', inputs: [rand([1, 2, 5, 5], seed++, -4, 4)], consts: { W: rand([3, 2, 1, 1], seed++, -3, 3), B: rand([3], seed++), lo: f32c([0], []), hi: f32c([6], []) },
-        order: ['x0', 'W', 'B'], extra: [{ op: 'Clip', inputs: ['y0', 'lo', 'hi'], outputs: ['z'] }],
+        label: 'Conv(B) → Clip(0, 6)',
+        op: 'Conv',
+        inputs: [rand([1, 2, 5, 5], seed++, -4, 4)],
+        consts: { W: rand([3, 2, 1, 1], seed++, -3, 3), B: rand([3], seed++), lo: f32c([0], []), hi: f32c([6], []) },
+        order: ['x0', 'W', 'B'],
+        extra: [{ op: 'Clip', inputs: ['y0', 'lo', 'hi'], outputs: ['z'] }],
       },
       {
-        label: 'MatMul 2-D → Add([N]) → Relu (becomes Gemm)', op: 'MatMul', inputs: [rand([3, 8], seed++)], consts: { B: rand([8, 5], seed++), c: rand([5], seed++) },
-        order: ['x0', 'B'], extra: [{ op: 'Add', inputs: ['c', 'y0'], outputs: ['t'] }, { op: 'Relu', inputs: ['t'], outputs: ['z'] }],
+        label: 'MatMul 2-D → Add([N]) → Relu (becomes Gemm)',
+        op: 'MatMul',
+        inputs: [rand([3, 8], seed++)],
+        consts: { B: rand([8, 5], seed++), c: rand([5], seed++) },
+        order: ['x0', 'B'],
+        extra: [
+          { op: 'Add', inputs: ['c', 'y0'], outputs: ['t'] },
+          { op: 'Relu', inputs: ['t'], outputs: ['z'] },
+        ],
       },
       {
-        label: 'MatMul 3-D → Add([1,N]) → Clip', op: 'MatMul', inputs: [rand([2, 3, 8], seed++)], consts: { B: rand([8, 5], seed++), c: rand([1, 5], seed++), lo: f32c([-0.2], []), hi: f32c([0.3], []) },
-        order: ['x0', 'B'], extra: [{ op: 'Add', inputs: ['y0', 'c'], outputs: ['t'] }, { op: 'Clip', inputs: ['t', 'lo', 'hi'], outputs: ['z'] }],
+        label: 'MatMul 3-D → Add([1,N]) → Clip',
+        op: 'MatMul',
+        inputs: [rand([2, 3, 8], seed++)],
+        consts: { B: rand([8, 5], seed++), c: rand([1, 5], seed++), lo: f32c([-0.2], []), hi: f32c([0.3], []) },
+        order: ['x0', 'B'],
+        extra: [
+          { op: 'Add', inputs: ['y0', 'c'], outputs: ['t'] },
+          { op: 'Clip', inputs: ['t', 'lo', 'hi'], outputs: ['z'] },
+        ],
       },
       {
-        label: 'Gemm(C) → Add → Relu', op: 'Gemm', inputs: [rand([4, 6], seed++)], consts: { B: rand([5, 6], seed++), C: rand([5], seed++), c: rand([5], seed++) },
-        order: ['x0', 'B', 'C'], attrs: { transB: 1, beta: { float: 0.5 } },
-        extra: [{ op: 'Add', inputs: ['y0', 'c'], outputs: ['t'] }, { op: 'Relu', inputs: ['t'], outputs: ['z'] }],
+        label: 'Gemm(C) → Add → Relu',
+        op: 'Gemm',
+        inputs: [rand([4, 6], seed++)],
+        consts: { B: rand([5, 6], seed++), C: rand([5], seed++), c: rand([5], seed++) },
+        order: ['x0', 'B', 'C'],
+        attrs: { transB: 1, beta: { float: 0.5 } },
+        extra: [
+          { op: 'Add', inputs: ['y0', 'c'], outputs: ['t'] },
+          { op: 'Relu', inputs: ['t'], outputs: ['z'] },
+        ],
       },
     ];
     await expectCases(cases);
@@ -439,7 +812,10 @@ describe('sparrow-f32 op kernels vs the TS references', () => {
         { op: 'Cast', inputs: ['k'], outputs: ['kf'], attrs: { to: 1 } },
         { op: 'Add', inputs: ['w', 'kf'], outputs: ['y'] },
       ],
-      inputs: [{ name: 'x', dtype: 'float32', dims: [2, 3] }, { name: 'k', dtype: 'int64', dims: [2, 3] }],
+      inputs: [
+        { name: 'x', dtype: 'float32', dims: [2, 3] },
+        { name: 'k', dtype: 'int64', dims: [2, 3] },
+      ],
       outputs: [{ name: 'y', dtype: 'float32', dims: [2, 3] }],
       initializers: { k2: i64([1], []), zero: f32c([0], []) },
     };
@@ -504,7 +880,8 @@ function readPb(path: string): { name: string; tensor: Tensor } {
 }
 
 function numbered(dir: string, prefix: string): string[] {
-  return readdirSync(dir).filter((f) => f.startsWith(prefix) && f.endsWith('.pb'))
+  return readdirSync(dir)
+    .filter((f) => f.startsWith(prefix) && f.endsWith('.pb'))
     .sort((x, y) => Number(x.slice(prefix.length, -3)) - Number(y.slice(prefix.length, -3)));
 }
 
@@ -517,15 +894,19 @@ async function conformanceTest(dir: string, opts: SessionOptions): Promise<{ sta
     if (isSparrowError(e) && e.code === 'unsupported_op') return { status: 'unsupported', reason: e.message, fallbacks: 0 };
     return { status: 'failed', reason: `load: ${(e as Error).message}`, fallbacks: 0 };
   }
-  const sets = readdirSync(dir).filter((f) => f.startsWith('test_data_set_') && statSync(join(dir, f)).isDirectory()).sort();
+  const sets = readdirSync(dir)
+    .filter((f) => f.startsWith('test_data_set_') && statSync(join(dir, f)).isDirectory())
+    .sort();
   for (const set of sets) {
     const sd = join(dir, set);
     try {
       const feeds: Record<string, Tensor> = {};
-      numbered(sd, 'input_').map((f) => readPb(join(sd, f))).forEach((t, i) => {
-        const name = session.inputNames.includes(t.name) ? t.name : session.inputNames[i];
-        if (name !== undefined) feeds[name] = t.tensor;
-      });
+      numbered(sd, 'input_')
+        .map((f) => readPb(join(sd, f)))
+        .forEach((t, i) => {
+          const name = session.inputNames.includes(t.name) ? t.name : session.inputNames[i];
+          if (name !== undefined) feeds[name] = t.tensor;
+        });
       const outs = await session.run(feeds);
       const wants = numbered(sd, 'output_').map((f) => readPb(join(sd, f)));
       for (let i = 0; i < wants.length; i++) {
@@ -545,15 +926,21 @@ async function conformanceTest(dir: string, opts: SessionOptions): Promise<{ sta
 
 describe.skipIf(!HAVE_CONF)('ONNX backend conformance through sparrow-f32', () => {
   it('passes and fails exactly the tests the reference engine passes and fails', async () => {
-    const tests = readdirSync(CONF).filter((f) => f.startsWith('test_') && existsSync(join(CONF, f, 'model.onnx'))).sort();
+    const tests = readdirSync(CONF)
+      .filter((f) => f.startsWith('test_') && existsSync(join(CONF, f, 'model.onnx')))
+      .sort();
     const diffs: string[] = [];
-    let passed = 0, inWasm = 0;
+    let passed = 0,
+      inWasm = 0;
     const failed: string[] = [];
     for (const name of tests) {
       const ref = await conformanceTest(join(CONF, name), {});
       const f32 = await conformanceTest(join(CONF, name), F32());
       if (ref.status !== f32.status) diffs.push(`${name}: reference ${ref.status}, sparrow-f32 ${f32.status}: ${f32.reason || ref.reason}`);
-      if (f32.status === 'passed') { passed++; if (f32.fallbacks === 0) inWasm++; }
+      if (f32.status === 'passed') {
+        passed++;
+        if (f32.fallbacks === 0) inWasm++;
+      }
       if (f32.status === 'failed') failed.push(name);
     }
     console.log(`sparrow-f32 conformance: ${passed} passed (${inWasm} entirely in WASM), failed: ${failed.join(', ') || 'none'}`);
@@ -571,10 +958,16 @@ const HAVE_MNIST = existsSync(join(DATA, 'mnist', 't10k-images-idx3-ubyte.gz'));
 const CIFAR = join(DATA, 'cifar10', 'test_q75.bin');
 const HAVE_CIFAR = existsSync(CIFAR);
 const HAVE_ORT = existsSync(resolve(process.cwd(), 'node_modules/onnxruntime-node'));
-if (!HAVE_MODELS || !HAVE_MNIST || !HAVE_CIFAR || !HAVE_ORT) console.warn('!!! models, MNIST, CIFAR-10 or onnxruntime-node missing: the sparrow-f32 real-model tests are SKIPPED !!!');
+if (!HAVE_MODELS || !HAVE_MNIST || !HAVE_CIFAR || !HAVE_ORT)
+  console.warn('!!! models, MNIST, CIFAR-10 or onnxruntime-node missing: the sparrow-f32 real-model tests are SKIPPED !!!');
 
 interface OrtLike {
-  InferenceSession: { create(b: Uint8Array, o?: Record<string, unknown>): Promise<{ run(f: Record<string, unknown>): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>> }> };
+  InferenceSession: {
+    create(
+      b: Uint8Array,
+      o?: Record<string, unknown>,
+    ): Promise<{ run(f: Record<string, unknown>): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>> }>;
+  };
   Tensor: new (type: string, data: Float32Array, dims: number[]) => unknown;
 }
 
@@ -585,7 +978,9 @@ async function compareModel(file: string, input: string, output: string, xs: Ten
   const ref = await Session.fromOnnx(bytes);
   const s = await Session.fromOnnx(bytes, F32({ inputShapes: { [input]: [...xs[0]!.dims] } }));
   expect(s.report!.fallbackOps).toEqual([]);
-  let dOrt = 0, dRef = 0, correct = 0;
+  let dOrt = 0,
+    dRef = 0,
+    correct = 0;
   const mem: string[] = [];
   for (const [k, x] of xs.entries()) {
     const got = (await s.run({ [input]: x }))[output]!;
@@ -593,7 +988,8 @@ async function compareModel(file: string, input: string, output: string, xs: Ten
     const want = (await ortSession.run({ [input]: new ort.Tensor('float32', x.data as Float32Array, [...x.dims]) }))[output]!;
     const r = (await ref.run({ [input]: x }))[output]!;
     expect(got.dims).toEqual([...want.dims]);
-    const g = got.data as Float32Array, rd = r.data as Float32Array;
+    const g = got.data as Float32Array,
+      rd = r.data as Float32Array;
     let best = 0;
     for (let i = 0; i < g.length; i++) {
       dOrt = Math.max(dOrt, Math.abs(g[i]! - want.data[i]!));
@@ -603,8 +999,10 @@ async function compareModel(file: string, input: string, output: string, xs: Ten
     if (best === labels[k]) correct++;
   }
   const st = s.memoryStats()!;
-  console.log(`${file} sparrow-f32 on ${xs.length} inputs: max |Δ| vs onnxruntime-node ${dOrt.toExponential(2)}, vs reference ${dRef.toExponential(2)}; ` +
-    `top-1 ${correct}/${xs.length}; arena ${st.arenaBytes} B (unshared ${st.unsharedBytes} B), constants ${st.constantBytes} B, linear memory ${st.wasmBytes} B; fused ${JSON.stringify(s.report!.fused)}`);
+  console.log(
+    `${file} sparrow-f32 on ${xs.length} inputs: max |Δ| vs onnxruntime-node ${dOrt.toExponential(2)}, vs reference ${dRef.toExponential(2)}; ` +
+      `top-1 ${correct}/${xs.length}; arena ${st.arenaBytes} B (unshared ${st.unsharedBytes} B), constants ${st.constantBytes} B, linear memory ${st.wasmBytes} B; fused ${JSON.stringify(s.report!.fused)}`,
+  );
   expect(dOrt).toBeLessThanOrEqual(1e-4);
   expect(dRef).toBeLessThanOrEqual(1e-4);
   // runs 1, 2 and 3: nothing new allocated

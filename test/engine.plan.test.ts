@@ -21,11 +21,21 @@ describe('placeBuffers (greedy best fit by size)', () => {
         return { bytes: Math.floor(r() * 5000), first, last: first + Math.floor(r() * 8) };
       });
       const { offsets, total } = placeBuffers(bufs);
-      checkArenaPlan({ offsetOf: new Map(), scratchOffset: [], buffers: bufs.map((b, i) => ({ ...b, offset: offsets[i]!, values: [`v${i}`] })), arenaBytes: total, unsharedBytes: 0 });
+      checkArenaPlan({
+        offsetOf: new Map(),
+        scratchOffset: [],
+        buffers: bufs.map((b, i) => ({ ...b, offset: offsets[i]!, values: [`v${i}`] })),
+        arenaBytes: total,
+        unsharedBytes: 0,
+      });
       for (const o of offsets) expect(o % 16).toBe(0);
       // never worse than the peak of simultaneously live bytes times... at least the peak
       let peak = 0;
-      for (let s = -1; s < 40; s++) peak = Math.max(peak, bufs.filter((b) => b.first <= s && s <= b.last).reduce((a, b) => a + Math.ceil(Math.max(b.bytes, 1) / 16) * 16, 0));
+      for (let s = -1; s < 40; s++)
+        peak = Math.max(
+          peak,
+          bufs.filter((b) => b.first <= s && s <= b.last).reduce((a, b) => a + Math.ceil(Math.max(b.bytes, 1) / 16) * 16, 0),
+        );
       expect(total).toBeGreaterThanOrEqual(peak);
     }
   });
@@ -52,7 +62,14 @@ describe('planArena', () => {
       { reads: ['x'], writes: ['a'], inPlace: [['a', 'x']] }, // x is read again at step 3: no in place
       { reads: ['a'], writes: ['b'], alias: ['b', 'a'] },
       { reads: ['b'], writes: ['c'], inPlace: [['c', 'b']] },
-      { reads: ['c', 'x'], writes: ['d'], inPlace: [['d', 'c'], ['d', 'x']] },
+      {
+        reads: ['c', 'x'],
+        writes: ['d'],
+        inPlace: [
+          ['d', 'c'],
+          ['d', 'x'],
+        ],
+      },
     ];
     const p = planArena(steps, sizes({ x: 400, a: 400, b: 400, c: 400, d: 400 }), ['x'], ['d']);
     checkArenaPlan(p);
@@ -108,9 +125,17 @@ describe('fuseGraph', () => {
       { op: 'Add', inputs: ['c2', 'r2'], outputs: ['y2'] },
     ],
     inputs: [{ name: 'x', dtype: 'float32', dims: [1, 2, 4, 4] }],
-    outputs: [{ name: 'y', dtype: 'float32', dims: null }, { name: 'y2', dtype: 'float32', dims: null }],
+    outputs: [
+      { name: 'y', dtype: 'float32', dims: null },
+      { name: 'y2', dtype: 'float32', dims: null },
+    ],
     initializers: {
-      W: rand([3, 2, 3, 3], 1), cb: rand([1, 3, 1, 1], 2), B: rand([48, 5], 3), mb: rand([5], 4), lo: f32c([-0.1], []), hi: f32c([0.2], []),
+      W: rand([3, 2, 3, 3], 1),
+      cb: rand([1, 3, 1, 1], 2),
+      B: rand([48, 5], 3),
+      mb: rand([5], 4),
+      lo: f32c([-0.1], []),
+      hi: f32c([0.2], []),
       W2: rand([2, 2, 1, 1], 5),
     },
     opsets: { '': 13 },
@@ -131,9 +156,11 @@ describe('fuseGraph', () => {
     expect(fusedActivation(gemm)).toEqual({ min: Math.fround(-0.1), max: Math.fround(0.2) });
     // the fused graph still runs on the reference executor, with the same results
     const x = rand([1, 2, 4, 4], 9);
-    const a = runReference(before, { x }), b = runReference(g, { x });
+    const a = runReference(before, { x }),
+      b = runReference(g, { x });
     for (const k of ['y', 'y2']) {
-      const u = a[k]!.data as Float32Array, v = b[k]!.data as Float32Array;
+      const u = a[k]!.data as Float32Array,
+        v = b[k]!.data as Float32Array;
       expect(b[k]!.dims).toEqual(a[k]!.dims);
       for (let i = 0; i < u.length; i++) expect(Math.abs(u[i]! - v[i]!)).toBeLessThan(1e-5);
     }

@@ -24,7 +24,11 @@ describe('bit flips of a real .sparrow file', () => {
       const m = file.slice();
       m[i >> 3]! ^= 1 << (i & 7);
       let err: unknown = null;
-      try { inspectSparrow(m); } catch (e) { err = e; }
+      try {
+        inspectSparrow(m);
+      } catch (e) {
+        err = e;
+      }
       if (!(err instanceof SparrowError)) throw new Error(`bit ${i} (byte ${i >> 3}) flip not detected: ${String(err)}`);
       codes.set(err.code, (codes.get(err.code) ?? 0) + 1);
       expect(() => readContainer(m)).toThrow(SparrowError);

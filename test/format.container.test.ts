@@ -3,9 +3,24 @@
 // right code, and the streaming reader.
 import { describe, it, expect } from 'vitest';
 import {
-  align16, Codec, ContainerStreamReader, DType, DTYPE_BY_NAME, DTYPE_NAMES, dtypeSize, HEADER_BYTES, MAGIC,
-  parseHeaderPrefix, readContainer, SECTION_ENTRY_BYTES, VERSION_MAJOR, VERSION_MINOR, writeContainer,
-  type SectionInput, type SparrowMeta, type TensorMeta,
+  align16,
+  Codec,
+  ContainerStreamReader,
+  DType,
+  DTYPE_BY_NAME,
+  DTYPE_NAMES,
+  dtypeSize,
+  HEADER_BYTES,
+  MAGIC,
+  parseHeaderPrefix,
+  readContainer,
+  SECTION_ENTRY_BYTES,
+  VERSION_MAJOR,
+  VERSION_MINOR,
+  writeContainer,
+  type SectionInput,
+  type SparrowMeta,
+  type TensorMeta,
 } from '../src/format/container.js';
 import { crc32 } from '../src/format/crc32.js';
 import { SparrowError, type SparrowErrorCode } from '../src/errors.js';
@@ -16,7 +31,11 @@ import { SparrowError, type SparrowErrorCode } from '../src/errors.js';
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return s;
   };
 }
@@ -37,7 +56,14 @@ function errorOf(fn: () => unknown): SparrowError {
 }
 const codeOf = (fn: () => unknown): SparrowErrorCode => errorOf(fn).code;
 
-interface Sec { name: string; shape: number[]; codec: Codec; dtype: DType; payload: Uint8Array; decodedBytes: number }
+interface Sec {
+  name: string;
+  shape: number[];
+  codec: Codec;
+  dtype: DType;
+  payload: Uint8Array;
+  decodedBytes: number;
+}
 
 /** A raw section holding `shape` elements of `dtype` (random bytes). */
 function raw(name: string, dtype: DType, shape: number[], next = rng(name.length + 1)): Sec {
@@ -70,20 +96,34 @@ function buildRaw(meta: string | Uint8Array, secs: Array<Pick<Sec, 'codec' | 'dt
   const dataOffset = align16(metaOffset + m.length);
   const offsets: number[] = [];
   let end = dataOffset;
-  for (const s of secs) { offsets.push(align16(end)); end = offsets[offsets.length - 1] + s.payload.length; }
+  for (const s of secs) {
+    offsets.push(align16(end));
+    end = offsets[offsets.length - 1] + s.payload.length;
+  }
   const b = new Uint8Array(end);
   const v = dv(b);
   secs.forEach((s, i) => {
     const e = 64 + 32 * i;
-    v.setUint32(e, offsets[i], true); v.setUint32(e + 4, s.payload.length, true); v.setUint32(e + 8, s.decodedBytes, true);
-    b[e + 12] = s.codec; b[e + 13] = s.dtype; v.setUint32(e + 16, crc32(s.payload), true);
+    v.setUint32(e, offsets[i], true);
+    v.setUint32(e + 4, s.payload.length, true);
+    v.setUint32(e + 8, s.decodedBytes, true);
+    b[e + 12] = s.codec;
+    b[e + 13] = s.dtype;
+    v.setUint32(e + 16, crc32(s.payload), true);
     b.set(s.payload, offsets[i]);
   });
   b.set(m, metaOffset);
   b.set([0x89, 0x53, 0x50, 0x52, 0x57, 0x0d, 0x0a, 0x1a], 0);
-  v.setUint16(8, 1, true); v.setUint16(10, 0, true); v.setUint32(16, 64, true); v.setUint32(20, secs.length, true);
-  v.setUint32(24, 64, true); v.setUint32(28, metaOffset, true); v.setUint32(32, m.length, true);
-  v.setUint32(36, crc32(m), true); v.setUint32(40, dataOffset, true); v.setUint32(44, end, true);
+  v.setUint16(8, 1, true);
+  v.setUint16(10, 0, true);
+  v.setUint32(16, 64, true);
+  v.setUint32(20, secs.length, true);
+  v.setUint32(24, 64, true);
+  v.setUint32(28, metaOffset, true);
+  v.setUint32(32, m.length, true);
+  v.setUint32(36, crc32(m), true);
+  v.setUint32(40, dataOffset, true);
+  v.setUint32(44, end, true);
   return resign(b);
 }
 
@@ -92,7 +132,8 @@ function resign(b: Uint8Array): Uint8Array {
   const v = dv(b);
   const tableEnd = 64 + 32 * v.getUint32(20, true);
   if (tableEnd <= b.length) v.setUint32(48, crc32(b.subarray(64, tableEnd)), true);
-  const metaOffset = v.getUint32(28, true), metaEnd = metaOffset + v.getUint32(32, true);
+  const metaOffset = v.getUint32(28, true),
+    metaEnd = metaOffset + v.getUint32(32, true);
   if (metaEnd <= b.length) v.setUint32(36, crc32(b.subarray(metaOffset, metaEnd)), true);
   v.setUint32(60, crc32(b.subarray(0, 60)), true);
   return b;
@@ -178,7 +219,10 @@ describe('layout (pins docs/format.md)', () => {
     offsets[2] = align16(offsets[1] + 7);
     offsets[3] = align16(offsets[2] + 16);
     const want = [
-      [offsets[0], 5, 5, 0, 0], [offsets[1], 7, 12, 2, 0], [offsets[2], 16, 16, 0, 3], [offsets[3], 0, 0, 0, 5],
+      [offsets[0], 5, 5, 0, 0],
+      [offsets[1], 7, 12, 2, 0],
+      [offsets[2], 16, 16, 0, 3],
+      [offsets[3], 0, 0, 0, 5],
     ];
     secs.forEach((s, i) => {
       const e = 64 + 32 * i;
@@ -195,12 +239,19 @@ describe('layout (pins docs/format.md)', () => {
 
   it('has zero bytes everywhere outside header, table, metadata and payloads', () => {
     const used = new Uint8Array(b.length);
-    const mark = (from: number, to: number): void => { used.fill(1, from, to); };
+    const mark = (from: number, to: number): void => {
+      used.fill(1, from, to);
+    };
     mark(0, 64 + 32 * 4);
     mark(192, 192 + u32(b, 32));
     secs.forEach((s, i) => mark(u32(b, 64 + 32 * i), u32(b, 64 + 32 * i) + s.payload.length));
     let padding = 0;
-    b.forEach((x, k) => { if (!used[k]) { padding++; expect(x).toBe(0); } });
+    b.forEach((x, k) => {
+      if (!used[k]) {
+        padding++;
+        expect(x).toBe(0);
+      }
+    });
     expect(padding).toBeGreaterThan(0);
   });
 
@@ -214,7 +265,8 @@ describe('layout (pins docs/format.md)', () => {
     const doc = {
       producer: 'sparrow 0.1.0',
       tensors: [{ name: 'conv1.weight', shape: [16, 3, 3, 3], dtype: 'int8', section: 0 }],
-      graph: null, preprocessing: null,
+      graph: null,
+      preprocessing: null,
     };
     const r = readContainer(buildRaw(JSON.stringify(doc), [raw('x', DType.Int8, [16 * 27])]));
     expect(r.header.meta).toEqual(doc);
@@ -251,8 +303,13 @@ describe('round trip', () => {
       secs.forEach((s, i) => {
         const info = header.sections[i];
         expect(info).toEqual({
-          index: i, offset: info.offset, storedBytes: s.payload.length, decodedBytes: s.decodedBytes,
-          codec: s.codec, dtype: s.dtype, crc32: crc32(s.payload),
+          index: i,
+          offset: info.offset,
+          storedBytes: s.payload.length,
+          decodedBytes: s.decodedBytes,
+          codec: s.codec,
+          dtype: s.dtype,
+          crc32: crc32(s.payload),
         });
         expect(info.offset % 16).toBe(0);
         const p = payload(i);
@@ -294,7 +351,8 @@ describe('round trip', () => {
 
 describe('every single-bit change and every truncation is detected', () => {
   const b = build(SMALL);
-  const metaEnd = u32(b, 28) + u32(b, 32), dataOffset = u32(b, 40);
+  const metaEnd = u32(b, 28) + u32(b, 32),
+    dataOffset = u32(b, 40);
   const secEnd = (i: number): number => u32(b, 64 + 32 * i) + u32(b, 64 + 32 * i + 4);
   const secStart = (i: number): number => u32(b, 64 + 32 * i);
   /** The code a flip at byte k must produce. */
@@ -380,7 +438,9 @@ describe('hostile headers and tables (CRCs re-signed so the deeper check is reac
     expect(read(mutate(b, (v) => v.setUint16(8, 0, true), false))).toBe('unsupported_version');
     expect(errorOf(() => readContainer(mutate(b, (v) => v.setUint16(8, 2, true)))).message).toMatch(/version 2/);
     expect(read(mutate(b, (v) => v.setUint32(12, 1, true), false))).toBe('checksum_mismatch');
-    expect(errorOf(() => readContainer(mutate(b, (v) => v.setUint32(60, 0, true), false))).message).toMatch(/header CRC-32 mismatch: stored 0x00000000, computed 0x/);
+    expect(errorOf(() => readContainer(mutate(b, (v) => v.setUint32(60, 0, true), false))).message).toMatch(
+      /header CRC-32 mismatch: stored 0x00000000, computed 0x/,
+    );
   });
 
   it('rejects bad fixed header fields', () => {
@@ -390,7 +450,14 @@ describe('hostile headers and tables (CRCs re-signed so the deeper check is reac
     expect(read(mutate(b, (v) => v.setUint32(28, u32(b, 28) + 32, true)))).toBe('corrupt_header'); // meta_offset
     expect(read(mutate(b, (v) => v.setUint32(40, u32(b, 40) + 16, true)))).toBe('corrupt_header'); // data_offset
     expect(read(mutate(b, (v) => v.setUint32(40, u32(b, 40) - 16, true)))).toBe('corrupt_header');
-    for (let k = 52; k < 60; k++) expect(read(mutate(b, (_, c) => { c[k] = 1; }))).toBe('corrupt_header'); // reserved
+    for (let k = 52; k < 60; k++)
+      expect(
+        read(
+          mutate(b, (_, c) => {
+            c[k] = 1;
+          }),
+        ),
+      ).toBe('corrupt_header'); // reserved
     expect(read(mutate(b, (v) => v.setUint32(44, u32(b, 40) - 1, true)))).toBe('corrupt_header'); // file_bytes < data_offset
     const e = errorOf(() => readContainer(mutate(b, (v) => v.setUint32(28, 999, true))));
     expect(e.message).toMatch(/meta_offset is 999, expected 160/);
@@ -401,8 +468,12 @@ describe('hostile headers and tables (CRCs re-signed so the deeper check is reac
     expect(read(mutate(b, (v) => v.setUint32(20, 65537, true)))).toBe('too_large');
     // 65536 sections is allowed, and consistent offsets then point far past the end
     const many = mutate(b, (v) => {
-      const metaOffset = 64 + 32 * 65536, dataOffset = align16(metaOffset + u32(b, 32));
-      v.setUint32(20, 65536, true); v.setUint32(28, metaOffset, true); v.setUint32(40, dataOffset, true); v.setUint32(44, dataOffset, true);
+      const metaOffset = 64 + 32 * 65536,
+        dataOffset = align16(metaOffset + u32(b, 32));
+      v.setUint32(20, 65536, true);
+      v.setUint32(28, metaOffset, true);
+      v.setUint32(40, dataOffset, true);
+      v.setUint32(44, dataOffset, true);
     });
     expect(read(many)).toBe('truncated');
     expect(read(mutate(b, (v) => v.setUint32(32, 64 * 1024 * 1024 + 1, true)))).toBe('too_large'); // meta_bytes
@@ -429,8 +500,22 @@ describe('hostile headers and tables (CRCs re-signed so the deeper check is reac
     // section 1 (huffman) grows into section 2
     expect(read(mutate(b, (v) => v.setUint32(T(1) + 4, 40, true)))).toBe('corrupt_header');
     // the last section runs past file_bytes / stops short of it
-    expect(read(mutate(b, (v) => { v.setUint32(T(2) + 4, 16, true); v.setUint32(T(2) + 8, 16, true); }))).toBe('corrupt_header');
-    expect(read(mutate(b, (v) => { v.setUint32(T(2) + 4, 8, true); v.setUint32(T(2) + 8, 8, true); }))).toBe('corrupt_header');
+    expect(
+      read(
+        mutate(b, (v) => {
+          v.setUint32(T(2) + 4, 16, true);
+          v.setUint32(T(2) + 8, 16, true);
+        }),
+      ),
+    ).toBe('corrupt_header');
+    expect(
+      read(
+        mutate(b, (v) => {
+          v.setUint32(T(2) + 4, 8, true);
+          v.setUint32(T(2) + 8, 8, true);
+        }),
+      ),
+    ).toBe('corrupt_header');
     // a smaller file_bytes cuts the chain
     expect(read(mutate(b, (v) => v.setUint32(44, b.length - 4, true)).subarray(0, b.length - 4))).toBe('corrupt_header');
     const e = errorOf(() => readContainer(mutate(b, (v) => v.setUint32(T(1), off1 + 16, true))));
@@ -438,24 +523,94 @@ describe('hostile headers and tables (CRCs re-signed so the deeper check is reac
   });
 
   it('rejects bad codec / dtype / size combinations and reserved bytes', () => {
-    for (const codec of [4, 5, 0x80, 0xff]) expect(read(mutate(b, (_, c) => { c[T(1) + 12] = codec; }))).toBe('unsupported_codec');
-    expect(errorOf(() => readContainer(mutate(b, (_, c) => { c[T(1) + 12] = 9; })))).toMatchObject({ message: expect.stringMatching(/section 1: codec id 9/) });
-    expect(read(mutate(b, (_, c) => { c[T(2) + 12] = Codec.Huffman; }))).toBe('corrupt_header'); // huffman on float32
-    expect(read(mutate(b, (_, c) => { c[T(1) + 13] = DType.Uint8; }))).toBe('corrupt_header'); // huffman on uint8
-    expect(read(mutate(b, (_, c) => { c[T(0) + 13] = 6; }))).toBe('corrupt_header'); // dtype unknown
+    for (const codec of [4, 5, 0x80, 0xff])
+      expect(
+        read(
+          mutate(b, (_, c) => {
+            c[T(1) + 12] = codec;
+          }),
+        ),
+      ).toBe('unsupported_codec');
+    expect(
+      errorOf(() =>
+        readContainer(
+          mutate(b, (_, c) => {
+            c[T(1) + 12] = 9;
+          }),
+        ),
+      ),
+    ).toMatchObject({ message: expect.stringMatching(/section 1: codec id 9/) });
+    expect(
+      read(
+        mutate(b, (_, c) => {
+          c[T(2) + 12] = Codec.Huffman;
+        }),
+      ),
+    ).toBe('corrupt_header'); // huffman on float32
+    expect(
+      read(
+        mutate(b, (_, c) => {
+          c[T(1) + 13] = DType.Uint8;
+        }),
+      ),
+    ).toBe('corrupt_header'); // huffman on uint8
+    expect(
+      read(
+        mutate(b, (_, c) => {
+          c[T(0) + 13] = 6;
+        }),
+      ),
+    ).toBe('corrupt_header'); // dtype unknown
     expect(read(mutate(b, (v) => v.setUint32(T(0) + 8, 36, true)))).toBe('corrupt_header'); // raw: decoded != stored
     expect(read(mutate(b, (v) => v.setUint32(T(1) + 8, 0, true)))).toBe('corrupt_metadata'); // coded: shape disagrees
-    expect(read(mutate(b, (_, c) => { c[T(2) + 13] = DType.Int64; }))).toBe('corrupt_header'); // 12 bytes not a multiple of 8
-    expect(read(mutate(b, (_, c) => { c[T(2) + 13] = DType.Int32; }))).toBe('corrupt_metadata'); // valid table, metadata says float32
-    for (const k of [14, 15, 20, 25, 31]) expect(read(mutate(b, (_, c) => { c[T(1) + k] = 1; }))).toBe('corrupt_header');
+    expect(
+      read(
+        mutate(b, (_, c) => {
+          c[T(2) + 13] = DType.Int64;
+        }),
+      ),
+    ).toBe('corrupt_header'); // 12 bytes not a multiple of 8
+    expect(
+      read(
+        mutate(b, (_, c) => {
+          c[T(2) + 13] = DType.Int32;
+        }),
+      ),
+    ).toBe('corrupt_metadata'); // valid table, metadata says float32
+    for (const k of [14, 15, 20, 25, 31])
+      expect(
+        read(
+          mutate(b, (_, c) => {
+            c[T(1) + k] = 1;
+          }),
+        ),
+      ).toBe('corrupt_header');
   });
 
   it('rejects non-zero padding and wrong CRCs', () => {
     const metaEnd = u32(b, 28) + u32(b, 32);
-    expect(read(mutate(b, (_, c) => { c[metaEnd] = 1; }))).toBe('corrupt_header');
-    expect(read(mutate(b, (_, c) => { c[u32(b, 40) - 1] = 0x20; }))).toBe('corrupt_header'); // a JSON space is still padding
+    expect(
+      read(
+        mutate(b, (_, c) => {
+          c[metaEnd] = 1;
+        }),
+      ),
+    ).toBe('corrupt_header');
+    expect(
+      read(
+        mutate(b, (_, c) => {
+          c[u32(b, 40) - 1] = 0x20;
+        }),
+      ),
+    ).toBe('corrupt_header'); // a JSON space is still padding
     const end0 = u32(b, T(0)) + u32(b, T(0) + 4);
-    const e = errorOf(() => readContainer(mutate(b, (_, c) => { c[end0 + 2] = 7; })));
+    const e = errorOf(() =>
+      readContainer(
+        mutate(b, (_, c) => {
+          c[end0 + 2] = 7;
+        }),
+      ),
+    );
     expect(e.code).toBe('corrupt_header');
     expect(e.message).toMatch(/padding after section 0/);
     expect(read(mutate(b, (v) => v.setUint32(48, u32(b, 48) ^ 1, true), false))).toBe('checksum_mismatch'); // header CRC catches it
@@ -485,17 +640,56 @@ describe('metadata validation', () => {
     ],
   });
   const withMeta = (m: unknown): Uint8Array => buildRaw(typeof m === 'string' ? m : JSON.stringify(m), secs);
-  const edit = (f: (m: ReturnType<typeof good>) => void): Uint8Array => { const m = good(); f(m); return withMeta(m); };
+  const edit = (f: (m: ReturnType<typeof good>) => void): Uint8Array => {
+    const m = good();
+    f(m);
+    return withMeta(m);
+  };
   const read = (c: Uint8Array): SparrowErrorCode => codeOf(() => readContainer(c));
 
   it('accepts valid metadata, extra fields and edge shapes', () => {
     expect(readContainer(withMeta(good())).header.meta).toEqual(good());
-    expect(readContainer(edit((m) => { m.tensors[0].quant = { scale: 0.5 }; (m as Record<string, unknown>).graph = { nodes: [] }; })).header.meta.tensors[0].quant).toEqual({ scale: 0.5 });
-    expect(readContainer(edit((m) => { m.tensors[0].shape = [1, 6, 1]; })).header.sectionCount).toBe(3);
-    expect(readContainer(edit((m) => { m.tensors[2].shape = [0, 2 ** 53 - 1]; })).header.sectionCount).toBe(3); // product 0
-    expect(readContainer(buildRaw(JSON.stringify({ tensors: [{ name: 's', shape: [], dtype: 'float32', section: 0 }] }), [raw('s', DType.Float32, [])])).header.meta.tensors[0].shape).toEqual([]); // scalar
-    expect(readContainer(edit((m) => { delete (m as Record<string, unknown>).producer; })).header.meta.producer).toBeUndefined();
-    expect(readContainer(edit((m) => { m.tensors[0].name = 'naïve · 名前'; })).header.meta.tensors[0].name).toBe('naïve · 名前');
+    expect(
+      readContainer(
+        edit((m) => {
+          m.tensors[0].quant = { scale: 0.5 };
+          (m as Record<string, unknown>).graph = { nodes: [] };
+        }),
+      ).header.meta.tensors[0].quant,
+    ).toEqual({ scale: 0.5 });
+    expect(
+      readContainer(
+        edit((m) => {
+          m.tensors[0].shape = [1, 6, 1];
+        }),
+      ).header.sectionCount,
+    ).toBe(3);
+    expect(
+      readContainer(
+        edit((m) => {
+          m.tensors[2].shape = [0, 2 ** 53 - 1];
+        }),
+      ).header.sectionCount,
+    ).toBe(3); // product 0
+    expect(
+      readContainer(
+        buildRaw(JSON.stringify({ tensors: [{ name: 's', shape: [], dtype: 'float32', section: 0 }] }), [raw('s', DType.Float32, [])]),
+      ).header.meta.tensors[0].shape,
+    ).toEqual([]); // scalar
+    expect(
+      readContainer(
+        edit((m) => {
+          delete (m as Record<string, unknown>).producer;
+        }),
+      ).header.meta.producer,
+    ).toBeUndefined();
+    expect(
+      readContainer(
+        edit((m) => {
+          m.tensors[0].name = 'naïve · 名前';
+        }),
+      ).header.meta.tensors[0].name,
+    ).toBe('naïve · 名前');
   });
 
   it('rejects unreadable JSON', () => {
@@ -519,36 +713,216 @@ describe('metadata validation', () => {
     const cases: Array<[string, Uint8Array, RegExp]> = [
       ['no tensors', withMeta({ producer: 'x' }), /tensors must be an array/],
       ['tensors not an array', withMeta({ tensors: { 0: good().tensors[0] } }), /tensors must be an array/],
-      ['too few', edit((m) => { m.tensors.pop(); }), /2 tensors, but there are 3 sections/],
-      ['too many', edit((m) => { m.tensors.push({ name: 'd', shape: [0], dtype: 'int8', section: 3 }); }), /4 tensors/],
-      ['entry null', edit((m) => { (m.tensors as unknown[])[1] = null; }), /tensor 1 must be an object/],
-      ['entry array', edit((m) => { (m.tensors as unknown[])[1] = []; }), /tensor 1 must be an object/],
-      ['empty name', edit((m) => { m.tensors[1].name = ''; }), /tensor 1: name must be a non-empty string/],
-      ['numeric name', edit((m) => { m.tensors[1].name = 7; }), /tensor 1: name/],
-      ['no name', edit((m) => { delete m.tensors[1].name; }), /tensor 1: name/],
-      ['duplicate name', edit((m) => { m.tensors[2].name = 'a'; }), /tensor 2 \("a"\): name already used by tensor 0/],
-      ['section wrong', edit((m) => { m.tensors[1].section = 2; }), /section is 2, must equal the tensor's index 1/],
-      ['section string', edit((m) => { m.tensors[0].section = '0'; }), /section is "0"/],
-      ['section missing', edit((m) => { delete m.tensors[0].section; }), /section/],
-      ['shape missing', edit((m) => { delete m.tensors[0].shape; }), /shape must be an array/],
-      ['shape string', edit((m) => { m.tensors[0].shape = '6'; }), /shape must be an array/],
-      ['shape negative', edit((m) => { m.tensors[0].shape = [-2, -3]; }), /shape\[0\] is -2/],
-      ['shape fractional', edit((m) => { m.tensors[0].shape = [1.5, 4]; }), /shape\[0\] is 1.5/],
-      ['shape unsafe', edit((m) => { m.tensors[2].shape = [0, 2 ** 53]; }), /shape\[1\]/],
-      ['shape huge float', edit((m) => { m.tensors[2].shape = [0, 1e300]; }), /shape\[1\]/],
-      ['shape nested', edit((m) => { m.tensors[0].shape = [[6]]; }), /shape\[0\]/],
-      ['shape null dim', edit((m) => { m.tensors[0].shape = [6, null]; }), /shape\[1\] is null/],
-      ['dtype unknown', edit((m) => { m.tensors[0].dtype = 'float64'; }), /dtype "float64" is not one of/],
-      ['dtype case', edit((m) => { m.tensors[0].dtype = 'INT8'; }), /dtype "INT8"/],
-      ['dtype prototype key', edit((m) => { m.tensors[0].dtype = 'toString'; }), /dtype "toString"/],
-      ['dtype missing', edit((m) => { delete m.tensors[0].dtype; }), /dtype/],
-      ['dtype mismatch', edit((m) => { m.tensors[0].dtype = 'uint8'; }), /dtype "uint8" does not match the section's dtype byte 0 \(int8\)/],
-      ['product mismatch', edit((m) => { m.tensors[0].shape = [2, 2]; }), /shape \[2, 2\] of int8 is 4 bytes, but the section decodes to 6 bytes/],
-      ['element vs byte count', edit((m) => { m.tensors[1].shape = [16]; }), /is 64 bytes, but the section decodes to 16/],
-      ['product wraps in u32', edit((m) => { m.tensors[2].shape = [65536, 65536]; }), /more than 4 GiB/],
-      ['product wraps, 3 dims', edit((m) => { m.tensors[2].shape = [2 ** 16, 2 ** 16, 2 ** 16]; }), /more than 4 GiB/],
-      ['product wraps to 6', edit((m) => { m.tensors[0].shape = [2 ** 32 + 6]; }), /more than 4 GiB/],
-      ['producer not string', edit((m) => { (m as Record<string, unknown>).producer = 5; }), /producer must be a string/],
+      [
+        'too few',
+        edit((m) => {
+          m.tensors.pop();
+        }),
+        /2 tensors, but there are 3 sections/,
+      ],
+      [
+        'too many',
+        edit((m) => {
+          m.tensors.push({ name: 'd', shape: [0], dtype: 'int8', section: 3 });
+        }),
+        /4 tensors/,
+      ],
+      [
+        'entry null',
+        edit((m) => {
+          (m.tensors as unknown[])[1] = null;
+        }),
+        /tensor 1 must be an object/,
+      ],
+      [
+        'entry array',
+        edit((m) => {
+          (m.tensors as unknown[])[1] = [];
+        }),
+        /tensor 1 must be an object/,
+      ],
+      [
+        'empty name',
+        edit((m) => {
+          m.tensors[1].name = '';
+        }),
+        /tensor 1: name must be a non-empty string/,
+      ],
+      [
+        'numeric name',
+        edit((m) => {
+          m.tensors[1].name = 7;
+        }),
+        /tensor 1: name/,
+      ],
+      [
+        'no name',
+        edit((m) => {
+          delete m.tensors[1].name;
+        }),
+        /tensor 1: name/,
+      ],
+      [
+        'duplicate name',
+        edit((m) => {
+          m.tensors[2].name = 'a';
+        }),
+        /tensor 2 \("a"\): name already used by tensor 0/,
+      ],
+      [
+        'section wrong',
+        edit((m) => {
+          m.tensors[1].section = 2;
+        }),
+        /section is 2, must equal the tensor's index 1/,
+      ],
+      [
+        'section string',
+        edit((m) => {
+          m.tensors[0].section = '0';
+        }),
+        /section is "0"/,
+      ],
+      [
+        'section missing',
+        edit((m) => {
+          delete m.tensors[0].section;
+        }),
+        /section/,
+      ],
+      [
+        'shape missing',
+        edit((m) => {
+          delete m.tensors[0].shape;
+        }),
+        /shape must be an array/,
+      ],
+      [
+        'shape string',
+        edit((m) => {
+          m.tensors[0].shape = '6';
+        }),
+        /shape must be an array/,
+      ],
+      [
+        'shape negative',
+        edit((m) => {
+          m.tensors[0].shape = [-2, -3];
+        }),
+        /shape\[0\] is -2/,
+      ],
+      [
+        'shape fractional',
+        edit((m) => {
+          m.tensors[0].shape = [1.5, 4];
+        }),
+        /shape\[0\] is 1.5/,
+      ],
+      [
+        'shape unsafe',
+        edit((m) => {
+          m.tensors[2].shape = [0, 2 ** 53];
+        }),
+        /shape\[1\]/,
+      ],
+      [
+        'shape huge float',
+        edit((m) => {
+          m.tensors[2].shape = [0, 1e300];
+        }),
+        /shape\[1\]/,
+      ],
+      [
+        'shape nested',
+        edit((m) => {
+          m.tensors[0].shape = [[6]];
+        }),
+        /shape\[0\]/,
+      ],
+      [
+        'shape null dim',
+        edit((m) => {
+          m.tensors[0].shape = [6, null];
+        }),
+        /shape\[1\] is null/,
+      ],
+      [
+        'dtype unknown',
+        edit((m) => {
+          m.tensors[0].dtype = 'float64';
+        }),
+        /dtype "float64" is not one of/,
+      ],
+      [
+        'dtype case',
+        edit((m) => {
+          m.tensors[0].dtype = 'INT8';
+        }),
+        /dtype "INT8"/,
+      ],
+      [
+        'dtype prototype key',
+        edit((m) => {
+          m.tensors[0].dtype = 'toString';
+        }),
+        /dtype "toString"/,
+      ],
+      [
+        'dtype missing',
+        edit((m) => {
+          delete m.tensors[0].dtype;
+        }),
+        /dtype/,
+      ],
+      [
+        'dtype mismatch',
+        edit((m) => {
+          m.tensors[0].dtype = 'uint8';
+        }),
+        /dtype "uint8" does not match the section's dtype byte 0 \(int8\)/,
+      ],
+      [
+        'product mismatch',
+        edit((m) => {
+          m.tensors[0].shape = [2, 2];
+        }),
+        /shape \[2, 2\] of int8 is 4 bytes, but the section decodes to 6 bytes/,
+      ],
+      [
+        'element vs byte count',
+        edit((m) => {
+          m.tensors[1].shape = [16];
+        }),
+        /is 64 bytes, but the section decodes to 16/,
+      ],
+      [
+        'product wraps in u32',
+        edit((m) => {
+          m.tensors[2].shape = [65536, 65536];
+        }),
+        /more than 4 GiB/,
+      ],
+      [
+        'product wraps, 3 dims',
+        edit((m) => {
+          m.tensors[2].shape = [2 ** 16, 2 ** 16, 2 ** 16];
+        }),
+        /more than 4 GiB/,
+      ],
+      [
+        'product wraps to 6',
+        edit((m) => {
+          m.tensors[0].shape = [2 ** 32 + 6];
+        }),
+        /more than 4 GiB/,
+      ],
+      [
+        'producer not string',
+        edit((m) => {
+          (m as Record<string, unknown>).producer = 5;
+        }),
+        /producer must be a string/,
+      ],
     ];
     for (const [what, file, msg] of cases) {
       const e = errorOf(() => readContainer(file));
@@ -561,7 +935,8 @@ describe('metadata validation', () => {
 describe('writeContainer validates its inputs', () => {
   const { meta, sections } = inputs(SMALL);
   const clone = (): { meta: SparrowMeta; sections: SectionInput[] } => ({
-    meta: structuredClone(meta), sections: sections.map((s) => ({ ...s })),
+    meta: structuredClone(meta),
+    sections: sections.map((s) => ({ ...s })),
   });
   const bad = (f: (m: SparrowMeta, s: SectionInput[]) => void): SparrowErrorCode => {
     const c = clone();
@@ -570,24 +945,96 @@ describe('writeContainer validates its inputs', () => {
   };
 
   it('rejects inconsistent inputs with invalid_argument', () => {
-    expect(bad((m) => { m.tensors.pop(); })).toBe('invalid_argument');
-    expect(bad((_, s) => { s.pop(); })).toBe('invalid_argument');
-    expect(bad((_, s) => { s[0].decodedBytes = 36; })).toBe('invalid_argument'); // raw: decoded != stored
-    expect(bad((_, s) => { s[2].codec = Codec.Huffman; })).toBe('invalid_argument'); // huffman on float32
-    expect(bad((_, s) => { s[1].codec = 7 as Codec; })).toBe('invalid_argument');
-    expect(bad((_, s) => { s[1].dtype = 9 as DType; })).toBe('invalid_argument');
-    expect(bad((_, s) => { s[1].decodedBytes = -1; })).toBe('invalid_argument');
-    expect(bad((_, s) => { s[1].decodedBytes = 1.5; })).toBe('invalid_argument');
-    expect(bad((_, s) => { s[1].decodedBytes = 2 ** 32; })).toBe('invalid_argument');
-    expect(bad((_, s) => { s[1].payload = [1, 2, 3] as unknown as Uint8Array; })).toBe('invalid_argument');
-    expect(bad((m) => { m.tensors[1].shape = [8, 7]; })).toBe('invalid_argument');
-    expect(bad((m) => { m.tensors[2].dtype = 'int32'; })).toBe('invalid_argument');
-    expect(bad((m) => { m.tensors[2].name = 'fc.weight'; })).toBe('invalid_argument');
-    expect(bad((m) => { m.tensors[2].section = 0; })).toBe('invalid_argument');
-    expect(bad((m) => { m.tensors[0].shape = [NaN]; })).toBe('invalid_argument'); // JSON turns NaN into null
-    expect(bad((m) => { (m as Record<string, unknown>).tensors = undefined; })).toBe('invalid_argument');
-    expect(bad((m) => { m.big = 10n; })).toBe('invalid_argument');
-    expect(bad((m) => { m.self = m; })).toBe('invalid_argument');
+    expect(
+      bad((m) => {
+        m.tensors.pop();
+      }),
+    ).toBe('invalid_argument');
+    expect(
+      bad((_, s) => {
+        s.pop();
+      }),
+    ).toBe('invalid_argument');
+    expect(
+      bad((_, s) => {
+        s[0].decodedBytes = 36;
+      }),
+    ).toBe('invalid_argument'); // raw: decoded != stored
+    expect(
+      bad((_, s) => {
+        s[2].codec = Codec.Huffman;
+      }),
+    ).toBe('invalid_argument'); // huffman on float32
+    expect(
+      bad((_, s) => {
+        s[1].codec = 7 as Codec;
+      }),
+    ).toBe('invalid_argument');
+    expect(
+      bad((_, s) => {
+        s[1].dtype = 9 as DType;
+      }),
+    ).toBe('invalid_argument');
+    expect(
+      bad((_, s) => {
+        s[1].decodedBytes = -1;
+      }),
+    ).toBe('invalid_argument');
+    expect(
+      bad((_, s) => {
+        s[1].decodedBytes = 1.5;
+      }),
+    ).toBe('invalid_argument');
+    expect(
+      bad((_, s) => {
+        s[1].decodedBytes = 2 ** 32;
+      }),
+    ).toBe('invalid_argument');
+    expect(
+      bad((_, s) => {
+        s[1].payload = [1, 2, 3] as unknown as Uint8Array;
+      }),
+    ).toBe('invalid_argument');
+    expect(
+      bad((m) => {
+        m.tensors[1].shape = [8, 7];
+      }),
+    ).toBe('invalid_argument');
+    expect(
+      bad((m) => {
+        m.tensors[2].dtype = 'int32';
+      }),
+    ).toBe('invalid_argument');
+    expect(
+      bad((m) => {
+        m.tensors[2].name = 'fc.weight';
+      }),
+    ).toBe('invalid_argument');
+    expect(
+      bad((m) => {
+        m.tensors[2].section = 0;
+      }),
+    ).toBe('invalid_argument');
+    expect(
+      bad((m) => {
+        m.tensors[0].shape = [NaN];
+      }),
+    ).toBe('invalid_argument'); // JSON turns NaN into null
+    expect(
+      bad((m) => {
+        (m as Record<string, unknown>).tensors = undefined;
+      }),
+    ).toBe('invalid_argument');
+    expect(
+      bad((m) => {
+        m.big = 10n;
+      }),
+    ).toBe('invalid_argument');
+    expect(
+      bad((m) => {
+        m.self = m;
+      }),
+    ).toBe('invalid_argument');
   });
 
   it('writes what the reader accepts', () => {
@@ -614,7 +1061,9 @@ describe('parseHeaderPrefix', () => {
     expect(codeOf(() => parseHeaderPrefix(Uint8Array.of(...MAGIC, 2, 0)))).toBe('unsupported_version');
     expect(codeOf(() => parseHeaderPrefix(mutate(b, (v) => v.setUint32(12, 1, true), false).subarray(0, 64)))).toBe('checksum_mismatch');
     // a broken table is reported as soon as header + table + metadata are present, before the sections
-    const c = mutate(b, (_, x) => { x[64 + 12] = 5; });
+    const c = mutate(b, (_, x) => {
+      x[64 + 12] = 5;
+    });
     expect(codeOf(() => parseHeaderPrefix(c.subarray(0, full.dataOffset)))).toBe('unsupported_codec');
     expect(codeOf(() => parseHeaderPrefix(b.subarray(0, 64), { maxBytes: 100 }))).toBe('too_large');
   });
@@ -654,9 +1103,9 @@ describe('ContainerStreamReader', () => {
   it('round-trips random containers with random chunking', () => {
     for (let t = 0; t < 40; t++) {
       const count = next() % 8;
-      const secs = Array.from({ length: count }, (_, i) => (next() % 2
-        ? raw(`r${i}`, DType.Uint8, [next() % 1001], next)
-        : coded(`c${i}`, Codec.Huffman, [next() % 50], next() % 1001, next)));
+      const secs = Array.from({ length: count }, (_, i) =>
+        next() % 2 ? raw(`r${i}`, DType.Uint8, [next() % 1001], next) : coded(`c${i}`, Codec.Huffman, [next() % 50], next() % 1001, next),
+      );
       const file = build(secs);
       const max = 1 + (next() % 300);
       const { out } = stream(file, () => 1 + (next() % max));
@@ -706,7 +1155,11 @@ describe('ContainerStreamReader', () => {
     const got: number[] = [];
     let err: SparrowError | null = null;
     for (let k = 0; k < c.length && !err; k += 5) {
-      try { got.push(...r.push(c.subarray(k, k + 5)).map((s) => s.index)); } catch (e) { err = e as SparrowError; }
+      try {
+        got.push(...r.push(c.subarray(k, k + 5)).map((s) => s.index));
+      } catch (e) {
+        err = e as SparrowError;
+      }
     }
     expect(got).toEqual([0, 1]);
     expect(err).toBeInstanceOf(SparrowError);

@@ -16,7 +16,14 @@ import type { Tensor } from '../src/ops/types.js';
 import { Session } from '../src/runtime/session.js';
 import { readContainer, writeContainer, type SectionInput, type SparrowMeta } from '../src/format/container.js';
 import {
-  constantLayout, constantOrder, graphToJson, readGraphContainer, writeGraphContainer, GRAPH_SCHEMA, type GraphJson, type QuantizedWeight,
+  constantLayout,
+  constantOrder,
+  graphToJson,
+  readGraphContainer,
+  writeGraphContainer,
+  GRAPH_SCHEMA,
+  type GraphJson,
+  type QuantizedWeight,
 } from '../src/format/graph.js';
 import { writeSparrowModel } from '../src/runtime/sparrow_model.js';
 import { cloneGraph } from '../src/ir/graph.js';
@@ -74,7 +81,8 @@ describe.each([
     expect(back.meta.tensors.map((t) => t.section)).toEqual(sections.map((_, i) => i));
     expect(back.meta.tensors.every((t) => t.value === undefined)).toBe(true);
     for (const name of sections) {
-      const a = g.values.get(name)!.const!, b = back.graph.values.get(name)!.const!;
+      const a = g.values.get(name)!.const!,
+        b = back.graph.values.get(name)!.const!;
       expect(b.dtype, name).toBe(a.dtype);
       expect(b.dims, name).toEqual(a.dims);
       expect(Buffer.from(bits(b)).equals(Buffer.from(bits(a))), name).toBe(true);
@@ -99,15 +107,20 @@ describe.each([
   it('writes no default attributes, node opsets, names or output dims', () => {
     const j = back.meta.graph as GraphJson;
     for (const n of j.nodes) {
-      expect(Object.keys(n).every((k) => ['op', 'in', 'out', 'attrs'].includes(k)), JSON.stringify(n)).toBe(true);
-      for (const k of ['group', 'dilations', 'transA', 'alpha', 'beta', 'ceil_mode', 'count_include_pad']) expect(n.attrs?.[k], k).toBeUndefined();
+      expect(
+        Object.keys(n).every((k) => ['op', 'in', 'out', 'attrs'].includes(k)),
+        JSON.stringify(n),
+      ).toBe(true);
+      for (const k of ['group', 'dilations', 'transA', 'alpha', 'beta', 'ceil_mode', 'count_include_pad'])
+        expect(n.attrs?.[k], k).toBeUndefined();
     }
     expect(j.outputs.every((o) => typeof o === 'string')).toBe(true);
   });
 
   it.each(['reference', 'sparrow-f32'] as const)('gives bit-identical outputs (%s)', async (engine) => {
     const x = randomInput(g, batch, 7);
-    const input = g.inputs[0]!, output = g.outputs[0]!;
+    const input = g.inputs[0]!,
+      output = g.outputs[0]!;
     const want = (await Session.fromGraph(g, { engine }).run({ [input]: x }))[output]!;
     const fromGraph = (await Session.fromGraph(back.graph, { engine }).run({ [input]: x }))[output]!;
     const fromFile = await Session.fromSparrow(bytes, { engine });
@@ -134,7 +147,8 @@ describe('quantized weights', () => {
     expect(quantized.size).toBe(3);
     for (const [name, qw] of quantized) {
       const i = back.meta.tensors.findIndex((t) => t.name === name);
-      const t = back.meta.tensors[i]!, s = back.meta.tensors[i + 1]!;
+      const t = back.meta.tensors[i]!,
+        s = back.meta.tensors[i + 1]!;
       expect(t.dtype).toBe('int8');
       expect(t.quant).toEqual({ axis: qw.axis, scale: `${name}.scale` });
       expect(s).toMatchObject({ name: `${name}.scale`, dtype: 'float32', shape: [qw.scales.length] });
@@ -175,7 +189,9 @@ describe('compact metadata (ResNet-20, int8 weights as sparrow compress writes t
 
   it('graph JSON < 3.5 KB (schema 1: 13.5 KB), whole metadata < 9.5 KB (schema 1: 23.6 KB)', () => {
     const graphBytes = JSON.stringify(header.meta.graph).length;
-    console.info(`ResNet-20 metadata: graph ${graphBytes} B, tensor table ${JSON.stringify(header.meta.tensors).length} B, total ${metaBytes} B of ${bytes.length} B`);
+    console.info(
+      `ResNet-20 metadata: graph ${graphBytes} B, tensor table ${JSON.stringify(header.meta.tensors).length} B, total ${metaBytes} B of ${bytes.length} B`,
+    );
     expect(quantized.size).toBe(20);
     expect(graphBytes).toBeLessThan(3500);
     expect(metaBytes).toBeLessThan(9500);
@@ -216,13 +232,20 @@ describe('compact metadata (ResNet-20, int8 weights as sparrow compress writes t
 describe('hostile graph metadata', () => {
   const g = optimized(MODELS.mnist);
   const good = writeGraphContainer(g, {
-    quantized: new Map(weightLayers(g).map((L) => {
-      const { q, scales } = quantizePerChannelInt8(g.values.get(L.value)!.const!.data as Float32Array, L.dims, L.axis);
-      return [L.value, { q, scales, axis: L.axis }] as const;
-    })),
+    quantized: new Map(
+      weightLayers(g).map((L) => {
+        const { q, scales } = quantizePerChannelInt8(g.values.get(L.value)!.const!.data as Float32Array, L.dims, L.axis);
+        return [L.value, { q, scales, axis: L.axis }] as const;
+      }),
+    ),
   });
   const { header, payload } = readContainer(good);
-  const sections: SectionInput[] = header.sections.map((s, i) => ({ codec: s.codec, dtype: s.dtype, payload: payload(i), decodedBytes: s.decodedBytes }));
+  const sections: SectionInput[] = header.sections.map((s, i) => ({
+    codec: s.codec,
+    dtype: s.dtype,
+    payload: payload(i),
+    decodedBytes: s.decodedBytes,
+  }));
   const baseMeta = JSON.stringify(header.meta);
 
   /** The file with its metadata changed by `edit` (sections as they were). */
@@ -231,7 +254,8 @@ describe('hostile graph metadata', () => {
     edit(m);
     return writeContainer(m, sections);
   }
-  const codeOf = (edit: (m: SparrowMeta & { graph: any }) => void): SparrowErrorCode => errorOf(() => readGraphContainer(withMeta(edit))).code;
+  const codeOf = (edit: (m: SparrowMeta & { graph: any }) => void): SparrowErrorCode =>
+    errorOf(() => readGraphContainer(withMeta(edit))).code;
   const node = (m: { graph: any }, op: string): any => m.graph.nodes.find((n: any) => n.op === op);
 
   it('accepts the unmodified file', () => {
@@ -239,64 +263,335 @@ describe('hostile graph metadata', () => {
   });
 
   it.each<[string, (m: SparrowMeta & { graph: any }) => void]>([
-    ['no graph (weights-only container)', (m) => { m.graph = null; }],
-    ['graph is an array', (m) => { m.graph = []; }],
-    ['schema missing', (m) => { delete m.graph.schema; }],
-    ['nodes not an array', (m) => { m.graph.nodes = {}; }],
-    ['consts not an array', (m) => { m.graph.consts = {}; }],
-    ['no outputs', (m) => { m.graph.outputs = []; }],
-    ['a node reads an unknown value name', (m) => { node(m, 'Relu').in[0] = 'nowhere'; }],
-    ['a node reads a value index past the end', (m) => { node(m, 'Relu').in[0] = 1e6; }],
-    ['a node reads a negative value index', (m) => { node(m, 'Relu').in[0] = -1; }],
-    ['a node reads a fractional value index', (m) => { node(m, 'Relu').in[0] = 1.5; }],
-    ['a node reads its own output', (m) => { const k = m.graph.nodes.indexOf(node(m, 'Relu')); node(m, 'Relu').in[0] = 8 + k; }],
-    ['a node reads a later node\'s output', (m) => { m.graph.nodes.reverse(); }],
-    ['in is not an array', (m) => { node(m, 'Relu').in = 9; }],
-    ['out is not an array', (m) => { node(m, 'Relu').out = 'x'; }],
-    ['out holds a number', (m) => { node(m, 'Relu').out = [3]; }],
-    ['a node output collides with a constant', (m) => { node(m, 'Relu').out = ['Parameter6']; }],
-    ['a node output collides with the graph input', (m) => { node(m, 'Relu').out = ['Input3']; }],
-    ['two node outputs with one name', (m) => { m.graph.nodes[0].out = ['x']; m.graph.nodes[1].out = ['x']; }],
-    ['duplicate node names', (m) => { m.graph.nodes[0].name = 'a'; m.graph.nodes[1].name = 'a'; }],
-    ['empty node name', (m) => { m.graph.nodes[0].name = ''; }],
-    ['node domain has no opset', (m) => { m.graph.nodes[0].domain = 'com.example'; }],
-    ['domain not a string', (m) => { m.graph.nodes[0].domain = 1; }],
-    ['opsets entry is not a positive integer', (m) => { m.graph.opsets[''] = 0; }],
-    ['graph output is not produced', (m) => { m.graph.outputs[0] = 'ghost'; }],
-    ['graph output is a number', (m) => { m.graph.outputs[0] = 3; }],
-    ['declared output shape disagrees', (m) => { m.graph.outputs[0] = { name: 'Plus214_Output_0', dtype: 'float32', dims: [1, 11] }; }],
-    ['declared output dtype disagrees', (m) => { m.graph.outputs[0] = { name: 'Plus214_Output_0', dtype: 'int64', dims: [1, 10] }; }],
-    ['input dtype unknown', (m) => { m.graph.inputs[0].dtype = 'float16'; }],
-    ['input dims not integers', (m) => { m.graph.inputs[0].dims = [1, 1, 28.5, 28]; }],
-    ['input shape makes the graph inconsistent', (m) => { m.graph.inputs[0].dims = [1, 3, 28, 28]; }],
-    ['weight shape transposed (same bytes)', (m) => {
-      const t = m.tensors.find((x) => x.name === 'Parameter193_reshape1')!;
-      t.shape = [10, 256];
-      t.quant = { axis: 0, scale: 'Parameter193_reshape1.scale' };
-    }],
-    ['inline constant with the wrong element count', (m) => { m.graph.consts[0].data = [1]; }],
-    ['inline constant with an unknown dtype', (m) => { m.graph.consts[0].dtype = 'float64'; }],
-    ['inline constant value out of range', (m) => { m.graph.consts[0] = { dtype: 'int8', dims: [2], data: [1, 300] }; }],
-    ['inline constant named like the input', (m) => { m.graph.consts[0].name = 'Input3'; }],
-    ['inline constant with an empty name', (m) => { m.graph.consts[0].name = ''; }],
-    ['inline shape constant changed (reshape to the wrong size)', (m) => { m.graph.consts[0].data = [1, 255]; }],
-    ['attribute of an unknown kind', (m) => { node(m, 'Conv').attrs.group = { what: 1 }; }],
-    ['attribute value kills the shape function', (m) => { node(m, 'Conv').attrs.kernel_shape = 'five'; }],
-    ['__proto__ attribute', (m) => { node(m, 'Conv').attrs = JSON.parse('{"__proto__": 1}'); }],
-    ['attrs not an object', (m) => { node(m, 'Relu').attrs = [1]; }],
-    ['inline tensor attribute with the wrong element count', (m) => { node(m, 'Relu').attrs = { t: { tensor: { dtype: 'float32', dims: [2], data: [1] } } }; }],
-    ['quant scale names no tensor', (m) => { (m.tensors[0]!.quant as any).scale = 'missing'; }],
-    ['quant scale names the tensor itself', (m) => { (m.tensors[0]!.quant as any).scale = m.tensors[0]!.name; }],
-    ['two weights share a scale tensor', (m) => { (m.tensors[3]!.quant as any).scale = (m.tensors[0]!.quant as any).scale; }],
-    ['quant axis out of range', (m) => { (m.tensors[0]!.quant as any).axis = 4; }],
-    ['quant scheme unknown', (m) => { (m.tensors[0]!.quant as any).scheme = 'asymmetric'; }],
-    ['quant on a float32 tensor', (m) => { m.tensors.find((t) => t.name === 'Parameter6')!.quant = { axis: 0, scale: 'Parameter88' }; }],
-    ['scale tensor is also a value', (m) => { m.tensors[1]!.value = 'scale_as_value'; }],
-    ['value name empty', (m) => { m.tensors[0]!.value = ''; }],
-    ['value not a string', (m) => { m.tensors[2]!.value = 7; }],
-    ['two tensors claim one value', (m) => { m.tensors[2]!.value = m.tensors[0]!.name; }],
-    ['unknown valueDtype', (m) => { m.tensors[2]!.valueDtype = 'float64'; }],
-    ['a constant dropped from the graph (value: null)', (m) => { m.tensors[2]!.value = null; }],
+    [
+      'no graph (weights-only container)',
+      (m) => {
+        m.graph = null;
+      },
+    ],
+    [
+      'graph is an array',
+      (m) => {
+        m.graph = [];
+      },
+    ],
+    [
+      'schema missing',
+      (m) => {
+        delete m.graph.schema;
+      },
+    ],
+    [
+      'nodes not an array',
+      (m) => {
+        m.graph.nodes = {};
+      },
+    ],
+    [
+      'consts not an array',
+      (m) => {
+        m.graph.consts = {};
+      },
+    ],
+    [
+      'no outputs',
+      (m) => {
+        m.graph.outputs = [];
+      },
+    ],
+    [
+      'a node reads an unknown value name',
+      (m) => {
+        node(m, 'Relu').in[0] = 'nowhere';
+      },
+    ],
+    [
+      'a node reads a value index past the end',
+      (m) => {
+        node(m, 'Relu').in[0] = 1e6;
+      },
+    ],
+    [
+      'a node reads a negative value index',
+      (m) => {
+        node(m, 'Relu').in[0] = -1;
+      },
+    ],
+    [
+      'a node reads a fractional value index',
+      (m) => {
+        node(m, 'Relu').in[0] = 1.5;
+      },
+    ],
+    [
+      'a node reads its own output',
+      (m) => {
+        const k = m.graph.nodes.indexOf(node(m, 'Relu'));
+        node(m, 'Relu').in[0] = 8 + k;
+      },
+    ],
+    [
+      "a node reads a later node's output",
+      (m) => {
+        m.graph.nodes.reverse();
+      },
+    ],
+    [
+      'in is not an array',
+      (m) => {
+        node(m, 'Relu').in = 9;
+      },
+    ],
+    [
+      'out is not an array',
+      (m) => {
+        node(m, 'Relu').out = 'x';
+      },
+    ],
+    [
+      'out holds a number',
+      (m) => {
+        node(m, 'Relu').out = [3];
+      },
+    ],
+    [
+      'a node output collides with a constant',
+      (m) => {
+        node(m, 'Relu').out = ['Parameter6'];
+      },
+    ],
+    [
+      'a node output collides with the graph input',
+      (m) => {
+        node(m, 'Relu').out = ['Input3'];
+      },
+    ],
+    [
+      'two node outputs with one name',
+      (m) => {
+        m.graph.nodes[0].out = ['x'];
+        m.graph.nodes[1].out = ['x'];
+      },
+    ],
+    [
+      'duplicate node names',
+      (m) => {
+        m.graph.nodes[0].name = 'a';
+        m.graph.nodes[1].name = 'a';
+      },
+    ],
+    [
+      'empty node name',
+      (m) => {
+        m.graph.nodes[0].name = '';
+      },
+    ],
+    [
+      'node domain has no opset',
+      (m) => {
+        m.graph.nodes[0].domain = 'com.example';
+      },
+    ],
+    [
+      'domain not a string',
+      (m) => {
+        m.graph.nodes[0].domain = 1;
+      },
+    ],
+    [
+      'opsets entry is not a positive integer',
+      (m) => {
+        m.graph.opsets[''] = 0;
+      },
+    ],
+    [
+      'graph output is not produced',
+      (m) => {
+        m.graph.outputs[0] = 'ghost';
+      },
+    ],
+    [
+      'graph output is a number',
+      (m) => {
+        m.graph.outputs[0] = 3;
+      },
+    ],
+    [
+      'declared output shape disagrees',
+      (m) => {
+        m.graph.outputs[0] = { name: 'Plus214_Output_0', dtype: 'float32', dims: [1, 11] };
+      },
+    ],
+    [
+      'declared output dtype disagrees',
+      (m) => {
+        m.graph.outputs[0] = { name: 'Plus214_Output_0', dtype: 'int64', dims: [1, 10] };
+      },
+    ],
+    [
+      'input dtype unknown',
+      (m) => {
+        m.graph.inputs[0].dtype = 'float16';
+      },
+    ],
+    [
+      'input dims not integers',
+      (m) => {
+        m.graph.inputs[0].dims = [1, 1, 28.5, 28];
+      },
+    ],
+    [
+      'input shape makes the graph inconsistent',
+      (m) => {
+        m.graph.inputs[0].dims = [1, 3, 28, 28];
+      },
+    ],
+    [
+      'weight shape transposed (same bytes)',
+      (m) => {
+        const t = m.tensors.find((x) => x.name === 'Parameter193_reshape1')!;
+        t.shape = [10, 256];
+        t.quant = { axis: 0, scale: 'Parameter193_reshape1.scale' };
+      },
+    ],
+    [
+      'inline constant with the wrong element count',
+      (m) => {
+        m.graph.consts[0].data = [1];
+      },
+    ],
+    [
+      'inline constant with an unknown dtype',
+      (m) => {
+        m.graph.consts[0].dtype = 'float64';
+      },
+    ],
+    [
+      'inline constant value out of range',
+      (m) => {
+        m.graph.consts[0] = { dtype: 'int8', dims: [2], data: [1, 300] };
+      },
+    ],
+    [
+      'inline constant named like the input',
+      (m) => {
+        m.graph.consts[0].name = 'Input3';
+      },
+    ],
+    [
+      'inline constant with an empty name',
+      (m) => {
+        m.graph.consts[0].name = '';
+      },
+    ],
+    [
+      'inline shape constant changed (reshape to the wrong size)',
+      (m) => {
+        m.graph.consts[0].data = [1, 255];
+      },
+    ],
+    [
+      'attribute of an unknown kind',
+      (m) => {
+        node(m, 'Conv').attrs.group = { what: 1 };
+      },
+    ],
+    [
+      'attribute value kills the shape function',
+      (m) => {
+        node(m, 'Conv').attrs.kernel_shape = 'five';
+      },
+    ],
+    [
+      '__proto__ attribute',
+      (m) => {
+        node(m, 'Conv').attrs = JSON.parse('{"__proto__": 1}');
+      },
+    ],
+    [
+      'attrs not an object',
+      (m) => {
+        node(m, 'Relu').attrs = [1];
+      },
+    ],
+    [
+      'inline tensor attribute with the wrong element count',
+      (m) => {
+        node(m, 'Relu').attrs = { t: { tensor: { dtype: 'float32', dims: [2], data: [1] } } };
+      },
+    ],
+    [
+      'quant scale names no tensor',
+      (m) => {
+        (m.tensors[0]!.quant as any).scale = 'missing';
+      },
+    ],
+    [
+      'quant scale names the tensor itself',
+      (m) => {
+        (m.tensors[0]!.quant as any).scale = m.tensors[0]!.name;
+      },
+    ],
+    [
+      'two weights share a scale tensor',
+      (m) => {
+        (m.tensors[3]!.quant as any).scale = (m.tensors[0]!.quant as any).scale;
+      },
+    ],
+    [
+      'quant axis out of range',
+      (m) => {
+        (m.tensors[0]!.quant as any).axis = 4;
+      },
+    ],
+    [
+      'quant scheme unknown',
+      (m) => {
+        (m.tensors[0]!.quant as any).scheme = 'asymmetric';
+      },
+    ],
+    [
+      'quant on a float32 tensor',
+      (m) => {
+        m.tensors.find((t) => t.name === 'Parameter6')!.quant = { axis: 0, scale: 'Parameter88' };
+      },
+    ],
+    [
+      'scale tensor is also a value',
+      (m) => {
+        m.tensors[1]!.value = 'scale_as_value';
+      },
+    ],
+    [
+      'value name empty',
+      (m) => {
+        m.tensors[0]!.value = '';
+      },
+    ],
+    [
+      'value not a string',
+      (m) => {
+        m.tensors[2]!.value = 7;
+      },
+    ],
+    [
+      'two tensors claim one value',
+      (m) => {
+        m.tensors[2]!.value = m.tensors[0]!.name;
+      },
+    ],
+    [
+      'unknown valueDtype',
+      (m) => {
+        m.tensors[2]!.valueDtype = 'float64';
+      },
+    ],
+    [
+      'a constant dropped from the graph (value: null)',
+      (m) => {
+        m.tensors[2]!.value = null;
+      },
+    ],
   ])('%s → corrupt_metadata', (_, edit) => {
     expect(codeOf(edit)).toBe('corrupt_metadata');
   });
@@ -310,45 +605,81 @@ describe('hostile graph metadata', () => {
 
   it('an unknown op → unsupported_op naming op, opset and node', () => {
     const k = (JSON.parse(baseMeta).graph as GraphJson).nodes.findIndex((n) => n.op === 'Relu');
-    const e = errorOf(() => readGraphContainer(withMeta((m) => { node(m, 'Relu').op = 'FancyRelu'; })));
+    const e = errorOf(() =>
+      readGraphContainer(
+        withMeta((m) => {
+          node(m, 'Relu').op = 'FancyRelu';
+        }),
+      ),
+    );
     expect(e.code).toBe('unsupported_op');
     expect(e.message).toMatch(new RegExp(`FancyRelu.*opset 8.*#${k}`));
     expect(e.details).toMatchObject({ op: 'FancyRelu', opset: 8, node: `#${k}` });
     // a named node is named in the error
-    const e2 = errorOf(() => readGraphContainer(withMeta((m) => { Object.assign(node(m, 'Relu'), { op: 'FancyRelu', name: 'ReLU32' }); })));
+    const e2 = errorOf(() =>
+      readGraphContainer(
+        withMeta((m) => {
+          Object.assign(node(m, 'Relu'), { op: 'FancyRelu', name: 'ReLU32' });
+        }),
+      ),
+    );
     expect(e2.details).toMatchObject({ node: 'ReLU32' });
   });
 
   it('an op in an unknown domain → unsupported_op', () => {
-    expect(codeOf((m) => { m.graph.opsets['com.example'] = 1; node(m, 'Relu').domain = 'com.example'; }))
-      .toBe('unsupported_op');
+    expect(
+      codeOf((m) => {
+        m.graph.opsets['com.example'] = 1;
+        node(m, 'Relu').domain = 'com.example';
+      }),
+    ).toBe('unsupported_op');
   });
 
   it('schema 1 (the development format) and unknown schemas → unsupported_version', () => {
-    expect(codeOf((m) => { m.graph.schema = 1; })).toBe('unsupported_version');
-    expect(errorOf(() => readGraphContainer(withMeta((m) => { m.graph.schema = 1; }))).message).toMatch(/compress the model again/);
-    expect(codeOf((m) => { m.graph.schema = 3; })).toBe('unsupported_version');
+    expect(
+      codeOf((m) => {
+        m.graph.schema = 1;
+      }),
+    ).toBe('unsupported_version');
+    expect(
+      errorOf(() =>
+        readGraphContainer(
+          withMeta((m) => {
+            m.graph.schema = 1;
+          }),
+        ),
+      ).message,
+    ).toMatch(/compress the model again/);
+    expect(
+      codeOf((m) => {
+        m.graph.schema = 3;
+      }),
+    ).toBe('unsupported_version');
   });
 
   it('accepts names instead of indices, explicit names and declared outputs', () => {
-    const back = readGraphContainer(withMeta((m) => {
-      node(m, 'Conv').in = ['Input3', 'Parameter5'];
-      node(m, 'Relu').name = 'ReLU32';
-      node(m, 'Relu').out = ['relu_out'];
-      m.graph.outputs = [{ name: 'Plus214_Output_0', dtype: 'float32', dims: [1, 10] }];
-      m.tensors.find((t) => t.name === 'Parameter6')!.value = 'bias6';
-    }));
+    const back = readGraphContainer(
+      withMeta((m) => {
+        node(m, 'Conv').in = ['Input3', 'Parameter5'];
+        node(m, 'Relu').name = 'ReLU32';
+        node(m, 'Relu').out = ['relu_out'];
+        m.graph.outputs = [{ name: 'Plus214_Output_0', dtype: 'float32', dims: [1, 10] }];
+        m.tensors.find((t) => t.name === 'Parameter6')!.value = 'bias6';
+      }),
+    );
     expect(back.graph.nodes.find((n) => n.op === 'Relu')).toMatchObject({ name: 'ReLU32', outputs: ['relu_out'] });
     expect(back.graph.values.get('bias6')?.const?.dims).toEqual([8, 1, 1]);
     expect(back.graph.nodes.find((n) => n.op === 'Add')!.inputs[1]).toBe('bias6');
   });
 
   it('generated names never collide with explicit ones', () => {
-    const back = readGraphContainer(withMeta((m) => {
-      const k = m.graph.nodes.indexOf(node(m, 'Relu'));
-      m.graph.nodes[0].out = [`%${8 + k}`]; // the name the Relu's output would get
-      m.graph.nodes[0].name = '#1';
-    }));
+    const back = readGraphContainer(
+      withMeta((m) => {
+        const k = m.graph.nodes.indexOf(node(m, 'Relu'));
+        m.graph.nodes[0].out = [`%${8 + k}`]; // the name the Relu's output would get
+        m.graph.nodes[0].name = '#1';
+      }),
+    );
     const names = [...back.graph.values.keys()];
     expect(new Set(names).size).toBe(names.length);
     expect(names.filter((n) => n.endsWith("'")).length).toBe(1);
@@ -362,7 +693,27 @@ describe('hostile graph metadata', () => {
 
   it('random damage to the graph JSON: a SparrowError or a working graph, never a crash', async () => {
     const rnd = lcg(2024);
-    const junk = [null, 0, -1, 1.5, 3, 7, 1e300, '', 'x', 'Input3', 'Parameter6', [], [1], ['a'], [null], {}, { float: 'NaN' }, { tensor: {} }, true];
+    const junk = [
+      null,
+      0,
+      -1,
+      1.5,
+      3,
+      7,
+      1e300,
+      '',
+      'x',
+      'Input3',
+      'Parameter6',
+      [],
+      [1],
+      ['a'],
+      [null],
+      {},
+      { float: 'NaN' },
+      { tensor: {} },
+      true,
+    ];
     const leaves = (x: any, path: Array<string | number>, out: Array<Array<string | number>>): void => {
       out.push(path);
       if (x && typeof x === 'object') for (const k of Object.keys(x)) leaves(x[k], [...path, Array.isArray(x) ? Number(k) : k], out);
@@ -376,7 +727,10 @@ describe('hostile graph metadata', () => {
       let bytes: Uint8Array;
       try {
         bytes = withMeta((m) => {
-          if (path.length === 0) { m.graph = value; return; }
+          if (path.length === 0) {
+            m.graph = value;
+            return;
+          }
           let o: any = m.graph;
           for (const k of path.slice(0, -1)) o = o[k];
           o[path[path.length - 1]!] = value;
@@ -391,7 +745,9 @@ describe('hostile graph metadata', () => {
         const info = back.graph.values.get(input)!.info;
         const dims = (info.dims ?? [1, 1, 28, 28]).map((d) => (d < 0 ? 1 : d));
         if (info.dtype === 'float32' && dims.reduce((a, b) => a * b, 1) <= 1 << 16) {
-          await Session.fromGraph(back.graph).run({ [input]: { dtype: 'float32', dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) } });
+          await Session.fromGraph(back.graph).run({
+            [input]: { dtype: 'float32', dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) },
+          });
         }
       } catch (e) {
         if (!(e instanceof SparrowError)) throw new Error(`path ${JSON.stringify(path)} = ${JSON.stringify(value)}: ${(e as Error).stack}`);

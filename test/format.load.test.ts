@@ -9,7 +9,11 @@ import { SparrowError } from '../src/errors.js';
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return s;
   };
 }
@@ -49,7 +53,8 @@ describe('crc32 (load path)', () => {
 
   it('chains like zlib: crc32(b, crc32(a)) = crc32(a ++ b); a Node Buffer works as well', () => {
     const next = rng(9);
-    const a = randomBytes(next, 1234), b = randomBytes(next, 777);
+    const a = randomBytes(next, 1234),
+      b = randomBytes(next, 777);
     const ab = new Uint8Array(a.length + b.length);
     ab.set(a);
     ab.set(b, a.length);
@@ -59,10 +64,9 @@ describe('crc32 (load path)', () => {
 
   it('a corrupted section still names the section and both CRCs', () => {
     const payload = Uint8Array.from({ length: 40 }, (_, i) => i);
-    const file = writeContainer(
-      { tensors: [{ name: 'w', shape: [10], dtype: 'float32', section: 0 }] },
-      [{ codec: Codec.Raw, dtype: DType.Float32, payload, decodedBytes: 40 }],
-    );
+    const file = writeContainer({ tensors: [{ name: 'w', shape: [10], dtype: 'float32', section: 0 }] }, [
+      { codec: Codec.Raw, dtype: DType.Float32, payload, decodedBytes: 40 },
+    ]);
     const { header } = readContainer(file);
     const bad = file.slice();
     bad[header.sections[0]!.offset + 3]! ^= 0x10;
@@ -75,7 +79,9 @@ describe('crc32 (load path)', () => {
     expect(err).toBeInstanceOf(SparrowError);
     expect((err as SparrowError).code).toBe('checksum_mismatch');
     const stored = header.sections[0]!.crc32.toString(16).padStart(8, '0');
-    const computed = crc32(bad.subarray(header.sections[0]!.offset, header.sections[0]!.offset + 40)).toString(16).padStart(8, '0');
+    const computed = crc32(bad.subarray(header.sections[0]!.offset, header.sections[0]!.offset + 40))
+      .toString(16)
+      .padStart(8, '0');
     expect((err as SparrowError).message).toBe(`section 0 ("w") CRC-32 mismatch: stored 0x${stored}, computed 0x${computed}`);
   });
 });

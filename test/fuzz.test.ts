@@ -18,7 +18,10 @@ describe('fuzz (fast subset)', () => {
 
   it('the mutator changes inputs (the fuzzer is not idle)', () => {
     let s = 1;
-    const r = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s; };
+    const r = () => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return s;
+    };
     const src = Uint8Array.from({ length: 100 }, (_, i) => i);
     let changed = 0;
     for (let i = 0; i < 200; i++) if (Buffer.compare(Buffer.from(mutate(r, src)), Buffer.from(src)) !== 0) changed++;

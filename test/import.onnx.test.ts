@@ -15,12 +15,21 @@ const seenAttrs: Attrs[] = [];
 // Echo: output = input 0 (same info); Pair: two outputs (input, input); Cat: int64 concat of 1-D inputs.
 const defs: OpDef[] = [
   {
-    op: 'Echo', domain: D, sinceVersion: 1, untilVersion: 3,
-    ref: (inputs, attrs) => { seenAttrs.push(attrs); return [inputs[0]!]; },
+    op: 'Echo',
+    domain: D,
+    sinceVersion: 1,
+    untilVersion: 3,
+    ref: (inputs, attrs) => {
+      seenAttrs.push(attrs);
+      return [inputs[0]!];
+    },
     shape: (inputs) => [inputs[0]!],
   },
   {
-    op: 'Pair', domain: D, sinceVersion: 1, untilVersion: 3,
+    op: 'Pair',
+    domain: D,
+    sinceVersion: 1,
+    untilVersion: 3,
     ref: (inputs) => [inputs[0]!, inputs[0]!],
     shape: (inputs) => [inputs[0]!, inputs[0]!],
   },
@@ -32,28 +41,41 @@ const vin = (name: string, dims: Array<number | string> | null = [2], dtype: Ten
 
 function expectCode(fn: () => unknown, code: string, re?: RegExp): SparrowError {
   let thrown: unknown;
-  try { fn(); } catch (e) { thrown = e; }
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
   expect(thrown, 'expected a SparrowError').toBeInstanceOf(SparrowError);
   expect((thrown as SparrowError).code).toBe(code);
   if (re) expect((thrown as SparrowError).message).toMatch(re);
   return thrown as SparrowError;
 }
 
-const echo = (i: string, o: string, attrs?: BuildModel['nodes'][number]['attrs'], name?: string) =>
-  ({ op: 'Echo', domain: D, inputs: [i], outputs: [o], ...(attrs ? { attrs } : {}), ...(name ? { name } : {}) });
+const echo = (i: string, o: string, attrs?: BuildModel['nodes'][number]['attrs'], name?: string) => ({
+  op: 'Echo',
+  domain: D,
+  inputs: [i],
+  outputs: [o],
+  ...(attrs ? { attrs } : {}),
+  ...(name ? { name } : {}),
+});
 
 describe('importOnnx: values', () => {
   it('initializers (raw_data and typed fields) become constants; graph inputs keep their declared info', () => {
     for (const typedFields of [false, true]) {
       const w = f32([2, 3], [1, 2, 3, 4, 5, 6]);
       const s = i64([2], [3, -1]);
-      const g = importOnnx(buildModel({
-        opsets: OPSETS, typedFields,
-        inputs: [vin('x', ['N', 3, 5, 5]), vin('tok', [1, 'T'], 'int64'), vin('u', null)],
-        outputs: [vin('y', ['N', 3, 5, 5])],
-        initializers: { w, s },
-        nodes: [echo('x', 'y'), echo('w', 'w2'), echo('s', 's2'), echo('tok', 't2'), echo('u', 'u2')],
-      }));
+      const g = importOnnx(
+        buildModel({
+          opsets: OPSETS,
+          typedFields,
+          inputs: [vin('x', ['N', 3, 5, 5]), vin('tok', [1, 'T'], 'int64'), vin('u', null)],
+          outputs: [vin('y', ['N', 3, 5, 5])],
+          initializers: { w, s },
+          nodes: [echo('x', 'y'), echo('w', 'w2'), echo('s', 's2'), echo('tok', 't2'), echo('u', 'u2')],
+        }),
+      );
       expect(g.inputs).toEqual(['x', 'tok', 'u']);
       expect(g.values.get('x')!.info).toEqual({ dtype: 'float32', dims: [-1, 3, 5, 5] });
       expect(g.values.get('tok')!.info).toEqual({ dtype: 'int64', dims: [1, -1] });
@@ -71,29 +93,37 @@ describe('importOnnx: values', () => {
   });
 
   it('graph inputs that are also initializers (IR v3/v4 exporters) are constants, not inputs', () => {
-    const g = importOnnx(buildModel({
-      opsets: OPSETS, irVersion: 3, initializersAsInputs: true,
-      inputs: [vin('x')], outputs: [vin('y')],
-      initializers: { w: f32([2], [1, 2]) },
-      nodes: [echo('x', 'y'), echo('w', 'z')],
-    }));
+    const g = importOnnx(
+      buildModel({
+        opsets: OPSETS,
+        irVersion: 3,
+        initializersAsInputs: true,
+        inputs: [vin('x')],
+        outputs: [vin('y')],
+        initializers: { w: f32([2], [1, 2]) },
+        nodes: [echo('x', 'y'), echo('w', 'z')],
+      }),
+    );
     expect(g.inputs).toEqual(['x']);
     expect(g.values.get('w')!.const).toBeDefined();
   });
 
   it('Constant nodes (value, value_float, value_floats, value_int, value_ints) become constants, not nodes', () => {
-    const g = importOnnx(buildModel({
-      opsets: OPSETS,
-      inputs: [vin('x')], outputs: [vin('y'), vin('c1', [2]), vin('c2', [], 'float32')],
-      nodes: [
-        { op: 'Constant', inputs: [], outputs: ['c1'], attrs: { value: f32([2], [0.5, -1]) } },
-        { op: 'Constant', inputs: [], outputs: ['c2'], attrs: { value_float: { float: 2 } } },
-        { op: 'Constant', inputs: [], outputs: ['c3'], attrs: { value_floats: { floats: [1, 2, 3] } } },
-        { op: 'Constant', inputs: [], outputs: ['c4'], attrs: { value_int: 7 } },
-        { op: 'Constant', inputs: [], outputs: ['c5'], attrs: { value_ints: [1, -2] } },
-        echo('x', 'y'),
-      ],
-    }));
+    const g = importOnnx(
+      buildModel({
+        opsets: OPSETS,
+        inputs: [vin('x')],
+        outputs: [vin('y'), vin('c1', [2]), vin('c2', [], 'float32')],
+        nodes: [
+          { op: 'Constant', inputs: [], outputs: ['c1'], attrs: { value: f32([2], [0.5, -1]) } },
+          { op: 'Constant', inputs: [], outputs: ['c2'], attrs: { value_float: { float: 2 } } },
+          { op: 'Constant', inputs: [], outputs: ['c3'], attrs: { value_floats: { floats: [1, 2, 3] } } },
+          { op: 'Constant', inputs: [], outputs: ['c4'], attrs: { value_int: 7 } },
+          { op: 'Constant', inputs: [], outputs: ['c5'], attrs: { value_ints: [1, -2] } },
+          echo('x', 'y'),
+        ],
+      }),
+    );
     expect(g.nodes.map((n) => n.op)).toEqual(['Echo']);
     const c = (n: string) => g.values.get(n)!.const!;
     expect([c('c1').dtype, c('c1').dims, Array.from(c('c1').data as Float32Array)]).toEqual(['float32', [2], [0.5, -1]]);
@@ -109,23 +139,40 @@ describe('importOnnx: values', () => {
 
   it('bool tensors (raw_data bytes) are read', () => {
     const b: Tensor = { dtype: 'bool', dims: [3], data: Uint8Array.of(1, 0, 1) };
-    const g = importOnnx(buildModel({
-      opsets: OPSETS, inputs: [vin('x')], outputs: [vin('y')], initializers: { b },
-      nodes: [echo('x', 'y'), echo('b', 'b2')],
-    }));
+    const g = importOnnx(
+      buildModel({
+        opsets: OPSETS,
+        inputs: [vin('x')],
+        outputs: [vin('y')],
+        initializers: { b },
+        nodes: [echo('x', 'y'), echo('b', 'b2')],
+      }),
+    );
     expect(g.values.get('b')!.const).toEqual(b);
   });
 });
 
 describe('importOnnx: attributes, opsets, names', () => {
   it('converts INT, FLOAT, STRING, INTS, FLOATS, STRINGS and TENSOR attributes', () => {
-    const g = importOnnx(buildModel({
-      opsets: OPSETS, inputs: [vin('x')], outputs: [vin('y')],
-      nodes: [echo('x', 'y', {
-        i: 3, f: 0.25, s: 'héllo', is: [1, -2, 3], fs: [0.5, 1.5], ss: ['a', 'bc'], t: i64([2], [4, 5]),
-        big: 9_007_199_254_740_993, // > 2^53: saturates to MAX_SAFE_INTEGER (an "until the end" marker)
-      })],
-    }));
+    const g = importOnnx(
+      buildModel({
+        opsets: OPSETS,
+        inputs: [vin('x')],
+        outputs: [vin('y')],
+        nodes: [
+          echo('x', 'y', {
+            i: 3,
+            f: 0.25,
+            s: 'héllo',
+            is: [1, -2, 3],
+            fs: [0.5, 1.5],
+            ss: ['a', 'bc'],
+            t: i64([2], [4, 5]),
+            big: 9_007_199_254_740_993, // > 2^53: saturates to MAX_SAFE_INTEGER (an "until the end" marker)
+          }),
+        ],
+      }),
+    );
     const a = g.nodes[0]!.attrs;
     expect(a['i']).toBe(3);
     expect(a['f']).toBe(0.25);
@@ -149,7 +196,8 @@ describe('importOnnx: attributes, opsets, names', () => {
   it('reads the opset per domain ("ai.onnx" = ""), names unnamed nodes, sorts unsorted nodes', () => {
     const proto = buildModelProto({
       opsets: { 'ai.onnx': 11, [D]: 3 },
-      inputs: [vin('x')], outputs: [vin('z')],
+      inputs: [vin('x')],
+      outputs: [vin('z')],
       nodes: [echo('y', 'z', undefined, ''), echo('x', 'y', undefined, 'first')],
     });
     proto.graph!.node![0]!.name = '';
@@ -160,18 +208,36 @@ describe('importOnnx: attributes, opsets, names', () => {
   });
 
   it('a node whose domain is not imported is invalid_model', () => {
-    expectCode(() => importOnnx(buildModel({
-      opsets: { '': 13 }, inputs: [vin('x')], outputs: [vin('y')], nodes: [echo('x', 'y')],
-    })), 'invalid_model', /sparrow\.test/);
+    expectCode(
+      () =>
+        importOnnx(
+          buildModel({
+            opsets: { '': 13 },
+            inputs: [vin('x')],
+            outputs: [vin('y')],
+            nodes: [echo('x', 'y')],
+          }),
+        ),
+      'invalid_model',
+      /sparrow\.test/,
+    );
   });
 });
 
 describe('importOnnx: unsupported and malformed models', () => {
   it('an unsupported op names op, opset and node', () => {
-    const e = expectCode(() => importOnnx(buildModel({
-      opsets: { '': 17 }, inputs: [vin('x')], outputs: [vin('y')],
-      nodes: [{ op: 'FancyOp', inputs: ['x'], outputs: ['y'], name: 'the_node' }],
-    })), 'unsupported_op');
+    const e = expectCode(
+      () =>
+        importOnnx(
+          buildModel({
+            opsets: { '': 17 },
+            inputs: [vin('x')],
+            outputs: [vin('y')],
+            nodes: [{ op: 'FancyOp', inputs: ['x'], outputs: ['y'], name: 'the_node' }],
+          }),
+        ),
+      'unsupported_op',
+    );
     expect(e.message).toMatch(/FancyOp/);
     expect(e.message).toMatch(/opset 17/);
     expect(e.message).toMatch(/the_node/);
@@ -179,14 +245,26 @@ describe('importOnnx: unsupported and malformed models', () => {
   });
 
   it('an op outside its registered opset range is unsupported_op', () => {
-    expectCode(() => importOnnx(buildModel({
-      opsets: { '': 13, [D]: 4 }, inputs: [vin('x')], outputs: [vin('y')], nodes: [echo('x', 'y', undefined, 'e4')],
-    })), 'unsupported_op', /Echo at opset 4, node "e4".*supported opsets: 1-3/);
+    expectCode(
+      () =>
+        importOnnx(
+          buildModel({
+            opsets: { '': 13, [D]: 4 },
+            inputs: [vin('x')],
+            outputs: [vin('y')],
+            nodes: [echo('x', 'y', undefined, 'e4')],
+          }),
+        ),
+      'unsupported_op',
+      /Echo at opset 4, node "e4".*supported opsets: 1-3/,
+    );
   });
 
   it('subgraph attributes (If/Loop) are unsupported_op with a clear message', () => {
     const proto = buildModelProto({
-      opsets: { '': 13 }, inputs: [vin('x'), vin('cond', [], 'bool')], outputs: [vin('y')],
+      opsets: { '': 13 },
+      inputs: [vin('x'), vin('cond', [], 'bool')],
+      outputs: [vin('y')],
       nodes: [{ op: 'If', inputs: ['cond'], outputs: ['y'], name: 'branch' }],
     });
     const sub = { name: 'then', node: [], output: [{ name: 'x' }] };
@@ -194,8 +272,11 @@ describe('importOnnx: unsupported and malformed models', () => {
       { name: 'then_branch', type: onnxRuntime.AttributeProto.AttributeType.GRAPH, g: sub },
       { name: 'else_branch', type: onnxRuntime.AttributeProto.AttributeType.GRAPH, g: sub },
     ];
-    expectCode(() => importOnnx(onnxRuntime.ModelProto.encode(proto).finish()), 'unsupported_op',
-      /If at opset 13, node "branch".*then_branch.*subgraph.*If\/Loop\/Scan/);
+    expectCode(
+      () => importOnnx(onnxRuntime.ModelProto.encode(proto).finish()),
+      'unsupported_op',
+      /If at opset 13, node "branch".*then_branch.*subgraph.*If\/Loop\/Scan/,
+    );
   });
 
   it('unsupported dtypes and non-tensor inputs are unsupported_op', () => {
@@ -204,7 +285,13 @@ describe('importOnnx: unsupported and malformed models', () => {
     expectCode(() => importOnnx(onnxRuntime.ModelProto.encode(proto).finish()), 'unsupported_op', /graph input 'x'.*DOUBLE/);
     proto.graph!.input![0]!.type = { sequenceType: { elemType: { tensorType: { elemType: 1 } } } };
     expectCode(() => importOnnx(onnxRuntime.ModelProto.encode(proto).finish()), 'unsupported_op', /not a tensor/);
-    const p2 = buildModelProto({ opsets: OPSETS, inputs: [vin('x')], outputs: [vin('y')], nodes: [echo('x', 'y')], initializers: { w: f32([1], [1]) } });
+    const p2 = buildModelProto({
+      opsets: OPSETS,
+      inputs: [vin('x')],
+      outputs: [vin('y')],
+      nodes: [echo('x', 'y')],
+      initializers: { w: f32([1], [1]) },
+    });
     p2.graph!.initializer![0]!.dataType = 10; // FLOAT16
     expectCode(() => importOnnx(onnxRuntime.ModelProto.encode(p2).finish()), 'unsupported_op', /FLOAT16/);
   });
@@ -216,19 +303,31 @@ describe('importOnnx: unsupported and malformed models', () => {
     expectCode(() => importOnnx(buildModel({ ...base, nodes: [echo('x', 'y'), echo('x', 'y')] })), 'invalid_model', /defined twice/);
     expectCode(() => importOnnx(buildModel({ ...base, nodes: [echo('y', 'x')] })), 'invalid_model');
     expectCode(() => importOnnx(buildModel({ ...base, nodes: [echo('z', 'y'), echo('y', 'z')] })), 'invalid_model', /cycle/);
-    expectCode(() => importOnnx(buildModel({ ...base, nodes: [echo('x', 'y')], initializers: { w: f32([2], [1]) } })), 'invalid_model', /should hold 2 elements/);
+    expectCode(
+      () => importOnnx(buildModel({ ...base, nodes: [echo('x', 'y')], initializers: { w: f32([2], [1]) } })),
+      'invalid_model',
+      /should hold 2 elements/,
+    );
     expectCode(() => importOnnx(new Uint8Array([1, 2, 3, 4, 5])), 'invalid_model');
     expectCode(() => importOnnx(new Uint8Array(0)), 'invalid_model');
     // declared output dtype disagreeing with the computed one
-    expectCode(() => importOnnx(buildModel({ ...base, outputs: [vin('y', [2], 'int64')], nodes: [echo('x', 'y')] })), 'invalid_model', /declared int64/);
+    expectCode(
+      () => importOnnx(buildModel({ ...base, outputs: [vin('y', [2], 'int64')], nodes: [echo('x', 'y')] })),
+      'invalid_model',
+      /declared int64/,
+    );
   });
 });
 
 describe('runReference: feeds', () => {
-  const g = importOnnx(buildModel({
-    opsets: OPSETS, inputs: [vin('x', ['N', 2]), vin('t', [3], 'int64')], outputs: [vin('y', ['N', 2]), vin('t2', [3], 'int64')],
-    nodes: [echo('x', 'y'), echo('t', 't2')],
-  }));
+  const g = importOnnx(
+    buildModel({
+      opsets: OPSETS,
+      inputs: [vin('x', ['N', 2]), vin('t', [3], 'int64')],
+      outputs: [vin('y', ['N', 2]), vin('t2', [3], 'int64')],
+      nodes: [echo('x', 'y'), echo('t', 't2')],
+    }),
+  );
   const t = i64([3], [1, 2, 3]);
 
   it('runs, accepting any size for a symbolic dim; outputs never alias feeds', () => {
@@ -244,10 +343,22 @@ describe('runReference: feeds', () => {
     expectCode(() => runReference(g, { x }), 'invalid_argument', /missing input 't' \(int64 \[3\]\)/);
     expectCode(() => runReference(g, { x, t, extra: x }), 'invalid_argument', /unknown input 'extra'.*'x', 't'/);
     expectCode(() => runReference(g, { x: i64([1, 2], [1, 2]), t }), 'invalid_argument', /'x' has dtype int64, expected float32 \[\?,2\]/);
-    expectCode(() => runReference(g, { x: f32([1, 3], [1, 2, 3]), t }), 'invalid_argument', /'x' has dims \[1,3\], expected float32 \[\?,2\]/);
+    expectCode(
+      () => runReference(g, { x: f32([1, 3], [1, 2, 3]), t }),
+      'invalid_argument',
+      /'x' has dims \[1,3\], expected float32 \[\?,2\]/,
+    );
     expectCode(() => runReference(g, { x: f32([2], [1, 2]), t }), 'invalid_argument', /dims \[2\]/);
-    expectCode(() => runReference(g, { x: { dtype: 'float32', dims: [1, 2], data: new Float32Array(3) }, t }), 'invalid_argument', /3 data elements/);
-    expectCode(() => runReference(g, { x: { dtype: 'float32', dims: [1, 2], data: new Int32Array(2) }, t }), 'invalid_argument', /Float32Array/);
+    expectCode(
+      () => runReference(g, { x: { dtype: 'float32', dims: [1, 2], data: new Float32Array(3) }, t }),
+      'invalid_argument',
+      /3 data elements/,
+    );
+    expectCode(
+      () => runReference(g, { x: { dtype: 'float32', dims: [1, 2], data: new Int32Array(2) }, t }),
+      'invalid_argument',
+      /Float32Array/,
+    );
     expectCode(() => runReference(g, { x: undefined as unknown as Tensor, t }), 'invalid_argument', /not a tensor/);
   });
 });

@@ -8,7 +8,11 @@ const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(
 
 function expectInvalid(fn: () => unknown): void {
   let thrown: unknown;
-  try { fn(); } catch (e) { thrown = e; }
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
   expect(thrown, 'expected a SparrowError').toBeInstanceOf(SparrowError);
   expect((thrown as SparrowError).code).toBe('invalid_argument');
 }
@@ -18,47 +22,60 @@ function expectInvalid(fn: () => unknown): void {
 const NUMPY_FILES: Record<string, { b64: string; data: NpyTypedArray; shape: number[] }> = {
   f4_2x3: {
     b64: 'k05VTVBZAQB2AHsnZGVzY3InOiAnPGY0JywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDIsIDMpLCB9ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAAMC/AAAAAAAAgD5Z2QAzyvJJcQAA4MA=',
-    data: Float32Array.of(-1.5, 0.0, 0.25, 3.0e-8, 1.0e30, -7.0), shape: [2, 3],
+    data: Float32Array.of(-1.5, 0.0, 0.25, 3.0e-8, 1.0e30, -7.0),
+    shape: [2, 3],
   },
   f8_3: {
     b64: 'k05VTVBZAQB2AHsnZGVzY3InOiAnPGY4JywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDMsKSwgfSAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIApVVVVVVVXVPwAAAAAAAATAnHUAiDzkN34=',
-    data: Float64Array.of(1 / 3, -2.5, 1e300), shape: [3],
+    data: Float64Array.of(1 / 3, -2.5, 1e300),
+    shape: [3],
   },
   i8_4: {
     b64: 'k05VTVBZAQB2AHsnZGVzY3InOiAnPGk4JywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDQsKSwgfSAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAr//////////wAAAAAAAQAAAAAAAAAAAID/////////fw==',
-    data: BigInt64Array.of(-1n, 2n ** 40n, -(2n ** 63n), 2n ** 63n - 1n), shape: [4],
+    data: BigInt64Array.of(-1n, 2n ** 40n, -(2n ** 63n), 2n ** 63n - 1n),
+    shape: [4],
   },
   i4_2x2: {
     b64: 'k05VTVBZAQB2AHsnZGVzY3InOiAnPGk0JywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDIsIDIpLCB9ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAAACABwAAAAAAAAD///9/',
-    data: Int32Array.of(-2147483648, 7, 0, 2147483647), shape: [2, 2],
+    data: Int32Array.of(-2147483648, 7, 0, 2147483647),
+    shape: [2, 2],
   },
   i1_4: {
     b64: 'k05VTVBZAQB2AHsnZGVzY3InOiAnfGkxJywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDQsKSwgfSAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAqA/wB/',
-    data: Int8Array.of(-128, -1, 0, 127), shape: [4],
+    data: Int8Array.of(-128, -1, 0, 127),
+    shape: [4],
   },
   u1_1x1x2x2: {
     b64: 'k05VTVBZAQB2AHsnZGVzY3InOiAnfHUxJywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDEsIDEsIDIsIDIpLCB9ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAAf7/',
-    data: Uint8Array.of(0, 1, 254, 255), shape: [1, 1, 2, 2],
+    data: Uint8Array.of(0, 1, 254, 255),
+    shape: [1, 1, 2, 2],
   },
   f4_scalar: {
     b64: 'k05VTVBZAQB2AHsnZGVzY3InOiAnPGY0JywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKCksIH0gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAAGBA',
-    data: Float32Array.of(3.5), shape: [],
+    data: Float32Array.of(3.5),
+    shape: [],
   },
   i8_empty: {
     b64: 'k05VTVBZAQB2AHsnZGVzY3InOiAnPGk4JywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDAsKSwgfSAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAo=',
-    data: new BigInt64Array(0), shape: [0],
+    data: new BigInt64Array(0),
+    shape: [0],
   },
   f4_12345x0: {
     b64: 'k05VTVBZAQB2AHsnZGVzY3InOiAnPGY0JywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDEyMzQ1LCAwKSwgfSAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAo=',
-    data: new Float32Array(0), shape: [12345, 0],
+    data: new Float32Array(0),
+    shape: [12345, 0],
   },
 };
 // Same array [1, 2, 3] int32 written with np.lib.format.write_array(..., version=(2, 0)) / (3, 0).
-const NUMPY_V2 = 'k05VTVBZAgB0AAAAeydkZXNjcic6ICc8aTQnLCAnZm9ydHJhbl9vcmRlcic6IEZhbHNlLCAnc2hhcGUnOiAoMywpLCB9ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoBAAAAAgAAAAMAAAA=';
-const NUMPY_V3 = 'k05VTVBZAwB0AAAAeydkZXNjcic6ICc8aTQnLCAnZm9ydHJhbl9vcmRlcic6IEZhbHNlLCAnc2hhcGUnOiAoMywpLCB9ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoBAAAAAgAAAAMAAAA=';
+const NUMPY_V2 =
+  'k05VTVBZAgB0AAAAeydkZXNjcic6ICc8aTQnLCAnZm9ydHJhbl9vcmRlcic6IEZhbHNlLCAnc2hhcGUnOiAoMywpLCB9ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoBAAAAAgAAAAMAAAA=';
+const NUMPY_V3 =
+  'k05VTVBZAwB0AAAAeydkZXNjcic6ICc8aTQnLCAnZm9ydHJhbl9vcmRlcic6IEZhbHNlLCAnc2hhcGUnOiAoMywpLCB9ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoBAAAAAgAAAAMAAAA=';
 // np.save(np.asfortranarray(np.arange(6, dtype='<f4').reshape(2, 3))) and np.save(np.array([1, 2], dtype='>f4')).
-const NUMPY_FORTRAN = 'k05VTVBZAQB2AHsnZGVzY3InOiAnPGY0JywgJ2ZvcnRyYW5fb3JkZXInOiBUcnVlLCAnc2hhcGUnOiAoMiwgMyksIH0gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAAAAAAABAQAAAgD8AAIBAAAAAQAAAoEA=';
-const NUMPY_BIG_ENDIAN = 'k05VTVBZAQB2AHsnZGVzY3InOiAnPmY0JywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDIsKSwgfSAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAo/gAAAQAAAAA==';
+const NUMPY_FORTRAN =
+  'k05VTVBZAQB2AHsnZGVzY3InOiAnPGY0JywgJ2ZvcnRyYW5fb3JkZXInOiBUcnVlLCAnc2hhcGUnOiAoMiwgMyksIH0gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAAAAAAABAQAAAgD8AAIBAAAAAQAAAoEA=';
+const NUMPY_BIG_ENDIAN =
+  'k05VTVBZAQB2AHsnZGVzY3InOiAnPmY0JywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDIsKSwgfSAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAo/gAAAQAAAAA==';
 
 /** A hand-built .npy file (format 1.0) with an arbitrary header text and payload. */
 function npyWithHeader(header: string, payload: Uint8Array = new Uint8Array(0), major = 1): Uint8Array {
@@ -98,8 +115,11 @@ describe('writeNpy / parseNpy round trip', () => {
       expect(back.data.constructor).toBe(data.constructor);
       expect(back.data.byteOffset % 8).toBe(0);
       // Byte comparison keeps NaN and -0 exact.
-      expect(Buffer.from(back.data.buffer, back.data.byteOffset, back.data.byteLength)
-        .equals(Buffer.from(data.buffer, data.byteOffset, data.byteLength))).toBe(true);
+      expect(
+        Buffer.from(back.data.buffer, back.data.byteOffset, back.data.byteLength).equals(
+          Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+        ),
+      ).toBe(true);
     });
   }
 
@@ -163,9 +183,15 @@ describe('byte-exact against NumPy', () => {
   const hasNumpy = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
   it.skipIf(!hasNumpy)('live: parseNpy reads np.save output and writeNpy reproduces it byte for byte', () => {
     const specs: Array<{ dtype: string; shape: number[] }> = [
-      { dtype: '<f4', shape: [7, 1, 3] }, { dtype: '<f8', shape: [5] }, { dtype: '<i8', shape: [2, 2] },
-      { dtype: '<i4', shape: [1234567, 0] }, { dtype: 'i1', shape: [300] }, { dtype: 'u1', shape: [3, 4, 5, 2] },
-      { dtype: '<f4', shape: [] }, { dtype: '<i8', shape: [0] }, { dtype: 'u1', shape: [70000] },
+      { dtype: '<f4', shape: [7, 1, 3] },
+      { dtype: '<f8', shape: [5] },
+      { dtype: '<i8', shape: [2, 2] },
+      { dtype: '<i4', shape: [1234567, 0] },
+      { dtype: 'i1', shape: [300] },
+      { dtype: 'u1', shape: [3, 4, 5, 2] },
+      { dtype: '<f4', shape: [] },
+      { dtype: '<i8', shape: [0] },
+      { dtype: 'u1', shape: [70000] },
     ];
     const script = `
 import sys, json, io, base64, numpy as np
@@ -206,7 +232,11 @@ describe('hostile inputs -> SparrowError invalid_argument', () => {
       bad[i] ^= 0xff;
       expectInvalid(() => parseNpy(bad));
     }
-    for (const [major, minor] of [[0, 0], [4, 0], [1, 1]] as const) {
+    for (const [major, minor] of [
+      [0, 0],
+      [4, 0],
+      [1, 1],
+    ] as const) {
       const bad = good.slice();
       bad[6] = major;
       bad[7] = minor;
@@ -227,8 +257,17 @@ describe('hostile inputs -> SparrowError invalid_argument', () => {
   it('huge, negative, non-integer and overflowing shapes', () => {
     const h = (shape: string) => `{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }\n`;
     for (const shape of [
-      '(1000000000, 1000000000, 1000000000)', '(9007199254740993,)', '(99999999999999999999999999,)',
-      '(-1,)', '(2.5,)', '(True,)', "('3',)", '[2, 3]', '((2,),)', '2', '(1, 1, 1, 1, 7)',
+      '(1000000000, 1000000000, 1000000000)',
+      '(9007199254740993,)',
+      '(99999999999999999999999999,)',
+      '(-1,)',
+      '(2.5,)',
+      '(True,)',
+      "('3',)",
+      '[2, 3]',
+      '((2,),)',
+      '2',
+      '(1, 1, 1, 1, 7)',
     ]) {
       expectInvalid(() => parseNpy(npyWithHeader(h(shape), new Uint8Array(24))));
     }
@@ -246,7 +285,12 @@ describe('hostile inputs -> SparrowError invalid_argument', () => {
   it('malformed header dicts', () => {
     const payload = new Uint8Array(8);
     for (const header of [
-      '', '\n', '{', '}', '{}', "{'descr': '<f4'}",
+      '',
+      '\n',
+      '{',
+      '}',
+      '{}',
+      "{'descr': '<f4'}",
       "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 1}",
       "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}",
       "{'descr': '<f4', 'fortran_order': 0, 'shape': (2,)}",
@@ -286,7 +330,7 @@ describe('hostile inputs -> SparrowError invalid_argument', () => {
 
   it('random byte corruption never escapes as a non-SparrowError', () => {
     let seed = 12345;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     for (let trial = 0; trial < 3000; trial++) {
       const bad = good.slice();
       const flips = 1 + Math.floor(rnd() * 4);

@@ -4,19 +4,38 @@ import { describe, it, expect } from 'vitest';
 import { SparrowError } from '../src/errors.js';
 import type { OpDef, Tensor } from '../src/ops/types.js';
 import {
-  cloneGraph, consumers, eliminateDeadNodes, freshName, opCounts, producers, topoSort,
-  type Graph, type Node, type Value,
+  cloneGraph,
+  consumers,
+  eliminateDeadNodes,
+  freshName,
+  opCounts,
+  producers,
+  topoSort,
+  type Graph,
+  type Node,
+  type Value,
 } from '../src/ir/graph.js';
 
 // An unregistered pass-through op: the graph helpers never look at defs.
 const DEF: OpDef = {
-  op: 'T', domain: 'test', sinceVersion: 1, untilVersion: 1,
+  op: 'T',
+  domain: 'test',
+  sinceVersion: 1,
+  untilVersion: 1,
   ref: (inputs) => [inputs[0]!],
   shape: (inputs) => [inputs[0]!],
 };
 
-const node = (name: string, inputs: string[], outputs: string[]): Node =>
-  ({ name, op: 'T', domain: 'test', opset: 1, inputs, outputs, attrs: {}, def: DEF });
+const node = (name: string, inputs: string[], outputs: string[]): Node => ({
+  name,
+  op: 'T',
+  domain: 'test',
+  opset: 1,
+  inputs,
+  outputs,
+  attrs: {},
+  def: DEF,
+});
 
 function graph(nodes: Node[], opts: { inputs?: string[]; outputs: string[]; consts?: string[] }): Graph {
   const values = new Map<string, Value>();
@@ -32,7 +51,11 @@ function graph(nodes: Node[], opts: { inputs?: string[]; outputs: string[]; cons
 
 function expectCode(fn: () => unknown, code: string, re?: RegExp): void {
   let thrown: unknown;
-  try { fn(); } catch (e) { thrown = e; }
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
   expect(thrown, 'expected a SparrowError').toBeInstanceOf(SparrowError);
   expect((thrown as SparrowError).code).toBe(code);
   if (re) expect((thrown as SparrowError).message).toMatch(re);
@@ -73,7 +96,11 @@ describe('topoSort', () => {
 
   it('rejects reads of undefined values and values produced twice', () => {
     expectCode(() => topoSort(graph([node('a', ['nope'], ['a'])], { outputs: ['a'] })), 'invalid_model', /'nope'/);
-    expectCode(() => topoSort(graph([node('a', ['x'], ['v']), node('b', ['x'], ['v'])], { outputs: ['v'] })), 'invalid_model', /produced by two nodes/);
+    expectCode(
+      () => topoSort(graph([node('a', ['x'], ['v']), node('b', ['x'], ['v'])], { outputs: ['v'] })),
+      'invalid_model',
+      /produced by two nodes/,
+    );
     expectCode(() => topoSort(graph([node('a', ['x'], ['x'])], { outputs: ['x'] })), 'invalid_model', /already a graph input/);
   });
 

@@ -61,12 +61,17 @@ function mnistDigits(n: number): Array<{ x: Tensor; label: number }> {
 
 /** CIFAR-10 test records [k, k+n) normalised as the ResNets expect, [1,3,32,32] each. */
 function cifarImages(n: number): Array<{ x: Tensor; label: number }> {
-  const mean = [0.485, 0.456, 0.406], std = [0.229, 0.224, 0.225];
+  const mean = [0.485, 0.456, 0.406],
+    std = [0.229, 0.224, 0.225];
   if (!HAVE_CIFAR) {
     // deterministic stand-in inputs
     let s = 1;
     return Array.from({ length: n }, () => ({
-      x: { dtype: 'float32', dims: [1, 3, 32, 32], data: Float32Array.from({ length: 3072 }, () => ((s = (s * 48271) % 2147483647) / 2147483647 - 0.5) * 4) },
+      x: {
+        dtype: 'float32',
+        dims: [1, 3, 32, 32],
+        data: Float32Array.from({ length: 3072 }, () => ((s = (s * 48271) % 2147483647) / 2147483647 - 0.5) * 4),
+      },
       label: -1,
     }));
   }
@@ -101,14 +106,19 @@ describe.runIf(HAVE_MODELS)('mnist-8 (opset 8)', () => {
     expect(r.nodesAfter).toBe(11);
     expect(g.values.get('Parameter193_reshape1')!.const!.dims).toEqual([256, 10]);
     expect(g.values.has('Parameter193')).toBe(false); // the stored [16,4,4,10] copy is dead
-    for (const v of g.values.values()) expect(v.info.dims!.every((d) => d >= 0), v.name).toBe(true);
+    for (const v of g.values.values())
+      expect(
+        v.info.dims!.every((d) => d >= 0),
+        v.name,
+      ).toBe(true);
     expectNoFoldableLeft(g);
   });
 
   it.runIf(HAVE_MNIST)('top-1 on the first 100 MNIST test digits ≥ 98/100 (reference executor)', async () => {
     const s = await Session.fromOnnx(bytesOf('mnist-8.onnx'));
     const raw = importOnnx(bytesOf('mnist-8.onnx'));
-    let correct = 0, maxDiff = 0;
+    let correct = 0,
+      maxDiff = 0;
     for (const { x, label } of mnistDigits(100)) {
       const y = (await s.run({ Input3: x }))['Plus214_Output_0']!;
       expect(y.dims).toEqual([1, 10]);
@@ -122,7 +132,10 @@ describe.runIf(HAVE_MODELS)('mnist-8 (opset 8)', () => {
 });
 
 describe.runIf(HAVE_MODELS)('ResNet (opset 13)', () => {
-  for (const [file, convs] of [['resnet20-cifar10.onnx', 19], ['resnet32-cifar10.onnx', 31]] as const) {
+  for (const [file, convs] of [
+    ['resnet20-cifar10.onnx', 19],
+    ['resnet32-cifar10.onnx', 31],
+  ] as const) {
     it(`${file}: imports with a symbolic batch, folds to static shapes with [1,3,32,32]`, () => {
       const g = importOnnx(bytesOf(file));
       expect(g.opsets).toEqual({ '': 13 });
@@ -131,7 +144,11 @@ describe.runIf(HAVE_MODELS)('ResNet (opset 13)', () => {
       const r = optimize(g, { inputShapes: { input: [1, 3, 32, 32] } });
       expect(r.opsBefore['Conv']).toBe(convs);
       expect(g.values.get('logits')!.info).toEqual({ dtype: 'float32', dims: [1, 10] });
-      for (const v of g.values.values()) expect(v.info.dims!.every((d) => d >= 0), v.name).toBe(true);
+      for (const v of g.values.values())
+        expect(
+          v.info.dims!.every((d) => d >= 0),
+          v.name,
+        ).toBe(true);
       // (the exporter already folded BN and stored all constants as initializers: nothing to fold,
       // but every shape becomes static) the option-A shortcut's Slice/Pad read constants only
       for (const n of g.nodes.filter((x) => x.op === 'Pad' || x.op === 'Slice')) {
@@ -146,7 +163,8 @@ describe.runIf(HAVE_MODELS)('ResNet (opset 13)', () => {
     const plain = await Session.fromOnnx(bytes, { optimize: false });
     const opt = await Session.fromOnnx(bytes, { inputShapes: { input: [1, 3, 32, 32] } });
     const batch = await Session.fromOnnx(bytes); // symbolic batch, passes on
-    let maxDiff = 0, correct = 0;
+    let maxDiff = 0,
+      correct = 0;
     const imgs = cifarImages(10);
     for (const { x, label } of imgs) {
       const a = (await plain.run({ input: x }))['logits']!;
@@ -162,9 +180,12 @@ describe.runIf(HAVE_MODELS)('ResNet (opset 13)', () => {
     expect(yb.dims).toEqual([10, 10]);
     for (let k = 0; k < 10; k++) {
       const single = (await opt.run({ input: imgs[k]!.x }))['logits']!;
-      for (let j = 0; j < 10; j++) maxDiff = Math.max(maxDiff, Math.abs((yb.data as Float32Array)[k * 10 + j]! - (single.data as Float32Array)[j]!));
+      for (let j = 0; j < 10; j++)
+        maxDiff = Math.max(maxDiff, Math.abs((yb.data as Float32Array)[k * 10 + j]! - (single.data as Float32Array)[j]!));
     }
-    console.log(`resnet20: passes vs none max |Δ| = ${maxDiff}; ${HAVE_CIFAR ? `${correct}/10 correct on CIFAR-10 test_q75` : 'synthetic inputs'}`);
+    console.log(
+      `resnet20: passes vs none max |Δ| = ${maxDiff}; ${HAVE_CIFAR ? `${correct}/10 correct on CIFAR-10 test_q75` : 'synthetic inputs'}`,
+    );
     expect(maxDiff).toBeLessThanOrEqual(1e-4);
     if (HAVE_CIFAR) expect(correct).toBeGreaterThanOrEqual(6); // 80.4% on the first 1000
   });
@@ -184,14 +205,26 @@ describe.runIf(HAVE_MODELS)('ResNet-20 with BatchNormalization re-inserted after
       const out = n.output![0]!;
       const cout = Number(g.initializer!.find((t) => t.name === n.input![1])!.dims![0]);
       const p = (name: string, f: () => number) => {
-        g.initializer!.push(onnxRuntime.TensorProto.create({ name: `${out}.${name}`, dataType: 1, dims: [cout], floatData: Array.from({ length: cout }, f) }));
+        g.initializer!.push(
+          onnxRuntime.TensorProto.create({ name: `${out}.${name}`, dataType: 1, dims: [cout], floatData: Array.from({ length: cout }, f) }),
+        );
         return `${out}.${name}`;
       };
       n.output![0] = `${out}_prebn`;
-      nodes.push(onnxRuntime.NodeProto.create({
-        name: `${n.name}_bn`, opType: 'BatchNormalization', output: [out],
-        input: [`${out}_prebn`, p('gamma', () => 0.5 + rand()), p('beta', () => rand() - 0.5), p('mean', () => (rand() - 0.5) * 0.2), p('var', () => 0.5 + rand())],
-      }));
+      nodes.push(
+        onnxRuntime.NodeProto.create({
+          name: `${n.name}_bn`,
+          opType: 'BatchNormalization',
+          output: [out],
+          input: [
+            `${out}_prebn`,
+            p('gamma', () => 0.5 + rand()),
+            p('beta', () => rand() - 0.5),
+            p('mean', () => (rand() - 0.5) * 0.2),
+            p('var', () => 0.5 + rand()),
+          ],
+        }),
+      );
     }
     g.node = nodes;
     const bytes = onnxRuntime.ModelProto.encode(model).finish();
@@ -200,7 +233,8 @@ describe.runIf(HAVE_MODELS)('ResNet-20 with BatchNormalization re-inserted after
     expect(opCounts(plain.graph)['BatchNormalization']).toBe(19);
     expect(folded.report).toMatchObject({ batchNormsFolded: 19, nodesBefore: 75, nodesAfter: 56 });
     expect(opCounts(folded.graph)['BatchNormalization']).toBeUndefined();
-    let maxDiff = 0, maxAbs = 0;
+    let maxDiff = 0,
+      maxAbs = 0;
     for (const { x } of cifarImages(5)) {
       const a = (await plain.run({ input: x }))['logits']!;
       const b = (await folded.run({ input: x }))['logits']!;
@@ -241,14 +275,20 @@ describe.runIf(HAVE_MODELS && existsSync(STORIES))('stories260K (opset 14)', () 
     const symbolic = cloneGraph(g);
     const rs = optimize(symbolic);
     const r = optimize(g, { inputShapes: { tokens: [1, T] } });
-    console.log(`stories260K: ${r.nodesBefore} nodes → ${rs.nodesAfter} (symbolic) → ${r.nodesAfter} (tokens [1,${T}]);` +
-      ` folded ${r.constantsFolded}, identities ${r.identitiesRemoved}; ops after: ${JSON.stringify(r.opsAfter)}`);
+    console.log(
+      `stories260K: ${r.nodesBefore} nodes → ${rs.nodesAfter} (symbolic) → ${r.nodesAfter} (tokens [1,${T}]);` +
+        ` folded ${r.constantsFolded}, identities ${r.identitiesRemoved}; ops after: ${JSON.stringify(r.opsAfter)}`,
+    );
     expect(r.opsBefore['Constant']).toBeUndefined(); // Constant nodes are constants from import on
     expect(g.values.get('logits')!.info).toEqual({ dtype: 'float32', dims: [1, T, 512] });
     expectNoFoldableLeft(g);
     for (const op of ['Gather', 'Unsqueeze', 'Concat', 'ConstantOfShape', 'Equal', 'Where', 'Expand', 'Cast', 'Squeeze']) {
       // what remains of these reads activations, never only constants
-      for (const n of g.nodes.filter((x) => x.op === op)) expect(n.inputs.some((i) => i && !g.values.get(i)!.const), n.name).toBe(true);
+      for (const n of g.nodes.filter((x) => x.op === op))
+        expect(
+          n.inputs.some((i) => i && !g.values.get(i)!.const),
+          n.name,
+        ).toBe(true);
     }
     expect(r.nodesAfter).toBeLessThan(rs.nodesAfter);
   });
@@ -261,7 +301,9 @@ describe.runIf(HAVE_MODELS && existsSync(STORIES))('stories260K (opset 14)', () 
     const folded = (await s.run({ tokens }))['logits']!;
     expect(folded.dims).toEqual([1, T, 512]);
     const d = maxAbsDiff(plain, folded);
-    console.log(`stories260K: folded vs symbolic max |Δ| = ${d}; greedy next tokens ${Array.from({ length: T }, (_, t) => argmax(folded.data as Float32Array, t * 512, 512)).join(',')}`);
+    console.log(
+      `stories260K: folded vs symbolic max |Δ| = ${d}; greedy next tokens ${Array.from({ length: T }, (_, t) => argmax(folded.data as Float32Array, t * 512, 512)).join(',')}`,
+    );
     expect(d).toBeLessThanOrEqual(1e-4);
   });
 
@@ -270,7 +312,8 @@ describe.runIf(HAVE_MODELS && existsSync(STORIES))('stories260K (opset 14)', () 
     if (!g) return;
     const tok = readFileSync(join(MODELS, 'stories260K', 'tok512.bin'));
     const vocab: string[] = [];
-    for (let i = 0, o = 4; i < 512; i++) { // llama2.c: max_len i32, then per token: score f32, len i32, bytes
+    for (let i = 0, o = 4; i < 512; i++) {
+      // llama2.c: max_len i32, then per token: score f32, len i32, bytes
       const len = tok.readInt32LE(o + 4);
       vocab.push(tok.subarray(o + 8, o + 8 + len).toString('utf8'));
       o += 8 + len;
@@ -282,7 +325,10 @@ describe.runIf(HAVE_MODELS && existsSync(STORIES))('stories260K (opset 14)', () 
       const y = runReference(h, { tokens: { dtype: 'int64', dims: [1, toks.length], data: BigInt64Array.from(toks, BigInt) } })['logits']!;
       toks.push(argmax(y.data as Float32Array, (toks.length - 1) * 512, 512));
     }
-    const text = toks.slice(1).map((t) => vocab[t]).join('');
+    const text = toks
+      .slice(1)
+      .map((t) => vocab[t])
+      .join('');
     console.log(`stories260K greedy: ${JSON.stringify(text)}`);
     expect(text.startsWith(' Once upon a time, there was a little girl named Lily')).toBe(true);
   });
@@ -296,7 +342,11 @@ describe.runIf(HAVE_MODELS && HAVE_ORT)('against onnxruntime-node', () => {
     it(`${file}: 10 real inputs within max abs 1e-4`, async () => {
       const spec = 'onnxruntime-node';
       const ort = (await import(/* @vite-ignore */ spec)) as {
-        InferenceSession: { create(b: Uint8Array): Promise<{ run(f: Record<string, unknown>): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>> }> };
+        InferenceSession: {
+          create(
+            b: Uint8Array,
+          ): Promise<{ run(f: Record<string, unknown>): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>> }>;
+        };
         Tensor: new (type: string, data: Float32Array, dims: number[]) => unknown;
       };
       const bytes = bytesOf(file);

@@ -10,7 +10,13 @@ import { importOnnx } from '../src/onnx/import.js';
 import { cloneGraph, opCounts, type Graph } from '../src/ir/graph.js';
 import { buildModel, f32, i64, type BuildModel, type BuildNode, type BuildValue } from '../src/ir/onnx-build.js';
 import {
-  eliminateDeadNodes, foldBatchNorm, foldConstants, inferShapes, optimize, removeIdentities, setInputShapes,
+  eliminateDeadNodes,
+  foldBatchNorm,
+  foldConstants,
+  inferShapes,
+  optimize,
+  removeIdentities,
+  setInputShapes,
 } from '../src/ir/passes.js';
 import { runReference } from '../src/runtime/reference.js';
 import { Session } from '../src/runtime/session.js';
@@ -18,7 +24,11 @@ import { lcg } from './helpers/tensors.js';
 
 function expectCode(fn: () => unknown, code: string, re?: RegExp): void {
   let thrown: unknown;
-  try { fn(); } catch (e) { thrown = e; }
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
   expect(thrown, 'expected a SparrowError').toBeInstanceOf(SparrowError);
   expect((thrown as SparrowError).code).toBe(code);
   if (re) expect((thrown as SparrowError).message).toMatch(re);
@@ -26,10 +36,18 @@ function expectCode(fn: () => unknown, code: string, re?: RegExp): void {
 
 const rnd = lcg(2024);
 const randn = (dims: number[], scale = 1): Tensor =>
-  f32(dims, Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => (rnd() * 2 - 1) * scale));
-const positive = (n: number): Tensor => f32([n], Array.from({ length: n }, () => 0.5 + rnd()));
+  f32(
+    dims,
+    Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => (rnd() * 2 - 1) * scale),
+  );
+const positive = (n: number): Tensor =>
+  f32(
+    [n],
+    Array.from({ length: n }, () => 0.5 + rnd()),
+  );
 const v = (name: string, dims: BuildValue['dims'], dtype: Tensor['dtype'] = 'float32'): BuildValue => ({ name, dtype, dims });
-const load = (m: Omit<BuildModel, 'opsets'> & { opsets?: BuildModel['opsets'] }): Graph => importOnnx(buildModel({ opsets: { '': 13 }, ...m }));
+const load = (m: Omit<BuildModel, 'opsets'> & { opsets?: BuildModel['opsets'] }): Graph =>
+  importOnnx(buildModel({ opsets: { '': 13 }, ...m }));
 
 function maxAbsDiff(a: Tensor, b: Tensor): number {
   expect(a.dims).toEqual(b.dims);
@@ -43,7 +61,8 @@ function maxAbsDiff(a: Tensor, b: Tensor): number {
 function beforeAfter(g: Graph, feeds: Record<string, Tensor>, pass: (g: Graph) => unknown): { after: Graph; diff: number } {
   const after = cloneGraph(g);
   pass(after);
-  const a = runReference(g, feeds), b = runReference(after, feeds);
+  const a = runReference(g, feeds),
+    b = runReference(after, feeds);
   let diff = 0;
   for (const o of g.outputs) diff = Math.max(diff, maxAbsDiff(a[o]!, b[o]!));
   return { after, diff };
@@ -51,7 +70,8 @@ function beforeAfter(g: Graph, feeds: Record<string, Tensor>, pass: (g: Graph) =
 
 describe('inferShapes / setInputShapes', () => {
   const model = {
-    inputs: [v('x', ['N', 3, 8, 8])], outputs: [v('y', ['N', 4, 8, 8])],
+    inputs: [v('x', ['N', 3, 8, 8])],
+    outputs: [v('y', ['N', 4, 8, 8])],
     initializers: { w: randn([4, 3, 3, 3]), b: randn([4]) },
     nodes: [
       { op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['c'], attrs: { pads: [1, 1, 1, 1] } },
@@ -83,7 +103,8 @@ describe('inferShapes / setInputShapes', () => {
 describe('foldConstants', () => {
   it('runs nodes whose inputs are all constants at load time', () => {
     const g = load({
-      inputs: [v('x', [2])], outputs: [v('y', [2])],
+      inputs: [v('x', [2])],
+      outputs: [v('y', [2])],
       initializers: { a: f32([2], [1, 2]), b: f32([2], [10, 20]) },
       nodes: [
         { op: 'Add', inputs: ['a', 'b'], outputs: ['ab'] },
@@ -91,7 +112,10 @@ describe('foldConstants', () => {
         { op: 'Mul', inputs: ['x', 'r'], outputs: ['y'] },
       ],
     });
-    const { after, diff } = beforeAfter(g, { x: f32([2], [3, -1]) }, (h) => { expect(foldConstants(h)).toBe(2); eliminateDeadNodes(h); });
+    const { after, diff } = beforeAfter(g, { x: f32([2], [3, -1]) }, (h) => {
+      expect(foldConstants(h)).toBe(2);
+      eliminateDeadNodes(h);
+    });
     expect(diff).toBe(0);
     expect(after.nodes.map((n) => n.op)).toEqual(['Mul']);
     expect(Array.from(after.values.get('r')!.const!.data as Float32Array)).toEqual([11, 22]);
@@ -101,7 +125,8 @@ describe('foldConstants', () => {
 
   it('folds Shape of a statically shaped (non-constant) tensor, not of a symbolic one', () => {
     const m = {
-      inputs: [v('x', ['N', 3, 4])], outputs: [v('s', [3], 'int64'), v('y', ['N', 3, 4])],
+      inputs: [v('x', ['N', 3, 4])],
+      outputs: [v('s', [3], 'int64'), v('y', ['N', 3, 4])],
       nodes: [
         { op: 'Relu', inputs: ['x'], outputs: ['y'] },
         { op: 'Shape', inputs: ['y'], outputs: ['s'] },
@@ -122,7 +147,8 @@ describe('foldConstants', () => {
   it('Shape start/end (opset 15) fold', () => {
     const g = load({
       opsets: { '': 15 },
-      inputs: [v('x', [2, 3, 4, 5])], outputs: [v('s', [2], 'int64')],
+      inputs: [v('x', [2, 3, 4, 5])],
+      outputs: [v('s', [2], 'int64')],
       nodes: [{ op: 'Shape', inputs: ['x'], outputs: ['s'], attrs: { start: 1, end: -1 } }],
     });
     const ref = runReference(cloneGraph(g), { x: randn([2, 3, 4, 5]) })['s']!;
@@ -133,7 +159,8 @@ describe('foldConstants', () => {
 
   // The Llama-export pattern: reshape x [B, T, 8] to [B, T, 2, 4] with the shape built at run time.
   const chain = (): Omit<BuildModel, 'opsets'> => ({
-    inputs: [v('x', ['B', 'T', 8])], outputs: [v('y', ['B', 'T', 2, 4])],
+    inputs: [v('x', ['B', 'T', 8])],
+    outputs: [v('y', ['B', 'T', 2, 4])],
     initializers: { i0: i64([], [0]), i1: i64([], [1]), ax: i64([1], [0]), tail: i64([2], [2, 4]) },
     nodes: [
       { op: 'Shape', inputs: ['x'], outputs: ['sh'] },
@@ -169,7 +196,8 @@ describe('foldConstants', () => {
 
   it('does not fold outputs much larger than their inputs (maxNewElements)', () => {
     const g = load({
-      inputs: [v('x', [1])], outputs: [v('y', [300, 400])],
+      inputs: [v('x', [1])],
+      outputs: [v('y', [300, 400])],
       initializers: { a: randn([300, 1]), b: randn([1, 400]) },
       nodes: [
         { op: 'Add', inputs: ['a', 'b'], outputs: ['ab'] },
@@ -185,7 +213,8 @@ describe('foldConstants', () => {
 describe('removeIdentities', () => {
   it('rewires readers of Identity and inference Dropout (opset 13: ratio input, mask unused)', () => {
     const g = load({
-      inputs: [v('x', [2, 3])], outputs: [v('y', [2, 3])],
+      inputs: [v('x', [2, 3])],
+      outputs: [v('y', [2, 3])],
       initializers: { ratio: f32([], [0.5]) },
       nodes: [
         { op: 'Relu', inputs: ['x'], outputs: ['r'] },
@@ -204,7 +233,8 @@ describe('removeIdentities', () => {
 
   it('removes Casts to the dtype the input already has, keeps real conversions', () => {
     const g = load({
-      inputs: [v('x', [3])], outputs: [v('y', [3]), v('n', [3], 'int64')],
+      inputs: [v('x', [3])],
+      outputs: [v('y', [3]), v('n', [3], 'int64')],
       nodes: [
         { op: 'Cast', inputs: ['x'], outputs: ['c'], attrs: { to: 1 } },
         { op: 'Relu', inputs: ['c'], outputs: ['y'] },
@@ -218,7 +248,8 @@ describe('removeIdentities', () => {
 
   it('an Identity writing a graph output makes its producer write that output', () => {
     const g = load({
-      inputs: [v('x', [4])], outputs: [v('y', [4]), v('z', [4])],
+      inputs: [v('x', [4])],
+      outputs: [v('y', [4]), v('z', [4])],
       nodes: [
         { op: 'Relu', inputs: ['x'], outputs: ['r'] },
         { op: 'Identity', inputs: ['r'], outputs: ['y'] },
@@ -234,7 +265,8 @@ describe('removeIdentities', () => {
   it('keeps Identity input→output and Dropout whose mask is used; constant Identity outputs become constants', () => {
     const g = load({
       opsets: { '': 13 },
-      inputs: [v('x', [4])], outputs: [v('y', [4]), v('m', [4], 'bool'), v('k', [2])],
+      inputs: [v('x', [4])],
+      outputs: [v('y', [4]), v('m', [4], 'bool'), v('k', [2])],
       initializers: { c: f32([2], [7, 8]) },
       nodes: [
         { op: 'Identity', inputs: ['x'], outputs: ['y'] },
@@ -251,14 +283,24 @@ describe('removeIdentities', () => {
 
 describe('foldBatchNorm', () => {
   const bnParams = (c: number) => ({ gamma: positive(c), beta: randn([c]), mean: randn([c], 0.5), var: positive(c) });
-  const bnNode = (x: string, y: string): BuildNode =>
-    ({ op: 'BatchNormalization', inputs: [x, 'gamma', 'beta', 'mean', 'var'], outputs: [y], attrs: { epsilon: 1e-3 } });
+  const bnNode = (x: string, y: string): BuildNode => ({
+    op: 'BatchNormalization',
+    inputs: [x, 'gamma', 'beta', 'mean', 'var'],
+    outputs: [y],
+    attrs: { epsilon: 1e-3 },
+  });
 
-  for (const [label, withBias, group] of [['with bias', true, 1], ['without bias', false, 1], ['grouped', true, 2]] as const) {
+  for (const [label, withBias, group] of [
+    ['with bias', true, 1],
+    ['without bias', false, 1],
+    ['grouped', true, 2],
+  ] as const) {
     it(`folds into the preceding Conv (${label})`, () => {
-      const cin = 4, cout = 6;
+      const cin = 4,
+        cout = 6;
       const g = load({
-        inputs: [v('x', ['N', cin, 5, 5])], outputs: [v('y', ['N', cout, 5, 5])],
+        inputs: [v('x', ['N', cin, 5, 5])],
+        outputs: [v('y', ['N', cout, 5, 5])],
         initializers: { w: randn([cout, cin / group, 3, 3]), ...(withBias ? { b: randn([cout]) } : {}), ...bnParams(cout) },
         nodes: [
           { op: 'Conv', inputs: withBias ? ['x', 'w', 'b'] : ['x', 'w'], outputs: ['c'], attrs: { pads: [1, 1, 1, 1], group } },
@@ -266,7 +308,10 @@ describe('foldBatchNorm', () => {
           { op: 'Relu', inputs: ['bn'], outputs: ['y'] },
         ],
       });
-      const { after, diff } = beforeAfter(g, { x: randn([2, cin, 5, 5]) }, (h) => { expect(foldBatchNorm(h)).toBe(1); eliminateDeadNodes(h); });
+      const { after, diff } = beforeAfter(g, { x: randn([2, cin, 5, 5]) }, (h) => {
+        expect(foldBatchNorm(h)).toBe(1);
+        eliminateDeadNodes(h);
+      });
       expect(diff).toBeLessThan(1e-5);
       expect(opCounts(after)).toEqual({ Conv: 1, Relu: 1 });
       const conv = after.nodes[0]!;
@@ -281,16 +326,21 @@ describe('foldBatchNorm', () => {
   for (const transB of [0, 1]) {
     for (const withC of [true, false]) {
       it(`folds into a preceding Gemm (transB ${transB}, ${withC ? 'with' : 'without'} C)`, () => {
-        const K = 5, N = 3;
+        const K = 5,
+          N = 3;
         const g = load({
-          inputs: [v('x', ['M', K])], outputs: [v('y', ['M', N])],
+          inputs: [v('x', ['M', K])],
+          outputs: [v('y', ['M', N])],
           initializers: { w: randn(transB ? [N, K] : [K, N]), ...(withC ? { cc: randn([N]) } : {}), ...bnParams(N) },
           nodes: [
             { op: 'Gemm', inputs: withC ? ['x', 'w', 'cc'] : ['x', 'w'], outputs: ['m'], attrs: { transB, alpha: 0.5, beta: 2 } },
             bnNode('m', 'y'),
           ],
         });
-        const { after, diff } = beforeAfter(g, { x: randn([4, K]) }, (h) => { expect(foldBatchNorm(h)).toBe(1); eliminateDeadNodes(h); });
+        const { after, diff } = beforeAfter(g, { x: randn([4, K]) }, (h) => {
+          expect(foldBatchNorm(h)).toBe(1);
+          eliminateDeadNodes(h);
+        });
         expect(diff).toBeLessThan(1e-5);
         expect(opCounts(after)).toEqual({ Gemm: 1 });
         expect(after.nodes[0]!.outputs).toEqual(['y']);
@@ -301,26 +351,30 @@ describe('foldBatchNorm', () => {
 
   it('does not fold when the Conv output has another reader, or the BN parameters are not constant', () => {
     const shared = load({
-      inputs: [v('x', [1, 2, 3, 3])], outputs: [v('y', [1, 2, 3, 3]), v('z', [1, 2, 3, 3])],
+      inputs: [v('x', [1, 2, 3, 3])],
+      outputs: [v('y', [1, 2, 3, 3]), v('z', [1, 2, 3, 3])],
       initializers: { w: randn([2, 2, 1, 1]), ...bnParams(2) },
       nodes: [{ op: 'Conv', inputs: ['x', 'w'], outputs: ['c'] }, bnNode('c', 'y'), { op: 'Relu', inputs: ['c'], outputs: ['z'] }],
     });
     expect(foldBatchNorm(shared)).toBe(0);
     const convOut = load({
-      inputs: [v('x', [1, 2, 3, 3])], outputs: [v('y', [1, 2, 3, 3]), v('c', [1, 2, 3, 3])],
+      inputs: [v('x', [1, 2, 3, 3])],
+      outputs: [v('y', [1, 2, 3, 3]), v('c', [1, 2, 3, 3])],
       initializers: { w: randn([2, 2, 1, 1]), ...bnParams(2) },
       nodes: [{ op: 'Conv', inputs: ['x', 'w'], outputs: ['c'] }, bnNode('c', 'y')],
     });
     expect(foldBatchNorm(convOut)).toBe(0);
     const p = bnParams(2);
     const dynamic = load({
-      inputs: [v('x', [1, 2, 3, 3]), v('gamma', [2])], outputs: [v('y', [1, 2, 3, 3])],
+      inputs: [v('x', [1, 2, 3, 3]), v('gamma', [2])],
+      outputs: [v('y', [1, 2, 3, 3])],
       initializers: { w: randn([2, 2, 1, 1]), beta: p.beta, mean: p.mean, var: p.var },
       nodes: [{ op: 'Conv', inputs: ['x', 'w'], outputs: ['c'] }, bnNode('c', 'y')],
     });
     expect(foldBatchNorm(dynamic)).toBe(0);
     const afterRelu = load({
-      inputs: [v('x', [1, 2, 3, 3])], outputs: [v('y', [1, 2, 3, 3])],
+      inputs: [v('x', [1, 2, 3, 3])],
+      outputs: [v('y', [1, 2, 3, 3])],
       initializers: bnParams(2),
       nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['r'] }, bnNode('r', 'y')],
     });
@@ -329,7 +383,8 @@ describe('foldBatchNorm', () => {
 
   it('weights shared by two Convs: each fold makes its own constants', () => {
     const g = load({
-      inputs: [v('x', [1, 2, 4, 4])], outputs: [v('y', [1, 2, 4, 4]), v('z', [1, 2, 4, 4])],
+      inputs: [v('x', [1, 2, 4, 4])],
+      outputs: [v('y', [1, 2, 4, 4]), v('z', [1, 2, 4, 4])],
       initializers: { w: randn([2, 2, 3, 3]), ...bnParams(2) },
       nodes: [
         { op: 'Conv', inputs: ['x', 'w'], outputs: ['c1'], attrs: { pads: [1, 1, 1, 1] } },
@@ -347,10 +402,16 @@ describe('foldBatchNorm', () => {
 describe('optimize and Session', () => {
   const bytes = buildModel({
     opsets: { '': 13 },
-    inputs: [v('x', ['N', 3, 6, 6])], outputs: [v('y', ['N', 4 * 6 * 6])],
+    inputs: [v('x', ['N', 3, 6, 6])],
+    outputs: [v('y', ['N', 4 * 6 * 6])],
     initializers: {
-      w: randn([4, 3, 3, 3]), gamma: positive(4), beta: randn([4]), mean: randn([4]), var: positive(4),
-      two: f32([], [2]), half: f32([], [0.5]),
+      w: randn([4, 3, 3, 3]),
+      gamma: positive(4),
+      beta: randn([4]),
+      mean: randn([4]),
+      var: positive(4),
+      two: f32([], [2]),
+      half: f32([], [0.5]),
     },
     nodes: [
       { op: 'Identity', inputs: ['x'], outputs: ['xi'] },
@@ -373,7 +434,12 @@ describe('optimize and Session', () => {
     const { after, diff } = beforeAfter(g, { x }, (h) => {
       const r = optimize(h, { inputShapes: { x: [1, 3, 6, 6] } });
       expect(r).toMatchObject({
-        nodesBefore: 10, identitiesRemoved: 2, constantsFolded: 2, batchNormsFolded: 1, deadNodesRemoved: 1, nodesAfter: 4,
+        nodesBefore: 10,
+        identitiesRemoved: 2,
+        constantsFolded: 2,
+        batchNormsFolded: 1,
+        deadNodesRemoved: 1,
+        nodesAfter: 4,
       });
       expect(r.opsAfter).toEqual({ Conv: 1, Mul: 1, Relu: 1, Flatten: 1 });
     });

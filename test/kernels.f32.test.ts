@@ -12,7 +12,16 @@ import { loadWasmNode } from '../src/runtime/node.js';
 import type { SparrowWasm } from '../src/runtime/wasm.js';
 import { SparrowError } from '../src/errors.js';
 import {
-  F32_CONV_KERNELS, F32_GEMM_KERNELS, conv2dF32, convGeometry, gemmF32, planConv, runConv, writeConvGeometry, type BiasMode, type ConvKernel,
+  F32_CONV_KERNELS,
+  F32_GEMM_KERNELS,
+  conv2dF32,
+  convGeometry,
+  gemmF32,
+  planConv,
+  runConv,
+  writeConvGeometry,
+  type BiasMode,
+  type ConvKernel,
 } from '../src/kernels/f32.js';
 import { actBounds, conv2dRef, gemmRef, im2colRef, type Act, type Conv2dAttrs } from '../src/kernels/f32_ref.js';
 import { lcg } from './helpers/tensors.js';
@@ -37,15 +46,40 @@ function mismatches(got: ArrayLike<number>, ref: ArrayLike<number>, absSum: Arra
   return out;
 }
 
-interface GemmCase { M: number; N: number; K: number; biasMode: BiasMode; act: Act; lda: number; ldc: number }
+interface GemmCase {
+  M: number;
+  N: number;
+  K: number;
+  biasMode: BiasMode;
+  act: Act;
+  lda: number;
+  ldc: number;
+}
 
 function gemmCases(): GemmCase[] {
   const shapes: Array<[number, number, number]> = [];
   for (const M of SIZES) for (const N of SIZES) for (const K of [1, 4, 9, 17, 40]) shapes.push([M, N, K]);
-  for (let K = 1; K <= 40; K++) for (const [M, N] of [[5, 9], [4, 8], [17, 33]] as const) shapes.push([M, N, K]);
-  for (const K of [144, 576]) for (const [M, N] of [[1, 1], [4, 8], [16, 17], [33, 15], [7, 33], [64, 64]] as const) shapes.push([M, N, K]);
+  for (let K = 1; K <= 40; K++)
+    for (const [M, N] of [
+      [5, 9],
+      [4, 8],
+      [17, 33],
+    ] as const)
+      shapes.push([M, N, K]);
+  for (const K of [144, 576])
+    for (const [M, N] of [
+      [1, 1],
+      [4, 8],
+      [16, 17],
+      [33, 15],
+      [7, 33],
+      [64, 64],
+    ] as const)
+      shapes.push([M, N, K]);
   return shapes.map(([M, N, K], i) => ({
-    M, N, K,
+    M,
+    N,
+    K,
     biasMode: (i % 3) as BiasMode,
     act: ACTS[Math.floor(i / 3) % 3]!,
     lda: K + (i % 2 ? 3 : 0),
@@ -56,25 +90,30 @@ function gemmCases(): GemmCase[] {
 function packRef(K: number, N: number, B: Float32Array): Float32Array {
   const np = Math.ceil(N / 8);
   const out = new Float32Array(np * 8 * K);
-  for (let p = 0; p < np; p++) for (let k = 0; k < K; k++) for (let j = 0; j < 8; j++) {
-    const n = p * 8 + j;
-    if (n < N) out[p * 8 * K + k * 8 + j] = B[k * N + n]!;
-  }
+  for (let p = 0; p < np; p++)
+    for (let k = 0; k < K; k++)
+      for (let j = 0; j < 8; j++) {
+        const n = p * 8 + j;
+        if (n < N) out[p * 8 * K + k * 8 + j] = B[k * N + n]!;
+      }
   return out;
 }
 
 for (const variant of ['release', 'debug'] as const) {
   describe(`f32 GEMM kernels (${variant})`, () => {
     let w: SparrowWasm;
-    beforeAll(async () => { w = await loadWasmNode(variant); });
+    beforeAll(async () => {
+      w = await loadWasmNode(variant);
+    });
 
     const cases = gemmCases();
     // inputs and references once per case, shared by all kernels
     const rnd = lcg(7);
     const data = cases.map((c) => {
-      const A = rand(rnd, c.M * c.K), B = rand(rnd, c.K * c.N);
+      const A = rand(rnd, c.M * c.K),
+        B = rand(rnd, c.K * c.N);
       const bias = c.biasMode === 0 ? undefined : rand(rnd, c.biasMode === 1 ? c.M : c.N);
-      const biasPer = c.biasMode === 2 ? 'col' as const : 'row' as const;
+      const biasPer = c.biasMode === 2 ? ('col' as const) : ('row' as const);
       const ref = gemmRef(c.M, c.N, c.K, A, B, undefined, { bias, biasPer, act: c.act });
       const absSum = gemmRef(c.M, c.N, c.K, abs(A), abs(B), undefined, { bias: bias && abs(bias), biasPer });
       return { A, B, bias, ref, absSum };
@@ -110,8 +149,10 @@ for (const variant of ['release', 'debug'] as const) {
             for (let j = c.M * c.ldc; j < cLen; j++) if (cv[j] !== SENTINEL) guards = false;
             const bad = mismatches(got, d.ref, d.absSum, c.K);
             if (bad.length || !guards) {
-              failures.push(`M=${c.M} N=${c.N} K=${c.K} lda=${c.lda} ldc=${c.ldc} bias=${c.biasMode} act=${JSON.stringify(c.act)}: ` +
-                (guards ? bad.join('; ') : 'wrote outside C'));
+              failures.push(
+                `M=${c.M} N=${c.N} K=${c.K} lda=${c.lda} ldc=${c.ldc} bias=${c.biasMode} act=${JSON.stringify(c.act)}: ` +
+                  (guards ? bad.join('; ') : 'wrote outside C'),
+              );
             }
           } finally {
             w.release(m);
@@ -123,7 +164,14 @@ for (const variant of ['release', 'debug'] as const) {
 
     it('f32_pack_b packs B and Bᵀ into zero-padded 8-column panels', () => {
       const rnd2 = lcg(11);
-      for (const [K, N] of [[1, 1], [3, 7], [5, 8], [9, 17], [40, 33], [2, 64]] as const) {
+      for (const [K, N] of [
+        [1, 1],
+        [3, 7],
+        [5, 8],
+        [9, 17],
+        [40, 33],
+        [2, 64],
+      ] as const) {
         const B = rand(rnd2, K * N);
         const Bt = new Float32Array(N * K);
         for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) Bt[n * K + k] = B[k * N + n]!;
@@ -143,10 +191,14 @@ for (const variant of ['release', 'debug'] as const) {
     it('K = 0 gives act(bias); M or N = 0 writes nothing', () => {
       for (const kernel of F32_GEMM_KERNELS) {
         const bias = Float32Array.from([1, -2, 3]);
-        expect(Array.from(gemmF32(w, 3, 2, 0, new Float32Array(0), new Float32Array(0), { bias, act: 'relu', kernel })), kernel.name)
-          .toEqual([1, 1, 0, 0, 3, 3]);
-        expect(Array.from(gemmF32(w, 2, 3, 0, new Float32Array(0), new Float32Array(0), { bias, biasPer: 'col', kernel })), kernel.name)
-          .toEqual([1, -2, 3, 1, -2, 3]);
+        expect(
+          Array.from(gemmF32(w, 3, 2, 0, new Float32Array(0), new Float32Array(0), { bias, act: 'relu', kernel })),
+          kernel.name,
+        ).toEqual([1, 1, 0, 0, 3, 3]);
+        expect(
+          Array.from(gemmF32(w, 2, 3, 0, new Float32Array(0), new Float32Array(0), { bias, biasPer: 'col', kernel })),
+          kernel.name,
+        ).toEqual([1, -2, 3, 1, -2, 3]);
         const m = w.mark();
         const c = w.alloc(16);
         w.f32(c, 4).fill(SENTINEL);
@@ -160,7 +212,9 @@ for (const variant of ['release', 'debug'] as const) {
     it('gemmF32 with transB (ONNX Gemm transB=1) matches gemmRef', () => {
       const rnd2 = lcg(5);
       const [M, N, K] = [3, 10, 64];
-      const A = rand(rnd2, M * K), Bt = rand(rnd2, N * K), bias = rand(rnd2, N);
+      const A = rand(rnd2, M * K),
+        Bt = rand(rnd2, N * K),
+        bias = rand(rnd2, N);
       const B = new Float32Array(K * N);
       for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) B[k * N + n] = Bt[n * K + k]!;
       const got = gemmF32(w, M, N, K, A, Bt, { bias, biasPer: 'col', transB: true });
@@ -173,7 +227,14 @@ for (const variant of ['release', 'debug'] as const) {
 
 // ---- conv ------------------------------------------------------------------------------
 
-interface ConvCase { name: string; xDims: [number, number, number, number]; wDims: [number, number, number, number]; attrs: Conv2dAttrs; bias: boolean; act: Act }
+interface ConvCase {
+  name: string;
+  xDims: [number, number, number, number];
+  wDims: [number, number, number, number];
+  attrs: Conv2dAttrs;
+  bias: boolean;
+  act: Act;
+}
 
 const RESNET20: Array<[string, number, number, number, number]> = [
   // name, Cin, Cout, input H=W, stride (3x3, pads 1)
@@ -188,52 +249,131 @@ const RESNET20: Array<[string, number, number, number, number]> = [
 function convCases(): ConvCase[] {
   const out: ConvCase[] = [];
   for (const [name, cin, cout, hw, s] of RESNET20) {
-    out.push({ name: `ResNet-20 ${name}`, xDims: [1, cin, hw, hw], wDims: [cout, cin, 3, 3],
-      attrs: { pads: [1, 1, 1, 1], strides: [s, s], dilations: [1, 1], groups: 1 }, bias: true, act: 'relu' });
+    out.push({
+      name: `ResNet-20 ${name}`,
+      xDims: [1, cin, hw, hw],
+      wDims: [cout, cin, 3, 3],
+      attrs: { pads: [1, 1, 1, 1], strides: [s, s], dilations: [1, 1], groups: 1 },
+      bias: true,
+      act: 'relu',
+    });
   }
-  out.push({ name: 'ResNet-20 16→16 no bias, no act', xDims: [1, 16, 32, 32], wDims: [16, 16, 3, 3],
-    attrs: { pads: [1, 1, 1, 1], strides: [1, 1], dilations: [1, 1], groups: 1 }, bias: false, act: 'none' });
+  out.push({
+    name: 'ResNet-20 16→16 no bias, no act',
+    xDims: [1, 16, 32, 32],
+    wDims: [16, 16, 3, 3],
+    attrs: { pads: [1, 1, 1, 1], strides: [1, 1], dilations: [1, 1], groups: 1 },
+    bias: false,
+    act: 'none',
+  });
   const rnd = lcg(99);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-  const spatial: Array<[number, number]> = [[5, 7], [9, 9], [13, 19], [17, 33], [8, 8], [11, 6], [3, 1]];
-  const padSets: Array<[number, number, number, number]> = [[0, 0, 0, 0], [1, 1, 1, 1], [2, 1, 0, 2], [0, 2, 1, 0]];
+  const spatial: Array<[number, number]> = [
+    [5, 7],
+    [9, 9],
+    [13, 19],
+    [17, 33],
+    [8, 8],
+    [11, 6],
+    [3, 1],
+  ];
+  const padSets: Array<[number, number, number, number]> = [
+    [0, 0, 0, 0],
+    [1, 1, 1, 1],
+    [2, 1, 0, 2],
+    [0, 2, 1, 0],
+  ];
   let i = 0;
-  for (const k of [1, 3, 5, 7]) for (const s of [1, 2]) for (const pads of padSets) for (const d of [1, 2]) for (const gk of ['1', '2', 'C'] as const) {
-    const C = 6;
-    const groups = gk === '1' ? 1 : gk === '2' ? 2 : C;
-    const M = gk === 'C' ? pick([6, 12]) : pick([4, 6, 10]);
-    const [H, W] = spatial[i % spatial.length]!;
-    i++;
-    const span = (k - 1) * d + 1;
-    if (H + pads[0] + pads[2] < span || W + pads[1] + pads[3] < span) continue;
-    out.push({ name: `k${k} s${s} p${pads.join(',')} d${d} g${gk} ${C}→${M} ${H}x${W}`, xDims: [1, C, H, W], wDims: [M, C / groups, k, k],
-      attrs: { pads, strides: [s, s], dilations: [d, d], groups }, bias: i % 3 !== 0, act: ACTS[i % 3]! });
-  }
+  for (const k of [1, 3, 5, 7])
+    for (const s of [1, 2])
+      for (const pads of padSets)
+        for (const d of [1, 2])
+          for (const gk of ['1', '2', 'C'] as const) {
+            const C = 6;
+            const groups = gk === '1' ? 1 : gk === '2' ? 2 : C;
+            const M = gk === 'C' ? pick([6, 12]) : pick([4, 6, 10]);
+            const [H, W] = spatial[i % spatial.length]!;
+            i++;
+            const span = (k - 1) * d + 1;
+            if (H + pads[0] + pads[2] < span || W + pads[1] + pads[3] < span) continue;
+            out.push({
+              name: `k${k} s${s} p${pads.join(',')} d${d} g${gk} ${C}→${M} ${H}x${W}`,
+              xDims: [1, C, H, W],
+              wDims: [M, C / groups, k, k],
+              attrs: { pads, strides: [s, s], dilations: [d, d], groups },
+              bias: i % 3 !== 0,
+              act: ACTS[i % 3]!,
+            });
+          }
   // mixed strides/dilations per axis, stride 3, 1x1, a batch of 2, wide rows (many full panels)
-  out.push({ name: 'k3x3 s(1,2) d(2,1) 5→7 10x21', xDims: [1, 5, 10, 21], wDims: [7, 5, 3, 3],
-    attrs: { pads: [1, 0, 2, 1], strides: [1, 2], dilations: [2, 1], groups: 1 }, bias: true, act: 'relu' });
-  out.push({ name: 'k3 s3 4→8 20x23', xDims: [1, 4, 20, 23], wDims: [8, 4, 3, 3],
-    attrs: { pads: [1, 1, 1, 1], strides: [3, 3], dilations: [1, 1], groups: 1 }, bias: true, act: 'none' });
-  out.push({ name: 'k1 s1 32→16 16x16 (pointwise)', xDims: [1, 32, 16, 16], wDims: [16, 32, 1, 1],
-    attrs: { pads: [0, 0, 0, 0], strides: [1, 1], dilations: [1, 1], groups: 1 }, bias: true, act: 'relu' });
-  out.push({ name: 'k3 batch 2, 3→5 9x9', xDims: [2, 3, 9, 9], wDims: [5, 3, 3, 3],
-    attrs: { pads: [1, 1, 1, 1], strides: [1, 1], dilations: [1, 1], groups: 1 }, bias: true, act: 'none' });
-  out.push({ name: 'depthwise k3 s3 d2 8ch 17x20 asymmetric pads', xDims: [1, 8, 17, 20], wDims: [8, 1, 3, 3],
-    attrs: { pads: [2, 0, 1, 3], strides: [3, 3], dilations: [2, 2], groups: 8 }, bias: true, act: 'relu' });
-  out.push({ name: 'depthwise k3 s2 32ch 33x33 x2 multiplier', xDims: [1, 32, 33, 33], wDims: [64, 1, 3, 3],
-    attrs: { pads: [1, 1, 1, 1], strides: [2, 2], dilations: [1, 1], groups: 32 }, bias: true, act: { min: 0, max: 6 } });
+  out.push({
+    name: 'k3x3 s(1,2) d(2,1) 5→7 10x21',
+    xDims: [1, 5, 10, 21],
+    wDims: [7, 5, 3, 3],
+    attrs: { pads: [1, 0, 2, 1], strides: [1, 2], dilations: [2, 1], groups: 1 },
+    bias: true,
+    act: 'relu',
+  });
+  out.push({
+    name: 'k3 s3 4→8 20x23',
+    xDims: [1, 4, 20, 23],
+    wDims: [8, 4, 3, 3],
+    attrs: { pads: [1, 1, 1, 1], strides: [3, 3], dilations: [1, 1], groups: 1 },
+    bias: true,
+    act: 'none',
+  });
+  out.push({
+    name: 'k1 s1 32→16 16x16 (pointwise)',
+    xDims: [1, 32, 16, 16],
+    wDims: [16, 32, 1, 1],
+    attrs: { pads: [0, 0, 0, 0], strides: [1, 1], dilations: [1, 1], groups: 1 },
+    bias: true,
+    act: 'relu',
+  });
+  out.push({
+    name: 'k3 batch 2, 3→5 9x9',
+    xDims: [2, 3, 9, 9],
+    wDims: [5, 3, 3, 3],
+    attrs: { pads: [1, 1, 1, 1], strides: [1, 1], dilations: [1, 1], groups: 1 },
+    bias: true,
+    act: 'none',
+  });
+  out.push({
+    name: 'depthwise k3 s3 d2 8ch 17x20 asymmetric pads',
+    xDims: [1, 8, 17, 20],
+    wDims: [8, 1, 3, 3],
+    attrs: { pads: [2, 0, 1, 3], strides: [3, 3], dilations: [2, 2], groups: 8 },
+    bias: true,
+    act: 'relu',
+  });
+  out.push({
+    name: 'depthwise k3 s2 32ch 33x33 x2 multiplier',
+    xDims: [1, 32, 33, 33],
+    wDims: [64, 1, 3, 3],
+    attrs: { pads: [1, 1, 1, 1], strides: [2, 2], dilations: [1, 1], groups: 32 },
+    bias: true,
+    act: { min: 0, max: 6 },
+  });
   return out;
 }
 
 for (const variant of ['release', 'debug'] as const) {
   describe(`f32 conv kernels (${variant})`, () => {
     let w: SparrowWasm;
-    beforeAll(async () => { w = await loadWasmNode(variant); });
+    beforeAll(async () => {
+      w = await loadWasmNode(variant);
+    });
     const cases = convCases();
     const rnd = lcg(3);
     const data = cases.map((c) => {
-      const x = rand(rnd, c.xDims.reduce((a, b) => a * b, 1));
-      const wt = rand(rnd, c.wDims.reduce((a, b) => a * b, 1));
+      const x = rand(
+        rnd,
+        c.xDims.reduce((a, b) => a * b, 1),
+      );
+      const wt = rand(
+        rnd,
+        c.wDims.reduce((a, b) => a * b, 1),
+      );
       const bias = c.bias ? rand(rnd, c.wDims[0]) : undefined;
       const ref = conv2dRef(x, c.xDims, wt, c.wDims, bias, c.attrs, c.act);
       const absSum = conv2dRef(abs(x), c.xDims, abs(wt), c.wDims, bias && abs(bias), c.attrs);
@@ -247,7 +387,10 @@ for (const variant of ['release', 'debug'] as const) {
         for (const [c, i] of mine) {
           const d = data[i]!;
           const got = runGuarded(w, kernel, c, d.x, d.wt, d.bias);
-          if (typeof got === 'string') { failures.push(`${c.name}: ${got}`); continue; }
+          if (typeof got === 'string') {
+            failures.push(`${c.name}: ${got}`);
+            continue;
+          }
           expect(got.dims, c.name).toEqual(d.ref.dims);
           const bad = mismatches(got.data, d.ref.data, d.absSum.data, d.K);
           if (bad.length) failures.push(`${c.name} (x ${c.xDims.join('x')}, w ${c.wDims.join('x')}): ${bad.join('; ')}`);
@@ -261,8 +404,10 @@ for (const variant of ['release', 'debug'] as const) {
       const d = data[cases.indexOf(c)]!;
       const got = conv2dF32(w, d.x, c.xDims, d.wt, c.wDims, d.bias, c.attrs, c.act);
       expect(mismatches(got.data, d.ref.data, d.absSum.data, d.K)).toEqual([]);
-      expect(planConv(w, convGeometry([8, 5, 5], [8, 1, 3, 3], { pads: [1, 1, 1, 1], strides: [1, 1], dilations: [1, 1], groups: 8 })).kernel.name)
-        .toBe('f32_dwconv__wasmsimd');
+      expect(
+        planConv(w, convGeometry([8, 5, 5], [8, 1, 3, 3], { pads: [1, 1, 1, 1], strides: [1, 1], dilations: [1, 1], groups: 8 })).kernel
+          .name,
+      ).toBe('f32_dwconv__wasmsimd');
     });
 
     it('f32_im2col__wasmsimd writes im2colRef in the 8-column panel layout', () => {
@@ -272,8 +417,12 @@ for (const variant of ['release', 'debug'] as const) {
         const m = w.mark();
         const g = w.alloc(80);
         writeConvGeometry(w, geo, g);
-        const Cg = geo.C / geo.groups, K = Cg * geo.KH * geo.KW, N = geo.OH * geo.OW, np = Math.ceil(N / 8);
-        const px = w.putF32(d.x), work = w.alloc(w.exports.f32_im2col_work_bytes(g));
+        const Cg = geo.C / geo.groups,
+          K = Cg * geo.KH * geo.KW,
+          N = geo.OH * geo.OW,
+          np = Math.ceil(N / 8);
+        const px = w.putF32(d.x),
+          work = w.alloc(w.exports.f32_im2col_work_bytes(g));
         const dst = w.alloc(geo.groups * np * 8 * K * 4);
         expect(w.exports.f32_im2col__wasmsimd(g, px, work, dst)).toBe(0);
         const got = w.f32(dst, geo.groups * np * 8 * K);
@@ -281,10 +430,14 @@ for (const variant of ['release', 'debug'] as const) {
           const xs = d.x.subarray(grp * Cg * geo.H * geo.W, (grp + 1) * Cg * geo.H * geo.W);
           const { cols } = im2colRef(xs, Cg, geo.H, geo.W, geo.KH, geo.KW, c.attrs);
           let bad = '';
-          for (let k = 0; k < K && !bad; k++) for (let n = 0; n < N; n++) {
-            const v = got[grp * np * 8 * K + Math.floor(n / 8) * 8 * K + k * 8 + (n % 8)]!;
-            if (v !== cols[k * N + n]) { bad = `group ${grp} k=${k} n=${n}: ${v} vs ${cols[k * N + n]}`; break; }
-          }
+          for (let k = 0; k < K && !bad; k++)
+            for (let n = 0; n < N; n++) {
+              const v = got[grp * np * 8 * K + Math.floor(n / 8) * 8 * K + k * 8 + (n % 8)]!;
+              if (v !== cols[k * N + n]) {
+                bad = `group ${grp} k=${k} n=${n}: ${v} vs ${cols[k * N + n]}`;
+                break;
+              }
+            }
           expect(bad, c.name).toBe('');
         }
         w.release(m);
@@ -295,7 +448,13 @@ for (const variant of ['release', 'debug'] as const) {
       const geo = convGeometry([4, 8, 8], [4, 4, 3, 3], { pads: [1, 1, 1, 1], strides: [1, 1], dilations: [1, 1], groups: 1 });
       const m = w.mark();
       const g = w.alloc(80);
-      for (const [field, value] of [[6, 7], [16, 3], [12, 0], [8, -1], [4, 0]] as const) {
+      for (const [field, value] of [
+        [6, 7],
+        [16, 3],
+        [12, 0],
+        [8, -1],
+        [4, 0],
+      ] as const) {
         writeConvGeometry(w, geo, g);
         new Int32Array(w.memory.buffer, g, 20)[field] = value;
         expect(w.exports.f32_conv2d_work_bytes(g), `field ${field}`).toBe(-5);
@@ -316,21 +475,32 @@ for (const variant of ['release', 'debug'] as const) {
 }
 
 /** Runs one conv with guard zones after y and work; the result, or a failure message. */
-function runGuarded(w: SparrowWasm, kernel: ConvKernel, c: ConvCase, x: Float32Array, wt: Float32Array, bias: Float32Array | undefined):
-  { data: Float32Array; dims: number[] } | string {
+function runGuarded(
+  w: SparrowWasm,
+  kernel: ConvKernel,
+  c: ConvCase,
+  x: Float32Array,
+  wt: Float32Array,
+  bias: Float32Array | undefined,
+): { data: Float32Array; dims: number[] } | string {
   const geo = convGeometry(c.xDims, c.wDims, c.attrs, c.act);
-  const B = c.xDims[0], inSize = geo.C * geo.H * geo.W, outSize = geo.M * geo.OH * geo.OW;
+  const B = c.xDims[0],
+    inSize = geo.C * geo.H * geo.W,
+    outSize = geo.M * geo.OH * geo.OW;
   const GUARD = 16;
   const m = w.mark();
   try {
     const plan = planConv(w, geo, kernel);
-    const px = w.putF32(x), pw = w.putF32(wt), pb = bias ? w.putF32(bias) : 0;
+    const px = w.putF32(x),
+      pw = w.putF32(wt),
+      pb = bias ? w.putF32(bias) : 0;
     const py = w.alloc((B * outSize + GUARD) * 4);
     const work = w.alloc(plan.workBytes + GUARD * 4);
     w.f32(py, B * outSize + GUARD).fill(SENTINEL);
     w.f32(work + plan.workBytes, GUARD).fill(SENTINEL);
     for (let b = 0; b < B; b++) runConv(w, plan, px + b * inSize * 4, pw, pb, py + b * outSize * 4, work);
-    const yv = w.f32(py, B * outSize + GUARD), wv = w.f32(work + plan.workBytes, GUARD);
+    const yv = w.f32(py, B * outSize + GUARD),
+      wv = w.f32(work + plan.workBytes, GUARD);
     for (let j = 0; j < GUARD; j++) {
       if (yv[B * outSize + j] !== SENTINEL) return 'wrote past y';
       if (wv[j] !== SENTINEL) return `wrote past work (${plan.workBytes} bytes)`;

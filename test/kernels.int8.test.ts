@@ -13,16 +13,50 @@ import type { SparrowWasm } from '../src/runtime/wasm.js';
 import { convGeometry, writeConvGeometry } from '../src/kernels/f32.js';
 import type { Conv2dAttrs } from '../src/kernels/f32_ref.js';
 import {
-  QS8_CONV_KERNELS, QS8_FC_KERNELS, channelParamsBytes, outElementBytes, placeConvWeights, planQs8Conv, putChannelParams,
-  qs8Add, qs8Vadd, qs8Conv2d, qs8Dequantize, qs8Fc, qs8Gemm, qs8GlobalAvgPool, qs8MaxPool, qs8Quantize, runQs8Conv, type Qs8Out,
+  QS8_CONV_KERNELS,
+  QS8_FC_KERNELS,
+  channelParamsBytes,
+  outElementBytes,
+  placeConvWeights,
+  planQs8Conv,
+  putChannelParams,
+  qs8Add,
+  qs8Vadd,
+  qs8Conv2d,
+  qs8Dequantize,
+  qs8Fc,
+  qs8Gemm,
+  qs8GlobalAvgPool,
+  qs8MaxPool,
+  qs8Quantize,
+  runQs8Conv,
+  type Qs8Out,
 } from '../src/kernels/int8.js';
 import {
-  addParams, vaddParams, qs8VaddRef, csrFromDense, csrToDense, dequantizeRef, mulQRef, qs8AddRef, qs8Conv2dRef, qs8FcRef, qs8GemmRef,
-  qs8GlobalAvgPoolRef, qs8MaxPoolRef, quantizeMultiplier, quantizeRef, rdbpotRef, requantizeRef, srdhmRef, type Qs8Data,
+  addParams,
+  vaddParams,
+  qs8VaddRef,
+  csrFromDense,
+  csrToDense,
+  dequantizeRef,
+  mulQRef,
+  qs8AddRef,
+  qs8Conv2dRef,
+  qs8FcRef,
+  qs8GemmRef,
+  qs8GlobalAvgPoolRef,
+  qs8MaxPoolRef,
+  quantizeMultiplier,
+  quantizeRef,
+  rdbpotRef,
+  requantizeRef,
+  srdhmRef,
+  type Qs8Data,
 } from '../src/kernels/int8_ref.js';
 import { lcg } from './helpers/tensors.js';
 
-const I32_MIN = -2147483648, I32_MAX = 2147483647;
+const I32_MIN = -2147483648,
+  I32_MAX = 2147483647;
 
 // ---- independent BigInt versions of the TFLite formulas ----------------------------------------
 
@@ -35,23 +69,53 @@ function srdhmBig(a: number, b: number): number {
 
 function rdbpotBig(x: number, e: number): number {
   // round(x / 2^e), ties away from zero, from exact rationals
-  const X = BigInt(x), D = 1n << BigInt(e);
-  const q = X / D, r = X % D; // truncated
+  const X = BigInt(x),
+    D = 1n << BigInt(e);
+  const q = X / D,
+    r = X % D; // truncated
   const twice = 2n * (r < 0n ? -r : r);
   const adj = twice >= D && e > 0 ? (X < 0n ? -1n : 1n) : 0n;
   return Number(q + adj);
 }
 
-const EDGE32 = [I32_MIN, I32_MIN + 1, -(2 ** 30) - 1, -(2 ** 30), -(2 ** 30) + 1, -65537, -65536, -32768, -3, -2, -1, 0, 1, 2, 3,
-  32767, 65535, 65536, 2 ** 30 - 1, 2 ** 30, 2 ** 30 + 1, I32_MAX - 1, I32_MAX];
+const EDGE32 = [
+  I32_MIN,
+  I32_MIN + 1,
+  -(2 ** 30) - 1,
+  -(2 ** 30),
+  -(2 ** 30) + 1,
+  -65537,
+  -65536,
+  -32768,
+  -3,
+  -2,
+  -1,
+  0,
+  1,
+  2,
+  3,
+  32767,
+  65535,
+  65536,
+  2 ** 30 - 1,
+  2 ** 30,
+  2 ** 30 + 1,
+  I32_MAX - 1,
+  I32_MAX,
+];
 
 describe('int8 requantization reference (vs BigInt)', () => {
   it('srdhmRef equals the BigInt TFLite formula on edge values and 200k random pairs', () => {
     const rnd = lcg(1);
     const bad: string[] = [];
-    const chk = (a: number, b: number) => { const g = srdhmRef(a, b), w = srdhmBig(a, b); if (g !== w && bad.length < 5) bad.push(`a=${a} b=${b}: ${g} vs ${w}`); };
+    const chk = (a: number, b: number) => {
+      const g = srdhmRef(a, b),
+        w = srdhmBig(a, b);
+      if (g !== w && bad.length < 5) bad.push(`a=${a} b=${b}: ${g} vs ${w}`);
+    };
     for (const a of EDGE32) for (const b of EDGE32) chk(a, b);
-    for (let i = 0; i < 200_000; i++) chk(((rnd() * 2 ** 32) | 0), i % 3 === 0 ? ((rnd() * 2 ** 32) | 0) : 2 ** 30 + Math.floor(rnd() * 2 ** 30));
+    for (let i = 0; i < 200_000; i++)
+      chk((rnd() * 2 ** 32) | 0, i % 3 === 0 ? (rnd() * 2 ** 32) | 0 : 2 ** 30 + Math.floor(rnd() * 2 ** 30));
     expect(bad).toEqual([]);
   });
 
@@ -59,20 +123,49 @@ describe('int8 requantization reference (vs BigInt)', () => {
     const rnd = lcg(2);
     const bad: string[] = [];
     for (let e = 0; e <= 31; e++) {
-      const xs = [...EDGE32, ...Array.from({ length: 3000 }, () => (rnd() * 2 ** 32) | 0),
-        ...[-3, -1, 1, 3].map((k) => (k * 2 ** Math.max(0, e - 1)) | 0)];
-      for (const x of xs) { const g = rdbpotRef(x, e), w = rdbpotBig(x, e); if (g !== w && bad.length < 5) bad.push(`x=${x} e=${e}: ${g} vs ${w}`); }
+      const xs = [
+        ...EDGE32,
+        ...Array.from({ length: 3000 }, () => (rnd() * 2 ** 32) | 0),
+        ...[-3, -1, 1, 3].map((k) => (k * 2 ** Math.max(0, e - 1)) | 0),
+      ];
+      for (const x of xs) {
+        const g = rdbpotRef(x, e),
+          w = rdbpotBig(x, e);
+        if (g !== w && bad.length < 5) bad.push(`x=${x} e=${e}: ${g} vs ${w}`);
+      }
     }
     expect(bad).toEqual([]);
   });
 
   it('quantizeMultiplier: M0 in [2^30, 2^31), |M0·2^(−31−shift) − real| ≤ 2^(−32−shift)', () => {
-    const reals = [1e-12, 2 ** -33, 2 ** -32, 2 ** -31, 1e-9, 1e-6, 0.001, 0.25, 0.5, 0.5 - 1e-12, 0.75, 0.99999, 1 - 2 ** -40, 1, 1.5, 3, 1000, 123456.789];
+    const reals = [
+      1e-12,
+      2 ** -33,
+      2 ** -32,
+      2 ** -31,
+      1e-9,
+      1e-6,
+      0.001,
+      0.25,
+      0.5,
+      0.5 - 1e-12,
+      0.75,
+      0.99999,
+      1 - 2 ** -40,
+      1,
+      1.5,
+      3,
+      1000,
+      123456.789,
+    ];
     const rnd = lcg(3);
     for (let i = 0; i < 2000; i++) reals.push(2 ** (rnd() * 40 - 32));
     for (const r of reals) {
       const { multiplier: m, shift } = quantizeMultiplier(r);
-      if (m === 0) { expect(r).toBeLessThan(2 ** -31); continue; }
+      if (m === 0) {
+        expect(r).toBeLessThan(2 ** -31);
+        continue;
+      }
       expect(m, `real ${r}`).toBeGreaterThanOrEqual(2 ** 30);
       expect(m, `real ${r}`).toBeLessThan(2 ** 31);
       expect(Math.abs(m * 2 ** (-31 - shift) - r), `real ${r}`).toBeLessThanOrEqual(2 ** (-32 - shift));
@@ -83,22 +176,36 @@ describe('int8 requantization reference (vs BigInt)', () => {
   });
 
   it('property: requantize(acc) is within 1 of round(acc·real) + zy (float64), clamped', () => {
-    fc.assert(fc.property(
-      fc.integer({ min: -(2 ** 24), max: 2 ** 24 }), fc.double({ min: 2 ** -20, max: 0.999, noNaN: true }), fc.integer({ min: -128, max: 127 }),
-      (acc, real, zy) => {
-        const { multiplier, shift } = quantizeMultiplier(real);
-        const got = requantizeRef(acc, multiplier, shift, zy, -128, 127);
-        const want = Math.min(127, Math.max(-128, Math.round(acc * real) + zy));
-        return Math.abs(got - want) <= 1;
-      }), { numRuns: 5000 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -(2 ** 24), max: 2 ** 24 }),
+        fc.double({ min: 2 ** -20, max: 0.999, noNaN: true }),
+        fc.integer({ min: -128, max: 127 }),
+        (acc, real, zy) => {
+          const { multiplier, shift } = quantizeMultiplier(real);
+          const got = requantizeRef(acc, multiplier, shift, zy, -128, 127);
+          const want = Math.min(127, Math.max(-128, Math.round(acc * real) + zy));
+          return Math.abs(got - want) <= 1;
+        },
+      ),
+      { numRuns: 5000 },
+    );
   });
 
   it('property: mulQRef equals the BigInt composition for any shift in [−8, 31]', () => {
-    fc.assert(fc.property(fc.integer({ min: -(2 ** 22), max: 2 ** 22 }), fc.integer({ min: 2 ** 30, max: I32_MAX }), fc.integer({ min: -8, max: 31 }),
-      (x, m, shift) => {
-        const ls = shift < 0 ? -shift : 0, rs = shift > 0 ? shift : 0;
-        return mulQRef(x, m, shift) === rdbpotBig(srdhmBig((x << ls) | 0, m), rs);
-      }), { numRuns: 5000 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -(2 ** 22), max: 2 ** 22 }),
+        fc.integer({ min: 2 ** 30, max: I32_MAX }),
+        fc.integer({ min: -8, max: 31 }),
+        (x, m, shift) => {
+          const ls = shift < 0 ? -shift : 0,
+            rs = shift > 0 ? shift : 0;
+          return mulQRef(x, m, shift) === rdbpotBig(srdhmBig((x << ls) | 0, m), rs);
+        },
+      ),
+      { numRuns: 5000 },
+    );
   });
 });
 
@@ -106,7 +213,12 @@ describe('int8 requantization reference (vs BigInt)', () => {
 
 type Mode = Qs8Out['mode'];
 
-interface OutOpts { zx: number; zy: number; multKind: 'normal' | 'near1' | 'tiny' | 'big'; act: 'none' | 'relu' | 'clip' }
+interface OutOpts {
+  zx: number;
+  zy: number;
+  multKind: 'normal' | 'near1' | 'tiny' | 'big';
+  act: 'none' | 'relu' | 'clip';
+}
 
 /** Output parameters for N channels. */
 function makeOut(mode: Mode, N: number, rnd: () => number, o: OutOpts): Qs8Out {
@@ -115,45 +227,68 @@ function makeOut(mode: Mode, N: number, rnd: () => number, o: OutOpts): Qs8Out {
   if (mode === 'f32') {
     const [lo, hi] = o.act === 'none' ? [-Infinity, Infinity] : o.act === 'relu' ? [0, Infinity] : [-0.3, 0.45];
     return {
-      mode, zx: o.zx, lo, hi,
+      mode,
+      zx: o.zx,
+      lo,
+      hi,
       scale: Float32Array.from({ length: N }, () => 2 ** (rnd() * 10 - 16)),
       bias: Float32Array.from({ length: N }, () => (rnd() - 0.5) * 0.5),
     };
   }
-  const multiplier = new Int32Array(N), shift = new Int32Array(N);
+  const multiplier = new Int32Array(N),
+    shift = new Int32Array(N);
   for (let c = 0; c < N; c++) {
-    const real = o.multKind === 'near1' ? 1 - rnd() * 1e-3 : o.multKind === 'tiny' ? 2 ** (-20 - rnd() * 14)
-      : o.multKind === 'big' ? 1 + rnd() * 3 : 2 ** (-4 - rnd() * 10);
+    const real =
+      o.multKind === 'near1'
+        ? 1 - rnd() * 1e-3
+        : o.multKind === 'tiny'
+          ? 2 ** (-20 - rnd() * 14)
+          : o.multKind === 'big'
+            ? 1 + rnd() * 3
+            : 2 ** (-4 - rnd() * 10);
     const q = quantizeMultiplier(real);
-    multiplier[c] = q.multiplier; shift[c] = q.shift;
+    multiplier[c] = q.multiplier;
+    shift[c] = q.shift;
   }
   const lo = o.act === 'relu' ? o.zy : o.act === 'clip' ? Math.max(-128, o.zy - 40) : -128;
   const hi = o.act === 'clip' ? Math.min(127, o.zy + 50) : 127;
-  return { mode, zx: o.zx, zy: o.zy, lo, hi: Math.max(lo, hi), bias: Int32Array.from({ length: N }, () => ri(-5000, 5000)), multiplier, shift };
+  return {
+    mode,
+    zx: o.zx,
+    zy: o.zy,
+    lo,
+    hi: Math.max(lo, hi),
+    bias: Int32Array.from({ length: N }, () => ri(-5000, 5000)),
+    multiplier,
+    shift,
+  };
 }
 
 function randI8(rnd: () => number, n: number, kind: 'random' | 'extreme' | 'small' = 'random'): Int8Array {
-  return Int8Array.from({ length: n }, () => kind === 'extreme' ? (rnd() < 0.5 ? -128 : 127)
-    : kind === 'small' ? Math.floor(rnd() * 9) - 4 : Math.floor(rnd() * 256) - 128);
+  return Int8Array.from({ length: n }, () =>
+    kind === 'extreme' ? (rnd() < 0.5 ? -128 : 127) : kind === 'small' ? Math.floor(rnd() * 9) - 4 : Math.floor(rnd() * 256) - 128,
+  );
 }
 
 /** Weights (M, K) with a sparsity pattern: density d per weight; row 0 all zero and row 1 dense when M > 2. */
 function randWeights(rnd: () => number, M: number, K: number, density: number, extreme: boolean): Int8Array {
   const w = new Int8Array(M * K);
-  for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) {
-    const keep = M > 2 && m === 0 ? false : M > 2 && m === 1 ? true : rnd() < density;
-    if (!keep) continue;
-    let v = extreme ? (rnd() < 0.5 ? -128 : 127) : Math.floor(rnd() * 255) - 127;
-    if (v === 0) v = 1;
-    w[m * K + k] = v;
-  }
+  for (let m = 0; m < M; m++)
+    for (let k = 0; k < K; k++) {
+      const keep = M > 2 && m === 0 ? false : M > 2 && m === 1 ? true : rnd() < density;
+      if (!keep) continue;
+      let v = extreme ? (rnd() < 0.5 ? -128 : 127) : Math.floor(rnd() * 255) - 127;
+      if (v === 0) v = 1;
+      w[m * K + k] = v;
+    }
   return w;
 }
 
 function sameBits(a: Qs8Data, b: Qs8Data): string | undefined {
   if (a.length !== b.length) return `length ${a.length} vs ${b.length}`;
   if (a instanceof Float32Array) {
-    const ai = new Int32Array(a.buffer, a.byteOffset, a.length), bi = new Int32Array(b.buffer, b.byteOffset, b.length);
+    const ai = new Int32Array(a.buffer, a.byteOffset, a.length),
+      bi = new Int32Array(b.buffer, b.byteOffset, b.length);
     for (let i = 0; i < a.length; i++) if (ai[i] !== bi[i]) return `[${i}] got ${a[i]} want ${b[i]}`;
     return undefined;
   }
@@ -161,7 +296,15 @@ function sameBits(a: Qs8Data, b: Qs8Data): string | undefined {
   return undefined;
 }
 
-interface ConvCase { C: number; H: number; W: number; M: number; KH: number; KW: number; attrs: Conv2dAttrs }
+interface ConvCase {
+  C: number;
+  H: number;
+  W: number;
+  M: number;
+  KH: number;
+  KW: number;
+  attrs: Conv2dAttrs;
+}
 
 function att(pad: number | [number, number, number, number], stride: number | [number, number], groups = 1, dil = 1): Conv2dAttrs {
   const pads: [number, number, number, number] = typeof pad === 'number' ? [pad, pad, pad, pad] : pad;
@@ -172,12 +315,37 @@ function att(pad: number | [number, number, number, number], stride: number | [n
 function convCases(): ConvCase[] {
   const cases: ConvCase[] = [];
   // 3x3 pads 1, stride 1/2, channels below/at/above the 4-channel block, K odd/even
-  for (const [C, M] of [[1, 1], [1, 4], [2, 3], [3, 5], [4, 8], [5, 9], [8, 16], [16, 17]] as const) {
-    for (const hw of [1, 3, 8, 9, 17]) for (const s of [1, 2]) cases.push({ C, H: hw, W: hw + (s === 2 ? 1 : 0), M, KH: 3, KW: 3, attrs: att(1, s) });
+  for (const [C, M] of [
+    [1, 1],
+    [1, 4],
+    [2, 3],
+    [3, 5],
+    [4, 8],
+    [5, 9],
+    [8, 16],
+    [16, 17],
+  ] as const) {
+    for (const hw of [1, 3, 8, 9, 17])
+      for (const s of [1, 2]) cases.push({ C, H: hw, W: hw + (s === 2 ? 1 : 0), M, KH: 3, KW: 3, attrs: att(1, s) });
   }
   // 1x1 (pointwise) stride 1/2, no pads; pixels below/at/above 8/16/32
-  for (const [C, M] of [[1, 1], [3, 4], [7, 5], [16, 16], [33, 12]] as const) {
-    for (const [H, W] of [[1, 1], [1, 7], [2, 4], [3, 11], [4, 8], [5, 13], [8, 8]] as const) for (const s of [1, 2]) cases.push({ C, H, W, M, KH: 1, KW: 1, attrs: att(0, s) });
+  for (const [C, M] of [
+    [1, 1],
+    [3, 4],
+    [7, 5],
+    [16, 16],
+    [33, 12],
+  ] as const) {
+    for (const [H, W] of [
+      [1, 1],
+      [1, 7],
+      [2, 4],
+      [3, 11],
+      [4, 8],
+      [5, 13],
+      [8, 8],
+    ] as const)
+      for (const s of [1, 2]) cases.push({ C, H, W, M, KH: 1, KW: 1, attrs: att(0, s) });
   }
   // asymmetric pads, rectangular kernels, stride 3, dilation, no pads
   cases.push({ C: 3, H: 10, W: 12, M: 6, KH: 2, KW: 5, attrs: att([0, 2, 1, 1], [1, 2]) });
@@ -188,7 +356,17 @@ function convCases(): ConvCase[] {
   // groups (grouped and depthwise, multipliers 1 and 2)
   cases.push({ C: 8, H: 9, W: 9, M: 12, KH: 3, KW: 3, attrs: att(1, 1, 4) });
   cases.push({ C: 6, H: 6, W: 10, M: 6, KH: 1, KW: 1, attrs: att(0, 1, 2) });
-  for (const [hw, s, k] of [[1, 1, 3], [5, 1, 3], [9, 2, 3], [17, 1, 3], [16, 2, 3], [12, 3, 3], [10, 1, 5], [7, 1, 2], [11, 2, 1]] as const) {
+  for (const [hw, s, k] of [
+    [1, 1, 3],
+    [5, 1, 3],
+    [9, 2, 3],
+    [17, 1, 3],
+    [16, 2, 3],
+    [12, 3, 3],
+    [10, 1, 5],
+    [7, 1, 2],
+    [11, 2, 1],
+  ] as const) {
     cases.push({ C: 5, H: hw, W: hw + 2, M: 5, KH: k, KW: k, attrs: att(k > 1 ? 1 : 0, s, 5) });
   }
   cases.push({ C: 4, H: 9, W: 9, M: 8, KH: 3, KW: 3, attrs: att(1, 1, 4) });
@@ -202,7 +380,13 @@ function convCases(): ConvCase[] {
   cases.push({ C: 6, H: 5, W: 8, M: 4, KH: 3, KW: 3, attrs: att(1, 1, 2) });
   cases.push({ C: 7, H: 3, W: 20, M: 5, KH: 1, KW: 5, attrs: att([0, 0, 0, 0], 1) });
   // the ResNet-20 layers
-  for (const [C, M, hw, s] of [[16, 16, 32, 1], [16, 32, 32, 2], [32, 32, 16, 1], [32, 64, 16, 2], [64, 64, 8, 1]] as const) {
+  for (const [C, M, hw, s] of [
+    [16, 16, 32, 1],
+    [16, 32, 32, 2],
+    [32, 32, 16, 1],
+    [32, 64, 16, 2],
+    [64, 64, 8, 1],
+  ] as const) {
     cases.push({ C, H: hw, W: hw, M, KH: 3, KW: 3, attrs: att(1, s) });
   }
   return cases;
@@ -218,7 +402,9 @@ const GUARD = 0x5a;
 for (const variant of ['release', 'debug'] as const) {
   describe(`int8 kernels (${variant})`, () => {
     let w: SparrowWasm;
-    beforeAll(async () => { w = await loadWasmNode(variant); });
+    beforeAll(async () => {
+      w = await loadWasmNode(variant);
+    });
 
     const cases = convCases();
     for (const kernel of QS8_CONV_KERNELS) {
@@ -229,10 +415,15 @@ for (const variant of ['release', 'debug'] as const) {
         cases.forEach((cs, ci) => {
           const geo = convGeometry([cs.C, cs.H, cs.W], [cs.M, cs.C / cs.attrs.groups, cs.KH, cs.KW], cs.attrs);
           if (!kernel.supports(geo)) return;
-          const K = cs.C / cs.attrs.groups * cs.KH * cs.KW;
+          const K = (cs.C / cs.attrs.groups) * cs.KH * cs.KW;
           for (let v = 0; v < 2; v++) {
             const mode = MODES[(ci + v) % 3]!;
-            const o: OutOpts = { zx: ZX[(ci + 2 * v) % ZX.length]!, zy: [-128, 127, 5, -20][(ci + v) % 4]!, multKind: MULT[(ci + v) % 4]!, act: ACTS[(ci + 2 * v) % 3]! };
+            const o: OutOpts = {
+              zx: ZX[(ci + 2 * v) % ZX.length]!,
+              zy: [-128, 127, 5, -20][(ci + v) % 4]!,
+              multKind: MULT[(ci + v) % 4]!,
+              act: ACTS[(ci + 2 * v) % 3]!,
+            };
             const extreme = (ci + v) % 5 === 0;
             const x = randI8(rnd, cs.C * cs.H * cs.W, extreme ? 'extreme' : 'random');
             const wt = randWeights(rnd, cs.M, K, DENSITY[(ci + v) % 4]!, extreme);
@@ -244,8 +435,10 @@ for (const variant of ['release', 'debug'] as const) {
               const plan = planQs8Conv(w, geo, out, kernel);
               const wsrc = kernel.weights.startsWith('sparse') ? csrFromDense(wt, cs.M, K) : wt;
               const wp = placeConvWeights(w, kernel.weights, wsrc, cs.M, K, cs.attrs.groups);
-              const qp = putChannelParams(w, out), px = w.putBytes(x);
-              const n = cs.M * geo.OH * geo.OW, yb = n * outElementBytes(out);
+              const qp = putChannelParams(w, out),
+                px = w.putBytes(x);
+              const n = cs.M * geo.OH * geo.OW,
+                yb = n * outElementBytes(out);
               const py = w.alloc(yb + 64);
               w.u8(py, yb + 64).fill(GUARD);
               const work = w.alloc(plan.workBytes);
@@ -254,8 +447,10 @@ for (const variant of ['release', 'debug'] as const) {
               const bad = sameBits(got, ref);
               const guards = w.u8(py + yb, 64).every((b) => b === GUARD);
               if (bad || !guards) {
-                failures.push(`C=${cs.C} H=${cs.H} W=${cs.W} M=${cs.M} K=${K} N=${cs.M} pixels=${geo.OH * geo.OW} k=${cs.KH}x${cs.KW} ` +
-                  `attrs=${JSON.stringify(cs.attrs)} mode=${mode} ${JSON.stringify(o)}: ${bad ?? 'wrote past y'}`);
+                failures.push(
+                  `C=${cs.C} H=${cs.H} W=${cs.W} M=${cs.M} K=${K} N=${cs.M} pixels=${geo.OH * geo.OW} k=${cs.KH}x${cs.KW} ` +
+                    `attrs=${JSON.stringify(cs.attrs)} mode=${mode} ${JSON.stringify(o)}: ${bad ?? 'wrote past y'}`,
+                );
               }
               ran++;
             } finally {
@@ -270,7 +465,8 @@ for (const variant of ['release', 'debug'] as const) {
 
     it('qs8Conv2d driver takes a CSR (as decodeCsr emits) for the sparse kernels', () => {
       const rnd = lcg(5);
-      const x = randI8(rnd, 8 * 9 * 9), wt = randWeights(rnd, 12, 72, 0.3, false);
+      const x = randI8(rnd, 8 * 9 * 9),
+        wt = randWeights(rnd, 12, 72, 0.3, false);
       const out = makeOut('int8', 12, rnd, { zx: 3, zy: -2, multKind: 'normal', act: 'relu' });
       const ref = qs8Conv2dRef(x, [8, 9, 9], wt, [12, 8, 3, 3], att(1, 1), out).data;
       const csr = csrFromDense(wt, 12, 72);
@@ -283,31 +479,40 @@ for (const variant of ['release', 'debug'] as const) {
     it('qs8_conv2d_pack_w (SIMD 16-k steps + scalar tails) writes the c2 blocks exactly (M, K, groups sweep, guard bytes)', () => {
       const rnd = lcg(91);
       const failures: string[] = [];
-      for (const groups of [1, 2, 3]) for (const Ng of [1, 3, 4, 5, 8, 9]) for (const K of [1, 2, 15, 16, 17, 31, 32, 33, 47, 144]) {
-        const M = Ng * groups;
-        const W = Int8Array.from({ length: M * K }, () => Math.floor(rnd() * 256) - 128);
-        // reference: per group, blocks of 4 channels, pair j = rows' (W(n, 2j), W(n, 2j+1)) as int16, 0 past N / K
-        const kp = (K + 1) >> 1, blocks = Math.ceil(Ng / 4);
-        const want = new Int16Array(groups * blocks * kp * 8);
-        let o = 0;
-        for (let g = 0; g < groups; g++) for (let b = 0; b < blocks; b++) for (let j = 0; j < kp; j++) for (let r = 0; r < 4; r++) {
-          const n = b * 4 + r, row = (g * Ng + n) * K;
-          want[o++] = n < Ng ? W[row + 2 * j]! : 0;
-          want[o++] = n < Ng && 2 * j + 1 < K ? W[row + 2 * j + 1]! : 0;
-        }
-        const m = w.mark();
-        try {
-          const bytes = w.exports.qs8_conv2d_packed_w_bytes(M, K, groups);
-          expect(bytes).toBe(want.length * 2);
-          const dst = w.alloc(bytes + 64);
-          w.u8(dst, bytes + 64).fill(GUARD);
-          expect(w.exports.qs8_conv2d_pack_w(M, K, groups, w.putBytes(W), dst)).toBe(0);
-          const got = new Int16Array(w.memory.buffer.slice(dst, dst + bytes));
-          const bad = sameBits(got as unknown as Qs8Data, want as unknown as Qs8Data);
-          if (bad) failures.push(`M=${M} K=${K} groups=${groups}: ${bad}`);
-          if (w.u8(dst + bytes, 64).some((v) => v !== GUARD)) failures.push(`M=${M} K=${K} groups=${groups}: wrote past the end`);
-        } finally { w.release(m); }
-      }
+      for (const groups of [1, 2, 3])
+        for (const Ng of [1, 3, 4, 5, 8, 9])
+          for (const K of [1, 2, 15, 16, 17, 31, 32, 33, 47, 144]) {
+            const M = Ng * groups;
+            const W = Int8Array.from({ length: M * K }, () => Math.floor(rnd() * 256) - 128);
+            // reference: per group, blocks of 4 channels, pair j = rows' (W(n, 2j), W(n, 2j+1)) as int16, 0 past N / K
+            const kp = (K + 1) >> 1,
+              blocks = Math.ceil(Ng / 4);
+            const want = new Int16Array(groups * blocks * kp * 8);
+            let o = 0;
+            for (let g = 0; g < groups; g++)
+              for (let b = 0; b < blocks; b++)
+                for (let j = 0; j < kp; j++)
+                  for (let r = 0; r < 4; r++) {
+                    const n = b * 4 + r,
+                      row = (g * Ng + n) * K;
+                    want[o++] = n < Ng ? W[row + 2 * j]! : 0;
+                    want[o++] = n < Ng && 2 * j + 1 < K ? W[row + 2 * j + 1]! : 0;
+                  }
+            const m = w.mark();
+            try {
+              const bytes = w.exports.qs8_conv2d_packed_w_bytes(M, K, groups);
+              expect(bytes).toBe(want.length * 2);
+              const dst = w.alloc(bytes + 64);
+              w.u8(dst, bytes + 64).fill(GUARD);
+              expect(w.exports.qs8_conv2d_pack_w(M, K, groups, w.putBytes(W), dst)).toBe(0);
+              const got = new Int16Array(w.memory.buffer.slice(dst, dst + bytes));
+              const bad = sameBits(got as unknown as Qs8Data, want as unknown as Qs8Data);
+              if (bad) failures.push(`M=${M} K=${K} groups=${groups}: ${bad}`);
+              if (w.u8(dst + bytes, 64).some((v) => v !== GUARD)) failures.push(`M=${M} K=${K} groups=${groups}: wrote past the end`);
+            } finally {
+              w.release(m);
+            }
+          }
       expect(failures).toEqual([]);
     });
 
@@ -315,12 +520,19 @@ for (const variant of ['release', 'debug'] as const) {
       const rnd = lcg(9);
       const failures: string[] = [];
       const shapes: Array<[number, number, number]> = [];
-      for (const N of [1, 3, 4, 5, 8, 17]) for (const M of [1, 7, 8, 9, 16, 33]) for (const K of [1, 2, 3, 8, 17, 40]) shapes.push([N, M, K]);
+      for (const N of [1, 3, 4, 5, 8, 17])
+        for (const M of [1, 7, 8, 9, 16, 33]) for (const K of [1, 2, 3, 8, 17, 40]) shapes.push([N, M, K]);
       for (const K of [144, 576, 1001]) shapes.push([16, 64, K], [5, 9, K]);
       shapes.forEach(([N, M, K], i) => {
         const mode = MODES[i % 3]!;
-        const out = makeOut(mode, N, rnd, { zx: ZX[i % ZX.length]!, zy: [-128, 127, 0][i % 3]!, multKind: MULT[i % 4]!, act: ACTS[(i >> 1) % 3]! });
-        const W = randWeights(rnd, N, K, i % 4 === 0 ? 1 : 0.5, i % 7 === 0), X = randI8(rnd, K * M, i % 7 === 0 ? 'extreme' : 'random');
+        const out = makeOut(mode, N, rnd, {
+          zx: ZX[i % ZX.length]!,
+          zy: [-128, 127, 0][i % 3]!,
+          multKind: MULT[i % 4]!,
+          act: ACTS[(i >> 1) % 3]!,
+        });
+        const W = randWeights(rnd, N, K, i % 4 === 0 ? 1 : 0.5, i % 7 === 0),
+          X = randI8(rnd, K * M, i % 7 === 0 ? 'extreme' : 'random');
         const bad = sameBits(qs8Gemm(w, N, M, K, W, X, out), qs8GemmRef(N, M, K, W, X, out));
         if (bad) failures.push(`N=${N} M=${M} K=${K} mode=${mode}: ${bad}`);
       });
@@ -332,15 +544,23 @@ for (const variant of ['release', 'debug'] as const) {
         const rnd = lcg(11);
         const failures: string[] = [];
         let i = 0;
-        for (const M of [1, 2, 3]) for (const N of [1, 3, 4, 5, 10, 17]) for (const K of [1, 2, 7, 8, 9, 15, 16, 17, 40, 64, 256, 1001]) {
-          const mode = MODES[i % 3]!;
-          const out = makeOut(mode, N, rnd, { zx: ZX[i % ZX.length]!, zy: [-128, 127, 3][i % 3]!, multKind: MULT[i % 4]!, act: ACTS[(i >> 2) % 3]! });
-          const W = randWeights(rnd, N, K, DENSITY[i % 4]!, i % 5 === 0), x = randI8(rnd, M * K, i % 5 === 0 ? 'extreme' : 'random');
-          const wsrc = kernel.weights === 'csr' && i % 2 ? csrFromDense(W, N, K) : W;
-          const bad = sameBits(qs8Fc(w, kernel, M, N, K, x, wsrc, out), qs8FcRef(M, N, K, x, W, out));
-          if (bad) failures.push(`M=${M} N=${N} K=${K} mode=${mode}: ${bad}`);
-          i++;
-        }
+        for (const M of [1, 2, 3])
+          for (const N of [1, 3, 4, 5, 10, 17])
+            for (const K of [1, 2, 7, 8, 9, 15, 16, 17, 40, 64, 256, 1001]) {
+              const mode = MODES[i % 3]!;
+              const out = makeOut(mode, N, rnd, {
+                zx: ZX[i % ZX.length]!,
+                zy: [-128, 127, 3][i % 3]!,
+                multKind: MULT[i % 4]!,
+                act: ACTS[(i >> 2) % 3]!,
+              });
+              const W = randWeights(rnd, N, K, DENSITY[i % 4]!, i % 5 === 0),
+                x = randI8(rnd, M * K, i % 5 === 0 ? 'extreme' : 'random');
+              const wsrc = kernel.weights === 'csr' && i % 2 ? csrFromDense(W, N, K) : W;
+              const bad = sameBits(qs8Fc(w, kernel, M, N, K, x, wsrc, out), qs8FcRef(M, N, K, x, W, out));
+              if (bad) failures.push(`M=${M} N=${N} K=${K} mode=${mode}: ${bad}`);
+              i++;
+            }
         expect(failures.slice(0, 8)).toEqual([]);
       });
     }
@@ -350,10 +570,13 @@ for (const variant of ['release', 'debug'] as const) {
       const failures: string[] = [];
       for (let i = 0; i < 120; i++) {
         const n = i < 71 ? i : 1000 + i;
-        const sa = 2 ** (rnd() * 8 - 8), sb = i % 5 === 0 ? sa : 2 ** (rnd() * 8 - 8), sy = 2 ** (rnd() * 8 - 7);
+        const sa = 2 ** (rnd() * 8 - 8),
+          sb = i % 5 === 0 ? sa : 2 ** (rnd() * 8 - 8),
+          sy = 2 ** (rnd() * 8 - 7);
         const z = [-128, 127, 0, Math.floor(rnd() * 256) - 128];
         const p = addParams(sa, z[i % 4]!, sb, z[(i + 1) % 4]!, sy, z[(i + 2) % 4]!, i % 3 === 0);
-        const a = randI8(rnd, n, i % 6 === 0 ? 'extreme' : 'random'), b = randI8(rnd, n, i % 6 === 0 ? 'extreme' : 'random');
+        const a = randI8(rnd, n, i % 6 === 0 ? 'extreme' : 'random'),
+          b = randI8(rnd, n, i % 6 === 0 ? 'extreme' : 'random');
         const bad = sameBits(qs8Add(w, a, b, p), qs8AddRef(a, b, p));
         if (bad) failures.push(`n=${n} ${JSON.stringify(p)}: ${bad}`);
       }
@@ -367,10 +590,13 @@ for (const variant of ['release', 'debug'] as const) {
       for (let i = 0; i < 160; i++) {
         const n = i < 71 ? i : 1000 + i;
         // ratios from 2^-10 (S capped at 23) to 2^12 (S shrinks so A, B < 2^22)
-        const sa = 2 ** (rnd() * 12 - 8), sb = i % 5 === 0 ? sa : 2 ** (rnd() * 12 - 8), sy = 2 ** (rnd() * 12 - 10);
+        const sa = 2 ** (rnd() * 12 - 8),
+          sb = i % 5 === 0 ? sa : 2 ** (rnd() * 12 - 8),
+          sy = 2 ** (rnd() * 12 - 10);
         const z = [-128, 127, 0, Math.floor(rnd() * 256) - 128];
         const p = vaddParams(sa, z[i % 4]!, sb, z[(i + 1) % 4]!, sy, z[(i + 2) % 4]!, i % 3 === 0);
-        const a = randI8(rnd, n, i % 6 === 0 ? 'extreme' : 'random'), b = randI8(rnd, n, i % 6 === 0 ? 'extreme' : 'random');
+        const a = randI8(rnd, n, i % 6 === 0 ? 'extreme' : 'random'),
+          b = randI8(rnd, n, i % 6 === 0 ? 'extreme' : 'random');
         const ref = qs8VaddRef(a, b, p);
         const bad = sameBits(qs8Vadd(w, a, b, p), ref);
         if (bad) failures.push(`n=${n} ${JSON.stringify(p)}: ${bad}`);
@@ -387,24 +613,47 @@ for (const variant of ['release', 'debug'] as const) {
 
     it('qs8_gavgpool__wasmsimd matches qs8GlobalAvgPoolRef', () => {
       const rnd = lcg(15);
-      for (const [C, HW] of [[1, 1], [3, 15], [4, 16], [5, 17], [64, 64], [7, 1000], [2, 49]] as const) {
+      for (const [C, HW] of [
+        [1, 1],
+        [3, 15],
+        [4, 16],
+        [5, 17],
+        [64, 64],
+        [7, 1000],
+        [2, 49],
+      ] as const) {
         for (const zx of [-128, 127, 4]) {
           const x = randI8(rnd, C * HW, zx === 127 ? 'extreme' : 'random');
           const { multiplier, shift } = quantizeMultiplier((0.05 / (0.03 * HW)) * (zx === 4 ? 40 : 1));
           const zy = zx === -128 ? 127 : -3;
-          expect(Array.from(qs8GlobalAvgPool(w, x, C, HW, zx, multiplier, shift, zy, zy === -3 ? -3 : -128, 127)), `C=${C} HW=${HW} zx=${zx}`)
-            .toEqual(Array.from(qs8GlobalAvgPoolRef(x, C, HW, zx, multiplier, shift, zy, zy === -3 ? -3 : -128, 127)));
+          expect(
+            Array.from(qs8GlobalAvgPool(w, x, C, HW, zx, multiplier, shift, zy, zy === -3 ? -3 : -128, 127)),
+            `C=${C} HW=${HW} zx=${zx}`,
+          ).toEqual(Array.from(qs8GlobalAvgPoolRef(x, C, HW, zx, multiplier, shift, zy, zy === -3 ? -3 : -128, 127)));
         }
       }
     });
 
     it('qs8_maxpool2d__wasmsimd matches qs8MaxPoolRef (kernels 1..3, strides 1..3, pads, dilation)', () => {
       const rnd = lcg(19);
-      for (const [C, H, W, k, s, p, d] of [[1, 1, 1, 1, 1, 0, 1], [3, 8, 8, 2, 2, 0, 1], [2, 9, 33, 3, 1, 1, 1], [4, 17, 17, 3, 2, 1, 1],
-        [2, 10, 40, 3, 3, 1, 1], [3, 12, 12, 3, 1, 2, 2], [1, 5, 70, 2, 1, 0, 1], [16, 32, 32, 3, 2, 1, 1]] as const) {
+      for (const [C, H, W, k, s, p, d] of [
+        [1, 1, 1, 1, 1, 0, 1],
+        [3, 8, 8, 2, 2, 0, 1],
+        [2, 9, 33, 3, 1, 1, 1],
+        [4, 17, 17, 3, 2, 1, 1],
+        [2, 10, 40, 3, 3, 1, 1],
+        [3, 12, 12, 3, 1, 2, 2],
+        [1, 5, 70, 2, 1, 0, 1],
+        [16, 32, 32, 3, 2, 1, 1],
+      ] as const) {
         const x = randI8(rnd, C * H * W, C === 1 && H === 5 ? 'extreme' : 'random');
-        const attrs = { pads: [p, p, p, p] as [number, number, number, number], strides: [s, s] as [number, number], dilations: [d, d] as [number, number] };
-        const got = qs8MaxPool(w, x, C, H, W, k, k, attrs), ref = qs8MaxPoolRef(x, C, H, W, k, k, attrs);
+        const attrs = {
+          pads: [p, p, p, p] as [number, number, number, number],
+          strides: [s, s] as [number, number],
+          dilations: [d, d] as [number, number],
+        };
+        const got = qs8MaxPool(w, x, C, H, W, k, k, attrs),
+          ref = qs8MaxPoolRef(x, C, H, W, k, k, attrs);
         expect(got.dims).toEqual(ref.dims);
         expect(sameBits(got.data, ref.data), `C=${C} H=${H} W=${W} k=${k} s=${s} p=${p} d=${d}`).toBeUndefined();
       }
@@ -412,44 +661,94 @@ for (const variant of ['release', 'debug'] as const) {
 
     it('qs8_quantize__wasmsimd / qs8_dequantize__wasmsimd match the references (ties to even, saturation, NaN, ±Inf)', () => {
       const rnd = lcg(21);
-      const specials = [0, -0, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5, 127.5, -128.5, -129.5, 1e30, -1e30, Infinity, -Infinity, NaN, 3.4e38];
-      for (const [scale, zp] of [[1, 0], [0.1, -128], [0.0371, 127], [2.5, 17], [1e-3, -3]] as const) {
-        const x = Float32Array.from([...specials.map((v) => v * (scale === 1 ? 1 : scale)), ...specials,
-          ...Array.from({ length: 200 }, () => (rnd() - 0.5) * 300 * scale), ...Array.from({ length: 13 }, (_, i) => (i - 6 + 0.5) * scale)]);
+      const specials = [
+        0,
+        -0,
+        0.5,
+        1.5,
+        2.5,
+        -0.5,
+        -1.5,
+        -2.5,
+        126.5,
+        127.5,
+        -128.5,
+        -129.5,
+        1e30,
+        -1e30,
+        Infinity,
+        -Infinity,
+        NaN,
+        3.4e38,
+      ];
+      for (const [scale, zp] of [
+        [1, 0],
+        [0.1, -128],
+        [0.0371, 127],
+        [2.5, 17],
+        [1e-3, -3],
+      ] as const) {
+        const x = Float32Array.from([
+          ...specials.map((v) => v * (scale === 1 ? 1 : scale)),
+          ...specials,
+          ...Array.from({ length: 200 }, () => (rnd() - 0.5) * 300 * scale),
+          ...Array.from({ length: 13 }, (_, i) => (i - 6 + 0.5) * scale),
+        ]);
         expect(sameBits(qs8Quantize(w, x, scale, zp), quantizeRef(x, scale, zp)), `scale=${scale} zp=${zp}`).toBeUndefined();
         const q = randI8(rnd, 77);
-        q[0] = -128; q[1] = 127;
+        q[0] = -128;
+        q[1] = 127;
         expect(sameBits(qs8Dequantize(w, q, scale, zp), dequantizeRef(q, scale, zp)), `scale=${scale} zp=${zp}`).toBeUndefined();
       }
     });
 
     it('property (fast-check): random small convs, every conv kernel equals the reference', () => {
-      fc.assert(fc.property(
-        fc.record({
-          C: fc.integer({ min: 1, max: 6 }), M: fc.integer({ min: 1, max: 9 }), H: fc.integer({ min: 1, max: 12 }), W: fc.integer({ min: 1, max: 12 }),
-          k: fc.integer({ min: 1, max: 3 }), s: fc.integer({ min: 1, max: 3 }), p: fc.integer({ min: 0, max: 2 }), dw: fc.boolean(),
-          zx: fc.integer({ min: -128, max: 127 }), zy: fc.integer({ min: -128, max: 127 }), mode: fc.constantFrom<Mode>('int8', 'f32', 'int32'),
-          real: fc.double({ min: 2 ** -30, max: 4, noNaN: true }), density: fc.double({ min: 0, max: 1, noNaN: true }), seed: fc.integer(),
-        }),
-        (r) => {
-          const groups = r.dw ? r.C : 1, M = r.dw ? r.C : r.M;
-          if (r.H + 2 * r.p < r.k || r.W + 2 * r.p < r.k) return true;
-          const rnd = lcg(r.seed);
-          const K = (r.C / groups) * r.k * r.k;
-          const x = randI8(rnd, r.C * r.H * r.W), wt = randWeights(rnd, M, K, r.density, false);
-          const out = makeOut(r.mode, M, rnd, { zx: r.zx, zy: r.zy, multKind: 'normal', act: 'none' });
-          if (out.mode === 'int8') { const q = quantizeMultiplier(r.real); out.multiplier.fill(q.multiplier); out.shift.fill(q.shift); }
-          const attrs = att(r.p, r.s, groups);
-          const wDims = [M, r.C / groups, r.k, r.k];
-          const ref = qs8Conv2dRef(x, [r.C, r.H, r.W], wt, wDims, attrs, out).data;
-          const geo = convGeometry([r.C, r.H, r.W], wDims, attrs);
-          for (const kernel of QS8_CONV_KERNELS) {
-            if (!kernel.supports(geo)) continue;
-            const got = qs8Conv2d(w, kernel, x, [r.C, r.H, r.W], wt, wDims, attrs, out).data;
-            if (sameBits(got, ref)) return false;
-          }
-          return true;
-        }), { numRuns: variant === 'release' ? 300 : 100 });
+      fc.assert(
+        fc.property(
+          fc.record({
+            C: fc.integer({ min: 1, max: 6 }),
+            M: fc.integer({ min: 1, max: 9 }),
+            H: fc.integer({ min: 1, max: 12 }),
+            W: fc.integer({ min: 1, max: 12 }),
+            k: fc.integer({ min: 1, max: 3 }),
+            s: fc.integer({ min: 1, max: 3 }),
+            p: fc.integer({ min: 0, max: 2 }),
+            dw: fc.boolean(),
+            zx: fc.integer({ min: -128, max: 127 }),
+            zy: fc.integer({ min: -128, max: 127 }),
+            mode: fc.constantFrom<Mode>('int8', 'f32', 'int32'),
+            real: fc.double({ min: 2 ** -30, max: 4, noNaN: true }),
+            density: fc.double({ min: 0, max: 1, noNaN: true }),
+            seed: fc.integer(),
+          }),
+          (r) => {
+            const groups = r.dw ? r.C : 1,
+              M = r.dw ? r.C : r.M;
+            if (r.H + 2 * r.p < r.k || r.W + 2 * r.p < r.k) return true;
+            const rnd = lcg(r.seed);
+            const K = (r.C / groups) * r.k * r.k;
+            const x = randI8(rnd, r.C * r.H * r.W),
+              wt = randWeights(rnd, M, K, r.density, false);
+            const out = makeOut(r.mode, M, rnd, { zx: r.zx, zy: r.zy, multKind: 'normal', act: 'none' });
+            if (out.mode === 'int8') {
+              const q = quantizeMultiplier(r.real);
+              out.multiplier.fill(q.multiplier);
+              out.shift.fill(q.shift);
+            }
+            const attrs = att(r.p, r.s, groups);
+            const wDims = [M, r.C / groups, r.k, r.k];
+            const ref = qs8Conv2dRef(x, [r.C, r.H, r.W], wt, wDims, attrs, out).data;
+            const geo = convGeometry([r.C, r.H, r.W], wDims, attrs);
+            for (const kernel of QS8_CONV_KERNELS) {
+              if (!kernel.supports(geo)) continue;
+              const got = qs8Conv2d(w, kernel, x, [r.C, r.H, r.W], wt, wDims, attrs, out).data;
+              if (sameBits(got, ref)) return false;
+            }
+            return true;
+          },
+        ),
+        { numRuns: variant === 'release' ? 300 : 100 },
+      );
     });
 
     it('status codes: inconsistent geometry, quant block and CSR give -5 and write nothing', () => {
@@ -479,7 +778,9 @@ for (const variant of ['release', 'debug'] as const) {
         expect(ex.qs8_fc_1x4c8__wasmsimd(1, 1, 1, y, y, q, y, y, y)).toBe(-5);
         expect(w.u8(y, 1024).every((b) => b === GUARD)).toBe(true);
         // CSR: unsorted columns, column ≥ K, rowPtr not ending at nnz
-        const rp = w.putBytes(Uint32Array.from([0, 2])), col = w.putBytes(Uint16Array.from([3, 1])), val = w.putBytes(Int8Array.from([1, 2]));
+        const rp = w.putBytes(Uint32Array.from([0, 2])),
+          col = w.putBytes(Uint16Array.from([3, 1])),
+          val = w.putBytes(Int8Array.from([1, 2]));
         const dst = w.alloc(ex.qs8_spconv_packed_bytes(1, 2));
         expect(ex.qs8_spconv_pack_w(1, 4, 1, rp, col, val, 2, dst)).toBe(-5);
         w.u8(col, 4).set(new Uint8Array(Uint16Array.from([1, 4]).buffer));
@@ -503,7 +804,13 @@ for (const variant of ['release', 'debug'] as const) {
         expect(Array.from(w.i32(sp, 4))).toEqual([0, 0, 2, 5]);
         const e = w.i32(sp + 16, 10);
         const pairs = Array.from({ length: 5 }, (_, i) => [(e[2 * i]! << 16) >> 16, e[2 * i]! >> 16, e[2 * i + 1]!]);
-        expect(pairs).toEqual([[1, 2, 0], [0, 3, 32], [4, 5, 0], [6, 7, 32], [8, 9, 64]]);
+        expect(pairs).toEqual([
+          [1, 2, 0],
+          [0, 3, 32],
+          [4, 5, 0],
+          [6, 7, 32],
+          [8, 9, 64],
+        ]);
       } finally {
         w.release(m);
       }

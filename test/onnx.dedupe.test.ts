@@ -54,8 +54,16 @@ describe('ONNX conversions: one owner', () => {
     ]);
     const a = attributes.attrsFromOnnx(n, 'n');
     expect(a).toEqual({
-      i: -3, big: Number.MAX_SAFE_INTEGER, f: Math.fround(0.1), s: 'réflect', is: [1, -2, -Number.MAX_SAFE_INTEGER], fs: [0.5, 1.5], ss: ['a', 'b'],
-      t: { dtype: 'bool', dims: [2], data: Uint8Array.from([1, 0]) }, u: { dtype: 'int64', dims: [1], data: BigInt64Array.of(5n) }, untyped: [4, 5],
+      i: -3,
+      big: Number.MAX_SAFE_INTEGER,
+      f: Math.fround(0.1),
+      s: 'réflect',
+      is: [1, -2, -Number.MAX_SAFE_INTEGER],
+      fs: [0.5, 1.5],
+      ss: ['a', 'b'],
+      t: { dtype: 'bool', dims: [2], data: Uint8Array.from([1, 0]) },
+      u: { dtype: 'int64', dims: [1], data: BigInt64Array.of(5n) },
+      untyped: [4, 5],
     });
     expect(attributes.attrsFromNode(n)).toEqual(a);
   });
@@ -71,19 +79,31 @@ describe('ONNX conversions: one owner', () => {
       const n = node([{ name: 'keep', type: T.INT, i: 1 }, attr]);
       expect(attributes.attrsFromNode(n)).toEqual({ keep: 1 });
       let err: unknown;
-      try { attributes.attrsFromOnnx(n, 'n'); } catch (e) { err = e; }
+      try {
+        attributes.attrsFromOnnx(n, 'n');
+      } catch (e) {
+        err = e;
+      }
       expect(err).toBeInstanceOf(SparrowError);
       expect((err as SparrowError).code).toBe(code);
       expect((err as Error).message).toMatch(msg);
     }
-    const split = onnxRuntime.NodeProto.decode(onnxRuntime.NodeProto.encode({ opType: 'Split', input: ['x'], output: ['a', 'b', 'c'], attribute: [] }).finish());
+    const split = onnxRuntime.NodeProto.decode(
+      onnxRuntime.NodeProto.encode({ opType: 'Split', input: ['x'], output: ['a', 'b', 'c'], attribute: [] }).finish(),
+    );
     expect(attributes.attrsFromNode(split)).toEqual({ num_outputs: 3 });
   });
 
   it('the reference kernels bundle without onnx-proto or protobufjs', async () => {
     const r = await build({
-      entryPoints: [resolve('src/ops/ref/index.ts'), resolve('src/ops/ref/util.ts')], bundle: true, write: false, metafile: true,
-      format: 'esm', platform: 'browser', outdir: 'out', logLevel: 'silent',
+      entryPoints: [resolve('src/ops/ref/index.ts'), resolve('src/ops/ref/util.ts')],
+      bundle: true,
+      write: false,
+      metafile: true,
+      format: 'esm',
+      platform: 'browser',
+      outdir: 'out',
+      logLevel: 'silent',
     });
     const inputs = Object.keys(r.metafile!.inputs);
     expect(inputs.some((f) => f.endsWith('src/onnx/attributes.ts'))).toBe(true);

@@ -14,7 +14,11 @@ const product = (d: number[]) => d.reduce((a, b) => a * b, 1);
 
 function expectCode(fn: () => unknown, code: string): void {
   let thrown: unknown;
-  try { fn(); } catch (e) { thrown = e; }
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
   expect(thrown, 'expected a SparrowError').toBeInstanceOf(SparrowError);
   expect((thrown as SparrowError).code).toBe(code);
 }
@@ -29,7 +33,10 @@ function resnetConvShapes(n: number): number[][] {
   const shapes: number[][] = [[16, 3, 3, 3]];
   let cin = 16;
   for (const cout of [16, 32, 64]) {
-    for (let b = 0; b < n; b++) { shapes.push([cout, cin, 3, 3], [cout, cout, 3, 3]); cin = cout; }
+    for (let b = 0; b < n; b++) {
+      shapes.push([cout, cin, 3, 3], [cout, cout, 3, 3]);
+      cin = cout;
+    }
   }
   return shapes;
 }
@@ -116,10 +123,24 @@ describe('tensorFromProto: typed fields and raw_data decode to the same tensor',
   const i8 = Int8Array.of(-128, -1, 0, 127);
   const u8 = Uint8Array.of(0, 1, 128, 255);
 
-  const cases: Array<{ label: string; dataType: number; dims: number[]; typed: onnx.ITensorProto; raw: Uint8Array; expected: ArrayBufferView }> = [
+  const cases: Array<{
+    label: string;
+    dataType: number;
+    dims: number[];
+    typed: onnx.ITensorProto;
+    raw: Uint8Array;
+    expected: ArrayBufferView;
+  }> = [
     { label: 'float32', dataType: 1, dims: [2, 3], typed: { floatData: Array.from(f32) }, raw: le(f32), expected: f32 },
     { label: 'float64', dataType: 11, dims: [3], typed: { doubleData: Array.from(f64) }, raw: le(f64), expected: f64 },
-    { label: 'int64', dataType: 7, dims: [3, 2], typed: onnxRuntime.TensorProto.fromObject({ int64Data: Array.from(i64, String) }), raw: le(i64), expected: i64 },
+    {
+      label: 'int64',
+      dataType: 7,
+      dims: [3, 2],
+      typed: onnxRuntime.TensorProto.fromObject({ int64Data: Array.from(i64, String) }),
+      raw: le(i64),
+      expected: i64,
+    },
     { label: 'int32', dataType: 6, dims: [4], typed: { int32Data: Array.from(i32) }, raw: le(i32), expected: i32 },
     { label: 'int8', dataType: 3, dims: [2, 2], typed: { int32Data: Array.from(i8) }, raw: le(i8), expected: i8 },
     { label: 'uint8', dataType: 2, dims: [1, 4], typed: { int32Data: Array.from(u8) }, raw: le(u8), expected: u8 },
@@ -180,33 +201,37 @@ describe('tensorFromProto: typed fields and raw_data decode to the same tensor',
   it('unsupported data types and external data -> unsupported_op', () => {
     expectCode(() => tensorFromProto({ name: 'h', dataType: 10, dims: [1], int32Data: [0] }), 'unsupported_op');
     expectCode(() => tensorFromProto({ name: 'b', dataType: 9, dims: [1], int32Data: [1] }), 'unsupported_op');
-    expectCode(() => tensorFromProto({ name: 'x', dataType: 1, dims: [1], dataLocation: 1, externalData: [{ key: 'location', value: 'w.bin' }] }), 'unsupported_op');
+    expectCode(
+      () => tensorFromProto({ name: 'x', dataType: 1, dims: [1], dataLocation: 1, externalData: [{ key: 'location', value: 'w.bin' }] }),
+      'unsupported_op',
+    );
   });
 });
 
 describe('Constant nodes, Gemm transB=0, and MatMul weights from Constants', () => {
   const R = onnxRuntime;
-  const t = (name: string, dims: number[], data: number[]): onnx.ITensorProto =>
-    ({ name, dataType: 1, dims, floatData: data });
-  const model = R.ModelProto.decode(R.ModelProto.encode({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 13 }],
-    graph: {
-      name: 'g',
-      initializer: [t('B', [2, 3], [1, 2, 3, 4, 5, 6])],
-      node: [
-        { opType: 'Constant', output: ['C'], attribute: [{ name: 'value', type: 4, t: t('', [3, 2], [6, 5, 4, 3, 2, 1]) }] },
-        { opType: 'Constant', output: ['K'], attribute: [{ name: 'value_ints', type: 7, ints: [2, -1] }] },
-        { opType: 'Constant', output: ['F'], attribute: [{ name: 'value_float', type: 1, f: 0.5 }] },
-        { opType: 'Gemm', name: 'gemm', input: ['X', 'B'], output: ['Y'], attribute: [{ name: 'transB', type: 2, i: 0 }] },
-        { opType: 'MatMul', name: 'mm', input: ['Y', 'C'], output: ['Z'] },
-        { opType: 'MatMul', name: 'mm2', input: ['Z', 'Z'], output: ['W'] }, // non-constant weight: skipped
-        { opType: 'Reshape', name: 'rs', input: ['C', 'K'], output: ['C2'] },
-        { opType: 'Identity', name: 'id', input: ['C2'], output: ['C3'] },
-        { opType: 'Conv', name: 'conv', input: ['W', 'C3'], output: ['V'] }, // same stored tensor C: listed once
-      ],
-    },
-  }).finish());
+  const t = (name: string, dims: number[], data: number[]): onnx.ITensorProto => ({ name, dataType: 1, dims, floatData: data });
+  const model = R.ModelProto.decode(
+    R.ModelProto.encode({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 13 }],
+      graph: {
+        name: 'g',
+        initializer: [t('B', [2, 3], [1, 2, 3, 4, 5, 6])],
+        node: [
+          { opType: 'Constant', output: ['C'], attribute: [{ name: 'value', type: 4, t: t('', [3, 2], [6, 5, 4, 3, 2, 1]) }] },
+          { opType: 'Constant', output: ['K'], attribute: [{ name: 'value_ints', type: 7, ints: [2, -1] }] },
+          { opType: 'Constant', output: ['F'], attribute: [{ name: 'value_float', type: 1, f: 0.5 }] },
+          { opType: 'Gemm', name: 'gemm', input: ['X', 'B'], output: ['Y'], attribute: [{ name: 'transB', type: 2, i: 0 }] },
+          { opType: 'MatMul', name: 'mm', input: ['Y', 'C'], output: ['Z'] },
+          { opType: 'MatMul', name: 'mm2', input: ['Z', 'Z'], output: ['W'] }, // non-constant weight: skipped
+          { opType: 'Reshape', name: 'rs', input: ['C', 'K'], output: ['C2'] },
+          { opType: 'Identity', name: 'id', input: ['C2'], output: ['C3'] },
+          { opType: 'Conv', name: 'conv', input: ['W', 'C3'], output: ['V'] }, // same stored tensor C: listed once
+        ],
+      },
+    }).finish(),
+  );
 
   it('listInitializers includes Constant tensors named after their outputs', () => {
     const all = listInitializers(model);
@@ -236,7 +261,7 @@ describe('decodeModel rejects bad bytes with SparrowError invalid_model', () => 
     expectCode(() => decodeModel(Uint8Array.of(0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f)), 'invalid_model'); // huge length
     expectCode(() => decodeModel('model' as unknown as Uint8Array), 'invalid_model');
     let seed = 7;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
     for (let trial = 0; trial < 200; trial++) {
       const junk = Uint8Array.from({ length: 1 + (trial % 64) * 7 }, rnd);
       expectCode(() => decodeModel(junk), 'invalid_model');

@@ -29,8 +29,24 @@ const EXPECTED_FAILURES: Record<string, string> = expectedFailuresJson;
  * an op at a newer opset runs against the opset-MAX_OPSET definition and is reported as such.
  */
 const TYPE_ONLY_AFTER_MAX = new Set([
-  'Conv', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'HardSigmoid', 'HardSwish', 'Dropout', 'Cast', 'Constant',
-  'ConstantOfShape', 'Flatten', 'Identity', 'Pad', 'Reshape', 'Shape', 'Squeeze', 'Transpose', 'Unsqueeze',
+  'Conv',
+  'MaxPool',
+  'AveragePool',
+  'GlobalAveragePool',
+  'HardSigmoid',
+  'HardSwish',
+  'Dropout',
+  'Cast',
+  'Constant',
+  'ConstantOfShape',
+  'Flatten',
+  'Identity',
+  'Pad',
+  'Reshape',
+  'Shape',
+  'Squeeze',
+  'Transpose',
+  'Unsqueeze',
 ]);
 
 interface Case {
@@ -59,7 +75,9 @@ function collect(): { cases: Case[]; skipped: Map<string, string> } {
   const cases: Case[] = [];
   const skipped = new Map<string, string>();
   if (!HAVE) return { cases, skipped };
-  const names = readdirSync(DIR).filter((n) => n.startsWith('test_') && existsSync(join(DIR, n, 'model.onnx'))).sort();
+  const names = readdirSync(DIR)
+    .filter((n) => n.startsWith('test_') && existsSync(join(DIR, n, 'model.onnx')))
+    .sort();
   for (const name of names) {
     const dir = join(DIR, name);
     const model = decodeModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))));
@@ -77,15 +95,27 @@ function collect(): { cases: Case[]; skipped: Map<string, string> } {
     }
     let runOpset = opset;
     if (opset > MAX_OPSET) {
-      if (!TYPE_ONLY_AFTER_MAX.has(op)) { skipped.set(name, `opset ${opset} > ${MAX_OPSET}`); continue; }
+      if (!TYPE_ONLY_AFTER_MAX.has(op)) {
+        skipped.set(name, `opset ${opset} > ${MAX_OPSET}`);
+        continue;
+      }
       runOpset = MAX_OPSET;
     }
-    if (!hasOp(op, '', runOpset)) { skipped.set(name, `${op} is not registered at opset ${runOpset}`); continue; }
+    if (!hasOp(op, '', runOpset)) {
+      skipped.set(name, `${op} is not registered at opset ${runOpset}`);
+      continue;
+    }
     const vis = [...(model.graph!.input ?? []), ...(model.graph!.output ?? [])];
     const nonTensor = vis.find((v) => !v.type?.tensorType);
-    if (nonTensor) { skipped.set(name, `value '${nonTensor.name}' is not a tensor (sequence/optional)`); continue; }
+    if (nonTensor) {
+      skipped.set(name, `value '${nonTensor.name}' is not a tensor (sequence/optional)`);
+      continue;
+    }
     const badType = vis.map((v) => v.type!.tensorType!.elemType ?? 0).find((c) => dtypeFromOnnx(c) === undefined);
-    if (badType !== undefined) { skipped.set(name, `data type ${onnxTypeName(badType)} is not a Sparrow dtype`); continue; }
+    if (badType !== undefined) {
+      skipped.set(name, `data type ${onnxTypeName(badType)} is not a Sparrow dtype`);
+      continue;
+    }
     cases.push({ name, dir, model, node, opset, runOpset });
   }
   return { cases, skipped };
@@ -104,13 +134,20 @@ function compare(got: Tensor, want: Tensor): string | null {
     return `dims [${got.dims.join(', ')}], expected [${want.dims.join(', ')}]`;
   }
   if (got.data.length !== want.data.length) return `${got.data.length} elements, expected ${want.data.length}`;
-  let bad = 0, first = -1;
+  let bad = 0,
+    first = -1;
   for (let i = 0; i < want.data.length; i++) {
-    const g = got.data[i]!, w = want.data[i]!;
+    const g = got.data[i]!,
+      w = want.data[i]!;
     const ok = want.dtype === 'float32' ? close(g as number, w as number) : g === w;
-    if (!ok) { bad++; if (first < 0) first = i; }
+    if (!ok) {
+      bad++;
+      if (first < 0) first = i;
+    }
   }
-  return bad ? `${bad}/${want.data.length} elements differ, first [${first}]: ${String(got.data[first])} vs ${String(want.data[first])}` : null;
+  return bad
+    ? `${bad}/${want.data.length} elements differ, first [${first}]: ${String(got.data[first])} vs ${String(want.data[first])}`
+    : null;
 }
 
 /** Each shape-function output is either unknown (null / -1 entries) or equal to the actual dims. */
@@ -129,7 +166,9 @@ function runCase(c: Case): Outcome {
   const ctx: KernelContext = { opset: c.runOpset, node: c.node.name || c.name };
   const def = resolveOp(op, '', c.runOpset, ctx.node);
   const attrs = attrsFromNode(c.node);
-  const sets = readdirSync(c.dir).filter((d) => d.startsWith('test_data_set_')).sort();
+  const sets = readdirSync(c.dir)
+    .filter((d) => d.startsWith('test_data_set_'))
+    .sort();
   if (sets.length === 0) return { status: 'skip', reason: 'no test_data_set' };
   for (const set of sets) {
     const sd = join(c.dir, set);
@@ -155,7 +194,12 @@ function runCase(c: Case): Outcome {
       exact = def.shape(infos, attrs, inputs, ctx);
       blind = def.shape(infos, attrs, [], ctx);
       const sym = infos.map((v, i) => (v && i === 0 && v.dims.length > 0 ? { dtype: v.dtype, dims: [-1, ...v.dims.slice(1)] } : v));
-      symbolic = def.shape(sym, attrs, inputs.map((t, i) => (i === 0 ? undefined : t)), ctx);
+      symbolic = def.shape(
+        sym,
+        attrs,
+        inputs.map((t, i) => (i === 0 ? undefined : t)),
+        ctx,
+      );
     } catch (e) {
       return { status: 'fail', reason: `${set}: shape function threw ${(e as Error).message}` };
     }
@@ -171,10 +215,21 @@ function runCase(c: Case): Outcome {
       if (diff) return { status: 'fail', reason: `${set}: output ${j} ('${name}'): ${diff}` };
       const e = exact[j];
       if (!e || e.dtype !== want.dtype || !e.dims || e.dims.length !== want.dims.length || e.dims.some((d, i) => d !== want.dims[i])) {
-        return { status: 'fail', reason: `${set}: shape function gives ${e ? `${e.dtype}[${e.dims?.join(', ') ?? '?'}]` : 'nothing'} for output ${j}, actual ${want.dtype}[${want.dims.join(', ')}]` };
+        return {
+          status: 'fail',
+          reason: `${set}: shape function gives ${e ? `${e.dtype}[${e.dims?.join(', ') ?? '?'}]` : 'nothing'} for output ${j}, actual ${want.dtype}[${want.dims.join(', ')}]`,
+        };
       }
-      if (!consistent(blind[j], want)) return { status: 'fail', reason: `${set}: shape function without constants is inconsistent for output ${j}: ${JSON.stringify(blind[j])}` };
-      if (!consistent(symbolic[j], want)) return { status: 'fail', reason: `${set}: shape function with a symbolic dim is inconsistent for output ${j}: ${JSON.stringify(symbolic[j])}` };
+      if (!consistent(blind[j], want))
+        return {
+          status: 'fail',
+          reason: `${set}: shape function without constants is inconsistent for output ${j}: ${JSON.stringify(blind[j])}`,
+        };
+      if (!consistent(symbolic[j], want))
+        return {
+          status: 'fail',
+          reason: `${set}: shape function with a symbolic dim is inconsistent for output ${j}: ${JSON.stringify(symbolic[j])}`,
+        };
     }
   }
   return c.runOpset !== c.opset ? { status: 'pass', note: `opset ${c.opset} run as ${c.runOpset}` } : { status: 'pass' };
@@ -197,7 +252,10 @@ describe.runIf(HAVE)('ONNX backend node tests on the reference kernels', () => {
   }
 
   it('expected-failures.json lists exactly the failing tests', () => {
-    const failing = [...results].filter(([, r]) => r.status === 'fail').map(([n]) => n).sort();
+    const failing = [...results]
+      .filter(([, r]) => r.status === 'fail')
+      .map(([n]) => n)
+      .sort();
     expect(failing).toEqual(Object.keys(EXPECTED_FAILURES).sort());
   });
 
@@ -213,9 +271,11 @@ describe.runIf(HAVE)('ONNX backend node tests on the reference kernels', () => {
     const lines = [
       `ONNX backend node tests (${DIR}): ${passed.length} passed (${asMax.length} of them at opset > ${MAX_OPSET}, run against the opset-${MAX_OPSET} definition), ` +
         `${failed.length} failed (${failed.filter(([n]) => n in EXPECTED_FAILURES).length} expected), ${skipped.size} skipped`,
-      ...failed.map(([n, r]) => `  ${n in EXPECTED_FAILURES ? "expected failure" : "FAIL"} ${n}: ${r.reason}`),
+      ...failed.map(([n, r]) => `  ${n in EXPECTED_FAILURES ? 'expected failure' : 'FAIL'} ${n}: ${r.reason}`),
       '  skipped:',
-      ...[...byReason].sort((a, b) => b[1].length - a[1].length).map(([why, ns]) => `    ${ns.length}: ${why}${ns.length <= 4 ? ` (${ns.join(', ')})` : ''}`),
+      ...[...byReason]
+        .sort((a, b) => b[1].length - a[1].length)
+        .map(([why, ns]) => `    ${ns.length}: ${why}${ns.length <= 4 ? ` (${ns.join(', ')})` : ''}`),
     ];
     console.log(lines.join('\n'));
   });

@@ -17,12 +17,18 @@ function tensor(r: () => number, dtype: TensorDType, dims: number[]): Tensor {
   const n = count(dims);
   const pick = (): number => Math.floor(r() * 200) - 100;
   switch (dtype) {
-    case 'float32': return { dtype, dims, data: Float32Array.from({ length: n }, () => pick() / 8) };
-    case 'int64': return { dtype, dims, data: BigInt64Array.from({ length: n }, () => BigInt(pick())) };
-    case 'int32': return { dtype, dims, data: Int32Array.from({ length: n }, pick) };
-    case 'int8': return { dtype, dims, data: Int8Array.from({ length: n }, pick) };
-    case 'uint8': return { dtype, dims, data: Uint8Array.from({ length: n }, () => pick() + 100) };
-    case 'bool': return { dtype, dims, data: Uint8Array.from({ length: n }, () => (r() < 0.5 ? 1 : 0)) };
+    case 'float32':
+      return { dtype, dims, data: Float32Array.from({ length: n }, () => pick() / 8) };
+    case 'int64':
+      return { dtype, dims, data: BigInt64Array.from({ length: n }, () => BigInt(pick())) };
+    case 'int32':
+      return { dtype, dims, data: Int32Array.from({ length: n }, pick) };
+    case 'int8':
+      return { dtype, dims, data: Int8Array.from({ length: n }, pick) };
+    case 'uint8':
+      return { dtype, dims, data: Uint8Array.from({ length: n }, () => pick() + 100) };
+    case 'bool':
+      return { dtype, dims, data: Uint8Array.from({ length: n }, () => (r() < 0.5 ? 1 : 0)) };
   }
 }
 
@@ -31,12 +37,18 @@ const coords = (i: number, dims: number[]): number[] => dims.map((_, d) => Math.
 
 /** Slice with per-axis start/step/count (already normalized), element by element. */
 function sliceOracle(x: Tensor, start: number[], step: number[], outDims: number[]): Elems {
-  const src = x.data as unknown as Elems, s = strides(x.dims);
-  return Array.from({ length: count(outDims) }, (_, i) => src[coords(i, outDims).reduce((a, c, d) => a + (start[d]! + c * step[d]!) * s[d]!, 0)]!);
+  const src = x.data as unknown as Elems,
+    s = strides(x.dims);
+  return Array.from(
+    { length: count(outDims) },
+    (_, i) => src[coords(i, outDims).reduce((a, c, d) => a + (start[d]! + c * step[d]!) * s[d]!, 0)]!,
+  );
 }
 
 function padOracle(x: Tensor, pads: number[], mode: string, fill: number | bigint): Elems {
-  const rank = x.dims.length, src = x.data as unknown as Elems, s = strides(x.dims);
+  const rank = x.dims.length,
+    src = x.data as unknown as Elems,
+    s = strides(x.dims);
   const outDims = x.dims.map((d, i) => d + pads[i]! + pads[i + rank]!);
   return Array.from({ length: count(outDims) }, (_, i) => {
     let idx = 0;
@@ -49,7 +61,11 @@ function padOracle(x: Tensor, pads: number[], mode: string, fill: number | bigin
         if (mode === 'edge') p = p < 0 ? 0 : size - 1;
         else if (mode === 'wrap') p = ((p % size) + size) % size;
         else if (size === 1) p = 0;
-        else { const period = 2 * (size - 1); p = ((p % period) + period) % period; if (p >= size) p = period - p; }
+        else {
+          const period = 2 * (size - 1);
+          p = ((p % period) + period) % period;
+          if (p >= size) p = period - p;
+        }
       }
       idx += p * s[d]!;
     }
@@ -67,16 +83,26 @@ describe('Slice / Pad reference kernels, row at a time', () => {
       const rank = Math.floor(r() * 5);
       const dims = Array.from({ length: rank }, () => Math.floor(r() * 6));
       const x = tensor(r, DTYPES[t % DTYPES.length]!, dims);
-      const start = dims.map(() => 0), step = dims.map(() => 1), out = [...dims];
-      const starts: number[] = [], ends: number[] = [], axes: number[] = [], steps: number[] = [];
+      const start = dims.map(() => 0),
+        step = dims.map(() => 1),
+        out = [...dims];
+      const starts: number[] = [],
+        ends: number[] = [],
+        axes: number[] = [],
+        steps: number[] = [];
       dims.forEach((d, a) => {
         if (d === 0 || r() < 0.3) return;
         const st = [1, 2, 3, -1, -2][Math.floor(r() * 5)]!;
         const s0 = Math.floor(r() * d);
         // count of st-steps from s0 that stay in [0, d)
         const n = 1 + Math.floor(r() * (st > 0 ? Math.ceil((d - s0) / st) : Math.ceil((s0 + 1) / -st)));
-        starts.push(s0); ends.push(s0 + n * st); axes.push(a); steps.push(st);
-        start[a] = s0; step[a] = st; out[a] = n;
+        starts.push(s0);
+        ends.push(s0 + n * st);
+        axes.push(a);
+        steps.push(st);
+        start[a] = s0;
+        step[a] = st;
+        out[a] = n;
         if (st < 0 && s0 + n * st < 0) ends[ends.length - 1] = -d - 1; // ONNX: a negative end counts from the back
       });
       const y = slice.ref([x, i64(starts), i64(ends), i64(axes), i64(steps)], {}, { opset: 13, node: 's' })[0]!;

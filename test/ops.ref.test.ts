@@ -20,13 +20,22 @@ const i64 = (values: number[], dims = [values.length]): Tensor => ({ dtype: 'int
 const randF32 = (dims: number[], seed: number): Tensor => {
   const r = lcg(seed);
   const n = dims.reduce((a, b) => a * b, 1);
-  return f32(dims, Array.from({ length: n }, () => r() * 2 - 1));
+  return f32(
+    dims,
+    Array.from({ length: n }, () => r() * 2 - 1),
+  );
 };
 
 function run(op: string, opset: number, inputs: Array<Tensor | undefined>, attrs: Record<string, AttrValue> = {}): Tensor[] {
   return resolveOp(op, '', opset, `test_${op}`).ref(inputs, attrs, { opset, node: `test_${op}` });
 }
-function shapeOf(op: string, opset: number, inputs: Array<ValueInfo | undefined>, attrs: Record<string, AttrValue> = {}, constants: Array<Tensor | undefined> = []): ValueInfo[] {
+function shapeOf(
+  op: string,
+  opset: number,
+  inputs: Array<ValueInfo | undefined>,
+  attrs: Record<string, AttrValue> = {},
+  constants: Array<Tensor | undefined> = [],
+): ValueInfo[] {
   return resolveOp(op, '', opset, `test_${op}`).shape(inputs, attrs, constants, { opset, node: `test_${op}` });
 }
 const vals = (t: Tensor): number[] => Array.from(t.data as ArrayLike<number | bigint>, (v) => Number(v));
@@ -34,11 +43,17 @@ function expectClose(got: Tensor, dims: number[], want: number[], tol = 1e-5): v
   expect(got.dims).toEqual(dims);
   const g = vals(got);
   expect(g.length).toBe(want.length);
-  g.forEach((v, i) => expect(Math.abs(v - want[i]!), `element ${i}: ${v} vs ${want[i]}`).toBeLessThanOrEqual(tol * (1 + Math.abs(want[i]!))));
+  g.forEach((v, i) =>
+    expect(Math.abs(v - want[i]!), `element ${i}: ${v} vs ${want[i]}`).toBeLessThanOrEqual(tol * (1 + Math.abs(want[i]!))),
+  );
 }
 function expectCode(fn: () => unknown, code: string): void {
   let err: unknown;
-  try { fn(); } catch (e) { err = e; }
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
   expect(err).toBeInstanceOf(SparrowError);
   expect((err as SparrowError).code).toBe(code);
 }
@@ -47,11 +62,54 @@ describe('registry', () => {
   it('registers every op at its opset ranges, the latest up to MAX_OPSET', () => {
     expect(MAX_OPSET).toBe(25);
     const ops = new Set(REF_OP_RANGES.map(([op]) => op));
-    for (const op of ['Conv', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Relu', 'LeakyRelu', 'Clip', 'Sigmoid', 'Tanh', 'HardSigmoid',
-      'HardSwish', 'Exp', 'Sqrt', 'Pow', 'Erf', 'Gelu', 'Softmax', 'LogSoftmax', 'MaxPool', 'AveragePool', 'GlobalAveragePool',
-      'BatchNormalization', 'Flatten', 'Reshape', 'Transpose', 'Concat', 'Split', 'Slice', 'Pad', 'Squeeze', 'Unsqueeze', 'Gather',
-      'Shape', 'Cast', 'ReduceMean', 'LayerNormalization', 'Identity', 'Dropout', 'Constant', 'ConstantOfShape', 'Equal', 'Where',
-      'Expand']) {
+    for (const op of [
+      'Conv',
+      'Gemm',
+      'MatMul',
+      'Add',
+      'Sub',
+      'Mul',
+      'Div',
+      'Relu',
+      'LeakyRelu',
+      'Clip',
+      'Sigmoid',
+      'Tanh',
+      'HardSigmoid',
+      'HardSwish',
+      'Exp',
+      'Sqrt',
+      'Pow',
+      'Erf',
+      'Gelu',
+      'Softmax',
+      'LogSoftmax',
+      'MaxPool',
+      'AveragePool',
+      'GlobalAveragePool',
+      'BatchNormalization',
+      'Flatten',
+      'Reshape',
+      'Transpose',
+      'Concat',
+      'Split',
+      'Slice',
+      'Pad',
+      'Squeeze',
+      'Unsqueeze',
+      'Gather',
+      'Shape',
+      'Cast',
+      'ReduceMean',
+      'LayerNormalization',
+      'Identity',
+      'Dropout',
+      'Constant',
+      'ConstantOfShape',
+      'Equal',
+      'Where',
+      'Expand',
+    ]) {
       expect(ops.has(op), op).toBe(true);
       expect(Math.max(...REF_OP_RANGES.filter(([o]) => o === op).map(([, , u]) => u)), op).toBe(MAX_OPSET);
     }
@@ -102,20 +160,49 @@ describe('elementwise', () => {
   it('activations match their formulas', () => {
     const x = f32([5], [-3, -0.5, 0, 0.5, 3]);
     const xs = [-3, -0.5, 0, 0.5, 3];
-    expectClose(run('Relu', 14, [x])[0]!, [5], xs.map((v) => Math.max(0, v)));
-    expectClose(run('LeakyRelu', 16, [x], { alpha: 0.1 })[0]!, [5], xs.map((v) => (v < 0 ? 0.1 * v : v)));
-    expectClose(run('Sigmoid', 13, [x])[0]!, [5], xs.map((v) => 1 / (1 + Math.exp(-v))));
-    expectClose(run('HardSigmoid', 7, [x])[0]!, [5], xs.map((v) => Math.max(0, Math.min(1, 0.2 * v + 0.5))));
-    expectClose(run('HardSwish', 14, [x])[0]!, [5], xs.map((v) => v * Math.max(0, Math.min(1, v / 6 + 0.5))));
-    expectClose(run('Gelu', 20, [x])[0]!, [5], xs.map((v) => 0.5 * v * (1 + erfOf(v / Math.SQRT2))));
+    expectClose(
+      run('Relu', 14, [x])[0]!,
+      [5],
+      xs.map((v) => Math.max(0, v)),
+    );
+    expectClose(
+      run('LeakyRelu', 16, [x], { alpha: 0.1 })[0]!,
+      [5],
+      xs.map((v) => (v < 0 ? 0.1 * v : v)),
+    );
+    expectClose(
+      run('Sigmoid', 13, [x])[0]!,
+      [5],
+      xs.map((v) => 1 / (1 + Math.exp(-v))),
+    );
+    expectClose(
+      run('HardSigmoid', 7, [x])[0]!,
+      [5],
+      xs.map((v) => Math.max(0, Math.min(1, 0.2 * v + 0.5))),
+    );
+    expectClose(
+      run('HardSwish', 14, [x])[0]!,
+      [5],
+      xs.map((v) => v * Math.max(0, Math.min(1, v / 6 + 0.5))),
+    );
+    expectClose(
+      run('Gelu', 20, [x])[0]!,
+      [5],
+      xs.map((v) => 0.5 * v * (1 + erfOf(v / Math.SQRT2))),
+    );
     expect(vals(run('Relu', 14, [i64([-2, 2])])[0]!)).toEqual([0, 2]);
   });
 
   it('erf is accurate to float64 precision', () => {
     // reference values: erf(x) to 17 digits
     const ref: Array<[number, number]> = [
-      [0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [2, 0.9953222650189527],
-      [3, 0.9999779095030014], [-0.3, -0.3286267594591274], [4.5, 0.9999999998033839],
+      [0.1, 0.1124629160182849],
+      [0.5, 0.5204998778130465],
+      [1, 0.8427007929497149],
+      [2, 0.9953222650189527],
+      [3, 0.9999779095030014],
+      [-0.3, -0.3286267594591274],
+      [4.5, 0.9999999998033839],
     ];
     for (const [x, e] of ref) expect(Math.abs(erfOf(x) - e) / Math.abs(e), `erf(${x})`).toBeLessThan(1e-14);
     expect(erfOf(0)).toBe(0);
@@ -130,25 +217,41 @@ function naiveConv(X: Tensor, W: Tensor, B: Tensor | undefined, strides: number[
   const [M, Cg, KH, KW] = W.dims as [number, number, number, number];
   const OH = Math.floor((H + pads[0]! + pads[2]! - ((KH - 1) * dil[0]! + 1)) / strides[0]!) + 1;
   const OW = Math.floor((Wd + pads[1]! + pads[3]! - ((KW - 1) * dil[1]! + 1)) / strides[1]!) + 1;
-  const x = X.data as Float32Array, w = W.data as Float32Array;
+  const x = X.data as Float32Array,
+    w = W.data as Float32Array;
   const out: number[] = [];
-  for (let n = 0; n < N; n++) for (let m = 0; m < M; m++) {
-    const g = Math.floor(m / (M / group));
-    for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
-      let s = B ? (B.data as Float32Array)[m]! : 0;
-      for (let c = 0; c < Cg; c++) for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) {
-        const ih = oh * strides[0]! - pads[0]! + kh * dil[0]!, iw = ow * strides[1]! - pads[1]! + kw * dil[1]!;
-        if (ih < 0 || ih >= H || iw < 0 || iw >= Wd) continue;
-        s += x[((n * C + g * Cg + c) * H + ih) * Wd + iw]! * w[((m * Cg + c) * KH + kh) * KW + kw]!;
-      }
-      out.push(s);
+  for (let n = 0; n < N; n++)
+    for (let m = 0; m < M; m++) {
+      const g = Math.floor(m / (M / group));
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++) {
+          let s = B ? (B.data as Float32Array)[m]! : 0;
+          for (let c = 0; c < Cg; c++)
+            for (let kh = 0; kh < KH; kh++)
+              for (let kw = 0; kw < KW; kw++) {
+                const ih = oh * strides[0]! - pads[0]! + kh * dil[0]!,
+                  iw = ow * strides[1]! - pads[1]! + kw * dil[1]!;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= Wd) continue;
+                s += x[((n * C + g * Cg + c) * H + ih) * Wd + iw]! * w[((m * Cg + c) * KH + kh) * KW + kw]!;
+              }
+          out.push(s);
+        }
     }
-  }
   return f32([N, M, OH, OW], out);
 }
 
 describe('Conv', () => {
-  const cases: Array<{ name: string; C: number; M: number; group: number; k: number[]; strides: number[]; pads: number[]; dil: number[]; bias: boolean }> = [
+  const cases: Array<{
+    name: string;
+    C: number;
+    M: number;
+    group: number;
+    k: number[];
+    strides: number[];
+    pads: number[];
+    dil: number[];
+    bias: boolean;
+  }> = [
     { name: 'plain 3x3', C: 3, M: 4, group: 1, k: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], dil: [1, 1], bias: true },
     { name: 'strided asymmetric pads', C: 2, M: 3, group: 1, k: [3, 2], strides: [2, 3], pads: [0, 1, 2, 0], dil: [1, 1], bias: false },
     { name: 'groups', C: 4, M: 6, group: 2, k: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], dil: [1, 1], bias: true },
@@ -158,18 +261,30 @@ describe('Conv', () => {
   ];
   for (const c of cases) {
     it(`matches a direct convolution: ${c.name}`, () => {
-      const X = randF32([2, c.C, 9, 8], 1), W = randF32([c.M, c.C / c.group, ...c.k], 2), B = c.bias ? randF32([c.M], 3) : undefined;
+      const X = randF32([2, c.C, 9, 8], 1),
+        W = randF32([c.M, c.C / c.group, ...c.k], 2),
+        B = c.bias ? randF32([c.M], 3) : undefined;
       const want = naiveConv(X, W, B, c.strides, c.pads, c.dil, c.group);
       const attrs = { kernel_shape: c.k, strides: c.strides, pads: c.pads, dilations: c.dil, group: c.group };
       const got = run('Conv', 11, [X, W, B], attrs)[0]!;
       expectClose(got, want.dims, vals(want));
-      expect(shapeOf('Conv', 11, [{ dtype: 'float32', dims: [-1, c.C, 9, 8] }, { dtype: 'float32', dims: W.dims }], attrs)[0]!.dims)
-        .toEqual([-1, ...want.dims.slice(1)]);
+      expect(
+        shapeOf(
+          'Conv',
+          11,
+          [
+            { dtype: 'float32', dims: [-1, c.C, 9, 8] },
+            { dtype: 'float32', dims: W.dims },
+          ],
+          attrs,
+        )[0]!.dims,
+      ).toEqual([-1, ...want.dims.slice(1)]);
     });
   }
 
   it('auto_pad SAME_UPPER / SAME_LOWER / VALID', () => {
-    const X = randF32([1, 1, 6, 6], 4), W = randF32([1, 1, 2, 2], 5);
+    const X = randF32([1, 1, 6, 6], 4),
+      W = randF32([1, 1, 2, 2], 5);
     // SAME with stride 1, kernel 2: total pad 1 per dim, at the end (UPPER) or the start (LOWER)
     const upper = run('Conv', 11, [X, W], { auto_pad: 'SAME_UPPER' })[0]!;
     expectClose(upper, [1, 1, 6, 6], vals(naiveConv(X, W, undefined, [1, 1], [0, 0, 1, 1], [1, 1], 1)));
@@ -180,15 +295,18 @@ describe('Conv', () => {
   });
 
   it('1-D and 3-D', () => {
-    const X1 = f32([1, 1, 5], [1, 2, 3, 4, 5]), W1 = f32([1, 1, 2], [1, -1]);
+    const X1 = f32([1, 1, 5], [1, 2, 3, 4, 5]),
+      W1 = f32([1, 1, 2], [1, -1]);
     expectClose(run('Conv', 11, [X1, W1])[0]!, [1, 1, 4], [-1, -1, -1, -1]);
-    const X3 = f32([1, 1, 2, 2, 2], [1, 2, 3, 4, 5, 6, 7, 8]), W3 = f32([1, 1, 2, 2, 2], [1, 1, 1, 1, 1, 1, 1, 1]);
+    const X3 = f32([1, 1, 2, 2, 2], [1, 2, 3, 4, 5, 6, 7, 8]),
+      W3 = f32([1, 1, 2, 2, 2], [1, 1, 1, 1, 1, 1, 1, 1]);
     expectClose(run('Conv', 11, [X3, W3, f32([1], [0.5])])[0]!, [1, 1, 1, 1, 1], [36.5]);
   });
 
   it('tiles large outputs (im2col over position blocks) without changing results', () => {
     // R = 64 * 9 = 576 rows -> tiles of 1820 positions over 48 * 48 = 2304 positions
-    const X = randF32([1, 64, 48, 48], 6), W = randF32([2, 64, 3, 3], 7);
+    const X = randF32([1, 64, 48, 48], 6),
+      W = randF32([2, 64, 3, 3], 7);
     const got = run('Conv', 11, [X, W], { pads: [1, 1, 1, 1] })[0]!;
     const want = naiveConv(X, W, undefined, [1, 1], [1, 1, 1, 1], [1, 1], 1);
     expectClose(got, want.dims, vals(want), 1e-4);
@@ -236,10 +354,18 @@ describe('normalization', () => {
 
   it('BatchNormalization spatial=0 (opset 7) and inference', () => {
     const x = f32([2, 2, 2], [1, 2, 3, 4, 5, 6, 7, 8]);
-    expectClose(run('BatchNormalization', 9, [x, f32([2], [2, 3]), f32([2], [1, 0]), f32([2], [1, 2]), f32([2], [4, 1])], { epsilon: 0 })[0]!,
-      [2, 2, 2], [1, 2, 3, 6, 5, 6, 15, 18]);
+    expectClose(
+      run('BatchNormalization', 9, [x, f32([2], [2, 3]), f32([2], [1, 0]), f32([2], [1, 2]), f32([2], [4, 1])], { epsilon: 0 })[0]!,
+      [2, 2, 2],
+      [1, 2, 3, 6, 5, 6, 15, 18],
+    );
     const perElem = (v: number[]) => f32([2, 2], v);
-    const y = run('BatchNormalization', 7, [x, perElem([1, 1, 1, 1]), perElem([0, 0, 0, 0]), perElem([1, 2, 3, 4]), perElem([1, 1, 1, 1])], { spatial: 0, epsilon: 0 })[0]!;
+    const y = run(
+      'BatchNormalization',
+      7,
+      [x, perElem([1, 1, 1, 1]), perElem([0, 0, 0, 0]), perElem([1, 2, 3, 4]), perElem([1, 1, 1, 1])],
+      { spatial: 0, epsilon: 0 },
+    )[0]!;
     expectClose(y, [2, 2, 2], [0, 0, 0, 0, 4, 4, 4, 4]);
   });
 
@@ -249,7 +375,18 @@ describe('normalization', () => {
     expectClose(run('ReduceMean', 13, [x])[0]!, [1, 1], [3.5]);
     expectClose(run('ReduceMean', 18, [x, i64([-2])])[0]!, [1, 3], [2.5, 3.5, 4.5]);
     expectClose(run('ReduceMean', 18, [x, i64([])], { noop_with_empty_axes: 1 })[0]!, [2, 3], [1, 2, 3, 4, 5, 6]);
-    expect(shapeOf('ReduceMean', 18, [{ dtype: 'float32', dims: [-1, 3] }, { dtype: 'int64', dims: [1] }], { keepdims: 0 }, [undefined, i64([1])])[0]!.dims).toEqual([-1]);
+    expect(
+      shapeOf(
+        'ReduceMean',
+        18,
+        [
+          { dtype: 'float32', dims: [-1, 3] },
+          { dtype: 'int64', dims: [1] },
+        ],
+        { keepdims: 0 },
+        [undefined, i64([1])],
+      )[0]!.dims,
+    ).toEqual([-1]);
   });
 
   it('LayerNormalization without bias, with Mean / InvStdDev', () => {
@@ -282,20 +419,43 @@ describe('shape ops', () => {
     expect(run('Unsqueeze', 7, [x], { axes: [0, 4] })[0]!.dims).toEqual([1, 1, 3, 1, 1]);
     expect(run('Unsqueeze', 13, [x, i64([-1])])[0]!.dims).toEqual([1, 3, 1, 1]);
     expect(shapeOf('Squeeze', 13, [{ dtype: 'float32', dims: [-1, 1] }])[0]!.dims).toBeNull();
-    expect(shapeOf('Unsqueeze', 13, [{ dtype: 'float32', dims: [-1, 3] }, { dtype: 'int64', dims: [1] }], {}, [undefined, i64([0])])[0]!.dims).toEqual([1, -1, 3]);
+    expect(
+      shapeOf(
+        'Unsqueeze',
+        13,
+        [
+          { dtype: 'float32', dims: [-1, 3] },
+          { dtype: 'int64', dims: [1] },
+        ],
+        {},
+        [undefined, i64([0])],
+      )[0]!.dims,
+    ).toEqual([1, -1, 3]);
   });
 
   it('Split: attribute (<13), input (13+), num_outputs with a smaller last part (18)', () => {
     const x = f32([5], [1, 2, 3, 4, 5]);
-    expect(run('Split', 11, [x], { split: [2, 3] }).map(vals)).toEqual([[1, 2], [3, 4, 5]]);
-    expect(run('Split', 13, [f32([4], [1, 2, 3, 4])], { num_outputs: 2 }).map(vals)).toEqual([[1, 2], [3, 4]]);
+    expect(run('Split', 11, [x], { split: [2, 3] }).map(vals)).toEqual([
+      [1, 2],
+      [3, 4, 5],
+    ]);
+    expect(run('Split', 13, [f32([4], [1, 2, 3, 4])], { num_outputs: 2 }).map(vals)).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
     expect(run('Split', 13, [x, i64([4, 1])]).map(vals)).toEqual([[1, 2, 3, 4], [5]]);
     expect(run('Split', 18, [x], { num_outputs: 3 }).map(vals)).toEqual([[1, 2], [3, 4], [5]]);
-    expect(shapeOf('Split', 18, [{ dtype: 'float32', dims: [2, 5] }], { axis: 1, num_outputs: 2 }).map((v) => v.dims)).toEqual([[2, 3], [2, 2]]);
+    expect(shapeOf('Split', 18, [{ dtype: 'float32', dims: [2, 5] }], { axis: 1, num_outputs: 2 }).map((v) => v.dims)).toEqual([
+      [2, 3],
+      [2, 2],
+    ]);
   });
 
   it('Reshape 0 / -1 / allowzero and its shape function with symbolic dims', () => {
-    const x = f32([2, 3, 4], new Array(24).fill(0).map((_, i) => i));
+    const x = f32(
+      [2, 3, 4],
+      new Array(24).fill(0).map((_, i) => i),
+    );
     expect(run('Reshape', 13, [x, i64([0, -1])])[0]!.dims).toEqual([2, 12]);
     expect(run('Reshape', 14, [f32([0, 3], []), i64([3, 0])], { allowzero: 1 })[0]!.dims).toEqual([3, 0]);
     const info = (dims: number[]): ValueInfo => ({ dtype: 'float32', dims });
@@ -313,7 +473,17 @@ describe('shape ops', () => {
     expect(run('Flatten', 13, [f32([2, 3, 4], new Array(24).fill(0))], { axis: 0 })[0]!.dims).toEqual([1, 24]);
     expect(vals(run('Shape', 13, [f32([2, 3, 4], new Array(24).fill(0))], { start: 1 })[0]!)).toEqual([2, 3, 4]); // start ignored < 15
     expect(vals(run('Shape', 15, [f32([2, 3, 4], new Array(24).fill(0))], { start: 1 })[0]!)).toEqual([3, 4]);
-    expect(shapeOf('Concat', 13, [{ dtype: 'float32', dims: [-1, 2] }, { dtype: 'float32', dims: [3, 5] }], { axis: 1 })[0]!.dims).toEqual([3, 7]);
+    expect(
+      shapeOf(
+        'Concat',
+        13,
+        [
+          { dtype: 'float32', dims: [-1, 2] },
+          { dtype: 'float32', dims: [3, 5] },
+        ],
+        { axis: 1 },
+      )[0]!.dims,
+    ).toEqual([3, 7]);
   });
 
   it('Equal, Where, Expand (for stories260K)', () => {
@@ -325,7 +495,18 @@ describe('shape ops', () => {
     const e = run('Expand', 13, [f32([3, 1], [1, 2, 3]), i64([2, 1, 2])])[0]!;
     expect(e.dims).toEqual([2, 3, 2]);
     expect(vals(e)).toEqual([1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3]);
-    expect(shapeOf('Expand', 13, [{ dtype: 'float32', dims: [-1, 1] }, { dtype: 'int64', dims: [2] }], {}, [undefined, i64([1, 4])])[0]!.dims).toEqual([-1, 4]);
+    expect(
+      shapeOf(
+        'Expand',
+        13,
+        [
+          { dtype: 'float32', dims: [-1, 1] },
+          { dtype: 'int64', dims: [2] },
+        ],
+        {},
+        [undefined, i64([1, 4])],
+      )[0]!.dims,
+    ).toEqual([-1, 4]);
     expectCode(() => run('Concat', 13, [i64([1]), i64([2])]), 'invalid_model'); // axis is required
   });
 
@@ -368,12 +549,18 @@ describe('MatMul / Gemm', () => {
     const b = f32([3, 1], [1, 1, 1]);
     expectClose(run('MatMul', 13, [a, b])[0]!, [2, 1, 2, 1], [6, 15, 1, 1]);
     expectClose(run('MatMul', 13, [f32([3], [1, 2, 3]), f32([3], [1, 1, 1])])[0]!, [], [6]);
-    expect(shapeOf('MatMul', 13, [{ dtype: 'float32', dims: [-1, 4, 3] }, { dtype: 'float32', dims: [3, 5] }])[0]!.dims).toEqual([-1, 4, 5]);
+    expect(
+      shapeOf('MatMul', 13, [
+        { dtype: 'float32', dims: [-1, 4, 3] },
+        { dtype: 'float32', dims: [3, 5] },
+      ])[0]!.dims,
+    ).toEqual([-1, 4, 5]);
     expectCode(() => run('MatMul', 13, [f32([2, 3], [0, 0, 0, 0, 0, 0]), f32([2, 3], [0, 0, 0, 0, 0, 0])]), 'invalid_model');
   });
 
   it('Gemm with a row-vector C and no C', () => {
-    const A = f32([2, 2], [1, 2, 3, 4]), B = f32([2, 2], [1, 0, 0, 1]);
+    const A = f32([2, 2], [1, 2, 3, 4]),
+      B = f32([2, 2], [1, 0, 0, 1]);
     expectClose(run('Gemm', 13, [A, B, f32([2], [10, 20])], { alpha: 2, beta: 0.5 })[0]!, [2, 2], [7, 14, 11, 18]);
     expectClose(run('Gemm', 13, [A, B], { transA: 1 })[0]!, [2, 2], [1, 3, 2, 4]);
   });
@@ -382,19 +569,24 @@ describe('MatMul / Gemm', () => {
 describe('attrsFromNode', () => {
   it('converts every attribute kind Sparrow reads', () => {
     const T = onnxRuntime.AttributeProto.AttributeType;
-    const node = onnxRuntime.NodeProto.decode(onnxRuntime.NodeProto.encode({
-      opType: 'Split', name: 's', input: ['x'], output: ['a', 'b', 'c'],
-      attribute: [
-        { name: 'axis', type: T.INT, i: -1 },
-        { name: 'f', type: T.FLOAT, f: 0.1 },
-        { name: 'mode', type: T.STRING, s: new TextEncoder().encode('réflect') },
-        { name: 'ints', type: T.INTS, ints: [1, -2, 3] },
-        { name: 'floats', type: T.FLOATS, floats: [0.5, 1.5] },
-        { name: 'strs', type: T.STRINGS, strings: [new TextEncoder().encode('a')] },
-        { name: 't', type: T.TENSOR, t: { dataType: 9, dims: [2], int32Data: [1, 0] } },
-        { name: 'g', type: T.GRAPH, g: { name: 'sub' } },
-      ],
-    }).finish());
+    const node = onnxRuntime.NodeProto.decode(
+      onnxRuntime.NodeProto.encode({
+        opType: 'Split',
+        name: 's',
+        input: ['x'],
+        output: ['a', 'b', 'c'],
+        attribute: [
+          { name: 'axis', type: T.INT, i: -1 },
+          { name: 'f', type: T.FLOAT, f: 0.1 },
+          { name: 'mode', type: T.STRING, s: new TextEncoder().encode('réflect') },
+          { name: 'ints', type: T.INTS, ints: [1, -2, 3] },
+          { name: 'floats', type: T.FLOATS, floats: [0.5, 1.5] },
+          { name: 'strs', type: T.STRINGS, strings: [new TextEncoder().encode('a')] },
+          { name: 't', type: T.TENSOR, t: { dataType: 9, dims: [2], int32Data: [1, 0] } },
+          { name: 'g', type: T.GRAPH, g: { name: 'sub' } },
+        ],
+      }).finish(),
+    );
     const a = attrsFromNode(node);
     expect(a.axis).toBe(-1);
     expect(a.f).toBe(Math.fround(0.1));

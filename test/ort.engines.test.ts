@@ -24,7 +24,8 @@ function maxDiff(a: Tensor, b: Tensor): number {
   expect(a.dtype).toBe('float32');
   expect(b.dtype).toBe('float32');
   expect(a.dims).toEqual(b.dims);
-  const x = a.data as Float32Array, y = b.data as Float32Array;
+  const x = a.data as Float32Array,
+    y = b.data as Float32Array;
   let d = 0;
   for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i]! - y[i]!));
   return d;
@@ -62,8 +63,13 @@ describe.skipIf(!HAVE_MNIST)('ort-node / ort-web / sparrow-ref on mnist-8, 20 MN
     }
   });
 
-  it.each([['ort-node', 'ort-web'], ['ort-node', 'sparrow-ref'], ['ort-web', 'sparrow-ref']])('%s vs %s: logits within 1e-4', (a, b) => {
-    const ya = outs.get(a)!, yb = outs.get(b)!;
+  it.each([
+    ['ort-node', 'ort-web'],
+    ['ort-node', 'sparrow-ref'],
+    ['ort-web', 'sparrow-ref'],
+  ])('%s vs %s: logits within 1e-4', (a, b) => {
+    const ya = outs.get(a)!,
+      yb = outs.get(b)!;
     expect(ya).toHaveLength(N);
     let worst = 0;
     for (let i = 0; i < N; i++) {

@@ -2,7 +2,16 @@
 // ORT sessions (an Identity model per dtype), plus the adapters' error paths.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel } from '../src/ir/onnx-build.js';
-import { createOrtEngine, fromOrtTensor, isOrtEngine, ortModule, sessionEngine, toOrtTensor, type InferenceEngine, type OrtEngineName } from '../src/runtime/ort.js';
+import {
+  createOrtEngine,
+  fromOrtTensor,
+  isOrtEngine,
+  ortModule,
+  sessionEngine,
+  toOrtTensor,
+  type InferenceEngine,
+  type OrtEngineName,
+} from '../src/runtime/ort.js';
 import { Session } from '../src/runtime/session.js';
 import type { Tensor, TensorDType } from '../src/ops/types.js';
 import { SparrowError } from '../src/errors.js';
@@ -13,12 +22,18 @@ const DTYPES: TensorDType[] = ['float32', 'int64', 'int32', 'int8', 'uint8', 'bo
 function sample(dtype: TensorDType): Tensor {
   const dims = [2, 3];
   switch (dtype) {
-    case 'float32': return { dtype, dims, data: Float32Array.from([0, -1.5, 3.25, 1e-30, -0, 65504.5]) };
-    case 'int64': return { dtype, dims, data: BigInt64Array.from([0n, -1n, 2n ** 62n, -(2n ** 63n), 2n ** 63n - 1n, 7n]) };
-    case 'int32': return { dtype, dims, data: Int32Array.from([0, -1, 2 ** 31 - 1, -(2 ** 31), 5, 6]) };
-    case 'int8': return { dtype, dims, data: Int8Array.from([0, -1, 127, -128, 5, 6]) };
-    case 'uint8': return { dtype, dims, data: Uint8Array.from([0, 1, 255, 128, 5, 6]) };
-    case 'bool': return { dtype, dims, data: Uint8Array.from([0, 1, 1, 0, 1, 0]) };
+    case 'float32':
+      return { dtype, dims, data: Float32Array.from([0, -1.5, 3.25, 1e-30, -0, 65504.5]) };
+    case 'int64':
+      return { dtype, dims, data: BigInt64Array.from([0n, -1n, 2n ** 62n, -(2n ** 63n), 2n ** 63n - 1n, 7n]) };
+    case 'int32':
+      return { dtype, dims, data: Int32Array.from([0, -1, 2 ** 31 - 1, -(2 ** 31), 5, 6]) };
+    case 'int8':
+      return { dtype, dims, data: Int8Array.from([0, -1, 127, -128, 5, 6]) };
+    case 'uint8':
+      return { dtype, dims, data: Uint8Array.from([0, 1, 255, 128, 5, 6]) };
+    case 'bool':
+      return { dtype, dims, data: Uint8Array.from([0, 1, 1, 0, 1, 0]) };
   }
 }
 
@@ -31,8 +46,12 @@ const MODEL = buildModel({
 
 describe.each(['ort-node', 'ort-web'] as OrtEngineName[])('%s', (name) => {
   let engine: InferenceEngine;
-  beforeAll(async () => { engine = await createOrtEngine(name, MODEL); });
-  afterAll(async () => { await engine?.dispose(); });
+  beforeAll(async () => {
+    engine = await createOrtEngine(name, MODEL);
+  });
+  afterAll(async () => {
+    await engine?.dispose();
+  });
 
   it('reports names', () => {
     expect(isOrtEngine(name)).toBe(true);

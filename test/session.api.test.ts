@@ -15,8 +15,13 @@ describe('Session API', () => {
   let base = '';
   beforeAll(async () => {
     server = createServer((req, res) => {
-      if (req.url === '/mnist-8.onnx') { res.writeHead(200, { 'content-type': 'application/octet-stream' }); res.end(bytes); }
-      else { res.writeHead(404); res.end(); }
+      if (req.url === '/mnist-8.onnx') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.end(bytes);
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -35,14 +35,16 @@ function mnistDigit(i: number): Float32Array {
 }
 /** CIFAR record i preprocessed as the compressed model's stored preprocessing does (pixel/255, mean/std). */
 function cifarImage(i: number): Float32Array {
-  const mean = [0.485, 0.456, 0.406], std = [0.229, 0.224, 0.225];
+  const mean = [0.485, 0.456, 0.406],
+    std = [0.229, 0.224, 0.225];
   const px = (cifar.data as Uint8Array).subarray(i * 3072, (i + 1) * 3072);
   return Float32Array.from(px, (v, k) => (v / 255 - mean[Math.floor(k / 1024)]!) / std[Math.floor(k / 1024)]!);
 }
 
 async function inferJson(id: string, name: string, dims: number[], x: Float32Array) {
   const res = await fetch(`${base}/v1/models/${id}/infer`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ inputs: { [name]: { dims, data: Array.from(x) } } }),
   });
   expect(res.status).toBe(200);
@@ -51,9 +53,14 @@ async function inferJson(id: string, name: string, dims: number[], x: Float32Arr
 
 /** `node bin/sparrow.js run <model> --input name=x.npy --engine E --out dir`: the output's float32 bytes. */
 async function cliRun(model: string, name: string, dims: number[], x: Float32Array, engine: string, tag: string): Promise<Float32Array> {
-  const inFile = join(tmp, `${tag}.npy`), outDir = join(tmp, `${tag}-out`);
+  const inFile = join(tmp, `${tag}.npy`),
+    outDir = join(tmp, `${tag}-out`);
   writeFileSync(inFile, writeNpy(x, dims));
-  const { stdout } = await run(process.execPath, [join(ROOT, 'bin/sparrow.js'), 'run', model, '--input', `${name}=${inFile}`, '--engine', engine, '--out', outDir, '--json'], { cwd: ROOT });
+  const { stdout } = await run(
+    process.execPath,
+    [join(ROOT, 'bin/sparrow.js'), 'run', model, '--input', `${name}=${inFile}`, '--engine', engine, '--out', outDir, '--json'],
+    { cwd: ROOT },
+  );
   const r = JSON.parse(stdout) as { engine: string; outputs: Record<string, { file: string }> };
   expect(r.engine).toBe(engine);
   const file = Object.values(r.outputs)[0]!.file;
@@ -70,27 +77,43 @@ describe('npm start end to end (wrangler dev over HTTP)', () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     child = spawn(process.execPath, [join(ROOT, 'scripts/start.js')], {
-      cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, SPARROW_PORT: String(port), SPARROW_PERSIST: join(tmp, 'r2'), SPARROW_ADMIN_TOKEN: TOKEN },
     });
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`start.js not ready in 150 s:\n${output.slice(-3000)}`)), 150_000);
       const on = (d: Buffer): void => {
         output += d.toString();
-        if (output.includes('Ctrl-C to stop')) { clearTimeout(t); resolve(); }
+        if (output.includes('Ctrl-C to stop')) {
+          clearTimeout(t);
+          resolve();
+        }
       };
       child!.stdout!.on('data', on);
       child!.stderr!.on('data', on);
-      child!.once('exit', (code) => { clearTimeout(t); reject(new Error(`start.js exited ${code}:\n${output.slice(-3000)}`)); });
+      child!.once('exit', (code) => {
+        clearTimeout(t);
+        reject(new Error(`start.js exited ${code}:\n${output.slice(-3000)}`));
+      });
     });
   }, 180_000);
 
   afterAll(async () => {
     if (child?.pid && child.exitCode === null) {
       const exited = new Promise((r) => child!.once('exit', r));
-      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }, 30_000);
@@ -102,7 +125,9 @@ describe('npm start end to end (wrangler dev over HTTP)', () => {
   });
 
   it('GET /v1/models lists the bundled models', async () => {
-    const j = JSON.parse(await modelsList()) as { models: Array<{ id: string; version: number; bytes: number; inputs: unknown[]; outputs: unknown[] }> };
+    const j = JSON.parse(await modelsList()) as {
+      models: Array<{ id: string; version: number; bytes: number; inputs: unknown[]; outputs: unknown[] }>;
+    };
     expect(j.models.map((m) => m.id)).toEqual(['mnist-8', 'resnet20-cifar10']);
     for (const m of j.models) {
       expect(m.version).toBe(1);
@@ -137,7 +162,11 @@ describe('npm start end to end (wrangler dev over HTTP)', () => {
         const node = await cliRun(join(ROOT, '.sparrow-data/models', `${c.id}.sparrow`), c.name, c.dims, x, w.engine, `${c.id}-${k}`);
         expect(Buffer.from(worker.buffer)).toEqual(Buffer.from(node.buffer));
         // and the .npy path of the Worker gives the same bytes
-        const res = await fetch(`${base}/v1/models/${c.id}/infer`, { method: 'POST', headers: { 'content-type': 'application/x-npy' }, body: writeNpy(x, c.dims) as Uint8Array<ArrayBuffer> });
+        const res = await fetch(`${base}/v1/models/${c.id}/infer`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-npy' },
+          body: writeNpy(x, c.dims) as Uint8Array<ArrayBuffer>,
+        });
         const viaNpy = parseNpy(new Uint8Array(await res.arrayBuffer())).data as Float32Array;
         expect(Buffer.from(viaNpy.buffer, viaNpy.byteOffset, viaNpy.byteLength)).toEqual(Buffer.from(node.buffer));
         compared++;
@@ -155,11 +184,19 @@ describe('npm start end to end (wrangler dev over HTTP)', () => {
     const chunk = new Uint8Array(1024 * 1024);
     let sent = 0;
     const stream = new ReadableStream<Uint8Array>({
-      pull(c) { if (sent++ < 24) c.enqueue(chunk); else c.close(); },
+      pull(c) {
+        if (sent++ < 24) c.enqueue(chunk);
+        else c.close();
+      },
     });
     let status = 0;
     try {
-      const r2 = await fetch(`${base}/v1/models/mnist-8`, { method: 'PUT', body: stream, headers: { authorization: `Bearer ${TOKEN}` }, duplex: 'half' } as RequestInit);
+      const r2 = await fetch(`${base}/v1/models/mnist-8`, {
+        method: 'PUT',
+        body: stream,
+        headers: { authorization: `Bearer ${TOKEN}` },
+        duplex: 'half',
+      } as RequestInit);
       status = r2.status;
       expect(((await r2.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
     } catch {
@@ -170,7 +207,10 @@ describe('npm start end to end (wrangler dev over HTTP)', () => {
     // request may need one retry (ECONNRESET is the transport, not the Worker's answer)
     let after = '';
     for (let attempt = 0; ; attempt++) {
-      try { after = await modelsList(); break; } catch (e) {
+      try {
+        after = await modelsList();
+        break;
+      } catch (e) {
         if (attempt >= 3) throw e;
         await new Promise((r) => setTimeout(r, 200));
       }

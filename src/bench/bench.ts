@@ -94,7 +94,8 @@ export function quantile(xs: readonly number[], q: number): number {
   if (!xs.length) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  const lo = Math.floor(pos),
+    hi = Math.ceil(pos);
   return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
 }
 
@@ -115,10 +116,12 @@ export function modelInputs(bytes: Uint8Array): Array<{ name: string; dtype: Ten
   const g = decodeModel(bytes).graph;
   if (!g) throw new SparrowError('invalid_model', 'ONNX model has no graph');
   const inits = new Set((g.initializer ?? []).map((t) => t.name ?? ''));
-  return (g.input ?? []).filter((vi) => !inits.has(vi.name ?? '')).map((vi) => {
-    const info = valueInfoFromOnnx(vi, 'graph input');
-    return { name: vi.name ?? '', dtype: info.dtype, dims: info.dims };
-  });
+  return (g.input ?? [])
+    .filter((vi) => !inits.has(vi.name ?? ''))
+    .map((vi) => {
+      const info = valueInfoFromOnnx(vi, 'graph input');
+      return { name: vi.name ?? '', dtype: info.dtype, dims: info.dims };
+    });
 }
 
 /** Seeded random feeds: float32 uniform [0, 1), integers in [0, 10), int8/uint8 full range, bool 0/1. */
@@ -126,18 +129,32 @@ export function randomFeeds(inputs: ReturnType<typeof modelInputs>, batch: numbe
   const r = rng(seed);
   const feeds: Record<string, Tensor> = {};
   for (const inp of inputs) {
-    if (!inp.dims) throw new SparrowError('invalid_argument', `input '${inp.name}' has no declared shape; bench cannot make a random input for it`);
+    if (!inp.dims)
+      throw new SparrowError('invalid_argument', `input '${inp.name}' has no declared shape; bench cannot make a random input for it`);
     const dims = inp.dims.map((d, i) => (d >= 0 ? d : i === 0 ? batch : 1));
     const n = dims.reduce((a, b) => a * b, 1);
     let t: Tensor;
     switch (inp.dtype) {
-      case 'float32': t = { dtype: 'float32', dims, data: Float32Array.from({ length: n }, () => r()) }; break;
-      case 'int64': t = { dtype: 'int64', dims, data: BigInt64Array.from({ length: n }, () => BigInt(Math.floor(r() * 10))) }; break;
-      case 'int32': t = { dtype: 'int32', dims, data: Int32Array.from({ length: n }, () => Math.floor(r() * 10)) }; break;
-      case 'int8': t = { dtype: 'int8', dims, data: Int8Array.from({ length: n }, () => Math.floor(r() * 256) - 128) }; break;
-      case 'uint8': t = { dtype: 'uint8', dims, data: Uint8Array.from({ length: n }, () => Math.floor(r() * 256)) }; break;
-      case 'bool': t = { dtype: 'bool', dims, data: Uint8Array.from({ length: n }, () => (r() < 0.5 ? 1 : 0)) }; break;
-      default: throw new SparrowError('invalid_argument', `input '${inp.name}': dtype ${String(inp.dtype)} not supported by bench`);
+      case 'float32':
+        t = { dtype: 'float32', dims, data: Float32Array.from({ length: n }, () => r()) };
+        break;
+      case 'int64':
+        t = { dtype: 'int64', dims, data: BigInt64Array.from({ length: n }, () => BigInt(Math.floor(r() * 10))) };
+        break;
+      case 'int32':
+        t = { dtype: 'int32', dims, data: Int32Array.from({ length: n }, () => Math.floor(r() * 10)) };
+        break;
+      case 'int8':
+        t = { dtype: 'int8', dims, data: Int8Array.from({ length: n }, () => Math.floor(r() * 256) - 128) };
+        break;
+      case 'uint8':
+        t = { dtype: 'uint8', dims, data: Uint8Array.from({ length: n }, () => Math.floor(r() * 256)) };
+        break;
+      case 'bool':
+        t = { dtype: 'bool', dims, data: Uint8Array.from({ length: n }, () => (r() < 0.5 ? 1 : 0)) };
+        break;
+      default:
+        throw new SparrowError('invalid_argument', `input '${inp.name}': dtype ${String(inp.dtype)} not supported by bench`);
     }
     feeds[inp.name] = t;
   }
@@ -151,7 +168,8 @@ function maxAbsDiff(a: Record<string, Tensor>, b: Record<string, Tensor>): numbe
     const y = b[name];
     if (!y || x.dtype !== 'float32' || y.dtype !== 'float32') continue;
     if (x.dims.join() !== y.dims.join()) return null;
-    const p = x.data as Float32Array, q = y.data as Float32Array;
+    const p = x.data as Float32Array,
+      q = y.data as Float32Array;
     let d = 0;
     for (let i = 0; i < p.length; i++) {
       const v = Math.abs(p[i]! - q[i]!);
@@ -169,7 +187,12 @@ async function decodeFigures(container: Uint8Array, rounds: number): Promise<Ben
   c.header.sections.forEach((s, i) => {
     if (s.dtype !== DType.Int8) return;
     const payload = c.payload(i);
-    items.push({ name: String(c.header.meta.tensors[i]?.name ?? `section ${i}`), codec: s.codec, payload, expected: decodeInt8Ref(s.codec, payload, s.decodedBytes) });
+    items.push({
+      name: String(c.header.meta.tensors[i]?.name ?? `section ${i}`),
+      codec: s.codec,
+      payload,
+      expected: decodeInt8Ref(s.codec, payload, s.decodedBytes),
+    });
   });
   const bytes = items.reduce((a, x) => a + x.expected.length, 0);
   if (!bytes) return { sparrow_MBps: null, zlib_inflate_MBps: null, int8_bytes: 0, note: 'the container holds no int8 sections' };
@@ -180,7 +203,10 @@ async function decodeFigures(container: Uint8Array, rounds: number): Promise<Ben
 
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const log = o.log ?? (() => {});
-  const runs = o.runs, batch = o.batch ?? 1, warmup = o.warmup ?? 3, seed = o.seed ?? 42;
+  const runs = o.runs,
+    batch = o.batch ?? 1,
+    warmup = o.warmup ?? 3,
+    seed = o.seed ?? 42;
   if (!Number.isInteger(runs) || runs < 1) throw new SparrowError('invalid_argument', `--runs must be a positive integer, got ${runs}`);
   if (!Number.isInteger(batch) || batch < 1) throw new SparrowError('invalid_argument', `--batch must be a positive integer, got ${batch}`);
   if (!o.engines.length) throw new SparrowError('invalid_argument', 'no engines to bench');
@@ -191,14 +217,17 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   // sizes
   log('sizes: gzip-9, brotli-11 of the .onnx');
   const gz = zlib.gzipSync(o.bytes, { level: 9 }).length;
-  const br = zlib.brotliCompressSync(o.bytes, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: o.bytes.length } }).length;
+  const br = zlib.brotliCompressSync(o.bytes, {
+    params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: o.bytes.length },
+  }).length;
   let container: Uint8Array, note: string | undefined;
   if (o.compressed) {
     container = o.compressed.bytes;
   } else {
     log(`no --compressed file: packing the weights in memory (${IN_MEMORY_SPARSITY * 100}% magnitude sparsity, int8 per channel)`);
     container = packOnnxWeights(o.bytes, IN_MEMORY_SPARSITY);
-    note = `no --compressed file: the model's Conv/Gemm/MatMul weights packed in memory (${IN_MEMORY_SPARSITY * 100}% per-layer ` +
+    note =
+      `no --compressed file: the model's Conv/Gemm/MatMul weights packed in memory (${IN_MEMORY_SPARSITY * 100}% per-layer ` +
       'magnitude sparsity, int8 per output channel, weights only, no graph)';
   }
   log('decode: WASM int8 decoder vs zlib inflate');
@@ -234,11 +263,21 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       engines.push(e);
       const wm = (e as { weightsMs?: unknown }).weightsMs;
       load.set(name, {
-        imp, cold, warm, sparrow: !!o.compressed && COMPRESSED_ENGINES.includes(name),
-        ...(typeof wm === 'number' ? { weights: wm } : {}), ...(typeof weightsWarm === 'number' ? { weightsWarm } : {}),
+        imp,
+        cold,
+        warm,
+        sparrow: !!o.compressed && COMPRESSED_ENGINES.includes(name),
+        ...(typeof wm === 'number' ? { weights: wm } : {}),
+        ...(typeof weightsWarm === 'number' ? { weightsWarm } : {}),
       });
     }
-    if (!engines.length) throw new SparrowError('invalid_argument', `no engine could load ${o.model}: ${Object.entries(skipped).map(([k, v]) => `${k}: ${v}`).join('; ')}`);
+    if (!engines.length)
+      throw new SparrowError(
+        'invalid_argument',
+        `no engine could load ${o.model}: ${Object.entries(skipped)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join('; ')}`,
+      );
 
     // warm-up, interleaved; the first outputs are compared with the first engine's
     log(`warm-up: ${warmup} run(s) per engine`);
@@ -301,15 +340,20 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       engines: results,
       ...(Object.keys(skipped).length ? { skipped } : {}),
       notes: {
-        timing: `per engine: ${warmup} untimed warm-up run(s), then ${runs} timed runs interleaved round-robin with the other engines ` +
+        timing:
+          `per engine: ${warmup} untimed warm-up run(s), then ${runs} timed runs interleaved round-robin with the other engines ` +
           `(the starting engine rotates each round), all in one process, one thread each, on the same seeded random inputs`,
-        load_ms: 'session creation from the model bytes, first time in the process (one-time runtime set-up included, e.g. ' +
-          'compiling ort-web\'s WASM), after the engine\'s code is imported (import_ms, not included); load_warm_ms: a second creation',
-        peak_rss_mb: 'process-wide resident set size after the engine\'s runs; every engine is loaded in the same process, so it is not per engine',
-        decode: 'decoded int8 weight bytes per second: the .sparrow int8 sections through the WASM decoder vs Node zlib inflate of ' +
+        load_ms:
+          'session creation from the model bytes, first time in the process (one-time runtime set-up included, e.g. ' +
+          "compiling ort-web's WASM), after the engine's code is imported (import_ms, not included); load_warm_ms: a second creation",
+        peak_rss_mb:
+          "process-wide resident set size after the engine's runs; every engine is loaded in the same process, so it is not per engine",
+        decode:
+          'decoded int8 weight bytes per second: the .sparrow int8 sections through the WASM decoder vs Node zlib inflate of ' +
           'deflate-9 of the same bytes, interleaved in the same run',
         max_abs_diff: `largest |difference| of float outputs from ${engines[0]!.name} on the first input`,
-        source: `with --compressed, ${COMPRESSED_ENGINES.join(', ')} load(s) the .sparrow file (int8 weights, static activation ranges when ` +
+        source:
+          `with --compressed, ${COMPRESSED_ENGINES.join(', ')} load(s) the .sparrow file (int8 weights, static activation ranges when ` +
           'present), the other engines the .onnx model; without it sparrow-int8 quantizes the ONNX weights at load (dynamic mode)',
       },
     };
@@ -337,14 +381,23 @@ export function formatBench(r: BenchReport): string {
   const head = ['engine', 'p50 ms', 'p90 ms', 'load ms', 'load (warm) ms', 'decode+pack ms', 'peak RSS MB', 'WASM mem', 'max |Δ|'];
   const rows = names.map((n) => {
     const e = r.engines[n]!;
-    return [e.source === 'sparrow' ? `${n} (.sparrow)` : n, e.p50_ms.toFixed(3), e.p90_ms.toFixed(3), e.load_ms.toFixed(1), e.load_warm_ms.toFixed(1),
-      weightsCell(e), e.peak_rss_mb.toFixed(1),
+    return [
+      e.source === 'sparrow' ? `${n} (.sparrow)` : n,
+      e.p50_ms.toFixed(3),
+      e.p90_ms.toFixed(3),
+      e.load_ms.toFixed(1),
+      e.load_warm_ms.toFixed(1),
+      weightsCell(e),
+      e.peak_rss_mb.toFixed(1),
       e.wasm_memory_bytes === undefined ? '-' : human(e.wasm_memory_bytes),
-      e.max_abs_diff === undefined ? '(ref)' : e.max_abs_diff === null ? 'n/a' : e.max_abs_diff.toExponential(1)];
+      e.max_abs_diff === undefined ? '(ref)' : e.max_abs_diff === null ? 'n/a' : e.max_abs_diff.toExponential(1),
+    ];
   });
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
   const line = (x: string[]) => x.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
-  const ins = Object.entries(r.inputs).map(([k, v]) => `${k} ${v.dtype}[${v.dims.join(',')}]`).join(', ');
+  const ins = Object.entries(r.inputs)
+    .map(([k, v]) => `${k} ${v.dtype}[${v.dims.join(',')}]`)
+    .join(', ');
   const s = r.sizes;
   const lines = [
     `${r.model}: ${r.runs} runs per engine after ${r.warmup} warm-up, 1 thread, interleaved; inputs ${ins}`,
@@ -357,10 +410,12 @@ export function formatBench(r: BenchReport): string {
   ];
   if (s.sparrow_note) lines.push(`  ${s.sparrow_note}`);
   const d = r.decode;
-  lines.push(d.sparrow_MBps === null
-    ? `decode: n/a (${d.note ?? 'no int8 weights'})`
-    : `decode (${human(d.int8_bytes)} int8 weights): sparrow WASM ${d.sparrow_MBps} MB/s, zlib inflate ${d.zlib_inflate_MBps} MB/s ` +
-      `(${(d.sparrow_MBps / d.zlib_inflate_MBps!).toFixed(2)}x)`);
+  lines.push(
+    d.sparrow_MBps === null
+      ? `decode: n/a (${d.note ?? 'no int8 weights'})`
+      : `decode (${human(d.int8_bytes)} int8 weights): sparrow WASM ${d.sparrow_MBps} MB/s, zlib inflate ${d.zlib_inflate_MBps} MB/s ` +
+          `(${(d.sparrow_MBps / d.zlib_inflate_MBps!).toFixed(2)}x)`,
+  );
   for (const [k, v] of Object.entries(r.skipped ?? {})) lines.push(`skipped ${k}: ${v}`);
   lines.push('peak RSS is process-wide (all engines share the process).');
   return lines.join('\n');

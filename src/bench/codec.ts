@@ -11,9 +11,17 @@ import { interleave } from './timing.js';
 import { quantizedWeights } from './weights.js';
 
 export interface CodecCase {
-  model: string; sparsity: number; params: number; nonzero: number;
-  bytes: number; tableBytes: number; entropyBytes: number; gzipBytes: number; brotliBytes: number;
-  decode_MBps: number; zlib_inflate_MBps: number;
+  model: string;
+  sparsity: number;
+  params: number;
+  nonzero: number;
+  bytes: number;
+  tableBytes: number;
+  entropyBytes: number;
+  gzipBytes: number;
+  brotliBytes: number;
+  decode_MBps: number;
+  zlib_inflate_MBps: number;
   codecs: Record<string, number>;
 }
 
@@ -30,18 +38,27 @@ export async function runCodecBench(opts: { models?: string[]; sparsities?: numb
       const params = weights.reduce((a, w) => a + w.q.length, 0);
       const all = concatInt8(weights.map((w) => w.q));
       const gz = zlib.gzipSync(all, { level: 9 });
-      const br = zlib.brotliCompressSync(all, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: all.length } });
-      const speed = measureDecodeSpeed(wasm, enc.map(({ w, e }) => ({ name: w.name, codec: e.codec, payload: e.payload, expected: w.q })), opts.rounds ?? 15);
+      const br = zlib.brotliCompressSync(all, {
+        params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: all.length },
+      });
+      const speed = measureDecodeSpeed(
+        wasm,
+        enc.map(({ w, e }) => ({ name: w.name, codec: e.codec, payload: e.payload, expected: w.q })),
+        opts.rounds ?? 15,
+      );
 
       const codecs: Record<string, number> = {};
       for (const { e } of enc) codecs[CODEC_NAMES[e.codec]!] = (codecs[CODEC_NAMES[e.codec]!] ?? 0) + 1;
       cases.push({
-        model, sparsity, params,
+        model,
+        sparsity,
+        params,
         nonzero: enc.reduce((a, { e }) => a + e.nonzero, 0),
         bytes: enc.reduce((a, { e }) => a + e.payload.length, 0),
         tableBytes: enc.reduce((a, { e }) => a + e.tableBytes, 0),
         entropyBytes: Math.round(enc.reduce((a, { e }) => a + e.entropyBytes, 0)),
-        gzipBytes: gz.length, brotliBytes: br.length,
+        gzipBytes: gz.length,
+        brotliBytes: br.length,
         decode_MBps: speed.decode_MBps,
         zlib_inflate_MBps: speed.zlib_inflate_MBps,
         codecs,
@@ -52,13 +69,21 @@ export async function runCodecBench(opts: { models?: string[]; sparsities?: numb
 }
 
 /** One int8 tensor for measureDecodeSpeed: its coded payload and the bytes it must decode to. */
-export interface DecodeItem { name: string; codec: number; payload: Uint8Array; expected: Int8Array }
+export interface DecodeItem {
+  name: string;
+  codec: number;
+  payload: Uint8Array;
+  expected: Int8Array;
+}
 
 /** The int8 tensors' bytes back to back (what gzip/brotli/deflate are given). */
 export function concatInt8(arrays: readonly Int8Array[]): Uint8Array {
   const all = new Uint8Array(arrays.reduce((a, q) => a + q.length, 0));
   let off = 0;
-  for (const q of arrays) { all.set(new Uint8Array(q.buffer, q.byteOffset, q.length), off); off += q.length; }
+  for (const q of arrays) {
+    all.set(new Uint8Array(q.buffer, q.byteOffset, q.length), off);
+    off += q.length;
+  }
   return all;
 }
 
@@ -67,7 +92,11 @@ export function concatInt8(arrays: readonly Int8Array[]): Uint8Array {
  * inflate of the deflate-9 of the same bytes, interleaved in the same run (`rounds` rounds).
  * The WASM outputs are checked against `expected` first.
  */
-export function measureDecodeSpeed(wasm: SparrowWasm, items: readonly DecodeItem[], rounds = 15): { decode_MBps: number; zlib_inflate_MBps: number; bytes: number } {
+export function measureDecodeSpeed(
+  wasm: SparrowWasm,
+  items: readonly DecodeItem[],
+  rounds = 15,
+): { decode_MBps: number; zlib_inflate_MBps: number; bytes: number } {
   const params = items.reduce((a, x) => a + x.expected.length, 0);
   if (!items.length) throw new SparrowError('invalid_argument', 'no int8 tensors to decode');
   const deflated = zlib.deflateSync(concatInt8(items.map((x) => x.expected)), { level: 9 });
@@ -79,31 +108,67 @@ export function measureDecodeSpeed(wasm: SparrowWasm, items: readonly DecodeItem
     const srcs = items.map((x) => wasm.put(x.payload));
     const outs = items.map((x) => wasm.alloc(x.expected.length));
     const work = wasm.alloc(Math.max(...items.map((x) => wasm.workBytes(x.expected.length))));
-    const decodeAll = () => items.forEach((x, i) => wasm.decodeInt8At(x.codec, srcs[i]!, x.payload.length, outs[i]!, x.expected.length, work));
+    const decodeAll = () =>
+      items.forEach((x, i) => wasm.decodeInt8At(x.codec, srcs[i]!, x.payload.length, outs[i]!, x.expected.length, work));
     decodeAll();
     items.forEach((x, i) => {
       const got = wasm.u8(outs[i]!, x.expected.length);
-      for (let j = 0; j < got.length; j++) if (got[j] !== (x.expected[j]! & 0xff)) throw new Error(`WASM decode mismatch in ${x.name} at ${j}`);
+      for (let j = 0; j < got.length; j++)
+        if (got[j] !== (x.expected[j]! & 0xff)) throw new Error(`WASM decode mismatch in ${x.name} at ${j}`);
     });
-    const t = interleave([
-      { name: 'wasm', run: decodeAll },
-      { name: 'zlib', run: () => { zlib.inflateSync(deflated); } },
-    ], rounds);
+    const t = interleave(
+      [
+        { name: 'wasm', run: decodeAll },
+        {
+          name: 'zlib',
+          run: () => {
+            zlib.inflateSync(deflated);
+          },
+        },
+      ],
+      rounds,
+    );
     return { decode_MBps: round1(params / t.get('wasm')! / 1e6), zlib_inflate_MBps: round1(params / t.get('zlib')! / 1e6), bytes: params };
   } finally {
     wasm.release(mark);
   }
 }
 
-function round1(x: number): number { return Math.round(x * 10) / 10; }
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
 
 function table(cases: CodecCase[]): string {
-  const head = ['model', 'sparsity', 'bytes', 'tables', 'entropy', 'bytes/(H+tables)', 'gzip-9', 'brotli-11', 'vs brotli', 'decode MB/s', 'inflate MB/s', 'speedup'];
-  const rows = cases.map((c) => [
-    c.model, `${Math.round(c.sparsity * 100)}%`, c.bytes, c.tableBytes, c.entropyBytes,
-    (c.bytes / (c.entropyBytes + c.tableBytes)).toFixed(4), c.gzipBytes, c.brotliBytes,
-    (c.bytes / c.brotliBytes).toFixed(3), c.decode_MBps, c.zlib_inflate_MBps, `${(c.decode_MBps / c.zlib_inflate_MBps).toFixed(2)}x`,
-  ].map(String));
+  const head = [
+    'model',
+    'sparsity',
+    'bytes',
+    'tables',
+    'entropy',
+    'bytes/(H+tables)',
+    'gzip-9',
+    'brotli-11',
+    'vs brotli',
+    'decode MB/s',
+    'inflate MB/s',
+    'speedup',
+  ];
+  const rows = cases.map((c) =>
+    [
+      c.model,
+      `${Math.round(c.sparsity * 100)}%`,
+      c.bytes,
+      c.tableBytes,
+      c.entropyBytes,
+      (c.bytes / (c.entropyBytes + c.tableBytes)).toFixed(4),
+      c.gzipBytes,
+      c.brotliBytes,
+      (c.bytes / c.brotliBytes).toFixed(3),
+      c.decode_MBps,
+      c.zlib_inflate_MBps,
+      `${(c.decode_MBps / c.zlib_inflate_MBps).toFixed(2)}x`,
+    ].map(String),
+  );
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => '| ' + r.map((x, i) => x.padStart(w[i]!)).join(' | ') + ' |';
   return [line(head), '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|', ...rows.map(line)].join('\n');
@@ -115,12 +180,22 @@ export async function main(argv: string[]): Promise<number> {
   if (json) process.stdout.write(JSON.stringify({ cases }) + '\n');
   else {
     process.stdout.write(table(cases) + '\n');
-    process.stdout.write('bytes: coded int8 payloads; tables: code tables and block headers inside them; entropy: Σ n·H/8 of the coded streams;\n' +
-      'gzip/brotli: of the same int8 bytes concatenated; decode: WASM decoder, decoded bytes/s; inflate: Node zlib of the deflate-9 bytes, same run, interleaved.\n');
+    process.stdout.write(
+      'bytes: coded int8 payloads; tables: code tables and block headers inside them; entropy: Σ n·H/8 of the coded streams;\n' +
+        'gzip/brotli: of the same int8 bytes concatenated; decode: WASM decoder, decoded bytes/s; inflate: Node zlib of the deflate-9 bytes, same run, interleaved.\n',
+    );
   }
   return 0;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv.slice(2)).then((c) => { process.exitCode = c; }, (e) => { console.error(e instanceof Error ? e.message : e); process.exitCode = 1; });
+  main(process.argv.slice(2)).then(
+    (c) => {
+      process.exitCode = c;
+    },
+    (e) => {
+      console.error(e instanceof Error ? e.message : e);
+      process.exitCode = 1;
+    },
+  );
 }

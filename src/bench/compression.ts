@@ -23,25 +23,68 @@ import type { Tensor } from '../ops/types.js';
 import { dataFile } from './data.js';
 
 interface ModelSpec {
-  id: string; file: string; dataset: 'mnist' | 'cifar10'; data: string;
-  mean?: number[]; std?: number[];
+  id: string;
+  file: string;
+  dataset: 'mnist' | 'cifar10';
+  data: string;
+  mean?: number[];
+  std?: number[];
   /** weight-sharing settings worth a row (measured; docs/compression.md) */
   extra: Array<{ sparsity: number; bits: number; targetBytes?: number }>;
 }
 
 const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 export const MODELS: ModelSpec[] = [
-  { id: 'mnist-8', file: 'models/mnist-8.onnx', dataset: 'mnist', data: 'mnist', extra: [{ sparsity: 0.5, bits: 4 }, { sparsity: 0, bits: 8, targetBytes: 4500 }, { sparsity: 0, bits: 8, targetBytes: 4000 }] },
-  { id: 'resnet20', file: 'models/resnet20-cifar10.onnx', dataset: 'cifar10', data: 'cifar10/test_q75.bin', ...IMAGENET, extra: [{ sparsity: 0.5, bits: 4 }, { sparsity: 0, bits: 8, targetBytes: 90000 }] },
-  { id: 'resnet32', file: 'models/resnet32-cifar10.onnx', dataset: 'cifar10', data: 'cifar10/test_q75.bin', ...IMAGENET, extra: [{ sparsity: 0.5, bits: 4 }, { sparsity: 0, bits: 8, targetBytes: 155000 }] },
+  {
+    id: 'mnist-8',
+    file: 'models/mnist-8.onnx',
+    dataset: 'mnist',
+    data: 'mnist',
+    extra: [
+      { sparsity: 0.5, bits: 4 },
+      { sparsity: 0, bits: 8, targetBytes: 4500 },
+      { sparsity: 0, bits: 8, targetBytes: 4000 },
+    ],
+  },
+  {
+    id: 'resnet20',
+    file: 'models/resnet20-cifar10.onnx',
+    dataset: 'cifar10',
+    data: 'cifar10/test_q75.bin',
+    ...IMAGENET,
+    extra: [
+      { sparsity: 0.5, bits: 4 },
+      { sparsity: 0, bits: 8, targetBytes: 90000 },
+    ],
+  },
+  {
+    id: 'resnet32',
+    file: 'models/resnet32-cifar10.onnx',
+    dataset: 'cifar10',
+    data: 'cifar10/test_q75.bin',
+    ...IMAGENET,
+    extra: [
+      { sparsity: 0.5, bits: 4 },
+      { sparsity: 0, bits: 8, targetBytes: 155000 },
+    ],
+  },
 ];
 export const SPARSITIES = [0, 0.5, 0.7, 0.8, 0.9];
 
 export interface Row {
-  model: string; method: PruneMethod | 'float'; sparsity: number; bits: number; targetBytes?: number;
+  model: string;
+  method: PruneMethod | 'float';
+  sparsity: number;
+  bits: number;
+  targetBytes?: number;
   /** nonzero weights / weights, and the most distinct int8 levels in one layer */
-  density: number; levels: number;
-  bytes: number; ratio: number; top1: number; delta: number; seconds: number;
+  density: number;
+  levels: number;
+  bytes: number;
+  ratio: number;
+  top1: number;
+  delta: number;
+  seconds: number;
 }
 
 function argValue(name: string): string | undefined {
@@ -49,7 +92,15 @@ function argValue(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-async function top1(session: Session, input: string, set: ImageSet, from: number, n: number, pre: { mean?: number[]; std?: number[] }, batch: number): Promise<number> {
+async function top1(
+  session: Session,
+  input: string,
+  set: ImageSet,
+  from: number,
+  n: number,
+  pre: { mean?: number[]; std?: number[] },
+  batch: number,
+): Promise<number> {
   let correct = 0;
   for (let i = 0; i < n; i += batch) {
     const c = Math.min(batch, n - i);
@@ -77,7 +128,9 @@ async function main(): Promise<void> {
   const wasm = await loadWasmNode();
   const dir = mkdtempSync(join(tmpdir(), 'sparrow-eval-'));
   const rows: Row[] = [];
-  const log = (s: string): void => { process.stderr.write(s + '\n'); };
+  const log = (s: string): void => {
+    process.stderr.write(s + '\n');
+  };
   try {
     for (const m of MODELS.filter((x) => !wanted || wanted.includes(x.id))) {
       const onnx = readFileSync(dataFile(m.file));
@@ -93,15 +146,32 @@ async function main(): Promise<void> {
       const calib: Tensor[] = [];
       for (let i = 0; i < calibN; i += per) calib.push(imageBatch(set, i, Math.min(per, calibN - i), pre));
       const float = await top1(await Session.fromOnnx(onnx, { engine: 'sparrow-f32' }), input, set, offset, n, pre, batch);
-      rows.push({ model: m.id, method: 'float', sparsity: 0, bits: 32, density: 1, levels: 0, bytes: onnx.length, ratio: 1, top1: float, delta: 0, seconds: 0 });
+      rows.push({
+        model: m.id,
+        method: 'float',
+        sparsity: 0,
+        bits: 32,
+        density: 1,
+        levels: 0,
+        bytes: onnx.length,
+        ratio: 1,
+        top1: float,
+        delta: 0,
+        seconds: 0,
+      });
       log(`${m.id}: float top-1 ${(100 * float).toFixed(2)}% on [${offset}, ${offset + n})`);
       const configs: Array<{ method: PruneMethod; sparsity: number; bits: number; targetBytes?: number }> = [];
-      if (!onlyExtra) for (const s of SPARSITIES) for (const method of ['magnitude', 'hessian'] as const) configs.push({ method, sparsity: s, bits: 8 });
+      if (!onlyExtra)
+        for (const s of SPARSITIES) for (const method of ['magnitude', 'hessian'] as const) configs.push({ method, sparsity: s, bits: 8 });
       for (const e of m.extra) configs.push({ method: 'hessian', ...e });
       for (const c of configs) {
         const t0 = performance.now();
         const r = await compressGraph(graph, {
-          prune: c.method, sparsity: c.sparsity, weightBits: c.bits, wasm, ...(c.targetBytes ? { targetBytes: c.targetBytes } : {}),
+          prune: c.method,
+          sparsity: c.sparsity,
+          weightBits: c.bits,
+          wasm,
+          ...(c.targetBytes ? { targetBytes: c.targetBytes } : {}),
           ...(c.method === 'hessian' ? { calib: { batches: calib, spec: `${m.dataset}:first ${calibN}` } } : {}),
           preprocessing: m.dataset === 'cifar10' ? { scale: 1 / 255, ...pre } : { scale: 1 / 255 },
         });
@@ -112,9 +182,21 @@ async function main(): Promise<void> {
         const acc = await top1(s, input, set, offset, n, pre, batch);
         const nw = r.layers.reduce((a, l) => a + l.shape.reduce((x, y) => x * y, 1), 0);
         const nz = r.layers.reduce((a, l) => a + l.density * l.shape.reduce((x, y) => x * y, 1), 0);
-        const row: Row = { model: m.id, ...c, density: nw ? nz / nw : 1, levels: Math.max(...r.layers.map((l) => l.levels)), bytes: r.bytes.length, ratio: onnx.length / r.bytes.length, top1: acc, delta: acc - float, seconds };
+        const row: Row = {
+          model: m.id,
+          ...c,
+          density: nw ? nz / nw : 1,
+          levels: Math.max(...r.layers.map((l) => l.levels)),
+          bytes: r.bytes.length,
+          ratio: onnx.length / r.bytes.length,
+          top1: acc,
+          delta: acc - float,
+          seconds,
+        };
         rows.push(row);
-        log(`${m.id} ${c.method} s=${c.sparsity} b=${c.bits}${c.targetBytes ? ` target=${c.targetBytes}` : ''}: ${row.bytes} B (1/${row.ratio.toFixed(1)}), top-1 ${(100 * acc).toFixed(2)}% (${(100 * row.delta).toFixed(2)}), ${seconds.toFixed(1)} s`);
+        log(
+          `${m.id} ${c.method} s=${c.sparsity} b=${c.bits}${c.targetBytes ? ` target=${c.targetBytes}` : ''}: ${row.bytes} B (1/${row.ratio.toFixed(1)}), top-1 ${(100 * acc).toFixed(2)}% (${(100 * row.delta).toFixed(2)}), ${seconds.toFixed(1)} s`,
+        );
       }
     }
   } finally {
@@ -135,15 +217,19 @@ async function main(): Promise<void> {
 }
 
 function emit(rows: Row[], offset: number, calibN: number, json: boolean): void {
-  const log = (s: string): void => { process.stderr.write(s + '\n'); };
+  const log = (s: string): void => {
+    process.stderr.write(s + '\n');
+  };
   const table = markdown(rows, offset, calibN);
   if (json) process.stdout.write(JSON.stringify({ offset, calibN, rows }) + '\n');
   else process.stdout.write(table + '\n');
   if (process.argv.includes('--write')) {
     const doc = 'docs/compression.md';
     const text = readFileSync(doc, 'utf8');
-    const a = '<!-- eval:compression -->', b = '<!-- /eval:compression -->';
-    const i = text.indexOf(a), j = text.indexOf(b);
+    const a = '<!-- eval:compression -->',
+      b = '<!-- /eval:compression -->';
+    const i = text.indexOf(a),
+      j = text.indexOf(b);
     if (i < 0 || j < i) throw new Error(`${doc} lacks the ${a} … ${b} markers`);
     writeFileSync(doc, text.slice(0, i + a.length) + '\n' + table + '\n' + text.slice(j));
     log(`wrote the table into ${doc}`);
@@ -155,19 +241,23 @@ export function markdown(rows: Row[], offset: number, calibN: number): string {
   for (const model of [...new Set(rows.map((r) => r.model))]) {
     const rs = rows.filter((r) => r.model === model);
     const n = rs[0]!;
-    out.push(`\n**${model}** (float: ${n.bytes.toLocaleString('en-US')} B ONNX, top-1 ${(100 * n.top1).toFixed(2)}% on the records from ${offset} on; hessian calibrated on the first ${calibN})\n`);
+    out.push(
+      `\n**${model}** (float: ${n.bytes.toLocaleString('en-US')} B ONNX, top-1 ${(100 * n.top1).toFixed(2)}% on the records from ${offset} on; hessian calibrated on the first ${calibN})\n`,
+    );
     out.push('| method | sparsity | weight bits | zeros | levels ≤ | bytes | ONNX / bytes | top-1 | vs float | compress s |');
     out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of rs.slice(1)) {
       const method = r.targetBytes ? `${r.method}, size target ${r.targetBytes.toLocaleString('en-US')} B` : r.method;
       const sp = r.targetBytes ? 'allocated' : `${(100 * r.sparsity).toFixed(0)}%`;
-      out.push(`| ${method} | ${sp} | ${r.bits} | ${(100 * (1 - r.density)).toFixed(1)}% | ${r.levels} | ${r.bytes.toLocaleString('en-US')} | ${r.ratio.toFixed(1)} | ${(100 * r.top1).toFixed(2)}% | ${(100 * r.delta >= 0 ? '+' : '') + (100 * r.delta).toFixed(2)} | ${r.seconds.toFixed(1)} |`);
+      out.push(
+        `| ${method} | ${sp} | ${r.bits} | ${(100 * (1 - r.density)).toFixed(1)}% | ${r.levels} | ${r.bytes.toLocaleString('en-US')} | ${r.ratio.toFixed(1)} | ${(100 * r.top1).toFixed(2)}% | ${(100 * r.delta >= 0 ? '+' : '') + (100 * r.delta).toFixed(2)} | ${r.seconds.toFixed(1)} |`,
+      );
     }
   }
   return out.join('\n');
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`eval:compression: ${e instanceof Error ? (process.env["SPARROW_DEBUG"] ? e.stack : e.message) : String(e)}\n`);
+  process.stderr.write(`eval:compression: ${e instanceof Error ? (process.env['SPARROW_DEBUG'] ? e.stack : e.message) : String(e)}\n`);
   process.exit(1);
 });

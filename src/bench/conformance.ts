@@ -29,12 +29,15 @@ function readTensor(path: string): { name: string; tensor: Tensor } {
 /** First mismatch between `got` and `want`, or null when they agree within the tolerances. */
 export function compareTensors(got: Tensor, want: Tensor): string | null {
   if (got.dtype !== want.dtype) return `dtype ${got.dtype}, expected ${want.dtype}`;
-  if (got.dims.length !== want.dims.length || got.dims.some((d, i) => d !== want.dims[i])) return `dims [${got.dims}], expected [${want.dims}]`;
-  const a = got.data, b = want.data;
+  if (got.dims.length !== want.dims.length || got.dims.some((d, i) => d !== want.dims[i]))
+    return `dims [${got.dims}], expected [${want.dims}]`;
+  const a = got.data,
+    b = want.data;
   if (a.length !== b.length) return `${a.length} elements, expected ${b.length}`;
   for (let i = 0; i < a.length; i++) {
     if (got.dtype === 'float32') {
-      const x = a[i] as number, y = b[i] as number;
+      const x = a[i] as number,
+        y = b[i] as number;
       if (Number.isNaN(y) ? !Number.isNaN(x) : !(Math.abs(x - y) <= ATOL + RTOL * Math.abs(y)) && x !== y) {
         return `element ${i}: ${x}, expected ${y} (|diff| ${Math.abs(x - y).toExponential(2)})`;
       }
@@ -46,11 +49,15 @@ export function compareTensors(got: Tensor, want: Tensor): string | null {
 }
 
 function numbered(dir: string, prefix: string): string[] {
-  return readdirSync(dir).filter((f) => f.startsWith(prefix) && f.endsWith('.pb'))
+  return readdirSync(dir)
+    .filter((f) => f.startsWith(prefix) && f.endsWith('.pb'))
     .sort((x, y) => Number(x.slice(prefix.length, -3)) - Number(y.slice(prefix.length, -3)));
 }
 
-export async function runConformanceTest(dir: string, engine: EngineName = 'reference'): Promise<{ status: 'passed' | 'failed' | 'unsupported'; reason: string }> {
+export async function runConformanceTest(
+  dir: string,
+  engine: EngineName = 'reference',
+): Promise<{ status: 'passed' | 'failed' | 'unsupported'; reason: string }> {
   let session: Session;
   try {
     session = await Session.fromOnnx(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { engine });
@@ -58,7 +65,9 @@ export async function runConformanceTest(dir: string, engine: EngineName = 'refe
     if (isSparrowError(e) && e.code === 'unsupported_op') return { status: 'unsupported', reason: e.message };
     return { status: 'failed', reason: `load: ${(e as Error).message}` };
   }
-  const sets = readdirSync(dir).filter((f) => f.startsWith('test_data_set_') && statSync(join(dir, f)).isDirectory()).sort();
+  const sets = readdirSync(dir)
+    .filter((f) => f.startsWith('test_data_set_') && statSync(join(dir, f)).isDirectory())
+    .sort();
   if (sets.length === 0) return { status: 'failed', reason: 'no test_data_set_* folder' };
   for (const set of sets) {
     const sd = join(dir, set);
@@ -86,10 +95,15 @@ export async function runConformanceTest(dir: string, engine: EngineName = 'refe
   return { status: 'passed', reason: '' };
 }
 
-export async function runConformance(root: string, opts: { filter?: (name: string) => boolean; engine?: EngineName } = {}): Promise<ConformanceReport> {
+export async function runConformance(
+  root: string,
+  opts: { filter?: (name: string) => boolean; engine?: EngineName } = {},
+): Promise<ConformanceReport> {
   if (!existsSync(root)) throw new Error(`no such folder: ${root}`);
   const report: ConformanceReport = { passed: [], failed: [], unsupported: [] };
-  const tests = readdirSync(root).filter((f) => f.startsWith('test_') && existsSync(join(root, f, 'model.onnx'))).sort();
+  const tests = readdirSync(root)
+    .filter((f) => f.startsWith('test_') && existsSync(join(root, f, 'model.onnx')))
+    .sort();
   for (const name of tests) {
     if (opts.filter && !opts.filter(name)) continue;
     const r = await runConformanceTest(join(root, name), opts.engine);

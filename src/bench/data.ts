@@ -11,8 +11,11 @@ export function dataDir(): string {
 export function dataFile(rel: string): string {
   const p = resolve(dataDir(), rel);
   if (!existsSync(p)) {
-    throw new SparrowError('io_error', `shared data file not found: ${p}. Benchmarks and evals read ../shared/data ` +
-      `(relative to the project root) or the folder in $SPARROW_DATA.`);
+    throw new SparrowError(
+      'io_error',
+      `shared data file not found: ${p}. Benchmarks and evals read ../shared/data ` +
+        `(relative to the project root) or the folder in $SPARROW_DATA.`,
+    );
   }
   return p;
 }

@@ -27,7 +27,14 @@ export interface FuzzReport {
 type Rand = () => number; // uniform u32
 function xorshift(seed: number): Rand {
   let s = seed >>> 0 || 0x9e3779b9;
-  return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s; };
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s;
+  };
 }
 const below = (r: Rand, n: number): number => (n <= 0 ? 0 : r() % n);
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -39,7 +46,7 @@ function randomTensor(r: Rand): Int8Array {
   const sparsity = [0, 0.5, 0.7, 0.9, 0.99, 1][below(r, 6)]!;
   const spread = 1 + below(r, 127);
   const d = new Int8Array(n);
-  for (let i = 0; i < n; i++) d[i] = below(r, 1000) < sparsity * 1000 ? 0 : (below(r, 2 * spread + 1) - spread);
+  for (let i = 0; i < n; i++) d[i] = below(r, 1000) < sparsity * 1000 ? 0 : below(r, 2 * spread + 1) - spread;
   return d;
 }
 
@@ -56,8 +63,11 @@ export function mutate(r: Rand, src: Uint8Array): Uint8Array {
     else if (op === 3) b.splice(at, 0, r() & 0xff);
     else if (op === 4 && b.length) b.splice(at % b.length, 1 + below(r, 4));
     else if (op === 5) b = b.slice(0, at);
-    else if (op === 6 && b.length > 2) { const from = below(r, b.length), len = 1 + below(r, 16); b.splice(at, 0, ...b.slice(from, from + len)); }
-    else if (op === 7 && b.length) b[at % b.length] = (b[at % b.length]! + (below(r, 2) ? 1 : 255)) & 0xff;
+    else if (op === 6 && b.length > 2) {
+      const from = below(r, b.length),
+        len = 1 + below(r, 16);
+      b.splice(at, 0, ...b.slice(from, from + len));
+    } else if (op === 7 && b.length) b[at % b.length] = (b[at % b.length]! + (below(r, 2) ? 1 : 255)) & 0xff;
   }
   return Uint8Array.from(b);
 }
@@ -66,7 +76,9 @@ export function mutate(r: Rand, src: Uint8Array): Uint8Array {
 function resign(b: Uint8Array): Uint8Array {
   if (b.length < 64) return b;
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const count = v.getUint32(20, true), metaOff = v.getUint32(28, true), metaBytes = v.getUint32(32, true);
+  const count = v.getUint32(20, true),
+    metaOff = v.getUint32(28, true),
+    metaBytes = v.getUint32(32, true);
   const tableEnd = 64 + 32 * count;
   if (count <= 65536 && tableEnd <= b.length) v.setUint32(48, crc32(b.subarray(64, tableEnd)), true);
   if (metaOff + metaBytes <= b.length) v.setUint32(36, crc32(b.subarray(metaOff, metaOff + metaBytes)), true);
@@ -74,20 +86,40 @@ function resign(b: Uint8Array): Uint8Array {
   return b;
 }
 
-interface Outcome { ok: boolean; value?: string; error?: unknown }
+interface Outcome {
+  ok: boolean;
+  value?: string;
+  error?: unknown;
+}
 function attempt(fn: () => string): Outcome {
-  try { return { ok: true, value: fn() }; } catch (error) { return { ok: false, error }; }
+  try {
+    return { ok: true, value: fn() };
+  } catch (error) {
+    return { ok: false, error };
+  }
 }
 
-export async function runFuzz(opts: { iterations: number; seed?: number; wasm?: SparrowWasm; log?: (s: string) => void }): Promise<FuzzReport> {
+export async function runFuzz(opts: {
+  iterations: number;
+  seed?: number;
+  wasm?: SparrowWasm;
+  log?: (s: string) => void;
+}): Promise<FuzzReport> {
   const r = xorshift(opts.seed ?? 0x5eed);
   const w = opts.wasm ?? (await loadWasmNode());
   const report: FuzzReport = { inputs: 0, rejected: 0, accepted: 0, failures: [], targets: {}, seconds: 0 };
   const t0 = performance.now();
   const tally = (target: string, accepted: boolean) => {
     const t = (report.targets[target] ??= { inputs: 0, rejected: 0, accepted: 0 });
-    t.inputs++; report.inputs++;
-    if (accepted) { t.accepted++; report.accepted++; } else { t.rejected++; report.rejected++; }
+    t.inputs++;
+    report.inputs++;
+    if (accepted) {
+      t.accepted++;
+      report.accepted++;
+    } else {
+      t.rejected++;
+      report.rejected++;
+    }
   };
   const fail = (target: string, input: Uint8Array, problem: string) => {
     if (report.failures.length < 50) report.failures.push({ target, input: hex(input.subarray(0, 4096)), problem });
@@ -98,9 +130,16 @@ export async function runFuzz(opts: { iterations: number; seed?: number; wasm?: 
   const checkDecoder = (target: string, codec: number, payload: Uint8Array, n: number, csr?: [number, number]) => {
     const start = performance.now();
     let wasmOut: CheckedOrTrap;
-    try { wasmOut = decodeChecked(w, codec, payload, n, csr, csr && payload.length % 2 ? 2 : 1); } catch (e) { wasmOut = { trap: String(e) }; }
+    try {
+      wasmOut = decodeChecked(w, codec, payload, n, csr, csr && payload.length % 2 ? 2 : 1);
+    } catch (e) {
+      wasmOut = { trap: String(e) };
+    }
     const ref = attempt(() => {
-      if (csr) { const c = decodeCsrRef(codec, payload, csr[0], csr[1]); return hex(new Uint8Array([...new Uint8Array(c.rowPtr.buffer), ...new Uint8Array(c.col.buffer), ...new Uint8Array(c.val.buffer)])); }
+      if (csr) {
+        const c = decodeCsrRef(codec, payload, csr[0], csr[1]);
+        return hex(new Uint8Array([...new Uint8Array(c.rowPtr.buffer), ...new Uint8Array(c.col.buffer), ...new Uint8Array(c.val.buffer)]));
+      }
       return hex(new Uint8Array(decodeInt8Ref(codec, payload, n).buffer));
     });
     const ms = performance.now() - start;
@@ -109,9 +148,16 @@ export async function runFuzz(opts: { iterations: number; seed?: number; wasm?: 
     if (nonSparrow(ref)) return fail(target, payload, `reference threw a non-SparrowError: ${String(ref.error)}`);
     if (ms > 1000) fail(target, payload, `slow input: ${ms.toFixed(0)} ms`);
     const wasmOk = wasmOut.status >= 0;
-    if (!wasmOk && !(statusError(wasmOut.status, 'x') instanceof SparrowError)) return fail(target, payload, `unknown status ${wasmOut.status}`);
-    if (wasmOk !== ref.ok) return fail(target, payload, `WASM ${wasmOk ? 'accepted' : `rejected (${wasmOut.status})`} but the reference ${ref.ok ? 'accepted' : `rejected (${(ref.error as Error).message})`} (codec ${codec}, n ${n}${csr ? `, csr ${csr}` : ''})`);
-    if (wasmOk && hex(wasmOut.out) !== ref.value) return fail(target, payload, `WASM and reference outputs differ (codec ${codec}, n ${n})`);
+    if (!wasmOk && !(statusError(wasmOut.status, 'x') instanceof SparrowError))
+      return fail(target, payload, `unknown status ${wasmOut.status}`);
+    if (wasmOk !== ref.ok)
+      return fail(
+        target,
+        payload,
+        `WASM ${wasmOk ? 'accepted' : `rejected (${wasmOut.status})`} but the reference ${ref.ok ? 'accepted' : `rejected (${(ref.error as Error).message})`} (codec ${codec}, n ${n}${csr ? `, csr ${csr}` : ''})`,
+      );
+    if (wasmOk && hex(wasmOut.out) !== ref.value)
+      return fail(target, payload, `WASM and reference outputs differ (codec ${codec}, n ${n})`);
     tally(target, wasmOk);
   };
   type CheckedOrTrap = ReturnType<typeof decodeChecked> | { trap: string };
@@ -122,14 +168,24 @@ export async function runFuzz(opts: { iterations: number; seed?: number; wasm?: 
     if (nonSparrow(whole)) return fail(target, bytes, `inspect threw a non-SparrowError: ${String(whole.error)}`);
     const streamed = attempt(() => {
       const rd = new ContainerStreamReader();
-      let got = 0, pos = 0;
-      while (pos < bytes.length) { const k = 1 + below(r, 200); got += rd.push(bytes.subarray(pos, pos + k)).length; pos += k; }
+      let got = 0,
+        pos = 0;
+      while (pos < bytes.length) {
+        const k = 1 + below(r, 200);
+        got += rd.push(bytes.subarray(pos, pos + k)).length;
+        pos += k;
+      }
       rd.end();
       return String(got);
     });
     if (nonSparrow(streamed)) return fail(target, bytes, `stream reader threw a non-SparrowError: ${String(streamed.error)}`);
     const plain = attempt(() => String(readContainer(bytes).header.sectionCount));
-    if (plain.ok !== streamed.ok) return fail(target, bytes, `readContainer ${plain.ok ? 'accepted' : 'rejected'} but the stream reader ${streamed.ok ? 'accepted' : 'rejected'}`);
+    if (plain.ok !== streamed.ok)
+      return fail(
+        target,
+        bytes,
+        `readContainer ${plain.ok ? 'accepted' : 'rejected'} but the stream reader ${streamed.ok ? 'accepted' : 'rejected'}`,
+      );
     tally(target, whole.ok);
   };
 
@@ -143,7 +199,11 @@ export async function runFuzz(opts: { iterations: number; seed?: number; wasm?: 
     tensors.push({ name: 'scale', shape: [3], data: Float32Array.from([0.5, 1, 2]) as unknown as Int8Array });
     containers.push(packTensors(tensors).bytes);
   }
-  const npys = [writeNpy(Float32Array.from([1, 2, 3, 4, 5, 6]), [2, 3]), writeNpy(Int8Array.from([1, -2, 3]), [3]), writeNpy(new BigInt64Array([1n, 2n]), [2])];
+  const npys = [
+    writeNpy(Float32Array.from([1, 2, 3, 4, 5, 6]), [2, 3]),
+    writeNpy(Int8Array.from([1, -2, 3]), [3]),
+    writeNpy(new BigInt64Array([1n, 2n]), [2]),
+  ];
 
   for (let it = 0; report.inputs < opts.iterations; it++) {
     const kind = it % 10;
@@ -153,9 +213,13 @@ export async function runFuzz(opts: { iterations: number; seed?: number; wasm?: 
       const codec = ([CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS] as const)[below(r, 4)]!;
       const divisors = [1, 2, 3, 4, 5, 7, 8, 16].filter((k) => d.length % k === 0);
       const cols = d.length / divisors[below(r, divisors.length)]!;
-      let payload: Uint8Array = d.length && below(r, 3) === 0 && codec === CODEC_HUFFMAN
-        ? encodeBlock(Uint8Array.from(d, (v) => ((v << 1) ^ (v >> 7)) & 0xff), { streams: below(r, 2) ? 4 : 1 }).bytes
-        : encodeInt8(d, { codecs: [codec], cols }).payload;
+      let payload: Uint8Array =
+        d.length && below(r, 3) === 0 && codec === CODEC_HUFFMAN
+          ? encodeBlock(
+              Uint8Array.from(d, (v) => ((v << 1) ^ (v >> 7)) & 0xff),
+              { streams: below(r, 2) ? 4 : 1 },
+            ).bytes
+          : encodeInt8(d, { codecs: [codec], cols }).payload;
       if (below(r, 8) !== 0) payload = mutate(r, payload);
       let n = d.length;
       if (below(r, 10) === 0) n = Math.max(0, n + below(r, 5) - 2);
@@ -177,7 +241,10 @@ export async function runFuzz(opts: { iterations: number; seed?: number; wasm?: 
       const c = containers[below(r, containers.length)]!;
       const m = c.slice();
       const metaEnd = new DataView(m.buffer).getUint32(40, true);
-      for (let k = 0; k < 1 + below(r, 3); k++) { const at = below(r, Math.min(metaEnd, m.length)); m[at] = below(r, 2) ? m[at]! ^ (1 << below(r, 8)) : r() & 0xff; }
+      for (let k = 0; k < 1 + below(r, 3); k++) {
+        const at = below(r, Math.min(metaEnd, m.length));
+        m[at] = below(r, 2) ? m[at]! ^ (1 << below(r, 8)) : r() & 0xff;
+      }
       checkContainer('container-resigned', resign(m));
     } else {
       const b = mutate(r, npys[below(r, npys.length)]!);
@@ -185,24 +252,44 @@ export async function runFuzz(opts: { iterations: number; seed?: number; wasm?: 
       if (nonSparrow(o)) fail('npy', b, `parseNpy threw a non-SparrowError: ${String(o.error)}`);
       else tally('npy', o.ok);
     }
-    if (opts.log && report.inputs % 20000 === 0 && report.inputs > 0) opts.log(`${report.inputs} inputs, ${report.failures.length} failures`);
+    if (opts.log && report.inputs % 20000 === 0 && report.inputs > 0)
+      opts.log(`${report.inputs} inputs, ${report.failures.length} failures`);
   }
   report.seconds = Math.round((performance.now() - t0) / 100) / 10;
   return report;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const arg = (name: string, dflt: number) => { const i = argv.indexOf(name); return i >= 0 ? Number(argv[i + 1]) : dflt; };
-  const report = await runFuzz({ iterations: arg('--iterations', 120_000), seed: arg('--seed', Date.now() & 0xffff), log: (s) => process.stderr.write(s + '\n') });
+  const arg = (name: string, dflt: number) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? Number(argv[i + 1]) : dflt;
+  };
+  const report = await runFuzz({
+    iterations: arg('--iterations', 120_000),
+    seed: arg('--seed', Date.now() & 0xffff),
+    log: (s) => process.stderr.write(s + '\n'),
+  });
   if (argv.includes('--json')) process.stdout.write(JSON.stringify(report) + '\n');
   else {
-    process.stdout.write(`fuzz: ${report.inputs} inputs in ${report.seconds} s: ${report.rejected} rejected with SparrowError, ${report.accepted} accepted (decoded identically by WASM and the TS reference), ${report.failures.length} failures\n`);
-    for (const [k, t] of Object.entries(report.targets)) process.stdout.write(`  ${k.padEnd(20)} ${String(t.inputs).padStart(7)} inputs, ${t.rejected} rejected, ${t.accepted} accepted\n`);
-    for (const f of report.failures.slice(0, 10)) process.stdout.write(`FAIL ${f.target}: ${f.problem}\n  input ${f.input.slice(0, 200)}\n`);
+    process.stdout.write(
+      `fuzz: ${report.inputs} inputs in ${report.seconds} s: ${report.rejected} rejected with SparrowError, ${report.accepted} accepted (decoded identically by WASM and the TS reference), ${report.failures.length} failures\n`,
+    );
+    for (const [k, t] of Object.entries(report.targets))
+      process.stdout.write(`  ${k.padEnd(20)} ${String(t.inputs).padStart(7)} inputs, ${t.rejected} rejected, ${t.accepted} accepted\n`);
+    for (const f of report.failures.slice(0, 10))
+      process.stdout.write(`FAIL ${f.target}: ${f.problem}\n  input ${f.input.slice(0, 200)}\n`);
   }
   return report.failures.length ? 1 : 0;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv.slice(2)).then((c) => { process.exitCode = c; }, (e) => { console.error(e); process.exitCode = 1; });
+  main(process.argv.slice(2)).then(
+    (c) => {
+      process.exitCode = c;
+    },
+    (e) => {
+      console.error(e);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -1,7 +1,10 @@
 // Interleaved timing: contenders run in alternation, round after round, so machine noise
 // hits all of them alike; each reports its median round.
 
-export interface Contender { name: string; run(): void }
+export interface Contender {
+  name: string;
+  run(): void;
+}
 
 /** Median seconds per call of each contender over `rounds` interleaved rounds of ≥ `minMs` each. */
 export function interleave(contenders: Contender[], rounds = 15, minMs = 20): Map<string, number> {
@@ -10,7 +13,10 @@ export function interleave(contenders: Contender[], rounds = 15, minMs = 20): Ma
   for (const c of contenders) {
     let n = 0;
     const t0 = performance.now();
-    while (performance.now() - t0 < minMs) { c.run(); n++; }
+    while (performance.now() - t0 < minMs) {
+      c.run();
+      n++;
+    }
     reps.set(c.name, Math.max(1, n));
   }
   const samples = new Map<string, number[]>(contenders.map((c) => [c.name, []]));

@@ -6,7 +6,11 @@ import { weightTensors } from '../onnx/initializers.js';
 import { magnitudePrune } from '../compress/prune.js';
 import { channelAxisFor, quantizePerChannelInt8 } from '../compress/quantize.js';
 
-export interface Int8Weight { name: string; dims: number[]; q: Int8Array }
+export interface Int8Weight {
+  name: string;
+  dims: number[];
+  q: Int8Array;
+}
 
 export function quantizedWeights(onnxPath: string, sparsity: number): Int8Weight[] {
   const model = decodeModel(readFileSync(onnxPath));

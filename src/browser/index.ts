@@ -224,7 +224,9 @@ export async function fetchSparrow(url: string | URL, opts: FetchOptions = {}): 
 
   const reader = new ContainerStreamReader(opts.read ?? {});
   const decoded = new Map<number, SectionData>();
-  let loaded = 0, sections = 0, decodeMs = 0;
+  let loaded = 0,
+    sections = 0,
+    decodeMs = 0;
   let firstSectionMs: number | null = null;
   const progress = (phase: LoadProgress['phase']): void => {
     const h = reader.header;
@@ -268,14 +270,27 @@ export async function fetchSparrow(url: string | URL, opts: FetchOptions = {}): 
   const header = reader.header!;
   const downloadMs = now() - t0;
   const bytes = concat(chunks, loaded);
-  return { url: href, bytes, header, downloadMs, firstSectionMs, streamDecodeMs: decodeMs, chunks: chunks.length, sectionsBeforeLastChunk: before, decoded };
+  return {
+    url: href,
+    bytes,
+    header,
+    downloadMs,
+    firstSectionMs,
+    streamDecodeMs: decodeMs,
+    chunks: chunks.length,
+    sectionsBeforeLastChunk: before,
+    decoded,
+  };
 }
 
 function concat(chunks: Uint8Array[], n: number): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(n);
   let o = 0;
-  for (const c of chunks) { out.set(c, o); o += c.length; }
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
   return out;
 }
 
@@ -310,7 +325,8 @@ export async function createModel(dl: SparrowDownload, opts: ModelOptions = {}):
     try {
       session = await Session.fromSparrow(dl.bytes, { engine: 'sparrow-int8' satisfies EngineName, wasmModule: wasm.module });
     } catch (e) {
-      if (!(e instanceof SparrowError && e.code === 'invalid_argument' && /engine 'sparrow-int8' is not available/.test(e.message))) throw e;
+      if (!(e instanceof SparrowError && e.code === 'invalid_argument' && /engine 'sparrow-int8' is not available/.test(e.message)))
+        throw e;
       int8Missing = true;
       engine = 'sparrow-f32';
     }
@@ -330,7 +346,7 @@ export async function createModel(dl: SparrowDownload, opts: ModelOptions = {}):
     preprocessing = session!.preprocessing;
   }
   const c = meta.compression;
-  compression = c && typeof c === 'object' && !Array.isArray(c) ? c as CompressionRecord : null;
+  compression = c && typeof c === 'object' && !Array.isArray(c) ? (c as CompressionRecord) : null;
   const s = session!;
   // compile the plan now (static shapes), so that the first run() measures inference only
   await warmUp(s);
@@ -388,11 +404,25 @@ export async function loadModel(url: string | URL, opts: LoadOptions = {}): Prom
   const [dl] = await Promise.all([
     fetchSparrow(url, opts),
     // compile the kernels while the model downloads
-    opts.wasmModule ? Promise.resolve() : compileWasm(opts.wasmUrl ?? 'sparrow.wasm', opts.fetch ? { fetch: opts.fetch } : {}).then(() => undefined),
+    opts.wasmModule
+      ? Promise.resolve()
+      : compileWasm(opts.wasmUrl ?? 'sparrow.wasm', opts.fetch ? { fetch: opts.fetch } : {}).then(() => undefined),
   ]);
-  opts.onProgress?.({ phase: 'decode', loaded: dl.bytes.length, total: dl.bytes.length, sections: dl.header.sectionCount, sectionCount: dl.header.sectionCount });
+  opts.onProgress?.({
+    phase: 'decode',
+    loaded: dl.bytes.length,
+    total: dl.bytes.length,
+    sections: dl.header.sectionCount,
+    sectionCount: dl.header.sectionCount,
+  });
   const m = await createModel(dl, opts);
-  opts.onProgress?.({ phase: 'ready', loaded: dl.bytes.length, total: dl.bytes.length, sections: dl.header.sectionCount, sectionCount: dl.header.sectionCount });
+  opts.onProgress?.({
+    phase: 'ready',
+    loaded: dl.bytes.length,
+    total: dl.bytes.length,
+    sections: dl.header.sectionCount,
+    sectionCount: dl.header.sectionCount,
+  });
   return m;
 }
 

@@ -6,9 +6,9 @@ import { SparrowError } from '../errors.js';
 /** Growable byte buffer with LSB-first bit packing. */
 export class BitWriter {
   private buf: Uint8Array;
-  private len = 0;     // whole bytes written
-  private acc = 0;     // pending bits, LSB-first, < 8 + 24 bits
-  private nacc = 0;    // number of pending bits
+  private len = 0; // whole bytes written
+  private acc = 0; // pending bits, LSB-first, < 8 + 24 bits
+  private nacc = 0; // number of pending bits
 
   constructor(capacity = 256) {
     this.buf = new Uint8Array(Math.max(16, capacity));
@@ -84,7 +84,11 @@ export class BitWriter {
  */
 export class BitReader {
   bitPos = 0;
-  constructor(private readonly bytes: Uint8Array, private readonly start: number, private readonly end: number) {}
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly start: number,
+    private readonly end: number,
+  ) {}
 
   readBit(): number {
     const byte = this.start + (this.bitPos >>> 3);

@@ -9,7 +9,11 @@ import { BitReader, BitWriter, readVarint } from './bitio.js';
 export const MAX_CODE_LENGTH = 11;
 export const FOUR_STREAM_MIN_COUNT = 256;
 
-export const enum BlockMode { Empty = 0, Constant = 1, Huffman = 2 }
+export const enum BlockMode {
+  Empty = 0,
+  Constant = 1,
+  Huffman = 2,
+}
 
 /** Symbol frequencies of `symbols` (bytes). // freq (256) */
 export function histogram(symbols: Uint8Array): Uint32Array {
@@ -31,7 +35,12 @@ export function shannonBytes(freq: ArrayLike<number>): number {
   return bits / 8;
 }
 
-interface PMNode { w: number; sym: number; a: PMNode | null; b: PMNode | null }
+interface PMNode {
+  w: number;
+  sym: number;
+  a: PMNode | null;
+  b: PMNode | null;
+}
 
 /**
  * Optimal code lengths with max length `maxLen` by package-merge (Larmore & Hirschberg).
@@ -52,7 +61,8 @@ export function codeLengths(freq: ArrayLike<number>, maxLen = MAX_CODE_LENGTH): 
     }
     // merge leaves and packages by weight (leaves first on ties: stable, deterministic)
     const merged: PMNode[] = [];
-    let i = 0, j = 0;
+    let i = 0,
+      j = 0;
     while (i < leaves.length || j < packages.length) {
       if (j >= packages.length || (i < leaves.length && leaves[i]!.w <= packages[j]!.w)) merged.push(leaves[i++]!);
       else merged.push(packages[j++]!);
@@ -76,7 +86,7 @@ export function canonicalCodes(lengths: Uint8Array): Uint32Array {
   const next = new Uint32Array(MAX_CODE_LENGTH + 1);
   let code = 0;
   for (let bits = 1; bits <= MAX_CODE_LENGTH; bits++) {
-    code = (code + blCount[bits - 1]!) << 1;   // blCount[0] is 0
+    code = (code + blCount[bits - 1]!) << 1; // blCount[0] is 0
     next[bits] = code;
   }
   const codes = new Uint32Array(lengths.length);
@@ -99,9 +109,14 @@ function writeLengths(w: BitWriter, lengths: Uint8Array, maxSymbol: number): voi
   for (let s = 0; s <= maxSymbol; s++) {
     const l = lengths[s]!;
     if (l === prev) w.writeBits(0b0, 1);
-    else if (l === prev + 1) w.writeBits(0b01, 2);       // bits 1,0
-    else if (l === prev - 1) w.writeBits(0b011, 3);      // bits 1,1,0
-    else { w.writeBits(0b111, 3); w.writeBits(l, 4); }   // bits 1,1,1 + 4-bit length
+    else if (l === prev + 1)
+      w.writeBits(0b01, 2); // bits 1,0
+    else if (l === prev - 1)
+      w.writeBits(0b011, 3); // bits 1,1,0
+    else {
+      w.writeBits(0b111, 3);
+      w.writeBits(l, 4);
+    } // bits 1,1,1 + 4-bit length
     prev = l;
   }
   w.alignByte();
@@ -110,17 +125,25 @@ function writeLengths(w: BitWriter, lengths: Uint8Array, maxSymbol: number): voi
 export interface BlockStats {
   count: number;
   entropyBytes: number;
-  tableBytes: number;  // bytes of the block before the stream data
+  tableBytes: number; // bytes of the block before the stream data
 }
 
 /** Encodes `symbols` as one Huffman block. Stream count: 4 if count ≥ 1024 (override with `streams`). */
-export function encodeBlock(symbols: Uint8Array, opts: { streams?: 1 | 4; fourStreamMin?: number } = {}): { bytes: Uint8Array; stats: BlockStats } {
+export function encodeBlock(
+  symbols: Uint8Array,
+  opts: { streams?: 1 | 4; fourStreamMin?: number } = {},
+): { bytes: Uint8Array; stats: BlockStats } {
   const count = symbols.length;
   const freq = histogram(symbols);
   const entropyBytes = shannonBytes(freq);
   const w = new BitWriter(count + 64);
-  let present = 0, maxSymbol = 0;
-  for (let s = 0; s < 256; s++) if (freq[s]! > 0) { present++; maxSymbol = s; }
+  let present = 0,
+    maxSymbol = 0;
+  for (let s = 0; s < 256; s++)
+    if (freq[s]! > 0) {
+      present++;
+      maxSymbol = s;
+    }
   if (count === 0) {
     w.writeByte(BlockMode.Empty);
     w.writeVarint(0);
@@ -143,7 +166,8 @@ export function encodeBlock(symbols: Uint8Array, opts: { streams?: 1 | 4; fourSt
   const seg = Math.floor((count + S - 1) / S);
   const streams: Uint8Array[] = [];
   for (let k = 0; k < S; k++) {
-    const from = Math.min(count, k * seg), to = Math.min(count, (k + 1) * seg);
+    const from = Math.min(count, k * seg),
+      to = Math.min(count, (k + 1) * seg);
     let bits = 0;
     for (let i = from; i < to; i++) bits += lengths[symbols[i]!]!;
     const sw = new BitWriter((bits >>> 3) + 8);
@@ -175,19 +199,25 @@ export function readLengths(bytes: Uint8Array, pos: number, end: number, maxSymb
     else if (r.readBit() === 0) l = prev + 1;
     else if (r.readBit() === 0) l = prev - 1;
     else l = r.readBits(4);
-    if (l < 0 || l > MAX_CODE_LENGTH) throw new SparrowError('corrupt_stream', `code length ${l} of symbol ${s} is outside 0..${MAX_CODE_LENGTH}`);
+    if (l < 0 || l > MAX_CODE_LENGTH)
+      throw new SparrowError('corrupt_stream', `code length ${l} of symbol ${s} is outside 0..${MAX_CODE_LENGTH}`);
     lengths[s] = l;
     prev = l;
   }
   if (r.bitPos > r.bitsAvailable) throw new SparrowError('corrupt_stream', 'code-length table runs past the end of the block');
   // Kraft: the code must be complete
-  let present = 0, kraft = 0;
+  let present = 0,
+    kraft = 0;
   for (let s = 0; s <= maxSymbol; s++) {
     const l = lengths[s]!;
-    if (l > 0) { present++; kraft += 1 << (MAX_CODE_LENGTH - l); }
+    if (l > 0) {
+      present++;
+      kraft += 1 << (MAX_CODE_LENGTH - l);
+    }
   }
   if (present < 2) throw new SparrowError('corrupt_stream', `a Huffman table needs at least two symbols, found ${present}`);
-  if (kraft !== 1 << MAX_CODE_LENGTH) throw new SparrowError('corrupt_stream', `code lengths are not a complete prefix code (Kraft sum ${kraft}/${1 << MAX_CODE_LENGTH})`);
+  if (kraft !== 1 << MAX_CODE_LENGTH)
+    throw new SparrowError('corrupt_stream', `code lengths are not a complete prefix code (Kraft sum ${kraft}/${1 << MAX_CODE_LENGTH})`);
   return { lengths, pos: pos + ((r.bitPos + 7) >>> 3) };
 }
 
@@ -197,13 +227,20 @@ export function readLengths(bytes: Uint8Array, pos: number, end: number, maxSymb
  * (a larger `max_symbol` field or constant symbol is corrupt). Returns the symbols and
  * the position after the block.
  */
-export function decodeBlockRef(bytes: Uint8Array, pos: number, end: number, maxCount: number, symbolLimit = 255): { symbols: Uint8Array; pos: number } {
+export function decodeBlockRef(
+  bytes: Uint8Array,
+  pos: number,
+  end: number,
+  maxCount: number,
+  symbolLimit = 255,
+): { symbols: Uint8Array; pos: number } {
   if (pos >= end) throw new SparrowError('corrupt_stream', 'Huffman block missing (stream ends)');
   const mode = bytes[pos++]!;
   const c = readVarint(bytes, pos, end);
   const count = c.value;
   pos = c.pos;
-  if (count > maxCount) throw new SparrowError('corrupt_stream', `Huffman block holds ${count} symbols, more than the ${maxCount} allowed here`);
+  if (count > maxCount)
+    throw new SparrowError('corrupt_stream', `Huffman block holds ${count} symbols, more than the ${maxCount} allowed here`);
   if (mode === BlockMode.Empty) {
     if (count !== 0) throw new SparrowError('corrupt_stream', `empty block with count ${count}`);
     return { symbols: new Uint8Array(0), pos };
@@ -245,22 +282,28 @@ export function decodeBlockRef(bytes: Uint8Array, pos: number, end: number, maxC
   const seg = Math.floor((count + S - 1) / S);
   let streamStart = pos;
   for (let k = 0; k < S; k++) {
-    const from = Math.min(count, k * seg), to = Math.min(count, (k + 1) * seg);
+    const from = Math.min(count, k * seg),
+      to = Math.min(count, (k + 1) * seg);
     const streamEnd = streamStart + sizes[k]!;
     const r = new BitReader(bytes, streamStart, streamEnd);
     for (let i = from; i < to; i++) {
-      let code = 0, first = 0, index = 0;
+      let code = 0,
+        first = 0,
+        index = 0;
       for (let len = 1; ; len++) {
         code |= r.readBit();
         const cnt = blCount[len]!;
-        if (code < first + cnt) { out[i] = sorted[index + code - first]!; break; }
+        if (code < first + cnt) {
+          out[i] = sorted[index + code - first]!;
+          break;
+        }
         index += cnt;
         first = (first + cnt) << 1;
         code <<= 1;
         if (len === MAX_CODE_LENGTH) throw new SparrowError('internal', 'complete code did not resolve');
       }
     }
-    if (((r.bitPos + 7) >>> 3) !== sizes[k]) {
+    if ((r.bitPos + 7) >>> 3 !== sizes[k]) {
       throw new SparrowError('corrupt_stream', `stream ${k} used ${r.bitPos} bits but is ${sizes[k]} bytes long`);
     }
     streamStart = streamEnd;

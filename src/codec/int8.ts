@@ -26,7 +26,11 @@ export function unzigzag(s: number): number {
   return (s >>> 1) ^ -(s & 1);
 }
 
-export interface StreamStat { name: string; count: number; entropyBytes: number }
+export interface StreamStat {
+  name: string;
+  count: number;
+  entropyBytes: number;
+}
 
 export interface EncodedInt8 {
   codec: Int8CodecId;
@@ -45,14 +49,18 @@ export function toRuns(data: Int8Array): { runs: Uint8Array; values: Uint8Array 
   for (let i = 0; i < data.length; i++) if (data[i] !== 0) nnz++;
   const values = new Uint8Array(nnz);
   const runs: number[] = [];
-  let run = 0, k = 0;
+  let run = 0,
+    k = 0;
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
     if (v === 0) {
       run++;
       continue;
     }
-    while (run >= RUN_ESCAPE) { runs.push(RUN_ESCAPE); run -= RUN_ESCAPE; }
+    while (run >= RUN_ESCAPE) {
+      runs.push(RUN_ESCAPE);
+      run -= RUN_ESCAPE;
+    }
     runs.push(run);
     values[k++] = zigzag(v) - 1;
     run = 0;
@@ -72,7 +80,9 @@ export function encodeRaw(data: Int8Array): EncodedInt8 {
   };
 }
 
-export interface BlockOptions { fourStreamMin?: number }
+export interface BlockOptions {
+  fourStreamMin?: number;
+}
 
 export function encodeHuffman(data: Int8Array, bo: BlockOptions = {}): EncodedInt8 {
   const sym = new Uint8Array(data.length);
@@ -177,8 +187,14 @@ export function encodeInt8(data: Int8Array, opts: { codecs?: readonly Int8CodecI
   let best: EncodedInt8 | null = null;
   for (const c of ALL_INT8_CODECS) {
     if (!allowed.includes(c)) continue;
-    const e = c === CODEC_RAW ? encodeRaw(data) : c === CODEC_HUFFMAN ? encodeHuffman(data, opts)
-      : c === CODEC_RLE_HUFFMAN ? encodeRleHuffman(data, opts) : encodeRleRows(data, opts.cols, opts);
+    const e =
+      c === CODEC_RAW
+        ? encodeRaw(data)
+        : c === CODEC_HUFFMAN
+          ? encodeHuffman(data, opts)
+          : c === CODEC_RLE_HUFFMAN
+            ? encodeRleHuffman(data, opts)
+            : encodeRleRows(data, opts.cols, opts);
     if (best === null || e.payload.length < best.payload.length) best = e;
   }
   if (best === null) throw new SparrowError('invalid_argument', 'encodeInt8: no codec allowed');
@@ -215,17 +231,22 @@ export function decodeInt8Ref(codec: number, payload: Uint8Array, n: number): In
     return walkRuns(runs, n, mags.length, (k, p) => {
       const mag = mags[k]! + 1 + base[Math.floor(p / cols)]!;
       const neg = (signs[k >> 3]! >> (k & 7)) & 1;
-      if (mag > 128 || (mag === 128 && !neg)) throw new SparrowError('corrupt_stream', `value magnitude ${mag}${neg ? '' : ' (positive)'} is not an int8`);
+      if (mag > 128 || (mag === 128 && !neg))
+        throw new SparrowError('corrupt_stream', `value magnitude ${mag}${neg ? '' : ' (positive)'} is not an int8`);
       return neg ? -mag : mag;
     });
   }
   throw new SparrowError('unsupported_codec', `codec ${codec} is not an int8 codec this reader knows`);
 }
 
-function readRows(payload: Uint8Array, n: number): { runs: Uint8Array; cols: number; base: Uint8Array; mags: Uint8Array; signs: Uint8Array } {
+function readRows(
+  payload: Uint8Array,
+  n: number,
+): { runs: Uint8Array; cols: number; base: Uint8Array; mags: Uint8Array; signs: Uint8Array } {
   const cv = readVarint(payload, 0, payload.length);
   const cols = cv.value;
-  if (cols < 1 || (n > 0 && n % cols !== 0) || (n === 0 && cols !== 1)) throw new SparrowError('corrupt_stream', `row length ${cols} does not divide the ${n}-element tensor`);
+  if (cols < 1 || (n > 0 && n % cols !== 0) || (n === 0 && cols !== 1))
+    throw new SparrowError('corrupt_stream', `row length ${cols} does not divide the ${n}-element tensor`);
   const rows = n === 0 ? 1 : n / cols;
   const nz = readVarint(payload, cv.pos, payload.length);
   const nnz = nz.value;
@@ -237,9 +258,11 @@ function readRows(payload: Uint8Array, n: number): { runs: Uint8Array; cols: num
   pos += rows;
   const rb = decodeBlockRef(payload, pos, payload.length, n);
   const mb = decodeBlockRef(payload, rb.pos, payload.length, nnz, 127);
-  if (mb.symbols.length !== nnz) throw new SparrowError('corrupt_stream', `magnitudes block holds ${mb.symbols.length} symbols, expected ${nnz}`);
+  if (mb.symbols.length !== nnz)
+    throw new SparrowError('corrupt_stream', `magnitudes block holds ${mb.symbols.length} symbols, expected ${nnz}`);
   const signBytes = (nnz + 7) >> 3;
-  if (payload.length - mb.pos !== signBytes) throw new SparrowError('corrupt_stream', `sign bitmap is ${payload.length - mb.pos} bytes, expected ${signBytes}`);
+  if (payload.length - mb.pos !== signBytes)
+    throw new SparrowError('corrupt_stream', `sign bitmap is ${payload.length - mb.pos} bytes, expected ${signBytes}`);
   const signs = payload.subarray(mb.pos);
   if (nnz & 7 && signs[signBytes - 1]! >> (nnz & 7)) throw new SparrowError('corrupt_stream', 'sign bitmap padding bits are not zero');
   return { runs: rb.symbols, cols, base, mags: mb.symbols, signs };
@@ -251,10 +274,15 @@ function readRows(payload: Uint8Array, n: number): { runs: Uint8Array; cols: num
  */
 function walkRuns(runs: Uint8Array, n: number, nnz: number, value: (k: number, p: number) => number): Int8Array {
   const out = new Int8Array(n);
-  let p = 0, k = 0;
+  let p = 0,
+    k = 0;
   for (let i = 0; i < runs.length; i++) {
     const r = runs[i]!;
-    if (r === RUN_ESCAPE) { p += RUN_ESCAPE; if (p > n) throw runPastEnd(n); continue; }
+    if (r === RUN_ESCAPE) {
+      p += RUN_ESCAPE;
+      if (p > n) throw runPastEnd(n);
+      continue;
+    }
     p += r;
     if (p >= n) throw runPastEnd(n);
     if (k >= nnz) throw new SparrowError('corrupt_stream', 'more runs than nonzero values');
@@ -276,7 +304,8 @@ function readRle(payload: Uint8Array, n: number): { runs: Uint8Array; values: Ui
   if (nnz > n) throw new SparrowError('corrupt_stream', `${nnz} nonzero values in a ${n}-element tensor`);
   const rb = decodeBlockRef(payload, nz.pos, payload.length, n);
   const vb = decodeBlockRef(payload, rb.pos, payload.length, nnz, 254);
-  if (vb.symbols.length !== nnz) throw new SparrowError('corrupt_stream', `values block holds ${vb.symbols.length} symbols, expected ${nnz}`);
+  if (vb.symbols.length !== nnz)
+    throw new SparrowError('corrupt_stream', `values block holds ${vb.symbols.length} symbols, expected ${nnz}`);
   if (vb.pos !== payload.length) throw new SparrowError('corrupt_stream', `${payload.length - vb.pos} stray bytes after the values block`);
   return { runs: rb.symbols, values: vb.symbols };
 }
@@ -285,22 +314,29 @@ function readRle(payload: Uint8Array, n: number): { runs: Uint8Array; values: Ui
 export interface Csr {
   rows: number;
   cols: number;
-  rowPtr: Uint32Array;  // (rows+1)
-  col: Uint16Array;     // (nnz) ascending within a row
-  val: Int8Array;       // (nnz)
+  rowPtr: Uint32Array; // (rows+1)
+  col: Uint16Array; // (nnz) ascending within a row
+  val: Int8Array; // (nnz)
 }
 
 /** Reference: dense (rows, cols) int8 → CSR. */
 export function denseToCsrRef(dense: Int8Array, rows: number, cols: number): Csr {
-  if (rows * cols !== dense.length) throw new SparrowError('invalid_argument', `CSR ${rows}x${cols} does not match ${dense.length} elements`);
+  if (rows * cols !== dense.length)
+    throw new SparrowError('invalid_argument', `CSR ${rows}x${cols} does not match ${dense.length} elements`);
   if (cols > 65536) throw new SparrowError('invalid_argument', `CSR needs cols ≤ 65536, got ${cols}`);
   const nnz = countNonzero(dense);
-  const rowPtr = new Uint32Array(rows + 1), col = new Uint16Array(nnz), val = new Int8Array(nnz);
+  const rowPtr = new Uint32Array(rows + 1),
+    col = new Uint16Array(nnz),
+    val = new Int8Array(nnz);
   let k = 0;
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const v = dense[r * cols + c]!;
-      if (v !== 0) { col[k] = c; val[k] = v; k++; }
+      if (v !== 0) {
+        col[k] = c;
+        val[k] = v;
+        k++;
+      }
     }
     rowPtr[r + 1] = k;
   }
@@ -317,7 +353,11 @@ export function decodeCsrRef(codec: number, payload: Uint8Array, rows: number, c
  * symbol count and Shannon bound (n·H/8), plus the tensor's nonzero count: what
  * `sparrow inspect` shows. For raw payloads the one stream is the bytes themselves.
  */
-export function analyzeInt8Payload(codec: number, payload: Uint8Array, n: number): { streams: StreamStat[]; entropyBytes: number; nonzero: number } {
+export function analyzeInt8Payload(
+  codec: number,
+  payload: Uint8Array,
+  n: number,
+): { streams: StreamStat[]; entropyBytes: number; nonzero: number } {
   let streams: StreamStat[];
   let nonzero: number;
   if (codec === CODEC_RAW || codec === CODEC_HUFFMAN) {

@@ -23,11 +23,12 @@ export function wasmCalibAccel(w: SparrowWasm): CalibAccel {
         const r = new AttrReader('Conv', node.attrs, { opset: node.opset, node: node.name });
         const win = readWindowAttrs('Conv', r, 2, W.dims.slice(2), false);
         const geo = windowGeometry(X.dims.slice(2), win);
-        const y = conv2dF32(w, X.data as Float32Array, X.dims, W.data as Float32Array, W.dims,
-          B ? (B.data as Float32Array) : undefined, {
-            pads: [geo.padBegin[0]!, geo.padBegin[1]!, geo.padEnd[0]!, geo.padEnd[1]!],
-            strides: [win.strides[0]!, win.strides[1]!], dilations: [win.dilations[0]!, win.dilations[1]!], groups: r.int('group', 1),
-          });
+        const y = conv2dF32(w, X.data as Float32Array, X.dims, W.data as Float32Array, W.dims, B ? (B.data as Float32Array) : undefined, {
+          pads: [geo.padBegin[0]!, geo.padBegin[1]!, geo.padEnd[0]!, geo.padEnd[1]!],
+          strides: [win.strides[0]!, win.strides[1]!],
+          dilations: [win.dilations[0]!, win.dilations[1]!],
+          groups: r.int('group', 1),
+        });
         return [{ dtype: 'float32', dims: y.dims, data: y.data }];
       };
     },

@@ -45,7 +45,10 @@ export type CalibrationMethod = 'minmax' | 'percentile' | 'mse';
 export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['minmax', 'percentile', 'mse'];
 
 /** A clipping range of real values, min ≤ max. */
-export interface ActivationRange { min: number; max: number }
+export interface ActivationRange {
+  min: number;
+  max: number;
+}
 
 export interface CalibrateOptions {
   /** 'percentile': the percentile of each tail kept, in (0, 100] (default 99.99) */
@@ -80,16 +83,21 @@ export class ActivationHistogram {
   private zeros = 0;
 
   constructor(bins = CALIBRATE_DEFAULTS.bins) {
-    if (!Number.isInteger(bins) || bins < 16 || bins % 4 !== 0) throw new SparrowError('invalid_argument', `histogram bins must be a multiple of 4, at least 16, got ${bins}`);
+    if (!Number.isInteger(bins) || bins < 16 || bins % 4 !== 0)
+      throw new SparrowError('invalid_argument', `histogram bins must be a multiple of 4, at least 16, got ${bins}`);
     this.bins = bins;
     this.counts = new Float64Array(bins);
   }
 
   /** bin width */
-  get width(): number { return (2 * this.radius) / this.bins; }
+  get width(): number {
+    return (2 * this.radius) / this.bins;
+  }
 
   /** lower edge of bin i */
-  edge(i: number): number { return -this.radius + i * this.width; }
+  edge(i: number): number {
+    return -this.radius + i * this.width;
+  }
 
   /** Makes the radius the smallest power of two ≥ a (never shrinking), merging bin pairs as it doubles. */
   private grow(a: number): void {
@@ -97,10 +105,14 @@ export class ActivationHistogram {
       let r = 2 ** Math.ceil(Math.log2(a));
       while (r < a) r *= 2;
       this.radius = r;
-      if (this.zeros) { this.counts[this.bins / 2]! += this.zeros; this.zeros = 0; }
+      if (this.zeros) {
+        this.counts[this.bins / 2]! += this.zeros;
+        this.zeros = 0;
+      }
       return;
     }
-    const B = this.bins, c = this.counts;
+    const B = this.bins,
+      c = this.counts;
     while (this.radius < a) {
       // new bin B/4 + i = old bins 2i, 2i+1 (the old range is the middle half of the new one)
       const merged = new Float64Array(B);
@@ -112,7 +124,9 @@ export class ActivationHistogram {
 
   /** Adds values (any numeric array). */
   add(data: ArrayLike<number>): void {
-    let lo = Infinity, hi = -Infinity, nan = false;
+    let lo = Infinity,
+      hi = -Infinity,
+      nan = false;
     for (let i = 0; i < data.length; i++) {
       const v = data[i]!;
       if (v < lo) lo = v;
@@ -120,17 +134,25 @@ export class ActivationHistogram {
       if (v !== v) nan = true;
     }
     if (data.length === 0) return;
-    if (nan || !Number.isFinite(lo) || !Number.isFinite(hi)) throw new SparrowError('invalid_argument', 'calibration met a non-finite activation (NaN or ±Infinity)');
+    if (nan || !Number.isFinite(lo) || !Number.isFinite(hi))
+      throw new SparrowError('invalid_argument', 'calibration met a non-finite activation (NaN or ±Infinity)');
     if (lo < this.min) this.min = lo;
     if (hi > this.max) this.max = hi;
     this.count += data.length;
     const a = Math.max(-lo, hi);
-    if (a === 0 && this.radius === 0) { this.zeros += data.length; return; }
+    if (a === 0 && this.radius === 0) {
+      this.zeros += data.length;
+      return;
+    }
     if (a > this.radius) this.grow(a);
-    const B = this.bins, R = this.radius, k = B / (2 * R), c = this.counts;
+    const B = this.bins,
+      R = this.radius,
+      k = B / (2 * R),
+      c = this.counts;
     for (let i = 0; i < data.length; i++) {
       let b = Math.floor((data[i]! + R) * k);
-      if (b >= B) b = B - 1; else if (b < 0) b = 0;
+      if (b >= B) b = B - 1;
+      else if (b < 0) b = 0;
       c[b]++;
     }
   }
@@ -167,8 +189,10 @@ export function roundHalfEven(x: number): number {
  */
 export function int8QuantParams(range: ActivationRange): Int8QuantParams {
   const { min, max } = range;
-  if (!Number.isFinite(min) || !Number.isFinite(max) || min > max) throw new SparrowError('invalid_argument', `a range needs finite min ≤ max, got [${min}, ${max}]`);
-  const rmin = Math.min(min, 0), rmax = Math.max(max, 0);
+  if (!Number.isFinite(min) || !Number.isFinite(max) || min > max)
+    throw new SparrowError('invalid_argument', `a range needs finite min ≤ max, got [${min}, ${max}]`);
+  const rmin = Math.min(min, 0),
+    rmax = Math.max(max, 0);
   if (rmax - rmin === 0) return { scale: 1, zeroPoint: 0 };
   let scale = Math.fround((rmax - rmin) / 255);
   if (!(scale > 0) || !Number.isFinite(scale)) scale = scale > 0 ? 3.4028234663852886e38 : 1.401298464324817e-45; // float32 extremes
@@ -192,12 +216,14 @@ export function dequantizeInt8(q: number, p: Int8QuantParams): number {
 
 /** Per-channel bias scales fround(sx · sw[c]) (sw a number: per-tensor). */
 export function biasScales(inputScale: number, weightScales: ArrayLike<number> | number, channels?: number): Float32Array {
-  const C = typeof weightScales === 'number' ? channels ?? 1 : weightScales.length;
-  if (!(Number.isFinite(inputScale) && inputScale > 0)) throw new SparrowError('invalid_argument', `input scale must be finite and positive, got ${inputScale}`);
+  const C = typeof weightScales === 'number' ? (channels ?? 1) : weightScales.length;
+  if (!(Number.isFinite(inputScale) && inputScale > 0))
+    throw new SparrowError('invalid_argument', `input scale must be finite and positive, got ${inputScale}`);
   const out = new Float32Array(C);
   for (let c = 0; c < C; c++) {
     const sw = typeof weightScales === 'number' ? weightScales : weightScales[c]!;
-    if (!(Number.isFinite(sw) && sw > 0)) throw new SparrowError('invalid_argument', `weight scale ${c} must be finite and positive, got ${sw}`);
+    if (!(Number.isFinite(sw) && sw > 0))
+      throw new SparrowError('invalid_argument', `weight scale ${c} must be finite and positive, got ${sw}`);
     out[c] = Math.fround(inputScale * sw);
     if (!(out[c]! > 0)) throw new SparrowError('invalid_argument', `bias scale ${c} = ${inputScale}·${sw} underflows float32`);
   }
@@ -212,7 +238,8 @@ export interface Int32Bias {
   saturated: number[];
 }
 
-const I32_MAX = 2147483647, I32_MIN = -2147483648;
+const I32_MAX = 2147483647,
+  I32_MIN = -2147483648;
 
 /**
  * int32 bias q[c] = roundHalfEven(b[c] / (sx · sw[c])) for a layer with input scale sx and
@@ -220,7 +247,9 @@ const I32_MAX = 2147483647, I32_MIN = -2147483648;
  * SparrowError('invalid_argument') naming the channel, unless `onSaturate` is 'clamp'.
  */
 export function quantizeBiasInt32(
-  bias: ArrayLike<number>, inputScale: number, weightScales: ArrayLike<number> | number,
+  bias: ArrayLike<number>,
+  inputScale: number,
+  weightScales: ArrayLike<number> | number,
   opts: { onSaturate?: 'throw' | 'clamp' } = {},
 ): Int32Bias {
   if (typeof weightScales !== 'number' && weightScales.length !== bias.length) {
@@ -235,7 +264,10 @@ export function quantizeBiasInt32(
     const v = roundHalfEven(b / scales[c]!);
     if (v > I32_MAX || v < I32_MIN) {
       if (opts.onSaturate !== 'clamp') {
-        throw new SparrowError('invalid_argument', `bias ${c} = ${b} is ${v} steps of ${scales[c]} (input scale ${inputScale} × weight scale): outside int32`);
+        throw new SparrowError(
+          'invalid_argument',
+          `bias ${c} = ${b} is ${v} steps of ${scales[c]} (input scale ${inputScale} × weight scale): outside int32`,
+        );
       }
       saturated.push(c);
       q[c] = v > 0 ? I32_MAX : I32_MIN;
@@ -255,8 +287,10 @@ export function quantizeBiasInt32(
 export function histogramQuantMse(h: ActivationHistogram, range: ActivationRange, centres = h.centres()): number {
   if (h.count === 0) return 0;
   const p = int8QuantParams(range);
-  const c = h.counts, inv = 1 / p.scale;
-  let e = 0, n = 0;
+  const c = h.counts,
+    inv = 1 / p.scale;
+  let e = 0,
+    n = 0;
   for (let i = 0; i < c.length; i++) {
     const k = c[i]!;
     if (k === 0) continue;
@@ -277,21 +311,30 @@ function observed(h: ActivationHistogram): ActivationRange {
 
 /** Both tails cut at `percentile` % (see the file comment). */
 export function percentileRange(h: ActivationHistogram, percentile: number): ActivationRange {
-  if (!(percentile > 0 && percentile <= 100)) throw new SparrowError('invalid_argument', `percentile must be in (0, 100], got ${percentile}`);
+  if (!(percentile > 0 && percentile <= 100))
+    throw new SparrowError('invalid_argument', `percentile must be in (0, 100], got ${percentile}`);
   const obs = observed(h);
   if (percentile === 100 || h.count === 0 || h.radius === 0) return obs;
   const need = (percentile / 100) * h.count;
-  const c = h.counts, B = h.bins;
-  let acc = 0, hi = obs.max;
+  const c = h.counts,
+    B = h.bins;
+  let acc = 0,
+    hi = obs.max;
   for (let i = 0; i < B; i++) {
     acc += c[i]!;
-    if (acc >= need) { hi = Math.min(obs.max, h.edge(i + 1)); break; }
+    if (acc >= need) {
+      hi = Math.min(obs.max, h.edge(i + 1));
+      break;
+    }
   }
   acc = 0;
   let lo = obs.min;
   for (let i = B - 1; i >= 0; i--) {
     acc += c[i]!;
-    if (acc >= need) { lo = Math.max(obs.min, h.edge(i)); break; }
+    if (acc >= need) {
+      lo = Math.max(obs.min, h.edge(i));
+      break;
+    }
   }
   if (lo > hi) lo = hi = (lo + hi) / 2; // only when a single bin holds both tails
   return { min: lo, max: hi };
@@ -303,11 +346,15 @@ export function mseRange(h: ActivationHistogram): ActivationRange {
   if (h.count === 0 || h.radius === 0 || obs.min === obs.max) return obs;
   const centres = h.centres();
   const cost = (r: ActivationRange): number => histogramQuantMse(h, r, centres);
-  let best = obs, bestCost = cost(obs);
+  let best = obs,
+    bestCost = cost(obs);
   const consider = (r: ActivationRange): void => {
     if (!(r.min <= r.max)) return;
     const e = cost(r);
-    if (e < bestCost) { best = r; bestCost = e; }
+    if (e < bestCost) {
+      best = r;
+      bestCost = e;
+    }
   };
   // 1. shrink both ends together
   for (let k = 1; k <= 128; k++) {
@@ -317,7 +364,8 @@ export function mseRange(h: ActivationHistogram): ActivationRange {
   // 2. coordinate descent over bin edges inside the observed range (up to 256 candidates per end)
   const B = h.bins;
   const step = Math.max(1, Math.floor(B / 256));
-  const his: number[] = [], los: number[] = [];
+  const his: number[] = [],
+    los: number[] = [];
   for (let i = 0; i <= B; i += step) {
     const e = h.edge(i);
     if (e > 0 && e < obs.max) his.push(e);
@@ -327,20 +375,34 @@ export function mseRange(h: ActivationHistogram): ActivationRange {
   los.push(obs.min);
   for (let sweep = 0; sweep < 3; sweep++) {
     const before = bestCost;
-    if (obs.max > 0) { const lo = best.min; for (const e of his) consider({ min: lo, max: e }); }
-    if (obs.min < 0) { const hi = best.max; for (const e of los) consider({ min: e, max: hi }); }
+    if (obs.max > 0) {
+      const lo = best.min;
+      for (const e of his) consider({ min: lo, max: e });
+    }
+    if (obs.min < 0) {
+      const hi = best.max;
+      for (const e of los) consider({ min: e, max: hi });
+    }
     if (bestCost >= before) break;
   }
   return best;
 }
 
 /** The range of one histogram by `method`. */
-export function chooseRange(h: ActivationHistogram, method: CalibrationMethod, opts: Pick<CalibrateOptions, 'percentile'> = {}): ActivationRange {
+export function chooseRange(
+  h: ActivationHistogram,
+  method: CalibrationMethod,
+  opts: Pick<CalibrateOptions, 'percentile'> = {},
+): ActivationRange {
   switch (method) {
-    case 'minmax': return observed(h);
-    case 'percentile': return percentileRange(h, opts.percentile ?? CALIBRATE_DEFAULTS.percentile);
-    case 'mse': return mseRange(h);
-    default: throw new SparrowError('invalid_argument', `calibration method must be ${CALIBRATION_METHODS.join(', ')}, got ${String(method)}`);
+    case 'minmax':
+      return observed(h);
+    case 'percentile':
+      return percentileRange(h, opts.percentile ?? CALIBRATE_DEFAULTS.percentile);
+    case 'mse':
+      return mseRange(h);
+    default:
+      throw new SparrowError('invalid_argument', `calibration method must be ${CALIBRATION_METHODS.join(', ')}, got ${String(method)}`);
   }
 }
 
@@ -350,7 +412,10 @@ export function chooseRange(h: ActivationHistogram, method: CalibrationMethod, o
 /** The float32 activations of a graph: graph inputs, then non-constant node outputs in node order. */
 export function activationValues(graph: Graph): string[] {
   const out: string[] = [];
-  const isF32 = (n: string): boolean => { const v = graph.values.get(n); return !!v && !v.const && v.info.dtype === 'float32'; };
+  const isF32 = (n: string): boolean => {
+    const v = graph.values.get(n);
+    return !!v && !v.const && v.info.dtype === 'float32';
+  };
   for (const i of graph.inputs) if (isF32(i)) out.push(i);
   for (const n of graph.nodes) for (const o of n.outputs) if (o && isF32(o)) out.push(o);
   return out;
@@ -362,14 +427,20 @@ export function activationValues(graph: Graph): string[] {
  * graph's only input, or the feeds by input name.
  */
 export async function calibrateActivations(
-  graph: Graph, batches: ReadonlyArray<Tensor | Record<string, Tensor>>, method: CalibrationMethod, opts: CalibrateOptions = {},
+  graph: Graph,
+  batches: ReadonlyArray<Tensor | Record<string, Tensor>>,
+  method: CalibrationMethod,
+  opts: CalibrateOptions = {},
 ): Promise<Map<string, ActivationRange>> {
-  if (!CALIBRATION_METHODS.includes(method)) throw new SparrowError('invalid_argument', `calibration method must be ${CALIBRATION_METHODS.join(', ')}, got ${String(method)}`);
-  if (opts.percentile !== undefined && !(opts.percentile > 0 && opts.percentile <= 100)) throw new SparrowError('invalid_argument', `percentile must be in (0, 100], got ${opts.percentile}`);
+  if (!CALIBRATION_METHODS.includes(method))
+    throw new SparrowError('invalid_argument', `calibration method must be ${CALIBRATION_METHODS.join(', ')}, got ${String(method)}`);
+  if (opts.percentile !== undefined && !(opts.percentile > 0 && opts.percentile <= 100))
+    throw new SparrowError('invalid_argument', `percentile must be in (0, 100], got ${opts.percentile}`);
   if (batches.length === 0) throw new SparrowError('invalid_argument', 'calibration needs at least one batch');
   const all = activationValues(graph);
   const wanted = opts.values ? [...opts.values] : all;
-  for (const v of wanted) if (!all.includes(v)) throw new SparrowError('invalid_argument', `'${v}' is not a float32 activation of the graph`);
+  for (const v of wanted)
+    if (!all.includes(v)) throw new SparrowError('invalid_argument', `'${v}' is not a float32 activation of the graph`);
   const hists = new Map(wanted.map((v) => [v, new ActivationHistogram(opts.bins ?? CALIBRATE_DEFAULTS.bins)]));
 
   // graph outputs and values no node reads come back as outputs; the rest are seen at their first reader
@@ -388,7 +459,9 @@ export async function calibrateActivations(
       h.add(t.data as Float32Array);
     };
     const outs = runReference(g, feeds, {
-      checkShapes: false, beforeNode: (node, inputs) => node.inputs.forEach((n, k) => observe(n, inputs[k])), ...(opts.kernel ? { kernel: opts.kernel } : {}),
+      checkShapes: false,
+      beforeNode: (node, inputs) => node.inputs.forEach((n, k) => observe(n, inputs[k])),
+      ...(opts.kernel ? { kernel: opts.kernel } : {}),
     });
     for (const i of graph.inputs) observe(i, feeds[i]);
     for (const [n, t] of Object.entries(outs)) observe(n, t);
@@ -404,6 +477,10 @@ function isTensor(x: Tensor | Record<string, Tensor>): x is Tensor {
 }
 
 function singleFeed(graph: Graph, t: Tensor): Record<string, Tensor> {
-  if (graph.inputs.length !== 1) throw new SparrowError('invalid_argument', `a batch given as one tensor needs a one-input graph; this one has ${graph.inputs.length} inputs (give feeds by name)`);
+  if (graph.inputs.length !== 1)
+    throw new SparrowError(
+      'invalid_argument',
+      `a batch given as one tensor needs a one-input graph; this one has ${graph.inputs.length} inputs (give feeds by name)`,
+    );
   return { [graph.inputs[0]!]: t };
 }

@@ -18,7 +18,11 @@ import { obsQuantize, type ObsQuantized, type StepRule } from './gptq.js';
 import { reconstructionError } from './obs.js';
 
 /** One option for a layer: OBS-quantized with `step` on |q| ≤ maxq (and `sparsity` pruned). */
-export interface Candidate { step: StepRule; maxq: number; sparsity: number }
+export interface Candidate {
+  step: StepRule;
+  maxq: number;
+  sparsity: number;
+}
 
 /** The default candidate grid: steps of α · rms(row), α from fine to coarse. */
 export const DEFAULT_ALPHAS = [0.25, 0.35, 0.5, 0.7, 1, 1.4, 2, 2.8];
@@ -54,20 +58,30 @@ export interface Allocation {
 
 /** OBS-quantizes a layer's groups with one candidate (rows split evenly over the groups). */
 export function quantizeLayer(L: AllocLayer, c: Candidate): ObsQuantized {
-  const G = L.groupH.length, rows = L.W.length / L.K, rpg = rows / G, K = L.K;
-  const q = new Int8Array(L.W.length), step = new Float32Array(rows), W = new Float32Array(L.W.length);
+  const G = L.groupH.length,
+    rows = L.W.length / L.K,
+    rpg = rows / G,
+    K = L.K;
+  const q = new Int8Array(L.W.length),
+    step = new Float32Array(rows),
+    W = new Float32Array(L.W.length);
   for (let g = 0; g < G; g++) {
     const r = obsQuantize(L.W.slice(g * rpg * K, (g + 1) * rpg * K), L.groupH[g]!, { sparsity: c.sparsity, maxq: c.maxq, step: c.step });
-    q.set(r.q, g * rpg * K); step.set(r.step, g * rpg); W.set(r.W, g * rpg * K);
+    q.set(r.q, g * rpg * K);
+    step.set(r.step, g * rpg);
+    W.set(r.W, g * rpg * K);
   }
   return { q, step, W };
 }
 
 function layerError(L: AllocLayer, What: Float32Array): number {
-  const G = L.groupH.length, rpg = L.W.length / L.K / G, K = L.K;
+  const G = L.groupH.length,
+    rpg = L.W.length / L.K / G,
+    K = L.K;
   let e = 0;
   for (let g = 0; g < G; g++) {
-    const a = g * rpg * K, b = (g + 1) * rpg * K;
+    const a = g * rpg * K,
+      b = (g + 1) * rpg * K;
     e += reconstructionError(L.W.subarray(a, b), What.subarray(a, b), L.groupH[g]!);
   }
   return e;
@@ -118,25 +132,34 @@ export function allocate(table: SensitivityTable, budget: number): Allocation {
   const t = table.layers;
   const pick = (lambda: number): Array<{ c: Candidate; bytes: number; err: number }> =>
     t.map((l) => {
-      let best = l.opts[0]!, bestCost = Infinity;
+      let best = l.opts[0]!,
+        bestCost = Infinity;
       for (const o of l.opts) {
         const cost = o.bytes + lambda * l.S * o.err;
-        if (cost < bestCost || (cost === bestCost && o.bytes < best.bytes)) { best = o; bestCost = cost; }
+        if (cost < bestCost || (cost === bestCost && o.bytes < best.bytes)) {
+          best = o;
+          bestCost = cost;
+        }
       }
       return best;
     });
   const total = (p: Array<{ bytes: number }>): number => p.reduce((a, o) => a + o.bytes, 0);
   const smallest = t.reduce((a, l) => a + Math.min(...l.opts.map((o) => o.bytes)), 0);
   if (smallest > budget) {
-    throw new SparrowError('invalid_argument', `the size target is below what the coarsest setting reaches (${smallest} bytes of weights, budget ${Math.round(budget)})`);
+    throw new SparrowError(
+      'invalid_argument',
+      `the size target is below what the coarsest setting reaches (${smallest} bytes of weights, budget ${Math.round(budget)})`,
+    );
   }
   // bisect log λ: the total grows with λ
-  let lo = 1e-12, hi = 1e12;
+  let lo = 1e-12,
+    hi = 1e12;
   if (total(pick(hi)) <= budget) lo = hi;
   else {
     for (let it = 0; it < 100; it++) {
       const mid = Math.sqrt(lo * hi);
-      if (total(pick(mid)) <= budget) lo = mid; else hi = mid;
+      if (total(pick(mid)) <= budget) lo = mid;
+      else hi = mid;
     }
   }
   const chosen = pick(lo);
@@ -144,11 +167,18 @@ export function allocate(table: SensitivityTable, budget: number): Allocation {
   // best predicted loss reduction per byte
   let used = total(chosen);
   for (;;) {
-    let best = -1, bestOpt: (typeof chosen)[number] | undefined, bestGain = 0;
+    let best = -1,
+      bestOpt: (typeof chosen)[number] | undefined,
+      bestGain = 0;
     chosen.forEach((cur, i) => {
       for (const o of t[i]!.opts) {
-        const db = o.bytes - cur.bytes, dl = t[i]!.S * (cur.err - o.err);
-        if (db > 0 && dl > 0 && used + db <= budget && dl / db > bestGain) { bestGain = dl / db; best = i; bestOpt = o; }
+        const db = o.bytes - cur.bytes,
+          dl = t[i]!.S * (cur.err - o.err);
+        if (db > 0 && dl > 0 && used + db <= budget && dl / db > bestGain) {
+          bestGain = dl / db;
+          best = i;
+          bestOpt = o;
+        }
       }
     });
     if (best < 0) break;
@@ -172,13 +202,22 @@ export function meanKl(pLogits: Float32Array, qLogits: Float32Array, classes: nu
   let sum = 0;
   for (let r = 0; r < rows; r++) {
     const o = r * classes;
-    let mp = -Infinity, mq = -Infinity;
-    for (let j = 0; j < classes; j++) { mp = Math.max(mp, pLogits[o + j]!); mq = Math.max(mq, qLogits[o + j]!); }
-    let zp = 0, zq = 0;
-    for (let j = 0; j < classes; j++) { zp += Math.exp(pLogits[o + j]! - mp); zq += Math.exp(qLogits[o + j]! - mq); }
+    let mp = -Infinity,
+      mq = -Infinity;
+    for (let j = 0; j < classes; j++) {
+      mp = Math.max(mp, pLogits[o + j]!);
+      mq = Math.max(mq, qLogits[o + j]!);
+    }
+    let zp = 0,
+      zq = 0;
+    for (let j = 0; j < classes; j++) {
+      zp += Math.exp(pLogits[o + j]! - mp);
+      zq += Math.exp(qLogits[o + j]! - mq);
+    }
     let kl = 0;
     for (let j = 0; j < classes; j++) {
-      const lp = pLogits[o + j]! - mp - Math.log(zp), lq = qLogits[o + j]! - mq - Math.log(zq);
+      const lp = pLogits[o + j]! - mp - Math.log(zp),
+        lq = qLogits[o + j]! - mq - Math.log(zq);
       kl += Math.exp(lp) * (lp - lq);
     }
     sum += Math.max(0, kl);

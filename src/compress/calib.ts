@@ -100,13 +100,28 @@ export function findWeightLayers(graph: Graph): WeightLayer[] {
       if (dims.length < 3) continue;
       const g = typeof n.attrs['group'] === 'number' ? n.attrs['group'] : 1;
       if (!Number.isInteger(g) || g < 1 || dims[0]! % g !== 0) continue;
-      out.push({ node: n.name, op: 'Conv', weight: wName, dims, rows: dims[0]!, K: elementCount(dims.slice(1)), groups: g, layout: 'rowsK' });
+      out.push({
+        node: n.name,
+        op: 'Conv',
+        weight: wName,
+        dims,
+        rows: dims[0]!,
+        K: elementCount(dims.slice(1)),
+        groups: g,
+        layout: 'rowsK',
+      });
     } else {
       if (dims.length !== 2) continue;
       const transB = n.op === 'Gemm' && n.attrs['transB'] === 1;
       out.push({
-        node: n.name, op: n.op, weight: wName, dims,
-        rows: transB ? dims[0]! : dims[1]!, K: transB ? dims[1]! : dims[0]!, groups: 1, layout: transB ? 'rowsK' : 'KRows',
+        node: n.name,
+        op: n.op,
+        weight: wName,
+        dims,
+        rows: transB ? dims[0]! : dims[1]!,
+        K: transB ? dims[1]! : dims[0]!,
+        groups: 1,
+        layout: transB ? 'rowsK' : 'KRows',
       });
     }
   }
@@ -116,7 +131,8 @@ export function findWeightLayers(graph: Graph): WeightLayer[] {
 /** The layer's weight as a (rows, K) Float32Array (a copy). */
 export function weightRowsK(graph: Graph, layer: WeightLayer): Float32Array {
   const t = graph.values.get(layer.weight)?.const;
-  if (!t || t.dtype !== 'float32') throw new SparrowError('invalid_argument', `weight '${layer.weight}' of '${layer.node}' is not a float32 constant`);
+  if (!t || t.dtype !== 'float32')
+    throw new SparrowError('invalid_argument', `weight '${layer.weight}' of '${layer.node}' is not a float32 constant`);
   const w = t.data as Float32Array;
   if (layer.layout === 'rowsK') return Float32Array.from(w);
   const { rows, K } = layer; // stored (K, rows)
@@ -163,7 +179,10 @@ function mulberry32(seed: number): () => number {
 
 function hashString(s: string): number {
   let h = 2166136261;
-  for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 16777619); }
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 16777619);
+  }
   return h >>> 0;
 }
 
@@ -173,7 +192,9 @@ function samplePositions(P: number, count: number, rand: () => number): Int32Arr
   for (let i = 0; i < P; i++) idx[i] = i;
   for (let i = 0; i < count; i++) {
     const j = i + Math.floor(rand() * (P - i));
-    const t = idx[i]!; idx[i] = idx[j]!; idx[j] = t;
+    const t = idx[i]!;
+    idx[i] = idx[j]!;
+    idx[j] = t;
   }
   return idx.slice(0, count).sort();
 }
@@ -208,7 +229,11 @@ class Accumulator {
   readonly buf: Float32Array[];
   readonly fill: Int32Array;
   nSamples = 0;
-  constructor(readonly K: number, groups: number, accel?: CalibAccel) {
+  constructor(
+    readonly K: number,
+    groups: number,
+    accel?: CalibAccel,
+  ) {
     this.acc = Array.from({ length: groups }, () => new Float64Array(K * K));
     this.nz = new Int32Array(K);
     this.nzv = new Float64Array(K);
@@ -220,22 +245,34 @@ class Accumulator {
   add(g: number, x: Float64Array | Float32Array, from = 0): void {
     const K = this.K;
     if (this.gram) {
-      const Xt = this.buf[g]!, col = this.fill[g]!;
+      const Xt = this.buf[g]!,
+        col = this.fill[g]!;
       for (let i = 0; i < K; i++) Xt[i * GRAM_BLOCK + col] = x[from + i]!;
       this.fill[g] = col + 1;
       if (col + 1 === GRAM_BLOCK) this.flush(g);
       return;
     }
-    const nz = this.nz, nzv = this.nzv, H = this.acc[g]!;
+    const nz = this.nz,
+      nzv = this.nzv,
+      H = this.acc[g]!;
     let m = 0;
-    for (let i = 0; i < K; i++) { const v = x[from + i]!; if (v !== 0) { nz[m] = i; nzv[m] = v; m++; } }
+    for (let i = 0; i < K; i++) {
+      const v = x[from + i]!;
+      if (v !== 0) {
+        nz[m] = i;
+        nzv[m] = v;
+        m++;
+      }
+    }
     for (let a = 0; a < m; a++) {
-      const va = nzv[a]!, row = nz[a]! * K;
+      const va = nzv[a]!,
+        row = nz[a]! * K;
       for (let b = a; b < m; b++) H[row + nz[b]!]! += va * nzv[b]!;
     }
   }
   private flush(g: number): void {
-    const n = this.fill[g]!, K = this.K;
+    const n = this.fill[g]!,
+      K = this.K;
     if (n === 0) return;
     let Xt = this.buf[g]!;
     if (n < GRAM_BLOCK) {
@@ -256,7 +293,11 @@ class Accumulator {
     return this.acc.map((A) => {
       const H = new Float64Array(K * K);
       for (let i = 0; i < K; i++) {
-        for (let j = i; j < K; j++) { const v = 2 * A[i * K + j]!; H[i * K + j] = v; H[j * K + i] = v; }
+        for (let j = i; j < K; j++) {
+          const v = 2 * A[i * K + j]!;
+          H[i * K + j] = v;
+          H[j * K + i] = v;
+        }
       }
       return H;
     });
@@ -277,7 +318,8 @@ interface LayerState {
 
 function convGeometry(node: Node, X: Tensor, W: Tensor, groups: number): NonNullable<LayerState['conv']> {
   const ctx = { opset: node.opset, node: node.name };
-  const inSp = X.dims.slice(2), nSp = inSp.length;
+  const inSp = X.dims.slice(2),
+    nSp = inSp.length;
   const win = readWindowAttrs('Conv', new AttrReader('Conv', node.attrs, ctx), nSp, W.dims.slice(2), false);
   const { P, KK, offsetOf } = convTapOffsets(inSp, win);
   const C = X.dims[1]!;
@@ -287,12 +329,19 @@ function convGeometry(node: Node, X: Tensor, W: Tensor, groups: number): NonNull
 function accumulateConv(st: LayerState, node: Node, X: Tensor, W: Tensor, maxPos: number): void {
   const { layer, acc } = st;
   if (X.dtype !== 'float32' || X.dims.length !== W.dims.length) {
-    throw new SparrowError('invalid_argument', `calibration: Conv '${node.name}' input is ${X.dtype} [${X.dims.join(',')}], weight [${W.dims.join(',')}]`);
+    throw new SparrowError(
+      'invalid_argument',
+      `calibration: Conv '${node.name}' input is ${X.dtype} [${X.dims.join(',')}], weight [${W.dims.join(',')}]`,
+    );
   }
   const key = X.dims.slice(1).join(',');
-  if (st.convKey !== key) { st.conv = convGeometry(node, X, W, layer.groups); st.convKey = key; }
+  if (st.convKey !== key) {
+    st.conv = convGeometry(node, X, W, layer.groups);
+    st.convKey = key;
+  }
   const { offsetOf, P, KK, inSize, Cg, C } = st.conv!;
-  if (Cg * KK !== layer.K) throw new SparrowError('internal', `calibration: Conv '${node.name}' patch length ${Cg * KK} differs from K = ${layer.K}`);
+  if (Cg * KK !== layer.K)
+    throw new SparrowError('internal', `calibration: Conv '${node.name}' patch length ${Cg * KK} differs from K = ${layer.K}`);
   const x = X.data as Float32Array;
   const N = X.dims[0]!;
   const patch = new Float64Array(layer.K);
@@ -327,18 +376,27 @@ function accumulateRows(st: LayerState, node: Node, A: Tensor, maxPos: number): 
   const transA = node.op === 'Gemm' && node.attrs['transA'] === 1;
   if (transA) {
     // A: (K, M), patches are its columns; one image per column
-    if (A.dims.length !== 2 || A.dims[0] !== K) throw new SparrowError('invalid_argument', `calibration: Gemm '${node.name}' input [${A.dims.join(',')}] does not fit K = ${K} (transA)`);
+    if (A.dims.length !== 2 || A.dims[0] !== K)
+      throw new SparrowError(
+        'invalid_argument',
+        `calibration: Gemm '${node.name}' input [${A.dims.join(',')}] does not fit K = ${K} (transA)`,
+      );
     const M = A.dims[1]!;
     const patch = new Float64Array(K);
     for (let m = 0; m < M; m++) {
       for (let k = 0; k < K; k++) patch[k] = a[k * M + m]!;
       acc.add(0, patch);
     }
-    acc.nSamples += M; st.images += M; st.positionsPerImage = 1;
+    acc.nSamples += M;
+    st.images += M;
+    st.positionsPerImage = 1;
     return;
   }
   if (A.dims.length < 1 || A.dims[A.dims.length - 1] !== K) {
-    throw new SparrowError('invalid_argument', `calibration: ${node.op} '${node.name}' input [${A.dims.join(',')}] does not end in K = ${K}`);
+    throw new SparrowError(
+      'invalid_argument',
+      `calibration: ${node.op} '${node.name}' input [${A.dims.join(',')}] does not end in K = ${K}`,
+    );
   }
   const totalRows = a.length / K;
   // rank 2 (or 1): every row is an image; rank ≥ 3: the first axis is the image axis
@@ -360,7 +418,8 @@ function accumulateRows(st: LayerState, node: Node, A: Tensor, maxPos: number): 
 
 function checkMaxPos(opts: CalibOptions): number {
   const maxPos = opts.maxPositionsPerImage ?? 4096;
-  if (!Number.isInteger(maxPos) || maxPos < 1) throw new SparrowError('invalid_argument', `maxPositionsPerImage must be an integer >= 1, got ${String(maxPos)}`);
+  if (!Number.isInteger(maxPos) || maxPos < 1)
+    throw new SparrowError('invalid_argument', `maxPositionsPerImage must be an integer >= 1, got ${String(maxPos)}`);
   return maxPos;
 }
 
@@ -374,9 +433,12 @@ function chooseLayers(graph: Graph, layers: ReadonlyArray<string | WeightLayer> 
     const found = byName.get(name);
     if (!found) {
       const node = graph.nodes.find((n) => n.name === name);
-      throw new SparrowError('invalid_argument', node
-        ? `node '${name}' (${node.op}) is not a prunable weight layer (Conv/Gemm/MatMul with an unshared float32 constant weight)`
-        : `the graph has no node named '${name}'`);
+      throw new SparrowError(
+        'invalid_argument',
+        node
+          ? `node '${name}' (${node.op}) is not a prunable weight layer (Conv/Gemm/MatMul with an unshared float32 constant weight)`
+          : `the graph has no node named '${name}'`,
+      );
     }
     chosen.push(found);
   }
@@ -385,7 +447,11 @@ function chooseLayers(graph: Graph, layers: ReadonlyArray<string | WeightLayer> 
 
 function newState(layer: WeightLayer, opts: CalibOptions): LayerState {
   return {
-    layer, acc: new Accumulator(layer.K, layer.groups, opts.accel), images: 0, positionsPerImage: 0, sampled: false,
+    layer,
+    acc: new Accumulator(layer.K, layer.groups, opts.accel),
+    images: 0,
+    positionsPerImage: 0,
+    sampled: false,
     seed: (hashString(layer.node) ^ Math.imul((opts.seed ?? 0) + 1, 0x85ebca6b)) >>> 0,
   };
 }
@@ -488,7 +554,8 @@ export function pruneSequentially(
   for (const b of batches) {
     const feeds = feedsOf(graph, b);
     for (const name of Object.keys(feeds)) {
-      if (!graph.inputs.includes(name)) throw new SparrowError('invalid_argument', `unknown input '${name}': the model's inputs are ${graph.inputs.join(', ')}`);
+      if (!graph.inputs.includes(name))
+        throw new SparrowError('invalid_argument', `unknown input '${name}': the model's inputs are ${graph.inputs.join(', ')}`);
     }
     const env = new Map<string, Tensor>();
     for (const name of graph.inputs) {
@@ -502,7 +569,9 @@ export function pruneSequentially(
   // the float network's values, for bias correction
   const fenvs = opts.biasCorrection ? envs.map((e) => new Map(e)) : null;
   const lastUse = new Map<string, number>();
-  graph.nodes.forEach((n, k) => { for (const i of n.inputs) if (i) lastUse.set(i, k); });
+  graph.nodes.forEach((n, k) => {
+    for (const i of n.inputs) if (i) lastUse.set(i, k);
+  });
   const readers = consumers(graph);
   const out = new Map<string, SequentialLayer>();
   graph.nodes.forEach((node, k) => {
@@ -522,7 +591,10 @@ export function pruneSequentially(
       const Wp = prune(W, inputs);
       const ms = performance.now() - t0;
       if (!(Wp instanceof Float32Array) || Wp.length !== W.length) {
-        throw new SparrowError('invalid_argument', `pruneSequentially: prune() returned ${Wp?.length ?? 'no'} weights for '${node.name}', expected a Float32Array of ${W.length}`);
+        throw new SparrowError(
+          'invalid_argument',
+          `pruneSequentially: prune() returned ${Wp?.length ?? 'no'} weights for '${node.name}', expected a Float32Array of ${W.length}`,
+        );
       }
       const tensor = weightFromRowsK(layer, Wp);
       out.set(node.name, { inputs, W: Wp, tensor, ms });
@@ -534,7 +606,10 @@ export function pruneSequentially(
         return fast?.(inputs) ?? node.def.ref(inputs, node.attrs, { opset: node.opset, node: node.name });
       } catch (e) {
         if (e instanceof SparrowError) throw e;
-        throw new SparrowError('internal', `kernel of ${node.op} failed at node '${node.name}': ${e instanceof Error ? e.message : String(e)}`);
+        throw new SparrowError(
+          'internal',
+          `kernel of ${node.op} failed at node '${node.name}': ${e instanceof Error ? e.message : String(e)}`,
+        );
       }
     };
     const outs = envs.map((_, b) => exec(allInputs[b]!));
@@ -547,8 +622,12 @@ export function pruneSequentially(
       // [rows]; Gemm: C [..., rows], broadcast over the rows of A) and belong to this node alone;
       // a Gemm adds beta·C, so the constant moves by delta / beta.
       const beta = node.op === 'Gemm' ? (typeof node.attrs['beta'] === 'number' ? node.attrs['beta'] : 1) : 1;
-      const perChannel = !!bias && !!layer && bias.dims.length >= 1 && bias.dims[bias.dims.length - 1] === layer.rows
-        && (layer.op !== 'Conv' || bias.dims.length === 1);
+      const perChannel =
+        !!bias &&
+        !!layer &&
+        bias.dims.length >= 1 &&
+        bias.dims[bias.dims.length - 1] === layer.rows &&
+        (layer.op !== 'Conv' || bias.dims.length === 1);
       const sole = !!biasName && (readers.get(biasName)?.length ?? 0) === 1 && !graph.outputs.includes(biasName);
       if (res && bias?.dtype === 'float32' && perChannel && sole && beta !== 0) {
         // per output channel (axis 1 for Conv; last axis for Gemm/MatMul outputs (…, rows))
@@ -556,7 +635,8 @@ export function pruneSequentially(
         const sum = new Float64Array(rows);
         let count = 0;
         outs.forEach((o, b) => {
-          const yc = o[0]!.data as Float32Array, yf = fouts[b]![0]!.data as Float32Array;
+          const yc = o[0]!.data as Float32Array,
+            yf = fouts[b]![0]!.data as Float32Array;
           const inner = layer!.op === 'Conv' ? elementCount(o[0]!.dims.slice(2)) : 1;
           for (let i = 0; i < yc.length; i++) sum[Math.floor(i / inner) % rows]! += yf[i]! - yc[i]!;
           count += yc.length / rows;
@@ -571,12 +651,16 @@ export function pruneSequentially(
         });
       }
       fenvs.forEach((env, b) => {
-        node.outputs.forEach((o, j) => { if (o && fouts[b]![j]) env.set(o, fouts[b]![j]!); });
+        node.outputs.forEach((o, j) => {
+          if (o && fouts[b]![j]) env.set(o, fouts[b]![j]!);
+        });
         for (const i of node.inputs) if (i && lastUse.get(i) === k && !graph.inputs.includes(i)) env.delete(i);
       });
     }
     envs.forEach((env, b) => {
-      node.outputs.forEach((o, j) => { if (o && outs[b]![j]) env.set(o, outs[b]![j]!); });
+      node.outputs.forEach((o, j) => {
+        if (o && outs[b]![j]) env.set(o, outs[b]![j]!);
+      });
       for (const i of node.inputs) if (i && lastUse.get(i) === k && !graph.inputs.includes(i)) env.delete(i);
     });
   });
@@ -603,7 +687,11 @@ export function withPrunedWeights(graph: Graph, weights: ReadonlyMap<string, Flo
     if (delta && bv?.const && bv.const.dtype === 'float32') {
       const b = Float32Array.from(bv.const.data as Float32Array);
       for (let r = 0; r < b.length; r++) b[r]! += delta[r % delta.length]!; // C may be [..., rows] (Gemm)
-      g.values.set(biasName!, { name: bv.name, info: { dtype: 'float32', dims: [...bv.const.dims] }, const: { dtype: 'float32', dims: [...bv.const.dims], data: b } });
+      g.values.set(biasName!, {
+        name: bv.name,
+        info: { dtype: 'float32', dims: [...bv.const.dims] },
+        const: { dtype: 'float32', dims: [...bv.const.dims], data: b },
+      });
     }
   }
   return g;
@@ -615,7 +703,10 @@ function isTensor(b: unknown): b is Tensor {
 
 function singleFeed(graph: Graph, t: Tensor): Record<string, Tensor> {
   if (graph.inputs.length !== 1) {
-    throw new SparrowError('invalid_argument', `the graph has ${graph.inputs.length} inputs (${graph.inputs.join(', ')}): pass feeds by name`);
+    throw new SparrowError(
+      'invalid_argument',
+      `the graph has ${graph.inputs.length} inputs (${graph.inputs.join(', ')}): pass feeds by name`,
+    );
   }
   return { [graph.inputs[0]!]: t };
 }

@@ -11,7 +11,16 @@
 // derives int32 biases at load from the activation scales), the preprocessing and a record of
 // what was done go into the container (src/format/graph.ts). The float weights are not stored.
 import { SparrowError } from '../errors.js';
-import { collectLayerInputs, findWeightLayers, pruneSequentially, weightFromRowsK, weightRowsK, withPrunedWeights, type LayerInputs, type WeightLayer as CalibLayer } from './calib.js';
+import {
+  collectLayerInputs,
+  findWeightLayers,
+  pruneSequentially,
+  weightFromRowsK,
+  weightRowsK,
+  withPrunedWeights,
+  type LayerInputs,
+  type WeightLayer as CalibLayer,
+} from './calib.js';
 import { wasmCalibAccel } from './accel.js';
 import { obsQuantize } from './gptq.js';
 import { DEFAULT_ALPHAS, allocate, measureSensitivity, meanKl, type Candidate, type SensitivityTable } from './allocate.js';
@@ -36,7 +45,13 @@ export const PRUNE_METHODS: readonly PruneMethod[] = ['magnitude', 'hessian'];
 export type ActivationMode = 'dynamic' | 'static';
 
 /** Defaults of `sparrow compress`. */
-export const COMPRESS_DEFAULTS = { sparsity: 0.5, prune: 'magnitude' as PruneMethod, weightBits: 8, activations: 'dynamic' as ActivationMode, calibN: 128 };
+export const COMPRESS_DEFAULTS = {
+  sparsity: 0.5,
+  prune: 'magnitude' as PruneMethod,
+  weightBits: 8,
+  activations: 'dynamic' as ActivationMode,
+  calibN: 128,
+};
 
 /** A prunable weight of the optimized graph: input 1 of a Conv, Gemm or MatMul node, a float32 constant. */
 export interface WeightLayer {
@@ -191,28 +206,43 @@ export interface CompressResult {
 }
 
 /** Checks the options and fills in the defaults (SparrowError('invalid_argument') when unusable). */
-export function resolveCompressOptions(o: CompressOptions): Required<Pick<CompressOptions, 'sparsity' | 'prune' | 'weightBits' | 'activations'>> {
+export function resolveCompressOptions(
+  o: CompressOptions,
+): Required<Pick<CompressOptions, 'sparsity' | 'prune' | 'weightBits' | 'activations'>> {
   const sparsity = o.sparsity ?? COMPRESS_DEFAULTS.sparsity;
-  if (typeof sparsity !== 'number' || !(sparsity >= 0 && sparsity < 1)) throw new SparrowError('invalid_argument', `sparsity must be in [0, 1), got ${String(sparsity)}`);
+  if (typeof sparsity !== 'number' || !(sparsity >= 0 && sparsity < 1))
+    throw new SparrowError('invalid_argument', `sparsity must be in [0, 1), got ${String(sparsity)}`);
   const prune = o.prune ?? COMPRESS_DEFAULTS.prune;
-  if (!PRUNE_METHODS.includes(prune)) throw new SparrowError('invalid_argument', `pruning method must be ${PRUNE_METHODS.join(' or ')}, got ${String(prune)}`);
+  if (!PRUNE_METHODS.includes(prune))
+    throw new SparrowError('invalid_argument', `pruning method must be ${PRUNE_METHODS.join(' or ')}, got ${String(prune)}`);
   const weightBits = o.weightBits ?? COMPRESS_DEFAULTS.weightBits;
-  if (!Number.isInteger(weightBits) || weightBits < 3 || weightBits > 8) throw new SparrowError('invalid_argument', `weight bits must be an integer in 3..8, got ${String(weightBits)}`);
+  if (!Number.isInteger(weightBits) || weightBits < 3 || weightBits > 8)
+    throw new SparrowError('invalid_argument', `weight bits must be an integer in 3..8, got ${String(weightBits)}`);
   const activations = o.activations ?? COMPRESS_DEFAULTS.activations;
-  if (activations !== 'dynamic' && activations !== 'static') throw new SparrowError('invalid_argument', `activations must be dynamic or static, got ${String(activations)}`);
-  if (o.targetBytes !== undefined && prune !== 'hessian') throw new SparrowError('invalid_argument', 'a size target (--target-size) needs --prune hessian');
-  if (o.targetBytes !== undefined && !(Number.isFinite(o.targetBytes) && o.targetBytes > 0)) throw new SparrowError('invalid_argument', `the size target must be a positive number of bytes, got ${String(o.targetBytes)}`);
+  if (activations !== 'dynamic' && activations !== 'static')
+    throw new SparrowError('invalid_argument', `activations must be dynamic or static, got ${String(activations)}`);
+  if (o.targetBytes !== undefined && prune !== 'hessian')
+    throw new SparrowError('invalid_argument', 'a size target (--target-size) needs --prune hessian');
+  if (o.targetBytes !== undefined && !(Number.isFinite(o.targetBytes) && o.targetBytes > 0))
+    throw new SparrowError('invalid_argument', `the size target must be a positive number of bytes, got ${String(o.targetBytes)}`);
   if (prune === 'hessian' && !o.calib) throw new SparrowError('invalid_argument', 'hessian pruning needs calibration data (--calib)');
-  if (activations === 'static' && !o.calib) throw new SparrowError('invalid_argument', 'static activation ranges need calibration data (--calib)');
+  if (activations === 'static' && !o.calib)
+    throw new SparrowError('invalid_argument', 'static activation ranges need calibration data (--calib)');
   return { sparsity, prune, weightBits, activations };
 }
 
 /** Runs the float graph on the batches and returns the values `names` per batch (graph inputs are the feeds themselves). */
-export async function collectValues(graph: Graph, names: readonly string[], batches: readonly Tensor[], engine: EngineName = 'sparrow-f32'): Promise<Map<string, Tensor[]>> {
+export async function collectValues(
+  graph: Graph,
+  names: readonly string[],
+  batches: readonly Tensor[],
+  engine: EngineName = 'sparrow-f32',
+): Promise<Map<string, Tensor[]>> {
   const out = new Map<string, Tensor[]>(names.map((n) => [n, []]));
   const input = graph.inputs[0];
   if (!input) throw new SparrowError('invalid_argument', 'the model has no input to calibrate');
-  if (graph.inputs.length !== 1) throw new SparrowError('invalid_argument', `calibration feeds one input; the model has ${graph.inputs.length}`);
+  if (graph.inputs.length !== 1)
+    throw new SparrowError('invalid_argument', `calibration feeds one input; the model has ${graph.inputs.length}`);
   const inner = names.filter((n) => !graph.inputs.includes(n));
   let session: Session | undefined;
   if (inner.length) {
@@ -259,7 +289,13 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   let outGraph = graph;
   let allocation: Map<string, Candidate> | undefined;
   const record = (alloc: Map<string, Candidate> | undefined): CompressionRecord => {
-    const compression: CompressionRecord = { prune: o.prune, sparsity: o.sparsity, weightBits: o.weightBits, activations: o.activations, bias: 'float32' };
+    const compression: CompressionRecord = {
+      prune: o.prune,
+      sparsity: o.sparsity,
+      weightBits: o.weightBits,
+      activations: o.activations,
+      bias: 'float32',
+    };
     if (calib) compression.calib = { spec: calib.spec, n: calib.batches.reduce((a, t) => a + (t.dims[0] ?? 1), 0) };
     if (o.prune === 'hessian') {
       compression['method'] = 'obs-joint-sequential';
@@ -269,7 +305,10 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     if (alloc) {
       compression['targetBytes'] = opts.targetBytes;
       // α of each layer's step (× rms of its kept weights), in layer order
-      compression['stepAlphas'] = layers.map((L) => { const c = alloc.get(L.node.name); return c && typeof c.step === 'object' ? c.step.rms : null; });
+      compression['stepAlphas'] = layers.map((L) => {
+        const c = alloc.get(L.node.name);
+        return c && typeof c.step === 'object' ? c.step.rms : null;
+      });
     }
     return compression;
   };
@@ -279,15 +318,29 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     // compensation (gptq.ts), then its bias corrected against the float network.
     const calibLayers = new Map(findWeightLayers(graph).map((l) => [l.node, l]));
     for (const L of layers) {
-      if (!calibLayers.has(L.node.name)) throw new SparrowError('invalid_argument', `--prune hessian: no calibration Hessian for layer ${L.node.name} (a shared or non-constant weight)`);
+      if (!calibLayers.has(L.node.name))
+        throw new SparrowError(
+          'invalid_argument',
+          `--prune hessian: no calibration Hessian for layer ${L.node.name} (a shared or non-constant weight)`,
+        );
     }
     const byNode = new Map(layers.map((L, i) => [L.node.name, i]));
     const accel = opts.wasm ? wasmCalibAccel(opts.wasm) : undefined;
     const maxqOf = (node: string): number => 2 ** (bitsOf(node) - 1) - 1;
     const uniform = (node: string): Candidate => ({ step: 'mse', maxq: maxqOf(node), sparsity: sparsityOf(node) });
-    const sized = opts.targetBytes !== undefined
-      ? await prepareSizeTarget(graph, layers, calibLayers, calib!.batches, o.weightBits, accel, opts, o.activations === 'static' ? placeholderRanges(graph) : undefined)
-      : undefined;
+    const sized =
+      opts.targetBytes !== undefined
+        ? await prepareSizeTarget(
+            graph,
+            layers,
+            calibLayers,
+            calib!.batches,
+            o.weightBits,
+            accel,
+            opts,
+            o.activations === 'static' ? placeholderRanges(graph) : undefined,
+          )
+        : undefined;
     const preprocessingOf = preprocessingFor(graph, opts);
     // bytes the static activation ranges will add to the metadata (JSON, ~2 float literals each)
     // the static activation ranges stored later, as placeholders of the longest JSON numbers
@@ -304,28 +357,48 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
           a = allocate(sized.table, opts.targetBytes! - sized.fixed - slack);
         } catch (e) {
           if (attempt === 0 || !(e instanceof SparrowError)) throw e;
-          throw new SparrowError('invalid_argument', `the size target ${opts.targetBytes} bytes is not reachable: the coarsest steps give ${lastSize} bytes`);
+          throw new SparrowError(
+            'invalid_argument',
+            `the size target ${opts.targetBytes} bytes is not reachable: the coarsest steps give ${lastSize} bytes`,
+          );
         }
         const chosen = new Map(a.choices.map((c) => [c.node, c.candidate]));
         candidateOf = (node) => chosen.get(node)!;
         allocation = chosen;
       }
       const results = new Map<string, { q: Int8Array; step: Float32Array }>();
-      const seq = pruneSequentially(graph, calib!.batches, (W, st) => {
-        const i = byNode.get(st.node);
-        if (i !== undefined) opts.onProgress?.(i, layers.length, layers[i]!.value);
-        const G = st.groupH.length, rpg = st.rows / G, K = st.K;
-        const q = new Int8Array(W.length), step = new Float32Array(st.rows), out = new Float32Array(W.length);
-        const c = candidateOf(st.node);
-        for (let g = 0; g < G; g++) {
-          const r = obsQuantize(W.slice(g * rpg * K, (g + 1) * rpg * K), st.groupH[g]!, { sparsity: c.sparsity, maxq: c.maxq, step: c.step });
-          q.set(r.q, g * rpg * K); step.set(r.step, g * rpg); out.set(r.W, g * rpg * K);
-        }
-        results.set(st.node, { q, step });
-        return out;
-      }, [...calibLayers.values()].filter((l) => byNode.has(l.node)), {
-        ...(accel ? { accel } : {}), biasCorrection: opts.biasCorrection ?? true,
-      });
+      const seq = pruneSequentially(
+        graph,
+        calib!.batches,
+        (W, st) => {
+          const i = byNode.get(st.node);
+          if (i !== undefined) opts.onProgress?.(i, layers.length, layers[i]!.value);
+          const G = st.groupH.length,
+            rpg = st.rows / G,
+            K = st.K;
+          const q = new Int8Array(W.length),
+            step = new Float32Array(st.rows),
+            out = new Float32Array(W.length);
+          const c = candidateOf(st.node);
+          for (let g = 0; g < G; g++) {
+            const r = obsQuantize(W.slice(g * rpg * K, (g + 1) * rpg * K), st.groupH[g]!, {
+              sparsity: c.sparsity,
+              maxq: c.maxq,
+              step: c.step,
+            });
+            q.set(r.q, g * rpg * K);
+            step.set(r.step, g * rpg);
+            out.set(r.W, g * rpg * K);
+          }
+          results.set(st.node, { q, step });
+          return out;
+        },
+        [...calibLayers.values()].filter((l) => byNode.has(l.node)),
+        {
+          ...(accel ? { accel } : {}),
+          biasCorrection: opts.biasCorrection ?? true,
+        },
+      );
       outGraph = withPrunedWeights(graph, seq);
       quantized.clear();
       reports.length = 0;
@@ -339,7 +412,12 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
       }
       if (!sized || attempt >= 3) break;
       // the sequential pass codes a little differently from the per-layer estimates: re-aim
-      const size = writeSparrowModel(outGraph, { quantized, preprocessing: preprocessingOf, compression: record(allocation), ...(rangeMeta ? { meta: rangeMeta } : {}) }).length;
+      const size = writeSparrowModel(outGraph, {
+        quantized,
+        preprocessing: preprocessingOf,
+        compression: record(allocation),
+        ...(rangeMeta ? { meta: rangeMeta } : {}),
+      }).length;
       if (process.env['SPARROW_DEBUG']) process.stderr.write(`size target: attempt ${attempt}, ${size} bytes (slack ${slack})\n`);
       lastSize = size;
       if (size <= opts.targetBytes!) break;
@@ -352,7 +430,12 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
       const w = graph.values.get(L.value)!.const!.data as Float32Array;
       const input0 = L.node.inputs[0] ?? '';
       const ctx: PruneContext = {
-        sparsity: sparsityOf(L.node.name), value: L.value, node: L.node.name, op: L.op, attrs: L.node.attrs, axis: L.axis,
+        sparsity: sparsityOf(L.node.name),
+        value: L.value,
+        node: L.node.name,
+        op: L.op,
+        attrs: L.node.attrs,
+        axis: L.axis,
         ...(L.transB !== undefined ? { transB: L.transB } : {}),
         ...(calib && input0 ? { inputs: () => layerInputs(input0) } : {}),
       };
@@ -408,8 +491,14 @@ export async function compressOnnx(onnx: Uint8Array, opts: CompressOptions = {})
  * weight streams (graph, biases, scales) are measured by writing the model with empty weights.
  */
 async function prepareSizeTarget(
-  graph: Graph, layers: WeightLayer[], calibLayers: Map<string, CalibLayer>, batches: readonly Tensor[],
-  weightBits: number, accel: ReturnType<typeof wasmCalibAccel> | undefined, opts: CompressOptions, meta?: Record<string, unknown>,
+  graph: Graph,
+  layers: WeightLayer[],
+  calibLayers: Map<string, CalibLayer>,
+  batches: readonly Tensor[],
+  weightBits: number,
+  accel: ReturnType<typeof wasmCalibAccel> | undefined,
+  opts: CompressOptions,
+  meta?: Record<string, unknown>,
 ): Promise<{ table: SensitivityTable; fixed: number }> {
   const maxq = 2 ** (weightBits - 1) - 1;
   const stats = collectLayerInputs(graph, batches, [...calibLayers.values()], accel ? { accel } : {});
@@ -422,12 +511,18 @@ async function prepareSizeTarget(
     zeros.set(L.value, { q, scales: new Float32Array(rows).fill(1), axis: L.axis });
     zeroCoded += encodeInt8(q, { cols: q.length / rows }).payload.length + 4 * rows;
   }
-  const fixed = writeSparrowModel(graph, { quantized: zeros, preprocessing: preprocessingFor(graph, opts), ...(meta ? { meta } : {}) }).length - zeroCoded;
+  const fixed =
+    writeSparrowModel(graph, { quantized: zeros, preprocessing: preprocessingFor(graph, opts), ...(meta ? { meta } : {}) }).length -
+    zeroCoded;
   // sensitivity images and the float outputs
   const input = graph.inputs[0]!;
   const sens: Tensor[] = [];
   let n = 0;
-  for (const b of batches) { if (n >= 64) break; sens.push(b); n += b.dims[0] ?? 1; }
+  for (const b of batches) {
+    if (n >= 64) break;
+    sens.push(b);
+    n += b.dims[0] ?? 1;
+  }
   const floatOut: Float32Array[] = [];
   const fs = Session.fromGraph(graph, { engine: 'sparrow-f32' });
   const outName = graph.outputs[0]!;
@@ -448,15 +543,22 @@ async function prepareSizeTarget(
     return { node: L.node.name, W: weightRowsK(graph, cl), groupH: st.groupH, K: cl.K };
   });
   const candidates: Candidate[] = DEFAULT_ALPHAS.map((a) => ({ step: { rms: a }, maxq, sparsity: 0 }));
-  const table = await measureSensitivity(allocLayers, candidates, { step: { rms: 1 }, maxq, sparsity: 0 }, lossWith,
-    (i, total, node) => opts.onProgress?.(i, 2 * total, `sensitivity ${node}`));
+  const table = await measureSensitivity(allocLayers, candidates, { step: { rms: 1 }, maxq, sparsity: 0 }, lossWith, (i, total, node) =>
+    opts.onProgress?.(i, 2 * total, `sensitivity ${node}`),
+  );
   return { table, fixed };
 }
 
 function preprocessingFor(graph: Graph, opts: CompressOptions): Preprocessing | null {
   const input = graph.inputs[0];
   return opts.preprocessing && input
-    ? { input, layout: 'NCHW', scale: opts.preprocessing.scale, ...(opts.preprocessing.mean ? { mean: opts.preprocessing.mean } : {}), ...(opts.preprocessing.std ? { std: opts.preprocessing.std } : {}) }
+    ? {
+        input,
+        layout: 'NCHW',
+        scale: opts.preprocessing.scale,
+        ...(opts.preprocessing.mean ? { mean: opts.preprocessing.mean } : {}),
+        ...(opts.preprocessing.std ? { std: opts.preprocessing.std } : {}),
+      }
     : null;
 }
 

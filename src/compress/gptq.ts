@@ -69,14 +69,19 @@ export function rowStep(w: ArrayLike<number>, maxq: number, rule: StepRule, keep
   // such a row is treated as zero (step 1, every q rounds to 0)
   if (rule === 'max') return Math.fround(base) || 1;
   if (typeof rule === 'object') {
-    const kept = Array.from(mags).sort((a, b) => b - a).slice(0, Math.max(1, keep));
+    const kept = Array.from(mags)
+      .sort((a, b) => b - a)
+      .slice(0, Math.max(1, keep));
     let ss = 0;
     for (const x of kept) ss += x * x;
     return Math.fround(Math.max(base, rule.rms * Math.sqrt(ss / kept.length))) || 1;
   }
   // only the weights that survive pruning are rounded (the others go to 0 anyway)
-  const kept = Array.from(mags).sort((a, b) => b - a).slice(0, Math.max(1, keep));
-  let best = 1, bestErr = Infinity;
+  const kept = Array.from(mags)
+    .sort((a, b) => b - a)
+    .slice(0, Math.max(1, keep));
+  let best = 1,
+    bestErr = Infinity;
   for (let i = 0; i <= 40; i++) {
     const p = 1 - i * 0.0125; // 1 … 0.5
     const s = Math.fround(base * p);
@@ -87,7 +92,10 @@ export function rowStep(w: ArrayLike<number>, maxq: number, rule: StepRule, keep
       const d = x - qv * s;
       e += d * d;
     }
-    if (e < bestErr) { bestErr = e; best = s; }
+    if (e < bestErr) {
+      bestErr = e;
+      best = s;
+    }
   }
   return best;
 }
@@ -97,7 +105,8 @@ const FULL_FACTORS = new WeakMap<Float64Array, { key: string; F: Int32Array; U: 
 /** FNV-1a over the bytes of a (K, K) matrix: O(K²), negligible next to the O(K³) factor. */
 function contentHash(H: Float64Array): string {
   const u = new Uint32Array(H.buffer, H.byteOffset, H.length * 2);
-  let a = 0x811c9dc5, b = 0x01000193 ^ H.length;
+  let a = 0x811c9dc5,
+    b = 0x01000193 ^ H.length;
   for (let i = 0; i < u.length; i++) {
     a = Math.imul(a ^ u[i]!, 16777619);
     b = Math.imul(b ^ u[i]!, 0x5bd1e995) ^ (b >>> 15);
@@ -116,29 +125,45 @@ export function obsQuantize(W: Float32Array, H: Float64Array, opts: ObsQuantizeO
   }
   const rows = W.length / K;
   const sparsity = opts.sparsity ?? 0;
-  if (!(sparsity >= 0 && sparsity < 1)) throw new SparrowError('invalid_argument', `obsQuantize: sparsity must be in [0, 1), got ${sparsity}`);
+  if (!(sparsity >= 0 && sparsity < 1))
+    throw new SparrowError('invalid_argument', `obsQuantize: sparsity must be in [0, 1), got ${sparsity}`);
   const maxq = opts.maxq ?? 127;
-  if (!Number.isInteger(maxq) || maxq < 1 || maxq > 127) throw new SparrowError('invalid_argument', `obsQuantize: maxq must be an integer in 1..127, got ${maxq}`);
+  if (!Number.isInteger(maxq) || maxq < 1 || maxq > 127)
+    throw new SparrowError('invalid_argument', `obsQuantize: maxq must be an integer in 1..127, got ${maxq}`);
   const damp = opts.damp ?? 0.01;
-  if (typeof damp !== 'number' || !Number.isFinite(damp) || damp < 0) throw new SparrowError('invalid_argument', `obsQuantize: damp must be a finite number >= 0, got ${String(damp)}`);
+  if (typeof damp !== 'number' || !Number.isFinite(damp) || damp < 0)
+    throw new SparrowError('invalid_argument', `obsQuantize: damp must be a finite number >= 0, got ${String(damp)}`);
   const rule = opts.step ?? 'mse';
   if (!(rule === 'max' || rule === 'mse' || (typeof rule === 'object' && rule !== null && Number.isFinite(rule.rms) && rule.rms > 0))) {
     throw new SparrowError('invalid_argument', `obsQuantize: step must be 'max', 'mse' or { rms: α > 0 }, got ${JSON.stringify(rule)}`);
   }
   // (obsPruneDetailed checks these too, but it is skipped at sparsity 0 without a mask)
-  for (let i = 0; i < W.length; i++) if (!Number.isFinite(W[i]!)) throw new SparrowError('invalid_argument', `obsQuantize: weight at index ${i} is not finite (${W[i]})`);
-  for (let i = 0; i < H.length; i++) if (!Number.isFinite(H[i]!)) throw new SparrowError('invalid_argument', `obsQuantize: H at index ${i} is not finite (${H[i]})`);
-  for (let i = 0; i < K; i++) if (H[i * K + i]! < 0) throw new SparrowError('invalid_argument', `obsQuantize: H[${i},${i}] = ${H[i * K + i]} is negative (H must be positive semidefinite)`);
+  for (let i = 0; i < W.length; i++)
+    if (!Number.isFinite(W[i]!)) throw new SparrowError('invalid_argument', `obsQuantize: weight at index ${i} is not finite (${W[i]})`);
+  for (let i = 0; i < H.length; i++)
+    if (!Number.isFinite(H[i]!)) throw new SparrowError('invalid_argument', `obsQuantize: H at index ${i} is not finite (${H[i]})`);
+  for (let i = 0; i < K; i++)
+    if (H[i * K + i]! < 0)
+      throw new SparrowError(
+        'invalid_argument',
+        `obsQuantize: H[${i},${i}] = ${H[i * K + i]} is negative (H must be positive semidefinite)`,
+      );
   const fixed = opts.mask;
   if (fixed && fixed.length !== rows * K) throw new SparrowError('invalid_argument', `obsQuantize: mask must have ${rows * K} elements`);
 
   // 1. the mask and the least-squares weights for it (SparseGPT sweep + re-fit, obs.ts)
   let Wf: Float32Array, mask: Uint8Array;
   if (fixed || sparsity > 0) {
-    const r = obsPruneDetailed(W, H, sparsity, { damp, ...(opts.blockSize ? { blockSize: opts.blockSize } : {}), ...(fixed ? { mask: fixed } : {}) });
-    Wf = r.W; mask = r.stats.mask;
+    const r = obsPruneDetailed(W, H, sparsity, {
+      damp,
+      ...(opts.blockSize ? { blockSize: opts.blockSize } : {}),
+      ...(fixed ? { mask: fixed } : {}),
+    });
+    Wf = r.W;
+    mask = r.stats.mask;
   } else {
-    Wf = W; mask = new Uint8Array(rows * K);
+    Wf = W;
+    mask = new Uint8Array(rows * K);
   }
   // dead inputs (H_ii = 0) are pruned too
   const dead = new Uint8Array(K);
@@ -146,8 +171,13 @@ export function obsQuantize(W: Float32Array, H: Float64Array, opts: ObsQuantizeO
 
   // 2. per row, GPTQ on the kept columns F: U_F = upper Cholesky of (H_FF + λI)⁻¹; columns in
   //    act order (decreasing H_ii) when asked. Rows keeping every column share one factor.
-  let mean = 0, nLive = 0;
-  for (let i = 0; i < K; i++) if (!dead[i]) { mean += H[i * K + i]!; nLive++; }
+  let mean = 0,
+    nLive = 0;
+  for (let i = 0; i < K; i++)
+    if (!dead[i]) {
+      mean += H[i * K + i]!;
+      nLive++;
+    }
   const lambda = damp * (nLive ? mean / nLive : 1);
   const order = Int32Array.from({ length: K }, (_, i) => i);
   if (opts.actOrder ?? true) order.sort((a, b) => H[b * K + b]! - H[a * K + a]! || a - b);
@@ -171,7 +201,10 @@ export function obsQuantize(W: Float32Array, H: Float64Array, opts: ObsQuantizeO
   for (let r = 0; r < rows; r++) {
     let n = 0;
     for (const j of order) if (!mask[r * K + j] && !dead[j]) F[n++] = j;
-    if (n === 0) { step[r] = 1; continue; }
+    if (n === 0) {
+      step[r] = 1;
+      continue;
+    }
     let U: Float64Array;
     if (n === nLive) {
       if (!shared) {

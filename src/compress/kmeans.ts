@@ -26,8 +26,13 @@ export interface SharedInt8 {
 function histogram(q: Int8Array): { xs: number[]; ws: number[] } {
   const counts = new Float64Array(256);
   for (let i = 0; i < q.length; i++) counts[q[i]! + 128]!++;
-  const xs: number[] = [], ws: number[] = [];
-  for (let v = -128; v <= 127; v++) if (v !== 0 && counts[v + 128]! > 0) { xs.push(v); ws.push(counts[v + 128]!); }
+  const xs: number[] = [],
+    ws: number[] = [];
+  for (let v = -128; v <= 127; v++)
+    if (v !== 0 && counts[v + 128]! > 0) {
+      xs.push(v);
+      ws.push(counts[v + 128]!);
+    }
   return { xs, ws };
 }
 
@@ -41,7 +46,9 @@ export function kmeans1dExact(xs: readonly number[], ws: readonly number[], k: n
   if (n === 0) return [];
   if (k >= n) return xs.map((_, i) => i);
   // prefix sums of w, w·x, w·x²
-  const W = new Float64Array(n + 1), S = new Float64Array(n + 1), Q = new Float64Array(n + 1);
+  const W = new Float64Array(n + 1),
+    S = new Float64Array(n + 1),
+    Q = new Float64Array(n + 1);
   for (let i = 0; i < n; i++) {
     W[i + 1] = W[i]! + ws[i]!;
     S[i + 1] = S[i]! + ws[i]! * xs[i]!;
@@ -50,23 +57,34 @@ export function kmeans1dExact(xs: readonly number[], ws: readonly number[], k: n
   // cost of the cluster [i, j] (inclusive): Σw(x − mean)² = Q − S²/W
   const cost = (i: number, j: number): number => {
     if (split > 0 && split < n && i < split && j >= split) return Infinity;
-    const w = W[j + 1]! - W[i]!, s = S[j + 1]! - S[i]!, q = Q[j + 1]! - Q[i]!;
+    const w = W[j + 1]! - W[i]!,
+      s = S[j + 1]! - S[i]!,
+      q = Q[j + 1]! - Q[i]!;
     return Math.max(0, q - (s * s) / w);
   };
   // D[m][j]: best cost of xs[0..j] in m+1 clusters; B[m][j]: start of the last cluster
-  const D: Float64Array[] = [], B: Int32Array[] = [];
-  const d0 = new Float64Array(n), b0 = new Int32Array(n);
+  const D: Float64Array[] = [],
+    B: Int32Array[] = [];
+  const d0 = new Float64Array(n),
+    b0 = new Int32Array(n);
   for (let j = 0; j < n; j++) d0[j] = cost(0, j);
-  D.push(d0); B.push(b0);
+  D.push(d0);
+  B.push(b0);
   for (let m = 1; m < k; m++) {
-    const prev = D[m - 1]!, d = new Float64Array(n).fill(Infinity), b = new Int32Array(n);
+    const prev = D[m - 1]!,
+      d = new Float64Array(n).fill(Infinity),
+      b = new Int32Array(n);
     for (let j = m; j < n; j++) {
       for (let i = m; i <= j; i++) {
         const c = prev[i - 1]! + cost(i, j);
-        if (c < d[j]!) { d[j] = c; b[j] = i; }
+        if (c < d[j]!) {
+          d[j] = c;
+          b[j] = i;
+        }
       }
     }
-    D.push(d); B.push(b);
+    D.push(d);
+    B.push(b);
   }
   // fewest clusters reaching the optimum (more clusters never cost more)
   let m = k - 1;
@@ -85,7 +103,8 @@ export function kmeans1dExact(xs: readonly number[], ws: readonly number[], k: n
  * values already: unchanged copy). See the file header for the rules.
  */
 export function shareInt8Levels(q: Int8Array, bits: number): SharedInt8 {
-  if (!Number.isInteger(bits) || bits < 1 || bits > 8) throw new SparrowError('invalid_argument', `weight bits must be an integer in 1..8, got ${bits}`);
+  if (!Number.isInteger(bits) || bits < 1 || bits > 8)
+    throw new SparrowError('invalid_argument', `weight bits must be an integer in 1..8, got ${bits}`);
   const { xs, ws } = histogram(q);
   const k = 2 ** bits - 1; // nonzero levels; 0 is the other one
   const out = Int8Array.from(q);
@@ -99,9 +118,14 @@ export function shareInt8Levels(q: Int8Array, bits: number): SharedInt8 {
   const starts = kmeans1dExact(xs, ws, k, split < 0 ? 0 : split);
   const levelSet = new Set<number>();
   for (let c = 0; c < starts.length; c++) {
-    const a = starts[c]!, b = c + 1 < starts.length ? starts[c + 1]! : xs.length;
-    let w = 0, s = 0;
-    for (let i = a; i < b; i++) { w += ws[i]!; s += ws[i]! * xs[i]!; }
+    const a = starts[c]!,
+      b = c + 1 < starts.length ? starts[c + 1]! : xs.length;
+    let w = 0,
+      s = 0;
+    for (let i = a; i < b; i++) {
+      w += ws[i]!;
+      s += ws[i]! * xs[i]!;
+    }
     let level = roundHalfEven(s / w);
     if (level === 0) level = xs[a]! < 0 ? -1 : 1;
     levelSet.add(level);

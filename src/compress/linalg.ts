@@ -64,7 +64,8 @@ export interface DampedCholesky {
  */
 export function choleskyDamped(A: Float64Array, n: number, lambda = 0, maxRetries = 12): DampedCholesky {
   checkSquare(A, n, 'choleskyDamped');
-  if (!(lambda >= 0) || !Number.isFinite(lambda)) throw new SparrowError('invalid_argument', `choleskyDamped: lambda must be finite and >= 0, got ${lambda}`);
+  if (!(lambda >= 0) || !Number.isFinite(lambda))
+    throw new SparrowError('invalid_argument', `choleskyDamped: lambda must be finite and >= 0, got ${lambda}`);
   let meanDiag = 0;
   for (let i = 0; i < n; i++) meanDiag += Math.abs(A[i * n + i]!);
   meanDiag = n > 0 ? meanDiag / n : 0;
@@ -187,7 +188,10 @@ export function transpose(A: Float64Array, m: number, n: number): Float64Array {
 /** C = A B. A: (m, k), B: (k, n) → C: (m, n). i-k-j loop order (contiguous inner loop). */
 export function matmul(A: Float64Array, B: Float64Array, m: number, k: number, n: number): Float64Array {
   if (A.length !== m * k || B.length !== k * n) {
-    throw new SparrowError('invalid_argument', `matmul: A has ${A.length} elements (expected ${m}x${k}), B has ${B.length} (expected ${k}x${n})`);
+    throw new SparrowError(
+      'invalid_argument',
+      `matmul: A has ${A.length} elements (expected ${m}x${k}), B has ${B.length} (expected ${k}x${n})`,
+    );
   }
   const C = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {
@@ -205,14 +209,18 @@ export function matmul(A: Float64Array, B: Float64Array, m: number, k: number, n
 /** C = Aᵀ B. A: (k, m), B: (k, n) → C: (m, n). */
 export function matmulTransA(A: Float64Array, B: Float64Array, k: number, m: number, n: number): Float64Array {
   if (A.length !== k * m || B.length !== k * n) {
-    throw new SparrowError('invalid_argument', `matmulTransA: A has ${A.length} elements (expected ${k}x${m}), B has ${B.length} (expected ${k}x${n})`);
+    throw new SparrowError(
+      'invalid_argument',
+      `matmulTransA: A has ${A.length} elements (expected ${k}x${m}), B has ${B.length} (expected ${k}x${n})`,
+    );
   }
   const C = new Float64Array(m * n);
   for (let p = 0; p < k; p++) {
     for (let i = 0; i < m; i++) {
       const a = A[p * m + i]!;
       if (a === 0) continue;
-      const c = i * n, b = p * n;
+      const c = i * n,
+        b = p * n;
       for (let j = 0; j < n; j++) C[c + j]! += a * B[b + j]!;
     }
   }
@@ -222,7 +230,10 @@ export function matmulTransA(A: Float64Array, B: Float64Array, k: number, m: num
 /** C = A Bᵀ. A: (m, k), B: (n, k) → C: (m, n). */
 export function matmulTransB(A: Float64Array, B: Float64Array, m: number, k: number, n: number): Float64Array {
   if (A.length !== m * k || B.length !== n * k) {
-    throw new SparrowError('invalid_argument', `matmulTransB: A has ${A.length} elements (expected ${m}x${k}), B has ${B.length} (expected ${n}x${k})`);
+    throw new SparrowError(
+      'invalid_argument',
+      `matmulTransB: A has ${A.length} elements (expected ${m}x${k}), B has ${B.length} (expected ${n}x${k})`,
+    );
   }
   const C = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {

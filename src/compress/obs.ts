@@ -96,8 +96,10 @@ function problemOf(W: Float32Array, H: Float64Array, where: string): Problem {
   if (!(W instanceof Float32Array)) throw new SparrowError('invalid_argument', `${where}: W must be a Float32Array`);
   if (!(H instanceof Float64Array)) throw new SparrowError('invalid_argument', `${where}: H must be a Float64Array`);
   const K = Math.round(Math.sqrt(H.length));
-  if (K * K !== H.length || K === 0) throw new SparrowError('invalid_argument', `${where}: H has ${H.length} elements, not a non-empty K x K matrix`);
-  if (W.length % K !== 0) throw new SparrowError('invalid_argument', `${where}: W has ${W.length} elements, not a multiple of K = ${K} (W must be (rows, K))`);
+  if (K * K !== H.length || K === 0)
+    throw new SparrowError('invalid_argument', `${where}: H has ${H.length} elements, not a non-empty K x K matrix`);
+  if (W.length % K !== 0)
+    throw new SparrowError('invalid_argument', `${where}: W has ${W.length} elements, not a multiple of K = ${K} (W must be (rows, K))`);
   for (let i = 0; i < W.length; i++) {
     if (!Number.isFinite(W[i]!)) throw new SparrowError('invalid_argument', `${where}: weight at index ${i} is not finite (${W[i]})`);
   }
@@ -105,14 +107,16 @@ function problemOf(W: Float32Array, H: Float64Array, where: string): Problem {
     if (!Number.isFinite(H[i]!)) throw new SparrowError('invalid_argument', `${where}: H at index ${i} is not finite (${H[i]})`);
   }
   for (let i = 0; i < K; i++) {
-    if (H[i * K + i]! < 0) throw new SparrowError('invalid_argument', `${where}: H[${i},${i}] = ${H[i * K + i]} is negative (H must be positive semidefinite)`);
+    if (H[i * K + i]! < 0)
+      throw new SparrowError('invalid_argument', `${where}: H[${i},${i}] = ${H[i * K + i]} is negative (H must be positive semidefinite)`);
   }
   return { rows: W.length / K, K };
 }
 
 function checkPattern(pattern: SparsityPattern, K: number, sparsity: number, where: string): { n: number; m: number } | null {
   if (pattern === 'unstructured') return null;
-  if (typeof pattern !== 'object' || pattern === null) throw new SparrowError('invalid_argument', `${where}: pattern must be 'unstructured' or { n, m }`);
+  if (typeof pattern !== 'object' || pattern === null)
+    throw new SparrowError('invalid_argument', `${where}: pattern must be 'unstructured' or { n, m }`);
   const { n, m } = pattern;
   if (!Number.isInteger(n) || !Number.isInteger(m) || m < 1 || n < 0 || n >= m) {
     throw new SparrowError('invalid_argument', `${where}: N:M pattern needs integers 0 <= n < m, got ${n}:${m}`);
@@ -125,14 +129,20 @@ function checkPattern(pattern: SparsityPattern, K: number, sparsity: number, whe
 }
 
 function checkDamp(damp: number, where: string): void {
-  if (typeof damp !== 'number' || !Number.isFinite(damp) || damp < 0) throw new SparrowError('invalid_argument', `${where}: damp must be a finite number >= 0, got ${String(damp)}`);
+  if (typeof damp !== 'number' || !Number.isFinite(damp) || damp < 0)
+    throw new SparrowError('invalid_argument', `${where}: damp must be a finite number >= 0, got ${String(damp)}`);
 }
 
 /**
  * H with dead columns fixed (H_ii = 0 → row/column i zeroed, H_ii = 1) plus λ I, λ = damp · mean diag.
  * Zeroes the dead columns of W64 in place. H: (K, K), W64: (rows, K).
  */
-function prepareHessian(H: Float64Array, W64: Float64Array, p: Problem, damp: number): { Hd: Float64Array; lambda: number; dead: Uint8Array; deadCount: number } {
+function prepareHessian(
+  H: Float64Array,
+  W64: Float64Array,
+  p: Problem,
+  damp: number,
+): { Hd: Float64Array; lambda: number; dead: Uint8Array; deadCount: number } {
   const { rows, K } = p;
   const Hd = Float64Array.from(H);
   const dead = new Uint8Array(K);
@@ -141,7 +151,10 @@ function prepareHessian(H: Float64Array, W64: Float64Array, p: Problem, damp: nu
     if (Hd[i * K + i] === 0) {
       dead[i] = 1;
       deadCount++;
-      for (let j = 0; j < K; j++) { Hd[i * K + j] = 0; Hd[j * K + i] = 0; }
+      for (let j = 0; j < K; j++) {
+        Hd[i * K + j] = 0;
+        Hd[j * K + i] = 0;
+      }
       Hd[i * K + i] = 1;
       for (let r = 0; r < rows; r++) W64[r * K + i] = 0;
     }
@@ -172,18 +185,25 @@ export function obsPrune(W: Float32Array, H: Float64Array, sparsity: number, opt
 }
 
 /** obsPrune plus what happened (damping used, dead inputs, the mask). */
-export function obsPruneDetailed(W: Float32Array, H: Float64Array, sparsity: number, opts: ObsOptions = {}): { W: Float32Array; stats: ObsStats } {
+export function obsPruneDetailed(
+  W: Float32Array,
+  H: Float64Array,
+  sparsity: number,
+  opts: ObsOptions = {},
+): { W: Float32Array; stats: ObsStats } {
   const where = 'obsPrune';
   const p = problemOf(W, H, where);
   const { rows, K } = p;
   const damp = opts.damp ?? 0.01;
   checkDamp(damp, where);
   const blockSize = opts.blockSize ?? 128;
-  if (!Number.isInteger(blockSize) || blockSize < 1) throw new SparrowError('invalid_argument', `${where}: blockSize must be an integer >= 1, got ${String(blockSize)}`);
+  if (!Number.isInteger(blockSize) || blockSize < 1)
+    throw new SparrowError('invalid_argument', `${where}: blockSize must be an integer >= 1, got ${String(blockSize)}`);
   const fixed = opts.mask;
   let nm: { n: number; m: number } | null = null;
   if (fixed) {
-    if (!(fixed instanceof Uint8Array) || fixed.length !== rows * K) throw new SparrowError('invalid_argument', `${where}: mask must be a Uint8Array of ${rows * K} elements`);
+    if (!(fixed instanceof Uint8Array) || fixed.length !== rows * K)
+      throw new SparrowError('invalid_argument', `${where}: mask must be a Uint8Array of ${rows * K} elements`);
   } else {
     checkSparsity(sparsity);
     nm = checkPattern(opts.pattern ?? 'unstructured', K, sparsity, where);
@@ -213,11 +233,17 @@ export function obsPruneDetailed(W: Float32Array, H: Float64Array, sparsity: num
         const need = target - done;
         if (need > 0) {
           const cand: number[] = [];
-          for (let j = i1; j < K; j++) { score[j] = (w[j]! * w[j]!) / Udiag2[j]!; cand.push(j); }
+          for (let j = i1; j < K; j++) {
+            score[j] = (w[j]! * w[j]!) / Udiag2[j]!;
+            cand.push(j);
+          }
           const order = sortByScore(cand, score);
           for (let t = 0; t < need; t++) {
             const j = order[t]!;
-            if (j < i2) { mrow[j] = 1; done++; }
+            if (j < i2) {
+              mrow[j] = 1;
+              done++;
+            }
           }
         }
       }
@@ -225,7 +251,10 @@ export function obsPruneDetailed(W: Float32Array, H: Float64Array, sparsity: num
         if (nm && q % nm.m === 0 && nm.n > 0) {
           // N:M: choose this group's n columns now, from the current weights.
           const cand: number[] = [];
-          for (let j = q; j < q + nm.m; j++) { score[j] = (w[j]! * w[j]!) / Udiag2[j]!; cand.push(j); }
+          for (let j = q; j < q + nm.m; j++) {
+            score[j] = (w[j]! * w[j]!) / Udiag2[j]!;
+            cand.push(j);
+          }
           const order = sortByScore(cand, score);
           for (let t = 0; t < nm.n; t++) mrow[order[t]!] = 1;
         }
@@ -240,7 +269,9 @@ export function obsPruneDetailed(W: Float32Array, H: Float64Array, sparsity: num
       }
     }
     for (let j = 0; j < K; j++) {
-      if (dead[j] && !mrow[j]) { w[j] = 0; } // stays exactly 0 anyway (U decouples it); make it explicit
+      if (dead[j] && !mrow[j]) {
+        w[j] = 0;
+      } // stays exactly 0 anyway (U decouples it); make it explicit
       if (mrow[j] || dead[j]) pruned++;
     }
   }
@@ -256,12 +287,24 @@ export function obsPruneDetailed(W: Float32Array, H: Float64Array, sparsity: num
  * dead) and pruned set M, out[r, F] = w_F + (H_FF + extra·I)⁻¹ H_FM w_M with the original
  * weights w = W[r]. Hd: damped (K, K); writes `out` (rows, K) in place (pruned entries stay 0).
  */
-function refitRows(W: Float32Array, Hd: Float64Array, extra: number, mask: Uint8Array, dead: Uint8Array, rows: number, K: number, out: Float32Array): void {
-  const F = new Int32Array(K), M = new Int32Array(K);
+function refitRows(
+  W: Float32Array,
+  Hd: Float64Array,
+  extra: number,
+  mask: Uint8Array,
+  dead: Uint8Array,
+  rows: number,
+  K: number,
+  out: Float32Array,
+): void {
+  const F = new Int32Array(K),
+    M = new Int32Array(K);
   for (let r = 0; r < rows; r++) {
-    let nF = 0, nM = 0;
+    let nF = 0,
+      nM = 0;
     for (let j = 0; j < K; j++) {
-      if (mask[r * K + j] || dead[j]) M[nM++] = j; else F[nF++] = j;
+      if (mask[r * K + j] || dead[j]) M[nM++] = j;
+      else F[nF++] = j;
     }
     if (nF === 0) continue;
     const A = new Float64Array(nF * nF); // H_FF: (nF, nF)
@@ -315,15 +358,22 @@ export function obsPruneExact(W: Float32Array, H: Float64Array, sparsity: number
   const groupCount = new Int32Array(nm ? K / nm.m : 0);
   for (let r = 0; r < rows; r++) {
     Hc.set(Hinv0);
-    for (let j = 0; j < K; j++) { idx[j] = j; w[j] = W64[r * K + j]!; }
+    for (let j = 0; j < K; j++) {
+      idx[j] = j;
+      w[j] = W64[r * K + j]!;
+    }
     groupCount.fill(0);
     let nf = K;
     for (let step = 0; step < target; step++) {
-      let q = -1, bestScore = Infinity;
+      let q = -1,
+        bestScore = Infinity;
       for (let t = 0; t < nf; t++) {
         if (nm && groupCount[Math.floor(idx[t]! / nm.m)]! >= nm.n) continue;
         const sc = (w[t]! * w[t]!) / Hc[t * nf + t]!;
-        if (sc < bestScore) { bestScore = sc; q = t; }
+        if (sc < bestScore) {
+          bestScore = sc;
+          q = t;
+        }
       }
       const d = Hc[q * nf + q]!;
       const f = w[q]! / d;
@@ -337,13 +387,18 @@ export function obsPruneExact(W: Float32Array, H: Float64Array, sparsity: number
       const m = nf - 1;
       for (let i = 0, io = 0; i < nf; i++) {
         if (i === q) continue;
-        const c = colQ[i]! / d, src = i * nf, dst = io * m;
+        const c = colQ[i]! / d,
+          src = i * nf,
+          dst = io * m;
         const jEnd = Math.min(i, q - 1);
         for (let j = 0; j <= jEnd; j++) Hc[dst + j] = Hc[src + j]! - c * colQ[j]!;
         for (let j = q + 1; j <= i; j++) Hc[dst + j - 1] = Hc[src + j]! - c * colQ[j]!;
         io++;
       }
-      for (let t = q; t < m; t++) { w[t] = w[t + 1]!; idx[t] = idx[t + 1]!; }
+      for (let t = q; t < m; t++) {
+        w[t] = w[t + 1]!;
+        idx[t] = idx[t + 1]!;
+      }
       nf = m;
     }
     for (let t = 0; t < nf; t++) if (!dead[idx[t]!]) out[r * K + idx[t]!] = w[t]!;
@@ -370,14 +425,23 @@ export function obdPrune(W: Float32Array, H: Float64Array, sparsity: number, opt
   const score = new Float64Array(K);
   const target = Math.min(K, Math.round(sparsity * K));
   for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < K; j++) { const v = W[r * K + j]!; score[j] = v * v * H[j * K + j]!; }
+    for (let j = 0; j < K; j++) {
+      const v = W[r * K + j]!;
+      score[j] = v * v * H[j * K + j]!;
+    }
     if (nm) {
       for (let g = 0; g < K; g += nm.m) {
-        const order = sortByScore(Array.from({ length: nm.m }, (_, t) => g + t), score);
+        const order = sortByScore(
+          Array.from({ length: nm.m }, (_, t) => g + t),
+          score,
+        );
         for (let t = 0; t < nm.n; t++) out[r * K + order[t]!] = 0;
       }
     } else {
-      const order = sortByScore(Array.from({ length: K }, (_, j) => j), score);
+      const order = sortByScore(
+        Array.from({ length: K }, (_, j) => j),
+        score,
+      );
       for (let t = 0; t < target; t++) out[r * K + order[t]!] = 0;
     }
   }
@@ -391,7 +455,10 @@ export function obdPrune(W: Float32Array, H: Float64Array, sparsity: number, opt
 export function reconstructionError(W: Float32Array | Float64Array, What: Float32Array | Float64Array, H: Float64Array): number {
   const K = Math.round(Math.sqrt(H.length));
   if (K * K !== H.length || W.length !== What.length || W.length % K !== 0) {
-    throw new SparrowError('invalid_argument', `reconstructionError: W (${W.length}), What (${What.length}) and H (${H.length}) do not fit (rows, K) / (K, K)`);
+    throw new SparrowError(
+      'invalid_argument',
+      `reconstructionError: W (${W.length}), What (${What.length}) and H (${H.length}) do not fit (rows, K) / (K, K)`,
+    );
   }
   const rows = W.length / K;
   const d = new Float64Array(K);
@@ -424,11 +491,21 @@ export type PruneMethod = 'obs' | 'obs-exact' | 'obd' | 'magnitude-rows';
  * obsPruneExact (slow: O(rows · K³) for large sparsities), 'obd' = obdPrune,
  * 'magnitude-rows' = per-row magnitude (obdPrune with H = I). Returns a new (rows, K) array.
  */
-export function hessianPrune(W: Float32Array, stats: LayerHessians, sparsity: number, method: PruneMethod = 'obs', opts: ObsOptions = {}): Float32Array {
+export function hessianPrune(
+  W: Float32Array,
+  stats: LayerHessians,
+  sparsity: number,
+  method: PruneMethod = 'obs',
+  opts: ObsOptions = {},
+): Float32Array {
   const G = stats.groupH.length;
   if (G < 1) throw new SparrowError('invalid_argument', 'hessianPrune: no Hessian given');
   const K = Math.round(Math.sqrt(stats.groupH[0]!.length));
-  if (W.length % (K * G) !== 0) throw new SparrowError('invalid_argument', `hessianPrune: W has ${W.length} elements, not (rows, ${K}) with rows a multiple of ${G} groups`);
+  if (W.length % (K * G) !== 0)
+    throw new SparrowError(
+      'invalid_argument',
+      `hessianPrune: W has ${W.length} elements, not (rows, ${K}) with rows a multiple of ${G} groups`,
+    );
   const rowsPerGroup = W.length / K / G;
   const out = new Float32Array(W.length);
   for (let g = 0; g < G; g++) {
@@ -438,11 +515,14 @@ export function hessianPrune(W: Float32Array, stats: LayerHessians, sparsity: nu
     if (method === 'obs') res = obsPrune(Float32Array.from(Wg), H, sparsity, opts);
     else if (method === 'obs-exact') {
       res = obsPruneExact(Float32Array.from(Wg), H, sparsity, {
-        ...(opts.damp !== undefined ? { damp: opts.damp } : {}), ...(opts.pattern ? { pattern: opts.pattern } : {}),
+        ...(opts.damp !== undefined ? { damp: opts.damp } : {}),
+        ...(opts.pattern ? { pattern: opts.pattern } : {}),
       });
     } else {
-      if (method === 'magnitude-rows') { H = new Float64Array(K * K); for (let i = 0; i < K; i++) H[i * K + i] = 1; }
-      else if (method !== 'obd') throw new SparrowError('invalid_argument', `hessianPrune: unknown method '${String(method)}'`);
+      if (method === 'magnitude-rows') {
+        H = new Float64Array(K * K);
+        for (let i = 0; i < K; i++) H[i * K + i] = 1;
+      } else if (method !== 'obd') throw new SparrowError('invalid_argument', `hessianPrune: unknown method '${String(method)}'`);
       res = obdPrune(Float32Array.from(Wg), H, sparsity, opts.pattern ? { pattern: opts.pattern } : {});
     }
     out.set(res, g * rowsPerGroup * K);

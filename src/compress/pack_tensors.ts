@@ -2,7 +2,15 @@
 // of raw / huffman / rle-huffman), everything else is stored raw. No ONNX here (see pack.ts).
 import { SparrowError } from '../errors.js';
 import { encodeInt8, type EncodedInt8 } from '../codec/int8.js';
-import { Codec, DTYPE_BY_NAME, writeContainer, type DTypeName, type SectionInput, type SparrowMeta, type TensorMeta } from '../format/container.js';
+import {
+  Codec,
+  DTYPE_BY_NAME,
+  writeContainer,
+  type DTypeName,
+  type SectionInput,
+  type SparrowMeta,
+  type TensorMeta,
+} from '../format/container.js';
 
 export type PackData = Int8Array | Uint8Array | Int32Array | Float32Array | BigInt64Array | Uint16Array;
 
@@ -27,13 +35,17 @@ function dtypeOf(d: PackData): DTypeName {
 }
 
 /** Writes tensors (in execution order) into a container; returns the bytes and each int8 tensor's coding. */
-export function packTensors(tensors: PackTensor[], metaExtra: Partial<SparrowMeta> = {}): { bytes: Uint8Array; coded: Map<string, EncodedInt8> } {
+export function packTensors(
+  tensors: PackTensor[],
+  metaExtra: Partial<SparrowMeta> = {},
+): { bytes: Uint8Array; coded: Map<string, EncodedInt8> } {
   const sections: SectionInput[] = [];
   const metaTensors: TensorMeta[] = [];
   const coded = new Map<string, EncodedInt8>();
   tensors.forEach((t, i) => {
     const n = t.shape.reduce((a, b) => a * b, 1);
-    if (n !== t.data.length) throw new SparrowError('invalid_argument', `tensor ${t.name}: shape [${t.shape}] has ${n} elements, data has ${t.data.length}`);
+    if (n !== t.data.length)
+      throw new SparrowError('invalid_argument', `tensor ${t.name}: shape [${t.shape}] has ${n} elements, data has ${t.data.length}`);
     const dtype = dtypeOf(t.data);
     const raw = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     if (dtype === 'int8') {

@@ -54,7 +54,10 @@ function pruneLayers(layers: readonly Float32Array[], k: number): Float32Array[]
     for (let i = 0; i < w.length; i++) {
       const a = Math.abs(w[i]!);
       if (a < t) w[i] = 0;
-      else if (a === t && tiesLeft > 0) { w[i] = 0; tiesLeft--; }
+      else if (a === t && tiesLeft > 0) {
+        w[i] = 0;
+        tiesLeft--;
+      }
     }
   }
   return out;

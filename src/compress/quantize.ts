@@ -26,9 +26,12 @@ export const INT8_QMAX = 127;
  */
 export function channelAxisFor(op: 'Conv' | 'Gemm' | 'MatMul', dims: readonly number[], transB?: boolean): number {
   switch (op) {
-    case 'Conv': return 0;
-    case 'Gemm': return transB ? 0 : 1;
-    case 'MatMul': return dims.length - 1;
+    case 'Conv':
+      return 0;
+    case 'Gemm':
+      return transB ? 0 : 1;
+    case 'MatMul':
+      return dims.length - 1;
   }
 }
 
@@ -41,7 +44,11 @@ export function roundHalfEven(x: number): number {
   return f % 2 === 0 ? f : f + 1;
 }
 
-interface Layout { outer: number; channels: number; inner: number }
+interface Layout {
+  outer: number;
+  channels: number;
+  inner: number;
+}
 
 function layout(length: number, dims: readonly number[], axis: number): Layout {
   if (!Array.isArray(dims) || dims.length === 0) {
@@ -147,7 +154,10 @@ export function quantizePerChannelInt8(w: Float32Array, dims: number[], axis: nu
 export function dequantize(q: Int8Array, scales: Float32Array, dims: number[], axis: number): Float32Array {
   const { outer, channels, inner } = layout(q.length, dims, axis);
   if (scales.length !== channels) {
-    throw new SparrowError('invalid_argument', `expected ${channels} scales for axis ${axis} of [${dims.join(', ')}], got ${scales.length}`);
+    throw new SparrowError(
+      'invalid_argument',
+      `expected ${channels} scales for axis ${axis} of [${dims.join(', ')}], got ${scales.length}`,
+    );
   }
   const out = new Float32Array(q.length);
   for (let o = 0; o < outer; o++) {

@@ -26,15 +26,32 @@ export const MAX_META_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_BYTES = 1024 * 1024 * 1024;
 const U32_MAX = 0xffffffff;
 
-export enum Codec { Raw = 0, Huffman = 1, RleHuffman = 2, RleRows = 3 }
-export enum DType { Int8 = 0, Uint8 = 1, Int32 = 2, Float32 = 3, Int64 = 4, Uint16 = 5 }
+export enum Codec {
+  Raw = 0,
+  Huffman = 1,
+  RleHuffman = 2,
+  RleRows = 3,
+}
+export enum DType {
+  Int8 = 0,
+  Uint8 = 1,
+  Int32 = 2,
+  Float32 = 3,
+  Int64 = 4,
+  Uint16 = 5,
+}
 export type DTypeName = 'int8' | 'uint8' | 'int32' | 'float32' | 'int64' | 'uint16';
 
 /** DType -> name (indexed by the dtype byte). */
 export const DTYPE_NAMES: readonly DTypeName[] = ['int8', 'uint8', 'int32', 'float32', 'int64', 'uint16'];
 /** name -> DType. Look names up with `Object.hasOwn` (or `isDTypeName`), not `in`. */
 export const DTYPE_BY_NAME: Readonly<Record<DTypeName, DType>> = {
-  int8: DType.Int8, uint8: DType.Uint8, int32: DType.Int32, float32: DType.Float32, int64: DType.Int64, uint16: DType.Uint16,
+  int8: DType.Int8,
+  uint8: DType.Uint8,
+  int32: DType.Int32,
+  float32: DType.Float32,
+  int64: DType.Int64,
+  uint16: DType.Uint16,
 };
 const DTYPE_SIZES = [1, 1, 4, 4, 8, 2];
 const CODEC_NAMES = ['raw', 'huffman', 'rle-huffman', 'rle-rows'];
@@ -55,15 +72,45 @@ export function align16(n: number): number {
   return Math.ceil(n / 16) * 16;
 }
 
-export interface TensorMeta { name: string; shape: number[]; dtype: DTypeName; section: number; [extra: string]: unknown }
-export interface SparrowMeta { producer?: string; tensors: TensorMeta[]; graph?: unknown; preprocessing?: unknown; [extra: string]: unknown }
-export interface SectionInput { codec: Codec; dtype: DType; payload: Uint8Array; decodedBytes: number }
+export interface TensorMeta {
+  name: string;
+  shape: number[];
+  dtype: DTypeName;
+  section: number;
+  [extra: string]: unknown;
+}
+export interface SparrowMeta {
+  producer?: string;
+  tensors: TensorMeta[];
+  graph?: unknown;
+  preprocessing?: unknown;
+  [extra: string]: unknown;
+}
+export interface SectionInput {
+  codec: Codec;
+  dtype: DType;
+  payload: Uint8Array;
+  decodedBytes: number;
+}
 export interface SectionInfo {
-  index: number; offset: number; storedBytes: number; decodedBytes: number; codec: Codec; dtype: DType; crc32: number;
+  index: number;
+  offset: number;
+  storedBytes: number;
+  decodedBytes: number;
+  codec: Codec;
+  dtype: DType;
+  crc32: number;
 }
 export interface ParsedHeader {
-  versionMajor: number; versionMinor: number; sectionCount: number; metaOffset: number; metaBytes: number;
-  dataOffset: number; fileBytes: number; sections: SectionInfo[]; meta: SparrowMeta;
+  versionMajor: number;
+  versionMinor: number;
+  sectionCount: number;
+  metaOffset: number;
+  metaBytes: number;
+  dataOffset: number;
+  fileBytes: number;
+  sections: SectionInfo[];
+  meta: SparrowMeta;
 }
 export interface ReadOptions {
   /** Reject files whose file_bytes exceeds this (default 1 GiB) with `too_large`. */
@@ -75,7 +122,11 @@ export interface ReadOptions {
    */
   maxDecodedBytes?: number;
 }
-export interface StreamSection { index: number; info: SectionInfo; payload: Uint8Array }
+export interface StreamSection {
+  index: number;
+  info: SectionInfo;
+  payload: Uint8Array;
+}
 
 // ---------------------------------------------------------------------------------------------
 // small helpers
@@ -86,28 +137,41 @@ const hexBytes = (b: ArrayLike<number>): string => Array.from(b, (x) => x.toStri
 const dv = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const describe = (x: unknown): string => (x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x);
-const show = (x: unknown): string => { const s = JSON.stringify(x) ?? String(x); return s.length > 60 ? s.slice(0, 57) + '...' : s; };
+const show = (x: unknown): string => {
+  const s = JSON.stringify(x) ?? String(x);
+  return s.length > 60 ? s.slice(0, 57) + '...' : s;
+};
 
 /** `what` names the checked bytes in the error (a function: built only on a mismatch). */
 function checkCrc(bytes: Uint8Array, stored: number, what: string | (() => string)): void {
   const actual = crc32(bytes);
   if (actual !== stored) {
-    throw fail('checksum_mismatch', `${typeof what === 'string' ? what : what()} CRC-32 mismatch: stored ${hex(stored)}, computed ${hex(actual)}`);
+    throw fail(
+      'checksum_mismatch',
+      `${typeof what === 'string' ? what : what()} CRC-32 mismatch: stored ${hex(stored)}, computed ${hex(actual)}`,
+    );
   }
 }
 
 function checkZero(b: Uint8Array, from: number, to: number, what: string): void {
   for (let k = from; k < to; k++) {
-    if (b[k] !== 0) throw fail('corrupt_header', `${what} (bytes ${from}..${to - 1}) must be zero, but byte ${k} is 0x${b[k].toString(16).padStart(2, '0')}`);
+    if (b[k] !== 0)
+      throw fail(
+        'corrupt_header',
+        `${what} (bytes ${from}..${to - 1}) must be zero, but byte ${k} is 0x${b[k].toString(16).padStart(2, '0')}`,
+      );
   }
 }
 
 /** The position-independent table rules for one section (codec already known valid); null if fine. */
 function sectionRuleError(codec: number, dtype: number, stored: number, decoded: number): string | null {
   if (dtype >= DTYPE_SIZES.length) return `dtype byte ${dtype} is unknown (0..5)`;
-  if (codec !== Codec.Raw && dtype !== DType.Int8) return `codec ${CODEC_NAMES[codec]} applies only to int8, but the dtype is ${DTYPE_NAMES[dtype]}`;
-  if (codec === Codec.Raw && decoded !== stored) return `a raw section needs decoded_bytes = stored_bytes, but they are ${decoded} and ${stored}`;
-  if (decoded % DTYPE_SIZES[dtype] !== 0) return `decoded_bytes ${decoded} is not a multiple of the ${DTYPE_NAMES[dtype]} size ${DTYPE_SIZES[dtype]}`;
+  if (codec !== Codec.Raw && dtype !== DType.Int8)
+    return `codec ${CODEC_NAMES[codec]} applies only to int8, but the dtype is ${DTYPE_NAMES[dtype]}`;
+  if (codec === Codec.Raw && decoded !== stored)
+    return `a raw section needs decoded_bytes = stored_bytes, but they are ${decoded} and ${stored}`;
+  if (decoded % DTYPE_SIZES[dtype] !== 0)
+    return `decoded_bytes ${decoded} is not a multiple of the ${DTYPE_NAMES[dtype]} size ${DTYPE_SIZES[dtype]}`;
   return null;
 }
 
@@ -115,7 +179,10 @@ function sectionRuleError(codec: number, dtype: number, stored: number, decoded:
 function shapeBytes(shape: readonly number[], elemSize: number): number {
   if (shape.includes(0)) return 0;
   let p = elemSize;
-  for (const d of shape) { p *= d; if (p > 2 ** 32) return p; } // p ≤ 2^32 before the multiply: exact or ≥ 2^53
+  for (const d of shape) {
+    p *= d;
+    if (p > 2 ** 32) return p;
+  } // p ≤ 2^32 before the multiply: exact or ≥ 2^53
   return p;
 }
 
@@ -125,10 +192,13 @@ function shapeBytes(shape: readonly number[], elemSize: number): number {
  */
 function validateMeta(meta: unknown, sections: ReadonlyArray<{ dtype: DType; decodedBytes: number }>, code: SparrowErrorCode): SparrowMeta {
   if (!isObject(meta)) throw fail(code, `metadata must be a JSON object, got ${describe(meta)}`);
-  if (meta.producer !== undefined && typeof meta.producer !== 'string') throw fail(code, `metadata.producer must be a string, got ${describe(meta.producer)}`);
+  if (meta.producer !== undefined && typeof meta.producer !== 'string')
+    throw fail(code, `metadata.producer must be a string, got ${describe(meta.producer)}`);
   const tensors = meta.tensors;
-  if (!Array.isArray(tensors)) throw fail(code, `metadata.tensors must be an array, got ${tensors === undefined ? 'nothing' : describe(tensors)}`);
-  if (tensors.length !== sections.length) throw fail(code, `metadata lists ${tensors.length} tensors, but there are ${sections.length} sections`);
+  if (!Array.isArray(tensors))
+    throw fail(code, `metadata.tensors must be an array, got ${tensors === undefined ? 'nothing' : describe(tensors)}`);
+  if (tensors.length !== sections.length)
+    throw fail(code, `metadata lists ${tensors.length} tensors, but there are ${sections.length} sections`);
   const seen = new Map<string, number>();
   tensors.forEach((t: unknown, i) => {
     if (!isObject(t)) throw fail(code, `tensor ${i} must be an object, got ${describe(t)}`);
@@ -144,7 +214,8 @@ function validateMeta(meta: unknown, sections: ReadonlyArray<{ dtype: DType; dec
     if (badDim >= 0) throw fail(code, `${where()}: shape[${badDim}] is ${show(shape[badDim])}, must be a non-negative integer`);
     if (!isDTypeName(dtype)) throw fail(code, `${where()}: dtype ${show(dtype)} is not one of ${DTYPE_NAMES.join(', ')}`);
     const s = sections[i];
-    if (DTYPE_BY_NAME[dtype] !== s.dtype) throw fail(code, `${where()}: dtype "${dtype}" does not match the section's dtype byte ${s.dtype} (${DTYPE_NAMES[s.dtype]})`);
+    if (DTYPE_BY_NAME[dtype] !== s.dtype)
+      throw fail(code, `${where()}: dtype "${dtype}" does not match the section's dtype byte ${s.dtype} (${DTYPE_NAMES[s.dtype]})`);
     const bytes = shapeBytes(shape, DTYPE_SIZES[s.dtype]);
     if (bytes !== s.decodedBytes) {
       const got = bytes > U32_MAX ? 'more than 4 GiB' : `${bytes} bytes`;
@@ -175,8 +246,15 @@ function validateMeta(meta: unknown, sections: ReadonlyArray<{ dtype: DType; dec
 //   52   8  reserved          0
 //   60   4  header_crc32      CRC-32 of bytes 0..59
 interface FixedHeader {
-  versionMajor: number; versionMinor: number; sectionCount: number; metaOffset: number; metaBytes: number;
-  metaCrc: number; dataOffset: number; fileBytes: number; tableCrc: number;
+  versionMajor: number;
+  versionMinor: number;
+  sectionCount: number;
+  metaOffset: number;
+  metaBytes: number;
+  metaCrc: number;
+  dataOffset: number;
+  fileBytes: number;
+  tableCrc: number;
   /** the reader's limit on Σ decoded_bytes (ReadOptions.maxDecodedBytes) */
   maxDecoded: number;
 }
@@ -186,12 +264,19 @@ function checkPrefix(b: Uint8Array): void {
   const n = Math.min(b.length, MAGIC_BYTES.length);
   for (let i = 0; i < n; i++) {
     if (b[i] !== MAGIC_BYTES[i]) {
-      throw fail('bad_magic', `not a .sparrow file: it starts with ${hexBytes(b.subarray(0, 8))}, expected the magic ${hexBytes(MAGIC_BYTES)} (first difference at byte ${i})`);
+      throw fail(
+        'bad_magic',
+        `not a .sparrow file: it starts with ${hexBytes(b.subarray(0, 8))}, expected the magic ${hexBytes(MAGIC_BYTES)} (first difference at byte ${i})`,
+      );
     }
   }
   if (b.length >= 10) {
     const major = b[8] | (b[9] << 8);
-    if (major !== VERSION_MAJOR) throw fail('unsupported_version', `.sparrow format version ${major} is not supported (this reader knows major version ${VERSION_MAJOR})`);
+    if (major !== VERSION_MAJOR)
+      throw fail(
+        'unsupported_version',
+        `.sparrow format version ${major} is not supported (this reader knows major version ${VERSION_MAJOR})`,
+      );
   }
 }
 
@@ -203,8 +288,15 @@ function parseFixedHeader(b: Uint8Array, opts: ReadOptions): FixedHeader {
   const u32 = (off: number): number => v.getUint32(off, true);
   checkCrc(b.subarray(0, 60), u32(60), 'header');
   const h: FixedHeader = {
-    versionMajor: v.getUint16(8, true), versionMinor: v.getUint16(10, true), sectionCount: u32(20), metaOffset: u32(28),
-    metaBytes: u32(32), metaCrc: u32(36), dataOffset: u32(40), fileBytes: u32(44), tableCrc: u32(48),
+    versionMajor: v.getUint16(8, true),
+    versionMinor: v.getUint16(10, true),
+    sectionCount: u32(20),
+    metaOffset: u32(28),
+    metaBytes: u32(32),
+    metaCrc: u32(36),
+    dataOffset: u32(40),
+    fileBytes: u32(44),
+    tableCrc: u32(48),
     maxDecoded: opts.maxDecodedBytes ?? DEFAULT_MAX_BYTES,
   };
   const expect = (field: string, actual: number, wanted: number, why = ''): void => {
@@ -242,25 +334,36 @@ function parseTableAndMeta(b: Uint8Array, h: FixedHeader): ParsedHeader {
   for (let i = 0; i < h.sectionCount; i++) {
     const e = HEADER_BYTES + SECTION_ENTRY_BYTES * i;
     const s: SectionInfo = {
-      index: i, offset: v.getUint32(e, true), storedBytes: v.getUint32(e + 4, true), decodedBytes: v.getUint32(e + 8, true),
-      codec: b[e + 12], dtype: b[e + 13], crc32: v.getUint32(e + 16, true),
+      index: i,
+      offset: v.getUint32(e, true),
+      storedBytes: v.getUint32(e + 4, true),
+      decodedBytes: v.getUint32(e + 8, true),
+      codec: b[e + 12],
+      dtype: b[e + 13],
+      crc32: v.getUint32(e + 16, true),
     };
     const wanted = align16(end);
     if (s.offset !== wanted) {
-      throw fail('corrupt_header', `section ${i}: offset is ${s.offset}, expected ${wanted} (${i === 0 ? 'data_offset' : `the end of section ${i - 1} aligned to 16`})`);
+      throw fail(
+        'corrupt_header',
+        `section ${i}: offset is ${s.offset}, expected ${wanted} (${i === 0 ? 'data_offset' : `the end of section ${i - 1} aligned to 16`})`,
+      );
     }
     end = s.offset + s.storedBytes;
     if (end > h.fileBytes) throw fail('corrupt_header', `section ${i}: ends at byte ${end}, past file_bytes ${h.fileBytes}`);
-    if (s.codec >= CODEC_NAMES.length) throw fail('unsupported_codec', `section ${i}: codec id ${s.codec} is unknown (0 raw, 1 huffman, 2 rle-huffman, 3 rle-rows)`);
+    if (s.codec >= CODEC_NAMES.length)
+      throw fail('unsupported_codec', `section ${i}: codec id ${s.codec} is unknown (0 raw, 1 huffman, 2 rle-huffman, 3 rle-rows)`);
     const rule = sectionRuleError(s.codec, s.dtype, s.storedBytes, s.decodedBytes);
     if (rule) throw fail('corrupt_header', `section ${i}: ${rule}`);
     checkZero(b, e + 14, e + 16, `section ${i} table entry reserved bytes`);
     checkZero(b, e + 20, e + 32, `section ${i} table entry reserved bytes`);
     sections.push(s);
   }
-  if (end !== h.fileBytes) throw fail('corrupt_header', `sections end at byte ${end}, but file_bytes is ${h.fileBytes} (no trailing bytes allowed)`);
+  if (end !== h.fileBytes)
+    throw fail('corrupt_header', `sections end at byte ${end}, but file_bytes is ${h.fileBytes} (no trailing bytes allowed)`);
   const decoded = sections.reduce((a, s) => a + s.decodedBytes, 0);
-  if (decoded > h.maxDecoded) throw fail('too_large', `sections decode to ${decoded} bytes in all, over the reader's limit of ${h.maxDecoded}`);
+  if (decoded > h.maxDecoded)
+    throw fail('too_large', `sections decode to ${decoded} bytes in all, over the reader's limit of ${h.maxDecoded}`);
 
   const metaEnd = h.metaOffset + h.metaBytes;
   checkCrc(b.subarray(h.metaOffset, metaEnd), h.metaCrc, 'metadata');
@@ -279,8 +382,15 @@ function parseTableAndMeta(b: Uint8Array, h: FixedHeader): ParsedHeader {
   }
   const meta = validateMeta(json, sections, 'corrupt_metadata');
   return {
-    versionMajor: h.versionMajor, versionMinor: h.versionMinor, sectionCount: h.sectionCount, metaOffset: h.metaOffset,
-    metaBytes: h.metaBytes, dataOffset: h.dataOffset, fileBytes: h.fileBytes, sections, meta,
+    versionMajor: h.versionMajor,
+    versionMinor: h.versionMinor,
+    sectionCount: h.sectionCount,
+    metaOffset: h.metaOffset,
+    metaBytes: h.metaBytes,
+    dataOffset: h.dataOffset,
+    fileBytes: h.fileBytes,
+    sections,
+    meta,
   };
 }
 
@@ -302,7 +412,11 @@ function verifySection(b: Uint8Array, h: ParsedHeader, i: number): Uint8Array {
 export function readContainer(bytes: Uint8Array, opts: ReadOptions = {}): { header: ParsedHeader; payload(i: number): Uint8Array } {
   const f = parseFixedHeader(bytes, opts);
   if (bytes.length < f.fileBytes) throw fail('truncated', `file is ${bytes.length} bytes, but its header says file_bytes = ${f.fileBytes}`);
-  if (bytes.length > f.fileBytes) throw fail('corrupt_header', `file is ${bytes.length} bytes, ${bytes.length - f.fileBytes} more than its header's file_bytes = ${f.fileBytes}`);
+  if (bytes.length > f.fileBytes)
+    throw fail(
+      'corrupt_header',
+      `file is ${bytes.length} bytes, ${bytes.length - f.fileBytes} more than its header's file_bytes = ${f.fileBytes}`,
+    );
   const header = parseTableAndMeta(bytes, f);
   const payloads = header.sections.map((_, i) => verifySection(bytes, header, i));
   return {
@@ -326,7 +440,8 @@ export function parseHeaderPrefix(bytes: Uint8Array, opts: ReadOptions = {}): { 
     return { need: HEADER_BYTES };
   }
   const f = parseFixedHeader(bytes, opts);
-  if (bytes.length > f.fileBytes) throw fail('corrupt_header', `got ${bytes.length} bytes, more than the header's file_bytes = ${f.fileBytes}`);
+  if (bytes.length > f.fileBytes)
+    throw fail('corrupt_header', `got ${bytes.length} bytes, more than the header's file_bytes = ${f.fileBytes}`);
   if (bytes.length < f.dataOffset) return { need: f.dataOffset };
   return parseTableAndMeta(bytes, f);
 }
@@ -403,7 +518,8 @@ export class ContainerStreamReader {
       if (this.len < f.dataOffset) return [];
       this.parsed = parseTableAndMeta(this.buf.subarray(0, this.len), f);
     }
-    const h = this.parsed, out: StreamSection[] = [];
+    const h = this.parsed,
+      out: StreamSection[] = [];
     for (; this.next < h.sectionCount; this.next++) {
       const i = this.next;
       const complete = i + 1 < h.sectionCount ? h.sections[i + 1].offset : h.fileBytes; // payload + its padding
@@ -445,9 +561,11 @@ export function writeContainer(meta: SparrowMeta, sections: SectionInput[]): Uin
   if (n > MAX_SECTIONS) throw fail('too_large', `${n} sections is over the limit of ${MAX_SECTIONS}`);
   sections.forEach((s, i) => {
     if (!isObject(s) || !(s.payload instanceof Uint8Array)) throw bad(`section ${i}: payload must be a Uint8Array`);
-    if (!Number.isInteger(s.codec) || CODEC_NAMES[s.codec] === undefined) throw bad(`section ${i}: codec ${show(s.codec)} is not 0 (raw), 1 (huffman) or 2 (rle-huffman)`);
+    if (!Number.isInteger(s.codec) || CODEC_NAMES[s.codec] === undefined)
+      throw bad(`section ${i}: codec ${show(s.codec)} is not 0 (raw), 1 (huffman) or 2 (rle-huffman)`);
     if (!Number.isInteger(s.dtype) || s.dtype < 0) throw bad(`section ${i}: dtype ${show(s.dtype)} is not 0..5`);
-    if (!Number.isInteger(s.decodedBytes) || s.decodedBytes < 0 || s.decodedBytes > U32_MAX) throw bad(`section ${i}: decodedBytes ${show(s.decodedBytes)} is not a u32`);
+    if (!Number.isInteger(s.decodedBytes) || s.decodedBytes < 0 || s.decodedBytes > U32_MAX)
+      throw bad(`section ${i}: decodedBytes ${show(s.decodedBytes)} is not a u32`);
     const rule = sectionRuleError(s.codec, s.dtype, s.payload.length, s.decodedBytes);
     if (rule) throw bad(`section ${i}: ${rule}`);
   });
@@ -461,7 +579,8 @@ export function writeContainer(meta: SparrowMeta, sections: SectionInput[]): Uin
   if (json === undefined) throw bad('metadata cannot be serialized as JSON');
   validateMeta(JSON.parse(json), sections, 'invalid_argument'); // check what a reader will see
   const metaBytes = new TextEncoder().encode(json);
-  if (metaBytes.length > MAX_META_BYTES) throw fail('too_large', `metadata is ${metaBytes.length} bytes, over the limit of ${MAX_META_BYTES} (64 MiB)`);
+  if (metaBytes.length > MAX_META_BYTES)
+    throw fail('too_large', `metadata is ${metaBytes.length} bytes, over the limit of ${MAX_META_BYTES} (64 MiB)`);
 
   const metaOffset = HEADER_BYTES + SECTION_ENTRY_BYTES * n;
   const dataOffset = align16(metaOffset + metaBytes.length);

@@ -18,8 +18,14 @@ for (let b = 0; b < 256; b++) {
 }
 for (let i = 256; i < T.length; i++) T[i] = (T[i - 256] >>> 8) ^ T[T[i - 256] & 0xff];
 
-const T0 = T.subarray(0, 256), T1 = T.subarray(256, 512), T2 = T.subarray(512, 768), T3 = T.subarray(768, 1024);
-const T4 = T.subarray(1024, 1280), T5 = T.subarray(1280, 1536), T6 = T.subarray(1536, 1792), T7 = T.subarray(1792, 2048);
+const T0 = T.subarray(0, 256),
+  T1 = T.subarray(256, 512),
+  T2 = T.subarray(512, 768),
+  T3 = T.subarray(768, 1024);
+const T4 = T.subarray(1024, 1280),
+  T5 = T.subarray(1280, 1536),
+  T6 = T.subarray(1536, 1792),
+  T7 = T.subarray(1792, 2048);
 
 /** The table-driven (slice-by-8) CRC-32 in plain TS; `crc32` is the same function. */
 export function crc32Table(bytes: Uint8Array, seed = 0): number {
@@ -28,8 +34,15 @@ export function crc32Table(bytes: Uint8Array, seed = 0): number {
   let i = 0;
   for (const end8 = n - 7; i < end8; i += 8) {
     const lo = c ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
-    c = T7[lo & 0xff] ^ T6[(lo >>> 8) & 0xff] ^ T5[(lo >>> 16) & 0xff] ^ T4[lo >>> 24]
-      ^ T3[bytes[i + 4]] ^ T2[bytes[i + 5]] ^ T1[bytes[i + 6]] ^ T0[bytes[i + 7]];
+    c =
+      T7[lo & 0xff] ^
+      T6[(lo >>> 8) & 0xff] ^
+      T5[(lo >>> 16) & 0xff] ^
+      T4[lo >>> 24] ^
+      T3[bytes[i + 4]] ^
+      T2[bytes[i + 5]] ^
+      T1[bytes[i + 6]] ^
+      T0[bytes[i + 7]];
   }
   for (; i < n; i++) c = T0[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;

@@ -25,19 +25,26 @@ export const GRAPH_SCHEMA = 2;
 
 const GRAPH_DTYPES: readonly TensorDType[] = ['float32', 'int64', 'int32', 'int8', 'uint8', 'bool'];
 
-export interface GraphValueJson { name: string; dtype: TensorDType; dims: number[] | null }
+export interface GraphValueJson {
+  name: string;
+  dtype: TensorDType;
+  dims: number[] | null;
+}
 
 /** An attribute value in JSON: numbers, strings, arrays of either, or tagged objects. */
-export type AttrJson =
-  | number | string | Array<number | string | { float: string }>
-  | { float: string }
-  | { tensor: InlineTensorJson };
+export type AttrJson = number | string | Array<number | string | { float: string }> | { float: string } | { tensor: InlineTensorJson };
 
 /** A small tensor written inline: int64 as numbers when safe integers, else decimal strings; non-finite floats as strings. */
-export interface InlineTensorJson { dtype: TensorDType; dims: number[]; data: Array<number | string> }
+export interface InlineTensorJson {
+  dtype: TensorDType;
+  dims: number[];
+  data: Array<number | string>;
+}
 
 /** A small constant written in the graph JSON (not a section); unnamed ones get a generated name. */
-export interface InlineConstJson extends InlineTensorJson { name?: string }
+export interface InlineConstJson extends InlineTensorJson {
+  name?: string;
+}
 
 /**
  * A value reference: an integer is a value index (graph inputs, then `consts`, then the tensor
@@ -75,7 +82,11 @@ export interface GraphJson {
   nodes: GraphNodeJson[];
 }
 
-export interface QuantJson { scheme?: 'symmetric'; axis: number; scale: string }
+export interface QuantJson {
+  scheme?: 'symmetric';
+  axis: number;
+  scale: string;
+}
 
 /** An int8 weight replacing a float32 constant: q · scales[c] along `axis` gives the weight. */
 export interface QuantizedWeight {
@@ -151,8 +162,12 @@ function isInlineConst(t: Tensor): boolean {
 }
 
 /** The graph's constants split into those written inline and those stored as sections (both in first-use order). */
-export function constantLayout(graph: Graph, quantized: ReadonlyMap<string, unknown> = new Map()): { inline: string[]; sections: string[] } {
-  const inline: string[] = [], sections: string[] = [];
+export function constantLayout(
+  graph: Graph,
+  quantized: ReadonlyMap<string, unknown> = new Map(),
+): { inline: string[]; sections: string[] } {
+  const inline: string[] = [],
+    sections: string[] = [];
   for (const n of constantOrder(graph)) (!quantized.has(n) && isInlineConst(graph.values.get(n)!.const!) ? inline : sections).push(n);
   return { inline, sections };
 }
@@ -168,17 +183,26 @@ export function graphToJson(graph: Graph, opts: GraphJsonOptions = {}): GraphJso
   const { inline, sections } = constantLayout(graph, opts.quantized);
   const index = new Map<string, number>();
   let count = 0;
-  const define = (n: string): void => { index.set(n, count++); };
+  const define = (n: string): void => {
+    index.set(n, count++);
+  };
   graph.inputs.forEach(define);
   // inline constants; unnamed ones with equal dtype, dims and data are written once
   const consts: InlineConstJson[] = [];
   const same = new Map<string, number>();
   for (const n of inline) {
     const t = inlineTensor(info(n).const!);
-    if (keep.has(n)) { define(n); consts.push({ name: n, ...t }); continue; }
+    if (keep.has(n)) {
+      define(n);
+      consts.push({ name: n, ...t });
+      continue;
+    }
     const key = JSON.stringify(t);
     const k = same.get(key);
-    if (k !== undefined) { index.set(n, k); continue; }
+    if (k !== undefined) {
+      index.set(n, k);
+      continue;
+    }
     same.set(key, count);
     define(n);
     consts.push(t);
@@ -212,7 +236,10 @@ export function graphToJson(graph: Graph, opts: GraphJsonOptions = {}): GraphJso
     schema: GRAPH_SCHEMA,
     ...(graph.name ? { name: graph.name } : {}),
     opsets: { ...graph.opsets },
-    inputs: graph.inputs.map((n) => { const v = info(n); return { name: n, dtype: v.info.dtype, dims: v.info.dims ? [...v.info.dims] : null }; }),
+    inputs: graph.inputs.map((n) => {
+      const v = info(n);
+      return { name: n, dtype: v.info.dtype, dims: v.info.dims ? [...v.info.dims] : null };
+    }),
     outputs: [...graph.outputs],
     ...(consts.length ? { consts } : {}),
     nodes,
@@ -224,7 +251,10 @@ export function constantOrder(graph: Graph): string[] {
   const seen = new Set<string>();
   const order: string[] = [];
   const visit = (n: string): void => {
-    if (n && !seen.has(n) && graph.values.get(n)?.const) { seen.add(n); order.push(n); }
+    if (n && !seen.has(n) && graph.values.get(n)?.const) {
+      seen.add(n);
+      order.push(n);
+    }
   };
   for (const node of graph.nodes) for (const i of node.inputs) visit(i);
   for (const o of graph.outputs) visit(o);
@@ -245,8 +275,10 @@ export function graphTensors(graph: Graph, quantized: ReadonlyMap<string, Quanti
     const t = graph.values.get(name)!.const!;
     const qw = quantized.get(name);
     if (qw) {
-      if (t.dtype !== 'float32') throw new SparrowError('invalid_argument', `constant '${name}' is ${t.dtype}; only float32 weights are quantized`);
-      if (!Number.isInteger(qw.axis) || qw.axis < 0 || qw.axis >= t.dims.length) throw new SparrowError('invalid_argument', `constant '${name}': quantization axis ${qw.axis} is out of range for [${t.dims}]`);
+      if (t.dtype !== 'float32')
+        throw new SparrowError('invalid_argument', `constant '${name}' is ${t.dtype}; only float32 weights are quantized`);
+      if (!Number.isInteger(qw.axis) || qw.axis < 0 || qw.axis >= t.dims.length)
+        throw new SparrowError('invalid_argument', `constant '${name}': quantization axis ${qw.axis} is out of range for [${t.dims}]`);
       if (qw.q.length !== t.data.length || qw.scales.length !== t.dims[qw.axis]) {
         throw new SparrowError('invalid_argument', `constant '${name}': the quantized weight does not match its shape [${t.dims}]`);
       }
@@ -259,8 +291,11 @@ export function graphTensors(graph: Graph, quantized: ReadonlyMap<string, Quanti
       continue;
     }
     switch (t.dtype) {
-      case 'bool': out.push({ name, shape: [...t.dims], data: t.data as Uint8Array, extra: { valueDtype: 'bool' } }); break;
-      default: out.push({ name, shape: [...t.dims], data: t.data });
+      case 'bool':
+        out.push({ name, shape: [...t.dims], data: t.data as Uint8Array, extra: { valueDtype: 'bool' } });
+        break;
+      default:
+        out.push({ name, shape: [...t.dims], data: t.data });
     }
   }
   return out;
@@ -282,14 +317,20 @@ export function writeGraphContainer(graph: Graph, opts: WriteGraphOptions = {}):
 
 const corrupt = (msg: string): SparrowError => new SparrowError('corrupt_metadata', `graph metadata: ${msg}`);
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-const show = (x: unknown): string => { const s = JSON.stringify(x) ?? String(x); return s.length > 60 ? s.slice(0, 57) + '...' : s; };
+const show = (x: unknown): string => {
+  const s = JSON.stringify(x) ?? String(x);
+  return s.length > 60 ? s.slice(0, 57) + '...' : s;
+};
 const isName = (x: unknown): x is string => typeof x === 'string' && x.length > 0;
 
 /** The decoded data of a section: the typed array of its container dtype. */
 export type SectionData = Int8Array | Uint8Array | Int32Array | Float32Array | BigInt64Array | Uint16Array;
 
 /** An int8 weight as stored, for engines that compute in int8 (the graph gets its float32 dequantization). */
-export interface StoredInt8 extends QuantizedWeight { dims: number[]; scaleName: string }
+export interface StoredInt8 extends QuantizedWeight {
+  dims: number[];
+  scaleName: string;
+}
 
 /**
  * A quantized int8 weight left coded (readGraphContainer with `codedInt8`): the int8 engine
@@ -327,7 +368,8 @@ function parseValueInfo(x: unknown, what: string): GraphValueJson {
   if (!isObj(x)) throw corrupt(`${what} must be an object, got ${show(x)}`);
   if (!isName(x.name)) throw corrupt(`${what}: name must be a non-empty string, got ${show(x.name)}`);
   const w = `${what} '${x.name}'`;
-  if (!GRAPH_DTYPES.includes(x.dtype as TensorDType)) throw corrupt(`${w}: dtype ${show(x.dtype)} is not one of ${GRAPH_DTYPES.join(', ')}`);
+  if (!GRAPH_DTYPES.includes(x.dtype as TensorDType))
+    throw corrupt(`${w}: dtype ${show(x.dtype)} is not one of ${GRAPH_DTYPES.join(', ')}`);
   const dims = x.dims === null ? null : parseDims(x.dims, w, true);
   return { name: x.name, dtype: x.dtype as TensorDType, dims };
 }
@@ -343,7 +385,8 @@ function parseFloatTag(x: unknown, what: string): number {
   throw corrupt(`${what}: ${show(x)} is not a number`);
 }
 
-const I64_MAX = 2n ** 63n - 1n, I64_MIN = -(2n ** 63n);
+const I64_MAX = 2n ** 63n - 1n,
+  I64_MIN = -(2n ** 63n);
 
 function parseInlineTensor(x: unknown, what: string): Tensor {
   if (!isObj(x)) throw corrupt(`${what}: tensor must be an object`);
@@ -356,25 +399,38 @@ function parseInlineTensor(x: unknown, what: string): Tensor {
   const bad = (i: number): SparrowError => corrupt(`${what}: tensor data[${i}] = ${show(data[i])} is not a ${dtype}`);
   switch (dtype) {
     case 'float32':
-      return { dtype, dims, data: Float32Array.from(data, (v, i) => {
-        if (typeof v === 'number') return v;
-        if (v === '-0') return -0;
-        if (v === 'NaN' || v === 'Infinity' || v === '-Infinity') return Number(v);
-        throw bad(i);
-      }) };
+      return {
+        dtype,
+        dims,
+        data: Float32Array.from(data, (v, i) => {
+          if (typeof v === 'number') return v;
+          if (v === '-0') return -0;
+          if (v === 'NaN' || v === 'Infinity' || v === '-Infinity') return Number(v);
+          throw bad(i);
+        }),
+      };
     case 'int64':
-      return { dtype, dims, data: BigInt64Array.from(data, (v, i) => {
-        if (typeof v !== 'string' && typeof v !== 'number') throw bad(i);
-        if (typeof v === 'number' && !Number.isSafeInteger(v)) throw bad(i);
-        if (typeof v === 'string' && !/^-?\d{1,19}$/.test(v)) throw bad(i);
-        const b = BigInt(v);
-        if (b > I64_MAX || b < I64_MIN) throw bad(i);
-        return b;
-      }) };
+      return {
+        dtype,
+        dims,
+        data: BigInt64Array.from(data, (v, i) => {
+          if (typeof v !== 'string' && typeof v !== 'number') throw bad(i);
+          if (typeof v === 'number' && !Number.isSafeInteger(v)) throw bad(i);
+          if (typeof v === 'string' && !/^-?\d{1,19}$/.test(v)) throw bad(i);
+          const b = BigInt(v);
+          if (b > I64_MAX || b < I64_MIN) throw bad(i);
+          return b;
+        }),
+      };
     default: {
-      const [lo, hi, Arr] = dtype === 'int32' ? [-(2 ** 31), 2 ** 31 - 1, Int32Array] as const
-        : dtype === 'int8' ? [-128, 127, Int8Array] as const
-        : dtype === 'uint8' ? [0, 255, Uint8Array] as const : [0, 1, Uint8Array] as const;
+      const [lo, hi, Arr] =
+        dtype === 'int32'
+          ? ([-(2 ** 31), 2 ** 31 - 1, Int32Array] as const)
+          : dtype === 'int8'
+            ? ([-128, 127, Int8Array] as const)
+            : dtype === 'uint8'
+              ? ([0, 255, Uint8Array] as const)
+              : ([0, 1, Uint8Array] as const);
       const arr = new Arr(n);
       data.forEach((v, i) => {
         if (!Number.isInteger(v) || (v as number) < lo || (v as number) > hi) throw bad(i);
@@ -413,8 +469,11 @@ function parseNames(x: unknown, what: string): string[] {
 
 /** The typed array of a section as a graph tensor's data (bool kept as Uint8Array). */
 function asTensorData(d: SectionData, dtype: TensorDType, what: string): TensorData {
-  const ok = (dtype === 'float32' && d instanceof Float32Array) || (dtype === 'int64' && d instanceof BigInt64Array) ||
-    (dtype === 'int32' && d instanceof Int32Array) || (dtype === 'int8' && d instanceof Int8Array) ||
+  const ok =
+    (dtype === 'float32' && d instanceof Float32Array) ||
+    (dtype === 'int64' && d instanceof BigInt64Array) ||
+    (dtype === 'int32' && d instanceof Int32Array) ||
+    (dtype === 'int8' && d instanceof Int8Array) ||
     ((dtype === 'uint8' || dtype === 'bool') && d instanceof Uint8Array);
   if (!ok) throw corrupt(`${what}: stored data does not fit dtype ${dtype}`);
   if (dtype === 'bool') {
@@ -430,21 +489,28 @@ function asTensorData(d: SectionData, dtype: TensorDType, what: string): TensorD
  * values are named `%<value index>` and unnamed nodes `#<node index>` (with `'` appended
  * while such a name is taken).
  */
-export function graphFromMeta(meta: SparrowMeta, section: (i: number) => SectionData,
-  coded?: (i: number) => { codec: number; payload: Uint8Array } | undefined): DecodedGraph {
+export function graphFromMeta(
+  meta: SparrowMeta,
+  section: (i: number) => SectionData,
+  coded?: (i: number) => { codec: number; payload: Uint8Array } | undefined,
+): DecodedGraph {
   const gj = meta.graph;
   if (gj === null || gj === undefined) throw corrupt('the file holds no graph (metadata.graph is absent: a weights-only container)');
   if (!isObj(gj)) throw corrupt(`must be an object, got ${show(gj)}`);
   if (!Number.isInteger(gj.schema)) throw corrupt(`schema must be an integer, got ${show(gj.schema)}`);
   if (gj.schema !== GRAPH_SCHEMA) {
     const old = gj.schema === 1 ? ' (schema 1 was a development format: compress the model again)' : '';
-    throw new SparrowError('unsupported_version', `graph metadata schema ${String(gj.schema)} is not supported (this reader knows schema ${GRAPH_SCHEMA})${old}`);
+    throw new SparrowError(
+      'unsupported_version',
+      `graph metadata schema ${String(gj.schema)} is not supported (this reader knows schema ${GRAPH_SCHEMA})${old}`,
+    );
   }
   if (gj.name !== undefined && typeof gj.name !== 'string') throw corrupt(`name must be a string, got ${show(gj.name)}`);
   if (!isObj(gj.opsets)) throw corrupt(`opsets must be an object, got ${show(gj.opsets)}`);
   const opsets: Record<string, number> = {};
   for (const [d, v] of Object.entries(gj.opsets)) {
-    if (d === '__proto__' || !Number.isSafeInteger(v) || (v as number) < 1) throw corrupt(`opsets[${show(d)}] is ${show(v)}, must be a positive integer`);
+    if (d === '__proto__' || !Number.isSafeInteger(v) || (v as number) < 1)
+      throw corrupt(`opsets[${show(d)}] is ${show(v)}, must be a positive integer`);
     opsets[d] = v as number;
   }
   if (!Array.isArray(gj.inputs)) throw corrupt(`inputs must be an array, got ${show(gj.inputs)}`);
@@ -459,7 +525,8 @@ export function graphFromMeta(meta: SparrowMeta, section: (i: number) => Section
   for (const x of gj.outputs as unknown[]) explicit.add(typeof x === 'string' ? x : isObj(x) && typeof x.name === 'string' ? x.name : '');
   for (const x of constsJson) if (isObj(x) && typeof x.name === 'string') explicit.add(x.name);
   for (const t of meta.tensors) explicit.add(typeof t.value === 'string' ? t.value : t.name);
-  for (const x of gj.nodes as unknown[]) if (isObj(x) && Array.isArray(x.out)) for (const o of x.out) if (typeof o === 'string') explicit.add(o);
+  for (const x of gj.nodes as unknown[])
+    if (isObj(x) && Array.isArray(x.out)) for (const o of x.out) if (typeof o === 'string') explicit.add(o);
   const fresh = (prefix: string, k: number, taken: ReadonlySet<string>): string => {
     let n = `${prefix}${k}`;
     while (taken.has(n)) n += "'";
@@ -501,7 +568,8 @@ export function graphFromMeta(meta: SparrowMeta, section: (i: number) => Section
   meta.tensors.forEach((t, i) => {
     if (t.quant === undefined) return;
     const q = t.quant as Record<string, unknown>;
-    if (!isObj(q) || (q.scheme !== undefined && q.scheme !== 'symmetric')) throw corrupt(`tensor '${t.name}': quant must be { axis, scale } (scheme 'symmetric'), got ${show(t.quant)}`);
+    if (!isObj(q) || (q.scheme !== undefined && q.scheme !== 'symmetric'))
+      throw corrupt(`tensor '${t.name}': quant must be { axis, scale } (scheme 'symmetric'), got ${show(t.quant)}`);
     const s = isName(q.scale) ? byName.get(q.scale) : undefined;
     if (!s) throw corrupt(`tensor '${t.name}': quant.scale ${show(q.scale)} names no tensor`);
     if (s.i === i || scaleNames.has(s.t.name)) throw corrupt(`tensor '${t.name}': scale tensor '${s.t.name}' is not its own`);
@@ -512,11 +580,13 @@ export function graphFromMeta(meta: SparrowMeta, section: (i: number) => Section
   const codedMap = new Map<string, CodedInt8>();
   meta.tensors.forEach((t, i) => {
     if (scaleNames.has(t.name)) {
-      if (t.value !== undefined || t.quant !== undefined || t.valueDtype !== undefined) throw corrupt(`scale tensor '${t.name}' is also a graph value`);
+      if (t.value !== undefined || t.quant !== undefined || t.valueDtype !== undefined)
+        throw corrupt(`scale tensor '${t.name}' is also a graph value`);
       return;
     }
     if (t.value === null) return; // not part of the graph
-    if (t.value !== undefined && !isName(t.value)) throw corrupt(`tensor '${t.name}': value must be a non-empty string or null, got ${show(t.value)}`);
+    if (t.value !== undefined && !isName(t.value))
+      throw corrupt(`tensor '${t.name}': value must be a non-empty string or null, got ${show(t.value)}`);
     const value = (t.value as string | undefined) ?? t.name;
     const what = `constant '${value}' (tensor '${t.name}')`;
     const s = scaleOf.get(i);
@@ -525,24 +595,38 @@ export function graphFromMeta(meta: SparrowMeta, section: (i: number) => Section
     if (s) {
       const axis = (t.quant as Record<string, unknown>).axis;
       if (t.dtype !== 'int8') throw corrupt(`${what}: a quantized tensor must be int8, is ${t.dtype}`);
-      if (!Number.isInteger(axis) || (axis as number) < 0 || (axis as number) >= t.shape.length) throw corrupt(`${what}: quant.axis ${show(axis)} is out of range for shape [${t.shape}]`);
+      if (!Number.isInteger(axis) || (axis as number) < 0 || (axis as number) >= t.shape.length)
+        throw corrupt(`${what}: quant.axis ${show(axis)} is out of range for shape [${t.shape}]`);
       const C = t.shape[axis as number]!;
       if (s.t.dtype !== 'float32' || s.t.shape.length !== 1 || s.t.shape[0] !== C) {
         throw corrupt(`${what}: scale tensor '${s.t.name}' is ${s.t.dtype} [${s.t.shape}], expected float32 [${C}]`);
       }
       const scales = section(s.i) as Float32Array;
       for (let c = 0; c < C; c++) {
-        if (!(Number.isFinite(scales[c]!) && scales[c]! > 0)) throw corrupt(`${what}: scale ${c} is ${scales[c]}, must be finite and positive`);
+        if (!(Number.isFinite(scales[c]!) && scales[c]! > 0))
+          throw corrupt(`${what}: scale ${c} is ${scales[c]}, must be finite and positive`);
       }
       const dims = [...t.shape];
       if (raw) {
         codedMap.set(value, { codec: raw.codec, payload: raw.payload, dims, axis: axis as number, scales, scaleName: s.t.name });
-        define(value, { name: value, info: { dtype: 'float32', dims }, const: lazyDequantized(raw, dims, scales, axis as number) }, 'constant');
+        define(
+          value,
+          { name: value, info: { dtype: 'float32', dims }, const: lazyDequantized(raw, dims, scales, axis as number) },
+          'constant',
+        );
         return;
       }
       const qd = data as Int8Array;
       int8.set(value, { q: qd, scales, axis: axis as number, dims, scaleName: s.t.name });
-      define(value, { name: value, info: { dtype: 'float32', dims }, const: { dtype: 'float32', dims, data: dequantize(qd, scales, dims, axis as number) } }, 'constant');
+      define(
+        value,
+        {
+          name: value,
+          info: { dtype: 'float32', dims },
+          const: { dtype: 'float32', dims, data: dequantize(qd, scales, dims, axis as number) },
+        },
+        'constant',
+      );
       return;
     }
     let dtype: TensorDType;
@@ -557,7 +641,11 @@ export function graphFromMeta(meta: SparrowMeta, section: (i: number) => Section
       throw corrupt(`${what}: dtype ${t.dtype} is not a graph dtype`);
     }
     const dims = [...t.shape];
-    define(value, { name: value, info: { dtype, dims: [...dims] }, const: { dtype, dims, data: asTensorData(data, dtype, what) } }, 'constant');
+    define(
+      value,
+      { name: value, info: { dtype, dims: [...dims] }, const: { dtype, dims, data: asTensorData(data, dtype, what) } },
+      'constant',
+    );
   });
 
   // 4. nodes
@@ -586,12 +674,15 @@ export function graphFromMeta(meta: SparrowMeta, section: (i: number) => Section
         return r;
       }
       if (!Number.isSafeInteger(r) || (r as number) < 0 || (r as number) >= byIndex.length) {
-        throw corrupt(`${w} (${x.op}) reads value ${show(r)}, which no graph input, constant or earlier node provides (${byIndex.length} defined so far)`);
+        throw corrupt(
+          `${w} (${x.op}) reads value ${show(r)}, which no graph input, constant or earlier node provides (${byIndex.length} defined so far)`,
+        );
       }
       return byIndex[r as number]!;
     });
     const outs = x.out === undefined ? [null] : x.out;
-    if (!Array.isArray(outs) || outs.some((o) => o !== null && typeof o !== 'string')) throw corrupt(`${w}: out must be an array of names, '' or null, got ${show(x.out)}`);
+    if (!Array.isArray(outs) || outs.some((o) => o !== null && typeof o !== 'string'))
+      throw corrupt(`${w}: out must be an array of names, '' or null, got ${show(x.out)}`);
     const attrs = parseAttrs(x.attrs ?? {}, w);
     const def = resolveOp(x.op, domain, opset, name); // unsupported_op names op, opset and node
     const outputs = outs.map((o: string | null) => {
@@ -645,21 +736,25 @@ function lazyDequantized(raw: { codec: number; payload: Uint8Array }, dims: numb
  * its weight (C = Cin/group · group) and bias ([M]); Gemm's inner dimensions and bias length.
  */
 function checkLayerShapes(graph: Graph): void {
-  const dims = (n: string | undefined): number[] | null => (n ? graph.values.get(n)?.info.dims ?? null : null);
+  const dims = (n: string | undefined): number[] | null => (n ? (graph.values.get(n)?.info.dims ?? null) : null);
   const known = (d: number | undefined): d is number => d !== undefined && d >= 0;
   for (const n of graph.nodes) {
     if (n.domain !== '') continue;
-    const X = dims(n.inputs[0]), W = dims(n.inputs[1]), B = dims(n.inputs[2]);
+    const X = dims(n.inputs[0]),
+      W = dims(n.inputs[1]),
+      B = dims(n.inputs[2]);
     if (n.op === 'Conv' && X && W) {
       const group = typeof n.attrs['group'] === 'number' ? n.attrs['group'] : 1;
       if (W.length !== X.length) throw corrupt(`node '${n.name}' (Conv): weight [${W}] and input [${X}] differ in rank`);
       if (known(X[1]) && known(W[1]) && X[1] !== W[1] * group) {
         throw corrupt(`node '${n.name}' (Conv): input has ${X[1]} channels, weight [${W}] with group ${group} expects ${W[1] * group}`);
       }
-      if (B && known(W[0]) && (B.length !== 1 || (known(B[0]) && B[0] !== W[0]))) throw corrupt(`node '${n.name}' (Conv): bias [${B}] must be [${W[0]}]`);
+      if (B && known(W[0]) && (B.length !== 1 || (known(B[0]) && B[0] !== W[0])))
+        throw corrupt(`node '${n.name}' (Conv): bias [${B}] must be [${W[0]}]`);
     }
     if (n.op === 'Gemm' && X && W && X.length === 2 && W.length === 2) {
-      const K = n.attrs['transA'] === 1 ? X[0] : X[1], K2 = n.attrs['transB'] === 1 ? W[1] : W[0];
+      const K = n.attrs['transA'] === 1 ? X[0] : X[1],
+        K2 = n.attrs['transB'] === 1 ? W[1] : W[0];
       if (known(K) && known(K2) && K !== K2) throw corrupt(`node '${n.name}' (Gemm): inner dimensions ${K} and ${K2} differ`);
     }
   }
@@ -679,12 +774,18 @@ export function sectionData(dtype: DType, codec: number, payload: Uint8Array, de
   // a copy (Uint8Array.prototype.slice: Node's Buffer#slice would return a view into its pool)
   const buf = Uint8Array.prototype.slice.call(payload).buffer;
   switch (dtype) {
-    case DType.Uint8: return new Uint8Array(buf);
-    case DType.Int32: return new Int32Array(buf);
-    case DType.Float32: return new Float32Array(buf);
-    case DType.Int64: return new BigInt64Array(buf);
-    case DType.Uint16: return new Uint16Array(buf);
-    default: throw new SparrowError('corrupt_header', `unknown dtype byte ${String(dtype)}`);
+    case DType.Uint8:
+      return new Uint8Array(buf);
+    case DType.Int32:
+      return new Int32Array(buf);
+    case DType.Float32:
+      return new Float32Array(buf);
+    case DType.Int64:
+      return new BigInt64Array(buf);
+    case DType.Uint16:
+      return new Uint16Array(buf);
+    default:
+      throw new SparrowError('corrupt_header', `unknown dtype byte ${String(dtype)}`);
   }
 }
 
@@ -692,7 +793,10 @@ export function sectionData(dtype: DType, codec: number, payload: Uint8Array, de
  * Reads a `.sparrow` file with a graph: every CRC and stream is checked, the sections decoded,
  * the graph validated and rebuilt (quantized weights dequantized to float32).
  */
-export function readGraphContainer(bytes: Uint8Array, opts: ReadOptions & { codedInt8?: boolean } = {}): DecodedGraph & { meta: SparrowMeta } {
+export function readGraphContainer(
+  bytes: Uint8Array,
+  opts: ReadOptions & { codedInt8?: boolean } = {},
+): DecodedGraph & { meta: SparrowMeta } {
   const { header, payload } = readContainer(bytes, opts);
   const cache = new Map<number, SectionData>();
   const section = (i: number): SectionData => {

@@ -49,9 +49,15 @@ export function inspectSparrow(bytes: Uint8Array, opts: ReadOptions = {}): Inspe
       entropyBytes = shannonBytes(histogram(p));
     }
     return {
-      name: t.name, shape: t.shape, dtype: t.dtype, codec: CODEC_NAMES[info.codec] ?? String(info.codec),
-      density: params === 0 ? 1 : round6(nonzero / params), bytes: info.storedBytes,
-      entropyBytes: Math.round(entropyBytes), nonzero, params,
+      name: t.name,
+      shape: t.shape,
+      dtype: t.dtype,
+      codec: CODEC_NAMES[info.codec] ?? String(info.codec),
+      density: params === 0 ? 1 : round6(nonzero / params),
+      bytes: info.storedBytes,
+      entropyBytes: Math.round(entropyBytes),
+      nonzero,
+      params,
     };
   });
   // weights are all tensors but the quantization parameters other tensors point to
@@ -84,4 +90,6 @@ function countNonzeroElements(p: Uint8Array, size: number): number {
   return n;
 }
 
-function round6(x: number): number { return Math.round(x * 1e6) / 1e6; }
+function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}

@@ -21,10 +21,15 @@ function u32be(b: Uint8Array, off: number): number {
 
 /** MNIST IDX: images file (magic 0x803, n, rows, cols, u8 pixels) + labels file (magic 0x801, n, u8). */
 export function parseMnist(images: Uint8Array, labels: Uint8Array): ImageSet {
-  if (images.length < 16 || u32be(images, 0) !== 0x803) throw new SparrowError('invalid_argument', 'not an IDX image file (magic 0x00000803)');
-  if (labels.length < 8 || u32be(labels, 0) !== 0x801) throw new SparrowError('invalid_argument', 'not an IDX label file (magic 0x00000801)');
-  const n = u32be(images, 4), h = u32be(images, 8), w = u32be(images, 12);
-  if (images.length !== 16 + n * h * w) throw new SparrowError('invalid_argument', `IDX images: ${n}x${h}x${w} needs ${16 + n * h * w} bytes, file has ${images.length}`);
+  if (images.length < 16 || u32be(images, 0) !== 0x803)
+    throw new SparrowError('invalid_argument', 'not an IDX image file (magic 0x00000803)');
+  if (labels.length < 8 || u32be(labels, 0) !== 0x801)
+    throw new SparrowError('invalid_argument', 'not an IDX label file (magic 0x00000801)');
+  const n = u32be(images, 4),
+    h = u32be(images, 8),
+    w = u32be(images, 12);
+  if (images.length !== 16 + n * h * w)
+    throw new SparrowError('invalid_argument', `IDX images: ${n}x${h}x${w} needs ${16 + n * h * w} bytes, file has ${images.length}`);
   const nl = u32be(labels, 4);
   if (nl !== n || labels.length !== 8 + n) throw new SparrowError('invalid_argument', `IDX labels: ${nl} labels for ${n} images`);
   return { n, channels: 1, height: h, width: w, pixels: images.subarray(16), labels: labels.subarray(8) };
@@ -33,9 +38,11 @@ export function parseMnist(images: Uint8Array, labels: Uint8Array): ImageSet {
 /** CIFAR-10 binary version: records of 1 label byte + 3072 bytes (R, G, B planes of 32x32). */
 export function parseCifar10(bytes: Uint8Array): ImageSet {
   const rec = 1 + 3072;
-  if (bytes.length === 0 || bytes.length % rec !== 0) throw new SparrowError('invalid_argument', `CIFAR-10 binary: ${bytes.length} bytes is not a whole number of ${rec}-byte records`);
+  if (bytes.length === 0 || bytes.length % rec !== 0)
+    throw new SparrowError('invalid_argument', `CIFAR-10 binary: ${bytes.length} bytes is not a whole number of ${rec}-byte records`);
   const n = bytes.length / rec;
-  const pixels = new Uint8Array(n * 3072), labels = new Uint8Array(n);
+  const pixels = new Uint8Array(n * 3072),
+    labels = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     labels[i] = bytes[i * rec]!;
     if (labels[i]! > 9) throw new SparrowError('invalid_argument', `CIFAR-10 binary: record ${i} has label ${labels[i]}`);
@@ -59,8 +66,10 @@ export function imageBatch(set: ImageSet, from: number, count: number, pre: Prep
   const out = new Float32Array(count * c * hw);
   for (let i = 0; i < count; i++) {
     for (let ch = 0; ch < c; ch++) {
-      const m = pre.mean?.[ch] ?? 0, s = pre.std?.[ch] ?? 1;
-      const src = ((from + i) * c + ch) * hw, dst = (i * c + ch) * hw;
+      const m = pre.mean?.[ch] ?? 0,
+        s = pre.std?.[ch] ?? 1;
+      const src = ((from + i) * c + ch) * hw,
+        dst = (i * c + ch) * hw;
       for (let p = 0; p < hw; p++) out[dst + p] = (set.pixels[src + p]! / 255 - m) / s;
     }
   }

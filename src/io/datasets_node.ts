@@ -16,7 +16,8 @@ export type DatasetName = 'mnist' | 'cifar10';
 export function loadDataset(name: DatasetName, path: string): ImageSet {
   if (name === 'mnist') {
     const dir = existsSync(path) && statSync(path).isDirectory() ? path : null;
-    if (!dir) throw new SparrowError('io_error', `mnist: ${path} is not a folder with t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz`);
+    if (!dir)
+      throw new SparrowError('io_error', `mnist: ${path} is not a folder with t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz`);
     const pick = (base: string) => (existsSync(join(dir, base + '.gz')) ? join(dir, base + '.gz') : join(dir, base));
     return parseMnist(read(pick('t10k-images-idx3-ubyte')), read(pick('t10k-labels-idx1-ubyte')));
   }

@@ -28,14 +28,30 @@ const DESCR_TO_DTYPE: Readonly<Record<string, NpyDtype>> = {
   '<f8': 'float64',
   '<i8': 'int64',
   '<i4': 'int32',
-  '|i1': 'int8', '<i1': 'int8', '>i1': 'int8', '=i1': 'int8',
-  '|u1': 'uint8', '<u1': 'uint8', '>u1': 'uint8', '=u1': 'uint8',
+  '|i1': 'int8',
+  '<i1': 'int8',
+  '>i1': 'int8',
+  '=i1': 'int8',
+  '|u1': 'uint8',
+  '<u1': 'uint8',
+  '>u1': 'uint8',
+  '=u1': 'uint8',
 };
 const DTYPE_TO_DESCR: Readonly<Record<NpyDtype, string>> = {
-  float32: '<f4', float64: '<f8', int64: '<i8', int32: '<i4', int8: '|i1', uint8: '|u1',
+  float32: '<f4',
+  float64: '<f8',
+  int64: '<i8',
+  int32: '<i4',
+  int8: '|i1',
+  uint8: '|u1',
 };
 const ITEM_SIZE: Readonly<Record<NpyDtype, number>> = {
-  float32: 4, float64: 8, int64: 8, int32: 4, int8: 1, uint8: 1,
+  float32: 4,
+  float64: 8,
+  int64: 8,
+  int32: 4,
+  int8: 1,
+  uint8: 1,
 };
 
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -77,8 +93,15 @@ class LiteralParser {
     if (c === '[') return this.seq(depth, ']');
     if (c === "'" || c === '"') return this.str();
     if (c === '-' || (c >= '0' && c <= '9')) return this.int();
-    for (const [word, v] of [['True', true], ['False', false], ['None', null]] as const) {
-      if (this.s.startsWith(word, this.pos)) { this.pos += word.length; return v; }
+    for (const [word, v] of [
+      ['True', true],
+      ['False', false],
+      ['None', null],
+    ] as const) {
+      if (this.s.startsWith(word, this.pos)) {
+        this.pos += word.length;
+        return v;
+      }
     }
     fail(`unexpected character ${JSON.stringify(c)} in header at offset ${this.pos}`);
   }
@@ -88,7 +111,10 @@ class LiteralParser {
     const m = new Map<string, PyValue>();
     for (;;) {
       this.ws();
-      if (this.s[this.pos] === '}') { this.pos++; return m; }
+      if (this.s[this.pos] === '}') {
+        this.pos++;
+        return m;
+      }
       const k = this.value(depth + 1);
       if (typeof k !== 'string') fail('header dict keys must be strings');
       this.ws();
@@ -97,8 +123,14 @@ class LiteralParser {
       if (m.has(k)) fail(`duplicate key '${k}' in header`);
       m.set(k, this.value(depth + 1));
       this.ws();
-      if (this.s[this.pos] === ',') { this.pos++; continue; }
-      if (this.s[this.pos] === '}') { this.pos++; return m; }
+      if (this.s[this.pos] === ',') {
+        this.pos++;
+        continue;
+      }
+      if (this.s[this.pos] === '}') {
+        this.pos++;
+        return m;
+      }
       fail(`expected ',' or '}' in header at offset ${this.pos}`);
     }
   }
@@ -108,11 +140,20 @@ class LiteralParser {
     const items: PyValue[] = [];
     for (;;) {
       this.ws();
-      if (this.s[this.pos] === close) { this.pos++; return items; }
+      if (this.s[this.pos] === close) {
+        this.pos++;
+        return items;
+      }
       items.push(this.value(depth + 1));
       this.ws();
-      if (this.s[this.pos] === ',') { this.pos++; continue; }
-      if (this.s[this.pos] === close) { this.pos++; return items; }
+      if (this.s[this.pos] === ',') {
+        this.pos++;
+        continue;
+      }
+      if (this.s[this.pos] === close) {
+        this.pos++;
+        return items;
+      }
       fail(`expected ',' or '${close}' in header at offset ${this.pos}`);
     }
   }
@@ -150,12 +191,24 @@ function decodeLatin1(bytes: Uint8Array): string {
 function copyLittleEndian(dtype: NpyDtype, bytes: Uint8Array, n: number): NpyTypedArray {
   let out: NpyTypedArray;
   switch (dtype) {
-    case 'float32': out = new Float32Array(n); break;
-    case 'float64': out = new Float64Array(n); break;
-    case 'int64': out = new BigInt64Array(n); break;
-    case 'int32': out = new Int32Array(n); break;
-    case 'int8': out = new Int8Array(n); break;
-    case 'uint8': out = new Uint8Array(n); break;
+    case 'float32':
+      out = new Float32Array(n);
+      break;
+    case 'float64':
+      out = new Float64Array(n);
+      break;
+    case 'int64':
+      out = new BigInt64Array(n);
+      break;
+    case 'int32':
+      out = new Int32Array(n);
+      break;
+    case 'int8':
+      out = new Int8Array(n);
+      break;
+    case 'uint8':
+      out = new Uint8Array(n);
+      break;
   }
   const dst = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   dst.set(bytes); // byte copy into a fresh, aligned buffer
@@ -223,9 +276,11 @@ export function parseNpy(bytes: Uint8Array): NpyArray {
   const fortran = dict.get('fortran_order');
   if (typeof fortran !== 'boolean') fail('fortran_order is not True or False');
   if (fortran) {
-    throw new SparrowError('invalid_argument',
+    throw new SparrowError(
+      'invalid_argument',
       'invalid .npy: fortran_order is True (column-major); Sparrow reads C-order arrays only. ' +
-      'Save with numpy.ascontiguousarray(a) first.');
+        'Save with numpy.ascontiguousarray(a) first.',
+    );
   }
   const shapeValue = dict.get('shape');
   if (shapeValue === null || typeof shapeValue !== 'object' || !('tuple' in shapeValue)) fail('shape is not a tuple');
@@ -261,8 +316,10 @@ function dtypeOf(data: unknown): NpyDtype {
   if (data instanceof Int32Array) return 'int32';
   if (data instanceof Int8Array) return 'int8';
   if (data instanceof Uint8Array && !(data instanceof Uint8ClampedArray)) return 'uint8';
-  throw new SparrowError('invalid_argument',
-    'writeNpy: data must be a Float32Array, Float64Array, BigInt64Array, Int32Array, Int8Array or Uint8Array');
+  throw new SparrowError(
+    'invalid_argument',
+    'writeNpy: data must be a Float32Array, Float64Array, BigInt64Array, Int32Array, Int8Array or Uint8Array',
+  );
 }
 
 /** The Python repr of a shape tuple: (), (5,), (2, 3). */

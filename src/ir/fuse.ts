@@ -32,7 +32,8 @@ export function fusedActivation(node: Node): { min: number; max: number } | unde
   if (node.domain !== FUSED_DOMAIN) return undefined;
   const a = node.attrs['activation'];
   if (a !== 'Relu' && a !== 'Clip') return undefined;
-  const min = node.attrs['activation_min'], max = node.attrs['activation_max'];
+  const min = node.attrs['activation_min'],
+    max = node.attrs['activation_max'];
   return { min: typeof min === 'number' ? min : -Infinity, max: typeof max === 'number' ? max : Infinity };
 }
 
@@ -149,7 +150,10 @@ function alongAxis(c: Tensor, rank: number, axis: number, len: number): Float32A
   let n = 1;
   for (let i = 0; i < c.dims.length; i++) {
     const d = c.dims[i]!;
-    if (i + off === axis) { if (d !== 1 && d !== len) return undefined; n = d; } else if (d !== 1) return undefined;
+    if (i + off === axis) {
+      if (d !== 1 && d !== len) return undefined;
+      n = d;
+    } else if (d !== 1) return undefined;
   }
   const src = c.data as Float32Array;
   return Float32Array.from({ length: len }, (_, k) => src[n === 1 ? 0 : k]!);
@@ -179,10 +183,14 @@ function fuseBias(graph: Graph, ix: FuseIndex, add: Node): boolean {
   const [p, q] = add.inputs;
   if (!p || !q || add.outputs.length !== 1) return false;
   const y = add.outputs[0]!;
-  for (const [x, cName] of [[p, q], [q, p]] as const) {
+  for (const [x, cName] of [
+    [p, q],
+    [q, p],
+  ] as const) {
     const c = constF32(graph, cName);
     if (!c || graph.values.get(x)?.const) continue;
-    const xd = staticDims(graph, x), yd = staticDims(graph, y);
+    const xd = staticDims(graph, x),
+      yd = staticDims(graph, y);
     if (!xd || !yd || xd.length !== yd.length || xd.some((d, i) => d !== yd[i])) continue;
     const prod = soleProducer(graph, ix, x, add);
     if (!prod || prod.domain !== '' || graph.values.get(x)?.info.dtype !== 'float32') continue;
@@ -223,7 +231,8 @@ function fuseBias(graph: Graph, ix: FuseIndex, add: Node): boolean {
         return true;
       }
       // MatMul
-      const ad = staticDims(graph, prod.inputs[0] ?? ''), bd = staticDims(graph, prod.inputs[1] ?? '');
+      const ad = staticDims(graph, prod.inputs[0] ?? ''),
+        bd = staticDims(graph, prod.inputs[1] ?? '');
       if (!ad || !bd || ad.length < 2 || bd.length < 2) continue;
       const biasName = addConst(graph, `${prod.name}_bias_fused`, { dtype: 'float32', dims: [N], data: v });
       if (ad.length === 2 && bd.length === 2 && prod.opset >= 7) {
@@ -247,7 +256,8 @@ function fuseActivation(graph: Graph, ix: FuseIndex, act: Node): boolean {
   if (!x || act.outputs.length !== 1 || graph.values.get(x)?.info.dtype !== 'float32') return false;
   let min: number, max: number;
   if (act.op === 'Relu') {
-    min = 0; max = Infinity;
+    min = 0;
+    max = Infinity;
   } else if (act.opset < 11) {
     min = typeof act.attrs['min'] === 'number' ? act.attrs['min'] : -F32_MAX;
     max = typeof act.attrs['max'] === 'number' ? act.attrs['max'] : F32_MAX;
@@ -258,9 +268,11 @@ function fuseActivation(graph: Graph, ix: FuseIndex, act: Node): boolean {
       const t = constF32(graph, name);
       return t && t.data.length === 1 ? (t.data as Float32Array)[0]! : undefined;
     };
-    const lo = bound(1, -F32_MAX), hi = bound(2, F32_MAX);
+    const lo = bound(1, -F32_MAX),
+      hi = bound(2, F32_MAX);
     if (lo === undefined || hi === undefined) return false;
-    min = lo; max = hi;
+    min = lo;
+    max = hi;
   }
   const prod = soleProducer(graph, ix, x, act);
   if (!prod) return false;
@@ -294,7 +306,8 @@ function fusedDef(base: OpDef, op: string, nBase: number): OpDef {
     }
     const a = attrs['activation'];
     if (a === 'Relu' || a === 'Clip') {
-      const lo = attrs['activation_min'] as number, hi = attrs['activation_max'] as number;
+      const lo = attrs['activation_min'] as number,
+        hi = attrs['activation_max'] as number;
       for (let i = 0; i < data.length; i++) {
         const v = data[i]!;
         if (!Number.isNaN(v)) data[i] = Math.min(Math.max(v, lo), hi);
@@ -303,7 +316,11 @@ function fusedDef(base: OpDef, op: string, nBase: number): OpDef {
     return [y];
   };
   return {
-    op, domain: FUSED_DOMAIN, sinceVersion: base.sinceVersion, untilVersion: base.untilVersion, ref,
+    op,
+    domain: FUSED_DOMAIN,
+    sinceVersion: base.sinceVersion,
+    untilVersion: base.untilVersion,
+    ref,
     shape: (inputs, attrs, consts, ctx) => base.shape(inputs.slice(0, nBase), attrs, consts.slice(0, nBase), ctx),
   };
 }

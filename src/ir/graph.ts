@@ -91,7 +91,10 @@ export function topoSort(graph: Graph): Graph {
     for (const o of n.outputs) {
       if (!o) continue;
       if (producerIndex.has(o)) {
-        throw new SparrowError('invalid_model', `value '${o}' is produced by two nodes ('${nodes[producerIndex.get(o)!]!.name}' and '${n.name}')`);
+        throw new SparrowError(
+          'invalid_model',
+          `value '${o}' is produced by two nodes ('${nodes[producerIndex.get(o)!]!.name}' and '${n.name}')`,
+        );
       }
       const v = graph.values.get(o);
       if (v?.const || graph.inputs.includes(o)) {
@@ -103,7 +106,10 @@ export function topoSort(graph: Graph): Graph {
   for (const n of nodes) {
     for (const i of n.inputs) {
       if (i && !producerIndex.has(i) && !graph.values.get(i)?.const && !graph.inputs.includes(i)) {
-        throw new SparrowError('invalid_model', `node '${n.name}' (${n.op}) reads '${i}', which no node, graph input or initializer provides`);
+        throw new SparrowError(
+          'invalid_model',
+          `node '${n.name}' (${n.op}) reads '${i}', which no node, graph input or initializer provides`,
+        );
       }
     }
   }
@@ -124,7 +130,10 @@ export function topoSort(graph: Graph): Graph {
         const pi = name ? producerIndex.get(name) : undefined;
         if (pi === undefined) continue;
         if (state[pi] === 1) {
-          throw new SparrowError('invalid_model', `the graph has a cycle through node '${nodes[pi]!.name}' (${nodes[pi]!.op}) and value '${name}'`);
+          throw new SparrowError(
+            'invalid_model',
+            `the graph has a cycle through node '${nodes[pi]!.name}' (${nodes[pi]!.op}) and value '${name}'`,
+          );
         }
         if (state[pi] === 0) {
           state[pi] = 1;

@@ -55,7 +55,8 @@ function attrProto(name: string, v: BuildAttr): onnx.IAttributeProto {
   if (typeof v === 'number') return Number.isInteger(v) ? { name, type: AT.INT, i: v } : { name, type: AT.FLOAT, f: v };
   if (typeof v === 'string') return { name, type: AT.STRING, s: new TextEncoder().encode(v) };
   if (Array.isArray(v)) {
-    if (v.every((x) => typeof x === 'string')) return { name, type: AT.STRINGS, strings: (v as string[]).map((s) => new TextEncoder().encode(s)) };
+    if (v.every((x) => typeof x === 'string'))
+      return { name, type: AT.STRINGS, strings: (v as string[]).map((s) => new TextEncoder().encode(s)) };
     const nums = v as number[];
     return nums.every(Number.isInteger) ? { name, type: AT.INTS, ints: nums } : { name, type: AT.FLOATS, floats: nums };
   }
@@ -105,4 +106,8 @@ export function buildModel(m: BuildModel): Uint8Array {
 
 /** Convenience tensor constructors. */
 export const f32 = (dims: number[], data: ArrayLike<number>): Tensor => ({ dtype: 'float32', dims, data: Float32Array.from(data) });
-export const i64 = (dims: number[], data: ArrayLike<number>): Tensor => ({ dtype: 'int64', dims, data: BigInt64Array.from(Array.from(data), (x) => BigInt(x)) });
+export const i64 = (dims: number[], data: ArrayLike<number>): Tensor => ({
+  dtype: 'int64',
+  dims,
+  data: BigInt64Array.from(Array.from(data), (x) => BigInt(x)),
+});

@@ -4,10 +4,7 @@
 // returns what it changed; `cloneGraph` first to keep the original.
 import { SparrowError } from '../errors.js';
 import { elementCount, type Attrs, type KernelContext, type Tensor, type ValueInfo } from '../ops/types.js';
-import {
-  consumers, eliminateDeadNodes, formatInfo, freshName, opCounts, valueOf,
-  type Graph, type Node,
-} from './graph.js';
+import { consumers, eliminateDeadNodes, formatInfo, freshName, opCounts, valueOf, type Graph, type Node } from './graph.js';
 
 export { eliminateDeadNodes };
 
@@ -27,11 +24,17 @@ function inferNode(graph: Graph, node: Node): ValueInfo[] {
     out = node.def.shape(infos, node.attrs, consts, ctxOf(node));
   } catch (e) {
     if (e instanceof SparrowError) throw e;
-    throw new SparrowError('internal', `shape function of ${node.op} failed at node '${node.name}': ${e instanceof Error ? e.message : String(e)}`);
+    throw new SparrowError(
+      'internal',
+      `shape function of ${node.op} failed at node '${node.name}': ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
   node.outputs.forEach((o, j) => {
     if (o && !out[j]) {
-      throw new SparrowError('internal', `shape function of ${node.op} returned ${out.length} output(s), node '${node.name}' has output #${j} '${o}'`);
+      throw new SparrowError(
+        'internal',
+        `shape function of ${node.op} returned ${out.length} output(s), node '${node.name}' has output #${j} '${o}'`,
+      );
     }
   });
   return out;
@@ -63,14 +66,21 @@ export function inferShapes(graph: Graph): Graph {
 export function setInputShapes(graph: Graph, shapes: Record<string, readonly number[]>): Graph {
   for (const [name, dims] of Object.entries(shapes)) {
     if (!graph.inputs.includes(name)) {
-      throw new SparrowError('invalid_argument', `cannot set the shape of '${name}': the model's inputs are ${graph.inputs.map((i) => `'${i}'`).join(', ')}`);
+      throw new SparrowError(
+        'invalid_argument',
+        `cannot set the shape of '${name}': the model's inputs are ${graph.inputs.map((i) => `'${i}'`).join(', ')}`,
+      );
     }
     const v = valueOf(graph, name);
     const declared = v.info.dims;
-    const bad = dims.some((d) => !Number.isSafeInteger(d) || d < -1) ||
+    const bad =
+      dims.some((d) => !Number.isSafeInteger(d) || d < -1) ||
       (declared !== null && (declared.length !== dims.length || declared.some((d, i) => d >= 0 && dims[i] !== -1 && dims[i] !== d)));
     if (bad) {
-      throw new SparrowError('invalid_argument', `shape [${dims.join(',')}] for input '${name}' does not match its declared ${formatInfo(v.info)}`);
+      throw new SparrowError(
+        'invalid_argument',
+        `shape [${dims.join(',')}] for input '${name}' does not match its declared ${formatInfo(v.info)}`,
+      );
     }
     v.info = { dtype: v.info.dtype, dims: dims.map((d, i) => (d === -1 && declared ? declared[i]! : d)) };
   }
@@ -120,8 +130,10 @@ export function foldConstants(graph: Graph, opts: FoldOptions = {}): number {
     if (std && (node.op === 'Shape' || node.op === 'Size') && node.outputs[0]) {
       const dims = valueOf(graph, node.inputs[0] ?? '').info.dims;
       if (isStatic(dims)) {
-        const t: Tensor = node.op === 'Shape' ? shapeTensor(dims, node.attrs)
-          : { dtype: 'int64', dims: [], data: BigInt64Array.of(BigInt(elementCount(dims))) };
+        const t: Tensor =
+          node.op === 'Shape'
+            ? shapeTensor(dims, node.attrs)
+            : { dtype: 'int64', dims: [], data: BigInt64Array.of(BigInt(elementCount(dims))) };
         const out = valueOf(graph, node.outputs[0]);
         out.const = t;
         out.info = infoOfTensor(t);
@@ -130,8 +142,8 @@ export function foldConstants(graph: Graph, opts: FoldOptions = {}): number {
       }
     }
     const inputs = node.inputs.map((i) => (i ? graph.values.get(i)?.const : undefined));
-    const foldable = !(std && (NONDETERMINISTIC.has(node.op) || skip.has(node.op))) &&
-      node.inputs.every((i, k) => !i || inputs[k] !== undefined);
+    const foldable =
+      !(std && (NONDETERMINISTIC.has(node.op) || skip.has(node.op))) && node.inputs.every((i, k) => !i || inputs[k] !== undefined);
     if (!foldable) {
       kept.push(node);
       continue;
@@ -147,12 +159,19 @@ export function foldConstants(graph: Graph, opts: FoldOptions = {}): number {
       outs = node.def.ref(inputs, node.attrs, ctxOf(node));
     } catch (e) {
       if (e instanceof SparrowError) throw e;
-      throw new SparrowError('internal', `kernel of ${node.op} failed while folding node '${node.name}': ${e instanceof Error ? e.message : String(e)}`);
+      throw new SparrowError(
+        'internal',
+        `kernel of ${node.op} failed while folding node '${node.name}': ${e instanceof Error ? e.message : String(e)}`,
+      );
     }
     node.outputs.forEach((o, j) => {
       if (!o) return;
       const t = outs[j];
-      if (!t) throw new SparrowError('internal', `kernel of ${node.op} returned ${outs.length} output(s) at node '${node.name}', which has output #${j}`);
+      if (!t)
+        throw new SparrowError(
+          'internal',
+          `kernel of ${node.op} returned ${outs.length} output(s) at node '${node.name}', which has output #${j}`,
+        );
       const v = valueOf(graph, o);
       v.const = t;
       v.info = infoOfTensor(t);
@@ -309,7 +328,8 @@ function foldIntoGemm(graph: Graph, gemm: Node, scale: Float64Array, shift: Floa
   const transB = gemm.attrs['transB'] === 1;
   if (!bw || bw.dtype !== 'float32' || bw.dims.length !== 2 || bw.dims[transB ? 0 : 1] !== N) return false;
   // C must broadcast along N only: scalar, [1], [N] or [1, N]
-  if (cName && (!c || c.dtype !== 'float32' || !(c.data.length === 1 || (c.data.length === N && c.dims[c.dims.length - 1] === N)))) return false;
+  if (cName && (!c || c.dtype !== 'float32' || !(c.data.length === 1 || (c.data.length === N && c.dims[c.dims.length - 1] === N))))
+    return false;
   const beta = typeof gemm.attrs['beta'] === 'number' ? gemm.attrs['beta'] : 1;
   const wd = bw.data as Float32Array;
   const K = bw.dims[transB ? 1 : 0]!;
@@ -366,7 +386,13 @@ export function optimize(graph: Graph, opts: OptimizeOptions = {}): OptimizeRepo
   const batchNormsFolded = opts.foldBatchNorm === false ? 0 : foldBatchNorm(graph);
   const deadNodesRemoved = eliminateDeadNodes(graph);
   return {
-    nodesBefore, nodesAfter: graph.nodes.length, opsBefore, opsAfter: opCounts(graph),
-    identitiesRemoved, constantsFolded, batchNormsFolded, deadNodesRemoved,
+    nodesBefore,
+    nodesAfter: graph.nodes.length,
+    opsBefore,
+    opsAfter: opCounts(graph),
+    identitiesRemoved,
+    constantsFolded,
+    batchNormsFolded,
+    deadNodesRemoved,
   };
 }

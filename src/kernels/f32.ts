@@ -22,13 +22,29 @@ export interface GemmKernel {
   mr: number;
   nr: number;
   /** C(M,N) = act(A·Bp + bias); pointers into w's memory, sizes/strides in elements; act 0 none, 1 clamp [lo, hi] */
-  run(w: SparrowWasm, M: number, N: number, K: number, a: number, lda: number, bp: number, c: number, ldc: number,
-    bias: number, biasMode: BiasMode, act: 0 | 1, lo: number, hi: number): void;
+  run(
+    w: SparrowWasm,
+    M: number,
+    N: number,
+    K: number,
+    a: number,
+    lda: number,
+    bp: number,
+    c: number,
+    ldc: number,
+    bias: number,
+    biasMode: BiasMode,
+    act: 0 | 1,
+    lo: number,
+    hi: number,
+  ): void;
 }
 
 function gemmKernel(name: keyof Ex & `f32_gemm_${string}`, mr: number, nr: number): GemmKernel {
   return {
-    name, mr, nr,
+    name,
+    mr,
+    nr,
     run: (w, M, N, K, a, lda, bp, c, ldc, bias, biasMode, act, lo, hi) =>
       (w.exports[name] as Ex['f32_gemm__wasmsimd'])(M, N, K, a, lda, bp, c, ldc, bias, biasMode, act, lo, hi),
   };
@@ -45,14 +61,29 @@ export const F32_GEMM_KERNELS: readonly GemmKernel[] = [
 
 /** Conv geometry of one image (the 20-word block of assembly/f32/conv.ts, as an object). */
 export interface ConvGeometry {
-  C: number; H: number; W: number; M: number; KH: number; KW: number; OH: number; OW: number;
-  pads: [number, number, number, number]; strides: [number, number]; dilations: [number, number];
-  groups: number; act: Act;
+  C: number;
+  H: number;
+  W: number;
+  M: number;
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+  pads: [number, number, number, number];
+  strides: [number, number];
+  dilations: [number, number];
+  groups: number;
+  act: Act;
 }
 
 export const CONV_GEOMETRY_BYTES = 80;
 
-export function convGeometry(xDims: readonly number[], wDims: readonly number[], attrs: Conv2dAttrs = CONV_DEFAULTS, act: Act = 'none'): ConvGeometry {
+export function convGeometry(
+  xDims: readonly number[],
+  wDims: readonly number[],
+  attrs: Conv2dAttrs = CONV_DEFAULTS,
+  act: Act = 'none',
+): ConvGeometry {
   const [C, H, W] = xDims.slice(-3) as [number, number, number];
   const [M, Cg, KH, KW] = wDims as [number, number, number, number];
   const { pads, strides, dilations, groups } = attrs;
@@ -69,10 +100,24 @@ export function convGeometry(xDims: readonly number[], wDims: readonly number[],
 export function writeConvGeometry(w: SparrowWasm, geo: ConvGeometry, ptr: number): void {
   const [lo, hi] = actBounds(geo.act);
   const i = new Int32Array(w.memory.buffer, ptr, 20);
-  i.set([geo.C, geo.H, geo.W, geo.M, geo.KH, geo.KW, geo.OH, geo.OW, ...geo.pads, ...geo.strides, ...geo.dilations,
-    geo.groups, geo.act === 'none' ? 0 : 1]);
+  i.set([
+    geo.C,
+    geo.H,
+    geo.W,
+    geo.M,
+    geo.KH,
+    geo.KW,
+    geo.OH,
+    geo.OW,
+    ...geo.pads,
+    ...geo.strides,
+    ...geo.dilations,
+    geo.groups,
+    geo.act === 'none' ? 0 : 1,
+  ]);
   const f = new Float32Array(w.memory.buffer, ptr, 20);
-  f[18] = lo; f[19] = hi;
+  f[18] = lo;
+  f[19] = hi;
 }
 
 export interface ConvKernel {
@@ -138,16 +183,29 @@ export function runConv(w: SparrowWasm, plan: ConvPlan, x: number, wt: number, b
  * Conv of a batch x (B, C, H, W) through WASM: copies x, weights and bias in, runs `kernel`
  * (default: pickConvKernel) per image, copies y (B, M, OH, OW) out; arena restored after.
  */
-export function conv2dF32(w: SparrowWasm, x: Float32Array, xDims: readonly number[], wt: Float32Array, wDims: readonly number[],
-  bias: Float32Array | undefined, attrs: Conv2dAttrs = CONV_DEFAULTS, act: Act = 'none', kernel?: ConvKernel): { data: Float32Array; dims: number[] } {
+export function conv2dF32(
+  w: SparrowWasm,
+  x: Float32Array,
+  xDims: readonly number[],
+  wt: Float32Array,
+  wDims: readonly number[],
+  bias: Float32Array | undefined,
+  attrs: Conv2dAttrs = CONV_DEFAULTS,
+  act: Act = 'none',
+  kernel?: ConvKernel,
+): { data: Float32Array; dims: number[] } {
   const geo = convGeometry(xDims, wDims, attrs, act);
   const B = xDims.length === 4 ? xDims[0]! : 1;
-  const inSize = geo.C * geo.H * geo.W, outSize = geo.M * geo.OH * geo.OW;
+  const inSize = geo.C * geo.H * geo.W,
+    outSize = geo.M * geo.OH * geo.OW;
   const mark = w.mark();
   try {
     const plan = planConv(w, geo, kernel);
-    const px = w.putF32(x), pw = w.putF32(wt), pb = bias ? w.putF32(bias) : 0;
-    const py = w.alloc(B * outSize * 4), work = w.alloc(plan.workBytes);
+    const px = w.putF32(x),
+      pw = w.putF32(wt),
+      pb = bias ? w.putF32(bias) : 0;
+    const py = w.alloc(B * outSize * 4),
+      work = w.alloc(plan.workBytes);
     for (let b = 0; b < B; b++) runConv(w, plan, px + b * inSize * 4, pw, pb, py + b * outSize * 4, work);
     return { data: w.f32(py, B * outSize).slice(), dims: [B, geo.M, geo.OH, geo.OW] };
   } finally {
@@ -165,12 +223,21 @@ export interface GemmOptions {
 }
 
 /** C(M,N) = act(A(M,K)·B + bias) through WASM (B packed on the way in); arena restored after. */
-export function gemmF32(w: SparrowWasm, M: number, N: number, K: number, A: Float32Array, B: Float32Array, opts: GemmOptions = {}): Float32Array {
+export function gemmF32(
+  w: SparrowWasm,
+  M: number,
+  N: number,
+  K: number,
+  A: Float32Array,
+  B: Float32Array,
+  opts: GemmOptions = {},
+): Float32Array {
   const kernel = opts.kernel ?? F32_GEMM_KERNELS[0]!;
   const [lo, hi] = actBounds(opts.act ?? 'none');
   const mark = w.mark();
   try {
-    const pa = w.putF32(A), pbRaw = w.putF32(B);
+    const pa = w.putF32(A),
+      pbRaw = w.putF32(B);
     const bp = w.alloc(w.packedBSizeF32(K, N) * 4);
     w.packBF32(K, N, pbRaw, opts.transB ? K : N, !!opts.transB, bp);
     const pbias = opts.bias ? w.putF32(opts.bias) : 0;

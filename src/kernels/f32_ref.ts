@@ -28,7 +28,15 @@ export interface GemmRefOptions {
  * C(M,N) = act(A(M,K)·B(K,N) + bias), A and B row-major. Writes and returns C (allocated when
  * not given). Accumulates in float64, rounds once to float32.
  */
-export function gemmRef(M: number, N: number, K: number, A: Float32Array, B: Float32Array, C?: Float32Array, opts: GemmRefOptions = {}): Float32Array {
+export function gemmRef(
+  M: number,
+  N: number,
+  K: number,
+  A: Float32Array,
+  B: Float32Array,
+  C?: Float32Array,
+  opts: GemmRefOptions = {},
+): Float32Array {
   const out = C ?? new Float32Array(M * N);
   const act = opts.act ?? 'none';
   const acc = new Float64Array(N);
@@ -68,13 +76,22 @@ export function convOutSize(size: number, kernel: number, padBegin: number, padE
  * K = C·KH·KW in (c, kh, kw) order, column n = oh·OW + ow; zeros where the window is in the
  * padding. Conv = weights (M, K) × this, per group (pass the group's channel slice).
  */
-export function im2colRef(x: Float32Array, C: number, H: number, W: number, KH: number, KW: number,
-  attrs: Pick<Conv2dAttrs, 'pads' | 'strides' | 'dilations'>): { cols: Float32Array; K: number; OH: number; OW: number } {
+export function im2colRef(
+  x: Float32Array,
+  C: number,
+  H: number,
+  W: number,
+  KH: number,
+  KW: number,
+  attrs: Pick<Conv2dAttrs, 'pads' | 'strides' | 'dilations'>,
+): { cols: Float32Array; K: number; OH: number; OW: number } {
   const [pt, pl, pb, pr] = attrs.pads;
   const [sh, sw] = attrs.strides;
   const [dh, dw] = attrs.dilations;
-  const OH = convOutSize(H, KH, pt, pb, sh, dh), OW = convOutSize(W, KW, pl, pr, sw, dw);
-  const K = C * KH * KW, N = OH * OW;
+  const OH = convOutSize(H, KH, pt, pb, sh, dh),
+    OW = convOutSize(W, KW, pl, pr, sw, dw);
+  const K = C * KH * KW,
+    N = OH * OW;
   const cols = new Float32Array(K * N);
   for (let c = 0; c < C; c++) {
     for (let i = 0; i < KH; i++) {
@@ -98,8 +115,15 @@ export function im2colRef(x: Float32Array, C: number, H: number, W: number, KH: 
  * 2-D convolution, direct loops: x (N, C, H, W), w (M, C/groups, KH, KW), bias (M) or none →
  * y (N, M, OH, OW), then `act`. float64 sums.
  */
-export function conv2dRef(x: Float32Array, xDims: readonly number[], w: Float32Array, wDims: readonly number[],
-  bias: Float32Array | undefined, attrs: Conv2dAttrs = CONV_DEFAULTS, act: Act = 'none'): { data: Float32Array; dims: number[] } {
+export function conv2dRef(
+  x: Float32Array,
+  xDims: readonly number[],
+  w: Float32Array,
+  wDims: readonly number[],
+  bias: Float32Array | undefined,
+  attrs: Conv2dAttrs = CONV_DEFAULTS,
+  act: Act = 'none',
+): { data: Float32Array; dims: number[] } {
   const [B, C, H, W] = xDims as [number, number, number, number];
   const [M, Cg, KH, KW] = wDims as [number, number, number, number];
   const G = attrs.groups;
@@ -107,7 +131,8 @@ export function conv2dRef(x: Float32Array, xDims: readonly number[], w: Float32A
   const [pt, pl, pb, pr] = attrs.pads;
   const [sh, sw] = attrs.strides;
   const [dh, dw] = attrs.dilations;
-  const OH = convOutSize(H, KH, pt, pb, sh, dh), OW = convOutSize(W, KW, pl, pr, sw, dw);
+  const OH = convOutSize(H, KH, pt, pb, sh, dh),
+    OW = convOutSize(W, KW, pl, pr, sw, dw);
   const Mg = M / G;
   const y = new Float32Array(B * M * OH * OW);
   for (let b = 0; b < B; b++) {

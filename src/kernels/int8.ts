@@ -34,11 +34,26 @@ const MODE = { int8: 0, f32: 1, int32: 2 } as const;
 
 /** Writes the 8-word quant block of assembly/int8/common.ts at ptr. */
 export function writeQuantBlock(w: SparrowWasm, out: Qs8Out, ptr: number): void {
-  const i = w.i32(ptr, 8), f = w.f32(ptr, 8);
+  const i = w.i32(ptr, 8),
+    f = w.f32(ptr, 8);
   i.fill(0);
-  i[0] = MODE[out.mode]; i[1] = out.zx;
-  if (out.mode === 'int8') { i[2] = out.zy; i[3] = out.lo; i[4] = out.hi; } else { i[3] = -128; i[4] = 127; }
-  if (out.mode === 'f32') { f[5] = out.lo; f[6] = out.hi; } else { f[5] = -Infinity; f[6] = Infinity; }
+  i[0] = MODE[out.mode];
+  i[1] = out.zx;
+  if (out.mode === 'int8') {
+    i[2] = out.zy;
+    i[3] = out.lo;
+    i[4] = out.hi;
+  } else {
+    i[3] = -128;
+    i[4] = 127;
+  }
+  if (out.mode === 'f32') {
+    f[5] = out.lo;
+    f[6] = out.hi;
+  } else {
+    f[5] = -Infinity;
+    f[6] = Infinity;
+  }
 }
 
 /** Bytes of the per-channel parameters of N channels. */
@@ -51,13 +66,17 @@ export function putChannelParams(w: SparrowWasm, out: Qs8Out): number {
   const N = out.bias.length;
   const p = w.alloc(channelParamsBytes(out, N) + 16);
   if (out.mode === 'int8') {
-    if (out.multiplier.length !== N || out.shift.length !== N) throw new SparrowError('invalid_argument', 'int8 output: bias/multiplier/shift lengths differ');
+    if (out.multiplier.length !== N || out.shift.length !== N)
+      throw new SparrowError('invalid_argument', 'int8 output: bias/multiplier/shift lengths differ');
     const v = w.i32(p, 3 * N);
-    v.set(out.bias, 0); v.set(out.multiplier, N); v.set(out.shift, 2 * N);
+    v.set(out.bias, 0);
+    v.set(out.multiplier, N);
+    v.set(out.shift, 2 * N);
   } else if (out.mode === 'f32') {
     if (out.scale.length !== N) throw new SparrowError('invalid_argument', 'f32 output: scale/bias lengths differ');
     const v = w.f32(p, 2 * N);
-    v.set(out.scale, 0); v.set(out.bias, N);
+    v.set(out.scale, 0);
+    v.set(out.bias, N);
   } else {
     w.i32(p, N).set(out.bias);
   }
@@ -98,25 +117,29 @@ export interface Qs8ConvKernel {
 /** Every int8 conv kernel; the first that supports a geometry (and a weight format) is the default. */
 export const QS8_CONV_KERNELS: readonly Qs8ConvKernel[] = [
   {
-    name: 'qs8_dwconv2d__wasmsimd', weights: 'raw',
+    name: 'qs8_dwconv2d__wasmsimd',
+    weights: 'raw',
     supports: (geo) => geo.groups === geo.C,
     workBytes: (w, g) => w.exports.qs8_dwconv2d_work_bytes(g),
     run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_dwconv2d__wasmsimd(g, q, x, wp, qp, y, work),
   },
   {
-    name: 'qs8_conv2d_4x8c2__wasmsimd', weights: 'c2',
+    name: 'qs8_conv2d_4x8c2__wasmsimd',
+    weights: 'c2',
     supports: () => true,
     workBytes: (w, g) => w.exports.qs8_conv2d_work_bytes(g),
     run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_conv2d_4x8c2__wasmsimd(g, q, x, wp, qp, y, work),
   },
   {
-    name: 'qs8_spconv2d_16x1__wasmsimd', weights: 'csr16',
+    name: 'qs8_spconv2d_16x1__wasmsimd',
+    weights: 'csr16',
     supports: () => true,
     workBytes: (w, g) => w.exports.qs8_spconv2d_nz_work_bytes(g),
     run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_spconv2d_16x1__wasmsimd(g, q, x, wp, qp, y, work),
   },
   {
-    name: 'qs8_spconv2d_16x1c2__wasmsimd', weights: 'sparse',
+    name: 'qs8_spconv2d_16x1c2__wasmsimd',
+    weights: 'sparse',
     supports: () => true,
     workBytes: (w, g) => w.exports.qs8_spconv2d_work_bytes(g),
     run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_spconv2d_16x1c2__wasmsimd(g, q, x, wp, qp, y, work),
@@ -155,7 +178,9 @@ export function placeConvWeights(w: SparrowWasm, format: Qs8WeightFormat, W: Int
     const m = w.mark();
     try {
       check(w.exports.qs8_conv2d_pack_w(M, K, groups, w.putBytes(W), dst), 'qs8_conv2d_pack_w');
-    } finally { w.release(m); }
+    } finally {
+      w.release(m);
+    }
     return dst;
   }
   const csr = W instanceof Int8Array ? csrFromDense(W, M, K) : W;
@@ -163,7 +188,8 @@ export function placeConvWeights(w: SparrowWasm, format: Qs8WeightFormat, W: Int
   if (format === 'csr16') {
     const L = csrLayout(M, nnz, 2);
     const dst = w.alloc(check(w.exports.qs8_spconv_csr_bytes(M, nnz), 'qs8_spconv_csr_bytes'));
-    const cp = dst + L.col, vp = dst + L.val;
+    const cp = dst + L.col,
+      vp = dst + L.val;
     new Uint32Array(w.memory.buffer, dst, M + 1).set(csr.rowPtr);
     new Uint16Array(w.memory.buffer, cp, nnz).set(csr.col);
     new Int16Array(w.memory.buffer, vp, nnz).set(csr.val);
@@ -172,9 +198,13 @@ export function placeConvWeights(w: SparrowWasm, format: Qs8WeightFormat, W: Int
   const dst = w.alloc(check(w.exports.qs8_spconv_packed_bytes(M, nnz), 'qs8_spconv_packed_bytes'));
   const m = w.mark();
   try {
-    const rp = w.putBytes(csr.rowPtr), col = w.putBytes(csr.col), val = w.putBytes(csr.val);
+    const rp = w.putBytes(csr.rowPtr),
+      col = w.putBytes(csr.col),
+      val = w.putBytes(csr.val);
     check(w.exports.qs8_spconv_pack_w(M, K, groups, rp, col, val, nnz, dst), 'qs8_spconv_pack_w');
-  } finally { w.release(m); }
+  } finally {
+    w.release(m);
+  }
   return dst;
 }
 
@@ -184,7 +214,8 @@ export function placeConvWeights(w: SparrowWasm, format: Qs8WeightFormat, W: Int
  * values it is the 'csr16' layout of qs8_spconv2d_16x1 (qs8_spconv_csr_bytes bytes).
  */
 export function csrLayout(N: number, nnz: number, valBytes: 1 | 2): { col: number; val: number; bytes: number } {
-  const col = align16((N + 1) * 4), val = col + align16(nnz * 2);
+  const col = align16((N + 1) * 4),
+    val = col + align16(nnz * 2);
   return { col, val, bytes: val + align16(nnz * valBytes) };
 }
 
@@ -200,7 +231,8 @@ export interface Qs8ConvPlan {
 
 export function planQs8Conv(w: SparrowWasm, geo: ConvGeometry, out: Qs8Out, kernel: Qs8ConvKernel): Qs8ConvPlan {
   if (!kernel.supports(geo)) throw new SparrowError('invalid_argument', `${kernel.name} does not support this conv`);
-  const g = w.alloc(CONV_GEOMETRY_BYTES), q = w.alloc(QUANT_BLOCK_BYTES);
+  const g = w.alloc(CONV_GEOMETRY_BYTES),
+    q = w.alloc(QUANT_BLOCK_BYTES);
   writeConvGeometry(w, geo, g);
   writeQuantBlock(w, out, q);
   const workBytes = check(kernel.workBytes(w, g), `${kernel.name} work bytes`);
@@ -215,17 +247,27 @@ export function runQs8Conv(w: SparrowWasm, plan: Qs8ConvPlan, x: number, wp: num
  * int8 conv of one image x (C,H,W) through WASM: places W (M, C/g, KH, KW) int8 (dense or CSR)
  * in the kernel's format, runs it, copies y (M,OH,OW) out; arena restored after.
  */
-export function qs8Conv2d(w: SparrowWasm, kernel: Qs8ConvKernel, x: Int8Array, xDims: readonly number[], W: Int8Array | Csr,
-  wDims: readonly number[], attrs: Conv2dAttrs, out: Qs8Out): { data: Qs8Data; dims: number[] } {
+export function qs8Conv2d(
+  w: SparrowWasm,
+  kernel: Qs8ConvKernel,
+  x: Int8Array,
+  xDims: readonly number[],
+  W: Int8Array | Csr,
+  wDims: readonly number[],
+  attrs: Conv2dAttrs,
+  out: Qs8Out,
+): { data: Qs8Data; dims: number[] } {
   const geo = convGeometry(xDims, wDims, attrs);
   const K = wDims[1]! * wDims[2]! * wDims[3]!;
   const mark = w.mark();
   try {
     const plan = planQs8Conv(w, geo, out, kernel);
     const wp = placeConvWeights(w, kernel.weights, W, geo.M, K, geo.groups);
-    const qp = putChannelParams(w, out), px = w.putBytes(x);
+    const qp = putChannelParams(w, out),
+      px = w.putBytes(x);
     const n = geo.M * geo.OH * geo.OW;
-    const py = w.alloc(n * outElementBytes(out)), work = w.alloc(plan.workBytes);
+    const py = w.alloc(n * outElementBytes(out)),
+      work = w.alloc(plan.workBytes);
     runQs8Conv(w, plan, px, wp, qp, py, work);
     return { data: readOut(w, out, py, n), dims: [geo.M, geo.OH, geo.OW] };
   } finally {
@@ -244,7 +286,8 @@ export function qs8Gemm(w: SparrowWasm, N: number, M: number, K: number, W: Int8
     const wp = placeConvWeights(w, 'c2', W, N, K, 1);
     const xp = w.alloc(check(w.exports.qs8_packed_x_bytes(K, M), 'qs8_packed_x_bytes'));
     check(w.exports.qs8_pack_x_c2(K, M, w.putBytes(X), M, out.zx, xp), 'qs8_pack_x_c2');
-    const qp = putChannelParams(w, out), py = w.alloc(N * M * outElementBytes(out));
+    const qp = putChannelParams(w, out),
+      py = w.alloc(N * M * outElementBytes(out));
     check(w.exports.qs8_gemm_4x8c2__wasmsimd(N, M, K, wp, xp, q, qp, py, M), 'qs8_gemm_4x8c2__wasmsimd');
     return readOut(w, out, py, N * M);
   } finally {
@@ -266,13 +309,15 @@ export interface Qs8FcKernel {
 
 export const QS8_FC_KERNELS: readonly Qs8FcKernel[] = [
   {
-    name: 'qs8_fc_1x4c8__wasmsimd', weights: 'raw',
+    name: 'qs8_fc_1x4c8__wasmsimd',
+    weights: 'raw',
     run: (w, M, N, K, x, wt, q, qp, y, work) => ('w' in wt ? w.exports.qs8_fc_1x4c8__wasmsimd(M, N, K, x, wt.w, q, qp, y, work) : E_ARG),
   },
   {
-    name: 'qs8_spfc_1x1__scalar', weights: 'csr',
+    name: 'qs8_spfc_1x1__scalar',
+    weights: 'csr',
     run: (w, M, N, K, x, wt, q, qp, y, work) =>
-      ('rowPtr' in wt ? w.exports.qs8_spfc_1x1__scalar(M, N, K, x, wt.rowPtr, wt.col, wt.val, wt.nnz, q, qp, y, work) : E_ARG),
+      'rowPtr' in wt ? w.exports.qs8_spfc_1x1__scalar(M, N, K, x, wt.rowPtr, wt.col, wt.val, wt.nnz, q, qp, y, work) : E_ARG,
   },
 ];
 
@@ -287,14 +332,25 @@ export function placeFcWeights(w: SparrowWasm, kernel: Qs8FcKernel, W: Int8Array
 }
 
 /** Y(M, N) = X(M, K)·Wᵀ through WASM; arena restored after. */
-export function qs8Fc(w: SparrowWasm, kernel: Qs8FcKernel, M: number, N: number, K: number, x: Int8Array, W: Int8Array | Csr, out: Qs8Out): Qs8Data {
+export function qs8Fc(
+  w: SparrowWasm,
+  kernel: Qs8FcKernel,
+  M: number,
+  N: number,
+  K: number,
+  x: Int8Array,
+  W: Int8Array | Csr,
+  out: Qs8Out,
+): Qs8Data {
   const mark = w.mark();
   try {
     const q = w.alloc(QUANT_BLOCK_BYTES);
     writeQuantBlock(w, out, q);
     const wt = placeFcWeights(w, kernel, W, N, K);
-    const qp = putChannelParams(w, out), px = w.putBytes(x);
-    const py = w.alloc(M * N * outElementBytes(out)), work = w.alloc(check(w.exports.qs8_fc_work_bytes(K), 'qs8_fc_work_bytes'));
+    const qp = putChannelParams(w, out),
+      px = w.putBytes(x);
+    const py = w.alloc(M * N * outElementBytes(out)),
+      work = w.alloc(check(w.exports.qs8_fc_work_bytes(K), 'qs8_fc_work_bytes'));
     check(kernel.run(w, M, N, K, px, wt, q, qp, py, work), kernel.name);
     return readOut(w, out, py, M * N);
   } finally {
@@ -325,7 +381,9 @@ export function qs8Vadd(w: SparrowWasm, a: Int8Array, b: Int8Array, p: VaddParam
   try {
     const pp = w.alloc(VADD_PARAMS_BYTES);
     writeVaddParams(w, p, pp);
-    const pa = w.putBytes(a), pb = w.putBytes(b), py = w.alloc(a.length);
+    const pa = w.putBytes(a),
+      pb = w.putBytes(b),
+      py = w.alloc(a.length);
     check(w.exports.qs8_vadd__wasmsimd(a.length, pa, pb, pp, py), 'qs8_vadd__wasmsimd');
     return w.i8(py, a.length).slice();
   } finally {
@@ -340,7 +398,9 @@ export function qs8Add(w: SparrowWasm, a: Int8Array, b: Int8Array, p: AddParams)
   try {
     const pp = w.alloc(ADD_PARAMS_BYTES);
     writeAddParams(w, p, pp);
-    const pa = w.putBytes(a), pb = w.putBytes(b), py = w.alloc(a.length);
+    const pa = w.putBytes(a),
+      pb = w.putBytes(b),
+      py = w.alloc(a.length);
     check(w.exports.qs8_add__wasmsimd(a.length, pa, pb, pp, py), 'qs8_add__wasmsimd');
     return w.i8(py, a.length).slice();
   } finally {
@@ -349,11 +409,22 @@ export function qs8Add(w: SparrowWasm, a: Int8Array, b: Int8Array, p: AddParams)
 }
 
 /** Global average pool x (C, HW) → (C); (m, shift) = quantizeMultiplier(s_x / (s_y·HW)). */
-export function qs8GlobalAvgPool(w: SparrowWasm, x: Int8Array, C: number, HW: number, zx: number, m: number, shift: number,
-  zy: number, lo = -128, hi = 127): Int8Array {
+export function qs8GlobalAvgPool(
+  w: SparrowWasm,
+  x: Int8Array,
+  C: number,
+  HW: number,
+  zx: number,
+  m: number,
+  shift: number,
+  zy: number,
+  lo = -128,
+  hi = 127,
+): Int8Array {
   const mark = w.mark();
   try {
-    const px = w.putBytes(x), py = w.alloc(C);
+    const px = w.putBytes(x),
+      py = w.alloc(C);
     check(w.exports.qs8_gavgpool__wasmsimd(C, HW, px, zx, m, shift, zy, lo, hi, py), 'qs8_gavgpool__wasmsimd');
     return w.i8(py, C).slice();
   } finally {
@@ -362,14 +433,24 @@ export function qs8GlobalAvgPool(w: SparrowWasm, x: Int8Array, C: number, HW: nu
 }
 
 /** Max pool of one image x (C,H,W) int8 → (C,OH,OW). */
-export function qs8MaxPool(w: SparrowWasm, x: Int8Array, C: number, H: number, W: number, KH: number, KW: number,
-  attrs: Pick<Conv2dAttrs, 'pads' | 'strides' | 'dilations'> = CONV_DEFAULTS): { data: Int8Array; dims: number[] } {
+export function qs8MaxPool(
+  w: SparrowWasm,
+  x: Int8Array,
+  C: number,
+  H: number,
+  W: number,
+  KH: number,
+  KW: number,
+  attrs: Pick<Conv2dAttrs, 'pads' | 'strides' | 'dilations'> = CONV_DEFAULTS,
+): { data: Int8Array; dims: number[] } {
   const geo = convGeometry([C, H, W], [C, 1, KH, KW], { ...attrs, groups: C });
   const mark = w.mark();
   try {
     const g = w.alloc(CONV_GEOMETRY_BYTES);
     writeConvGeometry(w, geo, g);
-    const px = w.putBytes(x), n = C * geo.OH * geo.OW, py = w.alloc(n);
+    const px = w.putBytes(x),
+      n = C * geo.OH * geo.OW,
+      py = w.alloc(n);
     const work = w.alloc(check(w.exports.qs8_maxpool2d_work_bytes(g), 'qs8_maxpool2d_work_bytes'));
     check(w.exports.qs8_maxpool2d__wasmsimd(g, px, py, work), 'qs8_maxpool2d__wasmsimd');
     return { data: w.i8(py, n).slice(), dims: [C, geo.OH, geo.OW] };
@@ -382,7 +463,8 @@ export function qs8MaxPool(w: SparrowWasm, x: Int8Array, C: number, H: number, W
 export function qs8Quantize(w: SparrowWasm, x: Float32Array, scale: number, zp: number): Int8Array {
   const mark = w.mark();
   try {
-    const px = w.putF32(x), py = w.alloc(x.length);
+    const px = w.putF32(x),
+      py = w.alloc(x.length);
     check(w.exports.qs8_quantize__wasmsimd(x.length, px, scale, zp, py), 'qs8_quantize__wasmsimd');
     return w.i8(py, x.length).slice();
   } finally {
@@ -394,7 +476,8 @@ export function qs8Quantize(w: SparrowWasm, x: Float32Array, scale: number, zp: 
 export function qs8Dequantize(w: SparrowWasm, x: Int8Array, scale: number, zp: number): Float32Array {
   const mark = w.mark();
   try {
-    const px = w.putBytes(x), py = w.alloc(x.length * 4);
+    const px = w.putBytes(x),
+      py = w.alloc(x.length * 4);
     check(w.exports.qs8_dequantize__wasmsimd(x.length, px, scale, zp, py), 'qs8_dequantize__wasmsimd');
     return w.f32(py, x.length).slice();
   } finally {
@@ -404,6 +487,12 @@ export function qs8Dequantize(w: SparrowWasm, x: Int8Array, scale: number, zp: n
 
 /** Every other int8 kernel by name (the tests check each one against its reference). */
 export const QS8_OTHER_KERNELS = [
-  'qs8_gemm_4x8c2__wasmsimd', 'qs8_add__wasmsimd', 'qs8_vadd__wasmsimd', 'qs8_gavgpool__wasmsimd', 'qs8_maxpool2d__wasmsimd',
-  'qs8_quantize__wasmsimd', 'qs8_dequantize__wasmsimd', 'qs8_peak__wasmsimd',
+  'qs8_gemm_4x8c2__wasmsimd',
+  'qs8_add__wasmsimd',
+  'qs8_vadd__wasmsimd',
+  'qs8_gavgpool__wasmsimd',
+  'qs8_maxpool2d__wasmsimd',
+  'qs8_quantize__wasmsimd',
+  'qs8_dequantize__wasmsimd',
+  'qs8_peak__wasmsimd',
 ] as const;

@@ -28,11 +28,14 @@ const P30 = 2 ** 30;
  */
 export function srdhmRef(a: number, b: number): number {
   if (a === INT32_MIN && b === INT32_MIN) return INT32_MAX;
-  const bh = Math.floor(b / 65536), bl = b - bh * 65536;
-  const t = a * bh, u = a * bl; // a·b = t·2^16 + u
+  const bh = Math.floor(b / 65536),
+    bl = b - bh * 65536;
+  const t = a * bh,
+    u = a * bl; // a·b = t·2^16 + u
   const neg = (a < 0 && b > 0) || (a > 0 && b < 0);
   const nudge = neg ? 1 - P30 : P30;
-  const th = Math.floor(t / 32768), tl = t - th * 32768; // t = th·2^15 + tl
+  const th = Math.floor(t / 32768),
+    tl = t - th * 32768; // t = th·2^15 + tl
   const r = tl * 65536 + u + nudge; // a·b + nudge = th·2^31 + r
   const q = th + (neg ? Math.ceil(r / P31) : Math.floor(r / P31));
   return q | 0;
@@ -48,7 +51,8 @@ export function rdbpotRef(x: number, e: number): number {
 
 /** MultiplyByQuantizedMultiplier(x, M0, exponent = −shift) (see the header). */
 export function mulQRef(x: number, m: number, shift: number): number {
-  const ls = shift < 0 ? -shift : 0, rs = shift > 0 ? shift : 0;
+  const ls = shift < 0 ? -shift : 0,
+    rs = shift > 0 ? shift : 0;
   return rdbpotRef(srdhmRef((x << ls) | 0, m), rs);
 }
 
@@ -68,10 +72,19 @@ export function quantizeMultiplier(real: number): { multiplier: number; shift: n
   if (real < 2 ** -40) return { multiplier: 0, shift: 0 };
   let exp = Math.ceil(Math.log2(real));
   let frac = real / 2 ** exp;
-  while (frac >= 1) { frac /= 2; exp++; }
-  while (frac < 0.5) { frac *= 2; exp--; }
+  while (frac >= 1) {
+    frac /= 2;
+    exp++;
+  }
+  while (frac < 0.5) {
+    frac *= 2;
+    exp--;
+  }
   let q = Math.round(frac * P31);
-  if (q === P31) { q /= 2; exp++; }
+  if (q === P31) {
+    q /= 2;
+    exp++;
+  }
   if (exp < -31) return { multiplier: 0, shift: 0 };
   if (exp > 31) throw new RangeError(`quantizeMultiplier: ${real} is too large`);
   return { multiplier: q, shift: -exp };
@@ -96,7 +109,8 @@ export function outputStageRef(acc: number, c: number, out: Qs8Out): number {
   }
   if (out.mode === 'f32') {
     let v = Math.fround(Math.fround(Math.fround(acc) * out.scale[c]!) + out.bias[c]!);
-    const lo = Math.fround(out.lo), hi = Math.fround(out.hi);
+    const lo = Math.fround(out.lo),
+      hi = Math.fround(out.hi);
     v = lo < v ? v : lo; // pmax(lo, v)
     v = v < hi ? v : hi; // pmin(hi, v)
     return v;
@@ -108,8 +122,14 @@ export function outputStageRef(acc: number, c: number, out: Qs8Out): number {
  * int8 conv of one image: x (C,H,W) int8, w (M, C/g·KH·KW) int8 (ONNX (M, C/g, KH, KW)),
  * → y (M, OH, OW) of out's type. Padding taps contribute W·(zx − zx) = 0.
  */
-export function qs8Conv2dRef(x: Int8Array, xDims: readonly number[], w: Int8Array, wDims: readonly number[],
-  attrs: Conv2dAttrs, out: Qs8Out): { data: Qs8Data; dims: number[] } {
+export function qs8Conv2dRef(
+  x: Int8Array,
+  xDims: readonly number[],
+  w: Int8Array,
+  wDims: readonly number[],
+  attrs: Conv2dAttrs,
+  out: Qs8Out,
+): { data: Qs8Data; dims: number[] } {
   const [C, H, W] = xDims.slice(-3) as [number, number, number];
   const [M, Cg, KH, KW] = wDims as [number, number, number, number];
   const G = attrs.groups;
@@ -117,7 +137,8 @@ export function qs8Conv2dRef(x: Int8Array, xDims: readonly number[], w: Int8Arra
   const [pt, pl, pb, pr] = attrs.pads;
   const [sh, sw] = attrs.strides;
   const [dh, dw] = attrs.dilations;
-  const OH = convOutSize(H, KH, pt, pb, sh, dh), OW = convOutSize(W, KW, pl, pr, sw, dw);
+  const OH = convOutSize(H, KH, pt, pb, sh, dh),
+    OW = convOutSize(W, KW, pl, pr, sw, dw);
   const Mg = M / G;
   const y = allocOut(out, M * OH * OW);
   for (let m = 0; m < M; m++) {
@@ -170,14 +191,25 @@ export function qs8FcRef(M: number, N: number, K: number, x: Int8Array, w: Int8A
   return y;
 }
 
-export interface Csr { rows: number; cols: number; rowPtr: Uint32Array; col: Uint16Array; val: Int8Array }
+export interface Csr {
+  rows: number;
+  cols: number;
+  rowPtr: Uint32Array;
+  col: Uint16Array;
+  val: Int8Array;
+}
 
 /** CSR of a dense (rows, cols) int8 matrix, columns ascending (the layout decodeCsr emits). */
 export function csrFromDense(w: Int8Array, rows: number, cols: number): Csr {
   const rowPtr = new Uint32Array(rows + 1);
-  const col: number[] = [], val: number[] = [];
+  const col: number[] = [],
+    val: number[] = [];
   for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) if (w[r * cols + c] !== 0) { col.push(c); val.push(w[r * cols + c]!); }
+    for (let c = 0; c < cols; c++)
+      if (w[r * cols + c] !== 0) {
+        col.push(c);
+        val.push(w[r * cols + c]!);
+      }
     rowPtr[r + 1] = col.length;
   }
   return { rows, cols, rowPtr, col: Uint16Array.from(col), val: Int8Array.from(val) };
@@ -193,9 +225,18 @@ export function csrToDense(csr: Csr): Int8Array {
 
 /** Parameters of the int8 Add (TFLite): the 12-word block of assembly/int8/ops.ts. */
 export interface AddParams {
-  za: number; zb: number; zy: number;
-  ma: number; sa: number; mb: number; sb: number; my: number; sy: number;
-  lo: number; hi: number; leftShift: number;
+  za: number;
+  zb: number;
+  zy: number;
+  ma: number;
+  sa: number;
+  mb: number;
+  sb: number;
+  my: number;
+  sy: number;
+  lo: number;
+  hi: number;
+  leftShift: number;
 }
 
 /**
@@ -205,12 +246,23 @@ export interface AddParams {
  */
 export function addParams(sa: number, za: number, sb: number, zb: number, sy: number, zy: number, relu = false, leftShift = 20): AddParams {
   const twiceMax = 2 * Math.max(sa, sb);
-  const qa = quantizeMultiplier(sa / twiceMax), qb = quantizeMultiplier(sb / twiceMax);
+  const qa = quantizeMultiplier(sa / twiceMax),
+    qb = quantizeMultiplier(sb / twiceMax);
   const qy = quantizeMultiplier(twiceMax / (2 ** leftShift * sy));
   if (qy.shift < 0) throw new RangeError(`addParams: output multiplier ${twiceMax / (2 ** leftShift * sy)} ≥ 1`);
   return {
-    za, zb, zy, ma: qa.multiplier, sa: qa.shift, mb: qb.multiplier, sb: qb.shift, my: qy.multiplier, sy: qy.shift,
-    lo: relu ? Math.max(-128, zy) : -128, hi: 127, leftShift,
+    za,
+    zb,
+    zy,
+    ma: qa.multiplier,
+    sa: qa.shift,
+    mb: qb.multiplier,
+    sb: qb.shift,
+    my: qy.multiplier,
+    sy: qy.shift,
+    lo: relu ? Math.max(-128, zy) : -128,
+    hi: 127,
+    leftShift,
   };
 }
 
@@ -225,7 +277,16 @@ export function qs8AddRef(a: Int8Array, b: Int8Array, p: AddParams): Int8Array {
 }
 
 /** The single-multiplier Add of qs8_vadd__wasmsimd: y = clamp(zy + ((a−za)·A + (b−zb)·B + 2^(S−1)) >> S, lo, hi). */
-export interface VaddParams { za: number; zb: number; zy: number; A: number; B: number; S: number; lo: number; hi: number }
+export interface VaddParams {
+  za: number;
+  zb: number;
+  zy: number;
+  A: number;
+  B: number;
+  S: number;
+  lo: number;
+  hi: number;
+}
 
 /**
  * A = round(sa/sy · 2^S), B = round(sb/sy · 2^S) with the largest S ≤ 23 keeping A, B < 2^22
@@ -238,7 +299,16 @@ export function vaddParams(sa: number, za: number, sb: number, zb: number, sy: n
   let S = 23;
   while (S >= 1 && Math.round(r * 2 ** S) >= 2 ** 22) S--;
   if (S < 1) throw new RangeError(`vaddParams: input/output scale ratio ${r} too large`);
-  return { za, zb, zy, A: Math.round((sa / sy) * 2 ** S), B: Math.round((sb / sy) * 2 ** S), S, lo: relu ? Math.max(-128, zy) : -128, hi: 127 };
+  return {
+    za,
+    zb,
+    zy,
+    A: Math.round((sa / sy) * 2 ** S),
+    B: Math.round((sb / sy) * 2 ** S),
+    S,
+    lo: relu ? Math.max(-128, zy) : -128,
+    hi: 127,
+  };
 }
 
 export function qs8VaddRef(a: Int8Array, b: Int8Array, p: VaddParams): Int8Array {
@@ -255,7 +325,17 @@ export function qs8VaddRef(a: Int8Array, b: Int8Array, p: VaddParams): Int8Array
 // ---- pooling, quantize / dequantize -------------------------------------------------------
 
 /** Global average pool: x (C, HW) → y (C) int8; (m, shift) = quantizeMultiplier(s_x / (s_y·HW)). */
-export function qs8GlobalAvgPoolRef(x: Int8Array, C: number, HW: number, zx: number, m: number, shift: number, zy: number, lo = -128, hi = 127): Int8Array {
+export function qs8GlobalAvgPoolRef(
+  x: Int8Array,
+  C: number,
+  HW: number,
+  zx: number,
+  m: number,
+  shift: number,
+  zy: number,
+  lo = -128,
+  hi = 127,
+): Int8Array {
   const y = new Int8Array(C);
   for (let c = 0; c < C; c++) {
     let s = 0;
@@ -266,25 +346,35 @@ export function qs8GlobalAvgPoolRef(x: Int8Array, C: number, HW: number, zx: num
 }
 
 /** Max pool of one image x (C,H,W) int8 (padding taps ignored; an all-padding window gives −128). */
-export function qs8MaxPoolRef(x: Int8Array, C: number, H: number, W: number, KH: number, KW: number,
-  attrs: Pick<Conv2dAttrs, 'pads' | 'strides' | 'dilations'>): { data: Int8Array; dims: number[] } {
+export function qs8MaxPoolRef(
+  x: Int8Array,
+  C: number,
+  H: number,
+  W: number,
+  KH: number,
+  KW: number,
+  attrs: Pick<Conv2dAttrs, 'pads' | 'strides' | 'dilations'>,
+): { data: Int8Array; dims: number[] } {
   const [pt, pl, pb, pr] = attrs.pads;
   const [sh, sw] = attrs.strides;
   const [dh, dw] = attrs.dilations;
-  const OH = convOutSize(H, KH, pt, pb, sh, dh), OW = convOutSize(W, KW, pl, pr, sw, dw);
+  const OH = convOutSize(H, KH, pt, pb, sh, dh),
+    OW = convOutSize(W, KW, pl, pr, sw, dw);
   const y = new Int8Array(C * OH * OW);
-  for (let c = 0; c < C; c++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
-    let m = -128;
-    for (let i = 0; i < KH; i++) {
-      const ih = oh * sh - pt + i * dh;
-      if (ih < 0 || ih >= H) continue;
-      for (let j = 0; j < KW; j++) {
-        const iw = ow * sw - pl + j * dw;
-        if (iw >= 0 && iw < W) m = Math.max(m, x[(c * H + ih) * W + iw]!);
+  for (let c = 0; c < C; c++)
+    for (let oh = 0; oh < OH; oh++)
+      for (let ow = 0; ow < OW; ow++) {
+        let m = -128;
+        for (let i = 0; i < KH; i++) {
+          const ih = oh * sh - pt + i * dh;
+          if (ih < 0 || ih >= H) continue;
+          for (let j = 0; j < KW; j++) {
+            const iw = ow * sw - pl + j * dw;
+            if (iw >= 0 && iw < W) m = Math.max(m, x[(c * H + ih) * W + iw]!);
+          }
+        }
+        y[(c * OH + oh) * OW + ow] = m;
       }
-    }
-    y[(c * OH + oh) * OW + ow] = m;
-  }
   return { data: y, dims: [C, OH, OW] };
 }
 

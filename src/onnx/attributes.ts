@@ -14,20 +14,61 @@ import { tensorFromProto } from './initializers.js';
  * onnx-proto would load protobufjs). test/onnx.dedupe.test.ts checks it against onnx-proto.
  */
 export const ATTRIBUTE_TYPE = {
-  UNDEFINED: 0, FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, SPARSE_TENSOR: 11, TYPE_PROTO: 13,
-  FLOATS: 6, INTS: 7, STRINGS: 8, TENSORS: 9, GRAPHS: 10, SPARSE_TENSORS: 12, TYPE_PROTOS: 14,
+  UNDEFINED: 0,
+  FLOAT: 1,
+  INT: 2,
+  STRING: 3,
+  TENSOR: 4,
+  GRAPH: 5,
+  SPARSE_TENSOR: 11,
+  TYPE_PROTO: 13,
+  FLOATS: 6,
+  INTS: 7,
+  STRINGS: 8,
+  TENSORS: 9,
+  GRAPHS: 10,
+  SPARSE_TENSORS: 12,
+  TYPE_PROTOS: 14,
 } as const;
 const AT = ATTRIBUTE_TYPE;
 
 /** ONNX TensorProto.DataType code → the IR dtype (codes the IR has no dtype for are absent). */
 const DTYPE_BY_CODE: Readonly<Record<number, TensorDType>> = {
-  1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64', 9: 'bool',
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  6: 'int32',
+  7: 'int64',
+  9: 'bool',
 };
 const DTYPE_NAMES: Readonly<Record<number, string>> = {
-  0: 'UNDEFINED', 1: 'FLOAT', 2: 'UINT8', 3: 'INT8', 4: 'UINT16', 5: 'INT16', 6: 'INT32', 7: 'INT64',
-  8: 'STRING', 9: 'BOOL', 10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 14: 'COMPLEX64',
-  15: 'COMPLEX128', 16: 'BFLOAT16', 17: 'FLOAT8E4M3FN', 18: 'FLOAT8E4M3FNUZ', 19: 'FLOAT8E5M2', 20: 'FLOAT8E5M2FNUZ',
-  21: 'UINT4', 22: 'INT4', 23: 'FLOAT4E2M1', 24: 'FLOAT8E8M0', 25: 'UINT2', 26: 'INT2',
+  0: 'UNDEFINED',
+  1: 'FLOAT',
+  2: 'UINT8',
+  3: 'INT8',
+  4: 'UINT16',
+  5: 'INT16',
+  6: 'INT32',
+  7: 'INT64',
+  8: 'STRING',
+  9: 'BOOL',
+  10: 'FLOAT16',
+  11: 'DOUBLE',
+  12: 'UINT32',
+  13: 'UINT64',
+  14: 'COMPLEX64',
+  15: 'COMPLEX128',
+  16: 'BFLOAT16',
+  17: 'FLOAT8E4M3FN',
+  18: 'FLOAT8E4M3FNUZ',
+  19: 'FLOAT8E5M2',
+  20: 'FLOAT8E5M2FNUZ',
+  21: 'UINT4',
+  22: 'INT4',
+  23: 'FLOAT4E2M1',
+  24: 'FLOAT8E8M0',
+  25: 'UINT2',
+  26: 'INT2',
 };
 
 const DTYPE_CODES: Readonly<Record<TensorDType, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 };
@@ -51,8 +92,10 @@ export function onnxDtypeCode(dtype: TensorDType): number {
 export function dtypeFromCode(code: number, what: string): TensorDType {
   const d = DTYPE_BY_CODE[code];
   if (d === undefined) {
-    throw new SparrowError('unsupported_op',
-      `${what} has data type ${dtypeName(code)} (${code}); Sparrow runs FLOAT, INT64, INT32, INT8, UINT8 and BOOL tensors`);
+    throw new SparrowError(
+      'unsupported_op',
+      `${what} has data type ${dtypeName(code)} (${code}); Sparrow runs FLOAT, INT64, INT32, INT8, UINT8 and BOOL tensors`,
+    );
   }
   return d;
 }
@@ -97,7 +140,7 @@ function boolTensor(t: onnx.ITensorProto, what: string): Tensor {
 export function valueInfoFromOnnx(vi: onnx.IValueInfoProto, what: string): ValueInfo {
   const tt = vi.type?.tensorType;
   if (!tt) {
-    const kind = vi.type ? Object.keys(vi.type).find((k) => k !== 'denotation') ?? 'unknown' : 'missing';
+    const kind = vi.type ? (Object.keys(vi.type).find((k) => k !== 'denotation') ?? 'unknown') : 'missing';
     throw new SparrowError('unsupported_op', `${what} '${vi.name ?? ''}' is not a tensor (type: ${kind}); Sparrow runs tensor graphs only`);
   }
   const dtype = dtypeFromCode(tt.elemType ?? 0, `${what} '${vi.name ?? ''}'`);
@@ -152,16 +195,23 @@ export function isGraphAttribute(a: onnx.IAttributeProto): boolean {
  */
 function attrValue(a: onnx.IAttributeProto, type: number, where: string): AttrValue | undefined {
   switch (type) {
-    case AT.FLOAT: return a.f ?? 0;
-    case AT.INT: return attrInt(a.i ?? 0, where);
-    case AT.STRING: return utf8.decode(a.s ?? new Uint8Array(0));
-    case AT.FLOATS: return [...(a.floats ?? [])];
-    case AT.INTS: return (a.ints ?? []).map((v) => attrInt(v, where));
-    case AT.STRINGS: return (a.strings ?? []).map((s) => utf8.decode(s));
+    case AT.FLOAT:
+      return a.f ?? 0;
+    case AT.INT:
+      return attrInt(a.i ?? 0, where);
+    case AT.STRING:
+      return utf8.decode(a.s ?? new Uint8Array(0));
+    case AT.FLOATS:
+      return [...(a.floats ?? [])];
+    case AT.INTS:
+      return (a.ints ?? []).map((v) => attrInt(v, where));
+    case AT.STRINGS:
+      return (a.strings ?? []).map((s) => utf8.decode(s));
     case AT.TENSOR:
       if (!a.t) throw new SparrowError('invalid_model', `${where} has type TENSOR but no tensor`);
       return tensorFromOnnx(a.t, where);
-    default: return undefined;
+    default:
+      return undefined;
   }
 }
 
@@ -177,7 +227,8 @@ export function attrsFromOnnx(node: onnx.INodeProto, nodeName: string): Attrs {
     const name = a.name ?? '';
     const where = `attribute '${name}' of node '${nodeName}' (${node.opType ?? '?'})`;
     if (!name) throw new SparrowError('invalid_model', `node '${nodeName}' (${node.opType ?? '?'}) has an attribute without a name`);
-    if (a.refAttrName) throw new SparrowError('invalid_model', `${where} refers to a function attribute ('${a.refAttrName}') outside a function`);
+    if (a.refAttrName)
+      throw new SparrowError('invalid_model', `${where} refers to a function attribute ('${a.refAttrName}') outside a function`);
     if (Object.prototype.hasOwnProperty.call(out, name)) throw new SparrowError('invalid_model', `${where} is given twice`);
     const t = attrType(a);
     const v = attrValue(a, t, where);
@@ -186,9 +237,11 @@ export function attrsFromOnnx(node: onnx.INodeProto, nodeName: string): Attrs {
       continue;
     }
     if (t === AT.GRAPH || t === AT.GRAPHS) {
-      throw new SparrowError('unsupported_op',
+      throw new SparrowError(
+        'unsupported_op',
         `node '${nodeName}' (${node.opType ?? '?'}) has a subgraph attribute '${name}': control flow with nested graphs (If/Loop/Scan) is not supported`,
-        { op: node.opType ?? '', node: nodeName, attribute: name });
+        { op: node.opType ?? '', node: nodeName, attribute: name },
+      );
     }
     const kind = Object.entries(AT).find(([, k]) => k === t)?.[0] ?? String(t);
     throw new SparrowError('unsupported_op', `${where} has type ${kind}, which Sparrow does not read`);

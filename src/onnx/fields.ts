@@ -16,8 +16,7 @@ interface LongLike {
 }
 
 function isLongLike(v: unknown): v is LongLike {
-  return typeof v === 'object' && v !== null &&
-    typeof (v as LongLike).low === 'number' && typeof (v as LongLike).high === 'number';
+  return typeof v === 'object' && v !== null && typeof (v as LongLike).low === 'number' && typeof (v as LongLike).high === 'number';
 }
 
 /**

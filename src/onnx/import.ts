@@ -52,7 +52,10 @@ export function importModel(model: onnx.IModelProto, opts: ImportOptions = {}): 
 
   for (const t of g.initializer ?? []) addConst(t.name ?? '', tensorFromOnnx(t, `initializer '${t.name ?? ''}'`), 'initializer');
   if ((g.sparseInitializer?.length ?? 0) > 0) {
-    throw new SparrowError('unsupported_op', `the model has ${g.sparseInitializer!.length} sparse initializer(s), which Sparrow does not read`);
+    throw new SparrowError(
+      'unsupported_op',
+      `the model has ${g.sparseInitializer!.length} sparse initializer(s), which Sparrow does not read`,
+    );
   }
 
   const inputs: string[] = [];
@@ -77,13 +80,18 @@ export function importModel(model: onnx.IModelProto, opts: ImportOptions = {}): 
     const domain = normDomain(np.domain);
     const opset = opsets[domain];
     if (opset === undefined) {
-      throw new SparrowError('invalid_model', `node '${name}' (${op}) uses domain '${domain || 'ai.onnx'}', which the model's opset_import does not list`);
+      throw new SparrowError(
+        'invalid_model',
+        `node '${name}' (${op}) uses domain '${domain || 'ai.onnx'}', which the model's opset_import does not list`,
+      );
     }
     for (const a of np.attribute ?? []) {
       if (isGraphAttribute(a)) {
-        throw new SparrowError('unsupported_op',
+        throw new SparrowError(
+          'unsupported_op',
           `unsupported op ${domain ? `${domain}.` : ''}${op} at opset ${opset}, node "${name}": its attribute '${a.name ?? ''}' is a subgraph, and nested graphs (If/Loop/Scan control flow) are not supported`,
-          { op, domain, opset, node: name, attribute: a.name ?? '' });
+          { op, domain, opset, node: name, attribute: a.name ?? '' },
+        );
       }
     }
     const attrs: Attrs = attrsFromOnnx(np, name);
@@ -94,7 +102,8 @@ export function importModel(model: onnx.IModelProto, opts: ImportOptions = {}): 
       (attrs as Record<string, AttrValue>)['num_outputs'] = outputs.length;
     }
     if (op === 'Constant' && domain === '') {
-      if (outputs.length !== 1 || !outputs[0]) throw new SparrowError('invalid_model', `Constant node '${name}' must have exactly one output`);
+      if (outputs.length !== 1 || !outputs[0])
+        throw new SparrowError('invalid_model', `Constant node '${name}' must have exactly one output`);
       addConst(outputs[0], constantTensor(attrs, name), `Constant node '${name}' output`);
       return;
     }
@@ -110,7 +119,8 @@ export function importModel(model: onnx.IModelProto, opts: ImportOptions = {}): 
   const outputs: string[] = [];
   for (const vi of g.output ?? []) {
     const name = vi.name ?? '';
-    if (!values.has(name)) throw new SparrowError('invalid_model', `graph output '${name}' is not produced by any node, input or initializer`);
+    if (!values.has(name))
+      throw new SparrowError('invalid_model', `graph output '${name}' is not produced by any node, input or initializer`);
     outputs.push(name);
   }
   if (outputs.length === 0) throw new SparrowError('invalid_model', 'the graph has no outputs');
@@ -137,7 +147,10 @@ export function importModel(model: onnx.IModelProto, opts: ImportOptions = {}): 
 function constantTensor(attrs: Readonly<Record<string, unknown>>, node: string): Tensor {
   const keys = Object.keys(attrs);
   if (keys.length !== 1) {
-    throw new SparrowError('invalid_model', `Constant node '${node}' must have exactly one attribute, has ${keys.length} (${keys.join(', ')})`);
+    throw new SparrowError(
+      'invalid_model',
+      `Constant node '${node}' must have exactly one attribute, has ${keys.length} (${keys.join(', ')})`,
+    );
   }
   const k = keys[0]!;
   const v = attrs[k];
@@ -157,12 +170,23 @@ function constantTensor(attrs: Readonly<Record<string, unknown>>, node: string):
         throw new SparrowError('invalid_model', `Constant node '${node}': 'value' is not a tensor`);
       }
       return v as Tensor;
-    case 'value_float': return { dtype: 'float32', dims: [], data: Float32Array.of(num(v)) };
-    case 'value_floats': { const a = nums(v); return { dtype: 'float32', dims: [a.length], data: Float32Array.from(a) }; }
-    case 'value_int': return { dtype: 'int64', dims: [], data: BigInt64Array.of(BigInt(num(v))) };
-    case 'value_ints': { const a = nums(v); return { dtype: 'int64', dims: [a.length], data: BigInt64Array.from(a, (x) => BigInt(x)) }; }
+    case 'value_float':
+      return { dtype: 'float32', dims: [], data: Float32Array.of(num(v)) };
+    case 'value_floats': {
+      const a = nums(v);
+      return { dtype: 'float32', dims: [a.length], data: Float32Array.from(a) };
+    }
+    case 'value_int':
+      return { dtype: 'int64', dims: [], data: BigInt64Array.of(BigInt(num(v))) };
+    case 'value_ints': {
+      const a = nums(v);
+      return { dtype: 'int64', dims: [a.length], data: BigInt64Array.from(a, (x) => BigInt(x)) };
+    }
     default:
-      throw new SparrowError('unsupported_op', `Constant node '${node}' uses attribute '${k}' (string or sparse constants), which Sparrow does not support`,
-        { op: 'Constant', node });
+      throw new SparrowError(
+        'unsupported_op',
+        `Constant node '${node}' uses attribute '${k}' (string or sparse constants), which Sparrow does not support`,
+        { op: 'Constant', node },
+      );
   }
 }

@@ -48,24 +48,49 @@ const DTYPE_BY_CODE: Readonly<Record<number, TensorDtype>> = {
   11: 'float64',
 };
 const DTYPE_NAMES: Readonly<Record<number, string>> = {
-  0: 'UNDEFINED', 1: 'FLOAT', 2: 'UINT8', 3: 'INT8', 4: 'UINT16', 5: 'INT16', 6: 'INT32', 7: 'INT64',
-  8: 'STRING', 9: 'BOOL', 10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 14: 'COMPLEX64',
-  15: 'COMPLEX128', 16: 'BFLOAT16',
+  0: 'UNDEFINED',
+  1: 'FLOAT',
+  2: 'UINT8',
+  3: 'INT8',
+  4: 'UINT16',
+  5: 'INT16',
+  6: 'INT32',
+  7: 'INT64',
+  8: 'STRING',
+  9: 'BOOL',
+  10: 'FLOAT16',
+  11: 'DOUBLE',
+  12: 'UINT32',
+  13: 'UINT64',
+  14: 'COMPLEX64',
+  15: 'COMPLEX128',
+  16: 'BFLOAT16',
 };
 const BYTES_PER_ELEMENT: Readonly<Record<TensorDtype, number>> = {
-  float32: 4, int64: 8, int32: 4, int8: 1, uint8: 1, float64: 8,
+  float32: 4,
+  int64: 8,
+  int32: 4,
+  int8: 1,
+  uint8: 1,
+  float64: 8,
 };
 
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function allocate(dtype: TensorDtype, n: number): TensorData {
   switch (dtype) {
-    case 'float32': return new Float32Array(n);
-    case 'float64': return new Float64Array(n);
-    case 'int64': return new BigInt64Array(n);
-    case 'int32': return new Int32Array(n);
-    case 'int8': return new Int8Array(n);
-    case 'uint8': return new Uint8Array(n);
+    case 'float32':
+      return new Float32Array(n);
+    case 'float64':
+      return new Float64Array(n);
+    case 'int64':
+      return new BigInt64Array(n);
+    case 'int32':
+      return new Int32Array(n);
+    case 'int8':
+      return new Int8Array(n);
+    case 'uint8':
+      return new Uint8Array(n);
   }
 }
 
@@ -125,8 +150,10 @@ export function tensorFromProto(t: onnx.ITensorProto): OnnxTensor {
   const code = t.dataType ?? 0;
   const dtype = DTYPE_BY_CODE[code];
   if (dtype === undefined) {
-    throw new SparrowError('unsupported_op',
-      `tensor '${name}' has data type ${DTYPE_NAMES[code] ?? 'unknown'} (${code}); Sparrow reads FLOAT, DOUBLE, INT64, INT32, INT8 and UINT8`);
+    throw new SparrowError(
+      'unsupported_op',
+      `tensor '${name}' has data type ${DTYPE_NAMES[code] ?? 'unknown'} (${code}); Sparrow reads FLOAT, DOUBLE, INT64, INT32, INT8 and UINT8`,
+    );
   }
   if (t.dataLocation === 1 /* EXTERNAL */ || (t.externalData?.length ?? 0) > 0) {
     throw new SparrowError('unsupported_op', `tensor '${name}' stores its data externally, which Sparrow does not read`);
@@ -138,8 +165,10 @@ export function tensorFromProto(t: onnx.ITensorProto): OnnxTensor {
   const n = elementCount(dims, name);
   const size = BYTES_PER_ELEMENT[dtype];
   const mismatch = (got: number, field: string): SparrowError =>
-    new SparrowError('invalid_model',
-      `tensor '${name}' (${dtype}, dims [${dims.join(', ')}]) should hold ${n} elements but ${field} holds ${got}`);
+    new SparrowError(
+      'invalid_model',
+      `tensor '${name}' (${dtype}, dims [${dims.join(', ')}]) should hold ${n} elements but ${field} holds ${got}`,
+    );
 
   const raw = t.rawData;
   if (raw && raw.length > 0) {
@@ -212,7 +241,10 @@ function constantNodeTensor(node: onnx.INodeProto): OnnxTensor {
       return { name: out, dims: [v.length], dtype: 'int64', data: BigInt64Array.from(v, (x) => toInt64(x, `value_ints of '${out}'`)) };
     }
     default:
-      throw new SparrowError('unsupported_op', `Constant node '${node.name || out}' uses attribute '${a.name}', which Sparrow does not read`);
+      throw new SparrowError(
+        'unsupported_op',
+        `Constant node '${node.name || out}' uses attribute '${a.name}', which Sparrow does not read`,
+      );
   }
 }
 

@@ -13,7 +13,10 @@ export function registerOp(def: OpDef): void {
   const list = defs.get(k) ?? [];
   for (const d of list) {
     if (def.sinceVersion <= d.untilVersion && d.sinceVersion <= def.untilVersion) {
-      throw new SparrowError('internal', `op ${def.op}: opset ranges ${d.sinceVersion}-${d.untilVersion} and ${def.sinceVersion}-${def.untilVersion} overlap`);
+      throw new SparrowError(
+        'internal',
+        `op ${def.op}: opset ranges ${d.sinceVersion}-${d.untilVersion} and ${def.sinceVersion}-${def.untilVersion} overlap`,
+      );
     }
   }
   list.push(def);
@@ -27,8 +30,12 @@ export function resolveOp(op: string, domain: string, opset: number, node: strin
   if (d) return d;
   const dom = domain && domain !== 'ai.onnx' ? `${domain}.` : '';
   const have = list?.length ? ` (supported opsets: ${list.map((x) => `${x.sinceVersion}-${x.untilVersion}`).join(', ')})` : '';
-  throw new SparrowError('unsupported_op', `unsupported op ${dom}${op} at opset ${opset}, node "${node}"${have}`,
-    { op, domain, opset, node });
+  throw new SparrowError('unsupported_op', `unsupported op ${dom}${op} at opset ${opset}, node "${node}"${have}`, {
+    op,
+    domain,
+    opset,
+    node,
+  });
 }
 
 export function hasOp(op: string, domain: string, opset: number): boolean {

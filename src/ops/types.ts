@@ -42,7 +42,12 @@ export interface ValueInfo {
  * Shape function: output infos from input infos (+ constant input values where known, needed
  * by Reshape/Slice/Pad/...). Returns null where it cannot tell.
  */
-export type ShapeFn = (inputs: ReadonlyArray<ValueInfo | undefined>, attrs: Attrs, constants: ReadonlyArray<Tensor | undefined>, ctx: KernelContext) => ValueInfo[];
+export type ShapeFn = (
+  inputs: ReadonlyArray<ValueInfo | undefined>,
+  attrs: Attrs,
+  constants: ReadonlyArray<Tensor | undefined>,
+  ctx: KernelContext,
+) => ValueInfo[];
 
 export interface OpDef {
   /** ONNX op type, e.g. "Conv" */

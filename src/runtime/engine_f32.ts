@@ -53,13 +53,36 @@ interface OpsExports {
   f32_avgpool2d__wasm(g: number, x: number, y: number): void;
   f32_softmax__wasmsimd(x: number, y: number, outer: number, len: number, inner: number, log: number): void;
   f32_mean__wasmsimd(x: number, y: number, outer: number, len: number, inner: number): void;
-  f32_layernorm__wasmsimd(x: number, scale: number, bias: number, y: number, mean: number, invStd: number, outer: number, inner: number, eps: number): void;
+  f32_layernorm__wasmsimd(
+    x: number,
+    scale: number,
+    bias: number,
+    y: number,
+    mean: number,
+    invStd: number,
+    outer: number,
+    inner: number,
+    eps: number,
+  ): void;
   f32_channel_affine__wasmsimd(x: number, s: number, t: number, y: number, outer: number, C: number, inner: number): void;
   f32_remap__wasm(d: number, src: number, dst: number, fill: number): void;
   f32_fill__wasm(y: number, n: number, v: number): void;
   // assembly/f32/gemm.ts (the kernels engineer's GEMM; convs go through src/kernels/f32.ts)
-  f32_gemm__wasmsimd(M: number, N: number, K: number, a: number, lda: number, bp: number, c: number, ldc: number,
-    bias: number, biasMode: number, act: number, lo: number, hi: number): void;
+  f32_gemm__wasmsimd(
+    M: number,
+    N: number,
+    K: number,
+    a: number,
+    lda: number,
+    bp: number,
+    c: number,
+    ldc: number,
+    bias: number,
+    biasMode: number,
+    act: number,
+    lo: number,
+    hi: number,
+  ): void;
   f32_pack_b(K: number, N: number, b: number, ldb: number, transB: number, bp: number): void;
   f32_packed_b_size(K: number, N: number): number;
 }
@@ -158,7 +181,9 @@ export class F32Engine {
     const shapes = g.inputs.map((n) => g.values.get(n)!.info.dims);
     const ints = g.inputs.some((n) => g.values.get(n)!.info.dtype !== 'float32');
     if (!ints && shapes.every((d) => d !== null && d.every((x) => x >= 0))) {
-      const feeds = Object.fromEntries(g.inputs.map((n, i) => [n, { dtype: 'float32', dims: shapes[i]!, data: new Float32Array(0) } as Tensor]));
+      const feeds = Object.fromEntries(
+        g.inputs.map((n, i) => [n, { dtype: 'float32', dims: shapes[i]!, data: new Float32Array(0) } as Tensor]),
+      );
       this.#planFor(feeds);
     }
   }
@@ -191,8 +216,11 @@ export class F32Engine {
 
   memoryStats(): F32MemoryStats {
     return {
-      wasmBytes: this.#wasm?.memoryBytes ?? 0, arenaBytes: this.#arenaBytes, constantBytes: this.#constBytes,
-      unsharedBytes: this.#unshared, plans: this.#plans.size,
+      wasmBytes: this.#wasm?.memoryBytes ?? 0,
+      arenaBytes: this.#arenaBytes,
+      constantBytes: this.#constBytes,
+      unsharedBytes: this.#unshared,
+      plans: this.#plans.size,
     };
   }
 
@@ -211,8 +239,10 @@ export class F32Engine {
     const plan = this.#planFor(feeds);
     const nodes = plan.nodes;
     if (!nodes) return [];
-    return profilePlan(this.#wasm!.memory, this.#graph.inputs, plan, feeds, runs,
-      (k) => { const n = nodes[k]!; return { node: n.name, op: n.domain ? `${n.domain}.${n.op}` : n.op }; });
+    return profilePlan(this.#wasm!.memory, this.#graph.inputs, plan, feeds, runs, (k) => {
+      const n = nodes[k]!;
+      return { node: n.name, op: n.domain ? `${n.domain}.${n.op}` : n.op };
+    });
   }
 
   /** A float32 view of all linear memory (renewed when memory has grown). */
@@ -226,11 +256,13 @@ export class F32Engine {
 
   #key(feeds: Record<string, Tensor>): string {
     const g = this.#graph;
-    return g.inputs.map((n) => {
-      const t = feeds[n]!;
-      const ints = this.#specializeInts && isSmallInt(t) ? `=${Array.from(t.data as ArrayLike<number | bigint>, String).join(',')}` : '';
-      return `${t.dims.join('x')}${ints}`;
-    }).join(';');
+    return g.inputs
+      .map((n) => {
+        const t = feeds[n]!;
+        const ints = this.#specializeInts && isSmallInt(t) ? `=${Array.from(t.data as ArrayLike<number | bigint>, String).join(',')}` : '';
+        return `${t.dims.join('x')}${ints}`;
+      })
+      .join(';');
   }
 
   #planFor(feeds: Record<string, Tensor>): CompiledPlan {
@@ -276,7 +308,11 @@ export class F32Engine {
       }
     }
     if (!allStatic(g)) {
-      this.#noteFallback({ node: '*', op: '*', reason: 'shapes are not static for this input signature: the whole graph runs on the reference executor' });
+      this.#noteFallback({
+        node: '*',
+        op: '*',
+        reason: 'shapes are not static for this input signature: the whole graph runs on the reference executor',
+      });
       return { steps: [], feedPtr: new Map(), outputs: [], js: new Map(), arena: undefined, reference: g };
     }
     if (doOpt) {
@@ -329,7 +365,10 @@ export class F32Engine {
   packedB(t: Tensor, index: number, K: number, N: number, transB: boolean, alpha: number): number {
     const key = `${index}|${transB ? 1 : 0}|${alpha}`;
     let m = this.#packed.get(t);
-    if (!m) { m = new Map(); this.#packed.set(t, m); }
+    if (!m) {
+      m = new Map();
+      this.#packed.set(t, m);
+    }
     let p = m.get(key);
     if (p !== undefined) return p;
     const ex = this.ex;
@@ -406,7 +445,9 @@ export class F32Engine {
         if (low.kind === 'alias') step.alias = [n.outputs[0]!, n.inputs[0]!];
         if (low.inPlace && n.outputs[0]) {
           const out = n.outputs[0];
-          step.inPlace = low.inPlace.map((i) => n.inputs[i]!).filter((i) => i && kind(i) === 'arena' && sameDims(L.dims(i), L.dims(out)))
+          step.inPlace = low.inPlace
+            .map((i) => n.inputs[i]!)
+            .filter((i) => i && kind(i) === 'arena' && sameDims(L.dims(i), L.dims(out)))
             .map((i) => [out, i] as const);
         }
         if (low.scratch) step.scratch = low.scratch;
@@ -454,14 +495,25 @@ export class F32Engine {
   }
 
   /** A step running the node's reference kernel on views of the arena. */
-  #fallbackStep(g: Graph, n: Node, kind: (name: string) => 'const' | 'arena' | 'js', ptrOf: (name: string) => number, js: Map<string, Tensor>): Step {
+  #fallbackStep(
+    g: Graph,
+    n: Node,
+    kind: (name: string) => 'const' | 'arena' | 'js',
+    ptrOf: (name: string) => number,
+    js: Map<string, Tensor>,
+  ): Step {
     const ctx: KernelContext = { opset: n.opset, node: n.name };
     const inputs = n.inputs.map((name) => {
       if (!name) return () => undefined;
       const k = kind(name);
-      if (k === 'const') { const t = g.values.get(name)!.const!; return () => t; }
+      if (k === 'const') {
+        const t = g.values.get(name)!.const!;
+        return () => t;
+      }
       if (k === 'arena') {
-        const p = ptrOf(name), dims = g.values.get(name)!.info.dims!, len = elementCount(dims);
+        const p = ptrOf(name),
+          dims = g.values.get(name)!.info.dims!,
+          len = elementCount(dims);
         return (): Tensor => ({ dtype: 'float32', dims, data: new Float32Array(this.#wasm!.memory.buffer, p, len) });
       }
       return (): Tensor => {
@@ -477,14 +529,23 @@ export class F32Engine {
       return { name, info, p: -1 };
     });
     return () => {
-      const outs = guardKernel(n, () => n.def.ref(inputs.map((f) => f()), n.attrs, ctx));
+      const outs = guardKernel(n, () =>
+        n.def.ref(
+          inputs.map((f) => f()),
+          n.attrs,
+          ctx,
+        ),
+      );
       outputs.forEach((o, j) => {
         if (!o) return;
         const t = outs[j];
         if (!t) throw new SparrowError('internal', `kernel of ${n.op} returned ${outs.length} output(s) at node '${n.name}'`);
         const dims = o.info.dims!;
         if (t.dtype !== o.info.dtype || !sameDims(t.dims, dims)) {
-          throw new SparrowError('internal', `node '${n.name}' (${n.op}) computed ${t.dtype} [${t.dims.join(',')}] for '${o.name}', the plan expects ${formatInfo(o.info)}`);
+          throw new SparrowError(
+            'internal',
+            `node '${n.name}' (${n.op}) computed ${t.dtype} [${t.dims.join(',')}] for '${o.name}', the plan expects ${formatInfo(o.info)}`,
+          );
         }
         if (o.p >= 0) this.#f32().set(t.data as Float32Array, o.p >> 2);
         else js.set(o.name, t);
@@ -502,7 +563,11 @@ function allStatic(g: Graph): boolean {
     const d = g.values.get(name)?.info.dims;
     return !!d && d.every((x) => x >= 0);
   };
-  return g.nodes.every((n) => n.inputs.every((i) => !i || ok(i)) && n.outputs.every((o) => !o || ok(o))) && g.outputs.every(ok) && g.inputs.every(ok);
+  return (
+    g.nodes.every((n) => n.inputs.every((i) => !i || ok(i)) && n.outputs.every((o) => !o || ok(o))) &&
+    g.outputs.every(ok) &&
+    g.inputs.every(ok)
+  );
 }
 
 function sameDims(a: readonly number[], b: readonly number[]): boolean {
@@ -513,7 +578,11 @@ function sameDims(a: readonly number[], b: readonly number[]): boolean {
 // Lowering context and helpers
 
 class LowerCtx {
-  constructor(readonly g: Graph, readonly engine: F32Engine, readonly kind: (name: string) => 'const' | 'arena' | 'js') {}
+  constructor(
+    readonly g: Graph,
+    readonly engine: F32Engine,
+    readonly kind: (name: string) => 'const' | 'arena' | 'js',
+  ) {}
 
   get ex(): OpsExports {
     return this.engine.ex;
@@ -558,7 +627,8 @@ class LowerCtx {
       if (t.dtype !== 'float32' || t.data.length !== 1) throw new SparrowError('unsupported_op', `${what} is not a float32 scalar`);
       return (t.data as Float32Array)[0]!;
     }
-    if (this.kind(name) !== 'arena' || elementCount(this.dims(name)) !== 1) throw new SparrowError('unsupported_op', `${what} is not a float32 scalar`);
+    if (this.kind(name) !== 'arena' || elementCount(this.dims(name)) !== 1)
+      throw new SparrowError('unsupported_op', `${what} is not a float32 scalar`);
     return name;
   }
 
@@ -567,7 +637,8 @@ class LowerCtx {
     const name = n.inputs[i];
     if (!name) return undefined;
     const t = this.constOf(name);
-    if (!t || t.dtype !== 'float32' || t.data.length !== 1) throw new SparrowError('unsupported_op', `${what} is not a constant float32 scalar`);
+    if (!t || t.dtype !== 'float32' || t.data.length !== 1)
+      throw new SparrowError('unsupported_op', `${what} is not a constant float32 scalar`);
     return (t.data as Float32Array)[0]!;
   }
 }
@@ -607,14 +678,17 @@ function bcastDesc(out: readonly number[], a: readonly number[], b: readonly num
     const off = R - d.length;
     return out.map((_, k) => (k < off || d[k - off] === 1 ? 0 : s[k - off]!));
   };
-  const sa = strides(a), sb = strides(b);
+  const sa = strides(a),
+    sb = strides(b);
   const axes: Array<{ n: number; a: number; b: number }> = [];
   for (let k = 0; k < R; k++) {
     if (out[k] === 1) continue;
     const cur = { n: out[k]!, a: sa[k]!, b: sb[k]! };
     const prev = axes[axes.length - 1];
     if (prev && prev.a === cur.a * cur.n && prev.b === cur.b * cur.n) {
-      prev.n *= cur.n; prev.a = cur.a; prev.b = cur.b;
+      prev.n *= cur.n;
+      prev.a = cur.a;
+      prev.b = cur.b;
     } else {
       axes.push(cur);
     }
@@ -623,7 +697,11 @@ function bcastDesc(out: readonly number[], a: readonly number[], b: readonly num
   if (axes.length > BCAST_RANK) return undefined;
   const d = new Int32Array(1 + 3 * BCAST_RANK);
   d[0] = axes.length;
-  axes.forEach((x, k) => { d[1 + k] = x.n; d[1 + BCAST_RANK + k] = x.a; d[1 + 2 * BCAST_RANK + k] = x.b; });
+  axes.forEach((x, k) => {
+    d[1 + k] = x.n;
+    d[1 + BCAST_RANK + k] = x.a;
+    d[1 + 2 * BCAST_RANK + k] = x.b;
+  });
   return d;
 }
 
@@ -640,7 +718,10 @@ function remapDesc(L: LowerCtx, axes: RemapAxis[]): number | 'empty' | undefined
   let base = 0;
   const kept: RemapAxis[] = [];
   for (const x of axes) {
-    if ('src' in x && x.n === 1) { base += x.off; continue; }
+    if ('src' in x && x.n === 1) {
+      base += x.off;
+      continue;
+    }
     const prev = kept[kept.length - 1];
     if (prev && 'src' in prev && 'src' in x && prev.src === x.src * x.n && prev.dst === x.dst * x.n) {
       kept[kept.length - 1] = { n: prev.n * x.n, dst: x.dst, src: x.src, off: prev.off + x.off };
@@ -676,7 +757,8 @@ function remapKernel(L: LowerCtx, x: string, y: string, axes: RemapAxis[], fill 
   return {
     kind: 'kernel',
     build: (b) => {
-      const xp = b.ptr(x) + srcOff, yp = b.ptr(y) + dstOff;
+      const xp = b.ptr(x) + srcOff,
+        yp = b.ptr(y) + dstOff;
       return () => ex.f32_remap__wasm(d, xp, yp, fill);
     },
   };
@@ -689,7 +771,9 @@ function multiRemap(parts: Array<{ desc: number; x: string; y: string; srcOff: n
     kind: 'kernel',
     build: (b) => {
       const calls = parts.map((p) => [p.desc, b.ptr(p.x) + p.srcOff, b.ptr(p.y) + p.dstOff] as const);
-      return () => { for (const [d, s, t] of calls) ex.f32_remap__wasm(d, s, t, 0); };
+      return () => {
+        for (const [d, s, t] of calls) ex.f32_remap__wasm(d, s, t, 0);
+      };
     },
   };
 }
@@ -711,7 +795,7 @@ function lowerNode(n: Node, L: LowerCtx): Lowered | string {
   if (n.domain !== '') return `no WASM kernel for domain '${n.domain}'`;
   if (ALIAS_OPS.has(n.op)) {
     const x = n.inputs[0];
-    if (!x || L.kind(x) !== 'arena') return `input is ${x ? L.kind(x) === 'const' ? 'a constant' : L.info(x).dtype : 'missing'}`;
+    if (!x || L.kind(x) !== 'arena') return `input is ${x ? (L.kind(x) === 'const' ? 'a constant' : L.info(x).dtype) : 'missing'}`;
     if (!L.f32(n.outputs[0])) return 'output is not float32';
     for (let i = 1; i < n.inputs.length; i++) if (n.inputs[i] && !L.constOf(n.inputs[i])) return `input ${i} is not a constant`;
     return { kind: 'alias' };
@@ -722,14 +806,23 @@ function lowerNode(n: Node, L: LowerCtx): Lowered | string {
 }
 
 const LOWERINGS: Record<string, Lowering> = {
-  Add: binary('Add'), Sub: binary('Sub'), Mul: binary('Mul'), Div: binary('Div'), Pow: lowerPow,
+  Add: binary('Add'),
+  Sub: binary('Sub'),
+  Mul: binary('Mul'),
+  Div: binary('Div'),
+  Pow: lowerPow,
   Relu: unary((ex) => (x, y, n) => ex.f32_relu__wasmsimd(x, y, n)),
-  LeakyRelu: unary((ex, n) => { const a = reader(n).float('alpha', 0.01); return (x, y, k) => ex.f32_leakyrelu__wasmsimd(x, y, k, a); }),
+  LeakyRelu: unary((ex, n) => {
+    const a = reader(n).float('alpha', 0.01);
+    return (x, y, k) => ex.f32_leakyrelu__wasmsimd(x, y, k, a);
+  }),
   Clip: lowerClip,
   Sigmoid: unary((ex) => (x, y, n) => ex.f32_sigmoid__wasmsimd(x, y, n)),
   Tanh: unary((ex) => (x, y, n) => ex.f32_tanh__wasmsimd(x, y, n)),
   HardSigmoid: unary((ex, n) => {
-    const r = reader(n); const a = r.float('alpha', 0.2), b = r.float('beta', 0.5);
+    const r = reader(n);
+    const a = r.float('alpha', 0.2),
+      b = r.float('beta', 0.5);
     return (x, y, k) => ex.f32_hardsigmoid__wasmsimd(x, y, k, a, b);
   }),
   HardSwish: unary((ex) => (x, y, n) => ex.f32_hardswish__wasmsimd(x, y, n)),
@@ -768,10 +861,19 @@ function unary(make: (ex: OpsExports, n: Node) => UnaryFn): Lowering {
   return (n, L) => {
     const why = dtypeReason(n, L, [0]);
     if (why) return why;
-    const x = n.inputs[0]!, y = n.outputs[0]!;
+    const x = n.inputs[0]!,
+      y = n.outputs[0]!;
     const fn = make(L.ex, n);
     const len = elementCount(L.dims(y));
-    return { kind: 'kernel', inPlace: [0], build: (b) => { const xp = b.ptr(x), yp = b.ptr(y); return () => fn(xp, yp, len); } };
+    return {
+      kind: 'kernel',
+      inPlace: [0],
+      build: (b) => {
+        const xp = b.ptr(x),
+          yp = b.ptr(y);
+        return () => fn(xp, yp, len);
+      },
+    };
   };
 }
 
@@ -780,22 +882,30 @@ const F32_MAX = 3.4028234663852886e38;
 function lowerClip(n: Node, L: LowerCtx): Lowered | string {
   if (n.opset < 11) {
     const r = reader(n);
-    const lo = r.float('min', -F32_MAX), hi = r.float('max', F32_MAX);
+    const lo = r.float('min', -F32_MAX),
+      hi = r.float('max', F32_MAX);
     return unary((ex) => (x, y, k) => ex.f32_clip__wasmsimd(x, y, k, lo, hi))(n, L);
   }
   const why = dtypeReason(n, L, [0, 1, 2]);
   if (why) return why;
-  const lo = L.scalarOrValue(n, 1, 'min') ?? -F32_MAX, hi = L.scalarOrValue(n, 2, 'max') ?? F32_MAX;
+  const lo = L.scalarOrValue(n, 1, 'min') ?? -F32_MAX,
+    hi = L.scalarOrValue(n, 2, 'max') ?? F32_MAX;
   if (typeof lo === 'number' && typeof hi === 'number') return unary((ex) => (x, y, k) => ex.f32_clip__wasmsimd(x, y, k, lo, hi))(n, L);
   // bounds computed at run time (graph inputs or node outputs): read from memory each run
-  const x = n.inputs[0]!, y = n.outputs[0]!, len = elementCount(L.dims(y));
-  const ex = L.ex, E = L.engine;
+  const x = n.inputs[0]!,
+    y = n.outputs[0]!,
+    len = elementCount(L.dims(y));
+  const ex = L.ex,
+    E = L.engine;
   return {
-    kind: 'kernel', inPlace: [0],
+    kind: 'kernel',
+    inPlace: [0],
     build: (b) => {
-      const xp = b.ptr(x), yp = b.ptr(y);
-      const lp = typeof lo === 'string' ? b.ptr(lo) : -1, hp = typeof hi === 'string' ? b.ptr(hi) : -1;
-      return () => ex.f32_clip__wasmsimd(xp, yp, len, lp >= 0 ? E.f32At(lp) : lo as number, hp >= 0 ? E.f32At(hp) : hi as number);
+      const xp = b.ptr(x),
+        yp = b.ptr(y);
+      const lp = typeof lo === 'string' ? b.ptr(lo) : -1,
+        hp = typeof hi === 'string' ? b.ptr(hi) : -1;
+      return () => ex.f32_clip__wasmsimd(xp, yp, len, lp >= 0 ? E.f32At(lp) : (lo as number), hp >= 0 ? E.f32At(hp) : (hi as number));
     },
   };
 }
@@ -804,24 +914,46 @@ function binary(op: 'Add' | 'Sub' | 'Mul' | 'Div' | 'Pow'): Lowering {
   return (n, L) => {
     const why = dtypeReason(n, L, [0, 1]);
     if (why) return why;
-    const a = n.inputs[0]!, b = n.inputs[1]!, y = n.outputs[0]!;
+    const a = n.inputs[0]!,
+      b = n.inputs[1]!,
+      y = n.outputs[0]!;
     const d = bcastDesc(L.dims(y), L.dims(a), L.dims(b));
     if (!d) return 'broadcast needs more than 6 dims after collapsing';
     const desc = L.engine.putI32(d);
     const ex = L.ex;
-    const fn = op === 'Add' ? ex.f32_add_bcast__wasmsimd : op === 'Sub' ? ex.f32_sub_bcast__wasmsimd : op === 'Mul' ? ex.f32_mul_bcast__wasmsimd
-      : op === 'Div' ? ex.f32_div_bcast__wasmsimd : ex.f32_pow_bcast__scalar;
+    const fn =
+      op === 'Add'
+        ? ex.f32_add_bcast__wasmsimd
+        : op === 'Sub'
+          ? ex.f32_sub_bcast__wasmsimd
+          : op === 'Mul'
+            ? ex.f32_mul_bcast__wasmsimd
+            : op === 'Div'
+              ? ex.f32_div_bcast__wasmsimd
+              : ex.f32_pow_bcast__scalar;
     return {
-      kind: 'kernel', inPlace: [0, 1],
-      build: (bd) => { const ap = bd.ptr(a), bp = bd.ptr(b), yp = bd.ptr(y); return () => fn(desc, ap, bp, yp); },
+      kind: 'kernel',
+      inPlace: [0, 1],
+      build: (bd) => {
+        const ap = bd.ptr(a),
+          bp = bd.ptr(b),
+          yp = bd.ptr(y);
+        return () => fn(desc, ap, bp, yp);
+      },
     };
   };
 }
 
 function lowerPow(n: Node, L: LowerCtx): Lowered | string {
   const e = L.constOf(n.inputs[1]);
-  if (e && e.dtype === 'float32' && e.data.length === 1 && L.f32(n.inputs[0]) && L.f32(n.outputs[0]) &&
-    sameDims(L.dims(n.inputs[0]!), L.dims(n.outputs[0]!))) {
+  if (
+    e &&
+    e.dtype === 'float32' &&
+    e.data.length === 1 &&
+    L.f32(n.inputs[0]) &&
+    L.f32(n.outputs[0]) &&
+    sameDims(L.dims(n.inputs[0]!), L.dims(n.outputs[0]!))
+  ) {
     const p = (e.data as Float32Array)[0]!;
     return unary((ex) => (x, y, k) => ex.f32_pow_scalar__wasmsimd(x, y, k, p))(n, L);
   }
@@ -843,7 +975,8 @@ function lowerConv(n: Node, L: LowerCtx): Lowered | string {
   const y = n.outputs[0]!;
   const W = { dims: L.dims(wName) }; // constant or fed: the kernels read ONNX's (M, C/g, KH, KW) as is
   if (bName && (L.dims(bName).length !== 1 || L.dims(bName)[0] !== W.dims[0])) return 'bias shape';
-  const xd = L.dims(x), yd = L.dims(y);
+  const xd = L.dims(x),
+    yd = L.dims(y);
   const nSp = xd.length - 2;
   if (nSp !== 1 && nSp !== 2) return `${nSp}-D convolution (the kernels are 1-D/2-D)`;
   const r = reader(n);
@@ -862,21 +995,32 @@ function lowerConv(n: Node, L: LowerCtx): Lowered | string {
   const [dh, dw] = two(win.dilations, 1);
   const [act, lo, hi] = actOf(n);
   // the kernels engineer's driver (src/kernels/f32.ts) picks the kernel and writes the geometry block
-  const geom = convGeometry([C, H, Wd], [M, W.dims[1]!, KH, KW],
-    { pads: [pt, pl, pb, pr], strides: [sh, sw], dilations: [dh, dw], groups: group }, act ? { min: lo, max: hi } : 'none');
+  const geom = convGeometry(
+    [C, H, Wd],
+    [M, W.dims[1]!, KH, KW],
+    { pads: [pt, pl, pb, pr], strides: [sh, sw], dilations: [dh, dw], groups: group },
+    act ? { min: lo, max: hi } : 'none',
+  );
   if (geom.OH !== OH || geom.OW !== OW) return `conv geometry ${geom.OH}x${geom.OW} differs from the inferred ${OH}x${OW}`;
   const w = L.engine.wasmOrThrow;
   const plan = planConv(w, geom);
   L.engine.countConstBytes(CONV_GEOMETRY_BYTES);
   const { kernel, g } = plan;
-  const xs = C * H * Wd * F32_BYTES, ys = M * OH * OW * F32_BYTES;
+  const xs = C * H * Wd * F32_BYTES,
+    ys = M * OH * OW * F32_BYTES;
   return {
-    kind: 'kernel', scratch: plan.workBytes,
+    kind: 'kernel',
+    scratch: plan.workBytes,
     build: (b) => {
-      const xp = b.ptr(x), wp = b.ptr(wName), bp = bName ? b.ptr(bName) : 0, yp = b.ptr(y), s = b.scratch;
+      const xp = b.ptr(x),
+        wp = b.ptr(wName),
+        bp = bName ? b.ptr(bName) : 0,
+        yp = b.ptr(y),
+        s = b.scratch;
       return () => {
         for (let i = 0; i < N; i++) {
-          if (kernel.run(w, g, xp + i * xs, wp, bp, yp + i * ys, s) < 0) throw new SparrowError('internal', `${kernel.name} rejected node '${n.name}'`);
+          if (kernel.run(w, g, xp + i * xs, wp, bp, yp + i * ys, s) < 0)
+            throw new SparrowError('internal', `${kernel.name} rejected node '${n.name}'`);
         }
       };
     },
@@ -885,21 +1029,27 @@ function lowerConv(n: Node, L: LowerCtx): Lowered | string {
 
 // ---- Gemm / MatMul --------------------------------------------------------------------------------
 
-const BIAS_NONE = 0, BIAS_ROW = 1, BIAS_COL = 2;
+const BIAS_NONE = 0,
+  BIAS_ROW = 1,
+  BIAS_COL = 2;
 
 function lowerGemm(n: Node, L: LowerCtx): Lowered | string {
   const why = dtypeReason(n, L, [0, 1, 2]);
   if (why) return why;
   const r = reader(n);
-  const alpha = r.float('alpha', 1), beta = r.float('beta', 1);
-  const transA = r.intIn('transA', 0, [0, 1]) === 1, transB = r.intIn('transB', 0, [0, 1]) === 1;
+  const alpha = r.float('alpha', 1),
+    beta = r.float('beta', 1);
+  const transA = r.intIn('transA', 0, [0, 1]) === 1,
+    transB = r.intIn('transB', 0, [0, 1]) === 1;
   const [a, bName, cName] = [n.inputs[0]!, n.inputs[1]!, n.inputs[2] ?? ''];
   const y = n.outputs[0]!;
-  const ad = L.dims(a), bd = L.dims(bName);
+  const ad = L.dims(a),
+    bd = L.dims(bName);
   if (ad.length !== 2 || bd.length !== 2) return 'A and B must be 2-D';
   const [M, K] = transA ? [ad[1]!, ad[0]!] : [ad[0]!, ad[1]!];
   const N = transB ? bd[0]! : bd[1]!;
-  const ex = L.ex, E = L.engine;
+  const ex = L.ex,
+    E = L.engine;
   const [act, lo, hi] = actOf(n);
   let scratch = 0;
   // B: packed once when constant, else per run into scratch
@@ -908,16 +1058,20 @@ function lowerGemm(n: Node, L: LowerCtx): Lowered | string {
   const Ac = L.constOf(a);
   const alphaA = !Bc && Ac ? alpha : 1;
   const postScale = !Bc && !Ac && alpha !== 1;
-  let bPacked = 0, bScratchOff = -1;
+  let bPacked = 0,
+    bScratchOff = -1;
   if (Bc) bPacked = E.packedB(Bc, 0, K, N, transB, alpha);
   else {
     bScratchOff = scratch;
     scratch += ex.f32_packed_b_size(K, N) * F32_BYTES + 16;
   }
   // A: transposed (and scaled) once when constant, else transposed per run into scratch
-  let aConstPtr = 0, aScratchOff = -1, aTransDesc = 0;
+  let aConstPtr = 0,
+    aScratchOff = -1,
+    aTransDesc = 0;
   if (Ac && (transA || alphaA !== 1)) {
-    const src = Ac.data as Float32Array, t = new Float32Array(M * K);
+    const src = Ac.data as Float32Array,
+      t = new Float32Array(M * K);
     for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) t[i * K + k] = alphaA * src[transA ? k * M + i : i * K + k]!;
     aConstPtr = E.putF32(t);
   }
@@ -925,7 +1079,10 @@ function lowerGemm(n: Node, L: LowerCtx): Lowered | string {
     if (Ac) {
       // done above
     } else {
-      const d = remapDesc(L, [{ n: M, dst: K, src: 1, off: 0 }, { n: K, dst: 1, src: M, off: 0 }]);
+      const d = remapDesc(L, [
+        { n: M, dst: K, src: 1, off: 0 },
+        { n: K, dst: 1, src: M, off: 0 },
+      ]);
       if (typeof d !== 'number') return 'cannot transpose A';
       aTransDesc = d;
       aScratchOff = scratch;
@@ -933,7 +1090,8 @@ function lowerGemm(n: Node, L: LowerCtx): Lowered | string {
     }
   }
   // C: per-column / per-row bias, or added after the product
-  let biasPtr = 0, biasMode = BIAS_NONE;
+  let biasPtr = 0,
+    biasMode = BIAS_NONE;
   let post: { desc: number; c: string | number } | undefined;
   let betaC: { desc: number; beta: number; off: number } | undefined;
   const C = L.constOf(cName);
@@ -963,20 +1121,24 @@ function lowerGemm(n: Node, L: LowerCtx): Lowered | string {
     }
   }
   // alpha after the product: y·alpha, then the bias as an add
-  let scaleDesc = 0, alphaPtr = 0;
+  let scaleDesc = 0,
+    alphaPtr = 0;
   if (postScale) {
     scaleDesc = E.putI32(bcastDesc([M * N], [M * N], [])!);
     alphaPtr = E.putF32(Float32Array.of(alpha));
     if (biasMode !== BIAS_NONE) {
       if (post) throw new SparrowError('internal', 'gemm: both a bias and a post-add');
       post = { desc: E.putI32(bcastDesc([M, N], [M, N], biasMode === BIAS_COL ? [N] : [M, 1])!), c: biasPtr };
-      biasMode = BIAS_NONE; biasPtr = 0;
+      biasMode = BIAS_NONE;
+      biasPtr = 0;
     }
   }
   const postOps = !!post || postScale;
-  const biasP = biasPtr, biasM = biasMode;
+  const biasP = biasPtr,
+    biasM = biasMode;
   return {
-    kind: 'kernel', scratch,
+    kind: 'kernel',
+    scratch,
     build: (b) => {
       const yp = b.ptr(y);
       const bp = Bc ? bPacked : b.scratch + bScratchOff;
@@ -1008,20 +1170,28 @@ function lowerMatMul(n: Node, L: LowerCtx): Lowered | string {
   if (why) return why;
   const [a, bName, biasName] = [n.inputs[0]!, n.inputs[1]!, n.inputs[2] ?? ''];
   const y = n.outputs[0]!;
-  const ad = L.dims(a), bd = L.dims(bName);
+  const ad = L.dims(a),
+    bd = L.dims(bName);
   if (ad.length === 0 || bd.length === 0) return 'scalar operand';
-  const a2 = ad.length === 1 ? [1, ad[0]!] : ad, b2 = bd.length === 1 ? [bd[0]!, 1] : bd;
-  const M = a2[a2.length - 2]!, K = a2[a2.length - 1]!, N = b2[b2.length - 1]!;
+  const a2 = ad.length === 1 ? [1, ad[0]!] : ad,
+    b2 = bd.length === 1 ? [bd[0]!, 1] : bd;
+  const M = a2[a2.length - 2]!,
+    K = a2[a2.length - 1]!,
+    N = b2[b2.length - 1]!;
   if (b2[b2.length - 2] !== K) return 'inner dimensions differ';
-  const aBatch = a2.slice(0, -2), bBatch = b2.slice(0, -2);
+  const aBatch = a2.slice(0, -2),
+    bBatch = b2.slice(0, -2);
   const rank = Math.max(aBatch.length, bBatch.length);
   const pad = (d: number[]) => [...new Array(rank - d.length).fill(1), ...d];
   const batch = pad(aBatch).map((x, i) => Math.max(x, pad(bBatch)[i]!));
   const nb = elementCount(batch);
-  const ia = broadcastIndex(aBatch, batch), ib = broadcastIndex(bBatch, batch);
-  const ex = L.ex, E = L.engine;
+  const ia = broadcastIndex(aBatch, batch),
+    ib = broadcastIndex(bBatch, batch);
+  const ex = L.ex,
+    E = L.engine;
   const [act, lo, hi] = actOf(n);
-  let biasPtr = 0, biasMode = BIAS_NONE;
+  let biasPtr = 0,
+    biasMode = BIAS_NONE;
   if (biasName) {
     const bc = L.constOf(biasName);
     if (!bc || bc.data.length !== N) return 'bias is not a constant of N values';
@@ -1034,15 +1204,22 @@ function lowerMatMul(n: Node, L: LowerCtx): Lowered | string {
   let packed: number[] = [];
   if (Bc) packed = Array.from({ length: nbB }, (_, i) => E.packedB(Bc, i, K, N, false, 1));
   else scratch = ex.f32_packed_b_size(K, N) * F32_BYTES + 16;
-  const MK = M * K * F32_BYTES, KN = K * N * F32_BYTES, MN = M * N * F32_BYTES;
+  const MK = M * K * F32_BYTES,
+    KN = K * N * F32_BYTES,
+    MN = M * N * F32_BYTES;
   // one GEMM over all rows of A when B is one constant matrix
   const single = Bc && nbB === 1 && elementCount(aBatch) === nb;
   return {
-    kind: 'kernel', scratch,
+    kind: 'kernel',
+    scratch,
     build: (b) => {
-      const ap = b.ptr(a), yp = b.ptr(y), bRaw = Bc ? 0 : b.ptr(bName), s = b.scratch;
+      const ap = b.ptr(a),
+        yp = b.ptr(y),
+        bRaw = Bc ? 0 : b.ptr(bName),
+        s = b.scratch;
       if (single) {
-        const rows = nb * M, bp = packed[0]!;
+        const rows = nb * M,
+          bp = packed[0]!;
         return () => ex.f32_gemm__wasmsimd(rows, N, K, ap, K, bp, yp, N, biasPtr, biasMode, act, lo, hi);
       }
       const aOffs = Array.from({ length: nb }, (_, t) => ap + (ia ? ia[t]! : t) * MK);
@@ -1053,7 +1230,10 @@ function lowerMatMul(n: Node, L: LowerCtx): Lowered | string {
           let bp: number;
           if (Bc) bp = packed[bIdx[t]!]!;
           else {
-            if (bIdx[t] !== packedIdx) { ex.f32_pack_b(K, N, bRaw + bIdx[t]! * KN, N, 0, s); packedIdx = bIdx[t]!; }
+            if (bIdx[t] !== packedIdx) {
+              ex.f32_pack_b(K, N, bRaw + bIdx[t]! * KN, N, 0, s);
+              packedIdx = bIdx[t]!;
+            }
             bp = s;
           }
           ex.f32_gemm__wasmsimd(M, N, K, aOffs[t]!, K, bp, yp + t * MN, N, biasPtr, biasMode, act, lo, hi);
@@ -1069,8 +1249,10 @@ function lowerPool(n: Node, L: LowerCtx): Lowered | string {
   const why = dtypeReason(n, L, [0]);
   if (why) return why;
   if (n.op === 'MaxPool' && outputUsed(L.g, n, 1)) return 'the Indices output is used';
-  const x = n.inputs[0]!, y = n.outputs[0]!;
-  const xd = L.dims(x), yd = L.dims(y);
+  const x = n.inputs[0]!,
+    y = n.outputs[0]!;
+  const xd = L.dims(x),
+    yd = L.dims(y);
   const nSp = xd.length - 2;
   if (nSp !== 1 && nSp !== 2) return `${nSp}-D pooling (the kernels are 1-D/2-D)`;
   const r = reader(n);
@@ -1078,24 +1260,44 @@ function lowerPool(n: Node, L: LowerCtx): Lowered | string {
   const geo = windowGeometry(xd.slice(2), win);
   const incl = n.op === 'AveragePool' ? r.intIn('count_include_pad', 0, [0, 1]) : 0;
   const two = <T>(v: T[], one: T): [T, T] => (nSp === 2 ? [v[0]!, v[1]!] : [one, v[0]!]);
-  const [H, W] = two(xd.slice(2), 1), [OH, OW] = two(yd.slice(2), 1), [KH, KW] = two(win.kernel, 1);
-  const [sh, sw] = two(win.strides, 1), [dh, dw] = two(win.dilations, 1);
-  const [pt, pl] = two(geo.padBegin, 0), [pb, pr] = two(geo.padEnd, 0);
+  const [H, W] = two(xd.slice(2), 1),
+    [OH, OW] = two(yd.slice(2), 1),
+    [KH, KW] = two(win.kernel, 1);
+  const [sh, sw] = two(win.strides, 1),
+    [dh, dw] = two(win.dilations, 1);
+  const [pt, pl] = two(geo.padBegin, 0),
+    [pb, pr] = two(geo.padEnd, 0);
   const g = L.engine.putI32(Int32Array.from([xd[0]! * xd[1]!, H, W, OH, OW, KH, KW, sh, sw, dh, dw, pt, pl, pb, pr, incl]));
   const ex = L.ex;
   const fn = n.op === 'MaxPool' ? ex.f32_maxpool2d__wasm : ex.f32_avgpool2d__wasm;
-  return { kind: 'kernel', build: (b) => { const xp = b.ptr(x), yp = b.ptr(y); return () => fn(g, xp, yp); } };
+  return {
+    kind: 'kernel',
+    build: (b) => {
+      const xp = b.ptr(x),
+        yp = b.ptr(y);
+      return () => fn(g, xp, yp);
+    },
+  };
 }
 
 function lowerGlobalAveragePool(n: Node, L: LowerCtx): Lowered | string {
   const why = dtypeReason(n, L, [0]);
   if (why) return why;
-  const x = n.inputs[0]!, y = n.outputs[0]!;
+  const x = n.inputs[0]!,
+    y = n.outputs[0]!;
   const xd = L.dims(x);
   if (xd.length < 3) return 'rank < 3';
-  const NC = xd[0]! * xd[1]!, S = elementCount(xd.slice(2));
+  const NC = xd[0]! * xd[1]!,
+    S = elementCount(xd.slice(2));
   const ex = L.ex;
-  return { kind: 'kernel', build: (b) => { const xp = b.ptr(x), yp = b.ptr(y); return () => ex.f32_mean__wasmsimd(xp, yp, NC, S, 1); } };
+  return {
+    kind: 'kernel',
+    build: (b) => {
+      const xp = b.ptr(x),
+        yp = b.ptr(y);
+      return () => ex.f32_mean__wasmsimd(xp, yp, NC, S, 1);
+    },
+  };
 }
 
 // ---- normalizations -------------------------------------------------------------------------------
@@ -1103,24 +1305,36 @@ function lowerGlobalAveragePool(n: Node, L: LowerCtx): Lowered | string {
 function lowerSoftmax(n: Node, L: LowerCtx): Lowered | string {
   const why = dtypeReason(n, L, [0]);
   if (why) return why;
-  const x = n.inputs[0]!, y = n.outputs[0]!;
-  const d = L.dims(x), rank = d.length;
+  const x = n.inputs[0]!,
+    y = n.outputs[0]!;
+  const d = L.dims(x),
+    rank = d.length;
   const r = reader(n);
-  let outer = 1, len = 1, inner = 1;
+  let outer = 1,
+    len = 1,
+    inner = 1;
   if (rank > 0) {
     if (n.opset < 13) {
       const axis = normAxis(r.int('axis', 1), rank, n.op, ctxOf(n));
-      outer = elementCount(d.slice(0, axis)); len = elementCount(d.slice(axis));
+      outer = elementCount(d.slice(0, axis));
+      len = elementCount(d.slice(axis));
     } else {
       const axis = normAxis(r.int('axis', -1), rank, n.op, ctxOf(n));
-      outer = elementCount(d.slice(0, axis)); len = d[axis]!; inner = elementCount(d.slice(axis + 1));
+      outer = elementCount(d.slice(0, axis));
+      len = d[axis]!;
+      inner = elementCount(d.slice(axis + 1));
     }
   }
   const log = n.op === 'LogSoftmax' ? 1 : 0;
   const ex = L.ex;
   return {
-    kind: 'kernel', inPlace: [0],
-    build: (b) => { const xp = b.ptr(x), yp = b.ptr(y); return () => ex.f32_softmax__wasmsimd(xp, yp, outer, len, inner, log); },
+    kind: 'kernel',
+    inPlace: [0],
+    build: (b) => {
+      const xp = b.ptr(x),
+        yp = b.ptr(y);
+      return () => ex.f32_softmax__wasmsimd(xp, yp, outer, len, inner, log);
+    },
   };
 }
 
@@ -1131,43 +1345,59 @@ function lowerBatchNorm(n: Node, L: LowerCtx): Lowered | string {
   if (n.opset < 9 && r.intIn('spatial', 1, [0, 1]) === 0) return 'spatial = 0';
   if (n.opset >= 14 && r.intIn('training_mode', 0, [0, 1]) === 1) return 'training mode';
   if (n.outputs.slice(1).some((o) => o)) return 'running statistics outputs';
-  const x = n.inputs[0]!, y = n.outputs[0]!;
+  const x = n.inputs[0]!,
+    y = n.outputs[0]!;
   const d = L.dims(x);
   if (d.length < 2) return 'rank < 2';
   const C = d[1]!;
   const pnames = n.inputs.slice(1, 5);
   if (pnames.length !== 4 || pnames.some((p) => !p || elementCount(L.dims(p)) !== C)) return 'parameter sizes differ from C';
   const eps = r.float('epsilon', 1e-5);
-  const E = L.engine, ex = L.ex;
-  const outer = d[0]!, inner = elementCount(d.slice(2));
+  const E = L.engine,
+    ex = L.ex;
+  const outer = d[0]!,
+    inner = elementCount(d.slice(2));
   const consts = pnames.map((p) => L.constOf(p));
   if (consts.every((t) => t)) {
     // constant parameters: y = x·s + t with s, t folded once (float64, rounded once)
     const [sc, bi, mean, vr] = consts.map((t) => t!.data as Float32Array) as [Float32Array, Float32Array, Float32Array, Float32Array];
-    const s = new Float32Array(C), t = new Float32Array(C);
+    const s = new Float32Array(C),
+      t = new Float32Array(C);
     for (let c = 0; c < C; c++) {
       const k = sc[c]! / Math.sqrt(vr[c]! + eps);
-      s[c] = k; t[c] = bi[c]! - mean[c]! * k;
+      s[c] = k;
+      t[c] = bi[c]! - mean[c]! * k;
     }
-    const sp = E.putF32(s), tp = E.putF32(t);
+    const sp = E.putF32(s),
+      tp = E.putF32(t);
     return {
-      kind: 'kernel', inPlace: [0],
-      build: (b) => { const xp = b.ptr(x), yp = b.ptr(y); return () => ex.f32_channel_affine__wasmsimd(xp, sp, tp, yp, outer, C, inner); },
+      kind: 'kernel',
+      inPlace: [0],
+      build: (b) => {
+        const xp = b.ptr(x),
+          yp = b.ptr(y);
+        return () => ex.f32_channel_affine__wasmsimd(xp, sp, tp, yp, outer, C, inner);
+      },
     };
   }
   // fed parameters: s and t recomputed before each run of the step (C values, in JS)
-  const sp = E.putF32(new Float32Array(C)), tp = E.putF32(new Float32Array(C));
+  const sp = E.putF32(new Float32Array(C)),
+    tp = E.putF32(new Float32Array(C));
   return {
-    kind: 'kernel', inPlace: [0],
+    kind: 'kernel',
+    inPlace: [0],
     build: (b) => {
-      const xp = b.ptr(x), yp = b.ptr(y);
+      const xp = b.ptr(x),
+        yp = b.ptr(y);
       const [ps, pb, pm, pv] = pnames.map((p) => b.ptr(p!) >> 2) as [number, number, number, number];
-      const s0 = sp >> 2, t0 = tp >> 2;
+      const s0 = sp >> 2,
+        t0 = tp >> 2;
       return () => {
         const F = E.heapF32;
         for (let c = 0; c < C; c++) {
           const k = F[ps + c]! / Math.sqrt(F[pv + c]! + eps);
-          F[s0 + c] = k; F[t0 + c] = F[pb + c]! - F[pm + c]! * k;
+          F[s0 + c] = k;
+          F[t0 + c] = F[pb + c]! - F[pm + c]! * k;
         }
         ex.f32_channel_affine__wasmsimd(xp, sp, tp, yp, outer, C, inner);
       };
@@ -1180,10 +1410,13 @@ function lowerLayerNorm(n: Node, L: LowerCtx): Lowered | string {
   if (why) return why;
   const r = reader(n);
   const eps = r.float('epsilon', 1e-5);
-  const x = n.inputs[0]!, y = n.outputs[0]!;
+  const x = n.inputs[0]!,
+    y = n.outputs[0]!;
   const d = L.dims(x);
   const axis = normAxis(r.int('axis', -1), d.length, n.op, ctxOf(n));
-  const outer = elementCount(d.slice(0, axis)), innerDims = d.slice(axis), inner = elementCount(innerDims);
+  const outer = elementCount(d.slice(0, axis)),
+    innerDims = d.slice(axis),
+    inner = elementCount(innerDims);
   const E = L.engine;
   /** A per-row vector (inner floats) for Scale / B: constants broadcast over the normalized dims only. */
   const rowVec = (name: string | undefined, what: string): number | string => {
@@ -1204,16 +1437,22 @@ function lowerLayerNorm(n: Node, L: LowerCtx): Lowered | string {
     const src = t.data as Float32Array;
     return E.putF32(Float32Array.from({ length: inner }, (_, i) => src[map ? map[i]! : i]!));
   };
-  const sc = rowVec(n.inputs[1], 'Scale'), bi = rowVec(n.inputs[2], 'B');
+  const sc = rowVec(n.inputs[1], 'Scale'),
+    bi = rowVec(n.inputs[2], 'B');
   if (typeof sc === 'string') return sc;
   if (typeof bi === 'string') return bi;
   const [meanName, invName] = [n.outputs[1] ?? '', n.outputs[2] ?? ''];
   const ex = L.ex;
   return {
-    kind: 'kernel', inPlace: [0],
+    kind: 'kernel',
+    inPlace: [0],
     build: (b) => {
-      const xp = b.ptr(x), yp = b.ptr(y), mp = meanName ? b.ptr(meanName) : 0, ip = invName ? b.ptr(invName) : 0;
-      const sp = sc === -1 ? b.ptr(n.inputs[1]!) : sc, bp = bi === -1 ? b.ptr(n.inputs[2]!) : bi;
+      const xp = b.ptr(x),
+        yp = b.ptr(y),
+        mp = meanName ? b.ptr(meanName) : 0,
+        ip = invName ? b.ptr(invName) : 0;
+      const sp = sc === -1 ? b.ptr(n.inputs[1]!) : sc,
+        bp = bi === -1 ? b.ptr(n.inputs[2]!) : bi;
       return () => ex.f32_layernorm__wasmsimd(xp, sp, bp, yp, mp, ip, outer, inner, eps);
     },
   };
@@ -1223,7 +1462,8 @@ function lowerReduceMean(n: Node, L: LowerCtx): Lowered | string {
   const why = dtypeReason(n, L, [0]);
   if (why) return why;
   const r = reader(n);
-  const x = n.inputs[0]!, y = n.outputs[0]!;
+  const x = n.inputs[0]!,
+    y = n.outputs[0]!;
   const d = L.dims(x);
   let axes: number[] | undefined;
   if (n.opset >= 18) axes = L.ints(n, 1, 'axes');
@@ -1237,13 +1477,21 @@ function lowerReduceMean(n: Node, L: LowerCtx): Lowered | string {
   const big = d.map((v, i) => ({ v, i })).filter((e) => e.v !== 1);
   const red = big.filter((e) => ax.includes(e.i));
   if (red.length === 0) return { kind: 'alias' };
-  const firstPos = big.indexOf(red[0]!), lastPos = big.indexOf(red[red.length - 1]!);
+  const firstPos = big.indexOf(red[0]!),
+    lastPos = big.indexOf(red[red.length - 1]!);
   if (lastPos - firstPos + 1 !== red.length) return 'the reduced axes are not contiguous';
   const outer = elementCount(big.slice(0, firstPos).map((e) => e.v));
   const len = elementCount(red.map((e) => e.v));
   const inner = elementCount(big.slice(lastPos + 1).map((e) => e.v));
   const ex = L.ex;
-  return { kind: 'kernel', build: (b) => { const xp = b.ptr(x), yp = b.ptr(y); return () => ex.f32_mean__wasmsimd(xp, yp, outer, len, inner); } };
+  return {
+    kind: 'kernel',
+    build: (b) => {
+      const xp = b.ptr(x),
+        yp = b.ptr(y);
+      return () => ex.f32_mean__wasmsimd(xp, yp, outer, len, inner);
+    },
+  };
 }
 
 // ---- data movement --------------------------------------------------------------------------------
@@ -1251,43 +1499,70 @@ function lowerReduceMean(n: Node, L: LowerCtx): Lowered | string {
 function lowerTranspose(n: Node, L: LowerCtx): Lowered | string {
   const why = dtypeReason(n, L, [0]);
   if (why) return why;
-  const x = n.inputs[0]!, y = n.outputs[0]!;
-  const xd = L.dims(x), rank = xd.length;
+  const x = n.inputs[0]!,
+    y = n.outputs[0]!;
+  const xd = L.dims(x),
+    rank = xd.length;
   const perm = reader(n).ints('perm') ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
-  const inS = stridesOf(xd), outS = stridesOf(L.dims(y));
-  return remapKernel(L, x, y, perm.map((p, k) => ({ n: xd[p]!, dst: outS[k]!, src: inS[p]!, off: 0 })));
+  const inS = stridesOf(xd),
+    outS = stridesOf(L.dims(y));
+  return remapKernel(
+    L,
+    x,
+    y,
+    perm.map((p, k) => ({ n: xd[p]!, dst: outS[k]!, src: inS[p]!, off: 0 })),
+  );
 }
-
 
 function lowerSlice(n: Node, L: LowerCtx): Lowered | string {
   const why = dtypeReason(n, L, [0]);
   if (why) return why;
-  const x = n.inputs[0]!, y = n.outputs[0]!;
+  const x = n.inputs[0]!,
+    y = n.outputs[0]!;
   const xd = L.dims(x);
   let spec;
   if (n.opset < 10) {
     const r = reader(n);
-    const starts = r.ints('starts'), ends = r.ints('ends');
+    const starts = r.ints('starts'),
+      ends = r.ints('ends');
     if (!starts || !ends) return 'starts/ends missing';
     spec = sliceAxes(xd, starts, ends, r.ints('axes'), undefined, n.op, ctxOf(n));
   } else {
-    const starts = L.ints(n, 1, 'starts'), ends = L.ints(n, 2, 'ends');
+    const starts = L.ints(n, 1, 'starts'),
+      ends = L.ints(n, 2, 'ends');
     if (!starts || !ends) return 'starts/ends missing';
     spec = sliceAxes(xd, starts, ends, L.ints(n, 3, 'axes'), L.ints(n, 4, 'steps'), n.op, ctxOf(n));
   }
-  const inS = stridesOf(xd), yd = L.dims(y), outS = stridesOf(yd);
-  const start = xd.map(() => 0), step = xd.map(() => 1);
-  for (const s of spec) { start[s.axis] = s.start; step[s.axis] = s.step; }
-  return remapKernel(L, x, y, yd.map((cnt, k) => ({ n: cnt, dst: outS[k]!, src: inS[k]! * step[k]!, off: start[k]! * inS[k]! })));
+  const inS = stridesOf(xd),
+    yd = L.dims(y),
+    outS = stridesOf(yd);
+  const start = xd.map(() => 0),
+    step = xd.map(() => 1);
+  for (const s of spec) {
+    start[s.axis] = s.start;
+    step[s.axis] = s.step;
+  }
+  return remapKernel(
+    L,
+    x,
+    y,
+    yd.map((cnt, k) => ({ n: cnt, dst: outS[k]!, src: inS[k]! * step[k]!, off: start[k]! * inS[k]! })),
+  );
 }
 
 function lowerPad(n: Node, L: LowerCtx): Lowered | string {
   const why = dtypeReason(n, L, [0]);
   if (why) return why;
-  const x = n.inputs[0]!, y = n.outputs[0]!;
-  const xd = L.dims(x), rank = xd.length;
+  const x = n.inputs[0]!,
+    y = n.outputs[0]!;
+  const xd = L.dims(x),
+    rank = xd.length;
   const r = reader(n);
-  let mode: string, pads: number[] | undefined, value = 0, axes: number[] | undefined, valueName = '';
+  let mode: string,
+    pads: number[] | undefined,
+    value = 0,
+    axes: number[] | undefined,
+    valueName = '';
   if (n.opset < 11) {
     mode = r.stringIn('mode', 'constant', ['constant', 'reflect', 'edge']);
     pads = r.ints('pads');
@@ -1308,18 +1583,31 @@ function lowerPad(n: Node, L: LowerCtx): Lowered | string {
   const ax = axes ? normAxes(axes, rank, n.op, ctxOf(n)) : xd.map((_, i) => i);
   if (pads.length !== 2 * ax.length) return 'pads length';
   const full = new Array<number>(2 * rank).fill(0);
-  ax.forEach((a, i) => { full[a] = pads![i]!; full[a + rank] = pads![i + ax.length]!; });
-  const yd = L.dims(y), inS = stridesOf(xd), outS = stridesOf(yd);
+  ax.forEach((a, i) => {
+    full[a] = pads![i]!;
+    full[a + rank] = pads![i + ax.length]!;
+  });
+  const yd = L.dims(y),
+    inS = stridesOf(xd),
+    outS = stridesOf(yd);
   const axesR: RemapAxis[] = [];
   for (let k = 0; k < rank; k++) {
-    const size = xd[k]!, pb = full[k]!, pe = full[k + rank]!;
-    if (pb === 0 && pe === 0) { axesR.push({ n: size, dst: outS[k]!, src: inS[k]!, off: 0 }); continue; }
+    const size = xd[k]!,
+      pb = full[k]!,
+      pe = full[k + rank]!;
+    if (pb === 0 && pe === 0) {
+      axesR.push({ n: size, dst: outS[k]!, src: inS[k]!, off: 0 });
+      continue;
+    }
     if (size === 0 && mode !== 'constant') return `${mode} padding of an empty axis`;
     const table = new Int32Array(yd[k]!);
     for (let o = 0; o < yd[k]!; o++) {
       let p = o - pb;
       if (p < 0 || p >= size) {
-        if (mode === 'constant') { table[o] = -1; continue; }
+        if (mode === 'constant') {
+          table[o] = -1;
+          continue;
+        }
         if (mode === 'edge') p = p < 0 ? 0 : size - 1;
         else if (mode === 'wrap') p = ((p % size) + size) % size;
         else if (size === 1) p = 0;
@@ -1337,11 +1625,14 @@ function lowerPad(n: Node, L: LowerCtx): Lowered | string {
   const d = remapDesc(L, axesR);
   if (d === undefined) return `needs more than ${REMAP_RANK} axes after collapsing`;
   if (d === 'empty') return { kind: 'noop' };
-  const ex = L.ex, E = L.engine;
+  const ex = L.ex,
+    E = L.engine;
   return {
     kind: 'kernel',
     build: (b) => {
-      const xp = b.ptr(x), yp = b.ptr(y), vp = b.ptr(valueName);
+      const xp = b.ptr(x),
+        yp = b.ptr(y),
+        vp = b.ptr(valueName);
       return () => ex.f32_remap__wasm(d, xp, yp, E.f32At(vp));
     },
   };
@@ -1351,14 +1642,20 @@ function lowerConcat(n: Node, L: LowerCtx): Lowered | string {
   const parts = n.inputs.filter((i) => i);
   for (const p of parts) if (!L.f32(p)) return `input is ${L.info(p).dtype}`;
   if (!L.f32(n.outputs[0])) return 'output is not float32';
-  const y = n.outputs[0]!, yd = L.dims(y);
+  const y = n.outputs[0]!,
+    yd = L.dims(y);
   const axis = normAxis(reader(n).requiredInt('axis'), yd.length, n.op, ctxOf(n));
-  const outer = elementCount(yd.slice(0, axis)), inner = elementCount(yd.slice(axis + 1)), total = yd[axis]!;
+  const outer = elementCount(yd.slice(0, axis)),
+    inner = elementCount(yd.slice(axis + 1)),
+    total = yd[axis]!;
   const calls: Array<{ desc: number; x: string; y: string; srcOff: number; dstOff: number }> = [];
   let offset = 0;
   for (const p of parts) {
     const len = L.dims(p)[axis]!;
-    const d = remapDesc(L, [{ n: outer, dst: total * inner, src: len * inner, off: 0 }, { n: len * inner, dst: 1, src: 1, off: 0 }]);
+    const d = remapDesc(L, [
+      { n: outer, dst: total * inner, src: len * inner, off: 0 },
+      { n: len * inner, dst: 1, src: 1, off: 0 },
+    ]);
     if (d === undefined) return 'remap rank';
     if (d !== 'empty') calls.push({ desc: d, x: p, y, srcOff: 0, dstOff: offset * inner * F32_BYTES });
     offset += len;
@@ -1369,16 +1666,22 @@ function lowerConcat(n: Node, L: LowerCtx): Lowered | string {
 function lowerSplit(n: Node, L: LowerCtx): Lowered | string {
   const why = dtypeReason(n, L, [0], n.outputs.length);
   if (why) return why;
-  const x = n.inputs[0]!, xd = L.dims(x);
+  const x = n.inputs[0]!,
+    xd = L.dims(x);
   if (n.opset >= 13 && n.inputs[1] && !L.constOf(n.inputs[1])) return 'split is not a constant';
   const axis = normAxis(reader(n).int('axis', 0), xd.length, n.op, ctxOf(n));
-  const outer = elementCount(xd.slice(0, axis)), inner = elementCount(xd.slice(axis + 1)), len = xd[axis]!;
+  const outer = elementCount(xd.slice(0, axis)),
+    inner = elementCount(xd.slice(axis + 1)),
+    len = xd[axis]!;
   const calls: Array<{ desc: number; x: string; y: string; srcOff: number; dstOff: number }> = [];
   let start = 0;
   for (const o of n.outputs) {
     if (!o) return 'an omitted output';
     const s = L.dims(o)[axis]!;
-    const d = remapDesc(L, [{ n: outer, dst: s * inner, src: len * inner, off: 0 }, { n: s * inner, dst: 1, src: 1, off: 0 }]);
+    const d = remapDesc(L, [
+      { n: outer, dst: s * inner, src: len * inner, off: 0 },
+      { n: s * inner, dst: 1, src: 1, off: 0 },
+    ]);
     if (d === undefined) return 'remap rank';
     if (d !== 'empty') calls.push({ desc: d, x, y: o, srcOff: start * inner * F32_BYTES, dstOff: 0 });
     start += s;
@@ -1389,12 +1692,15 @@ function lowerSplit(n: Node, L: LowerCtx): Lowered | string {
 function lowerGather(n: Node, L: LowerCtx): Lowered | string {
   const why = dtypeReason(n, L, [0]);
   if (why) return why;
-  const x = n.inputs[0]!, y = n.outputs[0]!;
+  const x = n.inputs[0]!,
+    y = n.outputs[0]!;
   const idx = L.constOf(n.inputs[1]);
   if (!idx) return 'indices are not a constant';
   const xd = L.dims(x);
   const axis = normAxis(reader(n).int('axis', 0), xd.length, n.op, ctxOf(n));
-  const len = xd[axis]!, outer = elementCount(xd.slice(0, axis)), inner = elementCount(xd.slice(axis + 1));
+  const len = xd[axis]!,
+    outer = elementCount(xd.slice(0, axis)),
+    inner = elementCount(xd.slice(axis + 1));
   const list = toIntList(idx, 'indices', n.op, ctxOf(n));
   if (list.some((i) => i < -len || i >= len)) return 'an index is out of range';
   const table = Int32Array.from(list, (i) => (i < 0 ? i + len : i) * inner);
@@ -1409,8 +1715,17 @@ function lowerExpand(n: Node, L: LowerCtx): Lowered | string {
   const why = dtypeReason(n, L, [0]);
   if (why) return why;
   if (!L.constOf(n.inputs[1])) return 'shape is not a constant';
-  const x = n.inputs[0]!, y = n.outputs[0]!;
-  const xd = L.dims(x), yd = L.dims(y);
-  const inS = stridesOf(xd), outS = stridesOf(yd), off = yd.length - xd.length;
-  return remapKernel(L, x, y, yd.map((d, k) => ({ n: d, dst: outS[k]!, src: k < off || xd[k - off] === 1 ? 0 : inS[k - off]!, off: 0 })));
+  const x = n.inputs[0]!,
+    y = n.outputs[0]!;
+  const xd = L.dims(x),
+    yd = L.dims(y);
+  const inS = stridesOf(xd),
+    outS = stridesOf(yd),
+    off = yd.length - xd.length;
+  return remapKernel(
+    L,
+    x,
+    y,
+    yd.map((d, k) => ({ n: d, dst: outS[k]!, src: k < off || xd[k - off] === 1 ? 0 : inS[k - off]!, off: 0 })),
+  );
 }

@@ -53,11 +53,33 @@ import { quantizePerChannelInt8 } from '../compress/quantize.js';
 import { int8QuantParams, quantizeBiasInt32 } from '../compress/activations.js';
 import { CONV_GEOMETRY_BYTES, convGeometry, writeConvGeometry, type ConvGeometry } from '../kernels/f32.js';
 import {
-  ADD_PARAMS_BYTES, addParams, vaddParams, writeVaddParams, type AddParams, type VaddParams, planQs8Conv, putChannelParams, qs8ConvKernel, csrLayout, QUANT_BLOCK_BYTES, writeAddParams,
-  writeQuantBlock, type Qs8ConvKernel, type Qs8Out,
+  ADD_PARAMS_BYTES,
+  addParams,
+  vaddParams,
+  writeVaddParams,
+  type AddParams,
+  type VaddParams,
+  planQs8Conv,
+  putChannelParams,
+  qs8ConvKernel,
+  csrLayout,
+  QUANT_BLOCK_BYTES,
+  writeAddParams,
+  writeQuantBlock,
+  type Qs8ConvKernel,
+  type Qs8Out,
 } from '../kernels/int8.js';
 import {
-  csrFromDense, dequantizeRef, qs8AddRef, qs8VaddRef, qs8Conv2dRef, qs8FcRef, qs8GlobalAvgPoolRef, qs8MaxPoolRef, quantizeMultiplier, quantizeRef,
+  csrFromDense,
+  dequantizeRef,
+  qs8AddRef,
+  qs8VaddRef,
+  qs8Conv2dRef,
+  qs8FcRef,
+  qs8GlobalAvgPoolRef,
+  qs8MaxPoolRef,
+  quantizeMultiplier,
+  quantizeRef,
 } from '../kernels/int8_ref.js';
 import type { FallbackOp } from './engine_f32.js';
 
@@ -116,10 +138,16 @@ export interface Int8Report {
 }
 
 type Form = 'i8' | 'f32';
-interface QParams { scale: number; zp: number }
+interface QParams {
+  scale: number;
+  zp: number;
+}
 type Run = () => void;
 
-interface Binder { ptr(name: string): number; scratch: number }
+interface Binder {
+  ptr(name: string): number;
+  scratch: number;
+}
 
 interface StepSpec extends PlanStep {
   node: string;
@@ -149,9 +177,20 @@ interface QWeight {
 const SLACK = 64;
 
 type PlaceFormat = 'c2' | 'csr16' | 'raw' | 'csr';
-interface CsrPtrs { rowPtr: number; col: number; val: number; nnz: number }
+interface CsrPtrs {
+  rowPtr: number;
+  col: number;
+  val: number;
+  nnz: number;
+}
 /** A weight layout requested by the lowering; ptr (and csr for 'csr') set when placed. */
-interface Placement { w: QWeight; format: PlaceFormat; groups: number; ptr: number; csr: CsrPtrs | undefined }
+interface Placement {
+  w: QWeight;
+  format: PlaceFormat;
+  groups: number;
+  ptr: number;
+  csr: CsrPtrs | undefined;
+}
 
 export class Int8Engine {
   readonly fallbackOps: FallbackOp[] = [];
@@ -174,7 +213,14 @@ export class Int8Engine {
     if (opts.kernels !== undefined && opts.kernels !== 'simd' && opts.kernels !== 'scalar') {
       throw new SparrowError('invalid_argument', `kernels must be 'simd' or 'scalar', got ${String(opts.kernels)}`);
     }
-    this.report = { mode: opts.ranges ? 'static' : 'dynamic', kernels: this.#scalar ? 'scalar' : 'simd', layers: [], weightsMs: 0, weightBytes: 0, floatOps: [] };
+    this.report = {
+      mode: opts.ranges ? 'static' : 'dynamic',
+      kernels: this.#scalar ? 'scalar' : 'simd',
+      layers: [],
+      weightsMs: 0,
+      weightBytes: 0,
+      floatOps: [],
+    };
   }
 
   get wasm(): SparrowWasm | undefined {
@@ -204,7 +250,9 @@ export class Int8Engine {
     const g = this.#graph;
     const shapes = g.inputs.map((n) => g.values.get(n)!.info.dims?.map((d, i) => (d < 0 && i === 0 ? 1 : d)) ?? null);
     if (g.inputs.every((n) => g.values.get(n)!.info.dtype === 'float32') && shapes.every((d) => d !== null && d.every((x) => x >= 0))) {
-      const feeds = Object.fromEntries(g.inputs.map((n, i) => [n, { dtype: 'float32', dims: shapes[i]!, data: new Float32Array(0) } as Tensor]));
+      const feeds = Object.fromEntries(
+        g.inputs.map((n, i) => [n, { dtype: 'float32', dims: shapes[i]!, data: new Float32Array(0) } as Tensor]),
+      );
       this.#planFor(feeds);
     }
   }
@@ -242,7 +290,8 @@ export class Int8Engine {
   #headerNnz(c: CodedInt8, n: number): number | undefined {
     const p = c.payload;
     const varint = (at: number): [number, number] => {
-      let v = 0, i = at;
+      let v = 0,
+        i = at;
       for (let k = 0; k < 5 && i < p.length; k++, i++) {
         v += (p[i]! & 0x7f) * 2 ** (7 * k);
         if ((p[i]! & 0x80) === 0) return [v, i + 1];
@@ -266,7 +315,8 @@ export class Int8Engine {
     const c = this.#opts.coded?.get(name);
     const dims = L.dims(name);
     const n = elementCount(dims);
-    const N = dims[axis]!, K = n / N;
+    const N = dims[axis]!,
+      K = n / N;
     if (c && c.axis === axis && (axis === 0 || dims.length === 2)) {
       let dense: Int8Array | undefined;
       const raw = (): Int8Array => decodeInt8Ref(c.codec, c.payload, n);
@@ -288,7 +338,11 @@ export class Int8Engine {
 
   #nnzOf(c: CodedInt8, n: number): number {
     const p = c.payload;
-    if (c.codec === 0) { let k = 0; for (let i = 0; i < p.length; i++) if (p[i] !== 0) k++; return k; }
+    if (c.codec === 0) {
+      let k = 0;
+      for (let i = 0; i < p.length; i++) if (p[i] !== 0) k++;
+      return k;
+    }
     const h = this.#headerNnz(c, n);
     if (h !== undefined) return h;
     // huffman: decode densely in WASM (temporary) and count
@@ -339,14 +393,16 @@ export class Int8Engine {
 
   /** Bytes of a placement's layout, and of the scratch it needs to be made. */
   #placeBytes(pl: Placement): { perm: number; temp: number } {
-    const W = this.#wasm!, ex = W.exports;
+    const W = this.#wasm!,
+      ex = W.exports;
     const { N, K, nnz } = pl.w;
     const n = N * K;
     const a16 = (b: number): number => align16(b + 16);
     const c = pl.w.coded ?? pl.w.codedT;
     const decode = c ? a16(c.payload.length + 16) + a16(W.workBytes(n)) : a16(n);
     switch (pl.format) {
-      case 'raw': return { perm: a16(n), temp: c ? decode + (pl.w.codedT ? a16(n) : 0) : 0 };
+      case 'raw':
+        return { perm: a16(n), temp: c ? decode + (pl.w.codedT ? a16(n) : 0) : 0 };
       case 'c2': {
         const b = ex.qs8_conv2d_packed_w_bytes(N, K, pl.groups);
         if (b < 0) throw new SparrowError('internal', `qs8_conv2d_packed_w_bytes failed (status ${b})`);
@@ -354,10 +410,15 @@ export class Int8Engine {
       }
       case 'csr16': {
         const b = ex.qs8_spconv_csr_bytes(N, nnz);
-        if (b !== csrLayout(N, nnz, 2).bytes) throw new SparrowError('internal', `qs8_spconv_csr_bytes(${N}, ${nnz}) = ${b}, the engine's layout says ${csrLayout(N, nnz, 2).bytes}`);
+        if (b !== csrLayout(N, nnz, 2).bytes)
+          throw new SparrowError(
+            'internal',
+            `qs8_spconv_csr_bytes(${N}, ${nnz}) = ${b}, the engine's layout says ${csrLayout(N, nnz, 2).bytes}`,
+          );
         return { perm: a16(b), temp: c ? decode + (c.codec === 2 ? 0 : a16(n)) : 0 };
       }
-      case 'csr': return { perm: a16(csrLayout(N, nnz, 1).bytes), temp: c ? decode + a16(n) : 0 };
+      case 'csr':
+        return { perm: a16(csrLayout(N, nnz, 1).bytes), temp: c ? decode + a16(n) : 0 };
     }
   }
 
@@ -369,11 +430,14 @@ export class Int8Engine {
     const W = this.#wasm!;
     const before = W.mark();
     const sizes = todo.map((pl) => this.#placeBytes(pl));
-    const perm = sizes.reduce((a, b) => a + b.perm, 0), temp = Math.max(...sizes.map((b) => b.temp));
+    const perm = sizes.reduce((a, b) => a + b.perm, 0),
+      temp = Math.max(...sizes.map((b) => b.temp));
     // grow once for all of it
     W.alloc(perm + temp);
     W.release(before);
-    todo.forEach((pl, i) => { pl.ptr = W.alloc(sizes[i]!.perm); });
+    todo.forEach((pl, i) => {
+      pl.ptr = W.alloc(sizes[i]!.perm);
+    });
     const mark = W.mark();
     try {
       for (const pl of todo) {
@@ -384,18 +448,23 @@ export class Int8Engine {
       // nothing half-made stays cached: a later plan requests (and fails on) them again
       for (const [k, pl] of this.#placed) if (todo.includes(pl)) this.#placed.delete(k);
       throw e;
-    } finally { W.release(mark); }
+    } finally {
+      W.release(mark);
+    }
     this.report.weightBytes += mark - before;
     this.report.weightsMs += performance.now() - t0;
   }
 
   /** Decodes + packs one weight into its allocated layout (scratch above the arena mark, released by the caller). */
   #fill(pl: Placement): void {
-    const W = this.#wasm!, ex = W.exports;
+    const W = this.#wasm!,
+      ex = W.exports;
     const { w, format, groups } = pl;
     const { N, K } = w;
     const n = N * K;
-    const ok = (st: number, what: string): void => { if (st < 0) throw new SparrowError('internal', `${what} failed (status ${st})`); };
+    const ok = (st: number, what: string): void => {
+      if (st < 0) throw new SparrowError('internal', `${what} failed (status ${st})`);
+    };
     const c = w.coded;
     const dst = pl.ptr;
     if (format === 'raw') {
@@ -404,7 +473,8 @@ export class Int8Engine {
         W.decodeInt8At(c.codec, src, c.payload.length, dst, n, W.alloc(W.workBytes(n)));
       } else if (w.codedT) {
         const out = this.#decodeDenseTemp(w.codedT, n);
-        const s = W.i8(out, n), d = W.i8(dst, n);
+        const s = W.i8(out, n),
+          d = W.i8(dst, n);
         for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) d[j * K + k] = s[k * N + j]!;
       } else W.i8(dst, n).set(w.dense());
       return;
@@ -420,7 +490,9 @@ export class Int8Engine {
     const nnz = w.nnz;
     const wide = format === 'csr16';
     const L = csrLayout(N, nnz, wide ? 2 : 1);
-    const rp = dst, cp = dst + L.col, vp = dst + L.val;
+    const rp = dst,
+      cp = dst + L.col,
+      vp = dst + L.val;
     if (!wide) pl.csr = { rowPtr: rp, col: cp, val: vp, nnz };
     if (c) {
       const src = W.put(c.payload);
@@ -434,7 +506,8 @@ export class Int8Engine {
       if (csr.rowPtr[N] !== nnz) throw new SparrowError('internal', `weight ${w.key}: ${csr.rowPtr[N]} nonzeros, expected ${nnz}`);
       new Uint32Array(W.memory.buffer, rp, N + 1).set(csr.rowPtr);
       new Uint16Array(W.memory.buffer, cp, nnz).set(csr.col);
-      if (wide) new Int16Array(W.memory.buffer, vp, nnz).set(csr.val); else W.i8(vp, nnz).set(csr.val);
+      if (wide) new Int16Array(W.memory.buffer, vp, nnz).set(csr.val);
+      else W.i8(vp, nnz).set(csr.val);
     }
   }
 
@@ -449,7 +522,8 @@ export class Int8Engine {
       return g;
     }
     const same = g.inputs.every((n) => {
-      const d = g.values.get(n)!.info.dims, want = shapes[n]!;
+      const d = g.values.get(n)!.info.dims,
+        want = shapes[n]!;
       return !!d && d.length === want.length && d.every((x, i) => x === want[i]);
     });
     if (same) return g; // the reader's shape inference holds as is
@@ -464,9 +538,16 @@ export class Int8Engine {
 
   #compile(feeds: Record<string, Tensor>): CompiledPlan {
     const g = this.#specialize(feeds);
-    const stat = (name: string): boolean => { const d = g.values.get(name)?.info.dims; return !!d && d.every((x) => x >= 0); };
+    const stat = (name: string): boolean => {
+      const d = g.values.get(name)?.info.dims;
+      return !!d && d.every((x) => x >= 0);
+    };
     if (!g.nodes.every((n) => n.inputs.every((i) => !i || stat(i)) && n.outputs.every((o) => !o || stat(o)))) {
-      this.#noteFallback({ node: '*', op: '*', reason: 'shapes are not static for this input signature: the whole graph runs on the reference executor' });
+      this.#noteFallback({
+        node: '*',
+        op: '*',
+        reason: 'shapes are not static for this input signature: the whole graph runs on the reference executor',
+      });
       return { steps: [], names: [], feedPtr: new Map(), outputs: [], js: new Map(), reference: g };
     }
     fuseGraph(g);
@@ -476,7 +557,12 @@ export class Int8Engine {
     this.#placePending();
     // arena
     const steps = L.steps;
-    const planSteps: PlanStep[] = steps.map((s) => ({ reads: s.reads, writes: s.writes, ...(s.alias ? { alias: s.alias } : {}), ...(s.scratch ? { scratch: s.scratch } : {}) }));
+    const planSteps: PlanStep[] = steps.map((s) => ({
+      reads: s.reads,
+      writes: s.writes,
+      ...(s.alias ? { alias: s.alias } : {}),
+      ...(s.scratch ? { scratch: s.scratch } : {}),
+    }));
     const inputs = g.inputs.filter((i) => L.bytes.has(i));
     const outs = [...new Set(L.outputNames.filter((o) => L.bytes.has(o)))];
     const arena = planArena(planSteps, L.bytes, inputs, outs);
@@ -507,7 +593,7 @@ export class Int8Engine {
     });
     // keep the layer list of the latest (largest) plan only
     if (layersBefore > 0) this.report.layers.splice(0, layersBefore);
-    return { steps: runs, names: steps.map((s) => s.node), feedPtr, outputs, js: L.js, };
+    return { steps: runs, names: steps.map((s) => s.node), feedPtr, outputs, js: L.js };
   }
 
   noteFallback(f: FallbackOp): void {
@@ -547,14 +633,23 @@ class Lower {
   readonly ex: SparrowWasm['exports'];
   readonly w: SparrowWasm;
 
-  constructor(readonly g: Graph, readonly E: Int8Engine, readonly ranges: ReadonlyMap<string, readonly [number, number]> | null, readonly scalar: boolean) {
+  constructor(
+    readonly g: Graph,
+    readonly E: Int8Engine,
+    readonly ranges: ReadonlyMap<string, readonly [number, number]> | null,
+    readonly scalar: boolean,
+  ) {
     this.w = E.wasm!;
     this.ex = this.w.exports;
     this.#users = consumers(g);
   }
 
-  dims(name: string): number[] { return this.g.values.get(name)!.info.dims!; }
-  constOf(name: string | undefined): Tensor | undefined { return name ? this.g.values.get(name)?.const : undefined; }
+  dims(name: string): number[] {
+    return this.g.values.get(name)!.info.dims!;
+  }
+  constOf(name: string | undefined): Tensor | undefined {
+    return name ? this.g.values.get(name)?.const : undefined;
+  }
   isF32Act(name: string | undefined): boolean {
     if (!name) return false;
     const v = this.g.values.get(name);
@@ -599,19 +694,36 @@ class Lower {
     this.define(out, want, qp, src);
     const n = elementCount(this.dims(src));
     const { ex, w } = this;
-    const scale = qp.scale, zp = qp.zp;
+    const scale = qp.scale,
+      zp = qp.zp;
     if (want === 'i8') {
-      this.steps.push({ node: `quantize ${name}`, reads: [name], writes: [out], build: (b) => {
-        const x = b.ptr(name), y = b.ptr(out);
-        if (this.scalar) return () => w.i8(y, n).set(quantizeRef(w.f32(x, n), scale, zp));
-        return () => { ex.qs8_quantize__wasmsimd(n, x, scale, zp, y); };
-      } });
+      this.steps.push({
+        node: `quantize ${name}`,
+        reads: [name],
+        writes: [out],
+        build: (b) => {
+          const x = b.ptr(name),
+            y = b.ptr(out);
+          if (this.scalar) return () => w.i8(y, n).set(quantizeRef(w.f32(x, n), scale, zp));
+          return () => {
+            ex.qs8_quantize__wasmsimd(n, x, scale, zp, y);
+          };
+        },
+      });
     } else {
-      this.steps.push({ node: `dequantize ${name}`, reads: [name], writes: [out], build: (b) => {
-        const x = b.ptr(name), y = b.ptr(out);
-        if (this.scalar) return () => w.f32(y, n).set(dequantizeRef(w.i8(x, n), scale, zp));
-        return () => { ex.qs8_dequantize__wasmsimd(n, x, scale, zp, y); };
-      } });
+      this.steps.push({
+        node: `dequantize ${name}`,
+        reads: [name],
+        writes: [out],
+        build: (b) => {
+          const x = b.ptr(name),
+            y = b.ptr(out);
+          if (this.scalar) return () => w.f32(y, n).set(dequantizeRef(w.i8(x, n), scale, zp));
+          return () => {
+            ex.qs8_dequantize__wasmsimd(n, x, scale, zp, y);
+          };
+        },
+      });
     }
     this.#conv.set(key, out);
     return out;
@@ -654,20 +766,33 @@ class Lower {
     if (n.domain !== '') return `no int8 kernel for domain '${n.domain}'`;
     if (ALIAS_OPS.has(n.op)) return this.lowerAlias(n);
     switch (n.op) {
-      case 'Conv': return this.lowerConv(n);
-      case 'Gemm': case 'MatMul': return this.lowerFc(n);
-      case 'Add': return this.ranges ? this.lowerAdd(n) : 'dynamic: float between layers';
-      case 'GlobalAveragePool': return this.ranges ? this.lowerGap(n) : 'dynamic: float between layers';
-      case 'MaxPool': return this.ranges ? this.lowerMaxPool(n) : 'dynamic: float between layers';
-      case 'AveragePool': return this.ranges ? this.lowerAvgPool(n) : 'dynamic: float between layers';
-      case 'Slice': case 'Pad': case 'Transpose': case 'Gather': case 'Expand':
+      case 'Conv':
+        return this.lowerConv(n);
+      case 'Gemm':
+      case 'MatMul':
+        return this.lowerFc(n);
+      case 'Add':
+        return this.ranges ? this.lowerAdd(n) : 'dynamic: float between layers';
+      case 'GlobalAveragePool':
+        return this.ranges ? this.lowerGap(n) : 'dynamic: float between layers';
+      case 'MaxPool':
+        return this.ranges ? this.lowerMaxPool(n) : 'dynamic: float between layers';
+      case 'AveragePool':
+        return this.ranges ? this.lowerAvgPool(n) : 'dynamic: float between layers';
+      case 'Slice':
+      case 'Pad':
+      case 'Transpose':
+      case 'Gather':
+      case 'Expand':
         return this.ranges ? this.lowerMove(n) : 'dynamic: float between layers';
-      default: return this.ranges ? `no int8 kernel for ${n.op}` : 'dynamic: float between layers';
+      default:
+        return this.ranges ? `no int8 kernel for ${n.op}` : 'dynamic: float between layers';
     }
   }
 
   lowerAlias(n: Node): string | true {
-    const x = n.inputs[0], y = n.outputs[0];
+    const x = n.inputs[0],
+      y = n.outputs[0];
     if (!x || !y || !this.form.has(x) || !this.isF32Act(y)) return 'dynamic: not a float activation';
     for (let i = 1; i < n.inputs.length; i++) if (n.inputs[i] && !this.constOf(n.inputs[i])) return `input ${i} is not a constant`;
     const f = this.form.get(x)!;
@@ -679,7 +804,8 @@ class Lower {
   /** the activation clamp of a fused node in the int8 domain of output parameters p, and in float */
   actBounds(n: Node, p?: QParams): { lo: number; hi: number; flo: number; fhi: number } {
     const a = fusedActivation(n);
-    const flo = a ? a.min : -Infinity, fhi = a ? a.max : Infinity;
+    const flo = a ? a.min : -Infinity,
+      fhi = a ? a.max : Infinity;
     if (!p) return { lo: -128, hi: 127, flo, fhi };
     const lo = Number.isFinite(flo) ? clampI8(p.zp + Math.round(flo / p.scale)) : -128;
     const hi = Number.isFinite(fhi) ? clampI8(p.zp + Math.round(fhi / p.scale)) : 127;
@@ -702,10 +828,12 @@ class Lower {
       const xp = this.qp.get(xi8)!;
       if (yqp) {
         const b = quantizeBiasInt32(bias, xp.scale, w.scales, { onSaturate: 'clamp' });
-        const mult = new Int32Array(N), shift = new Int32Array(N);
+        const mult = new Int32Array(N),
+          shift = new Int32Array(N);
         for (let c = 0; c < N; c++) {
           const q = quantizeMultiplier(b.scales[c]! / yqp.scale);
-          mult[c] = q.multiplier; shift[c] = q.shift;
+          mult[c] = q.multiplier;
+          shift[c] = q.shift;
         }
         out = { mode: 'int8', zx: xp.zp, zy: yqp.zp, lo: act.lo, hi: act.hi, bias: b.q, multiplier: mult, shift };
         io = 'i8';
@@ -736,7 +864,9 @@ class Lower {
     const y = n.outputs[0]!;
     if (!this.form.has(x)) return 'input is not a float activation';
     if (!this.constOf(wName)) return 'weight is not a constant';
-    const xd = this.dims(x), yd = this.dims(y), wd = this.dims(wName);
+    const xd = this.dims(x),
+      yd = this.dims(y),
+      wd = this.dims(wName);
     if (xd.length !== 4) return `${xd.length - 2}-D convolution (int8 kernels are 2-D)`;
     const r = reader(n);
     const group = r.int('group', 1);
@@ -745,43 +875,69 @@ class Lower {
     const [B, C, H, W] = xd as [number, number, number, number];
     const geo: ConvGeometry = convGeometry([C, H, W], wd, {
       pads: [geoW.padBegin[0]!, geoW.padBegin[1]!, geoW.padEnd[0]!, geoW.padEnd[1]!],
-      strides: [win.strides[0]!, win.strides[1]!], dilations: [win.dilations[0]!, win.dilations[1]!], groups: group,
+      strides: [win.strides[0]!, win.strides[1]!],
+      dilations: [win.dilations[0]!, win.dilations[1]!],
+      groups: group,
     });
     if (geo.OH !== yd[2] || geo.OW !== yd[3]) return `conv geometry ${geo.OH}x${geo.OW} differs from the inferred ${yd[2]}x${yd[3]}`;
     const w = this.E.weight(this, wName, 0);
     const bias = this.biasOf(bName, w.N);
     if (typeof bias === 'string') return bias;
-    const M = w.N, K = w.K;
+    const M = w.N,
+      K = w.K;
     const depthwise = group === C && wd[1] === 1;
     const density = w.nnz / (M * K);
     const E = this.E;
-    const kernel: Qs8ConvKernel = depthwise ? qs8ConvKernel('qs8_dwconv2d__wasmsimd')
-      : density <= (E.options.sparseDensity ?? SPARSE_DENSITY) ? qs8ConvKernel('qs8_spconv2d_16x1__wasmsimd') : qs8ConvKernel('qs8_conv2d_4x8c2__wasmsimd');
+    const kernel: Qs8ConvKernel = depthwise
+      ? qs8ConvKernel('qs8_dwconv2d__wasmsimd')
+      : density <= (E.options.sparseDensity ?? SPARSE_DENSITY)
+        ? qs8ConvKernel('qs8_spconv2d_16x1__wasmsimd')
+        : qs8ConvKernel('qs8_conv2d_4x8c2__wasmsimd');
     const st = this.outputStage(n, x, y, w, bias);
     const { xin, dynamic, out } = st;
-    const WM = this.w, ex = this.ex;
+    const WM = this.w,
+      ex = this.ex;
     const plan = planQs8Conv(WM, geo, out, kernel);
     const wpl = this.scalar ? undefined : E.placed(w, kernel.weights as PlaceFormat, group);
     const qp = putChannelParams(WM, out);
-    const xs = C * H * W, ys = M * geo.OH * geo.OW, yb = out.mode === 'int8' ? 1 : 4;
+    const xs = C * H * W,
+      ys = M * geo.OH * geo.OW,
+      yb = out.mode === 'int8' ? 1 : 4;
     const xq = dynamic ? align16(xs * B) : 0;
-    E.report.layers.push({ node: n.name, op: n.op, kernel: this.scalar ? 'qs8Conv2dRef' : kernel.name, density: round3(density), io: st.io });
+    E.report.layers.push({
+      node: n.name,
+      op: n.op,
+      kernel: this.scalar ? 'qs8Conv2dRef' : kernel.name,
+      density: round3(density),
+      io: st.io,
+    });
     const attrs = { pads: geo.pads, strides: geo.strides, dilations: geo.dilations, groups: group };
     this.steps.push({
-      node: n.name, reads: [xin], writes: [y], scratch: xq + plan.workBytes + 16,
+      node: n.name,
+      reads: [xin],
+      writes: [y],
+      scratch: xq + plan.workBytes + 16,
       build: (b) => {
-        const xp = b.ptr(xin), yp = b.ptr(y), work = b.scratch + xq, xqp = b.scratch;
+        const xp = b.ptr(xin),
+          yp = b.ptr(y),
+          work = b.scratch + xq,
+          xqp = b.scratch;
         const dense = this.scalar ? w.dense() : undefined;
         const wp = wpl ? wpl.ptr : 0;
         const dyn = dynamic ? this.dynamicQuantizer(xp, xqp, xs * B, w.scales, plan.q, qp) : undefined;
         return () => {
-          let zx = out.zx, src = xp;
-          if (dyn) { zx = dyn(); src = xqp; }
+          let zx = out.zx,
+            src = xp;
+          if (dyn) {
+            zx = dyn();
+            src = xqp;
+          }
           for (let i = 0; i < B; i++) {
             if (dense) {
               const o: Qs8Out = out.mode === 'f32' && dyn ? { ...out, zx, scale: WM.f32(qp, M).slice() } : out;
               const r = qs8Conv2dRef(WM.i8(src + i * xs, xs), [C, H, W], dense, wd, attrs, o);
-              if (out.mode === 'int8') WM.i8(yp + i * ys, ys).set(r.data as Int8Array); else WM.f32(yp + i * ys * 4, ys).set(r.data as Float32Array);
+              if (out.mode === 'int8') WM.i8(yp + i * ys, ys).set(r.data as Int8Array);
+              else WM.f32(yp + i * ys * 4, ys).set(r.data as Float32Array);
             } else {
               const s = kernel.run(WM, plan.g, plan.q, src + i * xs, wp, qp, yp + i * ys * yb, work);
               if (s < 0) throw new SparrowError('internal', `${kernel.name} rejected node '${n.name}' (status ${s})`);
@@ -799,11 +955,19 @@ class Lower {
    * channel parameters. Returns the function doing it (returns zx).
    */
   dynamicQuantizer(x: number, xq: number, n: number, sw: Float32Array, q: number, qp: number): () => number {
-    const W = this.w, ex = this.ex, N = sw.length, scalar = this.scalar;
+    const W = this.w,
+      ex = this.ex,
+      N = sw.length,
+      scalar = this.scalar;
     return () => {
       const v = W.f32(x, n);
-      let lo = 0, hi = 0;
-      for (let i = 0; i < n; i++) { const a = v[i]!; if (a < lo) lo = a; if (a > hi) hi = a; }
+      let lo = 0,
+        hi = 0;
+      for (let i = 0; i < n; i++) {
+        const a = v[i]!;
+        if (a < lo) lo = a;
+        if (a > hi) hi = a;
+      }
       const p = int8QuantParams({ min: lo, max: hi });
       if (scalar) W.i8(xq, n).set(quantizeRef(v, p.scale, p.zeroPoint));
       else ex.qs8_quantize__wasmsimd(n, x, p.scale, p.zeroPoint, xq);
@@ -819,9 +983,11 @@ class Lower {
     const y = n.outputs[0]!;
     if (!this.form.has(a)) return 'input is not a float activation';
     if (!this.constOf(bName)) return 'B is not a constant';
-    const ad = this.dims(a), bd = this.dims(bName);
+    const ad = this.dims(a),
+      bd = this.dims(bName);
     if (ad.length !== 2 || bd.length !== 2) return 'A and B must be 2-D';
-    let transB = false, beta = 1;
+    let transB = false,
+      beta = 1;
     if (n.op === 'Gemm' || n.op === 'FusedGemm') {
       const r = reader(n);
       if (r.int('transA', 0) !== 0) return 'transA';
@@ -842,33 +1008,53 @@ class Lower {
     const sparse = density <= (this.E.options.sparseFcDensity ?? SPARSE_FC_DENSITY);
     const st = this.outputStage(n, a, y, w, bias);
     const { xin, dynamic, out } = st;
-    const WM = this.w, ex = this.ex, E = this.E;
+    const WM = this.w,
+      ex = this.ex,
+      E = this.E;
     const q = WM.alloc(QUANT_BLOCK_BYTES);
     writeQuantBlock(WM, out, q);
     const qp = putChannelParams(WM, out);
     const wpl = this.scalar ? undefined : E.placed(w, sparse ? 'csr' : 'raw');
     const workB = ex.qs8_fc_work_bytes(K);
     const xq = dynamic ? align16(M * K) : 0;
-    E.report.layers.push({ node: n.name, op: n.op, kernel: this.scalar ? 'qs8FcRef' : sparse ? 'qs8_spfc_1x1__scalar' : 'qs8_fc_1x4c8__wasmsimd', density: round3(density), io: st.io });
+    E.report.layers.push({
+      node: n.name,
+      op: n.op,
+      kernel: this.scalar ? 'qs8FcRef' : sparse ? 'qs8_spfc_1x1__scalar' : 'qs8_fc_1x4c8__wasmsimd',
+      density: round3(density),
+      io: st.io,
+    });
     this.steps.push({
-      node: n.name, reads: [xin], writes: [y], scratch: xq + workB + 16,
+      node: n.name,
+      reads: [xin],
+      writes: [y],
+      scratch: xq + workB + 16,
       build: (b) => {
-        const xp = b.ptr(xin), yp = b.ptr(y), work = b.scratch + xq, xqp = b.scratch;
+        const xp = b.ptr(xin),
+          yp = b.ptr(y),
+          work = b.scratch + xq,
+          xqp = b.scratch;
         const dense = this.scalar ? w.dense() : undefined;
-        const wt = !wpl ? 0 : wpl.csr ?? wpl.ptr;
+        const wt = !wpl ? 0 : (wpl.csr ?? wpl.ptr);
         const dyn = dynamic ? this.dynamicQuantizer(xp, xqp, M * K, w.scales, q, qp) : undefined;
         return () => {
-          let zx = out.zx, src = xp;
-          if (dyn) { zx = dyn(); src = xqp; }
+          let zx = out.zx,
+            src = xp;
+          if (dyn) {
+            zx = dyn();
+            src = xqp;
+          }
           if (dense) {
             const o: Qs8Out = out.mode === 'f32' && dyn ? { ...out, zx, scale: WM.f32(qp, N).slice() } : out;
             const r = qs8FcRef(M, N, K, WM.i8(src, M * K), dense, o);
-            if (out.mode === 'int8') WM.i8(yp, M * N).set(r as Int8Array); else WM.f32(yp, M * N).set(r as Float32Array);
+            if (out.mode === 'int8') WM.i8(yp, M * N).set(r as Int8Array);
+            else WM.f32(yp, M * N).set(r as Float32Array);
             return;
           }
-          const s = typeof wt === 'number'
-            ? ex.qs8_fc_1x4c8__wasmsimd(M, N, K, src, wt, q, qp, yp, work)
-            : ex.qs8_spfc_1x1__scalar(M, N, K, src, wt.rowPtr, wt.col, wt.val, wt.nnz, q, qp, yp, work);
+          const s =
+            typeof wt === 'number'
+              ? ex.qs8_fc_1x4c8__wasmsimd(M, N, K, src, wt, q, qp, yp, work)
+              : ex.qs8_spfc_1x1__scalar(M, N, K, src, wt.rowPtr, wt.col, wt.val, wt.nnz, q, qp, yp, work);
           if (s < 0) throw new SparrowError('internal', `int8 FC rejected node '${n.name}' (status ${s})`);
         };
       },
@@ -890,9 +1076,11 @@ class Lower {
     const out = relu ? relu.outputs[0]! : y;
     const yqp = this.rangeQp(out);
     if (!yqp) return 'no static range for the output';
-    const ai = this.need(a, 'i8'), bi = this.need(b, 'i8');
+    const ai = this.need(a, 'i8'),
+      bi = this.need(b, 'i8');
     if (!ai || !bi) return 'an input has no static range';
-    const pa = this.qp.get(ai)!, pb = this.qp.get(bi)!;
+    const pa = this.qp.get(ai)!,
+      pb = this.qp.get(bi)!;
     // the single-multiplier form (qs8_vadd: i32 only, ~4x faster) unless an input scale is
     // over 2^21 × the output's; then the TFLite form (qs8_add)
     let pv: VaddParams | undefined, p: AddParams | undefined;
@@ -905,22 +1093,37 @@ class Lower {
         return `add parameters: ${(e as Error).message}`;
       }
     }
-    if (relu) { this.#skip.add(relu); y = out; }
+    if (relu) {
+      this.#skip.add(relu);
+      y = out;
+    }
     this.define(y, 'i8', yqp);
     const len = elementCount(d);
-    const WM = this.w, ex = this.ex;
+    const WM = this.w,
+      ex = this.ex;
     const pp = WM.alloc(ADD_PARAMS_BYTES);
-    if (pv) writeVaddParams(WM, pv, pp); else writeAddParams(WM, p!, pp);
+    if (pv) writeVaddParams(WM, pv, pp);
+    else writeAddParams(WM, p!, pp);
     this.steps.push({
-      node: relu ? `${n.name}+${relu.name}` : n.name, reads: [ai, bi], writes: [y],
+      node: relu ? `${n.name}+${relu.name}` : n.name,
+      reads: [ai, bi],
+      writes: [y],
       build: (bd) => {
-        const ap = bd.ptr(ai), bp = bd.ptr(bi), yp = bd.ptr(y);
+        const ap = bd.ptr(ai),
+          bp = bd.ptr(bi),
+          yp = bd.ptr(y);
         if (this.scalar) {
           return pv
             ? () => WM.i8(yp, len).set(qs8VaddRef(WM.i8(ap, len), WM.i8(bp, len), pv))
             : () => WM.i8(yp, len).set(qs8AddRef(WM.i8(ap, len), WM.i8(bp, len), p!));
         }
-        return pv ? () => { ex.qs8_vadd__wasmsimd(len, ap, bp, pp, yp); } : () => { ex.qs8_add__wasmsimd(len, ap, bp, pp, yp); };
+        return pv
+          ? () => {
+              ex.qs8_vadd__wasmsimd(len, ap, bp, pp, yp);
+            }
+          : () => {
+              ex.qs8_add__wasmsimd(len, ap, bp, pp, yp);
+            };
       },
     });
     return true;
@@ -933,18 +1136,23 @@ class Lower {
    * pad of 0 marks the filled elements).
    */
   lowerMove(n: Node): string | true {
-    const x = n.inputs[0]!, y = n.outputs[0]!;
+    const x = n.inputs[0]!,
+      y = n.outputs[0]!;
     if (this.form.get(x) !== 'i8' || !this.isF32Act(y)) return 'the input is not int8';
     for (let i = 1; i < n.inputs.length; i++) if (n.inputs[i] && !this.constOf(n.inputs[i])) return `input ${i} is not a constant`;
-    const xd = this.dims(x), nIn = elementCount(xd), nOut = elementCount(this.dims(y));
+    const xd = this.dims(x),
+      nIn = elementCount(xd),
+      nOut = elementCount(this.dims(y));
     if (nIn >= 2 ** 24) return 'too many elements for an index table';
     const qp = this.qp.get(x)!;
     let attrs = n.attrs as Attrs;
     const ins: Array<Tensor | undefined> = n.inputs.map((i) => (i ? this.constOf(i) : undefined));
     let padValue = 0;
     if (n.op === 'Pad') {
-      if (n.opset < 11) { padValue = typeof attrs['value'] === 'number' ? attrs['value'] : 0; attrs = { ...attrs, value: 0 }; }
-      else if (ins[2]) {
+      if (n.opset < 11) {
+        padValue = typeof attrs['value'] === 'number' ? attrs['value'] : 0;
+        attrs = { ...attrs, value: 0 };
+      } else if (ins[2]) {
         const c = ins[2];
         if (c.dtype !== 'float32' || c.data.length !== 1) return 'pad value is not a float32 scalar';
         padValue = (c.data as Float32Array)[0]!;
@@ -957,24 +1165,34 @@ class Lower {
     ins[0] = { dtype: 'int32', dims: [...xd], data: idx };
     const res = n.def.ref(ins, attrs, ctxOf(n))[0];
     if (!res || res.dtype !== 'int32' || res.data.length !== nOut) return 'the reference kernel disagrees with the inferred shape';
-    const tab = res.data.buffer === idx.buffer ? Int32Array.from(res.data as Int32Array) : res.data as Int32Array;
+    const tab = res.data.buffer === idx.buffer ? Int32Array.from(res.data as Int32Array) : (res.data as Int32Array);
     for (let i = 0; i < nOut; i++) tab[i]! -= 1;
     const fill = clampI8(qp.zp + Math.round(padValue / qp.scale));
     this.define(y, 'i8', qp);
     const WM = this.w;
     const tp = WM.putBytes(tab);
-    const remap = (this.ex as unknown as { qs8_remap__wasm(n: number, tab: number, x: number, y: number, fill: number): number }).qs8_remap__wasm;
+    const remap = (this.ex as unknown as { qs8_remap__wasm(n: number, tab: number, x: number, y: number, fill: number): number })
+      .qs8_remap__wasm;
     this.steps.push({
-      node: n.name, reads: [x], writes: [y],
+      node: n.name,
+      reads: [x],
+      writes: [y],
       build: (b) => {
-        const xp = b.ptr(x), yp = b.ptr(y);
+        const xp = b.ptr(x),
+          yp = b.ptr(y);
         if (this.scalar) {
           return () => {
-            const src = WM.i8(xp, nIn), dst = WM.i8(yp, nOut);
-            for (let i = 0; i < nOut; i++) { const t = tab[i]!; dst[i] = t < 0 ? fill : src[t]!; }
+            const src = WM.i8(xp, nIn),
+              dst = WM.i8(yp, nOut);
+            for (let i = 0; i < nOut; i++) {
+              const t = tab[i]!;
+              dst[i] = t < 0 ? fill : src[t]!;
+            }
           };
         }
-        return () => { remap(nOut, tp, xp, yp, fill); };
+        return () => {
+          remap(nOut, tp, xp, yp, fill);
+        };
       },
     });
     return true;
@@ -982,44 +1200,61 @@ class Lower {
 
   /** AveragePool whose window is the whole (unpadded) input: a global average pool. */
   lowerAvgPool(n: Node): string | true {
-    const xd = this.dims(n.inputs[0]!), yd = this.dims(n.outputs[0]!);
+    const xd = this.dims(n.inputs[0]!),
+      yd = this.dims(n.outputs[0]!);
     if (xd.length !== 4) return 'not 2-D';
     const r = reader(n);
     const win = readWindowAttrs('AveragePool', r, 2, undefined, true);
     const gw = windowGeometry(xd.slice(2), win);
-    const global = win.kernel[0] === xd[2] && win.kernel[1] === xd[3] && [...gw.padBegin, ...gw.padEnd].every((v) => v === 0) &&
-      yd[2] === 1 && yd[3] === 1 && win.dilations.every((d) => d === 1);
+    const global =
+      win.kernel[0] === xd[2] &&
+      win.kernel[1] === xd[3] &&
+      [...gw.padBegin, ...gw.padEnd].every((v) => v === 0) &&
+      yd[2] === 1 &&
+      yd[3] === 1 &&
+      win.dilations.every((d) => d === 1);
     if (!global) return 'AveragePool other than a global average (no int8 kernel)';
     return this.lowerGap(n);
   }
 
   lowerGap(n: Node): string | true {
-    const x = n.inputs[0]!, y = n.outputs[0]!;
+    const x = n.inputs[0]!,
+      y = n.outputs[0]!;
     const xd = this.dims(x);
     if (xd.length < 3) return 'rank < 3';
     const yqp = this.rangeQp(y);
     const xi = this.need(x, 'i8');
     if (!yqp || !xi) return 'no static range';
     const xp = this.qp.get(xi)!;
-    const NC = xd[0]! * xd[1]!, HW = elementCount(xd.slice(2));
+    const NC = xd[0]! * xd[1]!,
+      HW = elementCount(xd.slice(2));
     const { multiplier: m, shift } = quantizeMultiplier(xp.scale / (yqp.scale * HW));
     this.define(y, 'i8', yqp);
-    const WM = this.w, ex = this.ex;
+    const WM = this.w,
+      ex = this.ex;
     this.steps.push({
-      node: n.name, reads: [xi], writes: [y],
+      node: n.name,
+      reads: [xi],
+      writes: [y],
       build: (b) => {
-        const xq = b.ptr(xi), yp = b.ptr(y);
+        const xq = b.ptr(xi),
+          yp = b.ptr(y);
         if (this.scalar) return () => WM.i8(yp, NC).set(qs8GlobalAvgPoolRef(WM.i8(xq, NC * HW), NC, HW, xp.zp, m, shift, yqp.zp));
-        return () => { ex.qs8_gavgpool__wasmsimd(NC, HW, xq, xp.zp, m, shift, yqp.zp, -128, 127, yp); };
+        return () => {
+          ex.qs8_gavgpool__wasmsimd(NC, HW, xq, xp.zp, m, shift, yqp.zp, -128, 127, yp);
+        };
       },
     });
     return true;
   }
 
   lowerMaxPool(n: Node): string | true {
-    const x = n.inputs[0]!, y = n.outputs[0]!;
-    if (n.outputs[1] && ((this.#users.get(n.outputs[1]) ?? []).length || this.g.outputs.includes(n.outputs[1]))) return 'the Indices output is used';
-    const xd = this.dims(x), yd = this.dims(y);
+    const x = n.inputs[0]!,
+      y = n.outputs[0]!;
+    if (n.outputs[1] && ((this.#users.get(n.outputs[1]) ?? []).length || this.g.outputs.includes(n.outputs[1])))
+      return 'the Indices output is used';
+    const xd = this.dims(x),
+      yd = this.dims(y);
     if (xd.length !== 4) return 'not 2-D';
     const xi = this.need(x, 'i8');
     if (!xi) return 'no static range';
@@ -1027,27 +1262,39 @@ class Lower {
     if (r.int('storage_order', 0) !== 0) return 'storage_order';
     const win = readWindowAttrs('MaxPool', r, 2, undefined, true);
     const gw = windowGeometry(xd.slice(2), win);
-    const C = xd[0]! * xd[1]!, H = xd[2]!, W = xd[3]!;
+    const C = xd[0]! * xd[1]!,
+      H = xd[2]!,
+      W = xd[3]!;
     const [KH, KW] = win.kernel as [number, number];
     const attrs = {
       pads: [gw.padBegin[0]!, gw.padBegin[1]!, gw.padEnd[0]!, gw.padEnd[1]!] as [number, number, number, number],
-      strides: [win.strides[0]!, win.strides[1]!] as [number, number], dilations: [win.dilations[0]!, win.dilations[1]!] as [number, number],
+      strides: [win.strides[0]!, win.strides[1]!] as [number, number],
+      dilations: [win.dilations[0]!, win.dilations[1]!] as [number, number],
     };
     const geo = convGeometry([C, H, W], [C, 1, KH, KW], { ...attrs, groups: C });
-    if (geo.OH !== yd[2] || geo.OW !== yd[3]) return `pool geometry ${geo.OH}x${geo.OW} differs from the inferred ${yd[2]}x${yd[3]} (ceil_mode)`;
+    if (geo.OH !== yd[2] || geo.OW !== yd[3])
+      return `pool geometry ${geo.OH}x${geo.OW} differs from the inferred ${yd[2]}x${yd[3]} (ceil_mode)`;
     // max commutes with the (monotone) quantization: the output keeps the input's parameters
     this.define(y, 'i8', this.qp.get(xi));
-    const WM = this.w, ex = this.ex;
+    const WM = this.w,
+      ex = this.ex;
     const g = WM.alloc(CONV_GEOMETRY_BYTES);
     writeConvGeometry(WM, geo, g);
     const work = ex.qs8_maxpool2d_work_bytes(g);
     const ny = C * geo.OH * geo.OW;
     this.steps.push({
-      node: n.name, reads: [xi], writes: [y], scratch: work + 16,
+      node: n.name,
+      reads: [xi],
+      writes: [y],
+      scratch: work + 16,
       build: (b) => {
-        const xq = b.ptr(xi), yp = b.ptr(y), s = b.scratch;
+        const xq = b.ptr(xi),
+          yp = b.ptr(y),
+          s = b.scratch;
         if (this.scalar) return () => WM.i8(yp, ny).set(qs8MaxPoolRef(WM.i8(xq, C * H * W), C, H, W, KH, KW, attrs).data);
-        return () => { ex.qs8_maxpool2d__wasmsimd(g, xq, yp, s); };
+        return () => {
+          ex.qs8_maxpool2d__wasmsimd(g, xq, yp, s);
+        };
       },
     });
     return true;
@@ -1065,10 +1312,16 @@ class Lower {
       const f = this.form.get(name);
       if (f) {
         reads.push(name);
-        const dims = this.dims(name), len = elementCount(dims), qp = this.qp.get(name);
+        const dims = this.dims(name),
+          len = elementCount(dims),
+          qp = this.qp.get(name);
         return (b: Binder): Tensor => {
           const p = b.ptr(name);
-          return { dtype: 'float32', dims, data: f === 'f32' ? new Float32Array(W.memory.buffer, p, len) : dequantizeRef(W.i8(p, len), qp!.scale, qp!.zp) };
+          return {
+            dtype: 'float32',
+            dims,
+            data: f === 'f32' ? new Float32Array(W.memory.buffer, p, len) : dequantizeRef(W.i8(p, len), qp!.scale, qp!.zp),
+          };
         };
       }
       return (): Tensor => {
@@ -1090,7 +1343,9 @@ class Lower {
       return { name, info, form: undefined, qp: undefined };
     });
     this.steps.push({
-      node: n.name, reads: [...new Set(reads)], writes,
+      node: n.name,
+      reads: [...new Set(reads)],
+      writes,
       build: (b) => {
         const ptrs = outs.map((o) => (o && o.form ? b.ptr(o.name) : -1));
         return () => {
@@ -1101,7 +1356,10 @@ class Lower {
             const t = res[j];
             if (!t) throw new SparrowError('internal', `kernel of ${n.op} returned ${res.length} output(s) at node '${n.name}'`);
             if (t.dtype !== o.info.dtype || t.data.length !== elementCount(o.info.dims!)) {
-              throw new SparrowError('internal', `node '${n.name}' (${n.op}) computed ${t.dtype} [${t.dims.join(',')}], the plan expects ${formatInfo(o.info)}`);
+              throw new SparrowError(
+                'internal',
+                `node '${n.name}' (${n.op}) computed ${t.dtype} [${t.dims.join(',')}], the plan expects ${formatInfo(o.info)}`,
+              );
             }
             const p = ptrs[j]!;
             if (o.form === 'f32') W.f32(p, t.data.length).set(t.data as Float32Array);
@@ -1113,7 +1371,6 @@ class Lower {
     });
   }
 }
-
 
 const align16 = (n: number): number => Math.ceil(n / 16) * 16;
 

@@ -51,8 +51,11 @@ export function ortModule(name: OrtEngineName): Promise<Ort> {
       },
       (e: unknown) => {
         modules.delete(name);
-        throw new SparrowError('invalid_argument', `engine '${name}' needs the ${pkg} package (a devDependency of sparrow-edge; ` +
-          `install the dev dependencies): ${(e as Error).message.split('\n')[0]}`);
+        throw new SparrowError(
+          'invalid_argument',
+          `engine '${name}' needs the ${pkg} package (a devDependency of sparrow-edge; ` +
+            `install the dev dependencies): ${(e as Error).message.split('\n')[0]}`,
+        );
       },
     );
     modules.set(name, p);
@@ -61,17 +64,29 @@ export function ortModule(name: OrtEngineName): Promise<Ort> {
 }
 
 const ORT_TYPES: Readonly<Record<TensorDType, string>> = {
-  float32: 'float32', int64: 'int64', int32: 'int32', int8: 'int8', uint8: 'uint8', bool: 'bool',
+  float32: 'float32',
+  int64: 'int64',
+  int32: 'int32',
+  int8: 'int8',
+  uint8: 'uint8',
+  bool: 'bool',
 };
 
 function arrayMatches(t: Tensor): boolean {
   switch (t.dtype) {
-    case 'float32': return t.data instanceof Float32Array;
-    case 'int64': return t.data instanceof BigInt64Array;
-    case 'int32': return t.data instanceof Int32Array;
-    case 'int8': return t.data instanceof Int8Array;
-    case 'uint8': case 'bool': return t.data instanceof Uint8Array;
-    default: return false;
+    case 'float32':
+      return t.data instanceof Float32Array;
+    case 'int64':
+      return t.data instanceof BigInt64Array;
+    case 'int32':
+      return t.data instanceof Int32Array;
+    case 'int8':
+      return t.data instanceof Int8Array;
+    case 'uint8':
+    case 'bool':
+      return t.data instanceof Uint8Array;
+    default:
+      return false;
   }
 }
 
@@ -81,7 +96,8 @@ export function toOrtTensor(ort: Ort, t: Tensor, what = 'tensor'): OrtTensor {
   if (!type) throw new SparrowError('invalid_argument', `${what}: dtype ${String(t.dtype)} has no ONNX Runtime equivalent`);
   if (!arrayMatches(t)) throw new SparrowError('invalid_argument', `${what}: ${t.dtype} tensor backed by a ${t.data.constructor.name}`);
   const n = t.dims.reduce((a, b) => a * b, 1);
-  if (n !== t.data.length) throw new SparrowError('invalid_argument', `${what}: dims [${t.dims.join(', ')}] hold ${n} elements, data has ${t.data.length}`);
+  if (n !== t.data.length)
+    throw new SparrowError('invalid_argument', `${what}: dims [${t.dims.join(', ')}] hold ${n} elements, data has ${t.data.length}`);
   // bool tensors are Uint8Array (0/1) on both sides
   return new ort.Tensor(type as 'float32', t.data as Float32Array, [...t.dims]);
 }
@@ -91,20 +107,43 @@ export function fromOrtTensor(t: OrtTensor, what = 'tensor'): Tensor {
   const dims = [...t.dims];
   const data = t.data as unknown;
   switch (t.type) {
-    case 'float32': if (data instanceof Float32Array) return { dtype: 'float32', dims, data }; break;
-    case 'int64': if (data instanceof BigInt64Array) return { dtype: 'int64', dims, data }; break;
-    case 'int32': if (data instanceof Int32Array) return { dtype: 'int32', dims, data }; break;
-    case 'int8': if (data instanceof Int8Array) return { dtype: 'int8', dims, data }; break;
-    case 'uint8': if (data instanceof Uint8Array) return { dtype: 'uint8', dims, data }; break;
-    case 'bool': if (data instanceof Uint8Array) return { dtype: 'bool', dims, data }; break;
+    case 'float32':
+      if (data instanceof Float32Array) return { dtype: 'float32', dims, data };
+      break;
+    case 'int64':
+      if (data instanceof BigInt64Array) return { dtype: 'int64', dims, data };
+      break;
+    case 'int32':
+      if (data instanceof Int32Array) return { dtype: 'int32', dims, data };
+      break;
+    case 'int8':
+      if (data instanceof Int8Array) return { dtype: 'int8', dims, data };
+      break;
+    case 'uint8':
+      if (data instanceof Uint8Array) return { dtype: 'uint8', dims, data };
+      break;
+    case 'bool':
+      if (data instanceof Uint8Array) return { dtype: 'bool', dims, data };
+      break;
     default:
-      throw new SparrowError('unsupported_op', `${what}: ONNX Runtime returned a ${t.type} tensor; Sparrow tensors are float32, int64, int32, int8, uint8 or bool`);
+      throw new SparrowError(
+        'unsupported_op',
+        `${what}: ONNX Runtime returned a ${t.type} tensor; Sparrow tensors are float32, int64, int32, int8, uint8 or bool`,
+      );
   }
-  throw new SparrowError('internal', `${what}: ONNX Runtime ${t.type} tensor backed by a ${(data as object)?.constructor?.name ?? typeof data}`);
+  throw new SparrowError(
+    'internal',
+    `${what}: ONNX Runtime ${t.type} tensor backed by a ${(data as object)?.constructor?.name ?? typeof data}`,
+  );
 }
 
 function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n').map((s) => s.trim()).filter(Boolean)[0] ?? 'unknown error';
+  return (
+    (e instanceof Error ? e.message : String(e))
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean)[0] ?? 'unknown error'
+  );
 }
 
 class OrtEngine implements InferenceEngine {
@@ -112,7 +151,11 @@ class OrtEngine implements InferenceEngine {
   readonly outputNames: readonly string[];
   #session: OrtSession | undefined;
 
-  constructor(readonly name: OrtEngineName, private readonly ort: Ort, session: OrtSession) {
+  constructor(
+    readonly name: OrtEngineName,
+    private readonly ort: Ort,
+    session: OrtSession,
+  ) {
     this.#session = session;
     this.inputNames = Object.freeze([...session.inputNames]);
     this.outputNames = Object.freeze([...session.outputNames]);
@@ -128,7 +171,8 @@ class OrtEngine implements InferenceEngine {
       ortFeeds[n] = toOrtTensor(this.ort, t, `input '${n}'`);
     }
     for (const n of Object.keys(feeds)) {
-      if (!this.inputNames.includes(n)) throw new SparrowError('invalid_argument', `${this.name}: unknown input '${n}' (inputs: ${this.inputNames.join(', ')})`);
+      if (!this.inputNames.includes(n))
+        throw new SparrowError('invalid_argument', `${this.name}: unknown input '${n}' (inputs: ${this.inputNames.join(', ')})`);
     }
     let res: OrtNode.InferenceSession.ReturnType;
     try {
@@ -154,9 +198,10 @@ class OrtEngine implements InferenceEngine {
  */
 export async function createOrtEngine(name: OrtEngineName, bytes: Uint8Array): Promise<InferenceEngine> {
   const ort = await ortModule(name);
-  const opts: OrtNode.InferenceSession.SessionOptions = name === 'ort-node'
-    ? { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', logSeverityLevel: 3 }
-    : { executionProviders: ['wasm'], executionMode: 'sequential', logSeverityLevel: 3 };
+  const opts: OrtNode.InferenceSession.SessionOptions =
+    name === 'ort-node'
+      ? { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', logSeverityLevel: 3 }
+      : { executionProviders: ['wasm'], executionMode: 'sequential', logSeverityLevel: 3 };
   let session: OrtSession;
   try {
     session = await ort.InferenceSession.create(bytes, opts);
@@ -176,7 +221,8 @@ export function sessionEngine(name: string, session: Session): InferenceEngine {
     memoryBytes(): number | undefined {
       // duck-typed: the WASM engines may expose `memoryBytes` (or a `wasm` with it)
       const s = session as unknown as { memoryBytes?: unknown; wasm?: { memoryBytes?: unknown } };
-      const m = typeof s.memoryBytes === 'function' ? (s.memoryBytes as () => unknown).call(session) : s.memoryBytes ?? s.wasm?.memoryBytes;
+      const m =
+        typeof s.memoryBytes === 'function' ? (s.memoryBytes as () => unknown).call(session) : (s.memoryBytes ?? s.wasm?.memoryBytes);
       return typeof m === 'number' ? m : undefined;
     },
     dispose: async () => {

@@ -64,7 +64,7 @@ const alignUp = (n: number): number => Math.ceil(n / ARENA_ALIGN) * ARENA_ALIGN;
  * order and the total size. Zero-byte buffers still get ARENA_ALIGN bytes (a valid address).
  */
 export function placeBuffers(bufs: readonly BufferSpec[]): { offsets: number[]; total: number } {
-  const order = bufs.map((_, i) => i).sort((a, b) => (bufs[b]!.bytes - bufs[a]!.bytes) || (bufs[a]!.first - bufs[b]!.first) || a - b);
+  const order = bufs.map((_, i) => i).sort((a, b) => bufs[b]!.bytes - bufs[a]!.bytes || bufs[a]!.first - bufs[b]!.first || a - b);
   const offsets = new Array<number>(bufs.length).fill(0);
   const placed: Array<{ offset: number; end: number; first: number; last: number }> = [];
   let total = 0;
@@ -72,10 +72,15 @@ export function placeBuffers(bufs: readonly BufferSpec[]): { offsets: number[]; 
     const b = bufs[i]!;
     const size = alignUp(Math.max(b.bytes, 1));
     const overlapping = placed.filter((p) => p.first <= b.last && b.first <= p.last).sort((x, y) => x.offset - y.offset);
-    let best = -1, bestWaste = Infinity, prevEnd = 0;
+    let best = -1,
+      bestWaste = Infinity,
+      prevEnd = 0;
     for (const p of overlapping) {
       const gap = p.offset - prevEnd;
-      if (gap >= size && gap - size < bestWaste) { best = prevEnd; bestWaste = gap - size; }
+      if (gap >= size && gap - size < bestWaste) {
+        best = prevEnd;
+        bestWaste = gap - size;
+      }
       prevEnd = Math.max(prevEnd, p.end);
     }
     if (best < 0) best = prevEnd;
@@ -90,8 +95,12 @@ export function placeBuffers(bufs: readonly BufferSpec[]): { offsets: number[]; 
  * The arena plan of a program: `steps` in order, `bytesOf` every arena value's size, the graph
  * inputs (written before step 0) and outputs (read after the last step) among the arena values.
  */
-export function planArena(steps: readonly PlanStep[], bytesOf: ReadonlyMap<string, number>,
-  inputs: readonly string[], outputs: readonly string[]): ArenaPlan {
+export function planArena(
+  steps: readonly PlanStep[],
+  bytesOf: ReadonlyMap<string, number>,
+  inputs: readonly string[],
+  outputs: readonly string[],
+): ArenaPlan {
   const end = steps.length;
   // union-find over values: one set per buffer
   const parent = new Map<string, string>();
@@ -122,7 +131,8 @@ export function planArena(steps: readonly PlanStep[], bytesOf: ReadonlyMap<strin
     last.set(r, Math.max(last.get(r)!, step));
   };
   const union = (out: string, into: string): void => {
-    const a = find(out), b = find(into);
+    const a = find(out),
+      b = find(into);
     if (a === b) return;
     parent.set(a, b);
     first.set(b, Math.min(first.get(a)!, first.get(b)!));
@@ -136,7 +146,10 @@ export function planArena(steps: readonly PlanStep[], bytesOf: ReadonlyMap<strin
   steps.forEach((s, k) => {
     for (const r of s.reads) use(r, k);
     for (const w of s.writes) define(w, k);
-    if (s.alias) { union(s.alias[0], s.alias[1]); aliased.add(s.alias[0]); }
+    if (s.alias) {
+      union(s.alias[0], s.alias[1]);
+      aliased.add(s.alias[0]);
+    }
   });
   for (const v of outputs) use(v, end);
 
@@ -144,7 +157,8 @@ export function planArena(steps: readonly PlanStep[], bytesOf: ReadonlyMap<strin
   // last use is this step (nothing reads it later under any name) and the sizes agree.
   steps.forEach((s, k) => {
     for (const [out, input] of s.inPlace ?? []) {
-      const rin = find(input), rout = find(out);
+      const rin = find(input),
+        rout = find(out);
       if (rin === rout || last.get(rin) !== k || first.get(rout) !== k) continue;
       if (bytes.get(rin) !== bytes.get(rout)) continue;
       parent.set(rout, rin);
@@ -180,7 +194,8 @@ export function planArena(steps: readonly PlanStep[], bytesOf: ReadonlyMap<strin
     scratchOffset: scratchBuf.map((i) => (i < 0 ? -1 : offsets[i]!)),
     buffers,
     arenaBytes: alignUp(total),
-    unsharedBytes: [...parent.keys()].filter((v) => !aliased.has(v)).reduce((a, v) => a + alignUp(Math.max(bytesOf.get(v)!, 1)), 0) +
+    unsharedBytes:
+      [...parent.keys()].filter((v) => !aliased.has(v)).reduce((a, v) => a + alignUp(Math.max(bytesOf.get(v)!, 1)), 0) +
       steps.reduce((a, s) => a + (s.scratch && s.scratch > 0 ? alignUp(s.scratch) : 0), 0),
   };
 }

@@ -41,7 +41,12 @@ function writeFeeds(memory: WebAssembly.Memory, inputs: readonly string[], plan:
  * One run of `plan` on checked feeds (checkFeeds): `inputs` are the graph inputs in order,
  * `memory` the engine's linear memory. Outputs are copies: the arena is reused by the next run.
  */
-export function runPlan(memory: WebAssembly.Memory, inputs: readonly string[], plan: RunnablePlan, feeds: Record<string, Tensor>): Record<string, Tensor> {
+export function runPlan(
+  memory: WebAssembly.Memory,
+  inputs: readonly string[],
+  plan: RunnablePlan,
+  feeds: Record<string, Tensor>,
+): Record<string, Tensor> {
   if (plan.reference) return runReference(plan.reference, Object.fromEntries(plan.reference.inputs.map((n) => [n, feeds[n]!])));
   writeFeeds(memory, inputs, plan, feeds);
   for (const s of plan.steps) s();
@@ -56,7 +61,11 @@ export function runPlan(memory: WebAssembly.Memory, inputs: readonly string[], p
  * engine (`label(k)`: step k's node and op); [] for a plan on the reference executor.
  */
 export function profilePlan(
-  memory: WebAssembly.Memory, inputs: readonly string[], plan: RunnablePlan, feeds: Record<string, Tensor>, runs: number,
+  memory: WebAssembly.Memory,
+  inputs: readonly string[],
+  plan: RunnablePlan,
+  feeds: Record<string, Tensor>,
+  runs: number,
   label: (k: number) => { node: string; op: string },
 ): Array<{ node: string; op: string; ms: number }> {
   if (plan.reference) return [];
@@ -79,18 +88,32 @@ export function profilePlan(
  * tensor left in `js` under `src` (the value holding the output; the output's name by default).
  */
 export function outputReader(
-  name: string, v: Value, memory: WebAssembly.Memory, ptr: number | undefined, js: Map<string, Tensor>, src = name,
+  name: string,
+  v: Value,
+  memory: WebAssembly.Memory,
+  ptr: number | undefined,
+  js: Map<string, Tensor>,
+  src = name,
 ): { name: string; read: () => Tensor } {
   if (v.const) {
     const t = v.const;
     return { name, read: (): Tensor => ({ dtype: t.dtype, dims: [...t.dims], data: t.data.slice() as Tensor['data'] }) };
   }
   if (ptr !== undefined) {
-    const dims = [...v.info.dims!], len = elementCount(dims);
-    return { name, read: (): Tensor => ({ dtype: 'float32' as TensorDType, dims: [...dims], data: new Float32Array(memory.buffer.slice(ptr, ptr + len * 4)) }) };
+    const dims = [...v.info.dims!],
+      len = elementCount(dims);
+    return {
+      name,
+      read: (): Tensor => ({
+        dtype: 'float32' as TensorDType,
+        dims: [...dims],
+        data: new Float32Array(memory.buffer.slice(ptr, ptr + len * 4)),
+      }),
+    };
   }
   return {
-    name, read: (): Tensor => {
+    name,
+    read: (): Tensor => {
       const t = js.get(src);
       if (!t) throw new SparrowError('internal', `output '${name}' was not computed`);
       return { dtype: t.dtype, dims: [...t.dims], data: t.data.slice() as Tensor['data'] };

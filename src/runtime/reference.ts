@@ -6,7 +6,12 @@ import { elementCount, type Tensor, type TensorDType, type TensorData, type Valu
 import { formatInfo, type Graph, type Node } from '../ir/graph.js';
 
 const ARRAY_OF: Readonly<Record<TensorDType, new (n: number) => TensorData>> = {
-  float32: Float32Array, int64: BigInt64Array, int32: Int32Array, int8: Int8Array, uint8: Uint8Array, bool: Uint8Array,
+  float32: Float32Array,
+  int64: BigInt64Array,
+  int32: Int32Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
 };
 
 function copyTensor(t: Tensor): Tensor {
@@ -23,7 +28,10 @@ export function checkFeed(name: string, t: Tensor | undefined, info: ValueInfo):
     throw new SparrowError('invalid_argument', `input '${name}' has dtype ${t.dtype}, expected ${expected}`);
   }
   if (!(t.data instanceof ARRAY_OF[t.dtype])) {
-    throw new SparrowError('invalid_argument', `input '${name}' is ${t.dtype} but its data is a ${t.data.constructor?.name ?? typeof t.data}, expected a ${ARRAY_OF[t.dtype].name}`);
+    throw new SparrowError(
+      'invalid_argument',
+      `input '${name}' is ${t.dtype} but its data is a ${t.data.constructor?.name ?? typeof t.data}, expected a ${ARRAY_OF[t.dtype].name}`,
+    );
   }
   if (t.dims.some((d) => !Number.isSafeInteger(d) || d < 0)) {
     throw new SparrowError('invalid_argument', `input '${name}' has invalid dims [${t.dims.join(',')}]`);
@@ -34,7 +42,10 @@ export function checkFeed(name: string, t: Tensor | undefined, info: ValueInfo):
   }
   const n = elementCount(t.dims);
   if (t.data.length !== n) {
-    throw new SparrowError('invalid_argument', `input '${name}' has dims [${t.dims.join(',')}] (${n} elements) but ${t.data.length} data elements`);
+    throw new SparrowError(
+      'invalid_argument',
+      `input '${name}' has dims [${t.dims.join(',')}] (${n} elements) but ${t.data.length} data elements`,
+    );
   }
 }
 
@@ -68,7 +79,8 @@ export function guardKernel(node: { op: string; name: string }, call: () => Tens
  * a tensor of the input's dtype and dims (checkFeed). Every executor checks its feeds with it.
  */
 export function checkFeeds(g: Graph, feeds: Record<string, Tensor>): void {
-  if (typeof feeds !== 'object' || feeds === null) throw new SparrowError('invalid_argument', 'feeds must be an object { inputName: tensor }');
+  if (typeof feeds !== 'object' || feeds === null)
+    throw new SparrowError('invalid_argument', 'feeds must be an object { inputName: tensor }');
   const expected = g.inputs.map((i) => `'${i}'`).join(', ') || '(none)';
   for (const name of Object.keys(feeds)) {
     if (!g.inputs.includes(name)) throw new SparrowError('invalid_argument', `unknown input '${name}': the model's inputs are ${expected}`);
@@ -93,7 +105,9 @@ export function runReference(graph: Graph, feeds: Record<string, Tensor>, opts: 
 
   // last reader of each non-constant value; graph outputs are never freed
   const lastUse = new Map<string, number>();
-  graph.nodes.forEach((n, k) => { for (const i of n.inputs) if (i) lastUse.set(i, k); });
+  graph.nodes.forEach((n, k) => {
+    for (const i of n.inputs) if (i) lastUse.set(i, k);
+  });
   const keep = new Set(graph.outputs);
   const check = opts.checkShapes !== false;
 
@@ -106,15 +120,29 @@ export function runReference(graph: Graph, feeds: Record<string, Tensor>, opts: 
   graph.nodes.forEach((node, k) => {
     const inputs = node.inputs.map((i) => (i ? read(i) : undefined));
     opts.beforeNode?.(node, inputs, k);
-    const outs = guardKernel(node, () => opts.kernel?.(node)?.(inputs) ?? node.def.ref(inputs, node.attrs, { opset: node.opset, node: node.name }));
+    const outs = guardKernel(
+      node,
+      () => opts.kernel?.(node)?.(inputs) ?? node.def.ref(inputs, node.attrs, { opset: node.opset, node: node.name }),
+    );
     node.outputs.forEach((o, j) => {
       if (!o) return;
       const t = outs[j];
-      if (!t) throw new SparrowError('internal', `kernel of ${node.op} returned ${outs.length} output(s) at node '${node.name}', which has output #${j}`);
+      if (!t)
+        throw new SparrowError(
+          'internal',
+          `kernel of ${node.op} returned ${outs.length} output(s) at node '${node.name}', which has output #${j}`,
+        );
       if (check) {
         const info = graph.values.get(o)?.info;
-        if (info && (t.dtype !== info.dtype || (info.dims && (info.dims.length !== t.dims.length || info.dims.some((d, i) => d >= 0 && d !== t.dims[i]))))) {
-          throw new SparrowError('internal', `node '${node.name}' (${node.op}) computed ${t.dtype} [${t.dims.join(',')}] for '${o}', shape inference said ${formatInfo(info)}`);
+        if (
+          info &&
+          (t.dtype !== info.dtype ||
+            (info.dims && (info.dims.length !== t.dims.length || info.dims.some((d, i) => d >= 0 && d !== t.dims[i]))))
+        ) {
+          throw new SparrowError(
+            'internal',
+            `node '${node.name}' (${node.op}) computed ${t.dtype} [${t.dims.join(',')}] for '${o}', shape inference said ${formatInfo(info)}`,
+          );
         }
       }
       env.set(o, t);

@@ -84,8 +84,14 @@ interface CreateHow {
 function unchanged(graph: Graph): OptimizeReport {
   const ops = opCounts(graph);
   return {
-    nodesBefore: graph.nodes.length, nodesAfter: graph.nodes.length, opsBefore: ops, opsAfter: { ...ops },
-    identitiesRemoved: 0, constantsFolded: 0, batchNormsFolded: 0, deadNodesRemoved: 0,
+    nodesBefore: graph.nodes.length,
+    nodesAfter: graph.nodes.length,
+    opsBefore: ops,
+    opsAfter: { ...ops },
+    identitiesRemoved: 0,
+    constantsFolded: 0,
+    batchNormsFolded: 0,
+    deadNodesRemoved: 0,
   };
 }
 
@@ -95,9 +101,7 @@ function unchanged(graph: Graph): OptimizeReport {
  */
 function nodeModule(): Promise<WebAssembly.Module | undefined> {
   const spec = './node.js';
-  return (import(/* @vite-ignore */ spec) as Promise<typeof import('./node.js')>)
-    .then((n) => n.compileNodeModule())
-    .catch(() => undefined);
+  return (import(/* @vite-ignore */ spec) as Promise<typeof import('./node.js')>).then((n) => n.compileNodeModule()).catch(() => undefined);
 }
 
 export class Session {
@@ -149,7 +153,7 @@ export class Session {
     this.outputNames = Object.freeze([...graph.outputs]);
     const info = (n: string): ValueInfo => {
       const i = graph.values.get(n)!.info;
-      return Object.freeze({ dtype: i.dtype, dims: i.dims ? Object.freeze([...i.dims]) as number[] : null });
+      return Object.freeze({ dtype: i.dtype, dims: i.dims ? (Object.freeze([...i.dims]) as number[]) : null });
     };
     this.inputInfo = Object.freeze(Object.fromEntries(graph.inputs.map((n) => [n, info(n)])));
     this.outputInfo = Object.freeze(Object.fromEntries(graph.outputs.map((n) => [n, info(n)])));
@@ -214,10 +218,14 @@ export class Session {
     const model = loadSparrowModel(bytes, { ...opts.read, ...(int8 ? { codedInt8: true } : {}) });
     const { read: _read, ...rest } = opts;
     const wasmModule = opts.wasmModule ?? (modP ? await modP : undefined);
-    const s = Session.#create(model.graph, { ...rest, engine, ...(wasmModule ? { wasmModule } : {}) }, {
-      fromFile: true,
-      ...(int8 ? { int8: { ranges: model.activationRanges, coded: model.coded } } : {}),
-    });
+    const s = Session.#create(
+      model.graph,
+      { ...rest, engine, ...(wasmModule ? { wasmModule } : {}) },
+      {
+        fromFile: true,
+        ...(int8 ? { int8: { ranges: model.activationRanges, coded: model.coded } } : {}),
+      },
+    );
     s.#preprocessing = model.preprocessing;
     s.#compression = model.compression;
     await s.#f32?.init();

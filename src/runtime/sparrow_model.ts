@@ -54,7 +54,9 @@ const corrupt = (msg: string): SparrowError => new SparrowError('corrupt_metadat
 
 function numbers(x: unknown, what: string, positive: boolean): number[] {
   if (!Array.isArray(x) || x.length === 0 || x.some((v) => typeof v !== 'number' || !Number.isFinite(v) || (positive && v <= 0))) {
-    throw corrupt(`${what} must be a non-empty array of finite${positive ? ' positive' : ''} numbers, got ${JSON.stringify(x)?.slice(0, 60)}`);
+    throw corrupt(
+      `${what} must be a non-empty array of finite${positive ? ' positive' : ''} numbers, got ${JSON.stringify(x)?.slice(0, 60)}`,
+    );
   }
   return x as number[];
 }
@@ -64,9 +66,11 @@ export function parsePreprocessing(x: unknown, graph: Graph): Preprocessing | nu
   if (x === null || x === undefined) return null;
   if (typeof x !== 'object' || Array.isArray(x)) throw corrupt(`must be an object or null, got ${JSON.stringify(x)?.slice(0, 60)}`);
   const p = x as Record<string, unknown>;
-  if (typeof p.input !== 'string' || !graph.inputs.includes(p.input)) throw corrupt(`input ${JSON.stringify(p.input)} is not a graph input (${graph.inputs.join(', ')})`);
+  if (typeof p.input !== 'string' || !graph.inputs.includes(p.input))
+    throw corrupt(`input ${JSON.stringify(p.input)} is not a graph input (${graph.inputs.join(', ')})`);
   if (p.layout !== 'NCHW') throw corrupt(`layout ${JSON.stringify(p.layout)} is not supported (NCHW)`);
-  if (typeof p.scale !== 'number' || !Number.isFinite(p.scale) || p.scale <= 0) throw corrupt(`scale must be a finite positive number, got ${JSON.stringify(p.scale)}`);
+  if (typeof p.scale !== 'number' || !Number.isFinite(p.scale) || p.scale <= 0)
+    throw corrupt(`scale must be a finite positive number, got ${JSON.stringify(p.scale)}`);
   const out: Preprocessing = { input: p.input, layout: 'NCHW', scale: p.scale };
   const info = graph.values.get(p.input)!.info;
   const channels = info.dims && info.dims.length >= 2 ? info.dims[1]! : -1;
@@ -85,7 +89,7 @@ export function loadSparrowModel(bytes: Uint8Array, opts: ReadOptions & { codedI
   const { graph, int8, coded, meta } = readGraphContainer(bytes, opts);
   const preprocessing = parsePreprocessing(meta.preprocessing, graph);
   const c = meta.compression;
-  const compression = c && typeof c === 'object' && !Array.isArray(c) ? c as CompressionRecord : null;
+  const compression = c && typeof c === 'object' && !Array.isArray(c) ? (c as CompressionRecord) : null;
   return { graph, int8, coded, activationRanges: parseActivationRanges(meta['activationRanges'], graph), preprocessing, compression, meta };
 }
 
@@ -99,7 +103,12 @@ export function parseActivationRanges(x: unknown, graph: Graph): Map<string, [nu
   if (typeof x !== 'object' || Array.isArray(x)) throw bad(`must be an object, got ${JSON.stringify(x)?.slice(0, 60)}`);
   const out = new Map<string, [number, number]>();
   for (const [k, v] of Object.entries(x as Record<string, unknown>)) {
-    if (!Array.isArray(v) || v.length !== 2 || v.some((e) => typeof e !== 'number' || !Number.isFinite(e)) || (v[0] as number) > (v[1] as number)) {
+    if (
+      !Array.isArray(v) ||
+      v.length !== 2 ||
+      v.some((e) => typeof e !== 'number' || !Number.isFinite(e)) ||
+      (v[0] as number) > (v[1] as number)
+    ) {
       throw bad(`'${k}' must be [min, max] (finite, min ≤ max), got ${JSON.stringify(v)?.slice(0, 60)}`);
     }
     if (graph.values.has(k)) out.set(k, [v[0] as number, v[1] as number]);
@@ -161,7 +170,10 @@ export function preprocessPixels(t: Tensor, pre: Pick<Preprocessing, 'scale' | '
   const C = t.dims[1]!;
   let inner = 1;
   for (let k = 2; k < t.dims.length; k++) inner *= t.dims[k]!;
-  for (const [k, v] of [['mean', pre.mean], ['std', pre.std]] as const) {
+  for (const [k, v] of [
+    ['mean', pre.mean],
+    ['std', pre.std],
+  ] as const) {
     if (v && v.length !== C) throw new SparrowError('invalid_argument', `${k} has ${v.length} values, the input has ${C} channels`);
   }
   const src = t.data as Uint8Array;

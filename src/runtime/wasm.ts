@@ -13,21 +13,98 @@ interface Exports {
   // out (n) int8 ← payload; work: workBytes(n) scratch
   decodeDense(codec: number, src: number, srcLen: number, out: number, n: number, work: number): number;
   // rowPtr (rows+1) u32, col (cap) u16, val (cap) i8 (valBytes 1) or i16 (valBytes 2); dense: n bytes scratch
-  decodeCsr(codec: number, src: number, srcLen: number, rows: number, cols: number,
-    rowPtr: number, col: number, val: number, cap: number, work: number, dense: number, valBytes: number): number;
+  decodeCsr(
+    codec: number,
+    src: number,
+    srcLen: number,
+    rows: number,
+    cols: number,
+    rowPtr: number,
+    col: number,
+    val: number,
+    cap: number,
+    work: number,
+    dense: number,
+    valBytes: number,
+  ): number;
   // float32 kernels (assembly/f32/; layouts and contracts in their headers). GEMM:
   // C(M,N) = act(A(M,K)·Bp + bias); bp packed in 8-column panels; sizes/strides in elements;
   // biasMode 0 none / 1 per row / 2 per column; act 0 none / 1 clamp [lo, hi]
-  f32_gemm__wasmsimd(M: number, N: number, K: number, a: number, lda: number, bp: number, c: number, ldc: number,
-    bias: number, biasMode: number, act: number, lo: number, hi: number): void;
-  f32_gemm_1x8__wasmsimd(M: number, N: number, K: number, a: number, lda: number, bp: number, c: number, ldc: number,
-    bias: number, biasMode: number, act: number, lo: number, hi: number): void;
-  f32_gemm_2x8__wasmsimd(M: number, N: number, K: number, a: number, lda: number, bp: number, c: number, ldc: number,
-    bias: number, biasMode: number, act: number, lo: number, hi: number): void;
-  f32_gemm_4x8__wasmsimd(M: number, N: number, K: number, a: number, lda: number, bp: number, c: number, ldc: number,
-    bias: number, biasMode: number, act: number, lo: number, hi: number): void;
-  f32_gemm_4x8__wasmsimd_splat(M: number, N: number, K: number, a: number, lda: number, bp: number, c: number, ldc: number,
-    bias: number, biasMode: number, act: number, lo: number, hi: number): void;
+  f32_gemm__wasmsimd(
+    M: number,
+    N: number,
+    K: number,
+    a: number,
+    lda: number,
+    bp: number,
+    c: number,
+    ldc: number,
+    bias: number,
+    biasMode: number,
+    act: number,
+    lo: number,
+    hi: number,
+  ): void;
+  f32_gemm_1x8__wasmsimd(
+    M: number,
+    N: number,
+    K: number,
+    a: number,
+    lda: number,
+    bp: number,
+    c: number,
+    ldc: number,
+    bias: number,
+    biasMode: number,
+    act: number,
+    lo: number,
+    hi: number,
+  ): void;
+  f32_gemm_2x8__wasmsimd(
+    M: number,
+    N: number,
+    K: number,
+    a: number,
+    lda: number,
+    bp: number,
+    c: number,
+    ldc: number,
+    bias: number,
+    biasMode: number,
+    act: number,
+    lo: number,
+    hi: number,
+  ): void;
+  f32_gemm_4x8__wasmsimd(
+    M: number,
+    N: number,
+    K: number,
+    a: number,
+    lda: number,
+    bp: number,
+    c: number,
+    ldc: number,
+    bias: number,
+    biasMode: number,
+    act: number,
+    lo: number,
+    hi: number,
+  ): void;
+  f32_gemm_4x8__wasmsimd_splat(
+    M: number,
+    N: number,
+    K: number,
+    a: number,
+    lda: number,
+    bp: number,
+    c: number,
+    ldc: number,
+    bias: number,
+    biasMode: number,
+    act: number,
+    lo: number,
+    hi: number,
+  ): void;
   // bp ← B (K,N) row stride ldb, or Bᵀ (N,K) when transB ≠ 0; f32_packed_b_size floats
   f32_pack_b(K: number, N: number, b: number, ldb: number, transB: number, bp: number): void;
   f32_packed_b_size(K: number, N: number): number;
@@ -67,8 +144,20 @@ interface Exports {
   qs8_spconv2d_16x1__wasmsimd(g: number, q: number, x: number, sp: number, qp: number, y: number, work: number): number;
   qs8_spconv2d_nz_work_bytes(g: number): number;
   qs8_spconv_csr_bytes(M: number, nnz: number): number;
-  qs8_spfc_1x1__scalar(M: number, N: number, K: number, x: number, rowPtr: number, col: number, val: number, nnz: number,
-    q: number, qp: number, y: number, work: number): number;
+  qs8_spfc_1x1__scalar(
+    M: number,
+    N: number,
+    K: number,
+    x: number,
+    rowPtr: number,
+    col: number,
+    val: number,
+    nnz: number,
+    q: number,
+    qp: number,
+    y: number,
+    work: number,
+  ): number;
   // depthwise (C = groups), w (M,1,KH,KW) int8 as stored
   qs8_dwconv2d__wasmsimd(g: number, q: number, x: number, w: number, qp: number, y: number, work: number): number;
   qs8_dwconv2d_work_bytes(g: number): number;
@@ -76,7 +165,18 @@ interface Exports {
   qs8_add__wasmsimd(n: number, a: number, b: number, p: number, y: number): number;
   // single-multiplier Add: p = 8 words za, zb, zy, A, B, S, lo, hi (assembly/int8/ops.ts)
   qs8_vadd__wasmsimd(n: number, a: number, b: number, p: number, y: number): number;
-  qs8_gavgpool__wasmsimd(C: number, HW: number, x: number, zx: number, m: number, shift: number, zy: number, lo: number, hi: number, y: number): number;
+  qs8_gavgpool__wasmsimd(
+    C: number,
+    HW: number,
+    x: number,
+    zx: number,
+    m: number,
+    shift: number,
+    zy: number,
+    lo: number,
+    hi: number,
+    y: number,
+  ): number;
   // g: conv geometry with M = C
   qs8_maxpool2d__wasmsimd(g: number, x: number, y: number, work: number): number;
   qs8_maxpool2d_work_bytes(g: number): number;
@@ -112,8 +212,8 @@ export interface CsrResult {
   rows: number;
   cols: number;
   rowPtr: Uint32Array; // (rows+1)
-  col: Uint16Array;    // (nnz)
-  val: Int8Array;      // (nnz)
+  col: Uint16Array; // (nnz)
+  val: Int8Array; // (nnz)
 }
 
 export class SparrowWasm {
@@ -239,7 +339,9 @@ export class SparrowWasm {
       const src = this.put(payload);
       const work = this.alloc(this.exports.workBytes(n));
       const dense = codec === 2 ? 0 : this.alloc(n);
-      const rowPtr = this.alloc((rows + 1) * 4), col = this.alloc(cap * 2), val = this.alloc(cap * valBytes);
+      const rowPtr = this.alloc((rows + 1) * 4),
+        col = this.alloc(cap * 2),
+        val = this.alloc(cap * valBytes);
       const nnz = this.exports.decodeCsr(codec, src, payload.length, rows, cols, rowPtr, col, val, cap, work, dense, valBytes);
       if (nnz < 0) throw statusError(nnz, `decoding a ${rows}x${cols} int8 tensor to CSR`);
       const buf = this.exports.memory.buffer;
@@ -250,7 +352,8 @@ export class SparrowWasm {
         v = Int8Array.from(wide);
       } else v = new Int8Array(buf.slice(val, val + nnz));
       return {
-        rows, cols,
+        rows,
+        cols,
         rowPtr: new Uint32Array(buf.slice(rowPtr, rowPtr + (rows + 1) * 4)),
         col: new Uint16Array(buf.slice(col, col + nnz * 2)),
         val: v,
@@ -292,8 +395,21 @@ export class SparrowWasm {
   }
 
   /** C(M,N) = act(A·Bp + bias) (assembly/f32/gemm.ts); all sizes/strides in elements. */
-  gemmF32(M: number, N: number, K: number, a: number, lda: number, bp: number, c: number, ldc: number,
-    bias = 0, biasMode = 0, act = 0, lo = -Infinity, hi = Infinity): void {
+  gemmF32(
+    M: number,
+    N: number,
+    K: number,
+    a: number,
+    lda: number,
+    bp: number,
+    c: number,
+    ldc: number,
+    bias = 0,
+    biasMode = 0,
+    act = 0,
+    lo = -Infinity,
+    hi = Infinity,
+  ): void {
     this.exports.f32_gemm__wasmsimd(M, N, K, a, lda, bp, c, ldc, bias, biasMode, act, lo, hi);
   }
 
@@ -346,7 +462,14 @@ const GUARD_BYTE = 0xa5;
  * sparse conv layout) int16 ones, returned narrowed to int8 (a value outside int8 is reported
  * by status E_VALUE_WIDTH).
  */
-export function decodeChecked(w: SparrowWasm, codec: number, payload: Uint8Array, n: number, csr?: [number, number], valBytes: 1 | 2 = 1): CheckedDecode {
+export function decodeChecked(
+  w: SparrowWasm,
+  codec: number,
+  payload: Uint8Array,
+  n: number,
+  csr?: [number, number],
+  valBytes: 1 | 2 = 1,
+): CheckedDecode {
   const ex = w.exports;
   const m = w.mark();
   try {
@@ -358,10 +481,17 @@ export function decodeChecked(w: SparrowWasm, codec: number, payload: Uint8Array
       return g0 + GUARD;
     };
     const work = guarded(ex.workBytes(n));
-    let rowPtr = 0, col = 0, val = 0, dense = 0, out = 0;
+    let rowPtr = 0,
+      col = 0,
+      val = 0,
+      dense = 0,
+      out = 0;
     const cap = n;
     if (csr) {
-      rowPtr = guarded((csr[0] + 1) * 4); col = guarded(cap * 2); val = guarded(cap * valBytes); dense = guarded(n);
+      rowPtr = guarded((csr[0] + 1) * 4);
+      col = guarded(cap * 2);
+      val = guarded(cap * valBytes);
+      dense = guarded(n);
     } else {
       out = guarded(n);
     }
@@ -390,7 +520,8 @@ export function decodeChecked(w: SparrowWasm, codec: number, payload: Uint8Array
     }
     let guardsIntact = true;
     for (const [p, len] of regions) {
-      const before = w.u8(p - GUARD, GUARD), after = w.u8(p + len, GUARD);
+      const before = w.u8(p - GUARD, GUARD),
+        after = w.u8(p + len, GUARD);
       if (before.some((b) => b !== GUARD_BYTE) || after.some((b) => b !== GUARD_BYTE)) guardsIntact = false;
     }
     return { status, out: result, guardsIntact };

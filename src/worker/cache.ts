@@ -12,13 +12,24 @@ export interface CachedModel {
   run: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
-export interface CacheStats { entries: number; bytes: number; limit: number; hits: number; misses: number; decodes: number; evictions: number }
+export interface CacheStats {
+  entries: number;
+  bytes: number;
+  limit: number;
+  hits: number;
+  misses: number;
+  decodes: number;
+  evictions: number;
+}
 
 function serializer(): <T>(fn: () => Promise<T>) => Promise<T> {
   let tail: Promise<unknown> = Promise.resolve();
   return <T>(fn: () => Promise<T>): Promise<T> => {
     const next = tail.then(fn, fn);
-    tail = next.then(() => undefined, () => undefined);
+    tail = next.then(
+      () => undefined,
+      () => undefined,
+    );
     return next;
   };
 }
@@ -30,8 +41,12 @@ export class ModelCache {
   readonly stats = { hits: 0, misses: 0, decodes: 0, evictions: 0 };
   constructor(public limit: number) {}
 
-  get bytes(): number { return this.#bytes; }
-  get size(): number { return this.#entries.size; }
+  get bytes(): number {
+    return this.#bytes;
+  }
+  get size(): number {
+    return this.#entries.size;
+  }
 
   snapshot(): CacheStats {
     return { entries: this.#entries.size, bytes: this.#bytes, limit: this.limit, ...this.stats };
@@ -47,7 +62,10 @@ export class ModelCache {
       return hit;
     }
     const pending = this.#loading.get(key);
-    if (pending) { this.stats.hits++; return pending; }
+    if (pending) {
+      this.stats.hits++;
+      return pending;
+    }
     this.stats.misses++;
     const p = (async () => {
       this.stats.decodes++;

@@ -2,9 +2,21 @@
 // uses. Declared here (structurally compatible with @cloudflare/workers-types) so the project
 // keeps type-checking with its DOM lib and needs no Workers type package.
 
-export interface R2Range { offset?: number; length?: number; suffix?: number }
-export interface R2Conditional { etagMatches?: string; etagDoesNotMatch?: string; uploadedBefore?: Date; uploadedAfter?: Date }
-export interface R2HTTPMetadata { contentType?: string; cacheControl?: string }
+export interface R2Range {
+  offset?: number;
+  length?: number;
+  suffix?: number;
+}
+export interface R2Conditional {
+  etagMatches?: string;
+  etagDoesNotMatch?: string;
+  uploadedBefore?: Date;
+  uploadedAfter?: Date;
+}
+export interface R2HTTPMetadata {
+  contentType?: string;
+  cacheControl?: string;
+}
 
 export interface R2Object {
   readonly key: string;
@@ -28,7 +40,10 @@ export interface R2Objects {
   cursor?: string;
   delimitedPrefixes: string[];
 }
-export interface R2GetOptions { onlyIf?: R2Conditional; range?: R2Range }
+export interface R2GetOptions {
+  onlyIf?: R2Conditional;
+  range?: R2Range;
+}
 export interface R2PutOptions {
   onlyIf?: R2Conditional;
   httpMetadata?: R2HTTPMetadata;
@@ -36,7 +51,10 @@ export interface R2PutOptions {
   sha256?: ArrayBuffer | string;
 }
 export interface R2ListOptions {
-  limit?: number; prefix?: string; cursor?: string; delimiter?: string;
+  limit?: number;
+  prefix?: string;
+  cursor?: string;
+  delimiter?: string;
   include?: Array<'httpMetadata' | 'customMetadata'>;
 }
 export interface R2Bucket {

@@ -67,7 +67,10 @@ export function errorBody(code: string, message: string): string {
 
 /** The one place an error becomes a response. */
 export function toErrorResponse(err: unknown, method = 'GET'): Response {
-  let status = 500, code = 'internal', message = 'internal error', headers: Record<string, string> = {};
+  let status = 500,
+    code = 'internal',
+    message = 'internal error',
+    headers: Record<string, string> = {};
   if (err instanceof HttpError) {
     ({ status, code, message, headers } = err);
   } else if (isSparrowError(err)) {

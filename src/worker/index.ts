@@ -22,7 +22,18 @@ import { SparrowError } from '../errors.js';
 import type { Env, R2Range } from './env.js';
 import { hasBody } from './env.js';
 import { HttpError, toErrorResponse } from './errors.js';
-import { CONTENT_TYPE, deleteModel, getModelObject, listModels, parseRef, putModel, readBlob, resolve, sha256Hex, type IoInfo } from './store.js';
+import {
+  CONTENT_TYPE,
+  deleteModel,
+  getModelObject,
+  listModels,
+  parseRef,
+  putModel,
+  readBlob,
+  resolve,
+  sha256Hex,
+  type IoInfo,
+} from './store.js';
 import { ModelCache, cacheKey } from './cache.js';
 import { feedsFromJson, feedsFromNpy, outputToNpy, outputsToJson } from './infer.js';
 
@@ -72,7 +83,9 @@ async function requireAdmin(c: Ctx): Promise<void> {
   let diff = m ? 0 : 1;
   for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
   if (diff !== 0) {
-    throw new HttpError('unauthorized', m ? 'wrong admin token' : 'missing "Authorization: Bearer <ADMIN_TOKEN>"', { 'www-authenticate': 'Bearer realm="sparrow"' });
+    throw new HttpError('unauthorized', m ? 'wrong admin token' : 'missing "Authorization: Bearer <ADMIN_TOKEN>"', {
+      'www-authenticate': 'Bearer realm="sparrow"',
+    });
   }
 }
 
@@ -104,7 +117,10 @@ async function readBody(req: Request, limit: number, what: string): Promise<Uint
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(total);
   let o = 0;
-  for (const ch of chunks) { out.set(ch, o); o += ch.byteLength; }
+  for (const ch of chunks) {
+    out.set(ch, o);
+    o += ch.byteLength;
+  }
   return out;
 }
 
@@ -123,11 +139,16 @@ function parseRange(header: string | undefined, size: number): { offset: number;
   if (!header) return null;
   const m = /^\s*bytes\s*=\s*(.*)$/i.exec(header);
   if (!m) return null; // unknown unit: ignore (RFC 9110 §14.2)
-  const specs = m[1]!.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const specs = m[1]!
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (specs.length !== 1) return null; // multiple ranges: we answer with the whole entity
   const r = /^(\d*)-(\d*)$/.exec(specs[0]!);
   const unsatisfiable = (): never => {
-    throw new HttpError('range_not_satisfiable', `range ${JSON.stringify(header)} is outside the ${size}-byte model`, { 'content-range': `bytes */${size}` });
+    throw new HttpError('range_not_satisfiable', `range ${JSON.stringify(header)} is outside the ${size}-byte model`, {
+      'content-range': `bytes */${size}`,
+    });
   };
   if (!r || (r[1] === '' && r[2] === '')) return unsatisfiable();
   if (r[1] === '') {
@@ -161,15 +182,23 @@ async function decode(bytes: Uint8Array, engine: EngineName, maxBytes: number): 
 export const app = new Hono<App>({ strict: true });
 
 app.onError((err, c) => toErrorResponse(err, c.req.method));
-app.notFound((c) => toErrorResponse(new HttpError('not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), c.req.method));
+app.notFound((c) =>
+  toErrorResponse(new HttpError('not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), c.req.method),
+);
 
 function methodNotAllowed(allow: string) {
-  return (c: Ctx): Response => toErrorResponse(new HttpError('method_not_allowed', `${c.req.method} is not allowed here (allowed: ${allow})`, { allow }), c.req.method);
+  return (c: Ctx): Response =>
+    toErrorResponse(
+      new HttpError('method_not_allowed', `${c.req.method} is not allowed here (allowed: ${allow})`, { allow }),
+      c.req.method,
+    );
 }
 
-app.on(['GET', 'HEAD'], '/healthz', (c) => (c.req.method === 'HEAD'
-  ? new Response(null, { headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } })
-  : json({ ok: true }, 200, { 'cache-control': 'no-store' })));
+app.on(['GET', 'HEAD'], '/healthz', (c) =>
+  c.req.method === 'HEAD'
+    ? new Response(null, { headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } })
+    : json({ ok: true }, 200, { 'cache-control': 'no-store' }),
+);
 app.all('/healthz', methodNotAllowed('GET, HEAD'));
 
 app.get('/v1/models', async (c) => {
@@ -246,12 +275,16 @@ app.put('/v1/models/:ref', async (c) => {
   const io = ioInfo(session);
   const ptr = await putModel(c.env.MODELS, id, bytes, sha, io);
   modelCache.limit = intVar(c.env.MODEL_CACHE_BYTES, DEFAULTS.cacheBytes);
-  try { modelCache.insert(cacheKey(sha, engine), session); } catch { /* larger than the cache: decoded on demand */ }
-  return json(
-    { id, version: ptr.version, bytes: ptr.bytes, sha256: sha, inputs: io.inputs, outputs: io.outputs },
-    201,
-    { location: `/v1/models/${id}@${ptr.version}`, etag: `"${sha}"`, 'cache-control': 'no-store' },
-  );
+  try {
+    modelCache.insert(cacheKey(sha, engine), session);
+  } catch {
+    /* larger than the cache: decoded on demand */
+  }
+  return json({ id, version: ptr.version, bytes: ptr.bytes, sha256: sha, inputs: io.inputs, outputs: io.outputs }, 201, {
+    location: `/v1/models/${id}@${ptr.version}`,
+    etag: `"${sha}"`,
+    'cache-control': 'no-store',
+  });
 });
 
 app.delete('/v1/models/:ref', async (c) => {
@@ -299,9 +332,15 @@ app.post('/v1/models/:ref/infer', async (c) => {
   };
   if (npy) {
     const name = session.outputNames[0]!;
-    return new Response(outputToNpy(outputs[name]!) as Uint8Array<ArrayBuffer>, { headers: { ...headers, 'content-type': 'application/x-npy', 'x-sparrow-output': name } });
+    return new Response(outputToNpy(outputs[name]!) as Uint8Array<ArrayBuffer>, {
+      headers: { ...headers, 'content-type': 'application/x-npy', 'x-sparrow-output': name },
+    });
   }
-  return json({ outputs: outputsToJson(outputs, session.outputNames), ms, engine: session.engine, model: { id, version: entry.version } }, 200, headers);
+  return json(
+    { outputs: outputsToJson(outputs, session.outputNames), ms, engine: session.engine, model: { id, version: entry.version } },
+    200,
+    headers,
+  );
 });
 app.all('/v1/models/:ref/infer', methodNotAllowed('POST'));
 

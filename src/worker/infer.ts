@@ -13,7 +13,10 @@ import { HttpError } from './errors.js';
 export const MAX_INPUT_ELEMENTS = 16 * 1024 * 1024;
 
 const INT_RANGE: Partial<Record<TensorDType, [number, number]>> = {
-  int32: [-2147483648, 2147483647], int8: [-128, 127], uint8: [0, 255], bool: [0, 1],
+  int32: [-2147483648, 2147483647],
+  int8: [-128, 127],
+  uint8: [0, 255],
+  bool: [0, 1],
 };
 
 function isObject(x: unknown): x is Record<string, unknown> {
@@ -24,19 +27,25 @@ function isObject(x: unknown): x is Record<string, unknown> {
 function checkDims(session: Session, name: string, dims: unknown): number[] {
   const want = session.inputInfo[name]!.dims;
   if (!Array.isArray(dims) || dims.some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d < 1)) {
-    throw new HttpError('invalid_dims', `inputs.${name}.dims must be an array of positive integers, got ${JSON.stringify(dims)?.slice(0, 80)}`);
+    throw new HttpError(
+      'invalid_dims',
+      `inputs.${name}.dims must be an array of positive integers, got ${JSON.stringify(dims)?.slice(0, 80)}`,
+    );
   }
   const d = dims as number[];
   if (want) {
-    if (want.length !== d.length) throw new HttpError('invalid_dims', `input '${name}' has rank ${want.length} [${want.join(',')}], got dims [${d.join(',')}]`);
+    if (want.length !== d.length)
+      throw new HttpError('invalid_dims', `input '${name}' has rank ${want.length} [${want.join(',')}], got dims [${d.join(',')}]`);
     want.forEach((w, i) => {
-      if (w >= 0 && w !== d[i]) throw new HttpError('invalid_dims', `input '${name}' needs dims [${want.join(',')}] (-1 = any), got [${d.join(',')}]`);
+      if (w >= 0 && w !== d[i])
+        throw new HttpError('invalid_dims', `input '${name}' needs dims [${want.join(',')}] (-1 = any), got [${d.join(',')}]`);
     });
   }
   let n = 1;
   for (const x of d) {
     n *= x;
-    if (n > MAX_INPUT_ELEMENTS) throw new HttpError('payload_too_large', `input '${name}' dims [${d.join(',')}] exceed ${MAX_INPUT_ELEMENTS} elements`);
+    if (n > MAX_INPUT_ELEMENTS)
+      throw new HttpError('payload_too_large', `input '${name}' dims [${d.join(',')}] exceed ${MAX_INPUT_ELEMENTS} elements`);
   }
   return d;
 }
@@ -49,7 +58,10 @@ function requestDtype(session: Session, name: string, given: unknown): TensorDTy
   if (given === undefined || given === model) return model;
   const pre = session.preprocessing;
   if (given === 'uint8' && model === 'float32' && pre && pre.input === name) return 'uint8';
-  throw new HttpError('invalid_dtype', `input '${name}' is ${model}${pre && pre.input === name && model === 'float32' ? ' (or uint8 pixels)' : ''}, got dtype ${JSON.stringify(given)}`);
+  throw new HttpError(
+    'invalid_dtype',
+    `input '${name}' is ${model}${pre && pre.input === name && model === 'float32' ? ' (or uint8 pixels)' : ''}, got dtype ${JSON.stringify(given)}`,
+  );
 }
 
 /** JSON numbers → a typed tensor; every value finite and representable in the dtype. */
@@ -60,7 +72,10 @@ function tensorFromJson(name: string, dtype: TensorDType, dims: number[], data: 
     throw new HttpError('element_count_mismatch', `input '${name}' dims [${dims.join(',')}] hold ${n} elements, data has ${data.length}`);
   }
   const bad = (i: number, why: string): never => {
-    throw new HttpError(why === 'non-finite' ? 'non_finite' : 'invalid_request', `input '${name}' element ${i} is ${why}: ${typeof data[i] === 'number' ? String(data[i]) : JSON.stringify(data[i])?.slice(0, 40)}`);
+    throw new HttpError(
+      why === 'non-finite' ? 'non_finite' : 'invalid_request',
+      `input '${name}' element ${i} is ${why}: ${typeof data[i] === 'number' ? String(data[i]) : JSON.stringify(data[i])?.slice(0, 40)}`,
+    );
   };
   if (dtype === 'float32') {
     const out = new Float32Array(n);
@@ -129,7 +144,10 @@ export function feedsFromJson(session: Session, body: unknown): Record<string, T
 
 export function feedsFromNpy(session: Session, bytes: Uint8Array): Record<string, Tensor> {
   if (session.inputNames.length !== 1) {
-    throw new HttpError('invalid_request', `application/x-npy needs a one-input model; this one has ${session.inputNames.length} (${session.inputNames.join(', ')}): send JSON`);
+    throw new HttpError(
+      'invalid_request',
+      `application/x-npy needs a one-input model; this one has ${session.inputNames.length} (${session.inputNames.join(', ')}): send JSON`,
+    );
   }
   const name = session.inputNames[0]!;
   const a: NpyArray = parseNpy(bytes); // SparrowError invalid_argument → 400
@@ -144,13 +162,17 @@ export function feedsFromNpy(session: Session, bytes: Uint8Array): Record<string
   return { [name]: finish(session, name, { dtype, dims, data: a.data as Tensor['data'] }) };
 }
 
-export function outputsToJson(outputs: Record<string, Tensor>, names: readonly string[]): Record<string, { dims: number[]; dtype: string; data: Array<number | string | null> }> {
+export function outputsToJson(
+  outputs: Record<string, Tensor>,
+  names: readonly string[],
+): Record<string, { dims: number[]; dtype: string; data: Array<number | string | null> }> {
   const out: Record<string, { dims: number[]; dtype: string; data: Array<number | string | null> }> = {};
   for (const name of names) {
     const t = outputs[name]!;
-    const data = t.data instanceof BigInt64Array
-      ? Array.from(t.data, (v) => (v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v.toString()))
-      : Array.from(t.data as ArrayLike<number>, (v) => (Number.isFinite(v) ? v : null));
+    const data =
+      t.data instanceof BigInt64Array
+        ? Array.from(t.data, (v) => (v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v.toString()))
+        : Array.from(t.data as ArrayLike<number>, (v) => (Number.isFinite(v) ? v : null));
     out[name] = { dims: [...t.dims], dtype: t.dtype, data };
   }
   return out;

@@ -16,8 +16,17 @@ export const MODEL_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 export const KEEP_VERSIONS = 8;
 export const CONTENT_TYPE = 'application/vnd.sparrow';
 
-export interface IoInfo { name: string; dtype: string; dims: number[] | null }
-export interface VersionEntry { version: number; sha256: string; bytes: number; uploaded: string }
+export interface IoInfo {
+  name: string;
+  dtype: string;
+  dims: number[] | null;
+}
+export interface VersionEntry {
+  version: number;
+  sha256: string;
+  bytes: number;
+  uploaded: string;
+}
 export interface Pointer extends VersionEntry {
   id: string;
   inputs: IoInfo[];
@@ -32,7 +41,10 @@ export function parseRef(raw: string): { id: string; version: number | null } {
   const at = raw.indexOf('@');
   const id = at < 0 ? raw : raw.slice(0, at);
   if (!MODEL_ID.test(id) || id.includes('..')) {
-    throw new HttpError('invalid_id', `invalid model id ${JSON.stringify(id)}: use 1-64 of [A-Za-z0-9._-], starting with a letter or digit, no '..'`);
+    throw new HttpError(
+      'invalid_id',
+      `invalid model id ${JSON.stringify(id)}: use 1-64 of [A-Za-z0-9._-], starting with a letter or digit, no '..'`,
+    );
   }
   if (at < 0) return { id, version: null };
   const v = raw.slice(at + 1);
@@ -74,14 +86,21 @@ export async function resolve(bucket: R2Bucket, id: string, version: number | nu
  * `head`). Retries when the blob vanished between the two reads (a newer PUT pruned it).
  */
 export async function getModelObject(
-  bucket: R2Bucket, id: string, version: number | null, opts: { range?: R2Range; head?: boolean } = {},
+  bucket: R2Bucket,
+  id: string,
+  version: number | null,
+  opts: { range?: R2Range; head?: boolean } = {},
 ): Promise<{ ptr: Pointer; entry: VersionEntry; object: R2Object | R2ObjectBody }> {
   for (let attempt = 0; ; attempt++) {
     const { ptr, entry } = await resolve(bucket, id, version);
     const key = blobKey(id, entry.sha256);
     const object = opts.head ? await bucket.head(key) : await bucket.get(key, opts.range ? { range: opts.range } : {});
     if (object) return { ptr, entry, object };
-    if (attempt >= 3) throw new HttpError(version === null ? 'model_not_found' : 'version_not_found', `model '${id}' version ${entry.version} is no longer stored`);
+    if (attempt >= 3)
+      throw new HttpError(
+        version === null ? 'model_not_found' : 'version_not_found',
+        `model '${id}' version ${entry.version} is no longer stored`,
+      );
   }
 }
 
@@ -97,15 +116,24 @@ const writeLocks = new Map<string, Promise<unknown>>();
 function withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
   const prev = writeLocks.get(id) ?? Promise.resolve();
   const next = prev.then(fn, fn);
-  const settled = next.then(() => undefined, () => undefined);
+  const settled = next.then(
+    () => undefined,
+    () => undefined,
+  );
   writeLocks.set(id, settled);
-  void settled.then(() => { if (writeLocks.get(id) === settled) writeLocks.delete(id); });
+  void settled.then(() => {
+    if (writeLocks.get(id) === settled) writeLocks.delete(id);
+  });
   return next;
 }
 
 /** Stores a validated model as the new current version of `id`. */
 export function putModel(
-  bucket: R2Bucket, id: string, bytes: Uint8Array, sha: string, io: { inputs: IoInfo[]; outputs: IoInfo[] },
+  bucket: R2Bucket,
+  id: string,
+  bytes: Uint8Array,
+  sha: string,
+  io: { inputs: IoInfo[]; outputs: IoInfo[] },
 ): Promise<Pointer> {
   return withLock(id, async () => {
     await bucket.put(blobKey(id, sha), bytes, {
@@ -114,7 +142,12 @@ export function putModel(
     });
     for (let attempt = 0; attempt < 5; attempt++) {
       const cur = await readPointer(bucket, id);
-      const entry: VersionEntry = { version: (cur?.ptr.version ?? 0) + 1, sha256: sha, bytes: bytes.length, uploaded: new Date().toISOString() };
+      const entry: VersionEntry = {
+        version: (cur?.ptr.version ?? 0) + 1,
+        sha256: sha,
+        bytes: bytes.length,
+        uploaded: new Date().toISOString(),
+      };
       const history = [entry, ...(cur?.ptr.history ?? [])].slice(0, KEEP_VERSIONS);
       const ptr: Pointer = { id, ...entry, inputs: io.inputs, outputs: io.outputs, history };
       const written = await bucket.put(ptrKey(id), JSON.stringify(ptr), {
@@ -156,7 +189,14 @@ function summaryMetadata(p: Pointer): Record<string, string> {
   return full.length <= 1800 ? { summary: full } : {};
 }
 
-export interface ModelSummary { id: string; version: number; bytes: number; sha256: string; inputs: IoInfo[]; outputs: IoInfo[] }
+export interface ModelSummary {
+  id: string;
+  version: number;
+  bytes: number;
+  sha256: string;
+  inputs: IoInfo[];
+  outputs: IoInfo[];
+}
 
 export async function listModels(bucket: R2Bucket): Promise<ModelSummary[]> {
   const out: ModelSummary[] = [];
@@ -171,7 +211,8 @@ export async function listModels(bucket: R2Bucket): Promise<ModelSummary[]> {
         out.push({ id, version: m.version, bytes: m.bytes, sha256: m.sha256, inputs: m.inputs, outputs: m.outputs });
       } else {
         const p = await readPointer(bucket, id);
-        if (p) out.push({ id, version: p.ptr.version, bytes: p.ptr.bytes, sha256: p.ptr.sha256, inputs: p.ptr.inputs, outputs: p.ptr.outputs });
+        if (p)
+          out.push({ id, version: p.ptr.version, bytes: p.ptr.bytes, sha256: p.ptr.sha256, inputs: p.ptr.inputs, outputs: p.ptr.outputs });
       }
     }
     cursor = page.truncated ? page.cursor : undefined;

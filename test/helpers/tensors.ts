@@ -34,8 +34,13 @@ function fibonacciTensor(): Int8Array {
   const f = [1, 1];
   while (f.length < 20) f.push(f[f.length - 1]! + f[f.length - 2]!);
   const vals: number[] = [];
-  f.forEach((c, s) => { for (let i = 0; i < c; i++) vals.push(s - 10); });
+  f.forEach((c, s) => {
+    for (let i = 0; i < c; i++) vals.push(s - 10);
+  });
   const rnd = lcg(7);
-  for (let i = vals.length - 1; i > 0; i--) { const j = Math.floor(rnd() * (i + 1)); [vals[i], vals[j]] = [vals[j]!, vals[i]!]; }
+  for (let i = vals.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [vals[i], vals[j]] = [vals[j]!, vals[i]!];
+  }
   return Int8Array.from(vals);
 }

@@ -15,13 +15,19 @@ const DIGITS = parseNpy(fromB64(env.TEST_DIGITS_B64));
 const LABELS = parseNpy(fromB64(env.TEST_LABELS_B64)).data as Uint8Array;
 
 async function sha256Hex(b: Uint8Array): Promise<string> {
-  return [...new Uint8Array(await crypto.subtle.digest('SHA-256', b as Uint8Array<ArrayBuffer>))].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return [...new Uint8Array(await crypto.subtle.digest('SHA-256', b as Uint8Array<ArrayBuffer>))]
+    .map((x) => x.toString(16).padStart(2, '0'))
+    .join('');
 }
 function req(path: string, init: RequestInit = {}): Promise<Response> {
   return exports.default.fetch(`${B}${path}`, init);
 }
 function put(id: string, body: BodyInit | null, token: string | null = TOKEN, headers: Record<string, string> = {}): Promise<Response> {
-  return req(`/v1/models/${id}`, { method: 'PUT', body, headers: { ...(token !== null ? { authorization: `Bearer ${token}` } : {}), ...headers } });
+  return req(`/v1/models/${id}`, {
+    method: 'PUT',
+    body,
+    headers: { ...(token !== null ? { authorization: `Bearer ${token}` } : {}), ...headers },
+  });
 }
 async function errorOf(res: Response): Promise<{ status: number; code: string; message: string }> {
   expect(res.headers.get('content-type'), `${res.status} ${res.url}`).toMatch(/^application\/json/);
@@ -44,7 +50,8 @@ async function snapshot(): Promise<string> {
 function digit(i: number): number[] {
   return Array.from((DIGITS.data as Uint8Array).subarray(i * 784, (i + 1) * 784), (v) => v / 255);
 }
-const inferBody = (data: unknown, dims: unknown = [1, 1, 28, 28], name = 'Input3'): string => JSON.stringify({ inputs: { [name]: { dims, data } } });
+const inferBody = (data: unknown, dims: unknown = [1, 1, 28, 28], name = 'Input3'): string =>
+  JSON.stringify({ inputs: { [name]: { dims, data } } });
 const infer = (id: string, body: BodyInit, ct = 'application/json'): Promise<Response> =>
   req(`/v1/models/${id}/infer`, { method: 'POST', body, headers: { 'content-type': ct } });
 const argmax = (d: number[]): number => d.indexOf(Math.max(...d));
@@ -68,9 +75,16 @@ describe('worker API in workerd', () => {
     expect(created.sha256).toBe(await sha256Hex(RESNET));
     const list = (await (await req('/v1/models')).json()) as { models: Array<Record<string, unknown>> };
     const m = list.models.find((x) => x.id === 'resnet20-cifar10')!;
-    expect(m).toMatchObject({ version: created.version, bytes: RESNET.length, inputs: [{ name: 'input', dtype: 'float32' }], outputs: [{ name: 'logits' }] });
+    expect(m).toMatchObject({
+      version: created.version,
+      bytes: RESNET.length,
+      inputs: [{ name: 'input', dtype: 'float32' }],
+      outputs: [{ name: 'logits' }],
+    });
     expect(list.models.find((x) => x.id === 'mnist-8')).toMatchObject({
-      bytes: MNIST.length, inputs: [{ name: 'Input3', dtype: 'float32', dims: [1, 1, 28, 28] }], outputs: [{ name: 'Plus214_Output_0', dims: [1, 10] }],
+      bytes: MNIST.length,
+      inputs: [{ name: 'Input3', dtype: 'float32', dims: [1, 1, 28, 28] }],
+      outputs: [{ name: 'Plus214_Output_0', dims: [1, 10] }],
     });
   });
 
@@ -148,7 +162,9 @@ describe('worker API in workerd', () => {
 
   it('POST infer with uint8 pixels applies the stored preprocessing (same result as pixel/255)', async () => {
     const px = Array.from((DIGITS.data as Uint8Array).subarray(0, 784));
-    const a = (await (await infer('mnist-8', JSON.stringify({ inputs: { Input3: { dims: [1, 1, 28, 28], dtype: 'uint8', data: px } } }))).json()) as { outputs: Record<string, { data: number[] }> };
+    const a = (await (
+      await infer('mnist-8', JSON.stringify({ inputs: { Input3: { dims: [1, 1, 28, 28], dtype: 'uint8', data: px } } }))
+    ).json()) as { outputs: Record<string, { data: number[] }> };
     const b = (await (await infer('mnist-8', inferBody(digit(0)))).json()) as { outputs: Record<string, { data: number[] }> };
     expect(a.outputs.Plus214_Output_0!.data).toEqual(b.outputs.Plus214_Output_0!.data);
   });
@@ -179,7 +195,10 @@ describe('worker API in workerd', () => {
     const meta = MNIST.slice();
     meta[200]! ^= 1;
     expect((await errorOf(await put('mnist-8', meta))).status).toBe(400);
-    expect(await errorOf(await put('mnist-8', new TextEncoder().encode('hello, not a model')))).toMatchObject({ status: 400, code: 'bad_magic' });
+    expect(await errorOf(await put('mnist-8', new TextEncoder().encode('hello, not a model')))).toMatchObject({
+      status: 400,
+      code: 'bad_magic',
+    });
     expect(await errorOf(await put('mnist-8', new Uint8Array(0)))).toMatchObject({ status: 400 });
     // over MAX_MODEL_BYTES (1 MiB in this test config), by Content-Length
     expect(await errorOf(await put('mnist-8', new Uint8Array(1024 * 1024 + 1)))).toMatchObject({ status: 413, code: 'payload_too_large' });
@@ -220,7 +239,12 @@ describe('worker API in workerd', () => {
       ['{}', 'application/json', 400, 'invalid_request'],
       [inferBody(ok, [1, 1, 28, 28], 'Nope'), 'application/json', 400, 'unknown_input'],
       [JSON.stringify({ inputs: {} }), 'application/json', 400, 'missing_input'],
-      [JSON.stringify({ inputs: { Input3: { dims: [1, 1, 28, 28], dtype: 'int64', data: ok } } }), 'application/json', 400, 'invalid_dtype'],
+      [
+        JSON.stringify({ inputs: { Input3: { dims: [1, 1, 28, 28], dtype: 'int64', data: ok } } }),
+        'application/json',
+        400,
+        'invalid_dtype',
+      ],
       [new Uint8Array([1, 2, 3]), 'application/x-npy', 400, 'invalid_argument'],
       [writeNpy(new Float32Array(10), [10]) as Uint8Array<ArrayBuffer>, 'application/x-npy', 400, 'invalid_dims'],
       [writeNpy(new Float32Array(784).fill(Infinity), [1, 1, 28, 28]) as Uint8Array<ArrayBuffer>, 'application/x-npy', 400, 'non_finite'],
@@ -228,7 +252,11 @@ describe('worker API in workerd', () => {
     ];
     for (const [body, ct, status, code] of cases) {
       const e = await errorOf(await infer('mnist-8', body, ct));
-      expect({ status: e.status, code: e.code, body: String(body).slice(0, 40) }).toEqual({ status, code, body: String(body).slice(0, 40) });
+      expect({ status: e.status, code: e.code, body: String(body).slice(0, 40) }).toEqual({
+        status,
+        code,
+        body: String(body).slice(0, 40),
+      });
     }
     expect(await snapshot()).toBe(before);
   });
@@ -238,9 +266,24 @@ describe('worker API in workerd', () => {
     expect(await errorOf(await infer('no-such-model', inferBody(digit(0))))).toMatchObject({ status: 404, code: 'model_not_found' });
     expect(await errorOf(await req('/v1/models/no-such-model'))).toMatchObject({ status: 404, code: 'model_not_found' });
     const long = 'a'.repeat(300);
-    const tricks = ['..%2Fptr%2Fmnist-8', '..%2F..%2Fetc%2Fpasswd', '%2e%2e', '.hidden', 'a%2Fb', 'a%00b', long, 'mnist-8@0', 'mnist-8@x', '%20'];
+    const tricks = [
+      '..%2Fptr%2Fmnist-8',
+      '..%2F..%2Fetc%2Fpasswd',
+      '%2e%2e',
+      '.hidden',
+      'a%2Fb',
+      'a%00b',
+      long,
+      'mnist-8@0',
+      'mnist-8@x',
+      '%20',
+    ];
     for (const t of tricks) {
-      for (const init of [{}, { method: 'PUT', body: MNIST, headers: { authorization: `Bearer ${TOKEN}` } }, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } }] as RequestInit[]) {
+      for (const init of [
+        {},
+        { method: 'PUT', body: MNIST, headers: { authorization: `Bearer ${TOKEN}` } },
+        { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } },
+      ] as RequestInit[]) {
         const e = await errorOf(await req(`/v1/models/${t}`, init));
         expect([400, 404], `${init.method ?? 'GET'} ${t}`).toContain(e.status);
       }
@@ -258,12 +301,16 @@ describe('worker API in workerd', () => {
   it('DELETE needs the token (401), then 204, then 404', async () => {
     expect((await put('to-delete', MNIST)).status).toBe(201);
     expect(await errorOf(await req('/v1/models/to-delete', { method: 'DELETE' }))).toMatchObject({ status: 401 });
-    expect(await errorOf(await req('/v1/models/to-delete', { method: 'DELETE', headers: { authorization: 'Bearer nope' } }))).toMatchObject({ status: 401 });
+    expect(await errorOf(await req('/v1/models/to-delete', { method: 'DELETE', headers: { authorization: 'Bearer nope' } }))).toMatchObject(
+      { status: 401 },
+    );
     expect((await req('/v1/models/to-delete')).status).toBe(200);
     const d = await req('/v1/models/to-delete', { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } });
     expect(d.status).toBe(204);
     expect(await errorOf(await req('/v1/models/to-delete'))).toMatchObject({ status: 404, code: 'model_not_found' });
-    expect(await errorOf(await req('/v1/models/to-delete', { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } }))).toMatchObject({ status: 404 });
+    expect(
+      await errorOf(await req('/v1/models/to-delete', { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } })),
+    ).toMatchObject({ status: 404 });
   });
 
   it('wrong methods give 405 with Allow', async () => {

@@ -28,11 +28,18 @@ export interface WindowGeometry {
 }
 
 /** Reads kernel_shape / strides / dilations / pads / auto_pad (+ ceil_mode when `pool`) with ONNX defaults. */
-export function readWindowAttrs(op: string, r: AttrReader, nSpatial: number, kernelFromWeights: number[] | undefined, pool: boolean): WindowAttrs {
+export function readWindowAttrs(
+  op: string,
+  r: AttrReader,
+  nSpatial: number,
+  kernelFromWeights: number[] | undefined,
+  pool: boolean,
+): WindowAttrs {
   const kernel = r.ints('kernel_shape') ?? kernelFromWeights;
   if (!kernel) throw opError(op, r.ctx, 'attribute kernel_shape is required');
   const check = (name: string, v: number[], len: number, min: number): number[] => {
-    if (v.length !== len) throw opError(op, r.ctx, `attribute ${name} has ${v.length} values, expected ${len} for ${nSpatial} spatial dims`);
+    if (v.length !== len)
+      throw opError(op, r.ctx, `attribute ${name} has ${v.length} values, expected ${len} for ${nSpatial} spatial dims`);
     if (v.some((x) => x < min)) throw opError(op, r.ctx, `attribute ${name} [${v.join(', ')}] has a value below ${min}`);
     return v;
   };
@@ -49,25 +56,44 @@ export function readWindowAttrs(op: string, r: AttrReader, nSpatial: number, ker
 /** Output size and effective padding of a sliding window over `inSpatial` (ONNX Conv/Pool rules). */
 export function windowGeometry(inSpatial: readonly number[], w: WindowAttrs): WindowGeometry {
   const n = inSpatial.length;
-  const out: number[] = [], padBegin: number[] = [], padEnd: number[] = [];
+  const out: number[] = [],
+    padBegin: number[] = [],
+    padEnd: number[] = [];
   for (let i = 0; i < n; i++) {
-    const size = inSpatial[i]!, k = w.kernel[i]!, s = w.strides[i]!, d = w.dilations[i]!;
+    const size = inSpatial[i]!,
+      k = w.kernel[i]!,
+      s = w.strides[i]!,
+      d = w.dilations[i]!;
     const span = (k - 1) * d + 1; // extent of the dilated kernel
     if (w.autoPad === 'SAME_UPPER' || w.autoPad === 'SAME_LOWER') {
-      if (size < 0) { out.push(-1); padBegin.push(0); padEnd.push(0); continue; }
+      if (size < 0) {
+        out.push(-1);
+        padBegin.push(0);
+        padEnd.push(0);
+        continue;
+      }
       const o = Math.ceil(size / s);
       const total = Math.max(0, (o - 1) * s + span - size);
       const small = Math.floor(total / 2);
       const pb = w.autoPad === 'SAME_UPPER' ? small : total - small;
-      out.push(o); padBegin.push(pb); padEnd.push(total - pb);
+      out.push(o);
+      padBegin.push(pb);
+      padEnd.push(total - pb);
       continue;
     }
     const pb = w.autoPad === 'VALID' ? 0 : w.pads[i]!;
     const pe = w.autoPad === 'VALID' ? 0 : w.pads[i + n]!;
-    padBegin.push(pb); padEnd.push(pe);
-    if (size < 0) { out.push(-1); continue; }
+    padBegin.push(pb);
+    padEnd.push(pe);
+    if (size < 0) {
+      out.push(-1);
+      continue;
+    }
     const room = size + pb + pe - span;
-    if (room < 0) { out.push(0); continue; }
+    if (room < 0) {
+      out.push(0);
+      continue;
+    }
     let o: number;
     if (w.ceilMode) {
       o = Math.ceil(room / s) + 1;
@@ -101,22 +127,30 @@ export function tapTable(size: number, outSize: number, k: number, s: number, d:
  * offsetOf[kp·P + p] = flat spatial input offset under tap kp at output p, or −1 (padding).
  * P = output positions, KK = kernel taps. Shared by the Conv kernel and calibration (im2col rows).
  */
-export function convTapOffsets(inSp: readonly number[], win: WindowAttrs): { geo: ReturnType<typeof windowGeometry>; P: number; KK: number; offsetOf: Int32Array } {
+export function convTapOffsets(
+  inSp: readonly number[],
+  win: WindowAttrs,
+): { geo: ReturnType<typeof windowGeometry>; P: number; KK: number; offsetOf: Int32Array } {
   const nSp = inSp.length;
   const geo = windowGeometry(inSp, win);
   const outSp = geo.out;
-  const P = elementCount(outSp), KK = elementCount(win.kernel);
+  const P = elementCount(outSp),
+    KK = elementCount(win.kernel);
   // per-dim tap tables, and the multi-index (per dim) of every output position and every tap
   const taps = inSp.map((size, i) => tapTable(size, outSp[i]!, win.kernel[i]!, win.strides[i]!, win.dilations[i]!, geo.padBegin[i]!));
   const inStrides = stridesOf(inSp);
-  const outIdx = multiIndices(outSp), tapIdx = multiIndices(win.kernel);
+  const outIdx = multiIndices(outSp),
+    tapIdx = multiIndices(win.kernel);
   const offsetOf = new Int32Array(KK * P);
   for (let kp = 0; kp < KK; kp++) {
     for (let p = 0; p < P; p++) {
       let off = 0;
       for (let d = 0; d < nSp; d++) {
         const x = taps[d]![tapIdx[kp * nSp + d]! * outSp[d]! + outIdx[p * nSp + d]!]!;
-        if (x < 0) { off = -1; break; }
+        if (x < 0) {
+          off = -1;
+          break;
+        }
         off += x * inStrides[d]!;
       }
       offsetOf[kp * P + p] = off;
@@ -130,7 +164,8 @@ export function convTapOffsets(inSp: readonly number[], win: WindowAttrs): { geo
  */
 export const conv: RefKernel = (inputs, attrs, ctx) => {
   const op = 'Conv';
-  const X = requireInput(inputs, 0, op, ctx, 'X'), W = requireInput(inputs, 1, op, ctx, 'W');
+  const X = requireInput(inputs, 0, op, ctx, 'X'),
+    W = requireInput(inputs, 1, op, ctx, 'W');
   const B = inputs[2];
   requireDtype(X, ['float32'], 'X', op, ctx);
   requireDtype(W, ['float32'], 'W', op, ctx);
@@ -139,8 +174,10 @@ export const conv: RefKernel = (inputs, attrs, ctx) => {
   const r = new AttrReader(op, attrs, ctx);
   const group = r.int('group', 1);
   const [N, C] = [X.dims[0]!, X.dims[1]!];
-  const M = W.dims[0]!, Cg = W.dims[1]!;
-  const inSp = X.dims.slice(2), nSp = inSp.length;
+  const M = W.dims[0]!,
+    Cg = W.dims[1]!;
+  const inSp = X.dims.slice(2),
+    nSp = inSp.length;
   const win = readWindowAttrs(op, r, nSp, W.dims.slice(2), false);
   if (win.kernel.some((k, i) => k !== W.dims[2 + i])) {
     throw opError(op, ctx, `kernel_shape [${win.kernel.join(', ')}] differs from W's spatial dims [${W.dims.slice(2).join(', ')}]`);
@@ -156,7 +193,9 @@ export const conv: RefKernel = (inputs, attrs, ctx) => {
   const outSp = geo.out;
   const Mg = M / group;
 
-  const x = X.data as Float32Array, w = W.data as Float32Array, bias = B?.data as Float32Array | undefined;
+  const x = X.data as Float32Array,
+    w = W.data as Float32Array,
+    bias = B?.data as Float32Array | undefined;
   const inSize = elementCount(inSp);
   const out = new Float32Array(N * M * P);
   const R = Cg * KK; // rows of the im2col matrix
@@ -172,7 +211,8 @@ export const conv: RefKernel = (inputs, attrs, ctx) => {
         for (let c = 0; c < Cg; c++) {
           const base = (n * C + g * Cg + c) * inSize;
           for (let kp = 0; kp < KK; kp++) {
-            const row = (c * KK + kp) * T, offRow = kp * P + p0;
+            const row = (c * KK + kp) * T,
+              offRow = kp * P + p0;
             for (let p = 0; p < t; p++) {
               const off = offsetOf[offRow + p]!;
               cols[row + p] = off < 0 ? 0 : x[base + off]!;
@@ -201,19 +241,24 @@ export const conv: RefKernel = (inputs, attrs, ctx) => {
 
 /** For every position of a row-major grid `dims`, its multi-index: flat [pos * rank + d]. */
 export function multiIndices(dims: readonly number[]): Int32Array {
-  const rank = dims.length, n = elementCount(dims);
+  const rank = dims.length,
+    n = elementCount(dims);
   const out = new Int32Array(n * rank);
   const c = new Array<number>(rank).fill(0);
   for (let p = 0; p < n; p++) {
     for (let d = 0; d < rank; d++) out[p * rank + d] = c[d]!;
-    for (let d = rank - 1; d >= 0; d--) { if (++c[d]! < dims[d]!) break; c[d] = 0; }
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++c[d]! < dims[d]!) break;
+      c[d] = 0;
+    }
   }
   return out;
 }
 
 export const convShape: ShapeFn = (inputs, attrs, _c, ctx) => {
   const op = 'Conv';
-  const X = infoOf(inputs, 0, op, ctx), W = infoOf(inputs, 1, op, ctx);
+  const X = infoOf(inputs, 0, op, ctx),
+    W = infoOf(inputs, 1, op, ctx);
   if (!X.dims) return [{ dtype: X.dtype, dims: null }];
   const nSp = X.dims.length - 2;
   if (nSp < 1) throw opError(op, ctx, `X must have rank >= 3, got [${X.dims.join(', ')}]`);

@@ -6,8 +6,18 @@
 import type { KernelContext, RefKernel, ShapeFn, Tensor, TensorDType } from '../types.js';
 import { elementCount } from '../types.js';
 import {
-  AttrReader, allocData, broadcastDims, broadcastDimsSymbolic, broadcastIndex, infoOf, opError, requireDtype, requireInput,
-  sameInfo, scalarOf, type NumericArray,
+  AttrReader,
+  allocData,
+  broadcastDims,
+  broadcastDimsSymbolic,
+  broadcastIndex,
+  infoOf,
+  opError,
+  requireDtype,
+  requireInput,
+  sameInfo,
+  scalarOf,
+  type NumericArray,
 } from './util.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -26,14 +36,23 @@ function arith(op: Arith, a: Tensor, b: Tensor, ctx: KernelContext): Tensor {
   const out = allocData(a.dtype, n);
 
   if (a.dtype === 'int64') {
-    const x = a.data as BigInt64Array, y = b.data as BigInt64Array, z = out as BigInt64Array;
+    const x = a.data as BigInt64Array,
+      y = b.data as BigInt64Array,
+      z = out as BigInt64Array;
     for (let i = 0; i < n; i++) {
-      const u = x[ia ? ia[i]! : i]!, v = y[ib ? ib[i]! : i]!;
+      const u = x[ia ? ia[i]! : i]!,
+        v = y[ib ? ib[i]! : i]!;
       let r: bigint;
       switch (op) {
-        case 'Add': r = u + v; break;
-        case 'Sub': r = u - v; break;
-        case 'Mul': r = u * v; break;
+        case 'Add':
+          r = u + v;
+          break;
+        case 'Sub':
+          r = u - v;
+          break;
+        case 'Mul':
+          r = u * v;
+          break;
         case 'Div':
           if (v === 0n) throw opError(op, ctx, 'integer division by zero');
           r = u / v; // bigint division truncates toward zero, as ONNX (C) integer division does
@@ -44,14 +63,23 @@ function arith(op: Arith, a: Tensor, b: Tensor, ctx: KernelContext): Tensor {
     return { dtype: a.dtype, dims, data: out };
   }
 
-  const x = a.data as NumericArray, y = b.data as NumericArray, z = out as NumericArray;
+  const x = a.data as NumericArray,
+    y = b.data as NumericArray,
+    z = out as NumericArray;
   const isInt = a.dtype !== 'float32';
   for (let i = 0; i < n; i++) {
-    const u = x[ia ? ia[i]! : i]!, v = y[ib ? ib[i]! : i]!;
+    const u = x[ia ? ia[i]! : i]!,
+      v = y[ib ? ib[i]! : i]!;
     switch (op) {
-      case 'Add': z[i] = u + v; break; // integer results wrap on store (typed arrays are modular)
-      case 'Sub': z[i] = u - v; break;
-      case 'Mul': z[i] = a.dtype === 'int32' ? Math.imul(u, v) : u * v; break; // imul: exact int32 wrap
+      case 'Add':
+        z[i] = u + v;
+        break; // integer results wrap on store (typed arrays are modular)
+      case 'Sub':
+        z[i] = u - v;
+        break;
+      case 'Mul':
+        z[i] = a.dtype === 'int32' ? Math.imul(u, v) : u * v;
+        break; // imul: exact int32 wrap
       case 'Div':
         if (isInt) {
           if (v === 0) throw opError(op, ctx, 'integer division by zero');
@@ -77,7 +105,8 @@ export const div = arithKernel('Div');
 /** Shape of a broadcasting binary op whose output dtype is input 0's. */
 export function binaryShape(op: string): ShapeFn {
   return (inputs, _attrs, _c, ctx) => {
-    const a = infoOf(inputs, 0, op, ctx), b = infoOf(inputs, 1, op, ctx);
+    const a = infoOf(inputs, 0, op, ctx),
+      b = infoOf(inputs, 1, op, ctx);
     const dims = a.dims && b.dims ? broadcastDimsSymbolic([a.dims, b.dims], op, ctx) : null;
     return [{ dtype: a.dtype, dims }];
   };
@@ -90,16 +119,22 @@ export function binaryShape(op: string): ShapeFn {
  */
 export const pow: RefKernel = (inputs, _attrs, ctx) => {
   const op = 'Pow';
-  const a = requireInput(inputs, 0, op, ctx, 'X'), b = requireInput(inputs, 1, op, ctx, 'Y');
+  const a = requireInput(inputs, 0, op, ctx, 'X'),
+    b = requireInput(inputs, 1, op, ctx, 'Y');
   requireDtype(a, NUMERIC, 'X', op, ctx);
   requireDtype(b, NUMERIC, 'Y', op, ctx);
   const dims = broadcastDims([a.dims, b.dims], op, ctx);
   const n = elementCount(dims);
-  const ia = broadcastIndex(a.dims, dims), ib = broadcastIndex(b.dims, dims);
+  const ia = broadcastIndex(a.dims, dims),
+    ib = broadcastIndex(b.dims, dims);
   const out = allocData(a.dtype, n);
-  const num = (t: Tensor, i: number): number => { const v = t.data[i]!; return typeof v === 'bigint' ? Number(v) : v; };
+  const num = (t: Tensor, i: number): number => {
+    const v = t.data[i]!;
+    return typeof v === 'bigint' ? Number(v) : v;
+  };
   if (a.dtype === 'int64') {
-    const x = a.data as BigInt64Array, z = out as BigInt64Array;
+    const x = a.data as BigInt64Array,
+      z = out as BigInt64Array;
     for (let i = 0; i < n; i++) {
       const u = x[ia ? ia[i]! : i]!;
       const j = ib ? ib[i]! : i;
@@ -123,7 +158,9 @@ export const pow: RefKernel = (inputs, _attrs, ctx) => {
 
 /** base ** exp (exp >= 0) in wrapping int64 arithmetic, by squaring: O(log exp) steps. */
 function powInt64(base: bigint, exp: bigint): bigint {
-  let result = 1n, b = base, e = exp;
+  let result = 1n,
+    b = base,
+    e = exp;
   while (e > 0n) {
     if (e & 1n) result = BigInt.asIntN(64, result * b);
     b = BigInt.asIntN(64, b * b);
@@ -171,7 +208,8 @@ export const leakyRelu = unaryKernel('LeakyRelu', (r) => {
 });
 
 export const hardSigmoid = unaryKernel('HardSigmoid', (r) => {
-  const alpha = r.float('alpha', 0.2), beta = r.float('beta', 0.5);
+  const alpha = r.float('alpha', 0.2),
+    beta = r.float('beta', 0.5);
   return (x) => Math.max(0, Math.min(1, alpha * x + beta));
 });
 
@@ -195,7 +233,10 @@ export const relu: RefKernel = (inputs, _attrs, ctx) => {
   }
   const src = x.data as NumericArray;
   const out = allocData(x.dtype, src.length) as NumericArray;
-  for (let i = 0; i < src.length; i++) { const v = src[i]!; out[i] = v > 0 || Number.isNaN(v) ? v : 0; } // NaN stays NaN
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i]!;
+    out[i] = v > 0 || Number.isNaN(v) ? v : 0;
+  } // NaN stays NaN
   return [{ dtype: x.dtype, dims: [...x.dims], data: out }];
 };
 
@@ -204,13 +245,17 @@ export const relu: RefKernel = (inputs, _attrs, ctx) => {
 
 const F32_MAX = 3.4028234663852886e38;
 const LIMITS: Readonly<Record<string, [number, number]>> = {
-  float32: [-F32_MAX, F32_MAX], int32: [-2147483648, 2147483647], int8: [-128, 127], uint8: [0, 255],
+  float32: [-F32_MAX, F32_MAX],
+  int32: [-2147483648, 2147483647],
+  int8: [-128, 127],
+  uint8: [0, 255],
 };
 
 function clipWith(x: Tensor, lo: number | bigint | undefined, hi: number | bigint | undefined): Tensor {
   if (x.dtype === 'int64') {
     const src = x.data as BigInt64Array;
-    const l = lo === undefined ? undefined : BigInt(lo), h = hi === undefined ? undefined : BigInt(hi);
+    const l = lo === undefined ? undefined : BigInt(lo),
+      h = hi === undefined ? undefined : BigInt(hi);
     const out = src.map((v) => {
       let r = v;
       if (l !== undefined && r < l) r = l;
@@ -220,7 +265,8 @@ function clipWith(x: Tensor, lo: number | bigint | undefined, hi: number | bigin
     return { dtype: 'int64', dims: [...x.dims], data: out };
   }
   const [dl, dh] = LIMITS[x.dtype]!;
-  const l = lo === undefined ? dl : Number(lo), h = hi === undefined ? dh : Number(hi);
+  const l = lo === undefined ? dl : Number(lo),
+    h = hi === undefined ? dh : Number(hi);
   const src = x.data as NumericArray;
   const out = allocData(x.dtype, src.length) as NumericArray;
   for (let i = 0; i < src.length; i++) {
@@ -257,32 +303,43 @@ export const clipV11: RefKernel = (inputs, _attrs, ctx) => {
 // erf: W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23
 // (1969) 631-637, as in netlib SPECFUN's CALERF: relative error below 1e-15 in float64.
 
-const ERF_A = [3.16112374387056560e0, 1.13864154151050156e2, 3.77485237685302021e2, 3.20937758913846947e3, 1.85777706184603153e-1];
+const ERF_A = [3.1611237438705656, 1.13864154151050156e2, 3.77485237685302021e2, 3.20937758913846947e3, 1.85777706184603153e-1];
 const ERF_B = [2.36012909523441209e1, 2.44024637934444173e2, 1.28261652607737228e3, 2.84423683343917062e3];
 const ERF_C = [
-  5.64188496988670089e-1, 8.88314979438837594e0, 6.61191906371416295e1, 2.98635138197400131e2, 8.81952221241769090e2,
-  1.71204761263407058e3, 2.05107837782607147e3, 1.23033935479799725e3, 2.15311535474403846e-8,
+  5.64188496988670089e-1, 8.88314979438837594, 6.61191906371416295e1, 2.98635138197400131e2, 8.8195222124176909e2, 1.71204761263407058e3,
+  2.05107837782607147e3, 1.23033935479799725e3, 2.15311535474403846e-8,
 ];
 const ERF_D = [
-  1.57449261107098347e1, 1.17693950891312499e2, 5.37181101862009858e2, 1.62138957456669019e3, 3.29079923573345963e3,
-  4.36261909014324716e3, 3.43936767414372164e3, 1.23033935480374942e3,
+  1.57449261107098347e1, 1.17693950891312499e2, 5.37181101862009858e2, 1.62138957456669019e3, 3.29079923573345963e3, 4.36261909014324716e3,
+  3.43936767414372164e3, 1.23033935480374942e3,
 ];
-const ERF_P = [3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1, 1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2];
-const ERF_Q = [2.56852019228982242e0, 1.87295284992346725e0, 5.27905102951428412e-1, 6.05183413124413191e-2, 2.33520497626869185e-3];
+const ERF_P = [
+  3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1, 1.60837851487422766e-2, 6.58749161529837803e-4,
+  1.63153871373020978e-2,
+];
+const ERF_Q = [2.56852019228982242, 1.87295284992346725, 5.27905102951428412e-1, 6.05183413124413191e-2, 2.33520497626869185e-3];
 const SQRPI = 5.6418958354775628695e-1; // 1/sqrt(pi)
 
 /** erfc(y) for y > 0.46875, before the exp(-y^2) factor is split for accuracy. */
 function erfcTail(y: number): number {
   let r: number;
   if (y <= 4) {
-    let num = ERF_C[8]! * y, den = y;
-    for (let i = 0; i < 7; i++) { num = (num + ERF_C[i]!) * y; den = (den + ERF_D[i]!) * y; }
+    let num = ERF_C[8]! * y,
+      den = y;
+    for (let i = 0; i < 7; i++) {
+      num = (num + ERF_C[i]!) * y;
+      den = (den + ERF_D[i]!) * y;
+    }
     r = (num + ERF_C[7]!) / (den + ERF_D[7]!);
   } else {
     if (y >= 26.6) return 0; // erfc underflows
     const z = 1 / (y * y);
-    let num = ERF_P[5]! * z, den = z;
-    for (let i = 0; i < 4; i++) { num = (num + ERF_P[i]!) * z; den = (den + ERF_Q[i]!) * z; }
+    let num = ERF_P[5]! * z,
+      den = z;
+    for (let i = 0; i < 4; i++) {
+      num = (num + ERF_P[i]!) * z;
+      den = (den + ERF_Q[i]!) * z;
+    }
     r = (z * (num + ERF_P[4]!)) / (den + ERF_Q[4]!);
     r = (SQRPI - r) / y;
   }
@@ -299,8 +356,12 @@ export function erfOf(x: number): number {
   const y = Math.abs(x);
   if (y <= 0.46875) {
     const z = y > 1.11e-16 ? y * y : 0;
-    let num = ERF_A[4]! * z, den = z;
-    for (let i = 0; i < 3; i++) { num = (num + ERF_A[i]!) * z; den = (den + ERF_B[i]!) * z; }
+    let num = ERF_A[4]! * z,
+      den = z;
+    for (let i = 0; i < 3; i++) {
+      num = (num + ERF_A[i]!) * z;
+      den = (den + ERF_B[i]!) * z;
+    }
     return (x * (num + ERF_A[3]!)) / (den + ERF_B[3]!);
   }
   if (y >= 6) return x > 0 ? 1 : -1; // erfc(6) < 2.2e-17
@@ -314,27 +375,35 @@ export function erfOf(x: number): number {
 /** Equal(A, B) -> bool, numpy broadcasting; any dtype (bool from opset 11). */
 export const equal: RefKernel = (inputs, _attrs, ctx) => {
   const op = 'Equal';
-  const a = requireInput(inputs, 0, op, ctx, 'A'), b = requireInput(inputs, 1, op, ctx, 'B');
+  const a = requireInput(inputs, 0, op, ctx, 'A'),
+    b = requireInput(inputs, 1, op, ctx, 'B');
   if (a.dtype !== b.dtype) throw opError(op, ctx, `inputs have different dtypes ${a.dtype} and ${b.dtype}`);
   const dims = broadcastDims([a.dims, b.dims], op, ctx);
   const n = elementCount(dims);
-  const ia = broadcastIndex(a.dims, dims), ib = broadcastIndex(b.dims, dims);
+  const ia = broadcastIndex(a.dims, dims),
+    ib = broadcastIndex(b.dims, dims);
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = a.data[ia ? ia[i]! : i] === b.data[ib ? ib[i]! : i] ? 1 : 0;
   return [{ dtype: 'bool', dims, data: out }];
 };
 
-export const equalShape: ShapeFn = (inputs, attrs, constants, ctx) => [{ ...binaryShape('Equal')(inputs, attrs, constants, ctx)[0]!, dtype: 'bool' }];
+export const equalShape: ShapeFn = (inputs, attrs, constants, ctx) => [
+  { ...binaryShape('Equal')(inputs, attrs, constants, ctx)[0]!, dtype: 'bool' },
+];
 
 /** Where(condition, X, Y): X where condition else Y, all three broadcast together. */
 export const where: RefKernel = (inputs, _attrs, ctx) => {
   const op = 'Where';
-  const c = requireInput(inputs, 0, op, ctx, 'condition'), x = requireInput(inputs, 1, op, ctx, 'X'), y = requireInput(inputs, 2, op, ctx, 'Y');
+  const c = requireInput(inputs, 0, op, ctx, 'condition'),
+    x = requireInput(inputs, 1, op, ctx, 'X'),
+    y = requireInput(inputs, 2, op, ctx, 'Y');
   requireDtype(c, ['bool'], 'condition', op, ctx);
   if (x.dtype !== y.dtype) throw opError(op, ctx, `X and Y have different dtypes ${x.dtype} and ${y.dtype}`);
   const dims = broadcastDims([c.dims, x.dims, y.dims], op, ctx);
   const n = elementCount(dims);
-  const ic = broadcastIndex(c.dims, dims), ix = broadcastIndex(x.dims, dims), iy = broadcastIndex(y.dims, dims);
+  const ic = broadcastIndex(c.dims, dims),
+    ix = broadcastIndex(x.dims, dims),
+    iy = broadcastIndex(y.dims, dims);
   const out = allocData(x.dtype, n);
   const dst = out as unknown as { [i: number]: number | bigint };
   const cd = c.data as Uint8Array;
@@ -343,7 +412,9 @@ export const where: RefKernel = (inputs, _attrs, ctx) => {
 };
 
 export const whereShape: ShapeFn = (inputs, _a, _c, ctx) => {
-  const c = infoOf(inputs, 0, 'Where', ctx), x = infoOf(inputs, 1, 'Where', ctx), y = infoOf(inputs, 2, 'Where', ctx);
+  const c = infoOf(inputs, 0, 'Where', ctx),
+    x = infoOf(inputs, 1, 'Where', ctx),
+    y = infoOf(inputs, 2, 'Where', ctx);
   const dims = c.dims && x.dims && y.dims ? broadcastDimsSymbolic([c.dims, x.dims, y.dims], 'Where', ctx) : null;
   return [{ dtype: x.dtype, dims }];
 };

@@ -10,19 +10,78 @@ import { registerOp } from '../registry.js';
 import type { RefKernel, ShapeFn } from '../types.js';
 import { conv, convShape } from './conv.js';
 import {
-  add, binaryShape, clipV11, clipV6, div, equal, equalShape, erf, exp, gelu, hardSigmoid, hardSwish, leakyRelu, mul, pow, relu, sameShape, sigmoid,
-  sqrt, sub, tanh, where, whereShape,
+  add,
+  binaryShape,
+  clipV11,
+  clipV6,
+  div,
+  equal,
+  equalShape,
+  erf,
+  exp,
+  gelu,
+  hardSigmoid,
+  hardSwish,
+  leakyRelu,
+  mul,
+  pow,
+  relu,
+  sameShape,
+  sigmoid,
+  sqrt,
+  sub,
+  tanh,
+  where,
+  whereShape,
 } from './elementwise.js';
 import { gemm, gemmShape, matmul, matmulShape } from './matmul.js';
 import {
-  batchNorm, batchNormShape, globalAveragePool, globalAveragePoolShape, layerNorm, layerNormShape, logSoftmax, reduceMean,
-  reduceMeanShape, softmax,
+  batchNorm,
+  batchNormShape,
+  globalAveragePool,
+  globalAveragePoolShape,
+  layerNorm,
+  layerNormShape,
+  logSoftmax,
+  reduceMean,
+  reduceMeanShape,
+  softmax,
 } from './norm.js';
 import { averagePool, averagePoolShape, maxPool, maxPoolShape } from './pool.js';
 import {
-  cast, castShape, concat, expand, expandShape, concatShape, constant, constantOfShape, constantOfShapeShape, constantShape, dropout, dropoutShape,
-  flatten, flattenShape, gather, gatherShape, identity, padShape, padV11, padV2, reshape, reshapeShape, shape, shapeShape,
-  sliceShape, sliceV1, sliceV10, split, splitShape, squeeze, squeezeShape, transpose, transposeShape,
+  cast,
+  castShape,
+  concat,
+  expand,
+  expandShape,
+  concatShape,
+  constant,
+  constantOfShape,
+  constantOfShapeShape,
+  constantShape,
+  dropout,
+  dropoutShape,
+  flatten,
+  flattenShape,
+  gather,
+  gatherShape,
+  identity,
+  padShape,
+  padV11,
+  padV2,
+  reshape,
+  reshapeShape,
+  shape,
+  shapeShape,
+  sliceShape,
+  sliceV1,
+  sliceV10,
+  split,
+  splitShape,
+  squeeze,
+  squeezeShape,
+  transpose,
+  transposeShape,
 } from './shape_ops.js';
 
 export const MIN_OPSET = 7;
@@ -108,4 +167,6 @@ for (const [op, since, until, ref, shapeFn] of ENTRIES) {
 }
 
 /** The registered (op, since, until) triples, in registration order (for docs and tests). */
-export const REF_OP_RANGES: ReadonlyArray<readonly [string, number, number]> = ENTRIES.map(([op, s, u]) => [op, Math.max(s, MIN_OPSET), u] as const);
+export const REF_OP_RANGES: ReadonlyArray<readonly [string, number, number]> = ENTRIES.map(
+  ([op, s, u]) => [op, Math.max(s, MIN_OPSET), u] as const,
+);

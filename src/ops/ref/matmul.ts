@@ -3,14 +3,20 @@
 
 import type { KernelContext, RefKernel, ShapeFn } from '../types.js';
 import { elementCount } from '../types.js';
-import {
-  AttrReader, broadcastDims, broadcastDimsSymbolic, broadcastIndex, infoOf, opError, requireDtype, requireInput,
-} from './util.js';
+import { AttrReader, broadcastDims, broadcastDimsSymbolic, broadcastIndex, infoOf, opError, requireDtype, requireInput } from './util.js';
 
 /** out[M,N] (+)= A[M,K] · B[K,N] for row-major slices starting at aOff / bOff, float64 accumulation. */
 function matmulInto(
-  a: Float32Array, aOff: number, b: Float32Array, bOff: number, out: Float32Array, oOff: number,
-  M: number, K: number, N: number, acc: Float64Array,
+  a: Float32Array,
+  aOff: number,
+  b: Float32Array,
+  bOff: number,
+  out: Float32Array,
+  oOff: number,
+  M: number,
+  K: number,
+  N: number,
+  acc: Float64Array,
 ): void {
   for (let i = 0; i < M; i++) {
     acc.fill(0, 0, N);
@@ -40,9 +46,12 @@ function transpose2d(x: Float32Array, R: number, C: number): Float32Array {
 export const gemm: RefKernel = (inputs, attrs, ctx) => {
   const op = 'Gemm';
   const r = new AttrReader(op, attrs, ctx);
-  const alpha = r.float('alpha', 1), beta = r.float('beta', 1);
-  const transA = r.intIn('transA', 0, [0, 1]) === 1, transB = r.intIn('transB', 0, [0, 1]) === 1;
-  const A = requireInput(inputs, 0, op, ctx, 'A'), B = requireInput(inputs, 1, op, ctx, 'B');
+  const alpha = r.float('alpha', 1),
+    beta = r.float('beta', 1);
+  const transA = r.intIn('transA', 0, [0, 1]) === 1,
+    transB = r.intIn('transB', 0, [0, 1]) === 1;
+  const A = requireInput(inputs, 0, op, ctx, 'A'),
+    B = requireInput(inputs, 1, op, ctx, 'B');
   requireDtype(A, ['float32'], 'A', op, ctx);
   requireDtype(B, ['float32'], 'B', op, ctx);
   if (A.dims.length !== 2 || B.dims.length !== 2) {
@@ -62,7 +71,8 @@ export const gemm: RefKernel = (inputs, attrs, ctx) => {
   if (C && beta !== 0) {
     requireDtype(C, ['float32'], 'C', op, ctx);
     const bd = broadcastDims([C.dims, [M, N]], op, ctx);
-    if (bd.length !== 2 || bd[0] !== M || bd[1] !== N) throw opError(op, ctx, `C [${C.dims.join(', ')}] does not broadcast to [${M}, ${N}]`);
+    if (bd.length !== 2 || bd[0] !== M || bd[1] !== N)
+      throw opError(op, ctx, `C [${C.dims.join(', ')}] does not broadcast to [${M}, ${N}]`);
     cIndex = broadcastIndex(C.dims, [M, N]);
     c = C.data as Float32Array;
   }
@@ -85,7 +95,8 @@ export const gemm: RefKernel = (inputs, attrs, ctx) => {
 export const gemmShape: ShapeFn = (inputs, attrs, _c, ctx) => {
   const op = 'Gemm';
   const r = new AttrReader(op, attrs, ctx);
-  const A = infoOf(inputs, 0, op, ctx), B = infoOf(inputs, 1, op, ctx);
+  const A = infoOf(inputs, 0, op, ctx),
+    B = infoOf(inputs, 1, op, ctx);
   if (!A.dims || !B.dims) return [{ dtype: A.dtype, dims: null }];
   if (A.dims.length !== 2 || B.dims.length !== 2) throw opError(op, ctx, 'A and B must be 2-D');
   const M = r.int('transA', 0) ? A.dims[1]! : A.dims[0]!;
@@ -96,33 +107,47 @@ export const gemmShape: ShapeFn = (inputs, attrs, _c, ctx) => {
 /** MatMul with numpy semantics: 1-D operands are promoted (and the added dim removed), batch dims broadcast. */
 export const matmul: RefKernel = (inputs, _attrs, ctx) => {
   const op = 'MatMul';
-  const A = requireInput(inputs, 0, op, ctx, 'A'), B = requireInput(inputs, 1, op, ctx, 'B');
+  const A = requireInput(inputs, 0, op, ctx, 'A'),
+    B = requireInput(inputs, 1, op, ctx, 'B');
   requireDtype(A, ['float32'], 'A', op, ctx);
   requireDtype(B, ['float32'], 'B', op, ctx);
   const { outDims, aBatch, bBatch, batch, M, K, N } = matmulDims(A.dims, B.dims, op, ctx);
   const out = new Float32Array(elementCount(outDims));
   const acc = new Float64Array(N);
-  const ia = broadcastIndex(aBatch, batch), ib = broadcastIndex(bBatch, batch);
+  const ia = broadcastIndex(aBatch, batch),
+    ib = broadcastIndex(bBatch, batch);
   const nb = elementCount(batch);
   for (let t = 0; t < nb; t++) {
-    const ta = ia ? ia[t]! : t, tb = ib ? ib[t]! : t;
+    const ta = ia ? ia[t]! : t,
+      tb = ib ? ib[t]! : t;
     matmulInto(A.data as Float32Array, ta * M * K, B.data as Float32Array, tb * K * N, out, t * M * N, M, K, N, acc);
   }
   return [{ dtype: 'float32', dims: outDims, data: out }];
 };
 
-interface MatMulDims { outDims: number[]; aBatch: number[]; bBatch: number[]; batch: number[]; M: number; K: number; N: number }
+interface MatMulDims {
+  outDims: number[];
+  aBatch: number[];
+  bBatch: number[];
+  batch: number[];
+  M: number;
+  K: number;
+  N: number;
+}
 
 function matmulDims(ad: readonly number[], bd: readonly number[], op: string, ctx: KernelContext, symbolic = false): MatMulDims {
   if (ad.length === 0 || bd.length === 0) throw opError(op, ctx, 'inputs must have rank >= 1');
   const a2 = ad.length === 1 ? [1, ad[0]!] : [...ad];
   const b2 = bd.length === 1 ? [bd[0]!, 1] : [...bd];
-  const M = a2[a2.length - 2]!, K = a2[a2.length - 1]!;
-  const K2 = b2[b2.length - 2]!, N = b2[b2.length - 1]!;
+  const M = a2[a2.length - 2]!,
+    K = a2[a2.length - 1]!;
+  const K2 = b2[b2.length - 2]!,
+    N = b2[b2.length - 1]!;
   if (K !== K2 && !(symbolic && (K < 0 || K2 < 0))) {
     throw opError(op, ctx, `inner dimensions differ: [${ad.join(', ')}] x [${bd.join(', ')}]`);
   }
-  const aBatch = a2.slice(0, -2), bBatch = b2.slice(0, -2);
+  const aBatch = a2.slice(0, -2),
+    bBatch = b2.slice(0, -2);
   const batch = (symbolic ? broadcastDimsSymbolic : broadcastDims)([aBatch, bBatch], op, ctx);
   const outDims = [...batch];
   if (ad.length > 1) outDims.push(M);
@@ -131,7 +156,8 @@ function matmulDims(ad: readonly number[], bd: readonly number[], op: string, ct
 }
 
 export const matmulShape: ShapeFn = (inputs, _a, _c, ctx) => {
-  const A = infoOf(inputs, 0, 'MatMul', ctx), B = infoOf(inputs, 1, 'MatMul', ctx);
+  const A = infoOf(inputs, 0, 'MatMul', ctx),
+    B = infoOf(inputs, 1, 'MatMul', ctx);
   if (!A.dims || !B.dims) return [{ dtype: A.dtype, dims: null }];
   return [{ dtype: A.dtype, dims: matmulDims(A.dims, B.dims, 'MatMul', ctx, true).outDims }];
 };

@@ -6,8 +6,18 @@
 import type { KernelContext, RefKernel, ShapeFn, Tensor, ValueInfo } from '../types.js';
 import { elementCount } from '../types.js';
 import {
-  AttrReader, broadcastDims, broadcastIndex, infoOf, normAxes, normAxis, opError, requireDtype, requireInput, sameDims,
-  sameInfo, toIntList,
+  AttrReader,
+  broadcastDims,
+  broadcastIndex,
+  infoOf,
+  normAxes,
+  normAxis,
+  opError,
+  requireDtype,
+  requireInput,
+  sameDims,
+  sameInfo,
+  toIntList,
 } from './util.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -47,28 +57,42 @@ export function batchNorm(version: 7 | 9 | 14): RefKernel {
 
     if (training) {
       const momentum = r.float('momentum', 0.9);
-      const mean = new Float64Array(C), vr = new Float64Array(C);
+      const mean = new Float64Array(C),
+        vr = new Float64Array(C);
       const count = N * S;
       for (let c = 0; c < C; c++) {
         let s = 0;
         for (let n = 0; n < N; n++) for (let i = 0; i < S; i++) s += x[(n * C + c) * S + i]!;
         const m = s / count;
         let q = 0;
-        for (let n = 0; n < N; n++) for (let i = 0; i < S; i++) { const d = x[(n * C + c) * S + i]! - m; q += d * d; }
-        mean[c] = m; vr[c] = q / count; // population variance, as the ONNX reference
+        for (let n = 0; n < N; n++)
+          for (let i = 0; i < S; i++) {
+            const d = x[(n * C + c) * S + i]! - m;
+            q += d * d;
+          }
+        mean[c] = m;
+        vr[c] = q / count; // population variance, as the ONNX reference
       }
       for (let n = 0; n < N; n++) {
         for (let c = 0; c < C; c++) {
           const k = scale[c]! / Math.sqrt(vr[c]! + eps);
-          for (let i = 0; i < S; i++) { const j = (n * C + c) * S + i; y[j] = (x[j]! - mean[c]!) * k + bias[c]!; }
+          for (let i = 0; i < S; i++) {
+            const j = (n * C + c) * S + i;
+            y[j] = (x[j]! - mean[c]!) * k + bias[c]!;
+          }
         }
       }
-      const runMean = new Float32Array(C), runVar = new Float32Array(C);
+      const runMean = new Float32Array(C),
+        runVar = new Float32Array(C);
       for (let c = 0; c < C; c++) {
         runMean[c] = inMean[c]! * momentum + mean[c]! * (1 - momentum);
         runVar[c] = inVar[c]! * momentum + vr[c]! * (1 - momentum);
       }
-      return [{ dtype: 'float32', dims: [...X.dims], data: y }, { dtype: 'float32', dims: [C], data: runMean }, { dtype: 'float32', dims: [C], data: runVar }];
+      return [
+        { dtype: 'float32', dims: [...X.dims], data: y },
+        { dtype: 'float32', dims: [C], data: runMean },
+        { dtype: 'float32', dims: [C], data: runVar },
+      ];
     }
 
     for (let n = 0; n < N; n++) {
@@ -99,30 +123,42 @@ export const layerNorm: RefKernel = (inputs, attrs, ctx) => {
   const op = 'LayerNormalization';
   const r = new AttrReader(op, attrs, ctx);
   const eps = r.float('epsilon', 1e-5);
-  const X = requireInput(inputs, 0, op, ctx, 'X'), Sc = requireInput(inputs, 1, op, ctx, 'Scale');
+  const X = requireInput(inputs, 0, op, ctx, 'X'),
+    Sc = requireInput(inputs, 1, op, ctx, 'Scale');
   const Bt = inputs[2];
   requireDtype(X, ['float32'], 'X', op, ctx);
   requireDtype(Sc, ['float32'], 'Scale', op, ctx);
   if (Bt) requireDtype(Bt, ['float32'], 'B', op, ctx);
   const rank = X.dims.length;
   const axis = normAxis(r.int('axis', -1), rank, op, ctx);
-  const outer = elementCount(X.dims.slice(0, axis)), inner = elementCount(X.dims.slice(axis));
-  for (const [t, name] of [[Sc, 'Scale'], [Bt, 'B']] as const) {
+  const outer = elementCount(X.dims.slice(0, axis)),
+    inner = elementCount(X.dims.slice(axis));
+  for (const [t, name] of [
+    [Sc, 'Scale'],
+    [Bt, 'B'],
+  ] as const) {
     if (t && !sameDims(broadcastDims([t.dims, X.dims], op, ctx), X.dims)) {
       throw opError(op, ctx, `${name} [${t.dims.join(', ')}] does not broadcast to X [${X.dims.join(', ')}]`);
     }
   }
-  const iS = broadcastIndex(Sc.dims, X.dims), iB = Bt ? broadcastIndex(Bt.dims, X.dims) : null;
-  const x = X.data as Float32Array, sc = Sc.data as Float32Array, b = Bt?.data as Float32Array | undefined;
+  const iS = broadcastIndex(Sc.dims, X.dims),
+    iB = Bt ? broadcastIndex(Bt.dims, X.dims) : null;
+  const x = X.data as Float32Array,
+    sc = Sc.data as Float32Array,
+    b = Bt?.data as Float32Array | undefined;
   const y = new Float32Array(x.length);
-  const meanOut = new Float32Array(outer), invStdOut = new Float32Array(outer);
+  const meanOut = new Float32Array(outer),
+    invStdOut = new Float32Array(outer);
   for (let o = 0; o < outer; o++) {
     const base = o * inner;
     let s = 0;
     for (let i = 0; i < inner; i++) s += x[base + i]!;
     const mean = s / inner;
     let q = 0;
-    for (let i = 0; i < inner; i++) { const d = x[base + i]! - mean; q += d * d; }
+    for (let i = 0; i < inner; i++) {
+      const d = x[base + i]! - mean;
+      q += d * d;
+    }
     const invStd = 1 / Math.sqrt(q / inner + eps);
     for (let i = 0; i < inner; i++) {
       const j = base + i;
@@ -130,7 +166,8 @@ export const layerNorm: RefKernel = (inputs, attrs, ctx) => {
       if (b) v += b[iB ? iB[j]! : j]!;
       y[j] = v;
     }
-    meanOut[o] = mean; invStdOut[o] = invStd;
+    meanOut[o] = mean;
+    invStdOut[o] = invStd;
   }
   const statDims = X.dims.map((d, i) => (i < axis ? d : 1));
   return [
@@ -166,13 +203,19 @@ function softmaxKernel(op: 'Softmax' | 'LogSoftmax'): RefKernel {
     const r = new AttrReader(op, attrs, ctx);
     let outer: number, len: number, inner: number;
     if (rank === 0) {
-      outer = 1; len = 1; inner = 1;
+      outer = 1;
+      len = 1;
+      inner = 1;
     } else if (legacy) {
       const axis = normAxis(r.int('axis', 1), rank, op, ctx);
-      outer = elementCount(X.dims.slice(0, axis)); len = elementCount(X.dims.slice(axis)); inner = 1;
+      outer = elementCount(X.dims.slice(0, axis));
+      len = elementCount(X.dims.slice(axis));
+      inner = 1;
     } else {
       const axis = normAxis(r.int('axis', -1), rank, op, ctx);
-      outer = elementCount(X.dims.slice(0, axis)); len = X.dims[axis]!; inner = elementCount(X.dims.slice(axis + 1));
+      outer = elementCount(X.dims.slice(0, axis));
+      len = X.dims[axis]!;
+      inner = elementCount(X.dims.slice(axis + 1));
     }
     const x = X.data as Float32Array;
     const y = new Float32Array(x.length);
@@ -202,7 +245,14 @@ export const logSoftmax = softmaxKernel('LogSoftmax');
 // ReduceMean
 
 /** The reduced axes, or null for "no reduction" (opset 18 noop_with_empty_axes with empty axes). */
-function reduceAxes(op: string, rank: number, attrs: AttrReader, axesInput: Tensor | undefined, ctx: KernelContext, fromInput: boolean): number[] | null {
+function reduceAxes(
+  op: string,
+  rank: number,
+  attrs: AttrReader,
+  axesInput: Tensor | undefined,
+  ctx: KernelContext,
+  fromInput: boolean,
+): number[] | null {
   let axes: number[] | undefined;
   if (fromInput) {
     if (axesInput) axes = toIntList(axesInput, 'axes', op, ctx);
@@ -266,7 +316,8 @@ export const globalAveragePool: RefKernel = (inputs, _attrs, ctx) => {
   const X = requireInput(inputs, 0, op, ctx, 'X');
   requireDtype(X, ['float32'], 'X', op, ctx);
   if (X.dims.length < 3) throw opError(op, ctx, `X must have rank >= 3, got [${X.dims.join(', ')}]`);
-  const NC = X.dims[0]! * X.dims[1]!, S = elementCount(X.dims.slice(2));
+  const NC = X.dims[0]! * X.dims[1]!,
+    S = elementCount(X.dims.slice(2));
   const x = X.data as Float32Array;
   const y = new Float32Array(NC);
   for (let j = 0; j < NC; j++) {

@@ -26,7 +26,8 @@ function windows(op: string, X: Tensor, r: AttrReader): Windows {
   const geo = windowGeometry(inSp, win);
   const taps = inSp.map((size, d) => tapTable(size, geo.out[d]!, win.kernel[d]!, win.strides[d]!, win.dilations[d]!, geo.padBegin[d]!));
   const inPadded = inSp.map((size, d) => {
-    const o = geo.out[d]!, k = win.kernel[d]!;
+    const o = geo.out[d]!,
+      k = win.kernel[d]!;
     const t = new Uint8Array(k * o);
     for (let kk = 0; kk < k; kk++) {
       for (let oo = 0; oo < o; oo++) {
@@ -50,8 +51,11 @@ export const maxPool: RefKernel = (inputs, attrs, ctx) => {
   const colMajor = r.intIn('storage_order', 0, [0, 1]) === 1;
   const w = windows(op, X, r);
   const [N, C] = [X.dims[0]!, X.dims[1]!];
-  const nSp = w.inSp.length, outSp = w.geo.out;
-  const P = elementCount(outSp), KK = elementCount(w.win.kernel), inSize = elementCount(w.inSp);
+  const nSp = w.inSp.length,
+    outSp = w.geo.out;
+  const P = elementCount(outSp),
+    KK = elementCount(w.win.kernel),
+    inSize = elementCount(w.inSp);
   const rowStrides = stridesOf(w.inSp);
   // column-major spatial strides: the first spatial dim varies fastest
   const colStrides = w.inSp.map((_, d) => w.inSp.slice(0, d).reduce((a, b) => a * b, 1));
@@ -62,25 +66,38 @@ export const maxPool: RefKernel = (inputs, attrs, ctx) => {
   for (let nc = 0; nc < N * C; nc++) {
     const base = nc * inSize;
     for (let p = 0; p < P; p++) {
-      let best = lowest, bestRow = -1, bestCol = -1;
+      let best = lowest,
+        bestRow = -1,
+        bestCol = -1;
       for (let kp = 0; kp < KK; kp++) {
-        let row = 0, col = 0;
+        let row = 0,
+          col = 0;
         for (let d = 0; d < nSp; d++) {
           const c = w.taps[d]![w.tapIdx[kp * nSp + d]! * outSp[d]! + w.outIdx[p * nSp + d]!]!;
-          if (c < 0) { row = -1; break; }
+          if (c < 0) {
+            row = -1;
+            break;
+          }
           row += c * rowStrides[d]!;
           col += c * colStrides[d]!;
         }
         if (row < 0) continue;
         const v = x[base + row]!;
-        if (v > best || bestRow < 0) { best = v; bestRow = row; bestCol = col; }
+        if (v > best || bestRow < 0) {
+          best = v;
+          bestRow = row;
+          bestCol = col;
+        }
       }
       y[nc * P + p] = best;
       ind[nc * P + p] = BigInt(bestRow < 0 ? -1 : base + (colMajor ? bestCol : bestRow));
     }
   }
   const dims = [N, C, ...outSp];
-  return [{ dtype: X.dtype, dims, data: y }, { dtype: 'int64', dims: [...dims], data: ind }];
+  return [
+    { dtype: X.dtype, dims, data: y },
+    { dtype: 'int64', dims: [...dims], data: ind },
+  ];
 };
 
 /** AveragePool: mean over the window's taps inside X (count_include_pad=0) or inside the padded extent (1). */
@@ -92,8 +109,11 @@ export const averagePool: RefKernel = (inputs, attrs, ctx) => {
   const includePad = r.intIn('count_include_pad', 0, [0, 1]) === 1;
   const w = windows(op, X, r);
   const [N, C] = [X.dims[0]!, X.dims[1]!];
-  const nSp = w.inSp.length, outSp = w.geo.out;
-  const P = elementCount(outSp), KK = elementCount(w.win.kernel), inSize = elementCount(w.inSp);
+  const nSp = w.inSp.length,
+    outSp = w.geo.out;
+  const P = elementCount(outSp),
+    KK = elementCount(w.win.kernel),
+    inSize = elementCount(w.inSp);
   const strides = stridesOf(w.inSp);
   const x = X.data as Float32Array;
   const y = new Float32Array(N * C * P);
@@ -104,12 +124,15 @@ export const averagePool: RefKernel = (inputs, attrs, ctx) => {
     const offs: number[] = [];
     let padded = 0;
     for (let kp = 0; kp < KK; kp++) {
-      let off = 0, inside = true, inPad = true;
+      let off = 0,
+        inside = true,
+        inPad = true;
       for (let d = 0; d < nSp; d++) {
         const t = w.tapIdx[kp * nSp + d]! * outSp[d]! + w.outIdx[p * nSp + d]!;
         const c = w.taps[d]![t]!;
         if (!w.inPadded[d]![t]) inPad = false;
-        if (c < 0) inside = false; else off += c * strides[d]!;
+        if (c < 0) inside = false;
+        else off += c * strides[d]!;
       }
       if (inside) offs.push(off);
       if (inPad) padded++;
@@ -131,11 +154,22 @@ export const averagePool: RefKernel = (inputs, attrs, ctx) => {
 function poolShape(op: string, withIndices: boolean): ShapeFn {
   return (inputs, attrs, _c, ctx) => {
     const X = infoOf(inputs, 0, op, ctx);
-    if (!X.dims) return withIndices ? [{ dtype: X.dtype, dims: null }, { dtype: 'int64', dims: null }] : [{ dtype: X.dtype, dims: null }];
+    if (!X.dims)
+      return withIndices
+        ? [
+            { dtype: X.dtype, dims: null },
+            { dtype: 'int64', dims: null },
+          ]
+        : [{ dtype: X.dtype, dims: null }];
     if (X.dims.length < 3) throw opError(op, ctx, `X must have rank >= 3, got [${X.dims.join(', ')}]`);
     const win = readWindowAttrs(op, new AttrReader(op, attrs, ctx), X.dims.length - 2, undefined, true);
     const dims = [X.dims[0]!, X.dims[1]!, ...windowGeometry(X.dims.slice(2), win).out];
-    return withIndices ? [{ dtype: X.dtype, dims }, { dtype: 'int64', dims: [...dims] }] : [{ dtype: X.dtype, dims }];
+    return withIndices
+      ? [
+          { dtype: X.dtype, dims },
+          { dtype: 'int64', dims: [...dims] },
+        ]
+      : [{ dtype: X.dtype, dims }];
   };
 }
 

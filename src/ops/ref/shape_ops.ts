@@ -6,8 +6,27 @@
 import type { Attrs, KernelContext, RefKernel, ShapeFn, Tensor, TensorData, TensorDType, ValueInfo } from '../types.js';
 import { elementCount } from '../types.js';
 import {
-  AttrReader, allocData, broadcastDims, broadcastDimsSymbolic, broadcastIndex, dtypeFromOnnx, elementAsNumber, infoOf, int64Tensor, normAxes, normAxis, onnxTypeName, opError,
-  opUnsupported, productOrUnknown, requireDtype, requireInput, sameInfo, scalarOf, stridesOf, toIntList,
+  AttrReader,
+  allocData,
+  broadcastDims,
+  broadcastDimsSymbolic,
+  broadcastIndex,
+  dtypeFromOnnx,
+  elementAsNumber,
+  infoOf,
+  int64Tensor,
+  normAxes,
+  normAxis,
+  onnxTypeName,
+  opError,
+  opUnsupported,
+  productOrUnknown,
+  requireDtype,
+  requireInput,
+  sameInfo,
+  scalarOf,
+  stridesOf,
+  toIntList,
 } from './util.js';
 
 /** Element access that works for every TensorData (number or bigint elements). */
@@ -21,13 +40,20 @@ function copyOf(t: Tensor, dims: number[] = t.dims): Tensor {
 /** dst[i] = src[map[i]] for every output element. */
 function gatherElements(t: Tensor, dims: number[], map: ArrayLike<number>): Tensor {
   const out = allocData(t.dtype, map.length);
-  const src = anyArr(t.data), dst = anyArr(out);
+  const src = anyArr(t.data),
+    dst = anyArr(out);
   for (let i = 0; i < map.length; i++) dst[i] = src[map[i]!]!;
   return { dtype: t.dtype, dims, data: out };
 }
 
 /** The constant input `i` as an int list, or undefined when absent / not known. */
-function constInts(constants: ReadonlyArray<Tensor | undefined>, i: number, what: string, op: string, ctx: KernelContext): number[] | undefined {
+function constInts(
+  constants: ReadonlyArray<Tensor | undefined>,
+  i: number,
+  what: string,
+  op: string,
+  ctx: KernelContext,
+): number[] | undefined {
   const t = constants[i];
   return t ? toIntList(t, what, op, ctx) : undefined;
 }
@@ -39,7 +65,13 @@ function constInts(constants: ReadonlyArray<Tensor | undefined>, i: number, what
  * ONNX Reshape target dims: 0 copies the input dim (unless allowzero), one -1 is inferred.
  * Input dims may contain -1 (symbolic): the result then has -1 where it cannot be known.
  */
-export function reshapeDims(inDims: readonly number[], shape: readonly number[], allowZero: boolean, op: string, ctx: KernelContext): number[] {
+export function reshapeDims(
+  inDims: readonly number[],
+  shape: readonly number[],
+  allowZero: boolean,
+  op: string,
+  ctx: KernelContext,
+): number[] {
   const dims: number[] = [];
   let inferAt = -1;
   let unknownCopy = false;
@@ -74,7 +106,8 @@ export function reshapeDims(inDims: readonly number[], shape: readonly number[],
 
 export const reshape: RefKernel = (inputs, attrs, ctx) => {
   const op = 'Reshape';
-  const data = requireInput(inputs, 0, op, ctx, 'data'), shape = requireInput(inputs, 1, op, ctx, 'shape');
+  const data = requireInput(inputs, 0, op, ctx, 'data'),
+    shape = requireInput(inputs, 1, op, ctx, 'shape');
   requireDtype(shape, ['int64'], 'shape', op, ctx);
   const allowZero = new AttrReader(op, attrs, ctx).intIn('allowzero', 0, [0, 1]) === 1;
   return [copyOf(data, reshapeDims(data.dims, toIntList(shape, 'shape', op, ctx), allowZero, op, ctx))];
@@ -174,7 +207,8 @@ export const concat: RefKernel = (inputs, attrs, ctx) => {
       throw opError(op, ctx, `input shapes [${first.dims.join(', ')}] and [${t.dims.join(', ')}] differ off axis ${axis}`);
     }
   }
-  const outer = elementCount(first.dims.slice(0, axis)), inner = elementCount(first.dims.slice(axis + 1));
+  const outer = elementCount(first.dims.slice(0, axis)),
+    inner = elementCount(first.dims.slice(axis + 1));
   const total = parts.reduce((a, t) => a + t.dims[axis]!, 0);
   const outDims = [...first.dims];
   outDims[axis] = total;
@@ -185,7 +219,8 @@ export const concat: RefKernel = (inputs, attrs, ctx) => {
     const len = t.dims[axis]! * inner;
     const src = anyArr(t.data);
     for (let o = 0; o < outer; o++) {
-      const d0 = o * total * inner + offset * inner, s0 = o * len;
+      const d0 = o * total * inner + offset * inner,
+        s0 = o * len;
       for (let i = 0; i < len; i++) dst[d0 + i] = src[s0 + i]!;
     }
     offset += t.dims[axis]!;
@@ -204,9 +239,14 @@ export const concatShape: ShapeFn = (inputs, attrs, _c, ctx) => {
   const dims = new Array<number>(rank).fill(-1);
   let total = 0;
   for (const p of parts) {
-    if (!p.dims) { total = -1; continue; }
+    if (!p.dims) {
+      total = -1;
+      continue;
+    }
     if (p.dims.length !== rank) throw opError(op, ctx, 'inputs have different ranks');
-    p.dims.forEach((d, i) => { if (i !== axis && d >= 0) dims[i] = d; });
+    p.dims.forEach((d, i) => {
+      if (i !== axis && d >= 0) dims[i] = d;
+    });
     if (total >= 0) total = p.dims[axis]! < 0 ? -1 : total + p.dims[axis]!;
   }
   dims[axis] = total;
@@ -230,14 +270,28 @@ function splitSizes(dimLen: number, split: number[] | undefined, numOutputs: num
   // opset 18: ceil(len / n) per part, the last one smaller (earlier opsets need len % n === 0)
   const size = Math.ceil(dimLen / numOutputs);
   const sizes: number[] = [];
-  for (let i = 0, left = dimLen; i < numOutputs; i++) { const s = Math.max(0, Math.min(size, left)); sizes.push(s); left -= s; }
+  for (let i = 0, left = dimLen; i < numOutputs; i++) {
+    const s = Math.max(0, Math.min(size, left));
+    sizes.push(s);
+    left -= s;
+  }
   return sizes;
 }
 
-function splitArgs(op: string, attrs: Attrs, ctx: KernelContext, splitInput: Tensor | undefined, fromInput: boolean): { axis: number; split: number[] | undefined; n: number | undefined } {
+function splitArgs(
+  op: string,
+  attrs: Attrs,
+  ctx: KernelContext,
+  splitInput: Tensor | undefined,
+  fromInput: boolean,
+): { axis: number; split: number[] | undefined; n: number | undefined } {
   const r = new AttrReader(op, attrs, ctx);
   const split = fromInput ? (splitInput ? toIntList(splitInput, 'split', op, ctx) : undefined) : r.ints('split');
-  return { axis: r.int('axis', 0), split: split && split.length > 0 ? split : undefined, n: r.has('num_outputs') ? r.int('num_outputs', 0) : undefined };
+  return {
+    axis: r.int('axis', 0),
+    split: split && split.length > 0 ? split : undefined,
+    n: r.has('num_outputs') ? r.int('num_outputs', 0) : undefined,
+  };
 }
 
 /** Split; `fromInput` = opset 13+ form (split sizes as input 1). */
@@ -248,7 +302,8 @@ export function split(fromInput: boolean): RefKernel {
     const a = splitArgs(op, attrs, ctx, inputs[1], fromInput);
     const axis = normAxis(a.axis, x.dims.length, op, ctx);
     const sizes = splitSizes(x.dims[axis]!, a.split, a.n, op, ctx);
-    const outer = elementCount(x.dims.slice(0, axis)), inner = elementCount(x.dims.slice(axis + 1));
+    const outer = elementCount(x.dims.slice(0, axis)),
+      inner = elementCount(x.dims.slice(axis + 1));
     const len = x.dims[axis]!;
     const src = anyArr(x.data);
     const outs: Tensor[] = [];
@@ -259,7 +314,8 @@ export function split(fromInput: boolean): RefKernel {
       const data = allocData(x.dtype, outer * s * inner);
       const dst = anyArr(data);
       for (let o = 0; o < outer; o++) {
-        const s0 = (o * len + start) * inner, d0 = o * s * inner;
+        const s0 = (o * len + start) * inner,
+          d0 = o * s * inner;
         for (let i = 0; i < s * inner; i++) dst[d0 + i] = src[s0 + i]!;
       }
       outs.push({ dtype: x.dtype, dims, data });
@@ -295,21 +351,36 @@ export function splitShape(fromInput: boolean): ShapeFn {
 // ---------------------------------------------------------------------------------------------
 // Slice
 
-export interface SliceAxis { axis: number; start: number; step: number; count: number }
+export interface SliceAxis {
+  axis: number;
+  start: number;
+  step: number;
+  count: number;
+}
 
 /** Clamped start/step/count per sliced axis (ONNX Slice-10+ rules; Slice-1 has steps of 1). */
-export function sliceAxes(dims: readonly number[], starts: number[], ends: number[], axesIn: number[] | undefined, steps: number[] | undefined, op: string, ctx: KernelContext): SliceAxis[] {
+export function sliceAxes(
+  dims: readonly number[],
+  starts: number[],
+  ends: number[],
+  axesIn: number[] | undefined,
+  steps: number[] | undefined,
+  op: string,
+  ctx: KernelContext,
+): SliceAxis[] {
   const rank = dims.length;
   if (starts.length !== ends.length) throw opError(op, ctx, `starts (${starts.length}) and ends (${ends.length}) differ in length`);
   const axes = normAxes(axesIn ?? starts.map((_, i) => i), rank, op, ctx);
   if (axes.length !== starts.length) throw opError(op, ctx, `axes (${axes.length}) and starts (${starts.length}) differ in length`);
-  if (steps && steps.length !== starts.length) throw opError(op, ctx, `steps (${steps.length}) and starts (${starts.length}) differ in length`);
+  if (steps && steps.length !== starts.length)
+    throw opError(op, ctx, `steps (${steps.length}) and starts (${starts.length}) differ in length`);
   return axes.map((axis, i) => {
     const dim = dims[axis]!;
     const step = steps ? steps[i]! : 1;
     if (step === 0) throw opError(op, ctx, 'a step is 0');
     if (dim < 0) return { axis, start: 0, step, count: -1 };
-    let start = starts[i]!, end = ends[i]!;
+    let start = starts[i]!,
+      end = ends[i]!;
     if (start < 0) start += dim;
     if (end < 0) end += dim;
     if (step > 0) {
@@ -326,17 +397,24 @@ export function sliceAxes(dims: readonly number[], starts: number[], ends: numbe
 
 function sliceTensor(x: Tensor, spec: SliceAxis[]): Tensor {
   const rank = x.dims.length;
-  const start = new Array<number>(rank).fill(0), step = new Array<number>(rank).fill(1);
+  const start = new Array<number>(rank).fill(0),
+    step = new Array<number>(rank).fill(1);
   const outDims = [...x.dims];
-  for (const s of spec) { start[s.axis] = s.start; step[s.axis] = s.step; outDims[s.axis] = s.count; }
+  for (const s of spec) {
+    start[s.axis] = s.start;
+    step[s.axis] = s.step;
+    outDims[s.axis] = s.count;
+  }
   const inStrides = stridesOf(x.dims);
   const n = elementCount(outDims);
   const out = allocData(x.dtype, n);
-  const src = anyArr(x.data), dst = anyArr(out);
+  const src = anyArr(x.data),
+    dst = anyArr(out);
   // one output row (the last axis) at a time: its source offsets step by `inc`; the outer axes
   // advance like an odometer, `base` following the source offset of the row start
   const last = rank - 1;
-  const len = rank > 0 ? outDims[last]! : 1, inc = rank > 0 ? step[last]! * inStrides[last]! : 0;
+  const len = rank > 0 ? outDims[last]! : 1,
+    inc = rank > 0 ? step[last]! * inStrides[last]! : 0;
   const c = new Array<number>(Math.max(last, 0)).fill(0);
   let base = 0;
   for (let d = 0; d < rank; d++) base += start[d]! * inStrides[d]!;
@@ -357,7 +435,8 @@ export const sliceV1: RefKernel = (inputs, attrs, ctx) => {
   const op = 'Slice';
   const x = requireInput(inputs, 0, op, ctx, 'data');
   const r = new AttrReader(op, attrs, ctx);
-  const starts = r.ints('starts'), ends = r.ints('ends');
+  const starts = r.ints('starts'),
+    ends = r.ints('ends');
   if (!starts || !ends) throw opError(op, ctx, 'attributes starts and ends are required');
   return [sliceTensor(x, sliceAxes(x.dims, starts, ends, r.ints('axes'), undefined, op, ctx))];
 };
@@ -367,7 +446,8 @@ export const sliceV10: RefKernel = (inputs, _attrs, ctx) => {
   const op = 'Slice';
   const x = requireInput(inputs, 0, op, ctx, 'data');
   const ints = (i: number, what: string): number[] | undefined => (inputs[i] ? toIntList(inputs[i]!, what, op, ctx) : undefined);
-  const starts = ints(1, 'starts'), ends = ints(2, 'ends');
+  const starts = ints(1, 'starts'),
+    ends = ints(2, 'ends');
   if (!starts || !ends) throw opError(op, ctx, 'inputs starts and ends are required');
   return [sliceTensor(x, sliceAxes(x.dims, starts, ends, ints(3, 'axes'), ints(4, 'steps'), op, ctx))];
 };
@@ -391,7 +471,9 @@ export function sliceShape(fromInputs: boolean): ShapeFn {
       }
     } else {
       const r = new AttrReader(op, attrs, ctx);
-      starts = r.ints('starts'); ends = r.ints('ends'); axes = r.ints('axes');
+      starts = r.ints('starts');
+      ends = r.ints('ends');
+      axes = r.ints('axes');
     }
     if (!starts || !ends || !axesKnown) {
       if (axesKnown && axes) {
@@ -416,7 +498,10 @@ function fullPads(rank: number, pads: number[], axes: number[] | undefined, op: 
   const ax = axes ? normAxes(axes, rank, op, ctx) : Array.from({ length: rank }, (_, i) => i);
   if (pads.length !== 2 * ax.length) throw opError(op, ctx, `pads has ${pads.length} values, expected ${2 * ax.length}`);
   const full = new Array<number>(2 * rank).fill(0);
-  ax.forEach((a, i) => { full[a] = pads[i]!; full[a + rank] = pads[i + ax.length]!; });
+  ax.forEach((a, i) => {
+    full[a] = pads[i]!;
+    full[a + rank] = pads[i + ax.length]!;
+  });
   return full;
 }
 
@@ -445,20 +530,26 @@ function padTensor(x: Tensor, pads: number[], mode: PadMode, value: number | big
   }
   const n = elementCount(outDims);
   const out = allocData(x.dtype, n);
-  const dst = anyArr(out), src = anyArr(x.data);
+  const dst = anyArr(out),
+    src = anyArr(x.data);
   const fill: number | bigint = x.dtype === 'int64' ? BigInt(Math.trunc(Number(value))) : typeof value === 'bigint' ? Number(value) : value;
   const inStrides = stridesOf(x.dims);
   // one output row (the last axis) at a time: the outer axes give the row's source offset (or
   // put the whole row outside), then each element maps its position on the last axis
   const last = rank - 1;
-  const len = rank > 0 ? outDims[last]! : 1, size = rank > 0 ? x.dims[last]! : 1, before = rank > 0 ? pads[last]! : 0;
+  const len = rank > 0 ? outDims[last]! : 1,
+    size = rank > 0 ? x.dims[last]! : 1,
+    before = rank > 0 ? pads[last]! : 0;
   const c = new Array<number>(Math.max(last, 0)).fill(0);
   for (let i = 0; i < n;) {
     let base = 0;
     let outside = false;
     for (let d = 0; d < last; d++) {
       const p = padSource(c[d]! - pads[d]!, x.dims[d]!, mode);
-      if (p < 0) { outside = true; break; }
+      if (p < 0) {
+        outside = true;
+        break;
+      }
       base += p * inStrides[d]!;
     }
     if (outside) {
@@ -469,7 +560,10 @@ function padTensor(x: Tensor, pads: number[], mode: PadMode, value: number | big
         dst[i++] = p < 0 ? fill : src[base + p]!; // the last axis has stride 1
       }
     }
-    for (let d = last - 1; d >= 0; d--) { if (++c[d]! < outDims[d]!) break; c[d] = 0; }
+    for (let d = last - 1; d >= 0; d--) {
+      if (++c[d]! < outDims[d]!) break;
+      c[d] = 0;
+    }
   }
   return { dtype: x.dtype, dims: outDims, data: out };
 }
@@ -544,7 +638,11 @@ function unsqueezeDims(dims: readonly number[], axes: number[] | undefined, op: 
 export function squeeze(which: 'Squeeze' | 'Unsqueeze', fromInput: boolean): RefKernel {
   return (inputs, attrs, ctx) => {
     const x = requireInput(inputs, 0, which, ctx, 'data');
-    const axes = fromInput ? (inputs[1] ? toIntList(inputs[1], 'axes', which, ctx) : undefined) : new AttrReader(which, attrs, ctx).ints('axes');
+    const axes = fromInput
+      ? inputs[1]
+        ? toIntList(inputs[1], 'axes', which, ctx)
+        : undefined
+      : new AttrReader(which, attrs, ctx).ints('axes');
     const dims = which === 'Squeeze' ? squeezeDims(x.dims, axes, which, ctx)! : unsqueezeDims(x.dims, axes, which, ctx);
     return [copyOf(x, dims)];
   };
@@ -560,7 +658,9 @@ export function squeezeShape(which: 'Squeeze' | 'Unsqueeze', fromInput: boolean)
       return [{ dtype: x.dtype, dims: new Array(which === 'Squeeze' ? x.dims.length - n : x.dims.length + n).fill(-1) }];
     }
     const axes = fromInput ? constInts(constants, 1, 'axes', which, ctx) : new AttrReader(which, attrs, ctx).ints('axes');
-    return [{ dtype: x.dtype, dims: which === 'Squeeze' ? squeezeDims(x.dims, axes, which, ctx) : unsqueezeDims(x.dims, axes, which, ctx) }];
+    return [
+      { dtype: x.dtype, dims: which === 'Squeeze' ? squeezeDims(x.dims, axes, which, ctx) : unsqueezeDims(x.dims, axes, which, ctx) },
+    ];
   };
 }
 
@@ -569,11 +669,13 @@ export function squeezeShape(which: 'Squeeze' | 'Unsqueeze', fromInput: boolean)
 
 export const gather: RefKernel = (inputs, attrs, ctx) => {
   const op = 'Gather';
-  const data = requireInput(inputs, 0, op, ctx, 'data'), indices = requireInput(inputs, 1, op, ctx, 'indices');
+  const data = requireInput(inputs, 0, op, ctx, 'data'),
+    indices = requireInput(inputs, 1, op, ctx, 'indices');
   requireDtype(indices, ['int64', 'int32'], 'indices', op, ctx);
   const axis = normAxis(new AttrReader(op, attrs, ctx).int('axis', 0), data.dims.length, op, ctx);
   const len = data.dims[axis]!;
-  const outer = elementCount(data.dims.slice(0, axis)), inner = elementCount(data.dims.slice(axis + 1));
+  const outer = elementCount(data.dims.slice(0, axis)),
+    inner = elementCount(data.dims.slice(axis + 1));
   const idx = toIntList(indices, 'indices', op, ctx).map((i) => {
     if (i < -len || i >= len) throw opError(op, ctx, `index ${i} is out of range for axis ${axis} of size ${len}`);
     return i < 0 ? i + len : i;
@@ -592,7 +694,8 @@ export const gather: RefKernel = (inputs, attrs, ctx) => {
 
 export const gatherShape: ShapeFn = (inputs, attrs, _c, ctx) => {
   const op = 'Gather';
-  const data = infoOf(inputs, 0, op, ctx), indices = infoOf(inputs, 1, op, ctx);
+  const data = infoOf(inputs, 0, op, ctx),
+    indices = infoOf(inputs, 1, op, ctx);
   if (!data.dims || !indices.dims) return [{ dtype: data.dtype, dims: null }];
   const axis = normAxis(new AttrReader(op, attrs, ctx).int('axis', 0), data.dims.length, op, ctx);
   return [{ dtype: data.dtype, dims: [...data.dims.slice(0, axis), ...indices.dims, ...data.dims.slice(axis + 1)] }];
@@ -639,7 +742,10 @@ export function castTensor(x: Tensor, to: TensorDType): Tensor {
   const out = allocData(to, n);
   if (to === 'bool') {
     const o = out as Uint8Array;
-    for (let i = 0; i < n; i++) { const v = x.data[i]!; o[i] = v === 0 || v === 0n ? 0 : 1; }
+    for (let i = 0; i < n; i++) {
+      const v = x.data[i]!;
+      o[i] = v === 0 || v === 0n ? 0 : 1;
+    }
   } else if (to === 'float32') {
     const o = out as Float32Array;
     for (let i = 0; i < n; i++) o[i] = elementAsNumber(x, i);
@@ -655,7 +761,8 @@ export function castTensor(x: Tensor, to: TensorDType): Tensor {
     const o = out as Int32Array | Int8Array | Uint8Array;
     for (let i = 0; i < n; i++) {
       const v = x.data[i]!;
-      if (typeof v === 'bigint') o[i] = Number(BigInt.asIntN(32, v)); // low bits
+      if (typeof v === 'bigint')
+        o[i] = Number(BigInt.asIntN(32, v)); // low bits
       else if (x.dtype === 'float32') o[i] = Number.isFinite(v) && v > -2147483649 && v < 2147483648 ? Math.trunc(v) : INT32_MIN;
       else o[i] = v; // int -> narrower int: typed-array store wraps
     }
@@ -666,7 +773,8 @@ export function castTensor(x: Tensor, to: TensorDType): Tensor {
 function castTarget(attrs: Attrs, ctx: KernelContext): TensorDType {
   const code = new AttrReader('Cast', attrs, ctx).requiredInt('to');
   const dt = dtypeFromOnnx(code);
-  if (!dt) throw opUnsupported('Cast', ctx, `cast to ${onnxTypeName(code)} (${code}): Sparrow has float32, int64, int32, int8, uint8 and bool`);
+  if (!dt)
+    throw opUnsupported('Cast', ctx, `cast to ${onnxTypeName(code)} (${code}): Sparrow has float32, int64, int32, int8, uint8 and bool`);
   return dt;
 }
 
@@ -688,7 +796,10 @@ function constantValue(attrs: Attrs, ctx: KernelContext): Tensor {
   const t = r.tensor('value');
   if (t) return copyOf(t);
   if (r.has('value_float')) return { dtype: 'float32', dims: [], data: Float32Array.of(r.float('value_float', 0)) };
-  if (r.has('value_floats')) { const v = r.floats('value_floats', []); return { dtype: 'float32', dims: [v.length], data: Float32Array.from(v) }; }
+  if (r.has('value_floats')) {
+    const v = r.floats('value_floats', []);
+    return { dtype: 'float32', dims: [v.length], data: Float32Array.from(v) };
+  }
   if (r.has('value_int')) return int64Tensor([r.int('value_int', 0)], []);
   if (r.has('value_ints')) return int64Tensor(r.ints('value_ints', []));
   throw opUnsupported(op, ctx, `attribute '${names[0]}' is not supported (Sparrow reads value, value_float(s), value_int(s))`);
@@ -765,7 +876,8 @@ export function dropoutShape(version: 7 | 10 | 12): ShapeFn {
 /** Expand(input, shape): numpy broadcast of input's dims with `shape` (a 1 in shape keeps the input dim). */
 export const expand: RefKernel = (inputs, _attrs, ctx) => {
   const op = 'Expand';
-  const x = requireInput(inputs, 0, op, ctx, 'input'), s = requireInput(inputs, 1, op, ctx, 'shape');
+  const x = requireInput(inputs, 0, op, ctx, 'input'),
+    s = requireInput(inputs, 1, op, ctx, 'shape');
   requireDtype(s, ['int64'], 'shape', op, ctx);
   const dims = broadcastDims([x.dims, toIntList(s, 'shape', op, ctx)], op, ctx);
   const map = broadcastIndex(x.dims, dims);

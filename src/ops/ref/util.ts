@@ -33,7 +33,11 @@ function describe(v: AttrValue): string {
 
 /** Typed attribute access for one node; every getter checks the type and names the node on error. */
 export class AttrReader {
-  constructor(readonly op: string, readonly attrs: Attrs, readonly ctx: KernelContext) {}
+  constructor(
+    readonly op: string,
+    readonly attrs: Attrs,
+    readonly ctx: KernelContext,
+  ) {}
 
   has(name: string): boolean {
     return Object.prototype.hasOwnProperty.call(this.attrs, name);
@@ -115,9 +119,7 @@ export class AttrReader {
 // ONNX -> Sparrow conversions: src/onnx/attributes.ts owns them (no onnx-proto at run time, so
 // the kernels may import it); re-exported for Cast and the backend tests under their names here.
 
-export {
-  attrsFromNode, dtypeFromOnnx, dtypeName as onnxTypeName, onnxDtypeCode, tensorFromOnnx,
-} from '../../onnx/attributes.js';
+export { attrsFromNode, dtypeFromOnnx, dtypeName as onnxTypeName, onnxDtypeCode, tensorFromOnnx } from '../../onnx/attributes.js';
 
 // ---------------------------------------------------------------------------------------------
 // Tensors
@@ -126,11 +128,17 @@ export type NumericArray = Float32Array | Int32Array | Int8Array | Uint8Array;
 
 export function allocData(dtype: TensorDType, n: number): TensorData {
   switch (dtype) {
-    case 'float32': return new Float32Array(n);
-    case 'int64': return new BigInt64Array(n);
-    case 'int32': return new Int32Array(n);
-    case 'int8': return new Int8Array(n);
-    case 'uint8': case 'bool': return new Uint8Array(n);
+    case 'float32':
+      return new Float32Array(n);
+    case 'int64':
+      return new BigInt64Array(n);
+    case 'int32':
+      return new Int32Array(n);
+    case 'int8':
+      return new Int8Array(n);
+    case 'uint8':
+    case 'bool':
+      return new Uint8Array(n);
   }
 }
 
@@ -150,7 +158,10 @@ export function int64Tensor(values: readonly number[], dims: number[] = [values.
 export function stridesOf(dims: readonly number[]): number[] {
   const s = new Array<number>(dims.length);
   let acc = 1;
-  for (let i = dims.length - 1; i >= 0; i--) { s[i] = acc; acc *= dims[i]!; }
+  for (let i = dims.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= dims[i]!;
+  }
   return s;
 }
 
@@ -198,7 +209,13 @@ export function normAxes(axes: readonly number[], rank: number, op: string, ctx:
   return out;
 }
 
-export function requireInput(inputs: ReadonlyArray<Tensor | undefined>, i: number, op: string, ctx: KernelContext, what = `input ${i}`): Tensor {
+export function requireInput(
+  inputs: ReadonlyArray<Tensor | undefined>,
+  i: number,
+  op: string,
+  ctx: KernelContext,
+  what = `input ${i}`,
+): Tensor {
   const t = inputs[i];
   if (!t) throw opError(op, ctx, `missing required ${what}`);
   return t;
@@ -225,7 +242,10 @@ export function broadcastDims(shapes: ReadonlyArray<readonly number[]>, op: stri
       const d = s[i]!;
       const o = out[off + i]!;
       if (d === o || d === 1) continue;
-      if (o === 1) { out[off + i] = d; continue; }
+      if (o === 1) {
+        out[off + i] = d;
+        continue;
+      }
       throw opError(op, ctx, `shapes ${shapes.map((x) => `[${x.join(', ')}]`).join(' and ')} do not broadcast`);
     }
   }
@@ -245,9 +265,15 @@ export function broadcastDimsSymbolic(shapes: ReadonlyArray<readonly number[]>, 
       const d = s[i]!;
       const o = out[off + i]!;
       if (d === o || d === 1) continue;
-      if (o === 1) { out[off + i] = d; continue; }
+      if (o === 1) {
+        out[off + i] = d;
+        continue;
+      }
       if (d === -1) continue; // o is known > 1 (or -1)
-      if (o === -1) { out[off + i] = d; continue; }
+      if (o === -1) {
+        out[off + i] = d;
+        continue;
+      }
       throw opError(op, ctx, `shapes ${shapes.map((x) => `[${x.join(', ')}]`).join(' and ')} do not broadcast`);
     }
   }
@@ -303,6 +329,9 @@ export function sameInfo(v: ValueInfo): ValueInfo {
 /** Product of dims, or -1 when any is unknown. */
 export function productOrUnknown(dims: readonly number[]): number {
   let p = 1;
-  for (const d of dims) { if (d < 0) return -1; p *= d; }
+  for (const d of dims) {
+    if (d < 0) return -1;
+    p *= d;
+  }
   return p;
 }
