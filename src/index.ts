@@ -14,8 +14,8 @@ export {
 } from './format/container.js';
 export { inspectSparrow, type InspectReport, type TensorReport } from './format/inspect.js';
 export { encodeInt8, decodeInt8Ref, decodeCsrRef, analyzeInt8Payload, type EncodedInt8, type Csr } from './codec/int8.js';
-export { SparrowWasm, type CsrResult } from './runtime/wasm.js';
-export { loadWasmNode, compileNodeModule } from './runtime/node.js';
+export { SparrowWasm, type CsrResult } from './wasm/gateway.js';
+export { loadWasmNode, compileNodeModule } from './wasm/node.js';
 export { packTensors, packOnnxWeights, type PackTensor } from './compress/pack.js';
 export { parseNpy, writeNpy } from './io/npy.js';
 export { Session, type SessionOptions, type EngineName } from './runtime/session.js';

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildModel, f32 } from '../src/ir/onnx-build.js';
+import { buildModel, f32 } from '../src/onnx/build.js';
 import { writeNpy } from '../src/io/npy.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

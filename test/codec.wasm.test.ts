@@ -13,8 +13,8 @@ import {
   type Int8CodecId,
 } from '../src/codec/int8.js';
 import { encodeBlock } from '../src/codec/huffman.js';
-import { loadWasmNode } from '../src/runtime/node.js';
-import type { SparrowWasm } from '../src/runtime/wasm.js';
+import { loadWasmNode } from '../src/wasm/node.js';
+import type { SparrowWasm } from '../src/wasm/gateway.js';
 import { SparrowError } from '../src/errors.js';
 import { lcg, sampleTensors } from './helpers/tensors.js';
 

@@ -12,21 +12,16 @@ import { SparrowError } from '../src/errors.js';
 import type { Tensor } from '../src/ops/types.js';
 import { importOnnx } from '../src/onnx/import.js';
 import { optimize } from '../src/ir/passes.js';
-import { buildModel, f32 } from '../src/ir/onnx-build.js';
+import { buildModel, f32 } from '../src/onnx/build.js';
 import {
   ActivationHistogram,
   activationValues,
-  biasScales,
   calibrateActivations,
   chooseRange,
-  dequantizeInt8,
   histogramQuantMse,
-  int8QuantParams,
-  quantizeBiasInt32,
-  quantizeInt8,
-  roundHalfEven,
   type ActivationRange,
 } from '../src/compress/activations.js';
+import { biasScales, dequantizeInt8, int8QuantParams, quantizeBiasInt32, quantizeInt8, roundHalfEven } from '../src/quant/int8.js';
 import { loadDataset } from '../src/io/datasets_node.js';
 import { imageBatch } from '../src/io/datasets.js';
 import { lcg } from './helpers/tensors.js';

@@ -11,14 +11,14 @@
 //   <= 256 positions per image, to keep the suite fast): per-layer OBS < magnitude at 70%
 //   for every conv and the Gemm; end to end, every conv + Gemm at 70%, top-1 on records
 //   1000..1999, OBS >= magnitude. Measured numbers are printed.
-import { loadWasmNode } from '../src/runtime/node.js';
+import { loadWasmNode } from '../src/wasm/node.js';
 import { wasmCalibAccel } from '../src/compress/accel.js';
 import { describe, it, expect } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import '../src/ops/ref/index.js';
 import type { Tensor } from '../src/ops/types.js';
-import { buildModel, f32, type BuildModel } from '../src/ir/onnx-build.js';
+import { buildModel, f32, type BuildModel } from '../src/onnx/build.js';
 import { importOnnx } from '../src/onnx/import.js';
 import { optimize } from '../src/ir/passes.js';
 import { cloneGraph, type Graph } from '../src/ir/graph.js';

@@ -3,7 +3,7 @@ import { dataDir } from '../src/bench/data.js';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { existsSync, readFileSync } from 'node:fs';
-import { quantizePerChannelInt8, dequantize, roundHalfEven, channelAxisFor, channelScale } from '../src/compress/quantize.js';
+import { quantizePerChannelInt8, dequantize, roundHalfEven, channelAxisFor, channelScale } from '../src/quant/int8.js';
 import { SparrowError } from '../src/errors.js';
 import { decodeModel } from '../src/onnx/proto.js';
 import { weightTensors } from '../src/onnx/initializers.js';

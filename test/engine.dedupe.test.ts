@@ -7,9 +7,9 @@
 //   - bad feeds get the reference executor's messages from every engine.
 import { beforeAll, describe, expect, it } from 'vitest';
 import '../src/ops/ref/index.js';
-import { buildModel } from '../src/ir/onnx-build.js';
+import { buildModel } from '../src/onnx/build.js';
 import { Session, type EngineName } from '../src/runtime/session.js';
-import { compileNodeModule } from '../src/runtime/node.js';
+import { compileNodeModule } from '../src/wasm/node.js';
 import type { Tensor } from '../src/ops/types.js';
 
 let wasmModule: WebAssembly.Module;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import '../src/ops/ref/index.js';
 import { checkArenaPlan, placeBuffers, planArena, type BufferSpec, type PlanStep } from '../src/runtime/plan.js';
 import { fuseGraph, fusedActivation, FUSED_DOMAIN } from '../src/ir/fuse.js';
-import { buildModel, type BuildModel } from '../src/ir/onnx-build.js';
+import { buildModel, type BuildModel } from '../src/onnx/build.js';
 import { importOnnx } from '../src/onnx/import.js';
 import { cloneGraph, opCounts } from '../src/ir/graph.js';
 import { optimize } from '../src/ir/passes.js';

@@ -28,7 +28,7 @@ import {
 import { writeSparrowModel } from '../src/runtime/sparrow_model.js';
 import { cloneGraph } from '../src/ir/graph.js';
 import { packOnnxWeights } from '../src/compress/pack.js';
-import { dequantize, quantizePerChannelInt8 } from '../src/compress/quantize.js';
+import { dequantize, quantizePerChannelInt8 } from '../src/quant/int8.js';
 import { weightLayers } from '../src/compress/compress.js';
 import { lcg } from './helpers/tensors.js';
 import '../src/ops/ref/index.js';

@@ -7,7 +7,7 @@ import { hasOp, registerOp } from '../src/ops/registry.js';
 import type { Attrs, OpDef, Tensor } from '../src/ops/types.js';
 import { importOnnx } from '../src/onnx/import.js';
 import { onnxRuntime } from '../src/onnx/proto.js';
-import { buildModel, buildModelProto, f32, i64, type BuildModel } from '../src/ir/onnx-build.js';
+import { buildModel, buildModelProto, f32, i64, type BuildModel } from '../src/onnx/build.js';
 import { runReference } from '../src/runtime/reference.js';
 
 const D = 'sparrow.test';

@@ -8,7 +8,7 @@ import { SparrowError } from '../src/errors.js';
 import type { Tensor } from '../src/ops/types.js';
 import { importOnnx } from '../src/onnx/import.js';
 import { cloneGraph, opCounts, type Graph } from '../src/ir/graph.js';
-import { buildModel, f32, i64, type BuildModel, type BuildNode, type BuildValue } from '../src/ir/onnx-build.js';
+import { buildModel, f32, i64, type BuildModel, type BuildNode, type BuildValue } from '../src/onnx/build.js';
 import {
   eliminateDeadNodes,
   foldBatchNorm,

@@ -8,8 +8,8 @@
 // (computed by running the reference on absolute values); we allow (K+3)·u·S. A missing or
 // doubled term is ~S/K off, far above that for the K tested.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { loadWasmNode } from '../src/runtime/node.js';
-import type { SparrowWasm } from '../src/runtime/wasm.js';
+import { loadWasmNode } from '../src/wasm/node.js';
+import type { SparrowWasm } from '../src/wasm/gateway.js';
 import { SparrowError } from '../src/errors.js';
 import {
   F32_CONV_KERNELS,
@@ -132,8 +132,8 @@ for (const variant of ['release', 'debug'] as const) {
             av.fill(NaN); // padding columns of A must never be read into a sum
             for (let i = 0; i < c.M; i++) av.set(d.A.subarray(i * c.K, (i + 1) * c.K), i * c.lda);
             const braw = w.putF32(d.B);
-            const bp = w.alloc(w.packedBSizeF32(c.K, c.N) * 4);
-            w.packBF32(c.K, c.N, braw, c.N, false, bp);
+            const bp = w.alloc(w.exports.f32_packed_b_size(c.K, c.N) * 4);
+            w.exports.f32_pack_b(c.K, c.N, braw, c.N, 0, bp);
             const bias = d.bias ? w.putF32(d.bias) : 0;
             const cLen = c.M * c.ldc + 8; // 8 guard floats after the last row
             const cp = w.alloc(cLen * 4);
@@ -179,9 +179,9 @@ for (const variant of ['release', 'debug'] as const) {
         for (const transB of [false, true]) {
           const m = w.mark();
           const src = w.putF32(transB ? Bt : B);
-          const bp = w.alloc(w.packedBSizeF32(K, N) * 4);
+          const bp = w.alloc(w.exports.f32_packed_b_size(K, N) * 4);
           w.f32(bp, want.length).fill(NaN);
-          w.packBF32(K, N, src, transB ? K : N, transB, bp);
+          w.exports.f32_pack_b(K, N, src, transB ? K : N, transB ? 1 : 0, bp);
           expect(Array.from(w.f32(bp, want.length)), `K=${K} N=${N} transB=${transB}`).toEqual(Array.from(want));
           w.release(m);
         }
@@ -446,6 +446,8 @@ for (const variant of ['release', 'debug'] as const) {
 
     it('rejects inconsistent geometry with a status (nothing written)', () => {
       const geo = convGeometry([4, 8, 8], [4, 4, 3, 3], { pads: [1, 1, 1, 1], strides: [1, 1], dilations: [1, 1], groups: 1 });
+      const igemm = F32_CONV_KERNELS.find((k) => k.name === 'f32_conv2d_igemm_4x8__wasmsimd')!;
+      const dw = F32_CONV_KERNELS.find((k) => k.name === 'f32_dwconv__wasmsimd')!;
       const m = w.mark();
       const g = w.alloc(80);
       for (const [field, value] of [
@@ -461,14 +463,14 @@ for (const variant of ['release', 'debug'] as const) {
         expect(w.exports.f32_conv2d_4x8__wasmsimd(g, 0, 0, 0, 0, 0), `field ${field}`).toBe(-5);
         expect(w.exports.f32_dwconv__wasmsimd(g, 0, 0, 0, 0, 0), `field ${field}`).toBe(-5);
         expect(w.exports.f32_conv2d_igemm_4x8__wasmsimd(g, 0, 0, 0, 0, 0), `field ${field}`).toBe(-5);
-        expect(() => w.conv2dF32(g, 0, 0, 0, 0, 0), `field ${field}`).toThrow(SparrowError);
+        expect(() => runConv(w, { geo, kernel: igemm, g, workBytes: 0 }, 0, 0, 0, 0, 0), `field ${field}`).toThrow(SparrowError);
       }
       // consistent but far too large for 32-bit addressing
       new Int32Array(w.memory.buffer, g, 20).set([4096, 65536, 65536, 4, 3, 3, 65536, 65536, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]);
       expect(w.exports.f32_conv2d_igemm_work_bytes(g)).toBe(-5);
       expect(w.exports.f32_conv2d_4x8__wasmsimd(g, 0, 0, 0, 0, 0)).toBe(-5);
       writeConvGeometry(w, geo, g);
-      expect(() => w.dwconv2dF32(g, 0, 0, 0, 0, 0)).toThrow(SparrowError); // groups ≠ C
+      expect(() => runConv(w, { geo, kernel: dw, g, workBytes: 0 }, 0, 0, 0, 0, 0)).toThrow(SparrowError); // groups ≠ C
       w.release(m);
     });
   });

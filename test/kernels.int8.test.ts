@@ -8,8 +8,8 @@
 // independent BigInt computation of the TFLite formulas, plus fast-check properties.
 import { describe, it, expect, beforeAll } from 'vitest';
 import fc from 'fast-check';
-import { loadWasmNode } from '../src/runtime/node.js';
-import type { SparrowWasm } from '../src/runtime/wasm.js';
+import { loadWasmNode } from '../src/wasm/node.js';
+import type { SparrowWasm } from '../src/wasm/gateway.js';
 import { convGeometry, writeConvGeometry } from '../src/kernels/f32.js';
 import type { Conv2dAttrs } from '../src/kernels/f32_ref.js';
 import {
@@ -46,13 +46,13 @@ import {
   qs8GemmRef,
   qs8GlobalAvgPoolRef,
   qs8MaxPoolRef,
-  quantizeMultiplier,
   quantizeRef,
   rdbpotRef,
   requantizeRef,
   srdhmRef,
   type Qs8Data,
 } from '../src/kernels/int8_ref.js';
+import { quantizeMultiplier } from '../src/quant/int8.js';
 import { lcg } from './helpers/tensors.js';
 
 const I32_MIN = -2147483648,

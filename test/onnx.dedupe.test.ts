@@ -1,6 +1,6 @@
-// One owner for the ONNX -> IR conversions (src/onnx/attributes.ts), used by the importer and,
-// re-exported by src/ops/ref/util.ts, by Cast and the backend tests:
-//   - util's names are attributes.ts's functions, not copies;
+// One owner for the ONNX -> IR conversions (src/onnx/attributes.ts), used by the importer and the
+// backend tests; the data type tables are op vocabulary (src/ops/dtypes.ts, Cast):
+//   - attributes.ts re-exports dtypes.ts's functions, not copies;
 //   - attributes.ts's AttributeType codes and data type names agree with onnx-proto's enums;
 //   - attrsFromOnnx (importer, strict) and attrsFromNode (backend tests, lenient) give the same
 //     values; attrsFromNode leaves out what attrsFromOnnx rejects;
@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { build } from 'esbuild';
 import { resolve } from 'node:path';
 import * as attributes from '../src/onnx/attributes.js';
-import * as util from '../src/ops/ref/util.js';
+import * as dtypes from '../src/ops/dtypes.js';
 import { onnxRuntime, type onnx } from '../src/onnx/proto.js';
 import { SparrowError } from '../src/errors.js';
 
@@ -17,12 +17,11 @@ const T = onnxRuntime.AttributeProto.AttributeType;
 const bytes = (s: string) => new TextEncoder().encode(s);
 
 describe('ONNX conversions: one owner', () => {
-  it('util re-exports attributes.ts', () => {
-    expect(util.attrsFromNode).toBe(attributes.attrsFromNode);
-    expect(util.tensorFromOnnx).toBe(attributes.tensorFromOnnx);
-    expect(util.dtypeFromOnnx).toBe(attributes.dtypeFromOnnx);
-    expect(util.onnxTypeName).toBe(attributes.dtypeName);
-    expect(util.onnxDtypeCode).toBe(attributes.onnxDtypeCode);
+  it('attributes.ts re-exports the data type tables of ops/dtypes.ts', () => {
+    expect(attributes.dtypeFromOnnx).toBe(dtypes.dtypeFromOnnx);
+    expect(attributes.dtypeName).toBe(dtypes.dtypeName);
+    expect(attributes.onnxDtypeCode).toBe(dtypes.onnxDtypeCode);
+    expect(attributes.dtypeFromCode).toBe(dtypes.dtypeFromCode);
   });
 
   it('AttributeType codes and data type names match onnx-proto', () => {
@@ -106,7 +105,8 @@ describe('ONNX conversions: one owner', () => {
       logLevel: 'silent',
     });
     const inputs = Object.keys(r.metafile!.inputs);
-    expect(inputs.some((f) => f.endsWith('src/onnx/attributes.ts'))).toBe(true);
+    expect(inputs.some((f) => f.endsWith('src/ops/dtypes.ts'))).toBe(true); // Cast's data type table
+    expect(inputs.some((f) => f.includes('src/onnx/'))).toBe(false); // ops sit below onnx
     expect(inputs.filter((f) => /node_modules\/(onnx-proto|@?protobufjs)\//.test(f))).toEqual([]);
   });
 });

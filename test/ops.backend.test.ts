@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { decodeModel, onnxRuntime, type onnx } from '../src/onnx/proto.js';
 import { hasOp, registeredOps, resolveOp } from '../src/ops/registry.js';
 import { MAX_OPSET } from '../src/ops/ref/index.js';
-import { attrsFromNode, dtypeFromOnnx, onnxTypeName, tensorFromOnnx } from '../src/ops/ref/util.js';
+import { attrsFromNode, dtypeFromOnnx, dtypeName as onnxTypeName, tensorFromOnnx } from '../src/onnx/attributes.js';
 import type { KernelContext, Tensor, ValueInfo } from '../src/ops/types.js';
 import expectedFailuresJson from '../src/ops/ref/expected-failures.json' with { type: 'json' };
 

@@ -11,7 +11,7 @@ import { resolveOp } from '../src/ops/registry.js';
 import { MAX_OPSET, REF_OP_RANGES } from '../src/ops/ref/index.js';
 import { erfOf } from '../src/ops/ref/elementwise.js';
 import { castTensor } from '../src/ops/ref/shape_ops.js';
-import { attrsFromNode } from '../src/ops/ref/util.js';
+import { attrsFromNode } from '../src/onnx/attributes.js';
 import type { AttrValue, Tensor, TensorDType, ValueInfo } from '../src/ops/types.js';
 import { lcg } from './helpers/tensors.js';
 

@@ -1,7 +1,7 @@
 // Tensor conversion Sparrow ⇄ ONNX Runtime for every Sparrow dtype, both ways, through real
 // ORT sessions (an Identity model per dtype), plus the adapters' error paths.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildModel } from '../src/ir/onnx-build.js';
+import { buildModel } from '../src/onnx/build.js';
 import {
   createOrtEngine,
   fromOrtTensor,

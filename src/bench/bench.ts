@@ -10,7 +10,7 @@ import { DType, readContainer } from '../format/container.js';
 import { valueInfoFromOnnx } from '../onnx/attributes.js';
 import { decodeModel } from '../onnx/proto.js';
 import type { Tensor, TensorDType } from '../ops/types.js';
-import { loadWasmNode } from '../runtime/node.js';
+import { loadWasmNode } from '../wasm/node.js';
 import type { InferenceEngine } from '../runtime/ort.js';
 import { measureDecodeSpeed, type DecodeItem } from './codec.js';
 
@@ -99,17 +99,8 @@ export function quantile(xs: readonly number[], q: number): number {
   return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
 }
 
-/** A small seeded PRNG (mulberry32): uniform in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../util/rng.js';
+export { rng };
 
 /** The graph inputs (not initializers) of an ONNX model with their dtypes and dims (-1 = symbolic). */
 export function modelInputs(bytes: Uint8Array): Array<{ name: string; dtype: TensorDType; dims: number[] | null }> {

@@ -4,8 +4,8 @@
 import zlib from 'node:zlib';
 import { CODEC_NAMES, encodeInt8 } from '../codec/int8.js';
 import { SparrowError } from '../errors.js';
-import { loadWasmNode } from '../runtime/node.js';
-import type { SparrowWasm } from '../runtime/wasm.js';
+import { loadWasmNode } from '../wasm/node.js';
+import type { SparrowWasm } from '../wasm/gateway.js';
 import { dataFile } from './data.js';
 import { interleave } from './timing.js';
 import { quantizedWeights } from './weights.js';

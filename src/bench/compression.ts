@@ -17,7 +17,7 @@ import { importOnnx } from '../onnx/import.js';
 import { optimize } from '../ir/passes.js';
 import { imageBatch, argmaxRow, type ImageSet } from '../io/datasets.js';
 import { loadDataset } from '../io/datasets_node.js';
-import { loadWasmNode } from '../runtime/node.js';
+import { loadWasmNode } from '../wasm/node.js';
 import { Session } from '../runtime/session.js';
 import type { Tensor } from '../ops/types.js';
 import { dataFile } from './data.js';

@@ -12,8 +12,9 @@ import { crc32 } from '../format/crc32.js';
 import { inspectSparrow } from '../format/inspect.js';
 import { packTensors } from '../compress/pack.js';
 import { parseNpy, writeNpy } from '../io/npy.js';
-import { decodeChecked, statusError, type SparrowWasm } from '../runtime/wasm.js';
-import { loadWasmNode } from '../runtime/node.js';
+import { statusError, type SparrowWasm } from '../wasm/gateway.js';
+import { decodeChecked } from '../wasm/checked.js';
+import { loadWasmNode } from '../wasm/node.js';
 
 export interface FuzzReport {
   inputs: number;

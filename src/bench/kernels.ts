@@ -11,13 +11,13 @@
 // convs on random CSR weights at density 0.3 and 0.1 (70 % / 90 % sparsity; GMAC/s counted as
 // the dense M·N·K, i.e. effective), and the f32 conv (indirect GEMM) on the same shape, all
 // interleaved; beside the measured int8 peak (independent dot_i16x8_s + add chains, no loads).
-import { loadWasmNode } from '../runtime/node.js';
-import type { SparrowWasm } from '../runtime/wasm.js';
+import { loadWasmNode } from '../wasm/node.js';
+import type { SparrowWasm } from '../wasm/gateway.js';
 import { F32_CONV_KERNELS, F32_GEMM_KERNELS, convGeometry, planConv, runConv } from '../kernels/f32.js';
 import type { Conv2dAttrs } from '../kernels/f32_ref.js';
 import { interleave, median } from './timing.js';
 import { placeConvWeights, planQs8Conv, putChannelParams, qs8ConvKernel, QS8_CONV_KERNELS, type Qs8Out } from '../kernels/int8.js';
-import { quantizeMultiplier } from '../kernels/int8_ref.js';
+import { quantizeMultiplier } from '../quant/int8.js';
 
 export interface ConvShape {
   name: string;
@@ -139,11 +139,11 @@ export async function runKernelBench(opts: { rounds?: number } = {}): Promise<Ke
       bias = w.alloc(M * 4),
       y = w.alloc(M * N * 4);
     const work = w.alloc(Math.max(...plans.map((p) => p.workBytes), w.exports.f32_im2col_work_bytes(im2colPlan.g)));
-    const bp = w.alloc(w.packedBSizeF32(K, N) * 4);
+    const bp = w.alloc(w.exports.f32_packed_b_size(K, N) * 4);
     fill(w, x, s.cin * s.hw * s.hw, 1);
     fill(w, wt, M * K, 2);
     fill(w, bias, M, 3);
-    fill(w, bp, w.packedBSizeF32(K, N), 4);
+    fill(w, bp, w.exports.f32_packed_b_size(K, N), 4);
     const contenders = [
       ...plans.map((p) => ({ name: p.kernel.name, run: () => runConv(w, p, x, wt, bias, y, work) })),
       ...F32_GEMM_KERNELS.map((k) => ({ name: k.name, run: () => k.run(w, M, N, K, wt, K, bp, y, N, bias, 1, 1, 0, Infinity) })),

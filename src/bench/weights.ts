@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { decodeModel } from '../onnx/proto.js';
 import { weightTensors } from '../onnx/initializers.js';
 import { magnitudePrune } from '../compress/prune.js';
-import { channelAxisFor, quantizePerChannelInt8 } from '../compress/quantize.js';
+import { channelAxisFor, quantizePerChannelInt8 } from '../quant/int8.js';
 
 export interface Int8Weight {
   name: string;

@@ -30,7 +30,7 @@ import { writeBenchReport } from '../bench/report.js';
 import type { Tensor, ValueInfo } from '../ops/types.js';
 import cliProgress from 'cli-progress';
 import '../ops/ref/index.js';
-import { loadWasmNode } from '../runtime/node.js';
+import { loadWasmNode } from '../wasm/node.js';
 
 /**
  * Engines of --engine / --engines: the CLI names → Session engines (EngineName) or ONNX Runtime
@@ -158,7 +158,8 @@ async function npyCalibBatches(spec: string, n: number, info: ValueInfo, pre: Pr
   return out;
 }
 
-export const VERSION = '0.1.0';
+export { VERSION } from '../util/version.js';
+import { VERSION } from '../util/version.js';
 
 async function readInput(path: string): Promise<Uint8Array> {
   try {

@@ -3,7 +3,7 @@
 // float32 WASM conv kernels instead of the TypeScript reference. Both are float32 (the
 // reference conv accumulates in float32 too; Gram blocks of ≤ 256 patches are summed into
 // float64 by calib.ts), so Hessians agree with the pure-TS path to ~1e-6 relative.
-import type { SparrowWasm } from '../runtime/wasm.js';
+import type { SparrowWasm } from '../wasm/gateway.js';
 import { conv2dF32, gemmF32 } from '../kernels/f32.js';
 import { readWindowAttrs, windowGeometry } from '../ops/ref/conv.js';
 import { AttrReader } from '../ops/ref/util.js';

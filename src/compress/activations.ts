@@ -23,16 +23,8 @@
 //                 coordinate descent on each end over the bin edges; the observed range is a
 //                 candidate, so the choice is never worse than minmax on this objective.
 //
-// Quantization helpers (TFLite / ONNX QuantizeLinear conventions):
-//   int8QuantParams(range)  → { scale, zeroPoint }: asymmetric int8 over [min(min, 0), max(max, 0)],
-//                             scale float32 > 0, zero point an integer in −128..127, so that real 0
-//                             is exactly representable (q = zeroPoint ↔ 0); an empty range gives scale 1;
-//   quantizeInt8 / dequantizeInt8: q = clamp(roundHalfEven(x / scale) + zeroPoint, −128, 127),
-//                             x̂ = (q − zeroPoint) · scale;
-//   biasScales(sx, sw)      → float32 fround(sx · sw[c]) per output channel;
-//   quantizeBiasInt32(b, sx, sw) → int32 round(b[c] / (sx · sw[c])), throwing
-//                             SparrowError('invalid_argument') when a value saturates int32
-//                             (or, with onSaturate 'clamp', clamping and counting).
+// The quantization parameters of a range (int8QuantParams), the int32 biases and the rest of
+// the scheme live in src/quant/int8.ts.
 //
 // compress.ts stores these ranges as metadata.activationRanges {value: [min, max]} (--activations
 // static); plain TS.
@@ -40,6 +32,7 @@ import { SparrowError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
 import type { Tensor } from '../ops/types.js';
 import { runReference, type ReferenceOptions } from '../runtime/reference.js';
+import { int8QuantParams, roundHalfEven } from '../quant/int8.js';
 
 export type CalibrationMethod = 'minmax' | 'percentile' | 'mse';
 export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['minmax', 'percentile', 'mse'];
@@ -164,116 +157,6 @@ export class ActivationHistogram {
     for (let i = 0; i < this.bins; i++) out[i] = -this.radius + (i + 0.5) * w;
     return out;
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// int8 asymmetric quantization parameters
-
-export interface Int8QuantParams {
-  /** float32, finite, > 0 */
-  scale: number;
-  /** integer in −128..127; real 0 ↔ q = zeroPoint exactly */
-  zeroPoint: number;
-}
-
-/** Round half to even (ONNX QuantizeLinear). */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-/**
- * Asymmetric int8 parameters of a range (TFLite's rule): the range is widened to contain 0,
- * scale = (rmax − rmin) / 255 (as float32), zeroPoint = round(−128 − rmin / scale) clamped to
- * −128..127. An empty range ([0, 0]) gives scale 1, zeroPoint 0.
- */
-export function int8QuantParams(range: ActivationRange): Int8QuantParams {
-  const { min, max } = range;
-  if (!Number.isFinite(min) || !Number.isFinite(max) || min > max)
-    throw new SparrowError('invalid_argument', `a range needs finite min ≤ max, got [${min}, ${max}]`);
-  const rmin = Math.min(min, 0),
-    rmax = Math.max(max, 0);
-  if (rmax - rmin === 0) return { scale: 1, zeroPoint: 0 };
-  let scale = Math.fround((rmax - rmin) / 255);
-  if (!(scale > 0) || !Number.isFinite(scale)) scale = scale > 0 ? 3.4028234663852886e38 : 1.401298464324817e-45; // float32 extremes
-  const zp = Math.round(-128 - rmin / scale);
-  return { scale, zeroPoint: Math.max(-128, Math.min(127, zp)) + 0 };
-}
-
-/** q = clamp(roundHalfEven(x / scale) + zeroPoint, −128, 127). */
-export function quantizeInt8(x: number, p: Int8QuantParams): number {
-  const q = roundHalfEven(x / p.scale) + p.zeroPoint;
-  return q < -128 ? -128 : q > 127 ? 127 : q;
-}
-
-/** (q − zeroPoint) · scale */
-export function dequantizeInt8(q: number, p: Int8QuantParams): number {
-  return (q - p.zeroPoint) * p.scale;
-}
-
-// ---------------------------------------------------------------------------------------------
-// int32 biases
-
-/** Per-channel bias scales fround(sx · sw[c]) (sw a number: per-tensor). */
-export function biasScales(inputScale: number, weightScales: ArrayLike<number> | number, channels?: number): Float32Array {
-  const C = typeof weightScales === 'number' ? (channels ?? 1) : weightScales.length;
-  if (!(Number.isFinite(inputScale) && inputScale > 0))
-    throw new SparrowError('invalid_argument', `input scale must be finite and positive, got ${inputScale}`);
-  const out = new Float32Array(C);
-  for (let c = 0; c < C; c++) {
-    const sw = typeof weightScales === 'number' ? weightScales : weightScales[c]!;
-    if (!(Number.isFinite(sw) && sw > 0))
-      throw new SparrowError('invalid_argument', `weight scale ${c} must be finite and positive, got ${sw}`);
-    out[c] = Math.fround(inputScale * sw);
-    if (!(out[c]! > 0)) throw new SparrowError('invalid_argument', `bias scale ${c} = ${inputScale}·${sw} underflows float32`);
-  }
-  return out;
-}
-
-export interface Int32Bias {
-  q: Int32Array;
-  /** fround(sx · sw[c]) per channel */
-  scales: Float32Array;
-  /** channels whose value was clamped to the int32 range (only with onSaturate 'clamp') */
-  saturated: number[];
-}
-
-const I32_MAX = 2147483647,
-  I32_MIN = -2147483648;
-
-/**
- * int32 bias q[c] = roundHalfEven(b[c] / (sx · sw[c])) for a layer with input scale sx and
- * weight scales sw (per output channel, or one number). A value outside the int32 range throws
- * SparrowError('invalid_argument') naming the channel, unless `onSaturate` is 'clamp'.
- */
-export function quantizeBiasInt32(
-  bias: ArrayLike<number>,
-  inputScale: number,
-  weightScales: ArrayLike<number> | number,
-  opts: { onSaturate?: 'throw' | 'clamp' } = {},
-): Int32Bias {
-  if (typeof weightScales !== 'number' && weightScales.length !== bias.length) {
-    throw new SparrowError('invalid_argument', `bias has ${bias.length} channels, the weight ${weightScales.length} scales`);
-  }
-  const scales = biasScales(inputScale, weightScales, bias.length);
-  const q = new Int32Array(bias.length);
-  const saturated: number[] = [];
-  for (let c = 0; c < bias.length; c++) {
-    const b = bias[c]!;
-    if (!Number.isFinite(b)) throw new SparrowError('invalid_argument', `bias ${c} is ${b}`);
-    const v = roundHalfEven(b / scales[c]!);
-    if (v > I32_MAX || v < I32_MIN) {
-      if (opts.onSaturate !== 'clamp') {
-        throw new SparrowError(
-          'invalid_argument',
-          `bias ${c} = ${b} is ${v} steps of ${scales[c]} (input scale ${inputScale} × weight scale): outside int32`,
-        );
-      }
-      saturated.push(c);
-      q[c] = v > 0 ? I32_MAX : I32_MIN;
-    } else q[c] = v;
-  }
-  return { q, scales, saturated };
 }
 
 // ---------------------------------------------------------------------------------------------

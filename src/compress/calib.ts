@@ -28,6 +28,7 @@
 // order). withPrunedWeights builds the graph copy with the new constants.
 
 import { SparrowError } from '../errors.js';
+import { mulberry32 } from '../util/rng.js';
 import { elementCount, type Tensor } from '../ops/types.js';
 import { cloneGraph, consumers, type Graph, type Node } from '../ir/graph.js';
 import { checkFeed, runReference } from '../runtime/reference.js';
@@ -164,18 +165,6 @@ export function runWithHook(graph: Graph, feeds: Record<string, Tensor>, hook: N
 
 // ---------------------------------------------------------------------------------------------
 // Streaming accumulation
-
-/** mulberry32: a small deterministic PRNG, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function hashString(s: string): number {
   let h = 2166136261;

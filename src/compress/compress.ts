@@ -25,7 +25,7 @@ import { wasmCalibAccel } from './accel.js';
 import { obsQuantize } from './gptq.js';
 import { DEFAULT_ALPHAS, allocate, measureSensitivity, meanKl, type Candidate, type SensitivityTable } from './allocate.js';
 import { encodeInt8 } from '../codec/int8.js';
-import type { SparrowWasm } from '../runtime/wasm.js';
+import type { SparrowWasm } from '../wasm/gateway.js';
 import { hessianPrune } from './obs.js';
 import { cloneGraph, consumers, type Graph, type Node } from '../ir/graph.js';
 import { optimize } from '../ir/passes.js';
@@ -37,7 +37,7 @@ import { Session, type EngineName } from '../runtime/session.js';
 import { writeSparrowModel, type CompressionRecord, type Preprocessing } from '../runtime/sparrow_model.js';
 import { shareInt8Levels, distinct } from './kmeans.js';
 import { magnitudePrune } from './prune.js';
-import { channelAxisFor, dequantize, quantizePerChannelInt8 } from './quantize.js';
+import { channelAxisFor, dequantize, quantizePerChannelInt8 } from '../quant/int8.js';
 import { activationValues, calibrateActivations, type CalibrationMethod } from './activations.js';
 
 export type PruneMethod = 'magnitude' | 'hessian';

@@ -23,7 +23,7 @@
 import { SparrowError } from '../errors.js';
 import { inverseUpperCholesky } from './linalg.js';
 import { obsPruneDetailed } from './obs.js';
-import { roundHalfEven } from './quantize.js';
+import { roundHalfEven } from '../quant/int8.js';
 
 export type StepRule = 'max' | 'mse' | { rms: number };
 

@@ -11,7 +11,7 @@
 // weighted mean rounded to an integer (half to even, never 0); every value then maps to the
 // nearest level of its own sign (ties: the smaller magnitude).
 import { SparrowError } from '../errors.js';
-import { roundHalfEven } from './quantize.js';
+import { roundHalfEven } from '../quant/int8.js';
 
 export interface SharedInt8 {
   /** same shape as the input, at most 2^bits distinct values */

@@ -1,14 +1,14 @@
 // The small "weights only" packer of an ONNX model used by the examples until `sparrow compress`
 // lands, and (re-exported) packTensors, which builds .sparrow containers from tensors.
-import { packTensors, type PackTensor } from './pack_tensors.js';
+import { packTensors, type PackTensor } from '../format/pack.js';
 import { decodeModel } from '../onnx/proto.js';
 import { weightTensors } from '../onnx/initializers.js';
 import { magnitudePrune } from './prune.js';
-import { channelAxisFor, quantizePerChannelInt8 } from './quantize.js';
+import { channelAxisFor, quantizePerChannelInt8 } from '../quant/int8.js';
 
 // packTensors lives in pack_tensors.ts so that readers of .sparrow files (src/format/graph.ts)
 // do not pull in the ONNX decoder that packOnnxWeights needs.
-export { packTensors, PRODUCER, type PackData, type PackTensor } from './pack_tensors.js';
+export { packTensors, PRODUCER, type PackData, type PackTensor } from '../format/pack.js';
 
 /**
  * The Conv/Gemm/MatMul weights of an ONNX model, magnitude-pruned per layer to `sparsity`

@@ -11,9 +11,9 @@
 // outputs); anything inconsistent is SparrowError('corrupt_metadata'), an op the registry lacks
 // is SparrowError('unsupported_op') naming op, opset and node. Plain TS (browser/Worker safe).
 import { SparrowError } from '../errors.js';
-import { packTensors, type PackTensor } from '../compress/pack_tensors.js';
+import { packTensors, type PackTensor } from './pack.js';
 import { decodeInt8Ref } from '../codec/int8.js';
-import { dequantize } from '../compress/quantize.js';
+import { dequantize } from '../quant/int8.js';
 import { resolveOp } from '../ops/registry.js';
 import { elementCount, type AttrValue, type Attrs, type Tensor, type TensorDType, type TensorData, type ValueInfo } from '../ops/types.js';
 import type { Graph, Node, Value } from '../ir/graph.js';

@@ -4,11 +4,11 @@
 // (geometry block). References: ./f32_ref.ts.
 //
 // Engine use: place weights once (conv weights need no repacking: ONNX (M, C/g, KH, KW) is the
-// A operand as is; Gemm/MatMul constant B is packed once with packBF32), planConv() once per
+// A operand as is; Gemm/MatMul constant B is packed once with f32_pack_b), planConv() once per
 // node (writes the geometry block), then runConv()/gemm kernels per inference with pointers.
 
 import { SparrowError } from '../errors.js';
-import type { SparrowWasm } from '../runtime/wasm.js';
+import type { SparrowWasm } from '../wasm/gateway.js';
 import { actBounds, CONV_DEFAULTS, convOutSize, type Act, type Conv2dAttrs } from './f32_ref.js';
 
 type Ex = SparrowWasm['exports'];
@@ -238,8 +238,8 @@ export function gemmF32(
   try {
     const pa = w.putF32(A),
       pbRaw = w.putF32(B);
-    const bp = w.alloc(w.packedBSizeF32(K, N) * 4);
-    w.packBF32(K, N, pbRaw, opts.transB ? K : N, !!opts.transB, bp);
+    const bp = w.alloc(w.exports.f32_packed_b_size(K, N) * 4);
+    w.exports.f32_pack_b(K, N, pbRaw, opts.transB ? K : N, opts.transB ? 1 : 0, bp);
     const pbias = opts.bias ? w.putF32(opts.bias) : 0;
     const biasMode: BiasMode = !opts.bias ? 0 : (opts.biasPer ?? 'row') === 'row' ? 1 : 2;
     const pc = w.alloc(M * N * 4);

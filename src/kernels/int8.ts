@@ -11,13 +11,13 @@
 // per inference call kernel.run with pointers only.
 
 import { SparrowError } from '../errors.js';
-import type { SparrowWasm } from '../runtime/wasm.js';
+import type { SparrowWasm } from '../wasm/gateway.js';
 import { CONV_GEOMETRY_BYTES, convGeometry, writeConvGeometry, type ConvGeometry } from './f32.js';
 import { CONV_DEFAULTS, type Conv2dAttrs } from './f32_ref.js';
 import { csrFromDense, type AddParams, type Csr, type Qs8Data, type Qs8Out, type VaddParams } from './int8_ref.js';
 
 export type { AddParams, Csr, Qs8Data, Qs8Out, VaddParams } from './int8_ref.js';
-export { addParams, quantizeMultiplier, vaddParams } from './int8_ref.js';
+export { addParams, vaddParams } from './int8_ref.js';
 
 const E_ARG = -5;
 const align16 = (b: number): number => (b + 15) & ~15;

@@ -2,19 +2,18 @@
 // tested against bit for bit. Direct loops, exact integer arithmetic (int32 wrap where the
 // kernels wrap), float32 rounding (Math.fround) after every float op of the float epilogues.
 //
-// Quantization scheme (sparrow-int8, issue 5):
-//   weights     int8 symmetric per output channel: real = q·s_w[c]; pruned weights exactly 0.
-//               W (N = Cout, K) row-major, K = Cin/g·KH·KW in (cin, kh, kw) order (ONNX Conv).
-//   activations int8 asymmetric per tensor: real = s·(q − z), q, z ∈ [−128, 127]; NCHW.
+// The quantization scheme is stated in src/quant/int8.ts. In the kernels' terms:
+//   W (N = Cout, K) int8 row-major, K = Cin/g·KH·KW in (cin, kh, kw) order (ONNX Conv); X NCHW int8.
 //   accumulator acc[c, m] = Σ_k W[c, k]·(X[k, m] − z_x); padding taps read z_x (real zero).
 //   output      int8:  y = clamp(z_y + mulQ(acc + bias[c], M0[c], shift[c]), lo, hi)
 //               f32:   y = clamp(f32(acc)·scale[c] + bias[c]) with scale[c] = s_x·s_w[c]
 //               int32: y = acc + bias[c]
-//   bias (int8/int32 modes) = round(b / (s_x·s_w[c])). Fused ReLU/Clip = lo/hi.
+//   Fused ReLU/Clip = lo/hi.
 // mulQ = TFLite's MultiplyByQuantizedMultiplier with exponent = −shift: shift > 0 is a right
 // shift (the usual multipliers < 1), shift < 0 a left shift of the input (wrapping, as TFLite).
 
 import { convOutSize, type Conv2dAttrs } from './f32_ref.js';
+import { quantizeMultiplier, roundHalfEven } from '../quant/int8.js';
 
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
@@ -60,34 +59,6 @@ export function mulQRef(x: number, m: number, shift: number): number {
 export function requantizeRef(acc: number, m: number, shift: number, zy: number, lo: number, hi: number): number {
   const v = (zy + mulQRef(acc, m, shift)) | 0;
   return Math.min(hi, Math.max(lo, v));
-}
-
-/**
- * TFLite QuantizeMultiplier for a real multiplier ≥ 0: real ≈ M0 · 2^−31 · 2^−shift with
- * M0 ∈ [2^30, 2^31) (or 0). shift > 0 = right shift (real < 0.5), shift < 0 = left shift.
- * Multipliers below 2^−32 give (0, 0) (TFLite). Throws for negative/non-finite or ≥ 2^31.
- */
-export function quantizeMultiplier(real: number): { multiplier: number; shift: number } {
-  if (!(real >= 0) || !Number.isFinite(real)) throw new RangeError(`quantizeMultiplier: ${real} is not a finite non-negative number`);
-  if (real < 2 ** -40) return { multiplier: 0, shift: 0 };
-  let exp = Math.ceil(Math.log2(real));
-  let frac = real / 2 ** exp;
-  while (frac >= 1) {
-    frac /= 2;
-    exp++;
-  }
-  while (frac < 0.5) {
-    frac *= 2;
-    exp--;
-  }
-  let q = Math.round(frac * P31);
-  if (q === P31) {
-    q /= 2;
-    exp++;
-  }
-  if (exp < -31) return { multiplier: 0, shift: 0 };
-  if (exp > 31) throw new RangeError(`quantizeMultiplier: ${real} is too large`);
-  return { multiplier: q, shift: -exp };
 }
 
 /** Output stage of the int8 GEMM/conv kernels (per output channel c). */
@@ -376,12 +347,6 @@ export function qs8MaxPoolRef(
         y[(c * OH + oh) * OW + ow] = m;
       }
   return { data: y, dims: [C, OH, OW] };
-}
-
-/** Round half to even of an integer-or-half float (Math.round rounds half up). */
-function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /**

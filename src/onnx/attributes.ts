@@ -1,13 +1,17 @@
 // ONNX AttributeProto / TensorProto / TypeProto → the IR's Attrs, Tensor and ValueInfo: the one
-// place that converts decoded ONNX messages into IR values (the importer, and through
-// src/ops/ref/util.ts the reference kernels' Cast and the backend tests).
+// place that converts decoded ONNX messages into IR values (the importer, the conformance runner
+// and the backend tests). The data type codes themselves are op vocabulary (Cast's `to`) and live
+// in src/ops/dtypes.ts, re-exported here.
 // Plain TS (browser / Worker safe), and no runtime import of onnx-proto (types only, int64 helpers
-// from fields.ts): src/ops/ref/util.ts imports this module, and the Worker and browser bundles
-// that hold the reference kernels must stay free of protobufjs (npm run build:demo checks it).
+// from fields.ts): the Worker and browser bundles must stay free of protobufjs (npm run build:demo
+// checks it).
 import { SparrowError } from '../errors.js';
 import type { AttrValue, Attrs, Tensor, TensorDType, ValueInfo } from '../ops/types.js';
 import { int64ToBigInt, type onnx } from './fields.js';
 import { tensorFromProto } from './initializers.js';
+import { dtypeFromCode, dtypeName } from '../ops/dtypes.js';
+
+export { dtypeFromCode, dtypeFromOnnx, dtypeName, onnxDtypeCode } from '../ops/dtypes.js';
 
 /**
  * onnx.AttributeProto.AttributeType as plain numbers (the enum of onnx.proto; reading it from
@@ -31,74 +35,6 @@ export const ATTRIBUTE_TYPE = {
   TYPE_PROTOS: 14,
 } as const;
 const AT = ATTRIBUTE_TYPE;
-
-/** ONNX TensorProto.DataType code → the IR dtype (codes the IR has no dtype for are absent). */
-const DTYPE_BY_CODE: Readonly<Record<number, TensorDType>> = {
-  1: 'float32',
-  2: 'uint8',
-  3: 'int8',
-  6: 'int32',
-  7: 'int64',
-  9: 'bool',
-};
-const DTYPE_NAMES: Readonly<Record<number, string>> = {
-  0: 'UNDEFINED',
-  1: 'FLOAT',
-  2: 'UINT8',
-  3: 'INT8',
-  4: 'UINT16',
-  5: 'INT16',
-  6: 'INT32',
-  7: 'INT64',
-  8: 'STRING',
-  9: 'BOOL',
-  10: 'FLOAT16',
-  11: 'DOUBLE',
-  12: 'UINT32',
-  13: 'UINT64',
-  14: 'COMPLEX64',
-  15: 'COMPLEX128',
-  16: 'BFLOAT16',
-  17: 'FLOAT8E4M3FN',
-  18: 'FLOAT8E4M3FNUZ',
-  19: 'FLOAT8E5M2',
-  20: 'FLOAT8E5M2FNUZ',
-  21: 'UINT4',
-  22: 'INT4',
-  23: 'FLOAT4E2M1',
-  24: 'FLOAT8E8M0',
-  25: 'UINT2',
-  26: 'INT2',
-};
-
-const DTYPE_CODES: Readonly<Record<TensorDType, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 };
-
-/** The ONNX name of a data type code ('FLOAT16', ...). */
-export function dtypeName(code: number): string {
-  return DTYPE_NAMES[code] ?? `type ${code}`;
-}
-
-/** The IR dtype of an ONNX data type code, or undefined when the IR has none (Cast's `to`). */
-export function dtypeFromOnnx(code: number): TensorDType | undefined {
-  return DTYPE_BY_CODE[code];
-}
-
-/** The ONNX TensorProto.DataType code of an IR dtype. */
-export function onnxDtypeCode(dtype: TensorDType): number {
-  return DTYPE_CODES[dtype];
-}
-
-/** The IR dtype of an ONNX data type code; SparrowError('unsupported_op') naming `what` otherwise. */
-export function dtypeFromCode(code: number, what: string): TensorDType {
-  const d = DTYPE_BY_CODE[code];
-  if (d === undefined) {
-    throw new SparrowError(
-      'unsupported_op',
-      `${what} has data type ${dtypeName(code)} (${code}); Sparrow runs FLOAT, INT64, INT32, INT8, UINT8 and BOOL tensors`,
-    );
-  }
-  return d;
-}
 
 /**
  * A TensorProto as an IR Tensor (float32, int64, int32, int8, uint8, bool). Data is always a

@@ -26,66 +26,8 @@ import { fuseGraph, fusedActivation, FUSED_DOMAIN, type FuseReport } from '../ir
 import { checkArenaPlan, planArena, type ArenaPlan, type PlanStep } from './plan.js';
 import { checkFeeds, outputReader, profilePlan, runPlan, type RunnablePlan } from './plan_runner.js';
 import { guardKernel } from './reference.js';
-import { SparrowWasm } from './wasm.js';
+import { SparrowWasm, type WasmExports } from '../wasm/gateway.js';
 import { convGeometry, planConv, CONV_GEOMETRY_BYTES } from '../kernels/f32.js';
-
-/** The WASM exports this engine calls (assembly/f32ops/ and assembly/f32/). Pointers are byte offsets. */
-interface OpsExports {
-  memory: WebAssembly.Memory;
-  f32_add_bcast__wasmsimd(d: number, a: number, b: number, y: number): void;
-  f32_sub_bcast__wasmsimd(d: number, a: number, b: number, y: number): void;
-  f32_mul_bcast__wasmsimd(d: number, a: number, b: number, y: number): void;
-  f32_div_bcast__wasmsimd(d: number, a: number, b: number, y: number): void;
-  f32_pow_bcast__scalar(d: number, a: number, b: number, y: number): void;
-  f32_relu__wasmsimd(x: number, y: number, n: number): void;
-  f32_leakyrelu__wasmsimd(x: number, y: number, n: number, alpha: number): void;
-  f32_clip__wasmsimd(x: number, y: number, n: number, lo: number, hi: number): void;
-  f32_sigmoid__wasmsimd(x: number, y: number, n: number): void;
-  f32_tanh__wasmsimd(x: number, y: number, n: number): void;
-  f32_hardsigmoid__wasmsimd(x: number, y: number, n: number, alpha: number, beta: number): void;
-  f32_hardswish__wasmsimd(x: number, y: number, n: number): void;
-  f32_exp__wasmsimd(x: number, y: number, n: number): void;
-  f32_sqrt__wasmsimd(x: number, y: number, n: number): void;
-  f32_erf__wasmsimd(x: number, y: number, n: number): void;
-  f32_gelu__wasmsimd(x: number, y: number, n: number, tanhForm: number): void;
-  f32_pow_scalar__wasmsimd(x: number, y: number, n: number, e: number): void;
-  f32_maxpool2d__wasm(g: number, x: number, y: number): void;
-  f32_avgpool2d__wasm(g: number, x: number, y: number): void;
-  f32_softmax__wasmsimd(x: number, y: number, outer: number, len: number, inner: number, log: number): void;
-  f32_mean__wasmsimd(x: number, y: number, outer: number, len: number, inner: number): void;
-  f32_layernorm__wasmsimd(
-    x: number,
-    scale: number,
-    bias: number,
-    y: number,
-    mean: number,
-    invStd: number,
-    outer: number,
-    inner: number,
-    eps: number,
-  ): void;
-  f32_channel_affine__wasmsimd(x: number, s: number, t: number, y: number, outer: number, C: number, inner: number): void;
-  f32_remap__wasm(d: number, src: number, dst: number, fill: number): void;
-  f32_fill__wasm(y: number, n: number, v: number): void;
-  // assembly/f32/gemm.ts (the kernels engineer's GEMM; convs go through src/kernels/f32.ts)
-  f32_gemm__wasmsimd(
-    M: number,
-    N: number,
-    K: number,
-    a: number,
-    lda: number,
-    bp: number,
-    c: number,
-    ldc: number,
-    bias: number,
-    biasMode: number,
-    act: number,
-    lo: number,
-    hi: number,
-  ): void;
-  f32_pack_b(K: number, N: number, b: number, ldb: number, transB: number, bp: number): void;
-  f32_packed_b_size(K: number, N: number): number;
-}
 
 /** A node the engine runs with its TS reference kernel, and why. */
 export interface FallbackOp {
@@ -194,15 +136,11 @@ export class F32Engine {
       this.#init = (async () => {
         let module = this.#opts.wasmModule;
         if (!module) {
-          const spec = './node.js';
-          const node = (await import(/* @vite-ignore */ spec)) as typeof import('./node.js');
+          const spec = '../wasm/node.js';
+          const node = (await import(/* @vite-ignore */ spec)) as typeof import('../wasm/node.js');
           module = await node.compileNodeModule();
         }
         const w = await SparrowWasm.instantiate(module);
-        const ex = w.exports as unknown as Partial<OpsExports>;
-        if (typeof ex.f32_remap__wasm !== 'function' || typeof ex.f32_gemm__wasmsimd !== 'function') {
-          throw new SparrowError('internal', 'the WASM module lacks the float32 kernels (rebuild it: npm run build:wasm)');
-        }
         this.#wasm = w;
         return w;
       })();
@@ -388,8 +326,8 @@ export class F32Engine {
     return p;
   }
 
-  get ex(): OpsExports {
-    return this.#wasm!.exports as unknown as OpsExports;
+  get ex(): WasmExports {
+    return this.#wasm!.exports;
   }
 
   get wasmOrThrow(): SparrowWasm {
@@ -584,7 +522,7 @@ class LowerCtx {
     readonly kind: (name: string) => 'const' | 'arena' | 'js',
   ) {}
 
-  get ex(): OpsExports {
+  get ex(): WasmExports {
     return this.engine.ex;
   }
 
@@ -857,7 +795,7 @@ const LOWERINGS: Record<string, Lowering> = {
 
 type UnaryFn = (x: number, y: number, n: number) => void;
 
-function unary(make: (ex: OpsExports, n: Node) => UnaryFn): Lowering {
+function unary(make: (ex: WasmExports, n: Node) => UnaryFn): Lowering {
   return (n, L) => {
     const why = dtypeReason(n, L, [0]);
     if (why) return why;

@@ -46,11 +46,11 @@ import { fuseGraph, fusedActivation, FUSED_DOMAIN } from '../ir/fuse.js';
 import { checkArenaPlan, planArena, type PlanStep } from './plan.js';
 import { checkFeeds, outputReader, profilePlan, runPlan, type RunnablePlan } from './plan_runner.js';
 import { guardKernel } from './reference.js';
-import { SparrowWasm } from './wasm.js';
+import { SparrowWasm } from '../wasm/gateway.js';
 import type { CodedInt8 } from '../format/graph.js';
 import { decodeInt8Ref } from '../codec/int8.js';
-import { quantizePerChannelInt8 } from '../compress/quantize.js';
-import { int8QuantParams, quantizeBiasInt32 } from '../compress/activations.js';
+import { quantizePerChannelInt8 } from '../quant/int8.js';
+import { int8QuantParams, quantizeBiasInt32 } from '../quant/int8.js';
 import { CONV_GEOMETRY_BYTES, convGeometry, writeConvGeometry, type ConvGeometry } from '../kernels/f32.js';
 import {
   ADD_PARAMS_BYTES,
@@ -78,9 +78,9 @@ import {
   qs8FcRef,
   qs8GlobalAvgPoolRef,
   qs8MaxPoolRef,
-  quantizeMultiplier,
   quantizeRef,
 } from '../kernels/int8_ref.js';
+import { quantizeMultiplier } from '../quant/int8.js';
 import type { FallbackOp } from './engine_f32.js';
 
 /**
@@ -235,8 +235,8 @@ export class Int8Engine {
     if (!this.#wasm) {
       let module = this.#opts.wasmModule;
       if (!module) {
-        const spec = './node.js';
-        const node = (await import(/* @vite-ignore */ spec)) as typeof import('./node.js');
+        const spec = '../wasm/node.js';
+        const node = (await import(/* @vite-ignore */ spec)) as typeof import('../wasm/node.js');
         module = await node.compileNodeModule();
       }
       const w = await SparrowWasm.instantiate(module);

@@ -100,8 +100,10 @@ function unchanged(graph: Graph): OptimizeReport {
  * of a model; undefined where the Node adapter is not available (the engine reports that itself).
  */
 function nodeModule(): Promise<WebAssembly.Module | undefined> {
-  const spec = './node.js';
-  return (import(/* @vite-ignore */ spec) as Promise<typeof import('./node.js')>).then((n) => n.compileNodeModule()).catch(() => undefined);
+  const spec = '../wasm/node.js';
+  return (import(/* @vite-ignore */ spec) as Promise<typeof import('../wasm/node.js')>)
+    .then((n) => n.compileNodeModule())
+    .catch(() => undefined);
 }
 
 export class Session {

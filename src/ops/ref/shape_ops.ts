@@ -5,19 +5,18 @@
 
 import type { Attrs, KernelContext, RefKernel, ShapeFn, Tensor, TensorData, TensorDType, ValueInfo } from '../types.js';
 import { elementCount } from '../types.js';
+import { dtypeFromOnnx, dtypeName as onnxTypeName } from '../dtypes.js';
 import {
   AttrReader,
   allocData,
   broadcastDims,
   broadcastDimsSymbolic,
   broadcastIndex,
-  dtypeFromOnnx,
   elementAsNumber,
   infoOf,
   int64Tensor,
   normAxes,
   normAxis,
-  onnxTypeName,
   opError,
   opUnsupported,
   productOrUnknown,

@@ -116,12 +116,6 @@ export class AttrReader {
 }
 
 // ---------------------------------------------------------------------------------------------
-// ONNX -> Sparrow conversions: src/onnx/attributes.ts owns them (no onnx-proto at run time, so
-// the kernels may import it); re-exported for Cast and the backend tests under their names here.
-
-export { attrsFromNode, dtypeFromOnnx, dtypeName as onnxTypeName, onnxDtypeCode, tensorFromOnnx } from '../../onnx/attributes.js';
-
-// ---------------------------------------------------------------------------------------------
 // Tensors
 
 export type NumericArray = Float32Array | Int32Array | Int8Array | Uint8Array;

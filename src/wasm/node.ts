@@ -1,7 +1,7 @@
 // Node adapter: compiles build/sparrow.wasm from disk (Workers import it as a module instead).
 import { readFile } from 'node:fs/promises';
 import { SparrowError } from '../errors.js';
-import { SparrowWasm } from './wasm.js';
+import { SparrowWasm } from './gateway.js';
 
 const cache = new Map<string, Promise<WebAssembly.Module>>();
 

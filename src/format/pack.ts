@@ -1,16 +1,9 @@
 // Builds .sparrow containers from tensors: int8 tensors go through the int8 codecs (smallest
 // of raw / huffman / rle-huffman), everything else is stored raw. No ONNX here (see pack.ts).
 import { SparrowError } from '../errors.js';
+import { VERSION } from '../util/version.js';
 import { encodeInt8, type EncodedInt8 } from '../codec/int8.js';
-import {
-  Codec,
-  DTYPE_BY_NAME,
-  writeContainer,
-  type DTypeName,
-  type SectionInput,
-  type SparrowMeta,
-  type TensorMeta,
-} from '../format/container.js';
+import { Codec, DTYPE_BY_NAME, writeContainer, type DTypeName, type SectionInput, type SparrowMeta, type TensorMeta } from './container.js';
 
 export type PackData = Int8Array | Uint8Array | Int32Array | Float32Array | BigInt64Array | Uint16Array;
 
@@ -22,7 +15,7 @@ export interface PackTensor {
   extra?: Record<string, unknown>;
 }
 
-export const PRODUCER = 'sparrow 0.1.0';
+export const PRODUCER = `sparrow ${VERSION}`;
 
 function dtypeOf(d: PackData): DTypeName {
   if (d instanceof Int8Array) return 'int8';

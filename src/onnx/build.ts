@@ -3,7 +3,7 @@
 // FLOAT, string → STRING, number[] → INTS (all integers) or FLOATS, string[] → STRINGS,
 // Tensor → TENSOR; `{ floats: [...] }` forces FLOATS for integral values.
 import type { Tensor, TensorDType } from '../ops/types.js';
-import { onnxRuntime, type onnx } from '../onnx/proto.js';
+import { onnxRuntime, type onnx } from './proto.js';
 
 const CODE: Readonly<Record<TensorDType, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 };
 

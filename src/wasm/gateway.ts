@@ -1,0 +1,245 @@
+// The only gateway to the AssemblyScript module (assembly/, built to build/sparrow.wasm). It
+// instantiates a compiled WebAssembly.Module (platform adapters supply it: src/wasm/node.ts
+// compiles it from disk, Workers import the .wasm as a module, browsers stream it), owns the
+// module's linear memory layout (a bump arena above heapBase(), marks and releases), copies
+// inputs in, maps status codes to SparrowError and exposes the decoders. The exports are typed by
+// src/wasm/exports.gen.ts, generated from asc's declarations: a signature is written once, in
+// assembly/. Kernel drivers (src/kernels/, src/codec/) call `exports` through this class only.
+//
+// Instantiation goes through @assemblyscript/loader (a precompiled Module in, as Workers require;
+// abort messages decoded from the module's strings); kernels are called on the raw instance
+// exports, without the loader's per-call wrappers (docs/development.md, "The WASM gateway").
+import { instantiate as instantiateAs } from '@assemblyscript/loader';
+import { SparrowError } from '../errors.js';
+import type { WasmExports } from './exports.gen.js';
+
+export type { WasmExports } from './exports.gen.js';
+
+/** Status codes of assembly/codec.ts. */
+const STATUS: Record<number, [SparrowError['code'], string]> = {
+  [-1]: ['corrupt_stream', 'invalid block structure'],
+  [-2]: ['corrupt_stream', 'payload ends before a size says it should (truncated stream)'],
+  [-3]: ['unsupported_codec', 'unknown codec id'],
+  [-4]: ['internal', 'output buffer too small'],
+  [-5]: ['invalid_argument', 'bad CSR shape (rows·cols must equal n, cols ≤ 65536)'],
+  [-6]: ['corrupt_stream', 'invalid Huffman code-length table'],
+  [-7]: ['corrupt_stream', 'a Huffman stream length disagrees with its bits'],
+  [-8]: ['corrupt_stream', 'symbol count disagrees with the tensor size'],
+  [-9]: ['corrupt_stream', 'zero runs inconsistent with the tensor size or the value count'],
+  [-10]: ['corrupt_stream', 'stray bytes after the last block'],
+};
+
+export function statusError(status: number, what: string): SparrowError {
+  const s = STATUS[status];
+  if (!s) return new SparrowError('internal', `${what}: unknown WASM status ${status}`);
+  return new SparrowError(s[0], `${what}: ${s[1]} (status ${status})`);
+}
+
+const SLACK = 16; // readable bytes past every input (64-bit loads in the decoders)
+
+export interface CsrResult {
+  rows: number;
+  cols: number;
+  rowPtr: Uint32Array; // (rows+1)
+  col: Uint16Array; // (nnz)
+  val: Int8Array; // (nnz)
+}
+
+export class SparrowWasm {
+  /** the module's exports, raw (pointers are byte offsets into `memory`) */
+  readonly exports: WasmExports;
+  private top: number;
+  private readonly base: number;
+
+  private constructor(exports: WasmExports) {
+    this.exports = exports;
+    this.base = this.exports.heapBase();
+    this.top = this.base;
+  }
+
+  /**
+   * Instantiates a compiled module (Workers import the .wasm as a module; Node and browsers
+   * compile it) with its own memory, and runs its start function once.
+   */
+  static async instantiate(module: WebAssembly.Module): Promise<SparrowWasm> {
+    let text = (_ptr: number): string => '?';
+    const { instance, exports } = await instantiateAs(module, {
+      env: {
+        // debug builds only (release builds are compiled with noAssert)
+        abort(msg: number, file: number, line: number, col: number) {
+          throw new SparrowError('internal', `WASM assertion failed: ${text(msg)} at ${text(file)}:${line}:${col}`);
+        },
+      },
+    });
+    text = (ptr) => (ptr ? exports.__getString(ptr) : '?');
+    const raw = instance.exports as unknown as WasmExports;
+    raw._initialize();
+    return new SparrowWasm(raw);
+  }
+
+  get memory(): WebAssembly.Memory {
+    return this.exports.memory;
+  }
+
+  /** Bytes of linear memory (for peak-memory reports). */
+  get memoryBytes(): number {
+    return this.exports.memory.buffer.byteLength;
+  }
+
+  /** Allocates `bytes` (16-aligned) in the arena, growing memory as needed. */
+  alloc(bytes: number): number {
+    const p = this.top;
+    const end = p + ((bytes + 15) & ~15);
+    if (end > 0xffff_0000) throw new SparrowError('too_large', `WASM memory would exceed 4 GiB (${end} bytes)`);
+    const have = this.exports.memory.buffer.byteLength;
+    if (end > have) this.exports.memory.grow(Math.ceil((end - have) / 65536));
+    this.top = end;
+    return p;
+  }
+
+  /** Arena position, to `release` temporaries later. */
+  mark(): number {
+    return this.top;
+  }
+
+  release(mark: number): void {
+    if (mark < this.base || mark > this.top) throw new SparrowError('internal', 'bad arena mark');
+    this.top = mark;
+  }
+
+  /** Copies bytes into the arena followed by SLACK zero bytes; returns the pointer. */
+  put(bytes: Uint8Array): number {
+    const p = this.alloc(bytes.length + SLACK);
+    const mem = new Uint8Array(this.exports.memory.buffer);
+    mem.set(bytes, p);
+    mem.fill(0, p + bytes.length, p + bytes.length + SLACK);
+    return p;
+  }
+
+  u8(ptr: number, len: number): Uint8Array {
+    return new Uint8Array(this.exports.memory.buffer, ptr, len);
+  }
+
+  /**
+   * Decodes an int8 tensor payload into arena memory at `outPtr` (n bytes, caller-owned).
+   * Throws SparrowError on any corrupt input.
+   */
+  decodeInt8Into(codec: number, payload: Uint8Array, outPtr: number, n: number): void {
+    const m = this.mark();
+    try {
+      const src = this.put(payload);
+      const work = this.alloc(this.exports.workBytes(n));
+      const st = this.exports.decodeDense(codec, src, payload.length, outPtr, n, work);
+      if (st < 0) throw statusError(st, `decoding a ${n}-element int8 tensor`);
+    } finally {
+      this.release(m);
+    }
+  }
+
+  /**
+   * Pointer-level decode, no copies: the payload already sits in linear memory at `src`
+   * (followed by ≥ 8 readable bytes), `work` holds workBytes(n). The load path of a
+   * container placed into memory once uses this.
+   */
+  decodeInt8At(codec: number, src: number, srcLen: number, outPtr: number, n: number, work: number): void {
+    const st = this.exports.decodeDense(codec, src, srcLen, outPtr, n, work);
+    if (st < 0) throw statusError(st, `decoding a ${n}-element int8 tensor`);
+  }
+
+  /** Scratch bytes decodeInt8At needs for an n-element tensor. */
+  workBytes(n: number): number {
+    return this.exports.workBytes(n);
+  }
+
+  /** Decodes an int8 tensor payload and returns a JS copy. */
+  decodeInt8(codec: number, payload: Uint8Array, n: number): Int8Array {
+    const m = this.mark();
+    try {
+      const out = this.alloc(n);
+      this.decodeInt8Into(codec, payload, out, n);
+      return new Int8Array(this.exports.memory.buffer.slice(out, out + n));
+    } finally {
+      this.release(m);
+    }
+  }
+
+  /** Decodes an int8 tensor payload straight to CSR (rows × cols) and returns JS copies. */
+  /**
+   * Decodes to CSR. valBytes 2 has the decoder write int16 values (the sparse conv kernel's
+   * layout); they are returned narrowed to int8, and a value outside int8 throws.
+   */
+  decodeCsr(codec: number, payload: Uint8Array, rows: number, cols: number, valBytes: 1 | 2 = 1): CsrResult {
+    const n = rows * cols;
+    if (!Number.isSafeInteger(n) || n >= 2 ** 31) throw new SparrowError('invalid_argument', `CSR ${rows}x${cols} too large`);
+    const cap = codec === 2 ? Math.min(n, rleNnz(payload)) : n;
+    const m = this.mark();
+    try {
+      const src = this.put(payload);
+      const work = this.alloc(this.exports.workBytes(n));
+      const dense = codec === 2 ? 0 : this.alloc(n);
+      const rowPtr = this.alloc((rows + 1) * 4),
+        col = this.alloc(cap * 2),
+        val = this.alloc(cap * valBytes);
+      const nnz = this.exports.decodeCsr(codec, src, payload.length, rows, cols, rowPtr, col, val, cap, work, dense, valBytes);
+      if (nnz < 0) throw statusError(nnz, `decoding a ${rows}x${cols} int8 tensor to CSR`);
+      const buf = this.exports.memory.buffer;
+      let v: Int8Array;
+      if (valBytes === 2) {
+        const wide = new Int16Array(buf, val, nnz);
+        if (wide.some((x) => x < -128 || x > 127)) throw new SparrowError('internal', 'decodeCsr wrote an int16 value outside int8');
+        v = Int8Array.from(wide);
+      } else v = new Int8Array(buf.slice(val, val + nnz));
+      return {
+        rows,
+        cols,
+        rowPtr: new Uint32Array(buf.slice(rowPtr, rowPtr + (rows + 1) * 4)),
+        col: new Uint16Array(buf.slice(col, col + nnz * 2)),
+        val: v,
+      };
+    } finally {
+      this.release(m);
+    }
+  }
+
+  // ---- float32 kernels: thin wrappers, pointers in, nothing copied ----
+
+  /** Float32 view of `len` floats at ptr (invalidated when memory grows). */
+  f32(ptr: number, len: number): Float32Array {
+    return new Float32Array(this.exports.memory.buffer, ptr, len);
+  }
+
+  /** Copies floats into the arena (16-aligned); returns the pointer. */
+  putF32(data: Float32Array): number {
+    const p = this.alloc(data.length * 4 + SLACK);
+    this.f32(p, data.length).set(data);
+    return p;
+  }
+
+  // ---- int8 views (kernels: src/kernels/int8.ts) ----
+
+  /** Int8 view of `len` bytes at ptr (invalidated when memory grows). */
+  i8(ptr: number, len: number): Int8Array {
+    return new Int8Array(this.exports.memory.buffer, ptr, len);
+  }
+
+  /** Int32 view of `len` ints at ptr (invalidated when memory grows). */
+  i32(ptr: number, len: number): Int32Array {
+    return new Int32Array(this.exports.memory.buffer, ptr, len);
+  }
+
+  /** Copies any typed array's bytes into the arena (16-aligned, SLACK zero bytes after); returns the pointer. */
+  putBytes(data: ArrayBufferView): number {
+    return this.put(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+}
+
+/** The nnz varint at the start of an rle-huffman payload (0 if unreadable: the decoder reports it). */
+function rleNnz(payload: Uint8Array): number {
+  let v = 0;
+  for (let i = 0; i < 5 && i < payload.length; i++) {
+    const b = payload[i]!;
+    v += (b & 0x7f) * 2 ** (7 * i);
+    if ((b & 0x80) === 0) return v;
+  }
+  return 0;
+}
