@@ -6,6 +6,7 @@ import { expect } from 'vitest';
 import { SparrowError } from '../../src/errors.js';
 import { buildModel, type BuildAttr } from '../../src/onnx/build.js';
 import { resolveOp } from '../../src/ops/registry.js';
+import { castTensor } from '../../src/ops/ref/shape_ops.js';
 import type { AttrValue, Tensor, TensorDType } from '../../src/ops/types.js';
 import { createOrtEngine } from '../../src/runtime/ort.js';
 import { Session, type EngineName } from '../../src/runtime/session.js';
@@ -143,6 +144,33 @@ export async function expectSameAsOrt(m: OneNode, rtol = 0, atol = 0): Promise<O
   }
   if (!sp.ok) throw sp.error;
   ort.outputs.forEach((want, j) => expectTensor(sp.outputs[j]!, want, `${m.op} output ${j}`, rtol, atol));
+  return ort;
+}
+
+/**
+ * Like expectSameAsOrt for a dtype ORT has no kernel for: ORT runs the model with the inputs
+ * (and outputs) of dtype `from` cast to `via`, and its outputs are cast back to `from`. Exact for
+ * ops that commute with the cast: selections (the order is kept), and ring arithmetic when
+ * `via` is a wider two's-complement integer (int8/uint8 wrap = int32 result mod 2^8).
+ */
+export async function expectSameAsOrtVia(m: OneNode, from: TensorDType, via: TensorDType, rtol = 0, atol = 0): Promise<Outcome> {
+  const swap = (d: TensorDType) => (d === from ? via : d);
+  const viaModel: OneNode = {
+    ...m,
+    inputs: m.inputs.map((t) => (t && t.dtype === from ? castTensor(t, via) : t)),
+    outputs: m.outputs.map(swap),
+  };
+  const [ort, sp] = [await runOrt(viaModel), await runSparrow(m)];
+  if (!ort.ok) {
+    expect(sp.ok, `ORT rejects (${String((ort.error as Error).message).split('\n')[0]}) but Sparrow runs`).toBe(false);
+    expectInvalidModel(sp);
+    return ort;
+  }
+  if (!sp.ok) throw sp.error;
+  ort.outputs.forEach((w, j) => {
+    const want = m.outputs[j] === from && w.dtype === via ? castTensor(w, from) : w;
+    expectTensor(sp.outputs[j]!, want, `${m.op} output ${j} (ORT via ${via})`, rtol, atol);
+  });
   return ort;
 }
 
