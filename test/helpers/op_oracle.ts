@@ -2,9 +2,13 @@
 // on the reference engine, so the importer and the shape function run too), plus direct
 // kernel calls and the comparisons the op tests share.
 import fc from 'fast-check';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import { SparrowError } from '../../src/errors.js';
+import { attrsFromNode, tensorFromOnnx } from '../../src/onnx/attributes.js';
 import { buildModel, type BuildAttr } from '../../src/onnx/build.js';
+import { decodeModel, onnxRuntime, type onnx } from '../../src/onnx/proto.js';
 import { resolveOp } from '../../src/ops/registry.js';
 import { castTensor } from '../../src/ops/ref/shape_ops.js';
 import type { AttrValue, Tensor, TensorDType } from '../../src/ops/types.js';
@@ -250,4 +254,46 @@ export async function assertAgainstOrt<T>(
     { numRuns },
   );
   expect(ok, `${ok} of ${runs} runs ran in onnxruntime`).toBeGreaterThanOrEqual(minOkShare * runs);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ONNX node-test fixtures whose dtypes Sparrow lacks, read as the nearest Sparrow dtype
+
+export interface NodeFixture {
+  node: onnx.INodeProto;
+  opset: number;
+  attrs: Record<string, AttrValue>;
+  inputs: Tensor[];
+  outputs: Tensor[];
+}
+
+/** A TensorProto as a Sparrow tensor; DOUBLE becomes float32 and UINT64 int64 (values < 2^63). */
+function tensorConverted(p: onnx.ITensorProto): Tensor {
+  const dims = (p.dims ?? []).map(Number);
+  const raw = p.rawData && p.rawData.length > 0 ? Uint8Array.from(p.rawData) : undefined; // an aligned copy
+  if (p.dataType === 11) {
+    const v = raw ? new Float64Array(raw.buffer, raw.byteOffset, raw.length / 8) : Float64Array.from(p.doubleData ?? []);
+    return { dtype: 'float32', dims, data: Float32Array.from(v) };
+  }
+  if (p.dataType === 13) {
+    const v = raw
+      ? Array.from(new BigUint64Array(raw.buffer, raw.byteOffset, raw.length / 8))
+      : (p.uint64Data ?? []).map((x) => BigInt(String(x)));
+    if (v.some((x) => x >= 2n ** 63n)) throw new Error('uint64 value out of the int64 range');
+    return { dtype: 'int64', dims, data: BigInt64Array.from(v) };
+  }
+  return tensorFromOnnx(p);
+}
+
+export function readNodeFixture(name: string): NodeFixture {
+  const dir = join(process.cwd(), 'test', 'fixtures', 'onnx-node', name);
+  const model = decodeModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))));
+  const node = model.graph!.node![0]!;
+  const opset = Number(model.opsetImport!.find((o) => !o.domain)!.version);
+  const read = (prefix: string) =>
+    readdirSync(join(dir, 'test_data_set_0'))
+      .filter((f) => f.startsWith(prefix))
+      .sort()
+      .map((f) => tensorConverted(onnxRuntime.TensorProto.decode(readFileSync(join(dir, 'test_data_set_0', f)))));
+  return { node, opset, attrs: attrsFromNode(node), inputs: read('input_'), outputs: read('output_') };
 }

@@ -43,7 +43,8 @@ function kOf(version: Version, attrs: Attrs, kInput: Tensor | undefined, ctx: Ke
     }
     k = toIntList(kInput, 'K', op, ctx)[0]!;
   }
-  if (k < 0) throw opError(op, ctx, `k ${k} is negative`);
+  // TopK-1's k attribute must be positive (ONNX's type inference refuses 0); K may be 0
+  if (k < (version === 1 ? 1 : 0)) throw opError(op, ctx, `k ${k} is ${version === 1 ? 'not positive' : 'negative'}`);
   return k;
 }
 
