@@ -6,8 +6,10 @@
 //  - implicit form "lhs": the ellipsis dims first, then the letters that occur exactly once
 //    in lhs, sorted by character code;
 //  - a letter repeated in one term takes that term's diagonal (its dims must be equal);
-//  - dims of one label across terms must be equal or 1 (1 broadcasts), as must the ellipsis
-//    dims (right-aligned, numpy broadcasting);
+//  - every "..." stands for the same number of dims (the spec's rule; numpy would broadcast
+//    ellipses of different ranks);
+//  - dims of one label across terms must be equal or 1 (1 broadcasts, numpy's rule), as must
+//    the dims under the ellipses;
 //  - labels absent from the output are summed over (an empty sum is 0).
 // Numeric dtypes. Floats accumulate in doubles and round once; integers wrap like C++/numpy
 // (32-bit products via Math.imul; int64 in bigints).
@@ -100,7 +102,12 @@ export function planEinsum(eq: Equation, dims: ReadonlyArray<readonly number[]>,
     }
     return e;
   });
-  const dEll = Math.max(0, ...ellRanks);
+  // every ellipsis stands for the same number of dims (spec; numpy would right-align and broadcast)
+  const withEll = ellRanks.filter((_, i) => eq.inputs[i]!.ellipsisAt >= 0);
+  if (withEll.some((e) => e !== withEll[0])) {
+    throw opError(OP, ctx, `the ellipses cover different numbers of dims (${withEll.join(', ')}); the spec asks for one number`);
+  }
+  const dEll = withEll[0] ?? 0;
   const labels = eq.inputs.map((t, i) => termLabels(t, dims[i]!.length, ellRanks[i]!, dEll));
   const size = new Map<string, number>();
   labels.forEach((ls, i) => {
