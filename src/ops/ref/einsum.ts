@@ -15,8 +15,9 @@
 // (32-bit products via Math.imul; int64 in bigints).
 
 import type { KernelContext, RefKernel, ShapeFn, Tensor, TensorData, TensorDType } from '../types.js';
-import { elems, isFloatDtype, isNumericDtype, offsetsOf } from './elements.js';
-import { AttrReader, allocData, opError, requireInput, stridesOf } from './util.js';
+import { elementCount } from '../types.js';
+import { MAX_OUTPUT_ELEMENTS, allocOutput, elems, isFloatDtype, isNumericDtype, offsetsOf, opTooLarge } from './elements.js';
+import { AttrReader, opError, requireInput, stridesOf } from './util.js';
 
 const OP = 'Einsum';
 
@@ -183,13 +184,18 @@ export const einsum: RefKernel = (inputs, attrs, ctx) => {
   );
   const outDims = plan.outLabels.map((l) => plan.size.get(l)!);
   const sumDims = plan.sumLabels.map((l) => plan.size.get(l)!);
+  // the output, and the offset tables of the output and summed positions, are refused past
+  // MAX_OUTPUT_ELEMENTS before anything is allocated
+  const out = allocOutput(dtype, elementCount(outDims), OP, ctx);
+  if (elementCount(sumDims) > MAX_OUTPUT_ELEMENTS) {
+    throw opTooLarge(OP, ctx, `the summed labels span ${elementCount(sumDims)} positions`);
+  }
   // per operand: offset of each output position and of each summed position
   const outOff = ops.map((t, i) => offsetsOf(outDims, labelStrides(plan, t, i, plan.outLabels)));
   const sumOff = ops.map((t, i) => offsetsOf(sumDims, labelStrides(plan, t, i, plan.sumLabels)));
   const srcs = ops.map((t) => elems(t.data));
   const nOut = outOff[0]!.length,
     nSum = sumOff[0]!.length;
-  const out = allocData(dtype, nOut);
   const dst = elems(out);
   const arith = arithOf(dtype, out);
   const m = ops.length;

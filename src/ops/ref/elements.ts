@@ -3,12 +3,41 @@
 // access (number or bigint elements), so a dtype added later (float16, double, int16...) only
 // needs its typed array in allocData and its name in the dtype predicates below.
 
+import { SparrowError } from '../../errors.js';
 import type { KernelContext, Tensor, TensorData, TensorDType } from '../types.js';
-import { opError, toIntList } from './util.js';
+import { allocData, opError, toIntList } from './util.js';
 
 /** Element access that works for every TensorData (number or bigint elements). */
 export type Elems = { [i: number]: number | bigint; readonly length: number };
 export const elems = (d: TensorData): Elems => d as unknown as Elems;
+
+/**
+ * The most elements one output may hold (2^30: 4 GiB of float32). Sizes computed from shape
+ * inputs or products of input sizes (Expand, Einsum, Gather...) can be astronomically large in
+ * a hostile model; past this the kernel refuses before allocating (and before a loop that
+ * would touch gigabytes).
+ */
+export const MAX_OUTPUT_ELEMENTS = 2 ** 30;
+
+/** SparrowError('too_large') naming the op and node. */
+export function opTooLarge(op: string, ctx: KernelContext, what: string): SparrowError {
+  return new SparrowError('too_large', `${op} node "${ctx.node}": ${what}, over the limit of ${MAX_OUTPUT_ELEMENTS} elements`, {
+    op,
+    node: ctx.node,
+    opset: ctx.opset,
+  });
+}
+
+/** Throws opTooLarge unless `n` elements fit under MAX_OUTPUT_ELEMENTS. */
+export function checkOutputSize(n: number, op: string, ctx: KernelContext): void {
+  if (!(n <= MAX_OUTPUT_ELEMENTS)) throw opTooLarge(op, ctx, `an output of ${n} elements`);
+}
+
+/** allocData for an output of `n` elements, refused past MAX_OUTPUT_ELEMENTS (SparrowError('too_large')). */
+export function allocOutput(dtype: TensorDType, n: number, op: string, ctx: KernelContext): TensorData {
+  checkOutputSize(n, op, ctx);
+  return allocData(dtype, n);
+}
 
 /** Floating-point dtypes (float32 now; float16 / double / bfloat16 when they arrive). */
 export function isFloatDtype(dtype: TensorDType): boolean {

@@ -6,7 +6,7 @@
 
 import type { Attrs, KernelContext, RefKernel, ShapeFn, Tensor, TensorData } from '../types.js';
 import { elementCount } from '../types.js';
-import { elems, normIndex, offsetsOf, readIndices, readReduction, reducer } from './elements.js';
+import { allocOutput, elems, normIndex, offsetsOf, readIndices, readReduction, reducer } from './elements.js';
 import {
   AttrReader,
   allocData,
@@ -171,7 +171,7 @@ export const gatherND: RefKernel = (inputs, attrs, ctx) => {
   const b = batchDimsOf(attrs, ctx);
   checkBatchDims(data.dims, indices.dims, b, ctx);
   const { offsets, slice } = ndOffsets(data, indices, b, op, ctx);
-  const out = allocData(data.dtype, offsets.length * slice);
+  const out = allocOutput(data.dtype, offsets.length * slice, op, ctx);
   const src = elems(data.data),
     dst = elems(out);
   for (let t = 0; t < offsets.length; t++) {

@@ -6,6 +6,7 @@
 import type { Attrs, KernelContext, RefKernel, ShapeFn, Tensor, TensorData, TensorDType, ValueInfo } from '../types.js';
 import { elementCount } from '../types.js';
 import { dtypeFromOnnx, dtypeName as onnxTypeName } from '../dtypes.js';
+import { checkOutputSize } from './elements.js';
 import {
   AttrReader,
   allocData,
@@ -680,6 +681,7 @@ export const gather: RefKernel = (inputs, attrs, ctx) => {
     return i < 0 ? i + len : i;
   });
   const outDims = [...data.dims.slice(0, axis), ...indices.dims, ...data.dims.slice(axis + 1)];
+  checkOutputSize(outer * idx.length * inner, op, ctx);
   const map = new Int32Array(outer * idx.length * inner);
   let k = 0;
   for (let o = 0; o < outer; o++) {
@@ -885,6 +887,7 @@ export const expand: RefKernel = (inputs, _attrs, ctx) => {
     s = requireInput(inputs, 1, op, ctx, 'shape');
   requireDtype(s, ['int64'], 'shape', op, ctx);
   const dims = broadcastDims([x.dims, expandTarget(toIntList(s, 'shape', op, ctx), ctx)], op, ctx);
+  checkOutputSize(elementCount(dims), op, ctx);
   const map = broadcastIndex(x.dims, dims);
   return [map ? gatherElements(x, dims, map) : copyOf(x, dims)];
 };
