@@ -99,7 +99,9 @@ describe('Einsum against onnxruntime', () => {
         // a wide value range so integer products overflow and wrap
         const inputs = dims.map((d, i) => randomTensor(c.dtype, d, c.seed + 17 * i, c.dtype === 'float32' ? 17 : 255));
         const m: OneNode = { op: 'Einsum', opset: 12, attrs: { equation: c.equation }, inputs, outputs: [c.dtype] };
-        return ORT_DTYPES.includes(c.dtype) ? expectSameAsOrt(m, 1e-5, 1e-5) : expectSameAsOrtVia(m, c.dtype, 'int32');
+        return ORT_DTYPES.includes(c.dtype)
+          ? expectSameAsOrt(m, 1e-5, 1e-5, ['reference', 'sparrow-f32'])
+          : expectSameAsOrtVia(m, c.dtype, 'int32');
       },
       150,
     );

@@ -2,11 +2,14 @@
 // fast-check properties against onnxruntime-node on random shapes, axes (negative too), index
 // tensors (negative indices, int32 and int64) and every Sparrow dtype; named cases for the
 // spec examples, duplicate indices, reductions at their opsets, and out-of-range indices (a
-// SparrowError('invalid_model') naming the node, as ORT also refuses).
+// SparrowError('invalid_model') naming the node, as ORT also refuses). The gather/scatter
+// properties run on the reference engine and sparrow-f32. Also the older Gather, Expand, Where
+// and Flatten kernels: negative axes and indices, broadcasting, bounds.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { BuildAttr } from '../src/onnx/build.js';
 import type { Tensor, TensorDType } from '../src/ops/types.js';
+import type { EngineName } from '../src/runtime/session.js';
 import {
   assertAgainstOrt,
   expectInvalidModel,
@@ -23,6 +26,8 @@ import {
 
 const DTYPES: TensorDType[] = ['float32', 'int64', 'int32', 'int8', 'uint8', 'bool'];
 const NUM_RUNS = 100;
+/** the reference engine and sparrow-f32 (where these nodes run as fallback steps on the arena) */
+const BOTH: EngineName[] = ['reference', 'sparrow-f32'];
 const f32 = (dims: number[], v: number[]): Tensor => ({ dtype: 'float32', dims, data: Float32Array.from(v) });
 const i64 = (dims: number[], v: number[]): Tensor => indexTensor('int64', dims, v);
 
@@ -82,7 +87,12 @@ describe('GatherElements', () => {
       fc.tuple(elementsCase, fc.constantFrom(11, 13)),
       ([c, opset]) => {
         const { data, indices, axisAttr } = elementsInputs(c);
-        return expectSameAsOrt({ op: 'GatherElements', opset, attrs: { axis: axisAttr }, inputs: [data, indices], outputs: [data.dtype] });
+        return expectSameAsOrt(
+          { op: 'GatherElements', opset, attrs: { axis: axisAttr }, inputs: [data, indices], outputs: [data.dtype] },
+          0,
+          0,
+          BOTH,
+        );
       },
       NUM_RUNS,
     );
@@ -129,7 +139,12 @@ describe('ScatterElements / Scatter', () => {
         const { data, indices, idxDims, axisAttr } = elementsInputs(c);
         const updates = randomTensor(data.dtype, idxDims, c.seed + 2);
         const attrs: Record<string, BuildAttr> = opset >= 16 ? { axis: axisAttr, reduction } : { axis: axisAttr };
-        return expectSameAsOrt({ op: 'ScatterElements', opset, attrs, inputs: [data, indices, updates], outputs: [data.dtype] }, 1e-6);
+        return expectSameAsOrt(
+          { op: 'ScatterElements', opset, attrs, inputs: [data, indices, updates], outputs: [data.dtype] },
+          1e-6,
+          0,
+          BOTH,
+        );
       },
       NUM_RUNS,
     );
@@ -274,7 +289,7 @@ describe('ScatterND', () => {
         const { data, indices, k, idxDims } = ndInputs(c, false);
         const updates = randomTensor(data.dtype, [...idxDims.slice(0, -1), ...c.dims.slice(k)], c.seed + 2);
         const attrs: Record<string, BuildAttr> = opset >= 16 ? { reduction } : {};
-        return expectSameAsOrt({ op: 'ScatterND', opset, attrs, inputs: [data, indices, updates], outputs: [data.dtype] }, 1e-6);
+        return expectSameAsOrt({ op: 'ScatterND', opset, attrs, inputs: [data, indices, updates], outputs: [data.dtype] }, 1e-6, 0, BOTH);
       },
       NUM_RUNS,
     );
@@ -299,5 +314,114 @@ describe('ScatterND', () => {
     expectInvalidModel(await runSparrow(m));
     expectInvalidModel(() => runKernel('ScatterND', 13, [data, i64([1, 1], [0]), f32([1], [9])]));
     expectInvalidModel(() => runKernel('ScatterND', 13, [data, i64([1, 3], [0, 0, 0]), f32([1], [9])]));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The older kernels of shape_ops.ts / elementwise.ts: negative indices and axes, bounds
+
+describe('Gather, Expand, Where, Flatten (bounds and negative indices)', () => {
+  it('Gather matches onnxruntime with negative axes and indices (property)', async () => {
+    await assertAgainstOrt(
+      fc.record({
+        dims: dimsArb(1, 3),
+        axisPick: fc.nat(),
+        negative: fc.boolean(),
+        idxDims: fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 2 }),
+        dtype: fc.constantFrom(...DTYPES),
+        idxType: fc.constantFrom('int64' as const, 'int32' as const),
+        opset: fc.constantFrom(11, 13),
+        seed: fc.nat(),
+      }),
+      (c) => {
+        const axis = c.axisPick % c.dims.length;
+        const data = randomTensor(c.dtype, c.dims, c.seed);
+        const indices = randomIndices(c.idxType, c.idxDims, () => c.dims[axis]!, c.seed + 1);
+        const attrs = { axis: c.negative ? axis - c.dims.length : axis };
+        return expectSameAsOrt({ op: 'Gather', opset: c.opset, attrs, inputs: [data, indices], outputs: [data.dtype] }, 0, 0, BOTH);
+      },
+      NUM_RUNS,
+    );
+  });
+
+  it('Expand matches onnxruntime for shapes that broadcast either way, 0 dims included (property)', async () => {
+    await assertAgainstOrt(
+      fc.record({
+        dims: fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 3 }),
+        lead: fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 2 }),
+        ones: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+        dtype: fc.constantFrom(...DTYPES),
+        opset: fc.constantFrom(8, 13),
+        seed: fc.nat(),
+      }),
+      (c) => {
+        // the input has 1s where the target is larger; the target may have 1s where the input is larger
+        const x = randomTensor(
+          c.dtype,
+          c.dims.map((d, i) => (c.ones[i] ? 1 : d)),
+          c.seed,
+        );
+        const target = [...c.lead, ...c.dims.map((d, i) => (!c.ones[i] && c.seed % 2 === 0 ? 1 : d))];
+        return expectSameAsOrt({ op: 'Expand', opset: c.opset, inputs: [x, i64([target.length], target)], outputs: [x.dtype] });
+      },
+      NUM_RUNS,
+    );
+  });
+
+  it('Where matches onnxruntime with three-way broadcasting (property)', async () => {
+    await assertAgainstOrt(
+      // ORT has no bool or int8 Where kernel; Sparrow's copies elements of any dtype
+      fc.record({
+        dims: dimsArb(0, 3),
+        cuts: fc.array(fc.nat(), { minLength: 6, maxLength: 6 }),
+        dtype: fc.constantFrom<TensorDType>('float32', 'int64', 'int32', 'uint8'),
+        seed: fc.nat(),
+      }),
+      (c) => {
+        const sub = (k: number) => c.dims.slice(c.cuts[k]! % (c.dims.length + 1)).map((d, i) => (c.cuts[k + 3]! & (1 << i) ? 1 : d));
+        const cond = randomTensor('bool', sub(0), c.seed);
+        const x = randomTensor(c.dtype, sub(1), c.seed + 1);
+        const y = randomTensor(c.dtype, sub(2), c.seed + 2);
+        return expectSameAsOrt({ op: 'Where', opset: 16, inputs: [cond, x, y], outputs: [x.dtype] });
+      },
+      NUM_RUNS,
+    );
+  });
+
+  it('Flatten matches onnxruntime for every axis in [-r, r] (property)', async () => {
+    await assertAgainstOrt(
+      fc.record({
+        dims: fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 4 }),
+        axisPick: fc.nat(),
+        opset: fc.constantFrom(9, 11, 13),
+        seed: fc.nat(),
+      }),
+      (c) => {
+        const r = c.dims.length;
+        // Flatten-9 takes axis in [0, r]; from 11 in [-r, r]
+        const axis = c.opset < 11 ? c.axisPick % (r + 1) : (c.axisPick % (2 * r + 1)) - r;
+        const x = randomTensor('float32', c.dims, c.seed);
+        return expectSameAsOrt({ op: 'Flatten', opset: c.opset, attrs: { axis }, inputs: [x], outputs: ['float32'] });
+      },
+      NUM_RUNS,
+    );
+  });
+
+  it('refuses out-of-range Gather indices, axes out of range, negative Expand dims (invalid_model)', async () => {
+    const data = f32([2, 3], [1, 2, 3, 4, 5, 6]);
+    for (const bad of [3, -4, 2 ** 40]) {
+      const m = { op: 'Gather', opset: 13, attrs: { axis: 1 }, inputs: [data, i64([1], [bad])], outputs: ['float32' as const] };
+      expect((await runOrt(m)).ok).toBe(false);
+      expectInvalidModel(await runSparrow(m));
+    }
+    expectInvalidModel(() => runKernel('Gather', 13, [data, i64([1], [0])], { axis: -3 }));
+    expectInvalidModel(() => runKernel('Flatten', 13, [data], { axis: 3 }));
+    expectInvalidModel(() => runKernel('Flatten', 13, [data], { axis: -3 }));
+    // a negative target dim broadcast into a negative size (found by test/ops.hostile)
+    const m = { op: 'Expand', opset: 13, inputs: [f32([1], [1]), i64([2], [2, -1])], outputs: ['float32' as const] };
+    expect((await runOrt(m)).ok).toBe(false);
+    expectInvalidModel(await runSparrow(m));
+    expectInvalidModel(() => runKernel('Where', 16, [f32([1], [1]), data, data]));
+    expectInvalidModel(() => runKernel('Where', 16, [{ dtype: 'bool', dims: [1], data: Uint8Array.of(1) }, data, i64([1], [1])]));
   });
 });

@@ -138,16 +138,23 @@ export function expectTensor(got: Tensor, want: Tensor, what: string, rtol = 0, 
   }
 }
 
-/** Sparrow agrees with ORT: both fail, or both succeed with the same outputs. Returns ORT's outcome. */
-export async function expectSameAsOrt(m: OneNode, rtol = 0, atol = 0): Promise<Outcome> {
-  const [ort, sp] = [await runOrt(m), await runSparrow(m)];
-  if (!ort.ok) {
-    expect(sp.ok, `ORT rejects (${String((ort.error as Error).message).split('\n')[0]}) but Sparrow runs`).toBe(false);
-    expectInvalidModel(sp);
-    return ort;
+/**
+ * Sparrow agrees with ORT: both fail, or both succeed with the same outputs, on each engine
+ * (default the reference engine; sparrow-f32 runs the node as a fallback step, or the graph on
+ * the reference executor when its shapes depend on the data). Returns ORT's outcome.
+ */
+export async function expectSameAsOrt(m: OneNode, rtol = 0, atol = 0, engines: EngineName[] = ['reference']): Promise<Outcome> {
+  const ort = await runOrt(m);
+  for (const engine of engines) {
+    const sp = await runSparrow(m, engine);
+    if (!ort.ok) {
+      expect(sp.ok, `ORT rejects (${String((ort.error as Error).message).split('\n')[0]}) but Sparrow (${engine}) runs`).toBe(false);
+      expectInvalidModel(sp);
+      continue;
+    }
+    if (!sp.ok) throw sp.error;
+    ort.outputs.forEach((want, j) => expectTensor(sp.outputs[j]!, want, `${m.op} output ${j} (${engine})`, rtol, atol));
   }
-  if (!sp.ok) throw sp.error;
-  ort.outputs.forEach((want, j) => expectTensor(sp.outputs[j]!, want, `${m.op} output ${j}`, rtol, atol));
   return ort;
 }
 
