@@ -75,7 +75,7 @@ export const gatherElementsShape: ShapeFn = (inputs, attrs, _c, ctx) => {
   return [{ dtype: data.dtype, dims: indices.dims ? [...indices.dims] : null }];
 };
 
-/** ScatterElements (opset 11+, reduction from 16) and Scatter-9 (`withReduction` false). */
+/** ScatterElements (opset 11+, reduction from 16) and the deprecated Scatter-9 (no reduction). */
 export function scatterElements(op: 'ScatterElements' | 'Scatter'): RefKernel {
   return (inputs, attrs, ctx) => {
     const data = requireInput(inputs, 0, op, ctx, 'data'),
