@@ -164,9 +164,15 @@ export interface ConvPlan {
   workBytes: number;
 }
 
-export function planConv(w: SparrowWasm, geo: ConvGeometry, kernel: ConvKernel = pickConvKernel(geo)): ConvPlan {
+/** `alloc` gives the memory of the geometry block (default: w's stack; engines pass their plan's). */
+export function planConv(
+  w: SparrowWasm,
+  geo: ConvGeometry,
+  kernel: ConvKernel = pickConvKernel(geo),
+  alloc: (bytes: number) => number = (b) => w.alloc(b),
+): ConvPlan {
   if (!kernel.supports(geo)) throw new SparrowError('invalid_argument', `${kernel.name} does not support this conv`);
-  const g = w.alloc(CONV_GEOMETRY_BYTES);
+  const g = alloc(CONV_GEOMETRY_BYTES);
   writeConvGeometry(w, geo, g);
   const workBytes = kernel.workBytes(w, g);
   if (workBytes < 0) throw new SparrowError('invalid_argument', `${kernel.name}: inconsistent conv geometry`);

@@ -61,10 +61,13 @@ export function channelParamsBytes(out: Qs8Out, N: number): number {
   return (out.mode === 'int8' ? 3 : out.mode === 'f32' ? 2 : 1) * N * 4;
 }
 
-/** Copies the per-channel parameters (layout of common.ts) into the arena; returns the pointer. */
-export function putChannelParams(w: SparrowWasm, out: Qs8Out): number {
+/** Allocates memory that lives as long as a plan (default: w's stack). */
+export type Alloc = (bytes: number) => number;
+
+/** Copies the per-channel parameters (layout of common.ts) into memory from `alloc`; returns the pointer. */
+export function putChannelParams(w: SparrowWasm, out: Qs8Out, alloc: Alloc = (b) => w.alloc(b)): number {
   const N = out.bias.length;
-  const p = w.alloc(channelParamsBytes(out, N) + 16);
+  const p = alloc(channelParamsBytes(out, N) + 16);
   if (out.mode === 'int8') {
     if (out.multiplier.length !== N || out.shift.length !== N)
       throw new SparrowError('invalid_argument', 'int8 output: bias/multiplier/shift lengths differ');
@@ -229,10 +232,16 @@ export interface Qs8ConvPlan {
   workBytes: number;
 }
 
-export function planQs8Conv(w: SparrowWasm, geo: ConvGeometry, out: Qs8Out, kernel: Qs8ConvKernel): Qs8ConvPlan {
+export function planQs8Conv(
+  w: SparrowWasm,
+  geo: ConvGeometry,
+  out: Qs8Out,
+  kernel: Qs8ConvKernel,
+  alloc: Alloc = (b) => w.alloc(b),
+): Qs8ConvPlan {
   if (!kernel.supports(geo)) throw new SparrowError('invalid_argument', `${kernel.name} does not support this conv`);
-  const g = w.alloc(CONV_GEOMETRY_BYTES),
-    q = w.alloc(QUANT_BLOCK_BYTES);
+  const g = alloc(CONV_GEOMETRY_BYTES),
+    q = alloc(QUANT_BLOCK_BYTES);
   writeConvGeometry(w, geo, g);
   writeQuantBlock(w, out, q);
   const workBytes = check(kernel.workBytes(w, g), `${kernel.name} work bytes`);

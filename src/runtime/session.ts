@@ -12,7 +12,9 @@ import { cloneGraph, opCounts, type Graph } from '../ir/graph.js';
 import { optimize, type OptimizeOptions, type OptimizeReport } from '../ir/passes.js';
 import { onnxImporter } from './onnx_import.js';
 import { runReference } from './reference.js';
-import { F32Engine, type F32MemoryStats, type FallbackOp } from './engine_f32.js';
+import { F32Engine } from './engine_f32.js';
+import type { EngineMemoryStats, FallbackOp } from './engine.js';
+import type { PlanCacheLimits } from './plan_cache.js';
 import type { FuseReport } from '../ir/fuse.js';
 import type { ReadOptions } from '../format/container.js';
 import { loadSparrowModel, type CompressionRecord, type Preprocessing } from './sparrow_model.js';
@@ -22,7 +24,7 @@ import type { CodedInt8 } from '../format/graph.js';
 export type EngineName = 'reference' | 'sparrow-f32' | 'sparrow-int8';
 const ENGINES: readonly string[] = ['reference', 'sparrow-f32', 'sparrow-int8'];
 
-export type { FallbackOp, F32MemoryStats };
+export type { FallbackOp, EngineMemoryStats };
 
 /** What the passes did, and (sparrow-f32) what the engine runs outside WASM. */
 export interface SessionReport extends OptimizeReport {
@@ -65,6 +67,11 @@ export interface SessionOptions {
   kernels?: 'simd' | 'scalar';
   /** sparrow-int8: weight density at or below which a Conv layer uses the sparse kernel (default SPARSE_DENSITY) */
   sparseDensity?: number;
+  /**
+   * WASM engines: bounds of the compiled-plan cache (one plan per input signature; default 8
+   * plans, 128 MiB). The least recently used plans beyond them are dropped and their memory reused.
+   */
+  planCache?: Partial<PlanCacheLimits>;
 }
 
 /** What fromSparrow hands the int8 engine besides the graph. */
@@ -133,6 +140,7 @@ export class Session {
         ...(opts.sparseDensity !== undefined ? { sparseDensity: opts.sparseDensity } : {}),
         ...(opts.passes ? { passes: opts.passes } : {}),
         ...(how.fromFile && !opts.passes && opts.optimize !== false ? { optimized: true } : {}),
+        ...(opts.planCache ? { planCache: opts.planCache } : {}),
         ranges: int8?.ranges ?? null,
         coded: int8?.coded ?? new Map(),
       });
@@ -143,6 +151,8 @@ export class Session {
         ...(opts.wasmModule ? { wasmModule: opts.wasmModule } : {}),
         ...(opts.optimize === false ? { optimize: false } : {}),
         ...(opts.passes ? { passes: opts.passes } : {}),
+        ...(how.fromFile && !opts.passes && opts.optimize !== false ? { optimized: true } : {}),
+        ...(opts.planCache ? { planCache: opts.planCache } : {}),
       });
       this.#f32 = f32;
       const r: SessionReport = { ...(report ?? unchanged(graph)), fallbackOps: f32.fallbackOps };
@@ -299,8 +309,8 @@ export class Session {
     return this.#f32 ? this.#f32.profile(feeds, runs) : this.#i8 ? this.#i8.profile(feeds, runs) : [];
   }
 
-  /** sparrow-f32: arena, constant and linear-memory sizes; undefined for the reference engine. */
-  memoryStats(): F32MemoryStats | undefined {
-    return this.#f32?.memoryStats();
+  /** WASM engines: arena, plan, constant and linear-memory sizes; undefined for the reference engine. */
+  memoryStats(): EngineMemoryStats | undefined {
+    return (this.#f32 ?? this.#i8)?.memoryStats();
   }
 }
