@@ -1,12 +1,12 @@
 // float32 GEMM microkernels for WASM SIMD128 (no FMA, no relaxed SIMD), XNNPACK style:
-// f32_gemm_<MR>x<NR>__wasmsimd[_<variant>], B pre-packed in column panels, A broadcast.
+// f32_gemm_<MR>x<NR>__wasmsimd, B pre-packed in column panels, A broadcast.
 // The plain TS reference is gemmRef in src/kernels/f32_ref.ts; the tests sweep every kernel
 // here against it (src/kernels/f32.ts lists them as data). The bodies are unrolled by hand
 // (one line per accumulator) from one template; keep the variants in step when editing.
 //
 // Computes  C(M,N) = act(A(M,K) · B(K,N) + bias)
 //   A    row-major, row stride lda (elements, ≥ K)
-//   B    packed by f32_pack_b (conv's im2col writes this layout directly):
+//   B    packed by f32_pack_b:
 //        PANELS of 8 columns; panel p holds columns 8p..8p+7 as K rows of 8 floats:
 //          Bp[p·8K + k·8 + j] = B[k][8p + j]   (zero for 8p + j ≥ N)
 //        ceil(N/8) panels = ceil(N/8)·8·K floats, 16-byte aligned.
@@ -28,8 +28,8 @@
 // Measured on V8 (Node 20, x64, 16 xmm registers): 4x8 runs at ~85% of the measured mul+add
 // peak. K is NOT unrolled: TurboFan schedules all loads of an unrolled body first and spills
 // accumulators (-30%); for the same reason 5x8/6x8 tiles spill and run at half speed; the
-// XNNPACK x86 "splat" form (4 k of A per load, shuffles) is kept as f32_gemm_4x8__wasmsimd_splat
-// for comparison (measured ~15% slower here).
+// XNNPACK x86 "splat" form (4 k of A per load, shuffles) measured ~15% slower here and was
+// removed.
 
 const BIAS_ROW: i32 = 1;
 const BIAS_COL: i32 = 2;
@@ -257,138 +257,6 @@ function ukernel_4x8(mr: usize, nc: usize, kc: usize, a: usize, lda: usize, w: u
       acc3x1 = f32x4.add(acc3x1, f32x4.mul(va3, b1));
       p0 += 4; p1 += 4; p2 += 4; p3 += 4;
       w += 32;
-    }
-    if (clamp) {
-      acc0x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x0)); acc0x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x1));
-      acc1x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc1x0)); acc1x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc1x1));
-      acc2x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc2x0)); acc2x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc2x1));
-      acc3x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc3x0)); acc3x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc3x1));
-    }
-    if (nc >= 8) {
-      v128.store(c0, acc0x0); v128.store(c0, acc0x1, 16); c0 += 32;
-      v128.store(c1, acc1x0); v128.store(c1, acc1x1, 16); c1 += 32;
-      v128.store(c2, acc2x0); v128.store(c2, acc2x1, 16); c2 += 32;
-      v128.store(c3, acc3x0); v128.store(c3, acc3x1, 16); c3 += 32;
-      nc -= 8;
-      if (nc == 0) return;
-    } else {
-      if (nc & 4) {
-        v128.store(c0, acc0x0); acc0x0 = acc0x1; c0 += 16;
-        v128.store(c1, acc1x0); acc1x0 = acc1x1; c1 += 16;
-        v128.store(c2, acc2x0); acc2x0 = acc2x1; c2 += 16;
-        v128.store(c3, acc3x0); acc3x0 = acc3x1; c3 += 16;
-      }
-      if (nc & 2) {
-        v128.store64_lane(c0, acc0x0, 0); acc0x0 = v128.shuffle<f32>(acc0x0, acc0x0, 2, 3, 2, 3); c0 += 8;
-        v128.store64_lane(c1, acc1x0, 0); acc1x0 = v128.shuffle<f32>(acc1x0, acc1x0, 2, 3, 2, 3); c1 += 8;
-        v128.store64_lane(c2, acc2x0, 0); acc2x0 = v128.shuffle<f32>(acc2x0, acc2x0, 2, 3, 2, 3); c2 += 8;
-        v128.store64_lane(c3, acc3x0, 0); acc3x0 = v128.shuffle<f32>(acc3x0, acc3x0, 2, 3, 2, 3); c3 += 8;
-      }
-      if (nc & 1) {
-        v128.store32_lane(c0, acc0x0, 0);
-        v128.store32_lane(c1, acc1x0, 0);
-        v128.store32_lane(c2, acc2x0, 0);
-        v128.store32_lane(c3, acc3x0, 0);
-      }
-      return;
-    }
-  }
-}
-
-/** 4x8 tile over nc columns (all their panels), mr ≤ 4 rows; bytes for strides. */
-function ukernel_4x8_splat(mr: usize, nc: usize, kc: usize, a: usize, lda: usize, w: usize, c: usize, ldc: usize,
-  bias: usize, biasMode: i32, clamp: bool, vmin: v128, vmax: v128): void {
-  const a0 = a;
-  let c0 = c;
-  const br0 = bias;
-  let a1 = a0 + lda, c1 = c0 + ldc, br1 = br0 + 4;
-  if (mr <= 1) { a1 = a0; c1 = c0; br1 = br0; }
-  let a2 = a1 + lda, c2 = c1 + ldc, br2 = br1 + 4;
-  if (mr <= 2) { a2 = a1; c2 = c1; br2 = br1; }
-  let a3 = a2 + lda, c3 = c2 + ldc, br3 = br2 + 4;
-  if (mr <= 3) { a3 = a2; c3 = c2; br3 = br2; }
-  let cb = bias; // BIAS_COL: bias of the current panel's columns
-  while (true) {
-    let v0 = f32x4.splat(0), v1 = v0;
-    if (biasMode == BIAS_COL) { v0 = loadCols(cb, nc); v1 = loadCols(cb + 16, nc > 4 ? nc - 4 : 0); cb += 32; }
-    let acc0x0 = v0, acc0x1 = v1;
-    let acc1x0 = v0, acc1x1 = v1;
-    let acc2x0 = v0, acc2x1 = v1;
-    let acc3x0 = v0, acc3x1 = v1;
-    if (biasMode == BIAS_ROW) {
-      acc0x0 = v128.load32_splat(br0); acc0x1 = acc0x0;
-      acc1x0 = v128.load32_splat(br1); acc1x1 = acc1x0;
-      acc2x0 = v128.load32_splat(br2); acc2x1 = acc2x0;
-      acc3x0 = v128.load32_splat(br3); acc3x1 = acc3x0;
-    }
-    let p0 = a0; let p1 = a1; let p2 = a2; let p3 = a3;
-    let k = kc;
-    while (k >= 4) {
-      const a40 = v128.load(p0); const a41 = v128.load(p1); const a42 = v128.load(p2); const a43 = v128.load(p3);
-      {
-        const b0 = v128.load(w, 0), b1 = v128.load(w, 16);
-        const va0 = v128.shuffle<f32>(a40, a40, 0, 0, 0, 0); const va1 = v128.shuffle<f32>(a41, a41, 0, 0, 0, 0); const va2 = v128.shuffle<f32>(a42, a42, 0, 0, 0, 0); const va3 = v128.shuffle<f32>(a43, a43, 0, 0, 0, 0);
-        acc0x0 = f32x4.add(acc0x0, f32x4.mul(va0, b0));
-        acc0x1 = f32x4.add(acc0x1, f32x4.mul(va0, b1));
-        acc1x0 = f32x4.add(acc1x0, f32x4.mul(va1, b0));
-        acc1x1 = f32x4.add(acc1x1, f32x4.mul(va1, b1));
-        acc2x0 = f32x4.add(acc2x0, f32x4.mul(va2, b0));
-        acc2x1 = f32x4.add(acc2x1, f32x4.mul(va2, b1));
-        acc3x0 = f32x4.add(acc3x0, f32x4.mul(va3, b0));
-        acc3x1 = f32x4.add(acc3x1, f32x4.mul(va3, b1));
-      }
-      {
-        const b0 = v128.load(w, 32), b1 = v128.load(w, 48);
-        const va0 = v128.shuffle<f32>(a40, a40, 1, 1, 1, 1); const va1 = v128.shuffle<f32>(a41, a41, 1, 1, 1, 1); const va2 = v128.shuffle<f32>(a42, a42, 1, 1, 1, 1); const va3 = v128.shuffle<f32>(a43, a43, 1, 1, 1, 1);
-        acc0x0 = f32x4.add(acc0x0, f32x4.mul(va0, b0));
-        acc0x1 = f32x4.add(acc0x1, f32x4.mul(va0, b1));
-        acc1x0 = f32x4.add(acc1x0, f32x4.mul(va1, b0));
-        acc1x1 = f32x4.add(acc1x1, f32x4.mul(va1, b1));
-        acc2x0 = f32x4.add(acc2x0, f32x4.mul(va2, b0));
-        acc2x1 = f32x4.add(acc2x1, f32x4.mul(va2, b1));
-        acc3x0 = f32x4.add(acc3x0, f32x4.mul(va3, b0));
-        acc3x1 = f32x4.add(acc3x1, f32x4.mul(va3, b1));
-      }
-      {
-        const b0 = v128.load(w, 64), b1 = v128.load(w, 80);
-        const va0 = v128.shuffle<f32>(a40, a40, 2, 2, 2, 2); const va1 = v128.shuffle<f32>(a41, a41, 2, 2, 2, 2); const va2 = v128.shuffle<f32>(a42, a42, 2, 2, 2, 2); const va3 = v128.shuffle<f32>(a43, a43, 2, 2, 2, 2);
-        acc0x0 = f32x4.add(acc0x0, f32x4.mul(va0, b0));
-        acc0x1 = f32x4.add(acc0x1, f32x4.mul(va0, b1));
-        acc1x0 = f32x4.add(acc1x0, f32x4.mul(va1, b0));
-        acc1x1 = f32x4.add(acc1x1, f32x4.mul(va1, b1));
-        acc2x0 = f32x4.add(acc2x0, f32x4.mul(va2, b0));
-        acc2x1 = f32x4.add(acc2x1, f32x4.mul(va2, b1));
-        acc3x0 = f32x4.add(acc3x0, f32x4.mul(va3, b0));
-        acc3x1 = f32x4.add(acc3x1, f32x4.mul(va3, b1));
-      }
-      {
-        const b0 = v128.load(w, 96), b1 = v128.load(w, 112);
-        const va0 = v128.shuffle<f32>(a40, a40, 3, 3, 3, 3); const va1 = v128.shuffle<f32>(a41, a41, 3, 3, 3, 3); const va2 = v128.shuffle<f32>(a42, a42, 3, 3, 3, 3); const va3 = v128.shuffle<f32>(a43, a43, 3, 3, 3, 3);
-        acc0x0 = f32x4.add(acc0x0, f32x4.mul(va0, b0));
-        acc0x1 = f32x4.add(acc0x1, f32x4.mul(va0, b1));
-        acc1x0 = f32x4.add(acc1x0, f32x4.mul(va1, b0));
-        acc1x1 = f32x4.add(acc1x1, f32x4.mul(va1, b1));
-        acc2x0 = f32x4.add(acc2x0, f32x4.mul(va2, b0));
-        acc2x1 = f32x4.add(acc2x1, f32x4.mul(va2, b1));
-        acc3x0 = f32x4.add(acc3x0, f32x4.mul(va3, b0));
-        acc3x1 = f32x4.add(acc3x1, f32x4.mul(va3, b1));
-      }
-      p0 += 16; p1 += 16; p2 += 16; p3 += 16;
-      w += 128; k -= 4;
-    }
-    while (k != 0) {
-      const b0 = v128.load(w), b1 = v128.load(w, 16);
-      const va0 = v128.load32_splat(p0); const va1 = v128.load32_splat(p1); const va2 = v128.load32_splat(p2); const va3 = v128.load32_splat(p3);
-      acc0x0 = f32x4.add(acc0x0, f32x4.mul(va0, b0));
-      acc0x1 = f32x4.add(acc0x1, f32x4.mul(va0, b1));
-      acc1x0 = f32x4.add(acc1x0, f32x4.mul(va1, b0));
-      acc1x1 = f32x4.add(acc1x1, f32x4.mul(va1, b1));
-      acc2x0 = f32x4.add(acc2x0, f32x4.mul(va2, b0));
-      acc2x1 = f32x4.add(acc2x1, f32x4.mul(va2, b1));
-      acc3x0 = f32x4.add(acc3x0, f32x4.mul(va3, b0));
-      acc3x1 = f32x4.add(acc3x1, f32x4.mul(va3, b1));
-      p0 += 4; p1 += 4; p2 += 4; p3 += 4;
-      w += 32; k--;
     }
     if (clamp) {
       acc0x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x0)); acc0x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x1));
@@ -725,24 +593,11 @@ export function f32_gemm_4x8__wasmsimd(M: i32, N: i32, K: i32, a: usize, lda: i3
   }
 }
 
-/** C(M,N) = act(A·Bp + bias), every row block with the 4x8_splat tile (row tail: aliased rows). */
-export function f32_gemm_4x8__wasmsimd_splat(M: i32, N: i32, K: i32, a: usize, lda: i32, bp: usize, c: usize, ldc: i32,
-  bias: usize, biasMode: i32, act: i32, lo: f32, hi: f32): void {
-  if (M <= 0 || N <= 0) return;
-  const vmin = f32x4.splat(lo), vmax = f32x4.splat(hi);
-  const ldaB = <usize>lda << 2, ldcB = <usize>ldc << 2;
-  for (let m0: usize = 0; m0 < <usize>M; m0 += 4) {
-    ukernel_4x8_splat(min<usize>(4, <usize>M - m0), <usize>N, <usize>K, a + m0 * ldaB, ldaB, bp, c + m0 * ldcB, ldcB,
-      biasMode == BIAS_ROW ? bias + (m0 << 2) : bias, biasMode, act != 0, vmin, vmax);
-  }
-}
-
 /**
  * Rows [0, M) of C for the nc columns of the panels at bp: 4x8 tiles, then one 3/2/1x8 tile
  * for the M % 4 rest (no wasted rows). Strides in bytes; bias already offset to row 0 / col 0.
- * Shared by f32_gemm__wasmsimd and the conv kernels.
  */
-export function gemmRows(M: usize, nc: usize, kc: usize, a: usize, lda: usize, bp: usize, c: usize, ldc: usize,
+function gemmRows(M: usize, nc: usize, kc: usize, a: usize, lda: usize, bp: usize, c: usize, ldc: usize,
   bias: usize, biasMode: i32, clamp: bool, lo: f32, hi: f32): void {
   const vmin = f32x4.splat(lo), vmax = f32x4.splat(hi);
   let m0: usize = 0;
