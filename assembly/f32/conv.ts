@@ -25,6 +25,7 @@
 // E_ARG (-5) when the geometry is inconsistent (then nothing is written).
 
 import { igemmRows } from './gemm';
+import { dwChannel } from './gen/dwconv_3x8';
 import {
   G_C, G_H, G_W, G_M, G_KH, G_KW, G_OH, G_OW, G_PT, G_PL, G_PB, G_PR, G_SH, G_SW, G_DH, G_DW, G_GROUPS, G_ACT, G_LO, G_HI,
   gi, geomShapeOk, outSize,
@@ -213,140 +214,6 @@ export function f32_dwconv_work_bytes(g: usize): i32 {
   return <i32>(align16(HP * dwPlaneWidth() << 2) + align16(KH * KW << 2));
 }
 
-/** 4 columns at stride 2 from p: loads of p[0..3] and p[3..6] (reads nothing past p[6]). */
-@inline function loadQuad2(p: usize): v128 {
-  return v128.shuffle<f32>(v128.load(p), v128.load(p, 12), 0, 2, 5, 7);
-}
-
-/** 4 columns at stride sw from p, gathered. */
-@inline function loadQuadN(p: usize, sw: usize): v128 {
-  let v = f32x4.splat(load<f32>(p));
-  v = f32x4.replace_lane(v, 1, load<f32>(p + (sw << 2)));
-  v = f32x4.replace_lane(v, 2, load<f32>(p + (sw << 3)));
-  return f32x4.replace_lane(v, 3, load<f32>(p + sw * 12));
-}
-
-/** Stores lanes [0, n) of v at p (all 4 when n ≥ 4, none when n ≤ 0). */
-@inline function storeQuad(p: usize, v: v128, n: isize): void {
-  if (n >= 4) { v128.store(p, v); return; }
-  if (n > 0) store<f32>(p, f32x4.extract_lane(v, 0));
-  if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
-  if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
-}
-
-// One function per stride class (not one inlined with a constant: binaryen folds identical
-// inlined copies back together and the stride test lands in the inner loop).
-/** One output channel, stride-S1 columns: see f32_dwconv__wasmsimd. */
-function dwChannelS1(plane: usize, koff: usize, kk: usize, wk: usize, bv: v128, outPlane: usize, oH: usize, oW: usize,
-  inRowB: usize, sw: usize, clamp: bool, vmin: v128, vmax: v128): void {
-  const quadB = sw << 4, kend = koff + (kk << 2), outRowB = oW << 2;
-  for (let oh: usize = 0; oh < oH; oh += 3) {
-    const r1 = oh + 1 < oH ? inRowB : 0, r2 = oh + 2 < oH ? inRowB << 1 : r1;
-    const s1 = oh + 1 < oH ? outRowB : 0, s2 = oh + 2 < oH ? outRowB << 1 : s1;
-    const in0 = plane + oh * inRowB, out0 = outPlane + oh * outRowB;
-    for (let ow: usize = 0; ow < oW; ow += 8) {
-      let a0 = bv, a1 = bv, b0 = bv, b1 = bv, c0 = bv, c1 = bv;
-      const p0 = in0 + (ow * sw << 2), p1 = p0 + r1, p2 = p0 + r2;
-      let kp = koff, wp = wk;
-      while (kp != kend) {
-        const off = <usize>load<i32>(kp);
-        const wv = v128.load32_splat(wp);
-        const q0 = p0 + off, q1 = p1 + off, q2 = p2 + off;
-        a0 = f32x4.add(a0, f32x4.mul(v128.load(q0), wv));
-        a1 = f32x4.add(a1, f32x4.mul(v128.load(q0 + quadB), wv));
-        b0 = f32x4.add(b0, f32x4.mul(v128.load(q1), wv));
-        b1 = f32x4.add(b1, f32x4.mul(v128.load(q1 + quadB), wv));
-        c0 = f32x4.add(c0, f32x4.mul(v128.load(q2), wv));
-        c1 = f32x4.add(c1, f32x4.mul(v128.load(q2 + quadB), wv));
-        kp += 4; wp += 4;
-      }
-      if (clamp) {
-        a0 = f32x4.pmin(vmax, f32x4.pmax(vmin, a0)); a1 = f32x4.pmin(vmax, f32x4.pmax(vmin, a1));
-        b0 = f32x4.pmin(vmax, f32x4.pmax(vmin, b0)); b1 = f32x4.pmin(vmax, f32x4.pmax(vmin, b1));
-        c0 = f32x4.pmin(vmax, f32x4.pmax(vmin, c0)); c1 = f32x4.pmin(vmax, f32x4.pmax(vmin, c1));
-      }
-      const left = <isize>(oW - ow), o0 = out0 + (ow << 2);
-      storeQuad(o0, a0, left); storeQuad(o0 + 16, a1, left - 4);
-      storeQuad(o0 + s1, b0, left); storeQuad(o0 + s1 + 16, b1, left - 4);
-      storeQuad(o0 + s2, c0, left); storeQuad(o0 + s2 + 16, c1, left - 4);
-    }
-  }
-}
-
-/** One output channel, stride-S2 columns: see f32_dwconv__wasmsimd. */
-function dwChannelS2(plane: usize, koff: usize, kk: usize, wk: usize, bv: v128, outPlane: usize, oH: usize, oW: usize,
-  inRowB: usize, sw: usize, clamp: bool, vmin: v128, vmax: v128): void {
-  const quadB = sw << 4, kend = koff + (kk << 2), outRowB = oW << 2;
-  for (let oh: usize = 0; oh < oH; oh += 3) {
-    const r1 = oh + 1 < oH ? inRowB : 0, r2 = oh + 2 < oH ? inRowB << 1 : r1;
-    const s1 = oh + 1 < oH ? outRowB : 0, s2 = oh + 2 < oH ? outRowB << 1 : s1;
-    const in0 = plane + oh * inRowB, out0 = outPlane + oh * outRowB;
-    for (let ow: usize = 0; ow < oW; ow += 8) {
-      let a0 = bv, a1 = bv, b0 = bv, b1 = bv, c0 = bv, c1 = bv;
-      const p0 = in0 + (ow * sw << 2), p1 = p0 + r1, p2 = p0 + r2;
-      let kp = koff, wp = wk;
-      while (kp != kend) {
-        const off = <usize>load<i32>(kp);
-        const wv = v128.load32_splat(wp);
-        const q0 = p0 + off, q1 = p1 + off, q2 = p2 + off;
-        a0 = f32x4.add(a0, f32x4.mul(loadQuad2(q0), wv));
-        a1 = f32x4.add(a1, f32x4.mul(loadQuad2(q0 + quadB), wv));
-        b0 = f32x4.add(b0, f32x4.mul(loadQuad2(q1), wv));
-        b1 = f32x4.add(b1, f32x4.mul(loadQuad2(q1 + quadB), wv));
-        c0 = f32x4.add(c0, f32x4.mul(loadQuad2(q2), wv));
-        c1 = f32x4.add(c1, f32x4.mul(loadQuad2(q2 + quadB), wv));
-        kp += 4; wp += 4;
-      }
-      if (clamp) {
-        a0 = f32x4.pmin(vmax, f32x4.pmax(vmin, a0)); a1 = f32x4.pmin(vmax, f32x4.pmax(vmin, a1));
-        b0 = f32x4.pmin(vmax, f32x4.pmax(vmin, b0)); b1 = f32x4.pmin(vmax, f32x4.pmax(vmin, b1));
-        c0 = f32x4.pmin(vmax, f32x4.pmax(vmin, c0)); c1 = f32x4.pmin(vmax, f32x4.pmax(vmin, c1));
-      }
-      const left = <isize>(oW - ow), o0 = out0 + (ow << 2);
-      storeQuad(o0, a0, left); storeQuad(o0 + 16, a1, left - 4);
-      storeQuad(o0 + s1, b0, left); storeQuad(o0 + s1 + 16, b1, left - 4);
-      storeQuad(o0 + s2, c0, left); storeQuad(o0 + s2 + 16, c1, left - 4);
-    }
-  }
-}
-
-/** One output channel, stride-SN columns: see f32_dwconv__wasmsimd. */
-function dwChannelSN(plane: usize, koff: usize, kk: usize, wk: usize, bv: v128, outPlane: usize, oH: usize, oW: usize,
-  inRowB: usize, sw: usize, clamp: bool, vmin: v128, vmax: v128): void {
-  const quadB = sw << 4, kend = koff + (kk << 2), outRowB = oW << 2;
-  for (let oh: usize = 0; oh < oH; oh += 3) {
-    const r1 = oh + 1 < oH ? inRowB : 0, r2 = oh + 2 < oH ? inRowB << 1 : r1;
-    const s1 = oh + 1 < oH ? outRowB : 0, s2 = oh + 2 < oH ? outRowB << 1 : s1;
-    const in0 = plane + oh * inRowB, out0 = outPlane + oh * outRowB;
-    for (let ow: usize = 0; ow < oW; ow += 8) {
-      let a0 = bv, a1 = bv, b0 = bv, b1 = bv, c0 = bv, c1 = bv;
-      const p0 = in0 + (ow * sw << 2), p1 = p0 + r1, p2 = p0 + r2;
-      let kp = koff, wp = wk;
-      while (kp != kend) {
-        const off = <usize>load<i32>(kp);
-        const wv = v128.load32_splat(wp);
-        const q0 = p0 + off, q1 = p1 + off, q2 = p2 + off;
-        a0 = f32x4.add(a0, f32x4.mul(loadQuadN(q0, sw), wv));
-        a1 = f32x4.add(a1, f32x4.mul(loadQuadN(q0 + quadB, sw), wv));
-        b0 = f32x4.add(b0, f32x4.mul(loadQuadN(q1, sw), wv));
-        b1 = f32x4.add(b1, f32x4.mul(loadQuadN(q1 + quadB, sw), wv));
-        c0 = f32x4.add(c0, f32x4.mul(loadQuadN(q2, sw), wv));
-        c1 = f32x4.add(c1, f32x4.mul(loadQuadN(q2 + quadB, sw), wv));
-        kp += 4; wp += 4;
-      }
-      if (clamp) {
-        a0 = f32x4.pmin(vmax, f32x4.pmax(vmin, a0)); a1 = f32x4.pmin(vmax, f32x4.pmax(vmin, a1));
-        b0 = f32x4.pmin(vmax, f32x4.pmax(vmin, b0)); b1 = f32x4.pmin(vmax, f32x4.pmax(vmin, b1));
-        c0 = f32x4.pmin(vmax, f32x4.pmax(vmin, c0)); c1 = f32x4.pmin(vmax, f32x4.pmax(vmin, c1));
-      }
-      const left = <isize>(oW - ow), o0 = out0 + (ow << 2);
-      storeQuad(o0, a0, left); storeQuad(o0 + 16, a1, left - 4);
-      storeQuad(o0 + s1, b0, left); storeQuad(o0 + s1 + 16, b1, left - 4);
-      storeQuad(o0 + s2, c0, left); storeQuad(o0 + s2 + 16, c1, left - 4);
-    }
-  }
-}
-
 /**
  * Depthwise conv (Cin/groups = 1; Cout = groups·multiplier): output channel o reads input channel
  * o / multiplier. Each input plane is copied once into a zero-padded plane in work; outputs are
@@ -354,6 +221,8 @@ function dwChannelSN(plane: usize, koff: usize, kk: usize, wk: usize, bv: v128, 
  * to hide the add latency; 8 spill on V8's 16 xmm registers), one broadcast weight per (kh, kw)
  * feeding all 6, the window walked through a table of KH·KW plane offsets. Rows past OH in the
  * last block are computed again as the last row (aliased); columns past OW are not stored.
+ * The per-channel microkernels (dwChannel: one per column stride class) are generated from
+ * gen/dwconv_3x8.ts.in by scripts/gen-kernels.mjs.
  */
 export function f32_dwconv__wasmsimd(g: usize, x: usize, w: usize, bias: usize, y: usize, work: usize): i32 {
   if (!geomOk(g) || gi(g, G_C) != gi(g, G_GROUPS)) return E_ARG;
@@ -375,9 +244,7 @@ export function f32_dwconv__wasmsimd(g: usize, x: usize, w: usize, bias: usize, 
       const o = c * mult + mo;
       const wk = w + (o * KK << 2), outPlane = y + (o * oH * oW << 2);
       const bv = bias ? v128.load32_splat(bias + (o << 2)) : f32x4.splat(0);
-      if (sw == 1) dwChannelS1(work, koff, KK, wk, bv, outPlane, oH, oW, inRowB, 1, clamp, vmin, vmax);
-      else if (sw == 2) dwChannelS2(work, koff, KK, wk, bv, outPlane, oH, oW, inRowB, 2, clamp, vmin, vmax);
-      else dwChannelSN(work, koff, KK, wk, bv, outPlane, oH, oW, inRowB, sw, clamp, vmin, vmax);
+      dwChannel(work, koff, KK, wk, bv, outPlane, oH, oW, inRowB, sw, clamp, vmin, vmax);
     }
   }
   return 0;

@@ -50,7 +50,7 @@ export interface WasmExports {
     lo: f32,
     hi: f32,
   ): void;
-  /** assembly/f32/gemm/f32_gemm_1x8__wasmsimd */
+  /** assembly/f32/gen/gemm_mrx8/f32_gemm_1x8__wasmsimd */
   f32_gemm_1x8__wasmsimd(
     M: i32,
     N: i32,
@@ -66,7 +66,7 @@ export interface WasmExports {
     lo: f32,
     hi: f32,
   ): void;
-  /** assembly/f32/gemm/f32_gemm_2x8__wasmsimd */
+  /** assembly/f32/gen/gemm_mrx8/f32_gemm_2x8__wasmsimd */
   f32_gemm_2x8__wasmsimd(
     M: i32,
     N: i32,
@@ -82,7 +82,7 @@ export interface WasmExports {
     lo: f32,
     hi: f32,
   ): void;
-  /** assembly/f32/gemm/f32_gemm_4x8__wasmsimd */
+  /** assembly/f32/gen/gemm_mrx8/f32_gemm_4x8__wasmsimd */
   f32_gemm_4x8__wasmsimd(
     M: i32,
     N: i32,
