@@ -54,7 +54,6 @@ function gemmKernel(name: keyof Ex & `f32_gemm_${string}`, mr: number, nr: numbe
 export const F32_GEMM_KERNELS: readonly GemmKernel[] = [
   gemmKernel('f32_gemm__wasmsimd', 4, 8),
   gemmKernel('f32_gemm_4x8__wasmsimd', 4, 8),
-  gemmKernel('f32_gemm_4x8__wasmsimd_splat', 4, 8),
   gemmKernel('f32_gemm_2x8__wasmsimd', 2, 8),
   gemmKernel('f32_gemm_1x8__wasmsimd', 1, 8),
 ];
@@ -142,12 +141,6 @@ export const F32_CONV_KERNELS: readonly ConvKernel[] = [
     supports: () => true,
     workBytes: (w, g) => w.exports.f32_conv2d_igemm_work_bytes(g),
     run: (w, g, x, wt, bias, y, work) => w.exports.f32_conv2d_igemm_4x8__wasmsimd(g, x, wt, bias, y, work),
-  },
-  {
-    name: 'f32_conv2d_4x8__wasmsimd',
-    supports: () => true,
-    workBytes: (w, g) => w.exports.f32_conv2d_work_bytes(g),
-    run: (w, g, x, wt, bias, y, work) => w.exports.f32_conv2d_4x8__wasmsimd(g, x, wt, bias, y, work),
   },
 ];
 
