@@ -2,7 +2,7 @@
 // the per-channel output stage (requantization, bit-exact with src/kernels/int8_ref.ts), the
 // padded int16 input planes and the pair-interleaved im2col panels.
 //
-// Quantization (design of the sparrow-int8 engine, issue 5):
+// Quantization (the scheme of src/quant/int8.ts):
 //   weights     int8 symmetric per output channel (real = q·s_w[c]), pruned weights exactly 0
 //   activations int8 asymmetric per tensor (real = s·(q − z)), q, z ∈ [−128, 127]
 //   accumulator acc[c, m] = Σ_k W[c, k]·(X[k, m] − z_x)  (int32; padding taps read z_x, i.e. 0 here)

@@ -148,13 +148,20 @@ export function qs8ConvKernel(name: string): Qs8ConvKernel {
 }
 
 /**
- * The default kernel for a geometry: depthwise → dwconv; pruned weights → the nonzero-pair
- * spconv 16x1 (1.5-1.9x the dense kernel at 70 % sparsity on the ResNet-20 shapes, 2.2-3.7x at
- * 90 %; below ~50 % sparsity use the dense kernel); else the dense 4x8c2.
+ * Conv layers whose weight density (nonzeros / elements) is at or below this use the sparse
+ * kernel (qs8_spconv2d_16x1), above it the dense one (qs8_conv2d_4x8c2). Measured on the
+ * ResNet-20/32 layer shapes (docs/engine.md, "sparrow-int8").
  */
-export function pickQs8ConvKernel(geo: ConvGeometry, sparse = false): Qs8ConvKernel {
-  if (geo.groups === geo.C) return QS8_CONV_KERNELS[0]!;
-  return sparse ? qs8ConvKernel('qs8_spconv2d_16x1__wasmsimd') : qs8ConvKernel('qs8_conv2d_4x8c2__wasmsimd');
+export const SPARSE_DENSITY = 0.4;
+
+/**
+ * The kernel for a conv: depthwise → dwconv; weights at density ≤ `sparseDensity` → the sparse
+ * spconv 16x1 on the decoder's CSR (1.5-1.9x the dense kernel at 70 % sparsity on the ResNet-20
+ * shapes, 2.2-3.7x at 90 %); else the dense 4x8c2. The int8 engine picks with this.
+ */
+export function pickQs8ConvKernel(geo: ConvGeometry, density = 1, sparseDensity = SPARSE_DENSITY): Qs8ConvKernel {
+  if (geo.groups === geo.C) return qs8ConvKernel('qs8_dwconv2d__wasmsimd');
+  return density <= sparseDensity ? qs8ConvKernel('qs8_spconv2d_16x1__wasmsimd') : qs8ConvKernel('qs8_conv2d_4x8c2__wasmsimd');
 }
 
 /**

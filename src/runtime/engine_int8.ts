@@ -42,18 +42,12 @@ import type { Graph } from '../ir/graph.js';
 import type { CodedInt8 } from '../format/graph.js';
 import { decodeInt8Ref } from '../codec/int8.js';
 import { quantizePerChannelInt8 } from '../quant/int8.js';
-import { csrLayout } from '../kernels/int8.js';
+import { csrLayout, SPARSE_DENSITY } from '../kernels/int8.js';
 import { csrFromDense } from '../kernels/int8_ref.js';
 import { WasmEngine, type EngineOptions } from './engine.js';
 import { PlanBuilder, type CompiledPlan } from './plan_builder.js';
 import { align16, Int8Lower, type Int8Weights } from './int8/lower.js';
 
-/**
- * Conv layers whose weight density (nonzeros / elements) is at or below this use the sparse
- * kernel (qs8_spconv2d_16x1), above it the dense one (qs8_conv2d_4x8c2). Measured on the
- * ResNet-20/32 layer shapes (docs/engine.md, "sparrow-int8").
- */
-export const SPARSE_DENSITY = 0.4;
 /** FC layers: the sparse FC kernel (scalar, straight from the CSR) at or below this density. */
 export const SPARSE_FC_DENSITY = 0.2;
 

@@ -1,8 +1,9 @@
 // Session: the one inference API. Import (src/onnx/import.ts, loaded on first use by
 // src/runtime/onnx_import.ts: `.sparrow`-only bundles leave it out) → passes (src/ir/passes.ts) →
-// an engine: 'reference' (plain TS kernels, the default), 'sparrow-f32' (float32 kernels in
-// WASM linear memory, src/runtime/engine_f32.ts: one compiled plan per input-shape signature)
-// or 'sparrow-int8' (int8 kernels, src/runtime/engine_int8.ts). sparrow-int8 on a `.sparrow`
+// an engine: 'reference' (plain TS kernels; the default of fromOnnx and fromGraph), 'sparrow-f32'
+// (float32 kernels in WASM linear memory, src/runtime/engine_f32.ts; the default of fromSparrow)
+// or 'sparrow-int8' (int8 kernels, src/runtime/engine_int8.ts); both WASM engines compile one
+// plan per input signature on the skeleton of src/runtime/engine.ts. sparrow-int8 on a `.sparrow`
 // file uses its int8 weights (decoded in WASM) and, when present, its static activation ranges;
 // on an ONNX model (or a file without ranges) it quantizes the weights per output channel at
 // load and runs in dynamic mode (activations quantized per inference).
@@ -47,7 +48,7 @@ export interface SessionReport extends OptimizeReport {
 }
 
 export interface SessionOptions {
-  /** execution engine (default 'reference') */
+  /** execution engine (default: 'reference' for fromOnnx / fromGraph, 'sparrow-f32' for fromSparrow) */
   engine?: EngineName;
   /**
    * sparrow-f32: a compiled build/sparrow.wasm (browsers and Workers pass theirs); in Node it is

@@ -5,7 +5,7 @@ import { SparrowError } from '../../errors.js';
 import { readWindowAttrs, windowGeometry } from '../../ops/ref/conv.js';
 import type { Node } from '../../ir/graph.js';
 import { convGeometry, type ConvGeometry } from '../../kernels/f32.js';
-import { planQs8Conv, putChannelParams, qs8ConvKernel, type Qs8ConvKernel, type Qs8Out } from '../../kernels/int8.js';
+import { pickQs8ConvKernel, planQs8Conv, putChannelParams, type Qs8Out } from '../../kernels/int8.js';
 import { qs8Conv2dRef } from '../../kernels/int8_ref.js';
 import type { PlaceFormat } from '../engine_int8.js';
 import { layerIo, reader, round3, type Int8Lower } from './lower.js';
@@ -35,14 +35,9 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   if (typeof bias === 'string') return bias;
   const M = w.N,
     K = w.K;
-  const depthwise = group === C && wd[1] === 1;
   const density = w.nnz / (M * K);
   const E = L.E;
-  const kernel: Qs8ConvKernel = depthwise
-    ? qs8ConvKernel('qs8_dwconv2d__wasmsimd')
-    : density <= E.sparseDensity
-      ? qs8ConvKernel('qs8_spconv2d_16x1__wasmsimd')
-      : qs8ConvKernel('qs8_conv2d_4x8c2__wasmsimd');
+  const kernel = pickQs8ConvKernel(geo, density, E.sparseDensity);
   const st = L.outputStage(n, x, y, w, bias);
   const { xin, dynamic, out } = st;
   const WM = L.w;
