@@ -233,6 +233,12 @@ export class UnsupportedOps {
     const first = this.list[0]!;
     const msg =
       this.list.length === 1 ? `unsupported op ${one(first)}` : `${this.list.length} unsupported ops: ${this.list.map(one).join('; ')}`;
-    throw new SparrowError('unsupported_op', msg, { op: first.op, domain: first.domain, opset: first.opset, node: first.node, unsupported: this.list });
+    throw new SparrowError('unsupported_op', msg, {
+      op: first.op,
+      domain: first.domain,
+      opset: first.opset,
+      node: first.node,
+      unsupported: this.list,
+    });
   }
 }
