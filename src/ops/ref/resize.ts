@@ -12,8 +12,8 @@
 //      x_original from coordinate_transformation_mode (half_pixel, half_pixel_symmetric,
 //      pytorch_half_pixel, align_corners, asymmetric, tf_half_pixel_for_nn, tf_crop_and_resize;
 //      opset 10 and Upsample: asymmetric), where "output_width" is scale * L as a real number
-//      (as in the ONNX reference: align_corners with a fractional scale * L uses it, not the
-//      integer output length);
+//      when scales are given (as in the ONNX reference: align_corners with a fractional
+//      scale * L uses it, not the integer output length), the output length with sizes;
 //      i0 = floor(x_original), or x_original - 1 when it is an integer; ratio = x_original - i0
 //      in (0, 1]; taps i0 + start .. i0 + start + n - 1, clamped into [0, L - 1] (edge padding);
 //      weights: linear [1 - ratio, ratio]; cubic (start -1) Keys' cubic with a = cubic_coeff_a;
@@ -122,6 +122,8 @@ export interface ResizeAxis {
   inSize: number;
   outSize: number;
   scale: number;
+  /** the real-valued output length: outSize from sizes, scale * inSize from scales or a policy */
+  width: number;
   roiStart: number;
   roiEnd: number;
 }
@@ -143,7 +145,7 @@ export function planResize(
   const rank = dims.length;
   const axes = a.axes ? a.axes.map((ax) => normAxis(ax, rank, op, ctx, 'axes value')) : dims.map((_, i) => i);
   if (new Set(axes).size !== axes.length) throw opError(op, ctx, `axes [${a.axes!.join(', ')}] repeat an axis`);
-  const plan: ResizeAxis[] = dims.map((d) => ({ inSize: d, outSize: d, scale: 1, roiStart: 0, roiEnd: 1 }));
+  const plan: ResizeAxis[] = dims.map((d) => ({ inSize: d, outSize: d, scale: 1, width: d, roiStart: 0, roiEnd: 1 }));
   const what = a.axes ? `the ${axes.length} axes` : `rank ${rank}`;
   if (sizes) {
     if (sizes.length !== axes.length) throw opError(op, ctx, `sizes has ${sizes.length} values, expected ${axes.length} (${what})`);
@@ -153,7 +155,7 @@ export function planResize(
         const inSize = dims[d]!,
           out = sizes[i]!;
         if (inSize === 0 && out !== 0) throw opError(op, ctx, `axis ${d} has length 0 and cannot be resized to ${out}`);
-        plan[d] = { inSize, outSize: out, scale: inSize > 0 ? out / inSize : inSize === 0 ? 1 : -1, roiStart: 0, roiEnd: 1 };
+        plan[d] = { inSize, outSize: out, scale: inSize > 0 ? out / inSize : inSize === 0 ? 1 : -1, width: out, roiStart: 0, roiEnd: 1 };
       });
     } else {
       // one scale for every resized axis: the smallest (not_larger) or largest (not_smaller) ratio
@@ -168,8 +170,8 @@ export function planResize(
       for (const d of axes) {
         const inSize = dims[d]!;
         plan[d] = known
-          ? { inSize, outSize: Math.floor(scale * inSize + 0.5), scale, roiStart: 0, roiEnd: 1 }
-          : { inSize, outSize: -1, scale: -1, roiStart: 0, roiEnd: 1 };
+          ? { inSize, outSize: Math.floor(scale * inSize + 0.5), scale, width: scale * inSize, roiStart: 0, roiEnd: 1 }
+          : { inSize, outSize: -1, scale: -1, width: -1, roiStart: 0, roiEnd: 1 };
       }
     }
   } else if (scales) {
@@ -180,7 +182,14 @@ export function planResize(
       if (upsample && s < 1) throw opError(op, ctx, `Upsample scales [${scales.join(', ')}] must be >= 1`);
       const inSize = dims[d]!;
       // float32 product, as onnxruntime and ONNX shape inference compute it
-      plan[d] = { inSize, outSize: inSize < 0 ? -1 : Math.floor(Math.fround(s * inSize)), scale: s, roiStart: 0, roiEnd: 1 };
+      plan[d] = {
+        inSize,
+        outSize: inSize < 0 ? -1 : Math.floor(Math.fround(s * inSize)),
+        scale: s,
+        width: s * inSize,
+        roiStart: 0,
+        roiEnd: 1,
+      };
     });
   } else {
     throw opError(op, ctx, 'one of scales and sizes must be given (a non-empty tensor)');
@@ -211,8 +220,8 @@ function isIdentity(p: ResizeAxis, coord: CoordMode): boolean {
 /** x_original of output coordinate x along axis p (float64). */
 export function originalCoordinate(coord: CoordMode, x: number, p: ResizeAxis): number {
   const L = p.inSize,
-    s = p.scale;
-  const width = s * L; // the real-valued output length
+    s = p.scale,
+    width = p.width;
   switch (coord) {
     case 'half_pixel':
       return (x + 0.5) / s - 0.5;
