@@ -27,7 +27,9 @@
 //   VALID: no padding, O = full. NOTSET: O = full - pads_begin - pads_end.
 // These are ConvTranspose-11's rules; ConvTranspose-1's text words the auto_pad split the other
 // way round, but onnxruntime and the ONNX reference apply 11's rules to opset 1-10 models too,
-// and so does Sparrow (one definition from opset 7).
+// and so does Sparrow (one definition from opset 7). onnxruntime 1.30 departs from the spec in
+// two corners: SAME_* with full < I * s gives it a full-length output (the spec, ONNX shape
+// inference and the ONNX reference: I * s), and it rejects most output_shape values past full.
 
 import type { RefKernel, ShapeFn } from '../types.js';
 import { elementCount } from '../types.js';

@@ -6,14 +6,16 @@
 //    out = round_half_up(scale * in). From `scales` (float32): out = floor(scale * in), the
 //    product taken in float32 as onnxruntime and ONNX shape inference do (roi does not change
 //    the output size in either, whatever the spec's formula says).
-//  * Every resized axis is processed on its own, in axis order (separable filters), with
-//    float64 intermediates. An axis whose scale is 1 (isclose), size unchanged and roi the whole
+//  * Every resized axis is processed on its own (separable filters), in the order of the axes
+//    attribute (else 0, 1, ...), with float64 intermediates. An axis whose scale is 1 (isclose), size unchanged and roi the whole
 //    axis is copied as is. Per output coordinate x along an axis of input length L:
 //      x_original from coordinate_transformation_mode (half_pixel, half_pixel_symmetric,
 //      pytorch_half_pixel, align_corners, asymmetric, tf_half_pixel_for_nn, tf_crop_and_resize;
 //      opset 10 and Upsample: asymmetric), where "output_width" is scale * L as a real number
-//      when scales are given (as in the ONNX reference: align_corners with a fractional
-//      scale * L uses it, not the integer output length), the output length with sizes;
+//      when scales (or a keep_aspect_ratio_policy) give the scale (as in the ONNX reference:
+//      align_corners with a fractional scale * L uses it, not the integer output length), the
+//      output length with plain sizes; pytorch_half_pixel maps a length-1 output to 0 (the spec
+//      and onnxruntime; the ONNX reference says -0.5);
 //      i0 = floor(x_original), or x_original - 1 when it is an integer; ratio = x_original - i0
 //      in (0, 1]; taps i0 + start .. i0 + start + n - 1, clamped into [0, L - 1] (edge padding);
 //      weights: linear [1 - ratio, ratio]; cubic (start -1) Keys' cubic with a = cubic_coeff_a;
@@ -38,6 +40,12 @@
 // tf_half_pixel_for_nn dropped from the spec: accepted still, as onnxruntime does); 18
 // (antialias, axes, keep_aspect_ratio_policy); 19 (half_pixel_symmetric: accepted at any opset
 // >= 11, as onnxruntime does). Upsample-7/9: nearest or linear, scales >= 1, asymmetric.
+//
+// Where onnxruntime 1.30 departs from this (test/ops.resize.test.ts names each case): it returns
+// X unchanged when the output shape equals the input shape whatever the scales; its antialias
+// copies an axis whose length stays; it copies an axis of scale 1 under tf_crop_and_resize
+// whatever the roi; its float32 coordinates can round to the other pixel at a nearest-mode tie;
+// it reads negative axes wrongly with keep_aspect_ratio_policy.
 
 import type { Attrs, KernelContext, RefKernel, ShapeFn, Tensor, TensorData, TensorDType, ValueInfo } from '../types.js';
 import { elementCount } from '../types.js';
