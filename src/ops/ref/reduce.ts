@@ -7,8 +7,11 @@
 // keepdims). An empty reduction (a reduced axis of size 0) gives the identity of the op, as
 // onnx's reference: Sum/L1/L2/SumSquare 0, Prod 1, Max -Inf (the dtype's minimum for integers),
 // Min +Inf (maximum), LogSum/LogSumExp -Inf, Mean NaN (0/0).
-// Float sums are accumulated in float64; integer sums/products wrap like the dtype; integer
-// L2/LogSum/LogSumExp/Mean are computed in float64 and truncated (Mean: integer division).
+// noop_with_empty_axes=1 with no axes reduces over the empty set: each element alone, so the
+// elementwise steps remain (ReduceL1 = Abs, ReduceSumSquare = square, ReduceLogSum = Log).
+// Float sums are accumulated in float64 (squares and products rounded to the element type);
+// integer sums/products wrap like the dtype; integer L2/LogSum/LogSumExp/Mean are computed in
+// float64 and truncated (Mean: integer division).
 
 import type { KernelContext, RefKernel, ShapeFn, Tensor, TensorDType } from '../types.js';
 import { elementCount } from '../types.js';
@@ -40,9 +43,10 @@ export const REDUCE_MINMAX_20 = onnxTypes('uint32, uint64, int32, int64, float16
 // Axes
 
 /**
- * The reduced axes (sorted), or null for "no reduction" (axes input empty or absent with
- * noop_with_empty_axes=1). `fromInput` = the axes come from input 1 (ReduceSum-13, the others
- * from 18); otherwise from the `axes` attribute. No axes = every axis.
+ * The reduced axes (sorted). `fromInput` = the axes come from input 1 (ReduceSum-13, the others
+ * from 18); otherwise from the `axes` attribute. No axes = every axis, except with
+ * noop_with_empty_axes=1 (input form): then the empty set, so the reduction is the identity but
+ * the elementwise steps still apply (ReduceSumSquare squares, ReduceLogSum takes the log).
  */
 export function reduceAxes(
   op: string,
@@ -51,7 +55,7 @@ export function reduceAxes(
   axesInput: Tensor | undefined,
   ctx: KernelContext,
   fromInput: boolean,
-): number[] | null {
+): number[] {
   let axes: number[] | undefined;
   if (fromInput) {
     if (axesInput) axes = toIntList(axesInput, 'axes', op, ctx);
@@ -59,7 +63,7 @@ export function reduceAxes(
     axes = r.ints('axes');
   }
   if (!axes || axes.length === 0) {
-    if (fromInput && r.intIn('noop_with_empty_axes', 0, [0, 1]) === 1) return null;
+    if (fromInput && r.intIn('noop_with_empty_axes', 0, [0, 1]) === 1) return [];
     return Array.from({ length: rank }, (_, i) => i);
   }
   return normAxes(axes, rank, op, ctx).sort((a, b) => a - b);
@@ -140,6 +144,16 @@ function reduceData(kind: ReduceKind, x: Tensor, axes: number[], keptDims: numbe
   return floatFinish(kind, src, at, outN, count, out, x.dtype, keptDims);
 }
 
+/** Rounding to the float element type of `out` (identity for integer outputs, computed in float64). */
+function roundTo(dtype: TensorDType): (v: number) => number {
+  if (!isFloatDtype(dtype)) return (v) => v;
+  const one = allocData(dtype, 1) as Float32Array;
+  return (v) => {
+    one[0] = v;
+    return one[0]!;
+  };
+}
+
 /** The float64 reductions (every kind for floats; Mean/L2/LogSum/LogSumExp for integers). */
 function floatFinish(
   kind: ReduceKind,
@@ -169,12 +183,15 @@ function floatFinish(
     for (let j = 0; j < outN; j++) storeFloat(out, j, Number.isFinite(m[j]!) ? m[j]! + Math.log(acc[j]!) : m[j]!);
     return { dtype, dims: keptDims, data: out };
   }
+  // Squares and running products are rounded to the element type (float32: they overflow to
+  // Inf beyond 1.8e19 and underflow to 0 as in numpy and onnxruntime); sums stay in float64.
+  const round = roundTo(dtype);
   if (kind === 'Prod') acc.fill(1);
   for (let i = 0; i < n; i++) {
     const j = at(i),
       v = src[i]!;
-    if (kind === 'Prod') acc[j]! *= v;
-    else acc[j]! += kind === 'L1' ? Math.abs(v) : kind === 'L2' || kind === 'SumSquare' ? v * v : v;
+    if (kind === 'Prod') acc[j] = round(acc[j]! * v);
+    else acc[j]! += kind === 'L1' ? Math.abs(v) : kind === 'L2' || kind === 'SumSquare' ? round(v * v) : v;
   }
   for (let j = 0; j < outN; j++) {
     const s = acc[j]!;
@@ -195,7 +212,6 @@ export function reduce(kind: ReduceKind, fromInput: boolean, types: readonly Ten
     const r = new AttrReader(op, attrs, ctx);
     const keep = r.intIn('keepdims', 1, [0, 1]) === 1;
     const axes = reduceAxes(op, x.dims.length, r, inputs[1], ctx, fromInput);
-    if (axes === null) return [{ dtype: x.dtype, dims: [...x.dims], data: x.data.slice() }];
     const keptDims = x.dims.map((d, i) => (axes.includes(i) ? 1 : d));
     const y = reduceData(kind, x, axes, keptDims);
     return [{ ...y, dims: keep ? keptDims : x.dims.filter((_, i) => !axes.includes(i)) }];
@@ -214,7 +230,6 @@ export function reduceShape(kind: ReduceKind, fromInput: boolean): ShapeFn {
     }
     if (!x.dims) return [{ dtype: x.dtype, dims: null }];
     const axes = reduceAxes(op, x.dims.length, r, constants[1], ctx, fromInput);
-    if (axes === null) return [sameInfo(x)];
     const dims = keep ? x.dims.map((d, i) => (axes.includes(i) ? 1 : d)) : x.dims.filter((_, i) => !axes.includes(i));
     return [{ dtype: x.dtype, dims }];
   };
