@@ -356,10 +356,13 @@ describe('reductions: exact values and errors', () => {
     expect(vals(ref('ReduceL2', 18, [{ dtype: 'int32', dims: [3], data: Int32Array.of(3, 4, 1) }], { keepdims: 0 }))).toEqual([5]);
   });
 
-  it('axes: duplicates and out-of-range axes are invalid; the attribute form ignores an axes input', () => {
+  it('axes: duplicates, out-of-range axes, and axes in the wrong form (attribute vs input) are invalid', () => {
     const x = f32([2, 2], [1, 2, 3, 4]);
     expect(refError('ReduceSum', 13, [x, i64([1, -1])])).toMatch(/duplicate/);
     expect(refError('ReduceMax', 18, [x, i64([2])])).toMatch(/out of range/);
+    expect(refError('ReduceL2', 18, [x], { axes: [0] })).toMatch(/axes is an input of ReduceL2-18/);
+    expect(refError('ReduceL2', 17, [x, i64([0])])).toMatch(/ReduceL2-17 takes axes as an attribute/);
+    expect(refError('ReduceSum', 12, [x, i64([0])])).toMatch(/ReduceSum-12 takes axes as an attribute/);
     expect(refError('ReduceSum', 11, [{ dtype: 'int8', dims: [1], data: Int8Array.of(1) }])).toMatch(/ReduceSum-11 accepts/);
     expect(refError('ReduceMax', 11, [{ dtype: 'int8', dims: [1], data: Int8Array.of(1) }])).toMatch(/ReduceMax-11 accepts/);
     expect(vals(ref('ReduceMax', 12, [{ dtype: 'int8', dims: [2], data: Int8Array.of(-1, 5) }], { keepdims: 0 }))).toEqual([5]);

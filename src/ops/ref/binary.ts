@@ -3,8 +3,9 @@
 //   Mod (fmod), Greater, Less, GreaterOrEqual, LessOrEqual (-> bool), And, Or, Xor (bool),
 //   BitShift, PRelu (slope broadcasts unidirectionally to X).
 // A [..] , B [..] -> Y [numpy broadcast of the input shapes]; every input has the same dtype.
-// Integer results wrap like C; float results are computed in float64 and rounded on store
-// (exact for max/min/comparisons/fmod, and + of two float32 values).
+// Integer results wrap like C and are exact (int64 as bigint: onnxruntime's int64 fmod goes
+// through double); float results are computed in float64 and rounded on store (exact for
+// max/min/comparisons/fmod, and + of two float32 values).
 
 import type { KernelContext, RefKernel, ShapeFn, Tensor, TensorDType } from '../types.js';
 import { AttrReader, allocData, broadcastDims, infoOf, opError, requireInput, sameDims, sameInfo } from './util.js';

@@ -133,8 +133,9 @@ export const triluShape: ShapeFn = (inputs, _a, _c, ctx) => [sameInfo(infoOf(inp
 // ---------------------------------------------------------------------------------------------
 // OneHot: indices [d0..dr-1], depth (one element), values [off, on] -> output [indices' dims with
 // depth inserted at axis (default -1, range [-r-1, r])] of values' dtype. Non-integer indices
-// and depth are truncated to int64 (the spec). OneHot-9: indices outside [0, depth) give all
-// off; OneHot-11: negative indices in [-depth, -1] count from the end.
+// and depth are truncated to int64, as the spec says (onnxruntime and onnx's reference leave a
+// non-integral index unmatched). OneHot-9: indices outside [0, depth) give all off (onnxruntime
+// wraps negative ones at 9 too); OneHot-11: negative indices in [-depth, -1] count from the end.
 
 const ONEHOT_NUMERIC = onnxTypes('uint8, uint16, uint32, uint64, int8, int16, int32, int64, float16, float, double');
 

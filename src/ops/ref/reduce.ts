@@ -6,7 +6,10 @@
 // data [d0, .., dr-1] -> reduced [di or 1 (keepdims) for each axis i] (axes dropped without
 // keepdims). An empty reduction (a reduced axis of size 0) gives the identity of the op, as
 // onnx's reference: Sum/L1/L2/SumSquare 0, Prod 1, Max -Inf (the dtype's minimum for integers),
-// Min +Inf (maximum), LogSum/LogSumExp -Inf, Mean NaN (0/0).
+// Min +Inf (maximum), LogSum/LogSumExp -Inf, Mean NaN (0/0); bool Max/Min (opset 20) false/true
+// (onnx's reference and onnxruntime refuse an empty bool set; onnxruntime's empty Mean is 0).
+// NaN: ReduceMax/ReduceMin propagate it (numpy.maximum.reduce; onnxruntime skips it), and so
+// does ReduceLogSumExp (onnxruntime: +Inf when the row also has +Inf).
 // noop_with_empty_axes=1 with no axes reduces over the empty set: each element alone, so the
 // elementwise steps remain (ReduceL1 = Abs, ReduceSumSquare = square, ReduceLogSum = Log).
 // Float sums are accumulated in float64 (squares and products rounded to the element type);
@@ -58,8 +61,10 @@ export function reduceAxes(
 ): number[] {
   let axes: number[] | undefined;
   if (fromInput) {
+    if (r.has('axes')) throw opError(op, ctx, `axes is an input of ${op}-${ctx.opset}, not an attribute`);
     if (axesInput) axes = toIntList(axesInput, 'axes', op, ctx);
   } else {
+    if (axesInput) throw opError(op, ctx, `${op}-${ctx.opset} takes axes as an attribute, not as input 1`);
     axes = r.ints('axes');
   }
   if (!axes || axes.length === 0) {

@@ -168,7 +168,9 @@ export const thresholdedRelu = unary('ThresholdedRelu', {
 
 /**
  * Shrink-9 (every numeric type): x < -lambd ? x + bias : x > lambd ? x - bias : 0. Integer
- * results are truncated and wrap on store (int8 -128 with bias 2 -> -126, uint8 1 - 2 -> 255).
+ * results are exact (float64 arithmetic, bigint for int64 with an integral bias), truncated and
+ * wrapped on store (int8 -128 with bias 2 -> -126, uint8 1 - 2 -> 255); onnxruntime adds the
+ * bias in float32, which rounds integers beyond 2^24.
  */
 export const shrink = unary('Shrink', {
   types: NUMERIC,
@@ -180,7 +182,11 @@ export const shrink = unary('Shrink', {
   big: (r) => {
     const bias = r.float('bias', 0),
       lambd = r.float('lambd', 0.5);
-    const add = (x: bigint, b: number): bigint => (Number.isInteger(b) ? x + BigInt(b) : BigInt(Math.trunc(Number(x) + b))); // exact for integral bias
+    const add = (x: bigint, b: number): bigint => {
+      if (Number.isInteger(b)) return x + BigInt(b); // exact
+      const t = Number(x) + b;
+      return Number.isFinite(t) ? BigInt(Math.trunc(t)) : -(2n ** 63n); // C's out-of-range conversion on x86
+    };
     return (x) => {
       const v = Number(x);
       return v < -lambd ? add(x, bias) : v > lambd ? add(x, -bias) : 0n;
