@@ -43,15 +43,13 @@ const ENGINES: Record<string, EngineName | OrtEngineName> = {
   'ort-web': 'ort-web',
   'ort-node': 'ort-node',
 };
-const PLANNED_ENGINES: string[] = [];
 /** bench's default: the product's engine and its peers (the TS reference is ~50x slower) */
 const DEFAULT_BENCH_ENGINES = ['sparrow-f32', 'ort-web', 'ort-node'];
 
 function engineOf(name: string | undefined): EngineName | OrtEngineName {
   const e = ENGINES[name ?? 'sparrow-ref'];
   if (e) return e;
-  const later = PLANNED_ENGINES.includes(name!) ? ' (planned, not built yet)' : '';
-  throw new SparrowError('invalid_argument', `engine '${name}' is not available${later}; available: ${Object.keys(ENGINES).join(', ')}`);
+  throw new SparrowError('invalid_argument', `engine '${name}' is not available; available: ${Object.keys(ENGINES).join(', ')}`);
 }
 
 function parseList(s: string | undefined, what: string): number[] | undefined {
