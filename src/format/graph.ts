@@ -15,7 +15,16 @@ import { packTensors, type PackTensor } from './pack.js';
 import { decodeInt8Ref } from '../codec/int8.js';
 import { dequantize } from '../quant/int8.js';
 import { resolveOp } from '../ops/registry.js';
-import { elementCount, type AttrValue, type Attrs, type Tensor, type TensorDType, type TensorData, type ValueInfo } from '../ops/types.js';
+import {
+  elementCount,
+  isGraphAttr,
+  type AttrValue,
+  type Attrs,
+  type Tensor,
+  type TensorDType,
+  type TensorData,
+  type ValueInfo,
+} from '../ops/types.js';
 import type { Graph, Node, Value } from '../ir/graph.js';
 import { inferShapes } from '../ir/passes.js';
 import { DType, readContainer, type ReadOptions, type SparrowMeta, type TensorMeta } from './container.js';
@@ -134,6 +143,7 @@ function attrJson(v: AttrValue): AttrJson {
   if (typeof v === 'number') return numberJson(v);
   if (typeof v === 'string') return v;
   if (Array.isArray(v)) return (v as Array<number | string>).map((x) => (typeof x === 'number' ? numberJson(x) : x));
+  if (isGraphAttr(v)) throw new SparrowError('unsupported_op', `a subgraph attribute ('${v.name}') cannot be stored yet`);
   return { tensor: inlineTensor(v) };
 }
 

@@ -48,6 +48,8 @@ import {
   softmax,
 } from './norm.js';
 import { averagePool, averagePoolShape, maxPool, maxPoolShape } from './pool.js';
+import { recurrent, recurrentShape } from './rnn.js';
+import { ifKernel, ifShape, loopKernel, loopShape, scan8Kernel, scan8Shape, scanKernel, scanShape } from './control_flow.js';
 import {
   cast,
   castShape,
@@ -160,6 +162,15 @@ const ENTRIES: Entry[] = [
   ['Equal', 7, M, equal, equalShape], //                     7, 11 (bool, int8...), 13, 19
   ['Where', 9, M, where, whereShape], //                     9, 16
   ['Expand', 8, M, expand, expandShape], //                  8, 13
+
+  // recurrent layers (layout read from opset 14) and control flow (subgraph attributes)
+  ['RNN', 7, M, recurrent('RNN'), recurrentShape('RNN')], //    7, 14 (layout), 22 (bfloat16)
+  ['GRU', 7, M, recurrent('GRU'), recurrentShape('GRU')], //    7, 14 (layout), 22 (bfloat16)
+  ['LSTM', 7, M, recurrent('LSTM'), recurrentShape('LSTM')], // 7, 14 (layout), 22 (bfloat16)
+  ['If', 7, M, ifKernel, ifShape], //                        1, 11, 13, 16, 19, 21, 23, 24, 25 (tensors alike)
+  ['Loop', 7, M, loopKernel, loopShape], //                  1, 11 (two inputs suffice), 13, 16, 19, 21, 23, 24, 25
+  ['Scan', 8, 8, scan8Kernel, scan8Shape], //                8: batch-major, sequence_lens
+  ['Scan', 9, M, scanKernel, scanShape], //                  9, 11 (negative axes), 16, 19, 21, 23, 24, 25
 ];
 
 for (const [op, since, until, ref, shapeFn] of ENTRIES) {
