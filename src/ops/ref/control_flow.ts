@@ -15,7 +15,7 @@
 //          [iterations, ...]: onnxruntime; numpy.vstack in ONNX's reference implementation would
 //          merge the first axes). With zero iterations a scan output is [0, ...static dims of the
 //          body output, unknown ones 0] (onnxruntime). A loop stops with SparrowError('too_large')
-//          after MAX_LOOP_ITERATIONS iterations (no model runs forever), and a Loop that can never
+//          after loopLimits.maxIterations iterations (no model runs forever), and a Loop that can never
 //          end (no M, condition constant true) is refused by its shape function.
 //   Scan   9+: initial states[N], scan inputs[M] → final states[N], scan outputs[K]; attributes
 //          num_scan_inputs, scan_input_axes / scan_input_directions, scan_output_axes /
@@ -38,11 +38,14 @@ import {
   type Tensor,
   type ValueInfo,
 } from '../types.js';
-import { inferGraph, runGraph, splitInputs } from './subgraph.js';
+import { graphRunner, inferGraph, runGraph, splitInputs } from './subgraph.js';
 import { AttrReader, allocData, opError, stridesOf } from './util.js';
 
-/** The most iterations a Loop runs before giving up with SparrowError('too_large'). */
-export const MAX_LOOP_ITERATIONS = 1_000_000;
+/**
+ * The most iterations a Loop runs before giving up with SparrowError('too_large') (default
+ * 1,000,000; a setting of the process, tests lower it).
+ */
+export const loopLimits = { maxIterations: 1_000_000 };
 
 const fmt = (d: readonly number[] | null): string => (d ? `[${d.join(', ')}]` : '[unknown rank]');
 const copyInfo = (i: ValueInfo): ValueInfo => ({ dtype: i.dtype, dims: i.dims ? [...i.dims] : null });
@@ -167,17 +170,17 @@ export const loopKernel: RefKernel = (inputs, attrs, ctx) => {
   });
   const scans: Tensor[][] = Array.from({ length: K }, () => []);
   const outerTs = outer.get(body)!;
-  const w = where(ctx, 'body');
-  let i = 0;
-  for (; i < trips && go; i++) {
-    if (i >= MAX_LOOP_ITERATIONS) {
+  const run = graphRunner(body, where(ctx, 'body'));
+  const max = loopLimits.maxIterations;
+  for (let i = 0; i < trips && go; i++) {
+    if (i >= max) {
       throw new SparrowError(
         'too_large',
-        `Loop node "${ctx.node}": still running after ${MAX_LOOP_ITERATIONS} iterations (M ${M ? trips : 'omitted'}); Sparrow stops loops there`,
-        { op: 'Loop', node: ctx.node },
+        `Loop node "${ctx.node}": still running after ${max} iterations (M ${M ? trips : 'omitted'}); Sparrow stops loops there`,
+        { op: 'Loop', node: ctx.node, iterations: max },
       );
     }
-    const outs = runGraph(body, [scalarTensor('int64', i), scalarTensor('bool', go ? 1 : 0), ...v], outerTs, w);
+    const outs = run([scalarTensor('int64', i), scalarTensor('bool', go ? 1 : 0), ...v], outerTs);
     go = boolOf('Loop', ctx, outs[0]!, 'the body output cond');
     outs.slice(1, 1 + N).forEach((t, k) => {
       if (t.dtype !== v[k]!.dtype) throw opError('Loop', ctx, `loop-carried value ${k} changes dtype from ${v[k]!.dtype} to ${t.dtype}`);
@@ -359,10 +362,10 @@ export const scanKernel: RefKernel = (inputs, attrs, ctx) => {
   });
   let states = states0;
   const outs: Tensor[][] = Array.from({ length: K }, () => []);
-  const w = where(ctx, 'body');
+  const run = graphRunner(body, where(ctx, 'body'));
   for (let i = 0; i < L; i++) {
     const slices = xs.map((x, j) => sliceAt(x, inAxes[j]!, a.inDirs[j] ? L - 1 - i : i));
-    const res = runGraph(body, [...states, ...slices], outer.get(body)!, w);
+    const res = run([...states, ...slices], outer.get(body)!);
     states = res.slice(0, N);
     res.slice(N).forEach((t, k) => outs[k]!.push(t));
   }
@@ -457,7 +460,7 @@ export const scan8Kernel: RefKernel = (inputs, attrs, ctx) => {
       if (!(n > 0 && n <= S)) throw opError('Scan', ctx, `sequence_lens[${b}] is ${n}, outside [1, ${S}]`);
     });
   }
-  const w = where(ctx, 'body');
+  const run = graphRunner(body, where(ctx, 'body'));
   const finals: Tensor[][] = Array.from({ length: N }, () => []);
   const scans: Tensor[][] = Array.from({ length: K }, () => []); // [k][b]: [S, ...]
   for (let b = 0; b < B; b++) {
@@ -466,7 +469,7 @@ export const scan8Kernel: RefKernel = (inputs, attrs, ctx) => {
     const per: Tensor[][] = Array.from({ length: K }, () => []);
     for (let i = 0; i < lens[b]!; i++) {
       const slices = rows.map((x, j) => sliceAt(x, 0, dirs[j] ? lens[b]! - 1 - i : i));
-      const res = runGraph(body, [...states, ...slices], outer.get(body)!, w);
+      const res = run([...states, ...slices], outer.get(body)!);
       states = res.slice(0, N);
       res.slice(N).forEach((t, k) => per[k]!.push(t));
     }

@@ -36,75 +36,92 @@ export function splitInputs<T>(inputs: ReadonlyArray<T>, attrs: Attrs, op: strin
 
 const copyTensor = (t: Tensor): Tensor => ({ dtype: t.dtype, dims: [...t.dims], data: t.data.slice() as Tensor['data'] });
 
+/** Runs a subgraph once per call (see graphRunner). */
+export type GraphRunner = (formal: ReadonlyArray<Tensor | undefined>, outer: ReadonlyArray<Tensor | undefined>) => Tensor[];
+
 /**
- * Runs subgraph `g` on its formal inputs and its outer values (tensors in the order of g.inputs
- * and g.outer) with the reference kernels of its nodes; returns its outputs, never sharing a
- * buffer with an input or a constant (a kernel may return a view: Reshape, Identity).
- * `where` prefixes node names in messages (e.g. `loop/body`).
+ * A runner of subgraph `g`: each call runs it on its formal inputs and its outer values (tensors
+ * in the order of g.inputs and g.outer) with the reference kernels of its nodes and returns its
+ * outputs, never sharing a buffer with an input or a constant (a kernel may return a view:
+ * Reshape, Identity). Intermediates are dropped after their last reader. What does not change
+ * between calls (last readers, constant buffers) is worked out once: a Loop or Scan makes one
+ * runner per run of the node, the graph must not change meanwhile. `where` prefixes node names in
+ * messages (e.g. `loop/body`).
  */
+export function graphRunner(g: IrGraph, where: string): GraphRunner {
+  const outerNames = g.outer ?? [];
+  const lastUse = new Map<string, number>();
+  g.nodes.forEach((n, k) => {
+    for (const i of n.inputs) if (i) lastUse.set(i, k);
+  });
+  const keep = new Set([...g.outputs, ...g.inputs, ...outerNames]);
+  // per node: the values to drop after it
+  const drop = g.nodes.map((n, k) => [...new Set(n.inputs)].filter((i) => i && lastUse.get(i) === k && !keep.has(i)));
+  const constBuffers = new Set<ArrayBufferLike>();
+  for (const v of g.values.values()) if (v.const) constBuffers.add(v.const.data.buffer);
+  const ctxs: KernelContext[] = g.nodes.map((n) => ({ opset: n.opset, node: `${where}/${n.name}` }));
+
+  return (formal, outer) => {
+    if (formal.length !== g.inputs.length || outer.length !== outerNames.length) {
+      throw new SparrowError(
+        'invalid_model',
+        `${where}: the subgraph has ${g.inputs.length} inputs and ${outerNames.length} outer values, was given ${formal.length} and ${outer.length}`,
+      );
+    }
+    const env = new Map<string, Tensor>();
+    const bind = (name: string, t: Tensor | undefined, what: string): void => {
+      if (!t) throw new SparrowError('invalid_model', `${where}: ${what} '${name}' has no value`);
+      env.set(name, t);
+    };
+    g.inputs.forEach((name, i) => bind(name, formal[i], 'input'));
+    outerNames.forEach((name, i) => bind(name, outer[i], 'outer value'));
+    const read = (name: string): Tensor => {
+      const t = env.get(name) ?? g.values.get(name)?.const;
+      if (!t) throw new SparrowError('invalid_model', `${where}: value '${name}' is read before it is computed`);
+      return t;
+    };
+    g.nodes.forEach((node, k) => {
+      const ins = node.inputs.map((i) => (i ? read(i) : undefined));
+      const ctx = ctxs[k]!;
+      let outs: Tensor[];
+      try {
+        outs = node.def.ref(ins, node.attrs, ctx);
+      } catch (e) {
+        if (e instanceof SparrowError) throw e;
+        throw new SparrowError(
+          'internal',
+          `kernel of ${node.op} failed at node '${ctx.node}': ${e instanceof Error ? e.message : String(e)}`,
+        );
+      }
+      node.outputs.forEach((o, j) => {
+        if (!o) return;
+        const t = outs[j];
+        if (!t)
+          throw new SparrowError(
+            'internal',
+            `kernel of ${node.op} returned ${outs.length} output(s) at node '${ctx.node}', which has output #${j}`,
+          );
+        env.set(o, t);
+      });
+      for (const i of drop[k]!) env.delete(i);
+    });
+    const foreign = (b: ArrayBufferLike): boolean =>
+      constBuffers.has(b) || formal.some((t) => t?.data.buffer === b) || outer.some((t) => t?.data.buffer === b);
+    return g.outputs.map((o) => {
+      const t = read(o);
+      return foreign(t.data.buffer) ? copyTensor(t) : t;
+    });
+  };
+}
+
+/** Runs subgraph `g` once (graphRunner). */
 export function runGraph(
   g: IrGraph,
   formal: ReadonlyArray<Tensor | undefined>,
   outer: ReadonlyArray<Tensor | undefined>,
   where: string,
 ): Tensor[] {
-  const outerNames = g.outer ?? [];
-  if (formal.length !== g.inputs.length || outer.length !== outerNames.length) {
-    throw new SparrowError(
-      'invalid_model',
-      `${where}: the subgraph has ${g.inputs.length} inputs and ${outerNames.length} outer values, was given ${formal.length} and ${outer.length}`,
-    );
-  }
-  const env = new Map<string, Tensor>();
-  const bind = (name: string, t: Tensor | undefined, what: string): void => {
-    if (!t) throw new SparrowError('invalid_model', `${where}: ${what} '${name}' has no value`);
-    env.set(name, t);
-  };
-  g.inputs.forEach((name, i) => bind(name, formal[i], 'input'));
-  outerNames.forEach((name, i) => bind(name, outer[i], 'outer value'));
-  const read = (name: string): Tensor => {
-    const t = env.get(name) ?? g.values.get(name)?.const;
-    if (!t) throw new SparrowError('invalid_model', `${where}: value '${name}' is read before it is computed`);
-    return t;
-  };
-  // free each intermediate after its last reader (graph outputs stay)
-  const lastUse = new Map<string, number>();
-  g.nodes.forEach((n, k) => {
-    for (const i of n.inputs) if (i) lastUse.set(i, k);
-  });
-  const keep = new Set([...g.outputs, ...g.inputs, ...outerNames]);
-  g.nodes.forEach((node, k) => {
-    const ins = node.inputs.map((i) => (i ? read(i) : undefined));
-    const ctx: KernelContext = { opset: node.opset, node: `${where}/${node.name}` };
-    let outs: Tensor[];
-    try {
-      outs = node.def.ref(ins, node.attrs, ctx);
-    } catch (e) {
-      if (e instanceof SparrowError) throw e;
-      throw new SparrowError(
-        'internal',
-        `kernel of ${node.op} failed at node '${ctx.node}': ${e instanceof Error ? e.message : String(e)}`,
-      );
-    }
-    node.outputs.forEach((o, j) => {
-      if (!o) return;
-      const t = outs[j];
-      if (!t)
-        throw new SparrowError(
-          'internal',
-          `kernel of ${node.op} returned ${outs.length} output(s) at node '${ctx.node}', which has output #${j}`,
-        );
-      env.set(o, t);
-    });
-    for (const i of node.inputs) if (i && lastUse.get(i) === k && !keep.has(i)) env.delete(i);
-  });
-  const foreign = new Set<ArrayBufferLike>();
-  for (const t of [...formal, ...outer]) if (t) foreign.add(t.data.buffer);
-  for (const v of g.values.values()) if (v.const) foreign.add(v.const.data.buffer);
-  return g.outputs.map((o) => {
-    const t = read(o);
-    return foreign.has(t.data.buffer) ? copyTensor(t) : t;
-  });
+  return graphRunner(g, where)(formal, outer);
 }
 
 /**
