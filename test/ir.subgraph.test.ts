@@ -324,7 +324,8 @@ describe('graph passes with subgraphs', () => {
                 outputs: ['t'],
               },
             },
-            else_branch: { graph: { nodes: [{ op: 'Tanh', inputs: ['x'], outputs: ['e'] }], inputs: [], outputs: ['e'] } },
+            // an Identity from an outer value straight to the output: it stays (Identity removal treats outer values as inputs)
+            else_branch: { graph: { nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['e'] }], inputs: [], outputs: ['e'] } },
           },
         },
       ],
@@ -336,47 +337,58 @@ describe('graph passes with subgraphs', () => {
     expect(o.nodes[0]!.inputs).toEqual(['c', 'x', 'x']);
     expect(sub(o, 'then_branch').outer).toEqual(['x']);
     expect(opCounts(sub(o, 'then_branch'))).toEqual({ Sigmoid: 1 });
+    expect(opCounts(sub(o, 'else_branch'))).toEqual({ Identity: 1 });
     for (const c of [true, false]) {
       const feeds = { c: bool(c), x: f32([2], [-1, 1]), y: f32([2], [5, 6]) };
       expect(runReference(o, feeds).z).toEqual(runReference(g, feeds).z);
+      if (!c) expect(values(runReference(o, feeds).z)).toEqual([-1, 1]);
     }
   });
 
-  it('a Loop with constant inputs folds when its outputs have static shapes, not when a scan output has an unknown length', () => {
-    const body: BuildGraph = {
-      nodes: [
-        { op: 'Identity', inputs: ['c_in'], outputs: ['c_out'] },
-        { op: 'Add', inputs: ['s_in', 'step'], outputs: ['s_out'] },
-      ],
-      inputs: [v('i', 'int64', []), v('c_in', 'bool', []), v('s_in', 'float32', [2])],
-      outputs: ['c_out', 's_out', 's_out'],
-      initializers: { step: f32([2], [1, 0.5]) },
-    };
-    const model = (scan: boolean): BuildModel => ({
+  it('a Loop with constant inputs folds when its outputs have static shapes (trip count known), not when the trip count is data-dependent', () => {
+    // body: s' = s + step, scan s'; the condition passed through (trip count M) or computed (i ≠ 7: unknown statically)
+    const model = (computedCond: boolean): BuildModel => ({
       opsets: { '': 13 },
       inputs: [v('x', 'float32', [2])],
-      outputs: [v('z', 'float32', [2]), ...(scan ? [v('zs', 'float32', [3, 2])] : [])],
+      outputs: [v('z', 'float32', [2]), v('zs', 'float32', [3, 2])],
       initializers: { n: i64([], [3]), s0: f32([2], [0, 10]) },
       nodes: [
         {
           op: 'Loop',
           inputs: ['n', '', 's0'],
-          outputs: scan ? ['s', 'ss'] : ['s'],
-          attrs: { body: { graph: { ...body, outputs: scan ? body.outputs : body.outputs.slice(0, 2) } } },
+          outputs: ['s', 'ss'],
+          attrs: {
+            body: {
+              graph: {
+                nodes: [
+                  computedCond
+                    ? { op: 'Equal', inputs: ['i', 'seven'], outputs: ['stop'] }
+                    : { op: 'Identity', inputs: ['c_in'], outputs: ['c_out'] },
+                  ...(computedCond ? [{ op: 'Equal', inputs: ['stop', 'no'], outputs: ['c_out'] }] : []),
+                  { op: 'Add', inputs: ['s_in', 'step'], outputs: ['s_out'] },
+                ],
+                inputs: [v('i', 'int64', []), v('c_in', 'bool', []), v('s_in', 'float32', [2])],
+                outputs: ['c_out', 's_out', 's_out'],
+                initializers: { step: f32([2], [1, 0.5]), seven: i64([], [7]), no: { dtype: 'bool', dims: [], data: Uint8Array.of(0) } },
+              },
+            },
+          },
         },
         { op: 'Add', inputs: ['x', 's'], outputs: ['z'] },
-        ...(scan ? [{ op: 'Identity', inputs: ['ss'], outputs: ['zs'] }] : []),
+        { op: 'Identity', inputs: ['ss'], outputs: ['zs'] },
       ],
     });
     const feeds = { x: f32([2], [1, 1]) };
     const folded = importOnnx(buildModel(model(false)));
+    expect(folded.values.get('ss')!.info.dims).toEqual([3, 2]); // M constant, condition passed through: 3 iterations
     optimize(folded);
     expect(opCounts(folded)).toEqual({ Add: 1 });
     expect(values(runReference(folded, feeds).z)).toEqual([4, 12.5]);
+    expect(values(runReference(folded, feeds).zs)).toEqual([1, 10.5, 2, 11, 3, 11.5]);
     const g = importOnnx(buildModel(model(true)));
     expect(g.values.get('ss')!.info.dims).toEqual([-1, 2]); // the trip count is not known statically
     optimize(g);
-    expect(opCounts(g)).toEqual({ Loop: 1, Add: 1 }); // the Identity went, the Loop writes zs
+    expect(opCounts(g)).toEqual({ Loop: 1, Add: 1 }); // not folded (the Identity went: the Loop writes zs)
     expect(values(runReference(g, feeds).z)).toEqual([4, 12.5]);
     expect(values(runReference(g, feeds).zs)).toEqual([1, 10.5, 2, 11, 3, 11.5]);
   });
@@ -537,7 +549,7 @@ describe('engines and hostile models', () => {
       { op: 'Identity', inputs: ['y_in'], outputs: ['y_out'] },
     ];
     const g = importOnnx(buildModel(endless));
-    const saved = loopLimits.maxIterations;
+    const saved = { ...loopLimits };
     loopLimits.maxIterations = 1000;
     try {
       expectError(
@@ -545,8 +557,48 @@ describe('engines and hostile models', () => {
         'too_large',
         /Loop node "Loop_0": still running after 1000 iterations \(M omitted\)/,
       );
+      // the same loop with a scan output: stopped when the scan outputs outgrow loopLimits.maxScanElements
+      const body2 = (endless.nodes[0]!.attrs!.body as { graph: BuildGraph }).graph;
+      const scanning: BuildModel = {
+        ...endless,
+        outputs: [...endless.outputs, v('ys', 'float32', null)],
+        nodes: [
+          { ...endless.nodes[0]!, outputs: ['y', 'ys'], attrs: { body: { graph: { ...body2, outputs: ['c_out', 'y_out', 'y_out'] } } } },
+        ],
+      };
+      loopLimits.maxScanElements = 100;
+      expectError(
+        () => runReference(importOnnx(buildModel(scanning)), { y0: f32([1], [1]) }),
+        'too_large',
+        /scan outputs hold more than 100 elements after 101 iterations/,
+      );
     } finally {
-      loopLimits.maxIterations = saved;
+      Object.assign(loopLimits, saved);
     }
+  });
+
+  it('subgraphs nested deeper than 32 levels are refused at import', () => {
+    const leaf: BuildGraph = { nodes: [], inputs: [], outputs: ['x'] };
+    const nest = (depth: number): BuildGraph =>
+      depth === 0
+        ? leaf
+        : {
+            nodes: [
+              { op: 'If', inputs: ['c'], outputs: ['o'], attrs: { then_branch: { graph: nest(depth - 1) }, else_branch: { graph: leaf } } },
+            ],
+            inputs: [],
+            outputs: ['o'],
+          };
+    const model = (depth: number): BuildModel => ({
+      opsets: { '': 13 },
+      inputs: [v('c', 'bool', []), v('x', 'float32', [1])],
+      outputs: [v('y', 'float32', [1])],
+      nodes: [
+        { op: 'If', inputs: ['c'], outputs: ['y'], attrs: { then_branch: { graph: nest(depth - 1) }, else_branch: { graph: leaf } } },
+      ],
+    });
+    const ok = importOnnx(buildModel(model(32)));
+    expect(values(runReference(ok, { c: bool(true), x: f32([1], [5]) }).y)).toEqual([5]);
+    expectError(() => importOnnx(buildModel(model(33))), 'invalid_model', /subgraphs nest deeper than 32 levels/);
   });
 });

@@ -66,7 +66,12 @@ export function importModel(model: onnx.IModelProto, opts: ImportOptions = {}): 
 /** Where a subgraph sits, for messages: `node 'loop' (Loop) attribute 'body'` chains. */
 interface SubgraphSite {
   path: string;
+  /** 1 for a subgraph of the model's graph, 2 for one inside it... */
+  depth: number;
 }
+
+/** How deep subgraphs may nest (If inside Loop inside ...): a bound against hostile models. */
+export const MAX_SUBGRAPH_DEPTH = 32;
 
 /**
  * A GraphProto as a Graph: the model's graph (`site` null) or a subgraph of a node attribute.
@@ -79,6 +84,9 @@ interface SubgraphSite {
 function buildGraph(g: onnx.IGraphProto, opsets: Record<string, number>, site: SubgraphSite | null): Graph {
   const sub = site !== null;
   const inWhere = sub ? ` in subgraph ${site.path}` : '';
+  if (site && site.depth > MAX_SUBGRAPH_DEPTH) {
+    throw new SparrowError('invalid_model', `subgraphs nest deeper than ${MAX_SUBGRAPH_DEPTH} levels (at ${site.path})`);
+  }
   const values = new Map<string, Value>();
   const addConst = (name: string, t: Tensor, what: string): void => {
     if (!name) throw new SparrowError('invalid_model', `${what}${inWhere} has no name`);
@@ -124,7 +132,9 @@ function buildGraph(g: onnx.IGraphProto, opsets: Record<string, number>, site: S
       );
     }
     const path = `${site ? `${site.path} → ` : ''}node '${name}' (${op})`;
-    const attrs: Attrs = attrsFromOnnx(np, name, (sg, attr) => buildGraph(sg, opsets, { path: `${path} attribute '${attr}'` }));
+    const attrs: Attrs = attrsFromOnnx(np, name, (sg, attr) =>
+      buildGraph(sg, opsets, { path: `${path} attribute '${attr}'`, depth: (site?.depth ?? 0) + 1 }),
+    );
     const outputs = [...(np.output ?? [])];
     if (op === 'Split' && domain === '' && !('split' in attrs) && !('num_outputs' in attrs)) {
       // before opset 18 an equal Split makes as many parts as the node has outputs, which a

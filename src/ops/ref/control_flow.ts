@@ -15,7 +15,8 @@
 //          [iterations, ...]: onnxruntime; numpy.vstack in ONNX's reference implementation would
 //          merge the first axes). With zero iterations a scan output is [0, ...static dims of the
 //          body output, unknown ones 0] (onnxruntime). A loop stops with SparrowError('too_large')
-//          after loopLimits.maxIterations iterations (no model runs forever), and a Loop that can never
+//          after loopLimits.maxIterations iterations or when its scan outputs outgrow
+//          loopLimits.maxScanElements (no model runs forever), and a Loop that can never
 //          end (no M, condition constant true) is refused by its shape function.
 //   Scan   9+: initial states[N], scan inputs[M] → final states[N], scan outputs[K]; attributes
 //          num_scan_inputs, scan_input_axes / scan_input_directions, scan_output_axes /
@@ -42,10 +43,11 @@ import { graphRunner, inferGraph, runGraph, splitInputs } from './subgraph.js';
 import { AttrReader, allocData, opError, stridesOf } from './util.js';
 
 /**
- * The most iterations a Loop runs before giving up with SparrowError('too_large') (default
- * 1,000,000; a setting of the process, tests lower it).
+ * Bounds of one run of a Loop node, beyond which it stops with SparrowError('too_large'): the
+ * iterations (default 1,000,000) and the elements its scan outputs accumulate (default 2^28, 1 GiB
+ * of float32). Settings of the process; tests lower them.
  */
-export const loopLimits = { maxIterations: 1_000_000 };
+export const loopLimits = { maxIterations: 1_000_000, maxScanElements: 2 ** 28 };
 
 const fmt = (d: readonly number[] | null): string => (d ? `[${d.join(', ')}]` : '[unknown rank]');
 const copyInfo = (i: ValueInfo): ValueInfo => ({ dtype: i.dtype, dims: i.dims ? [...i.dims] : null });
@@ -172,6 +174,7 @@ export const loopKernel: RefKernel = (inputs, attrs, ctx) => {
   const outerTs = outer.get(body)!;
   const run = graphRunner(body, where(ctx, 'body'));
   const max = loopLimits.maxIterations;
+  let scanElements = 0;
   for (let i = 0; i < trips && go; i++) {
     if (i >= max) {
       throw new SparrowError(
@@ -186,7 +189,17 @@ export const loopKernel: RefKernel = (inputs, attrs, ctx) => {
       if (t.dtype !== v[k]!.dtype) throw opError('Loop', ctx, `loop-carried value ${k} changes dtype from ${v[k]!.dtype} to ${t.dtype}`);
     });
     v = outs.slice(1, 1 + N);
-    outs.slice(1 + N).forEach((t, k) => scans[k]!.push(t));
+    outs.slice(1 + N).forEach((t, k) => {
+      scans[k]!.push(t);
+      scanElements += t.data.length;
+    });
+    if (scanElements > loopLimits.maxScanElements) {
+      throw new SparrowError(
+        'too_large',
+        `Loop node "${ctx.node}": its scan outputs hold more than ${loopLimits.maxScanElements} elements after ${i + 1} iterations; Sparrow stops loops there`,
+        { op: 'Loop', node: ctx.node },
+      );
+    }
   }
   const finals = v.map((t) => (carried.includes(t) ? { dtype: t.dtype, dims: [...t.dims], data: t.data.slice() as Tensor['data'] } : t));
   const scanOuts = scans.map((parts, k) => {
@@ -279,7 +292,10 @@ export const loopShape: ShapeFn = (inputs, attrs, consts, ctx) => {
     }
     if (!changed) break;
   }
-  const scans = outs.slice(1 + N).map((s): ValueInfo => ({ dtype: s.dtype, dims: s.dims ? [-1, ...s.dims] : null }));
+  // the trip count is known when M is a constant and the condition stays true
+  const m = formalConsts[0];
+  const trips = m && m.data.length === 1 && startsTrue && condAlwaysTrueOrPassed(body) ? Math.max(0, Number(m.data[0])) : -1;
+  const scans = outs.slice(1 + N).map((s): ValueInfo => ({ dtype: s.dtype, dims: s.dims ? [trips, ...s.dims] : null }));
   return [...carriedInfo, ...scans];
 };
 
