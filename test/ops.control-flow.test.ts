@@ -133,6 +133,46 @@ function loopModel(opset: number, withM: boolean, withCond: boolean): BuildModel
   };
 }
 
+describe('If whose condition comes from a shape', () => {
+  it('the branch a static shape rules out may not fit it (inputShapes fold the condition): onnxruntime agrees', async () => {
+    // cond = (x.shape[0] == 3); then: Reshape(x, [1, 3]) fits only 3 elements; else: Relu(x)
+    const model: BuildModel = {
+      opsets: { '': 13 },
+      inputs: [v('x', 'float32', ['n'])],
+      outputs: [v('z', 'float32', null)],
+      initializers: { zero: i64([], [0]), three: i64([], [3]), to13: i64([2], [1, 3]) },
+      nodes: [
+        { op: 'Shape', inputs: ['x'], outputs: ['s'] },
+        { op: 'Gather', inputs: ['s', 'zero'], outputs: ['n0'], attrs: { axis: 0 } },
+        { op: 'Equal', inputs: ['n0', 'three'], outputs: ['c'] },
+        {
+          op: 'If',
+          inputs: ['c'],
+          outputs: ['z'],
+          attrs: {
+            then_branch: { graph: { nodes: [{ op: 'Reshape', inputs: ['x', 'to13'], outputs: ['r'] }], inputs: [], outputs: ['r'] } },
+            else_branch: { graph: { nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['e'] }], inputs: [], outputs: ['e'] } },
+          },
+        },
+      ],
+    };
+    const bytes = buildModel(model);
+    const ort = await createOrtEngine('ort-node', bytes);
+    for (const n of [3, 4]) {
+      const feeds = { x: rand([n], n) };
+      const want = await ort.run(feeds);
+      for (const engine of ['reference', 'sparrow-f32'] as const) {
+        for (const inputShapes of [undefined, { x: [n] }]) {
+          const s = await Session.fromOnnx(bytes, { engine, ...(inputShapes ? { inputShapes } : {}) });
+          sameTensor((await s.run(feeds)).z!, want.z!, `${engine} n=${n}${inputShapes ? ' (static)' : ''}`);
+          if (inputShapes) expect(s.report!.opsAfter[n === 3 ? 'Reshape' : 'Relu']).toBe(1); // the If folded away
+        }
+      }
+    }
+    await ort.dispose();
+  });
+});
+
 describe('Loop against onnxruntime-node', () => {
   for (const opset of [11, 13, 16]) {
     for (const [withM, withCond] of [

@@ -103,8 +103,24 @@ export const ifShape: ShapeFn = (inputs, attrs, consts, ctx) => {
   // a constant condition: only the branch taken counts (the other may not even be valid for these shapes)
   const c = consts[0];
   if (c && c.data.length === 1) return c.data[0] ? infer(thenG, 'then_branch') : infer(elseG, 'else_branch');
-  const a = infer(thenG, 'then_branch'),
-    b = infer(elseG, 'else_branch');
+  // A branch whose shapes do not work out for these inputs fails if it is ever taken; the If's
+  // outputs are then those of the other one. (Passes infer shapes before they fold conditions
+  // such as `Shape(x)[0] == 1`: the branch the condition rules out may not fit the static shapes.)
+  const tryInfer = (g: IrGraph, attr: string): ValueInfo[] | SparrowError => {
+    try {
+      return infer(g, attr);
+    } catch (e) {
+      if (e instanceof SparrowError && e.code === 'invalid_model') return e;
+      throw e;
+    }
+  };
+  const a = tryInfer(thenG, 'then_branch'),
+    b = tryInfer(elseG, 'else_branch');
+  if (a instanceof SparrowError) {
+    if (b instanceof SparrowError) throw a;
+    return b;
+  }
+  if (b instanceof SparrowError) return a;
   return a.map((x, k) => unionInfo('If', ctx, x, b[k]!, `output ${k}`));
 };
 
