@@ -2,7 +2,9 @@
 // constant, node output) lives in `values` under its unique name; nodes refer to values by
 // name ('' = an omitted optional input). `nodes` is kept topologically sorted: passes that
 // reorder or add nodes call `topoSort`. Constant tensors are shared, never mutated: a pass
-// that changes a weight makes a new constant value.
+// that changes a weight makes a new constant value. A node attribute may hold a subgraph (If,
+// Loop, Scan): a Graph of its own scope whose `outer` values are read from enclosing scopes and
+// bound to the node's implicit inputs (listed after its ONNX inputs; src/ir/subgraph.ts).
 import { SparrowError } from '../errors.js';
 import type { IrGraph, IrNode, IrValue, Tensor, ValueInfo } from '../ops/types.js';
 import { isGraphAttr, type AttrValue } from '../ops/types.js';

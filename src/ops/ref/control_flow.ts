@@ -16,8 +16,10 @@
 //          merge the first axes). With zero iterations a scan output is [0, ...static dims of the
 //          body output, unknown ones 0] (onnxruntime). A loop stops with SparrowError('too_large')
 //          after loopLimits.maxIterations iterations or when its scan outputs outgrow
-//          loopLimits.maxScanElements (no model runs forever), and a Loop that can never
-//          end (no M, condition constant true) is refused by its shape function.
+//          loopLimits.maxScanElements (no model runs forever), and a Loop that can never end (no
+//          M; a condition that starts true and that the body passes through or sets constant
+//          true) is refused by its shape function. With a constant M and such a condition the
+//          trip count, hence the scan outputs' shapes, are static.
 //   Scan   9+: initial states[N], scan inputs[M] → final states[N], scan outputs[K]; attributes
 //          num_scan_inputs, scan_input_axes / scan_input_directions, scan_output_axes /
 //          scan_output_directions (negative axes from opset 11). Scan-8: an optional int64

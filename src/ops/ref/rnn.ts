@@ -222,6 +222,7 @@ export function recurrent(kind: RecurrentKind): RefKernel {
     const pre = new Float32Array(G * H); // gate pre-activations
     const z = new Float32Array(H), // GRU: update and reset gates, the recurrent part of the h gate
       rg = new Float32Array(H),
+      rh = new Float32Array(H),
       hr = new Float32Array(H);
     const h = new Float32Array(H);
     const c = new Float32Array(H);
@@ -245,14 +246,8 @@ export function recurrent(kind: RecurrentKind): RefKernel {
           const xo = xAt(t, b);
           // pre[q] = Σ_i X[t,b,i]·W[d,q,i] + Wb[q], and for every gate but GRU's h: + Rb[q] + Σ_m h[m]·R[d,q,m]
           for (let q = 0; q < G * H; q++) {
-            let s = bias ? bias[bOff + q]! : 0;
-            const wr = wOff + q * I;
-            for (let i = 0; i < I; i++) s += x[xo + i]! * w[wr + i]!;
-            if (!(kind === 'GRU' && q >= 2 * H)) {
-              if (bias) s += bias[bOff + G * H + q]!;
-              const rr = rOff + q * H;
-              for (let m = 0; m < H; m++) s += h[m]! * rw[rr + m]!;
-            }
+            let s = (bias ? bias[bOff + q]! : 0) + dot(x, xo, w, wOff + q * I, I);
+            if (!(kind === 'GRU' && q >= 2 * H)) s += (bias ? bias[bOff + G * H + q]! : 0) + dot(h, 0, rw, rOff + q * H, H);
             pre[q] = s;
           }
           if (kind === 'RNN') {
@@ -263,17 +258,12 @@ export function recurrent(kind: RecurrentKind): RefKernel {
             for (let j = 0; j < H; j++) {
               z[j] = f!(clip(pre[j]!));
               rg[j] = f!(clip(pre[H + j]!));
+              rh[j] = rg[j]! * h[j]!; // r ⊙ h
             }
             for (let j = 0; j < H; j++) {
               const rr = rOff + (2 * H + j) * H;
-              let s = bias ? bias[bOff + G * H + 2 * H + j]! : 0; // Rbh
-              if (linearBeforeReset) {
-                for (let m = 0; m < H; m++) s += h[m]! * rw[rr + m]!;
-                hr[j] = rg[j]! * s;
-              } else {
-                for (let m = 0; m < H; m++) s += rg[m]! * h[m]! * rw[rr + m]!;
-                hr[j] = s;
-              }
+              const rbh = bias ? bias[bOff + G * H + 2 * H + j]! : 0;
+              hr[j] = linearBeforeReset ? rg[j]! * (rbh + dot(h, 0, rw, rr, H)) : rbh + dot(rh, 0, rw, rr, H);
             }
             for (let j = 0; j < H; j++) {
               const hh = fround(g!(clip(fround(pre[2 * H + j]! + hr[j]!))));
@@ -308,6 +298,13 @@ export function recurrent(kind: RecurrentKind): RefKernel {
     if (kind === 'LSTM') outs.push({ dtype: 'float32', dims: [...stateDims], data: Yc });
     return outs;
   };
+}
+
+/** Σ_k a[ao + k]·b[bo + k], k < n, in float64. */
+function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, n: number): number {
+  let s = 0;
+  for (let k = 0; k < n; k++) s += a[ao + k]! * b[bo + k]!;
+  return s;
 }
 
 /** sequence_lens as numbers (all S when absent); each must lie in [0, S]. */
