@@ -4,7 +4,7 @@
 // fails here with its type, opset and node name), the nodes are sorted topologically and
 // static shapes are inferred (symbolic dims stay -1). Plain TS (browser / Worker safe).
 import { SparrowError } from '../errors.js';
-import { resolveOp } from '../ops/registry.js';
+import { hasOp, resolveOp, supportedOpsets } from '../ops/registry.js';
 import { graphAttrs, implicitInputCount, type AttrValue, type Attrs, type Tensor } from '../ops/types.js';
 import { topoSort, type Graph, type Node, type Value } from '../ir/graph.js';
 import { inferShapes } from '../ir/passes.js';
@@ -45,7 +45,8 @@ export function importModel(model: onnx.IModelProto, opts: ImportOptions = {}): 
     opsets[domain] = Math.max(opsets[domain] ?? 0, v);
   }
 
-  const graph = buildGraph(g, opsets, null);
+  const missing = new UnsupportedOps();
+  const graph = buildGraph(g, opsets, null, missing);
   if (graph.outputs.length === 0) throw new SparrowError('invalid_model', 'the graph has no outputs');
   if (opts.inferShapes !== false) {
     inferShapes(graph);
@@ -81,7 +82,7 @@ export const MAX_SUBGRAPH_DEPTH = 32;
  * (after its ONNX inputs), resolved in turn in the node's graph. Formal inputs of a subgraph may
  * lack a type (shape inference gives them the types the node passes in).
  */
-function buildGraph(g: onnx.IGraphProto, opsets: Record<string, number>, site: SubgraphSite | null): Graph {
+function buildGraph(g: onnx.IGraphProto, opsets: Record<string, number>, site: SubgraphSite | null, missing: UnsupportedOps): Graph {
   const sub = site !== null;
   const inWhere = sub ? ` in subgraph ${site.path}` : '';
   if (site && site.depth > MAX_SUBGRAPH_DEPTH) {
@@ -133,7 +134,7 @@ function buildGraph(g: onnx.IGraphProto, opsets: Record<string, number>, site: S
     }
     const path = `${site ? `${site.path} → ` : ''}node '${name}' (${op})`;
     const attrs: Attrs = attrsFromOnnx(np, name, (sg, attr) =>
-      buildGraph(sg, opsets, { path: `${path} attribute '${attr}'`, depth: (site?.depth ?? 0) + 1 }),
+      buildGraph(sg, opsets, { path: `${path} attribute '${attr}'`, depth: (site?.depth ?? 0) + 1 }, missing),
     );
     const outputs = [...(np.output ?? [])];
     if (op === 'Split' && domain === '' && !('split' in attrs) && !('num_outputs' in attrs)) {
@@ -147,12 +148,16 @@ function buildGraph(g: onnx.IGraphProto, opsets: Record<string, number>, site: S
       addConst(outputs[0], constantTensor(attrs, name), `Constant node '${name}' output`);
       return;
     }
-    const def = resolveOp(op, domain, opset, name);
     for (const o of outputs) {
       if (!o) continue;
       if (values.has(o)) throw new SparrowError('invalid_model', `value '${o}' (an output of node '${name}')${inWhere} is defined twice`);
       values.set(o, { name: o, info: { dtype: 'float32', dims: null } });
     }
+    if (!hasOp(op, domain, opset)) {
+      missing.add(op, domain, opset, name); // reported with the others once the whole model is read
+      return;
+    }
+    const def = resolveOp(op, domain, opset, name);
     // the outer values of its subgraphs follow the node's ONNX inputs (implicit inputs)
     const implicit = graphAttrs(attrs).flatMap(([, sg]) => sg.outer ?? []);
     nodes.push({ name, op, domain, opset, inputs: [...(np.input ?? []), ...implicit], outputs, attrs, def });
@@ -168,6 +173,9 @@ function buildGraph(g: onnx.IGraphProto, opsets: Record<string, number>, site: S
   }
 
   const graph: Graph = { name: g.name ?? '', opsets: { ...opsets }, inputs, outputs, nodes, values };
+  // every op the model uses that the registry lacks, in one error (nodes are missing from here on)
+  if (!sub) missing.throwIfAny();
+  else if (missing.list.length > 0) return graph;
   if (sub) {
     // every name read here that this graph does not define comes from an enclosing scope
     const outer: string[] = [];
@@ -242,5 +250,50 @@ function constantTensor(attrs: Readonly<Record<string, unknown>>, node: string):
         `Constant node '${node}' uses attribute '${k}' (string or sparse constants), which Sparrow does not support`,
         { op: 'Constant', node },
       );
+  }
+}
+
+/** One op the registry lacks, as the importer reports it. */
+export interface UnsupportedOp {
+  op: string;
+  domain: string;
+  opset: number;
+  /** nodes using it, and the first of them */
+  count: number;
+  node: string;
+}
+
+/**
+ * The ops of a model the registry lacks, gathered over all nodes so that one error names them
+ * all (op, opset, how many nodes, the first node) instead of only the first one met.
+ */
+export class UnsupportedOps {
+  readonly list: UnsupportedOp[] = [];
+
+  add(op: string, domain: string, opset: number, node: string): void {
+    const e = this.list.find((x) => x.op === op && x.domain === domain && x.opset === opset);
+    if (e) e.count++;
+    else this.list.push({ op, domain, opset, count: 1, node });
+  }
+
+  throwIfAny(): void {
+    if (this.list.length === 0) return;
+    const one = (u: UnsupportedOp): string => {
+      const have = supportedOpsets(u.op, u.domain);
+      return (
+        `${u.domain ? `${u.domain}.` : ''}${u.op} at opset ${u.opset} (${u.count} node${u.count > 1 ? 's' : ''}, first "${u.node}")` +
+        (have.length ? ` [supported opsets: ${have.join(', ')}]` : '')
+      );
+    };
+    const first = this.list[0]!;
+    const msg =
+      this.list.length === 1 ? `unsupported op ${one(first)}` : `${this.list.length} unsupported ops: ${this.list.map(one).join('; ')}`;
+    throw new SparrowError('unsupported_op', msg, {
+      op: first.op,
+      domain: first.domain,
+      opset: first.opset,
+      node: first.node,
+      unsupported: this.list,
+    });
   }
 }
