@@ -153,6 +153,18 @@ describe('import: lexical scoping of subgraphs', () => {
     );
   });
 
+  it('unsupported ops inside subgraphs are named in the one unsupported_op error with the others', () => {
+    const m = nestedModel();
+    const body = (m.nodes[0]!.attrs!.body as { graph: BuildGraph }).graph;
+    body.nodes.push({ op: 'Weird', inputs: ['acc_in'], outputs: ['unused'], name: 'w_in_body' });
+    m.nodes.unshift({ op: 'Fancy', inputs: ['a'], outputs: ['a2'], name: 'f_top' });
+    expectError(
+      () => importOnnx(buildModel(m)),
+      'unsupported_op',
+      /^2 unsupported ops: Fancy at opset 13 \(1 node, first "f_top"\); Weird at opset 13 \(1 node, first "w_in_body"\)$/,
+    );
+  });
+
   it('cycles through subgraphs are invalid_model', () => {
     // the branch reads the If's own output
     const own: BuildModel = {
