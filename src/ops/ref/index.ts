@@ -51,6 +51,8 @@ import { depthToSpace, depthToSpaceShape, spaceToDepth, spaceToDepthShape, tile,
 import { globalLpPool, globalMaxPool, globalPoolShape, lpPool, lpPoolShape } from './lppool.js';
 import { groupNorm, instanceNorm, lpNorm, lrn, meanVarianceNorm, normShape } from './normalization.js';
 import { resize, resizeShape } from './resize.js';
+import { recurrent, recurrentShape } from './rnn.js';
+import { ifKernel, ifShape, loopKernel, loopShape, scan8Kernel, scan8Shape, scanKernel, scanShape } from './control_flow.js';
 import {
   cast,
   castShape,
@@ -284,6 +286,14 @@ const ENTRIES: Entry[] = [
   ['Trilu', 14, M, misc.trilu, misc.triluShape], //          14
   ['OneHot', 9, 10, misc.oneHot, misc.oneHotShape], //       9: indices in [0, depth)
   ['OneHot', 11, M, misc.oneHot, misc.oneHotShape], //      11: negative indices count from the end
+  // recurrent layers (layout read from opset 14) and control flow (subgraph attributes)
+  ['RNN', 7, M, recurrent('RNN'), recurrentShape('RNN')], //    7, 14 (layout), 22 (bfloat16)
+  ['GRU', 7, M, recurrent('GRU'), recurrentShape('GRU')], //    7, 14 (layout), 22 (bfloat16)
+  ['LSTM', 7, M, recurrent('LSTM'), recurrentShape('LSTM')], // 7, 14 (layout), 22 (bfloat16)
+  ['If', 7, M, ifKernel, ifShape], //                        1, 11, 13, 16, 19, 21, 23, 24, 25 (tensors alike)
+  ['Loop', 7, M, loopKernel, loopShape], //                  1, 11 (two inputs suffice), 13, 16, 19, 21, 23, 24, 25
+  ['Scan', 8, 8, scan8Kernel, scan8Shape], //                8: batch-major, sequence_lens
+  ['Scan', 9, M, scanKernel, scanShape], //                  9, 11 (negative axes), 16, 19, 21, 23, 24, 25
 ];
 
 for (const [op, since, until, ref, shapeFn] of ENTRIES) {
