@@ -77,6 +77,9 @@ function quantType(dtype: TensorDType, op: string, ctx: KernelContext, what: str
   return q;
 }
 
+/** The typed array of an integer (non-64-bit) tensor, written element by element. */
+type NumberArray = { [index: number]: number; readonly length: number };
+
 function rangeOf(dtype: TensorDType): QuantType {
   return QUANT_TYPES[dtype]!;
 }
@@ -239,13 +242,14 @@ export function quantizeLinearOp(v: 10 | 13 | 21 | 23): RefKernel {
     const L = paramLayout(op, X.dims, S, Z, v >= 13 ? r.int('axis', 1) : 1, v >= 21 ? r.int('block_size', 0) : 0, ctx);
     const x = X.data as Float32Array | Int32Array,
       zp = Z?.data as ArrayLike<number> | undefined;
-    const y = allocData(outType, x.length) as Exclude<Tensor['data'], BigInt64Array>;
+    const data = allocData(outType, x.length),
+      y = data as NumberArray;
     forEachParam(L, (e, p) => {
       const z = zp ? zp[p]! : 0;
       // x / scale in float32 (an int32 x rounds to float32 first), or in float64 (precision DOUBLE)
       y[e] = double ? saturateRound(x[e]! / scale[p]!, z, lo, hi) : quantizeLinear(Math.fround(x[e]!), scale[p]!, z, lo, hi);
     });
-    return [{ dtype: outType, dims: [...X.dims], data: y }];
+    return [{ dtype: outType, dims: [...X.dims], data }];
   };
 }
 
