@@ -564,6 +564,62 @@ describe.runIf(X64)('QLinearMatMul and MatMulInteger = onnxruntime, bit for bit'
     );
   });
 
+  it('named: 1-D operands (numpy.matmul promotion) in QLinearMatMul and MatMulInteger', async () => {
+    const shapes: Array<[number[], number[]]> = [
+      [[3], [3, 2]],
+      [[2, 3], [3]],
+      [[3], [3]],
+      [[2, 2, 3], [3]],
+      [[3], [2, 3, 2]],
+    ];
+    for (const [aDims, bDims] of shapes) {
+      const a = tensor(
+          'uint8',
+          aDims,
+          Array.from({ length: count(aDims) }, (_, i) => 10 + i * 7),
+        ),
+        b = tensor(
+          'uint8',
+          bDims,
+          Array.from({ length: count(bDims) }, (_, i) => 200 - i * 11),
+        );
+      const io = {
+        inputs: [
+          { name: 'a', dtype: 'uint8' as const, dims: aDims },
+          { name: 'b', dtype: 'uint8' as const, dims: bDims },
+        ],
+        opsets: { '': 21 },
+      };
+      await sameAsOrt(
+        {
+          ...io,
+          nodes: [{ op: 'QLinearMatMul', inputs: ['a', 'as', 'az', 'b', 'bs', 'bz', 'ys', 'yz'], outputs: ['y'] }],
+          outputs: [{ name: 'y', dtype: 'uint8', dims: null }],
+          initializers: {
+            as: f32([], [0.05]),
+            az: tensor('uint8', [], [3]),
+            bs: f32([], [0.02]),
+            bz: tensor('uint8', [], [100]),
+            ys: f32([], [0.3]),
+            yz: tensor('uint8', [], [5]),
+          },
+        },
+        { a, b },
+        `QLinearMatMul ${JSON.stringify([aDims, bDims])}`,
+      );
+      await sameAsOrt(
+        {
+          ...io,
+          nodes: [{ op: 'MatMulInteger', inputs: ['a', 'b', 'az', 'bz'], outputs: ['y'] }],
+          outputs: [{ name: 'y', dtype: 'int32', dims: null }],
+          initializers: { az: tensor('uint8', [], [3]), bz: tensor('uint8', [], [100]) },
+        },
+        { a, b },
+        `MatMulInteger ${JSON.stringify([aDims, bDims])}`,
+      );
+    }
+  });
+
   it('named: requantization rounds fround(acc) · fround(sa·sb/sy) in float32 (ONNX reference: float64)', async () => {
     // y = acc · 2^-20 with acc above 2^24: float32(acc) is a tie or crosses one. onnxruntime:
     // [16, 18, 18, 20, 20, 22]; the ONNX reference implementation (float64) gives [17, 17, 19, 19, 21, 21].
