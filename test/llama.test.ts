@@ -16,6 +16,8 @@ import fc from 'fast-check';
 import { Llama2cTokenizer, parseBytePiece, LLAMA2C_BOS } from '../src/io/tokenizer_llama2c.js';
 import { Llama2cRef, argmax, generateGreedy, parseLlama2cCheckpoint } from '../src/bench/llama_ref.js';
 import { createOrtEngine, type InferenceEngine } from '../src/runtime/ort.js';
+import { Session } from '../src/runtime/session.js';
+import '../src/ops/ref/index.js';
 import { crc32 } from '../src/format/crc32.js';
 import { SparrowError } from '../src/errors.js';
 import type { Tensor } from '../src/ops/types.js';
@@ -537,6 +539,29 @@ describe('KV-cache ONNX export (examples/models/stories260K-kv.onnx, onnxruntime
     const s2 = await alone([...b, b[5]!]);
     expect(relErr((next['logits']!.data as Float32Array).subarray(0, 512), s1.subarray(10 * 512))).toBeLessThan(1e-5);
     expect(relErr((next['logits']!.data as Float32Array).subarray(512), s2.subarray(b.length * 512))).toBeLessThan(1e-5);
+  });
+
+  it('Sparrow runs it: reference and sparrow-f32 = onnxruntime on a prefill (P = 0) and a decode step (P = 8)', async () => {
+    const prompt = RUNC_TOKENS.slice(0, 8);
+    const prefill = kvFeeds(1, prompt, Array(8).fill(1), range(0, 8), emptyPast(1));
+    const want1 = await kv.run(prefill);
+    const step = kvFeeds(1, [RUNC_TOKENS[8]!], Array(9).fill(1), [8], presents(want1));
+    const want2 = await kv.run(step);
+    expect(argmax(want2['logits']!.data as Float32Array)).toBe(RUNC_TOKENS[9]);
+    const bytes = new Uint8Array(readFileSync(KV));
+    for (const engine of ['reference', 'sparrow-f32'] as const) {
+      const s = await Session.fromOnnx(bytes, { engine });
+      for (const [feeds, want] of [
+        [prefill, want1],
+        [step, want2],
+      ] as const) {
+        const got = await s.run(feeds);
+        for (const name of kv.outputNames) {
+          expect(got[name]!.dims, `${engine} ${name}`).toEqual(want[name]!.dims);
+          expect(relErr(got[name]!.data as Float32Array, want[name]!.data as Float32Array), `${engine} ${name}`).toBeLessThan(1e-4);
+        }
+      }
+    }
   });
 
   describe.runIf(HAVE_DATA)('against the TS forward pass and the shared no-cache export', () => {
