@@ -15,6 +15,11 @@ import { onnxRuntime, type onnx } from '../src/onnx/proto.js';
 import type { Tensor } from '../src/ops/types.js';
 import { createOrtEngine, type InferenceEngine } from '../src/runtime/ort.js';
 import { Session } from '../src/runtime/session.js';
+import { importOnnx } from '../src/onnx/import.js';
+import { extractQdq } from '../src/ir/qdq.js';
+import { compressQdqGraph } from '../src/compress/compress.js';
+import { loadSparrowModel } from '../src/runtime/sparrow_model.js';
+import { decodeInt8Ref } from '../src/codec/int8.js';
 import { lcg } from './helpers/tensors.js';
 import '../src/ops/ref/index.js';
 // @ts-expect-error: plain ESM scripts without declarations
@@ -223,6 +228,34 @@ describe("QDQ models in sparrow-int8 (src/ir/qdq.ts): the int8 kernels with the 
       }
       await ort.dispose();
     }
+  });
+
+  it('sparrow compress keeps the QDQ int8 weights and parameters: the .sparrow runs bit for bit as the QDQ model in sparrow-int8', async () => {
+    const { bytes } = (await makeQdq(float, calib)) as QdqResult;
+    const graph = importOnnx(bytes);
+    const qdq = extractQdq(graph);
+    const { bytes: file } = await compressQdqGraph(graph, qdq, {});
+    const model = loadSparrowModel(file, { codedInt8: true });
+    expect(model.activationRanges!.size).toBeGreaterThan(0);
+    expect(model.compression?.['source']).toBe('qdq');
+    // the stored int8 weights are the QDQ model's initializers, byte for byte
+    const proto = onnxRuntime.ModelProto.decode(bytes);
+    for (const [name, c] of model.coded) {
+      const base = name.replace(/_DequantizeLinear_Output$/, '');
+      const init = proto.graph!.initializer!.find((t) => t.name === `${base}_quantized`)!;
+      expect(init, name).toBeDefined();
+      const q = decodeInt8Ref(c.codec, c.payload, init.rawData!.length);
+      expect(Array.from(q), name).toEqual(Array.from(new Int8Array(init.rawData!.buffer, init.rawData!.byteOffset, init.rawData!.length)));
+    }
+    const a = await Session.fromOnnx(bytes, { engine: 'sparrow-int8' });
+    const b = await Session.fromSparrow(file, { engine: 'sparrow-int8' });
+    for (let i = 0; i < 4; i++) {
+      const x = f32([1, 3, 8, 8], rnd);
+      expect(Array.from(await run(b, x))).toEqual(Array.from(await run(a, x)));
+    }
+    await expect(compressQdqGraph(importOnnx(bytes), extractQdq(importOnnx(bytes)), { sparsity: 0.5 })).rejects.toThrow(
+      /already quantized.*--sparsity/,
+    );
   });
 
   it('a model without QDQ still runs dynamic; the float engines keep the fake quantization', async () => {

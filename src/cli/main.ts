@@ -18,10 +18,12 @@ import { imageBatchParams, preprocessPixels, type Preprocessing } from '../runti
 import { MAGIC } from '../format/container.js';
 import { importOnnx } from '../onnx/import.js';
 import { optimize } from '../ir/passes.js';
+import { extractQdq } from '../ir/qdq.js';
 import {
   COMPRESS_DEFAULTS,
   PRUNE_METHODS,
   compressGraph,
+  compressQdqGraph,
   resolveCompressOptions,
   type ActivationMode,
   type PruneMethod,
@@ -344,6 +346,7 @@ function buildProgram(out: (s: string) => void): Command {
           std?: string;
           json?: boolean;
         },
+        cmd: Command,
       ) => {
         const num = (v: string, flag: string): number => {
           const x = v.trim() === '' ? NaN : Number(v);
@@ -367,7 +370,12 @@ function buildProgram(out: (s: string) => void): Command {
         if (isSparrowFile(bytes))
           throw new SparrowError('invalid_argument', `${model} is already a .sparrow file; compress takes the .onnx model`);
         const graph = importOnnx(bytes);
-        optimize(graph);
+        // a model already quantized in QDQ form keeps its int8 weights and activation parameters
+        const qdq = graph.nodes.some((n) => n.domain === '' && (n.op === 'QuantizeLinear' || n.op === 'DequantizeLinear'))
+          ? extractQdq(graph)
+          : undefined;
+        const fromQdq = !!qdq && qdq.weights.size > 0;
+        if (!fromQdq) optimize(graph);
         const input = graph.inputs[0];
         const info = input ? graph.values.get(input)!.info : undefined;
         const imageLike = !!info && info.dtype === 'float32' && info.dims?.length === 4;
@@ -389,6 +397,28 @@ function buildProgram(out: (s: string) => void): Command {
         const pre: Preprocessing | null = imageLike
           ? { input: input!, layout: 'NCHW', scale: 1 / 255, ...(mean ? { mean } : {}), ...(std ? { std } : {}) }
           : null;
+        if (fromQdq) {
+          // only the flags the user gave: compressQdqGraph refuses those that would change the weights
+          const given = (k: string): boolean => cmd.getOptionValueSource(k) !== 'default';
+          const result = await compressQdqGraph(graph, qdq!, {
+            ...(given('sparsity') ? { sparsity: base.sparsity } : {}),
+            ...(o.prune !== undefined ? { prune: base.prune } : {}),
+            ...(given('weightBits') ? { weightBits: base.weightBits } : {}),
+            ...(given('activations') ? { activations: base.activations } : {}),
+            ...(base.targetBytes !== undefined ? { targetBytes: base.targetBytes } : {}),
+            ...(o.calib ? { calib: { batches: [], spec: o.calib } } : {}),
+            preprocessing: pre,
+          });
+          await writeOutput(o.output, result.bytes);
+          const report = inspectSparrow(result.bytes);
+          out(
+            o.json
+              ? JSON.stringify(report)
+              : `${formatInspect(report, o.output)}\n\n${result.layers.length} int8 weight tensors kept from the QDQ model (not pruned or ` +
+                  `quantized again), ${qdq!.ranges.size} activation ranges from its QuantizeLinear/DequantizeLinear pairs; biases float32.`,
+          );
+          return;
+        }
         let calib: { batches: Tensor[]; spec: string } | undefined;
         if (o.calib) {
           if (!info) throw new SparrowError('invalid_argument', 'the model has no input to calibrate');
