@@ -76,8 +76,8 @@ const A_HARDSIGMOID = 7, A_ELU = 8, A_SOFTSIGN = 9, A_SOFTPLUS = 10;
 @inline function gatesOf(kind: i32): usize { return kind == RNN ? 1 : kind == GRU ? 3 : 4; }
 
 // ---- work layout -------------------------------------------------------------------------------
-// hs [B·H + 4]  cs [B·H + 4] (LSTM)  pre [NP + 8]  aux [NP + 8]  zb, rb, rh [H + 4] (GRU)
-// rbhRow [NP + 8] (GRU: 0 but Rb_h at columns 2H..3H);  NP = 8·⌈GH/8⌉ (whole panels).
+// hs [B·H + 4]  cs [B·H + 4] (LSTM)  pre [NP + 8]  aux [NP + 8]  rbhRow [NP + 8] (GRU: 0 but
+// Rb_h at columns 2H..3H)  rh [H + 4] (GRU);  NP = 8·⌈GH/8⌉ (whole panels).
 
 @inline function stateBytes(B: usize, H: usize): usize { return align16((B * H + 4) << 2); }
 @inline function rowBytes(NP: usize): usize { return align16((NP + 8) << 2); }
@@ -88,7 +88,7 @@ export function f32_recurrent_work_bytes(kind: i32, B: i32, H: i32): i32 {
   if (kind < 0 || kind > 2 || B < 0 || H < 0) return -1;
   const b = <usize>B, h = <usize>H;
   const NP = ((gatesOf(kind) * h + 7) >> 3) << 3;
-  return <i32>((stateBytes(b, h) << 1) + rowBytes(NP) * <usize>3 + hBytes(h) * <usize>3);
+  return <i32>((stateBytes(b, h) << 1) + rowBytes(NP) * <usize>3 + hBytes(h));
 }
 
 // ---- recurrent product -------------------------------------------------------------------------
@@ -173,6 +173,28 @@ function actRare(code: i32, x: v128, a: v128, b: v128): v128 {
 
 @inline function loadF(p: usize, j: usize): v128 { return v128.load(p + (j << 2)); }
 
+@inline function actLoop(code: i32, clipOn: bool, a: v128, b: v128, lo: v128, hi: v128, x: usize, y: usize, n: usize): void {
+  let j: usize = 0;
+  for (; j + 4 <= n; j += 4) v128.store(y + (j << 2), act(code, clipv(clipOn, loadF(x, j), lo, hi), a, b));
+  if (j < n) storeN(y + (j << 2), act(code, clipv(clipOn, loadF(x, j), lo, hi), a, b), n - j);
+}
+
+/**
+ * y[j] = act(clip(x[j])) for j < n (y = x allowed); writes exactly n floats, reads whole vectors.
+ * One tight loop per common function (sigmoid, tanh; with and without clip).
+ */
+function actRow(code: i32, a: v128, b: v128, clipOn: bool, lo: v128, hi: v128, x: usize, y: usize, n: usize): void {
+  if (code == A_SIGMOID) {
+    if (clipOn) actLoop(A_SIGMOID, true, a, b, lo, hi, x, y, n);
+    else actLoop(A_SIGMOID, false, a, b, lo, hi, x, y, n);
+  } else if (code == A_TANH) {
+    if (clipOn) actLoop(A_TANH, true, a, b, lo, hi, x, y, n);
+    else actLoop(A_TANH, false, a, b, lo, hi, x, y, n);
+  } else {
+    actLoop(code, clipOn, a, b, lo, hi, x, y, n);
+  }
+}
+
 /** Copies H floats (zeros when src is 0). */
 function copyRow(dst: usize, src: usize, H: usize): void {
   if (src == 0) memory.fill(dst, 0, H << 2);
@@ -204,9 +226,7 @@ function copyRow(dst: usize, src: usize, H: usize): void {
   const pre = cs + stateBytes(B, H);
   const aux = pre + rowBytes(NP);
   const rbhRow = aux + rowBytes(NP);
-  const zb = rbhRow + rowBytes(NP);
-  const rb = zb + hBytes(H);
-  const rh = rb + hBytes(H);
+  const rh = rbhRow + rowBytes(NP);
   // GRU panels: z, r in [0, pzr); h in [ph0, panels)
   const pzr = ((H << 1) + 7) >> 3, ph0 = (H << 1) >> 3;
   if (kind == GRU && lbr) {
@@ -235,52 +255,60 @@ function copyRow(dst: usize, src: usize, H: usize): void {
       const crow = cs + b * H4;
       if (kind == RNN) {
         gemvPanels(hrow, H, rp, 0, panels, xrow, pre);
-        for (let j: usize = 0; j < H; j += 4) {
-          const hn = act(fc, clipv(clipOn, loadF(pre, j), lo, hi), fa, fb);
-          storeN(hrow + (j << 2), hn, min<usize>(4, H - j));
-        }
+        actRow(fc, fa, fb, clipOn, lo, hi, pre, hrow, H);
       } else if (kind == GRU) {
+        // pre[0, 2H) = XW + H·R_{z,r}ᵀ → z, r in place
         gemvPanels(hrow, H, rp, 0, pzr, xrow, pre);
-        if (lbr) gemvPanels(hrow, H, rp, ph0, panels, rbhRow, aux);
-        for (let j: usize = 0; j < H; j += 4) {
-          const z = act(fc, clipv(clipOn, loadF(pre, j), lo, hi), fa, fb);
-          const r = act(fc, clipv(clipOn, loadF(pre, H + j), lo, hi), fa, fb);
-          v128.store(zb + (j << 2), z);
-          if (lbr) v128.store(rb + (j << 2), r);
-          else v128.store(rh + (j << 2), f32x4.mul(r, loadF(hrow, j)));
+        actRow(fc, fa, fb, clipOn, lo, hi, pre, pre, H << 1);
+        // rh = the h̃ pre-activation, then h̃ in place
+        if (lbr) {
+          // XW_h + r ⊙ (H·R_hᵀ + Rb_h), the product in aux
+          gemvPanels(hrow, H, rp, ph0, panels, rbhRow, aux);
+          for (let j: usize = 0; j < H; j += 4) {
+            v128.store(rh + (j << 2), f32x4.add(loadF(xrow, 2 * H + j), f32x4.mul(loadF(pre, H + j), loadF(aux, 2 * H + j))));
+          }
+          actRow(gc, ga, gb, clipOn, lo, hi, rh, rh, H);
+        } else {
+          // XW_h + (r ⊙ H)·R_hᵀ, in aux
+          for (let j: usize = 0; j < H; j += 4) v128.store(rh + (j << 2), f32x4.mul(loadF(pre, H + j), loadF(hrow, j)));
+          gemvPanels(rh, H, rp, ph0, panels, xrow, aux);
+          actRow(gc, ga, gb, clipOn, lo, hi, aux + ((2 * H) << 2), rh, H);
         }
-        if (!lbr) gemvPanels(rh, H, rp, ph0, panels, xrow, pre);
         for (let j: usize = 0; j < H; j += 4) {
-          let ph: v128;
-          // linear_before_reset: XW_h + r ⊙ (H·R_hᵀ + Rb_h); else XW_h + (r ⊙ H)·R_hᵀ (in pre)
-          if (lbr) ph = f32x4.add(loadF(xrow, 2 * H + j), f32x4.mul(loadF(rb, j), loadF(aux, 2 * H + j)));
-          else ph = loadF(pre, 2 * H + j);
-          const hh = act(gc, clipv(clipOn, ph, lo, hi), ga, gb);
-          const z = loadF(zb, j);
-          const hn = f32x4.add(f32x4.mul(f32x4.sub(one, z), hh), f32x4.mul(z, loadF(hrow, j)));
+          const z = loadF(pre, j);
+          const hn = f32x4.add(f32x4.mul(f32x4.sub(one, z), loadF(rh, j)), f32x4.mul(z, loadF(hrow, j)));
           storeN(hrow + (j << 2), hn, min<usize>(4, H - j));
         }
       } else {
+        // pre = XW + H·Rᵀ (gates i o f c), activated in place
         gemvPanels(hrow, H, rp, 0, panels, xrow, pre);
-        for (let j: usize = 0; j < H; j += 4) {
-          const cp = loadF(crow, j);
-          let pi = loadF(pre, j), po = loadF(pre, H + j), pf = loadF(pre, 2 * H + j);
-          const pc = loadF(pre, 3 * H + j);
-          if (pp != 0) {
-            pi = f32x4.add(pi, f32x4.mul(loadF(pp, j), cp));
-            pf = f32x4.add(pf, f32x4.mul(loadF(pp, 2 * H + j), cp));
+        if (pp != 0) {
+          for (let j: usize = 0; j < H; j += 4) {
+            const cp = loadF(crow, j), n = min<usize>(4, H - j);
+            storeN(pre + (j << 2), f32x4.add(loadF(pre, j), f32x4.mul(loadF(pp, j), cp)), n);
+            storeN(pre + ((2 * H + j) << 2), f32x4.add(loadF(pre, 2 * H + j), f32x4.mul(loadF(pp, 2 * H + j), cp)), n);
           }
-          const ig = act(fc, clipv(clipOn, pi, lo, hi), fa, fb);
-          const fg = inputForget ? f32x4.sub(one, ig) : act(fc, clipv(clipOn, pf, lo, hi), fa, fb);
-          const cc = act(gc, clipv(clipOn, pc, lo, hi), ga, gb);
-          const cn = f32x4.add(f32x4.mul(fg, cp), f32x4.mul(ig, cc));
-          if (pp != 0) po = f32x4.add(po, f32x4.mul(loadF(pp, H + j), cn));
-          const og = act(fc, clipv(clipOn, po, lo, hi), fa, fb);
-          const hn = f32x4.mul(og, act(hc, cn, ha, hb));
-          const n = min<usize>(4, H - j);
-          storeN(crow + (j << 2), cn, n);
-          storeN(hrow + (j << 2), hn, n);
         }
+        const oLater = pp != 0 || inputForget;
+        if (oLater) {
+          actRow(fc, fa, fb, clipOn, lo, hi, pre, pre, H);
+          if (!inputForget) actRow(fc, fa, fb, clipOn, lo, hi, pre + ((2 * H) << 2), pre + ((2 * H) << 2), H);
+        } else {
+          actRow(fc, fa, fb, clipOn, lo, hi, pre, pre, 3 * H); // i, o, f
+        }
+        actRow(gc, ga, gb, clipOn, lo, hi, pre + ((3 * H) << 2), pre + ((3 * H) << 2), H);
+        // C' = f ⊙ C + i ⊙ c̃ (f = 1 − i with input_forget); the o pre-activation gets P_o ⊙ C'
+        for (let j: usize = 0; j < H; j += 4) {
+          const ig = loadF(pre, j), n = min<usize>(4, H - j);
+          const fg = inputForget ? f32x4.sub(one, ig) : loadF(pre, 2 * H + j);
+          const cn = f32x4.add(f32x4.mul(fg, loadF(crow, j)), f32x4.mul(ig, loadF(pre, 3 * H + j)));
+          storeN(crow + (j << 2), cn, n);
+          if (pp != 0) storeN(pre + ((H + j) << 2), f32x4.add(loadF(pre, H + j), f32x4.mul(loadF(pp, H + j), cn)), n);
+        }
+        if (oLater) actRow(fc, fa, fb, clipOn, lo, hi, pre + (H << 2), pre + (H << 2), H);
+        // H' = o ⊙ h(C'), h(C') in aux
+        actRow(hc, ha, hb, false, lo, hi, crow, aux, H);
+        for (let j: usize = 0; j < H; j += 4) storeN(hrow + (j << 2), f32x4.mul(loadF(pre, H + j), loadF(aux, j)), min<usize>(4, H - j));
       }
       if (y != 0) memory.copy(y + ((t * yT + b * yB) << 2), hrow, H4);
     }
