@@ -49,10 +49,15 @@
 // Softplus are computed per lane in float64 as the reference. The state carries the error to the
 // next step, damped by the gate derivatives (≤ 1/4 for sigmoid, ≤ 1 for tanh).
 //
-// Recurrent product: per batch row, a GEMV over the packed panels, two panels (16 columns, four
-// accumulators) at a time: per hidden k one broadcast of h[k], four loads of R, four mul + four
-// add, so the adds of consecutive k are independent four ways (a one-panel loop would wait on the
-// add latency).
+// Per step and batch row (a row past its length is skipped): the recurrent product, a GEMV over
+// the packed panels of R starting from the XW row, two panels (16 columns, four accumulators) at
+// a time: per hidden k one broadcast of h[k], four loads of R, four mul + four add. Then the
+// gates as rows: each activation function runs over a whole gate row in one tight loop per
+// function (LSTM without peepholes: f over i, o, f at once), then the elementwise state update.
+// Measured on V8 (Node 20, AMD EPYC), LSTM H = 64, 49 steps, one direction: ~47 µs of GEMV and
+// ~42 µs of gates (the vector exp / division of sigmoid and tanh). Tried and slower: three or
+// four panels at a time (6 / 8 accumulators: +0..+55%), two panels with even / odd k in separate
+// accumulators (+20%); the activations inline in one per-element gate loop (+15%).
 
 import { sigmoid4, storeN, tanh4 } from '../f32ops/vec';
 
