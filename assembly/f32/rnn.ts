@@ -57,7 +57,9 @@
 // Measured on V8 (Node 20, AMD EPYC), LSTM H = 64, 49 steps, one direction: ~47 µs of GEMV and
 // ~42 µs of gates (the vector exp / division of sigmoid and tanh). Tried and slower: three or
 // four panels at a time (6 / 8 accumulators: +0..+55%), two panels with even / odd k in separate
-// accumulators (+20%); the activations inline in one per-element gate loop (+15%).
+// accumulators (+20%); the activations inline in one per-element gate loop (+15%); for batch > 1,
+// the recurrent product of all rows through the GEMM's 4x8 row tiles (R read once per 4 rows)
+// then + XW: within noise at B = 4 and 8 (the gates, per row, dominate), so rows run one by one.
 
 import { sigmoid4, storeN, tanh4 } from '../f32ops/vec';
 
