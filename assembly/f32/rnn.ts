@@ -45,7 +45,7 @@
 // starts from XW). The reference sums all of it in float64 and rounds once, so a pre-activation
 // differs by at most about (I + H + 3)·2⁻²⁴·Σ|terms|; the gate arithmetic adds a few roundings
 // (peephole mul/add, f ⊙ C + i ⊙ c̃, (1 − z) ⊙ h̃ + z ⊙ H), and the activation functions are the
-// vector forms of assembly/f32ops/vec.ts (sigmoid ≤ 1.5e-7, tanh ≤ 1.3e-7 relative); Elu and
+// vector forms of assembly/f32ops/vec.ts (sigmoid4, tanh4: accuracy in its header); Elu and
 // Softplus are computed per lane in float64 as the reference. The state carries the error to the
 // next step, damped by the gate derivatives (≤ 1/4 for sigmoid, ≤ 1 for tanh).
 //
