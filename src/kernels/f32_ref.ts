@@ -187,3 +187,175 @@ export function conv2dRef(
   }
   return { data: y, dims: [B, M, OH, OW] };
 }
+
+// ---- recurrent layers (assembly/f32/rnn.ts) ----------------------------------------------------
+
+export type RecurrentKind = 'RNN' | 'GRU' | 'LSTM';
+
+/** The activation functions of the recurrent kernels, by code (the index here). */
+export const RECURRENT_ACTIVATIONS = [
+  'Sigmoid',
+  'Tanh',
+  'Relu',
+  'Affine',
+  'LeakyRelu',
+  'ThresholdedRelu',
+  'ScaledTanh',
+  'HardSigmoid',
+  'Elu',
+  'Softsign',
+  'Softplus',
+] as const;
+
+/** One activation function of a recurrent kernel: its code (RECURRENT_ACTIVATIONS index), alpha and beta. */
+export interface RecurrentAct {
+  code: number;
+  alpha: number;
+  beta: number;
+}
+
+/** The function of an activation (float64, the formulas of src/ops/ref/rnn.ts). */
+export function recurrentActRef(a: RecurrentAct): (x: number) => number {
+  const { alpha: al, beta: be } = a;
+  switch (RECURRENT_ACTIVATIONS[a.code]) {
+    case 'Sigmoid':
+      return (x) => 1 / (1 + Math.exp(-x));
+    case 'Tanh':
+      return Math.tanh;
+    case 'Relu':
+      return (x) => (x > 0 ? x : 0);
+    case 'Affine':
+      return (x) => al * x + be;
+    case 'LeakyRelu':
+      return (x) => (x >= 0 ? x : al * x);
+    case 'ThresholdedRelu':
+      return (x) => (x > al ? x : 0);
+    case 'ScaledTanh':
+      return (x) => al * Math.tanh(be * x);
+    case 'HardSigmoid':
+      return (x) => Math.min(1, Math.max(0, al * x + be));
+    case 'Elu':
+      return (x) => (x >= 0 ? x : al * (Math.exp(x) - 1));
+    case 'Softsign':
+      return (x) => x / (1 + Math.abs(x));
+    case 'Softplus':
+      return (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+    default:
+      throw new Error(`recurrentActRef: unknown activation code ${a.code}`);
+  }
+}
+
+/** One direction of a recurrent layer as the kernels of assembly/f32/rnn.ts see it (G gates, GH = G·H). */
+export interface RecurrentSeqArgs {
+  kind: RecurrentKind;
+  /** steps, batch, hidden size */
+  S: number;
+  B: number;
+  H: number;
+  reverse: boolean;
+  /** the input projection with its bias, [S, B, GH] (gate order RNN i, GRU z r h, LSTM i o f c) */
+  xw: Float32Array;
+  /** R of the direction, [GH, H] */
+  r: Float32Array;
+  /** sequence_lens [B] (absent: S each) */
+  lens?: Int32Array | undefined;
+  /** initial states [B, H] (absent: zeros) */
+  h0?: Float32Array | undefined;
+  c0?: Float32Array | undefined;
+  /** LSTM peepholes P_i, P_o, P_f [3H] */
+  peep?: Float32Array | undefined;
+  /** GRU with linear_before_reset: Rb_h [H] (absent: zero) */
+  rbh?: Float32Array | undefined;
+  inputForget?: boolean;
+  linearBeforeReset?: boolean;
+  /** clip (absent or 0: none) */
+  clip?: number | undefined;
+  /** f (RNN), f g (GRU), f g h (LSTM) */
+  acts: RecurrentAct[];
+}
+
+export interface RecurrentSeqResult {
+  /** [S, B, H], zero at steps t ≥ lens[b] */
+  y: Float32Array;
+  /** final states [B, H] (zero for lens[b] = 0) */
+  yh: Float32Array;
+  yc: Float32Array;
+}
+
+/**
+ * One direction of RNN / GRU / LSTM over the sequence from its input projection: the reference
+ * of f32_{rnn,gru,lstm}_seq__wasmsimd. Dot products in float64 from XW; pre-activations and
+ * states stored as float32 (as src/ops/ref/rnn.ts).
+ */
+export function recurrentSeqRef(a: RecurrentSeqArgs): RecurrentSeqResult {
+  const { kind, S, B, H } = a;
+  const G = kind === 'RNN' ? 1 : kind === 'GRU' ? 3 : 4;
+  const GH = G * H;
+  const [f, g, hAct] = a.acts.map(recurrentActRef) as [(x: number) => number, (x: number) => number, (x: number) => number];
+  const clipV = a.clip ?? 0;
+  const clip = clipV > 0 ? (v: number) => Math.min(clipV, Math.max(-clipV, v)) : (v: number) => v;
+  const fr = Math.fround;
+  const y = new Float32Array(S * B * H),
+    yh = new Float32Array(B * H),
+    yc = new Float32Array(B * H);
+  const h = new Float32Array(H),
+    c = new Float32Array(H),
+    pre = new Float32Array(GH),
+    z = new Float32Array(H),
+    rg = new Float32Array(H),
+    rh = new Float32Array(H);
+  const rdot = (v: Float32Array, q: number): number => {
+    let s = 0;
+    for (let m = 0; m < H; m++) s += v[m]! * a.r[q * H + m]!;
+    return s;
+  };
+  for (let b = 0; b < B; b++) {
+    const len = Math.min(Math.max(a.lens ? a.lens[b]! : S, 0), S);
+    for (let j = 0; j < H; j++) {
+      h[j] = a.h0 ? a.h0[b * H + j]! : 0;
+      c[j] = a.c0 ? a.c0[b * H + j]! : 0;
+    }
+    for (let k = 0; k < len; k++) {
+      const t = a.reverse ? len - 1 - k : k;
+      const xo = (t * B + b) * GH;
+      // every gate but GRU's h: XW + h·Rᵀ
+      const nFull = kind === 'GRU' ? 2 * H : GH;
+      for (let q = 0; q < nFull; q++) pre[q] = a.xw[xo + q]! + rdot(h, q);
+      if (kind === 'RNN') {
+        for (let j = 0; j < H; j++) h[j] = f(clip(pre[j]!));
+      } else if (kind === 'GRU') {
+        for (let j = 0; j < H; j++) {
+          z[j] = f(clip(pre[j]!));
+          rg[j] = f(clip(pre[H + j]!));
+          rh[j] = rg[j]! * h[j]!;
+        }
+        // every h̃ pre-activation (from the old state) before the state changes
+        for (let j = 0; j < H; j++) {
+          const q = 2 * H + j;
+          pre[q] = a.linearBeforeReset ? a.xw[xo + q]! + fr(rg[j]! * ((a.rbh ? a.rbh[j]! : 0) + rdot(h, q))) : a.xw[xo + q]! + rdot(rh, q);
+        }
+        for (let j = 0; j < H; j++) {
+          const hh = fr(g(clip(pre[2 * H + j]!)));
+          h[j] = (1 - z[j]!) * hh + z[j]! * h[j]!;
+        }
+      } else {
+        const P = a.peep;
+        for (let j = 0; j < H; j++) {
+          const cPrev = c[j]!;
+          const ig = fr(f(clip(fr(pre[j]! + (P ? P[j]! * cPrev : 0)))));
+          const fg = fr(a.inputForget ? 1 - ig : f(clip(fr(pre[2 * H + j]! + (P ? P[2 * H + j]! * cPrev : 0)))));
+          const cc = fr(g(clip(pre[3 * H + j]!)));
+          c[j] = fg * cPrev + ig * cc;
+          const og = fr(f(clip(fr(pre[H + j]! + (P ? P[H + j]! * c[j]! : 0)))));
+          h[j] = og * fr(hAct(c[j]!));
+        }
+      }
+      y.set(h, (t * B + b) * H);
+    }
+    if (len > 0) {
+      yh.set(h, b * H);
+      yc.set(c, b * H);
+    }
+  }
+  return { y, yh, yc };
+}
