@@ -5,9 +5,10 @@
 // static shapes are inferred (symbolic dims stay -1). Plain TS (browser / Worker safe).
 import { SparrowError } from '../errors.js';
 import { resolveOp } from '../ops/registry.js';
-import type { AttrValue, Attrs, Tensor } from '../ops/types.js';
+import type { AttrValue, Attrs, Tensor, TensorDType } from '../ops/types.js';
 import { topoSort, type Graph, type Node, type Value } from '../ir/graph.js';
 import { inferShapes } from '../ir/passes.js';
+import { lowerFloatEdges, roundCastLikes } from '../ir/float_edges.js';
 import { attrsFromOnnx, dtypeFromCode, isGraphAttribute, tensorFromOnnx, valueInfoFromOnnx } from './attributes.js';
 import { decodeModel, int64ToNumber, type onnx } from './proto.js';
 
@@ -127,8 +128,17 @@ export function importModel(model: onnx.IModelProto, opts: ImportOptions = {}): 
 
   const graph: Graph = { name: g.name ?? '', opsets, inputs, outputs, nodes, values };
   topoSort(graph);
-  if (opts.inferShapes !== false) {
+  // float64/float16/bfloat16 → float32 inside the graph, Casts at the edges (src/ir/float_edges.ts)
+  const declared = new Map<string, TensorDType>();
+  for (const vi of g.output ?? []) {
+    const code = vi.type?.tensorType?.elemType;
+    if (code) declared.set(vi.name ?? '', dtypeFromCode(code, `graph output '${vi.name ?? ''}'`));
+  }
+  const edges = lowerFloatEdges(graph, declared);
+  const castLikes = edges.origin.size > 0 && nodes.some((n) => n.op === 'CastLike');
+  if (opts.inferShapes !== false || castLikes) {
     inferShapes(graph);
+    if (castLikes) roundCastLikes(graph, edges);
     // The exporter's declared output dtypes must agree with what the ops compute.
     for (const vi of g.output ?? []) {
       const code = vi.type?.tensorType?.elemType;
