@@ -4,6 +4,7 @@
 // returns what it changed; `cloneGraph` first to keep the original.
 import { SparrowError } from '../errors.js';
 import { elementCount, type Attrs, type KernelContext, type Tensor, type ValueInfo } from '../ops/types.js';
+import { allocData } from '../ops/ref/util.js';
 import { consumers, eliminateDeadNodes, formatInfo, freshName, opCounts, valueOf, type Graph, type Node } from './graph.js';
 
 export { eliminateDeadNodes };
@@ -113,7 +114,8 @@ function shapeTensor(dims: number[], attrs: Attrs): Tensor {
 /**
  * Constant folding, in one forward sweep that also re-infers shapes: a node whose inputs are
  * all constants runs its reference kernel now and its outputs become constants; Shape (and
- * Size) of a tensor with static dims becomes a constant even when the tensor is not. Folded
+ * Size) of a tensor with static dims becomes a constant even when the tensor is not, and so
+ * does CastLike of a constant (it reads only the dtype of its target_type). Folded
  * nodes are removed; constants nothing reads any more are left for `eliminateDeadNodes`.
  * Returns the number of nodes folded.
  */
@@ -142,6 +144,11 @@ export function foldConstants(graph: Graph, opts: FoldOptions = {}): number {
       }
     }
     const inputs = node.inputs.map((i) => (i ? graph.values.get(i)?.const : undefined));
+    if (std && node.op === 'CastLike' && node.inputs[1] && !inputs[1]) {
+      // CastLike reads only the dtype of target_type: an empty tensor of that dtype stands in
+      const dtype = valueOf(graph, node.inputs[1]).info.dtype;
+      inputs[1] = { dtype, dims: [0], data: allocData(dtype, 0) };
+    }
     const foldable =
       !(std && (NONDETERMINISTIC.has(node.op) || skip.has(node.op))) && node.inputs.every((i, k) => !i || inputs[k] !== undefined);
     if (!foldable) {

@@ -14,14 +14,12 @@
 import type { Tensor } from '../ops/types.js';
 import type { Graph } from '../ir/graph.js';
 import { WasmEngine, type EngineOptions } from './engine.js';
-import { PlanBuilder, type CompiledPlan } from './plan_builder.js';
+import { ALIAS_OPS, PlanBuilder, type CompiledPlan } from './plan_builder.js';
 import { lowerF32 } from './f32/index.js';
 import { F32_BYTES, F32Lower, sameDims, type F32Constants } from './f32/lower.js';
 
 export type { FallbackOp } from './engine.js';
 export type F32EngineOptions = EngineOptions;
-
-const ALIAS_OPS = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity']);
 
 export class F32Engine extends WasmEngine implements F32Constants {
   /** the graph's own constant tensors (shared by every specialized copy): placed once per engine */

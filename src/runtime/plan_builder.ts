@@ -138,6 +138,9 @@ export function referencePlan(g: Graph): CompiledPlan {
   };
 }
 
+/** Ops whose output is their input's storage under a new name and shape: no kernel runs (plan.ts aliases). */
+export const ALIAS_OPS: ReadonlySet<string> = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity']);
+
 const opName = (n: Node): string => (n.domain ? `${n.domain}.${n.op}` : n.op);
 
 /** Builds one plan: lowering adds steps and arena values, `finish` places and binds them. */

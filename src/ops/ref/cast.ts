@@ -37,7 +37,7 @@ function cvtt64(x: number): bigint {
 }
 
 /** A float value (NaN and ±Inf included) stored into an integer dtype as onnxruntime on x86-64 does (header). */
-function floatToInteger(x: number, to: TensorDType): number | bigint {
+export function floatToInteger(x: number, to: TensorDType): number | bigint {
   switch (to) {
     case 'int64':
       return cvtt64(x);

@@ -12,7 +12,7 @@ import { int8QuantParams, quantizeBiasInt32, quantizeMultiplier } from '../../qu
 import { dequantizeRef, quantizeRef } from '../../kernels/int8_ref.js';
 import type { Qs8Out } from '../../kernels/int8.js';
 import type { SparrowWasm, WasmExports } from '../../wasm/gateway.js';
-import type { Binder, Form, PlanBuilder, QParams, StepSpec } from '../plan_builder.js';
+import { ALIAS_OPS, type Binder, type Form, type PlanBuilder, type QParams, type StepSpec } from '../plan_builder.js';
 import type { Int8Layer, Int8Report, QWeight, Placement, PlaceFormat } from '../engine_int8.js';
 import { lowerAdd } from './add.js';
 import { lowerConv } from './conv.js';
@@ -312,8 +312,26 @@ export class Int8Lower {
   }
 }
 
-const ALIAS_OPS = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity']);
 const FLOAT_BETWEEN = 'dynamic: float between layers';
+
+/**
+ * The ops (default domain) the int8 engine lowers: layers always; the others only with static
+ * activation ranges (without them they run in float between the quantized layers).
+ */
+export const INT8_KERNEL_OPS: Readonly<Record<string, 'always' | 'static ranges'>> = {
+  Conv: 'always',
+  Gemm: 'always',
+  MatMul: 'always',
+  Add: 'static ranges',
+  GlobalAveragePool: 'static ranges',
+  MaxPool: 'static ranges',
+  AveragePool: 'static ranges',
+  Slice: 'static ranges',
+  Pad: 'static ranges',
+  Transpose: 'static ranges',
+  Gather: 'static ranges',
+  Expand: 'static ranges',
+};
 
 /** Lowers a node; true, or the reason it falls back (prefixed 'dynamic:' for float ops in dynamic mode). */
 export function lowerInt8(n: Node, L: Int8Lower): string | true {
@@ -329,28 +347,23 @@ export function lowerInt8(n: Node, L: Int8Lower): string | true {
     const r = L.P.alias(n);
     return r === true || !r.startsWith('not a float') ? r : `dynamic: ${r}`;
   }
-  const statics = L.ranges !== null;
-  switch (n.op) {
-    case 'Conv':
-      return lowerConv(n, L);
-    case 'Gemm':
-    case 'MatMul':
-      return lowerFc(n, L);
-    case 'Add':
-      return statics ? lowerAdd(n, L) : FLOAT_BETWEEN;
-    case 'GlobalAveragePool':
-      return statics ? lowerGap(n, L) : FLOAT_BETWEEN;
-    case 'MaxPool':
-      return statics ? lowerMaxPool(n, L) : FLOAT_BETWEEN;
-    case 'AveragePool':
-      return statics ? lowerAvgPool(n, L) : FLOAT_BETWEEN;
-    case 'Slice':
-    case 'Pad':
-    case 'Transpose':
-    case 'Gather':
-    case 'Expand':
-      return statics ? lowerMove(n, L) : FLOAT_BETWEEN;
-    default:
-      return statics ? `no int8 kernel for ${n.op}` : FLOAT_BETWEEN;
-  }
+  const f = LOWERINGS[n.op];
+  const when = INT8_KERNEL_OPS[n.op];
+  if (!f || !when) return L.ranges ? `no int8 kernel for ${n.op}` : FLOAT_BETWEEN;
+  return when === 'always' || L.ranges ? f(n, L) : FLOAT_BETWEEN;
 }
+
+const LOWERINGS: Record<string, (n: Node, L: Int8Lower) => string | true> = {
+  Conv: lowerConv,
+  Gemm: lowerFc,
+  MatMul: lowerFc,
+  Add: lowerAdd,
+  GlobalAveragePool: lowerGap,
+  MaxPool: lowerMaxPool,
+  AveragePool: lowerAvgPool,
+  Slice: lowerMove,
+  Pad: lowerMove,
+  Transpose: lowerMove,
+  Gather: lowerMove,
+  Expand: lowerMove,
+};
