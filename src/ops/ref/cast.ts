@@ -6,10 +6,14 @@
 //   - float → integer: truncation toward zero. NaN, ±Inf and values out of range give what x86's
 //     truncating conversions (cvttss2si / cvttsd2si) give: int32 and int64 the "integer
 //     indefinite" value INT32_MIN / INT64_MIN; int8, uint8, int16, uint16 the low bits of the
-//     int32 conversion (300.7 → int8 44, 70000.5 → int16 4464, NaN → 0); uint32 and uint64 the
-//     compilers' unsigned sequence x ≥ 2^31 ? cvtt32(x − 2^31) ^ 2^31 : cvtt32(x) (2^63 and the
-//     64-bit conversion for uint64), so NaN → 2^31 (2^63), +Inf → 0, −Inf → 2^31 (2^63),
-//     −1 → 2^32 − 1 (2^64 − 1), 1e10 → uint32 0.
+//     int32 conversion (300.7 → int8 44, 70000.5 → int16 4464, NaN → 0); uint64 the compilers'
+//     unsigned sequence x ≥ 2^63 ? cvtt64(x − 2^63) ^ 2^63 : cvtt64(x), so NaN → 2^63,
+//     +Inf → 0, −Inf → 2^63, −1 → 2^64 − 1; uint32 from float32/float64 the same sequence with
+//     2^31 and cvtt32 (NaN → 2^31, +Inf → 0, 1e10 → 0, −1 → 2^32 − 1: numpy, and onnxruntime's
+//     vectorized loop), from float16/bfloat16 the low 32 bits of cvtt64 (NaN, ±Inf → 0:
+//     onnxruntime and numpy). onnxruntime's float32 → uint32 loop gives the cvtt64 low bits to
+//     the last (n mod 4) elements of a tensor instead, out of range only: we follow its
+//     vectorized body and numpy, which agree.
 //   - integer → integer: two's-complement wrap (the low bits).
 //   - anything → bool: value ≠ 0 (NaN → true, −0 → false); bool → numbers: 0 / 1.
 // `saturate` (opset 19) and `round_mode` (opset 24) apply to float8 targets only, which the IR
@@ -36,14 +40,18 @@ function cvtt64(x: number): bigint {
   return x >= -TWO63 && x < TWO63 ? BigInt(Math.trunc(x)) : INT64_MIN;
 }
 
-/** A float value (NaN and ±Inf included) stored into an integer dtype as onnxruntime on x86-64 does (header). */
-export function floatToInteger(x: number, to: TensorDType): number | bigint {
+/**
+ * A float value (NaN and ±Inf included) stored into an integer dtype as onnxruntime on x86-64
+ * does (header); `half` for float16/bfloat16 sources (uint32 differs).
+ */
+export function floatToInteger(x: number, to: TensorDType, half = false): number | bigint {
   switch (to) {
     case 'int64':
       return cvtt64(x);
     case 'uint64':
       return BigInt.asUintN(64, x >= TWO63 ? cvtt64(x - TWO63) ^ INT64_MIN : cvtt64(x));
     case 'uint32':
+      if (half) return Number(BigInt.asUintN(32, cvtt64(x)));
       return (x >= TWO31 ? cvtt32(x - TWO31) ^ INT32_MIN : cvtt32(x)) >>> 0;
     default:
       return cvtt32(x); // int32; int16/uint16/int8/uint8 keep the low bits on store
@@ -72,6 +80,7 @@ export function castTensor(x: Tensor, to: TensorDType): Tensor {
   const o = out as unknown as { [i: number]: number | bigint };
   const get = reader(x);
   const fromFloat = FLOATS.includes(x.dtype);
+  const half = x.dtype === 'float16' || x.dtype === 'bfloat16';
   switch (to) {
     case 'bool':
       for (let i = 0; i < n; i++) {
@@ -98,7 +107,7 @@ export function castTensor(x: Tensor, to: TensorDType): Tensor {
       // integer targets: the typed-array store wraps numbers to 8/16/32 bits and bigints to 64 bits
       for (let i = 0; i < n; i++) {
         const v = get(i);
-        if (fromFloat) o[i] = floatToInteger(v as number, to);
+        if (fromFloat) o[i] = floatToInteger(v as number, to, half);
         else if (isBig(to)) o[i] = typeof v === 'bigint' ? v : BigInt(v);
         else o[i] = typeof v === 'bigint' ? Number(BigInt.asIntN(32, v)) : v;
       }
