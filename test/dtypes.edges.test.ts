@@ -248,6 +248,52 @@ describe('inner Casts and CastLike', () => {
   });
 });
 
+describe('float16 subgraphs', () => {
+  it('an If whose branches compute in float16 (a float16 outer input, float16 constants, a Cast to FLOAT16): as onnxruntime, every engine', async () => {
+    const m: BuildModel = {
+      opsets: { '': 19 },
+      inputs: [
+        { name: 'c', dtype: 'bool', dims: [] },
+        { name: 'x', dtype: 'float16', dims: [8] },
+        { name: 'b', dtype: 'float32', dims: [8] },
+      ],
+      outputs: [{ name: 'z', dtype: 'float16', dims: [8] }],
+      nodes: [
+        {
+          op: 'If',
+          inputs: ['c'],
+          outputs: ['z'],
+          attrs: {
+            then_branch: {
+              graph: {
+                nodes: [{ op: 'Add', inputs: ['x', 'k'], outputs: ['t'] }],
+                inputs: [],
+                outputs: [{ name: 't', dtype: 'float16', dims: [8] }],
+                initializers: { k: f16([8], randoms(8, 10)) },
+              },
+            },
+            else_branch: {
+              graph: {
+                nodes: [{ op: 'Cast', inputs: ['b'], outputs: ['e'], attrs: { to: 10 } }],
+                inputs: [],
+                outputs: [{ name: 'e', dtype: 'float16', dims: [8] }],
+              },
+            },
+          },
+        },
+      ],
+    };
+    const x = f16([8], randoms(8, 100));
+    const b = f32([8], randoms(8, 100));
+    const o = await ort(m);
+    for (const c of [1, 0]) {
+      const feeds = { c: { dtype: 'bool' as const, dims: [], data: Uint8Array.of(c) }, x, b };
+      const want = (await o.run(feeds))['z']!;
+      for (const engine of ENGINES) expectSameBits((await (await Session.fromOnnx(buildModel(m), { engine })).run(feeds))['z']!, want);
+    }
+  });
+});
+
 describe('lowerFloatEdges on hand-built graphs', () => {
   // EyeLike's `dtype` attribute and ConstantOfShape's float16 `value`: a stand-in EyeLike definition
   const eyeLike: OpDef = {

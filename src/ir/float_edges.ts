@@ -23,7 +23,7 @@
 // Graph inputs and outputs keep their declared dtypes (Session.inputInfo / outputInfo).
 import { SparrowError } from '../errors.js';
 import { hasOp, resolveOp } from '../ops/registry.js';
-import { isEdgeDtype, type AttrValue, type Tensor, type TensorDType } from '../ops/types.js';
+import { isEdgeDtype, isGraphAttr, type AttrValue, type Tensor, type TensorDType } from '../ops/types.js';
 import { onnxDtypeCode, dtypeFromOnnx } from '../ops/dtypes.js';
 import { bfloat16ArrayToFloat32, float16ArrayToFloat32 } from '../ops/float16.js';
 import { freshName, topoSort, type Graph, type Node } from './graph.js';
@@ -60,7 +60,7 @@ export interface FloatEdges {
 }
 
 function isTensor(a: AttrValue): a is Tensor {
-  return typeof a === 'object' && !Array.isArray(a);
+  return typeof a === 'object' && !Array.isArray(a) && !isGraphAttr(a);
 }
 
 /** Cast(from, to=code) → to, named uniquely, at the model's ai.onnx opset (21 when Cast is not registered there). */
@@ -85,9 +85,22 @@ function makeCast(graph: Graph, names: Set<string>, from: string, to: string, co
 /**
  * The structural part of the rewrite (header), before shape inference: constants, attributes,
  * Casts at the graph inputs, behind inner float16/bfloat16 Casts and in front of the graph
- * outputs of `declared` (graph output → its declared dtype). Nodes are sorted again. In place.
+ * outputs of `declared` (graph output → its declared dtype); subgraphs of If/Loop/Scan too.
+ * Nodes are sorted again. In place.
  */
 export function lowerFloatEdges(graph: Graph, declared: ReadonlyMap<string, TensorDType>): FloatEdges {
+  return lowerGraph(graph, declared, false);
+}
+
+/**
+ * lowerFloatEdges for a graph or (`sub`) a subgraph of If/Loop/Scan. A subgraph has no edges of
+ * its own: the values its node passes in and takes out are float32 in the lowered graph around
+ * it, so its float16/bfloat16/float64 formal inputs become float32 values and its outputs are
+ * read through a Cast(to=FLOAT) where they would be float16/bfloat16/float64 (a Cast to DOUBLE
+ * becomes a Cast to FLOAT there); constants, attributes and inner Casts are lowered as in the
+ * model's graph. (roundCastLikes does not look into subgraphs.)
+ */
+function lowerGraph(graph: Graph, declared: ReadonlyMap<string, TensorDType>, sub: boolean): FloatEdges {
   const origin = new Map<string, TensorDType>();
   const names = new Set(graph.nodes.map((n) => n.name));
   let castsAdded = 0;
@@ -101,11 +114,20 @@ export function lowerFloatEdges(graph: Graph, declared: ReadonlyMap<string, Tens
     }
   }
 
-  // attributes; Casts to an edge type
-  const sources: Array<[string, TensorDType]> = graph.inputs
-    .filter((i) => isEdgeDtype(graph.values.get(i)!.info.dtype))
-    .map((i) => [i, graph.values.get(i)!.info.dtype]);
+  // graph inputs: edge-typed values (a subgraph's formal inputs are float32 values already)
+  const sources: Array<[string, TensorDType]> = [];
+  for (const i of graph.inputs) {
+    const v = graph.values.get(i)!;
+    if (!isEdgeDtype(v.info.dtype)) continue;
+    if (sub) {
+      origin.set(i, v.info.dtype);
+      v.info = { dtype: 'float32', dims: v.info.dims ? [...v.info.dims] : null };
+    } else sources.push([i, v.info.dtype]);
+  }
+
+  // attributes (subgraphs lowered in turn); Casts to an edge type
   for (const node of graph.nodes) {
+    for (const a of Object.values(node.attrs)) if (isGraphAttr(a)) castsAdded += lowerGraph(a, new Map(), true).castsAdded;
     if (node.domain !== '') continue;
     let attrs: Record<string, AttrValue> | undefined;
     for (const [k, a] of Object.entries(node.attrs)) {
@@ -126,7 +148,7 @@ export function lowerFloatEdges(graph: Graph, declared: ReadonlyMap<string, Tens
       const to = dtypeFromOnnx(node.attrs['to']);
       const y = node.outputs[0];
       if (!y || !to || !isEdgeDtype(to)) continue;
-      if (to === 'float64' && !graph.outputs.includes(y)) {
+      if (to === 'float64' && (sub || !graph.outputs.includes(y))) {
         node.attrs = { ...node.attrs, to: FLOAT_CODE };
         origin.set(y, 'float64');
       } else {
@@ -135,15 +157,18 @@ export function lowerFloatEdges(graph: Graph, declared: ReadonlyMap<string, Tens
     }
   }
 
-  // the readers of an edge-typed value (but Cast nodes) read its float32 conversion
+  // the readers of an edge-typed value (but Cast nodes) read its float32 conversion; so does
+  // the node around a subgraph that outputs one
   const added: Node[] = [];
   for (const [s, d] of sources) {
     const readers = graph.nodes.filter((n) => n.inputs.includes(s) && !(n.op === 'Cast' && n.domain === ''));
-    if (readers.length === 0) continue;
+    const isOut = sub && graph.outputs.includes(s);
+    if (readers.length === 0 && !isOut) continue;
     const s32 = freshName(graph, `${s}_float32`);
     graph.values.set(s32, { name: s32, info: { dtype: 'float32', dims: null } });
     added.push(makeCast(graph, names, s, s32, FLOAT_CODE));
     for (const n of readers) n.inputs = n.inputs.map((i) => (i === s ? s32 : i));
+    if (isOut) graph.outputs = graph.outputs.map((o) => (o === s ? s32 : o));
     origin.set(s32, d);
   }
 

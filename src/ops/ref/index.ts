@@ -51,6 +51,21 @@ import { depthToSpace, depthToSpaceShape, spaceToDepth, spaceToDepthShape, tile,
 import { globalLpPool, globalMaxPool, globalPoolShape, lpPool, lpPoolShape } from './lppool.js';
 import { groupNorm, instanceNorm, lpNorm, lrn, meanVarianceNorm, normShape } from './normalization.js';
 import { resize, resizeShape } from './resize.js';
+import { recurrent, recurrentShape } from './rnn.js';
+import { ifKernel, ifShape, loopKernel, loopShape, scan8Kernel, scan8Shape, scanKernel, scanShape } from './control_flow.js';
+import { einsum, einsumShape } from './einsum.js';
+import {
+  gatherElements,
+  gatherElementsShape,
+  gatherND,
+  gatherNDShape,
+  scatterElements,
+  scatterND,
+  scatterShape,
+} from './gather_scatter.js';
+import { nonMaxSuppression, nonMaxSuppressionShape } from './nms.js';
+import { compress, compressShape, nonZero, nonZeroShape, reverseSequence, reverseSequenceShape, unique, uniqueShape } from './select.js';
+import { topk, topkShape } from './topk.js';
 import {
   cast,
   castShape,
@@ -284,6 +299,30 @@ const ENTRIES: Entry[] = [
   ['Trilu', 14, M, misc.trilu, misc.triluShape], //          14
   ['OneHot', 9, 10, misc.oneHot, misc.oneHotShape], //       9: indices in [0, depth)
   ['OneHot', 11, M, misc.oneHot, misc.oneHotShape], //      11: negative indices count from the end
+  // recurrent layers (layout read from opset 14) and control flow (subgraph attributes)
+  ['RNN', 7, M, recurrent('RNN'), recurrentShape('RNN')], //    7, 14 (layout), 22 (bfloat16)
+  ['GRU', 7, M, recurrent('GRU'), recurrentShape('GRU')], //    7, 14 (layout), 22 (bfloat16)
+  ['LSTM', 7, M, recurrent('LSTM'), recurrentShape('LSTM')], // 7, 14 (layout), 22 (bfloat16)
+  ['If', 7, M, ifKernel, ifShape], //                        1, 11, 13, 16, 19, 21, 23, 24, 25 (tensors alike)
+  ['Loop', 7, M, loopKernel, loopShape], //                  1, 11 (two inputs suffice), 13, 16, 19, 21, 23, 24, 25
+  ['Scan', 8, 8, scan8Kernel, scan8Shape], //                8: batch-major, sequence_lens
+  ['Scan', 9, M, scanKernel, scanShape], //                  9, 11 (negative axes), 16, 19, 21, 23, 24, 25
+
+  // indexing, selection, sorting, contraction (gather_scatter.ts, select.ts, topk.ts, nms.ts, einsum.ts)
+  ['GatherElements', 11, M, gatherElements, gatherElementsShape], // 11, 13
+  ['GatherND', 11, M, gatherND, gatherNDShape], //           11, 12 (batch_dims, read from 12), 13
+  ['ScatterElements', 11, M, scatterElements('ScatterElements'), scatterShape('ScatterElements')], // 11, 13, 16 (reduction add/mul), 18 (max/min)
+  ['Scatter', 9, 10, scatterElements('Scatter'), scatterShape('Scatter')], // 9 (deprecated in 11 for ScatterElements)
+  ['ScatterND', 11, M, scatterND, scatterShape('ScatterND')], // 11, 13, 16 (reduction add/mul), 18 (max/min)
+  ['NonZero', 9, M, nonZero, nonZeroShape], //               9, 13
+  ['Compress', 9, M, compress, compressShape], //            9, 11 (negative axis)
+  ['Unique', 11, M, unique, uniqueShape], //                 11
+  ['ReverseSequence', 10, M, reverseSequence, reverseSequenceShape], // 10
+  ['TopK', 7, 9, topk(1), topkShape(1)], //                  1: k attribute, float types
+  ['TopK', 10, 10, topk(10), topkShape(10)], //              10: K input
+  ['TopK', 11, M, topk(11), topkShape(11)], //               11: largest, sorted, numeric types; 24 (bfloat16)
+  ['NonMaxSuppression', 10, M, nonMaxSuppression, nonMaxSuppressionShape], // 10, 11
+  ['Einsum', 12, M, einsum, einsumShape], //                 12
 ];
 
 for (const [op, since, until, ref, shapeFn] of ENTRIES) {
