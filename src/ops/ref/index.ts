@@ -67,6 +67,22 @@ import { nonMaxSuppression, nonMaxSuppressionShape } from './nms.js';
 import { compress, compressShape, nonZero, nonZeroShape, reverseSequence, reverseSequenceShape, unique, uniqueShape } from './select.js';
 import { topk, topkShape } from './topk.js';
 import {
+  convInteger,
+  convIntegerShape,
+  dequantizeLinearOp,
+  dequantizeLinearShape,
+  dynamicQuantizeLinear,
+  dynamicQuantizeLinearShape,
+  matMulInteger,
+  matMulIntegerShape,
+  qlinearConv,
+  qlinearConvShape,
+  qlinearMatMul,
+  qlinearMatMulShape,
+  quantizeLinearOp,
+  quantizeLinearShape,
+} from './quant.js';
+import {
   cast,
   castShape,
   concat,
@@ -323,6 +339,21 @@ const ENTRIES: Entry[] = [
   ['TopK', 11, M, topk(11), topkShape(11)], //               11: largest, sorted, numeric types; 24 (bfloat16)
   ['NonMaxSuppression', 10, M, nonMaxSuppression, nonMaxSuppressionShape], // 10, 11
   ['Einsum', 12, M, einsum, einsumShape], //                 12
+
+  // quantization (quant.ts; int16/uint16 from 21, float8/int4/int2 types are no IR dtypes)
+  ['QuantizeLinear', 10, 12, quantizeLinearOp(10), quantizeLinearShape(10)], //   10: no axis attribute (1-D scale: axis 1)
+  ['QuantizeLinear', 13, 20, quantizeLinearOp(13), quantizeLinearShape(13)], //   13: axis; 19: saturate (float8 only)
+  ['QuantizeLinear', 21, 22, quantizeLinearOp(21), quantizeLinearShape(21)], //   21: block_size, output_dtype, int16/uint16
+  ['QuantizeLinear', 23, M, quantizeLinearOp(23), quantizeLinearShape(23)], //    23: precision; 24, 25: types
+  ['DequantizeLinear', 10, 12, dequantizeLinearOp(10), dequantizeLinearShape(10)], // 10: no axis attribute (1-D scale: axis 1)
+  ['DequantizeLinear', 13, 20, dequantizeLinearOp(13), dequantizeLinearShape(13)], // 13: axis; 19: types
+  ['DequantizeLinear', 21, 22, dequantizeLinearOp(21), dequantizeLinearShape(21)], // 21: block_size, int16/uint16
+  ['DequantizeLinear', 23, M, dequantizeLinearOp(23), dequantizeLinearShape(23)], //  23: output_dtype; 24, 25: types
+  ['DynamicQuantizeLinear', 11, M, dynamicQuantizeLinear, dynamicQuantizeLinearShape], // 11
+  ['MatMulInteger', 10, M, matMulInteger, matMulIntegerShape], // 10
+  ['ConvInteger', 10, M, convInteger, convIntegerShape], //   10
+  ['QLinearMatMul', 10, M, qlinearMatMul, qlinearMatMulShape], // 10, 21 (float16/bfloat16 scales, float8 types)
+  ['QLinearConv', 10, M, qlinearConv, qlinearConvShape], //   10
 ];
 
 for (const [op, since, until, ref, shapeFn] of ENTRIES) {
