@@ -225,6 +225,21 @@ describe('inner Casts and CastLike', () => {
     expect(Array.from(unrounded.data as Uint16Array)).not.toEqual(Array.from(want.data as Uint16Array));
   });
 
+  it('DequantizeLinear-23 with output_dtype=FLOAT16 and a float16 scale: as onnxruntime, every engine', async () => {
+    const m: BuildModel = {
+      nodes: [{ op: 'DequantizeLinear', inputs: ['q', 's', 'z'], outputs: ['y'], attrs: { output_dtype: 10 } }],
+      inputs: [{ name: 'q', dtype: 'int8', dims: [6] }],
+      outputs: [{ name: 'y', dtype: 'float16', dims: [6] }],
+      initializers: { s: f16([], [0.0123]), z: { dtype: 'int8', dims: [], data: Int8Array.of(3) } },
+      opsets: { '': 23 },
+    };
+    const g = importOnnx(buildModel(m));
+    expect(g.nodes.find((n) => n.op === 'DequantizeLinear')!.attrs['output_dtype']).toBe(1);
+    const q: Tensor = { dtype: 'int8', dims: [6], data: Int8Array.of(-128, -1, 0, 3, 100, 127) };
+    const want = (await (await ort(m)).run({ q }))['y']!;
+    for (const engine of ENGINES) expectSameBits((await (await Session.fromOnnx(buildModel(m), { engine })).run({ q }))['y']!, want);
+  });
+
   it('a float64 model computes in float32: Add of two doubles gives the float32 sum (within 1 float32 ulp of onnxruntime)', async () => {
     const m: BuildModel = {
       nodes: [{ op: 'Add', inputs: ['x', 'c'], outputs: ['y'] }],

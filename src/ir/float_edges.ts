@@ -4,7 +4,7 @@
 //   constants     a float64/float16/bfloat16 constant becomes a float32 constant (float16 and
 //                 bfloat16 exactly, float64 rounded to nearest even); so does a tensor attribute
 //                 (ConstantOfShape's value); a `dtype` attribute naming one of these types
-//                 (EyeLike, RandomNormal...) names FLOAT instead.
+//                 (EyeLike, RandomNormal..., DequantizeLinear's output_dtype) names FLOAT instead.
 //   graph inputs  x: float16 [N,3]  →  Cast(x, to=FLOAT) → x_float32, read by every node that
 //                 read x except Cast nodes, which read x itself (Cast converts any pair exactly,
 //                 and reading x directly keeps float64 → float16 a single rounding).
@@ -30,8 +30,16 @@ import { freshName, topoSort, type Graph, type Node } from './graph.js';
 
 const FLOAT_CODE = 1;
 
-/** Ops whose `dtype` attribute names their output type. */
-const DTYPE_ATTR_OPS = new Set(['EyeLike', 'RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Bernoulli']);
+/** Ops with an attribute naming their (float) output type: op → attribute. */
+const DTYPE_ATTRS: Readonly<Record<string, string>> = {
+  EyeLike: 'dtype',
+  RandomNormal: 'dtype',
+  RandomUniform: 'dtype',
+  RandomNormalLike: 'dtype',
+  RandomUniformLike: 'dtype',
+  Bernoulli: 'dtype',
+  DequantizeLinear: 'output_dtype',
+};
 
 /** A float64/float16/bfloat16 tensor as the float32 tensor of its values (float64 rounded once). */
 export function edgeTensorToFloat32(t: Tensor): Tensor {
@@ -137,10 +145,11 @@ function lowerGraph(graph: Graph, declared: ReadonlyMap<string, TensorDType>, su
         if (node.outputs[0]) origin.set(node.outputs[0], a.dtype);
       }
     }
-    const dt = node.attrs['dtype'];
-    if (DTYPE_ATTR_OPS.has(node.op) && typeof dt === 'number' && isEdgeDtype(dtypeFromOnnx(dt) ?? 'float32')) {
+    const attrName = DTYPE_ATTRS[node.op];
+    const dt = attrName ? node.attrs[attrName] : undefined;
+    if (attrName && typeof dt === 'number' && isEdgeDtype(dtypeFromOnnx(dt) ?? 'float32')) {
       attrs ??= { ...node.attrs };
-      attrs['dtype'] = FLOAT_CODE;
+      attrs[attrName] = FLOAT_CODE;
       if (node.outputs[0]) origin.set(node.outputs[0], dtypeFromOnnx(dt)!);
     }
     if (attrs) node.attrs = attrs;
