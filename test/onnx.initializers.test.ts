@@ -122,6 +122,12 @@ describe('tensorFromProto: typed fields and raw_data decode to the same tensor',
   const i32 = Int32Array.of(-2147483648, 0, 2147483647, 7);
   const i8 = Int8Array.of(-128, -1, 0, 127);
   const u8 = Uint8Array.of(0, 1, 128, 255);
+  const i16 = Int16Array.of(-32768, -1, 0, 32767);
+  const u16 = Uint16Array.of(0, 1, 32768, 65535);
+  const u32 = Uint32Array.of(0, 1, 2 ** 31, 2 ** 32 - 1);
+  const u64 = BigUint64Array.of(0n, 1n, 2n ** 63n, 2n ** 64n - 1n, 2n ** 53n + 1n, 7n);
+  const h16 = Uint16Array.of(0x3c00, 0x8000, 0x7bff, 0x0001, 0xfc00, 0x7e00); // float16 bits: 1, -0, 65504, 2^-24, -Inf, NaN
+  const bf16 = Uint16Array.of(0x3f80, 0xc020, 0x7f7f, 0x0001); // bfloat16 bits: 1, -2.5, max, smallest subnormal
 
   const cases: Array<{
     label: string;
@@ -144,6 +150,20 @@ describe('tensorFromProto: typed fields and raw_data decode to the same tensor',
     { label: 'int32', dataType: 6, dims: [4], typed: { int32Data: Array.from(i32) }, raw: le(i32), expected: i32 },
     { label: 'int8', dataType: 3, dims: [2, 2], typed: { int32Data: Array.from(i8) }, raw: le(i8), expected: i8 },
     { label: 'uint8', dataType: 2, dims: [1, 4], typed: { int32Data: Array.from(u8) }, raw: le(u8), expected: u8 },
+    { label: 'int16', dataType: 5, dims: [4], typed: { int32Data: Array.from(i16) }, raw: le(i16), expected: i16 },
+    { label: 'uint16', dataType: 4, dims: [4], typed: { int32Data: Array.from(u16) }, raw: le(u16), expected: u16 },
+    // ONNX keeps UINT32 and UINT64 in uint64_data, the bits of FLOAT16 and BFLOAT16 in int32_data
+    { label: 'uint32', dataType: 12, dims: [4], typed: { uint64Data: Array.from(u32) }, raw: le(u32), expected: u32 },
+    {
+      label: 'uint64',
+      dataType: 13,
+      dims: [2, 3],
+      typed: onnxRuntime.TensorProto.fromObject({ uint64Data: Array.from(u64, String) }),
+      raw: le(u64),
+      expected: u64,
+    },
+    { label: 'float16', dataType: 10, dims: [6], typed: { int32Data: Array.from(h16) }, raw: le(h16), expected: h16 },
+    { label: 'bfloat16', dataType: 16, dims: [4], typed: { int32Data: Array.from(bf16) }, raw: le(bf16), expected: bf16 },
   ];
 
   for (const c of cases) {
@@ -196,10 +216,15 @@ describe('tensorFromProto: typed fields and raw_data decode to the same tensor',
     expectCode(() => tensorFromProto({ name: 'a', dataType: 1, dims: [-1], floatData: [] }), 'invalid_model');
     expectCode(() => tensorFromProto({ name: 'a', dataType: 3, dims: [2], int32Data: [1, 200] }), 'invalid_model');
     expectCode(() => tensorFromProto({ name: 'a', dataType: 2, dims: [1], int32Data: [-1] }), 'invalid_model');
+    expectCode(() => tensorFromProto({ name: 'a', dataType: 10, dims: [1], int32Data: [65536] }), 'invalid_model'); // not 16 bits
+    expectCode(() => tensorFromProto({ name: 'a', dataType: 5, dims: [1], int32Data: [40000] }), 'invalid_model');
+    expectCode(() => tensorFromProto({ name: 'a', dataType: 12, dims: [1], uint64Data: [2 ** 32] }), 'invalid_model');
   });
 
   it('unsupported data types and external data -> unsupported_op', () => {
-    expectCode(() => tensorFromProto({ name: 'h', dataType: 10, dims: [1], int32Data: [0] }), 'unsupported_op');
+    expectCode(() => tensorFromProto({ name: 'h', dataType: 17, dims: [1], int32Data: [0] }), 'unsupported_op'); // FLOAT8E4M3FN
+    expectCode(() => tensorFromProto({ name: 'h', dataType: 22, dims: [1], int32Data: [0] }), 'unsupported_op'); // INT4
+    expect(() => tensorFromProto({ name: 'h', dataType: 8, dims: [1] })).toThrow(/STRING \(8\)/);
     expectCode(() => tensorFromProto({ name: 'b', dataType: 9, dims: [1], int32Data: [1] }), 'unsupported_op');
     expectCode(
       () => tensorFromProto({ name: 'x', dataType: 1, dims: [1], dataLocation: 1, externalData: [{ key: 'location', value: 'w.bin' }] }),

@@ -31,6 +31,7 @@ import {
 import { runBench, formatBench } from '../bench/bench.js';
 import { writeBenchReport } from '../bench/report.js';
 import type { Tensor, ValueInfo } from '../ops/types.js';
+import { castTensor } from '../ops/ref/cast.js';
 import cliProgress from 'cli-progress';
 import '../ops/ref/index.js';
 import { loadWasmNode } from '../wasm/node.js';
@@ -106,8 +107,11 @@ async function openModel(path: string, engine = 'sparrow-f32'): Promise<OpenedMo
   return { engine: await openEngine(engine, kind, bytes), preprocessing: null, sparrow: false };
 }
 
-function toNpyData(t: Tensor): Parameters<typeof writeNpy>[0] {
-  return t.dtype === 'bool' ? new Uint8Array(t.data as Uint8Array) : (t.data as Parameters<typeof writeNpy>[0]);
+/** An output as .npy bytes: bool as uint8, float16 as '<f2', bfloat16 (no .npy type) as float32 values. */
+function toNpy(t: Tensor): Uint8Array {
+  if (t.dtype === 'bool') return writeNpy(new Uint8Array(t.data as Uint8Array), t.dims);
+  if (t.dtype === 'bfloat16') return writeNpy(castTensor(t, 'float32').data as Float32Array, t.dims);
+  return writeNpy(t.data, t.dims, t.dtype === 'float16' ? 'float16' : undefined);
 }
 
 /**
@@ -516,9 +520,9 @@ function buildProgram(out: (s: string) => void): Command {
           const eq = p.indexOf('=');
           if (eq <= 0) throw new SparrowError('invalid_argument', `expected name=file.npy, got "${p}"`);
           const a = parseNpy(await readInput(p.slice(eq + 1)));
-          if (a.data instanceof Float64Array)
-            throw new SparrowError('invalid_argument', `${p.slice(eq + 1)}: float64 is not stored; convert to float32`);
-          tensors.push({ name: p.slice(0, eq), shape: a.shape, data: a.data });
+          if (!['float32', 'int64', 'int32', 'int8', 'uint8', 'uint16'].includes(a.dtype))
+            throw new SparrowError('invalid_argument', `${p.slice(eq + 1)}: ${a.dtype} is not stored; convert to float32`);
+          tensors.push({ name: p.slice(0, eq), shape: a.shape, data: a.data as PackTensor['data'] });
         }
         bytes = packTensors(tensors).bytes;
       }
@@ -558,7 +562,6 @@ function buildProgram(out: (s: string) => void): Command {
         const eq = p.indexOf('=');
         if (eq <= 0) throw new SparrowError('invalid_argument', `--input expects name=file.npy, got "${p}"`);
         const a = parseNpy(await readInput(p.slice(eq + 1)));
-        if (a.dtype === 'float64') throw new SparrowError('invalid_argument', `${p.slice(eq + 1)}: float64 input; save it as float32`);
         const name = p.slice(0, eq);
         let t = { dtype: a.dtype, dims: a.shape, data: a.data } as Tensor;
         if (pre && t.dtype === 'uint8' && (pre.input === undefined || pre.input === name)) t = preprocessPixels(t, pre);
@@ -572,7 +575,7 @@ function buildProgram(out: (s: string) => void): Command {
       const outputs: Record<string, { dims: number[]; dtype: string; file: string }> = {};
       for (const [name, t] of Object.entries(outs)) {
         const file = join(o.out, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.npy`);
-        await writeOutput(file, writeNpy(toNpyData(t), t.dims));
+        await writeOutput(file, toNpy(t));
         outputs[name] = { dims: t.dims, dtype: t.dtype, file };
       }
       const doc = { engine: o.engine, ms: Math.round(ms * 1000) / 1000, outputs };

@@ -230,6 +230,8 @@ export function randomTensor(dtype: TensorDType, dims: number[], seed: number, d
       return { dtype, dims, data: Uint8Array.from({ length: n }, () => pick() + Math.floor(distinct / 2)) };
     case 'bool':
       return { dtype, dims, data: Uint8Array.from({ length: n }, () => (r() < 0.5 ? 1 : 0)) };
+    default:
+      throw new Error(`randomTensor: no ${dtype} tensors`);
   }
 }
 
