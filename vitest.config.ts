@@ -1,32 +1,44 @@
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { configDefaults, defineConfig } from 'vitest/config';
+import { TIER_FILES } from './test/helpers/tiers.js';
 
 /**
- * Two projects, one `vitest run`:
- *  - node: unit/integration tests in Node (test/**\/*.test.ts). `test/worker.healthz.test.ts`
- *    drives Miniflare programmatically and `test/worker.e2e.test.ts` runs `wrangler dev` through
- *    scripts/start.js; both are Node tests.
- *  - workers: request-level tests of the Worker inside workerd with its R2 binding
- *    (@cloudflare/vitest-pool-workers, wrangler.toml's bindings and module rules), under
- *    test/workers/ as *.workers.test.ts.
- * Both share a globalSetup that compresses the bundled examples as `npm start` does (cached).
+ * The test tiers, one vitest project each (a file's name picks its tier: test/helpers/tiers.ts;
+ * docs/development.md, "Tests"). `vitest run` runs them all (`npm test`); `--project <name>` one.
+ *  - unit: in-process tests of the sources in Node: no ../shared/data, no CLI child processes, no
+ *    workerd, no browser; the quick loop (`npm run test:unit`).
+ *  - cli: cli.*.test.ts / *.cli.test.ts, the built command line (bin/sparrow.js → dist/).
+ *  - data: *.data.test.ts, real data from ../shared/data or $SPARROW_DATA (test/helpers/data.ts).
+ *  - workers: the Worker inside workerd with its R2 binding (@cloudflare/vitest-pool-workers,
+ *    wrangler.toml's bindings and module rules), test/workers/*.workers.test.ts.
+ *  - workers-node: test/worker.*.test.ts, Node tests that drive workerd (Miniflare in process,
+ *    `wrangler dev` through scripts/start.js).
+ *  - browser: test/browser*.test.ts, the browser runtime and demo page in Chromium.
+ * SPARROW_TEST_TIER tells test/helpers/data.ts which tier runs (only `data` reads ../shared).
+ * The two workers projects share a globalSetup that compresses the bundled examples as
+ * `npm start` does (cached in .sparrow-data/) and hands their bytes to workerd.
  */
 const globalSetup = ['test/helpers/examples.setup.ts'];
+const exclude = (...tiers: Array<keyof typeof TIER_FILES>): string[] => [...configDefaults.exclude, ...tiers.flatMap((t) => TIER_FILES[t])];
+const node = { environment: 'node', testTimeout: 60_000, hookTimeout: 60_000 } as const;
 
 export default defineConfig({
   test: {
     projects: [
       {
         test: {
-          name: 'node',
-          environment: 'node',
+          ...node,
+          name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/workers/**', 'test/**/*.workers.test.ts'],
-          globalSetup,
-          // Some tests run the WASM kernels over real model data.
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
+          exclude: [...exclude('cli', 'data', 'workers', 'workers-node', 'browser'), 'test/workers/**'],
+          env: { SPARROW_TEST_TIER: 'unit' },
         },
+      },
+      {
+        test: { ...node, name: 'cli', include: [...TIER_FILES.cli], exclude: exclude('data'), env: { SPARROW_TEST_TIER: 'cli' } },
+      },
+      {
+        test: { ...node, name: 'data', include: [...TIER_FILES.data], env: { SPARROW_TEST_TIER: 'data' } },
       },
       {
         plugins: [
@@ -46,10 +58,30 @@ export default defineConfig({
         ],
         test: {
           name: 'workers',
-          include: ['test/workers/**/*.workers.test.ts'],
+          include: [...TIER_FILES.workers],
+          exclude: exclude('data'),
           globalSetup,
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          ...node,
+          name: 'workers-node',
+          include: [...TIER_FILES['workers-node']],
+          exclude: exclude('data'),
+          globalSetup,
+          env: { SPARROW_TEST_TIER: 'workers' },
+        },
+      },
+      {
+        test: {
+          ...node,
+          name: 'browser',
+          include: [...TIER_FILES.browser],
+          exclude: exclude('data'),
+          env: { SPARROW_TEST_TIER: 'browser' },
         },
       },
     ],
