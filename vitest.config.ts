@@ -17,13 +17,22 @@ import { TIER_FILES } from './test/helpers/tiers.js';
  * SPARROW_TEST_TIER tells test/helpers/data.ts which tier runs (only `data` reads ../shared).
  * The two workers projects share a globalSetup that compresses the bundled examples as
  * `npm start` does (cached in .sparrow-data/) and hands their bytes to workerd.
+ *
+ * Workers: unit, cli and data run in two forks (on this 2-core machine vitest's default is one:
+ * the main process mostly waits, and the CPU-bound tiers take ~45 % less wall time); then the
+ * tiers that start servers (workerd, `wrangler dev`, Chromium) run one file at a time
+ * (sequence.groupOrder 1). `--maxWorkers=1` runs the first three one file at a time too.
  */
 const globalSetup = ['test/helpers/examples.setup.ts'];
 const exclude = (...tiers: Array<keyof typeof TIER_FILES>): string[] => [...configDefaults.exclude, ...tiers.flatMap((t) => TIER_FILES[t])];
 const node = { environment: 'node', testTimeout: 60_000, hookTimeout: 60_000 } as const;
 
+/** the tiers that start servers: after the others, one file at a time */
+const serial = { maxWorkers: 1, sequence: { groupOrder: 1 } } as const;
+
 export default defineConfig({
   test: {
+    maxWorkers: 2,
     projects: [
       {
         test: {
@@ -57,6 +66,7 @@ export default defineConfig({
           })),
         ],
         test: {
+          ...serial,
           name: 'workers',
           include: [...TIER_FILES.workers],
           exclude: exclude('data'),
@@ -68,6 +78,7 @@ export default defineConfig({
       {
         test: {
           ...node,
+          ...serial,
           name: 'workers-node',
           include: [...TIER_FILES['workers-node']],
           exclude: exclude('data'),
@@ -78,6 +89,7 @@ export default defineConfig({
       {
         test: {
           ...node,
+          ...serial,
           name: 'browser',
           include: [...TIER_FILES.browser],
           exclude: exclude('data'),

@@ -11,13 +11,25 @@ import { loadDataset, type DatasetName } from '../src/io/datasets_node.js';
 import { argmaxRow, imageBatch } from '../src/io/datasets.js';
 import { dataPath, haveData } from './helpers/data.js';
 
-const MODELS: Array<{ name: string; file: string; dataset: DatasetName; data: string }> = [
-  { name: 'mnist-8', file: 'test/fixtures/int8/mnist-8.static.sparrow', dataset: 'mnist', data: 'mnist' },
-  { name: 'ResNet-20', file: 'test/fixtures/int8/resnet20.static.sparrow', dataset: 'cifar10', data: 'cifar10/test_q75.bin' },
+const MODELS: Array<{ name: string; file: string; dataset: DatasetName; data: string; files: string[] }> = [
+  {
+    name: 'mnist-8',
+    file: 'test/fixtures/int8/mnist-8.static.sparrow',
+    dataset: 'mnist',
+    data: 'mnist',
+    files: ['mnist/t10k-images-idx3-ubyte.gz', 'mnist/t10k-labels-idx1-ubyte.gz'],
+  },
+  {
+    name: 'ResNet-20',
+    file: 'test/fixtures/int8/resnet20.static.sparrow',
+    dataset: 'cifar10',
+    data: 'cifar10/test_q75.bin',
+    files: ['cifar10/test_q75.bin'],
+  },
 ];
 
 for (const m of MODELS) {
-  describe.runIf(haveData(`sparrow-int8 accuracy on ${m.name}`, m.data))(`sparrow-int8 on ${m.name} (static ranges)`, () => {
+  describe.runIf(haveData(`sparrow-int8 accuracy on ${m.name}`, ...m.files))(`sparrow-int8 on ${m.name} (static ranges)`, () => {
     it('(c) top-1 on 500 images within 0.3 points of sparrow-f32 on the same file', async () => {
       const wasmModule = await compileNodeModule();
       const file = new Uint8Array(readFileSync(m.file));
