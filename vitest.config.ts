@@ -44,10 +44,27 @@ export default defineConfig({
         },
       },
       {
-        test: { ...node, name: 'cli', include: [...TIER_FILES.cli], exclude: exclude('data'), env: { SPARROW_TEST_TIER: 'cli' } },
+        test: {
+          ...node,
+          name: 'cli',
+          include: [...TIER_FILES.cli],
+          exclude: exclude('data'),
+          env: { SPARROW_TEST_TIER: 'cli' },
+          // each test spawns the CLI (its spawnSync calls allow up to 120 s)
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
       },
       {
-        test: { ...node, name: 'data', include: [...TIER_FILES.data], env: { SPARROW_TEST_TIER: 'data' } },
+        test: {
+          ...node,
+          name: 'data',
+          include: [...TIER_FILES.data],
+          env: { SPARROW_TEST_TIER: 'data' },
+          // whole models over hundreds of real images: seconds on an idle machine, minutes on a busy one
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
       },
       {
         plugins: [
