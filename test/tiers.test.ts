@@ -36,9 +36,10 @@ const READS_SHARED_DATA = /shared\/data|SPARROW_DATA|helpers\/data\.js|bench\/da
 describe('test tiers', () => {
   const files = testFiles().filter((f) => f.endsWith('.test.ts'));
 
-  it('finds the test files', () => {
+  it('finds the test files; vitest.config.ts tells this (unit) project its tier', () => {
     expect(files.length).toBeGreaterThan(40);
     expect(files).toContain(SELF);
+    expect(process.env.SPARROW_TEST_TIER).toBe('unit');
   });
 
   it('every test file has exactly one tier, and the tier globs of vitest.config.ts agree', () => {

@@ -1,6 +1,7 @@
-// Vitest globalSetup (Node): makes sure the bundled examples are compressed exactly as
-// `npm start` does (scripts/examples.js, cached in .sparrow-data/models/) before any test
-// runs, and provides their bytes (base64) to the workerd tests.
+// Vitest globalSetup (Node) of the two workers projects (vitest.config.ts): makes sure the
+// bundled examples are compressed exactly as `npm start` does (scripts/examples.js, cached in
+// .sparrow-data/models/) before any test runs, and provides their bytes (base64) to the workerd
+// tests.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -22,7 +23,7 @@ export default async function setup(project: TestProject): Promise<void> {
   const examples = (await import(pathToFileURL(join(ROOT, 'scripts', 'examples.js')).href)) as {
     compressExamples(o?: { log?: (s: string) => void }): Promise<Array<{ id: string; file: string }>>;
   };
-  // both projects run this setup in the one vitest process: compress once
+  // both workers projects run this setup in the one vitest process: compress once
   const g = globalThis as { __sparrowExamples?: Promise<Array<{ id: string; file: string }>> };
   g.__sparrowExamples ??= examples.compressExamples({ log: (s) => process.stderr.write(`${s}\n`) });
   const models = await g.__sparrowExamples;
