@@ -758,7 +758,7 @@ export function decodeCsr(codec: u32, src: usize, srcLen: u32, rows: u32, cols: 
 }
 
 /** dense (rows, cols) int8 → CSR (values int8, or int16 with valBytes 2); returns nnz, E_CAPACITY or E_ARG. */
-export function denseToCsr(dense: usize, rows: u32, cols: u32, rowPtr: usize, col: usize, val: usize, cap: u32, valBytes: u32): i32 {
+function denseToCsr(dense: usize, rows: u32, cols: u32, rowPtr: usize, col: usize, val: usize, cap: u32, valBytes: u32): i32 {
   if (valBytes != 1 && valBytes != 2) return E_ARG;
   let k: u32 = 0;
   store<u32>(rowPtr, 0);

@@ -1,17 +1,17 @@
 // The Sparrow WASM module: every export is reached only through src/runtime/wasm.ts.
 // Memory is owned by the caller (TS): it lays its buffers out above heapBase().
 
-export { decodeDense, decodeCsr, denseToCsr, workBytes } from './codec';
+export { decodeDense, decodeCsr, workBytes } from './codec';
 
 /** First byte of linear memory free for the caller's buffers. */
 export function heapBase(): usize {
   return (__heap_base + 15) & ~<usize>15;
 }
-export { f32_gemm__wasmsimd, f32_gemm_1x8__wasmsimd, f32_gemm_2x8__wasmsimd, f32_gemm_4x8__wasmsimd, f32_gemm_4x8__wasmsimd_splat, f32_pack_b, f32_packed_b_size } from './f32/gemm';
-export { f32_conv2d_4x8__wasmsimd, f32_conv2d_work_bytes, f32_conv2d_igemm_4x8__wasmsimd, f32_conv2d_igemm_work_bytes, f32_dwconv__wasmsimd, f32_dwconv_work_bytes, f32_im2col__wasmsimd, f32_im2col_work_bytes } from './f32/conv';
+export { f32_gemm__wasmsimd, f32_gemm_1x8__wasmsimd, f32_gemm_2x8__wasmsimd, f32_gemm_4x8__wasmsimd, f32_pack_b, f32_packed_b_size } from './f32/gemm';
+export { f32_conv2d_igemm_4x8__wasmsimd, f32_conv2d_igemm_work_bytes, f32_dwconv__wasmsimd, f32_dwconv_work_bytes } from './f32/conv';
 export { f32_peak__wasmsimd } from './f32/peak';
 export * from './f32ops/index';
 export { qs8_conv2d_4x8c2__wasmsimd, qs8_conv2d_work_bytes, qs8_conv2d_pack_w, qs8_conv2d_packed_w_bytes, qs8_gemm_4x8c2__wasmsimd, qs8_pack_x_c2, qs8_packed_x_bytes, qs8_fc_1x4c8__wasmsimd, qs8_fc_work_bytes } from './int8/gemm';
-export { qs8_spconv2d_16x1c2__wasmsimd, qs8_spconv2d_work_bytes, qs8_spconv_pack_w, qs8_spconv_packed_bytes, qs8_spfc_1x1__scalar, qs8_spconv2d_16x1__wasmsimd, qs8_spconv2d_nz_work_bytes, qs8_spconv_csr_bytes } from './int8/sparse';
+export { qs8_spfc_1x1__scalar, qs8_spconv2d_16x1__wasmsimd, qs8_spconv2d_nz_work_bytes, qs8_spconv_csr_bytes } from './int8/sparse';
 export { qs8_dwconv2d__wasmsimd, qs8_dwconv2d_work_bytes, qs8_add__wasmsimd, qs8_vadd__wasmsimd, qs8_gavgpool__wasmsimd, qs8_maxpool2d__wasmsimd, qs8_maxpool2d_work_bytes, qs8_quantize__wasmsimd, qs8_dequantize__wasmsimd, qs8_remap__wasm } from './int8/ops';
 export { qs8_peak__wasmsimd } from './int8/peak';

@@ -1,4 +1,5 @@
-// Package entry (Node): the public API. Browser and Worker entries come with their issues.
+// Package entry (Node): the public API. The browser entry is src/browser/index.ts
+// (`sparrow-edge/browser`); the edge Worker is src/worker/index.ts.
 export { SparrowError, isSparrowError, type SparrowErrorCode } from './errors.js';
 export {
   readContainer,

@@ -256,8 +256,39 @@ describe('importOnnx: unsupported and malformed models', () => {
           }),
         ),
       'unsupported_op',
-      /Echo at opset 4, node "e4".*supported opsets: 1-3/,
+      /Echo at opset 4 \(1 node, first "e4"\) \[supported opsets: 1-3\]/,
     );
+  });
+
+  it('several unsupported ops are named in one error: op, opset, count, first node', () => {
+    const e = expectCode(
+      () =>
+        importOnnx(
+          buildModel({
+            opsets: { '': 17, [D]: 2 },
+            inputs: [vin('x')],
+            outputs: [vin('z')],
+            nodes: [
+              { op: 'Fancy', inputs: ['x'], outputs: ['a'], name: 'f1' },
+              echo('a', 'b', undefined, 'e'),
+              { op: 'Weird', inputs: ['b'], outputs: ['c'], name: 'w1' },
+              { op: 'Fancy', inputs: ['c'], outputs: ['d'], name: 'f2' },
+              { op: 'Fancy', inputs: ['d'], outputs: ['z'], name: 'f3' },
+            ],
+          }),
+        ),
+      'unsupported_op',
+    );
+    expect(e.message).toBe('2 unsupported ops: Fancy at opset 17 (3 nodes, first "f1"); Weird at opset 17 (1 node, first "w1")');
+    expect(e.details).toMatchObject({
+      op: 'Fancy',
+      opset: 17,
+      node: 'f1',
+      unsupported: [
+        { op: 'Fancy', domain: '', opset: 17, count: 3, node: 'f1' },
+        { op: 'Weird', domain: '', opset: 17, count: 1, node: 'w1' },
+      ],
+    });
   });
 
   it('subgraph attributes (If/Loop) are unsupported_op with a clear message', () => {

@@ -1,7 +1,8 @@
 // Every int8 WASM kernel (src/kernels/int8.ts lists them) against the plain TS references
 // (src/kernels/int8_ref.ts), bit for bit, release (-O3 noAssert) and debug builds: conv over
 // kernel/stride/pads/dilation/groups sweeps (dense, sparse CSR with all-zero and dense rows,
-// depthwise), the packed GEMM and the FC kernels over M/N/K below/at/above the tiles, every
+// depthwise; every weight format each kernel takes, the sparse conv's csr16 written in place by
+// the WASM decoder from each codec as the engine does, or from a dense matrix by the driver), the packed GEMM and the FC kernels over M/N/K below/at/above the tiles, every
 // output mode (int8 requantized, float32 dynamic, int32), extreme values and zero points,
 // multipliers near 1, ≥ 1 (left shifts) and tiny; Add, pooling, quantize/dequantize; output
 // guard bytes; status codes. The requantization reference itself is checked against an
@@ -30,7 +31,10 @@ import {
   qs8MaxPool,
   qs8Quantize,
   runQs8Conv,
+  csrLayout,
+  type Qs8ConvKernel,
   type Qs8Out,
+  type Qs8WeightFormat,
 } from '../src/kernels/int8.js';
 import {
   addParams,
@@ -53,6 +57,7 @@ import {
   type Qs8Data,
 } from '../src/kernels/int8_ref.js';
 import { quantizeMultiplier } from '../src/quant/int8.js';
+import { encodeHuffman, encodeRaw, encodeRleHuffman, encodeRleRows, type EncodedInt8 } from '../src/codec/int8.js';
 import { lcg } from './helpers/tensors.js';
 
 const I32_MIN = -2147483648,
@@ -399,6 +404,69 @@ const ACTS: OutOpts['act'][] = ['none', 'relu', 'clip'];
 const DENSITY = [1, 0.3, 0.1, 0.7];
 const GUARD = 0x5a;
 
+/**
+ * The int8 kernels outside QS8_CONV_KERNELS / QS8_FC_KERNELS, each checked by a test of its
+ * own in this file (the peak loop has no output: it only times dot_i16x8_s).
+ */
+const QS8_KERNELS_TESTED_ALONE = [
+  'qs8_gemm_4x8c2__wasmsimd',
+  'qs8_add__wasmsimd',
+  'qs8_vadd__wasmsimd',
+  'qs8_gavgpool__wasmsimd',
+  'qs8_maxpool2d__wasmsimd',
+  'qs8_quantize__wasmsimd',
+  'qs8_dequantize__wasmsimd',
+  'qs8_remap__wasm',
+  'qs8_peak__wasmsimd',
+];
+
+/**
+ * How the conv sweep feeds weights to a kernel, per weight format (typed over every format: a
+ * new format does not compile until it is listed here). 'dense': the int8 (M, K) matrix, placed
+ * by placeConvWeights (packed, copied, or turned into a CSR); 'decoded <codec>': the matrix
+ * encoded with that codec and decoded by the WASM decodeCsr straight into the kernel's csr16
+ * layout, as the engine places a pruned conv weight (codec 3 and 2 go from runs to CSR, 1 and
+ * 0 through a dense scratch).
+ */
+type WeightSource = 'dense' | 'decoded rle-rows' | 'decoded rle-huffman' | 'decoded huffman' | 'decoded raw';
+const WEIGHT_SOURCES: Record<Qs8WeightFormat, readonly WeightSource[]> = {
+  raw: ['dense'],
+  c2: ['dense'],
+  csr16: ['decoded rle-rows', 'dense', 'decoded rle-huffman', 'decoded huffman', 'decoded raw'],
+};
+
+/** Places wt (M, K) for the kernel from `source` (see WEIGHT_SOURCES); arena memory. */
+function placeWeights(
+  w: SparrowWasm,
+  kernel: Qs8ConvKernel,
+  source: WeightSource,
+  wt: Int8Array,
+  M: number,
+  K: number,
+  groups: number,
+): number {
+  if (source === 'dense') return placeConvWeights(w, kernel.weights, wt, M, K, groups);
+  if (kernel.weights !== 'csr16') throw new Error(`${source} weights for ${kernel.name}`);
+  const enc: EncodedInt8 =
+    source === 'decoded rle-rows'
+      ? encodeRleRows(wt, K)
+      : source === 'decoded rle-huffman'
+        ? encodeRleHuffman(wt)
+        : source === 'decoded huffman'
+          ? encodeHuffman(wt)
+          : encodeRaw(wt);
+  const nnz = wt.reduce((n, v) => n + (v !== 0 ? 1 : 0), 0);
+  const L = csrLayout(M, nnz, 2);
+  const dst = w.alloc(w.exports.qs8_spconv_csr_bytes(M, nnz));
+  expect(L.bytes).toBe(w.exports.qs8_spconv_csr_bytes(M, nnz));
+  const src = w.putBytes(enc.payload),
+    work = w.alloc(w.workBytes(M * K)),
+    dense = w.alloc(M * K + 16);
+  const got = w.exports.decodeCsr(enc.codec, src, enc.payload.length, M, K, dst, dst + L.col, dst + L.val, nnz, work, dense, 2);
+  expect(got, `decodeCsr (${source})`).toBe(nnz);
+  return dst;
+}
+
 for (const variant of ['release', 'debug'] as const) {
   describe(`int8 kernels (${variant})`, () => {
     let w: SparrowWasm;
@@ -411,6 +479,7 @@ for (const variant of ['release', 'debug'] as const) {
       it(`${kernel.name} matches qs8Conv2dRef bit for bit (all modes, zero points, multipliers, densities), no writes outside y`, () => {
         const rnd = lcg(17);
         const failures: string[] = [];
+        const perSource = new Map<WeightSource, number>();
         let ran = 0;
         cases.forEach((cs, ci) => {
           const geo = convGeometry([cs.C, cs.H, cs.W], [cs.M, cs.C / cs.attrs.groups, cs.KH, cs.KW], cs.attrs);
@@ -433,8 +502,10 @@ for (const variant of ['release', 'debug'] as const) {
             const m = w.mark();
             try {
               const plan = planQs8Conv(w, geo, out, kernel);
-              const wsrc = kernel.weights.startsWith('sparse') ? csrFromDense(wt, cs.M, K) : wt;
-              const wp = placeConvWeights(w, kernel.weights, wsrc, cs.M, K, cs.attrs.groups);
+              const sources = WEIGHT_SOURCES[kernel.weights];
+              const source = sources[(ci + v) % sources.length]!;
+              const wp = placeWeights(w, kernel, source, wt, cs.M, K, cs.attrs.groups);
+              perSource.set(source, (perSource.get(source) ?? 0) + 1);
               const qp = putChannelParams(w, out),
                 px = w.putBytes(x);
               const n = cs.M * geo.OH * geo.OW,
@@ -449,7 +520,7 @@ for (const variant of ['release', 'debug'] as const) {
               if (bad || !guards) {
                 failures.push(
                   `C=${cs.C} H=${cs.H} W=${cs.W} M=${cs.M} K=${K} N=${cs.M} pixels=${geo.OH * geo.OW} k=${cs.KH}x${cs.KW} ` +
-                    `attrs=${JSON.stringify(cs.attrs)} mode=${mode} ${JSON.stringify(o)}: ${bad ?? 'wrote past y'}`,
+                    `attrs=${JSON.stringify(cs.attrs)} mode=${mode} weights=${source} ${JSON.stringify(o)}: ${bad ?? 'wrote past y'}`,
                 );
               }
               ran++;
@@ -460,18 +531,22 @@ for (const variant of ['release', 'debug'] as const) {
         });
         expect(failures.slice(0, 8)).toEqual([]);
         expect(ran).toBeGreaterThan(10);
+        for (const s of WEIGHT_SOURCES[kernel.weights]) expect(perSource.get(s) ?? 0, `cases with weights ${s}`).toBeGreaterThan(3);
       });
     }
 
-    it('qs8Conv2d driver takes a CSR (as decodeCsr emits) for the sparse kernels', () => {
+    it('qs8Conv2d driver takes a CSR (as the WASM decodeCsr emits it) for every CSR kernel', () => {
       const rnd = lcg(5);
       const x = randI8(rnd, 8 * 9 * 9),
         wt = randWeights(rnd, 12, 72, 0.3, false);
       const out = makeOut('int8', 12, rnd, { zx: 3, zy: -2, multKind: 'normal', act: 'relu' });
       const ref = qs8Conv2dRef(x, [8, 9, 9], wt, [12, 8, 3, 3], att(1, 1), out).data;
-      const csr = csrFromDense(wt, 12, 72);
+      const csr = w.decodeCsr(3, encodeRleRows(wt, 72).payload, 12, 72, 2);
       expect(Array.from(csrToDense(csr))).toEqual(Array.from(wt));
-      for (const k of QS8_CONV_KERNELS.filter((k) => k.weights.startsWith('sparse'))) {
+      expect(csr).toEqual(csrFromDense(wt, 12, 72));
+      const csrKernels = QS8_CONV_KERNELS.filter((k) => k.weights === 'csr16');
+      expect(csrKernels.map((k) => k.name)).toContain('qs8_spconv2d_16x1__wasmsimd');
+      for (const k of csrKernels) {
         expect(Array.from(qs8Conv2d(w, k, x, [8, 9, 9], csr, [12, 8, 3, 3], att(1, 1), out).data), k.name).toEqual(Array.from(ref));
       }
     });
@@ -702,6 +777,42 @@ for (const variant of ['release', 'debug'] as const) {
       }
     });
 
+    it('qs8_remap__wasm gathers x by the byte-offset table, fill where the table is negative (n 0..70, 1000+)', () => {
+      const rnd = lcg(23);
+      const failures: string[] = [];
+      for (let i = 0; i < 90; i++) {
+        const n = i < 71 ? i : 1000 + i,
+          nx = 1 + Math.floor(rnd() * 200);
+        const x = randI8(rnd, nx, i % 5 === 0 ? 'extreme' : 'random');
+        const tab = Int32Array.from({ length: n }, () => (rnd() < 0.2 ? -1 - Math.floor(rnd() * 3) : Math.floor(rnd() * nx)));
+        const fill = [-128, 127, 0, -5][i % 4]!;
+        const want = Int8Array.from(tab, (t) => (t < 0 ? fill : x[t]!));
+        const m = w.mark();
+        try {
+          const py = w.alloc(n + 64);
+          w.u8(py, n + 64).fill(GUARD);
+          expect(w.exports.qs8_remap__wasm(n, w.putBytes(tab), w.putBytes(x), py, fill)).toBe(0);
+          const bad = sameBits(w.i8(py, n).slice(), want);
+          if (bad || w.u8(py + n, 64).some((b) => b !== GUARD)) failures.push(`n=${n} fill=${fill}: ${bad ?? 'wrote past y'}`);
+        } finally {
+          w.release(m);
+        }
+      }
+      expect(failures.slice(0, 5)).toEqual([]);
+      expect(w.exports.qs8_remap__wasm(-1, 0, 0, 0, 0)).toBe(-5);
+      expect(w.exports.qs8_remap__wasm(1, 0, 0, 0, 128)).toBe(-5);
+      expect(w.exports.qs8_remap__wasm(1, 0, 0, 0, -129)).toBe(-5);
+    });
+
+    it('every qs8 kernel the module exports is in a kernel list swept above or has its own test here', () => {
+      const exported = Object.keys(w.exports)
+        .filter((n) => /^qs8_\w+__(wasmsimd|scalar|wasm)$/.test(n))
+        .sort();
+      const swept = [...QS8_CONV_KERNELS, ...QS8_FC_KERNELS].map((k) => k.name);
+      expect(new Set(swept).size).toBe(swept.length);
+      expect(exported).toEqual([...swept, ...QS8_KERNELS_TESTED_ALONE].sort());
+    });
+
     it('property (fast-check): random small convs, every conv kernel equals the reference', () => {
       fc.assert(
         fc.property(
@@ -760,7 +871,7 @@ for (const variant of ['release', 'debug'] as const) {
         w.i32(g, 20)[6] = 9; // OH disagrees
         const ex = w.exports;
         expect(ex.qs8_conv2d_work_bytes(g)).toBe(-5);
-        expect(ex.qs8_spconv2d_work_bytes(g)).toBe(-5);
+        expect(ex.qs8_spconv2d_nz_work_bytes(g)).toBe(-5);
         expect(ex.qs8_dwconv2d_work_bytes(g)).toBe(-5);
         expect(ex.qs8_maxpool2d_work_bytes(g)).toBe(-5);
         const q = w.alloc(32);
@@ -768,7 +879,8 @@ for (const variant of ['release', 'debug'] as const) {
         const y = w.alloc(1024);
         w.u8(y, 1024).fill(GUARD);
         expect(ex.qs8_conv2d_4x8c2__wasmsimd(g, q, y, y, y, y, y)).toBe(-5);
-        expect(ex.qs8_spconv2d_16x1c2__wasmsimd(g, q, y, y, y, y, y)).toBe(-5);
+        expect(ex.qs8_spconv2d_16x1__wasmsimd(g, q, y, y, y, y, y)).toBe(-5);
+        expect(ex.qs8_dwconv2d__wasmsimd(g, q, y, y, y, y, y)).toBe(-5);
         writeConvGeometry(w, geo, g);
         w.i32(q, 8)[0] = 7; // unknown mode
         expect(ex.qs8_conv2d_4x8c2__wasmsimd(g, q, y, y, y, y, y)).toBe(-5);
@@ -777,40 +889,20 @@ for (const variant of ['release', 'debug'] as const) {
         w.i32(q, 8).set([0, 0, 0, 10, 5, 0, 0, 0]); // lo > hi
         expect(ex.qs8_fc_1x4c8__wasmsimd(1, 1, 1, y, y, q, y, y, y)).toBe(-5);
         expect(w.u8(y, 1024).every((b) => b === GUARD)).toBe(true);
-        // CSR: unsorted columns, column ≥ K, rowPtr not ending at nnz
+        // CSR of the FC kernel: column ≥ K, rowPtr not ending at nnz, rowPtr descending
         const rp = w.putBytes(Uint32Array.from([0, 2])),
-          col = w.putBytes(Uint16Array.from([3, 1])),
+          col = w.putBytes(Uint16Array.from([1, 4])),
           val = w.putBytes(Int8Array.from([1, 2]));
-        const dst = w.alloc(ex.qs8_spconv_packed_bytes(1, 2));
-        expect(ex.qs8_spconv_pack_w(1, 4, 1, rp, col, val, 2, dst)).toBe(-5);
-        w.u8(col, 4).set(new Uint8Array(Uint16Array.from([1, 4]).buffer));
-        expect(ex.qs8_spconv_pack_w(1, 4, 1, rp, col, val, 2, dst)).toBe(-5);
-        expect(ex.qs8_spconv_pack_w(1, 8, 1, rp, col, val, 3, dst)).toBe(-5);
-        expect(ex.qs8_spconv_pack_w(1, 8, 1, rp, col, val, 2, dst)).toBe(2); // (1) and (4): two pairs
+        w.i32(q, 8).set([0, 0, 0, -128, 127, 0, 0, 0]);
+        expect(ex.qs8_spfc_1x1__scalar(1, 1, 4, y, rp, col, val, 2, q, y, y, y)).toBe(-5);
+        expect(ex.qs8_spfc_1x1__scalar(1, 1, 8, y, rp, col, val, 3, q, y, y, y)).toBe(-5);
+        const rp2 = w.putBytes(Uint32Array.from([0, 2, 1, 2]));
+        expect(ex.qs8_spfc_1x1__scalar(1, 3, 8, y, rp2, col, val, 2, q, y, y, y)).toBe(-5);
+        expect(ex.qs8_spconv_csr_bytes(0, 1)).toBe(-5);
+        expect(ex.qs8_spconv_csr_bytes(1, -1)).toBe(-5);
         expect(ex.qs8_conv2d_packed_w_bytes(6, 9, 4)).toBe(-5);
         expect(ex.qs8_gavgpool__wasmsimd(1, 1, y, 0, -1, 0, 0, -128, 127, y)).toBe(-5);
         expect(ex.qs8_quantize__wasmsimd(1, y, 0, 0, y)).toBe(-5);
-      } finally {
-        w.release(m);
-      }
-    });
-
-    it('sparse pack merges adjacent nonzeros into pairs (entries ≤ nnz) and keeps all-zero rows empty', () => {
-      const m = w.mark();
-      try {
-        const wt = Int8Array.from([0, 0, 0, 0, 0, 0, /**/ 1, 2, 0, 3, 0, 0, /**/ 4, 5, 6, 7, 8, 9]);
-        const csr = csrFromDense(wt, 3, 6);
-        const sp = placeConvWeights(w, 'sparse', csr, 3, 6);
-        expect(Array.from(w.i32(sp, 4))).toEqual([0, 0, 2, 5]);
-        const e = w.i32(sp + 16, 10);
-        const pairs = Array.from({ length: 5 }, (_, i) => [(e[2 * i]! << 16) >> 16, e[2 * i]! >> 16, e[2 * i + 1]!]);
-        expect(pairs).toEqual([
-          [1, 2, 0],
-          [0, 3, 32],
-          [4, 5, 0],
-          [6, 7, 32],
-          [8, 9, 64],
-        ]);
       } finally {
         w.release(m);
       }

@@ -1,5 +1,5 @@
 // float32 2-D convolution (ONNX Conv, NCHW, one image) for WASM SIMD128.
-// The plain TS references are conv2dRef / im2colRef in src/kernels/f32_ref.ts.
+// The plain TS reference is conv2dRef in src/kernels/f32_ref.ts.
 //
 // Every conv is, per group, a GEMM with M = Cout/groups, N = OH·OW, K = Cin/groups·KH·KW:
 // A = the weights exactly as ONNX stores them, (Cout, Cin/g, KH, KW) row-major = (M, K) per
@@ -9,13 +9,10 @@
 //       NCHW: the input is copied once into zero-padded planes split into strideW column phases,
 //       so the 8 output pixels of a panel read, for each k = (c, kh, kw), 8 consecutive floats
 //       at a per-k offset; the 4x8 microkernel loads B through a table of K offsets. No im2col.
-//   f32_conv2d_4x8__wasmsimd  (alternative) im2col written straight into the 8-column panel
-//       layout of gemm.ts a chunk of panels at a time (the chunk stays in L1/L2 while every
-//       4-row tile of A runs over it), then the packed-B 4x8 GEMM. Slower than igemm on every
-//       ResNet-20 shape (the panel copy is amortized over only M/4 row tiles).
 //   f32_dwconv__wasmsimd      direct kernel for Cin/groups = 1 (depthwise, any multiplier);
 //       1.2-1.5x faster than igemm there (igemm runs 1-row tiles on K = KH·KW).
-//   f32_im2col__wasmsimd      the packed column matrix of every group (tests, benchmarks).
+// (An im2col + packed-B GEMM conv, f32_conv2d_4x8, was slower than igemm on every ResNet-20
+// shape, the panel copy amortized over only M/4 row tiles, and was removed with its im2col.)
 //
 // Geometry: 20 words at `g` (i32 unless noted), written once by the caller
 // (writeConvGeometry in src/kernels/f32.ts):
@@ -27,16 +24,14 @@
 // land in their own padded copies in work). Nothing is allocated; every function returns 0, or
 // E_ARG (-5) when the geometry is inconsistent (then nothing is written).
 
-import { gemmRows, igemmRows } from './gemm';
+import { igemmRows } from './gemm';
+import { dwChannel } from './gen/dwconv_3x8';
 import {
   G_C, G_H, G_W, G_M, G_KH, G_KW, G_OH, G_OW, G_PT, G_PL, G_PB, G_PR, G_SH, G_SW, G_DH, G_DW, G_GROUPS, G_ACT, G_LO, G_HI,
   gi, geomShapeOk, outSize,
 } from '../geometry';
 
 const E_ARG: i32 = -5;
-
-/** Bytes of im2col panels per chunk: K·8·P·4 ≤ CHUNK_BYTES (at least one panel). */
-const CHUNK_BYTES: usize = 24 << 10;
 
 /** True when the geometry is self-consistent (the kernels trust it for every address). */
 function geomOk(g: usize): bool {
@@ -93,154 +88,19 @@ function padPlanes(x: usize, C: usize, H: usize, W: usize, xp: usize, Hp: usize,
   }
 }
 
-/**
- * `np` panels of the group's column matrix, output pixels n0 .. n0 + 8·np - 1, at dst
- * (K rows of 8 floats per panel, K = Cg·KH·KW in (c, kh, kw) order). xg: the group's first
- * (padded) input plane, planes Hp×Wp. Lanes past N repeat lane 0 (their columns are never stored).
- */
-function im2colPanels(xg: usize, Cg: usize, Hp: usize, Wp: usize, KH: usize, KW: usize, sh: usize, sw: usize,
-  dh: usize, dw: usize, OW: usize, N: usize, n0: usize, np: usize, dst: usize): void {
-  const planeB = Hp * Wp << 2, rowStepB = dh * Wp << 2, colStepB = dw << 2;
-  for (let q: usize = 0; q < np; q++) {
-    const n = n0 + (q << 3);
-    const oh = n / OW, ow = n - oh * OW;
-    if (n + 8 <= N && ow + 8 <= OW && sw <= 2) {
-      // the 8 pixels lie on one output row: lanes are input columns iw0 + j·sw
-      let pc = xg + ((oh * sh * Wp + ow * sw) << 2);
-      if (sw == 1) {
-        for (let c: usize = 0; c < Cg; c++) {
-          let pi = pc;
-          for (let i: usize = 0; i < KH; i++) {
-            let pj = pi;
-            for (let j: usize = 0; j < KW; j++) {
-              v128.store(dst, v128.load(pj)); v128.store(dst, v128.load(pj, 16), 16);
-              dst += 32; pj += colStepB;
-            }
-            pi += rowStepB;
-          }
-          pc += planeB;
-        }
-      } else {
-        // stride 2: x[0,2,..14] from loads at 0, 4, 7, 11 (reads nothing past x[14])
-        for (let c: usize = 0; c < Cg; c++) {
-          let pi = pc;
-          for (let i: usize = 0; i < KH; i++) {
-            let pj = pi;
-            for (let j: usize = 0; j < KW; j++) {
-              const v0 = v128.load(pj), v1 = v128.load(pj, 16), v2 = v128.load(pj, 28), v3 = v128.load(pj, 44);
-              v128.store(dst, v128.shuffle<f32>(v0, v1, 0, 2, 4, 6));
-              v128.store(dst, v128.shuffle<f32>(v2, v3, 1, 3, 5, 7), 16);
-              dst += 32; pj += colStepB;
-            }
-            pi += rowStepB;
-          }
-          pc += planeB;
-        }
-      }
-    } else {
-      // general: a byte offset per lane (pixels wrapping a row, the last panel, strides > 2)
-      let o0: usize = 0, o1: usize = 0, o2: usize = 0, o3: usize = 0, o4: usize = 0, o5: usize = 0, o6: usize = 0, o7: usize = 0;
-      let r = oh, s = ow;
-      for (let j: usize = 0; j < 8; j++) {
-        const off = n + j < N ? (r * sh * Wp + s * sw) << 2 : o0;
-        if (j == 0) o0 = off; else if (j == 1) o1 = off; else if (j == 2) o2 = off; else if (j == 3) o3 = off;
-        else if (j == 4) o4 = off; else if (j == 5) o5 = off; else if (j == 6) o6 = off; else o7 = off;
-        if (++s == OW) { s = 0; r++; }
-      }
-      let pc = xg;
-      for (let c: usize = 0; c < Cg; c++) {
-        let pi = pc;
-        for (let i: usize = 0; i < KH; i++) {
-          let pj = pi;
-          for (let j: usize = 0; j < KW; j++) {
-            let v = f32x4.splat(load<f32>(pj + o0));
-            v = f32x4.replace_lane(v, 1, load<f32>(pj + o1));
-            v = f32x4.replace_lane(v, 2, load<f32>(pj + o2));
-            v = f32x4.replace_lane(v, 3, load<f32>(pj + o3));
-            v128.store(dst, v);
-            let u = f32x4.splat(load<f32>(pj + o4));
-            u = f32x4.replace_lane(u, 1, load<f32>(pj + o5));
-            u = f32x4.replace_lane(u, 2, load<f32>(pj + o6));
-            u = f32x4.replace_lane(u, 3, load<f32>(pj + o7));
-            v128.store(dst, u, 16);
-            dst += 32; pj += colStepB;
-          }
-          pi += rowStepB;
-        }
-        pc += planeB;
-      }
-    }
-  }
-}
-
 // ---- shared geometry decoding -------------------------------------------------------------
 
 // decoded by loadGeom (globals: AssemblyScript functions return one value)
 let C: usize = 0, H: usize = 0, W: usize = 0, M: usize = 0, KH: usize = 0, KW: usize = 0, OH: usize = 0, OW: usize = 0;
 let PT: usize = 0, PL: usize = 0, SH: usize = 0, SW: usize = 0, DH: usize = 0, DW: usize = 0, GROUPS: usize = 0;
-let HP: usize = 0, WP: usize = 0, PADDED: bool = false;
+let HP: usize = 0, WP: usize = 0;
 
 function loadGeom(g: usize): void {
   C = gi(g, G_C); H = gi(g, G_H); W = gi(g, G_W); M = gi(g, G_M);
   KH = gi(g, G_KH); KW = gi(g, G_KW); OH = gi(g, G_OH); OW = gi(g, G_OW);
   PT = gi(g, G_PT); PL = gi(g, G_PL); SH = gi(g, G_SH); SW = gi(g, G_SW);
   DH = gi(g, G_DH); DW = gi(g, G_DW); GROUPS = gi(g, G_GROUPS);
-  const pb = <usize>gi(g, G_PB), pr = <usize>gi(g, G_PR);
-  PADDED = (PT | PL | pb | pr) != 0;
-  HP = H + PT + pb; WP = W + PL + pr;
-}
-
-/** Bytes of the padded input copy at the start of work (0 without padding). */
-@inline function padBytes(): usize {
-  return PADDED ? align16(C * HP * WP << 2) : 0;
-}
-
-/** Panels per im2col chunk. */
-function chunkPanels(K: usize, N: usize): usize {
-  const p = CHUNK_BYTES / (K << 5);
-  const all = (N + 7) >> 3;
-  return p < 1 ? 1 : p > all ? all : p;
-}
-
-/** The (possibly padded) input planes for the loaded geometry. */
-function paddedInput(x: usize, work: usize): usize {
-  if (!PADDED) return x;
-  padPlanes(x, C, H, W, work, HP, WP, PT, PL);
-  return work;
-}
-
-// ---- exports ------------------------------------------------------------------------------
-
-/** Scratch bytes f32_conv2d_4x8__wasmsimd needs (padded input + one im2col chunk); -5 on bad geometry. */
-export function f32_conv2d_work_bytes(g: usize): i32 {
-  if (!geomOk(g)) return E_ARG;
-  loadGeom(g);
-  const K = C / GROUPS * KH * KW, N = OH * OW;
-  return <i32>(padBytes() + (chunkPanels(K, N) * K << 5));
-}
-
-/** Conv (any groups/kernel/stride/dilation/pads) as im2col-panel chunks × 4x8 GEMM. */
-export function f32_conv2d_4x8__wasmsimd(g: usize, x: usize, w: usize, bias: usize, y: usize, work: usize): i32 {
-  if (!geomOk(g)) return E_ARG;
-  loadGeom(g);
-  const clamp = gi(g, G_ACT) != 0;
-  const lo = load<f32>(g + (<usize>G_LO << 2)), hi = load<f32>(g + (<usize>G_HI << 2));
-  const Cg = C / GROUPS, Mg = M / GROUPS, K = Cg * KH * KW, N = OH * OW;
-  const xp = paddedInput(x, work);
-  const panels = work + padBytes();
-  const P = chunkPanels(K, N);
-  const KB = K << 2, NB = N << 2;
-  for (let grp: usize = 0; grp < GROUPS; grp++) {
-    const xg = xp + (grp * Cg * HP * WP << 2);
-    const ag = w + grp * Mg * KB, yg = y + grp * Mg * NB;
-    const bg = bias ? bias + (grp * Mg << 2) : 0;
-    for (let n0: usize = 0; n0 < N; n0 += P << 3) {
-      const nc = min<usize>(P << 3, N - n0);
-      im2colPanels(xg, Cg, HP, WP, KH, KW, SH, SW, DH, DW, OW, N, n0, (nc + 7) >> 3, panels);
-      gemmRows(Mg, nc, K, ag, KB, panels, yg + (n0 << 2), NB, bg, bias ? 1 : 0, clamp, lo, hi);
-    }
-  }
-  return 0;
+  HP = H + PT + <usize>gi(g, G_PB); WP = W + PL + <usize>gi(g, G_PR);
 }
 
 // ---- indirect GEMM: no im2col ---------------------------------------------------------------
@@ -335,29 +195,6 @@ export function f32_conv2d_igemm_4x8__wasmsimd(g: usize, x: usize, w: usize, bia
   return 0;
 }
 
-/** Scratch bytes f32_im2col__wasmsimd needs (the padded input); -5 on bad geometry. */
-export function f32_im2col_work_bytes(g: usize): i32 {
-  if (!geomOk(g)) return E_ARG;
-  loadGeom(g);
-  return <i32>padBytes();
-}
-
-/**
- * The packed column matrices of all groups at dst: group-major, each ceil(N/8) panels of K×8
- * (the B operand of gemm.ts, N = OH·OW, K = C/groups·KH·KW). Unlike f32_pack_b, lanes past N
- * repeat a valid column instead of zeros.
- */
-export function f32_im2col__wasmsimd(g: usize, x: usize, work: usize, dst: usize): i32 {
-  if (!geomOk(g)) return E_ARG;
-  loadGeom(g);
-  const Cg = C / GROUPS, K = Cg * KH * KW, N = OH * OW, np = (N + 7) >> 3;
-  const xp = paddedInput(x, work);
-  for (let grp: usize = 0; grp < GROUPS; grp++) {
-    im2colPanels(xp + (grp * Cg * HP * WP << 2), Cg, HP, WP, KH, KW, SH, SW, DH, DW, OW, N, 0, np, dst + (grp * np * K << 5));
-  }
-  return 0;
-}
-
 // ---- depthwise ----------------------------------------------------------------------------
 
 // Depthwise plane: rows HP, row stride DWQ ≥ WP, wide enough that the 8 columns of the last
@@ -377,140 +214,6 @@ export function f32_dwconv_work_bytes(g: usize): i32 {
   return <i32>(align16(HP * dwPlaneWidth() << 2) + align16(KH * KW << 2));
 }
 
-/** 4 columns at stride 2 from p: loads of p[0..3] and p[3..6] (reads nothing past p[6]). */
-@inline function loadQuad2(p: usize): v128 {
-  return v128.shuffle<f32>(v128.load(p), v128.load(p, 12), 0, 2, 5, 7);
-}
-
-/** 4 columns at stride sw from p, gathered. */
-@inline function loadQuadN(p: usize, sw: usize): v128 {
-  let v = f32x4.splat(load<f32>(p));
-  v = f32x4.replace_lane(v, 1, load<f32>(p + (sw << 2)));
-  v = f32x4.replace_lane(v, 2, load<f32>(p + (sw << 3)));
-  return f32x4.replace_lane(v, 3, load<f32>(p + sw * 12));
-}
-
-/** Stores lanes [0, n) of v at p (all 4 when n ≥ 4, none when n ≤ 0). */
-@inline function storeQuad(p: usize, v: v128, n: isize): void {
-  if (n >= 4) { v128.store(p, v); return; }
-  if (n > 0) store<f32>(p, f32x4.extract_lane(v, 0));
-  if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
-  if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
-}
-
-// One function per stride class (not one inlined with a constant: binaryen folds identical
-// inlined copies back together and the stride test lands in the inner loop).
-/** One output channel, stride-S1 columns: see f32_dwconv__wasmsimd. */
-function dwChannelS1(plane: usize, koff: usize, kk: usize, wk: usize, bv: v128, outPlane: usize, oH: usize, oW: usize,
-  inRowB: usize, sw: usize, clamp: bool, vmin: v128, vmax: v128): void {
-  const quadB = sw << 4, kend = koff + (kk << 2), outRowB = oW << 2;
-  for (let oh: usize = 0; oh < oH; oh += 3) {
-    const r1 = oh + 1 < oH ? inRowB : 0, r2 = oh + 2 < oH ? inRowB << 1 : r1;
-    const s1 = oh + 1 < oH ? outRowB : 0, s2 = oh + 2 < oH ? outRowB << 1 : s1;
-    const in0 = plane + oh * inRowB, out0 = outPlane + oh * outRowB;
-    for (let ow: usize = 0; ow < oW; ow += 8) {
-      let a0 = bv, a1 = bv, b0 = bv, b1 = bv, c0 = bv, c1 = bv;
-      const p0 = in0 + (ow * sw << 2), p1 = p0 + r1, p2 = p0 + r2;
-      let kp = koff, wp = wk;
-      while (kp != kend) {
-        const off = <usize>load<i32>(kp);
-        const wv = v128.load32_splat(wp);
-        const q0 = p0 + off, q1 = p1 + off, q2 = p2 + off;
-        a0 = f32x4.add(a0, f32x4.mul(v128.load(q0), wv));
-        a1 = f32x4.add(a1, f32x4.mul(v128.load(q0 + quadB), wv));
-        b0 = f32x4.add(b0, f32x4.mul(v128.load(q1), wv));
-        b1 = f32x4.add(b1, f32x4.mul(v128.load(q1 + quadB), wv));
-        c0 = f32x4.add(c0, f32x4.mul(v128.load(q2), wv));
-        c1 = f32x4.add(c1, f32x4.mul(v128.load(q2 + quadB), wv));
-        kp += 4; wp += 4;
-      }
-      if (clamp) {
-        a0 = f32x4.pmin(vmax, f32x4.pmax(vmin, a0)); a1 = f32x4.pmin(vmax, f32x4.pmax(vmin, a1));
-        b0 = f32x4.pmin(vmax, f32x4.pmax(vmin, b0)); b1 = f32x4.pmin(vmax, f32x4.pmax(vmin, b1));
-        c0 = f32x4.pmin(vmax, f32x4.pmax(vmin, c0)); c1 = f32x4.pmin(vmax, f32x4.pmax(vmin, c1));
-      }
-      const left = <isize>(oW - ow), o0 = out0 + (ow << 2);
-      storeQuad(o0, a0, left); storeQuad(o0 + 16, a1, left - 4);
-      storeQuad(o0 + s1, b0, left); storeQuad(o0 + s1 + 16, b1, left - 4);
-      storeQuad(o0 + s2, c0, left); storeQuad(o0 + s2 + 16, c1, left - 4);
-    }
-  }
-}
-
-/** One output channel, stride-S2 columns: see f32_dwconv__wasmsimd. */
-function dwChannelS2(plane: usize, koff: usize, kk: usize, wk: usize, bv: v128, outPlane: usize, oH: usize, oW: usize,
-  inRowB: usize, sw: usize, clamp: bool, vmin: v128, vmax: v128): void {
-  const quadB = sw << 4, kend = koff + (kk << 2), outRowB = oW << 2;
-  for (let oh: usize = 0; oh < oH; oh += 3) {
-    const r1 = oh + 1 < oH ? inRowB : 0, r2 = oh + 2 < oH ? inRowB << 1 : r1;
-    const s1 = oh + 1 < oH ? outRowB : 0, s2 = oh + 2 < oH ? outRowB << 1 : s1;
-    const in0 = plane + oh * inRowB, out0 = outPlane + oh * outRowB;
-    for (let ow: usize = 0; ow < oW; ow += 8) {
-      let a0 = bv, a1 = bv, b0 = bv, b1 = bv, c0 = bv, c1 = bv;
-      const p0 = in0 + (ow * sw << 2), p1 = p0 + r1, p2 = p0 + r2;
-      let kp = koff, wp = wk;
-      while (kp != kend) {
-        const off = <usize>load<i32>(kp);
-        const wv = v128.load32_splat(wp);
-        const q0 = p0 + off, q1 = p1 + off, q2 = p2 + off;
-        a0 = f32x4.add(a0, f32x4.mul(loadQuad2(q0), wv));
-        a1 = f32x4.add(a1, f32x4.mul(loadQuad2(q0 + quadB), wv));
-        b0 = f32x4.add(b0, f32x4.mul(loadQuad2(q1), wv));
-        b1 = f32x4.add(b1, f32x4.mul(loadQuad2(q1 + quadB), wv));
-        c0 = f32x4.add(c0, f32x4.mul(loadQuad2(q2), wv));
-        c1 = f32x4.add(c1, f32x4.mul(loadQuad2(q2 + quadB), wv));
-        kp += 4; wp += 4;
-      }
-      if (clamp) {
-        a0 = f32x4.pmin(vmax, f32x4.pmax(vmin, a0)); a1 = f32x4.pmin(vmax, f32x4.pmax(vmin, a1));
-        b0 = f32x4.pmin(vmax, f32x4.pmax(vmin, b0)); b1 = f32x4.pmin(vmax, f32x4.pmax(vmin, b1));
-        c0 = f32x4.pmin(vmax, f32x4.pmax(vmin, c0)); c1 = f32x4.pmin(vmax, f32x4.pmax(vmin, c1));
-      }
-      const left = <isize>(oW - ow), o0 = out0 + (ow << 2);
-      storeQuad(o0, a0, left); storeQuad(o0 + 16, a1, left - 4);
-      storeQuad(o0 + s1, b0, left); storeQuad(o0 + s1 + 16, b1, left - 4);
-      storeQuad(o0 + s2, c0, left); storeQuad(o0 + s2 + 16, c1, left - 4);
-    }
-  }
-}
-
-/** One output channel, stride-SN columns: see f32_dwconv__wasmsimd. */
-function dwChannelSN(plane: usize, koff: usize, kk: usize, wk: usize, bv: v128, outPlane: usize, oH: usize, oW: usize,
-  inRowB: usize, sw: usize, clamp: bool, vmin: v128, vmax: v128): void {
-  const quadB = sw << 4, kend = koff + (kk << 2), outRowB = oW << 2;
-  for (let oh: usize = 0; oh < oH; oh += 3) {
-    const r1 = oh + 1 < oH ? inRowB : 0, r2 = oh + 2 < oH ? inRowB << 1 : r1;
-    const s1 = oh + 1 < oH ? outRowB : 0, s2 = oh + 2 < oH ? outRowB << 1 : s1;
-    const in0 = plane + oh * inRowB, out0 = outPlane + oh * outRowB;
-    for (let ow: usize = 0; ow < oW; ow += 8) {
-      let a0 = bv, a1 = bv, b0 = bv, b1 = bv, c0 = bv, c1 = bv;
-      const p0 = in0 + (ow * sw << 2), p1 = p0 + r1, p2 = p0 + r2;
-      let kp = koff, wp = wk;
-      while (kp != kend) {
-        const off = <usize>load<i32>(kp);
-        const wv = v128.load32_splat(wp);
-        const q0 = p0 + off, q1 = p1 + off, q2 = p2 + off;
-        a0 = f32x4.add(a0, f32x4.mul(loadQuadN(q0, sw), wv));
-        a1 = f32x4.add(a1, f32x4.mul(loadQuadN(q0 + quadB, sw), wv));
-        b0 = f32x4.add(b0, f32x4.mul(loadQuadN(q1, sw), wv));
-        b1 = f32x4.add(b1, f32x4.mul(loadQuadN(q1 + quadB, sw), wv));
-        c0 = f32x4.add(c0, f32x4.mul(loadQuadN(q2, sw), wv));
-        c1 = f32x4.add(c1, f32x4.mul(loadQuadN(q2 + quadB, sw), wv));
-        kp += 4; wp += 4;
-      }
-      if (clamp) {
-        a0 = f32x4.pmin(vmax, f32x4.pmax(vmin, a0)); a1 = f32x4.pmin(vmax, f32x4.pmax(vmin, a1));
-        b0 = f32x4.pmin(vmax, f32x4.pmax(vmin, b0)); b1 = f32x4.pmin(vmax, f32x4.pmax(vmin, b1));
-        c0 = f32x4.pmin(vmax, f32x4.pmax(vmin, c0)); c1 = f32x4.pmin(vmax, f32x4.pmax(vmin, c1));
-      }
-      const left = <isize>(oW - ow), o0 = out0 + (ow << 2);
-      storeQuad(o0, a0, left); storeQuad(o0 + 16, a1, left - 4);
-      storeQuad(o0 + s1, b0, left); storeQuad(o0 + s1 + 16, b1, left - 4);
-      storeQuad(o0 + s2, c0, left); storeQuad(o0 + s2 + 16, c1, left - 4);
-    }
-  }
-}
-
 /**
  * Depthwise conv (Cin/groups = 1; Cout = groups·multiplier): output channel o reads input channel
  * o / multiplier. Each input plane is copied once into a zero-padded plane in work; outputs are
@@ -518,6 +221,8 @@ function dwChannelSN(plane: usize, koff: usize, kk: usize, wk: usize, bv: v128, 
  * to hide the add latency; 8 spill on V8's 16 xmm registers), one broadcast weight per (kh, kw)
  * feeding all 6, the window walked through a table of KH·KW plane offsets. Rows past OH in the
  * last block are computed again as the last row (aliased); columns past OW are not stored.
+ * The per-channel microkernels (dwChannel: one per column stride class) are generated from
+ * gen/dwconv_3x8.ts.in by scripts/gen-kernels.mjs.
  */
 export function f32_dwconv__wasmsimd(g: usize, x: usize, w: usize, bias: usize, y: usize, work: usize): i32 {
   if (!geomOk(g) || gi(g, G_C) != gi(g, G_GROUPS)) return E_ARG;
@@ -539,9 +244,7 @@ export function f32_dwconv__wasmsimd(g: usize, x: usize, w: usize, bias: usize, 
       const o = c * mult + mo;
       const wk = w + (o * KK << 2), outPlane = y + (o * oH * oW << 2);
       const bv = bias ? v128.load32_splat(bias + (o << 2)) : f32x4.splat(0);
-      if (sw == 1) dwChannelS1(work, koff, KK, wk, bv, outPlane, oH, oW, inRowB, 1, clamp, vmin, vmax);
-      else if (sw == 2) dwChannelS2(work, koff, KK, wk, bv, outPlane, oH, oW, inRowB, 2, clamp, vmin, vmax);
-      else dwChannelSN(work, koff, KK, wk, bv, outPlane, oH, oW, inRowB, sw, clamp, vmin, vmax);
+      dwChannel(work, koff, KK, wk, bv, outPlane, oH, oW, inRowB, sw, clamp, vmin, vmax);
     }
   }
   return 0;

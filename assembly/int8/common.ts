@@ -2,7 +2,7 @@
 // the per-channel output stage (requantization, bit-exact with src/kernels/int8_ref.ts), the
 // padded int16 input planes and the pair-interleaved im2col panels.
 //
-// Quantization (design of the sparrow-int8 engine, issue 5):
+// Quantization (the scheme of src/quant/int8.ts):
 //   weights     int8 symmetric per output channel (real = q·s_w[c]), pruned weights exactly 0
 //   activations int8 asymmetric per tensor (real = s·(q − z)), q, z ∈ [−128, 127]
 //   accumulator acc[c, m] = Σ_k W[c, k]·(X[k, m] − z_x)  (int32; padding taps read z_x, i.e. 0 here)
@@ -247,17 +247,14 @@ export function tapOffsets(Cg: usize, kofs: usize): void {
 
 /**
  * Writes `np` panels (pixels n0 .. n0 + 8·np − 1) of the group whose first padded plane is xg
- * at dst (np·KP·32 bytes). kofs: tapOffsets of the group, K taps. With lg = log2(G) > 0 the
- * panels are grouped G at a time into super-panels of 8G pixels whose pair j is 32G contiguous
- * bytes (the 8-pixel pieces of the G panels side by side): the sparse kernels' layout, so one
- * nonzero pair reads one contiguous run. np must then be a multiple of G or the last chunk.
+ * at dst (np·KP·32 bytes). kofs: tapOffsets of the group, K taps.
  */
-export function im2colPanels16(xg: usize, kofs: usize, K: usize, N: usize, n0: usize, np: usize, dst0: usize, lg: usize): void {
+export function im2colPanels16(xg: usize, kofs: usize, K: usize, N: usize, n0: usize, np: usize, dst0: usize): void {
   const kpairs = (K + 1) >> 1, odd = (K & 1) != 0;
   const zero = i16x8.splat(0);
-  const pairB = <usize>32 << lg, gm = (<usize>1 << lg) - 1;
+  const pairB: usize = 32;
   for (let q: usize = 0; q < np; q++) {
-    let dst = dst0 + (q >> lg) * kpairs * pairB + ((q & gm) << 5);
+    let dst = dst0 + q * kpairs * pairB;
     const n = n0 + (q << 3);
     const oh = n / OW, ow = n - oh * OW;
     if (n + 8 <= N && ow + 8 <= OW && SW <= 2) {

@@ -173,7 +173,7 @@ export function qs8_conv2d_4x8c2__wasmsimd(g: usize, q: usize, x: usize, wp: usi
     const xg = planes + (grp * Cg * HP * RS << 1);
     for (let m0: usize = 0; m0 < Mpix; m0 += P << 3) {
       const np = min<usize>(P, (Mpix - m0 + 7) >> 3);
-      im2colPanels16(xg, kofs, K, Mpix, m0, np, xcol, 0);
+      im2colPanels16(xg, kofs, K, Mpix, m0, np, xcol);
       gemmPanels(Ng, kp, wp + grp * groupW, xcol, np, m0, Mpix, grp * Ng, q, qp, M, y, ldyB, eB);
     }
   }

@@ -2,81 +2,27 @@
 // Plain TS references: qs8Conv2dRef / qs8FcRef on the densified CSR (src/kernels/int8_ref.ts).
 // Quantization, quant block q and per-channel parameters qp: see common.ts.
 //
-//   qs8_spconv2d_16x1__wasmsimd  (default) pairs of nonzeros over plain X rows, straight from
-//       the decoder's CSR: see the section at the end of this file (1.5-1.9x the dense kernel
-//       at 70 % sparsity).
-//   qs8_spconv2d_16x1c2__wasmsimd  (alternative) XNNPACK spmm turned to our layout: the input
-//       goes through the same int16 planes and pair-interleaved im2col as the dense kernel,
-//       grouped into super-panels of 16 pixels whose k-pair j is 64 contiguous bytes
-//       (im2colPanels16 with lg = 1), and each output channel n accumulates
-//       out[n, m:m+16] += (W(n,2j), W(n,2j+1)) · X(2j..2j+1, m:m+16) over its non-empty k-PAIRS
-//       only: per pair one load32_splat of the weight pair, 4 loads, 4 dot_i16x8_s. At density
-//       0.3, 51 % of the k-pairs are non-empty: ~1.3x the dense kernel. (A 32-pixel variant
-//       with 8 accumulators was slower on every ResNet shape and was removed.)
+//   qs8_spconv2d_16x1__wasmsimd  pairs of nonzeros over plain X rows, straight from the
+//       decoder's CSR: see the section at the end of this file (1.5-1.9x the dense kernel at
+//       70 % sparsity). (An XNNPACK-style spmm over the non-empty k-PAIRS of the dense kernel's
+//       pair-interleaved im2col, qs8_spconv2d_16x1c2 with its own pack step, ran ~1.3x the dense
+//       kernel at 70 % sparsity, slower than this one, and was removed; so was a 32-pixel
+//       variant of it.)
 //   qs8_spfc_1x1__scalar  FC Y(M, N) = X(M, K)·Wᵀ straight from the CSR (batch 1: a gather per
 //       nonzero, nothing to vectorize over), 2 accumulators per row.
 //
 // CSR (what decodeCsr in assembly/codec.ts emits) of the (M, K) weight matrix, K = C/g·KH·KW:
-//   rowPtr (M+1) u32, col (nnz) u16 ascending within a row, val (nnz) i8.
-// Pack step qs8_spconv_pack_w(M, K, groups, rowPtr, col, val, nnz, dst) → number of entries E:
-//   dst:                        ent (M+1) u32: first entry of row n (ent[M] = E)
-//   dst + align16((M+1)·4):     E entries of 8 bytes, row by row, ascending pair j:
-//                               i16 W(n, 2j), i16 W(n, 2j+1), u32 j·32 (the kernel scales it
-//                               by the super-panel width: ·2 for 16x1c2). A pair
-//                               with one nonzero stores the other as 0.
-//   qs8_spconv_packed_bytes(M, nnz) bytes bound it (E ≤ nnz). The offsets do not depend on the
-//   image size, so one pack serves every input shape.
-// Status: 0 (pack: E ≥ 0), or E_ARG (-5): inconsistent geometry / quant block / CSR.
+//   rowPtr (M+1) u32, col (nnz) u16 ascending within a row, val (nnz) i8 (the FC kernel) or
+//   i16 (the conv kernel: the layout at the end of this file).
+// Status: 0, or E_ARG (-5): inconsistent geometry / quant block / CSR.
 
 import {
   E_ARG, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeScalar, outBytes, planesBytes,
-  padPlanes16, tapOffsets, im2colPanels16, C, M, KH, KW, OH, OW, HP, RS, GROUPS, SH, SW,
+  padPlanes16, tapOffsets, C, M, KH, KW, OH, OW, HP, RS, GROUPS, SH, SW,
 } from './common';
 import { widenRow } from './gemm';
 
 const CHUNK_BYTES: usize = 32 << 10;
-
-/** Bytes the packed sparse weights of M rows with nnz nonzeros take at most. */
-export function qs8_spconv_packed_bytes(M: i32, nnz: i32): i32 {
-  if (M < 1 || nnz < 0) return E_ARG;
-  return <i32>(align16((<usize>M + 1) << 2) + (<usize>nnz << 3));
-}
-
-/** Packs the CSR of w (M, K) into nonzero-pair entries (header); returns E or -5. */
-export function qs8_spconv_pack_w(M: i32, K: i32, groups: i32, rowPtr: usize, col: usize, val: usize, nnz: i32, dst: usize): i32 {
-  if (M < 1 || K < 1 || groups < 1 || M % groups != 0 || nnz < 0) return E_ARG;
-  if (load<u32>(rowPtr) != 0 || load<u32>(rowPtr + (<usize>M << 2)) != <u32>nnz) return E_ARG;
-  const ent = dst;
-  let e = dst + align16((<usize>M + 1) << 2);
-  let E: u32 = 0;
-  for (let n: usize = 0; n < <usize>M; n++) {
-    store<u32>(ent + (n << 2), E);
-    const a = load<u32>(rowPtr + (n << 2)), b = load<u32>(rowPtr + ((n + 1) << 2));
-    if (b < a || b > <u32>nnz) return E_ARG;
-    let prev: i32 = -1;
-    let i = a;
-    while (i < b) {
-      const k = <i32>load<u16>(col + (<usize>i << 1));
-      if (k <= prev || k >= K) return E_ARG;
-      const j = k >> 1;
-      let w0: i32 = 0, w1: i32 = 0;
-      if (k & 1) w1 = load<i8>(val + i);
-      else {
-        w0 = load<i8>(val + i);
-        if (i + 1 < b) {
-          const k2 = <i32>load<u16>(col + (<usize>(i + 1) << 1));
-          if (k2 == k + 1) { w1 = load<i8>(val + i + 1); i++; prev = k2; }
-        }
-      }
-      if (prev < k) prev = k;
-      i++;
-      store<i16>(e, <i16>w0); store<i16>(e, <i16>w1, 2); store<u32>(e, <u32>(j << 5), 4);
-      e += 8; E++;
-    }
-  }
-  store<u32>(ent + (<usize>M << 2), E);
-  return <i32>E;
-}
 
 /** Panels per Xcol chunk: a multiple of 4, ≥ 4. */
 function spChunkPanels(K: usize, Mpix: usize): usize {
@@ -86,76 +32,6 @@ function spChunkPanels(K: usize, Mpix: usize): usize {
   if (p > all) p = all;
   p = (p + 3) & ~(<usize>3);
   return p < 4 ? 4 : p;
-}
-
-/** Scratch bytes of the sparse conv kernels (padded planes, tap offsets, one Xcol chunk); -5 on bad geometry. */
-export function qs8_spconv2d_work_bytes(g: usize): i32 {
-  if (!geomOk(g)) return E_ARG;
-  loadGeom(g);
-  const K = C / GROUPS * KH * KW;
-  return <i32>(planesBytes() + align16(K << 2) + spChunkPanels(K, OH * OW) * (((K + 1) >> 1) << 5));
-}
-
-/**
- * Channels [c0, c0+Ng) over the np panels at xp (first pixel m0), laid out as super-panels of
- * 16 pixels (im2colPanels16 with lg = 1: pair j = 64 contiguous bytes), one super-panel at a time.
- */
-function spmm16(Ng: usize, c0: usize, ent: usize, entries: usize, xp: usize, np: usize, kp: usize, m0: usize, Mpix: usize,
-  q: usize, qp: usize, N: usize, y: usize, ldyB: usize, eB: usize): void {
-  const superB = kp << 6;
-  for (let p: usize = 0; p < np; p += 2) {
-    const xb = xp + (p >> 1) * superB;
-    const m = m0 + (p << 3);
-    const left = Mpix - m;
-    for (let n: usize = 0; n < Ng; n++) {
-      const c = c0 + n;
-      let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-      let e = entries + (<usize>load<u32>(ent + (c << 2)) << 3);
-      const eend = entries + (<usize>load<u32>(ent + ((c + 1) << 2)) << 3);
-      while (e != eend) {
-        const wv = v128.load32_splat(e);
-        const q0 = xb + (<usize>load<u32>(e, 4) << 1);
-        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(q0), wv));
-        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(q0, 16), wv));
-        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load(q0, 32), wv));
-        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load(q0, 48), wv));
-        e += 8;
-      }
-      const dst = y + c * ldyB + m * eB;
-      storeRow8(a0, a1, c, q, qp, N, dst, min<usize>(8, left));
-      if (left > 8) storeRow8(a2, a3, c, q, qp, N, dst + (eB << 3), min<usize>(8, left - 8));
-    }
-  }
-}
-
-function spconv(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32 {
-  if (!geomOk(g) || !quantOk(q)) return E_ARG;
-  loadGeom(g);
-  const Cg = C / GROUPS, Ng = M / GROUPS, K = Cg * KH * KW, kp = (K + 1) >> 1, Mpix = OH * OW;
-  const eB = outBytes(q), ldyB = Mpix * eB;
-  const planes = work, kofs = work + planesBytes(), xcol = kofs + align16(K << 2);
-  const ent = sp, entries = sp + align16((M + 1) << 2);
-  padPlanes16(x, gi(q, Q_ZX), planes);
-  tapOffsets(Cg, kofs);
-  const P = spChunkPanels(K, Mpix);
-  for (let grp: usize = 0; grp < GROUPS; grp++) {
-    const xg = planes + (grp * Cg * HP * RS << 1);
-    for (let m0: usize = 0; m0 < Mpix; m0 += P << 3) {
-      const np = min<usize>(P, (Mpix - m0 + 7) >> 3);
-      im2colPanels16(xg, kofs, K, Mpix, m0, np, xcol, 1);
-      spmm16(Ng, grp * Ng, ent, entries, xcol, np, kp, m0, Mpix, q, qp, M, y, ldyB, eB);
-    }
-  }
-  return 0;
-}
-
-/**
- * Sparse conv of one image: x (C,H,W) int8, sp = qs8_spconv_pack_w of the CSR of the ONNX
- * weights (M, C/g·KH·KW), qp per-channel parameters (M), y (M, OH, OW) of the mode's type,
- * work ≥ qs8_spconv2d_work_bytes(g). 16 pixels per block.
- */
-export function qs8_spconv2d_16x1c2__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32 {
-  return spconv(g, q, x, sp, qp, y, work);
 }
 
 /**
@@ -189,7 +65,7 @@ export function qs8_spfc_1x1__scalar(M: i32, N: i32, K: i32, x: usize, rowPtr: u
 
 // ---- nonzero pairs straight from the CSR: X rows, two arbitrary nonzeros per step ------------
 //
-// qs8_spconv2d_16x1__wasmsimd: the pair-block kernels above spend a dot on every k-pair that
+// qs8_spconv2d_16x1__wasmsimd: a kernel over k-pair blocks spends a dot on every k-pair that
 // holds one nonzero (at density 0.3, 51 % of the pairs are non-empty). This one pairs up the
 // row's nonzeros themselves (k_a, k_b arbitrary): X is stored as plain rows (super-panels of 16
 // pixels: row k = 16 int16 = 32 contiguous bytes, super-panel s at s·K·32), and per step the

@@ -1,14 +1,14 @@
 // `node dist/bench/kernels.js`: float32 WASM kernel throughput on the ResNet-20 (CIFAR-10,
-// 32x32, batch 1) conv shapes. Per shape: the conv kernels (indirect GEMM and im2col + GEMM,
-// fused bias and ReLU), every GEMM kernel on the same M×N×K with B already packed (the GEMM
-// alone), and the im2col alone; plus a measured WASM SIMD f32 peak (independent f32x4 mul+add chains, no loads)
+// 32x32, batch 1) conv shapes. Per shape: the conv kernels (indirect GEMM, fused bias and
+// ReLU) and every GEMM kernel on the same M×N×K with B already packed (the GEMM alone); plus a
+// measured WASM SIMD f32 peak (independent f32x4 mul+add chains, no loads)
 // and the whole ResNet-20 conv stack (19 convs run as one sequence). GMAC/s = multiply-adds per
 // second. Contenders of a table are interleaved, median of rounds (timing.ts). `--json` prints
 // one JSON document; `--rounds N` changes the rounds; `--int8` runs only the int8 section.
 //
 // int8 section: per ResNet-20 conv shape (bias + ReLU fused, int8 requantized output), the
 // dense int8 conv (im2col + 4x8c2 GEMM), the int8 GEMM alone on a packed Xcol, the sparse int8
-// convs on random CSR weights at density 0.3 and 0.1 (70 % / 90 % sparsity; GMAC/s counted as
+// conv on random CSR weights at density 0.3 and 0.1 (70 % / 90 % sparsity; GMAC/s counted as
 // the dense M·N·K, i.e. effective), and the f32 conv (indirect GEMM) on the same shape, all
 // interleaved; beside the measured int8 peak (independent dot_i16x8_s + add chains, no loads).
 import { loadWasmNode } from '../wasm/node.js';
@@ -46,10 +46,9 @@ export interface ShapeResult {
   macs: number;
   /** GMAC/s per kernel name (conv kernels on the conv; GEMM kernels on the packed-B GEMM) */
   gmacs: Record<string, number>;
-  /** the default conv kernel (pickConvKernel), its µs per conv, and the im2col alone */
+  /** the default conv kernel (pickConvKernel) and its µs per conv */
   conv_kernel: string;
   conv_us: number;
-  im2col_us: number;
 }
 
 export interface KernelBench {
@@ -129,16 +128,11 @@ export async function runKernelBench(opts: { rounds?: number } = {}): Promise<Ke
       K = s.cin * 9,
       macs = M * N * K;
     const plans = convKernels.filter((k) => k.supports(geo)).map((k) => planConv(w, geo, k));
-    const im2colPlan = planConv(
-      w,
-      geo,
-      F32_CONV_KERNELS.find((k) => k.name === 'f32_conv2d_4x8__wasmsimd'),
-    );
     const x = w.alloc(s.cin * s.hw * s.hw * 4),
       wt = w.alloc(M * K * 4),
       bias = w.alloc(M * 4),
       y = w.alloc(M * N * 4);
-    const work = w.alloc(Math.max(...plans.map((p) => p.workBytes), w.exports.f32_im2col_work_bytes(im2colPlan.g)));
+    const work = w.alloc(Math.max(...plans.map((p) => p.workBytes)));
     const bp = w.alloc(w.exports.f32_packed_b_size(K, N) * 4);
     fill(w, x, s.cin * s.hw * s.hw, 1);
     fill(w, wt, M * K, 2);
@@ -147,16 +141,10 @@ export async function runKernelBench(opts: { rounds?: number } = {}): Promise<Ke
     const contenders = [
       ...plans.map((p) => ({ name: p.kernel.name, run: () => runConv(w, p, x, wt, bias, y, work) })),
       ...F32_GEMM_KERNELS.map((k) => ({ name: k.name, run: () => k.run(w, M, N, K, wt, K, bp, y, N, bias, 1, 1, 0, Infinity) })),
-      {
-        name: 'im2col',
-        run: () => {
-          w.exports.f32_im2col__wasmsimd(im2colPlan.g, x, work, bp);
-        },
-      },
     ];
     const t = interleave(contenders, rounds);
     const gmacs: Record<string, number> = {};
-    for (const c of contenders) if (c.name !== 'im2col') gmacs[c.name] = round1(macs / t.get(c.name)! / 1e9);
+    for (const c of contenders) gmacs[c.name] = round1(macs / t.get(c.name)! / 1e9);
     const def = planConv(w, geo).kernel.name; // the default kernel for this geometry
     shapes.push({
       shape: s.name,
@@ -167,7 +155,6 @@ export async function runKernelBench(opts: { rounds?: number } = {}): Promise<Ke
       gmacs,
       conv_kernel: def,
       conv_us: round1(t.get(def)! * 1e6),
-      im2col_us: round1(t.get('im2col')! * 1e6),
     });
     w.release(mark);
   }
@@ -211,8 +198,8 @@ export const F32_CONV = 'f32_conv2d_igemm_4x8__wasmsimd';
 /** The int8 section (see the header). */
 export function int8Bench(w: SparrowWasm, rounds: number): Int8Bench {
   const peak_gmacs = int8Peak(w, rounds);
-  // the default sparse kernel (nonzero pairs) and the k-pair-block alternative
-  const sparseKernels = QS8_CONV_KERNELS.filter((k) => k.weights === 'sparse' || k.weights === 'csr16');
+  // the sparse conv kernels (nonzero pairs over the CSR)
+  const sparseKernels = QS8_CONV_KERNELS.filter((k) => k.weights === 'csr16');
   const shapes: Int8ShapeResult[] = [];
   const resnet20_us: Record<string, number> = {};
   for (const s of RESNET20_CONVS) {
@@ -459,7 +446,7 @@ function round1(x: number): number {
 
 function table(r: KernelBench): string {
   const names = [...new Set(r.shapes.flatMap((s) => Object.keys(s.gmacs)))];
-  const head = ['shape', 'M', 'N', 'K', ...names.map((n) => n.replace('__wasmsimd', '')), 'default conv', 'µs', 'im2col µs'];
+  const head = ['shape', 'M', 'N', 'K', ...names.map((n) => n.replace('__wasmsimd', '')), 'default conv', 'µs'];
   const rows = r.shapes.map((s) =>
     [
       s.shape,
@@ -469,7 +456,6 @@ function table(r: KernelBench): string {
       ...names.map((n) => s.gmacs[n] ?? '-'),
       s.conv_kernel.replace('f32_conv2d_', '').replace('__wasmsimd', ''),
       s.conv_us,
-      s.im2col_us,
     ].map(String),
   );
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
@@ -493,8 +479,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   process.stdout.write(
     'GMAC/s (multiply-adds/s), batch 1, fp32, release build, single thread. Conv columns (bias + ReLU fused):\n' +
-      'conv2d_igemm_4x8 = indirect GEMM (default), conv2d_4x8 = im2col panels + GEMM; GEMM columns: the same M×N×K with B\n' +
-      'pre-packed (no im2col, no padding copy). µs: the default conv; im2col µs: the im2col alone.\n',
+      'conv2d_igemm_4x8 = indirect GEMM (default); GEMM columns: the same M×N×K with B pre-packed (no padding copy).\n' +
+      'µs: the default conv.\n',
   );
   process.stdout.write(table(r) + '\n');
   process.stdout.write(
@@ -525,7 +511,7 @@ function int8Text(r: Int8Bench): string {
   return (
     'int8 kernels, GMAC/s (sparse: effective = dense M·N·K / time), batch 1, release build, single thread, bias + ReLU\n' +
     'fused, int8 requantized output; conv2d_4x8c2 includes the int16 widening + im2col; "gemm alone" = packed Xcol.\n' +
-    'Ratios: int8/f32 = dense int8 conv vs f32 igemm conv; spXX/dense = best sparse tile at density 0.3 / 0.1 vs dense int8 conv.\n' +
+    'Ratios: int8/f32 = dense int8 conv vs f32 igemm conv; spXX/dense = best sparse kernel at density 0.3 / 0.1 vs dense int8 conv.\n' +
     int8Table(r) +
     '\n' +
     `WASM SIMD int8 peak (independent i32x4.dot_i16x8_s + add chains, no loads): ${r.peak_gmacs} GMAC/s\n` +

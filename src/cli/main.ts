@@ -11,6 +11,7 @@ import { parseNpy, writeNpy } from '../io/npy.js';
 import { argmaxRow, imageBatch } from '../io/datasets.js';
 import { loadDataset, loadDatasetSpec, type DatasetName } from '../io/datasets_node.js';
 import { runConformance } from '../bench/conformance.js';
+import { checkModel, formatCheck } from './check.js';
 import { Session, type EngineName } from '../runtime/session.js';
 import { isOrtEngine, openEngine, prepareEngine, sessionEngine, type InferenceEngine, type OrtEngineName } from '../runtime/ort.js';
 import { imageBatchParams, preprocessPixels, type Preprocessing } from '../runtime/sparrow_model.js';
@@ -31,6 +32,9 @@ import type { Tensor, ValueInfo } from '../ops/types.js';
 import cliProgress from 'cli-progress';
 import '../ops/ref/index.js';
 import { loadWasmNode } from '../wasm/node.js';
+import { VERSION } from '../util/version.js';
+
+export { VERSION };
 
 /**
  * Engines of --engine / --engines: the CLI names → Session engines (EngineName) or ONNX Runtime
@@ -43,15 +47,13 @@ const ENGINES: Record<string, EngineName | OrtEngineName> = {
   'ort-web': 'ort-web',
   'ort-node': 'ort-node',
 };
-const PLANNED_ENGINES: string[] = [];
 /** bench's default: the product's engine and its peers (the TS reference is ~50x slower) */
 const DEFAULT_BENCH_ENGINES = ['sparrow-f32', 'ort-web', 'ort-node'];
 
 function engineOf(name: string | undefined): EngineName | OrtEngineName {
   const e = ENGINES[name ?? 'sparrow-ref'];
   if (e) return e;
-  const later = PLANNED_ENGINES.includes(name!) ? ' (planned, not built yet)' : '';
-  throw new SparrowError('invalid_argument', `engine '${name}' is not available${later}; available: ${Object.keys(ENGINES).join(', ')}`);
+  throw new SparrowError('invalid_argument', `engine '${name}' is not available; available: ${Object.keys(ENGINES).join(', ')}`);
 }
 
 function parseList(s: string | undefined, what: string): number[] | undefined {
@@ -157,9 +159,6 @@ async function npyCalibBatches(spec: string, n: number, info: ValueInfo, pre: Pr
   if (out.length === 0) throw new SparrowError('invalid_argument', `--calib ${spec}: ${count} record(s) do not fill one batch of ${per}`);
   return out;
 }
-
-export { VERSION } from '../util/version.js';
-import { VERSION } from '../util/version.js';
 
 async function readInput(path: string): Promise<Uint8Array> {
   try {
@@ -674,6 +673,37 @@ function buildProgram(out: (s: string) => void): Command {
         out(o.json ? JSON.stringify(report) : formatBench(report));
       },
     );
+
+  program
+    .command('check')
+    .description('list the ops of a model: supported or not, and how each engine runs them (before running anything)')
+    .argument('<model>', 'a .onnx or .sparrow file')
+    .option(
+      '--shape <name=d0,d1,...>',
+      'input shape for the engines (repeatable; symbolic dims default to 1)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option('--engines <e1,e2>', 'engines to compile it in', 'sparrow-f32,sparrow-int8')
+    .option('--json', 'print one JSON document')
+    .action(async (model: string, o: { shape: string[]; engines: string; json?: boolean }) => {
+      const engines = o.engines.split(',').map((e) => {
+        const en = engineOf(e.trim());
+        if (en !== 'sparrow-f32' && en !== 'sparrow-int8')
+          throw new SparrowError('invalid_argument', `check compiles sparrow-f32 / sparrow-int8, not ${e}`);
+        return en;
+      });
+      const shapes: Record<string, number[]> = {};
+      for (const s of o.shape) {
+        const m = /^([^=]+)=([\d,]+)$/.exec(s);
+        if (!m) throw new SparrowError('invalid_argument', `--shape wants name=d0,d1,..., got "${s}"`);
+        shapes[m[1]!] = m[2]!.split(',').map(Number);
+      }
+      const bytes = await readInput(model);
+      const r = await checkModel(model, bytes, { shapes, engines });
+      out(o.json ? JSON.stringify(r) : formatCheck(r));
+      if (r.error) throw new SparrowError(r.error.code as SparrowError['code'], r.error.message);
+    });
 
   program
     .command('conformance')

@@ -54,7 +54,6 @@ function gemmKernel(name: keyof Ex & `f32_gemm_${string}`, mr: number, nr: numbe
 export const F32_GEMM_KERNELS: readonly GemmKernel[] = [
   gemmKernel('f32_gemm__wasmsimd', 4, 8),
   gemmKernel('f32_gemm_4x8__wasmsimd', 4, 8),
-  gemmKernel('f32_gemm_4x8__wasmsimd_splat', 4, 8),
   gemmKernel('f32_gemm_2x8__wasmsimd', 2, 8),
   gemmKernel('f32_gemm_1x8__wasmsimd', 1, 8),
 ];
@@ -143,12 +142,6 @@ export const F32_CONV_KERNELS: readonly ConvKernel[] = [
     workBytes: (w, g) => w.exports.f32_conv2d_igemm_work_bytes(g),
     run: (w, g, x, wt, bias, y, work) => w.exports.f32_conv2d_igemm_4x8__wasmsimd(g, x, wt, bias, y, work),
   },
-  {
-    name: 'f32_conv2d_4x8__wasmsimd',
-    supports: () => true,
-    workBytes: (w, g) => w.exports.f32_conv2d_work_bytes(g),
-    run: (w, g, x, wt, bias, y, work) => w.exports.f32_conv2d_4x8__wasmsimd(g, x, wt, bias, y, work),
-  },
 ];
 
 export function pickConvKernel(geo: ConvGeometry): ConvKernel {
@@ -164,9 +157,15 @@ export interface ConvPlan {
   workBytes: number;
 }
 
-export function planConv(w: SparrowWasm, geo: ConvGeometry, kernel: ConvKernel = pickConvKernel(geo)): ConvPlan {
+/** `alloc` gives the memory of the geometry block (default: w's stack; engines pass their plan's). */
+export function planConv(
+  w: SparrowWasm,
+  geo: ConvGeometry,
+  kernel: ConvKernel = pickConvKernel(geo),
+  alloc: (bytes: number) => number = (b) => w.alloc(b),
+): ConvPlan {
   if (!kernel.supports(geo)) throw new SparrowError('invalid_argument', `${kernel.name} does not support this conv`);
-  const g = w.alloc(CONV_GEOMETRY_BYTES);
+  const g = alloc(CONV_GEOMETRY_BYTES);
   writeConvGeometry(w, geo, g);
   const workBytes = kernel.workBytes(w, g);
   if (workBytes < 0) throw new SparrowError('invalid_argument', `${kernel.name}: inconsistent conv geometry`);

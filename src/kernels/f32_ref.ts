@@ -72,46 +72,6 @@ export function convOutSize(size: number, kernel: number, padBegin: number, padE
 }
 
 /**
- * The column matrix of one image's channels (C,H,W) for a KH×KW window: (K, OH·OW) row-major,
- * K = C·KH·KW in (c, kh, kw) order, column n = oh·OW + ow; zeros where the window is in the
- * padding. Conv = weights (M, K) × this, per group (pass the group's channel slice).
- */
-export function im2colRef(
-  x: Float32Array,
-  C: number,
-  H: number,
-  W: number,
-  KH: number,
-  KW: number,
-  attrs: Pick<Conv2dAttrs, 'pads' | 'strides' | 'dilations'>,
-): { cols: Float32Array; K: number; OH: number; OW: number } {
-  const [pt, pl, pb, pr] = attrs.pads;
-  const [sh, sw] = attrs.strides;
-  const [dh, dw] = attrs.dilations;
-  const OH = convOutSize(H, KH, pt, pb, sh, dh),
-    OW = convOutSize(W, KW, pl, pr, sw, dw);
-  const K = C * KH * KW,
-    N = OH * OW;
-  const cols = new Float32Array(K * N);
-  for (let c = 0; c < C; c++) {
-    for (let i = 0; i < KH; i++) {
-      for (let j = 0; j < KW; j++) {
-        const row = ((c * KH + i) * KW + j) * N;
-        for (let oh = 0; oh < OH; oh++) {
-          const ih = oh * sh - pt + i * dh;
-          if (ih < 0 || ih >= H) continue;
-          for (let ow = 0; ow < OW; ow++) {
-            const iw = ow * sw - pl + j * dw;
-            if (iw >= 0 && iw < W) cols[row + oh * OW + ow] = x[(c * H + ih) * W + iw]!;
-          }
-        }
-      }
-    }
-  }
-  return { cols, K, OH, OW };
-}
-
-/**
  * 2-D convolution, direct loops: x (N, C, H, W), w (M, C/groups, KH, KW), bias (M) or none →
  * y (N, M, OH, OW), then `act`. float64 sums.
  */

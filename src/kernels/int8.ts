@@ -1,14 +1,14 @@
 // The int8 WASM kernels as data (tests sweep every entry, the bench times every entry) and TS
 // drivers that lay buffers out in SparrowWasm memory and run them. Layouts and contracts:
 // assembly/int8/common.ts (quant block q, per-channel parameters qp, Xcol panels),
-// assembly/int8/gemm.ts (dense, packed weights), assembly/int8/sparse.ts (CSR pack),
+// assembly/int8/gemm.ts (dense, packed weights), assembly/int8/sparse.ts (CSR),
 // assembly/int8/ops.ts (depthwise, Add, pooling, quantize). References: ./int8_ref.ts.
 //
 // Engine use (sparrow-int8): once per node, write the conv geometry (planQs8Conv), the quant
 // block (writeQuantBlock) and the per-channel parameters (putChannelParams), and place the
 // weights in the kernel's format (placeConvWeights: 'c2' packed int16 pairs, 'csr16' the CSR
-// with 16-bit values as decodeCsr emits it, 'sparse' packed CSR pairs, 'raw' as stored); then
-// per inference call kernel.run with pointers only.
+// with 16-bit values as decodeCsr emits it, 'raw' as stored); then per inference call
+// kernel.run with pointers only.
 
 import { SparrowError } from '../errors.js';
 import type { SparrowWasm } from '../wasm/gateway.js';
@@ -61,10 +61,13 @@ export function channelParamsBytes(out: Qs8Out, N: number): number {
   return (out.mode === 'int8' ? 3 : out.mode === 'f32' ? 2 : 1) * N * 4;
 }
 
-/** Copies the per-channel parameters (layout of common.ts) into the arena; returns the pointer. */
-export function putChannelParams(w: SparrowWasm, out: Qs8Out): number {
+/** Allocates memory that lives as long as a plan (default: w's stack). */
+export type Alloc = (bytes: number) => number;
+
+/** Copies the per-channel parameters (layout of common.ts) into memory from `alloc`; returns the pointer. */
+export function putChannelParams(w: SparrowWasm, out: Qs8Out, alloc: Alloc = (b) => w.alloc(b)): number {
   const N = out.bias.length;
-  const p = w.alloc(channelParamsBytes(out, N) + 16);
+  const p = alloc(channelParamsBytes(out, N) + 16);
   if (out.mode === 'int8') {
     if (out.multiplier.length !== N || out.shift.length !== N)
       throw new SparrowError('invalid_argument', 'int8 output: bias/multiplier/shift lengths differ');
@@ -98,11 +101,10 @@ function readOut(w: SparrowWasm, out: Qs8Out, ptr: number, n: number): Qs8Data {
 // ---- conv kernels ------------------------------------------------------------------------
 
 /**
- * Weight formats: 'c2' = qs8_conv2d_pack_w blocks, 'sparse' = qs8_spconv_pack_w k-pair entries,
- * 'csr16' = the CSR with int16 values (decodeCsr's output with valBytes 2: no pack), 'raw' =
- * int8 (M, K) as stored.
+ * Weight formats: 'c2' = qs8_conv2d_pack_w blocks, 'csr16' = the CSR with int16 values
+ * (decodeCsr's output with valBytes 2: no pack), 'raw' = int8 (M, K) as stored.
  */
-export type Qs8WeightFormat = 'c2' | 'sparse' | 'csr16' | 'raw';
+export type Qs8WeightFormat = 'c2' | 'csr16' | 'raw';
 
 export interface Qs8ConvKernel {
   name: string;
@@ -137,13 +139,6 @@ export const QS8_CONV_KERNELS: readonly Qs8ConvKernel[] = [
     workBytes: (w, g) => w.exports.qs8_spconv2d_nz_work_bytes(g),
     run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_spconv2d_16x1__wasmsimd(g, q, x, wp, qp, y, work),
   },
-  {
-    name: 'qs8_spconv2d_16x1c2__wasmsimd',
-    weights: 'sparse',
-    supports: () => true,
-    workBytes: (w, g) => w.exports.qs8_spconv2d_work_bytes(g),
-    run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_spconv2d_16x1c2__wasmsimd(g, q, x, wp, qp, y, work),
-  },
 ];
 
 export function qs8ConvKernel(name: string): Qs8ConvKernel {
@@ -153,19 +148,26 @@ export function qs8ConvKernel(name: string): Qs8ConvKernel {
 }
 
 /**
- * The default kernel for a geometry: depthwise → dwconv; pruned weights → the nonzero-pair
- * spconv 16x1 (1.5-1.9x the dense kernel at 70 % sparsity on the ResNet-20 shapes, 2.2-3.7x at
- * 90 %; below ~50 % sparsity use the dense kernel); else the dense 4x8c2.
+ * Conv layers whose weight density (nonzeros / elements) is at or below this use the sparse
+ * kernel (qs8_spconv2d_16x1), above it the dense one (qs8_conv2d_4x8c2). Measured on the
+ * ResNet-20/32 layer shapes (docs/engine.md, "sparrow-int8").
  */
-export function pickQs8ConvKernel(geo: ConvGeometry, sparse = false): Qs8ConvKernel {
-  if (geo.groups === geo.C) return QS8_CONV_KERNELS[0]!;
-  return sparse ? qs8ConvKernel('qs8_spconv2d_16x1__wasmsimd') : qs8ConvKernel('qs8_conv2d_4x8c2__wasmsimd');
+export const SPARSE_DENSITY = 0.4;
+
+/**
+ * The kernel for a conv: depthwise → dwconv; weights at density ≤ `sparseDensity` → the sparse
+ * spconv 16x1 on the decoder's CSR (1.5-1.9x the dense kernel at 70 % sparsity on the ResNet-20
+ * shapes, 2.2-3.7x at 90 %); else the dense 4x8c2. The int8 engine picks with this.
+ */
+export function pickQs8ConvKernel(geo: ConvGeometry, density = 1, sparseDensity = SPARSE_DENSITY): Qs8ConvKernel {
+  if (geo.groups === geo.C) return qs8ConvKernel('qs8_dwconv2d__wasmsimd');
+  return density <= sparseDensity ? qs8ConvKernel('qs8_spconv2d_16x1__wasmsimd') : qs8ConvKernel('qs8_conv2d_4x8c2__wasmsimd');
 }
 
 /**
  * Places the weights of a conv (or of a Gemm as (N, K)) in `format`: W dense (M, K) int8
- * row-major (K = C/g·KH·KW), or a CSR of it (sparse format; a dense W is converted). Returns
- * the pointer (arena memory, kept).
+ * row-major (K = C/g·KH·KW), or a CSR of it (csr16; a dense W is converted). Returns the
+ * pointer (arena memory, kept).
  */
 export function placeConvWeights(w: SparrowWasm, format: Qs8WeightFormat, W: Int8Array | Csr, M: number, K: number, groups = 1): number {
   if (format === 'raw') {
@@ -185,26 +187,11 @@ export function placeConvWeights(w: SparrowWasm, format: Qs8WeightFormat, W: Int
   }
   const csr = W instanceof Int8Array ? csrFromDense(W, M, K) : W;
   const nnz = csr.rowPtr[M]!;
-  if (format === 'csr16') {
-    const L = csrLayout(M, nnz, 2);
-    const dst = w.alloc(check(w.exports.qs8_spconv_csr_bytes(M, nnz), 'qs8_spconv_csr_bytes'));
-    const cp = dst + L.col,
-      vp = dst + L.val;
-    new Uint32Array(w.memory.buffer, dst, M + 1).set(csr.rowPtr);
-    new Uint16Array(w.memory.buffer, cp, nnz).set(csr.col);
-    new Int16Array(w.memory.buffer, vp, nnz).set(csr.val);
-    return dst;
-  }
-  const dst = w.alloc(check(w.exports.qs8_spconv_packed_bytes(M, nnz), 'qs8_spconv_packed_bytes'));
-  const m = w.mark();
-  try {
-    const rp = w.putBytes(csr.rowPtr),
-      col = w.putBytes(csr.col),
-      val = w.putBytes(csr.val);
-    check(w.exports.qs8_spconv_pack_w(M, K, groups, rp, col, val, nnz, dst), 'qs8_spconv_pack_w');
-  } finally {
-    w.release(m);
-  }
+  const L = csrLayout(M, nnz, 2);
+  const dst = w.alloc(check(w.exports.qs8_spconv_csr_bytes(M, nnz), 'qs8_spconv_csr_bytes'));
+  new Uint32Array(w.memory.buffer, dst, M + 1).set(csr.rowPtr);
+  new Uint16Array(w.memory.buffer, dst + L.col, nnz).set(csr.col);
+  new Int16Array(w.memory.buffer, dst + L.val, nnz).set(csr.val);
   return dst;
 }
 
@@ -229,10 +216,16 @@ export interface Qs8ConvPlan {
   workBytes: number;
 }
 
-export function planQs8Conv(w: SparrowWasm, geo: ConvGeometry, out: Qs8Out, kernel: Qs8ConvKernel): Qs8ConvPlan {
+export function planQs8Conv(
+  w: SparrowWasm,
+  geo: ConvGeometry,
+  out: Qs8Out,
+  kernel: Qs8ConvKernel,
+  alloc: Alloc = (b) => w.alloc(b),
+): Qs8ConvPlan {
   if (!kernel.supports(geo)) throw new SparrowError('invalid_argument', `${kernel.name} does not support this conv`);
-  const g = w.alloc(CONV_GEOMETRY_BYTES),
-    q = w.alloc(QUANT_BLOCK_BYTES);
+  const g = alloc(CONV_GEOMETRY_BYTES),
+    q = alloc(QUANT_BLOCK_BYTES);
   writeConvGeometry(w, geo, g);
   writeQuantBlock(w, out, q);
   const workBytes = check(kernel.workBytes(w, g), `${kernel.name} work bytes`);
@@ -484,15 +477,3 @@ export function qs8Dequantize(w: SparrowWasm, x: Int8Array, scale: number, zp: n
     w.release(mark);
   }
 }
-
-/** Every other int8 kernel by name (the tests check each one against its reference). */
-export const QS8_OTHER_KERNELS = [
-  'qs8_gemm_4x8c2__wasmsimd',
-  'qs8_add__wasmsimd',
-  'qs8_vadd__wasmsimd',
-  'qs8_gavgpool__wasmsimd',
-  'qs8_maxpool2d__wasmsimd',
-  'qs8_quantize__wasmsimd',
-  'qs8_dequantize__wasmsimd',
-  'qs8_peak__wasmsimd',
-] as const;

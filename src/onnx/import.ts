@@ -4,7 +4,7 @@
 // fails here with its type, opset and node name), the nodes are sorted topologically and
 // static shapes are inferred (symbolic dims stay -1). Plain TS (browser / Worker safe).
 import { SparrowError } from '../errors.js';
-import { resolveOp } from '../ops/registry.js';
+import { hasOp, resolveOp, supportedOpsets } from '../ops/registry.js';
 import type { AttrValue, Attrs, Tensor } from '../ops/types.js';
 import { topoSort, type Graph, type Node, type Value } from '../ir/graph.js';
 import { inferShapes } from '../ir/passes.js';
@@ -71,6 +71,7 @@ export function importModel(model: onnx.IModelProto, opts: ImportOptions = {}): 
 
   const nodes: Node[] = [];
   const nodeNames = new Set<string>();
+  const missing = new UnsupportedOps();
   (g.node ?? []).forEach((np, index) => {
     const op = np.opType ?? '';
     if (!op) throw new SparrowError('invalid_model', `node #${index} ('${np.name ?? ''}') has no op_type`);
@@ -107,6 +108,10 @@ export function importModel(model: onnx.IModelProto, opts: ImportOptions = {}): 
       addConst(outputs[0], constantTensor(attrs, name), `Constant node '${name}' output`);
       return;
     }
+    if (!hasOp(op, domain, opset)) {
+      missing.add(op, domain, opset, name);
+      return;
+    }
     const def = resolveOp(op, domain, opset, name);
     for (const o of outputs) {
       if (!o) continue;
@@ -115,6 +120,8 @@ export function importModel(model: onnx.IModelProto, opts: ImportOptions = {}): 
     }
     nodes.push({ name, op, domain, opset, inputs: [...(np.input ?? [])], outputs, attrs, def });
   });
+
+  missing.throwIfAny();
 
   const outputs: string[] = [];
   for (const vi of g.output ?? []) {
@@ -188,5 +195,50 @@ function constantTensor(attrs: Readonly<Record<string, unknown>>, node: string):
         `Constant node '${node}' uses attribute '${k}' (string or sparse constants), which Sparrow does not support`,
         { op: 'Constant', node },
       );
+  }
+}
+
+/** One op the registry lacks, as the importer reports it. */
+export interface UnsupportedOp {
+  op: string;
+  domain: string;
+  opset: number;
+  /** nodes using it, and the first of them */
+  count: number;
+  node: string;
+}
+
+/**
+ * The ops of a model the registry lacks, gathered over all nodes so that one error names them
+ * all (op, opset, how many nodes, the first node) instead of only the first one met.
+ */
+export class UnsupportedOps {
+  readonly list: UnsupportedOp[] = [];
+
+  add(op: string, domain: string, opset: number, node: string): void {
+    const e = this.list.find((x) => x.op === op && x.domain === domain && x.opset === opset);
+    if (e) e.count++;
+    else this.list.push({ op, domain, opset, count: 1, node });
+  }
+
+  throwIfAny(): void {
+    if (this.list.length === 0) return;
+    const one = (u: UnsupportedOp): string => {
+      const have = supportedOpsets(u.op, u.domain);
+      return (
+        `${u.domain ? `${u.domain}.` : ''}${u.op} at opset ${u.opset} (${u.count} node${u.count > 1 ? 's' : ''}, first "${u.node}")` +
+        (have.length ? ` [supported opsets: ${have.join(', ')}]` : '')
+      );
+    };
+    const first = this.list[0]!;
+    const msg =
+      this.list.length === 1 ? `unsupported op ${one(first)}` : `${this.list.length} unsupported ops: ${this.list.map(one).join('; ')}`;
+    throw new SparrowError('unsupported_op', msg, {
+      op: first.op,
+      domain: first.domain,
+      opset: first.opset,
+      node: first.node,
+      unsupported: this.list,
+    });
   }
 }

@@ -38,6 +38,11 @@ export function resolveOp(op: string, domain: string, opset: number, node: strin
   });
 }
 
+/** The opset ranges an op has definitions for ('7-12', '13-25'), [] when none. */
+export function supportedOpsets(op: string, domain: string): string[] {
+  return (defs.get(key(domain, op)) ?? []).map((x) => `${x.sinceVersion}-${x.untilVersion}`);
+}
+
 export function hasOp(op: string, domain: string, opset: number): boolean {
   return defs.get(key(domain, op))?.some((x) => opset >= x.sinceVersion && opset <= x.untilVersion) ?? false;
 }

@@ -1,8 +1,9 @@
 // Session: the one inference API. Import (src/onnx/import.ts, loaded on first use by
 // src/runtime/onnx_import.ts: `.sparrow`-only bundles leave it out) → passes (src/ir/passes.ts) →
-// an engine: 'reference' (plain TS kernels, the default), 'sparrow-f32' (float32 kernels in
-// WASM linear memory, src/runtime/engine_f32.ts: one compiled plan per input-shape signature)
-// or 'sparrow-int8' (int8 kernels, src/runtime/engine_int8.ts). sparrow-int8 on a `.sparrow`
+// an engine: 'reference' (plain TS kernels; the default of fromOnnx and fromGraph), 'sparrow-f32'
+// (float32 kernels in WASM linear memory, src/runtime/engine_f32.ts; the default of fromSparrow)
+// or 'sparrow-int8' (int8 kernels, src/runtime/engine_int8.ts); both WASM engines compile one
+// plan per input signature on the skeleton of src/runtime/engine.ts. sparrow-int8 on a `.sparrow`
 // file uses its int8 weights (decoded in WASM) and, when present, its static activation ranges;
 // on an ONNX model (or a file without ranges) it quantizes the weights per output channel at
 // load and runs in dynamic mode (activations quantized per inference).
@@ -12,7 +13,9 @@ import { cloneGraph, opCounts, type Graph } from '../ir/graph.js';
 import { optimize, type OptimizeOptions, type OptimizeReport } from '../ir/passes.js';
 import { onnxImporter } from './onnx_import.js';
 import { runReference } from './reference.js';
-import { F32Engine, type F32MemoryStats, type FallbackOp } from './engine_f32.js';
+import { F32Engine } from './engine_f32.js';
+import type { EngineMemoryStats, FallbackOp } from './engine.js';
+import type { PlanCacheLimits } from './plan_cache.js';
 import type { FuseReport } from '../ir/fuse.js';
 import type { ReadOptions } from '../format/container.js';
 import { loadSparrowModel, type CompressionRecord, type Preprocessing } from './sparrow_model.js';
@@ -22,7 +25,7 @@ import type { CodedInt8 } from '../format/graph.js';
 export type EngineName = 'reference' | 'sparrow-f32' | 'sparrow-int8';
 const ENGINES: readonly string[] = ['reference', 'sparrow-f32', 'sparrow-int8'];
 
-export type { FallbackOp, F32MemoryStats };
+export type { FallbackOp, EngineMemoryStats };
 
 /** What the passes did, and (sparrow-f32) what the engine runs outside WASM. */
 export interface SessionReport extends OptimizeReport {
@@ -45,7 +48,7 @@ export interface SessionReport extends OptimizeReport {
 }
 
 export interface SessionOptions {
-  /** execution engine (default 'reference') */
+  /** execution engine (default: 'reference' for fromOnnx / fromGraph, 'sparrow-f32' for fromSparrow) */
   engine?: EngineName;
   /**
    * sparrow-f32: a compiled build/sparrow.wasm (browsers and Workers pass theirs); in Node it is
@@ -65,6 +68,11 @@ export interface SessionOptions {
   kernels?: 'simd' | 'scalar';
   /** sparrow-int8: weight density at or below which a Conv layer uses the sparse kernel (default SPARSE_DENSITY) */
   sparseDensity?: number;
+  /**
+   * WASM engines: bounds of the compiled-plan cache (one plan per input signature; default 8
+   * plans, 128 MiB). The least recently used plans beyond them are dropped and their memory reused.
+   */
+  planCache?: Partial<PlanCacheLimits>;
 }
 
 /** What fromSparrow hands the int8 engine besides the graph. */
@@ -133,6 +141,7 @@ export class Session {
         ...(opts.sparseDensity !== undefined ? { sparseDensity: opts.sparseDensity } : {}),
         ...(opts.passes ? { passes: opts.passes } : {}),
         ...(how.fromFile && !opts.passes && opts.optimize !== false ? { optimized: true } : {}),
+        ...(opts.planCache ? { planCache: opts.planCache } : {}),
         ranges: int8?.ranges ?? null,
         coded: int8?.coded ?? new Map(),
       });
@@ -143,6 +152,8 @@ export class Session {
         ...(opts.wasmModule ? { wasmModule: opts.wasmModule } : {}),
         ...(opts.optimize === false ? { optimize: false } : {}),
         ...(opts.passes ? { passes: opts.passes } : {}),
+        ...(how.fromFile && !opts.passes && opts.optimize !== false ? { optimized: true } : {}),
+        ...(opts.planCache ? { planCache: opts.planCache } : {}),
       });
       this.#f32 = f32;
       const r: SessionReport = { ...(report ?? unchanged(graph)), fallbackOps: f32.fallbackOps };
@@ -299,8 +310,8 @@ export class Session {
     return this.#f32 ? this.#f32.profile(feeds, runs) : this.#i8 ? this.#i8.profile(feeds, runs) : [];
   }
 
-  /** sparrow-f32: arena, constant and linear-memory sizes; undefined for the reference engine. */
-  memoryStats(): F32MemoryStats | undefined {
-    return this.#f32?.memoryStats();
+  /** WASM engines: arena, plan, constant and linear-memory sizes; undefined for the reference engine. */
+  memoryStats(): EngineMemoryStats | undefined {
+    return (this.#f32 ?? this.#i8)?.memoryStats();
   }
 }

@@ -32,8 +32,6 @@ export interface WasmExports {
     dense: usize,
     valBytes: u32,
   ): i32;
-  /** assembly/codec/denseToCsr */
-  denseToCsr(dense: usize, rows: u32, cols: u32, rowPtr: usize, col: usize, val: usize, cap: u32, valBytes: u32): i32;
   /** assembly/codec/workBytes */
   workBytes(n: u32): usize;
   /** assembly/f32/gemm/f32_gemm__wasmsimd */
@@ -52,7 +50,7 @@ export interface WasmExports {
     lo: f32,
     hi: f32,
   ): void;
-  /** assembly/f32/gemm/f32_gemm_1x8__wasmsimd */
+  /** assembly/f32/gen/gemm_mrx8/f32_gemm_1x8__wasmsimd */
   f32_gemm_1x8__wasmsimd(
     M: i32,
     N: i32,
@@ -68,7 +66,7 @@ export interface WasmExports {
     lo: f32,
     hi: f32,
   ): void;
-  /** assembly/f32/gemm/f32_gemm_2x8__wasmsimd */
+  /** assembly/f32/gen/gemm_mrx8/f32_gemm_2x8__wasmsimd */
   f32_gemm_2x8__wasmsimd(
     M: i32,
     N: i32,
@@ -84,24 +82,8 @@ export interface WasmExports {
     lo: f32,
     hi: f32,
   ): void;
-  /** assembly/f32/gemm/f32_gemm_4x8__wasmsimd */
+  /** assembly/f32/gen/gemm_mrx8/f32_gemm_4x8__wasmsimd */
   f32_gemm_4x8__wasmsimd(
-    M: i32,
-    N: i32,
-    K: i32,
-    a: usize,
-    lda: i32,
-    bp: usize,
-    c: usize,
-    ldc: i32,
-    bias: usize,
-    biasMode: i32,
-    act: i32,
-    lo: f32,
-    hi: f32,
-  ): void;
-  /** assembly/f32/gemm/f32_gemm_4x8__wasmsimd_splat */
-  f32_gemm_4x8__wasmsimd_splat(
     M: i32,
     N: i32,
     K: i32,
@@ -120,10 +102,6 @@ export interface WasmExports {
   f32_pack_b(K: i32, N: i32, b: usize, ldb: i32, transB: i32, bp: usize): void;
   /** assembly/f32/gemm/f32_packed_b_size */
   f32_packed_b_size(K: i32, N: i32): i32;
-  /** assembly/f32/conv/f32_conv2d_4x8__wasmsimd */
-  f32_conv2d_4x8__wasmsimd(g: usize, x: usize, w: usize, bias: usize, y: usize, work: usize): i32;
-  /** assembly/f32/conv/f32_conv2d_work_bytes */
-  f32_conv2d_work_bytes(g: usize): i32;
   /** assembly/f32/conv/f32_conv2d_igemm_4x8__wasmsimd */
   f32_conv2d_igemm_4x8__wasmsimd(g: usize, x: usize, w: usize, bias: usize, y: usize, work: usize): i32;
   /** assembly/f32/conv/f32_conv2d_igemm_work_bytes */
@@ -132,10 +110,6 @@ export interface WasmExports {
   f32_dwconv__wasmsimd(g: usize, x: usize, w: usize, bias: usize, y: usize, work: usize): i32;
   /** assembly/f32/conv/f32_dwconv_work_bytes */
   f32_dwconv_work_bytes(g: usize): i32;
-  /** assembly/f32/conv/f32_im2col__wasmsimd */
-  f32_im2col__wasmsimd(g: usize, x: usize, work: usize, dst: usize): i32;
-  /** assembly/f32/conv/f32_im2col_work_bytes */
-  f32_im2col_work_bytes(g: usize): i32;
   /** assembly/f32/peak/f32_peak__wasmsimd */
   f32_peak__wasmsimd(iters: i32): f32;
   /** assembly/int8/gemm/qs8_conv2d_4x8c2__wasmsimd */
@@ -156,14 +130,6 @@ export interface WasmExports {
   qs8_fc_1x4c8__wasmsimd(M: i32, N: i32, K: i32, x: usize, w: usize, q: usize, qp: usize, y: usize, work: usize): i32;
   /** assembly/int8/gemm/qs8_fc_work_bytes */
   qs8_fc_work_bytes(K: i32): i32;
-  /** assembly/int8/sparse/qs8_spconv2d_16x1c2__wasmsimd */
-  qs8_spconv2d_16x1c2__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32;
-  /** assembly/int8/sparse/qs8_spconv2d_work_bytes */
-  qs8_spconv2d_work_bytes(g: usize): i32;
-  /** assembly/int8/sparse/qs8_spconv_pack_w */
-  qs8_spconv_pack_w(M: i32, K: i32, groups: i32, rowPtr: usize, col: usize, val: usize, nnz: i32, dst: usize): i32;
-  /** assembly/int8/sparse/qs8_spconv_packed_bytes */
-  qs8_spconv_packed_bytes(M: i32, nnz: i32): i32;
   /** assembly/int8/sparse/qs8_spfc_1x1__scalar */
   qs8_spfc_1x1__scalar(
     M: i32,

@@ -45,11 +45,29 @@ export interface CsrResult {
   val: Int8Array; // (nnz)
 }
 
+/**
+ * Linear memory above heapBase() holds two kinds of allocation:
+ *  - a bump stack (`alloc`, `mark`, `release`): weights placed once, and temporaries released
+ *    in LIFO order (never below a live block);
+ *  - blocks (`malloc`, `free`) that are given back in any order and reused: the memory of
+ *    compiled plans, which a bounded plan cache evicts. Freed blocks go to an address-ordered
+ *    free list (first fit, neighbours coalesced); a block is taken from the stack top when none
+ *    fits, and returns to it when it is the topmost.
+ * Block sizes live in a JS map, not in linear memory: a kernel writing out of bounds cannot
+ * corrupt the allocator. WASM memory never shrinks; reuse is what keeps it flat.
+ */
 export class SparrowWasm {
   /** the module's exports, raw (pointers are byte offsets into `memory`) */
   readonly exports: WasmExports;
   private top: number;
   private readonly base: number;
+  /** live blocks: pointer → bytes */
+  readonly #blocks = new Map<number, number>();
+  /** free blocks, by address */
+  #free: Array<{ ptr: number; bytes: number }> = [];
+  /** end of the highest live block taken from the stack (release may not go below it) */
+  #blockTop = 0;
+  #blockBytes = 0;
 
   private constructor(exports: WasmExports) {
     this.exports = exports;
@@ -86,25 +104,103 @@ export class SparrowWasm {
     return this.exports.memory.buffer.byteLength;
   }
 
-  /** Allocates `bytes` (16-aligned) in the arena, growing memory as needed. */
+  /** Bytes in live blocks (malloc'd, not freed). */
+  get blockBytes(): number {
+    return this.#blockBytes;
+  }
+
+  /** Bytes of linear memory in use: the stack up to its top, minus the free blocks inside it. */
+  get usedBytes(): number {
+    let free = 0;
+    for (const f of this.#free) free += f.bytes;
+    return this.top - this.base - free;
+  }
+
+  #grow(end: number): void {
+    if (end > 0xffff_0000) throw new SparrowError('too_large', `WASM memory would exceed 4 GiB (${end} bytes)`);
+    const have = this.exports.memory.buffer.byteLength;
+    if (end <= have) return;
+    try {
+      this.exports.memory.grow(Math.ceil((end - have) / 65536));
+    } catch (e) {
+      throw new SparrowError('too_large', `WASM memory cannot grow to ${end} bytes: ${(e as Error).message}`);
+    }
+  }
+
+  /** Allocates `bytes` (16-aligned) on the stack, growing memory as needed. */
   alloc(bytes: number): number {
     const p = this.top;
     const end = p + ((bytes + 15) & ~15);
-    if (end > 0xffff_0000) throw new SparrowError('too_large', `WASM memory would exceed 4 GiB (${end} bytes)`);
-    const have = this.exports.memory.buffer.byteLength;
-    if (end > have) this.exports.memory.grow(Math.ceil((end - have) / 65536));
+    this.#grow(end);
     this.top = end;
     return p;
   }
 
-  /** Arena position, to `release` temporaries later. */
+  /** Stack position, to `release` temporaries later. */
   mark(): number {
     return this.top;
   }
 
   release(mark: number): void {
     if (mark < this.base || mark > this.top) throw new SparrowError('internal', 'bad arena mark');
+    if (mark < this.#blockTop) throw new SparrowError('internal', 'release below a live block (a block was allocated after the mark)');
     this.top = mark;
+  }
+
+  /** A block of `bytes` (16-aligned, ≥ 16) that `free` gives back for reuse. */
+  malloc(bytes: number): number {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new SparrowError('internal', `malloc(${bytes})`);
+    const need = Math.max(16, (bytes + 15) & ~15);
+    const i = this.#free.findIndex((f) => f.bytes >= need);
+    let p: number;
+    if (i >= 0) {
+      const f = this.#free[i]!;
+      p = f.ptr;
+      if (f.bytes === need) this.#free.splice(i, 1);
+      else {
+        f.ptr += need;
+        f.bytes -= need;
+      }
+    } else {
+      p = this.alloc(need);
+    }
+    this.#blockTop = Math.max(this.#blockTop, p + need);
+    this.#blocks.set(p, need);
+    this.#blockBytes += need;
+    return p;
+  }
+
+  /** Gives a block from `malloc` back. */
+  free(ptr: number): void {
+    const bytes = this.#blocks.get(ptr);
+    if (bytes === undefined) throw new SparrowError('internal', `free(${ptr}): not a live block`);
+    this.#blocks.delete(ptr);
+    this.#blockBytes -= bytes;
+    // insert by address, coalescing with the neighbours
+    let i = this.#free.findIndex((f) => f.ptr > ptr);
+    if (i < 0) i = this.#free.length;
+    this.#free.splice(i, 0, { ptr, bytes });
+    const next = this.#free[i + 1];
+    if (next && ptr + bytes === next.ptr) {
+      this.#free[i]!.bytes += next.bytes;
+      this.#free.splice(i + 1, 1);
+    }
+    const prev = this.#free[i - 1];
+    if (prev && prev.ptr + prev.bytes === ptr) {
+      prev.bytes += this.#free[i]!.bytes;
+      this.#free.splice(i, 1);
+      i--;
+    }
+    // a free block at the top of the stack goes back to it
+    const last = this.#free[this.#free.length - 1];
+    if (last && last.ptr + last.bytes === this.top) {
+      this.top = last.ptr;
+      this.#free.pop();
+    }
+    if (ptr + bytes >= this.#blockTop) {
+      this.#blockTop = 0;
+      for (const [p, b] of this.#blocks) this.#blockTop = Math.max(this.#blockTop, p + b);
+    }
   }
 
   /** Copies bytes into the arena followed by SLACK zero bytes; returns the pointer. */

@@ -48,6 +48,11 @@ import {
   softmax,
 } from './norm.js';
 import { averagePool, averagePoolShape, maxPool, maxPoolShape } from './pool.js';
+import { convTranspose, convTransposeShape } from './convtranspose.js';
+import { depthToSpace, depthToSpaceShape, spaceToDepth, spaceToDepthShape, tile, tileShape } from './layout.js';
+import { globalLpPool, globalMaxPool, globalPoolShape, lpPool, lpPoolShape } from './lppool.js';
+import { groupNorm, instanceNorm, lpNorm, lrn, meanVarianceNorm, normShape } from './normalization.js';
+import { resize, resizeShape } from './resize.js';
 import {
   cast,
   castShape,
@@ -160,6 +165,31 @@ const ENTRIES: Entry[] = [
   ['Equal', 7, M, equal, equalShape], //                     7, 11 (bool, int8...), 13, 19
   ['Where', 9, M, where, whereShape], //                     9, 16
   ['Expand', 8, M, expand, expandShape], //                  8, 13
+
+  // issue 13 (models people deploy): resizing, transposed convolution, space/depth moves,
+  // more normalizations and pools
+  ['Upsample', 7, 8, resize(7), resizeShape(7)], //          7: scales attribute (asymmetric, nearest floor)
+  ['Upsample', 9, 9, resize(9), resizeShape(9)], //          9: scales input; deprecated from 10 (Resize)
+  ['Resize', 10, 10, resize(10), resizeShape(10)], //        10: X, scales; nearest/linear, asymmetric
+  ['Resize', 11, 12, resize(11), resizeShape(11)], //        11: roi/scales/sizes, cubic, coordinate modes, nearest_mode
+  ['Resize', 13, 17, resize(13), resizeShape(13)], //        13: roi and scales optional
+  ['Resize', 18, 18, resize(18), resizeShape(18)], //        18: antialias, axes, keep_aspect_ratio_policy
+  ['Resize', 19, M, resize(19), resizeShape(19)], //         19: half_pixel_symmetric
+  ['ConvTranspose', 7, M, convTranspose, convTransposeShape], // 1, 11 (its pad rules applied to all, as onnxruntime), 22 (bfloat16)
+  ['DepthToSpace', 7, 10, depthToSpace(1), depthToSpaceShape], // 1: DCR only
+  ['DepthToSpace', 11, M, depthToSpace(11), depthToSpaceShape], // 11: mode DCR / CRD, 13
+  ['SpaceToDepth', 7, M, spaceToDepth, spaceToDepthShape], // 1, 13
+  ['Tile', 7, M, tile, tileShape], //                        6, 13
+  ['InstanceNormalization', 7, M, instanceNorm, normShape('InstanceNormalization')], // 6, 22 (bfloat16)
+  ['GroupNormalization', 18, 20, groupNorm(18), normShape('GroupNormalization')], //  18: scale/bias per group
+  ['GroupNormalization', 21, M, groupNorm(21), normShape('GroupNormalization')], //   21: per channel, stash_type
+  ['LpNormalization', 7, M, lpNorm, normShape('LpNormalization')], // 1, 22 (bfloat16)
+  ['MeanVarianceNormalization', 9, M, meanVarianceNorm, normShape('MeanVarianceNormalization')], // 9, 13
+  ['LRN', 7, M, lrn, normShape('LRN')], //                   1, 13
+  ['GlobalMaxPool', 7, M, globalMaxPool, globalPoolShape('GlobalMaxPool')], // 1, 22 (bfloat16)
+  ['LpPool', 7, 17, lpPool(2), lpPoolShape(2)], //           2, 11
+  ['LpPool', 18, M, lpPool(18), lpPoolShape(18)], //         18: ceil_mode, dilations; 22 (bfloat16)
+  ['GlobalLpPool', 7, M, globalLpPool, globalPoolShape('GlobalLpPool')], // 2, 22 (bfloat16)
 ];
 
 for (const [op, since, until, ref, shapeFn] of ENTRIES) {

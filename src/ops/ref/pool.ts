@@ -7,7 +7,7 @@ import { elementCount } from '../types.js';
 import { multiIndices, readWindowAttrs, tapTable, windowGeometry, type WindowAttrs, type WindowGeometry } from './conv.js';
 import { AttrReader, allocData, infoOf, opError, requireDtype, requireInput, stridesOf, type NumericArray } from './util.js';
 
-interface Windows {
+export interface Windows {
   win: WindowAttrs;
   geo: WindowGeometry;
   inSp: number[];
@@ -19,7 +19,7 @@ interface Windows {
   tapIdx: Int32Array;
 }
 
-function windows(op: string, X: Tensor, r: AttrReader): Windows {
+export function windows(op: string, X: Tensor, r: AttrReader): Windows {
   if (X.dims.length < 3) throw opError(op, r.ctx, `X must have rank >= 3 ([N, C, spatial...]), got [${X.dims.join(', ')}]`);
   const inSp = X.dims.slice(2);
   const win = readWindowAttrs(op, r, inSp.length, undefined, true);

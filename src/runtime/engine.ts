@@ -1,0 +1,269 @@
+// The skeleton every WASM engine shares (sparrow-f32: engine_f32.ts, sparrow-int8:
+// engine_int8.ts). An engine supplies only its lowerings (one file per op family under
+// src/runtime/f32/ and src/runtime/int8/); this class does the rest:
+//   - WASM: instantiates the module once (the caller's compiled module, or the Node adapter's);
+//   - plans: one per input signature (feed shapes, plus the values of small integer feeds when
+//     a shape depends on them), compiled on first use and kept in an LRU bounded by count and
+//     bytes (plan_cache.ts); an evicted plan's memory goes back to the allocator;
+//   - specialization: the engine's graph with the feed shapes fixed and the passes run again
+//     (shape chains fold), or, for a graph already optimized (a .sparrow file's), only what the
+//     new shapes allow; then fusion (src/ir/fuse.ts); a graph whose shapes are still not static
+//     runs on the reference executor;
+//   - run and profile through plan_runner.ts, fallbacks reported once per node and reason.
+import { SparrowError } from '../errors.js';
+import type { Tensor } from '../ops/types.js';
+import { cloneGraph, type Graph } from '../ir/graph.js';
+import { eliminateDeadNodes, foldConstants, inferShapes, optimize, setInputShapes, type OptimizeOptions } from '../ir/passes.js';
+import { fuseGraph, type FuseReport } from '../ir/fuse.js';
+import { SparrowWasm } from '../wasm/gateway.js';
+import { checkFeeds, profilePlan, runPlan } from './plan_runner.js';
+import { PlanCache, type PlanCacheLimits } from './plan_cache.js';
+import { referencePlan, type CompiledPlan } from './plan_builder.js';
+
+/** A node an engine runs with its TS reference kernel, and why. */
+export interface FallbackOp {
+  node: string;
+  op: string;
+  reason: string;
+}
+
+export interface EngineOptions {
+  /** a compiled build/sparrow.wasm (browsers, Workers); default: compiled from disk in Node */
+  wasmModule?: WebAssembly.Module;
+  /** run the graph passes per signature (default true); false also skips fusion */
+  optimize?: boolean;
+  passes?: Omit<OptimizeOptions, 'inputShapes'>;
+  /**
+   * the graph is already optimized with its shapes inferred (a `.sparrow` file's): a plan only
+   * fixes the input shapes and folds what they make constant, instead of running all passes
+   */
+  optimized?: boolean;
+  /** bounds of the plan cache (default DEFAULT_PLAN_LIMITS) */
+  planCache?: Partial<PlanCacheLimits>;
+}
+
+/** Memory of an engine (bytes). */
+export interface EngineMemoryStats {
+  /** linear memory size */
+  wasmBytes: number;
+  /** activation arena of the largest live plan */
+  arenaBytes: number;
+  /** what that arena would take if no buffer were shared */
+  unsharedBytes: number;
+  /** bytes the live plans hold (arenas + their constants) */
+  planBytes: number;
+  /** weights and other constants placed once per engine */
+  constantBytes: number;
+  /** live plans, and plans evicted so far */
+  plans: number;
+  evictions: number;
+}
+
+export abstract class WasmEngine {
+  readonly fallbackOps: FallbackOp[] = [];
+  /** bias Adds and activations fused into Conv/Gemm/MatMul (largest plan) */
+  fuse: FuseReport = { biases: 0, activations: 0 };
+  protected readonly graph: Graph;
+  protected readonly opts: EngineOptions;
+  #wasm: SparrowWasm | undefined;
+  #init: Promise<SparrowWasm> | undefined;
+  readonly #plans: PlanCache<CompiledPlan>;
+  /** integer graph inputs whose values join the signature (see #specialize) */
+  #specializeInts = false;
+
+  constructor(graph: Graph, opts: EngineOptions) {
+    this.graph = graph;
+    this.opts = opts;
+    this.#plans = new PlanCache(opts.planCache);
+  }
+
+  get wasm(): SparrowWasm | undefined {
+    return this.#wasm;
+  }
+
+  /** The instantiated module (after `init`). */
+  protected get w(): SparrowWasm {
+    if (!this.#wasm) throw new SparrowError('internal', 'the WASM module is not instantiated yet');
+    return this.#wasm;
+  }
+
+  /** Instantiates the WASM module once (a compiled module from the options, else the Node adapter's). */
+  async instance(): Promise<SparrowWasm> {
+    if (this.#wasm) return this.#wasm;
+    this.#init ??= (async () => {
+      let module = this.opts.wasmModule;
+      if (!module) {
+        const spec = '../wasm/node.js'; // a variable: bundlers for browsers and Workers leave it out
+        const node = (await import(/* @vite-ignore */ spec)) as typeof import('../wasm/node.js');
+        module = await node.compileNodeModule();
+      }
+      this.#wasm = await SparrowWasm.instantiate(module);
+      return this.#wasm;
+    })();
+    return this.#init;
+  }
+
+  /**
+   * Instantiates the module and compiles the plan of the load-time signature (`loadFeeds`), so
+   * that weights are placed at load, not at the first run.
+   */
+  async init(): Promise<void> {
+    await this.instance();
+    const feeds = this.loadFeeds();
+    if (feeds) this.planFor(feeds);
+  }
+
+  /** Shapes to compile a plan for at load (empty data), or undefined. */
+  protected abstract loadFeeds(): Record<string, Tensor> | undefined;
+
+  /** Lowers one specialized, fused, statically shaped graph to a plan. */
+  protected abstract lower(g: Graph): CompiledPlan;
+
+  async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    await this.instance();
+    checkFeeds(this.graph, feeds);
+    return runPlan(this.w.memory, this.graph.inputs, this.planFor(feeds), feeds);
+  }
+
+  /** Mean ms per step over `runs` runs of `feeds` (diagnostics: where the time goes). */
+  async profile(feeds: Record<string, Tensor>, runs = 20): Promise<Array<{ node: string; op: string; ms: number }>> {
+    await this.run(feeds);
+    const plan = this.planFor(feeds);
+    return profilePlan(this.w.memory, this.graph.inputs, plan, feeds, runs, (k) => plan.labels[k]!);
+  }
+
+  memoryStats(): EngineMemoryStats {
+    let arena = 0,
+      unshared = 0;
+    for (const p of this.#plans.values()) {
+      arena = Math.max(arena, p.arenaBytes);
+      unshared = Math.max(unshared, p.unsharedBytes);
+    }
+    return {
+      wasmBytes: this.#wasm?.memoryBytes ?? 0,
+      arenaBytes: arena,
+      unsharedBytes: unshared,
+      planBytes: this.#plans.bytes,
+      constantBytes: this.constantBytes(),
+      plans: this.#plans.size,
+      evictions: this.#plans.evictions,
+    };
+  }
+
+  /** Bytes of constants placed once per engine (weights, packed operands). */
+  protected abstract constantBytes(): number;
+
+  /** Frees every plan (the engine compiles again on the next run). */
+  dropPlans(): void {
+    this.#plans.clear();
+  }
+
+  noteFallback(f: FallbackOp): void {
+    if (!this.fallbackOps.some((x) => x.node === f.node && x.reason === f.reason)) this.fallbackOps.push(f);
+  }
+
+  // ---- signatures and compilation ---------------------------------------------------------------
+
+  #key(feeds: Record<string, Tensor>): string {
+    return this.graph.inputs
+      .map((n) => {
+        const t = feeds[n]!;
+        const ints = this.#specializeInts && isSmallInt(t) ? `=${Array.from(t.data as ArrayLike<number | bigint>, String).join(',')}` : '';
+        return `${t.dims.join('x')}${ints}`;
+      })
+      .join(';');
+  }
+
+  protected planFor(feeds: Record<string, Tensor>): CompiledPlan {
+    const key = this.#key(feeds);
+    let plan = this.#plans.get(key);
+    if (!plan) {
+      plan = this.#compile(feeds);
+      this.#plans.set(this.#key(feeds), plan); // the key may now include integer values
+    }
+    return plan;
+  }
+
+  #compile(feeds: Record<string, Tensor>): CompiledPlan {
+    let g = this.#specialize(feeds, this.#specializeInts);
+    if (!allStatic(g) && !this.#specializeInts && this.graph.inputs.some((n) => isSmallInt(feeds[n]!))) {
+      const h = this.#specialize(feeds, true);
+      if (allStatic(h)) {
+        this.#specializeInts = true;
+        g = h;
+      }
+    }
+    if (!allStatic(g)) {
+      this.noteFallback({
+        node: '*',
+        op: '*',
+        reason: 'shapes are not static for this input signature: the whole graph runs on the reference executor',
+      });
+      return referencePlan(g);
+    }
+    if (this.opts.optimize !== false) {
+      const r = fuseGraph(g);
+      this.fuse = { biases: Math.max(this.fuse.biases, r.biases), activations: Math.max(this.fuse.activations, r.activations) };
+    }
+    return this.lower(g);
+  }
+
+  /**
+   * The graph for one signature: the feed shapes fixed (and, with `ints`, small integer feeds
+   * made constants), the passes run again — or, for an optimized graph, one shape-inference pass
+   * and the folding that static shapes allow (Shape / Size and what reads them).
+   */
+  #specialize(feeds: Record<string, Tensor>, ints: boolean): Graph {
+    const g = cloneGraph(this.graph);
+    const shapes: Record<string, number[]> = Object.fromEntries(g.inputs.map((n) => [n, feeds[n]!.dims]));
+    if (ints) {
+      for (const n of this.graph.inputs) {
+        const t = feeds[n]!;
+        if (!isSmallInt(t)) continue;
+        const v = g.values.get(n)!;
+        v.const = { dtype: t.dtype, dims: [...t.dims], data: t.data.slice() as Tensor['data'] };
+        v.info = { dtype: t.dtype, dims: [...t.dims] };
+        g.inputs = g.inputs.filter((i) => i !== n);
+        delete shapes[n];
+      }
+    }
+    if (this.opts.optimize === false) {
+      for (const n of g.inputs) g.values.get(n)!.info = { dtype: g.values.get(n)!.info.dtype, dims: [...shapes[n]!] };
+      inferShapes(g);
+      return g;
+    }
+    if (!this.opts.optimized || ints) {
+      optimize(g, { ...this.opts.passes, inputShapes: shapes });
+      return g;
+    }
+    const same = g.inputs.every((n) => {
+      const d = g.values.get(n)!.info.dims,
+        want = shapes[n]!;
+      return !!d && d.length === want.length && d.every((x, i) => x === want[i]);
+    });
+    if (same) return g; // the reader's shape inference holds as is
+    setInputShapes(g, shapes);
+    if (g.nodes.some((n) => n.domain === '' && (n.op === 'Shape' || n.op === 'Size'))) {
+      foldConstants(g, this.opts.passes ?? {});
+      eliminateDeadNodes(g);
+    }
+    return g;
+  }
+}
+
+/** An int32/int64 feed small enough to specialize on its values (a shape fed at run time). */
+function isSmallInt(t: Tensor): boolean {
+  return (t.dtype === 'int64' || t.dtype === 'int32') && t.data.length <= 64;
+}
+
+function allStatic(g: Graph): boolean {
+  const ok = (name: string): boolean => {
+    const d = g.values.get(name)?.info.dims;
+    return !!d && d.every((x) => x >= 0);
+  };
+  return (
+    g.nodes.every((n) => n.inputs.every((i) => !i || ok(i)) && n.outputs.every((o) => !o || ok(o))) &&
+    g.outputs.every(ok) &&
+    g.inputs.every(ok)
+  );
+}

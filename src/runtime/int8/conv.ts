@@ -1,0 +1,81 @@
+// int8 Conv (and FusedConv): dense (qs8_conv2d_4x8c2), sparse (qs8_spconv2d_16x1, from the CSR as
+// decoded) or depthwise (qs8_dwconv2d), chosen per layer by weight density; static (int8 in and
+// out) or dynamic (input quantized per run, float32 out).
+import { SparrowError } from '../../errors.js';
+import { readWindowAttrs, windowGeometry } from '../../ops/ref/conv.js';
+import type { Node } from '../../ir/graph.js';
+import { convGeometry, type ConvGeometry } from '../../kernels/f32.js';
+import { pickQs8ConvKernel, planQs8Conv, putChannelParams, type Qs8Out } from '../../kernels/int8.js';
+import { qs8Conv2dRef } from '../../kernels/int8_ref.js';
+import type { PlaceFormat } from '../engine_int8.js';
+import { layerIo, reader, round3, type Int8Lower } from './lower.js';
+
+export function lowerConv(n: Node, L: Int8Lower): string | true {
+  const io = layerIo(n, L);
+  if (typeof io === 'string') return io;
+  const { x, wName, bName, y } = io;
+  const xd = L.dims(x),
+    yd = L.dims(y),
+    wd = L.dims(wName);
+  if (xd.length !== 4) return `${xd.length - 2}-D convolution (int8 kernels are 2-D)`;
+  const r = reader(n);
+  const group = r.int('group', 1);
+  const win = readWindowAttrs('Conv', r, 2, wd.slice(2), false);
+  const geoW = windowGeometry(xd.slice(2), win);
+  const [B, C, H, W] = xd as [number, number, number, number];
+  const geo: ConvGeometry = convGeometry([C, H, W], wd, {
+    pads: [geoW.padBegin[0]!, geoW.padBegin[1]!, geoW.padEnd[0]!, geoW.padEnd[1]!],
+    strides: [win.strides[0]!, win.strides[1]!],
+    dilations: [win.dilations[0]!, win.dilations[1]!],
+    groups: group,
+  });
+  if (geo.OH !== yd[2] || geo.OW !== yd[3]) return `conv geometry ${geo.OH}x${geo.OW} differs from the inferred ${yd[2]}x${yd[3]}`;
+  const w = L.E.weight(L, wName, 0);
+  const bias = L.biasOf(bName, w.N);
+  if (typeof bias === 'string') return bias;
+  const M = w.N,
+    K = w.K;
+  const density = w.nnz / (M * K);
+  const E = L.E;
+  const kernel = pickQs8ConvKernel(geo, density, E.sparseDensity);
+  const st = L.outputStage(n, x, y, w, bias);
+  const { xin, dynamic, out } = st;
+  const WM = L.w;
+  const plan = planQs8Conv(WM, geo, out, kernel, L.alloc);
+  const wpl = L.scalar ? undefined : E.placed(w, kernel.weights as PlaceFormat, group);
+  const qp = putChannelParams(WM, out, L.alloc);
+  const xs = C * H * W,
+    ys = M * geo.OH * geo.OW,
+    yb = out.mode === 'int8' ? 1 : 4;
+  L.layer({
+    node: n.name,
+    op: n.op,
+    kernel: L.scalar ? 'qs8Conv2dRef' : kernel.name,
+    density: round3(density),
+    io: st.io,
+  });
+  const attrs = { pads: geo.pads, strides: geo.strides, dilations: geo.dilations, groups: group };
+  L.layerStep(n, xin, y, {
+    workBytes: plan.workBytes,
+    zx: out.zx,
+    ...(dynamic ? { dynamic: { n: xs * B, sw: w.scales, q: plan.q, qp } } : {}),
+    make: (yp, work) => {
+      const dense = L.scalar ? w.dense() : undefined;
+      const wp = wpl ? wpl.ptr : 0;
+      return (src, zx, dyn) => {
+        for (let i = 0; i < B; i++) {
+          if (dense) {
+            const o: Qs8Out = out.mode === 'f32' && dyn ? { ...out, zx, scale: WM.f32(qp, M).slice() } : out;
+            const r = qs8Conv2dRef(WM.i8(src + i * xs, xs), [C, H, W], dense, wd, attrs, o);
+            if (out.mode === 'int8') WM.i8(yp + i * ys, ys).set(r.data as Int8Array);
+            else WM.f32(yp + i * ys * 4, ys).set(r.data as Float32Array);
+          } else {
+            const s = kernel.run(WM, plan.g, plan.q, src + i * xs, wp, qp, yp + i * ys * yb, work);
+            if (s < 0) throw new SparrowError('internal', `${kernel.name} rejected node '${n.name}' (status ${s})`);
+          }
+        }
+      };
+    },
+  });
+  return true;
+}

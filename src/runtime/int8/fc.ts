@@ -1,0 +1,77 @@
+// int8 Gemm / MatMul with a constant 2-D weight (and their fused forms): dense FC
+// (qs8_fc_1x4c8) or sparse FC from the CSR (qs8_spfc_1x1), static or dynamic.
+import { SparrowError } from '../../errors.js';
+import type { Node } from '../../ir/graph.js';
+import { putChannelParams, QUANT_BLOCK_BYTES, writeQuantBlock, type Qs8Out } from '../../kernels/int8.js';
+import { qs8FcRef } from '../../kernels/int8_ref.js';
+import { layerIo, reader, round3, type Int8Lower } from './lower.js';
+
+export function lowerFc(n: Node, L: Int8Lower): string | true {
+  const io = layerIo(n, L);
+  if (typeof io === 'string') return io;
+  const { x: a, wName: bName, bName: cName, y } = io;
+  const ad = L.dims(a),
+    bd = L.dims(bName);
+  if (ad.length !== 2 || bd.length !== 2) return 'A and B must be 2-D';
+  let transB = false,
+    beta = 1;
+  if (n.op === 'Gemm' || n.op === 'FusedGemm') {
+    const r = reader(n);
+    if (r.int('transA', 0) !== 0) return 'transA';
+    if (r.float('alpha', 1) !== 1) return 'alpha ≠ 1';
+    transB = r.int('transB', 0) === 1;
+    beta = r.float('beta', 1);
+  } else if (cName) {
+    // FusedMatMul bias
+  }
+  const [M, K] = ad as [number, number];
+  const w = L.E.weight(L, bName, transB ? 0 : 1);
+  if (w.K !== K) return 'inner dimensions differ';
+  const N = w.N;
+  if (cName && L.dims(cName).length === 2 && L.dims(cName)[0] !== 1) return 'C is not a per-column bias';
+  const bias = L.biasOf(cName, N, beta);
+  if (typeof bias === 'string') return bias;
+  const density = w.nnz / (N * K);
+  const sparse = density <= L.E.sparseFcDensity;
+  const st = L.outputStage(n, a, y, w, bias);
+  const { xin, dynamic, out } = st;
+  const WM = L.w,
+    ex = L.ex,
+    E = L.E;
+  const q = L.mem.alloc(QUANT_BLOCK_BYTES);
+  writeQuantBlock(WM, out, q);
+  const qp = putChannelParams(WM, out, L.alloc);
+  const wpl = L.scalar ? undefined : E.placed(w, sparse ? 'csr' : 'raw');
+  const workB = ex.qs8_fc_work_bytes(K);
+  L.layer({
+    node: n.name,
+    op: n.op,
+    kernel: L.scalar ? 'qs8FcRef' : sparse ? 'qs8_spfc_1x1__scalar' : 'qs8_fc_1x4c8__wasmsimd',
+    density: round3(density),
+    io: st.io,
+  });
+  L.layerStep(n, xin, y, {
+    workBytes: workB,
+    zx: out.zx,
+    ...(dynamic ? { dynamic: { n: M * K, sw: w.scales, q, qp } } : {}),
+    make: (yp, work) => {
+      const dense = L.scalar ? w.dense() : undefined;
+      const wt = !wpl ? 0 : (wpl.csr ?? wpl.ptr);
+      return (src, zx, dyn) => {
+        if (dense) {
+          const o: Qs8Out = out.mode === 'f32' && dyn ? { ...out, zx, scale: WM.f32(qp, N).slice() } : out;
+          const r = qs8FcRef(M, N, K, WM.i8(src, M * K), dense, o);
+          if (out.mode === 'int8') WM.i8(yp, M * N).set(r as Int8Array);
+          else WM.f32(yp, M * N).set(r as Float32Array);
+          return;
+        }
+        const s =
+          typeof wt === 'number'
+            ? ex.qs8_fc_1x4c8__wasmsimd(M, N, K, src, wt, q, qp, yp, work)
+            : ex.qs8_spfc_1x1__scalar(M, N, K, src, wt.rowPtr, wt.col, wt.val, wt.nnz, q, qp, yp, work);
+        if (s < 0) throw new SparrowError('internal', `int8 FC rejected node '${n.name}' (status ${s})`);
+      };
+    },
+  });
+  return true;
+}

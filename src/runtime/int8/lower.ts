@@ -1,0 +1,369 @@
+// The lowering context of the int8 engine (src/runtime/engine_int8.ts): on top of the skeleton's
+// PlanBuilder it knows the storage form of every float activation (int8 with static parameters
+// from the file's ranges, or float32), inserts the quantize / dequantize steps a consumer needs
+// (`need`), and builds the output stage Conv and FC share. Families: conv.ts, fc.ts, add.ts,
+// pool.ts, movement.ts; `lowerInt8` below dispatches a node to them.
+import { SparrowError } from '../../errors.js';
+import { elementCount, type Attrs, type KernelContext, type Tensor } from '../../ops/types.js';
+import { AttrReader } from '../../ops/ref/util.js';
+import { consumers, type Graph, type Node } from '../../ir/graph.js';
+import { fusedActivation, FUSED_DOMAIN } from '../../ir/fuse.js';
+import { int8QuantParams, quantizeBiasInt32, quantizeMultiplier } from '../../quant/int8.js';
+import { dequantizeRef, quantizeRef } from '../../kernels/int8_ref.js';
+import type { Qs8Out } from '../../kernels/int8.js';
+import type { SparrowWasm, WasmExports } from '../../wasm/gateway.js';
+import { ALIAS_OPS, type Binder, type Form, type PlanBuilder, type QParams, type StepSpec } from '../plan_builder.js';
+import type { Int8Layer, Int8Report, QWeight, Placement, PlaceFormat } from '../engine_int8.js';
+import { lowerAdd } from './add.js';
+import { lowerConv } from './conv.js';
+import { lowerFc } from './fc.js';
+import { lowerMove } from './movement.js';
+import { lowerAvgPool, lowerGap, lowerMaxPool } from './pool.js';
+
+/** What the lowerings ask of the engine: weights (decoded once per engine) in kernel layouts. */
+export interface Int8Weights {
+  readonly report: Int8Report;
+  readonly sparseDensity: number;
+  readonly sparseFcDensity: number;
+  weight(L: Int8Lower, name: string, axis: 0 | 1): QWeight;
+  placed(w: QWeight, format: PlaceFormat, groups?: number): Placement;
+}
+
+export const ctxOf = (n: Node): KernelContext => ({ opset: n.opset, node: n.name });
+export const reader = (n: Node): AttrReader => new AttrReader(n.op, n.attrs as Attrs, ctxOf(n));
+export const clampI8 = (v: number): number => Math.max(-128, Math.min(127, v));
+export const align16 = (n: number): number => Math.ceil(n / 16) * 16;
+export const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** A layer's operands (Conv: X, W, B; Gemm/MatMul: A, B, C): a float activation in, a constant weight. */
+export function layerIo(n: Node, L: Int8Lower): { x: string; wName: string; bName: string; y: string } | string {
+  const x = n.inputs[0]!,
+    wName = n.inputs[1]!;
+  if (!L.form.has(x)) return 'input is not a float activation';
+  if (!L.constOf(wName)) return 'the weight is not a constant';
+  return { x, wName, bName: n.inputs[2] ?? '', y: n.outputs[0]! };
+}
+
+export class Int8Lower {
+  /** readers of every value */
+  readonly users: Map<string, Node[]>;
+  /** nodes folded into an earlier step (a Relu after an Add) */
+  readonly skip = new Set<Node>();
+  /** converted copies: `${value}@${form}` → the copy's name */
+  readonly #conv = new Map<string, string>();
+  /** memory for plan constants (quant blocks, channel parameters, tables) */
+  readonly alloc: (bytes: number) => number;
+
+  constructor(
+    readonly P: PlanBuilder,
+    readonly E: Int8Weights,
+    readonly ranges: ReadonlyMap<string, readonly [number, number]> | null,
+    readonly scalar: boolean,
+  ) {
+    this.users = consumers(P.g);
+    this.alloc = (b) => P.mem.alloc(b);
+  }
+
+  get g(): Graph {
+    return this.P.g;
+  }
+  get w(): SparrowWasm {
+    return this.P.w;
+  }
+  get ex(): WasmExports {
+    return this.P.w.exports;
+  }
+  get mem() {
+    return this.P.mem;
+  }
+  get form(): Map<string, Form> {
+    return this.P.form;
+  }
+  get qp(): Map<string, QParams> {
+    return this.P.qp;
+  }
+  get js(): Map<string, Tensor> {
+    return this.P.js;
+  }
+  dims(name: string): number[] {
+    return this.P.dims(name);
+  }
+  constOf(name: string | undefined): Tensor | undefined {
+    return this.P.constOf(name);
+  }
+  isF32Act(name: string | undefined): boolean {
+    return this.P.isF32Act(name);
+  }
+  define(name: string, form: Form, qp?: QParams, base = name): void {
+    this.P.define(name, form, qp, base);
+  }
+
+  /** Adds a step labelled by node `n` (or a text). */
+  step(n: Node | string, spec: Omit<StepSpec, 'label' | 'op'>): void {
+    const label = typeof n === 'string' ? n : n.name,
+      op = typeof n === 'string' ? '' : n.domain ? `${n.domain}.${n.op}` : n.op;
+    this.P.steps.push({ label, op, ...spec });
+  }
+
+  /**
+   * The step of a quantized layer (Conv, FC): input `xin` (int8, or float32 quantized per run into
+   * the step's scratch when `dynamic`), output `y`, `workBytes` of kernel scratch. `make(yp, work)`
+   * runs at bind time and returns the computation from an int8 input at `src` with zero point
+   * `zx` (`dyn`: its parameters were measured on this run).
+   */
+  layerStep(
+    n: Node,
+    xin: string,
+    y: string,
+    s: {
+      workBytes: number;
+      zx: number;
+      /** per-run quantization: n floats, the weight scales, the quant block and channel parameters to update */
+      dynamic?: { n: number; sw: Float32Array; q: number; qp: number };
+      make(yp: number, work: number): (src: number, zx: number, dyn: boolean) => void;
+    },
+  ): void {
+    const d = s.dynamic;
+    const xq = d ? align16(d.n) : 0;
+    this.step(n, {
+      reads: [xin],
+      writes: [y],
+      scratch: xq + s.workBytes + 16,
+      build: (b) => {
+        const xp = b.ptr(xin),
+          xqp = b.scratch;
+        const dyn = d ? this.dynamicQuantizer(xp, xqp, d.n, d.sw, d.q, d.qp) : undefined;
+        const run = s.make(b.ptr(y), b.scratch + xq);
+        return dyn ? () => run(xqp, dyn(), true) : () => run(xp, s.zx, false);
+      },
+    });
+  }
+
+  /** A quantized layer for the report. */
+  layer(l: Int8Layer): void {
+    this.E.report.layers.push(l);
+  }
+
+  /** static parameters of a float activation (from its range), if the file has one */
+  rangeQp(name: string): QParams | undefined {
+    const r = this.ranges?.get(name);
+    if (!r) return undefined;
+    const p = int8QuantParams({ min: r[0], max: r[1] });
+    return { scale: p.scale, zp: p.zeroPoint };
+  }
+
+  /** true when the only use of the value is being a graph output */
+  outputOnly(name: string): boolean {
+    return this.g.outputs.includes(name) && (this.users.get(name) ?? []).length === 0;
+  }
+
+  /** the form a producer writes value `name` in (int8 when it has static parameters and is read by nodes) */
+  outForm(name: string): Form {
+    return this.rangeQp(name) && !this.outputOnly(name) ? 'i8' : 'f32';
+  }
+
+  /** Value `name` in `want` form: itself, or a converted copy (a quantize/dequantize step, once). undefined: no int8 parameters. */
+  need(name: string, want: Form): string | undefined {
+    const f = this.form.get(name);
+    if (f === undefined) return undefined;
+    if (f === want) return name;
+    const key = `${name}@${want}`;
+    if (this.#conv.has(key)) return this.#conv.get(key)!;
+    const src = this.P.base.get(name)!;
+    const qp = this.qp.get(name) ?? (want === 'i8' ? this.rangeQp(src) : undefined);
+    if (!qp) return undefined;
+    let out = `${src}@${want}`;
+    while (this.g.values.has(out) || this.P.bytes.has(out)) out += "'";
+    this.define(out, want, qp, src);
+    const n = elementCount(this.dims(src));
+    const { ex, w, scalar } = this;
+    const { scale, zp } = qp;
+    const build =
+      want === 'i8'
+        ? (b: Binder) => {
+            const x = b.ptr(name),
+              y = b.ptr(out);
+            if (scalar) return () => w.i8(y, n).set(quantizeRef(w.f32(x, n), scale, zp));
+            return () => {
+              ex.qs8_quantize__wasmsimd(n, x, scale, zp, y);
+            };
+          }
+        : (b: Binder) => {
+            const x = b.ptr(name),
+              y = b.ptr(out);
+            if (scalar) return () => w.f32(y, n).set(dequantizeRef(w.i8(x, n), scale, zp));
+            return () => {
+              ex.qs8_dequantize__wasmsimd(n, x, scale, zp, y);
+            };
+          };
+    this.step(`${want === 'i8' ? 'quantize' : 'dequantize'} ${name}`, { reads: [name], writes: [out], build });
+    this.#conv.set(key, out);
+    return out;
+  }
+
+  /** Lowers every node; returns, per graph output, the value holding it as float32. */
+  lowerAll(noteFallback: (node: Node, reason: string) => void): string[] {
+    const g = this.g;
+    for (const i of g.inputs) if (this.isF32Act(i)) this.define(i, 'f32');
+    for (const n of g.nodes) {
+      if (this.skip.has(n)) continue;
+      let r: string | true;
+      try {
+        r = lowerInt8(n, this);
+      } catch (e) {
+        r = e instanceof SparrowError ? `cannot lower: ${e.message}` : `lowering failed: ${(e as Error).message}`;
+      }
+      if (r !== true) {
+        noteFallback(n, r);
+        this.P.fallback(n, (name) => {
+          const form = this.outForm(name);
+          return { form, qp: form === 'i8' ? this.rangeQp(name) : undefined };
+        });
+      }
+    }
+    return g.outputs.map((o) => (this.form.has(o) ? this.need(o, 'f32')! : o));
+  }
+
+  /** the activation clamp of a fused node in the int8 domain of output parameters p, and in float */
+  actBounds(n: Node, p?: QParams): { lo: number; hi: number; flo: number; fhi: number } {
+    const a = fusedActivation(n);
+    const flo = a ? a.min : -Infinity,
+      fhi = a ? a.max : Infinity;
+    if (!p) return { lo: -128, hi: 127, flo, fhi };
+    const lo = Number.isFinite(flo) ? clampI8(p.zp + Math.round(flo / p.scale)) : -128;
+    const hi = Number.isFinite(fhi) ? clampI8(p.zp + Math.round(fhi / p.scale)) : 127;
+    return { lo, hi, flo, fhi };
+  }
+
+  /**
+   * The output stage shared by Conv and FC: input x (int8 with parameters, or float32 quantized
+   * per run), output y. Returns how to bind it.
+   */
+  outputStage(n: Node, x: string, y: string, w: QWeight, bias: Float32Array) {
+    const N = w.N;
+    const xi8 = this.need(x, 'i8');
+    const yForm = xi8 ? this.outForm(y) : 'f32';
+    const yqp = yForm === 'i8' ? this.rangeQp(y)! : undefined;
+    const act = this.actBounds(n, yqp);
+    let out: Qs8Out;
+    let io: Int8Layer['io'];
+    if (xi8) {
+      const xp = this.qp.get(xi8)!;
+      if (yqp) {
+        const b = quantizeBiasInt32(bias, xp.scale, w.scales, { onSaturate: 'clamp' });
+        const mult = new Int32Array(N),
+          shift = new Int32Array(N);
+        for (let c = 0; c < N; c++) {
+          const q = quantizeMultiplier(b.scales[c]! / yqp.scale);
+          mult[c] = q.multiplier;
+          shift[c] = q.shift;
+        }
+        out = { mode: 'int8', zx: xp.zp, zy: yqp.zp, lo: act.lo, hi: act.hi, bias: b.q, multiplier: mult, shift };
+        io = 'i8';
+      } else {
+        const scale = Float32Array.from(w.scales, (s) => Math.fround(xp.scale * s));
+        out = { mode: 'f32', zx: xp.zp, scale, bias: Float32Array.from(bias), lo: act.flo, hi: act.fhi };
+        io = 'i8→f32';
+      }
+    } else {
+      out = { mode: 'f32', zx: 0, scale: new Float32Array(N), bias: Float32Array.from(bias), lo: act.flo, hi: act.fhi };
+      io = 'dyn';
+    }
+    this.define(y, yForm, yqp);
+    return { xin: xi8 ?? x, dynamic: !xi8, out, io };
+  }
+
+  biasOf(name: string | undefined, N: number, beta = 1): Float32Array | string {
+    if (!name) return new Float32Array(N);
+    const t = this.constOf(name);
+    if (!t || t.dtype !== 'float32') return 'bias is not a float32 constant';
+    const d = t.data as Float32Array;
+    if (d.length !== N && d.length !== 1) return `bias has ${d.length} values, expected ${N}`;
+    return Float32Array.from({ length: N }, (_, c) => Math.fround(beta * d[d.length === 1 ? 0 : c]!));
+  }
+
+  /**
+   * Per-inference quantization of a float32 input (dynamic mode): min/max of the n floats at x
+   * → int8QuantParams → int8 at xq; writes zx into the quant block and s_x·s_w[c] into the
+   * channel parameters. Returns the function doing it (returns zx).
+   */
+  dynamicQuantizer(x: number, xq: number, n: number, sw: Float32Array, q: number, qp: number): () => number {
+    const W = this.w,
+      ex = this.ex,
+      N = sw.length,
+      scalar = this.scalar;
+    return () => {
+      const v = W.f32(x, n);
+      let lo = 0,
+        hi = 0;
+      for (let i = 0; i < n; i++) {
+        const a = v[i]!;
+        if (a < lo) lo = a;
+        if (a > hi) hi = a;
+      }
+      const p = int8QuantParams({ min: lo, max: hi });
+      if (scalar) W.i8(xq, n).set(quantizeRef(v, p.scale, p.zeroPoint));
+      else ex.qs8_quantize__wasmsimd(n, x, p.scale, p.zeroPoint, xq);
+      W.i32(q, 8)[1] = p.zeroPoint;
+      const s = W.f32(qp, N);
+      for (let c = 0; c < N; c++) s[c] = Math.fround(p.scale * sw[c]!);
+      return p.zeroPoint;
+    };
+  }
+}
+
+const FLOAT_BETWEEN = 'dynamic: float between layers';
+
+/**
+ * The ops (default domain) the int8 engine lowers: layers always; the others only with static
+ * activation ranges (without them they run in float between the quantized layers).
+ */
+export const INT8_KERNEL_OPS: Readonly<Record<string, 'always' | 'static ranges'>> = {
+  Conv: 'always',
+  Gemm: 'always',
+  MatMul: 'always',
+  Add: 'static ranges',
+  GlobalAveragePool: 'static ranges',
+  MaxPool: 'static ranges',
+  AveragePool: 'static ranges',
+  Slice: 'static ranges',
+  Pad: 'static ranges',
+  Transpose: 'static ranges',
+  Gather: 'static ranges',
+  Expand: 'static ranges',
+};
+
+/** Lowers a node; true, or the reason it falls back (prefixed 'dynamic:' for float ops in dynamic mode). */
+export function lowerInt8(n: Node, L: Int8Lower): string | true {
+  const outs = n.outputs.filter((o) => o);
+  if (outs.length === 1 && elementCount(L.dims(outs[0]!)) === 0) return 'empty output';
+  if (n.domain === FUSED_DOMAIN) {
+    if (n.op === 'FusedConv') return lowerConv(n, L);
+    if (n.op === 'FusedGemm' || n.op === 'FusedMatMul') return lowerFc(n, L);
+    return `no int8 kernel for ${n.domain}.${n.op}`;
+  }
+  if (n.domain !== '') return `no int8 kernel for domain '${n.domain}'`;
+  if (ALIAS_OPS.has(n.op)) {
+    const r = L.P.alias(n);
+    return r === true || !r.startsWith('not a float') ? r : `dynamic: ${r}`;
+  }
+  const f = LOWERINGS[n.op];
+  const when = INT8_KERNEL_OPS[n.op];
+  if (!f || !when) return L.ranges ? `no int8 kernel for ${n.op}` : FLOAT_BETWEEN;
+  return when === 'always' || L.ranges ? f(n, L) : FLOAT_BETWEEN;
+}
+
+const LOWERINGS: Record<string, (n: Node, L: Int8Lower) => string | true> = {
+  Conv: lowerConv,
+  Gemm: lowerFc,
+  MatMul: lowerFc,
+  Add: lowerAdd,
+  GlobalAveragePool: lowerGap,
+  MaxPool: lowerMaxPool,
+  AveragePool: lowerAvgPool,
+  Slice: lowerMove,
+  Pad: lowerMove,
+  Transpose: lowerMove,
+  Gather: lowerMove,
+  Expand: lowerMove,
+};
