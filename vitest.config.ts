@@ -1,5 +1,6 @@
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { configDefaults, defineConfig } from 'vitest/config';
+import { exampleBindings } from './test/helpers/examples.js';
 import { TIER_FILES } from './test/helpers/tiers.js';
 
 /**
@@ -10,24 +11,22 @@ import { TIER_FILES } from './test/helpers/tiers.js';
  *  - cli: cli.*.test.ts / *.cli.test.ts, the built command line (bin/sparrow.js → dist/).
  *  - data: *.data.test.ts, real data from ../shared/data or $SPARROW_DATA (test/helpers/data.ts).
  *  - workers: the Worker inside workerd with its R2 binding (@cloudflare/vitest-pool-workers,
- *    wrangler.toml's bindings and module rules), test/workers/*.workers.test.ts.
+ *    wrangler.toml's bindings and module rules), test/workers/*.workers.test.ts. Its models are
+ *    the bundled examples compressed as `npm start` does (test/helpers/examples.ts, awaited when
+ *    this pool starts).
  *  - workers-node: test/worker.*.test.ts, Node tests that drive workerd (Miniflare in process,
- *    `wrangler dev` through scripts/start.js).
+ *    `wrangler dev` through scripts/start.js, which compresses the examples itself, cached).
  *  - browser: test/browser*.test.ts, the browser runtime and demo page in Chromium.
  * SPARROW_TEST_TIER tells test/helpers/data.ts which tier runs (only `data` reads ../shared).
- * The two workers projects share a globalSetup that compresses the bundled examples as
- * `npm start` does (cached in .sparrow-data/) and hands their bytes to workerd.
  *
- * Workers: unit, cli and data run in two forks (on this 2-core machine vitest's default is one:
- * the main process mostly waits, and the CPU-bound tiers take ~45 % less wall time); then the
- * tiers that start servers (workerd, `wrangler dev`, Chromium) run one file at a time
- * (sequence.groupOrder 1). `--maxWorkers=1` runs the first three one file at a time too.
+ * Workers: unit, cli, data and workers-node run in two forks (on this 2-core machine vitest's
+ * default is one; the main process mostly waits, and test/worker.e2e.test.ts mostly waits for its
+ * `npm start`); then the workerd pool and Chromium run one file at a time (sequence.groupOrder 1).
+ * `--maxWorkers=1` runs everything one file at a time.
  */
-const globalSetup = ['test/helpers/examples.setup.ts'];
 const exclude = (...tiers: Array<keyof typeof TIER_FILES>): string[] => [...configDefaults.exclude, ...tiers.flatMap((t) => TIER_FILES[t])];
 const node = { environment: 'node', testTimeout: 60_000, hookTimeout: 60_000 } as const;
-
-/** the tiers that start servers: after the others, one file at a time */
+/** the workerd pool and Chromium: after the others, one file at a time */
 const serial = { maxWorkers: 1, sequence: { groupOrder: 1 } } as const;
 
 export default defineConfig({
@@ -68,17 +67,10 @@ export default defineConfig({
       },
       {
         plugins: [
-          cloudflareTest(({ inject }) => ({
+          cloudflareTest(async () => ({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
-              bindings: {
-                ADMIN_TOKEN: 'test-admin-token',
-                MAX_MODEL_BYTES: '1048576',
-                TEST_MNIST_B64: inject('mnistSparrowB64'),
-                TEST_RESNET_B64: inject('resnetSparrowB64'),
-                TEST_DIGITS_B64: inject('mnistDigitsB64'),
-                TEST_LABELS_B64: inject('mnistLabelsB64'),
-              },
+              bindings: { ADMIN_TOKEN: 'test-admin-token', MAX_MODEL_BYTES: '1048576', ...(await exampleBindings()) },
             },
           })),
         ],
@@ -87,7 +79,6 @@ export default defineConfig({
           name: 'workers',
           include: [...TIER_FILES.workers],
           exclude: exclude('data'),
-          globalSetup,
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
@@ -95,11 +86,9 @@ export default defineConfig({
       {
         test: {
           ...node,
-          ...serial,
           name: 'workers-node',
           include: [...TIER_FILES['workers-node']],
           exclude: exclude('data'),
-          globalSetup,
           env: { SPARROW_TEST_TIER: 'workers' },
         },
       },
