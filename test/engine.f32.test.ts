@@ -791,6 +791,82 @@ describe('sparrow-f32 op kernels vs the TS references', () => {
     expect(s.report!.fused).toEqual({ biases: 1, activations: 1 });
   });
 
+  it('fusion: Sigmoid, SiLU (x·Sigmoid(x)), HardSwish (op and x·HardSigmoid(x)), HardSigmoid, Tanh, Gelu fold into Conv/Gemm/MatMul', async () => {
+    let seed = 2000;
+    const conv = (label: string, extra: NonNullable<Case['extra']>, opset = 13): Case => ({
+      label,
+      op: 'Conv',
+      opset,
+      inputs: [rand([1, 3, 7, 6], seed++, -3, 3)],
+      consts: { W: rand([5, 3, 3, 3], seed++), B: rand([5], seed++) },
+      order: ['x0', 'W', 'B'],
+      attrs: { pads: [1, 1, 1, 1] },
+      extra,
+    });
+    const cases: Case[] = [
+      conv('Conv → Sigmoid', [{ op: 'Sigmoid', inputs: ['y0'], outputs: ['z'] }]),
+      conv('Conv → SiLU', [
+        { op: 'Sigmoid', inputs: ['y0'], outputs: ['s'] },
+        { op: 'Mul', inputs: ['y0', 's'], outputs: ['z'] },
+      ]),
+      conv('Conv → x·HardSigmoid(x) (HardSwish before opset 14)', [
+        { op: 'HardSigmoid', inputs: ['y0'], outputs: ['s'], attrs: { alpha: { float: 1 / 6 }, beta: { float: 0.5 } } },
+        { op: 'Mul', inputs: ['s', 'y0'], outputs: ['z'] },
+      ]),
+      conv('Conv → HardSwish', [{ op: 'HardSwish', inputs: ['y0'], outputs: ['z'] }], 14),
+      conv('Conv → HardSigmoid(0.3, 0.4)', [
+        { op: 'HardSigmoid', inputs: ['y0'], outputs: ['z'], attrs: { alpha: { float: 0.3 }, beta: { float: 0.4 } } },
+      ]),
+      {
+        label: 'depthwise Conv → SiLU',
+        op: 'Conv',
+        inputs: [rand([1, 4, 9, 9], seed++, -3, 3)],
+        consts: { W: rand([4, 1, 3, 3], seed++) },
+        order: ['x0', 'W'],
+        attrs: { group: 4, strides: [2, 2] },
+        extra: [
+          { op: 'Sigmoid', inputs: ['y0'], outputs: ['s'] },
+          { op: 'Mul', inputs: ['s', 'y0'], outputs: ['z'] },
+        ],
+      },
+      {
+        label: 'Gemm → Tanh',
+        op: 'Gemm',
+        inputs: [rand([5, 7], seed++)],
+        consts: { B: rand([7, 6], seed++), C: rand([6], seed++) },
+        order: ['x0', 'B', 'C'],
+        extra: [{ op: 'Tanh', inputs: ['y0'], outputs: ['z'] }],
+      },
+      {
+        label: 'MatMul 3-D → Gelu (tanh form)',
+        op: 'MatMul',
+        opset: 20,
+        inputs: [rand([2, 3, 8], seed++, -2, 2)],
+        consts: { B: rand([8, 9], seed++) },
+        order: ['x0', 'B'],
+        extra: [{ op: 'Gelu', inputs: ['y0'], outputs: ['z'], attrs: { approximate: 'tanh' } }],
+      },
+    ];
+    await expectCases(cases);
+    for (const c of cases) {
+      const { model } = caseModel(c);
+      const s = await Session.fromOnnx(buildModel(model), F32());
+      expect(s.report!.fused!.activations, c.label).toBe(1);
+      expect(s.report!.fallbackOps, c.label).toEqual([]);
+    }
+    // not fused: a Sigmoid whose input has another reader, or a gate with other parameters
+    const notFused: Case[] = [
+      conv('Conv → Sigmoid, and y0 also an output of Mul with itself', [
+        { op: 'Sigmoid', inputs: ['y0'], outputs: ['s'] },
+        { op: 'Mul', inputs: ['y0', 'y0'], outputs: ['q'] },
+        { op: 'Add', inputs: ['s', 'q'], outputs: ['z'] },
+      ]),
+    ];
+    await expectCases(notFused);
+    const s = await Session.fromOnnx(buildModel(caseModel(notFused[0]!).model), F32());
+    expect(s.report!.fused!.activations).toBe(0);
+  });
+
   it('int64 / bool tensors and ops without a kernel fall back to the reference, listed in the report', async () => {
     // Shape of a fed tensor → Cast → float: Cast and Equal/Where run on the reference kernels
     const model: BuildModel = {

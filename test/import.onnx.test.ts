@@ -9,6 +9,7 @@ import { importOnnx } from '../src/onnx/import.js';
 import { onnxRuntime } from '../src/onnx/proto.js';
 import { buildModel, buildModelProto, f32, i64, type BuildModel } from '../src/onnx/build.js';
 import { runReference } from '../src/runtime/reference.js';
+import '../src/ops/ref/index.js';
 
 const D = 'sparrow.test';
 const seenAttrs: Attrs[] = [];
@@ -291,7 +292,7 @@ describe('importOnnx: unsupported and malformed models', () => {
     });
   });
 
-  it('subgraph attributes (If/Loop) are unsupported_op with a clear message', () => {
+  it('subgraph attributes (If) are imported: a branch reading an outer value makes it an implicit input', () => {
     const proto = buildModelProto({
       opsets: { '': 13 },
       inputs: [vin('x'), vin('cond', [], 'bool')],
@@ -303,10 +304,16 @@ describe('importOnnx: unsupported and malformed models', () => {
       { name: 'then_branch', type: onnxRuntime.AttributeProto.AttributeType.GRAPH, g: sub },
       { name: 'else_branch', type: onnxRuntime.AttributeProto.AttributeType.GRAPH, g: sub },
     ];
+    const g = importOnnx(onnxRuntime.ModelProto.encode(proto).finish());
+    expect(g.nodes[0]!.inputs).toEqual(['cond', 'x', 'x']); // else_branch's outer values, then then_branch's
+    const y = runReference(g, { x: f32([2], [1, 2]), cond: { dtype: 'bool', dims: [], data: Uint8Array.of(1) } }).y!;
+    expect(Array.from(y.data as Float32Array)).toEqual([1, 2]);
+    // a list of graphs (GRAPHS) is still refused
+    proto.graph!.node![0]!.attribute = [{ name: 'then_branch', type: onnxRuntime.AttributeProto.AttributeType.GRAPHS, graphs: [sub] }];
     expectCode(
       () => importOnnx(onnxRuntime.ModelProto.encode(proto).finish()),
       'unsupported_op',
-      /If at opset 13, node "branch".*then_branch.*subgraph.*If\/Loop\/Scan/,
+      /node 'branch' \(If\).*'then_branch' \(a list of graphs\)/,
     );
   });
 

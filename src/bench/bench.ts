@@ -53,6 +53,8 @@ export interface BenchReport {
 }
 
 export interface BenchOptions {
+  /** input shapes (name → dims) for symbolic dims other than the batch */
+  shapes?: Record<string, number[]>;
   /** the model as named in the report */
   model: string;
   bytes: Uint8Array;
@@ -116,13 +118,27 @@ export function modelInputs(bytes: Uint8Array): Array<{ name: string; dtype: Ten
 }
 
 /** Seeded random feeds: float32 uniform [0, 1), integers in [0, 10), int8/uint8 full range, bool 0/1. */
-export function randomFeeds(inputs: ReturnType<typeof modelInputs>, batch: number, seed: number): Record<string, Tensor> {
+export function randomFeeds(
+  inputs: ReturnType<typeof modelInputs>,
+  batch: number,
+  seed: number,
+  shapes: Record<string, number[]> = {},
+): Record<string, Tensor> {
   const r = rng(seed);
   const feeds: Record<string, Tensor> = {};
+  for (const name of Object.keys(shapes)) {
+    if (!inputs.some((i) => i.name === name)) throw new SparrowError('invalid_argument', `--shape: the model has no input '${name}'`);
+  }
   for (const inp of inputs) {
-    if (!inp.dims)
-      throw new SparrowError('invalid_argument', `input '${inp.name}' has no declared shape; bench cannot make a random input for it`);
-    const dims = inp.dims.map((d, i) => (d >= 0 ? d : i === 0 ? batch : 1));
+    const given = shapes[inp.name];
+    if (given && inp.dims && (given.length !== inp.dims.length || inp.dims.some((d, i) => d >= 0 && d !== given[i])))
+      throw new SparrowError(
+        'invalid_argument',
+        `--shape ${inp.name}=${given.join(',')} does not fit the declared [${inp.dims.join(',')}]`,
+      );
+    if (!inp.dims && !given)
+      throw new SparrowError('invalid_argument', `input '${inp.name}' has no declared shape; give one with --shape ${inp.name}=d0,d1,...`);
+    const dims = given ?? inp.dims!.map((d, i) => (d >= 0 ? d : i === 0 ? batch : 1));
     const n = dims.reduce((a, b) => a * b, 1);
     let t: Tensor;
     switch (inp.dtype) {
@@ -203,7 +219,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   if (!o.engines.length) throw new SparrowError('invalid_argument', 'no engines to bench');
 
   const inputs = modelInputs(o.bytes);
-  const feeds = randomFeeds(inputs, batch, seed);
+  const feeds = randomFeeds(inputs, batch, seed, o.shapes);
 
   // sizes
   log('sizes: gzip-9, brotli-11 of the .onnx');

@@ -56,6 +56,19 @@ function engineOf(name: string | undefined): EngineName | OrtEngineName {
   throw new SparrowError('invalid_argument', `engine '${name}' is not available; available: ${Object.keys(ENGINES).join(', ')}`);
 }
 
+/** --shape name=d0,d1,... (repeatable) → name → dims. */
+function parseShapes(list: string[]): Record<string, number[]> {
+  const shapes: Record<string, number[]> = {};
+  for (const s of list) {
+    const m = /^([^=]+)=(\d+(?:,\d+)*)$/.exec(s);
+    if (!m) throw new SparrowError('invalid_argument', `--shape wants name=d0,d1,... (non-negative integers), got "${s}"`);
+    shapes[m[1]!] = m[2]!.split(',').map(Number);
+  }
+  return shapes;
+}
+
+const collectShape = (v: string, acc: string[]): string[] => [...acc, v];
+
 function parseList(s: string | undefined, what: string): number[] | undefined {
   if (s === undefined) return undefined;
   const v = s.split(',').map(Number);
@@ -625,10 +638,14 @@ function buildProgram(out: (s: string) => void): Command {
     )
     .option('--runs <n>', 'timed runs per engine', '30')
     .option('--batch <b>', 'size of symbolic batch dimensions', '1')
+    .option('--shape <name=d0,d1,...>', 'an input shape (repeatable), for symbolic dims other than the batch', collectShape, [] as string[])
     .option('--report <dir>', 'write bench.md and bench.svg into this folder')
     .option('--json', 'print one JSON document')
     .action(
-      async (model: string, o: { compressed?: string; engines?: string; runs: string; batch: string; report?: string; json?: boolean }) => {
+      async (
+        model: string,
+        o: { compressed?: string; engines?: string; runs: string; batch: string; shape: string[]; report?: string; json?: boolean },
+      ) => {
         if (model.endsWith('.sparrow'))
           throw new SparrowError('invalid_argument', `${model}: bench takes the .onnx model (give the .sparrow with --compressed)`);
         const names =
@@ -654,6 +671,7 @@ function buildProgram(out: (s: string) => void): Command {
           model,
           bytes,
           compressed,
+          shapes: parseShapes(o.shape),
           engines: names,
           runs,
           batch,
@@ -681,7 +699,7 @@ function buildProgram(out: (s: string) => void): Command {
     .option(
       '--shape <name=d0,d1,...>',
       'input shape for the engines (repeatable; symbolic dims default to 1)',
-      (v: string, acc: string[]) => [...acc, v],
+      collectShape,
       [] as string[],
     )
     .option('--engines <e1,e2>', 'engines to compile it in', 'sparrow-f32,sparrow-int8')
@@ -693,12 +711,7 @@ function buildProgram(out: (s: string) => void): Command {
           throw new SparrowError('invalid_argument', `check compiles sparrow-f32 / sparrow-int8, not ${e}`);
         return en;
       });
-      const shapes: Record<string, number[]> = {};
-      for (const s of o.shape) {
-        const m = /^([^=]+)=([\d,]+)$/.exec(s);
-        if (!m) throw new SparrowError('invalid_argument', `--shape wants name=d0,d1,..., got "${s}"`);
-        shapes[m[1]!] = m[2]!.split(',').map(Number);
-      }
+      const shapes = parseShapes(o.shape);
       const bytes = await readInput(model);
       const r = await checkModel(model, bytes, { shapes, engines });
       out(o.json ? JSON.stringify(r) : formatCheck(r));

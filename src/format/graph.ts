@@ -6,7 +6,9 @@
 // default are left out. Small integer constants and float32 scalars are inline (`consts`); the
 // others are sections in first-use (execution) order, named by their tensor entry. A weight
 // quantized to int8 carries `quant: { axis, scale }` pointing at a float32 tensor of
-// per-channel scales, stored right after it. Readers trust nothing: every reference, dtype,
+// per-channel scales, stored right after it. A subgraph attribute (If/Loop/Scan) is stored as
+// `{ graph: SubgraphJson }`: its own scope of named values, constants inline, its outer values
+// bound to the node's trailing (implicit) inputs. Readers trust nothing: every reference, dtype,
 // shape, attribute and op is checked, and shapes are inferred again (and compared with declared
 // outputs); anything inconsistent is SparrowError('corrupt_metadata'), an op the registry lacks
 // is SparrowError('unsupported_op') naming op, opset and node. Plain TS (browser/Worker safe).
@@ -15,7 +17,16 @@ import { packTensors, type PackTensor } from './pack.js';
 import { decodeInt8Ref } from '../codec/int8.js';
 import { dequantize } from '../quant/int8.js';
 import { resolveOp } from '../ops/registry.js';
-import { elementCount, type AttrValue, type Attrs, type Tensor, type TensorDType, type TensorData, type ValueInfo } from '../ops/types.js';
+import {
+  elementCount,
+  isGraphAttr,
+  type AttrValue,
+  type Attrs,
+  type Tensor,
+  type TensorDType,
+  type TensorData,
+  type ValueInfo,
+} from '../ops/types.js';
 import type { Graph, Node, Value } from '../ir/graph.js';
 import { inferShapes } from '../ir/passes.js';
 import { DType, readContainer, type ReadOptions, type SparrowMeta, type TensorMeta } from './container.js';
@@ -32,7 +43,28 @@ export interface GraphValueJson {
 }
 
 /** An attribute value in JSON: numbers, strings, arrays of either, or tagged objects. */
-export type AttrJson = number | string | Array<number | string | { float: string }> | { float: string } | { tensor: InlineTensorJson };
+export type AttrJson =
+  number | string | Array<number | string | { float: string }> | { float: string } | { tensor: InlineTensorJson } | { graph: SubgraphJson };
+
+/**
+ * A subgraph attribute (If's branches, Loop's and Scan's body). Every value is referred to by
+ * name (one scope per subgraph: its inputs, its outer values, its constants, its node outputs);
+ * its constants are all inline. The node holding it lists, after its ONNX inputs, one implicit
+ * input per outer value (subgraphs in attribute-name order), bound in order to `outer`.
+ */
+export interface SubgraphJson {
+  /** absent: '' */
+  name?: string;
+  /** formal inputs (their types come from the node holding the subgraph) */
+  inputs: string[];
+  /** absent: none */
+  outer?: string[];
+  /** absent: none; each named */
+  consts?: InlineConstJson[];
+  /** topologically sorted; `in` / `out` are names */
+  nodes: GraphNodeJson[];
+  outputs: string[];
+}
 
 /** A small tensor written inline: int64 as numbers when safe integers, else decimal strings; non-finite floats as strings. */
 export interface InlineTensorJson {
@@ -130,11 +162,43 @@ function inlineTensor(t: Tensor): InlineTensorJson {
   return { dtype: t.dtype, dims: [...t.dims], data };
 }
 
-function attrJson(v: AttrValue): AttrJson {
+function attrJson(v: AttrValue, nodeNames: boolean): AttrJson {
   if (typeof v === 'number') return numberJson(v);
   if (typeof v === 'string') return v;
   if (Array.isArray(v)) return (v as Array<number | string>).map((x) => (typeof x === 'number' ? numberJson(x) : x));
+  if (isGraphAttr(v)) return { graph: subgraphJson(v, nodeNames) };
   return { tensor: inlineTensor(v) };
+}
+
+/** The attributes of a node as written (ONNX defaults left out). */
+function attrsJson(node: Node, nodeNames: boolean): Record<string, AttrJson> | undefined {
+  const attrs = Object.entries(node.attrs).filter(([k, a]) => !isDefaultAttr(node.op, node.domain, k, a));
+  return attrs.length ? Object.fromEntries(attrs.map(([k, a]) => [k, attrJson(a, nodeNames)])) : undefined;
+}
+
+/** A subgraph as JSON (SubgraphJson): names throughout, constants inline. */
+function subgraphJson(g: Graph, nodeNames: boolean): SubgraphJson {
+  const consts: InlineConstJson[] = [];
+  for (const [name, v] of g.values) if (v.const) consts.push({ name, ...inlineTensor(v.const) });
+  const nodes = g.nodes.map((node): GraphNodeJson => {
+    const attrs = attrsJson(node, nodeNames);
+    return {
+      op: node.op,
+      ...(nodeNames ? { name: node.name } : {}),
+      ...(node.domain ? { domain: node.domain } : {}),
+      ...(node.inputs.length ? { in: [...node.inputs] } : {}),
+      out: [...node.outputs],
+      ...(attrs ? { attrs } : {}),
+    };
+  });
+  return {
+    ...(g.name ? { name: g.name } : {}),
+    inputs: [...g.inputs],
+    ...(g.outer?.length ? { outer: [...g.outer] } : {}),
+    ...(consts.length ? { consts } : {}),
+    nodes,
+    outputs: [...g.outputs],
+  };
 }
 
 /** ONNX defaults of the attributes that are left out when equal ('ones'/'zeros': an int list of all 1 / all 0). */
@@ -221,14 +285,14 @@ export function graphToJson(graph: Graph, opts: GraphJsonOptions = {}): GraphJso
       define(o);
       return keep.has(o) ? o : null;
     });
-    const attrs = Object.entries(node.attrs).filter(([k, a]) => !isDefaultAttr(node.op, node.domain, k, a));
+    const attrs = attrsJson(node, opts.nodeNames === true);
     return {
       op: node.op,
       ...(opts.nodeNames ? { name: node.name } : {}),
       ...(node.domain ? { domain: node.domain } : {}),
       ...(ins.length ? { in: ins } : {}),
       ...(outs.length === 1 && outs[0] === null ? {} : { out: outs }),
-      ...(attrs.length ? { attrs: Object.fromEntries(attrs.map(([k, a]) => [k, attrJson(a)])) } : {}),
+      ...(attrs ? { attrs } : {}),
     };
   });
   for (const o of graph.outputs) info(o);
@@ -441,7 +505,10 @@ function parseInlineTensor(x: unknown, what: string): Tensor {
   }
 }
 
-function parseAttr(x: unknown, what: string): AttrValue {
+/** Reads a subgraph attribute (`{ graph: ... }`) in the scope of a graph with these opsets. */
+type SubgraphReader = (x: unknown, what: string) => Graph;
+
+function parseAttr(x: unknown, what: string, subgraph: SubgraphReader): AttrValue {
   if (typeof x === 'number') return x;
   if (typeof x === 'string') return x;
   if (Array.isArray(x)) {
@@ -449,17 +516,79 @@ function parseAttr(x: unknown, what: string): AttrValue {
     return x.map((e, i) => (typeof e === 'number' ? e : parseFloatTag(e, `${what}[${i}]`)));
   }
   if (isObj(x) && 'tensor' in x && Object.keys(x).length === 1) return parseInlineTensor(x.tensor, what);
+  if (isObj(x) && 'graph' in x && Object.keys(x).length === 1) return subgraph(x.graph, what);
   return parseFloatTag(x, what);
 }
 
-function parseAttrs(x: unknown, what: string): Attrs {
+function parseAttrs(x: unknown, what: string, subgraph: SubgraphReader): Attrs {
   if (!isObj(x)) throw corrupt(`${what}: attrs must be an object, got ${show(x)}`);
   const out: Record<string, AttrValue> = {};
   for (const [k, v] of Object.entries(x)) {
     if (!k || k === '__proto__') throw corrupt(`${what}: attribute name ${show(k)} is not allowed`);
-    out[k] = parseAttr(v, `${what} attribute '${k}'`);
+    out[k] = parseAttr(v, `${what} attribute '${k}'`, subgraph);
   }
   return out;
+}
+
+/** How deep subgraphs may nest in a file (If inside Loop inside ...): a bound for hostile metadata. */
+const MAX_SUBGRAPH_DEPTH = 32;
+
+/**
+ * A subgraph from its JSON (SubgraphJson): names checked (non-empty, unique in its scope,
+ * defined before use), constants parsed, ops resolved at the graph's opsets, nested subgraphs
+ * read recursively. Shapes are inferred later by the holding node's shape function.
+ */
+function parseSubgraph(x: unknown, what: string, opsets: Record<string, number>, depth: number): Graph {
+  if (depth > MAX_SUBGRAPH_DEPTH) throw corrupt(`${what}: subgraphs nest deeper than ${MAX_SUBGRAPH_DEPTH}`);
+  if (!isObj(x)) throw corrupt(`${what}: a subgraph must be an object, got ${show(x)}`);
+  const w = `${what} (subgraph)`;
+  if (x.name !== undefined && typeof x.name !== 'string') throw corrupt(`${w}: name must be a string`);
+  const values = new Map<string, Value>();
+  const define = (name: unknown, v: Omit<Value, 'name'>, kind: string): string => {
+    if (!isName(name)) throw corrupt(`${w}: ${kind} name must be a non-empty string, got ${show(name)}`);
+    if (name === '__proto__') throw corrupt(`${w}: ${kind} name ${show(name)} is not allowed`);
+    if (values.has(name)) throw corrupt(`${w}: ${kind} '${name}' is defined twice (value names must be unique)`);
+    values.set(name, { name, ...v });
+    return name;
+  };
+  const placeholder = (): ValueInfo => ({ dtype: 'float32', dims: null });
+  const inputs = parseNames(x.inputs, `${w} inputs`).map((n) => define(n, { info: placeholder() }, 'input'));
+  const outer = (x.outer === undefined ? [] : parseNames(x.outer, `${w} outer`)).map((n) =>
+    define(n, { info: placeholder() }, 'outer value'),
+  );
+  if (x.consts !== undefined && !Array.isArray(x.consts)) throw corrupt(`${w}: consts must be an array`);
+  ((x.consts as unknown[] | undefined) ?? []).forEach((c, k) => {
+    if (!isObj(c)) throw corrupt(`${w} consts[${k}] must be an object`);
+    const { name, ...rest } = c;
+    const t = parseInlineTensor(rest, `${w} consts[${k}]`);
+    define(name, { info: { dtype: t.dtype, dims: [...t.dims] }, const: t }, 'constant');
+  });
+  if (!Array.isArray(x.nodes)) throw corrupt(`${w}: nodes must be an array`);
+  const nodes: Node[] = [];
+  const nodeNames = new Set<string>();
+  x.nodes.forEach((n: unknown, k) => {
+    if (!isObj(n)) throw corrupt(`${w} nodes[${k}] must be an object, got ${show(n)}`);
+    if (n.name !== undefined && !isName(n.name)) throw corrupt(`${w} nodes[${k}]: name must be a non-empty string`);
+    let name = (n.name as string | undefined) ?? `#${k}`;
+    while (nodeNames.has(name)) name += "'";
+    nodeNames.add(name);
+    const nw = `${w} node '${name}'`;
+    if (!isName(n.op)) throw corrupt(`${nw}: op must be a non-empty string, got ${show(n.op)}`);
+    const domain = n.domain ?? '';
+    if (typeof domain !== 'string' || !Object.hasOwn(opsets, domain)) throw corrupt(`${nw}: domain ${show(n.domain)} has no opset`);
+    const ins = n.in === undefined ? [] : parseNames(n.in, `${nw} in`);
+    for (const i of ins) if (i && !values.has(i)) throw corrupt(`${nw} (${n.op}) reads '${i}', which is not defined before it`);
+    const outs = parseNames(n.out ?? [], `${nw} out`);
+    const attrs = parseAttrs(n.attrs ?? {}, nw, (g, gw) => parseSubgraph(g, gw, opsets, depth + 1));
+    const def = resolveOp(n.op, domain, opsets[domain]!, name);
+    for (const o of outs) if (o) define(o, { info: placeholder() }, `output of node '${name}'`);
+    nodes.push({ name, op: n.op, domain, opset: opsets[domain]!, inputs: ins, outputs: outs, attrs, def });
+  });
+  const outputs = parseNames(x.outputs, `${w} outputs`);
+  for (const o of outputs) if (!values.has(o)) throw corrupt(`${w}: output '${o}' is not defined`);
+  const g: Graph = { name: (x.name as string | undefined) ?? '', opsets: { ...opsets }, inputs, outputs, nodes, values };
+  g.outer = outer;
+  return g;
 }
 
 function parseNames(x: unknown, what: string): string[] {
@@ -683,7 +812,7 @@ export function graphFromMeta(
     const outs = x.out === undefined ? [null] : x.out;
     if (!Array.isArray(outs) || outs.some((o) => o !== null && typeof o !== 'string'))
       throw corrupt(`${w}: out must be an array of names, '' or null, got ${show(x.out)}`);
-    const attrs = parseAttrs(x.attrs ?? {}, w);
+    const attrs = parseAttrs(x.attrs ?? {}, w, (g, gw) => parseSubgraph(g, gw, opsets, 1));
     const def = resolveOp(x.op, domain, opset, name); // unsupported_op names op, opset and node
     const outputs = outs.map((o: string | null) => {
       if (o === '') return '';

@@ -2,49 +2,26 @@
 // constant, node output) lives in `values` under its unique name; nodes refer to values by
 // name ('' = an omitted optional input). `nodes` is kept topologically sorted: passes that
 // reorder or add nodes call `topoSort`. Constant tensors are shared, never mutated: a pass
-// that changes a weight makes a new constant value.
+// that changes a weight makes a new constant value. A node attribute may hold a subgraph (If,
+// Loop, Scan): a Graph of its own scope whose `outer` values are read from enclosing scopes and
+// bound to the node's implicit inputs (listed after its ONNX inputs; src/ir/subgraph.ts).
 import { SparrowError } from '../errors.js';
-import type { Attrs, OpDef, Tensor, ValueInfo } from '../ops/types.js';
+import type { IrGraph, IrNode, IrValue, Tensor, ValueInfo } from '../ops/types.js';
+import { isGraphAttr, type AttrValue } from '../ops/types.js';
 
 /** The name of a Value in `Graph.values`. */
 export type ValueRef = string;
 
-export interface Value {
-  name: string;
-  /** dtype and dims (-1 = symbolic/unknown; null = unknown rank). Exact for constants. */
-  info: ValueInfo;
-  /** set for constants (initializers, Constant nodes, folded values) */
-  const?: Tensor;
-}
-
-export interface Node {
-  /** unique within the graph (unnamed ONNX nodes get `${op}#${index}`) */
-  name: string;
-  op: string;
-  /** '' for ai.onnx */
-  domain: string;
-  /** opset version of `domain` in this model */
-  opset: number;
-  /** value names; '' = omitted optional input */
-  inputs: string[];
-  /** value names; '' = omitted optional output */
-  outputs: string[];
-  attrs: Attrs;
-  def: OpDef;
-}
-
-export interface Graph {
-  name: string;
-  /** opset version per domain ('' = ai.onnx) */
-  opsets: Record<string, number>;
-  /** graph inputs (non-constant), in model order */
-  inputs: ValueRef[];
-  /** graph outputs, in model order */
-  outputs: ValueRef[];
-  /** topologically sorted */
-  nodes: Node[];
-  values: Map<string, Value>;
-}
+/** A value: graph input, constant or node output (src/ops/types.ts IrValue). */
+export type Value = IrValue;
+/** A node (src/ops/types.ts IrNode): inputs, outputs, attributes (subgraphs included), op definition. */
+export type Node = IrNode;
+/**
+ * A graph (src/ops/types.ts IrGraph): a model's graph, or a subgraph held by a node attribute
+ * (If/Loop/Scan), which has its own inputs, outputs and values and reads the values of enclosing
+ * scopes through `outer` (bound to the node's implicit inputs, see src/ir/subgraph.ts).
+ */
+export type Graph = IrGraph;
 
 /** The value named `name`, or SparrowError('internal') when the graph lacks it. */
 export function valueOf(graph: Graph, name: string): Value {
@@ -86,6 +63,7 @@ export function consumers(graph: Graph): Map<string, Node[]> {
  */
 export function topoSort(graph: Graph): Graph {
   const nodes = graph.nodes;
+  const provided = new Set([...graph.inputs, ...(graph.outer ?? [])]); // graph inputs and outer-scope values
   const producerIndex = new Map<string, number>();
   nodes.forEach((n, i) => {
     for (const o of n.outputs) {
@@ -97,15 +75,18 @@ export function topoSort(graph: Graph): Graph {
         );
       }
       const v = graph.values.get(o);
-      if (v?.const || graph.inputs.includes(o)) {
-        throw new SparrowError('invalid_model', `node '${n.name}' writes '${o}', which is already a graph input or a constant`);
+      if (v?.const || provided.has(o)) {
+        throw new SparrowError(
+          'invalid_model',
+          `node '${n.name}' writes '${o}', which is already a graph input${graph.outer?.length ? ', an outer-scope value' : ''} or a constant`,
+        );
       }
       producerIndex.set(o, i);
     }
   });
   for (const n of nodes) {
     for (const i of n.inputs) {
-      if (i && !producerIndex.has(i) && !graph.values.get(i)?.const && !graph.inputs.includes(i)) {
+      if (i && !producerIndex.has(i) && !graph.values.get(i)?.const && !provided.has(i)) {
         throw new SparrowError(
           'invalid_model',
           `node '${n.name}' (${n.op}) reads '${i}', which no node, graph input or initializer provides`,
@@ -152,7 +133,9 @@ export function topoSort(graph: Graph): Graph {
 
 /**
  * Removes, in place, the nodes none of whose outputs reach a graph output, then the values
- * nothing uses any more (graph inputs always stay). Returns the number of nodes removed.
+ * nothing uses any more (graph inputs and a subgraph's outer values always stay). A node's
+ * implicit inputs (the outer values its subgraphs read) are inputs like the others, so a value
+ * read only inside a subgraph stays live. Returns the number of nodes removed.
  */
 export function eliminateDeadNodes(graph: Graph): number {
   const before = graph.nodes.length;
@@ -168,14 +151,15 @@ export function eliminateDeadNodes(graph: Graph): number {
   kept.reverse();
   graph.nodes = kept;
   for (const x of graph.inputs) live.add(x);
+  for (const x of graph.outer ?? []) live.add(x);
   for (const n of kept) for (const o of n.outputs) if (o) live.add(o);
   for (const name of [...graph.values.keys()]) if (!live.has(name)) graph.values.delete(name);
   return before - kept.length;
 }
 
 /**
- * A copy of the graph structure (nodes, values, lists) that passes can change without
- * touching the original. Tensors and defs are shared (constants are never mutated).
+ * A copy of the graph structure (nodes, values, lists, subgraphs included) that passes can
+ * change without touching the original. Tensors and defs are shared (constants are never mutated).
  */
 export function cloneGraph(graph: Graph): Graph {
   const values = new Map<string, Value>();
@@ -184,14 +168,27 @@ export function cloneGraph(graph: Graph): Graph {
     if (v.const) c.const = v.const;
     values.set(k, c);
   }
-  return {
+  const copy: Graph = {
     name: graph.name,
     opsets: { ...graph.opsets },
     inputs: [...graph.inputs],
     outputs: [...graph.outputs],
-    nodes: graph.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs] })),
+    nodes: graph.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs], attrs: cloneAttrs(n.attrs) })),
     values,
   };
+  if (graph.outer) copy.outer = [...graph.outer];
+  return copy;
+}
+
+/** The same attributes, subgraphs cloned (other values shared: they are never mutated). */
+function cloneAttrs(attrs: Node['attrs']): Node['attrs'] {
+  let out: Record<string, AttrValue> | undefined;
+  for (const [k, v] of Object.entries(attrs)) {
+    if (!isGraphAttr(v)) continue;
+    out ??= { ...attrs };
+    out[k] = cloneGraph(v);
+  }
+  return out ?? attrs;
 }
 
 /** A fresh value name starting with `base` that the graph does not use yet. */

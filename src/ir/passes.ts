@@ -3,8 +3,10 @@
 // into the preceding Conv/Gemm, and the `optimize` pipeline. Every pass works in place and
 // returns what it changed; `cloneGraph` first to keep the original.
 import { SparrowError } from '../errors.js';
-import { elementCount, type Attrs, type KernelContext, type Tensor, type ValueInfo } from '../ops/types.js';
+import { elementCount, isGraphAttr, type Attrs, type KernelContext, type Tensor, type ValueInfo } from '../ops/types.js';
+import { allocData } from '../ops/ref/util.js';
 import { consumers, eliminateDeadNodes, formatInfo, freshName, opCounts, valueOf, type Graph, type Node } from './graph.js';
+import { inlineBranch, pruneOuterValues, subgraphsOf } from './subgraph.js';
 
 export { eliminateDeadNodes };
 
@@ -113,9 +115,12 @@ function shapeTensor(dims: number[], attrs: Attrs): Tensor {
 /**
  * Constant folding, in one forward sweep that also re-infers shapes: a node whose inputs are
  * all constants runs its reference kernel now and its outputs become constants; Shape (and
- * Size) of a tensor with static dims becomes a constant even when the tensor is not. Folded
- * nodes are removed; constants nothing reads any more are left for `eliminateDeadNodes`.
- * Returns the number of nodes folded.
+ * Size) of a tensor with static dims becomes a constant even when the tensor is not, and so
+ * does CastLike of a constant (it reads only the dtype of its target_type); an If whose
+ * condition is constant is replaced by the nodes of the branch it takes (inlined, then folded in
+ * turn). A node with subgraphs is folded only when its outputs have static shapes (the size
+ * limit must be known). Folded nodes are removed; constants nothing reads any more are left for
+ * `eliminateDeadNodes`. Returns the number of nodes folded (an inlined If counts one).
  */
 export function foldConstants(graph: Graph, opts: FoldOptions = {}): number {
   const maxNew = opts.maxNewElements ?? 1 << 20;
@@ -123,10 +128,23 @@ export function foldConstants(graph: Graph, opts: FoldOptions = {}): number {
   for (const v of graph.values.values()) if (v.const) v.info = infoOfTensor(v.const);
   const kept: Node[] = [];
   let folded = 0;
-  for (const node of graph.nodes) {
+  let nodeNames: Set<string> | undefined; // built when an If is inlined
+  const queue = [...graph.nodes];
+  for (let qi = 0; qi < queue.length; qi++) {
+    const node = queue[qi]!;
+    const std = node.domain === '';
+    if (std && node.op === 'If' && !skip.has('If')) {
+      const cond = graph.values.get(node.inputs[0] ?? '')?.const;
+      const branch = node.attrs[cond?.data[0] ? 'then_branch' : 'else_branch'];
+      if (cond && cond.data.length === 1 && isGraphAttr(branch)) {
+        nodeNames ??= new Set(graph.nodes.map((n) => n.name));
+        queue.splice(qi + 1, 0, ...inlineBranch(graph, node, branch, nodeNames));
+        folded++;
+        continue;
+      }
+    }
     const infos = inferNode(graph, node);
     setOutputInfos(graph, node, infos);
-    const std = node.domain === '';
     if (std && (node.op === 'Shape' || node.op === 'Size') && node.outputs[0]) {
       const dims = valueOf(graph, node.inputs[0] ?? '').info.dims;
       if (isStatic(dims)) {
@@ -142,8 +160,15 @@ export function foldConstants(graph: Graph, opts: FoldOptions = {}): number {
       }
     }
     const inputs = node.inputs.map((i) => (i ? graph.values.get(i)?.const : undefined));
+    if (std && node.op === 'CastLike' && node.inputs[1] && !inputs[1]) {
+      // CastLike reads only the dtype of target_type: an empty tensor of that dtype stands in
+      const dtype = valueOf(graph, node.inputs[1]).info.dtype;
+      inputs[1] = { dtype, dims: [0], data: allocData(dtype, 0) };
+    }
     const foldable =
-      !(std && (NONDETERMINISTIC.has(node.op) || skip.has(node.op))) && node.inputs.every((i, k) => !i || inputs[k] !== undefined);
+      !(std && (NONDETERMINISTIC.has(node.op) || skip.has(node.op))) &&
+      node.inputs.every((i, k) => !i || inputs[k] !== undefined) &&
+      (subgraphsOf(node).length === 0 || infos.every((info, j) => !node.outputs[j] || isStatic(info.dims)));
     if (!foldable) {
       kept.push(node);
       continue;
@@ -198,8 +223,8 @@ const DTYPE_CODE: Readonly<Record<string, number>> = { float32: 1, uint8: 2, int
 /**
  * Removes Identity nodes, inference-mode Dropout nodes (mask output unused, training_mode
  * absent or constant false) and Casts to the dtype their input already has, by rewiring their
- * readers to their input. An Identity from a graph input straight to a graph output stays (two
- * names for one tensor). Returns the number removed.
+ * readers to their input. An Identity from a graph input (or a subgraph's outer value) straight
+ * to a graph output stays (two names for one tensor). Returns the number removed.
  */
 export function removeIdentities(graph: Graph): number {
   let removed = 0;
@@ -228,7 +253,7 @@ export function removeIdentities(graph: Graph): number {
         yv.const = xv.const;
         yv.info = infoOfTensor(xv.const);
         drop();
-      } else if (!graph.inputs.includes(x) && !graph.outputs.includes(x)) {
+      } else if (!graph.inputs.includes(x) && !graph.outer?.includes(x) && !graph.outputs.includes(x)) {
         // x is a node output read by nobody outside: the producer writes y directly
         const yv = valueOf(graph, y);
         yv.info = { dtype: xv.info.dtype, dims: xv.info.dims ? [...xv.info.dims] : null };
@@ -374,8 +399,29 @@ export interface OptimizeReport {
 }
 
 /**
+ * The passes inside the subgraphs of the graph's nodes (recursively): Identity removal, constant
+ * folding (with If inlining), dead-node elimination; then each node drops the outer values its
+ * subgraphs no longer read (and the matching implicit inputs). A subgraph's inputs, outputs and
+ * the shapes inferred for it by its node's shape function stay as they are.
+ */
+export function optimizeSubgraphs(graph: Graph, opts: Omit<OptimizeOptions, 'inputShapes'> = {}): void {
+  for (const node of graph.nodes) {
+    const subs = subgraphsOf(node);
+    if (subs.length === 0) continue;
+    for (const [, g] of subs) {
+      if (opts.removeIdentities !== false) removeIdentities(g);
+      if (opts.foldConstants !== false) foldConstants(g, opts);
+      eliminateDeadNodes(g);
+      optimizeSubgraphs(g, opts);
+    }
+    pruneOuterValues(node);
+  }
+}
+
+/**
  * The standard pipeline, in place: input shapes → Identity/Dropout removal → constant folding
- * (with shape re-inference) → BatchNormalization folding → dead-node elimination.
+ * (with shape re-inference; an If with a constant condition inlined) → BatchNormalization
+ * folding → dead-node elimination → the same inside subgraphs (optimizeSubgraphs).
  */
 export function optimize(graph: Graph, opts: OptimizeOptions = {}): OptimizeReport {
   const nodesBefore = graph.nodes.length;
@@ -385,6 +431,7 @@ export function optimize(graph: Graph, opts: OptimizeOptions = {}): OptimizeRepo
   const constantsFolded = opts.foldConstants === false ? 0 : foldConstants(graph, opts);
   const batchNormsFolded = opts.foldBatchNorm === false ? 0 : foldBatchNorm(graph);
   const deadNodesRemoved = eliminateDeadNodes(graph);
+  optimizeSubgraphs(graph, opts);
   return {
     nodesBefore,
     nodesAfter: graph.nodes.length,

@@ -9,7 +9,7 @@
 
 import { SparrowError } from '../errors.js';
 import type { SparrowWasm } from '../wasm/gateway.js';
-import { actBounds, CONV_DEFAULTS, convOutSize, type Act, type Conv2dAttrs } from './f32_ref.js';
+import { actCode, CONV_DEFAULTS, convOutSize, type Act, type Conv2dAttrs } from './f32_ref.js';
 
 type Ex = SparrowWasm['exports'];
 
@@ -21,7 +21,7 @@ export interface GemmKernel {
   /** rows × columns of the register tile */
   mr: number;
   nr: number;
-  /** C(M,N) = act(A·Bp + bias); pointers into w's memory, sizes/strides in elements; act 0 none, 1 clamp [lo, hi] */
+  /** C(M,N) = act(A·Bp + bias); pointers into w's memory, sizes/strides in elements; act an ACT_CODE (1: clamp [lo, hi]) */
   run(
     w: SparrowWasm,
     M: number,
@@ -34,7 +34,7 @@ export interface GemmKernel {
     ldc: number,
     bias: number,
     biasMode: BiasMode,
-    act: 0 | 1,
+    act: number,
     lo: number,
     hi: number,
   ): void;
@@ -97,23 +97,9 @@ export function convGeometry(
 
 /** Writes the geometry block at ptr (CONV_GEOMETRY_BYTES). */
 export function writeConvGeometry(w: SparrowWasm, geo: ConvGeometry, ptr: number): void {
-  const [lo, hi] = actBounds(geo.act);
+  const [code, lo, hi] = actCode(geo.act);
   const i = new Int32Array(w.memory.buffer, ptr, 20);
-  i.set([
-    geo.C,
-    geo.H,
-    geo.W,
-    geo.M,
-    geo.KH,
-    geo.KW,
-    geo.OH,
-    geo.OW,
-    ...geo.pads,
-    ...geo.strides,
-    ...geo.dilations,
-    geo.groups,
-    geo.act === 'none' ? 0 : 1,
-  ]);
+  i.set([geo.C, geo.H, geo.W, geo.M, geo.KH, geo.KW, geo.OH, geo.OW, ...geo.pads, ...geo.strides, ...geo.dilations, geo.groups, code]);
   const f = new Float32Array(w.memory.buffer, ptr, 20);
   f[18] = lo;
   f[19] = hi;
@@ -232,7 +218,7 @@ export function gemmF32(
   opts: GemmOptions = {},
 ): Float32Array {
   const kernel = opts.kernel ?? F32_GEMM_KERNELS[0]!;
-  const [lo, hi] = actBounds(opts.act ?? 'none');
+  const [act, lo, hi] = actCode(opts.act ?? 'none');
   const mark = w.mark();
   try {
     const pa = w.putF32(A),
@@ -242,7 +228,7 @@ export function gemmF32(
     const pbias = opts.bias ? w.putF32(opts.bias) : 0;
     const biasMode: BiasMode = !opts.bias ? 0 : (opts.biasPer ?? 'row') === 'row' ? 1 : 2;
     const pc = w.alloc(M * N * 4);
-    kernel.run(w, M, N, K, pa, K, bp, pc, N, pbias, biasMode, (opts.act ?? 'none') === 'none' ? 0 : 1, lo, hi);
+    kernel.run(w, M, N, K, pa, K, bp, pc, N, pbias, biasMode, act, lo, hi);
     return w.f32(pc, M * N).slice();
   } finally {
     w.release(mark);

@@ -1,20 +1,87 @@
 // Plain TS references of the float32 compute core (assembly/f32/): the truth the WASM kernels
 // are tested against. Direct loops, float64 accumulation, no tricks. Row-major everywhere.
 
-/** Fused activation: none, ReLU, or a clamp to [min, max] (ReLU6, Clip). */
-export type Act = 'none' | 'relu' | { min: number; max: number };
+/**
+ * Fused activation: none, ReLU, a clamp to [min, max] (ReLU6, Clip), or one of the functions the
+ * kernels apply to each block right after computing it (assembly/f32ops/unary.ts ACT_*).
+ */
+export type Act =
+  | 'none'
+  | 'relu'
+  | { min: number; max: number }
+  | { fn: 'sigmoid' | 'silu' | 'hardswish' | 'tanh' | 'gelu' | 'gelu_tanh' }
+  | { fn: 'hardsigmoid'; alpha: number; beta: number };
 
-/** [lo, hi] of an activation (±Infinity when unbounded). */
-export function actBounds(act: Act): [number, number] {
-  if (act === 'none') return [-Infinity, Infinity];
-  if (act === 'relu') return [0, Infinity];
-  return [act.min, act.max];
+/** The kernels' act code (assembly/f32ops/unary.ts ACT_*) and its two parameters. */
+export const ACT_CODE = { none: 0, clamp: 1, sigmoid: 2, silu: 3, hardswish: 4, hardsigmoid: 5, tanh: 6, gelu: 7, gelu_tanh: 8 } as const;
+
+/** [code, p0, p1] of an activation: clamp bounds (±Infinity when unbounded), HardSigmoid's alpha and beta. */
+export function actCode(act: Act): [number, number, number] {
+  if (act === 'none') return [ACT_CODE.none, -Infinity, Infinity];
+  if (act === 'relu') return [ACT_CODE.clamp, 0, Infinity];
+  if ('min' in act) return [ACT_CODE.clamp, act.min, act.max];
+  if (act.fn === 'hardsigmoid') return [ACT_CODE.hardsigmoid, act.alpha, act.beta];
+  return [ACT_CODE[act.fn], -Infinity, Infinity];
 }
 
+/** [lo, hi] of a clamp activation (±Infinity when unbounded or not a clamp). */
+export function actBounds(act: Act): [number, number] {
+  const [code, lo, hi] = actCode(act);
+  return code === ACT_CODE.clamp ? [lo, hi] : [-Infinity, Infinity];
+}
+
+const erf = (x: number): number => {
+  // Abramowitz-Stegun 7.1.26 is too coarse for a reference: use the series / continued fraction
+  const t = Math.abs(x);
+  if (t < 2.5) {
+    let sum = x,
+      term = x;
+    for (let n = 1; n < 60; n++) {
+      term *= (-x * x) / n;
+      sum += term / (2 * n + 1);
+    }
+    return (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  // erfc continued fraction (Lentz) for |x| ≥ 2.5
+  let f = t,
+    c = t,
+    d = 0;
+  for (let n = 1; n < 200; n++) {
+    const a = n / 2;
+    d = t + a * d;
+    d = 1 / d;
+    c = t + a / c;
+    const delta = c * d;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  const erfc = Math.exp(-t * t) / (f * Math.sqrt(Math.PI));
+  return Math.sign(x) * (1 - erfc);
+};
+
+/** The activation of one value (float64 math; NaN passes through the clamp as the kernels' pmax/pmin do not: ONNX keeps NaN). */
 export function applyAct(v: number, act: Act): number {
   if (act === 'none') return v;
-  const [lo, hi] = actBounds(act);
-  return Math.min(hi, Math.max(lo, v));
+  const [code, lo, hi] = actCode(act);
+  const sig = (x: number): number => 1 / (1 + Math.exp(-x));
+  switch (code) {
+    case ACT_CODE.clamp:
+      return Math.min(hi, Math.max(lo, v));
+    case ACT_CODE.sigmoid:
+      return sig(v);
+    case ACT_CODE.silu:
+      return v * sig(v);
+    case ACT_CODE.hardswish:
+      return v * Math.max(0, Math.min(1, v / 6 + 0.5));
+    case ACT_CODE.hardsigmoid:
+      return Math.max(0, Math.min(1, lo * v + hi));
+    case ACT_CODE.tanh:
+      return Math.tanh(v);
+    case ACT_CODE.gelu:
+      return 0.5 * v * (1 + erf(v / Math.SQRT2));
+    default:
+      return 0.5 * v * (1 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+  }
 }
 
 export interface GemmRefOptions {

@@ -152,12 +152,17 @@ function attrValue(a: onnx.IAttributeProto, type: number, where: string): AttrVa
 }
 
 /**
- * A node's attributes as Attrs (the importer's): the kinds of attrValue. Subgraphs, sparse
- * tensors, tensor lists and type protos → SparrowError('unsupported_op') naming the node; an
- * attribute without a name, given twice or referring to a function attribute →
- * SparrowError('invalid_model').
+ * A node's attributes as Attrs (the importer's): the kinds of attrValue, and GRAPH attributes
+ * through `subgraph` (the importer's, which builds the IR subgraph; without it a subgraph is
+ * SparrowError('unsupported_op') naming the node). Lists of subgraphs, sparse tensors, tensor
+ * lists and type protos → SparrowError('unsupported_op') naming the node; an attribute without a
+ * name, given twice or referring to a function attribute → SparrowError('invalid_model').
  */
-export function attrsFromOnnx(node: onnx.INodeProto, nodeName: string): Attrs {
+export function attrsFromOnnx(
+  node: onnx.INodeProto,
+  nodeName: string,
+  subgraph?: (g: onnx.IGraphProto, attribute: string) => AttrValue,
+): Attrs {
   const out: Record<string, AttrValue> = {};
   for (const a of node.attribute ?? []) {
     const name = a.name ?? '';
@@ -172,10 +177,15 @@ export function attrsFromOnnx(node: onnx.INodeProto, nodeName: string): Attrs {
       out[name] = v;
       continue;
     }
+    if (t === AT.GRAPH && subgraph) {
+      if (!a.g) throw new SparrowError('invalid_model', `${where} has type GRAPH but no graph`);
+      out[name] = subgraph(a.g, name);
+      continue;
+    }
     if (t === AT.GRAPH || t === AT.GRAPHS) {
       throw new SparrowError(
         'unsupported_op',
-        `node '${nodeName}' (${node.opType ?? '?'}) has a subgraph attribute '${name}': control flow with nested graphs (If/Loop/Scan) is not supported`,
+        `node '${nodeName}' (${node.opType ?? '?'}) has a subgraph attribute '${name}'${t === AT.GRAPHS ? ' (a list of graphs)' : ''}, which Sparrow does not read here`,
         { op: node.opType ?? '', node: nodeName, attribute: name },
       );
     }

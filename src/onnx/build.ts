@@ -1,13 +1,26 @@
 // Builds small ONNX models (ModelProto bytes) from a compact description: hand-made graphs
 // for tests and tools. Attribute types follow the JS value: integer → INT, other number →
 // FLOAT, string → STRING, number[] → INTS (all integers) or FLOATS, string[] → STRINGS,
-// Tensor → TENSOR; `{ floats: [...] }` forces FLOATS for integral values.
+// Tensor → TENSOR; `{ floats: [...] }` forces FLOATS for integral values; `{ graph: {...} }` →
+// GRAPH (a subgraph: If's branches, Loop's and Scan's body), whose nodes may read the values of
+// enclosing graphs by name.
 import type { Tensor, TensorDType } from '../ops/types.js';
 import { onnxRuntime, type onnx } from './proto.js';
 
 const CODE: Readonly<Record<TensorDType, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 };
 
-export type BuildAttr = number | string | number[] | string[] | Tensor | { floats: number[] } | { float: number };
+export type BuildAttr = number | string | number[] | string[] | Tensor | { floats: number[] } | { float: number } | { graph: BuildGraph };
+
+/** A subgraph (GRAPH attribute). */
+export interface BuildGraph {
+  name?: string;
+  nodes: BuildNode[];
+  /** formal inputs; a bare name has no type (ONNX allows it in subgraphs) */
+  inputs: Array<BuildValue | string>;
+  /** outputs; a bare name has no type */
+  outputs: Array<BuildValue | string>;
+  initializers?: Record<string, Tensor>;
+}
 
 export interface BuildNode {
   op: string;
@@ -62,6 +75,7 @@ function attrProto(name: string, v: BuildAttr): onnx.IAttributeProto {
   }
   if ('floats' in v) return { name, type: AT.FLOATS, floats: v.floats };
   if ('float' in v) return { name, type: AT.FLOAT, f: v.float };
+  if ('graph' in v) return { name, type: AT.GRAPH, g: graphProto(v.graph, name) };
   return { name, type: AT.TENSOR, t: tensorToProto('', v) };
 }
 
@@ -69,6 +83,28 @@ function valueInfoProto(v: BuildValue): onnx.IValueInfoProto {
   const tensorType: onnx.TypeProto.ITensor = { elemType: CODE[v.dtype] };
   if (v.dims) tensorType.shape = { dim: v.dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) };
   return { name: v.name, type: { tensorType } };
+}
+
+function nodeProto(n: BuildNode, i: number): onnx.INodeProto {
+  return {
+    name: n.name ?? `${n.op}_${i}`,
+    opType: n.op,
+    domain: n.domain ?? '',
+    input: n.inputs,
+    output: n.outputs,
+    attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attrProto(k, v)),
+  };
+}
+
+function graphProto(g: BuildGraph, attr: string): onnx.IGraphProto {
+  const vi = (v: BuildValue | string): onnx.IValueInfoProto => (typeof v === 'string' ? { name: v } : valueInfoProto(v));
+  return {
+    name: g.name ?? attr,
+    node: g.nodes.map(nodeProto),
+    input: g.inputs.map(vi),
+    output: g.outputs.map(vi),
+    initializer: Object.entries(g.initializers ?? {}).map(([name, t]) => tensorToProto(name, t)),
+  };
 }
 
 /** The ModelProto message of a description. */
@@ -84,14 +120,7 @@ export function buildModelProto(m: BuildModel): onnx.ModelProto {
     opsetImport: Object.entries(m.opsets ?? { '': 13 }).map(([domain, version]) => ({ domain, version })),
     graph: {
       name: 'g',
-      node: m.nodes.map((n, i) => ({
-        name: n.name ?? `${n.op}_${i}`,
-        opType: n.op,
-        domain: n.domain ?? '',
-        input: n.inputs,
-        output: n.outputs,
-        attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attrProto(k, v)),
-      })),
+      node: m.nodes.map(nodeProto),
       input: inputs,
       output: m.outputs.map(valueInfoProto),
       initializer: inits.map(([name, t]) => tensorToProto(name, t, m.typedFields)),

@@ -5,10 +5,10 @@
 // static shapes are inferred (symbolic dims stay -1). Plain TS (browser / Worker safe).
 import { SparrowError } from '../errors.js';
 import { hasOp, resolveOp, supportedOpsets } from '../ops/registry.js';
-import type { AttrValue, Attrs, Tensor } from '../ops/types.js';
+import { graphAttrs, implicitInputCount, type AttrValue, type Attrs, type Tensor } from '../ops/types.js';
 import { topoSort, type Graph, type Node, type Value } from '../ir/graph.js';
 import { inferShapes } from '../ir/passes.js';
-import { attrsFromOnnx, dtypeFromCode, isGraphAttribute, tensorFromOnnx, valueInfoFromOnnx } from './attributes.js';
+import { attrsFromOnnx, dtypeFromCode, tensorFromOnnx, valueInfoFromOnnx } from './attributes.js';
 import { decodeModel, int64ToNumber, type onnx } from './proto.js';
 
 const normDomain = (d: string | null | undefined): string => (!d || d === 'ai.onnx' ? '' : d);
@@ -22,9 +22,11 @@ export interface ImportOptions {
 }
 
 /**
- * Decodes an ONNX model into a Graph. Throws SparrowError('invalid_model') for malformed or
- * inconsistent models, SparrowError('unsupported_op') for ops/opsets the registry lacks
- * (naming op, opset and node), subgraph attributes (If/Loop/Scan) and unsupported dtypes.
+ * Decodes an ONNX model into a Graph (subgraphs of If/Loop/Scan included, see buildGraph).
+ * Throws SparrowError('invalid_model') for malformed or inconsistent models (a subgraph reading a
+ * name no scope defines, cycles through subgraphs), SparrowError('unsupported_op') for
+ * ops/opsets the registry lacks (naming op, opset and node), non-tensor values (sequences,
+ * optionals) and unsupported dtypes.
  */
 export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Graph {
   return importModel(decodeModel(bytes), opts);
@@ -43,10 +45,53 @@ export function importModel(model: onnx.IModelProto, opts: ImportOptions = {}): 
     opsets[domain] = Math.max(opsets[domain] ?? 0, v);
   }
 
+  const missing = new UnsupportedOps();
+  const graph = buildGraph(g, opsets, null, missing);
+  if (graph.outputs.length === 0) throw new SparrowError('invalid_model', 'the graph has no outputs');
+  if (opts.inferShapes !== false) {
+    inferShapes(graph);
+    // The exporter's declared output dtypes must agree with what the ops compute.
+    for (const vi of g.output ?? []) {
+      const code = vi.type?.tensorType?.elemType;
+      if (!code) continue;
+      const declared = dtypeFromCode(code, `graph output '${vi.name ?? ''}'`);
+      const got = graph.values.get(vi.name ?? '')!.info.dtype;
+      if (declared !== got) {
+        throw new SparrowError('invalid_model', `graph output '${vi.name ?? ''}' is declared ${declared} but its producer computes ${got}`);
+      }
+    }
+  }
+  return graph;
+}
+
+/** Where a subgraph sits, for messages: `node 'loop' (Loop) attribute 'body'` chains. */
+interface SubgraphSite {
+  path: string;
+  /** 1 for a subgraph of the model's graph, 2 for one inside it... */
+  depth: number;
+}
+
+/** How deep subgraphs may nest (If inside Loop inside ...): a bound against hostile models. */
+export const MAX_SUBGRAPH_DEPTH = 32;
+
+/**
+ * A GraphProto as a Graph: the model's graph (`site` null) or a subgraph of a node attribute.
+ * Subgraphs follow ONNX's lexical scoping: a name a subgraph reads that none of its inputs,
+ * initializers or nodes defines is a value of an enclosing scope; it becomes one of the
+ * subgraph's `outer` values, and the node holding the subgraph reads it as an implicit input
+ * (after its ONNX inputs), resolved in turn in the node's graph. Formal inputs of a subgraph may
+ * lack a type (shape inference gives them the types the node passes in).
+ */
+function buildGraph(g: onnx.IGraphProto, opsets: Record<string, number>, site: SubgraphSite | null, missing: UnsupportedOps): Graph {
+  const sub = site !== null;
+  const inWhere = sub ? ` in subgraph ${site.path}` : '';
+  if (site && site.depth > MAX_SUBGRAPH_DEPTH) {
+    throw new SparrowError('invalid_model', `subgraphs nest deeper than ${MAX_SUBGRAPH_DEPTH} levels (at ${site.path})`);
+  }
   const values = new Map<string, Value>();
   const addConst = (name: string, t: Tensor, what: string): void => {
-    if (!name) throw new SparrowError('invalid_model', `${what} has no name`);
-    if (values.has(name)) throw new SparrowError('invalid_model', `${what} '${name}' is defined twice`);
+    if (!name) throw new SparrowError('invalid_model', `${what}${inWhere} has no name`);
+    if (values.has(name)) throw new SparrowError('invalid_model', `${what} '${name}'${inWhere} is defined twice`);
     values.set(name, { name, info: { dtype: t.dtype, dims: [...t.dims] }, const: t });
   };
 
@@ -54,27 +99,28 @@ export function importModel(model: onnx.IModelProto, opts: ImportOptions = {}): 
   if ((g.sparseInitializer?.length ?? 0) > 0) {
     throw new SparrowError(
       'unsupported_op',
-      `the model has ${g.sparseInitializer!.length} sparse initializer(s), which Sparrow does not read`,
+      `the model has ${g.sparseInitializer!.length} sparse initializer(s)${inWhere}, which Sparrow does not read`,
     );
   }
 
   const inputs: string[] = [];
   for (const vi of g.input ?? []) {
     const name = vi.name ?? '';
-    if (!name) throw new SparrowError('invalid_model', 'a graph input has no name');
+    if (!name) throw new SparrowError('invalid_model', `a graph input${inWhere} has no name`);
     const existing = values.get(name);
     if (existing?.const) continue; // an initializer listed as input (IR v3/v4): a constant
-    if (existing) throw new SparrowError('invalid_model', `graph input '${name}' is listed twice`);
-    values.set(name, { name, info: valueInfoFromOnnx(vi, 'graph input') });
+    if (existing) throw new SparrowError('invalid_model', `graph input '${name}'${inWhere} is listed twice`);
+    // a subgraph input without a type takes the one the node gives it (shape inference)
+    const info = sub && !vi.type ? { dtype: 'float32' as const, dims: null } : valueInfoFromOnnx(vi, `graph input${inWhere}`);
+    values.set(name, { name, info });
     inputs.push(name);
   }
 
   const nodes: Node[] = [];
   const nodeNames = new Set<string>();
-  const missing = new UnsupportedOps();
   (g.node ?? []).forEach((np, index) => {
     const op = np.opType ?? '';
-    if (!op) throw new SparrowError('invalid_model', `node #${index} ('${np.name ?? ''}') has no op_type`);
+    if (!op) throw new SparrowError('invalid_model', `node #${index} ('${np.name ?? ''}')${inWhere} has no op_type`);
     let name = np.name || `${op}#${index}`;
     if (nodeNames.has(name)) name = `${name}#${index}`;
     nodeNames.add(name);
@@ -83,19 +129,13 @@ export function importModel(model: onnx.IModelProto, opts: ImportOptions = {}): 
     if (opset === undefined) {
       throw new SparrowError(
         'invalid_model',
-        `node '${name}' (${op}) uses domain '${domain || 'ai.onnx'}', which the model's opset_import does not list`,
+        `node '${name}' (${op})${inWhere} uses domain '${domain || 'ai.onnx'}', which the model's opset_import does not list`,
       );
     }
-    for (const a of np.attribute ?? []) {
-      if (isGraphAttribute(a)) {
-        throw new SparrowError(
-          'unsupported_op',
-          `unsupported op ${domain ? `${domain}.` : ''}${op} at opset ${opset}, node "${name}": its attribute '${a.name ?? ''}' is a subgraph, and nested graphs (If/Loop/Scan control flow) are not supported`,
-          { op, domain, opset, node: name, attribute: a.name ?? '' },
-        );
-      }
-    }
-    const attrs: Attrs = attrsFromOnnx(np, name);
+    const path = `${site ? `${site.path} → ` : ''}node '${name}' (${op})`;
+    const attrs: Attrs = attrsFromOnnx(np, name, (sg, attr) =>
+      buildGraph(sg, opsets, { path: `${path} attribute '${attr}'`, depth: (site?.depth ?? 0) + 1 }, missing),
+    );
     const outputs = [...(np.output ?? [])];
     if (op === 'Split' && domain === '' && !('split' in attrs) && !('num_outputs' in attrs)) {
       // before opset 18 an equal Split makes as many parts as the node has outputs, which a
@@ -104,49 +144,64 @@ export function importModel(model: onnx.IModelProto, opts: ImportOptions = {}): 
     }
     if (op === 'Constant' && domain === '') {
       if (outputs.length !== 1 || !outputs[0])
-        throw new SparrowError('invalid_model', `Constant node '${name}' must have exactly one output`);
+        throw new SparrowError('invalid_model', `Constant node '${name}'${inWhere} must have exactly one output`);
       addConst(outputs[0], constantTensor(attrs, name), `Constant node '${name}' output`);
       return;
     }
+    for (const o of outputs) {
+      if (!o) continue;
+      if (values.has(o)) throw new SparrowError('invalid_model', `value '${o}' (an output of node '${name}')${inWhere} is defined twice`);
+      values.set(o, { name: o, info: { dtype: 'float32', dims: null } });
+    }
     if (!hasOp(op, domain, opset)) {
-      missing.add(op, domain, opset, name);
+      missing.add(op, domain, opset, name); // reported with the others once the whole model is read
       return;
     }
     const def = resolveOp(op, domain, opset, name);
-    for (const o of outputs) {
-      if (!o) continue;
-      if (values.has(o)) throw new SparrowError('invalid_model', `value '${o}' (an output of node '${name}') is defined twice`);
-      values.set(o, { name: o, info: { dtype: 'float32', dims: null } });
-    }
-    nodes.push({ name, op, domain, opset, inputs: [...(np.input ?? [])], outputs, attrs, def });
+    // the outer values of its subgraphs follow the node's ONNX inputs (implicit inputs)
+    const implicit = graphAttrs(attrs).flatMap(([, sg]) => sg.outer ?? []);
+    nodes.push({ name, op, domain, opset, inputs: [...(np.input ?? []), ...implicit], outputs, attrs, def });
   });
-
-  missing.throwIfAny();
 
   const outputs: string[] = [];
   for (const vi of g.output ?? []) {
     const name = vi.name ?? '';
-    if (!values.has(name))
+    if (!name) throw new SparrowError('invalid_model', `a graph output${inWhere} has no name`);
+    if (!sub && !values.has(name))
       throw new SparrowError('invalid_model', `graph output '${name}' is not produced by any node, input or initializer`);
     outputs.push(name);
   }
-  if (outputs.length === 0) throw new SparrowError('invalid_model', 'the graph has no outputs');
 
-  const graph: Graph = { name: g.name ?? '', opsets, inputs, outputs, nodes, values };
-  topoSort(graph);
-  if (opts.inferShapes !== false) {
-    inferShapes(graph);
-    // The exporter's declared output dtypes must agree with what the ops compute.
-    for (const vi of g.output ?? []) {
-      const code = vi.type?.tensorType?.elemType;
-      if (!code) continue;
-      const declared = dtypeFromCode(code, `graph output '${vi.name ?? ''}'`);
-      const got = values.get(vi.name ?? '')!.info.dtype;
-      if (declared !== got) {
-        throw new SparrowError('invalid_model', `graph output '${vi.name ?? ''}' is declared ${declared} but its producer computes ${got}`);
+  const graph: Graph = { name: g.name ?? '', opsets: { ...opsets }, inputs, outputs, nodes, values };
+  // every op the model uses that the registry lacks, in one error (nodes are missing from here on)
+  if (!sub) missing.throwIfAny();
+  else if (missing.list.length > 0) return graph;
+  if (sub) {
+    // every name read here that this graph does not define comes from an enclosing scope
+    const outer: string[] = [];
+    const capture = (name: string): void => {
+      if (!name || values.has(name)) return;
+      values.set(name, { name, info: { dtype: 'float32', dims: null } });
+      outer.push(name);
+    };
+    for (const n of nodes) n.inputs.forEach(capture);
+    outputs.forEach(capture);
+    graph.outer = outer;
+  } else {
+    for (const n of nodes) {
+      const k = n.inputs.length - implicitInputCount(n.attrs);
+      for (const name of n.inputs.slice(k)) {
+        if (!values.has(name)) {
+          throw new SparrowError(
+            'invalid_model',
+            `a subgraph of node '${n.name}' (${n.op}) reads '${name}', which neither the subgraph nor any enclosing graph defines`,
+            { node: n.name, op: n.op, value: name },
+          );
+        }
       }
     }
   }
+  topoSort(graph);
   return graph;
 }
 

@@ -207,6 +207,8 @@ export interface WasmExports {
   f32_gelu__wasmsimd(x: usize, y: usize, n: usize, tanhForm: i32): void;
   /** assembly/f32ops/unary/f32_pow_scalar__wasmsimd */
   f32_pow_scalar__wasmsimd(x: usize, y: usize, n: usize, e: f32): void;
+  /** assembly/f32ops/unary/f32_silu__wasmsimd */
+  f32_silu__wasmsimd(x: usize, y: usize, n: usize): void;
   /** assembly/f32ops/pool/f32_maxpool2d__wasm */
   f32_maxpool2d__wasm(g: usize, x: usize, y: usize): void;
   /** assembly/f32ops/pool/f32_avgpool2d__wasm */

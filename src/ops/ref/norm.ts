@@ -1,6 +1,6 @@
-// Normalizations and reductions: BatchNormalization (inference; training_mode of opset 14+),
-// LayerNormalization (Y, Mean, InvStdDev), Softmax / LogSoftmax (2-D coercion before opset 13,
-// one axis from 13), ReduceMean (axes attribute before 18, input from 18), GlobalAveragePool.
+// Normalizations: BatchNormalization (inference; training_mode of opset 14+), LayerNormalization
+// (Y, Mean, InvStdDev), Softmax / LogSoftmax (2-D coercion before opset 13, one axis from 13),
+// GlobalAveragePool. (ReduceMean is in reduce.ts with the other reductions.)
 // Sums and variances are accumulated in float64.
 
 import type { KernelContext, RefKernel, ShapeFn, Tensor, ValueInfo } from '../types.js';
@@ -10,14 +10,12 @@ import {
   broadcastDims,
   broadcastIndex,
   infoOf,
-  normAxes,
   normAxis,
   opError,
   requireDtype,
   requireInput,
   sameDims,
   sameInfo,
-  toIntList,
 } from './util.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -240,73 +238,6 @@ function softmaxKernel(op: 'Softmax' | 'LogSoftmax'): RefKernel {
 
 export const softmax = softmaxKernel('Softmax');
 export const logSoftmax = softmaxKernel('LogSoftmax');
-
-// ---------------------------------------------------------------------------------------------
-// ReduceMean
-
-/** The reduced axes, or null for "no reduction" (opset 18 noop_with_empty_axes with empty axes). */
-function reduceAxes(
-  op: string,
-  rank: number,
-  attrs: AttrReader,
-  axesInput: Tensor | undefined,
-  ctx: KernelContext,
-  fromInput: boolean,
-): number[] | null {
-  let axes: number[] | undefined;
-  if (fromInput) {
-    if (axesInput) axes = toIntList(axesInput, 'axes', op, ctx);
-  } else {
-    axes = attrs.ints('axes');
-  }
-  if (!axes || axes.length === 0) {
-    if (fromInput && attrs.int('noop_with_empty_axes', 0) === 1) return null;
-    return Array.from({ length: rank }, (_, i) => i);
-  }
-  return normAxes(axes, rank, op, ctx);
-}
-
-/** ReduceMean; `fromInput` = opset 18 form (axes as input 1, noop_with_empty_axes). */
-export function reduceMean(fromInput: boolean): RefKernel {
-  return (inputs, attrs, ctx) => {
-    const op = 'ReduceMean';
-    const X = requireInput(inputs, 0, op, ctx, 'data');
-    requireDtype(X, ['float32'], 'data', op, ctx);
-    const r = new AttrReader(op, attrs, ctx);
-    const keep = r.intIn('keepdims', 1, [0, 1]) === 1;
-    const axes = reduceAxes(op, X.dims.length, r, inputs[1], ctx, fromInput);
-    if (axes === null) return [{ dtype: X.dtype, dims: [...X.dims], data: (X.data as Float32Array).slice() }];
-    const keptDims = X.dims.map((d, i) => (axes.includes(i) ? 1 : d));
-    const outN = elementCount(keptDims);
-    const count = elementCount(X.dims) / Math.max(outN, 1);
-    const slot = broadcastIndex(keptDims, X.dims); // input element -> output slot
-    const sums = new Float64Array(outN);
-    const x = X.data as Float32Array;
-    for (let i = 0; i < x.length; i++) sums[slot ? slot[i]! : i]! += x[i]!;
-    const y = new Float32Array(outN);
-    for (let j = 0; j < outN; j++) y[j] = sums[j]! / count;
-    const dims = keep ? keptDims : X.dims.filter((_, i) => !axes.includes(i));
-    return [{ dtype: X.dtype, dims, data: y }];
-  };
-}
-
-export function reduceMeanShape(fromInput: boolean): ShapeFn {
-  return (inputs, attrs, constants, ctx) => {
-    const op = 'ReduceMean';
-    const X = infoOf(inputs, 0, op, ctx);
-    const r = new AttrReader(op, attrs, ctx);
-    const keep = r.int('keepdims', 1) === 1;
-    if (fromInput && inputs[1] && !constants[1]) {
-      // axes unknown: the rank is known only with keepdims
-      return [{ dtype: X.dtype, dims: keep && X.dims ? X.dims.map(() => -1) : null }];
-    }
-    if (!X.dims) return [{ dtype: X.dtype, dims: null }];
-    const axes = reduceAxes(op, X.dims.length, r, constants[1], ctx, fromInput);
-    if (axes === null) return [sameInfo(X)];
-    const dims = keep ? X.dims.map((d, i) => (axes.includes(i) ? 1 : d)) : X.dims.filter((_, i) => !axes.includes(i));
-    return [{ dtype: X.dtype, dims }];
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // GlobalAveragePool

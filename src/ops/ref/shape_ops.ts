@@ -6,6 +6,7 @@
 import type { Attrs, KernelContext, RefKernel, ShapeFn, Tensor, TensorData, TensorDType, ValueInfo } from '../types.js';
 import { elementCount } from '../types.js';
 import { dtypeFromOnnx, dtypeName as onnxTypeName } from '../dtypes.js';
+import { checkOutputSize } from './elements.js';
 import {
   AttrReader,
   allocData,
@@ -680,6 +681,7 @@ export const gather: RefKernel = (inputs, attrs, ctx) => {
     return i < 0 ? i + len : i;
   });
   const outDims = [...data.dims.slice(0, axis), ...indices.dims, ...data.dims.slice(axis + 1)];
+  checkOutputSize(outer * idx.length * inner, op, ctx);
   const map = new Int32Array(outer * idx.length * inner);
   let k = 0;
   for (let o = 0; o < outer; o++) {
@@ -872,13 +874,20 @@ export function dropoutShape(version: 7 | 10 | 12): ShapeFn {
 // ---------------------------------------------------------------------------------------------
 // Expand (beyond the core list: stories260K needs it)
 
+/** Expand's shape input: dims >= 0 (a negative one would broadcast into a negative size). */
+function expandTarget(shape: number[], ctx: KernelContext): number[] {
+  if (shape.some((d) => d < 0)) throw opError('Expand', ctx, `shape [${shape.join(', ')}] has a negative dim`);
+  return shape;
+}
+
 /** Expand(input, shape): numpy broadcast of input's dims with `shape` (a 1 in shape keeps the input dim). */
 export const expand: RefKernel = (inputs, _attrs, ctx) => {
   const op = 'Expand';
   const x = requireInput(inputs, 0, op, ctx, 'input'),
     s = requireInput(inputs, 1, op, ctx, 'shape');
   requireDtype(s, ['int64'], 'shape', op, ctx);
-  const dims = broadcastDims([x.dims, toIntList(s, 'shape', op, ctx)], op, ctx);
+  const dims = broadcastDims([x.dims, expandTarget(toIntList(s, 'shape', op, ctx), ctx)], op, ctx);
+  checkOutputSize(elementCount(dims), op, ctx);
   const map = broadcastIndex(x.dims, dims);
   return [map ? gatherElements(x, dims, map) : copyOf(x, dims)];
 };
@@ -892,6 +901,7 @@ export const expandShape: ShapeFn = (inputs, _attrs, constants, ctx) => {
     if (n === undefined || n < 0 || !x.dims) return [{ dtype: x.dtype, dims: null }];
     return [{ dtype: x.dtype, dims: new Array<number>(Math.max(n, x.dims.length)).fill(-1) }];
   }
+  expandTarget(shape, ctx);
   if (!x.dims) return [{ dtype: x.dtype, dims: null }];
   return [{ dtype: x.dtype, dims: broadcastDimsSymbolic([x.dims, shape], op, ctx) }];
 };

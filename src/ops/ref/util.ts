@@ -5,8 +5,8 @@
 // the kernels): onnx-proto types only.
 
 import { SparrowError } from '../../errors.js';
-import type { AttrValue, Attrs, KernelContext, Tensor, TensorData, TensorDType, ValueInfo } from '../types.js';
-import { elementCount } from '../types.js';
+import type { AttrValue, Attrs, IrGraph, KernelContext, Tensor, TensorData, TensorDType, ValueInfo } from '../types.js';
+import { elementCount, isGraphAttr } from '../types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -28,6 +28,7 @@ function describe(v: AttrValue): string {
   if (typeof v === 'number') return `number ${v}`;
   if (typeof v === 'string') return `string "${v}"`;
   if (Array.isArray(v)) return `list [${v.join(', ')}]`;
+  if (isGraphAttr(v)) return `graph '${v.name}'`;
   return `tensor ${v.dtype}[${v.dims.join(', ')}]`;
 }
 
@@ -95,7 +96,15 @@ export class AttrReader {
   tensor(name: string): Tensor | undefined {
     if (!this.has(name)) return undefined;
     const v = this.attrs[name]!;
-    if (typeof v !== 'object' || Array.isArray(v)) throw this.bad(name, 'a tensor', v);
+    if (typeof v !== 'object' || Array.isArray(v) || isGraphAttr(v)) throw this.bad(name, 'a tensor', v);
+    return v;
+  }
+
+  /** A required subgraph (GRAPH) attribute. */
+  graph(name: string): IrGraph {
+    if (!this.has(name)) throw opError(this.op, this.ctx, `attribute '${name}' (a graph) is required`);
+    const v = this.attrs[name]!;
+    if (!isGraphAttr(v)) throw this.bad(name, 'a graph', v);
     return v;
   }
 

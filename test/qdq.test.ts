@@ -1,0 +1,232 @@
+// scripts/make-qdq.mjs, the QDQ model maker (onnxruntime's static quantizer, QDQ format), and
+// QDQ models through Sparrow's reference engine against onnxruntime-node:
+//  - the graph it writes has onnxruntime's QDQ node units (checked node by node on a small model
+//    with Conv→Relu, a residual Add, MatMul and Gemm), with its parameter formulas;
+//  - the QDQ model's outputs through onnxruntime (which fuses the units into QLinearConv, QGemm…)
+//    and through Sparrow's reference engine (which runs DequantizeLinear → float op → QuantizeLinear)
+//    agree to one quantization step, and both stay near the float model;
+//  - ResNet-20 on CIFAR-10 (../shared/data): calibrated on 32 records (1000..1031), the first 200
+//    records classified by onnxruntime and by Sparrow's reference engine with the same top-1.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildModel } from '../src/onnx/build.js';
+import { onnxRuntime, type onnx } from '../src/onnx/proto.js';
+import type { Tensor } from '../src/ops/types.js';
+import { createOrtEngine, type InferenceEngine } from '../src/runtime/ort.js';
+import { Session } from '../src/runtime/session.js';
+import { lcg } from './helpers/tensors.js';
+import '../src/ops/ref/index.js';
+// @ts-expect-error: plain ESM scripts without declarations
+import { cifar10Feeds, computeScaleZp, makeQdq, quantizeWeight } from '../scripts/make-qdq.mjs';
+
+const fr = Math.fround;
+
+interface QdqResult {
+  bytes: Uint8Array;
+  report: {
+    quantizedActivations: Record<string, { scale: number; zeroPoint: number; min: number; max: number }>;
+    removedActivations: string[];
+  };
+}
+type Feed = Record<string, { dims: number[]; data: Float32Array }>;
+
+async function run(engine: InferenceEngine | Session, x: Tensor): Promise<Float32Array> {
+  const out = await engine.run({ [engine.inputNames[0]!]: x });
+  return out[engine.outputNames[0]!]!.data as Float32Array;
+}
+
+const f32 = (dims: number[], rnd: () => number, s = 1): Tensor => ({
+  dtype: 'float32',
+  dims,
+  data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => (rnd() - 0.5) * 2 * s),
+});
+
+describe('make-qdq: parameters as onnxruntime computes them', () => {
+  it('activation scale / zero point (uint8, int8), ranges widened to 0, tiny ranges', () => {
+    // (max − min) / 255 in float64 from a float32 difference, stored as float32; zp = round(qmin − min / scale)
+    const u = computeScaleZp(fr(-1.5), fr(3.25), 0, 255, false);
+    expect(u.scale).toBe(fr(fr(3.25 + 1.5) / 255));
+    expect(u.zeroPoint).toBe(Math.round(1.5 / (fr(3.25 + 1.5) / 255)));
+    const s = computeScaleZp(fr(0.5), fr(2), -128, 127, false); // widened to [0, 2]
+    expect(s.scale).toBe(fr(2 / 255));
+    expect(s.zeroPoint).toBe(-128);
+    expect(computeScaleZp(0, 1e-39, 0, 255, false)).toEqual({ scale: 1, zeroPoint: 0 });
+    expect(computeScaleZp(-2, 1, -127, 127, true)).toEqual({ scale: fr(4 / 254), zeroPoint: 0 });
+  });
+
+  it('weights: int8 symmetric per output channel, [-127, 127], scale max|w|/127', () => {
+    const w = Float32Array.of(1, -2, 0.5, 0.25, 0, 0, 0, 0, -3, 3, 1.5, 0.1);
+    const { q, scales } = quantizeWeight(w, [3, 4], 0);
+    expect(Array.from(scales)).toEqual([fr(4 / 254), 1, fr(6 / 254)]);
+    expect(Array.from(q)).toEqual([
+      64,
+      -127,
+      32,
+      16,
+      0,
+      0,
+      0,
+      0,
+      -127,
+      127,
+      Math.round(fr(1.5 / fr(6 / 254))),
+      Math.round(fr(0.1 / fr(6 / 254))),
+    ]);
+  });
+});
+
+describe('make-qdq on a small model: node units, and Sparrow = onnxruntime on the QDQ model', () => {
+  // x [1,3,8,8] → Conv(4, 3x3, pad 1) → Relu → Conv(4, 3x3, pad 1) → Add(Relu out) → Relu
+  //   → Reshape [1, 256] → MatMul W[256, 16] → Gemm(W2 [10, 16], transB, bias) → y [1, 10]
+  const rnd = lcg(7);
+  const init = (dims: number[], s: number): Tensor => f32(dims, rnd, s);
+  const float = buildModel({
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'w1', 'b1'], outputs: ['c1'], attrs: { pads: [1, 1, 1, 1] } },
+      { op: 'Relu', inputs: ['c1'], outputs: ['r1'] },
+      { op: 'Conv', inputs: ['r1', 'w2', 'b2'], outputs: ['c2'], attrs: { pads: [1, 1, 1, 1] } },
+      { op: 'Add', inputs: ['c2', 'r1'], outputs: ['s'] },
+      { op: 'Relu', inputs: ['s'], outputs: ['r2'] },
+      { op: 'Reshape', inputs: ['r2', 'shape'], outputs: ['f'] },
+      { op: 'MatMul', inputs: ['f', 'w3'], outputs: ['m'] },
+      { op: 'Gemm', inputs: ['m', 'w4', 'b4'], outputs: ['y'], attrs: { transB: 1 } },
+    ],
+    inputs: [{ name: 'x', dtype: 'float32', dims: [1, 3, 8, 8] }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: [1, 10] }],
+    initializers: {
+      w1: init([4, 3, 3, 3], 0.5),
+      b1: init([4], 0.2),
+      w2: init([4, 4, 3, 3], 0.3),
+      b2: init([4], 0.2),
+      shape: { dtype: 'int64', dims: [2], data: BigInt64Array.of(1n, 256n) },
+      w3: init([256, 16], 0.1),
+      w4: init([10, 16], 0.4),
+      b4: init([10], 0.1),
+    },
+    opsets: { '': 13 },
+  });
+  const calib: Feed[] = Array.from({ length: 16 }, () => ({
+    x: { dims: [1, 3, 8, 8], data: f32([1, 3, 8, 8], rnd).data as Float32Array },
+  }));
+
+  it('writes onnxruntime QDQ node units: Q→DQ on activations, DQ(int8 per channel) weights, DQ(int32) biases, Relu after Conv folded', async () => {
+    const { bytes, report } = (await makeQdq(float, calib)) as QdqResult;
+    const g = onnxRuntime.ModelProto.decode(bytes).graph!;
+    const nodes = g.node!.map((n) => ({ ...n, input: n.input!, output: n.output!, attribute: n.attribute! }));
+    const producer = new Map(nodes.flatMap((n) => n.output.map((o) => [o, n] as const)));
+    const init = new Map(g.initializer!.map((t) => [t.name!, t]));
+    const dqOf = (t: string) => {
+      const n = producer.get(t)!;
+      expect(n.opType, `${t} comes from a DequantizeLinear`).toBe('DequantizeLinear');
+      return n;
+    };
+    // every Conv / MatMul / Gemm: DequantizeLinear on each input; its output goes to a QuantizeLinear
+    for (const n of nodes.filter((x) => ['Conv', 'MatMul', 'Gemm'].includes(x.opType!))) {
+      for (const [k, t] of n.input.entries()) {
+        const dq = dqOf(t);
+        const q = producer.get(dq.input[0]!);
+        if (q)
+          expect(q.opType).toBe('QuantizeLinear'); // activation: Q → DQ
+        else {
+          const stored = init.get(dq.input[0]!)!; // weight / bias: stored quantized, DQ only
+          expect(stored.dataType).toBe(k === 2 ? 6 : 3); // int32 bias, int8 weight
+          const axis = dq.attribute.find((a) => a.name === 'axis');
+          expect(Number(axis?.i ?? -1)).toBe(n.opType === 'MatMul' ? 1 : 0);
+          const zp = init.get(dq.input[2]!)!;
+          expect(Array.from(zp.rawData!).every((b) => b === 0)).toBe(true);
+        }
+      }
+      const consumers = nodes.filter((x) => x.input.includes(n.output[0]!));
+      expect(consumers.map((c) => c.opType)).toEqual(['QuantizeLinear']);
+    }
+    // Relu after the first Conv folded into it (the Conv writes r1); the one after Add kept
+    expect(report.removedActivations).toEqual(['Relu Relu_1']);
+    expect(nodes.filter((n) => n.opType === 'Relu').map((n) => n.input[0])).toEqual(['s']);
+    expect(producer.get('r1')!.opType).toBe('Conv');
+    expect(report.quantizedActivations.r1!.zeroPoint).toBe(0); // ReLU range starts at 0
+    // the residual Add reads the DequantizeLinear of r1, like the second Conv
+    const add = nodes.find((n) => n.opType === 'Add')!;
+    expect(add.input).toEqual(['c2_DequantizeLinear_Output', 'r1_DequantizeLinear_Output']);
+    // the graph output keeps its name on the last DequantizeLinear
+    expect(producer.get('y')!.opType).toBe('DequantizeLinear');
+    expect(producer.get('y_QuantizeLinear_Input')!.opType).toBe('Gemm');
+    // bias scale = fround(x_scale · w_scale[c]), bias = round(b / scale)
+    const b4 = init.get('b4_quantized_scale')!,
+      w4 = init.get('w4_scale')!,
+      xs = report.quantizedActivations.m!.scale;
+    const floats = (t: onnx.ITensorProto) => new Float32Array(Uint8Array.from(t.rawData!).buffer);
+    expect(Array.from(floats(b4))).toEqual(Array.from(floats(w4), (s) => fr(xs * s)));
+  });
+
+  it('onnxruntime and Sparrow reference agree on the QDQ model (≤ 1 output step), both near the float model', async () => {
+    const { bytes, report } = (await makeQdq(float, calib)) as QdqResult;
+    const ort = await createOrtEngine('ort-node', bytes);
+    const ortFloat = await createOrtEngine('ort-node', float);
+    const ref = await Session.fromOnnx(bytes, { engine: 'reference' });
+    const step = report.quantizedActivations.y!.scale;
+    const range = report.quantizedActivations.y!.max - report.quantizedActivations.y!.min;
+    for (let i = 0; i < 8; i++) {
+      const x = f32([1, 3, 8, 8], rnd);
+      const [a, b, c] = [await run(ort, x), await run(ref, x), await run(ortFloat, x)];
+      for (let k = 0; k < 10; k++) {
+        expect(Math.abs(a[k]! - b[k]!), `output ${k}`).toBeLessThanOrEqual(step * 1.0001);
+        expect(Math.abs(a[k]! - c[k]!)).toBeLessThan(0.1 * range);
+      }
+    }
+    await ort.dispose();
+    await ortFloat.dispose();
+  });
+});
+
+const DATA = process.env.SPARROW_DATA ?? resolve(process.cwd(), '../shared/data');
+const RESNET = join(DATA, 'models', 'resnet20-cifar10.onnx'),
+  CIFAR = join(DATA, 'cifar10', 'test_q75.bin');
+const HAVE = existsSync(RESNET) && existsSync(CIFAR);
+if (!HAVE) console.warn(`\n*** SKIPPING the QDQ ResNet-20 check: ${RESNET} or ${CIFAR} absent (set SPARROW_DATA) ***\n`);
+
+describe.runIf(HAVE)('QDQ ResNet-20 (CIFAR-10): onnxruntime-node and Sparrow reference', () => {
+  it('calibrated on records 1000..1031, the same top-1 on records 0..199', { timeout: 600_000 }, async () => {
+    const mean = [0.485, 0.456, 0.406],
+      std = [0.229, 0.224, 0.225];
+    const cifar = new Uint8Array(readFileSync(CIFAR));
+    const floatBytes = new Uint8Array(readFileSync(RESNET));
+    const { bytes } = (await makeQdq(floatBytes, cifar10Feeds(cifar, 'input', 1000, 32, mean, std))) as QdqResult;
+    const N = 200,
+      B = 25;
+    const batch = (from: number): Tensor => {
+      const feeds = cifar10Feeds(cifar, 'input', from, B, mean, std) as Feed[];
+      const data = new Float32Array(B * 3072);
+      feeds.forEach((f, i) => data.set(f.input!.data, i * 3072));
+      return { dtype: 'float32', dims: [B, 3, 32, 32], data };
+    };
+    const top1 = async (e: InferenceEngine | Session): Promise<number[]> => {
+      const preds: number[] = [];
+      for (let from = 0; from < N; from += B) {
+        const y = await run(e, batch(from));
+        for (let i = 0; i < B; i++) {
+          let best = 0;
+          for (let j = 1; j < 10; j++) if (y[i * 10 + j]! > y[i * 10 + best]!) best = j;
+          preds.push(best);
+        }
+      }
+      return preds;
+    };
+    const labels = Array.from({ length: N }, (_, i) => cifar[i * 3073]!);
+    const acc = (p: number[]) => p.filter((v, i) => v === labels[i]).length / N;
+    const ort = await createOrtEngine('ort-node', bytes);
+    const ortFloat = await createOrtEngine('ort-node', floatBytes);
+    const pOrt = await top1(ort),
+      pFloat = await top1(ortFloat);
+    const pRef = await top1(await Session.fromOnnx(bytes, { engine: 'reference' }));
+    const agree = pRef.filter((v, i) => v === pOrt[i]).length;
+    console.log(
+      `QDQ ResNet-20, CIFAR-10 records 0..${N - 1}: onnxruntime ${(acc(pOrt) * 100).toFixed(1)}%, Sparrow reference ` +
+        `${(acc(pRef) * 100).toFixed(1)}%, same top-1 ${agree}/${N}; float model (onnxruntime) ${(acc(pFloat) * 100).toFixed(1)}%`,
+    );
+    expect(agree).toBe(N);
+    expect(Math.abs(acc(pOrt) - acc(pFloat))).toBeLessThanOrEqual(0.03);
+    await ort.dispose();
+    await ortFloat.dispose();
+  });
+});
