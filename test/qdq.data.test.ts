@@ -1,7 +1,8 @@
 // A QDQ ResNet-20 (scripts/make-qdq.mjs, onnxruntime's static quantizer) on CIFAR-10 from
 // ../shared/data (or $SPARROW_DATA): calibrated on 32 records (1000..1031), the first 200 records
-// classified by onnxruntime and by Sparrow's reference engine with the same top-1. The QDQ maker
-// on small models: test/qdq.test.ts.
+// classified by onnxruntime, by Sparrow's reference engine (the same top-1) and by sparrow-int8 on
+// the model's own int8 parameters. The QDQ maker and QDQ in sparrow-int8 on small models:
+// test/qdq.test.ts.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../src/ops/types.js';
@@ -60,6 +61,14 @@ describe.runIf(HAVE)('QDQ ResNet-20 (CIFAR-10): onnxruntime-node and Sparrow ref
     const pOrt = await top1(ort),
       pFloat = await top1(ortFloat);
     const pRef = await top1(await Session.fromOnnx(bytes, { engine: 'reference' }));
+    const int8 = await Session.fromOnnx(bytes, { engine: 'sparrow-int8' });
+    expect(int8.report!.int8!.mode).toBe('static');
+    expect(int8.report!.int8!.layers.length).toBe(20);
+    const pInt8 = await top1(int8);
+    const agreeInt8 = pInt8.filter((v, i) => v === pOrt[i]).length;
+    console.log(`QDQ ResNet-20 in sparrow-int8: ${(acc(pInt8) * 100).toFixed(1)}%, same top-1 as onnxruntime ${agreeInt8}/${N}`);
+    expect(agreeInt8).toBeGreaterThanOrEqual(N - 4);
+    expect(Math.abs(acc(pInt8) - acc(pOrt))).toBeLessThanOrEqual(0.015);
     const agree = pRef.filter((v, i) => v === pOrt[i]).length;
     console.log(
       `QDQ ResNet-20, CIFAR-10 records 0..${N - 1}: onnxruntime ${(acc(pOrt) * 100).toFixed(1)}%, Sparrow reference ` +

@@ -175,3 +175,61 @@ describe('make-qdq on a small model: node units, and Sparrow = onnxruntime on th
     await ortFloat.dispose();
   });
 });
+
+describe("QDQ models in sparrow-int8 (src/ir/qdq.ts): the int8 kernels with the model's own parameters", () => {
+  const rnd = lcg(4242);
+  const init = (dims: number[], s: number): Tensor => f32(dims, rnd, s);
+  const float = buildModel({
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'w1', 'b1'], outputs: ['c1'], attrs: { pads: [1, 1, 1, 1] } },
+      { op: 'Relu', inputs: ['c1'], outputs: ['r1'] },
+      { op: 'Conv', inputs: ['r1', 'w2', 'b2'], outputs: ['c2'], attrs: { pads: [1, 1, 1, 1] } },
+      { op: 'Relu', inputs: ['c2'], outputs: ['r2'] },
+      { op: 'Flatten', inputs: ['r2'], outputs: ['f'] },
+      { op: 'Gemm', inputs: ['f', 'w3', 'b3'], outputs: ['y'], attrs: { transB: 1 } },
+    ],
+    inputs: [{ name: 'x', dtype: 'float32', dims: [1, 3, 8, 8] }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: [1, 10] }],
+    initializers: {
+      w1: init([6, 3, 3, 3], 0.5),
+      b1: init([6], 0.2),
+      w2: init([4, 6, 3, 3], 0.3),
+      b2: init([4], 0.2),
+      w3: init([10, 256], 0.1),
+      b3: init([10], 0.1),
+    },
+  });
+  const calib = Array.from({ length: 16 }, () => ({ x: f32([1, 3, 8, 8], rnd) }));
+
+  it('every layer runs int8 with the QDQ weights; within 2 output steps of onnxruntime; SIMD = scalar bit for bit', async () => {
+    for (const activations of ['uint8', 'int8'] as const) {
+      const { bytes, report } = (await makeQdq(float, calib, { activations })) as QdqResult;
+      const ort = await createOrtEngine('ort-node', bytes);
+      const s = await Session.fromOnnx(bytes, { engine: 'sparrow-int8' });
+      const scalar = await Session.fromOnnx(bytes, { engine: 'sparrow-int8', kernels: 'scalar' });
+      const r = s.report!.int8!;
+      expect(r.mode).toBe('static');
+      expect(r.layers.map((l) => l.io)).toEqual(['i8', 'i8', 'i8→f32']);
+      expect(s.report!.fallbackOps).toEqual([]);
+      const step = report.quantizedActivations.y!.scale;
+      for (let i = 0; i < 6; i++) {
+        const x = f32([1, 3, 8, 8], rnd);
+        const [a, b, c] = [await run(ort, x), await run(s, x), await run(scalar, x)];
+        expect(Array.from(c), activations).toEqual(Array.from(b));
+        for (let k = 0; k < 10; k++) expect(Math.abs(a[k]! - b[k]!), `${activations} output ${k}`).toBeLessThanOrEqual(2 * step * 1.0001);
+      }
+      await ort.dispose();
+    }
+  });
+
+  it('a model without QDQ still runs dynamic; the float engines keep the fake quantization', async () => {
+    const plain = await Session.fromOnnx(float, { engine: 'sparrow-int8' });
+    expect(plain.report!.int8!.mode).toBe('dynamic');
+    const { bytes } = (await makeQdq(float, calib)) as QdqResult;
+    const f = await Session.fromOnnx(bytes, { engine: 'sparrow-f32' });
+    const ref = await Session.fromOnnx(bytes, { engine: 'reference' });
+    const x = f32([1, 3, 8, 8], rnd);
+    expect(Array.from(await run(f, x))).toEqual(Array.from(await run(ref, x)).map((v) => expect.closeTo(v, 5)));
+    expect(f.graph.nodes.some((n) => n.op === 'QuantizeLinear')).toBe(true);
+  });
+});
