@@ -16,7 +16,11 @@ import { compileNodeModule } from '../src/wasm/node.js';
 import type { Tensor } from '../src/ops/types.js';
 import '../src/ops/ref/index.js';
 
-const f32 = (dims: number[], v = 0.5): Tensor => ({ dtype: 'float32', dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(v) });
+const f32 = (dims: number[], v = 0.5): Tensor => ({
+  dtype: 'float32',
+  dims,
+  data: new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(v),
+});
 
 /** Small valid models that exercise different parts of the importer and the engines. */
 const SEEDS: Uint8Array[] = [
@@ -50,8 +54,20 @@ const SEEDS: Uint8Array[] = [
         inputs: ['cond'],
         outputs: ['y'],
         attrs: {
-          then_branch: { graph: { nodes: [{ op: 'Add', inputs: ['x', 'x'], outputs: ['t'] }], inputs: [], outputs: [{ name: 't', dtype: 'float32', dims: [2] }] } },
-          else_branch: { graph: { nodes: [{ op: 'Neg', inputs: ['x'], outputs: ['e'] }], inputs: [], outputs: [{ name: 'e', dtype: 'float32', dims: [2] }] } },
+          then_branch: {
+            graph: {
+              nodes: [{ op: 'Add', inputs: ['x', 'x'], outputs: ['t'] }],
+              inputs: [],
+              outputs: [{ name: 't', dtype: 'float32', dims: [2] }],
+            },
+          },
+          else_branch: {
+            graph: {
+              nodes: [{ op: 'Neg', inputs: ['x'], outputs: ['e'] }],
+              inputs: [],
+              outputs: [{ name: 'e', dtype: 'float32', dims: [2] }],
+            },
+          },
         },
       },
     ],
@@ -112,7 +128,16 @@ describe('hostile ONNX bytes', () => {
 });
 
 /** Structured mutations of a decoded model. */
-type Mutation = (m: onnx.ModelProto, r: () => number) => void;
+// (every optional field of the decoded protos present: the mutations only run on decoded models,
+// where protobufjs fills repeated fields with arrays)
+type Loose<T> = {
+  -readonly [K in keyof T]-?: NonNullable<T[K]> extends Array<infer U>
+    ? Array<Loose<U>>
+    : NonNullable<T[K]> extends object
+      ? Loose<NonNullable<T[K]>>
+      : NonNullable<T[K]>;
+};
+type Mutation = (m: Loose<onnx.IModelProto>, r: () => number) => void;
 const pick = <T>(a: readonly T[], r: () => number): T | undefined => (a.length ? a[Math.floor(r() * a.length)] : undefined);
 const HUGE = [0, -1, -7, 1, 3, 1 << 20, 2 ** 31 - 1, 2 ** 40, Number.MAX_SAFE_INTEGER];
 
@@ -158,7 +183,12 @@ const MUTATIONS: Record<string, Mutation> = {
   'a node or output removed or duplicated': (m, r) => {
     const g = m.graph!;
     if (r() < 0.5 && g.node.length) g.node.splice(Math.floor(r() * g.node.length), 1);
-    else if (g.node.length) g.node.push(onnxRuntime.NodeProto.decode(onnxRuntime.NodeProto.encode(pick(g.node, r)!).finish()));
+    else if (g.node.length)
+      g.node.push(
+        onnxRuntime.NodeProto.decode(
+          onnxRuntime.NodeProto.encode(pick(g.node, r)! as onnx.INodeProto).finish(),
+        ) as unknown as Loose<onnx.INodeProto>,
+      );
     if (r() < 0.3 && g.output.length) g.output.push(g.output[0]!);
   },
 };
@@ -174,8 +204,8 @@ describe('hostile ONNX structures', () => {
           const m = onnxRuntime.ModelProto.decode(SEEDS[k]!);
           for (const [name, seed] of muts) {
             let s = seed >>> 0;
-            const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-            MUTATIONS[name]!(m, r);
+            const r = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+            MUTATIONS[name]!(m as unknown as Loose<onnx.IModelProto>, r);
           }
           let bytes: Uint8Array;
           try {

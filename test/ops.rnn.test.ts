@@ -11,11 +11,9 @@
 //   - named cases the property found or that pin a rule (sequence_lens 0, hidden_size inferred);
 //   - the ONNX node tests test_lstm* / test_gru* / test_rnn* / test_simple_rnn*
 //     (test/fixtures/onnx-node): sparrow-f32 runs them in WASM and matches the expected outputs;
-//   - kws-lstm-gru-random.onnx (2-layer bidirectional LSTM, GRU, Linear; exported by PyTorch):
-//     the reference engine and sparrow-f32 (in WASM) within 1e-4 relative of onnxruntime-node
-//     (data tier: skipped with a message without ../shared/data or $SPARROW_DATA).
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+//   - kws-lstm-gru-random.onnx (a zoo model in ../shared/data): test/ops.rnn.data.test.ts.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import '../src/ops/ref/index.js';
@@ -380,52 +378,6 @@ describe('RNN / GRU / LSTM: rules', () => {
     expect((e2 as SparrowError).code).toBe('invalid_model');
     expect((e2 as Error).message).toMatch(/'activations' must list 3 functions/);
   });
-});
-
-const DATA = process.env.SPARROW_DATA ?? resolve(process.cwd(), '../shared/data');
-const KWS = resolve(DATA, 'models/zoo/kws-lstm-gru-random.onnx');
-const haveKws = existsSync(KWS);
-if (!haveKws) console.warn(`\n*** SKIPPING the kws-lstm-gru-random.onnx test: ${KWS} not found (set SPARROW_DATA) ***\n`);
-
-describe.skipIf(!haveKws)('kws-lstm-gru-random.onnx (2-layer bidirectional LSTM, GRU, Linear)', () => {
-  for (const engine of ['reference', 'sparrow-f32'] as const) {
-    it(`imports and runs in ${engine} within 1e-4 relative of onnxruntime-node${engine === 'sparrow-f32' ? ' (LSTM and GRU in WASM)' : ''}`, async () => {
-      const bytes = new Uint8Array(readFileSync(KWS));
-      const s = await Session.fromOnnx(bytes, { engine });
-      expect(s.inputNames).toEqual(['frames']);
-      const ops = s.report!.opsAfter;
-      expect(ops['LSTM']).toBe(2);
-      expect(ops['GRU']).toBe(1);
-      const o = await createOrtEngine('ort-node', bytes);
-      for (const [batch, time, seed] of [
-        [1, 49, 1],
-        [2, 17, 2],
-        [3, 1, 3],
-      ] as const) {
-        const frames = f32([batch, time, 40], mulberry32(seed), 2);
-        const want = (await o.run({ frames })).logits!;
-        const got = (await s.run({ frames })).logits!;
-        expect(s.report!.fallbackOps.filter((f) => ['LSTM', 'GRU'].includes(f.op))).toEqual([]);
-        expect(got.dims).toEqual(want.dims);
-        let worst = 0;
-        const scale = Math.max(...Array.from(want.data as Float32Array, Math.abs));
-        for (let i = 0; i < want.data.length; i++) {
-          worst = Math.max(worst, Math.abs((got.data[i] as number) - (want.data[i] as number)) / scale);
-        }
-        let worstElem = 0; // per element, relative to the element (for the record)
-        for (let i = 0; i < want.data.length; i++) {
-          const b = want.data[i] as number;
-          worstElem = Math.max(worstElem, Math.abs((got.data[i] as number) - b) / Math.abs(b));
-        }
-        console.log(
-          `${engine}: kws [${batch}, ${time}, 40]: max |Δ| / max |logit| ${worst.toExponential(2)}, max per-element relative ${worstElem.toExponential(2)}`,
-        );
-        expect(worst).toBeLessThan(1e-4);
-        expect(worstElem).toBeLessThan(1e-4);
-      }
-      await o.dispose();
-    });
-  }
 });
 
 // ---- the ONNX node tests of the three ops, in WASM -------------------------------------------------

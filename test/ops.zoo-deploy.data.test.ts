@@ -1,26 +1,24 @@
 // The deployed-model zoo entries that need Resize and ConvTranspose, against onnxruntime-node on
-// seeded random inputs (data tier: $SPARROW_DATA or ../shared/data, skipped loudly when absent):
+// seeded random inputs (data tier: $SPARROW_DATA or ../shared/data, test/helpers/data.ts):
 //  - LR-ASPP MobileNetV3-Large (bilinear Resize to a size computed from the input's Shape) at
 //    256x256 and 320x480: the same model bytes, no fixed input shape;
 //  - the ConvTranspose encoder-decoder.
 // Reference engine and sparrow-f32 (which runs Resize / ConvTranspose through the reference
 // kernels until they have WASM kernels): every output element within 1e-4 relative of ORT
 // (|d| <= 1e-4 |ort| + 1e-5 max|ort|).
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../src/ops/types.js';
 import { createOrtEngine } from '../src/runtime/ort.js';
 import { Session, type EngineName } from '../src/runtime/session.js';
 import '../src/ops/ref/index.js';
 import { lcg } from './helpers/tensors.js';
+import { dataPath, haveData } from './helpers/data.js';
 
-const ZOO = join(process.env.SPARROW_DATA ?? resolve(process.cwd(), '../shared/data'), 'models', 'zoo');
-const LRASPP = join(ZOO, 'lraspp_mobilenet_v3_large-random.onnx');
-const CTED = join(ZOO, 'convtranspose-ed-random.onnx');
-for (const f of [LRASPP, CTED]) {
-  if (!existsSync(f)) console.warn(`\n*** SKIPPING ops.zoo-deploy for ${f}: not found (set SPARROW_DATA to the data tier) ***\n`);
-}
+const LRASPP = dataPath('models', 'zoo', 'lraspp_mobilenet_v3_large-random.onnx');
+const CTED = dataPath('models', 'zoo', 'convtranspose-ed-random.onnx');
+const HAVE_LRASPP = haveData('LR-ASPP MobileNetV3 vs onnxruntime-node', 'models/zoo/lraspp_mobilenet_v3_large-random.onnx');
+const HAVE_CTED = haveData('the ConvTranspose encoder-decoder vs onnxruntime-node', 'models/zoo/convtranspose-ed-random.onnx');
 
 function input(dims: number[], seed: number): Tensor {
   const r = lcg(seed);
@@ -70,13 +68,13 @@ async function check(file: string, dims: number[], engine: EngineName): Promise<
   }
 }
 
-describe.skipIf(!existsSync(LRASPP))('LR-ASPP MobileNetV3-Large (bilinear Resize) vs onnxruntime-node', () => {
+describe.runIf(HAVE_LRASPP)('LR-ASPP MobileNetV3-Large (bilinear Resize) vs onnxruntime-node', () => {
   it('reference, 256x256', () => check(LRASPP, [1, 3, 256, 256], 'reference'), 120_000);
   it('reference, 320x480', () => check(LRASPP, [1, 3, 320, 480], 'reference'), 120_000);
   it('sparrow-f32, 320x480', () => check(LRASPP, [1, 3, 320, 480], 'sparrow-f32'), 120_000);
 });
 
-describe.skipIf(!existsSync(CTED))('ConvTranspose encoder-decoder vs onnxruntime-node', () => {
+describe.runIf(HAVE_CTED)('ConvTranspose encoder-decoder vs onnxruntime-node', () => {
   it('reference, 2x3x64x48', () => check(CTED, [2, 3, 64, 48], 'reference'), 120_000);
   it('sparrow-f32, 1x3x96x96', () => check(CTED, [1, 3, 96, 96], 'sparrow-f32'), 120_000);
 });

@@ -7,10 +7,10 @@
 //  - onnxruntime-node on the shared no-cache export (stories260K-opset14.onnx) and on the KV
 //    model.
 // Data tier: the checkpoint, tok512.bin and the shared ONNX come from $SPARROW_DATA or
-// ../shared/data (skipped loudly when absent); the KV model is in the repo, so its onnxruntime
-// checks against the reference tokens run without ../shared.
+// ../shared/data (test/helpers/data.ts); the KV model is in the repo, so its onnxruntime checks
+// against the reference tokens need only that (they run in this file, with the data tier).
 import { describe, it, expect, beforeAll } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { Llama2cTokenizer, parseBytePiece, LLAMA2C_BOS } from '../src/io/tokenizer_llama2c.js';
@@ -21,16 +21,19 @@ import '../src/ops/ref/index.js';
 import { crc32 } from '../src/format/crc32.js';
 import { SparrowError } from '../src/errors.js';
 import type { Tensor } from '../src/ops/types.js';
+import { dataPath, haveData } from './helpers/data.js';
 
-const DATA = process.env.SPARROW_DATA ?? resolve(process.cwd(), '../shared/data');
-const DIR = join(DATA, 'models', 'stories260K');
+const DIR = dataPath('models', 'stories260K');
 const CKPT = join(DIR, 'stories260K.bin');
 const TOK = join(DIR, 'tok512.bin');
 const NOCACHE = join(DIR, 'stories260K-opset14.onnx');
 const KV = resolve(process.cwd(), 'examples/models/stories260K-kv.onnx');
-const HAVE_DATA = existsSync(CKPT) && existsSync(TOK) && existsSync(NOCACHE);
-if (!HAVE_DATA)
-  console.warn(`\n*** SKIPPING llama: stories260K (checkpoint, tok512.bin, ONNX) not found in ${DIR} (set SPARROW_DATA) ***\n`);
+const HAVE_DATA = haveData(
+  'llama2.c stories260K (checkpoint, tok512.bin, no-cache ONNX)',
+  'models/stories260K/stories260K.bin',
+  'models/stories260K/tok512.bin',
+  'models/stories260K/stories260K-opset14.onnx',
+);
 
 const enc = new TextEncoder();
 

@@ -2,13 +2,12 @@
 // mnist-8 (opset 8, constant-weight Reshape), ResNet-20 (opset 13, Pad/Slice/AveragePool
 // option-A shortcuts), stories260K (opset 14, Shape→Gather→Unsqueeze→Concat→Reshape chains).
 // Correctness: mnist-8 top-1 on the first 100 MNIST test digits; ResNet-20 with and without the
-// passes; stories260K static-shape folded vs symbolic graph; onnxruntime-node when installed.
+// passes; stories260K static-shape folded vs symbolic graph; onnxruntime-node (a devDependency: never skipped).
 import { describe, it, expect } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import '../src/ops/ref/index.js';
-import { SparrowError } from '../src/errors.js';
 import type { Tensor } from '../src/ops/types.js';
 import { importOnnx } from '../src/onnx/import.js';
 import { decodeModel, onnxRuntime, type onnx } from '../src/onnx/proto.js';
@@ -16,21 +15,22 @@ import { cloneGraph, opCounts, type Graph } from '../src/ir/graph.js';
 import { optimize } from '../src/ir/passes.js';
 import { runReference } from '../src/runtime/reference.js';
 import { Session } from '../src/runtime/session.js';
+import { dataPath, haveData } from './helpers/data.js';
 
-const DATA = process.env.SPARROW_DATA ?? resolve(process.cwd(), '../shared/data');
-const MODELS = join(DATA, 'models');
-const HAVE_MODELS = existsSync(MODELS);
-if (!HAVE_MODELS) console.warn(`!!! ${MODELS} is absent: the real-model IR/import tests are SKIPPED !!!`);
-const MNIST = join(DATA, 'mnist');
-const HAVE_MNIST = HAVE_MODELS && existsSync(join(MNIST, 't10k-images-idx3-ubyte.gz'));
-if (HAVE_MODELS && !HAVE_MNIST) console.warn(`!!! ${MNIST} is absent: the mnist-8 accuracy test is SKIPPED !!!`);
-const CIFAR = join(DATA, 'cifar10', 'test_q75.bin');
-const HAVE_CIFAR = HAVE_MODELS && existsSync(CIFAR);
-if (HAVE_MODELS && !HAVE_CIFAR) console.warn(`!!! ${CIFAR} is absent: the ResNet tests use synthetic inputs !!!`);
+const MODELS = dataPath('models');
+const MNIST = dataPath('mnist');
+const CIFAR = dataPath('cifar10', 'test_q75.bin');
 const STORIES = join(MODELS, 'stories260K', 'stories260K-opset14.onnx');
-
-const HAVE_ORT = existsSync(resolve(process.cwd(), 'node_modules/onnxruntime-node'));
-if (HAVE_MODELS && !HAVE_ORT) console.warn('!!! onnxruntime-node is not installed: the ORT comparison tests are SKIPPED !!!');
+const HAVE_MODELS = haveData(
+  'the real-model import tests',
+  'models/mnist-8.onnx',
+  'models/resnet20-cifar10.onnx',
+  'models/resnet32-cifar10.onnx',
+  'models/stories260K/stories260K-opset14.onnx',
+  'models/stories260K/tok512.bin',
+);
+const HAVE_MNIST = haveData('the mnist-8 tests on MNIST digits', 'mnist/t10k-images-idx3-ubyte.gz', 'mnist/t10k-labels-idx1-ubyte.gz');
+const HAVE_CIFAR = haveData('the ResNet tests on CIFAR-10 images', 'cifar10/test_q75.bin');
 
 const bytesOf = (f: string): Uint8Array => new Uint8Array(readFileSync(join(MODELS, f)));
 
@@ -246,30 +246,15 @@ describe.runIf(HAVE_MODELS)('ResNet-20 with BatchNormalization re-inserted after
   });
 });
 
-describe.runIf(HAVE_MODELS && existsSync(STORIES))('stories260K (opset 14)', () => {
+describe.runIf(HAVE_MODELS)('stories260K (opset 14)', () => {
   const T = 6;
   const tokens: Tensor = { dtype: 'int64', dims: [1, T], data: BigInt64Array.from([1, 403, 407, 261, 378, 410], BigInt) };
 
-  /** The import, or the unsupported_op error naming op, opset and node (kernels still missing). */
-  function tryImport(): Graph | undefined {
-    try {
-      return importOnnx(new Uint8Array(readFileSync(STORIES)));
-    } catch (e) {
-      expect(e).toBeInstanceOf(SparrowError);
-      const err = e as SparrowError;
-      expect(err.code).toBe('unsupported_op');
-      const d = err.details as { op: string; opset: number; node: string };
-      expect(err.message).toContain(d.op);
-      expect(err.message).toContain(`opset ${d.opset}`);
-      expect(err.message).toContain(d.node);
-      console.warn(`!!! stories260K does not import yet: ${err.message} !!!`);
-      return undefined;
-    }
-  }
+  /** The import: every op must be supported (an unsupported_op error, naming op, opset and node, fails the test). */
+  const load = (): Graph => importOnnx(new Uint8Array(readFileSync(STORIES)));
 
   it('imports; with a static [1, T] tokens input its shape chains fold completely', () => {
-    const g = tryImport();
-    if (!g) return;
+    const g = load();
     expect(g.values.get('tokens')!.info).toEqual({ dtype: 'int64', dims: [-1, -1] });
     expect(g.values.get('logits')!.info.dims?.[2]).toBe(512);
     const symbolic = cloneGraph(g);
@@ -294,8 +279,7 @@ describe.runIf(HAVE_MODELS && existsSync(STORIES))('stories260K (opset 14)', () 
   });
 
   it('runs: folded static graph = symbolic graph, logits [1, T, 512]', async () => {
-    const g = tryImport();
-    if (!g) return;
+    const g = load();
     const plain = runReference(g, { tokens })['logits']!;
     const s = await Session.fromOnnx(new Uint8Array(readFileSync(STORIES)), { inputShapes: { tokens: [1, T] } });
     const folded = (await s.run({ tokens }))['logits']!;
@@ -308,8 +292,7 @@ describe.runIf(HAVE_MODELS && existsSync(STORIES))('stories260K (opset 14)', () 
   });
 
   it('greedy decoding from BOS writes the TinyStories opening (tokenizer tok512.bin)', () => {
-    const g = tryImport();
-    if (!g) return;
+    const g = load();
     const tok = readFileSync(join(MODELS, 'stories260K', 'tok512.bin'));
     const vocab: string[] = [];
     for (let i = 0, o = 4; i < 512; i++) {
@@ -334,12 +317,12 @@ describe.runIf(HAVE_MODELS && existsSync(STORIES))('stories260K (opset 14)', () 
   });
 });
 
-describe.runIf(HAVE_MODELS && HAVE_ORT)('against onnxruntime-node', () => {
-  for (const [file, input, output, make] of [
-    ['mnist-8.onnx', 'Input3', 'Plus214_Output_0', () => (HAVE_MNIST ? mnistDigits(10).map((d) => d.x) : [])],
-    ['resnet20-cifar10.onnx', 'input', 'logits', () => cifarImages(10).map((d) => d.x)],
+describe.runIf(HAVE_MODELS)('against onnxruntime-node', () => {
+  for (const [file, input, output, have, make] of [
+    ['mnist-8.onnx', 'Input3', 'Plus214_Output_0', HAVE_MNIST, () => mnistDigits(10).map((d) => d.x)],
+    ['resnet20-cifar10.onnx', 'input', 'logits', true, () => cifarImages(10).map((d) => d.x)],
   ] as const) {
-    it(`${file}: 10 real inputs within max abs 1e-4`, async () => {
+    it.runIf(have)(`${file}: 10 real inputs within max abs 1e-4`, async () => {
       const spec = 'onnxruntime-node';
       const ort = (await import(/* @vite-ignore */ spec)) as {
         InferenceSession: {
@@ -354,6 +337,7 @@ describe.runIf(HAVE_MODELS && HAVE_ORT)('against onnxruntime-node', () => {
       const s = await Session.fromOnnx(bytes);
       let maxDiff = 0;
       const xs = make();
+      expect(xs).toHaveLength(10);
       for (const x of xs) {
         const want = (await ortSession.run({ [input]: new ort.Tensor('float32', x.data as Float32Array, x.dims) }))[output]!;
         const got = (await s.run({ [input]: x }))[output]!;
