@@ -46,6 +46,21 @@ function hpass(src: usize, dst: usize, W: usize, OW: usize, nw: usize, tab: usiz
     }
     return;
   }
+  if (nw == 4) {
+    for (let o: usize = 0; o < OW; o++) {
+      const i0 = load<i32>(e);
+      let v: f32;
+      if (i0 < 0) v = extra;
+      else {
+        v = load<f32>(e, 16) * load<f32>(src + (<usize>i0 << 2)) + load<f32>(e, 20) * load<f32>(src + (<usize>load<i32>(e, 4) << 2));
+        v = v + load<f32>(e, 24) * load<f32>(src + (<usize>load<i32>(e, 8) << 2));
+        v = v + load<f32>(e, 28) * load<f32>(src + (<usize>load<i32>(e, 12) << 2));
+      }
+      store<f32>(dst + (o << 2), v);
+      e += 32;
+    }
+    return;
+  }
   const wB = nw << 2;
   for (let o: usize = 0; o < OW; o++) {
     const i0 = load<i32>(e);
@@ -104,6 +119,22 @@ export function f32_resample2d__wasmsimd(d: usize, x: usize, y: usize, work: usi
         for (; o < OW; o++) {
           const b = o << 2;
           store<f32>(dst + b, w0 * load<f32>(h0 + b) + w1 * load<f32>(h1 + b));
+        }
+      } else if (nh == 4) {
+        // cubic: four rows, weights and row pointers hoisted out of the column loop
+        const h1 = work + <usize>load<i32>(e, 4) * OWB, h2 = work + <usize>load<i32>(e, 8) * OWB, h3 = work + <usize>load<i32>(e, 12) * OWB;
+        const w1 = load<f32>(e + wB, 4), w2 = load<f32>(e + wB, 8), w3 = load<f32>(e + wB, 12);
+        const vw1 = f32x4.splat(w1), vw2 = f32x4.splat(w2), vw3 = f32x4.splat(w3);
+        let o: usize = 0;
+        for (; o + 4 <= OW; o += 4) {
+          const b = o << 2;
+          let acc = f32x4.add(f32x4.mul(vw0, v128.load(h0 + b)), f32x4.mul(vw1, v128.load(h1 + b)));
+          acc = f32x4.add(acc, f32x4.mul(vw2, v128.load(h2 + b)));
+          v128.store(dst + b, f32x4.add(acc, f32x4.mul(vw3, v128.load(h3 + b))));
+        }
+        for (; o < OW; o++) {
+          const b = o << 2;
+          store<f32>(dst + b, w0 * load<f32>(h0 + b) + w1 * load<f32>(h1 + b) + w2 * load<f32>(h2 + b) + w3 * load<f32>(h3 + b));
         }
       } else {
         let o: usize = 0;

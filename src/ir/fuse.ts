@@ -6,9 +6,10 @@
 //        Conv   → its bias input B becomes B + c                       (plain ONNX Conv)
 //        Gemm   → its C input becomes beta·C + c, beta = 1             (plain ONNX Gemm)
 //        MatMul → Gemm(A, B, c) when A and B are 2-D, else sparrow.FusedMatMul(A, B, bias)
-//   2. activation: Relu / Clip (constant bounds) whose input is the only use of a Conv, Gemm,
-//      MatMul or FusedMatMul output → sparrow.FusedConv / FusedGemm / FusedMatMul with attributes
-//      activation ('Relu' | 'Clip'), activation_min, activation_max.
+//   2. activation: Relu / Clip (constant bounds) whose input is the only use of a Conv,
+//      ConvTranspose, Gemm, MatMul or FusedMatMul output → sparrow.FusedConv /
+//      FusedConvTranspose / FusedGemm / FusedMatMul with attributes activation ('Relu' | 'Clip'),
+//      activation_min, activation_max.
 // The fused nodes keep their original attributes and carry an OpDef (domain 'sparrow', not
 // registered) whose reference kernel is the original one followed by bias and activation, so the
 // reference executor still runs a fused graph (ONNX semantics: NaN stays NaN through the clamp).
@@ -276,7 +277,7 @@ function fuseActivation(graph: Graph, ix: FuseIndex, act: Node): boolean {
   }
   const prod = soleProducer(graph, ix, x, act);
   if (!prod) return false;
-  const plain = prod.domain === '' && (prod.op === 'Conv' || prod.op === 'Gemm' || prod.op === 'MatMul');
+  const plain = prod.domain === '' && (prod.op === 'Conv' || prod.op === 'ConvTranspose' || prod.op === 'Gemm' || prod.op === 'MatMul');
   const fusedNoAct = prod.domain === FUSED_DOMAIN && !fusedActivation(prod);
   if (!plain && !fusedNoAct) return false;
   if (plain) toFused(prod);
@@ -285,7 +286,7 @@ function fuseActivation(graph: Graph, ix: FuseIndex, act: Node): boolean {
   return true;
 }
 
-/** Conv/Gemm/MatMul → sparrow.FusedConv/FusedGemm/FusedMatMul (no bias, no activation yet). */
+/** Conv/ConvTranspose/Gemm/MatMul → sparrow.Fused* (no bias, no activation yet). */
 function toFused(node: Node): void {
   const base = node.def;
   const nBase = node.op === 'MatMul' ? 2 : 3;
