@@ -10,6 +10,7 @@ export function heapBase(): usize {
 export { f32_gemm__wasmsimd, f32_gemm_1x8__wasmsimd, f32_gemm_2x8__wasmsimd, f32_gemm_4x8__wasmsimd, f32_pack_b, f32_packed_b_size } from './f32/gemm';
 export { f32_conv2d_igemm_4x8__wasmsimd, f32_conv2d_igemm_work_bytes, f32_dwconv__wasmsimd, f32_dwconv_work_bytes } from './f32/conv';
 export { f32_peak__wasmsimd } from './f32/peak';
+export { f32_rnn_seq__wasmsimd, f32_gru_seq__wasmsimd, f32_lstm_seq__wasmsimd, f32_recurrent_work_bytes } from './f32/rnn';
 export * from './f32ops/index';
 export { qs8_conv2d_4x8c2__wasmsimd, qs8_conv2d_work_bytes, qs8_conv2d_pack_w, qs8_conv2d_packed_w_bytes, qs8_gemm_4x8c2__wasmsimd, qs8_pack_x_c2, qs8_packed_x_bytes, qs8_fc_1x4c8__wasmsimd, qs8_fc_work_bytes } from './int8/gemm';
 export { qs8_spfc_1x1__scalar, qs8_spconv2d_16x1__wasmsimd, qs8_spconv2d_nz_work_bytes, qs8_spconv_csr_bytes } from './int8/sparse';

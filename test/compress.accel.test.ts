@@ -6,15 +6,15 @@
 // with it to ≤ 1e-5 relative Frobenius, on a synthetic graph (Conv 3x3 pads / stride 2 +
 // dilation / groups 2 / depthwise / SAME_UPPER / 1-D (not accelerated: falls back), Gemm,
 // MatMul rank 3; K from 9 (TS path) to 128; patch counts per batch 243, 75, ... — not
-// multiples of the 256-patch Gram block) and on mnist-8 (../shared/data, skipped with the
-// reason when absent: conv1 K = 25 stays on the TS path, conv2 K = 200 and the MatMul K = 256
-// use the WASM Gram; 784 and 196 positions per image). The WASM hooks are wrapped to count
+// multiples of the 256-patch Gram block) and on mnist-8 with MNIST test digits 0..19 (the copies
+// in examples/: conv1 K = 25 stays on the TS path, conv2 K = 200 and the MatMul K = 256 use the
+// WASM Gram; 784 and 196 positions per image). The WASM hooks are wrapped to count
 // calls, so "both paths agree" cannot pass by the accelerated path silently not running.
 // pruneSequentially with / without accel: same layers, Hessians within 1e-5, pruned weights
 // (OBS re-fit on a fixed magnitude mask: continuous in H) and bias corrections within 1e-4.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import '../src/ops/ref/index.js';
 import type { Tensor } from '../src/ops/types.js';
 import { buildModel, f32, type BuildModel } from '../src/onnx/build.js';
@@ -28,17 +28,10 @@ import { wasmCalibAccel } from '../src/compress/accel.js';
 import { collectLayerInputs, pruneSequentially, runWithHook, type CalibAccel, type LayerInputs } from '../src/compress/calib.js';
 import { obsPrune } from '../src/compress/obs.js';
 import { magnitudePrune } from '../src/compress/prune.js';
-import { loadDataset } from '../src/io/datasets_node.js';
 import { imageBatch } from '../src/io/datasets.js';
+import { bundledImages } from './helpers/bundled.js';
 
-const DATA = process.env.SPARROW_DATA ?? resolve(process.cwd(), '../shared/data');
-const MNIST_ONNX = join(DATA, 'models', 'mnist-8.onnx');
-const MNIST = join(DATA, 'mnist');
-const HAVE_MNIST = existsSync(MNIST_ONNX) && existsSync(join(MNIST, 't10k-images-idx3-ubyte.gz'));
-if (!HAVE_MNIST)
-  console.warn(
-    `\n*** SKIPPING compress.accel mnist-8 tests: ${MNIST_ONNX} or ${MNIST}/t10k-images-idx3-ubyte.gz not found (set SPARROW_DATA) ***\n`,
-  );
+const MNIST_ONNX = 'examples/models/mnist-8.onnx';
 
 function rand(seed: number): () => number {
   let s = seed >>> 0;
@@ -269,12 +262,11 @@ describe('wasmCalibAccel on a synthetic graph', () => {
   });
 });
 
-describe.skipIf(!HAVE_MNIST)('wasmCalibAccel on mnist-8', () => {
+describe('wasmCalibAccel on mnist-8', () => {
   it('Hessians with and without accel agree (≤ 1e-5) on 20 digits; pruneSequentially too', () => {
-    expect(HAVE_MNIST).toBe(true);
     const g = importOnnx(new Uint8Array(readFileSync(MNIST_ONNX)));
     optimize(g);
-    const set = loadDataset('mnist', MNIST);
+    const set = bundledImages('mnist-t10k-0-63');
     // the model's input is [1, 1, 28, 28]: 20 batches of one digit; conv2 sees 20·196 = 3920
     // = 15·256 + 80 patches (Gram blocks span batches, the last one is partial)
     const batches = Array.from({ length: 20 }, (_, i) => imageBatch(set, i, 1));

@@ -1,11 +1,11 @@
 // Static activation calibration (src/compress/activations.ts) against plain oracles: ranges
 // computed by hand on small graphs, a sorted-array percentile, the MSE objective evaluated
 // directly (mse never worse than minmax), percentile monotone, zero exactly representable in
-// the int8 parameters, int32 biases with saturation, and a smoke run of mnist-8 on 32 MNIST
-// digits from ../shared/data (skipped with a reason when absent).
+// the int8 parameters, int32 biases with saturation, and a smoke run of mnist-8 on MNIST test
+// digits 0..31 (the copies in examples/calib/).
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import '../src/ops/ref/index.js';
 import { SparrowError } from '../src/errors.js';
@@ -22,16 +22,11 @@ import {
   type ActivationRange,
 } from '../src/compress/activations.js';
 import { biasScales, dequantizeInt8, int8QuantParams, quantizeBiasInt32, quantizeInt8, roundHalfEven } from '../src/quant/int8.js';
-import { loadDataset } from '../src/io/datasets_node.js';
 import { imageBatch } from '../src/io/datasets.js';
 import { lcg } from './helpers/tensors.js';
+import { bundledImages } from './helpers/bundled.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const DATA = process.env.SPARROW_DATA ?? resolve(ROOT, '../shared/data');
-const MNIST_DIR = join(DATA, 'mnist');
-const HAVE_MNIST = existsSync(join(MNIST_DIR, 't10k-images-idx3-ubyte.gz'));
-if (!HAVE_MNIST)
-  console.warn(`\n*** SKIPPING the mnist-8 calibration smoke test: MNIST not found in ${MNIST_DIR} (set SPARROW_DATA) ***\n`);
 
 const t32 = (dims: number[], data: number[]): Tensor => ({ dtype: 'float32', dims, data: Float32Array.from(data) });
 const fr = Math.fround;
@@ -282,36 +277,32 @@ describe('int32 biases', () => {
 });
 
 describe('mnist-8 on 32 MNIST digits', () => {
-  it.skipIf(!HAVE_MNIST)(
-    'every activation gets a range; minmax of the input is [0, 1]; mse ⊆ minmax, percentile monotone',
-    async () => {
-      const g = importOnnx(new Uint8Array(readFileSync(join(ROOT, 'examples/models/mnist-8.onnx'))));
-      optimize(g);
-      const set = loadDataset('mnist', MNIST_DIR);
-      const batches = Array.from({ length: 32 }, (_, i) => imageBatch(set, i, 1, {}));
-      const values = activationValues(g);
-      const mm = await calibrateActivations(g, batches, 'minmax');
-      const p99 = await calibrateActivations(g, batches, 'percentile', { percentile: 99 });
-      const p9999 = await calibrateActivations(g, batches, 'percentile');
-      const mse = await calibrateActivations(g, batches, 'mse');
-      expect([...mm.keys()]).toEqual(values);
-      expect(values.length).toBe(g.nodes.length + 1);
-      expect(mm.get('Input3')).toEqual({ min: 0, max: 1 });
-      for (const v of values) {
-        const a = mm.get(v)!,
-          b = mse.get(v)!,
-          c = p99.get(v)!,
-          d = p9999.get(v)!;
-        expect(a.min, v).toBeLessThan(a.max);
-        expect(b.min >= a.min && b.max <= a.max, v).toBe(true);
-        expect(c.min >= d.min && c.max <= d.max && d.min >= a.min && d.max <= a.max, v).toBe(true);
-        const p = int8QuantParams(b);
-        expect(dequantizeInt8(quantizeInt8(0, p), p), v).toBe(0);
-      }
-      // a ReLU output is one-sided
-      const relu = g.nodes.find((n) => n.op === 'Relu')!.outputs[0]!;
-      expect(mm.get(relu)!.min).toBe(0);
-    },
-    60_000,
-  );
+  it('every activation gets a range; minmax of the input is [0, 1]; mse ⊆ minmax, percentile monotone', async () => {
+    const g = importOnnx(new Uint8Array(readFileSync(join(ROOT, 'examples/models/mnist-8.onnx'))));
+    optimize(g);
+    const set = bundledImages('mnist-t10k-0-63');
+    const batches = Array.from({ length: 32 }, (_, i) => imageBatch(set, i, 1, {}));
+    const values = activationValues(g);
+    const mm = await calibrateActivations(g, batches, 'minmax');
+    const p99 = await calibrateActivations(g, batches, 'percentile', { percentile: 99 });
+    const p9999 = await calibrateActivations(g, batches, 'percentile');
+    const mse = await calibrateActivations(g, batches, 'mse');
+    expect([...mm.keys()]).toEqual(values);
+    expect(values.length).toBe(g.nodes.length + 1);
+    expect(mm.get('Input3')).toEqual({ min: 0, max: 1 });
+    for (const v of values) {
+      const a = mm.get(v)!,
+        b = mse.get(v)!,
+        c = p99.get(v)!,
+        d = p9999.get(v)!;
+      expect(a.min, v).toBeLessThan(a.max);
+      expect(b.min >= a.min && b.max <= a.max, v).toBe(true);
+      expect(c.min >= d.min && c.max <= d.max && d.min >= a.min && d.max <= a.max, v).toBe(true);
+      const p = int8QuantParams(b);
+      expect(dequantizeInt8(quantizeInt8(0, p), p), v).toBe(0);
+    }
+    // a ReLU output is one-sided
+    const relu = g.nodes.find((n) => n.op === 'Relu')!.outputs[0]!;
+    expect(mm.get(relu)!.min).toBe(0);
+  }, 60_000);
 });

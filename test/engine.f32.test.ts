@@ -2,25 +2,14 @@
 //   (a) every WASM op kernel vs its TS reference over random shapes, broadcasts and attribute
 //       sweeps (one-node models; rtol 1e-4 / atol 1e-5; the failing case's shapes are printed),
 //       asserting the node really ran in WASM (no fallback);
-//   (b) the ONNX backend conformance tests through sparrow-f32: the same pass/fail set as the
-//       reference engine;
-//   (c) real models: mnist-8 on the first 100 MNIST digits, ResNet-20/32 on the first 100
-//       CIFAR-10 test records, within max |Δ| 1e-4 of onnxruntime-node and of the reference
-//       engine; repeated runs allocate nothing (linear memory, arena and constants constant).
+// The ONNX backend tests through sparrow-f32 are in test/ops.backend.data.test.ts, the real
+// models (mnist-8, ResNet-20/32 against onnxruntime-node) in test/engine.f32.data.test.ts.
 import { describe, expect, it, beforeAll } from 'vitest';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import '../src/ops/ref/index.js';
-import { isSparrowError } from '../src/errors.js';
 import { buildModel, type BuildAttr, type BuildModel, type BuildNode } from '../src/onnx/build.js';
-import { compareTensors } from '../src/bench/conformance.js';
-import { onnxRuntime } from '../src/onnx/proto.js';
-import { tensorFromOnnx } from '../src/onnx/attributes.js';
 import { Session, type SessionOptions } from '../src/runtime/session.js';
 import { importOnnx } from '../src/onnx/import.js';
 import { compileNodeModule } from '../src/wasm/node.js';
-import { loadDataset } from '../src/io/datasets_node.js';
-import { imageBatch } from '../src/io/datasets.js';
 import type { Tensor, TensorDType } from '../src/ops/types.js';
 import { lcg } from './helpers/tensors.js';
 
@@ -802,6 +791,82 @@ describe('sparrow-f32 op kernels vs the TS references', () => {
     expect(s.report!.fused).toEqual({ biases: 1, activations: 1 });
   });
 
+  it('fusion: Sigmoid, SiLU (x·Sigmoid(x)), HardSwish (op and x·HardSigmoid(x)), HardSigmoid, Tanh, Gelu fold into Conv/Gemm/MatMul', async () => {
+    let seed = 2000;
+    const conv = (label: string, extra: NonNullable<Case['extra']>, opset = 13): Case => ({
+      label,
+      op: 'Conv',
+      opset,
+      inputs: [rand([1, 3, 7, 6], seed++, -3, 3)],
+      consts: { W: rand([5, 3, 3, 3], seed++), B: rand([5], seed++) },
+      order: ['x0', 'W', 'B'],
+      attrs: { pads: [1, 1, 1, 1] },
+      extra,
+    });
+    const cases: Case[] = [
+      conv('Conv → Sigmoid', [{ op: 'Sigmoid', inputs: ['y0'], outputs: ['z'] }]),
+      conv('Conv → SiLU', [
+        { op: 'Sigmoid', inputs: ['y0'], outputs: ['s'] },
+        { op: 'Mul', inputs: ['y0', 's'], outputs: ['z'] },
+      ]),
+      conv('Conv → x·HardSigmoid(x) (HardSwish before opset 14)', [
+        { op: 'HardSigmoid', inputs: ['y0'], outputs: ['s'], attrs: { alpha: { float: 1 / 6 }, beta: { float: 0.5 } } },
+        { op: 'Mul', inputs: ['s', 'y0'], outputs: ['z'] },
+      ]),
+      conv('Conv → HardSwish', [{ op: 'HardSwish', inputs: ['y0'], outputs: ['z'] }], 14),
+      conv('Conv → HardSigmoid(0.3, 0.4)', [
+        { op: 'HardSigmoid', inputs: ['y0'], outputs: ['z'], attrs: { alpha: { float: 0.3 }, beta: { float: 0.4 } } },
+      ]),
+      {
+        label: 'depthwise Conv → SiLU',
+        op: 'Conv',
+        inputs: [rand([1, 4, 9, 9], seed++, -3, 3)],
+        consts: { W: rand([4, 1, 3, 3], seed++) },
+        order: ['x0', 'W'],
+        attrs: { group: 4, strides: [2, 2] },
+        extra: [
+          { op: 'Sigmoid', inputs: ['y0'], outputs: ['s'] },
+          { op: 'Mul', inputs: ['s', 'y0'], outputs: ['z'] },
+        ],
+      },
+      {
+        label: 'Gemm → Tanh',
+        op: 'Gemm',
+        inputs: [rand([5, 7], seed++)],
+        consts: { B: rand([7, 6], seed++), C: rand([6], seed++) },
+        order: ['x0', 'B', 'C'],
+        extra: [{ op: 'Tanh', inputs: ['y0'], outputs: ['z'] }],
+      },
+      {
+        label: 'MatMul 3-D → Gelu (tanh form)',
+        op: 'MatMul',
+        opset: 20,
+        inputs: [rand([2, 3, 8], seed++, -2, 2)],
+        consts: { B: rand([8, 9], seed++) },
+        order: ['x0', 'B'],
+        extra: [{ op: 'Gelu', inputs: ['y0'], outputs: ['z'], attrs: { approximate: 'tanh' } }],
+      },
+    ];
+    await expectCases(cases);
+    for (const c of cases) {
+      const { model } = caseModel(c);
+      const s = await Session.fromOnnx(buildModel(model), F32());
+      expect(s.report!.fused!.activations, c.label).toBe(1);
+      expect(s.report!.fallbackOps, c.label).toEqual([]);
+    }
+    // not fused: a Sigmoid whose input has another reader, or a gate with other parameters
+    const notFused: Case[] = [
+      conv('Conv → Sigmoid, and y0 also an output of Mul with itself', [
+        { op: 'Sigmoid', inputs: ['y0'], outputs: ['s'] },
+        { op: 'Mul', inputs: ['y0', 'y0'], outputs: ['q'] },
+        { op: 'Add', inputs: ['s', 'q'], outputs: ['z'] },
+      ]),
+    ];
+    await expectCases(notFused);
+    const s = await Session.fromOnnx(buildModel(caseModel(notFused[0]!).model), F32());
+    expect(s.report!.fused!.activations).toBe(0);
+  });
+
   it('int64 / bool tensors and ops without a kernel fall back to the reference, listed in the report', async () => {
     // Shape of a fed tensor → Cast → float: Cast and Equal/Where run on the reference kernels
     const model: BuildModel = {
@@ -861,187 +926,5 @@ describe('sparrow-f32 op kernels vs the TS references', () => {
       expect(mismatch((await s.run({ x }))['y']!, (await ref.run({ x }))['y']!)).toBeNull();
     }
     expect(s.memoryStats()!.plans).toBe(3);
-  });
-});
-
-// ---------------------------------------------------------------------------------------------
-// (b) ONNX backend conformance through sparrow-f32
-
-const DATA = process.env.SPARROW_DATA ?? resolve(process.cwd(), '../shared/data');
-const CONF = join(DATA, 'onnx-node-tests');
-const HAVE_CONF = existsSync(CONF);
-if (!HAVE_CONF) console.warn(`!!! ${CONF} is absent: the sparrow-f32 conformance comparison is SKIPPED !!!`);
-
-type Status = 'passed' | 'failed' | 'unsupported';
-
-function readPb(path: string): { name: string; tensor: Tensor } {
-  const proto = onnxRuntime.TensorProto.decode(readFileSync(path));
-  return { name: proto.name ?? '', tensor: tensorFromOnnx(proto, path) };
-}
-
-function numbered(dir: string, prefix: string): string[] {
-  return readdirSync(dir)
-    .filter((f) => f.startsWith(prefix) && f.endsWith('.pb'))
-    .sort((x, y) => Number(x.slice(prefix.length, -3)) - Number(y.slice(prefix.length, -3)));
-}
-
-/** src/bench/conformance.ts's runConformanceTest with the engine as a parameter; also returns the session's fallbacks. */
-async function conformanceTest(dir: string, opts: SessionOptions): Promise<{ status: Status; reason: string; fallbacks: number }> {
-  let session: Session;
-  try {
-    session = await Session.fromOnnx(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), opts);
-  } catch (e) {
-    if (isSparrowError(e) && e.code === 'unsupported_op') return { status: 'unsupported', reason: e.message, fallbacks: 0 };
-    return { status: 'failed', reason: `load: ${(e as Error).message}`, fallbacks: 0 };
-  }
-  const sets = readdirSync(dir)
-    .filter((f) => f.startsWith('test_data_set_') && statSync(join(dir, f)).isDirectory())
-    .sort();
-  for (const set of sets) {
-    const sd = join(dir, set);
-    try {
-      const feeds: Record<string, Tensor> = {};
-      numbered(sd, 'input_')
-        .map((f) => readPb(join(sd, f)))
-        .forEach((t, i) => {
-          const name = session.inputNames.includes(t.name) ? t.name : session.inputNames[i];
-          if (name !== undefined) feeds[name] = t.tensor;
-        });
-      const outs = await session.run(feeds);
-      const wants = numbered(sd, 'output_').map((f) => readPb(join(sd, f)));
-      for (let i = 0; i < wants.length; i++) {
-        const name = session.outputNames.includes(wants[i]!.name) ? wants[i]!.name : session.outputNames[i]!;
-        const got = outs[name];
-        if (!got) return { status: 'failed', reason: `${set}: output ${name} missing`, fallbacks: 0 };
-        const diff = compareTensors(got, wants[i]!.tensor);
-        if (diff) return { status: 'failed', reason: `${set}: output ${name}: ${diff}`, fallbacks: 0 };
-      }
-    } catch (e) {
-      if (isSparrowError(e) && e.code === 'unsupported_op') return { status: 'unsupported', reason: e.message, fallbacks: 0 };
-      return { status: 'failed', reason: `${set}: ${(e as Error).message}`, fallbacks: 0 };
-    }
-  }
-  return { status: 'passed', reason: '', fallbacks: session.report?.fallbackOps.length ?? 0 };
-}
-
-describe.skipIf(!HAVE_CONF)('ONNX backend conformance through sparrow-f32', () => {
-  it('passes and fails exactly the tests the reference engine passes and fails', async () => {
-    const tests = readdirSync(CONF)
-      .filter((f) => f.startsWith('test_') && existsSync(join(CONF, f, 'model.onnx')))
-      .sort();
-    const diffs: string[] = [];
-    let passed = 0,
-      inWasm = 0;
-    const failed: string[] = [];
-    for (const name of tests) {
-      const ref = await conformanceTest(join(CONF, name), {});
-      const f32 = await conformanceTest(join(CONF, name), F32());
-      if (ref.status !== f32.status) diffs.push(`${name}: reference ${ref.status}, sparrow-f32 ${f32.status}: ${f32.reason || ref.reason}`);
-      if (f32.status === 'passed') {
-        passed++;
-        if (f32.fallbacks === 0) inWasm++;
-      }
-      if (f32.status === 'failed') failed.push(name);
-    }
-    console.log(`sparrow-f32 conformance: ${passed} passed (${inWasm} entirely in WASM), failed: ${failed.join(', ') || 'none'}`);
-    expect(diffs, diffs.slice(0, 10).join('\n')).toEqual([]);
-    expect(passed).toBeGreaterThanOrEqual(250);
-  }, 300_000);
-});
-
-// ---------------------------------------------------------------------------------------------
-// (c) real models vs onnxruntime-node and the reference engine
-
-const MODELS = join(DATA, 'models');
-const HAVE_MODELS = existsSync(join(MODELS, 'mnist-8.onnx'));
-const HAVE_MNIST = existsSync(join(DATA, 'mnist', 't10k-images-idx3-ubyte.gz'));
-const CIFAR = join(DATA, 'cifar10', 'test_q75.bin');
-const HAVE_CIFAR = existsSync(CIFAR);
-const HAVE_ORT = existsSync(resolve(process.cwd(), 'node_modules/onnxruntime-node'));
-if (!HAVE_MODELS || !HAVE_MNIST || !HAVE_CIFAR || !HAVE_ORT)
-  console.warn('!!! models, MNIST, CIFAR-10 or onnxruntime-node missing: the sparrow-f32 real-model tests are SKIPPED !!!');
-
-interface OrtLike {
-  InferenceSession: {
-    create(
-      b: Uint8Array,
-      o?: Record<string, unknown>,
-    ): Promise<{ run(f: Record<string, unknown>): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>> }>;
-  };
-  Tensor: new (type: string, data: Float32Array, dims: number[]) => unknown;
-}
-
-async function compareModel(file: string, input: string, output: string, xs: Tensor[], labels: number[]): Promise<void> {
-  const ort = (await import(/* @vite-ignore */ 'onnxruntime-node')) as unknown as OrtLike;
-  const bytes = new Uint8Array(readFileSync(join(MODELS, file)));
-  const ortSession = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
-  const ref = await Session.fromOnnx(bytes);
-  const s = await Session.fromOnnx(bytes, F32({ inputShapes: { [input]: [...xs[0]!.dims] } }));
-  expect(s.report!.fallbackOps).toEqual([]);
-  let dOrt = 0,
-    dRef = 0,
-    correct = 0;
-  const mem: string[] = [];
-  for (const [k, x] of xs.entries()) {
-    const got = (await s.run({ [input]: x }))[output]!;
-    if (k < 3) mem.push(JSON.stringify(s.memoryStats()));
-    const want = (await ortSession.run({ [input]: new ort.Tensor('float32', x.data as Float32Array, [...x.dims]) }))[output]!;
-    const r = (await ref.run({ [input]: x }))[output]!;
-    expect(got.dims).toEqual([...want.dims]);
-    const g = got.data as Float32Array,
-      rd = r.data as Float32Array;
-    let best = 0;
-    for (let i = 0; i < g.length; i++) {
-      dOrt = Math.max(dOrt, Math.abs(g[i]! - want.data[i]!));
-      dRef = Math.max(dRef, Math.abs(g[i]! - rd[i]!));
-      if (g[i]! > g[best]!) best = i;
-    }
-    if (best === labels[k]) correct++;
-  }
-  const st = s.memoryStats()!;
-  console.log(
-    `${file} sparrow-f32 on ${xs.length} inputs: max |Δ| vs onnxruntime-node ${dOrt.toExponential(2)}, vs reference ${dRef.toExponential(2)}; ` +
-      `top-1 ${correct}/${xs.length}; arena ${st.arenaBytes} B (unshared ${st.unsharedBytes} B), constants ${st.constantBytes} B, linear memory ${st.wasmBytes} B; fused ${JSON.stringify(s.report!.fused)}`,
-  );
-  expect(dOrt).toBeLessThanOrEqual(1e-4);
-  expect(dRef).toBeLessThanOrEqual(1e-4);
-  // runs 1, 2 and 3: nothing new allocated
-  expect(mem[1]).toBe(mem[0]);
-  expect(mem[2]).toBe(mem[0]);
-  expect(st.plans).toBe(1);
-  expect(st.arenaBytes).toBeLessThan(st.unsharedBytes);
-}
-
-describe.runIf(HAVE_MODELS && HAVE_MNIST && HAVE_ORT)('sparrow-f32 on mnist-8', () => {
-  it('first 100 MNIST digits: within 1e-4 of onnxruntime-node and the reference engine', async () => {
-    const set = loadDataset('mnist', join(DATA, 'mnist'));
-    const xs = Array.from({ length: 100 }, (_, k) => imageBatch(set, k, 1));
-    await compareModel('mnist-8.onnx', 'Input3', 'Plus214_Output_0', xs, Array.from(set.labels.subarray(0, 100)));
-  }, 120_000);
-});
-
-describe.runIf(HAVE_MODELS && HAVE_CIFAR && HAVE_ORT)('sparrow-f32 on ResNet-20 / ResNet-32', () => {
-  for (const file of ['resnet20-cifar10.onnx', 'resnet32-cifar10.onnx']) {
-    it(`${file}: first 100 CIFAR-10 test records within 1e-4 of onnxruntime-node and the reference engine`, async () => {
-      const set = loadDataset('cifar10', CIFAR);
-      const pre = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
-      const xs = Array.from({ length: 100 }, (_, k) => imageBatch(set, k, 1, pre));
-      await compareModel(file, 'input', 'logits', xs, Array.from(set.labels.subarray(0, 100)));
-    }, 300_000);
-  }
-
-  it('resnet20 with a symbolic batch: a batch of 5 equals 5 single runs (one plan per batch size)', async () => {
-    const set = loadDataset('cifar10', CIFAR);
-    const pre = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
-    const s = await Session.fromOnnx(new Uint8Array(readFileSync(join(MODELS, 'resnet20-cifar10.onnx'))), F32());
-    const yb = (await s.run({ input: imageBatch(set, 0, 5, pre) }))['logits']!;
-    expect(yb.dims).toEqual([5, 10]);
-    let d = 0;
-    for (let k = 0; k < 5; k++) {
-      const y1 = (await s.run({ input: imageBatch(set, k, 1, pre) }))['logits']!.data as Float32Array;
-      for (let j = 0; j < 10; j++) d = Math.max(d, Math.abs(y1[j]! - (yb.data as Float32Array)[k * 10 + j]!));
-    }
-    expect(d).toBeLessThanOrEqual(1e-5);
-    expect(s.memoryStats()!.plans).toBe(2);
   });
 });

@@ -1,16 +1,14 @@
 // The sparrow-int8 engine (src/runtime/engine_int8.ts):
-//   (a) whole models (mnist-8, ResNet-20 compressed here with static activation ranges) give
-//       bit-identical outputs through the WASM SIMD kernels and their scalar TS references;
+//   (a) whole models (mnist-8, ResNet-20 with static activation ranges: the committed fixtures of
+//       test/fixtures/int8/, `npm run fixtures:int8`) give bit-identical outputs through the WASM
+//       SIMD kernels and their scalar TS references, on real images from examples/calib/;
 //   (b) every lowered op on small synthetic graphs: SIMD = scalar references bit for bit, no
 //       fallback, close to the float engine on the same (dequantized) weights; one Conv checked
 //       against a hand-written int8 pipeline (quantize → qs8Conv2dRef → float output stage);
 //       dense and sparse conv kernels agree exactly;
-//   (c) accuracy: top-1 on 500 images (records 1000..1499) within 0.3 points of sparrow-f32 on
-//       the same .sparrow file (needs ../shared/data or $SPARROW_DATA: skipped loudly without);
+//   (c) accuracy on real data: test/engine.int8.data.test.ts;
 //   (d) dynamic mode (a file without ranges, and an ONNX model): runs, close to float.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import '../src/ops/ref/index.js';
 import { buildModel, f32, type BuildNode } from '../src/onnx/build.js';
 import { importOnnx } from '../src/onnx/import.js';
@@ -19,13 +17,13 @@ import { compressGraph } from '../src/compress/compress.js';
 import { Session, type SessionOptions } from '../src/runtime/session.js';
 import { compileNodeModule } from '../src/wasm/node.js';
 import { loadSparrowModel } from '../src/runtime/sparrow_model.js';
-import { loadDataset, type DatasetName } from '../src/io/datasets_node.js';
 import { argmaxRow, imageBatch } from '../src/io/datasets.js';
 import { int8QuantParams, quantizeBiasInt32 } from '../src/quant/int8.js';
 import { qs8Conv2dRef, quantizeRef } from '../src/kernels/int8_ref.js';
 import type { Tensor } from '../src/ops/types.js';
 import { readFileSync } from 'node:fs';
 import { lcg } from './helpers/tensors.js';
+import { bundledImages, type BundledSet } from './helpers/bundled.js';
 import { SparrowError } from '../src/errors.js';
 import { readContainer, writeContainer } from '../src/format/container.js';
 
@@ -33,17 +31,6 @@ let wasmModule: WebAssembly.Module;
 beforeAll(async () => {
   wasmModule = await compileNodeModule();
 });
-
-const DATA = process.env.SPARROW_DATA ?? resolve(process.cwd(), '../shared/data');
-const MNIST_DIR = join(DATA, 'mnist');
-const CIFAR = join(DATA, 'cifar10', 'test_q75.bin');
-const HAVE_MNIST = existsSync(join(MNIST_DIR, 't10k-images-idx3-ubyte.gz'));
-const HAVE_CIFAR = existsSync(CIFAR);
-if (!HAVE_MNIST || !HAVE_CIFAR)
-  console.warn(
-    `\n*** engine.int8: real-data tests partly SKIPPED (MNIST ${HAVE_MNIST}, CIFAR-10 ${HAVE_CIFAR} in ${DATA}; set SPARROW_DATA) ***\n`,
-  );
-const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
 const numel = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
 function rand(dims: number[], seed: number, lo = -1, hi = 1): Tensor {
@@ -244,52 +231,30 @@ describe('sparrow-int8: lowered ops on synthetic graphs (static ranges)', () => 
 });
 
 // ---------------------------------------------------------------------------------------------
-// (a) whole models, (c) accuracy
+// (a) whole models
 
-interface ModelCase {
-  name: string;
-  onnx: string;
-  dataset: DatasetName;
-  data: string;
-  have: boolean;
-  pre?: { mean?: number[]; std?: number[] };
-}
-const MODELS: ModelCase[] = [
-  { name: 'mnist-8', onnx: 'examples/models/mnist-8.onnx', dataset: 'mnist', data: MNIST_DIR, have: HAVE_MNIST },
-  { name: 'ResNet-20', onnx: 'examples/models/resnet20-cifar10.onnx', dataset: 'cifar10', data: CIFAR, have: HAVE_CIFAR, pre: IMAGENET },
+/** test/fixtures/int8/make.mjs: magnitude 50 %, static ranges calibrated on records 0..127, preprocessing stored */
+const MODELS: Array<{ name: string; file: string; images: BundledSet }> = [
+  { name: 'mnist-8', file: 'test/fixtures/int8/mnist-8.static.sparrow', images: 'mnist-t10k-9000-9015' },
+  { name: 'ResNet-20', file: 'test/fixtures/int8/resnet20.static.sparrow', images: 'cifar10-test-0-63' },
 ];
 
 for (const m of MODELS) {
   describe(`sparrow-int8 on ${m.name} (static ranges)`, () => {
-    let file: Uint8Array;
-    let images: (i: number, n: number) => Tensor;
-    let labels: ArrayLike<number> | undefined;
-    beforeAll(async () => {
-      const onnx = new Uint8Array(readFileSync(m.onnx));
-      const inDims = importOnnx(onnx)
-        .values.get(importOnnx(onnx).inputs[0]!)!
-        .info.dims!.map((d) => (d < 0 ? 1 : d));
-      if (m.have) {
-        const set = loadDataset(m.dataset, m.data);
-        images = (i, n) => imageBatch(set, i, n, m.pre ?? {});
-        labels = set.labels;
-      } else {
-        images = (i, n) => rand([n, ...inDims.slice(1)], 1000 + i, 0, 1);
-      }
-      // calibration: the first 128 records, one per batch (evaluation starts at 1000); magnitude
-      // pruning at 50 % (70 % needs the Hessian pruner to keep ResNet-20 accurate: see the report)
-      file = await staticFile(
-        onnx,
-        Array.from({ length: 128 }, (_, i) => images(i, 1)),
-        { sparsity: 0.5, ...(m.pre ? { pre: m.pre } : {}) },
-      );
-    }, 600_000);
-
     it('(a) SIMD kernels and scalar references give bit-identical outputs', async () => {
+      const file = new Uint8Array(readFileSync(m.file));
       const simd = await Session.fromSparrow(file, I8());
       const scalar = await Session.fromSparrow(file, I8({ kernels: 'scalar' }));
+      const pre = simd.preprocessing!;
+      expect(pre.scale).toBe(1 / 255);
+      const set = bundledImages(m.images);
       for (let i = 0; i < 3; i++) {
-        const feeds = { [simd.inputNames[0]!]: images(1000 + i, 1) };
+        const feeds = {
+          [simd.inputNames[0]!]: imageBatch(set, set.n - 1 - i, 1, {
+            ...(pre.mean ? { mean: pre.mean } : {}),
+            ...(pre.std ? { std: pre.std } : {}),
+          }),
+        };
         const a = await simd.run(feeds);
         expect(sameBits(a, await scalar.run(feeds))).toBeNull();
       }
@@ -299,27 +264,6 @@ for (const m of MODELS) {
       expect(layers.every((l) => l.io !== 'dyn')).toBe(true);
       expect(simd.report!.loadMs).toBeGreaterThan(0);
     }, 300_000);
-
-    it.skipIf(!m.have)(
-      '(c) top-1 on 500 images within 0.3 points of sparrow-f32 on the same file',
-      async () => {
-        const i8 = await Session.fromSparrow(file, I8());
-        const fl = await Session.fromSparrow(file, { engine: 'sparrow-f32', wasmModule });
-        const input = i8.inputNames[0]!,
-          output = i8.outputNames[0]!;
-        let c8 = 0,
-          cf = 0;
-        const N = 500;
-        for (let i = 0; i < N; i++) {
-          const x = images(1000 + i, 1);
-          const lab = labels![1000 + i];
-          if (argmaxRow((await i8.run({ [input]: x }))[output]!, 0) === lab) c8++;
-          if (argmaxRow((await fl.run({ [input]: x }))[output]!, 0) === lab) cf++;
-        }
-        expect((Math.abs(c8 - cf) / N) * 100, `int8 ${c8}/${N}, f32 ${cf}/${N}`).toBeLessThanOrEqual(0.3);
-      },
-      300_000,
-    );
   });
 }
 
@@ -349,7 +293,7 @@ describe('sparrow-int8: dynamic mode', () => {
     const onnx = new Uint8Array(readFileSync('examples/models/mnist-8.onnx'));
     const i8 = await Session.fromOnnx(onnx, I8());
     const fl = await Session.fromOnnx(onnx, { engine: 'sparrow-f32', wasmModule });
-    const x = HAVE_MNIST ? imageBatch(loadDataset('mnist', MNIST_DIR), 1000, 1, {}) : rand([1, 1, 28, 28], 5, 0, 1);
+    const x = imageBatch(bundledImages('mnist-t10k-9000-9015'), 0, 1);
     const a = (await i8.run({ [i8.inputNames[0]!]: x }))[i8.outputNames[0]!]!;
     const want = (await fl.run({ [fl.inputNames[0]!]: x }))[fl.outputNames[0]!]!;
     expect(i8.report!.int8!.mode).toBe('dynamic');

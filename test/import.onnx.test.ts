@@ -319,8 +319,8 @@ describe('importOnnx: unsupported and malformed models', () => {
 
   it('unsupported dtypes and non-tensor inputs are unsupported_op', () => {
     const proto = buildModelProto({ opsets: OPSETS, inputs: [vin('x')], outputs: [vin('y')], nodes: [echo('x', 'y')] });
-    proto.graph!.input![0]!.type!.tensorType!.elemType = 11; // DOUBLE
-    expectCode(() => importOnnx(onnxRuntime.ModelProto.encode(proto).finish()), 'unsupported_op', /graph input 'x'.*DOUBLE/);
+    proto.graph!.input![0]!.type!.tensorType!.elemType = 14; // COMPLEX64
+    expectCode(() => importOnnx(onnxRuntime.ModelProto.encode(proto).finish()), 'unsupported_op', /graph input 'x'.*COMPLEX64/);
     proto.graph!.input![0]!.type = { sequenceType: { elemType: { tensorType: { elemType: 1 } } } };
     expectCode(() => importOnnx(onnxRuntime.ModelProto.encode(proto).finish()), 'unsupported_op', /not a tensor/);
     const p2 = buildModelProto({
@@ -330,8 +330,8 @@ describe('importOnnx: unsupported and malformed models', () => {
       nodes: [echo('x', 'y')],
       initializers: { w: f32([1], [1]) },
     });
-    p2.graph!.initializer![0]!.dataType = 10; // FLOAT16
-    expectCode(() => importOnnx(onnxRuntime.ModelProto.encode(p2).finish()), 'unsupported_op', /FLOAT16/);
+    p2.graph!.initializer![0]!.dataType = 19; // FLOAT8E5M2
+    expectCode(() => importOnnx(onnxRuntime.ModelProto.encode(p2).finish()), 'unsupported_op', /FLOAT8E5M2/);
   });
 
   it('malformed graphs are invalid_model', () => {

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { parseNpy, writeNpy, type NpyTypedArray } from '../src/io/npy.js';
+import { parseNpy, writeNpy, type NpyDtype, type NpyTypedArray } from '../src/io/npy.js';
 import { SparrowError } from '../src/errors.js';
 
 const b64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
@@ -19,7 +19,34 @@ function expectInvalid(fn: () => unknown): void {
 
 // Bytes written by NumPy 2.4.6 `np.save` (format 1.0), base64. Regenerate with e.g.
 //   python3 -c "import numpy as np,io,base64;b=io.BytesIO();np.save(b,np.array(3.5,dtype='<f4'));print(base64.b64encode(b.getvalue()).decode())"
-const NUMPY_FILES: Record<string, { b64: string; data: NpyTypedArray; shape: number[] }> = {
+const NUMPY_FILES: Record<string, { b64: string; data: NpyTypedArray; shape: number[]; dtype?: NpyDtype }> = {
+  // np.array([0, -0, 1, 65504, -inf, 2**-24, 0.33325195, -2], dtype='<f2').reshape(2, 4): float16 bits
+  f2_2x4: {
+    b64: 'k05VTVBZAQB2AHsnZGVzY3InOiAnPGYyJywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDIsIDQpLCB9ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAAACAADz/ewD8AQBVNQDA',
+    data: Uint16Array.of(0, 32768, 15360, 31743, 64512, 1, 13653, 49152),
+    shape: [2, 4],
+    dtype: 'float16',
+  },
+  i2_4: {
+    b64: 'k05VTVBZAQB2AHsnZGVzY3InOiAnPGkyJywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDQsKSwgfSAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAgP//AAD/fw==',
+    data: Int16Array.of(-32768, -1, 0, 32767),
+    shape: [4],
+  },
+  u2_3: {
+    b64: 'k05VTVBZAQB2AHsnZGVzY3InOiAnPHUyJywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDMsKSwgfSAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAAAEA//8=',
+    data: Uint16Array.of(0, 1, 65535),
+    shape: [3],
+  },
+  u4_3: {
+    b64: 'k05VTVBZAQB2AHsnZGVzY3InOiAnPHU0JywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDMsKSwgfSAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAAAAA/////wAAAIA=',
+    data: Uint32Array.of(0, 4294967295, 2147483648),
+    shape: [3],
+  },
+  u8_3: {
+    b64: 'k05VTVBZAQB2AHsnZGVzY3InOiAnPHU4JywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDMsKSwgfSAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAAAAAAAAAAP//////////AQAAAAAAIAA=',
+    data: BigUint64Array.of(0n, 2n ** 64n - 1n, 2n ** 53n + 1n),
+    shape: [3],
+  },
   f4_2x3: {
     b64: 'k05VTVBZAQB2AHsnZGVzY3InOiAnPGY0JywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDIsIDMpLCB9ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAAMC/AAAAAAAAgD5Z2QAzyvJJcQAA4MA=',
     data: Float32Array.of(-1.5, 0.0, 0.25, 3.0e-8, 1.0e30, -7.0),
@@ -97,6 +124,10 @@ describe('writeNpy / parseNpy round trip', () => {
     ['int64 4', BigInt64Array.of(0n, -1n, 2n ** 63n - 1n, -(2n ** 63n)), [4]],
     ['int32 2x1x2', Int32Array.of(1, -2, 2147483647, -2147483648), [2, 1, 2]],
     ['int8 5', Int8Array.of(-128, -1, 0, 1, 127), [5]],
+    ['uint64 3', BigUint64Array.of(0n, 2n ** 64n - 1n, 2n ** 53n + 1n), [3]],
+    ['uint32 2', Uint32Array.of(4294967295, 7), [2]],
+    ['int16 2', Int16Array.of(-32768, 32767), [2]],
+    ['uint16 2', Uint16Array.of(65535, 0), [2]],
     ['uint8 1x1x28x28', Uint8Array.from({ length: 784 }, (_, i) => i % 256), [1, 1, 28, 28]],
     ['scalar ()', Float32Array.of(42), []],
     ['0-size (0,)', new Float32Array(0), [0]],
@@ -140,11 +171,21 @@ describe('writeNpy / parseNpy round trip', () => {
     expect(Array.from(back.data as Float64Array)).toEqual([1.5, -2]);
   });
 
+  it('float16 bits: a Uint16Array written as float16 is <f2 and reads back as float16, else <u2', () => {
+    const bits = Uint16Array.of(0x3c00, 0x7e00, 0x8001);
+    const f = parseNpy(writeNpy(bits, [3], 'float16'));
+    expect(f.dtype).toBe('float16');
+    expect(Array.from(f.data as Uint16Array)).toEqual([0x3c00, 0x7e00, 0x8001]);
+    expect(parseNpy(writeNpy(bits, [3])).dtype).toBe('uint16');
+    expect(() => writeNpy(bits, [3], 'int16')).toThrowError(/does not match a Uint16Array/);
+    expect(() => writeNpy(Float32Array.of(1), [1], 'float16')).toThrowError(/does not match/);
+  });
+
   it('rejects bad writer arguments', () => {
     expectInvalid(() => writeNpy(new Float32Array(5), [2, 3]));
     expectInvalid(() => writeNpy(new Float32Array(0), [-1]));
     expectInvalid(() => writeNpy(new Float32Array(2), [2.5]));
-    expectInvalid(() => writeNpy(new Uint16Array(2) as unknown as Uint8Array, [2]));
+    expectInvalid(() => writeNpy(new Float64Array(2) as unknown as Uint8Array, [2], 'int8'));
     expectInvalid(() => writeNpy(new Uint8ClampedArray(2) as unknown as Uint8Array, [2]));
   });
 });
@@ -152,12 +193,13 @@ describe('writeNpy / parseNpy round trip', () => {
 describe('byte-exact against NumPy', () => {
   for (const [label, c] of Object.entries(NUMPY_FILES)) {
     it(`writeNpy reproduces np.save bytes: ${label}`, () => {
-      expect(writeNpy(c.data, c.shape)).toEqual(b64(c.b64));
+      expect(writeNpy(c.data, c.shape, c.dtype)).toEqual(b64(c.b64));
     });
     it(`parseNpy reads np.save bytes: ${label}`, () => {
       const r = parseNpy(b64(c.b64));
       expect(r.shape).toEqual(c.shape);
       expect(r.data).toEqual(c.data);
+      if (c.dtype) expect(r.dtype).toBe(c.dtype);
     });
   }
 
@@ -192,6 +234,11 @@ describe('byte-exact against NumPy', () => {
       { dtype: '<f4', shape: [] },
       { dtype: '<i8', shape: [0] },
       { dtype: 'u1', shape: [70000] },
+      { dtype: '<f2', shape: [3, 5] },
+      { dtype: '<i2', shape: [9] },
+      { dtype: '<u2', shape: [2, 2] },
+      { dtype: '<u4', shape: [6] },
+      { dtype: '<u8', shape: [4, 1] },
     ];
     const script = `
 import sys, json, io, base64, numpy as np
@@ -208,7 +255,7 @@ print(json.dumps(out))`;
     files.forEach((file, i) => {
       const parsed = parseNpy(file);
       expect(parsed.shape).toEqual(specs[i]!.shape);
-      expect(Buffer.from(writeNpy(parsed.data, parsed.shape)).equals(Buffer.from(file)), `spec ${i}`).toBe(true);
+      expect(Buffer.from(writeNpy(parsed.data, parsed.shape, parsed.dtype)).equals(Buffer.from(file)), `spec ${i}`).toBe(true);
     });
   });
 });
@@ -277,7 +324,7 @@ describe('hostile inputs -> SparrowError invalid_argument', () => {
 
   it('wrong or unsupported descr', () => {
     const h = (descr: string) => `{'descr': ${descr}, 'fortran_order': False, 'shape': (2,), }\n`;
-    for (const d of ["'<f2'", "'>i8'", "'<u8'", "'|b1'", "'<U3'", "'f4'", "[('a', '<f4')]", '42', "''"]) {
+    for (const d of ["'>f2'", "'>i8'", "'>u8'", "'<c8'", "'|b1'", "'<U3'", "'f4'", "[('a', '<f4')]", '42', "''"]) {
       expectInvalid(() => parseNpy(npyWithHeader(h(d), new Uint8Array(16))));
     }
   });

@@ -27,12 +27,25 @@ describe('ONNX conversions: one owner', () => {
   it('AttributeType codes and data type names match onnx-proto', () => {
     expect({ ...attributes.ATTRIBUTE_TYPE }).toEqual(Object.fromEntries(Object.entries(T)));
     for (const [name, code] of Object.entries(onnxRuntime.TensorProto.DataType)) expect(attributes.dtypeName(code as number)).toBe(name);
-    for (const d of ['float32', 'uint8', 'int8', 'int32', 'int64', 'bool'] as const) {
-      expect(attributes.dtypeFromOnnx(attributes.onnxDtypeCode(d))).toBe(d);
-      expect(attributes.dtypeFromCode(attributes.onnxDtypeCode(d), 'x')).toBe(d);
+    const D = onnxRuntime.TensorProto.DataType;
+    const codes: Record<string, number> = { float32: D.FLOAT, float64: D.DOUBLE, float16: D.FLOAT16, bfloat16: D.BFLOAT16, uint8: D.UINT8 };
+    Object.assign(codes, {
+      int8: D.INT8,
+      uint16: D.UINT16,
+      int16: D.INT16,
+      int32: D.INT32,
+      uint32: D.UINT32,
+      int64: D.INT64,
+      uint64: D.UINT64,
+      bool: D.BOOL,
+    });
+    for (const [d, code] of Object.entries(codes)) {
+      expect(attributes.onnxDtypeCode(d as never)).toBe(code);
+      expect(attributes.dtypeFromOnnx(code)).toBe(d);
+      expect(attributes.dtypeFromCode(code, 'x')).toBe(d);
     }
-    expect(attributes.dtypeFromOnnx(11)).toBeUndefined();
-    expect(() => attributes.dtypeFromCode(11, 'x')).toThrow(/DOUBLE/);
+    expect(attributes.dtypeFromOnnx(17)).toBeUndefined();
+    expect(() => attributes.dtypeFromCode(17, 'x')).toThrow(/FLOAT8E4M3FN/);
   });
 
   const node = (attribute: onnx.IAttributeProto[], opType = 'Foo'): onnx.INodeProto =>

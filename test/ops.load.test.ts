@@ -29,6 +29,16 @@ function tensor(r: () => number, dtype: TensorDType, dims: number[]): Tensor {
       return { dtype, dims, data: Uint8Array.from({ length: n }, () => pick() + 100) };
     case 'bool':
       return { dtype, dims, data: Uint8Array.from({ length: n }, () => (r() < 0.5 ? 1 : 0)) };
+    case 'uint64':
+      return { dtype, dims, data: BigUint64Array.from({ length: n }, () => BigInt(pick() + 100) * 2n ** 57n + 3n) };
+    case 'uint32':
+      return { dtype, dims, data: Uint32Array.from({ length: n }, () => (pick() + 100) * 2 ** 24 + 5) };
+    case 'int16':
+      return { dtype, dims, data: Int16Array.from({ length: n }, () => pick() * 300) };
+    case 'uint16':
+      return { dtype, dims, data: Uint16Array.from({ length: n }, () => (pick() + 100) * 300) };
+    default:
+      throw new Error(`no ${dtype} tensors here`); // float16/bfloat16/float64 never reach kernels but Cast
   }
 }
 
@@ -73,7 +83,7 @@ function padOracle(x: Tensor, pads: number[], mode: string, fill: number | bigin
   });
 }
 
-const DTYPES: TensorDType[] = ['float32', 'int64', 'int32', 'int8', 'uint8', 'bool'];
+const DTYPES: TensorDType[] = ['float32', 'int64', 'int32', 'int8', 'uint8', 'bool', 'uint64', 'uint32', 'int16', 'uint16'];
 
 describe('Slice / Pad reference kernels, row at a time', () => {
   it('Slice equals the element-by-element walk (ranks 0..4, negative steps, empty results)', () => {

@@ -521,7 +521,8 @@ describe('shape ops', () => {
     expect(vals(castTensor(i64([2 ** 40 + 5, -1]), 'int32'))).toEqual([5, -1]);
     expect(vals(castTensor({ dtype: 'bool', dims: [2], data: Uint8Array.from([1, 0]) }, 'float32'))).toEqual([1, 0]);
     expect(run('Cast', 13, [x], { to: 7 })[0]!.dtype).toBe('int64');
-    expectCode(() => run('Cast', 13, [x], { to: 10 }), 'unsupported_op');
+    expectCode(() => run('Cast', 13, [x], { to: 17 }), 'unsupported_op'); // FLOAT8E4M3FN
+    expect(() => run('Cast', 13, [x], { to: 22 })).toThrow(/INT4 \(22\)/);
   });
 
   it('Constant, ConstantOfShape, Identity, Dropout', () => {

@@ -1,17 +1,19 @@
-// RNN, GRU and LSTM (src/ops/ref/rnn.ts) against onnxruntime-node:
+// RNN, GRU and LSTM (src/ops/ref/rnn.ts; sparrow-f32: src/runtime/f32/recurrent.ts on the
+// kernels of assembly/f32/rnn.ts) against onnxruntime-node:
 //   - a fast-check property over random layers and attribute sweeps: kind, direction (forward,
 //     reverse, bidirectional), layout (1 is compared with onnxruntime running layout 0 between
 //     Transposes: its CPU kernels refuse batch-major layouts), sequence_lens (shorter than the
 //     sequence; 0 for LSTM/GRU), initial_h / initial_c, bias, peepholes, every activation
 //     function with random activation_alpha / activation_beta, clip, input_forget,
-//     linear_before_reset, any subset of the outputs Y, Y_h, Y_c; through the reference engine
-//     and sparrow-f32 (a fallback step there);
+//     linear_before_reset, any subset of the outputs Y, Y_h, Y_c, weights fed or constant
+//     (initializers: packed once per engine); through the reference engine and sparrow-f32,
+//     where the node must run in WASM (no fallback);
 //   - named cases the property found or that pin a rule (sequence_lens 0, hidden_size inferred);
-//   - kws-lstm-gru-random.onnx (2-layer bidirectional LSTM, GRU, Linear; exported by PyTorch):
-//     the reference engine within 1e-4 relative of onnxruntime-node (data tier: skipped with a
-//     message without ../shared/data or $SPARROW_DATA).
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+//   - the ONNX node tests test_lstm* / test_gru* / test_rnn* / test_simple_rnn*
+//     (test/fixtures/onnx-node): sparrow-f32 runs them in WASM and matches the expected outputs;
+//   - kws-lstm-gru-random.onnx (a zoo model in ../shared/data): test/ops.rnn.data.test.ts.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import '../src/ops/ref/index.js';
@@ -21,6 +23,9 @@ import { Session, type EngineName } from '../src/runtime/session.js';
 import type { Tensor } from '../src/ops/types.js';
 import { mulberry32 } from '../src/util/rng.js';
 import { SparrowError } from '../src/errors.js';
+import { onnxRuntime } from '../src/onnx/proto.js';
+import { tensorFromOnnx } from '../src/onnx/attributes.js';
+import { compareTensors } from '../src/bench/conformance.js';
 
 type Kind = 'RNN' | 'GRU' | 'LSTM';
 const GATES: Record<Kind, number> = { RNN: 1, GRU: 3, LSTM: 4 };
@@ -62,8 +67,13 @@ interface Case {
   linearBeforeReset: boolean;
   /** requested outputs: Y, Y_h, Y_c (LSTM) */
   outs: boolean[];
+  /** W, R, B, P and sequence_lens as initializers (constants) instead of graph inputs */
+  consts?: boolean;
   seed: number;
 }
+
+/** inputs that become initializers with `consts` */
+const CONST_INPUTS = new Set(['W', 'R', 'B', 'P', 'L']);
 
 const f32 = (dims: number[], rnd: () => number, scale = 1): Tensor => ({
   dtype: 'float32',
@@ -101,6 +111,14 @@ function setup(c: Case): { feeds: Record<string, Tensor>; ours: Uint8Array; ort:
   if (c.clip !== null) attrs.clip = { float: c.clip };
   if (c.kind === 'LSTM' && c.inputForget) attrs.input_forget = 1;
   if (c.kind === 'GRU' && c.linearBeforeReset) attrs.linear_before_reset = 1;
+  const initializers: Record<string, Tensor> = {};
+  if (c.consts) {
+    for (const name of Object.keys(feeds)) {
+      if (!CONST_INPUTS.has(name)) continue;
+      initializers[name] = feeds[name]!;
+      delete feeds[name];
+    }
+  }
   const inputs = Object.entries(feeds).map(([name, t]) => ({ name, dtype: t.dtype, dims: t.dims }));
   const outputs = outs.filter(Boolean);
   const yDims = (n: string): number[] => {
@@ -112,6 +130,7 @@ function setup(c: Case): { feeds: Record<string, Tensor>; ours: Uint8Array; ort:
     opsets: { '': 14 },
     inputs,
     outputs: outInfos,
+    initializers,
     nodes: [{ op: c.kind, inputs: ins, outputs: outs, attrs: { ...attrs, ...(bm ? { layout: 1 } : {}) } }],
   });
   if (!bm) return { feeds, ours, ort: ours, outputs };
@@ -124,7 +143,7 @@ function setup(c: Case): { feeds: Record<string, Tensor>; ours: Uint8Array; ort:
   if (c.kind === 'LSTM' && c.c0) t('C0', 'C0_t', [1, 0, 2]);
   nodes.push({ op: c.kind, inputs: ortIns, outputs: outs.map((o) => (o ? `${o}_t` : '')), attrs });
   for (const o of outputs) t(`${o}_t`, o, o === 'Y' ? [2, 0, 1, 3] : [1, 0, 2]);
-  const ort = buildModel({ opsets: { '': 14 }, inputs, outputs: outInfos, nodes });
+  const ort = buildModel({ opsets: { '': 14 }, inputs, outputs: outInfos, initializers, nodes });
   return { feeds, ours, ort, outputs };
 }
 
@@ -150,6 +169,10 @@ async function compare(c: Case, engines: EngineName[] = ['reference', 'sparrow-f
   for (const engine of engines) {
     const s = await Session.fromOnnx(ours, { engine });
     const got = await s.run(feeds);
+    // sparrow-f32: the node ran in WASM (src/runtime/f32/recurrent.ts), not on its reference kernel
+    if (engine === 'sparrow-f32' && s.report!.fallbackOps.length) {
+      throw new Error(`sparrow-f32 fell back: ${JSON.stringify(s.report!.fallbackOps)} (case ${JSON.stringify(c)})`);
+    }
     for (const name of outputs) {
       const diff = closeTo(got[name]!, want[name]!, 1e-4, 1e-4);
       if (diff) throw new Error(`${engine}: output ${name}: ${diff} (case ${JSON.stringify(c)})`);
@@ -164,8 +187,8 @@ const caseArb: fc.Arbitrary<Case> = fc
     layout: fc.constantFrom<0 | 1>(0, 1),
     S: fc.integer({ min: 1, max: 5 }),
     B: fc.integer({ min: 1, max: 3 }),
-    I: fc.integer({ min: 1, max: 4 }),
-    H: fc.integer({ min: 1, max: 4 }),
+    I: fc.integer({ min: 1, max: 6 }),
+    H: fc.integer({ min: 1, max: 10 }),
     bias: fc.boolean(),
     h0: fc.boolean(),
     c0: fc.boolean(),
@@ -180,6 +203,7 @@ const caseArb: fc.Arbitrary<Case> = fc
     inputForget: fc.boolean(),
     linearBeforeReset: fc.boolean(),
     outMask: fc.integer({ min: 1, max: 7 }),
+    consts: fc.boolean(),
     seed: fc.integer({ min: 0, max: 1e9 }),
   })
   .map((r): Case => {
@@ -215,6 +239,7 @@ const caseArb: fc.Arbitrary<Case> = fc
       inputForget: r.inputForget,
       linearBeforeReset: r.linearBeforeReset,
       outs,
+      consts: r.consts,
       seed: r.seed,
     };
   });
@@ -293,6 +318,27 @@ describe('RNN / GRU / LSTM against onnxruntime-node', () => {
     await compare({ ...base, kind: 'GRU', direction: 'bidirectional', linearBeforeReset: true });
     await compare({ ...base, direction: 'bidirectional', inputForget: true });
   });
+
+  it('constant weights (packed once per engine), every kind and direction, hidden sizes across the 8-column panels', async () => {
+    for (const kind of ['RNN', 'GRU', 'LSTM'] as const) {
+      for (const direction of ['forward', 'reverse', 'bidirectional'] as const) {
+        for (const H of [3, 8, 13]) {
+          const lens = kind === 'RNN' ? [4, 1, 3] : [4, 0, 3];
+          await compare({
+            ...base,
+            kind,
+            direction,
+            H,
+            I: 5,
+            consts: true,
+            lens,
+            linearBeforeReset: kind === 'GRU' && H !== 8,
+            layout: H === 13 ? 1 : 0,
+          });
+        }
+      }
+    }
+  });
 });
 
 describe('RNN / GRU / LSTM: rules', () => {
@@ -334,45 +380,47 @@ describe('RNN / GRU / LSTM: rules', () => {
   });
 });
 
-const DATA = process.env.SPARROW_DATA ?? resolve(process.cwd(), '../shared/data');
-const KWS = resolve(DATA, 'models/zoo/kws-lstm-gru-random.onnx');
-const haveKws = existsSync(KWS);
-if (!haveKws) console.warn(`\n*** SKIPPING the kws-lstm-gru-random.onnx test: ${KWS} not found (set SPARROW_DATA) ***\n`);
+// ---- the ONNX node tests of the three ops, in WASM -------------------------------------------------
 
-describe.skipIf(!haveKws)('kws-lstm-gru-random.onnx (2-layer bidirectional LSTM, GRU, Linear)', () => {
-  it('imports and runs in the reference engine within 1e-4 relative of onnxruntime-node', async () => {
-    const bytes = new Uint8Array(readFileSync(KWS));
-    const s = await Session.fromOnnx(bytes, { engine: 'reference' });
-    expect(s.inputNames).toEqual(['frames']);
-    const ops = s.report!.opsAfter;
-    expect(ops['LSTM']).toBe(2);
-    expect(ops['GRU']).toBe(1);
-    const o = await createOrtEngine('ort-node', bytes);
-    for (const [batch, time, seed] of [
-      [1, 49, 1],
-      [2, 17, 2],
-      [3, 1, 3],
-    ] as const) {
-      const frames = f32([batch, time, 40], mulberry32(seed), 2);
-      const want = (await o.run({ frames })).logits!;
-      const got = (await s.run({ frames })).logits!;
-      expect(got.dims).toEqual(want.dims);
-      let worst = 0;
-      const scale = Math.max(...Array.from(want.data as Float32Array, Math.abs));
-      for (let i = 0; i < want.data.length; i++) {
-        worst = Math.max(worst, Math.abs((got.data[i] as number) - (want.data[i] as number)) / scale);
-      }
-      let worstElem = 0; // per element, relative to the element (for the record)
-      for (let i = 0; i < want.data.length; i++) {
-        const b = want.data[i] as number;
-        worstElem = Math.max(worstElem, Math.abs((got.data[i] as number) - b) / Math.abs(b));
-      }
-      console.log(
-        `kws [${batch}, ${time}, 40]: max |Δ| / max |logit| ${worst.toExponential(2)}, max per-element relative ${worstElem.toExponential(2)}`,
-      );
-      expect(worst).toBeLessThan(1e-4);
-      expect(worstElem).toBeLessThan(1e-4);
-    }
-    await o.dispose();
+const FIXTURES = join(process.cwd(), 'test', 'fixtures', 'onnx-node');
+const RNN_FIXTURES = readdirSync(FIXTURES)
+  .filter((n) => /^test_(lstm|gru|rnn|simple_rnn)/.test(n))
+  .sort();
+
+function readPb(path: string): { name: string; tensor: Tensor } {
+  const proto = onnxRuntime.TensorProto.decode(readFileSync(path));
+  return { name: proto.name ?? '', tensor: tensorFromOnnx(proto, path) };
+}
+
+describe('ONNX node tests of LSTM, GRU, RNN through sparrow-f32', () => {
+  it('there are 12 (test_lstm*, test_gru*, test_rnn*, test_simple_rnn*)', () => {
+    expect(RNN_FIXTURES.length).toBe(12);
   });
+  for (const name of RNN_FIXTURES) {
+    it(`${name}: runs in WASM (no fallback) and matches the expected outputs`, async () => {
+      const dir = join(FIXTURES, name);
+      const s = await Session.fromOnnx(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { engine: 'sparrow-f32' });
+      const sets = readdirSync(dir).filter((f) => f.startsWith('test_data_set_'));
+      expect(sets.length).toBeGreaterThan(0);
+      for (const set of sets) {
+        const files = readdirSync(join(dir, set)).sort();
+        const feeds: Record<string, Tensor> = {};
+        files
+          .filter((f) => f.startsWith('input_'))
+          .forEach((f, i) => {
+            const t = readPb(join(dir, set, f));
+            feeds[s.inputNames.includes(t.name) ? t.name : s.inputNames[i]!] = t.tensor;
+          });
+        const got = await s.run(feeds);
+        expect(s.report!.fallbackOps).toEqual([]);
+        const wants = files.filter((f) => f.startsWith('output_'));
+        expect(wants.length).toBeGreaterThan(0);
+        wants.forEach((f, i) => {
+          const t = readPb(join(dir, set, f));
+          const out = s.outputNames.includes(t.name) ? t.name : s.outputNames[i]!;
+          expect(compareTensors(got[out]!, t.tensor), `${set} ${out}`).toBeNull();
+        });
+      }
+    });
+  }
 });

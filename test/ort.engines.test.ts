@@ -1,20 +1,15 @@
 // ONNX Runtime peer engines (src/runtime/ort.ts): ort-node and ort-web agree with each other
-// and with the reference Session on mnist-8 for 20 real MNIST test digits.
+// and with the reference Session on mnist-8 for 20 real MNIST test digits (records 0..19, the
+// copies in examples/calib/).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { imageBatch, argmaxRow } from '../src/io/datasets.js';
-import { loadDataset } from '../src/io/datasets_node.js';
 import { createOrtEngine, sessionEngine, type InferenceEngine } from '../src/runtime/ort.js';
 import { Session } from '../src/runtime/session.js';
 import type { Tensor } from '../src/ops/types.js';
 import '../src/ops/ref/index.js';
-
-const MNIST_DIR = join(process.env.SPARROW_DATA ?? resolve(process.cwd(), '../shared/data'), 'mnist');
-const HAVE_MNIST = existsSync(join(MNIST_DIR, 't10k-images-idx3-ubyte.gz')) && existsSync(join(MNIST_DIR, 't10k-labels-idx1-ubyte.gz'));
-if (!HAVE_MNIST) {
-  console.warn(`\n*** SKIPPING ort.engines: MNIST data not found in ${MNIST_DIR} (set SPARROW_DATA) ***\n`);
-}
+import { bundledImages } from './helpers/bundled.js';
 
 const MODEL = resolve(process.cwd(), 'examples/models/mnist-8.onnx');
 const N = 20;
@@ -31,7 +26,7 @@ function maxDiff(a: Tensor, b: Tensor): number {
   return d;
 }
 
-describe.skipIf(!HAVE_MNIST)('ort-node / ort-web / sparrow-ref on mnist-8, 20 MNIST digits', () => {
+describe('ort-node / ort-web / sparrow-ref on mnist-8, 20 MNIST digits', () => {
   const engines: InferenceEngine[] = [];
   const outs = new Map<string, Tensor[]>();
   let labels: number[] = [];
@@ -41,7 +36,7 @@ describe.skipIf(!HAVE_MNIST)('ort-node / ort-web / sparrow-ref on mnist-8, 20 MN
     engines.push(sessionEngine('sparrow-ref', await Session.fromOnnx(bytes)));
     engines.push(await createOrtEngine('ort-node', bytes));
     engines.push(await createOrtEngine('ort-web', bytes));
-    const set = loadDataset('mnist', MNIST_DIR);
+    const set = bundledImages('mnist-t10k-0-63');
     labels = Array.from(set.labels.subarray(0, N));
     for (const e of engines) {
       const ys: Tensor[] = [];

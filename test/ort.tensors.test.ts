@@ -17,7 +17,21 @@ import type { Tensor, TensorDType } from '../src/ops/types.js';
 import { SparrowError } from '../src/errors.js';
 import '../src/ops/ref/index.js';
 
-const DTYPES: TensorDType[] = ['float32', 'int64', 'int32', 'int8', 'uint8', 'bool'];
+// every IR dtype onnxruntime's JS API has (it has no bfloat16 tensors)
+const DTYPES: TensorDType[] = [
+  'float32',
+  'int64',
+  'int32',
+  'int8',
+  'uint8',
+  'bool',
+  'float64',
+  'float16',
+  'uint64',
+  'uint32',
+  'int16',
+  'uint16',
+];
 
 function sample(dtype: TensorDType): Tensor {
   const dims = [2, 3];
@@ -34,6 +48,20 @@ function sample(dtype: TensorDType): Tensor {
       return { dtype, dims, data: Uint8Array.from([0, 1, 255, 128, 5, 6]) };
     case 'bool':
       return { dtype, dims, data: Uint8Array.from([0, 1, 1, 0, 1, 0]) };
+    case 'float64': // float32 values: Sparrow computes a float64 model in float32 (src/ops/types.ts)
+      return { dtype, dims, data: Float64Array.from([0, -1.5, 3.25, Math.fround(1e-30), -0, Math.fround(1e38)]) };
+    case 'float16': // bits: 0, -0, 1, 65504, -Inf, the smallest subnormal
+      return { dtype, dims, data: Uint16Array.from([0, 0x8000, 0x3c00, 0x7bff, 0xfc00, 1]) };
+    case 'uint64':
+      return { dtype, dims, data: BigUint64Array.from([0n, 1n, 2n ** 64n - 1n, 2n ** 63n, 2n ** 53n + 1n, 7n]) };
+    case 'uint32':
+      return { dtype, dims, data: Uint32Array.from([0, 1, 2 ** 32 - 1, 2 ** 31, 5, 6]) };
+    case 'int16':
+      return { dtype, dims, data: Int16Array.from([0, -1, 32767, -32768, 5, 6]) };
+    case 'uint16':
+      return { dtype, dims, data: Uint16Array.from([0, 1, 65535, 32768, 5, 6]) };
+    default:
+      throw new Error(`no ${dtype} sample`);
   }
 }
 
@@ -84,7 +112,7 @@ describe.each(['ort-node', 'ort-web'] as OrtEngineName[])('%s', (name) => {
     }
     expect(() => toOrtTensor(ort, { dtype: 'float32', dims: [2], data: new Int8Array(2) })).toThrow(SparrowError);
     expect(() => toOrtTensor(ort, { dtype: 'int8', dims: [3], data: new Int8Array(2) })).toThrow(/3 elements/);
-    expect(() => fromOrtTensor(new ort.Tensor('float64', new Float64Array(2), [2]))).toThrow(/float64/);
+    expect(() => fromOrtTensor(new ort.Tensor('string', ['a', 'b'], [2]))).toThrow(/string/);
   });
 
   it('turns bad feeds and bad models into SparrowErrors', async () => {

@@ -17,7 +17,8 @@
 // Geometry: 20 words at `g` (i32 unless noted), written once by the caller
 // (writeConvGeometry in src/kernels/f32.ts):
 //   0 C  1 H  2 W  3 M (= Cout)  4 KH  5 KW  6 OH  7 OW  8 padTop  9 padLeft  10 padBottom
-//   11 padRight  12 strideH  13 strideW  14 dilH  15 dilW  16 groups  17 act (0 none, 1 clamp)
+//   11 padRight  12 strideH  13 strideW  14 dilH  15 dilW  16 groups  17 act (ACT_* of
+//   f32ops/unary.ts: 0 none, 1 clamp [lo, hi], 2.. sigmoid, silu, hardswish, hardsigmoid, tanh, gelu)
 //   18 lo (f32)  19 hi (f32)
 // Buffers: x (C,H,W), w (M, C/groups, KH, KW), bias (M) or 0, y (M,OH,OW), work ≥ *_work_bytes(g)
 // bytes, 16-byte aligned. Inputs are read only inside their extent (the kernels' over-reads
@@ -25,6 +26,7 @@
 // E_ARG (-5) when the geometry is inconsistent (then nothing is written).
 
 import { igemmRows } from './gemm';
+import { applyAct, ACT_CLAMP } from '../f32ops/unary';
 import { dwChannel } from './gen/dwconv_3x8';
 import {
   G_C, G_H, G_W, G_M, G_KH, G_KW, G_OH, G_OW, G_PT, G_PL, G_PB, G_PR, G_SH, G_SW, G_DH, G_DW, G_GROUPS, G_ACT, G_LO, G_HI,
@@ -170,7 +172,7 @@ export function f32_conv2d_igemm_4x8__wasmsimd(g: usize, x: usize, w: usize, bia
   if (!geomOk(g)) return E_ARG;
   loadGeom(g);
   phaseGeom();
-  const clamp = gi(g, G_ACT) != 0;
+  const act = gi(g, G_ACT);
   const lo = load<f32>(g + (<usize>G_LO << 2)), hi = load<f32>(g + (<usize>G_HI << 2));
   const Cg = C / GROUPS, Mg = M / GROUPS, K = Cg * KH * KW, N = OH * OW;
   const koff = work + phasedBytes(), tmp = koff + align16(K << 2);
@@ -188,7 +190,7 @@ export function f32_conv2d_igemm_4x8__wasmsimd(g: usize, x: usize, w: usize, bia
     let yr = y + grp * Mg * NB;
     const bg = bias ? bias + (grp * Mg << 2) : 0;
     for (let oh: usize = 0; oh < OH; oh++) {
-      igemmRows(Mg, OW, K, ag, KB, koff, xb, yr, NB, bg, bias ? 1 : 0, clamp, lo, hi);
+      igemmRows(Mg, OW, K, ag, KB, koff, xb, yr, NB, bg, bias ? 1 : 0, act, lo, hi);
       xb += rowB; yr += OW << 2;
     }
   }
@@ -228,8 +230,9 @@ export function f32_dwconv__wasmsimd(g: usize, x: usize, w: usize, bias: usize, 
   if (!geomOk(g) || gi(g, G_C) != gi(g, G_GROUPS)) return E_ARG;
   loadGeom(g);
   DWQ = dwPlaneWidth();
-  const clamp = gi(g, G_ACT) != 0;
-  const vmin = v128.load32_splat(g + (<usize>G_LO << 2)), vmax = v128.load32_splat(g + (<usize>G_HI << 2));
+  const act = gi(g, G_ACT), clamp = act == ACT_CLAMP;
+  const lo = load<f32>(g + (<usize>G_LO << 2)), hi = load<f32>(g + (<usize>G_HI << 2));
+  const vmin = f32x4.splat(lo), vmax = f32x4.splat(hi);
   const mult = M / C, KK = KH * KW;
   const Q = DWQ, sw = SW, oH = OH, oW = OW, inRowB = SH * Q << 2;
   const koff = work + align16(HP * Q << 2);
@@ -245,6 +248,7 @@ export function f32_dwconv__wasmsimd(g: usize, x: usize, w: usize, bias: usize, 
       const wk = w + (o * KK << 2), outPlane = y + (o * oH * oW << 2);
       const bv = bias ? v128.load32_splat(bias + (o << 2)) : f32x4.splat(0);
       dwChannel(work, koff, KK, wk, bv, outPlane, oH, oW, inRowB, sw, clamp, vmin, vmax);
+      if (act > ACT_CLAMP) applyAct(act, outPlane, oH * oW, lo, hi);
     }
   }
   return 0;

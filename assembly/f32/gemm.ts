@@ -41,7 +41,7 @@ export { igemmRows, f32_gemm_1x8__wasmsimd, f32_gemm_2x8__wasmsimd, f32_gemm_4x8
 export function f32_gemm__wasmsimd(M: i32, N: i32, K: i32, a: usize, lda: i32, bp: usize, c: usize, ldc: i32,
   bias: usize, biasMode: i32, act: i32, lo: f32, hi: f32): void {
   if (M <= 0 || N <= 0) return;
-  gemmRows(<usize>M, <usize>N, <usize>K, a, <usize>lda << 2, bp, c, <usize>ldc << 2, bias, biasMode, act != 0, lo, hi);
+  gemmRows(<usize>M, <usize>N, <usize>K, a, <usize>lda << 2, bp, c, <usize>ldc << 2, bias, biasMode, act, lo, hi);
 }
 
 /**

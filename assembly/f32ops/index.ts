@@ -3,6 +3,7 @@ export { f32_add_bcast__wasmsimd, f32_sub_bcast__wasmsimd, f32_mul_bcast__wasmsi
 export {
   f32_relu__wasmsimd, f32_leakyrelu__wasmsimd, f32_clip__wasmsimd, f32_sigmoid__wasmsimd, f32_tanh__wasmsimd, f32_hardsigmoid__wasmsimd,
   f32_hardswish__wasmsimd, f32_exp__wasmsimd, f32_sqrt__wasmsimd, f32_erf__wasmsimd, f32_gelu__wasmsimd, f32_pow_scalar__wasmsimd,
+  f32_silu__wasmsimd,
 } from './unary';
 export { f32_maxpool2d__wasm, f32_avgpool2d__wasm } from './pool';
 export { f32_softmax__wasmsimd, f32_mean__wasmsimd, f32_layernorm__wasmsimd, f32_channel_affine__wasmsimd } from './norm';

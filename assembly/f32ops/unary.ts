@@ -7,13 +7,14 @@ import { erf4, exp4, loadN, sigmoid4, storeN, tanh4 } from './vec';
 
 const RELU: i32 = 0, LEAKY: i32 = 1, CLIP: i32 = 2, SIGMOID: i32 = 3, TANH: i32 = 4, HSIG: i32 = 5, HSWISH: i32 = 6;
 const EXP: i32 = 7, SQRT: i32 = 8, ERF: i32 = 9, GELU: i32 = 10, GELU_TANH: i32 = 11, SQUARE: i32 = 12, CUBE: i32 = 13;
-const RECIP: i32 = 14, POW_HALF: i32 = 15;
+const RECIP: i32 = 14, POW_HALF: i32 = 15, SILU: i32 = 16;
 
 @inline function f(op: i32, x: v128, p0: v128, p1: v128): v128 {
   if (op == RELU) return f32x4.max(x, f32x4.splat(0));
   if (op == LEAKY) return v128.bitselect(x, f32x4.mul(x, p0), f32x4.ge(x, f32x4.splat(0)));
   if (op == CLIP) return f32x4.min(f32x4.max(x, p0), p1);
   if (op == SIGMOID) return sigmoid4(x);
+  if (op == SILU) return f32x4.mul(x, sigmoid4(x)); // as Sigmoid then Mul, bit for bit
   if (op == TANH) return tanh4(x);
   if (op == HSIG) return f32x4.max(f32x4.splat(0), f32x4.min(f32x4.splat(1), f32x4.add(f32x4.mul(x, p0), p1)));
   if (op == HSWISH) {
@@ -77,3 +78,35 @@ export function f32_pow_scalar__wasmsimd(x: usize, y: usize, n: usize, e: f32): 
   if (e == 1) { if (x != y) memory.copy(y, x, n << 2); return; }
   for (let i: usize = 0; i < n; i++) store<f32>(y + (i << 2), Mathf.pow(load<f32>(x + (i << 2)), e));
 }
+
+// ---- fused activations ---------------------------------------------------------------------
+// The activation a Conv / Gemm / MatMul kernel applies to what it writes (the `act` word of the
+// conv geometry, the `act` argument of the GEMMs): 1 (a clamp to [lo, hi], Relu and Clip) runs
+// inside the tiles; the others run over each block right after the tiles store it, while it is
+// in L1, with the same vector functions as the standalone kernels (so a fused activation is bit
+// for bit the unfused one). HardSigmoid takes alpha = lo, beta = hi.
+export const ACT_NONE: i32 = 0, ACT_CLAMP: i32 = 1, ACT_SIGMOID: i32 = 2, ACT_SILU: i32 = 3, ACT_HARDSWISH: i32 = 4;
+export const ACT_HARDSIGMOID: i32 = 5, ACT_TANH: i32 = 6, ACT_GELU: i32 = 7, ACT_GELU_TANH: i32 = 8;
+
+/** The post activation `act` (≥ 2) over n floats at y, in place. */
+export function applyAct(act: i32, y: usize, n: usize, a: f32, b: f32): void {
+  switch (act) {
+    case ACT_SIGMOID: map(SIGMOID, y, y, n, 0, 0); break;
+    case ACT_SILU: map(SILU, y, y, n, 0, 0); break;
+    case ACT_HARDSWISH: map(HSWISH, y, y, n, 0, 0); break;
+    case ACT_HARDSIGMOID: map(HSIG, y, y, n, a, b); break;
+    case ACT_TANH: map(TANH, y, y, n, 0, 0); break;
+    case ACT_GELU: map(GELU, y, y, n, 0, 0); break;
+    case ACT_GELU_TANH: map(GELU_TANH, y, y, n, 0, 0); break;
+    default: break;
+  }
+}
+
+/** applyAct over `rows` rows of `cols` floats, row stride ldcB bytes. */
+export function applyActRows(act: i32, c: usize, ldcB: usize, rows: usize, cols: usize, a: f32, b: f32): void {
+  for (let r: usize = 0; r < rows; r++) applyAct(act, c + r * ldcB, cols, a, b);
+}
+
+/** x·sigmoid(x) (SiLU / Swish). */
+export function f32_silu__wasmsimd(x: usize, y: usize, n: usize): void { map(SILU, x, y, n, 0, 0); }
+

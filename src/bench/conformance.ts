@@ -10,6 +10,7 @@ import { onnxRuntime } from '../onnx/proto.js';
 import { tensorFromOnnx } from '../onnx/attributes.js';
 import { Session, type EngineName } from '../runtime/session.js';
 import type { Tensor } from '../ops/types.js';
+import { castTensor } from '../ops/ref/cast.js';
 import '../ops/ref/index.js';
 
 export interface ConformanceReport {
@@ -26,19 +27,28 @@ function readTensor(path: string): { name: string; tensor: Tensor } {
   return { name: proto.name ?? '', tensor: tensorFromOnnx(proto, path) };
 }
 
+/**
+ * Relative tolerance per float dtype: float32 and float64 (computed in float32, src/ops/types.ts)
+ * RTOL; float16 and bfloat16, computed in float32 and rounded once where a 16-bit runtime rounds
+ * after every op, about one ulp of the type (2^-10, 2^-7).
+ */
+const FLOAT_RTOL: Readonly<Partial<Record<Tensor['dtype'], number>>> = { float32: RTOL, float64: RTOL, float16: 1e-3, bfloat16: 8e-3 };
+
 /** First mismatch between `got` and `want`, or null when they agree within the tolerances. */
 export function compareTensors(got: Tensor, want: Tensor): string | null {
   if (got.dtype !== want.dtype) return `dtype ${got.dtype}, expected ${want.dtype}`;
   if (got.dims.length !== want.dims.length || got.dims.some((d, i) => d !== want.dims[i]))
     return `dims [${got.dims}], expected [${want.dims}]`;
-  const a = got.data,
-    b = want.data;
+  const rtol = FLOAT_RTOL[got.dtype];
+  // float16/bfloat16 bits compare as their values
+  const a = rtol === undefined || got.dtype === 'float32' || got.dtype === 'float64' ? got.data : castTensor(got, 'float32').data,
+    b = rtol === undefined || want.dtype === 'float32' || want.dtype === 'float64' ? want.data : castTensor(want, 'float32').data;
   if (a.length !== b.length) return `${a.length} elements, expected ${b.length}`;
   for (let i = 0; i < a.length; i++) {
-    if (got.dtype === 'float32') {
+    if (rtol !== undefined) {
       const x = a[i] as number,
         y = b[i] as number;
-      if (Number.isNaN(y) ? !Number.isNaN(x) : !(Math.abs(x - y) <= ATOL + RTOL * Math.abs(y)) && x !== y) {
+      if (Number.isNaN(y) ? !Number.isNaN(x) : !(Math.abs(x - y) <= ATOL + rtol * Math.abs(y)) && x !== y) {
         return `element ${i}: ${x}, expected ${y} (|diff| ${Math.abs(x - y).toExponential(2)})`;
       }
     } else if (a[i] !== b[i]) {

@@ -18,10 +18,12 @@ import { imageBatchParams, preprocessPixels, type Preprocessing } from '../runti
 import { MAGIC } from '../format/container.js';
 import { importOnnx } from '../onnx/import.js';
 import { optimize } from '../ir/passes.js';
+import { extractQdq } from '../ir/qdq.js';
 import {
   COMPRESS_DEFAULTS,
   PRUNE_METHODS,
   compressGraph,
+  compressQdqGraph,
   resolveCompressOptions,
   type ActivationMode,
   type PruneMethod,
@@ -29,6 +31,7 @@ import {
 import { runBench, formatBench } from '../bench/bench.js';
 import { writeBenchReport } from '../bench/report.js';
 import type { Tensor, ValueInfo } from '../ops/types.js';
+import { castTensor } from '../ops/ref/cast.js';
 import cliProgress from 'cli-progress';
 import '../ops/ref/index.js';
 import { loadWasmNode } from '../wasm/node.js';
@@ -104,8 +107,11 @@ async function openModel(path: string, engine = 'sparrow-f32'): Promise<OpenedMo
   return { engine: await openEngine(engine, kind, bytes), preprocessing: null, sparrow: false };
 }
 
-function toNpyData(t: Tensor): Parameters<typeof writeNpy>[0] {
-  return t.dtype === 'bool' ? new Uint8Array(t.data as Uint8Array) : (t.data as Parameters<typeof writeNpy>[0]);
+/** An output as .npy bytes: bool as uint8, float16 as '<f2', bfloat16 (no .npy type) as float32 values. */
+function toNpy(t: Tensor): Uint8Array {
+  if (t.dtype === 'bool') return writeNpy(new Uint8Array(t.data as Uint8Array), t.dims);
+  if (t.dtype === 'bfloat16') return writeNpy(castTensor(t, 'float32').data as Float32Array, t.dims);
+  return writeNpy(t.data, t.dims, t.dtype === 'float16' ? 'float16' : undefined);
 }
 
 /**
@@ -344,6 +350,7 @@ function buildProgram(out: (s: string) => void): Command {
           std?: string;
           json?: boolean;
         },
+        cmd: Command,
       ) => {
         const num = (v: string, flag: string): number => {
           const x = v.trim() === '' ? NaN : Number(v);
@@ -367,7 +374,12 @@ function buildProgram(out: (s: string) => void): Command {
         if (isSparrowFile(bytes))
           throw new SparrowError('invalid_argument', `${model} is already a .sparrow file; compress takes the .onnx model`);
         const graph = importOnnx(bytes);
-        optimize(graph);
+        // a model already quantized in QDQ form keeps its int8 weights and activation parameters
+        const qdq = graph.nodes.some((n) => n.domain === '' && (n.op === 'QuantizeLinear' || n.op === 'DequantizeLinear'))
+          ? extractQdq(graph)
+          : undefined;
+        const fromQdq = !!qdq && qdq.weights.size > 0;
+        if (!fromQdq) optimize(graph);
         const input = graph.inputs[0];
         const info = input ? graph.values.get(input)!.info : undefined;
         const imageLike = !!info && info.dtype === 'float32' && info.dims?.length === 4;
@@ -389,6 +401,28 @@ function buildProgram(out: (s: string) => void): Command {
         const pre: Preprocessing | null = imageLike
           ? { input: input!, layout: 'NCHW', scale: 1 / 255, ...(mean ? { mean } : {}), ...(std ? { std } : {}) }
           : null;
+        if (fromQdq) {
+          // only the flags the user gave: compressQdqGraph refuses those that would change the weights
+          const given = (k: string): boolean => cmd.getOptionValueSource(k) !== 'default';
+          const result = await compressQdqGraph(graph, qdq!, {
+            ...(given('sparsity') ? { sparsity: base.sparsity } : {}),
+            ...(o.prune !== undefined ? { prune: base.prune } : {}),
+            ...(given('weightBits') ? { weightBits: base.weightBits } : {}),
+            ...(given('activations') ? { activations: base.activations } : {}),
+            ...(base.targetBytes !== undefined ? { targetBytes: base.targetBytes } : {}),
+            ...(o.calib ? { calib: { batches: [], spec: o.calib } } : {}),
+            preprocessing: pre,
+          });
+          await writeOutput(o.output, result.bytes);
+          const report = inspectSparrow(result.bytes);
+          out(
+            o.json
+              ? JSON.stringify(report)
+              : `${formatInspect(report, o.output)}\n\n${result.layers.length} int8 weight tensors kept from the QDQ model (not pruned or ` +
+                  `quantized again), ${qdq!.ranges.size} activation ranges from its QuantizeLinear/DequantizeLinear pairs; biases float32.`,
+          );
+          return;
+        }
         let calib: { batches: Tensor[]; spec: string } | undefined;
         if (o.calib) {
           if (!info) throw new SparrowError('invalid_argument', 'the model has no input to calibrate');
@@ -486,9 +520,9 @@ function buildProgram(out: (s: string) => void): Command {
           const eq = p.indexOf('=');
           if (eq <= 0) throw new SparrowError('invalid_argument', `expected name=file.npy, got "${p}"`);
           const a = parseNpy(await readInput(p.slice(eq + 1)));
-          if (a.data instanceof Float64Array)
-            throw new SparrowError('invalid_argument', `${p.slice(eq + 1)}: float64 is not stored; convert to float32`);
-          tensors.push({ name: p.slice(0, eq), shape: a.shape, data: a.data });
+          if (!['float32', 'int64', 'int32', 'int8', 'uint8', 'uint16'].includes(a.dtype))
+            throw new SparrowError('invalid_argument', `${p.slice(eq + 1)}: ${a.dtype} is not stored; convert to float32`);
+          tensors.push({ name: p.slice(0, eq), shape: a.shape, data: a.data as PackTensor['data'] });
         }
         bytes = packTensors(tensors).bytes;
       }
@@ -528,7 +562,6 @@ function buildProgram(out: (s: string) => void): Command {
         const eq = p.indexOf('=');
         if (eq <= 0) throw new SparrowError('invalid_argument', `--input expects name=file.npy, got "${p}"`);
         const a = parseNpy(await readInput(p.slice(eq + 1)));
-        if (a.dtype === 'float64') throw new SparrowError('invalid_argument', `${p.slice(eq + 1)}: float64 input; save it as float32`);
         const name = p.slice(0, eq);
         let t = { dtype: a.dtype, dims: a.shape, data: a.data } as Tensor;
         if (pre && t.dtype === 'uint8' && (pre.input === undefined || pre.input === name)) t = preprocessPixels(t, pre);
@@ -542,7 +575,7 @@ function buildProgram(out: (s: string) => void): Command {
       const outputs: Record<string, { dims: number[]; dtype: string; file: string }> = {};
       for (const [name, t] of Object.entries(outs)) {
         const file = join(o.out, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.npy`);
-        await writeOutput(file, writeNpy(toNpyData(t), t.dims));
+        await writeOutput(file, toNpy(t));
         outputs[name] = { dims: t.dims, dtype: t.dtype, file };
       }
       const doc = { engine: o.engine, ms: Math.round(ms * 1000) / 1000, outputs };

@@ -30,6 +30,7 @@ import { hessianPrune } from './obs.js';
 import { cloneGraph, consumers, type Graph, type Node } from '../ir/graph.js';
 import { optimize } from '../ir/passes.js';
 import { importOnnx } from '../onnx/import.js';
+import { extractQdq, type QdqInt8 } from '../ir/qdq.js';
 import type { WeightOp } from '../onnx/initializers.js';
 import type { Attrs, Tensor } from '../ops/types.js';
 import type { QuantizedWeight } from '../format/graph.js';
@@ -476,12 +477,66 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   return { bytes, layers: reports, graph };
 }
 
-/** ONNX bytes → optimized graph → `.sparrow` bytes. */
+/**
+ * ONNX bytes → optimized graph → `.sparrow` bytes. A model already quantized in QDQ form keeps
+ * its int8 weights and its activation parameters (compressQdqGraph).
+ */
 export async function compressOnnx(onnx: Uint8Array, opts: CompressOptions = {}): Promise<CompressResult> {
   resolveCompressOptions(opts); // fail before the work
   const graph = importOnnx(onnx);
+  if (graph.nodes.some((n) => n.domain === '' && (n.op === 'QuantizeLinear' || n.op === 'DequantizeLinear'))) {
+    const qdq = extractQdq(graph);
+    if (qdq.weights.size > 0) return compressQdqGraph(graph, qdq, opts);
+  }
   optimize(graph);
   return compressGraph(graph, opts);
+}
+
+/**
+ * A QDQ model (src/ir/qdq.ts already applied to `graph`): its int8 weights are stored as they are
+ * (entropy-coded, no pruning or quantizing again; weights it left float are quantized per channel),
+ * and its activation pairs become the stored static ranges, whose int8 parameters are the pairs'
+ * own. Options that would change the weights (sparsity, pruning, weight bits, a size target) or
+ * measure ranges again (calibration) are refused: the model was quantized by its tool.
+ */
+export async function compressQdqGraph(graph: Graph, qdq: QdqInt8, opts: CompressOptions): Promise<CompressResult> {
+  const refused = (
+    [
+      ['--sparsity', opts.sparsity !== undefined && opts.sparsity !== 0],
+      ['--prune', opts.prune !== undefined],
+      ['--weight-bits', opts.weightBits !== undefined && opts.weightBits !== 8],
+      ['--target-size', opts.targetBytes !== undefined],
+      ['--calib', opts.calib !== undefined],
+    ] as const
+  ).filter(([, on]) => on);
+  if (refused.length > 0) {
+    throw new SparrowError(
+      'invalid_argument',
+      `the model is already quantized (QDQ: ${qdq.weights.size} int8 weights, ${qdq.ranges.size} activation pairs): ` +
+        `compress keeps its weights and parameters, so ${refused.map(([f]) => f).join(', ')} cannot apply`,
+    );
+  }
+  optimize(graph);
+  const quantized = new Map<string, QuantizedWeight>();
+  const reports: LayerReport[] = [];
+  const layers = weightLayers(graph);
+  for (const L of layers) {
+    const w = qdq.weights.get(L.value);
+    if (w && w.axis === L.axis) quantized.set(L.value, { q: w.q, scales: w.scales, axis: w.axis });
+    else {
+      const { q, scales } = quantizePerChannelInt8(graph.values.get(L.value)!.const!.data as Float32Array, L.dims, L.axis);
+      quantized.set(L.value, { q, scales, axis: L.axis });
+    }
+    reports.push(layerReport(L, quantized.get(L.value)!.q));
+  }
+  const ranges = [...qdq.ranges].filter(([k]) => graph.values.has(k) && !graph.values.get(k)!.const);
+  const activations = opts.activations ?? (ranges.length > 0 ? 'static' : 'dynamic');
+  const compression: CompressionRecord = { prune: 'none', sparsity: 0, weightBits: 8, activations, bias: 'float32' };
+  compression['source'] = 'qdq';
+  const meta: Record<string, unknown> = {};
+  if (activations === 'static') meta['activationRanges'] = Object.fromEntries(ranges);
+  const bytes = writeSparrowModel(graph, { quantized, preprocessing: preprocessingFor(graph, opts), compression, meta });
+  return { bytes, layers: reports, graph };
 }
 
 /**

@@ -35,6 +35,8 @@ import { DType, readContainer, type ReadOptions, type SparrowMeta, type TensorMe
 export const GRAPH_SCHEMA = 2;
 
 const GRAPH_DTYPES: readonly TensorDType[] = ['float32', 'int64', 'int32', 'int8', 'uint8', 'bool'];
+/** dtypes of graph values (inputs, outputs): every IR dtype (a float16 model keeps its float16 input, src/ops/types.ts) */
+const VALUE_DTYPES: readonly TensorDType[] = [...GRAPH_DTYPES, 'float64', 'float16', 'bfloat16', 'uint64', 'uint32', 'int16', 'uint16'];
 
 export interface GraphValueJson {
   name: string;
@@ -358,8 +360,15 @@ export function graphTensors(graph: Graph, quantized: ReadonlyMap<string, Quanti
       case 'bool':
         out.push({ name, shape: [...t.dims], data: t.data as Uint8Array, extra: { valueDtype: 'bool' } });
         break;
+      case 'float32':
+      case 'int64':
+      case 'int32':
+      case 'int8':
+      case 'uint8':
+        out.push({ name, shape: [...t.dims], data: t.data as PackTensor['data'] });
+        break;
       default:
-        out.push({ name, shape: [...t.dims], data: t.data });
+        throw new SparrowError('unsupported_op', `constant '${name}' is ${t.dtype}, which .sparrow files do not store`);
     }
   }
   return out;
@@ -432,8 +441,8 @@ function parseValueInfo(x: unknown, what: string): GraphValueJson {
   if (!isObj(x)) throw corrupt(`${what} must be an object, got ${show(x)}`);
   if (!isName(x.name)) throw corrupt(`${what}: name must be a non-empty string, got ${show(x.name)}`);
   const w = `${what} '${x.name}'`;
-  if (!GRAPH_DTYPES.includes(x.dtype as TensorDType))
-    throw corrupt(`${w}: dtype ${show(x.dtype)} is not one of ${GRAPH_DTYPES.join(', ')}`);
+  if (!VALUE_DTYPES.includes(x.dtype as TensorDType))
+    throw corrupt(`${w}: dtype ${show(x.dtype)} is not one of ${VALUE_DTYPES.join(', ')}`);
   const dims = x.dims === null ? null : parseDims(x.dims, w, true);
   return { name: x.name, dtype: x.dtype as TensorDType, dims };
 }

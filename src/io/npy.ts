@@ -9,8 +9,19 @@
 
 import { SparrowError } from '../errors.js';
 
-export type NpyDtype = 'float32' | 'float64' | 'int64' | 'int32' | 'int8' | 'uint8';
-export type NpyTypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
+/** The .npy dtypes read and written; 'float16' holds IEEE binary16 bit patterns in a Uint16Array (Sparrow's float16 tensors). */
+export type NpyDtype = 'float32' | 'float64' | 'float16' | 'int64' | 'uint64' | 'int32' | 'uint32' | 'int16' | 'uint16' | 'int8' | 'uint8';
+export type NpyTypedArray =
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array
+  | Int32Array
+  | Uint32Array
+  | Int16Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array;
 
 export interface NpyArray {
   dtype: NpyDtype;
@@ -26,8 +37,13 @@ const GROWTH_AXIS_MAX_DIGITS = 21;
 const DESCR_TO_DTYPE: Readonly<Record<string, NpyDtype>> = {
   '<f4': 'float32',
   '<f8': 'float64',
+  '<f2': 'float16',
   '<i8': 'int64',
+  '<u8': 'uint64',
   '<i4': 'int32',
+  '<u4': 'uint32',
+  '<i2': 'int16',
+  '<u2': 'uint16',
   '|i1': 'int8',
   '<i1': 'int8',
   '>i1': 'int8',
@@ -40,18 +56,29 @@ const DESCR_TO_DTYPE: Readonly<Record<string, NpyDtype>> = {
 const DTYPE_TO_DESCR: Readonly<Record<NpyDtype, string>> = {
   float32: '<f4',
   float64: '<f8',
+  float16: '<f2',
   int64: '<i8',
+  uint64: '<u8',
   int32: '<i4',
+  uint32: '<u4',
+  int16: '<i2',
+  uint16: '<u2',
   int8: '|i1',
   uint8: '|u1',
 };
-const ITEM_SIZE: Readonly<Record<NpyDtype, number>> = {
-  float32: 4,
-  float64: 8,
-  int64: 8,
-  int32: 4,
-  int8: 1,
-  uint8: 1,
+/** Typed array and element size of each dtype. */
+const ARRAY: Readonly<Record<NpyDtype, { new (n: number): NpyTypedArray; BYTES_PER_ELEMENT: number }>> = {
+  float32: Float32Array,
+  float64: Float64Array,
+  float16: Uint16Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
 };
 
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -189,30 +216,10 @@ function decodeLatin1(bytes: Uint8Array): string {
 // ---------------------------------------------------------------------------------------
 
 function copyLittleEndian(dtype: NpyDtype, bytes: Uint8Array, n: number): NpyTypedArray {
-  let out: NpyTypedArray;
-  switch (dtype) {
-    case 'float32':
-      out = new Float32Array(n);
-      break;
-    case 'float64':
-      out = new Float64Array(n);
-      break;
-    case 'int64':
-      out = new BigInt64Array(n);
-      break;
-    case 'int32':
-      out = new Int32Array(n);
-      break;
-    case 'int8':
-      out = new Int8Array(n);
-      break;
-    case 'uint8':
-      out = new Uint8Array(n);
-      break;
-  }
+  const out = new ARRAY[dtype](n);
   const dst = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   dst.set(bytes); // byte copy into a fresh, aligned buffer
-  const size = ITEM_SIZE[dtype];
+  const size = ARRAY[dtype].BYTES_PER_ELEMENT;
   if (!HOST_IS_LITTLE_ENDIAN && size > 1) {
     for (let i = 0; i < dst.length; i += size) dst.subarray(i, i + size).reverse();
   }
@@ -220,8 +227,9 @@ function copyLittleEndian(dtype: NpyDtype, bytes: Uint8Array, n: number): NpyTyp
 }
 
 /**
- * Parses a .npy file. Accepts format versions 1.0, 2.0 and 3.0, descr '<f4', '<f8', '<i8',
- * '<i4', '|i1', '|u1', C order only. The data must be exactly prod(shape) * itemsize bytes.
+ * Parses a .npy file. Accepts format versions 1.0, 2.0 and 3.0, descr '<f4', '<f8', '<f2'
+ * (float16: bit patterns in a Uint16Array), '<i8', '<u8', '<i4', '<u4', '<i2', '<u2', '|i1',
+ * '|u1', C order only. The data must be exactly prod(shape) * itemsize bytes.
  * Any malformed, hostile or unsupported input throws SparrowError('invalid_argument').
  */
 export function parseNpy(bytes: Uint8Array): NpyArray {
@@ -271,7 +279,9 @@ export function parseNpy(bytes: Uint8Array): NpyArray {
   if (typeof descr !== 'string') fail('descr is not a string (structured dtypes are not supported)');
   const dtype = DESCR_TO_DTYPE[descr];
   if (dtype === undefined) {
-    fail(`unsupported dtype descr '${descr}' (supported: <f4, <f8, <i8, <i4, |i1, |u1; big-endian data is not supported)`);
+    fail(
+      `unsupported dtype descr '${descr}' (supported: <f4, <f8, <f2, <i8, <u8, <i4, <u4, <i2, <u2, |i1, |u1; big-endian data is not supported)`,
+    );
   }
   const fortran = dict.get('fortran_order');
   if (typeof fortran !== 'boolean') fail('fortran_order is not True or False');
@@ -290,7 +300,7 @@ export function parseNpy(bytes: Uint8Array): NpyArray {
     shape.push(d);
   }
 
-  const itemSize = ITEM_SIZE[dtype];
+  const itemSize = ARRAY[dtype].BYTES_PER_ELEMENT;
   const available = bytes.length - dataStart;
   const maxElements = Math.floor(available / itemSize);
   let count = 1;
@@ -313,12 +323,16 @@ function dtypeOf(data: unknown): NpyDtype {
   if (data instanceof Float32Array) return 'float32';
   if (data instanceof Float64Array) return 'float64';
   if (data instanceof BigInt64Array) return 'int64';
+  if (data instanceof BigUint64Array) return 'uint64';
   if (data instanceof Int32Array) return 'int32';
+  if (data instanceof Uint32Array) return 'uint32';
+  if (data instanceof Int16Array) return 'int16';
+  if (data instanceof Uint16Array) return 'uint16';
   if (data instanceof Int8Array) return 'int8';
   if (data instanceof Uint8Array && !(data instanceof Uint8ClampedArray)) return 'uint8';
   throw new SparrowError(
     'invalid_argument',
-    'writeNpy: data must be a Float32Array, Float64Array, BigInt64Array, Int32Array, Int8Array or Uint8Array',
+    'writeNpy: data must be a Float32Array, Float64Array, BigInt64Array, BigUint64Array, Int32Array, Uint32Array, Int16Array, Uint16Array, Int8Array or Uint8Array',
   );
 }
 
@@ -331,10 +345,16 @@ function shapeRepr(shape: readonly number[]): string {
 /**
  * Writes a C-order .npy file byte-for-byte as numpy (>= 1.24) does: format 1.0 (2.0 if the
  * header would not fit a u16), keys sorted, numpy's spare growth space, then spaces and a
- * final '\n' so the data starts at a multiple of 64 bytes.
+ * final '\n' so the data starts at a multiple of 64 bytes. The dtype follows the typed array;
+ * `dtype` 'float16' writes a Uint16Array of float16 bits as '<f2' (a Uint16Array is 'uint16'
+ * otherwise), and any other `dtype` must match the array.
  */
-export function writeNpy(data: NpyTypedArray, shape: number[]): Uint8Array {
-  const dtype = dtypeOf(data);
+export function writeNpy(data: NpyTypedArray, shape: number[], dtype?: NpyDtype): Uint8Array {
+  const own = dtypeOf(data);
+  if (dtype !== undefined && dtype !== own && !(dtype === 'float16' && own === 'uint16')) {
+    throw new SparrowError('invalid_argument', `writeNpy: dtype ${String(dtype)} does not match a ${data.constructor.name}`);
+  }
+  dtype ??= own;
   if (!Array.isArray(shape)) throw new SparrowError('invalid_argument', 'writeNpy: shape must be an array');
   let n = 1;
   for (const d of shape) {
@@ -376,7 +396,7 @@ export function writeNpy(data: NpyTypedArray, shape: number[]): Uint8Array {
   for (let i = 0; i < headerText.length; i++) out[prefixLen + i] = headerText.charCodeAt(i);
   const dataStart = prefixLen + headerLen;
   out.set(dataBytes, dataStart);
-  const size = ITEM_SIZE[dtype];
+  const size = ARRAY[dtype].BYTES_PER_ELEMENT;
   if (!HOST_IS_LITTLE_ENDIAN && size > 1) {
     for (let i = dataStart; i < out.length; i += size) out.subarray(i, i + size).reverse();
   }

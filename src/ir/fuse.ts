@@ -9,17 +9,27 @@
 //   2. activation: Relu / Clip (constant bounds) whose input is the only use of a Conv,
 //      ConvTranspose, Gemm, MatMul or FusedMatMul output → sparrow.FusedConv /
 //      FusedConvTranspose / FusedGemm / FusedMatMul with attributes activation ('Relu' | 'Clip'),
-//      activation_min, activation_max.
+//      activation_min, activation_max; with `activations: 'all'` (the float32 engine) also
+//      Sigmoid, Tanh, HardSwish, HardSigmoid (activation_alpha, activation_beta), Gelu
+//      (activation_approximate), and the two-node forms exporters emit for SiLU, x·Sigmoid(x), and
+//      for HardSwish, x·HardSigmoid(x) with alpha 1/6, beta 1/2 (opsets before 14): activation
+//      'SiLU' / 'HardSwish' (not after a ConvTranspose, whose kernel clamps only).
 // The fused nodes keep their original attributes and carry an OpDef (domain 'sparrow', not
 // registered) whose reference kernel is the original one followed by bias and activation, so the
 // reference executor still runs a fused graph (ONNX semantics: NaN stays NaN through the clamp).
-import type { OpDef, RefKernel, Tensor } from '../ops/types.js';
+import type { AttrValue, Attrs, OpDef, RefKernel, Tensor } from '../ops/types.js';
+import type { Act } from '../kernels/f32_ref.js';
 import { resolveOp } from '../ops/registry.js';
 import { freshName, type Graph, type Node } from './graph.js';
 
 export const FUSED_DOMAIN = 'sparrow';
 
 const F32_MAX = 3.4028234663852886e38;
+
+export interface FuseOptions {
+  /** which activations fold into the producing node: clamps only (int8 kernels) or all (default) */
+  activations?: 'clamp' | 'all';
+}
 
 export interface FuseReport {
   /** Add-of-constant folded into a Conv / Gemm / MatMul */
@@ -38,15 +48,46 @@ export function fusedActivation(node: Node): { min: number; max: number } | unde
   return { min: typeof min === 'number' ? min : -Infinity, max: typeof max === 'number' ? max : Infinity };
 }
 
+/** The kernels' form of a fused node's activation (any kind), or undefined when it has none. */
+export function fusedAct(node: Node): Act | undefined {
+  if (node.domain !== FUSED_DOMAIN) return undefined;
+  const a = node.attrs['activation'];
+  const num = (k: string, d: number): number => (typeof node.attrs[k] === 'number' ? (node.attrs[k] as number) : d);
+  switch (a) {
+    case 'Relu':
+    case 'Clip':
+      return { min: num('activation_min', -Infinity), max: num('activation_max', Infinity) };
+    case 'Sigmoid':
+      return { fn: 'sigmoid' };
+    case 'SiLU':
+      return { fn: 'silu' };
+    case 'HardSwish':
+      return { fn: 'hardswish' };
+    case 'Tanh':
+      return { fn: 'tanh' };
+    case 'HardSigmoid':
+      return { fn: 'hardsigmoid', alpha: num('activation_alpha', 0.2), beta: num('activation_beta', 0.5) };
+    case 'Gelu':
+      return { fn: node.attrs['activation_approximate'] === 'tanh' ? 'gelu_tanh' : 'gelu' };
+    default:
+      return undefined;
+  }
+}
+
+const POST_ACTIVATIONS = new Set(['Sigmoid', 'Tanh', 'HardSwish', 'HardSigmoid', 'Gelu']);
+
 /** Fuses in place (see the file header). */
-export function fuseGraph(graph: Graph): FuseReport {
+export function fuseGraph(graph: Graph, opts: FuseOptions = {}): FuseReport {
   const report: FuseReport = { biases: 0, activations: 0 };
   const ix = indexGraph(graph);
   for (const add of [...graph.nodes]) {
     if (add.domain === '' && add.op === 'Add' && fuseBias(graph, ix, add)) report.biases++;
   }
+  const all = opts.activations !== 'clamp';
   for (const act of [...graph.nodes]) {
-    if (act.domain === '' && (act.op === 'Relu' || act.op === 'Clip') && fuseActivation(graph, ix, act)) report.activations++;
+    if (!graph.nodes.includes(act) || act.domain !== '') continue;
+    if ((act.op === 'Relu' || act.op === 'Clip') && fuseActivation(graph, ix, act)) report.activations++;
+    else if (all && POST_ACTIVATIONS.has(act.op) && (fuseGated(graph, ix, act) || fusePost(graph, ix, act))) report.activations++;
   }
   return report;
 }
@@ -286,6 +327,82 @@ function fuseActivation(graph: Graph, ix: FuseIndex, act: Node): boolean {
   return true;
 }
 
+/** The Conv / Gemm / MatMul (plain, or fused without an activation) producing x for `reader` alone. */
+function activationTarget(graph: Graph, ix: FuseIndex, x: string, reader: Node): Node | undefined {
+  if (!x || graph.values.get(x)?.info.dtype !== 'float32') return undefined;
+  const prod = soleProducer(graph, ix, x, reader);
+  if (!prod) return undefined;
+  const plain = prod.domain === '' && (prod.op === 'Conv' || prod.op === 'Gemm' || prod.op === 'MatMul');
+  const fusedNoAct = prod.domain === FUSED_DOMAIN && prod.op !== 'FusedConvTranspose' && !prod.attrs['activation'];
+  return plain || fusedNoAct ? prod : undefined;
+}
+
+/** The attributes a post activation node carries into the fused node. */
+function postAttrs(act: Node): Record<string, AttrValue> | undefined {
+  if (act.op === 'HardSigmoid') {
+    const alpha = typeof act.attrs['alpha'] === 'number' ? act.attrs['alpha'] : 0.2;
+    const beta = typeof act.attrs['beta'] === 'number' ? act.attrs['beta'] : 0.5;
+    return { activation: 'HardSigmoid', activation_alpha: alpha, activation_beta: beta };
+  }
+  if (act.op === 'Gelu') return { activation: 'Gelu', activation_approximate: act.attrs['approximate'] === 'tanh' ? 'tanh' : 'none' };
+  return { activation: act.op };
+}
+
+/** Sigmoid / Tanh / HardSwish / HardSigmoid / Gelu reading a Conv / Gemm / MatMul output. */
+function fusePost(graph: Graph, ix: FuseIndex, act: Node): boolean {
+  if (act.outputs.length !== 1) return false;
+  const prod = activationTarget(graph, ix, act.inputs[0] ?? '', act);
+  const attrs = postAttrs(act);
+  if (!prod || !attrs) return false;
+  if (prod.domain === '') toFused(prod);
+  prod.attrs = { ...prod.attrs, ...attrs };
+  absorb(graph, ix, prod, act);
+  return true;
+}
+
+/**
+ * y = Mul(x, g(x)) with g = Sigmoid (SiLU) or HardSigmoid(alpha 1/6, beta 1/2) (HardSwish), x the
+ * output of a Conv / Gemm / MatMul read only by g and the Mul, g(x) read only by the Mul.
+ */
+function fuseGated(graph: Graph, ix: FuseIndex, gate: Node): boolean {
+  let kind: string;
+  if (gate.op === 'Sigmoid') kind = 'SiLU';
+  else if (gate.op === 'HardSigmoid') {
+    const alpha = typeof gate.attrs['alpha'] === 'number' ? gate.attrs['alpha'] : 0.2;
+    const beta = typeof gate.attrs['beta'] === 'number' ? gate.attrs['beta'] : 0.5;
+    if (alpha !== Math.fround(1 / 6) || beta !== 0.5) return false;
+    kind = 'HardSwish';
+  } else return false;
+  const x = gate.inputs[0] ?? '',
+    s = gate.outputs[0] ?? '';
+  if (!x || !s || graph.outputs.includes(x) || graph.outputs.includes(s) || graph.values.get(x)?.info.dtype !== 'float32') return false;
+  const sReaders = ix.readers.get(s) ?? [];
+  if (sReaders.length !== 1) return false;
+  const mul = sReaders[0]!;
+  if (mul.domain !== '' || mul.op !== 'Mul' || mul.outputs.length !== 1) return false;
+  const [m0, m1] = mul.inputs;
+  if (!((m0 === x && m1 === s) || (m0 === s && m1 === x))) return false;
+  const xReaders = ix.readers.get(x) ?? [];
+  if (xReaders.length !== 2 || !xReaders.includes(gate) || !xReaders.includes(mul)) return false;
+  const xd = staticDims(graph, x),
+    yd = staticDims(graph, mul.outputs[0]!);
+  if (!xd || !yd || xd.length !== yd.length || xd.some((d, i) => d !== yd[i])) return false;
+  const writers = ix.writers.get(x);
+  const prod = writers?.length === 1 ? writers[0]! : undefined;
+  if (!prod || graph.inputs.includes(x)) return false;
+  const plain = prod.domain === '' && (prod.op === 'Conv' || prod.op === 'Gemm' || prod.op === 'MatMul');
+  if (!plain && !(prod.domain === FUSED_DOMAIN && prod.op !== 'FusedConvTranspose' && !prod.attrs['activation'])) return false;
+  if (plain) toFused(prod);
+  prod.attrs = { ...prod.attrs, activation: kind, activation_gated: 1 };
+  // the gate goes; the producer then writes the Mul's output
+  graph.nodes = graph.nodes.filter((n) => n !== gate);
+  unread(ix, gate);
+  removeFrom(ix.writers, s, gate);
+  graph.values.delete(s);
+  absorb(graph, ix, prod, mul);
+  return true;
+}
+
 /** Conv/ConvTranspose/Gemm/MatMul → sparrow.Fused* (no bias, no activation yet). */
 function toFused(node: Node): void {
   const base = node.def;
@@ -313,6 +430,25 @@ function fusedDef(base: OpDef, op: string, nBase: number): OpDef {
         const v = data[i]!;
         if (!Number.isNaN(v)) data[i] = Math.min(Math.max(v, lo), hi);
       }
+    } else if (typeof a === 'string') {
+      // the activation's own reference kernel(s), so that a fused graph computes what the unfused one does
+      const run = (op: string, x: Tensor, at: Attrs): Tensor => resolveOp(op, '', Math.max(ctx.opset, 14), ctx.node).ref([x], at, ctx)[0]!;
+      const run2 = (op: string, p: Tensor, q: Tensor): Tensor =>
+        resolveOp(op, '', Math.max(ctx.opset, 14), ctx.node).ref([p, q], {}, ctx)[0]!;
+      if (a === 'SiLU') return [run2('Mul', y, run('Sigmoid', y, {}))];
+      if (a === 'HardSwish' && attrs['activation_gated'] === 1)
+        return [run2('Mul', y, run('HardSigmoid', y, { alpha: Math.fround(1 / 6), beta: 0.5 }))];
+      if (a === 'HardSigmoid')
+        return [run('HardSigmoid', y, { alpha: attrs['activation_alpha'] as number, beta: attrs['activation_beta'] as number })];
+      if (a === 'Gelu')
+        return [
+          resolveOp('Gelu', '', Math.max(ctx.opset, 20), ctx.node).ref(
+            [y],
+            { approximate: attrs['activation_approximate'] as string },
+            ctx,
+          )[0]!,
+        ];
+      return [run(a, y, {})];
     }
     return [y];
   };

@@ -4,6 +4,7 @@
 // returns what it changed; `cloneGraph` first to keep the original.
 import { SparrowError } from '../errors.js';
 import { elementCount, isGraphAttr, type Attrs, type KernelContext, type Tensor, type ValueInfo } from '../ops/types.js';
+import { onnxDtypeCode } from '../ops/dtypes.js';
 import { allocData } from '../ops/ref/util.js';
 import { consumers, eliminateDeadNodes, formatInfo, freshName, opCounts, valueOf, type Graph, type Node } from './graph.js';
 import { inlineBranch, pruneOuterValues, subgraphsOf } from './subgraph.js';
@@ -217,9 +218,6 @@ function isUsed(graph: Graph, name: string): boolean {
   return graph.outputs.includes(name) || graph.nodes.some((n) => n.inputs.includes(name));
 }
 
-/** ONNX TensorProto.DataType codes of the IR dtypes (Cast's `to`). */
-const DTYPE_CODE: Readonly<Record<string, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 };
-
 /**
  * Removes Identity nodes, inference-mode Dropout nodes (mask output unused, training_mode
  * absent or constant false) and Casts to the dtype their input already has, by rewiring their
@@ -233,7 +231,7 @@ export function removeIdentities(graph: Graph): number {
     const x = node.inputs[0] ?? '';
     const y = node.outputs[0] ?? '';
     if (!x || !y) continue;
-    if (node.op === 'Cast' && node.attrs['to'] !== DTYPE_CODE[valueOf(graph, x).info.dtype]) continue;
+    if (node.op === 'Cast' && node.attrs['to'] !== onnxDtypeCode(valueOf(graph, x).info.dtype)) continue;
     if (node.op === 'Dropout') {
       const mask = node.outputs[1];
       if (mask && isUsed(graph, mask)) continue;

@@ -1,20 +1,87 @@
 // Plain TS references of the float32 compute core (assembly/f32/): the truth the WASM kernels
 // are tested against. Direct loops, float64 accumulation, no tricks. Row-major everywhere.
 
-/** Fused activation: none, ReLU, or a clamp to [min, max] (ReLU6, Clip). */
-export type Act = 'none' | 'relu' | { min: number; max: number };
+/**
+ * Fused activation: none, ReLU, a clamp to [min, max] (ReLU6, Clip), or one of the functions the
+ * kernels apply to each block right after computing it (assembly/f32ops/unary.ts ACT_*).
+ */
+export type Act =
+  | 'none'
+  | 'relu'
+  | { min: number; max: number }
+  | { fn: 'sigmoid' | 'silu' | 'hardswish' | 'tanh' | 'gelu' | 'gelu_tanh' }
+  | { fn: 'hardsigmoid'; alpha: number; beta: number };
 
-/** [lo, hi] of an activation (±Infinity when unbounded). */
-export function actBounds(act: Act): [number, number] {
-  if (act === 'none') return [-Infinity, Infinity];
-  if (act === 'relu') return [0, Infinity];
-  return [act.min, act.max];
+/** The kernels' act code (assembly/f32ops/unary.ts ACT_*) and its two parameters. */
+export const ACT_CODE = { none: 0, clamp: 1, sigmoid: 2, silu: 3, hardswish: 4, hardsigmoid: 5, tanh: 6, gelu: 7, gelu_tanh: 8 } as const;
+
+/** [code, p0, p1] of an activation: clamp bounds (±Infinity when unbounded), HardSigmoid's alpha and beta. */
+export function actCode(act: Act): [number, number, number] {
+  if (act === 'none') return [ACT_CODE.none, -Infinity, Infinity];
+  if (act === 'relu') return [ACT_CODE.clamp, 0, Infinity];
+  if ('min' in act) return [ACT_CODE.clamp, act.min, act.max];
+  if (act.fn === 'hardsigmoid') return [ACT_CODE.hardsigmoid, act.alpha, act.beta];
+  return [ACT_CODE[act.fn], -Infinity, Infinity];
 }
 
+/** [lo, hi] of a clamp activation (±Infinity when unbounded or not a clamp). */
+export function actBounds(act: Act): [number, number] {
+  const [code, lo, hi] = actCode(act);
+  return code === ACT_CODE.clamp ? [lo, hi] : [-Infinity, Infinity];
+}
+
+const erf = (x: number): number => {
+  // Abramowitz-Stegun 7.1.26 is too coarse for a reference: use the series / continued fraction
+  const t = Math.abs(x);
+  if (t < 2.5) {
+    let sum = x,
+      term = x;
+    for (let n = 1; n < 60; n++) {
+      term *= (-x * x) / n;
+      sum += term / (2 * n + 1);
+    }
+    return (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  // erfc continued fraction (Lentz) for |x| ≥ 2.5
+  let f = t,
+    c = t,
+    d = 0;
+  for (let n = 1; n < 200; n++) {
+    const a = n / 2;
+    d = t + a * d;
+    d = 1 / d;
+    c = t + a / c;
+    const delta = c * d;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  const erfc = Math.exp(-t * t) / (f * Math.sqrt(Math.PI));
+  return Math.sign(x) * (1 - erfc);
+};
+
+/** The activation of one value (float64 math; NaN passes through the clamp as the kernels' pmax/pmin do not: ONNX keeps NaN). */
 export function applyAct(v: number, act: Act): number {
   if (act === 'none') return v;
-  const [lo, hi] = actBounds(act);
-  return Math.min(hi, Math.max(lo, v));
+  const [code, lo, hi] = actCode(act);
+  const sig = (x: number): number => 1 / (1 + Math.exp(-x));
+  switch (code) {
+    case ACT_CODE.clamp:
+      return Math.min(hi, Math.max(lo, v));
+    case ACT_CODE.sigmoid:
+      return sig(v);
+    case ACT_CODE.silu:
+      return v * sig(v);
+    case ACT_CODE.hardswish:
+      return v * Math.max(0, Math.min(1, v / 6 + 0.5));
+    case ACT_CODE.hardsigmoid:
+      return Math.max(0, Math.min(1, lo * v + hi));
+    case ACT_CODE.tanh:
+      return Math.tanh(v);
+    case ACT_CODE.gelu:
+      return 0.5 * v * (1 + erf(v / Math.SQRT2));
+    default:
+      return 0.5 * v * (1 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+  }
 }
 
 export interface GemmRefOptions {
@@ -282,4 +349,176 @@ export function resample2dRef(r: Resample2d, x: Float32Array): Float32Array {
     }
   }
   return y;
+}
+
+// ---- recurrent layers (assembly/f32/rnn.ts) ----------------------------------------------------
+
+export type RecurrentKind = 'RNN' | 'GRU' | 'LSTM';
+
+/** The activation functions of the recurrent kernels, by code (the index here). */
+export const RECURRENT_ACTIVATIONS = [
+  'Sigmoid',
+  'Tanh',
+  'Relu',
+  'Affine',
+  'LeakyRelu',
+  'ThresholdedRelu',
+  'ScaledTanh',
+  'HardSigmoid',
+  'Elu',
+  'Softsign',
+  'Softplus',
+] as const;
+
+/** One activation function of a recurrent kernel: its code (RECURRENT_ACTIVATIONS index), alpha and beta. */
+export interface RecurrentAct {
+  code: number;
+  alpha: number;
+  beta: number;
+}
+
+/** The function of an activation (float64, the formulas of src/ops/ref/rnn.ts). */
+export function recurrentActRef(a: RecurrentAct): (x: number) => number {
+  const { alpha: al, beta: be } = a;
+  switch (RECURRENT_ACTIVATIONS[a.code]) {
+    case 'Sigmoid':
+      return (x) => 1 / (1 + Math.exp(-x));
+    case 'Tanh':
+      return Math.tanh;
+    case 'Relu':
+      return (x) => (x > 0 ? x : 0);
+    case 'Affine':
+      return (x) => al * x + be;
+    case 'LeakyRelu':
+      return (x) => (x >= 0 ? x : al * x);
+    case 'ThresholdedRelu':
+      return (x) => (x > al ? x : 0);
+    case 'ScaledTanh':
+      return (x) => al * Math.tanh(be * x);
+    case 'HardSigmoid':
+      return (x) => Math.min(1, Math.max(0, al * x + be));
+    case 'Elu':
+      return (x) => (x >= 0 ? x : al * (Math.exp(x) - 1));
+    case 'Softsign':
+      return (x) => x / (1 + Math.abs(x));
+    case 'Softplus':
+      return (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+    default:
+      throw new Error(`recurrentActRef: unknown activation code ${a.code}`);
+  }
+}
+
+/** One direction of a recurrent layer as the kernels of assembly/f32/rnn.ts see it (G gates, GH = G·H). */
+export interface RecurrentSeqArgs {
+  kind: RecurrentKind;
+  /** steps, batch, hidden size */
+  S: number;
+  B: number;
+  H: number;
+  reverse: boolean;
+  /** the input projection with its bias, [S, B, GH] (gate order RNN i, GRU z r h, LSTM i o f c) */
+  xw: Float32Array;
+  /** R of the direction, [GH, H] */
+  r: Float32Array;
+  /** sequence_lens [B] (absent: S each) */
+  lens?: Int32Array | undefined;
+  /** initial states [B, H] (absent: zeros) */
+  h0?: Float32Array | undefined;
+  c0?: Float32Array | undefined;
+  /** LSTM peepholes P_i, P_o, P_f [3H] */
+  peep?: Float32Array | undefined;
+  /** GRU with linear_before_reset: Rb_h [H] (absent: zero) */
+  rbh?: Float32Array | undefined;
+  inputForget?: boolean;
+  linearBeforeReset?: boolean;
+  /** clip (absent or 0: none) */
+  clip?: number | undefined;
+  /** f (RNN), f g (GRU), f g h (LSTM) */
+  acts: RecurrentAct[];
+}
+
+export interface RecurrentSeqResult {
+  /** [S, B, H], zero at steps t ≥ lens[b] */
+  y: Float32Array;
+  /** final states [B, H] (zero for lens[b] = 0) */
+  yh: Float32Array;
+  yc: Float32Array;
+}
+
+/**
+ * One direction of RNN / GRU / LSTM over the sequence from its input projection: the reference
+ * of f32_{rnn,gru,lstm}_seq__wasmsimd. Dot products in float64 from XW; pre-activations and
+ * states stored as float32 (as src/ops/ref/rnn.ts).
+ */
+export function recurrentSeqRef(a: RecurrentSeqArgs): RecurrentSeqResult {
+  const { kind, S, B, H } = a;
+  const G = kind === 'RNN' ? 1 : kind === 'GRU' ? 3 : 4;
+  const GH = G * H;
+  const [f, g, hAct] = a.acts.map(recurrentActRef) as [(x: number) => number, (x: number) => number, (x: number) => number];
+  const clipV = a.clip ?? 0;
+  const clip = clipV > 0 ? (v: number) => Math.min(clipV, Math.max(-clipV, v)) : (v: number) => v;
+  const fr = Math.fround;
+  const y = new Float32Array(S * B * H),
+    yh = new Float32Array(B * H),
+    yc = new Float32Array(B * H);
+  const h = new Float32Array(H),
+    c = new Float32Array(H),
+    pre = new Float32Array(GH),
+    z = new Float32Array(H),
+    rg = new Float32Array(H),
+    rh = new Float32Array(H);
+  const rdot = (v: Float32Array, q: number): number => {
+    let s = 0;
+    for (let m = 0; m < H; m++) s += v[m]! * a.r[q * H + m]!;
+    return s;
+  };
+  for (let b = 0; b < B; b++) {
+    const len = Math.min(Math.max(a.lens ? a.lens[b]! : S, 0), S);
+    for (let j = 0; j < H; j++) {
+      h[j] = a.h0 ? a.h0[b * H + j]! : 0;
+      c[j] = a.c0 ? a.c0[b * H + j]! : 0;
+    }
+    for (let k = 0; k < len; k++) {
+      const t = a.reverse ? len - 1 - k : k;
+      const xo = (t * B + b) * GH;
+      // every gate but GRU's h: XW + h·Rᵀ
+      const nFull = kind === 'GRU' ? 2 * H : GH;
+      for (let q = 0; q < nFull; q++) pre[q] = a.xw[xo + q]! + rdot(h, q);
+      if (kind === 'RNN') {
+        for (let j = 0; j < H; j++) h[j] = f(clip(pre[j]!));
+      } else if (kind === 'GRU') {
+        for (let j = 0; j < H; j++) {
+          z[j] = f(clip(pre[j]!));
+          rg[j] = f(clip(pre[H + j]!));
+          rh[j] = rg[j]! * h[j]!;
+        }
+        // every h̃ pre-activation (from the old state) before the state changes
+        for (let j = 0; j < H; j++) {
+          const q = 2 * H + j;
+          pre[q] = a.linearBeforeReset ? a.xw[xo + q]! + fr(rg[j]! * ((a.rbh ? a.rbh[j]! : 0) + rdot(h, q))) : a.xw[xo + q]! + rdot(rh, q);
+        }
+        for (let j = 0; j < H; j++) {
+          const hh = fr(g(clip(pre[2 * H + j]!)));
+          h[j] = (1 - z[j]!) * hh + z[j]! * h[j]!;
+        }
+      } else {
+        const P = a.peep;
+        for (let j = 0; j < H; j++) {
+          const cPrev = c[j]!;
+          const ig = fr(f(clip(fr(pre[j]! + (P ? P[j]! * cPrev : 0)))));
+          const fg = fr(a.inputForget ? 1 - ig : f(clip(fr(pre[2 * H + j]! + (P ? P[2 * H + j]! * cPrev : 0)))));
+          const cc = fr(g(clip(pre[3 * H + j]!)));
+          c[j] = fg * cPrev + ig * cc;
+          const og = fr(f(clip(fr(pre[H + j]! + (P ? P[H + j]! * c[j]! : 0)))));
+          h[j] = og * fr(hAct(c[j]!));
+        }
+      }
+      y.set(h, (t * B + b) * H);
+    }
+    if (len > 0) {
+      yh.set(h, b * H);
+      yc.set(c, b * H);
+    }
+  }
+  return { y, yh, yc };
 }

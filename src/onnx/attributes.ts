@@ -37,14 +37,15 @@ export const ATTRIBUTE_TYPE = {
 const AT = ATTRIBUTE_TYPE;
 
 /**
- * A TensorProto as an IR Tensor (float32, int64, int32, int8, uint8, bool). Data is always a
- * fresh, aligned typed array. Throws SparrowError('unsupported_op') for other data types and
- * external data, SparrowError('invalid_model') for inconsistent sizes.
+ * A TensorProto as an IR Tensor of any IR dtype (src/ops/types.ts; float16/bfloat16 as bit
+ * patterns, converted by the importer, not here). Data is always a fresh, aligned typed array.
+ * Throws SparrowError('unsupported_op') for other data types (string, complex, float8, int4...)
+ * and external data, SparrowError('invalid_model') for inconsistent sizes.
  */
 export function tensorFromOnnx(t: onnx.ITensorProto, what = `tensor '${t.name ?? ''}'`): Tensor {
   const code = t.dataType ?? 0;
   if (code === 9) return boolTensor(t, what);
-  dtypeFromCode(code, what); // reject FLOAT16, DOUBLE, STRING... with the IR's list of dtypes
+  dtypeFromCode(code, what); // reject STRING, FLOAT8E4M3FN, INT4... with the IR's list of dtypes
   const o = tensorFromProto(t);
   return { dtype: o.dtype as TensorDType, dims: o.dims, data: o.data as Tensor['data'] };
 }

@@ -5,9 +5,10 @@
 // GRAPH (a subgraph: If's branches, Loop's and Scan's body), whose nodes may read the values of
 // enclosing graphs by name.
 import type { Tensor, TensorDType } from '../ops/types.js';
+import { onnxDtypeCode } from '../ops/dtypes.js';
 import { onnxRuntime, type onnx } from './proto.js';
 
-const CODE: Readonly<Record<TensorDType, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 };
+const CODE = (d: TensorDType): number => onnxDtypeCode(d);
 
 export type BuildAttr = number | string | number[] | string[] | Tensor | { floats: number[] } | { float: number } | { graph: BuildGraph };
 
@@ -54,12 +55,14 @@ export interface BuildModel {
 
 /** Tensor → TensorProto (raw_data, or the typed field). */
 export function tensorToProto(name: string, t: Tensor, typed = false): onnx.ITensorProto {
-  const p: onnx.ITensorProto = { name, dataType: CODE[t.dtype], dims: [...t.dims] };
+  const p: onnx.ITensorProto = { name, dataType: CODE(t.dtype), dims: [...t.dims] };
   if (!typed) {
     p.rawData = new Uint8Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength));
   } else if (t.dtype === 'float32') p.floatData = Array.from(t.data as Float32Array);
+  else if (t.dtype === 'float64') p.doubleData = Array.from(t.data as Float64Array);
   else if (t.dtype === 'int64') p.int64Data = Array.from(t.data as BigInt64Array, (b) => Number(b));
-  else p.int32Data = Array.from(t.data as Int32Array);
+  else if (t.dtype === 'uint64' || t.dtype === 'uint32') p.uint64Data = Array.from(t.data as ArrayLike<number | bigint>, (b) => Number(b));
+  else p.int32Data = Array.from(t.data as Int32Array); // int32/16/8, uint16/8, bool; float16/bfloat16 as their bits
   return p;
 }
 
@@ -80,7 +83,7 @@ function attrProto(name: string, v: BuildAttr): onnx.IAttributeProto {
 }
 
 function valueInfoProto(v: BuildValue): onnx.IValueInfoProto {
-  const tensorType: onnx.TypeProto.ITensor = { elemType: CODE[v.dtype] };
+  const tensorType: onnx.TypeProto.ITensor = { elemType: CODE(v.dtype) };
   if (v.dims) tensorType.shape = { dim: v.dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) };
   return { name: v.name, type: { tensorType } };
 }

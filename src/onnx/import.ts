@@ -5,9 +5,10 @@
 // static shapes are inferred (symbolic dims stay -1). Plain TS (browser / Worker safe).
 import { SparrowError } from '../errors.js';
 import { hasOp, resolveOp, supportedOpsets } from '../ops/registry.js';
-import { graphAttrs, implicitInputCount, type AttrValue, type Attrs, type Tensor } from '../ops/types.js';
+import { graphAttrs, implicitInputCount, type AttrValue, type Attrs, type Tensor, type TensorDType } from '../ops/types.js';
 import { topoSort, type Graph, type Node, type Value } from '../ir/graph.js';
 import { inferShapes } from '../ir/passes.js';
+import { lowerFloatEdges, roundCastLikes } from '../ir/float_edges.js';
 import { attrsFromOnnx, dtypeFromCode, tensorFromOnnx, valueInfoFromOnnx } from './attributes.js';
 import { decodeModel, int64ToNumber, type onnx } from './proto.js';
 
@@ -48,8 +49,17 @@ export function importModel(model: onnx.IModelProto, opts: ImportOptions = {}): 
   const missing = new UnsupportedOps();
   const graph = buildGraph(g, opsets, null, missing);
   if (graph.outputs.length === 0) throw new SparrowError('invalid_model', 'the graph has no outputs');
-  if (opts.inferShapes !== false) {
+  // float64/float16/bfloat16 → float32 inside the graph, Casts at the edges (src/ir/float_edges.ts)
+  const declared = new Map<string, TensorDType>();
+  for (const vi of g.output ?? []) {
+    const code = vi.type?.tensorType?.elemType;
+    if (code) declared.set(vi.name ?? '', dtypeFromCode(code, `graph output '${vi.name ?? ''}'`));
+  }
+  const edges = lowerFloatEdges(graph, declared);
+  const castLikes = edges.origin.size > 0 && graph.nodes.some((n) => n.op === 'CastLike');
+  if (opts.inferShapes !== false || castLikes) {
     inferShapes(graph);
+    if (castLikes) roundCastLikes(graph, edges);
     // The exporter's declared output dtypes must agree with what the ops compute.
     for (const vi of g.output ?? []) {
       const code = vi.type?.tensorType?.elemType;

@@ -2,10 +2,14 @@
 // weight tensors of its Conv / Gemm / MatMul nodes. Plain TS (browser / Worker safe).
 
 import { SparrowError } from '../errors.js';
+import { ARRAY_OF, type TensorDType, type TensorData as IrTensorData } from '../ops/types.js';
+import { dtypeFromOnnx, dtypeName, SUPPORTED_TYPES_TEXT } from '../ops/dtypes.js';
+import { bfloat16ArrayToFloat32, float16ArrayToFloat32 } from '../ops/float16.js';
 import { getIntAttribute, int64ToBigInt, int64ToNumber, type onnx } from './fields.js';
 
-export type TensorDtype = 'float32' | 'int64' | 'int32' | 'int8' | 'uint8' | 'float64';
-export type TensorData = Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array | Float64Array;
+/** The dtypes a TensorProto decodes to: every IR dtype but bool (src/onnx/attributes.ts reads bool tensors). */
+export type TensorDtype = Exclude<TensorDType, 'bool'>;
+export type TensorData = IrTensorData;
 
 export interface OnnxTensor {
   name: string;
@@ -38,60 +42,25 @@ export interface WeightTensor {
   input: string;
 }
 
-// ONNX TensorProto.DataType values we support.
-const DTYPE_BY_CODE: Readonly<Record<number, TensorDtype>> = {
-  1: 'float32',
-  2: 'uint8',
-  3: 'int8',
-  6: 'int32',
-  7: 'int64',
-  11: 'float64',
-};
-const DTYPE_NAMES: Readonly<Record<number, string>> = {
-  0: 'UNDEFINED',
-  1: 'FLOAT',
-  2: 'UINT8',
-  3: 'INT8',
-  4: 'UINT16',
-  5: 'INT16',
-  6: 'INT32',
-  7: 'INT64',
-  8: 'STRING',
-  9: 'BOOL',
-  10: 'FLOAT16',
-  11: 'DOUBLE',
-  12: 'UINT32',
-  13: 'UINT64',
-  14: 'COMPLEX64',
-  15: 'COMPLEX128',
-  16: 'BFLOAT16',
-};
 const BYTES_PER_ELEMENT: Readonly<Record<TensorDtype, number>> = {
   float32: 4,
+  float64: 8,
+  float16: 2,
+  bfloat16: 2,
   int64: 8,
+  uint64: 8,
   int32: 4,
+  uint32: 4,
+  int16: 2,
+  uint16: 2,
   int8: 1,
   uint8: 1,
-  float64: 8,
 };
 
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function allocate(dtype: TensorDtype, n: number): TensorData {
-  switch (dtype) {
-    case 'float32':
-      return new Float32Array(n);
-    case 'float64':
-      return new Float64Array(n);
-    case 'int64':
-      return new BigInt64Array(n);
-    case 'int32':
-      return new Int32Array(n);
-    case 'int8':
-      return new Int8Array(n);
-    case 'uint8':
-      return new Uint8Array(n);
-  }
+  return new ARRAY_OF[dtype](n);
 }
 
 /** Copies little-endian bytes into a fresh (hence aligned) typed array of `n` elements. */
@@ -138,23 +107,39 @@ function elementCount(dims: number[], name: string): number {
   return n;
 }
 
+/** The integer range of the dtypes stored in int32_data (float16/bfloat16: their 16 bits). */
+const INT32_FIELD_RANGE: Readonly<Partial<Record<TensorDtype, [number, number]>>> = {
+  int32: [-2147483648, 2147483647],
+  int16: [-32768, 32767],
+  uint16: [0, 65535],
+  int8: [-128, 127],
+  uint8: [0, 255],
+  float16: [0, 65535],
+  bfloat16: [0, 65535],
+};
+
 /**
  * Decodes one TensorProto. Reads raw_data (little-endian) when non-empty, else the typed
- * field for the data type (float_data, double_data, int64_data, int32_data for int32/int8/uint8).
+ * field for the data type: float_data (FLOAT), double_data (DOUBLE), int64_data (INT64),
+ * uint64_data (UINT32, UINT64), int32_data (INT32, INT16, UINT16, INT8, UINT8, and the bit
+ * patterns of FLOAT16 / BFLOAT16). float16/bfloat16 stay bit patterns (Uint16Array) here: the
+ * importer turns them into float32 constants (src/ir/float_edges.ts).
  * Throws SparrowError('invalid_model') when the element count differs from product(dims) or
- * a value is out of range for its type; SparrowError('unsupported_op') for data types other
- * than float32/float64/int64/int32/int8/uint8 and for external data.
+ * a value is out of range for its type; SparrowError('unsupported_op') for BOOL (read by
+ * src/onnx/attributes.ts), STRING, complex, float8, int4/uint4, int2/uint2, float4, and for
+ * external data.
  */
 export function tensorFromProto(t: onnx.ITensorProto): OnnxTensor {
   const name = t.name ?? '';
   const code = t.dataType ?? 0;
-  const dtype = DTYPE_BY_CODE[code];
-  if (dtype === undefined) {
+  const d = dtypeFromOnnx(code);
+  if (d === undefined || d === 'bool') {
     throw new SparrowError(
       'unsupported_op',
-      `tensor '${name}' has data type ${DTYPE_NAMES[code] ?? 'unknown'} (${code}); Sparrow reads FLOAT, DOUBLE, INT64, INT32, INT8 and UINT8`,
+      `tensor '${name}' has data type ${dtypeName(code)} (${code}); Sparrow reads ${SUPPORTED_TYPES_TEXT}`,
     );
   }
+  const dtype: TensorDtype = d;
   if (t.dataLocation === 1 /* EXTERNAL */ || (t.externalData?.length ?? 0) > 0) {
     throw new SparrowError('unsupported_op', `tensor '${name}' stores its data externally, which Sparrow does not read`);
   }
@@ -196,13 +181,27 @@ export function tensorFromProto(t: onnx.ITensorProto): OnnxTensor {
       for (let i = 0; i < n; i++) data[i] = toInt64(src[i], `int64_data[${i}] of '${name}'`);
       return { name, dims, dtype, data };
     }
-    case 'int32':
-    case 'int8':
-    case 'uint8': {
+    case 'uint64':
+    case 'uint32': {
+      const src = t.uint64Data ?? [];
+      if (src.length !== n) throw mismatch(src.length, 'uint64_data');
+      const max = dtype === 'uint64' ? 2n ** 64n - 1n : 2n ** 32n - 1n;
+      const data = allocate(dtype, n) as BigUint64Array | Uint32Array;
+      for (let i = 0; i < n; i++) {
+        // protobufjs hands back uint64 as a Long (unsigned) or a number; a signed reading wraps
+        let v = int64ToBigInt(src[i], `uint64_data[${i}] of '${name}'`);
+        if (v < 0n) v = BigInt.asUintN(64, v);
+        if (v > max) throw new SparrowError('invalid_model', `uint64_data[${i}] of ${dtype} tensor '${name}' is out of range: ${v}`);
+        data[i] = (dtype === 'uint64' ? v : Number(v)) as never;
+      }
+      return { name, dims, dtype, data };
+    }
+    default: {
+      // int32, int16, uint16, int8, uint8, and the bit patterns of float16 / bfloat16
       const src = t.int32Data ?? [];
       if (src.length !== n) throw mismatch(src.length, 'int32_data');
-      const [lo, hi] = dtype === 'int8' ? [-128, 127] : dtype === 'uint8' ? [0, 255] : [-2147483648, 2147483647];
-      const data = allocate(dtype, n) as Int32Array | Int8Array | Uint8Array;
+      const [lo, hi] = INT32_FIELD_RANGE[dtype]!;
+      const data = allocate(dtype, n) as Int32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
       for (let i = 0; i < n; i++) {
         const v = src[i]!;
         if (!Number.isInteger(v) || v < lo || v > hi) {
@@ -212,6 +211,22 @@ export function tensorFromProto(t: onnx.ITensorProto): OnnxTensor {
       }
       return { name, dims, dtype, data };
     }
+  }
+}
+
+/** A decoded tensor's values as float32 when it is float32, float16, bfloat16 or float64 (weights of a float16 model); else undefined. */
+function asFloat32(t: OnnxTensor): Float32Array | undefined {
+  switch (t.dtype) {
+    case 'float32':
+      return t.data as Float32Array;
+    case 'float16':
+      return float16ArrayToFloat32(t.data as Uint16Array);
+    case 'bfloat16':
+      return bfloat16ArrayToFloat32(t.data as Uint16Array);
+    case 'float64':
+      return Float32Array.from(t.data as Float64Array);
+    default:
+      return undefined;
   }
 }
 
@@ -275,11 +290,12 @@ export function listInitializers(model: onnx.IModelProto): ListedTensor[] {
 const MAX_FOLLOW = 16; // Reshape/Identity hops followed when tracing a weight to its stored tensor
 
 /**
- * The float32 weight tensors read as input 1 of Conv, Gemm and MatMul nodes, in node order.
+ * The float weight tensors read as input 1 of Conv, Gemm and MatMul nodes, in node order, as
+ * float32 (float16/bfloat16 exactly, float64 rounded: the values the importer gives them).
  * A weight reached through Identity or a Reshape with a constant shape (mnist-8's MatMul reads
  * Reshape(Parameter193 [16,4,4,10], [256,10])) is reported with the consumed `dims` and the
  * stored tensor's `name` / `storedDims`; the data is the same (C-order reshape). Inputs that
- * are not constants, or not float32, are skipped; a tensor used by several nodes is listed once
+ * are not constants, or not floats, are skipped; a tensor used by several nodes is listed once
  * (first use). Only the tensors actually needed are decoded.
  */
 export function weightTensors(model: onnx.IModelProto): WeightTensor[] {
@@ -333,13 +349,14 @@ export function weightTensors(model: onnx.IModelProto): WeightTensor[] {
     const input = node.input?.[1];
     if (!input) return;
     const r = resolve(input, 0);
-    if (!r || r.stored.dtype !== 'float32' || seen.has(r.stored.name)) return;
+    const data = r ? asFloat32(r.stored) : undefined;
+    if (!r || !data || seen.has(r.stored.name)) return;
     seen.add(r.stored.name);
     const w: WeightTensor = {
       name: r.stored.name,
       dims: r.dims,
       storedDims: r.stored.dims,
-      data: r.stored.data as Float32Array,
+      data,
       op,
       node: node.name || `${op}#${index}`,
       input,

@@ -8,9 +8,16 @@ const DTYPE_BY_CODE: Readonly<Record<number, TensorDType>> = {
   1: 'float32',
   2: 'uint8',
   3: 'int8',
+  4: 'uint16',
+  5: 'int16',
   6: 'int32',
   7: 'int64',
   9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  12: 'uint32',
+  13: 'uint64',
+  16: 'bfloat16',
 };
 const DTYPE_NAMES: Readonly<Record<number, string>> = {
   0: 'UNDEFINED',
@@ -42,7 +49,24 @@ const DTYPE_NAMES: Readonly<Record<number, string>> = {
   26: 'INT2',
 };
 
-const DTYPE_CODES: Readonly<Record<TensorDType, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 };
+const DTYPE_CODES: Readonly<Record<TensorDType, number>> = {
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  uint16: 4,
+  int16: 5,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+  uint32: 12,
+  uint64: 13,
+  bfloat16: 16,
+};
+
+/** The ONNX names of the types the IR has, in the order error messages list them. */
+export const SUPPORTED_TYPES_TEXT = 'FLOAT, DOUBLE, FLOAT16, BFLOAT16, INT64, UINT64, INT32, UINT32, INT16, UINT16, INT8, UINT8 and BOOL';
 
 /** The ONNX name of a data type code ('FLOAT16', ...). */
 export function dtypeName(code: number): string {
@@ -65,7 +89,7 @@ export function dtypeFromCode(code: number, what: string): TensorDType {
   if (d === undefined) {
     throw new SparrowError(
       'unsupported_op',
-      `${what} has data type ${dtypeName(code)} (${code}); Sparrow runs FLOAT, INT64, INT32, INT8, UINT8 and BOOL tensors`,
+      `${what} has data type ${dtypeName(code)} (${code}); Sparrow runs ${SUPPORTED_TYPES_TEXT} tensors`,
     );
   }
   return d;

@@ -1,12 +1,81 @@
 // The shared vocabulary of the graph IR, the op registry and the kernels (reference TS and
 // WASM). Tensors are dense, row-major (C order); `dims` may hold -1 only during static shape
 // inference for a symbolic dimension (e.g. the batch), never at run time.
+//
+// Data types (TensorDType → the typed array of `data`; ONNX TensorProto.DataType in brackets):
+//   float32  Float32Array     [FLOAT 1]     the one float type kernels compute in
+//   float64  Float64Array     [DOUBLE 11]   \
+//   float16  Uint16Array      [FLOAT16 10]   > edge types: IEEE binary16 / bfloat16 as bit
+//   bfloat16 Uint16Array      [BFLOAT16 16] /  patterns (as onnxruntime's float16 tensors)
+//   int64    BigInt64Array    [INT64 7]     uint64 BigUint64Array [UINT64 13]
+//   int32    Int32Array       [INT32 6]     uint32 Uint32Array    [UINT32 12]
+//   int16    Int16Array       [INT16 5]     uint16 Uint16Array    [UINT16 4]
+//   int8     Int8Array        [INT8 3]      uint8  Uint8Array     [UINT8 2]
+//   bool     Uint8Array (0/1) [BOOL 9]
+// Strings, complex, float8, int4/uint4, int2/uint2 and float4 are not IR dtypes: the importer
+// refuses them naming the type (src/ops/dtypes.ts).
+//
+// "Computed in float32, converted at the edges": float64, float16 and bfloat16 exist at the
+// edges of a graph only. The importer (src/onnx/import.ts → src/ir/float_edges.ts) turns their
+// constants (initializers, Constant nodes, tensor attributes such as ConstantOfShape's value)
+// into float32 constants (float16/bfloat16 exactly; float64 rounded to nearest even), puts a
+// Cast(to=FLOAT) behind every graph input of these types and a Cast(to=FLOAT16/BFLOAT16/DOUBLE)
+// in front of every graph output declared with one, and makes a Cast(to=FLOAT16/BFLOAT16)
+// inside the graph a Cast to that type and back (the float32 value rounded to the 16-bit type,
+// value-exact), a Cast(to=DOUBLE) inside the graph a Cast(to=FLOAT). So the only kernel that
+// reads or writes an edge type is Cast (src/ops/ref/shape_ops.ts castTensor; conversions with
+// round-to-nearest-even in src/ops/float16.ts), every engine (reference, sparrow-f32,
+// sparrow-int8) gets the conversions as ordinary nodes, and a session's inputInfo/outputInfo
+// still report the model's declared dtypes: a float16 input takes a float16 tensor (Uint16Array
+// bits). Arithmetic of a float64 model is therefore float32 arithmetic (relative error ~6e-8
+// instead of ~1e-16), and a float16 model's intermediate values are not rounded to float16
+// between ops (results differ from a float16 runtime by about a float16 ulp, usually less).
+//
+// The integer types are real IR dtypes: kernels whose ONNX type lists allow them accept them.
+// 64-bit integers are bigint elements (BigInt64Array / BigUint64Array), exact over the whole
+// range; everything else holds JS numbers.
 
-export type TensorDType = 'float32' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
+export type TensorDType =
+  'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'uint64' | 'int32' | 'uint32' | 'int16' | 'uint16' | 'int8' | 'uint8' | 'bool';
 
-export type TensorData = Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array
+  | Int32Array
+  | Uint32Array
+  | Int16Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array;
 
-/** bool tensors use Uint8Array (0/1). int64 tensors use BigInt64Array. */
+/** The dtypes that exist only at a graph's edges (see the header): kernels other than Cast never see them. */
+export const EDGE_DTYPES: readonly TensorDType[] = ['float64', 'float16', 'bfloat16'];
+
+/** True for float64, float16 and bfloat16 (the header's edge types). */
+export function isEdgeDtype(d: TensorDType): boolean {
+  return d === 'float64' || d === 'float16' || d === 'bfloat16';
+}
+
+/** The typed-array constructor of each dtype (float16/bfloat16: bit patterns in a Uint16Array). */
+export const ARRAY_OF: Readonly<Record<TensorDType, { new (n: number): TensorData; readonly name: string }>> = {
+  float32: Float32Array,
+  float64: Float64Array,
+  float16: Uint16Array,
+  bfloat16: Uint16Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
+};
+
+/** bool tensors use Uint8Array (0/1); int64/uint64 tensors use BigInt64Array/BigUint64Array; float16/bfloat16 the bits in a Uint16Array. */
 export interface Tensor {
   dtype: TensorDType;
   dims: number[];

@@ -25,6 +25,19 @@
 // integer only (TFLite's arithmetic; references in src/kernels/int8_ref.ts), so results are the
 // same bits on every platform.
 //
+// ONNX linear quantization (QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul,
+// DynamicQuantizeLinear: src/ops/ref/quant.ts) in onnxruntime's float32 arithmetic, so the
+// reference kernels give onnxruntime's bits (its CPU EP on x86-64, MLAS; the ONNX reference
+// implementation computes some of these products in float64 and differs at rare ties):
+//   quantize     q = saturate(roundHalfEven(fround(x / scale)) + zp), NaN → the type's minimum
+//                (MLAS clamps with MAXPS/MINPS before rounding: a NaN becomes the lower bound)
+//   dequantize   x = fround(fround(q − zp) · scale)
+//   requantize   y = saturate(roundHalfEven(fround(fround(acc) · m)) + zp_y) for an int32
+//                accumulator acc, with the multiplier m = fround(fround(s_a · s_b) / s_y)
+//                (float32 products: the accumulator is rounded to float32 first, |acc| > 2^24)
+//   dynamic      uint8 range [min(0, min x), max(0, max x)], scale = fround((max − min) / 255)
+//                (1 when max = min), zp = roundHalfEven(clamp(0 − min / scale, 0, 255))
+//
 // Plain TS, reference first; rounding is half to even everywhere (numpy.rint, ONNX).
 
 import { SparrowError } from '../errors.js';
@@ -324,4 +337,53 @@ export function quantizeMultiplier(real: number): { multiplier: number; shift: n
   if (exp < -31) return { multiplier: 0, shift: 0 };
   if (exp > 31) throw new RangeError(`quantizeMultiplier: ${real} is too large`);
   return { multiplier: q, shift: -exp };
+}
+
+// ---------------------------------------------------------------------------------------------
+// ONNX linear quantization, as onnxruntime computes it (see the file header)
+
+/**
+ * saturate(roundHalfEven(v) + zeroPoint) into [lo, hi] for a scaled value v (x / scale, or an
+ * accumulator times its multiplier): ±Infinity saturate, NaN gives lo (onnxruntime on x86-64).
+ */
+export function saturateRound(v: number, zeroPoint: number, lo: number, hi: number): number {
+  if (Number.isNaN(v)) return lo;
+  const q = roundHalfEven(v) + zeroPoint;
+  return q < lo ? lo : q > hi ? hi : q + 0; // + 0: no -0
+}
+
+/** ONNX QuantizeLinear of one value: saturate(roundHalfEven(fround(x / scale)) + zeroPoint) into [lo, hi]. */
+export function quantizeLinear(x: number, scale: number, zeroPoint: number, lo: number, hi: number): number {
+  return saturateRound(Math.fround(x / scale), zeroPoint, lo, hi);
+}
+
+/** ONNX DequantizeLinear of one value: fround(fround(q − zeroPoint) · scale). */
+export function dequantizeLinear(q: number, zeroPoint: number, scale: number): number {
+  return Math.fround(Math.fround(q - zeroPoint) * scale);
+}
+
+/** The requantization multiplier of QLinearConv / QLinearMatMul: fround(fround(sa · sb) / sy). */
+export function requantMultiplier(sa: number, sb: number, sy: number): number {
+  return Math.fround(Math.fround(sa * sb) / sy);
+}
+
+/** An int32 accumulator to the output type: saturate(roundHalfEven(fround(fround(acc) · multiplier)) + zeroPoint). */
+export function requantize(acc: number, multiplier: number, zeroPoint: number, lo: number, hi: number): number {
+  return saturateRound(Math.fround(Math.fround(acc) * multiplier), zeroPoint, lo, hi);
+}
+
+/**
+ * ONNX DynamicQuantizeLinear's uint8 parameters for data whose smallest and largest values are
+ * min and max (float32; NaN-free): the range widened to contain 0, scale = fround((max − min) /
+ * 255) (1 for an empty range), zeroPoint = roundHalfEven(clamp(0 − min / scale, 0, 255)) with
+ * onnxruntime's std::min/std::max order (a NaN there, from an infinite range, gives 255).
+ */
+export function dynamicQuantParamsUint8(min: number, max: number): { scale: number; zeroPoint: number } {
+  const lo = min < 0 ? min : 0,
+    hi = max > 0 ? max : 0;
+  const scale = hi === lo ? 1 : Math.fround(Math.fround(hi - lo) / 255);
+  const initial = Math.fround(0 - Math.fround(lo / scale));
+  const upper = initial < 255 ? initial : 255; // std::min(255.f, initial): NaN → 255
+  const clamped = 0 < upper ? upper : 0; // std::max(0.f, upper)
+  return { scale, zeroPoint: roundHalfEven(clamped) + 0 };
 }

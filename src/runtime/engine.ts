@@ -14,7 +14,7 @@ import { SparrowError } from '../errors.js';
 import type { Tensor } from '../ops/types.js';
 import { cloneGraph, type Graph } from '../ir/graph.js';
 import { eliminateDeadNodes, foldConstants, inferShapes, optimize, setInputShapes, type OptimizeOptions } from '../ir/passes.js';
-import { fuseGraph, type FuseReport } from '../ir/fuse.js';
+import { fuseGraph, type FuseOptions, type FuseReport } from '../ir/fuse.js';
 import { SparrowWasm } from '../wasm/gateway.js';
 import { checkFeeds, profilePlan, runPlan } from './plan_runner.js';
 import { PlanCache, type PlanCacheLimits } from './plan_cache.js';
@@ -116,6 +116,11 @@ export abstract class WasmEngine {
   /** Shapes to compile a plan for at load (empty data), or undefined. */
   protected abstract loadFeeds(): Record<string, Tensor> | undefined;
 
+  /** What fusion may fold into the producing nodes (the float32 kernels apply every activation). */
+  protected fuseOptions(): FuseOptions {
+    return {};
+  }
+
   /** Lowers one specialized, fused, statically shaped graph to a plan. */
   protected abstract lower(g: Graph): CompiledPlan;
 
@@ -202,7 +207,7 @@ export abstract class WasmEngine {
       return referencePlan(g);
     }
     if (this.opts.optimize !== false) {
-      const r = fuseGraph(g);
+      const r = fuseGraph(g, this.fuseOptions());
       this.fuse = { biases: Math.max(this.fuse.biases, r.biases), activations: Math.max(this.fuse.activations, r.activations) };
     }
     return this.lower(g);

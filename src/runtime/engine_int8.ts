@@ -45,6 +45,7 @@ import { quantizePerChannelInt8 } from '../quant/int8.js';
 import { csrLayout, SPARSE_DENSITY } from '../kernels/int8.js';
 import { csrFromDense } from '../kernels/int8_ref.js';
 import { WasmEngine, type EngineOptions } from './engine.js';
+import type { FuseOptions } from '../ir/fuse.js';
 import { PlanBuilder, type CompiledPlan } from './plan_builder.js';
 import { align16, Int8Lower, type Int8Weights } from './int8/lower.js';
 
@@ -167,6 +168,11 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
 
   protected constantBytes(): number {
     return this.report.weightBytes;
+  }
+
+  /** the int8 kernels clamp (Relu, Clip) in their output stage; other activations stay nodes */
+  protected override fuseOptions(): FuseOptions {
+    return { activations: 'clamp' };
   }
 
   // ---- weights --------------------------------------------------------------------------------

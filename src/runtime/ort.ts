@@ -5,7 +5,7 @@
 // engine never load them.
 import type * as OrtNode from 'onnxruntime-node';
 import { SparrowError } from '../errors.js';
-import type { Tensor, TensorDType } from '../ops/types.js';
+import { ARRAY_OF, type Tensor, type TensorDType } from '../ops/types.js';
 import { Session, type EngineName } from './session.js';
 
 /** What `run`, `eval` and `bench` need of an engine. */
@@ -63,31 +63,24 @@ export function ortModule(name: OrtEngineName): Promise<Ort> {
   return p;
 }
 
-const ORT_TYPES: Readonly<Record<TensorDType, string>> = {
+/** Sparrow dtype → ORT tensor type (onnxruntime's JS API has no bfloat16 tensors). */
+const ORT_TYPES: Readonly<Partial<Record<TensorDType, string>>> = {
   float32: 'float32',
+  float64: 'float64',
+  float16: 'float16',
   int64: 'int64',
+  uint64: 'uint64',
   int32: 'int32',
+  uint32: 'uint32',
+  int16: 'int16',
+  uint16: 'uint16',
   int8: 'int8',
   uint8: 'uint8',
   bool: 'bool',
 };
 
 function arrayMatches(t: Tensor): boolean {
-  switch (t.dtype) {
-    case 'float32':
-      return t.data instanceof Float32Array;
-    case 'int64':
-      return t.data instanceof BigInt64Array;
-    case 'int32':
-      return t.data instanceof Int32Array;
-    case 'int8':
-      return t.data instanceof Int8Array;
-    case 'uint8':
-    case 'bool':
-      return t.data instanceof Uint8Array;
-    default:
-      return false;
-  }
+  return t.data instanceof ARRAY_OF[t.dtype];
 }
 
 /** A Sparrow tensor as an ORT tensor of module `ort` (the data is shared, not copied). */
@@ -98,7 +91,7 @@ export function toOrtTensor(ort: Ort, t: Tensor, what = 'tensor'): OrtTensor {
   const n = t.dims.reduce((a, b) => a * b, 1);
   if (n !== t.data.length)
     throw new SparrowError('invalid_argument', `${what}: dims [${t.dims.join(', ')}] hold ${n} elements, data has ${t.data.length}`);
-  // bool tensors are Uint8Array (0/1) on both sides
+  // bool tensors are Uint8Array (0/1) on both sides; float16 tensors hold the bits in a Uint16Array on both sides
   return new ort.Tensor(type as 'float32', t.data as Float32Array, [...t.dims]);
 }
 
@@ -125,11 +118,26 @@ export function fromOrtTensor(t: OrtTensor, what = 'tensor'): Tensor {
     case 'bool':
       if (data instanceof Uint8Array) return { dtype: 'bool', dims, data };
       break;
+    case 'float64':
+      if (data instanceof Float64Array) return { dtype: 'float64', dims, data };
+      break;
+    case 'float16':
+      if (data instanceof Uint16Array) return { dtype: 'float16', dims, data };
+      break;
+    case 'uint64':
+      if (data instanceof BigUint64Array) return { dtype: 'uint64', dims, data };
+      break;
+    case 'uint32':
+      if (data instanceof Uint32Array) return { dtype: 'uint32', dims, data };
+      break;
+    case 'int16':
+      if (data instanceof Int16Array) return { dtype: 'int16', dims, data };
+      break;
+    case 'uint16':
+      if (data instanceof Uint16Array) return { dtype: 'uint16', dims, data };
+      break;
     default:
-      throw new SparrowError(
-        'unsupported_op',
-        `${what}: ONNX Runtime returned a ${t.type} tensor; Sparrow tensors are float32, int64, int32, int8, uint8 or bool`,
-      );
+      throw new SparrowError('unsupported_op', `${what}: ONNX Runtime returned a ${t.type} tensor, which is not a Sparrow dtype`);
   }
   throw new SparrowError(
     'internal',

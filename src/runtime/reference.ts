@@ -2,17 +2,8 @@
 // with their reference kernels (src/ops/ref), frees each intermediate after its last reader,
 // returns the graph outputs. Plain TS, no WASM: the yardstick the fast engines are tested against.
 import { SparrowError } from '../errors.js';
-import { elementCount, type Tensor, type TensorDType, type TensorData, type ValueInfo } from '../ops/types.js';
+import { ARRAY_OF, elementCount, type Tensor, type TensorData, type ValueInfo } from '../ops/types.js';
 import { formatInfo, type Graph, type Node } from '../ir/graph.js';
-
-const ARRAY_OF: Readonly<Record<TensorDType, new (n: number) => TensorData>> = {
-  float32: Float32Array,
-  int64: BigInt64Array,
-  int32: Int32Array,
-  int8: Int8Array,
-  uint8: Uint8Array,
-  bool: Uint8Array,
-};
 
 function copyTensor(t: Tensor): Tensor {
   return { dtype: t.dtype, dims: [...t.dims], data: t.data.slice() as TensorData };

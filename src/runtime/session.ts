@@ -21,6 +21,8 @@ import type { ReadOptions } from '../format/container.js';
 import { loadSparrowModel, type CompressionRecord, type Preprocessing } from './sparrow_model.js';
 import { Int8Engine, type Int8Report } from './engine_int8.js';
 import type { CodedInt8 } from '../format/graph.js';
+import { extractQdq } from '../ir/qdq.js';
+import { CODEC_RAW } from '../codec/int8.js';
 
 export type EngineName = 'reference' | 'sparrow-f32' | 'sparrow-int8';
 const ENGINES: readonly string[] = ['reference', 'sparrow-f32', 'sparrow-int8'];
@@ -86,6 +88,27 @@ interface CreateHow {
   /** a graph read from a `.sparrow` file: optimized before it was written, fresh (not shared) */
   fromFile?: boolean;
   int8?: Int8Inputs;
+}
+
+/**
+ * A QDQ model's int8 weights and activation parameters for the int8 engine (src/ir/qdq.ts): the
+ * pairs are rewritten in `graph` (a fresh import), the weights handed over as raw int8 streams;
+ * a model without QDQ gives no ranges (dynamic mode) and no weights (quantized at load).
+ */
+function qdqInputs(graph: Graph): Int8Inputs {
+  const q = extractQdq(graph);
+  const coded = new Map<string, CodedInt8>();
+  for (const [name, w] of q.weights) {
+    coded.set(name, {
+      codec: CODEC_RAW,
+      payload: new Uint8Array(w.q.buffer, w.q.byteOffset, w.q.byteLength),
+      dims: [...graph.values.get(name)!.info.dims!],
+      axis: w.axis,
+      scales: w.scales,
+      scaleName: '',
+    });
+  }
+  return { ranges: q.ranges.size ? q.ranges : null, coded };
 }
 
 /** The report of passes that changed nothing. */
@@ -188,7 +211,7 @@ export class Session {
     const importOnnx = await onnxImporter();
     const t0 = performance.now();
     const graph = importOnnx(bytes);
-    const s = Session.fromGraph(graph, opts);
+    const s = Session.#create(graph, opts, engine === 'sparrow-int8' ? { int8: qdqInputs(graph) } : {});
     await s.#f32?.init();
     await s.#i8?.init();
     if (s.report) s.report.loadMs = performance.now() - t0;

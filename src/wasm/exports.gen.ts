@@ -112,6 +112,14 @@ export interface WasmExports {
   f32_dwconv_work_bytes(g: usize): i32;
   /** assembly/f32/peak/f32_peak__wasmsimd */
   f32_peak__wasmsimd(iters: i32): f32;
+  /** assembly/f32/rnn/f32_rnn_seq__wasmsimd */
+  f32_rnn_seq__wasmsimd(d: usize): void;
+  /** assembly/f32/rnn/f32_gru_seq__wasmsimd */
+  f32_gru_seq__wasmsimd(d: usize): void;
+  /** assembly/f32/rnn/f32_lstm_seq__wasmsimd */
+  f32_lstm_seq__wasmsimd(d: usize): void;
+  /** assembly/f32/rnn/f32_recurrent_work_bytes */
+  f32_recurrent_work_bytes(kind: i32, B: i32, H: i32): i32;
   /** assembly/int8/gemm/qs8_conv2d_4x8c2__wasmsimd */
   qs8_conv2d_4x8c2__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32;
   /** assembly/int8/gemm/qs8_conv2d_work_bytes */
@@ -217,6 +225,8 @@ export interface WasmExports {
   f32_gelu__wasmsimd(x: usize, y: usize, n: usize, tanhForm: i32): void;
   /** assembly/f32ops/unary/f32_pow_scalar__wasmsimd */
   f32_pow_scalar__wasmsimd(x: usize, y: usize, n: usize, e: f32): void;
+  /** assembly/f32ops/unary/f32_silu__wasmsimd */
+  f32_silu__wasmsimd(x: usize, y: usize, n: usize): void;
   /** assembly/f32ops/pool/f32_maxpool2d__wasm */
   f32_maxpool2d__wasm(g: usize, x: usize, y: usize): void;
   /** assembly/f32ops/pool/f32_avgpool2d__wasm */

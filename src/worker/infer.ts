@@ -8,6 +8,7 @@ import type { Session } from '../runtime/session.js';
 import { preprocessPixels } from '../runtime/sparrow_model.js';
 import { parseNpy, writeNpy, type NpyArray } from '../io/npy.js';
 import { HttpError } from './errors.js';
+import { castTensor } from '../ops/ref/cast.js';
 
 /** Largest element count of one input tensor (also bounded by the body size). */
 export const MAX_INPUT_ELEMENTS = 16 * 1024 * 1024;
@@ -169,16 +170,19 @@ export function outputsToJson(
   const out: Record<string, { dims: number[]; dtype: string; data: Array<number | string | null> }> = {};
   for (const name of names) {
     const t = outputs[name]!;
+    // float16/bfloat16 outputs are bit patterns: send their values
+    const d = t.dtype === 'float16' || t.dtype === 'bfloat16' ? castTensor(t, 'float32').data : t.data;
     const data =
-      t.data instanceof BigInt64Array
-        ? Array.from(t.data, (v) => (v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v.toString()))
-        : Array.from(t.data as ArrayLike<number>, (v) => (Number.isFinite(v) ? v : null));
+      d instanceof BigInt64Array || d instanceof BigUint64Array
+        ? Array.from(d, (v: bigint) => (v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v.toString()))
+        : Array.from(d as ArrayLike<number>, (v) => (Number.isFinite(v) ? v : null));
     out[name] = { dims: [...t.dims], dtype: t.dtype, data };
   }
   return out;
 }
 
 export function outputToNpy(t: Tensor): Uint8Array {
+  if (t.dtype === 'bfloat16') return writeNpy(castTensor(t, 'float32').data as Float32Array, [...t.dims]); // .npy has no bfloat16
   const data = t.dtype === 'bool' ? new Uint8Array(t.data as Uint8Array) : t.data;
-  return writeNpy(data as Parameters<typeof writeNpy>[0], [...t.dims]);
+  return writeNpy(data, [...t.dims], t.dtype === 'float16' ? 'float16' : undefined);
 }

@@ -1,6 +1,6 @@
 // Request-level tests of the Worker inside workerd (@cloudflare/vitest-pool-workers), with the
 // R2 binding of wrangler.toml. Models: the bundled examples compressed as `npm start` does
-// (test/helpers/examples.setup.ts), passed in as base64 bindings.
+// (test/helpers/examples.ts, awaited by vitest.config.ts when this pool starts), passed in as base64 bindings.
 import { env, exports } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readContainer } from '../../src/format/container.js';

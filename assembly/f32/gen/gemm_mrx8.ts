@@ -13,6 +13,7 @@
 // Strides (lda, ldc) in bytes; bias already offset to the tile's first row / column.
 
 import { loadN as loadCols } from '../../f32ops/vec';
+import { applyActRows, ACT_CLAMP } from '../../f32ops/unary';
 
 const BIAS_ROW: i32 = 1;
 const BIAS_COL: i32 = 2;
@@ -534,11 +535,13 @@ function ukernel_4x8_ind(mr: usize, nc: usize, kc: usize, a: usize, lda: usize, 
  * for the M % 4 rest (no wasted rows). Strides in bytes; bias already offset to row 0 / col 0.
  */
 export function gemmRows(M: usize, nc: usize, kc: usize, a: usize, lda: usize, bp: usize, c: usize, ldc: usize,
-  bias: usize, biasMode: i32, clamp: bool, lo: f32, hi: f32): void {
+  bias: usize, biasMode: i32, act: i32, lo: f32, hi: f32): void {
   const vmin = f32x4.splat(lo), vmax = f32x4.splat(hi);
+  const clamp = act == ACT_CLAMP, post = act > ACT_CLAMP;
   let m0: usize = 0;
   for (; m0 + 4 <= M; m0 += 4) {
     ukernel_4x8(4, nc, kc, a + m0 * lda, lda, bp, c + m0 * ldc, ldc, biasMode == BIAS_ROW ? bias + (m0 << 2) : bias, biasMode, clamp, vmin, vmax);
+    if (post) applyActRows(act, c + m0 * ldc, ldc, 4, nc, lo, hi);
   }
   const rest = M - m0;
   if (rest == 0) return;
@@ -546,6 +549,7 @@ export function gemmRows(M: usize, nc: usize, kc: usize, a: usize, lda: usize, b
   if (rest == 3) ukernel_3x8(3, nc, kc, a0, lda, bp, c0, ldc, b0, biasMode, clamp, vmin, vmax);
   else if (rest == 2) ukernel_2x8(2, nc, kc, a0, lda, bp, c0, ldc, b0, biasMode, clamp, vmin, vmax);
   else ukernel_1x8(1, nc, kc, a0, lda, bp, c0, ldc, b0, biasMode, clamp, vmin, vmax);
+  if (post) applyActRows(act, c0, ldc, rest, nc, lo, hi);
 }
 
 /**
@@ -554,11 +558,13 @@ export function gemmRows(M: usize, nc: usize, kc: usize, a: usize, lda: usize, b
  * Reads up to 8 floats per row even for the partial last panel (callers leave slack).
  */
 export function igemmRows(M: usize, nc: usize, kc: usize, a: usize, lda: usize, koff: usize, xb: usize, c: usize, ldc: usize,
-  bias: usize, biasMode: i32, clamp: bool, lo: f32, hi: f32): void {
+  bias: usize, biasMode: i32, act: i32, lo: f32, hi: f32): void {
   const vmin = f32x4.splat(lo), vmax = f32x4.splat(hi);
+  const clamp = act == ACT_CLAMP, post = act > ACT_CLAMP;
   let m0: usize = 0;
   for (; m0 + 4 <= M; m0 += 4) {
     ukernel_4x8_ind(4, nc, kc, a + m0 * lda, lda, koff, xb, c + m0 * ldc, ldc, biasMode == BIAS_ROW ? bias + (m0 << 2) : bias, biasMode, clamp, vmin, vmax);
+    if (post) applyActRows(act, c + m0 * ldc, ldc, 4, nc, lo, hi);
   }
   const rest = M - m0;
   if (rest == 0) return;
@@ -566,6 +572,7 @@ export function igemmRows(M: usize, nc: usize, kc: usize, a: usize, lda: usize, 
   if (rest == 3) ukernel_3x8_ind(3, nc, kc, a0, lda, koff, xb, c0, ldc, b0, biasMode, clamp, vmin, vmax);
   else if (rest == 2) ukernel_2x8_ind(2, nc, kc, a0, lda, koff, xb, c0, ldc, b0, biasMode, clamp, vmin, vmax);
   else ukernel_1x8_ind(1, nc, kc, a0, lda, koff, xb, c0, ldc, b0, biasMode, clamp, vmin, vmax);
+  if (post) applyActRows(act, c0, ldc, rest, nc, lo, hi);
 }
 
 /** C(M,N) = act(A·Bp + bias), every row block with the 1x8 tile (row tail: aliased rows). Sizes/strides in elements. */
@@ -576,7 +583,8 @@ export function f32_gemm_1x8__wasmsimd(M: i32, N: i32, K: i32, a: usize, lda: i3
   const ldaB = <usize>lda << 2, ldcB = <usize>ldc << 2;
   for (let m0: usize = 0; m0 < <usize>M; m0 += 1) {
     ukernel_1x8(min<usize>(1, <usize>M - m0), <usize>N, <usize>K, a + m0 * ldaB, ldaB, bp, c + m0 * ldcB, ldcB,
-      biasMode == BIAS_ROW ? bias + (m0 << 2) : bias, biasMode, act != 0, vmin, vmax);
+      biasMode == BIAS_ROW ? bias + (m0 << 2) : bias, biasMode, act == ACT_CLAMP, vmin, vmax);
+    if (act > ACT_CLAMP) applyActRows(act, c + m0 * ldcB, ldcB, min<usize>(1, <usize>M - m0), <usize>N, lo, hi);
   }
 }
 
@@ -588,7 +596,8 @@ export function f32_gemm_2x8__wasmsimd(M: i32, N: i32, K: i32, a: usize, lda: i3
   const ldaB = <usize>lda << 2, ldcB = <usize>ldc << 2;
   for (let m0: usize = 0; m0 < <usize>M; m0 += 2) {
     ukernel_2x8(min<usize>(2, <usize>M - m0), <usize>N, <usize>K, a + m0 * ldaB, ldaB, bp, c + m0 * ldcB, ldcB,
-      biasMode == BIAS_ROW ? bias + (m0 << 2) : bias, biasMode, act != 0, vmin, vmax);
+      biasMode == BIAS_ROW ? bias + (m0 << 2) : bias, biasMode, act == ACT_CLAMP, vmin, vmax);
+    if (act > ACT_CLAMP) applyActRows(act, c + m0 * ldcB, ldcB, min<usize>(2, <usize>M - m0), <usize>N, lo, hi);
   }
 }
 
@@ -600,6 +609,7 @@ export function f32_gemm_4x8__wasmsimd(M: i32, N: i32, K: i32, a: usize, lda: i3
   const ldaB = <usize>lda << 2, ldcB = <usize>ldc << 2;
   for (let m0: usize = 0; m0 < <usize>M; m0 += 4) {
     ukernel_4x8(min<usize>(4, <usize>M - m0), <usize>N, <usize>K, a + m0 * ldaB, ldaB, bp, c + m0 * ldcB, ldcB,
-      biasMode == BIAS_ROW ? bias + (m0 << 2) : bias, biasMode, act != 0, vmin, vmax);
+      biasMode == BIAS_ROW ? bias + (m0 << 2) : bias, biasMode, act == ACT_CLAMP, vmin, vmax);
+    if (act > ACT_CLAMP) applyActRows(act, c + m0 * ldcB, ldcB, min<usize>(4, <usize>M - m0), <usize>N, lo, hi);
   }
 }

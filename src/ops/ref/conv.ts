@@ -2,9 +2,10 @@
 // dilations, groups incl. depthwise, optional bias) and the sliding-window geometry shared with
 // the pooling ops. Conv is im2col + matrix product per (batch, group): the column matrix holds
 // the input patch under every output position (zeros in the padding), so the inner loop is the
-// same float64-accumulating i-k-j product as MatMul.
+// same float64-accumulating i-k-j product as MatMul. planConv (geometry) and convInto (the
+// loops) also run the integer convolutions of quant.ts (ConvInteger, QLinearConv).
 
-import type { RefKernel, ShapeFn } from '../types.js';
+import type { Attrs, KernelContext, RefKernel, ShapeFn, ValueInfo } from '../types.js';
 import { elementCount } from '../types.js';
 import { AttrReader, infoOf, opError, requireDtype, requireInput, stridesOf } from './util.js';
 
@@ -159,45 +160,67 @@ export function convTapOffsets(
   return { geo, P, KK, offsetOf };
 }
 
+/** The validated geometry of one convolution (shared by Conv, ConvInteger and QLinearConv). */
+export interface ConvPlan {
+  N: number;
+  /** input channels */
+  C: number;
+  /** output channels (feature maps) */
+  M: number;
+  /** input channels per group (W's second dim) */
+  Cg: number;
+  group: number;
+  /** input spatial dims, elementCount = inSize */
+  inSp: number[];
+  inSize: number;
+  /** output spatial dims, elementCount = P */
+  outSp: number[];
+  P: number;
+  /** kernel taps */
+  KK: number;
+  /** convTapOffsets' table [KK, P] */
+  offsetOf: Int32Array;
+}
+
 /**
- * Conv: X [N, C, D1..Dn], W [M, C/group, k1..kn], optional B [M] -> Y [N, M, O1..On].
+ * Checks X [N, C, D1..Dn] and W [M, C/group, k1..kn] against the attributes (group, kernel_shape,
+ * strides, pads, auto_pad, dilations) and returns the geometry; errors name `op` and the node.
  */
-export const conv: RefKernel = (inputs, attrs, ctx) => {
-  const op = 'Conv';
-  const X = requireInput(inputs, 0, op, ctx, 'X'),
-    W = requireInput(inputs, 1, op, ctx, 'W');
-  const B = inputs[2];
-  requireDtype(X, ['float32'], 'X', op, ctx);
-  requireDtype(W, ['float32'], 'W', op, ctx);
-  if (X.dims.length < 3) throw opError(op, ctx, `X must have rank >= 3 ([N, C, spatial...]), got [${X.dims.join(', ')}]`);
-  if (W.dims.length !== X.dims.length) throw opError(op, ctx, `W [${W.dims.join(', ')}] and X [${X.dims.join(', ')}] ranks differ`);
-  const r = new AttrReader(op, attrs, ctx);
+export function planConv(op: string, xDims: readonly number[], wDims: readonly number[], r: AttrReader): ConvPlan {
+  const ctx = r.ctx;
+  if (xDims.length < 3) throw opError(op, ctx, `X must have rank >= 3 ([N, C, spatial...]), got [${xDims.join(', ')}]`);
+  if (wDims.length !== xDims.length) throw opError(op, ctx, `W [${wDims.join(', ')}] and X [${xDims.join(', ')}] ranks differ`);
   const group = r.int('group', 1);
-  const [N, C] = [X.dims[0]!, X.dims[1]!];
-  const M = W.dims[0]!,
-    Cg = W.dims[1]!;
-  const inSp = X.dims.slice(2),
+  const [N, C] = [xDims[0]!, xDims[1]!];
+  const M = wDims[0]!,
+    Cg = wDims[1]!;
+  const inSp = xDims.slice(2),
     nSp = inSp.length;
-  const win = readWindowAttrs(op, r, nSp, W.dims.slice(2), false);
-  if (win.kernel.some((k, i) => k !== W.dims[2 + i])) {
-    throw opError(op, ctx, `kernel_shape [${win.kernel.join(', ')}] differs from W's spatial dims [${W.dims.slice(2).join(', ')}]`);
+  const win = readWindowAttrs(op, r, nSp, wDims.slice(2), false);
+  if (win.kernel.some((k, i) => k !== wDims[2 + i])) {
+    throw opError(op, ctx, `kernel_shape [${win.kernel.join(', ')}] differs from W's spatial dims [${wDims.slice(2).join(', ')}]`);
   }
   if (group < 1 || C % group !== 0 || M % group !== 0 || C / group !== Cg) {
-    throw opError(op, ctx, `group ${group} does not fit X channels ${C}, W [${W.dims.join(', ')}]`);
-  }
-  if (B) {
-    requireDtype(B, ['float32'], 'B', op, ctx);
-    if (B.dims.length !== 1 || B.dims[0] !== M) throw opError(op, ctx, `B must have shape [${M}], got [${B.dims.join(', ')}]`);
+    throw opError(op, ctx, `group ${group} does not fit X channels ${C}, W [${wDims.join(', ')}]`);
   }
   const { geo, P, KK, offsetOf } = convTapOffsets(inSp, win);
-  const outSp = geo.out;
-  const Mg = M / group;
+  return { N, C, M, Cg, group, inSp, inSize: elementCount(inSp), outSp: geo.out, P, KK, offsetOf };
+}
 
-  const x = X.data as Float32Array,
-    w = W.data as Float32Array,
-    bias = B?.data as Float32Array | undefined;
-  const inSize = elementCount(inSp);
-  const out = new Float32Array(N * M * P);
+/**
+ * out[N, M, P] = bias[m] + Σ W[m, r] · im2col(x)[r, p] per (batch, group), float64 accumulation,
+ * zeros in the padding. Integer operands (zero-point-shifted int8, exact in float32) give exact
+ * sums; an Int32Array `out` stores them modulo 2^32, a Float32Array rounds them once.
+ */
+export function convInto(
+  x: Float32Array,
+  w: Float32Array,
+  bias: ArrayLike<number> | undefined,
+  out: Float32Array | Int32Array,
+  plan: ConvPlan,
+): void {
+  const { N, C, M, Cg, group, inSize, P, KK, offsetOf } = plan;
+  const Mg = M / group;
   const R = Cg * KK; // rows of the im2col matrix
   // Output positions are processed in tiles so the im2col matrix stays about 4 MB at most.
   const T = Math.max(1, Math.min(P, Math.floor((1 << 20) / Math.max(R, 1))));
@@ -236,7 +259,27 @@ export const conv: RefKernel = (inputs, attrs, ctx) => {
       }
     }
   }
-  return [{ dtype: 'float32', dims: [N, M, ...outSp], data: out }];
+}
+
+/**
+ * Conv: X [N, C, D1..Dn], W [M, C/group, k1..kn], optional B [M] -> Y [N, M, O1..On].
+ */
+export const conv: RefKernel = (inputs, attrs, ctx) => {
+  const op = 'Conv';
+  const X = requireInput(inputs, 0, op, ctx, 'X'),
+    W = requireInput(inputs, 1, op, ctx, 'W');
+  const B = inputs[2];
+  requireDtype(X, ['float32'], 'X', op, ctx);
+  requireDtype(W, ['float32'], 'W', op, ctx);
+  const plan = planConv(op, X.dims, W.dims, new AttrReader(op, attrs, ctx));
+  const M = plan.M;
+  if (B) {
+    requireDtype(B, ['float32'], 'B', op, ctx);
+    if (B.dims.length !== 1 || B.dims[0] !== M) throw opError(op, ctx, `B must have shape [${M}], got [${B.dims.join(', ')}]`);
+  }
+  const out = new Float32Array(plan.N * M * plan.P);
+  convInto(X.data as Float32Array, W.data as Float32Array, B?.data as Float32Array | undefined, out, plan);
+  return [{ dtype: 'float32', dims: [plan.N, M, ...plan.outSp], data: out }];
 };
 
 /** For every position of a row-major grid `dims`, its multi-index: flat [pos * rank + d]. */
@@ -259,13 +302,18 @@ export const convShape: ShapeFn = (inputs, attrs, _c, ctx) => {
   const op = 'Conv';
   const X = infoOf(inputs, 0, op, ctx),
     W = infoOf(inputs, 1, op, ctx);
-  if (!X.dims) return [{ dtype: X.dtype, dims: null }];
+  return [{ dtype: X.dtype, dims: convOutputDims(op, X, W, attrs, ctx) }];
+};
+
+/** Static output dims [N, M, O1..On] of a convolution of X by W (null where unknown). */
+export function convOutputDims(op: string, X: ValueInfo, W: ValueInfo, attrs: Attrs, ctx: KernelContext): number[] | null {
+  if (!X.dims) return null;
   const nSp = X.dims.length - 2;
   if (nSp < 1) throw opError(op, ctx, `X must have rank >= 3, got [${X.dims.join(', ')}]`);
   const r = new AttrReader(op, attrs, ctx);
   const wk = W.dims && W.dims.length === nSp + 2 && W.dims.slice(2).every((d) => d >= 0) ? W.dims.slice(2) : undefined;
-  if (!r.has('kernel_shape') && !wk) return [{ dtype: X.dtype, dims: null }];
+  if (!r.has('kernel_shape') && !wk) return null;
   const win = readWindowAttrs(op, r, nSp, wk, false);
   const M = W.dims ? W.dims[0]! : -1;
-  return [{ dtype: X.dtype, dims: [X.dims[0]!, M, ...windowGeometry(X.dims.slice(2), win).out] }];
-};
+  return [X.dims[0]!, M, ...windowGeometry(X.dims.slice(2), win).out];
+}

@@ -24,7 +24,9 @@ import {
 // Binary arithmetic
 
 type Arith = 'Add' | 'Sub' | 'Mul' | 'Div';
-const NUMERIC: readonly TensorDType[] = ['float32', 'int64', 'int32', 'int8', 'uint8'];
+const NUMERIC: readonly TensorDType[] = ['float32', 'int64', 'uint64', 'int32', 'uint32', 'int16', 'uint16', 'int8', 'uint8'];
+/** Pow's base (T: float, int32, int64; int8/uint8 accepted as before); the exponent takes every numeric type. */
+const POW_BASE: readonly TensorDType[] = ['float32', 'int64', 'int32', 'int8', 'uint8'];
 
 function arith(op: Arith, a: Tensor, b: Tensor, ctx: KernelContext): Tensor {
   if (a.dtype !== b.dtype) throw opError(op, ctx, `inputs have different dtypes ${a.dtype} and ${b.dtype}`);
@@ -35,10 +37,10 @@ function arith(op: Arith, a: Tensor, b: Tensor, ctx: KernelContext): Tensor {
   const ib = broadcastIndex(b.dims, dims);
   const out = allocData(a.dtype, n);
 
-  if (a.dtype === 'int64') {
+  if (a.dtype === 'int64' || a.dtype === 'uint64') {
     const x = a.data as BigInt64Array,
       y = b.data as BigInt64Array,
-      z = out as BigInt64Array;
+      z = out as BigInt64Array; // or BigUint64Array: the store wraps to 64 bits either way
     for (let i = 0; i < n; i++) {
       const u = x[ia ? ia[i]! : i]!,
         v = y[ib ? ib[i]! : i]!;
@@ -58,7 +60,7 @@ function arith(op: Arith, a: Tensor, b: Tensor, ctx: KernelContext): Tensor {
           r = u / v; // bigint division truncates toward zero, as ONNX (C) integer division does
           break;
       }
-      z[i] = BigInt.asIntN(64, r);
+      z[i] = r;
     }
     return { dtype: a.dtype, dims, data: out };
   }
@@ -78,12 +80,12 @@ function arith(op: Arith, a: Tensor, b: Tensor, ctx: KernelContext): Tensor {
         z[i] = u - v;
         break;
       case 'Mul':
-        z[i] = a.dtype === 'int32' ? Math.imul(u, v) : u * v;
-        break; // imul: exact int32 wrap
+        z[i] = a.dtype === 'int32' || a.dtype === 'uint32' ? Math.imul(u, v) : u * v;
+        break; // imul: exact 32-bit wrap (u * v may exceed 2^53); 8/16-bit products are exact
       case 'Div':
         if (isInt) {
           if (v === 0) throw opError(op, ctx, 'integer division by zero');
-          z[i] = Math.trunc(u / v); // truncation toward zero (exact for |u|,|v| < 2^31)
+          z[i] = Math.trunc(u / v); // truncation toward zero (exact for |u|,|v| < 2^32)
         } else {
           z[i] = u / v;
         }
@@ -121,7 +123,7 @@ export const pow: RefKernel = (inputs, _attrs, ctx) => {
   const op = 'Pow';
   const a = requireInput(inputs, 0, op, ctx, 'X'),
     b = requireInput(inputs, 1, op, ctx, 'Y');
-  requireDtype(a, NUMERIC, 'X', op, ctx);
+  requireDtype(a, POW_BASE, 'X', op, ctx);
   requireDtype(b, NUMERIC, 'Y', op, ctx);
   const dims = broadcastDims([a.dims, b.dims], op, ctx);
   const n = elementCount(dims);
@@ -226,7 +228,7 @@ export const gelu = unaryKernel('Gelu', (r) => {
 /** Relu for float32 and the signed integer types (Relu-14 accepts int8/int16/int32/int64). */
 export const relu: RefKernel = (inputs, _attrs, ctx) => {
   const x = requireInput(inputs, 0, 'Relu', ctx, 'X');
-  requireDtype(x, ['float32', 'int64', 'int32', 'int8'], 'X', 'Relu', ctx);
+  requireDtype(x, ['float32', 'int64', 'int32', 'int16', 'int8'], 'X', 'Relu', ctx);
   if (x.dtype === 'int64') {
     const src = x.data as BigInt64Array;
     return [{ dtype: 'int64', dims: [...x.dims], data: src.map((v) => (v > 0n ? v : 0n)) }];
@@ -247,13 +249,16 @@ const F32_MAX = 3.4028234663852886e38;
 const LIMITS: Readonly<Record<string, [number, number]>> = {
   float32: [-F32_MAX, F32_MAX],
   int32: [-2147483648, 2147483647],
+  uint32: [0, 4294967295],
+  int16: [-32768, 32767],
+  uint16: [0, 65535],
   int8: [-128, 127],
   uint8: [0, 255],
 };
 
 function clipWith(x: Tensor, lo: number | bigint | undefined, hi: number | bigint | undefined): Tensor {
-  if (x.dtype === 'int64') {
-    const src = x.data as BigInt64Array;
+  if (x.dtype === 'int64' || x.dtype === 'uint64') {
+    const src = x.data as BigInt64Array; // or BigUint64Array
     const l = lo === undefined ? undefined : BigInt(lo),
       h = hi === undefined ? undefined : BigInt(hi);
     const out = src.map((v) => {
@@ -262,7 +267,7 @@ function clipWith(x: Tensor, lo: number | bigint | undefined, hi: number | bigin
       if (h !== undefined && r > h) r = h;
       return r;
     });
-    return { dtype: 'int64', dims: [...x.dims], data: out };
+    return { dtype: x.dtype, dims: [...x.dims], data: out };
   }
   const [dl, dh] = LIMITS[x.dtype]!;
   const l = lo === undefined ? dl : Number(lo),
@@ -288,13 +293,13 @@ export const clipV6: RefKernel = (inputs, attrs, ctx) => {
 export const clipV11: RefKernel = (inputs, _attrs, ctx) => {
   const op = 'Clip';
   const x = requireInput(inputs, 0, op, ctx, 'input');
-  requireDtype(x, ['float32', 'int64', 'int32', 'int8', 'uint8'], 'input', op, ctx);
+  requireDtype(x, NUMERIC, 'input', op, ctx);
   const bound = (i: number, what: string): number | bigint | undefined => {
     const t = inputs[i];
     if (!t) return undefined;
     if (t.dtype !== x.dtype) throw opError(op, ctx, `${what} has dtype ${t.dtype}, input has ${x.dtype}`);
     const v = scalarOf(t, what, op, ctx); // checks that there is exactly one element
-    return t.dtype === 'int64' ? (t.data as BigInt64Array)[0]! : v;
+    return typeof t.data[0] === 'bigint' ? t.data[0] : v;
   };
   return [clipWith(x, bound(1, 'min'), bound(2, 'max'))];
 };

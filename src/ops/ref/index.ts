@@ -53,6 +53,35 @@ import { groupNorm, instanceNorm, lpNorm, lrn, meanVarianceNorm, normShape } fro
 import { resize, resizeShape } from './resize.js';
 import { recurrent, recurrentShape } from './rnn.js';
 import { ifKernel, ifShape, loopKernel, loopShape, scan8Kernel, scan8Shape, scanKernel, scanShape } from './control_flow.js';
+import { einsum, einsumShape } from './einsum.js';
+import {
+  gatherElements,
+  gatherElementsShape,
+  gatherND,
+  gatherNDShape,
+  scatterElements,
+  scatterND,
+  scatterShape,
+} from './gather_scatter.js';
+import { nonMaxSuppression, nonMaxSuppressionShape } from './nms.js';
+import { compress, compressShape, nonZero, nonZeroShape, reverseSequence, reverseSequenceShape, unique, uniqueShape } from './select.js';
+import { topk, topkShape } from './topk.js';
+import {
+  convInteger,
+  convIntegerShape,
+  dequantizeLinearOp,
+  dequantizeLinearShape,
+  dynamicQuantizeLinear,
+  dynamicQuantizeLinearShape,
+  matMulInteger,
+  matMulIntegerShape,
+  qlinearConv,
+  qlinearConvShape,
+  qlinearMatMul,
+  qlinearMatMulShape,
+  quantizeLinearOp,
+  quantizeLinearShape,
+} from './quant.js';
 import {
   cast,
   castShape,
@@ -294,6 +323,37 @@ const ENTRIES: Entry[] = [
   ['Loop', 7, M, loopKernel, loopShape], //                  1, 11 (two inputs suffice), 13, 16, 19, 21, 23, 24, 25
   ['Scan', 8, 8, scan8Kernel, scan8Shape], //                8: batch-major, sequence_lens
   ['Scan', 9, M, scanKernel, scanShape], //                  9, 11 (negative axes), 16, 19, 21, 23, 24, 25
+
+  // indexing, selection, sorting, contraction (gather_scatter.ts, select.ts, topk.ts, nms.ts, einsum.ts)
+  ['GatherElements', 11, M, gatherElements, gatherElementsShape], // 11, 13
+  ['GatherND', 11, M, gatherND, gatherNDShape], //           11, 12 (batch_dims, read from 12), 13
+  ['ScatterElements', 11, M, scatterElements('ScatterElements'), scatterShape('ScatterElements')], // 11, 13, 16 (reduction add/mul), 18 (max/min)
+  ['Scatter', 9, 10, scatterElements('Scatter'), scatterShape('Scatter')], // 9 (deprecated in 11 for ScatterElements)
+  ['ScatterND', 11, M, scatterND, scatterShape('ScatterND')], // 11, 13, 16 (reduction add/mul), 18 (max/min)
+  ['NonZero', 9, M, nonZero, nonZeroShape], //               9, 13
+  ['Compress', 9, M, compress, compressShape], //            9, 11 (negative axis)
+  ['Unique', 11, M, unique, uniqueShape], //                 11
+  ['ReverseSequence', 10, M, reverseSequence, reverseSequenceShape], // 10
+  ['TopK', 7, 9, topk(1), topkShape(1)], //                  1: k attribute, float types
+  ['TopK', 10, 10, topk(10), topkShape(10)], //              10: K input
+  ['TopK', 11, M, topk(11), topkShape(11)], //               11: largest, sorted, numeric types; 24 (bfloat16)
+  ['NonMaxSuppression', 10, M, nonMaxSuppression, nonMaxSuppressionShape], // 10, 11
+  ['Einsum', 12, M, einsum, einsumShape], //                 12
+
+  // quantization (quant.ts; int16/uint16 from 21, float8/int4/int2 types are no IR dtypes)
+  ['QuantizeLinear', 10, 12, quantizeLinearOp(10), quantizeLinearShape(10)], //   10: no axis attribute (1-D scale: axis 1)
+  ['QuantizeLinear', 13, 20, quantizeLinearOp(13), quantizeLinearShape(13)], //   13: axis; 19: saturate (float8 only)
+  ['QuantizeLinear', 21, 22, quantizeLinearOp(21), quantizeLinearShape(21)], //   21: block_size, output_dtype, int16/uint16
+  ['QuantizeLinear', 23, M, quantizeLinearOp(23), quantizeLinearShape(23)], //    23: precision; 24, 25: types
+  ['DequantizeLinear', 10, 12, dequantizeLinearOp(10), dequantizeLinearShape(10)], // 10: no axis attribute (1-D scale: axis 1)
+  ['DequantizeLinear', 13, 20, dequantizeLinearOp(13), dequantizeLinearShape(13)], // 13: axis; 19: types
+  ['DequantizeLinear', 21, 22, dequantizeLinearOp(21), dequantizeLinearShape(21)], // 21: block_size, int16/uint16
+  ['DequantizeLinear', 23, M, dequantizeLinearOp(23), dequantizeLinearShape(23)], //  23: output_dtype; 24, 25: types
+  ['DynamicQuantizeLinear', 11, M, dynamicQuantizeLinear, dynamicQuantizeLinearShape], // 11
+  ['MatMulInteger', 10, M, matMulInteger, matMulIntegerShape], // 10
+  ['ConvInteger', 10, M, convInteger, convIntegerShape], //   10
+  ['QLinearMatMul', 10, M, qlinearMatMul, qlinearMatMulShape], // 10, 21 (float16/bfloat16 scales, float8 types)
+  ['QLinearConv', 10, M, qlinearConv, qlinearConvShape], //   10
 ];
 
 for (const [op, since, until, ref, shapeFn] of ENTRIES) {

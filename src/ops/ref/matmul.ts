@@ -5,13 +5,17 @@ import type { KernelContext, RefKernel, ShapeFn } from '../types.js';
 import { elementCount } from '../types.js';
 import { AttrReader, broadcastDims, broadcastDimsSymbolic, broadcastIndex, infoOf, opError, requireDtype, requireInput } from './util.js';
 
-/** out[M,N] (+)= A[M,K] · B[K,N] for row-major slices starting at aOff / bOff, float64 accumulation. */
-function matmulInto(
+/**
+ * out[M,N] = A[M,K] · B[K,N] for row-major slices starting at aOff / bOff, float64 accumulation.
+ * Integer operands (exact in float32, e.g. zero-point-shifted int8) give exact sums; an Int32Array
+ * `out` stores them modulo 2^32 (ONNX's int32 accumulation), a Float32Array rounds them once.
+ */
+export function matmulInto(
   a: Float32Array,
   aOff: number,
   b: Float32Array,
   bOff: number,
-  out: Float32Array,
+  out: Float32Array | Int32Array,
   oOff: number,
   M: number,
   K: number,
@@ -111,8 +115,15 @@ export const matmul: RefKernel = (inputs, _attrs, ctx) => {
     B = requireInput(inputs, 1, op, ctx, 'B');
   requireDtype(A, ['float32'], 'A', op, ctx);
   requireDtype(B, ['float32'], 'B', op, ctx);
-  const { outDims, aBatch, bBatch, batch, M, K, N } = matmulDims(A.dims, B.dims, op, ctx);
-  const out = new Float32Array(elementCount(outDims));
+  const d = matmulDims(A.dims, B.dims, op, ctx);
+  const out = new Float32Array(elementCount(d.outDims));
+  batchedMatmulInto(A.data as Float32Array, B.data as Float32Array, d, out);
+  return [{ dtype: 'float32', dims: d.outDims, data: out }];
+};
+
+/** out = A · B over the broadcast batch of `d` (matmulDims); out holds elementCount(d.outDims) values. */
+export function batchedMatmulInto(a: Float32Array, b: Float32Array, d: MatMulDims, out: Float32Array | Int32Array): void {
+  const { aBatch, bBatch, batch, M, K, N } = d;
   const acc = new Float64Array(N);
   const ia = broadcastIndex(aBatch, batch),
     ib = broadcastIndex(bBatch, batch);
@@ -120,12 +131,12 @@ export const matmul: RefKernel = (inputs, _attrs, ctx) => {
   for (let t = 0; t < nb; t++) {
     const ta = ia ? ia[t]! : t,
       tb = ib ? ib[t]! : t;
-    matmulInto(A.data as Float32Array, ta * M * K, B.data as Float32Array, tb * K * N, out, t * M * N, M, K, N, acc);
+    matmulInto(a, ta * M * K, b, tb * K * N, out, t * M * N, M, K, N, acc);
   }
-  return [{ dtype: 'float32', dims: outDims, data: out }];
-};
+}
 
-interface MatMulDims {
+/** The numpy matmul geometry: batch dims of A, B and their broadcast, M, K, N and the output dims. */
+export interface MatMulDims {
   outDims: number[];
   aBatch: number[];
   bBatch: number[];
@@ -135,7 +146,8 @@ interface MatMulDims {
   N: number;
 }
 
-function matmulDims(ad: readonly number[], bd: readonly number[], op: string, ctx: KernelContext, symbolic = false): MatMulDims {
+/** numpy.matmul shapes (1-D operands promoted); `symbolic` accepts -1 dims (shape inference). */
+export function matmulDims(ad: readonly number[], bd: readonly number[], op: string, ctx: KernelContext, symbolic = false): MatMulDims {
   if (ad.length === 0 || bd.length === 0) throw opError(op, ctx, 'inputs must have rank >= 1');
   const a2 = ad.length === 1 ? [1, ad[0]!] : [...ad];
   const b2 = bd.length === 1 ? [bd[0]!, 1] : [...bd];

@@ -3,25 +3,31 @@
 // a dtype, float -> integer stores, and broadcasting maps of one or many inputs.
 //
 // Kernels are written over the typed array, not over a dtype name: an element is a `number`
-// (Float32Array, Int32Array, Int8Array, Uint8Array, and the Float64Array/Int16Array/Uint16Array/
-// Uint32Array a wider IR will bring) or a `bigint` (BigInt64Array, later BigUint64Array). Number
-// arithmetic is done in float64 and the typed-array store rounds (float32) or wraps (integers,
-// two's complement), which is exactly the C semantics of ONNX for + - and comparisons; products
-// of 32-bit integers use Math.imul (see mulWrap). A new dtype then needs an entry in ONNX_NAMES,
-// in dtypeRange and, if its elements are floats, in isFloatDtype.
+// (Float32Array, Int32Array, Uint32Array, Int16Array, Uint16Array, Int8Array, Uint8Array) or a
+// `bigint` (BigInt64Array, BigUint64Array). Number arithmetic is done in float64 and the
+// typed-array store rounds (float32) or wraps (integers, two's complement), which is exactly the
+// C semantics of ONNX for + - and comparisons; products of 32-bit integers use Math.imul (see
+// mulWrap). A new dtype then needs an entry in ONNX_NAMES, in dtypeRange and, if its elements
+// are floats, in isFloatDtype. float16, bfloat16 and double are not in ONNX_NAMES on purpose:
+// the importer computes them in float32 (src/ops/types.ts), so no kernel but Cast sees them.
 
 import type { KernelContext, Tensor, TensorData, TensorDType, ValueInfo } from '../types.js';
 import { elementCount } from '../types.js';
 import { allocData, broadcastDims, broadcastDimsSymbolic, broadcastIndex, opError, sameDims } from './util.js';
+import { floatToInteger } from './cast.js';
 
 // ---------------------------------------------------------------------------------------------
 // Type lists
 
-/** ONNX type names -> IR dtypes; names absent here (float16, double, int16, ...) are not IR dtypes yet. */
+/** ONNX type names -> the IR dtypes kernels see; names absent here (float16, double, bfloat16: computed as float32; string, float8...) are dropped. */
 const ONNX_NAMES: Readonly<Record<string, TensorDType>> = {
   float: 'float32',
   int64: 'int64',
+  uint64: 'uint64',
   int32: 'int32',
+  uint32: 'uint32',
+  int16: 'int16',
+  uint16: 'uint16',
   int8: 'int8',
   uint8: 'uint8',
   bool: 'bool',
@@ -49,11 +55,22 @@ export function isFloatDtype(d: TensorDType): boolean {
 export function dtypeRange(d: TensorDType): [number, number] | [bigint, bigint] {
   switch (d) {
     case 'float32':
+    case 'float64':
+    case 'float16':
+    case 'bfloat16':
       return [-Infinity, Infinity];
     case 'int64':
       return [-(2n ** 63n), 2n ** 63n - 1n];
+    case 'uint64':
+      return [0n, 2n ** 64n - 1n];
     case 'int32':
       return [-2147483648, 2147483647];
+    case 'uint32':
+      return [0, 4294967295];
+    case 'int16':
+      return [-32768, 32767];
+    case 'uint16':
+      return [0, 65535];
     case 'int8':
       return [-128, 127];
     case 'uint8':
@@ -77,9 +94,9 @@ export function requireType(t: Tensor | ValueInfo, allowed: readonly TensorDType
 export type AnyArray = { [i: number]: number | bigint; readonly length: number };
 export const anyArr = (d: TensorData): AnyArray => d as unknown as AnyArray;
 
-/** True for arrays of bigint elements (int64, later uint64). */
-export function isBigData(d: TensorData): d is BigInt64Array {
-  return d instanceof BigInt64Array;
+/** True for arrays of bigint elements (int64, uint64). */
+export function isBigData(d: TensorData): d is BigInt64Array | BigUint64Array {
+  return d instanceof BigInt64Array || d instanceof BigUint64Array;
 }
 
 /** True for arrays of float elements. */
@@ -96,10 +113,14 @@ export function mulWrap(d: TensorData): (a: number, b: number) => number {
  * Stores a float64 result into an integer array as a C cast does on x86 (and onnx's numpy
  * reference): truncation toward zero; NaN, ±Inf and out-of-range values give the "integer
  * indefinite" value (INT32_MIN, INT64_MIN), and 8/16-bit types take the low bits of the int32
- * conversion. Float arrays just round.
+ * conversion; uint32/uint64 as Cast converts them (./cast.ts). Float arrays just round.
  */
 export function storeFloat(out: TensorData, j: number, v: number): void {
-  if (out instanceof BigInt64Array) {
+  if (out instanceof BigUint64Array) {
+    out[j] = floatToInteger(v, 'uint64') as bigint;
+  } else if (out instanceof Uint32Array) {
+    out[j] = floatToInteger(v, 'uint32') as number;
+  } else if (out instanceof BigInt64Array) {
     out[j] = Number.isFinite(v) && Math.abs(v) < 2 ** 63 ? BigInt(Math.trunc(v)) : -(2n ** 63n);
   } else if (isFloatData(out)) {
     out[j] = v;

@@ -1,20 +1,21 @@
 // Data-movement and shape ops: Reshape, Transpose, Concat, Split, Slice, Pad, Squeeze,
-// Unsqueeze, Gather, Shape, Flatten, Cast, Constant, ConstantOfShape, Identity, Dropout.
-// They work on every Sparrow dtype (float32, int64, int32, int8, uint8, bool) unless noted.
+// Unsqueeze, Gather, Shape, Flatten, Cast (./cast.ts), Constant, ConstantOfShape, Identity, Dropout.
+// They work on every IR dtype the graph hands kernels (all but the edge types float64/float16/
+// bfloat16, which only Cast reads: src/ops/types.ts) unless noted.
 // Kernels never alias their inputs: outputs own fresh arrays.
 
 import type { Attrs, KernelContext, RefKernel, ShapeFn, Tensor, TensorData, TensorDType, ValueInfo } from '../types.js';
 import { elementCount } from '../types.js';
-import { dtypeFromOnnx, dtypeName as onnxTypeName } from '../dtypes.js';
+import { checkOutputSize } from './elements.js';
 import {
   AttrReader,
   allocData,
   broadcastDims,
   broadcastDimsSymbolic,
   broadcastIndex,
-  elementAsNumber,
   infoOf,
   int64Tensor,
+  isBigIntDtype,
   normAxes,
   normAxis,
   opError,
@@ -531,7 +532,13 @@ function padTensor(x: Tensor, pads: number[], mode: PadMode, value: number | big
   const out = allocData(x.dtype, n);
   const dst = anyArr(out),
     src = anyArr(x.data);
-  const fill: number | bigint = x.dtype === 'int64' ? BigInt(Math.trunc(Number(value))) : typeof value === 'bigint' ? Number(value) : value;
+  const fill: number | bigint = isBigIntDtype(x.dtype)
+    ? typeof value === 'bigint'
+      ? value
+      : BigInt(Math.trunc(value))
+    : typeof value === 'bigint'
+      ? Number(value)
+      : value;
   const inStrides = stridesOf(x.dims);
   // one output row (the last axis) at a time: the outer axes give the row's source offset (or
   // put the whole row outside), then each element maps its position on the last axis
@@ -590,7 +597,7 @@ export const padV11: RefKernel = (inputs, attrs, ctx) => {
   let value: number | bigint = 0;
   if (cv && cv.data.length > 0) {
     if (cv.dtype !== x.dtype) throw opError(op, ctx, `constant_value has dtype ${cv.dtype}, data has ${x.dtype}`);
-    value = cv.dtype === 'int64' ? (cv.data as BigInt64Array)[0]! : scalarOf(cv, 'constant_value', op, ctx);
+    value = isBigIntDtype(cv.dtype) ? (cv.data as BigInt64Array)[0]! : scalarOf(cv, 'constant_value', op, ctx);
   }
   const axes = ctx.opset >= 18 && inputs[3] ? toIntList(inputs[3], 'axes', op, ctx) : undefined;
   return [padTensor(x, fullPads(x.dims.length, pads, axes, op, ctx), mode, value, op, ctx)];
@@ -680,6 +687,7 @@ export const gather: RefKernel = (inputs, attrs, ctx) => {
     return i < 0 ? i + len : i;
   });
   const outDims = [...data.dims.slice(0, axis), ...indices.dims, ...data.dims.slice(axis + 1)];
+  checkOutputSize(outer * idx.length * inner, op, ctx);
   const map = new Int32Array(outer * idx.length * inner);
   let k = 0;
   for (let o = 0; o < outer; o++) {
@@ -725,64 +733,9 @@ export const shapeShape: ShapeFn = (inputs, attrs, _c, ctx) => {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Cast
+// Cast: every pair of IR dtypes, in ./cast.ts
 
-const INT32_MIN = -2147483648;
-
-/**
- * Float -> integer follows onnx's reference (numpy astype on x86): truncation toward zero;
- * NaN or out of range gives the "integer indefinite" value (INT32_MIN for int32, INT64_MIN for
- * int64); int8/uint8 take the low bits of the int32 conversion (so 300.7 -> int8 44, -1 -> uint8 255).
- * Integer -> narrower integer wraps (two's complement). Anything -> bool is `!= 0` (NaN -> true).
- */
-export function castTensor(x: Tensor, to: TensorDType): Tensor {
-  if (x.dtype === to) return copyOf(x);
-  const n = x.data.length;
-  const out = allocData(to, n);
-  if (to === 'bool') {
-    const o = out as Uint8Array;
-    for (let i = 0; i < n; i++) {
-      const v = x.data[i]!;
-      o[i] = v === 0 || v === 0n ? 0 : 1;
-    }
-  } else if (to === 'float32') {
-    const o = out as Float32Array;
-    for (let i = 0; i < n; i++) o[i] = elementAsNumber(x, i);
-  } else if (to === 'int64') {
-    const o = out as BigInt64Array;
-    for (let i = 0; i < n; i++) {
-      const v = x.data[i]!;
-      if (typeof v === 'bigint') o[i] = v;
-      else if (x.dtype !== 'float32') o[i] = BigInt(v);
-      else o[i] = Number.isFinite(v) && Math.abs(v) < 2 ** 63 ? BigInt(Math.trunc(v)) : -(2n ** 63n);
-    }
-  } else {
-    const o = out as Int32Array | Int8Array | Uint8Array;
-    for (let i = 0; i < n; i++) {
-      const v = x.data[i]!;
-      if (typeof v === 'bigint')
-        o[i] = Number(BigInt.asIntN(32, v)); // low bits
-      else if (x.dtype === 'float32') o[i] = Number.isFinite(v) && v > -2147483649 && v < 2147483648 ? Math.trunc(v) : INT32_MIN;
-      else o[i] = v; // int -> narrower int: typed-array store wraps
-    }
-  }
-  return { dtype: to, dims: [...x.dims], data: out };
-}
-
-function castTarget(attrs: Attrs, ctx: KernelContext): TensorDType {
-  const code = new AttrReader('Cast', attrs, ctx).requiredInt('to');
-  const dt = dtypeFromOnnx(code);
-  if (!dt)
-    throw opUnsupported('Cast', ctx, `cast to ${onnxTypeName(code)} (${code}): Sparrow has float32, int64, int32, int8, uint8 and bool`);
-  return dt;
-}
-
-export const cast: RefKernel = (inputs, attrs, ctx) => [castTensor(requireInput(inputs, 0, 'Cast', ctx, 'input'), castTarget(attrs, ctx))];
-
-export const castShape: ShapeFn = (inputs, attrs, _c, ctx) => {
-  const x = infoOf(inputs, 0, 'Cast', ctx);
-  return [{ dtype: castTarget(attrs, ctx), dims: x.dims ? [...x.dims] : null }];
-};
+export { cast, castShape, castTensor } from './cast.js';
 
 // ---------------------------------------------------------------------------------------------
 // Constant / ConstantOfShape / Identity / Dropout
@@ -872,13 +825,20 @@ export function dropoutShape(version: 7 | 10 | 12): ShapeFn {
 // ---------------------------------------------------------------------------------------------
 // Expand (beyond the core list: stories260K needs it)
 
+/** Expand's shape input: dims >= 0 (a negative one would broadcast into a negative size). */
+function expandTarget(shape: number[], ctx: KernelContext): number[] {
+  if (shape.some((d) => d < 0)) throw opError('Expand', ctx, `shape [${shape.join(', ')}] has a negative dim`);
+  return shape;
+}
+
 /** Expand(input, shape): numpy broadcast of input's dims with `shape` (a 1 in shape keeps the input dim). */
 export const expand: RefKernel = (inputs, _attrs, ctx) => {
   const op = 'Expand';
   const x = requireInput(inputs, 0, op, ctx, 'input'),
     s = requireInput(inputs, 1, op, ctx, 'shape');
   requireDtype(s, ['int64'], 'shape', op, ctx);
-  const dims = broadcastDims([x.dims, toIntList(s, 'shape', op, ctx)], op, ctx);
+  const dims = broadcastDims([x.dims, expandTarget(toIntList(s, 'shape', op, ctx), ctx)], op, ctx);
+  checkOutputSize(elementCount(dims), op, ctx);
   const map = broadcastIndex(x.dims, dims);
   return [map ? gatherElements(x, dims, map) : copyOf(x, dims)];
 };
@@ -892,6 +852,7 @@ export const expandShape: ShapeFn = (inputs, _attrs, constants, ctx) => {
     if (n === undefined || n < 0 || !x.dims) return [{ dtype: x.dtype, dims: null }];
     return [{ dtype: x.dtype, dims: new Array<number>(Math.max(n, x.dims.length)).fill(-1) }];
   }
+  expandTarget(shape, ctx);
   if (!x.dims) return [{ dtype: x.dtype, dims: null }];
   return [{ dtype: x.dtype, dims: broadcastDimsSymbolic([x.dims, shape], op, ctx) }];
 };

@@ -6,7 +6,8 @@
 
 import { SparrowError } from '../../errors.js';
 import type { AttrValue, Attrs, IrGraph, KernelContext, Tensor, TensorData, TensorDType, ValueInfo } from '../types.js';
-import { elementCount, isGraphAttr } from '../types.js';
+import { ARRAY_OF, elementCount, isGraphAttr } from '../types.js';
+import { bfloat16ToNumber, float16ToNumber } from '../float16.js';
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -127,22 +128,12 @@ export class AttrReader {
 // ---------------------------------------------------------------------------------------------
 // Tensors
 
-export type NumericArray = Float32Array | Int32Array | Int8Array | Uint8Array;
+/** The typed arrays of number elements kernels compute on (float16/bfloat16 bits excepted: see elementAsNumber). */
+export type NumericArray = Float32Array | Float64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
 
+/** A fresh zeroed array of `n` elements of `dtype` (ARRAY_OF in ../types.ts). */
 export function allocData(dtype: TensorDType, n: number): TensorData {
-  switch (dtype) {
-    case 'float32':
-      return new Float32Array(n);
-    case 'int64':
-      return new BigInt64Array(n);
-    case 'int32':
-      return new Int32Array(n);
-    case 'int8':
-      return new Int8Array(n);
-    case 'uint8':
-    case 'bool':
-      return new Uint8Array(n);
-  }
+  return new ARRAY_OF[dtype](n);
 }
 
 export function makeTensor(dtype: TensorDType, dims: number[], data?: TensorData): Tensor {
@@ -169,12 +160,16 @@ export function stridesOf(dims: readonly number[]): number[] {
 }
 
 export const isFloat = (t: Tensor): boolean => t.dtype === 'float32';
-export const isInteger = (d: TensorDType): boolean => d === 'int64' || d === 'int32' || d === 'int8' || d === 'uint8';
+/** The integer dtypes (not bool). */
+export const INTEGER_DTYPES: readonly TensorDType[] = ['int64', 'uint64', 'int32', 'uint32', 'int16', 'uint16', 'int8', 'uint8'];
+export const isInteger = (d: TensorDType): boolean => INTEGER_DTYPES.includes(d);
+/** int64 and uint64: bigint elements. */
+export const isBigIntDtype = (d: TensorDType): boolean => d === 'int64' || d === 'uint64';
 
-/** The elements of an int64/int32/int8/uint8 tensor as safe integers (shapes, axes, pads, indices). */
+/** The elements of an integer tensor as safe integers (shapes, axes, pads, indices). */
 export function toIntList(t: Tensor, what: string, op: string, ctx: KernelContext): number[] {
-  if (t.dtype === 'int64') {
-    return Array.from(t.data as BigInt64Array, (b) => {
+  if (isBigIntDtype(t.dtype)) {
+    return Array.from(t.data as BigInt64Array | BigUint64Array, (b: bigint) => {
       const v = Number(b);
       if (!Number.isSafeInteger(v)) {
         // INT64_MAX / INT64_MIN are common sentinels (Slice ends): clamp them to the safe range.
@@ -183,14 +178,17 @@ export function toIntList(t: Tensor, what: string, op: string, ctx: KernelContex
       return v;
     });
   }
-  if (t.dtype === 'int32' || t.dtype === 'int8' || t.dtype === 'uint8') return Array.from(t.data as NumericArray);
+  if (isInteger(t.dtype)) return Array.from(t.data as NumericArray);
   throw opError(op, ctx, `${what} must be an integer tensor, got ${t.dtype}`);
 }
 
-/** Element `i` of any tensor as a JS number (bigint -> number, bool -> 0/1). */
+/** Element `i` of any tensor as a JS number (bigint -> number, bool -> 0/1, float16/bfloat16 bits -> their value). */
 export function elementAsNumber(t: Tensor, i: number): number {
   const v = t.data[i]!;
-  return typeof v === 'bigint' ? Number(v) : v;
+  if (typeof v === 'bigint') return Number(v);
+  if (t.dtype === 'float16') return float16ToNumber(v);
+  if (t.dtype === 'bfloat16') return bfloat16ToNumber(v);
+  return v;
 }
 
 /** The single element of a 1-element tensor as a number. */

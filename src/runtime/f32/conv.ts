@@ -3,7 +3,8 @@ import { SparrowError } from '../../errors.js';
 import { readWindowAttrs, windowGeometry } from '../../ops/ref/conv.js';
 import type { Node } from '../../ir/graph.js';
 import { convGeometry, planConv } from '../../kernels/f32.js';
-import { actOf, dtypeReason, F32_BYTES, reader, type F32Lower, type Lowered, type Lowering } from './lower.js';
+import { fusedAct } from '../../ir/fuse.js';
+import { dtypeReason, F32_BYTES, reader, type F32Lower, type Lowered, type Lowering } from './lower.js';
 
 function lowerConv(n: Node, L: F32Lower): Lowered | string {
   const why = dtypeReason(n, L, [0, 1, 2]);
@@ -30,17 +31,16 @@ function lowerConv(n: Node, L: F32Lower): Lowered | string {
   const [pb, pr] = two(geo.padEnd, 0);
   const [sh, sw] = two(win.strides, 1);
   const [dh, dw] = two(win.dilations, 1);
-  const [act, lo, hi] = actOf(n);
   // the kernels engineer's driver (src/kernels/f32.ts) picks the kernel and writes the geometry block
   const geom = convGeometry(
     [C, H, Wd],
     [M, W.dims[1]!, KH, KW],
     { pads: [pt, pl, pb, pr], strides: [sh, sw], dilations: [dh, dw], groups: group },
-    act ? { min: lo, max: hi } : 'none',
+    fusedAct(n) ?? 'none',
   );
   if (geom.OH !== OH || geom.OW !== OW) return `conv geometry ${geom.OH}x${geom.OW} differs from the inferred ${OH}x${OW}`;
   const w = L.w;
-  const plan = planConv(w, geom);
+  const plan = planConv(w, geom, undefined, (bytes) => L.mem.alloc(bytes));
   const { kernel, g } = plan;
   const xs = C * H * Wd * F32_BYTES,
     ys = M * OH * OW * F32_BYTES;

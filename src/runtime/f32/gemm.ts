@@ -4,7 +4,7 @@ import { elementCount } from '../../ops/types.js';
 import { broadcastIndex } from '../../ops/ref/util.js';
 import type { Node } from '../../ir/graph.js';
 import { bcastDesc, remapDesc } from './descriptors.js';
-import { actOf, dtypeReason, F32_BYTES, reader, type F32Lower, type Lowered, type Lowering } from './lower.js';
+import { actKernel, actOf, dtypeReason, F32_BYTES, reader, type F32Lower, type Lowered, type Lowering } from './lower.js';
 
 const BIAS_NONE = 0,
   BIAS_ROW = 1,
@@ -127,6 +127,7 @@ function lowerGemm(n: Node, L: F32Lower): Lowered | string {
       const postC = post ? (typeof post.c === 'number' ? post.c : betaC ? betaOut : cFed) : 0;
       const postDesc = post?.desc ?? 0;
       const gemmAct = postOps ? 0 : act;
+      const postAct = postOps && act ? actKernel(ex, act, lo, hi) : undefined;
       return () => {
         if (!Bc) ex.f32_pack_b(K, N, bRaw, transB ? K : N, transB ? 1 : 0, bp);
         if (transA && !Ac) ex.f32_remap__wasm(aTransDesc, aRaw, ap, 0);
@@ -135,7 +136,7 @@ function lowerGemm(n: Node, L: F32Lower): Lowered | string {
           if (postScale) ex.f32_mul_bcast__wasmsimd(scaleDesc, yp, alphaPtr, yp);
           if (betaC) ex.f32_mul_bcast__wasmsimd(betaC.desc, cFed, betaC.beta, betaOut);
           if (postDesc) ex.f32_add_bcast__wasmsimd(postDesc, yp, postC, yp);
-          if (act) ex.f32_clip__wasmsimd(yp, yp, M * N, lo, hi);
+          if (postAct) postAct(yp, M * N);
         }
       };
     },

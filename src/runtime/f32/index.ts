@@ -8,9 +8,10 @@ import { GEMM } from './gemm.js';
 import { MOVEMENT } from './movement.js';
 import { NORM } from './norm.js';
 import { POOL } from './pool.js';
+import { RECURRENT } from './recurrent.js';
 import type { F32Lower, Lowered, Lowering } from './lower.js';
 
-const DEFAULT_DOMAIN: Record<string, Lowering> = { ...ELEMENTWISE, ...CONV, ...GEMM, ...POOL, ...NORM, ...MOVEMENT };
+const DEFAULT_DOMAIN: Record<string, Lowering> = { ...ELEMENTWISE, ...CONV, ...GEMM, ...POOL, ...NORM, ...MOVEMENT, ...RECURRENT };
 const FUSED: Record<string, Lowering> = { FusedConv: CONV['FusedConv']!, FusedGemm: GEMM['FusedGemm']!, FusedMatMul: GEMM['FusedMatMul']! };
 
 // ConvTranspose (GEMM + col2im), Resize / Upsample (remap or separable resampling), DepthToSpace /

@@ -6,7 +6,8 @@
 import { SparrowError } from '../../errors.js';
 import { elementCount, type Attrs, type KernelContext, type Tensor, type ValueInfo } from '../../ops/types.js';
 import { AttrReader, toIntList } from '../../ops/ref/util.js';
-import { fusedActivation } from '../../ir/fuse.js';
+import { fusedAct } from '../../ir/fuse.js';
+import { actCode } from '../../kernels/f32_ref.js';
 import type { Graph, Node } from '../../ir/graph.js';
 import type { WasmExports } from '../../wasm/gateway.js';
 import type { Binder, PlanBuilder } from '../plan_builder.js';
@@ -177,10 +178,29 @@ export function sameDims(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** The activation clamp of a (fused) node: [act, lo, hi]. */
+/** The fused activation of a node as the kernels take it: [act code, p0, p1] (src/kernels/f32_ref.ts actCode). */
 export function actOf(n: Node): [number, number, number] {
-  const a = fusedActivation(n);
-  return a ? [1, a.min, a.max] : [0, -Infinity, Infinity];
+  return actCode(fusedAct(n) ?? 'none');
+}
+
+/** A step applying act code `act` (≥ 1) to n floats at yp in place, with the standalone kernels. */
+export function actKernel(ex: WasmExports, act: number, p0: number, p1: number): (yp: number, n: number) => void {
+  switch (act) {
+    case 1:
+      return (yp, n) => ex.f32_clip__wasmsimd(yp, yp, n, p0, p1);
+    case 2:
+      return (yp, n) => ex.f32_sigmoid__wasmsimd(yp, yp, n);
+    case 3:
+      return (yp, n) => ex.f32_silu__wasmsimd(yp, yp, n);
+    case 4:
+      return (yp, n) => ex.f32_hardswish__wasmsimd(yp, yp, n);
+    case 5:
+      return (yp, n) => ex.f32_hardsigmoid__wasmsimd(yp, yp, n, p0, p1);
+    case 6:
+      return (yp, n) => ex.f32_tanh__wasmsimd(yp, yp, n);
+    default:
+      return (yp, n) => ex.f32_gelu__wasmsimd(yp, yp, n, act === 8 ? 1 : 0);
+  }
 }
 
 /** Input 0 and output 0 of a node whose data is float32, or the reason it is not. */
