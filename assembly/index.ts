@@ -16,3 +16,6 @@ export { qs8_conv2d_4x8c2__wasmsimd, qs8_conv2d_work_bytes, qs8_conv2d_pack_w, q
 export { qs8_spfc_1x1__scalar, qs8_spconv2d_16x1__wasmsimd, qs8_spconv2d_nz_work_bytes, qs8_spconv_csr_bytes } from './int8/sparse';
 export { qs8_dwconv2d__wasmsimd, qs8_dwconv2d_work_bytes, qs8_add__wasmsimd, qs8_vadd__wasmsimd, qs8_gavgpool__wasmsimd, qs8_maxpool2d__wasmsimd, qs8_maxpool2d_work_bytes, qs8_quantize__wasmsimd, qs8_dequantize__wasmsimd, qs8_remap__wasm } from './int8/ops';
 export { qs8_peak__wasmsimd } from './int8/peak';
+// ConvTranspose (GEMM + col2im) and Resize/Upsample (separable resampling): src/runtime/f32/resample.ts, deconv.ts
+export { f32_deconv2d__wasmsimd, f32_deconv2d_work_bytes, f32_col2im__wasmsimd } from './f32/deconv';
+export { f32_resample2d__wasmsimd, f32_resample2d_work_bytes } from './f32ops/resample';

@@ -12,9 +12,17 @@ import { loadWasmNode } from '../src/wasm/node.js';
 import type { SparrowWasm } from '../src/wasm/gateway.js';
 import { SparrowError } from '../src/errors.js';
 import {
+  F32_COL2IM_KERNELS,
   F32_CONV_KERNELS,
+  F32_DECONV_KERNELS,
   F32_GEMM_KERNELS,
+  F32_RESAMPLE_KERNELS,
+  CONV_GEOMETRY_BYTES,
   conv2dF32,
+  deconv2dF32,
+  resample2dF32,
+  writeDeconvGeometry,
+  writeResampleDesc,
   convGeometry,
   gemmF32,
   planConv,
@@ -23,7 +31,20 @@ import {
   type BiasMode,
   type ConvKernel,
 } from '../src/kernels/f32.js';
-import { actBounds, conv2dRef, gemmRef, type Act, type Conv2dAttrs } from '../src/kernels/f32_ref.js';
+import {
+  actBounds,
+  col2imRef,
+  conv2dRef,
+  deconv2dRef,
+  gemmRef,
+  resample2dRef,
+  type Act,
+  type Conv2dAttrs,
+  type Deconv2dGeometry,
+  type Resample2d,
+  type ResampleAxis,
+} from '../src/kernels/f32_ref.js';
+import { convTranspose } from '../src/ops/ref/convtranspose.js';
 import { lcg } from './helpers/tensors.js';
 
 const U = 2 ** -24;
@@ -477,6 +498,347 @@ function runGuarded(
   } finally {
     w.release(m);
   }
+}
+
+// ---- ConvTranspose (GEMM + col2im) and resampling --------------------------------------------
+//
+// f32_deconv2d__wasmsimd and f32_col2im__wasmsimd against deconv2dRef / col2imRef bit for bit
+// (the references replay the kernels' float32 operations in the same order, no FMA), over edge
+// geometries: odd sizes, 1x1 and 1-row inputs (1-D), kernel 1..5 per axis, stride 1..4 (stride >
+// kernel leaves output holes holding the bias), dilation 1..3, begin pads 0..3 (pads wider than
+// the kernel), outputs cut short or longer than the full size (output_padding / output_shape),
+// channel counts around the 4-wide transpose blocks, inputs larger than one chunk; then whole
+// convolutions with groups and a batch through deconv2dF32 against the op's float64 reference
+// kernel (src/ops/ref/convtranspose.ts) within the float32 rounding bound (K+3)·u·S.
+
+function deconvCases(): Array<{ name: string; geo: Deconv2dGeometry; bias: boolean }> {
+  const rnd = lcg(2024);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const out: Array<{ name: string; geo: Deconv2dGeometry; bias: boolean }> = [];
+  const add = (geo: Omit<Deconv2dGeometry, 'OH' | 'OW'> & { extra?: [number, number] }, bias: boolean) => {
+    const full = (I: number, K: number, s: number, d: number) => (I - 1) * s + (K - 1) * d + 1;
+    const [eh, ew] = geo.extra ?? [0, 0];
+    const OH = full(geo.H, geo.KH, geo.strides[0], geo.dilations[0]) - 2 * geo.pads[0] + eh;
+    const OW = full(geo.W, geo.KW, geo.strides[1], geo.dilations[1]) - 2 * geo.pads[1] + ew;
+    if (OH < 1 || OW < 1) return;
+    const { extra: _e, ...rest } = geo;
+    const g: Deconv2dGeometry = { ...rest, OH, OW };
+    out.push({
+      name: `C${g.C} M${g.M} ${g.H}x${g.W} k${g.KH}x${g.KW} s${g.strides} d${g.dilations} p${g.pads} out ${OH}x${OW} act ${JSON.stringify(g.act)}`,
+      geo: g,
+      bias,
+    });
+  };
+  // the zoo's decoder layers (k4 s2 p1), scaled down
+  add({ C: 32, H: 7, W: 9, M: 16, KH: 4, KW: 4, pads: [1, 1], strides: [2, 2], dilations: [1, 1], act: 'relu' }, true);
+  add({ C: 16, H: 14, W: 13, M: 3, KH: 4, KW: 4, pads: [1, 1], strides: [2, 2], dilations: [1, 1], act: 'none' }, true);
+  // larger than one chunk (P > 32768 / (C + M·KH·KW))
+  add({ C: 8, H: 23, W: 19, M: 7, KH: 5, KW: 5, pads: [2, 1], strides: [1, 2], dilations: [1, 1], act: 'none' }, true);
+  add({ C: 5, H: 40, W: 41, M: 4, KH: 3, KW: 3, pads: [0, 0], strides: [2, 2], dilations: [1, 1], act: { min: -0.3, max: 0.4 } }, false);
+  // 1-D (one input row, KH = 1) and a 1x1 input
+  add({ C: 3, H: 1, W: 37, M: 5, KH: 1, KW: 4, pads: [0, 1], strides: [1, 3], dilations: [1, 1], act: 'none', extra: [0, 2] }, true);
+  add({ C: 2, H: 1, W: 1, M: 3, KH: 3, KW: 3, pads: [0, 0], strides: [1, 1], dilations: [1, 1], act: 'none' }, true);
+  for (let i = 0; i < 90; i++) {
+    const KH = pick([1, 2, 3, 4, 5]),
+      KW = pick([1, 2, 3, 4, 5]);
+    const s: [number, number] = [pick([1, 2, 3, 4]), pick([1, 2, 3])];
+    const d: [number, number] = [pick([1, 1, 2, 3]), pick([1, 1, 2])];
+    add(
+      {
+        C: pick([1, 2, 3, 4, 5, 7, 8, 9]),
+        H: pick([1, 2, 3, 5, 8, 11]),
+        W: pick([1, 2, 3, 6, 7, 13, 17]),
+        M: pick([1, 2, 3, 4, 6]),
+        KH,
+        KW,
+        pads: [pick([0, 0, 1, 2, 3]), pick([0, 0, 1, 2])],
+        strides: s,
+        dilations: d,
+        act: pick(ACTS),
+        extra: [pick([-1, 0, 0, 1, 3]), pick([-2, 0, 0, 1, 4])],
+      },
+      i % 4 !== 0,
+    );
+  }
+  return out;
+}
+
+for (const variant of ['release', 'debug'] as const) {
+  describe(`f32 ConvTranspose kernels (${variant})`, () => {
+    let w: SparrowWasm;
+    beforeAll(async () => {
+      w = await loadWasmNode(variant);
+    });
+    const cases = deconvCases();
+
+    for (const kernel of F32_DECONV_KERNELS) {
+      it(`${kernel.name} equals deconv2dRef bit for bit on ${cases.length} geometries (strides > kernel, dilations, pads, 1-D, chunks)`, () => {
+        const rnd = lcg(5);
+        const failures: string[] = [];
+        for (const c of cases) {
+          const g = c.geo;
+          const x = rand(rnd, g.C * g.H * g.W),
+            wt = rand(rnd, g.C * g.M * g.KH * g.KW),
+            bias = c.bias ? rand(rnd, g.M) : undefined;
+          const want = deconv2dRef(g, x, wt, bias);
+          const m = w.mark();
+          try {
+            const gp = w.alloc(CONV_GEOMETRY_BYTES);
+            writeDeconvGeometry(w, g, gp);
+            const workBytes = kernel.workBytes(w, gp);
+            const N = g.M * g.KH * g.KW,
+              Q = g.M * g.OH * g.OW,
+              GUARD = 16;
+            const raw = w.putF32(wt);
+            const bp = w.alloc(w.exports.f32_packed_b_size(g.C, N) * 4);
+            w.exports.f32_pack_b(g.C, N, raw, N, 0, bp);
+            const px = w.putF32(x),
+              pb = bias ? w.putF32(bias) : 0;
+            const py = w.alloc((Q + GUARD) * 4),
+              pw = w.alloc(workBytes + GUARD * 4);
+            w.f32(py, Q + GUARD).fill(SENTINEL);
+            w.f32(pw + workBytes, GUARD).fill(SENTINEL);
+            const st = kernel.run(w, gp, px, bp, pb, py, pw);
+            const got = w.f32(py, Q + GUARD);
+            const guards = got.subarray(Q).every((v) => v === SENTINEL) && w.f32(pw + workBytes, GUARD).every((v) => v === SENTINEL);
+            const bad = [...want.keys()].filter((i) => !Object.is(got[i], want[i]));
+            if (st !== 0 || !guards || bad.length)
+              failures.push(
+                `${c.name}: status ${st}${guards ? '' : ', wrote past y or work'}; ${bad.length} differ` +
+                  (bad.length ? ` (first [${bad[0]}] ${got[bad[0]!]} vs ${want[bad[0]!]})` : ''),
+              );
+          } finally {
+            w.release(m);
+          }
+        }
+        expect(failures.slice(0, 10)).toEqual([]);
+      });
+    }
+
+    for (const kernel of F32_COL2IM_KERNELS) {
+      it(`${kernel.name} equals col2imRef bit for bit on every geometry and pixel range`, () => {
+        const rnd = lcg(6);
+        const failures: string[] = [];
+        for (const c of cases) {
+          const g = c.geo;
+          const P = g.H * g.W,
+            N = g.M * g.KH * g.KW,
+            Q = g.M * g.OH * g.OW;
+          const p0 = Math.floor(rnd() * P),
+            p1 = p0 + Math.floor(rnd() * (P - p0 + 1));
+          const cols = rand(rnd, Math.max(1, (p1 - p0) * N)),
+            y0 = rand(rnd, Q);
+          const want = y0.slice();
+          col2imRef(g, cols, p0, p1, want);
+          const m = w.mark();
+          try {
+            const gp = w.alloc(CONV_GEOMETRY_BYTES);
+            writeDeconvGeometry(w, g, gp);
+            const pc = w.putF32(cols),
+              py = w.alloc((Q + 16) * 4);
+            w.f32(py, Q + 16).set(y0);
+            w.f32(py + Q * 4, 16).fill(SENTINEL);
+            kernel.run(w, gp, pc, p0, p1, py);
+            const got = w.f32(py, Q + 16);
+            const bad = [...want.keys()].filter((i) => !Object.is(got[i], want[i]));
+            if (bad.length || !got.subarray(Q).every((v) => v === SENTINEL))
+              failures.push(`${c.name} p ${p0}..${p1}: ${bad.length} differ`);
+          } finally {
+            w.release(m);
+          }
+        }
+        expect(failures.slice(0, 10)).toEqual([]);
+      });
+    }
+
+    it('deconv2dF32 with groups and a batch matches the ConvTranspose reference kernel within float32 rounding', () => {
+      const rnd = lcg(8);
+      const failures: string[] = [];
+      for (const c of cases.filter((_, i) => i % 3 === 0)) {
+        for (const groups of [1, 2, 3]) {
+          const g = c.geo,
+            B = 2;
+          const x = rand(rnd, B * groups * g.C * g.H * g.W),
+            wt = rand(rnd, groups * g.C * g.M * g.KH * g.KW),
+            bias = c.bias ? rand(rnd, groups * g.M) : undefined;
+          const got = deconv2dF32(w, x, B, wt, bias, g, groups);
+          // the op reference (float64) on the same data: pads [top, left, bottom, right] with the
+          // end pads that give OH/OW (negative when the output is longer: output_shape instead)
+          const full = (I: number, K: number, s: number, d: number) => (I - 1) * s + (K - 1) * d + 1;
+          const attrs = {
+            group: groups,
+            kernel_shape: [g.KH, g.KW],
+            strides: g.strides,
+            dilations: g.dilations,
+            output_shape: [g.OH, g.OW],
+            pads: [...g.pads, 0, 0],
+          };
+          const fh = full(g.H, g.KH, g.strides[0], g.dilations[0]),
+            fw = full(g.W, g.KW, g.strides[1], g.dilations[1]);
+          // output_shape re-derives the begin pads from the total; use it only when that gives ours
+          const totalH = Math.max(0, fh - g.OH),
+            totalW = Math.max(0, fw - g.OW);
+          if (totalH - Math.floor(totalH / 2) !== g.pads[0] || totalW - Math.floor(totalW / 2) !== g.pads[1]) continue;
+          const ctx = { opset: 13, node: 'n' };
+          const run = (xs: Float32Array, ws: Float32Array, bs: Float32Array | undefined) =>
+            convTranspose(
+              [
+                { dtype: 'float32', dims: [B, groups * g.C, g.H, g.W], data: xs },
+                { dtype: 'float32', dims: [groups * g.C, g.M, g.KH, g.KW], data: ws },
+                ...(bs ? [{ dtype: 'float32' as const, dims: [groups * g.M], data: bs }] : []),
+              ],
+              {
+                group: attrs.group,
+                kernel_shape: attrs.kernel_shape,
+                strides: attrs.strides,
+                dilations: attrs.dilations,
+                output_shape: attrs.output_shape,
+              },
+              ctx,
+            )[0]!.data as Float32Array;
+          const ref = run(x, wt, bias).map((v) => {
+            const [lo, hi] = actBounds(g.act);
+            return Math.min(Math.max(v, lo), hi);
+          });
+          const absSum = run(abs(x), abs(wt), bias && abs(bias));
+          const bad = mismatches(got, ref, absSum, g.C * g.KH * g.KW);
+          if (bad.length) failures.push(`${c.name} groups ${groups}: ${bad.join('; ')}`);
+        }
+      }
+      expect(failures.slice(0, 10)).toEqual([]);
+    });
+
+    it('rejects inconsistent geometry with a status (nothing written)', () => {
+      const geo: Deconv2dGeometry = {
+        C: 4,
+        H: 5,
+        W: 5,
+        M: 3,
+        KH: 3,
+        KW: 3,
+        OH: 9,
+        OW: 9,
+        pads: [1, 1],
+        strides: [2, 2],
+        dilations: [1, 1],
+        act: 'none',
+      };
+      const m = w.mark();
+      const g = w.alloc(80);
+      const y = w.alloc(16);
+      for (const [field, value] of [
+        [0, 0],
+        [3, -1],
+        [6, 0],
+        [8, -1],
+        [12, 0],
+        [15, 0],
+        [16, 2],
+        [1, 1 << 30],
+      ] as const) {
+        writeDeconvGeometry(w, geo, g);
+        new Int32Array(w.memory.buffer, g, 20)[field] = value;
+        expect(w.exports.f32_deconv2d_work_bytes(g), `field ${field}`).toBe(-5);
+        w.f32(y, 4).fill(SENTINEL);
+        expect(w.exports.f32_deconv2d__wasmsimd(g, 0, 0, 0, y, 0), `field ${field}`).toBe(-5);
+        expect(Array.from(w.f32(y, 4))).toEqual([SENTINEL, SENTINEL, SENTINEL, SENTINEL]);
+      }
+      w.release(m);
+    });
+  });
+}
+
+/** A random resampling: each axis copied (n = 0) or n taps per output, some outputs extrapolated. */
+function resampleCase(
+  rnd: () => number,
+  n: [number, number],
+  sizes: [number, number, number, number],
+  planes: number,
+  extrap: boolean,
+): Resample2d {
+  const [H, W, OH0, OW0] = sizes;
+  const axis = (taps: number, inSize: number, outSize: number): ResampleAxis => {
+    if (taps === 0) return { n: 0, idx: new Int32Array(0), weight: new Float32Array(0) };
+    const idx = Int32Array.from({ length: outSize * taps }, () => Math.floor(rnd() * inSize));
+    const weight = Float32Array.from({ length: outSize * taps }, () => rnd() * 2 - 0.5);
+    if (extrap) for (let o = 0; o < outSize; o++) if (rnd() < 0.2) idx[o * taps] = -1;
+    return { n: taps, idx, weight };
+  };
+  const OH = n[0] === 0 ? H : OH0,
+    OW = n[1] === 0 ? W : OW0;
+  return { planes, H, W, OH, OW, rows: axis(n[0], H, OH), cols: axis(n[1], W, OW), extrapolation: rnd() * 4 - 2 };
+}
+
+for (const variant of ['release', 'debug'] as const) {
+  describe(`f32 resampling kernels (${variant})`, () => {
+    let w: SparrowWasm;
+    beforeAll(async () => {
+      w = await loadWasmNode(variant);
+    });
+    const rnd = lcg(77);
+    const cases: Resample2d[] = [];
+    for (const nh of [0, 1, 2, 3, 4, 6])
+      for (const nw of [0, 1, 2, 4, 5])
+        for (const sizes of [
+          [1, 1, 1, 1],
+          [1, 7, 1, 15],
+          [5, 3, 11, 9],
+          [8, 8, 3, 2],
+          [13, 17, 26, 34],
+          [4, 32, 32, 256],
+        ] as Array<[number, number, number, number]>)
+          cases.push(resampleCase(rnd, [nh, nw], sizes, 1 + Math.floor(rnd() * 3), rnd() < 0.4));
+
+    for (const kernel of F32_RESAMPLE_KERNELS) {
+      it(`${kernel.name} equals resample2dRef bit for bit on ${cases.length} tables (0..6 taps per axis, copies, extrapolation)`, () => {
+        const failures: string[] = [];
+        for (const r of cases) {
+          const x = rand(rnd, r.planes * r.H * r.W);
+          const want = resample2dRef(r, x);
+          const m = w.mark();
+          try {
+            const { desc, workBytes } = writeResampleDesc((d) => w.putBytes(d), r);
+            expect(kernel.workBytes(w, desc)).toBe(workBytes);
+            const n = r.planes * r.OH * r.OW;
+            const px = w.putF32(x),
+              py = w.alloc((n + 16) * 4),
+              pw = w.alloc(workBytes + 64);
+            w.f32(py, n + 16).fill(SENTINEL);
+            w.f32(pw + workBytes, 16).fill(SENTINEL);
+            kernel.run(w, desc, px, py, pw);
+            const got = w.f32(py, n + 16);
+            const bad = [...want.keys()].filter((i) => !Object.is(got[i], want[i]));
+            const guards = got.subarray(n).every((v) => v === SENTINEL) && w.f32(pw + workBytes, 16).every((v) => v === SENTINEL);
+            if (bad.length || !guards)
+              failures.push(
+                `n ${r.rows.n}/${r.cols.n} ${r.planes}x${r.H}x${r.W} → ${r.OH}x${r.OW}: ${bad.length} differ${guards ? '' : ', wrote past y or work'}` +
+                  (bad.length ? ` (first [${bad[0]}] ${got[bad[0]!]} vs ${want[bad[0]!]})` : ''),
+              );
+          } finally {
+            w.release(m);
+          }
+        }
+        expect(failures.slice(0, 10)).toEqual([]);
+      });
+    }
+
+    it('resample2dF32 propagates NaN and Inf through zero-weight taps as the reference does', () => {
+      const r: Resample2d = {
+        planes: 1,
+        H: 2,
+        W: 2,
+        OH: 1,
+        OW: 2,
+        rows: { n: 2, idx: Int32Array.of(0, 1), weight: Float32Array.of(1, 0) },
+        cols: { n: 2, idx: Int32Array.of(0, 1, 1, 0), weight: Float32Array.of(1, 0, 0.5, 0.5) },
+        extrapolation: 0,
+      };
+      const x = Float32Array.of(1, 2, Infinity, 3); // row 1 has weight 0 and holds an Inf
+      const got = resample2dF32(w, r, x);
+      expect(Array.from(got)).toEqual(Array.from(resample2dRef(r, x)));
+      expect(Array.from(got).every(Number.isNaN)).toBe(true);
+    });
+  });
 }
 
 // The vector activation functions (assembly/f32ops/vec.ts, unary.ts) against float64 math: the

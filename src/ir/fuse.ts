@@ -6,13 +6,14 @@
 //        Conv   → its bias input B becomes B + c                       (plain ONNX Conv)
 //        Gemm   → its C input becomes beta·C + c, beta = 1             (plain ONNX Gemm)
 //        MatMul → Gemm(A, B, c) when A and B are 2-D, else sparrow.FusedMatMul(A, B, bias)
-//   2. activation: Relu / Clip (constant bounds) whose input is the only use of a Conv, Gemm,
-//      MatMul or FusedMatMul output → sparrow.FusedConv / FusedGemm / FusedMatMul with attributes
-//      activation ('Relu' | 'Clip'), activation_min, activation_max; with `activations: 'all'`
-//      (the float32 engine) also Sigmoid, Tanh, HardSwish, HardSigmoid (activation_alpha,
-//      activation_beta), Gelu (activation_approximate), and the two-node forms exporters emit for
-//      SiLU, x·Sigmoid(x), and for HardSwish, x·HardSigmoid(x) with alpha 1/6, beta 1/2 (opsets
-//      before 14): activation 'SiLU' / 'HardSwish'.
+//   2. activation: Relu / Clip (constant bounds) whose input is the only use of a Conv,
+//      ConvTranspose, Gemm, MatMul or FusedMatMul output → sparrow.FusedConv /
+//      FusedConvTranspose / FusedGemm / FusedMatMul with attributes activation ('Relu' | 'Clip'),
+//      activation_min, activation_max; with `activations: 'all'` (the float32 engine) also
+//      Sigmoid, Tanh, HardSwish, HardSigmoid (activation_alpha, activation_beta), Gelu
+//      (activation_approximate), and the two-node forms exporters emit for SiLU, x·Sigmoid(x), and
+//      for HardSwish, x·HardSigmoid(x) with alpha 1/6, beta 1/2 (opsets before 14): activation
+//      'SiLU' / 'HardSwish' (not after a ConvTranspose, whose kernel clamps only).
 // The fused nodes keep their original attributes and carry an OpDef (domain 'sparrow', not
 // registered) whose reference kernel is the original one followed by bias and activation, so the
 // reference executor still runs a fused graph (ONNX semantics: NaN stays NaN through the clamp).
@@ -317,7 +318,7 @@ function fuseActivation(graph: Graph, ix: FuseIndex, act: Node): boolean {
   }
   const prod = soleProducer(graph, ix, x, act);
   if (!prod) return false;
-  const plain = prod.domain === '' && (prod.op === 'Conv' || prod.op === 'Gemm' || prod.op === 'MatMul');
+  const plain = prod.domain === '' && (prod.op === 'Conv' || prod.op === 'ConvTranspose' || prod.op === 'Gemm' || prod.op === 'MatMul');
   const fusedNoAct = prod.domain === FUSED_DOMAIN && !fusedActivation(prod);
   if (!plain && !fusedNoAct) return false;
   if (plain) toFused(prod);
@@ -332,7 +333,7 @@ function activationTarget(graph: Graph, ix: FuseIndex, x: string, reader: Node):
   const prod = soleProducer(graph, ix, x, reader);
   if (!prod) return undefined;
   const plain = prod.domain === '' && (prod.op === 'Conv' || prod.op === 'Gemm' || prod.op === 'MatMul');
-  const fusedNoAct = prod.domain === FUSED_DOMAIN && !prod.attrs['activation'];
+  const fusedNoAct = prod.domain === FUSED_DOMAIN && prod.op !== 'FusedConvTranspose' && !prod.attrs['activation'];
   return plain || fusedNoAct ? prod : undefined;
 }
 
@@ -390,7 +391,7 @@ function fuseGated(graph: Graph, ix: FuseIndex, gate: Node): boolean {
   const prod = writers?.length === 1 ? writers[0]! : undefined;
   if (!prod || graph.inputs.includes(x)) return false;
   const plain = prod.domain === '' && (prod.op === 'Conv' || prod.op === 'Gemm' || prod.op === 'MatMul');
-  if (!plain && !(prod.domain === FUSED_DOMAIN && !prod.attrs['activation'])) return false;
+  if (!plain && !(prod.domain === FUSED_DOMAIN && prod.op !== 'FusedConvTranspose' && !prod.attrs['activation'])) return false;
   if (plain) toFused(prod);
   prod.attrs = { ...prod.attrs, activation: kind, activation_gated: 1 };
   // the gate goes; the producer then writes the Mul's output
@@ -402,7 +403,7 @@ function fuseGated(graph: Graph, ix: FuseIndex, gate: Node): boolean {
   return true;
 }
 
-/** Conv/Gemm/MatMul → sparrow.FusedConv/FusedGemm/FusedMatMul (no bias, no activation yet). */
+/** Conv/ConvTranspose/Gemm/MatMul → sparrow.Fused* (no bias, no activation yet). */
 function toFused(node: Node): void {
   const base = node.def;
   const nBase = node.op === 'MatMul' ? 2 : 3;

@@ -10,11 +10,15 @@
 import { SparrowError } from '../errors.js';
 import type { SparrowWasm } from '../wasm/gateway.js';
 import {
-  actCode,
+  actBounds,
   CONV_DEFAULTS,
   convOutSize,
   type Act,
   type Conv2dAttrs,
+  type Deconv2dGeometry,
+  type Resample2d,
+  type ResampleAxis,
+  actCode,
   type RecurrentAct,
   type RecurrentKind,
   type RecurrentSeqArgs,
@@ -240,6 +244,177 @@ export function gemmF32(
     const pc = w.alloc(M * N * 4);
     kernel.run(w, M, N, K, pa, K, bp, pc, N, pbias, biasMode, act, lo, hi);
     return w.f32(pc, M * N).slice();
+  } finally {
+    w.release(mark);
+  }
+}
+
+// ---- ConvTranspose: GEMM + col2im (assembly/f32/deconv.ts) -------------------------------------
+
+/** Writes the geometry block of one group of a ConvTranspose at ptr (CONV_GEOMETRY_BYTES; layout in deconv.ts). */
+export function writeDeconvGeometry(w: SparrowWasm, geo: Deconv2dGeometry, ptr: number): void {
+  const [lo, hi] = actBounds(geo.act);
+  const i = new Int32Array(w.memory.buffer, ptr, 20);
+  i.set([geo.C, geo.H, geo.W, geo.M, geo.KH, geo.KW, geo.OH, geo.OW, ...geo.pads, 0, 0, ...geo.strides, ...geo.dilations, 1]);
+  i[17] = geo.act === 'none' ? 0 : 1;
+  const f = new Float32Array(w.memory.buffer, ptr, 20);
+  f[18] = lo;
+  f[19] = hi;
+}
+
+export interface DeconvKernel {
+  name: string;
+  /** scratch bytes for the geometry block at g (negative: inconsistent geometry) */
+  workBytes(w: SparrowWasm, g: number): number;
+  /** one image, one group: x (C,H,W), wp = f32_pack_b(C, M·KH·KW, W), bias (M) or 0, y (M,OH,OW); the status */
+  run(w: SparrowWasm, g: number, x: number, wp: number, bias: number, y: number, work: number): number;
+}
+
+/** ConvTranspose kernels (reference: deconv2dRef, bit for bit). */
+export const F32_DECONV_KERNELS: readonly DeconvKernel[] = [
+  {
+    name: 'f32_deconv2d__wasmsimd',
+    workBytes: (w, g) => w.exports.f32_deconv2d_work_bytes(g),
+    run: (w, g, x, wp, bias, y, work) => w.exports.f32_deconv2d__wasmsimd(g, x, wp, bias, y, work),
+  },
+];
+
+export interface Col2imKernel {
+  name: string;
+  /** y (M,OH,OW) += col2im of the rows of input pixels [p0, p1) at cols (geometry block at g) */
+  run(w: SparrowWasm, g: number, cols: number, p0: number, p1: number, y: number): void;
+}
+
+/** col2im scatter-add kernels (reference: col2imRef, bit for bit). */
+export const F32_COL2IM_KERNELS: readonly Col2imKernel[] = [
+  { name: 'f32_col2im__wasmsimd', run: (w, g, cols, p0, p1, y) => w.exports.f32_col2im__wasmsimd(g, cols, p0, p1, y) },
+];
+
+/**
+ * ConvTranspose of a batch through WASM (tests, benchmarks): x (B, C, H, W), weights
+ * (C, M/groups, KH, KW), bias (M) or none, each group's weights packed on the way in; per image
+ * and group one kernel call on geometry `geo` (C, M of one group); y (B, M, OH, OW).
+ */
+export function deconv2dF32(
+  w: SparrowWasm,
+  x: Float32Array,
+  B: number,
+  wt: Float32Array,
+  bias: Float32Array | undefined,
+  geo: Deconv2dGeometry,
+  groups = 1,
+  kernel: DeconvKernel = F32_DECONV_KERNELS[0]!,
+): Float32Array {
+  const { C, H, W, M, KH, KW, OH, OW } = geo;
+  const N = M * KH * KW,
+    P = H * W,
+    Q = OH * OW;
+  const mark = w.mark();
+  try {
+    const g = w.alloc(CONV_GEOMETRY_BYTES);
+    writeDeconvGeometry(w, geo, g);
+    const work = kernel.workBytes(w, g);
+    if (work < 0) throw new SparrowError('invalid_argument', `${kernel.name}: inconsistent ConvTranspose geometry`);
+    const packed = Array.from({ length: groups }, (_, gi) => {
+      const raw = w.putF32(wt.subarray(gi * C * N, (gi + 1) * C * N));
+      const bp = w.alloc(w.exports.f32_packed_b_size(C, N) * 4);
+      w.exports.f32_pack_b(C, N, raw, N, 0, bp);
+      return bp;
+    });
+    const px = w.putF32(x),
+      pb = bias ? w.putF32(bias) : 0;
+    const py = w.alloc(B * groups * M * Q * 4 + 16),
+      pw = w.alloc(work + 16);
+    for (let b = 0; b < B; b++)
+      for (let gi = 0; gi < groups; gi++) {
+        const st = kernel.run(
+          w,
+          g,
+          px + (b * groups + gi) * C * P * 4,
+          packed[gi]!,
+          pb ? pb + gi * M * 4 : 0,
+          py + (b * groups + gi) * M * Q * 4,
+          pw,
+        );
+        if (st < 0) throw new SparrowError('invalid_argument', `${kernel.name}: status ${st}`);
+      }
+    return w.f32(py, B * groups * M * Q).slice();
+  } finally {
+    w.release(mark);
+  }
+}
+
+// ---- separable resampling (assembly/f32ops/resample.ts) ---------------------------------------
+
+/** Bytes of a resampling descriptor and its tables, written through `put` (16-aligned pieces). */
+export type PutBytes = (data: ArrayBufferView) => number;
+
+/** One axis's table: per output n i32 indices then n f32 weights (0 when the axis is copied). */
+function axisTable(put: PutBytes, a: ResampleAxis, count: number, index: (i: number) => number): number {
+  if (a.n === 0) return 0;
+  const buf = new ArrayBuffer(Math.max(16, count * a.n * 8));
+  const iv = new Int32Array(buf),
+    fv = new Float32Array(buf);
+  for (let o = 0; o < count; o++)
+    for (let k = 0; k < a.n; k++) {
+      const src = a.idx[o * a.n + k]!;
+      iv[o * 2 * a.n + k] = src < 0 ? -1 : index(src);
+      fv[o * 2 * a.n + a.n + k] = a.weight[o * a.n + k]!;
+    }
+  return put(new Uint8Array(buf));
+}
+
+/**
+ * Writes the descriptor of f32_resample2d__wasmsimd (layout in resample.ts) for `r`; the slots
+ * are the distinct source rows the row taps read. Returns its pointer and the kernel's scratch bytes.
+ */
+export function writeResampleDesc(put: PutBytes, r: Resample2d): { desc: number; workBytes: number } {
+  const slotRows = r.rows.n === 0 ? [] : [...new Set(Array.from(r.rows.idx).filter((i) => i >= 0))].sort((a, b) => a - b);
+  const slotOf = new Map(slotRows.map((row, s) => [row, s]));
+  const rowTab = axisTable(put, r.rows, r.OH, (row) => slotOf.get(row)!);
+  const colTab = axisTable(put, r.cols, r.OW, (col) => col);
+  const slotTab = put(Int32Array.from(slotRows.length ? slotRows : [0]));
+  const refill = r.cols.n > 0 && Array.from({ length: r.OW }, (_, o) => r.cols.idx[o * r.cols.n]!).some((i) => i < 0);
+  const buf = new ArrayBuffer(64);
+  const iv = new Int32Array(buf);
+  iv.set([r.planes, r.H, r.W, r.OH, r.OW, r.rows.n, rowTab, r.cols.n, colTab, slotRows.length, slotTab]);
+  new Float32Array(buf)[11] = r.extrapolation;
+  iv[12] = refill ? 1 : 0;
+  return { desc: put(new Uint8Array(buf)), workBytes: slotRows.length * r.OW * 4 };
+}
+
+export interface ResampleKernel {
+  name: string;
+  /** scratch bytes for the descriptor at d */
+  workBytes(w: SparrowWasm, d: number): number;
+  run(w: SparrowWasm, d: number, x: number, y: number, work: number): void;
+}
+
+/** Resampling kernels (reference: resample2dRef, bit for bit). */
+export const F32_RESAMPLE_KERNELS: readonly ResampleKernel[] = [
+  {
+    name: 'f32_resample2d__wasmsimd',
+    workBytes: (w, d) => w.exports.f32_resample2d_work_bytes(d),
+    run: (w, d, x, y, work) => w.exports.f32_resample2d__wasmsimd(d, x, y, work),
+  },
+];
+
+/** Resamples x (planes, H, W) through WASM (tests, benchmarks); arena restored after. */
+export function resample2dF32(
+  w: SparrowWasm,
+  r: Resample2d,
+  x: Float32Array,
+  kernel: ResampleKernel = F32_RESAMPLE_KERNELS[0]!,
+): Float32Array {
+  const mark = w.mark();
+  try {
+    const { desc } = writeResampleDesc((d) => w.putBytes(d), r);
+    const px = w.putF32(x);
+    const n = r.planes * r.OH * r.OW;
+    const py = w.alloc(n * 4 + 16),
+      work = w.alloc(kernel.workBytes(w, desc) + 16);
+    kernel.run(w, desc, px, py, work);
+    return w.f32(py, n).slice();
   } finally {
     w.release(mark);
   }

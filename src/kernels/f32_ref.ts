@@ -188,6 +188,169 @@ export function conv2dRef(
   return { data: y, dims: [B, M, OH, OW] };
 }
 
+// ---- ConvTranspose (assembly/f32/deconv.ts) ---------------------------------------------------
+
+/**
+ * One group of a 2-D ConvTranspose as the kernel sees it: x (C, H, W) → y (M, OH, OW), weights
+ * (C, M, KH, KW), begin pads only (the end is wherever OH / OW stop), fused clamp `act`.
+ */
+export interface Deconv2dGeometry {
+  C: number;
+  H: number;
+  W: number;
+  M: number;
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+  /** [top, left] begin pads */
+  pads: [number, number];
+  strides: [number, number];
+  dilations: [number, number];
+  act: Act;
+}
+
+const f32 = Math.fround;
+
+/**
+ * col2im, float32, in the kernel's order: for input pixels p in [p0, p1) (row-major), output
+ * channel m, tap (kh, kw): y[m][oh][ow] += cols[(p - p0)·N + (m·KH + kh)·KW + kw] where
+ * oh = ih·sh − padTop + kh·dh, ow = iw·sw − padLeft + kw·dw lie inside the output
+ * (N = M·KH·KW). Each add rounded to float32; y updated in place.
+ */
+export function col2imRef(geo: Deconv2dGeometry, cols: Float32Array, p0: number, p1: number, y: Float32Array): void {
+  const { W, M, KH, KW, OH, OW } = geo;
+  const [pt, pl] = geo.pads,
+    [sh, sw] = geo.strides,
+    [dh, dw] = geo.dilations;
+  const N = M * KH * KW;
+  for (let p = p0; p < p1; p++) {
+    const ih = Math.floor(p / W),
+      iw = p % W;
+    const row = (p - p0) * N;
+    for (let m = 0; m < M; m++)
+      for (let kh = 0; kh < KH; kh++) {
+        const oh = ih * sh - pt + kh * dh;
+        if (oh < 0 || oh >= OH) continue;
+        for (let kw = 0; kw < KW; kw++) {
+          const ow = iw * sw - pl + kw * dw;
+          if (ow < 0 || ow >= OW) continue;
+          const o = (m * OH + oh) * OW + ow;
+          y[o] = f32(y[o]! + cols[row + (m * KH + kh) * KW + kw]!);
+        }
+      }
+  }
+}
+
+/**
+ * One group of a ConvTranspose exactly as f32_deconv2d__wasmsimd computes it (bit for bit):
+ * cols[p][n] = Σ_c x[c][p]·w[c][n] summed from 0 in c order in float32 (the GEMM), y = bias,
+ * col2imRef over all pixels, then the clamp (NaN stays NaN). x (C,H,W), w (C, M, KH, KW).
+ */
+export function deconv2dRef(geo: Deconv2dGeometry, x: Float32Array, w: Float32Array, bias?: Float32Array): Float32Array {
+  const { C, H, W, M, KH, KW, OH, OW } = geo;
+  const P = H * W,
+    N = M * KH * KW,
+    Q = OH * OW;
+  const cols = new Float32Array(P * N);
+  for (let p = 0; p < P; p++)
+    for (let n = 0; n < N; n++) {
+      let acc = 0;
+      for (let c = 0; c < C; c++) acc = f32(acc + f32(x[c * P + p]! * w[c * N + n]!));
+      cols[p * N + n] = acc;
+    }
+  const y = new Float32Array(M * Q);
+  if (bias) for (let m = 0; m < M; m++) y.fill(bias[m]!, m * Q, (m + 1) * Q);
+  col2imRef(geo, cols, 0, P, y);
+  if (geo.act !== 'none') {
+    const [lo, hi] = actBounds(geo.act).map(f32) as [number, number];
+    for (let i = 0; i < y.length; i++) y[i] = Math.min(Math.max(y[i]!, lo), hi);
+  }
+  return y;
+}
+
+// ---- separable resampling (assembly/f32ops/resample.ts) ---------------------------------------
+
+/**
+ * The taps of one resampled axis: n per output (n = 0: the axis is copied), source indices
+ * idx[o·n + k] (clamped into the input) and float32 weights weight[o·n + k]; idx[o·n] = -1 marks
+ * an output that takes the extrapolation value (tf_crop_and_resize).
+ */
+export interface ResampleAxis {
+  n: number;
+  idx: Int32Array;
+  weight: Float32Array;
+}
+
+/** A resampling of the last two axes: planes × (H, W) → planes × (OH, OW). */
+export interface Resample2d {
+  planes: number;
+  H: number;
+  W: number;
+  OH: number;
+  OW: number;
+  /** taps along H (source rows) */
+  rows: ResampleAxis;
+  /** taps along W (source columns) */
+  cols: ResampleAxis;
+  extrapolation: number;
+}
+
+/**
+ * f32_resample2d__wasmsimd's arithmetic (bit for bit): per source row, h[ox] = Σ_k wx·x (from the
+ * first product, k in order, float32), then y[oy][ox] = Σ_k wy·h[row_k][ox]; an output marked -1
+ * along either axis is the extrapolation value.
+ */
+export function resample2dRef(r: Resample2d, x: Float32Array): Float32Array {
+  const { planes, H, W, OH, OW, rows, cols } = r;
+  const extra = f32(r.extrapolation);
+  const y = new Float32Array(planes * OH * OW);
+  const hrow = (src: number): Float32Array => {
+    if (cols.n === 0) return x.slice(src, src + W);
+    const h = new Float32Array(OW);
+    const n = cols.n;
+    for (let o = 0; o < OW; o++) {
+      if (cols.idx[o * n]! < 0) {
+        h[o] = extra;
+        continue;
+      }
+      let acc = f32(cols.weight[o * n]! * x[src + cols.idx[o * n]!]!);
+      for (let k = 1; k < n; k++) acc = f32(acc + f32(cols.weight[o * n + k]! * x[src + cols.idx[o * n + k]!]!));
+      h[o] = acc;
+    }
+    return h;
+  };
+  for (let pl = 0; pl < planes; pl++) {
+    const xin = pl * H * W,
+      yout = pl * OH * OW;
+    if (rows.n === 0) {
+      for (let oy = 0; oy < OH; oy++) y.set(hrow(xin + oy * W), yout + oy * OW);
+      continue;
+    }
+    const h = new Map<number, Float32Array>();
+    const hOf = (row: number): Float32Array => {
+      let v = h.get(row);
+      if (!v) h.set(row, (v = hrow(xin + row * W)));
+      return v;
+    };
+    const n = rows.n;
+    for (let oy = 0; oy < OH; oy++) {
+      const dst = yout + oy * OW;
+      if (rows.idx[oy * n]! < 0) {
+        y.fill(extra, dst, dst + OW);
+        continue;
+      }
+      const taps = Array.from({ length: n }, (_, k) => hOf(rows.idx[oy * n + k]!));
+      for (let o = 0; o < OW; o++) {
+        let acc = f32(rows.weight[oy * n]! * taps[0]![o]!);
+        for (let k = 1; k < n; k++) acc = f32(acc + f32(rows.weight[oy * n + k]! * taps[k]![o]!));
+        y[dst + o] = cols.n > 0 && cols.idx[o * cols.n]! < 0 ? extra : acc;
+      }
+    }
+  }
+  return y;
+}
+
 // ---- recurrent layers (assembly/f32/rnn.ts) ----------------------------------------------------
 
 export type RecurrentKind = 'RNN' | 'GRU' | 'LSTM';

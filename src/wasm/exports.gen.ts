@@ -181,6 +181,16 @@ export interface WasmExports {
   qs8_remap__wasm(n: i32, tab: usize, x: usize, y: usize, fill: i32): i32;
   /** assembly/int8/peak/qs8_peak__wasmsimd */
   qs8_peak__wasmsimd(iters: i32): i32;
+  /** assembly/f32/deconv/f32_deconv2d__wasmsimd */
+  f32_deconv2d__wasmsimd(g: usize, x: usize, wp: usize, bias: usize, y: usize, work: usize): i32;
+  /** assembly/f32/deconv/f32_deconv2d_work_bytes */
+  f32_deconv2d_work_bytes(g: usize): i32;
+  /** assembly/f32/deconv/f32_col2im__wasmsimd */
+  f32_col2im__wasmsimd(g: usize, cols: usize, p0: i32, p1: i32, y: usize): void;
+  /** assembly/f32ops/resample/f32_resample2d__wasmsimd */
+  f32_resample2d__wasmsimd(d: usize, x: usize, y: usize, work: usize): void;
+  /** assembly/f32ops/resample/f32_resample2d_work_bytes */
+  f32_resample2d_work_bytes(d: usize): i32;
   /** assembly/f32ops/binary/f32_add_bcast__wasmsimd */
   f32_add_bcast__wasmsimd(d: usize, a: usize, b: usize, y: usize): void;
   /** assembly/f32ops/binary/f32_sub_bcast__wasmsimd */

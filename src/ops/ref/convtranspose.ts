@@ -87,14 +87,14 @@ export function convTransposeGeometry(
   return { out, padBegin, padEnd };
 }
 
-interface ConvTransposeAttrs {
+export interface ConvTransposeAttrs {
   group: number;
   win: WindowAttrs;
   outputPadding: number[];
   outputShape: number[] | undefined;
 }
 
-function readAttrs(r: AttrReader, nSp: number, kernelFromW: number[] | undefined): ConvTransposeAttrs {
+export function readAttrs(r: AttrReader, nSp: number, kernelFromW: number[] | undefined): ConvTransposeAttrs {
   const group = r.int('group', 1);
   if (group < 1) throw opError(OP, r.ctx, `group ${group} must be >= 1`);
   const win = readWindowAttrs(OP, r, nSp, kernelFromW, false);

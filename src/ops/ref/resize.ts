@@ -100,7 +100,7 @@ export interface ResizeAttrs {
   policy: AspectPolicy;
 }
 
-function readResizeAttrs(op: string, version: ResizeVersion, attrs: Attrs, ctx: KernelContext): ResizeAttrs {
+export function readResizeAttrs(op: string, version: ResizeVersion, attrs: Attrs, ctx: KernelContext): ResizeAttrs {
   const r = new AttrReader(op, attrs, ctx);
   const modern = version >= 11;
   const mode = r.stringIn<Mode>('mode', 'nearest', modern ? ['nearest', 'linear', 'cubic'] : ['nearest', 'linear']);
@@ -216,7 +216,7 @@ export function planResize(
 /** Python's math.isclose(a, b) with its default rel_tol 1e-9, abs_tol 0. */
 const isClose = (a: number, b: number) => a === b || Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
 
-function isIdentity(p: ResizeAxis, coord: CoordMode): boolean {
+export function isIdentity(p: ResizeAxis, coord: CoordMode): boolean {
   return (
     isClose(p.scale, 1) && p.outSize === p.inSize && (coord !== 'tf_crop_and_resize' || (isClose(p.roiStart, 0) && isClose(p.roiEnd, 1)))
   );
@@ -256,7 +256,7 @@ export function originalCoordinate(coord: CoordMode, x: number, p: ResizeAxis): 
 }
 
 /** The source index nearest_mode picks for x_original (before clamping). */
-function nearestTap(x: number, mode: NearestMode, downsample: boolean): number {
+export function nearestTap(x: number, mode: NearestMode, downsample: boolean): number {
   if (mode === 'simple') return downsample ? Math.ceil(x) : Math.floor(x); // x >= 0 (asymmetric)
   if (Number.isInteger(x)) return x;
   const f = Math.floor(x),
@@ -318,7 +318,7 @@ function filterTaps(a: ResizeAttrs, ratio: number, scale: number): { start: numb
 }
 
 /** Linear/cubic taps of every output coordinate along one axis: n per output, flat. */
-interface AxisTaps {
+export interface AxisTaps {
   n: number;
   /** clamped source index [out * n + k] */
   idx: Int32Array;
@@ -327,7 +327,7 @@ interface AxisTaps {
   extrapolate: Uint8Array;
 }
 
-function axisTaps(a: ResizeAttrs, p: ResizeAxis): AxisTaps {
+export function axisTaps(a: ResizeAttrs, p: ResizeAxis): AxisTaps {
   const L = p.inSize;
   let n = 0;
   let idx = new Int32Array(0),
@@ -510,20 +510,20 @@ function resample(op: string, ctx: KernelContext, X: Tensor, plan: ResizeAxis[],
 }
 
 /** A float list from an optional input; an empty tensor counts as absent. */
-function floatsOf(t: Tensor | undefined, what: string, op: string, ctx: KernelContext): number[] | undefined {
+export function floatsOf(t: Tensor | undefined, what: string, op: string, ctx: KernelContext): number[] | undefined {
   if (!t || t.data.length === 0) return undefined;
   requireDtype(t, ['float32'], what, op, ctx);
   return Array.from(t.data as Float32Array);
 }
 
-function sizesOf(t: Tensor | undefined, op: string, ctx: KernelContext): number[] | undefined {
+export function sizesOf(t: Tensor | undefined, op: string, ctx: KernelContext): number[] | undefined {
   if (!t || t.data.length === 0) return undefined;
   requireDtype(t, ['int64'], 'sizes', op, ctx);
   return toIntList(t, 'sizes', op, ctx);
 }
 
 /** Input positions of roi / scales / sizes in a schema version (-1 = none). */
-function inputSlots(version: ResizeVersion): { roi: number; scales: number; sizes: number } {
+export function inputSlots(version: ResizeVersion): { roi: number; scales: number; sizes: number } {
   if (version === 7) return { roi: -1, scales: -1, sizes: -1 };
   if (version <= 10) return { roi: -1, scales: 1, sizes: -1 };
   return { roi: 1, scales: 2, sizes: 3 };

@@ -14,6 +14,14 @@ import type { F32Lower, Lowered, Lowering } from './lower.js';
 const DEFAULT_DOMAIN: Record<string, Lowering> = { ...ELEMENTWISE, ...CONV, ...GEMM, ...POOL, ...NORM, ...MOVEMENT, ...RECURRENT };
 const FUSED: Record<string, Lowering> = { FusedConv: CONV['FusedConv']!, FusedGemm: GEMM['FusedGemm']!, FusedMatMul: GEMM['FusedMatMul']! };
 
+// ConvTranspose (GEMM + col2im), Resize / Upsample (remap or separable resampling), DepthToSpace /
+// SpaceToDepth / Tile (remap)
+import { DECONV } from './deconv.js';
+import { LAYOUT } from './layout.js';
+import { RESAMPLE } from './resample.js';
+Object.assign(DEFAULT_DOMAIN, DECONV, RESAMPLE, LAYOUT);
+FUSED['FusedConvTranspose'] = DECONV['FusedConvTranspose']!;
+
 /** The ops (default domain) with a float32 WASM kernel. */
 export const F32_KERNEL_OPS: readonly string[] = Object.keys(DEFAULT_DOMAIN).filter((op) => !op.startsWith('Fused'));
 

@@ -340,7 +340,7 @@ export function lowerInt8(n: Node, L: Int8Lower): string | true {
   if (n.domain === FUSED_DOMAIN) {
     if (n.op === 'FusedConv') return lowerConv(n, L);
     if (n.op === 'FusedGemm' || n.op === 'FusedMatMul') return lowerFc(n, L);
-    return `no int8 kernel for ${n.domain}.${n.op}`;
+    return L.ranges ? `no int8 kernel for ${n.domain}.${n.op}` : FLOAT_BETWEEN; // FusedConvTranspose
   }
   if (n.domain !== '') return `no int8 kernel for domain '${n.domain}'`;
   if (ALIAS_OPS.has(n.op)) {
