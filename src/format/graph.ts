@@ -698,6 +698,19 @@ export function graphFromMeta(
     define(name, { name, info: { dtype: t.dtype, dims: [...t.dims] }, const: t }, 'constant');
   });
 
+  // values that a node reads or the graph outputs (by index or by name): a section constant that
+  // is neither is never decoded, and is dropped from the graph once the nodes are read
+  const usedIndex = new Set<number>(),
+    usedName = new Set<string>(outputNamesOf(gj.outputs));
+  for (const x of gj.nodes as unknown[]) {
+    if (!isObj(x) || !Array.isArray(x.in)) continue;
+    for (const r of x.in as unknown[]) {
+      if (typeof r === 'number') usedIndex.add(r);
+      else if (typeof r === 'string') usedName.add(r);
+    }
+  }
+  const unused: string[] = [];
+
   // 3. constants stored as sections: every tensor entry but the quantization scales and `value: null`
   const byName = new Map<string, { t: TensorMeta; i: number }>();
   meta.tensors.forEach((t, i) => byName.set(t.name, { t, i }));
@@ -727,6 +740,12 @@ export function graphFromMeta(
       throw corrupt(`tensor '${t.name}': value must be a non-empty string or null, got ${show(t.value)}`);
     const value = (t.value as string | undefined) ?? t.name;
     const what = `constant '${value}' (tensor '${t.name}')`;
+    if (!usedIndex.has(byIndex.length) && !usedName.has(value)) {
+      // keeps its index (later references count it), holds no data
+      define(value, { name: value, info: { dtype: 'float32', dims: [...t.shape] } }, 'constant');
+      unused.push(value);
+      return;
+    }
     const s = scaleOf.get(i);
     const raw = s && t.dtype === 'int8' ? coded?.(i) : undefined;
     const data = raw ? new Int8Array(0) : section(i);
@@ -837,6 +856,7 @@ export function graphFromMeta(
   const outputNames = declared.map((o) => (typeof o === 'string' ? o : o.name));
   for (const o of outputNames) if (!values.has(o)) throw corrupt(`graph output ${show(o)} is not produced by any node, input or constant`);
 
+  for (const u of unused) values.delete(u);
   const graph: Graph = { name: (gj.name as string | undefined) ?? '', opsets, inputs, outputs: outputNames, nodes, values };
   try {
     inferShapes(graph);
@@ -857,16 +877,34 @@ export function graphFromMeta(
   return { graph, int8, coded: codedMap };
 }
 
-/** A float32 constant q·scale whose data is decoded (TS reference) and dequantized on first access. */
+/** The names graph JSON `outputs` gives (strings or { name }), skipping malformed entries (checked later). */
+function outputNamesOf(outputs: unknown[]): string[] {
+  return outputs.flatMap((x) => (typeof x === 'string' ? [x] : isObj(x) && typeof x.name === 'string' ? [x.name] : []));
+}
+
+/**
+ * A float32 constant q·scale whose data is decoded (TS reference) and dequantized on first
+ * access; the getter then replaces itself with the data (so `isPendingData` tells whether a
+ * tensor's data exists yet without making it).
+ */
 function lazyDequantized(raw: { codec: number; payload: Uint8Array }, dims: number[], scales: Float32Array, axis: number): Tensor {
-  let data: Float32Array | undefined;
   const n = elementCount(dims);
   const t = { dtype: 'float32', dims } as Tensor;
   Object.defineProperty(t, 'data', {
     enumerable: true,
-    get: () => (data ??= dequantize(decodeInt8Ref(raw.codec, raw.payload, n), scales, dims, axis)),
+    configurable: true,
+    get: () => {
+      const data = dequantize(decodeInt8Ref(raw.codec, raw.payload, n), scales, dims, axis);
+      Object.defineProperty(t, 'data', { value: data, enumerable: true, configurable: true, writable: true });
+      return data;
+    },
   });
   return t;
+}
+
+/** Whether a constant's data is still to be made on first access (a lazy int8 weight not read yet). */
+export function isPendingData(t: Tensor): boolean {
+  return typeof Object.getOwnPropertyDescriptor(t, 'data')?.get === 'function';
 }
 
 /**

@@ -40,6 +40,14 @@ export interface EngineOptions {
   optimized?: boolean;
   /** bounds of the plan cache (default DEFAULT_PLAN_LIMITS) */
   planCache?: Partial<PlanCacheLimits>;
+  /** linear memory may not grow beyond this (SparrowError 'too_large' before growing; SparrowWasm.maxBytes) */
+  maxMemoryBytes?: number;
+}
+
+/** Bounds an engine's memory after it was created (WasmEngine.setLimits). */
+export interface EngineMemoryLimits {
+  maxMemoryBytes?: number;
+  planCache?: Partial<PlanCacheLimits>;
 }
 
 /** Memory of an engine (bytes). */
@@ -97,8 +105,10 @@ export abstract class WasmEngine {
         const node = (await import(/* @vite-ignore */ spec)) as typeof import('../wasm/node.js');
         module = await node.compileNodeModule();
       }
-      this.#wasm = await SparrowWasm.instantiate(module);
-      return this.#wasm;
+      const w = await SparrowWasm.instantiate(module);
+      if (this.opts.maxMemoryBytes !== undefined) w.maxBytes = this.opts.maxMemoryBytes;
+      this.#wasm = w;
+      return w;
     })();
     return this.#init;
   }
@@ -161,6 +171,15 @@ export abstract class WasmEngine {
   /** Frees every plan (the engine compiles again on the next run). */
   dropPlans(): void {
     this.#plans.clear();
+  }
+
+  /** New memory bounds: the linear-memory limit and the plan cache's (evicting down to them now). */
+  setLimits(l: EngineMemoryLimits): void {
+    if (l.maxMemoryBytes !== undefined) {
+      if (this.#wasm) this.#wasm.maxBytes = l.maxMemoryBytes;
+      this.opts.maxMemoryBytes = l.maxMemoryBytes;
+    }
+    if (l.planCache) this.#plans.setLimits(l.planCache);
   }
 
   noteFallback(f: FallbackOp): void {

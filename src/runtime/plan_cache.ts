@@ -66,6 +66,20 @@ export class PlanCache<P extends CachedPlan> {
     }
   }
 
+  /** New bounds (the Worker fits them to a model after measuring it); evicts down to them now. */
+  setLimits(limits: Partial<PlanCacheLimits>): void {
+    const next = { ...this.limits, ...limits };
+    if (!(next.maxPlans >= 1) || !(next.maxBytes >= 0)) {
+      throw new RangeError(`plan cache limits: maxPlans ≥ 1 and maxBytes ≥ 0, got ${JSON.stringify(next)}`);
+    }
+    Object.assign(this.limits, next);
+    for (const [k, p] of this.#plans) {
+      if (this.#plans.size <= this.limits.maxPlans && this.#bytes <= this.limits.maxBytes) break;
+      this.#drop(k, p);
+      this.evictions++;
+    }
+  }
+
   values(): IterableIterator<P> {
     return this.#plans.values();
   }

@@ -14,20 +14,20 @@ import { optimize, type OptimizeOptions, type OptimizeReport } from '../ir/passe
 import { onnxImporter } from './onnx_import.js';
 import { runReference } from './reference.js';
 import { F32Engine } from './engine_f32.js';
-import type { EngineMemoryStats, FallbackOp } from './engine.js';
+import type { EngineMemoryLimits, EngineMemoryStats, FallbackOp } from './engine.js';
 import type { PlanCacheLimits } from './plan_cache.js';
 import type { FuseReport } from '../ir/fuse.js';
 import type { ReadOptions } from '../format/container.js';
 import { loadSparrowModel, type CompressionRecord, type Preprocessing } from './sparrow_model.js';
 import { Int8Engine, type Int8Report } from './engine_int8.js';
-import type { CodedInt8 } from '../format/graph.js';
+import { isPendingData, type CodedInt8 } from '../format/graph.js';
 import { extractQdq } from '../ir/qdq.js';
 import { CODEC_RAW } from '../codec/int8.js';
 
 export type EngineName = 'reference' | 'sparrow-f32' | 'sparrow-int8';
 const ENGINES: readonly string[] = ['reference', 'sparrow-f32', 'sparrow-int8'];
 
-export type { FallbackOp, EngineMemoryStats };
+export type { FallbackOp, EngineMemoryStats, EngineMemoryLimits };
 
 /** What the passes did, and (sparrow-f32) what the engine runs outside WASM. */
 export interface SessionReport extends OptimizeReport {
@@ -75,6 +75,11 @@ export interface SessionOptions {
    * plans, 128 MiB). The least recently used plans beyond them are dropped and their memory reused.
    */
   planCache?: Partial<PlanCacheLimits>;
+  /**
+   * WASM engines: linear memory may not grow beyond this many bytes; a load or a run that would
+   * need more throws SparrowError('too_large') before taking it (`setMemoryLimits` changes it later)
+   */
+  maxMemoryBytes?: number;
 }
 
 /** What fromSparrow hands the int8 engine besides the graph. */
@@ -152,10 +157,14 @@ export class Session {
   readonly #i8: Int8Engine | undefined;
   #preprocessing: Preprocessing | null = null;
   #compression: CompressionRecord | null = null;
+  #maxBatch: number | null = null;
+  /** the coded int8 weights the engine was given (their payloads are views of the file) */
+  #coded: ReadonlyMap<string, CodedInt8> = new Map();
 
   private constructor(graph: Graph, engine: EngineName, report: OptimizeReport | undefined, opts: SessionOptions, how: CreateHow = {}) {
     const int8 = how.int8;
     this.#graph = graph;
+    if (int8) this.#coded = int8.coded;
     this.engine = engine;
     if (engine === 'sparrow-int8') {
       const i8 = new Int8Engine(graph, {
@@ -165,6 +174,7 @@ export class Session {
         ...(opts.passes ? { passes: opts.passes } : {}),
         ...(how.fromFile && !opts.passes && opts.optimize !== false ? { optimized: true } : {}),
         ...(opts.planCache ? { planCache: opts.planCache } : {}),
+        ...(opts.maxMemoryBytes !== undefined ? { maxMemoryBytes: opts.maxMemoryBytes } : {}),
         ranges: int8?.ranges ?? null,
         coded: int8?.coded ?? new Map(),
       });
@@ -177,6 +187,7 @@ export class Session {
         ...(opts.passes ? { passes: opts.passes } : {}),
         ...(how.fromFile && !opts.passes && opts.optimize !== false ? { optimized: true } : {}),
         ...(opts.planCache ? { planCache: opts.planCache } : {}),
+        ...(opts.maxMemoryBytes !== undefined ? { maxMemoryBytes: opts.maxMemoryBytes } : {}),
       });
       this.#f32 = f32;
       const r: SessionReport = { ...(report ?? unchanged(graph)), fallbackOps: f32.fallbackOps };
@@ -264,6 +275,7 @@ export class Session {
     );
     s.#preprocessing = model.preprocessing;
     s.#compression = model.compression;
+    s.#maxBatch = model.maxBatch;
     await s.#f32?.init();
     await s.#i8?.init();
     if (s.report) s.report.loadMs = performance.now() - t0;
@@ -308,6 +320,11 @@ export class Session {
     return this.#compression;
   }
 
+  /** The largest batch a `.sparrow` model states it serves (metadata.maxBatch); null otherwise. */
+  get maxBatch(): number | null {
+    return this.#maxBatch;
+  }
+
   /** The graph the engine runs (after the passes). Read only. */
   get graph(): Graph {
     return this.#graph;
@@ -336,5 +353,41 @@ export class Session {
   /** WASM engines: arena, plan, constant and linear-memory sizes; undefined for the reference engine. */
   memoryStats(): EngineMemoryStats | undefined {
     return (this.#f32 ?? this.#i8)?.memoryStats();
+  }
+
+  /**
+   * Bytes of JS-side memory the session keeps: the buffers behind the graph's constants that
+   * exist (a lazily decoded int8 weight counts once read) and behind the coded int8 weights
+   * (views of the model file: the whole file stays referenced), each buffer once.
+   */
+  jsBytes(): number {
+    const seen = new Set<ArrayBufferLike>();
+    let n = 0;
+    const add = (v: ArrayBufferView): void => {
+      if (seen.has(v.buffer)) return;
+      seen.add(v.buffer);
+      n += v.buffer.byteLength;
+    };
+    for (const v of this.#graph.values.values()) if (v.const && !isPendingData(v.const)) add(v.const.data);
+    for (const c of this.#coded.values()) {
+      add(c.payload);
+      add(c.scales);
+    }
+    return n;
+  }
+
+  /** What the session holds: its WASM linear memory (all of it: it never shrinks) plus jsBytes(). */
+  heldBytes(): number {
+    return (this.memoryBytes() ?? 0) + this.jsBytes();
+  }
+
+  /** WASM engines: new memory bounds (linear-memory limit, plan cache), applied at once; no-op for the reference engine. */
+  setMemoryLimits(l: EngineMemoryLimits): void {
+    (this.#f32 ?? this.#i8)?.setLimits(l);
+  }
+
+  /** WASM engines: frees every compiled plan (their memory is reused by the next ones). */
+  dropPlans(): void {
+    (this.#f32 ?? this.#i8)?.dropPlans();
   }
 }

@@ -47,7 +47,26 @@ export interface SparrowModel {
   activationRanges: Map<string, [number, number]> | null;
   preprocessing: Preprocessing | null;
   compression: CompressionRecord | null;
+  /** metadata.maxBatch: the largest batch (axis 0 of a symbolic-batch input) the model is meant to serve; null when absent */
+  maxBatch: number | null;
   meta: SparrowMeta;
+}
+
+/** The maxBatch `sparrow compress` stores unless told otherwise (`--max-batch`). */
+export const DEFAULT_MAX_BATCH = 32;
+/** Largest maxBatch a file may state. */
+export const MAX_MAX_BATCH = 65536;
+
+/** metadata.maxBatch: a positive integer (≤ MAX_MAX_BATCH) or absent (null); anything else → corrupt_metadata. */
+export function parseMaxBatch(x: unknown): number | null {
+  if (x === undefined || x === null) return null;
+  if (!Number.isSafeInteger(x) || (x as number) < 1 || (x as number) > MAX_MAX_BATCH) {
+    throw new SparrowError(
+      'corrupt_metadata',
+      `maxBatch must be an integer in 1..${MAX_MAX_BATCH}, got ${JSON.stringify(x)?.slice(0, 40)}`,
+    );
+  }
+  return x as number;
 }
 
 const corrupt = (msg: string): SparrowError => new SparrowError('corrupt_metadata', `preprocessing metadata: ${msg}`);
@@ -90,7 +109,16 @@ export function loadSparrowModel(bytes: Uint8Array, opts: ReadOptions & { codedI
   const preprocessing = parsePreprocessing(meta.preprocessing, graph);
   const c = meta.compression;
   const compression = c && typeof c === 'object' && !Array.isArray(c) ? (c as CompressionRecord) : null;
-  return { graph, int8, coded, activationRanges: parseActivationRanges(meta['activationRanges'], graph), preprocessing, compression, meta };
+  return {
+    graph,
+    int8,
+    coded,
+    activationRanges: parseActivationRanges(meta['activationRanges'], graph),
+    preprocessing,
+    compression,
+    maxBatch: parseMaxBatch(meta['maxBatch']),
+    meta,
+  };
 }
 
 /**

@@ -68,6 +68,12 @@ export class SparrowWasm {
   /** end of the highest live block taken from the stack (release may not go below it) */
   #blockTop = 0;
   #blockBytes = 0;
+  /**
+   * Linear memory never grows beyond this many bytes: a grow past it throws
+   * SparrowError('too_large') before any memory is taken (a model's share of an isolate's
+   * budget: the Worker sets it). Default: no limit but the 4 GiB of wasm32.
+   */
+  maxBytes = Infinity;
 
   private constructor(exports: WasmExports) {
     this.exports = exports;
@@ -120,8 +126,15 @@ export class SparrowWasm {
     if (end > 0xffff_0000) throw new SparrowError('too_large', `WASM memory would exceed 4 GiB (${end} bytes)`);
     const have = this.exports.memory.buffer.byteLength;
     if (end <= have) return;
+    const pages = Math.ceil((end - have) / 65536);
+    if (have + pages * 65536 > this.maxBytes) {
+      throw new SparrowError(
+        'too_large',
+        `WASM memory needs at least ${have + pages * 65536} bytes, over this instance's limit of ${this.maxBytes} bytes`,
+      );
+    }
     try {
-      this.exports.memory.grow(Math.ceil((end - have) / 65536));
+      this.exports.memory.grow(pages);
     } catch (e) {
       throw new SparrowError('too_large', `WASM memory cannot grow to ${end} bytes: ${(e as Error).message}`);
     }
