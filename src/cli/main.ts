@@ -14,7 +14,7 @@ import { runConformance } from '../bench/conformance.js';
 import { checkModel, formatCheck } from './check.js';
 import { Session, type EngineName } from '../runtime/session.js';
 import { isOrtEngine, openEngine, prepareEngine, sessionEngine, type InferenceEngine, type OrtEngineName } from '../runtime/ort.js';
-import { imageBatchParams, preprocessPixels, type Preprocessing } from '../runtime/sparrow_model.js';
+import { DEFAULT_MAX_BATCH, imageBatchParams, preprocessPixels, type Preprocessing } from '../runtime/sparrow_model.js';
 import { MAGIC } from '../format/container.js';
 import { importOnnx } from '../onnx/import.js';
 import { optimize } from '../ir/passes.js';
@@ -333,12 +333,18 @@ function buildProgram(out: (s: string) => void): Command {
     )
     .option('--mean <a,b,c>', "per-channel mean after pixel/255, stored as the model's preprocessing (default: none)")
     .option('--std <a,b,c>', 'per-channel std, stored likewise (default: none)')
+    .option(
+      '--max-batch <n>',
+      'the largest batch the model serves, stored in the file: the edge Worker refuses larger batches and sizes its memory for it',
+      String(DEFAULT_MAX_BATCH),
+    )
     .option('--json', 'print the inspect report of the written file as one JSON document')
     .action(
       async (
         model: string,
         o: {
           output: string;
+          maxBatch: string;
           sparsity: string;
           prune?: string;
           calib?: string;
@@ -362,6 +368,7 @@ function buildProgram(out: (s: string) => void): Command {
           prune: (o.prune ?? (o.calib ? 'hessian' : 'magnitude')) as PruneMethod,
           weightBits: num(o.weightBits, '--weight-bits'),
           activations: o.activations as ActivationMode,
+          maxBatch: num(o.maxBatch, '--max-batch'),
           ...(o.targetSize !== undefined ? { targetBytes: parseSize(o.targetSize) } : {}),
         };
         const calibN = num(o.calibN, '--calib-n');
@@ -411,6 +418,7 @@ function buildProgram(out: (s: string) => void): Command {
             ...(given('activations') ? { activations: base.activations } : {}),
             ...(base.targetBytes !== undefined ? { targetBytes: base.targetBytes } : {}),
             ...(o.calib ? { calib: { batches: [], spec: o.calib } } : {}),
+            maxBatch: base.maxBatch,
             preprocessing: pre,
           });
           await writeOutput(o.output, result.bytes);

@@ -35,7 +35,13 @@ import type { WeightOp } from '../onnx/initializers.js';
 import type { Attrs, Tensor } from '../ops/types.js';
 import type { QuantizedWeight } from '../format/graph.js';
 import { Session, type EngineName } from '../runtime/session.js';
-import { writeSparrowModel, type CompressionRecord, type Preprocessing } from '../runtime/sparrow_model.js';
+import {
+  DEFAULT_MAX_BATCH,
+  MAX_MAX_BATCH,
+  writeSparrowModel,
+  type CompressionRecord,
+  type Preprocessing,
+} from '../runtime/sparrow_model.js';
 import { shareInt8Levels, distinct } from './kmeans.js';
 import { magnitudePrune } from './prune.js';
 import { channelAxisFor, dequantize, quantizePerChannelInt8 } from '../quant/int8.js';
@@ -186,6 +192,11 @@ export interface CompressOptions {
   wasm?: SparrowWasm;
   /** called before each layer (done = layers finished) and once at the end (done = total) */
   onProgress?: (done: number, total: number, layer: string) => void;
+  /**
+   * the largest batch the model is meant to serve, stored as metadata.maxBatch (default
+   * DEFAULT_MAX_BATCH, 32): the Worker refuses larger batches and sizes its memory for this one
+   */
+  maxBatch?: number;
 }
 
 export interface LayerReport {
@@ -229,7 +240,16 @@ export function resolveCompressOptions(
   if (prune === 'hessian' && !o.calib) throw new SparrowError('invalid_argument', 'hessian pruning needs calibration data (--calib)');
   if (activations === 'static' && !o.calib)
     throw new SparrowError('invalid_argument', 'static activation ranges need calibration data (--calib)');
+  maxBatchOf(o);
   return { sparsity, prune, weightBits, activations };
+}
+
+/** metadata.maxBatch of a compressed model: opts.maxBatch (checked) or DEFAULT_MAX_BATCH. */
+function maxBatchOf(o: CompressOptions): number {
+  const b = o.maxBatch ?? DEFAULT_MAX_BATCH;
+  if (!Number.isSafeInteger(b) || b < 1 || b > MAX_MAX_BATCH)
+    throw new SparrowError('invalid_argument', `the max batch must be an integer in 1..${MAX_MAX_BATCH}, got ${String(o.maxBatch)}`);
+  return b;
 }
 
 /** Runs the float graph on the batches and returns the values `names` per batch (graph inputs are the feeds themselves). */
@@ -331,22 +351,16 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     const uniform = (node: string): Candidate => ({ step: 'mse', maxq: maxqOf(node), sparsity: sparsityOf(node) });
     const sized =
       opts.targetBytes !== undefined
-        ? await prepareSizeTarget(
-            graph,
-            layers,
-            calibLayers,
-            calib!.batches,
-            o.weightBits,
-            accel,
-            opts,
-            o.activations === 'static' ? placeholderRanges(graph) : undefined,
-          )
+        ? await prepareSizeTarget(graph, layers, calibLayers, calib!.batches, o.weightBits, accel, opts, {
+            ...(o.activations === 'static' ? placeholderRanges(graph) : {}),
+            maxBatch: maxBatchOf(opts),
+          })
         : undefined;
     const preprocessingOf = preprocessingFor(graph, opts);
     // bytes the static activation ranges will add to the metadata (JSON, ~2 float literals each)
     // the static activation ranges stored later, as placeholders of the longest JSON numbers
     // (their value names are kept in the graph JSON too), so size checks see their bytes
-    const rangeMeta = o.activations === 'static' ? placeholderRanges(graph) : undefined;
+    const rangeMeta = { ...(o.activations === 'static' ? placeholderRanges(graph) : {}), maxBatch: maxBatchOf(opts) };
     // aim a little under: the sequential pass codes slightly differently from the estimates
     let lastSize = 0;
     let slack = Math.ceil(0.004 * (opts.targetBytes ?? 0));
@@ -417,7 +431,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
         quantized,
         preprocessing: preprocessingOf,
         compression: record(allocation),
-        ...(rangeMeta ? { meta: rangeMeta } : {}),
+        meta: rangeMeta,
       }).length;
       if (process.env['SPARROW_DEBUG']) process.stderr.write(`size target: attempt ${attempt}, ${size} bytes (slack ${slack})\n`);
       lastSize = size;
@@ -451,7 +465,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   opts.onProgress?.(layers.length, layers.length, '');
 
   const compression = record(allocation);
-  const meta: Record<string, unknown> = {};
+  const meta: Record<string, unknown> = { maxBatch: maxBatchOf(opts) };
   if (o.activations === 'static') {
     // ranges of every float activation of the *compressed* network (weights as stored, biases
     // corrected), so the int8 engine's scales match what it will see
@@ -533,7 +547,7 @@ export async function compressQdqGraph(graph: Graph, qdq: QdqInt8, opts: Compres
   const activations = opts.activations ?? (ranges.length > 0 ? 'static' : 'dynamic');
   const compression: CompressionRecord = { prune: 'none', sparsity: 0, weightBits: 8, activations, bias: 'float32' };
   compression['source'] = 'qdq';
-  const meta: Record<string, unknown> = {};
+  const meta: Record<string, unknown> = { maxBatch: maxBatchOf(opts) };
   if (activations === 'static') meta['activationRanges'] = Object.fromEntries(ranges);
   const bytes = writeSparrowModel(graph, { quantized, preprocessing: preprocessingFor(graph, opts), compression, meta });
   return { bytes, layers: reports, graph };
