@@ -76,8 +76,14 @@ export interface Env {
   MAX_MODEL_BYTES?: string;
   /** largest accepted inference request body, bytes (default 4 MiB) */
   MAX_INFER_BYTES?: string;
-  /** decoded-model cache bound per isolate, bytes (default 48 MiB) */
+  /**
+   * the isolate's memory budget for models, bytes (default 96 MiB): what the cached models hold
+   * (their WASM memory limits and JS-side bytes) and the loads in flight never exceed it
+   * (src/worker/cache.ts); a model that cannot run within it is refused at PUT (413 too_large)
+   */
   MODEL_CACHE_BYTES?: string;
+  /** each R2 call (and body read) fails as 503 storage_unavailable after this many ms (default 10000) */
+  R2_TIMEOUT_MS?: string;
   /** static assets (the demo page), when configured */
   ASSETS?: { fetch(request: Request): Promise<Response> };
 }

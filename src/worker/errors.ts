@@ -13,6 +13,8 @@ export const HTTP_CODES = {
   unauthorized: 401,
   writes_disabled: 403,
   payload_too_large: 413,
+  /** a model or a request needs more memory than the isolate's budget (MODEL_CACHE_BYTES) or the model's maxBatch allows */
+  too_large: 413,
   unsupported_media_type: 415,
   range_not_satisfiable: 416,
   length_required: 411,
@@ -27,6 +29,8 @@ export const HTTP_CODES = {
   not_runnable: 422,
   conflict: 409,
   internal: 500,
+  /** R2 failed or timed out; nothing half-done is visible; retry after Retry-After seconds */
+  storage_unavailable: 503,
 } as const satisfies Record<string, number>;
 export type HttpCode = keyof typeof HTTP_CODES;
 

@@ -2,30 +2,33 @@
  * Sparrow edge Worker (module syntax, routed with Hono): the model API of ../shared/CONTRACT.md.
  *
  *   GET    /healthz                      {"ok":true}
- *   GET    /v1/models                    {"models":[{id,version,bytes,inputs,outputs,sha256}]}
+ *   GET    /v1/models                    {"models":[{id,version,bytes,inputs,outputs,sha256,maxBatch}]}
  *   GET    /v1/models/:id[@:version]     the .sparrow bytes; strong ETag (SHA-256), Cache-Control,
- *                                        HEAD, single Range (206/416), If-None-Match (304)
- *   PUT    /v1/models/:id                201; Bearer ADMIN_TOKEN; the container is fully validated and
- *                                        loaded before it is stored; versions become visible atomically
- *   DELETE /v1/models/:id                204; Bearer ADMIN_TOKEN
- *   POST   /v1/models/:id[@:version]/infer   JSON or application/x-npy (one-input models)
+ *                                        HEAD, single Range (206/416; a malformed one is ignored),
+ *                                        If-None-Match (304)
+ *   PUT    /v1/models/:id[?maxBatch=n]   201; Bearer ADMIN_TOKEN; admitted (admit.ts: decoded, planned
+ *                                        and run within the memory budget) before it is stored;
+ *                                        versions become visible atomically and are never reused
+ *   DELETE /v1/models/:id                204; Bearer ADMIN_TOKEN (a tombstone keeps the version count)
+ *   POST   /v1/models/:id[@:version]/infer   JSON or application/x-npy (one-input models); 415 otherwise
+ *   GET    /v1/_stats                    Bearer ADMIN_TOKEN: the isolate's tracked memory and cache counters
  *
  * Every error is `{"error":{"code","message"}}`, made in one place (errors.ts, via onError).
- * Storage layout and atomicity: store.ts. Decoded-model cache: cache.ts. Request bodies: infer.ts.
+ * Storage layout, atomicity and R2 faults (503): store.ts. Admission: admit.ts. The memory-bounded
+ * model cache: cache.ts. Request bodies: infer.ts.
  */
 import { Hono, type Context } from 'hono';
-import wasmModule from '../../build/sparrow.wasm';
 import '../ops/ref/index.js';
-import { readContainer } from '../format/container.js';
-import { Session, type EngineName } from '../runtime/session.js';
-import { SparrowError } from '../errors.js';
-import type { Env, R2Range } from './env.js';
+import { isSparrowError } from '../errors.js';
+import type { Session, EngineName } from '../runtime/session.js';
+import type { Env, R2Bucket, R2Range } from './env.js';
 import { hasBody } from './env.js';
 import { HttpError, toErrorResponse } from './errors.js';
 import {
   CONTENT_TYPE,
   deleteModel,
   getModelObject,
+  guardBucket,
   listModels,
   parseRef,
   putModel,
@@ -33,12 +36,15 @@ import {
   resolve,
   sha256Hex,
   type IoInfo,
+  type StoredFigures,
+  type VersionEntry,
 } from './store.js';
-import { ModelCache, cacheKey } from './cache.js';
-import { feedsFromJson, feedsFromNpy, outputToNpy, outputsToJson } from './infer.js';
+import { ModelCache, type CachedModel, type Loader } from './cache.js';
+import { checkContainer, effectiveMaxBatch, loadError, loadModel } from './admit.js';
+import { bodyKind, feedsFromJson, feedsFromNpy, outputToNpy, outputsToJson } from './infer.js';
 
 const MiB = 1024 * 1024;
-const DEFAULTS = { maxModelBytes: 16 * MiB, maxInferBytes: 4 * MiB, cacheBytes: 48 * MiB };
+const DEFAULTS = { maxModelBytes: 16 * MiB, maxInferBytes: 4 * MiB, cacheBytes: 96 * MiB, r2TimeoutMs: 10_000 };
 const WORKER_ENGINES: readonly EngineName[] = ['sparrow-int8', 'sparrow-f32', 'reference'];
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const REVALIDATE = 'public, no-cache';
@@ -57,8 +63,22 @@ function engineOf(env: Env): EngineName {
   return e;
 }
 
-// Per isolate: decoded models (bounded by bytes).
+// Per isolate: decoded models, bounded by the memory budget (MODEL_CACHE_BYTES).
 export const modelCache = new ModelCache(DEFAULTS.cacheBytes);
+
+/** The memory budget of this isolate (MODEL_CACHE_BYTES), applied to the cache. */
+function budgetOf(env: Env): number {
+  modelCache.limit = intVar(env.MODEL_CACHE_BYTES, DEFAULTS.cacheBytes);
+  return modelCache.limit;
+}
+
+/** The R2 bucket with every call bounded in time (503 storage_unavailable on failure). */
+function bucketOf(env: Env): R2Bucket {
+  return guardBucket(env.MODELS, intVar(env.R2_TIMEOUT_MS, DEFAULTS.r2TimeoutMs));
+}
+
+/** Cache key: the exact bytes, the engine and the batch bound the model was admitted with. */
+const modelKey = (sha256: string, engine: EngineName, maxBatch: number | undefined): string => `${sha256}:${engine}:${maxBatch ?? 'file'}`;
 
 function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
@@ -134,23 +154,27 @@ function noneMatch(header: string | undefined, etag: string): boolean {
   return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
 }
 
-/** One byte range of a `size`-byte entity; null = serve the whole entity; throws 416. */
+/**
+ * One byte range of a `size`-byte entity; null = serve the whole entity (no Range, an unknown
+ * unit, several ranges, or a malformed one: RFC 9110 §14.2 lets a server ignore those); throws
+ * 416 for a well-formed range that does not overlap the entity.
+ */
 function parseRange(header: string | undefined, size: number): { offset: number; length: number } | null {
   if (!header) return null;
   const m = /^\s*bytes\s*=\s*(.*)$/i.exec(header);
-  if (!m) return null; // unknown unit: ignore (RFC 9110 §14.2)
+  if (!m) return null; // unknown unit: ignore
   const specs = m[1]!
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
   if (specs.length !== 1) return null; // multiple ranges: we answer with the whole entity
   const r = /^(\d*)-(\d*)$/.exec(specs[0]!);
+  if (!r || (r[1] === '' && r[2] === '')) return null; // malformed: ignore
   const unsatisfiable = (): never => {
     throw new HttpError('range_not_satisfiable', `range ${JSON.stringify(header)} is outside the ${size}-byte model`, {
       'content-range': `bytes */${size}`,
     });
   };
-  if (!r || (r[1] === '' && r[2] === '')) return unsatisfiable();
   if (r[1] === '') {
     const suffix = Number(r[2]);
     if (suffix === 0 || size === 0) return unsatisfiable();
@@ -158,8 +182,9 @@ function parseRange(header: string | undefined, size: number): { offset: number;
     return { offset: size - length, length };
   }
   const first = Number(r[1]);
+  if (r[2] !== '' && Number(r[2]) < first) return null; // last < first: malformed, ignore
+  if (first >= size) return unsatisfiable();
   const last = r[2] === '' ? size - 1 : Math.min(Number(r[2]), size - 1);
-  if (first >= size || last < first) return unsatisfiable();
   return { offset: first, length: last - first + 1 };
 }
 
@@ -172,8 +197,44 @@ function ioInfo(s: Session): { inputs: IoInfo[]; outputs: IoInfo[] } {
   return { inputs: f(s.inputNames, s.inputInfo), outputs: f(s.outputNames, s.outputInfo) };
 }
 
-async function decode(bytes: Uint8Array, engine: EngineName, maxBytes: number): Promise<Session> {
-  return await Session.fromSparrow(bytes, { engine, wasmModule, read: { maxBytes, maxDecodedBytes: 8 * maxBytes } });
+/** Loads a stored version: its stored figures say what it needs (else it is measured like a PUT). */
+function storedLoader(env: Env, bucket: R2Bucket, id: string, entry: VersionEntry, engine: EngineName): Loader {
+  const budget = budgetOf(env);
+  const fig = entry.memory && entry.memory.engine === engine ? entry.memory : undefined;
+  return {
+    ...(fig ? { need: fig.capBytes + fig.jsBytes } : {}),
+    load: async (cap) => {
+      const bytes = await readBlob(bucket, id, entry.sha256);
+      if (!bytes) throw new HttpError('model_not_found', `model '${id}' version ${entry.version} is no longer stored; retry`);
+      try {
+        return await loadModel(bytes, cap, {
+          engine,
+          maxModelBytes: intVar(env.MAX_MODEL_BYTES, DEFAULTS.maxModelBytes),
+          budget,
+          maxBatch: entry.maxBatch,
+          figures: fig,
+        });
+      } catch (e) {
+        throw loadError(e, engine, budget);
+      }
+    },
+  };
+}
+
+/** Runs a model; a plan that does not fit the model's memory limit is retried once with every other plan dropped. */
+async function runWithin(m: CachedModel, feeds: Parameters<Session['run']>[0]): ReturnType<Session['run']> {
+  try {
+    return await m.session.run(feeds);
+  } catch (e) {
+    if (!isSparrowError(e) || e.code !== 'too_large') throw e;
+  }
+  m.session.dropPlans();
+  try {
+    return await m.session.run(feeds);
+  } catch (e) {
+    if (!isSparrowError(e) || e.code !== 'too_large') throw e;
+    throw new HttpError('too_large', `this request does not fit the model's memory limit of ${m.capBytes} bytes: ${e.message}`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,7 +263,7 @@ app.on(['GET', 'HEAD'], '/healthz', (c) =>
 app.all('/healthz', methodNotAllowed('GET, HEAD'));
 
 app.get('/v1/models', async (c) => {
-  const models = await listModels(c.env.MODELS);
+  const models = await listModels(bucketOf(c.env));
   return json({ models }, 200, { 'cache-control': 'no-store' });
 });
 app.all('/v1/models', methodNotAllowed('GET, HEAD'));
@@ -210,7 +271,8 @@ app.all('/v1/models', methodNotAllowed('GET, HEAD'));
 app.on(['GET', 'HEAD'], '/v1/models/:ref', async (c) => {
   const { id, version } = parseRef(c.req.param('ref'));
   const head = c.req.method === 'HEAD';
-  const { entry } = await resolve(c.env.MODELS, id, version);
+  const bucket = bucketOf(c.env);
+  const { entry } = await resolve(bucket, id, version);
   const etag = `"${entry.sha256}"`;
   const common: Record<string, string> = {
     etag,
@@ -224,7 +286,7 @@ app.on(['GET', 'HEAD'], '/v1/models/:ref', async (c) => {
   const range = ifRange !== undefined && ifRange.trim() !== etag ? null : parseRange(c.req.header('range'), entry.bytes);
   const r2Range: R2Range | undefined = range ? { offset: range.offset, length: range.length } : undefined;
   // Fetch exactly the version resolved above (by its hash), so headers and bytes always agree.
-  const { object, entry: got } = await getModelObject(c.env.MODELS, id, version ?? null, { ...(r2Range ? { range: r2Range } : {}), head });
+  const { object, entry: got } = await getModelObject(bucket, id, version ?? null, { ...(r2Range ? { range: r2Range } : {}), head });
   if (got.sha256 !== entry.sha256) {
     // a PUT landed between the two reads: describe the version actually served
     common.etag = `"${got.sha256}"`;
@@ -244,7 +306,7 @@ app.on(['GET', 'HEAD'], '/v1/models/:ref', async (c) => {
   if (head || !hasBody(object)) return new Response(null, { status, headers });
   if (status === 200 && range) {
     // the resolved version changed under us and the range was for the other one: send it whole
-    const whole = await readBlob(c.env.MODELS, id, got.sha256);
+    const whole = await readBlob(bucket, id, got.sha256);
     if (!whole) throw new HttpError('model_not_found', `model '${id}' changed while being read; retry`);
     return new Response(whole as Uint8Array<ArrayBuffer>, { status, headers });
   }
@@ -256,31 +318,35 @@ app.put('/v1/models/:ref', async (c) => {
   const { id, version } = parseRef(c.req.param('ref'));
   if (version !== null) throw new HttpError('invalid_id', 'PUT to /v1/models/<id> (versions are assigned by the server)');
   const maxBytes = intVar(c.env.MAX_MODEL_BYTES, DEFAULTS.maxModelBytes);
+  const budget = budgetOf(c.env);
   const bytes = await readBody(c.req.raw, maxBytes, 'the model');
   if (bytes.length === 0) throw new HttpError('invalid_request', 'empty body: PUT a .sparrow file');
-  // 1. the container: magic, version, header/table/metadata/section CRCs, limits
-  readContainer(bytes, { maxBytes, maxDecodedBytes: 8 * maxBytes });
-  // 2. it must load as a runnable model on this Worker's engine
+  // 1. the container: magic, version, CRCs, limits, declared decoded sizes against the budget
+  const { header } = checkContainer(bytes, maxBytes, budget);
+  const maxBatch = effectiveMaxBatch(c.req.query('maxBatch'), header);
+  // 2. admission: every section decoded, plans at batch 1 and maxBatch built and run, all within
+  //    the budget (admit.ts); the admitted session joins the cache
   const engine = engineOf(c.env);
-  let session: Session;
-  try {
-    session = await decode(bytes, engine, maxBytes);
-  } catch (e) {
-    if (e instanceof SparrowError && (e.code === 'invalid_argument' || e.code === 'corrupt_metadata')) {
-      throw new HttpError('not_runnable', `the container is valid but does not load as a model: ${e.message}`);
-    }
-    throw e;
-  }
   const sha = await sha256Hex(bytes);
-  const io = ioInfo(session);
-  const ptr = await putModel(c.env.MODELS, id, bytes, sha, io);
-  modelCache.limit = intVar(c.env.MODEL_CACHE_BYTES, DEFAULTS.cacheBytes);
+  let m: CachedModel;
   try {
-    modelCache.insert(cacheKey(sha, engine), session);
-  } catch {
-    /* larger than the cache: decoded on demand */
+    m = await modelCache.acquire(modelKey(sha, engine, maxBatch), {
+      load: (cap) => loadModel(bytes, cap, { engine, maxModelBytes: maxBytes, budget, maxBatch, verify: true }),
+    });
+  } catch (e) {
+    throw loadError(e, engine, budget);
   }
-  return json({ id, version: ptr.version, bytes: ptr.bytes, sha256: sha, inputs: io.inputs, outputs: io.outputs }, 201, {
+  let io: { inputs: IoInfo[]; outputs: IoInfo[] };
+  let figures: StoredFigures;
+  try {
+    io = ioInfo(m.session);
+    figures = m.figures as StoredFigures;
+  } finally {
+    modelCache.release(m);
+  }
+  // 3. stored: blob, then the pointer (one conditional put)
+  const ptr = await putModel(bucketOf(c.env), id, bytes, sha, io, { maxBatch, memory: figures });
+  return json({ id, version: ptr.version, bytes: ptr.bytes, sha256: sha, inputs: io.inputs, outputs: io.outputs, maxBatch }, 201, {
     location: `/v1/models/${id}@${ptr.version}`,
     etag: `"${sha}"`,
     'cache-control': 'no-store',
@@ -291,38 +357,33 @@ app.delete('/v1/models/:ref', async (c) => {
   await requireAdmin(c);
   const { id, version } = parseRef(c.req.param('ref'));
   if (version !== null) throw new HttpError('invalid_id', 'DELETE /v1/models/<id> removes all versions; single versions cannot be deleted');
-  if (!(await deleteModel(c.env.MODELS, id))) throw new HttpError('model_not_found', `no model '${id}'`);
+  if ((await deleteModel(bucketOf(c.env), id)) === 'absent') throw new HttpError('model_not_found', `no model '${id}'`);
   return new Response(null, { status: 204 });
 });
 app.all('/v1/models/:ref', methodNotAllowed('GET, HEAD, PUT, DELETE'));
 
 app.post('/v1/models/:ref/infer', async (c) => {
   const { id, version } = parseRef(c.req.param('ref'));
+  const kind = bodyKind(c.req.header('content-type')); // 415 before anything else
   const engine = engineOf(c.env);
-  const maxModel = intVar(c.env.MAX_MODEL_BYTES, DEFAULTS.maxModelBytes);
-  modelCache.limit = intVar(c.env.MODEL_CACHE_BYTES, DEFAULTS.cacheBytes);
-  const { entry } = await resolve(c.env.MODELS, id, version);
+  const bucket = bucketOf(c.env);
+  const { entry } = await resolve(bucket, id, version);
   const body = await readBody(c.req.raw, intVar(c.env.MAX_INFER_BYTES, DEFAULTS.maxInferBytes), 'the request body');
-  const npy = /^application\/x-npy\b/i.test(c.req.header('content-type') ?? '');
   let parsed: unknown;
-  if (!npy) {
+  if (kind === 'json') {
     try {
       parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
     } catch (e) {
       throw new HttpError('invalid_json', `body is not JSON (${(e as Error).message}); send {"inputs":{...}} or application/x-npy`);
     }
   }
-  const model = await modelCache.get(cacheKey(entry.sha256, engine), async () => {
-    const bytes = await readBlob(c.env.MODELS, id, entry.sha256);
-    if (!bytes) throw new HttpError('model_not_found', `model '${id}' version ${entry.version} is no longer stored; retry`);
-    return decode(bytes, engine, maxModel);
-  });
-  const { session } = model;
-  const feeds = npy ? feedsFromNpy(session, body) : feedsFromJson(session, parsed);
-  const { outputs, ms } = await model.run(async () => {
+  const key = modelKey(entry.sha256, engine, entry.maxBatch);
+  const { outputs, ms, session } = await modelCache.use(key, storedLoader(c.env, bucket, id, entry, engine), async (m) => {
+    // dims, dtypes and the batch bound are checked before the engine sees the request
+    const feeds = kind === 'npy' ? feedsFromNpy(m.session, body, m.maxBatch) : feedsFromJson(m.session, parsed, m.maxBatch);
     const t0 = performance.now();
-    const outputs = await session.run(feeds);
-    return { outputs, ms: performance.now() - t0 };
+    const outputs = await runWithin(m, feeds);
+    return { outputs, ms: performance.now() - t0, session: m.session };
   });
   const headers = {
     'cache-control': 'no-store',
@@ -330,7 +391,7 @@ app.post('/v1/models/:ref/infer', async (c) => {
     'x-sparrow-version': String(entry.version),
     'x-sparrow-ms': ms.toFixed(3),
   };
-  if (npy) {
+  if (kind === 'npy') {
     const name = session.outputNames[0]!;
     return new Response(outputToNpy(outputs[name]!) as Uint8Array<ArrayBuffer>, {
       headers: { ...headers, 'content-type': 'application/x-npy', 'x-sparrow-output': name },
@@ -344,8 +405,22 @@ app.post('/v1/models/:ref/infer', async (c) => {
 });
 app.all('/v1/models/:ref/infer', methodNotAllowed('POST'));
 
-/** Cache statistics of this isolate (diagnostics; no model data). */
-app.get('/v1/_stats', (c) => json({ cache: modelCache.snapshot(), engine: engineOf(c.env) }, 200, { 'cache-control': 'no-store' }));
+/**
+ * This isolate's memory (tracked: charges of the cached models + loads in flight, never above the
+ * budget; held: what the cached sessions hold now) and cache counters; for the token holder.
+ */
+app.get('/v1/_stats', async (c) => {
+  await requireAdmin(c);
+  budgetOf(c.env);
+  const models = modelCache.models().map(({ key, ...m }) => {
+    const [sha256, engine] = key.split(':');
+    return { sha256, engine, ...m };
+  });
+  return json({ engine: engineOf(c.env), memory: modelCache.memory(), cache: { ...modelCache.snapshot(), models } }, 200, {
+    'cache-control': 'no-store',
+  });
+});
+app.all('/v1/_stats', methodNotAllowed('GET, HEAD'));
 
 export default {
   fetch(request: Request, env: Env, ctx?: unknown): Response | Promise<Response> {

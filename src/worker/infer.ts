@@ -24,8 +24,11 @@ function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-/** Checks dims against the model's input (rank, fixed sizes) and returns the element count. */
-function checkDims(session: Session, name: string, dims: unknown): number[] {
+/**
+ * Checks dims against the model's input (rank, fixed sizes) and, for a symbolic batch axis, the
+ * model's maxBatch (413 too_large: before the engine allocates a plan for it); returns the dims.
+ */
+function checkDims(session: Session, name: string, dims: unknown, maxBatch: number): number[] {
   const want = session.inputInfo[name]!.dims;
   if (!Array.isArray(dims) || dims.some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d < 1)) {
     throw new HttpError(
@@ -41,6 +44,9 @@ function checkDims(session: Session, name: string, dims: unknown): number[] {
       if (w >= 0 && w !== d[i])
         throw new HttpError('invalid_dims', `input '${name}' needs dims [${want.join(',')}] (-1 = any), got [${d.join(',')}]`);
     });
+    if (want.length > 0 && want[0]! < 0 && d[0]! > maxBatch) {
+      throw new HttpError('too_large', `input '${name}' has batch ${d[0]}; this model serves at most maxBatch ${maxBatch}`);
+    }
   }
   let n = 1;
   for (const x of d) {
@@ -121,7 +127,7 @@ function finish(session: Session, name: string, t: Tensor): Tensor {
   return t;
 }
 
-export function feedsFromJson(session: Session, body: unknown): Record<string, Tensor> {
+export function feedsFromJson(session: Session, body: unknown, maxBatch = Infinity): Record<string, Tensor> {
   if (!isObject(body) || !isObject(body.inputs)) {
     throw new HttpError('invalid_request', 'body must be {"inputs":{"<name>":{"dims":[...],"data":[...]}}}');
   }
@@ -136,14 +142,14 @@ export function feedsFromJson(session: Session, body: unknown): Record<string, T
     const x = inputs[name];
     if (x === undefined) throw new HttpError('missing_input', `input '${name}' is missing (inputs: ${session.inputNames.join(', ')})`);
     if (!isObject(x)) throw new HttpError('invalid_request', `inputs.${name} must be {"dims":[...],"data":[...]}`);
-    const dims = checkDims(session, name, x.dims);
+    const dims = checkDims(session, name, x.dims, maxBatch);
     const dtype = requestDtype(session, name, x.dtype);
     feeds[name] = finish(session, name, tensorFromJson(name, dtype, dims, x.data));
   }
   return feeds;
 }
 
-export function feedsFromNpy(session: Session, bytes: Uint8Array): Record<string, Tensor> {
+export function feedsFromNpy(session: Session, bytes: Uint8Array, maxBatch = Infinity): Record<string, Tensor> {
   if (session.inputNames.length !== 1) {
     throw new HttpError(
       'invalid_request',
@@ -152,7 +158,7 @@ export function feedsFromNpy(session: Session, bytes: Uint8Array): Record<string
   }
   const name = session.inputNames[0]!;
   const a: NpyArray = parseNpy(bytes); // SparrowError invalid_argument → 400
-  const dims = checkDims(session, name, a.shape.length === 0 ? [1] : a.shape);
+  const dims = checkDims(session, name, a.shape.length === 0 ? [1] : a.shape, maxBatch);
   const dtype = requestDtype(session, name, a.dtype);
   if (a.dtype === 'float32') {
     const d = a.data as Float32Array;
@@ -161,6 +167,21 @@ export function feedsFromNpy(session: Session, bytes: Uint8Array): Record<string
     }
   }
   return { [name]: finish(session, name, { dtype, dims, data: a.data as Tensor['data'] }) };
+}
+
+/**
+ * How an inference body is read, from its Content-Type: JSON (application/json, any
+ * application/*+json, or none given) or .npy (application/x-npy); anything else → 415.
+ */
+export function bodyKind(contentType: string | undefined): 'json' | 'npy' {
+  const ct = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (ct === '' || ct === 'application/json' || /^application\/[a-z0-9.+-]*\+json$/.test(ct)) return 'json';
+  if (ct === 'application/x-npy') return 'npy';
+  throw new HttpError(
+    'unsupported_media_type',
+    `Content-Type ${JSON.stringify(contentType)} is not accepted: send application/json ({"inputs":{...}}) or application/x-npy`,
+    { 'accept-post': 'application/json, application/x-npy' },
+  );
 }
 
 export function outputsToJson(

@@ -154,9 +154,10 @@ describe('worker API in workerd', () => {
       if (argmax(j.outputs.Plus214_Output_0!.data) === LABELS[i]) correct++;
     }
     expect(correct).toBeGreaterThanOrEqual(14);
-    const before = ((await (await req('/v1/_stats')).json()) as { cache: { decodes: number } }).cache.decodes;
+    const stats = { headers: { authorization: `Bearer ${TOKEN}` } };
+    const before = ((await (await req('/v1/_stats', stats)).json()) as { cache: { decodes: number } }).cache.decodes;
     await (await infer('mnist-8', inferBody(digit(0)))).arrayBuffer();
-    const after = ((await (await req('/v1/_stats')).json()) as { cache: { decodes: number } }).cache.decodes;
+    const after = ((await (await req('/v1/_stats', stats)).json()) as { cache: { decodes: number } }).cache.decodes;
     expect(after).toBe(before);
   });
 
@@ -235,7 +236,8 @@ describe('worker API in workerd', () => {
       [inferBody([1e39, ...ok.slice(1)]), 'application/json', 400, 'non_finite'], // beyond float32
       [inferBody(['a', ...ok.slice(1)]), 'application/json', 400, 'invalid_request'],
       ['this is not json', 'application/json', 400, 'invalid_json'],
-      ['{"inputs":', 'text/plain', 400, 'invalid_json'],
+      ['{"inputs":', 'application/json', 400, 'invalid_json'],
+      ['{"inputs":{}}', 'text/plain', 415, 'unsupported_media_type'],
       ['{}', 'application/json', 400, 'invalid_request'],
       [inferBody(ok, [1, 1, 28, 28], 'Nope'), 'application/json', 400, 'unknown_input'],
       [JSON.stringify({ inputs: {} }), 'application/json', 400, 'missing_input'],

@@ -1,0 +1,176 @@
+// Admission: a model is stored only if it runs within the isolate's memory budget.
+//
+//   1. the container: every CRC and size (readContainer); the sizes its sections declare once
+//      decoded, plus the file itself (its coded weights stay referenced), against the budget,
+//      before anything is decoded (decompression bombs) → 413 too_large;
+//   2. every section decoded once (then dropped): a corrupt stream with right CRCs → 422
+//      not_runnable naming the section;
+//   3. the model loaded on the Worker's engine within a linear-memory limit (SparrowWasm.maxBytes),
+//      then run on zeros at batch 1 and at maxBatch: the plans a request may need are built and
+//      run once. Not runnable → 422 not_runnable naming the cause; over the limit → 413 too_large.
+//   4. what that measured becomes the model's limits: its linear memory may hold the weights,
+//      the two admission plans and one more plan at maxBatch being compiled (capBytes), its plan
+//      cache the bytes of the two admission plans (planBytes). The cache charges capBytes plus the
+//      session's JS-side bytes (src/worker/cache.ts).
+// A later load of the stored model (another isolate, after eviction) applies the stored figures
+// without measuring again.
+import wasmModule from '../../build/sparrow.wasm';
+import { isSparrowError, type SparrowError } from '../errors.js';
+import { decodeInt8Ref } from '../codec/int8.js';
+import { readContainer, DType, type ParsedHeader } from '../format/container.js';
+import { ARRAY_OF, type Tensor } from '../ops/types.js';
+import { Session, type EngineName } from '../runtime/session.js';
+import { DEFAULT_MAX_BATCH, MAX_MAX_BATCH, parseMaxBatch } from '../runtime/sparrow_model.js';
+import { HttpError } from './errors.js';
+import type { LoadedModel } from './cache.js';
+import type { StoredFigures } from './store.js';
+
+const PAGE = 65536;
+const pages = (n: number): number => Math.ceil(n / PAGE) * PAGE;
+
+/** The container checked (CRCs, sizes) and its declared decoded size against the budget. */
+export function checkContainer(bytes: Uint8Array, maxBytes: number, budget: number): ReturnType<typeof readContainer> {
+  // the reader's own decoded-size limit is lifted: the budget check below names both numbers
+  const c = readContainer(bytes, { maxBytes, maxDecodedBytes: Number.MAX_SAFE_INTEGER });
+  const decoded = c.header.sections.reduce((a, s) => a + s.decodedBytes, 0);
+  if (decoded + bytes.length > budget) {
+    throw new HttpError(
+      'too_large',
+      `the model needs at least ${decoded + bytes.length} bytes: its sections declare ${decoded} bytes decoded, plus the ` +
+        `${bytes.length}-byte file; the isolate memory budget is ${budget} bytes`,
+    );
+  }
+  return c;
+}
+
+/** Decodes every coded section once (and drops it): a stream that does not decode is a model that cannot run. */
+export function verifySections(header: ParsedHeader, payload: (i: number) => Uint8Array): void {
+  header.sections.forEach((s, i) => {
+    if (s.dtype !== DType.Int8 || s.codec === 0) return; // raw sections: the CRC is the whole check
+    try {
+      decodeInt8Ref(s.codec, payload(i), s.decodedBytes);
+    } catch (e) {
+      if (!isSparrowError(e)) throw e;
+      throw new HttpError(
+        'not_runnable',
+        `section ${i} (tensor '${header.meta.tensors[i]?.name ?? '?'}') does not decode: ${e.code}: ${e.message}`,
+      );
+    }
+  });
+}
+
+/** The maxBatch to serve: the upload's override (query `maxBatch`), else the file's, else 32. */
+export function effectiveMaxBatch(override: string | undefined, header: ParsedHeader): number {
+  if (override !== undefined) {
+    const n = /^[1-9][0-9]{0,5}$/.test(override) ? Number(override) : NaN;
+    if (!(n >= 1 && n <= MAX_MAX_BATCH)) {
+      throw new HttpError('invalid_request', `maxBatch must be an integer in 1..${MAX_MAX_BATCH}, got ${JSON.stringify(override)}`);
+    }
+    return n;
+  }
+  try {
+    return parseMaxBatch(header.meta['maxBatch']) ?? DEFAULT_MAX_BATCH;
+  } catch (e) {
+    throw new HttpError('not_runnable', `${(e as SparrowError).code}: ${(e as SparrowError).message}`);
+  }
+}
+
+/** Zero feeds at batch `b` (axis 0 of symbolic-batch inputs); undefined when other dims are not fixed. */
+function zeroFeeds(s: Session, b: number): Record<string, Tensor> | undefined {
+  const feeds: Record<string, Tensor> = {};
+  for (const name of s.inputNames) {
+    const info = s.inputInfo[name]!;
+    if (!info.dims) return undefined;
+    const dims = info.dims.map((d, k) => (d >= 0 ? d : k === 0 ? b : -1));
+    if (dims.some((d) => d < 0)) return undefined;
+    const n = dims.reduce((a, d) => a * d, 1);
+    feeds[name] = { dtype: info.dtype, dims, data: new ARRAY_OF[info.dtype](n) };
+  }
+  return feeds;
+}
+
+const symbolicBatch = (s: Session): boolean => s.inputNames.some((n) => (s.inputInfo[n]!.dims?.[0] ?? 0) < 0);
+
+/**
+ * Builds and runs the plans at batch 1 and maxBatch, then fits the session's limits to what
+ * they took. A model whose inputs have symbolic dims besides the batch cannot be planned ahead:
+ * it gets a quarter of the budget (a request needing more is 413).
+ */
+export async function measure(s: Session, engine: EngineName, maxBatch: number, budget: number): Promise<StoredFigures> {
+  const f1 = zeroFeeds(s, 1);
+  let figures: StoredFigures;
+  if (!s.memoryStats()) {
+    if (f1) await s.run(f1);
+    figures = { engine, capBytes: 0, planBytes: 0, jsBytes: s.jsBytes() }; // the reference engine: no WASM
+  } else if (!f1) {
+    const wasm = s.memoryBytes() ?? 0;
+    const capBytes = Math.min(pages(Math.max(wasm + PAGE, budget / 4)), budget);
+    figures = { engine, capBytes, planBytes: Math.max(0, capBytes - wasm), jsBytes: s.jsBytes() };
+  } else {
+    await s.run(f1);
+    const p1 = s.memoryStats()!.planBytes;
+    let pmax = p1;
+    if (maxBatch > 1 && symbolicBatch(s)) {
+      await s.run(zeroFeeds(s, maxBatch)!);
+      pmax = Math.max(p1, s.memoryStats()!.planBytes - p1);
+    }
+    const wasm = s.memoryStats()!.wasmBytes;
+    figures = { engine, capBytes: pages(wasm + pmax + PAGE), planBytes: p1 + pmax, jsBytes: s.jsBytes() };
+  }
+  apply(s, figures);
+  return figures;
+}
+
+function apply(s: Session, f: StoredFigures): void {
+  if (f.capBytes > 0) s.setMemoryLimits({ maxMemoryBytes: f.capBytes, planCache: { maxBytes: f.planBytes } });
+}
+
+/**
+ * A SparrowError met while loading or admitting a model, as the client sees it: over the memory
+ * limit → 413 too_large (bytes needed, budget); an unsupported op or format version keeps its
+ * code (422); anything else → 422 not_runnable naming the cause.
+ */
+export function loadError(e: unknown, engine: EngineName, budget: number): unknown {
+  if (!isSparrowError(e)) return e;
+  if (e.code === 'too_large') {
+    return new HttpError('too_large', `the model does not run within the isolate memory budget of ${budget} bytes: ${e.message}`);
+  }
+  if (e.code === 'unsupported_op' || e.code === 'unsupported_version') return e;
+  return new HttpError('not_runnable', `the model cannot run on ${engine}: ${e.code}: ${e.message}`);
+}
+
+export interface LoadOptions {
+  engine: EngineName;
+  maxModelBytes: number;
+  budget: number;
+  /** default: the file's metadata.maxBatch, else 32 */
+  maxBatch?: number | undefined;
+  /** figures stored at admission: applied without measuring (when they are this engine's) */
+  figures?: StoredFigures | undefined;
+  /** decode every section first (a PUT) */
+  verify?: boolean;
+}
+
+/** A session of `bytes` within `capBytes` of linear memory, measured (admission) or fitted to stored figures. */
+export async function loadModel(bytes: Uint8Array, capBytes: number, o: LoadOptions): Promise<LoadedModel & { figures: StoredFigures }> {
+  if (o.verify) {
+    const { header, payload } = checkContainer(bytes, o.maxModelBytes, o.budget);
+    verifySections(header, payload);
+  }
+  const known = o.figures && o.figures.engine === o.engine ? o.figures : undefined;
+  const session = await Session.fromSparrow(bytes, {
+    engine: o.engine,
+    wasmModule,
+    maxMemoryBytes: known?.capBytes || capBytes,
+    read: { maxBytes: o.maxModelBytes, maxDecodedBytes: o.budget },
+  });
+  const maxBatch = o.maxBatch ?? session.maxBatch ?? DEFAULT_MAX_BATCH;
+  let figures: StoredFigures;
+  if (known) {
+    apply(session, known);
+    figures = known;
+  } else {
+    figures = await measure(session, o.engine, maxBatch, o.budget);
+  }
+  return { session, capBytes: figures.capBytes, maxBatch, figures };
+}
