@@ -1,9 +1,10 @@
 // Shared by scripts/start.js, scripts/loadtest.js and the end-to-end test: compressing the
 // bundled example models with `sparrow compress` (cached) and seeding a running Worker.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -154,4 +155,65 @@ export async function healthy(url) {
   } catch {
     return false;
   }
+}
+
+/**
+ * Starts scripts/start.js on a free loopback port with fresh local R2 state and a random token
+ * (for the load and soak tests); resolves { base, token, pid, stop } (pid: its process group).
+ */
+export async function startOwnWorker(prefix = 'sparrow-worker-') {
+  const port = await freePort();
+  const persist = mkdtempSync(join(tmpdir(), prefix));
+  const token = randomBytes(18).toString('base64url');
+  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.js')], {
+    cwd: ROOT,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SPARROW_PORT: String(port), SPARROW_PERSIST: persist, SPARROW_ADMIN_TOKEN: token },
+  });
+  let out = '';
+  const stop = async () => {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+    await new Promise((r) => {
+      if (child.exitCode !== null) r();
+      else {
+        child.once('exit', r);
+        setTimeout(r, 8000).unref();
+      }
+    });
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+    rmSync(persist, { recursive: true, force: true });
+  };
+  process.on('exit', () => {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  });
+  await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`the Worker did not start within 180 s:\n${out.slice(-2000)}`)), 180_000);
+    const on = (d) => {
+      out += d;
+      if (out.includes('Ctrl-C to stop')) {
+        clearTimeout(t);
+        resolve();
+      }
+    };
+    child.stdout.on('data', on);
+    child.stderr.on('data', on);
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`start.js exited ${code}:\n${out.slice(-2000)}`));
+    });
+  });
+  return { base: `http://127.0.0.1:${port}`, token, pid: child.pid, stop };
 }

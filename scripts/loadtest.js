@@ -11,13 +11,11 @@
 //      `loadtest-swap` while --gets concurrent GETs of /v1/models/loadtest-swap read it; every
 //      body must be a complete, checksum-valid container (readContainer), its SHA-256 equal to
 //      its ETag and to one of the two models: old or new, never a mix.
-import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MODELS_OUT, ROOT, freePort } from './examples.js';
+import { MODELS_OUT, ROOT, startOwnWorker } from './examples.js';
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -40,64 +38,6 @@ const { parseNpy, readContainer } = await import(pathToFileURL(join(ROOT, 'dist'
 function pct(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
-
-/** Starts scripts/start.js on a free port with fresh state; resolves { base, token, stop }. */
-async function startOwnWorker() {
-  const port = await freePort();
-  const persist = mkdtempSync(join(tmpdir(), 'sparrow-loadtest-'));
-  const token = randomBytes(18).toString('base64url');
-  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.js')], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, SPARROW_PORT: String(port), SPARROW_PERSIST: persist, SPARROW_ADMIN_TOKEN: token },
-  });
-  let out = '';
-  const stop = async () => {
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      /* gone */
-    }
-    await new Promise((r) => {
-      if (child.exitCode !== null) r();
-      else {
-        child.once('exit', r);
-        setTimeout(r, 8000).unref();
-      }
-    });
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-    rmSync(persist, { recursive: true, force: true });
-  };
-  process.on('exit', () => {
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  });
-  await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`the Worker did not start within 180 s:\n${out.slice(-2000)}`)), 180_000);
-    const on = (d) => {
-      out += d;
-      if (out.includes('Ctrl-C to stop')) {
-        clearTimeout(t);
-        resolve();
-      }
-    };
-    child.stdout.on('data', on);
-    child.stderr.on('data', on);
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`start.js exited ${code}:\n${out.slice(-2000)}`));
-    });
-  });
-  return { base: `http://127.0.0.1:${port}`, token, stop };
 }
 
 async function inferPhase(base) {
@@ -263,7 +203,7 @@ try {
     }
   } else {
     info('loadtest: starting a Worker (scripts/start.js) on a free loopback port ...');
-    own = await startOwnWorker();
+    own = await startOwnWorker('sparrow-loadtest-');
     ({ base, token } = own);
   }
   info(`loadtest: ${REQUESTS} inference requests at concurrency ${CONCURRENCY} on ${base} ...`);
