@@ -19,7 +19,10 @@
 //            Conv/FC quantizes its input per inference with the input's own min/max
 //            (int8QuantParams), runs the int GEMM and writes float32 (f32 output stage, each op
 //            rounded to float32, no FMA, fixed order: bit-exact across platforms); the ops
-//            between layers run in float (reference kernels on arena views, `floatOps`).
+//            between layers run in float (`floatOps`): the float32 engine's WASM kernels
+//            (src/runtime/f32/, constants placed by src/runtime/f32/constants.ts), or the
+//            reference kernels on arena views for what has none. In either mode a node without an
+//            int8 kernel whose activation inputs are all float32 runs on the float32 kernels.
 //
 // The skeleton (src/runtime/engine.ts, plan_builder.ts) specializes and fuses the graph per input
 // signature, plans one arena (int8 and float32 values, each by its byte size) and binds the
@@ -48,6 +51,8 @@ import { WasmEngine, type EngineOptions } from './engine.js';
 import type { FuseOptions } from '../ir/fuse.js';
 import { PlanBuilder, type CompiledPlan } from './plan_builder.js';
 import { align16, Int8Lower, type Int8Weights } from './int8/lower.js';
+import { F32Lower } from './f32/lower.js';
+import { F32ConstantStore } from './f32/constants.js';
 
 /** FC layers: the sparse FC kernel (scalar, straight from the CSR) at or below this density. */
 export const SPARSE_FC_DENSITY = 0.2;
@@ -63,7 +68,15 @@ export interface Int8EngineOptions extends EngineOptions {
   sparseDensity?: number;
   /** density threshold of the sparse FC kernel (default SPARSE_FC_DENSITY) */
   sparseFcDensity?: number;
+  /**
+   * dynamic mode: weight layers within this many weight layers of a graph output run in float32
+   * (default FLOAT_HEAD: the output layer and the two before it; 0 quantizes every layer)
+   */
+  floatHead?: number;
 }
+
+/** Dynamic mode: how many weight layers next to the outputs run in float32 (Int8EngineOptions.floatHead). */
+export const FLOAT_HEAD = 3;
 
 /** One quantized layer as lowered. */
 export interface Int8Layer {
@@ -85,7 +98,11 @@ export interface Int8Report {
   weightsMs: number;
   /** weight bytes in kernel layouts */
   weightBytes: number;
-  /** dynamic mode: nodes run in float32 between the quantized layers */
+  /**
+   * nodes run in float32 between (or instead of) the quantized layers: with the float32 engine's
+   * WASM kernels where they have one and read float32 activations, else their reference kernels
+   * (dynamic mode; in static mode the latter are fallbackOps)
+   */
   floatOps: string[];
 }
 
@@ -128,10 +145,17 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
   readonly #placed = new Map<string, Placement>();
   readonly #pending: Placement[] = [];
 
+  /** float32 constants of the nodes that run in float (src/runtime/f32/constants.ts) */
+  readonly #consts: F32ConstantStore;
+
   constructor(graph: Graph, opts: Int8EngineOptions = {}) {
     super(graph, opts);
+    this.#consts = new F32ConstantStore(() => this.w, new Set([...graph.values.values()].flatMap((v) => (v.const ? [v.const] : []))));
     this.#opts = opts;
     this.#scalar = opts.kernels === 'scalar';
+    if (opts.floatHead !== undefined && !(Number.isInteger(opts.floatHead) && opts.floatHead >= 0)) {
+      throw new SparrowError('invalid_argument', `floatHead must be a non-negative integer, got ${String(opts.floatHead)}`);
+    }
     if (opts.kernels !== undefined && opts.kernels !== 'simd' && opts.kernels !== 'scalar') {
       throw new SparrowError('invalid_argument', `kernels must be 'simd' or 'scalar', got ${String(opts.kernels)}`);
     }
@@ -153,6 +177,10 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
     return this.#opts.sparseDensity ?? SPARSE_DENSITY;
   }
 
+  get floatHead(): number {
+    return this.#opts.floatHead ?? FLOAT_HEAD;
+  }
+
   get sparseFcDensity(): number {
     return this.#opts.sparseFcDensity ?? SPARSE_FC_DENSITY;
   }
@@ -167,7 +195,7 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
   }
 
   protected constantBytes(): number {
-    return this.report.weightBytes;
+    return this.report.weightBytes + this.#consts.bytes;
   }
 
   /** the int8 kernels clamp (Relu, Clip) in their output stage; other activations stay nodes */
@@ -407,11 +435,11 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
   protected lower(g: Graph): CompiledPlan {
     const P = new PlanBuilder(g, this.w);
     try {
-      const L = new Int8Lower(P, this, this.#opts.ranges ?? null, this.#scalar);
+      const L = new Int8Lower(P, this, this.#opts.ranges ?? null, this.#scalar, new F32Lower(P, this.#consts), this.floatHead);
       const layersBefore = this.report.layers.length;
-      const outputs = L.lowerAll((n, reason) => {
+      const outputs = L.lowerAll((n, reason, float) => {
         const op = n.domain ? `${n.domain}.${n.op}` : n.op;
-        if (!this.#opts.ranges && reason.startsWith('dynamic:')) {
+        if (float || (!this.#opts.ranges && reason.startsWith('dynamic:'))) {
           if (!this.report.floatOps.includes(n.name)) this.report.floatOps.push(n.name);
         } else this.noteFallback({ node: n.name, op, reason: reason.replace(/^dynamic: /, '') });
       });

@@ -58,22 +58,25 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   L.layerStep(n, xin, y, {
     workBytes: plan.workBytes,
     zx: out.zx,
-    ...(dynamic ? { dynamic: { n: xs * B, sw: w.scales, q: plan.q, qp } } : {}),
+    // dynamic: each image of the batch quantized with its own range
+    ...(dynamic ? { dynamic: { items: B, n: xs, sw: w.scales, q: plan.q, qp } } : {}),
     make: (yp, work) => {
       const dense = L.scalar ? w.dense() : undefined;
       const wp = wpl ? wpl.ptr : 0;
-      return (src, zx, dyn) => {
-        for (let i = 0; i < B; i++) {
-          if (dense) {
-            const o: Qs8Out = out.mode === 'f32' && dyn ? { ...out, zx, scale: WM.f32(qp, M).slice() } : out;
-            const r = qs8Conv2dRef(WM.i8(src + i * xs, xs), [C, H, W], dense, wd, attrs, o);
-            if (out.mode === 'int8') WM.i8(yp + i * ys, ys).set(r.data as Int8Array);
-            else WM.f32(yp + i * ys * 4, ys).set(r.data as Float32Array);
-          } else {
-            const s = kernel.run(WM, plan.g, plan.q, src + i * xs, wp, qp, yp + i * ys * yb, work);
-            if (s < 0) throw new SparrowError('internal', `${kernel.name} rejected node '${n.name}' (status ${s})`);
-          }
+      const image = (src: number, zx: number, dyn: boolean, i: number): void => {
+        if (dense) {
+          const o: Qs8Out = out.mode === 'f32' && dyn ? { ...out, zx, scale: WM.f32(qp, M).slice() } : out;
+          const r = qs8Conv2dRef(WM.i8(src, xs), [C, H, W], dense, wd, attrs, o);
+          if (out.mode === 'int8') WM.i8(yp + i * ys, ys).set(r.data as Int8Array);
+          else WM.f32(yp + i * ys * 4, ys).set(r.data as Float32Array);
+        } else {
+          const s = kernel.run(WM, plan.g, plan.q, src, wp, qp, yp + i * ys * yb, work);
+          if (s < 0) throw new SparrowError('internal', `${kernel.name} rejected node '${n.name}' (status ${s})`);
         }
+      };
+      return (src, zx, dyn, item) => {
+        if (item !== undefined) image(src, zx, dyn, item);
+        else for (let i = 0; i < B; i++) image(src + i * xs, zx, dyn, i);
       };
     },
   });

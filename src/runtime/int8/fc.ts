@@ -53,22 +53,27 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
   L.layerStep(n, xin, y, {
     workBytes: workB,
     zx: out.zx,
-    ...(dynamic ? { dynamic: { n: M * K, sw: w.scales, q, qp } } : {}),
+    // dynamic: each row (a sample, a token) quantized with its own range
+    ...(dynamic ? { dynamic: { items: M, n: K, sw: w.scales, q, qp } } : {}),
     make: (yp, work) => {
       const dense = L.scalar ? w.dense() : undefined;
       const wt = !wpl ? 0 : (wpl.csr ?? wpl.ptr);
-      return (src, zx, dyn) => {
+      const yb = out.mode === 'int8' ? 1 : 4;
+      return (src, zx, dyn, item) => {
+        // one row (dynamic) or all M
+        const m = item === undefined ? M : 1,
+          y = yp + (item ?? 0) * N * yb;
         if (dense) {
           const o: Qs8Out = out.mode === 'f32' && dyn ? { ...out, zx, scale: WM.f32(qp, N).slice() } : out;
-          const r = qs8FcRef(M, N, K, WM.i8(src, M * K), dense, o);
-          if (out.mode === 'int8') WM.i8(yp, M * N).set(r as Int8Array);
-          else WM.f32(yp, M * N).set(r as Float32Array);
+          const r = qs8FcRef(m, N, K, WM.i8(src, m * K), dense, o);
+          if (out.mode === 'int8') WM.i8(y, m * N).set(r as Int8Array);
+          else WM.f32(y, m * N).set(r as Float32Array);
           return;
         }
         const s =
           typeof wt === 'number'
-            ? ex.qs8_fc_1x4c8__wasmsimd(M, N, K, src, wt, q, qp, yp, work)
-            : ex.qs8_spfc_1x1__scalar(M, N, K, src, wt.rowPtr, wt.col, wt.val, wt.nnz, q, qp, yp, work);
+            ? ex.qs8_fc_1x4c8__wasmsimd(m, N, K, src, wt, q, qp, y, work)
+            : ex.qs8_spfc_1x1__scalar(m, N, K, src, wt.rowPtr, wt.col, wt.val, wt.nnz, q, qp, y, work);
         if (s < 0) throw new SparrowError('internal', `int8 FC rejected node '${n.name}' (status ${s})`);
       };
     },
