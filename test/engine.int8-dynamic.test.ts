@@ -1,0 +1,145 @@
+// sparrow-int8 in dynamic mode (an ONNX model: weights quantized at load, activations per run):
+//  - each image of a batch (each row of an FC) is quantized with its own range: a sample's result
+//    is the same bits alone or next to a sample of a hundred times its range;
+//  - the tail of the network stays float32 (layersToOutput: the most weight layers after a node
+//    on a path to an output, so identity skips do not pull a residual stream into the head;
+//    floatHead, default 3, capped at a quarter of the weight layers): those layers give what
+//    sparrow-f32 gives, and the whole model is closer to onnxruntime-node than with floatHead 0;
+//  - the float ops between layers run on the f32 WASM kernels (no reference fallback).
+import { beforeAll, describe, expect, it } from 'vitest';
+import '../src/ops/ref/index.js';
+import { buildModel, f32, type BuildNode } from '../src/onnx/build.js';
+import { importOnnx } from '../src/onnx/import.js';
+import { Session } from '../src/runtime/session.js';
+import { layersToOutput } from '../src/runtime/int8/lower.js';
+import { createOrtEngine } from '../src/runtime/ort.js';
+import { compileNodeModule } from '../src/wasm/node.js';
+import type { Tensor } from '../src/ops/types.js';
+import { mulberry32 } from '../src/util/rng.js';
+
+let wasmModule: WebAssembly.Module;
+beforeAll(async () => {
+  wasmModule = await compileNodeModule();
+});
+
+const rnd = mulberry32(17);
+const W = (dims: number[], s: number) =>
+  f32(
+    dims,
+    Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => (rnd() * 2 - 1) * s),
+  );
+
+/**
+ * x [N, 4, 8, 8] → `depth` × (Conv 3x3 8 ch + Relu) with an identity skip around every second conv
+ * → GlobalAveragePool → Flatten → Gemm (6 classes) → Sigmoid·logits (a float op between layers).
+ */
+function model(depth: number): Uint8Array {
+  const nodes: BuildNode[] = [];
+  const inits: Record<string, Tensor> = {};
+  let x = 'x',
+    c = 4;
+  for (let i = 0; i < depth; i++) {
+    inits[`w${i}`] = W([8, c, 3, 3], 1 / Math.sqrt(9 * c));
+    inits[`b${i}`] = W([8], 0.1);
+    nodes.push({ op: 'Conv', inputs: [x, `w${i}`, `b${i}`], outputs: [`c${i}`], attrs: { pads: [1, 1, 1, 1] }, name: `conv${i}` });
+    nodes.push({ op: 'Relu', inputs: [`c${i}`], outputs: [`r${i}`] });
+    if (i % 2 === 1) {
+      nodes.push({ op: 'Add', inputs: [`r${i}`, x], outputs: [`s${i}`] });
+      x = `s${i}`;
+    } else x = `r${i}`;
+    c = 8;
+  }
+  inits['wf'] = W([6, 8], 0.5);
+  inits['bf'] = W([6], 0.1);
+  nodes.push(
+    { op: 'GlobalAveragePool', inputs: [x], outputs: ['p'] },
+    { op: 'Flatten', inputs: ['p'], outputs: ['f'] },
+    { op: 'Gemm', inputs: ['f', 'wf', 'bf'], outputs: ['z'], attrs: { transB: 1 }, name: 'fc' },
+    { op: 'Sigmoid', inputs: ['z'], outputs: ['g'] },
+    { op: 'Mul', inputs: ['z', 'g'], outputs: ['y'] },
+  );
+  return buildModel({
+    nodes,
+    inputs: [{ name: 'x', dtype: 'float32', dims: ['N', 4, 8, 8] }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: ['N', 6] }],
+    initializers: inits,
+  });
+}
+
+const input = (n: number, seed: number, scale = 1): Tensor => {
+  const r = mulberry32(seed);
+  return f32(
+    [n, 4, 8, 8],
+    Array.from({ length: n * 256 }, () => (r() * 2 - 1) * scale),
+  );
+};
+
+const maxAbsDiff = (a: Tensor, b: Tensor): number => {
+  let m = 0;
+  for (let i = 0; i < a.data.length; i++) m = Math.max(m, Math.abs((a.data[i] as number) - (b.data[i] as number)));
+  return m;
+};
+
+describe('sparrow-int8 dynamic mode', () => {
+  it('layersToOutput counts the most weight layers to an output, through skips', () => {
+    const g = importOnnx(model(4));
+    const d = layersToOutput(g);
+    const by = (name: string) => d.get(g.nodes.find((n) => n.name === name)!);
+    // conv3 → (add) → pool → fc: 1; conv0 → conv1 → … → fc: 4, though its skip reaches conv2 directly
+    expect([by('conv0'), by('conv1'), by('conv2'), by('conv3'), by('fc')]).toEqual([4, 3, 2, 1, 0]);
+  });
+
+  it('each image of a batch is quantized with its own range: a sample gives the same bits alone and in a batch', async () => {
+    const s = await Session.fromOnnx(model(4), { engine: 'sparrow-int8', wasmModule, floatHead: 0 });
+    expect(s.report!.int8!.layers.length).toBe(5); // every layer quantized
+    const a = input(1, 1),
+      big = input(1, 2, 100);
+    const both: Tensor = f32([2, 4, 8, 8], [...(big.data as Float32Array), ...(a.data as Float32Array)]);
+    const alone = (await s.run({ x: a }))['y']!;
+    const inBatch = (await s.run({ x: both }))['y']!;
+    expect(Array.from((inBatch.data as Float32Array).slice(6))).toEqual(Array.from(alone.data as Float32Array));
+  });
+
+  it('the float head: the tail runs in float32, closer to onnxruntime-node than all-int8; floatHead 0 quantizes all', async () => {
+    const bytes = model(12); // 13 weight layers: head min(3, floor(13 / 4)) = 3
+    const head = await Session.fromOnnx(bytes, { engine: 'sparrow-int8', wasmModule });
+    const none = await Session.fromOnnx(bytes, { engine: 'sparrow-int8', wasmModule, floatHead: 0 });
+    const f = await Session.fromOnnx(bytes, { engine: 'sparrow-f32', wasmModule });
+    const ort = await createOrtEngine('ort-node', bytes);
+    try {
+      const x = input(4, 9);
+      await head.run({ x });
+      await none.run({ x });
+      expect(none.report!.int8!.layers.length).toBe(13);
+      expect(head.report!.int8!.layers.map((l) => l.node)).not.toContain('fc');
+      expect(head.report!.int8!.floatOps).toEqual(expect.arrayContaining(['fc', 'conv11', 'conv10']));
+      expect(head.report!.int8!.layers.length).toBe(10);
+      expect(head.report!.fallbackOps).toEqual([]); // Sigmoid, Mul, the pool, the float head: WASM kernels
+      let dHead = 0,
+        dNone = 0;
+      for (let k = 0; k < 5; k++) {
+        const xs = { x: input(2, 100 + k) };
+        const want = (await ort.run(xs))['y']!;
+        dHead = Math.max(dHead, maxAbsDiff((await head.run(xs))['y']!, want));
+        dNone = Math.max(dNone, maxAbsDiff((await none.run(xs))['y']!, want));
+        // float32 engine: within 1e-5 of ORT (a check of the oracle itself)
+        expect(maxAbsDiff((await f.run(xs))['y']!, want)).toBeLessThan(1e-4);
+      }
+      expect(dHead).toBeLessThan(dNone);
+    } finally {
+      await ort.dispose();
+    }
+  });
+
+  it('a small model is not all head: at most a quarter of its weight layers stay float', async () => {
+    const s = await Session.fromOnnx(model(2), { engine: 'sparrow-int8', wasmModule }); // 3 layers: head 0
+    await s.run({ x: input(1, 3) });
+    expect(s.report!.int8!.layers.length).toBe(3);
+  });
+
+  it('rejects a bad floatHead', async () => {
+    await expect(Session.fromOnnx(model(2), { engine: 'sparrow-int8', wasmModule, floatHead: -1 })).rejects.toThrow(
+      /floatHead must be a non-negative integer/,
+    );
+  });
+});
