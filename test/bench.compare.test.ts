@@ -87,8 +87,10 @@ describe('classAxisOf', () => {
     expect(classAxisOf({ dtype: 'float32', dims: [1, 1000] }, [x])).toBe(1);
     expect(classAxisOf({ dtype: 'float32', dims: [1, 21, 64, 64] }, [x])).toBe(1);
   });
-  it('none for an output with the dims of a float input (image-to-image), rank < 2, C < 2, integers', () => {
+  it('none for an image-to-image output (the channels of a float input of its rank), rank < 2, C < 2, integers', () => {
     expect(classAxisOf({ dtype: 'float32', dims: [1, 3, 64, 64] }, [x])).toBeNull();
+    expect(classAxisOf({ dtype: 'float32', dims: [1, 3, 128, 128] }, [x])).toBeNull(); // super-resolution
+    expect(classAxisOf({ dtype: 'float32', dims: [1, 3, 10] }, [x])).toBe(1); // not of the input's rank
     expect(classAxisOf({ dtype: 'float32', dims: [7] }, [x])).toBeNull();
     expect(classAxisOf({ dtype: 'float32', dims: [4, 1] }, [x])).toBeNull();
     expect(classAxisOf({ dtype: 'int64', dims: [1, 10] }, [x])).toBeNull();

@@ -7,7 +7,7 @@
 //   (b) sparrow-int8 on the ONNX (dynamic activation quantization): the argmax over the class axis
 //       (axis 1: per row of [N, C], per pixel of LR-ASPP's [N, C, H, W]) equals ORT's on at least
 //       95 % of the argmaxes of 100 inputs. An output without a class axis (compare.ts
-//       classAxisOf: rank < 2, C < 2, or the dims of a float input, i.e. an image-to-image output
+//       classAxisOf: rank < 2, C < 2, or rank >= 3 with the channels of a float input: an image-to-image output
 //       such as the ConvTranspose autoencoder's) is compared by relative error instead:
 //       max|d| / max|ort| <= 1e-2 on every input.
 // Inputs: the shapes below for the models we know (LR-ASPP at 256x256 and at 320x480, the same

@@ -173,14 +173,15 @@ export function randomInputs(specs: readonly InputSpec[], rnd: () => number): Re
 
 /**
  * The class axis of an output: 1 for a float output [N, C, ...] with C ≥ 2 (per row of [N, C],
- * per position of [N, C, H, W] — segmentation), except an output of rank ≥ 3 with exactly the
- * dims of a float input (an image-to-image or reconstruction output: its channels are not
- * classes). null: no class axis (rank < 2, C < 2, an integer output, or that exception).
+ * per position of [N, C, H, W]: segmentation), except an output of rank ≥ 3 with as many
+ * channels as a float input of the same rank (an image-to-image output: a reconstruction,
+ * denoiser or super-resolution, whose channels are not classes). null: no class axis (rank < 2,
+ * C < 2, an integer output, or that exception); callers may override it per output.
  */
 export function classAxisOf(out: Pick<Tensor, 'dtype' | 'dims'>, inputs: ReadonlyArray<Pick<Tensor, 'dtype' | 'dims'>>): number | null {
   if (!FLOAT_TYPES.includes(out.dtype) || out.dims.length < 2 || out.dims[1]! < 2) return null;
-  const same = (a: readonly number[]): boolean => a.length === out.dims.length && a.every((d, i) => d === out.dims[i]);
-  if (out.dims.length >= 3 && inputs.some((i) => FLOAT_TYPES.includes(i.dtype) && same(i.dims))) return null;
+  const r = out.dims.length;
+  if (r >= 3 && inputs.some((i) => FLOAT_TYPES.includes(i.dtype) && i.dims.length === r && i.dims[1] === out.dims[1])) return null;
   return 1;
 }
 
@@ -416,7 +417,7 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
         within1e4: `every element of every sample has |d| <= ${REL_TOL}·|oracle| + ${ABS_TOL}·max|oracle|; worstExcess = max (|d| − that) / max|oracle|`,
         argmaxAgreement:
           'fraction of argmaxes over the class axis (axis 1: per row of [N, C], per position of [N, C, ...]) equal to the ' +
-          "oracle's; null for outputs without a class axis (rank < 2, C < 2, or the same dims as a float input: image-to-image)",
+          "oracle's; null for outputs without a class axis (rank < 2, C < 2, or rank >= 3 with the channels of a float input: image-to-image)",
       },
     };
   } finally {
