@@ -143,3 +143,46 @@ describe('sparrow-int8 dynamic mode', () => {
     );
   });
 });
+
+describe('sparrow-int8: 1-D convolutions run as 2-D ones of height 1', () => {
+  // x [N, 4, 50] → Conv1d 4→8 k5 s2 p2 → Relu → depthwise Conv1d k3 d2 p2 → Conv1d 8→6 k1 (groups 2)
+  const bytes = buildModel({
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'w1', 'b1'], outputs: ['a'], attrs: { strides: [2], pads: [2, 2] }, name: 'c1' },
+      { op: 'Relu', inputs: ['a'], outputs: ['ar'] },
+      { op: 'Conv', inputs: ['ar', 'w2', 'b2'], outputs: ['b'], attrs: { group: 8, dilations: [2], pads: [2, 2] }, name: 'dw' },
+      { op: 'Conv', inputs: ['b', 'w3'], outputs: ['y'], attrs: { group: 2 }, name: 'pw' },
+    ],
+    inputs: [{ name: 'x', dtype: 'float32', dims: ['N', 4, 50] }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: null }],
+    initializers: { w1: W([8, 4, 5], 0.3), b1: W([8], 0.1), w2: W([8, 1, 3], 0.5), b2: W([8], 0.1), w3: W([6, 4, 1], 0.5) },
+  });
+  it('every 1-D conv quantized; SIMD = scalar bit for bit; within 2 % of onnxruntime-node', async () => {
+    const simd = await Session.fromOnnx(bytes, { engine: 'sparrow-int8', wasmModule, floatHead: 0 });
+    const scalar = await Session.fromOnnx(bytes, { engine: 'sparrow-int8', wasmModule, floatHead: 0, kernels: 'scalar' });
+    const ort = await createOrtEngine('ort-node', bytes);
+    try {
+      const r = mulberry32(4);
+      const x = f32(
+        [2, 4, 50],
+        Array.from({ length: 400 }, () => r() * 2 - 1),
+      );
+      const a = (await simd.run({ x }))['y']!,
+        b = (await scalar.run({ x }))['y']!,
+        want = (await ort.run({ x }))['y']!;
+      expect(simd.report!.int8!.layers.map((l) => [l.node, l.io])).toEqual([
+        ['c1', 'dyn'],
+        ['dw', 'dyn'],
+        ['pw', 'dyn'],
+      ]);
+      expect(simd.report!.fallbackOps).toEqual([]);
+      expect(a.dims).toEqual(want.dims);
+      expect(Array.from(a.data as Float32Array)).toEqual(Array.from(b.data as Float32Array));
+      const range = Math.max(...Array.from(want.data as Float32Array, Math.abs));
+      expect(maxAbsDiff(a, want)).toBeLessThan(0.02 * range);
+      expect(maxAbsDiff(a, want)).toBeGreaterThan(0); // quantized, not float
+    } finally {
+      await ort.dispose();
+    }
+  });
+});

@@ -1,4 +1,4 @@
-// int8 Conv (and FusedConv): dense (qs8_conv2d_4x8c2), sparse (qs8_spconv2d_16x1, from the CSR as
+// int8 Conv (and FusedConv), 2-D or 1-D (as 2-D of height 1): dense (qs8_conv2d_4x8c2), sparse (qs8_spconv2d_16x1, from the CSR as
 // decoded) or depthwise (qs8_dwconv2d), chosen per layer by weight density; static (int8 in and
 // out) or dynamic (input quantized per run, float32 out).
 import { SparrowError } from '../../errors.js';
@@ -14,19 +14,28 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   const io = layerIo(n, L);
   if (typeof io === 'string') return io;
   const { x, wName, bName, y } = io;
-  const xd = L.dims(x),
-    yd = L.dims(y),
-    wd = L.dims(wName);
-  if (xd.length !== 4) return `${xd.length - 2}-D convolution (int8 kernels are 2-D)`;
+  const xs1 = L.dims(x),
+    ys1 = L.dims(y),
+    ws1 = L.dims(wName);
+  const oneD = xs1.length === 3;
+  if (xs1.length !== 4 && !oneD) return `${xs1.length - 2}-D convolution (int8 kernels are 1-D and 2-D)`;
   const r = reader(n);
   const group = r.int('group', 1);
-  const win = readWindowAttrs('Conv', r, 2, wd.slice(2), false);
-  const geoW = windowGeometry(xd.slice(2), win);
+  const win = readWindowAttrs('Conv', r, oneD ? 1 : 2, ws1.slice(2), false);
+  const geoW = windowGeometry(xs1.slice(2), win);
+  // a 1-D convolution [B, C, L] runs as a 2-D one of height 1: [B, C, 1, L], kernel [M, C/g, 1, K]
+  const h1 = (d: number[]): number[] => (oneD ? [d[0]!, d[1]!, 1, d[2]!] : d);
+  const xd = h1(xs1),
+    yd = h1(ys1),
+    wd = h1(ws1);
+  const two = (v: number[], one: number): [number, number] => (oneD ? [one, v[0]!] : [v[0]!, v[1]!]);
+  const [pt, pl] = two(geoW.padBegin, 0),
+    [pb, pr] = two(geoW.padEnd, 0);
   const [B, C, H, W] = xd as [number, number, number, number];
   const geo: ConvGeometry = convGeometry([C, H, W], wd, {
-    pads: [geoW.padBegin[0]!, geoW.padBegin[1]!, geoW.padEnd[0]!, geoW.padEnd[1]!],
-    strides: [win.strides[0]!, win.strides[1]!],
-    dilations: [win.dilations[0]!, win.dilations[1]!],
+    pads: [pt, pl, pb, pr],
+    strides: two(win.strides, 1),
+    dilations: two(win.dilations, 1),
     groups: group,
   });
   if (geo.OH !== yd[2] || geo.OW !== yd[3]) return `conv geometry ${geo.OH}x${geo.OW} differs from the inferred ${yd[2]}x${yd[3]}`;
