@@ -186,3 +186,47 @@ describe('sparrow-int8: 1-D convolutions run as 2-D ones of height 1', () => {
     }
   });
 });
+
+describe('sparrow-int8 dynamic: activations other than clamps fuse into the layers', () => {
+  // Conv + HardSwish → Conv + x·Sigmoid(x) (SiLU) → GlobalAveragePool → Gemm + Tanh
+  const bytes = buildModel({
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'w1', 'b1'], outputs: ['a'], attrs: { pads: [1, 1, 1, 1] }, name: 'c1' },
+      { op: 'HardSwish', inputs: ['a'], outputs: ['ah'] },
+      { op: 'Conv', inputs: ['ah', 'w2', 'b2'], outputs: ['b'], name: 'c2' },
+      { op: 'Sigmoid', inputs: ['b'], outputs: ['bs'] },
+      { op: 'Mul', inputs: ['b', 'bs'], outputs: ['bm'] },
+      { op: 'GlobalAveragePool', inputs: ['bm'], outputs: ['p'] },
+      { op: 'Flatten', inputs: ['p'], outputs: ['f'] },
+      { op: 'Gemm', inputs: ['f', 'wf', 'bf'], outputs: ['z'], attrs: { transB: 1 }, name: 'fc' },
+      { op: 'Tanh', inputs: ['z'], outputs: ['y'] },
+    ],
+    inputs: [{ name: 'x', dtype: 'float32', dims: [1, 4, 8, 8] }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: [1, 6] }],
+    opsets: { '': 14 },
+    initializers: {
+      w1: W([8, 4, 3, 3], 0.4),
+      b1: W([8], 0.2),
+      w2: W([8, 8, 1, 1], 0.6),
+      b2: W([8], 0.2),
+      wf: W([6, 8], 1),
+      bf: W([6], 0.1),
+    },
+  });
+  it('no float op is left between the layers; SIMD = scalar; close to onnxruntime-node', async () => {
+    const simd = await Session.fromOnnx(bytes, { engine: 'sparrow-int8', wasmModule, floatHead: 0 });
+    const scalar = await Session.fromOnnx(bytes, { engine: 'sparrow-int8', wasmModule, floatHead: 0, kernels: 'scalar' });
+    const ort = await createOrtEngine('ort-node', bytes);
+    try {
+      const x = input(1, 21);
+      const a = (await simd.run({ x }))['y']!,
+        want = (await ort.run({ x }))['y']!;
+      expect(simd.report!.int8!.layers.map((l) => l.node)).toEqual(['c1', 'c2', 'fc']);
+      expect(simd.report!.int8!.floatOps.filter((o) => !/pool|flatten/i.test(o))).toEqual([]);
+      expect(Array.from(a.data as Float32Array)).toEqual(Array.from((await scalar.run({ x }))['y']!.data as Float32Array));
+      expect(maxAbsDiff(a, want)).toBeLessThan(0.02);
+    } finally {
+      await ort.dispose();
+    }
+  });
+});

@@ -16,9 +16,12 @@
 //            inputs dequantized, the TS reference kernel, outputs requantized with their ranges
 //            (listed in fallbackOps).
 //   dynamic  no ranges (or an ONNX model quantized on the fly): activations stay float32; each
-//            Conv/FC quantizes its input per inference with the input's own min/max
-//            (int8QuantParams), runs the int GEMM and writes float32 (f32 output stage, each op
-//            rounded to float32, no FMA, fixed order: bit-exact across platforms); the ops
+//            Conv/FC quantizes its input per inference with the input's own min/max, per image
+//            of the batch / per FC row (int8QuantParams), runs the int GEMM and writes float32
+//            (f32 output stage, each op rounded to float32, no FMA, fixed order: bit-exact
+//            across platforms), then its fused activation if it is not a clamp (every activation
+//            fuses in this mode); the weight layers next to the outputs (floatHead, FLOAT_HEAD)
+//            run in float32 (src/runtime/int8/lower.ts keptFloat); the ops
 //            between layers run in float (`floatOps`): the float32 engine's WASM kernels
 //            (src/runtime/f32/, constants placed by src/runtime/f32/constants.ts), or the
 //            reference kernels on arena views for what has none. In either mode a node without an
@@ -198,9 +201,13 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
     return this.report.weightBytes + this.#consts.bytes;
   }
 
-  /** the int8 kernels clamp (Relu, Clip) in their output stage; other activations stay nodes */
+  /**
+   * static mode: the int8 kernels clamp (Relu, Clip) in their output stage, other activations
+   * stay nodes; dynamic mode: every activation fuses (the layers write float32 and apply it in
+   * place after the kernel, Int8Lower.postActivation; the float layers take it as sparrow-f32 does)
+   */
   protected override fuseOptions(): FuseOptions {
-    return { activations: 'clamp' };
+    return { activations: this.#opts.ranges ? 'clamp' : 'all' };
   }
 
   // ---- weights --------------------------------------------------------------------------------

@@ -47,8 +47,10 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   const density = w.nnz / (M * K);
   const E = L.E;
   const kernel = pickQs8ConvKernel(geo, density, E.sparseDensity);
+  const post = L.postActivation(n);
   const st = L.outputStage(n, x, y, w, bias);
   const { xin, dynamic, out } = st;
+  if (post && out.mode !== 'f32') return 'an activation other than a clamp on an int8 output';
   const WM = L.w;
   const plan = planQs8Conv(WM, geo, out, kernel, L.alloc);
   const wpl = L.scalar ? undefined : E.placed(w, kernel.weights as PlaceFormat, group);
@@ -82,6 +84,7 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
           const s = kernel.run(WM, plan.g, plan.q, src, wp, qp, yp + i * ys * yb, work);
           if (s < 0) throw new SparrowError('internal', `${kernel.name} rejected node '${n.name}' (status ${s})`);
         }
+        post?.(yp + i * ys * 4, ys);
       };
       return (src, zx, dyn, item) => {
         if (item !== undefined) image(src, zx, dyn, item);

@@ -33,8 +33,10 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
   if (typeof bias === 'string') return bias;
   const density = w.nnz / (N * K);
   const sparse = density <= L.E.sparseFcDensity;
+  const post = L.postActivation(n);
   const st = L.outputStage(n, a, y, w, bias);
   const { xin, dynamic, out } = st;
+  if (post && out.mode !== 'f32') return 'an activation other than a clamp on an int8 output';
   const WM = L.w,
     ex = L.ex,
     E = L.E;
@@ -68,13 +70,14 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
           const r = qs8FcRef(m, N, K, WM.i8(src, m * K), dense, o);
           if (out.mode === 'int8') WM.i8(y, m * N).set(r as Int8Array);
           else WM.f32(y, m * N).set(r as Float32Array);
-          return;
+        } else {
+          const s =
+            typeof wt === 'number'
+              ? ex.qs8_fc_1x4c8__wasmsimd(m, N, K, src, wt, q, qp, y, work)
+              : ex.qs8_spfc_1x1__scalar(m, N, K, src, wt.rowPtr, wt.col, wt.val, wt.nnz, q, qp, y, work);
+          if (s < 0) throw new SparrowError('internal', `int8 FC rejected node '${n.name}' (status ${s})`);
         }
-        const s =
-          typeof wt === 'number'
-            ? ex.qs8_fc_1x4c8__wasmsimd(m, N, K, src, wt, q, qp, y, work)
-            : ex.qs8_spfc_1x1__scalar(m, N, K, src, wt.rowPtr, wt.col, wt.val, wt.nnz, q, qp, y, work);
-        if (s < 0) throw new SparrowError('internal', `int8 FC rejected node '${n.name}' (status ${s})`);
+        post?.(y, m * N);
       };
     },
   });

@@ -15,7 +15,7 @@ import type { SparrowWasm, WasmExports } from '../../wasm/gateway.js';
 import { ALIAS_OPS, type Binder, type Form, type PlanBuilder, type QParams, type StepSpec } from '../plan_builder.js';
 import type { Int8Layer, Int8Report, QWeight, Placement, PlaceFormat } from '../engine_int8.js';
 import { lowerF32 } from '../f32/index.js';
-import { pushLowered, type F32Lower, type Lowered } from '../f32/lower.js';
+import { actKernel, actOf, pushLowered, type F32Lower, type Lowered } from '../f32/lower.js';
 import { lowerAdd } from './add.js';
 import { lowerConv } from './conv.js';
 import { lowerFc } from './fc.js';
@@ -277,6 +277,17 @@ export class Int8Lower {
     if (typeof low === 'string') return false;
     pushLowered(F, n, low);
     return true;
+  }
+
+  /**
+   * The activation of a fused layer that its output stage does not apply (Sigmoid, SiLU,
+   * HardSwish, Tanh, GELU...: anything but a clamp), as a step on n float32 outputs at yp in
+   * place (the float32 engine's kernels); undefined when it has none. Only a float32 output can
+   * take one: dynamic mode fuses every activation, static mode clamps only.
+   */
+  postActivation(n: Node): ((yp: number, n: number) => void) | undefined {
+    const [act, p0, p1] = actOf(n);
+    return act >= 2 ? actKernel(this.ex, act, p0, p1) : undefined;
   }
 
   /** the activation clamp of a fused node in the int8 domain of output parameters p, and in float */
