@@ -131,6 +131,21 @@ describe('sparrow-int8 dynamic mode', () => {
     }
   });
 
+  it('quantizeLayer picks the quantized layers instead of the head rule; the others give the float bits', async () => {
+    const bytes = model(12);
+    const one = await Session.fromOnnx(bytes, { engine: 'sparrow-int8', wasmModule, quantizeLayer: (n) => n === 'fc' });
+    const none = await Session.fromOnnx(bytes, { engine: 'sparrow-int8', wasmModule, quantizeLayer: () => false });
+    const f = await Session.fromOnnx(bytes, { engine: 'sparrow-f32', wasmModule });
+    const x = input(1, 5);
+    const a = (await one.run({ x }))['y']!;
+    expect(one.report!.int8!.layers.map((l) => l.node)).toEqual(['fc']);
+    expect(maxAbsDiff(a, (await f.run({ x }))['y']!)).toBeGreaterThan(0);
+    expect(Array.from((await none.run({ x }))['y']!.data as Float32Array)).toEqual(
+      Array.from((await f.run({ x }))['y']!.data as Float32Array),
+    );
+    expect(none.report!.int8!.layers).toEqual([]);
+  });
+
   it('a small model is not all head: at most a quarter of its weight layers stay float', async () => {
     const s = await Session.fromOnnx(model(2), { engine: 'sparrow-int8', wasmModule }); // 3 layers: head 0
     await s.run({ x: input(1, 3) });

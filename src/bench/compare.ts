@@ -455,3 +455,141 @@ export function formatCompare(r: CompareReport): string {
     for (const [n, y] of Object.entries(x.outputs)) if (y.mismatch) lines.push(`${e} ${n}: ${y.mismatch}`);
   return lines.join('\n');
 }
+
+/** One weight layer of the int8 sensitivity scan. */
+export interface LayerSensitivity {
+  node: string;
+  op: string;
+  kernel: string;
+  /** worst output's maxRel with only this layer quantized */
+  maxRel: number | null;
+  /** lowest argmax agreement over the outputs with a class axis (null: none has one) */
+  argmaxAgreement: number | null;
+}
+
+export interface SensitivityReport {
+  model: string;
+  against: string;
+  samples: number;
+  seed: number;
+  inputs: CompareReport['inputs'];
+  /** every layer quantized (no float head) */
+  all: { maxRel: number | null; argmaxAgreement: number | null; layers: number };
+  /** the engine's default (the float head in float32) */
+  default: { maxRel: number | null; argmaxAgreement: number | null; layers: number };
+  /** one run per layer, only that layer quantized; worst first */
+  layers: LayerSensitivity[];
+}
+
+/** An int8 session for the scan: an engine and the layers it quantized (known after its first run). */
+export interface Int8Probe {
+  engine: InferenceEngine;
+  layers(): Array<{ node: string; op: string; kernel: string }>;
+}
+
+export interface SensitivityOptions extends InputSpecOptions {
+  model: string;
+  graph: Graph;
+  against: string;
+  /** opens the oracle */
+  open(name: string): Promise<InferenceEngine>;
+  /** opens sparrow-int8 quantizing the layers `quantize` accepts (undefined: the engine's default) */
+  openInt8(quantize: ((node: string) => boolean) | undefined): Promise<Int8Probe>;
+  samples: number;
+  seed?: number;
+  classAxis?: Record<string, number | null>;
+  log?: (line: string) => void;
+}
+
+/**
+ * Which int8 layer loses the accuracy: runs sparrow-int8 (dynamic mode) with every layer
+ * quantized, with its default float head, and once per layer with only that layer quantized (the
+ * rest float32), each on the same `samples` seeded inputs, against the oracle.
+ */
+export async function runLayerSensitivity(o: SensitivityOptions): Promise<SensitivityReport> {
+  const samples = o.samples,
+    seed = o.seed ?? 1;
+  if (!Number.isInteger(samples) || samples < 1)
+    throw new SparrowError('invalid_argument', `--samples must be a positive integer, got ${samples}`);
+  const specs = inputSpecs(o.graph, o);
+  const log = o.log ?? (() => {});
+  const rnd = mulberry32(seed);
+  const feeds = Array.from({ length: samples }, () => randomInputs(specs, rnd));
+  const oracle = await o.open(o.against);
+  const want: Array<Record<string, Tensor>> = [];
+  try {
+    for (const f of feeds) want.push(await oracle.run(f));
+  } finally {
+    await oracle.dispose().catch(() => {});
+  }
+  const axes = new Map<string, number | null>();
+  for (const [name, t] of Object.entries(want[0]!)) {
+    const given = o.classAxis?.[name];
+    axes.set(name, given !== undefined ? given : classAxisOf(t, Object.values(feeds[0]!)));
+  }
+  const figures = async (quantize: ((node: string) => boolean) | undefined) => {
+    const p = await o.openInt8(quantize);
+    try {
+      const stats = new Map<string, OutputStats>();
+      for (let k = 0; k < samples; k++) {
+        const got = await p.engine.run(feeds[k]!);
+        for (const [name, w] of Object.entries(want[k]!)) {
+          if (!stats.has(name)) stats.set(name, newStats());
+          const g = got[name];
+          if (!g) stats.get(name)!.mismatch ??= `the engine has no output '${name}'`;
+          else accumulate(stats.get(name)!, g, w, axes.get(name)!, k);
+        }
+      }
+      const outs = [...stats.values()].map(finish);
+      const rels = outs.map((r) => r.maxRel);
+      const agrees = outs.map((r) => r.argmaxAgreement).filter((a): a is number => a !== null);
+      return {
+        maxRel: rels.includes(null) ? null : Math.max(...(rels as number[])),
+        argmaxAgreement: agrees.length ? Math.min(...agrees) : null,
+        layers: p.layers(),
+      };
+    } finally {
+      await p.engine.dispose().catch(() => {});
+    }
+  };
+  log('every layer quantized');
+  const all = await figures(() => true);
+  log('the default (float head)');
+  const def = await figures(undefined);
+  const layers: LayerSensitivity[] = [];
+  for (const [i, l] of all.layers.entries()) {
+    const r = await figures((n) => n === l.node);
+    layers.push({ node: l.node, op: l.op, kernel: l.kernel, maxRel: r.maxRel, argmaxAgreement: r.argmaxAgreement });
+    if ((i + 1) % 10 === 0 || i + 1 === all.layers.length) log(`layer ${i + 1}/${all.layers.length}`);
+  }
+  layers.sort((a, b) => (b.maxRel ?? Infinity) - (a.maxRel ?? Infinity));
+  return {
+    model: o.model,
+    against: o.against,
+    samples,
+    seed,
+    inputs: Object.fromEntries(specs.map((s) => [s.name, { dtype: s.dtype, dims: s.dims, rule: s.rule }])),
+    all: { maxRel: all.maxRel, argmaxAgreement: all.argmaxAgreement, layers: all.layers.length },
+    default: { maxRel: def.maxRel, argmaxAgreement: def.argmaxAgreement, layers: def.layers.length },
+    layers,
+  };
+}
+
+/** A plain-text table of a sensitivity scan (the CLI's `compare --layers` without --json). */
+export function formatSensitivity(r: SensitivityReport, top = 20): string {
+  const pct = (a: number | null) => (a === null ? 'n/a' : `${(100 * a).toFixed(2)}%`);
+  const rel = (x: number | null) => (x === null ? 'inf' : x.toExponential(2));
+  const head = ['layer (only it quantized)', 'op', 'kernel', 'maxRel', 'argmax agree'];
+  const rows = r.layers.slice(0, top).map((l) => [l.node, l.op, l.kernel, rel(l.maxRel), pct(l.argmaxAgreement)]);
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
+  const line = (x: string[]) => x.map((c, i) => (i < 3 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+  return [
+    `${r.model} against ${r.against}: sparrow-int8 layer by layer, ${r.samples} samples (seed ${r.seed})`,
+    `every layer quantized (${r.all.layers}): maxRel ${rel(r.all.maxRel)}, argmax ${pct(r.all.argmaxAgreement)}; ` +
+      `default, float head in float32 (${r.default.layers} quantized): maxRel ${rel(r.default.maxRel)}, argmax ${pct(r.default.argmaxAgreement)}`,
+    '',
+    line(head),
+    ...rows.map(line),
+    ...(r.layers.length > top ? [`(${r.layers.length - top} more; --json lists all)`] : []),
+  ].join('\n');
+}

@@ -30,7 +30,7 @@ import {
 } from '../compress/compress.js';
 import { runBench, formatBench } from '../bench/bench.js';
 import { writeBenchReport } from '../bench/report.js';
-import { formatCompare, runCompare } from '../bench/compare.js';
+import { formatCompare, formatSensitivity, runCompare, runLayerSensitivity } from '../bench/compare.js';
 import type { Tensor, ValueInfo } from '../ops/types.js';
 import { castTensor } from '../ops/ref/cast.js';
 import cliProgress from 'cli-progress';
@@ -747,6 +747,10 @@ function buildProgram(out: (s: string) => void): Command {
       collectShape,
       [] as string[],
     )
+    .option(
+      '--layers',
+      'sparrow-int8 layer by layer instead: every layer quantized, the default, then each layer alone quantized (the rest float32)',
+    )
     .option('--json', 'print one JSON document')
     .action(
       async (
@@ -760,6 +764,7 @@ function buildProgram(out: (s: string) => void): Command {
           shape: string[];
           intRange: string[];
           classAxis: string[];
+          layers?: boolean;
           json?: boolean;
         },
       ) => {
@@ -804,6 +809,33 @@ function buildProgram(out: (s: string) => void): Command {
             throw new SparrowError('invalid_argument', `${model}: a .sparrow model runs on Sparrow's engines, not ${name}`);
           return sessionEngine(name, await Session.fromSparrow(bytes, { engine: kind }));
         };
+        if (o.layers) {
+          const r = await runLayerSensitivity({
+            model,
+            graph,
+            against,
+            open,
+            openInt8: async (quantizeLayer) => {
+              const opts = { engine: 'sparrow-int8' as const, ...(quantizeLayer ? { quantizeLayer } : {}) };
+              const session = sparrowFile ? await Session.fromSparrow(bytes, opts) : await Session.fromOnnx(bytes, opts);
+              if (session.report?.int8?.mode !== 'dynamic')
+                throw new SparrowError('invalid_argument', `${model}: --layers scans dynamic int8; this file has static activation ranges`);
+              return {
+                engine: sessionEngine('sparrow-int8', session),
+                layers: () => session.report!.int8!.layers.map((l) => ({ node: l.node, op: l.op, kernel: l.kernel })),
+              };
+            },
+            samples,
+            seed,
+            batch,
+            shapes: parseShapes(o.shape),
+            intRanges,
+            classAxis,
+            log: (line) => process.stderr.write(`compare: ${line}\n`),
+          });
+          out(o.json ? JSON.stringify(r) : formatSensitivity(r));
+          return;
+        }
         const report = await runCompare({
           model,
           graph,

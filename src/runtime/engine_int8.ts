@@ -76,6 +76,11 @@ export interface Int8EngineOptions extends EngineOptions {
    * (default FLOAT_HEAD: the output layer and the two before it; 0 quantizes every layer)
    */
   floatHead?: number;
+  /**
+   * dynamic mode: which weight layers (node names of the fused graph) are quantized; the others run
+   * in float32. Replaces the float head rule (diagnostics: `sparrow compare --layers`).
+   */
+  quantizeLayer?: (node: string) => boolean;
 }
 
 /** Dynamic mode: how many weight layers next to the outputs run in float32 (Int8EngineOptions.floatHead). */
@@ -442,7 +447,15 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
   protected lower(g: Graph): CompiledPlan {
     const P = new PlanBuilder(g, this.w);
     try {
-      const L = new Int8Lower(P, this, this.#opts.ranges ?? null, this.#scalar, new F32Lower(P, this.#consts), this.floatHead);
+      const L = new Int8Lower(
+        P,
+        this,
+        this.#opts.ranges ?? null,
+        this.#scalar,
+        new F32Lower(P, this.#consts),
+        this.floatHead,
+        this.#opts.quantizeLayer,
+      );
       const layersBefore = this.report.layers.length;
       const outputs = L.lowerAll((n, reason, float) => {
         const op = n.domain ? `${n.domain}.${n.op}` : n.op;

@@ -76,6 +76,11 @@ export interface SessionOptions {
    */
   floatHead?: number;
   /**
+   * sparrow-int8, dynamic mode: which weight layers (by node name) are quantized, the others
+   * running in float32; replaces the float head rule (diagnostics)
+   */
+  quantizeLayer?: (node: string) => boolean;
+  /**
    * WASM engines: bounds of the compiled-plan cache (one plan per input signature; default 8
    * plans, 128 MiB). The least recently used plans beyond them are dropped and their memory reused.
    */
@@ -168,6 +173,7 @@ export class Session {
         ...(opts.kernels ? { kernels: opts.kernels } : {}),
         ...(opts.sparseDensity !== undefined ? { sparseDensity: opts.sparseDensity } : {}),
         ...(opts.floatHead !== undefined ? { floatHead: opts.floatHead } : {}),
+        ...(opts.quantizeLayer ? { quantizeLayer: opts.quantizeLayer } : {}),
         ...(opts.passes ? { passes: opts.passes } : {}),
         ...(how.fromFile && !opts.passes && opts.optimize !== false ? { optimized: true } : {}),
         ...(opts.planCache ? { planCache: opts.planCache } : {}),

@@ -65,6 +65,8 @@ export class Int8Lower {
     readonly f32?: F32Lower,
     /** dynamic mode: weight layers within this many weight layers of an output run in float32 (keptFloat) */
     readonly floatHead = 0,
+    /** dynamic mode: which weight layers (by node name) are quantized, instead of the float head rule */
+    readonly quantizeLayer?: (node: string) => boolean,
   ) {
     this.users = consumers(P.g);
     this.alloc = (b) => P.mem.alloc(b);
@@ -154,13 +156,16 @@ export class Int8Lower {
    * Dynamic mode: true for a weight layer (isWeightLayer) with fewer than `floatHead` weight
    * layers after it on its longest path to a graph output (layersToOutput): it runs in float32.
    * (A model of fewer than 4·floatHead weight layers gets a head of a quarter of them, rounded down.)
+   * With `quantizeLayer`, the layers it rejects run in float32 instead (diagnostics: one layer at a time).
    * The tail of a network passes its quantization error on with little left to average it out:
    * measured layer by layer on the zoo (EfficientNet-B0, MobileNetV3-Small, LR-ASPP), the
    * classifier and the convolution before the global pooling carried most of the int8 error of
    * the whole model, for a few percent of its arithmetic.
    */
   keptFloat(n: Node): boolean {
-    if (this.ranges || this.floatHead <= 0 || !isWeightLayer(n, this.g)) return false;
+    if (this.ranges || !isWeightLayer(n, this.g)) return false;
+    if (this.quantizeLayer) return !this.quantizeLayer(n.name);
+    if (this.floatHead <= 0) return false;
     if (!this.#toOutput) {
       this.#toOutput = layersToOutput(this.g);
       // a small model is not all head: at most a quarter of its weight layers' depth stays float
@@ -441,7 +446,10 @@ export const INT8_KERNEL_OPS: Readonly<Record<string, 'always' | 'static ranges'
 export function lowerInt8(n: Node, L: Int8Lower): string | true {
   const outs = n.outputs.filter((o) => o);
   if (outs.length === 1 && elementCount(L.dims(outs[0]!)) === 0) return 'empty output';
-  if (L.keptFloat(n)) return `dynamic: within ${L.floatHead} weight layer(s) of an output: kept in float32`;
+  if (L.keptFloat(n))
+    return L.quantizeLayer
+      ? 'dynamic: not a layer to quantize'
+      : `dynamic: within ${L.floatHead} weight layer(s) of an output: kept in float32`;
   if (n.domain === FUSED_DOMAIN) {
     if (n.op === 'FusedConv') return lowerConv(n, L);
     if (n.op === 'FusedGemm' || n.op === 'FusedMatMul') return lowerFc(n, L);
