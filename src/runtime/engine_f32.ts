@@ -100,8 +100,9 @@ export class F32Engine extends WasmEngine implements F32Constants {
 
   protected lower(g: Graph): CompiledPlan {
     const P = new PlanBuilder(g, this.w);
+    P.arenaAll = true;
     const L = new F32Lower(P, this);
-    for (const i of g.inputs) if (L.kind(i) === 'arena') P.define(i, 'f32');
+    for (const i of g.inputs) if (L.kind(i) === 'arena') P.define(i, L.formOf(i));
     try {
       for (const n of g.nodes) {
         if (ALIAS_OPS.has(n.op) && n.domain === '') {
@@ -121,7 +122,7 @@ export class F32Engine extends WasmEngine implements F32Constants {
         }
         const arena = (name: string | undefined): name is string => !!name && L.kind(name) === 'arena';
         const writes = n.outputs.filter(arena);
-        for (const o of writes) P.define(o, 'f32');
+        for (const o of writes) P.define(o, L.formOf(o));
         const out = n.outputs[0];
         P.steps.push({
           label: n.name,

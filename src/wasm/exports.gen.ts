@@ -253,4 +253,20 @@ export interface WasmExports {
   f32_remap__wasm(d: usize, src: usize, dst: usize, fill: f32): void;
   /** assembly/f32ops/move/f32_fill__wasm */
   f32_fill__wasm(y: usize, n: usize, v: f32): void;
+  /** assembly/f32ops/tensor/x_compare_bcast__wasm */
+  x_compare_bcast__wasm(op: i32, t: i32, d: usize, a: usize, b: usize, y: usize): void;
+  /** assembly/f32ops/tensor/x_not__wasm */
+  x_not__wasm(x: usize, y: usize, n: usize): void;
+  /** assembly/f32ops/tensor/x_where_bcast__wasm */
+  x_where_bcast__wasm(d: usize, c: usize, x: usize, z: usize, y: usize, esh: i32): void;
+  /** assembly/f32ops/tensor/x_cast__wasm */
+  x_cast__wasm(x: usize, y: usize, n: usize, from: i32, to: i32, toBool: i32): i32;
+  /** assembly/f32ops/tensor/f32_neg__wasmsimd */
+  f32_neg__wasmsimd(x: usize, y: usize, n: usize): void;
+  /** assembly/f32ops/tensor/f32_sincos__wasm */
+  f32_sincos__wasm(x: usize, y: usize, n: usize, fn: i32): void;
+  /** assembly/f32ops/tensor/x_gather_rows__wasm */
+  x_gather_rows__wasm(x: usize, outer: i32, len: i32, rowBytes: usize, idx: usize, nIdx: i32, idx64: i32, y: usize): i32;
+  /** assembly/f32ops/tensor/x_remap__wasm */
+  x_remap__wasm(d: usize, src: usize, dst: usize, esh: i32): void;
 }

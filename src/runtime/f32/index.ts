@@ -20,6 +20,10 @@ import { DECONV } from './deconv.js';
 import { LAYOUT } from './layout.js';
 import { RESAMPLE } from './resample.js';
 Object.assign(DEFAULT_DOMAIN, DECONV, RESAMPLE, LAYOUT);
+
+// tensors of any dtype (Cast, comparisons, logic, Where) and Neg / Sin / Cos: transformer graphs' small ops
+import { TENSOR_OPS } from './tensor_ops.js';
+Object.assign(DEFAULT_DOMAIN, TENSOR_OPS);
 FUSED['FusedConvTranspose'] = DECONV['FusedConvTranspose']!;
 
 /** The ops (default domain) with a float32 WASM kernel. */

@@ -10,7 +10,7 @@ import { fusedAct } from '../../ir/fuse.js';
 import { actCode } from '../../kernels/f32_ref.js';
 import type { Graph, Node } from '../../ir/graph.js';
 import type { WasmExports } from '../../wasm/gateway.js';
-import type { Binder, PlanBuilder } from '../plan_builder.js';
+import type { Binder, Form, PlanBuilder } from '../plan_builder.js';
 
 export type Step = () => void;
 
@@ -64,12 +64,19 @@ export class F32Lower {
     return this.P.mem;
   }
 
-  /** where a value lives: a constant, the arena (float32 activations), or JS (other dtypes) */
-  kind(name: string): 'const' | 'arena' | 'js' {
+  /**
+   * where a value lives: a constant, or the arena (every computed value and graph input: float32
+   * activations as float32, the others in their dtype's bytes, 'native')
+   */
+  kind(name: string): 'const' | 'arena' {
     const v = this.g.values.get(name);
     if (!v) throw new SparrowError('internal', `plan: unknown value '${name}'`);
-    if (v.const) return 'const';
-    return v.info.dtype === 'float32' ? 'arena' : 'js';
+    return v.const ? 'const' : 'arena';
+  }
+
+  /** The arena form of a computed value: float32 ones 'f32', the others 'native'. */
+  formOf(name: string): Form {
+    return this.info(name).dtype === 'float32' ? 'f32' : 'native';
   }
 
   info(name: string): ValueInfo {
@@ -145,7 +152,7 @@ export class F32Lower {
       if (t.dtype !== 'float32' || t.data.length !== 1) throw new SparrowError('unsupported_op', `${what} is not a float32 scalar`);
       return (t.data as Float32Array)[0]!;
     }
-    if (this.kind(name) !== 'arena' || elementCount(this.dims(name)) !== 1)
+    if (this.kind(name) !== 'arena' || !this.f32(name) || elementCount(this.dims(name)) !== 1)
       throw new SparrowError('unsupported_op', `${what} is not a float32 scalar`);
     return name;
   }
