@@ -19,3 +19,5 @@ export { qs8_peak__wasmsimd } from './int8/peak';
 // ConvTranspose (GEMM + col2im) and Resize/Upsample (separable resampling): src/runtime/f32/resample.ts, deconv.ts
 export { f32_deconv2d__wasmsimd, f32_deconv2d_work_bytes, f32_col2im__wasmsimd } from './f32/deconv';
 export { f32_resample2d__wasmsimd, f32_resample2d_work_bytes } from './f32ops/resample';
+// fused attention (src/runtime/f32/attention.ts)
+export { f32_attention__wasmsimd, f32_attention_work_bytes } from './f32/attention';

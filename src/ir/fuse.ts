@@ -14,13 +14,20 @@
 //      (activation_approximate), and the two-node forms exporters emit for SiLU, x·Sigmoid(x), and
 //      for HardSwish, x·HardSigmoid(x) with alpha 1/6, beta 1/2 (opsets before 14): activation
 //      'SiLU' / 'HardSwish' (not after a ConvTranspose, whose kernel clamps only).
+//   0. (float32 engine, activations 'all') before those: the transformer patterns of
+//      fuse_patterns.ts (decomposed LayerNorm / RMSNorm → one node each, the erf and tanh Gelu
+//      chains → Gelu, which step 2 then folds into the MatMul before it) and fuse_attention.ts
+//      (MatMul → scale → mask → Softmax → MatMul → sparrow.Attention, reading its operands
+//      through the movement around it); the movement nodes left without readers are removed.
 // The fused nodes keep their original attributes and carry an OpDef (domain 'sparrow', not
 // registered) whose reference kernel is the original one followed by bias and activation, so the
 // reference executor still runs a fused graph (ONNX semantics: NaN stays NaN through the clamp).
 import type { AttrValue, Attrs, OpDef, RefKernel, Tensor } from '../ops/types.js';
 import type { Act } from '../kernels/f32_ref.js';
 import { resolveOp } from '../ops/registry.js';
-import { freshName, type Graph, type Node } from './graph.js';
+import { eliminateDeadNodes, freshName, type Graph, type Node } from './graph.js';
+import { fusePatterns } from './fuse_patterns.js';
+import { fuseAttention } from './fuse_attention.js';
 
 export const FUSED_DOMAIN = 'sparrow';
 
@@ -29,6 +36,8 @@ const F32_MAX = 3.4028234663852886e38;
 export interface FuseOptions {
   /** which activations fold into the producing node: clamps only (int8 kernels) or all (default) */
   activations?: 'clamp' | 'all';
+  /** the transformer patterns (step 0; default: with activations 'all'); false leaves them unfused (tests) */
+  patterns?: boolean;
 }
 
 export interface FuseReport {
@@ -36,6 +45,11 @@ export interface FuseReport {
   biases: number;
   /** Relu / Clip folded into the producing node */
   activations: number;
+  /** decomposed LayerNorm / RMSNorm chains, Gelu chains, attention blocks fused (float32 engine; present when > 0) */
+  layerNorms?: number;
+  rmsNorms?: number;
+  gelus?: number;
+  attention?: number;
 }
 
 /** The activation of a fused node: clamp bounds, or undefined when it has none. */
@@ -79,6 +93,12 @@ const POST_ACTIVATIONS = new Set(['Sigmoid', 'Tanh', 'HardSwish', 'HardSigmoid',
 /** Fuses in place (see the file header). */
 export function fuseGraph(graph: Graph, opts: FuseOptions = {}): FuseReport {
   const report: FuseReport = { biases: 0, activations: 0 };
+  if (opts.patterns ?? opts.activations !== 'clamp') {
+    const p = fusePatterns(graph);
+    const attention = fuseAttention(graph);
+    if (attention) eliminateDeadNodes(graph);
+    for (const [k, v] of Object.entries({ ...p, attention })) if (v) (report as unknown as Record<string, number>)[k] = v;
+  }
   const ix = indexGraph(graph);
   for (const add of [...graph.nodes]) {
     if (add.domain === '' && add.op === 'Add' && fuseBias(graph, ix, add)) report.biases++;

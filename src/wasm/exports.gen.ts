@@ -191,6 +191,10 @@ export interface WasmExports {
   f32_resample2d__wasmsimd(d: usize, x: usize, y: usize, work: usize): void;
   /** assembly/f32ops/resample/f32_resample2d_work_bytes */
   f32_resample2d_work_bytes(d: usize): i32;
+  /** assembly/f32/attention/f32_attention__wasmsimd */
+  f32_attention__wasmsimd(d: usize, q: usize, k: usize, v: usize, m: usize, o: usize, work: usize): i32;
+  /** assembly/f32/attention/f32_attention_work_bytes */
+  f32_attention_work_bytes(d: usize): i32;
   /** assembly/f32ops/binary/f32_add_bcast__wasmsimd */
   f32_add_bcast__wasmsimd(d: usize, a: usize, b: usize, y: usize): void;
   /** assembly/f32ops/binary/f32_sub_bcast__wasmsimd */
@@ -269,4 +273,8 @@ export interface WasmExports {
   x_gather_rows__wasm(x: usize, outer: i32, len: i32, rowBytes: usize, idx: usize, nIdx: i32, idx64: i32, y: usize): i32;
   /** assembly/f32ops/tensor/x_remap__wasm */
   x_remap__wasm(d: usize, src: usize, dst: usize, esh: i32): void;
+  /** assembly/f32ops/tnorm/f32_layernorm_ops__wasmsimd */
+  f32_layernorm_ops__wasmsimd(x: usize, w: usize, b: usize, y: usize, outer: i32, n: i32, eps: f32): void;
+  /** assembly/f32ops/tnorm/f32_rmsnorm_ops__wasmsimd */
+  f32_rmsnorm_ops__wasmsimd(x: usize, w: usize, y: usize, outer: i32, n: i32, eps: f32, mode: i32): void;
 }

@@ -24,6 +24,9 @@ Object.assign(DEFAULT_DOMAIN, DECONV, RESAMPLE, LAYOUT);
 // tensors of any dtype (Cast, comparisons, logic, Where) and Neg / Sin / Cos: transformer graphs' small ops
 import { TENSOR_OPS } from './tensor_ops.js';
 Object.assign(DEFAULT_DOMAIN, TENSOR_OPS);
+// the transformer fusions (src/ir/fuse_patterns.ts, fuse_attention.ts): sparrow.LayerNormOps, RMSNormOps, Attention
+import { TRANSFORMER } from './transformer.js';
+Object.assign(FUSED, TRANSFORMER);
 FUSED['FusedConvTranspose'] = DECONV['FusedConvTranspose']!;
 
 /** The ops (default domain) with a float32 WASM kernel. */

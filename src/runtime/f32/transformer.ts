@@ -1,0 +1,135 @@
+// Lowerings of the transformer fusions (src/ir/fuse_patterns.ts, src/ir/fuse_attention.ts):
+// sparrow.LayerNormOps and sparrow.RMSNormOps on assembly/f32ops/tnorm.ts, sparrow.Attention on
+// assembly/f32/attention.ts (descriptor and offset tables written once per plan; work memory is
+// the step's scratch).
+import { SparrowError } from '../../errors.js';
+import { elementCount } from '../../ops/types.js';
+import type { Node } from '../../ir/graph.js';
+import type { F32Lower, Lowered, Lowering } from './lower.js';
+
+const num = (n: Node, k: string, d = 0): number => (typeof n.attrs[k] === 'number' ? (n.attrs[k] as number) : d);
+const list = (n: Node, k: string): number[] => (Array.isArray(n.attrs[k]) ? (n.attrs[k] as number[]) : []);
+
+/** Rows of the last axis of value x: [outer, n]. */
+function rows(L: F32Lower, x: string): [number, number] {
+  const d = L.dims(x);
+  const n = d.length ? d[d.length - 1]! : 1;
+  return [n ? elementCount(d) / n : 0, n];
+}
+
+function vecPtr(L: F32Lower, name: string | undefined, n: number): number | string {
+  if (!name) return 0;
+  const t = L.constOf(name);
+  if (!t || t.dtype !== 'float32' || t.data.length !== n) return 'a weight is not a constant of the row length';
+  return L.constPtr(t);
+}
+
+function lowerLayerNormOps(n: Node, L: F32Lower): Lowered | string {
+  const x = n.inputs[0]!,
+    y = n.outputs[0]!;
+  if (!L.f32(x) || !L.f32(y)) return 'not float32';
+  const [outer, len] = rows(L, x);
+  const wp = vecPtr(L, n.inputs[1], len),
+    bp = vecPtr(L, n.inputs[2], len);
+  if (typeof wp === 'string') return wp;
+  if (typeof bp === 'string') return bp;
+  const eps = num(n, 'epsilon');
+  const ex = L.ex;
+  return {
+    kind: 'kernel',
+    inPlace: [0],
+    build: (b) => {
+      const xp = b.ptr(x),
+        yp = b.ptr(y);
+      return () => ex.f32_layernorm_ops__wasmsimd(xp, wp, bp, yp, outer, len, eps);
+    },
+  };
+}
+
+function lowerRmsNormOps(n: Node, L: F32Lower): Lowered | string {
+  const x = n.inputs[0]!,
+    y = n.outputs[0]!;
+  if (!L.f32(x) || !L.f32(y)) return 'not float32';
+  const [outer, len] = rows(L, x);
+  const wp = vecPtr(L, n.inputs[1], len);
+  if (typeof wp === 'string') return wp;
+  const eps = num(n, 'epsilon'),
+    mode = num(n, 'mode');
+  const ex = L.ex;
+  return {
+    kind: 'kernel',
+    inPlace: [0],
+    build: (b) => {
+      const xp = b.ptr(x),
+        yp = b.ptr(y);
+      return () => ex.f32_rmsnorm_ops__wasmsimd(xp, wp, yp, outer, len, eps, mode);
+    },
+  };
+}
+
+/** Words of the attention descriptor (assembly/f32/attention.ts). */
+const ATTN_WORDS = 24;
+
+/** Query rows per tile: the score tile (MT × Tk floats) within 64 KiB, 4..64 rows, a multiple of 4. */
+export function attentionTileRows(Tq: number, Tk: number): number {
+  const mt = Math.max(4, Math.min(64, Math.floor(16384 / Math.max(1, Tk)) & ~3));
+  return Math.max(1, Math.min(mt, Tq));
+}
+
+function lowerAttention(n: Node, L: F32Lower): Lowered | string {
+  const [q, k, v, m] = n.inputs;
+  const y = n.outputs[0]!;
+  if (!q || !k || !v || ![q, k, v, y].every((s) => L.f32(s))) return 'operands are not float32';
+  const Tq = num(n, 'Tq'),
+    Tk = num(n, 'Tk'),
+    hd = num(n, 'hd'),
+    hv = num(n, 'hv'),
+    nb = num(n, 'nb');
+  const mode = num(n, 'mask_mode');
+  if (mode && !m) return 'the mask is missing';
+  const tables = ['q_off', 'k_off', 'v_off', 'o_off', 'm_off'].map((key) => list(n, key));
+  if (tables.slice(0, 4).some((t) => t.length !== nb) || (mode && tables[4]!.length !== nb)) {
+    throw new SparrowError('internal', `attention node '${n.name}': offset tables disagree with ${nb} batches`);
+  }
+  const MT = attentionTileRows(Tq, Tk);
+  const desc = new Int32Array(ATTN_WORDS);
+  const f = new Float32Array(desc.buffer);
+  desc.set([nb, Tq, Tk, hd, hv, num(n, 'ldq'), num(n, 'ldk'), num(n, 'ldv'), num(n, 'ldo'), mode, num(n, 'ldm'), num(n, 'mcs')]);
+  desc[12] = num(n, 'scale_mode');
+  f[13] = num(n, 'scale', 1);
+  desc[14] = num(n, 'q_scale_mode');
+  f[15] = num(n, 'q_scale', 1);
+  f[16] = num(n, 'fill');
+  tables.forEach((t, i) => (desc[17 + i] = L.putI32(t.length ? t : [0])));
+  desc[22] = MT;
+  const d = L.putI32(desc);
+  const ex = L.ex;
+  const work = ex.f32_attention_work_bytes(d);
+  const ptrOf = (name: string, b: { ptr(s: string): number }): number => {
+    const c = L.constOf(name);
+    if (!c) return b.ptr(name);
+    return c.dtype === 'float32' ? L.constPtr(c) : L.P.mem.putBytes(c.data);
+  };
+  return {
+    kind: 'kernel',
+    scratch: work,
+    build: (b) => {
+      const qp = ptrOf(q, b),
+        kp = ptrOf(k, b),
+        vp = ptrOf(v, b),
+        mp = mode ? ptrOf(m!, b) : 0,
+        yp = b.ptr(y),
+        wp = b.scratch;
+      return () => {
+        const st = ex.f32_attention__wasmsimd(d, qp, kp, vp, mp, yp, wp);
+        if (st < 0) throw new SparrowError('internal', `attention node '${n.name}': inconsistent descriptor (status ${st})`);
+      };
+    },
+  };
+}
+
+export const TRANSFORMER: Record<string, Lowering> = {
+  LayerNormOps: lowerLayerNormOps,
+  RMSNormOps: lowerRmsNormOps,
+  Attention: lowerAttention,
+};
