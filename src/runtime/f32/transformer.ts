@@ -6,6 +6,7 @@ import { SparrowError } from '../../errors.js';
 import { elementCount } from '../../ops/types.js';
 import type { Node } from '../../ir/graph.js';
 import type { F32Lower, Lowered, Lowering } from './lower.js';
+import { attentionDesc, attentionTileRows, type AttentionArgs } from '../../kernels/f32_tfm.js';
 
 const num = (n: Node, k: string, d = 0): number => (typeof n.attrs[k] === 'number' ? (n.attrs[k] as number) : d);
 const list = (n: Node, k: string): number[] => (Array.isArray(n.attrs[k]) ? (n.attrs[k] as number[]) : []);
@@ -67,15 +68,6 @@ function lowerRmsNormOps(n: Node, L: F32Lower): Lowered | string {
   };
 }
 
-/** Words of the attention descriptor (assembly/f32/attention.ts). */
-const ATTN_WORDS = 24;
-
-/** Query rows per tile: the score tile (MT × Tk floats) within 64 KiB, 4..64 rows, a multiple of 4. */
-export function attentionTileRows(Tq: number, Tk: number): number {
-  const mt = Math.max(4, Math.min(64, Math.floor(16384 / Math.max(1, Tk)) & ~3));
-  return Math.max(1, Math.min(mt, Tq));
-}
-
 function lowerAttention(n: Node, L: F32Lower): Lowered | string {
   const [q, k, v, m] = n.inputs;
   const y = n.outputs[0]!;
@@ -91,17 +83,31 @@ function lowerAttention(n: Node, L: F32Lower): Lowered | string {
   if (tables.slice(0, 4).some((t) => t.length !== nb) || (mode && tables[4]!.length !== nb)) {
     throw new SparrowError('internal', `attention node '${n.name}': offset tables disagree with ${nb} batches`);
   }
-  const MT = attentionTileRows(Tq, Tk);
-  const desc = new Int32Array(ATTN_WORDS);
-  const f = new Float32Array(desc.buffer);
-  desc.set([nb, Tq, Tk, hd, hv, num(n, 'ldq'), num(n, 'ldk'), num(n, 'ldv'), num(n, 'ldo'), mode, num(n, 'ldm'), num(n, 'mcs')]);
-  desc[12] = num(n, 'scale_mode');
-  f[13] = num(n, 'scale', 1);
-  desc[14] = num(n, 'q_scale_mode');
-  f[15] = num(n, 'q_scale', 1);
-  f[16] = num(n, 'fill');
-  tables.forEach((t, i) => (desc[17 + i] = L.putI32(t.length ? t : [0])));
-  desc[22] = MT;
+  const args: AttentionArgs = {
+    nb,
+    Tq,
+    Tk,
+    hd,
+    hv,
+    ldq: num(n, 'ldq'),
+    ldk: num(n, 'ldk'),
+    ldv: num(n, 'ldv'),
+    ldo: num(n, 'ldo'),
+    maskMode: mode,
+    ldm: num(n, 'ldm'),
+    mcs: num(n, 'mcs'),
+    scaleMode: num(n, 'scale_mode'),
+    scale: num(n, 'scale', 1),
+    qScaleMode: num(n, 'q_scale_mode'),
+    qScale: num(n, 'q_scale', 1),
+    fill: num(n, 'fill'),
+    qOff: tables[0]!,
+    kOff: tables[1]!,
+    vOff: tables[2]!,
+    oOff: tables[3]!,
+    mOff: tables[4]!,
+  };
+  const desc = attentionDesc(args, attentionTileRows(Tq, Tk), (t) => L.putI32(t));
   const d = L.putI32(desc);
   const ex = L.ex;
   const work = ex.f32_attention_work_bytes(d);
