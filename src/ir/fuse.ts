@@ -339,7 +339,7 @@ function fuseActivation(graph: Graph, ix: FuseIndex, act: Node): boolean {
   const prod = soleProducer(graph, ix, x, act);
   if (!prod) return false;
   const plain = prod.domain === '' && (prod.op === 'Conv' || prod.op === 'ConvTranspose' || prod.op === 'Gemm' || prod.op === 'MatMul');
-  const fusedNoAct = prod.domain === FUSED_DOMAIN && !fusedActivation(prod);
+  const fusedNoAct = isFusedProducer(prod) && !fusedActivation(prod);
   if (!plain && !fusedNoAct) return false;
   if (plain) toFused(prod);
   prod.attrs = { ...prod.attrs, activation: act.op, activation_min: min, activation_max: max };
@@ -353,7 +353,7 @@ function activationTarget(graph: Graph, ix: FuseIndex, x: string, reader: Node):
   const prod = soleProducer(graph, ix, x, reader);
   if (!prod) return undefined;
   const plain = prod.domain === '' && (prod.op === 'Conv' || prod.op === 'Gemm' || prod.op === 'MatMul');
-  const fusedNoAct = prod.domain === FUSED_DOMAIN && prod.op !== 'FusedConvTranspose' && !prod.attrs['activation'];
+  const fusedNoAct = isFusedProducer(prod) && prod.op !== 'FusedConvTranspose' && !prod.attrs['activation'];
   return plain || fusedNoAct ? prod : undefined;
 }
 
@@ -411,7 +411,7 @@ function fuseGated(graph: Graph, ix: FuseIndex, gate: Node): boolean {
   const prod = writers?.length === 1 ? writers[0]! : undefined;
   if (!prod || graph.inputs.includes(x)) return false;
   const plain = prod.domain === '' && (prod.op === 'Conv' || prod.op === 'Gemm' || prod.op === 'MatMul');
-  if (!plain && !(prod.domain === FUSED_DOMAIN && prod.op !== 'FusedConvTranspose' && !prod.attrs['activation'])) return false;
+  if (!plain && !(isFusedProducer(prod) && prod.op !== 'FusedConvTranspose' && !prod.attrs['activation'])) return false;
   if (plain) toFused(prod);
   prod.attrs = { ...prod.attrs, activation: kind, activation_gated: 1 };
   // the gate goes; the producer then writes the Mul's output
@@ -421,6 +421,13 @@ function fuseGated(graph: Graph, ix: FuseIndex, gate: Node): boolean {
   graph.values.delete(s);
   absorb(graph, ix, prod, mul);
   return true;
+}
+
+/** A sparrow.FusedConv / FusedConvTranspose / FusedGemm / FusedMatMul (the nodes an activation folds into; not the transformer fusions). */
+function isFusedProducer(n: Node): boolean {
+  return (
+    n.domain === FUSED_DOMAIN && (n.op === 'FusedConv' || n.op === 'FusedConvTranspose' || n.op === 'FusedGemm' || n.op === 'FusedMatMul')
+  );
 }
 
 /** Conv/ConvTranspose/Gemm/MatMul → sparrow.Fused* (no bias, no activation yet). */
