@@ -5,7 +5,8 @@
 import { SparrowError } from '../../errors.js';
 import { elementCount } from '../../ops/types.js';
 import type { Node } from '../../ir/graph.js';
-import type { F32Lower, Lowered, Lowering } from './lower.js';
+import { ctxOf, reader, type F32Lower, type Lowered, type Lowering } from './lower.js';
+import { broadcastIndex, normAxis } from '../../ops/ref/util.js';
 import { attentionDesc, attentionTileRows, type AttentionArgs } from '../../kernels/f32_tfm.js';
 
 const num = (n: Node, k: string, d = 0): number => (typeof n.attrs[k] === 'number' ? (n.attrs[k] as number) : d);
@@ -133,6 +134,47 @@ function lowerAttention(n: Node, L: F32Lower): Lowered | string {
     },
   };
 }
+
+/** ONNX RMSNormalization (opset 23, stash_type 1): the rmsnorm kernel in mode 1 (X / RMS, the op's function body), then · scale. */
+function lowerRmsNormalization(n: Node, L: F32Lower): Lowered | string {
+  const x = n.inputs[0]!,
+    sName = n.inputs[1]!,
+    y = n.outputs[0]!;
+  if (!L.f32(x) || !L.f32(sName) || !L.f32(y)) return 'not float32';
+  const r = reader(n);
+  if (r.int('stash_type', 1) !== 1) return 'stash_type is not 1';
+  const eps = r.float('epsilon', 1e-5);
+  const d = L.dims(x);
+  const axis = normAxis(r.int('axis', -1), d.length, n.op, ctxOf(n));
+  const innerDims = d.slice(axis),
+    inner = elementCount(innerDims),
+    outer = elementCount(d.slice(0, axis));
+  // the scale as one row of `inner` floats: a constant broadcast over the normalized dims, or a fed row
+  const sd = L.dims(sName);
+  const off = d.length - sd.length;
+  if (sd.some((v, i) => i + off < axis && v !== 1)) return 'scale varies outside the normalized axes';
+  const tail = sd.slice(Math.max(0, axis - off));
+  const sc = L.constOf(sName);
+  let sp = -1;
+  if (sc) {
+    const map = broadcastIndex(tail, innerDims);
+    const src = sc.data as Float32Array;
+    sp = L.putF32(Float32Array.from({ length: inner }, (_, i) => src[map ? map[i]! : i]!));
+  } else if (elementCount(sd) !== inner) return 'a fed scale broadcasts within the normalized axes';
+  const ex = L.ex;
+  return {
+    kind: 'kernel',
+    inPlace: [0],
+    build: (b) => {
+      const xp = b.ptr(x),
+        yp = b.ptr(y),
+        wp = sp >= 0 ? sp : b.ptr(sName);
+      return () => ex.f32_rmsnorm_ops__wasmsimd(xp, wp, yp, outer, inner, eps, 1);
+    },
+  };
+}
+
+export const TRANSFORMER_OPS: Record<string, Lowering> = { RMSNormalization: lowerRmsNormalization };
 
 export const TRANSFORMER: Record<string, Lowering> = {
   LayerNormOps: lowerLayerNormOps,
