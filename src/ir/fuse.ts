@@ -28,6 +28,7 @@ import { resolveOp } from '../ops/registry.js';
 import { eliminateDeadNodes, freshName, type Graph, type Node } from './graph.js';
 import { fusePatterns } from './fuse_patterns.js';
 import { fuseAttention } from './fuse_attention.js';
+import { indexOf } from './fuse_util.js';
 
 export const FUSED_DOMAIN = 'sparrow';
 
@@ -94,8 +95,9 @@ const POST_ACTIVATIONS = new Set(['Sigmoid', 'Tanh', 'HardSwish', 'HardSigmoid',
 export function fuseGraph(graph: Graph, opts: FuseOptions = {}): FuseReport {
   const report: FuseReport = { biases: 0, activations: 0 };
   if (opts.patterns ?? opts.activations !== 'clamp') {
-    const p = fusePatterns(graph);
-    const attention = fuseAttention(graph);
+    const gx = indexOf(graph);
+    const p = fusePatterns(graph, gx);
+    const attention = fuseAttention(graph, gx);
     if (attention) eliminateDeadNodes(graph);
     for (const [k, v] of Object.entries({ ...p, attention })) if (v) (report as unknown as Record<string, number>)[k] = v;
   }

@@ -32,17 +32,22 @@ import {
   staticDims,
   type GraphIndex,
 } from './fuse_util.js';
-import { producerIndex, rowView, traceForward, traceRowView, type MoveStep } from './views.js';
+import { producerIndex, rowView, traceForward, traceRowView, type MoveStep, type ProducerIndex, type TraceMemo } from './views.js';
 
 export const FUSED = 'sparrow';
 
 /** Fuses every attention block (see the header); returns how many. */
-export function fuseAttention(g: Graph): number {
+export function fuseAttention(g: Graph, ix: GraphIndex = indexOf(g)): number {
   let count = 0;
-  const ix = indexOf(g); // kept current by replaceNodes
+  // ix is kept current by replaceNodes; the producer index (with output positions) and the
+  // traces of repeated movement chains (one per layer) are rebuilt / memoized per rewrite
+  const ctx: FuseCtx = { prod: producerIndex(g), traces: new Map() };
   for (const n of [...g.nodes]) {
     if (n.domain !== '' || n.op !== 'Softmax' || ix.prod.get(n.outputs[0] ?? '') !== n) continue;
-    if (fuseOne(g, ix, n)) count++;
+    if (fuseOne(g, ix, ctx, n)) {
+      count++;
+      ctx.prod = producerIndex(g);
+    }
   }
   return count;
 }
@@ -113,7 +118,12 @@ function spread(offsets: number[], opDims: readonly number[], batch: readonly nu
   return Array.from({ length: elementCount(batch) }, (_, t) => offsets[map ? map[t]! : t]!);
 }
 
-function fuseOne(g: Graph, ix: GraphIndex, sm: Node): boolean {
+interface FuseCtx {
+  prod: ProducerIndex;
+  traces: TraceMemo;
+}
+
+function fuseOne(g: Graph, ix: GraphIndex, fc: FuseCtx, sm: Node): boolean {
   if (!lastAxisSoftmax(g, sm)) return false;
   const nodes: Node[] = [sm];
   // P → MatMul(P, V)
@@ -214,17 +224,16 @@ function fuseOne(g: Graph, ix: GraphIndex, sm: Node): boolean {
     if (!mv || (maskMode === 1 && !isF32(g, mask))) return false;
   }
   // operand views
-  const prod = producerIndex(g);
-  const qv = traceRowView(g, prod, Q, false),
-    kv = traceRowView(g, prod, KT, true),
-    vv = traceRowView(g, prod, V, false);
+  const qv = traceRowView(g, fc.prod, Q, false, fc.traces),
+    kv = traceRowView(g, fc.prod, KT, true, fc.traces),
+    vv = traceRowView(g, fc.prod, V, false, fc.traces);
   if (!qv || !kv || !vv) return false;
   // the output, through the movement after it when its rows stay contiguous
   let out = O,
     oOffsets: number[] | undefined,
     ldo = hv;
   const outSteps: MoveStep[] = [];
-  for (const f of traceForward(g, ix.readers, O)) {
+  for (const f of traceForward(g, ix.readers, O, fc.traces)) {
     const v = rowView(f.pos, od, false);
     if (v) {
       out = f.end;
@@ -238,11 +247,11 @@ function fuseOne(g: Graph, ix: GraphIndex, sm: Node): boolean {
   nodes.push(mm2, ...outSteps.map((s) => s.node));
   // the matched subgraph, from the views' bases on, for the reference kernel
   const sub = [...new Set([...qv.steps, ...kv.steps, ...vv.steps].map((s) => s.node))];
-  const order = new Map(g.nodes.map((n, i) => [n, i]));
-  const captured = [...sub, ...nodes].sort((a, b) => order.get(a)! - order.get(b)!);
+  const pos = (n: Node): number => g.nodes.indexOf(n);
+  const captured = [...new Set([...sub, ...nodes])].sort((a, b) => pos(a) - pos(b));
   const inputs = [qv.base, kv.base, vv.base, mask];
   const info = g.values.get(out)!.info;
-  const def = capturedDef(g, 'Attention', FUSED, [...new Set(captured)], inputs, [out], [info]);
+  const def = capturedDef(g, 'Attention', FUSED, captured, inputs, [out], [info]);
   const attrs = {
     Tq,
     Tk,

@@ -47,11 +47,11 @@ export interface PatternReport {
 }
 
 /** Fuses every LayerNorm, RMSNorm and Gelu chain in place (see the header). */
-export function fusePatterns(g: Graph): PatternReport {
+export function fusePatterns(g: Graph, ix: GraphIndex = indexOf(g)): PatternReport {
   const rep: PatternReport = { layerNorms: 0, rmsNorms: 0, gelus: 0 };
+  // one index for every pass, kept current by replaceNodes
   const pass = (ops: readonly string[], fuse: (g: Graph, ix: GraphIndex, n: Node) => boolean): number => {
     let count = 0;
-    const ix = indexOf(g); // kept current by replaceNodes
     for (const n of [...g.nodes]) {
       if (n.domain !== '' || !ops.includes(n.op) || !ix.prod.has(n.outputs[0] ?? '')) continue;
       if (ix.prod.get(n.outputs[0]!) !== n) continue; // removed by an earlier rewrite

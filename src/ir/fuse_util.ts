@@ -19,11 +19,11 @@ export function indexOf(g: Graph): GraphIndex {
     readers = new Map<string, Node[]>();
   for (const n of g.nodes) {
     for (const o of n.outputs) if (o) prod.set(o, n);
-    for (const i of new Set(n.inputs)) {
+    for (const i of n.inputs) {
       if (!i) continue;
       const l = readers.get(i);
-      if (l) l.push(n);
-      else readers.set(i, [n]);
+      if (!l) readers.set(i, [n]);
+      else if (!l.includes(n)) l.push(n);
     }
   }
   return { prod, readers };

@@ -76,8 +76,32 @@ export function runSteps(g: Graph, steps: readonly MoveStep[], x: Tensor): Tenso
   return t;
 }
 
-/** For each element of the value the steps produce from a base of `dims`: its flat index in the base (undefined if not traceable). */
-export function traceIndices(g: Graph, steps: readonly MoveStep[], dims: readonly number[]): Int32Array | undefined {
+/**
+ * Traces already made, by the structure of their chain (ops, attributes, constant inputs, output
+ * positions) and base dims: the layers of a transformer repeat the same chains.
+ */
+export type TraceMemo = Map<string, Int32Array | undefined>;
+
+function stepKey(g: Graph, s: MoveStep): string {
+  const consts = s.node.inputs.slice(1).map((i) => {
+    const t = i ? g.values.get(i)?.const : undefined;
+    return t ? `${t.dtype}[${t.dims}]${Array.from(t.data as ArrayLike<number | bigint>, String)}` : '';
+  });
+  return `${s.node.op}@${s.node.opset}:${s.out}:${JSON.stringify(s.node.attrs)}:${consts.join('|')}`;
+}
+
+/**
+ * For each element of the value the steps produce from a base of `dims`: its flat index in the
+ * base (undefined if not traceable); memoized in `memo` when given.
+ */
+export function traceIndices(g: Graph, steps: readonly MoveStep[], dims: readonly number[], memo?: TraceMemo): Int32Array | undefined {
+  if (memo) {
+    const key = `${dims.join(',')}#${steps.map((s) => stepKey(g, s)).join('#')}`;
+    if (memo.has(key)) return memo.get(key);
+    const t = traceIndices(g, steps, dims);
+    memo.set(key, t);
+    return t;
+  }
   const n = elementCount(dims);
   if (n > MAX_TRACE) return undefined;
   const iota: Tensor = { dtype: 'int32', dims: [...dims], data: Int32Array.from({ length: n }, (_, i) => i) };
@@ -129,14 +153,14 @@ export function rowView(map: Int32Array, dims: readonly number[], transposed: bo
  * The farthest row view of value `name` (dims [...batch, R, C], or transposed) through its
  * movement chain, `name` itself (no steps) at the least.
  */
-export function traceRowView(g: Graph, prod: ProducerIndex, name: string, transposed: boolean): RowView | undefined {
+export function traceRowView(g: Graph, prod: ProducerIndex, name: string, transposed: boolean, memo?: TraceMemo): RowView | undefined {
   const dims = g.values.get(name)?.info.dims;
   if (!dims) return undefined;
   const { steps, bases } = movementChain(g, prod, name);
   for (let i = 0; i <= steps.length; i++) {
     const base = bases[i]!;
     const bd = g.values.get(base)!.info.dims!;
-    const map = traceIndices(g, steps.slice(i), bd);
+    const map = traceIndices(g, steps.slice(i), bd, memo);
     if (!map) continue;
     const v = rowView(map, dims, transposed);
     if (v) return { base, ...v, steps: steps.slice(i) };
@@ -154,6 +178,7 @@ export function traceForward(
   g: Graph,
   readers: Map<string, Node[]>,
   name: string,
+  memo?: TraceMemo,
 ): Array<{ end: string; steps: MoveStep[]; pos: Int32Array }> {
   const dims = g.values.get(name)?.info.dims;
   if (!dims) return [];
@@ -172,7 +197,7 @@ export function traceForward(
   const out: Array<{ end: string; steps: MoveStep[]; pos: Int32Array }> = [];
   const total = elementCount(dims);
   for (let k = steps.length; k >= 1; k--) {
-    const map = traceIndices(g, steps.slice(0, k), dims);
+    const map = traceIndices(g, steps.slice(0, k), dims, memo);
     if (!map || map.length !== total) continue;
     const pos = new Int32Array(total).fill(-1);
     let ok = true;
