@@ -12,6 +12,7 @@ import { argmaxRow, imageBatch } from '../io/datasets.js';
 import { loadDataset, loadDatasetSpec, type DatasetName } from '../io/datasets_node.js';
 import { runConformance } from '../bench/conformance.js';
 import { checkModel, formatCheck } from './check.js';
+import { registerTextCommands } from './textgen.js';
 import { Session, type EngineName } from '../runtime/session.js';
 import { isOrtEngine, openEngine, prepareEngine, sessionEngine, type InferenceEngine, type OrtEngineName } from '../runtime/ort.js';
 import { imageBatchParams, preprocessPixels, type Preprocessing } from '../runtime/sparrow_model.js';
@@ -773,6 +774,7 @@ function buildProgram(out: (s: string) => void): Command {
       }
     });
 
+  registerTextCommands(program, out);
   return program;
 }
 

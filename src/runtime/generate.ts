@@ -174,7 +174,7 @@ export interface GenerateOptions extends SamplingOptions {
   seed?: number;
   /** token ids that end the generation (not yielded), e.g. EOS */
   stop?: readonly number[];
-  /** the model's context: prompt + generated tokens stay within it (default: unbounded) */
+  /** the model's context: prompt + generated tokens stay within it, as Hugging Face's max_length (default: unbounded) */
   maxLength?: number;
   /** stops the generation between steps (stopReason 'aborted') */
   signal?: AbortSignal;
@@ -338,8 +338,12 @@ export async function* generate(
     cache: mode,
   };
   if (maxTokens === 0) return stats;
-  // rows the cache can need: every token fed (the last generated one is not)
-  const limit = Math.min(prompt.length + maxTokens - 1, maxLength);
+  if (o.signal?.aborted) {
+    stats.stopReason = 'aborted';
+    return stats;
+  }
+  // rows the cache can need: every token fed but the last (the last generated one is not fed)
+  const limit = Math.min(prompt.length + maxTokens - 2, maxLength - 1);
   const fixed = mode === 'fixed' ? new FixedCache(layout, minCapacity, Math.max(limit, prompt.length)) : undefined;
   stats.capacities = fixed ? fixed.capacities : [];
 
@@ -391,7 +395,7 @@ export async function* generate(
       break;
     }
     if (stats.tokens.length >= maxTokens) break;
-    if (length >= maxLength) {
+    if (prompt.length + stats.tokens.length >= maxLength) {
       stats.stopReason = 'length';
       break;
     }

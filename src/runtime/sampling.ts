@@ -48,7 +48,7 @@ export function argmaxLogits(logits: ArrayLike<number>, off = 0, n = logits.leng
 
 /**
  * The distribution of a sampling step (temperature > 0): softmax(logits / T) in float64, sorted
- * by probability (ties: lower id first), cut to the top k, then to the shortest prefix whose
+ * by logit (ties: lower id first), cut to the top k, then to the shortest prefix whose
  * cumulative probability reaches top-p (at least one token), renormalised.
  */
 export function tokenDistribution(logits: ArrayLike<number>, o: SamplingOptions = {}, off = 0, n = logits.length - off): TokenDistribution {
@@ -64,8 +64,14 @@ export function tokenDistribution(logits: ArrayLike<number>, o: SamplingOptions 
     const v = logits[off + i]!;
     p[i] = v === v ? Math.exp((v - max) / T) : 0; // NaN logits get no mass
   }
+  // by logit, not by probability: logits a hair apart can round to one probability (fast-check
+  // found [-1.4e-45, 0] at T = 0.1), and the more likely token must still come first
+  const key = (i: number): number => {
+    const v = logits[off + i]!;
+    return v === v ? v : -Infinity;
+  };
   const order = Array.from({ length: n }, (_, i) => i);
-  order.sort((a, b) => p[b]! - p[a]! || a - b);
+  order.sort((a, b) => key(b) - key(a) || a - b);
   let keep = n;
   if (o.topK !== undefined && o.topK > 0) keep = Math.min(keep, o.topK);
   if (o.topP !== undefined && o.topP < 1) {
