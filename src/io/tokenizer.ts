@@ -77,6 +77,8 @@ function tokenText(v: unknown): string | undefined {
   return undefined;
 }
 
+const MODEL_TYPES = ['BPE', 'WordPiece', 'Unigram'];
+
 /** A Hugging Face tokenizer.json (+ tokenizer_config.json) as a TextTokenizer. */
 export class HfTextTokenizer implements TextTokenizer {
   readonly kind = 'huggingface';
@@ -86,7 +88,14 @@ export class HfTextTokenizer implements TextTokenizer {
   constructor(tokenizerJson: Uint8Array | object, config: Uint8Array | object = {}) {
     const tj = json(tokenizerJson, 'tokenizer.json');
     const cfg = json(config, 'tokenizer_config.json');
-    if (!tj['model'] || typeof tj['model'] !== 'object') throw new SparrowError('invalid_argument', 'tokenizer.json: no "model" section');
+    const model = tj['model'] as { type?: unknown } | undefined;
+    if (!model || typeof model !== 'object') throw new SparrowError('invalid_argument', 'tokenizer.json: no "model" section');
+    // the library reads other types as its "Legacy" model; the Rust library knows WordLevel too
+    if (model.type !== undefined && !MODEL_TYPES.includes(String(model.type)))
+      throw new SparrowError(
+        'invalid_argument',
+        `tokenizer.json: model type ${String(model.type)} is not supported (${MODEL_TYPES.join(', ')})`,
+      );
     // the library expects every section key to be present (null when absent)
     const full = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...tj };
     try {
@@ -100,7 +109,13 @@ export class HfTextTokenizer implements TextTokenizer {
   }
 
   encode(text: string): number[] {
-    return this.tokenizer.encode(text).ids;
+    const ids: number[] = this.tokenizer.encode(text).ids;
+    if (!ids.every((i: number) => Number.isInteger(i)))
+      throw new SparrowError(
+        'invalid_argument',
+        `tokenizer.json: a piece of ${JSON.stringify(text.slice(0, 40))} has no id (no unk token?)`,
+      );
+    return ids;
   }
 
   decode(ids: readonly number[]): string {
