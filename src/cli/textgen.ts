@@ -274,9 +274,10 @@ export function registerTextCommands(program: Command, out: (s: string) => void)
           ...(maxLength ? { maxLength } : {}),
         });
         const t0 = performance.now();
-        if (!o.json && o.echo) process.stdout.write(o.prompt);
         let text = '';
+        // the first step checks the model and runs the prefill: an error comes before any output
         let r = await it.next();
+        if (!o.json && o.echo) process.stdout.write(o.prompt);
         while (!r.done) {
           const piece = decode(r.value);
           text += piece;

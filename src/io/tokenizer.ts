@@ -79,11 +79,22 @@ function tokenText(v: unknown): string | undefined {
 
 const MODEL_TYPES = ['BPE', 'WordPiece', 'Unigram'];
 
+/**
+ * What is used of the library's Tokenizer. Its published .d.ts files import each other without
+ * file extensions, which TypeScript's NodeNext resolution does not follow, so the class arrives
+ * untyped: this interface types it here.
+ */
+interface HfTokenizerApi {
+  encode(text: string): { ids: number[] };
+  decode(ids: number[], options: { skip_special_tokens?: boolean }): string;
+  token_to_id(token: string): number | undefined;
+}
+
 /** A Hugging Face tokenizer.json (+ tokenizer_config.json) as a TextTokenizer. */
 export class HfTextTokenizer implements TextTokenizer {
   readonly kind = 'huggingface';
   readonly eos: readonly number[];
-  readonly tokenizer: HfTokenizer;
+  readonly tokenizer: HfTokenizerApi;
 
   constructor(tokenizerJson: Uint8Array | object, config: Uint8Array | object = {}) {
     const tj = json(tokenizerJson, 'tokenizer.json');
@@ -99,7 +110,7 @@ export class HfTextTokenizer implements TextTokenizer {
     // the library expects every section key to be present (null when absent)
     const full = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...tj };
     try {
-      this.tokenizer = new HfTokenizer(full, cfg);
+      this.tokenizer = new HfTokenizer(full, cfg) as HfTokenizerApi;
     } catch (e) {
       throw new SparrowError('invalid_argument', `tokenizer.json: ${(e as Error).message}`);
     }
