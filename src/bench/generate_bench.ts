@@ -24,6 +24,7 @@ export interface GenerateBenchReport {
   prompt_tokens: number;
   max_tokens: number;
   runs: number;
+  cache: string;
   engines: Record<string, GenerateBenchEngine>;
 }
 
@@ -33,6 +34,8 @@ export interface GenerateBenchOptions {
   maxTokens: number;
   runs: number;
   engines: string[];
+  /** the KV cache mode (default: generate's) */
+  cache?: 'fixed' | 'concat';
   open: (engine: string) => Promise<{ runner: DecoderRunner; dispose: () => Promise<void> }>;
   log?: (line: string) => void;
 }
@@ -43,9 +46,14 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-async function once(runner: DecoderRunner, prompt: readonly number[], maxTokens: number): Promise<GenerateStats & { wallMs: number }> {
+async function once(
+  runner: DecoderRunner,
+  prompt: readonly number[],
+  maxTokens: number,
+  cache: 'fixed' | 'concat' | undefined,
+): Promise<GenerateStats & { wallMs: number }> {
   const t0 = performance.now();
-  const it = generate(runner, prompt, { temperature: 0, maxTokens });
+  const it = generate(runner, prompt, { temperature: 0, maxTokens, ...(cache ? { cache } : {}) });
   let r = await it.next();
   while (!r.done) r = await it.next();
   return { ...r.value, wallMs: performance.now() - t0 };
@@ -58,13 +66,13 @@ export async function runGenerateBench(o: GenerateBenchOptions): Promise<Generat
     for (const name of o.engines) opened.push({ name, ...(await o.open(name)) });
     const per = new Map<string, { warm: number; tokens: number[]; decode: number[]; prefill: number[]; total: number[] }>();
     for (const e of opened) {
-      const w = await once(e.runner, o.prompt, o.maxTokens);
+      const w = await once(e.runner, o.prompt, o.maxTokens, o.cache);
       per.set(e.name, { warm: w.wallMs, tokens: w.tokens, decode: [], prefill: [], total: [] });
       o.log?.(`${e.name}: warm-up ${w.wallMs.toFixed(0)} ms`);
     }
     for (let r = 0; r < o.runs; r++) {
       for (const e of opened) {
-        const s = await once(e.runner, o.prompt, o.maxTokens);
+        const s = await once(e.runner, o.prompt, o.maxTokens, o.cache);
         const p = per.get(e.name)!;
         p.decode.push(s.decodeMs > 0 ? (1000 * s.decodeSteps) / s.decodeMs : 0);
         p.prefill.push(s.prefillMs);
@@ -83,7 +91,15 @@ export async function runGenerateBench(o: GenerateBenchOptions): Promise<Generat
         same_tokens: p.tokens.length === first.length && p.tokens.every((t, i) => t === first[i]),
       };
     }
-    return { model: o.model, threads: 1, prompt_tokens: o.prompt.length, max_tokens: o.maxTokens, runs: o.runs, engines };
+    return {
+      model: o.model,
+      threads: 1,
+      prompt_tokens: o.prompt.length,
+      max_tokens: o.maxTokens,
+      runs: o.runs,
+      cache: o.cache ?? 'default',
+      engines,
+    };
   } finally {
     for (const e of opened) await e.dispose();
   }
@@ -102,7 +118,8 @@ export function formatGenerateBench(r: GenerateBenchReport): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
   const line = (x: string[]): string => x.map((c, i) => (i ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ');
   return [
-    `${r.model}: greedy, ${r.prompt_tokens} prompt token(s), ${r.max_tokens} generated, ${r.runs} runs per engine interleaved, 1 thread`,
+    `${r.model}: greedy, ${r.prompt_tokens} prompt token(s), ${r.max_tokens} generated, ${r.runs} runs per engine interleaved, ` +
+      `1 thread, ${r.cache} cache`,
     line(head),
     ...rows.map(line),
   ].join('\n');

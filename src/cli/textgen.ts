@@ -199,6 +199,7 @@ interface GenerateFlags {
   bench?: boolean;
   engines?: string;
   runs: string;
+  cache?: string;
 }
 
 export function registerTextCommands(program: Command, out: (s: string) => void): void {
@@ -222,6 +223,11 @@ export function registerTextCommands(program: Command, out: (s: string) => void)
     .option('--bench', 'tokens/s of greedy generation on --engines (same prompt, --max-tokens each, interleaved --runs)')
     .option('--engines <list>', 'with --bench: comma-separated engines', 'sparrow-f32,ort-web,ort-node')
     .option('--runs <n>', 'with --bench: timed runs per engine', '5')
+    .option(
+      '--cache <mode>',
+      'KV cache: fixed (preallocated, one compiled plan per capacity; the default when the model has attention_mask and ' +
+        'position_ids) or concat (present fed back as past: a new input shape, so a new plan, every step)',
+    )
     .action(async (model: string, o: GenerateFlags) => {
       if (o.prompt === undefined) throw new SparrowError('invalid_argument', 'generate needs --prompt "<text>"');
       if (o.prompt.trim() === '') throw new SparrowError('invalid_argument', 'the prompt is empty');
@@ -231,6 +237,9 @@ export function registerTextCommands(program: Command, out: (s: string) => void)
       const topP = numOption(o.topP, '--top-p', (x) => x > 0 && x <= 1, 'in (0, 1]');
       const seed = intOption(o.seed, '--seed', 0)!;
       const runs = intOption(o.runs, '--runs', 1)!;
+      if (o.cache !== undefined && o.cache !== 'fixed' && o.cache !== 'concat')
+        throw new SparrowError('invalid_argument', `--cache must be fixed or concat, got "${o.cache}"`);
+      const cache = o.cache as 'fixed' | 'concat' | undefined;
       const engines = o.bench
         ? (o.engines ?? '')
             .split(',')
@@ -253,6 +262,7 @@ export function registerTextCommands(program: Command, out: (s: string) => void)
           maxTokens,
           runs,
           engines,
+          ...(cache ? { cache } : {}),
           open: (name) => openRunner(model, bytes, name, facts.inputs),
           log: (line) => process.stderr.write(`bench: ${line}\n`),
         });
@@ -271,6 +281,7 @@ export function registerTextCommands(program: Command, out: (s: string) => void)
           ...(topP !== undefined ? { topP } : {}),
           seed,
           stop,
+          ...(cache ? { cache } : {}),
           ...(maxLength ? { maxLength } : {}),
         });
         const t0 = performance.now();
