@@ -184,7 +184,10 @@ export interface GenerateOptions extends SamplingOptions {
   cache?: 'fixed' | 'concat';
   /** smallest capacity of a fixed cache (default 64) */
   minCapacity?: number;
-  /** hand control to the event loop after this many ms of steps, so that aborts and I/O get through (default 20) */
+  /**
+   * hand control to the event loop after this many ms of steps (or 32 steps), so that aborts and
+   * I/O get through (default 20)
+   */
   yieldMs?: number;
 }
 
@@ -377,6 +380,7 @@ export async function* generate(
   let fed = 0; // rows of past fed in the last run (fixed mode: the capacity; the new rows follow)
   let newRows = prompt.length;
   let lastYield = performance.now();
+  let sinceYield = 0;
   for (;;) {
     if (o.signal?.aborted) {
       stats.stopReason = 'aborted';
@@ -423,9 +427,11 @@ export async function* generate(
     stats.decodeMs += t1 - t0;
     stats.decodeSteps++;
     length++;
-    if (t1 - lastYield >= yieldMs) {
+    // by time, and by count where the clock stands still while code runs (Workers' timers)
+    if (t1 - lastYield >= yieldMs || ++sinceYield >= 32) {
       await macrotask();
       lastYield = performance.now();
+      sinceYield = 0;
     }
   }
   return stats;
