@@ -145,11 +145,13 @@ describe('generate on stories260K-kv', () => {
       ['sparrow-f32', f32],
     ] as const) {
       for (const cache of ['fixed', 'concat'] as const) {
-        const st = await collect(s, PROMPT, { temperature: 0, maxTokens: 60, cache, minCapacity: 16 });
-        expect(st.tokens, `${name} ${cache}`).toEqual(want);
+        // sparrow-f32 compiles a plan per step with the concat cache: fewer steps there
+        const n = name === 'sparrow-f32' && cache === 'concat' ? 20 : 60;
+        const st = await collect(s, PROMPT, { temperature: 0, maxTokens: n, cache, minCapacity: 16 });
+        expect(st.tokens, `${name} ${cache}`).toEqual(want.slice(0, n));
         expect(st.stopReason).toBe('max_tokens');
         expect(st.cache).toBe(cache);
-        expect(st.decodeSteps).toBe(59);
+        expect(st.decodeSteps).toBe(n - 1);
         // 5 + 59 - 1 rows at most: capacities 16, 32, 63
         expect(st.capacities).toEqual(cache === 'fixed' ? [16, 32, 63] : []);
       }
