@@ -257,6 +257,19 @@ function makeOut(mode: Mode, N: number, rnd: () => number, o: OutOpts): Qs8Out {
   }
   const lo = o.act === 'relu' ? o.zy : o.act === 'clip' ? Math.max(-128, o.zy - 40) : -128;
   const hi = o.act === 'clip' ? Math.min(127, o.zy + 50) : 127;
+  if (mode === 'qlinear') {
+    // ONNX requantization: the float32 multipliers the Q31 ones stand for
+    const m = Float32Array.from(multiplier, (q, c) => Math.fround((q / 2 ** 31) * 2 ** -shift[c]!));
+    return {
+      mode,
+      zx: o.zx,
+      zy: o.zy,
+      lo,
+      hi: Math.max(lo, hi),
+      bias: Int32Array.from({ length: N }, () => ri(-5000, 5000)),
+      multiplier: m,
+    };
+  }
   return {
     mode,
     zx: o.zx,
@@ -397,7 +410,7 @@ function convCases(): ConvCase[] {
   return cases;
 }
 
-const MODES: Mode[] = ['int8', 'f32', 'int32'];
+const MODES: Mode[] = ['int8', 'f32', 'int32', 'qlinear'];
 const ZX = [-128, 127, 0, -7, 33];
 const MULT: OutOpts['multKind'][] = ['normal', 'near1', 'tiny', 'big'];
 const ACTS: OutOpts['act'][] = ['none', 'relu', 'clip'];
@@ -486,7 +499,7 @@ for (const variant of ['release', 'debug'] as const) {
           if (!kernel.supports(geo)) return;
           const K = (cs.C / cs.attrs.groups) * cs.KH * cs.KW;
           for (let v = 0; v < 2; v++) {
-            const mode = MODES[(ci + v) % 3]!;
+            const mode = MODES[(ci + v) % MODES.length]!;
             const o: OutOpts = {
               zx: ZX[(ci + 2 * v) % ZX.length]!,
               zy: [-128, 127, 5, -20][(ci + v) % 4]!,
@@ -599,7 +612,7 @@ for (const variant of ['release', 'debug'] as const) {
         for (const M of [1, 7, 8, 9, 16, 33]) for (const K of [1, 2, 3, 8, 17, 40]) shapes.push([N, M, K]);
       for (const K of [144, 576, 1001]) shapes.push([16, 64, K], [5, 9, K]);
       shapes.forEach(([N, M, K], i) => {
-        const mode = MODES[i % 3]!;
+        const mode = MODES[i % MODES.length]!;
         const out = makeOut(mode, N, rnd, {
           zx: ZX[i % ZX.length]!,
           zy: [-128, 127, 0][i % 3]!,
@@ -622,7 +635,7 @@ for (const variant of ['release', 'debug'] as const) {
         for (const M of [1, 2, 3])
           for (const N of [1, 3, 4, 5, 10, 17])
             for (const K of [1, 2, 7, 8, 9, 15, 16, 17, 40, 64, 256, 1001]) {
-              const mode = MODES[i % 3]!;
+              const mode = MODES[i % MODES.length]!;
               const out = makeOut(mode, N, rnd, {
                 zx: ZX[i % ZX.length]!,
                 zy: [-128, 127, 3][i % 3]!,
@@ -827,7 +840,7 @@ for (const variant of ['release', 'debug'] as const) {
             dw: fc.boolean(),
             zx: fc.integer({ min: -128, max: 127 }),
             zy: fc.integer({ min: -128, max: 127 }),
-            mode: fc.constantFrom<Mode>('int8', 'f32', 'int32'),
+            mode: fc.constantFrom<Mode>('int8', 'f32', 'int32', 'qlinear'),
             real: fc.double({ min: 2 ** -30, max: 4, noNaN: true }),
             density: fc.double({ min: 0, max: 1, noNaN: true }),
             seed: fc.integer(),

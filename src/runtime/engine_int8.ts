@@ -63,6 +63,19 @@ export interface Int8EngineOptions extends EngineOptions {
   sparseDensity?: number;
   /** density threshold of the sparse FC kernel (default SPARSE_FC_DENSITY) */
   sparseFcDensity?: number;
+  /**
+   * How int8 layers requantize and quantize per run (default 'fixed'):
+   *   'fixed'  Sparrow's scheme (src/quant/int8.ts): Q31 fixed-point multipliers (TFLite), dynamic
+   *            inputs with int8QuantParams; a layer whose output is only a graph output writes
+   *            float32 straight from its accumulators;
+   *   'onnx'   the ONNX operators' arithmetic as onnxruntime computes it, for models quantized in
+   *            ONNX (QDQ, QOperator, dynamic): Conv / FC outputs requantized as QLinearConv /
+   *            QLinearMatMul (float32 multiplier fround(fround(s_x·s_w)/s_y), rounding half to
+   *            even), every value with a range stored quantized (graph outputs too, dequantized
+   *            after) and never fused across, dynamic inputs with DynamicQuantizeLinear's uint8
+   *            parameters (zero point − 128).
+   */
+  requant?: 'fixed' | 'onnx';
 }
 
 /** One quantized layer as lowered. */
@@ -153,6 +166,10 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
     return this.#opts.sparseDensity ?? SPARSE_DENSITY;
   }
 
+  get requant(): 'fixed' | 'onnx' {
+    return this.#opts.requant ?? 'fixed';
+  }
+
   get sparseFcDensity(): number {
     return this.#opts.sparseFcDensity ?? SPARSE_FC_DENSITY;
   }
@@ -172,7 +189,9 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
 
   /** the int8 kernels clamp (Relu, Clip) in their output stage; other activations stay nodes */
   protected override fuseOptions(): FuseOptions {
-    return { activations: 'clamp' };
+    // 'onnx': a value the model quantizes stays a value (a fusion would skip its rounding)
+    const keep = this.requant === 'onnx' && this.#opts.ranges ? new Set(this.#opts.ranges.keys()) : undefined;
+    return { activations: 'clamp', ...(keep ? { keep } : {}) };
   }
 
   // ---- weights --------------------------------------------------------------------------------
