@@ -117,8 +117,9 @@ class Rewriter {
     return name;
   }
 
-  #node(op: string, inputs: string[], outputs: string[], attrs: Record<string, unknown>, opset: number, base: string): Node {
-    const name = this.#fresh(base);
+  /** A node named `base` (made unique), or exactly `keep` (the name of the node it replaces). */
+  #node(op: string, inputs: string[], outputs: string[], attrs: Record<string, unknown>, opset: number, base: string, keep?: string): Node {
+    const name = keep ?? this.#fresh(base);
     return { name, op, domain: '', opset, inputs, outputs, attrs: attrs as Node['attrs'], def: resolveOp(op, '', opset, name) };
   }
 
@@ -234,7 +235,7 @@ class Rewriter {
     const yf = this.#value(`${y}_QuantizeLinear_Input`, 'float32', y);
     const attrs: Record<string, unknown> = {};
     for (const k of ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides']) if (k in n.attrs) attrs[k] = n.attrs[k];
-    nodes.push(this.#node('Conv', bf ? [xf, wf, bf] : [xf, wf], [yf], attrs, n.opset, n.name));
+    nodes.push(this.#node('Conv', bf ? [xf, wf, bf] : [xf, wf], [yf], attrs, n.opset, n.name, n.name));
     nodes.push(this.#node('QuantizeLinear', yz ? [yf, ys, yz] : [yf, ys], [y], {}, this.#qOpset, `${y}_QuantizeLinear`));
     return nodes;
   }
@@ -257,7 +258,7 @@ class Rewriter {
     if (bf.startsWith('reason: ')) return bf.slice(8);
     const af = this.#dequantize(a, as, az ?? '', nodes);
     const yf = this.#value(`${y}_QuantizeLinear_Input`, 'float32', y);
-    nodes.push(this.#node('MatMul', [af, bf], [yf], {}, n.opset, n.name));
+    nodes.push(this.#node('MatMul', [af, bf], [yf], {}, n.opset, n.name, n.name));
     nodes.push(this.#node('QuantizeLinear', yz ? [yf, ys, yz] : [yf, ys], [y], {}, this.#qOpset, `${y}_QuantizeLinear`));
     return nodes;
   }
@@ -336,7 +337,7 @@ class Rewriter {
     if (conv)
       for (const k of ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides']) if (k in n.attrs) attrs[k] = n.attrs[k];
     const y = mul.outputs[0]!;
-    nodes.push(this.#node(conv ? 'Conv' : 'MatMul', [x, wf], [y], attrs, n.opset, n.name));
+    nodes.push(this.#node(conv ? 'Conv' : 'MatMul', [x, wf], [y], attrs, n.opset, n.name, n.name));
     removed.add(cast);
     removed.add(mul);
     for (const v of [q, z, scaleIn!]) this.#orphans.add(v);
