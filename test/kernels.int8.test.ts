@@ -23,6 +23,7 @@ import {
   putChannelParams,
   qs8Add,
   qs8Vadd,
+  qs8VaddF32,
   qs8Conv2d,
   qs8Dequantize,
   qs8Fc,
@@ -40,6 +41,7 @@ import {
   addParams,
   vaddParams,
   qs8VaddRef,
+  qs8VaddF32Ref,
   csrFromDense,
   csrToDense,
   dequantizeRef,
@@ -56,7 +58,9 @@ import {
   srdhmRef,
   type Qs8Data,
 } from '../src/kernels/int8_ref.js';
-import { quantizeMultiplier } from '../src/quant/int8.js';
+import { dequantizeLinear, quantizeLinear, quantizeMultiplier } from '../src/quant/int8.js';
+
+const fr = Math.fround;
 import { encodeHuffman, encodeRaw, encodeRleHuffman, encodeRleRows, type EncodedInt8 } from '../src/codec/int8.js';
 import { lcg } from './helpers/tensors.js';
 
@@ -425,6 +429,7 @@ const QS8_KERNELS_TESTED_ALONE = [
   'qs8_gemm_4x8c2__wasmsimd',
   'qs8_add__wasmsimd',
   'qs8_vadd__wasmsimd',
+  'qs8_vadd_f32__wasmsimd',
   'qs8_gavgpool__wasmsimd',
   'qs8_maxpool2d__wasmsimd',
   'qs8_quantize__wasmsimd',
@@ -697,6 +702,33 @@ for (const variant of ['release', 'debug'] as const) {
       expect(failures.slice(0, 5)).toEqual([]);
       expect(worst).toBeLessThanOrEqual(1);
       expect(() => vaddParams(2 ** 22, 0, 1, 0, 1, 0)).toThrow(RangeError);
+    });
+
+    it('qs8_vadd_f32__wasmsimd matches qs8VaddF32Ref bit for bit, which is ONNX DequantizeLinear → Add (→ Relu) → QuantizeLinear', () => {
+      const rnd = lcg(23);
+      const failures: string[] = [];
+      for (let i = 0; i < 120; i++) {
+        const n = i < 41 ? i : 500 + i;
+        const sa = fr(2 ** (rnd() * 12 - 8)),
+          sb = i % 5 === 0 ? sa : fr(2 ** (rnd() * 12 - 8)),
+          sy = fr(2 ** (rnd() * 12 - 10));
+        const z = [-128, 127, 0, Math.floor(rnd() * 256) - 128];
+        const relu = i % 3 === 0;
+        const zy = z[(i + 2) % 4]!;
+        const p = { za: z[i % 4]!, zb: z[(i + 1) % 4]!, zy, sa, sb, sy, lo: relu ? zy : -128, hi: 127 };
+        const a = randI8(rnd, n, i % 6 === 0 ? 'extreme' : 'random'),
+          b = randI8(rnd, n, i % 6 === 0 ? 'extreme' : 'random');
+        const ref = qs8VaddF32Ref(a, b, p);
+        const bad = sameBits(qs8VaddF32(w, a, b, p), ref);
+        if (bad) failures.push(`n=${n} ${JSON.stringify(p)}: ${bad}`);
+        for (let k = 0; k < n; k++) {
+          let s = fr(dequantizeLinear(a[k]!, p.za, sa) + dequantizeLinear(b[k]!, p.zb, sb));
+          if (relu) s = Math.max(s, 0);
+          const want = quantizeLinear(s, sy, zy, -128, 127);
+          if (ref[k] !== want) failures.push(`ref n=${n} [${k}] ${ref[k]} want ${want}`);
+        }
+      }
+      expect(failures.slice(0, 5)).toEqual([]);
     });
 
     it('qs8_gavgpool__wasmsimd matches qs8GlobalAvgPoolRef', () => {

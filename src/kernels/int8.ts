@@ -14,9 +14,9 @@ import { SparrowError } from '../errors.js';
 import type { SparrowWasm } from '../wasm/gateway.js';
 import { CONV_GEOMETRY_BYTES, convGeometry, writeConvGeometry, type ConvGeometry } from './f32.js';
 import { CONV_DEFAULTS, type Conv2dAttrs } from './f32_ref.js';
-import { csrFromDense, type AddParams, type Csr, type Qs8Data, type Qs8Out, type VaddParams } from './int8_ref.js';
+import { csrFromDense, type AddParams, type Csr, type Qs8Data, type Qs8Out, type VaddF32Params, type VaddParams } from './int8_ref.js';
 
-export type { AddParams, Csr, Qs8Data, Qs8Out, VaddParams } from './int8_ref.js';
+export type { AddParams, Csr, Qs8Data, Qs8Out, VaddF32Params, VaddParams } from './int8_ref.js';
 export { addParams, vaddParams } from './int8_ref.js';
 
 const E_ARG = -5;
@@ -369,6 +369,29 @@ export const VADD_PARAMS_BYTES = 32;
 /** Writes the 8-word single-multiplier Add block (qs8_vadd__wasmsimd) at ptr. */
 export function writeVaddParams(w: SparrowWasm, p: VaddParams, ptr: number): void {
   w.i32(ptr, 8).set([p.za, p.zb, p.zy, p.A, p.B, p.S, p.lo, p.hi]);
+}
+
+/** Writes the 8-word float32 Add block (qs8_vadd_f32__wasmsimd) at ptr. */
+export function writeVaddF32Params(w: SparrowWasm, p: VaddF32Params, ptr: number): void {
+  w.i32(ptr, 8).set([p.za, p.zb, p.zy, 0, 0, 0, p.lo, p.hi]);
+  w.f32(ptr + 12, 3).set([p.sa, p.sb, p.sy]);
+}
+
+/** qs8_vadd_f32__wasmsimd on copies of a and b; arena restored after. */
+export function qs8VaddF32(w: SparrowWasm, a: Int8Array, b: Int8Array, p: VaddF32Params): Int8Array {
+  if (a.length !== b.length) throw new SparrowError('invalid_argument', 'qs8VaddF32: lengths differ');
+  const mark = w.mark();
+  try {
+    const pp = w.alloc(VADD_PARAMS_BYTES);
+    writeVaddF32Params(w, p, pp);
+    const pa = w.putBytes(a),
+      pb = w.putBytes(b),
+      py = w.alloc(a.length);
+    check(w.exports.qs8_vadd_f32__wasmsimd(a.length, pa, pb, pp, py), 'qs8_vadd_f32__wasmsimd');
+    return w.i8(py, a.length).slice();
+  } finally {
+    w.release(mark);
+  }
 }
 
 /** qs8_vadd__wasmsimd on copies of a and b; arena restored after. */

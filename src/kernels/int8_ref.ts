@@ -301,6 +301,37 @@ export function qs8VaddRef(a: Int8Array, b: Int8Array, p: VaddParams): Int8Array
   return y;
 }
 
+/** The float32 Add of qs8_vadd_f32 (ONNX DequantizeLinear → Add (→ Relu) → QuantizeLinear). */
+export interface VaddF32Params {
+  za: number;
+  zb: number;
+  zy: number;
+  /** float32 scales */
+  sa: number;
+  sb: number;
+  sy: number;
+  /** int8 clamp (a Relu: lo = zy) */
+  lo: number;
+  hi: number;
+}
+
+/**
+ * y = clamp(zy + roundHalfEven(fround(fround(fround((a − za)·sa) + fround((b − zb)·sb)) / sy)), lo, hi):
+ * onnxruntime's DequantizeLinear, Add, (Relu,) QuantizeLinear, element by element.
+ */
+export function qs8VaddF32Ref(a: Int8Array, b: Int8Array, p: VaddF32Params): Int8Array {
+  const y = new Int8Array(a.length);
+  const sa = Math.fround(p.sa),
+    sb = Math.fround(p.sb),
+    sy = Math.fround(p.sy);
+  for (let i = 0; i < a.length; i++) {
+    const s = Math.fround(Math.fround((a[i]! - p.za) * sa) + Math.fround((b[i]! - p.zb) * sb));
+    const v = p.zy + roundHalfEven(Math.fround(s / sy));
+    y[i] = Math.min(p.hi, Math.max(p.lo, v));
+  }
+  return y;
+}
+
 // ---- pooling, quantize / dequantize -------------------------------------------------------
 
 /** Global average pool: x (C, HW) → y (C) int8; (m, shift) = quantizeMultiplier(s_x / (s_y·HW)). */
