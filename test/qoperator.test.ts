@@ -296,6 +296,59 @@ describe('QLinearMatMul (2-D) in sparrow-int8', () => {
   }
 });
 
+describe('direct 8-bit ops between QLinear operators (onnxruntime QOperator models: MaxPool, Flatten on uint8)', () => {
+  it('QLinearConv → MaxPool → Flatten → QLinearMatMul on uint8 tensors: all int8 steps, onnxruntime bit for bit', async () => {
+    const rnd = lcg(31337);
+    const [C, M, N] = [3, 8, 10];
+    const xs = fr(2 / 255),
+      ys = fr(0.05),
+      zs = fr(0.04);
+    const bytes = buildModel({
+      nodes: [
+        { op: 'QuantizeLinear', inputs: ['x', 'xs', 'xz'], outputs: ['xq'] },
+        {
+          op: 'QLinearConv',
+          name: 'qconv',
+          inputs: ['xq', 'xs', 'xz', 'w', 'ws', 'wz', 'ys', 'yz', 'B'],
+          outputs: ['cq'],
+          attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] },
+        },
+        { op: 'MaxPool', name: 'pool', inputs: ['cq'], outputs: ['pq'], attrs: { kernel_shape: [2, 2], strides: [2, 2] } },
+        { op: 'Flatten', name: 'flat', inputs: ['pq'], outputs: ['fq'] },
+        { op: 'QLinearMatMul', name: 'qmm', inputs: ['fq', 'ys', 'yz', 'w2', 'ws2', 'wz2', 'zs', 'zz'], outputs: ['oq'] },
+        { op: 'DequantizeLinear', inputs: ['oq', 'zs', 'zz'], outputs: ['y'] },
+      ],
+      inputs: [{ name: 'x', dtype: 'float32', dims: [1, C, 8, 8] }],
+      outputs: [{ name: 'y', dtype: 'float32', dims: null }],
+      initializers: {
+        xs: scalar('float32', xs),
+        xz: scalar('uint8', 128),
+        w: { dtype: 'int8', dims: [M, C, 3, 3], data: Int8Array.from({ length: M * C * 9 }, () => Math.floor(rnd() * 256) - 128) },
+        ws: { dtype: 'float32', dims: [M], data: Float32Array.from({ length: M }, () => fr(0.001 + rnd() * 0.002)) },
+        wz: { dtype: 'int8', dims: [M], data: new Int8Array(M) },
+        ys: scalar('float32', ys),
+        yz: scalar('uint8', 100),
+        B: { dtype: 'int32', dims: [M], data: Int32Array.from({ length: M }, () => Math.round((rnd() - 0.5) * 20000)) },
+        w2: { dtype: 'int8', dims: [M * 16, N], data: Int8Array.from({ length: M * 16 * N }, () => Math.floor(rnd() * 256) - 128) },
+        ws2: scalar('float32', fr(0.004)),
+        wz2: scalar('int8', 0),
+        zs: scalar('float32', zs),
+        zz: scalar('uint8', 128),
+      },
+      opsets: { '': 13 },
+    });
+    const g = importOnnx(bytes);
+    const rep = lowerQOperator(g);
+    expect([rep.qlinear, rep.direct, rep.kept.length]).toEqual([2, 2, 0]);
+    const s = await sameBitsAsOrt(bytes, [1, C, 8, 8], rnd, 6);
+    expect(s.report!.int8!.layers.map((l) => [l.node, l.io])).toEqual([
+      ['qconv', 'i8'],
+      ['qmm', 'i8'],
+    ]);
+    expect(s.report!.fallbackOps).toEqual([]); // MaxPool int8, Flatten an alias
+  });
+});
+
 describe('dynamic quantization (DynamicQuantizeLinear → ConvInteger / MatMulInteger) on the int8 dynamic mode', () => {
   // x [1,3,8,8] → Conv(6, 3x3, pad 1, bias) → Relu → Conv(4, 3x3, stride 2, bias) → Flatten [1, 64] → MatMul [64, 10]
   const rnd = lcg(2024);
@@ -345,6 +398,22 @@ describe('dynamic quantization (DynamicQuantizeLinear → ConvInteger / MatMulIn
     expect(s.report!.fallbackOps).toEqual([]);
     const left = s.graph.nodes.map((n) => n.op);
     for (const op of ['ConvInteger', 'MatMulInteger', 'DynamicQuantizeLinear', 'Cast', 'Mul']) expect(left).not.toContain(op);
+  });
+
+  it('sparrow compress keeps the dynamic model int8 weights; the .sparrow runs dynamic with the same bits', async () => {
+    const { bytes } = makeDynamic(float) as { bytes: Uint8Array };
+    const { bytes: file } = await compressOnnx(bytes);
+    const model = loadSparrowModel(file, { codedInt8: true });
+    expect(model.compression?.['source']).toBe('qoperator');
+    expect(model.compression?.['activations']).toBe('dynamic');
+    const a = await Session.fromSparrow(file, { engine: 'sparrow-int8' });
+    expect(a.report!.int8!.mode).toBe('dynamic');
+    const ort = await createOrtEngine('ort-node', bytes);
+    for (let i = 0; i < 4; i++) {
+      const x = f32([1, 3, 8, 8], rnd);
+      expect(Array.from(await run(a, x))).toEqual(Array.from(await run(ort, x)));
+    }
+    await ort.dispose();
   });
 });
 

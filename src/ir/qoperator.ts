@@ -236,7 +236,9 @@ class Rewriter {
     const attrs: Record<string, unknown> = {};
     for (const k of ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides']) if (k in n.attrs) attrs[k] = n.attrs[k];
     nodes.push(this.#node('Conv', bf ? [xf, wf, bf] : [xf, wf], [yf], attrs, n.opset, n.name, n.name));
-    nodes.push(this.#node('QuantizeLinear', yz ? [yf, ys, yz] : [yf, ys], [y], {}, this.#qOpset, `${y}_QuantizeLinear`));
+    const q = this.#node('QuantizeLinear', yz ? [yf, ys, yz] : [yf, ys], [y], {}, this.#qOpset, `${y}_QuantizeLinear`);
+    nodes.push(q);
+    this.#producer.set(y, q); // a direct 8-bit op reading y finds its parameters
     return nodes;
   }
 
@@ -259,7 +261,9 @@ class Rewriter {
     const af = this.#dequantize(a, as, az ?? '', nodes);
     const yf = this.#value(`${y}_QuantizeLinear_Input`, 'float32', y);
     nodes.push(this.#node('MatMul', [af, bf], [yf], {}, n.opset, n.name, n.name));
-    nodes.push(this.#node('QuantizeLinear', yz ? [yf, ys, yz] : [yf, ys], [y], {}, this.#qOpset, `${y}_QuantizeLinear`));
+    const q = this.#node('QuantizeLinear', yz ? [yf, ys, yz] : [yf, ys], [y], {}, this.#qOpset, `${y}_QuantizeLinear`);
+    nodes.push(q);
+    this.#producer.set(y, q); // a direct 8-bit op reading y finds its parameters
     return nodes;
   }
 
