@@ -766,12 +766,19 @@ function buildProgram(out: (s: string) => void): Command {
     .description('run the ONNX backend conformance tests (folders test_*/model.onnx + test_data_set_*)')
     .argument('<dir>', 'folder holding test_* folders')
     .option('--filter <regex>', 'only tests whose name matches')
-    .option('--engine <engine>', 'sparrow-f32 or sparrow-ref', 'sparrow-f32')
+    .option(
+      '--engine <engine>',
+      'sparrow-f32, sparrow-int8 (float layers run quantized: for the quantized-op tests) or sparrow-ref',
+      'sparrow-f32',
+    )
     .option('--json', 'print one JSON document')
     .action(async (dir: string, o: { filter?: string; engine: string; json?: boolean }) => {
       const engine = engineOf(o.engine);
-      if (engine !== 'reference' && engine !== 'sparrow-f32')
-        throw new SparrowError('invalid_argument', `conformance runs Sparrow's engines (sparrow-f32, sparrow-ref), not ${o.engine}`);
+      if (engine !== 'reference' && engine !== 'sparrow-f32' && engine !== 'sparrow-int8')
+        throw new SparrowError(
+          'invalid_argument',
+          `conformance runs Sparrow's engines (sparrow-f32, sparrow-int8, sparrow-ref), not ${o.engine}`,
+        );
       const { existsSync } = await import('node:fs');
       if (!existsSync(dir)) throw new SparrowError('io_error', `no such folder: ${dir}`);
       const re = o.filter ? new RegExp(o.filter) : undefined;
