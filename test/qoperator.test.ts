@@ -349,6 +349,64 @@ describe('direct 8-bit ops between QLinear operators (onnxruntime QOperator mode
   });
 });
 
+describe("requant 'onnx': nothing fuses across a value the model quantizes, but for a Relu with the same parameters", () => {
+  // x → Q → DQ → Conv(DQ(w), DQ(b)) → Q(s1, z1) → DQ → Relu → Q(s2, z2) → DQ → y
+  for (const same of [true, false]) {
+    it(
+      same
+        ? 'Relu quantized as its input: fused as the clamp at the zero point'
+        : 'Relu quantized otherwise: a float step between the two roundings',
+      async () => {
+        const rnd = lcg(same ? 5 : 6);
+        const [C, M] = [3, 4];
+        const s1 = fr(0.03),
+          z1 = 110;
+        const [s2, z2] = same ? [s1, z1] : [fr(0.02), 0];
+        const bytes = buildModel({
+          nodes: [
+            { op: 'QuantizeLinear', inputs: ['x', 'xs', 'xz'], outputs: ['xq'] },
+            { op: 'DequantizeLinear', inputs: ['xq', 'xs', 'xz'], outputs: ['xd'] },
+            { op: 'DequantizeLinear', inputs: ['wq', 'ws', 'wz'], outputs: ['wd'], attrs: { axis: 0 } },
+            { op: 'DequantizeLinear', inputs: ['bq', 'bs', 'bz'], outputs: ['bd'], attrs: { axis: 0 } },
+            { op: 'Conv', name: 'conv', inputs: ['xd', 'wd', 'bd'], outputs: ['c'], attrs: { pads: [1, 1, 1, 1] } },
+            { op: 'QuantizeLinear', inputs: ['c', 's1', 'z1'], outputs: ['cq'] },
+            { op: 'DequantizeLinear', inputs: ['cq', 's1', 'z1'], outputs: ['cd'] },
+            { op: 'Relu', name: 'relu', inputs: ['cd'], outputs: ['r'] },
+            { op: 'QuantizeLinear', inputs: ['r', 's2', 'z2'], outputs: ['rq'] },
+            { op: 'DequantizeLinear', inputs: ['rq', 's2', 'z2'], outputs: ['y'] },
+          ],
+          inputs: [{ name: 'x', dtype: 'float32', dims: [1, C, 6, 6] }],
+          outputs: [{ name: 'y', dtype: 'float32', dims: null }],
+          initializers: {
+            xs: scalar('float32', fr(2 / 255)),
+            xz: scalar('uint8', 128),
+            wq: { dtype: 'int8', dims: [M, C, 3, 3], data: Int8Array.from({ length: M * C * 9 }, () => Math.floor(rnd() * 255) - 127) },
+            ws: { dtype: 'float32', dims: [M], data: Float32Array.from({ length: M }, () => fr(0.002 + rnd() * 0.002)) },
+            wz: { dtype: 'int8', dims: [M], data: new Int8Array(M) },
+            bq: { dtype: 'int32', dims: [M], data: Int32Array.from({ length: M }, () => Math.round((rnd() - 0.5) * 4000)) },
+            bs: { dtype: 'float32', dims: [M], data: new Float32Array(M).fill(fr(1e-5)) },
+            bz: { dtype: 'int32', dims: [M], data: new Int32Array(M) },
+            s1: scalar('float32', s1),
+            z1: scalar('uint8', z1),
+            s2: scalar('float32', s2),
+            z2: scalar('uint8', z2),
+          },
+          opsets: { '': 13 },
+        });
+        const ort = await createOrtEngine('ort-node', bytes);
+        const s = await Session.fromOnnx(bytes, { engine: 'sparrow-int8' });
+        for (let i = 0; i < 4; i++) {
+          const x = f32([1, C, 6, 6], rnd);
+          expect(Array.from(await run(s, x))).toEqual(Array.from(await run(ort, x)));
+        }
+        await ort.dispose();
+        expect(s.report!.int8!.layers.map((l) => [l.op, l.io])).toEqual([[same ? 'FusedConv' : 'Conv', 'i8']]);
+        expect(s.report!.fallbackOps.map((f) => f.op)).toEqual(same ? [] : ['Relu']);
+      },
+    );
+  }
+});
+
 describe('dynamic quantization (DynamicQuantizeLinear → ConvInteger / MatMulInteger) on the int8 dynamic mode', () => {
   // x [1,3,8,8] → Conv(6, 3x3, pad 1, bias) → Relu → Conv(4, 3x3, stride 2, bias) → Flatten [1, 64] → MatMul [64, 10]
   const rnd = lcg(2024);

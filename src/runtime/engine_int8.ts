@@ -38,10 +38,10 @@
 // same plan and the same data: the whole-model identity test compares it with 'simd' bit for bit.
 import { SparrowError } from '../errors.js';
 import { elementCount, type Tensor } from '../ops/types.js';
-import type { Graph } from '../ir/graph.js';
+import { consumers, type Graph } from '../ir/graph.js';
 import type { CodedInt8 } from '../format/graph.js';
 import { decodeInt8Ref } from '../codec/int8.js';
-import { quantizePerChannelInt8 } from '../quant/int8.js';
+import { int8QuantParams, quantizePerChannelInt8 } from '../quant/int8.js';
 import { csrLayout, SPARSE_DENSITY } from '../kernels/int8.js';
 import { csrFromDense } from '../kernels/int8_ref.js';
 import { WasmEngine, type EngineOptions } from './engine.js';
@@ -189,10 +189,29 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
 
   /** the int8 kernels clamp (Relu, Clip) in their output stage; other activations stay nodes */
   protected override fuseOptions(): FuseOptions {
-    // 'onnx': a value the model quantizes stays a value (a fusion would skip its rounding)
-    const keep = this.requant === 'onnx' && this.#opts.ranges ? new Set(this.#opts.ranges.keys()) : undefined;
-    return { activations: 'clamp', ...(keep ? { keep } : {}) };
+    return { activations: 'clamp', ...(this.#keep ? { keep: this.#keep } : {}) };
   }
+
+  /**
+   * 'onnx': the values the model quantizes stay values (a fusion across one would skip its
+   * rounding), but for one read only by a Relu quantized with the same parameters: the Relu is
+   * then the output clamp at the zero point, the same bits (computed once, lazily).
+   */
+  get #keep(): ReadonlySet<string> | undefined {
+    const ranges = this.#opts.ranges;
+    if (this.requant !== 'onnx' || !ranges) return undefined;
+    if (this.#keepSet) return this.#keepSet;
+    const keep = new Set(ranges.keys());
+    const readers = consumers(this.graph);
+    for (const v of ranges.keys()) {
+      const r = readers.get(v) ?? [];
+      if (r.length !== 1 || r[0]!.domain !== '' || r[0]!.op !== 'Relu') continue;
+      if (sameRange(ranges.get(v), ranges.get(r[0]!.outputs[0]!))) keep.delete(v);
+    }
+    return (this.#keepSet = keep);
+  }
+
+  #keepSet: Set<string> | undefined;
 
   // ---- weights --------------------------------------------------------------------------------
 
@@ -443,6 +462,14 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       throw e;
     }
   }
+}
+
+/** Two static ranges with the same int8 parameters. */
+export function sameRange(a: readonly [number, number] | undefined, b: readonly [number, number] | undefined): boolean {
+  if (!a || !b) return false;
+  const p = int8QuantParams({ min: a[0], max: a[1] }),
+    q = int8QuantParams({ min: b[0], max: b[1] });
+  return p.scale === q.scale && p.zeroPoint === q.zeroPoint;
 }
 
 function transpose(src: Int8Array, rows: number, cols: number): Int8Array {

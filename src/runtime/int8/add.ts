@@ -31,8 +31,13 @@ export function lowerAdd(n: Node, L: Int8Lower): string | true {
   let relu: Node | undefined;
   const users = L.users.get(y) ?? [];
   if (users.length === 1 && users[0]!.op === 'Relu' && users[0]!.domain === '' && !L.g.outputs.includes(y)) relu = users[0]!;
-  // 'onnx': a sum the model quantizes is rounded before its Relu (no fusion across it)
-  if (relu && L.E.requant === 'onnx' && L.rangeQp(y)) relu = undefined;
+  // 'onnx': a sum the model quantizes is rounded before its Relu (no fusion across it), unless
+  // the Relu's output has the same parameters (then the clamp at the zero point is the same bits)
+  if (relu && L.E.requant === 'onnx' && L.rangeQp(y)) {
+    const a = L.rangeQp(y)!,
+      b = L.rangeQp(relu.outputs[0]!);
+    if (!b || a.scale !== b.scale || a.zp !== b.zp) relu = undefined;
+  }
   const out = relu ? relu.outputs[0]! : y;
   const yqp = L.rangeQp(out);
   if (!yqp) return 'no static range for the output';
