@@ -243,6 +243,34 @@ describe('QLinearConv in sparrow-int8: the int8 kernels, onnxruntime bit for bit
     });
   }
 
+  it('uint8 graph input and output (no QuantizeLinear / DequantizeLinear pairs): the layer int8, onnxruntime bit for bit', async () => {
+    const rnd = lcg(4711);
+    const c = CONV_CASES[1]!;
+    const { bytes: withQdq } = qconvModel(c, rnd);
+    // the same QLinearConv, read and written as uint8 by the graph itself
+    const proto = onnxRuntime.ModelProto.decode(withQdq);
+    const g = proto.graph!;
+    g.node = g.node!.filter((n) => n.opType === 'QLinearConv');
+    g.input = [{ name: 'xq', type: { tensorType: { elemType: 2, shape: { dim: [1, c.C, c.H, c.W].map((d) => ({ dimValue: d })) } } } }];
+    g.output = [{ name: 'yq', type: { tensorType: { elemType: 2 } } }];
+    const bytes = onnxRuntime.ModelProto.encode(proto).finish();
+    const ort = await createOrtEngine('ort-node', bytes);
+    const s = await Session.fromOnnx(bytes, { engine: 'sparrow-int8' });
+    for (let i = 0; i < 4; i++) {
+      const x: Tensor = {
+        dtype: 'uint8',
+        dims: [1, c.C, c.H, c.W],
+        data: Uint8Array.from({ length: c.C * c.H * c.W }, () => Math.floor(rnd() * 256)),
+      };
+      const [a, b] = [await ort.run({ xq: x }), await s.run({ xq: x })];
+      expect(Array.from(b['yq']!.data as Uint8Array)).toEqual(Array.from(a['yq']!.data as Uint8Array));
+    }
+    await ort.dispose();
+    expect(s.report!.int8!.layers.map((l) => [l.node, l.io])).toEqual([['qconv', 'i8']]);
+    // the DequantizeLinear of the input and the QuantizeLinear of the output run in float, losslessly
+    expect(s.report!.fallbackOps.map((f) => f.op).sort()).toEqual(['DequantizeLinear', 'QuantizeLinear']);
+  });
+
   it('a weight zero point the symmetric kernels cannot take: the QLinearConv stays (reference kernel), onnxruntime bit for bit', async () => {
     const rnd = lcg(99);
     const c = CONV_CASES[0]!;
@@ -252,9 +280,9 @@ describe('QLinearConv in sparrow-int8: the int8 kernels, onnxruntime bit for bit
     expect(rep.qlinear).toBe(0);
     expect(rep.kept).toEqual([{ node: 'qconv', op: 'QLinearConv', reason: expect.stringMatching(/weight zero point 3/) }]);
     const s = await sameBitsAsOrt(bytes, dims, rnd, 2);
-    // no activation pair left: dynamic mode, the QLinearConv among its float ops
+    // the QLinearConv runs its reference kernel between the int8 input and output
     expect(s.report!.int8!.layers).toEqual([]);
-    expect(s.report!.int8!.floatOps).toContain('qconv');
+    expect(s.report!.fallbackOps.map((f) => [f.node, f.op])).toContainEqual(['qconv', 'QLinearConv']);
   });
 });
 
