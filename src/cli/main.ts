@@ -20,6 +20,7 @@ import { MAGIC } from '../format/container.js';
 import { importOnnx } from '../onnx/import.js';
 import { optimize } from '../ir/passes.js';
 import { extractQdq } from '../ir/qdq.js';
+import { lowerQOperator } from '../ir/qoperator.js';
 import {
   COMPRESS_DEFAULTS,
   PRUNE_METHODS,
@@ -375,10 +376,14 @@ function buildProgram(out: (s: string) => void): Command {
         if (isSparrowFile(bytes))
           throw new SparrowError('invalid_argument', `${model} is already a .sparrow file; compress takes the .onnx model`);
         const graph = importOnnx(bytes);
-        // a model already quantized in QDQ form keeps its int8 weights and activation parameters
-        const qdq = graph.nodes.some((n) => n.domain === '' && (n.op === 'QuantizeLinear' || n.op === 'DequantizeLinear'))
-          ? extractQdq(graph)
-          : undefined;
+        // a model already quantized in QDQ form (or QOperator form, rewritten into it) keeps its
+        // int8 weights and activation parameters
+        const qop = lowerQOperator(graph);
+        const fromQop = qop.qlinear + qop.integer > 0;
+        const qdq =
+          fromQop || graph.nodes.some((n) => n.domain === '' && (n.op === 'QuantizeLinear' || n.op === 'DequantizeLinear'))
+            ? extractQdq(graph)
+            : undefined;
         const fromQdq = !!qdq && qdq.weights.size > 0;
         if (!fromQdq) optimize(graph);
         const input = graph.inputs[0];
@@ -405,21 +410,26 @@ function buildProgram(out: (s: string) => void): Command {
         if (fromQdq) {
           // only the flags the user gave: compressQdqGraph refuses those that would change the weights
           const given = (k: string): boolean => cmd.getOptionValueSource(k) !== 'default';
-          const result = await compressQdqGraph(graph, qdq!, {
-            ...(given('sparsity') ? { sparsity: base.sparsity } : {}),
-            ...(o.prune !== undefined ? { prune: base.prune } : {}),
-            ...(given('weightBits') ? { weightBits: base.weightBits } : {}),
-            ...(given('activations') ? { activations: base.activations } : {}),
-            ...(base.targetBytes !== undefined ? { targetBytes: base.targetBytes } : {}),
-            ...(o.calib ? { calib: { batches: [], spec: o.calib } } : {}),
-            preprocessing: pre,
-          });
+          const result = await compressQdqGraph(
+            graph,
+            qdq!,
+            {
+              ...(given('sparsity') ? { sparsity: base.sparsity } : {}),
+              ...(o.prune !== undefined ? { prune: base.prune } : {}),
+              ...(given('weightBits') ? { weightBits: base.weightBits } : {}),
+              ...(given('activations') ? { activations: base.activations } : {}),
+              ...(base.targetBytes !== undefined ? { targetBytes: base.targetBytes } : {}),
+              ...(o.calib ? { calib: { batches: [], spec: o.calib } } : {}),
+              preprocessing: pre,
+            },
+            fromQop ? 'qoperator' : 'qdq',
+          );
           await writeOutput(o.output, result.bytes);
           const report = inspectSparrow(result.bytes);
           out(
             o.json
               ? JSON.stringify(report)
-              : `${formatInspect(report, o.output)}\n\n${result.layers.length} int8 weight tensors kept from the QDQ model (not pruned or ` +
+              : `${formatInspect(report, o.output)}\n\n${result.layers.length} int8 weight tensors kept from the ${fromQop ? 'QOperator' : 'QDQ'} model (not pruned or ` +
                   `quantized again), ${qdq!.ranges.size} activation ranges from its QuantizeLinear/DequantizeLinear pairs; biases float32.`,
           );
           return;
