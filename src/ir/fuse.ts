@@ -39,6 +39,8 @@ export interface FuseOptions {
   activations?: 'clamp' | 'all';
   /** the transformer patterns (step 0; default: with activations 'all'); false leaves them unfused (tests) */
   patterns?: boolean;
+  /** values that must stay values: nothing fuses across them (the int8 engine's quantized values in 'onnx' mode) */
+  keep?: ReadonlySet<string>;
 }
 
 export interface FuseReport {
@@ -94,14 +96,14 @@ const POST_ACTIVATIONS = new Set(['Sigmoid', 'Tanh', 'HardSwish', 'HardSigmoid',
 /** Fuses in place (see the file header). */
 export function fuseGraph(graph: Graph, opts: FuseOptions = {}): FuseReport {
   const report: FuseReport = { biases: 0, activations: 0 };
-  if (opts.patterns ?? opts.activations !== 'clamp') {
+  if ((opts.patterns ?? opts.activations !== 'clamp') && !opts.keep?.size) {
     const gx = indexOf(graph);
     const p = fusePatterns(graph, gx);
     const attention = fuseAttention(graph, gx);
     if (attention) eliminateDeadNodes(graph);
     for (const [k, v] of Object.entries({ ...p, attention })) if (v) (report as unknown as Record<string, number>)[k] = v;
   }
-  const ix = indexGraph(graph);
+  const ix = indexGraph(graph, opts.keep);
   for (const add of [...graph.nodes]) {
     if (add.domain === '' && add.op === 'Add' && fuseBias(graph, ix, add)) report.biases++;
   }
@@ -127,6 +129,8 @@ interface FuseIndex {
   readers: Map<string, Node[]>;
   /** value → the nodes whose first output it is and that have no other (non-omitted) output */
   writers: Map<string, Node[]>;
+  /** FuseOptions.keep */
+  keep: ReadonlySet<string> | undefined;
 }
 
 function addTo(m: Map<string, Node[]>, k: string, n: Node): void {
@@ -143,8 +147,8 @@ function removeFrom(m: Map<string, Node[]>, k: string, n: Node): void {
 
 const singleOutput = (n: Node): boolean => n.outputs.every((o, j) => j === 0 || !o);
 
-function indexGraph(graph: Graph): FuseIndex {
-  const ix: FuseIndex = { readers: new Map(), writers: new Map() };
+function indexGraph(graph: Graph, keep?: ReadonlySet<string>): FuseIndex {
+  const ix: FuseIndex = { readers: new Map(), writers: new Map(), keep };
   for (const n of graph.nodes) {
     for (const i of n.inputs) {
       if (!i) continue;
@@ -195,7 +199,7 @@ const staticDims = (graph: Graph, name: string): number[] | undefined => {
  * is its only reader, reading it once; the first such node in graph order.
  */
 function soleProducer(graph: Graph, ix: FuseIndex, x: string, reader: Node): Node | undefined {
-  if (graph.outputs.includes(x) || graph.inputs.includes(x)) return undefined;
+  if (graph.outputs.includes(x) || graph.inputs.includes(x) || ix.keep?.has(x)) return undefined;
   const users = ix.readers.get(x);
   if (!users || users.length !== 1 || users[0] !== reader || reader.inputs.filter((i) => i === x).length !== 1) return undefined;
   const writers = ix.writers.get(x);
@@ -397,7 +401,16 @@ function fuseGated(graph: Graph, ix: FuseIndex, gate: Node): boolean {
   } else return false;
   const x = gate.inputs[0] ?? '',
     s = gate.outputs[0] ?? '';
-  if (!x || !s || graph.outputs.includes(x) || graph.outputs.includes(s) || graph.values.get(x)?.info.dtype !== 'float32') return false;
+  if (
+    !x ||
+    !s ||
+    ix.keep?.has(x) ||
+    ix.keep?.has(s) ||
+    graph.outputs.includes(x) ||
+    graph.outputs.includes(s) ||
+    graph.values.get(x)?.info.dtype !== 'float32'
+  )
+    return false;
   const sReaders = ix.readers.get(s) ?? [];
   if (sReaders.length !== 1) return false;
   const mul = sReaders[0]!;

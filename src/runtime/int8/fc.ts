@@ -61,7 +61,7 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
         if (dense) {
           const o: Qs8Out = out.mode === 'f32' && dyn ? { ...out, zx, scale: WM.f32(qp, N).slice() } : out;
           const r = qs8FcRef(M, N, K, WM.i8(src, M * K), dense, o);
-          if (out.mode === 'int8') WM.i8(yp, M * N).set(r as Int8Array);
+          if (out.mode !== 'f32') WM.i8(yp, M * N).set(r as Int8Array);
           else WM.f32(yp, M * N).set(r as Float32Array);
           return;
         }

@@ -8,7 +8,7 @@ import { elementCount, type Attrs, type KernelContext, type Tensor } from '../..
 import { AttrReader } from '../../ops/ref/util.js';
 import { consumers, type Graph, type Node } from '../../ir/graph.js';
 import { fusedActivation, FUSED_DOMAIN } from '../../ir/fuse.js';
-import { int8QuantParams, quantizeBiasInt32, quantizeMultiplier } from '../../quant/int8.js';
+import { dynamicQuantParamsUint8, int8QuantParams, quantizeBiasInt32, quantizeMultiplier } from '../../quant/int8.js';
 import { dequantizeRef, quantizeRef } from '../../kernels/int8_ref.js';
 import type { Qs8Out } from '../../kernels/int8.js';
 import type { SparrowWasm, WasmExports } from '../../wasm/gateway.js';
@@ -25,6 +25,8 @@ export interface Int8Weights {
   readonly report: Int8Report;
   readonly sparseDensity: number;
   readonly sparseFcDensity: number;
+  /** Int8EngineOptions.requant */
+  readonly requant: 'fixed' | 'onnx';
   weight(L: Int8Lower, name: string, axis: 0 | 1): QWeight;
   placed(w: QWeight, format: PlaceFormat, groups?: number): Placement;
 }
@@ -159,7 +161,7 @@ export class Int8Lower {
 
   /** the form a producer writes value `name` in (int8 when it has static parameters and is read by nodes) */
   outForm(name: string): Form {
-    return this.rangeQp(name) && !this.outputOnly(name) ? 'i8' : 'f32';
+    return this.rangeQp(name) && (this.E.requant === 'onnx' || !this.outputOnly(name)) ? 'i8' : 'f32';
   }
 
   /** Value `name` in `want` form: itself, or a converted copy (a quantize/dequantize step, once). undefined: no int8 parameters. */
@@ -249,7 +251,13 @@ export class Int8Lower {
     let io: Int8Layer['io'];
     if (xi8) {
       const xp = this.qp.get(xi8)!;
-      if (yqp) {
+      if (yqp && this.E.requant === 'onnx') {
+        // QLinearConv / QLinearMatMul: int32 bias of scale fround(s_x·s_w[c]), float32 multiplier
+        const b = quantizeBiasInt32(bias, xp.scale, w.scales, { onSaturate: 'clamp' });
+        const multiplier = Float32Array.from(b.scales, (s) => Math.fround(s / yqp.scale));
+        out = { mode: 'qlinear', zx: xp.zp, zy: yqp.zp, lo: act.lo, hi: act.hi, bias: b.q, multiplier };
+        io = 'i8';
+      } else if (yqp) {
         const b = quantizeBiasInt32(bias, xp.scale, w.scales, { onSaturate: 'clamp' });
         const mult = new Int32Array(N),
           shift = new Int32Array(N);
@@ -291,7 +299,8 @@ export class Int8Lower {
     const W = this.w,
       ex = this.ex,
       N = sw.length,
-      scalar = this.scalar;
+      scalar = this.scalar,
+      onnx = this.E.requant === 'onnx';
     return () => {
       const v = W.f32(x, n);
       let lo = 0,
@@ -301,7 +310,7 @@ export class Int8Lower {
         if (a < lo) lo = a;
         if (a > hi) hi = a;
       }
-      const p = int8QuantParams({ min: lo, max: hi });
+      const p = onnx ? onnxDynamicParams(lo, hi) : int8QuantParams({ min: lo, max: hi });
       if (scalar) W.i8(xq, n).set(quantizeRef(v, p.scale, p.zeroPoint));
       else ex.qs8_quantize__wasmsimd(n, x, p.scale, p.zeroPoint, xq);
       W.i32(q, 8)[1] = p.zeroPoint;
@@ -310,6 +319,12 @@ export class Int8Lower {
       return p.zeroPoint;
     };
   }
+}
+
+/** DynamicQuantizeLinear's uint8 parameters of [lo, hi] as int8 ones (zero point − 128: q_i8 = q_u8 − 128). */
+function onnxDynamicParams(lo: number, hi: number): { scale: number; zeroPoint: number } {
+  const p = dynamicQuantParamsUint8(lo, hi);
+  return { scale: p.scale, zeroPoint: p.zeroPoint - 128 };
 }
 
 const FLOAT_BETWEEN = 'dynamic: float between layers';
