@@ -1,5 +1,5 @@
-// The transformer kernels as data (tests sweep every entry against src/kernels/f32_tfm_ref.ts,
-// the bench times them) and TS drivers that lay their buffers out in SparrowWasm memory:
+// The transformer kernels as data (test/kernels.f32-tfm.test.ts sweeps every entry against
+// src/kernels/f32_tfm_ref.ts) and TS drivers that lay their buffers out in SparrowWasm memory:
 // fused attention (assembly/f32/attention.ts), the decomposed LayerNorm / RMSNorm
 // (assembly/f32ops/tnorm.ts), the gather of rows by run-time indices (x_gather_rows).
 import { SparrowError } from '../errors.js';
