@@ -381,4 +381,29 @@ describe('sparrow-f32: integer and bool tensors, Cast, comparisons, Where, movem
       1,
     );
   });
+
+  it('Softmax over the last axis: max-subtracted, and NaN / ±Inf rows as the reference (all −Inf → NaN, +Inf → NaN, NaN spreads)', async () => {
+    const rows = [
+      [1, 2, 3, 4, 5, 6, 7],
+      [1000, 999, -1000, 0, 0, 0, 0], // large: exp(x − max) keeps them finite
+      [-Infinity, 0, 1, -Infinity, 2, 3, 4],
+      [-Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity],
+      [Infinity, 0, 1, 2, 3, 4, 5],
+      [NaN, 0, 1, 2, 3, 4, 5],
+      [-3.4028234663852886e38, 0, -3.4028234663852886e38, 1, 1, 1, 1],
+    ];
+    const x = T('float32', rows.flat(), [rows.length, 7]);
+    const bytes = buildModel(model({ op: 'Softmax', inputs: { x }, attrs: { axis: -1 }, outDtype: 'float32' }));
+    const want = (await (await Session.fromOnnx(bytes)).run({ x }))['y0']!.data as Float32Array;
+    const s = await Session.fromOnnx(bytes, { engine: 'sparrow-f32', wasmModule });
+    const got = (await s.run({ x }))['y0']!.data as Float32Array;
+    expect(s.report!.fallbackOps).toEqual([]);
+    for (let i = 0; i < want.length; i++) {
+      if (Number.isNaN(want[i]!)) expect(Number.isNaN(got[i]!), `[${i}]`).toBe(true);
+      else expect(Math.abs(got[i]! - want[i]!), `[${i}] ${got[i]} vs ${want[i]}`).toBeLessThanOrEqual(4e-7 * Math.abs(want[i]!) + 1e-37);
+    }
+    expect(Array.from(got.subarray(21, 28)).every(Number.isNaN)).toBe(true);
+    expect(Array.from(got.subarray(28, 35)).every(Number.isNaN)).toBe(true);
+    expect(Array.from(got.subarray(35, 42)).every(Number.isNaN)).toBe(true);
+  });
 });
