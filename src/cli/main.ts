@@ -674,7 +674,7 @@ function buildProgram(out: (s: string) => void): Command {
     .option(
       '--compressed <file>',
       "the model's .sparrow file (default: its weights packed in memory); sparrow-int8 runs it " +
-        '(without it, sparrow-int8 quantizes the ONNX weights at load and runs in dynamic mode)',
+        '(without it, sparrow-int8 runs the ONNX file: QDQ/QOperator weights as they are, float weights quantized at load, dynamic activation ranges where the model has none)',
     )
     .option(
       '--engines <list>',
