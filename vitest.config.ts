@@ -55,6 +55,9 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: [...exclude('cli', 'data', 'workers', 'workers-node', 'browser'), 'test/workers/**'],
           env: { SPARROW_TEST_TIER: 'unit' },
+          // one module graph per worker instead of one per file: importing src/ and the op registry
+          // per file dominated the tier's CPU time; a unit test must leave no global state behind
+          isolate: false,
         },
       },
       {

@@ -5,21 +5,19 @@
 //  - the ConvTranspose encoder-decoder at 224x224 (its two k4 s2 p1 decoder layers);
 //  - LR-ASPP MobileNetV3-Large at 256x256 and 320x480 (two bilinear Resizes to sizes computed
 //    from the input's Shape: the same model bytes, one plan per input shape).
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../src/ops/types.js';
 import { createOrtEngine } from '../src/runtime/ort.js';
 import { Session } from '../src/runtime/session.js';
 import '../src/ops/ref/index.js';
 import { lcg } from './helpers/tensors.js';
+import { dataPath, haveData } from './helpers/data.js';
 
-const ZOO = join(process.env.SPARROW_DATA ?? resolve(process.cwd(), '../shared/data'), 'models', 'zoo');
-const LRASPP = join(ZOO, 'lraspp_mobilenet_v3_large-random.onnx');
-const CTED = join(ZOO, 'convtranspose-ed-random.onnx');
-for (const f of [LRASPP, CTED]) {
-  if (!existsSync(f)) console.warn(`\n*** SKIPPING engine.f32-resample.data for ${f}: not found (set SPARROW_DATA to the data tier) ***\n`);
-}
+const LRASPP = dataPath('models', 'zoo', 'lraspp_mobilenet_v3_large-random.onnx');
+const CTED = dataPath('models', 'zoo', 'convtranspose-ed-random.onnx');
+const HAVE_LRASPP = haveData('LR-ASPP on sparrow-f32 (WASM Resize)', 'models/zoo/lraspp_mobilenet_v3_large-random.onnx');
+const HAVE_CTED = haveData('the ConvTranspose encoder-decoder on sparrow-f32 (WASM)', 'models/zoo/convtranspose-ed-random.onnx');
 
 function input(dims: number[], seed: number): Tensor {
   const r = lcg(seed);
@@ -54,16 +52,17 @@ async function check(file: string, dims: number[], ops: string[]): Promise<void>
   } finally {
     await ort.dispose();
   }
-  // the ops are steps of the plan (not folded away): each a WASM kernel, as fallbackOps is empty
+  // the ops are steps of the plan (not folded away; fused with a following Relu/Clip or not): each
+  // a WASM kernel, as fallbackOps is empty
   const steps = await ses.profile(feeds, 1);
-  for (const op of ops) expect(steps.filter((s) => s.op === op).length, op).toBe(2);
+  for (const op of ops) expect(steps.filter((s) => s.op === op || s.op === `sparrow.Fused${op}`).length, op).toBe(2);
 }
 
 describe('zoo models with ConvTranspose / Resize on sparrow-f32 (WASM) vs onnxruntime-node', () => {
-  it.skipIf(!existsSync(CTED))('ConvTranspose encoder-decoder, 1x3x224x224', async () => {
+  it.runIf(HAVE_CTED)('ConvTranspose encoder-decoder, 1x3x224x224', async () => {
     await check(CTED, [1, 3, 224, 224], ['ConvTranspose']);
   });
-  it.skipIf(!existsSync(LRASPP))('LR-ASPP MobileNetV3-Large, 1x3x256x256 and 1x3x320x480', async () => {
+  it.runIf(HAVE_LRASPP)('LR-ASPP MobileNetV3-Large, 1x3x256x256 and 1x3x320x480', async () => {
     await check(LRASPP, [1, 3, 256, 256], ['Resize']);
     await check(LRASPP, [1, 3, 320, 480], ['Resize']);
   });

@@ -12,6 +12,7 @@ import { argmaxRow, imageBatch } from '../io/datasets.js';
 import { loadDataset, loadDatasetSpec, type DatasetName } from '../io/datasets_node.js';
 import { runConformance } from '../bench/conformance.js';
 import { checkModel, formatCheck } from './check.js';
+import { registerTextCommands } from './textgen.js';
 import { Session, type EngineName } from '../runtime/session.js';
 import { isOrtEngine, openEngine, prepareEngine, sessionEngine, type InferenceEngine, type OrtEngineName } from '../runtime/ort.js';
 import { imageBatchParams, loadSparrowModel, preprocessPixels, type Preprocessing } from '../runtime/sparrow_model.js';
@@ -19,6 +20,7 @@ import { MAGIC } from '../format/container.js';
 import { importOnnx } from '../onnx/import.js';
 import { optimize } from '../ir/passes.js';
 import { extractQdq } from '../ir/qdq.js';
+import { lowerQOperator } from '../ir/qoperator.js';
 import {
   COMPRESS_DEFAULTS,
   PRUNE_METHODS,
@@ -375,10 +377,14 @@ function buildProgram(out: (s: string) => void): Command {
         if (isSparrowFile(bytes))
           throw new SparrowError('invalid_argument', `${model} is already a .sparrow file; compress takes the .onnx model`);
         const graph = importOnnx(bytes);
-        // a model already quantized in QDQ form keeps its int8 weights and activation parameters
-        const qdq = graph.nodes.some((n) => n.domain === '' && (n.op === 'QuantizeLinear' || n.op === 'DequantizeLinear'))
-          ? extractQdq(graph)
-          : undefined;
+        // a model already quantized in QDQ form (or QOperator form, rewritten into it) keeps its
+        // int8 weights and activation parameters
+        const qop = lowerQOperator(graph);
+        const fromQop = qop.qlinear + qop.integer > 0;
+        const qdq =
+          fromQop || graph.nodes.some((n) => n.domain === '' && (n.op === 'QuantizeLinear' || n.op === 'DequantizeLinear'))
+            ? extractQdq(graph)
+            : undefined;
         const fromQdq = !!qdq && qdq.weights.size > 0;
         if (!fromQdq) optimize(graph);
         const input = graph.inputs[0];
@@ -405,21 +411,26 @@ function buildProgram(out: (s: string) => void): Command {
         if (fromQdq) {
           // only the flags the user gave: compressQdqGraph refuses those that would change the weights
           const given = (k: string): boolean => cmd.getOptionValueSource(k) !== 'default';
-          const result = await compressQdqGraph(graph, qdq!, {
-            ...(given('sparsity') ? { sparsity: base.sparsity } : {}),
-            ...(o.prune !== undefined ? { prune: base.prune } : {}),
-            ...(given('weightBits') ? { weightBits: base.weightBits } : {}),
-            ...(given('activations') ? { activations: base.activations } : {}),
-            ...(base.targetBytes !== undefined ? { targetBytes: base.targetBytes } : {}),
-            ...(o.calib ? { calib: { batches: [], spec: o.calib } } : {}),
-            preprocessing: pre,
-          });
+          const result = await compressQdqGraph(
+            graph,
+            qdq!,
+            {
+              ...(given('sparsity') ? { sparsity: base.sparsity } : {}),
+              ...(o.prune !== undefined ? { prune: base.prune } : {}),
+              ...(given('weightBits') ? { weightBits: base.weightBits } : {}),
+              ...(given('activations') ? { activations: base.activations } : {}),
+              ...(base.targetBytes !== undefined ? { targetBytes: base.targetBytes } : {}),
+              ...(o.calib ? { calib: { batches: [], spec: o.calib } } : {}),
+              preprocessing: pre,
+            },
+            fromQop ? 'qoperator' : 'qdq',
+          );
           await writeOutput(o.output, result.bytes);
           const report = inspectSparrow(result.bytes);
           out(
             o.json
               ? JSON.stringify(report)
-              : `${formatInspect(report, o.output)}\n\n${result.layers.length} int8 weight tensors kept from the QDQ model (not pruned or ` +
+              : `${formatInspect(report, o.output)}\n\n${result.layers.length} int8 weight tensors kept from the ${fromQop ? 'QOperator' : 'QDQ'} model (not pruned or ` +
                   `quantized again), ${qdq!.ranges.size} activation ranges from its QuantizeLinear/DequantizeLinear pairs; biases float32.`,
           );
           return;
@@ -664,7 +675,7 @@ function buildProgram(out: (s: string) => void): Command {
     .option(
       '--compressed <file>',
       "the model's .sparrow file (default: its weights packed in memory); sparrow-int8 runs it " +
-        '(without it, sparrow-int8 quantizes the ONNX weights at load and runs in dynamic mode)',
+        '(without it, sparrow-int8 runs the ONNX file: QDQ/QOperator weights as they are, float weights quantized at load, dynamic activation ranges where the model has none)',
     )
     .option(
       '--engines <list>',
@@ -885,12 +896,19 @@ function buildProgram(out: (s: string) => void): Command {
     .description('run the ONNX backend conformance tests (folders test_*/model.onnx + test_data_set_*)')
     .argument('<dir>', 'folder holding test_* folders')
     .option('--filter <regex>', 'only tests whose name matches')
-    .option('--engine <engine>', 'sparrow-f32 or sparrow-ref', 'sparrow-f32')
+    .option(
+      '--engine <engine>',
+      'sparrow-f32, sparrow-int8 (float layers run quantized: for the quantized-op tests) or sparrow-ref',
+      'sparrow-f32',
+    )
     .option('--json', 'print one JSON document')
     .action(async (dir: string, o: { filter?: string; engine: string; json?: boolean }) => {
       const engine = engineOf(o.engine);
-      if (engine !== 'reference' && engine !== 'sparrow-f32')
-        throw new SparrowError('invalid_argument', `conformance runs Sparrow's engines (sparrow-f32, sparrow-ref), not ${o.engine}`);
+      if (engine !== 'reference' && engine !== 'sparrow-f32' && engine !== 'sparrow-int8')
+        throw new SparrowError(
+          'invalid_argument',
+          `conformance runs Sparrow's engines (sparrow-f32, sparrow-int8, sparrow-ref), not ${o.engine}`,
+        );
       const { existsSync } = await import('node:fs');
       if (!existsSync(dir)) throw new SparrowError('io_error', `no such folder: ${dir}`);
       const re = o.filter ? new RegExp(o.filter) : undefined;
@@ -902,6 +920,7 @@ function buildProgram(out: (s: string) => void): Command {
       }
     });
 
+  registerTextCommands(program, out);
   return program;
 }
 

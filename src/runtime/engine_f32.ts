@@ -56,8 +56,9 @@ export class F32Engine extends WasmEngine implements F32Constants {
 
   protected lower(g: Graph): CompiledPlan {
     const P = new PlanBuilder(g, this.w);
+    P.arenaAll = true;
     const L = new F32Lower(P, this);
-    for (const i of g.inputs) if (L.kind(i) === 'arena') P.define(i, 'f32');
+    for (const i of g.inputs) if (L.kind(i) === 'arena') P.define(i, L.formOf(i));
     try {
       for (const n of g.nodes) {
         if (ALIAS_OPS.has(n.op) && n.domain === '') {

@@ -44,10 +44,10 @@
 // same plan and the same data: the whole-model identity test compares it with 'simd' bit for bit.
 import { SparrowError } from '../errors.js';
 import { elementCount, type Tensor } from '../ops/types.js';
-import type { Graph } from '../ir/graph.js';
+import { consumers, type Graph } from '../ir/graph.js';
 import type { CodedInt8 } from '../format/graph.js';
 import { decodeInt8Ref } from '../codec/int8.js';
-import { quantizePerChannelInt8 } from '../quant/int8.js';
+import { int8QuantParams, quantizePerChannelInt8 } from '../quant/int8.js';
 import { csrLayout, SPARSE_DENSITY } from '../kernels/int8.js';
 import { csrFromDense } from '../kernels/int8_ref.js';
 import { WasmEngine, type EngineOptions } from './engine.js';
@@ -81,6 +81,19 @@ export interface Int8EngineOptions extends EngineOptions {
    * in float32. Replaces the float head rule (diagnostics: `sparrow compare --layers`).
    */
   quantizeLayer?: (node: string) => boolean;
+  /**
+   * How int8 layers requantize and quantize per run (default 'fixed'):
+   *   'fixed'  Sparrow's scheme (src/quant/int8.ts): Q31 fixed-point multipliers (TFLite), dynamic
+   *            inputs with int8QuantParams; a layer whose output is only a graph output writes
+   *            float32 straight from its accumulators;
+   *   'onnx'   the ONNX operators' arithmetic as onnxruntime computes it, for models quantized in
+   *            ONNX (QDQ, QOperator, dynamic): Conv / FC outputs requantized as QLinearConv /
+   *            QLinearMatMul (float32 multiplier fround(fround(s_x·s_w)/s_y), rounding half to
+   *            even), every value with a range stored quantized (graph outputs too, dequantized
+   *            after) and never fused across, dynamic inputs with DynamicQuantizeLinear's uint8
+   *            parameters (zero point − 128).
+   */
+  requant?: 'fixed' | 'onnx';
 }
 
 /** Dynamic mode: how many weight layers next to the outputs run in float32 (Int8EngineOptions.floatHead). */
@@ -189,6 +202,10 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
     return this.#opts.floatHead ?? FLOAT_HEAD;
   }
 
+  get requant(): 'fixed' | 'onnx' {
+    return this.#opts.requant ?? 'fixed';
+  }
+
   get sparseFcDensity(): number {
     return this.#opts.sparseFcDensity ?? SPARSE_FC_DENSITY;
   }
@@ -212,8 +229,29 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
    * place after the kernel, Int8Lower.postActivation; the float layers take it as sparrow-f32 does)
    */
   protected override fuseOptions(): FuseOptions {
-    return { activations: this.#opts.ranges ? 'clamp' : 'all' };
+    return { activations: this.#opts.ranges || this.requant === 'onnx' ? 'clamp' : 'all', ...(this.#keep ? { keep: this.#keep } : {}) };
   }
+
+  /**
+   * 'onnx': the values the model quantizes stay values (a fusion across one would skip its
+   * rounding), but for one read only by a Relu quantized with the same parameters: the Relu is
+   * then the output clamp at the zero point, the same bits (computed once, lazily).
+   */
+  get #keep(): ReadonlySet<string> | undefined {
+    const ranges = this.#opts.ranges;
+    if (this.requant !== 'onnx' || !ranges) return undefined;
+    if (this.#keepSet) return this.#keepSet;
+    const keep = new Set(ranges.keys());
+    const readers = consumers(this.graph);
+    for (const v of ranges.keys()) {
+      const r = readers.get(v) ?? [];
+      if (r.length !== 1 || r[0]!.domain !== '' || r[0]!.op !== 'Relu') continue;
+      if (sameRange(ranges.get(v), ranges.get(r[0]!.outputs[0]!))) keep.delete(v);
+    }
+    return (this.#keepSet = keep);
+  }
+
+  #keepSet: Set<string> | undefined;
 
   // ---- weights --------------------------------------------------------------------------------
 
@@ -472,6 +510,14 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       throw e;
     }
   }
+}
+
+/** Two static ranges with the same int8 parameters. */
+export function sameRange(a: readonly [number, number] | undefined, b: readonly [number, number] | undefined): boolean {
+  if (!a || !b) return false;
+  const p = int8QuantParams({ min: a[0], max: a[1] }),
+    q = int8QuantParams({ min: b[0], max: b[1] });
+  return p.scale === q.scale && p.zeroPoint === q.zeroPoint;
 }
 
 function transpose(src: Int8Array, rows: number, cols: number): Int8Array {

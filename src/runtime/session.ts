@@ -22,6 +22,7 @@ import { loadSparrowModel, type CompressionRecord, type Preprocessing } from './
 import { Int8Engine, type Int8Report } from './engine_int8.js';
 import type { CodedInt8 } from '../format/graph.js';
 import { extractQdq } from '../ir/qdq.js';
+import { lowerQOperator } from '../ir/qoperator.js';
 import { CODEC_RAW } from '../codec/int8.js';
 
 export type EngineName = 'reference' | 'sparrow-f32' | 'sparrow-int8';
@@ -91,6 +92,8 @@ export interface SessionOptions {
 interface Int8Inputs {
   ranges: Map<string, [number, number]> | null;
   coded: Map<string, CodedInt8>;
+  /** Int8EngineOptions.requant: 'onnx' for models quantized in ONNX (QDQ, QOperator, dynamic) */
+  requant?: 'fixed' | 'onnx';
 }
 
 /** How #create treats its graph. */
@@ -103,9 +106,13 @@ interface CreateHow {
 /**
  * A QDQ model's int8 weights and activation parameters for the int8 engine (src/ir/qdq.ts): the
  * pairs are rewritten in `graph` (a fresh import), the weights handed over as raw int8 streams;
- * a model without QDQ gives no ranges (dynamic mode) and no weights (quantized at load).
+ * a model without QDQ gives no ranges (dynamic mode) and no weights (quantized at load). A model
+ * in QOperator form (QLinearConv, QLinearMatMul, ConvInteger/MatMulInteger) is first rewritten
+ * into that form (src/ir/qoperator.ts). Either way the engine then requantizes as the ONNX
+ * operators do ('onnx').
  */
 function qdqInputs(graph: Graph): Int8Inputs {
+  const qop = lowerQOperator(graph);
   const q = extractQdq(graph);
   const coded = new Map<string, CodedInt8>();
   for (const [name, w] of q.weights) {
@@ -118,7 +125,14 @@ function qdqInputs(graph: Graph): Int8Inputs {
       scaleName: '',
     });
   }
-  return { ranges: q.ranges.size ? q.ranges : null, coded };
+  const quantized = q.ranges.size > 0 || q.weights.size > 0 || qop.qlinear + qop.integer > 0;
+  return { ranges: q.ranges.size ? q.ranges : null, coded, requant: quantized ? 'onnx' : 'fixed' };
+}
+
+/** A file compressed from a model quantized in ONNX (QDQ, QOperator) keeps that model's requantization. */
+function requantOf(c: CompressionRecord | null): 'fixed' | 'onnx' {
+  const source = c?.['source'];
+  return source === 'qdq' || source === 'qoperator' ? 'onnx' : 'fixed';
 }
 
 /** The report of passes that changed nothing. */
@@ -179,6 +193,7 @@ export class Session {
         ...(opts.planCache ? { planCache: opts.planCache } : {}),
         ranges: int8?.ranges ?? null,
         coded: int8?.coded ?? new Map(),
+        ...(int8?.requant ? { requant: int8.requant } : {}),
       });
       this.#i8 = i8;
       this.report = { ...(report ?? unchanged(graph)), fallbackOps: i8.fallbackOps, int8: i8.report };
@@ -271,7 +286,7 @@ export class Session {
       { ...rest, engine, ...(wasmModule ? { wasmModule } : {}) },
       {
         fromFile: true,
-        ...(int8 ? { int8: { ranges: model.activationRanges, coded: model.coded } } : {}),
+        ...(int8 ? { int8: { ranges: model.activationRanges, coded: model.coded, requant: requantOf(model.compression) } } : {}),
       },
     );
     s.#preprocessing = model.preprocessing;

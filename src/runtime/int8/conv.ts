@@ -57,7 +57,7 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   const qp = putChannelParams(WM, out, L.alloc);
   const xs = C * H * W,
     ys = M * geo.OH * geo.OW,
-    yb = out.mode === 'int8' ? 1 : 4;
+    yb = out.mode === 'f32' ? 4 : 1;
   L.layer({
     node: n.name,
     op: n.op,
@@ -70,7 +70,7 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
     workBytes: plan.workBytes,
     zx: out.zx,
     // dynamic: each image of the batch quantized with its own range
-    ...(dynamic ? { dynamic: { items: B, n: xs, sw: w.scales, q: plan.q, qp } } : {}),
+    ...(dynamic ? { dynamic: { ...L.dynamicItems(B, xs), sw: w.scales, q: plan.q, qp } } : {}),
     make: (yp, work) => {
       const dense = L.scalar ? w.dense() : undefined;
       const wp = wpl ? wpl.ptr : 0;
@@ -78,7 +78,7 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
         if (dense) {
           const o: Qs8Out = out.mode === 'f32' && dyn ? { ...out, zx, scale: WM.f32(qp, M).slice() } : out;
           const r = qs8Conv2dRef(WM.i8(src, xs), [C, H, W], dense, wd, attrs, o);
-          if (out.mode === 'int8') WM.i8(yp + i * ys, ys).set(r.data as Int8Array);
+          if (out.mode !== 'f32') WM.i8(yp + i * ys, ys).set(r.data as Int8Array);
           else WM.f32(yp + i * ys * 4, ys).set(r.data as Float32Array);
         } else {
           const s = kernel.run(WM, plan.g, plan.q, src, wp, qp, yp + i * ys * yb, work);

@@ -56,11 +56,11 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
     workBytes: workB,
     zx: out.zx,
     // dynamic: each row (a sample, a token) quantized with its own range
-    ...(dynamic ? { dynamic: { items: M, n: K, sw: w.scales, q, qp } } : {}),
+    ...(dynamic ? { dynamic: { ...L.dynamicItems(M, K), sw: w.scales, q, qp } } : {}),
     make: (yp, work) => {
       const dense = L.scalar ? w.dense() : undefined;
       const wt = !wpl ? 0 : (wpl.csr ?? wpl.ptr);
-      const yb = out.mode === 'int8' ? 1 : 4;
+      const yb = out.mode === 'f32' ? 4 : 1;
       return (src, zx, dyn, item) => {
         // one row (dynamic) or all M
         const m = item === undefined ? M : 1,
@@ -68,7 +68,7 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
         if (dense) {
           const o: Qs8Out = out.mode === 'f32' && dyn ? { ...out, zx, scale: WM.f32(qp, N).slice() } : out;
           const r = qs8FcRef(m, N, K, WM.i8(src, m * K), dense, o);
-          if (out.mode === 'int8') WM.i8(y, m * N).set(r as Int8Array);
+          if (out.mode !== 'f32') WM.i8(y, m * N).set(r as Int8Array);
           else WM.f32(y, m * N).set(r as Float32Array);
         } else {
           const s =

@@ -8,7 +8,7 @@ import { elementCount, type Attrs, type KernelContext, type Tensor } from '../..
 import { AttrReader } from '../../ops/ref/util.js';
 import { consumers, type Graph, type Node } from '../../ir/graph.js';
 import { fusedActivation, FUSED_DOMAIN } from '../../ir/fuse.js';
-import { int8QuantParams, quantizeBiasInt32, quantizeMultiplier } from '../../quant/int8.js';
+import { dynamicQuantParamsUint8, int8QuantParams, quantizeBiasInt32, quantizeMultiplier } from '../../quant/int8.js';
 import { dequantizeRef, quantizeRef } from '../../kernels/int8_ref.js';
 import type { Qs8Out } from '../../kernels/int8.js';
 import type { SparrowWasm, WasmExports } from '../../wasm/gateway.js';
@@ -27,6 +27,8 @@ export interface Int8Weights {
   readonly report: Int8Report;
   readonly sparseDensity: number;
   readonly sparseFcDensity: number;
+  /** Int8EngineOptions.requant */
+  readonly requant: 'fixed' | 'onnx';
   weight(L: Int8Lower, name: string, axis: 0 | 1): QWeight;
   placed(w: QWeight, format: PlaceFormat, groups?: number): Placement;
 }
@@ -146,7 +148,8 @@ export class Int8Lower {
         if (!d) return () => run(xp, s.zx, false);
         const quant = this.dynamicQuantizer(xqp, d.n, d.sw, d.q, d.qp);
         return () => {
-          for (let i = 0; i < d.items; i++) run(xqp, quant(xp + i * d.n * 4), true, i);
+          if (d.items === 1) run(xqp, quant(xp), true);
+          else for (let i = 0; i < d.items; i++) run(xqp, quant(xp + i * d.n * 4), true, i);
         };
       },
     });
@@ -163,7 +166,8 @@ export class Int8Lower {
    * the whole model, for a few percent of its arithmetic.
    */
   keptFloat(n: Node): boolean {
-    if (this.ranges || !isWeightLayer(n, this.g)) return false;
+    // a model quantized in ONNX says itself which layers are quantized
+    if (this.ranges || this.E.requant === 'onnx' || !isWeightLayer(n, this.g)) return false;
     if (this.quantizeLayer) return !this.quantizeLayer(n.name);
     if (this.floatHead <= 0) return false;
     if (!this.#toOutput) {
@@ -176,6 +180,15 @@ export class Int8Lower {
   }
   #toOutput: Map<Node, number> | undefined;
   #head = 0;
+
+  /**
+   * Dynamic mode: blocks of one per-run quantization (layerStep's `items`): one per image / FC
+   * row, or one for the whole input with requant 'onnx' (DynamicQuantizeLinear's per-tensor
+   * parameters, as onnxruntime computes them).
+   */
+  dynamicItems(items: number, n: number): { items: number; n: number } {
+    return this.E.requant === 'onnx' ? { items: 1, n: items * n } : { items, n };
+  }
 
   /** A quantized layer for the report. */
   layer(l: Int8Layer): void {
@@ -197,7 +210,7 @@ export class Int8Lower {
 
   /** the form a producer writes value `name` in (int8 when it has static parameters and is read by nodes) */
   outForm(name: string): Form {
-    return this.rangeQp(name) && !this.outputOnly(name) ? 'i8' : 'f32';
+    return this.rangeQp(name) && (this.E.requant === 'onnx' || !this.outputOnly(name)) ? 'i8' : 'f32';
   }
 
   /** Value `name` in `want` form: itself, or a converted copy (a quantize/dequantize step, once). undefined: no int8 parameters. */
@@ -266,13 +279,15 @@ export class Int8Lower {
 
   /**
    * Lowers a node that runs in float with the float32 engine's WASM kernels (src/runtime/f32/),
-   * when every activation it reads is stored as float32; false when it cannot (the caller falls
-   * back to the reference kernel).
+   * when every value it reads is a constant or a float32 activation and it writes float32 only;
+   * false when it cannot (the caller falls back to the reference kernel).
    */
   lowerFloat(n: Node): boolean {
     const F = this.f32;
     if (!F) return false;
-    for (const i of n.inputs) if (i && this.form.has(i) && this.form.get(i) !== 'f32') return false;
+    // float32 activations in, float32 out: the int8 plan keeps other dtypes in JS (fallback steps)
+    for (const i of n.inputs) if (i && !this.constOf(i) && this.form.get(i) !== 'f32') return false;
+    for (const o of n.outputs) if (o && this.P.info(o).dtype !== 'float32') return false;
     let low: Lowered | string;
     try {
       low = lowerF32(n, F);
@@ -320,7 +335,13 @@ export class Int8Lower {
     let io: Int8Layer['io'];
     if (xi8) {
       const xp = this.qp.get(xi8)!;
-      if (yqp) {
+      if (yqp && this.E.requant === 'onnx') {
+        // QLinearConv / QLinearMatMul: int32 bias of scale fround(s_x·s_w[c]), float32 multiplier
+        const b = quantizeBiasInt32(bias, xp.scale, w.scales, { onSaturate: 'clamp' });
+        const multiplier = Float32Array.from(b.scales, (s) => Math.fround(s / yqp.scale));
+        out = { mode: 'qlinear', zx: xp.zp, zy: yqp.zp, lo: act.lo, hi: act.hi, bias: b.q, multiplier };
+        io = 'i8';
+      } else if (yqp) {
         const b = quantizeBiasInt32(bias, xp.scale, w.scales, { onSaturate: 'clamp' });
         const mult = new Int32Array(N),
           shift = new Int32Array(N);
@@ -362,7 +383,8 @@ export class Int8Lower {
     const W = this.w,
       ex = this.ex,
       N = sw.length,
-      scalar = this.scalar;
+      scalar = this.scalar,
+      onnx = this.E.requant === 'onnx';
     return (x) => {
       const v = W.f32(x, n);
       let lo = 0,
@@ -372,7 +394,7 @@ export class Int8Lower {
         if (a < lo) lo = a;
         if (a > hi) hi = a;
       }
-      const p = int8QuantParams({ min: lo, max: hi });
+      const p = onnx ? onnxDynamicParams(lo, hi) : int8QuantParams({ min: lo, max: hi });
       if (scalar) W.i8(xq, n).set(quantizeRef(v, p.scale, p.zeroPoint));
       else ex.qs8_quantize__wasmsimd(n, x, p.scale, p.zeroPoint, xq);
       W.i32(q, 8)[1] = p.zeroPoint;
@@ -381,6 +403,12 @@ export class Int8Lower {
       return p.zeroPoint;
     };
   }
+}
+
+/** DynamicQuantizeLinear's uint8 parameters of [lo, hi] as int8 ones (zero point − 128: q_i8 = q_u8 − 128). */
+function onnxDynamicParams(lo: number, hi: number): { scale: number; zeroPoint: number } {
+  const p = dynamicQuantParamsUint8(lo, hi);
+  return { scale: p.scale, zeroPoint: p.zeroPoint - 128 };
 }
 
 const FLOAT_BETWEEN = 'dynamic: float between layers';
