@@ -134,14 +134,15 @@ describe('sparrow compare', () => {
     expect(doc.engines['sparrow-f32'].outputs.logits.within1e4).toBe(true);
   }, 120_000);
 
-  it('--layers: sparrow-int8 layer by layer; "every layer" is what compare reports for sparrow-int8', () => {
+  it('--layers: sparrow-int8 layer by layer; "default" is what compare reports for sparrow-int8', () => {
     const r = sparrow('compare', join(tmp, 'cls.onnx'), '--layers', '--samples', '6', '--seed', '2', '--json');
     expect(r.status, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc).toMatchObject({ against: 'ort-node', samples: 6, seed: 2 });
-    // two weight layers: no float head (a quarter of 2 is 0), so the default is every layer quantized
+    // two weight layers: the default keeps the output layer (the Gemm) in float
     expect(doc.all.layers).toBe(2);
-    expect(doc.default).toEqual(doc.all);
+    expect(doc.default.layers).toBe(1);
+    expect(doc.default.maxRel).toBeLessThan(doc.all.maxRel);
     expect(doc.layers.map((l: { node: string }) => l.node).sort()).toEqual(['Conv_0', 'Gemm_4']);
     for (const l of doc.layers) expect(l.maxRel).toBeGreaterThan(0);
     expect(doc.layers[0].maxRel).toBeGreaterThanOrEqual(doc.layers[1].maxRel); // worst first
@@ -149,7 +150,7 @@ describe('sparrow compare', () => {
       sparrow('compare', join(tmp, 'cls.onnx'), '--engines', 'sparrow-int8', '--samples', '6', '--seed', '2', '--json').stdout,
     );
     const q = c.engines['sparrow-int8'].outputs.logits;
-    expect([doc.all.maxRel, doc.all.argmaxAgreement]).toEqual([q.maxRel, q.argmaxAgreement]);
+    expect([doc.default.maxRel, doc.default.argmaxAgreement]).toEqual([q.maxRel, q.argmaxAgreement]);
     const text = sparrow('compare', join(tmp, 'cls.onnx'), '--layers', '--samples', '2');
     expect(text.stdout).toMatch(/layer \(only it quantized\)/);
   }, 120_000);

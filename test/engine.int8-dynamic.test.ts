@@ -146,10 +146,19 @@ describe('sparrow-int8 dynamic mode', () => {
     expect(none.report!.int8!.layers).toEqual([]);
   });
 
-  it('a small model is not all head: at most a quarter of its weight layers stay float', async () => {
-    const s = await Session.fromOnnx(model(2), { engine: 'sparrow-int8', wasmModule }); // 3 layers: head 0
+  it('a small model is not all head: a quarter of its weight layers stay float, at least its output layer', async () => {
+    const s = await Session.fromOnnx(model(2), { engine: 'sparrow-int8', wasmModule }); // 3 layers: head 1
     await s.run({ x: input(1, 3) });
-    expect(s.report!.int8!.layers.length).toBe(3);
+    expect(s.report!.int8!.layers.map((l) => l.node)).toEqual(['conv0', 'conv1']);
+    const one = buildModel({
+      nodes: [{ op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], name: 'c' }],
+      inputs: [{ name: 'x', dtype: 'float32', dims: [1, 4, 8, 8] }],
+      outputs: [{ name: 'y', dtype: 'float32', dims: null }],
+      initializers: { w: W([2, 4, 3, 3], 0.3) },
+    });
+    const s1 = await Session.fromOnnx(one, { engine: 'sparrow-int8', wasmModule }); // 1 layer: head 0
+    await s1.run({ x: input(1, 3) });
+    expect(s1.report!.int8!.layers.map((l) => l.node)).toEqual(['c']);
   });
 
   it('rejects a bad floatHead', async () => {

@@ -158,7 +158,8 @@ export class Int8Lower {
   /**
    * Dynamic mode: true for a weight layer (isWeightLayer) with fewer than `floatHead` weight
    * layers after it on its longest path to a graph output (layersToOutput): it runs in float32.
-   * (A model of fewer than 4·floatHead weight layers gets a head of a quarter of them, rounded down.)
+   * (A model of fewer than 4·floatHead weight layers gets a head of a quarter of them, rounded
+   * down, but of at least 1 when it has two layers or more: its output layer.)
    * With `quantizeLayer`, the layers it rejects run in float32 instead (diagnostics: one layer at a time).
    * The tail of a network passes its quantization error on with little left to average it out:
    * measured layer by layer on the zoo (EfficientNet-B0, MobileNetV3-Small, LR-ASPP), the
@@ -172,9 +173,10 @@ export class Int8Lower {
     if (this.floatHead <= 0) return false;
     if (!this.#toOutput) {
       this.#toOutput = layersToOutput(this.g);
-      // a small model is not all head: at most a quarter of its weight layers' depth stays float
+      // a small model is not all head: a quarter of its weight layers' depth stays float, but
+      // at least the output layer when it has two or more
       const layers = this.g.nodes.filter((m) => isWeightLayer(m, this.g)).length;
-      this.#head = Math.min(this.floatHead, Math.floor(layers / 4));
+      this.#head = Math.min(this.floatHead, Math.max(layers >= 2 ? 1 : 0, Math.floor(layers / 4)));
     }
     return (this.#toOutput.get(n) ?? Infinity) < this.#head;
   }
