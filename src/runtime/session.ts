@@ -72,6 +72,16 @@ export interface SessionOptions {
   /** sparrow-int8: weight density at or below which a Conv layer uses the sparse kernel (default SPARSE_DENSITY) */
   sparseDensity?: number;
   /**
+   * sparrow-int8, dynamic mode: weight layers within this many weight layers of a graph output
+   * run in float32 (default 3: the output layer and the two before it; 0 quantizes every layer)
+   */
+  floatHead?: number;
+  /**
+   * sparrow-int8, dynamic mode: which weight layers (by node name) are quantized, the others
+   * running in float32; replaces the float head rule (diagnostics)
+   */
+  quantizeLayer?: (node: string) => boolean;
+  /**
    * WASM engines: bounds of the compiled-plan cache (one plan per input signature; default 8
    * plans, 128 MiB). The least recently used plans beyond them are dropped and their memory reused.
    */
@@ -176,6 +186,8 @@ export class Session {
         ...(opts.wasmModule ? { wasmModule: opts.wasmModule } : {}),
         ...(opts.kernels ? { kernels: opts.kernels } : {}),
         ...(opts.sparseDensity !== undefined ? { sparseDensity: opts.sparseDensity } : {}),
+        ...(opts.floatHead !== undefined ? { floatHead: opts.floatHead } : {}),
+        ...(opts.quantizeLayer ? { quantizeLayer: opts.quantizeLayer } : {}),
         ...(opts.passes ? { passes: opts.passes } : {}),
         ...(how.fromFile && !opts.passes && opts.optimize !== false ? { optimized: true } : {}),
         ...(opts.planCache ? { planCache: opts.planCache } : {}),

@@ -225,3 +225,28 @@ export function xyStep(x: string, y: string, bind: (xp: number, yp: number, b: B
 export function xyKernel(x: string, y: string, run: (xp: number, yp: number) => void, inPlace = false): Lowered {
   return xyStep(x, y, (xp, yp) => () => run(xp, yp), inPlace);
 }
+
+/** Adds the step of a lowered node (a kernel, an alias-free no-op) to the plan; its arena outputs are defined in their forms (formOf). */
+export function pushLowered(L: F32Lower, n: Node, low: Lowered): void {
+  const P = L.P;
+  const arena = (name: string | undefined): name is string => !!name && L.kind(name) === 'arena';
+  const writes = n.outputs.filter(arena);
+  for (const o of writes) P.define(o, L.formOf(o));
+  const out = n.outputs[0];
+  P.steps.push({
+    label: n.name,
+    op: n.domain ? `${n.domain}.${n.op}` : n.op,
+    reads: [...new Set(n.inputs.filter(arena))],
+    writes,
+    ...(low.inPlace && out
+      ? {
+          inPlace: low.inPlace
+            .map((i) => n.inputs[i])
+            .filter((i): i is string => arena(i) && sameDims(L.dims(i), L.dims(out)))
+            .map((i) => [out, i] as const),
+        }
+      : {}),
+    ...(low.scratch ? { scratch: low.scratch } : {}),
+    ...(low.kind === 'kernel' && low.build ? { build: low.build } : {}),
+  });
+}
