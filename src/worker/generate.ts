@@ -147,6 +147,7 @@ export async function handleGenerate(req: Request, env: TextEnv, ref: string, ca
   generateStats.started++;
   generateStats.active++;
   let count = 0; // tokens sent
+  let cancelled = false;
   let ended = false;
   const end = (stopReason: GenerateStats['stopReason']): void => {
     if (ended) return;
@@ -194,12 +195,13 @@ export async function handleGenerate(req: Request, env: TextEnv, ref: string, ca
           chunk = enc.encode(`event: error\ndata: ${errorBody(code, e instanceof Error ? e.message : String(e))}\n\n`);
           last = true;
         }
-        if (abort.signal.aborted) return; // cancelled while this step ran
+        if (cancelled) return; // the stream was cancelled while this step ran
         ctrl.enqueue(chunk);
         if (last) ctrl.close();
       },
       async cancel() {
         // the client went away: stop between two steps, and close the generator
+        cancelled = true;
         abort.abort();
         end('aborted');
         await it.return(undefined as never).catch(() => undefined);
