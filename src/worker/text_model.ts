@@ -140,7 +140,8 @@ export async function loadText(env: TextEnv, cache: ModelCache, id: string, vers
   };
   const model = await cache.get(cacheKey(entry.sha256, engine), async () => {
     const bytes = await blob();
-    if (!texts.has(entry.sha256)) void rememberText(entry.sha256, Promise.resolve(textFromBytes(bytes, maxBytes)));
+    // (a bad tokenizer fails /generate and /embed below, not the session)
+    if (!texts.has(entry.sha256)) void rememberText(entry.sha256, (async () => textFromBytes(bytes, maxBytes))());
     return Session.fromSparrow(bytes, { engine, wasmModule, read: { maxBytes, maxDecodedBytes: 8 * maxBytes } });
   });
   // the session may come from a PUT or another engine's load: read the tokenizer from the blob then
