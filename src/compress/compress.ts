@@ -31,6 +31,7 @@ import { cloneGraph, consumers, type Graph, type Node } from '../ir/graph.js';
 import { optimize } from '../ir/passes.js';
 import { importOnnx } from '../onnx/import.js';
 import { extractQdq, type QdqInt8 } from '../ir/qdq.js';
+import { lowerQOperator } from '../ir/qoperator.js';
 import type { WeightOp } from '../onnx/initializers.js';
 import type { Attrs, Tensor } from '../ops/types.js';
 import type { QuantizedWeight } from '../format/graph.js';
@@ -484,22 +485,31 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
 export async function compressOnnx(onnx: Uint8Array, opts: CompressOptions = {}): Promise<CompressResult> {
   resolveCompressOptions(opts); // fail before the work
   const graph = importOnnx(onnx);
-  if (graph.nodes.some((n) => n.domain === '' && (n.op === 'QuantizeLinear' || n.op === 'DequantizeLinear'))) {
+  // QOperator form (QLinearConv, ConvInteger...) first rewritten into QDQ form (src/ir/qoperator.ts)
+  const qop = lowerQOperator(graph);
+  const fromQop = qop.qlinear + qop.integer > 0;
+  if (fromQop || graph.nodes.some((n) => n.domain === '' && (n.op === 'QuantizeLinear' || n.op === 'DequantizeLinear'))) {
     const qdq = extractQdq(graph);
-    if (qdq.weights.size > 0) return compressQdqGraph(graph, qdq, opts);
+    if (qdq.weights.size > 0) return compressQdqGraph(graph, qdq, opts, fromQop ? 'qoperator' : 'qdq');
   }
   optimize(graph);
   return compressGraph(graph, opts);
 }
 
 /**
- * A QDQ model (src/ir/qdq.ts already applied to `graph`): its int8 weights are stored as they are
+ * A QDQ model (src/ir/qdq.ts already applied to `graph`; a QOperator model first rewritten by
+ * src/ir/qoperator.ts, `source` 'qoperator'): its int8 weights are stored as they are
  * (entropy-coded, no pruning or quantizing again; weights it left float are quantized per channel),
  * and its activation pairs become the stored static ranges, whose int8 parameters are the pairs'
  * own. Options that would change the weights (sparsity, pruning, weight bits, a size target) or
  * measure ranges again (calibration) are refused: the model was quantized by its tool.
  */
-export async function compressQdqGraph(graph: Graph, qdq: QdqInt8, opts: CompressOptions): Promise<CompressResult> {
+export async function compressQdqGraph(
+  graph: Graph,
+  qdq: QdqInt8,
+  opts: CompressOptions,
+  source: 'qdq' | 'qoperator' = 'qdq',
+): Promise<CompressResult> {
   const refused = (
     [
       ['--sparsity', opts.sparsity !== undefined && opts.sparsity !== 0],
@@ -532,7 +542,8 @@ export async function compressQdqGraph(graph: Graph, qdq: QdqInt8, opts: Compres
   const ranges = [...qdq.ranges].filter(([k]) => graph.values.has(k) && !graph.values.get(k)!.const);
   const activations = opts.activations ?? (ranges.length > 0 ? 'static' : 'dynamic');
   const compression: CompressionRecord = { prune: 'none', sparsity: 0, weightBits: 8, activations, bias: 'float32' };
-  compression['source'] = 'qdq';
+  // the source's requantization is the engine's for this file (sparrow-int8 'onnx')
+  compression['source'] = source;
   const meta: Record<string, unknown> = {};
   if (activations === 'static') meta['activationRanges'] = Object.fromEntries(ranges);
   const bytes = writeSparrowModel(graph, { quantized, preprocessing: preprocessingFor(graph, opts), compression, meta });

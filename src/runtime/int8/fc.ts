@@ -33,8 +33,10 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
   if (typeof bias === 'string') return bias;
   const density = w.nnz / (N * K);
   const sparse = density <= L.E.sparseFcDensity;
+  const post = L.postActivation(n);
   const st = L.outputStage(n, a, y, w, bias);
   const { xin, dynamic, out } = st;
+  if (post && out.mode !== 'f32') return 'an activation other than a clamp on an int8 output';
   const WM = L.w,
     ex = L.ex,
     E = L.E;
@@ -53,23 +55,29 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
   L.layerStep(n, xin, y, {
     workBytes: workB,
     zx: out.zx,
-    ...(dynamic ? { dynamic: { n: M * K, sw: w.scales, q, qp } } : {}),
+    // dynamic: each row (a sample, a token) quantized with its own range
+    ...(dynamic ? { dynamic: { ...L.dynamicItems(M, K), sw: w.scales, q, qp } } : {}),
     make: (yp, work) => {
       const dense = L.scalar ? w.dense() : undefined;
       const wt = !wpl ? 0 : (wpl.csr ?? wpl.ptr);
-      return (src, zx, dyn) => {
+      const yb = out.mode === 'f32' ? 4 : 1;
+      return (src, zx, dyn, item) => {
+        // one row (dynamic) or all M
+        const m = item === undefined ? M : 1,
+          y = yp + (item ?? 0) * N * yb;
         if (dense) {
           const o: Qs8Out = out.mode === 'f32' && dyn ? { ...out, zx, scale: WM.f32(qp, N).slice() } : out;
-          const r = qs8FcRef(M, N, K, WM.i8(src, M * K), dense, o);
-          if (out.mode === 'int8') WM.i8(yp, M * N).set(r as Int8Array);
-          else WM.f32(yp, M * N).set(r as Float32Array);
-          return;
+          const r = qs8FcRef(m, N, K, WM.i8(src, m * K), dense, o);
+          if (out.mode !== 'f32') WM.i8(y, m * N).set(r as Int8Array);
+          else WM.f32(y, m * N).set(r as Float32Array);
+        } else {
+          const s =
+            typeof wt === 'number'
+              ? ex.qs8_fc_1x4c8__wasmsimd(m, N, K, src, wt, q, qp, y, work)
+              : ex.qs8_spfc_1x1__scalar(m, N, K, src, wt.rowPtr, wt.col, wt.val, wt.nnz, q, qp, y, work);
+          if (s < 0) throw new SparrowError('internal', `int8 FC rejected node '${n.name}' (status ${s})`);
         }
-        const s =
-          typeof wt === 'number'
-            ? ex.qs8_fc_1x4c8__wasmsimd(M, N, K, src, wt, q, qp, yp, work)
-            : ex.qs8_spfc_1x1__scalar(M, N, K, src, wt.rowPtr, wt.col, wt.val, wt.nnz, q, qp, yp, work);
-        if (s < 0) throw new SparrowError('internal', `int8 FC rejected node '${n.name}' (status ${s})`);
+        post?.(y, m * N);
       };
     },
   });
