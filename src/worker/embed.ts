@@ -13,7 +13,16 @@ import { isEncoderInputs } from '../runtime/text_model.js';
 import { HttpError } from './errors.js';
 import type { ModelCache } from './cache.js';
 import { parseRef } from './store.js';
-import { TEXT_DEFAULTS, intVar, loadText, onlyFields, readJsonObject, requireTokenizer, type TextEnv } from './text_model.js';
+import {
+  TEXT_DEFAULTS,
+  intVar,
+  loadText,
+  onlyFields,
+  readJsonObject,
+  requireTokenizer,
+  type LoadedText,
+  type TextEnv,
+} from './text_model.js';
 
 const EXAMPLE = '{"text":"..."} or {"texts":["...", "..."]}';
 /** texts per request at most */
@@ -42,7 +51,15 @@ export async function handleEmbed(req: Request, env: TextEnv, ref: string, cache
   const { id, version } = parseRef(ref);
   const texts = parseEmbedBody(await readJsonObject(req, intVar(env.MAX_INFER_BYTES, TEXT_DEFAULTS.maxBody), EXAMPLE));
   const loaded = await loadText(env, cache, id, version);
-  const session = loaded.model.session;
+  try {
+    return await embedWith(loaded, texts);
+  } finally {
+    loaded.release();
+  }
+}
+
+async function embedWith(loaded: LoadedText, texts: string[]): Promise<Response> {
+  const { id, session } = loaded;
   if (!isEncoderInputs(session.inputNames, session.inputInfo))
     throw new HttpError(
       'not_an_encoder',
@@ -56,7 +73,7 @@ export async function handleEmbed(req: Request, env: TextEnv, ref: string, cache
     if (text.contextLength && ids.length > text.contextLength)
       throw new HttpError('invalid_request', `text ${i} has ${ids.length} tokens; the model takes at most ${text.contextLength}`);
   });
-  const { vectors, ms } = await loaded.model.run(async () => {
+  const { vectors, ms } = await loaded.run(async () => {
     const t0 = performance.now();
     const vectors = await embedBatch(session, batch);
     return { vectors, ms: performance.now() - t0 };

@@ -20,7 +20,16 @@ import { SparrowError, isSparrowError } from '../errors.js';
 import { HttpError, errorBody } from './errors.js';
 import type { ModelCache } from './cache.js';
 import { parseRef } from './store.js';
-import { TEXT_DEFAULTS, intVar, loadText, onlyFields, readJsonObject, requireTokenizer, type TextEnv } from './text_model.js';
+import {
+  TEXT_DEFAULTS,
+  intVar,
+  loadText,
+  onlyFields,
+  readJsonObject,
+  requireTokenizer,
+  type LoadedText,
+  type TextEnv,
+} from './text_model.js';
 
 const EXAMPLE = '{"prompt":"Once upon a time","max_tokens":100}';
 const FIELDS = ['prompt', 'max_tokens', 'temperature', 'top_k', 'top_p', 'seed'];
@@ -101,7 +110,17 @@ export async function handleGenerate(req: Request, env: TextEnv, ref: string, ca
   const { id, version } = parseRef(ref);
   const body = parseGenerateBody(await readJsonObject(req, intVar(env.MAX_INFER_BYTES, TEXT_DEFAULTS.maxBody), EXAMPLE), env);
   const loaded = await loadText(env, cache, id, version);
-  const session = loaded.model.session;
+  try {
+    return await stream(req, loaded, body);
+  } catch (e) {
+    loaded.release(); // refused before the stream started
+    throw e;
+  }
+}
+
+/** Checks the model and the prompt, runs the first step, and returns the stream of the rest (which releases the model when it ends). */
+async function stream(req: Request, loaded: LoadedText, body: GenerateRequest): Promise<Response> {
+  const { id, session } = loaded;
   try {
     detectDecoder(session);
   } catch (e) {
@@ -120,7 +139,7 @@ export async function handleGenerate(req: Request, env: TextEnv, ref: string, ca
     outputNames: session.outputNames,
     inputInfo: session.inputInfo,
     // one run at a time on the session's arena; generations interleave step by step
-    run: (feeds) => loaded.model.run(() => session.run(feeds)),
+    run: (feeds) => loaded.run(() => session.run(feeds)),
   };
   const abort = new AbortController();
   req.signal?.addEventListener('abort', () => abort.abort(), { once: true });
@@ -155,6 +174,7 @@ export async function handleGenerate(req: Request, env: TextEnv, ref: string, ca
     generateStats.active--;
     generateStats.finished++;
     generateStats.last = { stopReason, tokens: count };
+    loaded.release();
   };
   const done = (s: GenerateStats): unknown => {
     const ms = performance.now() - t0;
@@ -171,7 +191,7 @@ export async function handleGenerate(req: Request, env: TextEnv, ref: string, ca
       decode_tokens_per_s: s.decodeMs > 0 ? r1((1000 * s.decodeSteps) / s.decodeMs) : null,
     };
   };
-  const stream = new ReadableStream<Uint8Array>(
+  const events = new ReadableStream<Uint8Array>(
     {
       async pull(ctrl) {
         let chunk: Uint8Array;
@@ -209,7 +229,7 @@ export async function handleGenerate(req: Request, env: TextEnv, ref: string, ca
     },
     { highWaterMark: 0 },
   );
-  return new Response(stream, {
+  return new Response(events, {
     headers: {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',

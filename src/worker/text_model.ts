@@ -11,7 +11,7 @@ import { textModelOf, type TextModel } from '../runtime/text_model.js';
 import { Session, type EngineName } from '../runtime/session.js';
 import type { Env } from './env.js';
 import { HttpError } from './errors.js';
-import { cacheKey, type CachedModel, type ModelCache } from './cache.js';
+import { cacheKey, type ModelCache } from './cache.js';
 import { readBlob, resolve, type VersionEntry } from './store.js';
 
 /** The vars of wrangler.toml read here (beside Env's). */
@@ -105,9 +105,13 @@ export interface LoadedText {
   id: string;
   entry: VersionEntry;
   engine: EngineName;
-  model: CachedModel;
+  session: Session;
   /** null: the file stores no tokenizer */
   text: TextModel | null;
+  /** runs `fn` alone on the session (its arena is shared): the steps of several streams interleave */
+  run<T>(fn: () => Promise<T>): Promise<T>;
+  /** the request is done with the model (called once; the cache may then evict it) */
+  release(): void;
 }
 
 // Tokenizers per content hash (a few KB to a few MB each; most recent last). A hash names exact
@@ -150,7 +154,7 @@ export async function loadText(env: TextEnv, cache: ModelCache, id: string, vers
       entry.sha256,
       blob().then((b) => textFromBytes(b, maxBytes)),
     ));
-  return { id, entry, engine, model, text };
+  return { id, entry, engine, session: model.session, text, run: (fn) => model.run(fn), release: () => undefined };
 }
 
 /** The stored tokenizer, or 422 no_tokenizer. */
