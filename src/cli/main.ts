@@ -12,11 +12,12 @@ import { argmaxRow, imageBatch } from '../io/datasets.js';
 import { loadDataset, loadDatasetSpec, type DatasetName } from '../io/datasets_node.js';
 import { runConformance } from '../bench/conformance.js';
 import { checkModel, formatCheck } from './check.js';
-import { registerTextCommands } from './textgen.js';
+import { registerTextCommands, tokenizerAttachment } from './textgen.js';
 import { Session, type EngineName } from '../runtime/session.js';
 import { isOrtEngine, openEngine, prepareEngine, sessionEngine, type InferenceEngine, type OrtEngineName } from '../runtime/ort.js';
-import { imageBatchParams, loadSparrowModel, preprocessPixels, type Preprocessing } from '../runtime/sparrow_model.js';
+import { imageBatchParams, loadSparrowModel, preprocessPixels, writeSparrowModel, type Preprocessing } from '../runtime/sparrow_model.js';
 import { MAGIC } from '../format/container.js';
+import { withText } from '../format/text.js';
 import { importOnnx } from '../onnx/import.js';
 import { optimize } from '../ir/passes.js';
 import { extractQdq } from '../ir/qdq.js';
@@ -336,6 +337,12 @@ function buildProgram(out: (s: string) => void): Command {
     )
     .option('--mean <a,b,c>', "per-channel mean after pixel/255, stored as the model's preprocessing (default: none)")
     .option('--std <a,b,c>', 'per-channel std, stored likewise (default: none)')
+    .option(
+      '--tokenizer <file>',
+      'store a tokenizer (tokenizer.json or a llama2.c tokenizer.bin) and the end ids / context length of the ONNX metadata ' +
+        'in the file: generate and embed (CLI, Worker, browser) then need nothing else',
+    )
+    .option('--float', "store the weights as float32, not pruned or quantized: a lossless container whose outputs equal the ONNX model's")
     .option('--json', 'print the inspect report of the written file as one JSON document')
     .action(
       async (
@@ -351,6 +358,8 @@ function buildProgram(out: (s: string) => void): Command {
           targetSize?: string;
           mean?: string;
           std?: string;
+          tokenizer?: string;
+          float?: boolean;
           json?: boolean;
         },
         cmd: Command,
@@ -373,9 +382,21 @@ function buildProgram(out: (s: string) => void): Command {
         resolveCompressOptions({ ...base, ...(o.calib ? { calib: { batches: [], spec: o.calib } } : {}) }); // fail before any work
         const mean = parseList(o.mean, '--mean'),
           std = parseList(o.std, '--std');
+        const given = (k: string): boolean => cmd.getOptionValueSource(k) !== undefined && cmd.getOptionValueSource(k) !== 'default';
+        if (o.float) {
+          const clash = ['sparsity', 'prune', 'calib', 'weightBits', 'targetSize', 'activations'].filter(given);
+          if (clash.length > 0)
+            throw new SparrowError(
+              'invalid_argument',
+              `--float stores the weights unchanged; ${clash.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')} cannot apply`,
+            );
+        }
         const bytes = await readInput(model);
         if (isSparrowFile(bytes))
           throw new SparrowError('invalid_argument', `${model} is already a .sparrow file; compress takes the .onnx model`);
+        // the tokenizer is read (and checked) before the work
+        const text = o.tokenizer ? await tokenizerAttachment(bytes, o.tokenizer) : undefined;
+        const finish = (b: Uint8Array): Uint8Array => (text ? withText(b, text) : b);
         const graph = importOnnx(bytes);
         // a model already quantized in QDQ form (or QOperator form, rewritten into it) keeps its
         // int8 weights and activation parameters
@@ -386,6 +407,11 @@ function buildProgram(out: (s: string) => void): Command {
             ? extractQdq(graph)
             : undefined;
         const fromQdq = !!qdq && qdq.weights.size > 0;
+        if (o.float && fromQdq)
+          throw new SparrowError(
+            'invalid_argument',
+            `${model} is already quantized (${fromQop ? 'QOperator' : 'QDQ'}); --float stores float weights`,
+          );
         if (!fromQdq) optimize(graph);
         const input = graph.inputs[0];
         const info = input ? graph.values.get(input)!.info : undefined;
@@ -408,9 +434,25 @@ function buildProgram(out: (s: string) => void): Command {
         const pre: Preprocessing | null = imageLike
           ? { input: input!, layout: 'NCHW', scale: 1 / 255, ...(mean ? { mean } : {}), ...(std ? { std } : {}) }
           : null;
+        if (o.float) {
+          const stored = finish(
+            writeSparrowModel(graph, {
+              preprocessing: pre,
+              compression: { prune: 'none', sparsity: 0, weightBits: 32, activations: 'dynamic', bias: 'float32', weights: 'float32' },
+            }),
+          );
+          await writeOutput(o.output, stored);
+          const report = inspectSparrow(stored);
+          out(
+            o.json
+              ? JSON.stringify(report)
+              : `${formatInspect(report, o.output)}\n\nweights stored as float32 (not pruned or quantized): the outputs equal the ONNX model's.` +
+                  (text ? ` ${text.kind} tokenizer stored (${text.tokenizer.length} bytes).` : ''),
+          );
+          return;
+        }
         if (fromQdq) {
           // only the flags the user gave: compressQdqGraph refuses those that would change the weights
-          const given = (k: string): boolean => cmd.getOptionValueSource(k) !== 'default';
           const result = await compressQdqGraph(
             graph,
             qdq!,
@@ -425,8 +467,9 @@ function buildProgram(out: (s: string) => void): Command {
             },
             fromQop ? 'qoperator' : 'qdq',
           );
-          await writeOutput(o.output, result.bytes);
-          const report = inspectSparrow(result.bytes);
+          const stored = finish(result.bytes);
+          await writeOutput(o.output, stored);
+          const report = inspectSparrow(stored);
           out(
             o.json
               ? JSON.stringify(report)
@@ -482,8 +525,9 @@ function buildProgram(out: (s: string) => void): Command {
         } finally {
           if (started) bar!.stop();
         }
-        await writeOutput(o.output, result.bytes);
-        const report = inspectSparrow(result.bytes);
+        const stored = finish(result.bytes);
+        await writeOutput(o.output, stored);
+        const report = inspectSparrow(stored);
         if (o.json) out(JSON.stringify(report));
         else {
           const shared = base.weightBits < 8 ? `, at most ${2 ** base.weightBits} levels per tensor` : '';
@@ -491,7 +535,8 @@ function buildProgram(out: (s: string) => void): Command {
             formatInspect(report, o.output) +
               '\n\n' +
               `${result.layers.length} weight tensors pruned (${base.prune}, sparsity ${base.sparsity}) and quantized to int8 per output channel${shared}; ` +
-              'biases float32; float weights not stored.',
+              'biases float32; float weights not stored.' +
+              (text ? ` ${text.kind} tokenizer stored (${text.tokenizer.length} bytes).` : ''),
           );
         }
       },

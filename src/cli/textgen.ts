@@ -1,7 +1,8 @@
 // `sparrow generate` and `sparrow embed` (../shared/CONTRACT.md): text in, tokens or a vector out,
 // over src/runtime/generate.ts and src/runtime/embed.ts.
 //
-// A model finds its tokenizer (first found wins): --tokenizer <file>; beside the model
+// A model finds its tokenizer (first found wins): --tokenizer <file>; the one a .sparrow file
+// stores (`sparrow compress --tokenizer`, src/format/text.ts); beside the model
 // <stem>.tokenizer.json, <stem>.tokenizer.bin, tokenizer.json, tokenizer.bin; then tokenizer.json
 // in the parent folder (the Hugging Face layout, onnx/model.onnx with tokenizer.json above it).
 // A .json file is a Hugging Face tokenizer (with tokenizer_config.json from its folder when
@@ -14,7 +15,8 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import type { Command } from 'commander';
 import { SparrowError } from '../errors.js';
-import { MAGIC } from '../format/container.js';
+import { MAGIC, readContainer } from '../format/container.js';
+import { textOf, type TextAttachment } from '../format/text.js';
 import { decodeModel } from '../onnx/proto.js';
 import { valueInfoFromOnnx } from '../onnx/attributes.js';
 import type { ValueInfo } from '../ops/types.js';
@@ -23,6 +25,7 @@ import { Session, type EngineName } from '../runtime/session.js';
 import { createOrtEngine, isOrtEngine, type OrtEngineName } from '../runtime/ort.js';
 import { generate, type DecoderRunner } from '../runtime/generate.js';
 import { embed, type EncoderRunner } from '../runtime/embed.js';
+import { textModelFrom } from '../runtime/text_model.js';
 import { runGenerateBench, formatGenerateBench } from '../bench/generate_bench.js';
 
 const ENGINES: Record<string, EngineName | OrtEngineName> = {
@@ -93,6 +96,9 @@ interface FoundTokenizer {
   path: string;
   /** config.json / generation_config.json beside a tokenizer.json */
   config: Record<string, unknown>;
+  /** a stored tokenizer's end ids and context length (src/format/text.ts) */
+  stop?: number[];
+  contextLength?: number;
 }
 
 async function readJsonIfExists(path: string): Promise<Record<string, unknown> | undefined> {
@@ -105,8 +111,27 @@ async function readJsonIfExists(path: string): Promise<Record<string, unknown> |
   }
 }
 
+/** The tokenizer a .sparrow file stores, with its end ids and context length; undefined when it has none. */
+function storedTokenizer(modelPath: string, bytes: Uint8Array): FoundTokenizer | undefined {
+  if (!isSparrowFile(bytes)) return undefined;
+  const info = textOf(readContainer(bytes));
+  if (!info) return undefined;
+  const m = textModelFrom(info);
+  return {
+    tokenizer: m.tokenizer,
+    path: `${modelPath} (stored ${info.meta.tokenizer.kind} tokenizer)`,
+    config: {},
+    stop: m.stop,
+    ...(m.contextLength ? { contextLength: m.contextLength } : {}),
+  };
+}
+
 /** The tokenizer of a model (see the header), or a one-line error saying where it was looked for. */
-async function findTokenizer(modelPath: string, flag: string | undefined, vocabSize?: number): Promise<FoundTokenizer> {
+async function findTokenizer(modelPath: string, flag: string | undefined, vocabSize?: number, model?: Uint8Array): Promise<FoundTokenizer> {
+  if (!flag && model) {
+    const stored = storedTokenizer(modelPath, model);
+    if (stored) return stored;
+  }
   const dir = dirname(modelPath);
   const stem = basename(modelPath, extname(modelPath));
   const candidates = flag
@@ -185,6 +210,32 @@ function contextLength(metadata: Record<string, string>, config: Record<string, 
   return undefined;
 }
 
+/**
+ * What `sparrow compress --tokenizer <file>` stores with a model (src/format/text.ts): the file's
+ * bytes, its kind, tokenizer_config.json from its folder (tokenizer.json), the end ids and the
+ * context length of the ONNX metadata and config.json / generation_config.json (as generate reads
+ * them), and the vocabulary size of a llama2.c model (llama2c.vocab_size).
+ */
+export async function tokenizerAttachment(onnx: Uint8Array, path: string): Promise<TextAttachment> {
+  const facts = onnxFacts(onnx);
+  const vocabSize = Number(facts.metadata['llama2c.vocab_size']) || undefined;
+  const found = await findTokenizer(path, path, vocabSize);
+  const bytes = await readInput(path);
+  let config: Record<string, unknown> | undefined;
+  if (isJsonBytes(bytes)) config = await readJsonIfExists(join(dirname(path), 'tokenizer_config.json'));
+  const kind = found.tokenizer.kind;
+  const eos = eosIds(found.tokenizer, facts.metadata, found.config).filter((id) => !found.tokenizer.eos.includes(id));
+  const contextLengthOf = contextLength(facts.metadata, found.config);
+  return {
+    kind,
+    tokenizer: bytes,
+    ...(config ? { config } : {}),
+    ...(eos.length ? { eos } : {}),
+    ...(contextLengthOf ? { contextLength: contextLengthOf } : {}),
+    ...(kind === 'llama2c' && vocabSize ? { vocabSize } : {}),
+  };
+}
+
 interface GenerateFlags {
   prompt?: string;
   maxTokens: string;
@@ -216,7 +267,10 @@ export function registerTextCommands(program: Command, out: (s: string) => void)
     .option('--top-k <k>', 'sample from the k most likely tokens (0 = all)')
     .option('--top-p <p>', 'sample from the smallest set of tokens whose probability reaches p, 0 < p <= 1', '0.9')
     .option('--seed <s>', 'seed of the sampling PRNG', '0')
-    .option('--tokenizer <file>', 'tokenizer.json or a llama2.c tokenizer.bin (default: found beside the model)')
+    .option(
+      '--tokenizer <file>',
+      'tokenizer.json or a llama2.c tokenizer.bin (default: the one a .sparrow stores, else found beside the model)',
+    )
     .option('--engine <engine>', `engine: ${Object.keys(ENGINES).join(', ')}`, 'sparrow-f32')
     .option('--no-echo', 'print the generated text only (default: the prompt, then the generated text)')
     .option('--json', 'print one JSON document at the end instead of streaming the text')
@@ -251,7 +305,7 @@ export function registerTextCommands(program: Command, out: (s: string) => void)
       const bytes = await readInput(model);
       const facts = onnxFacts(bytes);
       const vocab = Number(facts.metadata['llama2c.vocab_size']) || undefined;
-      const found = await findTokenizer(model, o.tokenizer, vocab);
+      const found = await findTokenizer(model, o.tokenizer, vocab, bytes);
       const tok = found.tokenizer;
       const ids = tok.encode(o.prompt);
       if (ids.length === 0) throw new SparrowError('invalid_argument', 'the prompt encodes to no tokens');
@@ -271,8 +325,8 @@ export function registerTextCommands(program: Command, out: (s: string) => void)
       }
       const opened = await openRunner(model, bytes, o.engine, facts.inputs);
       try {
-        const stop = eosIds(tok, facts.metadata, found.config);
-        const maxLength = contextLength(facts.metadata, found.config);
+        const stop = [...new Set([...eosIds(tok, facts.metadata, found.config), ...(found.stop ?? [])])];
+        const maxLength = found.contextLength ?? contextLength(facts.metadata, found.config);
         const decode = tok.streamDecoder(ids);
         const it = generate(opened.runner, ids, {
           maxTokens,
@@ -333,7 +387,10 @@ export function registerTextCommands(program: Command, out: (s: string) => void)
     )
     .argument('<model>', 'an .onnx (or .sparrow) encoder')
     .option('--text <text>', 'the text to embed (required, not empty)')
-    .option('--tokenizer <file>', 'tokenizer.json or a llama2.c tokenizer.bin (default: found beside the model)')
+    .option(
+      '--tokenizer <file>',
+      'tokenizer.json or a llama2.c tokenizer.bin (default: the one a .sparrow stores, else found beside the model)',
+    )
     .option('--engine <engine>', `engine: ${Object.keys(ENGINES).join(', ')}`, 'sparrow-f32')
     .option('--json', 'print one JSON document { model, dims, vector }')
     .action(async (model: string, o: { text?: string; tokenizer?: string; engine: string; json?: boolean }) => {
@@ -342,7 +399,7 @@ export function registerTextCommands(program: Command, out: (s: string) => void)
       engineOf(o.engine);
       const bytes = await readInput(model);
       const facts = onnxFacts(bytes);
-      const { tokenizer } = await findTokenizer(model, o.tokenizer);
+      const { tokenizer } = await findTokenizer(model, o.tokenizer, undefined, bytes);
       const ids = tokenizer.encode(o.text);
       if (ids.length === 0) throw new SparrowError('invalid_argument', 'the text encodes to no tokens');
       const opened = await openRunner(model, bytes, o.engine, facts.inputs);

@@ -9,6 +9,8 @@
  *                                        loaded before it is stored; versions become visible atomically
  *   DELETE /v1/models/:id                204; Bearer ADMIN_TOKEN
  *   POST   /v1/models/:id[@:version]/infer   JSON or application/x-npy (one-input models)
+ *   POST   /v1/models/:id[@:version]/generate   text/event-stream of tokens (text_routes.ts)
+ *   POST   /v1/models/:id[@:version]/embed      unit vectors (text_routes.ts)
  *
  * Every error is `{"error":{"code","message"}}`, made in one place (errors.ts, via onError).
  * Storage layout and atomicity: store.ts. Decoded-model cache: cache.ts. Request bodies: infer.ts.
@@ -36,6 +38,7 @@ import {
 } from './store.js';
 import { ModelCache, cacheKey } from './cache.js';
 import { feedsFromJson, feedsFromNpy, outputToNpy, outputsToJson } from './infer.js';
+import { registerTextRoutes } from './text_routes.js';
 
 const MiB = 1024 * 1024;
 const DEFAULTS = { maxModelBytes: 16 * MiB, maxInferBytes: 4 * MiB, cacheBytes: 48 * MiB };
@@ -343,6 +346,7 @@ app.post('/v1/models/:ref/infer', async (c) => {
   );
 });
 app.all('/v1/models/:ref/infer', methodNotAllowed('POST'));
+registerTextRoutes(app, modelCache);
 
 /** Cache statistics of this isolate (diagnostics; no model data). */
 app.get('/v1/_stats', (c) => json({ cache: modelCache.snapshot(), engine: engineOf(c.env) }, 200, { 'cache-control': 'no-store' }));
