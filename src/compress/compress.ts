@@ -153,6 +153,29 @@ export function weightLayers(graph: Graph): WeightLayer[] {
   return out;
 }
 
+/**
+ * Embedding tables of an optimized graph: float32 rank-2 constants [V, D] read only as input 0
+ * of Gather nodes (ai.onnx) along axis 0 (each index picks a row), never a graph output. They
+ * are quantized int8 per row (axis 0), so a row dequantizes with its own scale.
+ */
+export function embeddingTables(graph: Graph): string[] {
+  const users = consumers(graph);
+  const out: string[] = [];
+  for (const [name, v] of graph.values) {
+    const t = v.const;
+    if (!t || t.dtype !== 'float32' || t.dims.length !== 2 || graph.outputs.includes(name)) continue;
+    const us = users.get(name) ?? [];
+    const isRowGather = (n: Node): boolean =>
+      n.domain === '' &&
+      n.op === 'Gather' &&
+      n.inputs[0] === name &&
+      n.inputs.lastIndexOf(name) === 0 &&
+      (Number(n.attrs['axis'] ?? 0) === 0 || Number(n.attrs['axis']) === -2);
+    if (us.length > 0 && us.every(isRowGather)) out.push(name);
+  }
+  return out;
+}
+
 export interface CompressOptions {
   /** per-layer sparsity in [0, 1) (default 0.5) */
   sparsity?: number;
@@ -450,8 +473,15 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     }
   }
   opts.onProgress?.(layers.length, layers.length, '');
+  // embedding tables (Gather of rows from a float32 [V, D] constant): int8 per row, no pruning
+  const embeddings = embeddingTables(outGraph).filter((v) => !quantized.has(v));
+  for (const v of embeddings) {
+    const t = outGraph.values.get(v)!.const!;
+    quantized.set(v, { ...quantizePerChannelInt8(t.data as Float32Array, [...t.dims], 0), axis: 0 });
+  }
 
   const compression = record(allocation);
+  if (embeddings.length) compression['embeddings'] = 'int8-per-row';
   const meta: Record<string, unknown> = {};
   if (o.activations === 'static') {
     // ranges of every float activation of the *compressed* network (weights as stored, biases
