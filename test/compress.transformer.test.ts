@@ -126,3 +126,51 @@ describe('compress: embedding tables', () => {
     }
   });
 });
+
+describe('sparrow-int8: MatMul with activations of rank 3 (rows flattened into the FC)', () => {
+  const B = 2,
+    T = 3;
+  const Wm = f32(
+    [D, K],
+    rnd(D * K, 5, () => false),
+  );
+  const mm = (dims: number[]): Uint8Array =>
+    buildModel({
+      nodes: [{ op: 'MatMul', inputs: ['x', 'W'], outputs: ['y'] }],
+      inputs: [{ name: 'x', dtype: 'float32', dims }],
+      outputs: [{ name: 'y', dtype: 'float32', dims: null }],
+      initializers: { W: Wm },
+      opsets: { '': 17 },
+    });
+  it('runs the int8 FC kernel and gives the bits of the 2-D model on the flattened rows', async () => {
+    const x = f32(
+      [B, T, D],
+      rnd(B * T * D, 9, (i) => i % 7 === 0),
+    );
+    const file3 = await compress(mm([B, T, D]));
+    const file2 = await compress(mm([B * T, D]));
+    const simd = await Session.fromSparrow(file3, { engine: 'sparrow-int8' });
+    const scalar = await Session.fromSparrow(file3, { engine: 'sparrow-int8', kernels: 'scalar' });
+    const flat = await Session.fromSparrow(file2, { engine: 'sparrow-int8' });
+    const fl = await Session.fromSparrow(file3, { engine: 'reference' });
+    const y = (await simd.run({ x }))['y']!;
+    expect(y.dims).toEqual([B, T, K]);
+    expect(simd.report!.int8!.layers.map((l) => l.kernel)).toEqual(['qs8_fc_1x4c8__wasmsimd']);
+    expect(simd.report!.fallbackOps).toEqual([]);
+    const ys = (await scalar.run({ x }))['y']!;
+    const y2 = (await flat.run({ x: { ...x, dims: [B * T, D] } }))['y']!;
+    const yf = (await fl.run({ x }))['y']!;
+    let lo = Infinity,
+      hi = -Infinity;
+    for (const v of x.data as Float32Array) ((lo = Math.min(lo, v)), (hi = Math.max(hi, v)));
+    const sx = (hi - lo) / 255; // the per-tensor dynamic activation step
+    for (let i = 0; i < y.data.length; i++) {
+      expect(Object.is(y.data[i], ys.data[i]), `SIMD vs scalar reference at ${i}`).toBe(true);
+      expect(Object.is(y.data[i], y2.data[i]), `rank 3 vs rank 2 at ${i}`).toBe(true);
+      // activation rounding ≤ sx/2 per term against weights as stored (the reference engine's)
+      let bound = 0;
+      for (let d = 0; d < D; d++) bound += (sx / 2) * Math.abs((Wm.data as Float32Array)[d * K + (i % K)]! * 1.01);
+      expect(Math.abs((y.data[i] as number) - (yf.data[i] as number))).toBeLessThanOrEqual(bound + 1e-5);
+    }
+  });
+});

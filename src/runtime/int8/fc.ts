@@ -1,4 +1,5 @@
-// int8 Gemm / MatMul with a constant 2-D weight (and their fused forms): dense FC
+// int8 Gemm / MatMul with a constant 2-D weight (and their fused forms; MatMul's A of any rank ≥ 2,
+// its leading dims as rows): dense FC
 // (qs8_fc_1x4c8) or sparse FC from the CSR (qs8_spfc_1x1), static or dynamic.
 import { SparrowError } from '../../errors.js';
 import type { Node } from '../../ir/graph.js';
@@ -12,7 +13,11 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
   const { x: a, wName: bName, bName: cName, y } = io;
   const ad = L.dims(a),
     bd = L.dims(bName);
-  if (ad.length !== 2 || bd.length !== 2) return 'A and B must be 2-D';
+  if (bd.length !== 2) return 'B must be 2-D';
+  // MatMul with A of rank ≥ 3 ([..., M', K] × [K, N]): the leading dims flattened into the rows
+  // of the 2-D FC (the same bytes: row-major [M, K] in, [M, N] out)
+  const isMatMul = n.op === 'MatMul' || n.op === 'FusedMatMul';
+  if (ad.length !== 2 && !(isMatMul && ad.length > 2)) return 'A must be 2-D';
   let transB = false,
     beta = 1;
   if (n.op === 'Gemm' || n.op === 'FusedGemm') {
@@ -24,7 +29,8 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
   } else if (cName) {
     // FusedMatMul bias
   }
-  const [M, K] = ad as [number, number];
+  const K = ad[ad.length - 1]!;
+  const M = ad.slice(0, -1).reduce((a, b) => a * b, 1);
   const w = L.E.weight(L, bName, transB ? 0 : 1);
   if (w.K !== K) return 'inner dimensions differ';
   const N = w.N;
