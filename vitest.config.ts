@@ -2,6 +2,7 @@ import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { configDefaults, defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { exampleBindings } from './test/helpers/examples.js';
+import { textBindings } from './test/helpers/text_examples.js';
 import { TIER_FILES } from './test/helpers/tiers.js';
 
 /**
@@ -88,7 +89,12 @@ export default defineConfig({
           cloudflareTest(async () => ({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
-              bindings: { ADMIN_TOKEN: 'test-admin-token', MAX_MODEL_BYTES: '1048576', ...(await exampleBindings()) },
+              bindings: {
+                ADMIN_TOKEN: 'test-admin-token',
+                MAX_MODEL_BYTES: '1048576',
+                ...(await exampleBindings()),
+                ...(await textBindings()),
+              },
             },
           })),
         ],

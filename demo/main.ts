@@ -1,8 +1,10 @@
 // The demo page (built by demo/build.mjs into the Worker's assets directory, served at `/`).
 // Lists the Worker's models, downloads a model once with the browser runtime, runs it
 // on-device with sparrow-int8 and sparrow-f32 and at the edge (POST /v1/models/:id/infer),
-// side by side. Plain TS + DOM. `window.sparrowDemo` is the hook test/browser.test.ts drives.
+// side by side; a language model (inputs with past_key_values) gets the text panel of text.ts
+// instead. Plain TS + DOM. `window.sparrowDemo` is the hook test/browser*.test.ts drive.
 import { argmax, createModel, fetchSparrow, softmax, type BrowserModel, type SparrowDownload } from '../src/browser/index.js';
+import { atEdge, initText, onDevice, showText, writeBoth, type TextOptions } from './text.js';
 
 interface ModelEntry {
   id: string;
@@ -66,6 +68,17 @@ const loaded = new Map<string, Promise<Loaded>>();
 let current: Loaded | null = null;
 let lastReport: RunReport | null = null;
 
+/** A language model with a KV cache (past_key_values.* inputs): the text panel, not the image workbench. */
+function isTextModel(m: ModelEntry | undefined): boolean {
+  return Array.isArray(m?.inputs) && m.inputs.some((i) => /^past/.test(String((i as { name?: unknown }).name)));
+}
+
+async function selectText(id: string): Promise<void> {
+  for (const c of document.querySelectorAll('.card')) c.classList.toggle('selected', (c as HTMLElement).dataset['id'] === id);
+  $('#workbench').hidden = true;
+  await showText(id);
+}
+
 function status(msg: string, error = false): void {
   const s = $('#load-status');
   s.textContent = msg;
@@ -93,8 +106,9 @@ async function listModels(): Promise<void> {
     b.append(el('b', {}, m.id));
     const onnx = manifest.onnxBytes[m.id];
     b.append(el('small', {}, `${kib(m.bytes)} .sparrow${onnx ? ` · ONNX ${kib(onnx)} (${(onnx / m.bytes).toFixed(1)}x)` : ''}`));
-    b.append(el('small', {}, `inputs ${describeIo(m.inputs)}`));
-    b.addEventListener('click', () => void select(m.id).catch(showError));
+    const text = isTextModel(m);
+    b.append(el('small', {}, text ? 'language model: write a story on-device and at the edge' : `inputs ${describeIo(m.inputs)}`));
+    b.addEventListener('click', () => void (text ? selectText(m.id) : select(m.id)).catch(text ? showTextError : showError));
     list.append(b);
   }
 }
@@ -159,6 +173,7 @@ async function loadUncached(id: string): Promise<Loaded> {
 async function select(id: string): Promise<Loaded> {
   for (const c of document.querySelectorAll('.card')) c.classList.toggle('selected', (c as HTMLElement).dataset['id'] === id);
   $('#workbench').hidden = false;
+  $('#textbench').hidden = true;
   if (current?.id !== id) {
     $('#input-area').textContent = '';
     $<HTMLTableElement>('#results').tBodies[0]!.textContent = '';
@@ -543,6 +558,13 @@ function barChart(bars: Bar[], fmt: (v: number) => string): SVGSVGElement {
   return svg;
 }
 
+function showTextError(e: unknown): void {
+  console.error(e);
+  const s = $('#text-status');
+  s.textContent = e instanceof Error ? e.message : String(e);
+  s.classList.add('error');
+}
+
 function showError(e: unknown): void {
   console.error(e);
   status(e instanceof Error ? `${(e as { code?: string }).code ? `${(e as { code?: string }).code}: ` : ''}${e.message}` : String(e), true);
@@ -557,6 +579,7 @@ declare global {
   }
 }
 
+initText();
 const ready = listModels().catch((e) => {
   $('#model-list').textContent = `cannot list models: ${(e as Error).message}`;
   throw e;
@@ -601,4 +624,11 @@ window.sparrowDemo = {
   /** the pad's current drawing as the 28×28 model input (null if empty) */
   padPixels: () => (pad ? Array.from(padToMnist(pad.canvas) ?? []) : null),
   lastReport: () => lastReport,
+  /** the text panel: write with a language model on-device, at the edge, or both (as the Write button) */
+  generate: async (id: string, o: TextOptions, where: 'device' | 'edge' | 'both' = 'both') => {
+    await selectText(id);
+    if (where === 'device') return { device: await onDevice(id, o) };
+    if (where === 'edge') return { edge: await atEdge(id, o) };
+    return writeBoth(id, o);
+  },
 };

@@ -21,6 +21,9 @@ const IMAGENET_NORM = ['--mean', '0.485,0.456,0.406', '--std', '0.229,0.224,0.22
  * file-size target (mnist-8 6 KB, ResNet-20 90 KB: per-layer int8 steps allocated by
  * sensitivity, docs/compression.md), static activation ranges for the int8 engine, all
  * calibrated on 64 bundled test images (examples/calib/, never used for evaluation here).
+ * stories260K (a Llama-2 language model with a KV cache, docs/generate.md): int8 per output
+ * channel, not pruned, with its llama2.c tokenizer stored in the file (`--tokenizer`), which
+ * /v1/models/stories260K/generate reads. `files`: further inputs whose content the cache stamp covers.
  */
 export const EXAMPLES = [
   {
@@ -34,6 +37,27 @@ export const EXAMPLES = [
     onnx: 'examples/models/resnet20-cifar10.onnx',
     calib: 'examples/calib/cifar10-test-0-63.npy',
     args: ['--target-size', '90000', '--prune', 'hessian', '--calib-n', '64', '--activations', 'static', ...IMAGENET_NORM],
+  },
+  {
+    id: 'stories260K',
+    onnx: 'examples/models/stories260K-kv.onnx',
+    route: 'generate',
+    args: ['--sparsity', '0', '--tokenizer', 'examples/models/stories260K-kv.tokenizer.bin'],
+    files: ['examples/models/stories260K-kv.tokenizer.bin'],
+  },
+];
+
+/**
+ * Models the tests build the same way but `npm start` does not serve: stories260K with float32
+ * weights (`--float`: its greedy text is the llama2.c reference's, test/workers/text.workers.test.ts
+ * and test/browser.generate.test.ts).
+ */
+export const TEST_EXAMPLES = [
+  {
+    id: 'stories260K-f32',
+    onnx: 'examples/models/stories260K-kv.onnx',
+    args: ['--float', '--tokenizer', 'examples/models/stories260K-kv.tokenizer.bin'],
+    files: ['examples/models/stories260K-kv.tokenizer.bin'],
   },
 ];
 
@@ -62,22 +86,29 @@ function run(cmd, args, opts = {}) {
 }
 
 /**
- * Compresses every example into .sparrow-data/models/<id>.sparrow unless an up-to-date copy
- * exists (same ONNX, calibration file, flags and CLI version; SPARROW_RECOMPRESS=1 forces).
- * Returns [{ id, file, onnxBytes, report, cached }].
+ * Compresses every example (default EXAMPLES) into .sparrow-data/models/<id>.sparrow unless an
+ * up-to-date copy exists (same ONNX, calibration file, other input files, flags and CLI version;
+ * SPARROW_RECOMPRESS=1 forces). Returns [{ id, file, onnxBytes, report, cached, route }] (route: the POST endpoint that runs it).
  */
-export async function compressExamples({ log = () => {}, force = process.env.SPARROW_RECOMPRESS === '1' } = {}) {
+export async function compressExamples({ log = () => {}, force = process.env.SPARROW_RECOMPRESS === '1', examples = EXAMPLES } = {}) {
   mkdirSync(MODELS_OUT, { recursive: true });
   const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
   const results = [];
-  for (const ex of EXAMPLES) {
-    const onnx = join(ROOT, ex.onnx),
-      calib = join(ROOT, ex.calib);
-    for (const f of [onnx, calib]) if (!existsSync(f)) throw new Error(`missing ${relative(ROOT, f)}`);
+  for (const ex of examples) {
+    const onnx = join(ROOT, ex.onnx);
+    const inputs = [ex.calib, ...(ex.files ?? [])].filter(Boolean).map((f) => join(ROOT, f));
+    for (const f of [onnx, ...inputs]) if (!existsSync(f)) throw new Error(`missing ${relative(ROOT, f)}`);
     const file = join(MODELS_OUT, `${ex.id}.sparrow`);
     const stampFile = `${file}.stamp.json`;
-    const args = ['compress', ex.onnx, '-o', relative(ROOT, file), '--calib', `npy:${ex.calib}`, ...ex.args, '--json'];
-    const stamp = JSON.stringify({ version, args, onnx: sha256(readFileSync(onnx)), calib: sha256(readFileSync(calib)) });
+    const calibArgs = ex.calib ? ['--calib', `npy:${ex.calib}`] : [];
+    const args = ['compress', ex.onnx, '-o', relative(ROOT, file), ...calibArgs, ...ex.args, '--json'];
+    const stamp = JSON.stringify({
+      version,
+      args,
+      onnx: sha256(readFileSync(onnx)),
+      ...(ex.calib ? { calib: sha256(readFileSync(join(ROOT, ex.calib))) } : {}),
+      ...(ex.files ? { files: ex.files.map((f) => sha256(readFileSync(join(ROOT, f)))) } : {}),
+    });
     let report,
       cached = false;
     if (!force && existsSync(file) && existsSync(stampFile)) {
@@ -96,7 +127,7 @@ export async function compressExamples({ log = () => {}, force = process.env.SPA
       report = JSON.parse(await run(process.execPath, [SPARROW_CLI, ...args]));
       writeFileSync(stampFile, JSON.stringify({ stamp, sha256: sha256(readFileSync(file)), report }));
     }
-    results.push({ id: ex.id, file, onnxBytes: readFileSync(onnx).length, report, cached });
+    results.push({ id: ex.id, file, onnxBytes: readFileSync(onnx).length, report, cached, route: ex.route ?? 'infer' });
   }
   return results;
 }

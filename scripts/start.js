@@ -64,7 +64,8 @@ async function main() {
   }
 
   log(
-    'Compressing the bundled examples (sparrow compress: Hessian pruning to 70 % sparsity, int8, static activation ranges, 64 calibration images each):',
+    'Compressing the bundled examples (sparrow compress: the image models Hessian-pruned to a size target, int8, static activation ranges, ' +
+      '64 calibration images each; stories260K int8 with its tokenizer):',
   );
   let models;
   try {
@@ -166,8 +167,10 @@ async function main() {
       log(`  GET  ${base}/v1/models`);
       for (const s of seeded) {
         log(`  GET  ${base}/v1/models/${s.id}   (version ${s.version}, ${s.status})`);
-        log(`  POST ${base}/v1/models/${s.id}/infer`);
+        log(`  POST ${base}/v1/models/${s.id}/${models.find((m) => m.id === s.id)?.route ?? 'infer'}`);
       }
+      for (const m of models.filter((x) => x.route === 'generate'))
+        log(`  e.g. curl -N -X POST ${base}/v1/models/${m.id}/generate -d '{"prompt":"Once upon a time","max_tokens":100}'`);
       log(`  demo page: ${base}/`);
       log(`Admin token (PUT/DELETE, from ${from}): ${token}`);
       log(`  e.g. curl -X PUT -H "Authorization: Bearer ${token}" --data-binary @model.sparrow ${base}/v1/models/my-model`);

@@ -21,6 +21,18 @@ export { packTensors, packOnnxWeights, type PackTensor } from './compress/pack.j
 export { parseNpy, writeNpy } from './io/npy.js';
 export { Session, type SessionOptions, type EngineName } from './runtime/session.js';
 export {
+  generate,
+  detectDecoder,
+  type GenerateOptions,
+  type GenerateStats,
+  type DecoderRunner,
+  type DecoderLayout,
+} from './runtime/generate.js';
+export { Sampler, tokenDistribution, type SamplingOptions, type TokenDistribution } from './runtime/sampling.js';
+export { embed, embedBatch, meanPool, l2Normalize, type EmbedOptions, type EncoderRunner } from './runtime/embed.js';
+export { loadTokenizer, HfTextTokenizer, Llama2cTextTokenizer, type TextTokenizer } from './io/tokenizer.js';
+export { Llama2cTokenizer } from './io/tokenizer_llama2c.js';
+export {
   loadSparrowModel,
   writeSparrowModel,
   parsePreprocessing,

@@ -867,31 +867,42 @@ describe('sparrow-f32 op kernels vs the TS references', () => {
     expect(s.report!.fused!.activations).toBe(0);
   });
 
-  it('int64 / bool tensors and ops without a kernel fall back to the reference, listed in the report', async () => {
-    // Shape of a fed tensor → Cast → float: Cast and Equal/Where run on the reference kernels
+  it('int64 / bool tensors live in the arena: Cast, Equal, Where run in WASM; ops without a kernel fall back, listed in the report', async () => {
+    // Equal / Where / Cast on int64 and bool run in WASM; Mod (int64) and ArgMax (float → int64) on
+    // their reference kernels, reading and writing int64 values in the arena
     const model: BuildModel = {
       nodes: [
         { op: 'Relu', inputs: ['x'], outputs: ['r'] },
         { op: 'Equal', inputs: ['k', 'k2'], outputs: ['eq'] },
         { op: 'Where', inputs: ['eq', 'r', 'zero'], outputs: ['w'] },
-        { op: 'Cast', inputs: ['k'], outputs: ['kf'], attrs: { to: 1 } },
+        { op: 'Mod', inputs: ['k', 'three'], outputs: ['km'] },
+        { op: 'Cast', inputs: ['km'], outputs: ['kf'], attrs: { to: 1 } },
         { op: 'Add', inputs: ['w', 'kf'], outputs: ['y'] },
+        { op: 'ArgMax', inputs: ['y'], outputs: ['am'], attrs: { axis: 1 } },
+        { op: 'Reshape', inputs: ['am', 'flat'], outputs: ['amf'] },
       ],
       inputs: [
         { name: 'x', dtype: 'float32', dims: [2, 3] },
         { name: 'k', dtype: 'int64', dims: [2, 3] },
       ],
-      outputs: [{ name: 'y', dtype: 'float32', dims: [2, 3] }],
-      initializers: { k2: i64([1], []), zero: f32c([0], []) },
+      outputs: [
+        { name: 'y', dtype: 'float32', dims: [2, 3] },
+        { name: 'amf', dtype: 'int64', dims: [2] },
+        { name: 'eq', dtype: 'bool', dims: [2, 3] },
+      ],
+      initializers: { k2: i64([1], []), zero: f32c([0], []), three: i64([3], []), flat: i64([2]) },
     };
     const bytes = buildModel(model);
-    const feeds = { x: rand([2, 3], 5), k: i64([0, 1, 2, 1, 1, 3], [2, 3]) };
+    const feeds = { x: rand([2, 3], 5), k: i64([0, 1, 2, 1, -7, 3], [2, 3]) };
     const ref = await (await Session.fromOnnx(bytes)).run(feeds);
     const s = await Session.fromOnnx(bytes, F32());
-    const got = await s.run(feeds);
-    expect(mismatch(got['y']!, ref['y']!)).toBeNull();
-    // Relu and Add run in WASM; the int64/bool ops on their reference kernels
-    expect(s.report!.fallbackOps.map((f) => f.op).sort()).toEqual(['Cast', 'Equal', 'Where']);
+    for (let run = 0; run < 2; run++) {
+      const got = await s.run(feeds);
+      expect(mismatch(got['y']!, ref['y']!)).toBeNull();
+      expect(got['amf']).toEqual(ref['amf']);
+      expect(got['eq']).toEqual(ref['eq']);
+    }
+    expect(s.report!.fallbackOps.map((f) => f.op).sort()).toEqual(['ArgMax', 'Mod']);
     for (const f of s.report!.fallbackOps) expect(f.reason.length, f.node).toBeGreaterThan(0);
   });
 

@@ -23,6 +23,7 @@ import {
   putChannelParams,
   qs8Add,
   qs8Vadd,
+  qs8VaddF32,
   qs8Conv2d,
   qs8Dequantize,
   qs8Fc,
@@ -40,6 +41,7 @@ import {
   addParams,
   vaddParams,
   qs8VaddRef,
+  qs8VaddF32Ref,
   csrFromDense,
   csrToDense,
   dequantizeRef,
@@ -56,7 +58,9 @@ import {
   srdhmRef,
   type Qs8Data,
 } from '../src/kernels/int8_ref.js';
-import { quantizeMultiplier } from '../src/quant/int8.js';
+import { dequantizeLinear, quantizeLinear, quantizeMultiplier } from '../src/quant/int8.js';
+
+const fr = Math.fround;
 import { encodeHuffman, encodeRaw, encodeRleHuffman, encodeRleRows, type EncodedInt8 } from '../src/codec/int8.js';
 import { lcg } from './helpers/tensors.js';
 
@@ -257,6 +261,19 @@ function makeOut(mode: Mode, N: number, rnd: () => number, o: OutOpts): Qs8Out {
   }
   const lo = o.act === 'relu' ? o.zy : o.act === 'clip' ? Math.max(-128, o.zy - 40) : -128;
   const hi = o.act === 'clip' ? Math.min(127, o.zy + 50) : 127;
+  if (mode === 'qlinear') {
+    // ONNX requantization: the float32 multipliers the Q31 ones stand for
+    const m = Float32Array.from(multiplier, (q, c) => Math.fround((q / 2 ** 31) * 2 ** -shift[c]!));
+    return {
+      mode,
+      zx: o.zx,
+      zy: o.zy,
+      lo,
+      hi: Math.max(lo, hi),
+      bias: Int32Array.from({ length: N }, () => ri(-5000, 5000)),
+      multiplier: m,
+    };
+  }
   return {
     mode,
     zx: o.zx,
@@ -397,7 +414,7 @@ function convCases(): ConvCase[] {
   return cases;
 }
 
-const MODES: Mode[] = ['int8', 'f32', 'int32'];
+const MODES: Mode[] = ['int8', 'f32', 'int32', 'qlinear'];
 const ZX = [-128, 127, 0, -7, 33];
 const MULT: OutOpts['multKind'][] = ['normal', 'near1', 'tiny', 'big'];
 const ACTS: OutOpts['act'][] = ['none', 'relu', 'clip'];
@@ -412,6 +429,7 @@ const QS8_KERNELS_TESTED_ALONE = [
   'qs8_gemm_4x8c2__wasmsimd',
   'qs8_add__wasmsimd',
   'qs8_vadd__wasmsimd',
+  'qs8_vadd_f32__wasmsimd',
   'qs8_gavgpool__wasmsimd',
   'qs8_maxpool2d__wasmsimd',
   'qs8_quantize__wasmsimd',
@@ -486,7 +504,7 @@ for (const variant of ['release', 'debug'] as const) {
           if (!kernel.supports(geo)) return;
           const K = (cs.C / cs.attrs.groups) * cs.KH * cs.KW;
           for (let v = 0; v < 2; v++) {
-            const mode = MODES[(ci + v) % 3]!;
+            const mode = MODES[(ci + v) % MODES.length]!;
             const o: OutOpts = {
               zx: ZX[(ci + 2 * v) % ZX.length]!,
               zy: [-128, 127, 5, -20][(ci + v) % 4]!,
@@ -599,7 +617,7 @@ for (const variant of ['release', 'debug'] as const) {
         for (const M of [1, 7, 8, 9, 16, 33]) for (const K of [1, 2, 3, 8, 17, 40]) shapes.push([N, M, K]);
       for (const K of [144, 576, 1001]) shapes.push([16, 64, K], [5, 9, K]);
       shapes.forEach(([N, M, K], i) => {
-        const mode = MODES[i % 3]!;
+        const mode = MODES[i % MODES.length]!;
         const out = makeOut(mode, N, rnd, {
           zx: ZX[i % ZX.length]!,
           zy: [-128, 127, 0][i % 3]!,
@@ -622,7 +640,7 @@ for (const variant of ['release', 'debug'] as const) {
         for (const M of [1, 2, 3])
           for (const N of [1, 3, 4, 5, 10, 17])
             for (const K of [1, 2, 7, 8, 9, 15, 16, 17, 40, 64, 256, 1001]) {
-              const mode = MODES[i % 3]!;
+              const mode = MODES[i % MODES.length]!;
               const out = makeOut(mode, N, rnd, {
                 zx: ZX[i % ZX.length]!,
                 zy: [-128, 127, 3][i % 3]!,
@@ -684,6 +702,33 @@ for (const variant of ['release', 'debug'] as const) {
       expect(failures.slice(0, 5)).toEqual([]);
       expect(worst).toBeLessThanOrEqual(1);
       expect(() => vaddParams(2 ** 22, 0, 1, 0, 1, 0)).toThrow(RangeError);
+    });
+
+    it('qs8_vadd_f32__wasmsimd matches qs8VaddF32Ref bit for bit, which is ONNX DequantizeLinear → Add (→ Relu) → QuantizeLinear', () => {
+      const rnd = lcg(23);
+      const failures: string[] = [];
+      for (let i = 0; i < 120; i++) {
+        const n = i < 41 ? i : 500 + i;
+        const sa = fr(2 ** (rnd() * 12 - 8)),
+          sb = i % 5 === 0 ? sa : fr(2 ** (rnd() * 12 - 8)),
+          sy = fr(2 ** (rnd() * 12 - 10));
+        const z = [-128, 127, 0, Math.floor(rnd() * 256) - 128];
+        const relu = i % 3 === 0;
+        const zy = z[(i + 2) % 4]!;
+        const p = { za: z[i % 4]!, zb: z[(i + 1) % 4]!, zy, sa, sb, sy, lo: relu ? zy : -128, hi: 127 };
+        const a = randI8(rnd, n, i % 6 === 0 ? 'extreme' : 'random'),
+          b = randI8(rnd, n, i % 6 === 0 ? 'extreme' : 'random');
+        const ref = qs8VaddF32Ref(a, b, p);
+        const bad = sameBits(qs8VaddF32(w, a, b, p), ref);
+        if (bad) failures.push(`n=${n} ${JSON.stringify(p)}: ${bad}`);
+        for (let k = 0; k < n; k++) {
+          let s = fr(dequantizeLinear(a[k]!, p.za, sa) + dequantizeLinear(b[k]!, p.zb, sb));
+          if (relu) s = Math.max(s, 0);
+          const want = quantizeLinear(s, sy, zy, -128, 127);
+          if (ref[k] !== want) failures.push(`ref n=${n} [${k}] ${ref[k]} want ${want}`);
+        }
+      }
+      expect(failures.slice(0, 5)).toEqual([]);
     });
 
     it('qs8_gavgpool__wasmsimd matches qs8GlobalAvgPoolRef', () => {
@@ -827,7 +872,7 @@ for (const variant of ['release', 'debug'] as const) {
             dw: fc.boolean(),
             zx: fc.integer({ min: -128, max: 127 }),
             zy: fc.integer({ min: -128, max: 127 }),
-            mode: fc.constantFrom<Mode>('int8', 'f32', 'int32'),
+            mode: fc.constantFrom<Mode>('int8', 'f32', 'int32', 'qlinear'),
             real: fc.double({ min: 2 ** -30, max: 4, noNaN: true }),
             density: fc.double({ min: 0, max: 1, noNaN: true }),
             seed: fc.integer(),

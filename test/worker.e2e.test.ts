@@ -2,7 +2,8 @@
 // free loopback port with fresh local R2 state: it compresses the bundled examples, starts
 // `wrangler dev` and stores the models through the Worker's PUT. Then: the model list, a real
 // MNIST digit's class, Worker outputs bit-identical to `sparrow run` in Node with the same
-// engine, and upload limits over the wire.
+// engine, upload limits over the wire, and `curl -N` streaming a story from stories260K's
+// /generate (greedy: the text `sparrow generate` prints in Node for the same file and engine).
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -123,6 +124,7 @@ describe('npm start end to end (wrangler dev over HTTP)', () => {
   it('start.js prints the URLs and the admin token', () => {
     expect(output).toContain(`Sparrow edge Worker ready: ${base}`);
     expect(output).toContain(`${base}/v1/models/mnist-8/infer`);
+    expect(output).toContain(`${base}/v1/models/stories260K/generate`);
     expect(output).toContain(TOKEN);
   });
 
@@ -130,12 +132,12 @@ describe('npm start end to end (wrangler dev over HTTP)', () => {
     const j = JSON.parse(await modelsList()) as {
       models: Array<{ id: string; version: number; bytes: number; inputs: unknown[]; outputs: unknown[] }>;
     };
-    expect(j.models.map((m) => m.id)).toEqual(['mnist-8', 'resnet20-cifar10']);
+    expect(j.models.map((m) => m.id)).toEqual(['mnist-8', 'resnet20-cifar10', 'stories260K']);
     for (const m of j.models) {
       expect(m.version).toBe(1);
       expect(m.bytes).toBe(readFileSync(join(ROOT, '.sparrow-data/models', `${m.id}.sparrow`)).length);
-      expect(m.inputs.length).toBe(1);
-      expect(m.outputs.length).toBe(1);
+      // stories260K: input_ids, attention_mask, position_ids and 5 layers' past key/value -> logits and 5 layers' present
+      expect([m.inputs.length, m.outputs.length]).toEqual(m.id === 'stories260K' ? [13, 11] : [1, 1]);
     }
   });
 
@@ -175,6 +177,37 @@ describe('npm start end to end (wrangler dev over HTTP)', () => {
       }
     }
     expect(compared).toBe(5);
+  }, 120_000);
+
+  it('curl -N streams a story from /v1/models/stories260K/generate (greedy = `sparrow generate` in Node on the same file)', async () => {
+    const body = '{"prompt":"Once upon a time","max_tokens":100,"temperature":0}';
+    const { stdout: sse } = await run('curl', ['-sSN', '-X', 'POST', `${base}/v1/models/stories260K/generate`, '-d', body], { cwd: ROOT });
+    const events = sse.split('\n\n').filter(Boolean);
+    expect(events).toHaveLength(101);
+    const tokens = events.slice(0, -1).map((e) => {
+      expect(e).toMatch(/^event: token\ndata: \{.*\}$/);
+      return JSON.parse(e.slice(e.indexOf('data: ') + 6)) as { id: number; text: string };
+    });
+    expect(events.at(-1)).toMatch(/^event: done\ndata: \{.*"tokens":100,"stop_reason":"max_tokens".*\}$/);
+    const { stdout: cli } = await run(
+      process.execPath,
+      [
+        join(ROOT, 'bin/sparrow.js'),
+        'generate',
+        join(ROOT, '.sparrow-data/models/stories260K.sparrow'),
+        '--prompt',
+        'Once upon a time',
+      ].concat(['--max-tokens', '100', '--temperature', '0', '--engine', 'sparrow-f32', '--no-echo']),
+      { cwd: ROOT },
+    );
+    expect(tokens.map((t) => t.text).join('') + '\n').toBe(cli);
+    // the line of the README (sampled, seeded at random): 100 tokens stream
+    const { stdout: sampled } = await run(
+      'curl',
+      ['-sN', '-X', 'POST', `${base}/v1/models/stories260K/generate`, '-d', '{"prompt":"Once upon a time","max_tokens":100}'],
+      { cwd: ROOT },
+    );
+    expect(sampled).toMatch(/^(event: token\ndata: [^\n]+\n\n){1,100}event: done\ndata: [^\n]+\n\n$/);
   }, 120_000);
 
   it('oversized uploads get 413 (Content-Length, and a streamed body counted) and change nothing', async () => {

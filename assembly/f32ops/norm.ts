@@ -7,50 +7,59 @@
 
 import { exp4, hmax, loadN, storeN } from './vec';
 
+/**
+ * Softmax (log = 0) or LogSoftmax (log ≠ 0) of one row of n floats at x into y (y = x allowed):
+ * the inner = 1 path of f32_softmax__wasmsimd, shared with the fused attention kernel
+ * (assembly/f32/attention.ts) so that both give the same bits.
+ */
+@inline export function softmaxRow(x: usize, y: usize, n: usize, log: i32): void {
+  // max
+  let vm = f32x4.splat(-Infinity);
+  let i: usize = 0;
+  for (; i + 4 <= n; i += 4) vm = f32x4.max(vm, v128.load(x + (i << 2)));
+  let m = hmax(vm);
+  for (; i < n; i++) m = max(m, load<f32>(x + (i << 2)));
+  const vmax = f32x4.splat(m);
+  // exp(x − max) (stored unless log) and its sum
+  let acc: f64 = 0;
+  let vs = f32x4.splat(0);
+  i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const e = exp4(f32x4.sub(v128.load(x + (i << 2)), vmax));
+    if (!log) v128.store(y + (i << 2), e);
+    vs = f32x4.add(vs, e);
+  }
+  if (i < n) {
+    const e = exp4(f32x4.sub(loadN(x + (i << 2), n - i), vmax));
+    const part = n - i;
+    let t: f32 = f32x4.extract_lane(e, 0);
+    if (part > 1) t += f32x4.extract_lane(e, 1);
+    if (part > 2) t += f32x4.extract_lane(e, 2);
+    acc += <f64>t;
+    if (!log) storeN(y + (i << 2), e, part);
+  }
+  acc += <f64>f32x4.extract_lane(vs, 0) + <f64>f32x4.extract_lane(vs, 1) + <f64>f32x4.extract_lane(vs, 2) + <f64>f32x4.extract_lane(vs, 3);
+  if (log) {
+    // (x − max) − log(sum): x − max first, exact when x is near max (large inputs keep their digits)
+    const lg = f32x4.splat(<f32>Math.log(acc));
+    i = 0;
+    for (; i + 4 <= n; i += 4) v128.store(y + (i << 2), f32x4.sub(f32x4.sub(v128.load(x + (i << 2)), vmax), lg));
+    if (i < n) storeN(y + (i << 2), f32x4.sub(f32x4.sub(loadN(x + (i << 2), n - i), vmax), lg), n - i);
+  } else {
+    const inv = f32x4.splat(<f32>(1.0 / acc));
+    i = 0;
+    for (; i + 4 <= n; i += 4) v128.store(y + (i << 2), f32x4.mul(v128.load(y + (i << 2)), inv));
+    if (i < n) storeN(y + (i << 2), f32x4.mul(loadN(y + (i << 2), n - i), inv), n - i);
+  }
+}
+
 /** Softmax (log = 0) or LogSoftmax (log ≠ 0) of x over the middle axis of [outer, len, inner]. */
 export function f32_softmax__wasmsimd(x: usize, y: usize, outer: i32, len: i32, inner: i32, log: i32): void {
   const n = <usize>len;
   if (inner == 1) {
     const rowB = n << 2;
     for (let o = 0; o < outer; o++) {
-      // max
-      let vm = f32x4.splat(-Infinity);
-      let i: usize = 0;
-      for (; i + 4 <= n; i += 4) vm = f32x4.max(vm, v128.load(x + (i << 2)));
-      let m = hmax(vm);
-      for (; i < n; i++) m = max(m, load<f32>(x + (i << 2)));
-      const vmax = f32x4.splat(m);
-      // exp(x − max) (stored unless log) and its sum
-      let acc: f64 = 0;
-      let vs = f32x4.splat(0);
-      i = 0;
-      for (; i + 4 <= n; i += 4) {
-        const e = exp4(f32x4.sub(v128.load(x + (i << 2)), vmax));
-        if (!log) v128.store(y + (i << 2), e);
-        vs = f32x4.add(vs, e);
-      }
-      if (i < n) {
-        const e = exp4(f32x4.sub(loadN(x + (i << 2), n - i), vmax));
-        const part = n - i;
-        let t: f32 = f32x4.extract_lane(e, 0);
-        if (part > 1) t += f32x4.extract_lane(e, 1);
-        if (part > 2) t += f32x4.extract_lane(e, 2);
-        acc += <f64>t;
-        if (!log) storeN(y + (i << 2), e, part);
-      }
-      acc += <f64>f32x4.extract_lane(vs, 0) + <f64>f32x4.extract_lane(vs, 1) + <f64>f32x4.extract_lane(vs, 2) + <f64>f32x4.extract_lane(vs, 3);
-      if (log) {
-        // (x − max) − log(sum): x − max first, exact when x is near max (large inputs keep their digits)
-        const lg = f32x4.splat(<f32>Math.log(acc));
-        i = 0;
-        for (; i + 4 <= n; i += 4) v128.store(y + (i << 2), f32x4.sub(f32x4.sub(v128.load(x + (i << 2)), vmax), lg));
-        if (i < n) storeN(y + (i << 2), f32x4.sub(f32x4.sub(loadN(x + (i << 2), n - i), vmax), lg), n - i);
-      } else {
-        const inv = f32x4.splat(<f32>(1.0 / acc));
-        i = 0;
-        for (; i + 4 <= n; i += 4) v128.store(y + (i << 2), f32x4.mul(v128.load(y + (i << 2)), inv));
-        if (i < n) storeN(y + (i << 2), f32x4.mul(loadN(y + (i << 2), n - i), inv), n - i);
-      }
+      softmaxRow(x, y, n, log);
       x += rowB; y += rowB;
     }
     return;
@@ -87,7 +96,7 @@ export function f32_softmax__wasmsimd(x: usize, y: usize, outer: i32, len: i32, 
 }
 
 /** Sum of n floats at p, float32 SIMD partial sums combined in float64. */
-@inline function rowSum(p: usize, n: usize): f64 {
+@inline export function rowSum(p: usize, n: usize): f64 {
   let v0 = f32x4.splat(0), v1 = v0;
   let i: usize = 0;
   for (; i + 8 <= n; i += 8) { v0 = f32x4.add(v0, v128.load(p + (i << 2))); v1 = f32x4.add(v1, v128.load(p + (i << 2), 16)); }

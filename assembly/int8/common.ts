@@ -10,9 +10,10 @@
 // of the bias is needed: the integer result is the same (exact integer arithmetic).
 //
 // Quant block q (8 words, 32 bytes), written by writeQuantBlock in src/kernels/int8.ts:
-//   0 mode  0 = int8 out (requantized), 1 = float32 out ("dynamic"), 2 = int32 out (acc + bias)
-//   1 zx    input zero point             2 zy  output zero point (mode 0)
-//   3 qlo   4 qhi   int8 clamp (mode 0: fused ReLU/Clip in the quantized domain, else −128/127)
+//   0 mode  0 = int8 out (requantized), 1 = float32 out ("dynamic"), 2 = int32 out (acc + bias),
+//           3 = int8 out requantized as ONNX QLinearConv / QLinearMatMul (float multiplier)
+//   1 zx    input zero point             2 zy  output zero point (modes 0, 3)
+//   3 qlo   4 qhi   int8 clamp (modes 0, 3: fused ReLU/Clip in the quantized domain, else −128/127)
 //   5 flo   6 fhi   float32 clamp (mode 1; −Inf/+Inf for none)          7 reserved (0)
 // Per-channel parameters qp (N = output channels; arrays back to back, 4-byte elements):
 //   mode 0: bias i32[N] | M0 i32[N] | shift i32[N]
@@ -22,6 +23,11 @@
 //   mode 1: scale f32[N] | bias f32[N]      y = pmin(fhi, pmax(flo, f32(acc)·scale[c] + bias[c]))
 //           (each op rounded to float32, no FMA, in this order)
 //   mode 2: bias i32[N]                     y = acc + bias[c]   (wrapping int32)
+//   mode 3: bias i32[N] | m f32[N]
+//           y = zy + nearest(clamp(f32(acc + bias[c])·m[c], qlo − zy, qhi − zy))
+//           (ONNX / onnxruntime: the int32 sum rounded to float32, times the float32 multiplier
+//           m = fround(fround(s_x·s_w[c]) / s_y), rounded half to even, saturated; the clamp
+//           bounds are integers, so clamping before or after the rounding is the same)
 
 import {
   G_C, G_H, G_W, G_M, G_KH, G_KW, G_OH, G_OW, G_PT, G_PL, G_PB, G_PR, G_SH, G_SW, G_DH, G_DW, G_GROUPS, gi, geomShapeOk,
@@ -30,7 +36,7 @@ import {
 export const E_ARG: i32 = -5;
 
 export const Q_MODE = 0, Q_ZX = 1, Q_ZY = 2, Q_LO = 3, Q_HI = 4, Q_FLO = 5, Q_FHI = 6;
-export const MODE_Q8: i32 = 0, MODE_F32: i32 = 1, MODE_I32: i32 = 2;
+export const MODE_Q8: i32 = 0, MODE_F32: i32 = 1, MODE_I32: i32 = 2, MODE_QF: i32 = 3;
 
 export { gi } from '../geometry';
 
@@ -70,6 +76,12 @@ export function storeScalar(acc: i32, c: usize, q: usize, qp: usize, N: usize, d
     let v = gi(q, Q_ZY) + mulQ(a, load<i32>(qp + ((N + c) << 2)), load<i32>(qp + ((2 * N + c) << 2)));
     v = max(gi(q, Q_LO), v); v = min(gi(q, Q_HI), v);
     store<i8>(dst, <i8>v);
+  } else if (mode == MODE_QF) {
+    const zy = gi(q, Q_ZY);
+    let v: f32 = <f32>(acc + load<i32>(qp + (c << 2))) * load<f32>(qp + ((N + c) << 2));
+    const lo = <f32>(gi(q, Q_LO) - zy), hi = <f32>(gi(q, Q_HI) - zy);
+    v = lo < v ? v : lo; v = v < hi ? v : hi;
+    store<i8>(dst, <i8>(zy + <i32>nearest<f32>(v)));
   } else if (mode == MODE_F32) {
     let v: f32 = <f32>acc * load<f32>(qp + (c << 2));
     v = v + load<f32>(qp + ((N + c) << 2));
@@ -83,14 +95,15 @@ export function storeScalar(acc: i32, c: usize, q: usize, qp: usize, N: usize, d
 
 /** Bytes per output element of the block's mode. */
 @inline export function outBytes(q: usize): usize {
-  return gi(q, Q_MODE) == MODE_Q8 ? 1 : 4;
+  const mode = gi(q, Q_MODE);
+  return mode == MODE_Q8 || mode == MODE_QF ? 1 : 4;
 }
 
 /** True when the quant block is usable (mode known, zero points and clamps in range). */
 export function quantOk(q: usize): bool {
   const mode = gi(q, Q_MODE), zx = gi(q, Q_ZX), zy = gi(q, Q_ZY), lo = gi(q, Q_LO), hi = gi(q, Q_HI);
-  if (mode < 0 || mode > 2 || zx < -128 || zx > 127) return false;
-  if (mode == MODE_Q8 && (zy < -128 || zy > 127 || lo < -128 || hi > 127 || lo > hi)) return false;
+  if (mode < 0 || mode > 3 || zx < -128 || zx > 127) return false;
+  if ((mode == MODE_Q8 || mode == MODE_QF) && (zy < -128 || zy > 127 || lo < -128 || hi > 127 || lo > hi)) return false;
   return true;
 }
 
@@ -129,6 +142,24 @@ export function quantOk(q: usize): bool {
     let r1 = rdbpotV(srdhmV(i32x4.shl(i32x4.add(a1, vb), ls), vm), rs, vmask, vhalf);
     r0 = i32x4.min_s(vhi, i32x4.max_s(vlo, i32x4.add(r0, vz)));
     r1 = i32x4.min_s(vhi, i32x4.max_s(vlo, i32x4.add(r1, vz)));
+    const b16 = i16x8.narrow_i32x4_s(r0, r1);
+    const b8 = i8x16.narrow_i16x8_s(b16, b16);
+    if (nc >= 8) { v128.store64_lane(dst, b8, 0); return; }
+    let v = b8;
+    if (nc & 4) { v128.store32_lane(dst, v, 0); v = v128.shuffle<i32>(v, v, 1, 1, 1, 1); dst += 4; }
+    if (nc & 2) { v128.store16_lane(dst, v, 0); v = i32x4.shr_u(v, 16); dst += 2; }
+    if (nc & 1) { v128.store8_lane(dst, v, 0); }
+    return;
+  }
+  if (mode == MODE_QF) {
+    const vb = v128.load32_splat(qp + (c << 2)), vm = v128.load32_splat(qp + ((N + c) << 2));
+    const zy = gi(q, Q_ZY);
+    const vlo = f32x4.splat(<f32>(gi(q, Q_LO) - zy)), vhi = f32x4.splat(<f32>(gi(q, Q_HI) - zy)), vz = i32x4.splat(zy);
+    let f0 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(a0, vb)), vm);
+    let f1 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(a1, vb)), vm);
+    f0 = f32x4.pmin(vhi, f32x4.pmax(vlo, f0)); f1 = f32x4.pmin(vhi, f32x4.pmax(vlo, f1));
+    const r0 = i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f0)), vz);
+    const r1 = i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f1)), vz);
     const b16 = i16x8.narrow_i32x4_s(r0, r1);
     const b8 = i8x16.narrow_i16x8_s(b16, b16);
     if (nc >= 8) { v128.store64_lane(dst, b8, 0); return; }

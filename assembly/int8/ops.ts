@@ -322,6 +322,46 @@ export function qs8_remap__wasm(n: i32, tab: usize, x: usize, y: usize, fill: i3
   return 0;
 }
 
+// ---- Add in float32, as ONNX DequantizeLinear → Add (→ Relu) → QuantizeLinear -----------------
+// y = zy + clamp(nearest(f32(f32(f32(a − za)·sa) + f32(f32(b − zb)·sb)) / sy), lo − zy, hi − zy)
+// p: 8 words za, zb, zy (i32), sa, sb, sy (f32), lo, hi (i32; a Relu is lo = zy). Every op rounded
+// to float32 as onnxruntime's unfused operators round it (the int8 engine's 'onnx' requantization).
+function vaddF32ParamsOk(p: usize): bool {
+  for (let i = 0; i < 3; i++) { const z = gi(p, i); if (z < -128 || z > 127) return false; }
+  const sa = load<f32>(p + 12), sb = load<f32>(p + 16), sy = load<f32>(p + 20), lo = gi(p, 6), hi = gi(p, 7);
+  return sa > 0 && sb > 0 && sy > 0 && sa < Infinity && sb < Infinity && sy < Infinity && lo >= -128 && hi <= 127 && lo <= hi;
+}
+
+/** y (n) int8 = a (n) ⊕ b (n) in float32 (above); a, b, y may alias. */
+export function qs8_vadd_f32__wasmsimd(n: i32, a: usize, b: usize, p: usize, y: usize): i32 {
+  if (n < 0 || !vaddF32ParamsOk(p)) return E_ARG;
+  const za = gi(p, 0), zb = gi(p, 1), zy = gi(p, 2), lo = gi(p, 6), hi = gi(p, 7);
+  const sa = load<f32>(p + 12), sb = load<f32>(p + 16), sy = load<f32>(p + 20);
+  const vza = i16x8.splat(<i16>za), vzb = i16x8.splat(<i16>zb), vzy = i32x4.splat(zy);
+  const vsa = f32x4.splat(sa), vsb = f32x4.splat(sb), vsy = f32x4.splat(sy);
+  const vlo = f32x4.splat(<f32>(lo - zy)), vhi = f32x4.splat(<f32>(hi - zy));
+  const N = <usize>n;
+  let i: usize = 0;
+  for (; i + 8 <= N; i += 8) {
+    const da = i16x8.sub(v128.load8x8_s(a + i), vza), db = i16x8.sub(v128.load8x8_s(b + i), vzb);
+    let s0 = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(da)), vsa), f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(db)), vsb));
+    let s1 = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(da)), vsa), f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(db)), vsb));
+    s0 = f32x4.pmin(vhi, f32x4.pmax(vlo, f32x4.nearest(f32x4.div(s0, vsy))));
+    s1 = f32x4.pmin(vhi, f32x4.pmax(vlo, f32x4.nearest(f32x4.div(s1, vsy))));
+    const r0 = i32x4.add(i32x4.trunc_sat_f32x4_s(s0), vzy), r1 = i32x4.add(i32x4.trunc_sat_f32x4_s(s1), vzy);
+    const b16 = i16x8.narrow_i32x4_s(r0, r1);
+    v128.store64_lane(y + i, i8x16.narrow_i16x8_s(b16, b16), 0);
+  }
+  const flo = <f32>(lo - zy), fhi = <f32>(hi - zy);
+  for (; i < N; i++) {
+    const s: f32 = <f32>(<i32>load<i8>(a + i) - za) * sa + <f32>(<i32>load<i8>(b + i) - zb) * sb;
+    let r = nearest<f32>(s / sy);
+    r = flo < r ? r : flo; r = r < fhi ? r : fhi;
+    store<i8>(y + i, <i8>(zy + <i32>r));
+  }
+  return 0;
+}
+
 // ---- Add, single-multiplier form (the engine's default) ----------------------------------------
 // y = clamp(zy + ((a − za)·A + (b − zb)·B + 2^(S−1)) >> S, lo, hi)   (arithmetic shift)
 // p: 8 words za, zb, zy, A, B, S, lo, hi with 0 ≤ A, B < 2^22 and 1 ≤ S ≤ 23, so that

@@ -18,9 +18,13 @@ import { graphFromMeta, sectionData, type SectionData } from '../format/graph.js
 import { Session, type EngineName } from '../runtime/session.js';
 import { parsePreprocessing, preprocessPixels, type CompressionRecord, type Preprocessing } from '../runtime/sparrow_model.js';
 import type { Tensor, ValueInfo } from '../ops/types.js';
+import { textModelOf, type TextModel } from '../runtime/text_model.js';
 import '../ops/ref/index.js';
 
 export { SparrowError, isSparrowError, type SparrowErrorCode } from '../errors.js';
+export { generate, detectDecoder, type GenerateOptions, type GenerateStats, type DecoderRunner } from '../runtime/generate.js';
+export { loadTokenizer, type TextTokenizer } from '../io/tokenizer.js';
+export type { TextModel } from '../runtime/text_model.js';
 export { Session, type EngineName } from '../runtime/session.js';
 export type { Tensor, TensorDType, ValueInfo } from '../ops/types.js';
 export type { Preprocessing, CompressionRecord } from '../runtime/sparrow_model.js';
@@ -381,6 +385,28 @@ export async function createModel(dl: SparrowDownload, opts: ModelOptions = {}):
       return preprocessPixels(t, pre ?? { scale: 1 / 255 });
     },
   };
+}
+
+/**
+ * The tokenizer and generation facts a downloaded language model stores (`sparrow compress
+ * --tokenizer`: src/format/text.ts), or null. Its section was CRC-checked during the download.
+ *
+ *   const dl = await fetchSparrow('/v1/models/stories260K');
+ *   const m = await createModel(dl, { engine: 'sparrow-f32' });
+ *   const text = textModel(dl)!;
+ *   const ids = text.tokenizer.encode('Once upon a time');
+ *   const piece = text.tokenizer.streamDecoder(ids);
+ *   for await (const id of generate(m.session, ids, { maxTokens: 200, stop: text.stop })) out += piece(id);
+ */
+export function textModel(dl: SparrowDownload): TextModel | null {
+  return textModelOf({
+    header: dl.header,
+    payload: (i) => {
+      const d = dl.decoded.get(i);
+      if (!(d instanceof Uint8Array)) throw new SparrowError('internal', `section ${i} was not decoded as bytes`);
+      return d;
+    },
+  });
 }
 
 /** One run on zeros when every input has static dims (instantiates WASM, compiles the plan). */

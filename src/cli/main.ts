@@ -12,13 +12,23 @@ import { argmaxRow, imageBatch } from '../io/datasets.js';
 import { loadDataset, loadDatasetSpec, type DatasetName } from '../io/datasets_node.js';
 import { runConformance } from '../bench/conformance.js';
 import { checkModel, formatCheck } from './check.js';
+import { registerTextCommands, tokenizerAttachment } from './textgen.js';
 import { Session, type EngineName } from '../runtime/session.js';
 import { isOrtEngine, openEngine, prepareEngine, sessionEngine, type InferenceEngine, type OrtEngineName } from '../runtime/ort.js';
-import { DEFAULT_MAX_BATCH, imageBatchParams, preprocessPixels, type Preprocessing } from '../runtime/sparrow_model.js';
+import {
+  DEFAULT_MAX_BATCH,
+  imageBatchParams,
+  loadSparrowModel,
+  preprocessPixels,
+  writeSparrowModel,
+  type Preprocessing,
+} from '../runtime/sparrow_model.js';
 import { MAGIC } from '../format/container.js';
+import { withText } from '../format/text.js';
 import { importOnnx } from '../onnx/import.js';
 import { optimize } from '../ir/passes.js';
 import { extractQdq } from '../ir/qdq.js';
+import { lowerQOperator } from '../ir/qoperator.js';
 import {
   COMPRESS_DEFAULTS,
   PRUNE_METHODS,
@@ -30,6 +40,7 @@ import {
 } from '../compress/compress.js';
 import { runBench, formatBench } from '../bench/bench.js';
 import { writeBenchReport } from '../bench/report.js';
+import { formatCompare, formatSensitivity, runCompare, runLayerSensitivity } from '../bench/compare.js';
 import type { Tensor, ValueInfo } from '../ops/types.js';
 import { castTensor } from '../ops/ref/cast.js';
 import cliProgress from 'cli-progress';
@@ -334,6 +345,12 @@ function buildProgram(out: (s: string) => void): Command {
     .option('--mean <a,b,c>', "per-channel mean after pixel/255, stored as the model's preprocessing (default: none)")
     .option('--std <a,b,c>', 'per-channel std, stored likewise (default: none)')
     .option(
+      '--tokenizer <file>',
+      'store a tokenizer (tokenizer.json or a llama2.c tokenizer.bin) and the end ids / context length of the ONNX metadata ' +
+        'in the file: generate and embed (CLI, Worker, browser) then need nothing else',
+    )
+    .option('--float', "store the weights as float32, not pruned or quantized: a lossless container whose outputs equal the ONNX model's")
+    .option(
       '--max-batch <n>',
       'the largest batch the model serves, stored in the file: the edge Worker refuses larger batches and sizes its memory for it',
       String(DEFAULT_MAX_BATCH),
@@ -354,6 +371,8 @@ function buildProgram(out: (s: string) => void): Command {
           targetSize?: string;
           mean?: string;
           std?: string;
+          tokenizer?: string;
+          float?: boolean;
           json?: boolean;
         },
         cmd: Command,
@@ -377,15 +396,36 @@ function buildProgram(out: (s: string) => void): Command {
         resolveCompressOptions({ ...base, ...(o.calib ? { calib: { batches: [], spec: o.calib } } : {}) }); // fail before any work
         const mean = parseList(o.mean, '--mean'),
           std = parseList(o.std, '--std');
+        const given = (k: string): boolean => cmd.getOptionValueSource(k) !== undefined && cmd.getOptionValueSource(k) !== 'default';
+        if (o.float) {
+          const clash = ['sparsity', 'prune', 'calib', 'weightBits', 'targetSize', 'activations'].filter(given);
+          if (clash.length > 0)
+            throw new SparrowError(
+              'invalid_argument',
+              `--float stores the weights unchanged; ${clash.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')} cannot apply`,
+            );
+        }
         const bytes = await readInput(model);
         if (isSparrowFile(bytes))
           throw new SparrowError('invalid_argument', `${model} is already a .sparrow file; compress takes the .onnx model`);
+        // the tokenizer is read (and checked) before the work
+        const text = o.tokenizer ? await tokenizerAttachment(bytes, o.tokenizer) : undefined;
+        const finish = (b: Uint8Array): Uint8Array => (text ? withText(b, text) : b);
         const graph = importOnnx(bytes);
-        // a model already quantized in QDQ form keeps its int8 weights and activation parameters
-        const qdq = graph.nodes.some((n) => n.domain === '' && (n.op === 'QuantizeLinear' || n.op === 'DequantizeLinear'))
-          ? extractQdq(graph)
-          : undefined;
+        // a model already quantized in QDQ form (or QOperator form, rewritten into it) keeps its
+        // int8 weights and activation parameters
+        const qop = lowerQOperator(graph);
+        const fromQop = qop.qlinear + qop.integer > 0;
+        const qdq =
+          fromQop || graph.nodes.some((n) => n.domain === '' && (n.op === 'QuantizeLinear' || n.op === 'DequantizeLinear'))
+            ? extractQdq(graph)
+            : undefined;
         const fromQdq = !!qdq && qdq.weights.size > 0;
+        if (o.float && fromQdq)
+          throw new SparrowError(
+            'invalid_argument',
+            `${model} is already quantized (${fromQop ? 'QOperator' : 'QDQ'}); --float stores float weights`,
+          );
         if (!fromQdq) optimize(graph);
         const input = graph.inputs[0];
         const info = input ? graph.values.get(input)!.info : undefined;
@@ -408,25 +448,48 @@ function buildProgram(out: (s: string) => void): Command {
         const pre: Preprocessing | null = imageLike
           ? { input: input!, layout: 'NCHW', scale: 1 / 255, ...(mean ? { mean } : {}), ...(std ? { std } : {}) }
           : null;
-        if (fromQdq) {
-          // only the flags the user gave: compressQdqGraph refuses those that would change the weights
-          const given = (k: string): boolean => cmd.getOptionValueSource(k) !== 'default';
-          const result = await compressQdqGraph(graph, qdq!, {
-            ...(given('sparsity') ? { sparsity: base.sparsity } : {}),
-            ...(o.prune !== undefined ? { prune: base.prune } : {}),
-            ...(given('weightBits') ? { weightBits: base.weightBits } : {}),
-            ...(given('activations') ? { activations: base.activations } : {}),
-            ...(base.targetBytes !== undefined ? { targetBytes: base.targetBytes } : {}),
-            ...(o.calib ? { calib: { batches: [], spec: o.calib } } : {}),
-            maxBatch: base.maxBatch,
-            preprocessing: pre,
-          });
-          await writeOutput(o.output, result.bytes);
-          const report = inspectSparrow(result.bytes);
+        if (o.float) {
+          const stored = finish(
+            writeSparrowModel(graph, {
+              preprocessing: pre,
+              compression: { prune: 'none', sparsity: 0, weightBits: 32, activations: 'dynamic', bias: 'float32', weights: 'float32' },
+              meta: { maxBatch: base.maxBatch },
+            }),
+          );
+          await writeOutput(o.output, stored);
+          const report = inspectSparrow(stored);
           out(
             o.json
               ? JSON.stringify(report)
-              : `${formatInspect(report, o.output)}\n\n${result.layers.length} int8 weight tensors kept from the QDQ model (not pruned or ` +
+              : `${formatInspect(report, o.output)}\n\nweights stored as float32 (not pruned or quantized): the outputs equal the ONNX model's.` +
+                  (text ? ` ${text.kind} tokenizer stored (${text.tokenizer.length} bytes).` : ''),
+          );
+          return;
+        }
+        if (fromQdq) {
+          // only the flags the user gave: compressQdqGraph refuses those that would change the weights
+          const result = await compressQdqGraph(
+            graph,
+            qdq!,
+            {
+              ...(given('sparsity') ? { sparsity: base.sparsity } : {}),
+              ...(o.prune !== undefined ? { prune: base.prune } : {}),
+              ...(given('weightBits') ? { weightBits: base.weightBits } : {}),
+              ...(given('activations') ? { activations: base.activations } : {}),
+              ...(base.targetBytes !== undefined ? { targetBytes: base.targetBytes } : {}),
+              ...(o.calib ? { calib: { batches: [], spec: o.calib } } : {}),
+              maxBatch: base.maxBatch,
+              preprocessing: pre,
+            },
+            fromQop ? 'qoperator' : 'qdq',
+          );
+          const stored = finish(result.bytes);
+          await writeOutput(o.output, stored);
+          const report = inspectSparrow(stored);
+          out(
+            o.json
+              ? JSON.stringify(report)
+              : `${formatInspect(report, o.output)}\n\n${result.layers.length} int8 weight tensors kept from the ${fromQop ? 'QOperator' : 'QDQ'} model (not pruned or ` +
                   `quantized again), ${qdq!.ranges.size} activation ranges from its QuantizeLinear/DequantizeLinear pairs; biases float32.`,
           );
           return;
@@ -478,8 +541,9 @@ function buildProgram(out: (s: string) => void): Command {
         } finally {
           if (started) bar!.stop();
         }
-        await writeOutput(o.output, result.bytes);
-        const report = inspectSparrow(result.bytes);
+        const stored = finish(result.bytes);
+        await writeOutput(o.output, stored);
+        const report = inspectSparrow(stored);
         if (o.json) out(JSON.stringify(report));
         else {
           const shared = base.weightBits < 8 ? `, at most ${2 ** base.weightBits} levels per tensor` : '';
@@ -487,7 +551,8 @@ function buildProgram(out: (s: string) => void): Command {
             formatInspect(report, o.output) +
               '\n\n' +
               `${result.layers.length} weight tensors pruned (${base.prune}, sparsity ${base.sparsity}) and quantized to int8 per output channel${shared}; ` +
-              'biases float32; float weights not stored.',
+              'biases float32; float weights not stored.' +
+              (text ? ` ${text.kind} tokenizer stored (${text.tokenizer.length} bytes).` : ''),
           );
         }
       },
@@ -671,7 +736,7 @@ function buildProgram(out: (s: string) => void): Command {
     .option(
       '--compressed <file>',
       "the model's .sparrow file (default: its weights packed in memory); sparrow-int8 runs it " +
-        '(without it, sparrow-int8 quantizes the ONNX weights at load and runs in dynamic mode)',
+        '(without it, sparrow-int8 runs the ONNX file: QDQ/QOperator weights as they are, float weights quantized at load, dynamic activation ranges where the model has none)',
     )
     .option(
       '--engines <list>',
@@ -734,6 +799,134 @@ function buildProgram(out: (s: string) => void): Command {
     );
 
   program
+    .command('compare')
+    .description(
+      'agreement of engines with an oracle on seeded random inputs: per output, max relative error ' +
+        '(max|d| / max|oracle|), the worst element against |d| <= 1e-4·|oracle| + 1e-5·max|oracle|, and argmax agreement ' +
+        'over the class axis (float inputs uniform [-1, 1); integer inputs in a range inferred from the graph or --int-range)',
+    )
+    .argument('<model>', 'an .onnx or .sparrow model')
+    .option('--engines <list>', 'comma-separated engines to check', 'sparrow-f32,sparrow-int8')
+    .option('--against <oracle>', 'ort-node or reference (default: ort-node for .onnx, reference for .sparrow)')
+    .option('--samples <n>', 'random inputs', '20')
+    .option('--seed <s>', 'seed of the inputs', '1')
+    .option('--batch <b>', 'size of a symbolic batch dimension (axis 0)', '1')
+    .option('--shape <name=d0,d1,...>', 'an input shape (repeatable); other symbolic dims: 32', collectShape, [] as string[])
+    .option('--int-range <name=lo,hi>', 'inclusive range of an integer input (repeatable)', collectShape, [] as string[])
+    .option(
+      '--class-axis <name=k|none>',
+      "an output's class axis (repeatable; default: 1 where there is one)",
+      collectShape,
+      [] as string[],
+    )
+    .option(
+      '--layers',
+      'sparrow-int8 layer by layer instead: every layer quantized, the default, then each layer alone quantized (the rest float32)',
+    )
+    .option('--json', 'print one JSON document')
+    .action(
+      async (
+        model: string,
+        o: {
+          engines: string;
+          against?: string;
+          samples: string;
+          seed: string;
+          batch: string;
+          shape: string[];
+          intRange: string[];
+          classAxis: string[];
+          layers?: boolean;
+          json?: boolean;
+        },
+      ) => {
+        const names = o.engines
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+        if (!names.length) throw new SparrowError('invalid_argument', '--engines is empty');
+        for (const n of names) engineOf(n);
+        const samples = Number(o.samples),
+          seed = Number(o.seed),
+          batch = Number(o.batch);
+        if (!Number.isInteger(samples) || samples < 1)
+          throw new SparrowError('invalid_argument', `--samples must be a positive integer, got ${o.samples}`);
+        if (!Number.isInteger(seed)) throw new SparrowError('invalid_argument', `--seed must be an integer, got ${o.seed}`);
+        if (!Number.isInteger(batch) || batch < 1)
+          throw new SparrowError('invalid_argument', `--batch must be a positive integer, got ${o.batch}`);
+        const bytes = await readInput(model);
+        const sparrowFile = isSparrowFile(bytes);
+        const against = o.against ?? (sparrowFile ? 'reference' : 'ort-node');
+        if (against !== 'ort-node' && against !== 'reference')
+          throw new SparrowError('invalid_argument', `--against must be ort-node or reference, got ${against}`);
+        if (sparrowFile && against === 'ort-node')
+          throw new SparrowError('invalid_argument', `${model}: a .sparrow model has no ONNX for ort-node; use --against reference`);
+        const intRanges: Record<string, [number, number]> = {};
+        for (const s of o.intRange) {
+          const m = /^([^=]+)=(-?\d+),(-?\d+)$/.exec(s);
+          if (!m) throw new SparrowError('invalid_argument', `--int-range wants name=lo,hi (integers), got "${s}"`);
+          intRanges[m[1]!] = [Number(m[2]), Number(m[3])];
+        }
+        const classAxis: Record<string, number | null> = {};
+        for (const s of o.classAxis) {
+          const m = /^([^=]+)=(\d+|none)$/.exec(s);
+          if (!m) throw new SparrowError('invalid_argument', `--class-axis wants name=k or name=none, got "${s}"`);
+          classAxis[m[1]!] = m[2] === 'none' ? null : Number(m[2]);
+        }
+        const graph = sparrowFile ? loadSparrowModel(bytes).graph : importOnnx(bytes);
+        const open = async (name: string): Promise<InferenceEngine> => {
+          const kind = engineOf(name === 'reference' ? 'sparrow-ref' : name);
+          if (!sparrowFile) return openEngine(name, kind, bytes);
+          if (isOrtEngine(kind))
+            throw new SparrowError('invalid_argument', `${model}: a .sparrow model runs on Sparrow's engines, not ${name}`);
+          return sessionEngine(name, await Session.fromSparrow(bytes, { engine: kind }));
+        };
+        if (o.layers) {
+          const r = await runLayerSensitivity({
+            model,
+            graph,
+            against,
+            open,
+            openInt8: async (quantizeLayer) => {
+              const opts = { engine: 'sparrow-int8' as const, ...(quantizeLayer ? { quantizeLayer } : {}) };
+              const session = sparrowFile ? await Session.fromSparrow(bytes, opts) : await Session.fromOnnx(bytes, opts);
+              if (session.report?.int8?.mode !== 'dynamic')
+                throw new SparrowError('invalid_argument', `${model}: --layers scans dynamic int8; this file has static activation ranges`);
+              return {
+                engine: sessionEngine('sparrow-int8', session),
+                layers: () => session.report!.int8!.layers.map((l) => ({ node: l.node, op: l.op, kernel: l.kernel })),
+              };
+            },
+            samples,
+            seed,
+            batch,
+            shapes: parseShapes(o.shape),
+            intRanges,
+            classAxis,
+            log: (line) => process.stderr.write(`compare: ${line}\n`),
+          });
+          out(o.json ? JSON.stringify(r) : formatSensitivity(r));
+          return;
+        }
+        const report = await runCompare({
+          model,
+          graph,
+          engines: names,
+          against,
+          open,
+          samples,
+          seed,
+          batch,
+          shapes: parseShapes(o.shape),
+          intRanges,
+          classAxis,
+          log: (line) => process.stderr.write(`compare: ${line}\n`),
+        });
+        out(o.json ? JSON.stringify(report) : formatCompare(report));
+      },
+    );
+
+  program
     .command('check')
     .description('list the ops of a model: supported or not, and how each engine runs them (before running anything)')
     .argument('<model>', 'a .onnx or .sparrow file')
@@ -788,6 +981,7 @@ function buildProgram(out: (s: string) => void): Command {
       }
     });
 
+  registerTextCommands(program, out);
   return program;
 }
 

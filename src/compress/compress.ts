@@ -31,6 +31,7 @@ import { cloneGraph, consumers, type Graph, type Node } from '../ir/graph.js';
 import { optimize } from '../ir/passes.js';
 import { importOnnx } from '../onnx/import.js';
 import { extractQdq, type QdqInt8 } from '../ir/qdq.js';
+import { lowerQOperator } from '../ir/qoperator.js';
 import type { WeightOp } from '../onnx/initializers.js';
 import type { Attrs, Tensor } from '../ops/types.js';
 import type { QuantizedWeight } from '../format/graph.js';
@@ -154,6 +155,29 @@ export function weightLayers(graph: Graph): WeightLayer[] {
     const all = (users.get(value) ?? []).map((u) => asWeight(u, value));
     if (all.some((x) => !x || x.axis !== w.axis)) continue;
     out.push({ ...w, node: n });
+  }
+  return out;
+}
+
+/**
+ * Embedding tables of an optimized graph: float32 rank-2 constants [V, D] read only as input 0
+ * of Gather nodes (ai.onnx) along axis 0 (each index picks a row), never a graph output. They
+ * are quantized int8 per row (axis 0), so a row dequantizes with its own scale.
+ */
+export function embeddingTables(graph: Graph): string[] {
+  const users = consumers(graph);
+  const out: string[] = [];
+  for (const [name, v] of graph.values) {
+    const t = v.const;
+    if (!t || t.dtype !== 'float32' || t.dims.length !== 2 || graph.outputs.includes(name)) continue;
+    const us = users.get(name) ?? [];
+    const isRowGather = (n: Node): boolean =>
+      n.domain === '' &&
+      n.op === 'Gather' &&
+      n.inputs[0] === name &&
+      n.inputs.lastIndexOf(name) === 0 &&
+      (Number(n.attrs['axis'] ?? 0) === 0 || Number(n.attrs['axis']) === -2);
+    if (us.length > 0 && us.every(isRowGather)) out.push(name);
   }
   return out;
 }
@@ -463,8 +487,15 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     }
   }
   opts.onProgress?.(layers.length, layers.length, '');
+  // embedding tables (Gather of rows from a float32 [V, D] constant): int8 per row, no pruning
+  const embeddings = embeddingTables(outGraph).filter((v) => !quantized.has(v));
+  for (const v of embeddings) {
+    const t = outGraph.values.get(v)!.const!;
+    quantized.set(v, { ...quantizePerChannelInt8(t.data as Float32Array, [...t.dims], 0), axis: 0 });
+  }
 
   const compression = record(allocation);
+  if (embeddings.length) compression['embeddings'] = 'int8-per-row';
   const meta: Record<string, unknown> = { maxBatch: maxBatchOf(opts) };
   if (o.activations === 'static') {
     // ranges of every float activation of the *compressed* network (weights as stored, biases
@@ -498,22 +529,31 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
 export async function compressOnnx(onnx: Uint8Array, opts: CompressOptions = {}): Promise<CompressResult> {
   resolveCompressOptions(opts); // fail before the work
   const graph = importOnnx(onnx);
-  if (graph.nodes.some((n) => n.domain === '' && (n.op === 'QuantizeLinear' || n.op === 'DequantizeLinear'))) {
+  // QOperator form (QLinearConv, ConvInteger...) first rewritten into QDQ form (src/ir/qoperator.ts)
+  const qop = lowerQOperator(graph);
+  const fromQop = qop.qlinear + qop.integer > 0;
+  if (fromQop || graph.nodes.some((n) => n.domain === '' && (n.op === 'QuantizeLinear' || n.op === 'DequantizeLinear'))) {
     const qdq = extractQdq(graph);
-    if (qdq.weights.size > 0) return compressQdqGraph(graph, qdq, opts);
+    if (qdq.weights.size > 0) return compressQdqGraph(graph, qdq, opts, fromQop ? 'qoperator' : 'qdq');
   }
   optimize(graph);
   return compressGraph(graph, opts);
 }
 
 /**
- * A QDQ model (src/ir/qdq.ts already applied to `graph`): its int8 weights are stored as they are
+ * A QDQ model (src/ir/qdq.ts already applied to `graph`; a QOperator model first rewritten by
+ * src/ir/qoperator.ts, `source` 'qoperator'): its int8 weights are stored as they are
  * (entropy-coded, no pruning or quantizing again; weights it left float are quantized per channel),
  * and its activation pairs become the stored static ranges, whose int8 parameters are the pairs'
  * own. Options that would change the weights (sparsity, pruning, weight bits, a size target) or
  * measure ranges again (calibration) are refused: the model was quantized by its tool.
  */
-export async function compressQdqGraph(graph: Graph, qdq: QdqInt8, opts: CompressOptions): Promise<CompressResult> {
+export async function compressQdqGraph(
+  graph: Graph,
+  qdq: QdqInt8,
+  opts: CompressOptions,
+  source: 'qdq' | 'qoperator' = 'qdq',
+): Promise<CompressResult> {
   const refused = (
     [
       ['--sparsity', opts.sparsity !== undefined && opts.sparsity !== 0],
@@ -546,7 +586,8 @@ export async function compressQdqGraph(graph: Graph, qdq: QdqInt8, opts: Compres
   const ranges = [...qdq.ranges].filter(([k]) => graph.values.has(k) && !graph.values.get(k)!.const);
   const activations = opts.activations ?? (ranges.length > 0 ? 'static' : 'dynamic');
   const compression: CompressionRecord = { prune: 'none', sparsity: 0, weightBits: 8, activations, bias: 'float32' };
-  compression['source'] = 'qdq';
+  // the source's requantization is the engine's for this file (sparrow-int8 'onnx')
+  compression['source'] = source;
   const meta: Record<string, unknown> = { maxBatch: maxBatchOf(opts) };
   if (activations === 'static') meta['activationRanges'] = Object.fromEntries(ranges);
   const bytes = writeSparrowModel(graph, { quantized, preprocessing: preprocessingFor(graph, opts), compression, meta });

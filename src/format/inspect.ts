@@ -24,7 +24,7 @@ export interface InspectReport {
   format: 'sparrow';
   version: number;
   bytes: number;
-  /** weight elements: every tensor except quantization parameters (a tensor's quant.scale) */
+  /** weight elements: every tensor except quantization parameters (a tensor's quant.scale) and entries outside the graph (`"value": null`: a tokenizer) */
   params: number;
   nonzero: number;
   /** Σ of the tensors' entropyBytes (quantization parameters included) */
@@ -60,14 +60,16 @@ export function inspectSparrow(bytes: Uint8Array, opts: ReadOptions = {}): Inspe
       params,
     };
   });
-  // weights are all tensors but the quantization parameters other tensors point to
-  const quantParams = new Set<string>();
+  // weights are all tensors but the quantization parameters other tensors point to and the
+  // entries outside the graph (a stored tokenizer: src/format/text.ts)
+  const notWeights = new Set<string>();
   for (const t of header.meta.tensors) {
+    if (t['value'] === null) notWeights.add(t.name);
     const q = t.quant as { scale?: unknown; zeroPoint?: unknown } | undefined;
-    if (q && typeof q.scale === 'string') quantParams.add(q.scale);
-    if (q && typeof q.zeroPoint === 'string') quantParams.add(q.zeroPoint);
+    if (q && typeof q.scale === 'string') notWeights.add(q.scale);
+    if (q && typeof q.zeroPoint === 'string') notWeights.add(q.zeroPoint);
   }
-  const weights = tensors.filter((t) => !quantParams.has(t.name));
+  const weights = tensors.filter((t) => !notWeights.has(t.name));
   return {
     format: 'sparrow',
     version: VERSION_MAJOR,

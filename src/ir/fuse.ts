@@ -14,13 +14,21 @@
 //      (activation_approximate), and the two-node forms exporters emit for SiLU, x·Sigmoid(x), and
 //      for HardSwish, x·HardSigmoid(x) with alpha 1/6, beta 1/2 (opsets before 14): activation
 //      'SiLU' / 'HardSwish' (not after a ConvTranspose, whose kernel clamps only).
+//   0. (float32 engine, activations 'all') before those: the transformer patterns of
+//      fuse_patterns.ts (decomposed LayerNorm / RMSNorm → one node each, the erf and tanh Gelu
+//      chains → Gelu, which step 2 then folds into the MatMul before it) and fuse_attention.ts
+//      (MatMul → scale → mask → Softmax → MatMul → sparrow.Attention, reading its operands
+//      through the movement around it); the movement nodes left without readers are removed.
 // The fused nodes keep their original attributes and carry an OpDef (domain 'sparrow', not
 // registered) whose reference kernel is the original one followed by bias and activation, so the
 // reference executor still runs a fused graph (ONNX semantics: NaN stays NaN through the clamp).
 import type { AttrValue, Attrs, OpDef, RefKernel, Tensor } from '../ops/types.js';
 import type { Act } from '../kernels/f32_ref.js';
 import { resolveOp } from '../ops/registry.js';
-import { freshName, type Graph, type Node } from './graph.js';
+import { eliminateDeadNodes, freshName, type Graph, type Node } from './graph.js';
+import { fusePatterns } from './fuse_patterns.js';
+import { fuseAttention } from './fuse_attention.js';
+import { indexOf } from './fuse_util.js';
 
 export const FUSED_DOMAIN = 'sparrow';
 
@@ -29,6 +37,10 @@ const F32_MAX = 3.4028234663852886e38;
 export interface FuseOptions {
   /** which activations fold into the producing node: clamps only (int8 kernels) or all (default) */
   activations?: 'clamp' | 'all';
+  /** the transformer patterns (step 0; default: with activations 'all'); false leaves them unfused (tests) */
+  patterns?: boolean;
+  /** values that must stay values: nothing fuses across them (the int8 engine's quantized values in 'onnx' mode) */
+  keep?: ReadonlySet<string>;
 }
 
 export interface FuseReport {
@@ -36,6 +48,11 @@ export interface FuseReport {
   biases: number;
   /** Relu / Clip folded into the producing node */
   activations: number;
+  /** decomposed LayerNorm / RMSNorm chains, Gelu chains, attention blocks fused (float32 engine; present when > 0) */
+  layerNorms?: number;
+  rmsNorms?: number;
+  gelus?: number;
+  attention?: number;
 }
 
 /** The activation of a fused node: clamp bounds, or undefined when it has none. */
@@ -79,7 +96,14 @@ const POST_ACTIVATIONS = new Set(['Sigmoid', 'Tanh', 'HardSwish', 'HardSigmoid',
 /** Fuses in place (see the file header). */
 export function fuseGraph(graph: Graph, opts: FuseOptions = {}): FuseReport {
   const report: FuseReport = { biases: 0, activations: 0 };
-  const ix = indexGraph(graph);
+  if ((opts.patterns ?? opts.activations !== 'clamp') && !opts.keep?.size) {
+    const gx = indexOf(graph);
+    const p = fusePatterns(graph, gx);
+    const attention = fuseAttention(graph, gx);
+    if (attention) eliminateDeadNodes(graph);
+    for (const [k, v] of Object.entries({ ...p, attention })) if (v) (report as unknown as Record<string, number>)[k] = v;
+  }
+  const ix = indexGraph(graph, opts.keep);
   for (const add of [...graph.nodes]) {
     if (add.domain === '' && add.op === 'Add' && fuseBias(graph, ix, add)) report.biases++;
   }
@@ -105,6 +129,8 @@ interface FuseIndex {
   readers: Map<string, Node[]>;
   /** value → the nodes whose first output it is and that have no other (non-omitted) output */
   writers: Map<string, Node[]>;
+  /** FuseOptions.keep */
+  keep: ReadonlySet<string> | undefined;
 }
 
 function addTo(m: Map<string, Node[]>, k: string, n: Node): void {
@@ -121,8 +147,8 @@ function removeFrom(m: Map<string, Node[]>, k: string, n: Node): void {
 
 const singleOutput = (n: Node): boolean => n.outputs.every((o, j) => j === 0 || !o);
 
-function indexGraph(graph: Graph): FuseIndex {
-  const ix: FuseIndex = { readers: new Map(), writers: new Map() };
+function indexGraph(graph: Graph, keep?: ReadonlySet<string>): FuseIndex {
+  const ix: FuseIndex = { readers: new Map(), writers: new Map(), keep };
   for (const n of graph.nodes) {
     for (const i of n.inputs) {
       if (!i) continue;
@@ -173,7 +199,7 @@ const staticDims = (graph: Graph, name: string): number[] | undefined => {
  * is its only reader, reading it once; the first such node in graph order.
  */
 function soleProducer(graph: Graph, ix: FuseIndex, x: string, reader: Node): Node | undefined {
-  if (graph.outputs.includes(x) || graph.inputs.includes(x)) return undefined;
+  if (graph.outputs.includes(x) || graph.inputs.includes(x) || ix.keep?.has(x)) return undefined;
   const users = ix.readers.get(x);
   if (!users || users.length !== 1 || users[0] !== reader || reader.inputs.filter((i) => i === x).length !== 1) return undefined;
   const writers = ix.writers.get(x);
@@ -319,7 +345,7 @@ function fuseActivation(graph: Graph, ix: FuseIndex, act: Node): boolean {
   const prod = soleProducer(graph, ix, x, act);
   if (!prod) return false;
   const plain = prod.domain === '' && (prod.op === 'Conv' || prod.op === 'ConvTranspose' || prod.op === 'Gemm' || prod.op === 'MatMul');
-  const fusedNoAct = prod.domain === FUSED_DOMAIN && !fusedActivation(prod);
+  const fusedNoAct = isFusedProducer(prod) && !fusedActivation(prod);
   if (!plain && !fusedNoAct) return false;
   if (plain) toFused(prod);
   prod.attrs = { ...prod.attrs, activation: act.op, activation_min: min, activation_max: max };
@@ -333,7 +359,7 @@ function activationTarget(graph: Graph, ix: FuseIndex, x: string, reader: Node):
   const prod = soleProducer(graph, ix, x, reader);
   if (!prod) return undefined;
   const plain = prod.domain === '' && (prod.op === 'Conv' || prod.op === 'Gemm' || prod.op === 'MatMul');
-  const fusedNoAct = prod.domain === FUSED_DOMAIN && prod.op !== 'FusedConvTranspose' && !prod.attrs['activation'];
+  const fusedNoAct = isFusedProducer(prod) && prod.op !== 'FusedConvTranspose' && !prod.attrs['activation'];
   return plain || fusedNoAct ? prod : undefined;
 }
 
@@ -375,7 +401,16 @@ function fuseGated(graph: Graph, ix: FuseIndex, gate: Node): boolean {
   } else return false;
   const x = gate.inputs[0] ?? '',
     s = gate.outputs[0] ?? '';
-  if (!x || !s || graph.outputs.includes(x) || graph.outputs.includes(s) || graph.values.get(x)?.info.dtype !== 'float32') return false;
+  if (
+    !x ||
+    !s ||
+    ix.keep?.has(x) ||
+    ix.keep?.has(s) ||
+    graph.outputs.includes(x) ||
+    graph.outputs.includes(s) ||
+    graph.values.get(x)?.info.dtype !== 'float32'
+  )
+    return false;
   const sReaders = ix.readers.get(s) ?? [];
   if (sReaders.length !== 1) return false;
   const mul = sReaders[0]!;
@@ -391,7 +426,7 @@ function fuseGated(graph: Graph, ix: FuseIndex, gate: Node): boolean {
   const prod = writers?.length === 1 ? writers[0]! : undefined;
   if (!prod || graph.inputs.includes(x)) return false;
   const plain = prod.domain === '' && (prod.op === 'Conv' || prod.op === 'Gemm' || prod.op === 'MatMul');
-  if (!plain && !(prod.domain === FUSED_DOMAIN && prod.op !== 'FusedConvTranspose' && !prod.attrs['activation'])) return false;
+  if (!plain && !(isFusedProducer(prod) && prod.op !== 'FusedConvTranspose' && !prod.attrs['activation'])) return false;
   if (plain) toFused(prod);
   prod.attrs = { ...prod.attrs, activation: kind, activation_gated: 1 };
   // the gate goes; the producer then writes the Mul's output
@@ -401,6 +436,13 @@ function fuseGated(graph: Graph, ix: FuseIndex, gate: Node): boolean {
   graph.values.delete(s);
   absorb(graph, ix, prod, mul);
   return true;
+}
+
+/** A sparrow.FusedConv / FusedConvTranspose / FusedGemm / FusedMatMul (the nodes an activation folds into; not the transformer fusions). */
+function isFusedProducer(n: Node): boolean {
+  return (
+    n.domain === FUSED_DOMAIN && (n.op === 'FusedConv' || n.op === 'FusedConvTranspose' || n.op === 'FusedGemm' || n.op === 'FusedMatMul')
+  );
 }
 
 /** Conv/ConvTranspose/Gemm/MatMul → sparrow.Fused* (no bias, no activation yet). */

@@ -15,6 +15,8 @@
 // by storing activations as int8 with those parameters: run it only for the int8 engine's graph.
 // Pairs whose parameters are not scalar constants, per-axis activation quantization, weights with
 // a nonzero zero point or a scale along another axis are left as they are (they run as float ops).
+// A lone QuantizeLinear / DequantizeLinear (no pair: a uint8 graph input or output) stays, and the
+// float value on its side gets its range (the grid of its (s, z): stored as int8 losslessly).
 import type { Tensor } from '../ops/types.js';
 import { consumers, type Graph, type Node } from './graph.js';
 
@@ -111,6 +113,35 @@ export function extractQdq(g: Graph): QdqInt8 {
       drop.add(dq);
     }
     drop.add(qn);
+  }
+  // a lone QuantizeLinear (the only reader of its float input) or DequantizeLinear of a
+  // non-constant, with scalar constant parameters (a QOperator model's uint8 graph inputs and
+  // outputs): the value it quantizes, or the one it dequantizes, takes the grid of (s, z) exactly,
+  // so it is stored as int8 with them; the node stays (it runs in float, losslessly)
+  const rangeOf = (n: Node): [number, number] | undefined => {
+    const s = scalarOf(g, n.inputs[1]),
+      z = n.inputs[2] ? scalarOf(g, n.inputs[2]) : { t: { dtype: 'uint8' } as Tensor, v: 0 };
+    if (!s || !z || s.t.dtype !== 'float32' || !(s.v > 0) || !Number.isFinite(s.v)) return undefined;
+    if (z.t.dtype !== 'uint8' && z.t.dtype !== 'int8') return undefined;
+    const zi8 = z.t.dtype === 'uint8' ? z.v - 128 : z.v;
+    return [(-128 - zi8) * s.v, (127 - zi8) * s.v];
+  };
+  for (const n of g.nodes) {
+    if (drop.has(n)) continue;
+    if (isDefault(n, 'QuantizeLinear')) {
+      const x = n.inputs[0];
+      if (!x || rename.has(x) || out.ranges.has(x) || g.outputs.includes(x) || g.values.get(x)?.const) continue;
+      const readers = users.get(x) ?? [];
+      if (readers.length !== 1 || readers[0] !== n || g.values.get(x)?.info.dtype !== 'float32') continue;
+      const r = rangeOf(n);
+      if (r) out.ranges.set(x, r);
+    } else if (isDefault(n, 'DequantizeLinear')) {
+      const [q] = n.inputs,
+        y = n.outputs[0];
+      if (!q || !y || out.ranges.has(y) || g.values.get(q)?.const || g.values.get(y)?.info.dtype !== 'float32') continue;
+      const r = rangeOf(n);
+      if (r) out.ranges.set(y, r);
+    }
   }
   if (drop.size === 0) return out;
   g.nodes = g.nodes.filter((n) => !drop.has(n));

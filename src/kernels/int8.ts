@@ -14,9 +14,9 @@ import { SparrowError } from '../errors.js';
 import type { SparrowWasm } from '../wasm/gateway.js';
 import { CONV_GEOMETRY_BYTES, convGeometry, writeConvGeometry, type ConvGeometry } from './f32.js';
 import { CONV_DEFAULTS, type Conv2dAttrs } from './f32_ref.js';
-import { csrFromDense, type AddParams, type Csr, type Qs8Data, type Qs8Out, type VaddParams } from './int8_ref.js';
+import { csrFromDense, type AddParams, type Csr, type Qs8Data, type Qs8Out, type VaddF32Params, type VaddParams } from './int8_ref.js';
 
-export type { AddParams, Csr, Qs8Data, Qs8Out, VaddParams } from './int8_ref.js';
+export type { AddParams, Csr, Qs8Data, Qs8Out, VaddF32Params, VaddParams } from './int8_ref.js';
 export { addParams, vaddParams } from './int8_ref.js';
 
 const E_ARG = -5;
@@ -30,7 +30,7 @@ function check(st: number, what: string): number {
 // ---- quant block and per-channel parameters --------------------------------------------------
 
 export const QUANT_BLOCK_BYTES = 32;
-const MODE = { int8: 0, f32: 1, int32: 2 } as const;
+const MODE = { int8: 0, f32: 1, int32: 2, qlinear: 3 } as const;
 
 /** Writes the 8-word quant block of assembly/int8/common.ts at ptr. */
 export function writeQuantBlock(w: SparrowWasm, out: Qs8Out, ptr: number): void {
@@ -39,7 +39,7 @@ export function writeQuantBlock(w: SparrowWasm, out: Qs8Out, ptr: number): void 
   i.fill(0);
   i[0] = MODE[out.mode];
   i[1] = out.zx;
-  if (out.mode === 'int8') {
+  if (out.mode === 'int8' || out.mode === 'qlinear') {
     i[2] = out.zy;
     i[3] = out.lo;
     i[4] = out.hi;
@@ -58,7 +58,7 @@ export function writeQuantBlock(w: SparrowWasm, out: Qs8Out, ptr: number): void 
 
 /** Bytes of the per-channel parameters of N channels. */
 export function channelParamsBytes(out: Qs8Out, N: number): number {
-  return (out.mode === 'int8' ? 3 : out.mode === 'f32' ? 2 : 1) * N * 4;
+  return (out.mode === 'int8' ? 3 : out.mode === 'f32' || out.mode === 'qlinear' ? 2 : 1) * N * 4;
 }
 
 /** Allocates memory that lives as long as a plan (default: w's stack). */
@@ -75,6 +75,10 @@ export function putChannelParams(w: SparrowWasm, out: Qs8Out, alloc: Alloc = (b)
     v.set(out.bias, 0);
     v.set(out.multiplier, N);
     v.set(out.shift, 2 * N);
+  } else if (out.mode === 'qlinear') {
+    if (out.multiplier.length !== N) throw new SparrowError('invalid_argument', 'qlinear output: bias/multiplier lengths differ');
+    w.i32(p, N).set(out.bias);
+    w.f32(p + 4 * N, N).set(out.multiplier);
   } else if (out.mode === 'f32') {
     if (out.scale.length !== N) throw new SparrowError('invalid_argument', 'f32 output: scale/bias lengths differ');
     const v = w.f32(p, 2 * N);
@@ -88,12 +92,12 @@ export function putChannelParams(w: SparrowWasm, out: Qs8Out, alloc: Alloc = (b)
 
 /** Output element bytes of a mode. */
 export function outElementBytes(out: Qs8Out): number {
-  return out.mode === 'int8' ? 1 : 4;
+  return out.mode === 'int8' || out.mode === 'qlinear' ? 1 : 4;
 }
 
 function readOut(w: SparrowWasm, out: Qs8Out, ptr: number, n: number): Qs8Data {
   const buf = w.memory.buffer;
-  if (out.mode === 'int8') return new Int8Array(buf.slice(ptr, ptr + n));
+  if (out.mode === 'int8' || out.mode === 'qlinear') return new Int8Array(buf.slice(ptr, ptr + n));
   if (out.mode === 'f32') return new Float32Array(buf.slice(ptr, ptr + n * 4));
   return new Int32Array(buf.slice(ptr, ptr + n * 4));
 }
@@ -365,6 +369,29 @@ export const VADD_PARAMS_BYTES = 32;
 /** Writes the 8-word single-multiplier Add block (qs8_vadd__wasmsimd) at ptr. */
 export function writeVaddParams(w: SparrowWasm, p: VaddParams, ptr: number): void {
   w.i32(ptr, 8).set([p.za, p.zb, p.zy, p.A, p.B, p.S, p.lo, p.hi]);
+}
+
+/** Writes the 8-word float32 Add block (qs8_vadd_f32__wasmsimd) at ptr. */
+export function writeVaddF32Params(w: SparrowWasm, p: VaddF32Params, ptr: number): void {
+  w.i32(ptr, 8).set([p.za, p.zb, p.zy, 0, 0, 0, p.lo, p.hi]);
+  w.f32(ptr + 12, 3).set([p.sa, p.sb, p.sy]);
+}
+
+/** qs8_vadd_f32__wasmsimd on copies of a and b; arena restored after. */
+export function qs8VaddF32(w: SparrowWasm, a: Int8Array, b: Int8Array, p: VaddF32Params): Int8Array {
+  if (a.length !== b.length) throw new SparrowError('invalid_argument', 'qs8VaddF32: lengths differ');
+  const mark = w.mark();
+  try {
+    const pp = w.alloc(VADD_PARAMS_BYTES);
+    writeVaddF32Params(w, p, pp);
+    const pa = w.putBytes(a),
+      pb = w.putBytes(b),
+      py = w.alloc(a.length);
+    check(w.exports.qs8_vadd_f32__wasmsimd(a.length, pa, pb, pp, py), 'qs8_vadd_f32__wasmsimd');
+    return w.i8(py, a.length).slice();
+  } finally {
+    w.release(mark);
+  }
 }
 
 /** qs8_vadd__wasmsimd on copies of a and b; arena restored after. */

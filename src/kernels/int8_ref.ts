@@ -8,6 +8,9 @@
 //   output      int8:  y = clamp(z_y + mulQ(acc + bias[c], M0[c], shift[c]), lo, hi)
 //               f32:   y = clamp(f32(acc)·scale[c] + bias[c]) with scale[c] = s_x·s_w[c]
 //               int32: y = acc + bias[c]
+//               qlinear (ONNX QLinearConv / QLinearMatMul as onnxruntime computes them):
+//                      y = clamp(z_y + roundHalfEven(fround(fround(acc + bias[c])·m[c])), lo, hi),
+//                      m[c] = fround(fround(s_x·s_w[c]) / s_y)
 //   Fused ReLU/Clip = lo/hi.
 // mulQ = TFLite's MultiplyByQuantizedMultiplier with exponent = −shift: shift > 0 is a right
 // shift (the usual multipliers < 1), shift < 0 a left shift of the input (wrapping, as TFLite).
@@ -65,18 +68,23 @@ export function requantizeRef(acc: number, m: number, shift: number, zy: number,
 export type Qs8Out =
   | { mode: 'int8'; zx: number; zy: number; lo: number; hi: number; bias: Int32Array; multiplier: Int32Array; shift: Int32Array }
   | { mode: 'f32'; zx: number; scale: Float32Array; bias: Float32Array; lo: number; hi: number }
-  | { mode: 'int32'; zx: number; bias: Int32Array };
+  | { mode: 'int32'; zx: number; bias: Int32Array }
+  | { mode: 'qlinear'; zx: number; zy: number; lo: number; hi: number; bias: Int32Array; multiplier: Float32Array };
 
 export type Qs8Data = Int8Array | Float32Array | Int32Array;
 
 export function allocOut(out: Qs8Out, n: number): Qs8Data {
-  return out.mode === 'int8' ? new Int8Array(n) : out.mode === 'f32' ? new Float32Array(n) : new Int32Array(n);
+  return out.mode === 'int8' || out.mode === 'qlinear' ? new Int8Array(n) : out.mode === 'f32' ? new Float32Array(n) : new Int32Array(n);
 }
 
 /** The output value of accumulator acc (Σ W·(x − zx), int32) for channel c. */
 export function outputStageRef(acc: number, c: number, out: Qs8Out): number {
   if (out.mode === 'int8') {
     return requantizeRef((acc + out.bias[c]!) | 0, out.multiplier[c]!, out.shift[c]!, out.zy, out.lo, out.hi);
+  }
+  if (out.mode === 'qlinear') {
+    const v = out.zy + roundHalfEven(Math.fround(Math.fround((acc + out.bias[c]!) | 0) * out.multiplier[c]!));
+    return Math.min(out.hi, Math.max(out.lo, v)) + 0;
   }
   if (out.mode === 'f32') {
     let v = Math.fround(Math.fround(Math.fround(acc) * out.scale[c]!) + out.bias[c]!);
@@ -288,6 +296,37 @@ export function qs8VaddRef(a: Int8Array, b: Int8Array, p: VaddParams): Int8Array
   for (let i = 0; i < a.length; i++) {
     const acc = (a[i]! - p.za) * p.A + (b[i]! - p.zb) * p.B; // |acc| < 2^31: exact in doubles and i32
     const v = p.zy + Math.floor((acc + half) / 2 ** p.S);
+    y[i] = Math.min(p.hi, Math.max(p.lo, v));
+  }
+  return y;
+}
+
+/** The float32 Add of qs8_vadd_f32 (ONNX DequantizeLinear → Add (→ Relu) → QuantizeLinear). */
+export interface VaddF32Params {
+  za: number;
+  zb: number;
+  zy: number;
+  /** float32 scales */
+  sa: number;
+  sb: number;
+  sy: number;
+  /** int8 clamp (a Relu: lo = zy) */
+  lo: number;
+  hi: number;
+}
+
+/**
+ * y = clamp(zy + roundHalfEven(fround(fround(fround((a − za)·sa) + fround((b − zb)·sb)) / sy)), lo, hi):
+ * onnxruntime's DequantizeLinear, Add, (Relu,) QuantizeLinear, element by element.
+ */
+export function qs8VaddF32Ref(a: Int8Array, b: Int8Array, p: VaddF32Params): Int8Array {
+  const y = new Int8Array(a.length);
+  const sa = Math.fround(p.sa),
+    sb = Math.fround(p.sb),
+    sy = Math.fround(p.sy);
+  for (let i = 0; i < a.length; i++) {
+    const s = Math.fround(Math.fround((a[i]! - p.za) * sa) + Math.fround((b[i]! - p.zb) * sb));
+    const v = p.zy + roundHalfEven(Math.fround(s / sy));
     y[i] = Math.min(p.hi, Math.max(p.lo, v));
   }
   return y;

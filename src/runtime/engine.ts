@@ -40,6 +40,8 @@ export interface EngineOptions {
   optimized?: boolean;
   /** bounds of the plan cache (default DEFAULT_PLAN_LIMITS) */
   planCache?: Partial<PlanCacheLimits>;
+  /** what fusion may do, over the engine's defaults (tests compare fused and unfused plans) */
+  fuse?: FuseOptions;
   /** linear memory may not grow beyond this (SparrowError 'too_large' before growing; SparrowWasm.maxBytes) */
   maxMemoryBytes?: number;
 }
@@ -69,7 +71,7 @@ export interface EngineMemoryStats {
 
 export abstract class WasmEngine {
   readonly fallbackOps: FallbackOp[] = [];
-  /** bias Adds and activations fused into Conv/Gemm/MatMul (largest plan) */
+  /** bias Adds and activations fused into Conv/Gemm/MatMul, and the transformer patterns (largest plan) */
   fuse: FuseReport = { biases: 0, activations: 0 };
   protected readonly graph: Graph;
   protected readonly opts: EngineOptions;
@@ -226,8 +228,9 @@ export abstract class WasmEngine {
       return referencePlan(g);
     }
     if (this.opts.optimize !== false) {
-      const r = fuseGraph(g, this.fuseOptions());
-      this.fuse = { biases: Math.max(this.fuse.biases, r.biases), activations: Math.max(this.fuse.activations, r.activations) };
+      const r = fuseGraph(g, { ...this.fuseOptions(), ...this.opts.fuse });
+      const f = this.fuse as unknown as Record<string, number>;
+      for (const [k, v] of Object.entries(r)) if (typeof v === 'number') f[k] = Math.max(f[k] ?? 0, v);
     }
     return this.lower(g);
   }

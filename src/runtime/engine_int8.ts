@@ -16,10 +16,16 @@
 //            inputs dequantized, the TS reference kernel, outputs requantized with their ranges
 //            (listed in fallbackOps).
 //   dynamic  no ranges (or an ONNX model quantized on the fly): activations stay float32; each
-//            Conv/FC quantizes its input per inference with the input's own min/max
-//            (int8QuantParams), runs the int GEMM and writes float32 (f32 output stage, each op
-//            rounded to float32, no FMA, fixed order: bit-exact across platforms); the ops
-//            between layers run in float (reference kernels on arena views, `floatOps`).
+//            Conv/FC quantizes its input per inference with the input's own min/max, per image
+//            of the batch / per FC row (int8QuantParams), runs the int GEMM and writes float32
+//            (f32 output stage, each op rounded to float32, no FMA, fixed order: bit-exact
+//            across platforms), then its fused activation if it is not a clamp (every activation
+//            fuses in this mode); the weight layers next to the outputs (floatHead, FLOAT_HEAD)
+//            run in float32 (src/runtime/int8/lower.ts keptFloat); the ops
+//            between layers run in float (`floatOps`): the float32 engine's WASM kernels
+//            (src/runtime/f32/, constants placed by src/runtime/f32/constants.ts), or the
+//            reference kernels on arena views for what has none. In either mode a node without an
+//            int8 kernel whose activation inputs are all float32 runs on the float32 kernels.
 //
 // The skeleton (src/runtime/engine.ts, plan_builder.ts) specializes and fuses the graph per input
 // signature, plans one arena (int8 and float32 values, each by its byte size) and binds the
@@ -38,16 +44,18 @@
 // same plan and the same data: the whole-model identity test compares it with 'simd' bit for bit.
 import { SparrowError } from '../errors.js';
 import { elementCount, type Tensor } from '../ops/types.js';
-import type { Graph } from '../ir/graph.js';
+import { consumers, type Graph } from '../ir/graph.js';
 import type { CodedInt8 } from '../format/graph.js';
 import { decodeInt8Ref } from '../codec/int8.js';
-import { quantizePerChannelInt8 } from '../quant/int8.js';
+import { int8QuantParams, quantizePerChannelInt8 } from '../quant/int8.js';
 import { csrLayout, SPARSE_DENSITY } from '../kernels/int8.js';
 import { csrFromDense } from '../kernels/int8_ref.js';
 import { WasmEngine, type EngineOptions } from './engine.js';
 import type { FuseOptions } from '../ir/fuse.js';
 import { PlanBuilder, type CompiledPlan } from './plan_builder.js';
 import { align16, Int8Lower, type Int8Weights } from './int8/lower.js';
+import { F32Lower } from './f32/lower.js';
+import { F32ConstantStore } from './f32/constants.js';
 
 /** FC layers: the sparse FC kernel (scalar, straight from the CSR) at or below this density. */
 export const SPARSE_FC_DENSITY = 0.2;
@@ -63,7 +71,33 @@ export interface Int8EngineOptions extends EngineOptions {
   sparseDensity?: number;
   /** density threshold of the sparse FC kernel (default SPARSE_FC_DENSITY) */
   sparseFcDensity?: number;
+  /**
+   * dynamic mode: weight layers within this many weight layers of a graph output run in float32
+   * (default FLOAT_HEAD: the output layer and the two before it; 0 quantizes every layer)
+   */
+  floatHead?: number;
+  /**
+   * dynamic mode: which weight layers (node names of the fused graph) are quantized; the others run
+   * in float32. Replaces the float head rule (diagnostics: `sparrow compare --layers`).
+   */
+  quantizeLayer?: (node: string) => boolean;
+  /**
+   * How int8 layers requantize and quantize per run (default 'fixed'):
+   *   'fixed'  Sparrow's scheme (src/quant/int8.ts): Q31 fixed-point multipliers (TFLite), dynamic
+   *            inputs with int8QuantParams; a layer whose output is only a graph output writes
+   *            float32 straight from its accumulators;
+   *   'onnx'   the ONNX operators' arithmetic as onnxruntime computes it, for models quantized in
+   *            ONNX (QDQ, QOperator, dynamic): Conv / FC outputs requantized as QLinearConv /
+   *            QLinearMatMul (float32 multiplier fround(fround(s_x·s_w)/s_y), rounding half to
+   *            even), every value with a range stored quantized (graph outputs too, dequantized
+   *            after) and never fused across, dynamic inputs with DynamicQuantizeLinear's uint8
+   *            parameters (zero point − 128).
+   */
+  requant?: 'fixed' | 'onnx';
 }
+
+/** Dynamic mode: how many weight layers next to the outputs run in float32 (Int8EngineOptions.floatHead). */
+export const FLOAT_HEAD = 3;
 
 /** One quantized layer as lowered. */
 export interface Int8Layer {
@@ -85,7 +119,11 @@ export interface Int8Report {
   weightsMs: number;
   /** weight bytes in kernel layouts */
   weightBytes: number;
-  /** dynamic mode: nodes run in float32 between the quantized layers */
+  /**
+   * nodes run in float32 between (or instead of) the quantized layers: with the float32 engine's
+   * WASM kernels where they have one and read float32 activations, else their reference kernels
+   * (dynamic mode; in static mode the latter are fallbackOps)
+   */
   floatOps: string[];
 }
 
@@ -128,10 +166,17 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
   readonly #placed = new Map<string, Placement>();
   readonly #pending: Placement[] = [];
 
+  /** float32 constants of the nodes that run in float (src/runtime/f32/constants.ts) */
+  readonly #consts: F32ConstantStore;
+
   constructor(graph: Graph, opts: Int8EngineOptions = {}) {
     super(graph, opts);
+    this.#consts = new F32ConstantStore(() => this.w, new Set([...graph.values.values()].flatMap((v) => (v.const ? [v.const] : []))));
     this.#opts = opts;
     this.#scalar = opts.kernels === 'scalar';
+    if (opts.floatHead !== undefined && !(Number.isInteger(opts.floatHead) && opts.floatHead >= 0)) {
+      throw new SparrowError('invalid_argument', `floatHead must be a non-negative integer, got ${String(opts.floatHead)}`);
+    }
     if (opts.kernels !== undefined && opts.kernels !== 'simd' && opts.kernels !== 'scalar') {
       throw new SparrowError('invalid_argument', `kernels must be 'simd' or 'scalar', got ${String(opts.kernels)}`);
     }
@@ -153,6 +198,14 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
     return this.#opts.sparseDensity ?? SPARSE_DENSITY;
   }
 
+  get floatHead(): number {
+    return this.#opts.floatHead ?? FLOAT_HEAD;
+  }
+
+  get requant(): 'fixed' | 'onnx' {
+    return this.#opts.requant ?? 'fixed';
+  }
+
   get sparseFcDensity(): number {
     return this.#opts.sparseFcDensity ?? SPARSE_FC_DENSITY;
   }
@@ -167,13 +220,38 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
   }
 
   protected constantBytes(): number {
-    return this.report.weightBytes;
+    return this.report.weightBytes + this.#consts.bytes;
   }
 
-  /** the int8 kernels clamp (Relu, Clip) in their output stage; other activations stay nodes */
+  /**
+   * static mode: the int8 kernels clamp (Relu, Clip) in their output stage, other activations
+   * stay nodes; dynamic mode: every activation fuses (the layers write float32 and apply it in
+   * place after the kernel, Int8Lower.postActivation; the float layers take it as sparrow-f32 does)
+   */
   protected override fuseOptions(): FuseOptions {
-    return { activations: 'clamp' };
+    return { activations: this.#opts.ranges || this.requant === 'onnx' ? 'clamp' : 'all', ...(this.#keep ? { keep: this.#keep } : {}) };
   }
+
+  /**
+   * 'onnx': the values the model quantizes stay values (a fusion across one would skip its
+   * rounding), but for one read only by a Relu quantized with the same parameters: the Relu is
+   * then the output clamp at the zero point, the same bits (computed once, lazily).
+   */
+  get #keep(): ReadonlySet<string> | undefined {
+    const ranges = this.#opts.ranges;
+    if (this.requant !== 'onnx' || !ranges) return undefined;
+    if (this.#keepSet) return this.#keepSet;
+    const keep = new Set(ranges.keys());
+    const readers = consumers(this.graph);
+    for (const v of ranges.keys()) {
+      const r = readers.get(v) ?? [];
+      if (r.length !== 1 || r[0]!.domain !== '' || r[0]!.op !== 'Relu') continue;
+      if (sameRange(ranges.get(v), ranges.get(r[0]!.outputs[0]!))) keep.delete(v);
+    }
+    return (this.#keepSet = keep);
+  }
+
+  #keepSet: Set<string> | undefined;
 
   // ---- weights --------------------------------------------------------------------------------
 
@@ -407,11 +485,19 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
   protected lower(g: Graph): CompiledPlan {
     const P = new PlanBuilder(g, this.w);
     try {
-      const L = new Int8Lower(P, this, this.#opts.ranges ?? null, this.#scalar);
+      const L = new Int8Lower(
+        P,
+        this,
+        this.#opts.ranges ?? null,
+        this.#scalar,
+        new F32Lower(P, this.#consts),
+        this.floatHead,
+        this.#opts.quantizeLayer,
+      );
       const layersBefore = this.report.layers.length;
-      const outputs = L.lowerAll((n, reason) => {
+      const outputs = L.lowerAll((n, reason, float) => {
         const op = n.domain ? `${n.domain}.${n.op}` : n.op;
-        if (!this.#opts.ranges && reason.startsWith('dynamic:')) {
+        if (float || (!this.#opts.ranges && reason.startsWith('dynamic:'))) {
           if (!this.report.floatOps.includes(n.name)) this.report.floatOps.push(n.name);
         } else this.noteFallback({ node: n.name, op, reason: reason.replace(/^dynamic: /, '') });
       });
@@ -424,6 +510,14 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       throw e;
     }
   }
+}
+
+/** Two static ranges with the same int8 parameters. */
+export function sameRange(a: readonly [number, number] | undefined, b: readonly [number, number] | undefined): boolean {
+  if (!a || !b) return false;
+  const p = int8QuantParams({ min: a[0], max: a[1] }),
+    q = int8QuantParams({ min: b[0], max: b[1] });
+  return p.scale === q.scale && p.zeroPoint === q.zeroPoint;
 }
 
 function transpose(src: Int8Array, rows: number, cols: number): Int8Array {

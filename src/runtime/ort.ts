@@ -203,13 +203,21 @@ class OrtEngine implements InferenceEngine {
 /**
  * An ORT engine over ONNX model bytes, single-threaded: ort-node with intra/inter-op threads 1
  * and sequential execution; ort-web with env.wasm.numThreads = 1 on the 'wasm' provider.
+ * `graphOptimization` 'disabled' runs the model's operators as they are (no fusions: e.g. a
+ * DequantizeLinear → Add → QuantizeLinear stays three operators); default ORT's own ('all').
  */
-export async function createOrtEngine(name: OrtEngineName, bytes: Uint8Array): Promise<InferenceEngine> {
+export async function createOrtEngine(
+  name: OrtEngineName,
+  bytes: Uint8Array,
+  o: { graphOptimization?: 'disabled' | 'all' } = {},
+): Promise<InferenceEngine> {
   const ort = await ortModule(name);
-  const opts: OrtNode.InferenceSession.SessionOptions =
-    name === 'ort-node'
+  const opts: OrtNode.InferenceSession.SessionOptions = {
+    ...(name === 'ort-node'
       ? { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', logSeverityLevel: 3 }
-      : { executionProviders: ['wasm'], executionMode: 'sequential', logSeverityLevel: 3 };
+      : { executionProviders: ['wasm'], executionMode: 'sequential', logSeverityLevel: 3 }),
+    ...(o.graphOptimization ? { graphOptimizationLevel: o.graphOptimization } : {}),
+  };
   let session: OrtSession;
   try {
     session = await ort.InferenceSession.create(bytes, opts);

@@ -9,7 +9,15 @@
 // quantization blocks written while lowering), all taken from the gateway's block allocator
 // (SparrowWasm.malloc) and given back together when the plan cache evicts it.
 import { SparrowError } from '../errors.js';
-import { elementCount, type KernelContext, type Tensor, type ValueInfo } from '../ops/types.js';
+import {
+  ARRAY_OF,
+  elementCount,
+  type KernelContext,
+  type Tensor,
+  type TensorData,
+  type TensorDType,
+  type ValueInfo,
+} from '../ops/types.js';
 import { formatInfo, type Graph, type Node } from '../ir/graph.js';
 import { dequantizeRef, quantizeRef } from '../kernels/int8_ref.js';
 import type { SparrowWasm } from '../wasm/gateway.js';
@@ -86,8 +94,24 @@ export class PlanMemory {
   }
 }
 
-/** How a float activation is stored in the arena: float32, or int8 with its parameters. */
-export type Form = 'f32' | 'i8';
+/**
+ * How a value is stored in the arena: a float activation as float32, or as int8 with its
+ * parameters; 'native': any tensor as its dtype's typed array stores it (int64 as 8-byte
+ * integers, bool as bytes...), the form of non-float values in engines that keep them in the
+ * arena (`PlanBuilder.arenaAll`).
+ */
+export type Form = 'f32' | 'i8' | 'native';
+
+/** Bytes per element of a dtype's typed array (bool: 1). */
+export function dtypeBytes(dtype: TensorDType): number {
+  return (ARRAY_OF[dtype] as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+}
+
+/** A typed-array view of n elements of `dtype` at byte offset p of `buf`. */
+export function viewOf(buf: ArrayBufferLike, dtype: TensorDType, p: number, n: number): TensorData {
+  const C = ARRAY_OF[dtype] as unknown as new (b: ArrayBufferLike, off: number, len: number) => TensorData;
+  return new C(buf, p, n);
+}
 export interface QParams {
   scale: number;
   zp: number;
@@ -158,6 +182,11 @@ export class PlanBuilder {
   readonly mem: PlanMemory;
   /** where a constant a step binds lives in linear memory (engines that let kernels read constants set it) */
   constantPtr: ((t: Tensor) => number) | undefined;
+  /**
+   * Non-float values live in the arena too ('native' form: int64 indices, bool masks...), so that
+   * kernels can read and write them; otherwise (the int8 engine) they live in `js` during a run.
+   */
+  arenaAll = false;
 
   constructor(
     readonly g: Graph,
@@ -190,7 +219,8 @@ export class PlanBuilder {
   /** Declares arena value `name` (the shape of graph value `base`) stored in `form`. */
   define(name: string, form: Form, qp?: QParams, base = name): void {
     this.base.set(name, base);
-    this.bytes.set(name, elementCount(this.dims(base)) * (form === 'i8' ? 1 : 4));
+    const size = form === 'i8' ? 1 : form === 'native' ? dtypeBytes(this.info(base).dtype) : 4;
+    this.bytes.set(name, elementCount(this.dims(base)) * size);
     this.form.set(name, form);
     if (qp) this.qp.set(name, qp);
   }
@@ -202,7 +232,9 @@ export class PlanBuilder {
   alias(n: Node): string | true {
     const x = n.inputs[0],
       y = n.outputs[0];
-    if (!x || !y || !this.form.has(x) || !this.isF32Act(y)) return 'not a float activation';
+    if (!x || !y || !this.form.has(x)) return 'not an arena value';
+    const native = this.form.get(x) === 'native' && !this.g.values.get(y)?.const && this.info(y).dtype === this.info(x).dtype;
+    if (!this.isF32Act(y) && !native) return 'not a float activation';
     for (let i = 1; i < n.inputs.length; i++) if (n.inputs[i] && !this.constOf(n.inputs[i])) return `input ${i} is not a constant`;
     this.define(y, this.form.get(x)!, this.qp.get(x));
     this.steps.push({ label: n.name, op: opName(n), reads: [x], writes: [y], alias: [y, x] });
@@ -228,8 +260,10 @@ export class PlanBuilder {
         const dims = this.dims(name),
           len = elementCount(dims),
           qp = this.qp.get(name);
+        const dtype = this.info(name).dtype;
         return (b: Binder): Tensor => {
           const p = b.ptr(name);
+          if (f === 'native') return { dtype, dims, data: viewOf(W.memory.buffer, dtype, p, len) };
           return {
             dtype: 'float32',
             dims,
@@ -252,6 +286,11 @@ export class PlanBuilder {
         this.define(name, o.form, o.qp);
         writes.push(name);
         return { name, info, form: o.form as Form | undefined, qp: o.qp };
+      }
+      if (this.arenaAll) {
+        this.define(name, 'native');
+        writes.push(name);
+        return { name, info, form: 'native' as Form | undefined, qp: undefined };
       }
       return { name, info, form: undefined, qp: undefined };
     });
@@ -279,6 +318,8 @@ export class PlanBuilder {
             const p = ptrs[j]!;
             if (o.form === 'f32') W.f32(p, t.data.length).set(t.data as Float32Array);
             else if (o.form === 'i8') W.i8(p, t.data.length).set(quantizeRef(t.data as Float32Array, o.qp!.scale, o.qp!.zp));
+            else if (o.form === 'native')
+              W.u8(p, t.data.byteLength).set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
             else this.js.set(o.name, t);
           });
         };

@@ -7,7 +7,7 @@
 // or per inference, is one of them), the arena layout, how an output is stored.
 import { SparrowError } from '../errors.js';
 import type { Graph, Value } from '../ir/graph.js';
-import { elementCount, type Tensor, type TensorDType } from '../ops/types.js';
+import { ARRAY_OF, elementCount, type Tensor, type TensorData, type TensorDType } from '../ops/types.js';
 import { runReference } from './reference.js';
 
 /** A compiled plan, as far as running it goes. */
@@ -26,12 +26,13 @@ export interface RunnablePlan {
 
 export { checkFeeds } from './reference.js';
 
-/** The feeds of one run: float32 ones copied into their arena slots, the others into plan.js. */
+/** The feeds of one run: those with an arena slot copied into it (their bytes as stored), the others into plan.js. */
 function writeFeeds(memory: WebAssembly.Memory, inputs: readonly string[], plan: RunnablePlan, feeds: Record<string, Tensor>): void {
   const buf = memory.buffer; // fetched per run: linear memory may have grown since the plan was bound
   for (const [name, p] of plan.feedPtr) {
-    const data = feeds[name]!.data as Float32Array;
-    new Float32Array(buf, p, data.length).set(data);
+    const data = feeds[name]!.data;
+    if (data instanceof Float32Array) new Float32Array(buf, p, data.length).set(data);
+    else new Uint8Array(buf, p, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
   plan.js.clear();
   for (const name of inputs) if (!plan.feedPtr.has(name)) plan.js.set(name, feeds[name]!);
@@ -83,9 +84,10 @@ export function profilePlan(
 }
 
 /**
- * How to read graph output `name` (value `v`) after a run, as a fresh copy: a constant; a float32
- * value at byte offset `ptr` of the arena (`v`'s dims, row-major), when `ptr` is given; else the
- * tensor left in `js` under `src` (the value holding the output; the output's name by default).
+ * How to read graph output `name` (value `v`) after a run, as a fresh copy: a constant; a value
+ * at byte offset `ptr` of the arena (`v`'s dtype and dims, row-major, as its typed array stores
+ * it), when `ptr` is given; else the tensor left in `js` under `src` (the value holding the
+ * output; the output's name by default).
  */
 export function outputReader(
   name: string,
@@ -101,14 +103,16 @@ export function outputReader(
   }
   if (ptr !== undefined) {
     const dims = [...v.info.dims!],
-      len = elementCount(dims);
+      len = elementCount(dims),
+      dtype: TensorDType = v.info.dtype;
+    const C = ARRAY_OF[dtype] as unknown as { new (n: number): TensorData; new (b: ArrayBufferLike, off: number, n: number): TensorData };
     return {
       name,
-      read: (): Tensor => ({
-        dtype: 'float32' as TensorDType,
-        dims: [...dims],
-        data: new Float32Array(memory.buffer.slice(ptr, ptr + len * 4)),
-      }),
+      read: (): Tensor => {
+        const data = new C(len);
+        (data as Float32Array).set(new C(memory.buffer, ptr, len) as Float32Array);
+        return { dtype, dims: [...dims], data };
+      },
     };
   }
   return {

@@ -22,6 +22,7 @@ import { loadSparrowModel, type CompressionRecord, type Preprocessing } from './
 import { Int8Engine, type Int8Report } from './engine_int8.js';
 import { isPendingData, type CodedInt8 } from '../format/graph.js';
 import { extractQdq } from '../ir/qdq.js';
+import { lowerQOperator } from '../ir/qoperator.js';
 import { CODEC_RAW } from '../codec/int8.js';
 
 export type EngineName = 'reference' | 'sparrow-f32' | 'sparrow-int8';
@@ -71,6 +72,16 @@ export interface SessionOptions {
   /** sparrow-int8: weight density at or below which a Conv layer uses the sparse kernel (default SPARSE_DENSITY) */
   sparseDensity?: number;
   /**
+   * sparrow-int8, dynamic mode: weight layers within this many weight layers of a graph output
+   * run in float32 (default 3: the output layer and the two before it; 0 quantizes every layer)
+   */
+  floatHead?: number;
+  /**
+   * sparrow-int8, dynamic mode: which weight layers (by node name) are quantized, the others
+   * running in float32; replaces the float head rule (diagnostics)
+   */
+  quantizeLayer?: (node: string) => boolean;
+  /**
    * WASM engines: bounds of the compiled-plan cache (one plan per input signature; default 8
    * plans, 128 MiB). The least recently used plans beyond them are dropped and their memory reused.
    */
@@ -86,6 +97,8 @@ export interface SessionOptions {
 interface Int8Inputs {
   ranges: Map<string, [number, number]> | null;
   coded: Map<string, CodedInt8>;
+  /** Int8EngineOptions.requant: 'onnx' for models quantized in ONNX (QDQ, QOperator, dynamic) */
+  requant?: 'fixed' | 'onnx';
 }
 
 /** How #create treats its graph. */
@@ -98,9 +111,13 @@ interface CreateHow {
 /**
  * A QDQ model's int8 weights and activation parameters for the int8 engine (src/ir/qdq.ts): the
  * pairs are rewritten in `graph` (a fresh import), the weights handed over as raw int8 streams;
- * a model without QDQ gives no ranges (dynamic mode) and no weights (quantized at load).
+ * a model without QDQ gives no ranges (dynamic mode) and no weights (quantized at load). A model
+ * in QOperator form (QLinearConv, QLinearMatMul, ConvInteger/MatMulInteger) is first rewritten
+ * into that form (src/ir/qoperator.ts). Either way the engine then requantizes as the ONNX
+ * operators do ('onnx').
  */
 function qdqInputs(graph: Graph): Int8Inputs {
+  const qop = lowerQOperator(graph);
   const q = extractQdq(graph);
   const coded = new Map<string, CodedInt8>();
   for (const [name, w] of q.weights) {
@@ -113,7 +130,14 @@ function qdqInputs(graph: Graph): Int8Inputs {
       scaleName: '',
     });
   }
-  return { ranges: q.ranges.size ? q.ranges : null, coded };
+  const quantized = q.ranges.size > 0 || q.weights.size > 0 || qop.qlinear + qop.integer > 0;
+  return { ranges: q.ranges.size ? q.ranges : null, coded, requant: quantized ? 'onnx' : 'fixed' };
+}
+
+/** A file compressed from a model quantized in ONNX (QDQ, QOperator) keeps that model's requantization. */
+function requantOf(c: CompressionRecord | null): 'fixed' | 'onnx' {
+  const source = c?.['source'];
+  return source === 'qdq' || source === 'qoperator' ? 'onnx' : 'fixed';
 }
 
 /** The report of passes that changed nothing. */
@@ -171,12 +195,15 @@ export class Session {
         ...(opts.wasmModule ? { wasmModule: opts.wasmModule } : {}),
         ...(opts.kernels ? { kernels: opts.kernels } : {}),
         ...(opts.sparseDensity !== undefined ? { sparseDensity: opts.sparseDensity } : {}),
+        ...(opts.floatHead !== undefined ? { floatHead: opts.floatHead } : {}),
+        ...(opts.quantizeLayer ? { quantizeLayer: opts.quantizeLayer } : {}),
         ...(opts.passes ? { passes: opts.passes } : {}),
         ...(how.fromFile && !opts.passes && opts.optimize !== false ? { optimized: true } : {}),
         ...(opts.planCache ? { planCache: opts.planCache } : {}),
         ...(opts.maxMemoryBytes !== undefined ? { maxMemoryBytes: opts.maxMemoryBytes } : {}),
         ranges: int8?.ranges ?? null,
         coded: int8?.coded ?? new Map(),
+        ...(int8?.requant ? { requant: int8.requant } : {}),
       });
       this.#i8 = i8;
       this.report = { ...(report ?? unchanged(graph)), fallbackOps: i8.fallbackOps, int8: i8.report };
@@ -270,7 +297,7 @@ export class Session {
       { ...rest, engine, ...(wasmModule ? { wasmModule } : {}) },
       {
         fromFile: true,
-        ...(int8 ? { int8: { ranges: model.activationRanges, coded: model.coded } } : {}),
+        ...(int8 ? { int8: { ranges: model.activationRanges, coded: model.coded, requant: requantOf(model.compression) } } : {}),
       },
     );
     s.#preprocessing = model.preprocessing;

@@ -167,6 +167,8 @@ export interface WasmExports {
   qs8_add__wasmsimd(n: i32, a: usize, b: usize, p: usize, y: usize): i32;
   /** assembly/int8/ops/qs8_vadd__wasmsimd */
   qs8_vadd__wasmsimd(n: i32, a: usize, b: usize, p: usize, y: usize): i32;
+  /** assembly/int8/ops/qs8_vadd_f32__wasmsimd */
+  qs8_vadd_f32__wasmsimd(n: i32, a: usize, b: usize, p: usize, y: usize): i32;
   /** assembly/int8/ops/qs8_gavgpool__wasmsimd */
   qs8_gavgpool__wasmsimd(C: i32, HW: i32, x: usize, zx: i32, m: i32, shift: i32, zy: i32, lo: i32, hi: i32, y: usize): i32;
   /** assembly/int8/ops/qs8_maxpool2d__wasmsimd */
@@ -191,6 +193,10 @@ export interface WasmExports {
   f32_resample2d__wasmsimd(d: usize, x: usize, y: usize, work: usize): void;
   /** assembly/f32ops/resample/f32_resample2d_work_bytes */
   f32_resample2d_work_bytes(d: usize): i32;
+  /** assembly/f32/attention/f32_attention__wasmsimd */
+  f32_attention__wasmsimd(d: usize, q: usize, k: usize, v: usize, m: usize, o: usize, work: usize): i32;
+  /** assembly/f32/attention/f32_attention_work_bytes */
+  f32_attention_work_bytes(d: usize): i32;
   /** assembly/f32ops/binary/f32_add_bcast__wasmsimd */
   f32_add_bcast__wasmsimd(d: usize, a: usize, b: usize, y: usize): void;
   /** assembly/f32ops/binary/f32_sub_bcast__wasmsimd */
@@ -253,4 +259,24 @@ export interface WasmExports {
   f32_remap__wasm(d: usize, src: usize, dst: usize, fill: f32): void;
   /** assembly/f32ops/move/f32_fill__wasm */
   f32_fill__wasm(y: usize, n: usize, v: f32): void;
+  /** assembly/f32ops/tensor/x_compare_bcast__wasm */
+  x_compare_bcast__wasm(op: i32, t: i32, d: usize, a: usize, b: usize, y: usize): void;
+  /** assembly/f32ops/tensor/x_not__wasm */
+  x_not__wasm(x: usize, y: usize, n: usize): void;
+  /** assembly/f32ops/tensor/x_where_bcast__wasm */
+  x_where_bcast__wasm(d: usize, c: usize, x: usize, z: usize, y: usize, esh: i32): void;
+  /** assembly/f32ops/tensor/x_cast__wasm */
+  x_cast__wasm(x: usize, y: usize, n: usize, from: i32, to: i32, toBool: i32): i32;
+  /** assembly/f32ops/tensor/f32_neg__wasmsimd */
+  f32_neg__wasmsimd(x: usize, y: usize, n: usize): void;
+  /** assembly/f32ops/tensor/f32_sincos__wasm */
+  f32_sincos__wasm(x: usize, y: usize, n: usize, fn: i32): void;
+  /** assembly/f32ops/tensor/x_gather_rows__wasm */
+  x_gather_rows__wasm(x: usize, outer: i32, len: i32, rowBytes: usize, idx: usize, nIdx: i32, idx64: i32, y: usize): i32;
+  /** assembly/f32ops/tensor/x_remap__wasm */
+  x_remap__wasm(d: usize, src: usize, dst: usize, esh: i32): void;
+  /** assembly/f32ops/tnorm/f32_layernorm_ops__wasmsimd */
+  f32_layernorm_ops__wasmsimd(x: usize, w: usize, b: usize, y: usize, outer: i32, n: i32, eps: f32): void;
+  /** assembly/f32ops/tnorm/f32_rmsnorm_ops__wasmsimd */
+  f32_rmsnorm_ops__wasmsimd(x: usize, w: usize, y: usize, outer: i32, n: i32, eps: f32, mode: i32): void;
 }

@@ -22,8 +22,9 @@ import { ARRAY_OF, type Tensor } from '../ops/types.js';
 import { Session, type EngineName } from '../runtime/session.js';
 import { DEFAULT_MAX_BATCH, MAX_MAX_BATCH, parseMaxBatch } from '../runtime/sparrow_model.js';
 import { HttpError } from './errors.js';
-import type { LoadedModel } from './cache.js';
-import type { StoredFigures } from './store.js';
+import type { LoadedModel, Loader } from './cache.js';
+import { readBlob, type StoredFigures, type VersionEntry } from './store.js';
+import type { R2Bucket } from './env.js';
 
 const PAGE = 65536;
 const pages = (n: number): number => Math.ceil(n / PAGE) * PAGE;
@@ -173,4 +174,44 @@ export async function loadModel(bytes: Uint8Array, capBytes: number, o: LoadOpti
     figures = await measure(session, o.engine, maxBatch, o.budget);
   }
   return { session, capBytes: figures.capBytes, maxBatch, figures };
+}
+
+/** Cache key of a model: its exact bytes, the engine and the batch bound it was admitted with. */
+export const modelKey = (sha256: string, engine: EngineName, maxBatch: number | undefined): string =>
+  `${sha256}:${engine}:${maxBatch ?? 'file'}`;
+
+/**
+ * Loads a stored version: its stored figures say what it needs when they are this engine's (else
+ * it is measured as at a PUT). `onBytes` sees the file once read (the text routes take the
+ * tokenizer from it).
+ */
+export function storedLoader(o: {
+  bucket: R2Bucket;
+  id: string;
+  entry: VersionEntry;
+  engine: EngineName;
+  maxModelBytes: number;
+  budget: number;
+  onBytes?: (bytes: Uint8Array) => void;
+}): Loader {
+  const fig = o.entry.memory && o.entry.memory.engine === o.engine ? o.entry.memory : undefined;
+  return {
+    ...(fig ? { need: fig.capBytes + fig.jsBytes } : {}),
+    load: async (cap) => {
+      const bytes = await readBlob(o.bucket, o.id, o.entry.sha256);
+      if (!bytes) throw new HttpError('model_not_found', `model '${o.id}' version ${o.entry.version} is no longer stored; retry`);
+      o.onBytes?.(bytes);
+      try {
+        return await loadModel(bytes, cap, {
+          engine: o.engine,
+          maxModelBytes: o.maxModelBytes,
+          budget: o.budget,
+          maxBatch: o.entry.maxBatch,
+          figures: fig,
+        });
+      } catch (e) {
+        throw loadError(e, o.engine, o.budget);
+      }
+    },
+  };
 }

@@ -149,18 +149,20 @@ export class ModelCache {
   async use<T>(key: string, loader: Loader, fn: (m: CachedModel) => Promise<T>): Promise<T> {
     const m = await this.acquire(key, loader);
     try {
-      const run = m.tail.then(
-        () => fn(m),
-        () => fn(m),
-      );
-      m.tail = run.then(
-        () => undefined,
-        () => undefined,
-      );
-      return await run;
+      return await this.run(m, () => fn(m));
     } finally {
       this.release(m);
     }
+  }
+
+  /** Runs `fn` on an acquired model after its other runs (the engine's plans and arenas are shared by them). */
+  run<T>(m: CachedModel, fn: () => Promise<T>): Promise<T> {
+    const run = m.tail.then(fn, fn);
+    m.tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   /**

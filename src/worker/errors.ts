@@ -27,6 +27,12 @@ export const HTTP_CODES = {
   element_count_mismatch: 400,
   non_finite: 400,
   not_runnable: 422,
+  // /generate and /embed (src/worker/generate.ts, embed.ts)
+  empty_prompt: 400,
+  max_tokens_exceeded: 400,
+  not_a_decoder: 422,
+  not_an_encoder: 422,
+  no_tokenizer: 422,
   conflict: 409,
   internal: 500,
   /** R2 failed or timed out; nothing half-done is visible; retry after Retry-After seconds */

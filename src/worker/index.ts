@@ -11,6 +11,8 @@
  *                                        versions become visible atomically and are never reused
  *   DELETE /v1/models/:id                204; Bearer ADMIN_TOKEN (a tombstone keeps the version count)
  *   POST   /v1/models/:id[@:version]/infer   JSON or application/x-npy (one-input models); 415 otherwise
+ *   POST   /v1/models/:id[@:version]/generate   text/event-stream of tokens (text_routes.ts)
+ *   POST   /v1/models/:id[@:version]/embed      unit vectors (text_routes.ts)
  *   GET    /v1/_stats                    Bearer ADMIN_TOKEN: the isolate's tracked memory and cache counters
  *
  * Every error is `{"error":{"code","message"}}`, made in one place (errors.ts, via onError).
@@ -37,11 +39,11 @@ import {
   sha256Hex,
   type IoInfo,
   type StoredFigures,
-  type VersionEntry,
 } from './store.js';
-import { ModelCache, type CachedModel, type Loader } from './cache.js';
-import { checkContainer, effectiveMaxBatch, loadError, loadModel } from './admit.js';
+import { ModelCache, type CachedModel } from './cache.js';
+import { checkContainer, effectiveMaxBatch, loadError, loadModel, modelKey, storedLoader } from './admit.js';
 import { bodyKind, feedsFromJson, feedsFromNpy, outputToNpy, outputsToJson } from './infer.js';
+import { registerTextRoutes } from './text_routes.js';
 
 const MiB = 1024 * 1024;
 const DEFAULTS = { maxModelBytes: 16 * MiB, maxInferBytes: 4 * MiB, cacheBytes: 96 * MiB, r2TimeoutMs: 10_000 };
@@ -73,12 +75,9 @@ function budgetOf(env: Env): number {
 }
 
 /** The R2 bucket with every call bounded in time (503 storage_unavailable on failure). */
-function bucketOf(env: Env): R2Bucket {
+export function bucketOf(env: Env): R2Bucket {
   return guardBucket(env.MODELS, intVar(env.R2_TIMEOUT_MS, DEFAULTS.r2TimeoutMs));
 }
-
-/** Cache key: the exact bytes, the engine and the batch bound the model was admitted with. */
-const modelKey = (sha256: string, engine: EngineName, maxBatch: number | undefined): string => `${sha256}:${engine}:${maxBatch ?? 'file'}`;
 
 function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
@@ -195,30 +194,6 @@ function ioInfo(s: Session): { inputs: IoInfo[]; outputs: IoInfo[] } {
   const f = (names: readonly string[], info: Session['inputInfo']): IoInfo[] =>
     names.map((name) => ({ name, dtype: info[name]!.dtype, dims: info[name]!.dims ? [...info[name]!.dims!] : null }));
   return { inputs: f(s.inputNames, s.inputInfo), outputs: f(s.outputNames, s.outputInfo) };
-}
-
-/** Loads a stored version: its stored figures say what it needs (else it is measured like a PUT). */
-function storedLoader(env: Env, bucket: R2Bucket, id: string, entry: VersionEntry, engine: EngineName): Loader {
-  const budget = budgetOf(env);
-  const fig = entry.memory && entry.memory.engine === engine ? entry.memory : undefined;
-  return {
-    ...(fig ? { need: fig.capBytes + fig.jsBytes } : {}),
-    load: async (cap) => {
-      const bytes = await readBlob(bucket, id, entry.sha256);
-      if (!bytes) throw new HttpError('model_not_found', `model '${id}' version ${entry.version} is no longer stored; retry`);
-      try {
-        return await loadModel(bytes, cap, {
-          engine,
-          maxModelBytes: intVar(env.MAX_MODEL_BYTES, DEFAULTS.maxModelBytes),
-          budget,
-          maxBatch: entry.maxBatch,
-          figures: fig,
-        });
-      } catch (e) {
-        throw loadError(e, engine, budget);
-      }
-    },
-  };
 }
 
 /** Runs a model; a plan that does not fit the model's memory limit is retried once with every other plan dropped. */
@@ -378,7 +353,15 @@ app.post('/v1/models/:ref/infer', async (c) => {
     }
   }
   const key = modelKey(entry.sha256, engine, entry.maxBatch);
-  const { outputs, ms, session } = await modelCache.use(key, storedLoader(c.env, bucket, id, entry, engine), async (m) => {
+  const loader = storedLoader({
+    bucket,
+    id,
+    entry,
+    engine,
+    maxModelBytes: intVar(c.env.MAX_MODEL_BYTES, DEFAULTS.maxModelBytes),
+    budget: budgetOf(c.env),
+  });
+  const { outputs, ms, session } = await modelCache.use(key, loader, async (m) => {
     // dims, dtypes and the batch bound are checked before the engine sees the request
     const feeds = kind === 'npy' ? feedsFromNpy(m.session, body, m.maxBatch) : feedsFromJson(m.session, parsed, m.maxBatch);
     const t0 = performance.now();
@@ -404,6 +387,7 @@ app.post('/v1/models/:ref/infer', async (c) => {
   );
 });
 app.all('/v1/models/:ref/infer', methodNotAllowed('POST'));
+registerTextRoutes(app, modelCache);
 
 /**
  * This isolate's memory (tracked: charges of the cached models + loads in flight, never above the

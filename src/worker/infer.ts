@@ -170,16 +170,25 @@ export function feedsFromNpy(session: Session, bytes: Uint8Array, maxBatch = Inf
 }
 
 /**
- * How an inference body is read, from its Content-Type: JSON (application/json, any
- * application/*+json, or none given) or .npy (application/x-npy); anything else → 415.
+ * Content types whose body is read as JSON, on every route that takes JSON: application/json (and
+ * any application/*+json), none, text/plain (what fetch sends for a string body) and
+ * application/x-www-form-urlencoded (what `curl -d` sends).
  */
+export function isJsonType(ct: string | null | undefined): boolean {
+  if (ct === null || ct === undefined || ct.trim() === '') return true;
+  const t = ct.split(';')[0]!.trim().toLowerCase();
+  return (
+    t === 'application/json' || /^application\/[\w.+-]+\+json$/.test(t) || t === 'text/plain' || t === 'application/x-www-form-urlencoded'
+  );
+}
+
+/** How an inference body is read, from its Content-Type: JSON (isJsonType) or .npy (application/x-npy); anything else → 415. */
 export function bodyKind(contentType: string | undefined): 'json' | 'npy' {
-  const ct = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  if (ct === '' || ct === 'application/json' || /^application\/[a-z0-9.+-]*\+json$/.test(ct)) return 'json';
-  if (ct === 'application/x-npy') return 'npy';
+  if (isJsonType(contentType)) return 'json';
+  if ((contentType ?? '').split(';')[0]!.trim().toLowerCase() === 'application/x-npy') return 'npy';
   throw new HttpError(
     'unsupported_media_type',
-    `Content-Type ${JSON.stringify(contentType)} is not accepted: send application/json ({"inputs":{...}}) or application/x-npy`,
+    `Content-Type ${JSON.stringify(contentType)} is not accepted: send JSON ({"inputs":{...}}, application/json) or application/x-npy`,
     { 'accept-post': 'application/json, application/x-npy' },
   );
 }

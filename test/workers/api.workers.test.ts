@@ -236,8 +236,8 @@ describe('worker API in workerd', () => {
       [inferBody([1e39, ...ok.slice(1)]), 'application/json', 400, 'non_finite'], // beyond float32
       [inferBody(['a', ...ok.slice(1)]), 'application/json', 400, 'invalid_request'],
       ['this is not json', 'application/json', 400, 'invalid_json'],
-      ['{"inputs":', 'application/json', 400, 'invalid_json'],
-      ['{"inputs":{}}', 'text/plain', 415, 'unsupported_media_type'],
+      ['{"inputs":', 'text/plain', 400, 'invalid_json'],
+      ['{"inputs":{}}', 'image/png', 415, 'unsupported_media_type'],
       ['{}', 'application/json', 400, 'invalid_request'],
       [inferBody(ok, [1, 1, 28, 28], 'Nope'), 'application/json', 400, 'unknown_input'],
       [JSON.stringify({ inputs: {} }), 'application/json', 400, 'missing_input'],

@@ -43,6 +43,8 @@ import {
   layerNorm,
   layerNormShape,
   logSoftmax,
+  rmsNorm,
+  rmsNormShape,
   softmax,
 } from './norm.js';
 import { averagePool, averagePoolShape, maxPool, maxPoolShape } from './pool.js';
@@ -162,6 +164,7 @@ const ENTRIES: Entry[] = [
   ['BatchNormalization', 9, 13, batchNorm(9), batchNormShape], // 9: spatial removed
   ['BatchNormalization', 14, M, batchNorm(14), batchNormShape], // 14 (training_mode), 15
   ['LayerNormalization', 17, M, layerNorm, layerNormShape], // 17
+  ['RMSNormalization', 23, M, rmsNorm, rmsNormShape], //       23
   ['Softmax', 7, 12, softmax, sameShape('Softmax')], //      1, 11: input coerced to 2-D at axis (default 1)
   ['Softmax', 13, M, softmax, sameShape('Softmax')], //      13: one axis (default -1)
   ['LogSoftmax', 7, 12, logSoftmax, sameShape('LogSoftmax')],

@@ -1,5 +1,5 @@
 // Normalizations: BatchNormalization (inference; training_mode of opset 14+), LayerNormalization
-// (Y, Mean, InvStdDev), Softmax / LogSoftmax (2-D coercion before opset 13, one axis from 13),
+// (Y, Mean, InvStdDev), RMSNormalization (23), Softmax / LogSoftmax (2-D coercion before opset 13, one axis from 13),
 // GlobalAveragePool. (ReduceMean is in reduce.ts with the other reductions.)
 // Sums and variances are accumulated in float64.
 
@@ -12,6 +12,7 @@ import {
   infoOf,
   normAxis,
   opError,
+  opUnsupported,
   requireDtype,
   requireInput,
   sameDims,
@@ -182,6 +183,48 @@ export const layerNormShape: ShapeFn = (inputs, attrs, _c, ctx) => {
   const axis = normAxis(new AttrReader(op, attrs, ctx).int('axis', -1), X.dims.length, op, ctx);
   const statDims = X.dims.map((d, i) => (i < axis ? d : 1));
   return [sameInfo(X), { dtype: 'float32', dims: statDims }, { dtype: 'float32', dims: [...statDims] }];
+};
+
+// ---------------------------------------------------------------------------------------------
+// RMSNormalization (opset 23): the ONNX function body, float32 (stash_type 1):
+//   Y = X / Sqrt(ReduceMean(X·X, axes = [axis, rank)) + ε) · Scale
+// each op rounded to float32 as the unfused graph's kernels round it (the mean summed in float64).
+
+export const rmsNorm: RefKernel = (inputs, attrs, ctx) => {
+  const op = 'RMSNormalization';
+  const r = new AttrReader(op, attrs, ctx);
+  const eps = Math.fround(r.float('epsilon', 1e-5));
+  if (r.int('stash_type', 1) !== 1) throw opUnsupported(op, ctx, `stash_type ${r.int('stash_type', 1)} (only 1, float32)`);
+  const X = requireInput(inputs, 0, op, ctx, 'X'),
+    Sc = requireInput(inputs, 1, op, ctx, 'scale');
+  requireDtype(X, ['float32'], 'X', op, ctx);
+  requireDtype(Sc, ['float32'], 'scale', op, ctx);
+  const rank = X.dims.length;
+  const axis = normAxis(r.int('axis', -1), rank, op, ctx);
+  const outer = elementCount(X.dims.slice(0, axis)),
+    inner = elementCount(X.dims.slice(axis));
+  if (!sameDims(broadcastDims([Sc.dims, X.dims], op, ctx), X.dims)) {
+    throw opError(op, ctx, `scale [${Sc.dims.join(', ')}] does not broadcast to X [${X.dims.join(', ')}]`);
+  }
+  const iS = broadcastIndex(Sc.dims, X.dims);
+  const x = X.data as Float32Array,
+    sc = Sc.data as Float32Array;
+  const y = new Float32Array(x.length);
+  const f = Math.fround;
+  for (let o = 0; o < outer; o++) {
+    const base = o * inner;
+    let q = 0;
+    for (let i = 0; i < inner; i++) q += f(x[base + i]! * x[base + i]!);
+    const s = f(Math.sqrt(f(f(q / inner) + eps)));
+    for (let i = 0; i < inner; i++) y[base + i] = f(f(x[base + i]! / s) * sc[iS ? iS[base + i]! : base + i]!);
+  }
+  return [{ dtype: 'float32', dims: [...X.dims], data: y }];
+};
+
+export const rmsNormShape: ShapeFn = (inputs, attrs, _c, ctx) => {
+  const X = infoOf(inputs, 0, 'RMSNormalization', ctx);
+  if (X.dims) normAxis(new AttrReader('RMSNormalization', attrs, ctx).int('axis', -1), X.dims.length, 'RMSNormalization', ctx);
+  return [sameInfo(X)];
 };
 
 // ---------------------------------------------------------------------------------------------

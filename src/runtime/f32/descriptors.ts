@@ -3,6 +3,7 @@
 // movement kernel (assembly/f32ops/move.ts: Transpose, Slice, Pad, Concat, Split, Gather, Expand).
 import { stridesOf } from '../../ops/ref/util.js';
 import type { F32Lower, Lowered } from './lower.js';
+import { dtypeBytes } from '../plan_builder.js';
 
 const BCAST_RANK = 6;
 
@@ -84,32 +85,83 @@ export function remapDesc(L: F32Lower, axes: RemapAxis[]): number | 'empty' | un
   return L.putI32(d);
 }
 
-/** A kernel step copying value `x` (from byte offset srcOff) into value `y` (at byte offset dstOff) through remap axes. */
+/**
+ * A kernel step copying value `x` (from byte offset srcOff) into value `y` (at byte offset
+ * dstOff) through remap axes: float32 values with f32_remap (fill = `fill`), other dtypes with
+ * x_remap (their element size; fill 0).
+ */
 export function remapKernel(L: F32Lower, x: string, y: string, axes: RemapAxis[], fill = 0, srcOff = 0, dstOff = 0): Lowered | string {
   const d = remapDesc(L, axes);
   if (d === undefined) return `needs more than ${REMAP_RANK} axes after collapsing`;
   if (d === 'empty') return { kind: 'noop' };
   const ex = L.ex;
+  const f32 = L.f32(y),
+    esh = Math.log2(dtypeBytes(L.info(y).dtype));
   return {
     kind: 'kernel',
     build: (b) => {
       const xp = b.ptr(x) + srcOff,
         yp = b.ptr(y) + dstOff;
-      return () => ex.f32_remap__wasm(d, xp, yp, fill);
+      return f32 ? () => ex.f32_remap__wasm(d, xp, yp, fill) : () => ex.x_remap__wasm(d, xp, yp, esh);
     },
   };
 }
 
-/** Several remap kernels as one step (Concat, Split). */
-export function multiRemap(parts: Array<{ desc: number; x: string; y: string; srcOff: number; dstOff: number }>, L: F32Lower): Lowered {
+/** Several remap kernels as one step (Concat, Split); elements of 2^esh bytes (float32: esh 2, f32_remap). */
+export function multiRemap(
+  parts: Array<{ desc: number; x: string; y: string; srcOff: number; dstOff: number }>,
+  L: F32Lower,
+  esh = 2,
+  f32 = true,
+): Lowered {
   const ex = L.ex;
   return {
     kind: 'kernel',
     build: (b) => {
       const calls = parts.map((p) => [p.desc, b.ptr(p.x) + p.srcOff, b.ptr(p.y) + p.dstOff] as const);
-      return () => {
-        for (const [d, s, t] of calls) ex.f32_remap__wasm(d, s, t, 0);
-      };
+      return f32
+        ? () => {
+            for (const [d, s, t] of calls) ex.f32_remap__wasm(d, s, t, 0);
+          }
+        : () => {
+            for (const [d, s, t] of calls) ex.x_remap__wasm(d, s, t, esh);
+          };
     },
   };
+}
+
+/**
+ * The broadcast descriptor of out = f(x0, x1, ..., x_{k-1}) for k operands: rank r (≤ 6), the
+ * 6 output dims, then 6 strides (elements, 0 along broadcast dims) per operand; 1 + 6·(k+1)
+ * words, dims merged where every operand stays contiguous (as bcastDesc). k = 2 is bcastDesc's
+ * layout, k = 3 Where's (assembly/f32ops/tensor.ts). Undefined when more than 6 dims remain.
+ */
+export function bcastDescN(out: readonly number[], operands: ReadonlyArray<readonly number[]>): Int32Array | undefined {
+  const R = out.length;
+  const strides = operands.map((d) => {
+    const s = stridesOf(d);
+    const off = R - d.length;
+    return out.map((_, k) => (k < off || d[k - off] === 1 ? 0 : s[k - off]!));
+  });
+  const axes: Array<{ n: number; s: number[] }> = [];
+  for (let k = 0; k < R; k++) {
+    if (out[k] === 1) continue;
+    const cur = { n: out[k]!, s: strides.map((st) => st[k]!) };
+    const prev = axes[axes.length - 1];
+    if (prev && prev.s.every((ps, i) => ps === cur.s[i]! * cur.n)) {
+      prev.n *= cur.n;
+      prev.s = cur.s;
+    } else {
+      axes.push(cur);
+    }
+  }
+  if (axes.length === 0) axes.push({ n: 1, s: operands.map(() => 0) });
+  if (axes.length > BCAST_RANK) return undefined;
+  const d = new Int32Array(1 + BCAST_RANK * (operands.length + 1));
+  d[0] = axes.length;
+  axes.forEach((x, k) => {
+    d[1 + k] = x.n;
+    x.s.forEach((s, i) => (d[1 + BCAST_RANK * (i + 1) + k] = s));
+  });
+  return d;
 }

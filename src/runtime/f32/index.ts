@@ -20,6 +20,14 @@ import { DECONV } from './deconv.js';
 import { LAYOUT } from './layout.js';
 import { RESAMPLE } from './resample.js';
 Object.assign(DEFAULT_DOMAIN, DECONV, RESAMPLE, LAYOUT);
+
+// tensors of any dtype (Cast, comparisons, logic, Where) and Neg / Sin / Cos: transformer graphs' small ops
+import { TENSOR_OPS } from './tensor_ops.js';
+Object.assign(DEFAULT_DOMAIN, TENSOR_OPS);
+// the transformer fusions (src/ir/fuse_patterns.ts, fuse_attention.ts): sparrow.LayerNormOps, RMSNormOps, Attention
+import { TRANSFORMER, TRANSFORMER_OPS } from './transformer.js';
+Object.assign(FUSED, TRANSFORMER);
+Object.assign(DEFAULT_DOMAIN, TRANSFORMER_OPS);
 FUSED['FusedConvTranspose'] = DECONV['FusedConvTranspose']!;
 
 /** The ops (default domain) with a float32 WASM kernel. */

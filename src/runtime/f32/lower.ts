@@ -10,7 +10,7 @@ import { fusedAct } from '../../ir/fuse.js';
 import { actCode } from '../../kernels/f32_ref.js';
 import type { Graph, Node } from '../../ir/graph.js';
 import type { WasmExports } from '../../wasm/gateway.js';
-import type { Binder, PlanBuilder } from '../plan_builder.js';
+import type { Binder, Form, PlanBuilder } from '../plan_builder.js';
 
 export type Step = () => void;
 
@@ -64,12 +64,19 @@ export class F32Lower {
     return this.P.mem;
   }
 
-  /** where a value lives: a constant, the arena (float32 activations), or JS (other dtypes) */
-  kind(name: string): 'const' | 'arena' | 'js' {
+  /**
+   * where a value lives: a constant, or the arena (every computed value and graph input: float32
+   * activations as float32, the others in their dtype's bytes, 'native')
+   */
+  kind(name: string): 'const' | 'arena' {
     const v = this.g.values.get(name);
     if (!v) throw new SparrowError('internal', `plan: unknown value '${name}'`);
-    if (v.const) return 'const';
-    return v.info.dtype === 'float32' ? 'arena' : 'js';
+    return v.const ? 'const' : 'arena';
+  }
+
+  /** The arena form of a computed value: float32 ones 'f32', the others 'native'. */
+  formOf(name: string): Form {
+    return this.info(name).dtype === 'float32' ? 'f32' : 'native';
   }
 
   info(name: string): ValueInfo {
@@ -145,7 +152,7 @@ export class F32Lower {
       if (t.dtype !== 'float32' || t.data.length !== 1) throw new SparrowError('unsupported_op', `${what} is not a float32 scalar`);
       return (t.data as Float32Array)[0]!;
     }
-    if (this.kind(name) !== 'arena' || elementCount(this.dims(name)) !== 1)
+    if (this.kind(name) !== 'arena' || !this.f32(name) || elementCount(this.dims(name)) !== 1)
       throw new SparrowError('unsupported_op', `${what} is not a float32 scalar`);
     return name;
   }
@@ -217,4 +224,29 @@ export function xyStep(x: string, y: string, bind: (xp: number, yp: number, b: B
 /** A kernel step running `run(xp, yp)` on values x and y. */
 export function xyKernel(x: string, y: string, run: (xp: number, yp: number) => void, inPlace = false): Lowered {
   return xyStep(x, y, (xp, yp) => () => run(xp, yp), inPlace);
+}
+
+/** Adds the step of a lowered node (a kernel, an alias-free no-op) to the plan; its arena outputs are defined in their forms (formOf). */
+export function pushLowered(L: F32Lower, n: Node, low: Lowered): void {
+  const P = L.P;
+  const arena = (name: string | undefined): name is string => !!name && L.kind(name) === 'arena';
+  const writes = n.outputs.filter(arena);
+  for (const o of writes) P.define(o, L.formOf(o));
+  const out = n.outputs[0];
+  P.steps.push({
+    label: n.name,
+    op: n.domain ? `${n.domain}.${n.op}` : n.op,
+    reads: [...new Set(n.inputs.filter(arena))],
+    writes,
+    ...(low.inPlace && out
+      ? {
+          inPlace: low.inPlace
+            .map((i) => n.inputs[i])
+            .filter((i): i is string => arena(i) && sameDims(L.dims(i), L.dims(out)))
+            .map((i) => [out, i] as const),
+        }
+      : {}),
+    ...(low.scratch ? { scratch: low.scratch } : {}),
+    ...(low.kind === 'kernel' && low.build ? { build: low.build } : {}),
+  });
 }

@@ -1,14 +1,28 @@
-// float32 data movement, each one remap kernel (assembly/f32ops/move.ts): Transpose, Slice, Pad,
-// Concat, Split, Gather (constant indices), Expand.
+// Data movement, each one remap kernel (assembly/f32ops/move.ts for float32, x_remap of
+// assembly/f32ops/tensor.ts for the other dtypes: int64 indices, bool masks...): Transpose,
+// Slice, Pad (float32), Concat, Split, Gather (constant indices; indices computed at run time:
+// x_gather_rows), Expand.
 import { elementCount } from '../../ops/types.js';
 import { sliceAxes } from '../../ops/ref/shape_ops.js';
 import { normAxes, normAxis, stridesOf, toIntList } from '../../ops/ref/util.js';
 import type { Node } from '../../ir/graph.js';
 import { REMAP_RANK, remapDesc, remapKernel, multiRemap, type RemapAxis } from './descriptors.js';
-import { ctxOf, dtypeReason, F32_BYTES, reader, unaryIo, type F32Lower, type Lowered, type Lowering } from './lower.js';
+import { ctxOf, reader, unaryIo, type F32Lower, type Lowered, type Lowering } from './lower.js';
+import { dtypeBytes } from '../plan_builder.js';
+import { opError } from '../../ops/ref/util.js';
+
+/** Input 0 and output 0 of a data movement node: the same dtype, any (float32 or 'native'). */
+function moveIo(n: Node, L: F32Lower): { x: string; y: string } | string {
+  const x = n.inputs[0],
+    y = n.outputs[0];
+  if (!x || !y) return 'missing operand';
+  if (L.info(x).dtype !== L.info(y).dtype) return 'input and output dtypes differ';
+  if (L.kind(x) === 'const') return 'constant input';
+  return { x, y };
+}
 
 function lowerTranspose(n: Node, L: F32Lower): Lowered | string {
-  const io = unaryIo(n, L);
+  const io = moveIo(n, L);
   if (typeof io === 'string') return io;
   const { x, y } = io;
   const xd = L.dims(x),
@@ -25,7 +39,7 @@ function lowerTranspose(n: Node, L: F32Lower): Lowered | string {
 }
 
 function lowerSlice(n: Node, L: F32Lower): Lowered | string {
-  const io = unaryIo(n, L);
+  const io = moveIo(n, L);
   if (typeof io === 'string') return io;
   const { x, y } = io;
   const xd = L.dims(x);
@@ -82,7 +96,8 @@ function lowerPad(n: Node, L: F32Lower): Lowered | string {
     const cv = cvName ? L.constOf(cvName) : undefined;
     if (cv && cv.data.length > 0) value = Number(cv.data[0]);
     else if (cvName && !cv) {
-      if (L.kind(cvName) !== 'arena' || elementCount(L.dims(cvName)) !== 1) return 'constant_value is not a float32 scalar';
+      if (L.kind(cvName) !== 'arena' || !L.f32(cvName) || elementCount(L.dims(cvName)) !== 1)
+        return 'constant_value is not a float32 scalar';
       valueName = cvName;
     }
     if (n.opset >= 18) axes = L.ints(n, 3, 'axes');
@@ -148,10 +163,12 @@ function lowerPad(n: Node, L: F32Lower): Lowered | string {
 
 function lowerConcat(n: Node, L: F32Lower): Lowered | string {
   const parts = n.inputs.filter((i) => i);
-  for (const p of parts) if (!L.f32(p)) return `input is ${L.info(p).dtype}`;
-  if (!L.f32(n.outputs[0])) return 'output is not float32';
   const y = n.outputs[0]!,
-    yd = L.dims(y);
+    yd = L.dims(y),
+    dt = L.info(y).dtype,
+    eb = dtypeBytes(dt);
+  for (const p of parts) if (L.info(p).dtype !== dt) return `input is ${L.info(p).dtype}`;
+  for (const p of parts) if (L.kind(p) === 'const' && dt !== 'float32') return 'a constant non-float part';
   const axis = normAxis(reader(n).requiredInt('axis'), yd.length, n.op, ctxOf(n));
   const outer = elementCount(yd.slice(0, axis)),
     inner = elementCount(yd.slice(axis + 1)),
@@ -165,17 +182,19 @@ function lowerConcat(n: Node, L: F32Lower): Lowered | string {
       { n: len * inner, dst: 1, src: 1, off: 0 },
     ]);
     if (d === undefined) return 'remap rank';
-    if (d !== 'empty') calls.push({ desc: d, x: p, y, srcOff: 0, dstOff: offset * inner * F32_BYTES });
+    if (d !== 'empty') calls.push({ desc: d, x: p, y, srcOff: 0, dstOff: offset * inner * eb });
     offset += len;
   }
-  return multiRemap(calls, L);
+  return multiRemap(calls, L, Math.log2(eb), dt === 'float32');
 }
 
 function lowerSplit(n: Node, L: F32Lower): Lowered | string {
-  const why = dtypeReason(n, L, [0], n.outputs.length);
-  if (why) return why;
   const x = n.inputs[0]!,
-    xd = L.dims(x);
+    xd = L.dims(x),
+    dt = L.info(x).dtype,
+    eb = dtypeBytes(dt);
+  if (L.kind(x) === 'const') return 'constant input';
+  for (const o of n.outputs) if (o && L.info(o).dtype !== dt) return 'output dtype differs';
   if (n.opset >= 13 && n.inputs[1] && !L.constOf(n.inputs[1])) return 'split is not a constant';
   const axis = normAxis(reader(n).int('axis', 0), xd.length, n.op, ctxOf(n));
   const outer = elementCount(xd.slice(0, axis)),
@@ -191,23 +210,24 @@ function lowerSplit(n: Node, L: F32Lower): Lowered | string {
       { n: s * inner, dst: 1, src: 1, off: 0 },
     ]);
     if (d === undefined) return 'remap rank';
-    if (d !== 'empty') calls.push({ desc: d, x, y: o, srcOff: start * inner * F32_BYTES, dstOff: 0 });
+    if (d !== 'empty') calls.push({ desc: d, x, y: o, srcOff: start * inner * eb, dstOff: 0 });
     start += s;
   }
-  return multiRemap(calls, L);
+  return multiRemap(calls, L, Math.log2(eb), dt === 'float32');
 }
 
 function lowerGather(n: Node, L: F32Lower): Lowered | string {
-  const io = unaryIo(n, L);
-  if (typeof io === 'string') return io;
-  const { x, y } = io;
-  const idx = L.constOf(n.inputs[1]);
-  if (!idx) return 'indices are not a constant';
+  const x = n.inputs[0],
+    y = n.outputs[0];
+  if (!x || !y || L.info(x).dtype !== L.info(y).dtype) return 'missing operand';
   const xd = L.dims(x);
   const axis = normAxis(reader(n).int('axis', 0), xd.length, n.op, ctxOf(n));
   const len = xd[axis]!,
     outer = elementCount(xd.slice(0, axis)),
     inner = elementCount(xd.slice(axis + 1));
+  const idx = L.constOf(n.inputs[1]);
+  if (!idx) return gatherFed(n, L, x, y, axis, outer, len, inner);
+  if (L.kind(x) === 'const') return 'constant data';
   const list = toIntList(idx, 'indices', n.op, ctxOf(n));
   if (list.some((i) => i < -len || i >= len)) return 'an index is out of range';
   const table = Int32Array.from(list, (i) => (i < 0 ? i + len : i) * inner);
@@ -218,12 +238,45 @@ function lowerGather(n: Node, L: F32Lower): Lowered | string {
   ]);
 }
 
+/**
+ * Gather with indices computed at run time (token ids into an embedding table): whole rows of
+ * `inner` elements copied by x_gather_rows, indices checked per run (negative ones from the end;
+ * out of range: the reference kernel's error). The data may be a constant (placed once).
+ */
+function gatherFed(n: Node, L: F32Lower, x: string, y: string, axis: number, outer: number, len: number, inner: number): Lowered | string {
+  const iName = n.inputs[1]!;
+  const it = L.info(iName).dtype;
+  if (it !== 'int64' && it !== 'int32') return `indices are ${it}`;
+  const nIdx = elementCount(L.dims(iName));
+  const dt = L.info(x).dtype;
+  const rowBytes = inner * dtypeBytes(dt);
+  const xc = L.constOf(x);
+  const ex = L.ex,
+    w = L.w,
+    ctx = ctxOf(n);
+  return {
+    kind: 'kernel',
+    build: (b) => {
+      const xp = xc ? (dt === 'float32' ? L.constPtr(xc) : L.P.mem.putBytes(xc.data)) : b.ptr(x);
+      const ip = b.ptr(iName),
+        yp = b.ptr(y);
+      const i64 = it === 'int64' ? 1 : 0;
+      return () => {
+        const bad = ex.x_gather_rows__wasm(xp, outer, len, rowBytes, ip, nIdx, i64, yp);
+        if (bad >= 0) {
+          const v = i64 ? new BigInt64Array(w.memory.buffer, ip, nIdx)[bad]! : w.i32(ip, nIdx)[bad]!;
+          throw opError(n.op, ctx, `index ${v} is out of range for axis ${axis} of size ${len}`);
+        }
+      };
+    },
+  };
+}
+
 function lowerExpand(n: Node, L: F32Lower): Lowered | string {
-  const why = dtypeReason(n, L, [0]);
-  if (why) return why;
+  const io = moveIo(n, L);
+  if (typeof io === 'string') return io;
   if (!L.constOf(n.inputs[1])) return 'shape is not a constant';
-  const x = n.inputs[0]!,
-    y = n.outputs[0]!;
+  const { x, y } = io;
   const xd = L.dims(x),
     yd = L.dims(y);
   const inS = stridesOf(xd),

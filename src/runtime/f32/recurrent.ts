@@ -186,12 +186,10 @@ function lowerRecurrent(n: Node, L: F32Lower): Lowered | string {
     if (lens.some((v) => v < 0 || v > S)) return 'sequence_lens outside [0, S]';
     lensPtr = L.putI32(lens);
   } else if (lensName) {
-    if (L.kind(lensName) !== 'js') return 'sequence_lens is not an int32 value';
-    lensPtr = L.putI32(new Int32Array(B));
+    lensPtr = L.putI32(new Int32Array(B)); // the arena's int32 values, checked and copied per run
   }
   const descs = Array.from({ length: D }, () => L.P.mem.alloc(RECURRENT_DESC_BYTES));
   const reverseOnly = direction === 'reverse';
-  const js = L.P.js;
 
   return {
     kind: 'kernel',
@@ -247,14 +245,13 @@ function lowerRecurrent(n: Node, L: F32Lower): Lowered | string {
       const biasMode = biasPtr ? 2 : 0;
       const rows = S * B;
       const stepFn = kernel.run;
+      const lensArena = lensName && !lensC ? b.ptr(lensName) : 0;
       return () => {
         if (!Wc) ex.f32_pack_b(I, N, wRaw, I, 1, wp);
         if (!Rc) for (let d = 0; d < D; d++) ex.f32_pack_b(H, GH, rRaw + d * GH * H * F32_BYTES, H, 1, rps[d]!);
         if (names.b && !Bc) combine(w.f32(bRaw, 2 * N), w.f32(biasPtr, N));
-        if (lensName && !lensC) {
-          const t: Tensor | undefined = js.get(lensName);
-          if (!t) throw new SparrowError('internal', `value '${lensName}' is read before it is computed`);
-          const lens = t.data as Int32Array;
+        if (lensArena) {
+          const lens = w.i32(lensArena, B);
           lensCheck(lens);
           w.i32(lensPtr, B).set(lens);
         }

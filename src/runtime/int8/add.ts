@@ -1,18 +1,24 @@
 // int8 residual Add of two same-shape activations (and a following Relu as its clamp): the
-// single-multiplier form (qs8_vadd) or, for extreme scale ratios, TFLite's (qs8_add).
+// single-multiplier form (qs8_vadd) or, for extreme scale ratios, TFLite's (qs8_add); with the
+// engine's 'onnx' requantization, in float32 as DequantizeLinear → Add (→ Relu) → QuantizeLinear
+// (qs8_vadd_f32: the model's own arithmetic, onnxruntime's bits).
 import type { Node } from '../../ir/graph.js';
 import { elementCount } from '../../ops/types.js';
 import {
   ADD_PARAMS_BYTES,
   addParams,
   vaddParams,
+  VADD_PARAMS_BYTES,
   writeAddParams,
+  writeVaddF32Params,
   writeVaddParams,
   type AddParams,
+  type VaddF32Params,
   type VaddParams,
 } from '../../kernels/int8.js';
-import { qs8AddRef, qs8VaddRef } from '../../kernels/int8_ref.js';
-import type { Int8Lower } from './lower.js';
+import { qs8AddRef, qs8VaddF32Ref, qs8VaddRef } from '../../kernels/int8_ref.js';
+import type { QParams } from '../plan_builder.js';
+import { clampI8, type Int8Lower } from './lower.js';
 
 export function lowerAdd(n: Node, L: Int8Lower): string | true {
   const [a, b] = n.inputs as [string, string];
@@ -25,6 +31,13 @@ export function lowerAdd(n: Node, L: Int8Lower): string | true {
   let relu: Node | undefined;
   const users = L.users.get(y) ?? [];
   if (users.length === 1 && users[0]!.op === 'Relu' && users[0]!.domain === '' && !L.g.outputs.includes(y)) relu = users[0]!;
+  // 'onnx': a sum the model quantizes is rounded before its Relu (no fusion across it), unless
+  // the Relu's output has the same parameters (then the clamp at the zero point is the same bits)
+  if (relu && L.E.requant === 'onnx' && L.rangeQp(y)) {
+    const a = L.rangeQp(y)!,
+      b = L.rangeQp(relu.outputs[0]!);
+    if (!b || a.scale !== b.scale || a.zp !== b.zp) relu = undefined;
+  }
   const out = relu ? relu.outputs[0]! : y;
   const yqp = L.rangeQp(out);
   if (!yqp) return 'no static range for the output';
@@ -33,6 +46,7 @@ export function lowerAdd(n: Node, L: Int8Lower): string | true {
   if (!ai || !bi) return 'an input has no static range';
   const pa = L.qp.get(ai)!,
     pb = L.qp.get(bi)!;
+  if (L.E.requant === 'onnx') return lowerAddF32(n, L, relu, y, out, ai, bi, { pa, pb, yqp });
   // the single-multiplier form (qs8_vadd: i32 only, ~4x faster) unless an input scale is
   // over 2^21 × the output's; then the TFLite form (qs8_add)
   let pv: VaddParams | undefined, p: AddParams | undefined;
@@ -75,6 +89,54 @@ export function lowerAdd(n: Node, L: Int8Lower): string | true {
         : () => {
             ex.qs8_add__wasmsimd(len, ap, bp, pp, yp);
           };
+    },
+  });
+  return true;
+}
+
+/** The Add (+ Relu) in float32 (qs8_vadd_f32), for the 'onnx' requantization. */
+function lowerAddF32(
+  n: Node,
+  L: Int8Lower,
+  relu: Node | undefined,
+  y: string,
+  out: string,
+  ai: string,
+  bi: string,
+  q: { pa: QParams; pb: QParams; yqp: QParams },
+): true {
+  const { pa, pb, yqp } = q;
+  const p: VaddF32Params = {
+    za: pa.zp,
+    zb: pb.zp,
+    zy: yqp.zp,
+    sa: pa.scale,
+    sb: pb.scale,
+    sy: yqp.scale,
+    lo: relu ? clampI8(yqp.zp) : -128,
+    hi: 127,
+  };
+  if (relu) {
+    L.skip.add(relu);
+    y = out;
+  }
+  L.define(y, 'i8', yqp);
+  const len = elementCount(L.dims(y));
+  const WM = L.w,
+    ex = L.ex;
+  const pp = L.mem.alloc(VADD_PARAMS_BYTES);
+  writeVaddF32Params(WM, p, pp);
+  L.step(relu ? `${n.name}+${relu.name}` : n, {
+    reads: [ai, bi],
+    writes: [y],
+    build: (bd) => {
+      const ap = bd.ptr(ai),
+        bp = bd.ptr(bi),
+        yp = bd.ptr(y);
+      if (L.scalar) return () => WM.i8(yp, len).set(qs8VaddF32Ref(WM.i8(ap, len), WM.i8(bp, len), p));
+      return () => {
+        ex.qs8_vadd_f32__wasmsimd(len, ap, bp, pp, yp);
+      };
     },
   });
   return true;

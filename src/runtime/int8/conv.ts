@@ -1,4 +1,4 @@
-// int8 Conv (and FusedConv): dense (qs8_conv2d_4x8c2), sparse (qs8_spconv2d_16x1, from the CSR as
+// int8 Conv (and FusedConv), 2-D or 1-D (as 2-D of height 1): dense (qs8_conv2d_4x8c2), sparse (qs8_spconv2d_16x1, from the CSR as
 // decoded) or depthwise (qs8_dwconv2d), chosen per layer by weight density; static (int8 in and
 // out) or dynamic (input quantized per run, float32 out).
 import { SparrowError } from '../../errors.js';
@@ -14,19 +14,28 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   const io = layerIo(n, L);
   if (typeof io === 'string') return io;
   const { x, wName, bName, y } = io;
-  const xd = L.dims(x),
-    yd = L.dims(y),
-    wd = L.dims(wName);
-  if (xd.length !== 4) return `${xd.length - 2}-D convolution (int8 kernels are 2-D)`;
+  const xs1 = L.dims(x),
+    ys1 = L.dims(y),
+    ws1 = L.dims(wName);
+  const oneD = xs1.length === 3;
+  if (xs1.length !== 4 && !oneD) return `${xs1.length - 2}-D convolution (int8 kernels are 1-D and 2-D)`;
   const r = reader(n);
   const group = r.int('group', 1);
-  const win = readWindowAttrs('Conv', r, 2, wd.slice(2), false);
-  const geoW = windowGeometry(xd.slice(2), win);
+  const win = readWindowAttrs('Conv', r, oneD ? 1 : 2, ws1.slice(2), false);
+  const geoW = windowGeometry(xs1.slice(2), win);
+  // a 1-D convolution [B, C, L] runs as a 2-D one of height 1: [B, C, 1, L], kernel [M, C/g, 1, K]
+  const h1 = (d: number[]): number[] => (oneD ? [d[0]!, d[1]!, 1, d[2]!] : d);
+  const xd = h1(xs1),
+    yd = h1(ys1),
+    wd = h1(ws1);
+  const two = (v: number[], one: number): [number, number] => (oneD ? [one, v[0]!] : [v[0]!, v[1]!]);
+  const [pt, pl] = two(geoW.padBegin, 0),
+    [pb, pr] = two(geoW.padEnd, 0);
   const [B, C, H, W] = xd as [number, number, number, number];
   const geo: ConvGeometry = convGeometry([C, H, W], wd, {
-    pads: [geoW.padBegin[0]!, geoW.padBegin[1]!, geoW.padEnd[0]!, geoW.padEnd[1]!],
-    strides: [win.strides[0]!, win.strides[1]!],
-    dilations: [win.dilations[0]!, win.dilations[1]!],
+    pads: [pt, pl, pb, pr],
+    strides: two(win.strides, 1),
+    dilations: two(win.dilations, 1),
     groups: group,
   });
   if (geo.OH !== yd[2] || geo.OW !== yd[3]) return `conv geometry ${geo.OH}x${geo.OW} differs from the inferred ${yd[2]}x${yd[3]}`;
@@ -38,15 +47,17 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   const density = w.nnz / (M * K);
   const E = L.E;
   const kernel = pickQs8ConvKernel(geo, density, E.sparseDensity);
+  const post = L.postActivation(n);
   const st = L.outputStage(n, x, y, w, bias);
   const { xin, dynamic, out } = st;
+  if (post && out.mode !== 'f32') return 'an activation other than a clamp on an int8 output';
   const WM = L.w;
   const plan = planQs8Conv(WM, geo, out, kernel, L.alloc);
   const wpl = L.scalar ? undefined : E.placed(w, kernel.weights as PlaceFormat, group);
   const qp = putChannelParams(WM, out, L.alloc);
   const xs = C * H * W,
     ys = M * geo.OH * geo.OW,
-    yb = out.mode === 'int8' ? 1 : 4;
+    yb = out.mode === 'f32' ? 4 : 1;
   L.layer({
     node: n.name,
     op: n.op,
@@ -58,22 +69,26 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   L.layerStep(n, xin, y, {
     workBytes: plan.workBytes,
     zx: out.zx,
-    ...(dynamic ? { dynamic: { n: xs * B, sw: w.scales, q: plan.q, qp } } : {}),
+    // dynamic: each image of the batch quantized with its own range
+    ...(dynamic ? { dynamic: { ...L.dynamicItems(B, xs), sw: w.scales, q: plan.q, qp } } : {}),
     make: (yp, work) => {
       const dense = L.scalar ? w.dense() : undefined;
       const wp = wpl ? wpl.ptr : 0;
-      return (src, zx, dyn) => {
-        for (let i = 0; i < B; i++) {
-          if (dense) {
-            const o: Qs8Out = out.mode === 'f32' && dyn ? { ...out, zx, scale: WM.f32(qp, M).slice() } : out;
-            const r = qs8Conv2dRef(WM.i8(src + i * xs, xs), [C, H, W], dense, wd, attrs, o);
-            if (out.mode === 'int8') WM.i8(yp + i * ys, ys).set(r.data as Int8Array);
-            else WM.f32(yp + i * ys * 4, ys).set(r.data as Float32Array);
-          } else {
-            const s = kernel.run(WM, plan.g, plan.q, src + i * xs, wp, qp, yp + i * ys * yb, work);
-            if (s < 0) throw new SparrowError('internal', `${kernel.name} rejected node '${n.name}' (status ${s})`);
-          }
+      const image = (src: number, zx: number, dyn: boolean, i: number): void => {
+        if (dense) {
+          const o: Qs8Out = out.mode === 'f32' && dyn ? { ...out, zx, scale: WM.f32(qp, M).slice() } : out;
+          const r = qs8Conv2dRef(WM.i8(src, xs), [C, H, W], dense, wd, attrs, o);
+          if (out.mode !== 'f32') WM.i8(yp + i * ys, ys).set(r.data as Int8Array);
+          else WM.f32(yp + i * ys * 4, ys).set(r.data as Float32Array);
+        } else {
+          const s = kernel.run(WM, plan.g, plan.q, src, wp, qp, yp + i * ys * yb, work);
+          if (s < 0) throw new SparrowError('internal', `${kernel.name} rejected node '${n.name}' (status ${s})`);
         }
+        post?.(yp + i * ys * 4, ys);
+      };
+      return (src, zx, dyn, item) => {
+        if (item !== undefined) image(src, zx, dyn, item);
+        else for (let i = 0; i < B; i++) image(src + i * xs, zx, dyn, i);
       };
     },
   });

@@ -1,4 +1,5 @@
-// int8 Gemm / MatMul with a constant 2-D weight (and their fused forms): dense FC
+// int8 Gemm / MatMul with a constant 2-D weight (and their fused forms; MatMul's A of any rank ≥ 2,
+// its leading dims as rows): dense FC
 // (qs8_fc_1x4c8) or sparse FC from the CSR (qs8_spfc_1x1), static or dynamic.
 import { SparrowError } from '../../errors.js';
 import type { Node } from '../../ir/graph.js';
@@ -12,7 +13,11 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
   const { x: a, wName: bName, bName: cName, y } = io;
   const ad = L.dims(a),
     bd = L.dims(bName);
-  if (ad.length !== 2 || bd.length !== 2) return 'A and B must be 2-D';
+  if (bd.length !== 2) return 'B must be 2-D';
+  // MatMul with A of rank ≥ 3 ([..., M', K] × [K, N]): the leading dims flattened into the rows
+  // of the 2-D FC (the same bytes: row-major [M, K] in, [M, N] out)
+  const isMatMul = n.op === 'MatMul' || n.op === 'FusedMatMul';
+  if (ad.length !== 2 && !(isMatMul && ad.length > 2)) return 'A must be 2-D';
   let transB = false,
     beta = 1;
   if (n.op === 'Gemm' || n.op === 'FusedGemm') {
@@ -24,7 +29,8 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
   } else if (cName) {
     // FusedMatMul bias
   }
-  const [M, K] = ad as [number, number];
+  const K = ad[ad.length - 1]!;
+  const M = ad.slice(0, -1).reduce((a, b) => a * b, 1);
   const w = L.E.weight(L, bName, transB ? 0 : 1);
   if (w.K !== K) return 'inner dimensions differ';
   const N = w.N;
@@ -33,8 +39,10 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
   if (typeof bias === 'string') return bias;
   const density = w.nnz / (N * K);
   const sparse = density <= L.E.sparseFcDensity;
+  const post = L.postActivation(n);
   const st = L.outputStage(n, a, y, w, bias);
   const { xin, dynamic, out } = st;
+  if (post && out.mode !== 'f32') return 'an activation other than a clamp on an int8 output';
   const WM = L.w,
     ex = L.ex,
     E = L.E;
@@ -53,23 +61,29 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
   L.layerStep(n, xin, y, {
     workBytes: workB,
     zx: out.zx,
-    ...(dynamic ? { dynamic: { n: M * K, sw: w.scales, q, qp } } : {}),
+    // dynamic: each row (a sample, a token) quantized with its own range
+    ...(dynamic ? { dynamic: { ...L.dynamicItems(M, K), sw: w.scales, q, qp } } : {}),
     make: (yp, work) => {
       const dense = L.scalar ? w.dense() : undefined;
       const wt = !wpl ? 0 : (wpl.csr ?? wpl.ptr);
-      return (src, zx, dyn) => {
+      const yb = out.mode === 'f32' ? 4 : 1;
+      return (src, zx, dyn, item) => {
+        // one row (dynamic) or all M
+        const m = item === undefined ? M : 1,
+          y = yp + (item ?? 0) * N * yb;
         if (dense) {
           const o: Qs8Out = out.mode === 'f32' && dyn ? { ...out, zx, scale: WM.f32(qp, N).slice() } : out;
-          const r = qs8FcRef(M, N, K, WM.i8(src, M * K), dense, o);
-          if (out.mode === 'int8') WM.i8(yp, M * N).set(r as Int8Array);
-          else WM.f32(yp, M * N).set(r as Float32Array);
-          return;
+          const r = qs8FcRef(m, N, K, WM.i8(src, m * K), dense, o);
+          if (out.mode !== 'f32') WM.i8(y, m * N).set(r as Int8Array);
+          else WM.f32(y, m * N).set(r as Float32Array);
+        } else {
+          const s =
+            typeof wt === 'number'
+              ? ex.qs8_fc_1x4c8__wasmsimd(m, N, K, src, wt, q, qp, y, work)
+              : ex.qs8_spfc_1x1__scalar(m, N, K, src, wt.rowPtr, wt.col, wt.val, wt.nnz, q, qp, y, work);
+          if (s < 0) throw new SparrowError('internal', `int8 FC rejected node '${n.name}' (status ${s})`);
         }
-        const s =
-          typeof wt === 'number'
-            ? ex.qs8_fc_1x4c8__wasmsimd(M, N, K, src, wt, q, qp, yp, work)
-            : ex.qs8_spfc_1x1__scalar(M, N, K, src, wt.rowPtr, wt.col, wt.val, wt.nnz, q, qp, yp, work);
-        if (s < 0) throw new SparrowError('internal', `int8 FC rejected node '${n.name}' (status ${s})`);
+        post?.(y, m * N);
       };
     },
   });

@@ -8,12 +8,14 @@ import { elementCount, type Attrs, type KernelContext, type Tensor } from '../..
 import { AttrReader } from '../../ops/ref/util.js';
 import { consumers, type Graph, type Node } from '../../ir/graph.js';
 import { fusedActivation, FUSED_DOMAIN } from '../../ir/fuse.js';
-import { int8QuantParams, quantizeBiasInt32, quantizeMultiplier } from '../../quant/int8.js';
+import { dynamicQuantParamsUint8, int8QuantParams, quantizeBiasInt32, quantizeMultiplier } from '../../quant/int8.js';
 import { dequantizeRef, quantizeRef } from '../../kernels/int8_ref.js';
 import type { Qs8Out } from '../../kernels/int8.js';
 import type { SparrowWasm, WasmExports } from '../../wasm/gateway.js';
 import { ALIAS_OPS, type Binder, type Form, type PlanBuilder, type QParams, type StepSpec } from '../plan_builder.js';
 import type { Int8Layer, Int8Report, QWeight, Placement, PlaceFormat } from '../engine_int8.js';
+import { lowerF32 } from '../f32/index.js';
+import { actKernel, actOf, pushLowered, type F32Lower, type Lowered } from '../f32/lower.js';
 import { lowerAdd } from './add.js';
 import { lowerConv } from './conv.js';
 import { lowerFc } from './fc.js';
@@ -25,6 +27,8 @@ export interface Int8Weights {
   readonly report: Int8Report;
   readonly sparseDensity: number;
   readonly sparseFcDensity: number;
+  /** Int8EngineOptions.requant */
+  readonly requant: 'fixed' | 'onnx';
   weight(L: Int8Lower, name: string, axis: 0 | 1): QWeight;
   placed(w: QWeight, format: PlaceFormat, groups?: number): Placement;
 }
@@ -59,6 +63,12 @@ export class Int8Lower {
     readonly E: Int8Weights,
     readonly ranges: ReadonlyMap<string, readonly [number, number]> | null,
     readonly scalar: boolean,
+    /** the float32 lowering context over the same plan: float steps between and instead of quantized layers */
+    readonly f32?: F32Lower,
+    /** dynamic mode: weight layers within this many weight layers of an output run in float32 (keptFloat) */
+    readonly floatHead = 0,
+    /** dynamic mode: which weight layers (by node name) are quantized, instead of the float head rule */
+    readonly quantizeLayer?: (node: string) => boolean,
   ) {
     this.users = consumers(P.g);
     this.alloc = (b) => P.mem.alloc(b);
@@ -109,7 +119,9 @@ export class Int8Lower {
    * The step of a quantized layer (Conv, FC): input `xin` (int8, or float32 quantized per run into
    * the step's scratch when `dynamic`), output `y`, `workBytes` of kernel scratch. `make(yp, work)`
    * runs at bind time and returns the computation from an int8 input at `src` with zero point
-   * `zx` (`dyn`: its parameters were measured on this run).
+   * `zx`. Dynamic: the input is `items` blocks of `n` floats (the images of a batch, the rows of
+   * an FC), each quantized with its own min/max and computed on its own (`item` = its index,
+   * `src` its int8 copy), so that a sample's result does not depend on the others in the batch.
    */
   layerStep(
     n: Node,
@@ -118,9 +130,9 @@ export class Int8Lower {
     s: {
       workBytes: number;
       zx: number;
-      /** per-run quantization: n floats, the weight scales, the quant block and channel parameters to update */
-      dynamic?: { n: number; sw: Float32Array; q: number; qp: number };
-      make(yp: number, work: number): (src: number, zx: number, dyn: boolean) => void;
+      /** per-run quantization: items × n floats, the weight scales, the quant block and channel parameters to update */
+      dynamic?: { items: number; n: number; sw: Float32Array; q: number; qp: number };
+      make(yp: number, work: number): (src: number, zx: number, dyn: boolean, item?: number) => void;
     },
   ): void {
     const d = s.dynamic;
@@ -132,11 +144,52 @@ export class Int8Lower {
       build: (b) => {
         const xp = b.ptr(xin),
           xqp = b.scratch;
-        const dyn = d ? this.dynamicQuantizer(xp, xqp, d.n, d.sw, d.q, d.qp) : undefined;
         const run = s.make(b.ptr(y), b.scratch + xq);
-        return dyn ? () => run(xqp, dyn(), true) : () => run(xp, s.zx, false);
+        if (!d) return () => run(xp, s.zx, false);
+        const quant = this.dynamicQuantizer(xqp, d.n, d.sw, d.q, d.qp);
+        return () => {
+          if (d.items === 1) run(xqp, quant(xp), true);
+          else for (let i = 0; i < d.items; i++) run(xqp, quant(xp + i * d.n * 4), true, i);
+        };
       },
     });
+  }
+
+  /**
+   * Dynamic mode: true for a weight layer (isWeightLayer) with fewer than `floatHead` weight
+   * layers after it on its longest path to a graph output (layersToOutput): it runs in float32.
+   * (A model of fewer than 4·floatHead weight layers gets a head of a quarter of them, rounded
+   * down, but of at least 1 when it has two layers or more: its output layer.)
+   * With `quantizeLayer`, the layers it rejects run in float32 instead (diagnostics: one layer at a time).
+   * The tail of a network passes its quantization error on with little left to average it out:
+   * measured layer by layer on the zoo (EfficientNet-B0, MobileNetV3-Small, LR-ASPP), the
+   * classifier and the convolution before the global pooling carried most of the int8 error of
+   * the whole model, for a few percent of its arithmetic.
+   */
+  keptFloat(n: Node): boolean {
+    // a model quantized in ONNX says itself which layers are quantized
+    if (this.ranges || this.E.requant === 'onnx' || !isWeightLayer(n, this.g)) return false;
+    if (this.quantizeLayer) return !this.quantizeLayer(n.name);
+    if (this.floatHead <= 0) return false;
+    if (!this.#toOutput) {
+      this.#toOutput = layersToOutput(this.g);
+      // a small model is not all head: a quarter of its weight layers' depth stays float, but
+      // at least the output layer when it has two or more
+      const layers = this.g.nodes.filter((m) => isWeightLayer(m, this.g)).length;
+      this.#head = Math.min(this.floatHead, Math.max(layers >= 2 ? 1 : 0, Math.floor(layers / 4)));
+    }
+    return (this.#toOutput.get(n) ?? Infinity) < this.#head;
+  }
+  #toOutput: Map<Node, number> | undefined;
+  #head = 0;
+
+  /**
+   * Dynamic mode: blocks of one per-run quantization (layerStep's `items`): one per image / FC
+   * row, or one for the whole input with requant 'onnx' (DynamicQuantizeLinear's per-tensor
+   * parameters, as onnxruntime computes them).
+   */
+  dynamicItems(items: number, n: number): { items: number; n: number } {
+    return this.E.requant === 'onnx' ? { items: 1, n: items * n } : { items, n };
   }
 
   /** A quantized layer for the report. */
@@ -159,7 +212,7 @@ export class Int8Lower {
 
   /** the form a producer writes value `name` in (int8 when it has static parameters and is read by nodes) */
   outForm(name: string): Form {
-    return this.rangeQp(name) && !this.outputOnly(name) ? 'i8' : 'f32';
+    return this.rangeQp(name) && (this.E.requant === 'onnx' || !this.outputOnly(name)) ? 'i8' : 'f32';
   }
 
   /** Value `name` in `want` form: itself, or a converted copy (a quantize/dequantize step, once). undefined: no int8 parameters. */
@@ -202,7 +255,7 @@ export class Int8Lower {
   }
 
   /** Lowers every node; returns, per graph output, the value holding it as float32. */
-  lowerAll(noteFallback: (node: Node, reason: string) => void): string[] {
+  lowerAll(noteFallback: (node: Node, reason: string, float: boolean) => void): string[] {
     const g = this.g;
     for (const i of g.inputs) if (this.isF32Act(i)) this.define(i, 'f32');
     for (const n of g.nodes) {
@@ -214,7 +267,9 @@ export class Int8Lower {
         r = e instanceof SparrowError ? `cannot lower: ${e.message}` : `lowering failed: ${(e as Error).message}`;
       }
       if (r !== true) {
-        noteFallback(n, r);
+        const float = this.lowerFloat(n);
+        noteFallback(n, r, float);
+        if (float) continue;
         this.P.fallback(n, (name) => {
           const form = this.outForm(name);
           return { form, qp: form === 'i8' ? this.rangeQp(name) : undefined };
@@ -222,6 +277,39 @@ export class Int8Lower {
       }
     }
     return g.outputs.map((o) => (this.form.has(o) ? this.need(o, 'f32')! : o));
+  }
+
+  /**
+   * Lowers a node that runs in float with the float32 engine's WASM kernels (src/runtime/f32/),
+   * when every value it reads is a constant or a float32 activation and it writes float32 only;
+   * false when it cannot (the caller falls back to the reference kernel).
+   */
+  lowerFloat(n: Node): boolean {
+    const F = this.f32;
+    if (!F) return false;
+    // float32 activations in, float32 out: the int8 plan keeps other dtypes in JS (fallback steps)
+    for (const i of n.inputs) if (i && !this.constOf(i) && this.form.get(i) !== 'f32') return false;
+    for (const o of n.outputs) if (o && this.P.info(o).dtype !== 'float32') return false;
+    let low: Lowered | string;
+    try {
+      low = lowerF32(n, F);
+    } catch {
+      return false;
+    }
+    if (typeof low === 'string') return false;
+    pushLowered(F, n, low);
+    return true;
+  }
+
+  /**
+   * The activation of a fused layer that its output stage does not apply (Sigmoid, SiLU,
+   * HardSwish, Tanh, GELU...: anything but a clamp), as a step on n float32 outputs at yp in
+   * place (the float32 engine's kernels); undefined when it has none. Only a float32 output can
+   * take one: dynamic mode fuses every activation, static mode clamps only.
+   */
+  postActivation(n: Node): ((yp: number, n: number) => void) | undefined {
+    const [act, p0, p1] = actOf(n);
+    return act >= 2 ? actKernel(this.ex, act, p0, p1) : undefined;
   }
 
   /** the activation clamp of a fused node in the int8 domain of output parameters p, and in float */
@@ -249,7 +337,13 @@ export class Int8Lower {
     let io: Int8Layer['io'];
     if (xi8) {
       const xp = this.qp.get(xi8)!;
-      if (yqp) {
+      if (yqp && this.E.requant === 'onnx') {
+        // QLinearConv / QLinearMatMul: int32 bias of scale fround(s_x·s_w[c]), float32 multiplier
+        const b = quantizeBiasInt32(bias, xp.scale, w.scales, { onSaturate: 'clamp' });
+        const multiplier = Float32Array.from(b.scales, (s) => Math.fround(s / yqp.scale));
+        out = { mode: 'qlinear', zx: xp.zp, zy: yqp.zp, lo: act.lo, hi: act.hi, bias: b.q, multiplier };
+        io = 'i8';
+      } else if (yqp) {
         const b = quantizeBiasInt32(bias, xp.scale, w.scales, { onSaturate: 'clamp' });
         const mult = new Int32Array(N),
           shift = new Int32Array(N);
@@ -283,16 +377,17 @@ export class Int8Lower {
   }
 
   /**
-   * Per-inference quantization of a float32 input (dynamic mode): min/max of the n floats at x
-   * → int8QuantParams → int8 at xq; writes zx into the quant block and s_x·s_w[c] into the
-   * channel parameters. Returns the function doing it (returns zx).
+   * Per-inference quantization of float32 data (dynamic mode): min/max of the n floats at x
+   * (the argument of the returned function) → int8QuantParams → int8 at xq; writes zx into the
+   * quant block and s_x·s_w[c] into the channel parameters. Returns the function doing it (returns zx).
    */
-  dynamicQuantizer(x: number, xq: number, n: number, sw: Float32Array, q: number, qp: number): () => number {
+  dynamicQuantizer(xq: number, n: number, sw: Float32Array, q: number, qp: number): (x: number) => number {
     const W = this.w,
       ex = this.ex,
       N = sw.length,
-      scalar = this.scalar;
-    return () => {
+      scalar = this.scalar,
+      onnx = this.E.requant === 'onnx';
+    return (x) => {
       const v = W.f32(x, n);
       let lo = 0,
         hi = 0;
@@ -301,7 +396,7 @@ export class Int8Lower {
         if (a < lo) lo = a;
         if (a > hi) hi = a;
       }
-      const p = int8QuantParams({ min: lo, max: hi });
+      const p = onnx ? onnxDynamicParams(lo, hi) : int8QuantParams({ min: lo, max: hi });
       if (scalar) W.i8(xq, n).set(quantizeRef(v, p.scale, p.zeroPoint));
       else ex.qs8_quantize__wasmsimd(n, x, p.scale, p.zeroPoint, xq);
       W.i32(q, 8)[1] = p.zeroPoint;
@@ -312,7 +407,51 @@ export class Int8Lower {
   }
 }
 
+/** DynamicQuantizeLinear's uint8 parameters of [lo, hi] as int8 ones (zero point − 128: q_i8 = q_u8 − 128). */
+function onnxDynamicParams(lo: number, hi: number): { scale: number; zeroPoint: number } {
+  const p = dynamicQuantParamsUint8(lo, hi);
+  return { scale: p.scale, zeroPoint: p.zeroPoint - 128 };
+}
+
 const FLOAT_BETWEEN = 'dynamic: float between layers';
+
+const WEIGHT_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'FusedConv', 'FusedConvTranspose', 'FusedGemm', 'FusedMatMul']);
+const RECURRENT_OPS = new Set(['LSTM', 'GRU', 'RNN']);
+
+/** A node with learned weights: Conv/ConvTranspose/Gemm/MatMul (fused or not) with a constant input 1, or a recurrent layer. */
+export function isWeightLayer(n: Node, g: Graph): boolean {
+  if (n.domain === '' && RECURRENT_OPS.has(n.op)) return true;
+  if (n.domain !== '' && n.domain !== FUSED_DOMAIN) return false;
+  return WEIGHT_OPS.has(n.op) && !!n.inputs[1] && !!g.values.get(n.inputs[1])?.const;
+}
+
+/**
+ * For every node, the most weight layers (isWeightLayer) after it on a path to a graph output:
+ * 0 for a node writing an output, or reaching outputs through weightless ops only; absent when
+ * none of its outputs reaches a graph output. The most, not the fewest: a residual stream reaches
+ * the output through its identity skips with no layer at all, yet every block after it still
+ * transforms it; the tail of the network (the classifier, the last convolution before it) is
+ * what only few layers follow.
+ */
+export function layersToOutput(g: Graph): Map<Node, number> {
+  const users = consumers(g);
+  const outs = new Set(g.outputs);
+  const d = new Map<Node, number>();
+  for (let k = g.nodes.length - 1; k >= 0; k--) {
+    const n = g.nodes[k]!;
+    let most = -1;
+    for (const o of n.outputs) {
+      if (!o) continue;
+      if (outs.has(o)) most = Math.max(most, 0);
+      for (const c of users.get(o) ?? []) {
+        const dc = d.get(c);
+        if (dc !== undefined) most = Math.max(most, dc + (isWeightLayer(c, g) ? 1 : 0));
+      }
+    }
+    if (most >= 0) d.set(n, most);
+  }
+  return d;
+}
 
 /**
  * The ops (default domain) the int8 engine lowers: layers always; the others only with static
@@ -337,6 +476,10 @@ export const INT8_KERNEL_OPS: Readonly<Record<string, 'always' | 'static ranges'
 export function lowerInt8(n: Node, L: Int8Lower): string | true {
   const outs = n.outputs.filter((o) => o);
   if (outs.length === 1 && elementCount(L.dims(outs[0]!)) === 0) return 'empty output';
+  if (L.keptFloat(n))
+    return L.quantizeLayer
+      ? 'dynamic: not a layer to quantize'
+      : `dynamic: within ${L.floatHead} weight layer(s) of an output: kept in float32`;
   if (n.domain === FUSED_DOMAIN) {
     if (n.op === 'FusedConv') return lowerConv(n, L);
     if (n.op === 'FusedGemm' || n.op === 'FusedMatMul') return lowerFc(n, L);
