@@ -23,7 +23,7 @@ const IMAGENET_NORM = ['--mean', '0.485,0.456,0.406', '--std', '0.229,0.224,0.22
  * calibrated on 64 bundled test images (examples/calib/, never used for evaluation here).
  * stories260K (a Llama-2 language model with a KV cache, docs/generate.md): int8 per output
  * channel, not pruned, with its llama2.c tokenizer stored in the file (`--tokenizer`), which
- * /v1/models/stories260K/generate reads. `files`: further inputs whose content the cache stamp covers.
+ * /v1/models/stories260k/generate reads. `files`: further inputs whose content the cache stamp covers.
  */
 export const EXAMPLES = [
   {
@@ -39,7 +39,7 @@ export const EXAMPLES = [
     args: ['--target-size', '90000', '--prune', 'hessian', '--calib-n', '64', '--activations', 'static', ...IMAGENET_NORM],
   },
   {
-    id: 'stories260K',
+    id: 'stories260k', // model ids are lowercase (src/worker/store.ts)
     onnx: 'examples/models/stories260K-kv.onnx',
     route: 'generate',
     args: ['--sparsity', '0', '--tokenizer', 'examples/models/stories260K-kv.tokenizer.bin'],
@@ -54,7 +54,7 @@ export const EXAMPLES = [
  */
 export const TEST_EXAMPLES = [
   {
-    id: 'stories260K-f32',
+    id: 'stories260k-f32',
     onnx: 'examples/models/stories260K-kv.onnx',
     args: ['--float', '--tokenizer', 'examples/models/stories260K-kv.tokenizer.bin'],
     files: ['examples/models/stories260K-kv.tokenizer.bin'],

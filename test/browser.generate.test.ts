@@ -122,7 +122,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: the demo writes a story on-device and 
   const figures: string[] = [];
 
   const gen = (o: unknown, where: Where) =>
-    page.evaluate(([o, where]) => (window as unknown as { sparrowDemo: Demo }).sparrowDemo.generate('stories260K', o, where), [
+    page.evaluate(([o, where]) => (window as unknown as { sparrowDemo: Demo }).sparrowDemo.generate('stories260k', o, where), [
       o,
       where,
     ] as const);
@@ -143,7 +143,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: the demo writes a story on-device and 
     const token = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
     const w = await startWrangler(persist, token);
     wrangler = w.child;
-    const r = await fetch(`${w.base}/v1/models/stories260K`, {
+    const r = await fetch(`${w.base}/v1/models/stories260k`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${token}` },
       body: new Blob([bytes as Uint8Array<ArrayBuffer>]),

@@ -124,7 +124,7 @@ describe('npm start end to end (wrangler dev over HTTP)', () => {
   it('start.js prints the URLs and the admin token', () => {
     expect(output).toContain(`Sparrow edge Worker ready: ${base}`);
     expect(output).toContain(`${base}/v1/models/mnist-8/infer`);
-    expect(output).toContain(`${base}/v1/models/stories260K/generate`);
+    expect(output).toContain(`${base}/v1/models/stories260k/generate`);
     expect(output).toContain(TOKEN);
   });
 
@@ -132,12 +132,12 @@ describe('npm start end to end (wrangler dev over HTTP)', () => {
     const j = JSON.parse(await modelsList()) as {
       models: Array<{ id: string; version: number; bytes: number; inputs: unknown[]; outputs: unknown[] }>;
     };
-    expect(j.models.map((m) => m.id)).toEqual(['mnist-8', 'resnet20-cifar10', 'stories260K']);
+    expect(j.models.map((m) => m.id)).toEqual(['mnist-8', 'resnet20-cifar10', 'stories260k']);
     for (const m of j.models) {
       expect(m.version).toBe(1);
       expect(m.bytes).toBe(readFileSync(join(ROOT, '.sparrow-data/models', `${m.id}.sparrow`)).length);
       // stories260K: input_ids, attention_mask, position_ids and 5 layers' past key/value -> logits and 5 layers' present
-      expect([m.inputs.length, m.outputs.length]).toEqual(m.id === 'stories260K' ? [13, 11] : [1, 1]);
+      expect([m.inputs.length, m.outputs.length]).toEqual(m.id === 'stories260k' ? [13, 11] : [1, 1]);
     }
   });
 
@@ -179,9 +179,9 @@ describe('npm start end to end (wrangler dev over HTTP)', () => {
     expect(compared).toBe(5);
   }, 120_000);
 
-  it('curl -N streams a story from /v1/models/stories260K/generate (greedy = `sparrow generate` in Node on the same file)', async () => {
+  it('curl -N streams a story from /v1/models/stories260k/generate (greedy = `sparrow generate` in Node on the same file)', async () => {
     const body = '{"prompt":"Once upon a time","max_tokens":100,"temperature":0}';
-    const { stdout: sse } = await run('curl', ['-sSN', '-X', 'POST', `${base}/v1/models/stories260K/generate`, '-d', body], { cwd: ROOT });
+    const { stdout: sse } = await run('curl', ['-sSN', '-X', 'POST', `${base}/v1/models/stories260k/generate`, '-d', body], { cwd: ROOT });
     const events = sse.split('\n\n').filter(Boolean);
     expect(events).toHaveLength(101);
     const tokens = events.slice(0, -1).map((e) => {
@@ -194,7 +194,7 @@ describe('npm start end to end (wrangler dev over HTTP)', () => {
       [
         join(ROOT, 'bin/sparrow.js'),
         'generate',
-        join(ROOT, '.sparrow-data/models/stories260K.sparrow'),
+        join(ROOT, '.sparrow-data/models/stories260k.sparrow'),
         '--prompt',
         'Once upon a time',
       ].concat(['--max-tokens', '100', '--temperature', '0', '--engine', 'sparrow-f32', '--no-echo']),
@@ -204,7 +204,7 @@ describe('npm start end to end (wrangler dev over HTTP)', () => {
     // the line of the README (sampled, seeded at random): 100 tokens stream
     const { stdout: sampled } = await run(
       'curl',
-      ['-sN', '-X', 'POST', `${base}/v1/models/stories260K/generate`, '-d', '{"prompt":"Once upon a time","max_tokens":100}'],
+      ['-sN', '-X', 'POST', `${base}/v1/models/stories260k/generate`, '-d', '{"prompt":"Once upon a time","max_tokens":100}'],
       { cwd: ROOT },
     );
     expect(sampled).toMatch(/^(event: token\ndata: [^\n]+\n\n){1,100}event: done\ndata: [^\n]+\n\n$/);

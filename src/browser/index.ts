@@ -391,7 +391,7 @@ export async function createModel(dl: SparrowDownload, opts: ModelOptions = {}):
  * The tokenizer and generation facts a downloaded language model stores (`sparrow compress
  * --tokenizer`: src/format/text.ts), or null. Its section was CRC-checked during the download.
  *
- *   const dl = await fetchSparrow('/v1/models/stories260K');
+ *   const dl = await fetchSparrow('/v1/models/stories260k');
  *   const m = await createModel(dl, { engine: 'sparrow-f32' });
  *   const text = textModel(dl)!;
  *   const ids = text.tokenizer.encode('Once upon a time');

@@ -32,8 +32,8 @@ export interface CachedModel extends LoadedModel {
   readonly chargeBytes: number;
   /** runs in progress or queued (a busy model is never evicted) */
   busy: number;
-  /** serializes runs: the engine's plans and arenas are shared by all runs of one session */
-  tail: Promise<unknown>;
+  /** the end of the last run queued (runs are serialized: the engine's plans and arenas are shared) */
+  tail: Promise<void>;
 }
 
 /** A load: `need` is its charge when known (stored figures), else the cache offers what it can. */
@@ -78,7 +78,7 @@ export class ModelCache {
   #charged = 0;
   #reserved = 0;
   #peak = 0;
-  #loadQueue: Promise<unknown> = Promise.resolve();
+  #loadQueue: Promise<void> = Promise.resolve();
   #waiters: Array<() => void> = [];
   readonly stats = { hits: 0, misses: 0, decodes: 0, evictions: 0, waits: 0 };
   constructor(public limit: number) {}
@@ -156,13 +156,18 @@ export class ModelCache {
   }
 
   /** Runs `fn` on an acquired model after its other runs (the engine's plans and arenas are shared by them). */
-  run<T>(m: CachedModel, fn: () => Promise<T>): Promise<T> {
-    const run = m.tail.then(fn, fn);
-    m.tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
+  async run<T>(m: CachedModel, fn: () => Promise<T>): Promise<T> {
+    // plain awaits, no promise returned from a then-callback: a rejection of `fn` is handled
+    // where it happens (workerd reports one adopted a tick later as unhandled)
+    const prev = m.tail;
+    let done!: () => void;
+    m.tail = new Promise<void>((r) => (done = r));
+    try {
+      await prev;
+      return await fn();
+    } finally {
+      done();
+    }
   }
 
   /**
@@ -321,13 +326,16 @@ export class ModelCache {
   }
 
   /** One load (or admission) at a time. */
-  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#loadQueue.then(fn, fn);
-    this.#loadQueue = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
+  async #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const prev = this.#loadQueue;
+    let done!: () => void;
+    this.#loadQueue = new Promise<void>((r) => (done = r));
+    try {
+      await prev;
+      return await fn();
+    } finally {
+      done();
+    }
   }
 
   clear(): void {

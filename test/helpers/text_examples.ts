@@ -73,7 +73,7 @@ export async function textBindings(): Promise<Record<string, string>> {
   const models = await ex.compressExamples({
     log: (s) => process.stderr.write(`${s}\n`),
     examples: [
-      ...ex.EXAMPLES.filter((e) => e.id === 'stories260K'),
+      ...ex.EXAMPLES.filter((e) => e.id === 'stories260k'),
       ...ex.TEST_EXAMPLES,
       {
         id: 'test-encoder',
@@ -86,8 +86,8 @@ export async function textBindings(): Promise<Record<string, string>> {
   const b64 = (id: string): string => readFileSync(models.find((m) => m.id === id)!.file).toString('base64');
   const text = (f: string): string => readFileSync(join(ROOT, f), 'utf8');
   return {
-    TEST_STORIES_B64: b64('stories260K'),
-    TEST_STORIES_F32_B64: b64('stories260K-f32'),
+    TEST_STORIES_B64: b64('stories260k'),
+    TEST_STORIES_F32_B64: b64('stories260k-f32'),
     TEST_ENCODER_B64: b64('test-encoder'),
     TEST_GREEDY_JSON: text('test/fixtures/text/stories260K-greedy-bos-200.json'),
     TEST_WORDPIECE_JSON: text('test/fixtures/tokenizers/expected.json'),

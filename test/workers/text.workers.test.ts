@@ -106,7 +106,7 @@ async function readTokens(res: Response, n: number): Promise<ReadableStreamDefau
 describe('/generate and /embed in workerd', () => {
   beforeAll(async () => {
     for (const [id, bytes] of [
-      ['stories260K', STORIES],
+      ['stories260k', STORIES],
       ['stories-f32', STORIES_F32],
       ['encoder', ENCODER],
       ['mnist-8', MNIST],
@@ -236,7 +236,7 @@ describe('/generate and /embed in workerd', () => {
 
   it('bad input: 4xx JSON with a code, through the one error path; nothing stored changes', async () => {
     const before = await listing();
-    const G = '/v1/models/stories260K/generate';
+    const G = '/v1/models/stories260k/generate';
     const E = '/v1/models/encoder/embed';
     const json = { 'content-type': 'application/json' };
     const cases: Array<[string, unknown, Record<string, string>, number, string]> = [
@@ -263,7 +263,7 @@ describe('/generate and /embed in workerd', () => {
       [G, { prompt: 'x' }, { 'content-type': 'image/png' }, 415, 'unsupported_media_type'],
       [G, { prompt: 'x' }, { 'content-type': 'multipart/form-data; boundary=x' }, 415, 'unsupported_media_type'],
       ['/v1/models/nope/generate', { prompt: 'x' }, json, 404, 'model_not_found'],
-      ['/v1/models/stories260K@9/generate', { prompt: 'x' }, json, 404, 'version_not_found'],
+      ['/v1/models/stories260k@9/generate', { prompt: 'x' }, json, 404, 'version_not_found'],
       ['/v1/models/Bad!Id/generate', { prompt: 'x' }, json, 400, 'invalid_id'],
       ['/v1/models/mnist-8/generate', { prompt: 'x' }, json, 422, 'not_a_decoder'],
       ['/v1/models/encoder/generate', { prompt: 'x' }, json, 422, 'not_a_decoder'],
@@ -278,7 +278,7 @@ describe('/generate and /embed in workerd', () => {
       [E, 'nope', json, 400, 'invalid_json'],
       [E, { text: 'x' }, { 'content-type': 'application/x-npy' }, 415, 'unsupported_media_type'],
       ['/v1/models/nope/embed', { text: 'x' }, json, 404, 'model_not_found'],
-      ['/v1/models/stories260K/embed', { text: 'x' }, json, 422, 'not_an_encoder'],
+      ['/v1/models/stories260k/embed', { text: 'x' }, json, 422, 'not_an_encoder'],
       ['/v1/models/mnist-8/embed', { text: 'x' }, json, 422, 'not_an_encoder'],
     ];
     for (const [path, body, headers, status, code] of cases) {
@@ -307,13 +307,13 @@ describe('/generate and /embed in workerd', () => {
 
   it("curl's default content type (form-urlencoded) and none are read as JSON", async () => {
     for (const headers of [{ 'content-type': 'application/x-www-form-urlencoded' }, {} as Record<string, string>]) {
-      const s = await readSse(await post('/v1/models/stories260K/generate', { prompt: 'Once upon a time', max_tokens: 3 }, headers));
+      const s = await readSse(await post('/v1/models/stories260k/generate', { prompt: 'Once upon a time', max_tokens: 3 }, headers));
       expect(s.tokens).toHaveLength(3);
     }
   });
 
   it("the int8 stories260K (npm start's) streams through the Worker's entrypoint; same text as generate() on it in workerd", async () => {
-    const res = await exports.default.fetch(`${B}/v1/models/stories260K/generate`, {
+    const res = await exports.default.fetch(`${B}/v1/models/stories260k/generate`, {
       method: 'POST',
       body: JSON.stringify({ prompt: 'Once upon a time', max_tokens: 50, temperature: 0 }),
     });
