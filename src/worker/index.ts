@@ -290,7 +290,7 @@ app.on(['GET', 'HEAD'], '/v1/models/:ref', async (c) => {
 
 app.put('/v1/models/:ref', async (c) => {
   await requireAdmin(c);
-  const { id, version } = parseRef(c.req.param('ref'));
+  const { id, version } = parseRef(c.req.param('ref'), { create: true });
   if (version !== null) throw new HttpError('invalid_id', 'PUT to /v1/models/<id> (versions are assigned by the server)');
   const maxBytes = intVar(c.env.MAX_MODEL_BYTES, DEFAULTS.maxModelBytes);
   const budget = budgetOf(c.env);

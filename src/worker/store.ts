@@ -60,12 +60,18 @@ export interface Pointer extends VersionEntry {
   deleted?: true;
 }
 
-/** `<id>` or `<id>@<version>` (URL-decoded path segment) → parts; 400 on anything else. */
-export function parseRef(raw: string): { id: string; version: number | null } {
+/**
+ * `<id>` or `<id>@<version>` (URL-decoded path segment) → parts; 400 on anything else.
+ * Ids are case-insensitive and stored lowercase: a read (`create` false) folds `MNIST-8` to
+ * `mnist-8`, so one model never has two names; a PUT (`create` true) must use the canonical
+ * lowercase spelling.
+ */
+export function parseRef(raw: string, opts: { create?: boolean } = {}): { id: string; version: number | null } {
   if (raw.length === 0) throw new HttpError('invalid_id', 'empty model id');
   if (raw.length > 80) throw new HttpError('invalid_id', `model id is ${raw.length} characters; at most 64 are allowed`);
   const at = raw.indexOf('@');
-  const id = at < 0 ? raw : raw.slice(0, at);
+  const given = at < 0 ? raw : raw.slice(0, at);
+  const id = opts.create ? given : given.toLowerCase();
   if (!isModelId(id)) {
     throw new HttpError(
       'invalid_id',
