@@ -42,6 +42,9 @@ const JSON_OUT = argv.includes('--json');
 const info = (s) => process.stderr.write(`${s}\n`);
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 const MiB = 1024 * 1024;
+/** No request may hang the soak: each one is an error after this long (a stuck request is a bug). */
+const REQUEST_TIMEOUT_MS = 60_000;
+const fetchT = (url, init = {}) => fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
 
 const { parseNpy, writeNpy, readContainer, writeContainer } = await import(pathToFileURL(join(ROOT, 'dist', 'index.js')).href);
 
@@ -183,7 +186,7 @@ async function main() {
       const x = new Float32Array(b * 3072);
       const idx = Array.from({ length: b }, (_, i) => (off + i) % 32);
       idx.forEach((k, i) => x.set(m.pool[k], i * 3072));
-      const res = await fetch(`${base}/v1/models/${m.id}/infer`, {
+      const res = await fetchT(`${base}/v1/models/${m.id}/infer`, {
         method: 'POST',
         body: writeNpy(x, [b, 3, 32, 32]),
         headers: { 'content-type': 'application/x-npy' },
@@ -201,7 +204,7 @@ async function main() {
     }
     async function inferMnist(m) {
       const k = Math.floor(rnd() * m.digits.length);
-      const res = await fetch(`${base}/v1/models/${m.id}/infer`, {
+      const res = await fetchT(`${base}/v1/models/${m.id}/infer`, {
         method: 'POST',
         body: m.digits[k],
         headers: { 'content-type': 'application/json' },
@@ -216,7 +219,7 @@ async function main() {
     async function getModel(m) {
       const known = etags.get(m.id);
       const conditional = known && rnd() < 0.5;
-      const res = await fetch(`${base}/v1/models/${m.id}`, conditional ? { headers: { 'if-none-match': known } } : {});
+      const res = await fetchT(`${base}/v1/models/${m.id}`, conditional ? { headers: { 'if-none-match': known } } : {});
       const body = new Uint8Array(await res.arrayBuffer());
       if (conditional) {
         if (res.status !== 304) throw new Error(`GET ${m.id} If-None-Match: HTTP ${res.status}, 304 expected`);
@@ -230,18 +233,18 @@ async function main() {
     async function putChurn() {
       const c = pick(churn);
       const bytes = churnBytes(c.next++);
-      const res = await fetch(`${base}/v1/models/${c.id}`, { method: 'PUT', body: bytes, headers: auth });
+      const res = await fetchT(`${base}/v1/models/${c.id}`, { method: 'PUT', body: bytes, headers: auth });
       const j = await res.json();
       if (res.status !== 201) throw new Error(`PUT ${c.id}: HTTP ${res.status} ${JSON.stringify(j).slice(0, 200)}`);
     }
     async function deleteChurn() {
       const c = pick(churn);
-      const res = await fetch(`${base}/v1/models/${c.id}`, { method: 'DELETE', headers: auth });
+      const res = await fetchT(`${base}/v1/models/${c.id}`, { method: 'DELETE', headers: auth });
       await res.arrayBuffer();
       if (res.status !== 204 && res.status !== 404) throw new Error(`DELETE ${c.id}: HTTP ${res.status}`);
     }
     async function list() {
-      const res = await fetch(`${base}/v1/models`);
+      const res = await fetchT(`${base}/v1/models`);
       const j = await res.json();
       if (res.status !== 200 || !Array.isArray(j.models)) throw new Error(`GET /v1/models: HTTP ${res.status}`);
     }
@@ -267,7 +270,7 @@ async function main() {
         const lat = bin.splice(0).sort((a, b) => a - b);
         let st;
         try {
-          const res = await fetch(`${base}/v1/_stats`, { headers: auth });
+          const res = await fetchT(`${base}/v1/_stats`, { headers: auth });
           st = await res.json();
         } catch (e) {
           fail(`stats: ${e.message}`);
@@ -285,6 +288,9 @@ async function main() {
           entries: st.cache.entries,
           evictions: st.cache.evictions,
           decodes: st.cache.decodes,
+          loading: st.cache.loading ?? 0,
+          waiting: st.cache.waiting ?? 0,
+          busy: (st.cache.models ?? []).reduce((a, m) => a + (m.busy ?? 0), 0),
           workerdRss: rss,
           requests: lat.length,
           p50: +pct(lat, 50).toFixed(1),
@@ -295,7 +301,7 @@ async function main() {
         samples.push(s);
         info(
           `  ${s.t.toFixed(0).padStart(4)} s  tracked ${(s.tracked / MiB).toFixed(1)} MiB  held ${(s.held / MiB).toFixed(1)} MiB  ` +
-            `workerd RSS ${(s.workerdRss / MiB).toFixed(0)} MiB  ${s.entries} models, ${s.evictions} evictions  ` +
+            `workerd RSS ${(s.workerdRss / MiB).toFixed(0)} MiB  ${s.entries} models (${s.busy} pins), ${s.evictions} evictions, ${s.loading} loading, ${s.waiting} waiting  ` +
             `${s.requests} req, p99 ${s.p99} ms  errors ${errors.length}`,
         );
       }

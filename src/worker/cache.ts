@@ -48,6 +48,9 @@ export interface CacheStats {
   /** Σ charges of the cached models */
   bytes: number;
   limit: number;
+  /** loads in flight (distinct keys) and loads waiting for a running model to finish */
+  loading: number;
+  waiting: number;
   hits: number;
   misses: number;
   decodes: number;
@@ -95,7 +98,14 @@ export class ModelCache {
   }
 
   snapshot(): CacheStats {
-    return { entries: this.#entries.size, bytes: this.#charged, limit: this.limit, ...this.stats };
+    return {
+      entries: this.#entries.size,
+      bytes: this.#charged,
+      limit: this.limit,
+      loading: this.#loading.size,
+      waiting: this.#waiters.length,
+      ...this.stats,
+    };
   }
 
   memory(): MemoryStats {
@@ -125,6 +135,7 @@ export class ModelCache {
     jsBytes: number;
     maxBatch: number;
     plans: number;
+    busy: number;
   }> {
     return [...this.#entries.values()].map((e) => ({
       key: e.key,
@@ -134,6 +145,7 @@ export class ModelCache {
       jsBytes: e.session.jsBytes(),
       maxBatch: e.maxBatch,
       plans: e.session.memoryStats()?.plans ?? 0,
+      busy: e.busy,
     }));
   }
 
