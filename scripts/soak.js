@@ -7,7 +7,9 @@
 // Models: 8 variants of ResNet-20 (other scales of its last layer, so other bytes and outputs:
 // together more than the isolate's budget, so the cache keeps evicting and loading again) and
 // mnist-8; two churn ids get PUTs and DELETEs. --concurrency clients pick, per request:
-//   55 % infer: a ResNet-20 variant at a random batch size 1..32 (.npy), or mnist-8 (JSON digits);
+//    5 % abandon: a ResNet-20 inference the client gives up on after 1-150 ms (a cold load is
+//        cut off; the server must finish or drop it without hanging anyone else);
+//   50 % infer: a ResNet-20 variant at a random batch size 1..32 (.npy), or mnist-8 (JSON digits);
 //        every row must equal the first answer ever seen for the same input row and model
 //        (whatever the batch size: plans, arenas and evictions must not change a result),
 //        and mnist-8 must classify its held-out digits as before;
@@ -243,6 +245,23 @@ async function main() {
       await res.arrayBuffer();
       if (res.status !== 204 && res.status !== 404) throw new Error(`DELETE ${c.id}: HTTP ${res.status}`);
     }
+    /** A hostile client: an inference (often a cold load) it abandons after 1-150 ms; the server must not notice. */
+    async function abandon() {
+      const m = pick(stable.filter((x) => x.kind === 'resnet'));
+      const b = 1 + Math.floor(rnd() * 32);
+      const x = new Float32Array(b * 3072);
+      try {
+        const res = await fetch(`${base}/v1/models/${m.id}/infer`, {
+          method: 'POST',
+          body: writeNpy(x, [b, 3, 32, 32]),
+          headers: { 'content-type': 'application/x-npy' },
+          signal: AbortSignal.timeout(1 + Math.floor(rnd() * 150)),
+        });
+        await res.arrayBuffer();
+      } catch (e) {
+        if (e.name !== 'TimeoutError' && e.name !== 'AbortError') throw e;
+      }
+    }
     async function list() {
       const res = await fetchT(`${base}/v1/models`);
       const j = await res.json();
@@ -255,7 +274,8 @@ async function main() {
     const client = async () => {
       while (!stop && Date.now() < end) {
         const r = rnd();
-        if (r < 0.55) {
+        if (r < 0.05) await timed('abandon', abandon);
+        else if (r < 0.55) {
           const m = pick(stable);
           await timed('infer', () => (m.kind === 'resnet' ? inferResnet(m) : inferMnist(m)));
         } else if (r < 0.75) await timed('get', () => getModel(pick(stable)));

@@ -19,7 +19,7 @@
  * Storage layout, atomicity and R2 faults (503): store.ts. Admission: admit.ts. The memory-bounded
  * model cache: cache.ts. Request bodies: infer.ts.
  */
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type Next } from 'hono';
 import '../ops/ref/index.js';
 import { isSparrowError } from '../errors.js';
 import type { Session, EngineName } from '../runtime/session.js';
@@ -218,6 +218,23 @@ async function runWithin(m: CachedModel, feeds: Parameters<Session['run']>[0]): 
 export const app = new Hono<App>({ strict: true });
 
 app.onError((err, c) => toErrorResponse(err, c.req.method));
+
+// A client that goes away cancels its request's pending work in workerd: a handler stopped between
+// two awaits would never run its `finally` (a load's place in the cache's queue, a pin), and every
+// later request waiting on that promise would hang ("cross-request promise cancellation"). So
+// every model route runs to its end through waitUntil (an inference or a load: seconds, under the
+// 30 s waitUntil allows); /generate streams release their model from the stream's cancel.
+app.use('/v1/models/:ref/*', keepRunning);
+app.use('/v1/models/:ref', keepRunning);
+async function keepRunning(c: Context<App>, next: Next): Promise<void> {
+  const done = next();
+  try {
+    c.executionCtx.waitUntil(done.catch(() => undefined));
+  } catch {
+    // no ExecutionContext (app.fetch called without one): nothing can cancel us either
+  }
+  await done;
+}
 app.notFound((c) =>
   toErrorResponse(new HttpError('not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), c.req.method),
 );
