@@ -169,28 +169,65 @@ describe('the installed package', () => {
     expect(r.resolved).toEqual([true, true]);
   });
 
-  it('bundles a Worker that mounts createApp() from the /worker entry (its wasm import resolves)', async () => {
+  it('bundles a Worker from the /worker entry (createApp, its wasm import resolves) and serves it in workerd', async () => {
     writeFileSync(
       join(proj, 'worker.ts'),
       `import { createApp } from '${PKG.name}/worker';\nconst app = createApp({ basePath: '/ml' });\nexport default { fetch: app.fetch };\n`,
     );
+    const wasmImports: string[] = [];
     const r = await esbuild({
       absWorkingDir: proj,
       entryPoints: ['worker.ts'],
       bundle: true,
       format: 'esm',
       platform: 'neutral',
+      target: 'es2022',
       mainFields: ['module', 'main'],
       conditions: ['workerd', 'worker', 'browser', 'import'],
-      loader: { '.wasm': 'file' },
-      outdir: join(tmp, 'worker-bundle'),
+      // as wrangler's CompiledWasm rule: the module stays a separate file, resolved from the package
+      plugins: [
+        {
+          name: 'wasm-module',
+          setup(b) {
+            b.onResolve({ filter: /\.wasm$/ }, (a) => {
+              wasmImports.push(join(a.resolveDir, a.path));
+              return { path: './sparrow.wasm', external: true };
+            });
+          },
+        },
+      ],
+      write: false,
       logLevel: 'silent',
       metafile: true,
     });
-    const inputs = Object.keys(r.metafile.inputs);
-    expect(inputs.some((f) => f.endsWith(`${PKG.name}/build/sparrow.wasm`))).toBe(true);
+    expect(wasmImports).toHaveLength(1);
+    expect(wasmImports[0]).toBe(join(proj, 'node_modules', PKG.name, 'build', 'sparrow.wasm'));
+    expect(existsSync(wasmImports[0]!)).toBe(true);
     // the Worker bundle never carries the ONNX importer (protobufjs)
-    expect(inputs.filter((f) => /protobufjs|onnx-proto/.test(f))).toEqual([]);
+    expect(Object.keys(r.metafile.inputs).filter((f) => /protobufjs|onnx-proto/.test(f))).toEqual([]);
+    const { Miniflare } = await import('miniflare');
+    const mf = new Miniflare({
+      modules: [
+        { type: 'ESModule', path: 'index.js', contents: r.outputFiles[0]!.text },
+        { type: 'CompiledWasm', path: 'sparrow.wasm', contents: readFileSync(wasmImports[0]!) },
+      ],
+      r2Buckets: ['MODELS'],
+      compatibilityDate: '2025-09-01',
+      cf: false,
+    });
+    try {
+      const health = await mf.dispatchFetch('http://localhost/ml/healthz');
+      expect(health.status).toBe(200);
+      expect(await health.json()).toEqual({ ok: true });
+      const models = await mf.dispatchFetch('http://localhost/ml/v1/models');
+      expect(models.status).toBe(200);
+      expect(await models.json()).toEqual({ models: [] });
+      const outside = await mf.dispatchFetch('http://localhost/healthz');
+      expect(outside.status).toBe(404);
+      await outside.arrayBuffer();
+    } finally {
+      await mf.dispose();
+    }
   });
 
   it.each(['node16', 'bundler', 'node'])('type-checks a strict consumer (skipLibCheck false, moduleResolution %s)', (mr) => {

@@ -82,8 +82,13 @@ export function isSparrowBytes(b: Uint8Array): boolean {
 
 /** True when a `.sparrow` file's metadata has static activation ranges (the header alone is read). */
 export function hasActivationRanges(bytes: Uint8Array): boolean {
-  let h = parseHeaderPrefix(bytes.subarray(0, Math.min(bytes.length, 64)));
-  if ('need' in h) h = parseHeaderPrefix(bytes.subarray(0, Math.min(bytes.length, h.need)));
+  let h: ReturnType<typeof parseHeaderPrefix>;
+  try {
+    h = parseHeaderPrefix(bytes.subarray(0, Math.min(bytes.length, 64)));
+    if ('need' in h) h = parseHeaderPrefix(bytes.subarray(0, Math.min(bytes.length, h.need)));
+  } catch {
+    return false; // not a readable .sparrow header: the loader reports why
+  }
   if ('need' in h) return false;
   const r = h.meta['activationRanges'];
   return !!r && typeof r === 'object' && Object.keys(r).length > 0;
