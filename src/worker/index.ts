@@ -48,10 +48,11 @@ import { registerTextRoutes } from './text_routes.js';
 const MiB = 1024 * 1024;
 const DEFAULTS = { maxModelBytes: 16 * MiB, maxInferBytes: 4 * MiB, cacheBytes: 96 * MiB, r2TimeoutMs: 10_000 };
 const WORKER_ENGINES: readonly EngineName[] = ['sparrow-int8', 'sparrow-f32', 'reference'];
+const ALIASES: Readonly<Record<string, EngineName>> = { 'sparrow-ref': 'reference' };
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const REVALIDATE = 'public, no-cache';
 
-type App = { Bindings: Env };
+export type App = { Bindings: Env };
 type Ctx = Context<App>;
 
 function intVar(v: string | undefined, dflt: number): number {
@@ -60,7 +61,7 @@ function intVar(v: string | undefined, dflt: number): number {
 }
 
 function engineOf(env: Env): EngineName {
-  const e = (env.ENGINE ?? 'sparrow-int8') as EngineName;
+  const e = (ALIASES[env.ENGINE ?? ''] ?? env.ENGINE ?? 'sparrow-int8') as EngineName;
   if (!WORKER_ENGINES.includes(e)) throw new HttpError('internal', `ENGINE '${e}' is not one of ${WORKER_ENGINES.join(', ')}`);
   return e;
 }
@@ -422,6 +423,57 @@ app.get('/v1/_stats', async (c) => {
   });
 });
 app.all('/v1/_stats', methodNotAllowed('GET, HEAD'));
+
+export type { Env, R2Bucket } from './env.js';
+export type { ModelCache } from './cache.js';
+
+/** Options of createApp. */
+export interface CreateAppOptions {
+  /**
+   * Bindings and vars laid over the Worker's `env` for this app (e.g. `{ ENGINE: 'sparrow-f32' }`,
+   * or `{ MODELS: env.OTHER_BUCKET }` when your R2 binding has another name); the names are
+   * those of wrangler.toml [vars] (src/worker/env.ts)
+   */
+  env?: Partial<Env> | ((env: Env) => Partial<Env>);
+  /** path prefix the routes answer under, e.g. '/ml' (default: none); not needed with `app.mount('/ml', sparrow.fetch)` */
+  basePath?: string;
+}
+
+/**
+ * Builds the Sparrow model API as a Hono app, to mount in your own Worker:
+ *
+ *   import { Hono } from 'hono';
+ *   import { createApp } from 'sparrow-edge/worker';
+ *   const app = new Hono();
+ *   app.mount('/ml', createApp().fetch);      // or: app.route('/', createApp({ basePath: '/ml' }))
+ *   export default app;
+ *
+ * The routes are those of ../shared/CONTRACT.md; every app of an isolate shares its model cache.
+ * Your wrangler.toml needs the MODELS R2 binding (or `env`) and the `*.wasm` CompiledWasm rule.
+ */
+export function createApp(options: CreateAppOptions = {}): Hono<App> {
+  const base = (options.basePath ?? '').replace(/\/+$/, '');
+  if (base !== '' && !base.startsWith('/')) throw new TypeError(`basePath must start with '/': ${options.basePath}`);
+  const outer = new Hono<App>({ strict: true });
+  outer.all('*', (c) => {
+    let req = c.req.raw;
+    if (base !== '') {
+      const url = new URL(req.url);
+      if (url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return c.notFound();
+      url.pathname = url.pathname.slice(base.length) || '/';
+      req = new Request(url, req);
+    }
+    const over = typeof options.env === 'function' ? options.env(c.env) : options.env;
+    let ctx: unknown;
+    try {
+      ctx = c.executionCtx;
+    } catch {
+      ctx = undefined; // no ExecutionContext (tests, Node)
+    }
+    return app.fetch(req, over ? { ...c.env, ...over } : c.env, ctx as never);
+  });
+  return outer;
+}
 
 export default {
   fetch(request: Request, env: Env, ctx?: unknown): Response | Promise<Response> {
