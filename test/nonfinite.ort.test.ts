@@ -17,6 +17,7 @@ import { Session } from '../src/runtime/session.js';
 import { compileNodeModule } from '../src/wasm/node.js';
 import type { Tensor } from '../src/ops/types.js';
 import { lcg } from './helpers/tensors.js';
+import { census, feedOf, nanMask, nonFiniteDiff, type Kind, type NanRule, type Tol } from './helpers/nonfinite.js';
 import { F32_KERNEL_OPS } from '../src/runtime/f32/index.js';
 import '../src/ops/ref/index.js';
 
@@ -26,25 +27,6 @@ beforeAll(async () => {
 });
 
 const numel = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
-const DENORMS = [1e-40, -2.5e-39, 7e-45, -1.1754942e-38];
-export const SPECIALS = [NaN, Infinity, -Infinity, 1e-40, -2.5e-39, 0, -0];
-
-export type Kind = 'mixed' | 'inf' | 'denormal';
-
-/** A float32 tensor of normal values in [lo, hi] with specials of `kind` at every 5th position of its first 60%. */
-export function specialTensor(dims: number[], seed: number, kind: Kind, lo = -2, hi = 2): Tensor {
-  const n = numel(dims),
-    r = lcg(seed);
-  const pool = kind === 'mixed' ? SPECIALS : kind === 'inf' ? SPECIALS.filter((v) => !Number.isNaN(v)) : [...DENORMS, 0, -0];
-  const data = new Float32Array(n);
-  let k = seed % pool.length;
-  for (let i = 0; i < n; i++) {
-    const v = lo + (hi - lo) * r();
-    data[i] = i % 5 === 2 && i < n * 0.6 ? pool[k++ % pool.length]! : v;
-  }
-  return { dtype: 'float32', dims, data };
-}
-
 function rand(dims: number[], seed: number, lo = -1, hi = 1): Tensor {
   const r = lcg(seed);
   return { dtype: 'float32', dims, data: Float32Array.from({ length: numel(dims) }, () => lo + (hi - lo) * r()) };
@@ -52,7 +34,7 @@ function rand(dims: number[], seed: number, lo = -1, hi = 1): Tensor {
 const f32c = (dims: number[], v: number[]): Tensor => ({ dtype: 'float32', dims, data: Float32Array.from(v) });
 const i64c = (v: number[]): Tensor => ({ dtype: 'int64', dims: [v.length], data: BigInt64Array.from(v.map(BigInt)) });
 
-export interface Case {
+interface Case {
   label: string;
   /** graph inputs (float32, fed with special tensors) */
   x: Record<string, number[]>;
@@ -62,19 +44,13 @@ export interface Case {
   consts?: Record<string, Tensor>;
   opset?: number;
   /** tolerance on finite values: |a − b| ≤ atol + rtol·|b|; 'exact' = equal */
-  tol?: { atol: number; rtol: number } | 'exact';
+  tol?: Tol;
   /** ops that run on their reference kernel in sparrow-f32 (no WASM kernel) */
   fallback?: string[];
   /** the input kinds to run (default all three) */
   kinds?: Kind[];
-  /**
-   * Where onnxruntime does not propagate NaN the way IEEE arithmetic does (measured, see the
-   * cases): 'propagate' = Sparrow keeps NaN (NaN ⊇ onnxruntime's NaN, the same NaN positions as
-   * the reference engine), every other element as onnxruntime; 'zero-weight' = onnxruntime also
-   * multiplies the neighbours of weight 0 (0 · ±Inf = NaN), Sparrow skips them: Sparrow's NaN ⊆
-   * onnxruntime's, every element both are not NaN as onnxruntime.
-   */
-  nanRule?: 'propagate' | 'zero-weight';
+  /** where onnxruntime does not propagate NaN as IEEE arithmetic does (helpers/nonfinite.ts NanRule; measured, see the cases) */
+  nanRule?: NanRule;
   /** the op saturates ±Inf (sigmoid / tanh gates): its outputs may all be finite */
   saturating?: boolean;
 }
@@ -99,7 +75,7 @@ const bin = (op: string, bDims: number[], tol: Case['tol'] = EXACT): Case => ({
   tol,
 });
 
-export const CASES: Case[] = [
+const CASES: Case[] = [
   bin('Add', [3, 4, 5]),
   bin('Add', [4, 1]),
   bin('Sub', [5]),
@@ -485,7 +461,7 @@ export const CASES: Case[] = [
   },
 ];
 
-export function modelOf(c: Case): Uint8Array {
+function modelOf(c: Case): Uint8Array {
   return buildModel({
     nodes: c.nodes.map((n, i) => ({ name: `n${i}_${n.op}`, ...n })),
     inputs: Object.entries(c.x).map(([name, dims]) => ({ name, dtype: 'float32' as const, dims })),
@@ -495,50 +471,8 @@ export function modelOf(c: Case): Uint8Array {
   });
 }
 
-export function feedsOf(c: Case, kind: Kind, seed = 1): Record<string, Tensor> {
-  return Object.fromEntries(Object.entries(c.x).map(([name, dims], i) => [name, specialTensor(dims, seed + 7 * i, kind)]));
-}
-
-const show = (v: number) => (Object.is(v, -0) ? '-0' : String(v));
-
-/**
- * The first element where `got` breaks the rule against onnxruntime's `want` (NaN where and only
- * where it has NaN, ±Inf equal, finite within tol), or null.
- */
-export function nonFiniteDiff(got: Tensor, want: Tensor, tol: Case['tol'], rule?: Case['nanRule']): string | null {
-  if (got.dims.join() !== want.dims.join()) return `dims [${got.dims}] vs [${want.dims}]`;
-  const t = tol ?? ACC;
-  for (let i = 0; i < want.data.length; i++) {
-    const a = Number(got.data[i]),
-      b = Number(want.data[i]);
-    if (Number.isNaN(b) || Number.isNaN(a)) {
-      const allowed = rule === 'propagate' ? Number.isNaN(a) : rule === 'zero-weight' ? Number.isNaN(b) : false;
-      if (Number.isNaN(a) !== Number.isNaN(b) && !allowed) return `[${i}]: ${show(a)}, onnxruntime ${show(b)}`;
-      continue;
-    }
-    if (!Number.isFinite(b) || !Number.isFinite(a)) {
-      if (a !== b) return `[${i}]: ${show(a)}, onnxruntime ${show(b)}`;
-      continue;
-    }
-    const ok = t === 'exact' ? a === b : Math.abs(a - b) <= t.atol + t.rtol * Math.abs(b);
-    if (!ok) return `[${i}]: ${show(a)}, onnxruntime ${show(b)}`;
-  }
-  return null;
-}
-
-const nanMask = (t: Tensor): string => Array.from(t.data as Float32Array, (v) => (Number.isNaN(v) ? '1' : '0')).join('');
-
-/** How many NaN, ±Inf and denormal values a tensor holds (so that a case can't pass on clean data). */
-export function census(t: Tensor): { nan: number; inf: number; denormal: number } {
-  let nan = 0,
-    inf = 0,
-    denormal = 0;
-  for (const v of t.data as Float32Array) {
-    if (Number.isNaN(v)) nan++;
-    else if (!Number.isFinite(v)) inf++;
-    else if (v !== 0 && Math.abs(v) < 1.1754943508222875e-38) denormal++;
-  }
-  return { nan, inf, denormal };
+function feedsOf(c: Case, kind: Kind, seed = 1): Record<string, Tensor> {
+  return Object.fromEntries(Object.entries(c.x).map(([name, dims], i) => [name, feedOf(dims, seed + 7 * i, kind)]));
 }
 
 describe('NaN / ±Inf / denormals: sparrow-f32 and reference against onnxruntime-node, one op at a time', () => {
@@ -572,8 +506,8 @@ describe('NaN / ±Inf / denormals: sparrow-f32 and reference against onnxruntime
           seen.nan += k.nan;
           seen.inf += k.inf;
           seen.denormal += k.denormal;
-          expect(nonFiniteDiff(got[o]!, want[o]!, c.tol, c.nanRule), `sparrow-f32 ${kind} ${o}`).toBeNull();
-          expect(nonFiniteDiff(gotRef[o]!, want[o]!, c.tol, c.nanRule), `reference ${kind} ${o}`).toBeNull();
+          expect(nonFiniteDiff(got[o]!, want[o]!, c.tol ?? ACC, c.nanRule), `sparrow-f32 ${kind} ${o}`).toBeNull();
+          expect(nonFiniteDiff(gotRef[o]!, want[o]!, c.tol ?? ACC, c.nanRule), `reference ${kind} ${o}`).toBeNull();
           // where a rule departs from onnxruntime, sparrow-f32 and the reference still agree on every NaN
           if (c.nanRule) expect(nanMask(got[o]!), `sparrow-f32 vs reference NaN positions ${kind} ${o}`).toEqual(nanMask(gotRef[o]!));
         }
