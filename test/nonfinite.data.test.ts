@@ -1,4 +1,4 @@
-// Whole models with non-finite inputs (docs/runtime.md "NaN and Inf"): an all-NaN input through
+// Whole models with non-finite inputs (docs/engine.md "NaN and Inf"): an all-NaN input through
 // mnist-8 and ResNet-20 (the real models of the shared data) gives NaN outputs in onnxruntime-node,
 // and so in sparrow-f32 and sparrow-int8 — dynamic (the ONNX model) and with static activation
 // ranges (the committed fixtures of test/fixtures/int8/, compressed from these same models) — and

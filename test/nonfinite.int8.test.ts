@@ -1,5 +1,5 @@
 // NaN, ±Inf and denormals through every op sparrow-int8 lowers, against onnxruntime-node running
-// the same float model (docs/runtime.md "NaN and Inf in sparrow-int8"). int8 cannot hold NaN or
+// the same float model (docs/engine.md "NaN and Inf", sparrow-int8). int8 cannot hold NaN or
 // ±Inf, so the rules checked are:
 //   NaN      a quantization boundary whose float32 input holds a NaN makes NaN every output it
 //            reaches: static ranges (a .sparrow file) → the whole output tensor; dynamic mode →

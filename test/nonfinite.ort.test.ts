@@ -9,7 +9,7 @@
 // (inputs or results), so denormals come out as onnxruntime's (no FTZ/DAZ by default).
 // Each case also asserts that its nodes ran in WASM (no fallback), except the ops the f32 engine
 // does not lower (Max, Min, GlobalMaxPool: reference kernels), which must agree all the same.
-// sparrow-int8 has its own rules (docs/runtime.md "NaN and Inf"): test/nonfinite.int8.test.ts.
+// sparrow-int8 has its own rules (docs/engine.md "NaN and Inf"): test/nonfinite.int8.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, type BuildNode } from '../src/onnx/build.js';
 import { createOrtEngine, type InferenceEngine } from '../src/runtime/ort.js';

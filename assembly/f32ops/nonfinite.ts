@@ -1,6 +1,6 @@
 // The NaN scan of the sparrow-int8 engine's quantization boundaries (src/runtime/int8/lower.ts):
 // int8 cannot hold NaN, so a float32 tensor about to be quantized is scanned first and the
-// outputs that depend on it are made NaN after the run (docs/runtime.md "NaN and Inf").
+// outputs that depend on it are made NaN after the run (docs/engine.md "NaN and Inf").
 
 /** 1 when one of the n floats at x is NaN, else 0 (x ≠ x only for NaN). */
 export function f32_has_nan__wasmsimd(x: usize, n: usize): i32 {

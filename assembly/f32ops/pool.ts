@@ -6,7 +6,7 @@
 // (count_include_pad 0) or inside the padded extent [-pad_begin, size + pad_end) (1), so the
 // part of a ceil_mode window beyond the end padding is never counted; a zero divisor gives NaN.
 // NaN: a window with a NaN tap gives NaN wherever the tap is (onnxruntime's MaxPool keeps or drops
-// it depending on its place and the row width; docs/runtime.md "NaN and Inf").
+// it depending on its place and the row width; docs/engine.md "NaN and Inf").
 // Sums are accumulated in float64.
 //
 // Geometry at g (i32 words): 0 NC (planes)  1 H  2 W  3 OH  4 OW  5 KH  6 KW  7 strideH

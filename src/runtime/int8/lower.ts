@@ -148,7 +148,7 @@ export class Int8Lower {
         const run = s.make(yp, b.scratch + xq);
         if (!d) return () => run(xp, s.zx, false);
         const quant = this.dynamicQuantizer(xqp, d.n, d.sw, d.q, d.qp);
-        // a block with a NaN: its outputs (float32 in dynamic mode) become NaN (docs/runtime.md "NaN and Inf")
+        // a block with a NaN: its outputs (float32 in dynamic mode) become NaN (docs/engine.md "NaN and Inf")
         const W = this.w,
           blk = elementCount(this.dims(y)) / d.items;
         return () => {
@@ -319,7 +319,7 @@ export class Int8Lower {
   /**
    * int8 cannot hold NaN: after the run, every float32 graph output that a quantization boundary
    * whose input held a NaN reaches (through any path of the graph) is filled with NaN, whole
-   * (docs/runtime.md "NaN and Inf"). outs[k]: the arena value holding output k.
+   * (docs/engine.md "NaN and Inf"). outs[k]: the arena value holding output k.
    */
   poisonOutputs(outs: string[]): void {
     if (this.#nanSrc.length === 0) return;
