@@ -279,4 +279,6 @@ export interface WasmExports {
   f32_layernorm_ops__wasmsimd(x: usize, w: usize, b: usize, y: usize, outer: i32, n: i32, eps: f32): void;
   /** assembly/f32ops/tnorm/f32_rmsnorm_ops__wasmsimd */
   f32_rmsnorm_ops__wasmsimd(x: usize, w: usize, y: usize, outer: i32, n: i32, eps: f32, mode: i32): void;
+  /** assembly/f32ops/nonfinite/f32_has_nan__wasmsimd */
+  f32_has_nan__wasmsimd(x: usize, n: usize): i32;
 }

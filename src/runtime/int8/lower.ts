@@ -144,12 +144,19 @@ export class Int8Lower {
       build: (b) => {
         const xp = b.ptr(xin),
           xqp = b.scratch;
-        const run = s.make(b.ptr(y), b.scratch + xq);
+        const yp = b.ptr(y);
+        const run = s.make(yp, b.scratch + xq);
         if (!d) return () => run(xp, s.zx, false);
         const quant = this.dynamicQuantizer(xqp, d.n, d.sw, d.q, d.qp);
+        // a block with a NaN: its outputs (float32 in dynamic mode) become NaN (docs/engine.md "NaN and Inf")
+        const W = this.w,
+          blk = elementCount(this.dims(y)) / d.items;
         return () => {
-          if (d.items === 1) run(xqp, quant(xp), true);
-          else for (let i = 0; i < d.items; i++) run(xqp, quant(xp + i * d.n * 4), true, i);
+          for (let i = 0; i < d.items; i++) {
+            const q = quant(xp + i * d.n * 4);
+            run(xqp, q.zp, true, d.items === 1 ? undefined : i);
+            if (q.nan) W.f32(yp + i * blk * 4, blk).fill(NaN);
+          }
         };
       },
     });
@@ -231,13 +238,21 @@ export class Int8Lower {
     const n = elementCount(this.dims(src));
     const { ex, w, scalar } = this;
     const { scale, zp } = qp;
+    const flag = want === 'i8' ? this.nanBoundary(src) : -1,
+      nan = this.#nan;
     const build =
       want === 'i8'
         ? (b: Binder) => {
             const x = b.ptr(name),
               y = b.ptr(out);
-            if (scalar) return () => w.i8(y, n).set(quantizeRef(w.f32(x, n), scale, zp));
+            if (scalar)
+              return () => {
+                const v = w.f32(x, n);
+                nan[flag] = hasNaN(v);
+                w.i8(y, n).set(quantizeRef(v, scale, zp));
+              };
             return () => {
+              nan[flag] = ex.f32_has_nan__wasmsimd(x, n) !== 0;
               ex.qs8_quantize__wasmsimd(n, x, scale, zp, y);
             };
           }
@@ -257,6 +272,14 @@ export class Int8Lower {
   /** Lowers every node; returns, per graph output, the value holding it as float32. */
   lowerAll(noteFallback: (node: Node, reason: string, float: boolean) => void): string[] {
     const g = this.g;
+    // a reference kernel's float32 output stored as int8 is a quantization boundary too
+    this.P.quantizeCheck = (name) => {
+      const k = this.nanBoundary(name),
+        nan = this.#nan;
+      return (data) => {
+        nan[k] = hasNaN(data);
+      };
+    };
     for (const i of g.inputs) if (this.isF32Act(i)) this.define(i, 'f32');
     for (const n of g.nodes) {
       if (this.skip.has(n)) continue;
@@ -276,7 +299,62 @@ export class Int8Lower {
         });
       }
     }
-    return g.outputs.map((o) => (this.form.has(o) ? this.need(o, 'f32')! : o));
+    const outs = g.outputs.map((o) => (this.form.has(o) ? this.need(o, 'f32')! : o));
+    this.poisonOutputs(outs);
+    return outs;
+  }
+
+  /** NaN flags of the quantization boundaries, set by their steps at every run */
+  readonly #nan: boolean[] = [];
+  /** the graph value quantized at each boundary */
+  readonly #nanSrc: string[] = [];
+
+  /** A quantization boundary of graph value `src` (float32 → int8): the index of its NaN flag. */
+  nanBoundary(src: string): number {
+    this.#nanSrc.push(src);
+    this.#nan.push(false);
+    return this.#nan.length - 1;
+  }
+
+  /**
+   * int8 cannot hold NaN: after the run, every float32 graph output that a quantization boundary
+   * whose input held a NaN reaches (through any path of the graph) is filled with NaN, whole
+   * (docs/engine.md "NaN and Inf"). outs[k]: the arena value holding output k.
+   */
+  poisonOutputs(outs: string[]): void {
+    if (this.#nanSrc.length === 0) return;
+    const g = this.g,
+      W = this.w,
+      nan = this.#nan;
+    const reach = new Map<string, Set<string>>();
+    const reaches = (v: string): Set<string> => {
+      let r = reach.get(v);
+      if (r) return r;
+      reach.set(v, (r = new Set()));
+      if (g.outputs.includes(v)) r.add(v);
+      for (const m of this.users.get(v) ?? []) for (const o of m.outputs) if (o) for (const x of reaches(o)) r.add(x);
+      return r;
+    };
+    g.outputs.forEach((o, k) => {
+      const flags = this.#nanSrc.flatMap((src, f) => (reaches(src).has(o) ? [f] : []));
+      const v = outs[k]!;
+      if (flags.length === 0 || this.form.get(v) !== 'f32') return;
+      const n = elementCount(this.dims(this.P.base.get(v) ?? v));
+      this.step(`NaN of ${o}`, {
+        reads: [v],
+        writes: [],
+        build: (b) => {
+          const p = b.ptr(v);
+          return () => {
+            for (const f of flags)
+              if (nan[f]) {
+                W.f32(p, n).fill(NaN);
+                return;
+              }
+          };
+        },
+      });
+    });
   }
 
   /**
@@ -379,9 +457,10 @@ export class Int8Lower {
   /**
    * Per-inference quantization of float32 data (dynamic mode): min/max of the n floats at x
    * (the argument of the returned function) → int8QuantParams → int8 at xq; writes zx into the
-   * quant block and s_x·s_w[c] into the channel parameters. Returns the function doing it (returns zx).
+   * quant block and s_x·s_w[c] into the channel parameters. Returns the function doing it (returns zx,
+   * and whether the block held a NaN). The range is that of the finite values: ±Inf saturate.
    */
-  dynamicQuantizer(xq: number, n: number, sw: Float32Array, q: number, qp: number): (x: number) => number {
+  dynamicQuantizer(xq: number, n: number, sw: Float32Array, q: number, qp: number): (x: number) => { zp: number; nan: boolean } {
     const W = this.w,
       ex = this.ex,
       N = sw.length,
@@ -389,12 +468,17 @@ export class Int8Lower {
       onnx = this.E.requant === 'onnx';
     return (x) => {
       const v = W.f32(x, n);
+      // the range of the finite values (±Inf then saturate, as QuantizeLinear; NaN is reported)
       let lo = 0,
-        hi = 0;
+        hi = 0,
+        nan = false;
       for (let i = 0; i < n; i++) {
         const a = v[i]!;
-        if (a < lo) lo = a;
-        if (a > hi) hi = a;
+        if (a < lo) {
+          if (a !== -Infinity) lo = a;
+        } else if (a > hi) {
+          if (a !== Infinity) hi = a;
+        } else if (a !== a) nan = true;
       }
       const p = onnx ? onnxDynamicParams(lo, hi) : int8QuantParams({ min: lo, max: hi });
       if (scalar) W.i8(xq, n).set(quantizeRef(v, p.scale, p.zeroPoint));
@@ -402,9 +486,14 @@ export class Int8Lower {
       W.i32(q, 8)[1] = p.zeroPoint;
       const s = W.f32(qp, N);
       for (let c = 0; c < N; c++) s[c] = Math.fround(p.scale * sw[c]!);
-      return p.zeroPoint;
+      return { zp: p.zeroPoint, nan };
     };
   }
+}
+
+function hasNaN(v: ArrayLike<number>): boolean {
+  for (let i = 0; i < v.length; i++) if (v[i] !== v[i]) return true;
+  return false;
 }
 
 /** DynamicQuantizeLinear's uint8 parameters of [lo, hi] as int8 ones (zero point − 128: q_i8 = q_u8 − 128). */
