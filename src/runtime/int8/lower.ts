@@ -9,7 +9,7 @@ import { AttrReader } from '../../ops/ref/util.js';
 import { consumers, type Graph, type Node } from '../../ir/graph.js';
 import { fusedActivation, FUSED_DOMAIN } from '../../ir/fuse.js';
 import { dynamicQuantParamsUint8, int8QuantParams, quantizeBiasInt32, quantizeMultiplier } from '../../quant/int8.js';
-import { dequantizeRef, quantizeRef } from '../../kernels/int8_ref.js';
+import { dequantizeRef, minMaxRef, quantizeRef } from '../../kernels/int8_ref.js';
 import type { Qs8Out } from '../../kernels/int8.js';
 import type { SparrowWasm, WasmExports } from '../../wasm/gateway.js';
 import { ALIAS_OPS, type Binder, type Form, type PlanBuilder, type QParams, type StepSpec } from '../plan_builder.js';
@@ -136,7 +136,7 @@ export class Int8Lower {
     },
   ): void {
     const d = s.dynamic;
-    const xq = d ? align16(d.n) : 0;
+    const xq = d ? align16(d.n) + 16 : 0; // the int8 copy, then the range (dynamicQuantizer)
     this.step(n, {
       reads: [xin],
       writes: [y],
@@ -387,14 +387,18 @@ export class Int8Lower {
       N = sw.length,
       scalar = this.scalar,
       onnx = this.E.requant === 'onnx';
+    // the range in WASM (SIMD; NaN ignored as the plain loop does), into 8 bytes after xq
+    const mm = xq + align16(n);
     return (x) => {
       const v = W.f32(x, n);
       let lo = 0,
         hi = 0;
-      for (let i = 0; i < n; i++) {
-        const a = v[i]!;
-        if (a < lo) lo = a;
-        if (a > hi) hi = a;
+      if (scalar) [lo, hi] = minMaxRef(v);
+      else {
+        ex.qs8_minmax_f32__wasmsimd(n, x, mm);
+        const r = W.f32(mm, 2);
+        lo = r[0]!;
+        hi = r[1]!;
       }
       const p = onnx ? onnxDynamicParams(lo, hi) : int8QuantParams({ min: lo, max: hi });
       if (scalar) W.i8(xq, n).set(quantizeRef(v, p.scale, p.zeroPoint));
