@@ -16,7 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -49,6 +49,7 @@ const only = arg('models');
 const models = MODELS.filter((m) => !only || only.split(',').includes(m.id));
 
 const log = (s) => process.stderr.write(`bench: ${s}\n`);
+const LOAD0 = loadavg();
 const notes = [];
 
 /** The .sparrow of a CIFAR ResNet (static int8, 70 % sparse), compressed once into .bench-cache/. */
@@ -117,7 +118,7 @@ for (const m of models) {
     engines: ENGINES,
     runs: RUNS,
     warmup: WARMUP,
-    decodeRounds: 1,
+    latencyOnly: true,
     strictEngines: false,
     open: async (name, b) => {
       const isSparrow = MAGIC.every((v, i) => b[i] === v);
@@ -251,7 +252,10 @@ const body = rows.map((r) => [
 const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
 const line = (c) => c.map((x, i) => (i < 3 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
 const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
-const title = `engines × models, p50 ms, ${RUNS} runs after ${WARMUP} warm-up, one thread, interleaved per model (${when} UTC, node ${process.version})`;
+const load = `load average ${LOAD0.map((v) => v.toFixed(1)).join('/')} at the start, ${loadavg()
+  .map((v) => v.toFixed(1))
+  .join('/')} at the end on ${cpus().length} cores`;
+const title = `engines × models, p50 ms, ${RUNS} runs after ${WARMUP} warm-up, one thread, interleaved per model (${when} UTC, node ${process.version}; ${load})`;
 const table = [
   title,
   '',
