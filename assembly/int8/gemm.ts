@@ -24,7 +24,7 @@
 
 import {
   E_ARG, G_M, G_GROUPS, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeScalar, outBytes, planesBytes,
-  padPlanes16, tapOffsets, im2colPanels16, C, M, KH, KW, OH, OW, HP, RS, GROUPS,
+  padPlanes16, tapOffsets, im2colPanels16, packPanels1x1, C, H, W, M, KH, KW, OH, OW, HP, WP, RS, SH, SW, GROUPS,
 } from './common';
 
 /** Bytes of Xcol panels per chunk (≥ one panel). */
@@ -165,15 +165,22 @@ export function qs8_conv2d_4x8c2__wasmsimd(g: usize, q: usize, x: usize, wp: usi
   const Cg = C / GROUPS, Ng = M / GROUPS, K = Cg * KH * KW, kp = (K + 1) >> 1, Mpix = OH * OW;
   const eB = outBytes(q), ldyB = Mpix * eB;
   const planes = work, kofs = work + planesBytes(), xcol = kofs + align16(K << 2);
-  padPlanes16(x, gi(q, Q_ZX), planes);
-  tapOffsets(Cg, kofs);
+  const zx = gi(q, Q_ZX);
+  // 1x1, stride 1, no padding: X (Cg, OH·OW) of a group is the input itself; its panels are
+  // packed straight from the int8 rows (no padded planes, no tap table)
+  const direct = KH == 1 && KW == 1 && SH == 1 && SW == 1 && HP == H && WP == W;
+  if (!direct) {
+    padPlanes16(x, zx, planes);
+    tapOffsets(Cg, kofs);
+  }
   const P = chunkPanels(K, Mpix);
   const groupW = ((Ng + 3) >> 2) * (kp << 4);
   for (let grp: usize = 0; grp < GROUPS; grp++) {
     const xg = planes + (grp * Cg * HP * RS << 1);
     for (let m0: usize = 0; m0 < Mpix; m0 += P << 3) {
       const np = min<usize>(P, (Mpix - m0 + 7) >> 3);
-      im2colPanels16(xg, kofs, K, Mpix, m0, np, xcol);
+      if (direct) packPanels1x1(x + grp * Cg * Mpix, zx, K, Mpix, m0, np, xcol);
+      else im2colPanels16(xg, kofs, K, Mpix, m0, np, xcol);
       gemmPanels(Ng, kp, wp + grp * groupW, xcol, np, m0, Mpix, grp * Ng, q, qp, M, y, ldyB, eB);
     }
   }

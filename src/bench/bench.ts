@@ -78,6 +78,8 @@ export interface BenchOptions {
   seed?: number;
   /** interleave rounds of the decode measurement (default 15) */
   decodeRounds?: number;
+  /** latency (and load) only: no gzip/brotli sizes, no in-memory packing, no decode figures (npm run bench) */
+  latencyOnly?: boolean;
   /** progress lines (stderr in the CLI) */
   log?: (line: string) => void;
 }
@@ -221,24 +223,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const inputs = modelInputs(o.bytes);
   const feeds = randomFeeds(inputs, batch, seed, o.shapes);
 
-  // sizes
-  log('sizes: gzip-9, brotli-11 of the .onnx');
-  const gz = zlib.gzipSync(o.bytes, { level: 9 }).length;
-  const br = zlib.brotliCompressSync(o.bytes, {
-    params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: o.bytes.length },
-  }).length;
-  let container: Uint8Array, note: string | undefined;
-  if (o.compressed) {
-    container = o.compressed.bytes;
-  } else {
-    log(`no --compressed file: packing the weights in memory (${IN_MEMORY_SPARSITY * 100}% magnitude sparsity, int8 per channel)`);
-    container = packOnnxWeights(o.bytes, IN_MEMORY_SPARSITY);
-    note =
-      `no --compressed file: the model's Conv/Gemm/MatMul weights packed in memory (${IN_MEMORY_SPARSITY * 100}% per-layer ` +
-      'magnitude sparsity, int8 per output channel, weights only, no graph)';
-  }
-  log('decode: WASM int8 decoder vs zlib inflate');
-  const decode = await decodeFigures(container, o.decodeRounds ?? 15);
+  // sizes and decode figures (skipped for latencyOnly)
+  const { sizes, decode } = o.latencyOnly ? skippedFigures(o.bytes.length) : await sizeFigures(o, log);
 
   // engines: load (cold, then a second warm load), in the order given
   const engines: InferenceEngine[] = [];
@@ -342,7 +328,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       batch,
       warmup,
       inputs: Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { dtype: t.dtype, dims: t.dims }])),
-      sizes: { onnx: o.bytes.length, onnx_gzip: gz, onnx_brotli: br, sparrow: container.length, ...(note ? { sparrow_note: note } : {}) },
+      sizes,
       decode,
       engines: results,
       ...(Object.keys(skipped).length ? { skipped } : {}),
@@ -426,4 +412,38 @@ export function formatBench(r: BenchReport): string {
   for (const [k, v] of Object.entries(r.skipped ?? {})) lines.push(`skipped ${k}: ${v}`);
   lines.push('peak RSS is process-wide (all engines share the process).');
   return lines.join('\n');
+}
+
+/** The size and decode figures of a report (gzip-9 / brotli-11 of the .onnx, the .sparrow, WASM decode vs inflate). */
+async function sizeFigures(o: BenchOptions, log: (line: string) => void): Promise<Pick<BenchReport, 'sizes' | 'decode'>> {
+  log('sizes: gzip-9, brotli-11 of the .onnx');
+  const gz = zlib.gzipSync(o.bytes, { level: 9 }).length;
+  const br = zlib.brotliCompressSync(o.bytes, {
+    params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: o.bytes.length },
+  }).length;
+  let container: Uint8Array, note: string | undefined;
+  if (o.compressed) {
+    container = o.compressed.bytes;
+  } else {
+    log(`no --compressed file: packing the weights in memory (${IN_MEMORY_SPARSITY * 100}% magnitude sparsity, int8 per channel)`);
+    container = packOnnxWeights(o.bytes, IN_MEMORY_SPARSITY);
+    note =
+      `no --compressed file: the model's Conv/Gemm/MatMul weights packed in memory (${IN_MEMORY_SPARSITY * 100}% per-layer ` +
+      'magnitude sparsity, int8 per output channel, weights only, no graph)';
+  }
+  log('decode: WASM int8 decoder vs zlib inflate');
+  const decode = await decodeFigures(container, o.decodeRounds ?? 15);
+  return {
+    sizes: { onnx: o.bytes.length, onnx_gzip: gz, onnx_brotli: br, sparrow: container.length, ...(note ? { sparrow_note: note } : {}) },
+    decode,
+  };
+}
+
+/** latencyOnly: the figures not measured (zeros and nulls, with a note). */
+function skippedFigures(onnx: number): Pick<BenchReport, 'sizes' | 'decode'> {
+  const note = 'not measured (latency only)';
+  return {
+    sizes: { onnx, onnx_gzip: 0, onnx_brotli: 0, sparrow: 0, sparrow_note: note },
+    decode: { sparrow_MBps: null, zlib_inflate_MBps: null, int8_bytes: 0, note },
+  };
 }

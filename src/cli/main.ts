@@ -40,6 +40,7 @@ import {
   type LayerReport,
 } from '../compress/compress.js';
 import { runBench, formatBench } from '../bench/bench.js';
+import { formatCold, runColdBench } from '../bench/cold.js';
 import { writeBenchReport } from '../bench/report.js';
 import { formatCompare, formatSensitivity, runCompare, runLayerSensitivity } from '../bench/compare.js';
 import type { Tensor, ValueInfo } from '../ops/types.js';
@@ -834,11 +835,26 @@ function buildProgram(out: (s: string) => void): Command {
     .option('--batch <b>', 'size of symbolic batch dimensions', '1')
     .option('--shape <name=d0,d1,...>', 'an input shape (repeatable), for symbolic dims other than the batch', collectShape, [] as string[])
     .option('--report <dir>', 'write bench.md and bench.svg into this folder')
+    .option(
+      '--cold',
+      'cold start instead: a fresh process per sample and engine (interleaved) reporting load (with decode+pack), first and second inference, medians',
+    )
+    .option('--samples <n>', 'processes per engine with --cold', '10')
     .option('--json', 'print one JSON document')
     .action(
       async (
         model: string,
-        o: { compressed?: string; engines?: string; runs: string; batch: string; shape: string[]; report?: string; json?: boolean },
+        o: {
+          compressed?: string;
+          engines?: string;
+          runs: string;
+          batch: string;
+          shape: string[];
+          report?: string;
+          json?: boolean;
+          cold?: boolean;
+          samples: string;
+        },
       ) => {
         if (model.endsWith('.sparrow'))
           throw new SparrowError('invalid_argument', `${model}: bench takes the .onnx model (give the .sparrow with --compressed)`);
@@ -859,6 +875,21 @@ function buildProgram(out: (s: string) => void): Command {
           throw new SparrowError('invalid_argument', `--runs must be a positive integer, got ${o.runs}`);
         if (!Number.isInteger(batch) || batch < 1)
           throw new SparrowError('invalid_argument', `--batch must be a positive integer, got ${o.batch}`);
+        if (o.cold) {
+          const samples = Number(o.samples);
+          if (!Number.isInteger(samples) || samples < 1)
+            throw new SparrowError('invalid_argument', `--samples must be a positive integer, got ${o.samples}`);
+          const cold = runColdBench({
+            model,
+            compressed: o.compressed,
+            engines: names,
+            samples,
+            batch,
+            log: (line) => process.stderr.write(`bench --cold: ${line}\n`),
+          });
+          out(o.json ? JSON.stringify(cold) : formatCold(cold));
+          return;
+        }
         const bytes = await readInput(model);
         const compressed = o.compressed ? { path: o.compressed, bytes: await readInput(o.compressed) } : undefined;
         const report = await runBench({

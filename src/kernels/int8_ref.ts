@@ -389,6 +389,21 @@ export function qs8MaxPoolRef(
 }
 
 /**
+ * The range dynamic quantization takes of x: [min(0, min x), max(0, max x)], NaN ignored
+ * (qs8_minmax_f32__wasmsimd).
+ */
+export function minMaxRef(x: Float32Array): [number, number] {
+  let lo = 0,
+    hi = 0;
+  for (let i = 0; i < x.length; i++) {
+    const a = x[i]!;
+    if (a < lo) lo = a;
+    if (a > hi) hi = a;
+  }
+  return [lo, hi];
+}
+
+/**
  * QuantizeLinear: q = saturate(roundHalfEven(x / scale) + zp), each op in float32:
  * fround(x / scale), round half to even, fround(+ zp), clamp to [−128, 127]; NaN gives −128.
  */

@@ -181,6 +181,8 @@ export interface WasmExports {
   qs8_dequantize__wasmsimd(n: i32, x: usize, scale: f32, zp: i32, y: usize): i32;
   /** assembly/int8/ops/qs8_remap__wasm */
   qs8_remap__wasm(n: i32, tab: usize, x: usize, y: usize, fill: i32): i32;
+  /** assembly/int8/ops/qs8_minmax_f32__wasmsimd */
+  qs8_minmax_f32__wasmsimd(n: i32, x: usize, out: usize): i32;
   /** assembly/int8/peak/qs8_peak__wasmsimd */
   qs8_peak__wasmsimd(iters: i32): i32;
   /** assembly/f32/deconv/f32_deconv2d__wasmsimd */

@@ -10,6 +10,9 @@ import { qs8Conv2dRef } from '../../kernels/int8_ref.js';
 import type { PlaceFormat } from '../engine_int8.js';
 import { layerIo, reader, round3, type Int8Lower } from './lower.js';
 
+/** why a depthwise conv of dynamic mode runs in float32 (a 'dynamic:' reason: not a fallback) */
+export const DYNAMIC_DEPTHWISE = 'dynamic: depthwise conv in float32 (quantizing its input per run costs more than int8 saves)';
+
 export function lowerConv(n: Node, L: Int8Lower): string | true {
   const io = layerIo(n, L);
   if (typeof io === 'string') return io;
@@ -39,6 +42,9 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
     groups: group,
   });
   if (geo.OH !== yd[2] || geo.OW !== yd[3]) return `conv geometry ${geo.OH}x${geo.OW} differs from the inferred ${yd[2]}x${yd[3]}`;
+  // dynamic mode, depthwise: KH·KW MACs per input element, so quantizing the float input each
+  // run (its range, then int8) costs more than the int8 kernel saves; the float32 kernel runs it
+  if (geo.groups === geo.C && !L.ranges && L.E.requant !== 'onnx' && L.form.get(x) === 'f32') return DYNAMIC_DEPTHWISE;
   const w = L.E.weight(L, wName, 0);
   const bias = L.biasOf(bName, w.N);
   if (typeof bias === 'string') return bias;

@@ -136,7 +136,7 @@ export class Int8Lower {
     },
   ): void {
     const d = s.dynamic;
-    const xq = d ? align16(d.n) : 0;
+    const xq = d ? align16(d.n) + 16 : 0; // the int8 copy, then the range (dynamicQuantizer)
     this.step(n, {
       reads: [xin],
       writes: [y],
@@ -466,19 +466,34 @@ export class Int8Lower {
       N = sw.length,
       scalar = this.scalar,
       onnx = this.E.requant === 'onnx';
+    // the range in WASM (SIMD; NaN ignored as the plain loop does), into 8 bytes after xq
+    const mm = xq + align16(n);
     return (x) => {
       const v = W.f32(x, n);
       // the range of the finite values (±Inf then saturate, as QuantizeLinear; NaN is reported)
       let lo = 0,
         hi = 0,
         nan = false;
-      for (let i = 0; i < n; i++) {
-        const a = v[i]!;
-        if (a < lo) {
-          if (a !== -Infinity) lo = a;
-        } else if (a > hi) {
-          if (a !== Infinity) hi = a;
-        } else if (a !== a) nan = true;
+      if (!scalar) {
+        // SIMD min/max (NaN lanes ignored) and a NaN flag; a ±Inf bound takes the finite-range loop
+        ex.qs8_minmax_f32__wasmsimd(n, x, mm);
+        const r = W.f32(mm, 2);
+        lo = r[0]!;
+        hi = r[1]!;
+        nan = ex.f32_has_nan__wasmsimd(x, n) !== 0;
+      }
+      if (scalar || lo === -Infinity || hi === Infinity) {
+        lo = 0;
+        hi = 0;
+        nan = false;
+        for (let i = 0; i < n; i++) {
+          const a = v[i]!;
+          if (a < lo) {
+            if (a !== -Infinity) lo = a;
+          } else if (a > hi) {
+            if (a !== Infinity) hi = a;
+          } else if (a !== a) nan = true;
+        }
       }
       const p = onnx ? onnxDynamicParams(lo, hi) : int8QuantParams({ min: lo, max: hi });
       if (scalar) W.i8(xq, n).set(quantizeRef(v, p.scale, p.zeroPoint));
