@@ -9,7 +9,7 @@
 //     fails at load with corrupt_stream instead of computing garbage;
 //   - the plain build never picks c4 by itself (Node: relaxedSimdSupported() is false).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import '../src/ops/ref/index.js';
 import { Session, type SessionOptions } from '../src/runtime/session.js';
 import { compileNodeModule } from '../src/wasm/node.js';
@@ -18,10 +18,12 @@ import { QS8_CONV_C4 } from '../src/kernels/int8.js';
 import { RELAXED_PROBE, relaxedSimdSupported } from '../src/wasm/features.js';
 import type { Tensor } from '../src/ops/types.js';
 import { lcg } from './helpers/tensors.js';
+import { RELAXED_BATCH, outputBits, relaxedImages } from './helpers/relaxed_fixture.js';
 
 const FIX = new URL('./fixtures/int8/', import.meta.url);
 const S7 = new Uint8Array(readFileSync(new URL('resnet20.static7.sparrow', FIX)));
 const S8 = new Uint8Array(readFileSync(new URL('resnet20.static.sparrow', FIX)));
+const EXPECTED = new URL('resnet20.static7.expected.json', FIX);
 
 let wasmModule: WebAssembly.Module;
 beforeAll(async () => {
@@ -91,6 +93,16 @@ describe('sparrow-int8: the relaxed-SIMD conv kernel on whole models (plain buil
       expect(Array.from(bits(a))).toEqual(Array.from(bits(c)));
     }
   }, 120_000);
+
+  it('resnet20.static7.expected.json holds the bits Node gives now (the oracle of the workerd and Chromium tests)', async () => {
+    const s = await Session.fromSparrow(S7, I8());
+    const y = (await s.run({ [s.inputNames[0]!]: { dtype: 'float32', dims: [RELAXED_BATCH, 3, 32, 32], data: relaxedImages() } }))[
+      s.outputNames[0]!
+    ]!;
+    const got = { output: s.outputNames[0]!, dims: y.dims, bits: outputBits(y.data as Float32Array) };
+    if (process.env['SPARROW_UPDATE_EXPECTED'] === '1') writeFileSync(EXPECTED, JSON.stringify(got) + '\n');
+    expect(JSON.parse(readFileSync(EXPECTED, 'utf8'))).toEqual(got);
+  });
 
   it('a file without quant.i7 (older files): the fit is scanned at load, same kernels and outputs', async () => {
     const old = withI7(S7, undefined);
