@@ -21,3 +21,5 @@ export { f32_deconv2d__wasmsimd, f32_deconv2d_work_bytes, f32_col2im__wasmsimd }
 export { f32_resample2d__wasmsimd, f32_resample2d_work_bytes } from './f32ops/resample';
 // fused attention (src/runtime/f32/attention.ts)
 export { f32_attention__wasmsimd, f32_attention_work_bytes } from './f32/attention';
+// int8 conv on k-quads for the relaxed dot product (exact: weights in [−64, 63]); plain SIMD in the plain build
+export { qs8_relaxed_build, qs8_conv2d_packed_w_c4_bytes, qs8_conv2d_pack_w_c4, qs8_conv2d_c4_work_bytes, qs8_conv2d_4x8c4__wasmrelaxed, qs8_conv2d_4x8c4_range__wasmrelaxed } from './int8/relaxed';

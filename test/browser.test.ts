@@ -361,7 +361,8 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: on-device inference in Chromium', () =
     );
     expect(info['bytes']).toBe(files.get('resnet20-cifar10')!.length);
     expect(info['kind']).toBe('cifar');
-    expect(info['wasmBytes']).toBe(statSync(join(ROOT, 'build', 'sparrow.wasm')).size);
+    // Chromium has relaxed SIMD: the page downloads the relaxed build (src/browser `simd: 'auto'`)
+    expect(info['wasmBytes']).toBe(statSync(join(ROOT, 'build', 'sparrow.relaxed.wasm')).size);
     // served as application/wasm: compiled while downloading
     expect(info['wasmStreaming']).toBe(true);
     // sections are validated and decoded while later bytes are still arriving (the static

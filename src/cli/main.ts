@@ -405,7 +405,8 @@ function buildProgram(out: (s: string) => void): Command {
     .option('--calib-n <n>', 'calibration records', String(COMPRESS_DEFAULTS.calibN))
     .option(
       '--weight-bits <b>',
-      'at most 2^B distinct int8 levels per weight tensor (weight sharing), 3..8',
+      'at most 2^B distinct int8 levels per weight tensor (weight sharing), 3..8; 7: every weight of every layer in ' +
+        '[-63, 63], which the relaxed-SIMD build runs exactly',
       String(COMPRESS_DEFAULTS.weightBits),
     )
     .option(

@@ -332,7 +332,8 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   const denseEnds = opts.denseEnds ?? true;
   const ends = new Set(denseEnds && layers.length > 1 ? [layers[0]!.node.name, layers[layers.length - 1]!.node.name] : []);
   const sparsityOf = (node: string): number => (ends.has(node) ? 0 : o.sparsity);
-  const bitsOf = (node: string): number => (ends.has(node) ? 8 : o.weightBits);
+  // the dense ends keep 8 bits; 7 with --weight-bits 7, so that every layer fits the relaxed-SIMD kernel's [−64, 63]
+  const bitsOf = (node: string): number => (ends.has(node) ? (o.weightBits === 7 ? 7 : 8) : o.weightBits);
   let outGraph = graph;
   let allocation: Map<string, Candidate> | undefined;
   const record = (alloc: Map<string, Candidate> | undefined): CompressionRecord => {
@@ -481,9 +482,11 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
         ...(calib && input0 ? { inputs: () => layerInputs(input0) } : {}),
       };
       const pruned = await pruneLayer(o.prune, w, L.dims, ctx);
-      const { q: q8, scales } = quantizePerChannelInt8(pruned, L.dims, L.axis);
       const bits = bitsOf(L.node.name);
-      const q = bits < 8 ? shareInt8Levels(q8, bits).q : q8;
+      // 7 bits: the uniform grid [−63, 63] (127 levels), which the relaxed-SIMD kernel runs
+      // exactly (quant.i7); fewer bits: 2^B levels shared out of the int8 grid
+      const { q: q8, scales } = quantizePerChannelInt8(pruned, L.dims, L.axis, bits === 7 ? 63 : 127);
+      const q = bits < 8 && bits !== 7 ? shareInt8Levels(q8, bits).q : q8;
       quantized.set(L.value, { q, scales, axis: L.axis });
       reports.push({ ...layerReport(L, q), dense: ends.has(L.node.name) });
     }

@@ -239,6 +239,11 @@ export interface SessionOptions {
   /** sparrow-int8: weight density at or below which a Conv layer uses the sparse kernel (default SPARSE_DENSITY) */
   sparseDensity?: number;
   /**
+   * sparrow-int8: run dense convs with 7-bit weights on the c4 kernel (Int8EngineOptions.relaxed;
+   * default: when the WASM module is the relaxed build)
+   */
+  relaxed?: boolean;
+  /**
    * sparrow-int8, dynamic mode: weight layers within this many weight layers of a graph output
    * run in float32 (default 3: the output layer and the two before it; 0 quantizes every layer)
    */
@@ -367,6 +372,7 @@ export class Session {
         ...(opts.wasmModule ? { wasmModule: opts.wasmModule } : {}),
         ...(opts.kernels ? { kernels: opts.kernels } : {}),
         ...(opts.sparseDensity !== undefined ? { sparseDensity: opts.sparseDensity } : {}),
+        ...(opts.relaxed !== undefined ? { relaxed: opts.relaxed } : {}),
         ...(opts.floatHead !== undefined ? { floatHead: opts.floatHead } : {}),
         ...(opts.quantizeLayer ? { quantizeLayer: opts.quantizeLayer } : {}),
         ...(opts.passes ? { passes: opts.passes } : {}),

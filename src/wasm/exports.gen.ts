@@ -199,6 +199,18 @@ export interface WasmExports {
   f32_attention__wasmsimd(d: usize, q: usize, k: usize, v: usize, m: usize, o: usize, work: usize): i32;
   /** assembly/f32/attention/f32_attention_work_bytes */
   f32_attention_work_bytes(d: usize): i32;
+  /** assembly/int8/relaxed/qs8_relaxed_build */
+  qs8_relaxed_build(): i32;
+  /** assembly/int8/relaxed/qs8_conv2d_packed_w_c4_bytes */
+  qs8_conv2d_packed_w_c4_bytes(M: i32, K: i32, groups: i32): i32;
+  /** assembly/int8/relaxed/qs8_conv2d_pack_w_c4 */
+  qs8_conv2d_pack_w_c4(M: i32, K: i32, groups: i32, w: usize, dst: usize): i32;
+  /** assembly/int8/relaxed/qs8_conv2d_c4_work_bytes */
+  qs8_conv2d_c4_work_bytes(g: usize): i32;
+  /** assembly/int8/relaxed/qs8_conv2d_4x8c4__wasmrelaxed */
+  qs8_conv2d_4x8c4__wasmrelaxed(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32;
+  /** assembly/int8/relaxed/qs8_conv2d_4x8c4_range__wasmrelaxed */
+  qs8_conv2d_4x8c4_range__wasmrelaxed(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize, n0: i32, n1: i32): i32;
   /** assembly/f32ops/binary/f32_add_bcast__wasmsimd */
   f32_add_bcast__wasmsimd(d: usize, a: usize, b: usize, y: usize): void;
   /** assembly/f32ops/binary/f32_sub_bcast__wasmsimd */

@@ -5,7 +5,7 @@ import { SparrowError } from '../../errors.js';
 import { readWindowAttrs, windowGeometry } from '../../ops/ref/conv.js';
 import type { Node } from '../../ir/graph.js';
 import { convGeometry, type ConvGeometry } from '../../kernels/f32.js';
-import { pickQs8ConvKernel, planQs8Conv, putChannelParams, type Qs8Out } from '../../kernels/int8.js';
+import { pickQs8ConvKernel, planQs8Conv, putChannelParams, QS8_CONV_C4, type AnyQs8ConvKernel, type Qs8Out } from '../../kernels/int8.js';
 import { qs8Conv2dRef } from '../../kernels/int8_ref.js';
 import type { PlaceFormat } from '../engine_int8.js';
 import { layerIo, reader, round3, type Int8Lower } from './lower.js';
@@ -52,7 +52,9 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
     K = w.K;
   const density = w.nnz / (M * K);
   const E = L.E;
-  const kernel = pickQs8ConvKernel(geo, density, E.sparseDensity);
+  const picked: AnyQs8ConvKernel = pickQs8ConvKernel(geo, density, E.sparseDensity);
+  // a dense conv whose weights fit in [−64, 63]: the k-quad kernel (relaxed SIMD, exact)
+  const kernel = picked.weights === 'c2' && !L.scalar && E.relaxedConv && w.i7() ? QS8_CONV_C4 : picked;
   const post = L.postActivation(n);
   const st = L.outputStage(n, x, y, w, bias);
   const { xin, dynamic, out } = st;

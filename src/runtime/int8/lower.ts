@@ -27,6 +27,8 @@ export interface Int8Weights {
   readonly report: Int8Report;
   readonly sparseDensity: number;
   readonly sparseFcDensity: number;
+  /** dense convs with 7-bit weights run on the c4 kernel (Int8EngineOptions.relaxed) */
+  readonly relaxedConv: boolean;
   /** Int8EngineOptions.requant */
   readonly requant: 'fixed' | 'onnx';
   weight(L: Int8Lower, name: string, axis: 0 | 1): QWeight;
