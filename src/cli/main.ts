@@ -746,11 +746,26 @@ function buildProgram(out: (s: string) => void): Command {
     .option('--batch <b>', 'size of symbolic batch dimensions', '1')
     .option('--shape <name=d0,d1,...>', 'an input shape (repeatable), for symbolic dims other than the batch', collectShape, [] as string[])
     .option('--report <dir>', 'write bench.md and bench.svg into this folder')
+    .option(
+      '--max-tokens <n>',
+      'a decoder with a KV cache (past_key_values inputs) is timed by greedy generation of n tokens from BOS: ' +
+        'tokens/s per engine (--runs timed generations each)',
+      '128',
+    )
     .option('--json', 'print one JSON document')
     .action(
       async (
         model: string,
-        o: { compressed?: string; engines?: string; runs: string; batch: string; shape: string[]; report?: string; json?: boolean },
+        o: {
+          compressed?: string;
+          engines?: string;
+          runs: string;
+          batch: string;
+          shape: string[];
+          report?: string;
+          maxTokens: string;
+          json?: boolean;
+        },
       ) => {
         if (model.endsWith('.sparrow'))
           throw new SparrowError('invalid_argument', `${model}: bench takes the .onnx model (give the .sparrow with --compressed)`);
@@ -771,12 +786,16 @@ function buildProgram(out: (s: string) => void): Command {
           throw new SparrowError('invalid_argument', `--runs must be a positive integer, got ${o.runs}`);
         if (!Number.isInteger(batch) || batch < 1)
           throw new SparrowError('invalid_argument', `--batch must be a positive integer, got ${o.batch}`);
+        const maxTokens = Number(o.maxTokens);
+        if (!Number.isInteger(maxTokens) || maxTokens < 2)
+          throw new SparrowError('invalid_argument', `--max-tokens must be an integer >= 2, got ${o.maxTokens}`);
         const bytes = await readInput(model);
         const compressed = o.compressed ? { path: o.compressed, bytes: await readInput(o.compressed) } : undefined;
         const report = await runBench({
           model,
           bytes,
           compressed,
+          generation: { maxTokens },
           shapes: parseShapes(o.shape),
           engines: names,
           runs,
