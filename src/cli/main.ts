@@ -32,7 +32,9 @@ import { lowerQOperator } from '../ir/qoperator.js';
 import {
   COMPRESS_DEFAULTS,
   PRUNE_METHODS,
+  TRANSFORMER_DEFAULT_SPARSITY,
   compressGraph,
+  isTransformerGraph,
   compressQdqGraph,
   resolveCompressOptions,
   type ActivationMode,
@@ -494,6 +496,16 @@ function buildProgram(out: (s: string) => void): Command {
           );
           return;
         }
+        // a transformer (MatMul/Gemm weights, embedding tables, no convolution) without --sparsity
+        // or --target-size: not the CNN default of 50 % pruning (stories260K: CE +180 %), see docs/compression.md
+        let defaultsNote = '';
+        if (!given('sparsity') && base.targetBytes === undefined && isTransformerGraph(graph)) {
+          base.sparsity = TRANSFORMER_DEFAULT_SPARSITY;
+          defaultsNote = ` Transformer defaults (MatMul/Gemm weights and embedding tables, no convolution): sparsity ${TRANSFORMER_DEFAULT_SPARSITY}, not the CNN default ${COMPRESS_DEFAULTS.sparsity}; give --sparsity to choose.`;
+          process.stderr.write(
+            `sparrow: transformer defaults: sparsity ${TRANSFORMER_DEFAULT_SPARSITY} (no pruning; the CNN default ${COMPRESS_DEFAULTS.sparsity} ruins small language models); --sparsity overrides\n`,
+          );
+        }
         let calib: { batches: Tensor[]; spec: string } | undefined;
         if (o.calib) {
           if (!info) throw new SparrowError('invalid_argument', 'the model has no input to calibrate');
@@ -552,6 +564,7 @@ function buildProgram(out: (s: string) => void): Command {
               '\n\n' +
               `${result.layers.length} weight tensors pruned (${base.prune}, sparsity ${base.sparsity}) and quantized to int8 per output channel${shared}; ` +
               'biases float32; float weights not stored.' +
+              defaultsNote +
               (text ? ` ${text.kind} tokenizer stored (${text.tokenizer.length} bytes).` : ''),
           );
         }
