@@ -32,7 +32,9 @@ import { lowerQOperator } from '../ir/qoperator.js';
 import {
   COMPRESS_DEFAULTS,
   PRUNE_METHODS,
+  TRANSFORMER_DEFAULT_SPARSITY,
   compressGraph,
+  isTransformerGraph,
   compressQdqGraph,
   resolveCompressOptions,
   type ActivationMode,
@@ -572,6 +574,16 @@ function buildProgram(out: (s: string) => void): Command {
           );
           return;
         }
+        // a transformer (MatMul/Gemm weights, embedding tables, no convolution) without --sparsity
+        // or --target-size: not the CNN default of 50 % pruning (stories260K: CE +180 %), see docs/compression.md
+        let defaultsNote = '';
+        if (!given('sparsity') && base.targetBytes === undefined && isTransformerGraph(graph)) {
+          base.sparsity = TRANSFORMER_DEFAULT_SPARSITY;
+          defaultsNote = ` Transformer defaults (MatMul/Gemm weights and embedding tables, no convolution): sparsity ${TRANSFORMER_DEFAULT_SPARSITY}, not the CNN default ${COMPRESS_DEFAULTS.sparsity}; give --sparsity to choose.`;
+          process.stderr.write(
+            `sparrow: transformer defaults: sparsity ${TRANSFORMER_DEFAULT_SPARSITY} (no pruning; the CNN default ${COMPRESS_DEFAULTS.sparsity} ruins small language models); --sparsity overrides\n`,
+          );
+        }
         let calib: { batches: Tensor[]; spec: string } | undefined;
         if (o.calib) {
           if (!info) throw new SparrowError('invalid_argument', 'the model has no input to calibrate');
@@ -636,6 +648,7 @@ function buildProgram(out: (s: string) => void): Command {
                 activations: base.activations,
                 ranges: activationRangeCount(stored),
               }) +
+              defaultsNote +
               (text ? `\n${text.kind} tokenizer stored (${text.tokenizer.length} bytes).` : ''),
           );
         }
@@ -841,6 +854,12 @@ function buildProgram(out: (s: string) => void): Command {
       'cold start instead: a fresh process per sample and engine (interleaved) reporting load (with decode+pack), first and second inference, medians',
     )
     .option('--samples <n>', 'processes per engine with --cold', '10')
+    .option(
+      '--max-tokens <n>',
+      'a decoder with a KV cache (past_key_values inputs) is timed by greedy generation of n tokens from BOS: ' +
+        'tokens/s per engine (--runs timed generations each)',
+      '128',
+    )
     .option('--json', 'print one JSON document')
     .action(
       async (
@@ -852,6 +871,7 @@ function buildProgram(out: (s: string) => void): Command {
           batch: string;
           shape: string[];
           report?: string;
+          maxTokens: string;
           json?: boolean;
           cold?: boolean;
           samples: string;
@@ -891,12 +911,16 @@ function buildProgram(out: (s: string) => void): Command {
           out(o.json ? JSON.stringify(cold) : formatCold(cold));
           return;
         }
+        const maxTokens = Number(o.maxTokens);
+        if (!Number.isInteger(maxTokens) || maxTokens < 2)
+          throw new SparrowError('invalid_argument', `--max-tokens must be an integer >= 2, got ${o.maxTokens}`);
         const bytes = await readInput(model);
         const compressed = o.compressed ? { path: o.compressed, bytes: await readInput(o.compressed) } : undefined;
         const report = await runBench({
           model,
           bytes,
           compressed,
+          generation: { maxTokens },
           shapes: parseShapes(o.shape),
           engines: names,
           runs,

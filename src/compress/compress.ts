@@ -61,6 +61,25 @@ export const COMPRESS_DEFAULTS = {
   calibN: 128,
 };
 
+/** Default sparsity of a transformer (isTransformerGraph): 0, see docs/compression.md (stories260K: 50 % magnitude raised CE by 180 %). */
+export const TRANSFORMER_DEFAULT_SPARSITY = 0;
+
+/**
+ * A transformer for compress's defaults: weight layers that are MatMul / Gemm with a constant
+ * weight, or embedding tables (a float32 constant read by Gather), and no convolution.
+ */
+export function isTransformerGraph(g: Graph): boolean {
+  let linear = false;
+  for (const n of g.nodes) {
+    if (/Conv/.test(n.op)) return false;
+    const w = n.inputs[1] ? g.values.get(n.inputs[1])?.const : undefined;
+    const t = n.inputs[0] ? g.values.get(n.inputs[0])?.const : undefined;
+    if (/^(Fused)?(MatMul|Gemm)$/.test(n.op) && w?.dtype === 'float32') linear = true;
+    if (n.op === 'Gather' && t?.dtype === 'float32' && t.dims.length === 2) linear = true;
+  }
+  return linear;
+}
+
 /** A prunable weight of the optimized graph: input 1 of a Conv, Gemm or MatMul node, a float32 constant. */
 export interface WeightLayer {
   /** the constant's value name */

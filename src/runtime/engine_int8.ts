@@ -516,6 +516,9 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
 
   protected lower(g: Graph): CompiledPlan {
     const P = new PlanBuilder(g, this.w);
+    // dynamic mode: integer and bool values (masks, positions, shapes) live in the arena as in
+    // sparrow-f32, so the float32 engine's kernels run them, with no JS per run
+    if (!this.#opts.ranges && !this.#scalar) P.arenaAll = true;
     try {
       const L = new Int8Lower(
         P,

@@ -37,15 +37,50 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
   if (cName && L.dims(cName).length === 2 && L.dims(cName)[0] !== 1) return 'C is not a per-column bias';
   const bias = L.biasOf(cName, N, beta);
   if (typeof bias === 'string') return bias;
+  const E = L.E;
   const density = w.nnz / (N * K);
-  const sparse = density <= L.E.sparseFcDensity;
+  const sparse = density <= E.sparseFcDensity;
   const post = L.postActivation(n);
   const st = L.outputStage(n, a, y, w, bias);
   const { xin, dynamic, out } = st;
   if (post && out.mode !== 'f32') return 'an activation other than a clamp on an int8 output';
   const WM = L.w,
-    ex = L.ex,
-    E = L.E;
+    ex = L.ex;
+  if (dynamic && out.mode === 'f32' && !sparse && !L.scalar && E.requant !== 'onnx' && L.dynamicItems(M, K).items === M) {
+    // the fused kernel: per-row quantization, int8 GEMM, float32 output stage in one WASM call
+    // (no JS per run): qs8_dynfc_f32__wasmsimd, the arithmetic of the steps below
+    const wpl = E.placed(w, 'raw'); // placed after lowering: its ptr is read at bind time
+    const sb = L.alloc(8 * N + 16);
+    WM.f32(sb, N).set(w.scales);
+    WM.f32(sb + 4 * N, N).set(out.bias);
+    const work = ex.qs8_fc_work_bytes(K) + 16;
+    L.layer({ node: n.name, op: n.op, kernel: 'qs8_dynfc_f32__wasmsimd', density: round3(density), io: st.io });
+    L.step(n, {
+      reads: [xin],
+      writes: [y],
+      scratch: work + 16,
+      build: (b) => {
+        const xp = b.ptr(xin),
+          yp = b.ptr(y),
+          wk = b.scratch,
+          wp = wpl.ptr;
+        const lo = out.lo,
+          hi = out.hi;
+        return () => {
+          const s = ex.qs8_dynfc_f32__wasmsimd(M, N, K, xp, wp, sb, lo, hi, yp, wk);
+          if (s < 0)
+            throw s === -6
+              ? new SparrowError(
+                  'invalid_argument',
+                  `node '${n.name}': an input row holds ±Infinity; int8 dynamic quantization needs a finite range`,
+                )
+              : new SparrowError('internal', `int8 FC rejected node '${n.name}' (status ${s})`);
+          post?.(yp, M * N);
+        };
+      },
+    });
+    return true;
+  }
   const q = L.mem.alloc(QUANT_BLOCK_BYTES);
   writeQuantBlock(WM, out, q);
   const qp = putChannelParams(WM, out, L.alloc);

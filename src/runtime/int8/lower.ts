@@ -282,9 +282,24 @@ export class Int8Lower {
         nan[k] = hasNaN(data);
       };
     };
-    for (const i of g.inputs) if (this.isF32Act(i)) this.define(i, 'f32');
+    for (const i of g.inputs) {
+      if (this.isF32Act(i)) this.define(i, 'f32');
+      else if (this.P.arenaAll && !this.constOf(i)) this.define(i, 'native');
+    }
     for (const n of g.nodes) {
       if (this.skip.has(n)) continue;
+      if (this.P.arenaAll && this.touchesNative(n)) {
+        // integer / bool values (masks, positions, shapes) in the arena: the float32 engine's
+        // lowerings, as sparrow-f32 runs them, else the reference kernel on arena views
+        if (ALIAS_OPS.has(n.op) && n.domain === '' && this.P.alias(n) === true) continue;
+        if (this.lowerFloat(n)) {
+          noteFallback(n, 'dynamic: integer values', true);
+          continue;
+        }
+        noteFallback(n, 'dynamic: integer values', false);
+        this.P.fallback(n, () => ({ form: 'f32' }));
+        continue;
+      }
       let r: string | true;
       try {
         r = lowerInt8(n, this);
@@ -301,7 +316,7 @@ export class Int8Lower {
         });
       }
     }
-    const outs = g.outputs.map((o) => (this.form.has(o) ? this.need(o, 'f32')! : o));
+    const outs = g.outputs.map((o) => (this.form.has(o) && this.form.get(o) !== 'native' ? this.need(o, 'f32')! : o));
     this.poisonOutputs(outs);
     return outs;
   }
@@ -359,6 +374,13 @@ export class Int8Lower {
     });
   }
 
+  /** true when the node reads a value stored 'native' (integers, bools) or writes a non-float value */
+  touchesNative(n: Node): boolean {
+    for (const i of n.inputs) if (i && !this.constOf(i) && this.form.get(i) === 'native') return true;
+    for (const o of n.outputs) if (o && !this.g.values.get(o)?.const && this.P.info(o).dtype !== 'float32') return true;
+    return false;
+  }
+
   /**
    * Lowers a node that runs in float with the float32 engine's WASM kernels (src/runtime/f32/),
    * when every value it reads is a constant or a float32 activation and it writes float32 only;
@@ -368,8 +390,13 @@ export class Int8Lower {
     const F = this.f32;
     if (!F) return false;
     // float32 activations in, float32 out: the int8 plan keeps other dtypes in JS (fallback steps)
-    for (const i of n.inputs) if (i && !this.constOf(i) && this.form.get(i) !== 'f32') return false;
-    for (const o of n.outputs) if (o && this.P.info(o).dtype !== 'float32') return false;
+    const native = this.P.arenaAll;
+    for (const i of n.inputs) {
+      if (!i || this.constOf(i)) continue;
+      const f = this.form.get(i);
+      if (f !== 'f32' && !(native && f === 'native')) return false;
+    }
+    for (const o of n.outputs) if (o && this.P.info(o).dtype !== 'float32' && !native) return false;
     let low: Lowered | string;
     try {
       low = lowerF32(n, F);
