@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import '../src/ops/ref/index.js';
 import { sparrowToQdqOnnx } from '../src/cli/export.js';
 import { exportQdqOnnx } from '../src/onnx/export.js';
-import { decodeModel } from '../src/onnx/proto.js';
+import { decodeModel, type onnx } from '../src/onnx/proto.js';
 import { tensorFromProto } from '../src/onnx/initializers.js';
 import { importOnnx } from '../src/onnx/import.js';
 import { buildModel, f32 } from '../src/onnx/build.js';
@@ -40,7 +40,8 @@ describe('sparrow export', () => {
     const m = loadSparrowModel(RESNET);
     const r = sparrowToQdqOnnx(RESNET);
     const model = decodeModel(r.bytes);
-    const g = model.graph!;
+    type N = { opType: string; input: string[]; output: string[]; attribute: Array<{ name: string; i?: unknown }> };
+    const g = model.graph as unknown as { initializer: onnx.ITensorProto[]; node: N[] };
     const inits = new Map(g.initializer.map((t) => [t.name, tensorFromProto(t)]));
     const dq = g.node.filter((n) => n.opType === 'DequantizeLinear' && inits.get(n.input[0]!)?.dtype === 'int8');
     expect(dq.length).toBe(m.int8.size);
