@@ -621,8 +621,8 @@ function buildProgram(out: (s: string) => void): Command {
   program
     .command('run')
     .description(
-      'run a model on .npy inputs and write .npy outputs (uint8 pixel inputs are preprocessed: ' +
-        'pixel/255 then --mean/--std, or what a .sparrow model stores)',
+      'run a model on .npy inputs or a photo (--image) and write .npy outputs (uint8 pixel inputs are preprocessed: ' +
+        'pixel/255 then --mean/--std, or what a .sparrow model stores); a classifier also prints its top-5 with the stored labels',
     )
     .argument('<model>', 'an .onnx or .sparrow model')
     .option('--input <name=file.npy...>', 'an input (repeat for several)')
