@@ -25,7 +25,18 @@ export { SparrowError, isSparrowError, type SparrowErrorCode } from '../errors.j
 export { generate, detectDecoder, type GenerateOptions, type GenerateStats, type DecoderRunner } from '../runtime/generate.js';
 export { loadTokenizer, type TextTokenizer } from '../io/tokenizer.js';
 export type { TextModel } from '../runtime/text_model.js';
-export { Session, type EngineName } from '../runtime/session.js';
+export {
+  Session,
+  engineName,
+  defaultEngine,
+  type EngineName,
+  type EngineOption,
+  type ModelSource,
+  type TensorLike,
+  type OutputTensor,
+  type ValueMetadata,
+  type RunOptions,
+} from '../runtime/session.js';
 export type { Tensor, TensorDType, ValueInfo } from '../ops/types.js';
 export type { Preprocessing, CompressionRecord } from '../runtime/sparrow_model.js';
 
@@ -79,7 +90,7 @@ export interface WasmOptions {
 }
 
 export interface ModelOptions extends WasmOptions {
-  /** default 'sparrow-int8' (falls back to 'sparrow-f32' where the runtime has no int8 engine) */
+  /** default 'sparrow-int8' for a file with static activation ranges, else 'sparrow-f32' (as Session.create); int8 falls back to 'sparrow-f32' where the runtime has no int8 engine */
   engine?: BrowserEngine;
 }
 
@@ -306,7 +317,10 @@ let int8Missing = false;
  * session from the bytes (its WASM weight decode needs the coded payloads).
  */
 export async function createModel(dl: SparrowDownload, opts: ModelOptions = {}): Promise<BrowserModel> {
-  const requested: BrowserEngine = opts.engine ?? 'sparrow-int8';
+  // the documented default (Session.create's): int8 for a file with static activation ranges
+  const ranges = dl.header.meta['activationRanges'];
+  const requested: BrowserEngine =
+    opts.engine ?? (ranges && typeof ranges === 'object' && Object.keys(ranges).length > 0 ? 'sparrow-int8' : 'sparrow-f32');
   if (requested !== 'sparrow-int8' && requested !== 'sparrow-f32') {
     throw new SparrowError('invalid_argument', `engine '${String(requested)}' does not run in browsers (sparrow-int8, sparrow-f32)`);
   }

@@ -26,7 +26,7 @@ import {
   writeSparrowModel,
   type Preprocessing,
 } from '../runtime/sparrow_model.js';
-import { MAGIC } from '../format/container.js';
+import { MAGIC, parseHeaderPrefix } from '../format/container.js';
 import { withText } from '../format/text.js';
 import { importOnnx } from '../onnx/import.js';
 import { optimize } from '../ir/passes.js';
@@ -40,6 +40,7 @@ import {
   resolveCompressOptions,
   type ActivationMode,
   type PruneMethod,
+  type LayerReport,
 } from '../compress/compress.js';
 import { runBench, formatBench } from '../bench/bench.js';
 import { writeBenchReport } from '../bench/report.js';
@@ -60,7 +61,8 @@ export { VERSION };
 const ENGINES: Record<string, EngineName | OrtEngineName> = {
   'sparrow-f32': 'sparrow-f32',
   'sparrow-int8': 'sparrow-int8',
-  'sparrow-ref': 'reference',
+  reference: 'reference',
+  'sparrow-ref': 'reference', // the same engine, its earlier CLI name
   'ort-web': 'ort-web',
   'ort-node': 'ort-node',
 };
@@ -103,6 +105,14 @@ interface OpenedModel {
   preprocessing: Preprocessing | null;
   sparrow: boolean;
 }
+
+/**
+ * The normalization usually applied to a dataset's pixel/255 (warned about when eval has none);
+ * MNIST models usually take pixel/255 as is.
+ */
+const USUAL_NORMALIZATION: Readonly<Record<string, { mean: number[]; std: number[] }>> = {
+  cifar10: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+};
 
 /** An ONNX model on any engine, or a `.sparrow` model (recognised by its magic) on Sparrow's float engines. */
 async function openModel(path: string, engine = 'sparrow-f32'): Promise<OpenedModel> {
@@ -273,6 +283,71 @@ function kb(n: number): string {
   return n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} KiB`;
 }
 
+/** Values with a stored static activation range in a `.sparrow` file (0 without). */
+function activationRangeCount(bytes: Uint8Array): number {
+  const h = parseHeaderPrefix(bytes);
+  const r = 'meta' in h ? h.meta['activationRanges'] : undefined;
+  return r && typeof r === 'object' ? Object.keys(r).length : 0;
+}
+
+/**
+ * What compress did, layer by layer: density (nonzero/weights), bits (log2 of the distinct int8
+ * levels), which layers stayed dense; the pruning as run (a size target, not a sparsity, when
+ * --target-size was given); the activation mode and how many ranges were stored.
+ */
+export function formatCompressSummary(
+  layers: readonly LayerReport[],
+  o: {
+    prune: string;
+    sparsity: number;
+    weightBits: number;
+    targetBytes?: number;
+    bytes: number;
+    activations: string;
+    ranges: number;
+  },
+): string {
+  const bits = (levels: number): number => Math.max(1, Math.ceil(Math.log2(Math.max(2, levels))));
+  const isDense = (l: LayerReport): boolean => l.dense ?? l.density >= 0.9995;
+  const dense = layers.filter(isDense);
+  const rows = layers.map((l) => [
+    l.node || l.value,
+    l.op,
+    `[${l.shape.join(',')}]`,
+    l.density.toFixed(3),
+    String(bits(l.levels)),
+    isDense(l) ? 'dense' : '',
+  ]);
+  const head = ['layer', 'op', 'shape', 'density', 'bits', ''];
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
+  const line = (x: string[]): string =>
+    x
+      .map((c, i) => (i === 3 || i === 4 ? c.padStart(w[i]!) : c.padEnd(w[i]!)))
+      .join('  ')
+      .trimEnd();
+  const params = layers.reduce((a, l) => a + l.shape.reduce((x, y) => x * y, 1), 0);
+  const nonzero = layers.reduce((a, l) => a + l.density * l.shape.reduce((x, y) => x * y, 1), 0);
+  const how =
+    o.targetBytes !== undefined
+      ? `${o.prune} pruning to a size target of ${o.targetBytes} bytes (${o.bytes} written): per-layer steps allocated by sensitivity`
+      : o.prune === 'none' || o.sparsity === 0
+        ? 'not pruned'
+        : `${o.prune} pruning, sparsity ${o.sparsity} per layer`;
+  const shared = o.weightBits < 8 ? `, at most ${2 ** o.weightBits} levels (${o.weightBits} bits) per tensor` : '';
+  const act =
+    o.activations === 'static'
+      ? `static activation ranges stored for ${o.ranges} values (sparrow-int8 runs on them)`
+      : 'no activation ranges stored (dynamic: sparrow-int8 quantizes activations at run time)';
+  return [
+    line(head),
+    ...rows.map(line),
+    '',
+    `${layers.length} weight tensors, ${how}; int8 per output channel${shared}; overall density ${(params ? nonzero / params : 1).toFixed(3)}.`,
+    `${dense.length} stayed dense${dense.length ? `: ${dense.map((l) => l.node || l.value).join(', ')}` : ''}.`,
+    `${act}; biases float32; float weights not stored.`,
+  ].join('\n');
+}
+
 export function formatInspect(r: InspectReport, file: string): string {
   const rows = r.tensors.map((t) => [
     t.name,
@@ -337,8 +412,8 @@ function buildProgram(out: (s: string) => void): Command {
     )
     .option(
       '--activations <mode>',
-      'dynamic (activation scales at run time) or static (ranges measured on --calib are stored)',
-      COMPRESS_DEFAULTS.activations,
+      'static (ranges measured on --calib are stored: sparrow-int8 runs on them) or dynamic (activation scales at run time) ' +
+        '(default: static with --calib, else dynamic)',
     )
     .option(
       '--target-size <size>',
@@ -371,7 +446,7 @@ function buildProgram(out: (s: string) => void): Command {
           calib?: string;
           calibN: string;
           weightBits: string;
-          activations: string;
+          activations?: string;
           targetSize?: string;
           mean?: string;
           std?: string;
@@ -391,7 +466,8 @@ function buildProgram(out: (s: string) => void): Command {
           sparsity: num(o.sparsity, '--sparsity'),
           prune: (o.prune ?? (o.calib ? 'hessian' : 'magnitude')) as PruneMethod,
           weightBits: num(o.weightBits, '--weight-bits'),
-          activations: o.activations as ActivationMode,
+          // with calibration data the ranges are measured and stored unless asked otherwise
+          activations: (o.activations ?? (o.calib ? 'static' : COMPRESS_DEFAULTS.activations)) as ActivationMode,
           maxBatch: num(o.maxBatch, '--max-batch'),
           ...(o.targetSize !== undefined ? { targetBytes: parseSize(o.targetSize) } : {}),
         };
@@ -556,13 +632,19 @@ function buildProgram(out: (s: string) => void): Command {
         const report = inspectSparrow(stored);
         if (o.json) out(JSON.stringify(report));
         else {
-          const shared = base.weightBits < 8 ? `, at most ${2 ** base.weightBits} levels per tensor` : '';
           out(
             formatInspect(report, o.output) +
               '\n\n' +
-              `${result.layers.length} weight tensors pruned (${base.prune}, sparsity ${base.sparsity}) and quantized to int8 per output channel${shared}; ` +
-              'biases float32; float weights not stored.' +
-              (text ? ` ${text.kind} tokenizer stored (${text.tokenizer.length} bytes).` : ''),
+              formatCompressSummary(result.layers, {
+                prune: base.prune,
+                sparsity: base.sparsity,
+                weightBits: base.weightBits,
+                ...(base.targetBytes !== undefined ? { targetBytes: base.targetBytes } : {}),
+                bytes: stored.length,
+                activations: base.activations,
+                ranges: activationRangeCount(stored),
+              }) +
+              (text ? `\n${text.kind} tokenizer stored (${text.tokenizer.length} bytes).` : ''),
           );
         }
       },
@@ -756,6 +838,12 @@ function buildProgram(out: (s: string) => void): Command {
         const session = opened.engine;
         // the flags when given, else what a .sparrow model stores (pixel/255 then its mean/std)
         const pre = flags.mean || flags.std || !opened.preprocessing ? flags : imageBatchParams(opened.preprocessing);
+        const usual = USUAL_NORMALIZATION[o.dataset];
+        if (usual && !pre.mean && !pre.std)
+          process.stderr.write(
+            `sparrow: warning: evaluating ${o.dataset} on pixel/255 with no mean/std (none given${opened.sparrow ? ', none stored in the model' : ''}); ` +
+              `models trained on it usually expect --mean ${usual.mean.join(',')} --std ${usual.std.join(',')}\n`,
+          );
         const input = session.inputNames[0]!,
           output = session.outputNames[0]!;
         let correct = 0;
@@ -1022,7 +1110,15 @@ function buildProgram(out: (s: string) => void): Command {
         );
       const { existsSync } = await import('node:fs');
       if (!existsSync(dir)) throw new SparrowError('io_error', `no such folder: ${dir}`);
-      const re = o.filter ? new RegExp(o.filter) : undefined;
+      let re: RegExp | undefined;
+      try {
+        re = o.filter ? new RegExp(o.filter) : undefined;
+      } catch (e) {
+        throw new SparrowError(
+          'invalid_argument',
+          `--filter ${JSON.stringify(o.filter)} is not a valid regular expression: ${(e as Error).message}`,
+        );
+      }
       const r = await runConformance(dir, { filter: re ? (name) => re.test(name) : undefined, engine });
       if (o.json) out(JSON.stringify(r));
       else {
@@ -1057,7 +1153,8 @@ export async function main(argv: string[]): Promise<number> {
     removePendingTemps();
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      process.stderr.write(`sparrow: ${e.message.replace(/^error: /, '').split('\n')[0]}\n`);
+      // usage mistakes (unknown command or option, missing argument): coded like the other errors
+      process.stderr.write(`sparrow: usage: ${e.message.replace(/^error: /, '').split('\n')[0]}\n`);
       return 2;
     }
     if (isSparrowError(e)) {

@@ -232,6 +232,8 @@ export interface LayerReport {
   density: number;
   /** distinct int8 values */
   levels: number;
+  /** kept dense (not pruned) and 8-bit by the rule of denseEnds; absent for the other paths */
+  dense?: boolean;
 }
 
 export interface CompressResult {
@@ -447,7 +449,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
         // (rows, K) → the stored layout; per-row steps are the per-channel scales
         const q = cl.layout === 'rowsK' ? r.q : Int8Array.from(weightFromRowsK(cl, Float32Array.from(r.q)).data as Float32Array);
         quantized.set(L.value, { q, scales: r.step, axis: L.axis });
-        reports.push(layerReport(L, q));
+        reports.push({ ...layerReport(L, q), dense: ends.has(L.node.name) });
       }
       if (!sized || attempt >= 3) break;
       // the sequential pass codes a little differently from the per-layer estimates: re-aim
@@ -483,7 +485,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
       const bits = bitsOf(L.node.name);
       const q = bits < 8 ? shareInt8Levels(q8, bits).q : q8;
       quantized.set(L.value, { q, scales, axis: L.axis });
-      reports.push(layerReport(L, q));
+      reports.push({ ...layerReport(L, q), dense: ends.has(L.node.name) });
     }
   }
   opts.onProgress?.(layers.length, layers.length, '');

@@ -35,15 +35,15 @@ function intVar(v: string | undefined, dflt: number): number {
   return Number.isSafeInteger(n) && n > 0 ? n : dflt;
 }
 
-// labels per content hash (a hash names exact bytes: an entry never goes stale)
+// labels per content hash (a hash names exact bytes: an entry never goes stale); values, not
+// promises: no request awaits a promise another request created (workerd cancels such requests)
 const LABEL_ENTRIES = 64;
-const labelCache = new Map<string, Promise<string[] | null>>();
-function remember(sha: string, p: Promise<string[] | null>): Promise<string[] | null> {
+const labelCache = new Map<string, string[] | null>();
+function remember(sha: string, labels: string[] | null): string[] | null {
   labelCache.delete(sha);
-  labelCache.set(sha, p);
+  labelCache.set(sha, labels);
   while (labelCache.size > LABEL_ENTRIES) labelCache.delete(labelCache.keys().next().value!);
-  p.catch(() => labelCache.delete(sha));
-  return p;
+  return labels;
 }
 
 async function readImage(req: Request, limit: number): Promise<Uint8Array> {
@@ -84,7 +84,7 @@ export async function handleClassify(req: Request, env: ClassifyEnv, ref: string
     if (!Number.isSafeInteger(topN) || topN < 1)
       throw new HttpError('invalid_request', `k must be a positive integer, got ${JSON.stringify(k)}`);
   }
-  const engine = (env.ENGINE ?? 'sparrow-int8') as EngineName;
+  const engine = (env.ENGINE === 'sparrow-ref' ? 'reference' : (env.ENGINE ?? 'sparrow-int8')) as EngineName;
   if (!ENGINES.includes(engine)) throw new HttpError('internal', `ENGINE '${engine}' is not one of ${ENGINES.join(', ')}`);
   const maxModelBytes = intVar(env.MAX_MODEL_BYTES, DEFAULTS.maxModelBytes);
   const maxPixels = intVar(env.MAX_IMAGE_PIXELS, DEFAULTS.maxPixels);
@@ -103,7 +103,7 @@ export async function handleClassify(req: Request, env: ClassifyEnv, ref: string
     maxModelBytes,
     budget,
     onBytes: (bytes) => {
-      if (!labelCache.has(entry.sha256)) void remember(entry.sha256, (async () => labelsFrom(bytes))());
+      if (!labelCache.has(entry.sha256)) remember(entry.sha256, labelsFrom(bytes));
     },
   });
   const { top, ms, dims } = await cache.use(modelKey(entry.sha256, engine, entry.maxBatch), loader, async (m) => {
@@ -122,11 +122,11 @@ export async function handleClassify(req: Request, env: ClassifyEnv, ref: string
     const t0 = performance.now();
     const y = (await s.run({ [input]: feed }))[s.outputNames[0]!]!;
     const ms = performance.now() - t0;
-    const labels = await (labelCache.get(entry.sha256) ??
-      remember(
-        entry.sha256,
-        readBlob(bucket, id, entry.sha256).then((b) => (b ? labelsFrom(b) : null)),
-      ));
+    let labels = labelCache.get(entry.sha256);
+    if (labels === undefined) {
+      const b = await readBlob(bucket, id, entry.sha256);
+      labels = b ? remember(entry.sha256, labelsFrom(b)) : null;
+    }
     if (labels && labels.length !== y.dims[1])
       throw new HttpError('not_a_classifier', `model '${id}' stores ${labels.length} labels for ${y.dims[1]} classes`);
     return { top: topK(y, topN, labels)[0]!, ms, dims: [feed.dims[2]!, feed.dims[3]!] };

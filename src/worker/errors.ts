@@ -39,6 +39,8 @@ export const HTTP_CODES = {
   internal: 500,
   /** R2 failed or timed out; nothing half-done is visible; retry after Retry-After seconds */
   storage_unavailable: 503,
+  /** the isolate waited too long for a load slot, a model's run or memory; retry after Retry-After seconds */
+  busy: 503,
 } as const satisfies Record<string, number>;
 export type HttpCode = keyof typeof HTTP_CODES;
 

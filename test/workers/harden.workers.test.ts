@@ -259,8 +259,21 @@ describe('issue 15 reproductions', () => {
     const before = await snapshot();
     for (const id of ['MNIST-8', 'mnist-8.', 'Mnist-8', 'a.', 'x..y']) {
       expect(await errorOf(await put(id, MNIST)), id).toMatchObject({ status: 400, code: 'invalid_id' });
+    }
+    for (const id of ['mnist-8.', 'a.', 'x..y']) {
       expect((await errorOf(await req(`/v1/models/${id}`))).code, id).toBe('invalid_id');
     }
     expect(await snapshot()).toBe(before);
+  });
+
+  it('smaller: reads fold case, so MNIST-8 names the one model mnist-8 (never a second one)', async () => {
+    const id = 'case-fold';
+    expect((await put(id, MNIST)).status).toBe(201);
+    const lower = await req(`/v1/models/${id}`);
+    const upper = await req(`/v1/models/CASE-Fold`);
+    expect(upper.status).toBe(200);
+    expect(upper.headers.get('etag')).toBe(lower.headers.get('etag'));
+    expect(new Uint8Array(await upper.arrayBuffer())).toEqual(new Uint8Array(await lower.arrayBuffer()));
+    expect((await errorOf(await req(`/v1/models/CASE-FOLD-2`))).code).toBe('model_not_found');
   });
 });
