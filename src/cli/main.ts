@@ -13,6 +13,9 @@ import { loadDataset, loadDatasetSpec, type DatasetName } from '../io/datasets_n
 import { runConformance } from '../bench/conformance.js';
 import { checkModel, formatCheck } from './check.js';
 import { registerTextCommands, tokenizerAttachment } from './textgen.js';
+import * as answers from './answers.js';
+import { registerExport } from './export.js';
+import { withLabels } from '../format/labels.js';
 import { Session, type EngineName } from '../runtime/session.js';
 import { isOrtEngine, openEngine, prepareEngine, sessionEngine, type InferenceEngine, type OrtEngineName } from '../runtime/ort.js';
 import {
@@ -428,6 +431,7 @@ function buildProgram(out: (s: string) => void): Command {
       'store a tokenizer (tokenizer.json or a llama2.c tokenizer.bin) and the end ids / context length of the ONNX metadata ' +
         'in the file: generate and embed (CLI, Worker, browser) then need nothing else',
     )
+    .option('--labels <file>', 'class names, one per line, stored in the file (run/classify print the top-5 with them)')
     .option('--float', "store the weights as float32, not pruned or quantized: a lossless container whose outputs equal the ONNX model's")
     .option(
       '--max-batch <n>',
@@ -451,6 +455,7 @@ function buildProgram(out: (s: string) => void): Command {
           mean?: string;
           std?: string;
           tokenizer?: string;
+          labels?: string;
           float?: boolean;
           json?: boolean;
         },
@@ -490,8 +495,13 @@ function buildProgram(out: (s: string) => void): Command {
           throw new SparrowError('invalid_argument', `${model} is already a .sparrow file; compress takes the .onnx model`);
         // the tokenizer is read (and checked) before the work
         const text = o.tokenizer ? await tokenizerAttachment(bytes, o.tokenizer) : undefined;
-        const finish = (b: Uint8Array): Uint8Array => (text ? withText(b, text) : b);
         const graph = importOnnx(bytes);
+        const out0 = graph.outputs.length === 1 ? graph.values.get(graph.outputs[0]!)?.info : undefined;
+        const labels = o.labels ? await answers.labelsForCompress(o.labels, out0) : undefined;
+        const finish = (b: Uint8Array): Uint8Array => {
+          const t = text ? withText(b, text) : b;
+          return labels ? withLabels(t, labels) : t;
+        };
         // a model already quantized in QDQ form (or QOperator form, rewritten into it) keeps its
         // int8 weights and activation parameters
         const qop = lowerQOperator(graph);
@@ -661,8 +671,12 @@ function buildProgram(out: (s: string) => void): Command {
     .argument('<file>', 'a .sparrow file')
     .option('--json', 'print one JSON document')
     .action(async (file: string, o: { json?: boolean }) => {
-      const report = inspectSparrow(await readInput(file));
-      out(o.json ? JSON.stringify(report) : formatInspect(report, file));
+      const bytes = await readInput(file);
+      const report = inspectSparrow(bytes);
+      const details = answers.inspectDetails(bytes);
+      out(
+        o.json ? JSON.stringify({ ...report, ...details }) : `${formatInspect(report, file)}\n\n${answers.formatInspectDetails(details)}`,
+      );
     });
 
   program
@@ -704,11 +718,17 @@ function buildProgram(out: (s: string) => void): Command {
   program
     .command('run')
     .description(
-      'run a model on .npy inputs and write .npy outputs (uint8 pixel inputs are preprocessed: ' +
-        'pixel/255 then --mean/--std, or what a .sparrow model stores)',
+      'run a model on .npy inputs or a photo (--image) and write .npy outputs (uint8 pixel inputs are preprocessed: ' +
+        'pixel/255 then --mean/--std, or what a .sparrow model stores); a classifier also prints its top-5 with the stored labels',
     )
     .argument('<model>', 'an .onnx or .sparrow model')
-    .requiredOption('--input <name=file.npy...>', 'an input (repeat for several)')
+    .option('--input <name=file.npy...>', 'an input (repeat for several)')
+    .option(
+      '--image <file>',
+      "a PNG or JPEG for the model's image input: resized (shorter side) and center-cropped as torchvision does, then preprocessed",
+    )
+    .option('--resize <n>', '--image: the shorter side before the center crop (default: the input size: Resize(H) + CenterCrop(H, W))')
+    .option('--top <k>', 'classifiers (one [N, C] output): how many classes to print', '5')
     .option(
       '--engine <engine>',
       `engine: ${Object.keys(ENGINES).join(', ')} (.sparrow: sparrow-f32, sparrow-int8, sparrow-ref)`,
@@ -718,46 +738,76 @@ function buildProgram(out: (s: string) => void): Command {
     .option('--std <a,b,c>', "per-channel std for uint8 pixel inputs (default: a .sparrow model's own)")
     .option('--out <dir>', 'folder for the output .npy files', '.')
     .option('--json', 'print one JSON document')
-    .action(async (model: string, o: { input: string[]; engine: string; mean?: string; std?: string; out: string; json?: boolean }) => {
-      engineOf(o.engine);
-      const mean = parseList(o.mean, '--mean'),
-        std = parseList(o.std, '--std');
-      const opened = await openModel(model, o.engine);
-      const session = opened.engine;
-      // uint8 pixels → float32: the flags if given (any input), else a .sparrow model's stored preprocessing (its input)
-      const pre =
-        mean || std ? { input: undefined, scale: 1 / 255, ...(mean ? { mean } : {}), ...(std ? { std } : {}) } : opened.preprocessing;
-      const feeds: Record<string, Tensor> = {};
-      for (const p of o.input) {
-        const eq = p.indexOf('=');
-        if (eq <= 0) throw new SparrowError('invalid_argument', `--input expects name=file.npy, got "${p}"`);
-        const a = parseNpy(await readInput(p.slice(eq + 1)));
-        const name = p.slice(0, eq);
-        let t = { dtype: a.dtype, dims: a.shape, data: a.data } as Tensor;
-        if (pre && t.dtype === 'uint8' && (pre.input === undefined || pre.input === name)) t = preprocessPixels(t, pre);
-        feeds[name] = t;
-      }
-      const t0 = performance.now();
-      const outs = await session.run(feeds);
-      const ms = performance.now() - t0;
-      const { mkdir } = await import('node:fs/promises');
-      await mkdir(o.out, { recursive: true });
-      const outputs: Record<string, { dims: number[]; dtype: string; file: string }> = {};
-      for (const [name, t] of Object.entries(outs)) {
-        const file = join(o.out, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.npy`);
-        await writeOutput(file, toNpy(t));
-        outputs[name] = { dims: t.dims, dtype: t.dtype, file };
-      }
-      const doc = { engine: o.engine, ms: Math.round(ms * 1000) / 1000, outputs };
-      out(
-        o.json
-          ? JSON.stringify(doc)
-          : Object.entries(outputs)
-              .map(([n, x]) => `${n}: ${x.dtype} [${x.dims}] -> ${x.file}`)
-              .concat(`${ms.toFixed(2)} ms (${o.engine})`)
-              .join('\n'),
-      );
-    });
+    .action(
+      async (
+        model: string,
+        o: {
+          input?: string[];
+          image?: string;
+          resize?: string;
+          top: string;
+          engine: string;
+          mean?: string;
+          std?: string;
+          out: string;
+          json?: boolean;
+        },
+      ) => {
+        engineOf(o.engine);
+        if (!o.input?.length === !o.image)
+          throw new SparrowError('invalid_argument', 'give the inputs: --input <name=file.npy> (repeatable) or --image <photo.png|jpg>');
+        const topN = Number(o.top);
+        if (!Number.isInteger(topN) || topN < 1)
+          throw new SparrowError('invalid_argument', `--top must be a positive integer, got ${o.top}`);
+        const resize = o.resize === undefined ? undefined : Number(o.resize);
+        if (resize !== undefined && !(Number.isInteger(resize) && resize > 0))
+          throw new SparrowError('invalid_argument', `--resize must be a positive integer, got ${o.resize}`);
+        const mean = parseList(o.mean, '--mean'),
+          std = parseList(o.std, '--std');
+        const opened = await openModel(model, o.engine);
+        const session = opened.engine;
+        // uint8 pixels → float32: the flags if given (any input), else a .sparrow model's stored preprocessing (its input)
+        const pre =
+          mean || std ? { input: undefined, scale: 1 / 255, ...(mean ? { mean } : {}), ...(std ? { std } : {}) } : opened.preprocessing;
+        const feeds: Record<string, Tensor> = {};
+        if (o.image) {
+          const name = session.inputNames[0]!;
+          Object.assign(feeds, await answers.imageFeed(o.image, name, await answers.modelInputInfo(model, name), pre, resize));
+        }
+        for (const p of o.input ?? []) {
+          const eq = p.indexOf('=');
+          if (eq <= 0) throw new SparrowError('invalid_argument', `--input expects name=file.npy, got "${p}"`);
+          const a = parseNpy(await readInput(p.slice(eq + 1)));
+          const name = p.slice(0, eq);
+          let t = { dtype: a.dtype, dims: a.shape, data: a.data } as Tensor;
+          if (pre && t.dtype === 'uint8' && (pre.input === undefined || pre.input === name)) t = preprocessPixels(t, pre);
+          feeds[name] = t;
+        }
+        const t0 = performance.now();
+        const outs = await session.run(feeds);
+        const ms = performance.now() - t0;
+        const { mkdir } = await import('node:fs/promises');
+        await mkdir(o.out, { recursive: true });
+        const outputs: Record<string, { dims: number[]; dtype: string; file: string }> = {};
+        for (const [name, t] of Object.entries(outs)) {
+          const file = join(o.out, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.npy`);
+          await writeOutput(file, toNpy(t));
+          outputs[name] = { dims: t.dims, dtype: t.dtype, file };
+        }
+        const cls = answers.classifierOutput(outs);
+        const top = cls ? answers.topK(outs[cls]!, topN, await answers.modelLabels(model)) : undefined;
+        const doc = { engine: o.engine, ms: Math.round(ms * 1000) / 1000, outputs, ...answers.topFields(top) };
+        out(
+          o.json
+            ? JSON.stringify(doc)
+            : Object.entries(outputs)
+                .map(([n, x]) => `${n}: ${x.dtype} [${x.dims}] -> ${x.file}`)
+                .concat(top ? answers.formatTop(top) : [])
+                .concat(`${ms.toFixed(2)} ms (${o.engine})`)
+                .join('\n'),
+        );
+      },
+    );
 
   program
     .command('eval')
@@ -1134,6 +1184,7 @@ function buildProgram(out: (s: string) => void): Command {
     });
 
   registerTextCommands(program, out);
+  registerExport(program, out);
   return program;
 }
 

@@ -32,6 +32,8 @@ export const HTTP_CODES = {
   max_tokens_exceeded: 400,
   not_a_decoder: 422,
   not_an_encoder: 422,
+  // /classify (src/worker/classify.ts)
+  not_a_classifier: 422,
   no_tokenizer: 422,
   conflict: 409,
   internal: 500,

@@ -44,6 +44,7 @@ import { ModelCache, type CachedModel } from './cache.js';
 import { checkContainer, effectiveMaxBatch, loadError, loadModel, modelKey, storedLoader } from './admit.js';
 import { bodyKind, feedsFromJson, feedsFromNpy, outputToNpy, outputsToJson } from './infer.js';
 import { registerTextRoutes } from './text_routes.js';
+import { registerClassifyRoute } from './classify.js';
 
 const MiB = 1024 * 1024;
 const DEFAULTS = { maxModelBytes: 16 * MiB, maxInferBytes: 4 * MiB, cacheBytes: 96 * MiB, r2TimeoutMs: 10_000 };
@@ -406,6 +407,7 @@ app.post('/v1/models/:ref/infer', async (c) => {
 });
 app.all('/v1/models/:ref/infer', methodNotAllowed('POST'));
 registerTextRoutes(app, modelCache);
+registerClassifyRoute(app, modelCache);
 
 /**
  * This isolate's memory (tracked: charges of the cached models + loads in flight, never above the
