@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseHeaderPrefix } from '../src/format/container.js';
+import { parseNpy, writeNpy } from '../src/io/npy.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MNIST = 'examples/models/mnist-8.onnx';
@@ -94,6 +95,33 @@ describe('compress --calib', () => {
     expect(r.stdout).toMatch(/size target of 9000 bytes \(\d+ written\)/);
     expect(r.stdout).not.toMatch(/sparsity 0\.5/);
     expect(r.stdout).toContain(`(${readFileSync(f).length} written)`);
+  });
+});
+
+describe('run and eval: the default engine (defaultEngine)', () => {
+  it('a .sparrow with activation ranges runs on sparrow-int8, one without on sparrow-f32, an .onnx on sparrow-f32', () => {
+    const withRanges = join(tmp, 'default-static.sparrow');
+    const without = join(tmp, 'default-dynamic.sparrow');
+    expect(sparrow('compress', MNIST, '-o', withRanges, '--calib', CALIB).status).toBe(0);
+    expect(sparrow('compress', MNIST, '-o', without, '--calib', CALIB, '--activations', 'dynamic').status).toBe(0);
+    const x = join(tmp, 'digit.npy');
+    const digits = parseNpy(new Uint8Array(readFileSync(join(ROOT, 'examples/calib/mnist-t10k-9000-9015.npy'))));
+    writeFileSync(
+      x,
+      writeNpy(
+        Float32Array.from((digits.data as Uint8Array).slice(0, 784), (v) => v / 255),
+        [1, 1, 28, 28],
+      ),
+    );
+    const engineOf = (model: string, ...more: string[]): string => {
+      const r = sparrow('run', model, '--input', `Input3=${x}`, '--out', tmp, '--json', ...more);
+      expect(r.status, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { engine: string }).engine;
+    };
+    expect(engineOf(withRanges)).toBe('sparrow-int8');
+    expect(engineOf(without)).toBe('sparrow-f32');
+    expect(engineOf(MNIST)).toBe('sparrow-f32');
+    expect(engineOf(withRanges, '--engine', 'sparrow-f32')).toBe('sparrow-f32');
   });
 });
 

@@ -16,7 +16,7 @@ import { registerTextCommands, tokenizerAttachment } from './textgen.js';
 import * as answers from './answers.js';
 import { registerExport } from './export.js';
 import { withLabels } from '../format/labels.js';
-import { Session, type EngineName } from '../runtime/session.js';
+import { Session, defaultEngine, type EngineName } from '../runtime/session.js';
 import { isOrtEngine, openEngine, prepareEngine, sessionEngine, type InferenceEngine, type OrtEngineName } from '../runtime/ort.js';
 import {
   DEFAULT_MAX_BATCH,
@@ -105,6 +105,8 @@ function isSparrowFile(bytes: Uint8Array): boolean {
 
 interface OpenedModel {
   engine: InferenceEngine;
+  /** the engine's name (the default chosen when none was given) */
+  name: string;
   preprocessing: Preprocessing | null;
   sparrow: boolean;
 }
@@ -117,9 +119,14 @@ const USUAL_NORMALIZATION: Readonly<Record<string, { mean: number[]; std: number
   cifar10: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
 };
 
-/** An ONNX model on any engine, or a `.sparrow` model (recognised by its magic) on Sparrow's float engines. */
-async function openModel(path: string, engine = 'sparrow-f32'): Promise<OpenedModel> {
+/**
+ * An ONNX model on any engine, or a `.sparrow` model (recognised by its magic) on Sparrow's engines.
+ * No engine given: the documented default (defaultEngine: sparrow-int8 for a .sparrow with stored
+ * activation ranges, else sparrow-f32).
+ */
+async function openModel(path: string, given?: string): Promise<OpenedModel> {
   const bytes = await readInput(path);
+  const engine = given ?? defaultEngine(bytes);
   const kind = engineOf(engine);
   if (isSparrowFile(bytes)) {
     if (isOrtEngine(kind)) {
@@ -129,9 +136,9 @@ async function openModel(path: string, engine = 'sparrow-f32'): Promise<OpenedMo
       );
     }
     const session = await Session.fromSparrow(bytes, { engine: kind });
-    return { engine: sessionEngine(engine, session), preprocessing: session.preprocessing, sparrow: true };
+    return { engine: sessionEngine(engine, session), name: engine, preprocessing: session.preprocessing, sparrow: true };
   }
-  return { engine: await openEngine(engine, kind, bytes), preprocessing: null, sparrow: false };
+  return { engine: await openEngine(engine, kind, bytes), name: engine, preprocessing: null, sparrow: false };
 }
 
 /** An output as .npy bytes: bool as uint8, float16 as '<f2', bfloat16 (no .npy type) as float32 values. */
@@ -731,8 +738,8 @@ function buildProgram(out: (s: string) => void): Command {
     .option('--top <k>', 'classifiers (one [N, C] output): how many classes to print', '5')
     .option(
       '--engine <engine>',
-      `engine: ${Object.keys(ENGINES).join(', ')} (.sparrow: sparrow-f32, sparrow-int8, sparrow-ref)`,
-      'sparrow-f32',
+      `engine: ${Object.keys(ENGINES).join(', ')} (.sparrow: sparrow-f32, sparrow-int8, reference; ` +
+        'default: sparrow-int8 for a .sparrow with activation ranges, else sparrow-f32)',
     )
     .option('--mean <a,b,c>', "per-channel mean for uint8 pixel inputs, after pixel/255 (default: a .sparrow model's own)")
     .option('--std <a,b,c>', "per-channel std for uint8 pixel inputs (default: a .sparrow model's own)")
@@ -746,14 +753,14 @@ function buildProgram(out: (s: string) => void): Command {
           image?: string;
           resize?: string;
           top: string;
-          engine: string;
+          engine?: string;
           mean?: string;
           std?: string;
           out: string;
           json?: boolean;
         },
       ) => {
-        engineOf(o.engine);
+        if (o.engine !== undefined) engineOf(o.engine);
         if (!o.input?.length === !o.image)
           throw new SparrowError('invalid_argument', 'give the inputs: --input <name=file.npy> (repeatable) or --image <photo.png|jpg>');
         const topN = Number(o.top);
@@ -796,14 +803,14 @@ function buildProgram(out: (s: string) => void): Command {
         }
         const cls = answers.classifierOutput(outs);
         const top = cls ? answers.topK(outs[cls]!, topN, await answers.modelLabels(model)) : undefined;
-        const doc = { engine: o.engine, ms: Math.round(ms * 1000) / 1000, outputs, ...answers.topFields(top) };
+        const doc = { engine: opened.name, ms: Math.round(ms * 1000) / 1000, outputs, ...answers.topFields(top) };
         out(
           o.json
             ? JSON.stringify(doc)
             : Object.entries(outputs)
                 .map(([n, x]) => `${n}: ${x.dtype} [${x.dims}] -> ${x.file}`)
                 .concat(top ? answers.formatTop(top) : [])
-                .concat(`${ms.toFixed(2)} ms (${o.engine})`)
+                .concat(`${ms.toFixed(2)} ms (${opened.name})`)
                 .join('\n'),
         );
       },
@@ -817,7 +824,10 @@ function buildProgram(out: (s: string) => void): Command {
     .requiredOption('--data <path>', 'mnist: folder with the t10k IDX .gz files; cifar10: the binary file')
     .option('--offset <k>', 'skip the first K records', '0')
     .option('--limit <n>', 'evaluate at most N records')
-    .option('--engine <engine>', `engine: ${Object.keys(ENGINES).join(', ')}`, 'sparrow-f32')
+    .option(
+      '--engine <engine>',
+      `engine: ${Object.keys(ENGINES).join(', ')} (default: sparrow-int8 for a .sparrow with activation ranges, else sparrow-f32)`,
+    )
     .option('--mean <a,b,c>', "per-channel mean, applied after pixel/255 (default: a .sparrow model's own, else none)")
     .option('--std <a,b,c>', "per-channel std (default: a .sparrow model's own, else none)")
     .option('--batch <n>', 'images per run', '1')
@@ -830,14 +840,14 @@ function buildProgram(out: (s: string) => void): Command {
           data: string;
           offset: string;
           limit?: string;
-          engine: string;
+          engine?: string;
           mean?: string;
           std?: string;
           batch: string;
           json?: boolean;
         },
       ) => {
-        engineOf(o.engine);
+        if (o.engine !== undefined) engineOf(o.engine);
         if (o.dataset !== 'mnist' && o.dataset !== 'cifar10')
           throw new SparrowError('invalid_argument', `--dataset must be mnist or cifar10, got ${o.dataset}`);
         const set = loadDataset(o.dataset as DatasetName, o.data);
@@ -870,11 +880,11 @@ function buildProgram(out: (s: string) => void): Command {
           if (!o.json && (i / batch) % 500 === 0) process.stderr.write(`\r${i + b}/${n}`);
         }
         if (!o.json) process.stderr.write('\n');
-        const doc = { model, dataset: o.dataset, engine: o.engine, n, top1: correct / n };
+        const doc = { model, dataset: o.dataset, engine: opened.name, n, top1: correct / n };
         out(
           o.json
             ? JSON.stringify(doc)
-            : `${model} on ${o.dataset} [${offset}, ${offset + n}): top-1 ${(100 * doc.top1).toFixed(2)}% (${correct}/${n}, ${o.engine})`,
+            : `${model} on ${o.dataset} [${offset}, ${offset + n}): top-1 ${(100 * doc.top1).toFixed(2)}% (${correct}/${n}, ${opened.name})`,
         );
       },
     );
