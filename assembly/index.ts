@@ -21,3 +21,5 @@ export { f32_deconv2d__wasmsimd, f32_deconv2d_work_bytes, f32_col2im__wasmsimd }
 export { f32_resample2d__wasmsimd, f32_resample2d_work_bytes } from './f32ops/resample';
 // fused attention (src/runtime/f32/attention.ts)
 export { f32_attention__wasmsimd, f32_attention_work_bytes } from './f32/attention';
+// exact greedy OBS pruning for sparrow compress (src/compress/obc.ts)
+export { obc_prune_rows__wasmsimd, obc_work_bytes } from './obc';

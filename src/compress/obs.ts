@@ -328,15 +328,29 @@ export interface ExactObsOptions {
   pattern?: SparsityPattern;
 }
 
-/**
- * Exact greedy OBS (OBC): per row, repeatedly removes the free weight of least saliency
- * w_q² / [H_F⁻¹]_qq, re-fits all other free weights optimally (δ = −w_q/[H_F⁻¹]_qq · H_F⁻¹[:, q])
- * and downdates H_F⁻¹, until round(sparsity · K) weights (or n per N:M group) are gone. The
- * kept weights are then the least-squares optimum for the chosen mask (w.r.t. the damped H).
- * O(rows · k · K²): for small layers, checks and experiments. W: (rows, K), H: (K, K).
- */
-export function obsPruneExact(W: Float32Array, H: Float64Array, sparsity: number, opts: ExactObsOptions = {}): Float32Array {
-  const where = 'obsPruneExact';
+/** What exact greedy OBS starts from: shared by obsPruneExact and the WASM twin (obc.ts). */
+export interface ExactObsSetup {
+  rows: number;
+  K: number;
+  /** the weights (rows, K), dead columns zeroed */
+  W64: Float64Array;
+  /** (H + λI)⁻¹ (K, K), full and symmetric, dead columns decoupled */
+  Hinv: Float64Array;
+  /** columns with H_ii = 0 */
+  dead: Uint8Array;
+  /** weights pruned per row */
+  target: number;
+  nm: { n: number; m: number } | null;
+}
+
+/** Checks the arguments and prepares exact greedy OBS (file header; obsPruneExact). */
+export function exactObsSetup(
+  W: Float32Array,
+  H: Float64Array,
+  sparsity: number,
+  opts: ExactObsOptions = {},
+  where = 'obsPruneExact',
+): ExactObsSetup {
   const p = problemOf(W, H, where);
   const { rows, K } = p;
   checkSparsity(sparsity);
@@ -346,9 +360,33 @@ export function obsPruneExact(W: Float32Array, H: Float64Array, sparsity: number
   const W64 = Float64Array.from(W);
   const { Hd, dead } = prepareHessian(H, W64, p, damp);
   const { L } = choleskyDamped(Hd, K, 0);
-  const Hinv0 = choleskyInverse(L, K); // (K, K)
+  const Hinv = choleskyInverse(L, K); // (K, K)
   const target = nm ? (K / nm.m) * nm.n : Math.min(K, Math.round(sparsity * K));
+  return { rows, K, W64, Hinv, dead, target, nm };
+}
+
+/**
+ * Exact greedy OBS (OBC): per row, repeatedly removes the free weight of least saliency
+ * w_q² / [H_F⁻¹]_qq, re-fits all other free weights optimally (δ = −w_q/[H_F⁻¹]_qq · H_F⁻¹[:, q])
+ * and downdates H_F⁻¹, until round(sparsity · K) weights (or n per N:M group) are gone. The
+ * kept weights are then the least-squares optimum for the chosen mask (w.r.t. the damped H).
+ * O(rows · k · K²): the plain reference of the WASM kernel (src/compress/obc.ts,
+ * assembly/obc.ts), which compress uses. W: (rows, K), H: (K, K).
+ */
+export function obsPruneExact(W: Float32Array, H: Float64Array, sparsity: number, opts: ExactObsOptions = {}): Float32Array {
+  return obsPruneExactDetailed(W, H, sparsity, opts).W;
+}
+
+/** obsPruneExact plus the mask (rows, K), 1 = pruned (dead columns included). */
+export function obsPruneExactDetailed(
+  W: Float32Array,
+  H: Float64Array,
+  sparsity: number,
+  opts: ExactObsOptions = {},
+): { W: Float32Array; mask: Uint8Array } {
+  const { rows, K, W64, Hinv: Hinv0, dead, target, nm } = exactObsSetup(W, H, sparsity, opts);
   const out = new Float32Array(rows * K);
+  const mask = new Uint8Array(rows * K).fill(1);
   // Per row, the free set is kept compact: idx[t] = original column of free slot t, w (nf) its
   // weights, Hc (nf, nf) = H_F⁻¹. Removing slot q downdates and compacts Hc in place.
   const Hc = new Float64Array(K * K);
@@ -401,9 +439,15 @@ export function obsPruneExact(W: Float32Array, H: Float64Array, sparsity: number
       }
       nf = m;
     }
-    for (let t = 0; t < nf; t++) if (!dead[idx[t]!]) out[r * K + idx[t]!] = w[t]!;
+    for (let t = 0; t < nf; t++) {
+      const j = idx[t]!;
+      if (!dead[j]) {
+        out[r * K + j] = w[t]!;
+        mask[r * K + j] = 0;
+      }
+    }
   }
-  return out;
+  return { W: out, mask };
 }
 
 export interface ObdOptions {

@@ -197,6 +197,10 @@ export interface WasmExports {
   f32_attention__wasmsimd(d: usize, q: usize, k: usize, v: usize, m: usize, o: usize, work: usize): i32;
   /** assembly/f32/attention/f32_attention_work_bytes */
   f32_attention_work_bytes(d: usize): i32;
+  /** assembly/obc/obc_prune_rows__wasmsimd */
+  obc_prune_rows__wasmsimd(w: usize, hinv: usize, mask: usize, rows: i32, K: i32, target: i32, nmN: i32, nmM: i32, work: usize): void;
+  /** assembly/obc/obc_work_bytes */
+  obc_work_bytes(K: i32): usize;
   /** assembly/f32ops/binary/f32_add_bcast__wasmsimd */
   f32_add_bcast__wasmsimd(d: usize, a: usize, b: usize, y: usize): void;
   /** assembly/f32ops/binary/f32_sub_bcast__wasmsimd */
