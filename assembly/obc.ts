@@ -4,7 +4,7 @@
 // reference, so the results agree bit for bit (f64x2 lanes do elementwise mul/sub, no FMA).
 //
 // Per row r of W (rows, K): the free set starts as all K columns with Hc = H⁻¹ (K, K, the
-// damped inverse Hessian, full, row-major). `target` times: pick the free slot t with the
+// damped inverse Hessian, full, row-major). targets[r] times: pick the free slot t with the
 // least w_t² / Hc_tt (first on ties; with N:M, only slots whose group of nmM columns still has
 // fewer than nmN pruned), then
 //   w −= (w_q / d) · Hc[:, q]                           (d = Hc_qq; sets w_q to 0)
@@ -13,7 +13,8 @@
 // column j was pruned.
 //
 // Buffers (byte offsets): w f64 (rows·K) in/out, hinv f64 (K·K) in, mask u8 (rows·K) out,
-// work: obc_work_bytes(K).
+// targets i32 (rows): removals per row, work: obc_work_bytes(K), trace f64 (rows·K) out or 0:
+// trace[r·K + step] = the saliency w_q²/Hc_qq of the step-th removal of row r (twice its loss).
 
 // @ts-ignore: decorator
 @inline function ld(p: usize): f64 { return load<f64>(p); }
@@ -23,7 +24,7 @@ export function obc_work_bytes(K: i32): usize {
   return <usize>K * <usize>K * 8 + <usize>K * 8 * 2 + <usize>K * 4 * 2 + 16;
 }
 
-export function obc_prune_rows__wasmsimd(w: usize, hinv: usize, mask: usize, rows: i32, K: i32, target: i32, nmN: i32, nmM: i32, work: usize): void {
+export function obc_prune_rows__wasmsimd(w: usize, hinv: usize, mask: usize, rows: i32, K: i32, targets: usize, nmN: i32, nmM: i32, work: usize, trace: usize): void {
   const KK = <usize>K * <usize>K;
   const Hc = work;
   const wv = Hc + KK * 8;
@@ -39,6 +40,7 @@ export function obc_prune_rows__wasmsimd(w: usize, hinv: usize, mask: usize, row
     for (let j = 0; j < K; j++) store<i32>(idx + (<usize>j << 2), j);
     if (useNm) memory.fill(gc, 0, <usize>K * 4);
     let nf = K;
+    const target = load<i32>(targets + (<usize>r << 2));
     for (let step = 0; step < target; step++) {
       let q = -1;
       let best = Infinity;
@@ -55,6 +57,7 @@ export function obc_prune_rows__wasmsimd(w: usize, hinv: usize, mask: usize, row
         }
       }
       if (q < 0) break;
+      if (trace != 0) store<f64>(trace + ((<usize>r * <usize>K + <usize>step) << 3), best);
       const nfu = <usize>nf, qu = <usize>q;
       const d = ld(Hc + ((qu * nfu + qu) << 3));
       const f = ld(wv + (qu << 3)) / d;

@@ -9,11 +9,16 @@
 //    weights are 0 exactly where the mask is 1;
 //  - the kept weights are the least-squares optimum for the mask (w_F + H_FF⁻¹ H_FM w_M with
 //    the damped H, from a naive solver), to 1e-6 relative;
-//  - both the release and the debug build (bounds-checked) give the same result.
+//  - both the release and the debug build (bounds-checked) give the same result;
+//  - per-row counts and the saliency trace: equal between WASM and reference; obcLayerCounts
+//    against brute force (every split of the total over 3 rows) on the running-max losses;
+//  - obcLayerPrune (OBC's layer mask, counts spread over rows) removes exactly round(s·K)·rows
+//    weights, WASM equal to the reference, and its reconstruction error is never above the
+//    same-count-per-row exact OBS on the problems tried.
 import { describe, it, expect, beforeAll } from 'vitest';
 import fc from 'fast-check';
-import { obsPruneExact, obsPruneExactDetailed } from '../src/compress/obs.js';
-import { obsPruneExactWasm } from '../src/compress/obc.js';
+import { obcLayerCounts, obsPruneExact, obsPruneExactDetailed, reconstructionError } from '../src/compress/obs.js';
+import { obcLayerPrune, obsPruneExactWasm } from '../src/compress/obc.js';
 import { loadWasmNode } from '../src/wasm/node.js';
 import type { SparrowWasm } from '../src/wasm/gateway.js';
 
@@ -158,5 +163,73 @@ describe('obsPruneExactWasm vs obsPruneExact', () => {
     const b = obsPruneExactWasm(debug, W, H, 0.7);
     expect(Array.from(b.W)).toEqual(Array.from(a.W));
     expect(Array.from(a.W)).toEqual(Array.from(obsPruneExact(W, H, 0.7)));
+  });
+
+  it('per-row counts and the trace: WASM equals the reference', () => {
+    const { W, H } = problem(11, 5, 29, [3]);
+    const rowCounts = Int32Array.from([0, 5, 29, 12, 17]);
+    const t1 = new Float64Array(5 * 29),
+      t2 = new Float64Array(5 * 29);
+    const ref = obsPruneExactDetailed(W, H, 0.5, { rowCounts, trace: t1 });
+    const got = obsPruneExactWasm(release, W, H, 0.5, { rowCounts, trace: t2 });
+    expect(Array.from(got.W)).toEqual(Array.from(ref.W));
+    expect(Array.from(t2)).toEqual(Array.from(t1));
+    for (let r = 0; r < 5; r++) {
+      let z = 0;
+      for (let j = 0; j < 29; j++) z += got.mask[r * 29 + j]!;
+      expect(z).toBe(Math.max(rowCounts[r]!, 1)); // the dead column 3 always counts
+    }
+  });
+});
+
+describe('OBC layer masks', () => {
+  it('obcLayerCounts: the split of the total over the rows with the least summed running-max loss (brute force)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: 0, max: 10, noNaN: true }), { minLength: 12, maxLength: 12 }),
+        fc.integer({ min: 0, max: 12 }),
+        (vals, total) => {
+          const rows = 3,
+            K = 4;
+          const trace = Float64Array.from(vals);
+          const counts = obcLayerCounts(trace, rows, K, K, total);
+          const cum = (r: number, k: number): number => {
+            let run = 0,
+              s = 0;
+            for (let i = 0; i < k; i++) {
+              run = Math.max(run, trace[r * K + i]!);
+              s += run;
+            }
+            return s;
+          };
+          let best = Infinity;
+          for (let a = 0; a <= K; a++)
+            for (let b = 0; b <= K; b++) {
+              const c = total - a - b;
+              if (c < 0 || c > K) continue;
+              best = Math.min(best, cum(0, a) + cum(1, b) + cum(2, c));
+            }
+          expect(counts.reduce((x, y) => x + y, 0)).toBe(total);
+          expect(cum(0, counts[0]!) + cum(1, counts[1]!) + cum(2, counts[2]!)).toBeCloseTo(best, 9);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('obcLayerPrune: exact total, WASM equals the reference, error ≤ same count per row', () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const rows = 8,
+        K = 40;
+      const { W, H } = problem(seed, rows, K);
+      for (const s of [0.5, 0.7]) {
+        const a = obcLayerPrune(release, W, H, s);
+        const b = obcLayerPrune(undefined, W, H, s);
+        expect(Array.from(a.W)).toEqual(Array.from(b.W));
+        expect(a.mask.reduce((x, y) => x + y, 0)).toBe(Math.round(s * K) * rows);
+        const uniform = obsPruneExact(W, H, s);
+        expect(reconstructionError(W, a.W, H)).toBeLessThanOrEqual(reconstructionError(W, uniform, H) * (1 + 1e-9));
+      }
+    }
   });
 });

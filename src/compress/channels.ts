@@ -31,11 +31,18 @@ import type { Tensor } from '../ops/types.js';
 import { collectLayerInputs, findWeightLayers, runWithHook, type CalibAccel } from './calib.js';
 import { choleskyDamped, choleskyInverse } from './linalg.js';
 
-export type ChannelScope = 'uniform';
+/**
+ * 'uniform': every prunable layer loses round(fraction · C) channels. 'flops': `fraction` of
+ * the prunable pairs' multiply-adds go, spread by cost: on the float network, each pair's
+ * greedy removal curve E_p(k) is measured once and divided by the energy of B's output (a
+ * relative error), then channels are taken one at a time from the pair with the least added
+ * relative error per multiply-add saved, until the FLOP budget is met.
+ */
+export type ChannelScope = 'uniform' | 'flops';
 
 export interface ChannelPruneOptions {
   accel?: CalibAccel;
-  /** 'uniform' (default): each prunable layer loses round(fraction · C) channels */
+  /** 'uniform' (default) or 'flops' (ChannelScope) */
   scope?: ChannelScope;
   /** relative damping of H (default 0.01) */
   damp?: number;
@@ -156,11 +163,13 @@ export function groupObs(
   C: number,
   kk: number,
   remove: number,
-): { removed: number[]; W: Float64Array; cost: number } {
+  already: ReadonlySet<number> = new Set(),
+): { removed: number[]; W: Float64Array; cost: number; Hinv: Float64Array } {
   const K1 = C * kk + 1;
   const W = Float64Array.from(Wt);
   const Hi = Float64Array.from(Hinv);
   const alive = new Uint8Array(C).fill(1);
+  for (const c of already) alive[c] = 0;
   const removed: number[] = [];
   let cost = 0;
   const sub = new Float64Array(kk * kk);
@@ -226,7 +235,173 @@ export function groupObs(
     removed.push(best);
     cost += bestCost;
   }
-  return { removed, W, cost };
+  return { removed, W, cost, Hinv: Hi };
+}
+
+interface PairSpec {
+  b: Node;
+  wb: Tensor;
+  C: number;
+  rows: number;
+  kk: number;
+}
+
+/**
+ * Per pair: B̃ = [W | b] ((rows, K+1)), H̃ ((K+1), (K+1), damped) and its inverse, from B's input
+ * patches on the graph `g` as it is (two passes over the calibration set for all pairs together).
+ */
+function pairProblems(
+  g: Graph,
+  batches: readonly Tensor[],
+  specs: readonly PairSpec[],
+  damp: number,
+  accel: CalibAccel | undefined,
+): Array<{ Hinv: Float64Array; Wt: Float64Array; Ht: Float64Array }> {
+  // H = 2 XᵀX of B's patches (calib.ts), and the patch mean from the same inputs
+  const stats = collectLayerInputs(
+    g,
+    batches,
+    specs.map((p) => p.b.name),
+    accel ? { accel } : {},
+  );
+  const byName = new Map(specs.map((p, i) => [p.b.name, i]));
+  const mus = specs.map((p) => new Float64Array(p.C * p.kk));
+  const counts = specs.map(() => 0);
+  for (const x of batches) {
+    runWithHook(
+      g,
+      { [g.inputs[0]!]: x },
+      (node, inputs) => {
+        const i = byName.get(node.name);
+        if (i === undefined) return;
+        const r = patchMean(inputs[0]!, node, specs[i]!.wb.dims);
+        const mu = mus[i]!;
+        for (let k = 0; k < mu.length; k++) mu[k]! += r.mu[k]!;
+        counts[i]! += r.count;
+      },
+      accel,
+    );
+  }
+  return specs.map(({ b, wb, C, rows, kk }, idx) => {
+    const st = stats.get(b.name)!;
+    const K = C * kk,
+      K1 = K + 1;
+    const mu = mus[idx]!;
+    const n = st.nSamples;
+    for (let i = 0; i < K; i++) mu[i]! /= counts[idx]!;
+    const Ht = new Float64Array(K1 * K1);
+    for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) Ht[i * K1 + j] = st.H[i * K + j]!;
+    // the constant input's row and column: Σ 2·x = 2nμ, Σ 2·1 = 2n (sampled positions: μ of all,
+    // n of the sampled, a close approximation)
+    for (let i = 0; i < K; i++) {
+      Ht[i * K1 + K] = 2 * n * mu[i]!;
+      Ht[K * K1 + i] = 2 * n * mu[i]!;
+    }
+    Ht[K * K1 + K] = 2 * n;
+    let mean = 0;
+    for (let i = 0; i < K; i++) mean += st.H[i * K + i]!;
+    const lambda = (damp * mean) / K;
+    for (let i = 0; i < K1; i++) {
+      if (Ht[i * K1 + i] === 0) Ht[i * K1 + i] = 1; // a dead input column
+      Ht[i * K1 + i]! += lambda;
+    }
+    const Hinv = spdInverse(Ht, K1);
+    const bias = b.inputs[2] ? (g.values.get(b.inputs[2])!.const!.data as Float32Array) : new Float32Array(rows);
+    const Wt = new Float64Array(rows * K1);
+    const wbd = wb.data as Float32Array;
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < K; j++) Wt[r * K1 + j] = wbd[r * K + j]!;
+      Wt[r * K1 + K] = bias[r]!;
+    }
+    return { Hinv, Wt, Ht };
+  });
+}
+
+/** ½ Σ_r w̃_rᵀ H̃ w̃_r: the energy of B's output on the calibration patches. W̃ (rows, K1), H̃ (K1, K1). */
+function outputEnergy(Wt: Float64Array, Ht: Float64Array, rows: number, K1: number): number {
+  let e = 0;
+  for (let r = 0; r < rows; r++)
+    for (let i = 0; i < K1; i++) {
+      const wi = Wt[r * K1 + i]!;
+      if (wi === 0) continue;
+      let t = 0;
+      for (let j = 0; j < K1; j++) t += Ht[i * K1 + j]! * Wt[r * K1 + j]!;
+      e += wi * t;
+    }
+  return e / 2;
+}
+
+/** Multiply-adds one output channel of A costs in A and B together (per image). */
+function channelMacs(g: Graph, a: Node, b: Node, wa: Tensor, wb: Tensor): number {
+  const posA = g.values.get(a.outputs[0]!)?.info.dims,
+    posB = g.values.get(b.outputs[0]!)?.info.dims;
+  const sp = (d: number[] | null | undefined): number => (d && d.length === 4 && d[2]! > 0 && d[3]! > 0 ? d[2]! * d[3]! : 1);
+  return sp(posA) * wa.dims[1]! * wa.dims[2]! * wa.dims[3]! + sp(posB) * wb.dims[0]! * wb.dims[2]! * wb.dims[3]!;
+}
+
+/**
+ * 'flops' scope: channels to remove per pair (by A's node name) so that `fraction` of the
+ * pairs' multiply-adds go, taking each next channel from the pair with the least added relative
+ * error (greedy removal curve / B's output energy, float network) per multiply-add saved.
+ */
+function flopsCounts(
+  g: Graph,
+  batches: readonly Tensor[],
+  fraction: number,
+  damp: number,
+  accel: CalibAccel | undefined,
+): Map<string, number> {
+  const pairs = findChannelPairs(g);
+  const specs = pairs.map((p) => {
+    const wa = g.values.get(p.a.inputs[1]!)!.const!,
+      wb = g.values.get(p.b.inputs[1]!)!.const!;
+    return { b: p.b, wb, C: wa.dims[0]!, rows: wb.dims[0]!, kk: wb.dims[2]! * wb.dims[3]!, macs: channelMacs(g, p.a, p.b, wa, wb) };
+  });
+  const probs = pairProblems(g, batches, specs, damp, accel);
+  // marginal relative error of each successive removal, per pair
+  const curves = specs.map((sp, i) => {
+    const { Wt, Hinv, Ht } = probs[i]!;
+    const energy = Math.max(outputEnergy(Wt, Ht, sp.rows, sp.C * sp.kk + 1), 1e-30);
+    const steps = groupObsCurve(Wt, Hinv, sp.rows, sp.C, sp.kk, sp.C - 1);
+    return steps.map((c) => c / energy);
+  });
+  let total = 0;
+  for (const sp of specs) total += sp.macs * sp.C;
+  const budget = fraction * total;
+  const taken = specs.map(() => 0);
+  let saved = 0;
+  while (saved < budget) {
+    let best = -1,
+      bestScore = Infinity;
+    specs.forEach((sp, i) => {
+      if (taken[i]! >= sp.C - 1) return;
+      const score = curves[i]![taken[i]!]! / sp.macs;
+      if (score < bestScore) {
+        bestScore = score;
+        best = i;
+      }
+    });
+    if (best < 0) break;
+    taken[best]!++;
+    saved += specs[best]!.macs;
+  }
+  return new Map(pairs.map((p, i) => [p.a.name, taken[i]!]));
+}
+
+/** The cost of each successive greedy removal (groupObs one channel at a time). */
+function groupObsCurve(Wt: Float64Array, Hinv: Float64Array, rows: number, C: number, kk: number, remove: number): number[] {
+  const out: number[] = [];
+  let W = Wt,
+    H = Hinv;
+  const gone = new Set<number>();
+  for (let k = 0; k < remove; k++) {
+    const r = groupObs(W, H, rows, C, kk, 1, gone);
+    out.push(r.cost);
+    W = r.W;
+    H = r.Hinv;
+    for (const c of r.removed) gone.add(c);
+  }
+  return out;
 }
 
 function setConst(g: Graph, name: string, t: Tensor): void {
@@ -253,6 +428,7 @@ export function pruneChannels(
   let g = cloneGraph(graph);
   const report: ChannelPruneReport = { layers: [] };
   const names = findChannelPairs(g).map((p) => ({ a: p.a.name, b: p.b.name }));
+  const counts = (opts.scope ?? 'uniform') === 'flops' && fraction > 0 ? flopsCounts(g, batches, fraction, damp, opts.accel) : undefined;
   for (const { a: aName, b: bName } of names) {
     const pair = findChannelPairs(g).find((p) => p.a.name === aName && p.b.name === bName);
     if (!pair) continue;
@@ -266,50 +442,9 @@ export function pruneChannels(
       kk = kh * kw,
       K = C * kk,
       K1 = K + 1;
-    const remove = Math.min(C - 1, Math.round(fraction * C));
+    const remove = counts ? (counts.get(a.name) ?? 0) : Math.min(C - 1, Math.round(fraction * C));
     if (remove <= 0) continue;
-    // H = 2 XᵀX of B's patches (calib.ts), and the patch mean from the same inputs
-    const st = collectLayerInputs(g, batches, [b.name], opts.accel ? { accel: opts.accel } : {}).get(b.name)!;
-    const mu = new Float64Array(K);
-    let count = 0;
-    for (const x of batches) {
-      runWithHook(
-        g,
-        { [g.inputs[0]!]: x },
-        (node, inputs) => {
-          if (node.name !== b.name) return;
-          const r = patchMean(inputs[0]!, b, wb.dims);
-          for (let i = 0; i < K; i++) mu[i]! += r.mu[i]!;
-          count += r.count;
-        },
-        opts.accel,
-      );
-    }
-    // sampled positions (large images) make H's n differ from `count`: scale the mean terms to H's n
-    const n = st.nSamples;
-    for (let i = 0; i < K; i++) mu[i]! /= count;
-    const Ht = new Float64Array(K1 * K1);
-    for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) Ht[i * K1 + j] = st.H[i * K + j]!;
-    for (let i = 0; i < K; i++) {
-      Ht[i * K1 + K] = 2 * n * mu[i]!;
-      Ht[K * K1 + i] = 2 * n * mu[i]!;
-    }
-    Ht[K * K1 + K] = 2 * n;
-    let mean = 0;
-    for (let i = 0; i < K; i++) mean += st.H[i * K + i]!;
-    const lambda = (damp * mean) / K;
-    for (let i = 0; i < K1; i++) {
-      if (Ht[i * K1 + i] === 0) Ht[i * K1 + i] = 1; // a dead input column
-      Ht[i * K1 + i]! += lambda;
-    }
-    const Hinv = spdInverse(Ht, K1);
-    const bias = b.inputs[2] ? (g.values.get(b.inputs[2])!.const!.data as Float32Array) : new Float32Array(rows);
-    const Wt = new Float64Array(rows * K1);
-    const wbd = wb.data as Float32Array;
-    for (let r = 0; r < rows; r++) {
-      for (let j = 0; j < K; j++) Wt[r * K1 + j] = wbd[r * K + j]!;
-      Wt[r * K1 + K] = bias[r]!;
-    }
+    const { Hinv, Wt } = pairProblems(g, batches, [{ b, wb, C, rows, kk }], damp, opts.accel)[0]!;
     const res = groupObs(Wt, Hinv, rows, C, kk, remove);
     const gone = new Set(res.removed);
     const keep = Array.from({ length: C }, (_, c) => c).filter((c) => !gone.has(c));

@@ -26,7 +26,7 @@ import { obsQuantize } from './gptq.js';
 import { DEFAULT_ALPHAS, allocate, measureSensitivity, meanKl, type Candidate, type SensitivityTable } from './allocate.js';
 import { encodeInt8 } from '../codec/int8.js';
 import type { SparrowWasm } from '../wasm/gateway.js';
-import { hessianPrune, obsPruneExactDetailed } from './obs.js';
+import { hessianPrune } from './obs.js';
 import { cloneGraph, consumers, type Graph, type Node } from '../ir/graph.js';
 import { optimize } from '../ir/passes.js';
 import { importOnnx } from '../onnx/import.js';
@@ -45,7 +45,7 @@ import {
 } from '../runtime/sparrow_model.js';
 import { shareInt8Levels, distinct } from './kmeans.js';
 import { globalMagnitudePrune, magnitudePrune } from './prune.js';
-import { obsPruneExactWasm } from './obc.js';
+import { obcLayerPrune } from './obc.js';
 import { pruneChannels, type ChannelPruneReport, type ChannelScope } from './channels.js';
 import { channelAxisFor, dequantize, quantizePerChannelInt8 } from '../quant/int8.js';
 import { activationValues, calibrateActivations, type CalibrationMethod } from './activations.js';
@@ -411,8 +411,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     // obs: exact greedy OBS (OBC) chooses each layer's mask; the quantizer below then keeps it.
     // With a size target the masks come from the float network's Hessians (once, shared by the
     // allocation and every attempt); otherwise from the sequential Hessians.
-    const obsMask = (W: Float32Array, H: Float64Array, sparsity: number): Uint8Array =>
-      (opts.wasm ? obsPruneExactWasm(opts.wasm, W, H, sparsity) : obsPruneExactDetailed(W, H, sparsity)).mask;
+    const obsMask = (W: Float32Array, H: Float64Array, sparsity: number): Uint8Array => obcLayerPrune(opts.wasm, W, H, sparsity).mask;
     const sized =
       opts.targetBytes !== undefined
         ? await prepareSizeTarget(

@@ -326,6 +326,13 @@ export interface ExactObsOptions {
   /** relative damping (default 0.01; 0 = none unless a factorization fails) */
   damp?: number;
   pattern?: SparsityPattern;
+  /**
+   * removals per row (rows), instead of round(sparsity · K) each (unstructured only): OBC's
+   * layer mask (obcLayerCounts) gives rows different counts
+   */
+  rowCounts?: Int32Array;
+  /** fill `trace` (rows·K): the saliency w_q²/[H_F⁻¹]_qq of each successive removal of each row */
+  trace?: Float64Array;
 }
 
 /** What exact greedy OBS starts from: shared by obsPruneExact and the WASM twin (obc.ts). */
@@ -341,6 +348,40 @@ export interface ExactObsSetup {
   /** weights pruned per row */
   target: number;
   nm: { n: number; m: number } | null;
+}
+
+/** The per-row removal counts: opts.rowCounts (checked) or `target` for every row. */
+export function rowCountsOf(opts: ExactObsOptions, rows: number, K: number, target: number, nm: unknown): Int32Array {
+  if (!opts.rowCounts) return new Int32Array(rows).fill(target);
+  const c = opts.rowCounts;
+  if (nm) throw new SparrowError('invalid_argument', 'obsPruneExact: rowCounts is for unstructured sparsity, not N:M');
+  if (!(c instanceof Int32Array) || c.length !== rows || c.some((x) => x < 0 || x > K))
+    throw new SparrowError('invalid_argument', `obsPruneExact: rowCounts must be an Int32Array of ${rows} counts in 0..${K}`);
+  if (opts.trace && opts.trace.length !== rows * K)
+    throw new SparrowError('invalid_argument', `obsPruneExact: trace must have ${rows * K} elements`);
+  return c;
+}
+
+/**
+ * OBC's layer mask: given each row's greedy saliency trace (obsPruneExact's `trace`, each row
+ * pruned to the end), the per-row counts k_r with Σ k_r = total that minimize Σ_r (loss of row
+ * r's first k_r removals): the `total` smallest trace entries over all rows, each row's taken
+ * as a prefix (a removal counts only with the ones before it, so a row's entries are first made
+ * non-decreasing by a running maximum). rows × K trace; returns (rows) counts.
+ */
+export function obcLayerCounts(trace: Float64Array, rows: number, K: number, depth: number, total: number): Int32Array {
+  const entries: Array<{ r: number; v: number }> = [];
+  for (let r = 0; r < rows; r++) {
+    let run = 0;
+    for (let s = 0; s < depth; s++) {
+      run = Math.max(run, trace[r * K + s]!);
+      entries.push({ r, v: run });
+    }
+  }
+  entries.sort((a, b) => a.v - b.v || a.r - b.r);
+  const counts = new Int32Array(rows);
+  for (let i = 0; i < Math.min(total, entries.length); i++) counts[entries[i]!.r]!++;
+  return counts;
 }
 
 /** Checks the arguments and prepares exact greedy OBS (file header; obsPruneExact). */
@@ -384,7 +425,8 @@ export function obsPruneExactDetailed(
   sparsity: number,
   opts: ExactObsOptions = {},
 ): { W: Float32Array; mask: Uint8Array } {
-  const { rows, K, W64, Hinv: Hinv0, dead, target, nm } = exactObsSetup(W, H, sparsity, opts);
+  const { rows, K, W64, Hinv: Hinv0, dead, target: uniformTarget, nm } = exactObsSetup(W, H, sparsity, opts);
+  const counts = rowCountsOf(opts, rows, K, uniformTarget, nm);
   const out = new Float32Array(rows * K);
   const mask = new Uint8Array(rows * K).fill(1);
   // Per row, the free set is kept compact: idx[t] = original column of free slot t, w (nf) its
@@ -402,6 +444,7 @@ export function obsPruneExactDetailed(
     }
     groupCount.fill(0);
     let nf = K;
+    const target = counts[r]!;
     for (let step = 0; step < target; step++) {
       let q = -1,
         bestScore = Infinity;
@@ -413,6 +456,7 @@ export function obsPruneExactDetailed(
           q = t;
         }
       }
+      if (opts.trace) opts.trace[r * K + step] = bestScore;
       const d = Hc[q * nf + q]!;
       const f = w[q]! / d;
       // Hc is symmetric; only its lower triangle (j <= i) is kept up to date.

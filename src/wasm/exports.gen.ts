@@ -198,7 +198,18 @@ export interface WasmExports {
   /** assembly/f32/attention/f32_attention_work_bytes */
   f32_attention_work_bytes(d: usize): i32;
   /** assembly/obc/obc_prune_rows__wasmsimd */
-  obc_prune_rows__wasmsimd(w: usize, hinv: usize, mask: usize, rows: i32, K: i32, target: i32, nmN: i32, nmM: i32, work: usize): void;
+  obc_prune_rows__wasmsimd(
+    w: usize,
+    hinv: usize,
+    mask: usize,
+    rows: i32,
+    K: i32,
+    targets: usize,
+    nmN: i32,
+    nmM: i32,
+    work: usize,
+    trace: usize,
+  ): void;
   /** assembly/obc/obc_work_bytes */
   obc_work_bytes(K: i32): usize;
   /** assembly/f32ops/binary/f32_add_bcast__wasmsimd */
