@@ -329,7 +329,11 @@ function buildProgram(out: (s: string) => void): Command {
         "channels = whole output channels removed (--sparsity = the fraction of each prunable layer's channels), " +
         'the next layer compensated, the graph rewritten to smaller convs',
     )
-    .option('--scope <scope>', 'with --prune magnitude: layer (one threshold per layer) or global (one over all layers)')
+    .option(
+      '--scope <scope>',
+      'layer or global: with --prune magnitude one |w| threshold per layer or one over all layers; with --prune channels ' +
+        "each layer loses the same fraction of channels, or --sparsity of the layers' multiply-adds go where they cost least",
+    )
     .option('--calib <spec>', 'calibration data: mnist:<folder> | cifar10:<file> | npy:<file.npy> (first --calib-n records)')
     .option('--calib-n <n>', 'calibration records', String(COMPRESS_DEFAULTS.calibN))
     .option(

@@ -198,7 +198,10 @@ export interface CompressOptions {
    * then quantized by the hessian path without further pruning
    */
   prune?: PruneMethod;
-  /** magnitude only: 'layer' (default) or 'global' (one |w| threshold over all pruned layers) */
+  /**
+   * magnitude: 'layer' (default) or 'global' (one |w| threshold over all pruned layers);
+   * channels: 'global' = channelScope 'flops' (the removals spread over the layers by cost)
+   */
   scope?: PruneScope;
   /** channels only: how many channels each layer gives up (channels.ts; default 'uniform') */
   channelScope?: ChannelScope;
@@ -277,8 +280,8 @@ export function resolveCompressOptions(
   const scope = o.scope ?? 'layer';
   if (scope !== 'layer' && scope !== 'global')
     throw new SparrowError('invalid_argument', `the pruning scope must be layer or global, got ${String(scope)}`);
-  if (scope === 'global' && prune !== 'magnitude')
-    throw new SparrowError('invalid_argument', `--scope global is for --prune magnitude, not ${prune}`);
+  if (scope === 'global' && prune !== 'magnitude' && prune !== 'channels')
+    throw new SparrowError('invalid_argument', `--scope global is for --prune magnitude or channels, not ${prune}`);
   if (o.targetBytes !== undefined && !(Number.isFinite(o.targetBytes) && o.targetBytes > 0))
     throw new SparrowError('invalid_argument', `the size target must be a positive number of bytes, got ${String(o.targetBytes)}`);
   if (CALIBRATED.includes(prune) && !o.calib)
@@ -341,7 +344,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   if (o.prune === 'channels' && o.sparsity > 0) {
     const r = pruneChannels(graph, opts.calib!.batches, o.sparsity, {
       ...(opts.wasm ? { accel: wasmCalibAccel(opts.wasm) } : {}),
-      ...(opts.channelScope ? { scope: opts.channelScope } : {}),
+      scope: opts.channelScope ?? (opts.scope === 'global' ? 'flops' : 'uniform'),
     });
     graph = r.graph;
     channelRecord = r.report;
