@@ -23,3 +23,5 @@ export { f32_resample2d__wasmsimd, f32_resample2d_work_bytes } from './f32ops/re
 export { f32_attention__wasmsimd, f32_attention_work_bytes } from './f32/attention';
 // int8 conv on k-quads for the relaxed dot product (exact: weights in [−64, 63]); plain SIMD in the plain build
 export { qs8_relaxed_build, qs8_conv2d_packed_w_c4_bytes, qs8_conv2d_pack_w_c4, qs8_conv2d_c4_work_bytes, qs8_conv2d_4x8c4__wasmrelaxed, qs8_conv2d_4x8c4_range__wasmrelaxed } from './int8/relaxed';
+// exact greedy OBS pruning for sparrow compress (src/compress/obc.ts)
+export { obc_prune_rows__wasmsimd, obc_work_bytes } from './obc';

@@ -330,7 +330,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         batch,
         warmup: 1,
         inputs: Object.fromEntries(inputs.map((i) => [i.name, { dtype: i.dtype, dims: i.dims ?? [] }])),
-        sizes: { onnx: o.bytes.length, onnx_gzip: gz, onnx_brotli: br, sparrow: container.length, ...(note ? { sparrow_note: note } : {}) },
+        sizes,
         decode,
         engines: results,
         generation: {

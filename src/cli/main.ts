@@ -43,6 +43,7 @@ import {
   type ActivationMode,
   type PruneMethod,
   type LayerReport,
+  type PruneScope,
 } from '../compress/compress.js';
 import { runBench, formatBench } from '../bench/bench.js';
 import { formatCold, runColdBench } from '../bench/cold.js';
@@ -410,8 +411,16 @@ function buildProgram(out: (s: string) => void): Command {
     )
     .option(
       '--prune <method>',
-      `${PRUNE_METHODS.join(' | ')} (default: hessian with --calib, magnitude without): magnitude is per layer and ` +
-        'needs no data; hessian = OBS pruning + error-compensated quantization + bias correction on the calibration data',
+      `${PRUNE_METHODS.join(' | ')} (default: hessian with --calib, magnitude without): magnitude needs no data ` +
+        '(per layer, or one threshold over all layers with --scope global); hessian = OBS pruning + error-compensated ' +
+        'quantization + bias correction on the calibration data; obs = the same with exact greedy OBS masks (OBC); ' +
+        "channels = whole output channels removed (--sparsity = the fraction of each prunable layer's channels), " +
+        'the next layer compensated, the graph rewritten to smaller convs',
+    )
+    .option(
+      '--scope <scope>',
+      'layer or global: with --prune magnitude one |w| threshold per layer or one over all layers; with --prune channels ' +
+        "each layer loses the same fraction of channels, or --sparsity of the layers' multiply-adds go where they cost least",
     )
     .option('--calib <spec>', 'calibration data: mnist:<folder> | cifar10:<file> | npy:<file.npy> (first --calib-n records)')
     .option('--calib-n <n>', 'calibration records', String(COMPRESS_DEFAULTS.calibN))
@@ -454,6 +463,7 @@ function buildProgram(out: (s: string) => void): Command {
           maxBatch: string;
           sparsity: string;
           prune?: string;
+          scope?: string;
           calib?: string;
           calibN: string;
           weightBits: string;
@@ -476,6 +486,7 @@ function buildProgram(out: (s: string) => void): Command {
         const base = {
           sparsity: num(o.sparsity, '--sparsity'),
           prune: (o.prune ?? (o.calib ? 'hessian' : 'magnitude')) as PruneMethod,
+          ...(o.scope !== undefined ? { scope: o.scope as PruneScope } : {}),
           weightBits: num(o.weightBits, '--weight-bits'),
           // with calibration data the ranges are measured and stored unless asked otherwise
           activations: (o.activations ?? (o.calib ? 'static' : COMPRESS_DEFAULTS.activations)) as ActivationMode,
@@ -490,7 +501,7 @@ function buildProgram(out: (s: string) => void): Command {
           std = parseList(o.std, '--std');
         const given = (k: string): boolean => cmd.getOptionValueSource(k) !== undefined && cmd.getOptionValueSource(k) !== 'default';
         if (o.float) {
-          const clash = ['sparsity', 'prune', 'calib', 'weightBits', 'targetSize', 'activations'].filter(given);
+          const clash = ['sparsity', 'prune', 'scope', 'calib', 'weightBits', 'targetSize', 'activations'].filter(given);
           if (clash.length > 0)
             throw new SparrowError(
               'invalid_argument',
@@ -614,8 +625,8 @@ function buildProgram(out: (s: string) => void): Command {
                 '(e.g. CIFAR-10 ResNets: --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225)\n',
             );
           }
-          if (base.prune !== 'hessian' && base.activations !== 'static') {
-            process.stderr.write('sparrow: note: --calib is used by --prune hessian and --activations static only; ignored\n');
+          if (base.prune === 'magnitude' && base.activations !== 'static') {
+            process.stderr.write('sparrow: note: --calib is used by --prune hessian/obs/channels and --activations static only; ignored\n');
           }
         }
         const bar = process.stderr.isTTY

@@ -213,6 +213,21 @@ export interface WasmExports {
   qs8_conv2d_4x8c4__wasmrelaxed(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32;
   /** assembly/int8/relaxed/qs8_conv2d_4x8c4_range__wasmrelaxed */
   qs8_conv2d_4x8c4_range__wasmrelaxed(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize, n0: i32, n1: i32): i32;
+  /** assembly/obc/obc_prune_rows__wasmsimd */
+  obc_prune_rows__wasmsimd(
+    w: usize,
+    hinv: usize,
+    mask: usize,
+    rows: i32,
+    K: i32,
+    targets: usize,
+    nmN: i32,
+    nmM: i32,
+    work: usize,
+    trace: usize,
+  ): void;
+  /** assembly/obc/obc_work_bytes */
+  obc_work_bytes(K: i32): usize;
   /** assembly/f32ops/binary/f32_add_bcast__wasmsimd */
   f32_add_bcast__wasmsimd(d: usize, a: usize, b: usize, y: usize): void;
   /** assembly/f32ops/binary/f32_sub_bcast__wasmsimd */
