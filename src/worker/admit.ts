@@ -33,7 +33,7 @@ import type { R2Bucket } from './env.js';
  * on i32x4.relaxed_dot_i8x16_i7x16_add_s, bit-identical to the plain build: assembly/int8/relaxed.ts).
  * Its layouts are never larger than the plain build's, so figures stored by either fit both.
  */
-const wasmModule: WebAssembly.Module = relaxedSimdSupported() ? relaxedModule : plainModule;
+export const wasmModule: WebAssembly.Module = relaxedSimdSupported() ? relaxedModule : plainModule;
 
 const PAGE = 65536;
 const pages = (n: number): number => Math.ceil(n / PAGE) * PAGE;
