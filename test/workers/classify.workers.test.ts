@@ -46,7 +46,8 @@ describe('POST /v1/models/:id/classify', () => {
       for (const e of doc.top) expect(e.label).toBe(NAMES[e.index]);
       for (let i = 1; i < 5; i++) expect(doc.top[i]!.p).toBeLessThanOrEqual(doc.top[i - 1]!.p);
       expect(doc.engine).toBe('sparrow-int8');
-      expect(doc.ms).toBeGreaterThan(0);
+      // workerd advances its clock only at I/O: a run between two I/O events measures 0 ms
+      expect(doc.ms).toBeGreaterThanOrEqual(0);
     }
   });
 
