@@ -19,6 +19,7 @@ import { readContainer } from '../format/container.js';
 import { labelsOf } from '../format/labels.js';
 import type { Env } from './env.js';
 import { HttpError } from './errors.js';
+import { readBody } from './infer.js';
 import type { ModelCache } from './cache.js';
 import { modelKey, storedLoader } from './admit.js';
 import { guardBucket, parseRef, readBlob, resolve } from './store.js';
@@ -46,33 +47,6 @@ function remember(sha: string, labels: string[] | null): string[] | null {
   return labels;
 }
 
-async function readImage(req: Request, limit: number): Promise<Uint8Array> {
-  const cl = req.headers.get('content-length');
-  if (cl !== null && Number(cl) > limit) throw new HttpError('payload_too_large', `the image is ${cl} bytes; the limit is ${limit}`);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (req.body) {
-    const reader = req.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > limit) {
-        reader.releaseLock();
-        throw new HttpError('payload_too_large', `the image exceeds the limit of ${limit} bytes`);
-      }
-      chunks.push(value);
-    }
-  }
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.byteLength;
-  }
-  return out;
-}
-
 export async function handleClassify(req: Request, env: ClassifyEnv, ref: string, cache: ModelCache, k?: string): Promise<Response> {
   const { id, version } = parseRef(ref);
   const ct = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
@@ -91,7 +65,7 @@ export async function handleClassify(req: Request, env: ClassifyEnv, ref: string
   const budget = (cache.limit = intVar(env.MODEL_CACHE_BYTES, DEFAULTS.cacheBytes));
   const bucket = guardBucket(env.MODELS, intVar(env.R2_TIMEOUT_MS, DEFAULTS.r2TimeoutMs));
   const { entry } = await resolve(bucket, id, version);
-  const image = await readImage(req, intVar(env.MAX_INFER_BYTES, DEFAULTS.maxBody));
+  const image = await readBody(req, intVar(env.MAX_INFER_BYTES, DEFAULTS.maxBody), 'the image');
   if (image.length === 0) throw new HttpError('invalid_request', 'empty body: POST a PNG or JPEG image');
   checkImageSize(image, maxPixels); // 413 too_large before decoding anything
   const labelsFrom = (bytes: Uint8Array): string[] | null => labelsOf(readContainer(bytes, { maxBytes: maxModelBytes }).header);

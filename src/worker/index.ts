@@ -42,7 +42,7 @@ import {
 } from './store.js';
 import { ModelCache, type CachedModel } from './cache.js';
 import { checkContainer, effectiveMaxBatch, loadError, loadModel, modelKey, storedLoader } from './admit.js';
-import { bodyKind, feedsFromJson, feedsFromNpy, outputToNpy, outputsToJson } from './infer.js';
+import { bodyKind, feedsFromJson, feedsFromNpy, outputToNpy, outputsToJson, readBody } from './infer.js';
 import { registerTextRoutes } from './text_routes.js';
 import { registerClassifyRoute } from './classify.js';
 
@@ -108,41 +108,6 @@ async function requireAdmin(c: Ctx): Promise<void> {
       'www-authenticate': 'Bearer realm="sparrow"',
     });
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// bodies with a byte limit: Content-Length is checked first, then the bytes are counted
-
-async function readBody(req: Request, limit: number, what: string): Promise<Uint8Array> {
-  const cl = req.headers.get('content-length');
-  if (cl !== null) {
-    const n = Number(cl);
-    if (!Number.isSafeInteger(n) || n < 0) throw new HttpError('invalid_request', `bad Content-Length ${JSON.stringify(cl)}`);
-    if (n > limit) throw new HttpError('payload_too_large', `${what} is ${n} bytes; the limit is ${limit}`);
-  }
-  if (!req.body) return new Uint8Array(0);
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      // stop reading (the rest is never buffered); the runtime discards it with the request
-      reader.releaseLock();
-      throw new HttpError('payload_too_large', `${what} exceeds the limit of ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const ch of chunks) {
-    out.set(ch, o);
-    o += ch.byteLength;
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import type { Env } from './env.js';
 import { HttpError } from './errors.js';
 import type { ModelCache } from './cache.js';
 import { modelKey, storedLoader } from './admit.js';
-import { isJsonType } from './infer.js';
+import { isJsonType, readBody } from './infer.js';
 import { guardBucket, readBlob, resolve, type VersionEntry } from './store.js';
 
 /** The vars of wrangler.toml read here (beside Env's). */
@@ -43,29 +43,7 @@ export async function readJsonObject(req: Request, limit: number, example: strin
   const ct = req.headers.get('content-type');
   if (!isJsonType(ct))
     throw new HttpError('unsupported_media_type', `the body must be JSON (application/json), not ${ct}; send ${example}`);
-  const cl = req.headers.get('content-length');
-  if (cl !== null && Number(cl) > limit) throw new HttpError('payload_too_large', `the body is ${cl} bytes; the limit is ${limit}`);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (req.body) {
-    const reader = req.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > limit) {
-        reader.releaseLock();
-        throw new HttpError('payload_too_large', `the body exceeds the limit of ${limit} bytes`);
-      }
-      chunks.push(value);
-    }
-  }
-  const bytes = new Uint8Array(total);
-  let o = 0;
-  for (const c of chunks) {
-    bytes.set(c, o);
-    o += c.byteLength;
-  }
+  const bytes = await readBody(req, limit, 'the body');
   let v: unknown;
   try {
     v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
