@@ -15,6 +15,8 @@ export function wasmCalibAccel(w: SparrowWasm): CalibAccel {
   return {
     // G (K, K) = Xt Xtᵀ for Xt (K, n)
     gram: (Xt, K, n) => gemmF32(w, K, K, n, Xt, Xt, { transB: true }),
+    // C (K, K) = Xt Ytᵀ for Xt, Yt (K, n)
+    cross: (Xt, Yt, K, n) => gemmF32(w, K, K, n, Xt, Yt, { transB: true }),
     kernel: (node: Node): KernelFn | undefined => {
       if (node.op !== 'Conv' || node.domain !== '') return undefined;
       return (inputs) => {

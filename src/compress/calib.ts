@@ -34,6 +34,7 @@ import { cloneGraph, consumers, type Graph, type Node } from '../ir/graph.js';
 import { checkFeed, runReference } from '../runtime/reference.js';
 import { convTapOffsets, readWindowAttrs } from '../ops/ref/conv.js';
 import { AttrReader } from '../ops/ref/util.js';
+import { choleskyDamped } from './linalg.js';
 
 export type WeightOp = 'Conv' | 'Gemm' | 'MatMul';
 
@@ -198,6 +199,8 @@ export type KernelFn = (inputs: ReadonlyArray<Tensor | undefined>) => Tensor[] |
  */
 export interface CalibAccel {
   gram(Xt: Float32Array, K: number, n: number): Float32Array;
+  /** C (K, K) = Xt Ytᵀ for Xt, Yt (K, n) (float targets' cross sums); absent: plain TS */
+  cross?(Xt: Float32Array, Yt: Float32Array, K: number, n: number): Float32Array;
   kernel?(node: Node): KernelFn | undefined;
 }
 
@@ -209,6 +212,8 @@ const GRAM_MIN_K = 32;
  * Running sum of x xᵀ over patches, one per group. TS path: upper triangle, zeros skipped,
  * float64. Gram path (accel, K ≥ GRAM_MIN_K): patches buffered as columns of Xt (K,
  * GRAM_BLOCK) float32, each full block's float32 Gram matrix added into the float64 sum.
+ * With `cross`, also the full (not symmetric) sum of x yᵀ where y is the same patch taken
+ * from the float network's input (pruneSequentially's floatTargets).
  */
 class Accumulator {
   readonly acc: Float64Array[];
@@ -217,11 +222,18 @@ class Accumulator {
   readonly gram: CalibAccel['gram'] | undefined;
   readonly buf: Float32Array[];
   readonly fill: Int32Array;
+  /** Σ x yᵀ per group (K, K), only with `cross` */
+  readonly crossAcc: Float64Array[];
+  readonly bufY: Float32Array[];
+  readonly crossFn: CalibAccel['cross'] | undefined;
+  readonly nzy: Int32Array;
+  readonly nzyv: Float64Array;
   nSamples = 0;
   constructor(
     readonly K: number,
     groups: number,
     accel?: CalibAccel,
+    readonly cross = false,
   ) {
     this.acc = Array.from({ length: groups }, () => new Float64Array(K * K));
     this.nz = new Int32Array(K);
@@ -229,14 +241,24 @@ class Accumulator {
     this.gram = accel && K >= GRAM_MIN_K ? accel.gram : undefined;
     this.buf = this.gram ? Array.from({ length: groups }, () => new Float32Array(K * GRAM_BLOCK)) : [];
     this.fill = new Int32Array(groups);
+    this.crossAcc = cross ? Array.from({ length: groups }, () => new Float64Array(K * K)) : [];
+    this.crossFn = this.gram && cross ? accel?.cross : undefined;
+    this.bufY = this.gram && cross ? Array.from({ length: groups }, () => new Float32Array(K * GRAM_BLOCK)) : [];
+    this.nzy = new Int32Array(cross ? K : 0);
+    this.nzyv = new Float64Array(cross ? K : 0);
   }
-  /** adds x xᵀ for the patch x[from .. from+K) to group g */
-  add(g: number, x: Float64Array | Float32Array, from = 0): void {
+  /** adds x xᵀ for the patch x[from .. from+K) to group g (and x yᵀ for y[from .. from+K) with `cross`) */
+  add(g: number, x: Float64Array | Float32Array, from = 0, y?: Float64Array | Float32Array): void {
     const K = this.K;
+    if (this.cross && !y) throw new SparrowError('internal', 'calibration: a cross accumulator needs the float patch');
     if (this.gram) {
       const Xt = this.buf[g]!,
         col = this.fill[g]!;
       for (let i = 0; i < K; i++) Xt[i * GRAM_BLOCK + col] = x[from + i]!;
+      if (this.cross) {
+        const Yt = this.bufY[g]!;
+        for (let i = 0; i < K; i++) Yt[i * GRAM_BLOCK + col] = y![from + i]!;
+      }
       this.fill[g] = col + 1;
       if (col + 1 === GRAM_BLOCK) this.flush(g);
       return;
@@ -258,21 +280,58 @@ class Accumulator {
         row = nz[a]! * K;
       for (let b = a; b < m; b++) H[row + nz[b]!]! += va * nzv[b]!;
     }
+    if (this.cross) this.addCross(this.crossAcc[g]!, nz, nzv, m, y!, from);
+  }
+  /** C += x yᵀ with x's nonzeros (nz, nzv, m) and y[from .. from+K) */
+  private addCross(C: Float64Array, nz: Int32Array, nzv: Float64Array, m: number, y: Float64Array | Float32Array, from: number): void {
+    const K = this.K,
+      nzy = this.nzy,
+      nzyv = this.nzyv;
+    let my = 0;
+    for (let i = 0; i < K; i++) {
+      const v = y[from + i]!;
+      if (v !== 0) {
+        nzy[my] = i;
+        nzyv[my] = v;
+        my++;
+      }
+    }
+    for (let a = 0; a < m; a++) {
+      const va = nzv[a]!,
+        row = nz[a]! * K;
+      for (let b = 0; b < my; b++) C[row + nzy[b]!]! += va * nzyv[b]!;
+    }
   }
   private flush(g: number): void {
     const n = this.fill[g]!,
       K = this.K;
     if (n === 0) return;
-    let Xt = this.buf[g]!;
-    if (n < GRAM_BLOCK) {
+    const compact = (full: Float32Array): Float32Array => {
+      if (n === GRAM_BLOCK) return full;
       const c = new Float32Array(K * n);
-      for (let i = 0; i < K; i++) c.set(Xt.subarray(i * GRAM_BLOCK, i * GRAM_BLOCK + n), i * n);
-      Xt = c;
-    }
+      for (let i = 0; i < K; i++) c.set(full.subarray(i * GRAM_BLOCK, i * GRAM_BLOCK + n), i * n);
+      return c;
+    };
+    const Xt = compact(this.buf[g]!);
     const G = this.gram!(Xt, K, n);
     const A = this.acc[g]!;
     // upper triangle, as the TS path keeps it
     for (let i = 0; i < K; i++) for (let j = i; j < K; j++) A[i * K + j]! += G[i * K + j]!;
+    if (this.cross) {
+      const Yt = compact(this.bufY[g]!);
+      const C = this.crossAcc[g]!;
+      if (this.crossFn) {
+        const X = this.crossFn(Xt, Yt, K, n);
+        for (let i = 0; i < K * K; i++) C[i]! += X[i]!;
+      } else {
+        for (let i = 0; i < K; i++)
+          for (let j = 0; j < K; j++) {
+            let s = 0;
+            for (let p = 0; p < n; p++) s += Xt[i * n + p]! * Yt[j * n + p]!;
+            C[i * K + j]! += s;
+          }
+      }
+    }
     this.fill[g] = 0;
   }
   /** H = 2 · (the symmetric sum): mirrors the upper triangle */
@@ -290,6 +349,10 @@ class Accumulator {
       }
       return H;
     });
+  }
+  /** 2 · Σ x yᵀ per group (call after finish) */
+  finishCross(): Float64Array[] {
+    return this.crossAcc.map((C) => Float64Array.from(C, (v) => 2 * v));
   }
 }
 
@@ -315,7 +378,7 @@ function convGeometry(node: Node, X: Tensor, W: Tensor, groups: number): NonNull
   return { offsetOf, P, KK, inSize: elementCount(inSp), Cg: C / groups, C };
 }
 
-function accumulateConv(st: LayerState, node: Node, X: Tensor, W: Tensor, maxPos: number): void {
+function accumulateConv(st: LayerState, node: Node, X: Tensor, W: Tensor, maxPos: number, Xf?: Tensor): void {
   const { layer, acc } = st;
   if (X.dtype !== 'float32' || X.dims.length !== W.dims.length) {
     throw new SparrowError(
@@ -334,6 +397,8 @@ function accumulateConv(st: LayerState, node: Node, X: Tensor, W: Tensor, maxPos
   const x = X.data as Float32Array;
   const N = X.dims[0]!;
   const patch = new Float64Array(layer.K);
+  const xf = Xf ? floatTwin(node, X, Xf) : undefined;
+  const patchF = xf ? new Float64Array(layer.K) : undefined;
   const count = Math.min(P, maxPos);
   st.positionsPerImage = P;
   if (count < P) st.sampled = true;
@@ -348,20 +413,22 @@ function accumulateConv(st: LayerState, node: Node, X: Tensor, W: Tensor, maxPos
           for (let kp = 0; kp < KK; kp++) {
             const off = offsetOf[kp * P + p]!;
             patch[c * KK + kp] = off < 0 ? 0 : x[base + off]!;
+            if (patchF) patchF[c * KK + kp] = off < 0 ? 0 : xf![base + off]!;
           }
         }
-        acc.add(g, patch);
+        acc.add(g, patch, 0, patchF);
       }
     }
     acc.nSamples += count;
   }
 }
 
-function accumulateRows(st: LayerState, node: Node, A: Tensor, maxPos: number): void {
+function accumulateRows(st: LayerState, node: Node, A: Tensor, maxPos: number, Af?: Tensor): void {
   const { layer, acc } = st;
   const K = layer.K;
   if (A.dtype !== 'float32') throw new SparrowError('invalid_argument', `calibration: ${node.op} '${node.name}' input is ${A.dtype}`);
   const a = A.data as Float32Array;
+  const af = Af ? floatTwin(node, A, Af) : undefined;
   const transA = node.op === 'Gemm' && node.attrs['transA'] === 1;
   if (transA) {
     // A: (K, M), patches are its columns; one image per column
@@ -372,9 +439,11 @@ function accumulateRows(st: LayerState, node: Node, A: Tensor, maxPos: number): 
       );
     const M = A.dims[1]!;
     const patch = new Float64Array(K);
+    const patchF = af ? new Float64Array(K) : undefined;
     for (let m = 0; m < M; m++) {
       for (let k = 0; k < K; k++) patch[k] = a[k * M + m]!;
-      acc.add(0, patch);
+      if (patchF) for (let k = 0; k < K; k++) patchF[k] = af![k * M + m]!;
+      acc.add(0, patch, 0, patchF);
     }
     acc.nSamples += M;
     st.images += M;
@@ -399,10 +468,20 @@ function accumulateRows(st: LayerState, node: Node, A: Tensor, maxPos: number): 
     st.images++;
     for (let s = 0; s < count; s++) {
       const row = im * per + (positions ? positions[s]! : s);
-      acc.add(0, a, row * K);
+      acc.add(0, a, row * K, af);
     }
     acc.nSamples += count;
   }
+}
+
+/** The float network's input of the same node, checked to have the compressed input's shape. */
+function floatTwin(node: Node, X: Tensor, Xf: Tensor): Float32Array {
+  if (Xf.dtype !== 'float32' || Xf.dims.length !== X.dims.length || Xf.dims.some((d, i) => d !== X.dims[i]))
+    throw new SparrowError(
+      'internal',
+      `calibration: '${node.name}': the float input [${Xf.dims.join(',')}] differs from [${X.dims.join(',')}]`,
+    );
+  return Xf.data as Float32Array;
 }
 
 function checkMaxPos(opts: CalibOptions): number {
@@ -434,10 +513,10 @@ function chooseLayers(graph: Graph, layers: ReadonlyArray<string | WeightLayer> 
   return chosen;
 }
 
-function newState(layer: WeightLayer, opts: CalibOptions): LayerState {
+function newState(layer: WeightLayer, opts: CalibOptions, cross = false): LayerState {
   return {
     layer,
-    acc: new Accumulator(layer.K, layer.groups, opts.accel),
+    acc: new Accumulator(layer.K, layer.groups, opts.accel, cross),
     images: 0,
     positionsPerImage: 0,
     sampled: false,
@@ -445,11 +524,11 @@ function newState(layer: WeightLayer, opts: CalibOptions): LayerState {
   };
 }
 
-function accumulate(st: LayerState, node: Node, inputs: ReadonlyArray<Tensor | undefined>, maxPos: number): void {
+function accumulate(st: LayerState, node: Node, inputs: ReadonlyArray<Tensor | undefined>, maxPos: number, Xf?: Tensor): void {
   const X = inputs[0];
   if (!X) throw new SparrowError('internal', `calibration: '${node.name}' has no data input`);
-  if (st.layer.op === 'Conv') accumulateConv(st, node, X, inputs[1]!, maxPos);
-  else accumulateRows(st, node, X, maxPos);
+  if (st.layer.op === 'Conv') accumulateConv(st, node, X, inputs[1]!, maxPos, Xf);
+  else accumulateRows(st, node, X, maxPos, Xf);
 }
 
 function finishState(st: LayerState): LayerInputs {
@@ -514,6 +593,18 @@ export interface SequentialLayer {
 
 export interface SequentialOptions extends CalibOptions {
   /**
+   * Float targets (default false): runs the float network alongside and, at each layer, first
+   * moves W to the least-squares fit of the *float* layer output from the compressed network's
+   * inputs, W* = argmin ‖W X − W* X̂‖² + λ‖W* − W‖² = (W Cᵀ + λW)(H/2 + λI)⁻¹ with
+   * C = Σ x̂ xᵀ (retargetWeights), before `prune` sees it. Since W* is that least-squares
+   * solution, ‖W X − Ŵ X̂‖² = ‖W X − W* X̂‖² + ‖(W* − Ŵ) X̂‖²: pruning W* against H then
+   * minimizes the error against the float network, not against W on already degraded inputs
+   * (the earlier layers' errors are compensated, not reproduced).
+   */
+  floatTargets?: boolean;
+  /** λ of floatTargets as a fraction of mean diag(H/2) (default 0.01) */
+  targetDamp?: number;
+  /**
    * Empirical bias correction (default false): runs the float network alongside and, after
    * each layer is pruned, shifts its bias so that every output channel's mean over the
    * calibration set matches the float network's (layers whose bias is a float32 constant).
@@ -556,7 +647,7 @@ export function pruneSequentially(
   }
   if (envs.length === 0) throw new SparrowError('invalid_argument', 'pruneSequentially: no calibration batches');
   // the float network's values, for bias correction
-  const fenvs = opts.biasCorrection ? envs.map((e) => new Map(e)) : null;
+  const fenvs = opts.biasCorrection || opts.floatTargets ? envs.map((e) => new Map(e)) : null;
   const lastUse = new Map<string, number>();
   graph.nodes.forEach((n, k) => {
     for (const i of n.inputs) if (i) lastUse.set(i, k);
@@ -572,10 +663,15 @@ export function pruneSequentially(
     const allInputs = envs.map((env) => node.inputs.map((i) => (i ? read(env, i) : undefined)));
     const layer = chosen.get(node.name);
     if (layer) {
-      const st = newState(layer, opts);
-      for (const inputs of allInputs) accumulate(st, node, inputs, maxPos);
+      const cross = !!opts.floatTargets && !!fenvs;
+      const st = newState(layer, opts, cross);
+      allInputs.forEach((inputs, b) => accumulate(st, node, inputs, maxPos, cross ? read(fenvs![b]!, node.inputs[0]!) : undefined));
       const inputs = finishState(st);
-      const W = weightRowsK(graph, layer);
+      let W = weightRowsK(graph, layer);
+      if (cross) {
+        const C = st.acc.finishCross();
+        W = retargetWeights(W, inputs.groupH, C, opts.targetDamp ?? 0.01);
+      }
       const t0 = performance.now();
       const Wp = prune(W, inputs);
       const ms = performance.now() - t0;
@@ -653,6 +749,67 @@ export function pruneSequentially(
       for (const i of node.inputs) if (i && lastUse.get(i) === k && !graph.inputs.includes(i)) env.delete(i);
     });
   });
+  return out;
+}
+
+/**
+ * The float-target fit of SequentialOptions.floatTargets, per group g (rows g·rows/G ..): with
+ * H_g = 2 Σ x̂ x̂ᵀ and C_g = 2 Σ x̂ xᵀ (K, K) (x̂ the compressed network's patch, x the float
+ * network's), W*_g = (W_g C_gᵀ + λ W_g)(H_g + λI)⁻¹, λ = damp · mean diag H_g, i.e. the
+ * minimizer of ‖W_g X − W*_g X̂‖² + (λ/2)‖W*_g − W_g‖². W (rows, K) → W* (rows, K) float32; W is
+ * not modified. With x̂ = x (C = H) W* = W.
+ */
+export function retargetWeights(
+  W: Float32Array,
+  groupH: readonly Float64Array[],
+  groupC: readonly Float64Array[],
+  damp = 0.01,
+): Float32Array {
+  const G = groupH.length;
+  if (G === 0 || groupC.length !== G) throw new SparrowError('invalid_argument', 'retargetWeights: one H and one C per group');
+  const K = Math.round(Math.sqrt(groupH[0]!.length));
+  if (K * K !== groupH[0]!.length || W.length % (G * K) !== 0)
+    throw new SparrowError('invalid_argument', `retargetWeights: W (${W.length}) does not fit ${G} groups of (rows, ${K})`);
+  if (!(damp > 0) || !Number.isFinite(damp)) throw new SparrowError('invalid_argument', `retargetWeights: damp must be > 0, got ${damp}`);
+  const rpg = W.length / (G * K);
+  const out = new Float32Array(W.length);
+  const rhs = new Float64Array(K);
+  for (let g = 0; g < G; g++) {
+    const H = groupH[g]!,
+      C = groupC[g]!;
+    let mean = 0;
+    for (let i = 0; i < K; i++) mean += H[i * K + i]!;
+    mean /= K;
+    if (!(mean > 0)) {
+      out.set(W.subarray(g * rpg * K, (g + 1) * rpg * K), g * rpg * K);
+      continue;
+    }
+    const lambda = damp * mean;
+    const { L } = choleskyDamped(H, K, lambda);
+    for (let r = g * rpg; r < (g + 1) * rpg; r++) {
+      const w = W.subarray(r * K, (r + 1) * K);
+      // rhs = C w + λ w (the row of W Cᵀ + λW, transposed)
+      for (let i = 0; i < K; i++) {
+        let s = lambda * w[i]!;
+        const ci = i * K;
+        for (let j = 0; j < K; j++) s += C[ci + j]! * w[j]!;
+        rhs[i] = s;
+      }
+      // (H + λI) y = rhs: L z = rhs, Lᵀ y = z
+      for (let i = 0; i < K; i++) {
+        let s = rhs[i]!;
+        const li = i * K;
+        for (let j = 0; j < i; j++) s -= L[li + j]! * rhs[j]!;
+        rhs[i] = s / L[li + i]!;
+      }
+      for (let i = K - 1; i >= 0; i--) {
+        let s = rhs[i]!;
+        for (let j = i + 1; j < K; j++) s -= L[j * K + i]! * rhs[j]!;
+        rhs[i] = s / L[i * K + i]!;
+      }
+      for (let i = 0; i < K; i++) out[r * K + i] = rhs[i]!;
+    }
+  }
   return out;
 }
 

@@ -249,6 +249,12 @@ export interface CompressOptions {
   activationCalibration?: CalibrationMethod;
   /** hessian: empirical bias correction against the float network (default true) */
   biasCorrection?: boolean;
+  /**
+   * hessian/obs/channels: float targets (calib.ts SequentialOptions.floatTargets, default true):
+   * each layer is compressed towards the float network's output on the compressed network's
+   * inputs, not towards its own float weights on those inputs
+   */
+  floatTargets?: boolean;
   /** a WASM instance to accelerate calibration (Gram matrices, convolutions); default: plain TS */
   wasm?: SparrowWasm;
   /** called before each layer (done = layers finished) and once at the end (done = total) */
@@ -515,6 +521,8 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
         {
           ...(accel ? { accel } : {}),
           biasCorrection: opts.biasCorrection ?? true,
+          floatTargets: opts.floatTargets ?? envFlag('SPARROW_FLOAT_TARGETS', true),
+          ...(process.env['SPARROW_TARGET_DAMP'] ? { targetDamp: Number(process.env['SPARROW_TARGET_DAMP']) } : {}),
         },
       );
       outGraph = withPrunedWeights(graph, seq);
@@ -784,6 +792,11 @@ function preprocessingFor(graph: Graph, opts: CompressOptions): Preprocessing | 
 /** meta.activationRanges for every float activation, with typical float32-as-JSON numbers (conservative: real minima are often 0). */
 function placeholderRanges(graph: Graph): Record<string, unknown> {
   return { activationRanges: Object.fromEntries(activationValues(graph).map((v) => [v, [-2.7182817459106445, 2.7182817459106445]])) };
+}
+
+function envFlag(name: string, dflt: boolean): boolean {
+  const v = process.env[name];
+  return v === undefined || v === '' ? dflt : v !== '0';
 }
 
 function elementCountOf(dims: readonly number[]): number {
