@@ -396,6 +396,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   const bitsOf = (node: string): number => (ends.has(node) ? (o.weightBits === 7 ? 7 : 8) : o.weightBits);
   let outGraph = graph;
   let allocation: Map<string, Candidate> | undefined;
+  const floatTargets = opts.floatTargets ?? envFlag('SPARROW_FLOAT_TARGETS', true);
   const record = (alloc: Map<string, Candidate> | undefined): CompressionRecord => {
     const compression: CompressionRecord = {
       prune: o.prune,
@@ -409,6 +410,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
       compression['method'] =
         o.prune === 'obs' ? 'obc-exact-mask+gptq-sequential' : o.prune === 'channels' ? 'channels+gptq-sequential' : 'obs-joint-sequential';
       compression['biasCorrection'] = opts.biasCorrection ?? true;
+      compression['floatTargets'] = floatTargets;
     }
     if (o.prune === 'magnitude') compression['scope'] = opts.scope ?? 'layer';
     if (channelRecord) compression['channels'] = channelRecord;
@@ -521,8 +523,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
         {
           ...(accel ? { accel } : {}),
           biasCorrection: opts.biasCorrection ?? true,
-          floatTargets: opts.floatTargets ?? envFlag('SPARROW_FLOAT_TARGETS', true),
-          ...(process.env['SPARROW_TARGET_DAMP'] ? { targetDamp: Number(process.env['SPARROW_TARGET_DAMP']) } : {}),
+          floatTargets,
         },
       );
       outGraph = withPrunedWeights(graph, seq);
@@ -794,8 +795,9 @@ function placeholderRanges(graph: Graph): Record<string, unknown> {
   return { activationRanges: Object.fromEntries(activationValues(graph).map((v) => [v, [-2.7182817459106445, 2.7182817459106445]])) };
 }
 
+/** An A/B switch from the environment for measurements (SPARROW_FLOAT_TARGETS=0); `dflt` where there is no process. */
 function envFlag(name: string, dflt: boolean): boolean {
-  const v = process.env[name];
+  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
   return v === undefined || v === '' ? dflt : v !== '0';
 }
 
