@@ -1,7 +1,8 @@
 // Session: the one inference API. Import (src/onnx/import.ts, loaded on first use by
 // src/runtime/onnx_import.ts: `.sparrow`-only bundles leave it out) → passes (src/ir/passes.ts) →
-// an engine: 'reference' (plain TS kernels; the default of fromOnnx and fromGraph), 'sparrow-f32'
-// (float32 kernels in WASM linear memory, src/runtime/engine_f32.ts; the default of fromSparrow)
+// an engine: 'reference' (plain TS kernels; the default of fromGraph), 'sparrow-f32'
+// (float32 kernels in WASM linear memory, src/runtime/engine_f32.ts; the default for a model
+// without static activation ranges)
 // or 'sparrow-int8' (int8 kernels, src/runtime/engine_int8.ts); both WASM engines compile one
 // plan per input signature on the skeleton of src/runtime/engine.ts. sparrow-int8 on a `.sparrow`
 // file uses its int8 weights (decoded in WASM) and, when present, its static activation ranges;
@@ -215,9 +216,9 @@ export interface SessionReport extends OptimizeReport {
 
 export interface SessionOptions {
   /**
-   * execution engine. Session.create, fromUrl and fromSparrow: 'sparrow-int8' for a `.sparrow`
-   * file with static activation ranges, else 'sparrow-f32' (defaultEngine). fromOnnx and
-   * fromGraph keep their earlier default, 'reference' (the TS oracle).
+   * execution engine. Session.create, fromUrl, fromSparrow and fromOnnx: 'sparrow-int8' for a
+   * `.sparrow` file with static activation ranges, else 'sparrow-f32' (defaultEngine). fromGraph
+   * (a graph built in memory, often to test an op) keeps 'reference' (the TS oracle).
    */
   engine?: EngineOption;
   /**
@@ -418,7 +419,7 @@ export class Session {
    * files only). Async so that engines needing WebAssembly compilation fit the same API.
    */
   static async fromOnnx(bytes: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
-    const engine = engineName(opts.engine ?? 'reference');
+    const engine = engineName(opts.engine ?? 'sparrow-f32');
     opts = { ...opts, engine };
     // loaded once per process (src/runtime/onnx_import.ts); not counted in loadMs, which
     // measures this model as it did when the importer was a static import
