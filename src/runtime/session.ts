@@ -20,6 +20,8 @@ import type { PlanCacheLimits } from './plan_cache.js';
 import type { FuseReport } from '../ir/fuse.js';
 import type { ReadOptions } from '../format/container.js';
 import { loadSparrowModel, type CompressionRecord, type Preprocessing } from './sparrow_model.js';
+import { useCrc32 } from '../format/crc32.js';
+import { wasmCrc32 } from '../wasm/crc32.js';
 import { Int8Engine, type Int8Report } from './engine_int8.js';
 import { isPendingData, type CodedInt8 } from '../format/graph.js';
 import { extractQdq } from '../ir/qdq.js';
@@ -99,6 +101,15 @@ export function hasActivationRanges(bytes: Uint8Array): boolean {
  * The documented default engine of a model: 'sparrow-int8' for a `.sparrow` file with static
  * activation ranges (`sparrow compress --calib`), 'sparrow-f32' for every other model.
  */
+/**
+ * The container's CRCs in WASM from now on where the runtime has no native CRC (browsers,
+ * Workers; Node keeps zlib's): a small synchronous instance of `module` (src/wasm/crc32.ts).
+ * Session.fromSparrow does it when given a `wasmModule`; the Worker before any request's checks.
+ */
+export function useWasmCrc32(module: WebAssembly.Module): void {
+  useCrc32(wasmCrc32(module));
+}
+
 export function defaultEngine(bytes: Uint8Array): EngineName {
   return isSparrowBytes(bytes) && hasActivationRanges(bytes) ? 'sparrow-int8' : 'sparrow-f32';
 }
@@ -471,6 +482,7 @@ export class Session {
     const int8 = engine === 'sparrow-int8';
     // the WASM module compiles (V8 background threads) while the file is read and validated
     const modP = engine !== 'reference' && !opts.wasmModule ? nodeModule() : undefined;
+    if (opts.wasmModule) useWasmCrc32(opts.wasmModule);
     const model = loadSparrowModel(bytes, { ...opts.read, ...(int8 ? { codedInt8: true } : {}) });
     const { read: _read, ...rest } = opts;
     const wasmModule = opts.wasmModule ?? (modP ? await modP : undefined);
