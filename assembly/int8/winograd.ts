@@ -117,33 +117,9 @@ export function qs8_wino_work_bytes(g: usize): i32 {
 
 // ---- input transform ------------------------------------------------------------------------
 
-/** d rows of 8 tiles at stride 2 in a plane row: even / odd lanes of 16 int16. */
-@inline function evens(a: v128, b: v128): v128 {
-  return v128.shuffle<i16>(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
-}
-@inline function odds(a: v128, b: v128): v128 {
-  return v128.shuffle<i16>(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
-}
-
-/**
- * The 16 d vectors (r, s) (lanes = tiles t0..t0+7) of channel plane cp at db (16 × 16 bytes,
- * index 4r + s). fast: the 8 tiles lie in one tile row (byte offset o0 of the first).
- */
-function gatherD(cp: usize, fast: bool, o0: usize, offs: usize, db: usize): void {
+/** The 16 d vectors (r, s) (lanes = the 8 tiles at the byte offsets offs) of channel plane cp at db (16 × 16 bytes, index 4r + s). */
+function gatherD(cp: usize, offs: usize, db: usize): void {
   const rowB = RS << 1;
-  if (fast) {
-    let p = cp + o0;
-    for (let r: usize = 0; r < 4; r++) {
-      const a = v128.load(p), b = v128.load(p, 16), a2 = v128.load(p, 4), b2 = v128.load(p, 20);
-      const d = db + (r << 6);
-      v128.store(d, evens(a, b));
-      v128.store(d, odds(a, b), 16);
-      v128.store(d, evens(a2, b2), 32);
-      v128.store(d, odds(a2, b2), 48);
-      p += rowB;
-    }
-    return;
-  }
   for (let l: usize = 0; l < 8; l++) {
     const p = cp + <usize>load<i32>(offs + (l << 2));
     for (let r: usize = 0; r < 4; r++) {
@@ -177,29 +153,100 @@ function gatherD(cp: usize, fast: bool, o0: usize, offs: usize, db: usize): void
   }
 }
 
+/**
+ * Byte offset in a plane of the first tile of the half panel t .. t + 3 when those 4 tiles lie
+ * in one tile row (or all past T: then `dflt`, their lanes are never stored); -1 otherwise.
+ */
+@inline function halfOffset(t: usize, dflt: isize): isize {
+  if (t >= T) return dflt;
+  const ty = t / TW, tx = t - ty * TW;
+  if (tx + 4 > TW || t + 4 > T) return -1;
+  return <isize>((ty * 2 * RS + tx * 2) << 1);
+}
+
+/**
+ * V of the channel pair (c, c + 1) for the two half panels at byte offsets o0, o1 of the
+ * planes pc (channel c) and pc + planeB (channel c + 1, or zeros when has1 is false), written
+ * interleaved (the GEMM's pair layout) at vo + p·KP·32 for the 16 positions p. The pair
+ * interleave is a lane permutation, so it is done on d (one shuffle with the stride-2 pick)
+ * and the transforms run on the interleaved vectors.
+ */
+@inline function inputPairFast(pc: usize, planeB: usize, has1: bool, o0: usize, o1: usize, vo: usize): void {
+  const rowB = RS << 1, posB = KP << 5;
+  const zero = i16x8.splat(0);
+  for (let h: usize = 0; h < 2; h++) {
+    const p0 = pc + (h == 0 ? o0 : o1), p1 = p0 + planeB;
+    const dst = vo + (h << 4);
+    // e_r = d_r · B for the 4 rows r of the tiles (4 tiles × 2 channels per vector)
+    let l0 = v128.load(p0), l2 = v128.load(p0, 4);
+    let m0 = has1 ? v128.load(p1) : zero, m2 = has1 ? v128.load(p1, 4) : zero;
+    let d0 = v128.shuffle<i16>(l0, m0, 0, 8, 2, 10, 4, 12, 6, 14), d1 = v128.shuffle<i16>(l0, m0, 1, 9, 3, 11, 5, 13, 7, 15);
+    let d2 = v128.shuffle<i16>(l2, m2, 0, 8, 2, 10, 4, 12, 6, 14), d3 = v128.shuffle<i16>(l2, m2, 1, 9, 3, 11, 5, 13, 7, 15);
+    const e00 = i16x8.sub(d0, d2), e01 = i16x8.add(d1, d2), e02 = i16x8.sub(d2, d1), e03 = i16x8.sub(d1, d3);
+    l0 = v128.load(p0 + rowB); l2 = v128.load(p0 + rowB, 4);
+    m0 = has1 ? v128.load(p1 + rowB) : zero; m2 = has1 ? v128.load(p1 + rowB, 4) : zero;
+    d0 = v128.shuffle<i16>(l0, m0, 0, 8, 2, 10, 4, 12, 6, 14); d1 = v128.shuffle<i16>(l0, m0, 1, 9, 3, 11, 5, 13, 7, 15);
+    d2 = v128.shuffle<i16>(l2, m2, 0, 8, 2, 10, 4, 12, 6, 14); d3 = v128.shuffle<i16>(l2, m2, 1, 9, 3, 11, 5, 13, 7, 15);
+    const e10 = i16x8.sub(d0, d2), e11 = i16x8.add(d1, d2), e12 = i16x8.sub(d2, d1), e13 = i16x8.sub(d1, d3);
+    l0 = v128.load(p0 + 2 * rowB); l2 = v128.load(p0 + 2 * rowB, 4);
+    m0 = has1 ? v128.load(p1 + 2 * rowB) : zero; m2 = has1 ? v128.load(p1 + 2 * rowB, 4) : zero;
+    d0 = v128.shuffle<i16>(l0, m0, 0, 8, 2, 10, 4, 12, 6, 14); d1 = v128.shuffle<i16>(l0, m0, 1, 9, 3, 11, 5, 13, 7, 15);
+    d2 = v128.shuffle<i16>(l2, m2, 0, 8, 2, 10, 4, 12, 6, 14); d3 = v128.shuffle<i16>(l2, m2, 1, 9, 3, 11, 5, 13, 7, 15);
+    const e20 = i16x8.sub(d0, d2), e21 = i16x8.add(d1, d2), e22 = i16x8.sub(d2, d1), e23 = i16x8.sub(d1, d3);
+    // V rows 0 and 2 need e0, e1, e2 only; row 1 too; row 3 = e1 − e3
+    v128.store(dst, i16x8.sub(e00, e20));
+    v128.store(dst + posB, i16x8.sub(e01, e21));
+    v128.store(dst + 2 * posB, i16x8.sub(e02, e22));
+    v128.store(dst + 3 * posB, i16x8.sub(e03, e23));
+    v128.store(dst + 4 * posB, i16x8.add(e10, e20));
+    v128.store(dst + 5 * posB, i16x8.add(e11, e21));
+    v128.store(dst + 6 * posB, i16x8.add(e12, e22));
+    v128.store(dst + 7 * posB, i16x8.add(e13, e23));
+    v128.store(dst + 8 * posB, i16x8.sub(e20, e10));
+    v128.store(dst + 9 * posB, i16x8.sub(e21, e11));
+    v128.store(dst + 10 * posB, i16x8.sub(e22, e12));
+    v128.store(dst + 11 * posB, i16x8.sub(e23, e13));
+    l0 = v128.load(p0 + 3 * rowB); l2 = v128.load(p0 + 3 * rowB, 4);
+    m0 = has1 ? v128.load(p1 + 3 * rowB) : zero; m2 = has1 ? v128.load(p1 + 3 * rowB, 4) : zero;
+    d0 = v128.shuffle<i16>(l0, m0, 0, 8, 2, 10, 4, 12, 6, 14); d1 = v128.shuffle<i16>(l0, m0, 1, 9, 3, 11, 5, 13, 7, 15);
+    d2 = v128.shuffle<i16>(l2, m2, 0, 8, 2, 10, 4, 12, 6, 14); d3 = v128.shuffle<i16>(l2, m2, 1, 9, 3, 11, 5, 13, 7, 15);
+    v128.store(dst + 12 * posB, i16x8.sub(e10, i16x8.sub(d0, d2)));
+    v128.store(dst + 13 * posB, i16x8.sub(e11, i16x8.add(d1, d2)));
+    v128.store(dst + 14 * posB, i16x8.sub(e12, i16x8.sub(d2, d1)));
+    v128.store(dst + 15 * posB, i16x8.sub(e13, i16x8.sub(d1, d3)));
+  }
+}
+
 /** V of the panel of tiles t0..t0+7 for all channels at OFF_V (layout: the header, KP pairs). */
 function inputPanel(planes: usize, work: usize, t0: usize): void {
-  const ty = t0 / TW, tx = t0 - ty * TW;
-  const fast = tx + 8 <= TW;
-  const offs = work + OFF_M; // 8 byte offsets (the M block is free here)
-  const o0 = ((ty * 2 * RS + tx * 2) << 1);
-  if (!fast) {
-    for (let l: usize = 0; l < 8; l++) {
-      const t = t0 + l < T ? t0 + l : t0;
-      const y = t / TW, x = t - y * TW;
-      store<i32>(offs + (l << 2), <i32>((y * 2 * RS + x * 2) << 1));
-    }
-  }
   const planeB = (HP * RS) << 1;
+  const h0 = halfOffset(t0, 0);
+  const h1 = h0 >= 0 ? halfOffset(t0 + 4, h0) : -1;
+  if (h1 >= 0) {
+    let vo = work + OFF_V;
+    for (let k: usize = 0; k < KP; k++) {
+      const c = k << 1;
+      inputPairFast(planes + c * planeB, planeB, c + 1 < C, <usize>h0, <usize>h1, vo);
+      vo += 32;
+    }
+    return;
+  }
+  // general: a byte offset per tile (tiles wrapping a row, the partial last panel)
+  const offs = work + OFF_M; // 8 byte offsets (the M block is free here)
+  for (let l: usize = 0; l < 8; l++) {
+    const t = t0 + l < T ? t0 + l : t0;
+    const y = t / TW, x = t - y * TW;
+    store<i32>(offs + (l << 2), <i32>((y * 2 * RS + x * 2) << 1));
+  }
   const db = work + OFF_D, vt0 = work + OFF_VT, vt1 = vt0 + 256;
   const zero = i16x8.splat(0);
   let vo = work + OFF_V;
   for (let k: usize = 0; k < KP; k++) {
     const c = k << 1;
-    gatherD(planes + c * planeB, fast, o0, offs, db);
+    gatherD(planes + c * planeB, offs, db);
     transformD(db, vt0);
     if (c + 1 < C) {
-      gatherD(planes + (c + 1) * planeB, fast, o0, offs, db);
+      gatherD(planes + (c + 1) * planeB, offs, db);
       transformD(db, vt1);
     } else {
       for (let p: usize = 0; p < 16; p++) v128.store(vt1 + (p << 4), zero);
@@ -239,10 +286,13 @@ function inputPanel(planes: usize, work: usize, t0: usize): void {
 }
 
 /**
- * Y' = Aᵀ M A of 4 tiles (one i32x4 per position at mb + 128·p), Y = Y' >> 2, stored as the
- * even output row (e: tiles' Y00, Y01 interleaved) and the odd one (o).
+ * Y' = Aᵀ M A of 4 tiles (one i32x4 per position at mb + 128·p), Y = Y' >> 2. fused: the
+ * output stage of channel c straight to y (even output row at dst, the odd one at dst + rowB
+ * when odd; nc outputs each); else the int32 rows at e (even: the tiles' Y00, Y01 interleaved)
+ * and o (odd).
  */
-@inline function outputTransform4(mb: usize, e: usize, o: usize): void {
+@inline function outputTransform4(mb: usize, fused: bool, e: usize, o: usize,
+  c: usize, q: usize, qp: usize, dst: usize, rowB: usize, nc: usize, odd: bool): void {
   const m0 = v128.load(mb), m1 = v128.load(mb, 128), m2 = v128.load(mb, 256), m3 = v128.load(mb, 384);
   const m4 = v128.load(mb, 512), m5 = v128.load(mb, 640), m6 = v128.load(mb, 768), m7 = v128.load(mb, 896);
   const m8 = v128.load(mb, 1024), m9 = v128.load(mb, 1152), m10 = v128.load(mb, 1280), m11 = v128.load(mb, 1408);
@@ -256,10 +306,15 @@ function inputPanel(planes: usize, work: usize, t0: usize): void {
   const y01 = i32x4.shr_s(i32x4.sub(i32x4.sub(t01, t02), t03), 2);
   const y10 = i32x4.shr_s(i32x4.add(i32x4.add(t10, t11), t12), 2);
   const y11 = i32x4.shr_s(i32x4.sub(i32x4.sub(t11, t12), t13), 2);
-  v128.store(e, v128.shuffle<i32>(y00, y01, 0, 4, 1, 5));
-  v128.store(e, v128.shuffle<i32>(y00, y01, 2, 6, 3, 7), 16);
-  v128.store(o, v128.shuffle<i32>(y10, y11, 0, 4, 1, 5));
-  v128.store(o, v128.shuffle<i32>(y10, y11, 2, 6, 3, 7), 16);
+  const r0 = v128.shuffle<i32>(y00, y01, 0, 4, 1, 5), r1 = v128.shuffle<i32>(y00, y01, 2, 6, 3, 7);
+  const s0 = v128.shuffle<i32>(y10, y11, 0, 4, 1, 5), s1 = v128.shuffle<i32>(y10, y11, 2, 6, 3, 7);
+  if (fused) {
+    storeRow8(r0, r1, c, q, qp, M, dst, nc);
+    if (odd) storeRow8(s0, s1, c, q, qp, M, dst + rowB, nc);
+  } else {
+    v128.store(e, r0); v128.store(e, r1, 16);
+    v128.store(o, s0); v128.store(o, s1, 16);
+  }
 }
 
 /**
@@ -280,6 +335,10 @@ export function qs8_wino2x2_3x3__wasmsimd(g: usize, q: usize, x: usize, wp: usiz
   const accO = Tp << 3; // the odd rows after the even ones
   const blkW = (KP << 8);
   const mb = work + OFF_M, acc = work + OFF_ACC, vb = work + OFF_V;
+  // TW a multiple of 4: every half panel lies in one tile row, and the output stage runs on
+  // the transformed tiles directly; else the int32 Y rows are collected first (acc)
+  const fused = (TW & 3) == 0;
+  const eB = outBytes(q);
   for (let pn: usize = 0; pn < NP; pn++) {
     const t0 = pn << 3;
     inputPanel(planes, work, t0);
@@ -288,16 +347,28 @@ export function qs8_wino2x2_3x3__wasmsimd(g: usize, q: usize, x: usize, wp: usiz
       for (let p: usize = 0; p < 16; p++) tileP(vb + p * KP * 32, wb + p * KP * 16, mb + (p << 7));
       const nr = min<usize>(4, M - c0);
       for (let r: usize = 0; r < nr; r++) {
-        const e = acc + (c0 + r) * accC + (t0 << 3);
-        outputTransform4(mb + (r << 5), e, e + accO);
-        outputTransform4(mb + (r << 5) + 16, e + 32, e + accO + 32);
+        const c = c0 + r;
+        if (fused) {
+          // each half panel (4 tiles) lies in one tile row: 8 outputs of 2 output rows
+          for (let h: usize = 0; h < 2; h++) {
+            const t = t0 + (h << 2);
+            if (t >= T) break;
+            const ty = t / TW, ox = (t - ty * TW) << 1, oy = ty << 1;
+            const dst = y + ((c * OH + oy) * OW + ox) * eB;
+            outputTransform4(mb + (r << 5) + (h << 4), true, 0, 0, c, q, qp, dst, OW * eB, min<usize>(8, OW - ox), oy + 1 < OH);
+          }
+        } else {
+          const e = acc + c * accC + (t0 << 3);
+          outputTransform4(mb + (r << 5), false, e, e + accO, c, q, qp, 0, 0, 0, false);
+          outputTransform4(mb + (r << 5) + 16, false, e + 32, e + accO + 32, c, q, qp, 0, 0, 0, false);
+        }
       }
       wb += blkW;
     }
   }
+  if (fused) return 0;
   // output stage, row by row: output row oh of channel c is Y row (oh & 1) of tile row oh >> 1,
   // 2·TW int32 per tile row, consecutive
-  const eB = outBytes(q);
   const rowY = TW << 3;
   for (let c: usize = 0; c < M; c++) {
     const yc = acc + c * accC;
