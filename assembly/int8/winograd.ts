@@ -103,8 +103,10 @@ function winoLayout(): void {
   OFF_D = OFF_V + 16 * KP * 32;                // d of one channel: (4, 4) × 8 tiles int16
   OFF_VT = OFF_D + 256;                        // V of two channels: (2, 16) × 8 tiles int16
   OFF_M = OFF_VT + 512;                        // M of one 4x8 block: (16 positions, 4 cout, 8 tiles) int32
-  OFF_ACC = OFF_M + 16 * 128;                  // Y (Cout, 2 parities, NP·8 tiles, 2 columns) int32
-  TOTAL = OFF_ACC + M * NP * 8 * 16 + 64;      // + slack: the output pass reads 8 past a row end
+  OFF_ACC = OFF_M + 16 * 128;                  // Y (Cout, 2 parities, NP·8 tiles, 2 columns) int32,
+  // only when TW % 4 != 0 (else the output stage runs on the tiles: fused), + slack: the output
+  // pass reads 8 past a row end
+  TOTAL = OFF_ACC + ((TW & 3) == 0 ? 0 : M * NP * 8 * 16 + 64);
 }
 
 /** Scratch bytes of qs8_wino2x2_3x3__wasmsimd for the geometry at g; E_ARG when it does not apply. */
