@@ -344,7 +344,7 @@ for (const variant of ['release', 'debug'] as const) {
   });
 }
 
-describe('pickQs8ConvKernel: the Winograd kernel for eligible dense convs, unless turned off', () => {
+describe('pickQs8ConvKernel: the Winograd kernel for eligible dense convs where measured faster, unless turned off', () => {
   it('dense 3x3 stride 1 → Winograd; winograd = false, stride 2, sparse, depthwise → the others', () => {
     const g = convGeometry([16, 32, 32], [16, 16, 3, 3], att(1));
     expect(pickQs8ConvKernel(g).name).toBe(WINO);
@@ -352,6 +352,11 @@ describe('pickQs8ConvKernel: the Winograd kernel for eligible dense convs, unles
     expect(pickQs8ConvKernel(g, 0.2).name).toBe('qs8_spconv2d_16x1__wasmsimd');
     const s2 = convGeometry([16, 32, 32], [32, 16, 3, 3], { ...att(1), strides: [2, 2] });
     expect(pickQs8ConvKernel(s2).name).toBe('qs8_conv2d_4x8c2__wasmsimd');
+    // measured slower or equal: Cin < 8, fewer than 8 output tiles (4x4 outputs)
+    expect(pickQs8ConvKernel(convGeometry([4, 32, 32], [16, 4, 3, 3], att(1))).name).toBe('qs8_conv2d_4x8c2__wasmsimd');
+    expect(pickQs8ConvKernel(convGeometry([8, 32, 32], [16, 8, 3, 3], att(1))).name).toBe(WINO);
+    expect(pickQs8ConvKernel(convGeometry([128, 4, 4], [128, 128, 3, 3], att(1))).name).toBe('qs8_conv2d_4x8c2__wasmsimd');
+    expect(pickQs8ConvKernel(convGeometry([128, 6, 8], [128, 128, 3, 3], att(1))).name).toBe(WINO);
     const dw = convGeometry([16, 32, 32], [16, 1, 3, 3], { ...att(1), groups: 16 });
     expect(pickQs8ConvKernel(dw).name).toBe('qs8_dwconv2d__wasmsimd');
   });

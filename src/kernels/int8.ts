@@ -173,13 +173,13 @@ export function winogradEligible(geo: ConvGeometry): boolean {
 }
 
 /**
- * Where the Winograd kernel is faster than the dense 4x8c2 one (measured on the ResNet-20/32
- * shapes, docs/engine.md "int8 Winograd"): eligible convs with at least WINO_MIN_CIN input
- * channels (with fewer, the input transform per output costs more than the GEMM saves: 3→16
- * runs at 0.66x the dense kernel).
+ * Where the Winograd kernel is faster than the dense 4x8c2 one (measured per layer shape,
+ * docs/engine.md "int8 Winograd"): eligible convs with at least WINO_MIN_CIN input channels
+ * (3 → 16 at 32x32 runs at 0.88x the dense kernel, 4 → 16 at 1.0x, 8 → 16 at 1.24x) and at
+ * least one full panel of 8 output tiles (2x2 each; 128 → 128 at 4x4: 1.03x, at 8x8: 2.0x).
  */
 export function winogradFaster(geo: ConvGeometry): boolean {
-  return winogradEligible(geo) && geo.C >= WINO_MIN_CIN;
+  return winogradEligible(geo) && geo.C >= WINO_MIN_CIN && Math.ceil(geo.OH / 2) * Math.ceil(geo.OW / 2) >= 8;
 }
 
 /** Fewest input channels for which pickQs8ConvKernel takes the Winograd kernel. */
