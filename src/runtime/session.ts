@@ -256,6 +256,11 @@ export interface SessionOptions {
    */
   relaxed?: boolean;
   /**
+   * sparrow-int8: dense 3x3 stride-1 convs on the exact Winograd F(2x2, 3x3) kernel where it is
+   * faster (Int8EngineOptions.winograd; default true, bit-identical outputs either way)
+   */
+  winograd?: boolean;
+  /**
    * sparrow-int8, dynamic mode: weight layers within this many weight layers of a graph output
    * run in float32 (default 3: the output layer and the two before it; 0 quantizes every layer)
    */
@@ -385,6 +390,7 @@ export class Session {
         ...(opts.kernels ? { kernels: opts.kernels } : {}),
         ...(opts.sparseDensity !== undefined ? { sparseDensity: opts.sparseDensity } : {}),
         ...(opts.relaxed !== undefined ? { relaxed: opts.relaxed } : {}),
+        ...(opts.winograd !== undefined ? { winograd: opts.winograd } : {}),
         ...(opts.floatHead !== undefined ? { floatHead: opts.floatHead } : {}),
         ...(opts.quantizeLayer ? { quantizeLayer: opts.quantizeLayer } : {}),
         ...(opts.passes ? { passes: opts.passes } : {}),
