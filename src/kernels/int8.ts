@@ -14,7 +14,16 @@ import { SparrowError } from '../errors.js';
 import type { SparrowWasm } from '../wasm/gateway.js';
 import { CONV_GEOMETRY_BYTES, convGeometry, writeConvGeometry, type ConvGeometry } from './f32.js';
 import { CONV_DEFAULTS, type Conv2dAttrs } from './f32_ref.js';
-import { csrFromDense, type AddParams, type Csr, type Qs8Data, type Qs8Out, type VaddF32Params, type VaddParams } from './int8_ref.js';
+import {
+  csrFromDense,
+  csrPairCount,
+  type AddParams,
+  type Csr,
+  type Qs8Data,
+  type Qs8Out,
+  type VaddF32Params,
+  type VaddParams,
+} from './int8_ref.js';
 
 export type { AddParams, Csr, Qs8Data, Qs8Out, VaddF32Params, VaddParams } from './int8_ref.js';
 export { addParams, vaddParams } from './int8_ref.js';
@@ -106,9 +115,10 @@ function readOut(w: SparrowWasm, out: Qs8Out, ptr: number, n: number): Qs8Data {
 
 /**
  * Weight formats: 'c2' = qs8_conv2d_pack_w blocks, 'csr16' = the CSR with int16 values
- * (decodeCsr's output with valBytes 2: no pack), 'raw' = int8 (M, K) as stored.
+ * (decodeCsr's output with valBytes 2: no pack), 'pairs' = the non-empty aligned k-pairs of the
+ * CSR (qs8_spconv_pack_pairs of the csr16 layout), 'raw' = int8 (M, K) as stored.
  */
-export type Qs8WeightFormat = 'c2' | 'csr16' | 'raw';
+export type Qs8WeightFormat = 'c2' | 'csr16' | 'pairs' | 'raw';
 
 export interface Qs8ConvKernel {
   name: string;
@@ -142,6 +152,20 @@ export const QS8_CONV_KERNELS: readonly Qs8ConvKernel[] = [
     supports: () => true,
     workBytes: (w, g) => w.exports.qs8_spconv2d_nz_work_bytes(g),
     run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_spconv2d_16x1__wasmsimd(g, q, x, wp, qp, y, work),
+  },
+  {
+    name: 'qs8_spconv2d_16x1c2__wasmsimd',
+    weights: 'pairs',
+    supports: () => true,
+    workBytes: (w, g) => w.exports.qs8_spconv2d_c2_work_bytes(g),
+    run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_spconv2d_16x1c2__wasmsimd(g, q, x, wp, qp, y, work),
+  },
+  {
+    name: 'qs8_spconv2d_32x1c2__wasmsimd',
+    weights: 'pairs',
+    supports: () => true,
+    workBytes: (w, g) => w.exports.qs8_spconv2d_c2_work_bytes(g),
+    run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_spconv2d_32x1c2__wasmsimd(g, q, x, wp, qp, y, work),
   },
 ];
 
@@ -230,12 +254,32 @@ export function placeConvWeights(w: SparrowWasm, format: Qs8WeightFormat, W: Int
   }
   const csr = W instanceof Int8Array ? csrFromDense(W, M, K) : W;
   const nnz = csr.rowPtr[M]!;
-  const L = csrLayout(M, nnz, 2);
+  if (format === 'pairs') {
+    const E = csrPairCount(csr.rowPtr, csr.col, M);
+    const dst = w.alloc(check(w.exports.qs8_spconv_pairs_bytes(M, E), 'qs8_spconv_pairs_bytes'));
+    const m = w.mark();
+    try {
+      const src = w.alloc(csrLayout(M, nnz, 2).bytes);
+      writeCsr16(w, csr, M, src);
+      const got = check(w.exports.qs8_spconv_pack_pairs(M, K, src, dst, E), 'qs8_spconv_pack_pairs');
+      if (got !== E) throw new SparrowError('internal', `qs8_spconv_pack_pairs made ${got} pairs, expected ${E}`);
+    } finally {
+      w.release(m);
+    }
+    return dst;
+  }
   const dst = w.alloc(check(w.exports.qs8_spconv_csr_bytes(M, nnz), 'qs8_spconv_csr_bytes'));
-  new Uint32Array(w.memory.buffer, dst, M + 1).set(csr.rowPtr);
-  new Uint16Array(w.memory.buffer, dst + L.col, nnz).set(csr.col);
-  new Int16Array(w.memory.buffer, dst + L.val, nnz).set(csr.val);
+  writeCsr16(w, csr, M, dst);
   return dst;
+}
+
+/** Writes csr (M rows) in the csr16 layout (csrLayout(M, nnz, 2)) at dst. */
+function writeCsr16(w: SparrowWasm, csr: Csr, M: number, dst: number): void {
+  const nnz = csr.rowPtr[M]!;
+  const L = csrLayout(M, nnz, 2);
+  new Uint32Array(w.memory.buffer, dst, M + 1).set(csr.rowPtr.subarray(0, M + 1));
+  new Uint16Array(w.memory.buffer, dst + L.col, nnz).set(csr.col.subarray(0, nnz));
+  new Int16Array(w.memory.buffer, dst + L.val, nnz).set(csr.val.subarray(0, nnz));
 }
 
 /**
