@@ -198,7 +198,7 @@ export function qs8_spconv2d_16x1__wasmsimd(g: usize, q: usize, x: usize, sp: us
   return 0;
 }
 
-// ---- k-pair blocks: qs8_spconv2d_16x1c2 / qs8_spconv2d_32x1c2 -------------------------------
+// ---- k-pair blocks: qs8_spconv2d_16x1c2 ------------------------------------------------------
 //
 // For weights pruned in aligned 1x2 blocks along K (compress --sparsity-pattern pairs: k = 2j and
 // 2j+1 of a row both kept or both zeroed) the nonzeros come in aligned k-pairs, and the dot
@@ -208,13 +208,17 @@ export function qs8_spconv2d_16x1__wasmsimd(g: usize, q: usize, x: usize, sp: us
 // pays a full pair for it: fast when the pairs are full. The pair list is made at load from the
 // decoded CSR (qs8_spconv_pack_pairs), so the file format is the CSR as before.
 //
-// X: super-panels of T = 16 (32) pixels: pair j of super-panel s at s·KP·4T + j·4T, the T pixels'
+// X: super-panels of 16 pixels: pair j of super-panel s at s·KP·64 + j·64, the 16 pixels'
 // (x(2j), x(2j+1)) int16 pairs in pixel order (KP = ceil(K/2) pairs; an odd K's last pair has 0
-// for k = K). Pair-block layout ('pairs'), qs8_spconv_pairs_bytes(M, E) bytes at sp:
+// for k = K). Two pairs per loop step. A 32-pixel tile (8 accumulators, 128-byte pairs) ran
+// 15-45 % slower than the 16-pixel one on the ResNet-20 shapes and was dropped; the two-pair
+// step runs ~10 % faster than one pair per step (/tmp bench at 50 % pairs: 32→32 16x16 39.0 vs
+// 42.3 µs, 64→64 8x8 35.6 vs 40.5 µs; the dense kernel 54.7 / 53.2 µs).
+// Pair-block layout ('pairs'), qs8_spconv_pairs_bytes(M, E) bytes at sp:
 //   sp:                         ent (M+1) u32: first entry of row n (ent[0] = 0, ent[M] = E)
 //   sp + align16((M+1)·4):      E entries of 8 bytes, row by row, ascending j:
 //                               i16 W(n, 2j), i16 W(n, 2j+1), u32 j·64
-// (j·64 = the pair's byte offset in a 16-pixel super-panel; the 32-pixel kernel doubles it).
+// (j·64 = the pair's byte offset in a 16-pixel super-panel).
 
 /** Bytes of the pair-block layout of M rows with E non-empty pairs (above). */
 export function qs8_spconv_pairs_bytes(M: i32, E: i32): i32 {
@@ -338,6 +342,7 @@ export function qs8_spconv2d_c2_work_bytes(g: usize): i32 {
 
 function spmmPairs16(c0: usize, Ng: usize, ent: usize, entries: usize, xp: usize, np: usize, kpairs: usize, m0: usize,
   Mpix: usize, q: usize, qp: usize, y: usize, ldyB: usize, eB: usize): void {
+  // two pairs per step (measured ~10 % faster than one)
   const superB = kpairs << 6;
   for (let p: usize = 0; p < np; p += 2) {
     const xb = xp + (p >> 1) * superB;
@@ -348,14 +353,27 @@ function spmmPairs16(c0: usize, Ng: usize, ent: usize, entries: usize, xp: usize
       let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
       let e = entries + (<usize>load<u32>(ent + (c << 2)) << 3);
       const eend = entries + (<usize>load<u32>(ent + ((c + 1) << 2)) << 3);
-      while (e != eend) {
+      const e2 = e + ((eend - e) & ~(<usize>15));
+      while (e != e2) {
+        const wv = v128.load32_splat(e), wu = v128.load32_splat(e, 8);
+        const x0 = xb + <usize>load<u32>(e, 4), x1 = xb + <usize>load<u32>(e, 12);
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(x0), wv));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(x0, 16), wv));
+        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load(x0, 32), wv));
+        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load(x0, 48), wv));
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(x1), wu));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(x1, 16), wu));
+        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load(x1, 32), wu));
+        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load(x1, 48), wu));
+        e += 16;
+      }
+      if (e != eend) {
         const wv = v128.load32_splat(e);
         const x0 = xb + <usize>load<u32>(e, 4);
         a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(x0), wv));
         a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(x0, 16), wv));
         a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load(x0, 32), wv));
         a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load(x0, 48), wv));
-        e += 8;
       }
       const dst = y + c * ldyB + m * eB;
       storeRow8(a0, a1, c, q, qp, M, dst, min<usize>(8, left));
@@ -364,41 +382,7 @@ function spmmPairs16(c0: usize, Ng: usize, ent: usize, entries: usize, xp: usize
   }
 }
 
-function spmmPairs32(c0: usize, Ng: usize, ent: usize, entries: usize, xp: usize, np: usize, kpairs: usize, m0: usize,
-  Mpix: usize, q: usize, qp: usize, y: usize, ldyB: usize, eB: usize): void {
-  const superB = kpairs << 7;
-  for (let p: usize = 0; p < np; p += 4) {
-    const xb = xp + (p >> 2) * superB;
-    const m = m0 + (p << 3);
-    const left = Mpix - m;
-    for (let n: usize = 0; n < Ng; n++) {
-      const c = c0 + n;
-      let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-      let e = entries + (<usize>load<u32>(ent + (c << 2)) << 3);
-      const eend = entries + (<usize>load<u32>(ent + ((c + 1) << 2)) << 3);
-      while (e != eend) {
-        const wv = v128.load32_splat(e);
-        const x0 = xb + (<usize>load<u32>(e, 4) << 1);
-        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(x0), wv));
-        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(x0, 16), wv));
-        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load(x0, 32), wv));
-        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load(x0, 48), wv));
-        a4 = i32x4.add(a4, i32x4.dot_i16x8_s(v128.load(x0, 64), wv));
-        a5 = i32x4.add(a5, i32x4.dot_i16x8_s(v128.load(x0, 80), wv));
-        a6 = i32x4.add(a6, i32x4.dot_i16x8_s(v128.load(x0, 96), wv));
-        a7 = i32x4.add(a7, i32x4.dot_i16x8_s(v128.load(x0, 112), wv));
-        e += 8;
-      }
-      const dst = y + c * ldyB + m * eB;
-      storeRow8(a0, a1, c, q, qp, M, dst, min<usize>(8, left));
-      if (left > 8) storeRow8(a2, a3, c, q, qp, M, dst + (eB << 3), min<usize>(8, left - 8));
-      if (left > 16) storeRow8(a4, a5, c, q, qp, M, dst + (eB << 4), min<usize>(8, left - 16));
-      if (left > 24) storeRow8(a6, a7, c, q, qp, M, dst + (eB << 3) * 3, min<usize>(8, left - 24));
-    }
-  }
-}
-
-function spconvPairs(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize, lg: usize): i32 {
+function spconvPairs(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32 {
   if (!geomOk(g) || !quantOk(q)) return E_ARG;
   loadGeom(g);
   const Cg = C / GROUPS, Ng = M / GROUPS, K = Cg * KH * KW, kpairs = (K + 1) >> 1, Mpix = OH * OW;
@@ -412,9 +396,8 @@ function spconvPairs(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usiz
     const xg = planes + (grp * Cg * HP * RS << 1);
     for (let m0: usize = 0; m0 < Mpix; m0 += P << 3) {
       const np = min<usize>(P, (Mpix - m0 + 7) >> 3);
-      im2colPairs(xg, kofs, K, Mpix, m0, np, xcol, lg);
-      if (lg == 1) spmmPairs16(grp * Ng, Ng, ent, entries, xcol, np, kpairs, m0, Mpix, q, qp, y, ldyB, eB);
-      else spmmPairs32(grp * Ng, Ng, ent, entries, xcol, np, kpairs, m0, Mpix, q, qp, y, ldyB, eB);
+      im2colPairs(xg, kofs, K, Mpix, m0, np, xcol, 1);
+      spmmPairs16(grp * Ng, Ng, ent, entries, xcol, np, kpairs, m0, Mpix, q, qp, y, ldyB, eB);
     }
   }
   return 0;
@@ -426,10 +409,5 @@ function spconvPairs(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usiz
  * (M), y (M,OH,OW), work ≥ qs8_spconv2d_c2_work_bytes(g).
  */
 export function qs8_spconv2d_16x1c2__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32 {
-  return spconvPairs(g, q, x, sp, qp, y, work, 1);
-}
-
-/** As qs8_spconv2d_16x1c2__wasmsimd with 32 pixels per tile (8 accumulators). */
-export function qs8_spconv2d_32x1c2__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32 {
-  return spconvPairs(g, q, x, sp, qp, y, work, 2);
+  return spconvPairs(g, q, x, sp, qp, y, work);
 }

@@ -160,13 +160,6 @@ export const QS8_CONV_KERNELS: readonly Qs8ConvKernel[] = [
     workBytes: (w, g) => w.exports.qs8_spconv2d_c2_work_bytes(g),
     run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_spconv2d_16x1c2__wasmsimd(g, q, x, wp, qp, y, work),
   },
-  {
-    name: 'qs8_spconv2d_32x1c2__wasmsimd',
-    weights: 'pairs',
-    supports: () => true,
-    workBytes: (w, g) => w.exports.qs8_spconv2d_c2_work_bytes(g),
-    run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_spconv2d_32x1c2__wasmsimd(g, q, x, wp, qp, y, work),
-  },
 ];
 
 /**
@@ -215,20 +208,64 @@ export function qs8ConvKernel(name: string): Qs8ConvKernel {
 }
 
 /**
- * Conv layers whose weight density (nonzeros / elements) is at or below this use the sparse
- * kernel (qs8_spconv2d_16x1), above it the dense one (qs8_conv2d_4x8c2). Measured on the
- * ResNet-20/32 layer shapes (docs/engine.md, "sparrow-int8").
+ * Conv layers whose weight density (nonzeros / elements) is at or below this may use a sparse
+ * kernel (the arbitrary-pair qs8_spconv2d_16x1, or the pair-block qs8_spconv2d_16x1c2 when its
+ * pair density is low enough: pickSparseQs8ConvKernel); above it the dense one
+ * (qs8_conv2d_4x8c2). Measured on the ResNet-20/32 layer shapes (docs/engine.md, "sparrow-int8").
  */
-export const SPARSE_DENSITY = 0.4;
+export const SPARSE_DENSITY = 0.6;
 
 /**
- * The kernel for a conv: depthwise → dwconv; weights at density ≤ `sparseDensity` → the sparse
- * spconv 16x1 on the decoder's CSR (1.5-1.9x the dense kernel at 70 % sparsity on the ResNet-20
- * shapes, 2.2-3.7x at 90 %); else the dense 4x8c2. The int8 engine picks with this.
+ * The kernel for a conv: depthwise → dwconv; a sparse kernel when pickSparseQs8ConvKernel finds
+ * one faster than the dense one at these densities (`pairDensity`: non-empty aligned k-pairs /
+ * (M·ceil(K/2)), asked only when the weight density is at most `sparseDensity`); else the dense
+ * 4x8c2. The int8 engine picks with this.
  */
-export function pickQs8ConvKernel(geo: ConvGeometry, density = 1, sparseDensity = SPARSE_DENSITY): Qs8ConvKernel {
+export function pickQs8ConvKernel(
+  geo: ConvGeometry,
+  density = 1,
+  sparseDensity = SPARSE_DENSITY,
+  pairDensity: number | (() => number) = 1,
+): Qs8ConvKernel {
   if (geo.groups === geo.C) return qs8ConvKernel('qs8_dwconv2d__wasmsimd');
-  return density <= sparseDensity ? qs8ConvKernel('qs8_spconv2d_16x1__wasmsimd') : qs8ConvKernel('qs8_conv2d_4x8c2__wasmsimd');
+  return pickSparseQs8ConvKernel(density, pairDensity, sparseDensity) ?? qs8ConvKernel('qs8_conv2d_4x8c2__wasmsimd');
+}
+
+// ---- sparse kernel choice (kept apart from pickQs8ConvKernel: a linear cost model per kernel) --
+
+/**
+ * Time of a conv relative to the dense qs8_conv2d_4x8c2 on the same shape, as c0 + c1·x with x
+ * the weight density (qs8_spconv2d_16x1: it steps over pairs of nonzeros) or the pair density
+ * (qs8_spconv2d_16x1c2: it steps over non-empty aligned k-pairs). Fitted on the ResNet-20 conv
+ * stack (src/bench/sparse_crossover.ts; numbers and command in docs/engine.md).
+ */
+export const SPARSE_COST = {
+  nz: { c0: 0.15, c1: 1.45 },
+  pairs: { c0: 0.06, c1: 1.3 },
+} as const;
+
+/**
+ * The sparse conv kernel to run at weight density `density` and pair density `pairDensity` (a
+ * number, or a function asked only when the weight density could make a sparse kernel pay), or
+ * undefined for the dense kernel: qs8_spconv2d_16x1c2 when its SPARSE_COST is below 1 and below
+ * qs8_spconv2d_16x1's; else qs8_spconv2d_16x1 at density ≤ sparseDensity (the arbitrary-pair
+ * kernel's crossover; the Session option sparseDensity moves it; 0 turns every sparse kernel off).
+ */
+export function pickSparseQs8ConvKernel(
+  density: number,
+  pairDensity: number | (() => number),
+  sparseDensity = SPARSE_DENSITY,
+): Qs8ConvKernel | undefined {
+  const { nz, pairs } = SPARSE_COST;
+  // p ≥ d (a non-empty pair holds at most 2 of the ≤ 2 weights): no pair density below 1 pays past this
+  const pairsMax = (1 - pairs.c0) / pairs.c1;
+  if (!(sparseDensity > 0)) return undefined; // 0: no sparse kernel
+  if (!(density <= sparseDensity) && !(density <= pairsMax)) return undefined;
+  const p = typeof pairDensity === 'function' ? pairDensity() : pairDensity;
+  const tNz = nz.c0 + nz.c1 * density,
+    tPairs = pairs.c0 + pairs.c1 * p;
+  if (tPairs < 1 && (tPairs < tNz || !(density <= sparseDensity))) return qs8ConvKernel('qs8_spconv2d_16x1c2__wasmsimd');
+  return density <= sparseDensity ? qs8ConvKernel('qs8_spconv2d_16x1__wasmsimd') : undefined;
 }
 
 /**
