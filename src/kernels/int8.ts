@@ -213,7 +213,7 @@ export function qs8ConvKernel(name: string): Qs8ConvKernel {
  * pair density is low enough: pickSparseQs8ConvKernel); above it the dense one
  * (qs8_conv2d_4x8c2). Measured on the ResNet-20/32 layer shapes (docs/engine.md, "sparrow-int8").
  */
-export const SPARSE_DENSITY = 0.6;
+export const SPARSE_DENSITY = 0.55;
 
 /**
  * The kernel for a conv: depthwise → dwconv; a sparse kernel when pickSparseQs8ConvKernel finds
@@ -240,8 +240,8 @@ export function pickQs8ConvKernel(
  * stack (src/bench/sparse_crossover.ts; numbers and command in docs/engine.md).
  */
 export const SPARSE_COST = {
-  nz: { c0: 0.15, c1: 1.45 },
-  pairs: { c0: 0.06, c1: 1.3 },
+  nz: { c0: 0.04, c1: 1.8 },
+  pairs: { c0: 0.24, c1: 0.98 },
 } as const;
 
 /**
