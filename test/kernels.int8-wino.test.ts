@@ -13,7 +13,15 @@ import { loadWasmNode } from '../src/wasm/node.js';
 import type { SparrowWasm } from '../src/wasm/gateway.js';
 import { convGeometry, writeConvGeometry } from '../src/kernels/f32.js';
 import type { Conv2dAttrs } from '../src/kernels/f32_ref.js';
-import { pickQs8ConvKernel, placeConvWeights, qs8Conv2d, qs8ConvKernel, winogradEligible, type Qs8Out } from '../src/kernels/int8.js';
+import {
+  SPARSE_DENSITY,
+  pickQs8ConvKernel,
+  placeConvWeights,
+  qs8Conv2d,
+  qs8ConvKernel,
+  winogradEligible,
+  type Qs8Out,
+} from '../src/kernels/int8.js';
 import { qs8Conv2dRef, type Qs8Data } from '../src/kernels/int8_ref.js';
 import { qs8Wino2x2Ref, winoApplies, winoInputTransform, winoWeightTransform, WINO_MAX_CIN } from '../src/kernels/int8_wino_ref.js';
 import { quantizeMultiplier } from '../src/quant/int8.js';
@@ -348,8 +356,11 @@ describe('pickQs8ConvKernel: the Winograd kernel for eligible dense convs where 
   it('dense 3x3 stride 1 → Winograd; winograd = false, stride 2, sparse, depthwise → the others', () => {
     const g = convGeometry([16, 32, 32], [16, 16, 3, 3], att(1));
     expect(pickQs8ConvKernel(g).name).toBe(WINO);
-    expect(pickQs8ConvKernel(g, 1, 0.4, false).name).toBe('qs8_conv2d_4x8c2__wasmsimd');
+    expect(pickQs8ConvKernel(g, 1, 0.4, 1, false).name).toBe('qs8_conv2d_4x8c2__wasmsimd');
     expect(pickQs8ConvKernel(g, 0.2).name).toBe('qs8_spconv2d_16x1__wasmsimd');
+    // half the weights pruned: the sparse kernel beats the direct dense one, not Winograd (winogradCost)
+    expect(pickQs8ConvKernel(g, 0.5).name).toBe(WINO);
+    expect(pickQs8ConvKernel(g, 0.5, SPARSE_DENSITY, 1, false).name).toBe('qs8_spconv2d_16x1__wasmsimd');
     const s2 = convGeometry([16, 32, 32], [32, 16, 3, 3], { ...att(1), strides: [2, 2] });
     expect(pickQs8ConvKernel(s2).name).toBe('qs8_conv2d_4x8c2__wasmsimd');
     // measured slower or equal: Cin < 8, fewer than 8 output tiles (4x4 outputs)

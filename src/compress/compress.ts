@@ -44,7 +44,7 @@ import {
   type Preprocessing,
 } from '../runtime/sparrow_model.js';
 import { shareInt8Levels, distinct } from './kmeans.js';
-import { globalMagnitudePrune, magnitudePrune } from './prune.js';
+import { globalMagnitudePrune, magnitudePrune, magnitudePrunePairs } from './prune.js';
 import { obcLayerPrune } from './obc.js';
 import { pruneChannels, type ChannelPruneReport, type ChannelScope } from './channels.js';
 import { channelAxisFor, dequantize, quantizePerChannelInt8 } from '../quant/int8.js';
@@ -119,6 +119,15 @@ export interface PruneContext {
   inputs?: () => Promise<Tensor[]>;
   /** for 'hessian': the layer as calib.ts sees it and its Hessians */
   hessian?: { layer: CalibLayer; stats: LayerInputs; graph: Graph };
+  /** 'pairs': aligned 1x2 blocks along each output channel's K (default 'unstructured') */
+  pattern?: SparsityPatternOption;
+}
+
+/** Magnitude pruning in pairs along K of a weight of `dims` with output channels on `axis` (0, or 1 of a 2-D (K, N)). */
+function magnitudePairsOf(w: Float32Array, dims: number[], axis: number, sparsity: number): Float32Array {
+  if (axis === 0) return magnitudePrunePairs(w, dims[0]!, w.length / dims[0]!, sparsity);
+  if (axis === 1 && dims.length === 2) return magnitudePrunePairs(w, dims[1]!, dims[0]!, sparsity, 1, dims[1]!);
+  return magnitudePrune(w, sparsity);
 }
 
 /** Whether pruneLayer implements `method` (magnitude and hessian; obs and channels work on the whole graph). */
@@ -136,13 +145,19 @@ export async function pruneLayer(method: PruneMethod, w: Float32Array, dims: num
   if (ctx.sparsity === 0) return Float32Array.from(w);
   switch (method) {
     case 'magnitude':
-      return magnitudePrune(w, ctx.sparsity);
+      return ctx.pattern === 'pairs' ? magnitudePairsOf(w, dims, ctx.axis, ctx.sparsity) : magnitudePrune(w, ctx.sparsity);
     case 'hessian': {
       // layer-wise OBS with error compensation (src/compress/obs.ts) on H = 2XᵀX of this
       // layer's calibration inputs (src/compress/calib.ts); weights as (rows, K) and back
       if (!ctx.hessian) throw new SparrowError('invalid_argument', '--prune hessian needs calibration data (--calib)');
       const { layer, stats, graph } = ctx.hessian;
-      const rowsK = hessianPrune(weightRowsK(graph, layer), stats, ctx.sparsity, 'obs');
+      const rowsK = hessianPrune(
+        weightRowsK(graph, layer),
+        stats,
+        ctx.sparsity,
+        'obs',
+        ctx.pattern === 'pairs' ? { pattern: 'pairs' } : {},
+      );
       return weightFromRowsK(layer, rowsK).data as Float32Array;
     }
     default:
@@ -224,6 +239,13 @@ export interface CompressOptions {
   scope?: PruneScope;
   /** channels only: how many channels each layer gives up (channels.ts; default 'uniform') */
   channelScope?: ChannelScope;
+  /**
+   * 'unstructured' (default) = any weight pruned alone; 'pairs' (hessian, magnitude per layer) =
+   * pruned in aligned 1x2 blocks along each output channel's K (k = 2j, 2j+1 both kept or both
+   * zeroed), what the int8 pair-block sparse conv kernel runs fastest. obs, channels and
+   * --scope global are unstructured only.
+   */
+  sparsityPattern?: SparsityPatternOption;
   /** 3..8 (default 8): at most 2^B distinct int8 levels per weight tensor */
   weightBits?: number;
   /** 'static' (the default with `calib`): ranges measured on the calibration set are stored; 'dynamic' (the default without): activation scales at run time */
@@ -281,6 +303,29 @@ export interface CompressResult {
 }
 
 /** Checks the options and fills in the defaults (SparrowError('invalid_argument') when unusable). */
+export type SparsityPatternOption = 'pairs' | 'unstructured';
+export const SPARSITY_PATTERNS: readonly SparsityPatternOption[] = ['pairs', 'unstructured'];
+
+/**
+ * The pattern a run prunes with: opts.sparsityPattern (checked), else 'unstructured'. ('pairs' is
+ * not the default: on ResNet-20 / CIFAR-10 at 50 % it cost 3 points of top-1 with hessian
+ * pruning, docs/compression.md.)
+ */
+export function sparsityPatternOf(o: CompressOptions): SparsityPatternOption {
+  const prune = o.prune ?? COMPRESS_DEFAULTS.prune;
+  const pairsOk = prune === 'hessian' || (prune === 'magnitude' && (o.scope ?? 'layer') === 'layer');
+  const p = o.sparsityPattern;
+  if (p === undefined) return 'unstructured';
+  if (!SPARSITY_PATTERNS.includes(p))
+    throw new SparrowError('invalid_argument', `the sparsity pattern must be ${SPARSITY_PATTERNS.join(' or ')}, got ${String(p)}`);
+  if (p === 'pairs' && !pairsOk)
+    throw new SparrowError(
+      'invalid_argument',
+      `--sparsity-pattern pairs is for --prune hessian or magnitude (per layer), not ${prune}${prune === 'magnitude' ? ' --scope global' : ''}`,
+    );
+  return p;
+}
+
 export function resolveCompressOptions(
   o: CompressOptions,
 ): Required<Pick<CompressOptions, 'sparsity' | 'prune' | 'weightBits' | 'activations'>> {
@@ -311,6 +356,7 @@ export function resolveCompressOptions(
   if (activations === 'static' && !o.calib)
     throw new SparrowError('invalid_argument', 'static activation ranges need calibration data (--calib)');
   maxBatchOf(o);
+  sparsityPatternOf(o);
   return { sparsity, prune, weightBits, activations };
 }
 
@@ -387,6 +433,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   const denseEnds = opts.denseEnds ?? true;
   const ends = new Set(denseEnds && layers.length > 1 ? [layers[0]!.node.name, layers[layers.length - 1]!.node.name] : []);
   const sparsityOf = (node: string): number => (ends.has(node) || o.prune === 'channels' ? 0 : o.sparsity);
+  const pattern = sparsityPatternOf(opts);
   // the dense ends keep 8 bits; 7 with --weight-bits 7, so that every layer fits the relaxed-SIMD kernel's [−64, 63]
   const bitsOf = (node: string): number => (ends.has(node) ? (o.weightBits === 7 ? 7 : 8) : o.weightBits);
   let outGraph = graph;
@@ -399,6 +446,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
       activations: o.activations,
       bias: 'float32',
     };
+    if (o.sparsity > 0 && o.prune !== 'channels') compression['pattern'] = pattern;
     if (calib) compression.calib = { spec: calib.spec, n: calib.batches.reduce((a, t) => a + (t.dims[0] ?? 1), 0) };
     if (o.prune === 'hessian' || o.prune === 'obs' || o.prune === 'channels') {
       compression['method'] =
@@ -501,6 +549,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
             if (!mask && o.prune === 'obs' && sparsityOf(st.node) > 0) mask = obsMask(Wg, st.groupH[g]!, sparsityOf(st.node));
             const r = obsQuantize(Wg, st.groupH[g]!, {
               sparsity: mask ? 0 : c.sparsity,
+              ...(pattern === 'pairs' ? { pattern } : {}),
               maxq: c.maxq,
               step: c.step,
               ...(mask ? { mask } : {}),
@@ -566,6 +615,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
         op: L.op,
         attrs: L.node.attrs,
         axis: L.axis,
+        pattern,
         ...(L.transB !== undefined ? { transB: L.transB } : {}),
         ...(calib && input0 ? { inputs: () => layerInputs(input0) } : {}),
       };

@@ -161,6 +161,14 @@ export interface WasmExports {
   qs8_spconv2d_nz_work_bytes(g: usize): i32;
   /** assembly/int8/sparse/qs8_spconv_csr_bytes */
   qs8_spconv_csr_bytes(M: i32, nnz: i32): i32;
+  /** assembly/int8/sparse/qs8_spconv_pairs_bytes */
+  qs8_spconv_pairs_bytes(M: i32, E: i32): i32;
+  /** assembly/int8/sparse/qs8_spconv_pack_pairs */
+  qs8_spconv_pack_pairs(M: i32, K: i32, csr: usize, dst: usize, cap: i32): i32;
+  /** assembly/int8/sparse/qs8_spconv2d_c2_work_bytes */
+  qs8_spconv2d_c2_work_bytes(g: usize): i32;
+  /** assembly/int8/sparse/qs8_spconv2d_16x1c2__wasmsimd */
+  qs8_spconv2d_16x1c2__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32;
   /** assembly/int8/ops/qs8_dwconv2d__wasmsimd */
   qs8_dwconv2d__wasmsimd(g: usize, q: usize, x: usize, w: usize, qp: usize, y: usize, work: usize): i32;
   /** assembly/int8/ops/qs8_dwconv2d_work_bytes */
