@@ -454,6 +454,7 @@ type WeightSource = 'dense' | 'decoded rle-rows' | 'decoded rle-huffman' | 'deco
 const WEIGHT_SOURCES: Record<Qs8WeightFormat, readonly WeightSource[]> = {
   raw: ['dense'],
   c2: ['dense'],
+  wino: ['dense'],
   csr16: ['decoded rle-rows', 'dense', 'decoded rle-huffman', 'decoded huffman', 'decoded raw'],
 };
 

@@ -14,6 +14,7 @@ import { SparrowError } from '../errors.js';
 import type { SparrowWasm } from '../wasm/gateway.js';
 import { CONV_GEOMETRY_BYTES, convGeometry, writeConvGeometry, type ConvGeometry } from './f32.js';
 import { CONV_DEFAULTS, type Conv2dAttrs } from './f32_ref.js';
+import { WINO_MAX_CIN } from './int8_wino_ref.js';
 import { csrFromDense, type AddParams, type Csr, type Qs8Data, type Qs8Out, type VaddF32Params, type VaddParams } from './int8_ref.js';
 
 export type { AddParams, Csr, Qs8Data, Qs8Out, VaddF32Params, VaddParams } from './int8_ref.js';
@@ -106,9 +107,10 @@ function readOut(w: SparrowWasm, out: Qs8Out, ptr: number, n: number): Qs8Data {
 
 /**
  * Weight formats: 'c2' = qs8_conv2d_pack_w blocks, 'csr16' = the CSR with int16 values
- * (decodeCsr's output with valBytes 2: no pack), 'raw' = int8 (M, K) as stored.
+ * (decodeCsr's output with valBytes 2: no pack), 'raw' = int8 (M, K) as stored, 'wino' = the
+ * Winograd U' = G' g G'ᵀ int16 blocks of qs8_wino_pack_w (assembly/int8/winograd.ts).
  */
-export type Qs8WeightFormat = 'c2' | 'csr16' | 'raw';
+export type Qs8WeightFormat = 'c2' | 'csr16' | 'raw' | 'wino';
 
 export interface Qs8ConvKernel {
   name: string;
@@ -143,7 +145,45 @@ export const QS8_CONV_KERNELS: readonly Qs8ConvKernel[] = [
     workBytes: (w, g) => w.exports.qs8_spconv2d_nz_work_bytes(g),
     run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_spconv2d_16x1__wasmsimd(g, q, x, wp, qp, y, work),
   },
+  {
+    name: 'qs8_wino2x2_3x3__wasmsimd',
+    weights: 'wino',
+    supports: (geo) => winogradEligible(geo),
+    workBytes: (w, g) => w.exports.qs8_wino_work_bytes(g),
+    run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_wino2x2_3x3__wasmsimd(g, q, x, wp, qp, y, work),
+  },
 ];
+
+/**
+ * Convs the exact Winograd F(2x2, 3x3) kernel (qs8_wino2x2_3x3__wasmsimd) runs: 3x3, stride 1,
+ * dilation 1, groups 1, Cin ≤ WINO_MAX_CIN (beyond it 4·acc could leave int32). Any pads, zero
+ * points and output mode: the accumulator equals the direct conv's.
+ */
+export function winogradEligible(geo: ConvGeometry): boolean {
+  return (
+    geo.KH === 3 &&
+    geo.KW === 3 &&
+    geo.strides[0] === 1 &&
+    geo.strides[1] === 1 &&
+    geo.dilations[0] === 1 &&
+    geo.dilations[1] === 1 &&
+    geo.groups === 1 &&
+    geo.C <= WINO_MAX_CIN
+  );
+}
+
+/**
+ * Where the Winograd kernel is faster than the dense 4x8c2 one (measured per layer shape,
+ * docs/engine.md "int8 Winograd"): eligible convs with at least WINO_MIN_CIN input channels
+ * (3 → 16 at 32x32 runs at 0.88x the dense kernel, 4 → 16 at 1.0x, 8 → 16 at 1.24x) and at
+ * least one full panel of 8 output tiles (2x2 each; 128 → 128 at 4x4: 1.03x, at 8x8: 2.0x).
+ */
+export function winogradFaster(geo: ConvGeometry): boolean {
+  return winogradEligible(geo) && geo.C >= WINO_MIN_CIN && Math.ceil(geo.OH / 2) * Math.ceil(geo.OW / 2) >= 8;
+}
+
+/** Fewest input channels for which pickQs8ConvKernel takes the Winograd kernel. */
+export const WINO_MIN_CIN = 8;
 
 /**
  * The int8 conv on k-quads (assembly/int8/relaxed.ts), weights in the 'c4' layout
@@ -202,9 +242,14 @@ export const SPARSE_DENSITY = 0.4;
  * spconv 16x1 on the decoder's CSR (1.5-1.9x the dense kernel at 70 % sparsity on the ResNet-20
  * shapes, 2.2-3.7x at 90 %); else the dense 4x8c2. The int8 engine picks with this.
  */
-export function pickQs8ConvKernel(geo: ConvGeometry, density = 1, sparseDensity = SPARSE_DENSITY): Qs8ConvKernel {
+export function pickQs8ConvKernel(geo: ConvGeometry, density = 1, sparseDensity = SPARSE_DENSITY, winograd = true): Qs8ConvKernel {
   if (geo.groups === geo.C) return qs8ConvKernel('qs8_dwconv2d__wasmsimd');
-  return density <= sparseDensity ? qs8ConvKernel('qs8_spconv2d_16x1__wasmsimd') : qs8ConvKernel('qs8_conv2d_4x8c2__wasmsimd');
+  return density <= sparseDensity ? qs8ConvKernel('qs8_spconv2d_16x1__wasmsimd') : pickDense(geo, winograd);
+}
+
+/** The dense kernel: Winograd F(2x2, 3x3) where it is faster (winogradFaster), else 4x8c2. */
+function pickDense(geo: ConvGeometry, winograd: boolean): Qs8ConvKernel {
+  return qs8ConvKernel(winograd && winogradFaster(geo) ? 'qs8_wino2x2_3x3__wasmsimd' : 'qs8_conv2d_4x8c2__wasmsimd');
 }
 
 /**
@@ -216,6 +261,17 @@ export function placeConvWeights(w: SparrowWasm, format: Qs8WeightFormat, W: Int
   if (format === 'raw') {
     if (!(W instanceof Int8Array)) throw new SparrowError('invalid_argument', 'raw weights must be dense');
     return w.putBytes(W);
+  }
+  if (format === 'wino') {
+    if (!(W instanceof Int8Array)) throw new SparrowError('invalid_argument', 'wino weights must be dense');
+    const dst = w.alloc(check(w.exports.qs8_wino_packed_w_bytes(M, K, groups), 'qs8_wino_packed_w_bytes'));
+    const m = w.mark();
+    try {
+      check(w.exports.qs8_wino_pack_w(M, K, groups, w.putBytes(W), dst), 'qs8_wino_pack_w');
+    } finally {
+      w.release(m);
+    }
+    return dst;
   }
   if (format === 'c2') {
     if (!(W instanceof Int8Array)) throw new SparrowError('invalid_argument', 'c2 weights must be dense');

@@ -103,6 +103,12 @@ export interface Int8EngineOptions extends EngineOptions {
    * kernel with plain SIMD (tests), false never uses it.
    */
   relaxed?: boolean;
+  /**
+   * Dense 3x3 stride-1 convs run on the exact Winograd F(2x2, 3x3) kernel where it is faster
+   * (pickQs8ConvKernel, winogradFaster; bit-identical outputs). Default true; false keeps the
+   * direct 4x8c2 kernel (comparisons, tests).
+   */
+  winograd?: boolean;
 }
 
 /** Dynamic mode: how many weight layers next to the outputs run in float32 (Int8EngineOptions.floatHead). */
@@ -153,7 +159,7 @@ export interface QWeight {
   i7(): boolean;
 }
 
-export type PlaceFormat = 'c2' | 'c4' | 'csr16' | 'raw' | 'csr';
+export type PlaceFormat = 'c2' | 'c4' | 'csr16' | 'raw' | 'csr' | 'wino';
 export interface CsrPtrs {
   rowPtr: number;
   col: number;
@@ -220,6 +226,11 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
   /** Int8EngineOptions.relaxed (default: the module is the relaxed build); never with scalar kernels */
   get relaxedConv(): boolean {
     return !this.#scalar && (this.#opts.relaxed ?? this.w.relaxed);
+  }
+
+  /** Int8EngineOptions.winograd (default true) */
+  get winograd(): boolean {
+    return this.#opts.winograd ?? true;
   }
 
   get sparseFcDensity(): number {
@@ -396,6 +407,11 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
         if (b < 0) throw new SparrowError('internal', `qs8_conv2d_packed_w_bytes failed (status ${b})`);
         return { perm: a16(b), temp: decode + a16(n) };
       }
+      case 'wino': {
+        const b = ex.qs8_wino_packed_w_bytes(N, K, pl.groups);
+        if (b < 0) throw new SparrowError('internal', `qs8_wino_packed_w_bytes failed (status ${b})`);
+        return { perm: a16(b), temp: decode + a16(n) };
+      }
       case 'c4': {
         const b = ex.qs8_conv2d_packed_w_c4_bytes(N, K, pl.groups);
         if (b < 0) throw new SparrowError('internal', `qs8_conv2d_packed_w_c4_bytes failed (status ${b})`);
@@ -476,6 +492,11 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       // a raw (codec 0) stream is the dense weight: packed straight from its copy in memory
       const src = c ? (c.codec === 0 && c.payload.length === n ? W.put(c.payload) : this.#decodeDenseTemp(c, n)) : W.putBytes(w.dense());
       ok(ex.qs8_conv2d_pack_w(N, K, groups, src, dst), 'qs8_conv2d_pack_w');
+      return;
+    }
+    if (format === 'wino') {
+      const src = c ? (c.codec === 0 && c.payload.length === n ? W.put(c.payload) : this.#decodeDenseTemp(c, n)) : W.putBytes(w.dense());
+      ok(ex.qs8_wino_pack_w(N, K, groups, src, dst), 'qs8_wino_pack_w');
       return;
     }
     if (format === 'c4') {

@@ -52,9 +52,11 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
     K = w.K;
   const density = w.nnz / (M * K);
   const E = L.E;
-  const picked: AnyQs8ConvKernel = pickQs8ConvKernel(geo, density, E.sparseDensity);
-  // a dense conv whose weights fit in [−64, 63]: the k-quad kernel (relaxed SIMD, exact)
-  const kernel = picked.weights === 'c2' && !L.scalar && E.relaxedConv && w.i7() ? QS8_CONV_C4 : picked;
+  // a dense conv whose weights fit in [−64, 63]: the k-quad kernel (relaxed SIMD, exact; it
+  // keeps precedence over Winograd, which is not measured against the relaxed dot product)
+  const c4 = !L.scalar && E.relaxedConv && w.i7();
+  const picked: AnyQs8ConvKernel = pickQs8ConvKernel(geo, density, E.sparseDensity, E.winograd && !c4);
+  const kernel = picked.weights === 'c2' && c4 ? QS8_CONV_C4 : picked;
   const post = L.postActivation(n);
   const st = L.outputStage(n, x, y, w, bias);
   const { xin, dynamic, out } = st;
