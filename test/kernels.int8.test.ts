@@ -439,6 +439,7 @@ const QS8_KERNELS_TESTED_ALONE = [
   'qs8_quantize__wasmsimd',
   'qs8_minmax_f32__wasmsimd',
   'qs8_dynfc_f32__wasmsimd', // test/kernels.int8-dynfc.test.ts
+  'qs8_dynfc_f32_finite__wasmsimd', // test/kernels.int8-dynfc.test.ts
   'qs8_dequantize__wasmsimd',
   'qs8_remap__wasm',
   'qs8_peak__wasmsimd',

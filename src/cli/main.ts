@@ -12,7 +12,8 @@ import { argmaxRow, imageBatch } from '../io/datasets.js';
 import { loadDataset, loadDatasetSpec, type DatasetName } from '../io/datasets_node.js';
 import { runConformance } from '../bench/conformance.js';
 import { checkModel, formatCheck } from './check.js';
-import { registerTextCommands, tokenizerAttachment } from './textgen.js';
+import { registerTextCommands, tokenizeText, tokenizerAttachment } from './textgen.js';
+import { textCalibBatches } from '../compress/text_calib.js';
 import * as answers from './answers.js';
 import { registerExport } from './export.js';
 import { withLabels } from '../format/labels.js';
@@ -41,6 +42,7 @@ import {
   compressQdqGraph,
   resolveCompressOptions,
   type ActivationMode,
+  type CalibBatch,
   type PruneMethod,
   type LayerReport,
   type PruneScope,
@@ -430,8 +432,13 @@ function buildProgram(out: (s: string) => void): Command {
         'norm with --prune magnitude per layer), which sparrow-int8 runs with its pair-block sparse kernel (faster ' +
         'than unstructured at the same sparsity, less accurate: ResNet-20 at 50 % lost 3 points of top-1)',
     )
-    .option('--calib <spec>', 'calibration data: mnist:<folder> | cifar10:<file> | npy:<file.npy> (first --calib-n records)')
+    .option(
+      '--calib <spec>',
+      'calibration data: mnist:<folder> | cifar10:<file> | npy:<file.npy> (first --calib-n records) | text:<file.txt> ' +
+        '(a text model: the file through --tokenizer, first --calib-n windows of --calib-window tokens)',
+    )
     .option('--calib-n <n>', 'calibration records', String(COMPRESS_DEFAULTS.calibN))
+    .option('--calib-window <n>', 'with --calib text: tokens per calibration window', '128')
     .option(
       '--weight-bits <b>',
       'at most 2^B distinct int8 levels per weight tensor (weight sharing), 3..8; 7: every weight of every layer in ' +
@@ -475,6 +482,7 @@ function buildProgram(out: (s: string) => void): Command {
           sparsityPattern?: string;
           calib?: string;
           calibN: string;
+          calibWindow: string;
           weightBits: string;
           activations?: string;
           targetSize?: string;
@@ -499,7 +507,9 @@ function buildProgram(out: (s: string) => void): Command {
           ...(o.sparsityPattern !== undefined ? { sparsityPattern: o.sparsityPattern as SparsityPatternOption } : {}),
           weightBits: num(o.weightBits, '--weight-bits'),
           // with calibration data the ranges are measured and stored unless asked otherwise
-          activations: (o.activations ?? (o.calib ? 'static' : COMPRESS_DEFAULTS.activations)) as ActivationMode,
+          // (a text model's activations stay dynamic: per-token scales at run time)
+          activations: (o.activations ??
+            (o.calib && !o.calib.startsWith('text:') ? 'static' : COMPRESS_DEFAULTS.activations)) as ActivationMode,
           maxBatch: num(o.maxBatch, '--max-batch'),
           ...(o.targetSize !== undefined ? { targetBytes: parseSize(o.targetSize) } : {}),
         };
@@ -622,8 +632,17 @@ function buildProgram(out: (s: string) => void): Command {
             `sparrow: transformer defaults: sparsity ${TRANSFORMER_DEFAULT_SPARSITY} (no pruning; the CNN default ${COMPRESS_DEFAULTS.sparsity} ruins small language models); --sparsity overrides\n`,
           );
         }
-        let calib: { batches: Tensor[]; spec: string } | undefined;
-        if (o.calib) {
+        let calib: { batches: CalibBatch[]; spec: string } | undefined;
+        if (o.calib?.startsWith('text:')) {
+          // a text model: the file's tokens (the model's tokenizer) in windows, src/compress/text_calib.ts
+          if (!o.tokenizer) throw new SparrowError('invalid_argument', "--calib text: needs the model's tokenizer (--tokenizer)");
+          const ids = await tokenizeText(bytes, o.tokenizer, o.calib.slice(5));
+          const window = num(o.calibWindow, '--calib-window');
+          calib = { batches: textCalibBatches(graph, ids, { window, windows: calibN }), spec: o.calib };
+          process.stderr.write(
+            `sparrow: --calib ${o.calib}: ${ids.length} tokens, ${calib.batches.length} window(s) of ${window} tokens\n`,
+          );
+        } else if (o.calib) {
           if (!info) throw new SparrowError('invalid_argument', 'the model has no input to calibrate');
           const batches = await loadCalib(o.calib, calibN, info, pre);
           calib = { batches, spec: o.calib };

@@ -251,7 +251,7 @@ export interface CompressOptions {
   /** 'static' (the default with `calib`): ranges measured on the calibration set are stored; 'dynamic' (the default without): activation scales at run time */
   activations?: ActivationMode;
   /** calibration batches for the model's first input (already preprocessed), and where they came from */
-  calib?: { batches: Tensor[]; spec: string };
+  calib?: { batches: CalibBatch[]; spec: string };
   /** stored preprocessing (the input name is filled in); null/absent: none */
   preprocessing?: Omit<Preprocessing, 'input' | 'layout'> | null;
   /** engine for calibration runs (default 'sparrow-f32') */
@@ -368,17 +368,34 @@ function maxBatchOf(o: CompressOptions): number {
   return b;
 }
 
+/**
+ * One calibration batch: a tensor for the model's only input (images), or feeds by input name
+ * (a text model's token window with its mask, positions and empty past: text_calib.ts).
+ */
+export type CalibBatch = Tensor | Record<string, Tensor>;
+
+function isTensorBatch(b: CalibBatch): b is Tensor {
+  return typeof (b as Tensor).dtype === 'string' && Array.isArray((b as Tensor).dims);
+}
+
+/** The image batches of an option that needs them (channel pruning, size targets): feeds by name are refused. */
+function tensorBatches(batches: readonly CalibBatch[], what: string): Tensor[] {
+  if (!batches.every(isTensorBatch))
+    throw new SparrowError('invalid_argument', `${what} needs calibration data for a single-input model (not text:)`);
+  return batches as Tensor[];
+}
+
 /** Runs the float graph on the batches and returns the values `names` per batch (graph inputs are the feeds themselves). */
 export async function collectValues(
   graph: Graph,
   names: readonly string[],
-  batches: readonly Tensor[],
+  batches: readonly CalibBatch[],
   engine: EngineName = 'sparrow-f32',
 ): Promise<Map<string, Tensor[]>> {
   const out = new Map<string, Tensor[]>(names.map((n) => [n, []]));
   const input = graph.inputs[0];
   if (!input) throw new SparrowError('invalid_argument', 'the model has no input to calibrate');
-  if (graph.inputs.length !== 1)
+  if (graph.inputs.length !== 1 && batches.some(isTensorBatch))
     throw new SparrowError('invalid_argument', `calibration feeds one input; the model has ${graph.inputs.length}`);
   const inner = names.filter((n) => !graph.inputs.includes(n));
   let session: Session | undefined;
@@ -387,10 +404,11 @@ export async function collectValues(
     g.outputs = [...inner];
     session = Session.fromGraph(g, { engine });
   }
-  for (const x of batches) {
-    if (names.includes(input)) out.get(input)!.push(x);
+  for (const b of batches) {
+    const feeds = isTensorBatch(b) ? { [input]: b } : b;
+    for (const n of graph.inputs) if (names.includes(n) && feeds[n]) out.get(n)!.push(feeds[n]);
     if (!session) continue;
-    const y = await session.run({ [input]: x });
+    const y = await session.run(feeds);
     for (const n of inner) out.get(n)!.push(y[n]!);
   }
   return out;
@@ -410,7 +428,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   // compensated); the smaller graph then goes through the hessian path without more pruning
   let channelRecord: ChannelPruneReport | undefined;
   if (o.prune === 'channels' && o.sparsity > 0) {
-    const r = pruneChannels(graph, opts.calib!.batches, o.sparsity, {
+    const r = pruneChannels(graph, tensorBatches(opts.calib!.batches, '--prune channels'), o.sparsity, {
       ...(opts.wasm ? { accel: wasmCalibAccel(opts.wasm) } : {}),
       scope: opts.channelScope ?? (opts.scope === 'global' ? 'flops' : 'uniform'),
     });
@@ -447,7 +465,8 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
       bias: 'float32',
     };
     if (o.sparsity > 0 && o.prune !== 'channels') compression['pattern'] = pattern;
-    if (calib) compression.calib = { spec: calib.spec, n: calib.batches.reduce((a, t) => a + (t.dims[0] ?? 1), 0) };
+    if (calib)
+      compression.calib = { spec: calib.spec, n: calib.batches.reduce((a, t) => a + (isTensorBatch(t) ? (t.dims[0] ?? 1) : 1), 0) };
     if (o.prune === 'hessian' || o.prune === 'obs' || o.prune === 'channels') {
       compression['method'] =
         o.prune === 'obs' ? 'obc-exact-mask+gptq-sequential' : o.prune === 'channels' ? 'channels+gptq-sequential' : 'obs-joint-sequential';
@@ -492,7 +511,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
             graph,
             layers,
             calibLayers,
-            calib!.batches,
+            tensorBatches(calib!.batches, 'a size target (--target-size)'),
             o.weightBits,
             accel,
             opts,

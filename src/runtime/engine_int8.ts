@@ -605,7 +605,7 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       this.#placePending();
       // keep the layer list of the latest plan only
       if (layersBefore > 0) this.report.layers.splice(0, layersBefore);
-      return P.finish(outputs);
+      return P.finish(outputs, this.pinnedInputs);
     } catch (e) {
       P.mem.dispose();
       throw e;

@@ -17,6 +17,7 @@ import { runReference } from './reference.js';
 import { F32Engine } from './engine_f32.js';
 import type { EngineMemoryLimits, EngineMemoryStats, FallbackOp } from './engine.js';
 import type { PlanCacheLimits } from './plan_cache.js';
+import type { IoRunOptions, IoRunResult } from './plan_runner.js';
 import type { FuseReport } from '../ir/fuse.js';
 import type { ReadOptions } from '../format/container.js';
 import { loadSparrowModel, type CompressionRecord, type Preprocessing } from './sparrow_model.js';
@@ -573,6 +574,39 @@ export class Session {
     const out: Record<string, OutputTensor> = {};
     for (const n of wanted ?? Object.keys(all)) out[n] = withType(all[n]!);
     return out;
+  }
+
+  /**
+   * WASM engines: these inputs keep their arena slots for whole runs, so that runIo can leave
+   * them as an earlier run left them (the KV cache of src/runtime/generate.ts); no-op on the
+   * reference engine. Plans compiled before are dropped when the set changes.
+   */
+  pinInputs(names: readonly string[]): void {
+    if (this.#disposed) throw new SparrowError('invalid_argument', 'this session was disposed');
+    for (const n of names)
+      if (!this.inputNames.includes(n)) throw new SparrowError('invalid_argument', `'${n}' is not an input of this model`);
+    (this.#f32 ?? this.#i8)?.pinInputs(names);
+  }
+
+  /**
+   * A run that can keep state in the engine (src/runtime/plan_runner.ts IoRunOptions): pinned
+   * inputs not rewritten when `reuse` is the token of the latest run of the same plan, `after`
+   * called with views of the outputs and of the pinned input slots, only `outputs` copied out.
+   * Feeds as for run (tensors). On the reference engine: a plain run (`after` sees the outputs,
+   * no input slots, no token).
+   */
+  async runIo(feeds: Record<string, Tensor>, o: IoRunOptions = {}): Promise<IoRunResult> {
+    if (this.#disposed) throw new SparrowError('invalid_argument', 'this session was disposed');
+    const e = this.#f32 ?? this.#i8;
+    if (e) return e.runIo(feeds, o);
+    const all = await runReference(this.#graph, feeds);
+    o.after?.({ output: (n) => all[n]!, input: () => undefined });
+    const outputs: Record<string, Tensor> = {};
+    for (const n of o.outputs ?? Object.keys(all)) {
+      if (!all[n]) throw new SparrowError('invalid_argument', `'${n}' is not an output of this model`);
+      outputs[n] = all[n];
+    }
+    return { outputs, token: undefined, reused: false };
   }
 
   /** onnxruntime's ValueMetadata of each input, in inputNames order. */

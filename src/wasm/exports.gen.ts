@@ -140,6 +140,8 @@ export interface WasmExports {
   qs8_fc_work_bytes(K: i32): i32;
   /** assembly/int8/gemm/qs8_dynfc_f32__wasmsimd */
   qs8_dynfc_f32__wasmsimd(M: i32, N: i32, K: i32, x: usize, w: usize, sb: usize, flo: f32, fhi: f32, y: usize, work: usize): i32;
+  /** assembly/int8/gemm/qs8_dynfc_f32_finite__wasmsimd */
+  qs8_dynfc_f32_finite__wasmsimd(M: i32, N: i32, K: i32, x: usize, w: usize, sb: usize, flo: f32, fhi: f32, y: usize, work: usize): i32;
   /** assembly/int8/sparse/qs8_spfc_1x1__scalar */
   qs8_spfc_1x1__scalar(
     M: i32,
