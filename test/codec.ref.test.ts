@@ -7,6 +7,7 @@ import {
   CODEC_RAW,
   CODEC_RLE_HUFFMAN,
   CODEC_RLE_ROWS,
+  CODEC_RANS,
   decodeCsrRef,
   decodeInt8Ref,
   denseToCsrRef,
@@ -30,7 +31,7 @@ import {
 import { SparrowError } from '../src/errors.js';
 import { lcg, sampleTensors } from './helpers/tensors.js';
 
-const ALL: Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS];
+const ALL: Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, CODEC_RANS];
 
 describe('zigzag', () => {
   it('is a bijection int8 <-> byte with the documented order', () => {
@@ -160,7 +161,7 @@ describe('int8 codecs', () => {
     expect(r.payload.length).toBeLessThan(h.payload.length);
     expect(r.payload.length).toBeLessThan(raw.payload.length / 4);
     expect(r.payload.length).toBeLessThan(r.entropyBytes * 1.03 + 200);
-    expect([CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS]).toContain(encodeInt8(data).codec);
+    expect([CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, CODEC_RANS]).toContain(encodeInt8(data).codec);
   });
 
   it('entropyBytes is the n·H/8 of the coded streams', () => {

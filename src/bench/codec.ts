@@ -1,8 +1,10 @@
 // `npm run bench:codec`: coded size vs Shannon bound vs gzip-9 / brotli-11, and WASM decode
 // throughput vs Node's native zlib inflate, on real ResNet weights (int8 per channel) at
 // 0/50/70/90% per-layer magnitude sparsity. `-- --json` prints one JSON document.
+// Columns: the smallest codec per tensor (what `sparrow compress` stores, rANS included), the
+// Huffman codecs alone (codecs 0..3, the coder before rANS) and rANS alone (codec 4).
 import zlib from 'node:zlib';
-import { CODEC_NAMES, encodeInt8 } from '../codec/int8.js';
+import { CODEC_NAMES, CODEC_RANS, encodeInt8, type EncodedInt8 } from '../codec/int8.js';
 import { SparrowError } from '../errors.js';
 import { loadWasmNode } from '../wasm/node.js';
 import type { SparrowWasm } from '../wasm/gateway.js';
@@ -23,6 +25,10 @@ export interface CodecCase {
   decode_MBps: number;
   zlib_inflate_MBps: number;
   codecs: Record<string, number>;
+  /** codecs 0..3 only (Huffman): bytes, tables, Σ n·H/8 of their streams, WASM decode in the same run */
+  huffman: { bytes: number; tableBytes: number; entropyBytes: number; decode_MBps: number };
+  /** codec 4 (rANS) on every tensor */
+  rans: { bytes: number; tableBytes: number; entropyBytes: number; decode_MBps: number };
 }
 
 export async function runCodecBench(opts: { models?: string[]; sparsities?: number[]; rounds?: number } = {}): Promise<CodecCase[]> {
@@ -34,18 +40,20 @@ export async function runCodecBench(opts: { models?: string[]; sparsities?: numb
     const path = dataFile(`models/${model}.onnx`);
     for (const sparsity of sparsities) {
       const weights = quantizedWeights(path, sparsity);
-      const enc = weights.map((w) => ({ w, e: encodeInt8(w.q, { cols: w.q.length / w.dims[0]! }) }));
+      const coding = (w: { q: Int8Array; dims: number[] }) => ({ cols: w.q.length / w.dims[0]!, dims: w.dims });
+      const enc = weights.map((w) => ({ w, e: encodeInt8(w.q, coding(w)) }));
+      const huf = weights.map((w) => ({ w, e: encodeInt8(w.q, { ...coding(w), codecs: [0, 1, 2, 3] }) }));
+      const rns = weights.map((w) => ({ w, e: encodeInt8(w.q, { ...coding(w), codecs: [CODEC_RANS] }) }));
+      const items = (xs: { w: { name: string; q: Int8Array }; e: EncodedInt8 }[]) =>
+        xs.map(({ w, e }) => ({ name: w.name, codec: e.codec, payload: e.payload, expected: w.q }));
+      const sum = (xs: { e: EncodedInt8 }[], f: (e: EncodedInt8) => number) => xs.reduce((a, { e }) => a + f(e), 0);
       const params = weights.reduce((a, w) => a + w.q.length, 0);
       const all = concatInt8(weights.map((w) => w.q));
       const gz = zlib.gzipSync(all, { level: 9 });
       const br = zlib.brotliCompressSync(all, {
         params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: all.length },
       });
-      const speed = measureDecodeSpeed(
-        wasm,
-        enc.map(({ w, e }) => ({ name: w.name, codec: e.codec, payload: e.payload, expected: w.q })),
-        opts.rounds ?? 15,
-      );
+      const speed = measureDecodeSpeed(wasm, items(enc), opts.rounds ?? 15, { huffman: items(huf), rans: items(rns) });
 
       const codecs: Record<string, number> = {};
       for (const { e } of enc) codecs[CODEC_NAMES[e.codec]!] = (codecs[CODEC_NAMES[e.codec]!] ?? 0) + 1;
@@ -62,6 +70,18 @@ export async function runCodecBench(opts: { models?: string[]; sparsities?: numb
         decode_MBps: speed.decode_MBps,
         zlib_inflate_MBps: speed.zlib_inflate_MBps,
         codecs,
+        huffman: {
+          bytes: sum(huf, (e) => e.payload.length),
+          tableBytes: sum(huf, (e) => e.tableBytes),
+          entropyBytes: Math.round(sum(huf, (e) => e.entropyBytes)),
+          decode_MBps: speed.others['huffman']!,
+        },
+        rans: {
+          bytes: sum(rns, (e) => e.payload.length),
+          tableBytes: sum(rns, (e) => e.tableBytes),
+          entropyBytes: Math.round(sum(rns, (e) => e.entropyBytes)),
+          decode_MBps: speed.others['rans']!,
+        },
       });
     }
   }
@@ -89,14 +109,16 @@ export function concatInt8(arrays: readonly Int8Array[]): Uint8Array {
 
 /**
  * Decoded weight bytes per second of the WASM int8 decoder over `items` vs Node's native zlib
- * inflate of the deflate-9 of the same bytes, interleaved in the same run (`rounds` rounds).
+ * inflate of the deflate-9 of the same bytes, interleaved in the same run (`rounds` rounds);
+ * `others` are further codings of the same tensors, timed in the same interleaving.
  * The WASM outputs are checked against `expected` first.
  */
 export function measureDecodeSpeed(
   wasm: SparrowWasm,
   items: readonly DecodeItem[],
   rounds = 15,
-): { decode_MBps: number; zlib_inflate_MBps: number; bytes: number } {
+  others: Record<string, readonly DecodeItem[]> = {},
+): { decode_MBps: number; zlib_inflate_MBps: number; bytes: number; others: Record<string, number> } {
   const params = items.reduce((a, x) => a + x.expected.length, 0);
   if (!items.length) throw new SparrowError('invalid_argument', 'no int8 tensors to decode');
   const deflated = zlib.deflateSync(concatInt8(items.map((x) => x.expected)), { level: 9 });
@@ -105,20 +127,26 @@ export function measureDecodeSpeed(
   // container), outputs and one scratch buffer preallocated; the timed loop only decodes
   const mark = wasm.mark();
   try {
-    const srcs = items.map((x) => wasm.put(x.payload));
-    const outs = items.map((x) => wasm.alloc(x.expected.length));
     const work = wasm.alloc(Math.max(...items.map((x) => wasm.workBytes(x.expected.length))));
-    const decodeAll = () =>
-      items.forEach((x, i) => wasm.decodeInt8At(x.codec, srcs[i]!, x.payload.length, outs[i]!, x.expected.length, work));
-    decodeAll();
-    items.forEach((x, i) => {
-      const got = wasm.u8(outs[i]!, x.expected.length);
-      for (let j = 0; j < got.length; j++)
-        if (got[j] !== (x.expected[j]! & 0xff)) throw new Error(`WASM decode mismatch in ${x.name} at ${j}`);
-    });
+    const decoder = (set: readonly DecodeItem[]) => {
+      const srcs = set.map((x) => wasm.put(x.payload));
+      const outs = set.map((x) => wasm.alloc(x.expected.length));
+      const decodeAll = () =>
+        set.forEach((x, i) => wasm.decodeInt8At(x.codec, srcs[i]!, x.payload.length, outs[i]!, x.expected.length, work));
+      decodeAll();
+      set.forEach((x, i) => {
+        const got = wasm.u8(outs[i]!, x.expected.length);
+        for (let j = 0; j < got.length; j++)
+          if (got[j] !== (x.expected[j]! & 0xff)) throw new Error(`WASM decode mismatch in ${x.name} at ${j}`);
+      });
+      return decodeAll;
+    };
+    const decodeAll = decoder(items);
+    const extra = Object.entries(others).map(([name, set]) => ({ name, run: decoder(set) }));
     const t = interleave(
       [
         { name: 'wasm', run: decodeAll },
+        ...extra,
         {
           name: 'zlib',
           run: () => {
@@ -128,7 +156,12 @@ export function measureDecodeSpeed(
       ],
       rounds,
     );
-    return { decode_MBps: round1(params / t.get('wasm')! / 1e6), zlib_inflate_MBps: round1(params / t.get('zlib')! / 1e6), bytes: params };
+    return {
+      decode_MBps: round1(params / t.get('wasm')! / 1e6),
+      zlib_inflate_MBps: round1(params / t.get('zlib')! / 1e6),
+      bytes: params,
+      others: Object.fromEntries(extra.map((x) => [x.name, round1(params / t.get(x.name)! / 1e6)])),
+    };
   } finally {
     wasm.release(mark);
   }
@@ -152,6 +185,11 @@ function table(cases: CodecCase[]): string {
     'decode MB/s',
     'inflate MB/s',
     'speedup',
+    'huffman bytes',
+    'huffman MB/s',
+    'rans bytes',
+    'rans/(H+tables)',
+    'rans MB/s',
   ];
   const rows = cases.map((c) =>
     [
@@ -167,6 +205,11 @@ function table(cases: CodecCase[]): string {
       c.decode_MBps,
       c.zlib_inflate_MBps,
       `${(c.decode_MBps / c.zlib_inflate_MBps).toFixed(2)}x`,
+      c.huffman.bytes,
+      c.huffman.decode_MBps,
+      c.rans.bytes,
+      (c.rans.bytes / (c.rans.entropyBytes + c.rans.tableBytes)).toFixed(4),
+      c.rans.decode_MBps,
     ].map(String),
   );
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -182,7 +225,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(table(cases) + '\n');
     process.stdout.write(
       'bytes: coded int8 payloads; tables: code tables and block headers inside them; entropy: Σ n·H/8 of the coded streams;\n' +
-        'gzip/brotli: of the same int8 bytes concatenated; decode: WASM decoder, decoded bytes/s; inflate: Node zlib of the deflate-9 bytes, same run, interleaved.\n',
+        'gzip/brotli: of the same int8 bytes concatenated; decode: WASM decoder, decoded bytes/s; inflate: Node zlib of the deflate-9 bytes, same run, interleaved.\n' +
+        'bytes/decode: the smallest codec per tensor; huffman: codecs 0..3 only; rans: codec 4 on every tensor (its H: order-0 per stream, signs per context).\n',
     );
   }
   return 0;

@@ -5,7 +5,16 @@
 // what the TS reference decodes; a trap, another exception, a guard overwrite, an
 // accept/reject disagreement or a slow input (> 1 s) is a failure.
 import { SparrowError } from '../errors.js';
-import { CODEC_HUFFMAN, CODEC_RAW, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, decodeCsrRef, decodeInt8Ref, encodeInt8 } from '../codec/int8.js';
+import {
+  CODEC_HUFFMAN,
+  CODEC_RANS,
+  CODEC_RAW,
+  CODEC_RLE_HUFFMAN,
+  CODEC_RLE_ROWS,
+  decodeCsrRef,
+  decodeInt8Ref,
+  encodeInt8,
+} from '../codec/int8.js';
 import { encodeBlock } from '../codec/huffman.js';
 import { ContainerStreamReader, readContainer } from '../format/container.js';
 import { crc32 } from '../format/crc32.js';
@@ -211,7 +220,7 @@ export async function runFuzz(opts: {
     if (kind <= 4) {
       // a valid payload of a random tensor, mutated (or not), decoded with a random codec claim
       const d = randomTensor(r);
-      const codec = ([CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS] as const)[below(r, 4)]!;
+      const codec = ([CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, CODEC_RANS, CODEC_RANS] as const)[below(r, 6)]!;
       const divisors = [1, 2, 3, 4, 5, 7, 8, 16].filter((k) => d.length % k === 0);
       const cols = d.length / divisors[below(r, divisors.length)]!;
       let payload: Uint8Array =
@@ -220,11 +229,11 @@ export async function runFuzz(opts: {
               Uint8Array.from(d, (v) => ((v << 1) ^ (v >> 7)) & 0xff),
               { streams: below(r, 2) ? 4 : 1 },
             ).bytes
-          : encodeInt8(d, { codecs: [codec], cols }).payload;
+          : encodeInt8(d, { codecs: [codec], cols, dims: cols % 9 === 0 ? [d.length / cols, cols / 9, 3, 3] : undefined }).payload;
       if (below(r, 8) !== 0) payload = mutate(r, payload);
       let n = d.length;
       if (below(r, 10) === 0) n = Math.max(0, n + below(r, 5) - 2);
-      const claimed: number = below(r, 10) === 0 ? below(r, 5) : codec;
+      const claimed: number = below(r, 10) === 0 ? below(r, 6) : codec;
       if (kind === 4 && n > 0) {
         const rows = [1, 2, 3, 4, 5, 7, 8].filter((k) => n % k === 0);
         const rr = below(r, 2) && n === d.length ? d.length / cols : rows[below(r, rows.length)]!;
@@ -234,7 +243,7 @@ export async function runFuzz(opts: {
       }
     } else if (kind === 5) {
       const payload = Uint8Array.from({ length: below(r, 300) }, () => r() & 0xff);
-      checkDecoder('decode-random', below(r, 4), payload, below(r, 2000));
+      checkDecoder('decode-random', below(r, 5), payload, below(r, 2000));
     } else if (kind <= 7) {
       checkContainer('container', mutate(r, containers[below(r, containers.length)]!));
     } else if (kind === 8) {

@@ -23,6 +23,10 @@ export function levelValue(e: number): number {
 }
 
 const LEVELS: number[] = Array.from({ length: MAX_LEVEL + 1 }, (_, e) => levelValue(e));
+const POW2: number[] = Array.from({ length: 33 }, (_, i) => 2 ** i);
+const LOG2_LEVELS: number[] = LEVELS.map((v) => (v > 0 ? Math.log2(v) : 0));
+/** Scale factors tried on the ideal frequencies (the rest symbol absorbs the rounding). */
+const LAMBDAS = [1, 0.985, 1.015, 0.97, 1.03];
 
 /** The level whose value is nearest `t` (> 0) in the log domain, at least 1. */
 function nearestLevel(t: number): number {
@@ -104,31 +108,43 @@ export function buildTable(counts: ArrayLike<number>): FreqTable {
   }
   let best: FreqTable | null = null;
   let bestCost = Infinity;
-  for (let log = RANS_LOG_MIN; log <= RANS_LOG_MAX; log++) {
+  let present = 0;
+  for (let s = 0; s <= maxSym; s++) if (counts[s]! > 0) present++;
+  for (let log = RANS_LOG_MAX; log >= RANS_LOG_MIN; log--) {
     const M = 2 ** log;
-    let present = 0;
-    for (let s = 0; s <= maxSym; s++) if (counts[s]! > 0) present++;
-    if (present > M / 2) continue;
-    for (let g = -8; g <= 8; g++) {
-      const lambda = 1 + g * 0.015;
+    if (present > M / 2) break;
+    let bestHere = Infinity;
+    // scale factors near 1; if none leaves room for the rest symbol, shrink until one does
+    const lambdas = [...LAMBDAS];
+    for (let i = 0; i < lambdas.length; i++) {
+      const lambda = lambdas[i]!;
       const levels = new Uint8Array(maxSym + 1);
+      let sum = 0;
       for (let s = 0; s <= maxSym; s++) {
         const c = counts[s]!;
-        if (c > 0) levels[s] = nearestLevel(((c * M) / total) * lambda);
+        if (c > 0 && s !== rest) {
+          levels[s] = nearestLevel(((c * M) / total) * lambda);
+          sum += LEVELS[levels[s]!]!;
+        }
       }
-      const t0 = finishTable(log, maxSym, rest, levels);
-      if (!t0) continue;
-      levels[rest] = nearestLevel(t0.freq[rest]!);
+      if (sum >= M) {
+        if (i === lambdas.length - 1 && bestHere === Infinity && lambda > 0.01) lambdas.push(lambda * 0.8);
+        continue;
+      }
+      levels[rest] = nearestLevel(M - sum);
       let bits = levelBits(levels) + 24;
       for (let s = 0; s <= maxSym; s++) {
         const c = counts[s]!;
-        if (c > 0) bits += c * (log - Math.log2(t0.freq[s]!));
+        if (c > 0) bits += c * (log - (s === rest ? Math.log2(M - sum) : LOG2_LEVELS[levels[s]!]!));
       }
+      if (bits < bestHere) bestHere = bits;
       if (bits < bestCost) {
         bestCost = bits;
-        best = t0;
+        best = finishTable(log, maxSym, rest, levels)!;
       }
     }
+    // smaller logs only lose precision once the table no longer pays for itself
+    if (bestHere > bestCost * 1.002) break;
   }
   if (!best) throw new SparrowError('internal', 'rANS: no table fits');
   return best;
@@ -208,12 +224,18 @@ export function binaryF0(zeros: number, ones: number): number {
  * (little-endian), then u16 words in the order the decoder reads them.
  */
 export class RansEncoder {
-  private start: number[] = [];
-  private freq: number[] = [];
-  private log: number[] = [];
-  private lane: number[] = [];
+  // per symbol, in decode order: start | freq << 13 (both ≤ 4096), log, state index
+  private sf: Uint32Array;
+  private meta: Uint8Array;
+  private n = 0;
   private j = 0;
-  constructor(readonly S: number) {}
+  constructor(
+    readonly S: number,
+    capacity = 1024,
+  ) {
+    this.sf = new Uint32Array(Math.max(16, capacity));
+    this.meta = new Uint8Array(Math.max(16, capacity));
+  }
 
   /** Starts a new group: its first symbol goes to state 0. */
   group(): void {
@@ -222,32 +244,42 @@ export class RansEncoder {
 
   put(start: number, freq: number, log: number): void {
     if (freq <= 0) throw new SparrowError('internal', 'rANS: symbol with zero frequency');
-    this.start.push(start);
-    this.freq.push(freq);
-    this.log.push(log);
-    this.lane.push(this.j % this.S);
+    if (this.n === this.sf.length) {
+      const sf = new Uint32Array(this.n * 2),
+        meta = new Uint8Array(this.n * 2);
+      sf.set(this.sf);
+      meta.set(this.meta);
+      this.sf = sf;
+      this.meta = meta;
+    }
+    this.sf[this.n] = start | (freq << 13);
+    this.meta[this.n] = log | ((this.j % this.S) << 4);
+    this.n++;
     this.j++;
   }
 
   finish(): Uint8Array {
-    const x = new Array<number>(this.S).fill(RANS_L);
-    const words: number[] = [];
-    for (let i = this.start.length - 1; i >= 0; i--) {
-      const k = this.lane[i]!;
-      const f = this.freq[i]!,
-        lg = this.log[i]!;
+    const x = new Float64Array(this.S).fill(RANS_L);
+    const words = new Uint16Array(this.n + 1);
+    let nw = 0;
+    for (let i = this.n - 1; i >= 0; i--) {
+      const m = this.meta[i]!;
+      const k = m >> 4,
+        lg = m & 15;
+      const f = this.sf[i]! >>> 13,
+        st = this.sf[i]! & 0x1fff;
       let v = x[k]!;
-      const xmax = f * 2 ** (32 - lg);
-      if (v >= xmax) {
-        words.push(v % 65536);
+      if (v >= f * POW2[32 - lg]!) {
+        words[nw++] = v % 65536;
         v = Math.floor(v / 65536);
       }
-      x[k] = Math.floor(v / f) * 2 ** lg + (v % f) + this.start[i]!;
+      const q = Math.floor(v / f);
+      x[k] = q * POW2[lg]! + (v - q * f) + st;
     }
-    const out = new Uint8Array(4 * this.S + 2 * words.length);
+    const out = new Uint8Array(4 * this.S + 2 * nw);
     const dv = new DataView(out.buffer);
     for (let k = 0; k < this.S; k++) dv.setUint32(4 * k, x[k]!, true);
-    for (let i = 0; i < words.length; i++) dv.setUint16(4 * this.S + 2 * i, words[words.length - 1 - i]!, true);
+    for (let i = 0; i < nw; i++) dv.setUint16(4 * this.S + 2 * i, words[nw - 1 - i]!, true);
     return out;
   }
 }

@@ -66,9 +66,12 @@ export function encodeRansRows(data: Int8Array, cols: number, g: SignGeometry): 
     base[r] = m === 0 ? 0 : m - 1;
   }
   const runs: number[] = [];
-  const mags: number[] = [];
-  const sctx: number[] = [];
-  const sbit: number[] = [];
+  let nnz0 = 0;
+  for (let p = 0; p < n; p++) if (data[p] !== 0) nnz0++;
+  const mags = new Uint8Array(nnz0);
+  const sctx = new Uint8Array(nnz0);
+  const sbit = new Uint8Array(nnz0);
+  let kk = 0;
   let run = 0;
   for (let p = 0; p < n; p++) {
     const v = data[p]!;
@@ -83,11 +86,12 @@ export function encodeRansRows(data: Int8Array, cols: number, g: SignGeometry): 
     runs.push(run);
     run = 0;
     const r = Math.floor(p / cols);
-    mags.push(Math.abs(v) - 1 - base[r]!);
-    sctx.push(signContext(data, p, p - r * cols, g));
-    sbit.push(v < 0 ? 1 : 0);
+    mags[kk] = Math.abs(v) - 1 - base[r]!;
+    sctx[kk] = signContext(data, p, p - r * cols, g);
+    sbit[kk] = v < 0 ? 1 : 0;
+    kk++;
   }
-  const nnz = mags.length;
+  const nnz = nnz0;
   const cb = counts(base, 128),
     cr = counts(runs, 256),
     cm = counts(mags, 128);
@@ -101,7 +105,7 @@ export function encodeRansRows(data: Int8Array, cols: number, g: SignGeometry): 
 
   const total = rows + runs.length + 2 * nnz;
   const S = total >= 2048 ? 4 : 1;
-  const enc = new RansEncoder(S);
+  const enc = new RansEncoder(S, total);
   const put = (t: FreqTable, s: number) => enc.put(t.start[s]!, t.freq[s]!, t.log);
   enc.group();
   for (const b of base) put(tb, b);

@@ -43,7 +43,7 @@ export function packTensors(
     const raw = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     if (dtype === 'int8') {
       // rows = the first dimension (output channels of Conv/Gemm weights) for codec 3's row bases
-      const e = encodeInt8(t.data as Int8Array, { cols: t.shape.length >= 2 && t.shape[0]! > 0 ? n / t.shape[0]! : n });
+      const e = encodeInt8(t.data as Int8Array, { cols: t.shape.length >= 2 && t.shape[0]! > 0 ? n / t.shape[0]! : n, dims: t.shape });
       coded.set(t.name, e);
       sections.push({ codec: e.codec as Codec, dtype: DTYPE_BY_NAME.int8, payload: e.payload, decodedBytes: n });
     } else {
