@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // `npm run build:demo`: bundles the demo page (demo/main.ts + src/browser) with esbuild into
 // the Worker's assets directory (wrangler.toml `[assets] directory`, else public/) together
-// with index.html, style.css, build/sparrow.wasm (run `npm run build:wasm` first), the sample
-// images and demo-manifest.json (ONNX sizes of the bundled examples, sample list).
+// with index.html, style.css, build/sparrow.wasm and build/sparrow.relaxed.wasm (run `npm run
+// build:wasm` first; the page picks the relaxed build where the browser has relaxed SIMD), the
+// sample images, demo-manifest.json (ONNX sizes of the bundled examples, sample list) and a
+// `_headers` file: the Worker's static assets are served with COOP/COEP, so the page is
+// cross-origin isolated (SharedArrayBuffer, WASM threads: src/browser `numThreads`).
 // Usage: node demo/build.mjs [--out <dir>] [--quiet]
 import { build } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -49,6 +52,10 @@ export async function buildDemo({ out = assetsDir(), quiet = false } = {}) {
   }
   for (const f of ['index.html', 'style.css']) copyFileSync(join(ROOT, 'demo', f), join(out, f));
   copyFileSync(wasm, join(out, 'sparrow.wasm'));
+  const relaxed = join(ROOT, 'build', 'sparrow.relaxed.wasm');
+  if (existsSync(relaxed)) copyFileSync(relaxed, join(out, 'sparrow.relaxed.wasm'));
+  // Cloudflare static assets read `_headers` (wrangler dev too): cross-origin isolation for the page
+  writeFileSync(join(out, '_headers'), '/*\n  Cross-Origin-Opener-Policy: same-origin\n  Cross-Origin-Embedder-Policy: require-corp\n');
   const samples = {};
   mkdirSync(join(out, 'samples'), { recursive: true });
   copyFileSync(join(ROOT, 'demo', 'samples', 'README.md'), join(out, 'samples', 'README.md'));

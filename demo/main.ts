@@ -5,6 +5,9 @@
 // instead. Plain TS + DOM. `window.sparrowDemo` is the hook test/browser*.test.ts drive.
 import { argmax, createModel, fetchSparrow, softmax, type BrowserModel, type SparrowDownload } from '../src/browser/index.js';
 import { atEdge, initText, onDevice, showText, writeBoth, type TextOptions } from './text.js';
+import { imagePixels } from '../src/io/image.js';
+import { topK, type TopEntry } from '../src/runtime/classify.js';
+import { labelsOf } from '../src/format/labels.js';
 
 interface ModelEntry {
   id: string;
@@ -26,12 +29,16 @@ interface Loaded {
   dims: number[];
   wasmBytes: number;
   summary: string;
+  /** class names: the file's metadata.labels, else CIFAR-10's / the digits for those models */
+  labels: string[] | null;
 }
 interface EngineResult {
   ms: number;
   pred: number;
   p: number;
   bits: number[];
+  /** the five best classes (one [1, C] output), best first */
+  top: TopEntry[];
 }
 interface EdgeResult {
   ms: number;
@@ -167,7 +174,15 @@ async function loadUncached(id: string): Promise<Loaded> {
     `${id}: ${kib(dl.bytes.length)} in ${fmtMs(dl.downloadMs)} ms (first section checked at ${fmtMs(dl.firstSectionMs ?? 0)} ms), ` +
     `int8 session ${fmtMs(int8.timings.sessionMs)} ms, float ${fmtMs(f32.timings.sessionMs)} ms` +
     (int8.engine !== 'sparrow-int8' ? ' — this runtime has no sparrow-int8 engine yet: both columns run sparrow-f32' : '');
-  return { id, dl, int8, f32, kind, dims, wasmBytes: int8.bytes.wasm, summary };
+  let labels: string[] | null = null;
+  try {
+    labels = labelsOf(dl.header);
+  } catch {
+    /* malformed labels: show class numbers */
+  }
+  if (!labels && kind === 'cifar') labels = CIFAR;
+  if (!labels && kind === 'mnist') labels = Array.from({ length: 10 }, (_, i) => String(i));
+  return { id, dl, int8, f32, kind, dims, wasmBytes: int8.bytes.wasm, summary, labels };
 }
 
 async function select(id: string): Promise<Loaded> {
@@ -178,6 +193,7 @@ async function select(id: string): Promise<Loaded> {
     $('#input-area').textContent = '';
     $<HTMLTableElement>('#results').tBodies[0]!.textContent = '';
     $('#latency-chart').textContent = '';
+    $('#top-chart').textContent = '';
     $('#bytes-chart').textContent = '';
     $('#agree').textContent = '';
   }
@@ -228,9 +244,50 @@ function sampleFiles(m: Loaded): string[] {
   return manifest.samples[m.kind] ?? [];
 }
 
+/** A drop zone (and file picker) for the user's own PNG/JPEG: decoded, resized and center-cropped as the CLI and the Worker do. */
+function buildDrop(m: Loaded, area: HTMLElement): void {
+  const zone = el('label', { class: 'drop', id: 'drop' });
+  const file = el('input', { type: 'file', accept: 'image/png,image/jpeg' });
+  const preview = el('canvas', { class: 'drop-preview', width: String(m.dims[3] ?? 1), height: String(m.dims[2] ?? 1) });
+  zone.append(el('span', {}, 'Drop your own PNG or JPEG here, or click to choose one'), file, preview);
+  const use = (f: File | undefined): void => {
+    if (!f) return;
+    void (async () => {
+      const px = await imagePixels(new Uint8Array(await f.arrayBuffer()), m.dims);
+      showPreview(preview, px.data as Uint8Array, m.dims);
+      for (const i of document.querySelectorAll('.samples img')) i.classList.remove('selected');
+      await runPixels(m.id, px.data as Uint8Array);
+    })().catch(showError);
+  };
+  file.addEventListener('change', () => use(file.files?.[0]));
+  zone.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    zone.classList.add('over');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', (e) => {
+    e.preventDefault();
+    zone.classList.remove('over');
+    use(e.dataTransfer?.files[0]);
+  });
+  area.append(zone);
+}
+
+/** NCHW uint8 pixels (1 or 3 channels) on a canvas. */
+function showPreview(c: HTMLCanvasElement, px: Uint8Array, dims: number[]): void {
+  const [, C = 1, H = 1, W = 1] = dims;
+  const img = new ImageData(W, H);
+  for (let p = 0; p < W * H; p++) {
+    for (let k = 0; k < 3; k++) img.data[p * 4 + k] = px[(C === 3 ? k : 0) * W * H + p]!;
+    img.data[p * 4 + 3] = 255;
+  }
+  c.getContext('2d')!.putImageData(img, 0, 0);
+}
+
 function buildInput(m: Loaded): void {
   const area = $('#input-area');
   area.textContent = '';
+  if (m.dims.length === 4 && (m.dims[1] === 1 || m.dims[1] === 3)) buildDrop(m, area);
   if (m.kind === 'mnist') buildPad(m, area);
   if (m.kind === 'other') {
     area.append(el('p', {}, `No input widget for dims [${m.dims.join(', ')}]; zeros are used.`));
@@ -415,7 +472,8 @@ async function runEngine(m: BrowserModel, pixels: Uint8Array, dims: number[]): P
   const { outputs, ms } = await m.run({ [m.inputNames[0]!]: input });
   const y = outputs[m.outputNames[0]!]!.data as Float32Array;
   const pred = argmax(y);
-  return { ms, pred, p: softmax(y)[pred]!, bits: bitsOf(y) };
+  const top = topK({ dtype: 'float32', dims: [1, y.length], data: y }, 5, null)[0]!;
+  return { ms, pred, p: softmax(y)[pred]!, bits: bitsOf(y), top };
 }
 
 async function runEdge(l: Loaded, pixels: Uint8Array): Promise<EdgeResult> {
@@ -466,7 +524,13 @@ async function runPixels(id: string, pixels: Uint8Array | number[], opts: { edge
 // rendering
 
 function label(l: Loaded, k: number): string {
-  return l.kind === 'cifar' ? (CIFAR[k] ?? String(k)) : String(k);
+  return l.labels?.[k] ?? String(k);
+}
+
+/** The top-5 classes (on-device, sparrow-int8) as bars of their probabilities. */
+function renderTop(l: Loaded, r: RunReport): void {
+  const bars: Bar[] = r.int8.top.map((e) => ({ label: label(l, e.index), value: e.p, color: COLORS.int8 }));
+  $('#top-chart').replaceChildren(barChart(bars, (v) => `${(100 * v).toFixed(1)} %`));
 }
 
 function renderResults(l: Loaded, r: RunReport): void {
@@ -509,6 +573,7 @@ function renderResults(l: Loaded, r: RunReport): void {
     if (e.serverMs !== null) bars.push({ label: 'edge (in the Worker)', value: e.serverMs, color: COLORS.edge, light: true });
   }
   $('#latency-chart').replaceChildren(barChart(bars, (v) => `${fmtMs(v)} ms`));
+  renderTop(l, r);
 }
 
 function renderBytes(l: Loaded): void {
@@ -583,6 +648,12 @@ initText();
 const ready = listModels().catch((e) => {
   $('#model-list').textContent = `cannot list models: ${(e as Error).message}`;
   throw e;
+});
+// the first model is selected on load (a test driving the page may select another meanwhile)
+void ready.then(() => {
+  const first = models[0];
+  if (!first || current || !$('#textbench').hidden) return;
+  void (isTextModel(first) ? selectText(first.id).catch(showTextError) : select(first.id).catch(showError));
 });
 
 window.sparrowDemo = {

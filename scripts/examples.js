@@ -2,7 +2,7 @@
 // bundled example models with `sparrow compress` (cached) and seeding a running Worker.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -203,6 +203,13 @@ export async function startOwnWorker(prefix = 'sparrow-worker-') {
     env: { ...process.env, SPARROW_PORT: String(port), SPARROW_PERSIST: persist, SPARROW_ADMIN_TOKEN: token },
   });
   let out = '';
+  // SPARROW_WORKER_LOG=<file>: everything wrangler/workerd print goes there too (diagnosing a soak)
+  const logFile = process.env.SPARROW_WORKER_LOG;
+  if (logFile) {
+    const log = createWriteStream(logFile, { flags: 'a' });
+    child.stdout.on('data', (d) => log.write(d));
+    child.stderr.on('data', (d) => log.write(d));
+  }
   const stop = async () => {
     try {
       process.kill(-child.pid, 'SIGTERM');

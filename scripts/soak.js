@@ -7,7 +7,9 @@
 // Models: 8 variants of ResNet-20 (other scales of its last layer, so other bytes and outputs:
 // together more than the isolate's budget, so the cache keeps evicting and loading again) and
 // mnist-8; two churn ids get PUTs and DELETEs. --concurrency clients pick, per request:
-//   55 % infer: a ResNet-20 variant at a random batch size 1..32 (.npy), or mnist-8 (JSON digits);
+//    5 % abandon: a ResNet-20 inference the client gives up on after 1-150 ms (a cold load is
+//        cut off; the server must finish or drop it without hanging anyone else);
+//   50 % infer: a ResNet-20 variant at a random batch size 1..32 (.npy), or mnist-8 (JSON digits);
 //        every row must equal the first answer ever seen for the same input row and model
 //        (whatever the batch size: plans, arenas and evictions must not change a result),
 //        and mnist-8 must classify its held-out digits as before;
@@ -42,6 +44,9 @@ const JSON_OUT = argv.includes('--json');
 const info = (s) => process.stderr.write(`${s}\n`);
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 const MiB = 1024 * 1024;
+/** No request may hang the soak: each one is an error after this long (a stuck request is a bug). */
+const REQUEST_TIMEOUT_MS = 60_000;
+const fetchT = (url, init = {}) => fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
 
 const { parseNpy, writeNpy, readContainer, writeContainer } = await import(pathToFileURL(join(ROOT, 'dist', 'index.js')).href);
 
@@ -183,7 +188,7 @@ async function main() {
       const x = new Float32Array(b * 3072);
       const idx = Array.from({ length: b }, (_, i) => (off + i) % 32);
       idx.forEach((k, i) => x.set(m.pool[k], i * 3072));
-      const res = await fetch(`${base}/v1/models/${m.id}/infer`, {
+      const res = await fetchT(`${base}/v1/models/${m.id}/infer`, {
         method: 'POST',
         body: writeNpy(x, [b, 3, 32, 32]),
         headers: { 'content-type': 'application/x-npy' },
@@ -201,7 +206,7 @@ async function main() {
     }
     async function inferMnist(m) {
       const k = Math.floor(rnd() * m.digits.length);
-      const res = await fetch(`${base}/v1/models/${m.id}/infer`, {
+      const res = await fetchT(`${base}/v1/models/${m.id}/infer`, {
         method: 'POST',
         body: m.digits[k],
         headers: { 'content-type': 'application/json' },
@@ -216,7 +221,7 @@ async function main() {
     async function getModel(m) {
       const known = etags.get(m.id);
       const conditional = known && rnd() < 0.5;
-      const res = await fetch(`${base}/v1/models/${m.id}`, conditional ? { headers: { 'if-none-match': known } } : {});
+      const res = await fetchT(`${base}/v1/models/${m.id}`, conditional ? { headers: { 'if-none-match': known } } : {});
       const body = new Uint8Array(await res.arrayBuffer());
       if (conditional) {
         if (res.status !== 304) throw new Error(`GET ${m.id} If-None-Match: HTTP ${res.status}, 304 expected`);
@@ -230,18 +235,35 @@ async function main() {
     async function putChurn() {
       const c = pick(churn);
       const bytes = churnBytes(c.next++);
-      const res = await fetch(`${base}/v1/models/${c.id}`, { method: 'PUT', body: bytes, headers: auth });
+      const res = await fetchT(`${base}/v1/models/${c.id}`, { method: 'PUT', body: bytes, headers: auth });
       const j = await res.json();
       if (res.status !== 201) throw new Error(`PUT ${c.id}: HTTP ${res.status} ${JSON.stringify(j).slice(0, 200)}`);
     }
     async function deleteChurn() {
       const c = pick(churn);
-      const res = await fetch(`${base}/v1/models/${c.id}`, { method: 'DELETE', headers: auth });
+      const res = await fetchT(`${base}/v1/models/${c.id}`, { method: 'DELETE', headers: auth });
       await res.arrayBuffer();
       if (res.status !== 204 && res.status !== 404) throw new Error(`DELETE ${c.id}: HTTP ${res.status}`);
     }
+    /** A hostile client: an inference (often a cold load) it abandons after 1-150 ms; the server must not notice. */
+    async function abandon() {
+      const m = pick(stable.filter((x) => x.kind === 'resnet'));
+      const b = 1 + Math.floor(rnd() * 32);
+      const x = new Float32Array(b * 3072);
+      try {
+        const res = await fetch(`${base}/v1/models/${m.id}/infer`, {
+          method: 'POST',
+          body: writeNpy(x, [b, 3, 32, 32]),
+          headers: { 'content-type': 'application/x-npy' },
+          signal: AbortSignal.timeout(1 + Math.floor(rnd() * 150)),
+        });
+        await res.arrayBuffer();
+      } catch (e) {
+        if (e.name !== 'TimeoutError' && e.name !== 'AbortError') throw e;
+      }
+    }
     async function list() {
-      const res = await fetch(`${base}/v1/models`);
+      const res = await fetchT(`${base}/v1/models`);
       const j = await res.json();
       if (res.status !== 200 || !Array.isArray(j.models)) throw new Error(`GET /v1/models: HTTP ${res.status}`);
     }
@@ -252,7 +274,8 @@ async function main() {
     const client = async () => {
       while (!stop && Date.now() < end) {
         const r = rnd();
-        if (r < 0.55) {
+        if (r < 0.05) await timed('abandon', abandon);
+        else if (r < 0.55) {
           const m = pick(stable);
           await timed('infer', () => (m.kind === 'resnet' ? inferResnet(m) : inferMnist(m)));
         } else if (r < 0.75) await timed('get', () => getModel(pick(stable)));
@@ -267,7 +290,7 @@ async function main() {
         const lat = bin.splice(0).sort((a, b) => a - b);
         let st;
         try {
-          const res = await fetch(`${base}/v1/_stats`, { headers: auth });
+          const res = await fetchT(`${base}/v1/_stats`, { headers: auth });
           st = await res.json();
         } catch (e) {
           fail(`stats: ${e.message}`);
@@ -285,6 +308,9 @@ async function main() {
           entries: st.cache.entries,
           evictions: st.cache.evictions,
           decodes: st.cache.decodes,
+          loading: st.cache.loading ?? 0,
+          waiting: st.cache.waiting ?? 0,
+          busy: (st.cache.models ?? []).reduce((a, m) => a + (m.busy ?? 0), 0),
           workerdRss: rss,
           requests: lat.length,
           p50: +pct(lat, 50).toFixed(1),
@@ -295,7 +321,7 @@ async function main() {
         samples.push(s);
         info(
           `  ${s.t.toFixed(0).padStart(4)} s  tracked ${(s.tracked / MiB).toFixed(1)} MiB  held ${(s.held / MiB).toFixed(1)} MiB  ` +
-            `workerd RSS ${(s.workerdRss / MiB).toFixed(0)} MiB  ${s.entries} models, ${s.evictions} evictions  ` +
+            `workerd RSS ${(s.workerdRss / MiB).toFixed(0)} MiB  ${s.entries} models (${s.busy} pins), ${s.evictions} evictions, ${s.loading} loading, ${s.waiting} waiting  ` +
             `${s.requests} req, p99 ${s.p99} ms  errors ${errors.length}`,
         );
       }

@@ -19,7 +19,22 @@ export { SparrowWasm, type CsrResult } from './wasm/gateway.js';
 export { loadWasmNode, compileNodeModule } from './wasm/node.js';
 export { packTensors, packOnnxWeights, type PackTensor } from './compress/pack.js';
 export { parseNpy, writeNpy } from './io/npy.js';
-export { Session, type SessionOptions, type EngineName } from './runtime/session.js';
+export {
+  Session,
+  engineName,
+  defaultEngine,
+  isSparrowBytes,
+  hasActivationRanges,
+  readModelSource,
+  type SessionOptions,
+  type EngineName,
+  type EngineOption,
+  type ModelSource,
+  type TensorLike,
+  type OutputTensor,
+  type ValueMetadata,
+  type RunOptions,
+} from './runtime/session.js';
 export {
   generate,
   detectDecoder,

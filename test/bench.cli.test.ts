@@ -130,3 +130,25 @@ describe('sparrow bench options', () => {
     expectOneLineFailure(sparrow('bench', join(tmp, 'missing.onnx')), /io_error/);
   });
 });
+
+describe('sparrow bench --cold: a fresh process per sample', () => {
+  it('mnist-8, 2 samples of sparrow-int8 and sparrow-f32: interleaved samples, medians, decode+pack for int8 only', () => {
+    const r = sparrow('bench', MNIST, '--cold', '--samples', '2', '--engines', 'sparrow-int8,sparrow-f32', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.samples).toBe(2);
+    expect(doc.raw.map((s: { engine: string }) => s.engine)).toEqual(['sparrow-int8', 'sparrow-f32', 'sparrow-int8', 'sparrow-f32']);
+    // every sample ran in its own process: the start-up of each is its own (all positive)
+    for (const s of doc.raw) for (const k of ['start_ms', 'load_ms', 'first_ms', 'warm_ms']) expect(s[k], k).toBeGreaterThan(0);
+    expect(doc.engines['sparrow-int8'].weights_ms).toBeGreaterThan(0);
+    expect(doc.engines['sparrow-f32'].weights_ms).toBeNull();
+    // the median of two samples is their mean
+    const l = doc.raw.filter((s: { engine: string }) => s.engine === 'sparrow-f32').map((s: { load_ms: number }) => s.load_ms);
+    expect(doc.engines['sparrow-f32'].load_ms).toBeCloseTo((l[0] + l[1]) / 2, 2);
+  });
+
+  it('rejects --samples 0 and an engine it cannot open in one line', () => {
+    expectOneLineFailure(sparrow('bench', MNIST, '--cold', '--samples', '0'), /--samples must be a positive integer/);
+    expectOneLineFailure(sparrow('bench', MNIST, '--cold', '--engines', 'sparrow-ref'), /--cold: engine 'sparrow-ref' is not one of/);
+  });
+});

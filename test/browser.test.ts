@@ -361,7 +361,8 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: on-device inference in Chromium', () =
     );
     expect(info['bytes']).toBe(files.get('resnet20-cifar10')!.length);
     expect(info['kind']).toBe('cifar');
-    expect(info['wasmBytes']).toBe(statSync(join(ROOT, 'build', 'sparrow.wasm')).size);
+    // Chromium has relaxed SIMD: the page downloads the relaxed build (src/browser `simd: 'auto'`)
+    expect(info['wasmBytes']).toBe(statSync(join(ROOT, 'build', 'sparrow.relaxed.wasm')).size);
     // served as application/wasm: compiled while downloading
     expect(info['wasmStreaming']).toBe(true);
     // sections are validated and decoded while later bytes are still arriving (the static
@@ -505,6 +506,42 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: on-device inference in Chromium', () =
     await page.screenshot({ path: shot, fullPage: true });
     const docs = join(ROOT, 'docs', 'demo.png');
     if (!existsSync(docs) || process.env.SPARROW_UPDATE_SCREENSHOT === '1') copyFileSync(shot, docs);
+    expect(pageErrors.filter((e) => mode === 'worker' || !/status of 501/.test(e))).toEqual([]);
+  }, 120_000);
+
+  it('issue 16 demo: the first model is selected on load; a dropped PNG answers as the picked sample; top-5 bars with labels', async () => {
+    type Demo = {
+      ready: Promise<void>;
+      models(): Array<{ id: string }>;
+      samples(id: string): Promise<Array<{ file: string }>>;
+      pickSample(id: string, i: number): Promise<PageRun>;
+      lastReport(): PageRun | null;
+    };
+    await page.goto(base + '/');
+    await page.evaluate(() => (window as unknown as { sparrowDemo: Demo }).sparrowDemo.ready);
+    const first = await page.evaluate(() => (window as unknown as { sparrowDemo: Demo }).sparrowDemo.models()[0]!.id);
+    await page.waitForSelector(`.card.selected[data-id="${first}"]`);
+    const picked = await page.evaluate(() => (window as unknown as { sparrowDemo: Demo }).sparrowDemo.pickSample('resnet20-cifar10', 3));
+    await page.waitForSelector('#top-chart svg rect');
+    expect(await page.locator('#top-chart svg rect').count()).toBe(5);
+    const files = await page.evaluate(() => (window as unknown as { sparrowDemo: Demo }).sparrowDemo.samples('resnet20-cifar10'));
+    const png = Buffer.from(await (await fetch(new URL(files[3]!.file, base + '/'))).arrayBuffer());
+    type Win = { sparrowDemo: Demo; previousReport?: unknown };
+    await page.evaluate(() => {
+      const w = window as unknown as Win;
+      w.previousReport = w.sparrowDemo.lastReport();
+    });
+    await page.setInputFiles('#drop input[type=file]', { name: 'mine.png', mimeType: 'image/png', buffer: png });
+    await page.waitForFunction(() => {
+      const w = window as unknown as Win;
+      return w.sparrowDemo.lastReport() !== w.previousReport;
+    });
+    const dropped = await page.evaluate(() => (window as unknown as { sparrowDemo: Demo }).sparrowDemo.lastReport()!);
+    // a 32×32 image passes through unchanged: the very pixels, the very output bits
+    expect(dropped.int8.bits).toEqual(picked.int8.bits);
+    const text = await page.locator('#top-chart').textContent();
+    const CIFAR = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+    expect(text).toContain(CIFAR[dropped.int8.pred]!);
     expect(pageErrors.filter((e) => mode === 'worker' || !/status of 501/.test(e))).toEqual([]);
   }, 120_000);
 });

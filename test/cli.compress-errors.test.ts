@@ -82,6 +82,31 @@ const CASES: Array<[string, () => string[], RegExp]> = [
   ['sparsity 1.5', () => [MNIST, '--sparsity', '1.5'], /^sparrow: invalid_argument: sparsity must be in \[0, 1\)/],
   ['sparsity not a number', () => [MNIST, '--sparsity', 'half'], /^sparrow: invalid_argument: --sparsity must be a number, got "half"/],
   [
+    '--prune obs without --calib',
+    () => [MNIST, '--prune', 'obs'],
+    /^sparrow: invalid_argument: obs pruning needs calibration data \(--calib\)/,
+  ],
+  [
+    '--prune channels without --calib',
+    () => [MNIST, '--prune', 'channels'],
+    /^sparrow: invalid_argument: channels pruning needs calibration data/,
+  ],
+  [
+    '--scope global with hessian',
+    () => [MNIST, '--prune', 'hessian', '--scope', 'global'],
+    /^sparrow: invalid_argument: --scope global is for --prune magnitude or channels, not hessian/,
+  ],
+  [
+    '--scope unknown',
+    () => [MNIST, '--scope', 'model'],
+    /^sparrow: invalid_argument: the pruning scope must be layer or global, got model/,
+  ],
+  [
+    '--target-size with magnitude',
+    () => [MNIST, '--prune', 'magnitude', '--target-size', '5000'],
+    /^sparrow: invalid_argument: a size target \(--target-size\) needs --prune hessian, obs or channels/,
+  ],
+  [
     'calibration folder missing',
     () => [MNIST, '--prune', 'hessian', '--calib', `mnist:${join(tmp, 'no-such-folder')}`],
     /^sparrow: io_error: .*no-such-folder/,

@@ -22,6 +22,7 @@ import {
   readGraphContainer,
   writeGraphContainer,
   GRAPH_SCHEMA,
+  fitsInt7,
   type GraphJson,
   type QuantizedWeight,
 } from '../src/format/graph.js';
@@ -143,6 +144,22 @@ describe('quantized weights', () => {
   const bytes = writeGraphContainer(g, { quantized });
   const back = readGraphContainer(bytes);
 
+  it('quant.i7 says whether every value lies in [−64, 63] (the relaxed-SIMD kernel): false for 8-bit, true for 7-bit weights', () => {
+    expect([...quantized.values()].map((qw) => fitsInt7(qw.q))).toContain(false);
+    const q7 = new Map<string, QuantizedWeight>();
+    for (const [name, qw] of quantized) {
+      const w = g.values.get(name)!.const!;
+      const r = quantizePerChannelInt8(w.data as Float32Array, [...w.dims], qw.axis, 63);
+      q7.set(name, { q: r.q, scales: r.scales, axis: qw.axis });
+      expect(fitsInt7(r.q)).toBe(true);
+    }
+    const meta = readGraphContainer(writeGraphContainer(g, { quantized: q7 })).meta;
+    for (const name of q7.keys()) expect(meta.tensors.find((t) => t.name === name)!.quant).toMatchObject({ i7: true });
+    expect(fitsInt7(Int8Array.of(-64, 63, 0))).toBe(true);
+    expect(fitsInt7(Int8Array.of(-65))).toBe(false);
+    expect(fitsInt7(Int8Array.of(64))).toBe(false);
+  });
+
   it('stores int8 + quant + a float32 scale tensor right after it', () => {
     expect(quantized.size).toBe(3);
     for (const [name, qw] of quantized) {
@@ -150,7 +167,7 @@ describe('quantized weights', () => {
       const t = back.meta.tensors[i]!,
         s = back.meta.tensors[i + 1]!;
       expect(t.dtype).toBe('int8');
-      expect(t.quant).toEqual({ axis: qw.axis, scale: `${name}.scale` });
+      expect(t.quant).toEqual({ axis: qw.axis, scale: `${name}.scale`, i7: fitsInt7(qw.q) });
       expect(s).toMatchObject({ name: `${name}.scale`, dtype: 'float32', shape: [qw.scales.length] });
       expect(s.value).toBeUndefined();
     }

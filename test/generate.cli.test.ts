@@ -106,10 +106,24 @@ describe('sparrow generate', () => {
     expect(['max_tokens', 'stop_token']).toContain(a.stop_reason);
   });
 
+  it('--prompt "" starts from BOS alone, as llama2.c does: the TS reference\'s greedy tokens from BOS', () => {
+    // test/fixtures/text/stories260K-greedy-bos-200.json: src/bench/llama_ref.ts over the llama2.c checkpoint
+    const ref = (JSON.parse(readFileSync(join(ROOT, 'test/fixtures/text/stories260K-greedy-bos-200.json'), 'utf8')) as { tokens: number[] })
+      .tokens;
+    const r = sparrow('generate', KV, '--prompt', '', '--temperature', '0', '--max-tokens', '40', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { tokens: number[]; prompt_tokens: number };
+    expect(doc.prompt_tokens).toBe(1);
+    expect(doc.tokens).toEqual(ref.slice(1, 41));
+  });
+
   it('refuses bad input with one line and a non-zero exit', () => {
     const base = ['generate', KV];
-    expectFailure(sparrow(...base, '--prompt', ''), /the prompt is empty/);
-    expectFailure(sparrow(...base, '--prompt', '   '), /the prompt is empty/);
+    // an empty prompt with a tokenizer that adds no BOS (the GPT-2-style byte-level fixture: encode('') = [])
+    expectFailure(
+      sparrow(...base, '--prompt', '', '--tokenizer', join(ROOT, 'test/fixtures/tokenizers/bytelevel/tokenizer.json')),
+      /the prompt is empty and the tokenizer adds no BOS/,
+    );
     expectFailure(sparrow(...base), /needs --prompt/);
     expectFailure(sparrow(...base, '--prompt', 'x', '--temperature', '-1'), /--temperature must be a number >= 0/);
     expectFailure(sparrow(...base, '--prompt', 'x', '--temperature', 'hot'), /--temperature/);

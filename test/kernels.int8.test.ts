@@ -45,6 +45,7 @@ import {
   csrFromDense,
   csrToDense,
   dequantizeRef,
+  minMaxRef,
   mulQRef,
   qs8AddRef,
   qs8Conv2dRef,
@@ -433,6 +434,8 @@ const QS8_KERNELS_TESTED_ALONE = [
   'qs8_gavgpool__wasmsimd',
   'qs8_maxpool2d__wasmsimd',
   'qs8_quantize__wasmsimd',
+  'qs8_minmax_f32__wasmsimd',
+  'qs8_dynfc_f32__wasmsimd', // test/kernels.int8-dynfc.test.ts
   'qs8_dequantize__wasmsimd',
   'qs8_remap__wasm',
   'qs8_peak__wasmsimd',
@@ -820,6 +823,34 @@ for (const variant of ['release', 'debug'] as const) {
         q[1] = 127;
         expect(sameBits(qs8Dequantize(w, q, scale, zp), dequantizeRef(q, scale, zp)), `scale=${scale} zp=${zp}`).toBeUndefined();
       }
+    });
+
+    it('qs8_minmax_f32__wasmsimd equals minMaxRef (lengths 0..40 and 1000+, NaN anywhere, ±0, ±Inf, all positive / all negative)', () => {
+      const rnd = lcg(29);
+      const failures: string[] = [];
+      const specials = [NaN, -0, 0, Infinity, -Infinity, 1e-45, -3.4e38];
+      for (let i = 0; i < 120; i++) {
+        const n = i < 41 ? i : 1000 + i;
+        const sign = i % 3 === 0 ? 1 : i % 3 === 1 ? -1 : 0;
+        const x = Float32Array.from({ length: n }, () => (sign === 0 ? rnd() - 0.5 : sign * rnd()) * 100);
+        // a special at a random place (any lane of the 8-wide body, or the scalar tail)
+        if (n > 0 && i % 2 === 0) x[Math.floor(rnd() * n)] = specials[i % specials.length]!;
+        if (n > 0 && i % 5 === 0) x[n - 1] = specials[(i + 3) % specials.length]!;
+        const m = w.mark();
+        try {
+          const px = w.putF32(x),
+            out = w.alloc(16);
+          expect(w.exports.qs8_minmax_f32__wasmsimd(n, px, out)).toBe(0);
+          const got = Array.from(w.f32(out, 2)),
+            want = minMaxRef(x).map(Math.fround);
+          if (!Object.is(got[0], want[0]) && !(got[0] === 0 && want[0] === 0)) failures.push(`n=${n}: lo ${got[0]} want ${want[0]}`);
+          if (!Object.is(got[1], want[1]) && !(got[1] === 0 && want[1] === 0)) failures.push(`n=${n}: hi ${got[1]} want ${want[1]}`);
+        } finally {
+          w.release(m);
+        }
+      }
+      expect(failures).toEqual([]);
+      expect(w.exports.qs8_minmax_f32__wasmsimd(-1, 0, 0)).toBe(-5);
     });
 
     it('qs8_remap__wasm gathers x by the byte-offset table, fill where the table is negative (n 0..70, 1000+)', () => {

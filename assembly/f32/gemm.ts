@@ -17,7 +17,9 @@
 //   bias biasMode 0: none; 1 (BIAS_ROW): bias[m], M floats (conv: per output channel);
 //        2 (BIAS_COL): bias[n], N floats (Gemm's C / MatMul+Add)
 //   act  0: none; 1: clamp to [lo, hi] (ReLU = clamp(0, +Inf), ReLU6 = clamp(0, 6)). The clamp
-//        is pmax/pmin (x86 maxps/minps): a NaN sum comes out as lo (ONNX Relu keeps NaN).
+//        is pmin(pmax(acc, lo), hi) (one x86 maxps/minps each), the accumulator FIRST: pmax(a, b)
+//        is a < b ? b : a, so a NaN sum stays NaN (ONNX Relu / Clip keep NaN; pmax(lo, acc)
+//        would give lo).
 // K = 0 gives C = act(bias). Pointers 16-byte aligned are fastest but not required.
 // Sums run in k order from the bias, one rounding per mul and per add (no FMA).
 //

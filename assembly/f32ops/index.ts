@@ -11,3 +11,5 @@ export { f32_remap__wasm, f32_fill__wasm } from './move';
 // transformer graphs: tensors of any dtype (casts, comparisons, masks, gathers by fed indices) and the decomposed norms
 export { x_compare_bcast__wasm, x_not__wasm, x_where_bcast__wasm, x_cast__wasm, f32_neg__wasmsimd, f32_sincos__wasm, x_gather_rows__wasm, x_remap__wasm } from './tensor';
 export { f32_layernorm_ops__wasmsimd, f32_rmsnorm_ops__wasmsimd } from './tnorm';
+// the int8 engine's NaN scan at its quantization boundaries
+export { f32_has_nan__wasmsimd } from './nonfinite';

@@ -5,6 +5,8 @@
 // X gives -Infinity (as the reference). AveragePool: the divisor counts the taps inside X
 // (count_include_pad 0) or inside the padded extent [-pad_begin, size + pad_end) (1), so the
 // part of a ceil_mode window beyond the end padding is never counted; a zero divisor gives NaN.
+// NaN: a window with a NaN tap gives NaN wherever the tap is (onnxruntime's MaxPool keeps or drops
+// it depending on its place and the row width; docs/engine.md "NaN and Inf").
 // Sums are accumulated in float64.
 //
 // Geometry at g (i32 words): 0 NC (planes)  1 H  2 W  3 OH  4 OW  5 KH  6 KW  7 strideH
@@ -31,7 +33,6 @@ export function f32_maxpool2d__wasm(g: usize, x: usize, y: usize): void {
       for (let ow = 0; ow < OW; ow++) {
         const w0 = ow * sw - pl;
         let best: f32 = -Infinity;
-        let any = false;
         for (let i = 0; i < KH; i++) {
           const h = h0 + i * dh;
           if (h < 0 || h >= H) continue;
@@ -39,8 +40,7 @@ export function f32_maxpool2d__wasm(g: usize, x: usize, y: usize): void {
           for (let j = 0; j < KW; j++) {
             const w = w0 + j * dw;
             if (w < 0 || w >= W) continue;
-            const v = load<f32>(rowp + (<usize>w << 2));
-            if (v > best || !any) { best = v; any = true; }
+            best = max<f32>(best, load<f32>(rowp + (<usize>w << 2))); // f32.max: a NaN tap anywhere gives NaN
           }
         }
         store<f32>(y, best);

@@ -334,3 +334,42 @@ export function im2colPanels16(xg: usize, kofs: usize, K: usize, N: usize, n0: u
     }
   }
 }
+
+/**
+ * The panels of a 1x1 stride-1 unpadded conv (Xcol = X): rows k of K at xg + k·Mpix (int8),
+ * `np` panels from pixel n0, each row − zx, written at dst like im2colPanels16 (the same layout;
+ * lanes past Mpix repeat pixel n0 + 8q, computed, never stored).
+ */
+export function packPanels1x1(xg: usize, zx: i32, K: usize, Mpix: usize, n0: usize, np: usize, dst0: usize): void {
+  const kpairs = K >> 1, odd = (K & 1) != 0;
+  const vz = i16x8.splat(<i16>zx), zero = i16x8.splat(0);
+  let dst = dst0;
+  for (let q: usize = 0; q < np; q++) {
+    const n = n0 + (q << 3);
+    if (n + 8 <= Mpix) {
+      let r = xg + n;
+      const step = Mpix << 1;
+      for (let j: usize = 0; j < kpairs; j++) {
+        const a = i16x8.sub(v128.load8x8_s(r), vz), b = i16x8.sub(v128.load8x8_s(r + Mpix), vz);
+        v128.store(dst, v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11));
+        v128.store(dst, v128.shuffle<i16>(a, b, 4, 12, 5, 13, 6, 14, 7, 15), 16);
+        dst += 32; r += step;
+      }
+      if (odd) {
+        const a = i16x8.sub(v128.load8x8_s(r), vz);
+        v128.store(dst, v128.shuffle<i16>(a, zero, 0, 8, 1, 9, 2, 10, 3, 11));
+        v128.store(dst, v128.shuffle<i16>(a, zero, 4, 12, 5, 13, 6, 14, 7, 15), 16);
+        dst += 32;
+      }
+    } else {
+      for (let k: usize = 0; k < ((kpairs + (odd ? 1 : 0)) << 1); k++) {
+        const row = dst + (k >> 1) * 32 + ((k & 1) << 1);
+        for (let l: usize = 0; l < 8; l++) {
+          const m = n + l < Mpix ? n + l : n;
+          store<i16>(row + (l << 2), k < K ? <i16>(<i32>load<i8>(xg + k * Mpix + m) - zx) : 0);
+        }
+      }
+      dst += (kpairs + (odd ? 1 : 0)) << 5;
+    }
+  }
+}

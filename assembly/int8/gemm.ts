@@ -24,7 +24,7 @@
 
 import {
   E_ARG, G_M, G_GROUPS, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeScalar, outBytes, planesBytes,
-  padPlanes16, tapOffsets, im2colPanels16, C, M, KH, KW, OH, OW, HP, RS, GROUPS,
+  padPlanes16, tapOffsets, im2colPanels16, packPanels1x1, C, H, W, M, KH, KW, OH, OW, HP, WP, RS, SH, SW, GROUPS,
 } from './common';
 
 /** Bytes of Xcol panels per chunk (≥ one panel). */
@@ -165,15 +165,22 @@ export function qs8_conv2d_4x8c2__wasmsimd(g: usize, q: usize, x: usize, wp: usi
   const Cg = C / GROUPS, Ng = M / GROUPS, K = Cg * KH * KW, kp = (K + 1) >> 1, Mpix = OH * OW;
   const eB = outBytes(q), ldyB = Mpix * eB;
   const planes = work, kofs = work + planesBytes(), xcol = kofs + align16(K << 2);
-  padPlanes16(x, gi(q, Q_ZX), planes);
-  tapOffsets(Cg, kofs);
+  const zx = gi(q, Q_ZX);
+  // 1x1, stride 1, no padding: X (Cg, OH·OW) of a group is the input itself; its panels are
+  // packed straight from the int8 rows (no padded planes, no tap table)
+  const direct = KH == 1 && KW == 1 && SH == 1 && SW == 1 && HP == H && WP == W;
+  if (!direct) {
+    padPlanes16(x, zx, planes);
+    tapOffsets(Cg, kofs);
+  }
   const P = chunkPanels(K, Mpix);
   const groupW = ((Ng + 3) >> 2) * (kp << 4);
   for (let grp: usize = 0; grp < GROUPS; grp++) {
     const xg = planes + (grp * Cg * HP * RS << 1);
     for (let m0: usize = 0; m0 < Mpix; m0 += P << 3) {
       const np = min<usize>(P, (Mpix - m0 + 7) >> 3);
-      im2colPanels16(xg, kofs, K, Mpix, m0, np, xcol);
+      if (direct) packPanels1x1(x + grp * Cg * Mpix, zx, K, Mpix, m0, np, xcol);
+      else im2colPanels16(xg, kofs, K, Mpix, m0, np, xcol);
       gemmPanels(Ng, kp, wp + grp * groupW, xcol, np, m0, Mpix, grp * Ng, q, qp, M, y, ldyB, eB);
     }
   }
@@ -275,4 +282,123 @@ export function qs8_fc_1x4c8__wasmsimd(M: i32, N: i32, K: i32, x: usize, w: usiz
     }
   }
   return 0;
+}
+
+// ---- dynamic FC: float32 in, float32 out, the per-row quantization fused ---------------------
+
+/** Status of qs8_dynfc_f32__wasmsimd for a row whose range is not finite (±Inf in it). */
+export const E_RANGE: i32 = -6;
+
+/**
+ * One row of x (K f32) quantized as int8QuantParams (src/quant/int8.ts) does from its range
+ * [min(0, min x), max(0, max x)] (NaN ignored), written as x_q − zp in int16 at xs (zero up to K
+ * rounded to 8). Returns the scale (f32), with the zero point at zpOut; a negative scale for a
+ * non-finite range.
+ */
+function quantizeRowDyn(x: usize, K: usize, xs: usize, zpOut: usize): f32 {
+  // the range: lo = a < lo ? a : lo lane-wise (pmin), as the TS loop does, NaN never taken
+  let vlo = f32x4.splat(0), vhi = vlo;
+  let k: usize = 0;
+  for (; k + 4 <= K; k += 4) {
+    const v = v128.load(x + (k << 2));
+    vlo = f32x4.pmin(vlo, v);
+    vhi = f32x4.pmax(vhi, v);
+  }
+  let lo: f32 = 0, hi: f32 = 0;
+  for (let l = 0; l < 4; l++) {
+    const a = f32x4.extract_lane(vlo, 0), b = f32x4.extract_lane(vhi, 0);
+    if (a < lo) lo = a;
+    if (b > hi) hi = b;
+    vlo = v128.shuffle<f32>(vlo, vlo, 1, 2, 3, 0);
+    vhi = v128.shuffle<f32>(vhi, vhi, 1, 2, 3, 0);
+  }
+  for (; k < K; k++) {
+    const a = load<f32>(x + (k << 2));
+    if (a < lo) lo = a;
+    if (a > hi) hi = a;
+  }
+  if (!(isFinite<f32>(lo) && isFinite<f32>(hi))) return -1;
+  let scale: f32 = 1, zp: i32 = 0;
+  const d: f64 = <f64>hi - <f64>lo;
+  if (d != 0) {
+    scale = <f32>(d / 255.0);
+    if (!(scale > 0)) scale = 1.401298464324817e-45; // float32's smallest, as in int8QuantParams
+    // Math.round of JS: the nearest integer, halves toward +∞
+    const t: f64 = -128.0 - <f64>lo / <f64>scale;
+    let r: f64 = Math.ceil(t);
+    if (r - 0.5 > t) r -= 1;
+    zp = <i32>max<f64>(-128, min<f64>(127, r));
+  }
+  store<i32>(zpOut, zp);
+  // x_q = clamp(nearest(x / scale) + zp, −128, 127) in float32 (qs8_quantize__wasmsimd), minus zp
+  const vs = f32x4.splat(scale), vz = f32x4.splat(<f32>zp), vmin = f32x4.splat(-128), vmax = f32x4.splat(127);
+  const zf = <f32>zp;
+  k = 0;
+  for (; k + 8 <= K; k += 8) {
+    let r0 = f32x4.add(f32x4.nearest(f32x4.div(v128.load(x + (k << 2)), vs)), vz);
+    let r1 = f32x4.add(f32x4.nearest(f32x4.div(v128.load(x + (k << 2), 16), vs)), vz);
+    r0 = f32x4.sub(f32x4.pmin(vmax, f32x4.pmax(vmin, r0)), vz);
+    r1 = f32x4.sub(f32x4.pmin(vmax, f32x4.pmax(vmin, r1)), vz);
+    v128.store(xs + (k << 1), i16x8.narrow_i32x4_s(i32x4.trunc_sat_f32x4_s(r0), i32x4.trunc_sat_f32x4_s(r1)));
+  }
+  for (; k < K; k++) {
+    let r: f32 = nearest<f32>(load<f32>(x + (k << 2)) / scale) + zf;
+    r = <f32>-128 < r ? r : <f32>-128; r = r < <f32>127 ? r : <f32>127;
+    store<i16>(xs + (k << 1), <i16>(<i32>r - zp));
+  }
+  for (; k & 7; k++) store<i16>(xs + (k << 1), 0);
+  return scale;
+}
+
+/**
+ * Dynamic-range FC (MatMul / Gemm in dynamic mode), all in one call: for each row m of x (M, K)
+ * float32, its own int8 parameters (s_x, z_x) from its range as int8QuantParams computes them,
+ * x_q = quantize(x, s_x, z_x) as qs8_quantize__wasmsimd does, then
+ *   y(m, n) = clamp(f32(Σ_k (x_q − z_x)·w(n, k)) · f32(s_x·sw[n]) + bias[n], flo, fhi)
+ * (int32 accumulation; float32 rounding at each of ·, +): the arithmetic of the quantize step +
+ * qs8_fc_1x4c8__wasmsimd in MODE_F32 that it replaces. w (N, K) int8 row-major; sb = sw (N f32)
+ * then bias (N f32); y (M, N) f32; work ≥ qs8_fc_work_bytes(K) + 16. Plain TS reference:
+ * qs8DynFcRef (src/kernels/int8_ref.ts). Status 0; E_ARG; E_RANGE for a row with ±Inf (the rows
+ * before it written).
+ */
+export function qs8_dynfc_f32__wasmsimd(M: i32, N: i32, K: i32, x: usize, w: usize, sb: usize, flo: f32, fhi: f32, y: usize, work: usize): i32 {
+  if (M < 1 || N < 1 || K < 1) return E_ARG;
+  const kc = <usize>K, nc = <usize>N, k8 = kc & ~(<usize>7);
+  const zpAt = work + <usize>qs8_fc_work_bytes(K);
+  for (let b: usize = 0; b < <usize>M; b++) {
+    const sx = quantizeRowDyn(x + b * kc * 4, kc, work, zpAt);
+    if (sx < 0) return E_RANGE;
+    const yb = y + b * nc * 4;
+    for (let n: usize = 0; n < nc; n += 4) {
+      const w0 = w + n * kc;
+      const w1 = n + 1 < nc ? w0 + kc : w0, w2 = n + 2 < nc ? w0 + 2 * kc : w1, w3 = n + 3 < nc ? w0 + 3 * kc : w2;
+      let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      let k: usize = 0;
+      for (; k < k8; k += 8) {
+        const xv = v128.load(work + (k << 1));
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xv, v128.load8x8_s(w0 + k)));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xv, v128.load8x8_s(w1 + k)));
+        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(xv, v128.load8x8_s(w2 + k)));
+        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(xv, v128.load8x8_s(w3 + k)));
+      }
+      let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+      for (; k < kc; k++) {
+        const xk = <i32>load<i16>(work + (k << 1));
+        s0 += xk * <i32>load<i8>(w0 + k); s1 += xk * <i32>load<i8>(w1 + k);
+        s2 += xk * <i32>load<i8>(w2 + k); s3 += xk * <i32>load<i8>(w3 + k);
+      }
+      dynOut(s0, n, sx, sb, nc, flo, fhi, yb);
+      if (n + 1 < nc) dynOut(s1, n + 1, sx, sb, nc, flo, fhi, yb);
+      if (n + 2 < nc) dynOut(s2, n + 2, sx, sb, nc, flo, fhi, yb);
+      if (n + 3 < nc) dynOut(s3, n + 3, sx, sb, nc, flo, fhi, yb);
+    }
+  }
+  return 0;
+}
+
+@inline function dynOut(acc: i32, c: usize, sx: f32, sb: usize, N: usize, lo: f32, hi: f32, yb: usize): void {
+  let v: f32 = <f32>acc * (sx * load<f32>(sb + (c << 2)));
+  v = v + load<f32>(sb + ((N + c) << 2));
+  v = lo < v ? v : lo; v = v < hi ? v : hi;
+  store<f32>(yb + (c << 2), v);
 }

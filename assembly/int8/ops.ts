@@ -400,3 +400,38 @@ export function qs8_vadd__wasmsimd(n: i32, a: usize, b: usize, p: usize, y: usiz
   }
   return 0;
 }
+
+// ---- dynamic quantization: the range of a float32 tensor -----------------------------------------
+
+/**
+ * out[0] = min(0, min x), out[1] = max(0, max x) over x (n) f32, NaN ignored (the JS loop
+ * `if (a < lo) lo = a; if (a > hi) hi = a` from 0, which int8QuantParams takes; pmin/pmax keep
+ * the accumulator when the lane compares false, as NaN does).
+ */
+export function qs8_minmax_f32__wasmsimd(n: i32, x: usize, out: usize): i32 {
+  if (n < 0) return E_ARG;
+  const N = <usize>n;
+  let lo0 = f32x4.splat(0), hi0 = lo0, lo1 = lo0, hi1 = lo0;
+  let i: usize = 0;
+  for (; i + 8 <= N; i += 8) {
+    const a = v128.load(x + (i << 2)), b = v128.load(x + (i << 2), 16);
+    lo0 = f32x4.pmin(lo0, a); hi0 = f32x4.pmax(hi0, a);
+    lo1 = f32x4.pmin(lo1, b); hi1 = f32x4.pmax(hi1, b);
+  }
+  // pmin(p, q) = q < p ? q : p: with lo* (never NaN) as p, a NaN lane keeps p
+  lo0 = f32x4.pmin(lo0, lo1); hi0 = f32x4.pmax(hi0, hi1);
+  let lo = f32x4.extract_lane(lo0, 0), hi = f32x4.extract_lane(hi0, 0);
+  for (let l = 1; l < 4; l++) {
+    const a = l == 1 ? f32x4.extract_lane(lo0, 1) : l == 2 ? f32x4.extract_lane(lo0, 2) : f32x4.extract_lane(lo0, 3);
+    const b = l == 1 ? f32x4.extract_lane(hi0, 1) : l == 2 ? f32x4.extract_lane(hi0, 2) : f32x4.extract_lane(hi0, 3);
+    if (a < lo) lo = a;
+    if (b > hi) hi = b;
+  }
+  for (; i < N; i++) {
+    const a = load<f32>(x + (i << 2));
+    if (a < lo) lo = a;
+    if (a > hi) hi = a;
+  }
+  store<f32>(out, lo); store<f32>(out, hi, 4);
+  return 0;
+}

@@ -13,6 +13,9 @@ import type { Tensor, TensorDType } from '../ops/types.js';
 import { loadWasmNode } from '../wasm/node.js';
 import type { InferenceEngine } from '../runtime/ort.js';
 import { measureDecodeSpeed, type DecodeItem } from './codec.js';
+import { detectDecoder, type DecoderLayout } from '../runtime/generate.js';
+import type { ValueInfo } from '../ops/types.js';
+import { timeDecoders } from './generate_bench.js';
 
 export interface BenchEngineResult {
   p50_ms: number;
@@ -35,6 +38,19 @@ export interface BenchEngineResult {
   weights_ms?: number;
   /** the same in the second (warm) creation: part of load_warm_ms */
   weights_warm_ms?: number;
+  /**
+   * decoder models (past_key_values inputs): decode tokens per second (the model runs after the
+   * prefill / their time, median over the timed generations); p50_ms / p90_ms are then per decode step
+   */
+  tokens_per_s?: number;
+  /** decoder models: the prefill run (the whole prompt, empty cache), median ms */
+  prefill_ms?: number;
+  /** decoder models: generated tokens per second of wall time, prefill and sampling included, median */
+  total_tokens_per_s?: number;
+  /** decoder models: the engine's greedy tokens (after the prompt) */
+  tokens?: number[];
+  /** decoder models: its greedy tokens equal the first engine's */
+  same_tokens?: boolean;
 }
 
 export interface BenchReport {
@@ -47,6 +63,8 @@ export interface BenchReport {
   sizes: { onnx: number; onnx_gzip: number; onnx_brotli: number; sparrow: number; sparrow_note?: string };
   decode: { sparrow_MBps: number | null; zlib_inflate_MBps: number | null; int8_bytes: number; note?: string };
   engines: Record<string, BenchEngineResult>;
+  /** decoder models: what each timed run generated (greedy, stop tokens ignored, one thread) */
+  generation?: { prompt: number[]; max_tokens: number; cache: 'fixed' | 'concat'; layers: number; heads: number; head_dim: number };
   /** engines left out because they could not load the model (default engine list only) */
   skipped?: Record<string, string>;
   notes: Record<string, string>;
@@ -78,8 +96,16 @@ export interface BenchOptions {
   seed?: number;
   /** interleave rounds of the decode measurement (default 15) */
   decodeRounds?: number;
+  /** latency (and load) only: no gzip/brotli sizes, no in-memory packing, no decode figures (npm run bench) */
+  latencyOnly?: boolean;
   /** progress lines (stderr in the CLI) */
   log?: (line: string) => void;
+  /**
+   * a decoder with a KV cache (past_key_values inputs) is timed by greedy generation of
+   * `maxTokens` tokens after `prompt` (default [1], BOS of llama2.c); false: time it as any model
+   * on random feeds
+   */
+  generation?: { maxTokens: number; prompt?: number[] } | false;
 }
 
 /** Engines that run the --compressed .sparrow file when one is given (the others run the .onnx). */
@@ -115,6 +141,27 @@ export function modelInputs(bytes: Uint8Array): Array<{ name: string; dtype: Ten
       const info = valueInfoFromOnnx(vi, 'graph input');
       return { name: vi.name ?? '', dtype: info.dtype, dims: info.dims };
     });
+}
+
+const PAST_INPUT = /^past(_key_values)?[._]/;
+
+/**
+ * The KV-cache layout of a decoder model (inputs named past_key_values.{i}.key/value, or
+ * past.{i}.*, past_key.{i}), with its input facts; undefined for a model without past inputs.
+ * Throws SparrowError('invalid_model') for a model with past inputs that generate() cannot drive.
+ */
+export function decoderOf(bytes: Uint8Array): { layout: DecoderLayout; inputInfo: Record<string, ValueInfo> } | undefined {
+  const inputs = modelInputs(bytes);
+  if (!inputs.some((i) => PAST_INPUT.test(i.name))) return undefined;
+  const outputNames = (decodeModel(bytes).graph?.output ?? []).map((o) => o.name ?? '');
+  const inputInfo: Record<string, ValueInfo> = Object.fromEntries(inputs.map((i) => [i.name, { dtype: i.dtype, dims: i.dims }]));
+  const layout = detectDecoder({
+    inputNames: inputs.map((i) => i.name),
+    outputNames,
+    inputInfo,
+    run: () => Promise.reject(new Error('unused')),
+  });
+  return { layout, inputInfo };
 }
 
 /** Seeded random feeds: float32 uniform [0, 1), integers in [0, 10), int8/uint8 full range, bool 0/1. */
@@ -219,30 +266,18 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   if (!o.engines.length) throw new SparrowError('invalid_argument', 'no engines to bench');
 
   const inputs = modelInputs(o.bytes);
-  const feeds = randomFeeds(inputs, batch, seed, o.shapes);
+  const decoder = o.generation === false ? undefined : decoderOf(o.bytes);
+  const gen = decoder ? { maxTokens: 128, prompt: [1], ...(o.generation || {}) } : undefined;
+  if (gen && !(Number.isInteger(gen.maxTokens) && gen.maxTokens >= 2))
+    throw new SparrowError('invalid_argument', `--max-tokens must be an integer >= 2, got ${gen.maxTokens}`);
+  const feeds = decoder ? {} : randomFeeds(inputs, batch, seed, o.shapes);
 
-  // sizes
-  log('sizes: gzip-9, brotli-11 of the .onnx');
-  const gz = zlib.gzipSync(o.bytes, { level: 9 }).length;
-  const br = zlib.brotliCompressSync(o.bytes, {
-    params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: o.bytes.length },
-  }).length;
-  let container: Uint8Array, note: string | undefined;
-  if (o.compressed) {
-    container = o.compressed.bytes;
-  } else {
-    log(`no --compressed file: packing the weights in memory (${IN_MEMORY_SPARSITY * 100}% magnitude sparsity, int8 per channel)`);
-    container = packOnnxWeights(o.bytes, IN_MEMORY_SPARSITY);
-    note =
-      `no --compressed file: the model's Conv/Gemm/MatMul weights packed in memory (${IN_MEMORY_SPARSITY * 100}% per-layer ` +
-      'magnitude sparsity, int8 per output channel, weights only, no graph)';
-  }
-  log('decode: WASM int8 decoder vs zlib inflate');
-  const decode = await decodeFigures(container, o.decodeRounds ?? 15);
+  // sizes and decode figures (skipped for latencyOnly)
+  const { sizes, decode } = o.latencyOnly ? skippedFigures(o.bytes.length) : await sizeFigures(o, log);
 
   // engines: load (cold, then a second warm load), in the order given
   const engines: InferenceEngine[] = [];
-  const load = new Map<string, { imp: number; cold: number; warm: number; sparrow: boolean; weights?: number; weightsWarm?: number }>();
+  const load = new Map<string, LoadFacts>();
   const skipped: Record<string, string> = {};
   try {
     for (const name of o.engines) {
@@ -285,6 +320,52 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           .map(([k, v]) => `${k}: ${v}`)
           .join('; ')}`,
       );
+
+    if (decoder && gen) {
+      const results = await benchDecoder(engines, decoder, gen, runs, load, log);
+      return {
+        model: o.model,
+        threads: 1,
+        runs,
+        batch,
+        warmup: 1,
+        inputs: Object.fromEntries(inputs.map((i) => [i.name, { dtype: i.dtype, dims: i.dims ?? [] }])),
+        sizes,
+        decode,
+        engines: results,
+        generation: {
+          prompt: gen.prompt,
+          max_tokens: gen.maxTokens,
+          cache: decoder.layout.attentionMask && decoder.layout.positionIds ? 'fixed' : 'concat',
+          layers: decoder.layout.layers.length,
+          heads: decoder.layout.heads,
+          head_dim: decoder.layout.headDim,
+        },
+        ...(Object.keys(skipped).length ? { skipped } : {}),
+        notes: {
+          timing:
+            `a decoder with a KV cache: per engine one untimed greedy generation of ${gen.maxTokens} tokens after the prompt ` +
+            `[${gen.prompt.join(', ')}] (plans compile in it; its tokens are the engine's tokens), then ${runs} timed generations ` +
+            'interleaved round-robin with the other engines (the starting engine rotates each round), stop tokens ignored, all in one ' +
+            'process, one thread each (src/runtime/generate.ts, the fixed cache where the model has attention_mask and position_ids)',
+          tokens_per_s: 'decode tokens per second: model runs after the prefill / their time, median over the timed generations',
+          p50_ms: 'decoder models: one decode step (one token, the model run alone), p50 / p90 over every step of every timed generation',
+          prefill_ms: 'the prefill run (the whole prompt, empty cache), median',
+          same_tokens: `the engine's greedy tokens equal those of ${engines[0]!.name}`,
+          load_ms:
+            'session creation from the model bytes, first time in the process (one-time runtime set-up included, e.g. ' +
+            "compiling ort-web's WASM), after the engine's code is imported (import_ms, not included); load_warm_ms: a second creation",
+          peak_rss_mb:
+            "process-wide resident set size after the engine's runs; every engine is loaded in the same process, so it is not per engine",
+          decode:
+            'decoded int8 weight bytes per second: the .sparrow int8 sections through the WASM decoder vs Node zlib inflate of ' +
+            'deflate-9 of the same bytes, interleaved in the same run',
+          source:
+            `with --compressed, ${COMPRESSED_ENGINES.join(', ')} load(s) the .sparrow file, the other engines the .onnx model; ` +
+            'without it sparrow-int8 quantizes the ONNX weights at load (dynamic mode)',
+        },
+      };
+    }
 
     // warm-up, interleaved; the first outputs are compared with the first engine's
     log(`warm-up: ${warmup} run(s) per engine`);
@@ -342,7 +423,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       batch,
       warmup,
       inputs: Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { dtype: t.dtype, dims: t.dims }])),
-      sizes: { onnx: o.bytes.length, onnx_gzip: gz, onnx_brotli: br, sparrow: container.length, ...(note ? { sparrow_note: note } : {}) },
+      sizes,
       decode,
       engines: results,
       ...(Object.keys(skipped).length ? { skipped } : {}),
@@ -370,6 +451,53 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   }
 }
 
+type LoadFacts = { imp: number; cold: number; warm: number; sparrow: boolean; weights?: number; weightsWarm?: number };
+
+/** The decoder measurement of runBench (timeDecoders), as bench engine results. */
+async function benchDecoder(
+  engines: InferenceEngine[],
+  decoder: NonNullable<ReturnType<typeof decoderOf>>,
+  gen: { maxTokens: number; prompt: number[] },
+  runs: number,
+  load: Map<string, LoadFacts>,
+  log: (line: string) => void,
+): Promise<Record<string, BenchEngineResult>> {
+  log(`decoder with a KV cache: greedy generation of ${gen.maxTokens} tokens after [${gen.prompt.join(', ')}], ${runs} timed per engine`);
+  const t = await timeDecoders(
+    engines.map((e) => ({
+      name: e.name,
+      runner: { inputNames: e.inputNames, outputNames: e.outputNames, inputInfo: decoder.inputInfo, run: (f) => e.run(f) },
+    })),
+    { prompt: gen.prompt, maxTokens: gen.maxTokens, runs, kv: { heads: decoder.layout.heads, headDim: decoder.layout.headDim }, log },
+  );
+  const first = t.get(engines[0]!.name)!.tokens;
+  const results: Record<string, BenchEngineResult> = {};
+  for (const e of engines) {
+    const d = t.get(e.name)!;
+    const l = load.get(e.name)!;
+    const res: BenchEngineResult = {
+      p50_ms: round(quantile(d.stepMs, 0.5), 4),
+      p90_ms: round(quantile(d.stepMs, 0.9), 4),
+      load_ms: round(l.cold, 3),
+      load_warm_ms: round(l.warm, 3),
+      import_ms: round(l.imp, 3),
+      peak_rss_mb: mb(d.rss),
+      source: l.sparrow ? 'sparrow' : 'onnx',
+      tokens_per_s: round(d.tokensPerS, 1),
+      prefill_ms: round(d.prefillMs, 3),
+      total_tokens_per_s: round(d.totalTokensPerS, 1),
+      tokens: d.tokens,
+      same_tokens: d.tokens.length === first.length && d.tokens.every((x, i) => x === first[i]),
+    };
+    if (l.weights !== undefined) res.weights_ms = round(l.weights, 3);
+    if (l.weightsWarm !== undefined) res.weights_warm_ms = round(l.weightsWarm, 3);
+    const wm = e.memoryBytes?.();
+    if (typeof wm === 'number') res.wasm_memory_bytes = wm;
+    results[e.name] = res;
+  }
+  return results;
+}
+
 function human(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
@@ -382,9 +510,56 @@ export function weightsCell(e: BenchEngineResult): string {
   return e.weights_warm_ms === undefined ? e.weights_ms.toFixed(2) : `${e.weights_ms.toFixed(2)} / ${e.weights_warm_ms.toFixed(2)}`;
 }
 
+function sizeLines(r: BenchReport): string[] {
+  const s = r.sizes;
+  const lines = [
+    `sizes: onnx ${human(s.onnx)}, gzip-9 ${human(s.onnx_gzip)}, brotli-11 ${human(s.onnx_brotli)}, sparrow ${human(s.sparrow)}` +
+      ` (${(s.onnx / s.sparrow).toFixed(1)}x smaller than onnx)`,
+  ];
+  if (s.sparrow_note) lines.push(`  ${s.sparrow_note}`);
+  const d = r.decode;
+  lines.push(
+    d.sparrow_MBps === null
+      ? `decode: n/a (${d.note ?? 'no int8 weights'})`
+      : `decode (${human(d.int8_bytes)} int8 weights): sparrow WASM ${d.sparrow_MBps} MB/s, zlib inflate ${d.zlib_inflate_MBps} MB/s ` +
+          `(${(d.sparrow_MBps / d.zlib_inflate_MBps!).toFixed(2)}x)`,
+  );
+  for (const [k, v] of Object.entries(r.skipped ?? {})) lines.push(`skipped ${k}: ${v}`);
+  return lines;
+}
+
+/** The text table of a decoder bench (tokens/s per engine). */
+function formatDecoderBench(r: BenchReport): string {
+  const g = r.generation!;
+  const head = ['engine', 'decode tok/s', 'p50 ms/token', 'p90 ms/token', 'prefill ms', 'total tok/s', 'load ms', 'same tokens'];
+  const rows = Object.entries(r.engines).map(([n, e]) => [
+    e.source === 'sparrow' ? `${n} (.sparrow)` : n,
+    (e.tokens_per_s ?? 0).toFixed(1),
+    e.p50_ms.toFixed(4),
+    e.p90_ms.toFixed(4),
+    (e.prefill_ms ?? 0).toFixed(3),
+    (e.total_tokens_per_s ?? 0).toFixed(1),
+    e.load_ms.toFixed(1),
+    e.same_tokens ? 'yes' : 'NO',
+  ]);
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
+  const line = (x: string[]) => x.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+  return [
+    `${r.model}: decoder (${g.layers} layers, ${g.heads} kv heads x ${g.head_dim}), greedy ${g.max_tokens} tokens after ` +
+      `[${g.prompt.join(', ')}], ${g.cache} cache; ${r.runs} timed generations per engine after 1 warm-up, 1 thread, interleaved`,
+    '',
+    line(head),
+    ...rows.map(line),
+    '',
+    ...sizeLines(r),
+    'peak RSS is process-wide (all engines share the process).',
+  ].join('\n');
+}
+
 /** A plain-text table of a bench report (the CLI's output without --json). */
 export function formatBench(r: BenchReport): string {
   const names = Object.keys(r.engines);
+  if (r.generation) return formatDecoderBench(r);
   const head = ['engine', 'p50 ms', 'p90 ms', 'load ms', 'load (warm) ms', 'decode+pack ms', 'peak RSS MB', 'WASM mem', 'max |Δ|'];
   const rows = names.map((n) => {
     const e = r.engines[n]!;
@@ -426,4 +601,38 @@ export function formatBench(r: BenchReport): string {
   for (const [k, v] of Object.entries(r.skipped ?? {})) lines.push(`skipped ${k}: ${v}`);
   lines.push('peak RSS is process-wide (all engines share the process).');
   return lines.join('\n');
+}
+
+/** The size and decode figures of a report (gzip-9 / brotli-11 of the .onnx, the .sparrow, WASM decode vs inflate). */
+async function sizeFigures(o: BenchOptions, log: (line: string) => void): Promise<Pick<BenchReport, 'sizes' | 'decode'>> {
+  log('sizes: gzip-9, brotli-11 of the .onnx');
+  const gz = zlib.gzipSync(o.bytes, { level: 9 }).length;
+  const br = zlib.brotliCompressSync(o.bytes, {
+    params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: o.bytes.length },
+  }).length;
+  let container: Uint8Array, note: string | undefined;
+  if (o.compressed) {
+    container = o.compressed.bytes;
+  } else {
+    log(`no --compressed file: packing the weights in memory (${IN_MEMORY_SPARSITY * 100}% magnitude sparsity, int8 per channel)`);
+    container = packOnnxWeights(o.bytes, IN_MEMORY_SPARSITY);
+    note =
+      `no --compressed file: the model's Conv/Gemm/MatMul weights packed in memory (${IN_MEMORY_SPARSITY * 100}% per-layer ` +
+      'magnitude sparsity, int8 per output channel, weights only, no graph)';
+  }
+  log('decode: WASM int8 decoder vs zlib inflate');
+  const decode = await decodeFigures(container, o.decodeRounds ?? 15);
+  return {
+    sizes: { onnx: o.bytes.length, onnx_gzip: gz, onnx_brotli: br, sparrow: container.length, ...(note ? { sparrow_note: note } : {}) },
+    decode,
+  };
+}
+
+/** latencyOnly: the figures not measured (zeros and nulls, with a note). */
+function skippedFigures(onnx: number): Pick<BenchReport, 'sizes' | 'decode'> {
+  const note = 'not measured (latency only)';
+  return {
+    sizes: { onnx, onnx_gzip: 0, onnx_brotli: 0, sparrow: 0, sparrow_note: note },
+    decode: { sparrow_MBps: null, zlib_inflate_MBps: null, int8_bytes: 0, note },
+  };
 }

@@ -6,8 +6,10 @@
 // sparrow-f32 on the records from --offset (default 1000) on, beside the float model on the
 // same records. Prints a Markdown table (or --json); --write replaces the marked section of
 // docs/compression.md. --models mnist-8,resnet20 and --limit N narrow the run; --from-json F re-renders a
-// saved --json run; --only-extra runs only the EXTRA rows (plus the float baseline) and --merge F
-// puts them into the saved --json run F.
+// saved --json run; --only-extra runs only the EXTRA rows (plus the float baseline), --only
+// magnitude,obs narrows those to the given methods, and --merge F puts them into the saved
+// --json run F. The extra rows include global magnitude pruning (one threshold over all
+// layers) beside per-layer magnitude, exact OBS (--prune obs) and channel pruning.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,9 +52,24 @@ interface ModelSpec {
   data: string;
   mean?: number[];
   std?: number[];
-  /** weight-sharing settings worth a row (measured; docs/compression.md) */
-  extra: Array<{ sparsity: number; bits: number; targetBytes?: number }>;
+  /** further settings worth a row (measured; docs/compression.md); method default 'hessian' */
+  extra: Config[];
 }
+
+interface Config {
+  method?: PruneMethod;
+  /** magnitude: one threshold over all layers */
+  scope?: 'global';
+  sparsity: number;
+  bits: number;
+  targetBytes?: number;
+}
+
+/** Global magnitude pruning (torch's global_unstructured) beside per-layer magnitude, finer near the knee. */
+const GLOBAL_SWEEP: Config[] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7].flatMap((s) => [
+  { method: 'magnitude' as const, scope: 'global' as const, sparsity: s, bits: 8 },
+  ...(s === 0.5 || s === 0.7 ? [] : [{ method: 'magnitude' as const, sparsity: s, bits: 8 }]),
+]);
 
 const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 export const MODELS: ModelSpec[] = [
@@ -76,6 +93,11 @@ export const MODELS: ModelSpec[] = [
     extra: [
       { sparsity: 0.5, bits: 4 },
       { sparsity: 0, bits: 8, targetBytes: 90000 },
+      ...GLOBAL_SWEEP,
+      { method: 'obs', sparsity: 0.7, bits: 8 },
+      { method: 'obs', sparsity: 0.5, bits: 8 },
+      { method: 'channels', sparsity: 0.1, bits: 8 },
+      { method: 'channels', sparsity: 0.3, bits: 8 },
     ],
   },
   {
@@ -87,6 +109,8 @@ export const MODELS: ModelSpec[] = [
     extra: [
       { sparsity: 0.5, bits: 4 },
       { sparsity: 0, bits: 8, targetBytes: 155000 },
+      ...GLOBAL_SWEEP,
+      { method: 'obs', sparsity: 0.7, bits: 8 },
     ],
   },
 ];
@@ -95,6 +119,7 @@ export const SPARSITIES = [0, 0.5, 0.7, 0.8, 0.9];
 export interface Row {
   model: string;
   method: PruneMethod | 'float';
+  scope?: 'global';
   sparsity: number;
   bits: number;
   targetBytes?: number;
@@ -183,23 +208,25 @@ async function main(): Promise<void> {
         seconds: 0,
       });
       log(`${m.id}: float top-1 ${(100 * float).toFixed(2)}% on [${offset}, ${offset + n})`);
-      const configs: Array<{ method: PruneMethod; sparsity: number; bits: number; targetBytes?: number }> = [];
+      const configs: Array<Config & { method: PruneMethod }> = [];
       if (!onlyExtra)
         for (const s of SPARSITIES) for (const method of ['magnitude', 'hessian'] as const) configs.push({ method, sparsity: s, bits: 8 });
-      for (const e of m.extra) configs.push({ method: 'hessian', ...e });
+      const only = argValue('--only')?.split(',');
+      for (const e of m.extra) if (!only || only.includes(e.method ?? 'hessian')) configs.push({ method: 'hessian', ...e });
       for (const c of configs) {
         const t0 = performance.now();
         const r = await compressGraph(graph, {
           prune: c.method,
+          ...(c.scope ? { scope: c.scope } : {}),
           sparsity: c.sparsity,
           weightBits: c.bits,
           wasm,
           ...(c.targetBytes ? { targetBytes: c.targetBytes } : {}),
-          ...(c.method === 'hessian' ? { calib: { batches: calib, spec: `${m.dataset}:first ${calibN}` } } : {}),
+          ...(c.method !== 'magnitude' ? { calib: { batches: calib, spec: `${m.dataset}:first ${calibN}` } } : {}),
           preprocessing: m.dataset === 'cifar10' ? { scale: 1 / 255, ...pre } : { scale: 1 / 255 },
         });
         const seconds = (performance.now() - t0) / 1000;
-        const path = join(dir, `${m.id}-${c.method}-${c.sparsity}-${c.bits}-${c.targetBytes ?? 0}.sparrow`);
+        const path = join(dir, `${m.id}-${c.method}-${c.scope ?? ''}-${c.sparsity}-${c.bits}-${c.targetBytes ?? 0}.sparrow`);
         writeFileSync(path, r.bytes);
         const s = await Session.fromSparrow(readFileSync(path), { engine: 'sparrow-f32' });
         const acc = await top1(s, input, set, offset, n, pre, batch);
@@ -219,7 +246,7 @@ async function main(): Promise<void> {
         };
         rows.push(row);
         log(
-          `${m.id} ${c.method} s=${c.sparsity} b=${c.bits}${c.targetBytes ? ` target=${c.targetBytes}` : ''}: ${row.bytes} B (1/${row.ratio.toFixed(1)}), top-1 ${(100 * acc).toFixed(2)}% (${(100 * row.delta).toFixed(2)}), ${seconds.toFixed(1)} s`,
+          `${m.id} ${c.method}${c.scope ? ` ${c.scope}` : ''} s=${c.sparsity} b=${c.bits}${c.targetBytes ? ` target=${c.targetBytes}` : ''}: ${row.bytes} B (1/${row.ratio.toFixed(1)}), top-1 ${(100 * acc).toFixed(2)}% (${(100 * row.delta).toFixed(2)}), ${seconds.toFixed(1)} s`,
         );
       }
     }
@@ -229,7 +256,7 @@ async function main(): Promise<void> {
   // --merge F: rows of this run replace the same configurations in a saved --json run
   const merge = argValue('--merge');
   if (merge) {
-    const key = (r: Row): string => `${r.model}|${r.method}|${r.sparsity}|${r.bits}|${r.targetBytes ?? 0}`;
+    const key = (r: Row): string => `${r.model}|${r.method}|${r.scope ?? ''}|${r.sparsity}|${r.bits}|${r.targetBytes ?? 0}`;
     const saved = JSON.parse(readFileSync(merge, 'utf8')) as { rows: Row[] };
     const mine = new Map(rows.map((r) => [key(r), r]));
     const merged = saved.rows.map((r) => mine.get(key(r)) ?? r);
@@ -273,7 +300,8 @@ export function markdown(rows: Row[], offset: number, calibN: number): string {
     );
     out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of rs.slice(1)) {
-      const method = r.targetBytes ? `${r.method}, size target ${r.targetBytes.toLocaleString('en-US')} B` : r.method;
+      const label = r.scope === 'global' ? `${r.method} (global)` : r.method === 'channels' ? 'channels (structured)' : r.method;
+      const method = r.targetBytes ? `${label}, size target ${r.targetBytes.toLocaleString('en-US')} B` : label;
       const sp = r.targetBytes ? 'allocated' : `${(100 * r.sparsity).toFixed(0)}%`;
       out.push(
         `| ${method} | ${sp} | ${r.bits} | ${(100 * (1 - r.density)).toFixed(1)}% | ${r.levels} | ${r.bytes.toLocaleString('en-US')} | ${r.huffmanBytes ? r.huffmanBytes.toLocaleString('en-US') : '–'} | ${r.ratio.toFixed(1)} | ${(100 * r.top1).toFixed(2)}% | ${(100 * r.delta >= 0 ? '+' : '') + (100 * r.delta).toFixed(2)} | ${r.seconds.toFixed(1)} |`,

@@ -124,3 +124,91 @@ export function formatGenerateBench(r: GenerateBenchReport): string {
     ...rows.map(line),
   ].join('\n');
 }
+
+// ---- `sparrow bench <decoder>`: the same measurement inside the bench's engine set --------------
+
+/** A decoder bench engine: what bench.ts loaded, with the model's input facts (heads, head size). */
+export interface DecoderBenchEngine {
+  name: string;
+  runner: DecoderRunner;
+}
+
+export interface DecoderTimings {
+  /** per engine: decode tokens/s (median over the timed generations) */
+  tokensPerS: number;
+  /** per decode step ms, p50 / p90 over every step of every timed generation */
+  stepMs: number[];
+  prefillMs: number;
+  totalTokensPerS: number;
+  tokens: number[];
+  /** largest process RSS right after its timed generations */
+  rss: number;
+}
+
+/** DecoderRunner whose run() durations are recorded (the first of a generation is the prefill). */
+function timed(r: DecoderRunner): { runner: DecoderRunner; times: number[] } {
+  const times: number[] = [];
+  const runner: DecoderRunner = {
+    inputNames: r.inputNames,
+    outputNames: r.outputNames,
+    ...(r.inputInfo ? { inputInfo: r.inputInfo } : {}),
+    run: async (f) => {
+      const t0 = performance.now();
+      const out = await r.run(f);
+      times.push(performance.now() - t0);
+      return out;
+    },
+  };
+  return { runner, times };
+}
+
+/**
+ * Greedy generation of `maxTokens` after `prompt` on each engine: one untimed warm-up generation
+ * per engine (plans compile in it; its tokens are the engine's tokens), then `runs` timed
+ * generations interleaved round-robin (the starting engine rotating each round). Stop tokens are
+ * not given, so every generation has the same length.
+ */
+export async function timeDecoders(
+  engines: DecoderBenchEngine[],
+  o: { prompt: readonly number[]; maxTokens: number; runs: number; kv: { heads: number; headDim: number }; log?: (line: string) => void },
+): Promise<Map<string, DecoderTimings>> {
+  const per = new Map<string, { tokens: number[]; tps: number[]; steps: number[]; prefill: number[]; total: number[]; rss: number }>();
+  const wrapped = engines.map((e) => ({ name: e.name, ...timed(e.runner) }));
+  const gen = async (r: DecoderRunner): Promise<GenerateStats & { wallMs: number }> => {
+    const t0 = performance.now();
+    const it = generate(r, o.prompt, { temperature: 0, maxTokens: o.maxTokens, kv: o.kv });
+    let x = await it.next();
+    while (!x.done) x = await it.next();
+    return { ...x.value, wallMs: performance.now() - t0 };
+  };
+  for (const e of wrapped) {
+    const w = await gen(e.runner);
+    per.set(e.name, { tokens: w.tokens, tps: [], steps: [], prefill: [], total: [], rss: 0 });
+    o.log?.(`${e.name}: warm-up generation ${w.wallMs.toFixed(0)} ms (${w.tokens.length} tokens)`);
+  }
+  for (let r = 0; r < o.runs; r++) {
+    for (let k = 0; k < wrapped.length; k++) {
+      const e = wrapped[(r + k) % wrapped.length]!;
+      e.times.length = 0;
+      const s = await gen(e.runner);
+      const p = per.get(e.name)!;
+      p.tps.push(s.decodeMs > 0 ? (1000 * s.decodeSteps) / s.decodeMs : 0);
+      p.prefill.push(s.prefillMs);
+      p.total.push((1000 * s.tokens.length) / s.wallMs);
+      p.steps.push(...e.times.slice(1));
+      p.rss = Math.max(p.rss, process.memoryUsage.rss());
+    }
+    if ((r + 1) % 5 === 0 || r + 1 === o.runs) o.log?.(`generation ${r + 1}/${o.runs}`);
+  }
+  const res = new Map<string, DecoderTimings>();
+  for (const [name, p] of per)
+    res.set(name, {
+      tokensPerS: median(p.tps),
+      stepMs: p.steps,
+      prefillMs: median(p.prefill),
+      totalTokensPerS: median(p.total),
+      tokens: p.tokens,
+      rss: p.rss,
+    });
+  return res;
+}

@@ -19,13 +19,26 @@ import { Session, type EngineName } from '../runtime/session.js';
 import { parsePreprocessing, preprocessPixels, type CompressionRecord, type Preprocessing } from '../runtime/sparrow_model.js';
 import type { Tensor, ValueInfo } from '../ops/types.js';
 import { textModelOf, type TextModel } from '../runtime/text_model.js';
+import { relaxedSimdSupported } from '../wasm/features.js';
 import '../ops/ref/index.js';
 
 export { SparrowError, isSparrowError, type SparrowErrorCode } from '../errors.js';
 export { generate, detectDecoder, type GenerateOptions, type GenerateStats, type DecoderRunner } from '../runtime/generate.js';
 export { loadTokenizer, type TextTokenizer } from '../io/tokenizer.js';
 export type { TextModel } from '../runtime/text_model.js';
-export { Session, type EngineName } from '../runtime/session.js';
+export {
+  Session,
+  engineName,
+  defaultEngine,
+  type EngineName,
+  type EngineOption,
+  type ModelSource,
+  type TensorLike,
+  type OutputTensor,
+  type ValueMetadata,
+  type RunOptions,
+} from '../runtime/session.js';
+export { relaxedSimdSupported } from '../wasm/features.js';
 export type { Tensor, TensorDType, ValueInfo } from '../ops/types.js';
 export type { Preprocessing, CompressionRecord } from '../runtime/sparrow_model.js';
 
@@ -70,16 +83,31 @@ export interface SparrowDownload {
   readonly decoded: ReadonlyMap<number, SectionData>;
 }
 
+/** Which WASM build runs: SIMD128 ('plain') or the relaxed-SIMD one ('relaxed'). */
+export type SimdBuild = 'plain' | 'relaxed';
+
 export interface WasmOptions {
   /** URL of build/sparrow.wasm (default: `sparrow.wasm` next to the page) */
   wasmUrl?: string | URL;
+  /**
+   * URL of build/sparrow.relaxed.wasm (default: `sparrow.relaxed.wasm` beside wasmUrl): the same
+   * kernels, with dense convs whose weights fit in [−64, 63] on i32x4.relaxed_dot_i8x16_i7x16_add_s
+   * (bit-identical to the plain build: assembly/int8/relaxed.ts)
+   */
+  relaxedWasmUrl?: string | URL;
+  /**
+   * 'auto' (default): the relaxed build where `relaxedSimdSupported()` (WebAssembly.validate of a
+   * one-instruction module; never in Node), else the plain one; 'plain'; 'relaxed' (throws
+   * SparrowError('invalid_argument') where unsupported). Ignored when `wasmModule` is given.
+   */
+  simd?: 'auto' | SimdBuild;
   /** an already compiled module (wins over wasmUrl) */
   wasmModule?: WebAssembly.Module;
   fetch?: typeof fetch;
 }
 
 export interface ModelOptions extends WasmOptions {
-  /** default 'sparrow-int8' (falls back to 'sparrow-f32' where the runtime has no int8 engine) */
+  /** default 'sparrow-int8' for a file with static activation ranges, else 'sparrow-f32' (as Session.create); int8 falls back to 'sparrow-f32' where the runtime has no int8 engine */
   engine?: BrowserEngine;
 }
 
@@ -115,6 +143,8 @@ export interface BrowserModel {
   readonly engine: BrowserEngine;
   /** the engine asked for (differs when 'sparrow-int8' was not available) */
   readonly requestedEngine: BrowserEngine;
+  /** the WASM build that runs ('relaxed': build/sparrow.relaxed.wasm) */
+  readonly simd: SimdBuild;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   readonly inputInfo: Readonly<Record<string, ValueInfo>>;
@@ -300,24 +330,53 @@ function concat(chunks: Uint8Array[], n: number): Uint8Array {
 
 let int8Missing = false;
 
+/** The build and URL the options select (WasmOptions.simd). */
+export function wasmChoice(opts: WasmOptions = {}): { simd: SimdBuild; href: string } {
+  const want = opts.simd ?? 'auto';
+  if (want !== 'auto' && want !== 'plain' && want !== 'relaxed')
+    throw new SparrowError('invalid_argument', `simd must be 'auto', 'plain' or 'relaxed', got '${String(want)}'`);
+  const plain = resolveUrl(opts.wasmUrl ?? 'sparrow.wasm');
+  const relaxed = want === 'relaxed' || (want === 'auto' && relaxedSimdSupported());
+  if (want === 'relaxed' && !relaxedSimdSupported())
+    throw new SparrowError('invalid_argument', 'relaxed SIMD is not available in this runtime (simd: "relaxed")');
+  if (!relaxed) return { simd: 'plain', href: plain };
+  return { simd: 'relaxed', href: opts.relaxedWasmUrl ? resolveUrl(opts.relaxedWasmUrl) : new URL('sparrow.relaxed.wasm', plain).href };
+}
+
 /**
  * A model over a downloaded file (download once, create one model per engine). 'sparrow-f32'
  * builds its graph from the sections decoded during the download; 'sparrow-int8' creates the
  * session from the bytes (its WASM weight decode needs the coded payloads).
  */
 export async function createModel(dl: SparrowDownload, opts: ModelOptions = {}): Promise<BrowserModel> {
-  const requested: BrowserEngine = opts.engine ?? 'sparrow-int8';
+  // the documented default (Session.create's): int8 for a file with static activation ranges
+  const ranges = dl.header.meta['activationRanges'];
+  const requested: BrowserEngine =
+    opts.engine ?? (ranges && typeof ranges === 'object' && Object.keys(ranges).length > 0 ? 'sparrow-int8' : 'sparrow-f32');
   if (requested !== 'sparrow-int8' && requested !== 'sparrow-f32') {
     throw new SparrowError('invalid_argument', `engine '${String(requested)}' does not run in browsers (sparrow-int8, sparrow-f32)`);
   }
   let wasm: CompiledWasm;
   let cached = false;
+  let simd: SimdBuild = 'plain';
   if (opts.wasmModule) {
     wasm = { module: opts.wasmModule, bytes: 0, streaming: false, ms: 0 };
   } else {
-    const href = resolveUrl(opts.wasmUrl ?? 'sparrow.wasm');
+    const choice = wasmChoice(opts);
+    let href = choice.href;
+    simd = choice.simd;
     cached = wasmCache.has(href);
-    wasm = await compileWasm(href, opts.fetch ? { fetch: opts.fetch } : {});
+    const f = opts.fetch ? { fetch: opts.fetch } : {};
+    try {
+      wasm = await compileWasm(href, f);
+    } catch (e) {
+      // 'auto' and the relaxed build cannot be fetched or compiled: the plain one
+      if (simd !== 'relaxed' || opts.simd === 'relaxed') throw e;
+      simd = 'plain';
+      href = resolveUrl(opts.wasmUrl ?? 'sparrow.wasm');
+      cached = wasmCache.has(href);
+      wasm = await compileWasm(href, f);
+    }
   }
   const t0 = now();
   let engine: BrowserEngine = requested === 'sparrow-int8' && int8Missing ? 'sparrow-f32' : requested;
@@ -362,6 +421,7 @@ export async function createModel(dl: SparrowDownload, opts: ModelOptions = {}):
     url: dl.url,
     engine,
     requestedEngine: requested,
+    simd,
     inputNames: s.inputNames,
     outputNames: s.outputNames,
     inputInfo: s.inputInfo,
@@ -432,7 +492,10 @@ export async function loadModel(url: string | URL, opts: LoadOptions = {}): Prom
     // compile the kernels while the model downloads
     opts.wasmModule
       ? Promise.resolve()
-      : compileWasm(opts.wasmUrl ?? 'sparrow.wasm', opts.fetch ? { fetch: opts.fetch } : {}).then(() => undefined),
+      : compileWasm(wasmChoice(opts).href, opts.fetch ? { fetch: opts.fetch } : {}).then(
+          () => undefined,
+          () => undefined, // createModel reports it (or falls back to the plain build)
+        ),
   ]);
   opts.onProgress?.({
     phase: 'decode',

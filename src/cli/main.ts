@@ -13,7 +13,10 @@ import { loadDataset, loadDatasetSpec, type DatasetName } from '../io/datasets_n
 import { runConformance } from '../bench/conformance.js';
 import { checkModel, formatCheck } from './check.js';
 import { registerTextCommands, tokenizerAttachment } from './textgen.js';
-import { Session, type EngineName } from '../runtime/session.js';
+import * as answers from './answers.js';
+import { registerExport } from './export.js';
+import { withLabels } from '../format/labels.js';
+import { Session, defaultEngine, type EngineName } from '../runtime/session.js';
 import { isOrtEngine, openEngine, prepareEngine, sessionEngine, type InferenceEngine, type OrtEngineName } from '../runtime/ort.js';
 import {
   DEFAULT_MAX_BATCH,
@@ -23,7 +26,7 @@ import {
   writeSparrowModel,
   type Preprocessing,
 } from '../runtime/sparrow_model.js';
-import { MAGIC } from '../format/container.js';
+import { MAGIC, parseHeaderPrefix } from '../format/container.js';
 import { withText } from '../format/text.js';
 import { importOnnx } from '../onnx/import.js';
 import { optimize } from '../ir/passes.js';
@@ -32,13 +35,18 @@ import { lowerQOperator } from '../ir/qoperator.js';
 import {
   COMPRESS_DEFAULTS,
   PRUNE_METHODS,
+  TRANSFORMER_DEFAULT_SPARSITY,
   compressGraph,
+  isTransformerGraph,
   compressQdqGraph,
   resolveCompressOptions,
   type ActivationMode,
   type PruneMethod,
+  type LayerReport,
+  type PruneScope,
 } from '../compress/compress.js';
 import { runBench, formatBench } from '../bench/bench.js';
+import { formatCold, runColdBench } from '../bench/cold.js';
 import { writeBenchReport } from '../bench/report.js';
 import { formatCompare, formatSensitivity, runCompare, runLayerSensitivity } from '../bench/compare.js';
 import type { Tensor, ValueInfo } from '../ops/types.js';
@@ -57,7 +65,8 @@ export { VERSION };
 const ENGINES: Record<string, EngineName | OrtEngineName> = {
   'sparrow-f32': 'sparrow-f32',
   'sparrow-int8': 'sparrow-int8',
-  'sparrow-ref': 'reference',
+  reference: 'reference',
+  'sparrow-ref': 'reference', // the same engine, its earlier CLI name
   'ort-web': 'ort-web',
   'ort-node': 'ort-node',
 };
@@ -97,13 +106,28 @@ function isSparrowFile(bytes: Uint8Array): boolean {
 
 interface OpenedModel {
   engine: InferenceEngine;
+  /** the engine's name (the default chosen when none was given) */
+  name: string;
   preprocessing: Preprocessing | null;
   sparrow: boolean;
 }
 
-/** An ONNX model on any engine, or a `.sparrow` model (recognised by its magic) on Sparrow's float engines. */
-async function openModel(path: string, engine = 'sparrow-f32'): Promise<OpenedModel> {
+/**
+ * The normalization usually applied to a dataset's pixel/255 (warned about when eval has none);
+ * MNIST models usually take pixel/255 as is.
+ */
+const USUAL_NORMALIZATION: Readonly<Record<string, { mean: number[]; std: number[] }>> = {
+  cifar10: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+};
+
+/**
+ * An ONNX model on any engine, or a `.sparrow` model (recognised by its magic) on Sparrow's engines.
+ * No engine given: the documented default (defaultEngine: sparrow-int8 for a .sparrow with stored
+ * activation ranges, else sparrow-f32).
+ */
+async function openModel(path: string, given?: string): Promise<OpenedModel> {
   const bytes = await readInput(path);
+  const engine = given ?? defaultEngine(bytes);
   const kind = engineOf(engine);
   if (isSparrowFile(bytes)) {
     if (isOrtEngine(kind)) {
@@ -113,9 +137,9 @@ async function openModel(path: string, engine = 'sparrow-f32'): Promise<OpenedMo
       );
     }
     const session = await Session.fromSparrow(bytes, { engine: kind });
-    return { engine: sessionEngine(engine, session), preprocessing: session.preprocessing, sparrow: true };
+    return { engine: sessionEngine(engine, session), name: engine, preprocessing: session.preprocessing, sparrow: true };
   }
-  return { engine: await openEngine(engine, kind, bytes), preprocessing: null, sparrow: false };
+  return { engine: await openEngine(engine, kind, bytes), name: engine, preprocessing: null, sparrow: false };
 }
 
 /** An output as .npy bytes: bool as uint8, float16 as '<f2', bfloat16 (no .npy type) as float32 values. */
@@ -270,6 +294,71 @@ function kb(n: number): string {
   return n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} KiB`;
 }
 
+/** Values with a stored static activation range in a `.sparrow` file (0 without). */
+function activationRangeCount(bytes: Uint8Array): number {
+  const h = parseHeaderPrefix(bytes);
+  const r = 'meta' in h ? h.meta['activationRanges'] : undefined;
+  return r && typeof r === 'object' ? Object.keys(r).length : 0;
+}
+
+/**
+ * What compress did, layer by layer: density (nonzero/weights), bits (log2 of the distinct int8
+ * levels), which layers stayed dense; the pruning as run (a size target, not a sparsity, when
+ * --target-size was given); the activation mode and how many ranges were stored.
+ */
+export function formatCompressSummary(
+  layers: readonly LayerReport[],
+  o: {
+    prune: string;
+    sparsity: number;
+    weightBits: number;
+    targetBytes?: number;
+    bytes: number;
+    activations: string;
+    ranges: number;
+  },
+): string {
+  const bits = (levels: number): number => Math.max(1, Math.ceil(Math.log2(Math.max(2, levels))));
+  const isDense = (l: LayerReport): boolean => l.dense ?? l.density >= 0.9995;
+  const dense = layers.filter(isDense);
+  const rows = layers.map((l) => [
+    l.node || l.value,
+    l.op,
+    `[${l.shape.join(',')}]`,
+    l.density.toFixed(3),
+    String(bits(l.levels)),
+    isDense(l) ? 'dense' : '',
+  ]);
+  const head = ['layer', 'op', 'shape', 'density', 'bits', ''];
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
+  const line = (x: string[]): string =>
+    x
+      .map((c, i) => (i === 3 || i === 4 ? c.padStart(w[i]!) : c.padEnd(w[i]!)))
+      .join('  ')
+      .trimEnd();
+  const params = layers.reduce((a, l) => a + l.shape.reduce((x, y) => x * y, 1), 0);
+  const nonzero = layers.reduce((a, l) => a + l.density * l.shape.reduce((x, y) => x * y, 1), 0);
+  const how =
+    o.targetBytes !== undefined
+      ? `${o.prune} pruning to a size target of ${o.targetBytes} bytes (${o.bytes} written): per-layer steps allocated by sensitivity`
+      : o.prune === 'none' || o.sparsity === 0
+        ? 'not pruned'
+        : `${o.prune} pruning, sparsity ${o.sparsity} per layer`;
+  const shared = o.weightBits < 8 ? `, at most ${2 ** o.weightBits} levels (${o.weightBits} bits) per tensor` : '';
+  const act =
+    o.activations === 'static'
+      ? `static activation ranges stored for ${o.ranges} values (sparrow-int8 runs on them)`
+      : 'no activation ranges stored (dynamic: sparrow-int8 quantizes activations at run time)';
+  return [
+    line(head),
+    ...rows.map(line),
+    '',
+    `${layers.length} weight tensors, ${how}; int8 per output channel${shared}; overall density ${(params ? nonzero / params : 1).toFixed(3)}.`,
+    `${dense.length} stayed dense${dense.length ? `: ${dense.map((l) => l.node || l.value).join(', ')}` : ''}.`,
+    `${act}; biases float32; float weights not stored.`,
+  ].join('\n');
+}
+
 export function formatInspect(r: InspectReport, file: string): string {
   const rows = r.tensors.map((t) => [
     t.name,
@@ -322,20 +411,29 @@ function buildProgram(out: (s: string) => void): Command {
     )
     .option(
       '--prune <method>',
-      `${PRUNE_METHODS.join(' | ')} (default: hessian with --calib, magnitude without): magnitude is per layer and ` +
-        'needs no data; hessian = OBS pruning + error-compensated quantization + bias correction on the calibration data',
+      `${PRUNE_METHODS.join(' | ')} (default: hessian with --calib, magnitude without): magnitude needs no data ` +
+        '(per layer, or one threshold over all layers with --scope global); hessian = OBS pruning + error-compensated ' +
+        'quantization + bias correction on the calibration data; obs = the same with exact greedy OBS masks (OBC); ' +
+        "channels = whole output channels removed (--sparsity = the fraction of each prunable layer's channels), " +
+        'the next layer compensated, the graph rewritten to smaller convs',
+    )
+    .option(
+      '--scope <scope>',
+      'layer or global: with --prune magnitude one |w| threshold per layer or one over all layers; with --prune channels ' +
+        "each layer loses the same fraction of channels, or --sparsity of the layers' multiply-adds go where they cost least",
     )
     .option('--calib <spec>', 'calibration data: mnist:<folder> | cifar10:<file> | npy:<file.npy> (first --calib-n records)')
     .option('--calib-n <n>', 'calibration records', String(COMPRESS_DEFAULTS.calibN))
     .option(
       '--weight-bits <b>',
-      'at most 2^B distinct int8 levels per weight tensor (weight sharing), 3..8',
+      'at most 2^B distinct int8 levels per weight tensor (weight sharing), 3..8; 7: every weight of every layer in ' +
+        '[-63, 63], which the relaxed-SIMD build runs exactly',
       String(COMPRESS_DEFAULTS.weightBits),
     )
     .option(
       '--activations <mode>',
-      'dynamic (activation scales at run time) or static (ranges measured on --calib are stored)',
-      COMPRESS_DEFAULTS.activations,
+      'static (ranges measured on --calib are stored: sparrow-int8 runs on them) or dynamic (activation scales at run time) ' +
+        '(default: static with --calib, else dynamic)',
     )
     .option(
       '--target-size <size>',
@@ -349,6 +447,7 @@ function buildProgram(out: (s: string) => void): Command {
       'store a tokenizer (tokenizer.json or a llama2.c tokenizer.bin) and the end ids / context length of the ONNX metadata ' +
         'in the file: generate and embed (CLI, Worker, browser) then need nothing else',
     )
+    .option('--labels <file>', 'class names, one per line, stored in the file (run/classify print the top-5 with them)')
     .option('--float', "store the weights as float32, not pruned or quantized: a lossless container whose outputs equal the ONNX model's")
     .option(
       '--max-batch <n>',
@@ -364,14 +463,16 @@ function buildProgram(out: (s: string) => void): Command {
           maxBatch: string;
           sparsity: string;
           prune?: string;
+          scope?: string;
           calib?: string;
           calibN: string;
           weightBits: string;
-          activations: string;
+          activations?: string;
           targetSize?: string;
           mean?: string;
           std?: string;
           tokenizer?: string;
+          labels?: string;
           float?: boolean;
           json?: boolean;
         },
@@ -385,8 +486,10 @@ function buildProgram(out: (s: string) => void): Command {
         const base = {
           sparsity: num(o.sparsity, '--sparsity'),
           prune: (o.prune ?? (o.calib ? 'hessian' : 'magnitude')) as PruneMethod,
+          ...(o.scope !== undefined ? { scope: o.scope as PruneScope } : {}),
           weightBits: num(o.weightBits, '--weight-bits'),
-          activations: o.activations as ActivationMode,
+          // with calibration data the ranges are measured and stored unless asked otherwise
+          activations: (o.activations ?? (o.calib ? 'static' : COMPRESS_DEFAULTS.activations)) as ActivationMode,
           maxBatch: num(o.maxBatch, '--max-batch'),
           ...(o.targetSize !== undefined ? { targetBytes: parseSize(o.targetSize) } : {}),
         };
@@ -398,7 +501,7 @@ function buildProgram(out: (s: string) => void): Command {
           std = parseList(o.std, '--std');
         const given = (k: string): boolean => cmd.getOptionValueSource(k) !== undefined && cmd.getOptionValueSource(k) !== 'default';
         if (o.float) {
-          const clash = ['sparsity', 'prune', 'calib', 'weightBits', 'targetSize', 'activations'].filter(given);
+          const clash = ['sparsity', 'prune', 'scope', 'calib', 'weightBits', 'targetSize', 'activations'].filter(given);
           if (clash.length > 0)
             throw new SparrowError(
               'invalid_argument',
@@ -410,8 +513,13 @@ function buildProgram(out: (s: string) => void): Command {
           throw new SparrowError('invalid_argument', `${model} is already a .sparrow file; compress takes the .onnx model`);
         // the tokenizer is read (and checked) before the work
         const text = o.tokenizer ? await tokenizerAttachment(bytes, o.tokenizer) : undefined;
-        const finish = (b: Uint8Array): Uint8Array => (text ? withText(b, text) : b);
         const graph = importOnnx(bytes);
+        const out0 = graph.outputs.length === 1 ? graph.values.get(graph.outputs[0]!)?.info : undefined;
+        const labels = o.labels ? await answers.labelsForCompress(o.labels, out0) : undefined;
+        const finish = (b: Uint8Array): Uint8Array => {
+          const t = text ? withText(b, text) : b;
+          return labels ? withLabels(t, labels) : t;
+        };
         // a model already quantized in QDQ form (or QOperator form, rewritten into it) keeps its
         // int8 weights and activation parameters
         const qop = lowerQOperator(graph);
@@ -494,6 +602,16 @@ function buildProgram(out: (s: string) => void): Command {
           );
           return;
         }
+        // a transformer (MatMul/Gemm weights, embedding tables, no convolution) without --sparsity
+        // or --target-size: not the CNN default of 50 % pruning (stories260K: CE +180 %), see docs/compression.md
+        let defaultsNote = '';
+        if (!given('sparsity') && base.targetBytes === undefined && isTransformerGraph(graph)) {
+          base.sparsity = TRANSFORMER_DEFAULT_SPARSITY;
+          defaultsNote = ` Transformer defaults (MatMul/Gemm weights and embedding tables, no convolution): sparsity ${TRANSFORMER_DEFAULT_SPARSITY}, not the CNN default ${COMPRESS_DEFAULTS.sparsity}; give --sparsity to choose.`;
+          process.stderr.write(
+            `sparrow: transformer defaults: sparsity ${TRANSFORMER_DEFAULT_SPARSITY} (no pruning; the CNN default ${COMPRESS_DEFAULTS.sparsity} ruins small language models); --sparsity overrides\n`,
+          );
+        }
         let calib: { batches: Tensor[]; spec: string } | undefined;
         if (o.calib) {
           if (!info) throw new SparrowError('invalid_argument', 'the model has no input to calibrate');
@@ -507,8 +625,8 @@ function buildProgram(out: (s: string) => void): Command {
                 '(e.g. CIFAR-10 ResNets: --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225)\n',
             );
           }
-          if (base.prune !== 'hessian' && base.activations !== 'static') {
-            process.stderr.write('sparrow: note: --calib is used by --prune hessian and --activations static only; ignored\n');
+          if (base.prune === 'magnitude' && base.activations !== 'static') {
+            process.stderr.write('sparrow: note: --calib is used by --prune hessian/obs/channels and --activations static only; ignored\n');
           }
         }
         const bar = process.stderr.isTTY
@@ -546,13 +664,20 @@ function buildProgram(out: (s: string) => void): Command {
         const report = inspectSparrow(stored);
         if (o.json) out(JSON.stringify(report));
         else {
-          const shared = base.weightBits < 8 ? `, at most ${2 ** base.weightBits} levels per tensor` : '';
           out(
             formatInspect(report, o.output) +
               '\n\n' +
-              `${result.layers.length} weight tensors pruned (${base.prune}, sparsity ${base.sparsity}) and quantized to int8 per output channel${shared}; ` +
-              'biases float32; float weights not stored.' +
-              (text ? ` ${text.kind} tokenizer stored (${text.tokenizer.length} bytes).` : ''),
+              formatCompressSummary(result.layers, {
+                prune: base.prune,
+                sparsity: base.sparsity,
+                weightBits: base.weightBits,
+                ...(base.targetBytes !== undefined ? { targetBytes: base.targetBytes } : {}),
+                bytes: stored.length,
+                activations: base.activations,
+                ranges: activationRangeCount(stored),
+              }) +
+              defaultsNote +
+              (text ? `\n${text.kind} tokenizer stored (${text.tokenizer.length} bytes).` : ''),
           );
         }
       },
@@ -564,8 +689,12 @@ function buildProgram(out: (s: string) => void): Command {
     .argument('<file>', 'a .sparrow file')
     .option('--json', 'print one JSON document')
     .action(async (file: string, o: { json?: boolean }) => {
-      const report = inspectSparrow(await readInput(file));
-      out(o.json ? JSON.stringify(report) : formatInspect(report, file));
+      const bytes = await readInput(file);
+      const report = inspectSparrow(bytes);
+      const details = answers.inspectDetails(bytes);
+      out(
+        o.json ? JSON.stringify({ ...report, ...details }) : `${formatInspect(report, file)}\n\n${answers.formatInspectDetails(details)}`,
+      );
     });
 
   program
@@ -607,60 +736,96 @@ function buildProgram(out: (s: string) => void): Command {
   program
     .command('run')
     .description(
-      'run a model on .npy inputs and write .npy outputs (uint8 pixel inputs are preprocessed: ' +
-        'pixel/255 then --mean/--std, or what a .sparrow model stores)',
+      'run a model on .npy inputs or a photo (--image) and write .npy outputs (uint8 pixel inputs are preprocessed: ' +
+        'pixel/255 then --mean/--std, or what a .sparrow model stores); a classifier also prints its top-5 with the stored labels',
     )
     .argument('<model>', 'an .onnx or .sparrow model')
-    .requiredOption('--input <name=file.npy...>', 'an input (repeat for several)')
+    .option('--input <name=file.npy...>', 'an input (repeat for several)')
+    .option(
+      '--image <file>',
+      "a PNG or JPEG for the model's image input: resized (shorter side) and center-cropped as torchvision does, then preprocessed",
+    )
+    .option('--resize <n>', '--image: the shorter side before the center crop (default: the input size: Resize(H) + CenterCrop(H, W))')
+    .option('--top <k>', 'classifiers (one [N, C] output): how many classes to print', '5')
     .option(
       '--engine <engine>',
-      `engine: ${Object.keys(ENGINES).join(', ')} (.sparrow: sparrow-f32, sparrow-int8, sparrow-ref)`,
-      'sparrow-f32',
+      `engine: ${Object.keys(ENGINES).join(', ')} (.sparrow: sparrow-f32, sparrow-int8, reference; ` +
+        'default: sparrow-int8 for a .sparrow with activation ranges, else sparrow-f32)',
     )
     .option('--mean <a,b,c>', "per-channel mean for uint8 pixel inputs, after pixel/255 (default: a .sparrow model's own)")
     .option('--std <a,b,c>', "per-channel std for uint8 pixel inputs (default: a .sparrow model's own)")
     .option('--out <dir>', 'folder for the output .npy files', '.')
     .option('--json', 'print one JSON document')
-    .action(async (model: string, o: { input: string[]; engine: string; mean?: string; std?: string; out: string; json?: boolean }) => {
-      engineOf(o.engine);
-      const mean = parseList(o.mean, '--mean'),
-        std = parseList(o.std, '--std');
-      const opened = await openModel(model, o.engine);
-      const session = opened.engine;
-      // uint8 pixels → float32: the flags if given (any input), else a .sparrow model's stored preprocessing (its input)
-      const pre =
-        mean || std ? { input: undefined, scale: 1 / 255, ...(mean ? { mean } : {}), ...(std ? { std } : {}) } : opened.preprocessing;
-      const feeds: Record<string, Tensor> = {};
-      for (const p of o.input) {
-        const eq = p.indexOf('=');
-        if (eq <= 0) throw new SparrowError('invalid_argument', `--input expects name=file.npy, got "${p}"`);
-        const a = parseNpy(await readInput(p.slice(eq + 1)));
-        const name = p.slice(0, eq);
-        let t = { dtype: a.dtype, dims: a.shape, data: a.data } as Tensor;
-        if (pre && t.dtype === 'uint8' && (pre.input === undefined || pre.input === name)) t = preprocessPixels(t, pre);
-        feeds[name] = t;
-      }
-      const t0 = performance.now();
-      const outs = await session.run(feeds);
-      const ms = performance.now() - t0;
-      const { mkdir } = await import('node:fs/promises');
-      await mkdir(o.out, { recursive: true });
-      const outputs: Record<string, { dims: number[]; dtype: string; file: string }> = {};
-      for (const [name, t] of Object.entries(outs)) {
-        const file = join(o.out, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.npy`);
-        await writeOutput(file, toNpy(t));
-        outputs[name] = { dims: t.dims, dtype: t.dtype, file };
-      }
-      const doc = { engine: o.engine, ms: Math.round(ms * 1000) / 1000, outputs };
-      out(
-        o.json
-          ? JSON.stringify(doc)
-          : Object.entries(outputs)
-              .map(([n, x]) => `${n}: ${x.dtype} [${x.dims}] -> ${x.file}`)
-              .concat(`${ms.toFixed(2)} ms (${o.engine})`)
-              .join('\n'),
-      );
-    });
+    .action(
+      async (
+        model: string,
+        o: {
+          input?: string[];
+          image?: string;
+          resize?: string;
+          top: string;
+          engine?: string;
+          mean?: string;
+          std?: string;
+          out: string;
+          json?: boolean;
+        },
+      ) => {
+        if (o.engine !== undefined) engineOf(o.engine);
+        if (!o.input?.length === !o.image)
+          throw new SparrowError('invalid_argument', 'give the inputs: --input <name=file.npy> (repeatable) or --image <photo.png|jpg>');
+        const topN = Number(o.top);
+        if (!Number.isInteger(topN) || topN < 1)
+          throw new SparrowError('invalid_argument', `--top must be a positive integer, got ${o.top}`);
+        const resize = o.resize === undefined ? undefined : Number(o.resize);
+        if (resize !== undefined && !(Number.isInteger(resize) && resize > 0))
+          throw new SparrowError('invalid_argument', `--resize must be a positive integer, got ${o.resize}`);
+        const mean = parseList(o.mean, '--mean'),
+          std = parseList(o.std, '--std');
+        const opened = await openModel(model, o.engine);
+        const session = opened.engine;
+        // uint8 pixels → float32: the flags if given (any input), else a .sparrow model's stored preprocessing (its input)
+        const pre =
+          mean || std ? { input: undefined, scale: 1 / 255, ...(mean ? { mean } : {}), ...(std ? { std } : {}) } : opened.preprocessing;
+        const feeds: Record<string, Tensor> = {};
+        if (o.image) {
+          const name = session.inputNames[0]!;
+          Object.assign(feeds, await answers.imageFeed(o.image, name, await answers.modelInputInfo(model, name), pre, resize));
+        }
+        for (const p of o.input ?? []) {
+          const eq = p.indexOf('=');
+          if (eq <= 0) throw new SparrowError('invalid_argument', `--input expects name=file.npy, got "${p}"`);
+          const a = parseNpy(await readInput(p.slice(eq + 1)));
+          const name = p.slice(0, eq);
+          let t = { dtype: a.dtype, dims: a.shape, data: a.data } as Tensor;
+          if (pre && t.dtype === 'uint8' && (pre.input === undefined || pre.input === name)) t = preprocessPixels(t, pre);
+          feeds[name] = t;
+        }
+        const t0 = performance.now();
+        const outs = await session.run(feeds);
+        const ms = performance.now() - t0;
+        const { mkdir } = await import('node:fs/promises');
+        await mkdir(o.out, { recursive: true });
+        const outputs: Record<string, { dims: number[]; dtype: string; file: string }> = {};
+        for (const [name, t] of Object.entries(outs)) {
+          const file = join(o.out, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.npy`);
+          await writeOutput(file, toNpy(t));
+          outputs[name] = { dims: t.dims, dtype: t.dtype, file };
+        }
+        const cls = answers.classifierOutput(outs);
+        const top = cls ? answers.topK(outs[cls]!, topN, await answers.modelLabels(model)) : undefined;
+        const doc = { engine: opened.name, ms: Math.round(ms * 1000) / 1000, outputs, ...answers.topFields(top) };
+        out(
+          o.json
+            ? JSON.stringify(doc)
+            : Object.entries(outputs)
+                .map(([n, x]) => `${n}: ${x.dtype} [${x.dims}] -> ${x.file}`)
+                .concat(top ? answers.formatTop(top) : [])
+                .concat(`${ms.toFixed(2)} ms (${opened.name})`)
+                .join('\n'),
+        );
+      },
+    );
 
   program
     .command('eval')
@@ -670,7 +835,10 @@ function buildProgram(out: (s: string) => void): Command {
     .requiredOption('--data <path>', 'mnist: folder with the t10k IDX .gz files; cifar10: the binary file')
     .option('--offset <k>', 'skip the first K records', '0')
     .option('--limit <n>', 'evaluate at most N records')
-    .option('--engine <engine>', `engine: ${Object.keys(ENGINES).join(', ')}`, 'sparrow-f32')
+    .option(
+      '--engine <engine>',
+      `engine: ${Object.keys(ENGINES).join(', ')} (default: sparrow-int8 for a .sparrow with activation ranges, else sparrow-f32)`,
+    )
     .option('--mean <a,b,c>', "per-channel mean, applied after pixel/255 (default: a .sparrow model's own, else none)")
     .option('--std <a,b,c>', "per-channel std (default: a .sparrow model's own, else none)")
     .option('--batch <n>', 'images per run', '1')
@@ -683,14 +851,14 @@ function buildProgram(out: (s: string) => void): Command {
           data: string;
           offset: string;
           limit?: string;
-          engine: string;
+          engine?: string;
           mean?: string;
           std?: string;
           batch: string;
           json?: boolean;
         },
       ) => {
-        engineOf(o.engine);
+        if (o.engine !== undefined) engineOf(o.engine);
         if (o.dataset !== 'mnist' && o.dataset !== 'cifar10')
           throw new SparrowError('invalid_argument', `--dataset must be mnist or cifar10, got ${o.dataset}`);
         const set = loadDataset(o.dataset as DatasetName, o.data);
@@ -706,6 +874,12 @@ function buildProgram(out: (s: string) => void): Command {
         const session = opened.engine;
         // the flags when given, else what a .sparrow model stores (pixel/255 then its mean/std)
         const pre = flags.mean || flags.std || !opened.preprocessing ? flags : imageBatchParams(opened.preprocessing);
+        const usual = USUAL_NORMALIZATION[o.dataset];
+        if (usual && !pre.mean && !pre.std)
+          process.stderr.write(
+            `sparrow: warning: evaluating ${o.dataset} on pixel/255 with no mean/std (none given${opened.sparrow ? ', none stored in the model' : ''}); ` +
+              `models trained on it usually expect --mean ${usual.mean.join(',')} --std ${usual.std.join(',')}\n`,
+          );
         const input = session.inputNames[0]!,
           output = session.outputNames[0]!;
         let correct = 0;
@@ -717,11 +891,11 @@ function buildProgram(out: (s: string) => void): Command {
           if (!o.json && (i / batch) % 500 === 0) process.stderr.write(`\r${i + b}/${n}`);
         }
         if (!o.json) process.stderr.write('\n');
-        const doc = { model, dataset: o.dataset, engine: o.engine, n, top1: correct / n };
+        const doc = { model, dataset: o.dataset, engine: opened.name, n, top1: correct / n };
         out(
           o.json
             ? JSON.stringify(doc)
-            : `${model} on ${o.dataset} [${offset}, ${offset + n}): top-1 ${(100 * doc.top1).toFixed(2)}% (${correct}/${n}, ${o.engine})`,
+            : `${model} on ${o.dataset} [${offset}, ${offset + n}): top-1 ${(100 * doc.top1).toFixed(2)}% (${correct}/${n}, ${opened.name})`,
         );
       },
     );
@@ -746,11 +920,33 @@ function buildProgram(out: (s: string) => void): Command {
     .option('--batch <b>', 'size of symbolic batch dimensions', '1')
     .option('--shape <name=d0,d1,...>', 'an input shape (repeatable), for symbolic dims other than the batch', collectShape, [] as string[])
     .option('--report <dir>', 'write bench.md and bench.svg into this folder')
+    .option(
+      '--cold',
+      'cold start instead: a fresh process per sample and engine (interleaved) reporting load (with decode+pack), first and second inference, medians',
+    )
+    .option('--samples <n>', 'processes per engine with --cold', '10')
+    .option(
+      '--max-tokens <n>',
+      'a decoder with a KV cache (past_key_values inputs) is timed by greedy generation of n tokens from BOS: ' +
+        'tokens/s per engine (--runs timed generations each)',
+      '128',
+    )
     .option('--json', 'print one JSON document')
     .action(
       async (
         model: string,
-        o: { compressed?: string; engines?: string; runs: string; batch: string; shape: string[]; report?: string; json?: boolean },
+        o: {
+          compressed?: string;
+          engines?: string;
+          runs: string;
+          batch: string;
+          shape: string[];
+          report?: string;
+          maxTokens: string;
+          json?: boolean;
+          cold?: boolean;
+          samples: string;
+        },
       ) => {
         if (model.endsWith('.sparrow'))
           throw new SparrowError('invalid_argument', `${model}: bench takes the .onnx model (give the .sparrow with --compressed)`);
@@ -771,12 +967,31 @@ function buildProgram(out: (s: string) => void): Command {
           throw new SparrowError('invalid_argument', `--runs must be a positive integer, got ${o.runs}`);
         if (!Number.isInteger(batch) || batch < 1)
           throw new SparrowError('invalid_argument', `--batch must be a positive integer, got ${o.batch}`);
+        if (o.cold) {
+          const samples = Number(o.samples);
+          if (!Number.isInteger(samples) || samples < 1)
+            throw new SparrowError('invalid_argument', `--samples must be a positive integer, got ${o.samples}`);
+          const cold = runColdBench({
+            model,
+            compressed: o.compressed,
+            engines: names,
+            samples,
+            batch,
+            log: (line) => process.stderr.write(`bench --cold: ${line}\n`),
+          });
+          out(o.json ? JSON.stringify(cold) : formatCold(cold));
+          return;
+        }
+        const maxTokens = Number(o.maxTokens);
+        if (!Number.isInteger(maxTokens) || maxTokens < 2)
+          throw new SparrowError('invalid_argument', `--max-tokens must be an integer >= 2, got ${o.maxTokens}`);
         const bytes = await readInput(model);
         const compressed = o.compressed ? { path: o.compressed, bytes: await readInput(o.compressed) } : undefined;
         const report = await runBench({
           model,
           bytes,
           compressed,
+          generation: { maxTokens },
           shapes: parseShapes(o.shape),
           engines: names,
           runs,
@@ -972,7 +1187,15 @@ function buildProgram(out: (s: string) => void): Command {
         );
       const { existsSync } = await import('node:fs');
       if (!existsSync(dir)) throw new SparrowError('io_error', `no such folder: ${dir}`);
-      const re = o.filter ? new RegExp(o.filter) : undefined;
+      let re: RegExp | undefined;
+      try {
+        re = o.filter ? new RegExp(o.filter) : undefined;
+      } catch (e) {
+        throw new SparrowError(
+          'invalid_argument',
+          `--filter ${JSON.stringify(o.filter)} is not a valid regular expression: ${(e as Error).message}`,
+        );
+      }
       const r = await runConformance(dir, { filter: re ? (name) => re.test(name) : undefined, engine });
       if (o.json) out(JSON.stringify(r));
       else {
@@ -982,6 +1205,7 @@ function buildProgram(out: (s: string) => void): Command {
     });
 
   registerTextCommands(program, out);
+  registerExport(program, out);
   return program;
 }
 
@@ -1006,7 +1230,8 @@ export async function main(argv: string[]): Promise<number> {
     removePendingTemps();
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      process.stderr.write(`sparrow: ${e.message.replace(/^error: /, '').split('\n')[0]}\n`);
+      // usage mistakes (unknown command or option, missing argument): coded like the other errors
+      process.stderr.write(`sparrow: usage: ${e.message.replace(/^error: /, '').split('\n')[0]}\n`);
       return 2;
     }
     if (isSparrowError(e)) {

@@ -261,7 +261,7 @@ export function registerTextCommands(program: Command, out: (s: string) => void)
         'position_ids, past_key_values.N.key/value -> logits, present.N.key/value): text on stdout as it comes, tokens/s on stderr',
     )
     .argument('<model>', 'an .onnx (or .sparrow) decoder with past key/values')
-    .option('--prompt <text>', 'the text to continue (required, not empty)')
+    .option('--prompt <text>', 'the text to continue (required; "" = from BOS alone, as llama2.c starts)')
     .option('--max-tokens <n>', 'tokens to generate at most', '256')
     .option('--temperature <t>', 'softmax temperature; 0 = greedy', '1')
     .option('--top-k <k>', 'sample from the k most likely tokens (0 = all)')
@@ -283,8 +283,9 @@ export function registerTextCommands(program: Command, out: (s: string) => void)
         'position_ids) or concat (present fed back as past: a new input shape, so a new plan, every step)',
     )
     .action(async (model: string, o: GenerateFlags) => {
-      if (o.prompt === undefined) throw new SparrowError('invalid_argument', 'generate needs --prompt "<text>"');
-      if (o.prompt.trim() === '') throw new SparrowError('invalid_argument', 'the prompt is empty');
+      // an empty prompt is BOS alone (as llama2.c's run.c starts), where the tokenizer adds one
+      if (o.prompt === undefined)
+        throw new SparrowError('invalid_argument', 'generate needs --prompt "<text>" (--prompt "" starts from BOS)');
       const maxTokens = intOption(o.maxTokens, '--max-tokens', 1)!;
       const temperature = numOption(o.temperature, '--temperature', (x) => x >= 0, 'a number >= 0')!;
       const topK = intOption(o.topK, '--top-k', 0);
@@ -308,7 +309,11 @@ export function registerTextCommands(program: Command, out: (s: string) => void)
       const found = await findTokenizer(model, o.tokenizer, vocab, bytes);
       const tok = found.tokenizer;
       const ids = tok.encode(o.prompt);
-      if (ids.length === 0) throw new SparrowError('invalid_argument', 'the prompt encodes to no tokens');
+      if (ids.length === 0)
+        throw new SparrowError(
+          'invalid_argument',
+          o.prompt === '' ? 'the prompt is empty and the tokenizer adds no BOS token to start from' : 'the prompt encodes to no tokens',
+        );
       if (o.bench) {
         const report = await runGenerateBench({
           model,

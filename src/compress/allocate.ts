@@ -34,6 +34,8 @@ export interface AllocLayer {
   /** one H per group (grouped conv), (K, K) each */
   groupH: readonly Float64Array[];
   K: number;
+  /** a fixed pruning mask (rows, K), 1 = pruned (exact OBS masks): candidates then only quantize */
+  mask?: Uint8Array;
 }
 
 export interface LayerChoice {
@@ -66,7 +68,13 @@ export function quantizeLayer(L: AllocLayer, c: Candidate): ObsQuantized {
     step = new Float32Array(rows),
     W = new Float32Array(L.W.length);
   for (let g = 0; g < G; g++) {
-    const r = obsQuantize(L.W.slice(g * rpg * K, (g + 1) * rpg * K), L.groupH[g]!, { sparsity: c.sparsity, maxq: c.maxq, step: c.step });
+    const mask = L.mask?.subarray(g * rpg * K, (g + 1) * rpg * K);
+    const r = obsQuantize(L.W.slice(g * rpg * K, (g + 1) * rpg * K), L.groupH[g]!, {
+      sparsity: mask ? 0 : c.sparsity,
+      maxq: c.maxq,
+      step: c.step,
+      ...(mask ? { mask } : {}),
+    });
     q.set(r.q, g * rpg * K);
     step.set(r.step, g * rpg);
     W.set(r.W, g * rpg * K);

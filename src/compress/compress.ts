@@ -44,12 +44,18 @@ import {
   type Preprocessing,
 } from '../runtime/sparrow_model.js';
 import { shareInt8Levels, distinct } from './kmeans.js';
-import { magnitudePrune } from './prune.js';
+import { globalMagnitudePrune, magnitudePrune } from './prune.js';
+import { obcLayerPrune } from './obc.js';
+import { pruneChannels, type ChannelPruneReport, type ChannelScope } from './channels.js';
 import { channelAxisFor, dequantize, quantizePerChannelInt8 } from '../quant/int8.js';
 import { activationValues, calibrateActivations, type CalibrationMethod } from './activations.js';
 
-export type PruneMethod = 'magnitude' | 'hessian';
-export const PRUNE_METHODS: readonly PruneMethod[] = ['magnitude', 'hessian'];
+export type PruneMethod = 'magnitude' | 'hessian' | 'obs' | 'channels';
+export const PRUNE_METHODS: readonly PruneMethod[] = ['magnitude', 'hessian', 'obs', 'channels'];
+/** The methods that run the sequential calibrated path (OBS compensation, GPTQ, bias correction). */
+const CALIBRATED: readonly PruneMethod[] = ['hessian', 'obs', 'channels'];
+/** magnitude: one threshold per layer ('layer', default) or over all layers together ('global') */
+export type PruneScope = 'layer' | 'global';
 export type ActivationMode = 'dynamic' | 'static';
 
 /** Defaults of `sparrow compress`. */
@@ -60,6 +66,25 @@ export const COMPRESS_DEFAULTS = {
   activations: 'dynamic' as ActivationMode,
   calibN: 128,
 };
+
+/** Default sparsity of a transformer (isTransformerGraph): 0, see docs/compression.md (stories260K: 50 % magnitude raised CE by 180 %). */
+export const TRANSFORMER_DEFAULT_SPARSITY = 0;
+
+/**
+ * A transformer for compress's defaults: weight layers that are MatMul / Gemm with a constant
+ * weight, or embedding tables (a float32 constant read by Gather), and no convolution.
+ */
+export function isTransformerGraph(g: Graph): boolean {
+  let linear = false;
+  for (const n of g.nodes) {
+    if (/Conv/.test(n.op)) return false;
+    const w = n.inputs[1] ? g.values.get(n.inputs[1])?.const : undefined;
+    const t = n.inputs[0] ? g.values.get(n.inputs[0])?.const : undefined;
+    if (/^(Fused)?(MatMul|Gemm)$/.test(n.op) && w?.dtype === 'float32') linear = true;
+    if (n.op === 'Gather' && t?.dtype === 'float32' && t.dims.length === 2) linear = true;
+  }
+  return linear;
+}
 
 /** A prunable weight of the optimized graph: input 1 of a Conv, Gemm or MatMul node, a float32 constant. */
 export interface WeightLayer {
@@ -96,7 +121,7 @@ export interface PruneContext {
   hessian?: { layer: CalibLayer; stats: LayerInputs; graph: Graph };
 }
 
-/** Whether pruneLayer implements `method` (both do; kept for API compatibility). */
+/** Whether pruneLayer implements `method` (magnitude and hessian; obs and channels work on the whole graph). */
 export function pruneMethodAvailable(method: PruneMethod): boolean {
   return method === 'magnitude' || method === 'hessian';
 }
@@ -185,8 +210,20 @@ export function embeddingTables(graph: Graph): string[] {
 export interface CompressOptions {
   /** per-layer sparsity in [0, 1) (default 0.5) */
   sparsity?: number;
-  /** default 'magnitude' */
+  /**
+   * default 'magnitude'; 'obs': exact greedy OBS masks (OBC, WASM when `wasm` is given) then
+   * the hessian path's quantization; 'channels': whole output channels removed (channels.ts),
+   * `sparsity` then being the fraction of each prunable layer's channels, the smaller graph
+   * then quantized by the hessian path without further pruning
+   */
   prune?: PruneMethod;
+  /**
+   * magnitude: 'layer' (default) or 'global' (one |w| threshold over all pruned layers);
+   * channels: 'global' = channelScope 'flops' (the removals spread over the layers by cost)
+   */
+  scope?: PruneScope;
+  /** channels only: how many channels each layer gives up (channels.ts; default 'uniform') */
+  channelScope?: ChannelScope;
   /** 3..8 (default 8): at most 2^B distinct int8 levels per weight tensor */
   weightBits?: number;
   /** 'dynamic' (default): activation scales at run time; 'static': ranges measured on the calibration set are stored */
@@ -232,6 +269,8 @@ export interface LayerReport {
   density: number;
   /** distinct int8 values */
   levels: number;
+  /** kept dense (not pruned) and 8-bit by the rule of denseEnds; absent for the other paths */
+  dense?: boolean;
 }
 
 export interface CompressResult {
@@ -257,11 +296,17 @@ export function resolveCompressOptions(
   const activations = o.activations ?? COMPRESS_DEFAULTS.activations;
   if (activations !== 'dynamic' && activations !== 'static')
     throw new SparrowError('invalid_argument', `activations must be dynamic or static, got ${String(activations)}`);
-  if (o.targetBytes !== undefined && prune !== 'hessian')
-    throw new SparrowError('invalid_argument', 'a size target (--target-size) needs --prune hessian');
+  if (o.targetBytes !== undefined && !CALIBRATED.includes(prune))
+    throw new SparrowError('invalid_argument', 'a size target (--target-size) needs --prune hessian, obs or channels');
+  const scope = o.scope ?? 'layer';
+  if (scope !== 'layer' && scope !== 'global')
+    throw new SparrowError('invalid_argument', `the pruning scope must be layer or global, got ${String(scope)}`);
+  if (scope === 'global' && prune !== 'magnitude' && prune !== 'channels')
+    throw new SparrowError('invalid_argument', `--scope global is for --prune magnitude or channels, not ${prune}`);
   if (o.targetBytes !== undefined && !(Number.isFinite(o.targetBytes) && o.targetBytes > 0))
     throw new SparrowError('invalid_argument', `the size target must be a positive number of bytes, got ${String(o.targetBytes)}`);
-  if (prune === 'hessian' && !o.calib) throw new SparrowError('invalid_argument', 'hessian pruning needs calibration data (--calib)');
+  if (CALIBRATED.includes(prune) && !o.calib)
+    throw new SparrowError('invalid_argument', `${prune} pruning needs calibration data (--calib)`);
   if (activations === 'static' && !o.calib)
     throw new SparrowError('invalid_argument', 'static activation ranges need calibration data (--calib)');
   maxBatchOf(o);
@@ -314,6 +359,17 @@ function layerReport(L: WeightLayer, q: Int8Array): LayerReport {
 export async function compressGraph(graph: Graph, opts: CompressOptions = {}): Promise<CompressResult> {
   const o = resolveCompressOptions(opts);
   const engine = opts.engine ?? 'sparrow-f32';
+  // channels: the graph itself shrinks first (whole output channels out, the next layer
+  // compensated); the smaller graph then goes through the hessian path without more pruning
+  let channelRecord: ChannelPruneReport | undefined;
+  if (o.prune === 'channels' && o.sparsity > 0) {
+    const r = pruneChannels(graph, opts.calib!.batches, o.sparsity, {
+      ...(opts.wasm ? { accel: wasmCalibAccel(opts.wasm) } : {}),
+      scope: opts.channelScope ?? (opts.scope === 'global' ? 'flops' : 'uniform'),
+    });
+    graph = r.graph;
+    channelRecord = r.report;
+  }
   const layers = weightLayers(graph);
   const quantized = new Map<string, QuantizedWeight>();
   const reports: LayerReport[] = [];
@@ -329,8 +385,9 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   };
   const denseEnds = opts.denseEnds ?? true;
   const ends = new Set(denseEnds && layers.length > 1 ? [layers[0]!.node.name, layers[layers.length - 1]!.node.name] : []);
-  const sparsityOf = (node: string): number => (ends.has(node) ? 0 : o.sparsity);
-  const bitsOf = (node: string): number => (ends.has(node) ? 8 : o.weightBits);
+  const sparsityOf = (node: string): number => (ends.has(node) || o.prune === 'channels' ? 0 : o.sparsity);
+  // the dense ends keep 8 bits; 7 with --weight-bits 7, so that every layer fits the relaxed-SIMD kernel's [−64, 63]
+  const bitsOf = (node: string): number => (ends.has(node) ? (o.weightBits === 7 ? 7 : 8) : o.weightBits);
   let outGraph = graph;
   let allocation: Map<string, Candidate> | undefined;
   const record = (alloc: Map<string, Candidate> | undefined): CompressionRecord => {
@@ -342,10 +399,13 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
       bias: 'float32',
     };
     if (calib) compression.calib = { spec: calib.spec, n: calib.batches.reduce((a, t) => a + (t.dims[0] ?? 1), 0) };
-    if (o.prune === 'hessian') {
-      compression['method'] = 'obs-joint-sequential';
+    if (o.prune === 'hessian' || o.prune === 'obs' || o.prune === 'channels') {
+      compression['method'] =
+        o.prune === 'obs' ? 'obc-exact-mask+gptq-sequential' : o.prune === 'channels' ? 'channels+gptq-sequential' : 'obs-joint-sequential';
       compression['biasCorrection'] = opts.biasCorrection ?? true;
     }
+    if (o.prune === 'magnitude') compression['scope'] = opts.scope ?? 'layer';
+    if (channelRecord) compression['channels'] = channelRecord;
     compression['denseEnds'] = denseEnds;
     if (alloc) {
       compression['targetBytes'] = opts.targetBytes;
@@ -357,7 +417,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     }
     return compression;
   };
-  if (o.prune === 'hessian') {
+  if (o.prune === 'hessian' || o.prune === 'obs' || o.prune === 'channels') {
     // Sequential: each layer's Hessian comes from the inputs produced by the already
     // compressed layers before it; the layer is pruned and quantized jointly with OBS error
     // compensation (gptq.ts), then its bias corrected against the float network.
@@ -373,12 +433,26 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     const accel = opts.wasm ? wasmCalibAccel(opts.wasm) : undefined;
     const maxqOf = (node: string): number => 2 ** (bitsOf(node) - 1) - 1;
     const uniform = (node: string): Candidate => ({ step: 'mse', maxq: maxqOf(node), sparsity: sparsityOf(node) });
+    // obs: exact greedy OBS (OBC) chooses each layer's mask; the quantizer below then keeps it.
+    // With a size target the masks come from the float network's Hessians (once, shared by the
+    // allocation and every attempt); otherwise from the sequential Hessians.
+    const obsMask = (W: Float32Array, H: Float64Array, sparsity: number): Uint8Array => obcLayerPrune(opts.wasm, W, H, sparsity).mask;
     const sized =
       opts.targetBytes !== undefined
-        ? await prepareSizeTarget(graph, layers, calibLayers, calib!.batches, o.weightBits, accel, opts, {
-            ...(o.activations === 'static' ? placeholderRanges(graph) : {}),
-            maxBatch: maxBatchOf(opts),
-          })
+        ? await prepareSizeTarget(
+            graph,
+            layers,
+            calibLayers,
+            calib!.batches,
+            o.weightBits,
+            accel,
+            opts,
+            {
+              ...(o.activations === 'static' ? placeholderRanges(graph) : {}),
+              maxBatch: maxBatchOf(opts),
+            },
+            o.prune === 'obs' ? (node, W, H) => obsMask(W, H, sparsityOf(node)) : undefined,
+          )
         : undefined;
     const preprocessingOf = preprocessingFor(graph, opts);
     // bytes the static activation ranges will add to the metadata (JSON, ~2 float literals each)
@@ -419,11 +493,16 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
             step = new Float32Array(st.rows),
             out = new Float32Array(W.length);
           const c = candidateOf(st.node);
+          const preMask = sized?.masks?.get(st.node);
           for (let g = 0; g < G; g++) {
-            const r = obsQuantize(W.slice(g * rpg * K, (g + 1) * rpg * K), st.groupH[g]!, {
-              sparsity: c.sparsity,
+            const Wg = W.slice(g * rpg * K, (g + 1) * rpg * K);
+            let mask = preMask?.subarray(g * rpg * K, (g + 1) * rpg * K);
+            if (!mask && o.prune === 'obs' && sparsityOf(st.node) > 0) mask = obsMask(Wg, st.groupH[g]!, sparsityOf(st.node));
+            const r = obsQuantize(Wg, st.groupH[g]!, {
+              sparsity: mask ? 0 : c.sparsity,
               maxq: c.maxq,
               step: c.step,
+              ...(mask ? { mask } : {}),
             });
             q.set(r.q, g * rpg * K);
             step.set(r.step, g * rpg);
@@ -447,7 +526,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
         // (rows, K) → the stored layout; per-row steps are the per-channel scales
         const q = cl.layout === 'rowsK' ? r.q : Int8Array.from(weightFromRowsK(cl, Float32Array.from(r.q)).data as Float32Array);
         quantized.set(L.value, { q, scales: r.step, axis: L.axis });
-        reports.push(layerReport(L, q));
+        reports.push({ ...layerReport(L, q), dense: ends.has(L.node.name) });
       }
       if (!sized || attempt >= 3) break;
       // the sequential pass codes a little differently from the per-layer estimates: re-aim
@@ -463,6 +542,17 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
       slack += size - opts.targetBytes! + Math.ceil(0.002 * opts.targetBytes!);
     }
   } else {
+    // global magnitude: one threshold over every pruned layer (the dense ends excluded), as
+    // torch.nn.utils.prune.global_unstructured with L1Unstructured
+    const global = new Map<string, Float32Array>();
+    if (o.prune === 'magnitude' && (opts.scope ?? 'layer') === 'global' && o.sparsity > 0) {
+      const pruned = layers.filter((L) => !ends.has(L.node.name));
+      const out = globalMagnitudePrune(
+        pruned.map((L) => graph.values.get(L.value)!.const!.data as Float32Array),
+        o.sparsity,
+      );
+      pruned.forEach((L, i) => global.set(L.value, out[i]!));
+    }
     for (let i = 0; i < layers.length; i++) {
       const L = layers[i]!;
       opts.onProgress?.(i, layers.length, L.value);
@@ -478,12 +568,14 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
         ...(L.transB !== undefined ? { transB: L.transB } : {}),
         ...(calib && input0 ? { inputs: () => layerInputs(input0) } : {}),
       };
-      const pruned = await pruneLayer(o.prune, w, L.dims, ctx);
-      const { q: q8, scales } = quantizePerChannelInt8(pruned, L.dims, L.axis);
+      const pruned = global.get(L.value) ?? (global.size > 0 ? Float32Array.from(w) : await pruneLayer(o.prune, w, L.dims, ctx));
       const bits = bitsOf(L.node.name);
-      const q = bits < 8 ? shareInt8Levels(q8, bits).q : q8;
+      // 7 bits: the uniform grid [−63, 63] (127 levels), which the relaxed-SIMD kernel runs
+      // exactly (quant.i7); fewer bits: 2^B levels shared out of the int8 grid
+      const { q: q8, scales } = quantizePerChannelInt8(pruned, L.dims, L.axis, bits === 7 ? 63 : 127);
+      const q = bits < 8 && bits !== 7 ? shareInt8Levels(q8, bits).q : q8;
       quantized.set(L.value, { q, scales, axis: L.axis });
-      reports.push(layerReport(L, q));
+      reports.push({ ...layerReport(L, q), dense: ends.has(L.node.name) });
     }
   }
   opts.onProgress?.(layers.length, layers.length, '');
@@ -609,9 +701,25 @@ async function prepareSizeTarget(
   accel: ReturnType<typeof wasmCalibAccel> | undefined,
   opts: CompressOptions,
   meta?: Record<string, unknown>,
-): Promise<{ table: SensitivityTable; fixed: number }> {
+  maskOf?: (node: string, W: Float32Array, H: Float64Array) => Uint8Array,
+): Promise<{ table: SensitivityTable; fixed: number; masks?: Map<string, Uint8Array> }> {
   const maxq = 2 ** (weightBits - 1) - 1;
   const stats = collectLayerInputs(graph, batches, [...calibLayers.values()], accel ? { accel } : {});
+  // fixed masks (obs): chosen once per layer on the float network's H, per group
+  const masks = maskOf ? new Map<string, Uint8Array>() : undefined;
+  if (masks && maskOf) {
+    for (const L of layers) {
+      const cl = calibLayers.get(L.node.name)!;
+      const st = stats.get(L.node.name)!;
+      const W = weightRowsK(graph, cl);
+      const G = st.groupH.length,
+        rpg = cl.rows / G,
+        K = cl.K;
+      const m = new Uint8Array(W.length);
+      for (let g = 0; g < G; g++) m.set(maskOf(L.node.name, W.slice(g * rpg * K, (g + 1) * rpg * K), st.groupH[g]!), g * rpg * K);
+      masks.set(L.node.name, m);
+    }
+  }
   // fixed cost: the file with all-zero weights, minus those weights' own coded bytes
   const zeros = new Map<string, QuantizedWeight>();
   let zeroCoded = 0;
@@ -650,13 +758,14 @@ async function prepareSizeTarget(
   const allocLayers = layers.map((L) => {
     const cl = calibLayers.get(L.node.name)!;
     const st = stats.get(L.node.name)!;
-    return { node: L.node.name, W: weightRowsK(graph, cl), groupH: st.groupH, K: cl.K };
+    const mask = masks?.get(L.node.name);
+    return { node: L.node.name, W: weightRowsK(graph, cl), groupH: st.groupH, K: cl.K, ...(mask ? { mask } : {}) };
   });
   const candidates: Candidate[] = DEFAULT_ALPHAS.map((a) => ({ step: { rms: a }, maxq, sparsity: 0 }));
   const table = await measureSensitivity(allocLayers, candidates, { step: { rms: 1 }, maxq, sparsity: 0 }, lossWith, (i, total, node) =>
     opts.onProgress?.(i, 2 * total, `sensitivity ${node}`),
   );
-  return { table, fixed };
+  return { table, fixed, ...(masks ? { masks } : {}) };
 }
 
 function preprocessingFor(graph: Graph, opts: CompressOptions): Preprocessing | null {

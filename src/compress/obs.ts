@@ -326,17 +326,72 @@ export interface ExactObsOptions {
   /** relative damping (default 0.01; 0 = none unless a factorization fails) */
   damp?: number;
   pattern?: SparsityPattern;
+  /**
+   * removals per row (rows), instead of round(sparsity · K) each (unstructured only): OBC's
+   * layer mask (obcLayerCounts) gives rows different counts
+   */
+  rowCounts?: Int32Array;
+  /** fill `trace` (rows·K): the saliency w_q²/[H_F⁻¹]_qq of each successive removal of each row */
+  trace?: Float64Array;
+}
+
+/** What exact greedy OBS starts from: shared by obsPruneExact and the WASM twin (obc.ts). */
+export interface ExactObsSetup {
+  rows: number;
+  K: number;
+  /** the weights (rows, K), dead columns zeroed */
+  W64: Float64Array;
+  /** (H + λI)⁻¹ (K, K), full and symmetric, dead columns decoupled */
+  Hinv: Float64Array;
+  /** columns with H_ii = 0 */
+  dead: Uint8Array;
+  /** weights pruned per row */
+  target: number;
+  nm: { n: number; m: number } | null;
+}
+
+/** The per-row removal counts: opts.rowCounts (checked) or `target` for every row. */
+export function rowCountsOf(opts: ExactObsOptions, rows: number, K: number, target: number, nm: unknown): Int32Array {
+  if (!opts.rowCounts) return new Int32Array(rows).fill(target);
+  const c = opts.rowCounts;
+  if (nm) throw new SparrowError('invalid_argument', 'obsPruneExact: rowCounts is for unstructured sparsity, not N:M');
+  if (!(c instanceof Int32Array) || c.length !== rows || c.some((x) => x < 0 || x > K))
+    throw new SparrowError('invalid_argument', `obsPruneExact: rowCounts must be an Int32Array of ${rows} counts in 0..${K}`);
+  if (opts.trace && opts.trace.length !== rows * K)
+    throw new SparrowError('invalid_argument', `obsPruneExact: trace must have ${rows * K} elements`);
+  return c;
 }
 
 /**
- * Exact greedy OBS (OBC): per row, repeatedly removes the free weight of least saliency
- * w_q² / [H_F⁻¹]_qq, re-fits all other free weights optimally (δ = −w_q/[H_F⁻¹]_qq · H_F⁻¹[:, q])
- * and downdates H_F⁻¹, until round(sparsity · K) weights (or n per N:M group) are gone. The
- * kept weights are then the least-squares optimum for the chosen mask (w.r.t. the damped H).
- * O(rows · k · K²): for small layers, checks and experiments. W: (rows, K), H: (K, K).
+ * OBC's layer mask: given each row's greedy saliency trace (obsPruneExact's `trace`, each row
+ * pruned to the end), the per-row counts k_r with Σ k_r = total that minimize Σ_r (loss of row
+ * r's first k_r removals): the `total` smallest trace entries over all rows, each row's taken
+ * as a prefix (a removal counts only with the ones before it, so a row's entries are first made
+ * non-decreasing by a running maximum). rows × K trace; returns (rows) counts.
  */
-export function obsPruneExact(W: Float32Array, H: Float64Array, sparsity: number, opts: ExactObsOptions = {}): Float32Array {
-  const where = 'obsPruneExact';
+export function obcLayerCounts(trace: Float64Array, rows: number, K: number, depth: number, total: number): Int32Array {
+  const entries: Array<{ r: number; v: number }> = [];
+  for (let r = 0; r < rows; r++) {
+    let run = 0;
+    for (let s = 0; s < depth; s++) {
+      run = Math.max(run, trace[r * K + s]!);
+      entries.push({ r, v: run });
+    }
+  }
+  entries.sort((a, b) => a.v - b.v || a.r - b.r);
+  const counts = new Int32Array(rows);
+  for (let i = 0; i < Math.min(total, entries.length); i++) counts[entries[i]!.r]!++;
+  return counts;
+}
+
+/** Checks the arguments and prepares exact greedy OBS (file header; obsPruneExact). */
+export function exactObsSetup(
+  W: Float32Array,
+  H: Float64Array,
+  sparsity: number,
+  opts: ExactObsOptions = {},
+  where = 'obsPruneExact',
+): ExactObsSetup {
   const p = problemOf(W, H, where);
   const { rows, K } = p;
   checkSparsity(sparsity);
@@ -346,9 +401,34 @@ export function obsPruneExact(W: Float32Array, H: Float64Array, sparsity: number
   const W64 = Float64Array.from(W);
   const { Hd, dead } = prepareHessian(H, W64, p, damp);
   const { L } = choleskyDamped(Hd, K, 0);
-  const Hinv0 = choleskyInverse(L, K); // (K, K)
+  const Hinv = choleskyInverse(L, K); // (K, K)
   const target = nm ? (K / nm.m) * nm.n : Math.min(K, Math.round(sparsity * K));
+  return { rows, K, W64, Hinv, dead, target, nm };
+}
+
+/**
+ * Exact greedy OBS (OBC): per row, repeatedly removes the free weight of least saliency
+ * w_q² / [H_F⁻¹]_qq, re-fits all other free weights optimally (δ = −w_q/[H_F⁻¹]_qq · H_F⁻¹[:, q])
+ * and downdates H_F⁻¹, until round(sparsity · K) weights (or n per N:M group) are gone. The
+ * kept weights are then the least-squares optimum for the chosen mask (w.r.t. the damped H).
+ * O(rows · k · K²): the plain reference of the WASM kernel (src/compress/obc.ts,
+ * assembly/obc.ts), which compress uses. W: (rows, K), H: (K, K).
+ */
+export function obsPruneExact(W: Float32Array, H: Float64Array, sparsity: number, opts: ExactObsOptions = {}): Float32Array {
+  return obsPruneExactDetailed(W, H, sparsity, opts).W;
+}
+
+/** obsPruneExact plus the mask (rows, K), 1 = pruned (dead columns included). */
+export function obsPruneExactDetailed(
+  W: Float32Array,
+  H: Float64Array,
+  sparsity: number,
+  opts: ExactObsOptions = {},
+): { W: Float32Array; mask: Uint8Array } {
+  const { rows, K, W64, Hinv: Hinv0, dead, target: uniformTarget, nm } = exactObsSetup(W, H, sparsity, opts);
+  const counts = rowCountsOf(opts, rows, K, uniformTarget, nm);
   const out = new Float32Array(rows * K);
+  const mask = new Uint8Array(rows * K).fill(1);
   // Per row, the free set is kept compact: idx[t] = original column of free slot t, w (nf) its
   // weights, Hc (nf, nf) = H_F⁻¹. Removing slot q downdates and compacts Hc in place.
   const Hc = new Float64Array(K * K);
@@ -364,6 +444,7 @@ export function obsPruneExact(W: Float32Array, H: Float64Array, sparsity: number
     }
     groupCount.fill(0);
     let nf = K;
+    const target = counts[r]!;
     for (let step = 0; step < target; step++) {
       let q = -1,
         bestScore = Infinity;
@@ -375,6 +456,7 @@ export function obsPruneExact(W: Float32Array, H: Float64Array, sparsity: number
           q = t;
         }
       }
+      if (opts.trace) opts.trace[r * K + step] = bestScore;
       const d = Hc[q * nf + q]!;
       const f = w[q]! / d;
       // Hc is symmetric; only its lower triangle (j <= i) is kept up to date.
@@ -401,9 +483,15 @@ export function obsPruneExact(W: Float32Array, H: Float64Array, sparsity: number
       }
       nf = m;
     }
-    for (let t = 0; t < nf; t++) if (!dead[idx[t]!]) out[r * K + idx[t]!] = w[t]!;
+    for (let t = 0; t < nf; t++) {
+      const j = idx[t]!;
+      if (!dead[j]) {
+        out[r * K + j] = w[t]!;
+        mask[r * K + j] = 0;
+      }
+    }
   }
-  return out;
+  return { W: out, mask };
 }
 
 export interface ObdOptions {

@@ -120,6 +120,17 @@ export interface QuantJson {
   scheme?: 'symmetric';
   axis: number;
   scale: string;
+  /**
+   * whether every stored int8 value lies in [−64, 63] (written since issue 17, absent in older
+   * files): such a layer may run on the relaxed-SIMD kernel exactly (assembly/int8/relaxed.ts)
+   */
+  i7?: boolean;
+}
+
+/** True when every value of q lies in [−64, 63] (the exact domain of the relaxed-SIMD dot product's weights). */
+export function fitsInt7(q: Int8Array): boolean {
+  for (let i = 0; i < q.length; i++) if (q[i]! < -64 || q[i]! > 63) return false;
+  return true;
 }
 
 /** An int8 weight replacing a float32 constant: q · scales[c] along `axis` gives the weight. */
@@ -351,7 +362,7 @@ export function graphTensors(graph: Graph, quantized: ReadonlyMap<string, Quanti
       let scale = `${name}.scale`;
       for (let k = 1; used.has(scale); k++) scale = `${name}.scale_${k}`;
       used.add(scale);
-      const quant: QuantJson = { axis: qw.axis, scale };
+      const quant: QuantJson = { axis: qw.axis, scale, i7: fitsInt7(qw.q) };
       out.push({ name, shape: [...t.dims], data: qw.q, extra: { quant } });
       out.push({ name: scale, shape: [qw.scales.length], data: qw.scales });
       continue;
@@ -419,6 +430,8 @@ export interface CodedInt8 {
   axis: number;
   scales: Float32Array;
   scaleName: string;
+  /** the file's quant.i7: true = every value in [−64, 63]; undefined = not recorded (older files) */
+  i7?: boolean;
 }
 
 export interface DecodedGraph {
@@ -765,7 +778,17 @@ export function graphFromMeta(
       }
       const dims = [...t.shape];
       if (raw) {
-        codedMap.set(value, { codec: raw.codec, payload: raw.payload, dims, axis: axis as number, scales, scaleName: s.t.name });
+        const i7 = (t.quant as Record<string, unknown>).i7;
+        if (i7 !== undefined && typeof i7 !== 'boolean') throw corrupt(`${what}: quant.i7 must be a boolean, got ${show(i7)}`);
+        codedMap.set(value, {
+          codec: raw.codec,
+          payload: raw.payload,
+          dims,
+          axis: axis as number,
+          scales,
+          scaleName: s.t.name,
+          ...(i7 !== undefined ? { i7 } : {}),
+        });
         define(
           value,
           { name: value, info: { dtype: 'float32', dims }, const: lazyDequantized(raw, dims, scales, axis as number) },

@@ -59,7 +59,7 @@ const erf = (x: number): number => {
   return Math.sign(x) * (1 - erfc);
 };
 
-/** The activation of one value (float64 math; NaN passes through the clamp as the kernels' pmax/pmin do not: ONNX keeps NaN). */
+/** The activation of one value (float64 math; NaN passes through the clamp, as in the kernels' pmin(pmax(acc, lo), hi): ONNX keeps NaN). */
 export function applyAct(v: number, act: Act): number {
   if (act === 'none') return v;
   const [code, lo, hi] = actCode(act);

@@ -145,6 +145,45 @@ export const QS8_CONV_KERNELS: readonly Qs8ConvKernel[] = [
   },
 ];
 
+/**
+ * The int8 conv on k-quads (assembly/int8/relaxed.ts), weights in the 'c4' layout
+ * (qs8_conv2d_pack_w_c4: w + 64 as u8 and the channel sums): in build/sparrow.relaxed.wasm its
+ * dot product is i32x4.relaxed_dot_i8x16_i7x16_add_s, in the plain build the same sums in plain
+ * SIMD. Exact (bit-identical to qs8_conv2d_4x8c2) for weights in [−64, 63] only: the pack
+ * refuses others (status E_RANGE, -6). Not in QS8_CONV_KERNELS (whose sweep feeds any int8).
+ */
+export const QS8_CONV_C4: Qs8ConvKernelOf<'c4'> = {
+  name: 'qs8_conv2d_4x8c4__wasmrelaxed',
+  weights: 'c4',
+  supports: () => true,
+  workBytes: (w, g) => w.exports.qs8_conv2d_c4_work_bytes(g),
+  run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_conv2d_4x8c4__wasmrelaxed(g, q, x, wp, qp, y, work),
+};
+
+/** qs8_conv2d_pack_w_c4's status for a weight outside [−64, 63]. */
+export const E_RANGE = -6;
+
+/** A conv kernel with weights in any layout (QS8_CONV_KERNELS' formats or 'c4'). */
+export type Qs8ConvKernelOf<F extends string> = Omit<Qs8ConvKernel, 'weights'> & { weights: F };
+export type AnyQs8ConvKernel = Qs8ConvKernelOf<Qs8WeightFormat | 'c4'>;
+
+/**
+ * Packs W (M, K) int8 into the c4 layout (qs8_conv2d_pack_w_c4); arena memory, kept. Throws
+ * SparrowError('invalid_argument') when a weight is outside [−64, 63].
+ */
+export function placeC4Weights(w: SparrowWasm, W: Int8Array, M: number, K: number, groups = 1): number {
+  const dst = w.alloc(check(w.exports.qs8_conv2d_packed_w_c4_bytes(M, K, groups), 'qs8_conv2d_packed_w_c4_bytes'));
+  const m = w.mark();
+  try {
+    const st = w.exports.qs8_conv2d_pack_w_c4(M, K, groups, w.putBytes(W), dst);
+    if (st === E_RANGE) throw new SparrowError('invalid_argument', 'c4 weights must lie in [-64, 63]');
+    check(st, 'qs8_conv2d_pack_w_c4');
+  } finally {
+    w.release(m);
+  }
+  return dst;
+}
+
 export function qs8ConvKernel(name: string): Qs8ConvKernel {
   const k = QS8_CONV_KERNELS.find((c) => c.name === name);
   if (!k) throw new SparrowError('invalid_argument', `no int8 conv kernel ${name}`);
@@ -213,7 +252,7 @@ export function csrLayout(N: number, nnz: number, valBytes: 1 | 2): { col: numbe
 /** A conv node ready to run (geometry and quant block in w's arena). */
 export interface Qs8ConvPlan {
   geo: ConvGeometry;
-  kernel: Qs8ConvKernel;
+  kernel: AnyQs8ConvKernel;
   /** geometry block (20 words) and quant block (8 words) */
   g: number;
   q: number;
@@ -224,7 +263,7 @@ export function planQs8Conv(
   w: SparrowWasm,
   geo: ConvGeometry,
   out: Qs8Out,
-  kernel: Qs8ConvKernel,
+  kernel: AnyQs8ConvKernel,
   alloc: Alloc = (b) => w.alloc(b),
 ): Qs8ConvPlan {
   if (!kernel.supports(geo)) throw new SparrowError('invalid_argument', `${kernel.name} does not support this conv`);
@@ -246,7 +285,7 @@ export function runQs8Conv(w: SparrowWasm, plan: Qs8ConvPlan, x: number, wp: num
  */
 export function qs8Conv2d(
   w: SparrowWasm,
-  kernel: Qs8ConvKernel,
+  kernel: AnyQs8ConvKernel,
   x: Int8Array,
   xDims: readonly number[],
   W: Int8Array | Csr,
@@ -259,7 +298,14 @@ export function qs8Conv2d(
   const mark = w.mark();
   try {
     const plan = planQs8Conv(w, geo, out, kernel);
-    const wp = placeConvWeights(w, kernel.weights, W, geo.M, K, geo.groups);
+    const wp =
+      kernel.weights === 'c4'
+        ? W instanceof Int8Array
+          ? placeC4Weights(w, W, geo.M, K, geo.groups)
+          : (() => {
+              throw new SparrowError('invalid_argument', 'c4 weights must be dense');
+            })()
+        : placeConvWeights(w, kernel.weights, W, geo.M, K, geo.groups);
     const qp = putChannelParams(w, out),
       px = w.putBytes(x);
     const n = geo.M * geo.OH * geo.OW;

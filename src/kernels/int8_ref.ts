@@ -16,7 +16,7 @@
 // shift (the usual multipliers < 1), shift < 0 a left shift of the input (wrapping, as TFLite).
 
 import { convOutSize, type Conv2dAttrs } from './f32_ref.js';
-import { quantizeMultiplier, roundHalfEven } from '../quant/int8.js';
+import { int8QuantParams, quantizeMultiplier, roundHalfEven } from '../quant/int8.js';
 
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
@@ -165,6 +165,46 @@ export function qs8FcRef(M: number, N: number, K: number, x: Int8Array, w: Int8A
       let acc = 0;
       for (let k = 0; k < K; k++) acc = (acc + w[n * K + k]! * (x[b * K + k]! - out.zx)) | 0;
       y[b * N + n] = outputStageRef(acc, n, out);
+    }
+  }
+  return y;
+}
+
+/**
+ * Dynamic-range FC (qs8_dynfc_f32__wasmsimd): each row of x (M, K) float32 quantized with its own
+ * parameters int8QuantParams([min(0, min row), max(0, max row)]) (NaN ignored; a row with ±Inf
+ * throws, as int8QuantParams does), then y(m, n) = clamp(fround(fround(f32(acc)·fround(s_x·sw[n]))
+ * + bias[n]), lo, hi) with acc = Σ_k (x_q − z_x)·w(n, k) in int32. w (N, K) int8 row-major.
+ */
+export function qs8DynFcRef(
+  M: number,
+  N: number,
+  K: number,
+  x: Float32Array,
+  w: Int8Array,
+  sw: Float32Array,
+  bias: Float32Array,
+  lo = -Infinity,
+  hi = Infinity,
+): Float32Array {
+  const y = new Float32Array(M * N);
+  for (let m = 0; m < M; m++) {
+    const row = x.subarray(m * K, (m + 1) * K);
+    let min = 0,
+      max = 0;
+    for (const a of row) {
+      if (a < min) min = a;
+      if (a > max) max = a;
+    }
+    const p = int8QuantParams({ min, max });
+    const q = quantizeRef(row, p.scale, p.zeroPoint);
+    for (let n = 0; n < N; n++) {
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc = (acc + (q[k]! - p.zeroPoint) * w[n * K + k]!) | 0;
+      let v = Math.fround(Math.fround(acc) * Math.fround(p.scale * sw[n]!));
+      v = Math.fround(v + bias[n]!);
+      v = lo < v ? v : Math.fround(lo);
+      y[m * N + n] = v < hi ? v : Math.fround(hi);
     }
   }
   return y;
@@ -386,6 +426,21 @@ export function qs8MaxPoolRef(
         y[(c * OH + oh) * OW + ow] = m;
       }
   return { data: y, dims: [C, OH, OW] };
+}
+
+/**
+ * The range dynamic quantization takes of x: [min(0, min x), max(0, max x)], NaN ignored
+ * (qs8_minmax_f32__wasmsimd).
+ */
+export function minMaxRef(x: Float32Array): [number, number] {
+  let lo = 0,
+    hi = 0;
+  for (let i = 0; i < x.length; i++) {
+    const a = x[i]!;
+    if (a < lo) lo = a;
+    if (a > hi) hi = a;
+  }
+  return [lo, hi];
 }
 
 /**

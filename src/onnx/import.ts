@@ -33,7 +33,7 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Graph {
   return importModel(decodeModel(bytes), opts);
 }
 
-/** importOnnx for an already decoded ModelProto. */
+/** importOnnx for an already decoded ModelProto. @internal (onnx-proto types stay out of the published .d.ts) */
 export function importModel(model: onnx.IModelProto, opts: ImportOptions = {}): Graph {
   const g = model.graph;
   if (!g) throw new SparrowError('invalid_model', 'ONNX model has no graph');

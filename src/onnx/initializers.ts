@@ -128,6 +128,7 @@ const INT32_FIELD_RANGE: Readonly<Partial<Record<TensorDtype, [number, number]>>
  * a value is out of range for its type; SparrowError('unsupported_op') for BOOL (read by
  * src/onnx/attributes.ts), STRING, complex, float8, int4/uint4, int2/uint2, float4, and for
  * external data.
+ * @internal (onnx-proto types stay out of the published .d.ts)
  */
 export function tensorFromProto(t: onnx.ITensorProto): OnnxTensor {
   const name = t.name ?? '';
@@ -275,6 +276,7 @@ function isConstantNode(node: onnx.INodeProto): boolean {
 /**
  * All graph initializers (in file order) followed by the tensors of Constant nodes (in node
  * order). Top-level graph only: subgraphs of If/Loop/Scan are not searched.
+ * @internal (onnx-proto types stay out of the published .d.ts)
  */
 export function listInitializers(model: onnx.IModelProto): ListedTensor[] {
   const graph = model.graph;
@@ -297,6 +299,7 @@ const MAX_FOLLOW = 16; // Reshape/Identity hops followed when tracing a weight t
  * stored tensor's `name` / `storedDims`; the data is the same (C-order reshape). Inputs that
  * are not constants, or not floats, are skipped; a tensor used by several nodes is listed once
  * (first use). Only the tensors actually needed are decoded.
+ * @internal (onnx-proto types stay out of the published .d.ts)
  */
 export function weightTensors(model: onnx.IModelProto): WeightTensor[] {
   const graph = model.graph;

@@ -128,12 +128,12 @@ function nextFloat32Down(x: number): number {
  * maxAbs near the float32 maximum, the scale is nudged down until 127 * scale is finite in
  * float32, so dequantization never overflows to Infinity.
  */
-export function channelScale(maxAbs: number): number {
+export function channelScale(maxAbs: number, qmax = INT8_QMAX): number {
   if (maxAbs === 0) return 1;
-  let s = Math.fround(maxAbs / INT8_QMAX);
+  let s = Math.fround(maxAbs / qmax);
   if (s === 0) s = nextFloat32Up(0); // underflow: smallest positive subnormal
-  while (maxAbs / s > INT8_QMAX + 0.5) s = nextFloat32Up(s);
-  while (!Number.isFinite(Math.fround(INT8_QMAX * s))) s = nextFloat32Down(s);
+  while (maxAbs / s > qmax + 0.5) s = nextFloat32Up(s);
+  while (!Number.isFinite(Math.fround(qmax * s))) s = nextFloat32Down(s);
   return s;
 }
 
@@ -142,7 +142,7 @@ export function channelScale(maxAbs: number): number {
  * w: (outer, C, inner) flattened in C order, shape `dims`. Throws SparrowError('invalid_argument')
  * for a shape/length mismatch, a bad axis, or a non-finite weight.
  */
-export function quantizePerChannelInt8(w: Float32Array, dims: number[], axis: number): QuantizedInt8 {
+export function quantizePerChannelInt8(w: Float32Array, dims: number[], axis: number, qmax = INT8_QMAX): QuantizedInt8 {
   const { outer, channels, inner } = layout(w.length, dims, axis);
 
   // Pass 1: max |w| per channel. maxAbs: (C)
@@ -163,7 +163,7 @@ export function quantizePerChannelInt8(w: Float32Array, dims: number[], axis: nu
 
   // Scales: (C)
   const scales = new Float32Array(channels);
-  for (let c = 0; c < channels; c++) scales[c] = channelScale(maxAbs[c]!);
+  for (let c = 0; c < channels; c++) scales[c] = channelScale(maxAbs[c]!, qmax);
 
   // Pass 2: q = clamp(roundHalfEven(w / scale_c), -127, 127). q: same shape as w
   const q = new Int8Array(w.length);
@@ -173,8 +173,8 @@ export function quantizePerChannelInt8(w: Float32Array, dims: number[], axis: nu
       const base = (o * channels + c) * inner;
       for (let i = 0; i < inner; i++) {
         let r = roundHalfEven(w[base + i]! / s);
-        if (r > INT8_QMAX) r = INT8_QMAX;
-        else if (r < -INT8_QMAX) r = -INT8_QMAX;
+        if (r > qmax) r = qmax;
+        else if (r < -qmax) r = -qmax;
         q[base + i] = r; // -0 stores as 0
       }
     }

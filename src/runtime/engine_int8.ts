@@ -48,7 +48,8 @@ import { consumers, type Graph } from '../ir/graph.js';
 import type { CodedInt8 } from '../format/graph.js';
 import { decodeInt8Ref } from '../codec/int8.js';
 import { int8QuantParams, quantizePerChannelInt8 } from '../quant/int8.js';
-import { csrLayout, SPARSE_DENSITY } from '../kernels/int8.js';
+import { csrLayout, E_RANGE, SPARSE_DENSITY } from '../kernels/int8.js';
+import { fitsInt7 } from '../format/graph.js';
 import { csrFromDense } from '../kernels/int8_ref.js';
 import { WasmEngine, type EngineOptions } from './engine.js';
 import type { FuseOptions } from '../ir/fuse.js';
@@ -94,6 +95,14 @@ export interface Int8EngineOptions extends EngineOptions {
    *            parameters (zero point − 128).
    */
   requant?: 'fixed' | 'onnx';
+  /**
+   * Dense convs whose int8 weights all lie in [−64, 63] (the file's quant.i7, or scanned at load
+   * for files without it) run on the c4 kernel (QS8_CONV_C4: bit-identical to the c2 kernel).
+   * Default: when the WASM module is the relaxed build (build/sparrow.relaxed.wasm), where that
+   * kernel uses i32x4.relaxed_dot_i8x16_i7x16_add_s; true on the plain build runs the same
+   * kernel with plain SIMD (tests), false never uses it.
+   */
+  relaxed?: boolean;
 }
 
 /** Dynamic mode: how many weight layers next to the outputs run in float32 (Int8EngineOptions.floatHead). */
@@ -140,9 +149,11 @@ export interface QWeight {
   coded?: CodedInt8;
   /** coded, stored transposed (K, N) (FC weights of MatMul / Gemm transB = 0) */
   codedT?: CodedInt8;
+  /** every value in [−64, 63] (the file's quant.i7; scanned when the file does not say); lazy */
+  i7(): boolean;
 }
 
-export type PlaceFormat = 'c2' | 'csr16' | 'raw' | 'csr';
+export type PlaceFormat = 'c2' | 'c4' | 'csr16' | 'raw' | 'csr';
 export interface CsrPtrs {
   rowPtr: number;
   col: number;
@@ -204,6 +215,11 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
 
   get requant(): 'fixed' | 'onnx' {
     return this.#opts.requant ?? 'fixed';
+  }
+
+  /** Int8EngineOptions.relaxed (default: the module is the relaxed build); never with scalar kernels */
+  get relaxedConv(): boolean {
+    return !this.#scalar && (this.#opts.relaxed ?? this.w.relaxed);
   }
 
   get sparseFcDensity(): number {
@@ -290,7 +306,9 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       let dense: Int8Array | undefined;
       const raw = (): Int8Array => decodeInt8Ref(c.codec, c.payload, n);
       const d = axis === 0 ? () => (dense ??= raw()) : () => (dense ??= transpose(raw(), K, N));
-      w = { key, N, K, scales: c.scales, nnz: this.#nnzOf(c, n), dense: d, ...(axis === 0 ? { coded: c } : { codedT: c }) };
+      let i7 = c.i7;
+      const fits = (): boolean => (i7 ??= fitsInt7(d()));
+      w = { key, N, K, scales: c.scales, nnz: this.#nnzOf(c, n), dense: d, i7: fits, ...(axis === 0 ? { coded: c } : { codedT: c }) };
     } else {
       const t = L.constOf(name);
       if (!t || t.dtype !== 'float32') throw new SparrowError('unsupported_op', `weight '${name}' is not a float32 constant`);
@@ -299,7 +317,8 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       const qd = axis === 0 ? q.q : transpose(q.q, K, N);
       let nnz = 0;
       for (let i = 0; i < qd.length; i++) if (qd[i] !== 0) nnz++;
-      w = { key, N, K, scales: q.scales, nnz, dense: () => qd };
+      let i7: boolean | undefined;
+      w = { key, N, K, scales: q.scales, nnz, dense: () => qd, i7: () => (i7 ??= fitsInt7(qd)) };
     }
     this.#weights.set(key, w);
     return w;
@@ -375,6 +394,11 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       case 'c2': {
         const b = ex.qs8_conv2d_packed_w_bytes(N, K, pl.groups);
         if (b < 0) throw new SparrowError('internal', `qs8_conv2d_packed_w_bytes failed (status ${b})`);
+        return { perm: a16(b), temp: decode + a16(n) };
+      }
+      case 'c4': {
+        const b = ex.qs8_conv2d_packed_w_c4_bytes(N, K, pl.groups);
+        if (b < 0) throw new SparrowError('internal', `qs8_conv2d_packed_w_c4_bytes failed (status ${b})`);
         return { perm: a16(b), temp: decode + a16(n) };
       }
       case 'csr16': {
@@ -454,6 +478,14 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       ok(ex.qs8_conv2d_pack_w(N, K, groups, src, dst), 'qs8_conv2d_pack_w');
       return;
     }
+    if (format === 'c4') {
+      const src = c ? (c.codec === 0 && c.payload.length === n ? W.put(c.payload) : this.#decodeDenseTemp(c, n)) : W.putBytes(w.dense());
+      const st = ex.qs8_conv2d_pack_w_c4(N, K, groups, src, dst);
+      if (st === E_RANGE)
+        throw new SparrowError('corrupt_stream', `weight ${w.key} is marked 7-bit (quant.i7) but holds values outside [-64, 63]`);
+      ok(st, 'qs8_conv2d_pack_w_c4');
+      return;
+    }
     // a CSR written in place by the decoder: int8 values for the sparse FC, int16 ones for the
     // sparse conv (its kernel's layout, assembly/int8/sparse.ts: no pack step)
     const nnz = w.nnz;
@@ -484,6 +516,9 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
 
   protected lower(g: Graph): CompiledPlan {
     const P = new PlanBuilder(g, this.w);
+    // dynamic mode: integer and bool values (masks, positions, shapes) live in the arena as in
+    // sparrow-f32, so the float32 engine's kernels run them, with no JS per run
+    if (!this.#opts.ranges && !this.#scalar) P.arenaAll = true;
     try {
       const L = new Int8Lower(
         P,

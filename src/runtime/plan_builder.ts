@@ -187,6 +187,11 @@ export class PlanBuilder {
    * kernels can read and write them; otherwise (the int8 engine) they live in `js` during a run.
    */
   arenaAll = false;
+  /**
+   * The int8 engine's NaN check of a fallback output stored as int8 (`name`): called once while
+   * lowering, the function it returns sees the float32 data before each quantization.
+   */
+  quantizeCheck: ((name: string) => (data: Float32Array) => void) | undefined;
 
   constructor(
     readonly g: Graph,
@@ -285,14 +290,15 @@ export class PlanBuilder {
         const o = outForm(name);
         this.define(name, o.form, o.qp);
         writes.push(name);
-        return { name, info, form: o.form as Form | undefined, qp: o.qp };
+        const check = o.form === 'i8' ? this.quantizeCheck?.(name) : undefined;
+        return { name, info, form: o.form as Form | undefined, qp: o.qp, check };
       }
       if (this.arenaAll) {
         this.define(name, 'native');
         writes.push(name);
-        return { name, info, form: 'native' as Form | undefined, qp: undefined };
+        return { name, info, form: 'native' as Form | undefined, qp: undefined, check: undefined };
       }
-      return { name, info, form: undefined, qp: undefined };
+      return { name, info, form: undefined, qp: undefined, check: undefined };
     });
     this.steps.push({
       label: n.name,
@@ -317,8 +323,10 @@ export class PlanBuilder {
             }
             const p = ptrs[j]!;
             if (o.form === 'f32') W.f32(p, t.data.length).set(t.data as Float32Array);
-            else if (o.form === 'i8') W.i8(p, t.data.length).set(quantizeRef(t.data as Float32Array, o.qp!.scale, o.qp!.zp));
-            else if (o.form === 'native')
+            else if (o.form === 'i8') {
+              o.check?.(t.data as Float32Array);
+              W.i8(p, t.data.length).set(quantizeRef(t.data as Float32Array, o.qp!.scale, o.qp!.zp));
+            } else if (o.form === 'native')
               W.u8(p, t.data.byteLength).set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
             else this.js.set(o.name, t);
           });

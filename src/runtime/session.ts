@@ -24,9 +24,172 @@ import { isPendingData, type CodedInt8 } from '../format/graph.js';
 import { extractQdq } from '../ir/qdq.js';
 import { lowerQOperator } from '../ir/qoperator.js';
 import { CODEC_RAW } from '../codec/int8.js';
+import { MAGIC, parseHeaderPrefix } from '../format/container.js';
 
 export type EngineName = 'reference' | 'sparrow-f32' | 'sparrow-int8';
 const ENGINES: readonly string[] = ['reference', 'sparrow-f32', 'sparrow-int8'];
+/**
+ * The names an `engine` option takes: the three EngineNames, and 'sparrow-ref', another spelling
+ * of 'reference' (the CLI's earlier name), accepted silently. `session.engine` is always an EngineName.
+ */
+export type EngineOption = EngineName | 'sparrow-ref';
+const ALIASES: Readonly<Record<string, EngineName>> = { 'sparrow-ref': 'reference' };
+
+/** The EngineName an engine option stands for; SparrowError('invalid_argument') for an unknown one. */
+export function engineName(e: string): EngineName {
+  const n = ALIASES[e] ?? e;
+  if (!ENGINES.includes(n))
+    throw new SparrowError(
+      'invalid_argument',
+      `engine '${String(e)}' is not available (available: ${ENGINES.join(', ')}; sparrow-ref = reference)`,
+    );
+  return n as EngineName;
+}
+
+/** What Session.create reads a model from: a path (Node), a URL, the bytes, or a stream of them. */
+export type ModelSource = string | URL | Uint8Array | ArrayBuffer | ReadableStream<Uint8Array> | Blob | Response;
+
+/** A tensor as run() takes it: Sparrow's `{ dtype, dims, data }`, onnxruntime's `{ type, dims, data }` or an onnxruntime Tensor. */
+export interface TensorLike {
+  dtype?: string;
+  /** onnxruntime's name of dtype */
+  type?: string;
+  dims: readonly number[];
+  data: Tensor['data'];
+}
+
+/** A tensor run() returns: `type` is `dtype` under onnxruntime's name (not enumerable). */
+export type OutputTensor = Tensor & { readonly type: Tensor['dtype'] };
+
+/** onnxruntime-web's InferenceSession.ValueMetadata, as Session.inputMetadata / outputMetadata give it. */
+export interface ValueMetadata {
+  name: string;
+  isTensor: true;
+  type: Tensor['dtype'];
+  /** dims; a dimension that depends on the inputs is '?' (onnxruntime: its symbolic name) */
+  shape: ReadonlyArray<number | string>;
+}
+
+export interface RunOptions {
+  /** the outputs to return (default: all, in outputNames order) */
+  outputs?: readonly string[];
+}
+
+/** True when the bytes start with the `.sparrow` magic. */
+export function isSparrowBytes(b: Uint8Array): boolean {
+  return b.length >= MAGIC.length && MAGIC.every((m, i) => b[i] === m);
+}
+
+/** True when a `.sparrow` file's metadata has static activation ranges (the header alone is read). */
+export function hasActivationRanges(bytes: Uint8Array): boolean {
+  let h: ReturnType<typeof parseHeaderPrefix>;
+  try {
+    h = parseHeaderPrefix(bytes.subarray(0, Math.min(bytes.length, 64)));
+    if ('need' in h) h = parseHeaderPrefix(bytes.subarray(0, Math.min(bytes.length, h.need)));
+  } catch {
+    return false; // not a readable .sparrow header: the loader reports why
+  }
+  if ('need' in h) return false;
+  const r = h.meta['activationRanges'];
+  return !!r && typeof r === 'object' && Object.keys(r).length > 0;
+}
+
+/**
+ * The documented default engine of a model: 'sparrow-int8' for a `.sparrow` file with static
+ * activation ranges (`sparrow compress --calib`), 'sparrow-f32' for every other model.
+ */
+export function defaultEngine(bytes: Uint8Array): EngineName {
+  return isSparrowBytes(bytes) && hasActivationRanges(bytes) ? 'sparrow-int8' : 'sparrow-f32';
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    n += value.length;
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+async function fetchBytes(url: string | URL): Promise<Uint8Array> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new SparrowError('io_error', `cannot fetch ${String(url)}: ${(e as Error).message}`);
+  }
+  if (!res.ok) throw new SparrowError('io_error', `cannot fetch ${String(url)}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+const isNode = (): boolean => typeof process !== 'undefined' && !!(process as { versions?: { node?: string } }).versions?.node;
+
+async function readPath(path: string | URL): Promise<Uint8Array> {
+  const spec = 'node:fs/promises';
+  const fs = (await import(/* @vite-ignore */ spec)) as typeof import('node:fs/promises');
+  try {
+    return new Uint8Array(await fs.readFile(path));
+  } catch (e) {
+    throw new SparrowError('io_error', `cannot read ${String(path)}: ${(e as Error).message}`);
+  }
+}
+
+/** The bytes of a model source. */
+export async function readModelSource(source: ModelSource): Promise<Uint8Array> {
+  if (source instanceof Uint8Array) return source;
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  if (typeof Response !== 'undefined' && source instanceof Response) {
+    if (!source.ok) throw new SparrowError('io_error', `cannot read ${source.url || 'the response'}: HTTP ${source.status}`);
+    return new Uint8Array(await source.arrayBuffer());
+  }
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
+  if (typeof ReadableStream !== 'undefined' && source instanceof ReadableStream) return readAll(source);
+  if (source instanceof URL) return source.protocol === 'file:' && isNode() ? readPath(source) : fetchBytes(source);
+  if (typeof source === 'string') {
+    if (/^(https?|data|blob):/i.test(source)) return fetchBytes(source);
+    if (/^file:/i.test(source)) return readPath(new URL(source));
+    if (isNode()) return readPath(source);
+    return fetchBytes(new URL(source, (globalThis as { location?: { href: string } }).location?.href));
+  }
+  throw new SparrowError(
+    'invalid_argument',
+    `cannot read a model from ${Object.prototype.toString.call(source)}: pass a path, URL, Uint8Array, ArrayBuffer, Blob, Response or ReadableStream`,
+  );
+}
+
+/** A feed as the engines take it (Sparrow's Tensor) from any TensorLike. */
+function toTensor(name: string, t: TensorLike | Tensor): Tensor {
+  if (!t || typeof t !== 'object') throw new SparrowError('invalid_argument', `input '${name}' is not a tensor`);
+  const like = t as TensorLike;
+  const dtype = like.dtype ?? like.type;
+  if (typeof dtype !== 'string')
+    throw new SparrowError(
+      'invalid_argument',
+      `input '${name}' has no dtype (Sparrow: { dtype, dims, data }; onnxruntime: { type, dims, data })`,
+    );
+  if (!like.dims || typeof (like.dims as ArrayLike<number>).length !== 'number')
+    throw new SparrowError('invalid_argument', `input '${name}' has no dims`);
+  const dims = Array.from(like.dims, Number);
+  if (like.dtype === dtype && Array.isArray(like.dims)) return t as Tensor;
+  return { dtype: dtype as Tensor['dtype'], dims, data: like.data };
+}
+
+function withType(t: Tensor): OutputTensor {
+  if (!Object.prototype.hasOwnProperty.call(t, 'type') && Object.isExtensible(t))
+    Object.defineProperty(t, 'type', { get: () => t.dtype, enumerable: false, configurable: true });
+  return t as OutputTensor;
+}
 
 export type { FallbackOp, EngineMemoryStats, EngineMemoryLimits };
 
@@ -51,8 +214,12 @@ export interface SessionReport extends OptimizeReport {
 }
 
 export interface SessionOptions {
-  /** execution engine (default: 'reference' for fromOnnx / fromGraph, 'sparrow-f32' for fromSparrow) */
-  engine?: EngineName;
+  /**
+   * execution engine. Session.create, fromUrl and fromSparrow: 'sparrow-int8' for a `.sparrow`
+   * file with static activation ranges, else 'sparrow-f32' (defaultEngine). fromOnnx and
+   * fromGraph keep their earlier default, 'reference' (the TS oracle).
+   */
+  engine?: EngineOption;
   /**
    * sparrow-f32: a compiled build/sparrow.wasm (browsers and Workers pass theirs); in Node it is
    * compiled from disk when omitted
@@ -71,6 +238,11 @@ export interface SessionOptions {
   kernels?: 'simd' | 'scalar';
   /** sparrow-int8: weight density at or below which a Conv layer uses the sparse kernel (default SPARSE_DENSITY) */
   sparseDensity?: number;
+  /**
+   * sparrow-int8: run dense convs with 7-bit weights on the c4 kernel (Int8EngineOptions.relaxed;
+   * default: when the WASM module is the relaxed build)
+   */
+  relaxed?: boolean;
   /**
    * sparrow-int8, dynamic mode: weight layers within this many weight layers of a graph output
    * run in float32 (default 3: the output layer and the two before it; 0 quantizes every layer)
@@ -166,6 +338,10 @@ function nodeModule(): Promise<WebAssembly.Module | undefined> {
     .catch(() => undefined);
 }
 
+function metadataOf(name: string, i: ValueInfo): ValueMetadata {
+  return { name, isTensor: true, type: i.dtype, shape: (i.dims ?? []).map((d) => (d < 0 ? '?' : d)) };
+}
+
 export class Session {
   readonly engine: EngineName;
   readonly inputNames: readonly string[];
@@ -182,6 +358,7 @@ export class Session {
   #preprocessing: Preprocessing | null = null;
   #compression: CompressionRecord | null = null;
   #maxBatch: number | null = null;
+  #disposed = false;
   /** the coded int8 weights the engine was given (their payloads are views of the file) */
   #coded: ReadonlyMap<string, CodedInt8> = new Map();
 
@@ -195,6 +372,7 @@ export class Session {
         ...(opts.wasmModule ? { wasmModule: opts.wasmModule } : {}),
         ...(opts.kernels ? { kernels: opts.kernels } : {}),
         ...(opts.sparseDensity !== undefined ? { sparseDensity: opts.sparseDensity } : {}),
+        ...(opts.relaxed !== undefined ? { relaxed: opts.relaxed } : {}),
         ...(opts.floatHead !== undefined ? { floatHead: opts.floatHead } : {}),
         ...(opts.quantizeLayer ? { quantizeLayer: opts.quantizeLayer } : {}),
         ...(opts.passes ? { passes: opts.passes } : {}),
@@ -240,10 +418,8 @@ export class Session {
    * files only). Async so that engines needing WebAssembly compilation fit the same API.
    */
   static async fromOnnx(bytes: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
-    const engine = opts.engine ?? 'reference';
-    if (!ENGINES.includes(engine)) {
-      throw new SparrowError('invalid_argument', `engine '${String(engine)}' is not available (available: ${ENGINES.join(', ')})`);
-    }
+    const engine = engineName(opts.engine ?? 'reference');
+    opts = { ...opts, engine };
     // loaded once per process (src/runtime/onnx_import.ts); not counted in loadMs, which
     // measures this model as it did when the importer was a static import
     const importOnnx = await onnxImporter();
@@ -257,19 +433,26 @@ export class Session {
   }
 
   /**
-   * Fetches an ONNX model (http(s) in Node, any URL `fetch` takes in browsers and Workers) and
-   * loads it like fromOnnx (so not in the Worker or `sparrow-edge/browser` bundles, which have
-   * no ONNX importer). HTTP errors → SparrowError('io_error').
+   * Loads a model of either format from a path (Node), a URL, its bytes or a stream of them: a
+   * `.sparrow` file is recognised by its magic, anything else is read as ONNX (not in the Worker
+   * or `sparrow-edge/browser` bundles, which have no ONNX importer). The engine defaults to
+   * defaultEngine(bytes): 'sparrow-int8' for a `.sparrow` file with static activation ranges,
+   * 'sparrow-f32' otherwise. Read/fetch errors → SparrowError('io_error').
    */
-  static async fromUrl(url: string | URL, opts: SessionOptions = {}): Promise<Session> {
-    let res: Response;
-    try {
-      res = await fetch(url);
-    } catch (e) {
-      throw new SparrowError('io_error', `cannot fetch ${String(url)}: ${(e as Error).message}`);
-    }
-    if (!res.ok) throw new SparrowError('io_error', `cannot fetch ${String(url)}: HTTP ${res.status}`);
-    return Session.fromOnnx(new Uint8Array(await res.arrayBuffer()), opts);
+  static async create(source: ModelSource, opts: SessionOptions & { read?: ReadOptions } = {}): Promise<Session> {
+    const bytes = await readModelSource(source);
+    const engine = engineName(opts.engine ?? defaultEngine(bytes));
+    if (isSparrowBytes(bytes)) return Session.fromSparrow(bytes, { ...opts, engine });
+    const { read: _read, ...rest } = opts;
+    return Session.fromOnnx(bytes, { ...rest, engine });
+  }
+
+  /**
+   * Fetches a model (http(s) in Node, any URL `fetch` takes in browsers and Workers) and loads it
+   * like Session.create: either format, the same default engine. HTTP errors → SparrowError('io_error').
+   */
+  static async fromUrl(url: string | URL, opts: SessionOptions & { read?: ReadOptions } = {}): Promise<Session> {
+    return Session.create(await fetchBytes(url), opts);
   }
 
   /**
@@ -277,14 +460,12 @@ export class Session {
    * is validated and rebuilt, int8 weights are dequantized to float32 (q·scale per channel) and
    * the graph runs on 'sparrow-f32' by default; 'sparrow-int8' keeps the weights int8 (decoded in WASM
    * into the kernel layouts) and uses the file's static activation ranges when it has them.
+   * Default engine: 'sparrow-int8' when the file has activation ranges, else 'sparrow-f32'.
    * The file's preprocessing is available as `session.preprocessing`. Throws SparrowError:
    * the container's codes, 'corrupt_metadata' (a bad graph), 'unsupported_op'.
    */
   static async fromSparrow(bytes: Uint8Array, opts: SessionOptions & { read?: ReadOptions } = {}): Promise<Session> {
-    const engine = opts.engine ?? 'sparrow-f32';
-    if (!ENGINES.includes(engine)) {
-      throw new SparrowError('invalid_argument', `engine '${String(engine)}' is not available (available: ${ENGINES.join(', ')})`);
-    }
+    const engine = engineName(opts.engine ?? defaultEngine(bytes));
     const t0 = performance.now();
     const int8 = engine === 'sparrow-int8';
     // the WASM module compiles (V8 background threads) while the file is read and validated
@@ -318,10 +499,7 @@ export class Session {
   }
 
   static #create(graph: Graph, opts: SessionOptions, how: CreateHow = {}): Session {
-    const engine = opts.engine ?? 'reference';
-    if (!ENGINES.includes(engine)) {
-      throw new SparrowError('invalid_argument', `engine '${String(engine)}' is not available (available: ${ENGINES.join(', ')})`);
-    }
+    const engine = engineName(opts.engine ?? 'reference');
     // a graph read from a file is fresh and was optimized before it was written: the passes
     // would find nothing to do (unless the caller asks for input shapes or other passes)
     const again = !how.fromFile || !!opts.inputShapes || !!opts.passes;
@@ -361,10 +539,51 @@ export class Session {
    * Runs the model. `feeds` maps every input name to a tensor of the input's dtype whose dims
    * match inputInfo (-1 = any). Throws SparrowError('invalid_argument') for bad feeds.
    */
-  async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
-    if (this.#f32) return this.#f32.run(feeds);
-    if (this.#i8) return this.#i8.run(feeds);
-    return runReference(this.#graph, feeds);
+  async run(feeds: Record<string, Tensor | TensorLike>, options?: RunOptions | readonly string[]): Promise<Record<string, OutputTensor>> {
+    if (this.#disposed) throw new SparrowError('invalid_argument', 'this session was disposed');
+    const wanted = Array.isArray(options) ? (options as readonly string[]) : (options as RunOptions | undefined)?.outputs;
+    if (wanted) {
+      for (const n of wanted)
+        if (!this.outputNames.includes(n))
+          throw new SparrowError('invalid_argument', `'${n}' is not an output of this model (outputs: ${this.outputNames.join(', ')})`);
+    }
+    if (!feeds || typeof feeds !== 'object') throw new SparrowError('invalid_argument', 'feeds must map input names to tensors');
+    const ts: Record<string, Tensor> = {};
+    for (const [k, v] of Object.entries(feeds)) ts[k] = toTensor(k, v);
+    const all = this.#f32 ? await this.#f32.run(ts) : this.#i8 ? await this.#i8.run(ts) : await runReference(this.#graph, ts);
+    const out: Record<string, OutputTensor> = {};
+    for (const n of wanted ?? Object.keys(all)) out[n] = withType(all[n]!);
+    return out;
+  }
+
+  /** onnxruntime's ValueMetadata of each input, in inputNames order. */
+  get inputMetadata(): readonly ValueMetadata[] {
+    return this.inputNames.map((n) => metadataOf(n, this.inputInfo[n]!));
+  }
+
+  /** onnxruntime's ValueMetadata of each output, in outputNames order. */
+  get outputMetadata(): readonly ValueMetadata[] {
+    return this.outputNames.map((n) => metadataOf(n, this.outputInfo[n]!));
+  }
+
+  /**
+   * Frees what the session holds (compiled plans; the engine and the model's buffers become
+   * garbage once the session is no longer referenced). run() afterwards throws. Idempotent.
+   */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.dropPlans();
+    this.#disposed = true;
+  }
+
+  /** onnxruntime's name of dispose(). */
+  async release(): Promise<void> {
+    this.dispose();
+  }
+
+  /** true after dispose() */
+  get disposed(): boolean {
+    return this.#disposed;
   }
 
   /** Bytes of WASM linear memory the engine holds (sparrow-f32), undefined for the reference engine. */

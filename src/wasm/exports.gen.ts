@@ -138,6 +138,8 @@ export interface WasmExports {
   qs8_fc_1x4c8__wasmsimd(M: i32, N: i32, K: i32, x: usize, w: usize, q: usize, qp: usize, y: usize, work: usize): i32;
   /** assembly/int8/gemm/qs8_fc_work_bytes */
   qs8_fc_work_bytes(K: i32): i32;
+  /** assembly/int8/gemm/qs8_dynfc_f32__wasmsimd */
+  qs8_dynfc_f32__wasmsimd(M: i32, N: i32, K: i32, x: usize, w: usize, sb: usize, flo: f32, fhi: f32, y: usize, work: usize): i32;
   /** assembly/int8/sparse/qs8_spfc_1x1__scalar */
   qs8_spfc_1x1__scalar(
     M: i32,
@@ -181,6 +183,8 @@ export interface WasmExports {
   qs8_dequantize__wasmsimd(n: i32, x: usize, scale: f32, zp: i32, y: usize): i32;
   /** assembly/int8/ops/qs8_remap__wasm */
   qs8_remap__wasm(n: i32, tab: usize, x: usize, y: usize, fill: i32): i32;
+  /** assembly/int8/ops/qs8_minmax_f32__wasmsimd */
+  qs8_minmax_f32__wasmsimd(n: i32, x: usize, out: usize): i32;
   /** assembly/int8/peak/qs8_peak__wasmsimd */
   qs8_peak__wasmsimd(iters: i32): i32;
   /** assembly/f32/deconv/f32_deconv2d__wasmsimd */
@@ -197,6 +201,33 @@ export interface WasmExports {
   f32_attention__wasmsimd(d: usize, q: usize, k: usize, v: usize, m: usize, o: usize, work: usize): i32;
   /** assembly/f32/attention/f32_attention_work_bytes */
   f32_attention_work_bytes(d: usize): i32;
+  /** assembly/int8/relaxed/qs8_relaxed_build */
+  qs8_relaxed_build(): i32;
+  /** assembly/int8/relaxed/qs8_conv2d_packed_w_c4_bytes */
+  qs8_conv2d_packed_w_c4_bytes(M: i32, K: i32, groups: i32): i32;
+  /** assembly/int8/relaxed/qs8_conv2d_pack_w_c4 */
+  qs8_conv2d_pack_w_c4(M: i32, K: i32, groups: i32, w: usize, dst: usize): i32;
+  /** assembly/int8/relaxed/qs8_conv2d_c4_work_bytes */
+  qs8_conv2d_c4_work_bytes(g: usize): i32;
+  /** assembly/int8/relaxed/qs8_conv2d_4x8c4__wasmrelaxed */
+  qs8_conv2d_4x8c4__wasmrelaxed(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32;
+  /** assembly/int8/relaxed/qs8_conv2d_4x8c4_range__wasmrelaxed */
+  qs8_conv2d_4x8c4_range__wasmrelaxed(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize, n0: i32, n1: i32): i32;
+  /** assembly/obc/obc_prune_rows__wasmsimd */
+  obc_prune_rows__wasmsimd(
+    w: usize,
+    hinv: usize,
+    mask: usize,
+    rows: i32,
+    K: i32,
+    targets: usize,
+    nmN: i32,
+    nmM: i32,
+    work: usize,
+    trace: usize,
+  ): void;
+  /** assembly/obc/obc_work_bytes */
+  obc_work_bytes(K: i32): usize;
   /** assembly/f32ops/binary/f32_add_bcast__wasmsimd */
   f32_add_bcast__wasmsimd(d: usize, a: usize, b: usize, y: usize): void;
   /** assembly/f32ops/binary/f32_sub_bcast__wasmsimd */
@@ -279,4 +310,6 @@ export interface WasmExports {
   f32_layernorm_ops__wasmsimd(x: usize, w: usize, b: usize, y: usize, outer: i32, n: i32, eps: f32): void;
   /** assembly/f32ops/tnorm/f32_rmsnorm_ops__wasmsimd */
   f32_rmsnorm_ops__wasmsimd(x: usize, w: usize, y: usize, outer: i32, n: i32, eps: f32, mode: i32): void;
+  /** assembly/f32ops/nonfinite/f32_has_nan__wasmsimd */
+  f32_has_nan__wasmsimd(x: usize, n: usize): i32;
 }

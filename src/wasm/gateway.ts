@@ -75,8 +75,15 @@ export class SparrowWasm {
    */
   maxBytes = Infinity;
 
+  /**
+   * true for build/sparrow.relaxed.wasm (asc --enable relaxed-simd): its c4 conv kernel uses
+   * i32x4.relaxed_dot_i8x16_i7x16_add_s (assembly/int8/relaxed.ts); false for the plain build
+   */
+  readonly relaxed: boolean;
+
   private constructor(exports: WasmExports) {
     this.exports = exports;
+    this.relaxed = exports.qs8_relaxed_build() === 1;
     this.base = this.exports.heapBase();
     this.top = this.base;
   }

@@ -14,7 +14,9 @@
 //      session's JS-side bytes (src/worker/cache.ts).
 // A later load of the stored model (another isolate, after eviction) applies the stored figures
 // without measuring again.
-import wasmModule from '../../build/sparrow.wasm';
+import plainModule from '../../build/sparrow.wasm';
+import relaxedModule from '../../build/sparrow.relaxed.wasm';
+import { relaxedSimdSupported } from '../wasm/features.js';
 import { isSparrowError, type SparrowError } from '../errors.js';
 import { decodeInt8Ref } from '../codec/int8.js';
 import { readContainer, DType, type ParsedHeader } from '../format/container.js';
@@ -25,6 +27,13 @@ import { HttpError } from './errors.js';
 import type { LoadedModel, Loader } from './cache.js';
 import { readBlob, type StoredFigures, type VersionEntry } from './store.js';
 import type { R2Bucket } from './env.js';
+
+/**
+ * The kernels: the relaxed-SIMD build where workerd validates its dot product (7-bit dense convs
+ * on i32x4.relaxed_dot_i8x16_i7x16_add_s, bit-identical to the plain build: assembly/int8/relaxed.ts).
+ * Its layouts are never larger than the plain build's, so figures stored by either fit both.
+ */
+export const wasmModule: WebAssembly.Module = relaxedSimdSupported() ? relaxedModule : plainModule;
 
 const PAGE = 65536;
 const pages = (n: number): number => Math.ceil(n / PAGE) * PAGE;

@@ -10,8 +10,16 @@
 //
 // Keys are content hash + engine: a new version is a new key and old entries just age out.
 // Concurrent misses of one key share one load; a hit never decodes again.
+//
+// No request ever awaits a promise another request created: workerd cancels the continuations of
+// a request whose promise came from a request that ended or was cancelled, and reports a request
+// that waits on nothing of its own as hung ("The Workers runtime canceled this request because it
+// detected that your Worker's code had hung"; seen under the soak). Whoever waits (for the load
+// slot, a model's run, a load of the same key, room in the budget) polls shared state on its own
+// timers (`until`), and gives up with 503 `busy` after WAIT_LIMIT_MS.
 import type { Session } from '../runtime/session.js';
 import { HttpError } from './errors.js';
+import { until } from './wait.js';
 
 /** What a load hands the cache. */
 export interface LoadedModel {
@@ -30,10 +38,10 @@ export interface CachedModel extends LoadedModel {
   jsBytes: number;
   /** capBytes + jsBytes: what the cache charges */
   readonly chargeBytes: number;
-  /** runs in progress or queued (a busy model is never evicted) */
+  /** pins: requests holding the model (a busy model is never evicted) */
   busy: number;
-  /** the end of the last run queued (runs are serialized: the engine's plans and arenas are shared) */
-  tail: Promise<void>;
+  /** a run is in progress (runs are serialized: the engine's plans and arenas are shared) */
+  running: boolean;
 }
 
 /** A load: `need` is its charge when known (stored figures), else the cache offers what it can. */
@@ -48,6 +56,9 @@ export interface CacheStats {
   /** Σ charges of the cached models */
   bytes: number;
   limit: number;
+  /** loads in flight (distinct keys) and loads waiting for a running model to finish */
+  loading: number;
+  waiting: number;
   hits: number;
   misses: number;
   decodes: number;
@@ -74,12 +85,12 @@ const isTooLarge = (e: unknown): boolean => typeof e === 'object' && e !== null 
 
 export class ModelCache {
   readonly #entries = new Map<string, CachedModel>(); // Map order = recency (oldest first)
-  readonly #loading = new Map<string, { pins: number; p: Promise<CachedModel> }>();
+  readonly #loading = new Set<string>(); // keys being loaded
   #charged = 0;
   #reserved = 0;
   #peak = 0;
-  #loadQueue: Promise<void> = Promise.resolve();
-  #waiters: Array<() => void> = [];
+  #loadBusy = false;
+  #waiting = 0;
   readonly stats = { hits: 0, misses: 0, decodes: 0, evictions: 0, waits: 0 };
   constructor(public limit: number) {}
 
@@ -95,7 +106,14 @@ export class ModelCache {
   }
 
   snapshot(): CacheStats {
-    return { entries: this.#entries.size, bytes: this.#charged, limit: this.limit, ...this.stats };
+    return {
+      entries: this.#entries.size,
+      bytes: this.#charged,
+      limit: this.limit,
+      loading: this.#loading.size,
+      waiting: this.#waiting,
+      ...this.stats,
+    };
   }
 
   memory(): MemoryStats {
@@ -125,6 +143,7 @@ export class ModelCache {
     jsBytes: number;
     maxBatch: number;
     plans: number;
+    busy: number;
   }> {
     return [...this.#entries.values()].map((e) => ({
       key: e.key,
@@ -134,6 +153,7 @@ export class ModelCache {
       jsBytes: e.session.jsBytes(),
       maxBatch: e.maxBatch,
       plans: e.session.memoryStats()?.plans ?? 0,
+      busy: e.busy,
     }));
   }
 
@@ -157,44 +177,39 @@ export class ModelCache {
 
   /** Runs `fn` on an acquired model after its other runs (the engine's plans and arenas are shared by them). */
   async run<T>(m: CachedModel, fn: () => Promise<T>): Promise<T> {
-    // plain awaits, no promise returned from a then-callback: a rejection of `fn` is handled
-    // where it happens (workerd reports one adopted a tick later as unhandled)
-    const prev = m.tail;
-    let done!: () => void;
-    m.tail = new Promise<void>((r) => (done = r));
+    await until(() => !m.running, 'waiting for a run of the same model');
+    m.running = true;
     try {
-      await prev;
       return await fn();
     } finally {
-      done();
+      m.running = false;
     }
   }
 
   /**
    * The cached model for `key`, loading it (once) on a miss, pinned: it cannot be evicted until
-   * `release`. Concurrent misses of one key share one load.
+   * `release`. Concurrent misses of one key share one load (the others wait for it to end and
+   * look again).
    */
   async acquire(key: string, loader: Loader): Promise<CachedModel> {
-    const hit = this.#entries.get(key);
-    if (hit) {
-      this.stats.hits++;
-      this.#entries.delete(key);
-      this.#entries.set(key, hit);
-      hit.busy++;
-      return hit;
-    }
-    const joining = this.#loading.get(key);
-    if (joining) {
-      this.stats.hits++;
-      joining.pins++;
-      return joining.p;
+    for (;;) {
+      const hit = this.#entries.get(key);
+      if (hit) {
+        this.stats.hits++;
+        this.#entries.delete(key);
+        this.#entries.set(key, hit);
+        hit.busy++;
+        return hit;
+      }
+      if (!this.#loading.has(key)) break;
+      await until(() => !this.#loading.has(key), 'waiting for a load of the same model');
+      // loaded (or failed: then this request tries itself), unless evicted meanwhile
+      if (!this.#entries.has(key)) break;
     }
     this.stats.misses++;
-    const rec: { pins: number; p: Promise<CachedModel> } = { pins: 1, p: Promise.resolve(undefined as never) };
-    rec.p = this.#exclusive(() => this.#load(key, loader, () => rec.pins));
-    this.#loading.set(key, rec);
+    this.#loading.add(key);
     try {
-      return await rec.p;
+      return await this.#exclusive(() => this.#load(key, loader));
     } finally {
       this.#loading.delete(key);
     }
@@ -204,8 +219,6 @@ export class ModelCache {
   release(m: CachedModel): void {
     m.busy--;
     this.#remeasure(m);
-    const w = this.#waiters.splice(0);
-    for (const wake of w) wake();
   }
 
   /**
@@ -214,11 +227,11 @@ export class ModelCache {
    * the whole budget (everything idle evicted). SparrowError 'too_large' passes through when even
    * that is not enough.
    */
-  async #load(key: string, loader: Loader, pins: () => number): Promise<CachedModel> {
+  async #load(key: string, loader: Loader): Promise<CachedModel> {
     const again = this.#entries.get(key);
     if (again) {
-      // loaded while this one waited for the queue
-      again.busy += pins();
+      // loaded while this one waited for the slot
+      again.busy++;
       return again;
     }
     this.stats.decodes++;
@@ -238,12 +251,12 @@ export class ModelCache {
         throw e;
       }
       this.#reserve(-cap);
-      return this.#insert(key, loaded, pins);
+      return this.#insert(key, loaded);
     }
   }
 
   /** Adds a loaded model, evicting idle ones as needed (and waiting for running ones). */
-  async #insert(key: string, loaded: LoadedModel, pins: () => number): Promise<CachedModel> {
+  async #insert(key: string, loaded: LoadedModel): Promise<CachedModel> {
     const jsBytes = loaded.session.jsBytes();
     const charge = loaded.capBytes + jsBytes;
     if (charge > this.limit) {
@@ -266,8 +279,8 @@ export class ModelCache {
       get chargeBytes() {
         return this.capBytes + this.jsBytes;
       },
-      busy: pins(),
-      tail: Promise.resolve(),
+      busy: 1,
+      running: false,
     };
     this.#entries.set(key, entry);
     this.#charged += charge;
@@ -291,7 +304,18 @@ export class ModelCache {
       }
       if (this.#entries.size === 0) return; // nothing left to free: the caller's limit check decides
       this.stats.waits++;
-      await new Promise<void>((r) => this.#waiters.push(r));
+      const pinned = this.#entries.size;
+      const busy = [...this.#entries.values()].reduce((a, e) => a + e.busy, 0);
+      this.#waiting++;
+      try {
+        // until a pin is released or an entry leaves
+        await until(
+          () => this.#entries.size !== pinned || [...this.#entries.values()].reduce((a, e) => a + e.busy, 0) < busy,
+          'waiting for running models to make room',
+        );
+      } finally {
+        this.#waiting--;
+      }
     }
   }
 
@@ -327,14 +351,12 @@ export class ModelCache {
 
   /** One load (or admission) at a time. */
   async #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const prev = this.#loadQueue;
-    let done!: () => void;
-    this.#loadQueue = new Promise<void>((r) => (done = r));
+    await until(() => !this.#loadBusy, 'waiting for the load slot');
+    this.#loadBusy = true;
     try {
-      await prev;
       return await fn();
     } finally {
-      done();
+      this.#loadBusy = false;
     }
   }
 

@@ -32,11 +32,15 @@ export const HTTP_CODES = {
   max_tokens_exceeded: 400,
   not_a_decoder: 422,
   not_an_encoder: 422,
+  // /classify (src/worker/classify.ts)
+  not_a_classifier: 422,
   no_tokenizer: 422,
   conflict: 409,
   internal: 500,
   /** R2 failed or timed out; nothing half-done is visible; retry after Retry-After seconds */
   storage_unavailable: 503,
+  /** the isolate waited too long for a load slot, a model's run or memory; retry after Retry-After seconds */
+  busy: 503,
 } as const satisfies Record<string, number>;
 export type HttpCode = keyof typeof HTTP_CODES;
 

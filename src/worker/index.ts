@@ -19,7 +19,7 @@
  * Storage layout, atomicity and R2 faults (503): store.ts. Admission: admit.ts. The memory-bounded
  * model cache: cache.ts. Request bodies: infer.ts.
  */
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type Next } from 'hono';
 import '../ops/ref/index.js';
 import { isSparrowError } from '../errors.js';
 import type { Session, EngineName } from '../runtime/session.js';
@@ -42,16 +42,18 @@ import {
 } from './store.js';
 import { ModelCache, type CachedModel } from './cache.js';
 import { checkContainer, effectiveMaxBatch, loadError, loadModel, modelKey, storedLoader } from './admit.js';
-import { bodyKind, feedsFromJson, feedsFromNpy, outputToNpy, outputsToJson } from './infer.js';
+import { bodyKind, feedsFromJson, feedsFromNpy, outputToNpy, outputsToJson, readBody } from './infer.js';
 import { registerTextRoutes } from './text_routes.js';
+import { registerClassifyRoute } from './classify.js';
 
 const MiB = 1024 * 1024;
 const DEFAULTS = { maxModelBytes: 16 * MiB, maxInferBytes: 4 * MiB, cacheBytes: 96 * MiB, r2TimeoutMs: 10_000 };
 const WORKER_ENGINES: readonly EngineName[] = ['sparrow-int8', 'sparrow-f32', 'reference'];
+const ALIASES: Readonly<Record<string, EngineName>> = { 'sparrow-ref': 'reference' };
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const REVALIDATE = 'public, no-cache';
 
-type App = { Bindings: Env };
+export type App = { Bindings: Env };
 type Ctx = Context<App>;
 
 function intVar(v: string | undefined, dflt: number): number {
@@ -60,7 +62,7 @@ function intVar(v: string | undefined, dflt: number): number {
 }
 
 function engineOf(env: Env): EngineName {
-  const e = (env.ENGINE ?? 'sparrow-int8') as EngineName;
+  const e = (ALIASES[env.ENGINE ?? ''] ?? env.ENGINE ?? 'sparrow-int8') as EngineName;
   if (!WORKER_ENGINES.includes(e)) throw new HttpError('internal', `ENGINE '${e}' is not one of ${WORKER_ENGINES.join(', ')}`);
   return e;
 }
@@ -106,41 +108,6 @@ async function requireAdmin(c: Ctx): Promise<void> {
       'www-authenticate': 'Bearer realm="sparrow"',
     });
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// bodies with a byte limit: Content-Length is checked first, then the bytes are counted
-
-async function readBody(req: Request, limit: number, what: string): Promise<Uint8Array> {
-  const cl = req.headers.get('content-length');
-  if (cl !== null) {
-    const n = Number(cl);
-    if (!Number.isSafeInteger(n) || n < 0) throw new HttpError('invalid_request', `bad Content-Length ${JSON.stringify(cl)}`);
-    if (n > limit) throw new HttpError('payload_too_large', `${what} is ${n} bytes; the limit is ${limit}`);
-  }
-  if (!req.body) return new Uint8Array(0);
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      // stop reading (the rest is never buffered); the runtime discards it with the request
-      reader.releaseLock();
-      throw new HttpError('payload_too_large', `${what} exceeds the limit of ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const ch of chunks) {
-    out.set(ch, o);
-    o += ch.byteLength;
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -218,6 +185,23 @@ async function runWithin(m: CachedModel, feeds: Parameters<Session['run']>[0]): 
 export const app = new Hono<App>({ strict: true });
 
 app.onError((err, c) => toErrorResponse(err, c.req.method));
+
+// A client that goes away cancels its request's pending work in workerd: a handler stopped between
+// two awaits would never run its `finally` (a load's place in the cache's queue, a pin), and every
+// later request waiting on that promise would hang ("cross-request promise cancellation"). So
+// every model route runs to its end through waitUntil (an inference or a load: seconds, under the
+// 30 s waitUntil allows); /generate streams release their model from the stream's cancel.
+app.use('/v1/models/:ref/*', keepRunning);
+app.use('/v1/models/:ref', keepRunning);
+async function keepRunning(c: Context<App>, next: Next): Promise<void> {
+  const done = next();
+  try {
+    c.executionCtx.waitUntil(done.catch(() => undefined));
+  } catch {
+    // no ExecutionContext (app.fetch called without one): nothing can cancel us either
+  }
+  await done;
+}
 app.notFound((c) =>
   toErrorResponse(new HttpError('not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), c.req.method),
 );
@@ -290,7 +274,7 @@ app.on(['GET', 'HEAD'], '/v1/models/:ref', async (c) => {
 
 app.put('/v1/models/:ref', async (c) => {
   await requireAdmin(c);
-  const { id, version } = parseRef(c.req.param('ref'));
+  const { id, version } = parseRef(c.req.param('ref'), { create: true });
   if (version !== null) throw new HttpError('invalid_id', 'PUT to /v1/models/<id> (versions are assigned by the server)');
   const maxBytes = intVar(c.env.MAX_MODEL_BYTES, DEFAULTS.maxModelBytes);
   const budget = budgetOf(c.env);
@@ -388,6 +372,7 @@ app.post('/v1/models/:ref/infer', async (c) => {
 });
 app.all('/v1/models/:ref/infer', methodNotAllowed('POST'));
 registerTextRoutes(app, modelCache);
+registerClassifyRoute(app, modelCache);
 
 /**
  * This isolate's memory (tracked: charges of the cached models + loads in flight, never above the
@@ -405,6 +390,57 @@ app.get('/v1/_stats', async (c) => {
   });
 });
 app.all('/v1/_stats', methodNotAllowed('GET, HEAD'));
+
+export type { Env, R2Bucket } from './env.js';
+export type { ModelCache } from './cache.js';
+
+/** Options of createApp. */
+export interface CreateAppOptions {
+  /**
+   * Bindings and vars laid over the Worker's `env` for this app (e.g. `{ ENGINE: 'sparrow-f32' }`,
+   * or `{ MODELS: env.OTHER_BUCKET }` when your R2 binding has another name); the names are
+   * those of wrangler.toml [vars] (src/worker/env.ts)
+   */
+  env?: Partial<Env> | ((env: Env) => Partial<Env>);
+  /** path prefix the routes answer under, e.g. '/ml' (default: none); not needed with `app.mount('/ml', sparrow.fetch)` */
+  basePath?: string;
+}
+
+/**
+ * Builds the Sparrow model API as a Hono app, to mount in your own Worker:
+ *
+ *   import { Hono } from 'hono';
+ *   import { createApp } from 'sparrow-edge/worker';
+ *   const app = new Hono();
+ *   app.mount('/ml', createApp().fetch);      // or: app.route('/', createApp({ basePath: '/ml' }))
+ *   export default app;
+ *
+ * The routes are those of ../shared/CONTRACT.md; every app of an isolate shares its model cache.
+ * Your wrangler.toml needs the MODELS R2 binding (or `env`) and the `*.wasm` CompiledWasm rule.
+ */
+export function createApp(options: CreateAppOptions = {}): Hono<App> {
+  const base = (options.basePath ?? '').replace(/\/+$/, '');
+  if (base !== '' && !base.startsWith('/')) throw new TypeError(`basePath must start with '/': ${options.basePath}`);
+  const outer = new Hono<App>({ strict: true });
+  outer.all('*', (c) => {
+    let req = c.req.raw;
+    if (base !== '') {
+      const url = new URL(req.url);
+      if (url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return c.notFound();
+      url.pathname = url.pathname.slice(base.length) || '/';
+      req = new Request(url, req);
+    }
+    const over = typeof options.env === 'function' ? options.env(c.env) : options.env;
+    let ctx: unknown;
+    try {
+      ctx = c.executionCtx;
+    } catch {
+      ctx = undefined; // no ExecutionContext (tests, Node)
+    }
+    return app.fetch(req, over ? { ...c.env, ...over } : c.env, ctx as never);
+  });
+  return outer;
+}
 
 export default {
   fetch(request: Request, env: Env, ctx?: unknown): Response | Promise<Response> {

@@ -216,3 +216,38 @@ export function outputToNpy(t: Tensor): Uint8Array {
   const data = t.dtype === 'bool' ? new Uint8Array(t.data as Uint8Array) : t.data;
   return writeNpy(data, [...t.dims], t.dtype === 'float16' ? 'float16' : undefined);
 }
+
+// ---------------------------------------------------------------------------------------------
+// bodies with a byte limit: Content-Length is checked first, then the bytes are counted
+
+export async function readBody(req: Request, limit: number, what: string): Promise<Uint8Array> {
+  const cl = req.headers.get('content-length');
+  if (cl !== null) {
+    const n = Number(cl);
+    if (!Number.isSafeInteger(n) || n < 0) throw new HttpError('invalid_request', `bad Content-Length ${JSON.stringify(cl)}`);
+    if (n > limit) throw new HttpError('payload_too_large', `${what} is ${n} bytes; the limit is ${limit}`);
+  }
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      // stop reading (the rest is never buffered); the runtime discards it with the request
+      reader.releaseLock();
+      throw new HttpError('payload_too_large', `${what} exceeds the limit of ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const ch of chunks) {
+    out.set(ch, o);
+    o += ch.byteLength;
+  }
+  return out;
+}

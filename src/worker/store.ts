@@ -18,6 +18,7 @@
 // Every R2 call goes through guardBucket: an error or a timeout becomes 503 storage_unavailable
 // with Retry-After.
 import { HttpError } from './errors.js';
+import { until } from './wait.js';
 import { hasBody, type R2Bucket, type R2Object, type R2ObjectBody, type R2Range } from './env.js';
 
 /** Model ids: 1-64 of [a-z0-9._-], lowercase, starting with a letter or digit, not ending with '.', no '..'. */
@@ -60,12 +61,18 @@ export interface Pointer extends VersionEntry {
   deleted?: true;
 }
 
-/** `<id>` or `<id>@<version>` (URL-decoded path segment) → parts; 400 on anything else. */
-export function parseRef(raw: string): { id: string; version: number | null } {
+/**
+ * `<id>` or `<id>@<version>` (URL-decoded path segment) → parts; 400 on anything else.
+ * Ids are case-insensitive and stored lowercase: a read (`create` false) folds `MNIST-8` to
+ * `mnist-8`, so one model never has two names; a PUT (`create` true) must use the canonical
+ * lowercase spelling.
+ */
+export function parseRef(raw: string, opts: { create?: boolean } = {}): { id: string; version: number | null } {
   if (raw.length === 0) throw new HttpError('invalid_id', 'empty model id');
   if (raw.length > 80) throw new HttpError('invalid_id', `model id is ${raw.length} characters; at most 64 are allowed`);
   const at = raw.indexOf('@');
-  const id = at < 0 ? raw : raw.slice(0, at);
+  const given = at < 0 ? raw : raw.slice(0, at);
+  const id = opts.create ? given : given.toLowerCase();
   if (!isModelId(id)) {
     throw new HttpError(
       'invalid_id',
@@ -199,20 +206,17 @@ export async function readBlob(bucket: R2Bucket, id: string, sha: string): Promi
   return new Uint8Array(await o.arrayBuffer());
 }
 
-// Per-isolate serialization of writes to one id (R2 conditional puts cover other isolates).
-const writeLocks = new Map<string, Promise<unknown>>();
-function withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
-  const prev = writeLocks.get(id) ?? Promise.resolve();
-  const next = prev.then(fn, fn);
-  const settled = next.then(
-    () => undefined,
-    () => undefined,
-  );
-  writeLocks.set(id, settled);
-  void settled.then(() => {
-    if (writeLocks.get(id) === settled) writeLocks.delete(id);
-  });
-  return next;
+// Per-isolate serialization of writes to one id (R2 conditional puts cover other isolates): a flag
+// per id, waited for on the waiter's own timers (src/worker/wait.ts), never a promise chain.
+const writeLocks = new Set<string>();
+async function withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+  await until(() => !writeLocks.has(id), `waiting for another write to '${id}'`);
+  writeLocks.add(id);
+  try {
+    return await fn();
+  } finally {
+    writeLocks.delete(id);
+  }
 }
 
 /** Deletes those of `keys` that were uploaded at or before `before` (a blob put again since is kept). */

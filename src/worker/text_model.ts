@@ -12,7 +12,7 @@ import type { Env } from './env.js';
 import { HttpError } from './errors.js';
 import type { ModelCache } from './cache.js';
 import { modelKey, storedLoader } from './admit.js';
-import { isJsonType } from './infer.js';
+import { isJsonType, readBody } from './infer.js';
 import { guardBucket, readBlob, resolve, type VersionEntry } from './store.js';
 
 /** The vars of wrangler.toml read here (beside Env's). */
@@ -43,29 +43,7 @@ export async function readJsonObject(req: Request, limit: number, example: strin
   const ct = req.headers.get('content-type');
   if (!isJsonType(ct))
     throw new HttpError('unsupported_media_type', `the body must be JSON (application/json), not ${ct}; send ${example}`);
-  const cl = req.headers.get('content-length');
-  if (cl !== null && Number(cl) > limit) throw new HttpError('payload_too_large', `the body is ${cl} bytes; the limit is ${limit}`);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (req.body) {
-    const reader = req.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > limit) {
-        reader.releaseLock();
-        throw new HttpError('payload_too_large', `the body exceeds the limit of ${limit} bytes`);
-      }
-      chunks.push(value);
-    }
-  }
-  const bytes = new Uint8Array(total);
-  let o = 0;
-  for (const c of chunks) {
-    bytes.set(c, o);
-    o += c.byteLength;
-  }
+  const bytes = await readBody(req, limit, 'the body');
   let v: unknown;
   try {
     v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
@@ -104,20 +82,20 @@ export interface LoadedText {
 }
 
 // Tokenizers per content hash (a few KB to a few MB each; most recent last). A hash names exact
-// bytes, so an entry never goes stale.
+// bytes, so an entry never goes stale. Values, never promises: a request must not await a promise
+// another request created (workerd may cancel it: src/worker/cache.ts).
 const TEXT_CACHE_ENTRIES = 16;
-const texts = new Map<string, Promise<TextModel | null>>();
+const texts = new Map<string, TextModel | null>();
 
 function textFromBytes(bytes: Uint8Array, maxBytes: number): TextModel | null {
   return textModelOf(readContainer(bytes, { maxBytes, maxDecodedBytes: 8 * maxBytes }));
 }
 
-function rememberText(sha: string, p: Promise<TextModel | null>): Promise<TextModel | null> {
+function rememberText(sha: string, t: TextModel | null): TextModel | null {
   texts.delete(sha);
-  texts.set(sha, p);
+  texts.set(sha, t);
   while (texts.size > TEXT_CACHE_ENTRIES) texts.delete(texts.keys().next().value!);
-  p.catch(() => texts.delete(sha));
-  return p;
+  return t;
 }
 
 /**
@@ -146,7 +124,13 @@ export async function loadText(env: TextEnv, cache: ModelCache, id: string, vers
       budget,
       // (a bad tokenizer fails /generate and /embed below, not the session)
       onBytes: (bytes) => {
-        if (!texts.has(entry.sha256)) void rememberText(entry.sha256, (async () => textFromBytes(bytes, maxBytes))());
+        if (!texts.has(entry.sha256)) {
+          try {
+            rememberText(entry.sha256, textFromBytes(bytes, maxBytes));
+          } catch {
+            // read again (and the error reported) below
+          }
+        }
       },
     }),
   );
@@ -158,11 +142,8 @@ export async function loadText(env: TextEnv, cache: ModelCache, id: string, vers
   };
   try {
     // the session may come from a PUT or another engine's load: read the tokenizer from the blob then
-    const text = await (texts.get(entry.sha256) ??
-      rememberText(
-        entry.sha256,
-        blob().then((b) => textFromBytes(b, maxBytes)),
-      ));
+    const known = texts.get(entry.sha256);
+    const text = known !== undefined ? known : rememberText(entry.sha256, textFromBytes(await blob(), maxBytes));
     return { id, entry, engine, session: model.session, text, run: (fn) => cache.run(model, fn), release };
   } catch (e) {
     release();

@@ -13,7 +13,11 @@ interface Examples {
   compressExamples(o?: { log?: (s: string) => void }): Promise<Array<{ id: string; file: string }>>;
 }
 
-/** TEST_MNIST_B64 / TEST_RESNET_B64 (the .sparrow files) and TEST_DIGITS_B64 / TEST_LABELS_B64 (16 held-out MNIST digits). */
+/**
+ * TEST_MNIST_B64 / TEST_RESNET_B64 (the .sparrow files), TEST_DIGITS_B64 / TEST_LABELS_B64 (16
+ * held-out MNIST digits), TEST_RESNET7_B64 / TEST_RESNET7_EXPECTED (test/fixtures/int8: the 7-bit
+ * ResNet-20 and Node's output bits).
+ */
 export async function exampleBindings(): Promise<Record<string, string>> {
   const examples = (await import(pathToFileURL(join(ROOT, 'scripts', 'examples.js')).href)) as Examples;
   const models = await examples.compressExamples({ log: (s) => process.stderr.write(`${s}\n`) });
@@ -24,5 +28,8 @@ export async function exampleBindings(): Promise<Record<string, string>> {
     TEST_RESNET_B64: b64('resnet20-cifar10'),
     TEST_DIGITS_B64: calib('mnist-t10k-9000-9015.npy'),
     TEST_LABELS_B64: calib('mnist-t10k-9000-9015-labels.npy'),
+    // the relaxed-SIMD check (test/workers/relaxed.workers.test.ts): ResNet-20 with 7-bit weights and Node's outputs
+    TEST_RESNET7_B64: readFileSync(join(ROOT, 'test', 'fixtures', 'int8', 'resnet20.static7.sparrow')).toString('base64'),
+    TEST_RESNET7_EXPECTED: readFileSync(join(ROOT, 'test', 'fixtures', 'int8', 'resnet20.static7.expected.json'), 'utf8'),
   };
 }

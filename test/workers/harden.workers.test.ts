@@ -5,7 +5,7 @@
 // declared sizes, and R2 as the test sees it through its own binding.
 import { env, exports } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import wasmModule from '../../build/sparrow.wasm';
+import { wasmModule } from '../../src/worker/admit.js';
 import { readContainer } from '../../src/format/container.js';
 import { encodeInt8 } from '../../src/codec/int8.js';
 import { parseNpy, writeNpy } from '../../src/io/npy.js';
@@ -101,7 +101,8 @@ describe('issue 15 reproductions', () => {
     const r = await infer('r2-resnet', pixels(32), 'application/x-npy');
     expect(r.status).toBe(200);
     await r.arrayBuffer();
-    // oracle: an independent session of the same bytes after the same batch sizes
+    // oracle: an independent session of the same bytes after the same batch sizes, on the module
+    // the Worker uses (the relaxed-SIMD build where workerd validates it: other packed layouts)
     const s = await Session.fromSparrow(RESNET, { engine: 'sparrow-int8', wasmModule });
     const zeros = (b: number) => ({ input: { dtype: 'float32' as const, dims: [b, 3, 32, 32], data: new Float32Array(b * 3072) } });
     await s.run(zeros(1));
@@ -259,8 +260,21 @@ describe('issue 15 reproductions', () => {
     const before = await snapshot();
     for (const id of ['MNIST-8', 'mnist-8.', 'Mnist-8', 'a.', 'x..y']) {
       expect(await errorOf(await put(id, MNIST)), id).toMatchObject({ status: 400, code: 'invalid_id' });
+    }
+    for (const id of ['mnist-8.', 'a.', 'x..y']) {
       expect((await errorOf(await req(`/v1/models/${id}`))).code, id).toBe('invalid_id');
     }
     expect(await snapshot()).toBe(before);
+  });
+
+  it('smaller: reads fold case, so MNIST-8 names the one model mnist-8 (never a second one)', async () => {
+    const id = 'case-fold';
+    expect((await put(id, MNIST)).status).toBe(201);
+    const lower = await req(`/v1/models/${id}`);
+    const upper = await req(`/v1/models/CASE-Fold`);
+    expect(upper.status).toBe(200);
+    expect(upper.headers.get('etag')).toBe(lower.headers.get('etag'));
+    expect(new Uint8Array(await upper.arrayBuffer())).toEqual(new Uint8Array(await lower.arrayBuffer()));
+    expect((await errorOf(await req(`/v1/models/CASE-FOLD-2`))).code).toBe('model_not_found');
   });
 });

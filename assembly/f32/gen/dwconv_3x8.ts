@@ -57,9 +57,9 @@ function dwChannelS1(plane: usize, koff: usize, kk: usize, wk: usize, bv: v128, 
         kp += 4; wp += 4;
       }
       if (clamp) {
-        a0 = f32x4.pmin(vmax, f32x4.pmax(vmin, a0)); a1 = f32x4.pmin(vmax, f32x4.pmax(vmin, a1));
-        b0 = f32x4.pmin(vmax, f32x4.pmax(vmin, b0)); b1 = f32x4.pmin(vmax, f32x4.pmax(vmin, b1));
-        c0 = f32x4.pmin(vmax, f32x4.pmax(vmin, c0)); c1 = f32x4.pmin(vmax, f32x4.pmax(vmin, c1));
+        a0 = f32x4.pmin(f32x4.pmax(a0, vmin), vmax); a1 = f32x4.pmin(f32x4.pmax(a1, vmin), vmax);
+        b0 = f32x4.pmin(f32x4.pmax(b0, vmin), vmax); b1 = f32x4.pmin(f32x4.pmax(b1, vmin), vmax);
+        c0 = f32x4.pmin(f32x4.pmax(c0, vmin), vmax); c1 = f32x4.pmin(f32x4.pmax(c1, vmin), vmax);
       }
       const left = <isize>(oW - ow), o0 = out0 + (ow << 2);
       storeQuad(o0, a0, left); storeQuad(o0 + 16, a1, left - 4);
@@ -94,9 +94,9 @@ function dwChannelS2(plane: usize, koff: usize, kk: usize, wk: usize, bv: v128, 
         kp += 4; wp += 4;
       }
       if (clamp) {
-        a0 = f32x4.pmin(vmax, f32x4.pmax(vmin, a0)); a1 = f32x4.pmin(vmax, f32x4.pmax(vmin, a1));
-        b0 = f32x4.pmin(vmax, f32x4.pmax(vmin, b0)); b1 = f32x4.pmin(vmax, f32x4.pmax(vmin, b1));
-        c0 = f32x4.pmin(vmax, f32x4.pmax(vmin, c0)); c1 = f32x4.pmin(vmax, f32x4.pmax(vmin, c1));
+        a0 = f32x4.pmin(f32x4.pmax(a0, vmin), vmax); a1 = f32x4.pmin(f32x4.pmax(a1, vmin), vmax);
+        b0 = f32x4.pmin(f32x4.pmax(b0, vmin), vmax); b1 = f32x4.pmin(f32x4.pmax(b1, vmin), vmax);
+        c0 = f32x4.pmin(f32x4.pmax(c0, vmin), vmax); c1 = f32x4.pmin(f32x4.pmax(c1, vmin), vmax);
       }
       const left = <isize>(oW - ow), o0 = out0 + (ow << 2);
       storeQuad(o0, a0, left); storeQuad(o0 + 16, a1, left - 4);
@@ -131,9 +131,9 @@ function dwChannelSN(plane: usize, koff: usize, kk: usize, wk: usize, bv: v128, 
         kp += 4; wp += 4;
       }
       if (clamp) {
-        a0 = f32x4.pmin(vmax, f32x4.pmax(vmin, a0)); a1 = f32x4.pmin(vmax, f32x4.pmax(vmin, a1));
-        b0 = f32x4.pmin(vmax, f32x4.pmax(vmin, b0)); b1 = f32x4.pmin(vmax, f32x4.pmax(vmin, b1));
-        c0 = f32x4.pmin(vmax, f32x4.pmax(vmin, c0)); c1 = f32x4.pmin(vmax, f32x4.pmax(vmin, c1));
+        a0 = f32x4.pmin(f32x4.pmax(a0, vmin), vmax); a1 = f32x4.pmin(f32x4.pmax(a1, vmin), vmax);
+        b0 = f32x4.pmin(f32x4.pmax(b0, vmin), vmax); b1 = f32x4.pmin(f32x4.pmax(b1, vmin), vmax);
+        c0 = f32x4.pmin(f32x4.pmax(c0, vmin), vmax); c1 = f32x4.pmin(f32x4.pmax(c1, vmin), vmax);
       }
       const left = <isize>(oW - ow), o0 = out0 + (ow << 2);
       storeQuad(o0, a0, left); storeQuad(o0 + 16, a1, left - 4);

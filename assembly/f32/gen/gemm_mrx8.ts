@@ -43,7 +43,7 @@ function ukernel_1x8(mr: usize, nc: usize, kc: usize, a: usize, lda: usize, w: u
       w += 32;
     }
     if (clamp) {
-      acc0x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x0)); acc0x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x1));
+      acc0x0 = f32x4.pmin(f32x4.pmax(acc0x0, vmin), vmax); acc0x1 = f32x4.pmin(f32x4.pmax(acc0x1, vmin), vmax);
     }
     if (nc >= 8) {
       v128.store(c0, acc0x0); v128.store(c0, acc0x1, 16); c0 += 32;
@@ -95,8 +95,8 @@ function ukernel_2x8(mr: usize, nc: usize, kc: usize, a: usize, lda: usize, w: u
       w += 32;
     }
     if (clamp) {
-      acc0x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x0)); acc0x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x1));
-      acc1x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc1x0)); acc1x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc1x1));
+      acc0x0 = f32x4.pmin(f32x4.pmax(acc0x0, vmin), vmax); acc0x1 = f32x4.pmin(f32x4.pmax(acc0x1, vmin), vmax);
+      acc1x0 = f32x4.pmin(f32x4.pmax(acc1x0, vmin), vmax); acc1x1 = f32x4.pmin(f32x4.pmax(acc1x1, vmin), vmax);
     }
     if (nc >= 8) {
       v128.store(c0, acc0x0); v128.store(c0, acc0x1, 16); c0 += 32;
@@ -158,9 +158,9 @@ function ukernel_3x8(mr: usize, nc: usize, kc: usize, a: usize, lda: usize, w: u
       w += 32;
     }
     if (clamp) {
-      acc0x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x0)); acc0x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x1));
-      acc1x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc1x0)); acc1x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc1x1));
-      acc2x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc2x0)); acc2x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc2x1));
+      acc0x0 = f32x4.pmin(f32x4.pmax(acc0x0, vmin), vmax); acc0x1 = f32x4.pmin(f32x4.pmax(acc0x1, vmin), vmax);
+      acc1x0 = f32x4.pmin(f32x4.pmax(acc1x0, vmin), vmax); acc1x1 = f32x4.pmin(f32x4.pmax(acc1x1, vmin), vmax);
+      acc2x0 = f32x4.pmin(f32x4.pmax(acc2x0, vmin), vmax); acc2x1 = f32x4.pmin(f32x4.pmax(acc2x1, vmin), vmax);
     }
     if (nc >= 8) {
       v128.store(c0, acc0x0); v128.store(c0, acc0x1, 16); c0 += 32;
@@ -232,10 +232,10 @@ function ukernel_4x8(mr: usize, nc: usize, kc: usize, a: usize, lda: usize, w: u
       w += 32;
     }
     if (clamp) {
-      acc0x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x0)); acc0x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x1));
-      acc1x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc1x0)); acc1x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc1x1));
-      acc2x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc2x0)); acc2x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc2x1));
-      acc3x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc3x0)); acc3x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc3x1));
+      acc0x0 = f32x4.pmin(f32x4.pmax(acc0x0, vmin), vmax); acc0x1 = f32x4.pmin(f32x4.pmax(acc0x1, vmin), vmax);
+      acc1x0 = f32x4.pmin(f32x4.pmax(acc1x0, vmin), vmax); acc1x1 = f32x4.pmin(f32x4.pmax(acc1x1, vmin), vmax);
+      acc2x0 = f32x4.pmin(f32x4.pmax(acc2x0, vmin), vmax); acc2x1 = f32x4.pmin(f32x4.pmax(acc2x1, vmin), vmax);
+      acc3x0 = f32x4.pmin(f32x4.pmax(acc3x0, vmin), vmax); acc3x1 = f32x4.pmin(f32x4.pmax(acc3x1, vmin), vmax);
     }
     if (nc >= 8) {
       v128.store(c0, acc0x0); v128.store(c0, acc0x1, 16); c0 += 32;
@@ -295,7 +295,7 @@ function ukernel_1x8_ind(mr: usize, nc: usize, kc: usize, a: usize, lda: usize, 
       kp += 4;
     }
     if (clamp) {
-      acc0x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x0)); acc0x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x1));
+      acc0x0 = f32x4.pmin(f32x4.pmax(acc0x0, vmin), vmax); acc0x1 = f32x4.pmin(f32x4.pmax(acc0x1, vmin), vmax);
     }
     if (nc >= 8) {
       v128.store(c0, acc0x0); v128.store(c0, acc0x1, 16); c0 += 32;
@@ -350,8 +350,8 @@ function ukernel_2x8_ind(mr: usize, nc: usize, kc: usize, a: usize, lda: usize, 
       kp += 4;
     }
     if (clamp) {
-      acc0x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x0)); acc0x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x1));
-      acc1x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc1x0)); acc1x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc1x1));
+      acc0x0 = f32x4.pmin(f32x4.pmax(acc0x0, vmin), vmax); acc0x1 = f32x4.pmin(f32x4.pmax(acc0x1, vmin), vmax);
+      acc1x0 = f32x4.pmin(f32x4.pmax(acc1x0, vmin), vmax); acc1x1 = f32x4.pmin(f32x4.pmax(acc1x1, vmin), vmax);
     }
     if (nc >= 8) {
       v128.store(c0, acc0x0); v128.store(c0, acc0x1, 16); c0 += 32;
@@ -416,9 +416,9 @@ function ukernel_3x8_ind(mr: usize, nc: usize, kc: usize, a: usize, lda: usize, 
       kp += 4;
     }
     if (clamp) {
-      acc0x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x0)); acc0x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x1));
-      acc1x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc1x0)); acc1x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc1x1));
-      acc2x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc2x0)); acc2x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc2x1));
+      acc0x0 = f32x4.pmin(f32x4.pmax(acc0x0, vmin), vmax); acc0x1 = f32x4.pmin(f32x4.pmax(acc0x1, vmin), vmax);
+      acc1x0 = f32x4.pmin(f32x4.pmax(acc1x0, vmin), vmax); acc1x1 = f32x4.pmin(f32x4.pmax(acc1x1, vmin), vmax);
+      acc2x0 = f32x4.pmin(f32x4.pmax(acc2x0, vmin), vmax); acc2x1 = f32x4.pmin(f32x4.pmax(acc2x1, vmin), vmax);
     }
     if (nc >= 8) {
       v128.store(c0, acc0x0); v128.store(c0, acc0x1, 16); c0 += 32;
@@ -493,10 +493,10 @@ function ukernel_4x8_ind(mr: usize, nc: usize, kc: usize, a: usize, lda: usize, 
       kp += 4;
     }
     if (clamp) {
-      acc0x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x0)); acc0x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc0x1));
-      acc1x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc1x0)); acc1x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc1x1));
-      acc2x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc2x0)); acc2x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc2x1));
-      acc3x0 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc3x0)); acc3x1 = f32x4.pmin(vmax, f32x4.pmax(vmin, acc3x1));
+      acc0x0 = f32x4.pmin(f32x4.pmax(acc0x0, vmin), vmax); acc0x1 = f32x4.pmin(f32x4.pmax(acc0x1, vmin), vmax);
+      acc1x0 = f32x4.pmin(f32x4.pmax(acc1x0, vmin), vmax); acc1x1 = f32x4.pmin(f32x4.pmax(acc1x1, vmin), vmax);
+      acc2x0 = f32x4.pmin(f32x4.pmax(acc2x0, vmin), vmax); acc2x1 = f32x4.pmin(f32x4.pmax(acc2x1, vmin), vmax);
+      acc3x0 = f32x4.pmin(f32x4.pmax(acc3x0, vmin), vmax); acc3x1 = f32x4.pmin(f32x4.pmax(acc3x1, vmin), vmax);
     }
     if (nc >= 8) {
       v128.store(c0, acc0x0); v128.store(c0, acc0x1, 16); c0 += 32;

@@ -8,6 +8,7 @@
 import type { Attrs, KernelContext, RefKernel, ShapeFn, ValueInfo } from '../types.js';
 import { elementCount } from '../types.js';
 import { AttrReader, infoOf, opError, requireDtype, requireInput, stridesOf } from './util.js';
+import { finiteRows } from './matmul.js';
 
 export type AutoPad = 'NOTSET' | 'SAME_UPPER' | 'SAME_LOWER' | 'VALID';
 
@@ -242,14 +243,16 @@ export function convInto(
             }
           }
         }
-        // Y[m, p] = B[m] + sum_r W[m, r] * cols[r, p]
+        // Y[m, p] = B[m] + sum_r W[m, r] * cols[r, p] (a zero weight is skipped only against a
+        // finite row of cols: 0 · ±Inf and 0 · NaN are NaN)
+        const finite = finiteRows(cols, 0, R, T);
         for (let mg = 0; mg < Mg; mg++) {
           const m = g * Mg + mg;
           acc.fill(bias ? bias[m]! : 0, 0, t);
           const wRow = m * R;
           for (let r = 0; r < R; r++) {
             const wv = w[wRow + r]!;
-            if (wv === 0) continue;
+            if (wv === 0 && finite[r]) continue;
             const cRow = r * T;
             for (let p = 0; p < t; p++) acc[p]! += wv * cols[cRow + p]!;
           }

@@ -10,6 +10,21 @@ import { AttrReader, broadcastDims, broadcastDimsSymbolic, broadcastIndex, infoO
  * Integer operands (exact in float32, e.g. zero-point-shifted int8) give exact sums; an Int32Array
  * `out` stores them modulo 2^32 (ONNX's int32 accumulation), a Float32Array rounds them once.
  */
+/**
+ * finite[k] = 1 when row k of the row-major [K, N] slice at `off` holds only finite values: the
+ * kernels skip a zero multiplier only against such a row (0 · ±Inf and 0 · NaN are NaN, as
+ * onnxruntime computes them).
+ */
+export function finiteRows(b: ArrayLike<number>, off: number, K: number, N: number): Uint8Array {
+  const f = new Uint8Array(K);
+  for (let k = 0; k < K; k++) {
+    let ok = 1;
+    for (let j = off + k * N, e = j + N; j < e; j++) if (!Number.isFinite(b[j]!)) ok = 0;
+    f[k] = ok;
+  }
+  return f;
+}
+
 export function matmulInto(
   a: Float32Array,
   aOff: number,
@@ -22,12 +37,13 @@ export function matmulInto(
   N: number,
   acc: Float64Array,
 ): void {
+  const finite = finiteRows(b, bOff, K, N);
   for (let i = 0; i < M; i++) {
     acc.fill(0, 0, N);
     const aRow = aOff + i * K;
     for (let k = 0; k < K; k++) {
       const aik = a[aRow + k]!;
-      if (aik === 0) continue;
+      if (aik === 0 && finite[k]) continue;
       const bRow = bOff + k * N;
       for (let j = 0; j < N; j++) acc[j]! += aik * b[bRow + j]!;
     }
@@ -80,11 +96,12 @@ export const gemm: RefKernel = (inputs, attrs, ctx) => {
     cIndex = broadcastIndex(C.dims, [M, N]);
     c = C.data as Float32Array;
   }
+  const finite = finiteRows(b, 0, K, N);
   for (let i = 0; i < M; i++) {
     acc.fill(0);
     for (let k = 0; k < K; k++) {
       const aik = a[i * K + k]!;
-      if (aik === 0) continue;
+      if (aik === 0 && finite[k]) continue;
       for (let j = 0; j < N; j++) acc[j]! += aik * b[k * N + j]!;
     }
     for (let j = 0; j < N; j++) {

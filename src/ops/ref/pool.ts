@@ -83,7 +83,8 @@ export const maxPool: RefKernel = (inputs, attrs, ctx) => {
         }
         if (row < 0) continue;
         const v = x[base + row]!;
-        if (v > best || bestRow < 0) {
+        // a NaN tap wins wherever it is (and stays: nothing is > NaN); Indices = the first NaN
+        if (v > best || bestRow < 0 || (v !== v && best === best)) {
           best = v;
           bestRow = row;
           bestCol = col;

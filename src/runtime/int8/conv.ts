@@ -5,10 +5,13 @@ import { SparrowError } from '../../errors.js';
 import { readWindowAttrs, windowGeometry } from '../../ops/ref/conv.js';
 import type { Node } from '../../ir/graph.js';
 import { convGeometry, type ConvGeometry } from '../../kernels/f32.js';
-import { pickQs8ConvKernel, planQs8Conv, putChannelParams, type Qs8Out } from '../../kernels/int8.js';
+import { pickQs8ConvKernel, planQs8Conv, putChannelParams, QS8_CONV_C4, type AnyQs8ConvKernel, type Qs8Out } from '../../kernels/int8.js';
 import { qs8Conv2dRef } from '../../kernels/int8_ref.js';
 import type { PlaceFormat } from '../engine_int8.js';
 import { layerIo, reader, round3, type Int8Lower } from './lower.js';
+
+/** why a depthwise conv of dynamic mode runs in float32 (a 'dynamic:' reason: not a fallback) */
+export const DYNAMIC_DEPTHWISE = 'dynamic: depthwise conv in float32 (quantizing its input per run costs more than int8 saves)';
 
 export function lowerConv(n: Node, L: Int8Lower): string | true {
   const io = layerIo(n, L);
@@ -39,6 +42,9 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
     groups: group,
   });
   if (geo.OH !== yd[2] || geo.OW !== yd[3]) return `conv geometry ${geo.OH}x${geo.OW} differs from the inferred ${yd[2]}x${yd[3]}`;
+  // dynamic mode, depthwise: KH·KW MACs per input element, so quantizing the float input each
+  // run (its range, then int8) costs more than the int8 kernel saves; the float32 kernel runs it
+  if (geo.groups === geo.C && !L.ranges && L.E.requant !== 'onnx' && L.form.get(x) === 'f32') return DYNAMIC_DEPTHWISE;
   const w = L.E.weight(L, wName, 0);
   const bias = L.biasOf(bName, w.N);
   if (typeof bias === 'string') return bias;
@@ -46,7 +52,9 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
     K = w.K;
   const density = w.nnz / (M * K);
   const E = L.E;
-  const kernel = pickQs8ConvKernel(geo, density, E.sparseDensity);
+  const picked: AnyQs8ConvKernel = pickQs8ConvKernel(geo, density, E.sparseDensity);
+  // a dense conv whose weights fit in [−64, 63]: the k-quad kernel (relaxed SIMD, exact)
+  const kernel = picked.weights === 'c2' && !L.scalar && E.relaxedConv && w.i7() ? QS8_CONV_C4 : picked;
   const post = L.postActivation(n);
   const st = L.outputStage(n, x, y, w, bias);
   const { xin, dynamic, out } = st;

@@ -37,15 +37,87 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
   if (cName && L.dims(cName).length === 2 && L.dims(cName)[0] !== 1) return 'C is not a per-column bias';
   const bias = L.biasOf(cName, N, beta);
   if (typeof bias === 'string') return bias;
+  const E = L.E;
   const density = w.nnz / (N * K);
-  const sparse = density <= L.E.sparseFcDensity;
+  const sparse = density <= E.sparseFcDensity;
   const post = L.postActivation(n);
   const st = L.outputStage(n, a, y, w, bias);
   const { xin, dynamic, out } = st;
   if (post && out.mode !== 'f32') return 'an activation other than a clamp on an int8 output';
   const WM = L.w,
-    ex = L.ex,
-    E = L.E;
+    ex = L.ex;
+  if (dynamic && out.mode === 'f32' && !sparse && !L.scalar && E.requant !== 'onnx' && L.dynamicItems(M, K).items === M) {
+    // the fused kernel: per-row quantization, int8 GEMM, float32 output stage in one WASM call
+    // (no JS per run): qs8_dynfc_f32__wasmsimd, the arithmetic of the steps below
+    const wpl = E.placed(w, 'raw'); // placed after lowering: its ptr is read at bind time
+    const sb = L.alloc(8 * N + 16);
+    WM.f32(sb, N).set(w.scales);
+    WM.f32(sb + 4 * N, N).set(out.bias);
+    const work = ex.qs8_fc_work_bytes(K) + 16;
+    const nx = M * K,
+      workA = (work + 31) & ~15;
+    L.layer({ node: n.name, op: n.op, kernel: 'qs8_dynfc_f32__wasmsimd', density: round3(density), io: st.io });
+    L.step(n, {
+      reads: [xin],
+      writes: [y],
+      // kernel work | 16 B min/max | a copy of X (rows with NaN or ±Inf only; docs/engine.md "NaN and Inf")
+      scratch: workA + 16 + 4 * nx,
+      build: (b) => {
+        const xp = b.ptr(xin),
+          yp = b.ptr(y),
+          wk = b.scratch,
+          mm = wk + workA,
+          cp = mm + 16,
+          wp = wpl.ptr;
+        const lo = out.lo,
+          hi = out.hi;
+        return () => {
+          // the fused kernel assumes finite rows: two SIMD passes find NaN / ±Inf; then, as the
+          // unfused path does, a row's range is that of its finite values (±Inf saturate) and a
+          // row holding a NaN gives a NaN output row
+          ex.qs8_minmax_f32__wasmsimd(nx, xp, mm);
+          const r = WM.f32(mm, 2);
+          let src = xp;
+          let nanRows: number[] | undefined;
+          if (r[0] === -Infinity || r[1] === Infinity || ex.f32_has_nan__wasmsimd(xp, nx) !== 0) {
+            const v = WM.f32(xp, nx),
+              c = WM.f32(cp, nx);
+            nanRows = [];
+            for (let i = 0; i < M; i++) {
+              let rlo = 0,
+                rhi = 0,
+                nan = false;
+              for (let k = i * K; k < (i + 1) * K; k++) {
+                const a = v[k]!;
+                if (a < rlo) {
+                  if (a !== -Infinity) rlo = a;
+                } else if (a > rhi) {
+                  if (a !== Infinity) rhi = a;
+                } else if (a !== a) nan = true;
+              }
+              for (let k = i * K; k < (i + 1) * K; k++) {
+                const a = v[k]!;
+                c[k] = a !== a ? 0 : a === Infinity ? rhi : a === -Infinity ? rlo : a;
+              }
+              if (nan) nanRows.push(i);
+            }
+            src = cp;
+          }
+          const s = ex.qs8_dynfc_f32__wasmsimd(M, N, K, src, wp, sb, lo, hi, yp, wk);
+          if (s < 0)
+            throw s === -6
+              ? new SparrowError(
+                  'invalid_argument',
+                  `node '${n.name}': an input row holds ±Infinity; int8 dynamic quantization needs a finite range`,
+                )
+              : new SparrowError('internal', `int8 FC rejected node '${n.name}' (status ${s})`);
+          post?.(yp, M * N);
+          if (nanRows) for (const i of nanRows) WM.f32(yp + 4 * i * N, N).fill(NaN);
+        };
+      },
+    });
+    return true;
+  }
   const q = L.mem.alloc(QUANT_BLOCK_BYTES);
   writeQuantBlock(WM, out, q);
   const qp = putChannelParams(WM, out, L.alloc);

@@ -27,6 +27,8 @@ export interface Int8Weights {
   readonly report: Int8Report;
   readonly sparseDensity: number;
   readonly sparseFcDensity: number;
+  /** dense convs with 7-bit weights run on the c4 kernel (Int8EngineOptions.relaxed) */
+  readonly relaxedConv: boolean;
   /** Int8EngineOptions.requant */
   readonly requant: 'fixed' | 'onnx';
   weight(L: Int8Lower, name: string, axis: 0 | 1): QWeight;
@@ -136,7 +138,7 @@ export class Int8Lower {
     },
   ): void {
     const d = s.dynamic;
-    const xq = d ? align16(d.n) : 0;
+    const xq = d ? align16(d.n) + 16 : 0; // the int8 copy, then the range (dynamicQuantizer)
     this.step(n, {
       reads: [xin],
       writes: [y],
@@ -144,12 +146,19 @@ export class Int8Lower {
       build: (b) => {
         const xp = b.ptr(xin),
           xqp = b.scratch;
-        const run = s.make(b.ptr(y), b.scratch + xq);
+        const yp = b.ptr(y);
+        const run = s.make(yp, b.scratch + xq);
         if (!d) return () => run(xp, s.zx, false);
         const quant = this.dynamicQuantizer(xqp, d.n, d.sw, d.q, d.qp);
+        // a block with a NaN: its outputs (float32 in dynamic mode) become NaN (docs/engine.md "NaN and Inf")
+        const W = this.w,
+          blk = elementCount(this.dims(y)) / d.items;
         return () => {
-          if (d.items === 1) run(xqp, quant(xp), true);
-          else for (let i = 0; i < d.items; i++) run(xqp, quant(xp + i * d.n * 4), true, i);
+          for (let i = 0; i < d.items; i++) {
+            const q = quant(xp + i * d.n * 4);
+            run(xqp, q.zp, true, d.items === 1 ? undefined : i);
+            if (q.nan) W.f32(yp + i * blk * 4, blk).fill(NaN);
+          }
         };
       },
     });
@@ -231,13 +240,21 @@ export class Int8Lower {
     const n = elementCount(this.dims(src));
     const { ex, w, scalar } = this;
     const { scale, zp } = qp;
+    const flag = want === 'i8' ? this.nanBoundary(src) : -1,
+      nan = this.#nan;
     const build =
       want === 'i8'
         ? (b: Binder) => {
             const x = b.ptr(name),
               y = b.ptr(out);
-            if (scalar) return () => w.i8(y, n).set(quantizeRef(w.f32(x, n), scale, zp));
+            if (scalar)
+              return () => {
+                const v = w.f32(x, n);
+                nan[flag] = hasNaN(v);
+                w.i8(y, n).set(quantizeRef(v, scale, zp));
+              };
             return () => {
+              nan[flag] = ex.f32_has_nan__wasmsimd(x, n) !== 0;
               ex.qs8_quantize__wasmsimd(n, x, scale, zp, y);
             };
           }
@@ -257,9 +274,32 @@ export class Int8Lower {
   /** Lowers every node; returns, per graph output, the value holding it as float32. */
   lowerAll(noteFallback: (node: Node, reason: string, float: boolean) => void): string[] {
     const g = this.g;
-    for (const i of g.inputs) if (this.isF32Act(i)) this.define(i, 'f32');
+    // a reference kernel's float32 output stored as int8 is a quantization boundary too
+    this.P.quantizeCheck = (name) => {
+      const k = this.nanBoundary(name),
+        nan = this.#nan;
+      return (data) => {
+        nan[k] = hasNaN(data);
+      };
+    };
+    for (const i of g.inputs) {
+      if (this.isF32Act(i)) this.define(i, 'f32');
+      else if (this.P.arenaAll && !this.constOf(i)) this.define(i, 'native');
+    }
     for (const n of g.nodes) {
       if (this.skip.has(n)) continue;
+      if (this.P.arenaAll && this.touchesNative(n)) {
+        // integer / bool values (masks, positions, shapes) in the arena: the float32 engine's
+        // lowerings, as sparrow-f32 runs them, else the reference kernel on arena views
+        if (ALIAS_OPS.has(n.op) && n.domain === '' && this.P.alias(n) === true) continue;
+        if (this.lowerFloat(n)) {
+          noteFallback(n, 'dynamic: integer values', true);
+          continue;
+        }
+        noteFallback(n, 'dynamic: integer values', false);
+        this.P.fallback(n, () => ({ form: 'f32' }));
+        continue;
+      }
       let r: string | true;
       try {
         r = lowerInt8(n, this);
@@ -276,7 +316,69 @@ export class Int8Lower {
         });
       }
     }
-    return g.outputs.map((o) => (this.form.has(o) ? this.need(o, 'f32')! : o));
+    const outs = g.outputs.map((o) => (this.form.has(o) && this.form.get(o) !== 'native' ? this.need(o, 'f32')! : o));
+    this.poisonOutputs(outs);
+    return outs;
+  }
+
+  /** NaN flags of the quantization boundaries, set by their steps at every run */
+  readonly #nan: boolean[] = [];
+  /** the graph value quantized at each boundary */
+  readonly #nanSrc: string[] = [];
+
+  /** A quantization boundary of graph value `src` (float32 → int8): the index of its NaN flag. */
+  nanBoundary(src: string): number {
+    this.#nanSrc.push(src);
+    this.#nan.push(false);
+    return this.#nan.length - 1;
+  }
+
+  /**
+   * int8 cannot hold NaN: after the run, every float32 graph output that a quantization boundary
+   * whose input held a NaN reaches (through any path of the graph) is filled with NaN, whole
+   * (docs/engine.md "NaN and Inf"). outs[k]: the arena value holding output k.
+   */
+  poisonOutputs(outs: string[]): void {
+    if (this.#nanSrc.length === 0) return;
+    const g = this.g,
+      W = this.w,
+      nan = this.#nan;
+    const reach = new Map<string, Set<string>>();
+    const reaches = (v: string): Set<string> => {
+      let r = reach.get(v);
+      if (r) return r;
+      reach.set(v, (r = new Set()));
+      if (g.outputs.includes(v)) r.add(v);
+      for (const m of this.users.get(v) ?? []) for (const o of m.outputs) if (o) for (const x of reaches(o)) r.add(x);
+      return r;
+    };
+    g.outputs.forEach((o, k) => {
+      const flags = this.#nanSrc.flatMap((src, f) => (reaches(src).has(o) ? [f] : []));
+      const v = outs[k]!;
+      if (flags.length === 0 || this.form.get(v) !== 'f32') return;
+      const n = elementCount(this.dims(this.P.base.get(v) ?? v));
+      this.step(`NaN of ${o}`, {
+        reads: [v],
+        writes: [],
+        build: (b) => {
+          const p = b.ptr(v);
+          return () => {
+            for (const f of flags)
+              if (nan[f]) {
+                W.f32(p, n).fill(NaN);
+                return;
+              }
+          };
+        },
+      });
+    });
+  }
+
+  /** true when the node reads a value stored 'native' (integers, bools) or writes a non-float value */
+  touchesNative(n: Node): boolean {
+    for (const i of n.inputs) if (i && !this.constOf(i) && this.form.get(i) === 'native') return true;
+    for (const o of n.outputs) if (o && !this.g.values.get(o)?.const && this.P.info(o).dtype !== 'float32') return true;
+    return false;
   }
 
   /**
@@ -288,8 +390,13 @@ export class Int8Lower {
     const F = this.f32;
     if (!F) return false;
     // float32 activations in, float32 out: the int8 plan keeps other dtypes in JS (fallback steps)
-    for (const i of n.inputs) if (i && !this.constOf(i) && this.form.get(i) !== 'f32') return false;
-    for (const o of n.outputs) if (o && this.P.info(o).dtype !== 'float32') return false;
+    const native = this.P.arenaAll;
+    for (const i of n.inputs) {
+      if (!i || this.constOf(i)) continue;
+      const f = this.form.get(i);
+      if (f !== 'f32' && !(native && f === 'native')) return false;
+    }
+    for (const o of n.outputs) if (o && this.P.info(o).dtype !== 'float32' && !native) return false;
     let low: Lowered | string;
     try {
       low = lowerF32(n, F);
@@ -379,22 +486,43 @@ export class Int8Lower {
   /**
    * Per-inference quantization of float32 data (dynamic mode): min/max of the n floats at x
    * (the argument of the returned function) → int8QuantParams → int8 at xq; writes zx into the
-   * quant block and s_x·s_w[c] into the channel parameters. Returns the function doing it (returns zx).
+   * quant block and s_x·s_w[c] into the channel parameters. Returns the function doing it (returns zx,
+   * and whether the block held a NaN). The range is that of the finite values: ±Inf saturate.
    */
-  dynamicQuantizer(xq: number, n: number, sw: Float32Array, q: number, qp: number): (x: number) => number {
+  dynamicQuantizer(xq: number, n: number, sw: Float32Array, q: number, qp: number): (x: number) => { zp: number; nan: boolean } {
     const W = this.w,
       ex = this.ex,
       N = sw.length,
       scalar = this.scalar,
       onnx = this.E.requant === 'onnx';
+    // the range in WASM (SIMD; NaN ignored as the plain loop does), into 8 bytes after xq
+    const mm = xq + align16(n);
     return (x) => {
       const v = W.f32(x, n);
+      // the range of the finite values (±Inf then saturate, as QuantizeLinear; NaN is reported)
       let lo = 0,
+        hi = 0,
+        nan = false;
+      if (!scalar) {
+        // SIMD min/max (NaN lanes ignored) and a NaN flag; a ±Inf bound takes the finite-range loop
+        ex.qs8_minmax_f32__wasmsimd(n, x, mm);
+        const r = W.f32(mm, 2);
+        lo = r[0]!;
+        hi = r[1]!;
+        nan = ex.f32_has_nan__wasmsimd(x, n) !== 0;
+      }
+      if (scalar || lo === -Infinity || hi === Infinity) {
+        lo = 0;
         hi = 0;
-      for (let i = 0; i < n; i++) {
-        const a = v[i]!;
-        if (a < lo) lo = a;
-        if (a > hi) hi = a;
+        nan = false;
+        for (let i = 0; i < n; i++) {
+          const a = v[i]!;
+          if (a < lo) {
+            if (a !== -Infinity) lo = a;
+          } else if (a > hi) {
+            if (a !== Infinity) hi = a;
+          } else if (a !== a) nan = true;
+        }
       }
       const p = onnx ? onnxDynamicParams(lo, hi) : int8QuantParams({ min: lo, max: hi });
       if (scalar) W.i8(xq, n).set(quantizeRef(v, p.scale, p.zeroPoint));
@@ -402,9 +530,14 @@ export class Int8Lower {
       W.i32(q, 8)[1] = p.zeroPoint;
       const s = W.f32(qp, N);
       for (let c = 0; c < N; c++) s[c] = Math.fround(p.scale * sw[c]!);
-      return p.zeroPoint;
+      return { zp: p.zeroPoint, nan };
     };
   }
+}
+
+function hasNaN(v: ArrayLike<number>): boolean {
+  for (let i = 0; i < v.length; i++) if (v[i] !== v[i]) return true;
+  return false;
 }
 
 /** DynamicQuantizeLinear's uint8 parameters of [lo, hi] as int8 ones (zero point − 128: q_i8 = q_u8 − 128). */

@@ -1,0 +1,242 @@
+#!/usr/bin/env node
+// The Chromium half of issue 17's figures, in one headless Chromium (/usr/bin/chromium through
+// playwright-core), page served cross-origin isolated (COOP/COEP) by a node:http server:
+//   relaxed  sparrow-int8 on build/sparrow.relaxed.wasm vs build/sparrow.wasm (same page, same
+//            .sparrow, runs interleaved), p50 per batch, and the output bits of both builds and of
+//            Node (Session.fromSparrow, plain build) compared;
+//   threads  numThreads 2 vs 1 (src/browser: WASM threads on a shared memory), batch 8
+//            throughput and batch 1 latency, outputs compared bit for bit (when the bundle has it).
+//
+//   npm run build
+//   node bin/sparrow.js compress ../shared/data/models/resnet32-cifar10.onnx -o /tmp/resnet32.s7.sparrow \
+//     --calib cifar10:../shared/data/cifar10/test_q75.bin --activations static --weight-bits 7 \
+//     --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225
+//   node scripts/bench-browser.mjs --model /tmp/resnet32.s7.sparrow [--runs 40] [--batches 1,8] [--only relaxed|threads] [--json]
+//
+// Default model: test/fixtures/int8/resnet20.static7.sparrow. The machine is shared: the script
+// prints p50 and the spread (p25..p75) of each column; compare ratios within one run only.
+import { build } from 'esbuild';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+function arg(name, dflt) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+}
+const MODEL = resolve(arg('model', join(ROOT, 'test/fixtures/int8/resnet20.static7.sparrow')));
+const RUNS = Number(arg('runs', '40'));
+const BATCHES = arg('batches', '1,8').split(',').map(Number);
+const ONLY = arg('only', '');
+const JSON_OUT = process.argv.includes('--json');
+
+for (const f of ['build/sparrow.wasm', 'build/sparrow.relaxed.wasm', 'dist/runtime/session.js'])
+  if (!existsSync(join(ROOT, f))) throw new Error(`${f} missing: run \`npm run build\` first`);
+if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing (apt-get install chromium)`);
+
+/** Bundles src/browser/index.ts (and its worker, when it has one) into dir. */
+export async function bundleBrowser(dir) {
+  await build({
+    absWorkingDir: ROOT,
+    entryPoints: { sparrow: join(ROOT, 'src/browser/index.ts') },
+    outdir: dir,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    logLevel: 'silent',
+  });
+  const worker = join(ROOT, 'src/browser/thread_worker.ts');
+  if (existsSync(worker))
+    await build({
+      absWorkingDir: ROOT,
+      entryPoints: { 'sparrow-thread': worker },
+      outdir: dir,
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      logLevel: 'silent',
+    });
+}
+
+/** A static server for dir + /model.sparrow, cross-origin isolated. */
+export function isolatedServer(dir, files) {
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.sparrow': 'application/octet-stream' };
+  return createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const name = path === '/' ? 'index.html' : path.slice(1);
+    const body = files.get(name) ?? (existsSync(join(dir, name)) ? readFileSync(join(dir, name)) : null);
+    if (!body) {
+      res.writeHead(404).end();
+      return;
+    }
+    const ext = name.slice(name.lastIndexOf('.'));
+    res.writeHead(200, {
+      'content-type': types[ext] ?? 'application/octet-stream',
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-embedder-policy': 'require-corp',
+      'cache-control': 'no-store',
+    });
+    res.end(body);
+  });
+}
+
+function lcg(seed) {
+  let s = seed >>> 0 || 1;
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'sparrow-bench-browser-'));
+const profile = mkdtempSync(join(tmpdir(), 'sparrow-chromium-'));
+let server, context;
+try {
+  await bundleBrowser(dir);
+  const files = new Map([
+    ['index.html', '<!doctype html><meta charset="utf-8"><title>bench</title>'],
+    ['sparrow.wasm', readFileSync(join(ROOT, 'build/sparrow.wasm'))],
+    ['sparrow.relaxed.wasm', readFileSync(join(ROOT, 'build/sparrow.relaxed.wasm'))],
+    ['model.sparrow', readFileSync(MODEL)],
+  ]);
+  server = isolatedServer(dir, files);
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${server.address().port}`;
+
+  // inputs, and Node's outputs (plain build) for them
+  const { Session } = await import(pathToFileURL(join(ROOT, 'dist/runtime/session.js')).href);
+  await import(pathToFileURL(join(ROOT, 'dist/ops/ref/index.js')).href);
+  const bytes = new Uint8Array(readFileSync(MODEL));
+  const node = await Session.fromSparrow(bytes, { engine: 'sparrow-int8' });
+  const inName = node.inputNames[0],
+    outName = node.outputNames[0];
+  const per = node.inputInfo[inName].dims.slice(1).reduce((a, b) => a * b, 1);
+  const inputs = {};
+  const nodeBits = {};
+  for (const b of BATCHES) {
+    const r = lcg(1000 + b);
+    const x = Float32Array.from({ length: b * per }, () => (r() - 0.5) * 4);
+    inputs[b] = Array.from(x);
+    const y = (await node.run({ [inName]: { dtype: 'float32', dims: [b, ...node.inputInfo[inName].dims.slice(1)], data: x } }))[outName];
+    nodeBits[b] = Array.from(new Int32Array(y.data.buffer, y.data.byteOffset, y.data.length));
+  }
+
+  const { chromium } = await import('playwright-core');
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'],
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(base + '/');
+  const result = await page.evaluate(
+    async ({ inputs, RUNS, BATCHES, ONLY, inName, outName }) => {
+      const S = await import('/sparrow.js');
+      const env = {
+        crossOriginIsolated: globalThis.crossOriginIsolated,
+        relaxed: S.relaxedSimdSupported(),
+        cores: navigator.hardwareConcurrency,
+      };
+      const dimsOf = (m, b) => [b, ...m.inputInfo[inName].dims.slice(1)];
+      const bitsOf = (t) => Array.from(new Int32Array(t.data.buffer, t.data.byteOffset, t.data.length));
+      const q = (xs, p) => {
+        const s = [...xs].sort((a, b) => a - b);
+        return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+      };
+      /** p50/p25/p75 per model, runs interleaved (order alternating each round). */
+      async function race(models, b) {
+        const x = { dtype: 'float32', dims: dimsOf(models[0].model, b), data: Float32Array.from(inputs[b]) };
+        const out = {};
+        for (const m of models) {
+          for (let i = 0; i < 3; i++) await m.model.run({ [inName]: x });
+          out[m.name] = { ms: [], bits: bitsOf((await m.model.run({ [inName]: x })).outputs[outName]) };
+        }
+        for (let r = 0; r < RUNS; r++) {
+          const order = r % 2 ? [...models].reverse() : models;
+          for (const m of order) {
+            const t = performance.now();
+            await m.model.run({ [inName]: x });
+            out[m.name].ms.push(performance.now() - t);
+          }
+        }
+        for (const k of Object.keys(out)) {
+          const ms = out[k].ms;
+          out[k] = { p50: q(ms, 0.5), p25: q(ms, 0.25), p75: q(ms, 0.75), min: Math.min(...ms), bits: out[k].bits };
+        }
+        return out;
+      }
+      const res = { env, relaxed: {}, threads: {} };
+      if (ONLY !== 'threads') {
+        const plain = await S.loadModel('/model.sparrow', { engine: 'sparrow-int8', simd: 'plain', wasmUrl: '/sparrow.wasm' });
+        const relaxed = await S.loadModel('/model.sparrow', { engine: 'sparrow-int8', simd: 'relaxed', wasmUrl: '/sparrow.wasm' });
+        res.relaxedKernels = relaxed.session.report.int8.layers.filter((l) => l.kernel.endsWith('__wasmrelaxed')).length;
+        res.layers = relaxed.session.report.int8.layers.length;
+        for (const b of BATCHES)
+          res.relaxed[b] = await race(
+            [
+              { name: 'plain', model: plain },
+              { name: 'relaxed', model: relaxed },
+            ],
+            b,
+          );
+      }
+      if (ONLY !== 'relaxed' && 'numThreads' in (S.THREADS_INFO ?? {})) {
+        const one = await S.loadModel('/model.sparrow', { engine: 'sparrow-int8', numThreads: 1, wasmUrl: '/sparrow.wasm' });
+        const two = await S.loadModel('/model.sparrow', { engine: 'sparrow-int8', numThreads: 2, wasmUrl: '/sparrow.wasm' });
+        res.threadsUsed = two.threads;
+        for (const b of BATCHES)
+          res.threads[b] = await race(
+            [
+              { name: 't1', model: one },
+              { name: 't2', model: two },
+            ],
+            b,
+          );
+      }
+      return res;
+    },
+    { inputs, RUNS, BATCHES, ONLY, inName, outName },
+  );
+  if (errors.length) throw new Error(`page errors: ${errors.join('\n')}`);
+
+  const lines = [];
+  const fmt = (s) => `p50 ${s.p50.toFixed(2)} ms (p25..p75 ${s.p25.toFixed(2)}..${s.p75.toFixed(2)}, min ${s.min.toFixed(2)})`;
+  const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
+  lines.push(`model ${MODEL} (${bytes.length} bytes), ${RUNS} interleaved runs per column, Chromium ${context.browser()?.version() ?? ''}`);
+  lines.push(
+    `page: crossOriginIsolated=${result.env.crossOriginIsolated} relaxedSimd=${result.env.relaxed} hardwareConcurrency=${result.env.cores}`,
+  );
+  if (result.layers) lines.push(`relaxed build: ${result.relaxedKernels} of ${result.layers} int8 layers on the relaxed kernel`);
+  const summary = { model: MODEL, runs: RUNS, env: result.env, relaxed: {}, threads: {} };
+  for (const b of Object.keys(result.relaxed)) {
+    const r = result.relaxed[b];
+    const ratio = r.plain.p50 / r.relaxed.p50,
+      ratioMin = r.plain.min / r.relaxed.min;
+    const bitsOk = same(r.plain.bits, r.relaxed.bits) && same(r.plain.bits, nodeBits[b]);
+    lines.push(
+      `batch ${b}: plain ${fmt(r.plain)}\n         relaxed ${fmt(r.relaxed)}\n         plain/relaxed p50 ${ratio.toFixed(2)}x, min ${ratioMin.toFixed(2)}x; bits plain = relaxed = Node: ${bitsOk}`,
+    );
+    summary.relaxed[b] = { plain: r.plain.p50, relaxed: r.relaxed.p50, speedup: ratio, speedupMin: ratioMin, identical: bitsOk };
+  }
+  for (const b of Object.keys(result.threads)) {
+    const r = result.threads[b];
+    const ratio = r.t1.p50 / r.t2.p50;
+    const bitsOk = same(r.t1.bits, r.t2.bits) && same(r.t1.bits, nodeBits[b]);
+    lines.push(`batch ${b}: 1 thread ${fmt(r.t1)}  2 threads ${fmt(r.t2)}  speedup ${ratio.toFixed(2)}x  bits t1=t2=Node: ${bitsOk}`);
+    summary.threads[b] = { t1: r.t1.p50, t2: r.t2.p50, speedup: ratio, identical: bitsOk, threads: result.threadsUsed };
+  }
+  if (JSON_OUT) process.stdout.write(JSON.stringify(summary, null, 1) + '\n');
+  else process.stdout.write(lines.join('\n') + '\n');
+  writeFileSync(join(dir, 'done'), '');
+} finally {
+  await context?.close().catch(() => undefined);
+  server?.close();
+  rmSync(profile, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,136 @@
+// Relaxed SIMD in Chromium (/usr/bin/chromium through playwright-core, headless): the browser
+// entry (src/browser, bundled with esbuild) feature-detects relaxed SIMD and loads
+// build/sparrow.relaxed.wasm; on the 7-bit ResNet-20 (test/fixtures/int8/resnet20.static7.sparrow)
+// every dense conv runs on the relaxed kernel (i32x4.relaxed_dot_i8x16_i7x16_add_s,
+// assembly/int8/relaxed.ts), and the output bits of both builds equal Node's
+// (resnet20.static7.expected.json, kept current by test/engine.int8-relaxed.test.ts). The page is
+// served with COOP/COEP (cross-origin isolated, as the Worker serves the demo).
+// Without /usr/bin/chromium the suite skips loudly (browser.test.ts fails under CI=true).
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RELAXED_BATCH, relaxedImages } from './helpers/relaxed_fixture.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CHROMIUM = '/usr/bin/chromium';
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+if (!HAVE_CHROMIUM) process.stderr.write(`\n!! test/browser.relaxed.test.ts: ${CHROMIUM} is missing: SKIPPED\n`);
+
+const EXPECTED = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/int8/resnet20.static7.expected.json'), 'utf8')) as {
+  output: string;
+  dims: number[];
+  bits: number[];
+};
+
+interface PageResult {
+  isolated: boolean;
+  supported: boolean;
+  runs: Record<string, { simd: string; relaxedLayers: number; dims: number[]; bits: number[] }>;
+}
+
+describe.skipIf(!HAVE_CHROMIUM)('browser: the relaxed-SIMD build in Chromium', () => {
+  let dir = '';
+  let profile = '';
+  let server: Server | undefined;
+  let context: import('playwright-core').BrowserContext | undefined;
+  let base = '';
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sparrow-relaxed-'));
+    const { build } = await import('esbuild');
+    await build({
+      absWorkingDir: ROOT,
+      entryPoints: { sparrow: join(ROOT, 'src/browser/index.ts') },
+      outdir: dir,
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      logLevel: 'silent',
+    });
+    const files = new Map<string, [string, Buffer | string]>([
+      // the bundle as a module of the page (page.evaluate cannot import: vite rewrites import())
+      [
+        '/',
+        [
+          'text/html',
+          '<!doctype html><meta charset="utf-8"><title>relaxed</title><script type="module">import * as S from "/sparrow.js"; window.S = S;</script>',
+        ],
+      ],
+      ['/sparrow.js', ['text/javascript', readFileSync(join(dir, 'sparrow.js'))]],
+      ['/sparrow.wasm', ['application/wasm', readFileSync(join(ROOT, 'build/sparrow.wasm'))]],
+      ['/sparrow.relaxed.wasm', ['application/wasm', readFileSync(join(ROOT, 'build/sparrow.relaxed.wasm'))]],
+      ['/model.sparrow', ['application/octet-stream', readFileSync(join(ROOT, 'test/fixtures/int8/resnet20.static7.sparrow'))]],
+    ]);
+    server = createServer((req, res) => {
+      const f = files.get(new URL(req.url ?? '/', 'http://x').pathname);
+      if (!f) return void res.writeHead(404).end();
+      res.writeHead(200, {
+        'content-type': f[0],
+        'cross-origin-opener-policy': 'same-origin',
+        'cross-origin-embedder-policy': 'require-corp',
+      });
+      res.end(f[1]);
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const { chromium } = await import('playwright-core');
+    profile = mkdtempSync(join(tmpdir(), 'sparrow-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'],
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close().catch(() => undefined);
+    server?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('7-bit ResNet-20: relaxed build (auto-detected) = plain build = Node, bit for bit; every dense conv on the relaxed kernel', async () => {
+    const page = context!.pages()[0] ?? (await context!.newPage());
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(base + '/');
+    await page.waitForFunction(() => 'S' in window);
+    const x = Array.from(relaxedImages());
+    const r = await page.evaluate(
+      async ({ x, batch, output }) => {
+        const S = (window as unknown as { S: typeof import('../src/browser/index.js') }).S;
+        const out: PageResult = { isolated: globalThis.crossOriginIsolated, supported: S.relaxedSimdSupported(), runs: {} };
+        for (const simd of ['auto', 'plain', 'relaxed'] as const) {
+          const m = await S.loadModel('/model.sparrow', { engine: 'sparrow-int8', simd, wasmUrl: '/sparrow.wasm' });
+          const y = (await m.run({ [m.inputNames[0]!]: { dtype: 'float32', dims: [batch, 3, 32, 32], data: Float32Array.from(x) } }))
+            .outputs[output]!;
+          const d = y.data as Float32Array;
+          out.runs[simd] = {
+            simd: m.simd,
+            relaxedLayers: m.session.report!.int8!.layers.filter((l) => l.kernel.endsWith('__wasmrelaxed')).length,
+            dims: y.dims,
+            bits: Array.from(new Int32Array(d.buffer, d.byteOffset, d.length)),
+          };
+        }
+        return out;
+      },
+      { x, batch: RELAXED_BATCH, output: EXPECTED.output },
+    );
+    expect(errors).toEqual([]);
+    expect(r.isolated).toBe(true);
+    expect(r.supported).toBe(true);
+    expect(r.runs['auto']!.simd).toBe('relaxed');
+    expect(r.runs['relaxed']!.simd).toBe('relaxed');
+    expect(r.runs['plain']!.simd).toBe('plain');
+    expect(r.runs['relaxed']!.relaxedLayers).toBeGreaterThanOrEqual(19);
+    expect(r.runs['plain']!.relaxedLayers).toBe(0);
+    for (const k of ['auto', 'plain', 'relaxed']) {
+      expect(r.runs[k]!.dims, k).toEqual(EXPECTED.dims);
+      expect(r.runs[k]!.bits, k).toEqual(EXPECTED.bits);
+    }
+  }, 120_000);
+});

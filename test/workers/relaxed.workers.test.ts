@@ -1,0 +1,40 @@
+// Relaxed SIMD inside workerd (issue 17): the runtime validates i32x4.relaxed_dot_i8x16_i7x16_add_s
+// (src/wasm/features.ts, not mistaken for Node), and sparrow-int8 on build/sparrow.relaxed.wasm
+// (every dense conv of the 7-bit ResNet-20 on the relaxed kernel, assembly/int8/relaxed.ts)
+// gives the same Float32 bits as build/sparrow.wasm in this isolate and as Node's plain build
+// (test/fixtures/int8/resnet20.static7.expected.json, kept current by engine.int8-relaxed.test.ts).
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import plainModule from '../../build/sparrow.wasm';
+import relaxedModule from '../../build/sparrow.relaxed.wasm';
+import { Session } from '../../src/runtime/session.js';
+import '../../src/ops/ref/index.js';
+import { isNodeRuntime, RELAXED_PROBE, relaxedSimdSupported } from '../../src/wasm/features.js';
+import { RELAXED_BATCH, outputBits, relaxedImages } from '../helpers/relaxed_fixture.js';
+
+const fromB64 = (s: unknown): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(String(s)), (c) => c.charCodeAt(0));
+const MODEL = fromB64(env.TEST_RESNET7_B64);
+const EXPECTED = JSON.parse(String(env.TEST_RESNET7_EXPECTED)) as { output: string; dims: number[]; bits: number[] };
+
+describe('workerd: the relaxed build', () => {
+  it('workerd has relaxed SIMD and is not taken for Node', () => {
+    expect(isNodeRuntime()).toBe(false);
+    expect(WebAssembly.validate(RELAXED_PROBE as Uint8Array<ArrayBuffer>)).toBe(true);
+    expect(relaxedSimdSupported()).toBe(true);
+  });
+
+  it('7-bit ResNet-20: relaxed build = plain build = Node, bit for bit; every dense conv on the relaxed kernel', async () => {
+    const relaxed = await Session.fromSparrow(MODEL, { engine: 'sparrow-int8', wasmModule: relaxedModule });
+    const plain = await Session.fromSparrow(MODEL, { engine: 'sparrow-int8', wasmModule: plainModule });
+    const layers = relaxed.report!.int8!.layers;
+    const onRelaxed = layers.filter((l) => l.kernel === 'qs8_conv2d_4x8c4__wasmrelaxed').length;
+    expect(onRelaxed).toBeGreaterThanOrEqual(19);
+    expect(plain.report!.int8!.layers.some((l) => l.kernel.endsWith('__wasmrelaxed'))).toBe(false);
+    const feeds = { [relaxed.inputNames[0]!]: { dtype: 'float32' as const, dims: [RELAXED_BATCH, 3, 32, 32], data: relaxedImages() } };
+    const a = (await relaxed.run(feeds))[EXPECTED.output]!;
+    const b = (await plain.run(feeds))[EXPECTED.output]!;
+    expect(a.dims).toEqual(EXPECTED.dims);
+    expect(outputBits(a.data as Float32Array)).toEqual(EXPECTED.bits);
+    expect(outputBits(b.data as Float32Array)).toEqual(EXPECTED.bits);
+  });
+});
