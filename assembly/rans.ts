@@ -19,7 +19,7 @@ const LOG_MIN: u32 = 5;
 const LOG_MAX: u32 = 12;
 const SIGN_LOG: u32 = 8;
 const TABLE_BYTES: usize = (<usize>1 << LOG_MAX) << 2; // u32 entries: sym | (freq−1) << 8 | (slot−start) << 20
-const STATES: usize = 3 * TABLE_BYTES;                  // 8 u32 states
+const STATES: usize = 4 * TABLE_BYTES;                  // 8 u32 states (after 4 decode tables)
 const F0: usize = STATES + 32;                           // 9 u32 sign frequencies
 const LEVELS: usize = F0 + 64;                           // 256 level bytes of the table being read
 const COLMASK: usize = LEVELS + 256;                     // cols bytes: bit 0 left, bit 1 up
@@ -111,7 +111,58 @@ function decodeGroup(work: usize, table: usize, log: u32, out: usize, count: u32
   const mask: u32 = (1 << log) - 1;
   let wp = gWp;
   let i: u32 = 0;
-  if (S == 4) {
+  if (S == 8) {
+    let x0 = load<u32>(st), x1 = load<u32>(st, 4), x2 = load<u32>(st, 8), x3 = load<u32>(st, 12);
+    let x4 = load<u32>(st, 16), x5 = load<u32>(st, 20), x6 = load<u32>(st, 24), x7 = load<u32>(st, 28);
+    // each symbol reads ≤ 1 word: 8 symbols need ≤ 16 bytes inside [wp, end)
+    while (i + 8 <= count && wp + 16 <= end) {
+      const e0 = load<u32>(table + (<usize>(x0 & mask) << 2));
+      const e1 = load<u32>(table + (<usize>(x1 & mask) << 2));
+      const e2 = load<u32>(table + (<usize>(x2 & mask) << 2));
+      const e3 = load<u32>(table + (<usize>(x3 & mask) << 2));
+      const e4 = load<u32>(table + (<usize>(x4 & mask) << 2));
+      const e5 = load<u32>(table + (<usize>(x5 & mask) << 2));
+      const e6 = load<u32>(table + (<usize>(x6 & mask) << 2));
+      const e7 = load<u32>(table + (<usize>(x7 & mask) << 2));
+      store<u64>(out + i, <u64>((e0 & 0xff) | ((e1 & 0xff) << 8) | ((e2 & 0xff) << 16) | (e3 << 24)) |
+        (<u64>((e4 & 0xff) | ((e5 & 0xff) << 8) | ((e6 & 0xff) << 16) | (e7 << 24)) << 32));
+      x0 = (((e0 >> 8) & 0xfff) + 1) * (x0 >> log) + (e0 >> 20);
+      x1 = (((e1 >> 8) & 0xfff) + 1) * (x1 >> log) + (e1 >> 20);
+      x2 = (((e2 >> 8) & 0xfff) + 1) * (x2 >> log) + (e2 >> 20);
+      x3 = (((e3 >> 8) & 0xfff) + 1) * (x3 >> log) + (e3 >> 20);
+      x4 = (((e4 >> 8) & 0xfff) + 1) * (x4 >> log) + (e4 >> 20);
+      x5 = (((e5 >> 8) & 0xfff) + 1) * (x5 >> log) + (e5 >> 20);
+      x6 = (((e6 >> 8) & 0xfff) + 1) * (x6 >> log) + (e6 >> 20);
+      x7 = (((e7 >> 8) & 0xfff) + 1) * (x7 >> log) + (e7 >> 20);
+      let n0 = x0 < L;
+      x0 = select((x0 << 16) | <u32>load<u16>(wp), x0, n0);
+      wp += select<usize>(2, 0, n0);
+      let n1 = x1 < L;
+      x1 = select((x1 << 16) | <u32>load<u16>(wp), x1, n1);
+      wp += select<usize>(2, 0, n1);
+      let n2 = x2 < L;
+      x2 = select((x2 << 16) | <u32>load<u16>(wp), x2, n2);
+      wp += select<usize>(2, 0, n2);
+      let n3 = x3 < L;
+      x3 = select((x3 << 16) | <u32>load<u16>(wp), x3, n3);
+      wp += select<usize>(2, 0, n3);
+      let n4 = x4 < L;
+      x4 = select((x4 << 16) | <u32>load<u16>(wp), x4, n4);
+      wp += select<usize>(2, 0, n4);
+      let n5 = x5 < L;
+      x5 = select((x5 << 16) | <u32>load<u16>(wp), x5, n5);
+      wp += select<usize>(2, 0, n5);
+      let n6 = x6 < L;
+      x6 = select((x6 << 16) | <u32>load<u16>(wp), x6, n6);
+      wp += select<usize>(2, 0, n6);
+      let n7 = x7 < L;
+      x7 = select((x7 << 16) | <u32>load<u16>(wp), x7, n7);
+      wp += select<usize>(2, 0, n7);
+      i += 8;
+    }
+    store<u32>(st, x0); store<u32>(st, x1, 4); store<u32>(st, x2, 8); store<u32>(st, x3, 12);
+    store<u32>(st, x4, 16); store<u32>(st, x5, 20); store<u32>(st, x6, 24); store<u32>(st, x7, 28);
+  } else if (S == 4) {
     let x0 = load<u32>(st), x1 = load<u32>(st, 4), x2 = load<u32>(st, 8), x3 = load<u32>(st, 12);
     // each symbol reads ≤ 1 word: 4 symbols need ≤ 8 bytes inside [wp, end)
     while (i + 4 <= count && wp + 8 <= end) {
@@ -158,6 +209,36 @@ function decodeGroup(work: usize, table: usize, log: u32, out: usize, count: u32
   return 0;
 }
 
+/**
+ * The magnitude group with its context: symbol i uses table 1 (t1, log1) when symbol i − 1 is
+ * ≥ thr, else table 0. One serial chain (each table choice waits for the previous symbol).
+ */
+function decodeGroupCtx(work: usize, t0: usize, log0: u32, t1: usize, log1: u32, thr: u32, out: usize, count: u32, S: u32, end: usize): i32 {
+  const st = work + STATES;
+  const sMask = S - 1;
+  let wp = gWp;
+  let prev: u32 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    const sp = st + (<usize>(i & sMask) << 2);
+    let x = load<u32>(sp);
+    const hi = prev >= thr;
+    const tbl = select(t1, t0, hi);
+    const log = select(log1, log0, hi);
+    const e = load<u32>(tbl + (<usize>(x & ((1 << log) - 1)) << 2));
+    prev = e & 0xff;
+    store<u8>(out + i, <u8>prev);
+    x = (((e >> 8) & 0xfff) + 1) * (x >> log) + (e >> 20);
+    if (x < L) {
+      if (wp + 2 > end) return E_TRUNCATED;
+      x = (x << 16) | <u32>load<u16>(wp);
+      wp += 2;
+    }
+    store<u32>(sp, x);
+  }
+  gWp = wp;
+  return 0;
+}
+
 /** Decodes a codec-4 payload at [src, end) into out (n int8). Returns 0 or < 0. */
 export function decodeRansDense(src: usize, end: usize, out: usize, n: u32, work: usize): i32 {
   let v = readVarint(src, end);
@@ -187,7 +268,10 @@ export function decodeRansDense(src: usize, end: usize, out: usize, n: u32, work
   const bases = colmask + <usize>n + 16;
   const runs = bases + <usize>n + 16;
   const mags = runs + <usize>n + 16;
-  const tb = work, tr = work + TABLE_BYTES, tm = work + 2 * TABLE_BYTES;
+  if (pos >= end) return E_TRUNCATED;
+  const thr = <u32>load<u8>(pos++); // magnitude context threshold (0: one table)
+  if (thr > 127) return E_CORRUPT;
+  const tb = work, tr = work + TABLE_BYTES, tm = work + 2 * TABLE_BYTES, tm1 = work + 3 * TABLE_BYTES;
   const lv = work + LEVELS;
   let t = readTable(pos, end, 127, tb, lv);
   if (t < 0) return <i32>t;
@@ -198,6 +282,12 @@ export function decodeRansDense(src: usize, end: usize, out: usize, n: u32, work
   t = readTable(<usize>t, end, 127, tm, lv);
   if (t < 0) return <i32>t;
   const logM = gLog;
+  let logM1 = logM;
+  if (thr > 0) {
+    t = readTable(<usize>t, end, 127, tm1, lv);
+    if (t < 0) return <i32>t;
+    logM1 = gLog;
+  }
   pos = <usize>t;
   // 9 sign frequencies, 9 bits each
   const avail: u64 = (<u64>(end - pos)) << 3;
@@ -221,56 +311,92 @@ export function decodeRansDense(src: usize, end: usize, out: usize, n: u32, work
   if (r < 0) return r;
   r = decodeGroup(work, tr, logR, runs, nRuns, S, end);
   if (r < 0) return r;
-  r = decodeGroup(work, tm, logM, mags, nnz, S, end);
+  r = thr == 0 ? decodeGroup(work, tm, logM, mags, nnz, S, end) : decodeGroupCtx(work, tm, logM, tm1, logM1, thr, mags, nnz, S, end);
   if (r < 0) return r;
-  // column classes for the sign contexts
-  for (let c: u32 = 0; c < cols; c++) store<u8>(colmask + c, <u8>(<u32>(c % kw != 0) | (<u32>(c % karea >= kw) << 1)));
+  // column classes for the sign contexts: bit 0 left neighbour, bit 1 upper neighbour
+  for (let c: u32 = 0, a: u32 = 0, x: u32 = 0; c < cols; c++) {
+    store<u8>(colmask + c, <u8>(<u32>(x != 0) | (<u32>(a >= kw) << 1)));
+    if (++x == kw) x = 0;
+    if (++a == karea) a = 0;
+  }
   memory.fill(out, 0, <usize>n);
-  // the run walk: every position checked against n before it is written
+  // the run walk: every position checked against n before it is written. The left neighbour
+  // is the previous value when its run was 0 (kept in a register: no store-to-load chain);
+  // the upper one is read back from out (kw ≥ 1 positions behind, or out[p] = 0 when absent).
+  // Both sign tables of the left neighbour's two signs are loaded before that sign is known.
   const st = work + STATES;
   const f0t = work + F0;
+  const sMask: u32 = S - 1;
   let wp = gWp;
   let p: u32 = 0, row: u32 = 0, c: u32 = 0, k: u32 = 0, j: u32 = 0;
   let b: u32 = n > 0 ? <u32>load<u8>(bases) : 0;
-  const M: u32 = 1 << SIGN_LOG;
+  let y0 = load<u32>(st), y1 = load<u32>(st, 4), y2 = load<u32>(st, 8), y3 = load<u32>(st, 12);
+  let y4 = load<u32>(st, 16), y5 = load<u32>(st, 20), y6 = load<u32>(st, 24), y7 = load<u32>(st, 28);
+  let lastNeg: u32 = 0; // sign of the value at p − 1 when lastHere
+  let lastHere: u32 = 0; // 1: a value was written at p − 1
   for (let i: u32 = 0; i < nRuns; i++) {
     const rr = <u32>load<u8>(runs + i);
     p += rr;
+    c += rr;
     if (rr == 255) {
       if (p > n) return E_RUNS;
-      c += 255;
+      lastHere = 0;
       continue;
     }
-    if (p >= n || k >= nnz) return E_RUNS;
-    c += rr;
+    if (p >= n) return E_RUNS;
     if (c >= cols) {
-      row += c / cols;
-      c %= cols;
+      const q = c / cols;
+      row += q;
+      c -= q * cols;
       b = <u32>load<u8>(bases + row);
     }
     const m = <u32>load<u8>(colmask + c);
-    const left: i32 = (m & 1) ? <i32>load<i8>(out + <usize>p - 1) : 0;
-    const up: i32 = (m & 2) ? <i32>load<i8>(out + <usize>p - <usize>kw) : 0;
-    const ctx = 3 * (<u32>(left > 0) - <u32>(left < 0) + 1) + (<u32>(up > 0) - <u32>(up < 0) + 1);
-    const f0 = load<u32>(f0t + (<usize>ctx << 2));
-    const sp = st + (<usize>(j & (S - 1)) << 2);
+    const up: i32 = <i32>load<i8>(out + <usize>select(p - kw, p, (m & 2) != 0));
+    const gu: u32 = <u32>(up > 0) - <u32>(up < 0) + 1;
+    const ft = f0t + (<usize>gu << 2);
+    // left neighbour's class: 1 (zero) unless a value sits at p − 1 in the window; its sign
+    // picks between the two tables loaded ahead (the only serial dependency between values)
+    // (masks, not select: V8 may lower an i32 select to a branch, and these are coin flips)
+    const leftIs: u32 = (m & 1) & <u32>(rr == 0) & lastHere;
+    const fz = load<u32>(ft, 12);
+    const fn = load<u32>(ft);
+    const fpos = load<u32>(ft, 24);
+    const fl = fpos ^ ((fpos ^ fn) & -lastNeg);
+    const f0 = fz ^ ((fz ^ fl) & -leftIs);
+    // sign lane states rotate through locals (S = 4 or 8; S ≤ 2 in memory)
+    const sp = st + (<usize>(j & sMask) << 2);
     j++;
-    let x = load<u32>(sp);
-    const slot = x & (M - 1);
-    const neg = slot >= f0;
-    x = select(M - f0, f0, neg) * (x >> SIGN_LOG) + slot - select(f0, 0, neg);
+    let x = S >= 4 ? y0 : load<u32>(sp);
+    const slot = x & 0xff;
+    const neg = <u32>(slot >= f0);
+    const nm = -neg;
+    x = (f0 ^ ((f0 ^ (256 - f0)) & nm)) * (x >> SIGN_LOG) + slot - (f0 & nm);
     if (x < L) {
       if (wp + 2 > end) return E_TRUNCATED;
       x = (x << 16) | <u32>load<u16>(wp);
       wp += 2;
     }
-    store<u32>(sp, x);
+    if (S == 8) {
+      y0 = y1; y1 = y2; y2 = y3; y3 = y4; y4 = y5; y5 = y6; y6 = y7; y7 = x;
+    } else if (S == 4) {
+      y0 = y1; y1 = y2; y2 = y3; y3 = x;
+    } else store<u32>(sp, x);
     const mag = <u32>load<u8>(mags + k) + 1 + b;
-    if (mag > 128 || (mag == 128 && !neg)) return E_CORRUPT;
-    store<i8>(out + <usize>p, <i8>(neg ? -<i32>mag : <i32>mag));
+    if (mag > 128 - (neg ^ 1)) return E_CORRUPT; // > 128, or 128 positive
+    store<i8>(out + <usize>p, <i8>((mag ^ -neg) + neg));
+    lastNeg = neg;
+    lastHere = 1;
     p++;
     c++;
     k++;
+  }
+  if (S >= 4) {
+    // y0 is the state of lane j mod S
+    const r = j & sMask;
+    const ys = work + LEVELS; // scratch (the level list is no longer needed): the rotated order
+    store<u32>(ys, y0); store<u32>(ys, y1, 4); store<u32>(ys, y2, 8); store<u32>(ys, y3, 12);
+    store<u32>(ys, y4, 16); store<u32>(ys, y5, 20); store<u32>(ys, y6, 24); store<u32>(ys, y7, 28);
+    for (let q: u32 = 0; q < S; q++) store<u32>(st + (<usize>((r + q) & sMask) << 2), load<u32>(ys + (<usize>q << 2)));
   }
   if (k != nnz) return E_RUNS;
   if (wp != end) return E_STREAM_END;

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { CODEC_RANS, decodeInt8Ref, encodeInt8, encodeRans } from '../src/codec/int8.js';
 import { BitWriter } from '../src/codec/bitio.js';
 import { buildTable, levelValue, readTable, RansDecoder, RansEncoder, tableCostBits, writeTable } from '../src/codec/rans.js';
-import { encodeRansRows } from '../src/codec/rans_int8.js';
+import { decodeRansDetailed, encodeRansRows } from '../src/codec/rans_int8.js';
 import { SparrowError } from '../src/errors.js';
 import { loadWasmNode } from '../src/wasm/node.js';
 import { decodeChecked } from '../src/wasm/checked.js';
@@ -171,7 +171,32 @@ describe('rANS coder', () => {
     expect(kernel.payload.length).toBeLessThan(left.payload.length);
     expect(encodeInt8(q, { cols: 288, dims: [32, 32, 3, 3], codecs: [CODEC_RANS] }).payload).toEqual(kernel.payload);
   });
+
+  it('the previous-magnitude context pays on smooth kernels at 0 % sparsity and round-trips', () => {
+    const q = convWeight(32, 32, 7, 0);
+    const g = { kw: 3, karea: 9 };
+    const ctx = encodeRansRows(q, 288, g);
+    const one = encodeRansRows(q, 288, g, { magContext: false });
+    const mags = (e: typeof ctx) => e.streams.find((s) => s.name === 'magnitudes')!.entropyBytes;
+    expect(decodeRansDetailed(ctx.payload, q.length).parsed.threshold).toBeGreaterThan(0);
+    expect(decodeRansDetailed(one.payload, q.length).parsed.threshold).toBe(0);
+    expect(mags(ctx)).toBeLessThan(mags(one));
+    expect(ctx.payload.length).toBeLessThan(one.payload.length);
+    expect(same(decodeInt8Ref(CODEC_RANS, ctx.payload, q.length), q)).toBe(true);
+    // a threshold over 127 is rejected (byte after S)
+    const bad = ctx.payload.slice();
+    const at = headerEnd(bad) + 1;
+    bad[at] = 200;
+    expect(() => decodeInt8Ref(CODEC_RANS, bad, q.length)).toThrow(SparrowError);
+  });
 });
+
+/** Offset of the S byte: after the five header varints. */
+function headerEnd(p: Uint8Array): number {
+  let pos = 0;
+  for (let v = 0; v < 5; v++) while (p[pos++]! & 0x80);
+  return pos;
+}
 
 for (const variant of ['release', 'debug'] as const) {
   describe(`WASM rANS decoder (${variant})`, () => {
@@ -195,6 +220,56 @@ for (const variant of ['release', 'debug'] as const) {
           expect(c.guardsIntact).toBe(true);
         }
       }
+    });
+
+    it('decodes 8-state and magnitude-context streams like the reference (all decode loops)', () => {
+      for (const [O, I, sp] of [
+        [32, 16, 0],
+        [32, 16, 0.5],
+        [8, 8, 0],
+        [64, 64, 0.9],
+      ] as const) {
+        const q = convWeight(O, I, O + I, sp);
+        for (const states of [1, 2, 4, 8] as const)
+          for (const magContext of [false, true]) {
+            const e = encodeRansRows(q, I * 9, { kw: 3, karea: 9 }, { states, magContext });
+            expect(same(decodeInt8Ref(CODEC_RANS, e.payload, q.length), q)).toBe(true);
+            const c = decodeChecked(w, CODEC_RANS, e.payload, q.length);
+            expect(c.status, `${O}x${I} sparsity ${sp} S ${states} context ${magContext}`).toBe(0);
+            expect(c.guardsIntact).toBe(true);
+            expect(same(new Int8Array(c.out.buffer, c.out.byteOffset, c.out.length), q)).toBe(true);
+          }
+      }
+    });
+
+    it('hostile 8-state and magnitude-context payloads: rejected exactly as the reference does', () => {
+      const rnd = lcg(7);
+      const r = () => Math.floor(rnd() * 2 ** 32) >>> 0;
+      let accepted = 0,
+        rejected = 0,
+        withContext = 0;
+      for (let it = 0; it < 400; it++) {
+        const q = convWeight(8 + (r() % 8), 8, it, [0, 0.3][it % 2]!);
+        const e = encodeRansRows(q, 72, { kw: 3, karea: 9 }, { states: ([1, 2, 4, 8] as const)[it % 4]! });
+        if (decodeRansDetailed(e.payload, q.length).parsed.threshold > 0) withContext++;
+        const p = it % 10 === 0 ? e.payload : mutate(r, e.payload);
+        let ref: Int8Array | null = null;
+        try {
+          ref = decodeInt8Ref(CODEC_RANS, p, q.length);
+        } catch (err) {
+          expect(err).toBeInstanceOf(SparrowError);
+        }
+        const c = decodeChecked(w, CODEC_RANS, p, q.length);
+        expect(c.guardsIntact).toBe(true);
+        expect(c.status >= 0, `input ${Buffer.from(p).toString('hex')}`).toBe(ref !== null);
+        if (ref) {
+          accepted++;
+          expect(same(new Int8Array(c.out.buffer, c.out.byteOffset, c.out.length), ref)).toBe(true);
+        } else rejected++;
+      }
+      expect(withContext).toBeGreaterThan(100);
+      expect(accepted).toBeGreaterThan(20);
+      expect(rejected).toBeGreaterThan(100);
     });
 
     it('hostile payloads: the WASM decoder rejects exactly what the reference rejects, never writes outside', () => {

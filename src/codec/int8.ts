@@ -15,6 +15,12 @@ export const CODEC_RANS = 4;
 export type Int8CodecId = typeof CODEC_RAW | typeof CODEC_HUFFMAN | typeof CODEC_RLE_HUFFMAN | typeof CODEC_RLE_ROWS | typeof CODEC_RANS;
 export const CODEC_NAMES: Record<number, string> = { 0: 'raw', 1: 'huffman', 2: 'rle-huffman', 3: 'rle-rows', 4: 'rans' };
 export const ALL_INT8_CODECS: readonly Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, CODEC_RANS];
+/**
+ * What encodeInt8 tries unless told otherwise: the Huffman codecs. rANS (codec 4) is 0.2–2 %
+ * smaller but its WASM decoder is 3–8× slower than the Huffman ones (measured by
+ * `npm run bench:codec`), so a model only uses it when asked (`codecs` including CODEC_RANS).
+ */
+export const DEFAULT_INT8_CODECS: readonly Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS];
 
 /** Escape run symbol: 255 zeros, no value. */
 export const RUN_ESCAPE = 255;
@@ -203,7 +209,8 @@ export function encodeRans(data: Int8Array, cols = data.length, dims?: readonly 
 }
 
 /**
- * Codes `data` with every allowed codec and keeps the smallest payload (raw on ties).
+ * Codes `data` with every allowed codec (default DEFAULT_INT8_CODECS: not rANS) and keeps the
+ * smallest payload (raw on ties).
  * `cols` is the row length for codecs 3 and 4 (default: one row); `dims` the weight's shape
  * (codec 4's sign contexts use its kernel window).
  */
@@ -211,7 +218,7 @@ export function encodeInt8(
   data: Int8Array,
   opts: { codecs?: readonly Int8CodecId[]; cols?: number; dims?: readonly number[] } & BlockOptions = {},
 ): EncodedInt8 {
-  const allowed = opts.codecs ?? ALL_INT8_CODECS;
+  const allowed = opts.codecs ?? DEFAULT_INT8_CODECS;
   let best: EncodedInt8 | null = null;
   for (const c of ALL_INT8_CODECS) {
     if (!allowed.includes(c)) continue;

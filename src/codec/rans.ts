@@ -150,6 +150,11 @@ export function buildTable(counts: ArrayLike<number>): FreqTable {
   return best;
 }
 
+/** Bits writeTable spends on `t` (3 header bytes + levels), before byte alignment. */
+export function tableBits(t: FreqTable): number {
+  return 24 + levelBits(t.levels);
+}
+
 /** Order-0 cost in bits of `counts` under table `t`. */
 export function tableCostBits(t: FreqTable, counts: ArrayLike<number>): number {
   let bits = 0;

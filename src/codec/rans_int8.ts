@@ -6,7 +6,19 @@
 
 import { SparrowError } from '../errors.js';
 import { BitReader, BitWriter, readVarint } from './bitio.js';
-import { binaryBits, binaryF0, buildTable, RansDecoder, RansEncoder, readTable, SIGN_LOG, writeTable, type FreqTable } from './rans.js';
+import {
+  binaryBits,
+  binaryF0,
+  buildTable,
+  RansDecoder,
+  RansEncoder,
+  readTable,
+  SIGN_LOG,
+  tableBits,
+  tableCostBits,
+  writeTable,
+  type FreqTable,
+} from './rans.js';
 
 export const RANS_ESCAPE = 255;
 export const SIGN_CONTEXTS = 9;
@@ -43,6 +55,49 @@ function h0Bytes(c: Float64Array): number {
   return b / 8;
 }
 
+/**
+ * Magnitude context (docs/format.md "Codec 4"): with threshold t ≥ 1, magnitude symbol k is
+ * coded with table 1 when the previous magnitude symbol (k − 1) is ≥ t, else table 0 (the
+ * first with table 0); t = 0: one table. The left neighbour's magnitude is the one context
+ * on magnitudes that pays for its second table on the ResNets (0.4 % at 0 % sparsity).
+ */
+export function magContext(mags: ArrayLike<number>, k: number, threshold: number): number {
+  return threshold > 0 && k > 0 && mags[k - 1]! >= threshold ? 1 : 0;
+}
+
+/** Table bytes (as written, byte-aligned) + coded bytes of `counts` under its best table. */
+function tableAndCodeBytes(c: Float64Array): { t: FreqTable; bytes: number } {
+  const t = buildTable(c);
+  return { t, bytes: Math.ceil(tableBits(t) / 8) + tableCostBits(t, c) / 8 };
+}
+
+/** One magnitude table, or two split on the previous magnitude, whichever codes smaller. */
+function magnitudeContext(
+  mags: Uint8Array,
+  cm: Float64Array,
+  allowed: boolean,
+): { threshold: number; tables: FreqTable[]; entropyBytes: number } {
+  const one = tableAndCodeBytes(cm);
+  let best = { threshold: 0, tables: [one.t], entropyBytes: h0Bytes(cm), bytes: one.bytes };
+  if (!allowed || mags.length < 512) return best;
+  // candidate thresholds: quantiles of the magnitudes
+  const sorted = Uint8Array.from(mags).sort();
+  const tried = new Set<number>();
+  for (const f of [0.3, 0.4, 0.5, 0.6, 0.7]) {
+    const t = sorted[Math.floor(f * sorted.length)]!;
+    if (t < 1 || tried.has(t)) continue;
+    tried.add(t);
+    const c0 = new Float64Array(128),
+      c1 = new Float64Array(128);
+    for (let k = 0; k < mags.length; k++) (magContext(mags, k, t) ? c1 : c0)[mags[k]!]!++;
+    const a = tableAndCodeBytes(c0),
+      b = tableAndCodeBytes(c1);
+    if (a.bytes + b.bytes < best.bytes)
+      best = { threshold: t, tables: [a.t, b.t], entropyBytes: h0Bytes(c0) + h0Bytes(c1), bytes: a.bytes + b.bytes };
+  }
+  return best;
+}
+
 export interface RansEncoded {
   payload: Uint8Array;
   tableBytes: number;
@@ -51,7 +106,12 @@ export interface RansEncoded {
 }
 
 /** Encodes `data` as rows of `cols` with sign geometry `g` (validated: 1 ≤ kw ≤ karea ≤ cols). */
-export function encodeRansRows(data: Int8Array, cols: number, g: SignGeometry): RansEncoded {
+export function encodeRansRows(
+  data: Int8Array,
+  cols: number,
+  g: SignGeometry,
+  opts: { states?: 1 | 2 | 4 | 8; magContext?: boolean } = {},
+): RansEncoded {
   const n = data.length;
   if (n === 0 || cols < 1 || n % cols !== 0) cols = Math.max(1, n);
   if (!(g.kw >= 1 && g.karea >= g.kw && g.karea <= cols)) g = { kw: cols, karea: cols };
@@ -96,15 +156,15 @@ export function encodeRansRows(data: Int8Array, cols: number, g: SignGeometry): 
     cr = counts(runs, 256),
     cm = counts(mags, 128);
   const tb = buildTable(cb),
-    tr = buildTable(cr),
-    tm = buildTable(cm);
+    tr = buildTable(cr);
+  const mc = magnitudeContext(mags, cm, opts.magContext ?? true);
   const z = new Float64Array(SIGN_CONTEXTS),
     o = new Float64Array(SIGN_CONTEXTS);
   for (let k = 0; k < nnz; k++) (sbit[k] ? o : z)[sctx[k]!]!++;
   const f0 = Array.from(z, (zz, c) => binaryF0(zz, o[c]!));
 
   const total = rows + runs.length + 2 * nnz;
-  const S = total >= 2048 ? 4 : 1;
+  const S = opts.states ?? (total >= 2048 ? 4 : 1);
   const enc = new RansEncoder(S, total);
   const put = (t: FreqTable, s: number) => enc.put(t.start[s]!, t.freq[s]!, t.log);
   enc.group();
@@ -112,7 +172,7 @@ export function encodeRansRows(data: Int8Array, cols: number, g: SignGeometry): 
   enc.group();
   for (const r of runs) put(tr, r);
   enc.group();
-  for (const m of mags) put(tm, m);
+  for (let k = 0; k < nnz; k++) put(mc.tables[magContext(mags, k, mc.threshold)]!, mags[k]!);
   enc.group();
   const M = 2 ** SIGN_LOG;
   for (let k = 0; k < nnz; k++) {
@@ -129,9 +189,10 @@ export function encodeRansRows(data: Int8Array, cols: number, g: SignGeometry): 
   w.writeVarint(nnz);
   w.writeVarint(runs.length);
   w.writeByte(S);
+  w.writeByte(mc.threshold);
   writeTable(w, tb);
   writeTable(w, tr);
-  writeTable(w, tm);
+  for (const t of mc.tables) writeTable(w, t);
   for (const f of f0) w.writeBits(f, 9);
   w.alignByte();
   const tableBytes = w.bitLength / 8;
@@ -144,7 +205,7 @@ export function encodeRansRows(data: Int8Array, cols: number, g: SignGeometry): 
     streams: [
       { name: 'row-bases', count: rows, entropyBytes: h0Bytes(cb) },
       { name: 'runs', count: runs.length, entropyBytes: h0Bytes(cr) },
-      { name: 'magnitudes', count: nnz, entropyBytes: h0Bytes(cm) },
+      { name: 'magnitudes', count: nnz, entropyBytes: mc.entropyBytes },
       { name: 'signs', count: nnz, entropyBytes: signBits / 8 },
     ],
     nonzero: nnz,
@@ -169,6 +230,8 @@ export interface RansParsed {
   runs: Uint8Array;
   mags: Uint8Array;
   f0: number[];
+  /** magnitude context threshold (0: one table) */
+  threshold: number;
   dec: RansDecoder;
   nnz: number;
 }
@@ -201,10 +264,14 @@ export function decodeRansDetailed(payload: Uint8Array, n: number): { out: Int8A
   if (pos >= end) throw new SparrowError('corrupt_stream', 'rANS state count missing');
   const S = payload[pos++]!;
   if (S !== 1 && S !== 2 && S !== 4 && S !== 8) throw new SparrowError('corrupt_stream', `rANS state count ${S} is not 1, 2, 4 or 8`);
+  if (pos >= end) throw new SparrowError('corrupt_stream', 'rANS magnitude context missing');
+  const threshold = payload[pos++]!;
+  if (threshold > 127) throw new SparrowError('corrupt_stream', `magnitude context threshold ${threshold} is over 127`);
   const tb = readTable(payload, pos, end, 127);
   const tr = readTable(payload, tb.pos, end, 255);
-  const tm = readTable(payload, tr.pos, end, 127);
-  pos = tm.pos;
+  const tm = [readTable(payload, tr.pos, end, 127)];
+  if (threshold > 0) tm.push(readTable(payload, tm[0]!.pos, end, 127));
+  pos = tm[tm.length - 1]!.pos;
   const br = new BitReader(payload, pos, end);
   const f0: number[] = [];
   for (let c = 0; c < SIGN_CONTEXTS; c++) {
@@ -224,7 +291,7 @@ export function decodeRansDetailed(payload: Uint8Array, n: number): { out: Int8A
   dec.group();
   for (let i = 0; i < nRuns; i++) runs[i] = dec.decode(tr.table);
   dec.group();
-  for (let k = 0; k < nnz; k++) mags[k] = dec.decode(tm.table);
+  for (let k = 0; k < nnz; k++) mags[k] = dec.decode(tm[magContext(mags, k, threshold)]!.table);
   dec.group();
   const g = { kw, karea };
   const out = new Int8Array(n);
@@ -255,7 +322,7 @@ export function decodeRansDetailed(payload: Uint8Array, n: number): { out: Int8A
   }
   if (k !== nnz) throw new SparrowError('corrupt_stream', `runs place ${k} values but the tensor has ${nnz}`);
   dec.finish();
-  return { out, parsed: { cols, g, base, runs, mags, f0, dec, nnz }, sctx };
+  return { out, parsed: { cols, g, base, runs, mags, f0, threshold, dec, nnz }, sctx };
 }
 
 function runPastEnd(n: number): SparrowError {
