@@ -3,7 +3,7 @@
 // TS reference on valid and hostile payloads (paranoid layout: guards, input flush at the end).
 import { describe, it, expect, beforeAll } from 'vitest';
 import fc from 'fast-check';
-import { CODEC_RANS, decodeInt8Ref, encodeInt8, encodeRans } from '../src/codec/int8.js';
+import { analyzeInt8Payload, CODEC_RANS, decodeInt8Ref, encodeInt8, encodeRans } from '../src/codec/int8.js';
 import { BitWriter } from '../src/codec/bitio.js';
 import { buildTable, levelValue, readTable, RansDecoder, RansEncoder, tableCostBits, writeTable } from '../src/codec/rans.js';
 import { decodeRansDetailed, encodeRansRows } from '../src/codec/rans_int8.js';
@@ -183,6 +183,9 @@ describe('rANS coder', () => {
     expect(mags(ctx)).toBeLessThan(mags(one));
     expect(ctx.payload.length).toBeLessThan(one.payload.length);
     expect(same(decodeInt8Ref(CODEC_RANS, ctx.payload, q.length), q)).toBe(true);
+    // `sparrow inspect`'s analysis reads the same conditional entropy back from the payload
+    const a = analyzeInt8Payload(CODEC_RANS, ctx.payload, q.length);
+    expect(a.streams.find((x) => x.name === 'magnitudes')!.entropyBytes).toBeCloseTo(mags(ctx), 6);
     // a threshold over 127 is rejected (byte after S)
     const bad = ctx.payload.slice();
     const at = headerEnd(bad) + 1;

@@ -4,7 +4,7 @@
 import { SparrowError } from '../errors.js';
 import { BitWriter, readVarint } from './bitio.js';
 import { decodeBlockRef, encodeBlock, histogram, shannonBytes } from './huffman.js';
-import { decodeRansDetailed, decodeRansRef, encodeRansRows, signGeometries } from './rans_int8.js';
+import { decodeRansDetailed, decodeRansRef, encodeRansRows, magContext, signGeometries } from './rans_int8.js';
 
 /** Codec ids as stored in the section table. */
 export const CODEC_RAW = 0;
@@ -16,9 +16,10 @@ export type Int8CodecId = typeof CODEC_RAW | typeof CODEC_HUFFMAN | typeof CODEC
 export const CODEC_NAMES: Record<number, string> = { 0: 'raw', 1: 'huffman', 2: 'rle-huffman', 3: 'rle-rows', 4: 'rans' };
 export const ALL_INT8_CODECS: readonly Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, CODEC_RANS];
 /**
- * What encodeInt8 tries unless told otherwise: the Huffman codecs. rANS (codec 4) is 0.2–2 %
- * smaller but its WASM decoder is 3–8× slower than the Huffman ones (measured by
- * `npm run bench:codec`), so a model only uses it when asked (`codecs` including CODEC_RANS).
+ * What encodeInt8 tries unless told otherwise: the Huffman codecs. rANS (codec 4) is 0.2–3 %
+ * smaller but its WASM decoder is 3–10× slower than the Huffman ones and slower than native
+ * inflate (`npm run bench:codec`), so a model only uses it when asked (`codecs` including
+ * CODEC_RANS).
  */
 export const DEFAULT_INT8_CODECS: readonly Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS];
 
@@ -434,10 +435,15 @@ export function analyzeInt8Payload(
       const t = z[c]! + o[c]!;
       if (z[c]! > 0 && o[c]! > 0) signBits -= z[c]! * Math.log2(z[c]! / t) + o[c]! * Math.log2(o[c]! / t);
     }
+    // magnitudes: order-0 within each of their one or two contexts (as the encoder reports)
+    const m0: number[] = [],
+      m1: number[] = [];
+    for (let k = 0; k < parsed.nnz; k++) (magContext(parsed.mags, k, parsed.threshold) ? m1 : m0).push(parsed.mags[k]!);
+    const magBytes = shannonBytes(histogram(Uint8Array.from(m0))) + shannonBytes(histogram(Uint8Array.from(m1)));
     streams = [
       { name: 'row-bases', count: parsed.base.length, entropyBytes: shannonBytes(histogram(parsed.base)) },
       { name: 'runs', count: parsed.runs.length, entropyBytes: shannonBytes(histogram(parsed.runs)) },
-      { name: 'magnitudes', count: parsed.nnz, entropyBytes: shannonBytes(histogram(parsed.mags)) },
+      { name: 'magnitudes', count: parsed.nnz, entropyBytes: magBytes },
       { name: 'signs', count: parsed.nnz, entropyBytes: signBits / 8 },
     ];
   } else {
