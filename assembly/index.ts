@@ -25,3 +25,5 @@ export { f32_attention__wasmsimd, f32_attention_work_bytes } from './f32/attenti
 export { qs8_relaxed_build, qs8_conv2d_packed_w_c4_bytes, qs8_conv2d_pack_w_c4, qs8_conv2d_c4_work_bytes, qs8_conv2d_4x8c4__wasmrelaxed, qs8_conv2d_4x8c4_range__wasmrelaxed } from './int8/relaxed';
 // exact greedy OBS pruning for sparrow compress (src/compress/obc.ts)
 export { obc_prune_rows__wasmsimd, obc_work_bytes } from './obc';
+// CRC-32 for the container where the runtime has no native one (browsers, Workers): src/wasm/crc32.ts
+export { crc32_update } from './crc32';

@@ -226,7 +226,7 @@ export interface CompressOptions {
   channelScope?: ChannelScope;
   /** 3..8 (default 8): at most 2^B distinct int8 levels per weight tensor */
   weightBits?: number;
-  /** 'dynamic' (default): activation scales at run time; 'static': ranges measured on the calibration set are stored */
+  /** 'static' (the default with `calib`): ranges measured on the calibration set are stored; 'dynamic' (the default without): activation scales at run time */
   activations?: ActivationMode;
   /** calibration batches for the model's first input (already preprocessed), and where they came from */
   calib?: { batches: Tensor[]; spec: string };
@@ -293,7 +293,8 @@ export function resolveCompressOptions(
   const weightBits = o.weightBits ?? COMPRESS_DEFAULTS.weightBits;
   if (!Number.isInteger(weightBits) || weightBits < 3 || weightBits > 8)
     throw new SparrowError('invalid_argument', `weight bits must be an integer in 3..8, got ${String(weightBits)}`);
-  const activations = o.activations ?? COMPRESS_DEFAULTS.activations;
+  // with calibration data the ranges are measured and stored unless asked otherwise (as the CLI)
+  const activations = o.activations ?? (o.calib ? 'static' : COMPRESS_DEFAULTS.activations);
   if (activations !== 'dynamic' && activations !== 'static')
     throw new SparrowError('invalid_argument', `activations must be dynamic or static, got ${String(activations)}`);
   if (o.targetBytes !== undefined && !CALIBRATED.includes(prune))

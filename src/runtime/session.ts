@@ -1,7 +1,8 @@
 // Session: the one inference API. Import (src/onnx/import.ts, loaded on first use by
 // src/runtime/onnx_import.ts: `.sparrow`-only bundles leave it out) → passes (src/ir/passes.ts) →
-// an engine: 'reference' (plain TS kernels; the default of fromOnnx and fromGraph), 'sparrow-f32'
-// (float32 kernels in WASM linear memory, src/runtime/engine_f32.ts; the default of fromSparrow)
+// an engine: 'reference' (plain TS kernels; the default of fromGraph), 'sparrow-f32'
+// (float32 kernels in WASM linear memory, src/runtime/engine_f32.ts; the default for a model
+// without static activation ranges)
 // or 'sparrow-int8' (int8 kernels, src/runtime/engine_int8.ts); both WASM engines compile one
 // plan per input signature on the skeleton of src/runtime/engine.ts. sparrow-int8 on a `.sparrow`
 // file uses its int8 weights (decoded in WASM) and, when present, its static activation ranges;
@@ -19,6 +20,8 @@ import type { PlanCacheLimits } from './plan_cache.js';
 import type { FuseReport } from '../ir/fuse.js';
 import type { ReadOptions } from '../format/container.js';
 import { loadSparrowModel, type CompressionRecord, type Preprocessing } from './sparrow_model.js';
+import { useCrc32 } from '../format/crc32.js';
+import { wasmCrc32 } from '../wasm/crc32.js';
 import { Int8Engine, type Int8Report } from './engine_int8.js';
 import { isPendingData, type CodedInt8 } from '../format/graph.js';
 import { extractQdq } from '../ir/qdq.js';
@@ -98,6 +101,15 @@ export function hasActivationRanges(bytes: Uint8Array): boolean {
  * The documented default engine of a model: 'sparrow-int8' for a `.sparrow` file with static
  * activation ranges (`sparrow compress --calib`), 'sparrow-f32' for every other model.
  */
+/**
+ * The container's CRCs in WASM from now on where the runtime has no native CRC (browsers,
+ * Workers; Node keeps zlib's): a small synchronous instance of `module` (src/wasm/crc32.ts).
+ * Session.fromSparrow does it when given a `wasmModule`; the Worker before any request's checks.
+ */
+export function useWasmCrc32(module: WebAssembly.Module): void {
+  useCrc32(wasmCrc32(module));
+}
+
 export function defaultEngine(bytes: Uint8Array): EngineName {
   return isSparrowBytes(bytes) && hasActivationRanges(bytes) ? 'sparrow-int8' : 'sparrow-f32';
 }
@@ -215,9 +227,9 @@ export interface SessionReport extends OptimizeReport {
 
 export interface SessionOptions {
   /**
-   * execution engine. Session.create, fromUrl and fromSparrow: 'sparrow-int8' for a `.sparrow`
-   * file with static activation ranges, else 'sparrow-f32' (defaultEngine). fromOnnx and
-   * fromGraph keep their earlier default, 'reference' (the TS oracle).
+   * execution engine. Session.create, fromUrl, fromSparrow and fromOnnx: 'sparrow-int8' for a
+   * `.sparrow` file with static activation ranges, else 'sparrow-f32' (defaultEngine). fromGraph
+   * (a graph built in memory, often to test an op) keeps 'reference' (the TS oracle).
    */
   engine?: EngineOption;
   /**
@@ -418,7 +430,7 @@ export class Session {
    * files only). Async so that engines needing WebAssembly compilation fit the same API.
    */
   static async fromOnnx(bytes: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
-    const engine = engineName(opts.engine ?? 'reference');
+    const engine = engineName(opts.engine ?? 'sparrow-f32');
     opts = { ...opts, engine };
     // loaded once per process (src/runtime/onnx_import.ts); not counted in loadMs, which
     // measures this model as it did when the importer was a static import
@@ -470,6 +482,7 @@ export class Session {
     const int8 = engine === 'sparrow-int8';
     // the WASM module compiles (V8 background threads) while the file is read and validated
     const modP = engine !== 'reference' && !opts.wasmModule ? nodeModule() : undefined;
+    if (opts.wasmModule) useWasmCrc32(opts.wasmModule);
     const model = loadSparrowModel(bytes, { ...opts.read, ...(int8 ? { codedInt8: true } : {}) });
     const { read: _read, ...rest } = opts;
     const wasmModule = opts.wasmModule ?? (modP ? await modP : undefined);

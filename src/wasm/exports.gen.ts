@@ -228,6 +228,8 @@ export interface WasmExports {
   ): void;
   /** assembly/obc/obc_work_bytes */
   obc_work_bytes(K: i32): usize;
+  /** assembly/crc32/crc32_update */
+  crc32_update(seed: u32, ptr: usize, len: usize): u32;
   /** assembly/f32ops/binary/f32_add_bcast__wasmsimd */
   f32_add_bcast__wasmsimd(d: usize, a: usize, b: usize, y: usize): void;
   /** assembly/f32ops/binary/f32_sub_bcast__wasmsimd */
