@@ -24,7 +24,7 @@ import {
 import { wasmCalibAccel } from './accel.js';
 import { obsQuantize } from './gptq.js';
 import { DEFAULT_ALPHAS, allocate, measureSensitivity, meanKl, type Candidate, type SensitivityTable } from './allocate.js';
-import { encodeInt8 } from '../codec/int8.js';
+import { encodeInt8, type Int8CodecId } from '../codec/int8.js';
 import type { SparrowWasm } from '../wasm/gateway.js';
 import { hessianPrune } from './obs.js';
 import { cloneGraph, consumers, type Graph, type Node } from '../ir/graph.js';
@@ -222,9 +222,19 @@ export function embeddingTables(graph: Graph): string[] {
   return out;
 }
 
+/** The int8 codec choice of `opts` for writeSparrowModel (absent: its default). */
+function codecsOf(opts: { int8Codecs?: readonly Int8CodecId[] }): { int8Codecs?: readonly Int8CodecId[] } {
+  return opts.int8Codecs ? { int8Codecs: opts.int8Codecs } : {};
+}
+
 export interface CompressOptions {
   /** per-layer sparsity in [0, 1) (default 0.5) */
   sparsity?: number;
+  /**
+   * int8 codecs the file may use (default: the Huffman family, codecs 0–3); include 4
+   * (CODEC_RANS) for rANS: 0.2–3 % smaller, but its decoder is slower than inflate (docs/compression.md)
+   */
+  int8Codecs?: readonly Int8CodecId[];
   /**
    * default 'magnitude'; 'obs': exact greedy OBS masks (OBC, WASM when `wasm` is given) then
    * the hessian path's quantization; 'channels': whole output channels removed (channels.ts),
@@ -600,6 +610,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
       if (!sized || attempt >= 3) break;
       // the sequential pass codes a little differently from the per-layer estimates: re-aim
       const size = writeSparrowModel(outGraph, {
+        ...codecsOf(opts),
         quantized,
         preprocessing: preprocessingOf,
         compression: record(allocation),
@@ -680,7 +691,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     compression['activationCalibration'] = method;
   }
   const preprocessing = preprocessingFor(graph, opts);
-  const bytes = writeSparrowModel(outGraph, { quantized, preprocessing, compression, meta });
+  const bytes = writeSparrowModel(outGraph, { ...codecsOf(opts), quantized, preprocessing, compression, meta });
   return { bytes, layers: reports, graph };
 }
 
@@ -752,7 +763,7 @@ export async function compressQdqGraph(
   compression['source'] = source;
   const meta: Record<string, unknown> = { maxBatch: maxBatchOf(opts) };
   if (activations === 'static') meta['activationRanges'] = Object.fromEntries(ranges);
-  const bytes = writeSparrowModel(graph, { quantized, preprocessing: preprocessingFor(graph, opts), compression, meta });
+  const bytes = writeSparrowModel(graph, { ...codecsOf(opts), quantized, preprocessing: preprocessingFor(graph, opts), compression, meta });
   return { bytes, layers: reports, graph };
 }
 
@@ -800,8 +811,12 @@ async function prepareSizeTarget(
     zeroCoded += encodeInt8(q, { cols: q.length / rows }).payload.length + 4 * rows;
   }
   const fixed =
-    writeSparrowModel(graph, { quantized: zeros, preprocessing: preprocessingFor(graph, opts), ...(meta ? { meta } : {}) }).length -
-    zeroCoded;
+    writeSparrowModel(graph, {
+      ...codecsOf(opts),
+      quantized: zeros,
+      preprocessing: preprocessingFor(graph, opts),
+      ...(meta ? { meta } : {}),
+    }).length - zeroCoded;
   // sensitivity images and the float outputs
   const input = graph.inputs[0]!;
   const sens: Tensor[] = [];
