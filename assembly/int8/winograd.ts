@@ -53,15 +53,25 @@ export function qs8_wino_packed_w_bytes(M: i32, K: i32, groups: i32): i32 {
   return ((M + 3) >> 2) * 16 * ((K / 9 + 1) >> 1) * 16;
 }
 
+/** Row (a, b, e) of T = G' g times G'ᵀ: positions j = 0..3 (2a, a + b + e, a − b + e, 2e), ps bytes apart. */
+@inline function packRow(at: usize, ps: usize, a: i32, b: i32, e: i32): void {
+  store<i16>(at, <i16>(2 * a));
+  store<i16>(at + ps, <i16>(a + b + e));
+  store<i16>(at + 2 * ps, <i16>(a - b + e));
+  store<i16>(at + 3 * ps, <i16>(2 * e));
+}
+
 /**
  * Packs w (M, Cin, 3, 3) int8 (K = Cin·9) as U' = G' g G'ᵀ int16 in the layout of the header
- * at dst (qs8_wino_packed_w_bytes bytes). Scalar: runs once per layer at load.
+ * at dst (qs8_wino_packed_w_bytes bytes). Scalar, unrolled (no branches per position): runs once per layer at
+ * load, part of a cold start's decode + pack.
  */
 export function qs8_wino_pack_w(M: i32, K: i32, groups: i32, w: usize, dst: usize): i32 {
   const bytes = qs8_wino_packed_w_bytes(M, K, groups);
   if (bytes < 0) return E_ARG;
   memory.fill(dst, 0, <usize>bytes);
   const Cin = <usize>(K / 9), Mc = <usize>M, kp = (Cin + 1) >> 1;
+  const ps = kp << 4; // bytes between positions p and p + 1 of one block
   for (let m: usize = 0; m < Mc; m++) {
     const blk = dst + (m >> 2) * 16 * kp * 16;
     for (let c: usize = 0; c < Cin; c++) {
@@ -69,20 +79,13 @@ export function qs8_wino_pack_w(M: i32, K: i32, groups: i32, w: usize, dst: usiz
       const g00 = <i32>load<i8>(g), g01 = <i32>load<i8>(g, 1), g02 = <i32>load<i8>(g, 2);
       const g10 = <i32>load<i8>(g, 3), g11 = <i32>load<i8>(g, 4), g12 = <i32>load<i8>(g, 5);
       const g20 = <i32>load<i8>(g, 6), g21 = <i32>load<i8>(g, 7), g22 = <i32>load<i8>(g, 8);
-      for (let i: usize = 0; i < 4; i++) {
-        // row i of T = G' g (3 values a, b, e)
-        let a: i32, b: i32, e: i32;
-        if (i == 0) { a = 2 * g00; b = 2 * g01; e = 2 * g02; }
-        else if (i == 1) { a = g00 + g10 + g20; b = g01 + g11 + g21; e = g02 + g12 + g22; }
-        else if (i == 2) { a = g00 - g10 + g20; b = g01 - g11 + g21; e = g02 - g12 + g22; }
-        else { a = 2 * g20; b = 2 * g21; e = 2 * g22; }
-        // row i of U' = T G'ᵀ, position p = 4i + j
-        for (let j: usize = 0; j < 4; j++) {
-          const u = j == 0 ? 2 * a : j == 1 ? a + b + e : j == 2 ? a - b + e : 2 * e;
-          const p = i * 4 + j;
-          store<i16>(blk + (p * kp + (c >> 1)) * 16 + (((m & 3) << 1) + (c & 1)) * 2, <i16>u);
-        }
-      }
+      // U' position p = 4i + j of (cout m, cin c): blk + p·ps + (c >> 1)·16 + ((m & 3)·2 + (c & 1))·2
+      const at = blk + (c >> 1) * 16 + ((((m & 3) << 1) + (c & 1)) << 1);
+      // rows of T = G' g: (2g0·), (g0· + g1· + g2·), (g0· − g1· + g2·), (2g2·); each row → 4 positions
+      packRow(at, ps, 2 * g00, 2 * g01, 2 * g02);
+      packRow(at + 4 * ps, ps, g00 + g10 + g20, g01 + g11 + g21, g02 + g12 + g22);
+      packRow(at + 8 * ps, ps, g00 - g10 + g20, g01 - g11 + g21, g02 - g12 + g22);
+      packRow(at + 12 * ps, ps, 2 * g20, 2 * g21, 2 * g22);
     }
   }
   return 0;
