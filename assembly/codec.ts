@@ -18,6 +18,8 @@ export const E_COUNT: i32 = -8;         // symbol count disagrees with what is e
 export const E_RUNS: i32 = -9;          // zero runs go past the tensor / run-value mismatch
 export const E_TRAILING: i32 = -10;     // bytes left after the last block
 
+import { decodeRansDense, ransWorkBytes } from './rans';
+
 const MAX_LEN: u32 = 11;
 const TABLE_SIZE: u32 = 1 << MAX_LEN;   // entries; u16 each: (len << 8) | output byte
 const TABLE_BYTES: usize = TABLE_SIZE << 1;
@@ -36,7 +38,9 @@ const MAP_UNZIGZAG1: u32 = 2;  // rle values:  zz⁻¹(s + 1)
 /** Scratch bytes the decoders need for an n-element tensor. */
 export function workBytes(n: u32): usize {
   // table + lengths (256) + multi table + runs symbols (≤ n) + values symbols (≤ n) + slack
-  return SYMS_OFFSET + (<usize>n << 1) + 64;
+  const w = SYMS_OFFSET + (<usize>n << 1) + 64;
+  const r = ransWorkBytes(n);
+  return w > r ? w : r;
 }
 
 // Secondary results of readBlock (AssemblyScript returns one value).
@@ -472,7 +476,7 @@ function readRows(src: usize, end: usize, n: u32, work: usize): i32 {
 
 /**
  * Decodes an int8 tensor payload to dense: out (n) int8.
- * codec 0 raw, 1 huffman, 2 rle-huffman. Returns 0 or < 0.
+ * codec 0 raw, 1 huffman, 2 rle-huffman, 3 rle-rows, 4 rans (assembly/rans.ts). Returns 0 or < 0.
  */
 export function decodeDense(codec: u32, src: usize, srcLen: u32, out: usize, n: u32, work: usize): i32 {
   const end = src + <usize>srcLen;
@@ -521,6 +525,7 @@ export function decodeDense(codec: u32, src: usize, srcLen: u32, out: usize, n: 
     }
     return 0;
   }
+  if (codec == 4) return decodeRansDense(src, end, out, n, work);
   return E_CODEC;
 }
 

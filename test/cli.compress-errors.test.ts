@@ -102,6 +102,16 @@ const CASES: Array<[string, () => string[], RegExp]> = [
     /^sparrow: invalid_argument: the pruning scope must be layer or global, got model/,
   ],
   [
+    '--sparsity-pattern unknown',
+    () => [MNIST, '--sparsity-pattern', 'quads'],
+    /^sparrow: invalid_argument: the sparsity pattern must be pairs or unstructured, got quads/,
+  ],
+  [
+    '--sparsity-pattern pairs with --scope global',
+    () => [MNIST, '--prune', 'magnitude', '--scope', 'global', '--sparsity-pattern', 'pairs'],
+    /^sparrow: invalid_argument: --sparsity-pattern pairs is for --prune hessian or magnitude \(per layer\), not magnitude --scope global/,
+  ],
+  [
     '--target-size with magnitude',
     () => [MNIST, '--prune', 'magnitude', '--target-size', '5000'],
     /^sparrow: invalid_argument: a size target \(--target-size\) needs --prune hessian, obs or channels/,

@@ -7,6 +7,7 @@ import {
   CODEC_RAW,
   CODEC_RLE_HUFFMAN,
   CODEC_RLE_ROWS,
+  CODEC_RANS,
   decodeCsrRef,
   decodeInt8Ref,
   encodeInt8,
@@ -18,7 +19,7 @@ import type { SparrowWasm } from '../src/wasm/gateway.js';
 import { SparrowError } from '../src/errors.js';
 import { lcg, sampleTensors } from './helpers/tensors.js';
 
-const ALL: Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS];
+const ALL: Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, CODEC_RANS];
 
 function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   if (a.length !== b.length) return false;
@@ -44,7 +45,7 @@ for (const variant of ['release', 'debug'] as const) {
             const cols = data.length / rows;
             if (cols > 65536) continue;
             // codec 3 with its own row length equal to the CSR's (the direct path) or not (fallback)
-            const ee = c === CODEC_RLE_ROWS ? encodeInt8(data, { codecs: [c], cols }) : e;
+            const ee = c === CODEC_RLE_ROWS || c === CODEC_RANS ? encodeInt8(data, { codecs: [c], cols }) : e;
             expect(same(w.decodeInt8(ee.codec, ee.payload, data.length), data), `codec ${c} cols ${cols}`).toBe(true);
             const ref = decodeCsrRef(ee.codec, ee.payload, rows, cols);
             // int8 values (sparse FC) and int16 ones (the sparse conv layout)
@@ -79,6 +80,7 @@ for (const variant of ['release', 'debug'] as const) {
               for (const e of [
                 encodeInt8(data, { codecs: [CODEC_RLE_HUFFMAN] }),
                 encodeInt8(data, { codecs: [CODEC_RLE_ROWS], cols: n / rows }),
+                encodeInt8(data, { codecs: [CODEC_RANS], cols: n / rows }),
               ]) {
                 expect(same(w.decodeInt8(e.codec, e.payload, n), data)).toBe(true);
                 const ref = { ...decodeCsrRef(e.codec, e.payload, rows, n / rows) };
@@ -90,7 +92,8 @@ for (const variant of ['release', 'debug'] as const) {
         ),
         { numRuns: 200 },
       );
-    });
+      // five codecs per tensor (codec 4's encoder tries two sign geometries): give a loaded machine time
+    }, 240_000);
 
     it('decodes blocks forced to 4 streams with tiny counts (empty streams)', () => {
       for (let n = 0; n < 40; n++) {

@@ -66,7 +66,13 @@ function range(t: Tensor): number {
 async function staticFile(
   onnx: Uint8Array,
   batches: Tensor[],
-  o: { sparsity?: number; activations?: 'static' | 'dynamic'; denseEnds?: boolean; pre?: { mean?: number[]; std?: number[] } } = {},
+  o: {
+    sparsity?: number;
+    activations?: 'static' | 'dynamic';
+    denseEnds?: boolean;
+    pre?: { mean?: number[]; std?: number[] };
+    pattern?: 'pairs' | 'unstructured';
+  } = {},
 ): Promise<Uint8Array> {
   const g = importOnnx(onnx);
   optimize(g);
@@ -76,6 +82,7 @@ async function staticFile(
     calib: { batches, spec: 'test' },
     ...(o.denseEnds !== undefined ? { denseEnds: o.denseEnds } : {}),
     ...(o.pre ? { preprocessing: { scale: 1 / 255, ...o.pre } } : {}),
+    ...(o.pattern ? { sparsityPattern: o.pattern } : {}),
   });
   return r.bytes;
 }
@@ -197,6 +204,39 @@ describe('sparrow-int8: lowered ops on synthetic graphs (static ranges)', () => 
       expect(sparse.report!.int8!.layers.some((l) => /spconv/.test(l.kernel))).toBe(true);
     });
   }
+
+  it('pair-pruned convs (--sparsity-pattern pairs) run on the pair-block kernel, bit-identical to the scalar references and to the other kernels', async () => {
+    // odd K (5·3·3 = 45), stride 2, groups 2, a 1x1 conv; pixels not a multiple of 16
+    const x = [1, 5, 11, 13];
+    const onnx = buildModel({
+      nodes: [
+        { op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['c'], attrs: { pads: [1, 1, 1, 1] } },
+        { op: 'Relu', inputs: ['c'], outputs: ['r'] },
+        { op: 'Conv', inputs: ['r', 'w2', 'b2'], outputs: ['d'], attrs: { pads: [1, 1, 1, 1], strides: [2, 2], group: 2 } },
+        { op: 'Conv', inputs: ['d', 'w3'], outputs: ['y'] },
+      ],
+      inputs: [{ name: 'x', dtype: 'float32', dims: x }],
+      outputs: [{ name: 'y', dtype: 'float32', dims: null }],
+      initializers: { w: W([12, 5, 3, 3], 31), b: W([12], 32), w2: W([12, 6, 3, 3], 33), b2: W([12], 34), w3: W([7, 12, 1, 1], 35) },
+      opsets: { '': 17 },
+    });
+    const calib = [0, 1, 2].map((k) => rand(x, 400 + k));
+    const file = await staticFile(onnx, calib, { sparsity: 0.5, denseEnds: false, pattern: 'pairs' });
+    const simd = await Session.fromSparrow(file, I8());
+    const scalar = await Session.fromSparrow(file, I8({ kernels: 'scalar' }));
+    const nz = await Session.fromSparrow(file, I8({ sparseDensity: 1 }));
+    const dense = await Session.fromSparrow(file, I8({ sparseDensity: 0 }));
+    const kernels = simd.report!.int8!.layers.map((l) => l.kernel);
+    expect(kernels.filter((k) => k === 'qs8_spconv2d_16x1c2__wasmsimd').length, kernels.join()).toBeGreaterThanOrEqual(2);
+    expect(dense.report!.int8!.layers.every((l) => !/spconv/.test(l.kernel))).toBe(true);
+    for (const seed of [1, 2, 3]) {
+      const feeds = { x: rand(x, 500 + seed) };
+      const a = await simd.run(feeds);
+      expect(sameBits(a, await scalar.run(feeds)), 'pair-block SIMD vs scalar references').toBeNull();
+      expect(sameBits(a, await dense.run(feeds)), 'vs the dense kernel').toBeNull();
+      expect(sameBits(a, await nz.run(feeds)), 'vs the kernels at sparseDensity 1').toBeNull();
+    }
+  });
 
   it('Conv → float output equals a hand-written int8 pipeline (quantize, qs8Conv2dRef, f32 output stage)', async () => {
     const s = SYNTH[0]!;

@@ -33,6 +33,34 @@ async function collect(model: DecoderRunner, prompt: number[], o: GenerateOption
   return r.value;
 }
 
+/** A Session seen through run alone (no runIo: the cache is fed whole every step). */
+function runOnly(s: Session): DecoderRunner {
+  return { inputNames: s.inputNames, outputNames: s.outputNames, inputInfo: s.inputInfo, run: (f) => s.run(f) };
+}
+
+/** A Session with runIo (the zero-copy cache), keeping the last-row logits of every run. */
+function recordingIo(s: Session): DecoderRunner & { rows: Float32Array[] } {
+  const rows: Float32Array[] = [];
+  const keep = (l: Tensor): void => void rows.push((l.data as Float32Array).slice(l.data.length - 512));
+  return {
+    inputNames: s.inputNames,
+    outputNames: s.outputNames,
+    inputInfo: s.inputInfo,
+    rows,
+    async run(feeds) {
+      const out = await s.run(feeds);
+      keep(out['logits']!);
+      return out;
+    },
+    pinInputs: (names) => s.pinInputs(names),
+    async runIo(feeds, o) {
+      const r = await s.runIo(feeds, o);
+      keep(r.outputs['logits']!);
+      return r;
+    },
+  };
+}
+
 /** A runner that keeps the last-row logits of every run. */
 function recording(model: DecoderRunner): DecoderRunner & { rows: Float32Array[] } {
   const rows: Float32Array[] = [];
@@ -179,6 +207,62 @@ describe('generate on stories260K-kv', () => {
     expect(ta.capacities).toEqual([8, 16, 32, 43]);
     expect(a.rows).toHaveLength(40);
     a.rows.forEach((r, i) => expect(Array.from(r), `step ${i}`).toEqual(Array.from(b.rows[i]!)));
+  });
+
+  // the zero-copy cache (src/runtime/generate.ts header): the past inputs pinned in the arena,
+  // the new rows copied from present to past in linear memory; oracle: the same engine with the
+  // cache fed whole every step (runOnly), logits bit for bit, sparrow-f32 and sparrow-int8
+  it('zero-copy cache: the logits of the cache fed whole, bit for bit (sparrow-f32, sparrow-int8); steps reuse the arena', async () => {
+    const i8 = await Session.fromOnnx(KV, { engine: 'sparrow-int8' });
+    for (const [name, s] of [
+      ['sparrow-f32', f32],
+      ['sparrow-int8', i8],
+    ] as const) {
+      const whole = recording(runOnly(s));
+      const zc = recordingIo(s);
+      const o = { temperature: 0, maxTokens: 70, minCapacity: 16 };
+      const a = await collect(whole, PROMPT, o);
+      const b = await collect(zc, PROMPT, o);
+      expect(b.tokens, name).toEqual(a.tokens);
+      expect(b.capacities).toEqual([16, 32, 64, 73]);
+      expect(a.reusedSteps).toBe(0);
+      // every decode step but the first at each capacity (its plan is new: the cache is fed whole)
+      expect(b.reusedSteps, name).toBe(b.decodeSteps - 4);
+      expect(zc.rows).toHaveLength(70);
+      zc.rows.forEach((r, i) => expect(Array.from(r), `${name} step ${i}`).toEqual(Array.from(whole.rows[i]!)));
+      // zeroCopy: false is the cache fed whole
+      expect((await collect(s, PROMPT, { ...o, zeroCopy: false })).reusedSteps).toBe(0);
+    }
+    i8.dispose();
+  });
+
+  it('zero-copy cache: two generations interleaved on one session each give their own tokens', async () => {
+    // as long as PROMPT: both at the same capacity at every step, one plan shared by the two
+    const other = [1, 261, 378, 403, 407];
+    const o = { temperature: 0, maxTokens: 40, minCapacity: 16 };
+    const soloA = (await collect(f32, PROMPT, o)).tokens;
+    const soloB = (await collect(f32, other, o)).tokens;
+    const a = generate(f32, PROMPT, o);
+    const b = generate(f32, other, o);
+    const ga: number[] = [],
+      gb: number[] = [];
+    let ra = await a.next(),
+      rb = await b.next();
+    while (!ra.done || !rb.done) {
+      if (!ra.done) {
+        ga.push(ra.value);
+        ra = await a.next();
+      }
+      if (!rb.done) {
+        gb.push(rb.value);
+        rb = await b.next();
+      }
+    }
+    expect(ga).toEqual(soloA);
+    expect(gb).toEqual(soloB);
+    expect(gb).not.toEqual(ga);
+    // each run of the shared plan came after the other generation's: nothing could be reused
+    expect([ra.value.reusedSteps, rb.value.reusedSteps]).toEqual([0, 0]);
   });
 
   it('sampling is reproducible with a seed', async () => {

@@ -449,7 +449,7 @@ describe('optimize and Session', () => {
 
   it('Session: names, infos, run, engine option, invalid feeds', async () => {
     const s = await Session.fromOnnx(model());
-    expect(s.engine).toBe('reference');
+    expect(s.engine).toBe('sparrow-f32'); // the documented default for a model without activation ranges
     expect(s.inputNames).toEqual(['x']);
     expect(s.outputNames).toEqual(['y']);
     expect(s.inputInfo).toEqual({ x: { dtype: 'float32', dims: [-1, 3, 6, 6] } });

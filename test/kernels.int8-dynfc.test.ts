@@ -121,7 +121,8 @@ for (const variant of ['release', 'debug'] as const) {
       bias: Float32Array,
       lo: number,
       hi: number,
-    ): { status: number; y: Float32Array; guard: boolean } {
+      kernel: 'qs8_dynfc_f32__wasmsimd' | 'qs8_dynfc_f32_finite__wasmsimd' = 'qs8_dynfc_f32__wasmsimd',
+    ): { status: number; y: Float32Array; guard: boolean; untouched: boolean } {
       const mark = w.mark();
       try {
         const xp = w.alloc(4 * M * K + 16),
@@ -134,9 +135,10 @@ for (const variant of ['release', 'debug'] as const) {
         w.f32(sb, N).set(sw);
         w.f32(sb + 4 * N, N).set(bias);
         w.i8(yp, 4 * M * N + 64).fill(0x5a);
-        const status = w.exports.qs8_dynfc_f32__wasmsimd(M, N, K, xp, wp, sb, lo, hi, yp, work);
+        const status = w.exports[kernel](M, N, K, xp, wp, sb, lo, hi, yp, work);
         const guard = w.i8(yp + 4 * M * N, 64).every((b) => b === 0x5a);
-        return { status, y: w.f32(yp, M * N).slice(), guard };
+        const untouched = w.i8(yp, 4 * M * N + 64).every((b) => b === 0x5a);
+        return { status, y: w.f32(yp, M * N).slice(), guard, untouched };
       } finally {
         w.release(mark);
       }
@@ -192,6 +194,34 @@ for (const variant of ['release', 'debug'] as const) {
       expect(w.exports.qs8_dynfc_f32__wasmsimd(1, 1, 0, 0, 0, 0, 0, 0, 0, 0)).toBe(-5);
       const x = Float32Array.of(1, 2, -Infinity, 0);
       expect(run(1, 2, 4, x, new Int8Array(8), Float32Array.of(1, 1), new Float32Array(2), -Infinity, Infinity).status).toBe(-6);
+    });
+
+    // the checked entry of the decoder's per-token FCs (src/runtime/int8/fc.ts): the same output
+    // as the plain kernel on finite X, and E_NONFINITE (-7) with y untouched for a NaN or ±Inf
+    // anywhere in X (the SIMD body, the scalar tail, any row)
+    it('qs8_dynfc_f32_finite__wasmsimd: the plain kernel on finite X, -7 and nothing written otherwise', () => {
+      const r = lcg(11);
+      const failures: string[] = [];
+      for (const M of [1, 2, 3])
+        for (const N of [1, 4, 5])
+          for (const K of [1, 3, 4, 7, 8, 9, 17, 64]) {
+            const x = Float32Array.from({ length: M * K }, () => (r() - 0.5) * 6);
+            const wt = Int8Array.from({ length: N * K }, () => Math.floor(r() * 256) - 128);
+            const sw = Float32Array.from({ length: N }, () => r() * 0.05 + 1e-4);
+            const bias = Float32Array.from({ length: N }, () => r() - 0.5);
+            const plain = run(M, N, K, x, wt, sw, bias, -Infinity, Infinity);
+            const checked = run(M, N, K, x, wt, sw, bias, -Infinity, Infinity, 'qs8_dynfc_f32_finite__wasmsimd');
+            if (checked.status !== 0 || !checked.guard || !same(checked.y, plain.y)) failures.push(`finite M=${M} N=${N} K=${K}`);
+            for (let at = 0; at < M * K; at++)
+              for (const bad of [NaN, Infinity, -Infinity]) {
+                const xb = x.slice();
+                xb[at] = bad;
+                const got = run(M, N, K, xb, wt, sw, bias, -Infinity, Infinity, 'qs8_dynfc_f32_finite__wasmsimd');
+                if (got.status !== -7 || !got.untouched) failures.push(`M=${M} N=${N} K=${K} x[${at}]=${bad}: status ${got.status}`);
+              }
+          }
+      expect(failures, failures.slice(0, 5).join('\n')).toEqual([]);
+      expect(w.exports.qs8_dynfc_f32_finite__wasmsimd(0, 1, 1, 0, 0, 0, 0, 0, 0, 0)).toBe(-5);
     });
   });
 }

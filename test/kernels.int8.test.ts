@@ -44,6 +44,7 @@ import {
   qs8VaddF32Ref,
   csrFromDense,
   csrToDense,
+  csrToPairBlocks,
   dequantizeRef,
   minMaxRef,
   mulQRef,
@@ -57,6 +58,8 @@ import {
   rdbpotRef,
   requantizeRef,
   srdhmRef,
+  type Csr,
+  type PairBlocks,
   type Qs8Data,
 } from '../src/kernels/int8_ref.js';
 import { dequantizeLinear, quantizeLinear, quantizeMultiplier } from '../src/quant/int8.js';
@@ -436,6 +439,7 @@ const QS8_KERNELS_TESTED_ALONE = [
   'qs8_quantize__wasmsimd',
   'qs8_minmax_f32__wasmsimd',
   'qs8_dynfc_f32__wasmsimd', // test/kernels.int8-dynfc.test.ts
+  'qs8_dynfc_f32_finite__wasmsimd', // test/kernels.int8-dynfc.test.ts
   'qs8_dequantize__wasmsimd',
   'qs8_remap__wasm',
   'qs8_peak__wasmsimd',
@@ -453,7 +457,10 @@ type WeightSource = 'dense' | 'decoded rle-rows' | 'decoded rle-huffman' | 'deco
 const WEIGHT_SOURCES: Record<Qs8WeightFormat, readonly WeightSource[]> = {
   raw: ['dense'],
   c2: ['dense'],
+  wino: ['dense'],
   csr16: ['decoded rle-rows', 'dense', 'decoded rle-huffman', 'decoded huffman', 'decoded raw'],
+  // the engine's path: decodeCsr into the csr16 layout, then qs8_spconv_pack_pairs
+  pairs: ['decoded rle-rows', 'dense', 'decoded huffman'],
 };
 
 /** Places wt (M, K) for the kernel from `source` (see WEIGHT_SOURCES); arena memory. */
@@ -467,7 +474,7 @@ function placeWeights(
   groups: number,
 ): number {
   if (source === 'dense') return placeConvWeights(w, kernel.weights, wt, M, K, groups);
-  if (kernel.weights !== 'csr16') throw new Error(`${source} weights for ${kernel.name}`);
+  if (kernel.weights !== 'csr16' && kernel.weights !== 'pairs') throw new Error(`${source} weights for ${kernel.name}`);
   const enc: EncodedInt8 =
     source === 'decoded rle-rows'
       ? encodeRleRows(wt, K)
@@ -485,7 +492,24 @@ function placeWeights(
     dense = w.alloc(M * K + 16);
   const got = w.exports.decodeCsr(enc.codec, src, enc.payload.length, M, K, dst, dst + L.col, dst + L.val, nnz, work, dense, 2);
   expect(got, `decodeCsr (${source})`).toBe(nnz);
-  return dst;
+  if (kernel.weights === 'csr16') return dst;
+  const E = csrToPairBlocks(csrFromDense(wt, M, K)).j.length;
+  const pairs = w.alloc(w.exports.qs8_spconv_pairs_bytes(M, E));
+  expect(w.exports.qs8_spconv_pack_pairs(M, K, dst, pairs, E), 'qs8_spconv_pack_pairs').toBe(E);
+  return pairs;
+}
+
+/** w with every aligned k-pair (2j, 2j+1) of a row both zero or both nonzero (the pruner's 'pairs' pattern). */
+function pairUp(w: Int8Array, M: number, K: number): Int8Array {
+  const o = Int8Array.from(w);
+  for (let m = 0; m < M; m++)
+    for (let k = 0; k + 1 < K; k += 2) {
+      const a = o[m * K + k]!,
+        b = o[m * K + k + 1]!;
+      if (a !== 0 && b === 0) o[m * K + k + 1] = a === -128 ? 127 : -a;
+      else if (a === 0 && b !== 0) o[m * K + k] = b;
+    }
+  return o;
 }
 
 for (const variant of ['release', 'debug'] as const) {
@@ -516,7 +540,9 @@ for (const variant of ['release', 'debug'] as const) {
             };
             const extreme = (ci + v) % 5 === 0;
             const x = randI8(rnd, cs.C * cs.H * cs.W, extreme ? 'extreme' : 'random');
-            const wt = randWeights(rnd, cs.M, K, DENSITY[(ci + v) % 4]!, extreme);
+            const wt0 = randWeights(rnd, cs.M, K, DENSITY[(ci + v) % 4]!, extreme);
+            // pair-structured weights (what the pair-block kernels are for) in every other case
+            const wt = kernel.weights === 'pairs' && (ci + v) % 2 === 0 ? pairUp(wt0, cs.M, K) : wt0;
             const out = makeOut(mode, cs.M, rnd, o);
             const wDims = [cs.M, cs.C / cs.attrs.groups, cs.KH, cs.KW];
             const ref = qs8Conv2dRef(x, [cs.C, cs.H, cs.W], wt, wDims, cs.attrs, out).data;
@@ -570,6 +596,139 @@ for (const variant of ['release', 'debug'] as const) {
       for (const k of csrKernels) {
         expect(Array.from(qs8Conv2d(w, k, x, [8, 9, 9], csr, [12, 8, 3, 3], att(1, 1), out).data), k.name).toEqual(Array.from(ref));
       }
+    });
+
+    it('qs8_spconv_pack_pairs turns hostile CSRs into csrToPairBlocks exactly (empty rows, odd K, half pairs, guards) and rejects bad ones', () => {
+      /** the WASM pack of csr (rows, K) as { ent, j, w } (j from the stored byte offset j·64) */
+      const pack = (csr: Csr, K: number, cap?: number): PairBlocks | number => {
+        const M = csr.rows,
+          nnz = csr.rowPtr[M]!;
+        const m = w.mark();
+        try {
+          const L = csrLayout(M, nnz, 2);
+          const src = w.alloc(L.bytes);
+          new Uint32Array(w.memory.buffer, src, M + 1).set(csr.rowPtr);
+          new Uint16Array(w.memory.buffer, src + L.col, nnz).set(csr.col.subarray(0, nnz));
+          new Int16Array(w.memory.buffer, src + L.val, nnz).set(csr.val.subarray(0, nnz));
+          const bytes = w.exports.qs8_spconv_pairs_bytes(M, nnz);
+          const dst = w.alloc(bytes + 64);
+          w.u8(dst, bytes + 64).fill(GUARD);
+          const E = w.exports.qs8_spconv_pack_pairs(M, K, src, dst, cap ?? nnz);
+          if (E < 0) return E;
+          const used = w.exports.qs8_spconv_pairs_bytes(M, E);
+          expect(
+            w.u8(dst + used, bytes + 64 - used).every((b) => b === GUARD),
+            'no write past the E entries',
+          ).toBe(true);
+          const ent = new Uint32Array(w.memory.buffer.slice(dst, dst + 4 * (M + 1)));
+          const e0 = dst + ((4 * (M + 1) + 15) & ~15);
+          const raw = new DataView(w.memory.buffer.slice(e0, e0 + 8 * E));
+          const j = new Uint32Array(E),
+            wv = new Int16Array(2 * E);
+          for (let i = 0; i < E; i++) {
+            wv[2 * i] = raw.getInt16(8 * i, true);
+            wv[2 * i + 1] = raw.getInt16(8 * i + 2, true);
+            const off = raw.getUint32(8 * i + 4, true);
+            expect(off % 64).toBe(0);
+            j[i] = off / 64;
+          }
+          return { ent, j, w: wv };
+        } finally {
+          w.release(m);
+        }
+      };
+      const csrOf = (rows: number[][], K: number): Csr => {
+        const d = new Int8Array(rows.length * K);
+        rows.forEach((r, i) => r.forEach((v, k) => (d[i * K + k] = v)));
+        return csrFromDense(d, rows.length, K);
+      };
+      // named hostile cases: all rows empty; odd K with the last pair half present; only odd
+      // columns; full pairs; -128 values; a single row
+      const named: Array<[string, Csr, number]> = [
+        [
+          'all rows empty',
+          csrOf(
+            [
+              [0, 0, 0],
+              [0, 0, 0],
+            ],
+            3,
+          ),
+          3,
+        ],
+        [
+          'odd K, last pair half present',
+          csrOf(
+            [
+              [0, 0, 0, 0, 5],
+              [1, 0, 0, 0, -128],
+              [0, 0, 0, 0, 0],
+            ],
+            5,
+          ),
+          5,
+        ],
+        ['odd columns only', csrOf([[0, 3, 0, -4, 0, 9]], 6), 6],
+        [
+          'full pairs, an empty row between',
+          csrOf(
+            [
+              [1, 2, 0, 0, 3, 4],
+              [0, 0, 0, 0, 0, 0],
+              [-128, 127, -1, 1, 0, 0],
+            ],
+            6,
+          ),
+          6,
+        ],
+        ['K = 1', csrOf([[7], [0], [-3]], 1), 1],
+      ];
+      for (const [name, csr, K] of named) expect(pack(csr, K), name).toEqual(csrToPairBlocks(csr));
+      expect(csrToPairBlocks(named[1]![1])).toEqual({
+        ent: Uint32Array.from([0, 1, 3, 3]),
+        j: Uint32Array.from([2, 0, 2]),
+        w: Int16Array.from([5, 0, 1, 0, -128, 0]),
+      });
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 9 }),
+          fc.integer({ min: 1, max: 40 }),
+          fc.double({ min: 0, max: 1 }),
+          fc.integer(),
+          (M, K, d, seed) => {
+            const rnd = lcg(seed >>> 0);
+            const wt = randWeights(rnd, M, K, d, false);
+            const csr = csrFromDense(wt, M, K);
+            const want = csrToPairBlocks(csr);
+            expect(pack(csr, K)).toEqual(want);
+            // the pairs hold exactly the dense weights
+            const back = new Int8Array(M * K);
+            for (let r = 0; r < M; r++)
+              for (let i = want.ent[r]!; i < want.ent[r + 1]!; i++) {
+                back[r * K + 2 * want.j[i]!] = want.w[2 * i]!;
+                if (2 * want.j[i]! + 1 < K) back[r * K + 2 * want.j[i]! + 1] = want.w[2 * i + 1]!;
+                else expect(want.w[2 * i + 1]).toBe(0);
+              }
+            expect(Array.from(back)).toEqual(Array.from(wt));
+          },
+        ),
+        { numRuns: 150 },
+      );
+      // rejected: a column ≥ K, columns not ascending, rowPtr[0] ≠ 0, rowPtr descending, too little room
+      const ok = csrOf(
+        [
+          [1, 0, 2, 3],
+          [0, 4, 0, 0],
+        ],
+        4,
+      );
+      expect(pack(ok, 3)).toBe(-5);
+      expect(pack({ ...ok, col: Uint16Array.from([2, 0, 3, 1]) }, 4)).toBe(-5);
+      expect(pack({ ...ok, col: Uint16Array.from([0, 2, 2, 1]) }, 4)).toBe(-5);
+      expect(pack({ ...ok, rowPtr: Uint32Array.from([1, 3, 4]) }, 4)).toBe(-5);
+      expect(pack({ ...ok, rowPtr: Uint32Array.from([0, 3, 2]) }, 4)).toBe(-5);
+      expect(pack(ok, 4, 2)).toBe(-5);
+      expect(pack(ok, 4, 3)).toEqual(csrToPairBlocks(ok));
     });
 
     it('qs8_conv2d_pack_w (SIMD 16-k steps + scalar tails) writes the c2 blocks exactly (M, K, groups sweep, guard bytes)', () => {
@@ -948,6 +1107,7 @@ for (const variant of ['release', 'debug'] as const) {
         const ex = w.exports;
         expect(ex.qs8_conv2d_work_bytes(g)).toBe(-5);
         expect(ex.qs8_spconv2d_nz_work_bytes(g)).toBe(-5);
+        expect(ex.qs8_spconv2d_c2_work_bytes(g)).toBe(-5);
         expect(ex.qs8_dwconv2d_work_bytes(g)).toBe(-5);
         expect(ex.qs8_maxpool2d_work_bytes(g)).toBe(-5);
         const q = w.alloc(32);
@@ -956,6 +1116,7 @@ for (const variant of ['release', 'debug'] as const) {
         w.u8(y, 1024).fill(GUARD);
         expect(ex.qs8_conv2d_4x8c2__wasmsimd(g, q, y, y, y, y, y)).toBe(-5);
         expect(ex.qs8_spconv2d_16x1__wasmsimd(g, q, y, y, y, y, y)).toBe(-5);
+        expect(ex.qs8_spconv2d_16x1c2__wasmsimd(g, q, y, y, y, y, y)).toBe(-5);
         expect(ex.qs8_dwconv2d__wasmsimd(g, q, y, y, y, y, y)).toBe(-5);
         writeConvGeometry(w, geo, g);
         w.i32(q, 8)[0] = 7; // unknown mode
@@ -976,6 +1137,8 @@ for (const variant of ['release', 'debug'] as const) {
         expect(ex.qs8_spfc_1x1__scalar(1, 3, 8, y, rp2, col, val, 2, q, y, y, y)).toBe(-5);
         expect(ex.qs8_spconv_csr_bytes(0, 1)).toBe(-5);
         expect(ex.qs8_spconv_csr_bytes(1, -1)).toBe(-5);
+        expect(ex.qs8_spconv_pairs_bytes(0, 1)).toBe(-5);
+        expect(ex.qs8_spconv_pairs_bytes(1, -1)).toBe(-5);
         expect(ex.qs8_conv2d_packed_w_bytes(6, 9, 4)).toBe(-5);
         expect(ex.qs8_gavgpool__wasmsimd(1, 1, y, 0, -1, 0, 0, -128, 127, y)).toBe(-5);
         expect(ex.qs8_quantize__wasmsimd(1, y, 0, 0, y)).toBe(-5);

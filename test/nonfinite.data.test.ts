@@ -60,7 +60,7 @@ for (const m of MODELS) {
       const bytes = new Uint8Array(readFileSync(dataPath(m.onnx)));
       ort = await createOrtEngine('ort-node', bytes);
       input = ort.inputNames[0]!;
-      sessions.push(['reference', await Session.fromOnnx(bytes)]);
+      sessions.push(['reference', await Session.fromOnnx(bytes, { engine: 'reference' })]);
       sessions.push(['sparrow-f32', await Session.fromOnnx(bytes, { engine: 'sparrow-f32', wasmModule })]);
       sessions.push(['sparrow-int8 (dynamic)', await Session.fromOnnx(bytes, { engine: 'sparrow-int8', wasmModule })]);
       int8Static = await Session.fromSparrow(new Uint8Array(readFileSync(resolve(process.cwd(), m.fixture))), {

@@ -126,7 +126,7 @@ describe.each(['ort-node', 'ort-web'] as OrtEngineName[])('%s', (name) => {
 });
 
 it('the Session adapter satisfies the same interface with the same results', async () => {
-  const e = sessionEngine('sparrow-ref', await Session.fromOnnx(MODEL));
+  const e = sessionEngine('sparrow-ref', await Session.fromOnnx(MODEL, { engine: 'reference' }));
   expect(e.name).toBe('sparrow-ref');
   const feeds = Object.fromEntries(DTYPES.map((d) => [`x_${d}`, sample(d)]));
   const out = await e.run(feeds);

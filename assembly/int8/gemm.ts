@@ -396,6 +396,40 @@ export function qs8_dynfc_f32__wasmsimd(M: i32, N: i32, K: i32, x: usize, w: usi
   return 0;
 }
 
+/** Status of qs8_dynfc_f32_finite__wasmsimd when x holds a NaN or ±Inf (nothing written). */
+export const E_NONFINITE: i32 = -7;
+
+/**
+ * qs8_dynfc_f32__wasmsimd for inputs the caller expects finite, in one call: one SIMD pass over
+ * the M·K floats of x first (x − x is 0 for a finite x, NaN for NaN and ±Inf), E_NONFINITE and
+ * nothing written when one is not finite (the caller then runs its NaN / ±Inf path, see
+ * src/runtime/int8/fc.ts), else the same status and output as qs8_dynfc_f32__wasmsimd. The
+ * per-token FCs of a decoder call it once each, with no check in JS.
+ */
+export function qs8_dynfc_f32_finite__wasmsimd(M: i32, N: i32, K: i32, x: usize, w: usize, sb: usize, flo: f32, fhi: f32, y: usize, work: usize): i32 {
+  if (M < 1 || N < 1 || K < 1) return E_ARG;
+  const n = <usize>M * <usize>K;
+  let acc = i32x4.splat(0);
+  let i: usize = 0;
+  for (; i + 8 <= n; i += 8) {
+    const a = v128.load(x + (i << 2)), b = v128.load(x + (i << 2), 16);
+    const da = f32x4.sub(a, a), db = f32x4.sub(b, b);
+    acc = v128.or(acc, v128.or(f32x4.ne(da, da), f32x4.ne(db, db)));
+  }
+  for (; i + 4 <= n; i += 4) {
+    const a = v128.load(x + (i << 2));
+    const d = f32x4.sub(a, a);
+    acc = v128.or(acc, f32x4.ne(d, d));
+  }
+  if (v128.any_true(acc)) return E_NONFINITE;
+  for (; i < n; i++) {
+    const v = load<f32>(x + (i << 2));
+    const d = v - v;
+    if (d != d) return E_NONFINITE;
+  }
+  return qs8_dynfc_f32__wasmsimd(M, N, K, x, w, sb, flo, fhi, y, work);
+}
+
 @inline function dynOut(acc: i32, c: usize, sx: f32, sb: usize, N: usize, lo: f32, hi: f32, yb: usize): void {
   let v: f32 = <f32>acc * (sx * load<f32>(sb + (c << 2)));
   v = v + load<f32>(sb + ((N + c) << 2));

@@ -197,3 +197,217 @@ export function qs8_spconv2d_16x1__wasmsimd(g: usize, q: usize, x: usize, sp: us
   }
   return 0;
 }
+
+// ---- k-pair blocks: qs8_spconv2d_16x1c2 ------------------------------------------------------
+//
+// For weights pruned in aligned 1x2 blocks along K (compress --sparsity-pattern pairs: k = 2j and
+// 2j+1 of a row both kept or both zeroed) the nonzeros come in aligned k-pairs, and the dot
+// product i32x4.dot_i16x8_s over pair-interleaved X (the dense kernel's panel layout) needs no
+// shuffle: per non-empty pair one load32_splat of (W(n,2j), W(n,2j+1)) and, per 4 pixels, one
+// load + one dot + one add. It runs ANY CSR (a pair with one nonzero stores the other as 0) but
+// pays a full pair for it: fast when the pairs are full. The pair list is made at load from the
+// decoded CSR (qs8_spconv_pack_pairs), so the file format is the CSR as before.
+//
+// X: super-panels of 16 pixels: pair j of super-panel s at s·KP·64 + j·64, the 16 pixels'
+// (x(2j), x(2j+1)) int16 pairs in pixel order (KP = ceil(K/2) pairs; an odd K's last pair has 0
+// for k = K). Two pairs per loop step. A 32-pixel tile (8 accumulators, 128-byte pairs) ran
+// 15-45 % slower than the 16-pixel one on the ResNet-20 shapes and was dropped; the two-pair
+// step runs ~10 % faster than one pair per step (/tmp bench at 50 % pairs: 32→32 16x16 39.0 vs
+// 42.3 µs, 64→64 8x8 35.6 vs 40.5 µs; the dense kernel 54.7 / 53.2 µs).
+// Pair-block layout ('pairs'), qs8_spconv_pairs_bytes(M, E) bytes at sp:
+//   sp:                         ent (M+1) u32: first entry of row n (ent[0] = 0, ent[M] = E)
+//   sp + align16((M+1)·4):      E entries of 8 bytes, row by row, ascending j:
+//                               i16 W(n, 2j), i16 W(n, 2j+1), u32 j·64
+// (j·64 = the pair's byte offset in a 16-pixel super-panel).
+
+/** Bytes of the pair-block layout of M rows with E non-empty pairs (above). */
+export function qs8_spconv_pairs_bytes(M: i32, E: i32): i32 {
+  if (M < 1 || E < 0) return E_ARG;
+  return <i32>(align16((<usize>M + 1) << 2) + (<usize>E << 3));
+}
+
+/**
+ * Packs the 16-bit-value CSR (qs8_spconv_csr_bytes layout) of W (M, K) at csr into the pair-block
+ * layout at dst (room for qs8_spconv_pairs_bytes(M, E)); returns E, or E_ARG when the CSR is
+ * inconsistent (rowPtr[0] ≠ 0, decreasing, columns not ascending or ≥ K). `cap`: the most
+ * entries dst holds (E_ARG beyond).
+ */
+export function qs8_spconv_pack_pairs(M: i32, K: i32, csr: usize, dst: usize, cap: i32): i32 {
+  if (M < 1 || K < 1 || cap < 0) return E_ARG;
+  const Mu = <usize>M;
+  if (load<u32>(csr) != 0) return E_ARG;
+  const nnz = <usize>load<u32>(csr + (Mu << 2));
+  const col = csr + align16((Mu + 1) << 2), val = col + align16(nnz << 1);
+  const ent = dst;
+  let e = dst + align16((Mu + 1) << 2);
+  let E: i32 = 0;
+  for (let n: usize = 0; n < Mu; n++) {
+    store<u32>(ent + (n << 2), <u32>E);
+    const a = <usize>load<u32>(csr + (n << 2)), b = <usize>load<u32>(csr + ((n + 1) << 2));
+    if (b < a || b > nnz) return E_ARG;
+    let prev: i32 = -1;
+    let i = a;
+    while (i < b) {
+      const k = <i32>load<u16>(col + (i << 1));
+      if (k <= prev || k >= K) return E_ARG;
+      const j = k >> 1;
+      let w0: i32 = 0, w1: i32 = 0;
+      if (k & 1) w1 = load<i16>(val + (i << 1));
+      else {
+        w0 = load<i16>(val + (i << 1));
+        if (i + 1 < b && k + 1 < K && <i32>load<u16>(col + ((i + 1) << 1)) == k + 1) {
+          i++;
+          w1 = load<i16>(val + (i << 1));
+          prev = k + 1;
+        }
+      }
+      if (prev < k) prev = k;
+      i++;
+      if (E >= cap) return E_ARG;
+      store<i16>(e, <i16>w0); store<i16>(e, <i16>w1, 2); store<u32>(e, <u32>(j << 6), 4);
+      e += 8; E++;
+    }
+  }
+  store<u32>(ent + (Mu << 2), <u32>E);
+  return E;
+}
+
+/**
+ * Writes `np` 8-pixel panels (pixels n0 .. n0 + 8·np − 1) of the group's pair-interleaved im2col
+ * at dst as super-panels of 8·2^lg pixels: panel q's pair j at (q >> lg)·KP·(32 << lg) +
+ * j·(32 << lg) + (q & (2^lg − 1))·32 (im2colPanels16 of common.ts with a wider pair stride).
+ */
+function im2colPairs(xg: usize, kofs: usize, K: usize, N: usize, n0: usize, np: usize, dst0: usize, lg: usize): void {
+  const kpairs = (K + 1) >> 1, odd = (K & 1) != 0;
+  const zero = i16x8.splat(0);
+  const pairB: usize = 32 << lg, mask: usize = (1 << lg) - 1;
+  for (let q: usize = 0; q < np; q++) {
+    let dst = dst0 + (q >> lg) * kpairs * pairB + ((q & mask) << 5);
+    const n = n0 + (q << 3);
+    const oh = n / OW, ow = n - oh * OW;
+    if (n + 8 <= N && ow + 8 <= OW && SW <= 2) {
+      const base = xg + ((oh * SH * RS + ow * SW) << 1);
+      let kp = kofs;
+      if (SW == 1) {
+        for (let j: usize = 0; j < kpairs; j++) {
+          const a = v128.load(base + <usize>load<i32>(kp));
+          const b = odd && j == kpairs - 1 ? zero : v128.load(base + <usize>load<i32>(kp, 4));
+          v128.store(dst, v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11));
+          v128.store(dst, v128.shuffle<i16>(a, b, 4, 12, 5, 13, 6, 14, 7, 15), 16);
+          dst += pairB; kp += 8;
+        }
+      } else {
+        for (let j: usize = 0; j < kpairs; j++) {
+          const a = load8s2r(base + <usize>load<i32>(kp));
+          const b = odd && j == kpairs - 1 ? zero : load8s2r(base + <usize>load<i32>(kp, 4));
+          v128.store(dst, v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11));
+          v128.store(dst, v128.shuffle<i16>(a, b, 4, 12, 5, 13, 6, 14, 7, 15), 16);
+          dst += pairB; kp += 8;
+        }
+      }
+    } else {
+      // general: a byte offset per lane (pixels wrapping a row, the last panel, strides > 2)
+      let o0: usize = 0, o1: usize = 0, o2: usize = 0, o3: usize = 0, o4: usize = 0, o5: usize = 0, o6: usize = 0, o7: usize = 0;
+      let r = oh, s = ow;
+      for (let j: usize = 0; j < 8; j++) {
+        const off = n + j < N ? (r * SH * RS + s * SW) << 1 : o0;
+        if (j == 0) o0 = off; else if (j == 1) o1 = off; else if (j == 2) o2 = off; else if (j == 3) o3 = off;
+        else if (j == 4) o4 = off; else if (j == 5) o5 = off; else if (j == 6) o6 = off; else o7 = off;
+        if (++s == OW) { s = 0; r++; }
+      }
+      for (let k: usize = 0; k < (kpairs << 1); k++) {
+        // element (k, pixel l) at int16 index 2l + (k & 1) of the panel's 32 bytes of pair k >> 1
+        const row = dst + (k >> 1) * pairB + ((k & 1) << 1);
+        if (k >= K) {
+          for (let l: usize = 0; l < 8; l++) store<i16>(row + (l << 2), 0);
+          continue;
+        }
+        const p = xg + <usize>load<i32>(kofs + (k << 2));
+        store<i16>(row, load<i16>(p + o0)); store<i16>(row + 4, load<i16>(p + o1));
+        store<i16>(row + 8, load<i16>(p + o2)); store<i16>(row + 12, load<i16>(p + o3));
+        store<i16>(row + 16, load<i16>(p + o4)); store<i16>(row + 20, load<i16>(p + o5));
+        store<i16>(row + 24, load<i16>(p + o6)); store<i16>(row + 28, load<i16>(p + o7));
+      }
+    }
+  }
+}
+
+/** Scratch bytes of the pair-block kernels (padded planes, tap offsets, one chunk); -5 on bad geometry. */
+export function qs8_spconv2d_c2_work_bytes(g: usize): i32 {
+  if (!geomOk(g)) return E_ARG;
+  loadGeom(g);
+  const K = C / GROUPS * KH * KW;
+  return <i32>(planesBytes() + align16(K << 2) + spChunkPanels(K, OH * OW) * (((K + 1) >> 1) << 5) + 64);
+}
+
+function spmmPairs16(c0: usize, Ng: usize, ent: usize, entries: usize, xp: usize, np: usize, kpairs: usize, m0: usize,
+  Mpix: usize, q: usize, qp: usize, y: usize, ldyB: usize, eB: usize): void {
+  // two pairs per step (measured ~10 % faster than one)
+  const superB = kpairs << 6;
+  for (let p: usize = 0; p < np; p += 2) {
+    const xb = xp + (p >> 1) * superB;
+    const m = m0 + (p << 3);
+    const left = Mpix - m;
+    for (let n: usize = 0; n < Ng; n++) {
+      const c = c0 + n;
+      let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      let e = entries + (<usize>load<u32>(ent + (c << 2)) << 3);
+      const eend = entries + (<usize>load<u32>(ent + ((c + 1) << 2)) << 3);
+      const e2 = e + ((eend - e) & ~(<usize>15));
+      while (e != e2) {
+        const wv = v128.load32_splat(e), wu = v128.load32_splat(e, 8);
+        const x0 = xb + <usize>load<u32>(e, 4), x1 = xb + <usize>load<u32>(e, 12);
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(x0), wv));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(x0, 16), wv));
+        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load(x0, 32), wv));
+        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load(x0, 48), wv));
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(x1), wu));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(x1, 16), wu));
+        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load(x1, 32), wu));
+        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load(x1, 48), wu));
+        e += 16;
+      }
+      if (e != eend) {
+        const wv = v128.load32_splat(e);
+        const x0 = xb + <usize>load<u32>(e, 4);
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(x0), wv));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(x0, 16), wv));
+        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load(x0, 32), wv));
+        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load(x0, 48), wv));
+      }
+      const dst = y + c * ldyB + m * eB;
+      storeRow8(a0, a1, c, q, qp, M, dst, min<usize>(8, left));
+      if (left > 8) storeRow8(a2, a3, c, q, qp, M, dst + (eB << 3), min<usize>(8, left - 8));
+    }
+  }
+}
+
+function spconvPairs(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32 {
+  if (!geomOk(g) || !quantOk(q)) return E_ARG;
+  loadGeom(g);
+  const Cg = C / GROUPS, Ng = M / GROUPS, K = Cg * KH * KW, kpairs = (K + 1) >> 1, Mpix = OH * OW;
+  const eB = outBytes(q), ldyB = Mpix * eB;
+  const planes = work, kofs = work + planesBytes(), xcol = kofs + align16(K << 2);
+  const ent = sp, entries = sp + align16((M + 1) << 2);
+  padPlanes16(x, gi(q, Q_ZX), planes);
+  tapOffsets(Cg, kofs);
+  const P = spChunkPanels(K, Mpix);
+  for (let grp: usize = 0; grp < GROUPS; grp++) {
+    const xg = planes + (grp * Cg * HP * RS << 1);
+    for (let m0: usize = 0; m0 < Mpix; m0 += P << 3) {
+      const np = min<usize>(P, (Mpix - m0 + 7) >> 3);
+      im2colPairs(xg, kofs, K, Mpix, m0, np, xcol, 1);
+      spmmPairs16(grp * Ng, Ng, ent, entries, xcol, np, kpairs, m0, Mpix, q, qp, y, ldyB, eB);
+    }
+  }
+  return 0;
+}
+
+/**
+ * Pair-block sparse conv of one image, 16 pixels per tile: x (C,H,W) int8, sp = the pair-block
+ * layout (qs8_spconv_pack_pairs) of the ONNX weights (M, C/g·KH·KW), qp per-channel parameters
+ * (M), y (M,OH,OW), work ≥ qs8_spconv2d_c2_work_bytes(g).
+ */
+export function qs8_spconv2d_16x1c2__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32 {
+  return spconvPairs(g, q, x, sp, qp, y, work);
+}

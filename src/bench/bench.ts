@@ -466,7 +466,14 @@ async function benchDecoder(
   const t = await timeDecoders(
     engines.map((e) => ({
       name: e.name,
-      runner: { inputNames: e.inputNames, outputNames: e.outputNames, inputInfo: decoder.inputInfo, run: (f) => e.run(f) },
+      runner: {
+        inputNames: e.inputNames,
+        outputNames: e.outputNames,
+        inputInfo: decoder.inputInfo,
+        run: (f) => e.run(f),
+        // Sparrow's engines: the zero-copy cache (src/runtime/generate.ts)
+        ...(e.runIo && e.pinInputs ? { runIo: e.runIo.bind(e), pinInputs: e.pinInputs.bind(e) } : {}),
+      },
     })),
     { prompt: gen.prompt, maxTokens: gen.maxTokens, runs, kv: { heads: decoder.layout.heads, headDim: decoder.layout.headDim }, log },
   );

@@ -5,8 +5,18 @@
 // what the TS reference decodes; a trap, another exception, a guard overwrite, an
 // accept/reject disagreement or a slow input (> 1 s) is a failure.
 import { SparrowError } from '../errors.js';
-import { CODEC_HUFFMAN, CODEC_RAW, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, decodeCsrRef, decodeInt8Ref, encodeInt8 } from '../codec/int8.js';
+import {
+  CODEC_HUFFMAN,
+  CODEC_RANS,
+  CODEC_RAW,
+  CODEC_RLE_HUFFMAN,
+  CODEC_RLE_ROWS,
+  decodeCsrRef,
+  decodeInt8Ref,
+  encodeInt8,
+} from '../codec/int8.js';
 import { encodeBlock } from '../codec/huffman.js';
+import { encodeRansRows } from '../codec/rans_int8.js';
 import { ContainerStreamReader, readContainer } from '../format/container.js';
 import { crc32 } from '../format/crc32.js';
 import { inspectSparrow } from '../format/inspect.js';
@@ -48,6 +58,20 @@ function randomTensor(r: Rand): Int8Array {
   const spread = 1 + below(r, 127);
   const d = new Int8Array(n);
   for (let i = 0; i < n; i++) d[i] = below(r, 1000) < sparsity * 1000 ? 0 : below(r, 2 * spread + 1) - spread;
+  return d;
+}
+
+/** Neighbour-correlated values (a clamped random walk), so codec 4's magnitude context pays. */
+function smoothTensor(r: Rand): Int8Array {
+  const n = 600 + below(r, 4400);
+  const sparsity = [0, 0, 0.3, 0.6][below(r, 4)]!;
+  const d = new Int8Array(n);
+  let v = below(r, 255) - 127;
+  for (let i = 0; i < n; i++) {
+    v = Math.max(-127, Math.min(127, v + below(r, 9) - 4));
+    if (below(r, 20) === 0) v = below(r, 255) - 127;
+    d[i] = below(r, 1000) < sparsity * 1000 ? 0 : v;
+  }
   return d;
 }
 
@@ -210,21 +234,28 @@ export async function runFuzz(opts: {
     const kind = it % 10;
     if (kind <= 4) {
       // a valid payload of a random tensor, mutated (or not), decoded with a random codec claim
-      const d = randomTensor(r);
-      const codec = ([CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS] as const)[below(r, 4)]!;
+      const codec = ([CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, CODEC_RANS, CODEC_RANS] as const)[below(r, 6)]!;
+      // codec 4 also on smooth tensors (magnitude context) with any state count 1, 2, 4, 8
+      const smooth = codec === CODEC_RANS && below(r, 2) === 0;
+      const d = smooth ? smoothTensor(r) : randomTensor(r);
       const divisors = [1, 2, 3, 4, 5, 7, 8, 16].filter((k) => d.length % k === 0);
       const cols = d.length / divisors[below(r, divisors.length)]!;
+      const dims = cols % 9 === 0 ? [d.length / cols, cols / 9, 3, 3] : undefined;
       let payload: Uint8Array =
         d.length && below(r, 3) === 0 && codec === CODEC_HUFFMAN
           ? encodeBlock(
               Uint8Array.from(d, (v) => ((v << 1) ^ (v >> 7)) & 0xff),
               { streams: below(r, 2) ? 4 : 1 },
             ).bytes
-          : encodeInt8(d, { codecs: [codec], cols }).payload;
+          : smooth
+            ? encodeRansRows(d, cols, dims ? { kw: 3, karea: 9 } : { kw: cols, karea: cols }, {
+                states: ([1, 2, 4, 8] as const)[below(r, 4)]!,
+              }).payload
+            : encodeInt8(d, { codecs: [codec], cols, dims }).payload;
       if (below(r, 8) !== 0) payload = mutate(r, payload);
       let n = d.length;
       if (below(r, 10) === 0) n = Math.max(0, n + below(r, 5) - 2);
-      const claimed: number = below(r, 10) === 0 ? below(r, 5) : codec;
+      const claimed: number = below(r, 10) === 0 ? below(r, 6) : codec;
       if (kind === 4 && n > 0) {
         const rows = [1, 2, 3, 4, 5, 7, 8].filter((k) => n % k === 0);
         const rr = below(r, 2) && n === d.length ? d.length / cols : rows[below(r, rows.length)]!;
@@ -234,7 +265,7 @@ export async function runFuzz(opts: {
       }
     } else if (kind === 5) {
       const payload = Uint8Array.from({ length: below(r, 300) }, () => r() & 0xff);
-      checkDecoder('decode-random', below(r, 4), payload, below(r, 2000));
+      checkDecoder('decode-random', below(r, 5), payload, below(r, 2000));
     } else if (kind <= 7) {
       checkContainer('container', mutate(r, containers[below(r, containers.length)]!));
     } else if (kind === 8) {

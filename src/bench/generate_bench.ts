@@ -4,6 +4,8 @@
 // warm-up run per engine (the WASM engines compile their plans in it). One thread each.
 import { SparrowError } from '../errors.js';
 import { generate, type DecoderRunner, type GenerateStats } from '../runtime/generate.js';
+import type { IoRunOptions } from '../runtime/plan_runner.js';
+import type { Tensor } from '../ops/types.js';
 
 export interface GenerateBenchEngine {
   /** decode tokens per second (model runs after the prefill / their time), median over runs */
@@ -158,6 +160,17 @@ function timed(r: DecoderRunner): { runner: DecoderRunner; times: number[] } {
       times.push(performance.now() - t0);
       return out;
     },
+    ...(r.runIo && r.pinInputs
+      ? {
+          pinInputs: r.pinInputs.bind(r),
+          runIo: async (f: Record<string, Tensor>, o: IoRunOptions) => {
+            const t0 = performance.now();
+            const out = await r.runIo!(f, o);
+            times.push(performance.now() - t0);
+            return out;
+          },
+        }
+      : {}),
   };
   return { runner, times };
 }

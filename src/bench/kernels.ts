@@ -16,7 +16,15 @@ import type { SparrowWasm } from '../wasm/gateway.js';
 import { F32_CONV_KERNELS, F32_GEMM_KERNELS, convGeometry, planConv, runConv } from '../kernels/f32.js';
 import type { Conv2dAttrs } from '../kernels/f32_ref.js';
 import { interleave, median } from './timing.js';
-import { placeConvWeights, planQs8Conv, putChannelParams, qs8ConvKernel, QS8_CONV_KERNELS, type Qs8Out } from '../kernels/int8.js';
+import {
+  placeConvWeights,
+  planQs8Conv,
+  putChannelParams,
+  qs8ConvKernel,
+  QS8_CONV_KERNELS,
+  winogradEligible,
+  type Qs8Out,
+} from '../kernels/int8.js';
 import { quantizeMultiplier } from '../quant/int8.js';
 
 export interface ConvShape {
@@ -192,6 +200,7 @@ function randomInt8Weights(M: number, K: number, density: number, seed: number):
 }
 
 export const INT8_DENSE = 'qs8_conv2d_4x8c2__wasmsimd';
+export const INT8_WINO = 'qs8_wino2x2_3x3__wasmsimd';
 export const INT8_GEMM = 'qs8_gemm_4x8c2__wasmsimd (GEMM alone)';
 export const F32_CONV = 'f32_conv2d_igemm_4x8__wasmsimd';
 
@@ -253,7 +262,11 @@ export function int8Bench(w: SparrowWasm, rounds: number): Int8Bench {
     fill(w, fx, s.cin * s.hw * s.hw, 1);
     fill(w, fw, M * K, 2);
     fill(w, fb, M, 3);
-    let maxWork = Math.max(dPlan.workBytes, fPlan.workBytes);
+    // the exact Winograd F(2x2, 3x3) kernel on the stride-1 shapes (same weights)
+    const wino = winogradEligible(geo) ? qs8ConvKernel(INT8_WINO) : undefined;
+    const wPlan = wino ? planQs8Conv(w, geo, out, wino) : undefined;
+    const wpWino = wino ? placeConvWeights(w, 'wino', wDense, M, K) : 0;
+    let maxWork = Math.max(dPlan.workBytes, fPlan.workBytes, wPlan?.workBytes ?? 0);
     const sparsePlans = sparseKernels.flatMap((k) =>
       [0.3, 0.1].map((d) => {
         const plan = planQs8Conv(w, geo, out, k);
@@ -276,6 +289,14 @@ export function int8Bench(w: SparrowWasm, rounds: number): Int8Bench {
       },
       macs,
     });
+    if (wino && wPlan)
+      contenders.push({
+        name: INT8_WINO,
+        run: () => {
+          wino.run(w, wPlan.g, wPlan.q, x, wpWino, qp, y, work);
+        },
+        macs,
+      });
     contenders.push({
       name: INT8_GEMM,
       run: () => {
@@ -505,6 +526,15 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** µs per ResNet-20 image the Winograd kernel saves over the dense one (shapes where it ran, count-weighted). */
+function winoSaved(r: Int8Bench): number {
+  return r.shapes.reduce((a, s) => {
+    const t = s.us[INT8_WINO];
+    const n = RESNET20_CONVS.find((c) => c.name === s.shape)?.count ?? 0;
+    return t === undefined ? a : a + (s.us[INT8_DENSE]! - t) * n;
+  }, 0);
+}
+
 function int8Text(r: Int8Bench): string {
   const total = (n: string) => r.resnet20_us[n] ?? 0;
   const sp = Object.keys(r.resnet20_us).filter((n) => n.includes('spconv'));
@@ -516,6 +546,7 @@ function int8Text(r: Int8Bench): string {
     '\n' +
     `WASM SIMD int8 peak (independent i32x4.dot_i16x8_s + add chains, no loads): ${r.peak_gmacs} GMAC/s\n` +
     `ResNet-20 19 convs (sum of per-shape medians × count), µs: f32 ${total(F32_CONV)}, int8 dense ${total(INT8_DENSE)}, ` +
+    `winograd where eligible (dense elsewhere) ${round1(total(INT8_DENSE) - winoSaved(r))}, ` +
     sp.map((n) => `${n.replace('qs8_spconv2d_', '').replace('__wasmsimd', '')} ${total(n)}`).join(', ') +
     '\n'
   );

@@ -184,7 +184,7 @@ export async function checkModel(
       fallbacks: {},
     };
     try {
-      const s = await Session.fromOnnx(bytes);
+      const s = await Session.fromOnnx(bytes, { engine: 'reference' });
       report.inputs = s.inputNames.map((n) => ({ name: n, ...s.inputInfo[n]! }));
     } catch (e) {
       if (!isSparrowError(e)) throw e;

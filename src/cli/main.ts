@@ -7,12 +7,14 @@ import { unlinkSync } from 'node:fs';
 import { SparrowError, isSparrowError } from '../errors.js';
 import { inspectSparrow, type InspectReport } from '../format/inspect.js';
 import { packOnnxWeights, packTensors, type PackTensor } from '../compress/pack.js';
+import { ALL_INT8_CODECS, DEFAULT_INT8_CODECS, type Int8CodecId } from '../codec/int8.js';
 import { parseNpy, writeNpy } from '../io/npy.js';
 import { argmaxRow, imageBatch } from '../io/datasets.js';
 import { loadDataset, loadDatasetSpec, type DatasetName } from '../io/datasets_node.js';
 import { runConformance } from '../bench/conformance.js';
 import { checkModel, formatCheck } from './check.js';
-import { registerTextCommands, tokenizerAttachment } from './textgen.js';
+import { registerTextCommands, tokenizeText, tokenizerAttachment } from './textgen.js';
+import { textCalibBatches } from '../compress/text_calib.js';
 import * as answers from './answers.js';
 import { registerExport } from './export.js';
 import { withLabels } from '../format/labels.js';
@@ -41,9 +43,11 @@ import {
   compressQdqGraph,
   resolveCompressOptions,
   type ActivationMode,
+  type CalibBatch,
   type PruneMethod,
   type LayerReport,
   type PruneScope,
+  type SparsityPatternOption,
 } from '../compress/compress.js';
 import { runBench, formatBench } from '../bench/bench.js';
 import { formatCold, runColdBench } from '../bench/cold.js';
@@ -154,6 +158,13 @@ function toNpy(t: Tensor): Uint8Array {
  * from `npy:`): the first `n` records of `spec`, preprocessed as the model will be; one record
  * per batch when the model's batch dimension is fixed, else batches of 32.
  */
+/** --codec: huffman → the default codecs (0..3), rans → codec 4 allowed as well. */
+function parseCoder(v: string): readonly Int8CodecId[] {
+  if (v === 'huffman') return DEFAULT_INT8_CODECS;
+  if (v === 'rans') return ALL_INT8_CODECS;
+  throw new SparrowError('invalid_argument', `--codec must be huffman or rans, got "${v}"`);
+}
+
 /** '90000', '90kB' (×1000), '88KiB' (×1024), '1MB' → bytes. */
 function parseSize(v: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|k|kib|mb|mib)?\s*$/i.exec(v);
@@ -422,8 +433,20 @@ function buildProgram(out: (s: string) => void): Command {
       'layer or global: with --prune magnitude one |w| threshold per layer or one over all layers; with --prune channels ' +
         "each layer loses the same fraction of channels, or --sparsity of the layers' multiply-adds go where they cost least",
     )
-    .option('--calib <spec>', 'calibration data: mnist:<folder> | cifar10:<file> | npy:<file.npy> (first --calib-n records)')
+    .option(
+      '--sparsity-pattern <p>',
+      "unstructured (default) | pairs: pairs prunes aligned 1x2 blocks along each output channel's input patch " +
+        '(weights 2j and 2j+1 both kept or both zeroed: OBS block saliency and update with --prune hessian, block L2 ' +
+        'norm with --prune magnitude per layer), which sparrow-int8 runs with its pair-block sparse kernel (faster ' +
+        'than unstructured at the same sparsity, less accurate: ResNet-20 at 50 % lost 3 points of top-1)',
+    )
+    .option(
+      '--calib <spec>',
+      'calibration data: mnist:<folder> | cifar10:<file> | npy:<file.npy> (first --calib-n records) | text:<file.txt> ' +
+        '(a text model: the file through --tokenizer, first --calib-n windows of --calib-window tokens)',
+    )
     .option('--calib-n <n>', 'calibration records', String(COMPRESS_DEFAULTS.calibN))
+    .option('--calib-window <n>', 'with --calib text: tokens per calibration window', '128')
     .option(
       '--weight-bits <b>',
       'at most 2^B distinct int8 levels per weight tensor (weight sharing), 3..8; 7: every weight of every layer in ' +
@@ -439,6 +462,11 @@ function buildProgram(out: (s: string) => void): Command {
       '--target-size <size>',
       "with --prune hessian: the file size to reach (bytes, or e.g. 90kB / 88KiB); each layer's " +
         'quantization step is then allocated by its measured sensitivity instead of the uniform --sparsity',
+    )
+    .option(
+      '--codec <coder>',
+      'huffman (default: the smallest of codecs 0..3 per weight tensor) or rans (codec 4 allowed too: 0.2-3 % smaller, ' +
+        'but it decodes slower than zlib inflate, docs/compression.md)',
     )
     .option('--mean <a,b,c>', "per-channel mean after pixel/255, stored as the model's preprocessing (default: none)")
     .option('--std <a,b,c>', 'per-channel std, stored likewise (default: none)')
@@ -464,10 +492,13 @@ function buildProgram(out: (s: string) => void): Command {
           sparsity: string;
           prune?: string;
           scope?: string;
+          sparsityPattern?: string;
           calib?: string;
           calibN: string;
+          calibWindow: string;
           weightBits: string;
           activations?: string;
+          codec?: string;
           targetSize?: string;
           mean?: string;
           std?: string;
@@ -487,11 +518,15 @@ function buildProgram(out: (s: string) => void): Command {
           sparsity: num(o.sparsity, '--sparsity'),
           prune: (o.prune ?? (o.calib ? 'hessian' : 'magnitude')) as PruneMethod,
           ...(o.scope !== undefined ? { scope: o.scope as PruneScope } : {}),
+          ...(o.sparsityPattern !== undefined ? { sparsityPattern: o.sparsityPattern as SparsityPatternOption } : {}),
           weightBits: num(o.weightBits, '--weight-bits'),
           // with calibration data the ranges are measured and stored unless asked otherwise
-          activations: (o.activations ?? (o.calib ? 'static' : COMPRESS_DEFAULTS.activations)) as ActivationMode,
+          // (a text model's activations stay dynamic: per-token scales at run time)
+          activations: (o.activations ??
+            (o.calib && !o.calib.startsWith('text:') ? 'static' : COMPRESS_DEFAULTS.activations)) as ActivationMode,
           maxBatch: num(o.maxBatch, '--max-batch'),
           ...(o.targetSize !== undefined ? { targetBytes: parseSize(o.targetSize) } : {}),
+          ...(o.codec !== undefined ? { int8Codecs: parseCoder(o.codec) } : {}),
         };
         const calibN = num(o.calibN, '--calib-n');
         if (!Number.isInteger(calibN) || calibN < 1)
@@ -501,7 +536,7 @@ function buildProgram(out: (s: string) => void): Command {
           std = parseList(o.std, '--std');
         const given = (k: string): boolean => cmd.getOptionValueSource(k) !== undefined && cmd.getOptionValueSource(k) !== 'default';
         if (o.float) {
-          const clash = ['sparsity', 'prune', 'scope', 'calib', 'weightBits', 'targetSize', 'activations'].filter(given);
+          const clash = ['sparsity', 'prune', 'scope', 'sparsityPattern', 'calib', 'weightBits', 'targetSize', 'activations'].filter(given);
           if (clash.length > 0)
             throw new SparrowError(
               'invalid_argument',
@@ -585,6 +620,7 @@ function buildProgram(out: (s: string) => void): Command {
               ...(given('weightBits') ? { weightBits: base.weightBits } : {}),
               ...(given('activations') ? { activations: base.activations } : {}),
               ...(base.targetBytes !== undefined ? { targetBytes: base.targetBytes } : {}),
+              ...(base.int8Codecs !== undefined ? { int8Codecs: base.int8Codecs } : {}),
               ...(o.calib ? { calib: { batches: [], spec: o.calib } } : {}),
               maxBatch: base.maxBatch,
               preprocessing: pre,
@@ -612,8 +648,17 @@ function buildProgram(out: (s: string) => void): Command {
             `sparrow: transformer defaults: sparsity ${TRANSFORMER_DEFAULT_SPARSITY} (no pruning; the CNN default ${COMPRESS_DEFAULTS.sparsity} ruins small language models); --sparsity overrides\n`,
           );
         }
-        let calib: { batches: Tensor[]; spec: string } | undefined;
-        if (o.calib) {
+        let calib: { batches: CalibBatch[]; spec: string } | undefined;
+        if (o.calib?.startsWith('text:')) {
+          // a text model: the file's tokens (the model's tokenizer) in windows, src/compress/text_calib.ts
+          if (!o.tokenizer) throw new SparrowError('invalid_argument', "--calib text: needs the model's tokenizer (--tokenizer)");
+          const ids = await tokenizeText(bytes, o.tokenizer, o.calib.slice(5));
+          const window = num(o.calibWindow, '--calib-window');
+          calib = { batches: textCalibBatches(graph, ids, { window, windows: calibN }), spec: o.calib };
+          process.stderr.write(
+            `sparrow: --calib ${o.calib}: ${ids.length} tokens, ${calib.batches.length} window(s) of ${window} tokens\n`,
+          );
+        } else if (o.calib) {
           if (!info) throw new SparrowError('invalid_argument', 'the model has no input to calibrate');
           const batches = await loadCalib(o.calib, calibN, info, pre);
           calib = { batches, spec: o.calib };

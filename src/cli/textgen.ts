@@ -236,6 +236,22 @@ export async function tokenizerAttachment(onnx: Uint8Array, path: string): Promi
   };
 }
 
+/**
+ * The token ids of a text file for `sparrow compress --calib text:` (src/compress/text_calib.ts):
+ * the model's tokenizer (`tokenizerPath`, as --tokenizer finds it), one encode per paragraph
+ * (blank-line separated: a story each in TinyStories-like text; BOS first where the tokenizer
+ * adds it), concatenated.
+ */
+export async function tokenizeText(onnx: Uint8Array, tokenizerPath: string, textPath: string): Promise<number[]> {
+  const facts = onnxFacts(onnx);
+  const vocabSize = Number(facts.metadata['llama2c.vocab_size']) || undefined;
+  const found = await findTokenizer(tokenizerPath, tokenizerPath, vocabSize);
+  const text = new TextDecoder().decode(await readInput(textPath));
+  const ids: number[] = [];
+  for (const para of text.split(/\n\s*\n/)) if (para.trim()) ids.push(...found.tokenizer.encode(para.trim()));
+  return ids;
+}
+
 interface GenerateFlags {
   prompt?: string;
   maxTokens: string;

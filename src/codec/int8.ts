@@ -4,15 +4,24 @@
 import { SparrowError } from '../errors.js';
 import { BitWriter, readVarint } from './bitio.js';
 import { decodeBlockRef, encodeBlock, histogram, shannonBytes } from './huffman.js';
+import { decodeRansDetailed, decodeRansRef, encodeRansRows, magContext, signGeometries } from './rans_int8.js';
 
 /** Codec ids as stored in the section table. */
 export const CODEC_RAW = 0;
 export const CODEC_HUFFMAN = 1;
 export const CODEC_RLE_HUFFMAN = 2;
 export const CODEC_RLE_ROWS = 3;
-export type Int8CodecId = typeof CODEC_RAW | typeof CODEC_HUFFMAN | typeof CODEC_RLE_HUFFMAN | typeof CODEC_RLE_ROWS;
-export const CODEC_NAMES: Record<number, string> = { 0: 'raw', 1: 'huffman', 2: 'rle-huffman', 3: 'rle-rows' };
-export const ALL_INT8_CODECS: readonly Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS];
+export const CODEC_RANS = 4;
+export type Int8CodecId = typeof CODEC_RAW | typeof CODEC_HUFFMAN | typeof CODEC_RLE_HUFFMAN | typeof CODEC_RLE_ROWS | typeof CODEC_RANS;
+export const CODEC_NAMES: Record<number, string> = { 0: 'raw', 1: 'huffman', 2: 'rle-huffman', 3: 'rle-rows', 4: 'rans' };
+export const ALL_INT8_CODECS: readonly Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, CODEC_RANS];
+/**
+ * What encodeInt8 tries unless told otherwise: the Huffman codecs. rANS (codec 4) is 0.2–3 %
+ * smaller but its WASM decoder is 3–10× slower than the Huffman ones and slower than native
+ * inflate (`npm run bench:codec`), so a model only uses it when asked (`codecs` including
+ * CODEC_RANS).
+ */
+export const DEFAULT_INT8_CODECS: readonly Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS];
 
 /** Escape run symbol: 255 zeros, no value. */
 export const RUN_ESCAPE = 255;
@@ -179,11 +188,38 @@ export function encodeRleRows(data: Int8Array, cols = data.length, bo: BlockOpti
 }
 
 /**
- * Codes `data` with every allowed codec and keeps the smallest payload (raw on ties).
- * `cols` is the row length for codec 3 (default: one row).
+ * Codec 4: rANS-coded zero runs, row bases, magnitudes and context-coded signs; with `dims`
+ * (the weight's shape) the kernel window geometry is tried for the sign contexts too, and
+ * the smaller payload kept.
  */
-export function encodeInt8(data: Int8Array, opts: { codecs?: readonly Int8CodecId[]; cols?: number } & BlockOptions = {}): EncodedInt8 {
-  const allowed = opts.codecs ?? ALL_INT8_CODECS;
+export function encodeRans(data: Int8Array, cols = data.length, dims?: readonly number[]): EncodedInt8 {
+  let best: EncodedInt8 | null = null;
+  for (const g of signGeometries(cols, dims)) {
+    const e = encodeRansRows(data, cols, g);
+    if (best === null || e.payload.length < best.payload.length)
+      best = {
+        codec: CODEC_RANS,
+        payload: e.payload,
+        tableBytes: e.tableBytes,
+        entropyBytes: e.streams.reduce((a, s) => a + s.entropyBytes, 0),
+        streams: e.streams,
+        nonzero: e.nonzero,
+      };
+  }
+  return best!;
+}
+
+/**
+ * Codes `data` with every allowed codec (default DEFAULT_INT8_CODECS: not rANS) and keeps the
+ * smallest payload (raw on ties).
+ * `cols` is the row length for codecs 3 and 4 (default: one row); `dims` the weight's shape
+ * (codec 4's sign contexts use its kernel window).
+ */
+export function encodeInt8(
+  data: Int8Array,
+  opts: { codecs?: readonly Int8CodecId[]; cols?: number; dims?: readonly number[] } & BlockOptions = {},
+): EncodedInt8 {
+  const allowed = opts.codecs ?? DEFAULT_INT8_CODECS;
   let best: EncodedInt8 | null = null;
   for (const c of ALL_INT8_CODECS) {
     if (!allowed.includes(c)) continue;
@@ -194,7 +230,9 @@ export function encodeInt8(data: Int8Array, opts: { codecs?: readonly Int8CodecI
           ? encodeHuffman(data, opts)
           : c === CODEC_RLE_HUFFMAN
             ? encodeRleHuffman(data, opts)
-            : encodeRleRows(data, opts.cols, opts);
+            : c === CODEC_RLE_ROWS
+              ? encodeRleRows(data, opts.cols, opts)
+              : encodeRans(data, opts.cols, opts.dims);
     if (best === null || e.payload.length < best.payload.length) best = e;
   }
   if (best === null) throw new SparrowError('invalid_argument', 'encodeInt8: no codec allowed');
@@ -236,6 +274,7 @@ export function decodeInt8Ref(codec: number, payload: Uint8Array, n: number): In
       return neg ? -mag : mag;
     });
   }
+  if (codec === CODEC_RANS) return decodeRansRef(payload, n);
   throw new SparrowError('unsupported_codec', `codec ${codec} is not an int8 codec this reader knows`);
 }
 
@@ -382,6 +421,30 @@ export function analyzeInt8Payload(
       { name: 'runs', count: runs.length, entropyBytes: shannonBytes(histogram(runs)) },
       { name: 'magnitudes', count: mags.length, entropyBytes: shannonBytes(histogram(mags)) },
       { name: 'signs', count: mags.length, entropyBytes: mags.length / 8 },
+    ];
+  } else if (codec === CODEC_RANS) {
+    const { parsed, sctx } = decodeRansDetailed(payload, n);
+    nonzero = parsed.nnz;
+    const z = new Float64Array(9),
+      o = new Float64Array(9);
+    const data = decodeRansRef(payload, n);
+    let k = 0;
+    for (let i = 0; i < n; i++) if (data[i] !== 0) (data[i]! < 0 ? o : z)[sctx[k++]!]!++;
+    let signBits = 0;
+    for (let c = 0; c < 9; c++) {
+      const t = z[c]! + o[c]!;
+      if (z[c]! > 0 && o[c]! > 0) signBits -= z[c]! * Math.log2(z[c]! / t) + o[c]! * Math.log2(o[c]! / t);
+    }
+    // magnitudes: order-0 within each of their one or two contexts (as the encoder reports)
+    const m0: number[] = [],
+      m1: number[] = [];
+    for (let k = 0; k < parsed.nnz; k++) (magContext(parsed.mags, k, parsed.threshold) ? m1 : m0).push(parsed.mags[k]!);
+    const magBytes = shannonBytes(histogram(Uint8Array.from(m0))) + shannonBytes(histogram(Uint8Array.from(m1)));
+    streams = [
+      { name: 'row-bases', count: parsed.base.length, entropyBytes: shannonBytes(histogram(parsed.base)) },
+      { name: 'runs', count: parsed.runs.length, entropyBytes: shannonBytes(histogram(parsed.runs)) },
+      { name: 'magnitudes', count: parsed.nnz, entropyBytes: magBytes },
+      { name: 'signs', count: parsed.nnz, entropyBytes: signBits / 8 },
     ];
   } else {
     throw new SparrowError('unsupported_codec', `codec ${codec} is not an int8 codec this reader knows`);

@@ -24,7 +24,7 @@ import {
 import { wasmCalibAccel } from './accel.js';
 import { obsQuantize } from './gptq.js';
 import { DEFAULT_ALPHAS, allocate, measureSensitivity, meanKl, type Candidate, type SensitivityTable } from './allocate.js';
-import { encodeInt8 } from '../codec/int8.js';
+import { encodeInt8, type Int8CodecId } from '../codec/int8.js';
 import type { SparrowWasm } from '../wasm/gateway.js';
 import { hessianPrune } from './obs.js';
 import { cloneGraph, consumers, type Graph, type Node } from '../ir/graph.js';
@@ -44,7 +44,7 @@ import {
   type Preprocessing,
 } from '../runtime/sparrow_model.js';
 import { shareInt8Levels, distinct } from './kmeans.js';
-import { globalMagnitudePrune, magnitudePrune } from './prune.js';
+import { globalMagnitudePrune, magnitudePrune, magnitudePrunePairs } from './prune.js';
 import { obcLayerPrune } from './obc.js';
 import { pruneChannels, type ChannelPruneReport, type ChannelScope } from './channels.js';
 import { channelAxisFor, dequantize, quantizePerChannelInt8 } from '../quant/int8.js';
@@ -119,6 +119,15 @@ export interface PruneContext {
   inputs?: () => Promise<Tensor[]>;
   /** for 'hessian': the layer as calib.ts sees it and its Hessians */
   hessian?: { layer: CalibLayer; stats: LayerInputs; graph: Graph };
+  /** 'pairs': aligned 1x2 blocks along each output channel's K (default 'unstructured') */
+  pattern?: SparsityPatternOption;
+}
+
+/** Magnitude pruning in pairs along K of a weight of `dims` with output channels on `axis` (0, or 1 of a 2-D (K, N)). */
+function magnitudePairsOf(w: Float32Array, dims: number[], axis: number, sparsity: number): Float32Array {
+  if (axis === 0) return magnitudePrunePairs(w, dims[0]!, w.length / dims[0]!, sparsity);
+  if (axis === 1 && dims.length === 2) return magnitudePrunePairs(w, dims[1]!, dims[0]!, sparsity, 1, dims[1]!);
+  return magnitudePrune(w, sparsity);
 }
 
 /** Whether pruneLayer implements `method` (magnitude and hessian; obs and channels work on the whole graph). */
@@ -136,13 +145,19 @@ export async function pruneLayer(method: PruneMethod, w: Float32Array, dims: num
   if (ctx.sparsity === 0) return Float32Array.from(w);
   switch (method) {
     case 'magnitude':
-      return magnitudePrune(w, ctx.sparsity);
+      return ctx.pattern === 'pairs' ? magnitudePairsOf(w, dims, ctx.axis, ctx.sparsity) : magnitudePrune(w, ctx.sparsity);
     case 'hessian': {
       // layer-wise OBS with error compensation (src/compress/obs.ts) on H = 2XᵀX of this
       // layer's calibration inputs (src/compress/calib.ts); weights as (rows, K) and back
       if (!ctx.hessian) throw new SparrowError('invalid_argument', '--prune hessian needs calibration data (--calib)');
       const { layer, stats, graph } = ctx.hessian;
-      const rowsK = hessianPrune(weightRowsK(graph, layer), stats, ctx.sparsity, 'obs');
+      const rowsK = hessianPrune(
+        weightRowsK(graph, layer),
+        stats,
+        ctx.sparsity,
+        'obs',
+        ctx.pattern === 'pairs' ? { pattern: 'pairs' } : {},
+      );
       return weightFromRowsK(layer, rowsK).data as Float32Array;
     }
     default:
@@ -207,9 +222,19 @@ export function embeddingTables(graph: Graph): string[] {
   return out;
 }
 
+/** The int8 codec choice of `opts` for writeSparrowModel (absent: its default). */
+function codecsOf(opts: { int8Codecs?: readonly Int8CodecId[] }): { int8Codecs?: readonly Int8CodecId[] } {
+  return opts.int8Codecs ? { int8Codecs: opts.int8Codecs } : {};
+}
+
 export interface CompressOptions {
   /** per-layer sparsity in [0, 1) (default 0.5) */
   sparsity?: number;
+  /**
+   * int8 codecs the file may use (default: the Huffman family, codecs 0–3); include 4
+   * (CODEC_RANS) for rANS: 0.2–3 % smaller, but its decoder is slower than inflate (docs/compression.md)
+   */
+  int8Codecs?: readonly Int8CodecId[];
   /**
    * default 'magnitude'; 'obs': exact greedy OBS masks (OBC, WASM when `wasm` is given) then
    * the hessian path's quantization; 'channels': whole output channels removed (channels.ts),
@@ -224,12 +249,19 @@ export interface CompressOptions {
   scope?: PruneScope;
   /** channels only: how many channels each layer gives up (channels.ts; default 'uniform') */
   channelScope?: ChannelScope;
+  /**
+   * 'unstructured' (default) = any weight pruned alone; 'pairs' (hessian, magnitude per layer) =
+   * pruned in aligned 1x2 blocks along each output channel's K (k = 2j, 2j+1 both kept or both
+   * zeroed), what the int8 pair-block sparse conv kernel runs fastest. obs, channels and
+   * --scope global are unstructured only.
+   */
+  sparsityPattern?: SparsityPatternOption;
   /** 3..8 (default 8): at most 2^B distinct int8 levels per weight tensor */
   weightBits?: number;
-  /** 'dynamic' (default): activation scales at run time; 'static': ranges measured on the calibration set are stored */
+  /** 'static' (the default with `calib`): ranges measured on the calibration set are stored; 'dynamic' (the default without): activation scales at run time */
   activations?: ActivationMode;
   /** calibration batches for the model's first input (already preprocessed), and where they came from */
-  calib?: { batches: Tensor[]; spec: string };
+  calib?: { batches: CalibBatch[]; spec: string };
   /** stored preprocessing (the input name is filled in); null/absent: none */
   preprocessing?: Omit<Preprocessing, 'input' | 'layout'> | null;
   /** engine for calibration runs (default 'sparrow-f32') */
@@ -287,6 +319,29 @@ export interface CompressResult {
 }
 
 /** Checks the options and fills in the defaults (SparrowError('invalid_argument') when unusable). */
+export type SparsityPatternOption = 'pairs' | 'unstructured';
+export const SPARSITY_PATTERNS: readonly SparsityPatternOption[] = ['pairs', 'unstructured'];
+
+/**
+ * The pattern a run prunes with: opts.sparsityPattern (checked), else 'unstructured'. ('pairs' is
+ * not the default: on ResNet-20 / CIFAR-10 at 50 % it cost 3 points of top-1 with hessian
+ * pruning, docs/compression.md.)
+ */
+export function sparsityPatternOf(o: CompressOptions): SparsityPatternOption {
+  const prune = o.prune ?? COMPRESS_DEFAULTS.prune;
+  const pairsOk = prune === 'hessian' || (prune === 'magnitude' && (o.scope ?? 'layer') === 'layer');
+  const p = o.sparsityPattern;
+  if (p === undefined) return 'unstructured';
+  if (!SPARSITY_PATTERNS.includes(p))
+    throw new SparrowError('invalid_argument', `the sparsity pattern must be ${SPARSITY_PATTERNS.join(' or ')}, got ${String(p)}`);
+  if (p === 'pairs' && !pairsOk)
+    throw new SparrowError(
+      'invalid_argument',
+      `--sparsity-pattern pairs is for --prune hessian or magnitude (per layer), not ${prune}${prune === 'magnitude' ? ' --scope global' : ''}`,
+    );
+  return p;
+}
+
 export function resolveCompressOptions(
   o: CompressOptions,
 ): Required<Pick<CompressOptions, 'sparsity' | 'prune' | 'weightBits' | 'activations'>> {
@@ -299,7 +354,8 @@ export function resolveCompressOptions(
   const weightBits = o.weightBits ?? COMPRESS_DEFAULTS.weightBits;
   if (!Number.isInteger(weightBits) || weightBits < 3 || weightBits > 8)
     throw new SparrowError('invalid_argument', `weight bits must be an integer in 3..8, got ${String(weightBits)}`);
-  const activations = o.activations ?? COMPRESS_DEFAULTS.activations;
+  // with calibration data the ranges are measured and stored unless asked otherwise (as the CLI)
+  const activations = o.activations ?? (o.calib ? 'static' : COMPRESS_DEFAULTS.activations);
   if (activations !== 'dynamic' && activations !== 'static')
     throw new SparrowError('invalid_argument', `activations must be dynamic or static, got ${String(activations)}`);
   if (o.targetBytes !== undefined && !CALIBRATED.includes(prune))
@@ -316,6 +372,7 @@ export function resolveCompressOptions(
   if (activations === 'static' && !o.calib)
     throw new SparrowError('invalid_argument', 'static activation ranges need calibration data (--calib)');
   maxBatchOf(o);
+  sparsityPatternOf(o);
   return { sparsity, prune, weightBits, activations };
 }
 
@@ -327,17 +384,34 @@ function maxBatchOf(o: CompressOptions): number {
   return b;
 }
 
+/**
+ * One calibration batch: a tensor for the model's only input (images), or feeds by input name
+ * (a text model's token window with its mask, positions and empty past: text_calib.ts).
+ */
+export type CalibBatch = Tensor | Record<string, Tensor>;
+
+function isTensorBatch(b: CalibBatch): b is Tensor {
+  return typeof (b as Tensor).dtype === 'string' && Array.isArray((b as Tensor).dims);
+}
+
+/** The image batches of an option that needs them (channel pruning, size targets): feeds by name are refused. */
+function tensorBatches(batches: readonly CalibBatch[], what: string): Tensor[] {
+  if (!batches.every(isTensorBatch))
+    throw new SparrowError('invalid_argument', `${what} needs calibration data for a single-input model (not text:)`);
+  return batches as Tensor[];
+}
+
 /** Runs the float graph on the batches and returns the values `names` per batch (graph inputs are the feeds themselves). */
 export async function collectValues(
   graph: Graph,
   names: readonly string[],
-  batches: readonly Tensor[],
+  batches: readonly CalibBatch[],
   engine: EngineName = 'sparrow-f32',
 ): Promise<Map<string, Tensor[]>> {
   const out = new Map<string, Tensor[]>(names.map((n) => [n, []]));
   const input = graph.inputs[0];
   if (!input) throw new SparrowError('invalid_argument', 'the model has no input to calibrate');
-  if (graph.inputs.length !== 1)
+  if (graph.inputs.length !== 1 && batches.some(isTensorBatch))
     throw new SparrowError('invalid_argument', `calibration feeds one input; the model has ${graph.inputs.length}`);
   const inner = names.filter((n) => !graph.inputs.includes(n));
   let session: Session | undefined;
@@ -346,10 +420,11 @@ export async function collectValues(
     g.outputs = [...inner];
     session = Session.fromGraph(g, { engine });
   }
-  for (const x of batches) {
-    if (names.includes(input)) out.get(input)!.push(x);
+  for (const b of batches) {
+    const feeds = isTensorBatch(b) ? { [input]: b } : b;
+    for (const n of graph.inputs) if (names.includes(n) && feeds[n]) out.get(n)!.push(feeds[n]);
     if (!session) continue;
-    const y = await session.run({ [input]: x });
+    const y = await session.run(feeds);
     for (const n of inner) out.get(n)!.push(y[n]!);
   }
   return out;
@@ -369,7 +444,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   // compensated); the smaller graph then goes through the hessian path without more pruning
   let channelRecord: ChannelPruneReport | undefined;
   if (o.prune === 'channels' && o.sparsity > 0) {
-    const r = pruneChannels(graph, opts.calib!.batches, o.sparsity, {
+    const r = pruneChannels(graph, tensorBatches(opts.calib!.batches, '--prune channels'), o.sparsity, {
       ...(opts.wasm ? { accel: wasmCalibAccel(opts.wasm) } : {}),
       scope: opts.channelScope ?? (opts.scope === 'global' ? 'flops' : 'uniform'),
     });
@@ -392,6 +467,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   const denseEnds = opts.denseEnds ?? true;
   const ends = new Set(denseEnds && layers.length > 1 ? [layers[0]!.node.name, layers[layers.length - 1]!.node.name] : []);
   const sparsityOf = (node: string): number => (ends.has(node) || o.prune === 'channels' ? 0 : o.sparsity);
+  const pattern = sparsityPatternOf(opts);
   // the dense ends keep 8 bits; 7 with --weight-bits 7, so that every layer fits the relaxed-SIMD kernel's [−64, 63]
   const bitsOf = (node: string): number => (ends.has(node) ? (o.weightBits === 7 ? 7 : 8) : o.weightBits);
   let outGraph = graph;
@@ -405,7 +481,9 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
       activations: o.activations,
       bias: 'float32',
     };
-    if (calib) compression.calib = { spec: calib.spec, n: calib.batches.reduce((a, t) => a + (t.dims[0] ?? 1), 0) };
+    if (o.sparsity > 0 && o.prune !== 'channels') compression['pattern'] = pattern;
+    if (calib)
+      compression.calib = { spec: calib.spec, n: calib.batches.reduce((a, t) => a + (isTensorBatch(t) ? (t.dims[0] ?? 1) : 1), 0) };
     if (o.prune === 'hessian' || o.prune === 'obs' || o.prune === 'channels') {
       compression['method'] =
         o.prune === 'obs' ? 'obc-exact-mask+gptq-sequential' : o.prune === 'channels' ? 'channels+gptq-sequential' : 'obs-joint-sequential';
@@ -451,7 +529,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
             graph,
             layers,
             calibLayers,
-            calib!.batches,
+            tensorBatches(calib!.batches, 'a size target (--target-size)'),
             o.weightBits,
             accel,
             opts,
@@ -508,6 +586,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
             if (!mask && o.prune === 'obs' && sparsityOf(st.node) > 0) mask = obsMask(Wg, st.groupH[g]!, sparsityOf(st.node));
             const r = obsQuantize(Wg, st.groupH[g]!, {
               sparsity: mask ? 0 : c.sparsity,
+              ...(pattern === 'pairs' ? { pattern } : {}),
               maxq: c.maxq,
               step: c.step,
               ...(mask ? { mask } : {}),
@@ -540,6 +619,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
       if (!sized || attempt >= 3) break;
       // the sequential pass codes a little differently from the per-layer estimates: re-aim
       const size = writeSparrowModel(outGraph, {
+        ...codecsOf(opts),
         quantized,
         preprocessing: preprocessingOf,
         compression: record(allocation),
@@ -574,6 +654,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
         op: L.op,
         attrs: L.node.attrs,
         axis: L.axis,
+        pattern,
         ...(L.transB !== undefined ? { transB: L.transB } : {}),
         ...(calib && input0 ? { inputs: () => layerInputs(input0) } : {}),
       };
@@ -619,7 +700,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     compression['activationCalibration'] = method;
   }
   const preprocessing = preprocessingFor(graph, opts);
-  const bytes = writeSparrowModel(outGraph, { quantized, preprocessing, compression, meta });
+  const bytes = writeSparrowModel(outGraph, { ...codecsOf(opts), quantized, preprocessing, compression, meta });
   return { bytes, layers: reports, graph };
 }
 
@@ -691,7 +772,7 @@ export async function compressQdqGraph(
   compression['source'] = source;
   const meta: Record<string, unknown> = { maxBatch: maxBatchOf(opts) };
   if (activations === 'static') meta['activationRanges'] = Object.fromEntries(ranges);
-  const bytes = writeSparrowModel(graph, { quantized, preprocessing: preprocessingFor(graph, opts), compression, meta });
+  const bytes = writeSparrowModel(graph, { ...codecsOf(opts), quantized, preprocessing: preprocessingFor(graph, opts), compression, meta });
   return { bytes, layers: reports, graph };
 }
 
@@ -739,8 +820,12 @@ async function prepareSizeTarget(
     zeroCoded += encodeInt8(q, { cols: q.length / rows }).payload.length + 4 * rows;
   }
   const fixed =
-    writeSparrowModel(graph, { quantized: zeros, preprocessing: preprocessingFor(graph, opts), ...(meta ? { meta } : {}) }).length -
-    zeroCoded;
+    writeSparrowModel(graph, {
+      ...codecsOf(opts),
+      quantized: zeros,
+      preprocessing: preprocessingFor(graph, opts),
+      ...(meta ? { meta } : {}),
+    }).length - zeroCoded;
   // sensitivity images and the float outputs
   const input = graph.inputs[0]!;
   const sens: Tensor[] = [];

@@ -22,7 +22,7 @@
 //   (GPTQ's `mse` grid search).
 import { SparrowError } from '../errors.js';
 import { inverseUpperCholesky } from './linalg.js';
-import { obsPruneDetailed } from './obs.js';
+import { obsPruneDetailed, type SparsityPattern } from './obs.js';
 import { roundHalfEven } from '../quant/int8.js';
 
 export type StepRule = 'max' | 'mse' | { rms: number };
@@ -45,6 +45,8 @@ export interface ObsQuantizeOptions {
   damp?: number;
   /** a fixed mask (rows, K), 1 = prune (then sparsity is not used) */
   mask?: Uint8Array;
+  /** the mask's pattern (obs.ts SparsityPattern; default 'unstructured'): 'pairs' = aligned 1x2 blocks along K */
+  pattern?: SparsityPattern;
 }
 
 export interface ObsQuantized {
@@ -158,6 +160,7 @@ export function obsQuantize(W: Float32Array, H: Float64Array, opts: ObsQuantizeO
       damp,
       ...(opts.blockSize ? { blockSize: opts.blockSize } : {}),
       ...(fixed ? { mask: fixed } : {}),
+      ...(opts.pattern ? { pattern: opts.pattern } : {}),
     });
     Wf = r.W;
     mask = r.stats.mask;

@@ -31,6 +31,14 @@
 // lowest-saliency columns are pruned; a group's choice is made when the sweep reaches its first
 // column (SparseGPT's rule). K must be a multiple of m, and sparsity must equal n/m.
 //
+// Pairs (pattern 'pairs'): the unit is the aligned block B = {2j, 2j+1}; row r prunes
+// round(sparsity · ceil(K/2)) blocks. A block's saliency is the OBS group criterion
+// w_Bᵀ ([H_F⁻¹]_BB)⁻¹ w_B with F = {2j, ..., K−1} as the sweep sees it; with the upper factor U
+// that is a² + b², a = w_2j / U_2j,2j, b = (w_2j+1 − a·U_2j,2j+1) / U_2j+1,2j+1 (the two
+// columns' successive OBS costs), and pruning both columns one after the other with the
+// single-column step below is exactly the block update −H_F⁻¹[:, B] ([H_F⁻¹]_BB)⁻¹ w_B. The
+// adaptive selection is as for unstructured, over blocks (mask blocks rounded up to even).
+//
 // Re-fit (default on, opts.refit): once the mask is final, each row's kept weights are solved
 // exactly for it (least squares, the damped H), which also undoes the sweep's "frozen once
 // passed" restriction. refit: false returns SparseGPT's sweep output unchanged.
@@ -43,7 +51,12 @@
 import { SparrowError } from '../errors.js';
 import { choleskyInverse, choleskyDamped, inverseUpperCholesky, solveSpd } from './linalg.js';
 
-export type SparsityPattern = 'unstructured' | { n: number; m: number };
+/**
+ * 'unstructured'; N:M along K; 'pairs': aligned 1x2 blocks along K (columns 2j, 2j+1 of a row
+ * both kept or both pruned; an odd K's last column is a block of one), what the int8 pair-block
+ * sparse conv kernels run without shuffles (obsPrune only).
+ */
+export type SparsityPattern = 'unstructured' | 'pairs' | { n: number; m: number };
 
 export interface ObsOptions {
   /** columns per mask-selection block (default 128) */
@@ -115,6 +128,7 @@ function problemOf(W: Float32Array, H: Float64Array, where: string): Problem {
 
 function checkPattern(pattern: SparsityPattern, K: number, sparsity: number, where: string): { n: number; m: number } | null {
   if (pattern === 'unstructured') return null;
+  if (pattern === 'pairs') throw new SparrowError('invalid_argument', `${where}: the 'pairs' pattern is for obsPrune (SparseGPT) only`);
   if (typeof pattern !== 'object' || pattern === null)
     throw new SparrowError('invalid_argument', `${where}: pattern must be 'unstructured' or { n, m }`);
   const { n, m } = pattern;
@@ -196,18 +210,22 @@ export function obsPruneDetailed(
   const { rows, K } = p;
   const damp = opts.damp ?? 0.01;
   checkDamp(damp, where);
-  const blockSize = opts.blockSize ?? 128;
-  if (!Number.isInteger(blockSize) || blockSize < 1)
-    throw new SparrowError('invalid_argument', `${where}: blockSize must be an integer >= 1, got ${String(blockSize)}`);
+  const blockSize0 = opts.blockSize ?? 128;
+  if (!Number.isInteger(blockSize0) || blockSize0 < 1)
+    throw new SparrowError('invalid_argument', `${where}: blockSize must be an integer >= 1, got ${String(blockSize0)}`);
   const fixed = opts.mask;
   let nm: { n: number; m: number } | null = null;
+  let pairs = false;
   if (fixed) {
     if (!(fixed instanceof Uint8Array) || fixed.length !== rows * K)
       throw new SparrowError('invalid_argument', `${where}: mask must be a Uint8Array of ${rows * K} elements`);
   } else {
     checkSparsity(sparsity);
-    nm = checkPattern(opts.pattern ?? 'unstructured', K, sparsity, where);
+    pairs = opts.pattern === 'pairs';
+    if (!pairs) nm = checkPattern(opts.pattern ?? 'unstructured', K, sparsity, where);
   }
+  // pairs: a mask block never splits a pair
+  const blockSize = pairs ? blockSize0 + (blockSize0 & 1) : blockSize0;
 
   const W64 = Float64Array.from(W); // (rows, K), updated in place
   const { Hd, lambda: lam0, dead, deadCount } = prepareHessian(H, W64, p, damp);
@@ -216,7 +234,14 @@ export function obsPruneDetailed(
   const Udiag2 = new Float64Array(K);
   for (let j = 0; j < K; j++) Udiag2[j] = U[j * K + j]! * U[j * K + j]!;
 
-  const target = fixed ? 0 : Math.min(K, Math.round(sparsity * K));
+  const target = fixed ? 0 : pairs ? Math.round(sparsity * ((K + 1) >> 1)) : Math.min(K, Math.round(sparsity * K));
+  /** the OBS cost of pruning the block {j, j+1} (just {j} at an odd K's end), F = {j..K−1} */
+  const pairScore = (w: Float64Array, j: number): number => {
+    const a = w[j]! / U[j * K + j]!;
+    if (j + 1 >= K) return a * a;
+    const b = (w[j + 1]! - a * U[j * K + j + 1]!) / U[(j + 1) * K + j + 1]!;
+    return a * a + b * b;
+  };
   const mask = new Uint8Array(rows * K);
   const score = new Float64Array(K);
   let pruned = 0;
@@ -228,8 +253,26 @@ export function obsPruneDetailed(
     if (fixed) mrow.set(fixed.subarray(r * K, (r + 1) * K));
     for (let i1 = 0; i1 < K; i1 += blockSize) {
       const i2 = Math.min(K, i1 + blockSize);
-      // Adaptive unstructured selection: the row's remaining quota over all unprocessed columns.
-      if (!fixed && !nm) {
+      // Adaptive selection: the row's remaining quota over all unprocessed columns (blocks).
+      if (pairs) {
+        const need = target - done;
+        if (need > 0) {
+          const cand: number[] = [];
+          for (let j = i1; j < K; j += 2) {
+            score[j] = pairScore(w, j);
+            cand.push(j);
+          }
+          const order = sortByScore(cand, score);
+          for (let t = 0; t < need; t++) {
+            const j = order[t]!;
+            if (j < i2) {
+              mrow[j] = 1;
+              if (j + 1 < K) mrow[j + 1] = 1;
+              done++;
+            }
+          }
+        }
+      } else if (!fixed && !nm) {
         const need = target - done;
         if (need > 0) {
           const cand: number[] = [];

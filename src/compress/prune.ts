@@ -98,3 +98,36 @@ export function globalMagnitudePrune(layers: readonly Float32Array[], sparsity: 
   for (const w of layers) total += w.length;
   return pruneLayers(layers, pruneCount(total, sparsity));
 }
+
+/**
+ * Magnitude pruning in aligned 1x2 blocks along K (the 'pairs' pattern of obs.ts): W holds
+ * `rows` output channels of K weights, weight (r, k) at index r·rs + k·ks (rs = K, ks = 1 for
+ * (rows, K) storage; rs = 1, ks = rows for (K, rows)). Blocks {2j, 2j+1} of a row (an odd K's
+ * last column alone) are ranked by their L2 norm, ascending (ties: lower (row, j) first), and
+ * the first round(sparsity · rows·ceil(K/2)) are zeroed, both halves. New array; W unchanged.
+ */
+export function magnitudePrunePairs(w: Float32Array, rows: number, K: number, sparsity: number, rs = K, ks = 1): Float32Array {
+  checkSparsity(sparsity);
+  checkFinite(w, 'magnitudePrunePairs');
+  if (!(rows >= 1 && K >= 1 && rows * K === w.length))
+    throw new SparrowError('invalid_argument', `magnitudePrunePairs: ${rows} x ${K} does not match ${w.length} weights`);
+  const kp = (K + 1) >> 1,
+    n = rows * kp;
+  const norm = new Float64Array(n);
+  for (let r = 0; r < rows; r++)
+    for (let j = 0; j < kp; j++) {
+      const a = w[r * rs + 2 * j * ks]!,
+        b = 2 * j + 1 < K ? w[r * rs + (2 * j + 1) * ks]! : 0;
+      norm[r * kp + j] = a * a + b * b;
+    }
+  const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => norm[a]! - norm[b]! || a - b);
+  const out = Float32Array.from(w);
+  const k = pruneCount(n, sparsity);
+  for (let t = 0; t < k; t++) {
+    const r = Math.floor(order[t]! / kp),
+      j = order[t]! % kp;
+    out[r * rs + 2 * j * ks] = 0;
+    if (2 * j + 1 < K) out[r * rs + (2 * j + 1) * ks] = 0;
+  }
+  return out;
+}

@@ -9,6 +9,8 @@
 // process.getBuiltinModule, no import, so bundles for browsers and Workers are unaffected),
 // `crc32` uses it: the same function, but it needs no JIT warm-up. The table version runs in
 // the interpreter on a process's first file, ~10 ms for 200 KB, against ~0.1 ms native.
+// Browsers and Workers have no native one: there the runtime plugs in the WASM version
+// (`useCrc32`, src/wasm/crc32.ts).
 
 const T = new Uint32Array(8 * 256); // T[k][b] lives at T[k * 256 + b]
 for (let b = 0; b < 256; b++) {
@@ -75,5 +77,25 @@ const NATIVE = nativeCrc32();
 export function crc32(bytes: Uint8Array, seed = 0): number {
   // zlib.crc32 takes only u32 seeds and byte views; anything else goes to the table version
   if (NATIVE !== undefined && seed >>> 0 === seed && bytes instanceof Uint8Array) return NATIVE(bytes, seed);
+  if (ACCEL !== undefined && bytes.length >= ACCEL_MIN) return ACCEL(bytes, seed >>> 0);
   return crc32Table(bytes, seed);
+}
+
+/** Below this many bytes the table version is as fast as a call into WASM. */
+const ACCEL_MIN = 256;
+let ACCEL: Crc32Fn | undefined;
+
+/**
+ * Where the runtime has no native CRC (browsers, Workers), the runtime hands in the WASM one
+ * (src/wasm/crc32.ts wasmCrc32: the same function, compiled from the first byte instead of
+ * interpreted on a cold isolate's first file). Ignored where the native one exists; undefined
+ * goes back to the table version.
+ */
+export function useCrc32(fn: Crc32Fn | undefined): void {
+  ACCEL = NATIVE === undefined ? fn : undefined;
+}
+
+/** Which implementation `crc32` uses for large inputs. */
+export function crc32Impl(): 'native' | 'wasm' | 'table' {
+  return NATIVE !== undefined ? 'native' : ACCEL !== undefined ? 'wasm' : 'table';
 }

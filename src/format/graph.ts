@@ -14,7 +14,7 @@
 // is SparrowError('unsupported_op') naming op, opset and node. Plain TS (browser/Worker safe).
 import { SparrowError } from '../errors.js';
 import { packTensors, type PackTensor } from './pack.js';
-import { decodeInt8Ref } from '../codec/int8.js';
+import { decodeInt8Ref, type Int8CodecId } from '../codec/int8.js';
 import { dequantize } from '../quant/int8.js';
 import { resolveOp } from '../ops/registry.js';
 import {
@@ -388,12 +388,15 @@ export function graphTensors(graph: Graph, quantized: ReadonlyMap<string, Quanti
 export interface WriteGraphOptions extends GraphJsonOptions {
   /** further top-level metadata fields (preprocessing, compression, ...) */
   meta?: Partial<SparrowMeta>;
+  /** int8 codecs allowed (default: the Huffman family; include 4 for rANS) */
+  int8Codecs?: readonly Int8CodecId[];
 }
 
 /** A complete `.sparrow` file of a graph: graph JSON, constants as sections (int8 ones entropy-coded). */
 export function writeGraphContainer(graph: Graph, opts: WriteGraphOptions = {}): Uint8Array {
   const tensors = graphTensors(graph, opts.quantized);
-  return packTensors(tensors, { ...opts.meta, graph: graphToJson(graph, opts) }).bytes;
+  return packTensors(tensors, { ...opts.meta, graph: graphToJson(graph, opts) }, opts.int8Codecs ? { int8Codecs: opts.int8Codecs } : {})
+    .bytes;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 // of raw / huffman / rle-huffman), everything else is stored raw. No ONNX here (see pack.ts).
 import { SparrowError } from '../errors.js';
 import { VERSION } from '../util/version.js';
-import { encodeInt8, type EncodedInt8 } from '../codec/int8.js';
+import { encodeInt8, type EncodedInt8, type Int8CodecId } from '../codec/int8.js';
 import { Codec, DTYPE_BY_NAME, writeContainer, type DTypeName, type SectionInput, type SparrowMeta, type TensorMeta } from './container.js';
 
 export type PackData = Int8Array | Uint8Array | Int32Array | Float32Array | BigInt64Array | Uint16Array;
@@ -31,6 +31,7 @@ function dtypeOf(d: PackData): DTypeName {
 export function packTensors(
   tensors: PackTensor[],
   metaExtra: Partial<SparrowMeta> = {},
+  opts: { int8Codecs?: readonly Int8CodecId[] } = {},
 ): { bytes: Uint8Array; coded: Map<string, EncodedInt8> } {
   const sections: SectionInput[] = [];
   const metaTensors: TensorMeta[] = [];
@@ -43,7 +44,12 @@ export function packTensors(
     const raw = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     if (dtype === 'int8') {
       // rows = the first dimension (output channels of Conv/Gemm weights) for codec 3's row bases
-      const e = encodeInt8(t.data as Int8Array, { cols: t.shape.length >= 2 && t.shape[0]! > 0 ? n / t.shape[0]! : n });
+      // int8Codecs: the codecs allowed (default: encodeInt8's, the Huffman family; rANS only when listed)
+      const e = encodeInt8(t.data as Int8Array, {
+        cols: t.shape.length >= 2 && t.shape[0]! > 0 ? n / t.shape[0]! : n,
+        dims: t.shape,
+        ...(opts.int8Codecs ? { codecs: opts.int8Codecs } : {}),
+      });
       coded.set(t.name, e);
       sections.push({ codec: e.codec as Codec, dtype: DTYPE_BY_NAME.int8, payload: e.payload, decodedBytes: n });
     } else {

@@ -14,7 +14,17 @@ import { SparrowError } from '../errors.js';
 import type { SparrowWasm } from '../wasm/gateway.js';
 import { CONV_GEOMETRY_BYTES, convGeometry, writeConvGeometry, type ConvGeometry } from './f32.js';
 import { CONV_DEFAULTS, type Conv2dAttrs } from './f32_ref.js';
-import { csrFromDense, type AddParams, type Csr, type Qs8Data, type Qs8Out, type VaddF32Params, type VaddParams } from './int8_ref.js';
+import { WINO_MAX_CIN } from './int8_wino_ref.js';
+import {
+  csrFromDense,
+  csrPairCount,
+  type AddParams,
+  type Csr,
+  type Qs8Data,
+  type Qs8Out,
+  type VaddF32Params,
+  type VaddParams,
+} from './int8_ref.js';
 
 export type { AddParams, Csr, Qs8Data, Qs8Out, VaddF32Params, VaddParams } from './int8_ref.js';
 export { addParams, vaddParams } from './int8_ref.js';
@@ -106,9 +116,11 @@ function readOut(w: SparrowWasm, out: Qs8Out, ptr: number, n: number): Qs8Data {
 
 /**
  * Weight formats: 'c2' = qs8_conv2d_pack_w blocks, 'csr16' = the CSR with int16 values
- * (decodeCsr's output with valBytes 2: no pack), 'raw' = int8 (M, K) as stored.
+ * (decodeCsr's output with valBytes 2: no pack), 'pairs' = the non-empty aligned k-pairs of the
+ * CSR (qs8_spconv_pack_pairs of the csr16 layout), 'raw' = int8 (M, K) as stored, 'wino' = the
+ * Winograd U' = G' g G'ᵀ int16 blocks of qs8_wino_pack_w (assembly/int8/winograd.ts).
  */
-export type Qs8WeightFormat = 'c2' | 'csr16' | 'raw';
+export type Qs8WeightFormat = 'c2' | 'csr16' | 'pairs' | 'raw' | 'wino';
 
 export interface Qs8ConvKernel {
   name: string;
@@ -143,7 +155,52 @@ export const QS8_CONV_KERNELS: readonly Qs8ConvKernel[] = [
     workBytes: (w, g) => w.exports.qs8_spconv2d_nz_work_bytes(g),
     run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_spconv2d_16x1__wasmsimd(g, q, x, wp, qp, y, work),
   },
+  {
+    name: 'qs8_wino2x2_3x3__wasmsimd',
+    weights: 'wino',
+    supports: (geo) => winogradEligible(geo),
+    workBytes: (w, g) => w.exports.qs8_wino_work_bytes(g),
+    run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_wino2x2_3x3__wasmsimd(g, q, x, wp, qp, y, work),
+  },
+  {
+    name: 'qs8_spconv2d_16x1c2__wasmsimd',
+    weights: 'pairs',
+    supports: () => true,
+    workBytes: (w, g) => w.exports.qs8_spconv2d_c2_work_bytes(g),
+    run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_spconv2d_16x1c2__wasmsimd(g, q, x, wp, qp, y, work),
+  },
 ];
+
+/**
+ * Convs the exact Winograd F(2x2, 3x3) kernel (qs8_wino2x2_3x3__wasmsimd) runs: 3x3, stride 1,
+ * dilation 1, groups 1, Cin ≤ WINO_MAX_CIN (beyond it 4·acc could leave int32). Any pads, zero
+ * points and output mode: the accumulator equals the direct conv's.
+ */
+export function winogradEligible(geo: ConvGeometry): boolean {
+  return (
+    geo.KH === 3 &&
+    geo.KW === 3 &&
+    geo.strides[0] === 1 &&
+    geo.strides[1] === 1 &&
+    geo.dilations[0] === 1 &&
+    geo.dilations[1] === 1 &&
+    geo.groups === 1 &&
+    geo.C <= WINO_MAX_CIN
+  );
+}
+
+/**
+ * Where the Winograd kernel is faster than the dense 4x8c2 one (measured per layer shape,
+ * docs/engine.md "int8 Winograd"): eligible convs with at least WINO_MIN_CIN input channels
+ * (3 → 16 at 32x32 runs at 0.88x the dense kernel, 4 → 16 at 1.0x, 8 → 16 at 1.24x) and at
+ * least one full panel of 8 output tiles (2x2 each; 128 → 128 at 4x4: 1.03x, at 8x8: 2.0x).
+ */
+export function winogradFaster(geo: ConvGeometry): boolean {
+  return winogradEligible(geo) && geo.C >= WINO_MIN_CIN && Math.ceil(geo.OH / 2) * Math.ceil(geo.OW / 2) >= 8;
+}
+
+/** Fewest input channels for which pickQs8ConvKernel takes the Winograd kernel. */
+export const WINO_MIN_CIN = 8;
 
 /**
  * The int8 conv on k-quads (assembly/int8/relaxed.ts), weights in the 'c4' layout
@@ -191,20 +248,85 @@ export function qs8ConvKernel(name: string): Qs8ConvKernel {
 }
 
 /**
- * Conv layers whose weight density (nonzeros / elements) is at or below this use the sparse
- * kernel (qs8_spconv2d_16x1), above it the dense one (qs8_conv2d_4x8c2). Measured on the
- * ResNet-20/32 layer shapes (docs/engine.md, "sparrow-int8").
+ * Conv layers whose weight density (nonzeros / elements) is at or below this may use a sparse
+ * kernel (the arbitrary-pair qs8_spconv2d_16x1, or the pair-block qs8_spconv2d_16x1c2 when its
+ * pair density is low enough: pickSparseQs8ConvKernel); above it the dense one
+ * (qs8_conv2d_4x8c2). Measured on the ResNet-20/32 layer shapes (docs/engine.md, "sparrow-int8").
  */
-export const SPARSE_DENSITY = 0.4;
+export const SPARSE_DENSITY = 0.55;
 
 /**
- * The kernel for a conv: depthwise → dwconv; weights at density ≤ `sparseDensity` → the sparse
- * spconv 16x1 on the decoder's CSR (1.5-1.9x the dense kernel at 70 % sparsity on the ResNet-20
- * shapes, 2.2-3.7x at 90 %); else the dense 4x8c2. The int8 engine picks with this.
+ * The kernel for a conv: depthwise → dwconv; a sparse kernel when pickSparseQs8ConvKernel finds
+ * one faster than the dense one at these densities (`pairDensity`: non-empty aligned k-pairs /
+ * (M·ceil(K/2)), asked only when the weight density is at most `sparseDensity`); else the dense
+ * kernel (pickDense: Winograd where winogradFaster, else 4x8c2); a sparse kernel must beat the
+ * dense one actually picked (winogradCost). The int8 engine picks with this.
  */
-export function pickQs8ConvKernel(geo: ConvGeometry, density = 1, sparseDensity = SPARSE_DENSITY): Qs8ConvKernel {
+export function pickQs8ConvKernel(
+  geo: ConvGeometry,
+  density = 1,
+  sparseDensity = SPARSE_DENSITY,
+  pairDensity: number | (() => number) = 1,
+  winograd = true,
+): Qs8ConvKernel {
   if (geo.groups === geo.C) return qs8ConvKernel('qs8_dwconv2d__wasmsimd');
-  return density <= sparseDensity ? qs8ConvKernel('qs8_spconv2d_16x1__wasmsimd') : qs8ConvKernel('qs8_conv2d_4x8c2__wasmsimd');
+  const wino = winograd && winogradFaster(geo);
+  return pickSparseQs8ConvKernel(density, pairDensity, sparseDensity, wino ? winogradCost(geo) : 1) ?? pickDense(geo, wino);
+}
+
+/** The dense kernel: Winograd F(2x2, 3x3) where it is faster (winogradFaster), else 4x8c2. */
+function pickDense(geo: ConvGeometry, wino: boolean): Qs8ConvKernel {
+  return qs8ConvKernel(wino ? 'qs8_wino2x2_3x3__wasmsimd' : 'qs8_conv2d_4x8c2__wasmsimd');
+}
+
+/**
+ * Time of the Winograd kernel relative to the direct 4x8c2 on a conv where winogradFaster holds,
+ * by input channels (docs/engine.md "int8 Winograd", scripts/bench-wino-kernels.mjs: 8→16 1.24x,
+ * 16→16 1.51x, 32→32 1.75x, 64→64 1.93x faster): a sparse kernel must beat this, not 1.
+ */
+export function winogradCost(geo: ConvGeometry): number {
+  return geo.C >= 64 ? 0.52 : geo.C >= 32 ? 0.57 : geo.C >= 16 ? 0.66 : 0.8;
+}
+
+// ---- sparse kernel choice (kept apart from pickQs8ConvKernel: a linear cost model per kernel) --
+
+/**
+ * Time of a conv relative to the dense qs8_conv2d_4x8c2 on the same shape, as c0 + c1·x with x
+ * the weight density (qs8_spconv2d_16x1: it steps over pairs of nonzeros) or the pair density
+ * (qs8_spconv2d_16x1c2: it steps over non-empty aligned k-pairs). Fitted on the ResNet-20 conv
+ * stack (src/bench/sparse_crossover.ts; numbers and command in docs/engine.md).
+ */
+export const SPARSE_COST = {
+  nz: { c0: 0.04, c1: 1.8 },
+  pairs: { c0: 0.24, c1: 0.98 },
+} as const;
+
+/**
+ * The sparse conv kernel to run at weight density `density` and pair density `pairDensity` (a
+ * number, or a function asked only when the weight density could make a sparse kernel pay), or
+ * undefined for the dense kernel: qs8_spconv2d_16x1c2 when its SPARSE_COST is below 1 and below
+ * qs8_spconv2d_16x1's; else qs8_spconv2d_16x1 at density ≤ sparseDensity (the arbitrary-pair
+ * kernel's crossover; the Session option sparseDensity moves it; 0 turns every sparse kernel off).
+ */
+export function pickSparseQs8ConvKernel(
+  density: number,
+  pairDensity: number | (() => number),
+  sparseDensity = SPARSE_DENSITY,
+  denseCost = 1,
+): Qs8ConvKernel | undefined {
+  const { nz, pairs } = SPARSE_COST;
+  // p ≥ d (a non-empty pair holds at most 2 of the ≤ 2 weights): no pair density below 1 pays past this
+  const pairsMax = (denseCost - pairs.c0) / pairs.c1;
+  if (!(sparseDensity > 0)) return undefined; // 0: no sparse kernel
+  const tNz = nz.c0 + nz.c1 * density;
+  // the arbitrary-pair kernel: at most sparseDensity, and (where Winograd runs the dense conv,
+  // denseCost < 1) faster than it
+  const nzOk = density <= sparseDensity && (denseCost >= 1 || tNz < denseCost);
+  if (!nzOk && !(density <= pairsMax)) return undefined;
+  const p = typeof pairDensity === 'function' ? pairDensity() : pairDensity;
+  const tPairs = pairs.c0 + pairs.c1 * p;
+  if (tPairs < denseCost && (tPairs < tNz || !nzOk)) return qs8ConvKernel('qs8_spconv2d_16x1c2__wasmsimd');
+  return nzOk ? qs8ConvKernel('qs8_spconv2d_16x1__wasmsimd') : undefined;
 }
 
 /**
@@ -216,6 +338,17 @@ export function placeConvWeights(w: SparrowWasm, format: Qs8WeightFormat, W: Int
   if (format === 'raw') {
     if (!(W instanceof Int8Array)) throw new SparrowError('invalid_argument', 'raw weights must be dense');
     return w.putBytes(W);
+  }
+  if (format === 'wino') {
+    if (!(W instanceof Int8Array)) throw new SparrowError('invalid_argument', 'wino weights must be dense');
+    const dst = w.alloc(check(w.exports.qs8_wino_packed_w_bytes(M, K, groups), 'qs8_wino_packed_w_bytes'));
+    const m = w.mark();
+    try {
+      check(w.exports.qs8_wino_pack_w(M, K, groups, w.putBytes(W), dst), 'qs8_wino_pack_w');
+    } finally {
+      w.release(m);
+    }
+    return dst;
   }
   if (format === 'c2') {
     if (!(W instanceof Int8Array)) throw new SparrowError('invalid_argument', 'c2 weights must be dense');
@@ -230,12 +363,32 @@ export function placeConvWeights(w: SparrowWasm, format: Qs8WeightFormat, W: Int
   }
   const csr = W instanceof Int8Array ? csrFromDense(W, M, K) : W;
   const nnz = csr.rowPtr[M]!;
-  const L = csrLayout(M, nnz, 2);
+  if (format === 'pairs') {
+    const E = csrPairCount(csr.rowPtr, csr.col, M);
+    const dst = w.alloc(check(w.exports.qs8_spconv_pairs_bytes(M, E), 'qs8_spconv_pairs_bytes'));
+    const m = w.mark();
+    try {
+      const src = w.alloc(csrLayout(M, nnz, 2).bytes);
+      writeCsr16(w, csr, M, src);
+      const got = check(w.exports.qs8_spconv_pack_pairs(M, K, src, dst, E), 'qs8_spconv_pack_pairs');
+      if (got !== E) throw new SparrowError('internal', `qs8_spconv_pack_pairs made ${got} pairs, expected ${E}`);
+    } finally {
+      w.release(m);
+    }
+    return dst;
+  }
   const dst = w.alloc(check(w.exports.qs8_spconv_csr_bytes(M, nnz), 'qs8_spconv_csr_bytes'));
-  new Uint32Array(w.memory.buffer, dst, M + 1).set(csr.rowPtr);
-  new Uint16Array(w.memory.buffer, dst + L.col, nnz).set(csr.col);
-  new Int16Array(w.memory.buffer, dst + L.val, nnz).set(csr.val);
+  writeCsr16(w, csr, M, dst);
   return dst;
+}
+
+/** Writes csr (M rows) in the csr16 layout (csrLayout(M, nnz, 2)) at dst. */
+function writeCsr16(w: SparrowWasm, csr: Csr, M: number, dst: number): void {
+  const nnz = csr.rowPtr[M]!;
+  const L = csrLayout(M, nnz, 2);
+  new Uint32Array(w.memory.buffer, dst, M + 1).set(csr.rowPtr.subarray(0, M + 1));
+  new Uint16Array(w.memory.buffer, dst + L.col, nnz).set(csr.col.subarray(0, nnz));
+  new Int16Array(w.memory.buffer, dst + L.val, nnz).set(csr.val.subarray(0, nnz));
 }
 
 /**

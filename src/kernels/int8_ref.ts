@@ -240,6 +240,55 @@ export function csrToDense(csr: Csr): Int8Array {
   return d;
 }
 
+/**
+ * The non-empty aligned k-pairs of a CSR (rows, K): per row, each j with W(r, 2j) or W(r, 2j+1)
+ * nonzero, ascending, as (w0, w1) = (W(r, 2j), W(r, 2j+1)) (a missing half is 0). ent (rows+1):
+ * first pair of row r; j (E), w (2E). What qs8_spconv_pack_pairs makes at load for the
+ * pair-block kernels (assembly/int8/sparse.ts; it stores j·64 as the byte offset).
+ */
+export interface PairBlocks {
+  ent: Uint32Array;
+  j: Uint32Array;
+  w: Int16Array;
+}
+
+/** csr → its non-empty aligned k-pairs (PairBlocks); columns must ascend within a row. */
+export function csrToPairBlocks(csr: Csr): PairBlocks {
+  const ent = new Uint32Array(csr.rows + 1);
+  const js: number[] = [],
+    ws: number[] = [];
+  for (let r = 0; r < csr.rows; r++) {
+    ent[r] = js.length;
+    for (let i = csr.rowPtr[r]!; i < csr.rowPtr[r + 1]!; i++) {
+      const k = csr.col[i]!,
+        j = k >> 1;
+      if (js.length > ent[r]! && js[js.length - 1] === j) ws[ws.length - 1] = csr.val[i]!;
+      else {
+        js.push(j);
+        ws.push(k & 1 ? 0 : csr.val[i]!, k & 1 ? csr.val[i]! : 0);
+      }
+    }
+  }
+  ent[csr.rows] = js.length;
+  return { ent, j: Uint32Array.from(js), w: Int16Array.from(ws) };
+}
+
+/** Non-empty aligned k-pairs of a CSR (the E of csrToPairBlocks), without building them. */
+export function csrPairCount(rowPtr: ArrayLike<number>, col: ArrayLike<number>, rows: number): number {
+  let E = 0;
+  for (let r = 0; r < rows; r++) {
+    let last = -1;
+    for (let i = rowPtr[r]!; i < rowPtr[r + 1]!; i++) {
+      const j = col[i]! >> 1;
+      if (j !== last) {
+        E++;
+        last = j;
+      }
+    }
+  }
+  return E;
+}
+
 // ---- residual Add --------------------------------------------------------------------------
 
 /** Parameters of the int8 Add (TFLite): the 12-word block of assembly/int8/ops.ts. */

@@ -16,7 +16,7 @@ import { cloneGraph, type Graph } from '../ir/graph.js';
 import { eliminateDeadNodes, foldConstants, inferShapes, optimize, setInputShapes, type OptimizeOptions } from '../ir/passes.js';
 import { fuseGraph, type FuseOptions, type FuseReport } from '../ir/fuse.js';
 import { SparrowWasm } from '../wasm/gateway.js';
-import { checkFeeds, profilePlan, runPlan } from './plan_runner.js';
+import { checkFeeds, profilePlan, runPlan, runPlanIo, type IoRunOptions, type IoRunResult } from './plan_runner.js';
 import { PlanCache, type PlanCacheLimits } from './plan_cache.js';
 import { referencePlan, type CompiledPlan } from './plan_builder.js';
 
@@ -80,6 +80,10 @@ export abstract class WasmEngine {
   readonly #plans: PlanCache<CompiledPlan>;
   /** integer graph inputs whose values join the signature (see #specialize) */
   #specializeInts = false;
+  /** graph inputs whose arena slots live through whole runs (pinInputs) */
+  #pinned: ReadonlySet<string> = new Set();
+  /** runs so far (runIo tokens) */
+  #runs = 0;
 
   constructor(graph: Graph, opts: EngineOptions) {
     this.graph = graph;
@@ -139,13 +143,47 @@ export abstract class WasmEngine {
   async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     await this.instance();
     checkFeeds(this.graph, feeds);
-    return runPlan(this.w.memory, this.graph.inputs, this.planFor(feeds), feeds);
+    const plan = this.planFor(feeds);
+    plan.lastRun = ++this.#runs;
+    return runPlan(this.w.memory, this.graph.inputs, plan, feeds);
+  }
+
+  /**
+   * Inputs whose arena slots live through whole runs, so that a run may leave them as the
+   * previous run of the same plan (and its caller) left them: runIo with `reuse`. The KV cache
+   * of a decoder (src/runtime/generate.ts). Plans compiled before are dropped when the set changes.
+   */
+  pinInputs(names: readonly string[]): void {
+    for (const n of names)
+      if (!this.graph.inputs.includes(n)) throw new SparrowError('invalid_argument', `'${n}' is not an input of this model`);
+    const next = new Set(names);
+    if (next.size === this.#pinned.size && [...next].every((n) => this.#pinned.has(n))) return;
+    this.#pinned = next;
+    this.dropPlans();
+  }
+
+  /** The inputs pinInputs set (lowerings pass them to PlanBuilder.finish). */
+  protected get pinnedInputs(): ReadonlySet<string> {
+    return this.#pinned;
+  }
+
+  /**
+   * A run that can keep state in the arena (plan_runner.ts runPlanIo): with `reuse` the pinned
+   * inputs are not written when the run uses the plan of that earlier run and no run of the plan
+   * came between; `after` sees views of the outputs and of the pinned input slots; only
+   * `outputs` are copied out. `feeds` are checked as by run (pinned ones too: their shapes choose the plan).
+   */
+  async runIo(feeds: Record<string, Tensor>, o: IoRunOptions = {}): Promise<IoRunResult> {
+    await this.instance();
+    checkFeeds(this.graph, feeds);
+    return runPlanIo(this.w.memory, this.graph.inputs, this.planFor(feeds), feeds, ++this.#runs, this.#pinned, o);
   }
 
   /** Mean ms per step over `runs` runs of `feeds` (diagnostics: where the time goes). */
   async profile(feeds: Record<string, Tensor>, runs = 20): Promise<Array<{ node: string; op: string; ms: number }>> {
     await this.run(feeds);
     const plan = this.planFor(feeds);
+    plan.lastRun = ++this.#runs;
     return profilePlan(this.w.memory, this.graph.inputs, plan, feeds, runs, (k) => plan.labels[k]!);
   }
 

@@ -78,7 +78,7 @@ export class F32Engine extends WasmEngine implements F32Constants {
         }
         pushLowered(L, n, low);
       }
-      return P.finish(g.outputs);
+      return P.finish(g.outputs, this.pinnedInputs);
     } catch (e) {
       P.mem.dispose();
       throw e;

@@ -50,7 +50,7 @@ import { decodeInt8Ref } from '../codec/int8.js';
 import { int8QuantParams, quantizePerChannelInt8 } from '../quant/int8.js';
 import { csrLayout, E_RANGE, SPARSE_DENSITY } from '../kernels/int8.js';
 import { fitsInt7 } from '../format/graph.js';
-import { csrFromDense } from '../kernels/int8_ref.js';
+import { csrFromDense, csrPairCount } from '../kernels/int8_ref.js';
 import { WasmEngine, type EngineOptions } from './engine.js';
 import type { FuseOptions } from '../ir/fuse.js';
 import { PlanBuilder, type CompiledPlan } from './plan_builder.js';
@@ -103,6 +103,12 @@ export interface Int8EngineOptions extends EngineOptions {
    * kernel with plain SIMD (tests), false never uses it.
    */
   relaxed?: boolean;
+  /**
+   * Dense 3x3 stride-1 convs run on the exact Winograd F(2x2, 3x3) kernel where it is faster
+   * (pickQs8ConvKernel, winogradFaster; bit-identical outputs). Default true; false keeps the
+   * direct 4x8c2 kernel (comparisons, tests).
+   */
+  winograd?: boolean;
 }
 
 /** Dynamic mode: how many weight layers next to the outputs run in float32 (Int8EngineOptions.floatHead). */
@@ -151,9 +157,11 @@ export interface QWeight {
   codedT?: CodedInt8;
   /** every value in [−64, 63] (the file's quant.i7; scanned when the file does not say); lazy */
   i7(): boolean;
+  /** non-empty aligned k-pairs (2j, 2j+1) over all rows (the pair-block kernels' entries); lazy */
+  pairs(): number;
 }
 
-export type PlaceFormat = 'c2' | 'c4' | 'csr16' | 'raw' | 'csr';
+export type PlaceFormat = 'c2' | 'c4' | 'csr16' | 'pairs' | 'raw' | 'csr' | 'wino';
 export interface CsrPtrs {
   rowPtr: number;
   col: number;
@@ -220,6 +228,11 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
   /** Int8EngineOptions.relaxed (default: the module is the relaxed build); never with scalar kernels */
   get relaxedConv(): boolean {
     return !this.#scalar && (this.#opts.relaxed ?? this.w.relaxed);
+  }
+
+  /** Int8EngineOptions.winograd (default true) */
+  get winograd(): boolean {
+    return this.#opts.winograd ?? true;
   }
 
   get sparseFcDensity(): number {
@@ -308,7 +321,24 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       const d = axis === 0 ? () => (dense ??= raw()) : () => (dense ??= transpose(raw(), K, N));
       let i7 = c.i7;
       const fits = (): boolean => (i7 ??= fitsInt7(d()));
-      w = { key, N, K, scales: c.scales, nnz: this.#nnzOf(c, n), dense: d, i7: fits, ...(axis === 0 ? { coded: c } : { codedT: c }) };
+      let E: number | undefined;
+      // the pattern from a CSR decode in WASM (cheaper than the dense JS decode)
+      const pairs = (): number =>
+        (E ??=
+          axis === 0
+            ? ((csr) => csrPairCount(csr.rowPtr, csr.col, N))(this.w.decodeCsr(c.codec, c.payload, N, K))
+            : ((csr) => csrPairCount(csr.rowPtr, csr.col, N))(csrFromDense(d(), N, K)));
+      w = {
+        key,
+        N,
+        K,
+        scales: c.scales,
+        nnz: this.#nnzOf(c, n),
+        dense: d,
+        i7: fits,
+        pairs,
+        ...(axis === 0 ? { coded: c } : { codedT: c }),
+      };
     } else {
       const t = L.constOf(name);
       if (!t || t.dtype !== 'float32') throw new SparrowError('unsupported_op', `weight '${name}' is not a float32 constant`);
@@ -317,8 +347,9 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       const qd = axis === 0 ? q.q : transpose(q.q, K, N);
       let nnz = 0;
       for (let i = 0; i < qd.length; i++) if (qd[i] !== 0) nnz++;
-      let i7: boolean | undefined;
-      w = { key, N, K, scales: q.scales, nnz, dense: () => qd, i7: () => (i7 ??= fitsInt7(qd)) };
+      let i7: boolean | undefined, E: number | undefined;
+      const pairs = (): number => (E ??= ((csr) => csrPairCount(csr.rowPtr, csr.col, N))(csrFromDense(qd, N, K)));
+      w = { key, N, K, scales: q.scales, nnz, dense: () => qd, i7: () => (i7 ??= fitsInt7(qd)), pairs };
     }
     this.#weights.set(key, w);
     return w;
@@ -396,6 +427,11 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
         if (b < 0) throw new SparrowError('internal', `qs8_conv2d_packed_w_bytes failed (status ${b})`);
         return { perm: a16(b), temp: decode + a16(n) };
       }
+      case 'wino': {
+        const b = ex.qs8_wino_packed_w_bytes(N, K, pl.groups);
+        if (b < 0) throw new SparrowError('internal', `qs8_wino_packed_w_bytes failed (status ${b})`);
+        return { perm: a16(b), temp: decode + a16(n) };
+      }
       case 'c4': {
         const b = ex.qs8_conv2d_packed_w_c4_bytes(N, K, pl.groups);
         if (b < 0) throw new SparrowError('internal', `qs8_conv2d_packed_w_c4_bytes failed (status ${b})`);
@@ -412,6 +448,12 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       }
       case 'csr':
         return { perm: a16(csrLayout(N, nnz, 1).bytes), temp: c ? decode + a16(n) : 0 };
+      case 'pairs': {
+        // the csr16 layout in scratch (decoded as for 'csr16'), then packed into the pair list
+        const b = ex.qs8_spconv_pairs_bytes(N, pl.w.pairs());
+        if (b < 0) throw new SparrowError('internal', `qs8_spconv_pairs_bytes failed (status ${b})`);
+        return { perm: a16(b), temp: a16(csrLayout(N, nnz, 2).bytes) + (c ? decode + (c.codec === 2 ? 0 : a16(n)) : 0) };
+      }
     }
   }
 
@@ -478,6 +520,11 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       ok(ex.qs8_conv2d_pack_w(N, K, groups, src, dst), 'qs8_conv2d_pack_w');
       return;
     }
+    if (format === 'wino') {
+      const src = c ? (c.codec === 0 && c.payload.length === n ? W.put(c.payload) : this.#decodeDenseTemp(c, n)) : W.putBytes(w.dense());
+      ok(ex.qs8_wino_pack_w(N, K, groups, src, dst), 'qs8_wino_pack_w');
+      return;
+    }
     if (format === 'c4') {
       const src = c ? (c.codec === 0 && c.payload.length === n ? W.put(c.payload) : this.#decodeDenseTemp(c, n)) : W.putBytes(w.dense());
       const st = ex.qs8_conv2d_pack_w_c4(N, K, groups, src, dst);
@@ -487,14 +534,33 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       return;
     }
     // a CSR written in place by the decoder: int8 values for the sparse FC, int16 ones for the
-    // sparse conv (its kernel's layout, assembly/int8/sparse.ts: no pack step)
+    // sparse conv (its kernel's layout, assembly/int8/sparse.ts: no pack step); the pair-block
+    // kernels' list is packed from that CSR made in scratch
     const nnz = w.nnz;
-    const wide = format === 'csr16';
+    const wide = format === 'csr16' || format === 'pairs';
     const L = csrLayout(N, nnz, wide ? 2 : 1);
+    if (format === 'pairs') {
+      const tmp = W.alloc(L.bytes);
+      this.#fillCsr(w, wide, L, tmp);
+      const E = w.pairs();
+      const got = ex.qs8_spconv_pack_pairs(N, K, tmp, dst, E);
+      if (got !== E) throw new SparrowError('internal', `weight ${w.key}: qs8_spconv_pack_pairs gave ${got}, expected ${E} pairs`);
+      return;
+    }
+    if (!wide) pl.csr = { rowPtr: dst, col: dst + L.col, val: dst + L.val, nnz };
+    this.#fillCsr(w, wide, L, dst);
+  }
+
+  /** The CSR of w (int16 values when `wide`) in layout L at dst, decoded in WASM from the coded stream (scratch above). */
+  #fillCsr(w: QWeight, wide: boolean, L: { col: number; val: number }, dst: number): void {
+    const W = this.w,
+      ex = W.exports;
+    const { N, K, nnz } = w;
+    const n = N * K;
+    const c = w.coded;
     const rp = dst,
       cp = dst + L.col,
       vp = dst + L.val;
-    if (!wide) pl.csr = { rowPtr: rp, col: cp, val: vp, nnz };
     if (c) {
       const src = W.put(c.payload);
       const work = W.alloc(W.workBytes(n));
@@ -539,7 +605,7 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       this.#placePending();
       // keep the layer list of the latest plan only
       if (layersBefore > 0) this.report.layers.splice(0, layersBefore);
-      return P.finish(outputs);
+      return P.finish(outputs, this.pinnedInputs);
     } catch (e) {
       P.mem.dispose();
       throw e;

@@ -28,18 +28,25 @@
 // Without those inputs ('concat' mode: positions derived from the past length) present is fed
 // back as is (no copy on our side; the engine copies it in and out).
 //
-// What a zero-copy cache needs from the engine (not there today): Session.run copies every feed
-// into the arena and every output out of it (src/runtime/plan_runner.ts: writeFeeds,
-// outputReader's buffer.slice), so each step moves the whole cache twice, 2 x (2 L H C D) x 4
-// bytes. To avoid it the engine would need (1) feeds bound to arena slots that persist across
-// runs (an IO binding: "this input lives here, do not rewrite it"), (2) outputs it does not
-// materialise, or writes into a caller's buffer / a slice of one, and (3) a lowering of
-// Concat(past, new) → present that writes the new rows into the bound past slot in place (a
-// static-cache graph), with (4) plans keyed on the capacity, not on P (as this file arranges).
+// Zero copy (a Session on a WASM engine: DecoderRunner.runIo / pinInputs). The past inputs are
+// pinned (WasmEngine.pinInputs): their arena slots live through whole runs, so what a run leaves
+// there is still there at the next run of the same plan. A decode step then writes only the
+// small feeds (the token, its position, the mask); the engine leaves the past slots as they are
+// (runIo `reuse`: the plan of the previous step, no run of it in between), and right after the
+// run, still inside the engine call (`after`), the new key/value rows are copied from the
+// present outputs' arena slots into the past slots at row n: linear memory to linear memory,
+// 2 x L x H x D floats a step. Present outputs are never copied out, only the logits. The JS
+// cache (FixedCache) keeps a copy of the rows too (the same small copy), fed whole when the
+// slots cannot be reused: a new capacity (a new plan), or another run of the plan in between
+// (two generations on one session). Without runIo the cache is fed whole every step, as before:
+// Session.run copies every feed into the arena and every output out of it, 2 x (2 L H C D) x 4
+// bytes a step, and allocates the present outputs (the garbage collector's work in the tail of
+// the step times).
 
 import { SparrowError } from '../errors.js';
 import { ARRAY_OF, type Tensor, type TensorData, type TensorDType, type ValueInfo } from '../ops/types.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
+import type { IoRunOptions, IoRunResult, IoToken } from './plan_runner.js';
 
 /** What generate() needs of an engine: a Session, or an ONNX Runtime engine (src/runtime/ort.ts). */
 export interface DecoderRunner {
@@ -48,6 +55,10 @@ export interface DecoderRunner {
   /** dtype and dims per input (-1 = any): a Session has it; gives the cache's heads and head size */
   readonly inputInfo?: Readonly<Record<string, ValueInfo>>;
   run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+  /** zero-copy cache (a Session on a WASM engine, see the header): inputs whose arena slots persist */
+  pinInputs?(names: readonly string[]): void;
+  /** zero-copy cache: a run that may leave pinned inputs as they are (Session.runIo) */
+  runIo?(feeds: Record<string, Tensor>, o: IoRunOptions): Promise<IoRunResult>;
 }
 
 /** One layer's past inputs and present outputs. */
@@ -184,6 +195,8 @@ export interface GenerateOptions extends SamplingOptions {
   cache?: 'fixed' | 'concat';
   /** smallest capacity of a fixed cache (default 64) */
   minCapacity?: number;
+  /** keep a fixed cache in the engine's arena when the runner can (runIo; default true): see the header */
+  zeroCopy?: boolean;
   /**
    * hand control to the event loop after this many ms of steps (or 32 steps), so that aborts and
    * I/O get through (default 20)
@@ -204,6 +217,8 @@ export interface GenerateStats {
   /** capacities the fixed cache took (one compiled plan each in a WASM engine); [] in concat mode */
   capacities: number[];
   cache: 'fixed' | 'concat';
+  /** decode steps whose cache the engine kept in its arena (nothing copied in; zero-copy mode) */
+  reusedSteps: number;
 }
 
 /** A one-dimensional-batch tensor of token ids / positions / mask values. */
@@ -268,24 +283,36 @@ class FixedCache {
     this.mask = m;
   }
 
-  /** Copies rows [from, from + s) of each present (T rows) into rows length.. of the cache. */
-  append(outs: Record<string, Tensor>, from: number, s: number): void {
+  /**
+   * Copies rows [from, from + s) of each present (T rows; `present(name)`) into rows length.. of
+   * the cache, and into `slot(pastName)` ([1, H, C, D] as fed: the engine's pinned past slots in
+   * zero-copy mode) when given and the capacity did not change. Returns whether it changed.
+   */
+  append(present: (name: string) => Tensor | undefined, from: number, s: number, slot?: (name: string) => Tensor | undefined): boolean {
+    const before = this.capacity;
     this.reserve(this.length + s);
+    const grew = this.capacity !== before;
     const { heads: H, headDim: D } = this.layout;
     const C = this.capacity;
     this.layout.layers.forEach((l, i) => {
       [l.presentKey, l.presentValue].forEach((name, k) => {
-        const p = outs[name] ?? fail(`the model did not return '${name}'`);
+        const p = present(name) ?? fail(`the model did not return '${name}'`);
         const T = p.dims[2]!;
         if (p.dims.length !== 4 || p.dims[1] !== H || p.dims[3] !== D || T < from + s)
           fail(`'${name}' has dims [${p.dims}], expected [1, ${H}, >= ${from + s}, ${D}]`);
         const src = p.data as Float32Array;
         const dst = this.tensors[2 * i + k]!.data as Float32Array;
-        for (let h = 0; h < H; h++) dst.set(src.subarray((h * T + from) * D, (h * T + from + s) * D), (h * C + this.length) * D);
+        const pin = grew ? undefined : (slot?.(k ? l.pastValue : l.pastKey)?.data as Float32Array | undefined);
+        for (let h = 0; h < H; h++) {
+          const rows = src.subarray((h * T + from) * D, (h * T + from + s) * D);
+          dst.set(rows, (h * C + this.length) * D);
+          pin?.set(rows, (h * C + this.length) * D);
+        }
       });
     });
     for (let i = this.length; i < this.length + s; i++) setInt(this.mask!, i, 1);
     this.length += s;
+    return grew;
   }
 }
 
@@ -339,6 +366,7 @@ export async function* generate(
     decodeMs: 0,
     capacities: [],
     cache: mode,
+    reusedSteps: 0,
   };
   if (maxTokens === 0) return stats;
   if (o.signal?.aborted) {
@@ -369,16 +397,41 @@ export async function* generate(
     return { data: l.data as Float32Array, off: l.data.length - V, n: V };
   };
 
+  // zero copy: the past inputs pinned in the engine's arena (see the header)
+  const io = fixed && o.zeroCopy !== false && model.runIo && model.pinInputs ? model.runIo.bind(model) : undefined;
+  if (io) model.pinInputs!(layout.layers.flatMap((l) => [l.pastKey, l.pastValue]));
+  let ioToken: IoToken | undefined;
+  /**
+   * One model run; in fixed mode its new rows [from, from + s) of present go into the cache right
+   * after it (while the engine's views are valid), unless the cache is full (the last run).
+   */
+  const runModel = async (f: Record<string, Tensor>, from: number, s: number): Promise<Record<string, Tensor>> => {
+    const room = (): boolean => !!fixed && fixed.length + s <= fixed.limit;
+    if (io) {
+      const r = await io(f, {
+        outputs: [layout.logits],
+        ...(ioToken ? { reuse: ioToken } : {}),
+        after: (v) => {
+          if (room()) fixed!.append(v.output, from, s, v.input);
+        },
+      });
+      ioToken = r.token;
+      if (r.reused) stats.reusedSteps++;
+      return r.outputs;
+    }
+    const outs = await model.run(f);
+    if (room()) fixed!.append((n) => outs[n], from, s);
+    return outs;
+  };
+
   // prefill: the whole prompt, empty past
   let t0 = performance.now();
   const f0 = feeds(prompt, 0);
   if (layout.attentionMask) f0[layout.attentionMask] = ints(layout.maskDtype, [1, prompt.length], new Array<number>(prompt.length).fill(1));
   for (const l of layout.layers) f0[l.pastKey] = f0[l.pastValue] = emptyPast(layout);
-  let outs = await model.run(f0);
+  let outs = await runModel(f0, 0, prompt.length);
   stats.prefillMs = performance.now() - t0;
   let length = prompt.length; // tokens the model has seen
-  let fed = 0; // rows of past fed in the last run (fixed mode: the capacity; the new rows follow)
-  let newRows = prompt.length;
   let lastYield = performance.now();
   let sinceYield = 0;
   for (;;) {
@@ -403,16 +456,16 @@ export async function* generate(
       stats.stopReason = 'length';
       break;
     }
-    // one step: the new token, the cache so far
+    // one step: the new token, the cache so far (fixed mode: the new row follows the C fed rows)
     const f = feeds([token], length);
+    let from = 0;
     if (fixed) {
-      fixed.append(outs, fed, newRows);
       f[layout.attentionMask!] = fixed.mask!;
       layout.layers.forEach((l, i) => {
         f[l.pastKey] = fixed.tensors[2 * i]!;
         f[l.pastValue] = fixed.tensors[2 * i + 1]!;
       });
-      fed = fixed.capacity;
+      from = fixed.capacity;
     } else {
       if (layout.attentionMask) f[layout.attentionMask] = ints(layout.maskDtype, [1, length + 1], new Array<number>(length + 1).fill(1));
       for (const l of layout.layers) {
@@ -420,9 +473,8 @@ export async function* generate(
         f[l.pastValue] = outs[l.presentValue] ?? fail(`the model did not return '${l.presentValue}'`);
       }
     }
-    newRows = 1;
     t0 = performance.now();
-    outs = await model.run(f);
+    outs = await runModel(f, from, 1);
     const t1 = performance.now();
     stats.decodeMs += t1 - t0;
     stats.decodeSteps++;

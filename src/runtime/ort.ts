@@ -7,6 +7,7 @@ import type * as OrtNode from 'onnxruntime-node';
 import { SparrowError } from '../errors.js';
 import { ARRAY_OF, type Tensor, type TensorDType } from '../ops/types.js';
 import { Session, type EngineName } from './session.js';
+import type { IoRunOptions, IoRunResult } from './plan_runner.js';
 
 /** What `run`, `eval` and `bench` need of an engine. */
 export interface InferenceEngine {
@@ -15,6 +16,9 @@ export interface InferenceEngine {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+  /** Sparrow's WASM engines: state kept in the arena across runs (Session.pinInputs / runIo; the decoder's zero-copy cache) */
+  pinInputs?(names: readonly string[]): void;
+  runIo?(feeds: Record<string, Tensor>, o: IoRunOptions): Promise<IoRunResult>;
   /** Bytes of WASM linear memory the engine holds, where it has one and can tell. */
   memoryBytes?(): number | undefined;
   dispose(): Promise<void>;
@@ -234,6 +238,8 @@ export function sessionEngine(name: string, session: Session): InferenceEngine {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
     run: (feeds) => session.run(feeds),
+    pinInputs: (names) => session.pinInputs(names),
+    runIo: (feeds, o) => session.runIo(feeds, o),
     memoryBytes(): number | undefined {
       // duck-typed: the WASM engines may expose `memoryBytes` (or a `wasm` with it)
       const s = session as unknown as { memoryBytes?: unknown; wasm?: { memoryBytes?: unknown } };

@@ -337,16 +337,18 @@ export class PlanBuilder {
 
   /**
    * Places the arena, binds every step and returns the plan. `outputs[k]` is the value holding
-   * graph output k as the caller wants it read (an arena float32 value, or a JS one); the
-   * plan's memory is freed if anything fails.
+   * graph output k as the caller wants it read (an arena float32 value, or a JS one); `pinned`
+   * graph inputs keep their slots for the whole run (no value shares them: what a run leaves in
+   * them is there at the next run of the plan, WasmEngine.pinInputs). The plan's memory is freed
+   * if anything fails.
    */
-  finish(outputs: readonly string[]): CompiledPlan {
+  finish(outputs: readonly string[], pinned: ReadonlySet<string> = new Set()): CompiledPlan {
     const g = this.g,
       W = this.w,
       mem = this.mem;
     try {
       const inputs = g.inputs.filter((i) => this.bytes.has(i));
-      const live = [...new Set(outputs.filter((o) => this.bytes.has(o)))];
+      const live = [...new Set([...outputs, ...inputs.filter((i) => pinned.has(i))].filter((o) => this.bytes.has(o)))];
       const arena = planArena(this.steps, this.bytes, inputs, live);
       checkArenaPlan(arena);
       const base = mem.block(arena.arenaBytes + SLACK);

@@ -16,20 +16,71 @@ export interface RunnablePlan {
   steps: Array<() => void>;
   /** float32 graph inputs → byte offset of their arena slot (the feed's elements, row-major) */
   feedPtr: Map<string, number>;
-  /** graph outputs: `read` returns a fresh copy (see outputReader) */
-  outputs: Array<{ name: string; read: () => Tensor }>;
+  /** graph outputs: `read` returns a fresh copy, `view` (arena outputs) a view of linear memory (see outputReader) */
+  outputs: Array<{ name: string; read: () => Tensor; view?: () => Tensor }>;
   /** values living in JS during one run (non-float graph inputs, fallback outputs); emptied after it */
   js: Map<string, Tensor>;
   /** shapes not static for this signature: the whole graph runs on the reference executor instead */
   reference?: Graph;
+  /** the engine's run counter at this plan's latest run (runPlanIo: whether pinned slots still hold a caller's data) */
+  lastRun?: number;
+}
+
+/** Identifies one run of one plan (runPlanIo): a later run may reuse what that run left in pinned input slots. */
+export interface IoToken {
+  readonly plan: RunnablePlan;
+  readonly run: number;
+}
+
+/** What a run shows its `after` callback: views of linear memory, valid only inside the callback. */
+export interface IoView {
+  /** output `name` of this run: a view of its arena slot (a copy when it has none) */
+  output(name: string): Tensor;
+  /**
+   * the arena slot of pinned input `name` of this run's plan (writable: a later run given this
+   * run's token reads what is written here instead of its feed); undefined when the plan has none
+   */
+  input(name: string): Tensor | undefined;
+}
+
+/** Options of a run that keeps state in the arena (WasmEngine.runIo, Session.runIo). */
+export interface IoRunOptions {
+  /** outputs copied out of the arena (default: every output) */
+  outputs?: readonly string[];
+  /**
+   * the token of an earlier run: when this run uses the same plan and no run of that plan came
+   * between, the pinned inputs (WasmEngine.pinInputs) are not written from the feeds: their
+   * slots hold what that run and its `after` left there
+   */
+  reuse?: IoToken;
+  /** called synchronously after the steps, before the outputs are copied and before anything else can run */
+  after?: (io: IoView) => void;
+}
+
+export interface IoRunResult {
+  outputs: Record<string, Tensor>;
+  /** this run (undefined on the reference executor: nothing can be reused) */
+  token: IoToken | undefined;
+  /** the pinned inputs were reused, not written */
+  reused: boolean;
 }
 
 export { checkFeeds } from './reference.js';
 
-/** The feeds of one run: those with an arena slot copied into it (their bytes as stored), the others into plan.js. */
-function writeFeeds(memory: WebAssembly.Memory, inputs: readonly string[], plan: RunnablePlan, feeds: Record<string, Tensor>): void {
+/**
+ * The feeds of one run: those with an arena slot copied into it (their bytes as stored), the
+ * others into plan.js; inputs in `skip` are left as their slots hold them.
+ */
+function writeFeeds(
+  memory: WebAssembly.Memory,
+  inputs: readonly string[],
+  plan: RunnablePlan,
+  feeds: Record<string, Tensor>,
+  skip?: ReadonlySet<string>,
+): void {
   const buf = memory.buffer; // fetched per run: linear memory may have grown since the plan was bound
   for (const [name, p] of plan.feedPtr) {
+    if (skip?.has(name)) continue;
     const data = feeds[name]!.data;
     if (data instanceof Float32Array) new Float32Array(buf, p, data.length).set(data);
     else new Uint8Array(buf, p, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
@@ -55,6 +106,65 @@ export function runPlan(
   for (const o of plan.outputs) out[o.name] = o.read();
   plan.js.clear();
   return out;
+}
+
+/**
+ * One run of `plan` that may keep state in its arena (zero-copy decoding, src/runtime/generate.ts):
+ * `run` is the engine's counter for this run, `pinned` the inputs whose slots live through the
+ * whole run (PlanBuilder.finish). The pinned inputs are not written when `o.reuse` names this
+ * plan's latest run; `o.after` sees views of the outputs and of the pinned input slots; only
+ * `o.outputs` are copied out.
+ */
+export function runPlanIo(
+  memory: WebAssembly.Memory,
+  inputs: readonly string[],
+  plan: RunnablePlan,
+  feeds: Record<string, Tensor>,
+  run: number,
+  pinned: ReadonlySet<string>,
+  o: IoRunOptions,
+): IoRunResult {
+  const wanted = o.outputs;
+  if (plan.reference) {
+    const all = runPlan(memory, inputs, plan, feeds);
+    o.after?.({ output: (n) => all[n] ?? missing(n), input: () => undefined });
+    const outputs: Record<string, Tensor> = {};
+    for (const n of wanted ?? Object.keys(all)) outputs[n] = all[n] ?? missing(n);
+    return { outputs, token: undefined, reused: false };
+  }
+  const reused = !!o.reuse && o.reuse.plan === plan && plan.lastRun === o.reuse.run && pinned.size > 0;
+  writeFeeds(memory, inputs, plan, feeds, reused ? pinned : undefined);
+  plan.lastRun = run;
+  for (const s of plan.steps) s();
+  if (o.after) {
+    const buf = memory.buffer;
+    o.after({
+      output: (n) => {
+        const r = plan.outputs.find((x) => x.name === n) ?? missing(n);
+        return r.view ? r.view() : r.read();
+      },
+      input: (n) => {
+        const p = plan.feedPtr.get(n);
+        const t = feeds[n];
+        if (p === undefined || !pinned.has(n) || !t) return undefined;
+        return { dtype: t.dtype, dims: [...t.dims], data: viewOf(buf, t.dtype, p, t.data.length) };
+      },
+    });
+  }
+  const outputs: Record<string, Tensor> = {};
+  for (const r of plan.outputs) if (!wanted || wanted.includes(r.name)) outputs[r.name] = r.read();
+  if (wanted) for (const n of wanted) if (!outputs[n]) missing(n);
+  plan.js.clear();
+  return { outputs, token: { plan, run }, reused };
+}
+
+function missing(name: string): never {
+  throw new SparrowError('invalid_argument', `'${name}' is not an output of this model`);
+}
+
+function viewOf(buf: ArrayBufferLike, dtype: TensorDType, p: number, n: number): TensorData {
+  const C = ARRAY_OF[dtype] as unknown as new (b: ArrayBufferLike, off: number, len: number) => TensorData;
+  return new C(buf, p, n);
 }
 
 /**
@@ -96,7 +206,7 @@ export function outputReader(
   ptr: number | undefined,
   js: Map<string, Tensor>,
   src = name,
-): { name: string; read: () => Tensor } {
+): { name: string; read: () => Tensor; view?: () => Tensor } {
   if (v.const) {
     const t = v.const;
     return { name, read: (): Tensor => ({ dtype: t.dtype, dims: [...t.dims], data: t.data.slice() as Tensor['data'] }) };
@@ -113,6 +223,7 @@ export function outputReader(
         (data as Float32Array).set(new C(memory.buffer, ptr, len) as Float32Array);
         return { dtype, dims: [...dims], data };
       },
+      view: (): Tensor => ({ dtype, dims: [...dims], data: new C(memory.buffer, ptr, len) }),
     };
   }
   return {

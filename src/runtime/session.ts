@@ -1,7 +1,8 @@
 // Session: the one inference API. Import (src/onnx/import.ts, loaded on first use by
 // src/runtime/onnx_import.ts: `.sparrow`-only bundles leave it out) → passes (src/ir/passes.ts) →
-// an engine: 'reference' (plain TS kernels; the default of fromOnnx and fromGraph), 'sparrow-f32'
-// (float32 kernels in WASM linear memory, src/runtime/engine_f32.ts; the default of fromSparrow)
+// an engine: 'reference' (plain TS kernels; the default of fromGraph), 'sparrow-f32'
+// (float32 kernels in WASM linear memory, src/runtime/engine_f32.ts; the default for a model
+// without static activation ranges)
 // or 'sparrow-int8' (int8 kernels, src/runtime/engine_int8.ts); both WASM engines compile one
 // plan per input signature on the skeleton of src/runtime/engine.ts. sparrow-int8 on a `.sparrow`
 // file uses its int8 weights (decoded in WASM) and, when present, its static activation ranges;
@@ -16,9 +17,12 @@ import { runReference } from './reference.js';
 import { F32Engine } from './engine_f32.js';
 import type { EngineMemoryLimits, EngineMemoryStats, FallbackOp } from './engine.js';
 import type { PlanCacheLimits } from './plan_cache.js';
+import type { IoRunOptions, IoRunResult } from './plan_runner.js';
 import type { FuseReport } from '../ir/fuse.js';
 import type { ReadOptions } from '../format/container.js';
 import { loadSparrowModel, type CompressionRecord, type Preprocessing } from './sparrow_model.js';
+import { useCrc32 } from '../format/crc32.js';
+import { wasmCrc32 } from '../wasm/crc32.js';
 import { Int8Engine, type Int8Report } from './engine_int8.js';
 import { isPendingData, type CodedInt8 } from '../format/graph.js';
 import { extractQdq } from '../ir/qdq.js';
@@ -98,6 +102,15 @@ export function hasActivationRanges(bytes: Uint8Array): boolean {
  * The documented default engine of a model: 'sparrow-int8' for a `.sparrow` file with static
  * activation ranges (`sparrow compress --calib`), 'sparrow-f32' for every other model.
  */
+/**
+ * The container's CRCs in WASM from now on where the runtime has no native CRC (browsers,
+ * Workers; Node keeps zlib's): a small synchronous instance of `module` (src/wasm/crc32.ts).
+ * Session.fromSparrow does it when given a `wasmModule`; the Worker before any request's checks.
+ */
+export function useWasmCrc32(module: WebAssembly.Module): void {
+  useCrc32(wasmCrc32(module));
+}
+
 export function defaultEngine(bytes: Uint8Array): EngineName {
   return isSparrowBytes(bytes) && hasActivationRanges(bytes) ? 'sparrow-int8' : 'sparrow-f32';
 }
@@ -215,9 +228,9 @@ export interface SessionReport extends OptimizeReport {
 
 export interface SessionOptions {
   /**
-   * execution engine. Session.create, fromUrl and fromSparrow: 'sparrow-int8' for a `.sparrow`
-   * file with static activation ranges, else 'sparrow-f32' (defaultEngine). fromOnnx and
-   * fromGraph keep their earlier default, 'reference' (the TS oracle).
+   * execution engine. Session.create, fromUrl, fromSparrow and fromOnnx: 'sparrow-int8' for a
+   * `.sparrow` file with static activation ranges, else 'sparrow-f32' (defaultEngine). fromGraph
+   * (a graph built in memory, often to test an op) keeps 'reference' (the TS oracle).
    */
   engine?: EngineOption;
   /**
@@ -243,6 +256,11 @@ export interface SessionOptions {
    * default: when the WASM module is the relaxed build)
    */
   relaxed?: boolean;
+  /**
+   * sparrow-int8: dense 3x3 stride-1 convs on the exact Winograd F(2x2, 3x3) kernel where it is
+   * faster (Int8EngineOptions.winograd; default true, bit-identical outputs either way)
+   */
+  winograd?: boolean;
   /**
    * sparrow-int8, dynamic mode: weight layers within this many weight layers of a graph output
    * run in float32 (default 3: the output layer and the two before it; 0 quantizes every layer)
@@ -373,6 +391,7 @@ export class Session {
         ...(opts.kernels ? { kernels: opts.kernels } : {}),
         ...(opts.sparseDensity !== undefined ? { sparseDensity: opts.sparseDensity } : {}),
         ...(opts.relaxed !== undefined ? { relaxed: opts.relaxed } : {}),
+        ...(opts.winograd !== undefined ? { winograd: opts.winograd } : {}),
         ...(opts.floatHead !== undefined ? { floatHead: opts.floatHead } : {}),
         ...(opts.quantizeLayer ? { quantizeLayer: opts.quantizeLayer } : {}),
         ...(opts.passes ? { passes: opts.passes } : {}),
@@ -418,7 +437,7 @@ export class Session {
    * files only). Async so that engines needing WebAssembly compilation fit the same API.
    */
   static async fromOnnx(bytes: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
-    const engine = engineName(opts.engine ?? 'reference');
+    const engine = engineName(opts.engine ?? 'sparrow-f32');
     opts = { ...opts, engine };
     // loaded once per process (src/runtime/onnx_import.ts); not counted in loadMs, which
     // measures this model as it did when the importer was a static import
@@ -470,6 +489,7 @@ export class Session {
     const int8 = engine === 'sparrow-int8';
     // the WASM module compiles (V8 background threads) while the file is read and validated
     const modP = engine !== 'reference' && !opts.wasmModule ? nodeModule() : undefined;
+    if (opts.wasmModule) useWasmCrc32(opts.wasmModule);
     const model = loadSparrowModel(bytes, { ...opts.read, ...(int8 ? { codedInt8: true } : {}) });
     const { read: _read, ...rest } = opts;
     const wasmModule = opts.wasmModule ?? (modP ? await modP : undefined);
@@ -554,6 +574,39 @@ export class Session {
     const out: Record<string, OutputTensor> = {};
     for (const n of wanted ?? Object.keys(all)) out[n] = withType(all[n]!);
     return out;
+  }
+
+  /**
+   * WASM engines: these inputs keep their arena slots for whole runs, so that runIo can leave
+   * them as an earlier run left them (the KV cache of src/runtime/generate.ts); no-op on the
+   * reference engine. Plans compiled before are dropped when the set changes.
+   */
+  pinInputs(names: readonly string[]): void {
+    if (this.#disposed) throw new SparrowError('invalid_argument', 'this session was disposed');
+    for (const n of names)
+      if (!this.inputNames.includes(n)) throw new SparrowError('invalid_argument', `'${n}' is not an input of this model`);
+    (this.#f32 ?? this.#i8)?.pinInputs(names);
+  }
+
+  /**
+   * A run that can keep state in the engine (src/runtime/plan_runner.ts IoRunOptions): pinned
+   * inputs not rewritten when `reuse` is the token of the latest run of the same plan, `after`
+   * called with views of the outputs and of the pinned input slots, only `outputs` copied out.
+   * Feeds as for run (tensors). On the reference engine: a plain run (`after` sees the outputs,
+   * no input slots, no token).
+   */
+  async runIo(feeds: Record<string, Tensor>, o: IoRunOptions = {}): Promise<IoRunResult> {
+    if (this.#disposed) throw new SparrowError('invalid_argument', 'this session was disposed');
+    const e = this.#f32 ?? this.#i8;
+    if (e) return e.runIo(feeds, o);
+    const all = await runReference(this.#graph, feeds);
+    o.after?.({ output: (n) => all[n]!, input: () => undefined });
+    const outputs: Record<string, Tensor> = {};
+    for (const n of o.outputs ?? Object.keys(all)) {
+      if (!all[n]) throw new SparrowError('invalid_argument', `'${n}' is not an output of this model`);
+      outputs[n] = all[n];
+    }
+    return { outputs, token: undefined, reused: false };
   }
 
   /** onnxruntime's ValueMetadata of each input, in inputNames order. */

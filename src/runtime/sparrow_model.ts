@@ -5,6 +5,7 @@ import { SparrowError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
 import type { Tensor } from '../ops/types.js';
 import type { ReadOptions, SparrowMeta } from '../format/container.js';
+import type { Int8CodecId } from '../codec/int8.js';
 import { readGraphContainer, writeGraphContainer, type CodedInt8, type QuantizedWeight, type StoredInt8 } from '../format/graph.js';
 
 /**
@@ -146,6 +147,8 @@ export function parseActivationRanges(x: unknown, graph: Graph): Map<string, [nu
 
 export interface WriteModelOptions {
   quantized?: ReadonlyMap<string, QuantizedWeight>;
+  /** int8 codecs allowed (default: the Huffman family; include 4 for rANS, docs/format.md) */
+  int8Codecs?: readonly Int8CodecId[];
   preprocessing?: Preprocessing | null;
   compression?: CompressionRecord;
   /** further metadata fields */
@@ -167,6 +170,7 @@ export function writeSparrowModel(graph: Graph, opts: WriteModelOptions = {}): U
   ];
   return writeGraphContainer(graph, {
     ...(opts.quantized ? { quantized: opts.quantized } : {}),
+    ...(opts.int8Codecs ? { int8Codecs: opts.int8Codecs } : {}),
     keepNames,
     meta: {
       ...opts.meta,

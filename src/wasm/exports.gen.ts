@@ -140,6 +140,8 @@ export interface WasmExports {
   qs8_fc_work_bytes(K: i32): i32;
   /** assembly/int8/gemm/qs8_dynfc_f32__wasmsimd */
   qs8_dynfc_f32__wasmsimd(M: i32, N: i32, K: i32, x: usize, w: usize, sb: usize, flo: f32, fhi: f32, y: usize, work: usize): i32;
+  /** assembly/int8/gemm/qs8_dynfc_f32_finite__wasmsimd */
+  qs8_dynfc_f32_finite__wasmsimd(M: i32, N: i32, K: i32, x: usize, w: usize, sb: usize, flo: f32, fhi: f32, y: usize, work: usize): i32;
   /** assembly/int8/sparse/qs8_spfc_1x1__scalar */
   qs8_spfc_1x1__scalar(
     M: i32,
@@ -161,6 +163,14 @@ export interface WasmExports {
   qs8_spconv2d_nz_work_bytes(g: usize): i32;
   /** assembly/int8/sparse/qs8_spconv_csr_bytes */
   qs8_spconv_csr_bytes(M: i32, nnz: i32): i32;
+  /** assembly/int8/sparse/qs8_spconv_pairs_bytes */
+  qs8_spconv_pairs_bytes(M: i32, E: i32): i32;
+  /** assembly/int8/sparse/qs8_spconv_pack_pairs */
+  qs8_spconv_pack_pairs(M: i32, K: i32, csr: usize, dst: usize, cap: i32): i32;
+  /** assembly/int8/sparse/qs8_spconv2d_c2_work_bytes */
+  qs8_spconv2d_c2_work_bytes(g: usize): i32;
+  /** assembly/int8/sparse/qs8_spconv2d_16x1c2__wasmsimd */
+  qs8_spconv2d_16x1c2__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32;
   /** assembly/int8/ops/qs8_dwconv2d__wasmsimd */
   qs8_dwconv2d__wasmsimd(g: usize, q: usize, x: usize, w: usize, qp: usize, y: usize, work: usize): i32;
   /** assembly/int8/ops/qs8_dwconv2d_work_bytes */
@@ -213,6 +223,14 @@ export interface WasmExports {
   qs8_conv2d_4x8c4__wasmrelaxed(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32;
   /** assembly/int8/relaxed/qs8_conv2d_4x8c4_range__wasmrelaxed */
   qs8_conv2d_4x8c4_range__wasmrelaxed(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize, n0: i32, n1: i32): i32;
+  /** assembly/int8/winograd/qs8_wino2x2_3x3__wasmsimd */
+  qs8_wino2x2_3x3__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32;
+  /** assembly/int8/winograd/qs8_wino_work_bytes */
+  qs8_wino_work_bytes(g: usize): i32;
+  /** assembly/int8/winograd/qs8_wino_pack_w */
+  qs8_wino_pack_w(M: i32, K: i32, groups: i32, w: usize, dst: usize): i32;
+  /** assembly/int8/winograd/qs8_wino_packed_w_bytes */
+  qs8_wino_packed_w_bytes(M: i32, K: i32, groups: i32): i32;
   /** assembly/obc/obc_prune_rows__wasmsimd */
   obc_prune_rows__wasmsimd(
     w: usize,
@@ -228,6 +246,8 @@ export interface WasmExports {
   ): void;
   /** assembly/obc/obc_work_bytes */
   obc_work_bytes(K: i32): usize;
+  /** assembly/crc32/crc32_update */
+  crc32_update(seed: u32, ptr: usize, len: usize): u32;
   /** assembly/f32ops/binary/f32_add_bcast__wasmsimd */
   f32_add_bcast__wasmsimd(d: usize, a: usize, b: usize, y: usize): void;
   /** assembly/f32ops/binary/f32_sub_bcast__wasmsimd */

@@ -140,6 +140,10 @@ async function stream(req: Request, loaded: LoadedText, body: GenerateRequest): 
     inputInfo: session.inputInfo,
     // one run at a time on the session's arena; generations interleave step by step
     run: (feeds) => loaded.run(() => session.run(feeds)),
+    // the zero-copy cache (src/runtime/generate.ts): the past stays in the engine's arena between
+    // steps unless another generation's step ran the same plan in between
+    pinInputs: (names) => session.pinInputs(names),
+    runIo: (feeds, o) => loaded.run(() => session.runIo(feeds, o)),
   };
   const abort = new AbortController();
   req.signal?.addEventListener('abort', () => abort.abort(), { once: true });

@@ -22,7 +22,7 @@
 import { Hono, type Context, type Next } from 'hono';
 import '../ops/ref/index.js';
 import { isSparrowError } from '../errors.js';
-import type { Session, EngineName } from '../runtime/session.js';
+import { useWasmCrc32, type Session, type EngineName } from '../runtime/session.js';
 import type { Env, R2Bucket, R2Range } from './env.js';
 import { hasBody } from './env.js';
 import { HttpError, toErrorResponse } from './errors.js';
@@ -41,7 +41,7 @@ import {
   type StoredFigures,
 } from './store.js';
 import { ModelCache, type CachedModel } from './cache.js';
-import { checkContainer, effectiveMaxBatch, loadError, loadModel, modelKey, storedLoader } from './admit.js';
+import { checkContainer, effectiveMaxBatch, loadError, loadModel, modelKey, storedLoader, wasmModule } from './admit.js';
 import { bodyKind, feedsFromJson, feedsFromNpy, outputToNpy, outputsToJson, readBody } from './infer.js';
 import { registerTextRoutes } from './text_routes.js';
 import { registerClassifyRoute } from './classify.js';
@@ -185,6 +185,13 @@ async function runWithin(m: CachedModel, feeds: Parameters<Session['run']>[0]): 
 export const app = new Hono<App>({ strict: true });
 
 app.onError((err, c) => toErrorResponse(err, c.req.method));
+
+// Workers have no native CRC-32: the container checks (PUT admission, loads, labels, tokenizers)
+// run the WASM one (src/wasm/crc32.ts), set up synchronously once per isolate, no shared promise
+app.use('*', async (_c, next) => {
+  useWasmCrc32(wasmModule);
+  await next();
+});
 
 // A client that goes away cancels its request's pending work in workerd: a handler stopped between
 // two awaits would never run its `finally` (a load's place in the cache's queue, a pin), and every

@@ -1,5 +1,6 @@
 // int8 Conv (and FusedConv), 2-D or 1-D (as 2-D of height 1): dense (qs8_conv2d_4x8c2), sparse (qs8_spconv2d_16x1, from the CSR as
-// decoded) or depthwise (qs8_dwconv2d), chosen per layer by weight density; static (int8 in and
+// decoded, or qs8_spconv2d_16x1c2 over its non-empty k-pairs) or depthwise (qs8_dwconv2d), chosen
+// per layer by weight and pair density; static (int8 in and
 // out) or dynamic (input quantized per run, float32 out).
 import { SparrowError } from '../../errors.js';
 import { readWindowAttrs, windowGeometry } from '../../ops/ref/conv.js';
@@ -52,9 +53,13 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
     K = w.K;
   const density = w.nnz / (M * K);
   const E = L.E;
-  const picked: AnyQs8ConvKernel = pickQs8ConvKernel(geo, density, E.sparseDensity);
-  // a dense conv whose weights fit in [−64, 63]: the k-quad kernel (relaxed SIMD, exact)
-  const kernel = picked.weights === 'c2' && !L.scalar && E.relaxedConv && w.i7() ? QS8_CONV_C4 : picked;
+  // a dense conv whose weights fit in [−64, 63]: the k-quad kernel (relaxed SIMD, exact; it
+  // keeps precedence over Winograd, which is not measured against the relaxed dot product)
+  const c4 = !L.scalar && E.relaxedConv && w.i7();
+  // pair density: non-empty aligned k-pairs / (M·ceil(K/2)), counted only for sparse candidates
+  const pairDensity = (): number => w.pairs() / (M * ((K + 1) >> 1));
+  const picked: AnyQs8ConvKernel = pickQs8ConvKernel(geo, density, E.sparseDensity, pairDensity, E.winograd && !c4);
+  const kernel = picked.weights === 'c2' && c4 ? QS8_CONV_C4 : picked;
   const post = L.postActivation(n);
   const st = L.outputStage(n, x, y, w, bias);
   const { xin, dynamic, out } = st;

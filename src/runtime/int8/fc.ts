@@ -7,6 +7,9 @@ import { putChannelParams, QUANT_BLOCK_BYTES, writeQuantBlock, type Qs8Out } fro
 import { qs8FcRef } from '../../kernels/int8_ref.js';
 import { layerIo, reader, round3, type Int8Lower } from './lower.js';
 
+/** qs8_dynfc_f32_finite__wasmsimd: X holds a NaN or ±Inf, nothing written (assembly/int8/gemm.ts). */
+const E_NONFINITE = -7;
+
 export function lowerFc(n: Node, L: Int8Lower): string | true {
   const io = layerIo(n, L);
   if (typeof io === 'string') return io;
@@ -60,7 +63,7 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
     L.step(n, {
       reads: [xin],
       writes: [y],
-      // kernel work | 16 B min/max | a copy of X (rows with NaN or ±Inf only; docs/engine.md "NaN and Inf")
+      // kernel work | 16 B (unused) | a copy of X (rows with NaN or ±Inf only; docs/engine.md "NaN and Inf")
       scratch: workA + 16 + 4 * nx,
       build: (b) => {
         const xp = b.ptr(xin),
@@ -72,14 +75,13 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
         const lo = out.lo,
           hi = out.hi;
         return () => {
-          // the fused kernel assumes finite rows: two SIMD passes find NaN / ±Inf; then, as the
-          // unfused path does, a row's range is that of its finite values (±Inf saturate) and a
-          // row holding a NaN gives a NaN output row
-          ex.qs8_minmax_f32__wasmsimd(nx, xp, mm);
-          const r = WM.f32(mm, 2);
-          let src = xp;
+          // the common case in one call: qs8_dynfc_f32_finite__wasmsimd scans X for NaN / ±Inf
+          // first and runs the fused kernel when it holds none (no JS check, no view per run);
+          // else (E_NONFINITE, nothing written) as the unfused path does: a row's range is that
+          // of its finite values (±Inf saturate) and a row holding a NaN gives a NaN output row
+          let s = ex.qs8_dynfc_f32_finite__wasmsimd(M, N, K, xp, wp, sb, lo, hi, yp, wk);
           let nanRows: number[] | undefined;
-          if (r[0] === -Infinity || r[1] === Infinity || ex.f32_has_nan__wasmsimd(xp, nx) !== 0) {
+          if (s === E_NONFINITE) {
             const v = WM.f32(xp, nx),
               c = WM.f32(cp, nx);
             nanRows = [];
@@ -101,9 +103,8 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
               }
               if (nan) nanRows.push(i);
             }
-            src = cp;
+            s = ex.qs8_dynfc_f32__wasmsimd(M, N, K, cp, wp, sb, lo, hi, yp, wk);
           }
-          const s = ex.qs8_dynfc_f32__wasmsimd(M, N, K, src, wp, sb, lo, hi, yp, wk);
           if (s < 0)
             throw s === -6
               ? new SparrowError(

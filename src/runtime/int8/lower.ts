@@ -29,6 +29,8 @@ export interface Int8Weights {
   readonly sparseFcDensity: number;
   /** dense convs with 7-bit weights run on the c4 kernel (Int8EngineOptions.relaxed) */
   readonly relaxedConv: boolean;
+  /** dense 3x3 stride-1 convs may run on the Winograd kernel (Int8EngineOptions.winograd) */
+  readonly winograd: boolean;
   /** Int8EngineOptions.requant */
   readonly requant: 'fixed' | 'onnx';
   weight(L: Int8Lower, name: string, axis: 0 | 1): QWeight;
