@@ -204,9 +204,9 @@ describe('sparrow compress mnist-8', () => {
     const r = sparrow('compress', '--help');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/--sparsity[\s\S]*default:\s+"0\.5"/);
-    expect(r.stdout).toMatch(/--prune[\s\S]*default: hessian\s+with\s+--calib,\s+magnitude\s+without/);
+    expect(r.stdout).toMatch(/--prune[\s\S]*default:\s+hessian\s+with\s+--calib,\s+magnitude\s+without/);
     expect(r.stdout).toMatch(/--weight-bits[\s\S]*default:\s+"8"/);
-    expect(r.stdout).toMatch(/--activations[\s\S]*default: static with\s+--calib, else\s+dynamic/);
+    expect(r.stdout).toMatch(/--activations[\s\S]*default:\s+static\s+with\s+--calib,\s+else\s+dynamic/);
   });
 
   it('--activations static stores the calibrated input range of every quantized layer', () => {
