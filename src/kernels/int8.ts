@@ -268,11 +268,22 @@ export function pickQs8ConvKernel(
   sparseDensity = SPARSE_DENSITY,
   pairDensity: number | (() => number) = 1,
   winograd = true,
+  relaxedC4 = false,
 ): Qs8ConvKernel {
   if (geo.groups === geo.C) return qs8ConvKernel('qs8_dwconv2d__wasmsimd');
-  const wino = winograd && winogradFaster(geo);
-  return pickSparseQs8ConvKernel(density, pairDensity, sparseDensity, wino ? winogradCost(geo) : 1) ?? pickDense(geo, wino);
+  // relaxedC4: the caller runs a dense result on the relaxed k-quad kernel (QS8_CONV_C4), not
+  // Winograd: a sparse kernel must beat that one
+  const wino = !relaxedC4 && winograd && winogradFaster(geo);
+  const denseCost = relaxedC4 ? C4_RELAXED_COST : wino ? winogradCost(geo) : 1;
+  return pickSparseQs8ConvKernel(density, pairDensity, sparseDensity, denseCost) ?? pickDense(geo, wino);
 }
+
+/**
+ * Time of the relaxed k-quad kernel (QS8_CONV_C4 in build/sparrow.relaxed.wasm) relative to the
+ * plain 4x8c2: plain/relaxed 1.63x on ResNet-32 in Chromium (docs/engine.md, relaxed SIMD;
+ * `node scripts/bench-browser.mjs --only relaxed`, measured under load: a rough figure).
+ */
+export const C4_RELAXED_COST = 0.61;
 
 /** The dense kernel: Winograd F(2x2, 3x3) where it is faster (winogradFaster), else 4x8c2. */
 function pickDense(geo: ConvGeometry, wino: boolean): Qs8ConvKernel {

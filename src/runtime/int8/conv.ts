@@ -58,7 +58,7 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   const c4 = !L.scalar && E.relaxedConv && w.i7();
   // pair density: non-empty aligned k-pairs / (M·ceil(K/2)), counted only for sparse candidates
   const pairDensity = (): number => w.pairs() / (M * ((K + 1) >> 1));
-  const picked: AnyQs8ConvKernel = pickQs8ConvKernel(geo, density, E.sparseDensity, pairDensity, E.winograd && !c4);
+  const picked: AnyQs8ConvKernel = pickQs8ConvKernel(geo, density, E.sparseDensity, pairDensity, E.winograd, c4);
   const kernel = picked.weights === 'c2' && c4 ? QS8_CONV_C4 : picked;
   const post = L.postActivation(n);
   const st = L.outputStage(n, x, y, w, bias);
