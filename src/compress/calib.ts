@@ -777,6 +777,11 @@ export function retargetWeights(
   for (let g = 0; g < G; g++) {
     const H = groupH[g]!,
       C = groupC[g]!;
+    // the same refusal as the OBS/GPTQ steps that follow (obs.ts, gptq.ts): calibration
+    // activations so large that their Hessian overflows float64 are bad input, not a solver failure
+    for (let i = 0; i < H.length; i++)
+      if (!Number.isFinite(H[i]!) || !Number.isFinite(C[i]!))
+        throw new SparrowError('invalid_argument', `retargetWeights: ${Number.isFinite(H[i]!) ? 'C' : 'H'} at index ${i} is not finite`);
     let mean = 0;
     for (let i = 0; i < K; i++) mean += H[i * K + i]!;
     mean /= K;
