@@ -272,20 +272,22 @@ export function tapOffsets(Cg: usize, kofs: usize): void {
 }
 
 /** 8 int16 at stride 2 from p (two loads, even lanes). */
-@inline function load8s2(p: usize): v128 {
+@inline export function load8s2(p: usize): v128 {
   return v128.shuffle<i16>(v128.load(p), v128.load(p, 16), 0, 2, 4, 6, 8, 10, 12, 14);
 }
 
 /**
  * Writes `np` panels (pixels n0 .. n0 + 8·np − 1) of the group whose first padded plane is xg
- * at dst (np·KP·32 bytes). kofs: tapOffsets of the group, K taps.
+ * at dst (np·KP·32 bytes). kofs: tapOffsets of the group, K taps. lg > 0 groups the panels into
+ * super-panels of 8·2^lg pixels (the pair-block sparse kernel's tiles): panel q's pair j at
+ * (q >> lg)·KP·(32 << lg) + j·(32 << lg) + (q & (2^lg − 1))·32; lg = 0 is one panel after another.
  */
-export function im2colPanels16(xg: usize, kofs: usize, K: usize, N: usize, n0: usize, np: usize, dst0: usize): void {
+export function im2colPanels16(xg: usize, kofs: usize, K: usize, N: usize, n0: usize, np: usize, dst0: usize, lg: usize = 0): void {
   const kpairs = (K + 1) >> 1, odd = (K & 1) != 0;
   const zero = i16x8.splat(0);
-  const pairB: usize = 32;
+  const pairB: usize = 32 << lg, mask: usize = (1 << lg) - 1;
   for (let q: usize = 0; q < np; q++) {
-    let dst = dst0 + q * kpairs * pairB;
+    let dst = dst0 + (q >> lg) * kpairs * pairB + ((q & mask) << 5);
     const n = n0 + (q << 3);
     const oh = n / OW, ow = n - oh * OW;
     if (n + 8 <= N && ow + 8 <= OW && SW <= 2) {
@@ -319,7 +321,7 @@ export function im2colPanels16(xg: usize, kofs: usize, K: usize, N: usize, n0: u
         if (++s == OW) { s = 0; r++; }
       }
       for (let k: usize = 0; k < (kpairs << 1); k++) {
-        // lane layout: element (k, pixel l) at int16 index 2l + (k & 1) of the pair row
+        // element (k, pixel l) at int16 index 2l + (k & 1) of the panel's 32 bytes of pair k >> 1
         const row = dst + (k >> 1) * pairB + ((k & 1) << 1);
         if (k >= K) {
           for (let l: usize = 0; l < 8; l++) store<i16>(row + (l << 2), 0);

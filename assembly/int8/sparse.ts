@@ -18,7 +18,7 @@
 
 import {
   E_ARG, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeScalar, outBytes, planesBytes,
-  padPlanes16, tapOffsets, C, M, KH, KW, OH, OW, HP, RS, GROUPS, SH, SW,
+  padPlanes16, tapOffsets, im2colPanels16, load8s2, C, M, KH, KW, OH, OW, HP, RS, GROUPS, SH, SW,
 } from './common';
 import { widenRow } from './gemm';
 
@@ -87,10 +87,6 @@ export function qs8_spconv_csr_bytes(M: i32, nnz: i32): i32 {
   return <i32>(align16((<usize>M + 1) << 2) + align16(<usize>nnz << 1) + align16(<usize>nnz << 1));
 }
 
-@inline function load8s2r(p: usize): v128 {
-  return v128.shuffle<i16>(v128.load(p), v128.load(p, 16), 0, 2, 4, 6, 8, 10, 12, 14);
-}
-
 /**
  * Writes `np` 8-pixel pieces (pixels n0 .. n0 + 8·np − 1) of the group's X rows at dst as
  * super-panels of 16 pixels: piece q at dst + (q >> 1)·K·32 + (q & 1)·16, row k 32 bytes on.
@@ -106,7 +102,7 @@ function im2colRows16(xg: usize, kofs: usize, K: usize, N: usize, n0: usize, np:
       if (SW == 1) {
         for (let kp = kofs; kp != kend; kp += 4) { v128.store(dst, v128.load(base + <usize>load<i32>(kp))); dst += 32; }
       } else {
-        for (let kp = kofs; kp != kend; kp += 4) { v128.store(dst, load8s2r(base + <usize>load<i32>(kp))); dst += 32; }
+        for (let kp = kofs; kp != kend; kp += 4) { v128.store(dst, load8s2(base + <usize>load<i32>(kp))); dst += 32; }
       }
     } else {
       let o0: usize = 0, o1: usize = 0, o2: usize = 0, o3: usize = 0, o4: usize = 0, o5: usize = 0, o6: usize = 0, o7: usize = 0;
@@ -272,66 +268,6 @@ export function qs8_spconv_pack_pairs(M: i32, K: i32, csr: usize, dst: usize, ca
   return E;
 }
 
-/**
- * Writes `np` 8-pixel panels (pixels n0 .. n0 + 8·np − 1) of the group's pair-interleaved im2col
- * at dst as super-panels of 8·2^lg pixels: panel q's pair j at (q >> lg)·KP·(32 << lg) +
- * j·(32 << lg) + (q & (2^lg − 1))·32 (im2colPanels16 of common.ts with a wider pair stride).
- */
-function im2colPairs(xg: usize, kofs: usize, K: usize, N: usize, n0: usize, np: usize, dst0: usize, lg: usize): void {
-  const kpairs = (K + 1) >> 1, odd = (K & 1) != 0;
-  const zero = i16x8.splat(0);
-  const pairB: usize = 32 << lg, mask: usize = (1 << lg) - 1;
-  for (let q: usize = 0; q < np; q++) {
-    let dst = dst0 + (q >> lg) * kpairs * pairB + ((q & mask) << 5);
-    const n = n0 + (q << 3);
-    const oh = n / OW, ow = n - oh * OW;
-    if (n + 8 <= N && ow + 8 <= OW && SW <= 2) {
-      const base = xg + ((oh * SH * RS + ow * SW) << 1);
-      let kp = kofs;
-      if (SW == 1) {
-        for (let j: usize = 0; j < kpairs; j++) {
-          const a = v128.load(base + <usize>load<i32>(kp));
-          const b = odd && j == kpairs - 1 ? zero : v128.load(base + <usize>load<i32>(kp, 4));
-          v128.store(dst, v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11));
-          v128.store(dst, v128.shuffle<i16>(a, b, 4, 12, 5, 13, 6, 14, 7, 15), 16);
-          dst += pairB; kp += 8;
-        }
-      } else {
-        for (let j: usize = 0; j < kpairs; j++) {
-          const a = load8s2r(base + <usize>load<i32>(kp));
-          const b = odd && j == kpairs - 1 ? zero : load8s2r(base + <usize>load<i32>(kp, 4));
-          v128.store(dst, v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11));
-          v128.store(dst, v128.shuffle<i16>(a, b, 4, 12, 5, 13, 6, 14, 7, 15), 16);
-          dst += pairB; kp += 8;
-        }
-      }
-    } else {
-      // general: a byte offset per lane (pixels wrapping a row, the last panel, strides > 2)
-      let o0: usize = 0, o1: usize = 0, o2: usize = 0, o3: usize = 0, o4: usize = 0, o5: usize = 0, o6: usize = 0, o7: usize = 0;
-      let r = oh, s = ow;
-      for (let j: usize = 0; j < 8; j++) {
-        const off = n + j < N ? (r * SH * RS + s * SW) << 1 : o0;
-        if (j == 0) o0 = off; else if (j == 1) o1 = off; else if (j == 2) o2 = off; else if (j == 3) o3 = off;
-        else if (j == 4) o4 = off; else if (j == 5) o5 = off; else if (j == 6) o6 = off; else o7 = off;
-        if (++s == OW) { s = 0; r++; }
-      }
-      for (let k: usize = 0; k < (kpairs << 1); k++) {
-        // element (k, pixel l) at int16 index 2l + (k & 1) of the panel's 32 bytes of pair k >> 1
-        const row = dst + (k >> 1) * pairB + ((k & 1) << 1);
-        if (k >= K) {
-          for (let l: usize = 0; l < 8; l++) store<i16>(row + (l << 2), 0);
-          continue;
-        }
-        const p = xg + <usize>load<i32>(kofs + (k << 2));
-        store<i16>(row, load<i16>(p + o0)); store<i16>(row + 4, load<i16>(p + o1));
-        store<i16>(row + 8, load<i16>(p + o2)); store<i16>(row + 12, load<i16>(p + o3));
-        store<i16>(row + 16, load<i16>(p + o4)); store<i16>(row + 20, load<i16>(p + o5));
-        store<i16>(row + 24, load<i16>(p + o6)); store<i16>(row + 28, load<i16>(p + o7));
-      }
-    }
-  }
-}
-
 /** Scratch bytes of the pair-block kernels (padded planes, tap offsets, one chunk); -5 on bad geometry. */
 export function qs8_spconv2d_c2_work_bytes(g: usize): i32 {
   if (!geomOk(g)) return E_ARG;
@@ -396,7 +332,7 @@ function spconvPairs(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usiz
     const xg = planes + (grp * Cg * HP * RS << 1);
     for (let m0: usize = 0; m0 < Mpix; m0 += P << 3) {
       const np = min<usize>(P, (Mpix - m0 + 7) >> 3);
-      im2colPairs(xg, kofs, K, Mpix, m0, np, xcol, 1);
+      im2colPanels16(xg, kofs, K, Mpix, m0, np, xcol, 1);
       spmmPairs16(grp * Ng, Ng, ent, entries, xcol, np, kpairs, m0, Mpix, q, qp, y, ldyB, eB);
     }
   }
