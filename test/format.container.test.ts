@@ -434,9 +434,10 @@ describe('hostile headers and tables (CRCs re-signed so the deeper check is reac
   });
 
   it('checks the major version before the header CRC, the CRC before the fields', () => {
-    expect(read(mutate(b, (v) => v.setUint16(8, 2, true), false))).toBe('unsupported_version');
+    // (major 2 = version 1 plus the deflated-metadata flag: test/format.deflate.test.ts)
+    expect(read(mutate(b, (v) => v.setUint16(8, 3, true), false))).toBe('unsupported_version');
     expect(read(mutate(b, (v) => v.setUint16(8, 0, true), false))).toBe('unsupported_version');
-    expect(errorOf(() => readContainer(mutate(b, (v) => v.setUint16(8, 2, true)))).message).toMatch(/version 2/);
+    expect(errorOf(() => readContainer(mutate(b, (v) => v.setUint16(8, 3, true)))).message).toMatch(/version 3/);
     expect(read(mutate(b, (v) => v.setUint32(12, 1, true), false))).toBe('checksum_mismatch');
     expect(errorOf(() => readContainer(mutate(b, (v) => v.setUint32(60, 0, true), false))).message).toMatch(
       /header CRC-32 mismatch: stored 0x00000000, computed 0x/,
@@ -1059,7 +1060,7 @@ describe('parseHeaderPrefix', () => {
 
   it('fails early on a bad prefix', () => {
     expect(codeOf(() => parseHeaderPrefix(Uint8Array.of(0x50)))).toBe('bad_magic');
-    expect(codeOf(() => parseHeaderPrefix(Uint8Array.of(...MAGIC, 2, 0)))).toBe('unsupported_version');
+    expect(codeOf(() => parseHeaderPrefix(Uint8Array.of(...MAGIC, 3, 0)))).toBe('unsupported_version');
     expect(codeOf(() => parseHeaderPrefix(mutate(b, (v) => v.setUint32(12, 1, true), false).subarray(0, 64)))).toBe('checksum_mismatch');
     // a broken table is reported as soon as header + table + metadata are present, before the sections
     const c = mutate(b, (_, x) => {

@@ -13,7 +13,7 @@
 // λ is bisected to the largest total that fits the budget. One network evaluation per layer,
 // so the cost grows linearly with depth.
 import { SparrowError } from '../errors.js';
-import { encodeInt8 } from '../codec/int8.js';
+import { encodeInt8, type Int8CodecId } from '../codec/int8.js';
 import { obsQuantize, type ObsQuantized, type StepRule } from './gptq.js';
 import { reconstructionError } from './obs.js';
 
@@ -36,6 +36,8 @@ export interface AllocLayer {
   K: number;
   /** a fixed pruning mask (rows, K), 1 = pruned (exact OBS masks): candidates then only quantize */
   mask?: Uint8Array;
+  /** the weight's stored shape (rANS uses its kernel window; default: (rows, K)) */
+  dims?: readonly number[];
 }
 
 export interface LayerChoice {
@@ -112,6 +114,8 @@ export async function measureSensitivity(
   ref: Candidate,
   lossWith: (node: string, W: Float32Array) => Promise<number>,
   onLayer?: (i: number, n: number, node: string) => void,
+  /** the int8 codecs the file may use (default: encodeInt8's), so that bytes are what the file will hold */
+  codecs?: readonly Int8CodecId[],
 ): Promise<SensitivityTable> {
   if (!candidates.length) throw new SparrowError('invalid_argument', 'allocate: no candidates');
   const out: SensitivityTable['layers'] = [];
@@ -120,7 +124,8 @@ export async function measureSensitivity(
     onLayer?.(i, layers.length, L.node);
     const opts = candidates.map((c) => {
       const r = quantizeLayer(L, c);
-      return { c, bytes: encodeInt8(r.q, { cols: L.K }).payload.length + 4 * r.step.length, err: layerError(L, r.W) };
+      const coded = encodeInt8(r.q, { cols: L.K, ...(codecs ? { codecs } : {}), ...(L.dims ? { dims: L.dims } : {}) });
+      return { c, bytes: coded.payload.length + 4 * r.step.length, err: layerError(L, r.W) };
     });
     const rr = quantizeLayer(L, ref);
     const eRef = layerError(L, rr.W);

@@ -42,13 +42,17 @@ import {
   writeSparrowModel,
   type CompressionRecord,
   type Preprocessing,
+  type WriteModelOptions,
 } from '../runtime/sparrow_model.js';
+import { deflateMetadata } from '../format/container.js';
 import { shareInt8Levels, distinct } from './kmeans.js';
 import { globalMagnitudePrune, magnitudePrune, magnitudePrunePairs } from './prune.js';
 import { obcLayerPrune } from './obc.js';
 import { pruneChannels, type ChannelPruneReport, type ChannelScope } from './channels.js';
 import { channelAxisFor, dequantize, quantizePerChannelInt8 } from '../quant/int8.js';
 import { activationValues, calibrateActivations, type CalibrationMethod } from './activations.js';
+import { compactValueNames, shortFloat32 } from './names.js';
+import { isGraphAttr } from '../ops/types.js';
 
 export type PruneMethod = 'magnitude' | 'hessian' | 'obs' | 'channels';
 export const PRUNE_METHODS: readonly PruneMethod[] = ['magnitude', 'hessian', 'obs', 'channels'];
@@ -57,6 +61,8 @@ const CALIBRATED: readonly PruneMethod[] = ['hessian', 'obs', 'channels'];
 /** magnitude: one threshold per layer ('layer', default) or over all layers together ('global') */
 export type PruneScope = 'layer' | 'global';
 export type ActivationMode = 'dynamic' | 'static';
+export type MetadataMode = 'plain' | 'short' | 'deflate';
+export const METADATA_MODES: readonly MetadataMode[] = ['plain', 'short', 'deflate'];
 
 /** Defaults of `sparrow compress`. */
 export const COMPRESS_DEFAULTS = {
@@ -287,6 +293,15 @@ export interface CompressOptions {
    * inputs, not towards its own float weights on those inputs
    */
   floatTargets?: boolean;
+  /**
+   * How the metadata is stored. 'plain' (the default without a size target): the graph's names,
+   * ranges as float64 JSON numbers, a version-1 file. 'short': every value but the graph's
+   * inputs and outputs renamed to a short base-36 name and ranges stored with the fewest digits
+   * of their float32 (names.ts), still version 1 (ResNet-20: 15.4 → 10.3 KB of metadata).
+   * 'deflate' (the default with targetBytes): 'short', and the metadata block deflated
+   * (docs/format.md, version 2; ResNet-20: 2.3 KB). Graphs with subgraphs keep their names.
+   */
+  metadata?: MetadataMode;
   /** a WASM instance to accelerate calibration (Gram matrices, convolutions); default: plain TS */
   wasm?: SparrowWasm;
   /** called before each layer (done = layers finished) and once at the end (done = total) */
@@ -373,6 +388,7 @@ export function resolveCompressOptions(
     throw new SparrowError('invalid_argument', 'static activation ranges need calibration data (--calib)');
   maxBatchOf(o);
   sparsityPatternOf(o);
+  metadataModeOf(o);
   return { sparsity, prune, weightBits, activations };
 }
 
@@ -451,6 +467,13 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     graph = r.graph;
     channelRecord = r.report;
   }
+  const metaMode = metadataModeOf(opts);
+  const compact = metaMode !== 'plain' && !graph.nodes.some((n) => Object.values(n.attrs).some(isGraphAttr));
+  if (compact) graph = compactValueNames(graph).graph;
+  const writeModel = (g: Graph, w: WriteModelOptions): Uint8Array => {
+    const b = writeSparrowModel(g, w);
+    return metaMode === 'deflate' ? deflateMetadata(b) : b;
+  };
   const layers = weightLayers(graph);
   const quantized = new Map<string, QuantizedWeight>();
   const reports: LayerReport[] = [];
@@ -493,6 +516,8 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     if (o.prune === 'magnitude') compression['scope'] = opts.scope ?? 'layer';
     if (channelRecord) compression['channels'] = channelRecord;
     compression['denseEnds'] = denseEnds;
+    if (compact) compression['names'] = 'short';
+    if (metaMode === 'deflate') compression['metadata'] = 'deflate';
     if (alloc) {
       compression['targetBytes'] = opts.targetBytes;
       // α of each layer's step (× rms of its kept weights), in layer order
@@ -534,17 +559,18 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
             accel,
             opts,
             {
-              ...(o.activations === 'static' ? placeholderRanges(graph) : {}),
+              ...(o.activations === 'static' ? placeholderRanges(graph, compact) : {}),
               maxBatch: maxBatchOf(opts),
             },
             o.prune === 'obs' ? (node, W, H) => obsMask(W, H, sparsityOf(node)) : undefined,
+            writeModel,
           )
         : undefined;
     const preprocessingOf = preprocessingFor(graph, opts);
     // bytes the static activation ranges will add to the metadata (JSON, ~2 float literals each)
     // the static activation ranges stored later, as placeholders of the longest JSON numbers
     // (their value names are kept in the graph JSON too), so size checks see their bytes
-    const rangeMeta = { ...(o.activations === 'static' ? placeholderRanges(graph) : {}), maxBatch: maxBatchOf(opts) };
+    const rangeMeta = { ...(o.activations === 'static' ? placeholderRanges(graph, compact) : {}), maxBatch: maxBatchOf(opts) };
     // aim a little under: the sequential pass codes slightly differently from the estimates
     let lastSize = 0;
     let slack = Math.ceil(0.004 * (opts.targetBytes ?? 0));
@@ -618,7 +644,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
       }
       if (!sized || attempt >= 3) break;
       // the sequential pass codes a little differently from the per-layer estimates: re-aim
-      const size = writeSparrowModel(outGraph, {
+      const size = writeModel(outGraph, {
         ...codecsOf(opts),
         quantized,
         preprocessing: preprocessingOf,
@@ -696,12 +722,22 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     const method = opts.activationCalibration ?? 'minmax';
     const kernel = opts.wasm ? wasmCalibAccel(opts.wasm).kernel : undefined;
     const ranges = await calibrateActivations(deq, calib!.batches, method, kernel ? { kernel } : {});
-    meta['activationRanges'] = Object.fromEntries([...ranges].map(([k, r]) => [k, [r.min, r.max]]));
+    meta['activationRanges'] = Object.fromEntries(
+      [...ranges].map(([k, r]) => [k, compact ? [shortFloat32(r.min), shortFloat32(r.max)] : [r.min, r.max]]),
+    );
     compression['activationCalibration'] = method;
   }
   const preprocessing = preprocessingFor(graph, opts);
-  const bytes = writeSparrowModel(outGraph, { ...codecsOf(opts), quantized, preprocessing, compression, meta });
+  const bytes = writeModel(outGraph, { ...codecsOf(opts), quantized, preprocessing, compression, meta });
   return { bytes, layers: reports, graph };
+}
+
+/** opts.metadata (checked), else 'deflate' with a size target and 'plain' without. */
+export function metadataModeOf(o: CompressOptions): MetadataMode {
+  const m = o.metadata ?? (o.targetBytes !== undefined ? 'deflate' : 'plain');
+  if (!METADATA_MODES.includes(m))
+    throw new SparrowError('invalid_argument', `the metadata mode must be ${METADATA_MODES.join(', ')}, got ${String(m)}`);
+  return m;
 }
 
 /**
@@ -792,6 +828,7 @@ async function prepareSizeTarget(
   opts: CompressOptions,
   meta?: Record<string, unknown>,
   maskOf?: (node: string, W: Float32Array, H: Float64Array) => Uint8Array,
+  writeModel: (g: Graph, w: WriteModelOptions) => Uint8Array = writeSparrowModel,
 ): Promise<{ table: SensitivityTable; fixed: number; masks?: Map<string, Uint8Array> }> {
   const maxq = 2 ** (weightBits - 1) - 1;
   const stats = collectLayerInputs(graph, batches, [...calibLayers.values()], accel ? { accel } : {});
@@ -817,10 +854,11 @@ async function prepareSizeTarget(
     const q = new Int8Array(elementCountOf(L.dims));
     const rows = L.dims[L.axis]!;
     zeros.set(L.value, { q, scales: new Float32Array(rows).fill(1), axis: L.axis });
-    zeroCoded += encodeInt8(q, { cols: q.length / rows }).payload.length + 4 * rows;
+    zeroCoded +=
+      encodeInt8(q, { cols: q.length / rows, ...(opts.int8Codecs ? { codecs: opts.int8Codecs } : {}) }).payload.length + 4 * rows;
   }
   const fixed =
-    writeSparrowModel(graph, {
+    writeModel(graph, {
       ...codecsOf(opts),
       quantized: zeros,
       preprocessing: preprocessingFor(graph, opts),
@@ -853,11 +891,23 @@ async function prepareSizeTarget(
     const cl = calibLayers.get(L.node.name)!;
     const st = stats.get(L.node.name)!;
     const mask = masks?.get(L.node.name);
-    return { node: L.node.name, W: weightRowsK(graph, cl), groupH: st.groupH, K: cl.K, ...(mask ? { mask } : {}) };
+    return {
+      node: L.node.name,
+      W: weightRowsK(graph, cl),
+      groupH: st.groupH,
+      K: cl.K,
+      ...(mask ? { mask } : {}),
+      ...(cl.layout === 'rowsK' ? { dims: L.dims } : {}),
+    };
   });
   const candidates: Candidate[] = DEFAULT_ALPHAS.map((a) => ({ step: { rms: a }, maxq, sparsity: 0 }));
-  const table = await measureSensitivity(allocLayers, candidates, { step: { rms: 1 }, maxq, sparsity: 0 }, lossWith, (i, total, node) =>
-    opts.onProgress?.(i, 2 * total, `sensitivity ${node}`),
+  const table = await measureSensitivity(
+    allocLayers,
+    candidates,
+    { step: { rms: 1 }, maxq, sparsity: 0 },
+    lossWith,
+    (i, total, node) => opts.onProgress?.(i, 2 * total, `sensitivity ${node}`),
+    opts.int8Codecs,
   );
   return { table, fixed, ...(masks ? { masks } : {}) };
 }
@@ -875,9 +925,20 @@ function preprocessingFor(graph: Graph, opts: CompressOptions): Preprocessing | 
     : null;
 }
 
-/** meta.activationRanges for every float activation, with typical float32-as-JSON numbers (conservative: real minima are often 0). */
-function placeholderRanges(graph: Graph): Record<string, unknown> {
-  return { activationRanges: Object.fromEntries(activationValues(graph).map((v) => [v, [-2.7182817459106445, 2.7182817459106445]])) };
+/**
+ * meta.activationRanges for every float activation, with typical float32-as-JSON numbers (conservative: real minima are often 0);
+ * `short`: as shortFloat32 prints them (at most 9 digits)
+ */
+function placeholderRanges(graph: Graph, short = false): Record<string, unknown> {
+  if (!short)
+    return { activationRanges: Object.fromEntries(activationValues(graph).map((v) => [v, [-2.7182817459106445, 2.7182817459106445]])) };
+  // 8 pseudo-random digits each, so that a deflated block is not smaller than with the real ranges
+  let seed = 12345;
+  const r = (): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return 1 + (seed % 89999999) / 1e7;
+  };
+  return { activationRanges: Object.fromEntries(activationValues(graph).map((v) => [v, [-r(), r()]])) };
 }
 
 /** An A/B switch from the environment for measurements (SPARROW_FLOAT_TARGETS=0); `dflt` where there is no process. */

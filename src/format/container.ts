@@ -13,12 +13,21 @@
 
 import { SparrowError, type SparrowErrorCode } from '../errors.js';
 import { crc32 } from './crc32.js';
+import { deflateRaw, inflateRaw } from './deflate.js';
 
 const MAGIC_BYTES = [0x89, 0x53, 0x50, 0x52, 0x57, 0x0d, 0x0a, 0x1a] as const;
 /** `89 53 50 52 57 0D 0A 1A` = "\x89SPRW\r\n\x1a" (PNG-style: catches text-mode mangling). */
 export const MAGIC = Uint8Array.from(MAGIC_BYTES);
 export const VERSION_MAJOR = 1;
 export const VERSION_MINOR = 0;
+/**
+ * Version 2 = version 1 plus header flags: bit 0 (FLAG_META_DEFLATE) = the metadata block is the
+ * raw DEFLATE of the JSON (meta_bytes and meta_crc32 are those of the stored bytes). Writers use
+ * it only when asked (deflateMetadata); readers accept majors 1 and 2.
+ */
+export const VERSION_MAJOR_DEFLATE = 2;
+export const FLAG_META_DEFLATE = 1;
+const KNOWN_MAJORS = [VERSION_MAJOR, VERSION_MAJOR_DEFLATE];
 export const HEADER_BYTES = 64;
 export const SECTION_ENTRY_BYTES = 32;
 export const MAX_SECTIONS = 65536;
@@ -105,6 +114,8 @@ export interface SectionInfo {
 export interface ParsedHeader {
   versionMajor: number;
   versionMinor: number;
+  /** header flags (version 2: FLAG_META_DEFLATE) */
+  flags: number;
   sectionCount: number;
   metaOffset: number;
   metaBytes: number;
@@ -234,7 +245,7 @@ function validateMeta(meta: unknown, sections: ReadonlyArray<{ dtype: DType; dec
 //    0   8  magic             89 53 50 52 57 0D 0A 1A
 //    8   2  version_major     1 (else unsupported_version)
 //   10   2  version_minor     any
-//   12   4  flags             0
+//   12   4  flags             0 (version 2: bit 0 = metadata deflated; other bits 0)
 //   16   4  header_bytes      64
 //   20   4  section_count     ≤ 65536
 //   24   4  table_offset      64
@@ -249,6 +260,7 @@ function validateMeta(meta: unknown, sections: ReadonlyArray<{ dtype: DType; dec
 interface FixedHeader {
   versionMajor: number;
   versionMinor: number;
+  flags: number;
   sectionCount: number;
   metaOffset: number;
   metaBytes: number;
@@ -273,10 +285,10 @@ function checkPrefix(b: Uint8Array): void {
   }
   if (b.length >= 10) {
     const major = b[8] | (b[9] << 8);
-    if (major !== VERSION_MAJOR)
+    if (!KNOWN_MAJORS.includes(major))
       throw fail(
         'unsupported_version',
-        `.sparrow format version ${major} is not supported (this reader knows major version ${VERSION_MAJOR})`,
+        `.sparrow format version ${major} is not supported (this reader knows major versions ${KNOWN_MAJORS.join(' and ')})`,
       );
   }
 }
@@ -291,6 +303,7 @@ function parseFixedHeader(b: Uint8Array, opts: ReadOptions): FixedHeader {
   const h: FixedHeader = {
     versionMajor: v.getUint16(8, true),
     versionMinor: v.getUint16(10, true),
+    flags: u32(12),
     sectionCount: u32(20),
     metaOffset: u32(28),
     metaBytes: u32(32),
@@ -303,7 +316,12 @@ function parseFixedHeader(b: Uint8Array, opts: ReadOptions): FixedHeader {
   const expect = (field: string, actual: number, wanted: number, why = ''): void => {
     if (actual !== wanted) throw fail('corrupt_header', `header ${field} is ${actual}, expected ${wanted}${why}`);
   };
-  if (u32(12) !== 0) throw fail('corrupt_header', `header flags are ${hex(u32(12))}, but no flags are defined (must be 0)`);
+  const known = h.versionMajor === VERSION_MAJOR_DEFLATE ? FLAG_META_DEFLATE : 0;
+  if ((h.flags & ~known) !== 0)
+    throw fail(
+      'corrupt_header',
+      `header flags are ${hex(h.flags)}, but version ${h.versionMajor} defines ${known ? `only bit 0 (${hex(known)})` : 'no flags (must be 0)'}`,
+    );
   expect('header_bytes', u32(16), HEADER_BYTES);
   if (h.sectionCount > MAX_SECTIONS) throw fail('too_large', `section_count ${h.sectionCount} is over the limit of ${MAX_SECTIONS}`);
   expect('table_offset', u32(24), HEADER_BYTES);
@@ -370,8 +388,10 @@ function parseTableAndMeta(b: Uint8Array, h: FixedHeader): ParsedHeader {
   checkCrc(b.subarray(h.metaOffset, metaEnd), h.metaCrc, 'metadata');
   checkZero(b, metaEnd, h.dataOffset, 'padding after the metadata');
   let text: string;
+  const stored = b.subarray(h.metaOffset, metaEnd);
+  const metaRaw = h.flags & FLAG_META_DEFLATE ? inflateRaw(stored, MAX_META_BYTES, 'corrupt_metadata') : stored;
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(b.subarray(h.metaOffset, metaEnd));
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(metaRaw);
   } catch {
     throw fail('corrupt_metadata', 'metadata is not valid UTF-8');
   }
@@ -385,6 +405,7 @@ function parseTableAndMeta(b: Uint8Array, h: FixedHeader): ParsedHeader {
   return {
     versionMajor: h.versionMajor,
     versionMinor: h.versionMinor,
+    flags: h.flags,
     sectionCount: h.sectionCount,
     metaOffset: h.metaOffset,
     metaBytes: h.metaBytes,
@@ -555,7 +576,7 @@ export class ContainerStreamReader {
  * `invalid_argument` when the inputs break a format rule (the reader would reject the result)
  * and `too_large` when they exceed a format limit.
  */
-export function writeContainer(meta: SparrowMeta, sections: SectionInput[]): Uint8Array {
+export function writeContainer(meta: SparrowMeta, sections: SectionInput[], opts: { deflateMeta?: boolean } = {}): Uint8Array {
   const bad = (msg: string): SparrowError => fail('invalid_argument', msg);
   if (!Array.isArray(sections)) throw bad('sections must be an array');
   const n = sections.length;
@@ -579,9 +600,12 @@ export function writeContainer(meta: SparrowMeta, sections: SectionInput[]): Uin
   }
   if (json === undefined) throw bad('metadata cannot be serialized as JSON');
   validateMeta(JSON.parse(json), sections, 'invalid_argument'); // check what a reader will see
-  const metaBytes = new TextEncoder().encode(json);
+  const jsonBytes = new TextEncoder().encode(json);
+  if (jsonBytes.length > MAX_META_BYTES)
+    throw fail('too_large', `metadata is ${jsonBytes.length} bytes, over the limit of ${MAX_META_BYTES} (64 MiB)`);
+  const metaBytes = opts.deflateMeta ? deflateRaw(jsonBytes) : jsonBytes;
   if (metaBytes.length > MAX_META_BYTES)
-    throw fail('too_large', `metadata is ${metaBytes.length} bytes, over the limit of ${MAX_META_BYTES} (64 MiB)`);
+    throw fail('too_large', `metadata is ${metaBytes.length} bytes deflated, over the limit of ${MAX_META_BYTES} (64 MiB)`);
 
   const metaOffset = HEADER_BYTES + SECTION_ENTRY_BYTES * n;
   const dataOffset = align16(metaOffset + metaBytes.length);
@@ -609,8 +633,9 @@ export function writeContainer(meta: SparrowMeta, sections: SectionInput[]): Uin
   out.set(metaBytes, metaOffset);
   // header, layout above parseFixedHeader
   out.set(MAGIC_BYTES, 0);
-  v.setUint16(8, VERSION_MAJOR, true);
+  v.setUint16(8, opts.deflateMeta ? VERSION_MAJOR_DEFLATE : VERSION_MAJOR, true);
   v.setUint16(10, VERSION_MINOR, true);
+  v.setUint32(12, opts.deflateMeta ? FLAG_META_DEFLATE : 0, true);
   v.setUint32(16, HEADER_BYTES, true);
   v.setUint32(20, n, true);
   v.setUint32(24, HEADER_BYTES, true);
@@ -622,4 +647,23 @@ export function writeContainer(meta: SparrowMeta, sections: SectionInput[]): Uin
   v.setUint32(48, crc32(out.subarray(HEADER_BYTES, metaOffset)), true);
   v.setUint32(60, crc32(out.subarray(0, 60)), true);
   return out;
+}
+
+/**
+ * The same file with its metadata block deflated (version 2, FLAG_META_DEFLATE): sections, their
+ * codecs and payloads unchanged, only moved. `bytes` is read and checked first (any version);
+ * a file already deflated is rewritten the same way.
+ */
+export function deflateMetadata(bytes: Uint8Array, opts: ReadOptions = {}): Uint8Array {
+  const { header, payload } = readContainer(bytes, opts);
+  const stored = bytes.subarray(header.metaOffset, header.metaOffset + header.metaBytes);
+  const raw = header.flags & FLAG_META_DEFLATE ? inflateRaw(stored, MAX_META_BYTES, 'corrupt_metadata') : stored;
+  const meta = JSON.parse(new TextDecoder().decode(raw)) as SparrowMeta;
+  const sections: SectionInput[] = header.sections.map((s, i) => ({
+    payload: payload(i),
+    codec: s.codec,
+    dtype: s.dtype,
+    decodedBytes: s.decodedBytes,
+  }));
+  return writeContainer(meta, sections, { deflateMeta: true });
 }

@@ -3,7 +3,7 @@
 // not copied from its metadata.
 import { analyzeInt8Payload, CODEC_NAMES } from '../codec/int8.js';
 import { histogram, shannonBytes } from '../codec/huffman.js';
-import { DType, readContainer, VERSION_MAJOR, type ReadOptions } from './container.js';
+import { DType, readContainer, type ReadOptions } from './container.js';
 
 export interface TensorReport {
   name: string;
@@ -72,7 +72,7 @@ export function inspectSparrow(bytes: Uint8Array, opts: ReadOptions = {}): Inspe
   const weights = tensors.filter((t) => !notWeights.has(t.name));
   return {
     format: 'sparrow',
-    version: VERSION_MAJOR,
+    version: header.versionMajor,
     bytes: header.fileBytes,
     params: weights.reduce((a, t) => a + t.params, 0),
     nonzero: weights.reduce((a, t) => a + t.nonzero, 0),
