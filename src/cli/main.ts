@@ -159,6 +159,12 @@ function toNpy(t: Tensor): Uint8Array {
  * from `npy:`): the first `n` records of `spec`, preprocessed as the model will be; one record
  * per batch when the model's batch dimension is fixed, else batches of 32.
  */
+/** --floats: float32 | float16. */
+function parseFloats(v: string): 'float32' | 'float16' {
+  if (v === 'float32' || v === 'float16') return v;
+  throw new SparrowError('invalid_argument', `--floats must be float32 or float16, got "${v}"`);
+}
+
 /** --codec: huffman → the default codecs (0..3), rans → codec 4 allowed as well. */
 function parseCoder(v: string): readonly Int8CodecId[] {
   if (v === 'huffman') return DEFAULT_INT8_CODECS;
@@ -475,6 +481,11 @@ function buildProgram(out: (s: string) => void): Command {
         'fewest digits of their float32: ResNet-20 15.4 -> 10.3 KB) or deflate (short, and the metadata block deflated: ' +
         'a version-2 file, 2.3 KB) (default: deflate with --target-size, else plain)',
     )
+    .option(
+      '--floats <type>',
+      "float32 or float16: biases and the int8 weights' per-channel scales stored as binary16 where they stay finite " +
+        '(ResNet-20: 2.8 KB less) (default: float16 with --target-size, else float32)',
+    )
     .option('--mean <a,b,c>', "per-channel mean after pixel/255, stored as the model's preprocessing (default: none)")
     .option('--std <a,b,c>', 'per-channel std, stored likewise (default: none)')
     .option(
@@ -507,6 +518,7 @@ function buildProgram(out: (s: string) => void): Command {
           activations?: string;
           codec?: string;
           metadata?: string;
+          floats?: string;
           targetSize?: string;
           mean?: string;
           std?: string;
@@ -536,6 +548,7 @@ function buildProgram(out: (s: string) => void): Command {
           ...(o.targetSize !== undefined ? { targetBytes: parseSize(o.targetSize) } : {}),
           ...(o.codec !== undefined ? { int8Codecs: parseCoder(o.codec) } : {}),
           ...(o.metadata !== undefined ? { metadata: o.metadata as MetadataMode } : {}),
+          ...(o.floats !== undefined ? { floats: parseFloats(o.floats) } : {}),
         };
         const calibN = num(o.calibN, '--calib-n');
         if (!Number.isInteger(calibN) || calibN < 1)

@@ -12,6 +12,7 @@
 // shape, attribute and op is checked, and shapes are inferred again (and compared with declared
 // outputs); anything inconsistent is SparrowError('corrupt_metadata'), an op the registry lacks
 // is SparrowError('unsupported_op') naming op, opset and node. Plain TS (browser/Worker safe).
+import { floatsOfHalves, fromHalf, halvesOf } from './half.js';
 import { SparrowError } from '../errors.js';
 import { packTensors, type PackTensor } from './pack.js';
 import { decodeInt8Ref, type Int8CodecId } from '../codec/int8.js';
@@ -344,7 +345,22 @@ export function constantOrder(graph: Graph): string[] {
  * int8/uint8; bool as uint8 with `valueDtype: 'bool'`), or, for the values in `quantized`,
  * the int8 weight with its `quant` followed by its float32 scales (`<value>.scale`, made unique).
  */
-export function graphTensors(graph: Graph, quantized: ReadonlyMap<string, QuantizedWeight> = new Map()): PackTensor[] {
+export function graphTensors(
+  graph: Graph,
+  quantized: ReadonlyMap<string, QuantizedWeight> = new Map(),
+  opts: { halfFloats?: boolean } = {},
+): PackTensor[] {
+  // halfFloats: float32 constants and scales as binary16 (uint16 + valueDtype 'float16') when
+  // every value stays finite (scales: positive and normal) — half the bytes of biases and scales
+  const half = (x: Float32Array, positive: boolean): Uint16Array | undefined => {
+    if (!opts.halfFloats) return undefined;
+    const h = halvesOf(x);
+    for (let i = 0; i < x.length; i++) {
+      const y = fromHalf(h[i]!);
+      if (Number.isFinite(x[i]!) !== Number.isFinite(y) || (positive && !(y >= 2 ** -14))) return undefined;
+    }
+    return h;
+  };
   const order = constantLayout(graph, quantized).sections;
   const used = new Set<string>(graph.values.keys());
   const out: PackTensor[] = [];
@@ -364,14 +380,27 @@ export function graphTensors(graph: Graph, quantized: ReadonlyMap<string, Quanti
       used.add(scale);
       const quant: QuantJson = { axis: qw.axis, scale, i7: fitsInt7(qw.q) };
       out.push({ name, shape: [...t.dims], data: qw.q, extra: { quant } });
-      out.push({ name: scale, shape: [qw.scales.length], data: qw.scales });
+      const hs = half(qw.scales, true);
+      out.push(
+        hs
+          ? { name: scale, shape: [qw.scales.length], data: hs, extra: { valueDtype: 'float16' } }
+          : { name: scale, shape: [qw.scales.length], data: qw.scales },
+      );
       continue;
     }
     switch (t.dtype) {
       case 'bool':
         out.push({ name, shape: [...t.dims], data: t.data as Uint8Array, extra: { valueDtype: 'bool' } });
         break;
-      case 'float32':
+      case 'float32': {
+        const h = half(t.data as Float32Array, false);
+        out.push(
+          h
+            ? { name, shape: [...t.dims], data: h, extra: { valueDtype: 'float16' } }
+            : { name, shape: [...t.dims], data: t.data as Float32Array },
+        );
+        break;
+      }
       case 'int64':
       case 'int32':
       case 'int8':
@@ -390,11 +419,13 @@ export interface WriteGraphOptions extends GraphJsonOptions {
   meta?: Partial<SparrowMeta>;
   /** int8 codecs allowed (default: the Huffman family; include 4 for rANS) */
   int8Codecs?: readonly Int8CodecId[];
+  /** float32 constants and int8 scales stored as float16 where they stay finite (graphTensors) */
+  halfFloats?: boolean;
 }
 
 /** A complete `.sparrow` file of a graph: graph JSON, constants as sections (int8 ones entropy-coded). */
 export function writeGraphContainer(graph: Graph, opts: WriteGraphOptions = {}): Uint8Array {
-  const tensors = graphTensors(graph, opts.quantized);
+  const tensors = graphTensors(graph, opts.quantized, opts.halfFloats ? { halfFloats: true } : {});
   return packTensors(tensors, { ...opts.meta, graph: graphToJson(graph, opts) }, opts.int8Codecs ? { int8Codecs: opts.int8Codecs } : {})
     .bytes;
 }
@@ -747,8 +778,9 @@ export function graphFromMeta(
   const codedMap = new Map<string, CodedInt8>();
   meta.tensors.forEach((t, i) => {
     if (scaleNames.has(t.name)) {
-      if (t.value !== undefined || t.quant !== undefined || t.valueDtype !== undefined)
-        throw corrupt(`scale tensor '${t.name}' is also a graph value`);
+      if (t.value !== undefined || t.quant !== undefined) throw corrupt(`scale tensor '${t.name}' is also a graph value`);
+      if (t.valueDtype !== undefined && !(t.valueDtype === 'float16' && t.dtype === 'uint16'))
+        throw corrupt(`scale tensor '${t.name}': valueDtype ${show(t.valueDtype)} (${t.dtype}) is not float16 stored as uint16`);
       return;
     }
     if (t.value === null) return; // not part of the graph
@@ -771,10 +803,11 @@ export function graphFromMeta(
       if (!Number.isInteger(axis) || (axis as number) < 0 || (axis as number) >= t.shape.length)
         throw corrupt(`${what}: quant.axis ${show(axis)} is out of range for shape [${t.shape}]`);
       const C = t.shape[axis as number]!;
-      if (s.t.dtype !== 'float32' || s.t.shape.length !== 1 || s.t.shape[0] !== C) {
-        throw corrupt(`${what}: scale tensor '${s.t.name}' is ${s.t.dtype} [${s.t.shape}], expected float32 [${C}]`);
+      const halfScales = s.t.valueDtype === 'float16';
+      if ((s.t.dtype !== 'float32' && !halfScales) || s.t.shape.length !== 1 || s.t.shape[0] !== C) {
+        throw corrupt(`${what}: scale tensor '${s.t.name}' is ${s.t.dtype} [${s.t.shape}], expected float32 (or float16) [${C}]`);
       }
-      const scales = section(s.i) as Float32Array;
+      const scales = halfScales ? floatsOfHalves(section(s.i) as Uint16Array) : (section(s.i) as Float32Array);
       for (let c = 0; c < C; c++) {
         if (!(Number.isFinite(scales[c]!) && scales[c]! > 0))
           throw corrupt(`${what}: scale ${c} is ${scales[c]}, must be finite and positive`);
@@ -813,7 +846,12 @@ export function graphFromMeta(
       return;
     }
     let dtype: TensorDType;
-    if (t.valueDtype === 'bool') {
+    let values = data;
+    if (t.valueDtype === 'float16') {
+      if (t.dtype !== 'uint16') throw corrupt(`${what}: a float16 constant is stored as uint16, not ${t.dtype}`);
+      dtype = 'float32';
+      values = floatsOfHalves(data as Uint16Array);
+    } else if (t.valueDtype === 'bool') {
       if (t.dtype !== 'uint8') throw corrupt(`${what}: a bool constant is stored as uint8, not ${t.dtype}`);
       dtype = 'bool';
     } else if (t.valueDtype !== undefined) {
@@ -826,7 +864,7 @@ export function graphFromMeta(
     const dims = [...t.shape];
     define(
       value,
-      { name: value, info: { dtype, dims: [...dims] }, const: { dtype, dims, data: asTensorData(data, dtype, what) } },
+      { name: value, info: { dtype, dims: [...dims] }, const: { dtype, dims, data: asTensorData(values, dtype, what) } },
       'constant',
     );
   });

@@ -27,8 +27,8 @@ export interface CompressionRecord {
   sparsity: number;
   weightBits: number;
   activations: 'dynamic' | 'static';
-  /** 'float32': biases are stored as float32 (int32 biases come with the int8 engine) */
-  bias: 'float32';
+  /** biases as stored: float32, or float16 (WriteModelOptions.halfFloats); int32 biases come with the int8 engine */
+  bias: 'float32' | 'float16';
   calib?: { spec: string; n: number };
   [extra: string]: unknown;
 }
@@ -159,6 +159,8 @@ export interface WriteModelOptions {
    * Every other internal value is written unnamed (src/format/graph.ts).
    */
   keepNames?: Iterable<string>;
+  /** float32 constants (biases) and int8 scales stored as float16 where they stay finite (docs/format.md valueDtype) */
+  halfFloats?: boolean;
 }
 
 /** A `.sparrow` model file of an (optimized) graph. */
@@ -171,6 +173,7 @@ export function writeSparrowModel(graph: Graph, opts: WriteModelOptions = {}): U
   return writeGraphContainer(graph, {
     ...(opts.quantized ? { quantized: opts.quantized } : {}),
     ...(opts.int8Codecs ? { int8Codecs: opts.int8Codecs } : {}),
+    ...(opts.halfFloats ? { halfFloats: true } : {}),
     keepNames,
     meta: {
       ...opts.meta,
