@@ -334,6 +334,8 @@ export function formatCompressSummary(
     bytes: number;
     activations: string;
     ranges: number;
+    /** how biases were stored (default float32) */
+    bias?: string;
   },
 ): string {
   const bits = (levels: number): number => Math.max(1, Math.ceil(Math.log2(Math.max(2, levels))));
@@ -373,7 +375,7 @@ export function formatCompressSummary(
     '',
     `${layers.length} weight tensors, ${how}; int8 per output channel${shared}; overall density ${(params ? nonzero / params : 1).toFixed(3)}.`,
     `${dense.length} stayed dense${dense.length ? `: ${dense.map((l) => l.node || l.value).join(', ')}` : ''}.`,
-    `${act}; biases float32; float weights not stored.`,
+    `${act}; biases ${o.bias ?? 'float32'}; float weights not stored.`,
   ].join('\n');
 }
 
@@ -745,6 +747,10 @@ function buildProgram(out: (s: string) => void): Command {
                 bytes: stored.length,
                 activations: base.activations,
                 ranges: activationRangeCount(stored),
+                bias:
+                  (base.floats ?? (base.targetBytes !== undefined ? 'float16' : 'float32')) === 'float16'
+                    ? 'float16 where finite'
+                    : 'float32',
               }) +
               defaultsNote +
               (text ? `\n${text.kind} tokenizer stored (${text.tokenizer.length} bytes).` : ''),

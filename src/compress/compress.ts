@@ -583,6 +583,8 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     // aim a little under: the sequential pass codes slightly differently from the estimates
     let lastSize = 0;
     let slack = Math.ceil(0.004 * (opts.targetBytes ?? 0));
+    let best:
+      { outGraph: Graph; allocation: typeof allocation; quantized: Map<string, QuantizedWeight>; reports: LayerReport[] } | undefined;
     for (let attempt = 0; ; attempt++) {
       let candidateOf = uniform;
       if (sized) {
@@ -662,8 +664,23 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
       }).length;
       if (process.env['SPARROW_DEBUG']) process.stderr.write(`size target: attempt ${attempt}, ${size} bytes (slack ${slack})\n`);
       lastSize = size;
-      if (size <= opts.targetBytes!) break;
-      slack += size - opts.targetBytes! + Math.ceil(0.002 * opts.targetBytes!);
+      const target = opts.targetBytes!;
+      if (size > target && best) {
+        // the second try at using an undershoot overshot: keep the first
+        ({ outGraph, allocation } = best);
+        quantized.clear();
+        for (const [k, q] of best.quantized) quantized.set(k, q);
+        reports.splice(0, reports.length, ...best.reports);
+        break;
+      }
+      if (size <= target) {
+        // well under (the estimates were pessimistic): one more pass with the bytes left
+        if (attempt > 0 || best || target - size <= Math.ceil(0.003 * target)) break;
+        best = { outGraph, allocation, quantized: new Map(quantized), reports: [...reports] };
+        slack -= target - size - Math.ceil(0.001 * target);
+        continue;
+      }
+      slack += size - target + Math.ceil(0.002 * target);
     }
   } else {
     // global magnitude: one threshold over every pruned layer (the dense ends excluded), as

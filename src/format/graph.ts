@@ -351,7 +351,8 @@ export function graphTensors(
   opts: { halfFloats?: boolean } = {},
 ): PackTensor[] {
   // halfFloats: float32 constants and scales as binary16 (uint16 + valueDtype 'float16') when
-  // every value stays finite (scales: positive and normal) — half the bytes of biases and scales
+  // every value stays finite (scales: positive normal halves; a near-dead channel's scale below 2^-14 keeps its tensor float32:
+  // as subnormal halves, ResNet-20 measured 79.98 % vs 80.23 %) — half the bytes of biases and scales
   const half = (x: Float32Array, positive: boolean): Uint16Array | undefined => {
     if (!opts.halfFloats) return undefined;
     const h = halvesOf(x);
