@@ -6,7 +6,7 @@
 // (codecs 0..3, the smallest per tensor: what `sparrow compress` stores by default) and rANS
 // (codec 4 on every tensor, what `codecs: [CODEC_RANS]` stores).
 import zlib from 'node:zlib';
-import { CODEC_NAMES, CODEC_RANS, encodeInt8, type EncodedInt8 } from '../codec/int8.js';
+import { CODEC_NAMES, CODEC_RANS_LANES, encodeInt8, type EncodedInt8 } from '../codec/int8.js';
 import { SparrowError } from '../errors.js';
 import { loadWasmNode } from '../wasm/node.js';
 import type { SparrowWasm } from '../wasm/gateway.js';
@@ -59,7 +59,7 @@ export async function runCodecBench(opts: { models?: string[]; sparsities?: numb
       const coding = (w: { q: Int8Array; dims: number[] }) => ({ cols: w.q.length / w.dims[0]!, dims: w.dims });
       const enc = weights.map((w) => ({ w, e: encodeInt8(w.q, coding(w)) })); // the default coders
       const huf = weights.map((w) => ({ w, e: encodeInt8(w.q, { ...coding(w), codecs: [0, 1, 2, 3] }) }));
-      const rns = weights.map((w) => ({ w, e: encodeInt8(w.q, { ...coding(w), codecs: [CODEC_RANS] }) }));
+      const rns = weights.map((w) => ({ w, e: encodeInt8(w.q, { ...coding(w), codecs: [CODEC_RANS_LANES] }) }));
       const items = (xs: { w: { name: string; q: Int8Array }; e: EncodedInt8 }[]) =>
         xs.map(({ w, e }) => ({ name: w.name, codec: e.codec, payload: e.payload, expected: w.q }));
       const sum = (xs: { e: EncodedInt8 }[], f: (e: EncodedInt8) => number) => xs.reduce((a, { e }) => a + f(e), 0);
