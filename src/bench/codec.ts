@@ -4,7 +4,7 @@
 // Two coders side by side, each with its size, ratio to the order-0 bound plus tables, ratio to
 // brotli-11 and WASM decode speed vs zlib inflate (same run, interleaved): the Huffman codecs
 // (codecs 0..3, the smallest per tensor: what `sparrow compress` stores by default) and rANS
-// (codec 4 on every tensor, what `codecs: [CODEC_RANS]` stores).
+// (codec 5 "rans-lanes" on every tensor, what `codecs: [CODEC_RANS_LANES]` stores).
 import zlib from 'node:zlib';
 import { CODEC_NAMES, CODEC_RANS_LANES, encodeInt8, type EncodedInt8 } from '../codec/int8.js';
 import { SparrowError } from '../errors.js';
@@ -43,7 +43,7 @@ export interface CodecCase {
   codecs: Record<string, number>;
   /** codecs 0..3 (Huffman family, the default): bytes, tables, Σ n·H/8 of their streams, WASM decode in the same run */
   huffman: CoderFigures;
-  /** codec 4 (rANS) on every tensor */
+  /** codec 5 (rANS, 8 lanes) on every tensor */
   rans: CoderFigures;
 }
 
@@ -231,7 +231,7 @@ export async function main(argv: string[]): Promise<number> {
       'bytes: coded int8 payloads; /(H+tables): bytes over Σ n·H/8 of the coded streams plus their tables and headers;\n' +
         'brotli-11: of the same int8 bytes concatenated; MB/s: WASM decoder, decoded bytes/s; inflate: Node zlib of the deflate-9 bytes;\n' +
         'x zlib: MB/s over inflate MB/s, all decoders interleaved in the same run. huffman: the smallest of codecs 0..3 per tensor\n' +
-        '(the default); rans: codec 4 on every tensor (H: order-0 per stream and per context: magnitudes by the previous one, signs by neighbours).\n',
+        '(the default); rans: codec 5 on every tensor (H: order-0 per context: magnitudes by left+up, signs by neighbours).\n',
     );
   }
   return 0;

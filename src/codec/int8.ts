@@ -27,15 +27,16 @@ export const ALL_INT8_CODECS: readonly Int8CodecId[] = [
 ];
 /**
  * `sparrow compress --codec rans`: the Huffman codecs and codec 5 (rans-lanes), the smallest
- * per tensor. Codec 4 is left out: codec 5 decodes 3–4× faster at ≤ 50 % sparsity for
- * 0.1–0.5 % more bytes (docs/compression.md); callers may still allow it (ALL_INT8_CODECS).
+ * per tensor. Codec 4 is left out: codec 5 decodes 2–4× faster at ≤ 50 % sparsity (about as
+ * fast at 70 %, half as fast at 90 %) for 0.1–0.4 % more bytes (docs/compression.md); callers
+ * may still allow it (ALL_INT8_CODECS).
  */
 export const RANS_INT8_CODECS: readonly Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, CODEC_RANS_LANES];
 /**
- * What encodeInt8 tries unless told otherwise: the Huffman codecs. rANS (codec 4) is 0.2–3 %
- * smaller but its WASM decoder is 3–10× slower than the Huffman ones and slower than native
- * inflate (`npm run bench:codec`), so a model only uses it when asked (`codecs` including
- * CODEC_RANS).
+ * What encodeInt8 tries unless told otherwise: the Huffman codecs. rANS (codecs 4 and 5) is
+ * 0.2–3 % smaller but its WASM decoders are 2.5–10× slower than the Huffman ones and slower
+ * than native inflate (`npm run bench:codec`), so a model only uses it when asked (`codecs`
+ * including CODEC_RANS or CODEC_RANS_LANES).
  */
 export const DEFAULT_INT8_CODECS: readonly Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS];
 
