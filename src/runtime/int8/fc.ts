@@ -59,7 +59,7 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
     const work = ex.qs8_fc_work_bytes(K) + 16;
     const nx = M * K,
       workA = (work + 31) & ~15;
-    L.layer({ node: n.name, op: n.op, kernel: 'qs8_dynfc_f32__wasmsimd', density: round3(density), io: st.io });
+    L.layer({ node: n.name, op: n.op, kernel: 'qs8_dynfc_f32__wasmsimd', density: round3(density), io: st.io }, wpl);
     L.step(n, {
       reads: [xin],
       writes: [y],
@@ -124,13 +124,16 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
   const qp = putChannelParams(WM, out, L.alloc);
   const wpl = L.scalar ? undefined : E.placed(w, sparse ? 'csr' : 'raw');
   const workB = ex.qs8_fc_work_bytes(K);
-  L.layer({
-    node: n.name,
-    op: n.op,
-    kernel: L.scalar ? 'qs8FcRef' : sparse ? 'qs8_spfc_1x1__scalar' : 'qs8_fc_1x4c8__wasmsimd',
-    density: round3(density),
-    io: st.io,
-  });
+  L.layer(
+    {
+      node: n.name,
+      op: n.op,
+      kernel: L.scalar ? 'qs8FcRef' : sparse ? 'qs8_spfc_1x1__scalar' : 'qs8_fc_1x4c8__wasmsimd',
+      density: round3(density),
+      io: st.io,
+    },
+    wpl,
+  );
   L.layerStep(n, xin, y, {
     workBytes: workB,
     zx: out.zx,
