@@ -223,6 +223,20 @@ export interface WasmExports {
   qs8_conv2d_4x8c4__wasmrelaxed(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32;
   /** assembly/int8/relaxed/qs8_conv2d_4x8c4_range__wasmrelaxed */
   qs8_conv2d_4x8c4_range__wasmrelaxed(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize, n0: i32, n1: i32): i32;
+  /** assembly/int8/relaxed/qs8_conv2d_4x8c4_part__wasmrelaxed */
+  qs8_conv2d_4x8c4_part__wasmrelaxed(
+    g: usize,
+    q: usize,
+    x: usize,
+    wp: usize,
+    qp: usize,
+    y: usize,
+    work: usize,
+    n0: i32,
+    n1: i32,
+    p0: i32,
+    p1: i32,
+  ): i32;
   /** assembly/int8/winograd/qs8_wino2x2_3x3__wasmsimd */
   qs8_wino2x2_3x3__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32;
   /** assembly/int8/winograd/qs8_wino_work_bytes */
