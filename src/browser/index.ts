@@ -175,6 +175,8 @@ export interface BrowserModel {
   readonly session: Session;
   /** threads that run the model (1 unless numThreads > 1 was asked and threads can run here) */
   readonly threads: number;
+  /** the thread pool's counts (jobs, calls, calls run by helpers) when threads > 1, else null */
+  readonly threadStats: { jobs: number; calls: number; helperCalls: number } | null;
   /** stops the helper threads (numThreads > 1); the model cannot run afterwards */
   dispose(): void;
   /** runs the model; feeds as Session.run */
@@ -460,6 +462,9 @@ export async function createModel(dl: SparrowDownload, opts: ModelOptions = {}):
     wasm: { streaming: wasm.streaming, cached },
     session: s,
     threads,
+    get threadStats() {
+      return pool ? { ...pool.stats } : null;
+    },
     dispose(): void {
       pool?.dispose();
     },
