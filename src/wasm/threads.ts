@@ -147,12 +147,13 @@ export function sparrowHelper(
       const v = Atomics.load(i32, base + 1);
       if ((v & ~0xfff) !== tag) break; // a newer job, or the last call claimed
       const job = Atomics.load(i32, base + 8 + (s & 1)) >>> 0;
-      if (job + 32 > f64.byteLength) {
+      const k = v & 0xfff;
+      const h = job >>> 3;
+      // a call is 2 + CALL_ARGS (11) f64
+      if ((h + 3 + (k + 1) * 13) * 8 > f64.byteLength) {
         i32 = new Int32Array(data.memory.buffer); // memory grew since
         f64 = new Float64Array(data.memory.buffer);
       }
-      const k = v & 0xfff;
-      const h = job >>> 3;
       if (k >= f64[h]!) break;
       if (Atomics.compareExchange(i32, base + 1, v, v + 1) !== v) continue;
       let status = 0;
