@@ -53,7 +53,12 @@ export interface ThreadCall {
 export interface ThreadPool {
   readonly size: number;
   /** jobs run, their calls, and the calls helpers ran (the rest ran on the calling thread) */
-  readonly stats: { jobs: number; calls: number; helperCalls: number };
+  /**
+   * jobs run, their calls, the calls helpers ran (the rest ran on the calling thread), joins that
+   * stalled (a helper's call outlasted SOLO_AFTER_MS and twice the caller's share) and jobs run
+   * on the calling thread alone after a stall
+   */
+  readonly stats: { jobs: number; calls: number; helperCalls: number; stalls: number; soloJobs: number };
   /** bytes of a job of `calls` calls (jobs live in memory the caller owns: a plan's scratch) */
   jobBytes(calls: number): number;
   /**
@@ -85,6 +90,10 @@ const ERR_THROW = -1000;
 export const SPIN_MS = 2;
 /** how long the main thread waits for a helper before it gives up (ms): a dead helper must not hang a run */
 const STALL_MS = 20_000;
+/** a join that waited longer than this (ms) and than twice the caller's own share stalled ... */
+export const SOLO_AFTER_MS = 1;
+/** ... and the next SOLO_JOBS jobs run on the calling thread alone */
+export const SOLO_JOBS = 256;
 
 /** Does this module import its memory (the threads builds)? */
 export function importsMemory(module: WebAssembly.Module): boolean {
@@ -182,7 +191,9 @@ parentPort.once('message', (d) => { try { sparrowHelper(d, () => parentPort.post
 
 class WasmThreadPool implements ThreadPool {
   readonly size: number;
-  readonly stats = { jobs: 0, calls: 0, helperCalls: 0 };
+  readonly stats = { jobs: 0, calls: 0, helperCalls: 0, stalls: 0, soloJobs: 0 };
+  /** jobs left to run on this thread alone (after a stalled join) */
+  #solo = 0;
   #seq = 0;
   #dead = false;
   readonly #helpers: HelperPort[];
@@ -222,7 +233,21 @@ class WasmThreadPool implements ThreadPool {
       f[p + 1] = c.args.length;
       for (let a = 0; a < c.args.length; a++) f[p + 2 + a] = c.args[a]!;
     }
+    if (this.#solo > 0) {
+      // a helper stalled a recent join (descheduled: more threads want the cores than there are):
+      // this thread alone for a while, then the helpers again
+      this.#solo--;
+      this.stats.jobs++;
+      this.stats.calls += n;
+      this.stats.soloJobs++;
+      for (const c of calls) {
+        const st = this.#ex[c.fn]!(...c.args);
+        if (st < 0) throw new SparrowError('internal', `${c.fn} returned status ${st}`);
+      }
+      return;
+    }
     const b = this.#ctl >> 2;
+    const t0 = performance.now();
     const seq = (this.#seq = (this.#seq + 1) & 0x3fffffff);
     const tag = (seq & 0xfffff) << 12;
     Atomics.store(i32, b + 8 + (seq & 1), at);
@@ -250,16 +275,19 @@ class WasmThreadPool implements ThreadPool {
       Atomics.add(i32, b + 2, 1);
     }
     // join: the helpers' claimed calls write into memory the caller owns
-    let spins = 0,
-      t0 = 0;
-    while (Atomics.load(i32, b + 2) !== n) {
-      if ((++spins & 0xffff) === 0) {
-        const t = performance.now();
-        if (!t0) t0 = t;
-        else if (t - t0 > STALL_MS) {
+    if (Atomics.load(i32, b + 2) !== n) {
+      const t1 = performance.now();
+      let spins = 0;
+      while (Atomics.load(i32, b + 2) !== n) {
+        if ((++spins & 0xffff) === 0 && performance.now() - t1 > STALL_MS) {
           this.#dead = true;
           throw new SparrowError('internal', `a WASM helper thread did not finish its call within ${STALL_MS} ms`);
         }
+      }
+      const wait = performance.now() - t1;
+      if (wait > SOLO_AFTER_MS && wait > 2 * (t1 - t0)) {
+        this.stats.stalls++;
+        this.#solo = SOLO_JOBS;
       }
     }
     this.stats.jobs++;
