@@ -55,10 +55,11 @@ export interface ThreadPool {
   /** jobs run, their calls, and the calls helpers ran (the rest ran on the calling thread) */
   /**
    * jobs run, their calls, the calls helpers ran (the rest ran on the calling thread), joins that
-   * stalled (a helper's call outlasted SOLO_AFTER_MS and twice the caller's share) and jobs run
-   * on the calling thread alone after a stall
+   * stalled (a helper's call outlasted SOLO_AFTER_MS and twice the caller's share), windows of
+   * WINDOW_JOBS jobs where the helpers ran less than half their share of the calls (they did not
+   * get the cores), and jobs run on the calling thread alone after either
    */
-  readonly stats: { jobs: number; calls: number; helperCalls: number; stalls: number; soloJobs: number };
+  readonly stats: { jobs: number; calls: number; helperCalls: number; stalls: number; starved: number; soloJobs: number };
   /** bytes of a job of `calls` calls (jobs live in memory the caller owns: a plan's scratch) */
   jobBytes(calls: number): number;
   /**
@@ -94,6 +95,8 @@ const STALL_MS = 20_000;
 export const SOLO_AFTER_MS = 1;
 /** ... and the next SOLO_JOBS jobs run on the calling thread alone */
 export const SOLO_JOBS = 256;
+/** jobs (of at least `size` calls) over which the helpers' share of the calls is checked */
+export const WINDOW_JOBS = 64;
 
 /** Does this module import its memory (the threads builds)? */
 export function importsMemory(module: WebAssembly.Module): boolean {
@@ -191,7 +194,9 @@ parentPort.once('message', (d) => { try { sparrowHelper(d, () => parentPort.post
 
 class WasmThreadPool implements ThreadPool {
   readonly size: number;
-  readonly stats = { jobs: 0, calls: 0, helperCalls: 0, stalls: 0, soloJobs: 0 };
+  readonly stats = { jobs: 0, calls: 0, helperCalls: 0, stalls: 0, starved: 0, soloJobs: 0 };
+  /** the current window: jobs of at least `size` calls, their calls, the helpers' calls */
+  #win = { jobs: 0, calls: 0, helper: 0 };
   /** jobs left to run on this thread alone (after a stalled join) */
   #solo = 0;
   #seq = 0;
@@ -293,6 +298,21 @@ class WasmThreadPool implements ThreadPool {
     this.stats.jobs++;
     this.stats.calls += n;
     this.stats.helperCalls += n - mine;
+    if (n >= this.size && this.#solo === 0) {
+      // helpers that barely get to claim calls are not running beside this thread (the cores are
+      // taken): their spinning only takes CPU from it, so this thread runs alone for a while
+      const w = this.#win;
+      w.jobs++;
+      w.calls += n;
+      w.helper += n - mine;
+      if (w.jobs >= WINDOW_JOBS) {
+        if (w.helper < (0.5 * w.calls * (this.size - 1)) / this.size) {
+          this.stats.starved++;
+          this.#solo = SOLO_JOBS;
+        }
+        this.#win = { jobs: 0, calls: 0, helper: 0 };
+      }
+    }
     if (error !== undefined) throw error;
     const st = Atomics.load(i32, b + 3);
     if (st < 0)
