@@ -88,6 +88,29 @@ describe('threads: numThreads > 1 gives the one-thread bits', () => {
       }
     });
 
+  it('a helper that never runs: the calling thread claims every call (no hang, same bits), then runs alone (starved window)', async () => {
+    const idle: SpawnHelper = () => ({ postMessage: () => undefined, ready: Promise.resolve(), terminate: () => undefined });
+    let wasm: SparrowWasm | undefined;
+    const s = await Session.fromSparrow(S7, {
+      engine: 'sparrow-int8',
+      wasmModule: threaded,
+      relaxed: true,
+      instantiate: async (m) => (wasm = await instantiateThreaded(m, 2, idle)),
+    });
+    const one = await Session.fromSparrow(S7, { engine: 'sparrow-int8', wasmModule: plain, relaxed: true });
+    const name = one.inputNames[0]!,
+      out = one.outputNames[0]!;
+    for (let r = 0; r < 5; r++) {
+      const x = images(1, 90 + r);
+      expect(bits((await s.run({ [name]: x }))[out]!)).toEqual(bits((await one.run({ [name]: x }))[out]!));
+    }
+    const st = wasm!.pool!.stats;
+    expect(st.helperCalls).toBe(0);
+    // 19 jobs of 2 calls per run: the first 64-job window finds the helper's share 0
+    expect(st.starved).toBe(1);
+    expect(st.soloJobs).toBe(5 * 19 - 64);
+  });
+
   it('a kernel that refuses its arguments in a helper fails the run (SparrowError internal), and the pool stays usable', async () => {
     const t = await threadedSession(2, { relaxed: true });
     const w = t.w();
