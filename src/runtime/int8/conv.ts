@@ -9,7 +9,6 @@ import { convGeometry, type ConvGeometry } from '../../kernels/f32.js';
 import { pickQs8ConvKernel, planQs8Conv, putChannelParams, QS8_CONV_C4, type AnyQs8ConvKernel, type Qs8Out } from '../../kernels/int8.js';
 import { qs8Conv2dRef } from '../../kernels/int8_ref.js';
 import type { PlaceFormat } from '../engine_int8.js';
-import type { SparrowWasm } from '../../wasm/gateway.js';
 import type { ThreadCall, ThreadFn, ThreadPool } from '../../wasm/threads.js';
 import { align16, layerIo, reader, round3, type Int8Lower } from './lower.js';
 
