@@ -4,7 +4,8 @@
 // threads (whole images, or the c4 kernel's output pixels) must give the same bits.
 //   - ResNet-20 (7-bit weights), c4 kernel (relaxed: true, the plain build's exact sums): batch
 //     1 and 3 split by pixels, batch 2 and 4 by images; 2 and 3 threads;
-//   - the c2 / Winograd kernels (relaxed: false): batch 2 split by images, batch 1 on one thread;
+//   - the c2 / Winograd kernels (relaxed: false): c2 convs split by pixels like c4, Winograd by
+//     images (batch 1: one thread);
 //   - the helpers really ran (jobs counted), a kernel status < 0 in a helper throws, and the
 //     part kernel refuses ranges that are not panel-aligned.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +20,8 @@ import type { Tensor } from '../src/ops/types.js';
 import { lcg } from './helpers/tensors.js';
 
 const S7 = new Uint8Array(readFileSync(new URL('./fixtures/int8/resnet20.static7.sparrow', import.meta.url)));
+/** the kernels whose output pixels split over threads (the rest split by images only) */
+const PIXEL_KERNELS = ['qs8_conv2d_4x8c4__wasmrelaxed', 'qs8_conv2d_4x8c2__wasmsimd'];
 const THREADS_WASM = new URL('../build/sparrow.threads.wasm', import.meta.url);
 
 const spawnNode: SpawnHelper = () => {
@@ -66,7 +69,7 @@ async function threadedSession(n: number, o: SessionOptions): Promise<{ s: Sessi
 
 describe('threads: numThreads > 1 gives the one-thread bits', () => {
   for (const relaxed of [true, false])
-    it(`ResNet-20 7-bit, ${relaxed ? 'c4 kernel (pixels / images)' : 'c2 + Winograd kernels (images)'}, 2 and 3 threads`, async () => {
+    it(`ResNet-20 7-bit, ${relaxed ? 'c4 kernel (pixels / images)' : 'c2 (pixels / images) + Winograd (images) kernels'}, 2 and 3 threads`, async () => {
       const one = await Session.fromSparrow(S7, { engine: 'sparrow-int8', wasmModule: plain, relaxed });
       for (const n of [2, 3]) {
         const t = await threadedSession(n, { relaxed });
@@ -80,8 +83,11 @@ describe('threads: numThreads > 1 gives the one-thread bits', () => {
           const got = (await t.s.run({ [name]: x }))[one.outputNames[0]!]!;
           expect(got.dims).toEqual(want.dims);
           expect(bits(got), `${n} threads, batch ${b}`).toEqual(bits(want));
-          // ResNet-20's 19 convs: a call per image, or n per image where it splits by pixels
-          expect(stats.calls - before, `${n} threads, batch ${b}: calls`).toBe(19 * b * (relaxed && b % n !== 0 ? n : 1));
+          // ResNet-20's 19 convs: a call per image, or n per image where a c4 / c2 conv splits by pixels
+          const convs = t.s.report!.int8!.layers.filter((l) => l.op === 'Conv' || l.op.endsWith('FusedConv'));
+          expect(convs.length).toBe(19);
+          const perImage = convs.reduce((a, l) => a + (PIXEL_KERNELS.includes(l.kernel) && b % n !== 0 ? n : 1), 0);
+          expect(stats.calls - before, `${n} threads, batch ${b}: calls`).toBe(b * perImage);
         }
         // the helpers ran some of them (they claim calls as they come: how many depends on the machine)
         expect(t.w().pool!.stats.helperCalls).toBeGreaterThan(0);

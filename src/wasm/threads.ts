@@ -31,6 +31,7 @@ import { SparrowWasm } from './gateway.js';
 /** The kernels a helper may call (a job names them by index). */
 export const THREAD_FNS = [
   'qs8_conv2d_4x8c4_part__wasmrelaxed',
+  'qs8_conv2d_4x8c2_part__wasmsimd',
   'qs8_conv2d_4x8c4__wasmrelaxed',
   'qs8_conv2d_4x8c2__wasmsimd',
   'qs8_wino2x2_3x3__wasmsimd',

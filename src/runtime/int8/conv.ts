@@ -120,13 +120,19 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   return true;
 }
 
+/** The output-pixel range variant of a conv kernel: its name and the arguments after the whole kernel's. */
+const PIXEL_PARTS: Record<string, (Ng: number, p0: number, p1: number) => { fn: ThreadFn; extra: number[] }> = {
+  [QS8_CONV_C4.name]: (Ng, p0, p1) => ({ fn: 'qs8_conv2d_4x8c4_part__wasmrelaxed', extra: [0, Ng, p0, p1] }),
+  qs8_conv2d_4x8c2__wasmsimd: (_Ng, p0, p1) => ({ fn: 'qs8_conv2d_4x8c2_part__wasmsimd', extra: [p0, p1] }),
+};
+
 /**
  * How a conv layer of a batch of B images splits over a pool of T threads: B ≥ T and B a
- * multiple of T (or a kernel without a pixel range): one call per image; else, for the c4
- * kernel, every image in T parts of its output pixels (panels of 8 split evenly:
- * qs8_conv2d_4x8c4_part); else one call per image too (B < T: some threads idle). The threads
- * claim the calls (src/wasm/threads.ts), each with its own kernel workspace (`wb` bytes apart);
- * the job follows the T workspaces.
+ * multiple of T (or a kernel without a pixel range): one call per image; else, for the c4 and
+ * c2 kernels, every image in T parts of its output pixels (panels of 8 split evenly:
+ * qs8_conv2d_4x8c4_part, qs8_conv2d_4x8c2_part); else one call per image too (B < T: some
+ * threads idle). The threads claim the calls (src/wasm/threads.ts), each with its own kernel
+ * workspace (`wb` bytes apart); the job follows the T workspaces.
  */
 export function threadSplit(
   pool: ThreadPool,
@@ -141,7 +147,8 @@ export function threadSplit(
 } {
   const T = pool.size;
   const wb = align16(workBytes);
-  const pixels = kernel.name === QS8_CONV_C4.name && !(B >= T && B % T === 0);
+  const part = PIXEL_PARTS[kernel.name];
+  const pixels = part !== undefined && !(B >= T && B % T === 0);
   const Mpix = geo.OH * geo.OW,
     Ng = geo.M / geo.groups;
   const NP = Math.ceil(Mpix / 8);
@@ -156,7 +163,8 @@ export function threadSplit(
       for (let t = 0; t < parts; t++) {
         const p0 = Math.floor((t * NP) / parts) * 8,
           p1 = Math.min(Mpix, Math.floor(((t + 1) * NP) / parts) * 8);
-        calls.push({ fn: 'qs8_conv2d_4x8c4_part__wasmrelaxed', args: [...args(src, i), 0, Ng, p0, p1] });
+        const { fn, extra } = part!(Ng, p0, p1);
+        calls.push({ fn, args: [...args(src, i), ...extra] });
       }
     }
     return calls;
