@@ -56,9 +56,9 @@ export interface ThreadPool {
   /** jobs run, their calls, and the calls helpers ran (the rest ran on the calling thread) */
   /**
    * jobs run, their calls, the calls helpers ran (the rest ran on the calling thread), joins that
-   * stalled (a helper's call outlasted SOLO_AFTER_MS and twice the caller's share), windows of
-   * WINDOW_JOBS jobs where the helpers ran less than half their share of the calls (they did not
-   * get the cores), and jobs run on the calling thread alone after either
+   * stalled (a helper's call outlasted STALL_COUNT_MS and twice the caller's share), windows of
+   * WINDOW_JOBS jobs where the helpers ran less than STARVED_SHARE of their share of the calls
+   * (they did not get the cores), and jobs run on the calling thread alone after those
    */
   readonly stats: { jobs: number; calls: number; helperCalls: number; stalls: number; starved: number; soloJobs: number };
   /** bytes of a job of `calls` calls (jobs live in memory the caller owns: a plan's scratch) */
@@ -92,12 +92,16 @@ const ERR_THROW = -1000;
 export const SPIN_MS = 2;
 /** how long the main thread waits for a helper before it gives up (ms): a dead helper must not hang a run */
 const STALL_MS = 20_000;
-/** a join that waited longer than this (ms) and than twice the caller's own share stalled ... */
-export const SOLO_AFTER_MS = 1;
-/** ... and the next SOLO_JOBS jobs run on the calling thread alone */
-export const SOLO_JOBS = 256;
+/** a join that waited longer than this (ms) and than twice the caller's own share stalled (counted) */
+export const STALL_COUNT_MS = 1;
 /** jobs (of at least `size` calls) over which the helpers' share of the calls is checked */
 export const WINDOW_JOBS = 64;
+/** windows not checked at first (the cold start) */
+export const WARM_WINDOWS = 2;
+/** a window whose helpers ran less than this fraction of their fair share of the calls is starved ... */
+export const STARVED_SHARE = 0.25;
+/** ... and the next SOLO_JOBS jobs run on the calling thread alone */
+export const SOLO_JOBS = 128;
 
 /** Does this module import its memory (the threads builds)? */
 export function importsMemory(module: WebAssembly.Module): boolean {
@@ -198,6 +202,8 @@ class WasmThreadPool implements ThreadPool {
   readonly stats = { jobs: 0, calls: 0, helperCalls: 0, stalls: 0, starved: 0, soloJobs: 0 };
   /** the current window: jobs of at least `size` calls, their calls, the helpers' calls */
   #win = { jobs: 0, calls: 0, helper: 0 };
+  /** windows completed */
+  #windows = 0;
   /** jobs left to run on this thread alone (after a stalled join) */
   #solo = 0;
   #seq = 0;
@@ -290,11 +296,9 @@ class WasmThreadPool implements ThreadPool {
           throw new SparrowError('internal', `a WASM helper thread did not finish its call within ${STALL_MS} ms`);
         }
       }
+      // counted only: under load a single stall is common, and the windows below decide
       const wait = performance.now() - t1;
-      if (wait > SOLO_AFTER_MS && wait > 2 * (t1 - t0)) {
-        this.stats.stalls++;
-        this.#solo = SOLO_JOBS;
-      }
+      if (wait > STALL_COUNT_MS && wait > 2 * (t1 - t0)) this.stats.stalls++;
     }
     this.stats.jobs++;
     this.stats.calls += n;
@@ -307,7 +311,8 @@ class WasmThreadPool implements ThreadPool {
       w.calls += n;
       w.helper += n - mine;
       if (w.jobs >= WINDOW_JOBS) {
-        if (w.helper < (0.5 * w.calls * (this.size - 1)) / this.size) {
+        // the first windows are the cold start (code still tiering up, compile threads busy)
+        if (++this.#windows > WARM_WINDOWS && w.helper < (STARVED_SHARE * w.calls * (this.size - 1)) / this.size) {
           this.stats.starved++;
           this.#solo = SOLO_JOBS;
         }
