@@ -99,7 +99,7 @@ export const WINDOW_JOBS = 64;
 /** windows not checked at first (the cold start) */
 export const WARM_WINDOWS = 2;
 /** a window whose helpers ran less than this fraction of their fair share of the calls is starved ... */
-export const STARVED_SHARE = 0.25;
+export const STARVED_SHARE = 0.1;
 /** ... and the next SOLO_JOBS jobs run on the calling thread alone */
 export const SOLO_JOBS = 128;
 
