@@ -431,6 +431,7 @@ const GUARD = 0x5a;
  */
 const QS8_KERNELS_TESTED_ALONE = [
   'qs8_gemm_4x8c2__wasmsimd',
+  'qs8_conv2d_4x8c2_part__wasmsimd',
   'qs8_add__wasmsimd',
   'qs8_vadd__wasmsimd',
   'qs8_vadd_f32__wasmsimd',
@@ -1037,6 +1038,57 @@ for (const variant of ['release', 'debug'] as const) {
       expect(w.exports.qs8_remap__wasm(-1, 0, 0, 0, 0)).toBe(-5);
       expect(w.exports.qs8_remap__wasm(1, 0, 0, 0, 128)).toBe(-5);
       expect(w.exports.qs8_remap__wasm(1, 0, 0, 0, -129)).toBe(-5);
+    });
+
+    it('qs8_conv2d_4x8c2_part (one thread share): output pixel slices assemble the whole conv, nothing past y; unaligned slices refused', () => {
+      const rnd = lcg(11);
+      const C = 5,
+        H = 9,
+        W = 11,
+        M = 7,
+        attrs = att(1, 1);
+      const geo = convGeometry([C, H, W], [M, C, 3, 3], attrs);
+      const K = C * 9;
+      const x = randI8(rnd, C * H * W),
+        wt = randI8(rnd, M * K);
+      const out = makeOut('int8', M, rnd, { zx: 3, zy: -2, multKind: 'normal', act: 'none' });
+      const ref = qs8Conv2dRef(x, [C, H, W], wt, [M, C, 3, 3], attrs, out).data;
+      const k = QS8_CONV_KERNELS.find((c) => c.name === 'qs8_conv2d_4x8c2__wasmsimd')!;
+      const m = w.mark();
+      try {
+        const plan = planQs8Conv(w, geo, out, k);
+        const wp = placeConvWeights(w, 'c2', wt, M, K);
+        const qp = putChannelParams(w, out),
+          px = w.putBytes(x);
+        const Mpix = geo.OH * geo.OW,
+          n = M * Mpix,
+          yb = n * outElementBytes(out);
+        expect(Mpix).toBe(99);
+        const py = w.alloc(yb + 64);
+        w.u8(py, yb + 64).fill(0x5a);
+        const work = w.alloc(plan.workBytes);
+        const part = (a: number, b: number): number =>
+          w.exports.qs8_conv2d_4x8c2_part__wasmsimd(plan.g, plan.q, px, wp, qp, py, work, a, b);
+        // three slices of whole panels of 8 (the last one ends at OH·OW), in any order
+        for (const [a, b] of [
+          [24, 56],
+          [0, 24],
+          [56, Mpix],
+        ] as const)
+          expect(part(a, b)).toBe(0);
+        expect(sameBits(w.i8(py, n).slice(), ref)).toBeUndefined();
+        expect(w.u8(py + yb, 64).every((b) => b === 0x5a)).toBe(true);
+        for (const [a, b] of [
+          [4, 24],
+          [0, 20],
+          [0, Mpix + 1],
+          [8, 8],
+          [-8, 8],
+        ])
+          expect(part(a!, b!), `${a}..${b}`).toBe(-5);
+      } finally {
+        w.release(m);
+      }
     });
 
     it('every qs8 kernel the module exports is in a kernel list swept above or has its own test here', () => {

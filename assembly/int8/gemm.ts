@@ -160,9 +160,20 @@ export function chunkPanels(K: usize, Mpix: usize): usize {
  * mode's element type, work ≥ qs8_conv2d_work_bytes(g) bytes (16-aligned).
  */
 export function qs8_conv2d_4x8c2__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32 {
+  if (!geomOk(g)) return E_ARG;
+  return qs8_conv2d_4x8c2_part__wasmsimd(g, q, x, wp, qp, y, work, 0, gi(g, 6) * gi(g, 7));
+}
+
+/**
+ * qs8_conv2d_4x8c2 at output pixels [p0, p1) (row-major over OH·OW) of every channel: a thread's
+ * share (src/wasm/threads.ts; each thread its own `work`). p0 a multiple of 8, p1 a multiple of
+ * 8 or OH·OW; the pixels are computed exactly as by the whole conv (the same panels of 8).
+ */
+export function qs8_conv2d_4x8c2_part__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize, p0: i32, p1: i32): i32 {
   if (!geomOk(g) || !quantOk(q)) return E_ARG;
   loadGeom(g);
   const Cg = C / GROUPS, Ng = M / GROUPS, K = Cg * KH * KW, kp = (K + 1) >> 1, Mpix = OH * OW;
+  if (p0 < 0 || (p0 & 7) != 0 || <usize>p1 > Mpix || p0 >= p1 || ((p1 & 7) != 0 && <usize>p1 != Mpix)) return E_ARG;
   const eB = outBytes(q), ldyB = Mpix * eB;
   const planes = work, kofs = work + planesBytes(), xcol = kofs + align16(K << 2);
   const zx = gi(q, Q_ZX);
@@ -177,8 +188,8 @@ export function qs8_conv2d_4x8c2__wasmsimd(g: usize, q: usize, x: usize, wp: usi
   const groupW = ((Ng + 3) >> 2) * (kp << 4);
   for (let grp: usize = 0; grp < GROUPS; grp++) {
     const xg = planes + (grp * Cg * HP * RS << 1);
-    for (let m0: usize = 0; m0 < Mpix; m0 += P << 3) {
-      const np = min<usize>(P, (Mpix - m0 + 7) >> 3);
+    for (let m0: usize = <usize>p0; m0 < <usize>p1; m0 += P << 3) {
+      const np = min<usize>(P, (<usize>p1 - m0 + 7) >> 3);
       if (direct) packPanels1x1(x + grp * Cg * Mpix, zx, K, Mpix, m0, np, xcol);
       else im2colPanels16(xg, kofs, K, Mpix, m0, np, xcol);
       gemmPanels(Ng, kp, wp + grp * groupW, xcol, np, m0, Mpix, grp * Ng, q, qp, M, y, ldyB, eB);

@@ -9,7 +9,8 @@ import { convGeometry, type ConvGeometry } from '../../kernels/f32.js';
 import { pickQs8ConvKernel, planQs8Conv, putChannelParams, QS8_CONV_C4, type AnyQs8ConvKernel, type Qs8Out } from '../../kernels/int8.js';
 import { qs8Conv2dRef } from '../../kernels/int8_ref.js';
 import type { PlaceFormat } from '../engine_int8.js';
-import { layerIo, reader, round3, type Int8Lower } from './lower.js';
+import type { ThreadCall, ThreadFn, ThreadPool } from '../../wasm/threads.js';
+import { align16, layerIo, reader, round3, type Int8Lower } from './lower.js';
 
 /** why a depthwise conv of dynamic mode runs in float32 (a 'dynamic:' reason: not a fallback) */
 export const DYNAMIC_DEPTHWISE = 'dynamic: depthwise conv in float32 (quantizing its input per run costs more than int8 saves)';
@@ -82,8 +83,11 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
     wpl,
   );
   const attrs = { pads: geo.pads, strides: geo.strides, dilations: geo.dilations, groups: group };
+  // threads (a threads build with helpers: SparrowWasm.pool): static mode on the WASM kernels
+  const pool = L.scalar || dynamic ? undefined : L.w.pool;
+  const split = pool && pool.size > 1 ? threadSplit(pool, kernel, geo, B, plan.workBytes) : undefined;
   L.layerStep(n, xin, y, {
-    workBytes: plan.workBytes,
+    workBytes: split ? split.workBytes : plan.workBytes,
     zx: out.zx,
     // dynamic: each image of the batch quantized with its own range
     ...(dynamic ? { dynamic: { ...L.dynamicItems(B, xs), sw: w.scales, q: plan.q, qp } } : {}),
@@ -102,6 +106,14 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
         }
         post?.(yp + i * ys * 4, ys);
       };
+      if (split && wpl) {
+        // argument 6, the workspace: thread t adds t·wb
+        const run = split.runner((src, i) => [plan.g, plan.q, src + i * xs, wpl.ptr, qp, yp + i * ys * yb, work], work);
+        return (src) => {
+          run(src);
+          if (post) for (let i = 0; i < B; i++) post(yp + i * ys * 4, ys);
+        };
+      }
       return (src, zx, dyn, item) => {
         if (item !== undefined) image(src, zx, dyn, item);
         else for (let i = 0; i < B; i++) image(src + i * xs, zx, dyn, i);
@@ -109,4 +121,73 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
     },
   });
   return true;
+}
+
+/** The output-pixel range variant of a conv kernel: its name and the arguments after the whole kernel's. */
+const PIXEL_PARTS: Record<string, (Ng: number, p0: number, p1: number) => { fn: ThreadFn; extra: number[] }> = {
+  [QS8_CONV_C4.name]: (Ng, p0, p1) => ({ fn: 'qs8_conv2d_4x8c4_part__wasmrelaxed', extra: [0, Ng, p0, p1] }),
+  qs8_conv2d_4x8c2__wasmsimd: (_Ng, p0, p1) => ({ fn: 'qs8_conv2d_4x8c2_part__wasmsimd', extra: [p0, p1] }),
+};
+
+/**
+ * How a conv layer of a batch of B images splits over a pool of T threads: B ≥ T and B a
+ * multiple of T (or a kernel without a pixel range): one call per image; else, for the c4 and
+ * c2 kernels, every image in T parts of its output pixels (panels of 8 split evenly:
+ * qs8_conv2d_4x8c4_part, qs8_conv2d_4x8c2_part); else one call per image too (B < T: some
+ * threads idle). The threads claim the calls (src/wasm/threads.ts), each with its own kernel
+ * workspace (`wb` bytes apart); the job follows the T workspaces.
+ */
+export function threadSplit(
+  pool: ThreadPool,
+  kernel: AnyQs8ConvKernel,
+  geo: ConvGeometry,
+  B: number,
+  workBytes: number,
+): {
+  wb: number;
+  workBytes: number;
+  runner(args: (src: number, i: number) => number[], work: number): (src: number) => void;
+} {
+  const T = pool.size;
+  const wb = align16(workBytes);
+  const part = PIXEL_PARTS[kernel.name];
+  const pixels = part !== undefined && !(B >= T && B % T === 0);
+  const Mpix = geo.OH * geo.OW,
+    Ng = geo.M / geo.groups;
+  const NP = Math.ceil(Mpix / 8);
+  const parts = pixels ? Math.min(T, NP) : 1;
+  const callsOf = (args: (src: number, i: number) => number[], src: number): ThreadCall[] => {
+    const calls: ThreadCall[] = [];
+    for (let i = 0; i < B; i++) {
+      if (!pixels) {
+        calls.push({ fn: kernel.name as ThreadFn, args: args(src, i) });
+        continue;
+      }
+      for (let t = 0; t < parts; t++) {
+        const p0 = Math.floor((t * NP) / parts) * 8,
+          p1 = Math.min(Mpix, Math.floor(((t + 1) * NP) / parts) * 8);
+        const { fn, extra } = part!(Ng, p0, p1);
+        calls.push({ fn, args: [...args(src, i), ...extra] });
+      }
+    }
+    return calls;
+  };
+  const jobB = align16(pool.jobBytes(B * parts));
+  return {
+    wb,
+    workBytes: T * wb + jobB,
+    runner(args, work) {
+      const at = work + T * wb;
+      const stride = { arg: 6, stride: wb };
+      let last = -1;
+      let calls: ThreadCall[] = [];
+      return (src) => {
+        if (src !== last) {
+          calls = callsOf(args, src);
+          last = src;
+        }
+        pool.run(calls, at, stride);
+      };
+    },
+  };
 }
