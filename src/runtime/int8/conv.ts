@@ -9,6 +9,8 @@ import { convGeometry, type ConvGeometry } from '../../kernels/f32.js';
 import { pickQs8ConvKernel, planQs8Conv, putChannelParams, QS8_CONV_C4, type AnyQs8ConvKernel, type Qs8Out } from '../../kernels/int8.js';
 import { qs8Conv2dRef } from '../../kernels/int8_ref.js';
 import type { PlaceFormat } from '../engine_int8.js';
+import { INT8_FUSED_ACTS } from '../../kernels/int8_act_ref.js';
+import { actOf } from '../f32/lower.js';
 import { layerIo, reader, round3, type Int8Lower } from './lower.js';
 
 /** why a depthwise conv of dynamic mode runs in float32 (a 'dynamic:' reason: not a fallback) */
@@ -60,9 +62,15 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   const pairDensity = (): number => w.pairs() / (M * ((K + 1) >> 1));
   const picked: AnyQs8ConvKernel = pickQs8ConvKernel(geo, density, E.sparseDensity, pairDensity, E.winograd, c4);
   const kernel = picked.weights === 'c2' && c4 ? QS8_CONV_C4 : picked;
-  const post = L.postActivation(n);
   const st = L.outputStage(n, x, y, w, bias);
   const { xin, dynamic, out } = st;
+  // an activation other than a clamp: in the float32 output stage, per 8 outputs in registers
+  // (Sigmoid, SiLU, HardSwish, HardSigmoid: the same float32 ops as the standalone kernels),
+  // else a pass over the output after the kernel
+  const [act, p0, p1] = actOf(n);
+  const fused = out.mode === 'f32' && INT8_FUSED_ACTS.has(act);
+  if (fused) out.act = { code: act, p0, p1 };
+  const post = fused ? undefined : L.postActivation(n);
   if (post && out.mode !== 'f32') return 'an activation other than a clamp on an int8 output';
   const WM = L.w;
   const plan = planQs8Conv(WM, geo, out, kernel, L.alloc);
