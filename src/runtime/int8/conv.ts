@@ -97,13 +97,16 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   const xs = C * H * W,
     ys = M * geo.OH * geo.OW,
     yb = out.mode === 'f32' ? 4 : 1;
-  L.layer({
-    node: n.name,
-    op: n.op,
-    kernel: L.scalar ? 'qs8Conv2dRef' : kernel.name,
-    density: round3(density),
-    io: st.io,
-  });
+  L.layer(
+    {
+      node: n.name,
+      op: n.op,
+      kernel: L.scalar ? 'qs8Conv2dRef' : kernel.name,
+      density: round3(density),
+      io: st.io,
+    },
+    wpl,
+  );
   const attrs = { pads: geo.pads, strides: geo.strides, dilations: geo.dilations, groups: group };
   L.layerStep(n, xin, y, {
     workBytes: plan.workBytes,

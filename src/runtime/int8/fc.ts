@@ -52,18 +52,20 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
     ex = L.ex;
   if (dynFcFits(L, M, K, dynamic, out, sparse)) return dynFcStep(n, L, { xin, y, M, K, w, out, post, io: st.io, density });
   const q = L.mem.alloc(QUANT_BLOCK_BYTES);
-
   writeQuantBlock(WM, out, q);
   const qp = putChannelParams(WM, out, L.alloc);
   const wpl = L.scalar ? undefined : E.placed(w, sparse ? 'csr' : 'raw');
   const workB = ex.qs8_fc_work_bytes(K);
-  L.layer({
-    node: n.name,
-    op: n.op,
-    kernel: L.scalar ? 'qs8FcRef' : sparse ? 'qs8_spfc_1x1__scalar' : 'qs8_fc_1x4c8__wasmsimd',
-    density: round3(density),
-    io: st.io,
-  });
+  L.layer(
+    {
+      node: n.name,
+      op: n.op,
+      kernel: L.scalar ? 'qs8FcRef' : sparse ? 'qs8_spfc_1x1__scalar' : 'qs8_fc_1x4c8__wasmsimd',
+      density: round3(density),
+      io: st.io,
+    },
+    wpl,
+  );
   L.layerStep(n, xin, y, {
     workBytes: workB,
     zx: out.zx,
@@ -136,7 +138,7 @@ export function dynFcStep(
   const work = ex.qs8_fc_work_bytes(K) + 16;
   const nx = M * K,
     workA = (work + 31) & ~15;
-  L.layer({ node: n.name, op: n.op, kernel: 'qs8_dynfc_f32__wasmsimd', density: round3(density), io: p.io });
+  L.layer({ node: n.name, op: n.op, kernel: 'qs8_dynfc_f32__wasmsimd', density: round3(density), io: p.io }, wpl);
   L.step(n, {
     reads: [xin],
     writes: [y],

@@ -33,6 +33,8 @@ export interface Int8Weights {
   readonly winograd: boolean;
   /** Int8EngineOptions.requant */
   readonly requant: 'fixed' | 'onnx';
+  /** records a lowered layer, and the layout its weights run from (its loadMs) */
+  addLayer(l: Int8Layer, pl?: Placement): void;
   weight(L: Int8Lower, name: string, axis: 0 | 1): QWeight;
   placed(w: QWeight, format: PlaceFormat, groups?: number): Placement;
 }
@@ -204,8 +206,8 @@ export class Int8Lower {
   }
 
   /** A quantized layer for the report. */
-  layer(l: Int8Layer): void {
-    this.E.report.layers.push(l);
+  layer(l: Int8Layer, pl?: Placement): void {
+    this.E.addLayer(l, pl);
   }
 
   /** static parameters of a float activation (from its range), if the file has one */
