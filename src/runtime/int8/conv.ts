@@ -10,10 +10,24 @@ import { pickQs8ConvKernel, planQs8Conv, putChannelParams, QS8_CONV_C4, type Any
 import { qs8Conv2dRef } from '../../kernels/int8_ref.js';
 import type { PlaceFormat } from '../engine_int8.js';
 import type { ThreadCall, ThreadFn, ThreadPool } from '../../wasm/threads.js';
+import { INT8_FUSED_ACTS } from '../../kernels/int8_act_ref.js';
+import { actOf } from '../f32/lower.js';
+import { dynFcFits, dynFcStep } from './fc.js';
 import { align16, layerIo, reader, round3, type Int8Lower } from './lower.js';
 
 /** why a depthwise conv of dynamic mode runs in float32 (a 'dynamic:' reason: not a fallback) */
 export const DYNAMIC_DEPTHWISE = 'dynamic: depthwise conv in float32 (quantizing its input per run costs more than int8 saves)';
+
+/**
+ * Whether dynamic-mode convs apply Sigmoid / SiLU / HardSwish / HardSigmoid in the kernel's
+ * float32 output stage (quant block Q_ACT) instead of a pass over the output after it. Off:
+ * measured slower on the zoo's 1x1 shapes (node /tmp micro-benchmark, same build, interleaved,
+ * min of 200, load ~9: 16→96 at 112x112 + SiLU 2.65 ms fused per Xcol chunk vs 2.33 kernel +
+ * pass; per 8 outputs in the tiles 2.57 vs 2.36; 40→240 at 28x28 SiLU 0.47 vs 0.42; 24→88 at
+ * 28x28 HardSwish 0.090 vs 0.088): the standalone pass streams one long array, the epilogue
+ * works on short strided rows. The kernels keep the stage (tested bit for bit).
+ */
+export const FUSE_INT8_ACT = false;
 
 export function lowerConv(n: Node, L: Int8Lower): string | true {
   const io = layerIo(n, L);
@@ -61,9 +75,21 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   const pairDensity = (): number => w.pairs() / (M * ((K + 1) >> 1));
   const picked: AnyQs8ConvKernel = pickQs8ConvKernel(geo, density, E.sparseDensity, pairDensity, E.winograd, c4);
   const kernel = picked.weights === 'c2' && c4 ? QS8_CONV_C4 : picked;
-  const post = L.postActivation(n);
   const st = L.outputStage(n, x, y, w, bias);
   const { xin, dynamic, out } = st;
+  // dynamic, a 1x1 kernel over a 1x1 image (the FCs of a squeeze-excite block): the fused FC
+  // kernel (one call: quantization, GEMM over K, float32 output), not 4x8 tiles with 7 of their 8
+  // pixels empty after a separate quantization; the same arithmetic (bit-identical outputs)
+  const fcShape = geo.KH === 1 && geo.KW === 1 && H * W === 1 && geo.OH * geo.OW === 1 && group === 1 && geo.pads.every((p) => p === 0);
+  if (fcShape && dynFcFits(L, B, C, dynamic, out, false))
+    return dynFcStep(n, L, { xin, y, M: B, K: C, w, out, post: L.postActivation(n), io: st.io, density });
+  // an activation other than a clamp: a pass over the output after the kernel (postActivation),
+  // or, with FUSE_INT8_ACT, in the kernel's float32 output stage (Sigmoid, SiLU, HardSwish,
+  // HardSigmoid: the same float32 ops, bit-identical outputs)
+  const [act, p0, p1] = actOf(n);
+  const fused = FUSE_INT8_ACT && out.mode === 'f32' && INT8_FUSED_ACTS.has(act);
+  if (fused) out.act = { code: act, p0, p1 };
+  const post = fused ? undefined : L.postActivation(n);
   if (post && out.mode !== 'f32') return 'an activation other than a clamp on an int8 output';
   const WM = L.w;
   const plan = planQs8Conv(WM, geo, out, kernel, L.alloc);
