@@ -19,6 +19,7 @@ export const E_RUNS: i32 = -9;          // zero runs go past the tensor / run-va
 export const E_TRAILING: i32 = -10;     // bytes left after the last block
 
 import { decodeRansDense, ransWorkBytes } from './rans';
+import { decodeRansLanes, lanesWorkBytes } from './rans_lanes';
 
 const MAX_LEN: u32 = 11;
 const TABLE_SIZE: u32 = 1 << MAX_LEN;   // entries; u16 each: (len << 8) | output byte
@@ -40,7 +41,9 @@ export function workBytes(n: u32): usize {
   // table + lengths (256) + multi table + runs symbols (≤ n) + values symbols (≤ n) + slack
   const w = SYMS_OFFSET + (<usize>n << 1) + 64;
   const r = ransWorkBytes(n);
-  return w > r ? w : r;
+  const l = lanesWorkBytes(n);
+  const m = w > r ? w : r;
+  return m > l ? m : l;
 }
 
 // Secondary results of readBlock (AssemblyScript returns one value).
@@ -476,7 +479,8 @@ function readRows(src: usize, end: usize, n: u32, work: usize): i32 {
 
 /**
  * Decodes an int8 tensor payload to dense: out (n) int8.
- * codec 0 raw, 1 huffman, 2 rle-huffman, 3 rle-rows, 4 rans (assembly/rans.ts). Returns 0 or < 0.
+ * codec 0 raw, 1 huffman, 2 rle-huffman, 3 rle-rows, 4 rans (assembly/rans.ts), 5 rans-lanes
+ * (assembly/rans_lanes.ts). Returns 0 or < 0.
  */
 export function decodeDense(codec: u32, src: usize, srcLen: u32, out: usize, n: u32, work: usize): i32 {
   const end = src + <usize>srcLen;
@@ -526,6 +530,7 @@ export function decodeDense(codec: u32, src: usize, srcLen: u32, out: usize, n: 
     return 0;
   }
   if (codec == 4) return decodeRansDense(src, end, out, n, work);
+  if (codec == 5) return decodeRansLanes(src, end, out, n, work);
   return E_CODEC;
 }
 

@@ -12,7 +12,7 @@ export { f32_conv2d_igemm_4x8__wasmsimd, f32_conv2d_igemm_work_bytes, f32_dwconv
 export { f32_peak__wasmsimd } from './f32/peak';
 export { f32_rnn_seq__wasmsimd, f32_gru_seq__wasmsimd, f32_lstm_seq__wasmsimd, f32_recurrent_work_bytes } from './f32/rnn';
 export * from './f32ops/index';
-export { qs8_conv2d_4x8c2__wasmsimd, qs8_conv2d_work_bytes, qs8_conv2d_pack_w, qs8_conv2d_packed_w_bytes, qs8_gemm_4x8c2__wasmsimd, qs8_pack_x_c2, qs8_packed_x_bytes, qs8_fc_1x4c8__wasmsimd, qs8_fc_work_bytes, qs8_dynfc_f32__wasmsimd, qs8_dynfc_f32_finite__wasmsimd } from './int8/gemm';
+export { qs8_conv2d_4x8c2__wasmsimd, qs8_conv2d_4x8c2_part__wasmsimd, qs8_conv2d_work_bytes, qs8_conv2d_pack_w, qs8_conv2d_packed_w_bytes, qs8_gemm_4x8c2__wasmsimd, qs8_pack_x_c2, qs8_packed_x_bytes, qs8_fc_1x4c8__wasmsimd, qs8_fc_work_bytes, qs8_dynfc_f32__wasmsimd, qs8_dynfc_f32_finite__wasmsimd } from './int8/gemm';
 export {
   qs8_spfc_1x1__scalar, qs8_spconv2d_16x1__wasmsimd, qs8_spconv2d_nz_work_bytes, qs8_spconv_csr_bytes,
   qs8_spconv_pairs_bytes, qs8_spconv_pack_pairs, qs8_spconv2d_c2_work_bytes, qs8_spconv2d_16x1c2__wasmsimd,
@@ -25,7 +25,7 @@ export { f32_resample2d__wasmsimd, f32_resample2d_work_bytes } from './f32ops/re
 // fused attention (src/runtime/f32/attention.ts)
 export { f32_attention__wasmsimd, f32_attention_work_bytes } from './f32/attention';
 // int8 conv on k-quads for the relaxed dot product (exact: weights in [−64, 63]); plain SIMD in the plain build
-export { qs8_relaxed_build, qs8_conv2d_packed_w_c4_bytes, qs8_conv2d_pack_w_c4, qs8_conv2d_c4_work_bytes, qs8_conv2d_4x8c4__wasmrelaxed, qs8_conv2d_4x8c4_range__wasmrelaxed } from './int8/relaxed';
+export { qs8_relaxed_build, qs8_conv2d_packed_w_c4_bytes, qs8_conv2d_pack_w_c4, qs8_conv2d_c4_work_bytes, qs8_conv2d_4x8c4__wasmrelaxed, qs8_conv2d_4x8c4_range__wasmrelaxed, qs8_conv2d_4x8c4_part__wasmrelaxed } from './int8/relaxed';
 // exact integer Winograd F(2x2, 3x3) for 3x3 stride-1 convs (src/kernels/int8.ts winogradEligible)
 export { qs8_wino2x2_3x3__wasmsimd, qs8_wino_work_bytes, qs8_wino_pack_w, qs8_wino_packed_w_bytes } from './int8/winograd';
 // exact greedy OBS pruning for sparrow compress (src/compress/obc.ts)

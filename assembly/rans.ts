@@ -30,8 +30,12 @@ export function ransWorkBytes(n: u32): usize {
 }
 
 let gEnd: usize = 0;
+/** The byte after the varint readVarint read last. */
+export function lastVarintEnd(): usize {
+  return gEnd;
+}
 
-function readVarint(pos: usize, end: usize): i64 {
+export function readVarint(pos: usize, end: usize): i64 {
   let v: u64 = 0;
   for (let i: u32 = 0; i < 5; i++) {
     if (pos >= end) return E_TRUNCATED;
@@ -58,11 +62,15 @@ function readVarint(pos: usize, end: usize): i64 {
 }
 
 let gLog: u32 = 0;
+/** The log of the table readTable read last. */
+export function lastTableLog(): u32 {
+  return gLog;
+}
 /**
  * Reads a frequency table at `pos` (alphabet ≤ symLimit) and builds its decode table at
  * `table`; the level list goes to `lv` (256 bytes). Returns the byte after it or < 0; sets gLog.
  */
-function readTable(pos: usize, end: usize, symLimit: u32, table: usize, lv: usize): i64 {
+export function readTable(pos: usize, end: usize, symLimit: u32, table: usize, lv: usize): i64 {
   if (<u64>(end - pos) < 3) return E_TRUNCATED;
   const log = <u32>load<u8>(pos);
   const maxSym = <u32>load<u8>(pos + 1);

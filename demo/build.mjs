@@ -54,6 +54,9 @@ export async function buildDemo({ out = assetsDir(), quiet = false } = {}) {
   copyFileSync(wasm, join(out, 'sparrow.wasm'));
   const relaxed = join(ROOT, 'build', 'sparrow.relaxed.wasm');
   if (existsSync(relaxed)) copyFileSync(relaxed, join(out, 'sparrow.relaxed.wasm'));
+  // the threads builds (src/browser numThreads: shared memory, helper Web Workers)
+  for (const f of ['sparrow.threads.wasm', 'sparrow.relaxed.threads.wasm'])
+    if (existsSync(join(ROOT, 'build', f))) copyFileSync(join(ROOT, 'build', f), join(out, f));
   // Cloudflare static assets read `_headers` (wrangler dev too): cross-origin isolation for the page
   writeFileSync(join(out, '_headers'), '/*\n  Cross-Origin-Opener-Policy: same-origin\n  Cross-Origin-Embedder-Policy: require-corp\n');
   const samples = {};

@@ -3,7 +3,7 @@
 // on-device with sparrow-int8 and sparrow-f32 and at the edge (POST /v1/models/:id/infer),
 // side by side; a language model (inputs with past_key_values) gets the text panel of text.ts
 // instead. Plain TS + DOM. `window.sparrowDemo` is the hook test/browser*.test.ts drive.
-import { argmax, createModel, fetchSparrow, softmax, type BrowserModel, type SparrowDownload } from '../src/browser/index.js';
+import { argmax, createModel, fetchSparrow, softmax, THREADS_INFO, type BrowserModel, type SparrowDownload } from '../src/browser/index.js';
 import { atEdge, initText, onDevice, showText, writeBoth, type TextOptions } from './text.js';
 import { imagePixels } from '../src/io/image.js';
 import { topK, type TopEntry } from '../src/runtime/classify.js';
@@ -160,7 +160,9 @@ async function loadUncached(id: string): Promise<Loaded> {
         `${p.sections}${p.sectionCount !== null ? `/${p.sectionCount}` : ''} sections checked`;
     },
   });
-  const int8 = await createModel(dl, { engine: 'sparrow-int8', wasmUrl: 'sparrow.wasm' });
+  // WASM threads where the page is cross-origin isolated (the Worker serves it with COOP/COEP):
+  // hardwareConcurrency capped at 4, else one thread
+  const int8 = await createModel(dl, { engine: 'sparrow-int8', wasmUrl: 'sparrow.wasm', numThreads: THREADS_INFO.numThreads });
   const f32 = await createModel(dl, { engine: 'sparrow-f32', wasmUrl: 'sparrow.wasm' });
   const name = int8.inputNames[0]!;
   const dims = (int8.inputInfo[name]!.dims ?? []).map((d) => (d < 0 ? 1 : d));
@@ -172,7 +174,7 @@ async function loadUncached(id: string): Promise<Loaded> {
         : 'other';
   const summary =
     `${id}: ${kib(dl.bytes.length)} in ${fmtMs(dl.downloadMs)} ms (first section checked at ${fmtMs(dl.firstSectionMs ?? 0)} ms), ` +
-    `int8 session ${fmtMs(int8.timings.sessionMs)} ms, float ${fmtMs(f32.timings.sessionMs)} ms` +
+    `int8 session ${fmtMs(int8.timings.sessionMs)} ms (${int8.threads} thread${int8.threads > 1 ? 's' : ''}), float ${fmtMs(f32.timings.sessionMs)} ms` +
     (int8.engine !== 'sparrow-int8' ? ' — this runtime has no sparrow-int8 engine yet: both columns run sparrow-f32' : '');
   let labels: string[] | null = null;
   try {

@@ -101,6 +101,10 @@ try {
     ['index.html', '<!doctype html><meta charset="utf-8"><title>bench</title>'],
     ['sparrow.wasm', readFileSync(join(ROOT, 'build/sparrow.wasm'))],
     ['sparrow.relaxed.wasm', readFileSync(join(ROOT, 'build/sparrow.relaxed.wasm'))],
+    // the threads builds (numThreads > 1), when built
+    ...['sparrow.threads.wasm', 'sparrow.relaxed.threads.wasm']
+      .filter((f) => existsSync(join(ROOT, 'build', f)))
+      .map((f) => [f, readFileSync(join(ROOT, 'build', f))]),
     ['model.sparrow', readFileSync(MODEL)],
   ]);
   server = isolatedServer(dir, files);

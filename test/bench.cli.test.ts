@@ -142,6 +142,16 @@ describe('sparrow bench --cold: a fresh process per sample', () => {
     for (const s of doc.raw) for (const k of ['start_ms', 'load_ms', 'first_ms', 'warm_ms']) expect(s[k], k).toBeGreaterThan(0);
     expect(doc.engines['sparrow-int8'].weights_ms).toBeGreaterThan(0);
     expect(doc.engines['sparrow-f32'].weights_ms).toBeNull();
+    // page faults of the main thread (Linux): the load faults in fresh pages (its WASM memory at
+    // least), the medians are those of the samples
+    if (process.platform === 'linux') {
+      for (const s of doc.raw) {
+        expect(Number.isInteger(s.load_faults) && s.load_faults > 0, `${s.engine} load_faults ${s.load_faults}`).toBe(true);
+        expect(Number.isInteger(s.first_faults) && s.first_faults >= 0, `${s.engine} first_faults ${s.first_faults}`).toBe(true);
+      }
+      const lf = doc.raw.filter((s: { engine: string }) => s.engine === 'sparrow-int8').map((s: { load_faults: number }) => s.load_faults);
+      expect(doc.engines['sparrow-int8'].load_faults).toBe((lf[0] + lf[1]) / 2);
+    }
     // the median of two samples is their mean
     const l = doc.raw.filter((s: { engine: string }) => s.engine === 'sparrow-f32').map((s: { load_ms: number }) => s.load_ms);
     expect(doc.engines['sparrow-f32'].load_ms).toBeCloseTo((l[0] + l[1]) / 2, 2);

@@ -159,6 +159,38 @@ const SYNTH: Synth[] = [
       { op: 'Add', inputs: ['mm', 'mb'], outputs: ['y'] },
     ],
   },
+  {
+    // MobileNetV3 as exported at opset 13: HardSwish as x·HardSigmoid(x), a squeeze-excite gate
+    // (GlobalAveragePool → 1x1 convs → HardSigmoid → Mul): ops without int8 kernels between int8
+    // layers read float32 outputs (outForm) and run on the float32 kernels, not as fallbacks
+    label: 'Conv → HardSigmoid·Mul (HardSwish) → depthwise → squeeze-excite Mul → Conv',
+    x: [1, 4, 9, 9],
+    consts: {
+      w: W([8, 4, 1, 1], 40),
+      b: W([8], 41),
+      wd: W([8, 1, 3, 3], 42),
+      bd: W([8], 43),
+      w1: W([4, 8, 1, 1], 44),
+      w2: W([8, 4, 1, 1], 45),
+      b2: W([8], 46),
+      w3: W([5, 8, 1, 1], 47),
+    },
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['c'] },
+      { op: 'HardSigmoid', inputs: ['c'], outputs: ['hc'], attrs: { alpha: 1 / 6, beta: 0.5 } },
+      { op: 'Mul', inputs: ['c', 'hc'], outputs: ['h'] },
+      { op: 'Conv', inputs: ['h', 'wd', 'bd'], outputs: ['d'], attrs: { group: 8, pads: [1, 1, 1, 1] } },
+      { op: 'Relu', inputs: ['d'], outputs: ['dr'] },
+      { op: 'GlobalAveragePool', inputs: ['dr'], outputs: ['p'] },
+      { op: 'Conv', inputs: ['p', 'w1'], outputs: ['s1'] },
+      { op: 'Relu', inputs: ['s1'], outputs: ['r1'] },
+      { op: 'Conv', inputs: ['r1', 'w2', 'b2'], outputs: ['s2'] },
+      { op: 'HardSigmoid', inputs: ['s2'], outputs: ['g'], attrs: { alpha: 1 / 6, beta: 0.5 } },
+      { op: 'Mul', inputs: ['dr', 'g'], outputs: ['m'] },
+      { op: 'Conv', inputs: ['m', 'w3'], outputs: ['y'] },
+    ],
+    kernels: /dwconv/,
+  },
 ];
 SYNTH[2]!.consts['w2'] = W([4, 6, 1, 1], 15);
 Object.assign(SYNTH[4]!.consts, {

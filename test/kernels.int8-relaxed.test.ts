@@ -201,6 +201,58 @@ describe('qs8_conv2d_4x8c4 (plain build: the relaxed kernel with a plain-SIMD do
     }
   });
 
+  it('output pixel slices (qs8_conv2d_4x8c4_part, one thread share) assemble the whole conv, nothing past y; unaligned slices refused', () => {
+    const rnd = lcg(5);
+    const C = 16,
+      H = 9,
+      W = 11,
+      M = 22,
+      attrs = att(1, 1);
+    const geo = convGeometry([C, H, W], [M, C, 3, 3], attrs);
+    const K = C * 9;
+    const x = randRange(rnd, C * H * W, -128, 127),
+      wt = randRange(rnd, M * K, -64, 63);
+    const out = makeOut('int8', M, rnd, 5, -3);
+    const ref = qs8Conv2dRef(x, [C, H, W], wt, [M, C, 3, 3], attrs, out).data;
+    const m = w.mark();
+    try {
+      const plan = planQs8Conv(w, geo, out, QS8_CONV_C4);
+      const wp = placeC4Weights(w, wt, M, K, 1);
+      const qp = putChannelParams(w, out),
+        px = w.putBytes(x);
+      const Mpix = geo.OH * geo.OW,
+        n = M * Mpix,
+        yb = n * outElementBytes(out);
+      const py = w.alloc(yb + 64);
+      w.u8(py, yb + 64).fill(0x5a);
+      const work = w.alloc(plan.workBytes);
+      const part = (a: number, b: number, p0: number, p1: number): number =>
+        w.exports.qs8_conv2d_4x8c4_part__wasmrelaxed(plan.g, plan.q, px, wp, qp, py, work, a, b, p0, p1);
+      // pixel slices (whole panels of 8, the last ending at OH·OW = 99) times channel slices, in any order
+      for (const [p0, p1] of [
+        [40, 99],
+        [0, 16],
+        [16, 40],
+      ] as const)
+        for (const [a, b] of [
+          [8, 22],
+          [0, 8],
+        ] as const)
+          expect(part(a, b, p0, p1)).toBe(0);
+      expect(diff(w.i8(py, n).slice(), ref)).toBeUndefined();
+      expect(w.u8(py + yb, 64).every((b) => b === 0x5a)).toBe(true);
+      for (const [p0, p1] of [
+        [4, 16],
+        [0, 12],
+        [0, 100],
+        [16, 16],
+      ])
+        expect(part(0, 22, p0!, p1!), `${p0}..${p1}`).toBe(-5);
+    } finally {
+      w.release(m);
+    }
+  });
+
   it('the pack refuses a weight outside [−64, 63] (status E_RANGE), anywhere in the matrix', () => {
     for (const bad of [64, -65, 127, -128]) {
       for (const at of [0, 17, 35]) {

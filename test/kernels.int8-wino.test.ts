@@ -254,16 +254,25 @@ for (const variant of ['release', 'debug'] as const) {
       }
     });
 
+    // full blocks of 4 couts × cin pairs run in SIMD, the rest (couts past the last full block,
+    // the last cin of an odd Cin) scalar: shapes with each, and all of one kind
     it("qs8_wino_pack_w writes U' = G' g G'ᵀ in the (block, position, cin pair) layout, zero past M and Cin", () => {
       const rnd = lcg(5);
-      for (const [M, C] of [
-        [1, 1],
-        [3, 2],
-        [4, 3],
-        [6, 5],
-        [9, 8],
+      for (const [M, C, fill] of [
+        [1, 1, 'random'],
+        [3, 2, 'random'],
+        [4, 3, 'random'],
+        [6, 5, 'random'],
+        [9, 8, 'random'],
+        [4, 2, 'extreme'],
+        [8, 64, 'random'],
+        [8, 64, 'extreme'],
+        [12, 7, 'max'],
+        [13, 33, 'min'],
+        [16, 16, 'extreme'],
+        [5, 1, 'random'],
       ] as const) {
-        const wt = values(rnd, M * C * 9, 'random');
+        const wt = values(rnd, M * C * 9, fill);
         const m = w.mark();
         try {
           const bytes = w.exports.qs8_wino_packed_w_bytes(M, C * 9, 1);

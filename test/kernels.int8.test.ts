@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { loadWasmNode } from '../src/wasm/node.js';
 import type { SparrowWasm } from '../src/wasm/gateway.js';
 import { convGeometry, writeConvGeometry } from '../src/kernels/f32.js';
-import type { Conv2dAttrs } from '../src/kernels/f32_ref.js';
+import { ACT_CODE, type Conv2dAttrs } from '../src/kernels/f32_ref.js';
 import {
   QS8_CONV_KERNELS,
   QS8_FC_KERNELS,
@@ -230,15 +230,25 @@ interface OutOpts {
   zx: number;
   zy: number;
   multKind: 'normal' | 'near1' | 'tiny' | 'big';
-  act: 'none' | 'relu' | 'clip';
+  /** a clamp (every mode), or an activation the float32 output stage fuses (f32 mode; none in the others) */
+  act: 'none' | 'relu' | 'clip' | 'sigmoid' | 'silu' | 'hardswish' | 'hardsigmoid';
 }
+
+/** The fused activations of the float32 output stage (Qs8Out.act; src/kernels/int8_act_ref.ts). */
+const FUSED: Partial<Record<OutOpts['act'], number>> = {
+  sigmoid: ACT_CODE.sigmoid,
+  silu: ACT_CODE.silu,
+  hardswish: ACT_CODE.hardswish,
+  hardsigmoid: ACT_CODE.hardsigmoid,
+};
 
 /** Output parameters for N channels. */
 function makeOut(mode: Mode, N: number, rnd: () => number, o: OutOpts): Qs8Out {
   const ri = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
   if (mode === 'int32') return { mode, zx: o.zx, bias: Int32Array.from({ length: N }, () => ri(-50000, 50000)) };
   if (mode === 'f32') {
-    const [lo, hi] = o.act === 'none' ? [-Infinity, Infinity] : o.act === 'relu' ? [0, Infinity] : [-0.3, 0.45];
+    const code = FUSED[o.act];
+    const [lo, hi] = o.act === 'none' || code ? [-Infinity, Infinity] : o.act === 'relu' ? [0, Infinity] : [-0.3, 0.45];
     return {
       mode,
       zx: o.zx,
@@ -246,6 +256,8 @@ function makeOut(mode: Mode, N: number, rnd: () => number, o: OutOpts): Qs8Out {
       hi,
       scale: Float32Array.from({ length: N }, () => 2 ** (rnd() * 10 - 16)),
       bias: Float32Array.from({ length: N }, () => (rnd() - 0.5) * 0.5),
+      // HardSigmoid: ONNX's default alpha 0.2 or MobileNetV3's 1/6, beta 0.5
+      ...(code ? { act: { code, p0: rnd() < 0.5 ? 0.2 : 1 / 6, p1: 0.5 } } : {}),
     };
   }
   const multiplier = new Int32Array(N),
@@ -422,6 +434,8 @@ const MODES: Mode[] = ['int8', 'f32', 'int32', 'qlinear'];
 const ZX = [-128, 127, 0, -7, 33];
 const MULT: OutOpts['multKind'][] = ['normal', 'near1', 'tiny', 'big'];
 const ACTS: OutOpts['act'][] = ['none', 'relu', 'clip'];
+/** the conv sweep's: the clamps and the fused activations (f32 mode; a fused one is 'none' in the other modes) */
+const CONV_ACTS: OutOpts['act'][] = ['none', 'relu', 'clip', 'sigmoid', 'silu', 'hardswish', 'hardsigmoid'];
 const DENSITY = [1, 0.3, 0.1, 0.7];
 const GUARD = 0x5a;
 
@@ -431,6 +445,7 @@ const GUARD = 0x5a;
  */
 const QS8_KERNELS_TESTED_ALONE = [
   'qs8_gemm_4x8c2__wasmsimd',
+  'qs8_conv2d_4x8c2_part__wasmsimd',
   'qs8_add__wasmsimd',
   'qs8_vadd__wasmsimd',
   'qs8_vadd_f32__wasmsimd',
@@ -521,10 +536,11 @@ for (const variant of ['release', 'debug'] as const) {
 
     const cases = convCases();
     for (const kernel of QS8_CONV_KERNELS) {
-      it(`${kernel.name} matches qs8Conv2dRef bit for bit (all modes, zero points, multipliers, densities), no writes outside y`, () => {
+      it(`${kernel.name} matches qs8Conv2dRef bit for bit (all modes, zero points, multipliers, densities; f32 mode with fused Sigmoid, SiLU, HardSwish, HardSigmoid), no writes outside y`, () => {
         const rnd = lcg(17);
         const failures: string[] = [];
         const perSource = new Map<WeightSource, number>();
+        const fusedCases = new Map<OutOpts['act'], number>();
         let ran = 0;
         cases.forEach((cs, ci) => {
           const geo = convGeometry([cs.C, cs.H, cs.W], [cs.M, cs.C / cs.attrs.groups, cs.KH, cs.KW], cs.attrs);
@@ -536,8 +552,9 @@ for (const variant of ['release', 'debug'] as const) {
               zx: ZX[(ci + 2 * v) % ZX.length]!,
               zy: [-128, 127, 5, -20][(ci + v) % 4]!,
               multKind: MULT[(ci + v) % 4]!,
-              act: ACTS[(ci + 2 * v) % 3]!,
+              act: CONV_ACTS[(ci + 2 * v) % CONV_ACTS.length]!,
             };
+            if (mode === 'f32') fusedCases.set(o.act, (fusedCases.get(o.act) ?? 0) + 1);
             const extreme = (ci + v) % 5 === 0;
             const x = randI8(rnd, cs.C * cs.H * cs.W, extreme ? 'extreme' : 'random');
             const wt0 = randWeights(rnd, cs.M, K, DENSITY[(ci + v) % 4]!, extreme);
@@ -579,6 +596,7 @@ for (const variant of ['release', 'debug'] as const) {
         expect(failures.slice(0, 8)).toEqual([]);
         expect(ran).toBeGreaterThan(10);
         for (const s of WEIGHT_SOURCES[kernel.weights]) expect(perSource.get(s) ?? 0, `cases with weights ${s}`).toBeGreaterThan(3);
+        for (const a of Object.keys(FUSED)) expect(fusedCases.get(a as OutOpts['act']) ?? 0, `f32 cases with ${a}`).toBeGreaterThan(0);
       });
     }
 
@@ -1037,6 +1055,57 @@ for (const variant of ['release', 'debug'] as const) {
       expect(w.exports.qs8_remap__wasm(-1, 0, 0, 0, 0)).toBe(-5);
       expect(w.exports.qs8_remap__wasm(1, 0, 0, 0, 128)).toBe(-5);
       expect(w.exports.qs8_remap__wasm(1, 0, 0, 0, -129)).toBe(-5);
+    });
+
+    it('qs8_conv2d_4x8c2_part (one thread share): output pixel slices assemble the whole conv, nothing past y; unaligned slices refused', () => {
+      const rnd = lcg(11);
+      const C = 5,
+        H = 9,
+        W = 11,
+        M = 7,
+        attrs = att(1, 1);
+      const geo = convGeometry([C, H, W], [M, C, 3, 3], attrs);
+      const K = C * 9;
+      const x = randI8(rnd, C * H * W),
+        wt = randI8(rnd, M * K);
+      const out = makeOut('int8', M, rnd, { zx: 3, zy: -2, multKind: 'normal', act: 'none' });
+      const ref = qs8Conv2dRef(x, [C, H, W], wt, [M, C, 3, 3], attrs, out).data;
+      const k = QS8_CONV_KERNELS.find((c) => c.name === 'qs8_conv2d_4x8c2__wasmsimd')!;
+      const m = w.mark();
+      try {
+        const plan = planQs8Conv(w, geo, out, k);
+        const wp = placeConvWeights(w, 'c2', wt, M, K);
+        const qp = putChannelParams(w, out),
+          px = w.putBytes(x);
+        const Mpix = geo.OH * geo.OW,
+          n = M * Mpix,
+          yb = n * outElementBytes(out);
+        expect(Mpix).toBe(99);
+        const py = w.alloc(yb + 64);
+        w.u8(py, yb + 64).fill(0x5a);
+        const work = w.alloc(plan.workBytes);
+        const part = (a: number, b: number): number =>
+          w.exports.qs8_conv2d_4x8c2_part__wasmsimd(plan.g, plan.q, px, wp, qp, py, work, a, b);
+        // three slices of whole panels of 8 (the last one ends at OH·OW), in any order
+        for (const [a, b] of [
+          [24, 56],
+          [0, 24],
+          [56, Mpix],
+        ] as const)
+          expect(part(a, b)).toBe(0);
+        expect(sameBits(w.i8(py, n).slice(), ref)).toBeUndefined();
+        expect(w.u8(py + yb, 64).every((b) => b === 0x5a)).toBe(true);
+        for (const [a, b] of [
+          [4, 24],
+          [0, 20],
+          [0, Mpix + 1],
+          [8, 8],
+          [-8, 8],
+        ])
+          expect(part(a!, b!), `${a}..${b}`).toBe(-5);
+      } finally {
+        w.release(m);
+      }
     });
 
     it('every qs8 kernel the module exports is in a kernel list swept above or has its own test here', () => {

@@ -102,6 +102,24 @@ export function applyAct(act: i32, y: usize, n: usize, a: f32, b: f32): void {
   }
 }
 
+/**
+ * The post activation `act` (≥ 2) of 4 lanes in registers, the same vector function applyAct
+ * maps over memory (bit for bit): the int8 kernels' float32 output stage (assembly/int8/common.ts
+ * storeRow8, Q_ACT) applies it per 8 outputs before the store. p0, p1: HardSigmoid's alpha, beta.
+ */
+@inline export function actV(act: i32, x: v128, p0: v128, p1: v128): v128 {
+  switch (act) {
+    case ACT_SIGMOID: return f(SIGMOID, x, p0, p1);
+    case ACT_SILU: return f(SILU, x, p0, p1);
+    case ACT_HARDSWISH: return f(HSWISH, x, p0, p1);
+    case ACT_HARDSIGMOID: return f(HSIG, x, p0, p1);
+    case ACT_TANH: return f(TANH, x, p0, p1);
+    case ACT_GELU: return f(GELU, x, p0, p1);
+    case ACT_GELU_TANH: return f(GELU_TANH, x, p0, p1);
+    default: return x;
+  }
+}
+
 /** applyAct over `rows` rows of `cols` floats, row stride ldcB bytes. */
 export function applyActRows(act: i32, c: usize, ldcB: usize, rows: usize, cols: usize, a: f32, b: f32): void {
   for (let r: usize = 0; r < rows; r++) applyAct(act, c + r * ldcB, cols, a, b);

@@ -14,7 +14,11 @@
 //           3 = int8 out requantized as ONNX QLinearConv / QLinearMatMul (float multiplier)
 //   1 zx    input zero point             2 zy  output zero point (modes 0, 3)
 //   3 qlo   4 qhi   int8 clamp (modes 0, 3: fused ReLU/Clip in the quantized domain, else −128/127)
-//   5 flo   6 fhi   float32 clamp (mode 1; −Inf/+Inf for none)          7 reserved (0)
+//   5 flo   6 fhi   float32 clamp (mode 1; −Inf/+Inf for none)
+//   7 act   mode 1 only (0 in the others): a float32 activation after the clamp, per 8 outputs
+//           in registers (the ACT_* codes ≥ 2 of f32ops/unary.ts: actV, bit for bit the
+//           standalone f32 kernels); with act = HardSigmoid (5), words 2 and 3 hold its alpha
+//           and beta as float32 (mode 1 has no zy / qlo)
 // Per-channel parameters qp (N = output channels; arrays back to back, 4-byte elements):
 //   mode 0: bias i32[N] | M0 i32[N] | shift i32[N]
 //           y = clamp(zy + RoundingDivideByPOT(SRDHM((acc + bias) << ls, M0), rs), qlo, qhi)
@@ -32,10 +36,11 @@
 import {
   G_C, G_H, G_W, G_M, G_KH, G_KW, G_OH, G_OW, G_PT, G_PL, G_PB, G_PR, G_SH, G_SW, G_DH, G_DW, G_GROUPS, gi, geomShapeOk,
 } from '../geometry';
+import { actV, applyAct } from '../f32ops/unary';
 
 export const E_ARG: i32 = -5;
 
-export const Q_MODE = 0, Q_ZX = 1, Q_ZY = 2, Q_LO = 3, Q_HI = 4, Q_FLO = 5, Q_FHI = 6;
+export const Q_MODE = 0, Q_ZX = 1, Q_ZY = 2, Q_LO = 3, Q_HI = 4, Q_FLO = 5, Q_FHI = 6, Q_ACT = 7;
 export const MODE_Q8: i32 = 0, MODE_F32: i32 = 1, MODE_I32: i32 = 2, MODE_QF: i32 = 3;
 
 export { gi } from '../geometry';
@@ -87,10 +92,27 @@ export function storeScalar(acc: i32, c: usize, q: usize, qp: usize, N: usize, d
     v = v + load<f32>(qp + ((N + c) << 2));
     const lo = load<f32>(q + (<usize>Q_FLO << 2)), hi = load<f32>(q + (<usize>Q_FHI << 2));
     v = lo < v ? v : lo; v = v < hi ? v : hi;
+    const act = gi(q, Q_ACT);
+    if (act > 1) v = f32x4.extract_lane(actV(act, f32x4.splat(v), v128.load32_splat(q + 8), v128.load32_splat(q + 12)), 0);
     store<f32>(dst, v);
   } else {
     store<i32>(dst, acc + load<i32>(qp + (c << 2)));
   }
+}
+
+/** The float32 activation of quant block q (Q_ACT; 0 in other modes than float32). */
+@inline export function qAct(q: usize): i32 {
+  return gi(q, Q_MODE) == MODE_F32 ? gi(q, Q_ACT) : 0;
+}
+
+/**
+ * Applies activation act (≥ 2, qAct) of quant block q in place to `rows` rows of n floats, row
+ * stride rowB bytes: the same vector function as storeRow8's, over a block the kernel has just
+ * stored (in cache), for kernels whose tiles store without it.
+ */
+export function actRows(act: i32, q: usize, y: usize, rows: usize, rowB: usize, n: usize): void {
+  const p0 = load<f32>(q + 8), p1 = load<f32>(q + 12);
+  for (let r: usize = 0; r < rows; r++) applyAct(act, y + r * rowB, n, p0, p1);
 }
 
 /** Bytes per output element of the block's mode. */
@@ -103,6 +125,8 @@ export function storeScalar(acc: i32, c: usize, q: usize, qp: usize, N: usize, d
 export function quantOk(q: usize): bool {
   const mode = gi(q, Q_MODE), zx = gi(q, Q_ZX), zy = gi(q, Q_ZY), lo = gi(q, Q_LO), hi = gi(q, Q_HI);
   if (mode < 0 || mode > 3 || zx < -128 || zx > 127) return false;
+  const act = gi(q, Q_ACT);
+  if (act != 0 && (mode != MODE_F32 || act < 2 || act > 8)) return false;
   if ((mode == MODE_Q8 || mode == MODE_QF) && (zy < -128 || zy > 127 || lo < -128 || hi > 127 || lo > hi)) return false;
   return true;
 }
@@ -126,9 +150,10 @@ export function quantOk(q: usize): bool {
 
 /**
  * Output stage of the accumulators a0 (pixels 0..3) and a1 (4..7) of channel c; stores the
- * first nc (1..8) outputs at dst (consecutive elements of the mode's size).
+ * first nc (1..8) outputs at dst (consecutive elements of the mode's size). withAct = false
+ * (a constant): the caller applies the float32 activation (Q_ACT) itself (actRows).
  */
-@inline export function storeRow8(a0: v128, a1: v128, c: usize, q: usize, qp: usize, N: usize, dst: usize, nc: usize): void {
+@inline export function storeRow8(a0: v128, a1: v128, c: usize, q: usize, qp: usize, N: usize, dst: usize, nc: usize, withAct: bool = true): void {
   const mode = gi(q, Q_MODE);
   if (mode == MODE_Q8) {
     const vb = v128.load32_splat(qp + (c << 2));
@@ -177,6 +202,12 @@ export function quantOk(q: usize): bool {
     r1 = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a1), vs), vb);
     r0 = f32x4.pmin(vhi, f32x4.pmax(vlo, r0));
     r1 = f32x4.pmin(vhi, f32x4.pmax(vlo, r1));
+    const act = withAct ? gi(q, Q_ACT) : 0;
+    if (act > 1) {
+      const p0 = v128.load32_splat(q + 8), p1 = v128.load32_splat(q + 12);
+      r0 = actV(act, r0, p0, p1);
+      r1 = actV(act, r1, p0, p1);
+    }
   } else {
     const vb = v128.load32_splat(qp + (c << 2));
     r0 = i32x4.add(a0, vb); r1 = i32x4.add(a1, vb);

@@ -25,6 +25,7 @@
 import {
   E_ARG, G_M, G_GROUPS, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeScalar, outBytes, planesBytes,
   padPlanes16, tapOffsets, im2colPanels16, packPanels1x1, C, H, W, M, KH, KW, OH, OW, HP, WP, RS, SH, SW, GROUPS,
+  qAct, actRows,
 } from './common';
 
 /** Bytes of Xcol panels per chunk (≥ one panel). */
@@ -36,7 +37,7 @@ const CHUNK_BYTES: usize = 32 << 10;
  * output pixels m0.. (nc valid in total from m0): y + c·ldyB + m·eB.
  */
 @inline function tile4x8(kp: usize, wb: usize, xp: usize, c0: usize, nr: usize, nc: usize,
-  q: usize, qp: usize, N: usize, yrow: usize, ldyB: usize, eB: usize): void {
+  q: usize, qp: usize, N: usize, yrow: usize, ldyB: usize, eB: usize, withAct: bool = true): void {
   let a00 = i32x4.splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
   let px = xp, pw = wb;
   const end = xp + (kp << 5);
@@ -53,10 +54,10 @@ const CHUNK_BYTES: usize = 32 << 10;
     a31 = i32x4.add(a31, i32x4.dot_i16x8_s(x1, w3));
     px += 32; pw += 16;
   }
-  storeRow8(a00, a01, c0, q, qp, N, yrow + c0 * ldyB, nc);
-  if (nr > 1) storeRow8(a10, a11, c0 + 1, q, qp, N, yrow + (c0 + 1) * ldyB, nc);
-  if (nr > 2) storeRow8(a20, a21, c0 + 2, q, qp, N, yrow + (c0 + 2) * ldyB, nc);
-  if (nr > 3) storeRow8(a30, a31, c0 + 3, q, qp, N, yrow + (c0 + 3) * ldyB, nc);
+  storeRow8(a00, a01, c0, q, qp, N, yrow + c0 * ldyB, nc, withAct);
+  if (nr > 1) storeRow8(a10, a11, c0 + 1, q, qp, N, yrow + (c0 + 1) * ldyB, nc, withAct);
+  if (nr > 2) storeRow8(a20, a21, c0 + 2, q, qp, N, yrow + (c0 + 2) * ldyB, nc, withAct);
+  if (nr > 3) storeRow8(a30, a31, c0 + 3, q, qp, N, yrow + (c0 + 3) * ldyB, nc, withAct);
 }
 
 /**
@@ -64,7 +65,7 @@ const CHUNK_BYTES: usize = 32 << 10;
  * channels c0 .. c0 + Ng − 1 (global indices into qp and y), wg = the group's packed blocks.
  */
 function gemmPanels(Ng: usize, kp: usize, wg: usize, xp: usize, np: usize, m0: usize, Mpix: usize, c0: usize,
-  q: usize, qp: usize, N: usize, y: usize, ldyB: usize, eB: usize): void {
+  q: usize, qp: usize, N: usize, y: usize, ldyB: usize, eB: usize, withAct: bool = true): void {
   const blockB = kp << 4, panelB = kp << 5;
   for (let p: usize = 0; p < np; p++) {
     const m = m0 + (p << 3);
@@ -72,7 +73,8 @@ function gemmPanels(Ng: usize, kp: usize, wg: usize, xp: usize, np: usize, m0: u
     const yrow = y + m * eB;
     let wb = wg;
     for (let n: usize = 0; n < Ng; n += 4) {
-      tile4x8(kp, wb, xp, c0 + n, min<usize>(4, Ng - n), nc, q, qp, N, yrow, ldyB, eB);
+      if (withAct) tile4x8(kp, wb, xp, c0 + n, min<usize>(4, Ng - n), nc, q, qp, N, yrow, ldyB, eB, true);
+      else tile4x8(kp, wb, xp, c0 + n, min<usize>(4, Ng - n), nc, q, qp, N, yrow, ldyB, eB, false);
       wb += blockB;
     }
     xp += panelB;
@@ -160,12 +162,23 @@ export function chunkPanels(K: usize, Mpix: usize): usize {
  * mode's element type, work ≥ qs8_conv2d_work_bytes(g) bytes (16-aligned).
  */
 export function qs8_conv2d_4x8c2__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32 {
+  if (!geomOk(g)) return E_ARG;
+  return qs8_conv2d_4x8c2_part__wasmsimd(g, q, x, wp, qp, y, work, 0, gi(g, 6) * gi(g, 7));
+}
+
+/**
+ * qs8_conv2d_4x8c2 at output pixels [p0, p1) (row-major over OH·OW) of every channel: a thread's
+ * share (src/wasm/threads.ts; each thread its own `work`). p0 a multiple of 8, p1 a multiple of
+ * 8 or OH·OW; the pixels are computed exactly as by the whole conv (the same panels of 8).
+ */
+export function qs8_conv2d_4x8c2_part__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize, p0: i32, p1: i32): i32 {
   if (!geomOk(g) || !quantOk(q)) return E_ARG;
   loadGeom(g);
   const Cg = C / GROUPS, Ng = M / GROUPS, K = Cg * KH * KW, kp = (K + 1) >> 1, Mpix = OH * OW;
+  if (p0 < 0 || (p0 & 7) != 0 || <usize>p1 > Mpix || p0 >= p1 || ((p1 & 7) != 0 && <usize>p1 != Mpix)) return E_ARG;
   const eB = outBytes(q), ldyB = Mpix * eB;
   const planes = work, kofs = work + planesBytes(), xcol = kofs + align16(K << 2);
-  const zx = gi(q, Q_ZX);
+  const zx = gi(q, Q_ZX), act = qAct(q);
   // 1x1, stride 1, no padding: X (Cg, OH·OW) of a group is the input itself; its panels are
   // packed straight from the int8 rows (no padded planes, no tap table)
   const direct = KH == 1 && KW == 1 && SH == 1 && SW == 1 && HP == H && WP == W;
@@ -177,11 +190,14 @@ export function qs8_conv2d_4x8c2__wasmsimd(g: usize, q: usize, x: usize, wp: usi
   const groupW = ((Ng + 3) >> 2) * (kp << 4);
   for (let grp: usize = 0; grp < GROUPS; grp++) {
     const xg = planes + (grp * Cg * HP * RS << 1);
-    for (let m0: usize = 0; m0 < Mpix; m0 += P << 3) {
-      const np = min<usize>(P, (Mpix - m0 + 7) >> 3);
+    for (let m0: usize = <usize>p0; m0 < <usize>p1; m0 += P << 3) {
+      const np = min<usize>(P, (<usize>p1 - m0 + 7) >> 3);
       if (direct) packPanels1x1(x + grp * Cg * Mpix, zx, K, Mpix, m0, np, xcol);
       else im2colPanels16(xg, kofs, K, Mpix, m0, np, xcol);
-      gemmPanels(Ng, kp, wp + grp * groupW, xcol, np, m0, Mpix, grp * Ng, q, qp, M, y, ldyB, eB);
+      gemmPanels(Ng, kp, wp + grp * groupW, xcol, np, m0, Mpix, grp * Ng, q, qp, M, y, ldyB, eB, false);
+      // the float32 activation over the chunk just stored (in cache), not per tile: a call per
+      // 8 outputs inside the tiles measured slower than the separate pass it replaces
+      if (act > 1) actRows(act, q, y + grp * Ng * ldyB + (m0 << 2), Ng, ldyB, min<usize>(np << 3, Mpix - m0));
     }
   }
   return 0;

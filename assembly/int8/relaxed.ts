@@ -281,10 +281,22 @@ export function qs8_conv2d_c4_work_bytes(g: usize): i32 {
  * qs8_conv2d_c4_work_bytes(g). n0 must be a multiple of 4.
  */
 export function qs8_conv2d_4x8c4_range__wasmrelaxed(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize, n0: i32, n1: i32): i32 {
+  if (!geomOk(g)) return E_ARG;
+  return qs8_conv2d_4x8c4_part__wasmrelaxed(g, q, x, wp, qp, y, work, n0, n1, 0, gi(g, 6) * gi(g, 7));
+}
+
+/**
+ * Output channels [n0, n1) of every group at output pixels [p0, p1) (row-major over OH·OW) of
+ * one image: the split of a thread pool (src/wasm/threads.ts; each thread its own `work`). p0
+ * must be a multiple of 8, p1 a multiple of 8 or OH·OW; n0 a multiple of 4. The pixels a call
+ * writes are computed exactly as the whole conv computes them (the same panels of 8).
+ */
+export function qs8_conv2d_4x8c4_part__wasmrelaxed(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize, n0: i32, n1: i32, p0: i32, p1: i32): i32 {
   if (!geomOk(g) || !quantOk(q)) return E_ARG;
   loadGeom8(g);
   const Cg = C / GROUPS, Ng = M / GROUPS, K = Cg * KH * KW, kq = (K + 3) >> 2, Mpix = OH * OW;
   if (n0 < 0 || (n0 & 3) != 0 || <usize>n1 > Ng || n0 >= n1) return E_ARG;
+  if (p0 < 0 || (p0 & 7) != 0 || <usize>p1 > Mpix || p0 >= p1 || ((p1 & 7) != 0 && <usize>p1 != Mpix)) return E_ARG;
   const eB = outBytes(q), ldyB = Mpix * eB, zx = gi(q, Q_ZX);
   const planes = work, kofs = work + planes8Bytes(), xcol = kofs + align16(K << 2);
   padPlanes8(x, zx, planes);
@@ -297,13 +309,13 @@ export function qs8_conv2d_4x8c4_range__wasmrelaxed(g: usize, q: usize, x: usize
   for (let grp: usize = 0; grp < GROUPS; grp++) {
     const xg = planes + grp * Cg * HP * RB;
     const wg = w0 + grp * groupW;
-    for (let m0: usize = 0; m0 < Mpix; m0 += P << 3) {
-      const np = min<usize>(P, (Mpix - m0 + 7) >> 3);
+    for (let m0: usize = <usize>p0; m0 < <usize>p1; m0 += P << 3) {
+      const np = min<usize>(P, (<usize>p1 - m0 + 7) >> 3);
       im2colQuads(xg, kofs, K, Mpix, m0, np, xcol);
       let xp = xcol;
       for (let p: usize = 0; p < np; p++) {
         const m = m0 + (p << 3);
-        const nc = min<usize>(8, Mpix - m);
+        const nc = min<usize>(8, <usize>p1 - m);
         // 64·colsum of the panel's pixels
         let s0 = v0, s1 = v0;
         for (let o: usize = 0; o < panelB; o += 32) { s0 = dot4(v128.load(xp + o), ones, s0); s1 = dot4(v128.load(xp + o, 16), ones, s1); }

@@ -61,10 +61,74 @@ export function qs8_wino_packed_w_bytes(M: i32, K: i32, groups: i32): i32 {
   store<i16>(at + 3 * ps, <i16>(2 * e));
 }
 
+/** U' of one (cout m, cin c) (scalar): the 16 int16 at blk + p·ps + (c >> 1)·16 + ((m & 3)·2 + (c & 1))·2. */
+@inline function packOne(w: usize, Cin: usize, blk: usize, ps: usize, m: usize, c: usize): void {
+  const g = w + (m * Cin + c) * 9;
+  const g00 = <i32>load<i8>(g), g01 = <i32>load<i8>(g, 1), g02 = <i32>load<i8>(g, 2);
+  const g10 = <i32>load<i8>(g, 3), g11 = <i32>load<i8>(g, 4), g12 = <i32>load<i8>(g, 5);
+  const g20 = <i32>load<i8>(g, 6), g21 = <i32>load<i8>(g, 7), g22 = <i32>load<i8>(g, 8);
+  const at = blk + (c >> 1) * 16 + ((((m & 3) << 1) + (c & 1)) << 1);
+  // rows of T = G' g: (2g0·), (g0· + g1· + g2·), (g0· − g1· + g2·), (2g2·); each row → 4 positions
+  packRow(at, ps, 2 * g00, 2 * g01, 2 * g02);
+  packRow(at + 4 * ps, ps, g00 + g10 + g20, g01 + g11 + g21, g02 + g12 + g22);
+  packRow(at + 8 * ps, ps, g00 - g10 + g20, g01 - g11 + g21, g02 - g12 + g22);
+  packRow(at + 12 * ps, ps, 2 * g20, 2 * g21, 2 * g22);
+}
+
+/** Row (a, b, e) of T (vectors of the 8 lanes) times G'ᵀ: positions (2a, a + b + e, a − b + e, 2e), ps bytes apart. */
+@inline function packRowV(at: usize, ps: usize, a: v128, b: v128, e: v128): void {
+  const ae = i16x8.add(a, e);
+  v128.store(at, i16x8.add(a, a));
+  v128.store(at + ps, i16x8.add(ae, b));
+  v128.store(at + 2 * ps, i16x8.sub(ae, b));
+  v128.store(at + 3 * ps, i16x8.add(e, e));
+}
+
+/**
+ * U' of a full block of 4 couts × one full cin pair (SIMD): the 8 lanes (m & 3)·2 + (c & 1) of
+ * one 16-byte pair vector per position, written at at + p·ps. g points at (cout 4b, cin 2k);
+ * each cout's two kernels are 18 consecutive bytes (cin 2k: bytes 0..8, 2k + 1: 9..17), rs
+ * bytes apart (Cin·9). Reads exactly those bytes (the second load of each ends at byte 17).
+ */
+@inline function packBlockPair(g: usize, rs: usize, at: usize, ps: usize): void {
+  const x0 = v128.load(g), x1 = v128.load(g + rs), x2 = v128.load(g + 2 * rs), x3 = v128.load(g + 3 * rs);
+  const y0 = v128.load(g, 2), y1 = v128.load(g + rs, 2), y2 = v128.load(g + 2 * rs, 2), y3 = v128.load(g + 3 * rs, 2);
+  // positions 0..3 of the kernels (ij) for couts (0, 1) and (2, 3): per ij [c0 of m, c1 of m, c0 of m+1, c1 of m+1]
+  const a01 = v128.shuffle<i8>(x0, x1, 0, 9, 16, 25, 1, 10, 17, 26, 2, 11, 18, 27, 3, 12, 19, 28);
+  const a23 = v128.shuffle<i8>(x2, x3, 0, 9, 16, 25, 1, 10, 17, 26, 2, 11, 18, 27, 3, 12, 19, 28);
+  // ij 4..6 the same way, then ij 7, 8 of cin 2k: [m: 7, 8, m+1: 7, 8]
+  const b01 = v128.shuffle<i8>(x0, x1, 4, 13, 20, 29, 5, 14, 21, 30, 6, 15, 22, 31, 7, 8, 23, 24);
+  const b23 = v128.shuffle<i8>(x2, x3, 4, 13, 20, 29, 5, 14, 21, 30, 6, 15, 22, 31, 7, 8, 23, 24);
+  // ij 7, 8 of cin 2k + 1 (bytes 16, 17 = y[14], y[15]): [m: 7, 8, m+1: 7, 8, m+2: 7, 8, m+3: 7, 8]
+  const c01 = v128.shuffle<i8>(y0, y1, 14, 15, 30, 31, 14, 15, 30, 31, 14, 15, 30, 31, 14, 15, 30, 31);
+  const c23 = v128.shuffle<i8>(y2, y3, 14, 15, 30, 31, 14, 15, 30, 31, 14, 15, 30, 31, 14, 15, 30, 31);
+  const e7 = v128.shuffle<i8>(c01, c23, 0, 1, 2, 3, 16, 17, 18, 19, 0, 1, 2, 3, 16, 17, 18, 19);
+  const d7 = v128.shuffle<i8>(b01, b23, 12, 13, 14, 15, 28, 29, 30, 31, 12, 13, 14, 15, 28, 29, 30, 31);
+  // the 9 kernel positions as int16 vectors, lanes [m c0, m c1, m+1 c0, m+1 c1, ..., m+3 c1]
+  const g00 = i16x8.extend_low_i8x16_s(v128.shuffle<i8>(a01, a23, 0, 1, 2, 3, 16, 17, 18, 19, 0, 1, 2, 3, 16, 17, 18, 19));
+  const g01 = i16x8.extend_low_i8x16_s(v128.shuffle<i8>(a01, a23, 4, 5, 6, 7, 20, 21, 22, 23, 4, 5, 6, 7, 20, 21, 22, 23));
+  const g02 = i16x8.extend_low_i8x16_s(v128.shuffle<i8>(a01, a23, 8, 9, 10, 11, 24, 25, 26, 27, 8, 9, 10, 11, 24, 25, 26, 27));
+  const g10 = i16x8.extend_low_i8x16_s(v128.shuffle<i8>(a01, a23, 12, 13, 14, 15, 28, 29, 30, 31, 12, 13, 14, 15, 28, 29, 30, 31));
+  const g11 = i16x8.extend_low_i8x16_s(v128.shuffle<i8>(b01, b23, 0, 1, 2, 3, 16, 17, 18, 19, 0, 1, 2, 3, 16, 17, 18, 19));
+  const g12 = i16x8.extend_low_i8x16_s(v128.shuffle<i8>(b01, b23, 4, 5, 6, 7, 20, 21, 22, 23, 4, 5, 6, 7, 20, 21, 22, 23));
+  const g20 = i16x8.extend_low_i8x16_s(v128.shuffle<i8>(b01, b23, 8, 9, 10, 11, 24, 25, 26, 27, 8, 9, 10, 11, 24, 25, 26, 27));
+  // d7 = [m 7c0, m 8c0, m+1 7c0, m+1 8c0, ...], e7 = the same of c1
+  const g21 = i16x8.extend_low_i8x16_s(v128.shuffle<i8>(d7, e7, 0, 16, 2, 18, 4, 20, 6, 22, 0, 16, 2, 18, 4, 20, 6, 22));
+  const g22 = i16x8.extend_low_i8x16_s(v128.shuffle<i8>(d7, e7, 1, 17, 3, 19, 5, 21, 7, 23, 1, 17, 3, 19, 5, 21, 7, 23));
+  // rows of T = G' g, as packOne
+  const s0 = i16x8.add(g00, g20), s1 = i16x8.add(g01, g21), s2 = i16x8.add(g02, g22);
+  packRowV(at, ps, i16x8.add(g00, g00), i16x8.add(g01, g01), i16x8.add(g02, g02));
+  packRowV(at + 4 * ps, ps, i16x8.add(s0, g10), i16x8.add(s1, g11), i16x8.add(s2, g12));
+  packRowV(at + 8 * ps, ps, i16x8.sub(s0, g10), i16x8.sub(s1, g11), i16x8.sub(s2, g12));
+  packRowV(at + 12 * ps, ps, i16x8.add(g20, g20), i16x8.add(g21, g21), i16x8.add(g22, g22));
+}
+
 /**
  * Packs w (M, Cin, 3, 3) int8 (K = Cin·9) as U' = G' g G'ᵀ int16 in the layout of the header
- * at dst (qs8_wino_packed_w_bytes bytes). Scalar, unrolled (no branches per position): runs once per layer at
- * load, part of a cold start's decode + pack.
+ * at dst (qs8_wino_packed_w_bytes bytes). Runs once per layer at load, part of a cold start's
+ * decode + pack: full blocks of 4 couts × full cin pairs in SIMD (one pair vector per position,
+ * packBlockPair), the rest (couts past the last full block, the last cin of an odd Cin) scalar
+ * (packOne); both write the same values (integer, exact).
  */
 export function qs8_wino_pack_w(M: i32, K: i32, groups: i32, w: usize, dst: usize): i32 {
   const bytes = qs8_wino_packed_w_bytes(M, K, groups);
@@ -72,21 +136,16 @@ export function qs8_wino_pack_w(M: i32, K: i32, groups: i32, w: usize, dst: usiz
   memory.fill(dst, 0, <usize>bytes);
   const Cin = <usize>(K / 9), Mc = <usize>M, kp = (Cin + 1) >> 1;
   const ps = kp << 4; // bytes between positions p and p + 1 of one block
-  for (let m: usize = 0; m < Mc; m++) {
-    const blk = dst + (m >> 2) * 16 * kp * 16;
-    for (let c: usize = 0; c < Cin; c++) {
-      const g = w + (m * Cin + c) * 9;
-      const g00 = <i32>load<i8>(g), g01 = <i32>load<i8>(g, 1), g02 = <i32>load<i8>(g, 2);
-      const g10 = <i32>load<i8>(g, 3), g11 = <i32>load<i8>(g, 4), g12 = <i32>load<i8>(g, 5);
-      const g20 = <i32>load<i8>(g, 6), g21 = <i32>load<i8>(g, 7), g22 = <i32>load<i8>(g, 8);
-      // U' position p = 4i + j of (cout m, cin c): blk + p·ps + (c >> 1)·16 + ((m & 3)·2 + (c & 1))·2
-      const at = blk + (c >> 1) * 16 + ((((m & 3) << 1) + (c & 1)) << 1);
-      // rows of T = G' g: (2g0·), (g0· + g1· + g2·), (g0· − g1· + g2·), (2g2·); each row → 4 positions
-      packRow(at, ps, 2 * g00, 2 * g01, 2 * g02);
-      packRow(at + 4 * ps, ps, g00 + g10 + g20, g01 + g11 + g21, g02 + g12 + g22);
-      packRow(at + 8 * ps, ps, g00 - g10 + g20, g01 - g11 + g21, g02 - g12 + g22);
-      packRow(at + 12 * ps, ps, 2 * g20, 2 * g21, 2 * g22);
-    }
+  const blkB: usize = kp << 8; // bytes of one block of 4 couts (16 positions × kp pairs × 16)
+  const mFull = Mc & ~(<usize>3), cFull = Cin & ~(<usize>1);
+  for (let m: usize = 0; m < mFull; m += 4) {
+    const blk = dst + (m >> 2) * blkB;
+    for (let c: usize = 0; c < cFull; c += 2) packBlockPair(w + (m * Cin + c) * 9, Cin * 9, blk + (c >> 1) * 16, ps);
+    if (cFull < Cin) for (let r: usize = 0; r < 4; r++) packOne(w, Cin, blk, ps, m + r, cFull);
+  }
+  for (let m = mFull; m < Mc; m++) {
+    const blk = dst + (m >> 2) * blkB;
+    for (let c: usize = 0; c < Cin; c++) packOne(w, Cin, blk, ps, m, c);
   }
   return 0;
 }

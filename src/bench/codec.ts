@@ -4,9 +4,9 @@
 // Two coders side by side, each with its size, ratio to the order-0 bound plus tables, ratio to
 // brotli-11 and WASM decode speed vs zlib inflate (same run, interleaved): the Huffman codecs
 // (codecs 0..3, the smallest per tensor: what `sparrow compress` stores by default) and rANS
-// (codec 4 on every tensor, what `codecs: [CODEC_RANS]` stores).
+// (codec 5 "rans-lanes" on every tensor, what `codecs: [CODEC_RANS_LANES]` stores).
 import zlib from 'node:zlib';
-import { CODEC_NAMES, CODEC_RANS, encodeInt8, type EncodedInt8 } from '../codec/int8.js';
+import { CODEC_NAMES, CODEC_RANS_LANES, encodeInt8, type EncodedInt8 } from '../codec/int8.js';
 import { SparrowError } from '../errors.js';
 import { loadWasmNode } from '../wasm/node.js';
 import type { SparrowWasm } from '../wasm/gateway.js';
@@ -43,7 +43,7 @@ export interface CodecCase {
   codecs: Record<string, number>;
   /** codecs 0..3 (Huffman family, the default): bytes, tables, Σ n·H/8 of their streams, WASM decode in the same run */
   huffman: CoderFigures;
-  /** codec 4 (rANS) on every tensor */
+  /** codec 5 (rANS, 8 lanes) on every tensor */
   rans: CoderFigures;
 }
 
@@ -59,7 +59,7 @@ export async function runCodecBench(opts: { models?: string[]; sparsities?: numb
       const coding = (w: { q: Int8Array; dims: number[] }) => ({ cols: w.q.length / w.dims[0]!, dims: w.dims });
       const enc = weights.map((w) => ({ w, e: encodeInt8(w.q, coding(w)) })); // the default coders
       const huf = weights.map((w) => ({ w, e: encodeInt8(w.q, { ...coding(w), codecs: [0, 1, 2, 3] }) }));
-      const rns = weights.map((w) => ({ w, e: encodeInt8(w.q, { ...coding(w), codecs: [CODEC_RANS] }) }));
+      const rns = weights.map((w) => ({ w, e: encodeInt8(w.q, { ...coding(w), codecs: [CODEC_RANS_LANES] }) }));
       const items = (xs: { w: { name: string; q: Int8Array }; e: EncodedInt8 }[]) =>
         xs.map(({ w, e }) => ({ name: w.name, codec: e.codec, payload: e.payload, expected: w.q }));
       const sum = (xs: { e: EncodedInt8 }[], f: (e: EncodedInt8) => number) => xs.reduce((a, { e }) => a + f(e), 0);
@@ -231,7 +231,7 @@ export async function main(argv: string[]): Promise<number> {
       'bytes: coded int8 payloads; /(H+tables): bytes over Σ n·H/8 of the coded streams plus their tables and headers;\n' +
         'brotli-11: of the same int8 bytes concatenated; MB/s: WASM decoder, decoded bytes/s; inflate: Node zlib of the deflate-9 bytes;\n' +
         'x zlib: MB/s over inflate MB/s, all decoders interleaved in the same run. huffman: the smallest of codecs 0..3 per tensor\n' +
-        '(the default); rans: codec 4 on every tensor (H: order-0 per stream and per context: magnitudes by the previous one, signs by neighbours).\n',
+        '(the default); rans: codec 5 on every tensor (H: order-0 per context: magnitudes by left+up, signs by neighbours).\n',
     );
   }
   return 0;

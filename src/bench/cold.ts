@@ -9,6 +9,10 @@
 //   weights    sparrow-int8: decoding + packing the int8 weights (part of load)
 //   first      the first inference
 //   warm       the second inference
+// and the minor page faults the main thread took during the load and the first inference
+// (Linux: /proc/self/task/<pid>/stat; null elsewhere): fresh linear-memory pages cost a fault
+// each, the larger part of a cold load on a VM (docs/engine.md), and unlike the times the
+// counts do not depend on what else the machine runs.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +25,9 @@ export interface ColdSample {
   weights_ms: number | null;
   first_ms: number;
   warm_ms: number;
+  /** minor page faults of the main thread during the load / the first inference (null: not Linux) */
+  load_faults: number | null;
+  first_faults: number | null;
 }
 
 export interface ColdOptions {
@@ -40,7 +47,18 @@ export interface ColdReport {
   compressed?: string;
   samples: number;
   /** medians per engine */
-  engines: Record<string, { start_ms: number; load_ms: number; weights_ms: number | null; first_ms: number; warm_ms: number }>;
+  engines: Record<
+    string,
+    {
+      start_ms: number;
+      load_ms: number;
+      weights_ms: number | null;
+      first_ms: number;
+      warm_ms: number;
+      load_faults: number | null;
+      first_faults: number | null;
+    }
+  >;
   /** every sample, in the order run */
   raw: ColdSample[];
 }
@@ -80,19 +98,25 @@ export function runColdBench(o: ColdOptions): ColdReport {
   for (const e of o.engines) {
     const xs = raw.filter((s) => s.engine === e);
     const w = xs.map((s) => s.weights_ms).filter((v): v is number => v !== null);
+    const faults = (k: 'load_faults' | 'first_faults'): number | null => {
+      const f = xs.map((s) => s[k]).filter((v): v is number => v !== null);
+      return f.length === xs.length ? median(f) : null;
+    };
     engines[e] = {
       start_ms: r3(median(xs.map((s) => s.start_ms))),
       load_ms: r3(median(xs.map((s) => s.load_ms))),
       weights_ms: w.length ? r3(median(w)) : null,
       first_ms: r3(median(xs.map((s) => s.first_ms))),
       warm_ms: r3(median(xs.map((s) => s.warm_ms))),
+      load_faults: faults('load_faults'),
+      first_faults: faults('first_faults'),
     };
   }
   return { model: o.model, ...(o.compressed ? { compressed: o.compressed } : {}), samples, engines, raw };
 }
 
 export function formatCold(r: ColdReport): string {
-  const head = ['engine', 'start ms', 'load ms', 'decode+pack ms', 'first run ms', 'warm run ms'];
+  const head = ['engine', 'start ms', 'load ms', 'decode+pack ms', 'first run ms', 'warm run ms', 'page faults load/first'];
   const rows = Object.entries(r.engines).map(([e, m]) => [
     e,
     m.start_ms.toFixed(1),
@@ -100,6 +124,7 @@ export function formatCold(r: ColdReport): string {
     m.weights_ms === null ? '-' : m.weights_ms.toFixed(2),
     m.first_ms.toFixed(2),
     m.warm_ms.toFixed(3),
+    m.load_faults === null || m.first_faults === null ? '-' : `${m.load_faults}/${m.first_faults}`,
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
   const fmt = (x: string[]): string => x.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
@@ -109,8 +134,21 @@ export function formatCold(r: ColdReport): string {
     fmt(head),
     ...rows.map(fmt),
     '',
-    'start: process start to the engine code imported; load: session from the bytes (includes decode+pack); first/warm: the 1st and 2nd inference.',
+    'start: process start to the engine code imported; load: session from the bytes (includes decode+pack); first/warm: the 1st and 2nd inference;',
+    'page faults: minor faults of the main thread during the load and the 1st inference (Linux; medians).',
   ].join('\n');
+}
+
+/** Minor page faults of this process's main thread so far (Linux /proc; null elsewhere). */
+export function minorFaults(): number | null {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // after "pid (comm) ": state ppid pgrp session tty_nr tpgid flags minflt ...
+    const v = Number(stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[7]);
+    return Number.isInteger(v) && v >= 0 ? v : null;
+  } catch {
+    return null;
+  }
 }
 
 /** One sample, in this (fresh) process: prints one JSON line. */
@@ -125,6 +163,7 @@ async function sample(engine: string, model: string, compressed: string, batch: 
   const start = performance.now();
   const file = engine === 'sparrow-int8' && compressed ? compressed : model;
   const bytes = new Uint8Array(readFileSync(file));
+  const f0 = minorFaults();
   const t0 = performance.now();
   let run: (f: Record<string, import('../ops/types.js').Tensor>) => Promise<unknown>;
   let weights: number | null = null;
@@ -139,15 +178,27 @@ async function sample(engine: string, model: string, compressed: string, batch: 
     run = (f) => s.run(f);
   }
   const t1 = performance.now();
+  const f1 = minorFaults();
   // the feeds are made after the load: parsing the ONNX first would warm code the load shares
   const { modelInputs, randomFeeds } = await import('./bench.js');
   const feeds = randomFeeds(modelInputs(new Uint8Array(readFileSync(model))), batch, 1);
+  const f2 = minorFaults();
   const t2 = performance.now();
   await run(feeds);
   const t3 = performance.now();
+  const f3 = minorFaults();
   await run(feeds);
   const t4 = performance.now();
-  const s: ColdSample = { engine, start_ms: start, load_ms: t1 - t0, weights_ms: weights, first_ms: t3 - t2, warm_ms: t4 - t3 };
+  const s: ColdSample = {
+    engine,
+    start_ms: start,
+    load_ms: t1 - t0,
+    weights_ms: weights,
+    first_ms: t3 - t2,
+    warm_ms: t4 - t3,
+    load_faults: f0 !== null && f1 !== null ? f1 - f0 : null,
+    first_faults: f2 !== null && f3 !== null ? f3 - f2 : null,
+  };
   process.stdout.write(JSON.stringify(s) + '\n');
 }
 

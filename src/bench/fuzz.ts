@@ -8,6 +8,7 @@ import { SparrowError } from '../errors.js';
 import {
   CODEC_HUFFMAN,
   CODEC_RANS,
+  CODEC_RANS_LANES,
   CODEC_RAW,
   CODEC_RLE_HUFFMAN,
   CODEC_RLE_ROWS,
@@ -234,9 +235,11 @@ export async function runFuzz(opts: {
     const kind = it % 10;
     if (kind <= 4) {
       // a valid payload of a random tensor, mutated (or not), decoded with a random codec claim
-      const codec = ([CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, CODEC_RANS, CODEC_RANS] as const)[below(r, 6)]!;
-      // codec 4 also on smooth tensors (magnitude context) with any state count 1, 2, 4, 8
-      const smooth = codec === CODEC_RANS && below(r, 2) === 0;
+      const codec = (
+        [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, CODEC_RANS, CODEC_RANS, CODEC_RANS_LANES, CODEC_RANS_LANES] as const
+      )[below(r, 8)]!;
+      // codecs 4 and 5 also on smooth tensors (magnitude contexts); codec 4 with any state count 1, 2, 4, 8
+      const smooth = (codec === CODEC_RANS || codec === CODEC_RANS_LANES) && below(r, 2) === 0;
       const d = smooth ? smoothTensor(r) : randomTensor(r);
       const divisors = [1, 2, 3, 4, 5, 7, 8, 16].filter((k) => d.length % k === 0);
       const cols = d.length / divisors[below(r, divisors.length)]!;
@@ -247,7 +250,7 @@ export async function runFuzz(opts: {
               Uint8Array.from(d, (v) => ((v << 1) ^ (v >> 7)) & 0xff),
               { streams: below(r, 2) ? 4 : 1 },
             ).bytes
-          : smooth
+          : smooth && codec === CODEC_RANS
             ? encodeRansRows(d, cols, dims ? { kw: 3, karea: 9 } : { kw: cols, karea: cols }, {
                 states: ([1, 2, 4, 8] as const)[below(r, 4)]!,
               }).payload
@@ -255,7 +258,7 @@ export async function runFuzz(opts: {
       if (below(r, 8) !== 0) payload = mutate(r, payload);
       let n = d.length;
       if (below(r, 10) === 0) n = Math.max(0, n + below(r, 5) - 2);
-      const claimed: number = below(r, 10) === 0 ? below(r, 6) : codec;
+      const claimed: number = below(r, 10) === 0 ? below(r, 7) : codec;
       if (kind === 4 && n > 0) {
         const rows = [1, 2, 3, 4, 5, 7, 8].filter((k) => n % k === 0);
         const rr = below(r, 2) && n === d.length ? d.length / cols : rows[below(r, rows.length)]!;
@@ -265,7 +268,7 @@ export async function runFuzz(opts: {
       }
     } else if (kind === 5) {
       const payload = Uint8Array.from({ length: below(r, 300) }, () => r() & 0xff);
-      checkDecoder('decode-random', below(r, 5), payload, below(r, 2000));
+      checkDecoder('decode-random', below(r, 6), payload, below(r, 2000));
     } else if (kind <= 7) {
       checkContainer('container', mutate(r, containers[below(r, containers.length)]!));
     } else if (kind === 8) {

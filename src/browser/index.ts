@@ -20,6 +20,7 @@ import { parsePreprocessing, preprocessPixels, type CompressionRecord, type Prep
 import type { Tensor, ValueInfo } from '../ops/types.js';
 import { textModelOf, type TextModel } from '../runtime/text_model.js';
 import { relaxedSimdSupported } from '../wasm/features.js';
+import { HELPER_SOURCE_WEB, instantiateThreaded, threadsAvailable, type HelperPort, type ThreadPool } from '../wasm/threads.js';
 import '../ops/ref/index.js';
 
 export { SparrowError, isSparrowError, type SparrowErrorCode } from '../errors.js';
@@ -109,6 +110,20 @@ export interface WasmOptions {
 export interface ModelOptions extends WasmOptions {
   /** default 'sparrow-int8' for a file with static activation ranges, else 'sparrow-f32' (as Session.create); int8 falls back to 'sparrow-f32' where the runtime has no int8 engine */
   engine?: BrowserEngine;
+  /**
+   * threads for 'sparrow-int8' (default 1): n > 1 runs the threads build
+   * (sparrow.threads.wasm / sparrow.relaxed.threads.wasm beside wasmUrl) on a shared memory with
+   * n − 1 helper Web Workers; each conv layer is split over them (whole images of a batch, or the
+   * output pixels of one image). Needs cross-origin isolation (COOP/COEP: `crossOriginIsolated`);
+   * without it, or when the threads build cannot be fetched, the model runs on one thread
+   * (`BrowserModel.threads` says which). Same output bits either way. `THREADS_INFO.numThreads`
+   * is a good value: hardwareConcurrency capped at 4 where threads can run, else 1.
+   */
+  numThreads?: number;
+  /** URL of build/sparrow.threads.wasm (default: beside wasmUrl) */
+  threadsWasmUrl?: string | URL;
+  /** URL of build/sparrow.relaxed.threads.wasm (default: beside wasmUrl) */
+  relaxedThreadsWasmUrl?: string | URL;
 }
 
 export interface LoadOptions extends ModelOptions, FetchOptions {}
@@ -158,6 +173,12 @@ export interface BrowserModel {
   /** how the kernels were obtained: compiled by compileStreaming, or reused from an earlier model of this page */
   readonly wasm: { streaming: boolean; cached: boolean };
   readonly session: Session;
+  /** threads that run the model (1 unless numThreads > 1 was asked and threads can run here) */
+  readonly threads: number;
+  /** the thread pool's counts (jobs, calls, calls run by helpers) when threads > 1, else null */
+  readonly threadStats: { jobs: number; calls: number; helperCalls: number } | null;
+  /** stops the helper threads (numThreads > 1); the model cannot run afterwards */
+  dispose(): void;
   /** runs the model; feeds as Session.run */
   run(feeds: Record<string, Tensor>): Promise<RunResult>;
   /**
@@ -384,9 +405,14 @@ export async function createModel(dl: SparrowDownload, opts: ModelOptions = {}):
   let preprocessing: Preprocessing | null;
   let compression: CompressionRecord | null;
   const meta = dl.header.meta;
+  let poolOf = (): ThreadPool | undefined => undefined;
   if (engine === 'sparrow-int8') {
     try {
-      session = await Session.fromSparrow(dl.bytes, { engine: 'sparrow-int8' satisfies EngineName, wasmModule: wasm.module });
+      const t = await threadedSession(dl, opts, simd);
+      if (t) {
+        session = t.session;
+        poolOf = t.pool;
+      } else session = await Session.fromSparrow(dl.bytes, { engine: 'sparrow-int8' satisfies EngineName, wasmModule: wasm.module });
     } catch (e) {
       if (!(e instanceof SparrowError && e.code === 'invalid_argument' && /engine 'sparrow-int8' is not available/.test(e.message)))
         throw e;
@@ -413,6 +439,9 @@ export async function createModel(dl: SparrowDownload, opts: ModelOptions = {}):
   const s = session!;
   // compile the plan now (static shapes), so that the first run() measures inference only
   await warmUp(s);
+  // the engine instantiated its module (and the helpers) by now
+  const pool = poolOf();
+  const threads = pool?.size ?? 1;
   const sessionMs = now() - t0;
   let decodedSections = 0;
   for (const sec of dl.header.sections) decodedSections += sec.decodedBytes;
@@ -432,6 +461,13 @@ export async function createModel(dl: SparrowDownload, opts: ModelOptions = {}):
     timings: { downloadMs: dl.downloadMs, firstSectionMs: dl.firstSectionMs, sessionMs, wasmMs: cached ? 0 : wasm.ms },
     wasm: { streaming: wasm.streaming, cached },
     session: s,
+    threads,
+    get threadStats() {
+      return pool ? { ...pool.stats } : null;
+    },
+    dispose(): void {
+      pool?.dispose();
+    },
     async run(feeds: Record<string, Tensor>): Promise<RunResult> {
       const t = now();
       const outputs = await s.run(feeds);
@@ -445,6 +481,73 @@ export async function createModel(dl: SparrowDownload, opts: ModelOptions = {}):
       return preprocessPixels(t, pre ?? { scale: 1 / 255 });
     },
   };
+}
+
+// ---- threads ---------------------------------------------------------------------------------
+
+/** Threads in this page: `numThreads` a model may use (hardwareConcurrency capped at 4 where threads can run, else 1). */
+export const THREADS_INFO: { readonly numThreads: number; readonly crossOriginIsolated: boolean; readonly available: boolean } = {
+  get available(): boolean {
+    return threadsAvailable() && typeof Worker === 'function';
+  },
+  get crossOriginIsolated(): boolean {
+    return (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  },
+  get numThreads(): number {
+    const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+    return this.available ? Math.max(1, Math.min(4, n)) : 1;
+  },
+};
+
+let helperUrl: string | undefined;
+
+/** A helper thread: a Web Worker from a Blob of HELPER_SOURCE_WEB (same origin, so COEP lets it run). */
+function spawnWebHelper(): HelperPort {
+  helperUrl ??= URL.createObjectURL(new Blob([HELPER_SOURCE_WEB], { type: 'text/javascript' }));
+  const w = new Worker(helperUrl, { name: 'sparrow-helper' });
+  const ready = new Promise<void>((res, rej) => {
+    w.onmessage = (e: MessageEvent) =>
+      e.data === 'ready' ? res() : rej(new SparrowError('internal', `WASM helper thread: ${String(e.data)}`));
+    w.onerror = (e: ErrorEvent) => rej(new SparrowError('internal', `WASM helper thread failed to start: ${e.message}`));
+  });
+  return { postMessage: (m) => w.postMessage(m), ready, terminate: () => w.terminate() };
+}
+
+/**
+ * The int8 session on `numThreads` threads, or undefined (one thread): numThreads ≤ 1, no
+ * cross-origin isolation, or the threads build cannot be fetched.
+ */
+async function threadedSession(
+  dl: SparrowDownload,
+  opts: ModelOptions,
+  simd: SimdBuild,
+): Promise<{ session: Session; pool: () => ThreadPool | undefined } | undefined> {
+  const n = opts.numThreads ?? 1;
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new SparrowError('invalid_argument', `numThreads must be an integer in [1, 64], got ${String(n)}`);
+  if (n === 1 || opts.wasmModule || !THREADS_INFO.available) return undefined;
+  const plain = resolveUrl(opts.wasmUrl ?? 'sparrow.wasm');
+  const href =
+    simd === 'relaxed'
+      ? resolveUrl(opts.relaxedThreadsWasmUrl ?? new URL('sparrow.relaxed.threads.wasm', plain))
+      : resolveUrl(opts.threadsWasmUrl ?? new URL('sparrow.threads.wasm', plain));
+  let module: WebAssembly.Module;
+  try {
+    module = (await compileWasm(href, opts.fetch ? { fetch: opts.fetch } : {})).module;
+  } catch {
+    return undefined; // no threads build here: one thread
+  }
+  let pool: ThreadPool | undefined;
+  const session = await Session.fromSparrow(dl.bytes, {
+    engine: 'sparrow-int8',
+    wasmModule: module,
+    instantiate: async (m) => {
+      const w = await instantiateThreaded(m, n, spawnWebHelper);
+      pool = w.pool;
+      return w;
+    },
+  });
+  return { session, pool: () => pool };
 }
 
 /**

@@ -5,6 +5,7 @@ import { SparrowError } from '../errors.js';
 import { BitWriter, readVarint } from './bitio.js';
 import { decodeBlockRef, encodeBlock, histogram, shannonBytes } from './huffman.js';
 import { decodeRansDetailed, decodeRansRef, encodeRansRows, magContext, signGeometries } from './rans_int8.js';
+import { decodeRansLanesDetailed, decodeRansLanesRef, encodeRansLanes, magCtx } from './rans_lanes.js';
 
 /** Codec ids as stored in the section table. */
 export const CODEC_RAW = 0;
@@ -12,14 +13,30 @@ export const CODEC_HUFFMAN = 1;
 export const CODEC_RLE_HUFFMAN = 2;
 export const CODEC_RLE_ROWS = 3;
 export const CODEC_RANS = 4;
-export type Int8CodecId = typeof CODEC_RAW | typeof CODEC_HUFFMAN | typeof CODEC_RLE_HUFFMAN | typeof CODEC_RLE_ROWS | typeof CODEC_RANS;
-export const CODEC_NAMES: Record<number, string> = { 0: 'raw', 1: 'huffman', 2: 'rle-huffman', 3: 'rle-rows', 4: 'rans' };
-export const ALL_INT8_CODECS: readonly Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, CODEC_RANS];
+export const CODEC_RANS_LANES = 5;
+export type Int8CodecId =
+  typeof CODEC_RAW | typeof CODEC_HUFFMAN | typeof CODEC_RLE_HUFFMAN | typeof CODEC_RLE_ROWS | typeof CODEC_RANS | typeof CODEC_RANS_LANES;
+export const CODEC_NAMES: Record<number, string> = { 0: 'raw', 1: 'huffman', 2: 'rle-huffman', 3: 'rle-rows', 4: 'rans', 5: 'rans-lanes' };
+export const ALL_INT8_CODECS: readonly Int8CodecId[] = [
+  CODEC_RAW,
+  CODEC_HUFFMAN,
+  CODEC_RLE_HUFFMAN,
+  CODEC_RLE_ROWS,
+  CODEC_RANS,
+  CODEC_RANS_LANES,
+];
 /**
- * What encodeInt8 tries unless told otherwise: the Huffman codecs. rANS (codec 4) is 0.2–3 %
- * smaller but its WASM decoder is 3–10× slower than the Huffman ones and slower than native
- * inflate (`npm run bench:codec`), so a model only uses it when asked (`codecs` including
- * CODEC_RANS).
+ * `sparrow compress --codec rans`: the Huffman codecs and codec 5 (rans-lanes), the smallest
+ * per tensor. Codec 4 is left out: codec 5 decodes 2–4× faster at ≤ 50 % sparsity (about as
+ * fast at 70 %, half as fast at 90 %) for 0.1–0.4 % more bytes (docs/compression.md); callers
+ * may still allow it (ALL_INT8_CODECS).
+ */
+export const RANS_INT8_CODECS: readonly Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, CODEC_RANS_LANES];
+/**
+ * What encodeInt8 tries unless told otherwise: the Huffman codecs. rANS (codecs 4 and 5) is
+ * 0.2–3 % smaller but its WASM decoders are 2.5–10× slower than the Huffman ones and slower
+ * than native inflate (`npm run bench:codec`), so a model only uses it when asked (`codecs`
+ * including CODEC_RANS or CODEC_RANS_LANES).
  */
 export const DEFAULT_INT8_CODECS: readonly Int8CodecId[] = [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS];
 
@@ -210,6 +227,28 @@ export function encodeRans(data: Int8Array, cols = data.length, dims?: readonly 
 }
 
 /**
+ * Codec 5: one rANS symbol per weight, the joint (magnitude above the row base, sign) with
+ * lane-local contexts (src/codec/rans_lanes.ts); the kernel window of `dims` tried as for
+ * codec 4, the smaller payload kept.
+ */
+export function encodeRansLanesInt8(data: Int8Array, cols = data.length, dims?: readonly number[]): EncodedInt8 {
+  let best: EncodedInt8 | null = null;
+  for (const g of signGeometries(cols, dims)) {
+    const e = encodeRansLanes(data, cols, g);
+    if (best === null || e.payload.length < best.payload.length)
+      best = {
+        codec: CODEC_RANS_LANES,
+        payload: e.payload,
+        tableBytes: e.tableBytes,
+        entropyBytes: e.streams.reduce((a, s) => a + s.entropyBytes, 0),
+        streams: e.streams,
+        nonzero: e.nonzero,
+      };
+  }
+  return best!;
+}
+
+/**
  * Codes `data` with every allowed codec (default DEFAULT_INT8_CODECS: not rANS) and keeps the
  * smallest payload (raw on ties).
  * `cols` is the row length for codecs 3 and 4 (default: one row); `dims` the weight's shape
@@ -232,7 +271,9 @@ export function encodeInt8(
             ? encodeRleHuffman(data, opts)
             : c === CODEC_RLE_ROWS
               ? encodeRleRows(data, opts.cols, opts)
-              : encodeRans(data, opts.cols, opts.dims);
+              : c === CODEC_RANS
+                ? encodeRans(data, opts.cols, opts.dims)
+                : encodeRansLanesInt8(data, opts.cols, opts.dims);
     if (best === null || e.payload.length < best.payload.length) best = e;
   }
   if (best === null) throw new SparrowError('invalid_argument', 'encodeInt8: no codec allowed');
@@ -275,6 +316,7 @@ export function decodeInt8Ref(codec: number, payload: Uint8Array, n: number): In
     });
   }
   if (codec === CODEC_RANS) return decodeRansRef(payload, n);
+  if (codec === CODEC_RANS_LANES) return decodeRansLanesRef(payload, n);
   throw new SparrowError('unsupported_codec', `codec ${codec} is not an int8 codec this reader knows`);
 }
 
@@ -445,6 +487,30 @@ export function analyzeInt8Payload(
       { name: 'runs', count: parsed.runs.length, entropyBytes: shannonBytes(histogram(parsed.runs)) },
       { name: 'magnitudes', count: parsed.nnz, entropyBytes: magBytes },
       { name: 'signs', count: parsed.nnz, entropyBytes: signBits / 8 },
+    ];
+  } else if (codec === CODEC_RANS_LANES) {
+    // as the encoder reports them: symbols order-0 within each magnitude context, signs per class
+    const d = decodeRansLanesDetailed(payload, n);
+    const { t1, t2 } = d.header;
+    const mag = Array.from({ length: 3 }, () => [] as number[]);
+    const pos = new Float64Array(9),
+      neg = new Float64Array(9);
+    nonzero = 0;
+    for (let p = 0; p < n; p++) {
+      mag[magCtx(d.sumCtx[p]!, t1, t2)]!.push(d.sym[p]!);
+      if (d.out[p] !== 0) {
+        nonzero++;
+        (d.out[p]! < 0 ? neg : pos)[d.sclass[p]!]!++;
+      }
+    }
+    let signBits = 0;
+    for (let c = 0; c < 9; c++) {
+      const t = pos[c]! + neg[c]!;
+      if (pos[c]! > 0 && neg[c]! > 0) signBits -= pos[c]! * Math.log2(pos[c]! / t) + neg[c]! * Math.log2(neg[c]! / t);
+    }
+    streams = [
+      { name: 'magnitudes', count: n, entropyBytes: mag.reduce((a, m) => a + shannonBytes(histogram(Uint8Array.from(m))), 0) },
+      { name: 'signs', count: nonzero, entropyBytes: signBits / 8 },
     ];
   } else {
     throw new SparrowError('unsupported_codec', `codec ${codec} is not an int8 codec this reader knows`);

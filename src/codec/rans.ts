@@ -91,7 +91,9 @@ function levelBits(levels: Uint8Array): number {
  * over logs RANS_LOG_MIN..RANS_LOG_MAX and a grid of scale factors on the ideal frequencies
  * (the `rest` symbol absorbs the rounding).
  */
-export function buildTable(counts: ArrayLike<number>): FreqTable {
+export function buildTable(counts: ArrayLike<number>, fixedLog?: number): FreqTable {
+  const logMin = fixedLog ?? RANS_LOG_MIN,
+    logMax = fixedLog ?? RANS_LOG_MAX;
   let maxSym = 0,
     rest = 0,
     total = 0;
@@ -104,13 +106,13 @@ export function buildTable(counts: ArrayLike<number>): FreqTable {
   if (total === 0 || counts[rest]! === total) {
     // one symbol (or none): it takes the whole range and costs nothing
     const levels = new Uint8Array(rest + 1);
-    return finishTable(RANS_LOG_MIN, rest, rest, levels)!;
+    return finishTable(logMin, rest, rest, levels)!;
   }
   let best: FreqTable | null = null;
   let bestCost = Infinity;
   let present = 0;
   for (let s = 0; s <= maxSym; s++) if (counts[s]! > 0) present++;
-  for (let log = RANS_LOG_MAX; log >= RANS_LOG_MIN; log--) {
+  for (let log = logMax; log >= logMin; log--) {
     const M = 2 ** log;
     if (present > M / 2) break;
     let bestHere = Infinity;

@@ -41,6 +41,7 @@ export enum Codec {
   RleHuffman = 2,
   RleRows = 3,
   Rans = 4,
+  RansLanes = 5,
 }
 export enum DType {
   Int8 = 0,
@@ -64,7 +65,7 @@ export const DTYPE_BY_NAME: Readonly<Record<DTypeName, DType>> = {
   uint16: DType.Uint16,
 };
 const DTYPE_SIZES = [1, 1, 4, 4, 8, 2];
-const CODEC_NAMES = ['raw', 'huffman', 'rle-huffman', 'rle-rows', 'rans'];
+const CODEC_NAMES = ['raw', 'huffman', 'rle-huffman', 'rle-rows', 'rans', 'rans-lanes'];
 
 export function isDTypeName(s: unknown): s is DTypeName {
   return typeof s === 'string' && Object.hasOwn(DTYPE_BY_NAME, s);
@@ -339,7 +340,7 @@ function parseFixedHeader(b: Uint8Array, opts: ReadOptions): FixedHeader {
 //    0   4  offset           data_offset for section 0, then align16(offset_{i-1} + stored_bytes_{i-1})
 //    4   4  stored_bytes     payload length in the file
 //    8   4  decoded_bytes    = stored_bytes for raw; a multiple of the dtype size
-//   12   1  codec            0 raw, 1 huffman, 2 rle-huffman, 3 rle-rows, 4 rans (1..4 only for int8); else unsupported_codec
+//   12   1  codec            0 raw, 1 huffman, 2 rle-huffman, 3 rle-rows, 4 rans, 5 rans-lanes (1..5 only for int8); else unsupported_codec
 //   13   1  dtype            0 int8, 1 uint8, 2 int32, 3 float32, 4 int64, 5 uint16
 //   14   2  reserved         0
 //   16   4  crc32            CRC-32 of the stored payload
@@ -371,7 +372,10 @@ function parseTableAndMeta(b: Uint8Array, h: FixedHeader): ParsedHeader {
     end = s.offset + s.storedBytes;
     if (end > h.fileBytes) throw fail('corrupt_header', `section ${i}: ends at byte ${end}, past file_bytes ${h.fileBytes}`);
     if (s.codec >= CODEC_NAMES.length)
-      throw fail('unsupported_codec', `section ${i}: codec id ${s.codec} is unknown (0 raw, 1 huffman, 2 rle-huffman, 3 rle-rows, 4 rans)`);
+      throw fail(
+        'unsupported_codec',
+        `section ${i}: codec id ${s.codec} is unknown (0 raw, 1 huffman, 2 rle-huffman, 3 rle-rows, 4 rans, 5 rans-lanes)`,
+      );
     const rule = sectionRuleError(s.codec, s.dtype, s.storedBytes, s.decodedBytes);
     if (rule) throw fail('corrupt_header', `section ${i}: ${rule}`);
     checkZero(b, e + 14, e + 16, `section ${i} table entry reserved bytes`);
@@ -584,7 +588,9 @@ export function writeContainer(meta: SparrowMeta, sections: SectionInput[], opts
   sections.forEach((s, i) => {
     if (!isObject(s) || !(s.payload instanceof Uint8Array)) throw bad(`section ${i}: payload must be a Uint8Array`);
     if (!Number.isInteger(s.codec) || CODEC_NAMES[s.codec] === undefined)
-      throw bad(`section ${i}: codec ${show(s.codec)} is not 0 (raw), 1 (huffman), 2 (rle-huffman), 3 (rle-rows) or 4 (rans)`);
+      throw bad(
+        `section ${i}: codec ${show(s.codec)} is not 0 (raw), 1 (huffman), 2 (rle-huffman), 3 (rle-rows), 4 (rans) or 5 (rans-lanes)`,
+      );
     if (!Number.isInteger(s.dtype) || s.dtype < 0) throw bad(`section ${i}: dtype ${show(s.dtype)} is not 0..5`);
     if (!Number.isInteger(s.decodedBytes) || s.decodedBytes < 0 || s.decodedBytes > U32_MAX)
       throw bad(`section ${i}: decodedBytes ${show(s.decodedBytes)} is not a u32`);

@@ -15,6 +15,7 @@ import type { SparrowWasm } from '../wasm/gateway.js';
 import { CONV_GEOMETRY_BYTES, convGeometry, writeConvGeometry, type ConvGeometry } from './f32.js';
 import { CONV_DEFAULTS, type Conv2dAttrs } from './f32_ref.js';
 import { WINO_MAX_CIN } from './int8_wino_ref.js';
+import { INT8_FUSED_ACTS } from './int8_act_ref.js';
 import {
   csrFromDense,
   csrPairCount,
@@ -60,6 +61,14 @@ export function writeQuantBlock(w: SparrowWasm, out: Qs8Out, ptr: number): void 
   if (out.mode === 'f32') {
     f[5] = out.lo;
     f[6] = out.hi;
+    if (out.act) {
+      // word 7: the activation after the clamp; words 2, 3: HardSigmoid's alpha, beta (common.ts)
+      if (!INT8_FUSED_ACTS.has(out.act.code))
+        throw new SparrowError('invalid_argument', `the int8 output stage does not fuse activation code ${out.act.code}`);
+      i[7] = out.act.code;
+      f[2] = out.act.p0;
+      f[3] = out.act.p1;
+    }
   } else {
     f[5] = -Infinity;
     f[6] = Infinity;

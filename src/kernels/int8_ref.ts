@@ -11,12 +11,16 @@
 //               qlinear (ONNX QLinearConv / QLinearMatMul as onnxruntime computes them):
 //                      y = clamp(z_y + roundHalfEven(fround(fround(acc + bias[c])·m[c])), lo, hi),
 //                      m[c] = fround(fround(s_x·s_w[c]) / s_y)
-//   Fused ReLU/Clip = lo/hi.
+//   Fused ReLU/Clip = lo/hi; f32 mode may apply one more activation after the clamp (act:
+//   Sigmoid, SiLU, HardSwish, HardSigmoid, as float32 ops: ./int8_act_ref.ts).
 // mulQ = TFLite's MultiplyByQuantizedMultiplier with exponent = −shift: shift > 0 is a right
 // shift (the usual multipliers < 1), shift < 0 a left shift of the input (wrapping, as TFLite).
 
 import { convOutSize, type Conv2dAttrs } from './f32_ref.js';
 import { int8QuantParams, quantizeMultiplier, roundHalfEven } from '../quant/int8.js';
+import { actF32Ref, type Int8FusedAct } from './int8_act_ref.js';
+
+export type { Int8FusedAct } from './int8_act_ref.js';
 
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
@@ -67,7 +71,7 @@ export function requantizeRef(acc: number, m: number, shift: number, zy: number,
 /** Output stage of the int8 GEMM/conv kernels (per output channel c). */
 export type Qs8Out =
   | { mode: 'int8'; zx: number; zy: number; lo: number; hi: number; bias: Int32Array; multiplier: Int32Array; shift: Int32Array }
-  | { mode: 'f32'; zx: number; scale: Float32Array; bias: Float32Array; lo: number; hi: number }
+  | { mode: 'f32'; zx: number; scale: Float32Array; bias: Float32Array; lo: number; hi: number; act?: Int8FusedAct }
   | { mode: 'int32'; zx: number; bias: Int32Array }
   | { mode: 'qlinear'; zx: number; zy: number; lo: number; hi: number; bias: Int32Array; multiplier: Float32Array };
 
@@ -92,7 +96,7 @@ export function outputStageRef(acc: number, c: number, out: Qs8Out): number {
       hi = Math.fround(out.hi);
     v = lo < v ? v : lo; // pmax(lo, v)
     v = v < hi ? v : hi; // pmin(hi, v)
-    return v;
+    return out.act ? actF32Ref(v, out.act) : v;
   }
   return (acc + out.bias[c]!) | 0;
 }

@@ -44,6 +44,11 @@ export interface EngineOptions {
   fuse?: FuseOptions;
   /** linear memory may not grow beyond this (SparrowError 'too_large' before growing; SparrowWasm.maxBytes) */
   maxMemoryBytes?: number;
+  /**
+   * instantiates the module instead of SparrowWasm.instantiate (the browser's numThreads: a
+   * threads build on a shared memory with helper threads, src/wasm/threads.ts)
+   */
+  instantiate?: (module: WebAssembly.Module) => Promise<SparrowWasm>;
 }
 
 /** Bounds an engine's memory after it was created (WasmEngine.setLimits). */
@@ -111,7 +116,7 @@ export abstract class WasmEngine {
         const node = (await import(/* @vite-ignore */ spec)) as typeof import('../wasm/node.js');
         module = await node.compileNodeModule();
       }
-      const w = await SparrowWasm.instantiate(module);
+      const w = this.opts.instantiate ? await this.opts.instantiate(module) : await SparrowWasm.instantiate(module);
       if (this.opts.maxMemoryBytes !== undefined) w.maxBytes = this.opts.maxMemoryBytes;
       this.#wasm = w;
       return w;

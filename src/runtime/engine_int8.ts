@@ -123,6 +123,12 @@ export interface Int8Layer {
   density: number;
   /** 'i8' int8 in → int8 out; 'i8→f32' int8 in, float32 out; 'dyn' per-inference input quantization, float32 out */
   io: 'i8' | 'i8→f32' | 'dyn';
+  /**
+   * ms spent decoding + packing this layer's weight layout (part of Int8Report.weightsMs; once
+   * per engine: a layout made for an earlier plan reports the time it took then); absent with
+   * scalar kernels (nothing is placed)
+   */
+  loadMs?: number;
 }
 
 export interface Int8Report {
@@ -175,6 +181,8 @@ export interface Placement {
   groups: number;
   ptr: number;
   csr: CsrPtrs | undefined;
+  /** ms its decode + pack took (set when placed) */
+  ms?: number;
 }
 
 export class Int8Engine extends WasmEngine implements Int8Weights {
@@ -237,6 +245,15 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
 
   get sparseFcDensity(): number {
     return this.#opts.sparseFcDensity ?? SPARSE_FC_DENSITY;
+  }
+
+  /** layers of the plan being lowered → the layout their weights run from (loadMs once placed) */
+  readonly #layerPlacements = new Map<Int8Layer, Placement>();
+
+  /** Records a lowered layer (and the layout it runs from: its loadMs is set when placed). */
+  addLayer(l: Int8Layer, pl?: Placement): void {
+    this.report.layers.push(l);
+    if (pl) this.#layerPlacements.set(l, pl);
   }
 
   /** the plan compiled at load (weights decoded and packed then): static input shapes, a symbolic batch (axis 0) taken as 1 */
@@ -476,7 +493,9 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
     const mark = W.mark();
     try {
       for (const pl of todo) {
+        const t = performance.now();
         this.#fill(pl);
+        pl.ms = performance.now() - t;
         W.release(mark);
       }
     } catch (e) {
@@ -603,10 +622,13 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
         } else this.noteFallback({ node: n.name, op, reason: reason.replace(/^dynamic: /, '') });
       });
       this.#placePending();
+      for (const [l, pl] of this.#layerPlacements) if (pl.ms !== undefined) l.loadMs = Math.round(pl.ms * 1000) / 1000;
+      this.#layerPlacements.clear();
       // keep the layer list of the latest plan only
       if (layersBefore > 0) this.report.layers.splice(0, layersBefore);
       return P.finish(outputs, this.pinnedInputs);
     } catch (e) {
+      this.#layerPlacements.clear();
       P.mem.dispose();
       throw e;
     }

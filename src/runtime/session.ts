@@ -8,6 +8,7 @@
 // file uses its int8 weights (decoded in WASM) and, when present, its static activation ranges;
 // on an ONNX model (or a file without ranges) it quantizes the weights per output channel at
 // load and runs in dynamic mode (activations quantized per inference).
+import type { SparrowWasm } from '../wasm/gateway.js';
 import { SparrowError } from '../errors.js';
 import type { Tensor, ValueInfo } from '../ops/types.js';
 import { cloneGraph, opCounts, type Graph } from '../ir/graph.js';
@@ -238,6 +239,11 @@ export interface SessionOptions {
    * compiled from disk when omitted
    */
   wasmModule?: WebAssembly.Module;
+  /**
+   * sparrow-int8: instantiates `wasmModule` (default SparrowWasm.instantiate); the browser entry's
+   * numThreads passes a threads build with its helper threads (src/wasm/threads.ts)
+   */
+  instantiate?: (module: WebAssembly.Module) => Promise<SparrowWasm>;
   /** run the graph passes (default true); false executes the imported graph as is */
   optimize?: boolean;
   /** static shapes for graph inputs, e.g. { tokens: [1, 8] }: lets shape chains fold at load */
@@ -388,6 +394,7 @@ export class Session {
     if (engine === 'sparrow-int8') {
       const i8 = new Int8Engine(graph, {
         ...(opts.wasmModule ? { wasmModule: opts.wasmModule } : {}),
+        ...(opts.instantiate ? { instantiate: opts.instantiate } : {}),
         ...(opts.kernels ? { kernels: opts.kernels } : {}),
         ...(opts.sparseDensity !== undefined ? { sparseDensity: opts.sparseDensity } : {}),
         ...(opts.relaxed !== undefined ? { relaxed: opts.relaxed } : {}),

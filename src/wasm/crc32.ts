@@ -5,6 +5,7 @@
 // would cancel), with a fixed 64 KiB window: the input is copied through it chunk by chunk, so
 // the instance's memory stays at a few pages whatever the file size.
 import type { WasmExports } from './exports.gen.js';
+import { importsMemory, sharedMemory } from './threads.js';
 
 export type Crc32Fn = (data: Uint8Array, seed?: number) => number;
 
@@ -17,7 +18,9 @@ const made = new WeakMap<WebAssembly.Module, Crc32Fn>();
 export function wasmCrc32(module: WebAssembly.Module): Crc32Fn {
   let fn = made.get(module);
   if (fn) return fn;
-  const ex = new WebAssembly.Instance(module, {}).exports as unknown as WasmExports;
+  // a threads build imports a shared memory (src/wasm/threads.ts): this instance gets its own
+  const imports: WebAssembly.Imports = importsMemory(module) ? { env: { memory: sharedMemory(), abort: () => undefined } } : {};
+  const ex = new WebAssembly.Instance(module, imports).exports as unknown as WasmExports;
   ex._initialize(); // builds the CRC tables (and the module's other static state)
   const at = (ex.heapBase() + 15) & ~15;
   const need = at + WINDOW;

@@ -122,6 +122,8 @@ export interface WasmExports {
   f32_recurrent_work_bytes(kind: i32, B: i32, H: i32): i32;
   /** assembly/int8/gemm/qs8_conv2d_4x8c2__wasmsimd */
   qs8_conv2d_4x8c2__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32;
+  /** assembly/int8/gemm/qs8_conv2d_4x8c2_part__wasmsimd */
+  qs8_conv2d_4x8c2_part__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize, p0: i32, p1: i32): i32;
   /** assembly/int8/gemm/qs8_conv2d_work_bytes */
   qs8_conv2d_work_bytes(g: usize): i32;
   /** assembly/int8/gemm/qs8_conv2d_pack_w */
@@ -223,6 +225,20 @@ export interface WasmExports {
   qs8_conv2d_4x8c4__wasmrelaxed(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32;
   /** assembly/int8/relaxed/qs8_conv2d_4x8c4_range__wasmrelaxed */
   qs8_conv2d_4x8c4_range__wasmrelaxed(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize, n0: i32, n1: i32): i32;
+  /** assembly/int8/relaxed/qs8_conv2d_4x8c4_part__wasmrelaxed */
+  qs8_conv2d_4x8c4_part__wasmrelaxed(
+    g: usize,
+    q: usize,
+    x: usize,
+    wp: usize,
+    qp: usize,
+    y: usize,
+    work: usize,
+    n0: i32,
+    n1: i32,
+    p0: i32,
+    p1: i32,
+  ): i32;
   /** assembly/int8/winograd/qs8_wino2x2_3x3__wasmsimd */
   qs8_wino2x2_3x3__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32;
   /** assembly/int8/winograd/qs8_wino_work_bytes */

@@ -12,6 +12,7 @@
 import { instantiate as instantiateAs } from '@assemblyscript/loader';
 import { SparrowError } from '../errors.js';
 import type { WasmExports } from './exports.gen.js';
+import type { ThreadPool } from './threads.js';
 
 export type { WasmExports } from './exports.gen.js';
 
@@ -92,7 +93,7 @@ export class SparrowWasm {
    * Instantiates a compiled module (Workers import the .wasm as a module; Node and browsers
    * compile it) with its own memory, and runs its start function once.
    */
-  static async instantiate(module: WebAssembly.Module): Promise<SparrowWasm> {
+  static async instantiate(module: WebAssembly.Module, opts: { memory?: WebAssembly.Memory; start?: boolean } = {}): Promise<SparrowWasm> {
     let text = (_ptr: number): string => '?';
     const { instance, exports } = await instantiateAs(module, {
       env: {
@@ -100,13 +101,27 @@ export class SparrowWasm {
         abort(msg: number, file: number, line: number, col: number) {
           throw new SparrowError('internal', `WASM assertion failed: ${text(msg)} at ${text(file)}:${line}:${col}`);
         },
+        // the threads builds import their (shared) memory: src/wasm/threads.ts
+        ...(opts.memory ? { memory: opts.memory } : {}),
       },
     });
     text = (ptr) => (ptr ? exports.__getString(ptr) : '?');
     const raw = instance.exports as unknown as WasmExports;
-    raw._initialize();
+    // start: false leaves the start function to `start()` (threads: after the helpers instantiated)
+    if (opts.start !== false) raw._initialize();
     return new SparrowWasm(raw);
   }
+
+  /** Runs the module's start function (CRC tables, codec state); instantiate does unless told not to. */
+  start(): void {
+    this.exports._initialize();
+  }
+
+  /**
+   * The helper threads of a threads build (src/wasm/threads.ts instantiateThreaded), or
+   * undefined: one thread. The int8 conv lowering splits its work over them.
+   */
+  pool: ThreadPool | undefined;
 
   get memory(): WebAssembly.Memory {
     return this.exports.memory;

@@ -9,10 +9,25 @@ import { convGeometry, type ConvGeometry } from '../../kernels/f32.js';
 import { pickQs8ConvKernel, planQs8Conv, putChannelParams, QS8_CONV_C4, type AnyQs8ConvKernel, type Qs8Out } from '../../kernels/int8.js';
 import { qs8Conv2dRef } from '../../kernels/int8_ref.js';
 import type { PlaceFormat } from '../engine_int8.js';
-import { layerIo, reader, round3, type Int8Lower } from './lower.js';
+import type { ThreadCall, ThreadFn, ThreadPool } from '../../wasm/threads.js';
+import { INT8_FUSED_ACTS } from '../../kernels/int8_act_ref.js';
+import { actOf } from '../f32/lower.js';
+import { dynFcFits, dynFcStep } from './fc.js';
+import { align16, layerIo, reader, round3, type Int8Lower } from './lower.js';
 
 /** why a depthwise conv of dynamic mode runs in float32 (a 'dynamic:' reason: not a fallback) */
 export const DYNAMIC_DEPTHWISE = 'dynamic: depthwise conv in float32 (quantizing its input per run costs more than int8 saves)';
+
+/**
+ * Whether dynamic-mode convs apply Sigmoid / SiLU / HardSwish / HardSigmoid in the kernel's
+ * float32 output stage (quant block Q_ACT) instead of a pass over the output after it. Off:
+ * measured slower on the zoo's 1x1 shapes (node /tmp micro-benchmark, same build, interleaved,
+ * min of 200, load ~9: 16→96 at 112x112 + SiLU 2.65 ms fused per Xcol chunk vs 2.33 kernel +
+ * pass; per 8 outputs in the tiles 2.57 vs 2.36; 40→240 at 28x28 SiLU 0.47 vs 0.42; 24→88 at
+ * 28x28 HardSwish 0.090 vs 0.088): the standalone pass streams one long array, the epilogue
+ * works on short strided rows. The kernels keep the stage (tested bit for bit).
+ */
+export const FUSE_INT8_ACT = false;
 
 export function lowerConv(n: Node, L: Int8Lower): string | true {
   const io = layerIo(n, L);
@@ -60,9 +75,21 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   const pairDensity = (): number => w.pairs() / (M * ((K + 1) >> 1));
   const picked: AnyQs8ConvKernel = pickQs8ConvKernel(geo, density, E.sparseDensity, pairDensity, E.winograd, c4);
   const kernel = picked.weights === 'c2' && c4 ? QS8_CONV_C4 : picked;
-  const post = L.postActivation(n);
   const st = L.outputStage(n, x, y, w, bias);
   const { xin, dynamic, out } = st;
+  // dynamic, a 1x1 kernel over a 1x1 image (the FCs of a squeeze-excite block): the fused FC
+  // kernel (one call: quantization, GEMM over K, float32 output), not 4x8 tiles with 7 of their 8
+  // pixels empty after a separate quantization; the same arithmetic (bit-identical outputs)
+  const fcShape = geo.KH === 1 && geo.KW === 1 && H * W === 1 && geo.OH * geo.OW === 1 && group === 1 && geo.pads.every((p) => p === 0);
+  if (fcShape && dynFcFits(L, B, C, dynamic, out, false))
+    return dynFcStep(n, L, { xin, y, M: B, K: C, w, out, post: L.postActivation(n), io: st.io, density });
+  // an activation other than a clamp: a pass over the output after the kernel (postActivation),
+  // or, with FUSE_INT8_ACT, in the kernel's float32 output stage (Sigmoid, SiLU, HardSwish,
+  // HardSigmoid: the same float32 ops, bit-identical outputs)
+  const [act, p0, p1] = actOf(n);
+  const fused = FUSE_INT8_ACT && out.mode === 'f32' && INT8_FUSED_ACTS.has(act);
+  if (fused) out.act = { code: act, p0, p1 };
+  const post = fused ? undefined : L.postActivation(n);
   if (post && out.mode !== 'f32') return 'an activation other than a clamp on an int8 output';
   const WM = L.w;
   const plan = planQs8Conv(WM, geo, out, kernel, L.alloc);
@@ -71,16 +98,22 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   const xs = C * H * W,
     ys = M * geo.OH * geo.OW,
     yb = out.mode === 'f32' ? 4 : 1;
-  L.layer({
-    node: n.name,
-    op: n.op,
-    kernel: L.scalar ? 'qs8Conv2dRef' : kernel.name,
-    density: round3(density),
-    io: st.io,
-  });
+  L.layer(
+    {
+      node: n.name,
+      op: n.op,
+      kernel: L.scalar ? 'qs8Conv2dRef' : kernel.name,
+      density: round3(density),
+      io: st.io,
+    },
+    wpl,
+  );
   const attrs = { pads: geo.pads, strides: geo.strides, dilations: geo.dilations, groups: group };
+  // threads (a threads build with helpers: SparrowWasm.pool): static mode on the WASM kernels
+  const pool = L.scalar || dynamic ? undefined : L.w.pool;
+  const split = pool && pool.size > 1 ? threadSplit(pool, kernel, geo, B, plan.workBytes) : undefined;
   L.layerStep(n, xin, y, {
-    workBytes: plan.workBytes,
+    workBytes: split ? split.workBytes : plan.workBytes,
     zx: out.zx,
     // dynamic: each image of the batch quantized with its own range
     ...(dynamic ? { dynamic: { ...L.dynamicItems(B, xs), sw: w.scales, q: plan.q, qp } } : {}),
@@ -99,6 +132,14 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
         }
         post?.(yp + i * ys * 4, ys);
       };
+      if (split && wpl) {
+        // argument 6, the workspace: thread t adds t·wb
+        const run = split.runner((src, i) => [plan.g, plan.q, src + i * xs, wpl.ptr, qp, yp + i * ys * yb, work], work);
+        return (src) => {
+          run(src);
+          if (post) for (let i = 0; i < B; i++) post(yp + i * ys * 4, ys);
+        };
+      }
       return (src, zx, dyn, item) => {
         if (item !== undefined) image(src, zx, dyn, item);
         else for (let i = 0; i < B; i++) image(src + i * xs, zx, dyn, i);
@@ -106,4 +147,73 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
     },
   });
   return true;
+}
+
+/** The output-pixel range variant of a conv kernel: its name and the arguments after the whole kernel's. */
+const PIXEL_PARTS: Record<string, (Ng: number, p0: number, p1: number) => { fn: ThreadFn; extra: number[] }> = {
+  [QS8_CONV_C4.name]: (Ng, p0, p1) => ({ fn: 'qs8_conv2d_4x8c4_part__wasmrelaxed', extra: [0, Ng, p0, p1] }),
+  qs8_conv2d_4x8c2__wasmsimd: (_Ng, p0, p1) => ({ fn: 'qs8_conv2d_4x8c2_part__wasmsimd', extra: [p0, p1] }),
+};
+
+/**
+ * How a conv layer of a batch of B images splits over a pool of T threads: B ≥ T and B a
+ * multiple of T (or a kernel without a pixel range): one call per image; else, for the c4 and
+ * c2 kernels, every image in T parts of its output pixels (panels of 8 split evenly:
+ * qs8_conv2d_4x8c4_part, qs8_conv2d_4x8c2_part); else one call per image too (B < T: some
+ * threads idle). The threads claim the calls (src/wasm/threads.ts), each with its own kernel
+ * workspace (`wb` bytes apart); the job follows the T workspaces.
+ */
+export function threadSplit(
+  pool: ThreadPool,
+  kernel: AnyQs8ConvKernel,
+  geo: ConvGeometry,
+  B: number,
+  workBytes: number,
+): {
+  wb: number;
+  workBytes: number;
+  runner(args: (src: number, i: number) => number[], work: number): (src: number) => void;
+} {
+  const T = pool.size;
+  const wb = align16(workBytes);
+  const part = PIXEL_PARTS[kernel.name];
+  const pixels = part !== undefined && !(B >= T && B % T === 0);
+  const Mpix = geo.OH * geo.OW,
+    Ng = geo.M / geo.groups;
+  const NP = Math.ceil(Mpix / 8);
+  const parts = pixels ? Math.min(T, NP) : 1;
+  const callsOf = (args: (src: number, i: number) => number[], src: number): ThreadCall[] => {
+    const calls: ThreadCall[] = [];
+    for (let i = 0; i < B; i++) {
+      if (!pixels) {
+        calls.push({ fn: kernel.name as ThreadFn, args: args(src, i) });
+        continue;
+      }
+      for (let t = 0; t < parts; t++) {
+        const p0 = Math.floor((t * NP) / parts) * 8,
+          p1 = Math.min(Mpix, Math.floor(((t + 1) * NP) / parts) * 8);
+        const { fn, extra } = part!(Ng, p0, p1);
+        calls.push({ fn, args: [...args(src, i), ...extra] });
+      }
+    }
+    return calls;
+  };
+  const jobB = align16(pool.jobBytes(B * parts));
+  return {
+    wb,
+    workBytes: T * wb + jobB,
+    runner(args, work) {
+      const at = work + T * wb;
+      const stride = { arg: 6, stride: wb };
+      let last = -1;
+      let calls: ThreadCall[] = [];
+      return (src) => {
+        if (src !== last) {
+          calls = callsOf(args, src);
+          last = src;
+        }
+        pool.run(calls, at, stride);
+      };
+    },
+  };
 }

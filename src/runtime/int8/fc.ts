@@ -5,6 +5,7 @@ import { SparrowError } from '../../errors.js';
 import type { Node } from '../../ir/graph.js';
 import { putChannelParams, QUANT_BLOCK_BYTES, writeQuantBlock, type Qs8Out } from '../../kernels/int8.js';
 import { qs8FcRef } from '../../kernels/int8_ref.js';
+import type { Int8Layer, QWeight } from '../engine_int8.js';
 import { layerIo, reader, round3, type Int8Lower } from './lower.js';
 
 /** qs8_dynfc_f32_finite__wasmsimd: X holds a NaN or ±Inf, nothing written (assembly/int8/gemm.ts). */
@@ -49,88 +50,22 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
   if (post && out.mode !== 'f32') return 'an activation other than a clamp on an int8 output';
   const WM = L.w,
     ex = L.ex;
-  if (dynamic && out.mode === 'f32' && !sparse && !L.scalar && E.requant !== 'onnx' && L.dynamicItems(M, K).items === M) {
-    // the fused kernel: per-row quantization, int8 GEMM, float32 output stage in one WASM call
-    // (no JS per run): qs8_dynfc_f32__wasmsimd, the arithmetic of the steps below
-    const wpl = E.placed(w, 'raw'); // placed after lowering: its ptr is read at bind time
-    const sb = L.alloc(8 * N + 16);
-    WM.f32(sb, N).set(w.scales);
-    WM.f32(sb + 4 * N, N).set(out.bias);
-    const work = ex.qs8_fc_work_bytes(K) + 16;
-    const nx = M * K,
-      workA = (work + 31) & ~15;
-    L.layer({ node: n.name, op: n.op, kernel: 'qs8_dynfc_f32__wasmsimd', density: round3(density), io: st.io });
-    L.step(n, {
-      reads: [xin],
-      writes: [y],
-      // kernel work | 16 B (unused) | a copy of X (rows with NaN or ±Inf only; docs/engine.md "NaN and Inf")
-      scratch: workA + 16 + 4 * nx,
-      build: (b) => {
-        const xp = b.ptr(xin),
-          yp = b.ptr(y),
-          wk = b.scratch,
-          mm = wk + workA,
-          cp = mm + 16,
-          wp = wpl.ptr;
-        const lo = out.lo,
-          hi = out.hi;
-        return () => {
-          // the common case in one call: qs8_dynfc_f32_finite__wasmsimd scans X for NaN / ±Inf
-          // first and runs the fused kernel when it holds none (no JS check, no view per run);
-          // else (E_NONFINITE, nothing written) as the unfused path does: a row's range is that
-          // of its finite values (±Inf saturate) and a row holding a NaN gives a NaN output row
-          let s = ex.qs8_dynfc_f32_finite__wasmsimd(M, N, K, xp, wp, sb, lo, hi, yp, wk);
-          let nanRows: number[] | undefined;
-          if (s === E_NONFINITE) {
-            const v = WM.f32(xp, nx),
-              c = WM.f32(cp, nx);
-            nanRows = [];
-            for (let i = 0; i < M; i++) {
-              let rlo = 0,
-                rhi = 0,
-                nan = false;
-              for (let k = i * K; k < (i + 1) * K; k++) {
-                const a = v[k]!;
-                if (a < rlo) {
-                  if (a !== -Infinity) rlo = a;
-                } else if (a > rhi) {
-                  if (a !== Infinity) rhi = a;
-                } else if (a !== a) nan = true;
-              }
-              for (let k = i * K; k < (i + 1) * K; k++) {
-                const a = v[k]!;
-                c[k] = a !== a ? 0 : a === Infinity ? rhi : a === -Infinity ? rlo : a;
-              }
-              if (nan) nanRows.push(i);
-            }
-            s = ex.qs8_dynfc_f32__wasmsimd(M, N, K, cp, wp, sb, lo, hi, yp, wk);
-          }
-          if (s < 0)
-            throw s === -6
-              ? new SparrowError(
-                  'invalid_argument',
-                  `node '${n.name}': an input row holds ±Infinity; int8 dynamic quantization needs a finite range`,
-                )
-              : new SparrowError('internal', `int8 FC rejected node '${n.name}' (status ${s})`);
-          post?.(yp, M * N);
-          if (nanRows) for (const i of nanRows) WM.f32(yp + 4 * i * N, N).fill(NaN);
-        };
-      },
-    });
-    return true;
-  }
+  if (dynFcFits(L, M, K, dynamic, out, sparse)) return dynFcStep(n, L, { xin, y, M, K, w, out, post, io: st.io, density });
   const q = L.mem.alloc(QUANT_BLOCK_BYTES);
   writeQuantBlock(WM, out, q);
   const qp = putChannelParams(WM, out, L.alloc);
   const wpl = L.scalar ? undefined : E.placed(w, sparse ? 'csr' : 'raw');
   const workB = ex.qs8_fc_work_bytes(K);
-  L.layer({
-    node: n.name,
-    op: n.op,
-    kernel: L.scalar ? 'qs8FcRef' : sparse ? 'qs8_spfc_1x1__scalar' : 'qs8_fc_1x4c8__wasmsimd',
-    density: round3(density),
-    io: st.io,
-  });
+  L.layer(
+    {
+      node: n.name,
+      op: n.op,
+      kernel: L.scalar ? 'qs8FcRef' : sparse ? 'qs8_spfc_1x1__scalar' : 'qs8_fc_1x4c8__wasmsimd',
+      density: round3(density),
+      io: st.io,
+    },
+    wpl,
+  );
   L.layerStep(n, xin, y, {
     workBytes: workB,
     zx: out.zx,
@@ -157,6 +92,107 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
           if (s < 0) throw new SparrowError('internal', `int8 FC rejected node '${n.name}' (status ${s})`);
         }
         post?.(y, m * N);
+      };
+    },
+  });
+  return true;
+}
+
+/** The fused dynamic FC kernel applies: float32 input quantized per row, dense, SIMD, Sparrow's requantization. */
+export function dynFcFits(L: Int8Lower, M: number, K: number, dynamic: boolean, out: Qs8Out, sparse: boolean): boolean {
+  return dynamic && out.mode === 'f32' && !sparse && !L.scalar && L.E.requant !== 'onnx' && L.dynamicItems(M, K).items === M;
+}
+
+/**
+ * The step of a dynamic FC on the fused kernel (dynFcFits): per-row quantization, int8 GEMM,
+ * float32 output stage in one WASM call (no JS per run): qs8_dynfc_f32__wasmsimd, the arithmetic
+ * of the unfused steps (dynamicQuantizer, then qs8_fc_1x4c8 in MODE_F32). X (M, K) float32 at
+ * `xin`, W (N, K) as `w` holds it, Y (M, N) at `y`; `post`: an activation after it.
+ * Gemm / MatMul, and Conv of a 1x1 kernel over a 1x1 image (a squeeze-excite FC: lowerConv).
+ */
+export function dynFcStep(
+  n: Node,
+  L: Int8Lower,
+  p: {
+    xin: string;
+    y: string;
+    M: number;
+    K: number;
+    w: QWeight;
+    out: Qs8Out;
+    post: ((yp: number, n: number) => void) | undefined;
+    io: Int8Layer['io'];
+    density: number;
+  },
+): true {
+  const { xin, y, M, K, w, out, post, density } = p;
+  if (out.mode !== 'f32') throw new SparrowError('internal', `dynFcStep: node '${n.name}' has a ${out.mode} output`);
+  const N = w.N,
+    E = L.E,
+    WM = L.w,
+    ex = L.ex;
+  const wpl = E.placed(w, 'raw'); // placed after lowering: its ptr is read at bind time
+  const sb = L.alloc(8 * N + 16);
+  WM.f32(sb, N).set(w.scales);
+  WM.f32(sb + 4 * N, N).set(out.bias);
+  const work = ex.qs8_fc_work_bytes(K) + 16;
+  const nx = M * K,
+    workA = (work + 31) & ~15;
+  L.layer({ node: n.name, op: n.op, kernel: 'qs8_dynfc_f32__wasmsimd', density: round3(density), io: p.io }, wpl);
+  L.step(n, {
+    reads: [xin],
+    writes: [y],
+    // kernel work | 16 B (unused) | a copy of X (rows with NaN or ±Inf only; docs/engine.md "NaN and Inf")
+    scratch: workA + 16 + 4 * nx,
+    build: (b) => {
+      const xp = b.ptr(xin),
+        yp = b.ptr(y),
+        wk = b.scratch,
+        mm = wk + workA,
+        cp = mm + 16,
+        wp = wpl.ptr;
+      const lo = out.lo,
+        hi = out.hi;
+      return () => {
+        // the common case in one call: qs8_dynfc_f32_finite__wasmsimd scans X for NaN / ±Inf
+        // first and runs the fused kernel when it holds none (no JS check, no view per run);
+        // else (E_NONFINITE, nothing written) as the unfused path does: a row's range is that
+        // of its finite values (±Inf saturate) and a row holding a NaN gives a NaN output row
+        let s = ex.qs8_dynfc_f32_finite__wasmsimd(M, N, K, xp, wp, sb, lo, hi, yp, wk);
+        let nanRows: number[] | undefined;
+        if (s === E_NONFINITE) {
+          const v = WM.f32(xp, nx),
+            c = WM.f32(cp, nx);
+          nanRows = [];
+          for (let i = 0; i < M; i++) {
+            let rlo = 0,
+              rhi = 0,
+              nan = false;
+            for (let k = i * K; k < (i + 1) * K; k++) {
+              const a = v[k]!;
+              if (a < rlo) {
+                if (a !== -Infinity) rlo = a;
+              } else if (a > rhi) {
+                if (a !== Infinity) rhi = a;
+              } else if (a !== a) nan = true;
+            }
+            for (let k = i * K; k < (i + 1) * K; k++) {
+              const a = v[k]!;
+              c[k] = a !== a ? 0 : a === Infinity ? rhi : a === -Infinity ? rlo : a;
+            }
+            if (nan) nanRows.push(i);
+          }
+          s = ex.qs8_dynfc_f32__wasmsimd(M, N, K, cp, wp, sb, lo, hi, yp, wk);
+        }
+        if (s < 0)
+          throw s === -6
+            ? new SparrowError(
+                'invalid_argument',
+                `node '${n.name}': an input row holds ±Infinity; int8 dynamic quantization needs a finite range`,
+              )
+            : new SparrowError('internal', `int8 FC rejected node '${n.name}' (status ${s})`);
+        post?.(yp, M * N);
+        if (nanRows) for (const i of nanRows) WM.f32(yp + 4 * i * N, N).fill(NaN);
       };
     },
   });

@@ -33,6 +33,8 @@ export interface Int8Weights {
   readonly winograd: boolean;
   /** Int8EngineOptions.requant */
   readonly requant: 'fixed' | 'onnx';
+  /** records a lowered layer, and the layout its weights run from (its loadMs) */
+  addLayer(l: Int8Layer, pl?: Placement): void;
   weight(L: Int8Lower, name: string, axis: 0 | 1): QWeight;
   placed(w: QWeight, format: PlaceFormat, groups?: number): Placement;
 }
@@ -204,8 +206,8 @@ export class Int8Lower {
   }
 
   /** A quantized layer for the report. */
-  layer(l: Int8Layer): void {
-    this.E.report.layers.push(l);
+  layer(l: Int8Layer, pl?: Placement): void {
+    this.E.addLayer(l, pl);
   }
 
   /** static parameters of a float activation (from its range), if the file has one */
@@ -221,9 +223,18 @@ export class Int8Lower {
     return this.g.outputs.includes(name) && (this.users.get(name) ?? []).length === 0;
   }
 
-  /** the form a producer writes value `name` in (int8 when it has static parameters and is read by nodes) */
+  /**
+   * The form a producer writes value `name` in: int8 when it has static parameters and is read by
+   * nodes, except (requant 'fixed') when a node without an int8 kernel reads it: then float32, so
+   * that node runs on the float32 kernels (lowerFloat) instead of its reference kernel on
+   * dequantized copies, and an int8 reader quantizes it (`need`). (MobileNetV3's HardSwish, as
+   * exported at opset 13: HardSigmoid and Mul; its squeeze-excite Mul: with ranges from
+   * `sparrow compress --calib`, those reference fallbacks took 93 % of the run.)
+   */
   outForm(name: string): Form {
-    return this.rangeQp(name) && (this.E.requant === 'onnx' || !this.outputOnly(name)) ? 'i8' : 'f32';
+    if (!this.rangeQp(name) || (this.E.requant !== 'onnx' && this.outputOnly(name))) return 'f32';
+    if (this.E.requant !== 'onnx' && (this.users.get(name) ?? []).some((c) => !hasInt8Kernel(c))) return 'f32';
+    return 'i8';
   }
 
   /** Value `name` in `want` form: itself, or a converted copy (a quantize/dequantize step, once). undefined: no int8 parameters. */
@@ -606,6 +617,12 @@ export const INT8_KERNEL_OPS: Readonly<Record<string, 'always' | 'static ranges'
   Gather: 'static ranges',
   Expand: 'static ranges',
 };
+
+/** A node the int8 lowering may run on int8 data (a layer, INT8_KERNEL_OPS, an alias), before trying it. */
+function hasInt8Kernel(n: Node): boolean {
+  if (n.domain === FUSED_DOMAIN) return n.op === 'FusedConv' || n.op === 'FusedGemm' || n.op === 'FusedMatMul';
+  return n.domain === '' && (INT8_KERNEL_OPS[n.op] !== undefined || ALIAS_OPS.has(n.op));
+}
 
 /** Lowers a node; true, or the reason it falls back (prefixed 'dynamic:' for float ops in dynamic mode). */
 export function lowerInt8(n: Node, L: Int8Lower): string | true {
