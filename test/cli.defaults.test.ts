@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseHeaderPrefix } from '../src/format/container.js';
+import { DType, parseHeaderPrefix, readContainer } from '../src/format/container.js';
 import { parseNpy, writeNpy } from '../src/io/npy.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -179,5 +179,33 @@ describe('coded errors', () => {
       1,
       /^sparrow: invalid_argument: --filter "\(" is not a valid regular expression/,
     );
+  });
+});
+
+describe('compress --codec', () => {
+  // --codec rans asks for the smallest file: every codec (0..5) is allowed per tensor, so the
+  // file is no larger than with --codec huffman or with codec 5 alone, and it holds rANS sections
+  it('rans: rANS sections (codec 4 or 5), smaller than huffman; a bad name is refused with a code', () => {
+    const codecs = (f: string): number[] =>
+      readContainer(new Uint8Array(readFileSync(f)))
+        .header.sections.filter((s) => s.dtype === DType.Int8)
+        .map((s) => s.codec);
+    const hf = join(tmp, 'huff.sparrow'),
+      rf = join(tmp, 'rans.sparrow');
+    for (const [f, c] of [
+      [hf, 'huffman'],
+      [rf, 'rans'],
+    ] as const) {
+      const r = sparrow('compress', MNIST, '-o', f, '--sparsity', '0', '--codec', c);
+      expect(r.status, r.stderr).toBe(0);
+    }
+    expect(codecs(hf).every((c) => c <= 3)).toBe(true);
+    const rc = codecs(rf);
+    expect(
+      rc.some((c) => c === 4 || c === 5),
+      String(rc),
+    ).toBe(true);
+    expect(readFileSync(rf).length).toBeLessThan(readFileSync(hf).length);
+    expectCoded(sparrow('compress', MNIST, '-o', join(tmp, 'x.sparrow'), '--codec', 'zstd'), 1, /invalid_argument.*--codec/);
   });
 });

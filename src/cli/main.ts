@@ -7,7 +7,7 @@ import { unlinkSync } from 'node:fs';
 import { SparrowError, isSparrowError } from '../errors.js';
 import { inspectSparrow, type InspectReport } from '../format/inspect.js';
 import { packOnnxWeights, packTensors, type PackTensor } from '../compress/pack.js';
-import { DEFAULT_INT8_CODECS, RANS_INT8_CODECS, type Int8CodecId } from '../codec/int8.js';
+import { ALL_INT8_CODECS, DEFAULT_INT8_CODECS, type Int8CodecId } from '../codec/int8.js';
 import { parseNpy, writeNpy } from '../io/npy.js';
 import { argmaxRow, imageBatch } from '../io/datasets.js';
 import { loadDataset, loadDatasetSpec, type DatasetName } from '../io/datasets_node.js';
@@ -165,10 +165,10 @@ function parseFloats(v: string): 'float32' | 'float16' {
   throw new SparrowError('invalid_argument', `--floats must be float32 or float16, got "${v}"`);
 }
 
-/** --codec: huffman → the default codecs (0..3), rans → codec 5 (rans-lanes) allowed as well. */
+/** --codec: huffman → the default codecs (0..3); rans → every codec (0..5), the smallest per tensor (codec 4 or 5). */
 function parseCoder(v: string): readonly Int8CodecId[] {
   if (v === 'huffman') return DEFAULT_INT8_CODECS;
-  if (v === 'rans') return RANS_INT8_CODECS;
+  if (v === 'rans') return ALL_INT8_CODECS;
   throw new SparrowError('invalid_argument', `--codec must be huffman or rans, got "${v}"`);
 }
 
@@ -474,8 +474,8 @@ function buildProgram(out: (s: string) => void): Command {
     )
     .option(
       '--codec <coder>',
-      'huffman (default: the smallest of codecs 0..3 per weight tensor) or rans (codec 5, rans-lanes, allowed too: 0.2-3 % smaller, ' +
-        'but it decodes slower than the Huffman codecs, docs/compression.md)',
+      'huffman (default: the smallest of codecs 0..3 per weight tensor) or rans (the smallest of codecs 0..5: rANS codecs 4 and 5 ' +
+        'allowed too, 0.2-3 % smaller, but they decode slower than the Huffman codecs, docs/compression.md)',
     )
     .option(
       '--metadata <mode>',

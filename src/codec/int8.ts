@@ -26,8 +26,9 @@ export const ALL_INT8_CODECS: readonly Int8CodecId[] = [
   CODEC_RANS_LANES,
 ];
 /**
- * `sparrow compress --codec rans`: the Huffman codecs and codec 5 (rans-lanes), the smallest
- * per tensor. Codec 4 is left out: codec 5 decodes 2–4× faster at ≤ 50 % sparsity (about as
+ * The Huffman codecs and codec 5 (rans-lanes), the smallest per tensor: the rANS choice that
+ * favours decode speed (`sparrow compress --codec rans` allows every codec, ALL_INT8_CODECS, since
+ * it asks for the smallest file). Codec 4 is left out here: codec 5 decodes 2–4× faster at ≤ 50 % sparsity (about as
  * fast at 70 %, half as fast at 90 %) for 0.1–0.4 % more bytes (docs/compression.md); callers
  * may still allow it (ALL_INT8_CODECS).
  */
