@@ -8,6 +8,7 @@ import { inferShapes } from '../../src/ir/passes.js';
 import type { Graph, Node } from '../../src/ir/graph.js';
 import { dequantize, quantizePerChannelInt8 } from '../../src/quant/int8.js';
 import { writeSparrowModel } from '../../src/runtime/sparrow_model.js';
+import { fromHalf, toHalf } from '../../src/format/half.js';
 import type { QuantizedWeight } from '../../src/format/graph.js';
 import { lcg } from './tensors.js';
 
@@ -93,8 +94,15 @@ export function variant(bytes: Uint8Array, k: number): Uint8Array<ArrayBuffer> {
     const scaleName = (w.quant as { scale: string }).scale;
     const i = meta.tensors.findIndex((t) => t.name === scaleName);
     const p = sections[i]!.payload;
-    const f = new Float32Array(p.buffer, p.byteOffset, p.byteLength / 4);
-    for (let c = 0; c < f.length; c++) f[c] = f[c]! * (1 + (k + 1) / 64);
+    const m = 1 + (k + 1) / 64;
+    if ((meta.tensors[i] as { valueDtype?: string }).valueDtype === 'float16') {
+      // scales stored as binary16 (compress --floats float16, the default with --target-size)
+      const h = new Uint16Array(p.buffer, p.byteOffset, p.byteLength / 2);
+      for (let c = 0; c < h.length; c++) h[c] = toHalf(fromHalf(h[c]!) * m);
+    } else {
+      const f = new Float32Array(p.buffer, p.byteOffset, p.byteLength / 4);
+      for (let c = 0; c < f.length; c++) f[c] = f[c]! * m;
+    }
     meta['variant'] = k;
   });
 }
