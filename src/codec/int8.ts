@@ -211,20 +211,7 @@ export function encodeRleRows(data: Int8Array, cols = data.length, bo: BlockOpti
  * the smaller payload kept.
  */
 export function encodeRans(data: Int8Array, cols = data.length, dims?: readonly number[]): EncodedInt8 {
-  let best: EncodedInt8 | null = null;
-  for (const g of signGeometries(cols, dims)) {
-    const e = encodeRansRows(data, cols, g);
-    if (best === null || e.payload.length < best.payload.length)
-      best = {
-        codec: CODEC_RANS,
-        payload: e.payload,
-        tableBytes: e.tableBytes,
-        entropyBytes: e.streams.reduce((a, s) => a + s.entropyBytes, 0),
-        streams: e.streams,
-        nonzero: e.nonzero,
-      };
-  }
-  return best!;
+  return smallestOverGeometries(CODEC_RANS, data, cols, dims, encodeRansRows);
 }
 
 /**
@@ -233,12 +220,23 @@ export function encodeRans(data: Int8Array, cols = data.length, dims?: readonly 
  * codec 4, the smaller payload kept.
  */
 export function encodeRansLanesInt8(data: Int8Array, cols = data.length, dims?: readonly number[]): EncodedInt8 {
+  return smallestOverGeometries(CODEC_RANS_LANES, data, cols, dims, encodeRansLanes);
+}
+
+/** The rANS codecs (4, 5): `encode` over every sign geometry of `dims`, the smallest payload. */
+function smallestOverGeometries(
+  codec: Int8CodecId,
+  data: Int8Array,
+  cols: number,
+  dims: readonly number[] | undefined,
+  encode: typeof encodeRansRows | typeof encodeRansLanes,
+): EncodedInt8 {
   let best: EncodedInt8 | null = null;
   for (const g of signGeometries(cols, dims)) {
-    const e = encodeRansLanes(data, cols, g);
+    const e = encode(data, cols, g);
     if (best === null || e.payload.length < best.payload.length)
       best = {
-        codec: CODEC_RANS_LANES,
+        codec,
         payload: e.payload,
         tableBytes: e.tableBytes,
         entropyBytes: e.streams.reduce((a, s) => a + s.entropyBytes, 0),
