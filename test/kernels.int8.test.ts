@@ -1002,7 +1002,7 @@ for (const variant of ['release', 'debug'] as const) {
       }
     });
 
-    it('qs8_minmax_f32__wasmsimd equals minMaxRef (lengths 0..40 and 1000+, NaN anywhere, ±0, ±Inf, all positive / all negative)', () => {
+    it('qs8_minmax_f32__wasmsimd equals minMaxRef, and its NaN flag f32_has_nan (lengths 0..40 and 1000+, NaN anywhere, ±0, ±Inf, all positive / all negative)', () => {
       const rnd = lcg(29);
       const failures: string[] = [];
       const specials = [NaN, -0, 0, Infinity, -Infinity, 1e-45, -3.4e38];
@@ -1022,6 +1022,11 @@ for (const variant of ['release', 'debug'] as const) {
             want = minMaxRef(x).map(Math.fround);
           if (!Object.is(got[0], want[0]) && !(got[0] === 0 && want[0] === 0)) failures.push(`n=${n}: lo ${got[0]} want ${want[0]}`);
           if (!Object.is(got[1], want[1]) && !(got[1] === 0 && want[1] === 0)) failures.push(`n=${n}: hi ${got[1]} want ${want[1]}`);
+          // word 2: the NaN flag (f32_has_nan__wasmsimd's answer, in the same pass)
+          const nanFlag = w.i32(out + 8, 1)[0],
+            wantNaN = x.some((v) => Number.isNaN(v)) ? 1 : 0;
+          if (nanFlag !== wantNaN || w.exports.f32_has_nan__wasmsimd(px, n) !== wantNaN)
+            failures.push(`n=${n}: NaN flag ${nanFlag} want ${wantNaN}`);
         } finally {
           w.release(m);
         }

@@ -49,6 +49,12 @@ function actV4(act: i32, x: v128, p0: v128, p1: v128): v128 {
 
 export const E_ARG: i32 = -5;
 
+/**
+ * 1.5·2^23 as float32 and its bits: for an integer k with |k| < 2^22, MAGIC_F + k is exact and
+ * its bits are MAGIC_BITS + k (the float→int conversion of the quantizers without trunc_sat).
+ */
+export const MAGIC_F: f32 = 12582912.0, MAGIC_BITS: i32 = 0x4B400000;
+
 export const Q_MODE = 0, Q_ZX = 1, Q_ZY = 2, Q_LO = 3, Q_HI = 4, Q_FLO = 5, Q_FHI = 6, Q_ACT = 7;
 export const MODE_Q8: i32 = 0, MODE_F32: i32 = 1, MODE_I32: i32 = 2, MODE_QF: i32 = 3;
 

@@ -23,7 +23,7 @@
 // Status: 0, or E_ARG (-5) for an inconsistent geometry / quant block (nothing written).
 
 import {
-  E_ARG, G_M, G_GROUPS, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeScalar, outBytes, planesBytes,
+  E_ARG, MAGIC_F, MAGIC_BITS, G_M, G_GROUPS, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeScalar, outBytes, planesBytes,
   padPlanes16, tapOffsets, im2colPanels16, packPanels1x1, C, H, W, M, KH, KW, OH, OW, HP, WP, RS, SH, SW, GROUPS,
   qAct, actRows,
 } from './common';
@@ -346,16 +346,18 @@ function quantizeRowDyn(x: usize, K: usize, xs: usize, zpOut: usize): f32 {
     zp = <i32>max<f64>(-128, min<f64>(127, r));
   }
   store<i32>(zpOut, zp);
-  // x_q = clamp(nearest(x / scale) + zp, −128, 127) in float32 (qs8_quantize__wasmsimd), minus zp
-  const vs = f32x4.splat(scale), vz = f32x4.splat(<f32>zp), vmin = f32x4.splat(-128), vmax = f32x4.splat(127);
+  // x_q = clamp(nearest(x / scale) + zp, −128, 127) in float32 (qs8_quantize__wasmsimd), minus zp;
+  // offset by MAGIC_F as there: the clamped sum's bits − (MAGIC_BITS + zp) are x_q − zp
+  const vs = f32x4.splat(scale), vz = f32x4.splat(<f32>zp + MAGIC_F);
+  const vmin = f32x4.splat(MAGIC_F - 128), vmax = f32x4.splat(MAGIC_F + 127), vm = i32x4.splat(MAGIC_BITS + zp);
   const zf = <f32>zp;
   k = 0;
   for (; k + 8 <= K; k += 8) {
     let r0 = f32x4.add(f32x4.nearest(f32x4.div(v128.load(x + (k << 2)), vs)), vz);
     let r1 = f32x4.add(f32x4.nearest(f32x4.div(v128.load(x + (k << 2), 16), vs)), vz);
-    r0 = f32x4.sub(f32x4.pmin(vmax, f32x4.pmax(vmin, r0)), vz);
-    r1 = f32x4.sub(f32x4.pmin(vmax, f32x4.pmax(vmin, r1)), vz);
-    v128.store(xs + (k << 1), i16x8.narrow_i32x4_s(i32x4.trunc_sat_f32x4_s(r0), i32x4.trunc_sat_f32x4_s(r1)));
+    r0 = i32x4.sub(f32x4.pmin(vmax, f32x4.pmax(vmin, r0)), vm);
+    r1 = i32x4.sub(f32x4.pmin(vmax, f32x4.pmax(vmin, r1)), vm);
+    v128.store(xs + (k << 1), i16x8.narrow_i32x4_s(r0, r1));
   }
   for (; k < K; k++) {
     let r: f32 = nearest<f32>(load<f32>(x + (k << 2)) / scale) + zf;

@@ -3,7 +3,7 @@
 // Quant block q / per-channel parameters qp: see common.ts. Status 0 or E_ARG (-5).
 
 import {
-  E_ARG, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, outBytes, mulQ, srdhmV, rdbpotV,
+  E_ARG, MAGIC_F, MAGIC_BITS, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, outBytes, mulQ, srdhmV, rdbpotV,
   C, H, W, M, KH, KW, OH, OW, PT, PL, SH, SW, DH, DW, GROUPS, HP, WP,
 } from './common';
 
@@ -272,14 +272,20 @@ export function qs8_maxpool2d__wasmsimd(g: usize, x: usize, y: usize, work: usiz
  */
 export function qs8_quantize__wasmsimd(n: i32, x: usize, scale: f32, zp: i32, y: usize): i32 {
   if (n < 0 || zp < -128 || zp > 127 || !(scale > 0)) return E_ARG;
-  const vs = f32x4.splat(scale), vz = f32x4.splat(<f32>zp), vlo = f32x4.splat(-128), vhi = f32x4.splat(127);
+  // nearest(x / scale) + zp and the clamp to [−128, 127] are done offset by the magic 1.5·2^23
+  // (MAGIC_F): the clamped sum is then MAGIC_F + q, whose bits are MAGIC_BITS + q, so q is one
+  // integer subtraction (no trunc_sat, whose x86 lowering cost as much as the rest of the loop).
+  // Exact: |nearest(x / scale)| < 2^22 sums exactly; beyond that, and ±Inf, the sum lies past the
+  // bounds either way (rounding is monotone); NaN takes the lower bound, as before (−128).
+  const vs = f32x4.splat(scale), vz = f32x4.splat(<f32>zp + MAGIC_F), vlo = f32x4.splat(MAGIC_F - 128), vhi = f32x4.splat(MAGIC_F + 127);
+  const vm = i32x4.splat(MAGIC_BITS);
   const N = <usize>n, zf = <f32>zp;
   let i: usize = 0;
   for (; i + 8 <= N; i += 8) {
     let r0 = f32x4.add(f32x4.nearest(f32x4.div(v128.load(x + (i << 2)), vs)), vz);
     let r1 = f32x4.add(f32x4.nearest(f32x4.div(v128.load(x + (i << 2), 16), vs)), vz);
     r0 = f32x4.pmin(vhi, f32x4.pmax(vlo, r0)); r1 = f32x4.pmin(vhi, f32x4.pmax(vlo, r1));
-    const b16 = i16x8.narrow_i32x4_s(i32x4.trunc_sat_f32x4_s(r0), i32x4.trunc_sat_f32x4_s(r1));
+    const b16 = i16x8.narrow_i32x4_s(i32x4.sub(r0, vm), i32x4.sub(r1, vm));
     v128.store64_lane(y + i, i8x16.narrow_i16x8_s(b16, b16), 0);
   }
   for (; i < N; i++) {
@@ -406,18 +412,21 @@ export function qs8_vadd__wasmsimd(n: i32, a: usize, b: usize, p: usize, y: usiz
 /**
  * out[0] = min(0, min x), out[1] = max(0, max x) over x (n) f32, NaN ignored (the JS loop
  * `if (a < lo) lo = a; if (a > hi) hi = a` from 0, which int8QuantParams takes; pmin/pmax keep
- * the accumulator when the lane compares false, as NaN does).
+ * the accumulator when the lane compares false, as NaN does); out[2] (i32) = 1 when x holds a
+ * NaN, else 0 (f32_has_nan__wasmsimd's answer, in the same pass). out: 12 bytes.
  */
 export function qs8_minmax_f32__wasmsimd(n: i32, x: usize, out: usize): i32 {
   if (n < 0) return E_ARG;
   const N = <usize>n;
-  let lo0 = f32x4.splat(0), hi0 = lo0, lo1 = lo0, hi1 = lo0;
+  let lo0 = f32x4.splat(0), hi0 = lo0, lo1 = lo0, hi1 = lo0, nan = lo0;
   let i: usize = 0;
   for (; i + 8 <= N; i += 8) {
     const a = v128.load(x + (i << 2)), b = v128.load(x + (i << 2), 16);
     lo0 = f32x4.pmin(lo0, a); hi0 = f32x4.pmax(hi0, a);
     lo1 = f32x4.pmin(lo1, b); hi1 = f32x4.pmax(hi1, b);
+    nan = v128.or(nan, v128.or(f32x4.ne(a, a), f32x4.ne(b, b)));
   }
+  let hasNaN: i32 = v128.any_true(nan) ? 1 : 0;
   // pmin(p, q) = q < p ? q : p: with lo* (never NaN) as p, a NaN lane keeps p
   lo0 = f32x4.pmin(lo0, lo1); hi0 = f32x4.pmax(hi0, hi1);
   let lo = f32x4.extract_lane(lo0, 0), hi = f32x4.extract_lane(hi0, 0);
@@ -431,7 +440,8 @@ export function qs8_minmax_f32__wasmsimd(n: i32, x: usize, out: usize): i32 {
     const a = load<f32>(x + (i << 2));
     if (a < lo) lo = a;
     if (a > hi) hi = a;
+    if (a != a) hasNaN = 1;
   }
-  store<f32>(out, lo); store<f32>(out, hi, 4);
+  store<f32>(out, lo); store<f32>(out, hi, 4); store<i32>(out, hasNaN, 8);
   return 0;
 }

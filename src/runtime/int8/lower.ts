@@ -517,12 +517,12 @@ export class Int8Lower {
         hi = 0,
         nan = false;
       if (!scalar) {
-        // SIMD min/max (NaN lanes ignored) and a NaN flag; a ±Inf bound takes the finite-range loop
+        // SIMD min/max (NaN lanes ignored) and the NaN flag, one pass; a ±Inf bound takes the finite-range loop
         ex.qs8_minmax_f32__wasmsimd(n, x, mm);
         const r = W.f32(mm, 2);
         lo = r[0]!;
         hi = r[1]!;
-        nan = ex.f32_has_nan__wasmsimd(x, n) !== 0;
+        nan = W.i32(mm + 8, 1)[0] !== 0;
       }
       if (scalar || lo === -Infinity || hi === Infinity) {
         lo = 0;
