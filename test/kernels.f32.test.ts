@@ -898,6 +898,38 @@ describe('f32 activation functions', () => {
     }
   });
 
+  it('HardSwish: bit for bit x·max(0, min(1, x/6 + 0.5)) in float32 (each op rounded), NaN, ±Inf, ±0, the ±3 edges, random bit patterns', () => {
+    const r = lcg(15);
+    const edges = [NaN, Infinity, -Infinity, 0, -0, 3, -3, 1e-45, -1e-45, 3.4e38, -3.4e38].flatMap((v) => {
+      const b = new Float32Array([v]);
+      const u = new Uint32Array(b.buffer);
+      const near = [v];
+      if (Number.isFinite(v) && v !== 0)
+        for (const d of [-2, -1, 1, 2]) near.push(new Float32Array(new Uint32Array([u[0]! + d]).buffer)[0]!);
+      return near;
+    });
+    const bits = new Uint32Array(4000);
+    for (let i = 0; i < bits.length; i++) bits[i] = Math.floor(r() * 2 ** 32);
+    const x = Float32Array.from([...edges, ...new Float32Array(bits.buffer), ...Array.from({ length: 4001 }, (_, i) => (i - 2000) / 250)]);
+    const f = Math.fround;
+    const m = w.mark();
+    try {
+      const p = w.alloc(x.length * 4 + 16);
+      w.f32(p, x.length).set(x);
+      w.exports.f32_hardswish__wasmsimd(p, p, x.length);
+      const y = w.f32(p, x.length);
+      const bad: string[] = [];
+      for (let i = 0; i < x.length; i++) {
+        const v = x[i]!;
+        const want = f(v * Math.max(0, Math.min(1, f(f(v / 6) + 0.5))));
+        if (!Object.is(y[i], want) && !(Number.isNaN(y[i]!) && Number.isNaN(want))) bad.push(`x=${v}: ${y[i]} want ${want}`);
+      }
+      expect(bad.slice(0, 5)).toEqual([]);
+    } finally {
+      w.release(m);
+    }
+  });
+
   it('the GEMM applies every post activation as applyAct does (within float32 rounding of the functions)', () => {
     const M = 6,
       N = 11,
