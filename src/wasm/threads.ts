@@ -143,6 +143,8 @@ export function sparrowHelper(
   const tid = data.index + 1;
   let i32 = new Int32Array(data.memory.buffer);
   let f64 = new Float64Array(data.memory.buffer);
+  // one argument array per argument count, reused (no allocation per call)
+  const argv: number[][] = [];
   ready();
   let last = Atomics.load(i32, base);
   for (;;) {
@@ -177,7 +179,9 @@ export function sparrowHelper(
       let status = 0;
       try {
         const p = h + 3 + k * 13;
-        const args = Array.from(f64.subarray(p + 2, p + 2 + f64[p + 1]!));
+        const na = f64[p + 1]!;
+        const args = (argv[na] ??= new Array<number>(na).fill(0));
+        for (let a = 0; a < na; a++) args[a] = f64[p + 2 + a]!;
         args[f64[h + 1]!] += tid * f64[h + 2]!;
         status = fns[f64[p]!]!.apply(null, args);
       } catch {
@@ -232,23 +236,10 @@ class WasmThreadPool implements ThreadPool {
     const n = calls.length;
     if (n > 0xfff) throw new SparrowError('internal', `a job of ${n} calls (at most 4095)`);
     if (at & 7) throw new SparrowError('internal', `job pointer ${at} is not 8-aligned`);
-    const buf = this.#memory.buffer;
-    const i32 = new Int32Array(buf);
-    const f = new Float64Array(buf, at, this.jobBytes(n) / 8);
-    f[0] = n;
-    f[1] = work.arg;
-    f[2] = work.stride;
-    for (let k = 0; k < n; k++) {
-      const c = calls[k]!;
-      if (c.args.length > CALL_ARGS) throw new SparrowError('internal', `${c.fn}: more than ${CALL_ARGS} arguments`);
-      const p = 3 + k * (2 + CALL_ARGS);
-      f[p] = this.#fn.get(c.fn)!;
-      f[p + 1] = c.args.length;
-      for (let a = 0; a < c.args.length; a++) f[p + 2 + a] = c.args[a]!;
-    }
+    for (const c of calls) if (c.args.length > CALL_ARGS) throw new SparrowError('internal', `${c.fn}: more than ${CALL_ARGS} arguments`);
     if (this.#solo > 0) {
-      // a helper stalled a recent join (descheduled: more threads want the cores than there are):
-      // this thread alone for a while, then the helpers again
+      // the helpers were starved (more threads want the cores than there are): this thread alone
+      // for a while (the job is not even written), then the helpers again
       this.#solo--;
       this.stats.jobs++;
       this.stats.calls += n;
@@ -258,6 +249,19 @@ class WasmThreadPool implements ThreadPool {
         if (st < 0) throw new SparrowError('internal', `${c.fn} returned status ${st}`);
       }
       return;
+    }
+    const buf = this.#memory.buffer;
+    const i32 = new Int32Array(buf);
+    const f = new Float64Array(buf, at, this.jobBytes(n) / 8);
+    f[0] = n;
+    f[1] = work.arg;
+    f[2] = work.stride;
+    for (let k = 0; k < n; k++) {
+      const c = calls[k]!;
+      const p = 3 + k * (2 + CALL_ARGS);
+      f[p] = this.#fn.get(c.fn)!;
+      f[p + 1] = c.args.length;
+      for (let a = 0; a < c.args.length; a++) f[p + 2 + a] = c.args[a]!;
     }
     const b = this.#ctl >> 2;
     const t0 = performance.now();
