@@ -132,6 +132,43 @@ describe('threads: numThreads > 1 gives the one-thread bits', () => {
     expect(st.soloJobs).toBe(12 * 19 - 3 * 64);
   });
 
+  it('a helper that starts late: the pool goes solo (PARK: the helper sleeps), then wakes it and it runs calls, same bits', async () => {
+    // the helper gets its start message only when the test says so (ready resolves at once)
+    let release = (): void => undefined;
+    const late: SpawnHelper = () => {
+      const h = spawnNode();
+      let msg: unknown;
+      release = () => h.postMessage(msg);
+      return { postMessage: (m) => void (msg = m), ready: Promise.resolve(), terminate: h.terminate };
+    };
+    let wasm: SparrowWasm | undefined;
+    const s = await Session.fromSparrow(S7, {
+      engine: 'sparrow-int8',
+      wasmModule: threaded,
+      relaxed: true,
+      instantiate: async (m) => (wasm = await instantiateThreaded(m, 2, late)),
+    });
+    pools.push(wasm!.pool!);
+    const one = await Session.fromSparrow(S7, { engine: 'sparrow-int8', wasmModule: plain, relaxed: true });
+    const name = one.inputNames[0]!,
+      out = one.outputNames[0]!;
+    const st = wasm!.pool!.stats;
+    const check = async (r: number): Promise<void> => {
+      const x = images(1, 200 + r);
+      expect(bits((await s.run({ [name]: x }))[out]!)).toEqual(bits((await one.run({ [name]: x }))[out]!));
+    };
+    // 19 jobs of 2 calls a run: the third window of 64 jobs (run 11) is starved, 128 solo jobs follow
+    for (let r = 0; r < 11; r++) await check(r);
+    expect(st.helperCalls).toBe(0);
+    expect(st.starved).toBe(1);
+    release();
+    await new Promise((r) => setTimeout(r, 50)); // the helper starts, finds PARK set and sleeps
+    for (let r = 11; r < 60; r++) await check(r);
+    // after the solo jobs the pool wakes the helper (PARK cleared, notify) and it claims calls
+    expect(st.soloJobs).toBeGreaterThanOrEqual(128);
+    expect(st.helperCalls).toBeGreaterThan(0);
+  });
+
   it('a kernel that refuses its arguments in a helper fails the run (SparrowError internal), and the pool stays usable', async () => {
     const t = await threadedSession(2, { relaxed: true });
     const w = t.w();

@@ -20,6 +20,8 @@
 //   word 2  DONE     calls finished
 //   word 3  STATUS   smallest status a call returned (< 0: refused; ERR_THROW: threw)
 //   word 4  SLEEP    helpers in Atomics.wait (the main thread notifies only then)
+//   word 5  PARK     1 while the main thread runs jobs alone (starved helpers): an idle helper
+//                    sleeps at once instead of spinning SPIN_MS for a job that will not come
 //   word 8, 9        the job pointer of even / odd job numbers
 // A job: f64 [ncalls, workArg, workStride, then per call: fn, nargs, CALL_ARGS args]; thread t
 // adds t·workStride to argument workArg (its workspace). A helper spins on SEQ (Atomics.load)
@@ -153,7 +155,7 @@ export function sparrowHelper(
       const t0 = performance.now();
       let n = 0;
       while ((s = Atomics.load(i32, base)) === last) {
-        if ((++n & 1023) === 0 && performance.now() - t0 > data.spinMs) {
+        if ((++n & 1023) === 0 && (Atomics.load(i32, base + 5) !== 0 || performance.now() - t0 > data.spinMs)) {
           Atomics.add(i32, base + 4, 1);
           Atomics.wait(i32, base, last);
           Atomics.sub(i32, base + 4, 1);
@@ -209,8 +211,10 @@ class WasmThreadPool implements ThreadPool {
   #win = { jobs: 0, calls: 0, helper: 0 };
   /** windows completed */
   #windows = 0;
-  /** jobs left to run on this thread alone (after a stalled join) */
+  /** jobs left to run on this thread alone (after a starved window) */
   #solo = 0;
+  /** PARK is set (the helpers were told to sleep) */
+  #parked = false;
   #seq = 0;
   #dead = false;
   readonly #helpers: HelperPort[];
@@ -264,6 +268,10 @@ class WasmThreadPool implements ThreadPool {
       for (let a = 0; a < c.args.length; a++) f[p + 2 + a] = c.args[a]!;
     }
     const b = this.#ctl >> 2;
+    if (this.#parked) {
+      Atomics.store(i32, b + 5, 0);
+      this.#parked = false;
+    }
     const t0 = performance.now();
     const seq = (this.#seq = (this.#seq + 1) & 0x3fffffff);
     const tag = (seq & 0xfffff) << 12;
@@ -320,6 +328,9 @@ class WasmThreadPool implements ThreadPool {
         if (++this.#windows > WARM_WINDOWS && w.helper < (STARVED_SHARE * w.calls * (this.size - 1)) / this.size) {
           this.stats.starved++;
           this.#solo = SOLO_JOBS;
+          // the helpers stop spinning (they would take the cores from this thread) until then
+          Atomics.store(i32, b + 5, 1);
+          this.#parked = true;
         }
         this.#win = { jobs: 0, calls: 0, helper: 0 };
       }
