@@ -16,7 +16,8 @@
 // --simd plain: the threads columns on the plain SIMD builds (sparrow.threads.wasm: a 7-bit
 // ResNet's 3x3 convs on Winograd) instead of the relaxed ones the page would pick. The threads
 // lines end with the 2-thread pool's counts over that batch's runs (calls the helper ran, of all;
-// starved windows; jobs run solo).
+// starved windows; jobs run solo; the mean time the calling thread waited at a parallel job's
+// join for calls a helper had claimed).
 //
 // Default model: test/fixtures/int8/resnet20.static7.sparrow. The machine is shared: the script
 // prints p50 and the spread (p25..p75) of each column; compare ratios within one run only.
@@ -247,8 +248,12 @@ try {
     const ratio = r.t1.p50 / r.t2.p50;
     const bitsOk = same(r.t1.bits, r.t2.bits) && same(r.t1.bits, nodeBits[b]);
     const st = result.threadStats?.[b];
+    const wait =
+      st?.waitMs !== undefined
+        ? `, join wait ${((1000 * st.waitMs) / Math.max(1, st.jobs - st.soloJobs)).toFixed(1)} µs per parallel job`
+        : '';
     const pool = st
-      ? `  pool: helper ran ${st.helperCalls} of ${st.calls} calls, starved ${st.starved}, solo jobs ${st.soloJobs} of ${st.jobs}`
+      ? `  pool: helper ran ${st.helperCalls} of ${st.calls} calls, starved ${st.starved}, solo jobs ${st.soloJobs} of ${st.jobs}${wait}`
       : '';
     lines.push(
       `batch ${b}: 1 thread ${fmt(r.t1)}  2 threads ${fmt(r.t2)}  speedup ${ratio.toFixed(2)}x  bits t1=t2=Node: ${bitsOk}${pool}`,

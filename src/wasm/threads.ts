@@ -61,9 +61,11 @@ export interface ThreadPool {
    * jobs run, their calls, the calls helpers ran (the rest ran on the calling thread), joins that
    * stalled (a helper's call outlasted STALL_COUNT_MS and twice the caller's share), windows of
    * WINDOW_JOBS jobs where the helpers ran less than STARVED_SHARE of their share of the calls
-   * (they did not get the cores), and jobs run on the calling thread alone after those
+   * (they did not get the cores), jobs run on the calling thread alone after those, and the ms
+   * the calling thread waited at joins for calls a helper had claimed (the join cost: a helper
+   * that starts late or runs slower than the caller)
    */
-  readonly stats: { jobs: number; calls: number; helperCalls: number; stalls: number; starved: number; soloJobs: number };
+  readonly stats: { jobs: number; calls: number; helperCalls: number; stalls: number; starved: number; soloJobs: number; waitMs: number };
   /** bytes of a job of `calls` calls (jobs live in memory the caller owns: a plan's scratch) */
   jobBytes(calls: number): number;
   /**
@@ -206,7 +208,7 @@ parentPort.once('message', (d) => { try { sparrowHelper(d, () => parentPort.post
 
 class WasmThreadPool implements ThreadPool {
   readonly size: number;
-  readonly stats = { jobs: 0, calls: 0, helperCalls: 0, stalls: 0, starved: 0, soloJobs: 0 };
+  readonly stats = { jobs: 0, calls: 0, helperCalls: 0, stalls: 0, starved: 0, soloJobs: 0, waitMs: 0 };
   /** the current window: jobs of at least `size` calls, their calls, the helpers' calls */
   #win = { jobs: 0, calls: 0, helper: 0 };
   /** windows completed */
@@ -311,6 +313,7 @@ class WasmThreadPool implements ThreadPool {
       }
       // counted only: under load a single stall is common, and the windows below decide
       const wait = performance.now() - t1;
+      this.stats.waitMs += wait;
       if (wait > STALL_COUNT_MS && wait > 2 * (t1 - t0)) this.stats.stalls++;
     }
     this.stats.jobs++;
