@@ -11,7 +11,13 @@
 //   node bin/sparrow.js compress ../shared/data/models/resnet32-cifar10.onnx -o /tmp/resnet32.s7.sparrow \
 //     --calib cifar10:../shared/data/cifar10/test_q75.bin --activations static --weight-bits 7 \
 //     --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225
-//   node scripts/bench-browser.mjs --model /tmp/resnet32.s7.sparrow [--runs 40] [--batches 1,8] [--only relaxed|threads] [--json]
+//   node scripts/bench-browser.mjs --model /tmp/resnet32.s7.sparrow [--runs 40] [--batches 1,8] [--only relaxed|threads] [--simd plain] [--json]
+//
+// --simd plain: the threads columns on the plain SIMD builds (sparrow.threads.wasm: a 7-bit
+// ResNet's 3x3 convs on Winograd) instead of the relaxed ones the page would pick. The threads
+// lines end with the 2-thread pool's counts over that batch's runs (calls the helper ran, of all;
+// starved windows; jobs run solo; the mean time the calling thread waited at a parallel job's
+// join for calls a helper had claimed).
 //
 // Default model: test/fixtures/int8/resnet20.static7.sparrow. The machine is shared: the script
 // prints p50 and the spread (p25..p75) of each column; compare ratios within one run only.
@@ -33,6 +39,7 @@ const MODEL = resolve(arg('model', join(ROOT, 'test/fixtures/int8/resnet20.stati
 const RUNS = Number(arg('runs', '40'));
 const BATCHES = arg('batches', '1,8').split(',').map(Number);
 const ONLY = arg('only', '');
+const SIMD = arg('simd', '');
 const JSON_OUT = process.argv.includes('--json');
 
 for (const f of ['build/sparrow.wasm', 'build/sparrow.relaxed.wasm', 'dist/runtime/session.js'])
@@ -140,7 +147,7 @@ try {
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(base + '/');
   const result = await page.evaluate(
-    async ({ inputs, RUNS, BATCHES, ONLY, inName, outName }) => {
+    async ({ inputs, RUNS, BATCHES, ONLY, SIMD, inName, outName }) => {
       const S = await import('/sparrow.js');
       const env = {
         crossOriginIsolated: globalThis.crossOriginIsolated,
@@ -191,10 +198,14 @@ try {
           );
       }
       if (ONLY !== 'relaxed' && 'numThreads' in (S.THREADS_INFO ?? {})) {
-        const one = await S.loadModel('/model.sparrow', { engine: 'sparrow-int8', numThreads: 1, wasmUrl: '/sparrow.wasm' });
-        const two = await S.loadModel('/model.sparrow', { engine: 'sparrow-int8', numThreads: 2, wasmUrl: '/sparrow.wasm' });
+        const simd = SIMD ? { simd: SIMD } : {};
+        const one = await S.loadModel('/model.sparrow', { engine: 'sparrow-int8', numThreads: 1, wasmUrl: '/sparrow.wasm', ...simd });
+        const two = await S.loadModel('/model.sparrow', { engine: 'sparrow-int8', numThreads: 2, wasmUrl: '/sparrow.wasm', ...simd });
         res.threadsUsed = two.threads;
-        for (const b of BATCHES)
+        res.threadKernels = [...new Set(two.session.report.int8.layers.map((l) => l.kernel))];
+        res.threadStats = {};
+        for (const b of BATCHES) {
+          const s0 = two.threadStats;
           res.threads[b] = await race(
             [
               { name: 't1', model: one },
@@ -202,10 +213,13 @@ try {
             ],
             b,
           );
+          const s1 = two.threadStats;
+          if (s0 && s1) res.threadStats[b] = Object.fromEntries(Object.keys(s1).map((k) => [k, s1[k] - s0[k]]));
+        }
       }
       return res;
     },
-    { inputs, RUNS, BATCHES, ONLY, inName, outName },
+    { inputs, RUNS, BATCHES, ONLY, SIMD, inName, outName },
   );
   if (errors.length) throw new Error(`page errors: ${errors.join('\n')}`);
 
@@ -217,6 +231,7 @@ try {
     `page: crossOriginIsolated=${result.env.crossOriginIsolated} relaxedSimd=${result.env.relaxed} hardwareConcurrency=${result.env.cores}`,
   );
   if (result.layers) lines.push(`relaxed build: ${result.relaxedKernels} of ${result.layers} int8 layers on the relaxed kernel`);
+  if (result.threadKernels) lines.push(`threads columns${SIMD ? ` (--simd ${SIMD})` : ''}: kernels ${result.threadKernels.join(', ')}`);
   const summary = { model: MODEL, runs: RUNS, env: result.env, relaxed: {}, threads: {} };
   for (const b of Object.keys(result.relaxed)) {
     const r = result.relaxed[b];
@@ -232,8 +247,18 @@ try {
     const r = result.threads[b];
     const ratio = r.t1.p50 / r.t2.p50;
     const bitsOk = same(r.t1.bits, r.t2.bits) && same(r.t1.bits, nodeBits[b]);
-    lines.push(`batch ${b}: 1 thread ${fmt(r.t1)}  2 threads ${fmt(r.t2)}  speedup ${ratio.toFixed(2)}x  bits t1=t2=Node: ${bitsOk}`);
-    summary.threads[b] = { t1: r.t1.p50, t2: r.t2.p50, speedup: ratio, identical: bitsOk, threads: result.threadsUsed };
+    const st = result.threadStats?.[b];
+    const wait =
+      st?.waitMs !== undefined
+        ? `, join wait ${((1000 * st.waitMs) / Math.max(1, st.jobs - st.soloJobs)).toFixed(1)} µs per parallel job`
+        : '';
+    const pool = st
+      ? `  pool: helper ran ${st.helperCalls} of ${st.calls} calls, starved ${st.starved}, solo jobs ${st.soloJobs} of ${st.jobs}${wait}`
+      : '';
+    lines.push(
+      `batch ${b}: 1 thread ${fmt(r.t1)}  2 threads ${fmt(r.t2)}  speedup ${ratio.toFixed(2)}x  bits t1=t2=Node: ${bitsOk}${pool}`,
+    );
+    summary.threads[b] = { t1: r.t1.p50, t2: r.t2.p50, speedup: ratio, identical: bitsOk, threads: result.threadsUsed, pool: st };
   }
   if (JSON_OUT) process.stdout.write(JSON.stringify(summary, null, 1) + '\n');
   else process.stdout.write(lines.join('\n') + '\n');

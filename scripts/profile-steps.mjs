@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Where the time of sparrow-f32 and sparrow-int8 goes on one ONNX model, step by step (diagnostics).
 //
-//   node scripts/profile-steps.mjs <model.onnx> [--reps 15] [--runs 3] [--min] [--steps] [--exports] [--root <tree>]
+//   node scripts/profile-steps.mjs <model.onnx> [--compressed <file.sparrow>] [--reps 15] [--runs 3] [--min] [--steps] [--exports] [--root <tree>]
 //
 // Session.profile (src/runtime/plan_runner.ts profilePlan: per-step wall time) is called `reps`
 // times per engine, interleaved, `runs` runs each; each step's figure is the median over the reps
@@ -10,7 +10,8 @@
 // int8 plan beside the same node's f32 time, --exports the int8 engine's time per WASM export
 // (each export wrapped in a timer: slower overall, but it splits a layer step into its quantize
 // / kernel / activation calls). --root: the tree whose dist/ runs (default: this one), to compare
-// two builds. Uses dist/: run `npm run build` first.
+// two builds. --compressed: sparrow-int8 runs that .sparrow file of the model (its static ranges,
+// sparse kernels) instead of the ONNX. Uses dist/: run `npm run build` first.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -20,9 +21,11 @@ const opt = (name, def) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : def;
 };
-const model = args.find((a, i) => !a.startsWith('--') && !['--reps', '--runs', '--root'].includes(args[i - 1]));
+const model = args.find((a, i) => !a.startsWith('--') && !['--reps', '--runs', '--root', '--compressed'].includes(args[i - 1]));
 if (!model) {
-  console.error('usage: node scripts/profile-steps.mjs <model.onnx> [--reps 15] [--runs 3] [--min] [--steps] [--exports] [--root <tree>]');
+  console.error(
+    'usage: node scripts/profile-steps.mjs <model.onnx> [--compressed <file.sparrow>] [--reps 15] [--runs 3] [--min] [--steps] [--exports] [--root <tree>]',
+  );
   process.exit(2);
 }
 const root = resolve(opt('--root', resolve(dirname(fileURLToPath(import.meta.url)), '..')));
@@ -71,7 +74,12 @@ const pick = (a) => {
 };
 const engines = ['sparrow-f32', 'sparrow-int8'];
 const sessions = {};
-for (const e of engines) sessions[e] = await Session.fromOnnx(bytes, { engine: e });
+const compressed = opt('--compressed', undefined);
+for (const e of engines)
+  sessions[e] =
+    e === 'sparrow-int8' && compressed
+      ? await Session.fromSparrow(readFileSync(compressed), { engine: e })
+      : await Session.fromOnnx(bytes, { engine: e });
 const samples = Object.fromEntries(engines.map((e) => [e, []]));
 for (let r = 0; r < reps; r++)
   for (const e of engines) {

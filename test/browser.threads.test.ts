@@ -4,8 +4,9 @@
 // (resnet20.static7.expected.json, kept current by test/engine.int8-relaxed.test.ts): int8 is
 // exact, so every thread count gives those bits.
 //   - a cross-origin isolated page (COOP/COEP, as the Worker serves the demo): numThreads 2 and 3
-//     run on 2 and 3 threads, relaxed and plain builds, batch 3 (the c4 kernel splits each image
-//     by output pixels) and batch 2 (whole images), the helpers run some of the calls;
+//     run on 2 and 3 threads, relaxed and plain builds, batch 3 (each image split: the c4 and c2
+//     kernels by output pixels, Winograd on the plain build by output tiles) and batch 2 (whole
+//     images), the helpers run some of the calls;
 //   - the same page without COOP/COEP (no SharedArrayBuffer): numThreads 2 falls back to one
 //     thread, same bits;
 //   - an isolated page whose server has no threads build: one thread, same bits.

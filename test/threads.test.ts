@@ -5,7 +5,10 @@
 //   - ResNet-20 (7-bit weights), c4 kernel (relaxed: true, the plain build's exact sums): batch
 //     1 and 3 split by pixels, batch 2 and 4 by images; 2 and 3 threads;
 //   - the c2 / Winograd kernels (relaxed: false): c2 convs split by pixels like c4, Winograd by
-//     images (batch 1: one thread);
+//     panels of 8 output tiles (qs8_wino2x2_3x3_part) or by images;
+//   - the Winograd split on its own over edge shapes (odd tile counts, fewer panels than
+//     threads, the fused and the int32-row output paths, pads), 2 and 3 threads, batch 1..3,
+//     against the direct conv qs8Conv2dRef;
 //   - the helpers really ran (jobs counted), a kernel status < 0 in a helper throws, and the
 //     part kernel refuses ranges that are not panel-aligned.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,10 +21,18 @@ import { HELPER_SOURCE_NODE, instantiateThreaded, type SpawnHelper, type ThreadP
 import type { SparrowWasm } from '../src/wasm/gateway.js';
 import type { Tensor } from '../src/ops/types.js';
 import { lcg } from './helpers/tensors.js';
+import { convGeometry } from '../src/kernels/f32.js';
+import { placeConvWeights, planQs8Conv, putChannelParams, qs8ConvKernel, winogradEligible, type Qs8Out } from '../src/kernels/int8.js';
+import { qs8Conv2dRef } from '../src/kernels/int8_ref.js';
+import { quantizeMultiplier } from '../src/quant/int8.js';
+import { threadSplit } from '../src/runtime/int8/conv.js';
+import { loadWasmNode } from '../src/wasm/node.js';
 
 const S7 = new Uint8Array(readFileSync(new URL('./fixtures/int8/resnet20.static7.sparrow', import.meta.url)));
 /** the kernels whose output pixels split over threads (the rest split by images only) */
 const PIXEL_KERNELS = ['qs8_conv2d_4x8c4__wasmrelaxed', 'qs8_conv2d_4x8c2__wasmsimd'];
+/** split by panels of 8 output tiles (2x2) */
+const WINO_KERNEL = 'qs8_wino2x2_3x3__wasmsimd';
 const THREADS_WASM = new URL('../build/sparrow.threads.wasm', import.meta.url);
 
 const spawnNode: SpawnHelper = () => {
@@ -69,7 +80,7 @@ async function threadedSession(n: number, o: SessionOptions): Promise<{ s: Sessi
 
 describe('threads: numThreads > 1 gives the one-thread bits', () => {
   for (const relaxed of [true, false])
-    it(`ResNet-20 7-bit, ${relaxed ? 'c4 kernel (pixels / images)' : 'c2 (pixels / images) + Winograd (images) kernels'}, 2 and 3 threads`, async () => {
+    it(`ResNet-20 7-bit, ${relaxed ? 'c4 kernel (pixels / images)' : 'c2 (pixels / images) + Winograd (tiles / images) kernels'}, 2 and 3 threads`, async () => {
       const one = await Session.fromSparrow(S7, { engine: 'sparrow-int8', wasmModule: plain, relaxed });
       for (const n of [2, 3]) {
         const t = await threadedSession(n, { relaxed });
@@ -86,7 +97,10 @@ describe('threads: numThreads > 1 gives the one-thread bits', () => {
           // ResNet-20's 19 convs: a call per image, or n per image where a c4 / c2 conv splits by pixels
           const convs = t.s.report!.int8!.layers.filter((l) => l.op === 'Conv' || l.op.endsWith('FusedConv'));
           expect(convs.length).toBe(19);
-          const perImage = convs.reduce((a, l) => a + (PIXEL_KERNELS.includes(l.kernel) && b % n !== 0 ? n : 1), 0);
+          // (Winograd splits by panels of 8 output tiles: the 8x8 stage, convs 14..18, has 2)
+          const parts = (l: (typeof convs)[number], i: number): number =>
+            l.kernel === WINO_KERNEL ? (i >= 14 ? Math.min(n, 2) : n) : PIXEL_KERNELS.includes(l.kernel) ? n : 1;
+          const perImage = convs.reduce((a, l, i) => a + (b % n !== 0 ? parts(l, i) : 1), 0);
           expect(stats.calls - before, `${n} threads, batch ${b}: calls`).toBe(b * perImage);
         }
         // the helpers ran some of them (they claim calls as they come: how many depends on the machine)
@@ -118,6 +132,43 @@ describe('threads: numThreads > 1 gives the one-thread bits', () => {
     expect(st.soloJobs).toBe(12 * 19 - 3 * 64);
   });
 
+  it('a helper that starts late: the pool goes solo (PARK: the helper sleeps), then wakes it and it runs calls, same bits', async () => {
+    // the helper gets its start message only when the test says so (ready resolves at once)
+    let release = (): void => undefined;
+    const late: SpawnHelper = () => {
+      const h = spawnNode();
+      let msg: unknown;
+      release = () => h.postMessage(msg);
+      return { postMessage: (m) => void (msg = m), ready: Promise.resolve(), terminate: h.terminate };
+    };
+    let wasm: SparrowWasm | undefined;
+    const s = await Session.fromSparrow(S7, {
+      engine: 'sparrow-int8',
+      wasmModule: threaded,
+      relaxed: true,
+      instantiate: async (m) => (wasm = await instantiateThreaded(m, 2, late)),
+    });
+    pools.push(wasm!.pool!);
+    const one = await Session.fromSparrow(S7, { engine: 'sparrow-int8', wasmModule: plain, relaxed: true });
+    const name = one.inputNames[0]!,
+      out = one.outputNames[0]!;
+    const st = wasm!.pool!.stats;
+    const check = async (r: number): Promise<void> => {
+      const x = images(1, 200 + r);
+      expect(bits((await s.run({ [name]: x }))[out]!)).toEqual(bits((await one.run({ [name]: x }))[out]!));
+    };
+    // 19 jobs of 2 calls a run: the third window of 64 jobs (run 11) is starved, 128 solo jobs follow
+    for (let r = 0; r < 11; r++) await check(r);
+    expect(st.helperCalls).toBe(0);
+    expect(st.starved).toBe(1);
+    release();
+    await new Promise((r) => setTimeout(r, 50)); // the helper starts, finds PARK set and sleeps
+    for (let r = 11; r < 60; r++) await check(r);
+    // after the solo jobs the pool wakes the helper (PARK cleared, notify) and it claims calls
+    expect(st.soloJobs).toBeGreaterThanOrEqual(128);
+    expect(st.helperCalls).toBeGreaterThan(0);
+  });
+
   it('a kernel that refuses its arguments in a helper fails the run (SparrowError internal), and the pool stays usable', async () => {
     const t = await threadedSession(2, { relaxed: true });
     const w = t.w();
@@ -130,5 +181,138 @@ describe('threads: numThreads > 1 gives the one-thread bits', () => {
     const name = t.s.inputNames[0]!;
     const one = await Session.fromSparrow(S7, { engine: 'sparrow-int8', wasmModule: plain, relaxed: true });
     expect(bits((await t.s.run({ [name]: x }))[t.s.outputNames[0]!]!)).toEqual(bits((await one.run({ [name]: x }))[one.outputNames[0]!]!));
+  });
+});
+
+// The Winograd kernel split by panels of 8 output tiles (qs8_wino2x2_3x3_part, threadSplit):
+// each image in min(T, panels) calls, each thread padding the input in its own workspace and
+// transforming its own panels. Oracle: the direct conv qs8Conv2dRef, bit for bit, per image.
+describe('threads: the Winograd kernel split by output tiles', () => {
+  interface WCase {
+    C: number;
+    H: number;
+    W: number;
+    M: number;
+    pads: [number, number, number, number];
+  }
+  // tiles = ceil(OH/2)·ceil(OW/2), panels of 8; TW % 4 == 0 stores from the tiles (fused), else
+  // through the int32 rows: both; odd tile counts, one panel (fewer than the threads), two
+  // panels with 3 threads, a panel boundary inside a tile row, odd Cin, M off the 4-block, pads
+  const WCASES: WCase[] = [
+    { C: 3, H: 3, W: 3, M: 2, pads: [0, 0, 0, 0] }, // 1 output, 1 tile, 1 panel
+    { C: 5, H: 5, W: 5, M: 5, pads: [1, 1, 1, 1] }, // 9 tiles (TW 3): 2 panels, the last of 1 tile
+    { C: 4, H: 7, W: 9, M: 4, pads: [1, 1, 1, 1] }, // 4x5 = 20 tiles: 3 panels, rows split mid-row
+    { C: 7, H: 8, W: 8, M: 6, pads: [1, 1, 1, 1] }, // TW 4 (fused): 16 tiles = 2 panels
+    { C: 8, H: 16, W: 16, M: 9, pads: [1, 1, 1, 1] }, // TW 8 (fused): 8 panels
+    { C: 3, H: 9, W: 10, M: 7, pads: [0, 2, 1, 0] }, // asymmetric pads
+    { C: 2, H: 37, W: 2, M: 3, pads: [1, 2, 2, 1] }, // tall: TW 2, 19·2 = 38 tiles, 5 panels
+    { C: 6, H: 11, W: 13, M: 5, pads: [2, 2, 2, 2] }, // 7x8 tiles = 56 = 7 panels (odd)
+    { C: 16, H: 32, W: 32, M: 16, pads: [1, 1, 1, 1] }, // a ResNet layer: 32 panels
+  ];
+  const wino = qs8ConvKernel('qs8_wino2x2_3x3__wasmsimd');
+  for (const n of [2, 3])
+    it(`${n} threads: every image's outputs = qs8Conv2dRef (int8 and f32 output modes), batch 1..3`, async () => {
+      const w = await instantiateThreaded(threaded, n, spawnNode);
+      const pool = w.pool!;
+      pools.push(pool);
+      const rnd = lcg(70 + n);
+      const bad: string[] = [];
+      for (const [ci, cs] of WCASES.entries())
+        for (const B of [1, 2, 3]) {
+          const mode = (ci + B) % 2 ? 'int8' : 'f32';
+          const attrs = { pads: cs.pads, strides: [1, 1] as [number, number], dilations: [1, 1] as [number, number], groups: 1 };
+          const geo = convGeometry([cs.C, cs.H, cs.W], [cs.M, cs.C, 3, 3], attrs);
+          expect(winogradEligible(geo)).toBe(true);
+          const zx = [-128, 127, 3][ci % 3]!;
+          const wt = Int8Array.from({ length: cs.M * cs.C * 9 }, () => Math.floor(rnd() * 256) - 128);
+          const xs = cs.C * cs.H * cs.W,
+            ys = cs.M * geo.OH * geo.OW;
+          const x = Int8Array.from({ length: B * xs }, () => Math.floor(rnd() * 256) - 128);
+          const out: Qs8Out =
+            mode === 'f32'
+              ? {
+                  mode,
+                  zx,
+                  lo: -Infinity,
+                  hi: Infinity,
+                  scale: Float32Array.from({ length: cs.M }, () => 2 ** (rnd() * 10 - 18)),
+                  bias: Float32Array.from({ length: cs.M }, () => rnd() - 0.5),
+                }
+              : (() => {
+                  const m = Array.from({ length: cs.M }, () => quantizeMultiplier(2 ** (-8 - rnd() * 6)));
+                  return {
+                    mode,
+                    zx,
+                    zy: 5,
+                    lo: ci % 2 ? 5 : -128,
+                    hi: 127,
+                    bias: Int32Array.from({ length: cs.M }, () => Math.floor(rnd() * 10000) - 5000),
+                    multiplier: Int32Array.from(m, (v) => v.multiplier),
+                    shift: Int32Array.from(m, (v) => v.shift),
+                  };
+                })();
+          const mark = w.mark();
+          try {
+            const plan = planQs8Conv(w, geo, out, wino);
+            const wp = placeConvWeights(w, 'wino', wt, cs.M, cs.C * 9, 1);
+            const qp = putChannelParams(w, out);
+            const px = w.putBytes(x);
+            const eB = mode === 'f32' ? 4 : 1;
+            const py = w.alloc(B * ys * eB);
+            const split = threadSplit(pool, wino, geo, B, plan.workBytes);
+            const work = w.alloc(split.workBytes);
+            const before = pool.stats.calls;
+            split.runner((src, i) => [plan.g, plan.q, src + i * xs, wp, qp, py + i * ys * eB, work], work)(px);
+            // a call per image when the batch divides over the threads, else min(n, panels) per image
+            const panels = Math.ceil((Math.ceil(geo.OH / 2) * Math.ceil(geo.OW / 2)) / 8);
+            const calls = B >= n && B % n === 0 ? B : B * Math.min(n, panels);
+            if (pool.stats.calls - before !== calls)
+              bad.push(`${JSON.stringify(cs)} B=${B}: ${pool.stats.calls - before} calls, want ${calls}`);
+            for (let i = 0; i < B; i++) {
+              const want = qs8Conv2dRef(x.subarray(i * xs, (i + 1) * xs), [cs.C, cs.H, cs.W], wt, [cs.M, cs.C, 3, 3], attrs, out).data;
+              const got =
+                mode === 'f32'
+                  ? new Int32Array(w.memory.buffer.slice(py + i * ys * 4, py + (i + 1) * ys * 4))
+                  : new Int8Array(w.memory.buffer.slice(py + i * ys, py + (i + 1) * ys));
+              const wb = want instanceof Float32Array ? new Int32Array(want.buffer, want.byteOffset, want.length) : want;
+              const k = got.findIndex((v, j) => v !== wb[j]);
+              if (k >= 0) bad.push(`${JSON.stringify(cs)} ${mode} B=${B} image ${i}: [${k}] ${got[k]} vs ${wb[k]}`);
+            }
+          } finally {
+            w.release(mark);
+          }
+        }
+      expect(bad.slice(0, 5)).toEqual([]);
+      expect(pool.stats.helperCalls).toBeGreaterThan(0);
+    });
+
+  it('qs8_wino2x2_3x3_part refuses panel ranges outside [0, panels) (status -5)', async () => {
+    const w = await loadWasmNode('release');
+    const geo = convGeometry([4, 7, 9], [4, 4, 3, 3], { pads: [1, 1, 1, 1], strides: [1, 1], dilations: [1, 1], groups: 1 });
+    const out: Qs8Out = { mode: 'int32', zx: 0, bias: new Int32Array(4) };
+    const mark = w.mark();
+    try {
+      const plan = planQs8Conv(w, geo, out, wino);
+      const wp = placeConvWeights(w, 'wino', new Int8Array(4 * 4 * 9), 4, 36, 1);
+      const qp = putChannelParams(w, out);
+      const px = w.alloc(4 * 7 * 9),
+        py = w.alloc(4 * 7 * 9 * 4),
+        work = w.alloc(plan.workBytes);
+      expect(w.exports.qs8_wino_panels(plan.g)).toBe(3);
+      const part = (n0: number, n1: number): number =>
+        w.exports.qs8_wino2x2_3x3_part__wasmsimd(plan.g, plan.q, px, wp, qp, py, work, n0, n1);
+      for (const [n0, n1] of [
+        [-1, 1],
+        [1, 1],
+        [2, 1],
+        [0, 4],
+        [3, 4],
+      ] as const)
+        expect(part(n0, n1), `[${n0}, ${n1})`).toBe(-5);
+      expect(part(0, 3)).toBe(0);
+      expect(part(2, 3)).toBe(0);
+    } finally {
+      w.release(mark);
+    }
   });
 });

@@ -387,9 +387,32 @@ function inputPanel(planes: usize, work: usize, t0: usize): void {
  * type, work ≥ qs8_wino_work_bytes(g) bytes (16-aligned).
  */
 export function qs8_wino2x2_3x3__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32 {
+  if (!winoGeomOk(g)) return E_ARG;
+  loadGeom(g);
+  winoLayout();
+  return qs8_wino2x2_3x3_part__wasmsimd(g, q, x, wp, qp, y, work, 0, <i32>NP);
+}
+
+/** Panels of 8 output tiles of the geometry at g (the unit of qs8_wino2x2_3x3_part); E_ARG when the kernel does not apply. */
+export function qs8_wino_panels(g: usize): i32 {
+  if (!winoGeomOk(g)) return E_ARG;
+  loadGeom(g);
+  winoLayout();
+  return <i32>NP;
+}
+
+/**
+ * qs8_wino2x2_3x3 over the panels [n0, n1) of 8 output tiles (tile t = ty·TW + tx, raster
+ * order; qs8_wino_panels): the outputs of those tiles in every channel, a thread's share
+ * (src/wasm/threads.ts; each thread its own `work`, in which it pads the whole input and
+ * transforms its own panels). Each output is computed exactly as by the whole conv (the same
+ * panels, the same sums), so any split gives the same bits. 0 ≤ n0 < n1 ≤ NP, else E_ARG.
+ */
+export function qs8_wino2x2_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize, n0: i32, n1: i32): i32 {
   if (!winoGeomOk(g) || !quantOk(q)) return E_ARG;
   loadGeom(g);
   winoLayout();
+  if (n0 < 0 || n0 >= n1 || <usize>n1 > NP) return E_ARG;
   const planes = work;
   padPlanes16(x, gi(q, Q_ZX), planes);
   // the 2 zero rows past the 64 zero bytes padPlanes16 wrote after the planes
@@ -403,7 +426,7 @@ export function qs8_wino2x2_3x3__wasmsimd(g: usize, q: usize, x: usize, wp: usiz
   // the transformed tiles directly; else the int32 Y rows are collected first (acc)
   const fused = (TW & 3) == 0;
   const eB = outBytes(q);
-  for (let pn: usize = 0; pn < NP; pn++) {
+  for (let pn: usize = <usize>n0; pn < <usize>n1; pn++) {
     const t0 = pn << 3;
     inputPanel(planes, work, t0);
     let wb = wp;
@@ -431,18 +454,25 @@ export function qs8_wino2x2_3x3__wasmsimd(g: usize, q: usize, x: usize, wp: usiz
     }
   }
   if (fused) return 0;
-  // output stage, row by row: output row oh of channel c is Y row (oh & 1) of tile row oh >> 1,
-  // 2·TW int32 per tile row, consecutive
+  // output stage over the tiles [ta, tb) of the panels, row by row: output row oh of channel c
+  // is Y row (oh & 1) of tile row oh >> 1, 2·TW int32 per tile row, consecutive; in tile row ty
+  // the tiles [max(ta, ty·TW), min(tb, ty·TW + TW)) are this call's: output columns 2·tx ..
   const rowY = TW << 3;
+  const ta = (<usize>n0) << 3, tb = min<usize>(T, (<usize>n1) << 3);
+  const ty0 = ta / TW, ty1 = (tb - 1) / TW;
   for (let c: usize = 0; c < M; c++) {
     const yc = acc + c * accC;
-    let dst = y + c * OH * OW * eB;
-    for (let oh: usize = 0; oh < OH; oh++) {
-      const src = yc + ((oh & 1) != 0 ? accO : 0) + (oh >> 1) * rowY;
-      for (let ow: usize = 0; ow < OW; ow += 8) {
-        storeRow8(v128.load(src + (ow << 2)), v128.load(src + (ow << 2), 16), c, q, qp, M, dst + ow * eB, min<usize>(8, OW - ow));
+    const yb = y + c * OH * OW * eB;
+    for (let ty = ty0; ty <= ty1; ty++) {
+      const r0 = ty * TW;
+      const ox0 = (max<usize>(ta, r0) - r0) << 1, ox1 = min<usize>(OW, (min<usize>(tb, r0 + TW) - r0) << 1);
+      for (let oh = ty << 1; oh < min<usize>(OH, (ty << 1) + 2); oh++) {
+        const src = yc + ((oh & 1) != 0 ? accO : 0) + ty * rowY;
+        const dst = yb + oh * OW * eB;
+        for (let ow = ox0; ow < ox1; ow += 8) {
+          storeRow8(v128.load(src + (ow << 2)), v128.load(src + (ow << 2), 16), c, q, qp, M, dst + ow * eB, min<usize>(8, ox1 - ow));
+        }
       }
-      dst += OW * eB;
     }
   }
   return 0;

@@ -241,6 +241,10 @@ export interface WasmExports {
   ): i32;
   /** assembly/int8/winograd/qs8_wino2x2_3x3__wasmsimd */
   qs8_wino2x2_3x3__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32;
+  /** assembly/int8/winograd/qs8_wino2x2_3x3_part__wasmsimd */
+  qs8_wino2x2_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize, n0: i32, n1: i32): i32;
+  /** assembly/int8/winograd/qs8_wino_panels */
+  qs8_wino_panels(g: usize): i32;
   /** assembly/int8/winograd/qs8_wino_work_bytes */
   qs8_wino_work_bytes(g: usize): i32;
   /** assembly/int8/winograd/qs8_wino_pack_w */

@@ -20,6 +20,8 @@
 //   word 2  DONE     calls finished
 //   word 3  STATUS   smallest status a call returned (< 0: refused; ERR_THROW: threw)
 //   word 4  SLEEP    helpers in Atomics.wait (the main thread notifies only then)
+//   word 5  PARK     1 while the main thread runs jobs alone (starved helpers): an idle helper
+//                    sleeps at once instead of spinning SPIN_MS for a job that will not come
 //   word 8, 9        the job pointer of even / odd job numbers
 // A job: f64 [ncalls, workArg, workStride, then per call: fn, nargs, CALL_ARGS args]; thread t
 // adds t·workStride to argument workArg (its workspace). A helper spins on SEQ (Atomics.load)
@@ -38,6 +40,7 @@ export const THREAD_FNS = [
   'qs8_spconv2d_16x1__wasmsimd',
   'qs8_spconv2d_16x1c2__wasmsimd',
   'qs8_dwconv2d__wasmsimd',
+  'qs8_wino2x2_3x3_part__wasmsimd',
 ] as const;
 export type ThreadFn = (typeof THREAD_FNS)[number];
 
@@ -58,9 +61,11 @@ export interface ThreadPool {
    * jobs run, their calls, the calls helpers ran (the rest ran on the calling thread), joins that
    * stalled (a helper's call outlasted STALL_COUNT_MS and twice the caller's share), windows of
    * WINDOW_JOBS jobs where the helpers ran less than STARVED_SHARE of their share of the calls
-   * (they did not get the cores), and jobs run on the calling thread alone after those
+   * (they did not get the cores), jobs run on the calling thread alone after those, and the ms
+   * the calling thread waited at joins for calls a helper had claimed (the join cost: a helper
+   * that starts late or runs slower than the caller)
    */
-  readonly stats: { jobs: number; calls: number; helperCalls: number; stalls: number; starved: number; soloJobs: number };
+  readonly stats: { jobs: number; calls: number; helperCalls: number; stalls: number; starved: number; soloJobs: number; waitMs: number };
   /** bytes of a job of `calls` calls (jobs live in memory the caller owns: a plan's scratch) */
   jobBytes(calls: number): number;
   /**
@@ -142,6 +147,8 @@ export function sparrowHelper(
   const tid = data.index + 1;
   let i32 = new Int32Array(data.memory.buffer);
   let f64 = new Float64Array(data.memory.buffer);
+  // one argument array per argument count, reused (no allocation per call)
+  const argv: number[][] = [];
   ready();
   let last = Atomics.load(i32, base);
   for (;;) {
@@ -150,7 +157,7 @@ export function sparrowHelper(
       const t0 = performance.now();
       let n = 0;
       while ((s = Atomics.load(i32, base)) === last) {
-        if ((++n & 1023) === 0 && performance.now() - t0 > data.spinMs) {
+        if ((++n & 1023) === 0 && (Atomics.load(i32, base + 5) !== 0 || performance.now() - t0 > data.spinMs)) {
           Atomics.add(i32, base + 4, 1);
           Atomics.wait(i32, base, last);
           Atomics.sub(i32, base + 4, 1);
@@ -176,7 +183,9 @@ export function sparrowHelper(
       let status = 0;
       try {
         const p = h + 3 + k * 13;
-        const args = Array.from(f64.subarray(p + 2, p + 2 + f64[p + 1]!));
+        const na = f64[p + 1]!;
+        const args = (argv[na] ??= new Array<number>(na).fill(0));
+        for (let a = 0; a < na; a++) args[a] = f64[p + 2 + a]!;
         args[f64[h + 1]!] += tid * f64[h + 2]!;
         status = fns[f64[p]!]!.apply(null, args);
       } catch {
@@ -199,13 +208,15 @@ parentPort.once('message', (d) => { try { sparrowHelper(d, () => parentPort.post
 
 class WasmThreadPool implements ThreadPool {
   readonly size: number;
-  readonly stats = { jobs: 0, calls: 0, helperCalls: 0, stalls: 0, starved: 0, soloJobs: 0 };
+  readonly stats = { jobs: 0, calls: 0, helperCalls: 0, stalls: 0, starved: 0, soloJobs: 0, waitMs: 0 };
   /** the current window: jobs of at least `size` calls, their calls, the helpers' calls */
   #win = { jobs: 0, calls: 0, helper: 0 };
   /** windows completed */
   #windows = 0;
-  /** jobs left to run on this thread alone (after a stalled join) */
+  /** jobs left to run on this thread alone (after a starved window) */
   #solo = 0;
+  /** PARK is set (the helpers were told to sleep) */
+  #parked = false;
   #seq = 0;
   #dead = false;
   readonly #helpers: HelperPort[];
@@ -231,23 +242,10 @@ class WasmThreadPool implements ThreadPool {
     const n = calls.length;
     if (n > 0xfff) throw new SparrowError('internal', `a job of ${n} calls (at most 4095)`);
     if (at & 7) throw new SparrowError('internal', `job pointer ${at} is not 8-aligned`);
-    const buf = this.#memory.buffer;
-    const i32 = new Int32Array(buf);
-    const f = new Float64Array(buf, at, this.jobBytes(n) / 8);
-    f[0] = n;
-    f[1] = work.arg;
-    f[2] = work.stride;
-    for (let k = 0; k < n; k++) {
-      const c = calls[k]!;
-      if (c.args.length > CALL_ARGS) throw new SparrowError('internal', `${c.fn}: more than ${CALL_ARGS} arguments`);
-      const p = 3 + k * (2 + CALL_ARGS);
-      f[p] = this.#fn.get(c.fn)!;
-      f[p + 1] = c.args.length;
-      for (let a = 0; a < c.args.length; a++) f[p + 2 + a] = c.args[a]!;
-    }
+    for (const c of calls) if (c.args.length > CALL_ARGS) throw new SparrowError('internal', `${c.fn}: more than ${CALL_ARGS} arguments`);
     if (this.#solo > 0) {
-      // a helper stalled a recent join (descheduled: more threads want the cores than there are):
-      // this thread alone for a while, then the helpers again
+      // the helpers were starved (more threads want the cores than there are): this thread alone
+      // for a while (the job is not even written), then the helpers again
       this.#solo--;
       this.stats.jobs++;
       this.stats.calls += n;
@@ -258,7 +256,24 @@ class WasmThreadPool implements ThreadPool {
       }
       return;
     }
+    const buf = this.#memory.buffer;
+    const i32 = new Int32Array(buf);
+    const f = new Float64Array(buf, at, this.jobBytes(n) / 8);
+    f[0] = n;
+    f[1] = work.arg;
+    f[2] = work.stride;
+    for (let k = 0; k < n; k++) {
+      const c = calls[k]!;
+      const p = 3 + k * (2 + CALL_ARGS);
+      f[p] = this.#fn.get(c.fn)!;
+      f[p + 1] = c.args.length;
+      for (let a = 0; a < c.args.length; a++) f[p + 2 + a] = c.args[a]!;
+    }
     const b = this.#ctl >> 2;
+    if (this.#parked) {
+      Atomics.store(i32, b + 5, 0);
+      this.#parked = false;
+    }
     const t0 = performance.now();
     const seq = (this.#seq = (this.#seq + 1) & 0x3fffffff);
     const tag = (seq & 0xfffff) << 12;
@@ -298,6 +313,7 @@ class WasmThreadPool implements ThreadPool {
       }
       // counted only: under load a single stall is common, and the windows below decide
       const wait = performance.now() - t1;
+      this.stats.waitMs += wait;
       if (wait > STALL_COUNT_MS && wait > 2 * (t1 - t0)) this.stats.stalls++;
     }
     this.stats.jobs++;
@@ -315,6 +331,9 @@ class WasmThreadPool implements ThreadPool {
         if (++this.#windows > WARM_WINDOWS && w.helper < (STARVED_SHARE * w.calls * (this.size - 1)) / this.size) {
           this.stats.starved++;
           this.#solo = SOLO_JOBS;
+          // the helpers stop spinning (they would take the cores from this thread) until then
+          Atomics.store(i32, b + 5, 1);
+          this.#parked = true;
         }
         this.#win = { jobs: 0, calls: 0, helper: 0 };
       }

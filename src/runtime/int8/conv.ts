@@ -149,18 +149,40 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   return true;
 }
 
-/** The output-pixel range variant of a conv kernel: its name and the arguments after the whole kernel's. */
-const PIXEL_PARTS: Record<string, (Ng: number, p0: number, p1: number) => { fn: ThreadFn; extra: number[] }> = {
-  [QS8_CONV_C4.name]: (Ng, p0, p1) => ({ fn: 'qs8_conv2d_4x8c4_part__wasmrelaxed', extra: [0, Ng, p0, p1] }),
-  qs8_conv2d_4x8c2__wasmsimd: (_Ng, p0, p1) => ({ fn: 'qs8_conv2d_4x8c2_part__wasmsimd', extra: [p0, p1] }),
+/**
+ * The range variant of a conv kernel: its units of work for a geometry (panels of 8 output
+ * pixels; Winograd: panels of 8 output tiles of 2x2), its name and the arguments after the
+ * whole kernel's for the units [u0, u1).
+ */
+interface PartKernel {
+  units(geo: ConvGeometry): number;
+  fn: ThreadFn;
+  extra(geo: ConvGeometry, u0: number, u1: number): number[];
+}
+const pixelPanels = (geo: ConvGeometry): number => Math.ceil((geo.OH * geo.OW) / 8);
+const pixelRange = (geo: ConvGeometry, u0: number, u1: number): number[] => [u0 * 8, Math.min(geo.OH * geo.OW, u1 * 8)];
+const PARTS: Record<string, PartKernel> = {
+  [QS8_CONV_C4.name]: {
+    units: pixelPanels,
+    fn: 'qs8_conv2d_4x8c4_part__wasmrelaxed',
+    extra: (geo, u0, u1) => [0, geo.M / geo.groups, ...pixelRange(geo, u0, u1)],
+  },
+  qs8_conv2d_4x8c2__wasmsimd: { units: pixelPanels, fn: 'qs8_conv2d_4x8c2_part__wasmsimd', extra: pixelRange },
+  // panels of 8 tiles (assembly/int8/winograd.ts qs8_wino_panels)
+  qs8_wino2x2_3x3__wasmsimd: {
+    units: (geo) => Math.ceil((Math.ceil(geo.OH / 2) * Math.ceil(geo.OW / 2)) / 8),
+    fn: 'qs8_wino2x2_3x3_part__wasmsimd',
+    extra: (_geo, u0, u1) => [u0, u1],
+  },
 };
 
 /**
  * How a conv layer of a batch of B images splits over a pool of T threads: B ≥ T and B a
- * multiple of T (or a kernel without a pixel range): one call per image; else, for the c4 and
- * c2 kernels, every image in T parts of its output pixels (panels of 8 split evenly:
- * qs8_conv2d_4x8c4_part, qs8_conv2d_4x8c2_part); else one call per image too (B < T: some
- * threads idle). The threads claim the calls (src/wasm/threads.ts), each with its own kernel
+ * multiple of T (or a kernel without a range variant): one call per image; else, for the c4,
+ * c2 and Winograd kernels, every image in T parts of its output (panels of 8 pixels, or of 8
+ * Winograd tiles, split evenly: qs8_conv2d_4x8c4_part, qs8_conv2d_4x8c2_part,
+ * qs8_wino2x2_3x3_part; fewer parts when there are fewer panels than threads); else one call
+ * per image too (B < T: some threads idle). The threads claim the calls (src/wasm/threads.ts), each with its own kernel
  * workspace (`wb` bytes apart); the job follows the T workspaces.
  */
 export function threadSplit(
@@ -176,11 +198,9 @@ export function threadSplit(
 } {
   const T = pool.size;
   const wb = align16(workBytes);
-  const part = PIXEL_PARTS[kernel.name];
+  const part = PARTS[kernel.name];
   const pixels = part !== undefined && !(B >= T && B % T === 0);
-  const Mpix = geo.OH * geo.OW,
-    Ng = geo.M / geo.groups;
-  const NP = Math.ceil(Mpix / 8);
+  const NP = part ? part.units(geo) : 1;
   const parts = pixels ? Math.min(T, NP) : 1;
   const callsOf = (args: (src: number, i: number) => number[], src: number): ThreadCall[] => {
     const calls: ThreadCall[] = [];
@@ -189,11 +209,11 @@ export function threadSplit(
         calls.push({ fn: kernel.name as ThreadFn, args: args(src, i) });
         continue;
       }
+      // units split evenly (the first parts take the smaller halves)
       for (let t = 0; t < parts; t++) {
-        const p0 = Math.floor((t * NP) / parts) * 8,
-          p1 = Math.min(Mpix, Math.floor(((t + 1) * NP) / parts) * 8);
-        const { fn, extra } = part!(Ng, p0, p1);
-        calls.push({ fn, args: [...args(src, i), ...extra] });
+        const u0 = Math.floor((t * NP) / parts),
+          u1 = Math.floor(((t + 1) * NP) / parts);
+        calls.push({ fn: part!.fn, args: [...args(src, i), ...part!.extra(geo, u0, u1)] });
       }
     }
     return calls;
