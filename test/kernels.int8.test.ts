@@ -446,6 +446,7 @@ const GUARD = 0x5a;
 const QS8_KERNELS_TESTED_ALONE = [
   'qs8_gemm_4x8c2__wasmsimd',
   'qs8_conv2d_4x8c2_part__wasmsimd',
+  'qs8_wino2x2_3x3_part__wasmsimd', // test/threads.test.ts (panel slices vs qs8Conv2dRef)
   'qs8_add__wasmsimd',
   'qs8_vadd__wasmsimd',
   'qs8_vadd_f32__wasmsimd',
