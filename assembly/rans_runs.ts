@@ -128,7 +128,8 @@ export function decodeRansRuns(src: usize, end: usize, out: usize, n: u32, work:
     // branchless renormalization: the word is read anyway (src has 8 readable bytes past
     // end and wp ≤ end here), taken only below L; wp past end means the stream ran out
     const ra = xa < L;
-    xa = ra ? (xa << 16) | <u32>load<u16>(wp) : xa;
+    const wa = <u32>load<u16>(wp);
+    xa = select<u32>((xa << 16) | wa, xa, ra);
     wp += <usize>ra << 1;
     if (wp > end) return E_TRUNCATED;
     if (r == esc) {
@@ -155,20 +156,20 @@ export function decodeRansRuns(src: usize, end: usize, out: usize, n: u32, work:
     // the left neighbour is the previous value if that one sits at p − 1 (else a zero)
     const lv: i32 = select<i32>(lastV, 0, (fl & 1) != 0 && lastP == p - 1);
     const uv: i32 = fl & 2 ? <i32>load<i8>(out + <usize>(p - kw)) : 0;
-    const sl: u32 = lv == 0 ? 0 : <u32>abs<i32>(lv) - base;
-    const su: u32 = uv == 0 ? 0 : <u32>abs<i32>(uv) - base;
-    const s = sl + su;
-    const ctx: u32 = <u32>(s >= t1) + <u32>(s >= t2);
+    // sym(left) + sym(up) = |l| + |u| − base per nonzero neighbour (branchless), ≤ 256 + 256
+    const s = <u32>abs<i32>(lv) + <u32>abs<i32>(uv) - select<u32>(base, 0, lv != 0) - select<u32>(base, 0, uv != 0);
     const f = <u32>load<u8>(f0 + 3 * sg(lv) + sg(uv));
     const a = (xb >> 4) & amask;
     const b = xb & 15;
+    const ctx: u32 = <u32>(s >= t1) + <u32>(s >= t2);
     const ev = load<u32>(vt + <usize>ctx * TBL + (<usize>a << 2));
     const sym = ev & 0xff;
     const neg = b >= f;
     const ff: u32 = neg ? 16 - f : f;
     xb = ff * ((((ev >> 8) & 0xfff) + 1) * (xb >> LM) + (ev >> 20)) + b - (neg ? f : 0);
     const rb = xb < L;
-    xb = rb ? (xb << 16) | <u32>load<u16>(wp) : xb;
+    const wb = <u32>load<u16>(wp);
+    xb = select<u32>((xb << 16) | wb, xb, rb);
     wp += <usize>rb << 1;
     if (wp > end) return E_TRUNCATED;
     const mag = sym + base;
