@@ -20,6 +20,7 @@ export const E_TRAILING: i32 = -10;     // bytes left after the last block
 
 import { decodeRansDense, ransWorkBytes } from './rans';
 import { decodeRansLanes, lanesWorkBytes } from './rans_lanes';
+import { decodeRansRuns, runsWorkBytes } from './rans_runs';
 
 const MAX_LEN: u32 = 11;
 const TABLE_SIZE: u32 = 1 << MAX_LEN;   // entries; u16 each: (len << 8) | output byte
@@ -42,8 +43,10 @@ export function workBytes(n: u32): usize {
   const w = SYMS_OFFSET + (<usize>n << 1) + 64;
   const r = ransWorkBytes(n);
   const l = lanesWorkBytes(n);
-  const m = w > r ? w : r;
-  return m > l ? m : l;
+  const z = runsWorkBytes(n);
+  let m = w > r ? w : r;
+  if (l > m) m = l;
+  return m > z ? m : z;
 }
 
 // Secondary results of readBlock (AssemblyScript returns one value).
@@ -480,7 +483,7 @@ function readRows(src: usize, end: usize, n: u32, work: usize): i32 {
 /**
  * Decodes an int8 tensor payload to dense: out (n) int8.
  * codec 0 raw, 1 huffman, 2 rle-huffman, 3 rle-rows, 4 rans (assembly/rans.ts), 5 rans-lanes
- * (assembly/rans_lanes.ts). Returns 0 or < 0.
+ * (assembly/rans_lanes.ts), 6 rans-runs (assembly/rans_runs.ts). Returns 0 or < 0.
  */
 export function decodeDense(codec: u32, src: usize, srcLen: u32, out: usize, n: u32, work: usize): i32 {
   const end = src + <usize>srcLen;
@@ -531,6 +534,7 @@ export function decodeDense(codec: u32, src: usize, srcLen: u32, out: usize, n: 
   }
   if (codec == 4) return decodeRansDense(src, end, out, n, work);
   if (codec == 5) return decodeRansLanes(src, end, out, n, work);
+  if (codec == 6) return decodeRansRuns(src, end, out, n, work);
   return E_CODEC;
 }
 

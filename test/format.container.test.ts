@@ -524,8 +524,8 @@ describe('hostile headers and tables (CRCs re-signed so the deeper check is reac
   });
 
   it('rejects bad codec / dtype / size combinations and reserved bytes', () => {
-    for (const codec of [6, 7, 0x80, 0xff])
-      // 0..5 exist (4: rANS, 5: rANS lanes, docs/format.md)
+    for (const codec of [7, 8, 0x80, 0xff])
+      // 0..6 exist (4: rANS, 5: rANS lanes, 6: rANS runs, docs/format.md)
       expect(
         read(
           mutate(b, (_, c) => {
@@ -1064,7 +1064,7 @@ describe('parseHeaderPrefix', () => {
     expect(codeOf(() => parseHeaderPrefix(mutate(b, (v) => v.setUint32(12, 1, true), false).subarray(0, 64)))).toBe('checksum_mismatch');
     // a broken table is reported as soon as header + table + metadata are present, before the sections
     const c = mutate(b, (_, x) => {
-      x[64 + 12] = 6;
+      x[64 + 12] = 7;
     });
     expect(codeOf(() => parseHeaderPrefix(c.subarray(0, full.dataOffset)))).toBe('unsupported_codec');
     expect(codeOf(() => parseHeaderPrefix(b.subarray(0, 64), { maxBytes: 100 }))).toBe('too_large');

@@ -3,10 +3,11 @@
 // 0/50/70/90% per-layer magnitude sparsity. `-- --json` prints one JSON document.
 // Two coders side by side, each with its size, ratio to the order-0 bound plus tables, ratio to
 // brotli-11 and WASM decode speed vs zlib inflate (same run, interleaved): the Huffman codecs
-// (codecs 0..3, the smallest per tensor: what `sparrow compress` stores by default) and rANS
-// (codec 5 "rans-lanes" on every tensor, what `codecs: [CODEC_RANS_LANES]` stores).
+// (codecs 0..3, the smallest per tensor: what `sparrow compress` stores by default), rANS
+// (codec 6 "rans-runs" on every tensor, what `codecs: [CODEC_RANS_RUNS]` stores) and codec 5
+// "rans-lanes" (ransLanes, the previous rANS column).
 import zlib from 'node:zlib';
-import { CODEC_NAMES, CODEC_RANS_LANES, encodeInt8, type EncodedInt8 } from '../codec/int8.js';
+import { CODEC_NAMES, CODEC_RANS_LANES, CODEC_RANS_RUNS, encodeInt8, type EncodedInt8 } from '../codec/int8.js';
 import { SparrowError } from '../errors.js';
 import { loadWasmNode } from '../wasm/node.js';
 import type { SparrowWasm } from '../wasm/gateway.js';
@@ -43,8 +44,10 @@ export interface CodecCase {
   codecs: Record<string, number>;
   /** codecs 0..3 (Huffman family, the default): bytes, tables, Σ n·H/8 of their streams, WASM decode in the same run */
   huffman: CoderFigures;
-  /** codec 5 (rANS, 8 lanes) on every tensor */
+  /** codec 6 (rANS, zero runs + values, 2 states) on every tensor */
   rans: CoderFigures;
+  /** codec 5 (rANS, 8 lanes) on every tensor */
+  ransLanes: CoderFigures;
 }
 
 export async function runCodecBench(opts: { models?: string[]; sparsities?: number[]; rounds?: number } = {}): Promise<CodecCase[]> {
@@ -59,7 +62,8 @@ export async function runCodecBench(opts: { models?: string[]; sparsities?: numb
       const coding = (w: { q: Int8Array; dims: number[] }) => ({ cols: w.q.length / w.dims[0]!, dims: w.dims });
       const enc = weights.map((w) => ({ w, e: encodeInt8(w.q, coding(w)) })); // the default coders
       const huf = weights.map((w) => ({ w, e: encodeInt8(w.q, { ...coding(w), codecs: [0, 1, 2, 3] }) }));
-      const rns = weights.map((w) => ({ w, e: encodeInt8(w.q, { ...coding(w), codecs: [CODEC_RANS_LANES] }) }));
+      const rns = weights.map((w) => ({ w, e: encodeInt8(w.q, { ...coding(w), codecs: [CODEC_RANS_RUNS] }) }));
+      const lanes = weights.map((w) => ({ w, e: encodeInt8(w.q, { ...coding(w), codecs: [CODEC_RANS_LANES] }) }));
       const items = (xs: { w: { name: string; q: Int8Array }; e: EncodedInt8 }[]) =>
         xs.map(({ w, e }) => ({ name: w.name, codec: e.codec, payload: e.payload, expected: w.q }));
       const sum = (xs: { e: EncodedInt8 }[], f: (e: EncodedInt8) => number) => xs.reduce((a, { e }) => a + f(e), 0);
@@ -83,7 +87,11 @@ export async function runCodecBench(opts: { models?: string[]; sparsities?: numb
       const br = zlib.brotliCompressSync(all, {
         params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: all.length },
       });
-      const speed = measureDecodeSpeed(wasm, items(enc), opts.rounds ?? 15, { huffman: items(huf), rans: items(rns) });
+      const speed = measureDecodeSpeed(wasm, items(enc), opts.rounds ?? 15, {
+        huffman: items(huf),
+        rans: items(rns),
+        ransLanes: items(lanes),
+      });
 
       const codecs: Record<string, number> = {};
       for (const { e } of enc) codecs[CODEC_NAMES[e.codec]!] = (codecs[CODEC_NAMES[e.codec]!] ?? 0) + 1;
@@ -102,6 +110,7 @@ export async function runCodecBench(opts: { models?: string[]; sparsities?: numb
         codecs,
         huffman: figures(huf, speed.others['huffman']!),
         rans: figures(rns, speed.others['rans']!),
+        ransLanes: figures(lanes, speed.others['ransLanes']!),
       });
     }
   }
@@ -211,10 +220,23 @@ function table(cases: CodecCase[]): string {
     'vs brotli',
     'MB/s',
     'x zlib',
+    'lanes bytes',
+    '/(H+tables)',
+    'vs brotli',
+    'MB/s',
+    'x zlib',
   ];
   const coder = (f: CoderFigures) => [f.bytes, f.boundRatio.toFixed(4), f.brotliRatio.toFixed(4), f.decode_MBps, `${f.vsZlib.toFixed(2)}x`];
   const rows = cases.map((c) =>
-    [c.model, `${Math.round(c.sparsity * 100)}%`, c.brotliBytes, c.zlib_inflate_MBps, ...coder(c.huffman), ...coder(c.rans)].map(String),
+    [
+      c.model,
+      `${Math.round(c.sparsity * 100)}%`,
+      c.brotliBytes,
+      c.zlib_inflate_MBps,
+      ...coder(c.huffman),
+      ...coder(c.rans),
+      ...coder(c.ransLanes),
+    ].map(String),
   );
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => '| ' + r.map((x, i) => x.padStart(w[i]!)).join(' | ') + ' |';
@@ -231,7 +253,8 @@ export async function main(argv: string[]): Promise<number> {
       'bytes: coded int8 payloads; /(H+tables): bytes over Σ n·H/8 of the coded streams plus their tables and headers;\n' +
         'brotli-11: of the same int8 bytes concatenated; MB/s: WASM decoder, decoded bytes/s; inflate: Node zlib of the deflate-9 bytes;\n' +
         'x zlib: MB/s over inflate MB/s, all decoders interleaved in the same run. huffman: the smallest of codecs 0..3 per tensor\n' +
-        '(the default); rans: codec 5 on every tensor (H: order-0 per context: magnitudes by left+up, signs by neighbours).\n',
+        '(the default); rans: codec 6 (rans-runs) on every tensor (H: order-0 per context: runs, magnitudes by left+up, signs\n' +
+        'by neighbours); lanes: codec 5 (rans-lanes) on every tensor (H likewise, zeros as magnitude symbols).\n',
     );
   }
   return 0;

@@ -9,6 +9,7 @@ import {
   CODEC_HUFFMAN,
   CODEC_RANS,
   CODEC_RANS_LANES,
+  CODEC_RANS_RUNS,
   CODEC_RAW,
   CODEC_RLE_HUFFMAN,
   CODEC_RLE_ROWS,
@@ -236,10 +237,21 @@ export async function runFuzz(opts: {
     if (kind <= 4) {
       // a valid payload of a random tensor, mutated (or not), decoded with a random codec claim
       const codec = (
-        [CODEC_RAW, CODEC_HUFFMAN, CODEC_RLE_HUFFMAN, CODEC_RLE_ROWS, CODEC_RANS, CODEC_RANS, CODEC_RANS_LANES, CODEC_RANS_LANES] as const
-      )[below(r, 8)]!;
-      // codecs 4 and 5 also on smooth tensors (magnitude contexts); codec 4 with any state count 1, 2, 4, 8
-      const smooth = (codec === CODEC_RANS || codec === CODEC_RANS_LANES) && below(r, 2) === 0;
+        [
+          CODEC_RAW,
+          CODEC_HUFFMAN,
+          CODEC_RLE_HUFFMAN,
+          CODEC_RLE_ROWS,
+          CODEC_RANS,
+          CODEC_RANS,
+          CODEC_RANS_LANES,
+          CODEC_RANS_LANES,
+          CODEC_RANS_RUNS,
+          CODEC_RANS_RUNS,
+        ] as const
+      )[below(r, 10)]!;
+      // codecs 4, 5 and 6 also on smooth tensors (magnitude contexts); codec 4 with any state count 1, 2, 4, 8
+      const smooth = (codec === CODEC_RANS || codec === CODEC_RANS_LANES || codec === CODEC_RANS_RUNS) && below(r, 2) === 0;
       const d = smooth ? smoothTensor(r) : randomTensor(r);
       const divisors = [1, 2, 3, 4, 5, 7, 8, 16].filter((k) => d.length % k === 0);
       const cols = d.length / divisors[below(r, divisors.length)]!;

@@ -6,6 +6,7 @@ import { BitWriter, readVarint } from './bitio.js';
 import { decodeBlockRef, encodeBlock, histogram, shannonBytes } from './huffman.js';
 import { decodeRansDetailed, decodeRansRef, encodeRansRows, magContext, signGeometries } from './rans_int8.js';
 import { decodeRansLanesDetailed, decodeRansLanesRef, encodeRansLanes, magCtx } from './rans_lanes.js';
+import { decodeRansRunsDetailed, decodeRansRunsRef, encodeRansRuns } from './rans_runs.js';
 
 /** Codec ids as stored in the section table. */
 export const CODEC_RAW = 0;
@@ -14,9 +15,24 @@ export const CODEC_RLE_HUFFMAN = 2;
 export const CODEC_RLE_ROWS = 3;
 export const CODEC_RANS = 4;
 export const CODEC_RANS_LANES = 5;
+export const CODEC_RANS_RUNS = 6;
 export type Int8CodecId =
-  typeof CODEC_RAW | typeof CODEC_HUFFMAN | typeof CODEC_RLE_HUFFMAN | typeof CODEC_RLE_ROWS | typeof CODEC_RANS | typeof CODEC_RANS_LANES;
-export const CODEC_NAMES: Record<number, string> = { 0: 'raw', 1: 'huffman', 2: 'rle-huffman', 3: 'rle-rows', 4: 'rans', 5: 'rans-lanes' };
+  | typeof CODEC_RAW
+  | typeof CODEC_HUFFMAN
+  | typeof CODEC_RLE_HUFFMAN
+  | typeof CODEC_RLE_ROWS
+  | typeof CODEC_RANS
+  | typeof CODEC_RANS_LANES
+  | typeof CODEC_RANS_RUNS;
+export const CODEC_NAMES: Record<number, string> = {
+  0: 'raw',
+  1: 'huffman',
+  2: 'rle-huffman',
+  3: 'rle-rows',
+  4: 'rans',
+  5: 'rans-lanes',
+  6: 'rans-runs',
+};
 export const ALL_INT8_CODECS: readonly Int8CodecId[] = [
   CODEC_RAW,
   CODEC_HUFFMAN,
@@ -24,6 +40,7 @@ export const ALL_INT8_CODECS: readonly Int8CodecId[] = [
   CODEC_RLE_ROWS,
   CODEC_RANS,
   CODEC_RANS_LANES,
+  CODEC_RANS_RUNS,
 ];
 /**
  * The Huffman codecs and codec 5 (rans-lanes), the smallest per tensor: the rANS choice that
@@ -223,13 +240,21 @@ export function encodeRansLanesInt8(data: Int8Array, cols = data.length, dims?: 
   return smallestOverGeometries(CODEC_RANS_LANES, data, cols, dims, encodeRansLanes);
 }
 
-/** The rANS codecs (4, 5): `encode` over every sign geometry of `dims`, the smallest payload. */
+/**
+ * Codec 6: zero runs and nonzero values (joint magnitude and sign with codec 5's contexts),
+ * two rANS states (src/codec/rans_runs.ts); the kernel window of `dims` tried as for codec 4.
+ */
+export function encodeRansRunsInt8(data: Int8Array, cols = data.length, dims?: readonly number[]): EncodedInt8 {
+  return smallestOverGeometries(CODEC_RANS_RUNS, data, cols, dims, encodeRansRuns);
+}
+
+/** The rANS codecs (4, 5, 6): `encode` over every sign geometry of `dims`, the smallest payload. */
 function smallestOverGeometries(
   codec: Int8CodecId,
   data: Int8Array,
   cols: number,
   dims: readonly number[] | undefined,
-  encode: typeof encodeRansRows | typeof encodeRansLanes,
+  encode: typeof encodeRansRows | typeof encodeRansLanes | typeof encodeRansRuns,
 ): EncodedInt8 {
   let best: EncodedInt8 | null = null;
   for (const g of signGeometries(cols, dims)) {
@@ -272,7 +297,9 @@ export function encodeInt8(
               ? encodeRleRows(data, opts.cols, opts)
               : c === CODEC_RANS
                 ? encodeRans(data, opts.cols, opts.dims)
-                : encodeRansLanesInt8(data, opts.cols, opts.dims);
+                : c === CODEC_RANS_LANES
+                  ? encodeRansLanesInt8(data, opts.cols, opts.dims)
+                  : encodeRansRunsInt8(data, opts.cols, opts.dims);
     if (best === null || e.payload.length < best.payload.length) best = e;
   }
   if (best === null) throw new SparrowError('invalid_argument', 'encodeInt8: no codec allowed');
@@ -316,6 +343,7 @@ export function decodeInt8Ref(codec: number, payload: Uint8Array, n: number): In
   }
   if (codec === CODEC_RANS) return decodeRansRef(payload, n);
   if (codec === CODEC_RANS_LANES) return decodeRansLanesRef(payload, n);
+  if (codec === CODEC_RANS_RUNS) return decodeRansRunsRef(payload, n);
   throw new SparrowError('unsupported_codec', `codec ${codec} is not an int8 codec this reader knows`);
 }
 
@@ -509,6 +537,31 @@ export function analyzeInt8Payload(
     }
     streams = [
       { name: 'magnitudes', count: n, entropyBytes: mag.reduce((a, m) => a + shannonBytes(histogram(Uint8Array.from(m))), 0) },
+      { name: 'signs', count: nonzero, entropyBytes: signBits / 8 },
+    ];
+  } else if (codec === CODEC_RANS_RUNS) {
+    // as the encoder reports them: runs order-0, values order-0 per magnitude context, signs per class
+    const d = decodeRansRunsDetailed(payload, n);
+    const { t1, t2 } = d.header;
+    const mag = Array.from({ length: 3 }, () => [] as number[]);
+    const pos = new Float64Array(9),
+      neg = new Float64Array(9);
+    let k = 0;
+    for (let p = 0; p < n; p++)
+      if (d.out[p] !== 0) {
+        mag[magCtx(d.sumCtx[k]!, t1, t2)]!.push(d.sym[p]!);
+        (d.out[p]! < 0 ? neg : pos)[d.sclass[k]!]!++;
+        k++;
+      }
+    nonzero = k;
+    let signBits = 0;
+    for (let c = 0; c < 9; c++) {
+      const t = pos[c]! + neg[c]!;
+      if (pos[c]! > 0 && neg[c]! > 0) signBits -= pos[c]! * Math.log2(pos[c]! / t) + neg[c]! * Math.log2(neg[c]! / t);
+    }
+    streams = [
+      { name: 'runs', count: d.runs.length, entropyBytes: shannonBytes(histogram(Uint8Array.from(d.runs))) },
+      { name: 'magnitudes', count: nonzero, entropyBytes: mag.reduce((a, m) => a + shannonBytes(histogram(Uint8Array.from(m))), 0) },
       { name: 'signs', count: nonzero, entropyBytes: signBits / 8 },
     ];
   } else {

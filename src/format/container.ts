@@ -65,7 +65,7 @@ export const DTYPE_BY_NAME: Readonly<Record<DTypeName, DType>> = {
   uint16: DType.Uint16,
 };
 const DTYPE_SIZES = [1, 1, 4, 4, 8, 2];
-const CODEC_NAMES = ['raw', 'huffman', 'rle-huffman', 'rle-rows', 'rans', 'rans-lanes'];
+const CODEC_NAMES = ['raw', 'huffman', 'rle-huffman', 'rle-rows', 'rans', 'rans-lanes', 'rans-runs'];
 
 export function isDTypeName(s: unknown): s is DTypeName {
   return typeof s === 'string' && Object.hasOwn(DTYPE_BY_NAME, s);
