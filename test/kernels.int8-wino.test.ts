@@ -14,11 +14,14 @@ import type { SparrowWasm } from '../src/wasm/gateway.js';
 import { convGeometry, writeConvGeometry } from '../src/kernels/f32.js';
 import type { Conv2dAttrs } from '../src/kernels/f32_ref.js';
 import {
+  SPARSE_COST,
   SPARSE_DENSITY,
+  WINO_SPARSE_TIE,
   pickQs8ConvKernel,
   placeConvWeights,
   qs8Conv2d,
   qs8ConvKernel,
+  winogradCost,
   winogradEligible,
   type Qs8Out,
 } from '../src/kernels/int8.js';
@@ -379,5 +382,31 @@ describe('pickQs8ConvKernel: the Winograd kernel for eligible dense convs where 
     expect(pickQs8ConvKernel(convGeometry([128, 6, 8], [128, 128, 3, 3], att(1))).name).toBe(WINO);
     const dw = convGeometry([16, 32, 32], [16, 1, 3, 3], { ...att(1), groups: 16 });
     expect(pickQs8ConvKernel(dw).name).toBe('qs8_dwconv2d__wasmsimd');
+  });
+
+  it('a sparse kernel within WINO_SPARSE_TIE of Winograd (its layout ~3x smaller) is taken: the 70 %-pruned ResNet-32 stages', () => {
+    const NZ = 'qs8_spconv2d_16x1__wasmsimd';
+    // the 3x3 stride-1 convs of ResNet-32's 32- and 64-channel stages; densities as in a 70 % file
+    const c32 = convGeometry([32, 16, 16], [32, 32, 3, 3], att(1));
+    const c64 = convGeometry([64, 8, 8], [64, 64, 3, 3], att(1));
+    for (const d of [0.297, 0.298, 0.299, 0.3]) {
+      expect(pickQs8ConvKernel(c32, d).name).toBe(NZ);
+      expect(pickQs8ConvKernel(c64, d).name).toBe(NZ);
+    }
+    // the band's edge: nz cost 0.04 + 1.8·d against winogradCost·(1 + WINO_SPARSE_TIE)
+    const edge = (g: typeof c32): number => (winogradCost(g) * (1 + WINO_SPARSE_TIE) - SPARSE_COST.nz.c0) / SPARSE_COST.nz.c1;
+    expect(edge(c64)).toBeCloseTo(0.31, 2);
+    expect(edge(c32)).toBeCloseTo(0.3417, 3);
+    for (const g of [c32, c64]) {
+      expect(pickQs8ConvKernel(g, edge(g) - 1e-6).name).toBe(NZ);
+      expect(pickQs8ConvKernel(g, edge(g) + 1e-6).name).toBe(WINO);
+    }
+    // the default 50 % file stays on Winograd; without Winograd the sparse kernel as before
+    expect(pickQs8ConvKernel(c64, 0.5).name).toBe(WINO);
+    expect(pickQs8ConvKernel(c64, 0.35).name).toBe(WINO);
+    expect(pickQs8ConvKernel(c64, 0.35, SPARSE_DENSITY, 1, false).name).toBe(NZ);
+    // the relaxed k-quad kernel (C4_RELAXED_COST 0.61) is not Winograd: no band
+    expect(pickQs8ConvKernel(c64, 0.3, SPARSE_DENSITY, 1, true, true).name).toBe(NZ);
+    expect(pickQs8ConvKernel(c64, 0.33, SPARSE_DENSITY, 1, true, true).name).toBe('qs8_conv2d_4x8c2__wasmsimd');
   });
 });

@@ -216,6 +216,25 @@ export function qs8_spconv2d_16x1__wasmsimd(g: usize, q: usize, x: usize, sp: us
 //                               i16 W(n, 2j), i16 W(n, 2j+1), u32 j·64
 // (j·64 = the pair's byte offset in a 16-pixel super-panel).
 
+/**
+ * Non-empty aligned k-pairs of a CSR (src/kernels/int8_ref.ts csrPairCount): per row, the
+ * distinct col >> 1 of its ascending columns. rowPtr (M+1) u32, col u16 (as decodeCsr writes
+ * them). Counted at lowering for the kernel choice (the pair density), in place in the decode
+ * scratch: no copy to JS.
+ */
+export function qs8_csr_pair_count(M: i32, rowPtr: usize, col: usize): i32 {
+  let E: i32 = 0;
+  for (let n: usize = 0; n < <usize>M; n++) {
+    const a = <usize>load<u32>(rowPtr + (n << 2)), b = <usize>load<u32>(rowPtr + ((n + 1) << 2));
+    let last: i32 = -1;
+    for (let i = a; i < b; i++) {
+      const j = <i32>load<u16>(col + (i << 1)) >> 1;
+      if (j != last) { E++; last = j; }
+    }
+  }
+  return E;
+}
+
 /** Bytes of the pair-block layout of M rows with E non-empty pairs (above). */
 export function qs8_spconv_pairs_bytes(M: i32, E: i32): i32 {
   if (M < 1 || E < 0) return E_ARG;

@@ -269,7 +269,7 @@ export const SPARSE_DENSITY = 0.55;
  * one faster than the dense one at these densities (`pairDensity`: non-empty aligned k-pairs /
  * (M·ceil(K/2)), asked only when the weight density is at most `sparseDensity`); else the dense
  * kernel (pickDense: Winograd where winogradFaster, else 4x8c2); a sparse kernel must beat the
- * dense one actually picked (winogradCost). The int8 engine picks with this.
+ * dense one actually picked (winogradCost, widened by WINO_SPARSE_TIE). The int8 engine picks with this.
  */
 export function pickQs8ConvKernel(
   geo: ConvGeometry,
@@ -283,7 +283,7 @@ export function pickQs8ConvKernel(
   // relaxedC4: the caller runs a dense result on the relaxed k-quad kernel (QS8_CONV_C4), not
   // Winograd: a sparse kernel must beat that one
   const wino = !relaxedC4 && winograd && winogradFaster(geo);
-  const denseCost = relaxedC4 ? C4_RELAXED_COST : wino ? winogradCost(geo) : 1;
+  const denseCost = relaxedC4 ? C4_RELAXED_COST : wino ? winogradCost(geo) * (1 + WINO_SPARSE_TIE) : 1;
   return pickSparseQs8ConvKernel(density, pairDensity, sparseDensity, denseCost) ?? pickDense(geo, wino);
 }
 
@@ -307,6 +307,20 @@ function pickDense(geo: ConvGeometry, wino: boolean): Qs8ConvKernel {
 export function winogradCost(geo: ConvGeometry): number {
   return geo.C >= 64 ? 0.52 : geo.C >= 32 ? 0.57 : geo.C >= 16 ? 0.66 : 0.8;
 }
+
+/**
+ * A sparse kernel is taken over Winograd when its modelled cost (SPARSE_COST) is below
+ * winogradCost·(1 + WINO_SPARSE_TIE). winogradCost is the kernels alone, weights hot in cache;
+ * the Winograd layout is 32 bytes per (cout, cin) (U' int16), 3x the CSR of a 70 %-pruned layer
+ * (4 bytes per nonzero), and in a whole network run those bytes come from the outer caches
+ * (ResNet-32: 1.4 MiB of Winograd layouts): on the 70 % ResNet-32 file (density 0.3) the
+ * arbitrary-pair kernel ran as fast as Winograd per layer inside the network (sum over its 18
+ * layers +0.7 / +1.9 %, interleaved, two runs), where the kernels alone have it 8-9 % slower
+ * (64→64 8x8, 32→32 16x16). Within that band the smaller layout wins: a cold load faults in each
+ * fresh layout page (~10-20 µs each on a VM; decode + pack of that file 418 → ~130 faults,
+ * docs/engine.md "Winograd at load").
+ */
+export const WINO_SPARSE_TIE = 0.15;
 
 // ---- sparse kernel choice (kept apart from pickQs8ConvKernel: a linear cost model per kernel) --
 

@@ -339,18 +339,16 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       let i7 = c.i7;
       const fits = (): boolean => (i7 ??= fitsInt7(d()));
       let E: number | undefined;
-      // the pattern from a CSR decode in WASM (cheaper than the dense JS decode)
+      const nnz = this.#nnzOf(c, n);
+      // the pattern from a CSR decode in WASM (cheaper than the dense JS decode), counted in place
       const pairs = (): number =>
-        (E ??=
-          axis === 0
-            ? ((csr) => csrPairCount(csr.rowPtr, csr.col, N))(this.w.decodeCsr(c.codec, c.payload, N, K))
-            : ((csr) => csrPairCount(csr.rowPtr, csr.col, N))(csrFromDense(d(), N, K)));
+        (E ??= axis === 0 ? this.#pairCount(c, N, K, nnz) : ((csr) => csrPairCount(csr.rowPtr, csr.col, N))(csrFromDense(d(), N, K)));
       w = {
         key,
         N,
         K,
         scales: c.scales,
-        nnz: this.#nnzOf(c, n),
+        nnz,
         dense: d,
         i7: fits,
         pairs,
@@ -394,6 +392,34 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
     } finally {
       w.release(m);
       this.report.weightsMs += performance.now() - t0;
+    }
+  }
+
+  /**
+   * Non-empty aligned k-pairs of a coded (N, K) weight (csrPairCount), from a CSR decoded in
+   * WASM scratch and counted there (qs8_csr_pair_count): no JS copies of it (fresh JS buffers of ~50 KB per 64-channel
+   * layer cost page faults on a cold load, as many as the scratch they copy). `nnz`: #nnzOf.
+   * Made while lowering (the kernel choice), so, as before, not in report.weightsMs (decode +
+   * pack); it is in loadMs.
+   */
+  #pairCount(c: CodedInt8, N: number, K: number, nnz: number): number {
+    const W = this.w;
+    const n = N * K;
+    const m = W.mark();
+    try {
+      const cap = nnz;
+      const src = W.put(c.payload);
+      const work = W.alloc(W.workBytes(n));
+      const dense = c.codec === 2 ? 0 : W.alloc(n + 16);
+      const rp = W.alloc((N + 1) * 4),
+        cp = W.alloc(cap * 2 + 16),
+        vp = W.alloc(cap + 16);
+      const got = W.exports.decodeCsr(c.codec, src, c.payload.length, N, K, rp, cp, vp, cap, work, dense, 1);
+      if (got < 0) throw new SparrowError('corrupt_stream', `a ${N}x${K} int8 weight: CSR decode failed (status ${got})`);
+      if (got !== cap) throw new SparrowError('corrupt_stream', `a ${N}x${K} int8 weight: ${got} nonzeros, the stream header says ${cap}`);
+      return W.exports.qs8_csr_pair_count(N, rp, cp);
+    } finally {
+      W.release(m);
     }
   }
 

@@ -1,0 +1,92 @@
+// sparrow-int8, WINO_SPARSE_TIE (src/kernels/int8.ts): a 3x3 stride-1 conv pruned to density 0.3
+// (ResNet-32's 32→32 16x16 and 64→64 8x8 shapes, as in a 70 % file) runs on the arbitrary-pair
+// sparse kernel, whose CSR layout is ~3x smaller than Winograd's; with sparse kernels off
+// (sparseDensity 0) the same conv runs on Winograd. Oracles: the two sessions and the scalar TS
+// references (kernels: 'scalar') give the same output bits, batch 1 and 2.
+import { beforeAll, describe, expect, it } from 'vitest';
+import '../src/ops/ref/index.js';
+import { buildModel, f32 } from '../src/onnx/build.js';
+import { Session, type SessionOptions } from '../src/runtime/session.js';
+import { compileNodeModule } from '../src/wasm/node.js';
+import type { Tensor } from '../src/ops/types.js';
+import { mulberry32 } from '../src/util/rng.js';
+
+const NZ = 'qs8_spconv2d_16x1__wasmsimd';
+const WINO = 'qs8_wino2x2_3x3__wasmsimd';
+
+let wasmModule: WebAssembly.Module;
+beforeAll(async () => {
+  wasmModule = await compileNodeModule();
+});
+
+/** x [N, C, H, H] → Conv 3x3 pad 1 (M, C, 3, 3), exactly round(0.3·C·9) nonzeros per output channel, |w| in [0.3, 1]·s → y. */
+function convModel(C: number, M: number, H: number, seed: number): Uint8Array {
+  const r = mulberry32(seed);
+  const K = C * 9,
+    keep = Math.round(0.3 * K);
+  const w = new Float32Array(M * K);
+  for (let m = 0; m < M; m++) {
+    const idx = Array.from({ length: K }, (_, k) => k);
+    for (let i = K - 1; i > 0; i--) {
+      const j = Math.floor(r() * (i + 1));
+      [idx[i], idx[j]] = [idx[j]!, idx[i]!];
+    }
+    // no nonzero quantizes to 0: |w| ≥ 0.3 of the channel's largest
+    for (const k of idx.slice(0, keep)) w[m * K + k] = (r() < 0.5 ? -1 : 1) * (0.3 + 0.7 * r()) * 0.2;
+  }
+  return buildModel({
+    nodes: [{ op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['y'], attrs: { pads: [1, 1, 1, 1], kernel_shape: [3, 3] }, name: 'conv' }],
+    inputs: [{ name: 'x', dtype: 'float32', dims: ['N', C, H, H] }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: ['N', M, H, H] }],
+    opsets: { '': 13 },
+    initializers: {
+      w: f32([M, C, 3, 3], Array.from(w)),
+      b: f32(
+        [M],
+        Array.from({ length: M }, () => r() - 0.5),
+      ),
+    },
+  });
+}
+
+const bits = (t: Tensor): number[] => Array.from(new Int32Array((t.data as Float32Array).slice().buffer));
+
+describe('sparrow-int8: a sparse kernel within WINO_SPARSE_TIE of Winograd is taken', () => {
+  for (const [C, M, H] of [
+    [32, 32, 16],
+    [64, 64, 8],
+  ] as const) {
+    it(`${C}→${M} ${H}x${H} at density 0.3: nz kernel (smaller layout), same bits as Winograd and the scalar references`, async () => {
+      const bytes = convModel(C, M, H, C + M);
+      const o = (x: SessionOptions): SessionOptions => ({ engine: 'sparrow-int8', wasmModule, floatHead: 0, ...x });
+      const def = await Session.fromOnnx(bytes, o({}));
+      const wino = await Session.fromOnnx(bytes, o({ sparseDensity: 0 }));
+      const scalar = await Session.fromOnnx(bytes, o({ kernels: 'scalar' }));
+      try {
+        const layer = (s: Session) => s.report!.int8!.layers.find((l) => l.node === 'conv')!;
+        expect(layer(def).kernel).toBe(NZ);
+        expect(layer(def).density).toBeCloseTo(0.3, 2);
+        expect(layer(wino).kernel).toBe(WINO);
+        // CSR, 4 bytes per nonzero (+ row pointers) against 32 bytes per (cout, cin)
+        expect(def.report!.int8!.weightBytes * 2.5).toBeLessThan(wino.report!.int8!.weightBytes);
+        for (const n of [1, 2]) {
+          const r = mulberry32(7 + n);
+          const x = f32(
+            [n, C, H, H],
+            Array.from({ length: n * C * H * H }, () => (r() - 0.5) * 4),
+          );
+          const a = (await def.run({ x })).y!,
+            b = (await wino.run({ x })).y!,
+            c = (await scalar.run({ x })).y!;
+          expect(a.dims).toEqual([n, M, H, H]);
+          expect(bits(a)).toEqual(bits(b));
+          expect(bits(a)).toEqual(bits(c));
+        }
+      } finally {
+        await def.dispose();
+        await wino.dispose();
+        await scalar.dispose();
+      }
+    });
+  }
+});
