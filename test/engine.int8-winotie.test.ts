@@ -90,3 +90,53 @@ describe('sparrow-int8: a sparse kernel within WINO_SPARSE_TIE of Winograd is ta
     });
   }
 });
+
+// quant.pairs (docs/format.md): the compressor records each axis-0 weight's non-empty k-pairs so
+// the engine's kernel choice needs no decode at load. Oracles: the same file without the field
+// (counted from a CSR decode as before) gives the same kernels and bits; a count below the
+// stream's makes the pair kernel look cheap and its pack then finds more pairs: corrupt_stream.
+describe('sparrow-int8: quant.pairs from the file', () => {
+  it('same kernels and bits as counting at load; a lying count fails the load with corrupt_stream', async () => {
+    const { compressOnnx } = await import('../src/compress/compress.js');
+    const { readContainer, writeContainer } = await import('../src/format/container.js');
+    const { bytes: file } = await compressOnnx(convModel(32, 32, 16, 5), { sparsity: 0 });
+    const { header, payload } = readContainer(file);
+    const rewrite = (f: (q: Record<string, unknown>) => void): Uint8Array => {
+      const meta = structuredClone(header.meta) as { tensors: Array<{ quant?: Record<string, unknown> }> };
+      const qs = meta.tensors.flatMap((t) => (t.quant ? [t.quant] : []));
+      expect(qs.length).toBe(1);
+      qs.forEach(f);
+      const sections = header.sections.map((s, i) => ({
+        codec: s.codec,
+        dtype: s.dtype,
+        decodedBytes: s.decodedBytes,
+        payload: payload(i),
+      }));
+      return writeContainer(meta as typeof header.meta, sections);
+    };
+    const recorded = header.meta.tensors.find((t) => t.quant)!.quant as Record<string, unknown>;
+    expect(Number.isInteger(recorded.pairs)).toBe(true);
+    const o: SessionOptions = { engine: 'sparrow-int8', wasmModule, floatHead: 0 };
+    const withPairs = await Session.fromSparrow(file, o);
+    const counted = await Session.fromSparrow(
+      rewrite((q) => delete q.pairs),
+      o,
+    );
+    try {
+      const kernels = (s: Session) => s.report!.int8!.layers.map((l) => l.kernel);
+      expect(kernels(withPairs)).toEqual(kernels(counted));
+      const r = mulberry32(3);
+      const x = f32(
+        [1, 32, 16, 16],
+        Array.from({ length: 32 * 256 }, () => (r() - 0.5) * 4),
+      );
+      expect(bits((await withPairs.run({ x })).y!)).toEqual(bits((await counted.run({ x })).y!));
+    } finally {
+      await withPairs.dispose();
+      await counted.dispose();
+    }
+    // 0 pairs: the pair kernel looks free, and its pack meets the stream's pairs
+    const lying = rewrite((q) => (q.pairs = 0));
+    await expect(Session.fromSparrow(lying, o)).rejects.toMatchObject({ code: 'corrupt_stream' });
+  });
+});

@@ -23,11 +23,20 @@ import {
   writeGraphContainer,
   GRAPH_SCHEMA,
   fitsInt7,
+  densePairCount,
   type GraphJson,
   type QuantizedWeight,
 } from '../src/format/graph.js';
 import { writeSparrowModel } from '../src/runtime/sparrow_model.js';
 import { cloneGraph } from '../src/ir/graph.js';
+import { csrFromDense, csrPairCount } from '../src/kernels/int8_ref.js';
+import fc from 'fast-check';
+
+/** csrPairCount's arguments for q viewed as (rows, K) row-major. */
+function csrOf(q: Int8Array, rows: number): [Uint32Array, Uint16Array, number] {
+  const c = csrFromDense(q, rows, q.length / rows);
+  return [c.rowPtr, c.col, rows];
+}
 import { packOnnxWeights } from '../src/compress/pack.js';
 import { dequantize, quantizePerChannelInt8 } from '../src/quant/int8.js';
 import { weightLayers } from '../src/compress/compress.js';
@@ -160,6 +169,45 @@ describe('quantized weights', () => {
     expect(fitsInt7(Int8Array.of(64))).toBe(false);
   });
 
+  it('quant.pairs (axis 0) = csrPairCount of the weight as (dims[0], K); readers refuse a bad count, take a missing one', async () => {
+    const names = [...quantized.keys()].filter((n) => quantized.get(n)!.axis === 0);
+    expect(names.length).toBeGreaterThan(0);
+    // named cases: odd K (the last column pairs alone), empty rows, one column
+    expect(densePairCount(Int8Array.of(0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), 3)).toBe(1); // one pair, two empty rows
+    expect(densePairCount(Int8Array.of(1, 0, 0, 0, 0, 1, 0, 0, 7), 1)).toBe(3); // odd K: the last column pairs alone
+    expect(densePairCount(Int8Array.of(1, 0, 3), 3)).toBe(2);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 9 }), fc.integer(), (rows, K, seed) => {
+        let r = seed >>> 0;
+        const q = Int8Array.from({ length: rows * K }, () =>
+          (r = (Math.imul(r, 1103515245) + 12345) >>> 0) >>> 29 < 5 ? 0 : (r >>> 24) - 128,
+        );
+        return densePairCount(q, rows) === csrPairCount(...csrOf(q, rows));
+      }),
+    );
+    const { header, payload } = readContainer(bytes);
+    const rewrite = (pairs: unknown): Uint8Array => {
+      const meta = structuredClone(header.meta) as { tensors: Array<{ name: string; quant?: Record<string, unknown> }> };
+      const t = meta.tensors.find((x) => x.name === names[0])!;
+      if (pairs === undefined) delete t.quant!.pairs;
+      else t.quant!.pairs = pairs;
+      const sections = header.sections.map((s, i) => ({
+        codec: s.codec,
+        dtype: s.dtype,
+        decodedBytes: s.decodedBytes,
+        payload: payload(i),
+      }));
+      return writeContainer(meta as SparrowMeta, sections);
+    };
+    const w = quantized.get(names[0]!)!;
+    const rows = g.values.get(names[0]!)!.const!.dims[0]!,
+      K = w.q.length / rows;
+    expect(readGraphContainer(rewrite(undefined), { codedInt8: true }).coded.get(names[0]!)!.pairs).toBeUndefined();
+    expect(readGraphContainer(rewrite(7), { codedInt8: true }).coded.get(names[0]!)!.pairs).toBe(7);
+    for (const bad of [-1, 1.5, '3', null, rows * Math.ceil(K / 2) + 1])
+      expect(() => readGraphContainer(rewrite(bad))).toThrow(expect.objectContaining({ code: 'corrupt_metadata' }) as Error);
+  });
+
   it('stores int8 + quant + a float32 scale tensor right after it', () => {
     expect(quantized.size).toBe(3);
     for (const [name, qw] of quantized) {
@@ -167,7 +215,13 @@ describe('quantized weights', () => {
       const t = back.meta.tensors[i]!,
         s = back.meta.tensors[i + 1]!;
       expect(t.dtype).toBe('int8');
-      expect(t.quant).toEqual({ axis: qw.axis, scale: `${name}.scale`, i7: fitsInt7(qw.q) });
+      const rows = t.shape[0]!;
+      expect(t.quant).toEqual({
+        axis: qw.axis,
+        scale: `${name}.scale`,
+        i7: fitsInt7(qw.q),
+        ...(qw.axis === 0 ? { pairs: csrPairCount(...csrOf(qw.q, rows)) } : {}),
+      });
       expect(s).toMatchObject({ name: `${name}.scale`, dtype: 'float32', shape: [qw.scales.length] });
       expect(s.value).toBeUndefined();
     }

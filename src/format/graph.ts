@@ -126,6 +126,23 @@ export interface QuantJson {
    * files): such a layer may run on the relaxed-SIMD kernel exactly (assembly/int8/relaxed.ts)
    */
   i7?: boolean;
+  /**
+   * axis-0 weights, viewed as (dims[0], K) row-major: the number of non-empty aligned column
+   * pairs (2j, 2j + 1) over all rows (written since issue 17, absent in older files and for other
+   * axes): what the int8 engine's pair-block sparse kernel costs, known without decoding
+   */
+  pairs?: number;
+}
+
+/**
+ * Non-empty aligned column pairs (2j, 2j + 1) of q viewed as (rows, K) row-major, summed over the
+ * rows: csrPairCount (src/kernels/int8_ref.ts) of the same matrix, from the dense values.
+ */
+export function densePairCount(q: Int8Array, rows: number): number {
+  const K = q.length / rows;
+  let E = 0;
+  for (let r = 0; r < rows; r++) for (let j = 0; j < K; j += 2) if (q[r * K + j] !== 0 || (j + 1 < K && q[r * K + j + 1] !== 0)) E++;
+  return E;
 }
 
 /** True when every value of q lies in [−64, 63] (the exact domain of the relaxed-SIMD dot product's weights). */
@@ -379,7 +396,12 @@ export function graphTensors(
       let scale = `${name}.scale`;
       for (let k = 1; used.has(scale); k++) scale = `${name}.scale_${k}`;
       used.add(scale);
-      const quant: QuantJson = { axis: qw.axis, scale, i7: fitsInt7(qw.q) };
+      const quant: QuantJson = {
+        axis: qw.axis,
+        scale,
+        i7: fitsInt7(qw.q),
+        ...(qw.axis === 0 && t.dims.length > 0 && t.dims[0]! > 0 ? { pairs: densePairCount(qw.q, t.dims[0]!) } : {}),
+      };
       out.push({ name, shape: [...t.dims], data: qw.q, extra: { quant } });
       const hs = half(qw.scales, true);
       out.push(
@@ -467,6 +489,8 @@ export interface CodedInt8 {
   scaleName: string;
   /** the file's quant.i7: true = every value in [−64, 63]; undefined = not recorded (older files) */
   i7?: boolean;
+  /** the file's quant.pairs (axis 0: non-empty aligned column pairs, densePairCount); undefined = not recorded */
+  pairs?: number;
 }
 
 export interface DecodedGraph {
@@ -814,6 +838,13 @@ export function graphFromMeta(
           throw corrupt(`${what}: scale ${c} is ${scales[c]}, must be finite and positive`);
       }
       const dims = [...t.shape];
+      const pairs = (t.quant as Record<string, unknown>).pairs;
+      if (pairs !== undefined) {
+        const rows = dims[0] ?? 0,
+          maxPairs = rows > 0 ? rows * Math.ceil(elementCount(dims) / rows / 2) : 0;
+        if (axis !== 0 || !Number.isSafeInteger(pairs) || (pairs as number) < 0 || (pairs as number) > maxPairs)
+          throw corrupt(`${what}: quant.pairs ${show(pairs)} must be an integer in [0, ${maxPairs}] on an axis-0 weight`);
+      }
       if (raw) {
         const i7 = (t.quant as Record<string, unknown>).i7;
         if (i7 !== undefined && typeof i7 !== 'boolean') throw corrupt(`${what}: quant.i7 must be a boolean, got ${show(i7)}`);
@@ -825,6 +856,7 @@ export function graphFromMeta(
           scales,
           scaleName: s.t.name,
           ...(i7 !== undefined ? { i7 } : {}),
+          ...(pairs !== undefined ? { pairs: pairs as number } : {}),
         });
         define(
           value,

@@ -338,9 +338,10 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       const d = axis === 0 ? () => (dense ??= raw()) : () => (dense ??= transpose(raw(), K, N));
       let i7 = c.i7;
       const fits = (): boolean => (i7 ??= fitsInt7(d()));
-      let E: number | undefined;
+      // recorded at compress time (quant.pairs) where the file has it: no decode for the kernel choice
+      let E: number | undefined = axis === 0 ? c.pairs : undefined;
       const nnz = this.#nnzOf(c, n);
-      // the pattern from a CSR decode in WASM (cheaper than the dense JS decode), counted in place
+      // else the pattern from a CSR decode in WASM (cheaper than the dense JS decode), counted in place
       const pairs = (): number =>
         (E ??= axis === 0 ? this.#pairCount(c, N, K, nnz) : ((csr) => csrPairCount(csr.rowPtr, csr.col, N))(csrFromDense(d(), N, K)));
       w = {
@@ -589,7 +590,12 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       this.#fillCsr(w, wide, L, tmp);
       const E = w.pairs();
       const got = ex.qs8_spconv_pack_pairs(N, K, tmp, dst, E);
-      if (got !== E) throw new SparrowError('internal', `weight ${w.key}: qs8_spconv_pack_pairs gave ${got}, expected ${E} pairs`);
+      // E may come from the file (quant.pairs): a count the stream does not have is a corrupt file
+      if (got !== E)
+        throw new SparrowError(
+          'corrupt_stream',
+          `weight ${w.key}: ${got < 0 ? `more than ${E}` : got} non-empty k-pairs, the file says ${E}`,
+        );
       return;
     }
     if (!wide) pl.csr = { rowPtr: dst, col: dst + L.col, val: dst + L.val, nnz };
