@@ -23,7 +23,7 @@ export function levelValue(e: number): number {
 }
 
 const LEVELS: number[] = Array.from({ length: MAX_LEVEL + 1 }, (_, e) => levelValue(e));
-const POW2: number[] = Array.from({ length: 33 }, (_, i) => 2 ** i);
+export const POW2: number[] = Array.from({ length: 33 }, (_, i) => 2 ** i);
 const LOG2_LEVELS: number[] = LEVELS.map((v) => (v > 0 ? Math.log2(v) : 0));
 /** Scale factors tried on the ideal frequencies (the rest symbol absorbs the rounding). */
 const LAMBDAS = [1, 0.985, 1.015, 0.97, 1.03];

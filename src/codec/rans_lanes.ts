@@ -14,7 +14,7 @@
 
 import { SparrowError } from '../errors.js';
 import { BitReader, BitWriter, readVarint } from './bitio.js';
-import { buildTable, RANS_L, readTable, tableBits, tableCostBits, writeTable, type FreqTable } from './rans.js';
+import { buildTable, POW2, RANS_L, readTable, tableBits, tableCostBits, writeTable, type FreqTable } from './rans.js';
 import type { SignGeometry } from './rans_int8.js';
 
 /** Lanes (rows decoded side by side, one rANS state each). */
@@ -28,10 +28,8 @@ export const SIGN_CLASSES = 9;
 /** Largest magnitude symbol (|v| ≤ 128 with base 0). */
 export const MAX_MAG_SYM = 128;
 
-const POW2: number[] = Array.from({ length: 33 }, (_, i) => 2 ** i);
-
 /** sg(v): 0 negative, 1 zero (or no neighbour), 2 positive. */
-function sg(v: number): number {
+export function sg(v: number): number {
   return v < 0 ? 0 : v > 0 ? 2 : 1;
 }
 
@@ -55,7 +53,7 @@ export interface LanesEncoded {
   nonzero: number;
 }
 
-function shannonBits(c: ArrayLike<number>): number {
+export function shannonBits(c: ArrayLike<number>): number {
   let n = 0;
   for (let i = 0; i < c.length; i++) n += c[i]!;
   let b = 0;
@@ -100,12 +98,12 @@ function model(data: Int8Array, cols: number, g: SignGeometry): Model {
 }
 
 /** Sign probability of class c: f0 (positive) out of 16, in 1..15. */
-function signF0(pos: number, neg: number): number {
+export function signF0(pos: number, neg: number): number {
   if (pos + neg === 0) return 8;
   return Math.min(15, Math.max(1, Math.round((16 * pos) / (pos + neg))));
 }
 
-function bitsFor(v: number): number {
+export function bitsFor(v: number): number {
   let w = 0;
   while (v >> w) w++;
   return w;

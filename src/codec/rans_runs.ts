@@ -10,37 +10,26 @@
 
 import { SparrowError } from '../errors.js';
 import { BitReader, BitWriter, readVarint } from './bitio.js';
-import { buildTable, RANS_L, readTable, tableBits, tableCostBits, writeTable, type FreqTable } from './rans.js';
+import { buildTable, POW2, RANS_L, readTable, tableBits, tableCostBits, writeTable, type FreqTable } from './rans.js';
 import type { SignGeometry } from './rans_int8.js';
-import { hasLeft, hasUp, LANES_LOG_MAX, LANES_LOG_MIN, MAG_CONTEXTS, magCtx, MAX_MAG_SYM, SIGN_BITS, SIGN_CLASSES } from './rans_lanes.js';
+import {
+  bitsFor,
+  hasLeft,
+  hasUp,
+  LANES_LOG_MAX,
+  LANES_LOG_MIN,
+  MAG_CONTEXTS,
+  magCtx,
+  MAX_MAG_SYM,
+  sg,
+  shannonBits,
+  SIGN_BITS,
+  SIGN_CLASSES,
+  signF0,
+} from './rans_lanes.js';
 
 /** Run escapes tried by the encoder (the run alphabet is 0..esc). */
 export const RUN_ESCAPES = [1, 3, 7, 15, 31, 63, 127, 255] as const;
-
-const POW2: number[] = Array.from({ length: 33 }, (_, i) => 2 ** i);
-
-function sg(v: number): number {
-  return v < 0 ? 0 : v > 0 ? 2 : 1;
-}
-
-function shannonBits(c: ArrayLike<number>): number {
-  let n = 0;
-  for (let i = 0; i < c.length; i++) n += c[i]!;
-  let b = 0;
-  for (let i = 0; i < c.length; i++) if (c[i]! > 0) b -= c[i]! * Math.log2(c[i]! / n);
-  return b;
-}
-
-function bitsFor(v: number): number {
-  let w = 0;
-  while (v >> w) w++;
-  return w;
-}
-
-function signF0(pos: number, neg: number): number {
-  if (pos + neg === 0) return 8;
-  return Math.min(15, Math.max(1, Math.round((16 * pos) / (pos + neg))));
-}
 
 export interface RunsEncoded {
   payload: Uint8Array;
