@@ -2,7 +2,7 @@
 // bundled example models with `sparrow compress` (cached) and seeding a running Worker.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -86,25 +86,6 @@ function run(cmd, args, opts = {}) {
 }
 
 /**
- * sha256 of the built compressor (every dist/**.js and build/sparrow.wasm): part of the cache
- * stamp, so a cached example is recompressed when the code that wrote it changed, not only when
- * the package version, arguments or inputs did.
- */
-function compressorHash() {
-  const h = createHash('sha256');
-  const walk = (dir) => {
-    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const f = join(dir, e.name);
-      if (e.isDirectory()) walk(f);
-      else if (e.name.endsWith('.js')) h.update(relative(ROOT, f)).update(readFileSync(f));
-    }
-  };
-  walk(join(ROOT, 'dist'));
-  h.update(readFileSync(join(ROOT, 'build', 'sparrow.wasm')));
-  return h.digest('hex');
-}
-
-/**
  * Compresses every example (default EXAMPLES) into .sparrow-data/models/<id>.sparrow unless an
  * up-to-date copy exists (same ONNX, calibration file, other input files, flags and CLI version;
  * SPARROW_RECOMPRESS=1 forces). Returns [{ id, file, onnxBytes, report, cached, route }] (route: the POST endpoint that runs it).
@@ -112,7 +93,6 @@ function compressorHash() {
 export async function compressExamples({ log = () => {}, force = process.env.SPARROW_RECOMPRESS === '1', examples = EXAMPLES } = {}) {
   mkdirSync(MODELS_OUT, { recursive: true });
   const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
-  const code = compressorHash();
   const results = [];
   for (const ex of examples) {
     const onnx = join(ROOT, ex.onnx);
@@ -124,7 +104,6 @@ export async function compressExamples({ log = () => {}, force = process.env.SPA
     const args = ['compress', ex.onnx, '-o', relative(ROOT, file), ...calibArgs, ...ex.args, '--json'];
     const stamp = JSON.stringify({
       version,
-      code,
       args,
       onnx: sha256(readFileSync(onnx)),
       ...(ex.calib ? { calib: sha256(readFileSync(join(ROOT, ex.calib))) } : {}),

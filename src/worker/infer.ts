@@ -236,9 +236,8 @@ export async function readBody(req: Request, limit: number, what: string): Promi
     if (done) break;
     total += value.byteLength;
     if (total > limit) {
-      // stop reading and cancel the body: the rest is never buffered, and the runtime can drop the
-      // upload instead of keeping the connection waiting on a half-read stream
-      await reader.cancel().catch(() => {});
+      // stop reading (the rest is never buffered); the runtime discards it with the request
+      reader.releaseLock();
       throw new HttpError('payload_too_large', `${what} exceeds the limit of ${limit} bytes`);
     }
     chunks.push(value);
