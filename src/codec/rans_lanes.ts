@@ -260,25 +260,21 @@ function encodeWith(
   };
 }
 
-export interface LanesHeader {
+export interface LanesHeader extends ValueModel {
   cols: number;
   g: SignGeometry;
-  log: number;
-  t1: number;
-  t2: number;
-  tables: FreqTable[];
-  f0: number[];
-  base: Uint8Array;
   /** first byte of the rANS states */
   pos: number;
 }
 
-/** Parses and checks a codec-5 header for an n-element tensor. */
-export function readLanesHeader(payload: Uint8Array, n: number): LanesHeader {
-  const end = payload.length;
+/**
+ * The header's row length and sign geometry (varints cols, kw, karea), checked against an
+ * n-element tensor; shared by codecs 5 and 6.
+ */
+export function readRowGeometry(payload: Uint8Array, n: number): { cols: number; g: SignGeometry; pos: number } {
   let pos = 0;
   const v = () => {
-    const r = readVarint(payload, pos, end);
+    const r = readVarint(payload, pos, payload.length);
     pos = r.pos;
     return r.value;
   };
@@ -289,10 +285,35 @@ export function readLanesHeader(payload: Uint8Array, n: number): LanesHeader {
     throw new SparrowError('corrupt_stream', `row length ${cols} does not divide the ${n}-element tensor`);
   if (!(kw >= 1 && karea >= kw && karea <= cols))
     throw new SparrowError('corrupt_stream', `sign geometry kw ${kw}, karea ${karea} does not fit rows of ${cols}`);
-  if (pos >= end) throw new SparrowError('corrupt_stream', 'rANS-lanes table log missing');
+  return { cols, g: { kw, karea }, pos };
+}
+
+/** The value model of codecs 5 and 6: table log, context thresholds, magnitude tables, sign frequencies, row bases. */
+export interface ValueModel {
+  log: number;
+  t1: number;
+  t2: number;
+  tables: FreqTable[];
+  f0: number[];
+  base: Uint8Array;
+}
+
+/**
+ * Parses and checks the value model at `pos` (u8 log, varints t1 t2, MAG_CONTEXTS tables, then
+ * the bit-packed f0[9], bw and `rows` bases); `what` names the codec in errors. Returns it and
+ * the first byte after it.
+ */
+export function readValueModel(payload: Uint8Array, pos: number, rows: number, what: string): ValueModel & { pos: number } {
+  const end = payload.length;
+  const v = () => {
+    const r = readVarint(payload, pos, end);
+    pos = r.pos;
+    return r.value;
+  };
+  if (pos >= end) throw new SparrowError('corrupt_stream', `${what} table log missing`);
   const log = payload[pos++]!;
   if (log < LANES_LOG_MIN || log > LANES_LOG_MAX)
-    throw new SparrowError('corrupt_stream', `rANS-lanes table log ${log} is outside ${LANES_LOG_MIN}..${LANES_LOG_MAX}`);
+    throw new SparrowError('corrupt_stream', `${what} table log ${log} is outside ${LANES_LOG_MIN}..${LANES_LOG_MAX}`);
   const t1 = v(),
     t2 = v();
   if (t1 > 511 || t2 > 511) throw new SparrowError('corrupt_stream', `magnitude context thresholds ${t1}, ${t2} are over 511`);
@@ -303,7 +324,6 @@ export function readLanesHeader(payload: Uint8Array, n: number): LanesHeader {
     tables.push(t.table);
     pos = t.pos;
   }
-  const rows = n / cols;
   const br = new BitReader(payload, pos, end);
   const f0: number[] = [];
   for (let c = 0; c < SIGN_CLASSES; c++) {
@@ -314,9 +334,15 @@ export function readLanesHeader(payload: Uint8Array, n: number): LanesHeader {
   const bw = br.readBits(3);
   const base = new Uint8Array(rows);
   for (let r = 0; r < rows; r++) base[r] = br.readBits(bw);
-  if (br.bitPos > br.bitsAvailable) throw new SparrowError('corrupt_stream', 'rANS-lanes header runs past the end');
+  if (br.bitPos > br.bitsAvailable) throw new SparrowError('corrupt_stream', `${what} header runs past the end`);
   pos += (br.bitPos + 7) >>> 3;
-  return { cols, g: { kw, karea }, log, t1, t2, tables, f0, base, pos };
+  return { log, t1, t2, tables, f0, base, pos };
+}
+
+/** Parses and checks a codec-5 header for an n-element tensor. */
+export function readLanesHeader(payload: Uint8Array, n: number): LanesHeader {
+  const { cols, g, pos } = readRowGeometry(payload, n);
+  return { cols, g, ...readValueModel(payload, pos, n / cols, 'rANS-lanes') };
 }
 
 /** Reference decoder of a codec-5 payload to n int8 values. */

@@ -9,7 +9,7 @@
 // decoder (assembly/rans_runs.ts) is compared against it bit for bit.
 
 import { SparrowError } from '../errors.js';
-import { BitReader, BitWriter, readVarint } from './bitio.js';
+import { BitWriter } from './bitio.js';
 import { buildTable, POW2, RANS_L, readTable, tableBits, tableCostBits, writeTable, type FreqTable } from './rans.js';
 import type { SignGeometry } from './rans_int8.js';
 import {
@@ -17,7 +17,6 @@ import {
   hasLeft,
   hasUp,
   LANES_LOG_MAX,
-  LANES_LOG_MIN,
   MAG_CONTEXTS,
   magCtx,
   MAX_MAG_SYM,
@@ -26,6 +25,9 @@ import {
   SIGN_BITS,
   SIGN_CLASSES,
   signF0,
+  readRowGeometry,
+  readValueModel,
+  type ValueModel,
 } from './rans_lanes.js';
 
 /** Run escapes tried by the encoder (the run alphabet is 0..esc). */
@@ -233,17 +235,11 @@ export function encodeRansRuns(data: Int8Array, cols: number, g: SignGeometry, o
   };
 }
 
-export interface RunsHeader {
+export interface RunsHeader extends ValueModel {
   cols: number;
   g: SignGeometry;
   esc: number;
   runs: FreqTable;
-  log: number;
-  t1: number;
-  t2: number;
-  tables: FreqTable[];
-  f0: number[];
-  base: Uint8Array;
   /** first byte of the two rANS states */
   pos: number;
 }
@@ -251,52 +247,13 @@ export interface RunsHeader {
 /** Parses and checks a codec-6 header for an n-element tensor. */
 export function readRunsHeader(payload: Uint8Array, n: number): RunsHeader {
   const end = payload.length;
-  let pos = 0;
-  const v = () => {
-    const r = readVarint(payload, pos, end);
-    pos = r.pos;
-    return r.value;
-  };
-  const cols = v(),
-    kw = v(),
-    karea = v();
-  if (cols < 1 || (n > 0 && n % cols !== 0) || (n === 0 && cols !== 1))
-    throw new SparrowError('corrupt_stream', `row length ${cols} does not divide the ${n}-element tensor`);
-  if (!(kw >= 1 && karea >= kw && karea <= cols))
-    throw new SparrowError('corrupt_stream', `sign geometry kw ${kw}, karea ${karea} does not fit rows of ${cols}`);
+  const geo = readRowGeometry(payload, n);
+  let pos = geo.pos;
   if (pos >= end) throw new SparrowError('corrupt_stream', 'rANS-runs escape missing');
   const esc = payload[pos++]!;
   if (esc < 1) throw new SparrowError('corrupt_stream', 'rANS-runs escape is 0');
   const rt = readTable(payload, pos, end, esc);
-  pos = rt.pos;
-  if (pos >= end) throw new SparrowError('corrupt_stream', 'rANS-runs table log missing');
-  const log = payload[pos++]!;
-  if (log < LANES_LOG_MIN || log > LANES_LOG_MAX)
-    throw new SparrowError('corrupt_stream', `rANS-runs value table log ${log} is outside ${LANES_LOG_MIN}..${LANES_LOG_MAX}`);
-  const t1 = v(),
-    t2 = v();
-  if (t1 > 511 || t2 > 511) throw new SparrowError('corrupt_stream', `magnitude context thresholds ${t1}, ${t2} are over 511`);
-  const tables: FreqTable[] = [];
-  for (let i = 0; i < MAG_CONTEXTS; i++) {
-    const t = readTable(payload, pos, end, MAX_MAG_SYM);
-    if (t.table.log !== log) throw new SparrowError('corrupt_stream', `value table ${i} has log ${t.table.log}, not ${log}`);
-    tables.push(t.table);
-    pos = t.pos;
-  }
-  const rows = n / cols || 1;
-  const br = new BitReader(payload, pos, end);
-  const f0: number[] = [];
-  for (let c = 0; c < SIGN_CLASSES; c++) {
-    const f = br.readBits(4);
-    if (f < 1) throw new SparrowError('corrupt_stream', `sign frequency of class ${c} is 0`);
-    f0.push(f);
-  }
-  const bw = br.readBits(3);
-  const base = new Uint8Array(rows);
-  for (let r = 0; r < rows; r++) base[r] = br.readBits(bw);
-  if (br.bitPos > br.bitsAvailable) throw new SparrowError('corrupt_stream', 'rANS-runs header runs past the end');
-  pos += (br.bitPos + 7) >>> 3;
-  return { cols, g: { kw, karea }, esc, runs: rt.table, log, t1, t2, tables, f0, base, pos };
+  return { cols: geo.cols, g: geo.g, esc, runs: rt.table, ...readValueModel(payload, rt.pos, n / geo.cols || 1, 'rANS-runs') };
 }
 
 /** Reference decoder of a codec-6 payload to n int8 values. */
