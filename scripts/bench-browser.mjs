@@ -21,15 +21,13 @@
 //
 // Default model: test/fixtures/int8/resnet20.static7.sparrow. The machine is shared: the script
 // prints p50 and the spread (p25..p75) of each column; compare ratios within one run only.
-import { build } from 'esbuild';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CHROMIUM, bundleBrowser, launchChromium, serveFiles } from './chromium.mjs';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 function arg(name, dflt) {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,77 +44,29 @@ for (const f of ['build/sparrow.wasm', 'build/sparrow.relaxed.wasm', 'dist/runti
   if (!existsSync(join(ROOT, f))) throw new Error(`${f} missing: run \`npm run build\` first`);
 if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing (apt-get install chromium)`);
 
-/** Bundles src/browser/index.ts (and its worker, when it has one) into dir. */
-export async function bundleBrowser(dir) {
-  await build({
-    absWorkingDir: ROOT,
-    entryPoints: { sparrow: join(ROOT, 'src/browser/index.ts') },
-    outdir: dir,
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    logLevel: 'silent',
-  });
-  const worker = join(ROOT, 'src/browser/thread_worker.ts');
-  if (existsSync(worker))
-    await build({
-      absWorkingDir: ROOT,
-      entryPoints: { 'sparrow-thread': worker },
-      outdir: dir,
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      target: 'es2022',
-      logLevel: 'silent',
-    });
-}
-
-/** A static server for dir + /model.sparrow, cross-origin isolated. */
-export function isolatedServer(dir, files) {
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.sparrow': 'application/octet-stream' };
-  return createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const name = path === '/' ? 'index.html' : path.slice(1);
-    const body = files.get(name) ?? (existsSync(join(dir, name)) ? readFileSync(join(dir, name)) : null);
-    if (!body) {
-      res.writeHead(404).end();
-      return;
-    }
-    const ext = name.slice(name.lastIndexOf('.'));
-    res.writeHead(200, {
-      'content-type': types[ext] ?? 'application/octet-stream',
-      'cross-origin-opener-policy': 'same-origin',
-      'cross-origin-embedder-policy': 'require-corp',
-      'cache-control': 'no-store',
-    });
-    res.end(body);
-  });
-}
-
 function lcg(seed) {
   let s = seed >>> 0 || 1;
   return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'sparrow-bench-browser-'));
-const profile = mkdtempSync(join(tmpdir(), 'sparrow-chromium-'));
-let server, context;
+let served, browser;
 try {
   await bundleBrowser(dir);
+  const wasm = (f) => ['application/wasm', readFileSync(join(ROOT, 'build', f))];
   const files = new Map([
-    ['index.html', '<!doctype html><meta charset="utf-8"><title>bench</title>'],
-    ['sparrow.wasm', readFileSync(join(ROOT, 'build/sparrow.wasm'))],
-    ['sparrow.relaxed.wasm', readFileSync(join(ROOT, 'build/sparrow.relaxed.wasm'))],
+    ['/', ['text/html', '<!doctype html><meta charset="utf-8"><title>bench</title>']],
+    ['/sparrow.js', ['text/javascript', readFileSync(join(dir, 'sparrow.js'))]],
+    ['/sparrow.wasm', wasm('sparrow.wasm')],
+    ['/sparrow.relaxed.wasm', wasm('sparrow.relaxed.wasm')],
     // the threads builds (numThreads > 1), when built
     ...['sparrow.threads.wasm', 'sparrow.relaxed.threads.wasm']
       .filter((f) => existsSync(join(ROOT, 'build', f)))
-      .map((f) => [f, readFileSync(join(ROOT, 'build', f))]),
-    ['model.sparrow', readFileSync(MODEL)],
+      .map((f) => [`/${f}`, wasm(f)]),
+    ['/model.sparrow', ['application/octet-stream', readFileSync(MODEL)]],
   ]);
-  server = isolatedServer(dir, files);
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${server.address().port}`;
+  served = await serveFiles(files, { isolated: true });
+  const base = served.base;
 
   // inputs, and Node's outputs (plain build) for them
   const { Session } = await import(pathToFileURL(join(ROOT, 'dist/runtime/session.js')).href);
@@ -136,12 +86,8 @@ try {
     nodeBits[b] = Array.from(new Int32Array(y.data.buffer, y.data.byteOffset, y.data.length));
   }
 
-  const { chromium } = await import('playwright-core');
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'],
-  });
+  browser = await launchChromium();
+  const context = browser.context;
   const page = context.pages()[0] ?? (await context.newPage());
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -264,8 +210,7 @@ try {
   else process.stdout.write(lines.join('\n') + '\n');
   writeFileSync(join(dir, 'done'), '');
 } finally {
-  await context?.close().catch(() => undefined);
-  server?.close();
-  rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
+  served?.server.close();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkFigureBlocks, replaceBlock } from './docs-figures-check.mjs';
+import { launchChromium } from './chromium.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'bin', 'sparrow.js');
@@ -188,14 +189,8 @@ async function demo() {
       await new Promise((r) => setTimeout(r, 500));
     }
     if (!(await healthy(`${base}/healthz`))) die(`${base}/healthz does not answer`);
-    const { chromium } = await import('playwright-core');
-    const profile = mkdtempSync(join(tmpdir(), 'sparrow-figures-chromium-'));
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      viewport: { width: 1180, height: 900 },
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking'],
-    });
+    const browser = await launchChromium({ viewport: { width: 1180, height: 900 } });
+    const context = browser.context;
     try {
       const page = context.pages()[0] ?? (await context.newPage());
       await page.goto(`${base}/`);
@@ -207,8 +202,7 @@ async function demo() {
       await page.screenshot({ path: join(ROOT, 'docs', 'demo.png'), fullPage: true });
       log('docs/demo.png updated');
     } finally {
-      await context.close();
-      rmSync(profile, { recursive: true, force: true });
+      await browser.close();
     }
   } finally {
     stop();

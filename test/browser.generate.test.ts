@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, HAVE_CHROMIUM, launchChromium } from '../scripts/chromium.mjs';
 import { importOnnx } from '../src/onnx/import.js';
 import { optimize } from '../src/ir/passes.js';
 import { writeSparrowModel } from '../src/runtime/sparrow_model.js';
@@ -23,8 +24,6 @@ import { withText } from '../src/format/text.js';
 import '../src/ops/ref/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const GREEDY = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/text/stories260K-greedy-bos-200.json'), 'utf8')) as {
   tokens: number[];
@@ -115,8 +114,7 @@ async function startWrangler(persist: string, token: string): Promise<{ child: C
 describe.skipIf(!HAVE_CHROMIUM)('browser: the demo writes a story on-device and at the edge', () => {
   let wrangler: ChildProcess | undefined;
   let persist = '';
-  let profile = '';
-  let context: import('playwright-core').BrowserContext | undefined;
+  let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
   let page: import('playwright-core').Page;
   const pageErrors: string[] = [];
   const figures: string[] = [];
@@ -150,22 +148,8 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: the demo writes a story on-device and 
     });
     expect(r.status, await r.text()).toBe(201);
 
-    const { chromium } = await import('playwright-core');
-    profile = mkdtempSync(join(tmpdir(), 'sparrow-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1180, height: 900 },
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-      ],
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchChromium({ viewport: { width: 1180, height: 900 } });
+    page = browser.context.pages()[0] ?? (await browser.context.newPage());
     page.on('pageerror', (e) => pageErrors.push(String(e)));
     page.on('console', (m) => {
       if (m.type() === 'error') pageErrors.push(m.text());
@@ -175,8 +159,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: the demo writes a story on-device and 
   }, 180_000);
 
   afterAll(async () => {
-    await context?.close().catch(() => undefined);
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
     if (wrangler?.pid) {
       try {
         process.kill(-wrangler.pid, 'SIGKILL');

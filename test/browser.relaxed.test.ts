@@ -6,17 +6,15 @@
 // (resnet20.static7.expected.json, kept current by test/engine.int8-relaxed.test.ts). The page is
 // served with COOP/COEP (cross-origin isolated, as the Worker serves the demo).
 // Without /usr/bin/chromium the suite skips loudly (browser.test.ts fails under CI=true).
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, HAVE_CHROMIUM, bundleBrowser, launchChromium, serveFiles } from '../scripts/chromium.mjs';
 import { RELAXED_BATCH, relaxedImages } from './helpers/relaxed_fixture.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM) process.stderr.write(`\n!! test/browser.relaxed.test.ts: ${CHROMIUM} is missing: SKIPPED\n`);
 
 const EXPECTED = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/int8/resnet20.static7.expected.json'), 'utf8')) as {
@@ -33,68 +31,42 @@ interface PageResult {
 
 describe.skipIf(!HAVE_CHROMIUM)('browser: the relaxed-SIMD build in Chromium', () => {
   let dir = '';
-  let profile = '';
-  let server: Server | undefined;
-  let context: import('playwright-core').BrowserContext | undefined;
+  let served: Awaited<ReturnType<typeof serveFiles>> | undefined;
+  let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
   let base = '';
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sparrow-relaxed-'));
-    const { build } = await import('esbuild');
-    await build({
-      absWorkingDir: ROOT,
-      entryPoints: { sparrow: join(ROOT, 'src/browser/index.ts') },
-      outdir: dir,
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      target: 'es2022',
-      logLevel: 'silent',
-    });
-    const files = new Map<string, [string, Buffer | string]>([
-      // the bundle as a module of the page (page.evaluate cannot import: vite rewrites import())
-      [
-        '/',
+    await bundleBrowser(dir);
+    served = await serveFiles(
+      new Map<string, [string, Buffer | string]>([
+        // the bundle as a module of the page (page.evaluate cannot import: vite rewrites import())
         [
-          'text/html',
-          '<!doctype html><meta charset="utf-8"><title>relaxed</title><script type="module">import * as S from "/sparrow.js"; window.S = S;</script>',
+          '/',
+          [
+            'text/html',
+            '<!doctype html><meta charset="utf-8"><title>relaxed</title><script type="module">import * as S from "/sparrow.js"; window.S = S;</script>',
+          ],
         ],
-      ],
-      ['/sparrow.js', ['text/javascript', readFileSync(join(dir, 'sparrow.js'))]],
-      ['/sparrow.wasm', ['application/wasm', readFileSync(join(ROOT, 'build/sparrow.wasm'))]],
-      ['/sparrow.relaxed.wasm', ['application/wasm', readFileSync(join(ROOT, 'build/sparrow.relaxed.wasm'))]],
-      ['/model.sparrow', ['application/octet-stream', readFileSync(join(ROOT, 'test/fixtures/int8/resnet20.static7.sparrow'))]],
-    ]);
-    server = createServer((req, res) => {
-      const f = files.get(new URL(req.url ?? '/', 'http://x').pathname);
-      if (!f) return void res.writeHead(404).end();
-      res.writeHead(200, {
-        'content-type': f[0],
-        'cross-origin-opener-policy': 'same-origin',
-        'cross-origin-embedder-policy': 'require-corp',
-      });
-      res.end(f[1]);
-    });
-    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    const { chromium } = await import('playwright-core');
-    profile = mkdtempSync(join(tmpdir(), 'sparrow-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'],
-    });
+        ['/sparrow.js', ['text/javascript', readFileSync(join(dir, 'sparrow.js'))]],
+        ['/sparrow.wasm', ['application/wasm', readFileSync(join(ROOT, 'build/sparrow.wasm'))]],
+        ['/sparrow.relaxed.wasm', ['application/wasm', readFileSync(join(ROOT, 'build/sparrow.relaxed.wasm'))]],
+        ['/model.sparrow', ['application/octet-stream', readFileSync(join(ROOT, 'test/fixtures/int8/resnet20.static7.sparrow'))]],
+      ]),
+      { isolated: true },
+    );
+    base = served.base;
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {
-    await context?.close().catch(() => undefined);
-    server?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
+    served?.server.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('7-bit ResNet-20: relaxed build (auto-detected) = plain build = Node, bit for bit; every dense conv on the relaxed kernel', async () => {
-    const page = context!.pages()[0] ?? (await context!.newPage());
+    const page = browser!.context.pages()[0] ?? (await browser!.context.newPage());
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     await page.goto(base + '/');

@@ -21,6 +21,7 @@ import { extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, HAVE_CHROMIUM, launchChromium } from '../scripts/chromium.mjs';
 import { compressOnnx } from '../src/compress/compress.js';
 import { Session } from '../src/runtime/session.js';
 import { preprocessPixels } from '../src/runtime/sparrow_model.js';
@@ -28,8 +29,6 @@ import '../src/ops/ref/index.js';
 import { bundledImages } from './helpers/bundled.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 
@@ -259,9 +258,8 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: on-device inference in Chromium', () =
   let base = '';
   let server: Server | undefined;
   let wrangler: ChildProcess | undefined;
-  let profile = '';
   let persist = '';
-  let context: import('playwright-core').BrowserContext | undefined;
+  let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
   let page: import('playwright-core').Page;
   let mode = 'static' as 'worker' | 'static';
   const files = new Map<string, Uint8Array>();
@@ -310,23 +308,8 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: on-device inference in Chromium', () =
       base = `http://127.0.0.1:${port}`;
     }
 
-    const { chromium } = await import('playwright-core');
-    profile = mkdtempSync(join(tmpdir(), 'sparrow-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1180, height: 900 },
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchChromium({ viewport: { width: 1180, height: 900 } });
+    page = browser.context.pages()[0] ?? (await browser.context.newPage());
     page.on('pageerror', (e) => pageErrors.push(String(e)));
     page.on('console', (m) => {
       if (m.type() === 'error') pageErrors.push(m.text());
@@ -336,8 +319,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: on-device inference in Chromium', () =
   }, 180_000);
 
   afterAll(async () => {
-    await context?.close().catch(() => undefined);
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
     if (wrangler?.pid) {
       try {

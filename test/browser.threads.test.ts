@@ -11,17 +11,16 @@
 //     thread, same bits;
 //   - an isolated page whose server has no threads build: one thread, same bits.
 // Without /usr/bin/chromium the suite skips loudly.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, HAVE_CHROMIUM, bundleBrowser, launchChromium, serveFiles } from '../scripts/chromium.mjs';
 import { RELAXED_BATCH, relaxedImages } from './helpers/relaxed_fixture.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM) process.stderr.write(`\n!! test/browser.threads.test.ts: ${CHROMIUM} is missing: SKIPPED\n`);
 
 const EXPECTED = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/int8/resnet20.static7.expected.json'), 'utf8')) as {
@@ -45,25 +44,14 @@ interface PageResult {
 
 describe.skipIf(!HAVE_CHROMIUM)('browser: numThreads (WASM threads) in Chromium', () => {
   let dir = '';
-  let profile = '';
   const servers: Server[] = [];
-  let context: import('playwright-core').BrowserContext | undefined;
+  let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
   /** base URLs: isolated, not isolated, isolated without the threads builds */
   const base: Record<'isolated' | 'plain' | 'nothreads', string> = { isolated: '', plain: '', nothreads: '' };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sparrow-threads-'));
-    const { build } = await import('esbuild');
-    await build({
-      absWorkingDir: ROOT,
-      entryPoints: { sparrow: join(ROOT, 'src/browser/index.ts') },
-      outdir: dir,
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      target: 'es2022',
-      logLevel: 'silent',
-    });
+    await bundleBrowser(dir);
     const files = new Map<string, [string, Buffer | string]>([
       [
         '/',
@@ -77,36 +65,20 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: numThreads (WASM threads) in Chromium'
     ]);
     for (const f of ['sparrow.wasm', 'sparrow.relaxed.wasm', 'sparrow.threads.wasm', 'sparrow.relaxed.threads.wasm'])
       files.set(`/${f}`, ['application/wasm', readFileSync(join(ROOT, 'build', f))]);
-    const serve = (isolated: boolean, threads: boolean): Promise<string> => {
-      const server = createServer((req, res) => {
-        const path = new URL(req.url ?? '/', 'http://x').pathname;
-        const f = files.get(path);
-        if (!f || (!threads && path.includes('.threads.'))) return void res.writeHead(404).end();
-        res.writeHead(200, {
-          'content-type': f[0],
-          ...(isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {}),
-        });
-        res.end(f[1]);
-      });
-      servers.push(server);
-      return new Promise((r) => server.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(server.address() as { port: number }).port}`)));
+    const serve = async (isolated: boolean, threads: boolean): Promise<string> => {
+      const s = await serveFiles(files, { isolated, refuse: (path) => !threads && path.includes('.threads.') });
+      servers.push(s.server);
+      return s.base;
     };
     base.isolated = await serve(true, true);
     base.plain = await serve(false, true);
     base.nothreads = await serve(true, false);
-    const { chromium } = await import('playwright-core');
-    profile = mkdtempSync(join(tmpdir(), 'sparrow-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'],
-    });
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {
-    await context?.close().catch(() => undefined);
+    await browser?.close();
     for (const s of servers) s.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -116,7 +88,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: numThreads (WASM threads) in Chromium'
     configs: Record<string, { numThreads: number; simd: 'plain' | 'relaxed' }>,
     batch: number,
   ): Promise<PageResult> {
-    const page = await context!.newPage();
+    const page = await browser!.context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     try {
