@@ -231,7 +231,15 @@ describe('npm start end to end (wrangler dev over HTTP)', () => {
   it('oversized uploads get 413 (Content-Length, and a streamed body counted) and change nothing', async () => {
     const before = await modelsList();
     const big = new Uint8Array(16 * 1024 * 1024 + 1);
-    const r1 = await fetch(`${base}/v1/models/mnist-8`, { method: 'PUT', body: big, headers: { authorization: `Bearer ${TOKEN}` } });
+    // a bounded wait, so a hang names its request instead of the test's timeout
+    const r1 = await fetch(`${base}/v1/models/mnist-8`, {
+      method: 'PUT',
+      body: big,
+      headers: { authorization: `Bearer ${TOKEN}` },
+      signal: AbortSignal.timeout(30_000),
+    }).catch((e: unknown) => {
+      throw new Error(`PUT with Content-Length ${big.length}: no answer (${String(e)})`);
+    });
     expect(r1.status).toBe(413);
     expect(((await r1.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
     const chunk = new Uint8Array(1024 * 1024);
@@ -242,21 +250,23 @@ describe('npm start end to end (wrangler dev over HTTP)', () => {
         else c.close();
       },
     });
-    let status = 0;
-    try {
-      const r2 = await fetch(`${base}/v1/models/mnist-8`, {
-        method: 'PUT',
-        body: stream,
-        headers: { authorization: `Bearer ${TOKEN}` },
-        duplex: 'half',
-      } as RequestInit);
-      status = r2.status;
-      expect(((await r2.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
-    } catch {
-      status = -1; // the server may close the connection before taking the rest of the body
+    // the Worker may close the connection before taking the rest of the body: the client then sees
+    // no answer, or wrangler dev's ProxyWorker answers its fixed 503 for a non-GET whose Worker
+    // connection broke. Any answer from the Worker itself must be the 413.
+    const r2 = await fetch(`${base}/v1/models/mnist-8`, {
+      method: 'PUT',
+      body: stream,
+      headers: { authorization: `Bearer ${TOKEN}` },
+      duplex: 'half',
+      signal: AbortSignal.timeout(30_000),
+    } as RequestInit).catch(() => undefined);
+    const text = r2 ? await r2.text().catch(() => undefined) : undefined;
+    if (r2 && text !== undefined && !(r2.status === 503 && text.startsWith('Your worker restarted mid-request'))) {
+      expect(r2.status, text).toBe(413);
+      // the body may be cut short with the connection (the status line came from the Worker)
+      if (text !== '') expect((JSON.parse(text) as { error: { code: string } }).error.code).toBe('payload_too_large');
     }
-    expect([413, -1]).toContain(status);
     // modelsList retries a reset or re-queued GET (see there): the transport, not the Worker's answer
     expect(await modelsList()).toBe(before);
-  }, 60_000);
+  }, 150_000);
 });
