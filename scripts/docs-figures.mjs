@@ -6,6 +6,9 @@
 //   engines      README: `sparrow bench` of ResNet-20 (.onnx) and the same model compressed with
 //                `--calib` and no other flag but its mean/std (static ranges by default):
 //                sparrow-f32, sparrow-int8, ort-web, ort-node, one process, interleaved
+//   native       README: ResNet-20/32 (../shared/data) at 70 % sparsity, static ranges: sparrow-int8,
+//                sparrow-f32 and ort-node p50 (`sparrow bench`, one process, interleaved), and the
+//                cold decode + pack of ResNet-32 (`sparrow bench --cold --samples 10`: fresh processes)
 //   codec        README: `npm run bench:codec` (coded size vs Shannon bound vs gzip/brotli, decode speed)
 //   bundle       README + docs/development.md: scripts/bundle-size.mjs --write (wrangler dry-run sizes)
 //   compression  docs/compression.md: `npm run eval:compression -- --write` (long: tens of minutes)
@@ -31,7 +34,7 @@ const CLI = join(ROOT, 'bin', 'sparrow.js');
 const RESNET = join(ROOT, 'examples/models/resnet20-cifar10.onnx');
 const CIFAR_CALIB = 'npy:examples/calib/cifar10-test-0-63.npy';
 const NORM = ['--mean', '0.485,0.456,0.406', '--std', '0.229,0.224,0.225'];
-const PARTS = ['engines', 'codec', 'bundle', 'compression', 'demo'];
+const PARTS = ['engines', 'native', 'codec', 'bundle', 'compression', 'demo'];
 const DOCS = ['README.md', 'docs/development.md', 'docs/compression.md'];
 
 const argv = process.argv.slice(2);
@@ -103,6 +106,72 @@ function engines() {
       `Sizes: ONNX ${n(b.sizes.onnx)} B, gzip-9 ${n(b.sizes.onnx_gzip)} B, brotli-11 ${n(b.sizes.onnx_brotli)} B, .sparrow ${n(b.sizes.sparrow)} B. ` +
       `Decode: sparrow ${fmt(b.decode.sparrow_MBps, 1)} MB/s, zlib inflate ${fmt(b.decode.zlib_inflate_MBps, 1)} MB/s.`;
     writeBlock('README.md', 'engines', body);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** ResNet-20/32 at 70 % against onnxruntime-node, and ResNet-32's cold decode + pack. */
+function native() {
+  const data = join(ROOT, '..', 'shared', 'data');
+  const model = (d) => join(data, 'models', `resnet${d}-cifar10.onnx`);
+  const calib = `cifar10:${join(data, 'cifar10', 'test_q75.bin')}`;
+  if (!existsSync(model(20)) || !existsSync(model(32))) {
+    log(`native: ${data} has no ResNet-20/32: skipped`);
+    return;
+  }
+  const tmp = mkdtempSync(join(tmpdir(), 'sparrow-figures-'));
+  try {
+    const runs = opt('--runs') ?? '300';
+    const rows = [];
+    let cold;
+    for (const d of [20, 32]) {
+      const sp = join(tmp, `resnet${d}.sparrow`);
+      log(`native: sparrow compress resnet${d} --calib --sparsity 0.7 ...`);
+      const c = JSON.parse(
+        run(process.execPath, [CLI, 'compress', model(d), '-o', sp, '--calib', calib, '--sparsity', '0.7', ...NORM, '--json'], 'compress'),
+      );
+      log(`native: sparrow bench resnet${d} (${runs} runs per engine, interleaved) ...`);
+      const b = JSON.parse(
+        run(
+          process.execPath,
+          [CLI, 'bench', model(d), '--compressed', sp, '--engines', 'sparrow-int8,sparrow-f32,ort-node', '--runs', runs, '--json'],
+          'bench',
+        ),
+      );
+      const p = (e) => b.engines[e]?.p50_ms;
+      rows.push([
+        `ResNet-${d}`,
+        n(c.bytes),
+        fmt(p('sparrow-int8'), 3),
+        fmt(p('sparrow-f32'), 3),
+        fmt(p('ort-node'), 3),
+        `${fmt(p('sparrow-int8') / p('ort-node'))}x`,
+      ]);
+      if (d === 32) {
+        log('native: sparrow bench resnet32 --cold --samples 10 ...');
+        cold = JSON.parse(
+          run(
+            process.execPath,
+            [CLI, 'bench', model(d), '--compressed', sp, '--engines', 'sparrow-int8', '--cold', '--samples', '10', '--json'],
+            'bench --cold',
+          ),
+        ).engines['sparrow-int8'];
+      }
+    }
+    const table = [
+      '| model | .sparrow bytes | sparrow-int8 p50 ms | sparrow-f32 p50 ms | ort-node p50 ms | int8 / ort-node |',
+      '|---|---:|---:|---:|---:|---:|',
+      ...rows.map((r) => `| ${r.join(' | ')} |`),
+    ].join('\n');
+    const body =
+      `\`sparrow compress resnetNN-cifar10.onnx --calib cifar10:test_q75.bin --sparsity 0.7 ${NORM.join(' ')}\` (static ranges), ` +
+      `then \`sparrow bench --compressed --engines sparrow-int8,sparrow-f32,ort-node --runs ${runs}\` (one process, one thread, ` +
+      `interleaved), ${today()}, \`npm run docs:figures -- --only native\`:\n\n${table}\n\n` +
+      `Cold start of the ResNet-32 file (\`--cold --samples 10\`, medians of 10 fresh processes): decode + pack of the int8 ` +
+      `weights ${fmt(cold.weights_ms)} ms, whole load ${fmt(cold.load_ms, 1)} ms, first inference ${fmt(cold.first_ms)} ms ` +
+      `(${n(Math.round(cold.load_faults))} minor page faults in the load).`;
+    writeBlock('README.md', 'native', body);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -230,7 +299,7 @@ async function main() {
   const withParts = opt('--with')?.split(',') ?? [];
   for (const p of [...(only ?? []), ...skip, ...withParts]) if (!PARTS.includes(p)) die(`unknown part '${p}' (${PARTS.join(', ')})`);
   const parts = (only ?? PARTS.filter((p) => p !== 'compression' || withParts.includes(p))).filter((p) => !skip.includes(p));
-  const fns = { engines, codec, bundle, compression, demo };
+  const fns = { engines, native, codec, bundle, compression, demo };
   for (const p of parts) await fns[p]();
   for (const f of DOCS) {
     const problems = checkFigureBlocks(readFileSync(join(ROOT, f), 'utf8'));
