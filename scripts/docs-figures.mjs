@@ -65,6 +65,16 @@ function writeBlock(file, name, body) {
 
 const fmt = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x) ? '-' : Number(x).toFixed(d));
 const n = (x) => Number(x).toLocaleString('en-US');
+/** A Markdown table: the first column left-aligned, the others right-aligned. */
+const mdTable = (head, rows) =>
+  [
+    `| ${head.join(' | ')} |`,
+    `|---|${head
+      .slice(1)
+      .map(() => '---:')
+      .join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 
 // ---------------------------------------------------------------------------------------------
 
@@ -94,11 +104,7 @@ function engines() {
       fmt(r.load_ms, 1),
       f32 && r.p50_ms ? `${(f32 / r.p50_ms).toFixed(2)}x` : '-',
     ]);
-    const table = [
-      '| engine | p50 ms | p90 ms | load ms | speed vs sparrow-f32 (p50) |',
-      '|---|---:|---:|---:|---:|',
-      ...rows.map((r) => `| ${r.join(' | ')} |`),
-    ].join('\n');
+    const table = mdTable(['engine', 'p50 ms', 'p90 ms', 'load ms', 'speed vs sparrow-f32 (p50)'], rows);
     const body =
       `\`sparrow compress resnet20-cifar10.onnx --calib ${CIFAR_CALIB} ${NORM.join(' ')}\` (${n(report.bytes)} B, ` +
       `density ${(report.nonzero / report.params).toFixed(3)}), then \`sparrow bench --compressed\`, ${b.runs} runs per engine, 1 thread, ` +
@@ -159,11 +165,10 @@ function native() {
         ).engines['sparrow-int8'];
       }
     }
-    const table = [
-      '| model | .sparrow bytes | sparrow-int8 p50 ms | sparrow-f32 p50 ms | ort-node p50 ms | int8 / ort-node |',
-      '|---|---:|---:|---:|---:|---:|',
-      ...rows.map((r) => `| ${r.join(' | ')} |`),
-    ].join('\n');
+    const table = mdTable(
+      ['model', '.sparrow bytes', 'sparrow-int8 p50 ms', 'sparrow-f32 p50 ms', 'ort-node p50 ms', 'int8 / ort-node'],
+      rows,
+    );
     const body =
       `\`sparrow compress resnetNN-cifar10.onnx --calib cifar10:test_q75.bin --sparsity 0.7 ${NORM.join(' ')}\` (static ranges), ` +
       `then \`sparrow bench --compressed --engines sparrow-int8,sparrow-f32,ort-node --runs ${runs}\` (one process, one thread, ` +
@@ -208,14 +213,7 @@ function codec() {
     fmt(c.zlib_inflate_MBps, 1),
     `${(c.decode_MBps / c.zlib_inflate_MBps).toFixed(2)}x`,
   ]);
-  const table = [
-    `| ${head.join(' | ')} |`,
-    `|---|${head
-      .slice(1)
-      .map(() => '---:')
-      .join('|')}|`,
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-  ].join('\n');
+  const table = mdTable(head, rows);
   writeBlock('README.md', 'codec', `Measured ${today()} (\`npm run docs:figures\`):\n\n${table}`);
 }
 

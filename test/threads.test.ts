@@ -63,14 +63,18 @@ const bits = (t: Tensor): number[] =>
   Array.from(new Int32Array((t.data as Float32Array).buffer, (t.data as Float32Array).byteOffset, t.data.length));
 
 /** A session on the threads build with `n` threads (its pool: w().pool). */
-async function threadedSession(n: number, o: SessionOptions): Promise<{ s: Session; w: () => SparrowWasm }> {
+async function threadedSession(
+  n: number,
+  o: SessionOptions,
+  spawn: SpawnHelper = spawnNode,
+): Promise<{ s: Session; w: () => SparrowWasm }> {
   let wasm: SparrowWasm | undefined;
   const s = await Session.fromSparrow(S7, {
     ...o,
     engine: 'sparrow-int8',
     wasmModule: threaded,
     instantiate: async (m) => {
-      wasm = await instantiateThreaded(m, n, spawnNode);
+      wasm = await instantiateThreaded(m, n, spawn);
       pools.push(wasm.pool!);
       return wasm;
     },
@@ -110,13 +114,7 @@ describe('threads: numThreads > 1 gives the one-thread bits', () => {
 
   it('a helper that never runs: the calling thread claims every call (no hang, same bits), then runs alone (starved window)', async () => {
     const idle: SpawnHelper = () => ({ postMessage: () => undefined, ready: Promise.resolve(), terminate: () => undefined });
-    let wasm: SparrowWasm | undefined;
-    const s = await Session.fromSparrow(S7, {
-      engine: 'sparrow-int8',
-      wasmModule: threaded,
-      relaxed: true,
-      instantiate: async (m) => (wasm = await instantiateThreaded(m, 2, idle)),
-    });
+    const { s, w } = await threadedSession(2, { relaxed: true }, idle);
     const one = await Session.fromSparrow(S7, { engine: 'sparrow-int8', wasmModule: plain, relaxed: true });
     const name = one.inputNames[0]!,
       out = one.outputNames[0]!;
@@ -124,7 +122,7 @@ describe('threads: numThreads > 1 gives the one-thread bits', () => {
       const x = images(1, 90 + r);
       expect(bits((await s.run({ [name]: x }))[out]!)).toEqual(bits((await one.run({ [name]: x }))[out]!));
     }
-    const st = wasm!.pool!.stats;
+    const st = w().pool!.stats;
     expect(st.helperCalls).toBe(0);
     // 19 jobs of 2 calls per run: windows of 64 jobs, the first two not checked (cold start); the
     // third finds the helper's share 0, and the 36 jobs left run alone
@@ -141,18 +139,11 @@ describe('threads: numThreads > 1 gives the one-thread bits', () => {
       release = () => h.postMessage(msg);
       return { postMessage: (m) => void (msg = m), ready: Promise.resolve(), terminate: h.terminate };
     };
-    let wasm: SparrowWasm | undefined;
-    const s = await Session.fromSparrow(S7, {
-      engine: 'sparrow-int8',
-      wasmModule: threaded,
-      relaxed: true,
-      instantiate: async (m) => (wasm = await instantiateThreaded(m, 2, late)),
-    });
-    pools.push(wasm!.pool!);
+    const { s, w } = await threadedSession(2, { relaxed: true }, late);
     const one = await Session.fromSparrow(S7, { engine: 'sparrow-int8', wasmModule: plain, relaxed: true });
     const name = one.inputNames[0]!,
       out = one.outputNames[0]!;
-    const st = wasm!.pool!.stats;
+    const st = w().pool!.stats;
     const check = async (r: number): Promise<void> => {
       const x = images(1, 200 + r);
       expect(bits((await s.run({ [name]: x }))[out]!)).toEqual(bits((await one.run({ [name]: x }))[out]!));
