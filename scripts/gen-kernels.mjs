@@ -35,11 +35,19 @@ export const OUTPUTS = [
     params: { TILES: [1, 2, 3, 4], EXPORTED: [1, 2, 4] },
   },
   {
-    // f32 depthwise conv: ROWS output rows × 8 columns of one channel, one function per column
-    // stride class (the B load differs: contiguous, stride 2 by shuffles, any stride gathered).
-    template: 'assembly/f32/gen/dwconv_3x8.ts.in',
-    output: 'assembly/f32/gen/dwconv_3x8.ts',
-    params: { ROWS: 3, STRIDES: ['1', '2', 'N'] },
+    // f32 depthwise conv: R output rows × 8 columns of one channel; 3x3 and 5x5 at stride 1 and
+    // 2 unrolled with constant offsets (SPECIAL), any other geometry through a tap table
+    template: 'assembly/f32/gen/dwconv_rx8.ts.in',
+    output: 'assembly/f32/gen/dwconv_rx8.ts',
+    params: {
+      SPECIAL: [
+        { K: 3, S: 1, R: 3 },
+        { K: 3, S: 2, R: 3 },
+        { K: 5, S: 1, R: 3 },
+        { K: 5, S: 2, R: 2 },
+      ],
+      ANY_ROWS: 3,
+    },
   },
 ];
 

@@ -9,8 +9,10 @@
 //       NCHW: the input is copied once into zero-padded planes split into strideW column phases,
 //       so the 8 output pixels of a panel read, for each k = (c, kh, kw), 8 consecutive floats
 //       at a per-k offset; the 4x8 microkernel loads B through a table of K offsets. No im2col.
-//   f32_dwconv__wasmsimd      direct kernel for Cin/groups = 1 (depthwise, any multiplier);
-//       1.2-1.5x faster than igemm there (igemm runs 1-row tiles on K = KH·KW).
+//   f32_dwconv__wasmsimd      direct kernel for Cin/groups = 1 (depthwise, any multiplier):
+//       a zero-padded, column-phase-split plane per channel, R-row × 8-column register blocks,
+//       3x3 / 5x5 at stride 1 / 2 unrolled (gen/dwconv_rx8.ts.in); faster than igemm there
+//       (igemm runs 1-row tiles on K = KH·KW).
 // (An im2col + packed-B GEMM conv, f32_conv2d_4x8, was slower than igemm on every ResNet-20
 // shape, the panel copy amortized over only M/4 row tiles, and was removed with its im2col.)
 //
@@ -27,7 +29,7 @@
 
 import { igemmRows } from './gemm';
 import { applyAct, ACT_CLAMP } from '../f32ops/unary';
-import { dwChannel } from './gen/dwconv_3x8';
+import { dwChannel, dwRows } from './gen/dwconv_rx8';
 import {
   G_C, G_H, G_W, G_M, G_KH, G_KW, G_OH, G_OW, G_PT, G_PL, G_PB, G_PR, G_SH, G_SW, G_DH, G_DW, G_GROUPS, G_ACT, G_LO, G_HI,
   gi, geomShapeOk, outSize,
@@ -66,28 +68,6 @@ function geomOk(g: usize): bool {
   const end = src + bytes;
   while (src + 16 <= end) { v128.store(dst, v128.load(src)); src += 16; dst += 16; }
   while (src < end) { store<f32>(dst, load<f32>(src)); src += 4; dst += 4; }
-}
-
-/**
- * Copies C planes (H,W) at x into zero-padded planes (Hp,Wp) at xp, the input at row pt, col pl;
- * every element of the padded planes is written.
- */
-function padPlanes(x: usize, C: usize, H: usize, W: usize, xp: usize, Hp: usize, Wp: usize, pt: usize, pl: usize): void {
-  const WB = W << 2, WpB = Wp << 2, plB = pl << 2, prB = (Wp - pl - W) << 2;
-  let src = x, dst = xp;
-  for (let c: usize = 0; c < C; c++) {
-    zeroBytes(dst, pt * WpB);
-    dst += pt * WpB;
-    for (let h: usize = 0; h < H; h++) {
-      if (plB) zeroBytes(dst, plB);
-      copyBytes(dst + plB, src, WB);
-      if (prB) zeroBytes(dst + plB + WB, prB);
-      src += WB; dst += WpB;
-    }
-    const rest = (Hp - pt - H) * WpB;
-    zeroBytes(dst, rest);
-    dst += rest;
-  }
 }
 
 // ---- shared geometry decoding -------------------------------------------------------------
@@ -199,56 +179,107 @@ export function f32_conv2d_igemm_4x8__wasmsimd(g: usize, x: usize, w: usize, bia
 
 // ---- depthwise ----------------------------------------------------------------------------
 
-// Depthwise plane: rows HP, row stride DWQ ≥ WP, wide enough that the 8 columns of the last
-// (partial) output block read only inside the plane.
-let DWQ: usize = 0;
+// Depthwise plane (one input channel, zero-padded): DHQ rows of RL floats; a row holds its SW
+// column phases of DWS floats each (phase q: padded columns q, q + SW, q + 2·SW, ...; stride 1:
+// one phase, the plain padded row), so output columns ow..ow+7 of a tap in kernel column j read 8
+// consecutive floats of phase (j·DW) % SW at ow + ⌊j·DW / SW⌋. DWS covers the last 8-column
+// block of every tap, DHQ the last R-row block (rows past the input are zero).
+let DWS: usize = 0, DRL: usize = 0, DHQ: usize = 0;
 
-function dwPlaneWidth(): usize {
+function dwPlaneGeom(): void {
+  const rows = dwRows(KH, KW, SH, SW, DH, DW);
   const ow8 = (OW + 7) & ~(<usize>7);
-  const need = (ow8 - 1) * SW + (KW - 1) * DW + 1;
-  return need > WP ? need : WP;
+  const needW = ow8 + (KW - 1) * DW / SW, phW = (WP + SW - 1) / SW;
+  DWS = ((needW > phW ? needW : phW) + 3) & ~(<usize>3);
+  DRL = SW * DWS;
+  const ohR = (OH + rows - 1) / rows * rows;
+  const needH = (ohR - 1) * SH + (KH - 1) * DH + 1;
+  DHQ = needH > HP ? needH : HP;
 }
 
-/** Scratch bytes f32_dwconv__wasmsimd needs (one padded plane + KH·KW offsets); -5 on bad geometry or C/groups ≠ 1. */
+/** Bytes of the depthwise plane, the tap table and the phase-split row buffer. */
+@inline function dwWork(): usize {
+  return align16(DHQ * DRL << 2) + align16(KH * KW << 2) + align16(DRL << 2);
+}
+
+/** Scratch bytes f32_dwconv__wasmsimd needs (one padded plane, KH·KW offsets, one row); -5 on bad geometry or C/groups ≠ 1. */
 export function f32_dwconv_work_bytes(g: usize): i32 {
   if (!geomOk(g) || gi(g, G_C) != gi(g, G_GROUPS)) return E_ARG;
   loadGeom(g);
-  return <i32>(align16(HP * dwPlaneWidth() << 2) + align16(KH * KW << 2));
+  dwPlaneGeom();
+  if (<u64>DHQ * <u64>DRL >= (1 << 28)) return E_ARG;
+  return <i32>dwWork();
+}
+
+/**
+ * Copies input plane x (H,W) into the rows PT..PT+H-1 of the phase-split plane (columns PL..);
+ * every other float of the plane keeps the zero it was given. tmp: a zeroed row of DRL floats
+ * (strides ≥ 2: the padded row is built there, then split into phases).
+ */
+function dwFill(x: usize, plane: usize, tmp: usize): void {
+  const WB = W << 2, plB = PL << 2, RLB = DRL << 2;
+  let src = x, d = plane + PT * RLB;
+  if (SW == 1) {
+    for (let h: usize = 0; h < H; h++) { copyBytes(d + plB, src, WB); src += WB; d += RLB; }
+    return;
+  }
+  const WSB = DWS << 2;
+  for (let h: usize = 0; h < H; h++) {
+    copyBytes(tmp + plB, src, WB);
+    if (SW == 2) {
+      // 8 padded columns → 4 of phase 0 (even) and 4 of phase 1 (odd); DWS % 4 == 0
+      for (let m: usize = 0; m < WSB; m += 16) {
+        const v0 = v128.load(tmp + (m << 1)), v1 = v128.load(tmp + (m << 1), 16);
+        v128.store(d + m, v128.shuffle<f32>(v0, v1, 0, 2, 4, 6));
+        v128.store(d + WSB + m, v128.shuffle<f32>(v0, v1, 1, 3, 5, 7));
+      }
+    } else {
+      for (let col: usize = 0; col < DRL; col++) store<f32>(d + ((col % SW * DWS + col / SW) << 2), load<f32>(tmp + (col << 2)));
+    }
+    src += WB; d += RLB;
+  }
 }
 
 /**
  * Depthwise conv (Cin/groups = 1; Cout = groups·multiplier): output channel o reads input channel
- * o / multiplier. Each input plane is copied once into a zero-padded plane in work; outputs are
- * computed in blocks of 3 rows × 8 columns (6 f32x4 accumulators: enough independent add chains
- * to hide the add latency; 8 spill on V8's 16 xmm registers), one broadcast weight per (kh, kw)
- * feeding all 6, the window walked through a table of KH·KW plane offsets. Rows past OH in the
- * last block are computed again as the last row (aliased); columns past OW are not stored.
- * The per-channel microkernels (dwChannel: one per column stride class) are generated from
- * gen/dwconv_3x8.ts.in by scripts/gen-kernels.mjs.
+ * o / multiplier. Each input plane is copied once into the zero-padded, phase-split plane in work
+ * (zeroed once per call: only the interior is rewritten per channel), so every tap reads 4
+ * output columns as one v128.load whatever the stride. Outputs are computed in blocks of R rows ×
+ * 8 columns (2·R f32x4 accumulators), one broadcast weight per tap and row: 3x3 and 5x5 at stride
+ * 1 and 2 by kernels with the taps unrolled at constant offsets, each input quad loaded once per
+ * block; any other geometry through a table of KH·KW plane offsets. Every output sums bias + taps
+ * in (kh, kw) order in float32. The clamp (Relu, Clip) is applied to the accumulators, other
+ * activations over each band of R output rows right after it is stored (in L1). The
+ * microkernels (dwChannel) are generated from gen/dwconv_rx8.ts.in by scripts/gen-kernels.mjs.
  */
 export function f32_dwconv__wasmsimd(g: usize, x: usize, w: usize, bias: usize, y: usize, work: usize): i32 {
   if (!geomOk(g) || gi(g, G_C) != gi(g, G_GROUPS)) return E_ARG;
   loadGeom(g);
-  DWQ = dwPlaneWidth();
+  dwPlaneGeom();
+  if (<u64>DHQ * <u64>DRL >= (1 << 28)) return E_ARG;
   const act = gi(g, G_ACT), clamp = act == ACT_CLAMP;
   const lo = load<f32>(g + (<usize>G_LO << 2)), hi = load<f32>(g + (<usize>G_HI << 2));
   const vmin = f32x4.splat(lo), vmax = f32x4.splat(hi);
   const mult = M / C, KK = KH * KW;
-  const Q = DWQ, sw = SW, oH = OH, oW = OW, inRowB = SH * Q << 2;
-  const koff = work + align16(HP * Q << 2);
+  const rowB = DRL << 2, phB = DWS << 2;
+  const planeB = align16(DHQ * DRL << 2);
+  const koff = work + planeB, tmp = koff + align16(KK << 2);
+  zeroBytes(work, planeB);
+  if (SW > 1) zeroBytes(tmp, DRL << 2);
   let kp = koff;
   for (let i: usize = 0; i < KH; i++) for (let j: usize = 0; j < KW; j++) {
-    store<i32>(kp, <i32>((i * DH * Q + j * DW) << 2));
+    const col = j * DW;
+    store<i32>(kp, <i32>((i * DH * DRL + col % SW * DWS + col / SW) << 2));
     kp += 4;
   }
+  const oH = OH, oW = OW, kh = KH, kw = KW, sh = SH, sw = SW, dh = DH, dw = DW;
   for (let c: usize = 0; c < C; c++) {
-    padPlanes(x + (c * H * W << 2), 1, H, W, work, HP, Q, PT, PL);
+    dwFill(x + (c * H * W << 2), work, tmp);
     for (let mo: usize = 0; mo < mult; mo++) {
       const o = c * mult + mo;
       const wk = w + (o * KK << 2), outPlane = y + (o * oH * oW << 2);
       const bv = bias ? v128.load32_splat(bias + (o << 2)) : f32x4.splat(0);
-      dwChannel(work, koff, KK, wk, bv, outPlane, oH, oW, inRowB, sw, clamp, vmin, vmax);
-      if (act > ACT_CLAMP) applyAct(act, outPlane, oH * oW, lo, hi);
+      dwChannel(work, koff, KK, wk, bv, outPlane, oH, oW, kh, kw, sh, sw, dh, dw, rowB, phB, clamp, vmin, vmax, act, lo, hi);
     }
   }
   return 0;

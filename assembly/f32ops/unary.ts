@@ -91,16 +91,20 @@ export function f32_pow_scalar__wasmsimd(x: usize, y: usize, n: usize, e: f32): 
 export const ACT_NONE: i32 = 0, ACT_CLAMP: i32 = 1, ACT_SIGMOID: i32 = 2, ACT_SILU: i32 = 3, ACT_HARDSWISH: i32 = 4;
 export const ACT_HARDSIGMOID: i32 = 5, ACT_TANH: i32 = 6, ACT_GELU: i32 = 7, ACT_GELU_TANH: i32 = 8;
 
-/** The post activation `act` (≥ 2) over n floats at y, in place. */
+/**
+ * The post activation `act` (≥ 2) over n floats at y, in place: a call of the standalone kernel
+ * (each its own small WASM function: with the seven loops inlined into one function, V8 ran the
+ * SiLU loop ~1.45x slower than f32_silu__wasmsimd itself, measured on 401k floats).
+ */
 export function applyAct(act: i32, y: usize, n: usize, a: f32, b: f32): void {
   switch (act) {
-    case ACT_SIGMOID: map(SIGMOID, y, y, n, 0, 0); break;
-    case ACT_SILU: map(SILU, y, y, n, 0, 0); break;
-    case ACT_HARDSWISH: map(HSWISH, y, y, n, 0, 0); break;
-    case ACT_HARDSIGMOID: map(HSIG, y, y, n, a, b); break;
-    case ACT_TANH: map(TANH, y, y, n, 0, 0); break;
-    case ACT_GELU: map(GELU, y, y, n, 0, 0); break;
-    case ACT_GELU_TANH: map(GELU_TANH, y, y, n, 0, 0); break;
+    case ACT_SIGMOID: f32_sigmoid__wasmsimd(y, y, n); break;
+    case ACT_SILU: f32_silu__wasmsimd(y, y, n); break;
+    case ACT_HARDSWISH: f32_hardswish__wasmsimd(y, y, n); break;
+    case ACT_HARDSIGMOID: f32_hardsigmoid__wasmsimd(y, y, n, a, b); break;
+    case ACT_TANH: f32_tanh__wasmsimd(y, y, n); break;
+    case ACT_GELU: f32_gelu__wasmsimd(y, y, n, 0); break;
+    case ACT_GELU_TANH: f32_gelu__wasmsimd(y, y, n, 1); break;
     default: break;
   }
 }

@@ -188,6 +188,62 @@ export function conv2dRef(
   return { data: y, dims: [B, M, OH, OW] };
 }
 
+/**
+ * Depthwise conv (groups = C, output channel m reads input channel ⌊m / multiplier⌋) exactly as
+ * f32_dwconv__wasmsimd computes it, bit for bit: each output is a float32 sum that starts at the
+ * bias (+0 without one) and adds round(x·w) over the taps in (kh, kw) order, a tap in the padding
+ * adding round(0·w); then the clamp as the kernel's pmin(pmax(acc, lo), hi) (NaN kept), or
+ * `post` for any other activation (pass the kernel's float32 function, e.g. actF32Ref).
+ * x (C, H, W), w (M, 1, KH, KW) → y (M, OH, OW).
+ */
+export function dwconv2dF32Ref(
+  x: Float32Array,
+  xDims: readonly number[],
+  w: Float32Array,
+  wDims: readonly number[],
+  bias: Float32Array | undefined,
+  attrs: Conv2dAttrs,
+  act: Act = 'none',
+  post?: (v: number) => number,
+): { data: Float32Array; dims: number[] } {
+  const f = Math.fround;
+  const [C, H, W] = xDims.slice(-3) as [number, number, number];
+  const [M, Cg, KH, KW] = wDims as [number, number, number, number];
+  if (Cg !== 1 || attrs.groups !== C || M % C !== 0)
+    throw new Error(`dwconv2dF32Ref: not depthwise (${C} channels, weight ${wDims.join('x')}, groups ${attrs.groups})`);
+  const [pt, pl, pb, pr] = attrs.pads;
+  const [sh, sw] = attrs.strides;
+  const [dh, dw] = attrs.dilations;
+  const OH = convOutSize(H, KH, pt, pb, sh, dh),
+    OW = convOutSize(W, KW, pl, pr, sw, dw);
+  const [code, lo, hi] = actCode(act);
+  const mult = M / C;
+  const y = new Float32Array(M * OH * OW);
+  for (let m = 0; m < M; m++) {
+    const c = Math.floor(m / mult);
+    for (let oh = 0; oh < OH; oh++)
+      for (let ow = 0; ow < OW; ow++) {
+        let s = bias ? bias[m]! : 0;
+        for (let i = 0; i < KH; i++)
+          for (let j = 0; j < KW; j++) {
+            const ih = oh * sh - pt + i * dh,
+              iw = ow * sw - pl + j * dw;
+            const xv = ih >= 0 && ih < H && iw >= 0 && iw < W ? x[(c * H + ih) * W + iw]! : 0;
+            s = f(s + f(xv * w[(m * KH + i) * KW + j]!));
+          }
+        if (code === ACT_CODE.clamp) {
+          s = s < lo ? lo : s; // pmax(acc, lo)
+          s = hi < s ? hi : s; // pmin(·, hi)
+        } else if (code !== ACT_CODE.none) {
+          if (!post) throw new Error('dwconv2dF32Ref: pass the float32 function of a non-clamp activation as post');
+          s = post(s);
+        }
+        y[(m * OH + oh) * OW + ow] = s;
+      }
+  }
+  return { data: y, dims: [1, M, OH, OW] };
+}
+
 // ---- ConvTranspose (assembly/f32/deconv.ts) ---------------------------------------------------
 
 /**
