@@ -3,7 +3,7 @@
 // reference is src/ops/ref/elementwise.ts. x (n), y (n) float32; y = x (in place) is allowed.
 // NaN stays NaN everywhere (Relu and Clip included, as the reference).
 
-import { erf4, exp4, loadN, sigmoid4, storeN, tanh4 } from './vec';
+import { erf4, exp4, loadN, sigmoid4, silu4, storeN, tanh4 } from './vec';
 
 const RELU: i32 = 0, LEAKY: i32 = 1, CLIP: i32 = 2, SIGMOID: i32 = 3, TANH: i32 = 4, HSIG: i32 = 5, HSWISH: i32 = 6;
 const EXP: i32 = 7, SQRT: i32 = 8, ERF: i32 = 9, GELU: i32 = 10, GELU_TANH: i32 = 11, SQUARE: i32 = 12, CUBE: i32 = 13;
@@ -14,7 +14,7 @@ const RECIP: i32 = 14, POW_HALF: i32 = 15, SILU: i32 = 16;
   if (op == LEAKY) return v128.bitselect(x, f32x4.mul(x, p0), f32x4.ge(x, f32x4.splat(0)));
   if (op == CLIP) return f32x4.min(f32x4.max(x, p0), p1);
   if (op == SIGMOID) return sigmoid4(x);
-  if (op == SILU) return f32x4.mul(x, sigmoid4(x)); // as Sigmoid then Mul, bit for bit
+  if (op == SILU) return silu4(x);
   if (op == TANH) return tanh4(x);
   if (op == HSIG) return f32x4.max(f32x4.splat(0), f32x4.min(f32x4.splat(1), f32x4.add(f32x4.mul(x, p0), p1)));
   if (op == HSWISH) {

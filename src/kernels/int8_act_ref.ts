@@ -33,7 +33,7 @@ function toBits(x: number): number {
   return ibits[0]!;
 }
 
-// constants of assembly/f32ops/vec.ts sigmoid4, as float32
+// constants of assembly/f32ops/vec.ts sigmoid4 (and silu4), as float32
 const MAGIC = f(12583039.0);
 const LOG2E_NEG = f(-1.4426950216293335);
 const LN2_HI = f(0.693145751953125);
@@ -68,6 +68,31 @@ export function sigmoidF32Ref(x: number): number {
   return toBits(x) < 0 ? r : f(1 - r);
 }
 
+/**
+ * silu4 of assembly/f32ops/vec.ts for one lane: x / (1 + e^-x), e^-x by sigmoid4's reduction and
+ * polynomial on x clamped to [-88, 80] (pmin/pmax: NaN kept), the denominator +Inf below -88.
+ */
+export function siluF32Ref(x: number): number {
+  x = f(x);
+  let xc = f(80) < x ? f(80) : x; // pmin(x, 80)
+  xc = xc < -88 ? -88 : xc; // pmax(·, -88)
+  let n = f(f(xc * LOG2E_NEG) + MAGIC);
+  const s = fromBits(toBits(n) << 23);
+  n = f(n - MAGIC);
+  let t = f(f(n * LN2_HI) + xc);
+  t = f(f(n * LN2_LO) + t);
+  let p = f(f(t * C5) + C4);
+  p = f(f(t * p) + C3);
+  p = f(f(t * p) + C2);
+  p = f(f(t * p) + C1);
+  t = f(t * s);
+  const e = f(f(t * p) + s);
+  let den = f(e + 1);
+  const inf = x < -88 ? Infinity : 0; // and(lt(x, -88), +Inf)
+  den = den < inf ? inf : den; // pmax(den, ·)
+  return f(x / den);
+}
+
 /** One output value v (float32, after the clamp) through fused activation a, as actV computes it. */
 export function actF32Ref(v: number, a: Int8FusedAct): number {
   v = f(v);
@@ -75,7 +100,7 @@ export function actF32Ref(v: number, a: Int8FusedAct): number {
     case ACT_CODE.sigmoid:
       return sigmoidF32Ref(v);
     case ACT_CODE.silu:
-      return f(v * sigmoidF32Ref(v));
+      return siluF32Ref(v);
     case ACT_CODE.hardswish: {
       const t = f(f(v / 6) + 0.5);
       return f(v * Math.max(0, Math.min(1, t)));
