@@ -41,9 +41,9 @@ export const OUTPUTS = [
     output: 'assembly/f32/gen/dwconv_rx8.ts',
     params: {
       SPECIAL: [
-        { K: 3, S: 1, R: 3 },
+        { K: 3, S: 1, R: 4 },
         { K: 3, S: 2, R: 3 },
-        { K: 5, S: 1, R: 3 },
+        { K: 5, S: 1, R: 4 },
         { K: 5, S: 2, R: 2 },
       ],
       ANY_ROWS: 3,

@@ -213,8 +213,9 @@ export function f32_dwconv_work_bytes(g: usize): i32 {
 
 /**
  * Copies input plane x (H,W) into the rows PT..PT+H-1 of the phase-split plane (columns PL..);
- * every other float of the plane keeps the zero it was given. tmp: a zeroed row of DRL floats
- * (strides ≥ 2: the padded row is built there, then split into phases).
+ * every other float of the plane keeps the zero it was given. Stride 2 splits each row into its
+ * two phases straight from x; tmp (strides ≥ 3): a zeroed row of DRL floats where the padded row
+ * is built, then scattered into the phases.
  */
 function dwFill(x: usize, plane: usize, tmp: usize): void {
   const WB = W << 2, plB = PL << 2, RLB = DRL << 2;
@@ -224,18 +225,28 @@ function dwFill(x: usize, plane: usize, tmp: usize): void {
     return;
   }
   const WSB = DWS << 2;
-  for (let h: usize = 0; h < H; h++) {
-    copyBytes(tmp + plB, src, WB);
-    if (SW == 2) {
-      // 8 padded columns → 4 of phase 0 (even) and 4 of phase 1 (odd); DWS % 4 == 0
-      for (let m: usize = 0; m < WSB; m += 16) {
-        const v0 = v128.load(tmp + (m << 1)), v1 = v128.load(tmp + (m << 1), 16);
-        v128.store(d + m, v128.shuffle<f32>(v0, v1, 0, 2, 4, 6));
-        v128.store(d + WSB + m, v128.shuffle<f32>(v0, v1, 1, 3, 5, 7));
+  if (SW == 2) {
+    // input column i is padded column PL + i: even i go to phase PL & 1 at (PL >> 1) + i/2, odd i
+    // to the other phase at ((PL + 1) >> 1) + (i - 1)/2; 8 columns → 4 + 4 by two shuffles
+    const pe = PL & 1;
+    const ev = d + pe * WSB + ((PL >> 1) << 2), od = d + (1 - pe) * WSB + (((PL + 1) >> 1) << 2);
+    for (let h: usize = 0; h < H; h++) {
+      const rowOff = h * RLB;
+      let i: usize = 0;
+      for (; i + 8 <= W; i += 8) {
+        const v0 = v128.load(src + (i << 2)), v1 = v128.load(src + (i << 2), 16);
+        v128.store(ev + rowOff + (i << 1), v128.shuffle<f32>(v0, v1, 0, 2, 4, 6));
+        v128.store(od + rowOff + (i << 1), v128.shuffle<f32>(v0, v1, 1, 3, 5, 7));
       }
-    } else {
-      for (let col: usize = 0; col < DRL; col++) store<f32>(d + ((col % SW * DWS + col / SW) << 2), load<f32>(tmp + (col << 2)));
+      for (; i < W; i++) store<f32>((i & 1 ? od : ev) + rowOff + ((i >> 1) << 2), load<f32>(src + (i << 2)));
+      src += WB;
     }
+    return;
+  }
+  for (let h: usize = 0; h < H; h++) {
+    // any other stride: the padded row built in tmp, then scattered into the phases
+    copyBytes(tmp + plB, src, WB);
+    for (let col: usize = 0; col < DRL; col++) store<f32>(d + ((col % SW * DWS + col / SW) << 2), load<f32>(tmp + (col << 2)));
     src += WB; d += RLB;
   }
 }
@@ -265,7 +276,7 @@ export function f32_dwconv__wasmsimd(g: usize, x: usize, w: usize, bias: usize, 
   const planeB = align16(DHQ * DRL << 2);
   const koff = work + planeB, tmp = koff + align16(KK << 2);
   zeroBytes(work, planeB);
-  if (SW > 1) zeroBytes(tmp, DRL << 2);
+  if (SW > 2) zeroBytes(tmp, DRL << 2);
   let kp = koff;
   for (let i: usize = 0; i < KH; i++) for (let j: usize = 0; j < KW; j++) {
     const col = j * DW;
