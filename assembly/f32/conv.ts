@@ -164,13 +164,19 @@ export function f32_conv2d_igemm_4x8__wasmsimd(g: usize, x: usize, w: usize, bia
     kp += 4;
   }
   const KB = K << 2, NB = N << 2, rowB = SH * RL << 2;
+  // 1x1, stride 1, no padding: the copied planes are X (K, OH·OW) itself, so one call covers
+  // every output pixel (panels run across row ends; the last reads the slack): A's 4-row tile is
+  // loaded once per group, not once per output row, and only the last of the N/8 panels is
+  // partial (a 7x7 plane: 7 panels for 49 pixels, not 7 one-panel calls with 7 of 8 columns)
+  const flat = KH == 1 && KW == 1 && SH == 1 && SW == 1 && HP == H && WP == W;
+  const rows: usize = flat ? 1 : OH, cols: usize = flat ? N : OW;
   for (let grp: usize = 0; grp < GROUPS; grp++) {
     let xb = work + (grp * Cg * HP * RL << 2);
     const ag = w + grp * Mg * KB;
     let yr = y + grp * Mg * NB;
     const bg = bias ? bias + (grp * Mg << 2) : 0;
-    for (let oh: usize = 0; oh < OH; oh++) {
-      igemmRows(Mg, OW, K, ag, KB, koff, xb, yr, NB, bg, bias ? 1 : 0, act, lo, hi);
+    for (let oh: usize = 0; oh < rows; oh++) {
+      igemmRows(Mg, cols, K, ag, KB, koff, xb, yr, NB, bg, bias ? 1 : 0, act, lo, hi);
       xb += rowB; yr += OW << 2;
     }
   }
