@@ -448,7 +448,7 @@ function buildProgram(out: (s: string) => void): Command {
         '(distillation from the original network: its logits and block outputs; random crops and flips; Adam, cosine ' +
         'learning rate), then quantize as usual. Use --calib-n 1000 or more',
     )
-    .option('--finetune-lr <lr>', 'with --finetune: the peak learning rate (default 0.001)')
+    .option('--finetune-lr <lr>', 'with --finetune: the peak learning rate (default 0.0005)')
     .option(
       '--sparsity-pattern <p>',
       "unstructured (default) | pairs: pairs prunes aligned 1x2 blocks along each output channel's input patch " +

@@ -26,7 +26,7 @@ export interface FinetuneOptions {
   epochs: number;
   /** images per step (default 32) */
   batchSize?: number;
-  /** peak learning rate (default: 1e-3 for adam, 0.01 for sgd) */
+  /** peak learning rate (default: 5e-4 for adam, 0.01 for sgd) */
   lr?: number;
   /** 'adam' (default) or 'sgd' (momentum 0.9, Nesterov off) */
   optimizer?: 'adam' | 'sgd';
@@ -154,7 +154,7 @@ export async function finetune(
   if (teacher.outputs[0] !== logits) throw new SparrowError('invalid_argument', 'fine-tuning: student and teacher must share the first output');
   const bs = opts.batchSize ?? 32;
   const optimizer = opts.optimizer ?? 'adam';
-  const lr0 = opts.lr ?? (optimizer === 'adam' ? 1e-3 : 0.01);
+  const lr0 = opts.lr ?? (optimizer === 'adam' ? 5e-4 : 0.01);
   const T = opts.temperature ?? 2;
   const beta = opts.featureWeight ?? 1;
   const pad = opts.pad ?? 4,
