@@ -288,7 +288,14 @@ describe('finetune: distillation', () => {
     };
     expect(featureValues(student, teacher)).toEqual(['z1', 'z2']);
     const before = dist(student);
-    const { graph, report } = await finetune(student, teacher, train, { epochs: 12, batchSize: 16, lr: 1e-2, keepZeros: true, wasm, pad: 1 });
+    const { graph, report } = await finetune(student, teacher, train, {
+      epochs: 12,
+      batchSize: 16,
+      lr: 1e-2,
+      keepZeros: true,
+      wasm,
+      pad: 1,
+    });
     const after = dist(graph);
     expect(report.loss.length).toBe(12);
     expect(report.loss[11]!).toBeLessThan(report.loss[0]!);

@@ -577,7 +577,17 @@ function buildProgram(out: (s: string) => void): Command {
           std = parseList(o.std, '--std');
         const given = (k: string): boolean => cmd.getOptionValueSource(k) !== undefined && cmd.getOptionValueSource(k) !== 'default';
         if (o.float) {
-          const clash = ['sparsity', 'prune', 'scope', 'finetune', 'sparsityPattern', 'calib', 'weightBits', 'targetSize', 'activations'].filter(given);
+          const clash = [
+            'sparsity',
+            'prune',
+            'scope',
+            'finetune',
+            'sparsityPattern',
+            'calib',
+            'weightBits',
+            'targetSize',
+            'activations',
+          ].filter(given);
           if (clash.length > 0)
             throw new SparrowError(
               'invalid_argument',
@@ -737,7 +747,8 @@ function buildProgram(out: (s: string) => void): Command {
             wasm: await loadWasmNode(),
             ...(calib ? { calib } : {}),
             preprocessing: pre,
-            onFinetune: (e, n, loss) => process.stderr.write(`sparrow: fine-tuning epoch ${e}/${n}: distillation loss ${loss.toFixed(4)}\n`),
+            onFinetune: (e, n, loss) =>
+              process.stderr.write(`sparrow: fine-tuning epoch ${e}/${n}: distillation loss ${loss.toFixed(4)}\n`),
             onProgress: (done, total, layer) => {
               if (!bar) return;
               if (!started) {

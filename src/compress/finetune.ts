@@ -146,12 +146,14 @@ export async function finetune(
   opts: FinetuneOptions,
 ): Promise<{ graph: Graph; report: FinetuneReport }> {
   const epochs = opts.epochs;
-  if (!Number.isInteger(epochs) || epochs < 1) throw new SparrowError('invalid_argument', `fine-tuning epochs must be a positive integer, got ${String(epochs)}`);
+  if (!Number.isInteger(epochs) || epochs < 1)
+    throw new SparrowError('invalid_argument', `fine-tuning epochs must be a positive integer, got ${String(epochs)}`);
   if (student.inputs.length !== 1 || teacher.inputs.length !== 1 || student.inputs[0] !== teacher.inputs[0])
     throw new SparrowError('invalid_argument', 'fine-tuning needs one image input, the same in student and teacher');
   const input = student.inputs[0]!,
     logits = student.outputs[0]!;
-  if (teacher.outputs[0] !== logits) throw new SparrowError('invalid_argument', 'fine-tuning: student and teacher must share the first output');
+  if (teacher.outputs[0] !== logits)
+    throw new SparrowError('invalid_argument', 'fine-tuning: student and teacher must share the first output');
   const bs = opts.batchSize ?? 32;
   const optimizer = opts.optimizer ?? 'adam';
   const lr0 = opts.lr ?? (optimizer === 'adam' ? 5e-4 : 0.01);
@@ -161,14 +163,17 @@ export async function finetune(
     flip = opts.flip ?? true;
   const mom = opts.momentum ?? 0.9;
   const wd = opts.weightDecay ?? 0;
-  if (!(bs >= 1 && Number.isInteger(bs))) throw new SparrowError('invalid_argument', `fine-tuning batch size must be a positive integer, got ${bs}`);
-  if (!(lr0 > 0) || !(T > 0) || !(beta >= 0)) throw new SparrowError('invalid_argument', 'fine-tuning: lr and temperature must be > 0, featureWeight ≥ 0');
+  if (!(bs >= 1 && Number.isInteger(bs)))
+    throw new SparrowError('invalid_argument', `fine-tuning batch size must be a positive integer, got ${bs}`);
+  if (!(lr0 > 0) || !(T > 0) || !(beta >= 0))
+    throw new SparrowError('invalid_argument', 'fine-tuning: lr and temperature must be > 0, featureWeight ≥ 0');
 
   // single images, (C, H, W) each
   const images: Float32Array[] = [];
   let imgDims: number[] | undefined;
   for (const b of batches) {
-    if (b.dtype !== 'float32' || b.dims.length !== 4) throw new SparrowError('invalid_argument', `fine-tuning needs NCHW float32 images, got ${b.dtype} [${b.dims.join(',')}]`);
+    if (b.dtype !== 'float32' || b.dims.length !== 4)
+      throw new SparrowError('invalid_argument', `fine-tuning needs NCHW float32 images, got ${b.dtype} [${b.dims.join(',')}]`);
     const per = elementCount(b.dims.slice(1));
     imgDims ??= b.dims.slice(1);
     for (let i = 0; i < b.dims[0]!; i++) images.push((b.data as Float32Array).slice(i * per, (i + 1) * per));
@@ -268,6 +273,16 @@ export async function finetune(
   }
   return {
     graph: g,
-    report: { epochs, steps: total, images: images.length, optimizer, lr: lr0, temperature: T, featureWeight: beta, features: feats.length, loss: losses },
+    report: {
+      epochs,
+      steps: total,
+      images: images.length,
+      optimizer,
+      lr: lr0,
+      temperature: T,
+      featureWeight: beta,
+      features: feats.length,
+      loss: losses,
+    },
   };
 }

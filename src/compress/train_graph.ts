@@ -110,7 +110,10 @@ export class GraphTrainer {
     }
     for (const n of graph.nodes) {
       if (n.domain !== '' || !SUPPORTED.has(n.op))
-        throw new SparrowError('unsupported_op', `fine-tuning has no gradient for ${n.domain ? n.domain + '.' : ''}${n.op} (node '${n.name}')`);
+        throw new SparrowError(
+          'unsupported_op',
+          `fine-tuning has no gradient for ${n.domain ? n.domain + '.' : ''}${n.op} (node '${n.name}')`,
+        );
       if (n.op === 'Conv' && (n.attrs['group'] ?? 1) !== 1)
         throw new SparrowError('unsupported_op', `fine-tuning: grouped Conv '${n.name}' has no gradient here`);
       if (n.op === 'Gemm' && n.attrs['transA'] === 1)
@@ -136,7 +139,13 @@ export class GraphTrainer {
     const key = `${n.name}|${X.dims.slice(2).join(',')}`;
     let g = this.#conv.get(key);
     if (!g) {
-      const win = readWindowAttrs('Conv', new AttrReader('Conv', n.attrs, { opset: n.opset, node: n.name }), X.dims.length - 2, W.dims.slice(2), false);
+      const win = readWindowAttrs(
+        'Conv',
+        new AttrReader('Conv', n.attrs, { opset: n.opset, node: n.name }),
+        X.dims.length - 2,
+        W.dims.slice(2),
+        false,
+      );
       const t = convTapOffsets(X.dims.slice(2), win);
       const offT = new Int32Array(t.P * t.KK);
       for (let kp = 0; kp < t.KK; kp++) for (let p = 0; p < t.P; p++) offT[p * t.KK + kp] = t.offsetOf[kp * t.P + p]!;
@@ -169,7 +178,8 @@ export class GraphTrainer {
     const N = X.dims[0]!,
       C = X.dims[1]!,
       M = W.dims[0]!;
-    if (W.dims[1] !== C) throw new SparrowError('invalid_argument', `fine-tuning: Conv '${n.name}' has ${C} input channels, W ${W.dims.join('x')}`);
+    if (W.dims[1] !== C)
+      throw new SparrowError('invalid_argument', `fine-tuning: Conv '${n.name}' has ${C} input channels, W ${W.dims.join('x')}`);
     const { P, KK, offT } = geo;
     const K = C * KK,
       inSize = elementCount(X.dims.slice(2));
@@ -385,7 +395,12 @@ export class GraphTrainer {
     add(xName, dx);
   }
 
-  #gemmBackward(n: Node, inputs: ReadonlyArray<Tensor | undefined>, dY: Float32Array, add: (name: string | undefined, g: Float32Array) => void): void {
+  #gemmBackward(
+    n: Node,
+    inputs: ReadonlyArray<Tensor | undefined>,
+    dY: Float32Array,
+    add: (name: string | undefined, g: Float32Array) => void,
+  ): void {
     const [A, B] = inputs as [Tensor, Tensor];
     const { rows, K, Nout, transB, alpha, beta } = this.#gemmShape(n, A, B);
     const a = A.data as Float32Array,
@@ -397,7 +412,9 @@ export class GraphTrainer {
     const bName = n.inputs[1]!;
     if (this.params.has(bName) || !this.graph.values.get(bName)?.const) {
       // transB: B (Nout, K): dB = α dYᵀ A; else B (K, Nout): dB = α Aᵀ dY
-      const dB = transB ? this.gemm(Nout, K, rows, transpose(dY, rows, Nout), a, false) : this.gemm(K, Nout, rows, transpose(a, rows, K), dY, false);
+      const dB = transB
+        ? this.gemm(Nout, K, rows, transpose(dY, rows, Nout), a, false)
+        : this.gemm(K, Nout, rows, transpose(a, rows, K), dY, false);
       add(bName, scale(dB, alpha));
     }
     const cName = n.op === 'Gemm' ? n.inputs[2] : undefined;
