@@ -10,7 +10,8 @@
 //   Gemm (transA 0, alpha, beta, B constant or not, C a constant bias) and MatMul (B constant 2-D):
 //     Y = α A op(B) + β C; dA = α dY op(B)ᵀ, dB = α Aᵀ dY (transB: α dYᵀ A), dC = β Σ dY.
 //   Relu (dX = dY where Y > 0), Add / Sub (same shapes; a constant side gets no gradient),
-//   AveragePool (no ceil mode; dX += dY / count per valid tap), GlobalAveragePool.
+//   AveragePool (no ceil mode; dX += dY / count per valid tap), GlobalAveragePool, MaxPool (no
+//   ceil mode, no Indices output; dY to the window's first maximum).
 //   Gathers: Slice, Pad (constant mode), Reshape, Flatten, Squeeze, Unsqueeze, Transpose,
 //     Identity, Expand. Each is y[j] = x[map[j]] or a fill value; the map is found once per input
 //     shape by running the op's own reference kernel on x = index + 1 and on x = 0, and the
@@ -70,7 +71,7 @@ function transpose(A: Float32Array, rows: number, cols: number): Float32Array {
 }
 
 const GATHER_OPS = new Set(['Slice', 'Pad', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Identity', 'Expand']);
-const SUPPORTED = new Set([...GATHER_OPS, 'Conv', 'Gemm', 'MatMul', 'Relu', 'Add', 'Sub', 'AveragePool', 'GlobalAveragePool']);
+const SUPPORTED = new Set([...GATHER_OPS, 'Conv', 'Gemm', 'MatMul', 'Relu', 'Add', 'Sub', 'AveragePool', 'GlobalAveragePool', 'MaxPool']);
 
 /** One forward pass: every value computed (by name), for backward. */
 export interface Tape {
@@ -120,7 +121,9 @@ export class GraphTrainer {
         throw new SparrowError('unsupported_op', `fine-tuning: Gemm '${n.name}' with transA has no gradient here`);
       if (n.op === 'Pad' && (n.attrs['mode'] ?? 'constant') !== 'constant')
         throw new SparrowError('unsupported_op', `fine-tuning: Pad '${n.name}' in mode ${String(n.attrs['mode'])} has no gradient here`);
-      if (n.op === 'AveragePool' && n.attrs['ceil_mode'] === 1)
+      if (n.op === 'MaxPool' && n.outputs.length > 1 && n.outputs[1])
+        throw new SparrowError('unsupported_op', `fine-tuning: MaxPool '${n.name}' with an Indices output has no gradient here`);
+      if ((n.op === 'AveragePool' || n.op === 'MaxPool') && n.attrs['ceil_mode'] === 1)
         throw new SparrowError('unsupported_op', `fine-tuning: AveragePool '${n.name}' with ceil_mode has no gradient here`);
     }
   }
@@ -305,6 +308,9 @@ export class GraphTrainer {
         case 'AveragePool':
           add(n.inputs[0], this.#avgPoolBackward(n, inputs[0]!, dY));
           break;
+        case 'MaxPool':
+          add(n.inputs[0], this.#maxPoolBackward(n, inputs[0]!, dY));
+          break;
         default: {
           // a gather op (GATHER_OPS)
           const X = inputs[0]!;
@@ -454,6 +460,31 @@ export class GraphTrainer {
           const off = offsetOf[kp * P + p]!;
           if (off >= 0) dx[i * S + off]! += dy[i * P + p]! / cnt[p]!;
         }
+    return dx;
+  }
+
+  /** dY of each output goes to the first tap holding the window's maximum (padding never wins). */
+  #maxPoolBackward(n: Node, X: Tensor, dy: Float32Array): Float32Array {
+    const r = new AttrReader('MaxPool', n.attrs, { opset: n.opset, node: n.name });
+    const win = readWindowAttrs('MaxPool', r, X.dims.length - 2, undefined, true);
+    const { P, KK, offsetOf } = convTapOffsets(X.dims.slice(2), win);
+    const NC = X.dims[0]! * X.dims[1]!,
+      S = elementCount(X.dims.slice(2));
+    const x = X.data as Float32Array;
+    const dx = new Float32Array(NC * S);
+    for (let i = 0; i < NC; i++)
+      for (let p = 0; p < P; p++) {
+        let best = -1,
+          bv = -Infinity;
+        for (let kp = 0; kp < KK; kp++) {
+          const off = offsetOf[kp * P + p]!;
+          if (off >= 0 && (best < 0 || x[i * S + off]! > bv)) {
+            best = off;
+            bv = x[i * S + off]!;
+          }
+        }
+        if (best >= 0) dx[i * S + best]! += dy[i * P + p]!;
+      }
     return dx;
   }
 
