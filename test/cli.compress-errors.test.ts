@@ -97,6 +97,21 @@ const CASES: Array<[string, () => string[], RegExp]> = [
     /^sparrow: invalid_argument: --scope global is for --prune magnitude or channels, not hessian/,
   ],
   [
+    '--finetune with hessian',
+    () => [MNIST, '--prune', 'hessian', '--finetune', '3'],
+    /^sparrow: invalid_argument: --finetune is for --prune channels, not hessian/,
+  ],
+  [
+    '--finetune 0 epochs',
+    () => [MNIST, '--prune', 'channels', '--finetune', '0'],
+    /^sparrow: invalid_argument: --finetune needs a positive integer of epochs, got 0/,
+  ],
+  [
+    '--finetune-lr negative',
+    () => [MNIST, '--prune', 'channels', '--finetune', '2', '--finetune-lr', '-1'],
+    /^sparrow: invalid_argument: the fine-tuning learning rate must be a positive number, got -1/,
+  ],
+  [
     '--scope unknown',
     () => [MNIST, '--scope', 'model'],
     /^sparrow: invalid_argument: the pruning scope must be layer or global, got model/,

@@ -443,6 +443,13 @@ function buildProgram(out: (s: string) => void): Command {
         "each layer loses the same fraction of channels, or --sparsity of the layers' multiply-adds go where they cost least",
     )
     .option(
+      '--finetune <epochs>',
+      'with --prune channels: fine-tune the pruned float network for this many epochs over the calibration images ' +
+        '(distillation from the original network: its logits and block outputs; random crops and flips; Adam, cosine ' +
+        'learning rate), then quantize as usual. Use --calib-n 1000 or more',
+    )
+    .option('--finetune-lr <lr>', 'with --finetune: the peak learning rate (default 0.0005)')
+    .option(
       '--sparsity-pattern <p>',
       "unstructured (default) | pairs: pairs prunes aligned 1x2 blocks along each output channel's input patch " +
         '(weights 2j and 2j+1 both kept or both zeroed: OBS block saliency and update with --prune hessian, block L2 ' +
@@ -512,6 +519,8 @@ function buildProgram(out: (s: string) => void): Command {
           sparsity: string;
           prune?: string;
           scope?: string;
+          finetune?: string;
+          finetuneLr?: string;
           sparsityPattern?: string;
           calib?: string;
           calibN: string;
@@ -540,6 +549,14 @@ function buildProgram(out: (s: string) => void): Command {
           sparsity: num(o.sparsity, '--sparsity'),
           prune: (o.prune ?? (o.calib ? 'hessian' : 'magnitude')) as PruneMethod,
           ...(o.scope !== undefined ? { scope: o.scope as PruneScope } : {}),
+          ...(o.finetune !== undefined
+            ? {
+                finetune: {
+                  epochs: num(o.finetune, '--finetune'),
+                  ...(o.finetuneLr !== undefined ? { lr: num(o.finetuneLr, '--finetune-lr') } : {}),
+                },
+              }
+            : {}),
           ...(o.sparsityPattern !== undefined ? { sparsityPattern: o.sparsityPattern as SparsityPatternOption } : {}),
           weightBits: num(o.weightBits, '--weight-bits'),
           // with calibration data the ranges are measured and stored unless asked otherwise
@@ -560,7 +577,17 @@ function buildProgram(out: (s: string) => void): Command {
           std = parseList(o.std, '--std');
         const given = (k: string): boolean => cmd.getOptionValueSource(k) !== undefined && cmd.getOptionValueSource(k) !== 'default';
         if (o.float) {
-          const clash = ['sparsity', 'prune', 'scope', 'sparsityPattern', 'calib', 'weightBits', 'targetSize', 'activations'].filter(given);
+          const clash = [
+            'sparsity',
+            'prune',
+            'scope',
+            'finetune',
+            'sparsityPattern',
+            'calib',
+            'weightBits',
+            'targetSize',
+            'activations',
+          ].filter(given);
           if (clash.length > 0)
             throw new SparrowError(
               'invalid_argument',
@@ -720,6 +747,8 @@ function buildProgram(out: (s: string) => void): Command {
             wasm: await loadWasmNode(),
             ...(calib ? { calib } : {}),
             preprocessing: pre,
+            onFinetune: (e, n, loss) =>
+              process.stderr.write(`sparrow: fine-tuning epoch ${e}/${n}: distillation loss ${loss.toFixed(4)}\n`),
             onProgress: (done, total, layer) => {
               if (!bar) return;
               if (!started) {

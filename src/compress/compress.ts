@@ -50,6 +50,7 @@ import { shareInt8Levels, distinct } from './kmeans.js';
 import { globalMagnitudePrune, magnitudePrune, magnitudePrunePairs } from './prune.js';
 import { obcLayerPrune } from './obc.js';
 import { pruneChannels, type ChannelPruneReport, type ChannelScope } from './channels.js';
+import { finetune, type FinetuneOptions, type FinetuneReport } from './finetune.js';
 import { channelAxisFor, dequantize, quantizePerChannelInt8 } from '../quant/int8.js';
 import { activationValues, calibrateActivations, type CalibrationMethod } from './activations.js';
 import { compactValueNames, shortFloat32 } from './names.js';
@@ -257,6 +258,11 @@ export interface CompressOptions {
   /** channels only: how many channels each layer gives up (channels.ts; default 'uniform') */
   channelScope?: ChannelScope;
   /**
+   * channels only: fine-tune the pruned float graph by distillation from the original
+   * (finetune.ts) on the calibration images before it is quantized; `epochs` passes
+   */
+  finetune?: Omit<FinetuneOptions, 'wasm' | 'onEpoch'>;
+  /**
    * 'unstructured' (default) = any weight pruned alone; 'pairs' (hessian, magnitude per layer) =
    * pruned in aligned 1x2 blocks along each output channel's K (k = 2j, 2j+1 both kept or both
    * zeroed), what the int8 pair-block sparse conv kernel runs fastest. obs, channels and
@@ -314,6 +320,8 @@ export interface CompressOptions {
   wasm?: SparrowWasm;
   /** called before each layer (done = layers finished) and once at the end (done = total) */
   onProgress?: (done: number, total: number, layer: string) => void;
+  /** called after each fine-tuning epoch with its mean loss */
+  onFinetune?: (epoch: number, epochs: number, loss: number) => void;
   /**
    * the largest batch the model is meant to serve, stored as metadata.maxBatch (default
    * DEFAULT_MAX_BATCH, 32): the Worker refuses larger batches and sizes its memory for this one
@@ -388,6 +396,13 @@ export function resolveCompressOptions(
     throw new SparrowError('invalid_argument', `the pruning scope must be layer or global, got ${String(scope)}`);
   if (scope === 'global' && prune !== 'magnitude' && prune !== 'channels')
     throw new SparrowError('invalid_argument', `--scope global is for --prune magnitude or channels, not ${prune}`);
+  if (o.finetune !== undefined) {
+    if (prune !== 'channels') throw new SparrowError('invalid_argument', `--finetune is for --prune channels, not ${prune}`);
+    if (!Number.isInteger(o.finetune.epochs) || o.finetune.epochs < 1)
+      throw new SparrowError('invalid_argument', `--finetune needs a positive integer of epochs, got ${String(o.finetune.epochs)}`);
+    if (o.finetune.lr !== undefined && !(o.finetune.lr > 0 && Number.isFinite(o.finetune.lr)))
+      throw new SparrowError('invalid_argument', `the fine-tuning learning rate must be a positive number, got ${String(o.finetune.lr)}`);
+  }
   if (o.targetBytes !== undefined && !(Number.isFinite(o.targetBytes) && o.targetBytes > 0))
     throw new SparrowError('invalid_argument', `the size target must be a positive number of bytes, got ${String(o.targetBytes)}`);
   if (CALIBRATED.includes(prune) && !o.calib)
@@ -467,6 +482,8 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   // channels: the graph itself shrinks first (whole output channels out, the next layer
   // compensated); the smaller graph then goes through the hessian path without more pruning
   let channelRecord: ChannelPruneReport | undefined;
+  let finetuneRecord: FinetuneReport | undefined;
+  const original = graph;
   if (o.prune === 'channels' && o.sparsity > 0) {
     const r = pruneChannels(graph, tensorBatches(opts.calib!.batches, '--prune channels'), o.sparsity, {
       ...(opts.wasm ? { accel: wasmCalibAccel(opts.wasm) } : {}),
@@ -474,6 +491,20 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     });
     graph = r.graph;
     channelRecord = r.report;
+    if (opts.finetune) {
+      // distillation from the network before pruning, on the calibration images, augmented as
+      // the CIFAR training set (padding = black pixels once preprocessed)
+      const pre = opts.preprocessing;
+      const padValue = pre?.mean ? pre.mean.map((m, c) => -m / (pre.std?.[c] ?? 1)) : undefined;
+      const f = await finetune(r.graph, original, tensorBatches(opts.calib!.batches, '--finetune'), {
+        ...(padValue ? { padValue } : {}),
+        ...opts.finetune,
+        ...(opts.wasm ? { wasm: opts.wasm } : {}),
+        onEpoch: (e, n, loss) => opts.onFinetune?.(e, n, loss),
+      });
+      graph = f.graph;
+      finetuneRecord = f.report;
+    }
   }
   const metaMode = metadataModeOf(opts);
   const compact = metaMode !== 'plain' && !graph.nodes.some((n) => Object.values(n.attrs).some(isGraphAttr));
@@ -524,6 +555,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     }
     if (o.prune === 'magnitude') compression['scope'] = opts.scope ?? 'layer';
     if (channelRecord) compression['channels'] = channelRecord;
+    if (finetuneRecord) compression['finetune'] = { ...finetuneRecord, loss: finetuneRecord.loss.map((l) => Number(l.toPrecision(4))) };
     compression['denseEnds'] = denseEnds;
     if (compact) compression['names'] = 'short';
     if (metaMode === 'deflate') compression['metadata'] = 'deflate';
