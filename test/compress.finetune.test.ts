@@ -28,17 +28,13 @@ import type { Tensor } from '../src/ops/types.js';
 import { compressGraph } from '../src/compress/compress.js';
 import { loadSparrowModel } from '../src/runtime/sparrow_model.js';
 import { Session } from '../src/runtime/session.js';
+import { mulberry32 } from '../src/util/rng.js';
 import '../src/ops/ref/index.js';
 
+/** uniform in [-0.5, 0.5) */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const u = mulberry32(seed);
+  return () => u() - 0.5;
 }
 const randT = (r: () => number, dims: number[], scale = 1): Tensor => ({
   dtype: 'float32',

@@ -47,15 +47,10 @@
 }
 
 /**
- * 1 / (1 + e^-x), 4 lanes, in the form XNNPACK's f32-vsigmoid rr2-p5-div uses: with z = |x|,
- * e = e^-z by a two-constant range reduction (n = round(-z·log2 e) through the magic-bias
- * trick, t = z + n·ln 2 in two parts), e = s + s·t·P5(t) with s = 2^n built from n's bits,
- * f = e / (1 + e) — sigmoid(-z) — then 1 − f for x ≥ 0. About 2 ulp; f is 0 past z ≈ 87.34 (the
- * float32 denormal cutoff) and NaN stays NaN. No conversions, no nearest: ~20 vector ops.
- * (Minimax constants from XNNPACK's generator; the range reduction is the textbook one.)
+ * e^-z, 4 lanes, for the z of sigmoid4 and silu4 (sigmoid4's comment: magic-bias rounding of
+ * n = round(-z·log2 e), t = z + n·ln 2 in two parts, e = s + s·t·P5(t) with s = 2^n from n's bits).
  */
-@inline export function sigmoid4(x: v128): v128 {
-  const z = f32x4.abs(x);
+@inline function expNeg4(z: v128): v128 {
   const magic = f32x4.splat(12583039.0); // 0x1.8000FEp23: round-to-nearest, and 127 in the low bits
   let n = f32x4.add(f32x4.mul(z, f32x4.splat(-1.4426950216293335)), magic);
   const s = i32x4.shl(n, 23);
@@ -67,7 +62,20 @@
   p = f32x4.add(f32x4.mul(t, p), f32x4.splat(0.4999915063381195));
   p = f32x4.add(f32x4.mul(t, p), f32x4.splat(-0.9999997019767761));
   t = f32x4.mul(t, s);
-  const e = f32x4.add(f32x4.mul(t, p), s);
+  return f32x4.add(f32x4.mul(t, p), s);
+}
+
+/**
+ * 1 / (1 + e^-x), 4 lanes, in the form XNNPACK's f32-vsigmoid rr2-p5-div uses: with z = |x|,
+ * e = e^-z by a two-constant range reduction (n = round(-z·log2 e) through the magic-bias
+ * trick, t = z + n·ln 2 in two parts), e = s + s·t·P5(t) with s = 2^n built from n's bits,
+ * f = e / (1 + e) — sigmoid(-z) — then 1 − f for x ≥ 0. About 2 ulp; f is 0 past z ≈ 87.34 (the
+ * float32 denormal cutoff) and NaN stays NaN. No conversions, no nearest: ~20 vector ops.
+ * (Minimax constants from XNNPACK's generator; the range reduction is the textbook one.)
+ */
+@inline export function sigmoid4(x: v128): v128 {
+  const z = f32x4.abs(x);
+  const e = expNeg4(z);
   let f = f32x4.div(e, f32x4.add(e, f32x4.splat(1.0)));
   f = v128.andnot(f, f32x4.gt(z, f32x4.splat(87.33654022216796875)));
   return v128.bitselect(f, f32x4.sub(f32x4.splat(1.0), f), i32x4.lt_s(x, i32x4.splat(0)));
@@ -84,18 +92,7 @@
  */
 @inline export function silu4(x: v128): v128 {
   const xc = f32x4.pmax(f32x4.pmin(x, f32x4.splat(80.0)), f32x4.splat(-88.0));
-  const magic = f32x4.splat(12583039.0); // 0x1.8000FEp23: round-to-nearest, and 127 in the low bits
-  let n = f32x4.add(f32x4.mul(xc, f32x4.splat(-1.4426950216293335)), magic);
-  const s = i32x4.shl(n, 23);
-  n = f32x4.sub(n, magic);
-  let t = f32x4.add(f32x4.mul(n, f32x4.splat(0.693145751953125)), xc);
-  t = f32x4.add(f32x4.mul(n, f32x4.splat(1.428606765330187045e-6)), t);
-  let p = f32x4.add(f32x4.mul(t, f32x4.splat(-0.008289290592074394)), f32x4.splat(0.04189782217144966));
-  p = f32x4.add(f32x4.mul(t, p), f32x4.splat(-0.16667652130126953));
-  p = f32x4.add(f32x4.mul(t, p), f32x4.splat(0.4999915063381195));
-  p = f32x4.add(f32x4.mul(t, p), f32x4.splat(-0.9999997019767761));
-  t = f32x4.mul(t, s);
-  const e = f32x4.add(f32x4.mul(t, p), s);
+  const e = expNeg4(xc);
   const den = f32x4.pmax(f32x4.add(e, f32x4.splat(1.0)), v128.and(f32x4.lt(x, f32x4.splat(-88.0)), f32x4.splat(Infinity)));
   return f32x4.div(x, den);
 }

@@ -45,13 +45,8 @@ const C2 = f(0.4999915063381195);
 const C1 = f(-0.9999997019767761);
 const CUTOFF = f(87.33654022216796875);
 
-/**
- * sigmoid4 of assembly/f32ops/vec.ts for one lane: z = |x|, e^-z by range reduction with the
- * magic-bias rounding, f = e / (e + 1), 0 past the cutoff, 1 − f for x with its sign bit clear.
- */
-export function sigmoidF32Ref(x: number): number {
-  x = f(x);
-  const z = Math.abs(x);
+/** expNeg4 of assembly/f32ops/vec.ts for one lane: e^-z, float32 step by step. */
+function expNegF32Ref(z: number): number {
   let n = f(f(z * LOG2E_NEG) + MAGIC);
   const s = fromBits(toBits(n) << 23);
   n = f(n - MAGIC);
@@ -62,7 +57,17 @@ export function sigmoidF32Ref(x: number): number {
   p = f(f(t * p) + C2);
   p = f(f(t * p) + C1);
   t = f(t * s);
-  const e = f(f(t * p) + s);
+  return f(f(t * p) + s);
+}
+
+/**
+ * sigmoid4 of assembly/f32ops/vec.ts for one lane: z = |x|, e^-z by range reduction with the
+ * magic-bias rounding, f = e / (e + 1), 0 past the cutoff, 1 − f for x with its sign bit clear.
+ */
+export function sigmoidF32Ref(x: number): number {
+  x = f(x);
+  const z = Math.abs(x);
+  const e = expNegF32Ref(z);
   let r = f(e / f(e + 1));
   if (z > CUTOFF) r = 0; // v128.andnot: +0
   return toBits(x) < 0 ? r : f(1 - r);
@@ -76,17 +81,7 @@ export function siluF32Ref(x: number): number {
   x = f(x);
   let xc = f(80) < x ? f(80) : x; // pmin(x, 80)
   xc = xc < -88 ? -88 : xc; // pmax(·, -88)
-  let n = f(f(xc * LOG2E_NEG) + MAGIC);
-  const s = fromBits(toBits(n) << 23);
-  n = f(n - MAGIC);
-  let t = f(f(n * LN2_HI) + xc);
-  t = f(f(n * LN2_LO) + t);
-  let p = f(f(t * C5) + C4);
-  p = f(f(t * p) + C3);
-  p = f(f(t * p) + C2);
-  p = f(f(t * p) + C1);
-  t = f(t * s);
-  const e = f(f(t * p) + s);
+  const e = expNegF32Ref(xc);
   let den = f(e + 1);
   const inf = x < -88 ? Infinity : 0; // and(lt(x, -88), +Inf)
   den = den < inf ? inf : den; // pmax(den, ·)
