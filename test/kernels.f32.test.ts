@@ -209,6 +209,50 @@ for (const variant of ['release', 'debug'] as const) {
       }
     });
 
+    it('a single row (the 1x32 tile of f32_gemm__wasmsimd) gives the 1x8 tile bit for bit: every activation, bias mode, N around the 32-column blocks', () => {
+      // the 1x32 tile runs 4 panels at once but sums each output in the same k order: the bits
+      // must not change
+      const rnd2 = lcg(23);
+      const failures: string[] = [];
+      let i = 0;
+      for (const N of [1, 7, 8, 31, 32, 33, 40, 63, 64, 65, 96, 100, 257])
+        for (const K of [1, 3, 16, 37, 130]) {
+          const act = i % 9,
+            biasMode = (i % 3) as BiasMode;
+          i++;
+          const [lo, hi] = act === 1 ? [-0.25, 0.5] : act === 5 ? [0.2, 0.5] : [0, 0];
+          const A = rand(rnd2, K),
+            B = rand(rnd2, K * N);
+          if (i % 5 === 0) {
+            A[0] = NaN;
+            B[N - 1] = Infinity;
+          }
+          const bias = biasMode === 0 ? undefined : rand(rnd2, biasMode === 1 ? 1 : N);
+          const m = w.mark();
+          try {
+            const a = w.putF32(A),
+              braw = w.putF32(B);
+            const bp = w.alloc(w.exports.f32_packed_b_size(K, N) * 4);
+            w.exports.f32_pack_b(K, N, braw, N, 0, bp);
+            const bptr = bias ? w.putF32(bias) : 0;
+            const out = (name: 'f32_gemm__wasmsimd' | 'f32_gemm_1x8__wasmsimd' | 'f32_gemm_1x32__wasmsimd'): Uint32Array => {
+              const c = w.alloc((N + 8) * 4);
+              w.f32(c, N + 8).fill(SENTINEL);
+              w.exports[name](1, N, K, a, K, bp, c, N, bptr, biasMode, act, lo, hi);
+              return new Uint32Array(w.f32(c, N + 8).slice().buffer);
+            };
+            const want = out('f32_gemm_1x8__wasmsimd');
+            for (const name of ['f32_gemm__wasmsimd', 'f32_gemm_1x32__wasmsimd'] as const) {
+              const got = out(name);
+              if (got.some((v, j) => v !== want[j])) failures.push(`${name} N=${N} K=${K} act=${act} bias=${biasMode}`);
+            }
+          } finally {
+            w.release(m);
+          }
+        }
+      expect(failures).toEqual([]);
+    });
+
     it('K = 0 gives act(bias); M or N = 0 writes nothing', () => {
       for (const kernel of F32_GEMM_KERNELS) {
         const bias = Float32Array.from([1, -2, 3]);

@@ -70,6 +70,7 @@ export const F32_GEMM_KERNELS: readonly GemmKernel[] = [
   gemmKernel('f32_gemm_4x8__wasmsimd', 4, 8),
   gemmKernel('f32_gemm_2x8__wasmsimd', 2, 8),
   gemmKernel('f32_gemm_1x8__wasmsimd', 1, 8),
+  gemmKernel('f32_gemm_1x32__wasmsimd', 1, 32),
 ];
 
 /** Conv geometry of one image (the 20-word block of assembly/f32/conv.ts, as an object). */

@@ -50,6 +50,22 @@ export interface WasmExports {
     lo: f32,
     hi: f32,
   ): void;
+  /** assembly/f32/gemm/f32_gemm_1x32__wasmsimd */
+  f32_gemm_1x32__wasmsimd(
+    M: i32,
+    N: i32,
+    K: i32,
+    a: usize,
+    lda: i32,
+    bp: usize,
+    c: usize,
+    ldc: i32,
+    bias: usize,
+    biasMode: i32,
+    act: i32,
+    lo: f32,
+    hi: f32,
+  ): void;
   /** assembly/f32/gen/gemm_mrx8/f32_gemm_1x8__wasmsimd */
   f32_gemm_1x8__wasmsimd(
     M: i32,
