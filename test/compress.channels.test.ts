@@ -223,3 +223,172 @@ describe('pruneChannels on a residual model', () => {
     expect(graph.values.get(graph.nodes.find((n) => n.name === 'A')!.inputs[1]!)!.const!.dims).toEqual([6, 4, 3, 3]);
   });
 });
+
+/** x → A(3→6, 3x3) → Relu → MaxPool 2x2 → B(6→4, 3x3) → Relu → GlobalAveragePool → Flatten → Gemm(4→3): a VGG-style pair through a pool */
+function vggModel(seed: number): Uint8Array {
+  const r = rng(seed);
+  return buildModel({
+    inputs: [{ name: 'x', dtype: 'float32', dims: ['N', 3, 8, 8] }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: ['N', 3] }],
+    initializers: {
+      wa: randT(r, [6, 3, 3, 3]),
+      ba: randT(r, [6]),
+      wb: randT(r, [4, 6, 3, 3]),
+      bb: randT(r, [4]),
+      wf: randT(r, [3, 4]),
+      bf: randT(r, [3]),
+    },
+    nodes: [
+      { op: 'Conv', name: 'A', inputs: ['x', 'wa', 'ba'], outputs: ['a'], attrs: { pads: [1, 1, 1, 1] } },
+      { op: 'Relu', inputs: ['a'], outputs: ['ar'] },
+      { op: 'MaxPool', inputs: ['ar'], outputs: ['ap'], attrs: { kernel_shape: [2, 2], strides: [2, 2] } },
+      { op: 'Conv', name: 'B', inputs: ['ap', 'wb', 'bb'], outputs: ['b'], attrs: { pads: [1, 1, 1, 1] } },
+      { op: 'Relu', inputs: ['b'], outputs: ['br'] },
+      { op: 'GlobalAveragePool', inputs: ['br'], outputs: ['g'] },
+      { op: 'Flatten', inputs: ['g'], outputs: ['f'] },
+      { op: 'Gemm', name: 'F', inputs: ['f', 'wf', 'bf'], outputs: ['y'], attrs: { transB: 1 } },
+    ],
+  });
+}
+
+/**
+ * A MobileNetV2-style block: x → E(4→8, 1x1) → Clip(0, 6) → D(depthwise 8, 3x3) → Clip(0, 6) →
+ * P(8→4, 1x1). `dead` expanded channels have zero weights and bias in E, so after the first Clip
+ * they are 0 and after D only D's bias: a constant that P's bias can absorb exactly.
+ */
+function mbv2Model(seed: number, dead: number[]): Uint8Array {
+  const r = rng(seed);
+  const we = randT(r, [8, 4, 1, 1]),
+    be = randT(r, [8]);
+  for (const c of dead) {
+    (we.data as Float32Array).fill(0, c * 4, c * 4 + 4);
+    (be.data as Float32Array)[c] = 0;
+  }
+  return buildModel({
+    inputs: [{ name: 'x', dtype: 'float32', dims: ['N', 4, 6, 6] }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: ['N', 4, 6, 6] }],
+    initializers: {
+      we,
+      be,
+      wd: randT(r, [8, 1, 3, 3]),
+      bd: randT(r, [8]),
+      wp: randT(r, [4, 8, 1, 1]),
+      bp: randT(r, [4]),
+      lo: { dtype: 'float32', dims: [], data: Float32Array.of(0) },
+      hi: { dtype: 'float32', dims: [], data: Float32Array.of(6) },
+    },
+    nodes: [
+      { op: 'Conv', name: 'E', inputs: ['x', 'we', 'be'], outputs: ['e'] },
+      { op: 'Clip', inputs: ['e', 'lo', 'hi'], outputs: ['er'] },
+      { op: 'Conv', name: 'D', inputs: ['er', 'wd', 'bd'], outputs: ['d'], attrs: { group: 8, pads: [1, 1, 1, 1] } },
+      { op: 'Clip', inputs: ['d', 'lo', 'hi'], outputs: ['dr'] },
+      { op: 'Conv', name: 'P', inputs: ['dr', 'wp', 'bp'], outputs: ['y'] },
+    ],
+  });
+}
+
+async function maxRelDiff(g0: Parameters<typeof Session.fromGraph>[0], g1: Parameters<typeof Session.fromGraph>[0], x: Tensor): Promise<number> {
+  const a = (await Session.fromGraph(g0, { engine: 'reference' }).run({ x }))['y']!.data as Float32Array;
+  const b = (await Session.fromGraph(g1, { engine: 'reference' }).run({ x }))['y']!.data as Float32Array;
+  let d = 0,
+    m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i]! - b[i]!));
+    m = Math.max(m, Math.abs(a[i]!));
+  }
+  return d / m;
+}
+
+describe('channel pairs through pooling and depthwise convs', () => {
+  it('a VGG-style Conv → Relu → MaxPool → Conv pair: found, pruned, the pooled value shrinks, reference = sparrow-f32', async () => {
+    const g = importOnnx(vggModel(3));
+    optimize(g);
+    expect(findChannelPairs(g).map((p) => [p.a.name, p.b.name, p.chain.length])).toEqual([['A', 'B', 3]]);
+    const r = rng(5);
+    const { graph, report } = pruneChannels(g, [randT(r, [32, 3, 8, 8], 2)], 0.5);
+    expect(report.layers).toEqual([expect.objectContaining({ node: 'A', next: 'B', channels: 6, kept: 3 })]);
+    expect(graph.values.get(graph.nodes.find((n) => n.name === 'B')!.inputs[1]!)!.const!.dims).toEqual([4, 3, 3, 3]);
+    expect(graph.values.get('ap')!.info.dims?.[1]).toBe(3);
+    const x = randT(r, [3, 3, 8, 8], 2);
+    const ref = await Session.fromGraph(graph, { engine: 'reference' }).run({ x });
+    const f32 = await Session.fromGraph(graph, { engine: 'sparrow-f32' }).run({ x });
+    const a = ref['y']!.data as Float32Array,
+      b = f32['y']!.data as Float32Array;
+    expect(ref['y']!.dims).toEqual([3, 3]);
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(a[i]!)));
+  });
+
+  it('a MobileNetV2-style block: the depthwise conv loses the same channels; removing the dead ones is exact (P re-fitted)', async () => {
+    const dead = [1, 4, 6, 7];
+    const g = importOnnx(mbv2Model(11, dead));
+    optimize(g);
+    const pairs = findChannelPairs(g);
+    expect(pairs.map((p) => [p.a.name, p.b.name, p.depthwise.map((d) => d.name)])).toEqual([['E', 'P', ['D']]]);
+    const r = rng(12);
+    const { graph, report } = pruneChannels(g, [randT(r, [24, 4, 6, 6], 2)], 0.5, { damp: 0 });
+    expect(report.layers).toEqual([expect.objectContaining({ node: 'E', next: 'P', channels: 8, kept: 4 })]);
+    const D = graph.nodes.find((n) => n.name === 'D')!;
+    expect(D.attrs['group']).toBe(4);
+    expect(graph.values.get(D.inputs[1]!)!.const!.dims).toEqual([4, 1, 3, 3]);
+    expect(graph.values.get(D.inputs[2]!)!.const!.dims).toEqual([4]);
+    // the kept depthwise filters are the live channels' own, in order
+    const wd0 = g.values.get(g.nodes.find((n) => n.name === 'D')!.inputs[1]!)!.const!.data as Float32Array;
+    const wd1 = graph.values.get(D.inputs[1]!)!.const!.data as Float32Array;
+    const live = [0, 2, 3, 5];
+    live.forEach((c, i) => expect(Array.from(wd1.subarray(i * 9, i * 9 + 9))).toEqual(Array.from(wd0.subarray(c * 9, c * 9 + 9))));
+    // dead channels carry a constant (D's bias through the Clip): P's bias absorbs it exactly
+    const x = randT(r, [3, 4, 6, 6], 2);
+    expect(await maxRelDiff(g, graph, x)).toBeLessThan(1e-4);
+    // sparrow-f32 on the rewritten graph (depthwise of group 4) = reference
+    const ref = await Session.fromGraph(graph, { engine: 'reference' }).run({ x });
+    const f32 = await Session.fromGraph(graph, { engine: 'sparrow-f32' }).run({ x });
+    const a = ref['y']!.data as Float32Array,
+      b = f32['y']!.data as Float32Array;
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(a[i]!)));
+  });
+
+  it('a MaxPool with an Indices output or a squeeze-excite Mul ties the channels; a model without pairs is refused by name', () => {
+    const r = rng(2);
+    const withIndices = importOnnx(
+      buildModel({
+        inputs: [{ name: 'x', dtype: 'float32', dims: ['N', 3, 8, 8] }],
+        outputs: [
+          { name: 'y', dtype: 'float32', dims: ['N', 4, 4, 4] },
+          { name: 'idx', dtype: 'int64', dims: ['N', 6, 4, 4] },
+        ],
+        initializers: { wa: randT(r, [6, 3, 3, 3]), wb: randT(r, [4, 6, 3, 3]) },
+        nodes: [
+          { op: 'Conv', name: 'A', inputs: ['x', 'wa'], outputs: ['a'], attrs: { pads: [1, 1, 1, 1] } },
+          { op: 'MaxPool', inputs: ['a'], outputs: ['ap', 'idx'], attrs: { kernel_shape: [2, 2], strides: [2, 2] } },
+          { op: 'Conv', name: 'B', inputs: ['ap', 'wb'], outputs: ['y'], attrs: { pads: [1, 1, 1, 1] } },
+        ],
+      }),
+    );
+    optimize(withIndices);
+    expect(findChannelPairs(withIndices)).toEqual([]);
+    let err: unknown;
+    try {
+      pruneChannels(withIndices, [randT(r, [4, 3, 8, 8])], 0.5);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'invalid_argument' });
+    expect(String((err as Error).message)).toMatch(/no channels that can go alone/);
+    const se = importOnnx(
+      buildModel({
+        inputs: [{ name: 'x', dtype: 'float32', dims: ['N', 3, 8, 8] }],
+        outputs: [{ name: 'y', dtype: 'float32', dims: ['N', 4, 8, 8] }],
+        initializers: { wa: randT(r, [6, 3, 3, 3]), wb: randT(r, [4, 6, 1, 1]) },
+        nodes: [
+          { op: 'Conv', name: 'A', inputs: ['x', 'wa'], outputs: ['a'], attrs: { pads: [1, 1, 1, 1] } },
+          { op: 'GlobalAveragePool', inputs: ['a'], outputs: ['s'] },
+          { op: 'Sigmoid', inputs: ['s'], outputs: ['ss'] },
+          { op: 'Mul', inputs: ['a', 'ss'], outputs: ['m'] },
+          { op: 'Conv', name: 'B', inputs: ['m', 'wb'], outputs: ['y'] },
+        ],
+      }),
+    );
+    optimize(se);
+    expect(findChannelPairs(se)).toEqual([]);
+  });
+});

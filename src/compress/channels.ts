@@ -1,10 +1,15 @@
 // Structured pruning: whole output channels removed, the graph rewritten to smaller shapes.
 //
 // Which channels. A channel may go only where nothing else depends on it: output channel c of
-// a Conv A whose output reaches exactly one Conv B (group 1) through a chain of unary
-// channel-wise ops (Relu, Clip, LeakyRelu, ...) that nothing else reads. A channel that feeds
-// an Add (a residual connection), a Concat, a graph output or two readers is tied and stays.
-// In a ResNet basic block that is the inner channel between the block's two convs.
+// a Conv A whose output reaches exactly one Conv B (group 1) through a chain of channel-wise
+// ops that nothing else reads: element-wise activations (Relu, Clip, LeakyRelu, ...), pooling
+// (MaxPool, AveragePool, their Global forms), inference Dropout, Add / Sub / Mul / Div by a
+// constant per channel (a bias or scale kept apart from the conv), and depthwise convs (group =
+// channels, one filter per channel: their filters and biases lose the same channels). A channel
+// that feeds an Add (a residual connection), a Concat, a Mul (a squeeze-excite gate), a graph
+// output or two readers is tied and stays. In a ResNet basic block that is the inner channel
+// between the block's two convs; in a VGG-style net every conv's; in a MobileNetV2 block the
+// expanded channels between the 1x1 expansion, the depthwise conv and the 1x1 projection.
 //
 // Saliency and compensation (group OBS on B, with B's bias as the weight of a constant input).
 // B computes y = W x + b with W: (rows, K), K = C·kh·kw (channel c owns the kk = kh·kw columns
@@ -53,6 +58,10 @@ export interface ChannelPair {
   a: Node;
   /** the values between A and B (A's output first, B's input last) */
   chain: string[];
+  /** the depthwise convs inside the chain (their filters lose the same channels) */
+  depthwise: Node[];
+  /** per-channel constants of Add / Sub / Mul / Div inside the chain (sliced the same way) */
+  affine: Array<{ node: Node; at: number; axis: number }>;
   /** the Conv that reads them (input channels go, weights compensated) */
   b: Node;
 }
@@ -62,8 +71,86 @@ export interface ChannelPruneReport {
   layers: Array<{ node: string; next: string; channels: number; kept: number; cost: number }>;
 }
 
-/** Unary ops that act on each channel alone (a removed channel's values simply vanish with it). */
-const CHANNELWISE = new Set(['Relu', 'LeakyRelu', 'Clip', 'Sigmoid', 'Tanh', 'HardSigmoid', 'HardSwish', 'Elu', 'Selu', 'Identity']);
+/**
+ * Ops that act on each channel alone, one data input, one output (a removed channel's values
+ * simply vanish with it): element-wise activations, pooling over each channel's plane, and
+ * inference Dropout (an identity; its mask output must be absent).
+ */
+const CHANNELWISE = new Set([
+  'Relu',
+  'LeakyRelu',
+  'Clip',
+  'Sigmoid',
+  'Tanh',
+  'HardSigmoid',
+  'HardSwish',
+  'Elu',
+  'Selu',
+  'Celu',
+  'Softplus',
+  'Softsign',
+  'ThresholdedRelu',
+  'Mish',
+  'Gelu',
+  'Abs',
+  'Neg',
+  'Identity',
+  'MaxPool',
+  'AveragePool',
+  'LpPool',
+  'GlobalAveragePool',
+  'GlobalMaxPool',
+  'GlobalLpPool',
+  'Dropout',
+]);
+
+/**
+ * A depthwise conv over `C` channels that may sit inside a chain: group = C, weight (C, 1, kh,
+ * kw) and bias (C) float32 constants read by it alone (they lose the removed channels too).
+ */
+function depthwiseOf(graph: Graph, n: Node, C: number, readers: Map<string, Node[]>): boolean {
+  if (n.domain !== '' || n.op !== 'Conv' || n.attrs['group'] !== C || C < 2) return false;
+  const w = n.inputs[1] ? graph.values.get(n.inputs[1])?.const : undefined;
+  if (!w || w.dtype !== 'float32' || w.dims.length !== 4 || w.dims[0] !== C || w.dims[1] !== 1) return false;
+  if ((readers.get(n.inputs[1]!)?.length ?? 0) !== 1) return false;
+  if (n.inputs[2]) {
+    const b = graph.values.get(n.inputs[2])?.const;
+    if (!b || b.dtype !== 'float32' || b.dims.length !== 1 || b.dims[0] !== C || (readers.get(n.inputs[2])?.length ?? 0) !== 1) return false;
+  }
+  return true;
+}
+
+/**
+ * Add / Sub / Mul / Div of the chain value `v` (rank R) and a float32 constant that is one number
+ * or one per channel (dims [C, 1, 1] / [1, C, 1, 1] for R = 4: a bias or scale kept apart from
+ * the conv, as older exporters write it). Returns the constant's input index and its channel
+ * axis (−1: one number, nothing to slice), or undefined.
+ */
+function affineOf(graph: Graph, n: Node, v: string, C: number, R: number): { at: number; axis: number } | undefined {
+  if (n.domain !== '' || !['Add', 'Sub', 'Mul', 'Div'].includes(n.op) || n.inputs.length !== 2) return undefined;
+  const at = n.inputs[0] === v ? 1 : n.inputs[1] === v ? 0 : -1;
+  if (at < 0 || n.inputs[at] === v) return undefined;
+  const t = graph.values.get(n.inputs[at]!)?.const;
+  if (!t || t.dtype !== 'float32' || t.dims.length > R) return undefined;
+  if (t.data.length === 1) return { at, axis: -1 };
+  const axis = t.dims.length - (R - 1); // NCHW channel axis 1, aligned from the right
+  if (axis < 0 || t.dims[axis] !== C || t.data.length !== C) return undefined;
+  return { at, axis };
+}
+
+/** A channel-wise op of CHANNELWISE whose extra inputs are constants and whose only output is the first. */
+function channelwiseOf(graph: Graph, n: Node): boolean {
+  if (n.domain !== '' || !CHANNELWISE.has(n.op)) return false;
+  // Clip's min/max, Dropout's ratio / training_mode: constants, not per-element data
+  if (n.inputs.slice(1).some((i) => i && !graph.values.get(i)?.const)) return false;
+  // MaxPool's Indices, Dropout's mask: absent (their shapes would change too)
+  if (n.outputs.slice(1).some((o) => o)) return false;
+  if (n.op === 'Dropout') {
+    const t = n.inputs[2] ? graph.values.get(n.inputs[2])?.const : undefined;
+    if (t && t.data.length > 0 && Number(t.data[0]) !== 0) return false; // training mode
+  }
+  return true;
+}
 
 function convWeight(graph: Graph, n: Node): Tensor | undefined {
   if (n.domain !== '' || n.op !== 'Conv') return undefined;
@@ -90,23 +177,27 @@ export function findChannelPairs(graph: Graph): ChannelPair[] {
     if (!convWeight(graph, a) || !weights.has(a.name)) continue;
     // A's bias and weight must be its own (findWeightLayers checks the weight)
     if (a.inputs[2] && (readers.get(a.inputs[2])?.length ?? 0) !== 1) continue;
+    const C = convWeight(graph, a)!.dims[0]!;
+    const R = convWeight(graph, a)!.dims.length;
     const chain = [a.outputs[0]!];
+    const depthwise: Node[] = [];
+    const affine: ChannelPair['affine'] = [];
     let next = single(chain[0]!);
-    while (next && CHANNELWISE.has(next.op) && next.domain === '' && next.inputs[0] === chain[chain.length - 1]) {
-      // Clip's min/max (inputs 1, 2) must be constants, not per-element data
-      if (next.inputs.slice(1).some((i) => i && !graph.values.get(i)?.const)) {
-        next = undefined;
-        break;
-      }
+    while (next) {
+      const v = chain[chain.length - 1]!;
+      const af = affineOf(graph, next, v, C, R);
+      if (af) affine.push({ node: next, ...af });
+      else if (next.inputs[0] !== v) break;
+      else if (depthwiseOf(graph, next, C, readers)) depthwise.push(next);
+      else if (!channelwiseOf(graph, next)) break;
       chain.push(next.outputs[0]!);
       next = single(next.outputs[0]!);
     }
     if (!next || next.inputs[0] !== chain[chain.length - 1] || !convWeight(graph, next) || !weights.has(next.name)) continue;
     if (next.inputs[2] && (readers.get(next.inputs[2])?.length ?? 0) !== 1) continue;
-    const wa = convWeight(graph, a)!,
-      wb = convWeight(graph, next)!;
-    if (wb.dims[1] !== wa.dims[0]) continue;
-    out.push({ a, chain, b: next });
+    const wb = convWeight(graph, next)!;
+    if (wb.dims[1] !== C) continue;
+    out.push({ a, chain, depthwise, affine, b: next });
   }
   return out;
 }
@@ -332,11 +423,17 @@ function outputEnergy(Wt: Float64Array, Ht: Float64Array, rows: number, K1: numb
 }
 
 /** Multiply-adds one output channel of A costs in A and B together (per image). */
-function channelMacs(g: Graph, a: Node, b: Node, wa: Tensor, wb: Tensor): number {
+function channelMacs(g: Graph, a: Node, b: Node, wa: Tensor, wb: Tensor, depthwise: readonly Node[] = []): number {
   const posA = g.values.get(a.outputs[0]!)?.info.dims,
     posB = g.values.get(b.outputs[0]!)?.info.dims;
   const sp = (d: number[] | null | undefined): number => (d && d.length === 4 && d[2]! > 0 && d[3]! > 0 ? d[2]! * d[3]! : 1);
-  return sp(posA) * wa.dims[1]! * wa.dims[2]! * wa.dims[3]! + sp(posB) * wb.dims[0]! * wb.dims[2]! * wb.dims[3]!;
+  let macs = sp(posA) * wa.dims[1]! * wa.dims[2]! * wa.dims[3]! + sp(posB) * wb.dims[0]! * wb.dims[2]! * wb.dims[3]!;
+  // a depthwise conv inside the chain: kh·kw per output position of the channel
+  for (const d of depthwise) {
+    const wd = g.values.get(d.inputs[1]!)!.const!;
+    macs += sp(g.values.get(d.outputs[0]!)?.info.dims) * wd.dims[2]! * wd.dims[3]!;
+  }
+  return macs;
 }
 
 /**
@@ -355,7 +452,7 @@ function flopsCounts(
   const specs = pairs.map((p) => {
     const wa = g.values.get(p.a.inputs[1]!)!.const!,
       wb = g.values.get(p.b.inputs[1]!)!.const!;
-    return { b: p.b, wb, C: wa.dims[0]!, rows: wb.dims[0]!, kk: wb.dims[2]! * wb.dims[3]!, macs: channelMacs(g, p.a, p.b, wa, wb) };
+    return { b: p.b, wb, C: wa.dims[0]!, rows: wb.dims[0]!, kk: wb.dims[2]! * wb.dims[3]!, macs: channelMacs(g, p.a, p.b, wa, wb, p.depthwise) };
   });
   const probs = pairProblems(g, batches, specs, damp, accel);
   // marginal relative error of each successive removal, per pair
@@ -428,11 +525,18 @@ export function pruneChannels(
   let g = cloneGraph(graph);
   const report: ChannelPruneReport = { layers: [] };
   const names = findChannelPairs(g).map((p) => ({ a: p.a.name, b: p.b.name }));
+  if (names.length === 0 && fraction > 0)
+    throw new SparrowError(
+      'invalid_argument',
+      'channel pruning: this model has no channels that can go alone: it needs a Conv (group 1) whose output reaches exactly one ' +
+        'other Conv through channel-wise ops (activations, pooling, depthwise convs) and nothing else; ' +
+        'residual Adds, Concats, gates (Mul) and graph outputs tie channels (try --prune hessian or obs)',
+    );
   const counts = (opts.scope ?? 'uniform') === 'flops' && fraction > 0 ? flopsCounts(g, batches, fraction, damp, opts.accel) : undefined;
   for (const { a: aName, b: bName } of names) {
     const pair = findChannelPairs(g).find((p) => p.a.name === aName && p.b.name === bName);
     if (!pair) continue;
-    const { a, b, chain } = pair;
+    const { a, b, chain, depthwise, affine } = pair;
     const wa = g.values.get(a.inputs[1]!)!.const!;
     const wb = g.values.get(b.inputs[1]!)!.const!;
     const C = wa.dims[0]!,
@@ -482,6 +586,40 @@ export function pruneChannels(
     setConst(g2, bB, { dtype: 'float32', dims: [rows], data: newBias });
     if (bNode.inputs.length < 3) bNode.inputs.length = 3;
     bNode.inputs[2] = bB;
+    // the depthwise convs inside the chain: filters and biases of the kept channels, group Ck
+    const dwOld: string[] = [];
+    for (const d of depthwise) {
+      const dNode = g2.nodes.find((x) => x.name === d.name)!;
+      const wd = g.values.get(d.inputs[1]!)!.const!;
+      const kd = wd.dims[2]! * wd.dims[3]!;
+      const wdD = wd.data as Float32Array;
+      const newD = new Float32Array(Ck * kd);
+      keep.forEach((c, i) => newD.set(wdD.subarray(c * kd, (c + 1) * kd), i * kd));
+      const dW = freshName(g2, `${d.inputs[1]}_ch`);
+      setConst(g2, dW, { dtype: 'float32', dims: [Ck, 1, wd.dims[2]!, wd.dims[3]!], data: newD });
+      dwOld.push(d.inputs[1]!);
+      dNode.inputs[1] = dW;
+      if (d.inputs[2]) {
+        const bd = g.values.get(d.inputs[2])!.const!.data as Float32Array;
+        const dB = freshName(g2, `${d.inputs[2]}_ch`);
+        setConst(g2, dB, { dtype: 'float32', dims: [Ck], data: Float32Array.from(keep, (c) => bd[c]!) });
+        dwOld.push(d.inputs[2]);
+        dNode.inputs[2] = dB;
+      }
+      dNode.attrs = { ...dNode.attrs, group: Ck };
+    }
+    // per-channel constants of Add / Sub / Mul / Div in the chain: the kept channels' entries
+    for (const { node, at, axis } of affine) {
+      if (axis < 0) continue;
+      const t = g.values.get(node.inputs[at]!)!.const!;
+      const nNode = g2.nodes.find((x) => x.name === node.name)!;
+      const dims = [...t.dims];
+      dims[axis] = Ck;
+      const nc = freshName(g2, `${node.inputs[at]}_ch`);
+      setConst(g2, nc, { dtype: 'float32', dims, data: Float32Array.from(keep, (c) => (t.data as Float32Array)[c]!) });
+      dwOld.push(node.inputs[at]!);
+      nNode.inputs[at] = nc;
+    }
     // the channel count along the chain
     for (const v of chain) {
       const info = g2.values.get(v)?.info;
@@ -489,7 +627,7 @@ export function pruneChannels(
     }
     // drop the old constants nothing reads any more
     const readers = consumers(g2);
-    for (const old of [a.inputs[1], a.inputs[2], b.inputs[1], b.inputs[2]]) {
+    for (const old of [a.inputs[1], a.inputs[2], b.inputs[1], b.inputs[2], ...dwOld]) {
       if (old && !(readers.get(old)?.length ?? 0) && !g2.outputs.includes(old)) g2.values.delete(old);
     }
     g = g2;
