@@ -287,7 +287,11 @@ function mbv2Model(seed: number, dead: number[]): Uint8Array {
   });
 }
 
-async function maxRelDiff(g0: Parameters<typeof Session.fromGraph>[0], g1: Parameters<typeof Session.fromGraph>[0], x: Tensor): Promise<number> {
+async function maxRelDiff(
+  g0: Parameters<typeof Session.fromGraph>[0],
+  g1: Parameters<typeof Session.fromGraph>[0],
+  x: Tensor,
+): Promise<number> {
   const a = (await Session.fromGraph(g0, { engine: 'reference' }).run({ x }))['y']!.data as Float32Array;
   const b = (await Session.fromGraph(g1, { engine: 'reference' }).run({ x }))['y']!.data as Float32Array;
   let d = 0,

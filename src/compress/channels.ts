@@ -115,7 +115,8 @@ function depthwiseOf(graph: Graph, n: Node, C: number, readers: Map<string, Node
   if ((readers.get(n.inputs[1]!)?.length ?? 0) !== 1) return false;
   if (n.inputs[2]) {
     const b = graph.values.get(n.inputs[2])?.const;
-    if (!b || b.dtype !== 'float32' || b.dims.length !== 1 || b.dims[0] !== C || (readers.get(n.inputs[2])?.length ?? 0) !== 1) return false;
+    if (!b || b.dtype !== 'float32' || b.dims.length !== 1 || b.dims[0] !== C || (readers.get(n.inputs[2])?.length ?? 0) !== 1)
+      return false;
   }
   return true;
 }
@@ -452,7 +453,14 @@ function flopsCounts(
   const specs = pairs.map((p) => {
     const wa = g.values.get(p.a.inputs[1]!)!.const!,
       wb = g.values.get(p.b.inputs[1]!)!.const!;
-    return { b: p.b, wb, C: wa.dims[0]!, rows: wb.dims[0]!, kk: wb.dims[2]! * wb.dims[3]!, macs: channelMacs(g, p.a, p.b, wa, wb, p.depthwise) };
+    return {
+      b: p.b,
+      wb,
+      C: wa.dims[0]!,
+      rows: wb.dims[0]!,
+      kk: wb.dims[2]! * wb.dims[3]!,
+      macs: channelMacs(g, p.a, p.b, wa, wb, p.depthwise),
+    };
   });
   const probs = pairProblems(g, batches, specs, damp, accel);
   // marginal relative error of each successive removal, per pair
