@@ -19,6 +19,7 @@ import { elementCount, type Tensor } from '../ops/types.js';
 import { Session } from '../runtime/session.js';
 import { mulberry32 } from '../util/rng.js';
 import type { SparrowWasm } from '../wasm/gateway.js';
+import { fixedBatch, runSplit, SplitTrainer } from './batch_split.js';
 import { GraphTrainer, gemmTs, gemmWasm, trainableParams } from './train_graph.js';
 
 export interface FinetuneOptions {
@@ -188,7 +189,11 @@ export async function finetune(
     const v = g.values.get(p)!;
     v.const = { dtype: 'float32', dims: [...v.const!.dims], data: Float32Array.from(v.const!.data as Float32Array) };
   }
-  const trainer = new GraphTrainer(g, params, opts.wasm ? gemmWasm(opts.wasm) : gemmTs);
+  // a model exported with a fixed batch (often baked into its Reshape shapes too) trains in
+  // sub-batches of that size, its gradients summed (batch_split.ts)
+  const fixed = fixedBatch(g);
+  const inner = new GraphTrainer(g, params, opts.wasm ? gemmWasm(opts.wasm) : gemmTs);
+  const trainer = fixed === undefined ? inner : new SplitTrainer(inner, fixed);
   const feats = beta > 0 ? featureValues(g, teacher) : [];
   const tg = cloneGraph(teacher);
   tg.outputs = [logits, ...feats];
@@ -215,7 +220,8 @@ export async function finetune(
       const raw = new Float32Array(n * per);
       idx.forEach((k, i) => raw.set(images[k]!, i * per));
       const x = augmentBatch({ dtype: 'float32', dims: [n, ...imgDims], data: raw }, rand, pad, flip, opts.padValue);
-      const tout = await teacherSession.run({ [input]: x });
+      const tout =
+        fixed === undefined ? await teacherSession.run({ [input]: x }) : await runSplit((f) => teacherSession.run(f), input, x, fixed);
       const tape = trainer.forward({ [input]: x });
       const sl = tape.values.get(logits)!;
       const cls = elementCount(sl.dims) / n;
