@@ -396,3 +396,47 @@ describe('channel pairs through pooling and depthwise convs', () => {
     expect(findChannelPairs(se)).toEqual([]);
   });
 });
+
+describe('channel pairs with shared constants', () => {
+  it('a bias shared by several convs (merged equal initializers) does not tie their channels; the shared constant is left as it is', async () => {
+    const r = rng(21);
+    const zero: Tensor = { dtype: 'float32', dims: [6], data: new Float32Array(6) };
+    const g = importOnnx(
+      buildModel({
+        inputs: [{ name: 'x', dtype: 'float32', dims: ['N', 6, 6, 6] }],
+        outputs: [{ name: 'y', dtype: 'float32', dims: ['N', 6, 6, 6] }],
+        initializers: { wa: randT(r, [6, 6, 3, 3]), wb: randT(r, [6, 6, 3, 3]), wc: randT(r, [6, 6, 1, 1]), z: zero },
+        nodes: [
+          { op: 'Conv', name: 'A', inputs: ['x', 'wa', 'z'], outputs: ['a'], attrs: { pads: [1, 1, 1, 1] } },
+          { op: 'Relu', inputs: ['a'], outputs: ['ar'] },
+          { op: 'Conv', name: 'B', inputs: ['ar', 'wb', 'z'], outputs: ['b'], attrs: { pads: [1, 1, 1, 1] } },
+          { op: 'Relu', inputs: ['b'], outputs: ['br'] },
+          { op: 'Conv', name: 'C', inputs: ['br', 'wc', 'z'], outputs: ['y'] },
+        ],
+      }),
+    );
+    optimize(g);
+    expect(findChannelPairs(g).map((p) => [p.a.name, p.b.name])).toEqual([
+      ['A', 'B'],
+      ['B', 'C'],
+    ]);
+    const calib = [randT(r, [16, 6, 6, 6], 2)];
+    const { graph, report } = pruneChannels(g, calib, 0.5);
+    expect(report.layers.map((l) => [l.node, l.channels, l.kept])).toEqual([
+      ['A', 6, 3],
+      ['B', 6, 3],
+    ]);
+    const node = (name: string) => graph.nodes.find((n) => n.name === name)!;
+    expect(graph.values.get(node('A').inputs[2]!)!.const!.dims).toEqual([3]);
+    expect(graph.values.get(node('B').inputs[1]!)!.const!.dims).toEqual([3, 3, 3, 3]);
+    expect(graph.values.get(node('C').inputs[1]!)!.const!.dims).toEqual([6, 3, 1, 1]);
+    // the original graph and its shared constant are untouched
+    expect(Array.from(g.values.get('z')!.const!.data as Float32Array)).toEqual([0, 0, 0, 0, 0, 0]);
+    const x = randT(r, [2, 6, 6, 6], 2);
+    const ref = await Session.fromGraph(graph, { engine: 'reference' }).run({ x });
+    const f32 = await Session.fromGraph(graph, { engine: 'sparrow-f32' }).run({ x });
+    const a = ref['y']!.data as Float32Array,
+      b = f32['y']!.data as Float32Array;
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(a[i]!)));
+  });
+});

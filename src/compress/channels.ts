@@ -106,17 +106,16 @@ const CHANNELWISE = new Set([
 
 /**
  * A depthwise conv over `C` channels that may sit inside a chain: group = C, weight (C, 1, kh,
- * kw) and bias (C) float32 constants read by it alone (they lose the removed channels too).
+ * kw) and bias (C) float32 constants (they lose the removed channels too: the rewrite gives the
+ * conv new, smaller constants, so shared ones stay as they are for their other readers).
  */
-function depthwiseOf(graph: Graph, n: Node, C: number, readers: Map<string, Node[]>): boolean {
+function depthwiseOf(graph: Graph, n: Node, C: number): boolean {
   if (n.domain !== '' || n.op !== 'Conv' || n.attrs['group'] !== C || C < 2) return false;
   const w = n.inputs[1] ? graph.values.get(n.inputs[1])?.const : undefined;
   if (!w || w.dtype !== 'float32' || w.dims.length !== 4 || w.dims[0] !== C || w.dims[1] !== 1) return false;
-  if ((readers.get(n.inputs[1]!)?.length ?? 0) !== 1) return false;
   if (n.inputs[2]) {
     const b = graph.values.get(n.inputs[2])?.const;
-    if (!b || b.dtype !== 'float32' || b.dims.length !== 1 || b.dims[0] !== C || (readers.get(n.inputs[2])?.length ?? 0) !== 1)
-      return false;
+    if (!b || b.dtype !== 'float32' || b.dims.length !== 1 || b.dims[0] !== C) return false;
   }
   return true;
 }
@@ -176,8 +175,9 @@ export function findChannelPairs(graph: Graph): ChannelPair[] {
   };
   for (const a of graph.nodes) {
     if (!convWeight(graph, a) || !weights.has(a.name)) continue;
-    // A's bias and weight must be its own (findWeightLayers checks the weight)
-    if (a.inputs[2] && (readers.get(a.inputs[2])?.length ?? 0) !== 1) continue;
+    // A's and B's weights are their own (findWeightLayers checks it); a bias may be shared
+    // (exporters merge equal initializers, e.g. the zero biases of freshly initialized
+    // BatchNorms folded into convs): the rewrite gives A and B new bias constants
     const C = convWeight(graph, a)!.dims[0]!;
     const R = convWeight(graph, a)!.dims.length;
     const chain = [a.outputs[0]!];
@@ -189,13 +189,12 @@ export function findChannelPairs(graph: Graph): ChannelPair[] {
       const af = affineOf(graph, next, v, C, R);
       if (af) affine.push({ node: next, ...af });
       else if (next.inputs[0] !== v) break;
-      else if (depthwiseOf(graph, next, C, readers)) depthwise.push(next);
+      else if (depthwiseOf(graph, next, C)) depthwise.push(next);
       else if (!channelwiseOf(graph, next)) break;
       chain.push(next.outputs[0]!);
       next = single(next.outputs[0]!);
     }
     if (!next || next.inputs[0] !== chain[chain.length - 1] || !convWeight(graph, next) || !weights.has(next.name)) continue;
-    if (next.inputs[2] && (readers.get(next.inputs[2])?.length ?? 0) !== 1) continue;
     const wb = convWeight(graph, next)!;
     if (wb.dims[1] !== C) continue;
     out.push({ a, chain, depthwise, affine, b: next });
