@@ -4,8 +4,11 @@
 // overflow) and an unwritable output. Each exits non-zero with one line `sparrow: <code>: ...`
 // on stderr and nothing on stdout, leaves no file at -o (and a file already there unchanged),
 // and no temporary file beside it (the output is written to a temporary file, then renamed).
+// SIGTERM in the middle of a long synchronous computation ends the process at once (a signal
+// handler installed for the whole command used to hold it until the computation yielded).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -213,6 +216,39 @@ describe('sparrow compress: bad input → one line on stderr, non-zero exit, no 
     expect(readdirSync(out)).toEqual([]);
     expect(leftovers(join(tmp, 'out'))).toEqual([]);
   });
+
+  it('SIGTERM during the computation (exact OBS on ResNet-20) ends the process at once, nothing written', async () => {
+    const out = join(tmp, 'out', 'killed.sparrow');
+    const cifar = ['--calib', 'npy:examples/calib/cifar10-test-0-63.npy', '--mean', '0.485,0.456,0.406', '--std', '0.229,0.224,0.225'];
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/sparrow.js',
+        'compress',
+        join(ROOT, 'examples/models/resnet20-cifar10.onnx'),
+        '-o',
+        out,
+        '--prune',
+        'obs',
+        '--sparsity',
+        '0.7',
+        ...cifar,
+      ],
+      { cwd: ROOT, stdio: 'ignore' },
+    );
+    const exited = once(child, 'exit');
+    await new Promise((r) => setTimeout(r, 3000));
+    // still computing (the whole command takes tens of seconds)
+    expect(child.exitCode).toBe(null);
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
+    // before the fix: tens of seconds, until the OBS loop returned to the event loop
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(signal ?? code).toBe('SIGTERM');
+    expect(existsSync(out)).toBe(false);
+    expect(leftovers(join(tmp, 'out'))).toEqual([]);
+  }, 30_000);
 
   it('success replaces a file at -o whole, without a temporary file left', () => {
     const out = join(tmp, 'out', 'replaced.sparrow');

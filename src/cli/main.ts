@@ -240,8 +240,21 @@ async function readInput(path: string): Promise<Uint8Array> {
   }
 }
 
-/** Temporary files being written (removed on failure, and by main() if the process is interrupted). */
+/** Temporary files being written (removed on failure, and if the process is interrupted meanwhile). */
 const pendingTemps = new Set<string>();
+
+/**
+ * SIGINT / SIGTERM while an output is being written: remove its temporary file, then exit 130.
+ * Installed only for the write itself: a JS signal handler runs only when the event loop gets
+ * control, so one installed for the whole command would leave Ctrl-C without effect for minutes
+ * during a synchronous computation (pruning, Hessians); outside a write the default action
+ * ends the process at once, and there is nothing to clean up.
+ */
+function onSignal(sig: NodeJS.Signals): void {
+  removePendingTemps();
+  process.stderr.write(`sparrow: interrupted: ${sig}\n`);
+  process.exit(130);
+}
 
 /**
  * Writes `bytes` to `path` atomically: into a temporary file in the same folder, then renamed
@@ -250,6 +263,10 @@ const pendingTemps = new Set<string>();
  */
 async function writeOutput(path: string, bytes: Uint8Array): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`);
+  if (pendingTemps.size === 0) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
   pendingTemps.add(tmp);
   try {
     await writeFile(tmp, bytes, { flag: 'wx' });
@@ -261,6 +278,10 @@ async function writeOutput(path: string, bytes: Uint8Array): Promise<void> {
     throw new SparrowError('io_error', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   } finally {
     pendingTemps.delete(tmp);
+    if (pendingTemps.size === 0) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
   }
 }
 
@@ -1321,13 +1342,6 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(program.helpInformation());
     return 0;
   }
-  const onSignal = (sig: NodeJS.Signals): void => {
-    removePendingTemps();
-    process.stderr.write(`sparrow: interrupted: ${sig}\n`);
-    process.exit(130);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
@@ -1345,8 +1359,5 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`sparrow: internal error: ${(e as Error)?.stack?.split('\n').slice(0, 2).join(' ') ?? String(e)}\n`);
     return 70;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
 }
