@@ -178,6 +178,24 @@ describe('--finetune with unstructured pruning: closer to the teacher', () => {
   });
 });
 
+describe('--finetune with a size target', () => {
+  it('obs 0.5 + --target-size: the masks stay fixed, the file fits', async () => {
+    const g = smallNet(31);
+    const base: CompressOptions = { prune: 'obs', sparsity: 0.5, calib, wasm };
+    const free = await compressGraph(g, { ...base, finetune: ft });
+    const target = Math.round(0.9 * free.bytes.length);
+    const r = await compressGraph(g, { ...base, finetune: ft, targetBytes: target });
+    expect(r.bytes.length).toBeLessThanOrEqual(target);
+    // the same fine-tuned float graph (same masks, same training) as without the target
+    for (const node of MIDDLE) expect(zerosOf(r.graph, node)).toEqual(zerosOf(free.graph, node));
+    for (const node of MIDDLE) {
+      const want = zerosOf(r.graph, node),
+        q = fileQ(r.bytes, r.graph, node);
+      for (let i = 0; i < q.length; i++) if (want[i]) expect(q[i]).toBe(0);
+    }
+  });
+});
+
 describe('--finetune options', () => {
   it('accepted with every pruning method given calibration images, refused without', () => {
     for (const prune of ['magnitude', 'hessian', 'obs', 'channels'] as const) {
