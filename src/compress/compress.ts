@@ -259,8 +259,10 @@ export interface CompressOptions {
   /** channels only: how many channels each layer gives up (channels.ts; default 'uniform') */
   channelScope?: ChannelScope;
   /**
-   * channels only: fine-tune the pruned float graph by distillation from the original
-   * (finetune.ts) on the calibration images before it is quantized; `epochs` passes
+   * fine-tune the pruned float graph by distillation from the original (finetune.ts) on the
+   * calibration images before it is quantized; `epochs` passes. Needs `calib`. magnitude /
+   * hessian / obs: the masks are chosen first in float (sparse_finetune.ts) and kept fixed
+   * through the fine-tuning (keepZeros) and the quantization
    */
   finetune?: Omit<FinetuneOptions, 'wasm' | 'onEpoch'>;
   /**
