@@ -100,9 +100,9 @@ const CASES: Array<[string, () => string[], RegExp]> = [
     /^sparrow: invalid_argument: --scope global is for --prune magnitude or channels, not hessian/,
   ],
   [
-    '--finetune with hessian',
-    () => [MNIST, '--prune', 'hessian', '--finetune', '3'],
-    /^sparrow: invalid_argument: --finetune is for --prune channels, not hessian/,
+    '--finetune without --calib',
+    () => [MNIST, '--prune', 'magnitude', '--finetune', '3'],
+    /^sparrow: invalid_argument: --finetune needs calibration images \(--calib\), also with --prune magnitude/,
   ],
   [
     '--finetune 0 epochs',

@@ -465,9 +465,10 @@ function buildProgram(out: (s: string) => void): Command {
     )
     .option(
       '--finetune <epochs>',
-      'with --prune channels: fine-tune the pruned float network for this many epochs over the calibration images ' +
+      'fine-tune the pruned float network for this many epochs over the calibration images ' +
         '(distillation from the original network: its logits and block outputs; random crops and flips; Adam, cosine ' +
-        'learning rate), then quantize as usual. Use --calib-n 1000 or more',
+        'learning rate), then quantize as usual. With --prune magnitude|hessian|obs the mask is chosen first (in float) ' +
+        'and kept fixed through fine-tuning and quantization. Needs --calib; use --calib-n 1000 or more',
     )
     .option('--finetune-lr <lr>', 'with --finetune: the peak learning rate (default 0.0005)')
     .option(
@@ -745,7 +746,7 @@ function buildProgram(out: (s: string) => void): Command {
                 '(e.g. CIFAR-10 ResNets: --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225)\n',
             );
           }
-          if (base.prune === 'magnitude' && base.activations !== 'static') {
+          if (base.prune === 'magnitude' && base.activations !== 'static' && !base.finetune) {
             process.stderr.write('sparrow: note: --calib is used by --prune hessian/obs/channels and --activations static only; ignored\n');
           }
         }

@@ -51,6 +51,7 @@ import { globalMagnitudePrune, magnitudePrune, magnitudePrunePairs } from './pru
 import { obcLayerPrune } from './obc.js';
 import { pruneChannels, type ChannelPruneReport, type ChannelScope } from './channels.js';
 import { finetune, type FinetuneOptions, type FinetuneReport } from './finetune.js';
+import { fixedMasksOf, prunedFloatGraph, zeroMask } from './sparse_finetune.js';
 import { channelAxisFor, dequantize, quantizePerChannelInt8 } from '../quant/int8.js';
 import { activationValues, calibrateActivations, type CalibrationMethod } from './activations.js';
 import { compactValueNames, shortFloat32 } from './names.js';
@@ -258,8 +259,10 @@ export interface CompressOptions {
   /** channels only: how many channels each layer gives up (channels.ts; default 'uniform') */
   channelScope?: ChannelScope;
   /**
-   * channels only: fine-tune the pruned float graph by distillation from the original
-   * (finetune.ts) on the calibration images before it is quantized; `epochs` passes
+   * fine-tune the pruned float graph by distillation from the original (finetune.ts) on the
+   * calibration images before it is quantized; `epochs` passes. Needs `calib`. magnitude /
+   * hessian / obs: the masks are chosen first in float (sparse_finetune.ts) and kept fixed
+   * through the fine-tuning (keepZeros) and the quantization
    */
   finetune?: Omit<FinetuneOptions, 'wasm' | 'onEpoch'>;
   /**
@@ -397,11 +400,11 @@ export function resolveCompressOptions(
   if (scope === 'global' && prune !== 'magnitude' && prune !== 'channels')
     throw new SparrowError('invalid_argument', `--scope global is for --prune magnitude or channels, not ${prune}`);
   if (o.finetune !== undefined) {
-    if (prune !== 'channels') throw new SparrowError('invalid_argument', `--finetune is for --prune channels, not ${prune}`);
     if (!Number.isInteger(o.finetune.epochs) || o.finetune.epochs < 1)
       throw new SparrowError('invalid_argument', `--finetune needs a positive integer of epochs, got ${String(o.finetune.epochs)}`);
     if (o.finetune.lr !== undefined && !(o.finetune.lr > 0 && Number.isFinite(o.finetune.lr)))
       throw new SparrowError('invalid_argument', `the fine-tuning learning rate must be a positive number, got ${String(o.finetune.lr)}`);
+    if (!o.calib) throw new SparrowError('invalid_argument', `--finetune needs calibration images (--calib), also with --prune ${prune}`);
   }
   if (o.targetBytes !== undefined && !(Number.isFinite(o.targetBytes) && o.targetBytes > 0))
     throw new SparrowError('invalid_argument', `the size target must be a positive number of bytes, got ${String(o.targetBytes)}`);
@@ -491,20 +494,46 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     });
     graph = r.graph;
     channelRecord = r.report;
-    if (opts.finetune) {
-      // distillation from the network before pruning, on the calibration images, augmented as
-      // the CIFAR training set (padding = black pixels once preprocessed)
-      const pre = opts.preprocessing;
-      const padValue = pre?.mean ? pre.mean.map((m, c) => -m / (pre.std?.[c] ?? 1)) : undefined;
-      const f = await finetune(r.graph, original, tensorBatches(opts.calib!.batches, '--finetune'), {
-        ...(padValue ? { padValue } : {}),
-        ...opts.finetune,
-        ...(opts.wasm ? { wasm: opts.wasm } : {}),
-        onEpoch: (e, n, loss) => opts.onFinetune?.(e, n, loss),
-      });
-      graph = f.graph;
-      finetuneRecord = f.report;
-    }
+  }
+  const floatTargets = opts.floatTargets ?? envFlag('SPARROW_FLOAT_TARGETS', true);
+  const pattern = sparsityPatternOf(opts);
+  // unstructured (magnitude, hessian, obs) + fine-tuning: the masks are decided first on the float
+  // network (sparse_finetune.ts; magnitude directly), the masked float graph is fine-tuned with
+  // its zeros kept, and the quantizing pass below then keeps exactly those zeros (fixedMaskNodes)
+  let fixedMaskNodes: Set<string> | undefined;
+  if (opts.finetune && o.prune !== 'channels') {
+    const ls = weightLayers(graph);
+    const endsPre = new Set((opts.denseEnds ?? true) && ls.length > 1 ? [ls[0]!.node.name, ls[ls.length - 1]!.node.name] : []);
+    const sp = (node: string): number => (endsPre.has(node) ? 0 : o.sparsity);
+    graph =
+      o.prune === 'magnitude'
+        ? await magnitudePrunedGraph(graph, ls, sp, opts.scope ?? 'layer', o.sparsity, pattern)
+        : prunedFloatGraph(graph, tensorBatches(opts.calib!.batches, '--finetune'), {
+            method: o.prune,
+            sparsityOf: sp,
+            pattern,
+            nodes: ls.map((L) => L.node.name),
+            floatTargets,
+            biasCorrection: opts.biasCorrection ?? true,
+            ...(opts.wasm ? { wasm: opts.wasm } : {}),
+          });
+    fixedMaskNodes = new Set(ls.filter((L) => sp(L.node.name) > 0).map((L) => L.node.name));
+  }
+  if (opts.finetune && (o.prune !== 'channels' || o.sparsity > 0)) {
+    // distillation from the network before pruning, on the calibration images, augmented as
+    // the CIFAR training set (padding = black pixels once preprocessed)
+    const pre = opts.preprocessing;
+    const padValue = pre?.mean ? pre.mean.map((m, c) => -m / (pre.std?.[c] ?? 1)) : undefined;
+    const f = await finetune(graph, original, tensorBatches(opts.calib!.batches, '--finetune'), {
+      ...(padValue ? { padValue } : {}),
+      ...opts.finetune,
+      // the pruned weights (exact zeros) stay pruned
+      ...(fixedMaskNodes ? { keepZeros: true } : {}),
+      ...(opts.wasm ? { wasm: opts.wasm } : {}),
+      onEpoch: (e, n, loss) => opts.onFinetune?.(e, n, loss),
+    });
+    graph = f.graph;
+    finetuneRecord = f.report;
   }
   const metaMode = metadataModeOf(opts);
   const compact = metaMode !== 'plain' && !graph.nodes.some((n) => Object.values(n.attrs).some(isGraphAttr));
@@ -530,12 +559,12 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   const denseEnds = opts.denseEnds ?? true;
   const ends = new Set(denseEnds && layers.length > 1 ? [layers[0]!.node.name, layers[layers.length - 1]!.node.name] : []);
   const sparsityOf = (node: string): number => (ends.has(node) || o.prune === 'channels' ? 0 : o.sparsity);
-  const pattern = sparsityPatternOf(opts);
+  // after fine-tuning: each pruned layer's mask (rows, K; 1 = pruned) = its zeros, forced below
+  const fixedMasks = fixedMaskNodes ? fixedMasksOf(graph, fixedMaskNodes) : undefined;
   // the dense ends keep 8 bits; 7 with --weight-bits 7, so that every layer fits the relaxed-SIMD kernel's [−64, 63]
   const bitsOf = (node: string): number => (ends.has(node) ? (o.weightBits === 7 ? 7 : 8) : o.weightBits);
   let outGraph = graph;
   let allocation: Map<string, Candidate> | undefined;
-  const floatTargets = opts.floatTargets ?? envFlag('SPARROW_FLOAT_TARGETS', true);
   const record = (alloc: Map<string, Candidate> | undefined): CompressionRecord => {
     const compression: CompressionRecord = {
       prune: o.prune,
@@ -556,6 +585,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     if (o.prune === 'magnitude') compression['scope'] = opts.scope ?? 'layer';
     if (channelRecord) compression['channels'] = channelRecord;
     if (finetuneRecord) compression['finetune'] = { ...finetuneRecord, loss: finetuneRecord.loss.map((l) => Number(l.toPrecision(4))) };
+    if (fixedMasks) compression['masks'] = 'fixed-before-finetune';
     compression['denseEnds'] = denseEnds;
     if (compact) compression['names'] = 'short';
     if (metaMode === 'deflate') compression['metadata'] = 'deflate';
@@ -603,7 +633,11 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
               ...(o.activations === 'static' ? placeholderRanges(graph, compact) : {}),
               maxBatch: maxBatchOf(opts),
             },
-            o.prune === 'obs' ? (node, W, H) => obsMask(W, H, sparsityOf(node)) : undefined,
+            fixedMasks
+              ? (node, W) => (fixedMaskNodes!.has(node) ? zeroMask(W) : new Uint8Array(W.length))
+              : o.prune === 'obs'
+                ? (node, W, H) => obsMask(W, H, sparsityOf(node))
+                : undefined,
             writeModel,
           )
         : undefined;
@@ -648,7 +682,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
             step = new Float32Array(st.rows),
             out = new Float32Array(W.length);
           const c = candidateOf(st.node);
-          const preMask = sized?.masks?.get(st.node);
+          const preMask = sized?.masks?.get(st.node) ?? fixedMasks?.get(st.node);
           for (let g = 0; g < G; g++) {
             const Wg = W.slice(g * rpg * K, (g + 1) * rpg * K);
             let mask = preMask?.subarray(g * rpg * K, (g + 1) * rpg * K);
@@ -718,7 +752,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     // global magnitude: one threshold over every pruned layer (the dense ends excluded), as
     // torch.nn.utils.prune.global_unstructured with L1Unstructured
     const global = new Map<string, Float32Array>();
-    if (o.prune === 'magnitude' && (opts.scope ?? 'layer') === 'global' && o.sparsity > 0) {
+    if (o.prune === 'magnitude' && (opts.scope ?? 'layer') === 'global' && o.sparsity > 0 && !fixedMasks) {
       const pruned = layers.filter((L) => !ends.has(L.node.name));
       const out = globalMagnitudePrune(
         pruned.map((L) => graph.values.get(L.value)!.const!.data as Float32Array),
@@ -742,7 +776,9 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
         ...(L.transB !== undefined ? { transB: L.transB } : {}),
         ...(calib && input0 ? { inputs: () => layerInputs(input0) } : {}),
       };
-      const pruned = global.get(L.value) ?? (global.size > 0 ? Float32Array.from(w) : await pruneLayer(o.prune, w, L.dims, ctx));
+      // after fine-tuning the graph is already pruned (its zeros quantize to 0, shareInt8Levels keeps 0)
+      const pruned =
+        global.get(L.value) ?? (global.size > 0 || fixedMasks ? Float32Array.from(w) : await pruneLayer(o.prune, w, L.dims, ctx));
       const bits = bitsOf(L.node.name);
       // 7 bits: the uniform grid [−63, 63] (127 levels), which the relaxed-SIMD kernel runs
       // exactly (quant.i7); fewer bits: 2^B levels shared out of the int8 grid
@@ -790,6 +826,46 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   const preprocessing = preprocessingFor(graph, opts);
   const bytes = writeModel(outGraph, { ...codecsOf(opts), quantized, preprocessing, compression, meta });
   return { bytes, layers: reports, graph };
+}
+
+/**
+ * A copy of `graph` whose weight layers are magnitude-pruned in float (pruned weights +0), as the
+ * magnitude path of compressGraph prunes them: per layer (optionally in pairs) or one global
+ * threshold over the layers with sparsityOf > 0.
+ */
+async function magnitudePrunedGraph(
+  graph: Graph,
+  layers: readonly WeightLayer[],
+  sparsityOf: (node: string) => number,
+  scope: PruneScope,
+  sparsity: number,
+  pattern: SparsityPatternOption,
+): Promise<Graph> {
+  const g = cloneGraph(graph);
+  const pruned = layers.filter((L) => sparsityOf(L.node.name) > 0);
+  const w = (L: WeightLayer): Float32Array => graph.values.get(L.value)!.const!.data as Float32Array;
+  const outs =
+    scope === 'global'
+      ? globalMagnitudePrune(pruned.map(w), sparsity)
+      : await Promise.all(
+          pruned.map((L) =>
+            pruneLayer('magnitude', w(L), L.dims, {
+              sparsity: sparsityOf(L.node.name),
+              value: L.value,
+              node: L.node.name,
+              op: L.op,
+              attrs: L.node.attrs,
+              axis: L.axis,
+              pattern,
+            }),
+          ),
+        );
+  pruned.forEach((L, i) => {
+    const v = g.values.get(L.value)!;
+    const d = Float32Array.from(outs[i]!, (x) => (x === 0 ? 0 : x)); // +0 (keepZeros and the masks test === 0)
+    g.values.set(L.value, { ...v, const: { dtype: 'float32', dims: [...v.const!.dims], data: d } });
+  });
+  return g;
 }
 
 /**
