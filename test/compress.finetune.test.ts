@@ -313,7 +313,11 @@ describe('finetune: mixing', () => {
       H = 6,
       W = 7;
     // image n holds the value n + 1 everywhere: which pixels came from where is then visible
-    const x: Tensor = { dtype: 'float32', dims: [N, C, H, W], data: Float32Array.from({ length: N * C * H * W }, (_, i) => Math.floor(i / (C * H * W)) + 1) };
+    const x: Tensor = {
+      dtype: 'float32',
+      dims: [N, C, H, W],
+      data: Float32Array.from({ length: N * C * H * W }, (_, i) => Math.floor(i / (C * H * W)) + 1),
+    };
     const { x: y, partner, lambda } = mixBatch(x, mulberry32(17), 'cutmix', 1);
     const out = y.data as Float32Array;
     let pasted = 0;
@@ -378,7 +382,11 @@ describe('finetune: mixing', () => {
     const r = rng(82);
     for (const p of trainableParams(student)) {
       const v = student.values.get(p)!;
-      v.const = { dtype: 'float32', dims: [...v.const!.dims], data: Float32Array.from(v.const!.data as Float32Array, (x) => x + 0.3 * r()) };
+      v.const = {
+        dtype: 'float32',
+        dims: [...v.const!.dims],
+        data: Float32Array.from(v.const!.data as Float32Array, (x) => x + 0.3 * r()),
+      };
     }
     const train = [randT(rng(83), [32, 3, 8, 8], 2), randT(rng(84), [32, 3, 8, 8], 2)];
     const held = randT(rng(85), [64, 3, 8, 8], 2);
@@ -389,7 +397,16 @@ describe('finetune: mixing', () => {
       for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
       return s;
     };
-    const res = await finetune(student, teacher, train, { epochs: 12, batchSize: 16, lr: 1e-2, wasm, pad: 1, warmupEpochs: 2, ema: 0.9, mix: 'mixup' });
+    const res = await finetune(student, teacher, train, {
+      epochs: 12,
+      batchSize: 16,
+      lr: 1e-2,
+      wasm,
+      pad: 1,
+      warmupEpochs: 2,
+      ema: 0.9,
+      mix: 'mixup',
+    });
     expect(res.last).toBeDefined();
     expect(res.report.ema).toBe(0.9);
     // the EMA differs from the last weights and lies near them; both beat the start

@@ -454,8 +454,14 @@ function buildProgram(out: (s: string) => void): Command {
       'with --finetune: none (default) | mixup | cutmix: each training image mixed with another of the batch ' +
         '(λ uniform), the teacher labelling the same mixed image',
     )
-    .option('--finetune-warmup <epochs>', 'with --finetune: linear learning-rate warm-up over this many epochs before the cosine decay (default 0)')
-    .option('--finetune-ema <decay>', 'with --finetune: keep the moving average of the weights with this decay per step (e.g. 0.99) and use it (default: off)')
+    .option(
+      '--finetune-warmup <epochs>',
+      'with --finetune: linear learning-rate warm-up over this many epochs before the cosine decay (default 0)',
+    )
+    .option(
+      '--finetune-ema <decay>',
+      'with --finetune: keep the moving average of the weights with this decay per step (e.g. 0.99) and use it (default: off)',
+    )
     .option(
       '--sparsity-pattern <p>',
       "unstructured (default) | pairs: pairs prunes aligned 1x2 blocks along each output channel's input patch " +

@@ -150,8 +150,7 @@ export function mixBatch(
         x0 = Math.max(0, cx - (bw >> 1)),
         x1 = Math.min(W, cx - (bw >> 1) + bw);
       for (let c = 0; c < C; c++)
-        for (let i = y0; i < y1; i++)
-          for (let w = x0; w < x1; w++) out[(n * C + c) * hw + i * W + w] = src[(j * C + c) * hw + i * W + w]!;
+        for (let i = y0; i < y1; i++) for (let w = x0; w < x1; w++) out[(n * C + c) * hw + i * W + w] = src[(j * C + c) * hw + i * W + w]!;
       lambda[n] = 1 - (Math.max(0, y1 - y0) * Math.max(0, x1 - x0)) / hw;
     }
   }
