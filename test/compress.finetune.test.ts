@@ -27,7 +27,7 @@ import { optimize } from '../src/ir/passes.js';
 import { runReference } from '../src/runtime/reference.js';
 import { cloneGraph, type Graph } from '../src/ir/graph.js';
 import { GraphTrainer, gemmTs, gemmWasm, trainableParams, type GemmFn } from '../src/compress/train_graph.js';
-import { augmentBatch, betaSample, distillLoss, featureValues, finetune, mixBatch } from '../src/compress/finetune.js';
+import { augmentBatch, betaSample, distillLoss, featureValues, finetune, gammaSample, mixBatch } from '../src/compress/finetune.js';
 import { loadWasmNode } from '../src/wasm/node.js';
 import type { SparrowWasm } from '../src/wasm/gateway.js';
 import type { Tensor } from '../src/ops/types.js';
@@ -348,6 +348,26 @@ describe('finetune: mixing', () => {
       pasted += cnt;
     }
     expect(pasted).toBeGreaterThan(0);
+  });
+  it('gammaSample: mean and variance a of Gamma(a, 1)', () => {
+    for (const a of [0.2, 1, 2, 5]) {
+      const r = mulberry32(29);
+      const n = 40000;
+      let s = 0,
+        s2 = 0,
+        lo = Infinity;
+      for (let i = 0; i < n; i++) {
+        const g = gammaSample(a, r);
+        lo = Math.min(lo, g);
+        s += g;
+        s2 += g * g;
+      }
+      expect(lo).toBeGreaterThanOrEqual(0);
+      const m = s / n,
+        v = s2 / n - m * m;
+      expect(Math.abs(m - a)).toBeLessThan(4 * Math.sqrt(a / n));
+      expect(Math.abs(v / a - 1)).toBeLessThan(0.06);
+    }
   });
   it('betaSample: mean ½ and variance 1 / (4(2α + 1))', () => {
     for (const alpha of [0.2, 1, 2]) {
