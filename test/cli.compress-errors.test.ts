@@ -115,6 +115,21 @@ const CASES: Array<[string, () => string[], RegExp]> = [
     /^sparrow: invalid_argument: the fine-tuning learning rate must be a positive number, got -1/,
   ],
   [
+    '--finetune-mix unknown',
+    () => [MNIST, '--prune', 'channels', '--finetune', '2', '--finetune-mix', 'blend'],
+    /^sparrow: invalid_argument: --finetune-mix must be none, mixup or cutmix, got blend/,
+  ],
+  [
+    '--finetune-warmup over the epochs',
+    () => [MNIST, '--prune', 'channels', '--finetune', '2', '--finetune-warmup', '3'],
+    /^sparrow: invalid_argument: --finetune-warmup must be in \[0, epochs\], got 3/,
+  ],
+  [
+    '--finetune-ema 1',
+    () => [MNIST, '--prune', 'channels', '--finetune', '2', '--finetune-ema', '1'],
+    /^sparrow: invalid_argument: --finetune-ema must be in \[0, 1\), got 1/,
+  ],
+  [
     '--scope unknown',
     () => [MNIST, '--scope', 'model'],
     /^sparrow: invalid_argument: the pruning scope must be layer or global, got model/,

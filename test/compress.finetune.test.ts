@@ -10,6 +10,12 @@
 //    of each parameter, and along a random direction over all parameters together;
 //  - distillLoss's gradient against central differences, and its value 0 when s = t;
 //  - augmentBatch: flip and crop move pixels where the naive formula puts them, padding value;
+//  - mixBatch: mixup is λ·x_n + (1−λ)·x_j of two augmented images (recomputed from the returned
+//    partner and λ), partners are other images, a batch of one is unchanged; cutmix pastes one
+//    rectangle of the partner and λ is the kept fraction; betaSample's mean and variance are
+//    those of Beta(α, α); finetune with mix/warm-up/EMA: the teacher and student see the same
+//    mixed batch (the loss of a student equal to its teacher is 0 with features), EMA returns the
+//    average and the last weights;
 //  - compressGraph with prune 'channels' and finetune: the file records the fine-tuning, runs on
 //    sparrow-int8, and its outputs are closer to the float network's than without fine-tuning;
 //  - a few epochs of finetune on a perturbed student bring its outputs closer to the teacher's
@@ -21,7 +27,7 @@ import { optimize } from '../src/ir/passes.js';
 import { runReference } from '../src/runtime/reference.js';
 import { cloneGraph, type Graph } from '../src/ir/graph.js';
 import { GraphTrainer, gemmTs, gemmWasm, trainableParams, type GemmFn } from '../src/compress/train_graph.js';
-import { augmentBatch, distillLoss, featureValues, finetune } from '../src/compress/finetune.js';
+import { augmentBatch, betaSample, distillLoss, featureValues, finetune, gammaSample, mixBatch } from '../src/compress/finetune.js';
 import { loadWasmNode } from '../src/wasm/node.js';
 import type { SparrowWasm } from '../src/wasm/gateway.js';
 import type { Tensor } from '../src/ops/types.js';
@@ -274,6 +280,170 @@ describe('finetune: pieces', () => {
             expect(out[((n * 2 + c) * 5 + i) * 6 + j]).toBe(want);
           }
     });
+  });
+});
+
+describe('finetune: mixing', () => {
+  it('mixBatch mixup: convex combination of two augmented images with the returned λ and partner', () => {
+    const r = rng(5);
+    const x = randT(r, [6, 3, 4, 5]);
+    const aug = augmentBatch(x, mulberry32(9), 1, true, [0, 0, 0]);
+    const { x: y, partner, lambda } = mixBatch(aug, mulberry32(11), 'mixup', 0.4);
+    const a = aug.data as Float32Array,
+      out = y.data as Float32Array;
+    const per = 3 * 4 * 5;
+    for (let n = 0; n < 6; n++) {
+      const j = partner[n]!,
+        lam = lambda[n]!;
+      expect(j).not.toBe(n);
+      expect(j >= 0 && j < 6).toBe(true);
+      expect(lam > 0 && lam < 1).toBe(true);
+      for (let k = 0; k < per; k++) expect(out[n * per + k]).toBeCloseTo(lam * a[n * per + k]! + (1 - lam) * a[j * per + k]!, 6);
+    }
+    // the input is not modified; one image is returned unchanged
+    expect(Array.from(aug.data as Float32Array)).toEqual(Array.from(a));
+    const one = randT(r, [1, 3, 4, 5]);
+    const m1 = mixBatch(one, mulberry32(3), 'mixup', 1);
+    expect(Array.from(m1.x.data as Float32Array)).toEqual(Array.from(one.data as Float32Array));
+    expect(m1.lambda[0]).toBe(1);
+  });
+  it('mixBatch cutmix: one rectangle of the partner pasted, λ = kept fraction', () => {
+    const N = 8,
+      C = 2,
+      H = 6,
+      W = 7;
+    // image n holds the value n + 1 everywhere: which pixels came from where is then visible
+    const x: Tensor = {
+      dtype: 'float32',
+      dims: [N, C, H, W],
+      data: Float32Array.from({ length: N * C * H * W }, (_, i) => Math.floor(i / (C * H * W)) + 1),
+    };
+    const { x: y, partner, lambda } = mixBatch(x, mulberry32(17), 'cutmix', 1);
+    const out = y.data as Float32Array;
+    let pasted = 0;
+    for (let n = 0; n < N; n++) {
+      const j = partner[n]!;
+      expect(j).not.toBe(n);
+      let y0 = H,
+        y1 = -1,
+        x0 = W,
+        x1 = -1,
+        cnt = 0;
+      for (let i = 0; i < H; i++)
+        for (let w = 0; w < W; w++) {
+          const v0 = out[((n * C + 0) * H + i) * W + w]!;
+          expect(out[((n * C + 1) * H + i) * W + w]).toBe(v0); // the same box in every channel
+          expect(v0 === n + 1 || v0 === j + 1).toBe(true);
+          if (v0 === j + 1) {
+            cnt++;
+            y0 = Math.min(y0, i);
+            y1 = Math.max(y1, i);
+            x0 = Math.min(x0, w);
+            x1 = Math.max(x1, w);
+          }
+        }
+      // the partner's pixels fill exactly their bounding box
+      if (cnt > 0) expect(cnt).toBe((y1 - y0 + 1) * (x1 - x0 + 1));
+      expect(lambda[n]).toBeCloseTo(1 - cnt / (H * W), 12);
+      pasted += cnt;
+    }
+    expect(pasted).toBeGreaterThan(0);
+  });
+  it('gammaSample: mean and variance a of Gamma(a, 1)', () => {
+    for (const a of [0.2, 1, 2, 5]) {
+      const r = mulberry32(29);
+      const n = 40000;
+      let s = 0,
+        s2 = 0,
+        lo = Infinity;
+      for (let i = 0; i < n; i++) {
+        const g = gammaSample(a, r);
+        lo = Math.min(lo, g);
+        s += g;
+        s2 += g * g;
+      }
+      expect(lo).toBeGreaterThanOrEqual(0);
+      const m = s / n,
+        v = s2 / n - m * m;
+      expect(Math.abs(m - a)).toBeLessThan(4 * Math.sqrt(a / n));
+      expect(Math.abs(v / a - 1)).toBeLessThan(0.06);
+    }
+  });
+  it('betaSample: mean ½ and variance 1 / (4(2α + 1))', () => {
+    for (const alpha of [0.2, 1, 2]) {
+      const r = mulberry32(23);
+      const n = 40000;
+      let s = 0,
+        s2 = 0,
+        lo = Infinity,
+        hi = -Infinity;
+      for (let i = 0; i < n; i++) {
+        const b = betaSample(alpha, r);
+        lo = Math.min(lo, b);
+        hi = Math.max(hi, b);
+        s += b;
+        s2 += b * b;
+      }
+      expect(lo >= 0 && hi <= 1).toBe(true);
+      const m = s / n,
+        v = s2 / n - m * m;
+      expect(Math.abs(m - 0.5)).toBeLessThan(0.01);
+      expect(Math.abs(v - 1 / (4 * (2 * alpha + 1)))).toBeLessThan(0.004);
+    }
+  });
+  it('finetune with mixup: the teacher labels the same mixed image (a student equal to the teacher has loss 0)', async () => {
+    const teacher = miniResnet(71);
+    const train = [randT(rng(72), [16, 3, 8, 8], 2)];
+    for (const mix of ['mixup', 'cutmix'] as const) {
+      const { report } = await finetune(teacher, teacher, train, { epochs: 1, batchSize: 8, lr: 1e-9, wasm, pad: 1, mix, mixAlpha: 0.5 });
+      expect(report.mix).toBe(mix);
+      expect(report.loss[0]!).toBeLessThan(1e-6);
+    }
+  });
+  it('finetune with warm-up and EMA: returns the average and the last weights, brings the student closer', async () => {
+    const teacher = miniResnet(81);
+    const student = cloneGraph(teacher);
+    const r = rng(82);
+    for (const p of trainableParams(student)) {
+      const v = student.values.get(p)!;
+      v.const = {
+        dtype: 'float32',
+        dims: [...v.const!.dims],
+        data: Float32Array.from(v.const!.data as Float32Array, (x) => x + 0.3 * r()),
+      };
+    }
+    const train = [randT(rng(83), [32, 3, 8, 8], 2), randT(rng(84), [32, 3, 8, 8], 2)];
+    const held = randT(rng(85), [64, 3, 8, 8], 2);
+    const dist = (g: Graph): number => {
+      const a = runReference(g, { x: held }).y!.data as Float32Array,
+        b = runReference(teacher, { x: held }).y!.data as Float32Array;
+      let s = 0;
+      for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
+      return s;
+    };
+    const res = await finetune(student, teacher, train, {
+      epochs: 12,
+      batchSize: 16,
+      lr: 1e-2,
+      wasm,
+      pad: 1,
+      warmupEpochs: 2,
+      ema: 0.9,
+      mix: 'mixup',
+    });
+    expect(res.last).toBeDefined();
+    expect(res.report.ema).toBe(0.9);
+    // the EMA differs from the last weights and lies near them; both beat the start
+    let diff = 0;
+    for (const p of trainableParams(student)) {
+      const a = res.graph.values.get(p)!.const!.data as Float32Array,
+        b = res.last!.values.get(p)!.const!.data as Float32Array;
+      for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    }
+    expect(diff).toBeGreaterThan(0);
+    const before = dist(student);
+    expect(dist(res.graph)).toBeLessThan(0.5 * before);
+    expect(dist(res.last!)).toBeLessThan(0.5 * before);
   });
 });
 

@@ -472,6 +472,19 @@ function buildProgram(out: (s: string) => void): Command {
     )
     .option('--finetune-lr <lr>', 'with --finetune: the peak learning rate (default 0.0005)')
     .option(
+      '--finetune-mix <mode>',
+      'with --finetune: none (default) | mixup | cutmix: each training image mixed with another of the batch ' +
+        '(λ uniform), the teacher labelling the same mixed image',
+    )
+    .option(
+      '--finetune-warmup <epochs>',
+      'with --finetune: linear learning-rate warm-up over this many epochs before the cosine decay (default 0)',
+    )
+    .option(
+      '--finetune-ema <decay>',
+      'with --finetune: keep the moving average of the weights with this decay per step (e.g. 0.99) and use it (default: off)',
+    )
+    .option(
       '--sparsity-pattern <p>',
       "unstructured (default) | pairs: pairs prunes aligned 1x2 blocks along each output channel's input patch " +
         '(weights 2j and 2j+1 both kept or both zeroed: OBS block saliency and update with --prune hessian, block L2 ' +
@@ -543,6 +556,9 @@ function buildProgram(out: (s: string) => void): Command {
           scope?: string;
           finetune?: string;
           finetuneLr?: string;
+          finetuneMix?: string;
+          finetuneWarmup?: string;
+          finetuneEma?: string;
           sparsityPattern?: string;
           calib?: string;
           calibN: string;
@@ -576,6 +592,9 @@ function buildProgram(out: (s: string) => void): Command {
                 finetune: {
                   epochs: num(o.finetune, '--finetune'),
                   ...(o.finetuneLr !== undefined ? { lr: num(o.finetuneLr, '--finetune-lr') } : {}),
+                  ...(o.finetuneMix !== undefined ? { mix: o.finetuneMix as 'none' | 'mixup' | 'cutmix' } : {}),
+                  ...(o.finetuneWarmup !== undefined ? { warmupEpochs: num(o.finetuneWarmup, '--finetune-warmup') } : {}),
+                  ...(o.finetuneEma !== undefined ? { ema: num(o.finetuneEma, '--finetune-ema') } : {}),
                 },
               }
             : {}),

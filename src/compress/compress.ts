@@ -405,6 +405,15 @@ export function resolveCompressOptions(
     if (o.finetune.lr !== undefined && !(o.finetune.lr > 0 && Number.isFinite(o.finetune.lr)))
       throw new SparrowError('invalid_argument', `the fine-tuning learning rate must be a positive number, got ${String(o.finetune.lr)}`);
     if (!o.calib) throw new SparrowError('invalid_argument', `--finetune needs calibration images (--calib), also with --prune ${prune}`);
+    const mix = o.finetune.mix;
+    if (mix !== undefined && mix !== 'none' && mix !== 'mixup' && mix !== 'cutmix')
+      throw new SparrowError('invalid_argument', `--finetune-mix must be none, mixup or cutmix, got ${String(mix)}`);
+    const warm = o.finetune.warmupEpochs;
+    if (warm !== undefined && !(warm >= 0 && warm <= o.finetune.epochs))
+      throw new SparrowError('invalid_argument', `--finetune-warmup must be in [0, epochs], got ${String(warm)}`);
+    const ema = o.finetune.ema;
+    if (ema !== undefined && !(ema >= 0 && ema < 1))
+      throw new SparrowError('invalid_argument', `--finetune-ema must be in [0, 1), got ${String(ema)}`);
   }
   if (o.targetBytes !== undefined && !(Number.isFinite(o.targetBytes) && o.targetBytes > 0))
     throw new SparrowError('invalid_argument', `the size target must be a positive number of bytes, got ${String(o.targetBytes)}`);

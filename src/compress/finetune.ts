@@ -44,6 +44,18 @@ export interface FinetuneOptions {
   padValue?: readonly number[];
   /** random horizontal flips (default true) */
   flip?: boolean;
+  /**
+   * mixing of the augmented images within each batch (default 'none'): 'mixup' = λ·x_i + (1−λ)·x_j,
+   * 'cutmix' = x_i with a box of x_j pasted in (area 1−λ); j = a random other image of the batch,
+   * λ ~ Beta(mixAlpha, mixAlpha) per image. The teacher sees the same mixed image (no labels).
+   */
+  mix?: 'none' | 'mixup' | 'cutmix';
+  /** α of the Beta distribution of λ (default 1: uniform) */
+  mixAlpha?: number;
+  /** linear learning-rate warm-up over this many epochs (may be fractional; default 0), then cosine */
+  warmupEpochs?: number;
+  /** exponential moving average of the weights with this decay per step (e.g. 0.99; default 0: off); the EMA is returned */
+  ema?: number;
   seed?: number;
   /** keep weights that are exactly 0 at 0 (default false) */
   keepZeros?: boolean;
@@ -63,6 +75,87 @@ export interface FinetuneReport {
   features: number;
   /** mean loss of each epoch */
   loss: number[];
+  mix?: 'mixup' | 'cutmix';
+  mixAlpha?: number;
+  warmupEpochs?: number;
+  ema?: number;
+}
+
+/** A Gamma(a, 1) sample (Marsaglia–Tsang; a < 1 by the boost u^(1/a)). */
+export function gammaSample(a: number, rand: () => number): number {
+  if (a < 1) return gammaSample(a + 1, rand) * Math.pow(Math.max(rand(), 1e-300), 1 / a);
+  const d = a - 1 / 3,
+    c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    let x: number, v: number;
+    do {
+      // standard normal by Box–Muller
+      const u1 = Math.max(rand(), 1e-300),
+        u2 = rand();
+      x = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+      v = 1 + c * x;
+    } while (v <= 0);
+    v = v * v * v;
+    const u = Math.max(rand(), 1e-300);
+    if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+  }
+}
+
+/** λ ~ Beta(α, α); α = 1 is one uniform draw. */
+export function betaSample(alpha: number, rand: () => number): number {
+  if (alpha === 1) return rand();
+  const x = gammaSample(alpha, rand),
+    y = gammaSample(alpha, rand);
+  return x / (x + y);
+}
+
+/**
+ * Mixes a batch (N, C, H, W) of (already augmented) images: for each image n a partner
+ * j ≠ n drawn uniformly from the batch and λ_n ~ Beta(α, α), then
+ *   mixup:  out_n = λ_n · x_n + (1 − λ_n) · x_j
+ *   cutmix: out_n = x_n with the box [y0, y1) × [x0, x1) of x_j pasted, the box of area ≈ (1 − λ_n)·H·W
+ *           (side ratio √(1 − λ_n), centre uniform, clipped to the image)
+ * Returns the mixed batch and, per image, the partner and λ actually applied (for cutmix the
+ * kept area fraction after clipping). A batch of one image is returned unchanged (λ = 1).
+ */
+export function mixBatch(
+  x: Tensor,
+  rand: () => number,
+  mode: 'mixup' | 'cutmix',
+  alpha: number,
+): { x: Tensor; partner: Int32Array; lambda: Float64Array } {
+  const [N, C, H, W] = x.dims as [number, number, number, number];
+  const src = x.data as Float32Array;
+  const out = Float32Array.from(src);
+  const partner = new Int32Array(N),
+    lambda = new Float64Array(N).fill(1);
+  const hw = H * W;
+  for (let n = 0; n < N; n++) {
+    partner[n] = n;
+    if (N < 2) continue;
+    let j = Math.floor(rand() * (N - 1));
+    if (j >= n) j++;
+    partner[n] = j;
+    const lam = betaSample(alpha, rand);
+    if (mode === 'mixup') {
+      lambda[n] = lam;
+      for (let k = 0; k < C * hw; k++) out[n * C * hw + k] = lam * src[n * C * hw + k]! + (1 - lam) * src[j * C * hw + k]!;
+    } else {
+      const r = Math.sqrt(1 - lam);
+      const bh = Math.floor(H * r),
+        bw = Math.floor(W * r);
+      const cy = Math.floor(rand() * H),
+        cx = Math.floor(rand() * W);
+      const y0 = Math.max(0, cy - (bh >> 1)),
+        y1 = Math.min(H, cy - (bh >> 1) + bh),
+        x0 = Math.max(0, cx - (bw >> 1)),
+        x1 = Math.min(W, cx - (bw >> 1) + bw);
+      for (let c = 0; c < C; c++)
+        for (let i = y0; i < y1; i++) for (let w = x0; w < x1; w++) out[(n * C + c) * hw + i * W + w] = src[(j * C + c) * hw + i * W + w]!;
+      lambda[n] = 1 - (Math.max(0, y1 - y0) * Math.max(0, x1 - x0)) / hw;
+    }
+  }
+  return { x: { dtype: 'float32', dims: [N, C, H, W], data: out }, partner, lambda };
 }
 
 /** T² KL(softmax(t/T) ‖ softmax(s/T)) summed over `rows` rows of `cls` logits, and its gradient wrt s (not divided by rows). */
@@ -138,14 +231,15 @@ export function featureValues(student: Graph, teacher: Graph): string[] {
 /**
  * Trains a copy of `student` (a float graph, one image input, the first output the logits) to
  * match `teacher` on `batches` (preprocessed images, any batching: they are split into single
- * images and re-batched). Returns the trained graph (the student is not modified).
+ * images and re-batched). Returns the trained graph (the student is not modified): with `ema`
+ * the weights' moving average, and `last` the weights of the final step.
  */
 export async function finetune(
   student: Graph,
   teacher: Graph,
   batches: readonly Tensor[],
   opts: FinetuneOptions,
-): Promise<{ graph: Graph; report: FinetuneReport }> {
+): Promise<{ graph: Graph; report: FinetuneReport; last?: Graph }> {
   const epochs = opts.epochs;
   if (!Number.isInteger(epochs) || epochs < 1)
     throw new SparrowError('invalid_argument', `fine-tuning epochs must be a positive integer, got ${String(epochs)}`);
@@ -168,6 +262,18 @@ export async function finetune(
     throw new SparrowError('invalid_argument', `fine-tuning batch size must be a positive integer, got ${bs}`);
   if (!(lr0 > 0) || !(T > 0) || !(beta >= 0))
     throw new SparrowError('invalid_argument', 'fine-tuning: lr and temperature must be > 0, featureWeight ≥ 0');
+  const mix = opts.mix ?? 'none',
+    mixAlpha = opts.mixAlpha ?? 1,
+    warm = opts.warmupEpochs ?? 0,
+    emaDecay = opts.ema ?? 0;
+  if (mix !== 'none' && mix !== 'mixup' && mix !== 'cutmix')
+    throw new SparrowError('invalid_argument', `fine-tuning mix must be none, mixup or cutmix, got ${String(mix)}`);
+  if (!(mixAlpha > 0 && Number.isFinite(mixAlpha)))
+    throw new SparrowError('invalid_argument', `fine-tuning mix alpha must be a positive number, got ${String(mixAlpha)}`);
+  if (!(warm >= 0 && warm <= epochs))
+    throw new SparrowError('invalid_argument', `fine-tuning warm-up must be in [0, epochs], got ${String(warm)}`);
+  if (!(emaDecay >= 0 && emaDecay < 1))
+    throw new SparrowError('invalid_argument', `fine-tuning EMA decay must be in [0, 1), got ${String(emaDecay)}`);
 
   // single images, (C, H, W) each
   const images: Float32Array[] = [];
@@ -205,6 +311,10 @@ export async function finetune(
   const stepsPerEpoch = Math.ceil(images.length / bs);
   const total = epochs * stepsPerEpoch;
   const rand = mulberry32((opts.seed ?? 1) >>> 0);
+  // the mixing draws come from their own stream, so that mix 'none' keeps the earlier crops and flips
+  const mixRand = mulberry32(((opts.seed ?? 1) ^ 0x6d1f) >>> 0);
+  const warmSteps = Math.round(warm * stepsPerEpoch);
+  const ema = emaDecay > 0 ? new Map(params.map((p) => [p, Float32Array.from(trainer.param(p))])) : undefined;
   const order = Array.from(images.keys());
   const losses: number[] = [];
   let step = 0;
@@ -219,7 +329,8 @@ export async function finetune(
       const n = idx.length;
       const raw = new Float32Array(n * per);
       idx.forEach((k, i) => raw.set(images[k]!, i * per));
-      const x = augmentBatch({ dtype: 'float32', dims: [n, ...imgDims], data: raw }, rand, pad, flip, opts.padValue);
+      const aug = augmentBatch({ dtype: 'float32', dims: [n, ...imgDims], data: raw }, rand, pad, flip, opts.padValue);
+      const x = mix === 'none' ? aug : mixBatch(aug, mixRand, mix, mixAlpha).x;
       const tout =
         fixed === undefined ? await teacherSession.run({ [input]: x }) : await runSplit((f) => teacherSession.run(f), input, x, fixed);
       const tape = trainer.forward({ [input]: x });
@@ -248,7 +359,11 @@ export async function finetune(
       }
       sum += total_;
       const grads = trainer.backward(tape, seeds);
-      const lr = 0.5 * lr0 * (1 + Math.cos((Math.PI * step) / total));
+      // linear warm-up to lr0 over warmSteps, then cosine from lr0 to 0 over the remaining steps
+      const lr =
+        step < warmSteps
+          ? (lr0 * (step + 1)) / warmSteps
+          : 0.5 * lr0 * (1 + Math.cos((Math.PI * (step - warmSteps)) / Math.max(1, total - warmSteps)));
       step++;
       for (const p of params) {
         const w = trainer.param(p),
@@ -272,13 +387,29 @@ export async function finetune(
           }
         }
         if (mask) for (let i = 0; i < w.length; i++) if (!mask[i]) w[i] = 0;
+        if (ema) {
+          // decay warmed up as (1 + t) / (10 + t) so the early average is not the pruned start
+          const d = Math.min(emaDecay, (1 + step) / (10 + step));
+          const m = ema.get(p)!;
+          for (let i = 0; i < w.length; i++) m[i] = d * m[i]! + (1 - d) * w[i]!;
+        }
       }
     }
     losses.push(sum / stepsPerEpoch);
     opts.onEpoch?.(e + 1, epochs, sum / stepsPerEpoch);
   }
+  let last: Graph | undefined;
+  if (ema) {
+    last = cloneGraph(g);
+    for (const p of params) {
+      const v = last.values.get(p)!;
+      v.const = { dtype: 'float32', dims: [...v.const!.dims], data: Float32Array.from(v.const!.data as Float32Array) };
+      g.values.get(p)!.const = { dtype: 'float32', dims: [...v.const.dims], data: ema.get(p)! };
+    }
+  }
   return {
     graph: g,
+    ...(last ? { last } : {}),
     report: {
       epochs,
       steps: total,
@@ -289,6 +420,9 @@ export async function finetune(
       featureWeight: beta,
       features: feats.length,
       loss: losses,
+      ...(mix !== 'none' ? { mix, mixAlpha } : {}),
+      ...(warm > 0 ? { warmupEpochs: warm } : {}),
+      ...(emaDecay > 0 ? { ema: emaDecay } : {}),
     },
   };
 }
