@@ -404,7 +404,6 @@ export function resolveCompressOptions(
       throw new SparrowError('invalid_argument', `--finetune needs a positive integer of epochs, got ${String(o.finetune.epochs)}`);
     if (o.finetune.lr !== undefined && !(o.finetune.lr > 0 && Number.isFinite(o.finetune.lr)))
       throw new SparrowError('invalid_argument', `the fine-tuning learning rate must be a positive number, got ${String(o.finetune.lr)}`);
-    if (!o.calib) throw new SparrowError('invalid_argument', `--finetune needs calibration images (--calib), also with --prune ${prune}`);
     const mix = o.finetune.mix;
     if (mix !== undefined && mix !== 'none' && mix !== 'mixup' && mix !== 'cutmix')
       throw new SparrowError('invalid_argument', `--finetune-mix must be none, mixup or cutmix, got ${String(mix)}`);
@@ -414,6 +413,7 @@ export function resolveCompressOptions(
     const ema = o.finetune.ema;
     if (ema !== undefined && !(ema >= 0 && ema < 1))
       throw new SparrowError('invalid_argument', `--finetune-ema must be in [0, 1), got ${String(ema)}`);
+    if (!o.calib) throw new SparrowError('invalid_argument', `--finetune needs calibration images (--calib), also with --prune ${prune}`);
   }
   if (o.targetBytes !== undefined && !(Number.isFinite(o.targetBytes) && o.targetBytes > 0))
     throw new SparrowError('invalid_argument', `the size target must be a positive number of bytes, got ${String(o.targetBytes)}`);
