@@ -22,18 +22,8 @@ import { finetune } from '../src/compress/finetune.js';
 import { loadWasmNode } from '../src/wasm/node.js';
 import type { SparrowWasm } from '../src/wasm/gateway.js';
 import type { Tensor } from '../src/ops/types.js';
-import { mulberry32 } from '../src/util/rng.js';
+import { centeredRng as rng, randTensor as randT } from './helpers/float_tensors.js';
 import '../src/ops/ref/index.js';
-
-function rng(seed: number): () => number {
-  const u = mulberry32(seed);
-  return () => u() - 0.5;
-}
-const randT = (r: () => number, dims: number[], scale = 1): Tensor => ({
-  dtype: 'float32',
-  dims,
-  data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => scale * r()),
-});
 
 /** x (B, 3, 6, 6) → Conv 3→4 3x3 → Relu → MaxPool 2 → Reshape [B, 36] ([−1, 36] for a free batch) → MatMul 36×5 → Add */
 function smallNet(seed: number, batch: number | 'N'): Graph {

@@ -35,18 +35,17 @@ import { compressGraph } from '../src/compress/compress.js';
 import { loadSparrowModel } from '../src/runtime/sparrow_model.js';
 import { Session } from '../src/runtime/session.js';
 import { mulberry32 } from '../src/util/rng.js';
+import { centeredRng as rng, randTensor as randT } from './helpers/float_tensors.js';
 import '../src/ops/ref/index.js';
 
-/** uniform in [-0.5, 0.5) */
-function rng(seed: number): () => number {
-  const u = mulberry32(seed);
-  return () => u() - 0.5;
+/** Σ (y_g − y_teacher)² of the reference outputs on x. */
+function sqDistance(g: Graph, teacher: Graph, x: Tensor): number {
+  const a = runReference(g, { x }).y!.data as Float32Array,
+    b = runReference(teacher, { x }).y!.data as Float32Array;
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
+  return s;
 }
-const randT = (r: () => number, dims: number[], scale = 1): Tensor => ({
-  dtype: 'float32',
-  dims,
-  data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => scale * r()),
-});
 const i64 = (v: number[]): Tensor => ({ dtype: 'int64', dims: [v.length], data: BigInt64Array.from(v.map(BigInt)) });
 
 /**
@@ -414,13 +413,7 @@ describe('finetune: mixing', () => {
     }
     const train = [randT(rng(83), [32, 3, 8, 8], 2), randT(rng(84), [32, 3, 8, 8], 2)];
     const held = randT(rng(85), [64, 3, 8, 8], 2);
-    const dist = (g: Graph): number => {
-      const a = runReference(g, { x: held }).y!.data as Float32Array,
-        b = runReference(teacher, { x: held }).y!.data as Float32Array;
-      let s = 0;
-      for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
-      return s;
-    };
+    const dist = (g: Graph): number => sqDistance(g, teacher, held);
     const res = await finetune(student, teacher, train, {
       epochs: 12,
       batchSize: 16,
@@ -460,13 +453,7 @@ describe('finetune: distillation', () => {
     }
     const train = [randT(rng(41), [32, 3, 8, 8], 2), randT(rng(42), [32, 3, 8, 8], 2)];
     const held = randT(rng(43), [64, 3, 8, 8], 2);
-    const dist = (g: Graph): number => {
-      const a = runReference(g, { x: held }).y!.data as Float32Array,
-        b = runReference(teacher, { x: held }).y!.data as Float32Array;
-      let s = 0;
-      for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
-      return s;
-    };
+    const dist = (g: Graph): number => sqDistance(g, teacher, held);
     expect(featureValues(student, teacher)).toEqual(['z1', 'z2']);
     const before = dist(student);
     const { graph, report } = await finetune(student, teacher, train, {

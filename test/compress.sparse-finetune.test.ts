@@ -24,13 +24,10 @@ import { prunedFloatGraph, layerDensities } from '../src/compress/sparse_finetun
 import { magnitudePrune } from '../src/compress/prune.js';
 import { loadSparrowModel } from '../src/runtime/sparrow_model.js';
 import { Session } from '../src/runtime/session.js';
-import { mulberry32 } from '../src/util/rng.js';
+import { centeredRng, randTensor } from './helpers/float_tensors.js';
 import '../src/ops/ref/index.js';
 
-const randT = (seed: number, dims: number[], scale = 1): Tensor => {
-  const u = mulberry32(seed);
-  return { dtype: 'float32', dims, data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => scale * (u() - 0.5)) };
-};
+const randT = (seed: number, dims: number[], scale = 1): Tensor => randTensor(centeredRng(seed), dims, scale);
 
 /** stem conv 3→8, a residual block of two 8→8 convs, a 8→8 conv, GlobalAveragePool, Gemm 8→5 */
 function smallNet(seed: number): Graph {

@@ -174,12 +174,13 @@ export function findChannelPairs(graph: Graph): ChannelPair[] {
     return r.length === 1 && r[0]!.inputs.filter((i) => i === v).length === 1 ? r[0] : undefined;
   };
   for (const a of graph.nodes) {
-    if (!convWeight(graph, a) || !weights.has(a.name)) continue;
+    const wa = convWeight(graph, a);
+    if (!wa || !weights.has(a.name)) continue;
     // A's and B's weights are their own (findWeightLayers checks it); a bias may be shared
     // (exporters merge equal initializers, e.g. the zero biases of freshly initialized
     // BatchNorms folded into convs): the rewrite gives A and B new bias constants
-    const C = convWeight(graph, a)!.dims[0]!;
-    const R = convWeight(graph, a)!.dims.length;
+    const C = wa.dims[0]!,
+      R = wa.dims.length;
     const chain = [a.outputs[0]!];
     const depthwise: Node[] = [];
     const affine: ChannelPair['affine'] = [];
@@ -594,7 +595,7 @@ export function pruneChannels(
     if (bNode.inputs.length < 3) bNode.inputs.length = 3;
     bNode.inputs[2] = bB;
     // the depthwise convs inside the chain: filters and biases of the kept channels, group Ck
-    const dwOld: string[] = [];
+    const oldConsts: string[] = [];
     for (const d of depthwise) {
       const dNode = g2.nodes.find((x) => x.name === d.name)!;
       const wd = g.values.get(d.inputs[1]!)!.const!;
@@ -604,13 +605,13 @@ export function pruneChannels(
       keep.forEach((c, i) => newD.set(wdD.subarray(c * kd, (c + 1) * kd), i * kd));
       const dW = freshName(g2, `${d.inputs[1]}_ch`);
       setConst(g2, dW, { dtype: 'float32', dims: [Ck, 1, wd.dims[2]!, wd.dims[3]!], data: newD });
-      dwOld.push(d.inputs[1]!);
+      oldConsts.push(d.inputs[1]!);
       dNode.inputs[1] = dW;
       if (d.inputs[2]) {
         const bd = g.values.get(d.inputs[2])!.const!.data as Float32Array;
         const dB = freshName(g2, `${d.inputs[2]}_ch`);
         setConst(g2, dB, { dtype: 'float32', dims: [Ck], data: Float32Array.from(keep, (c) => bd[c]!) });
-        dwOld.push(d.inputs[2]);
+        oldConsts.push(d.inputs[2]);
         dNode.inputs[2] = dB;
       }
       dNode.attrs = { ...dNode.attrs, group: Ck };
@@ -624,7 +625,7 @@ export function pruneChannels(
       dims[axis] = Ck;
       const nc = freshName(g2, `${node.inputs[at]}_ch`);
       setConst(g2, nc, { dtype: 'float32', dims, data: Float32Array.from(keep, (c) => (t.data as Float32Array)[c]!) });
-      dwOld.push(node.inputs[at]!);
+      oldConsts.push(node.inputs[at]!);
       nNode.inputs[at] = nc;
     }
     // the channel count along the chain
@@ -634,7 +635,7 @@ export function pruneChannels(
     }
     // drop the old constants nothing reads any more
     const readers = consumers(g2);
-    for (const old of [a.inputs[1], a.inputs[2], b.inputs[1], b.inputs[2], ...dwOld]) {
+    for (const old of [a.inputs[1], a.inputs[2], b.inputs[1], b.inputs[2], ...oldConsts]) {
       if (old && !(readers.get(old)?.length ?? 0) && !g2.outputs.includes(old)) g2.values.delete(old);
     }
     g = g2;

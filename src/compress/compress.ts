@@ -512,7 +512,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   let fixedMaskNodes: Set<string> | undefined;
   if (opts.finetune && o.prune !== 'channels') {
     const ls = weightLayers(graph);
-    const endsPre = new Set((opts.denseEnds ?? true) && ls.length > 1 ? [ls[0]!.node.name, ls[ls.length - 1]!.node.name] : []);
+    const endsPre = denseEndsOf(ls, opts.denseEnds ?? true);
     const sp = (node: string): number => (endsPre.has(node) ? 0 : o.sparsity);
     graph =
       o.prune === 'magnitude'
@@ -566,7 +566,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     return p;
   };
   const denseEnds = opts.denseEnds ?? true;
-  const ends = new Set(denseEnds && layers.length > 1 ? [layers[0]!.node.name, layers[layers.length - 1]!.node.name] : []);
+  const ends = denseEndsOf(layers, denseEnds);
   const sparsityOf = (node: string): number => (ends.has(node) || o.prune === 'channels' ? 0 : o.sparsity);
   // after fine-tuning: each pruned layer's mask (rows, K; 1 = pruned) = its zeros, forced below
   const fixedMasks = fixedMaskNodes ? fixedMasksOf(graph, fixedMaskNodes) : undefined;
@@ -775,14 +775,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
       const w = graph.values.get(L.value)!.const!.data as Float32Array;
       const input0 = L.node.inputs[0] ?? '';
       const ctx: PruneContext = {
-        sparsity: sparsityOf(L.node.name),
-        value: L.value,
-        node: L.node.name,
-        op: L.op,
-        attrs: L.node.attrs,
-        axis: L.axis,
-        pattern,
-        ...(L.transB !== undefined ? { transB: L.transB } : {}),
+        ...pruneContext(L, sparsityOf(L.node.name), pattern),
         ...(calib && input0 ? { inputs: () => layerInputs(input0) } : {}),
       };
       // after fine-tuning the graph is already pruned (its zeros quantize to 0, shareInt8Levels keeps 0)
@@ -837,6 +830,25 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
   return { bytes, layers: reports, graph };
 }
 
+/** The first and the last weight layer (by node name), kept dense and 8-bit when `denseEnds`. */
+function denseEndsOf(layers: readonly WeightLayer[], denseEnds: boolean): Set<string> {
+  return new Set(denseEnds && layers.length > 1 ? [layers[0]!.node.name, layers[layers.length - 1]!.node.name] : []);
+}
+
+/** What pruneLayer needs to know of layer L (without calibration inputs). */
+function pruneContext(L: WeightLayer, sparsity: number, pattern: SparsityPatternOption): PruneContext {
+  return {
+    sparsity,
+    value: L.value,
+    node: L.node.name,
+    op: L.op,
+    attrs: L.node.attrs,
+    axis: L.axis,
+    pattern,
+    ...(L.transB !== undefined ? { transB: L.transB } : {}),
+  };
+}
+
 /**
  * A copy of `graph` whose weight layers are magnitude-pruned in float (pruned weights +0), as the
  * magnitude path of compressGraph prunes them: per layer (optionally in pairs) or one global
@@ -856,19 +868,7 @@ async function magnitudePrunedGraph(
   const outs =
     scope === 'global'
       ? globalMagnitudePrune(pruned.map(w), sparsity)
-      : await Promise.all(
-          pruned.map((L) =>
-            pruneLayer('magnitude', w(L), L.dims, {
-              sparsity: sparsityOf(L.node.name),
-              value: L.value,
-              node: L.node.name,
-              op: L.op,
-              attrs: L.node.attrs,
-              axis: L.axis,
-              pattern,
-            }),
-          ),
-        );
+      : await Promise.all(pruned.map((L) => pruneLayer('magnitude', w(L), L.dims, pruneContext(L, sparsityOf(L.node.name), pattern))));
   pruned.forEach((L, i) => {
     const v = g.values.get(L.value)!;
     const d = Float32Array.from(outs[i]!, (x) => (x === 0 ? 0 : x)); // +0 (keepZeros and the masks test === 0)
