@@ -104,7 +104,18 @@ export function readTable(pos: usize, end: usize, symLimit: u32, table: usize, l
   for (let s: u32 = 0; s <= maxSym; s++) {
     const f: u32 = s == rest ? M - <u32>sum : levelValue(<u32>load<u8>(lv + s));
     const hi: u32 = s | ((f - 1) << 8);
-    for (let j: u32 = 0; j < f; j++) store<u32>(table + (<usize>(start + j) << 2), hi | (j << 20));
+    // 4 entries per store (hi | j << 20 for j = 0..f−1), the last < 4 one by one (no store past
+    // start + f: the table may end there)
+    let j: u32 = 0;
+    if (f >= 4) {
+      let v = i32x4.add(i32x4.splat(<i32>hi), i32x4(0, 1 << 20, 2 << 20, 3 << 20));
+      const step = i32x4.splat(4 << 20);
+      for (; j + 4 <= f; j += 4) {
+        v128.store(table + (<usize>(start + j) << 2), v);
+        v = i32x4.add(v, step);
+      }
+    }
+    for (; j < f; j++) store<u32>(table + (<usize>(start + j) << 2), hi | (j << 20));
     start += f;
   }
   gLog = log;

@@ -32,7 +32,8 @@ const LV: usize = 3 * TBL_STRIDE;               // 256 level bytes (readTable)
 const F0: usize = LV + 256;                     // 16 sign frequencies (9 used)
 const SHUF: usize = F0 + 16;                    // 16 × 16 renormalization shuffles
 const ST: usize = SHUF + 256;                   // 8 u32 states
-const HIST: usize = ST + 32;                    // 256 columns × 8 lanes × i32 h, then the 'absent' entry
+const KC: usize = ST + 32;                      // 13 v128 constants of the SIMD path (see decodeGroupSimd)
+const HIST: usize = KC + 208;                    // 256 columns × 8 lanes × i32 h, then the 'absent' entry
 const RING: u32 = 256;
 const ABSENT: usize = <usize>RING * 32;
 const BASES: usize = HIST + ABSENT + 32;        // rows bytes
@@ -124,13 +125,18 @@ function decodeGroupSimd(work: usize, out: usize, end: usize, g: u32, cols: u32,
   const hist = work + HIST;
   const shuf = work + SHUF;
   const F0v = v128.load(work + F0);
-  const K0 = i32x4.splat(0), K1 = i32x4.splat(1), K2 = i32x4.splat(2), K3 = i32x4.splat(3);
-  const K15 = i32x4.splat(15), K16 = i32x4.splat(16), K127 = i32x4.splat(127);
-  const KFF = i32x4.splat(0xff), KFFF = i32x4.splat(0xfff), K1FF = i32x4.splat(0x1ff);
-  const KL = i32x4.splat(<i32>L), K12800 = i32x4.splat(<i32>H_ABSENT);
-  const KT = i32x4.splat(<i32>TBL_STRIDE), TBLV = i32x4.splat(<i32>work);
+  // the splat constants are loaded from memory (written by decodeRansLanes): V8 keeps such
+  // values in registers or stack slots, where it rematerializes constants at every use (3
+  // instructions each)
+  const kc = work + KC;
+  const K0 = i32x4.splat(0), K1 = v128.load(kc, 16), K2 = v128.load(kc, 32), K3 = v128.load(kc, 48);
+  const K15 = v128.load(kc, 64), K16 = v128.load(kc, 80), K127 = v128.load(kc, 96);
+  const KFF = v128.load(kc, 112), KFFF = v128.load(kc, 128), K1FF = v128.load(kc, 144);
+  const K12800 = v128.load(kc, 176);
+  const KT = v128.load(kc, 192), TBLV = i32x4.splat(<i32>work);
   const AMASK4 = i32x4.splat(((1 << log) - 1) << 2);
-  const T1 = i32x4.splat(<i32>gT1), T2 = i32x4.splat(<i32>gT2);
+  // sums ≤ 512 and thresholds ≤ 511: signed compares (one instruction) against t − 1
+  const T1 = i32x4.splat(<i32>gT1 - 1), T2 = i32x4.splat(<i32>gT2 - 1);
   const bb = v128.load64_zero(work + BASES + <usize>g * LANES);
   const b16 = i16x8.extend_low_i8x16_u(bb);
   const baseA = i32x4.extend_low_i16x8_u(b16), baseB = i32x4.extend_high_i16x8_u(b16);
@@ -153,8 +159,8 @@ function decodeGroupSimd(work: usize, out: usize, end: usize, g: u32, cols: u32,
       const clsA = i32x4.add(i32x4.shr_u(hlA, 12), v128.and(i32x4.shr_u(huA, 9), K3));
       const f0A = v128.and(i8x16.swizzle(F0v, clsA), KFF);
       const offA = i32x4.add(
-        i32x4.add(v128.and(i32x4.shr_u(xA, 2), AMASK4), v128.and(i32x4.ge_u(sumA, T1), KT)),
-        i32x4.add(v128.and(i32x4.ge_u(sumA, T2), KT), TBLV),
+        i32x4.add(v128.and(i32x4.shr_u(xA, 2), AMASK4), v128.and(i32x4.gt_s(sumA, T1), KT)),
+        i32x4.add(v128.and(i32x4.gt_s(sumA, T2), KT), TBLV),
       );
       let eA = v128.load32_lane(<usize>i32x4.extract_lane(offA, 0), offA, 0);
       eA = v128.load32_lane(<usize>i32x4.extract_lane(offA, 1), eA, 1);
@@ -168,13 +174,13 @@ function decodeGroupSimd(work: usize, out: usize, end: usize, g: u32, cols: u32,
       const nA = i32x4.ge_u(bA, fA);
       const ffA = v128.bitselect(i32x4.sub(K16, fA), fA, nA);
       const yA = i32x4.sub(i32x4.add(i32x4.mul(ffA, xmA), bA), v128.and(fA, nA));
-      const rmA = i32x4.lt_u(yA, KL);
+      const rmA = i32x4.eq(i32x4.shr_u(yA, 16), K0); // y < L = 2^16
       const bitsA = i32x4.bitmask(rmA);
       const wA = i8x16.swizzle(v128.load64_zero(wp), v128.load(shuf + (<usize>bitsA << 4)));
       xA = v128.bitselect(v128.or(i32x4.shl(yA, 16), wA), yA, rmA);
       wp += <usize>popcnt<u32>(bitsA) << 1;
       const vA = v128.andnot(i32x4.add(symA, baseA), zA);
-      bad = v128.or(bad, i32x4.gt_u(vA, K127));
+      bad = v128.or(bad, i32x4.gt_s(vA, K127)); // v = sym + base ≤ 255 + 255
       const svA = i32x4.sub(v128.xor(vA, nA), nA);
       v128.store8_lane(o0, svA, 0);
       v128.store8_lane(o1, svA, 4);
@@ -188,8 +194,8 @@ function decodeGroupSimd(work: usize, out: usize, end: usize, g: u32, cols: u32,
       const clsB = i32x4.add(i32x4.shr_u(hlB, 12), v128.and(i32x4.shr_u(huB, 9), K3));
       const f0B = v128.and(i8x16.swizzle(F0v, clsB), KFF);
       const offB = i32x4.add(
-        i32x4.add(v128.and(i32x4.shr_u(xB, 2), AMASK4), v128.and(i32x4.ge_u(sumB, T1), KT)),
-        i32x4.add(v128.and(i32x4.ge_u(sumB, T2), KT), TBLV),
+        i32x4.add(v128.and(i32x4.shr_u(xB, 2), AMASK4), v128.and(i32x4.gt_s(sumB, T1), KT)),
+        i32x4.add(v128.and(i32x4.gt_s(sumB, T2), KT), TBLV),
       );
       let eB = v128.load32_lane(<usize>i32x4.extract_lane(offB, 0), offB, 0);
       eB = v128.load32_lane(<usize>i32x4.extract_lane(offB, 1), eB, 1);
@@ -203,13 +209,13 @@ function decodeGroupSimd(work: usize, out: usize, end: usize, g: u32, cols: u32,
       const nB = i32x4.ge_u(bB, fB);
       const ffB = v128.bitselect(i32x4.sub(K16, fB), fB, nB);
       const yB = i32x4.sub(i32x4.add(i32x4.mul(ffB, xmB), bB), v128.and(fB, nB));
-      const rmB = i32x4.lt_u(yB, KL);
+      const rmB = i32x4.eq(i32x4.shr_u(yB, 16), K0); // y < L = 2^16
       const bitsB = i32x4.bitmask(rmB);
       const wB = i8x16.swizzle(v128.load64_zero(wp), v128.load(shuf + (<usize>bitsB << 4)));
       xB = v128.bitselect(v128.or(i32x4.shl(yB, 16), wB), yB, rmB);
       wp += <usize>popcnt<u32>(bitsB) << 1;
       const vB = v128.andnot(i32x4.add(symB, baseB), zB);
-      bad = v128.or(bad, i32x4.gt_u(vB, K127));
+      bad = v128.or(bad, i32x4.gt_s(vB, K127)); // v = sym + base ≤ 255 + 255
       const svB = i32x4.sub(v128.xor(vB, nB), nB);
       v128.store8_lane(o4, svB, 0);
       v128.store8_lane(o5, svB, 4);
@@ -303,6 +309,18 @@ export function decodeRansLanes(src: usize, end: usize, out: usize, n: u32, work
     }
   }
   for (let i: usize = 0; i < 8; i++) store<u32>(work + HIST + ABSENT + (i << 2), H_ABSENT);
+  const kc = work + KC;
+  v128.store(kc, i32x4.splat(1), 16);
+  v128.store(kc, i32x4.splat(2), 32);
+  v128.store(kc, i32x4.splat(3), 48);
+  v128.store(kc, i32x4.splat(15), 64);
+  v128.store(kc, i32x4.splat(16), 80);
+  v128.store(kc, i32x4.splat(127), 96);
+  v128.store(kc, i32x4.splat(0xff), 112);
+  v128.store(kc, i32x4.splat(0xfff), 128);
+  v128.store(kc, i32x4.splat(0x1ff), 144);
+  v128.store(kc, i32x4.splat(<i32>H_ABSENT), 176);
+  v128.store(kc, i32x4.splat(<i32>TBL_STRIDE), 192);
   const simdOk = karea == kw || kw < RING;
   for (let attempt: u32 = 0; attempt < 2; attempt++) {
     const useSimd = simdOk && attempt == 0;

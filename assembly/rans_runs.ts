@@ -155,7 +155,8 @@ export function decodeRansRuns(src: usize, end: usize, out: usize, n: u32, work:
     const base = <u32>load<u8>(bases + row);
     // the left neighbour is the previous value if that one sits at p − 1 (else a zero)
     const lv: i32 = select<i32>(lastV, 0, (fl & 1) != 0 && lastP == p - 1);
-    const uv: i32 = fl & 2 ? <i32>load<i8>(out + <usize>(p - kw)) : 0;
+    // out[p] is still 0 (pre-zeroed, written below): the load is branch-free, its address chosen
+    const uv: i32 = <i32>load<i8>(out + <usize>select<u32>(p - kw, p, (fl & 2) != 0));
     // sym(left) + sym(up) = |l| + |u| − base per nonzero neighbour (branchless), ≤ 256 + 256
     const s = <u32>abs<i32>(lv) + <u32>abs<i32>(uv) - select<u32>(base, 0, lv != 0) - select<u32>(base, 0, uv != 0);
     const f = <u32>load<u8>(f0 + 3 * sg(lv) + sg(uv));
