@@ -9,7 +9,7 @@
 // The kernels subtract z_x while widening the input to int16 (padding = 0), so no −z_x·ΣW fold
 // of the bias is needed: the integer result is the same (exact integer arithmetic).
 //
-// Quant block q (8 words, 32 bytes), written by writeQuantBlock in src/kernels/int8.ts:
+// Quant block q (18 words, 80 bytes with padding), written by writeQuantBlock in src/kernels/int8.ts:
 //   0 mode  0 = int8 out (requantized), 1 = float32 out ("dynamic"), 2 = int32 out (acc + bias),
 //           3 = int8 out requantized as ONNX QLinearConv / QLinearMatMul (float multiplier)
 //   1 zx    input zero point             2 zy  output zero point (modes 0, 3)
@@ -19,6 +19,14 @@
 //           in registers (the ACT_* codes ≥ 2 of f32ops/unary.ts: actV, bit for bit the
 //           standalone f32 kernels); with act = HardSigmoid (5), words 2 and 3 hold its alpha
 //           and beta as float32 (mode 1 has no zy / qlo)
+//   8 add   mode 0 only (0 in the others): 1 = a residual Add fused into the output stage
+//           (storeAdd8): each int8 output c, computed and clamped as above, is added to the
+//           int8 element s of the same position in another tensor of the same layout, at byte
+//           offset `delta` (word 9, wrapping) from the output's, in qs8_vadd's single-multiplier
+//           form with words 10..17 (za zb zy A B S lo hi, as its parameter block, a = c, b = s):
+//           y = clamp(zy + ((c − za)·A + (s − zb)·B + 2^(S−1)) >> S, lo, hi), the bits of the
+//           conv's int8 output followed by qs8_vadd. s is read before y is written at the same
+//           position, so the other tensor may be the output itself (in place).
 // Per-channel parameters qp (N = output channels; arrays back to back, 4-byte elements):
 //   mode 0: bias i32[N] | M0 i32[N] | shift i32[N]
 //           y = clamp(zy + RoundingDivideByPOT(SRDHM((acc + bias) << ls, M0), rs), qlo, qhi)
@@ -56,6 +64,7 @@ export const E_ARG: i32 = -5;
 export const MAGIC_F: f32 = 12582912.0, MAGIC_BITS: i32 = 0x4B400000;
 
 export const Q_MODE = 0, Q_ZX = 1, Q_ZY = 2, Q_LO = 3, Q_HI = 4, Q_FLO = 5, Q_FHI = 6, Q_ACT = 7;
+export const Q_ADD = 8, Q_ADD_DELTA = 9, Q_ADD_P = 10;
 export const MODE_Q8: i32 = 0, MODE_F32: i32 = 1, MODE_I32: i32 = 2, MODE_QF: i32 = 3;
 
 export { gi } from '../geometry';
@@ -95,6 +104,13 @@ export function storeScalar(acc: i32, c: usize, q: usize, qp: usize, N: usize, d
     const a = acc + load<i32>(qp + (c << 2));
     let v = gi(q, Q_ZY) + mulQ(a, load<i32>(qp + ((N + c) << 2)), load<i32>(qp + ((2 * N + c) << 2)));
     v = max(gi(q, Q_LO), v); v = min(gi(q, Q_HI), v);
+    if (gi(q, Q_ADD) != 0) {
+      const p = q + (<usize>Q_ADD_P << 2);
+      const S = gi(p, 5);
+      const acc2 = (v - gi(p, 0)) * gi(p, 3) + (<i32>load<i8>(dst + <usize>gi(q, Q_ADD_DELTA)) - gi(p, 1)) * gi(p, 4);
+      v = gi(p, 2) + ((acc2 + (1 << (S - 1))) >> S);
+      v = max(gi(p, 6), v); v = min(gi(p, 7), v);
+    }
     store<i8>(dst, <i8>v);
   } else if (mode == MODE_QF) {
     const zy = gi(q, Q_ZY);
@@ -143,7 +159,47 @@ export function quantOk(q: usize): bool {
   const act = gi(q, Q_ACT);
   if (act != 0 && (mode != MODE_F32 || act < 2 || act > 8)) return false;
   if ((mode == MODE_Q8 || mode == MODE_QF) && (zy < -128 || zy > 127 || lo < -128 || hi > 127 || lo > hi)) return false;
+  const add = gi(q, Q_ADD);
+  if (add != 0) {
+    if (add != 1 || mode != MODE_Q8) return false;
+    const p = q + (<usize>Q_ADD_P << 2);
+    for (let i = 0; i < 3; i++) { const z = gi(p, i); if (z < -128 || z > 127) return false; }
+    const A = gi(p, 3), B = gi(p, 4), S = gi(p, 5), alo = gi(p, 6), ahi = gi(p, 7);
+    if (A < 0 || A >= (1 << 22) || B < 0 || B >= (1 << 22) || S < 1 || S > 23 || alo < -128 || ahi > 127 || alo > ahi) return false;
+  }
   return true;
+}
+
+/**
+ * The fused residual Add of quant block q (word 8) on the int8 outputs r0 (pixels 0..3), r1
+ * (4..7) of one channel row, clamped, as int32 lanes; stores the first nc (1..8) sums at dst.
+ * Not inlined (storeRow8 is inlined into every kernel; this runs only when word 8 is set).
+ */
+@inline function storeAdd8(r0: v128, r1: v128, q: usize, dst: usize, nc: usize): void {
+  const p = q + (<usize>Q_ADD_P << 2);
+  const sc = dst + <usize>gi(q, Q_ADD_DELTA);
+  const za = gi(p, 0), zb = gi(p, 1), zy = gi(p, 2), A = gi(p, 3), B = gi(p, 4), S = gi(p, 5);
+  // the other tensor's nc bytes, read before any store (it may be the output itself)
+  let sb: v128;
+  if (nc >= 8) sb = v128.load64_zero(sc);
+  else {
+    let w: u64 = 0;
+    for (let j: usize = 0; j < nc; j++) w |= <u64>load<u8>(sc + j) << (<u64>j << 3);
+    sb = i64x2.splat(<i64>w);
+  }
+  const db = i16x8.sub(i16x8.extend_low_i8x16_s(sb), i16x8.splat(<i16>zb));
+  const vza = i32x4.splat(za), vA = i32x4.splat(A), vB = i32x4.splat(B), vr = i32x4.splat(1 << (S - 1));
+  // qs8_vadd__wasmsimd (ops.ts) with a = the outputs (int8 values already, so their i16 form is exact)
+  const a0 = i32x4.sub(r0, vza), a1 = i32x4.sub(r1, vza);
+  const s0 = i32x4.shr_s(i32x4.add(i32x4.add(i32x4.mul(a0, vA), i32x4.mul(i32x4.extend_low_i16x8_s(db), vB)), vr), S);
+  const s1 = i32x4.shr_s(i32x4.add(i32x4.add(i32x4.mul(a1, vA), i32x4.mul(i32x4.extend_high_i16x8_s(db), vB)), vr), S);
+  const s16 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(s0, s1), i16x8.splat(<i16>zy));
+  let v = i8x16.narrow_i16x8_s(s16, s16);
+  v = i8x16.min_s(i8x16.splat(<i8>gi(p, 7)), i8x16.max_s(i8x16.splat(<i8>gi(p, 6)), v));
+  if (nc >= 8) { v128.store64_lane(dst, v, 0); return; }
+  if (nc & 4) { v128.store32_lane(dst, v, 0); v = v128.shuffle<i32>(v, v, 1, 1, 1, 1); dst += 4; }
+  if (nc & 2) { v128.store16_lane(dst, v, 0); v = i32x4.shr_u(v, 16); dst += 2; }
+  if (nc & 1) { v128.store8_lane(dst, v, 0); }
 }
 
 // ---- SIMD output stage ---------------------------------------------------------------------
@@ -182,6 +238,7 @@ export function quantOk(q: usize): bool {
     let r1 = rdbpotV(srdhmV(i32x4.shl(i32x4.add(a1, vb), ls), vm), rs, vmask, vhalf);
     r0 = i32x4.min_s(vhi, i32x4.max_s(vlo, i32x4.add(r0, vz)));
     r1 = i32x4.min_s(vhi, i32x4.max_s(vlo, i32x4.add(r1, vz)));
+    if (gi(q, Q_ADD) != 0) { storeAdd8(r0, r1, q, dst, nc); return; }
     const b16 = i16x8.narrow_i32x4_s(r0, r1);
     const b8 = i8x16.narrow_i16x8_s(b16, b16);
     if (nc >= 8) { v128.store64_lane(dst, b8, 0); return; }

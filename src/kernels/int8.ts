@@ -40,14 +40,23 @@ function check(st: number, what: string): number {
 
 // ---- quant block and per-channel parameters --------------------------------------------------
 
-export const QUANT_BLOCK_BYTES = 32;
+export const QUANT_BLOCK_BYTES = 80;
 const MODE = { int8: 0, f32: 1, int32: 2, qlinear: 3 } as const;
+/** quant block words of the fused residual Add (assembly/int8/common.ts: flag, delta, 8 parameters) */
+const Q_ADD = 8,
+  Q_ADD_DELTA = 9,
+  Q_ADD_P = 10;
 
-/** Writes the 8-word quant block of assembly/int8/common.ts at ptr. */
+/** Writes the 18-word quant block of assembly/int8/common.ts at ptr (the Add's delta 0: setQuantAddDelta). */
 export function writeQuantBlock(w: SparrowWasm, out: Qs8Out, ptr: number): void {
-  const i = w.i32(ptr, 8),
+  const i = w.i32(ptr, QUANT_BLOCK_BYTES / 4),
     f = w.f32(ptr, 8);
   i.fill(0);
+  if (out.mode === 'int8' && out.add) {
+    const a = out.add;
+    i[Q_ADD] = 1;
+    i.set([a.za, a.zb, a.zy, a.A, a.B, a.S, a.lo, a.hi], Q_ADD_P);
+  }
   i[0] = MODE[out.mode];
   i[1] = out.zx;
   if (out.mode === 'int8' || out.mode === 'qlinear') {
@@ -73,6 +82,14 @@ export function writeQuantBlock(w: SparrowWasm, out: Qs8Out, ptr: number): void 
     f[5] = -Infinity;
     f[6] = Infinity;
   }
+}
+
+/**
+ * The byte offset from a conv's output to the other input of its fused Add (Qs8Out.add), the
+ * same for every element (the two tensors have one layout); wrapping 32-bit.
+ */
+export function setQuantAddDelta(w: SparrowWasm, ptr: number, delta: number): void {
+  w.i32(ptr, QUANT_BLOCK_BYTES / 4)[Q_ADD_DELTA] = delta | 0;
 }
 
 /** Bytes of the per-channel parameters of N channels. */
@@ -468,7 +485,9 @@ export function runQs8Conv(w: SparrowWasm, plan: Qs8ConvPlan, x: number, wp: num
 
 /**
  * int8 conv of one image x (C,H,W) through WASM: places W (M, C/g, KH, KW) int8 (dense or CSR)
- * in the kernel's format, runs it, copies y (M,OH,OW) out; arena restored after.
+ * in the kernel's format, runs it, copies y (M,OH,OW) out; arena restored after. With a fused
+ * Add (out.add), `other` is its second input (M·OH·OW int8), placed apart or, `inPlace`, in
+ * the output buffer itself.
  */
 export function qs8Conv2d(
   w: SparrowWasm,
@@ -479,6 +498,7 @@ export function qs8Conv2d(
   wDims: readonly number[],
   attrs: Conv2dAttrs,
   out: Qs8Out,
+  fused?: { other: Int8Array; inPlace?: boolean },
 ): { data: Qs8Data; dims: number[] } {
   const geo = convGeometry(xDims, wDims, attrs);
   const K = wDims[1]! * wDims[2]! * wDims[3]!;
@@ -498,6 +518,11 @@ export function qs8Conv2d(
     const n = geo.M * geo.OH * geo.OW;
     const py = w.alloc(n * outElementBytes(out)),
       work = w.alloc(plan.workBytes);
+    if (out.mode === 'int8' && out.add) {
+      if (!fused || fused.other.length !== n) throw new SparrowError('invalid_argument', `a fused Add needs its other input (${n} int8)`);
+      if (fused.inPlace) w.i8(py, n).set(fused.other);
+      setQuantAddDelta(w, plan.q, fused.inPlace ? 0 : w.putBytes(fused.other) - py);
+    }
     runQs8Conv(w, plan, px, wp, qp, py, work);
     return { data: readOut(w, out, py, n), dims: [geo.M, geo.OH, geo.OW] };
   } finally {
@@ -561,7 +586,7 @@ export function placeFcWeights(w: SparrowWasm, kernel: Qs8FcKernel, W: Int8Array
   return { rowPtr: w.putBytes(csr.rowPtr), col: w.putBytes(csr.col), val: w.putBytes(csr.val), nnz: csr.rowPtr[N]! };
 }
 
-/** Y(M, N) = X(M, K)·Wᵀ through WASM; arena restored after. */
+/** Y(M, N) = X(M, K)·Wᵀ through WASM; arena restored after. A fused Add (out.add): as qs8Conv2d. */
 export function qs8Fc(
   w: SparrowWasm,
   kernel: Qs8FcKernel,
@@ -571,6 +596,7 @@ export function qs8Fc(
   x: Int8Array,
   W: Int8Array | Csr,
   out: Qs8Out,
+  fused?: { other: Int8Array; inPlace?: boolean },
 ): Qs8Data {
   const mark = w.mark();
   try {
@@ -581,6 +607,12 @@ export function qs8Fc(
       px = w.putBytes(x);
     const py = w.alloc(M * N * outElementBytes(out)),
       work = w.alloc(check(w.exports.qs8_fc_work_bytes(K), 'qs8_fc_work_bytes'));
+    if (out.mode === 'int8' && out.add) {
+      if (!fused || fused.other.length !== M * N)
+        throw new SparrowError('invalid_argument', `a fused Add needs its other input (${M * N} int8)`);
+      if (fused.inPlace) w.i8(py, M * N).set(fused.other);
+      setQuantAddDelta(w, q, fused.inPlace ? 0 : w.putBytes(fused.other) - py);
+    }
     check(kernel.run(w, M, N, K, px, wt, q, qp, py, work), kernel.name);
     return readOut(w, out, py, M * N);
   } finally {

@@ -70,7 +70,23 @@ export function requantizeRef(acc: number, m: number, shift: number, zy: number,
 
 /** Output stage of the int8 GEMM/conv kernels (per output channel c). */
 export type Qs8Out =
-  | { mode: 'int8'; zx: number; zy: number; lo: number; hi: number; bias: Int32Array; multiplier: Int32Array; shift: Int32Array }
+  | {
+      mode: 'int8';
+      zx: number;
+      zy: number;
+      lo: number;
+      hi: number;
+      bias: Int32Array;
+      multiplier: Int32Array;
+      shift: Int32Array;
+      /**
+       * a residual Add fused into the output stage (quant block word 8, assembly/int8/common.ts):
+       * each output, computed as above, goes through qs8_vadd with the element of the same
+       * position in another tensor (a = the output, b = the other; `params` as for qs8_vadd);
+       * the WASM kernels find the other tensor `delta` bytes from the output (setQuantAddDelta)
+       */
+      add?: VaddParams;
+    }
   | { mode: 'f32'; zx: number; scale: Float32Array; bias: Float32Array; lo: number; hi: number; act?: Int8FusedAct }
   | { mode: 'int32'; zx: number; bias: Int32Array }
   | { mode: 'qlinear'; zx: number; zy: number; lo: number; hi: number; bias: Int32Array; multiplier: Float32Array };

@@ -109,6 +109,13 @@ export interface Int8EngineOptions extends EngineOptions {
    * direct 4x8c2 kernel (comparisons, tests).
    */
   winograd?: boolean;
+  /**
+   * Static mode: a residual Add (and the Relu after it) whose input is a conv's int8 output read
+   * by nothing else runs in that conv's output stage (Qs8Out.add: the same bits, one pass over
+   * the activations fewer, and split over threads with the conv). Default true; false keeps the
+   * Add a step of its own (comparisons, tests).
+   */
+  fuseAdd?: boolean;
 }
 
 /** Dynamic mode: how many weight layers next to the outputs run in float32 (Int8EngineOptions.floatHead). */
@@ -129,6 +136,8 @@ export interface Int8Layer {
    * scalar kernels (nothing is placed)
    */
   loadMs?: number;
+  /** the residual Add (and Relu) run in this layer's output stage (Int8EngineOptions.fuseAdd) */
+  add?: string;
 }
 
 export interface Int8Report {
@@ -241,6 +250,11 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
   /** Int8EngineOptions.winograd (default true) */
   get winograd(): boolean {
     return this.#opts.winograd ?? true;
+  }
+
+  /** Int8EngineOptions.fuseAdd (default true) */
+  get fuseAdd(): boolean {
+    return this.#opts.fuseAdd ?? true;
   }
 
   get sparseFcDensity(): number {

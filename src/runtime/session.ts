@@ -268,6 +268,11 @@ export interface SessionOptions {
    */
   winograd?: boolean;
   /**
+   * sparrow-int8, static ranges: a residual Add (and its Relu) reading a conv's int8 output runs
+   * in that conv's output stage (Int8EngineOptions.fuseAdd; default true, bit-identical outputs)
+   */
+  fuseAdd?: boolean;
+  /**
    * sparrow-int8, dynamic mode: weight layers within this many weight layers of a graph output
    * run in float32 (default 3: the output layer and the two before it; 0 quantizes every layer)
    */
@@ -399,6 +404,7 @@ export class Session {
         ...(opts.sparseDensity !== undefined ? { sparseDensity: opts.sparseDensity } : {}),
         ...(opts.relaxed !== undefined ? { relaxed: opts.relaxed } : {}),
         ...(opts.winograd !== undefined ? { winograd: opts.winograd } : {}),
+        ...(opts.fuseAdd !== undefined ? { fuseAdd: opts.fuseAdd } : {}),
         ...(opts.floatHead !== undefined ? { floatHead: opts.floatHead } : {}),
         ...(opts.quantizeLayer ? { quantizeLayer: opts.quantizeLayer } : {}),
         ...(opts.passes ? { passes: opts.passes } : {}),

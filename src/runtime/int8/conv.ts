@@ -6,7 +6,18 @@ import { SparrowError } from '../../errors.js';
 import { readWindowAttrs, windowGeometry } from '../../ops/ref/conv.js';
 import type { Node } from '../../ir/graph.js';
 import { convGeometry, type ConvGeometry } from '../../kernels/f32.js';
-import { pickQs8ConvKernel, planQs8Conv, putChannelParams, QS8_CONV_C4, type AnyQs8ConvKernel, type Qs8Out } from '../../kernels/int8.js';
+import {
+  pickQs8ConvKernel,
+  planQs8Conv,
+  putChannelParams,
+  QS8_CONV_C4,
+  setQuantAddDelta,
+  vaddParams,
+  type AnyQs8ConvKernel,
+  type Qs8Out,
+  type VaddParams,
+} from '../../kernels/int8.js';
+import type { QParams } from '../plan_builder.js';
 import { qs8Conv2dRef } from '../../kernels/int8_ref.js';
 import type { PlaceFormat } from '../engine_int8.js';
 import type { ThreadCall, ThreadFn, ThreadPool } from '../../wasm/threads.js';
@@ -91,6 +102,15 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   if (fused) out.act = { code: act, p0, p1 };
   const post = fused ? undefined : L.postActivation(n);
   if (post && out.mode !== 'f32') return 'an activation other than a clamp on an int8 output';
+  // a residual Add reading this conv's int8 output (and only it reads it): in the output stage
+  const fa = !L.scalar && !dynamic && !post && out.mode === 'int8' ? residualAdd(L, y) : undefined;
+  if (fa && out.mode === 'int8') {
+    out.add = fa.params;
+    L.skip.add(fa.add);
+    if (fa.relu) L.skip.add(fa.relu);
+    L.define(fa.out, 'i8', fa.qp);
+  }
+  const yOut = fa ? fa.out : y;
   const WM = L.w;
   const plan = planQs8Conv(WM, geo, out, kernel, L.alloc);
   const wpl = L.scalar ? undefined : E.placed(w, kernel.weights as PlaceFormat, group);
@@ -105,6 +125,7 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
       kernel: L.scalar ? 'qs8Conv2dRef' : kernel.name,
       density: round3(density),
       io: st.io,
+      ...(fa ? { add: fa.relu ? `${fa.add.name}+${fa.relu.name}` : fa.add.name } : {}),
     },
     wpl,
   );
@@ -112,12 +133,15 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   // threads (a threads build with helpers: SparrowWasm.pool): static mode on the WASM kernels
   const pool = L.scalar || dynamic ? undefined : L.w.pool;
   const split = pool && pool.size > 1 ? threadSplit(pool, kernel, geo, B, plan.workBytes) : undefined;
-  L.layerStep(n, xin, y, {
+  L.layerStep(n, xin, yOut, {
     workBytes: split ? split.workBytes : plan.workBytes,
     zx: out.zx,
     // dynamic: each image of the batch quantized with its own range
     ...(dynamic ? { dynamic: { ...L.dynamicItems(B, xs), sw: w.scales, q: plan.q, qp } } : {}),
-    make: (yp, work) => {
+    ...(fa ? { reads: [fa.other], label: `${n.name}+${fa.add.name}${fa.relu ? `+${fa.relu.name}` : ''}` } : {}),
+    make: (yp, work, ptr) => {
+      // the Add's other input sits at the same offset from every output element (same layout)
+      if (fa) setQuantAddDelta(WM, plan.q, ptr(fa.other) - yp);
       const dense = L.scalar ? w.dense() : undefined;
       const wp = wpl ? wpl.ptr : 0;
       const image = (src: number, zx: number, dyn: boolean, i: number): void => {
@@ -147,6 +171,51 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
     },
   });
   return true;
+}
+
+/**
+ * The residual Add that a conv writing int8 value `y` can run in its output stage
+ * (Qs8Out.add), with the Relu after it: the Add is y's only reader (y is no graph output), its
+ * other input is an int8 value of the same shape already computed, and its (or the Relu's)
+ * output has static parameters that qs8_vadd's single-multiplier form can hold (the Add's own
+ * lowering takes the TFLite form otherwise: not fused). Int8EngineOptions.fuseAdd false: none.
+ */
+function residualAdd(
+  L: Int8Lower,
+  y: string,
+): { add: Node; relu?: Node; other: string; out: string; qp: QParams; params: VaddParams } | undefined {
+  if (!L.E.fuseAdd || L.E.requant === 'onnx' || L.g.outputs.includes(y)) return undefined;
+  const users = L.users.get(y) ?? [];
+  const add = users[0];
+  if (users.length !== 1 || !add || add.op !== 'Add' || add.domain !== '' || add.inputs.length !== 2) return undefined;
+  const [a, b] = add.inputs as [string, string];
+  if (a === b) return undefined;
+  const other = a === y ? b : a;
+  const sum = add.outputs[0]!;
+  const d = L.dims(y);
+  const od = L.dims(other),
+    sd = L.dims(sum);
+  if (od.length !== d.length || !od.every((x, i) => x === d[i]) || sd.length !== d.length || !sd.every((x, i) => x === d[i]))
+    return undefined;
+  if (L.form.get(other) !== 'i8') return undefined;
+  const pa = L.qp.get(y),
+    pb = L.qp.get(other);
+  if (!pa || !pb) return undefined;
+  // the Relu after it, when it is the sum's only reader (lowerAdd's rule)
+  let relu: Node | undefined;
+  const su = L.users.get(sum) ?? [];
+  if (su.length === 1 && su[0]!.op === 'Relu' && su[0]!.domain === '' && !L.g.outputs.includes(sum)) relu = su[0]!;
+  const out = relu ? relu.outputs[0]! : sum;
+  if (L.outForm(out) !== 'i8') return undefined;
+  const qp = L.rangeQp(out);
+  if (!qp) return undefined;
+  let params: VaddParams;
+  try {
+    params = vaddParams(pa.scale, pa.zp, pb.scale, pb.zp, qp.scale, qp.zp, !!relu);
+  } catch {
+    return undefined;
+  }
+  return { add, ...(relu ? { relu } : {}), other, out, qp, params };
 }
 
 /**

@@ -31,6 +31,8 @@ export interface Int8Weights {
   readonly relaxedConv: boolean;
   /** dense 3x3 stride-1 convs may run on the Winograd kernel (Int8EngineOptions.winograd) */
   readonly winograd: boolean;
+  /** residual Adds may run in a conv's output stage (Int8EngineOptions.fuseAdd) */
+  readonly fuseAdd: boolean;
   /** Int8EngineOptions.requant */
   readonly requant: 'fixed' | 'onnx';
   /** records a lowered layer, and the layout its weights run from (its loadMs) */
@@ -136,22 +138,25 @@ export class Int8Lower {
     s: {
       workBytes: number;
       zx: number;
+      /** more values the step reads (their pointers: make's `ptr`), and its label (default: the node's name) */
+      reads?: string[];
+      label?: string;
       /** per-run quantization: items × n floats, the weight scales, the quant block and channel parameters to update */
       dynamic?: { items: number; n: number; sw: Float32Array; q: number; qp: number };
-      make(yp: number, work: number): (src: number, zx: number, dyn: boolean, item?: number) => void;
+      make(yp: number, work: number, ptr: (name: string) => number): (src: number, zx: number, dyn: boolean, item?: number) => void;
     },
   ): void {
     const d = s.dynamic;
     const xq = d ? align16(d.n) + 16 : 0; // the int8 copy, then the range (dynamicQuantizer)
-    this.step(n, {
-      reads: [xin],
+    this.step(s.label ?? n, {
+      reads: [xin, ...(s.reads ?? [])],
       writes: [y],
       scratch: xq + s.workBytes + 16,
       build: (b) => {
         const xp = b.ptr(xin),
           xqp = b.scratch;
         const yp = b.ptr(y);
-        const run = s.make(yp, b.scratch + xq);
+        const run = s.make(yp, b.scratch + xq, (name) => b.ptr(name));
         if (!d) return () => run(xp, s.zx, false);
         const quant = this.dynamicQuantizer(xqp, d.n, d.sw, d.q, d.qp);
         // a block with a NaN: its outputs (float32 in dynamic mode) become NaN (docs/engine.md "NaN and Inf")
