@@ -3,7 +3,11 @@
 // SIMD kernels; relaxed SIMD is wrong on Node 20): sparrow-int8 sessions on 1 and 2 threads,
 // with and without the residual Add in the conv output stage (fuseAdd), every session run in
 // turn (order alternating) `--runs` times per batch, p50 ms and the 2-thread speed-ups. The
-// outputs of all four are compared bit for bit first. Browsers: scripts/bench-browser.mjs.
+// outputs of all four are compared bit for bit first. The two 2-thread sessions have a helper
+// each, which spins for SPIN_MS after its last job: so before each timed run the script waits
+// longer than that (every helper asleep) and runs the session once untimed (its helper awake),
+// so that a timed run never shares the 2 cores with the other session's helper.
+// Browsers: scripts/bench-browser.mjs.
 // Needs `npm run build`.
 //   node scripts/bench-threads-node.mjs [--model f.sparrow] [--runs 200] [--batches 1,8]
 // (default model: test/fixtures/int8/resnet20.static7.sparrow; the figures in docs/engine.md use
@@ -13,7 +17,7 @@ import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import '../dist/ops/ref/index.js';
 import { Session } from '../dist/runtime/session.js';
-import { HELPER_SOURCE_NODE, instantiateThreaded } from '../dist/wasm/threads.js';
+import { HELPER_SOURCE_NODE, instantiateThreaded, SPIN_MS } from '../dist/wasm/threads.js';
 
 const argv = process.argv.slice(2);
 const arg = (name, dflt) => {
@@ -58,8 +62,11 @@ for (const b of BATCHES) {
     else if (!out.every((v, i) => Object.is(v, ref[i]))) throw new Error(`batch ${b}: ${k} differs from 1t`);
   }
   const t = Object.fromEntries(entries.map(([k]) => [k, []]));
+  const rest = () => new Promise((res) => setTimeout(res, SPIN_MS + 2));
   for (let r = 0; r < RUNS; r++)
     for (const [k, s] of r % 2 ? [...entries].reverse() : entries) {
+      await rest();
+      await s.run({ [name]: x });
       const t0 = performance.now();
       await s.run({ [name]: x });
       t[k].push(performance.now() - t0);

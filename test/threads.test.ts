@@ -22,8 +22,17 @@ import type { SparrowWasm } from '../src/wasm/gateway.js';
 import type { Tensor } from '../src/ops/types.js';
 import { lcg } from './helpers/tensors.js';
 import { convGeometry } from '../src/kernels/f32.js';
-import { placeConvWeights, planQs8Conv, putChannelParams, qs8ConvKernel, winogradEligible, type Qs8Out } from '../src/kernels/int8.js';
-import { qs8Conv2dRef } from '../src/kernels/int8_ref.js';
+import {
+  placeConvWeights,
+  planQs8Conv,
+  putChannelParams,
+  qs8ConvKernel,
+  setQuantAddDelta,
+  vaddParams,
+  winogradEligible,
+  type Qs8Out,
+} from '../src/kernels/int8.js';
+import { qs8Conv2dRef, qs8VaddRef } from '../src/kernels/int8_ref.js';
 import { quantizeMultiplier } from '../src/quant/int8.js';
 import { threadSplit } from '../src/runtime/int8/conv.js';
 import { loadWasmNode } from '../src/wasm/node.js';
@@ -302,6 +311,146 @@ describe('threads: the Winograd kernel split by output tiles', () => {
         expect(part(n0, n1), `[${n0}, ${n1})`).toBe(-5);
       expect(part(0, 3)).toBe(0);
       expect(part(2, 3)).toBe(0);
+    } finally {
+      w.release(mark);
+    }
+  });
+});
+
+describe('threads: the arbitrary-pair sparse conv split by output pixels', () => {
+  // pixels = OH·OW in super-panels of 16: one super-panel (fewer than the threads), a partial
+  // last one, strides, 1x1, groups, a ResNet stage-1 layer at 30 % density
+  const SCASES: Array<{ C: number; H: number; W: number; M: number; k: number; s: number; p: number; g: number; d: number }> = [
+    { C: 3, H: 4, W: 4, M: 5, k: 3, s: 1, p: 1, g: 1, d: 0.5 }, // 16 pixels: 1 super-panel
+    { C: 8, H: 7, W: 9, M: 6, k: 3, s: 1, p: 1, g: 1, d: 0.3 }, // 63 pixels: 4, the last of 15
+    { C: 12, H: 11, W: 11, M: 9, k: 3, s: 2, p: 1, g: 1, d: 0.3 }, // stride 2: 36 pixels
+    { C: 16, H: 5, W: 13, M: 7, k: 1, s: 1, p: 0, g: 1, d: 0.2 }, // 1x1
+    { C: 8, H: 9, W: 9, M: 8, k: 3, s: 1, p: 1, g: 2, d: 0.4 }, // groups
+    { C: 16, H: 32, W: 32, M: 16, k: 3, s: 1, p: 1, g: 1, d: 0.3 }, // 64 super-panels
+  ];
+  const sparse = qs8ConvKernel('qs8_spconv2d_16x1__wasmsimd');
+  for (const n of [2, 3])
+    it(`${n} threads: every image's outputs = qs8Conv2dRef (int8 with a fused Add, f32), batch 1..3`, async () => {
+      const w = await instantiateThreaded(threaded, n, spawnNode);
+      const pool = w.pool!;
+      pools.push(pool);
+      const rnd = lcg(90 + n);
+      const bad: string[] = [];
+      for (const [ci, cs] of SCASES.entries())
+        for (const B of [1, 2, 3]) {
+          const mode = (ci + B) % 2 ? 'int8' : 'f32';
+          const attrs = {
+            pads: [cs.p, cs.p, cs.p, cs.p] as [number, number, number, number],
+            strides: [cs.s, cs.s] as [number, number],
+            dilations: [1, 1] as [number, number],
+            groups: cs.g,
+          };
+          const Kc = (cs.C / cs.g) * cs.k * cs.k;
+          const wDims = [cs.M, cs.C / cs.g, cs.k, cs.k];
+          const geo = convGeometry([cs.C, cs.H, cs.W], wDims, attrs);
+          const wt = Int8Array.from({ length: cs.M * Kc }, () => (rnd() < cs.d ? Math.floor(rnd() * 255) - 127 : 0));
+          const xs = cs.C * cs.H * cs.W,
+            ys = cs.M * geo.OH * geo.OW;
+          const x = Int8Array.from({ length: B * xs }, () => Math.floor(rnd() * 256) - 128);
+          const other = Int8Array.from({ length: B * ys }, () => Math.floor(rnd() * 256) - 128);
+          const out: Qs8Out =
+            mode === 'f32'
+              ? {
+                  mode,
+                  zx: 3,
+                  lo: -Infinity,
+                  hi: Infinity,
+                  scale: Float32Array.from({ length: cs.M }, () => 2 ** (rnd() * 10 - 18)),
+                  bias: Float32Array.from({ length: cs.M }, () => rnd() - 0.5),
+                }
+              : (() => {
+                  const m = Array.from({ length: cs.M }, () => quantizeMultiplier(2 ** (-7 - rnd() * 6)));
+                  return {
+                    mode,
+                    zx: -7,
+                    zy: 4,
+                    lo: -128,
+                    hi: 127,
+                    bias: Int32Array.from({ length: cs.M }, () => Math.floor(rnd() * 10000) - 5000),
+                    multiplier: Int32Array.from(m, (v) => v.multiplier),
+                    shift: Int32Array.from(m, (v) => v.shift),
+                    add: vaddParams(2 ** -5, 4, 2 ** -6, -3, 2 ** -5, 1, ci % 2 === 0),
+                  };
+                })();
+          const mark = w.mark();
+          try {
+            const plan = planQs8Conv(w, geo, out, sparse);
+            const wp = placeConvWeights(w, 'csr16', wt, cs.M, Kc, cs.g);
+            const qp = putChannelParams(w, out);
+            const px = w.putBytes(x),
+              po = w.putBytes(other);
+            const eB = mode === 'f32' ? 4 : 1;
+            const py = w.alloc(B * ys * eB);
+            if (mode === 'int8') setQuantAddDelta(w, plan.q, po - py);
+            const split = threadSplit(pool, sparse, geo, B, plan.workBytes);
+            const work = w.alloc(split.workBytes);
+            const before = pool.stats.calls;
+            split.runner((src, i) => [plan.g, plan.q, src + i * xs, wp, qp, py + i * ys * eB, work], work)(px);
+            const supers = Math.ceil((geo.OH * geo.OW) / 16);
+            const calls = B >= n && B % n === 0 ? B : B * Math.min(n, supers);
+            if (pool.stats.calls - before !== calls)
+              bad.push(`${JSON.stringify(cs)} B=${B}: ${pool.stats.calls - before} calls, want ${calls}`);
+            for (let i = 0; i < B; i++) {
+              const conv = qs8Conv2dRef(
+                x.subarray(i * xs, (i + 1) * xs),
+                [cs.C, cs.H, cs.W],
+                wt,
+                wDims,
+                attrs,
+                out.mode === 'int8' ? { ...out, add: undefined } : out,
+              ).data;
+              const want =
+                out.mode === 'int8' && out.add
+                  ? qs8VaddRef(conv as Int8Array, other.subarray(i * ys, (i + 1) * ys), out.add)
+                  : new Int32Array((conv as Float32Array).buffer, (conv as Float32Array).byteOffset, conv.length);
+              const got =
+                mode === 'f32'
+                  ? new Int32Array(w.memory.buffer.slice(py + i * ys * 4, py + (i + 1) * ys * 4))
+                  : new Int8Array(w.memory.buffer.slice(py + i * ys, py + (i + 1) * ys));
+              const k = got.findIndex((v, j) => v !== want[j]);
+              if (k >= 0) bad.push(`${JSON.stringify(cs)} ${mode} B=${B} image ${i}: [${k}] ${got[k]} vs ${want[k]}`);
+            }
+          } finally {
+            w.release(mark);
+          }
+        }
+      expect(bad.slice(0, 5)).toEqual([]);
+      expect(pool.stats.helperCalls).toBeGreaterThan(0);
+    });
+
+  it('qs8_spconv2d_16x1_part refuses pixel ranges off the super-panels or outside [0, OH·OW) (status -5)', async () => {
+    const w = await loadWasmNode('release');
+    const geo = convGeometry([4, 7, 9], [4, 4, 3, 3], { pads: [1, 1, 1, 1], strides: [1, 1], dilations: [1, 1], groups: 1 });
+    const out: Qs8Out = { mode: 'int32', zx: 0, bias: new Int32Array(4) };
+    const mark = w.mark();
+    try {
+      const plan = planQs8Conv(w, geo, out, sparse);
+      const wp = placeConvWeights(w, 'csr16', new Int8Array(4 * 36).fill(1), 4, 36, 1);
+      const qp = putChannelParams(w, out);
+      const px = w.alloc(4 * 7 * 9),
+        py = w.alloc(4 * 7 * 9 * 4),
+        work = w.alloc(plan.workBytes);
+      const part = (p0: number, p1: number): number =>
+        w.exports.qs8_spconv2d_16x1_part__wasmsimd(plan.g, plan.q, px, wp, qp, py, work, p0, p1);
+      // 63 pixels
+      for (const [p0, p1] of [
+        [-16, 16],
+        [8, 32],
+        [0, 24],
+        [16, 16],
+        [32, 16],
+        [0, 64],
+        [48, 80],
+      ] as const)
+        expect(part(p0, p1), `[${p0}, ${p1})`).toBe(-5);
+      expect(part(0, 63)).toBe(0);
+      expect(part(16, 48)).toBe(0);
+      expect(part(48, 63)).toBe(0);
     } finally {
       w.release(mark);
     }

@@ -139,9 +139,22 @@ export function qs8_spconv2d_nz_work_bytes(g: usize): i32 {
  * qs8_spconv2d_nz_work_bytes(g).
  */
 export function qs8_spconv2d_16x1__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32 {
+  if (!geomOk(g)) return E_ARG;
+  return qs8_spconv2d_16x1_part__wasmsimd(g, q, x, sp, qp, y, work, 0, gi(g, 6) * gi(g, 7));
+}
+
+/**
+ * Output pixels [p0, p1) (row-major over OH·OW) of every channel of one image: the split of a
+ * thread pool (src/wasm/threads.ts; each thread its own `work`). p0 must be a multiple of 16
+ * (a super-panel), p1 a multiple of 16 or OH·OW. Each pixel is computed as the whole conv
+ * computes it (the same super-panels, the same pairs of nonzeros in the same order).
+ */
+export function qs8_spconv2d_16x1_part__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize, p0: i32, p1: i32): i32 {
   if (!geomOk(g) || !quantOk(q)) return E_ARG;
   loadGeom(g);
   const Cg = C / GROUPS, Ng = M / GROUPS, K = Cg * KH * KW, Mpix = OH * OW;
+  if (p0 < 0 || (p0 & 15) != 0 || <usize>p1 > Mpix || p0 >= p1 || ((p1 & 15) != 0 && <usize>p1 != Mpix)) return E_ARG;
+  const pEnd = <usize>p1;
   const eB = outBytes(q), ldyB = Mpix * eB, superB = K << 5;
   const planes = work, kofs = work + planesBytes(), xcol = kofs + align16(K << 2);
   const rowPtr = sp, nnz = <usize>load<u32>(sp + (M << 2));
@@ -151,13 +164,13 @@ export function qs8_spconv2d_16x1__wasmsimd(g: usize, q: usize, x: usize, sp: us
   const P = spChunkPanels(K, Mpix);
   for (let grp: usize = 0; grp < GROUPS; grp++) {
     const xg = planes + (grp * Cg * HP * RS << 1);
-    for (let m0: usize = 0; m0 < Mpix; m0 += P << 3) {
-      const np = min<usize>(P, (Mpix - m0 + 7) >> 3);
+    for (let m0: usize = <usize>p0; m0 < pEnd; m0 += P << 3) {
+      const np = min<usize>(P, (pEnd - m0 + 7) >> 3);
       im2colRows16(xg, kofs, K, Mpix, m0, np, xcol);
       for (let p: usize = 0; p < np; p += 2) {
         const xb = xcol + (p >> 1) * superB;
         const m = m0 + (p << 3);
-        const left = Mpix - m;
+        const left = pEnd - m;
         for (let n: usize = 0; n < Ng; n++) {
           const c = grp * Ng + n;
           let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;

@@ -177,6 +177,8 @@ export interface WasmExports {
   ): i32;
   /** assembly/int8/sparse/qs8_spconv2d_16x1__wasmsimd */
   qs8_spconv2d_16x1__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32;
+  /** assembly/int8/sparse/qs8_spconv2d_16x1_part__wasmsimd */
+  qs8_spconv2d_16x1_part__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize, p0: i32, p1: i32): i32;
   /** assembly/int8/sparse/qs8_spconv2d_nz_work_bytes */
   qs8_spconv2d_nz_work_bytes(g: usize): i32;
   /** assembly/int8/sparse/qs8_spconv_csr_bytes */

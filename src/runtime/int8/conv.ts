@@ -237,6 +237,12 @@ const PARTS: Record<string, PartKernel> = {
     extra: (geo, u0, u1) => [0, geo.M / geo.groups, ...pixelRange(geo, u0, u1)],
   },
   qs8_conv2d_4x8c2__wasmsimd: { units: pixelPanels, fn: 'qs8_conv2d_4x8c2_part__wasmsimd', extra: pixelRange },
+  // super-panels of 16 pixels (assembly/int8/sparse.ts)
+  qs8_spconv2d_16x1__wasmsimd: {
+    units: (geo) => Math.ceil((geo.OH * geo.OW) / 16),
+    fn: 'qs8_spconv2d_16x1_part__wasmsimd',
+    extra: (geo, u0, u1) => [u0 * 16, Math.min(geo.OH * geo.OW, u1 * 16)],
+  },
   // panels of 8 tiles (assembly/int8/winograd.ts qs8_wino_panels)
   qs8_wino2x2_3x3__wasmsimd: {
     units: (geo) => Math.ceil((Math.ceil(geo.OH / 2) * Math.ceil(geo.OW / 2)) / 8),
