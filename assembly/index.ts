@@ -15,7 +15,7 @@ export * from './f32ops/index';
 export { qs8_conv2d_4x8c2__wasmsimd, qs8_conv2d_4x8c2_part__wasmsimd, qs8_conv2d_work_bytes, qs8_conv2d_pack_w, qs8_conv2d_packed_w_bytes, qs8_gemm_4x8c2__wasmsimd, qs8_pack_x_c2, qs8_packed_x_bytes, qs8_fc_1x4c8__wasmsimd, qs8_fc_work_bytes, qs8_dynfc_f32__wasmsimd, qs8_dynfc_f32_finite__wasmsimd } from './int8/gemm';
 export {
   qs8_spfc_1x1__scalar, qs8_spconv2d_16x1__wasmsimd, qs8_spconv2d_16x1_part__wasmsimd, qs8_spconv2d_nz_work_bytes, qs8_spconv_csr_bytes,
-  qs8_spconv_pairs_bytes, qs8_spconv_pack_pairs, qs8_spconv2d_c2_work_bytes, qs8_spconv2d_16x1c2__wasmsimd, qs8_csr_pair_count,
+  qs8_spconv_pairs_bytes, qs8_spconv_pack_pairs, qs8_spconv2d_c2_work_bytes, qs8_spconv2d_16x1c2__wasmsimd, qs8_spconv2d_16x1c2_part__wasmsimd, qs8_csr_pair_count,
 } from './int8/sparse';
 export { qs8_dwconv2d__wasmsimd, qs8_dwconv2d_work_bytes, qs8_add__wasmsimd, qs8_vadd__wasmsimd, qs8_vadd_f32__wasmsimd, qs8_gavgpool__wasmsimd, qs8_maxpool2d__wasmsimd, qs8_maxpool2d_work_bytes, qs8_quantize__wasmsimd, qs8_dequantize__wasmsimd, qs8_remap__wasm, qs8_minmax_f32__wasmsimd } from './int8/ops';
 export { qs8_peak__wasmsimd } from './int8/peak';

@@ -38,8 +38,13 @@ import { threadSplit } from '../src/runtime/int8/conv.js';
 import { loadWasmNode } from '../src/wasm/node.js';
 
 const S7 = new Uint8Array(readFileSync(new URL('./fixtures/int8/resnet20.static7.sparrow', import.meta.url)));
-/** the kernels whose output pixels split over threads (the rest split by images only) */
-const PIXEL_KERNELS = ['qs8_conv2d_4x8c4__wasmrelaxed', 'qs8_conv2d_4x8c2__wasmsimd'];
+/** the kernels whose output pixels split over threads (the rest split by images only; ResNet-20 has ≥ 4 super-panels of 16 pixels per layer) */
+const PIXEL_KERNELS = [
+  'qs8_conv2d_4x8c4__wasmrelaxed',
+  'qs8_conv2d_4x8c2__wasmsimd',
+  'qs8_spconv2d_16x1__wasmsimd',
+  'qs8_spconv2d_16x1c2__wasmsimd',
+];
 /** split by panels of 8 output tiles (2x2) */
 const WINO_KERNEL = 'qs8_wino2x2_3x3__wasmsimd';
 const THREADS_WASM = new URL('../build/sparrow.threads.wasm', import.meta.url);
@@ -329,8 +334,13 @@ describe('threads: the arbitrary-pair sparse conv split by output pixels', () =>
     { C: 16, H: 32, W: 32, M: 16, k: 3, s: 1, p: 1, g: 1, d: 0.3 }, // 64 super-panels
   ];
   const sparse = qs8ConvKernel('qs8_spconv2d_16x1__wasmsimd');
-  for (const n of [2, 3])
-    it(`${n} threads: every image's outputs = qs8Conv2dRef (int8 with a fused Add, f32), batch 1..3`, async () => {
+  for (const [n, kernel] of [
+    [2, sparse],
+    [3, sparse],
+    [2, qs8ConvKernel('qs8_spconv2d_16x1c2__wasmsimd')],
+    [3, qs8ConvKernel('qs8_spconv2d_16x1c2__wasmsimd')],
+  ] as const)
+    it(`${kernel.name}, ${n} threads: every image's outputs = qs8Conv2dRef (int8 with a fused Add, f32), batch 1..3`, async () => {
       const w = await instantiateThreaded(threaded, n, spawnNode);
       const pool = w.pool!;
       pools.push(pool);
@@ -379,15 +389,15 @@ describe('threads: the arbitrary-pair sparse conv split by output pixels', () =>
                 })();
           const mark = w.mark();
           try {
-            const plan = planQs8Conv(w, geo, out, sparse);
-            const wp = placeConvWeights(w, 'csr16', wt, cs.M, Kc, cs.g);
+            const plan = planQs8Conv(w, geo, out, kernel);
+            const wp = placeConvWeights(w, kernel.weights === 'pairs' ? 'pairs' : 'csr16', wt, cs.M, Kc, cs.g);
             const qp = putChannelParams(w, out);
             const px = w.putBytes(x),
               po = w.putBytes(other);
             const eB = mode === 'f32' ? 4 : 1;
             const py = w.alloc(B * ys * eB);
             if (mode === 'int8') setQuantAddDelta(w, plan.q, po - py);
-            const split = threadSplit(pool, sparse, geo, B, plan.workBytes);
+            const split = threadSplit(pool, kernel, geo, B, plan.workBytes);
             const work = w.alloc(split.workBytes);
             const before = pool.stats.calls;
             split.runner((src, i) => [plan.g, plan.q, src + i * xs, wp, qp, py + i * ys * eB, work], work)(px);
@@ -423,7 +433,7 @@ describe('threads: the arbitrary-pair sparse conv split by output pixels', () =>
       expect(pool.stats.helperCalls).toBeGreaterThan(0);
     });
 
-  it('qs8_spconv2d_16x1_part refuses pixel ranges off the super-panels or outside [0, OH·OW) (status -5)', async () => {
+  it('qs8_spconv2d_16x1_part and qs8_spconv2d_16x1c2_part refuse pixel ranges off the super-panels or outside [0, OH·OW) (status -5)', async () => {
     const w = await loadWasmNode('release');
     const geo = convGeometry([4, 7, 9], [4, 4, 3, 3], { pads: [1, 1, 1, 1], strides: [1, 1], dilations: [1, 1], groups: 1 });
     const out: Qs8Out = { mode: 'int32', zx: 0, bias: new Int32Array(4) };
@@ -437,20 +447,28 @@ describe('threads: the arbitrary-pair sparse conv split by output pixels', () =>
         work = w.alloc(plan.workBytes);
       const part = (p0: number, p1: number): number =>
         w.exports.qs8_spconv2d_16x1_part__wasmsimd(plan.g, plan.q, px, wp, qp, py, work, p0, p1);
+      const plan2 = planQs8Conv(w, geo, out, qs8ConvKernel('qs8_spconv2d_16x1c2__wasmsimd'));
+      const wp2 = placeConvWeights(w, 'pairs', new Int8Array(4 * 36).fill(1), 4, 36, 1);
+      const work2 = w.alloc(plan2.workBytes);
+      const part2 = (p0: number, p1: number): number =>
+        w.exports.qs8_spconv2d_16x1c2_part__wasmsimd(plan2.g, plan2.q, px, wp2, qp, py, work2, p0, p1);
       // 63 pixels
-      for (const [p0, p1] of [
-        [-16, 16],
-        [8, 32],
-        [0, 24],
-        [16, 16],
-        [32, 16],
-        [0, 64],
-        [48, 80],
-      ] as const)
-        expect(part(p0, p1), `[${p0}, ${p1})`).toBe(-5);
-      expect(part(0, 63)).toBe(0);
-      expect(part(16, 48)).toBe(0);
-      expect(part(48, 63)).toBe(0);
+      for (const f of [part, part2]) {
+        for (const [p0, p1] of [
+          [-16, 16],
+          [8, 32],
+          [0, 24],
+          [16, 16],
+          [32, 16],
+          [0, 64],
+          [48, 80],
+          [0, -1],
+        ] as const)
+          expect(f(p0, p1), `[${p0}, ${p1})`).toBe(-5);
+        expect(f(0, 63)).toBe(0);
+        expect(f(16, 48)).toBe(0);
+        expect(f(48, 63)).toBe(0);
+      }
     } finally {
       w.release(mark);
     }

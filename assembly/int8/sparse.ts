@@ -350,10 +350,13 @@ function spmmPairs16(c0: usize, Ng: usize, ent: usize, entries: usize, xp: usize
   }
 }
 
-function spconvPairs(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32 {
+function spconvPairs(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize, p0: i32, p1: i32): i32 {
   if (!geomOk(g) || !quantOk(q)) return E_ARG;
   loadGeom(g);
   const Cg = C / GROUPS, Ng = M / GROUPS, K = Cg * KH * KW, kpairs = (K + 1) >> 1, Mpix = OH * OW;
+  if (p1 < 0) p1 = <i32>Mpix; // the whole image
+  if (p0 < 0 || (p0 & 15) != 0 || <usize>p1 > Mpix || p0 >= p1 || ((p1 & 15) != 0 && <usize>p1 != Mpix)) return E_ARG;
+  const pEnd = <usize>p1;
   const eB = outBytes(q), ldyB = Mpix * eB;
   const planes = work, kofs = work + planesBytes(), xcol = kofs + align16(K << 2);
   const ent = sp, entries = sp + align16((M + 1) << 2);
@@ -362,10 +365,11 @@ function spconvPairs(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usiz
   const P = spChunkPanels(K, Mpix);
   for (let grp: usize = 0; grp < GROUPS; grp++) {
     const xg = planes + (grp * Cg * HP * RS << 1);
-    for (let m0: usize = 0; m0 < Mpix; m0 += P << 3) {
-      const np = min<usize>(P, (Mpix - m0 + 7) >> 3);
+    for (let m0: usize = <usize>p0; m0 < pEnd; m0 += P << 3) {
+      const np = min<usize>(P, (pEnd - m0 + 7) >> 3);
       im2colPanels16(xg, kofs, K, Mpix, m0, np, xcol, 1);
-      spmmPairs16(grp * Ng, Ng, ent, entries, xcol, np, kpairs, m0, Mpix, q, qp, y, ldyB, eB);
+      // pixels stored below pEnd (the rows run OH·OW apart: ldyB)
+      spmmPairs16(grp * Ng, Ng, ent, entries, xcol, np, kpairs, m0, pEnd, q, qp, y, ldyB, eB);
     }
   }
   return 0;
@@ -377,5 +381,14 @@ function spconvPairs(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usiz
  * (M), y (M,OH,OW), work ≥ qs8_spconv2d_c2_work_bytes(g).
  */
 export function qs8_spconv2d_16x1c2__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32 {
-  return spconvPairs(g, q, x, sp, qp, y, work);
+  return spconvPairs(g, q, x, sp, qp, y, work, 0, -1);
+}
+
+/**
+ * Output pixels [p0, p1) of every channel of one image (a thread's part, as
+ * qs8_spconv2d_16x1_part: p0 a multiple of 16, p1 a multiple of 16 or OH·OW).
+ */
+export function qs8_spconv2d_16x1c2_part__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize, p0: i32, p1: i32): i32 {
+  if (p1 < 0) return E_ARG;
+  return spconvPairs(g, q, x, sp, qp, y, work, p0, p1);
 }

@@ -191,6 +191,8 @@ export interface WasmExports {
   qs8_spconv2d_c2_work_bytes(g: usize): i32;
   /** assembly/int8/sparse/qs8_spconv2d_16x1c2__wasmsimd */
   qs8_spconv2d_16x1c2__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32;
+  /** assembly/int8/sparse/qs8_spconv2d_16x1c2_part__wasmsimd */
+  qs8_spconv2d_16x1c2_part__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize, p0: i32, p1: i32): i32;
   /** assembly/int8/sparse/qs8_csr_pair_count */
   qs8_csr_pair_count(M: i32, rowPtr: usize, col: usize): i32;
   /** assembly/int8/ops/qs8_dwconv2d__wasmsimd */

@@ -230,6 +230,8 @@ interface PartKernel {
 }
 const pixelPanels = (geo: ConvGeometry): number => Math.ceil((geo.OH * geo.OW) / 8);
 const pixelRange = (geo: ConvGeometry, u0: number, u1: number): number[] => [u0 * 8, Math.min(geo.OH * geo.OW, u1 * 8)];
+const superPanels = (geo: ConvGeometry): number => Math.ceil((geo.OH * geo.OW) / 16);
+const superRange = (geo: ConvGeometry, u0: number, u1: number): number[] => [u0 * 16, Math.min(geo.OH * geo.OW, u1 * 16)];
 const PARTS: Record<string, PartKernel> = {
   [QS8_CONV_C4.name]: {
     units: pixelPanels,
@@ -238,11 +240,8 @@ const PARTS: Record<string, PartKernel> = {
   },
   qs8_conv2d_4x8c2__wasmsimd: { units: pixelPanels, fn: 'qs8_conv2d_4x8c2_part__wasmsimd', extra: pixelRange },
   // super-panels of 16 pixels (assembly/int8/sparse.ts)
-  qs8_spconv2d_16x1__wasmsimd: {
-    units: (geo) => Math.ceil((geo.OH * geo.OW) / 16),
-    fn: 'qs8_spconv2d_16x1_part__wasmsimd',
-    extra: (geo, u0, u1) => [u0 * 16, Math.min(geo.OH * geo.OW, u1 * 16)],
-  },
+  qs8_spconv2d_16x1__wasmsimd: { units: superPanels, fn: 'qs8_spconv2d_16x1_part__wasmsimd', extra: superRange },
+  qs8_spconv2d_16x1c2__wasmsimd: { units: superPanels, fn: 'qs8_spconv2d_16x1c2_part__wasmsimd', extra: superRange },
   // panels of 8 tiles (assembly/int8/winograd.ts qs8_wino_panels)
   qs8_wino2x2_3x3__wasmsimd: {
     units: (geo) => Math.ceil((Math.ceil(geo.OH / 2) * Math.ceil(geo.OW / 2)) / 8),
