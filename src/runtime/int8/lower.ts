@@ -116,11 +116,10 @@ export class Int8Lower {
     this.P.define(name, form, qp, base);
   }
 
-  /** Adds a step labelled by node `n` (or a text). */
-  step(n: Node | string, spec: Omit<StepSpec, 'label' | 'op'>): void {
-    const label = typeof n === 'string' ? n : n.name,
-      op = typeof n === 'string' ? '' : n.domain ? `${n.domain}.${n.op}` : n.op;
-    this.P.steps.push({ label, op, ...spec });
+  /** Adds a step labelled by node `n` (or a text; `label` overrides the node's name, its op stays). */
+  step(n: Node | string, spec: Omit<StepSpec, 'label' | 'op'>, label?: string): void {
+    const op = typeof n === 'string' ? '' : n.domain ? `${n.domain}.${n.op}` : n.op;
+    this.P.steps.push({ label: label ?? (typeof n === 'string' ? n : n.name), op, ...spec });
   }
 
   /**
@@ -148,29 +147,33 @@ export class Int8Lower {
   ): void {
     const d = s.dynamic;
     const xq = d ? align16(d.n) + 16 : 0; // the int8 copy, then the range (dynamicQuantizer)
-    this.step(s.label ?? n, {
-      reads: [xin, ...(s.reads ?? [])],
-      writes: [y],
-      scratch: xq + s.workBytes + 16,
-      build: (b) => {
-        const xp = b.ptr(xin),
-          xqp = b.scratch;
-        const yp = b.ptr(y);
-        const run = s.make(yp, b.scratch + xq, (name) => b.ptr(name));
-        if (!d) return () => run(xp, s.zx, false);
-        const quant = this.dynamicQuantizer(xqp, d.n, d.sw, d.q, d.qp);
-        // a block with a NaN: its outputs (float32 in dynamic mode) become NaN (docs/engine.md "NaN and Inf")
-        const W = this.w,
-          blk = elementCount(this.dims(y)) / d.items;
-        return () => {
-          for (let i = 0; i < d.items; i++) {
-            const q = quant(xp + i * d.n * 4);
-            run(xqp, q.zp, true, d.items === 1 ? undefined : i);
-            if (q.nan) W.f32(yp + i * blk * 4, blk).fill(NaN);
-          }
-        };
+    this.step(
+      n,
+      {
+        reads: [xin, ...(s.reads ?? [])],
+        writes: [y],
+        scratch: xq + s.workBytes + 16,
+        build: (b) => {
+          const xp = b.ptr(xin),
+            xqp = b.scratch;
+          const yp = b.ptr(y);
+          const run = s.make(yp, b.scratch + xq, (name) => b.ptr(name));
+          if (!d) return () => run(xp, s.zx, false);
+          const quant = this.dynamicQuantizer(xqp, d.n, d.sw, d.q, d.qp);
+          // a block with a NaN: its outputs (float32 in dynamic mode) become NaN (docs/engine.md "NaN and Inf")
+          const W = this.w,
+            blk = elementCount(this.dims(y)) / d.items;
+          return () => {
+            for (let i = 0; i < d.items; i++) {
+              const q = quant(xp + i * d.n * 4);
+              run(xqp, q.zp, true, d.items === 1 ? undefined : i);
+              if (q.nan) W.f32(yp + i * blk * 4, blk).fill(NaN);
+            }
+          };
+        },
       },
-    });
+      s.label,
+    );
   }
 
   /**
