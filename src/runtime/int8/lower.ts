@@ -307,7 +307,8 @@ export class Int8Lower {
       if (this.isF32Act(i)) this.define(i, 'f32');
       else if (this.P.arenaAll && !this.constOf(i)) this.define(i, 'native');
     }
-    for (const n of g.nodes) {
+    const order = this.E.fuseAdd && this.ranges && this.E.requant !== 'onnx' ? hoistAddPartners(g.nodes, this.users) : g.nodes;
+    for (const n of order) {
       if (this.skip.has(n)) continue;
       if (this.P.arenaAll && this.touchesNative(n)) {
         // integer / bool values (masks, positions, shapes) in the arena: the float32 engine's
@@ -670,3 +671,49 @@ const LOWERINGS: Record<string, (n: Node, L: Int8Lower) => string | true> = {
   Gather: lowerMove,
   Expand: lowerMove,
 };
+
+/**
+ * A node order for the residual-Add fusion (src/runtime/int8/conv.ts residualAdd): where a Conv's
+ * output is read only by an Add whose other input is computed after the Conv (a ResNet
+ * downsampling block's shortcut: Slice and Pad of the block input, after its second conv), the
+ * nodes between them that the other input needs are moved, in their order, to just before the
+ * Conv, so that the other input exists when the Conv is lowered. They cannot depend on the Conv
+ * (its output has one reader, the Add), so the order stays topological. Other nodes keep theirs.
+ */
+export function hoistAddPartners(nodes: readonly Node[], users: ReadonlyMap<string, Node[]>): Node[] {
+  let order = [...nodes];
+  for (const add of nodes) {
+    if (add.op !== 'Add' || add.domain !== '' || add.inputs.length !== 2) continue;
+    const at = new Map(order.map((n, i) => [n, i]));
+    const producer = new Map<string, Node>();
+    for (const n of order) for (const o of n.outputs) producer.set(o, n);
+    const ia = at.get(add)!;
+    for (const [k, x] of add.inputs.entries()) {
+      const conv = producer.get(x);
+      if (!conv || (conv.op !== 'Conv' && !conv.op.endsWith('FusedConv')) || (users.get(x) ?? []).length !== 1) continue;
+      const other = add.inputs[1 - k]!;
+      const ic = at.get(conv)!;
+      const p = producer.get(other);
+      if (!p || at.get(p)! < ic || at.get(p)! > ia) continue; // computed before the Conv already (or a graph input)
+      // the ancestors of `other` between the Conv and the Add
+      const need = new Set<Node>();
+      const stack = [p];
+      while (stack.length) {
+        const n = stack.pop()!;
+        if (need.has(n)) continue;
+        need.add(n);
+        for (const i of n.inputs) {
+          const q = i ? producer.get(i) : undefined;
+          if (q && at.get(q)! > ic && at.get(q)! < ia) stack.push(q);
+        }
+      }
+      order = [
+        ...order.slice(0, ic).concat(order.slice(ic, ia).filter((n) => need.has(n))),
+        ...order.slice(ic, ia).filter((n) => !need.has(n)),
+        ...order.slice(ia),
+      ];
+      break;
+    }
+  }
+  return order;
+}
