@@ -83,7 +83,8 @@ export type Qs8Out =
        * a residual Add fused into the output stage (quant block word 8, assembly/int8/common.ts):
        * each output, computed as above, goes through qs8_vadd with the element of the same
        * position in another tensor (a = the output, b = the other; `params` as for qs8_vadd);
-       * the WASM kernels find the other tensor `delta` bytes from the output (setQuantAddDelta)
+       * the WASM kernels find the other tensor `delta` bytes from the output (setQuantAddDelta);
+       * the references here compute the layer alone (qs8VaddRef after them is the oracle)
        */
       add?: VaddParams;
     }
