@@ -32,12 +32,16 @@ const LV: usize = 3 * TBL_STRIDE;               // 256 level bytes (readTable)
 const F0: usize = LV + 256;                     // 16 sign frequencies (9 used)
 const SHUF: usize = F0 + 16;                    // 16 × 16 renormalization shuffles
 const ST: usize = SHUF + 256;                   // 8 u32 states
-const KC: usize = ST + 32;                      // 13 v128 constants of the SIMD path (see decodeGroupSimd)
-const HIST: usize = KC + 208;                    // 256 columns × 8 lanes × i32 h, then the 'absent' entry
+const KC: usize = ST + 32;                      // SIMD_CONSTS splatted constants of the SIMD path (decodeGroupSimd)
+const HIST: usize = KC + 176;                    // 256 columns × 8 lanes × i32 h, then the 'absent' entry
 const RING: u32 = 256;
 const ABSENT: usize = <usize>RING * 32;
 const BASES: usize = HIST + ABSENT + 32;        // rows bytes
 const H_ABSENT: u32 = 12800;                    // h = sym | sg << 9 | 3·sg << 12, sym 0, sg 1
+
+/** decodeGroupSimd's constants, in the order it loads them from KC (static data: no allocation) */
+const SIMD_CONSTS: usize = 11;
+const SIMD_CONST = memory.data<i32>([1, 2, 3, 15, 16, 127, 0xff, 0xfff, 0x1ff, <i32>H_ABSENT, <i32>TBL_STRIDE]);
 
 /** Scratch bytes decodeRansLanes needs for an n-element tensor. */
 export function lanesWorkBytes(n: u32): usize {
@@ -129,11 +133,11 @@ function decodeGroupSimd(work: usize, out: usize, end: usize, g: u32, cols: u32,
   // values in registers or stack slots, where it rematerializes constants at every use (3
   // instructions each)
   const kc = work + KC;
-  const K0 = i32x4.splat(0), K1 = v128.load(kc, 16), K2 = v128.load(kc, 32), K3 = v128.load(kc, 48);
-  const K15 = v128.load(kc, 64), K16 = v128.load(kc, 80), K127 = v128.load(kc, 96);
-  const KFF = v128.load(kc, 112), KFFF = v128.load(kc, 128), K1FF = v128.load(kc, 144);
-  const K12800 = v128.load(kc, 176);
-  const KT = v128.load(kc, 192), TBLV = i32x4.splat(<i32>work);
+  const K0 = i32x4.splat(0), K1 = v128.load(kc, 0), K2 = v128.load(kc, 16), K3 = v128.load(kc, 32);
+  const K15 = v128.load(kc, 48), K16 = v128.load(kc, 64), K127 = v128.load(kc, 80);
+  const KFF = v128.load(kc, 96), KFFF = v128.load(kc, 112), K1FF = v128.load(kc, 128);
+  const K12800 = v128.load(kc, 144);
+  const KT = v128.load(kc, 160), TBLV = i32x4.splat(<i32>work);
   const AMASK4 = i32x4.splat(((1 << log) - 1) << 2);
   // sums ≤ 512 and thresholds ≤ 511: signed compares (one instruction) against t − 1
   const T1 = i32x4.splat(<i32>gT1 - 1), T2 = i32x4.splat(<i32>gT2 - 1);
@@ -309,18 +313,9 @@ export function decodeRansLanes(src: usize, end: usize, out: usize, n: u32, work
     }
   }
   for (let i: usize = 0; i < 8; i++) store<u32>(work + HIST + ABSENT + (i << 2), H_ABSENT);
+  // decodeGroupSimd's constants, in the order it loads them
   const kc = work + KC;
-  v128.store(kc, i32x4.splat(1), 16);
-  v128.store(kc, i32x4.splat(2), 32);
-  v128.store(kc, i32x4.splat(3), 48);
-  v128.store(kc, i32x4.splat(15), 64);
-  v128.store(kc, i32x4.splat(16), 80);
-  v128.store(kc, i32x4.splat(127), 96);
-  v128.store(kc, i32x4.splat(0xff), 112);
-  v128.store(kc, i32x4.splat(0xfff), 128);
-  v128.store(kc, i32x4.splat(0x1ff), 144);
-  v128.store(kc, i32x4.splat(<i32>H_ABSENT), 176);
-  v128.store(kc, i32x4.splat(<i32>TBL_STRIDE), 192);
+  for (let i: usize = 0; i < SIMD_CONSTS; i++) v128.store(kc + (i << 4), i32x4.splat(load<i32>(SIMD_CONST + (i << 2))));
   const simdOk = karea == kw || kw < RING;
   for (let attempt: u32 = 0; attempt < 2; attempt++) {
     const useSimd = simdOk && attempt == 0;

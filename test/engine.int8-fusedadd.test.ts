@@ -11,7 +11,8 @@ import '../src/ops/ref/index.js';
 import { Session, type SessionOptions } from '../src/runtime/session.js';
 import { compileNodeModule } from '../src/wasm/node.js';
 import type { Tensor } from '../src/ops/types.js';
-import { lcg } from './helpers/tensors.js';
+import { cifarImages } from './helpers/tensors.js';
+import { outputBits } from './helpers/relaxed_fixture.js';
 
 const S8 = new Uint8Array(readFileSync(new URL('./fixtures/int8/resnet20.static.sparrow', import.meta.url)));
 const S7 = new Uint8Array(readFileSync(new URL('./fixtures/int8/resnet20.static7.sparrow', import.meta.url)));
@@ -22,15 +23,9 @@ beforeAll(async () => {
 });
 const I8 = (o: SessionOptions = {}): SessionOptions => ({ ...o, engine: 'sparrow-int8', wasmModule });
 
-function images(n: number, seed: number): Tensor {
-  const r = lcg(seed);
-  return { dtype: 'float32', dims: [n, 3, 32, 32], data: Float32Array.from({ length: n * 3072 }, () => (r() - 0.5) * 4) };
-}
+const images = cifarImages;
 
-function bits(t: Tensor): number[] {
-  const d = t.data as Float32Array;
-  return Array.from(new Int32Array(d.buffer, d.byteOffset, d.length));
-}
+const bits = (t: Tensor): number[] => outputBits(t.data as Float32Array);
 
 describe('sparrow-int8: residual Adds in the conv output stage', () => {
   for (const [file, bytes, extra] of [

@@ -17,7 +17,7 @@ import { readContainer, writeContainer } from '../src/format/container.js';
 import { QS8_CONV_C4 } from '../src/kernels/int8.js';
 import { RELAXED_PROBE, relaxedSimdSupported } from '../src/wasm/features.js';
 import type { Tensor } from '../src/ops/types.js';
-import { lcg } from './helpers/tensors.js';
+import { cifarImages } from './helpers/tensors.js';
 import { RELAXED_BATCH, outputBits, relaxedImages } from './helpers/relaxed_fixture.js';
 
 const FIX = new URL('./fixtures/int8/', import.meta.url);
@@ -31,10 +31,7 @@ beforeAll(async () => {
 });
 const I8 = (o: SessionOptions = {}): SessionOptions => ({ ...o, engine: 'sparrow-int8', wasmModule });
 
-function images(n: number, seed: number): Tensor {
-  const r = lcg(seed);
-  return { dtype: 'float32', dims: [n, 3, 32, 32], data: Float32Array.from({ length: n * 3072 }, () => (r() - 0.5) * 4) };
-}
+const images = cifarImages;
 
 function bits(t: Tensor): Int32Array {
   const d = t.data as Float32Array;

@@ -9,7 +9,7 @@ import '../src/ops/ref/index.js';
 import { Session, type SessionOptions } from '../src/runtime/session.js';
 import { compileNodeModule } from '../src/wasm/node.js';
 import type { Tensor } from '../src/ops/types.js';
-import { lcg } from './helpers/tensors.js';
+import { cifarImages } from './helpers/tensors.js';
 
 const WINO = 'qs8_wino2x2_3x3__wasmsimd';
 const S8 = new Uint8Array(readFileSync(new URL('./fixtures/int8/resnet20.static.sparrow', import.meta.url)));
@@ -20,10 +20,7 @@ beforeAll(async () => {
 });
 const I8 = (o: SessionOptions = {}): SessionOptions => ({ ...o, engine: 'sparrow-int8', wasmModule });
 
-function images(n: number, seed: number): Tensor {
-  const r = lcg(seed);
-  return { dtype: 'float32', dims: [n, 3, 32, 32], data: Float32Array.from({ length: n * 3072 }, () => (r() - 0.5) * 4) };
-}
+const images = cifarImages;
 
 function bits(t: Tensor): Int32Array {
   const d = t.data as Float32Array;

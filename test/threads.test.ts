@@ -20,7 +20,7 @@ import { compileNodeModule } from '../src/wasm/node.js';
 import { HELPER_SOURCE_NODE, instantiateThreaded, type SpawnHelper, type ThreadPool } from '../src/wasm/threads.js';
 import type { SparrowWasm } from '../src/wasm/gateway.js';
 import type { Tensor } from '../src/ops/types.js';
-import { lcg } from './helpers/tensors.js';
+import { cifarImages, lcg } from './helpers/tensors.js';
 import { convGeometry } from '../src/kernels/f32.js';
 import {
   placeConvWeights,
@@ -69,10 +69,7 @@ afterAll(() => {
   for (const p of pools) p.dispose();
 });
 
-function images(n: number, seed: number): Tensor {
-  const r = lcg(seed);
-  return { dtype: 'float32', dims: [n, 3, 32, 32], data: Float32Array.from({ length: n * 3072 }, () => (r() - 0.5) * 4) };
-}
+const images = cifarImages;
 const bits = (t: Tensor): number[] =>
   Array.from(new Int32Array((t.data as Float32Array).buffer, (t.data as Float32Array).byteOffset, t.data.length));
 

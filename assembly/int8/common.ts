@@ -104,13 +104,7 @@ export function storeScalar(acc: i32, c: usize, q: usize, qp: usize, N: usize, d
     const a = acc + load<i32>(qp + (c << 2));
     let v = gi(q, Q_ZY) + mulQ(a, load<i32>(qp + ((N + c) << 2)), load<i32>(qp + ((2 * N + c) << 2)));
     v = max(gi(q, Q_LO), v); v = min(gi(q, Q_HI), v);
-    if (gi(q, Q_ADD) != 0) {
-      const p = q + (<usize>Q_ADD_P << 2);
-      const S = gi(p, 5);
-      const acc2 = (v - gi(p, 0)) * gi(p, 3) + (<i32>load<i8>(dst + <usize>gi(q, Q_ADD_DELTA)) - gi(p, 1)) * gi(p, 4);
-      v = gi(p, 2) + ((acc2 + (1 << (S - 1))) >> S);
-      v = max(gi(p, 6), v); v = min(gi(p, 7), v);
-    }
+    if (gi(q, Q_ADD) != 0) v = vadd1(v, <i32>load<i8>(dst + <usize>gi(q, Q_ADD_DELTA)), q + (<usize>Q_ADD_P << 2));
     store<i8>(dst, <i8>v);
   } else if (mode == MODE_QF) {
     const zy = gi(q, Q_ZY);
@@ -160,25 +154,57 @@ export function quantOk(q: usize): bool {
   if (act != 0 && (mode != MODE_F32 || act < 2 || act > 8)) return false;
   if ((mode == MODE_Q8 || mode == MODE_QF) && (zy < -128 || zy > 127 || lo < -128 || hi > 127 || lo > hi)) return false;
   const add = gi(q, Q_ADD);
-  if (add != 0) {
-    if (add != 1 || mode != MODE_Q8) return false;
-    const p = q + (<usize>Q_ADD_P << 2);
-    for (let i = 0; i < 3; i++) { const z = gi(p, i); if (z < -128 || z > 127) return false; }
-    const A = gi(p, 3), B = gi(p, 4), S = gi(p, 5), alo = gi(p, 6), ahi = gi(p, 7);
-    if (A < 0 || A >= (1 << 22) || B < 0 || B >= (1 << 22) || S < 1 || S > 23 || alo < -128 || ahi > 127 || alo > ahi) return false;
-  }
-  return true;
+  return add == 0 || (add == 1 && mode == MODE_Q8 && vaddParamsOk(q + (<usize>Q_ADD_P << 2)));
+}
+
+// ---- qs8_vadd's arithmetic (ops.ts), shared with the fused residual Add ---------------------
+// p: its 8-word parameter block (za zb zy A B S lo hi); a, b int8:
+//   y = clamp(zy + ((a − za)·A + (b − zb)·B + 2^(S−1)) >> S, lo, hi)
+
+/** The block is usable: zero points int8, 0 ≤ A, B < 2^22 and 1 ≤ S ≤ 23 (so |acc| + 2^(S−1) < 2^31), lo ≤ hi in int8. */
+export function vaddParamsOk(p: usize): bool {
+  for (let i = 0; i < 3; i++) { const z = gi(p, i); if (z < -128 || z > 127) return false; }
+  const A = gi(p, 3), B = gi(p, 4), S = gi(p, 5), lo = gi(p, 6), hi = gi(p, 7);
+  return A >= 0 && A < (1 << 22) && B >= 0 && B < (1 << 22) && S >= 1 && S <= 23 && lo >= -128 && hi <= 127 && lo <= hi;
+}
+
+/** One sum (the scalar form). */
+@inline export function vadd1(a: i32, b: i32, p: usize): i32 {
+  const S = gi(p, 5);
+  const v = gi(p, 2) + (((a - gi(p, 0)) * gi(p, 3) + (b - gi(p, 1)) * gi(p, 4) + (1 << (S - 1))) >> S);
+  return min(gi(p, 7), max(gi(p, 6), v));
+}
+
+/**
+ * 8 sums from a0, a1 = a − za (int32 lanes 0..3, 4..7) and db = b − zb (int16 lanes 0..7), the
+ * parameters splatted (vzy int16, vlo and vhi int8): the int8 sums in bytes 0..7. (acc >> S)
+ * saturates to int16, + zy saturating, then to int8 with saturation: the clamp to [lo, hi] ⊂
+ * int8 that follows gives vadd1's value.
+ */
+@inline export function vaddV8(a0: v128, a1: v128, db: v128, vA: v128, vB: v128, vr: v128, S: i32, vzy: v128, vlo: v128, vhi: v128): v128 {
+  const s0 = i32x4.shr_s(i32x4.add(i32x4.add(i32x4.mul(a0, vA), i32x4.mul(i32x4.extend_low_i16x8_s(db), vB)), vr), S);
+  const s1 = i32x4.shr_s(i32x4.add(i32x4.add(i32x4.mul(a1, vA), i32x4.mul(i32x4.extend_high_i16x8_s(db), vB)), vr), S);
+  const s16 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(s0, s1), vzy);
+  const q = i8x16.narrow_i16x8_s(s16, s16);
+  return i8x16.min_s(vhi, i8x16.max_s(vlo, q));
+}
+
+/** Stores bytes 0..nc−1 (nc 1..8) of v at dst. */
+@inline function storeBytes8(dst: usize, v: v128, nc: usize): void {
+  if (nc >= 8) { v128.store64_lane(dst, v, 0); return; }
+  if (nc & 4) { v128.store32_lane(dst, v, 0); v = v128.shuffle<i32>(v, v, 1, 1, 1, 1); dst += 4; }
+  if (nc & 2) { v128.store16_lane(dst, v, 0); v = i32x4.shr_u(v, 16); dst += 2; }
+  if (nc & 1) { v128.store8_lane(dst, v, 0); }
 }
 
 /**
  * The fused residual Add of quant block q (word 8) on the int8 outputs r0 (pixels 0..3), r1
  * (4..7) of one channel row, clamped, as int32 lanes; stores the first nc (1..8) sums at dst.
- * Not inlined (storeRow8 is inlined into every kernel; this runs only when word 8 is set).
+ * Inlined into storeRow8 (a call per 8 outputs cost as much as the Add saved).
  */
 @inline function storeAdd8(r0: v128, r1: v128, q: usize, dst: usize, nc: usize): void {
   const p = q + (<usize>Q_ADD_P << 2);
   const sc = dst + <usize>gi(q, Q_ADD_DELTA);
-  const za = gi(p, 0), zb = gi(p, 1), zy = gi(p, 2), A = gi(p, 3), B = gi(p, 4), S = gi(p, 5);
   // the other tensor's nc bytes, read before any store (it may be the output itself)
   let sb: v128;
   if (nc >= 8) sb = v128.load64_zero(sc);
@@ -187,19 +213,12 @@ export function quantOk(q: usize): bool {
     for (let j: usize = 0; j < nc; j++) w |= <u64>load<u8>(sc + j) << (<u64>j << 3);
     sb = i64x2.splat(<i64>w);
   }
-  const db = i16x8.sub(i16x8.extend_low_i8x16_s(sb), i16x8.splat(<i16>zb));
-  const vza = i32x4.splat(za), vA = i32x4.splat(A), vB = i32x4.splat(B), vr = i32x4.splat(1 << (S - 1));
-  // qs8_vadd__wasmsimd (ops.ts) with a = the outputs (int8 values already, so their i16 form is exact)
-  const a0 = i32x4.sub(r0, vza), a1 = i32x4.sub(r1, vza);
-  const s0 = i32x4.shr_s(i32x4.add(i32x4.add(i32x4.mul(a0, vA), i32x4.mul(i32x4.extend_low_i16x8_s(db), vB)), vr), S);
-  const s1 = i32x4.shr_s(i32x4.add(i32x4.add(i32x4.mul(a1, vA), i32x4.mul(i32x4.extend_high_i16x8_s(db), vB)), vr), S);
-  const s16 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(s0, s1), i16x8.splat(<i16>zy));
-  let v = i8x16.narrow_i16x8_s(s16, s16);
-  v = i8x16.min_s(i8x16.splat(<i8>gi(p, 7)), i8x16.max_s(i8x16.splat(<i8>gi(p, 6)), v));
-  if (nc >= 8) { v128.store64_lane(dst, v, 0); return; }
-  if (nc & 4) { v128.store32_lane(dst, v, 0); v = v128.shuffle<i32>(v, v, 1, 1, 1, 1); dst += 4; }
-  if (nc & 2) { v128.store16_lane(dst, v, 0); v = i32x4.shr_u(v, 16); dst += 2; }
-  if (nc & 1) { v128.store8_lane(dst, v, 0); }
+  // a = the outputs (int8 values already, so their i32 form is qs8_vadd's)
+  const vza = i32x4.splat(gi(p, 0)), S = gi(p, 5);
+  const db = i16x8.sub(i16x8.extend_low_i8x16_s(sb), i16x8.splat(<i16>gi(p, 1)));
+  const v = vaddV8(i32x4.sub(r0, vza), i32x4.sub(r1, vza), db, i32x4.splat(gi(p, 3)), i32x4.splat(gi(p, 4)),
+    i32x4.splat(1 << (S - 1)), S, i16x8.splat(<i16>gi(p, 2)), i8x16.splat(<i8>gi(p, 6)), i8x16.splat(<i8>gi(p, 7)));
+  storeBytes8(dst, v, nc);
 }
 
 // ---- SIMD output stage ---------------------------------------------------------------------
@@ -240,12 +259,7 @@ export function quantOk(q: usize): bool {
     r1 = i32x4.min_s(vhi, i32x4.max_s(vlo, i32x4.add(r1, vz)));
     if (gi(q, Q_ADD) != 0) { storeAdd8(r0, r1, q, dst, nc); return; }
     const b16 = i16x8.narrow_i32x4_s(r0, r1);
-    const b8 = i8x16.narrow_i16x8_s(b16, b16);
-    if (nc >= 8) { v128.store64_lane(dst, b8, 0); return; }
-    let v = b8;
-    if (nc & 4) { v128.store32_lane(dst, v, 0); v = v128.shuffle<i32>(v, v, 1, 1, 1, 1); dst += 4; }
-    if (nc & 2) { v128.store16_lane(dst, v, 0); v = i32x4.shr_u(v, 16); dst += 2; }
-    if (nc & 1) { v128.store8_lane(dst, v, 0); }
+    storeBytes8(dst, i8x16.narrow_i16x8_s(b16, b16), nc);
     return;
   }
   if (mode == MODE_QF) {
@@ -258,12 +272,7 @@ export function quantOk(q: usize): bool {
     const r0 = i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f0)), vz);
     const r1 = i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f1)), vz);
     const b16 = i16x8.narrow_i32x4_s(r0, r1);
-    const b8 = i8x16.narrow_i16x8_s(b16, b16);
-    if (nc >= 8) { v128.store64_lane(dst, b8, 0); return; }
-    let v = b8;
-    if (nc & 4) { v128.store32_lane(dst, v, 0); v = v128.shuffle<i32>(v, v, 1, 1, 1, 1); dst += 4; }
-    if (nc & 2) { v128.store16_lane(dst, v, 0); v = i32x4.shr_u(v, 16); dst += 2; }
-    if (nc & 1) { v128.store8_lane(dst, v, 0); }
+    storeBytes8(dst, i8x16.narrow_i16x8_s(b16, b16), nc);
     return;
   }
   let r0: v128, r1: v128;

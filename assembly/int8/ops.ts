@@ -3,7 +3,7 @@
 // Quant block q / per-channel parameters qp: see common.ts. Status 0 or E_ARG (-5).
 
 import {
-  E_ARG, MAGIC_F, MAGIC_BITS, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, outBytes, mulQ, srdhmV, rdbpotV,
+  E_ARG, MAGIC_F, MAGIC_BITS, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, outBytes, mulQ, srdhmV, rdbpotV, vadd1, vaddV8, vaddParamsOk,
   C, H, W, M, KH, KW, OH, OW, PT, PL, SH, SW, DH, DW, GROUPS, HP, WP,
 } from './common';
 
@@ -373,11 +373,7 @@ export function qs8_vadd_f32__wasmsimd(n: i32, a: usize, b: usize, p: usize, y: 
 // p: 8 words za, zb, zy, A, B, S, lo, hi with 0 ≤ A, B < 2^22 and 1 ≤ S ≤ 23, so that
 // |acc| + 2^(S−1) < 2^31: everything stays in i32 (XNNPACK's qs8 vadd scheme). Exact and
 // platform-independent; vaddParams (src/kernels/int8_ref.ts) derives A, B, S from the scales.
-function vaddParamsOk(p: usize): bool {
-  for (let i = 0; i < 3; i++) { const z = gi(p, i); if (z < -128 || z > 127) return false; }
-  const A = gi(p, 3), B = gi(p, 4), S = gi(p, 5), lo = gi(p, 6), hi = gi(p, 7);
-  return A >= 0 && A < (1 << 22) && B >= 0 && B < (1 << 22) && S >= 1 && S <= 23 && lo >= -128 && hi <= 127 && lo <= hi;
-}
+// The arithmetic (vadd1, vaddV8) lives in common.ts: the conv output stage's fused Add runs it too.
 
 /** y (n) int8 = a (n) ⊕ b (n) in the single-multiplier form above; a, b, y may alias. */
 export function qs8_vadd__wasmsimd(n: i32, a: usize, b: usize, p: usize, y: usize): i32 {
@@ -390,20 +386,10 @@ export function qs8_vadd__wasmsimd(n: i32, a: usize, b: usize, p: usize, y: usiz
   let i: usize = 0;
   for (; i + 8 <= N; i += 8) {
     const da = i16x8.sub(v128.load8x8_s(a + i), vza), db = i16x8.sub(v128.load8x8_s(b + i), vzb);
-    const r0 = i32x4.shr_s(i32x4.add(i32x4.add(i32x4.mul(i32x4.extend_low_i16x8_s(da), vA), i32x4.mul(i32x4.extend_low_i16x8_s(db), vB)), vr), S);
-    const r1 = i32x4.shr_s(i32x4.add(i32x4.add(i32x4.mul(i32x4.extend_high_i16x8_s(da), vA), i32x4.mul(i32x4.extend_high_i16x8_s(db), vB)), vr), S);
-    // (acc >> S) fits i16 after saturation; + zy saturating, then narrow with saturation to int8
-    const s16 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(r0, r1), vzy);
-    let q = i8x16.narrow_i16x8_s(s16, s16);
-    q = i8x16.min_s(vhi, i8x16.max_s(vlo, q));
+    const q = vaddV8(i32x4.extend_low_i16x8_s(da), i32x4.extend_high_i16x8_s(da), db, vA, vB, vr, S, vzy, vlo, vhi);
     v128.store64_lane(y + i, q, 0);
   }
-  for (; i < N; i++) {
-    const acc = (<i32>load<i8>(a + i) - za) * A + (<i32>load<i8>(b + i) - zb) * B;
-    let v = zy + ((acc + (1 << (S - 1))) >> S);
-    v = max(lo, v); v = min(hi, v);
-    store<i8>(y + i, <i8>v);
-  }
+  for (; i < N; i++) store<i8>(y + i, <i8>vadd1(<i32>load<i8>(a + i), <i32>load<i8>(b + i), p));
   return 0;
 }
 

@@ -354,7 +354,6 @@ function spconvPairs(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usiz
   if (!geomOk(g) || !quantOk(q)) return E_ARG;
   loadGeom(g);
   const Cg = C / GROUPS, Ng = M / GROUPS, K = Cg * KH * KW, kpairs = (K + 1) >> 1, Mpix = OH * OW;
-  if (p1 < 0) p1 = <i32>Mpix; // the whole image
   if (p0 < 0 || (p0 & 15) != 0 || <usize>p1 > Mpix || p0 >= p1 || ((p1 & 15) != 0 && <usize>p1 != Mpix)) return E_ARG;
   const pEnd = <usize>p1;
   const eB = outBytes(q), ldyB = Mpix * eB;
@@ -381,7 +380,8 @@ function spconvPairs(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usiz
  * (M), y (M,OH,OW), work ≥ qs8_spconv2d_c2_work_bytes(g).
  */
 export function qs8_spconv2d_16x1c2__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize): i32 {
-  return spconvPairs(g, q, x, sp, qp, y, work, 0, -1);
+  if (!geomOk(g)) return E_ARG;
+  return spconvPairs(g, q, x, sp, qp, y, work, 0, gi(g, 6) * gi(g, 7));
 }
 
 /**
@@ -389,6 +389,5 @@ export function qs8_spconv2d_16x1c2__wasmsimd(g: usize, q: usize, x: usize, sp: 
  * qs8_spconv2d_16x1_part: p0 a multiple of 16, p1 a multiple of 16 or OH·OW).
  */
 export function qs8_spconv2d_16x1c2_part__wasmsimd(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usize, work: usize, p0: i32, p1: i32): i32 {
-  if (p1 < 0) return E_ARG;
   return spconvPairs(g, q, x, sp, qp, y, work, p0, p1);
 }

@@ -92,6 +92,24 @@ export function setQuantAddDelta(w: SparrowWasm, ptr: number, delta: number): vo
   w.i32(ptr, QUANT_BLOCK_BYTES / 4)[Q_ADD_DELTA] = delta | 0;
 }
 
+/**
+ * The drivers' fused Add (out.add): its other input (n int8) placed apart, or `inPlace` in the
+ * output buffer py itself, and the quant block q pointed at it.
+ */
+function placeAddOther(
+  w: SparrowWasm,
+  out: Qs8Out,
+  q: number,
+  py: number,
+  n: number,
+  fused?: { other: Int8Array; inPlace?: boolean },
+): void {
+  if (out.mode !== 'int8' || !out.add) return;
+  if (!fused || fused.other.length !== n) throw new SparrowError('invalid_argument', `a fused Add needs its other input (${n} int8)`);
+  if (fused.inPlace) w.i8(py, n).set(fused.other);
+  setQuantAddDelta(w, q, fused.inPlace ? 0 : w.putBytes(fused.other) - py);
+}
+
 /** Bytes of the per-channel parameters of N channels. */
 export function channelParamsBytes(out: Qs8Out, N: number): number {
   return (out.mode === 'int8' ? 3 : out.mode === 'f32' || out.mode === 'qlinear' ? 2 : 1) * N * 4;
@@ -518,11 +536,7 @@ export function qs8Conv2d(
     const n = geo.M * geo.OH * geo.OW;
     const py = w.alloc(n * outElementBytes(out)),
       work = w.alloc(plan.workBytes);
-    if (out.mode === 'int8' && out.add) {
-      if (!fused || fused.other.length !== n) throw new SparrowError('invalid_argument', `a fused Add needs its other input (${n} int8)`);
-      if (fused.inPlace) w.i8(py, n).set(fused.other);
-      setQuantAddDelta(w, plan.q, fused.inPlace ? 0 : w.putBytes(fused.other) - py);
-    }
+    placeAddOther(w, out, plan.q, py, n, fused);
     runQs8Conv(w, plan, px, wp, qp, py, work);
     return { data: readOut(w, out, py, n), dims: [geo.M, geo.OH, geo.OW] };
   } finally {
@@ -607,12 +621,7 @@ export function qs8Fc(
       px = w.putBytes(x);
     const py = w.alloc(M * N * outElementBytes(out)),
       work = w.alloc(check(w.exports.qs8_fc_work_bytes(K), 'qs8_fc_work_bytes'));
-    if (out.mode === 'int8' && out.add) {
-      if (!fused || fused.other.length !== M * N)
-        throw new SparrowError('invalid_argument', `a fused Add needs its other input (${M * N} int8)`);
-      if (fused.inPlace) w.i8(py, M * N).set(fused.other);
-      setQuantAddDelta(w, q, fused.inPlace ? 0 : w.putBytes(fused.other) - py);
-    }
+    placeAddOther(w, out, q, py, M * N, fused);
     check(kernel.run(w, M, N, K, px, wt, q, qp, py, work), kernel.name);
     return readOut(w, out, py, M * N);
   } finally {

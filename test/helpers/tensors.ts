@@ -44,3 +44,9 @@ function fibonacciTensor(): Int8Array {
   }
   return Int8Array.from(vals);
 }
+
+/** n pseudo-random CIFAR-shaped images [n, 3, 32, 32], float32 values in [−2, 2) (lcg(seed)). */
+export function cifarImages(n: number, seed: number): { dtype: 'float32'; dims: number[]; data: Float32Array } {
+  const r = lcg(seed);
+  return { dtype: 'float32', dims: [n, 3, 32, 32], data: Float32Array.from({ length: n * 3072 }, () => (r() - 0.5) * 4) };
+}

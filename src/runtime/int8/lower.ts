@@ -682,20 +682,20 @@ const LOWERINGS: Record<string, (n: Node, L: Int8Lower) => string | true> = {
  */
 export function hoistAddPartners(nodes: readonly Node[], users: ReadonlyMap<string, Node[]>): Node[] {
   let order = [...nodes];
+  // outputs never move between nodes, only nodes within the order (positions: recomputed after a move)
+  const producer = new Map<string, Node>();
+  for (const n of nodes) for (const o of n.outputs) producer.set(o, n);
+  let at = new Map(order.map((n, i) => [n, i]));
   for (const add of nodes) {
     if (add.op !== 'Add' || add.domain !== '' || add.inputs.length !== 2) continue;
-    const at = new Map(order.map((n, i) => [n, i]));
-    const producer = new Map<string, Node>();
-    for (const n of order) for (const o of n.outputs) producer.set(o, n);
     const ia = at.get(add)!;
     for (const [k, x] of add.inputs.entries()) {
       const conv = producer.get(x);
       if (!conv || (conv.op !== 'Conv' && !conv.op.endsWith('FusedConv')) || (users.get(x) ?? []).length !== 1) continue;
-      const other = add.inputs[1 - k]!;
       const ic = at.get(conv)!;
-      const p = producer.get(other);
+      const p = producer.get(add.inputs[1 - k]!);
       if (!p || at.get(p)! < ic || at.get(p)! > ia) continue; // computed before the Conv already (or a graph input)
-      // the ancestors of `other` between the Conv and the Add
+      // the ancestors of the other input between the Conv and the Add
       const need = new Set<Node>();
       const stack = [p];
       while (stack.length) {
@@ -707,11 +707,9 @@ export function hoistAddPartners(nodes: readonly Node[], users: ReadonlyMap<stri
           if (q && at.get(q)! > ic && at.get(q)! < ia) stack.push(q);
         }
       }
-      order = [
-        ...order.slice(0, ic).concat(order.slice(ic, ia).filter((n) => need.has(n))),
-        ...order.slice(ic, ia).filter((n) => !need.has(n)),
-        ...order.slice(ia),
-      ];
+      const window = order.slice(ic, ia);
+      order = [...order.slice(0, ic), ...window.filter((n) => need.has(n)), ...window.filter((n) => !need.has(n)), ...order.slice(ia)];
+      at = new Map(order.map((n, i) => [n, i]));
       break;
     }
   }
