@@ -472,14 +472,6 @@ function readRows(src: usize, end: usize, n: u32, work: usize): i32 {
   return <i32>nRuns;
 }
 
-/** Value k of a codec-3 tensor in row `row`: sign and magnitude; < 0 status (as i32 < -255) if not an int8. */
-@inline function rowValue(mag0: u32, row: u32, k: u32): i32 {
-  const mag = mag0 + 1 + <u32>load<u8>(gBase + row);
-  const neg = (<u32>load<u8>(gSigns + (k >> 3)) >> (k & 7)) & 1;
-  if (mag > 128 || (mag == 128 && neg == 0)) return -1000;
-  return neg ? -<i32>mag : <i32>mag;
-}
-
 /**
  * Decodes an int8 tensor payload to dense: out (n) int8.
  * codec 0 raw, 1 huffman, 2 rle-huffman, 3 rle-rows, 4 rans (assembly/rans.ts), 5 rans-lanes
@@ -714,6 +706,103 @@ function runsEnd(runs: usize, nRuns: u32): u64 {
 }
 
 
+/** Value x (signed, nonzero) of a codec-3 row with base b: ±(|x| + b); outside [−128, 127] sets gBad. */
+let gBad: i32 = 0;
+@inline function withBase(x: i32, b: i32): i32 {
+  const sx = x >> 31;                  // −1 for negative values
+  const y = x + ((b ^ sx) - sx);
+  gBad |= (y + 128) & ~255;
+  return y;
+}
+
+/** Stores CSR value k: int8 or int16 (wide). */
+@inline function storeVal(val: usize, k: u32, v: i32, wide: bool): void {
+  if (wide) store<i16>(val + (<usize>k << 1), <i16>v); else store<i8>(val + k, <i8>v);
+}
+
+/**
+ * The CSR walk of a validated run list without escapes (one run before each value: k-th run
+ * symbol = zeros before value k). 8 values per step: their columns are the running sum of
+ * (run + 1) (SIMD prefix sum in u16 lanes); when all 8 land in the current row they are stored
+ * at once, else (a row ends among them) one by one. `base` (codec 3): the row-base bytes, the
+ * values already signed. Returns the row the walk ended in (rowPtr filled up to it) or
+ * E_CORRUPT (a codec-3 value outside int8).
+ */
+function csrNoEscapes(runs: usize, vals: usize, nnz: u32, cols: u32, base: usize,
+                      rowPtr: usize, col: usize, val: usize, wide: bool): i32 {
+  let c: u32 = 0, row: u32 = 0, k: u32 = 0;
+  let b: i32 = base != 0 ? <i32>load<u8>(base) : 0;
+  const one = i16x8.splat(1);
+  const z = i16x8.splat(0);
+  const hi = i16x8.splat(127), lo = i16x8.splat(-128);
+  let bad = z;
+  gBad = 0;
+  store<u32>(rowPtr, 0);
+  while (k < nnz) {
+    if (k + 8 <= nnz) {
+      // s_j = Σ_{i≤j} (run_i + 1) ≤ 8·255: value j sits at column c + s_j − 1
+      let s = i16x8.add(i16x8.extend_low_i8x16_u(v128.load64_zero(runs + k)), one);
+      s = i16x8.add(s, i8x16.shuffle(z, s, 0, 1, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29));
+      s = i16x8.add(s, i8x16.shuffle(z, s, 0, 1, 2, 3, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27));
+      s = i16x8.add(s, i8x16.shuffle(z, s, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23));
+      const last = c + <u32>i16x8.extract_lane_u(s, 7) - 1;
+      if (last < cols) {
+        // columns < cols ≤ 65536: exact in u16 lanes (c − 1 wraps and comes back)
+        v128.store(col + (<usize>k << 1), i16x8.add(s, i16x8.splat(<i16>(c - 1))));
+        let v = i16x8.extend_low_i8x16_s(v128.load64_zero(vals + k));
+        if (base != 0) {
+          const sx = i16x8.shr_s(v, 15);
+          v = i16x8.add(v, i16x8.sub(v128.xor(i16x8.splat(<i16>b), sx), sx));
+          bad = v128.or(bad, v128.or(i16x8.gt_s(v, hi), i16x8.lt_s(v, lo)));
+        }
+        if (wide) v128.store(val + (<usize>k << 1), v);
+        else v128.store64_lane(val + k, i8x16.narrow_i16x8_s(v, v), 0);
+        c = last + 1;
+        k += 8;
+        continue;
+      }
+    }
+    // one value: a row may end before it
+    c += <u32>load<u8>(runs + k);
+    if (c >= cols) {
+      do { c -= cols; row++; store<u32>(rowPtr + (<usize>row << 2), k); } while (c >= cols);
+      if (base != 0) b = <i32>load<u8>(base + row);
+    }
+    store<u16>(col + (<usize>k << 1), <u16>c);
+    const x = <i32>load<i8>(vals + k);
+    storeVal(val, k, base != 0 ? withBase(x, b) : x, wide);
+    k++;
+    c++;
+  }
+  if (v128.any_true(bad) || gBad != 0) return E_CORRUPT;
+  return <i32>row;
+}
+
+/** The CSR walk of a validated run list with escapes (255: 255 zeros, no value); as csrNoEscapes, one symbol at a time. */
+function csrRuns(runs: usize, nRuns: u32, vals: usize, cols: u32, base: usize,
+                 rowPtr: usize, col: usize, val: usize, wide: bool): i32 {
+  let c: u32 = 0, row: u32 = 0, k: u32 = 0;
+  let b: i32 = base != 0 ? <i32>load<u8>(base) : 0;
+  gBad = 0;
+  store<u32>(rowPtr, 0);
+  for (let i: u32 = 0; i < nRuns; i++) {
+    const r = <u32>load<u8>(runs + i);
+    c += r;
+    if (c >= cols) {
+      do { c -= cols; row++; store<u32>(rowPtr + (<usize>row << 2), k); } while (c >= cols);
+      if (base != 0) b = <i32>load<u8>(base + row);
+    }
+    if (r == 255) continue;
+    store<u16>(col + (<usize>k << 1), <u16>c);
+    const x = <i32>load<i8>(vals + k);
+    storeVal(val, k, base != 0 ? withBase(x, b) : x, wide);
+    k++;
+    c++;
+  }
+  if (gBad != 0) return E_CORRUPT;
+  return <i32>row;
+}
+
 /**
  * Decodes to CSR (docs/format.md "Decoder outputs") for a rows×cols tensor:
  *   rowPtr (rows+1) u32, col (≤ cap) u16, val (≤ cap) int8 (valBytes 1) or int8 widened to
@@ -738,32 +827,18 @@ export function decodeCsr(codec: u32, src: usize, srcLen: u32, rows: u32, cols: 
     if (nnz > cap) return E_CAPACITY;
     const runs = work + SYMS_OFFSET;
     const vals = runs + <usize>n;
-    let row: u32 = 0, c: u32 = 0, p: u32 = 0, k: u32 = 0;
-    store<u32>(rowPtr, 0);
-    for (let i: u32 = 0; i < <u32>nRuns; i++) {
-      const r = <u32>load<u8>(runs + i);
-      const isValue = r != 255;
-      p += r;
-      if (p > n || (isValue && (p >= n || k >= nnz))) return E_RUNS;
-      c += r;
-      while (c >= cols) { c -= cols; row++; store<u32>(rowPtr + (<usize>row << 2), k); }
-      if (isValue) {
-        store<u16>(col + (<usize>k << 1), <u16>c);
-        if (rowsCodec) {
-          const v = rowValue(<u32>load<u8>(vals + k), row, k);
-          if (v < -128) return E_CORRUPT;
-          if (wide) store<i16>(val + (<usize>k << 1), <i16>v); else store<i8>(val + k, <i8>v);
-        } else if (wide) {
-          store<i16>(val + (<usize>k << 1), <i16>load<i8>(vals + k));
-        } else {
-          store<u8>(val + k, load<u8>(vals + k));
-        }
-        k++; p++; c++;
-        if (c == cols) { c = 0; row++; store<u32>(rowPtr + (<usize>row << 2), k); }
-      }
-    }
-    if (k != nnz) return E_RUNS;
-    while (row < rows) { row++; store<u32>(rowPtr + (<usize>row << 2), k); }
+    // validate first, as decodeDense does: the run walk ends at p ≤ n with exactly nnz values
+    // (p only grows), so the walks below stay inside the tensor and the CSR arrays
+    if (runsEnd(runs, <u32>nRuns) > <u64>n || gValues != nnz) return E_RUNS;
+    // codec 3: magnitudes → signed values ±(u+1) in place (SIMD); the row bases are added below
+    if (rowsCodec && !signValues(vals, gSigns, nnz)) return E_CORRUPT;
+    const base: usize = rowsCodec ? gBase : 0;
+    const k = <u32>nRuns == nnz
+      ? csrNoEscapes(runs, vals, nnz, cols, base, rowPtr, col, val, wide)
+      : csrRuns(runs, <u32>nRuns, vals, cols, base, rowPtr, col, val, wide);
+    if (k < 0) return k;
+    let row = <u32>k;
+    while (row < rows) { row++; store<u32>(rowPtr + (<usize>row << 2), nnz); }
     return <i32>nnz;
   }
   const r = decodeDense(codec, src, srcLen, dense, n, work);

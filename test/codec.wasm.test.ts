@@ -11,6 +11,7 @@ import {
   decodeCsrRef,
   decodeInt8Ref,
   encodeInt8,
+  encodeRleRows,
   type Int8CodecId,
 } from '../src/codec/int8.js';
 import { encodeBlock } from '../src/codec/huffman.js';
@@ -94,6 +95,63 @@ for (const variant of ['release', 'debug'] as const) {
       );
       // five codecs per tensor (codec 4's encoder tries two sign geometries): give a loaded machine time
     }, 240_000);
+
+    // decodeCsr walks the runs 8 values at a time while they stay in one row and one by one
+    // where a row ends among them: every row length 1..20 and the ResNet ones, every run
+    // length pattern, escapes (runs ≥ 255), codec 3's row bases at the int8 extremes
+    it('CSR walk: 8-value groups at every column offset, row ends inside groups, escapes', () => {
+      const rnd = lcg(1234);
+      const check = (data: Int8Array, rows: number, cols: number, what: string): void => {
+        for (const e of [encodeInt8(data, { codecs: [CODEC_RLE_HUFFMAN] }), encodeRleRows(data, cols)]) {
+          const ref = decodeCsrRef(e.codec, e.payload, rows, cols);
+          for (const vb of [1, 2] as const) {
+            const csr = w.decodeCsr(e.codec, e.payload, rows, cols, vb);
+            const tag = `${what} rows ${rows} cols ${cols} codec ${e.codec} valBytes ${vb}`;
+            expect(same(csr.rowPtr, ref.rowPtr), `rowPtr ${tag}`).toBe(true);
+            expect(same(csr.col, ref.col), `col ${tag}`).toBe(true);
+            expect(same(csr.val, ref.val), `val ${tag}`).toBe(true);
+          }
+        }
+      };
+      for (const cols of [...Array.from({ length: 20 }, (_, i) => i + 1), 27, 64, 144, 576]) {
+        const rows = Math.max(1, Math.min(12, Math.floor(4000 / cols)));
+        for (const density of [1, 0.9, 0.5, 0.15, 0.02]) {
+          const data = new Int8Array(rows * cols);
+          for (let i = 0; i < data.length; i++) {
+            if (rnd() >= density) continue;
+            // big magnitudes in some rows (codec 3 bases near 127), ±128/127 at the edges
+            const big = Math.floor(i / cols) % 3 === 1;
+            const m = big ? 100 + Math.floor(rnd() * 28) : 1 + Math.floor(rnd() * 40);
+            data[i] = rnd() < 0.5 ? -m : Math.min(m, 127);
+          }
+          check(data, rows, cols, `density ${density}`);
+        }
+      }
+      // one long run (escapes) inside a row and across rows, then dense values
+      const cols = 600;
+      const data = new Int8Array(3 * cols);
+      for (let i = 0; i < data.length; i++) data[i] = i < 700 || (i > 1000 && i < 1300) ? 0 : ((i * 13) % 9) - 4;
+      check(data, 3, cols, 'escapes');
+    });
+
+    it('CSR walk: codec 3 rejects a row base that pushes a value outside int8, grouped or not', () => {
+      // row 0 holds 16 values (a full group), row 1 one value; base bytes follow the two varints
+      const cols = 20;
+      const data = new Int8Array(2 * cols);
+      for (let c = 0; c < 16; c++) data[c] = c % 2 ? -120 : 120;
+      data[cols + 5] = 120;
+      const e = encodeRleRows(data, cols);
+      expect(e.codec).toBe(CODEC_RLE_ROWS);
+      expect(() => w.decodeCsr(e.codec, e.payload, 2, cols)).not.toThrow();
+      // payload: varint cols (20: 1 byte), varint nnz (17: 1 byte), then 2 base bytes
+      expect([e.payload[0], e.payload[1], e.payload[2], e.payload[3]]).toEqual([cols, 17, 119, 119]);
+      for (const row of [0, 1]) {
+        const bad = e.payload.slice();
+        bad[2 + row] = 127; // |value| = magnitude + 127 > 128
+        expect(() => decodeCsrRef(e.codec, bad, 2, cols), `ref row ${row}`).toThrow();
+        for (const vb of [1, 2] as const) expect(() => w.decodeCsr(e.codec, bad, 2, cols, vb), `row ${row} valBytes ${vb}`).toThrow(SparrowError);
+      }
+    });
 
     it('decodes blocks forced to 4 streams with tiny counts (empty streams)', () => {
       for (let n = 0; n < 40; n++) {
