@@ -50,20 +50,30 @@ for (const model of models)
         let decodeAll;
         if (csr) {
           // CSR of (N, K): row pointers (N+1) u32, columns u16, values int16 (4 B per nonzero)
-          const shape = enc.map(({ x }) => ({ N: x.dims[0], K: x.q.length / x.dims[0], nnz: x.q.reduce((a, v) => a + (v !== 0 ? 1 : 0), 0) }));
+          const shape = enc.map(({ x }) => ({
+            N: x.dims[0],
+            K: x.q.length / x.dims[0],
+            nnz: x.q.reduce((a, v) => a + (v !== 0 ? 1 : 0), 0),
+          }));
           const csrs = shape.map(({ N, nnz }) => ({ rp: w.alloc(4 * (N + 1)), cp: w.alloc(2 * nnz + 16), vp: w.alloc(2 * nnz + 16) }));
           decodeAll = () =>
             enc.forEach(({ e }, i) => {
-              const { N, K, nnz } = shape[i], { rp, cp, vp } = csrs[i];
+              const { N, K, nnz } = shape[i],
+                { rp, cp, vp } = csrs[i];
               const got = w.exports.decodeCsr(e.codec, srcs[i], e.payload.length, N, K, rp, cp, vp, nnz, work, outs[i], 2);
               if (got !== nnz) throw new Error(`${label(paths[bi])}: codec ${codec} decodeCsr status ${got}`);
             });
           decodeAll();
           enc.forEach(({ x, e }, i) => {
-            const { N, K, nnz } = shape[i], { rp, cp, vp } = csrs[i];
+            const { N, K, nnz } = shape[i],
+              { rp, cp, vp } = csrs[i];
             const ref = decodeCsrRef(e.codec, e.payload, N, K);
             const same = (a, b) => a.length === b.length && a.every((v, j) => v === b[j]);
-            if (!same(new Uint32Array(w.exports.memory.buffer, rp, N + 1), ref.rowPtr) || !same(new Uint16Array(w.exports.memory.buffer, cp, nnz), ref.col) || !same(new Int16Array(w.exports.memory.buffer, vp, nnz), ref.val))
+            if (
+              !same(new Uint32Array(w.exports.memory.buffer, rp, N + 1), ref.rowPtr) ||
+              !same(new Uint16Array(w.exports.memory.buffer, cp, nnz), ref.col) ||
+              !same(new Int16Array(w.exports.memory.buffer, vp, nnz), ref.val)
+            )
               throw new Error(`${label(paths[bi])}: codec ${codec} CSR mismatch in ${x.name}`);
           });
         } else {

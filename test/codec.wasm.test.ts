@@ -149,7 +149,8 @@ for (const variant of ['release', 'debug'] as const) {
         const bad = e.payload.slice();
         bad[2 + row] = 127; // |value| = magnitude + 127 > 128
         expect(() => decodeCsrRef(e.codec, bad, 2, cols), `ref row ${row}`).toThrow();
-        for (const vb of [1, 2] as const) expect(() => w.decodeCsr(e.codec, bad, 2, cols, vb), `row ${row} valBytes ${vb}`).toThrow(SparrowError);
+        for (const vb of [1, 2] as const)
+          expect(() => w.decodeCsr(e.codec, bad, 2, cols, vb), `row ${row} valBytes ${vb}`).toThrow(SparrowError);
       }
     });
 
