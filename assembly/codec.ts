@@ -120,29 +120,50 @@ function readTable(pos: usize, end: usize, maxSym: u32, lens: usize, table: usiz
   // table log = the longest code: small alphabets get small tables (cheap to build)
   let log: u32 = MAX_LEN;
   while (load<u32>(blCount + (log << 2)) == 0) log--;
-  const size: u32 = 1 << log;
   gLog = log;
   // E[len]·2^11 under the code's own distribution (2^-len): predicts symbols per lookup
   let lenSum: u32 = 0;
   for (let l: u32 = 1; l <= log; l++) lenSum += load<u32>(blCount + (l << 2)) * l * (TABLE_SIZE >> l);
   gAvgLen2048 = lenSum;
-  // canonical first codes per length (Deflate's rule)
-  let nextCode = memory.data(4 * 16);
+  // canonical first codes per length (Deflate's rule), and where each length's codes start in
+  // `sorted` (a counting sort by length)
+  const nextCode = memory.data(4 * 16);
+  const ends = memory.data(4 * 16);
   let code: u32 = 0;
+  let n: u32 = 0;
   store<u32>(blCount, 0);
+  store<u32>(ends, 0);
   for (let bits: u32 = 1; bits <= MAX_LEN; bits++) {
     code = (code + load<u32>(blCount + ((bits - 1) << 2))) << 1;
     store<u32>(nextCode + (bits << 2), code);
+    store<u32>(ends + (bits << 2), n);
+    n += load<u32>(blCount + (bits << 2));
   }
-  // fill the table: every 11-bit index whose low `l` bits are the reversed code
+  // each code's entry and reversed code (its first table index), sorted by length, into the
+  // multi-symbol table's area (built later, if at all, from this table)
+  const sorted = lens + 256;
   for (let s: u32 = 0; s <= maxSym; s++) {
     const l = <u32>load<u8>(lens + s);
     if (l == 0) continue;
     const c = load<u32>(nextCode + (l << 2));
     store<u32>(nextCode + (l << 2), c + 1);
-    const r = reverseBits(c, l);
-    const entry = <u16>((l << 8) | mapSymbol(s, map));
-    for (let j: u32 = r; j < size; j += (<u32>1 << l)) store<u16>(table + (<usize>j << 1), entry);
+    const i = load<u32>(ends + (l << 2));
+    store<u32>(ends + (l << 2), i + 1);
+    store<u32>(sorted + (<usize>i << 2), reverseBits(c, l) | (((l << 8) | mapSymbol(s, map)) << 16));
+  }
+  // fill by doubling: after length l, entries [0, 2^l) hold every code of length ≤ l at each
+  // index whose low l bits are its reversed code (a longer code's prefixes hold anything yet);
+  // length l + 1 copies them up ([2^l, 2^(l+1)) has the same low l bits), then places its
+  // own codes, one entry each. A complete code (Kraft, above) leaves no entry unset.
+  let i: u32 = 0;
+  for (let l: u32 = 1; l <= log; l++) {
+    const half = <usize>1 << (l - 1);
+    memory.copy(table + (half << 1), table, half << 1);
+    const e = load<u32>(ends + (l << 2));
+    for (; i < e; i++) {
+      const v = load<u32>(sorted + (<usize>i << 2));
+      store<u16>(table + (<usize>(v & 0xffff) << 1), <u16>(v >> 16));
+    }
   }
   return <i64>(pos + <usize>((bitPos + 7) >> 3));
 }

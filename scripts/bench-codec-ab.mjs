@@ -6,7 +6,7 @@
 // against the weights first. Prints one line per case: decoded MB/s per build and codec.
 // `--csr`: the builds' decodeCsr instead (each (N, K) weight decoded to the sparse conv's CSR,
 // int16 values, as the int8 engine loads it), checked against decodeCsrRef first. Under
-// `node --liftoff --no-wasm-tier-up` the decoders stay in V8's baseline tier, the code a cold
+// `node --liftoff-only` the decoders stay in V8's baseline tier, the code a cold
 // load runs (issue 17's cold line).
 // Needs `npm run build` (dist/) and ../shared/data; the builds are release .wasm files, e.g.
 //   git stash && npx asc assembly/index.ts --target release -o /tmp/a.wasm && git stash pop
