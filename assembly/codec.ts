@@ -783,17 +783,19 @@ function csrNoEscapes(runs: usize, vals: usize, nnz: u32, cols: u32, base: usize
         continue;
       }
     }
-    // one value: a row may end before it
-    c += <u32>load<u8>(runs + k);
-    if (c >= cols) {
-      do { c -= cols; row++; store<u32>(rowPtr + (<usize>row << 2), k); } while (c >= cols);
-      if (base != 0) b = <i32>load<u8>(base + row);
+    // a row ends among the next 8 values (or fewer are left): one by one
+    const e = min(k + 8, nnz);
+    for (; k < e; k++) {
+      c += <u32>load<u8>(runs + k);
+      if (c >= cols) {
+        do { c -= cols; row++; store<u32>(rowPtr + (<usize>row << 2), k); } while (c >= cols);
+        if (base != 0) b = <i32>load<u8>(base + row);
+      }
+      store<u16>(col + (<usize>k << 1), <u16>c);
+      const x = <i32>load<i8>(vals + k);
+      storeVal(val, k, base != 0 ? withBase(x, b) : x, wide);
+      c++;
     }
-    store<u16>(col + (<usize>k << 1), <u16>c);
-    const x = <i32>load<i8>(vals + k);
-    storeVal(val, k, base != 0 ? withBase(x, b) : x, wide);
-    k++;
-    c++;
   }
   if (v128.any_true(bad) || gBad != 0) return E_CORRUPT;
   return <i32>row;
