@@ -157,8 +157,34 @@ describe('sparrow bench --cold: a fresh process per sample', () => {
     expect(doc.engines['sparrow-f32'].load_ms).toBeCloseTo((l[0] + l[1]) / 2, 2);
   });
 
+  it('--node-option: the sample processes run with the Node.js options given (their own execArgv)', () => {
+    const r = sparrow(
+      'bench',
+      MNIST,
+      '--cold',
+      '--samples',
+      '1',
+      '--engines',
+      'sparrow-int8',
+      '--node-option=--v8-pool-size=1',
+      '--node-option',
+      '--max-semi-space-size=4',
+      '--json',
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.node_options).toEqual(['--v8-pool-size=1', '--max-semi-space-size=4']);
+    expect(doc.raw[0].node_options).toEqual(['--v8-pool-size=1', '--max-semi-space-size=4']);
+    // without the option, none
+    const d = JSON.parse(sparrow('bench', MNIST, '--cold', '--samples', '1', '--engines', 'sparrow-int8', '--json').stdout);
+    expect(d.node_options).toEqual([]);
+    expect(d.raw[0].node_options).toEqual([]);
+  });
+
   it('rejects --samples 0 and an engine it cannot open in one line', () => {
     expectOneLineFailure(sparrow('bench', MNIST, '--cold', '--samples', '0'), /--samples must be a positive integer/);
     expectOneLineFailure(sparrow('bench', MNIST, '--cold', '--engines', 'sparrow-ref'), /--cold: engine 'sparrow-ref' is not one of/);
+    expectOneLineFailure(sparrow('bench', MNIST, '--cold', '--node-option', 'v8-pool-size=1'), /is not a Node.js option/);
+    expectOneLineFailure(sparrow('bench', MNIST, '--node-option=--v8-pool-size=1'), /--node-option is for the sample processes of --cold/);
   });
 });

@@ -28,6 +28,8 @@ export interface ColdSample {
   /** minor page faults of the main thread during the load / the first inference (null: not Linux) */
   load_faults: number | null;
   first_faults: number | null;
+  /** the Node.js options the sample process ran with (process.execArgv) */
+  node_options: string[];
 }
 
 export interface ColdOptions {
@@ -39,6 +41,12 @@ export interface ColdOptions {
   /** processes per engine (default 10) */
   samples?: number;
   batch?: number;
+  /**
+   * Node.js options for the sample processes (e.g. --v8-pool-size=1: one V8 worker thread, so
+   * that the tier-up compilations of a cold load cannot take the main thread's core on a 2-core
+   * machine; docs/engine.md)
+   */
+  nodeOptions?: string[];
   log?: (line: string) => void;
 }
 
@@ -46,6 +54,8 @@ export interface ColdReport {
   model: string;
   compressed?: string;
   samples: number;
+  /** the Node.js options of the sample processes (ColdOptions.nodeOptions) */
+  node_options: string[];
   /** medians per engine */
   engines: Record<
     string,
@@ -80,11 +90,15 @@ export function runColdBench(o: ColdOptions): ColdReport {
   for (const e of o.engines)
     if (!COLD_ENGINES.includes(e))
       throw new SparrowError('invalid_argument', `--cold: engine '${e}' is not one of ${COLD_ENGINES.join(', ')}`);
+  const nodeOptions = o.nodeOptions ?? [];
+  for (const f of nodeOptions)
+    if (!/^--[a-z0-9][a-z0-9-]*(=\S+)?$/.test(f))
+      throw new SparrowError('invalid_argument', `--node-option '${f}' is not a Node.js option (--name or --name=value)`);
   const script = fileURLToPath(import.meta.url);
   const raw: ColdSample[] = [];
   for (let i = 0; i < samples; i++) {
     for (const engine of o.engines) {
-      const args = [script, '--sample', engine, o.model, o.compressed ?? '', String(o.batch ?? 1)];
+      const args = [...nodeOptions, script, '--sample', engine, o.model, o.compressed ?? '', String(o.batch ?? 1)];
       const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
       const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
       if (r.status !== 0 || !line.startsWith('{'))
@@ -112,7 +126,7 @@ export function runColdBench(o: ColdOptions): ColdReport {
       first_faults: faults('first_faults'),
     };
   }
-  return { model: o.model, ...(o.compressed ? { compressed: o.compressed } : {}), samples, engines, raw };
+  return { model: o.model, ...(o.compressed ? { compressed: o.compressed } : {}), samples, node_options: nodeOptions, engines, raw };
 }
 
 export function formatCold(r: ColdReport): string {
@@ -129,7 +143,8 @@ export function formatCold(r: ColdReport): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
   const fmt = (x: string[]): string => x.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
   return [
-    `${r.model}${r.compressed ? ` (sparrow-int8: ${r.compressed})` : ''}: cold start, median of ${r.samples} fresh processes per engine (interleaved)`,
+    `${r.model}${r.compressed ? ` (sparrow-int8: ${r.compressed})` : ''}: cold start, median of ${r.samples} fresh processes per engine (interleaved)` +
+      (r.node_options.length ? `, node ${r.node_options.join(' ')}` : ''),
     '',
     fmt(head),
     ...rows.map(fmt),
@@ -198,6 +213,7 @@ async function sample(engine: string, model: string, compressed: string, batch: 
     warm_ms: t4 - t3,
     load_faults: f0 !== null && f1 !== null ? f1 - f0 : null,
     first_faults: f2 !== null && f3 !== null ? f3 - f2 : null,
+    node_options: [...process.execArgv],
   };
   process.stdout.write(JSON.stringify(s) + '\n');
 }

@@ -1072,6 +1072,12 @@ function buildProgram(out: (s: string) => void): Command {
     )
     .option('--samples <n>', 'processes per engine with --cold', '10')
     .option(
+      '--node-option <flag>',
+      'with --cold: a Node.js option for the sample processes (repeatable), e.g. --node-option=--v8-pool-size=1',
+      collectShape,
+      [] as string[],
+    )
+    .option(
       '--max-tokens <n>',
       'a decoder with a KV cache (past_key_values inputs) is timed by greedy generation of n tokens from BOS: ' +
         'tokens/s per engine (--runs timed generations each)',
@@ -1092,6 +1098,7 @@ function buildProgram(out: (s: string) => void): Command {
           json?: boolean;
           cold?: boolean;
           samples: string;
+          nodeOption: string[];
         },
       ) => {
         if (model.endsWith('.sparrow'))
@@ -1113,6 +1120,8 @@ function buildProgram(out: (s: string) => void): Command {
           throw new SparrowError('invalid_argument', `--runs must be a positive integer, got ${o.runs}`);
         if (!Number.isInteger(batch) || batch < 1)
           throw new SparrowError('invalid_argument', `--batch must be a positive integer, got ${o.batch}`);
+        if (!o.cold && o.nodeOption.length)
+          throw new SparrowError('invalid_argument', '--node-option is for the sample processes of --cold');
         if (o.cold) {
           const samples = Number(o.samples);
           if (!Number.isInteger(samples) || samples < 1)
@@ -1123,6 +1132,7 @@ function buildProgram(out: (s: string) => void): Command {
             engines: names,
             samples,
             batch,
+            nodeOptions: o.nodeOption,
             log: (line) => process.stderr.write(`bench --cold: ${line}\n`),
           });
           out(o.json ? JSON.stringify(cold) : formatCold(cold));
