@@ -35,6 +35,17 @@ for (const variant of ['release', 'debug'] as const) {
       w = await loadWasmNode(variant);
     });
 
+    /** decodeCsr with int8 values (sparse FC) and int16 ones (the sparse conv layout) = decodeCsrRef. */
+    const expectCsrLikeRef = (codec: number, payload: Uint8Array, rows: number, cols: number, tag: string): void => {
+      const ref = decodeCsrRef(codec, payload, rows, cols);
+      for (const vb of [1, 2] as const) {
+        const csr = w.decodeCsr(codec, payload, rows, cols, vb);
+        expect(same(csr.rowPtr, ref.rowPtr), `rowPtr ${tag} valBytes ${vb}`).toBe(true);
+        expect(same(csr.col, ref.col), `col ${tag} valBytes ${vb}`).toBe(true);
+        expect(same(csr.val, ref.val), `val ${tag} valBytes ${vb}`).toBe(true);
+      }
+    };
+
     for (const [name, data] of sampleTensors()) {
       it(`decodes ${name} (n=${data.length}) like the reference, dense and CSR`, () => {
         for (const c of ALL) {
@@ -48,14 +59,7 @@ for (const variant of ['release', 'debug'] as const) {
             // codec 3 with its own row length equal to the CSR's (the direct path) or not (fallback)
             const ee = c === CODEC_RLE_ROWS || c === CODEC_RANS ? encodeInt8(data, { codecs: [c], cols }) : e;
             expect(same(w.decodeInt8(ee.codec, ee.payload, data.length), data), `codec ${c} cols ${cols}`).toBe(true);
-            const ref = decodeCsrRef(ee.codec, ee.payload, rows, cols);
-            // int8 values (sparse FC) and int16 ones (the sparse conv layout)
-            for (const vb of [1, 2] as const) {
-              const csr = w.decodeCsr(ee.codec, ee.payload, rows, cols, vb);
-              expect(same(csr.rowPtr, ref.rowPtr), `rowPtr codec ${c} rows ${rows} valBytes ${vb}`).toBe(true);
-              expect(same(csr.col, ref.col), `col codec ${c} rows ${rows} valBytes ${vb}`).toBe(true);
-              expect(same(csr.val, ref.val), `val codec ${c} rows ${rows} valBytes ${vb}`).toBe(true);
-            }
+            expectCsrLikeRef(ee.codec, ee.payload, rows, cols, `codec ${c} rows ${rows}`);
           }
         }
       });
@@ -102,16 +106,8 @@ for (const variant of ['release', 'debug'] as const) {
     it('CSR walk: 8-value groups at every column offset, row ends inside groups, escapes', () => {
       const rnd = lcg(1234);
       const check = (data: Int8Array, rows: number, cols: number, what: string): void => {
-        for (const e of [encodeInt8(data, { codecs: [CODEC_RLE_HUFFMAN] }), encodeRleRows(data, cols)]) {
-          const ref = decodeCsrRef(e.codec, e.payload, rows, cols);
-          for (const vb of [1, 2] as const) {
-            const csr = w.decodeCsr(e.codec, e.payload, rows, cols, vb);
-            const tag = `${what} rows ${rows} cols ${cols} codec ${e.codec} valBytes ${vb}`;
-            expect(same(csr.rowPtr, ref.rowPtr), `rowPtr ${tag}`).toBe(true);
-            expect(same(csr.col, ref.col), `col ${tag}`).toBe(true);
-            expect(same(csr.val, ref.val), `val ${tag}`).toBe(true);
-          }
-        }
+        for (const e of [encodeInt8(data, { codecs: [CODEC_RLE_HUFFMAN] }), encodeRleRows(data, cols)])
+          expectCsrLikeRef(e.codec, e.payload, rows, cols, `${what} rows ${rows} cols ${cols} codec ${e.codec}`);
       };
       for (const cols of [...Array.from({ length: 20 }, (_, i) => i + 1), 27, 64, 144, 576]) {
         const rows = Math.max(1, Math.min(12, Math.floor(4000 / cols)));

@@ -32,7 +32,7 @@ import {
   winogradEligible,
   type Qs8Out,
 } from '../src/kernels/int8.js';
-import { qs8Conv2dRef, qs8VaddRef } from '../src/kernels/int8_ref.js';
+import { qs8Conv2dRef, qs8VaddRef, type VaddParams } from '../src/kernels/int8_ref.js';
 import { quantizeMultiplier } from '../src/quant/int8.js';
 import { threadSplit } from '../src/runtime/int8/conv.js';
 import { loadWasmNode } from '../src/wasm/node.js';
@@ -57,6 +57,48 @@ const spawnNode: SpawnHelper = () => {
   });
   return { postMessage: (m) => w.postMessage(m), ready, terminate: () => void w.terminate() };
 };
+
+/**
+ * A conv output stage with random parameters for M channels: f32 (scale, bias) or int8
+ * (requantization multipliers 2^(e0 − 6·u), biases; `int8` adds zero points, clamps, a fused Add).
+ */
+function randomQs8Out(
+  mode: 'int8' | 'f32',
+  M: number,
+  rnd: () => number,
+  zx: number,
+  e0: number,
+  int8: { zy: number; lo: number; add?: VaddParams },
+): Qs8Out {
+  if (mode === 'f32')
+    return {
+      mode,
+      zx,
+      lo: -Infinity,
+      hi: Infinity,
+      scale: Float32Array.from({ length: M }, () => 2 ** (rnd() * 10 - 18)),
+      bias: Float32Array.from({ length: M }, () => rnd() - 0.5),
+    };
+  const m = Array.from({ length: M }, () => quantizeMultiplier(2 ** (e0 - rnd() * 6)));
+  return {
+    mode,
+    zx,
+    zy: int8.zy,
+    lo: int8.lo,
+    hi: 127,
+    bias: Int32Array.from({ length: M }, () => Math.floor(rnd() * 10000) - 5000),
+    multiplier: Int32Array.from(m, (v) => v.multiplier),
+    shift: Int32Array.from(m, (v) => v.shift),
+    ...(int8.add ? { add: int8.add } : {}),
+  };
+}
+
+/** Image i of a conv output at py (ys elements each): int8, or the f32 bits as int32. */
+function outputImage(w: SparrowWasm, mode: 'int8' | 'f32', py: number, ys: number, i: number): Int8Array | Int32Array {
+  return mode === 'f32'
+    ? new Int32Array(w.memory.buffer.slice(py + i * ys * 4, py + (i + 1) * ys * 4))
+    : new Int8Array(w.memory.buffer.slice(py + i * ys, py + (i + 1) * ys));
+}
 
 let plain: WebAssembly.Module;
 let threaded: WebAssembly.Module;
@@ -230,29 +272,7 @@ describe('threads: the Winograd kernel split by output tiles', () => {
           const xs = cs.C * cs.H * cs.W,
             ys = cs.M * geo.OH * geo.OW;
           const x = Int8Array.from({ length: B * xs }, () => Math.floor(rnd() * 256) - 128);
-          const out: Qs8Out =
-            mode === 'f32'
-              ? {
-                  mode,
-                  zx,
-                  lo: -Infinity,
-                  hi: Infinity,
-                  scale: Float32Array.from({ length: cs.M }, () => 2 ** (rnd() * 10 - 18)),
-                  bias: Float32Array.from({ length: cs.M }, () => rnd() - 0.5),
-                }
-              : (() => {
-                  const m = Array.from({ length: cs.M }, () => quantizeMultiplier(2 ** (-8 - rnd() * 6)));
-                  return {
-                    mode,
-                    zx,
-                    zy: 5,
-                    lo: ci % 2 ? 5 : -128,
-                    hi: 127,
-                    bias: Int32Array.from({ length: cs.M }, () => Math.floor(rnd() * 10000) - 5000),
-                    multiplier: Int32Array.from(m, (v) => v.multiplier),
-                    shift: Int32Array.from(m, (v) => v.shift),
-                  };
-                })();
+          const out = randomQs8Out(mode, cs.M, rnd, zx, -8, { zy: 5, lo: ci % 2 ? 5 : -128 });
           const mark = w.mark();
           try {
             const plan = planQs8Conv(w, geo, out, wino);
@@ -272,10 +292,7 @@ describe('threads: the Winograd kernel split by output tiles', () => {
               bad.push(`${JSON.stringify(cs)} B=${B}: ${pool.stats.calls - before} calls, want ${calls}`);
             for (let i = 0; i < B; i++) {
               const want = qs8Conv2dRef(x.subarray(i * xs, (i + 1) * xs), [cs.C, cs.H, cs.W], wt, [cs.M, cs.C, 3, 3], attrs, out).data;
-              const got =
-                mode === 'f32'
-                  ? new Int32Array(w.memory.buffer.slice(py + i * ys * 4, py + (i + 1) * ys * 4))
-                  : new Int8Array(w.memory.buffer.slice(py + i * ys, py + (i + 1) * ys));
+              const got = outputImage(w, mode, py, ys, i);
               const wb = want instanceof Float32Array ? new Int32Array(want.buffer, want.byteOffset, want.length) : want;
               const k = got.findIndex((v, j) => v !== wb[j]);
               if (k >= 0) bad.push(`${JSON.stringify(cs)} ${mode} B=${B} image ${i}: [${k}] ${got[k]} vs ${wb[k]}`);
@@ -360,30 +377,11 @@ describe('threads: the arbitrary-pair sparse conv split by output pixels', () =>
             ys = cs.M * geo.OH * geo.OW;
           const x = Int8Array.from({ length: B * xs }, () => Math.floor(rnd() * 256) - 128);
           const other = Int8Array.from({ length: B * ys }, () => Math.floor(rnd() * 256) - 128);
-          const out: Qs8Out =
-            mode === 'f32'
-              ? {
-                  mode,
-                  zx: 3,
-                  lo: -Infinity,
-                  hi: Infinity,
-                  scale: Float32Array.from({ length: cs.M }, () => 2 ** (rnd() * 10 - 18)),
-                  bias: Float32Array.from({ length: cs.M }, () => rnd() - 0.5),
-                }
-              : (() => {
-                  const m = Array.from({ length: cs.M }, () => quantizeMultiplier(2 ** (-7 - rnd() * 6)));
-                  return {
-                    mode,
-                    zx: -7,
-                    zy: 4,
-                    lo: -128,
-                    hi: 127,
-                    bias: Int32Array.from({ length: cs.M }, () => Math.floor(rnd() * 10000) - 5000),
-                    multiplier: Int32Array.from(m, (v) => v.multiplier),
-                    shift: Int32Array.from(m, (v) => v.shift),
-                    add: vaddParams(2 ** -5, 4, 2 ** -6, -3, 2 ** -5, 1, ci % 2 === 0),
-                  };
-                })();
+          const out = randomQs8Out(mode, cs.M, rnd, mode === 'f32' ? 3 : -7, -7, {
+            zy: 4,
+            lo: -128,
+            add: vaddParams(2 ** -5, 4, 2 ** -6, -3, 2 ** -5, 1, ci % 2 === 0),
+          });
           const mark = w.mark();
           try {
             const plan = planQs8Conv(w, geo, out, kernel);
@@ -415,10 +413,7 @@ describe('threads: the arbitrary-pair sparse conv split by output pixels', () =>
                 out.mode === 'int8' && out.add
                   ? qs8VaddRef(conv as Int8Array, other.subarray(i * ys, (i + 1) * ys), out.add)
                   : new Int32Array((conv as Float32Array).buffer, (conv as Float32Array).byteOffset, conv.length);
-              const got =
-                mode === 'f32'
-                  ? new Int32Array(w.memory.buffer.slice(py + i * ys * 4, py + (i + 1) * ys * 4))
-                  : new Int8Array(w.memory.buffer.slice(py + i * ys, py + (i + 1) * ys));
+              const got = outputImage(w, mode, py, ys, i);
               const k = got.findIndex((v, j) => v !== want[j]);
               if (k >= 0) bad.push(`${JSON.stringify(cs)} ${mode} B=${B} image ${i}: [${k}] ${got[k]} vs ${want[k]}`);
             }

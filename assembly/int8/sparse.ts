@@ -133,6 +133,11 @@ export function qs8_spconv2d_nz_work_bytes(g: usize): i32 {
   return <i32>(planesBytes() + align16(K << 2) + spChunkPanels(K, OH * OW) * (K << 4) + 64);
 }
 
+/** A thread's pixel range [p0, p1) of a sparse conv: p0 a multiple of 16 (a super-panel), p1 one too or Mpix = OH·OW. */
+@inline function pixelRangeOk(p0: i32, p1: i32, Mpix: usize): bool {
+  return p0 >= 0 && (p0 & 15) == 0 && <usize>p1 <= Mpix && p0 < p1 && ((p1 & 15) == 0 || <usize>p1 == Mpix);
+}
+
 /**
  * Sparse conv of one image: x (C,H,W) int8, sp = the 16-bit-value CSR (above) of the ONNX
  * weights (M, C/g·KH·KW), qp per-channel parameters (M), y (M,OH,OW), work ≥
@@ -153,7 +158,7 @@ export function qs8_spconv2d_16x1_part__wasmsimd(g: usize, q: usize, x: usize, s
   if (!geomOk(g) || !quantOk(q)) return E_ARG;
   loadGeom(g);
   const Cg = C / GROUPS, Ng = M / GROUPS, K = Cg * KH * KW, Mpix = OH * OW;
-  if (p0 < 0 || (p0 & 15) != 0 || <usize>p1 > Mpix || p0 >= p1 || ((p1 & 15) != 0 && <usize>p1 != Mpix)) return E_ARG;
+  if (!pixelRangeOk(p0, p1, Mpix)) return E_ARG;
   const pEnd = <usize>p1;
   const eB = outBytes(q), ldyB = Mpix * eB, superB = K << 5;
   const planes = work, kofs = work + planesBytes(), xcol = kofs + align16(K << 2);
@@ -354,7 +359,7 @@ function spconvPairs(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usiz
   if (!geomOk(g) || !quantOk(q)) return E_ARG;
   loadGeom(g);
   const Cg = C / GROUPS, Ng = M / GROUPS, K = Cg * KH * KW, kpairs = (K + 1) >> 1, Mpix = OH * OW;
-  if (p0 < 0 || (p0 & 15) != 0 || <usize>p1 > Mpix || p0 >= p1 || ((p1 & 15) != 0 && <usize>p1 != Mpix)) return E_ARG;
+  if (!pixelRangeOk(p0, p1, Mpix)) return E_ARG;
   const pEnd = <usize>p1;
   const eB = outBytes(q), ldyB = Mpix * eB;
   const planes = work, kofs = work + planesBytes(), xcol = kofs + align16(K << 2);
