@@ -544,6 +544,7 @@ for (const variant of ['release', 'debug'] as const) {
         const failures: string[] = [];
         const perSource = new Map<WeightSource, number>();
         const fusedCases = new Map<OutOpts['act'], number>();
+        const int8Mults = new Set<OutOpts['multKind']>();
         let ran = 0;
         cases.forEach((cs, ci) => {
           const geo = convGeometry([cs.C, cs.H, cs.W], [cs.M, cs.C / cs.attrs.groups, cs.KH, cs.KW], cs.attrs);
@@ -554,10 +555,13 @@ for (const variant of ['release', 'debug'] as const) {
             const o: OutOpts = {
               zx: ZX[(ci + 2 * v) % ZX.length]!,
               zy: [-128, 127, 5, -20][(ci + v) % 4]!,
-              multKind: MULT[(ci + v) % 4]!,
+              // not locked to the mode (both by ci + v, int8 met only 'normal' multipliers, never
+              // the left shifts of 'big' ones)
+              multKind: MULT[(Math.floor(ci / 4) + 3 * v) % 4]!,
               act: CONV_ACTS[(ci + 2 * v) % CONV_ACTS.length]!,
             };
             if (mode === 'f32') fusedCases.set(o.act, (fusedCases.get(o.act) ?? 0) + 1);
+            if (mode === 'int8') int8Mults.add(o.multKind);
             const extreme = (ci + v) % 5 === 0;
             const x = randI8(rnd, cs.C * cs.H * cs.W, extreme ? 'extreme' : 'random');
             const wt0 = randWeights(rnd, cs.M, K, DENSITY[(ci + v) % 4]!, extreme);
@@ -600,6 +604,7 @@ for (const variant of ['release', 'debug'] as const) {
         expect(ran).toBeGreaterThan(10);
         for (const s of WEIGHT_SOURCES[kernel.weights]) expect(perSource.get(s) ?? 0, `cases with weights ${s}`).toBeGreaterThan(3);
         for (const a of Object.keys(FUSED)) expect(fusedCases.get(a as OutOpts['act']) ?? 0, `f32 cases with ${a}`).toBeGreaterThan(0);
+        expect([...int8Mults].sort(), 'int8 cases by multiplier kind').toEqual([...MULT].sort());
       });
     }
 

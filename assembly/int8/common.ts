@@ -222,6 +222,58 @@ export function vaddParamsOk(p: usize): bool {
 }
 
 // ---- SIMD output stage ---------------------------------------------------------------------
+/**
+ * Two storeRowQ8 rows of one channel c (a0, a1: pixels 0..7 at dst; a2, a3: 8..15 at dst + 8
+ * elements, stored when left > 8), the channel's constants loaded once from qp (N channels:
+ * biases, multipliers, shifts); the layer's constants as storeRowQ8 takes them.
+ */
+@inline export function storeRow16Q8(a0: v128, a1: v128, a2: v128, a3: v128, c: usize, qp: usize, N: usize,
+  vz: v128, vlo: v128, vhi: v128, add: bool, delta: usize, vza: v128, vzb: v128, vA: v128, vB: v128, vr: v128, S: i32,
+  vzy16: v128, vlo8: v128, vhi8: v128, dst: usize, left: usize): void {
+  const vb = v128.load32_splat(qp + (c << 2)), vm = v128.load32_splat(qp + ((N + c) << 2));
+  const sh = load<i32>(qp + ((2 * N + c) << 2));
+  const ls = sh < 0 ? -sh : 0, rs = sh > 0 ? sh : 0;
+  const mask = (1 << rs) - 1;
+  const vmask = i32x4.splat(mask), vhalf = i32x4.splat(mask >> 1);
+  storeRowQ8(a0, a1, vb, vm, ls, rs, vmask, vhalf, vz, vlo, vhi, add, delta, vza, vzb, vA, vB, vr, S, vzy16, vlo8, vhi8, dst, min<usize>(8, left));
+  if (left > 8)
+    storeRowQ8(a2, a3, vb, vm, ls, rs, vmask, vhalf, vz, vlo, vhi, add, delta, vza, vzb, vA, vB, vr, S, vzy16, vlo8, vhi8, dst + 8, left - 8);
+}
+
+/**
+ * storeRow8's MODE_Q8 path (requantize, clamp, the fused Add when `add`) with every constant
+ * splatted once by the caller instead of per 8 outputs: per layer vz, vlo, vhi (Q_ZY, Q_LO,
+ * Q_HI) and the Add's (Q_ADD_DELTA and Q_ADD_P: vza, vzb, vzy16 as i16, vA, vB, vr = 2^(S−1),
+ * S, vlo8, vhi8 as i8); per channel vb (bias), vm (multiplier), ls / rs (the shift's left and
+ * right parts), vmask / vhalf (rdbpotV's). Same bits as storeRow8 (the same vector functions).
+ */
+@inline export function storeRowQ8(a0: v128, a1: v128, vb: v128, vm: v128, ls: i32, rs: i32, vmask: v128, vhalf: v128,
+  vz: v128, vlo: v128, vhi: v128, add: bool, delta: usize, vza: v128, vzb: v128, vA: v128, vB: v128, vr: v128, S: i32,
+  vzy16: v128, vlo8: v128, vhi8: v128, dst: usize, nc: usize): void {
+  let x0 = i32x4.add(a0, vb), x1 = i32x4.add(a1, vb);
+  if (ls != 0) { x0 = i32x4.shl(x0, ls); x1 = i32x4.shl(x1, ls); }
+  let r0 = rdbpotV(srdhmV(x0, vm), rs, vmask, vhalf);
+  let r1 = rdbpotV(srdhmV(x1, vm), rs, vmask, vhalf);
+  r0 = i32x4.min_s(vhi, i32x4.max_s(vlo, i32x4.add(r0, vz)));
+  r1 = i32x4.min_s(vhi, i32x4.max_s(vlo, i32x4.add(r1, vz)));
+  if (add) {
+    // the other tensor's nc bytes, read before any store (it may be the output itself)
+    const sc = dst + delta;
+    let sb: v128;
+    if (nc >= 8) sb = v128.load64_zero(sc);
+    else {
+      let w: u64 = 0;
+      for (let j: usize = 0; j < nc; j++) w |= <u64>load<u8>(sc + j) << (<u64>j << 3);
+      sb = i64x2.splat(<i64>w);
+    }
+    const db = i16x8.sub(i16x8.extend_low_i8x16_s(sb), vzb);
+    storeBytes8(dst, vaddV8(i32x4.sub(r0, vza), i32x4.sub(r1, vza), db, vA, vB, vr, S, vzy16, vlo8, vhi8), nc);
+    return;
+  }
+  const b16 = i16x8.narrow_i32x4_s(r0, r1);
+  storeBytes8(dst, i8x16.narrow_i16x8_s(b16, b16), nc);
+}
+
 
 /** SRDHM of 4 lanes by the splatted non-negative multiplier vm: floor((x·m + 2^30) / 2^31). */
 @inline export function srdhmV(x: v128, vm: v128): v128 {
