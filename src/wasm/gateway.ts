@@ -6,15 +6,31 @@
 // src/wasm/exports.gen.ts, generated from asc's declarations: a signature is written once, in
 // assembly/. Kernel drivers (src/kernels/, src/codec/) call `exports` through this class only.
 //
-// Instantiation goes through @assemblyscript/loader (a precompiled Module in, as Workers require;
-// abort messages decoded from the module's strings); kernels are called on the raw instance
-// exports, without the loader's per-call wrappers (docs/development.md, "The WASM gateway").
-import { instantiate as instantiateAs } from '@assemblyscript/loader';
+// Instantiation is WebAssembly.instantiate of a precompiled Module (as Workers require; abort
+// messages of debug builds decoded from the module's strings by asString); kernels are called on
+// the raw instance exports (docs/development.md, "The WASM gateway"). Not @assemblyscript/loader's
+// instantiate: it asks `typeof Response`, and in Node that first touch loads undici, ~35 ms of a
+// ~85 ms cold load (docs/engine.md, "Where a cold load goes").
 import { SparrowError } from '../errors.js';
 import type { WasmExports } from './exports.gen.js';
 import type { ThreadPool } from './threads.js';
 
 export type { WasmExports } from './exports.gen.js';
+
+/**
+ * The AssemblyScript string at `ptr` in `memory` (UTF-16LE, its byte length in the object header
+ * at ptr − 4), or '?' for a pointer outside memory; a length past the end is cut there.
+ */
+export function asString(memory: WebAssembly.Memory, ptr: number): string {
+  const buf = memory.buffer;
+  if (!Number.isInteger(ptr) || ptr < 4 || ptr > buf.byteLength) return '?';
+  const bytes = new DataView(buf).getUint32(ptr - 4, true);
+  const n = Math.min(bytes, buf.byteLength - ptr) >>> 1;
+  const units = new Uint16Array(buf.slice(ptr, ptr + 2 * n));
+  let s = '';
+  for (let i = 0; i < n; i += 4096) s += String.fromCharCode(...units.subarray(i, i + 4096));
+  return s;
+}
 
 /** Status codes of assembly/codec.ts. */
 const STATUS: Record<number, [SparrowError['code'], string]> = {
@@ -95,7 +111,7 @@ export class SparrowWasm {
    */
   static async instantiate(module: WebAssembly.Module, opts: { memory?: WebAssembly.Memory; start?: boolean } = {}): Promise<SparrowWasm> {
     let text = (_ptr: number): string => '?';
-    const { instance, exports } = await instantiateAs(module, {
+    const instance = await WebAssembly.instantiate(module, {
       env: {
         // debug builds only (release builds are compiled with noAssert)
         abort(msg: number, file: number, line: number, col: number) {
@@ -105,8 +121,8 @@ export class SparrowWasm {
         ...(opts.memory ? { memory: opts.memory } : {}),
       },
     });
-    text = (ptr) => (ptr ? exports.__getString(ptr) : '?');
     const raw = instance.exports as unknown as WasmExports;
+    text = (ptr) => asString(raw.memory, ptr);
     // start: false leaves the start function to `start()` (threads: after the helpers instantiated)
     if (opts.start !== false) raw._initialize();
     return new SparrowWasm(raw);
