@@ -49,7 +49,8 @@ function makeOut(mode: Mode, N: number, rnd: () => number, zx: number, zy: numbe
   const multiplier = new Int32Array(N),
     shift = new Int32Array(N);
   for (let c = 0; c < N; c++) {
-    const q = quantizeMultiplier(2 ** (-4 - rnd() * 10));
+    // every fourth channel a multiplier above 1 (a left shift in the output stage)
+    const q = quantizeMultiplier(c % 4 === 3 ? 1 + rnd() * 3 : 2 ** (-4 - rnd() * 10));
     multiplier[c] = q.multiplier;
     shift[c] = q.shift;
   }
