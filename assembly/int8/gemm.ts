@@ -23,8 +23,7 @@
 // Status: 0, or E_ARG (-5) for an inconsistent geometry / quant block (nothing written).
 
 import {
-  E_ARG, MAGIC_F, MAGIC_BITS, G_M, G_GROUPS, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeRow16Q8, storeScalar, outBytes, planesBytes,
-  Q_MODE, MODE_Q8, Q_ZY, Q_LO, Q_HI, Q_ADD, Q_ADD_DELTA, Q_ADD_P,
+  E_ARG, MAGIC_F, MAGIC_BITS, G_M, G_GROUPS, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeScalar, outBytes, planesBytes,
   padPlanes16, tapOffsets, im2colPanels16, packPanels1x1, C, H, W, M, KH, KW, OH, OW, HP, WP, RS, SH, SW, GROUPS,
   qAct, actRows,
 } from './common';
@@ -54,21 +53,6 @@ const CHUNK_BYTES: usize = 32 << 10;
     a30 = i32x4.add(a30, i32x4.dot_i16x8_s(x0, w3));
     a31 = i32x4.add(a31, i32x4.dot_i16x8_s(x1, w3));
     px += 32; pw += 16;
-  }
-  if (gi(q, Q_MODE) == MODE_Q8) {
-    // int8 output: the layer's output-stage constants splatted once for the tile's 4 channels
-    const vz = i32x4.splat(gi(q, Q_ZY)), vlo = i32x4.splat(gi(q, Q_LO)), vhi = i32x4.splat(gi(q, Q_HI));
-    const hasAdd = gi(q, Q_ADD) != 0;
-    const ap = q + (<usize>Q_ADD_P << 2);
-    const delta = <usize>gi(q, Q_ADD_DELTA), S = gi(ap, 5);
-    const vza = i32x4.splat(gi(ap, 0)), vzb = i16x8.splat(<i16>gi(ap, 1)), vzy16 = i16x8.splat(<i16>gi(ap, 2));
-    const vA = i32x4.splat(gi(ap, 3)), vB = i32x4.splat(gi(ap, 4)), vr = i32x4.splat(hasAdd ? 1 << (S - 1) : 0);
-    const vlo8 = i8x16.splat(<i8>gi(ap, 6)), vhi8 = i8x16.splat(<i8>gi(ap, 7));
-    storeRow16Q8(a00, a01, a00, a01, c0, qp, N, vz, vlo, vhi, hasAdd, delta, vza, vzb, vA, vB, vr, S, vzy16, vlo8, vhi8, yrow + c0 * ldyB, nc);
-    if (nr > 1) storeRow16Q8(a10, a11, a10, a11, c0 + 1, qp, N, vz, vlo, vhi, hasAdd, delta, vza, vzb, vA, vB, vr, S, vzy16, vlo8, vhi8, yrow + (c0 + 1) * ldyB, nc);
-    if (nr > 2) storeRow16Q8(a20, a21, a20, a21, c0 + 2, qp, N, vz, vlo, vhi, hasAdd, delta, vza, vzb, vA, vB, vr, S, vzy16, vlo8, vhi8, yrow + (c0 + 2) * ldyB, nc);
-    if (nr > 3) storeRow16Q8(a30, a31, a30, a31, c0 + 3, qp, N, vz, vlo, vhi, hasAdd, delta, vza, vzb, vA, vB, vr, S, vzy16, vlo8, vhi8, yrow + (c0 + 3) * ldyB, nc);
-    return;
   }
   storeRow8(a00, a01, c0, q, qp, N, yrow + c0 * ldyB, nc, withAct);
   if (nr > 1) storeRow8(a10, a11, c0 + 1, q, qp, N, yrow + (c0 + 1) * ldyB, nc, withAct);

@@ -29,8 +29,7 @@
 // bytes 4l..4l+3 (int8 as stored, not minus zx).
 
 import {
-  E_ARG, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeRow16Q8, outBytes,
-  Q_MODE, MODE_Q8, Q_ZY, Q_LO, Q_HI, Q_ADD, Q_ADD_DELTA, Q_ADD_P,
+  E_ARG, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, outBytes,
   C, H, W, M, KH, KW, OH, OW, PT, PL, SH, SW, DH, DW, HP, WP, GROUPS,
 } from './common';
 
@@ -241,35 +240,6 @@ function im2colQuads(xg: usize, kofs: usize, K: usize, N: usize, n0: usize, np: 
     a20 = dot4(x0, w2, a20); a21 = dot4(x1, w2, a21);
     a30 = dot4(x0, w3, a30); a31 = dot4(x1, w3, a31);
     px += 32; pw += 16;
-  }
-  if (gi(q, Q_MODE) == MODE_Q8) {
-    // int8 output: the layer's output-stage constants splatted once for the tile's 4 channels (gemm.ts tile4x8)
-    const vz = i32x4.splat(gi(q, Q_ZY)), vlo = i32x4.splat(gi(q, Q_LO)), vhi = i32x4.splat(gi(q, Q_HI));
-    const hasAdd = gi(q, Q_ADD) != 0;
-    const ap = q + (<usize>Q_ADD_P << 2);
-    const delta = <usize>gi(q, Q_ADD_DELTA), S = gi(ap, 5);
-    const vza = i32x4.splat(gi(ap, 0)), vzb = i16x8.splat(<i16>gi(ap, 1)), vzy16 = i16x8.splat(<i16>gi(ap, 2));
-    const vA = i32x4.splat(gi(ap, 3)), vB = i32x4.splat(gi(ap, 4)), vr = i32x4.splat(hasAdd ? 1 << (S - 1) : 0);
-    const vlo8 = i8x16.splat(<i8>gi(ap, 6)), vhi8 = i8x16.splat(<i8>gi(ap, 7));
-    let z = i32x4.splat(zx * load<i32>(sw + (c0 << 2)));
-    let b0 = i32x4.sub(a00, i32x4.add(cs0, z)), b1 = i32x4.sub(a01, i32x4.add(cs1, z));
-    storeRow16Q8(b0, b1, b0, b1, c0, qp, N, vz, vlo, vhi, hasAdd, delta, vza, vzb, vA, vB, vr, S, vzy16, vlo8, vhi8, yrow + c0 * ldyB, nc);
-    if (nr > 1) {
-      z = i32x4.splat(zx * load<i32>(sw + ((c0 + 1) << 2)));
-      b0 = i32x4.sub(a10, i32x4.add(cs0, z)); b1 = i32x4.sub(a11, i32x4.add(cs1, z));
-      storeRow16Q8(b0, b1, b0, b1, c0 + 1, qp, N, vz, vlo, vhi, hasAdd, delta, vza, vzb, vA, vB, vr, S, vzy16, vlo8, vhi8, yrow + (c0 + 1) * ldyB, nc);
-    }
-    if (nr > 2) {
-      z = i32x4.splat(zx * load<i32>(sw + ((c0 + 2) << 2)));
-      b0 = i32x4.sub(a20, i32x4.add(cs0, z)); b1 = i32x4.sub(a21, i32x4.add(cs1, z));
-      storeRow16Q8(b0, b1, b0, b1, c0 + 2, qp, N, vz, vlo, vhi, hasAdd, delta, vza, vzb, vA, vB, vr, S, vzy16, vlo8, vhi8, yrow + (c0 + 2) * ldyB, nc);
-    }
-    if (nr > 3) {
-      z = i32x4.splat(zx * load<i32>(sw + ((c0 + 3) << 2)));
-      b0 = i32x4.sub(a30, i32x4.add(cs0, z)); b1 = i32x4.sub(a31, i32x4.add(cs1, z));
-      storeRow16Q8(b0, b1, b0, b1, c0 + 3, qp, N, vz, vlo, vhi, hasAdd, delta, vza, vzb, vA, vB, vr, S, vzy16, vlo8, vhi8, yrow + (c0 + 3) * ldyB, nc);
-    }
-    return;
   }
   let z = i32x4.splat(zx * load<i32>(sw + (c0 << 2)));
   storeRow8(i32x4.sub(a00, i32x4.add(cs0, z)), i32x4.sub(a01, i32x4.add(cs1, z)), c0, q, qp, N, yrow + c0 * ldyB, nc);
