@@ -102,6 +102,28 @@ function outputImage(w: SparrowWasm, mode: 'int8' | 'f32', py: number, ys: numbe
 
 let plain: WebAssembly.Module;
 let threaded: WebAssembly.Module;
+/**
+ * Runs a split conv once on a poisoned output (py8), checking the pool calls it made (`calls`)
+ * and each image's outputs (outputImage) against `wants`; what differs goes to `bad`.
+ */
+function runChecked(
+  w: SparrowWasm,
+  run: () => void,
+  o: { py: number; ys: number; mode: 'int8' | 'f32'; calls: number; wants: ArrayLike<number>[]; label: string },
+  bad: string[],
+): void {
+  const pool = w.pool!;
+  py8(w, o.py, o.wants.length * o.ys * (o.mode === 'f32' ? 4 : 1));
+  const before = pool.stats.calls;
+  run();
+  if (pool.stats.calls - before !== o.calls) bad.push(`${o.label}: ${pool.stats.calls - before} calls, want ${o.calls}`);
+  o.wants.forEach((want, i) => {
+    const got = outputImage(w, o.mode, o.py, o.ys, i);
+    const k = got.findIndex((v, j) => v !== want[j]);
+    if (k >= 0) bad.push(`${o.label} ${o.mode} image ${i}: [${k}] ${got[k]} vs ${want[k]}`);
+  });
+}
+
 /** Poisons an output buffer before a re-run (bytes 0x5a), so a call that writes nothing shows. */
 function py8(w: SparrowWasm, at: number, bytes: number): void {
   new Uint8Array(w.memory.buffer, at, bytes).fill(0x5a);
@@ -306,18 +328,8 @@ describe('threads: the Winograd kernel split by output tiles', () => {
               const want = qs8Conv2dRef(x.subarray(i * xs, (i + 1) * xs), [cs.C, cs.H, cs.W], wt, [cs.M, cs.C, 3, 3], attrs, out).data;
               return want instanceof Float32Array ? new Int32Array(want.buffer, want.byteOffset, want.length) : want;
             });
-            const once = (): void => {
-              py8(w, py, B * ys * eB);
-              const before = pool.stats.calls;
-              run(px);
-              if (pool.stats.calls - before !== calls)
-                bad.push(`${JSON.stringify(cs)} B=${B}: ${pool.stats.calls - before} calls, want ${calls}`);
-              for (let i = 0; i < B; i++) {
-                const got = outputImage(w, mode, py, ys, i);
-                const k = got.findIndex((v, j) => v !== wants[i]![j]);
-                if (k >= 0) bad.push(`${JSON.stringify(cs)} ${mode} B=${B} image ${i}: [${k}] ${got[k]} vs ${wants[i]![k]}`);
-              }
-            };
+            const once = (): void =>
+              runChecked(w, () => run(px), { py, ys, mode, calls, wants, label: `${JSON.stringify(cs)} B=${B}` }, bad);
             once();
             if (ci === WCASES.length - 1 && B === 1) untilHelperClaims(pool, once);
           } finally {
@@ -433,18 +445,8 @@ describe('threads: the arbitrary-pair sparse conv split by output pixels', () =>
                 ? qs8VaddRef(conv as Int8Array, other.subarray(i * ys, (i + 1) * ys), out.add)
                 : new Int32Array((conv as Float32Array).buffer, (conv as Float32Array).byteOffset, conv.length);
             });
-            const once = (): void => {
-              py8(w, py, B * ys * eB);
-              const before = pool.stats.calls;
-              run(px);
-              if (pool.stats.calls - before !== calls)
-                bad.push(`${JSON.stringify(cs)} B=${B}: ${pool.stats.calls - before} calls, want ${calls}`);
-              for (let i = 0; i < B; i++) {
-                const got = outputImage(w, mode, py, ys, i);
-                const k = got.findIndex((v, j) => v !== wants[i]![j]);
-                if (k >= 0) bad.push(`${JSON.stringify(cs)} ${mode} B=${B} image ${i}: [${k}] ${got[k]} vs ${wants[i]![k]}`);
-              }
-            };
+            const once = (): void =>
+              runChecked(w, () => run(px), { py, ys, mode, calls, wants, label: `${JSON.stringify(cs)} B=${B}` }, bad);
             once();
             if (ci === SCASES.length - 1 && B === 1) untilHelperClaims(pool, once);
           } finally {

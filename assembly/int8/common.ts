@@ -197,6 +197,14 @@ export function vaddParamsOk(p: usize): bool {
   if (nc & 1) { v128.store8_lane(dst, v, 0); }
 }
 
+/** The nc (1..8) bytes at sc in the low lanes (the fused Add's other tensor, read before any store: it may be the output itself). */
+@inline function otherBytes8(sc: usize, nc: usize): v128 {
+  if (nc >= 8) return v128.load64_zero(sc);
+  let w: u64 = 0;
+  for (let j: usize = 0; j < nc; j++) w |= <u64>load<u8>(sc + j) << (<u64>j << 3);
+  return i64x2.splat(<i64>w);
+}
+
 /**
  * The fused residual Add of quant block q (word 8) on the int8 outputs r0 (pixels 0..3), r1
  * (4..7) of one channel row, clamped, as int32 lanes; stores the first nc (1..8) sums at dst.
@@ -204,15 +212,7 @@ export function vaddParamsOk(p: usize): bool {
  */
 @inline function storeAdd8(r0: v128, r1: v128, q: usize, dst: usize, nc: usize): void {
   const p = q + (<usize>Q_ADD_P << 2);
-  const sc = dst + <usize>gi(q, Q_ADD_DELTA);
-  // the other tensor's nc bytes, read before any store (it may be the output itself)
-  let sb: v128;
-  if (nc >= 8) sb = v128.load64_zero(sc);
-  else {
-    let w: u64 = 0;
-    for (let j: usize = 0; j < nc; j++) w |= <u64>load<u8>(sc + j) << (<u64>j << 3);
-    sb = i64x2.splat(<i64>w);
-  }
+  const sb = otherBytes8(dst + <usize>gi(q, Q_ADD_DELTA), nc);
   // a = the outputs (int8 values already, so their i32 form is qs8_vadd's)
   const vza = i32x4.splat(gi(p, 0)), S = gi(p, 5);
   const db = i16x8.sub(i16x8.extend_low_i8x16_s(sb), i16x8.splat(<i16>gi(p, 1)));
@@ -222,58 +222,61 @@ export function vaddParamsOk(p: usize): bool {
 }
 
 // ---- SIMD output stage ---------------------------------------------------------------------
-/**
- * Two storeRowQ8 rows of one channel c (a0, a1: pixels 0..7 at dst; a2, a3: 8..15 at dst + 8
- * elements, stored when left > 8), the channel's constants loaded once from qp (N channels:
- * biases, multipliers, shifts); the layer's constants as storeRowQ8 takes them.
- */
-@inline export function storeRow16Q8(a0: v128, a1: v128, a2: v128, a3: v128, c: usize, qp: usize, N: usize,
-  vz: v128, vlo: v128, vhi: v128, add: bool, delta: usize, vza: v128, vzb: v128, vA: v128, vB: v128, vr: v128, S: i32,
-  vzy16: v128, vlo8: v128, vhi8: v128, dst: usize, left: usize): void {
-  const vb = v128.load32_splat(qp + (c << 2)), vm = v128.load32_splat(qp + ((N + c) << 2));
+
+// storeRow8's MODE_Q8 path with its constants splatted once instead of per 8 outputs: the
+// layer's by q8Layer (once per kernel call), the channel's by q8Channel (once per channel and
+// panel), kept in this instance's globals (each thread has its own instance) for storeRowQ8.
+let Q8Z = i32x4(0, 0, 0, 0), Q8LO = Q8Z, Q8HI = Q8Z;                         // z_y, clamps
+let Q8ADD = false, Q8DELTA: usize = 0, Q8S: i32 = 0;                         // the fused Add: on, other − y, shift
+let Q8ZA = Q8Z, Q8ZB = Q8Z, Q8ZY16 = Q8Z, Q8A = Q8Z, Q8B = Q8Z, Q8R = Q8Z, Q8LO8 = Q8Z, Q8HI8 = Q8Z;
+let Q8BIAS = Q8Z, Q8M = Q8Z, Q8MASK = Q8Z, Q8HALF = Q8Z, Q8LS: i32 = 0, Q8RS: i32 = 0; // the channel's
+
+/** The layer's output-stage constants of quant block q (MODE_Q8), for storeRowQ8. */
+@inline export function q8Layer(q: usize): void {
+  Q8Z = i32x4.splat(gi(q, Q_ZY)); Q8LO = i32x4.splat(gi(q, Q_LO)); Q8HI = i32x4.splat(gi(q, Q_HI));
+  Q8ADD = gi(q, Q_ADD) != 0;
+  const p = q + (<usize>Q_ADD_P << 2);
+  Q8DELTA = <usize>gi(q, Q_ADD_DELTA); Q8S = gi(p, 5);
+  Q8ZA = i32x4.splat(gi(p, 0)); Q8ZB = i16x8.splat(<i16>gi(p, 1)); Q8ZY16 = i16x8.splat(<i16>gi(p, 2));
+  Q8A = i32x4.splat(gi(p, 3)); Q8B = i32x4.splat(gi(p, 4)); Q8R = i32x4.splat(Q8ADD ? 1 << (Q8S - 1) : 0);
+  Q8LO8 = i8x16.splat(<i8>gi(p, 6)); Q8HI8 = i8x16.splat(<i8>gi(p, 7));
+}
+
+/** Channel c's constants (qp: N biases, multipliers, shifts), for storeRowQ8. */
+@inline export function q8Channel(qp: usize, N: usize, c: usize): void {
+  Q8BIAS = v128.load32_splat(qp + (c << 2)); Q8M = v128.load32_splat(qp + ((N + c) << 2));
   const sh = load<i32>(qp + ((2 * N + c) << 2));
-  const ls = sh < 0 ? -sh : 0, rs = sh > 0 ? sh : 0;
-  const mask = (1 << rs) - 1;
-  const vmask = i32x4.splat(mask), vhalf = i32x4.splat(mask >> 1);
-  storeRowQ8(a0, a1, vb, vm, ls, rs, vmask, vhalf, vz, vlo, vhi, add, delta, vza, vzb, vA, vB, vr, S, vzy16, vlo8, vhi8, dst, min<usize>(8, left));
-  if (left > 8)
-    storeRowQ8(a2, a3, vb, vm, ls, rs, vmask, vhalf, vz, vlo, vhi, add, delta, vza, vzb, vA, vB, vr, S, vzy16, vlo8, vhi8, dst + 8, left - 8);
+  Q8LS = sh < 0 ? -sh : 0; Q8RS = sh > 0 ? sh : 0;
+  const mask = (1 << Q8RS) - 1;
+  Q8MASK = i32x4.splat(mask); Q8HALF = i32x4.splat(mask >> 1);
 }
 
 /**
- * storeRow8's MODE_Q8 path (requantize, clamp, the fused Add when `add`) with every constant
- * splatted once by the caller instead of per 8 outputs: per layer vz, vlo, vhi (Q_ZY, Q_LO,
- * Q_HI) and the Add's (Q_ADD_DELTA and Q_ADD_P: vza, vzb, vzy16 as i16, vA, vB, vr = 2^(S−1),
- * S, vlo8, vhi8 as i8); per channel vb (bias), vm (multiplier), ls / rs (the shift's left and
- * right parts), vmask / vhalf (rdbpotV's). Same bits as storeRow8 (the same vector functions).
+ * storeRow8's MODE_Q8 path (requantize, clamp, the fused Add when on) on the constants of
+ * q8Layer and q8Channel; the same vector functions, so the same bits. Stores nc (1..8) at dst.
  */
-@inline export function storeRowQ8(a0: v128, a1: v128, vb: v128, vm: v128, ls: i32, rs: i32, vmask: v128, vhalf: v128,
-  vz: v128, vlo: v128, vhi: v128, add: bool, delta: usize, vza: v128, vzb: v128, vA: v128, vB: v128, vr: v128, S: i32,
-  vzy16: v128, vlo8: v128, vhi8: v128, dst: usize, nc: usize): void {
-  let x0 = i32x4.add(a0, vb), x1 = i32x4.add(a1, vb);
-  if (ls != 0) { x0 = i32x4.shl(x0, ls); x1 = i32x4.shl(x1, ls); }
-  let r0 = rdbpotV(srdhmV(x0, vm), rs, vmask, vhalf);
-  let r1 = rdbpotV(srdhmV(x1, vm), rs, vmask, vhalf);
-  r0 = i32x4.min_s(vhi, i32x4.max_s(vlo, i32x4.add(r0, vz)));
-  r1 = i32x4.min_s(vhi, i32x4.max_s(vlo, i32x4.add(r1, vz)));
-  if (add) {
-    // the other tensor's nc bytes, read before any store (it may be the output itself)
-    const sc = dst + delta;
-    let sb: v128;
-    if (nc >= 8) sb = v128.load64_zero(sc);
-    else {
-      let w: u64 = 0;
-      for (let j: usize = 0; j < nc; j++) w |= <u64>load<u8>(sc + j) << (<u64>j << 3);
-      sb = i64x2.splat(<i64>w);
-    }
-    const db = i16x8.sub(i16x8.extend_low_i8x16_s(sb), vzb);
-    storeBytes8(dst, vaddV8(i32x4.sub(r0, vza), i32x4.sub(r1, vza), db, vA, vB, vr, S, vzy16, vlo8, vhi8), nc);
+@inline export function storeRowQ8(a0: v128, a1: v128, dst: usize, nc: usize): void {
+  let x0 = i32x4.add(a0, Q8BIAS), x1 = i32x4.add(a1, Q8BIAS);
+  if (Q8LS != 0) { x0 = i32x4.shl(x0, Q8LS); x1 = i32x4.shl(x1, Q8LS); }
+  let r0 = rdbpotV(srdhmV(x0, Q8M), Q8RS, Q8MASK, Q8HALF);
+  let r1 = rdbpotV(srdhmV(x1, Q8M), Q8RS, Q8MASK, Q8HALF);
+  r0 = i32x4.min_s(Q8HI, i32x4.max_s(Q8LO, i32x4.add(r0, Q8Z)));
+  r1 = i32x4.min_s(Q8HI, i32x4.max_s(Q8LO, i32x4.add(r1, Q8Z)));
+  if (Q8ADD) {
+    const db = i16x8.sub(i16x8.extend_low_i8x16_s(otherBytes8(dst + Q8DELTA, nc)), Q8ZB);
+    storeBytes8(dst, vaddV8(i32x4.sub(r0, Q8ZA), i32x4.sub(r1, Q8ZA), db, Q8A, Q8B, Q8R, Q8S, Q8ZY16, Q8LO8, Q8HI8), nc);
     return;
   }
   const b16 = i16x8.narrow_i32x4_s(r0, r1);
   storeBytes8(dst, i8x16.narrow_i16x8_s(b16, b16), nc);
 }
 
+/** Channel c's 16 outputs (a0, a1: pixels 0..7 at dst; a2, a3: 8..15, stored when left > 8) through storeRowQ8. */
+@inline export function storeRow16Q8(a0: v128, a1: v128, a2: v128, a3: v128, c: usize, qp: usize, N: usize, dst: usize, left: usize): void {
+  q8Channel(qp, N, c);
+  storeRowQ8(a0, a1, dst, min<usize>(8, left));
+  if (left > 8) storeRowQ8(a2, a3, dst + 8, left - 8);
+}
 
 /** SRDHM of 4 lanes by the splatted non-negative multiplier vm: floor((x·m + 2^30) / 2^31). */
 @inline export function srdhmV(x: v128, vm: v128): v128 {

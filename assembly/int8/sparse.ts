@@ -17,8 +17,8 @@
 // Status: 0, or E_ARG (-5): inconsistent geometry / quant block / CSR.
 
 import {
-  E_ARG, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeRow16Q8, storeScalar, outBytes, planesBytes,
-  Q_MODE, MODE_Q8, Q_ZY, Q_LO, Q_HI, Q_ADD, Q_ADD_DELTA, Q_ADD_P,
+  E_ARG, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeRow16Q8, q8Layer, storeScalar, outBytes, planesBytes,
+  Q_MODE, MODE_Q8,
   padPlanes16, tapOffsets, im2colPanels16, load8s2, C, M, KH, KW, OH, OW, HP, RS, GROUPS, SH, SW,
 } from './common';
 import { widenRow } from './gemm';
@@ -164,13 +164,7 @@ export function qs8_spconv2d_16x1_part__wasmsimd(g: usize, q: usize, x: usize, s
   const eB = outBytes(q), ldyB = Mpix * eB, superB = K << 5;
   // int8 output (MODE_Q8): the output stage's layer constants splatted once (storeRow16Q8)
   const q8 = gi(q, Q_MODE) == MODE_Q8;
-  const vz = i32x4.splat(gi(q, Q_ZY)), vlo = i32x4.splat(gi(q, Q_LO)), vhi = i32x4.splat(gi(q, Q_HI));
-  const hasAdd = gi(q, Q_ADD) != 0;
-  const ap = q + (<usize>Q_ADD_P << 2);
-  const delta = <usize>gi(q, Q_ADD_DELTA), S = gi(ap, 5);
-  const vza = i32x4.splat(gi(ap, 0)), vzb = i16x8.splat(<i16>gi(ap, 1)), vzy16 = i16x8.splat(<i16>gi(ap, 2));
-  const vA = i32x4.splat(gi(ap, 3)), vB = i32x4.splat(gi(ap, 4)), vr = i32x4.splat(hasAdd ? 1 << (S - 1) : 0);
-  const vlo8 = i8x16.splat(<i8>gi(ap, 6)), vhi8 = i8x16.splat(<i8>gi(ap, 7));
+  if (q8) q8Layer(q);
   const planes = work, kofs = work + planesBytes(), xcol = kofs + align16(K << 2);
   const rowPtr = sp, nnz = <usize>load<u32>(sp + (M << 2));
   const col = sp + align16((M + 1) << 2), val = col + align16(nnz << 1); // val i16
@@ -213,7 +207,7 @@ export function qs8_spconv2d_16x1_part__wasmsimd(g: usize, q: usize, x: usize, s
             a3 = i32x4.add(a3, i32x4.dot_i16x8_s(i32x4.extend_high_i16x8_u(sa), wv));
           }
           const dst = y + c * ldyB + m * eB;
-          if (q8) storeRow16Q8(a0, a1, a2, a3, c, qp, M, vz, vlo, vhi, hasAdd, delta, vza, vzb, vA, vB, vr, S, vzy16, vlo8, vhi8, dst, left);
+          if (q8) storeRow16Q8(a0, a1, a2, a3, c, qp, M, dst, left);
           else {
             storeRow8(a0, a1, c, q, qp, M, dst, min<usize>(8, left));
             if (left > 8) storeRow8(a2, a3, c, q, qp, M, dst + (eB << 3), min<usize>(8, left - 8));
@@ -332,13 +326,7 @@ function spmmPairs16(c0: usize, Ng: usize, ent: usize, entries: usize, xp: usize
   const superB = kpairs << 6;
   // int8 output (MODE_Q8): the output stage's layer constants splatted once (storeRow16Q8)
   const q8 = gi(q, Q_MODE) == MODE_Q8;
-  const vz = i32x4.splat(gi(q, Q_ZY)), vlo = i32x4.splat(gi(q, Q_LO)), vhi = i32x4.splat(gi(q, Q_HI));
-  const hasAdd = gi(q, Q_ADD) != 0;
-  const ap = q + (<usize>Q_ADD_P << 2);
-  const delta = <usize>gi(q, Q_ADD_DELTA), S = gi(ap, 5);
-  const vza = i32x4.splat(gi(ap, 0)), vzb = i16x8.splat(<i16>gi(ap, 1)), vzy16 = i16x8.splat(<i16>gi(ap, 2));
-  const vA = i32x4.splat(gi(ap, 3)), vB = i32x4.splat(gi(ap, 4)), vr = i32x4.splat(hasAdd ? 1 << (S - 1) : 0);
-  const vlo8 = i8x16.splat(<i8>gi(ap, 6)), vhi8 = i8x16.splat(<i8>gi(ap, 7));
+  if (q8) q8Layer(q);
   for (let p: usize = 0; p < np; p += 2) {
     const xb = xp + (p >> 1) * superB;
     const m = m0 + (p << 3);
@@ -371,7 +359,7 @@ function spmmPairs16(c0: usize, Ng: usize, ent: usize, entries: usize, xp: usize
         a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load(x0, 48), wv));
       }
       const dst = y + c * ldyB + m * eB;
-      if (q8) storeRow16Q8(a0, a1, a2, a3, c, qp, M, vz, vlo, vhi, hasAdd, delta, vza, vzb, vA, vB, vr, S, vzy16, vlo8, vhi8, dst, left);
+      if (q8) storeRow16Q8(a0, a1, a2, a3, c, qp, M, dst, left);
       else {
         storeRow8(a0, a1, c, q, qp, M, dst, min<usize>(8, left));
         if (left > 8) storeRow8(a2, a3, c, q, qp, M, dst + (eB << 3), min<usize>(8, left - 8));

@@ -30,8 +30,8 @@
 // bad quant block (nothing written).
 
 import {
-  E_ARG, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeRowQ8, outBytes, planesBytes, padPlanes16,
-  Q_MODE, MODE_Q8, Q_ZY, Q_LO, Q_HI, Q_ADD, Q_ADD_DELTA, Q_ADD_P,
+  E_ARG, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeRowQ8, q8Layer, q8Channel, outBytes, planesBytes, padPlanes16,
+  Q_MODE, MODE_Q8,
   G_KH, G_KW, G_SH, G_SW, G_DH, G_DW, G_GROUPS, G_C,
   C, M, OH, OW, HP, RS,
 } from './common';
@@ -427,17 +427,11 @@ export function qs8_wino2x2_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp:
   // the transformed tiles directly; else the int32 Y rows are collected first (acc)
   const fused = (TW & 3) == 0;
   const eB = outBytes(q);
-  // fused int8 output (MODE_Q8): the output stage's constants splatted once (storeRowQ8), the
-  // per-channel ones once per channel and panel; each half panel's Y rows go through the
+  // fused int8 output (MODE_Q8): the output stage's constants splatted once (q8Layer), the
+  // channel's once per channel and panel (q8Channel); each half panel's Y rows go through the
   // (now free) input-transform scratch at OFF_D
   const q8 = fused && gi(q, Q_MODE) == MODE_Q8;
-  const vz = i32x4.splat(gi(q, Q_ZY)), vlo = i32x4.splat(gi(q, Q_LO)), vhi = i32x4.splat(gi(q, Q_HI));
-  const hasAdd = gi(q, Q_ADD) != 0;
-  const ap = q + (<usize>Q_ADD_P << 2);
-  const delta = <usize>gi(q, Q_ADD_DELTA), S = gi(ap, 5);
-  const vza = i32x4.splat(gi(ap, 0)), vzb = i16x8.splat(<i16>gi(ap, 1)), vzy16 = i16x8.splat(<i16>gi(ap, 2));
-  const vA = i32x4.splat(gi(ap, 3)), vB = i32x4.splat(gi(ap, 4)), vr = i32x4.splat(hasAdd ? 1 << (S - 1) : 0);
-  const vlo8 = i8x16.splat(<i8>gi(ap, 6)), vhi8 = i8x16.splat(<i8>gi(ap, 7));
+  if (q8) q8Layer(q);
   const ys = work + OFF_D;
   for (let pn: usize = <usize>n0; pn < <usize>n1; pn++) {
     const t0 = pn << 3;
@@ -449,12 +443,7 @@ export function qs8_wino2x2_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp:
       for (let r: usize = 0; r < nr; r++) {
         const c = c0 + r;
         if (q8) {
-          const vb = v128.load32_splat(qp + (c << 2));
-          const sh = load<i32>(qp + ((2 * M + c) << 2));
-          const vm = v128.load32_splat(qp + ((M + c) << 2));
-          const ls = sh < 0 ? -sh : 0, rs = sh > 0 ? sh : 0;
-          const mask = (1 << rs) - 1;
-          const vmask = i32x4.splat(mask), vhalf = i32x4.splat(mask >> 1);
+          q8Channel(qp, M, c);
           for (let h: usize = 0; h < 2; h++) {
             const t = t0 + (h << 2);
             if (t >= T) break;
@@ -462,11 +451,8 @@ export function qs8_wino2x2_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp:
             const dst = y + (c * OH + oy) * OW + ox;
             const nc = min<usize>(8, OW - ox);
             outputTransform4(mb + (r << 5) + (h << 4), false, ys, ys + 32, c, q, qp, 0, 0, 0, false);
-            storeRowQ8(v128.load(ys), v128.load(ys, 16), vb, vm, ls, rs, vmask, vhalf, vz, vlo, vhi,
-              hasAdd, delta, vza, vzb, vA, vB, vr, S, vzy16, vlo8, vhi8, dst, nc);
-            if (oy + 1 < OH)
-              storeRowQ8(v128.load(ys, 32), v128.load(ys, 48), vb, vm, ls, rs, vmask, vhalf, vz, vlo, vhi,
-                hasAdd, delta, vza, vzb, vA, vB, vr, S, vzy16, vlo8, vhi8, dst + OW, nc);
+            storeRowQ8(v128.load(ys), v128.load(ys, 16), dst, nc);
+            if (oy + 1 < OH) storeRowQ8(v128.load(ys, 32), v128.load(ys, 48), dst + OW, nc);
           }
         } else if (fused) {
           // each half panel (4 tiles) lies in one tile row: 8 outputs of 2 output rows
