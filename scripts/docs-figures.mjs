@@ -11,6 +11,8 @@
 //                cold decode + pack of ResNet-32 (`sparrow bench --cold --samples 10`: fresh processes)
 //   codec        README: `npm run bench:codec` (coded size vs Shannon bound vs gzip/brotli, decode speed)
 //   bundle       README + docs/development.md: scripts/bundle-size.mjs --write (wrangler dry-run sizes)
+//   import       README: scripts/import-time.mjs (fresh Node processes: importing the package entry,
+//                bundled dist/pkg against the unbundled dist/, then loading and running ResNet-20)
 //   compression  docs/compression.md: `npm run eval:compression -- --write` (long: tens of minutes)
 //   demo         docs/demo.png: `npm start` (scripts/start.js: wrangler dev) on a free port, the demo
 //                page in headless Chromium (playwright-core, /usr/bin/chromium), a ResNet-20 sample
@@ -34,7 +36,7 @@ const CLI = join(ROOT, 'bin', 'sparrow.js');
 const RESNET = join(ROOT, 'examples/models/resnet20-cifar10.onnx');
 const CIFAR_CALIB = 'npy:examples/calib/cifar10-test-0-63.npy';
 const NORM = ['--mean', '0.485,0.456,0.406', '--std', '0.229,0.224,0.225'];
-const PARTS = ['engines', 'native', 'codec', 'bundle', 'compression', 'demo'];
+const PARTS = ['engines', 'native', 'codec', 'bundle', 'import', 'compression', 'demo'];
 const DOCS = ['README.md', 'docs/development.md', 'docs/compression.md'];
 
 const argv = process.argv.slice(2);
@@ -222,6 +224,28 @@ function bundle() {
   run(process.execPath, [join(ROOT, 'scripts/bundle-size.mjs'), '--write'], 'bundle-size');
 }
 
+function importTime() {
+  const model = 'test/fixtures/int8/resnet20.static.sparrow';
+  const args = ['--samples', '15', '--model', model, '--json'];
+  log(`import: node scripts/import-time.mjs ${args.join(' ')} ...`);
+  const r = JSON.parse(run(process.execPath, [join(ROOT, 'scripts/import-time.mjs'), ...args], 'import-time'));
+  const b = r.medians.bundled,
+    u = r.medians.unbundled;
+  const row = (name, m) => [name, fmt(m.import_ms, 1), fmt(m.load_ms, 1), fmt(m.first_ms, 1), fmt(m.total_ms, 1)];
+  const table = mdTable(
+    ['package entry', 'import ms', 'load ms', 'first inference ms', 'total ms'],
+    [row('`dist/pkg/index.js` (bundled: what `sparrow-edge` resolves to)', b), row('`dist/index.js` (tsc output, unbundled)', u)],
+  );
+  writeBlock(
+    'README.md',
+    'import',
+    `\`node scripts/import-time.mjs --samples 15 --model ${model} --json\` (fresh Node ${r.node} processes, the two entries ` +
+      `alternating, medians; load: \`Session.fromSparrow\` of ResNet-20, 50 % sparse, static int8), ${today()}, ` +
+      `\`npm run docs:figures -- --only import\`:\n\n${table}\n\nImport ${fmt(u.import_ms / b.import_ms)}x faster bundled; ` +
+      `import to first answer ${fmt(u.total_ms / b.total_ms)}x.`,
+  );
+}
+
 function compression() {
   log('compression: npm run eval:compression -- --write (long) ...');
   run(process.execPath, [join(ROOT, 'dist/bench/compression.js'), '--write'], 'eval:compression');
@@ -297,7 +321,7 @@ async function main() {
   const withParts = opt('--with')?.split(',') ?? [];
   for (const p of [...(only ?? []), ...skip, ...withParts]) if (!PARTS.includes(p)) die(`unknown part '${p}' (${PARTS.join(', ')})`);
   const parts = (only ?? PARTS.filter((p) => p !== 'compression' || withParts.includes(p))).filter((p) => !skip.includes(p));
-  const fns = { engines, native, codec, bundle, compression, demo };
+  const fns = { engines, native, codec, bundle, import: importTime, compression, demo };
   for (const p of parts) await fns[p]();
   for (const f of DOCS) {
     const problems = checkFigureBlocks(readFileSync(join(ROOT, f), 'utf8'));

@@ -92,5 +92,10 @@ export { importOnnx } from './onnx/import.js';
 import { importOnnx } from './onnx/import.js';
 import { registerOnnxImporter } from './runtime/onnx_import.js';
 registerOnnxImporter(importOnnx);
+// the same for the Node adapter's compiled module (src/runtime/node_wasm.ts): the bundled package
+// (dist/pkg) then loads no file of dist/ beside its own chunks
+import { compileNodeModule } from './wasm/node.js';
+import { registerNodeWasm } from './runtime/node_wasm.js';
+registerNodeWasm(() => compileNodeModule());
 export type { Tensor, TensorDType, ValueInfo } from './ops/types.js';
 import './ops/ref/index.js';

@@ -100,6 +100,10 @@ describe('npm pack', () => {
       'dist/browser/index.d.ts',
       'dist/worker/index.js',
       'dist/worker/index.d.ts',
+      // the bundled entries package.json "exports" point at (scripts/bundle.mjs)
+      'dist/pkg/index.js',
+      'dist/pkg/browser.js',
+      'dist/pkg/worker.js',
     ])
       expect(packed, f).toContain(f);
     expect(packed.filter((f) => /^(src|test|examples|assembly|scripts|demo|public)\//.test(f))).toEqual([]);

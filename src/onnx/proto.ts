@@ -11,11 +11,14 @@ export type { onnx };
 export { int64ToBigInt, int64ToNumber, getAttribute, getIntAttribute } from './fields.js';
 
 // onnx-proto is CommonJS (`module.exports = { onnx }`): Node's ESM loader only exposes it
-// as the default export, so the runtime namespace comes from there.
-const runtime: typeof onnx = onnxProto.onnx;
+// as the default export, so the runtime namespace comes from there. It is read on first use,
+// not when this module is imported: the bundled package (scripts/bundle.mjs) loads onnx-proto
+// and protobufjs only once a model is decoded or encoded.
+let runtime: typeof onnx | undefined;
+const rt = (): typeof onnx => (runtime ??= onnxProto.onnx);
 
-/** The onnx-proto runtime namespace (message classes such as `onnxRuntime.TensorProto`). */
-export const onnxRuntime = runtime;
+/** The onnx-proto runtime namespace (message classes such as `onnxRuntime.TensorProto`), resolved on first use. */
+export const onnxRuntime: typeof onnx = new Proxy({} as typeof onnx, { get: (_t, k) => Reflect.get(rt(), k) as unknown });
 
 /**
  * Decodes an ONNX model. Any failure (malformed protobuf, truncated bytes, missing graph
@@ -30,7 +33,7 @@ export function decodeModel(bytes: Uint8Array): onnx.ModelProto {
   }
   let model: onnx.ModelProto;
   try {
-    model = runtime.ModelProto.decode(bytes);
+    model = rt().ModelProto.decode(bytes);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     throw new SparrowError('invalid_model', `not a readable ONNX model (protobuf decode failed: ${why})`);

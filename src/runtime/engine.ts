@@ -19,6 +19,7 @@ import { SparrowWasm } from '../wasm/gateway.js';
 import { checkFeeds, profilePlan, runPlan, runPlanIo, type IoRunOptions, type IoRunResult } from './plan_runner.js';
 import { PlanCache, type PlanCacheLimits } from './plan_cache.js';
 import { referencePlan, type CompiledPlan } from './plan_builder.js';
+import { nodeWasmModule } from './node_wasm.js';
 
 /** A node an engine runs with its TS reference kernel, and why. */
 export interface FallbackOp {
@@ -111,11 +112,7 @@ export abstract class WasmEngine {
     if (this.#wasm) return this.#wasm;
     this.#init ??= (async () => {
       let module = this.opts.wasmModule;
-      if (!module) {
-        const spec = '../wasm/node.js'; // a variable: bundlers for browsers and Workers leave it out
-        const node = (await import(/* @vite-ignore */ spec)) as typeof import('../wasm/node.js');
-        module = await node.compileNodeModule();
-      }
+      module ??= await nodeWasmModule();
       const w = this.opts.instantiate ? await this.opts.instantiate(module) : await SparrowWasm.instantiate(module);
       if (this.opts.maxMemoryBytes !== undefined) w.maxBytes = this.opts.maxMemoryBytes;
       this.#wasm = w;

@@ -14,6 +14,7 @@ import type { Tensor, ValueInfo } from '../ops/types.js';
 import { cloneGraph, opCounts, type Graph } from '../ir/graph.js';
 import { optimize, type OptimizeOptions, type OptimizeReport } from '../ir/passes.js';
 import { onnxImporter } from './onnx_import.js';
+import { nodeWasmModule } from './node_wasm.js';
 import { runReference } from './reference.js';
 import { F32Engine } from './engine_f32.js';
 import type { EngineMemoryLimits, EngineMemoryStats, FallbackOp } from './engine.js';
@@ -361,10 +362,7 @@ function unchanged(graph: Graph): OptimizeReport {
  * of a model; undefined where the Node adapter is not available (the engine reports that itself).
  */
 function nodeModule(): Promise<WebAssembly.Module | undefined> {
-  const spec = '../wasm/node.js';
-  return (import(/* @vite-ignore */ spec) as Promise<typeof import('../wasm/node.js')>)
-    .then((n) => n.compileNodeModule())
-    .catch(() => undefined);
+  return nodeWasmModule().catch(() => undefined);
 }
 
 function metadataOf(name: string, i: ValueInfo): ValueMetadata {
