@@ -231,6 +231,10 @@ function importTime() {
   const r = JSON.parse(run(process.execPath, [join(ROOT, 'scripts/import-time.mjs'), ...args], 'import-time'));
   const b = r.medians.bundled,
     u = r.medians.unbundled;
+  log('import: node scripts/import-time.mjs --samples 15 --cli --json ...');
+  const c = JSON.parse(
+    run(process.execPath, [join(ROOT, 'scripts/import-time.mjs'), '--samples', '15', '--cli', '--json'], 'import-time --cli'),
+  );
   const row = (name, m) => [name, fmt(m.import_ms, 1), fmt(m.load_ms, 1), fmt(m.first_ms, 1), fmt(m.total_ms, 1)];
   const table = mdTable(
     ['package entry', 'import ms', 'load ms', 'first inference ms', 'total ms'],
@@ -242,7 +246,9 @@ function importTime() {
     `\`node scripts/import-time.mjs --samples 15 --model ${model} --json\` (fresh Node ${r.node} processes, the two entries ` +
       `alternating, medians; load: \`Session.fromSparrow\` of ResNet-20, 50 % sparse, static int8), ${today()}, ` +
       `\`npm run docs:figures -- --only import\`:\n\n${table}\n\nImport ${fmt(u.import_ms / b.import_ms)}x faster bundled; ` +
-      `import to first answer ${fmt(u.total_ms / b.total_ms)}x.`,
+      `import to first answer ${fmt(u.total_ms / b.total_ms)}x. The CLI (\`node scripts/import-time.mjs --samples 15 --cli\`: ` +
+      `the module imported and run as \`sparrow --version\`, same processes' medians): ${fmt(c.medians.bundled.version_ms, 1)} ms ` +
+      `from dist/pkg/cli.js (what bin/sparrow.js runs) against ${fmt(c.medians.unbundled.version_ms, 1)} ms from dist/cli/main.js.`,
   );
 }
 

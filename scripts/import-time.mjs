@@ -5,7 +5,9 @@
 // loads the .sparrow model with Session.fromSparrow (its default engine) and runs it once on a
 // seeded input of its first input's shape (batch 1). The two entries alternate (A B, B A, ...);
 // the medians are printed, and `--json` prints one JSON document instead. Needs `npm run build`.
-//   node scripts/import-time.mjs [--samples 15] [--model f.sparrow] [--json]
+// --cli: the CLI instead (dist/pkg/cli.js, what bin/sparrow.js runs, against dist/cli/main.js),
+// each imported and run as `sparrow --version`.
+//   node scripts/import-time.mjs [--samples 15] [--model f.sparrow | --cli] [--json]
 // e.g. node scripts/import-time.mjs --model .bench-cache/resnet32-s70-static.sparrow
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,12 +16,25 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ENTRIES = { bundled: join(ROOT, 'dist', 'pkg', 'index.js'), unbundled: join(ROOT, 'dist', 'index.js') };
+/** --cli: the CLI module bin/sparrow.js runs (bundled) against dist/cli/main.js, each imported and run as `sparrow --version` */
+export const CLI_ENTRIES = { bundled: join(ROOT, 'dist', 'pkg', 'cli.js'), unbundled: join(ROOT, 'dist', 'cli', 'main.js') };
 
 async function sample(entry, model) {
   const t0 = performance.now();
   const pkg = await import(pathToFileURL(entry).href);
   const t1 = performance.now();
   const out = { import_ms: t1 - t0 };
+  if (model === '--cli') {
+    // `sparrow --version` (its output goes to stderr here, the JSON line to stdout)
+    const log = console.log;
+    console.log = (...a) => process.stderr.write(a.join(' ') + '\n');
+    const code = await pkg.main(['--version']);
+    console.log = log;
+    if (code !== 0) throw new Error(`sparrow --version exited ${code}`);
+    out.version_ms = performance.now() - t0;
+    process.stdout.write(JSON.stringify(out) + '\n');
+    return;
+  }
   if (model) {
     const { readFileSync } = await import('node:fs');
     const s = await pkg.Session.fromSparrow(new Uint8Array(readFileSync(model)));
@@ -55,15 +70,21 @@ if (process.argv[2] === '--sample') {
   };
   const samples = Number(opt('--samples') ?? 15);
   const model = opt('--model');
+  const cli = args.includes('--cli');
+  const entries = cli ? CLI_ENTRIES : ENTRIES;
   if (!(samples >= 1)) {
-    console.error('usage: node scripts/import-time.mjs [--samples 15] [--model f.sparrow] [--json]');
+    console.error('usage: node scripts/import-time.mjs [--samples 15] [--model f.sparrow | --cli] [--json]');
     process.exit(2);
   }
-  for (const f of Object.values(ENTRIES)) if (!existsSync(f)) throw new Error(`${f} missing: run \`npm run build\``);
+  if (cli && model) {
+    console.error('--cli and --model do not go together');
+    process.exit(2);
+  }
+  for (const f of Object.values(entries)) if (!existsSync(f)) throw new Error(`${f} missing: run \`npm run build\``);
   const raw = { bundled: [], unbundled: [] };
   for (let i = 0; i < samples; i++)
     for (const k of i % 2 ? ['unbundled', 'bundled'] : ['bundled', 'unbundled']) {
-      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--sample', ENTRIES[k], model ?? ''], {
+      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--sample', entries[k], cli ? '--cli' : (model ?? '')], {
         encoding: 'utf8',
       });
       if (r.status !== 0) throw new Error(`sample failed: ${r.stderr}`);
@@ -77,9 +98,11 @@ if (process.argv[2] === '--sample') {
     ]),
   );
   if (args.includes('--json')) {
-    console.log(JSON.stringify({ samples, model: model ?? null, node: process.version, medians: med, raw }, null, 1));
+    console.log(JSON.stringify({ samples, model: model ?? null, cli, node: process.version, medians: med, raw }, null, 1));
   } else {
-    console.log(`fresh Node processes, ${samples} per entry, alternating; medians (ms)${model ? `; model ${model}` : ''}`);
+    console.log(
+      `fresh Node processes, ${samples} per entry, alternating; medians (ms)${model ? `; model ${model}` : ''}${cli ? '; the CLI: sparrow --version' : ''}`,
+    );
     for (const [k, m] of Object.entries(med)) console.log(`${k.padEnd(10)} ${keys.map((f) => `${f} ${m[f].toFixed(1)}`).join('  ')}`);
     console.log(`import: unbundled / bundled = ${(med.unbundled.import_ms / med.bundled.import_ms).toFixed(2)}x`);
   }

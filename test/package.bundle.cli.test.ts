@@ -1,9 +1,11 @@
-// The bundled package (scripts/bundle.mjs: dist/pkg, where package.json "exports" point), each
-// check in a fresh Node process, against the unbundled tsc output (dist/) as the oracle:
+// The bundled package (scripts/bundle.mjs: dist/pkg, where package.json "exports" and
+// bin/sparrow.js point), each check in a fresh Node process, against the unbundled tsc output
+// (dist/) as the oracle:
 //   - importing the `.` entry loads dist/pkg files and npm packages only: no module of the
 //     unbundled dist/ (the runtime's non-literal imports, the Node adapter and the ONNX importer,
 //     are registered by the entry: src/runtime/node_wasm.ts, src/runtime/onnx_import.ts);
 //   - onnx-proto is not loaded by the import, only by the first ONNX decode (LAZY_CJS);
+//   - the CLI runs from dist/pkg/cli.js, again without a module of the unbundled dist/;
 //   - an ONNX model (sparrow-f32) and a .sparrow (sparrow-int8) give the bits dist/ gives;
 //   - `.`, `/browser` and `/worker` share one copy of every class (SparrowError);
 //   - int64 values past 2^53 (INT64_MAX, the usual Slice end) come through exactly, as in
@@ -17,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildModelProto } from '../src/onnx/build.js';
 import { onnxRuntime } from '../src/onnx/proto.js';
+import { parseNpy, writeNpy } from '../src/io/npy.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PKG = join(ROOT, 'dist', 'pkg');
@@ -95,6 +98,58 @@ describe('the bundled package (dist/pkg)', () => {
     expect((bundled.out['resnet'] as number[]).length).toBe(20);
     expect(bundled.out['mnist']).toEqual(plain.out['mnist']);
     expect(bundled.out['resnet']).toEqual(plain.out['resnet']);
+  }, 120_000);
+
+  it('bin/sparrow.js runs the bundled CLI (dist/pkg/cli.js): no module of the unbundled dist/, outputs = dist/cli/main.js', () => {
+    const x = join(tmp, 'x.npy');
+    writeFileSync(
+      x,
+      writeNpy(
+        Float32Array.from({ length: 784 }, (_, i) => ((i * 37) % 101) / 100),
+        [1, 1, 28, 28],
+      ),
+    );
+    const dist = pathToFileURL(join(ROOT, 'dist')).href + '/';
+    const outs: number[][] = [];
+    // sparrow run of an ONNX model (the importer, the op registry) and of a .sparrow (sparrow-int8: the Node adapter)
+    for (const [model, input, engine] of [
+      [MNIST, `Input3=${x}`, 'sparrow-f32'],
+      [MNIST, `Input3=${x}`, 'sparrow-int8'],
+    ] as const) {
+      for (const cli of [join(ROOT, 'bin', 'sparrow.js'), join(ROOT, 'dist', 'cli', 'main.js')]) {
+        const out = join(tmp, `run-${outs.length}`);
+        const args = ['run', model, '--input', input, '--engine', engine, '--out', out, '--json'];
+        const r = cli.endsWith('main.js') // the unbundled CLI module, run as bin/sparrow.js would run it
+          ? spawnSync(
+              process.execPath,
+              [
+                '--input-type=module',
+                '-e',
+                `const { main } = await import(${url(cli)}); process.exitCode = await main(${JSON.stringify(args)});`,
+              ],
+              { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 },
+            )
+          : spawnSync(process.execPath, ['--import', pathToFileURL(join(tmp, 'register.mjs')).href, cli, ...args], {
+              encoding: 'utf8',
+              timeout: 60_000,
+              maxBuffer: 64 << 20,
+            });
+        expect(r.status, r.stderr).toBe(0);
+        if (!cli.endsWith('main.js')) {
+          const loaded = r.stderr
+            .split('\n')
+            .filter((l) => l.startsWith('LOAD '))
+            .map((l) => l.slice(5));
+          expect(loaded).toContain(pathToFileURL(join(PKG, 'cli.js')).href);
+          expect(loaded.filter((u) => u.startsWith(dist) && !u.startsWith(pathToFileURL(PKG).href + '/'))).toEqual([]);
+        }
+        const o = (JSON.parse(r.stdout) as { outputs: Record<string, { file: string }> }).outputs['Plus214_Output_0']!;
+        outs.push(Array.from(new Uint32Array((parseNpy(readFileSync(o.file)).data as Float32Array).buffer)));
+      }
+    }
+    expect(outs[0]!.length).toBe(10);
+    expect(outs[0]).toEqual(outs[1]);
+    expect(outs[2]).toEqual(outs[3]);
   }, 120_000);
 
   it('the three entries share one copy of each class', () => {

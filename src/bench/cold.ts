@@ -94,7 +94,8 @@ export function runColdBench(o: ColdOptions): ColdReport {
   for (const f of nodeOptions)
     if (!/^--[a-z0-9][a-z0-9-]*(=\S+)?$/.test(f))
       throw new SparrowError('invalid_argument', `--node-option '${f}' is not a Node.js option (--name or --name=value)`);
-  const script = fileURLToPath(import.meta.url);
+  // this module as a script: dist/bench/cold.js, also from the bundled CLI (dist/pkg, at the same depth)
+  const script = fileURLToPath(new URL('../bench/cold.js', import.meta.url));
   const raw: ColdSample[] = [];
   for (let i = 0; i < samples; i++) {
     for (const engine of o.engines) {

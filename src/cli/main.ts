@@ -58,8 +58,17 @@ import type { Tensor, ValueInfo } from '../ops/types.js';
 import { castTensor } from '../ops/ref/cast.js';
 import cliProgress from 'cli-progress';
 import '../ops/ref/index.js';
-import { loadWasmNode } from '../wasm/node.js';
+import { compileNodeModule, loadWasmNode } from '../wasm/node.js';
+import { registerOnnxImporter } from '../runtime/onnx_import.js';
+import { registerNodeWasm } from '../runtime/node_wasm.js';
 import { VERSION } from '../util/version.js';
+
+// The ONNX importer and the Node adapter, handed to the runtime as the package entry does
+// (src/runtime/onnx_import.ts, src/runtime/node_wasm.ts): from the bundled CLI (dist/pkg/cli.js,
+// scripts/bundle.mjs) the runtime's fallback imports would load second copies of them from dist/,
+// with an op registry of their own that no op was registered in.
+registerOnnxImporter(importOnnx);
+registerNodeWasm(() => compileNodeModule());
 
 export { VERSION };
 
