@@ -6,8 +6,10 @@
 // inlines dynamic imports of local files when it does not split chunks. So the importer comes
 // from one of two places:
 //  - the package entry (src/index.ts) exports importOnnx anyway and registers it here, so a
-//    bundle of that entry (a user's own Worker or page) needs no module at run time;
-//  - otherwise (the CLI, tests, anything importing session.ts directly in Node) it is loaded on
+//    bundle of that entry (dist/pkg, or a user's own) needs no module at run time; the CLI
+//    (src/cli/main.ts) does the same, so its bundle does not load a second importer, with an
+//    op registry of its own, from dist/;
+//  - otherwise (tests, scripts, anything importing session.ts directly in Node) it is loaded on
 //    first use through a specifier that is not a literal, which bundlers leave alone and
 //    Node (dist/) and vitest resolve relative to this file.
 import { SparrowError } from '../errors.js';
@@ -17,7 +19,7 @@ export type OnnxImporter = typeof import('../onnx/import.js').importOnnx;
 let registered: OnnxImporter | undefined;
 let loading: Promise<OnnxImporter> | undefined;
 
-/** Hands the importer over to Session.fromOnnx (called by the package entry, src/index.ts). */
+/** Hands the importer over to Session.fromOnnx (called by the package entry and the CLI). */
 export function registerOnnxImporter(importer: OnnxImporter): void {
   registered = importer;
 }
