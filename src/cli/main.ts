@@ -359,6 +359,8 @@ export function formatCompressSummary(
   o: {
     prune: string;
     sparsity: number;
+    /** --scope (default layer) */
+    scope?: string;
     weightBits: number;
     targetBytes?: number;
     bytes: number;
@@ -393,7 +395,9 @@ export function formatCompressSummary(
       ? `${o.prune} pruning to a size target of ${o.targetBytes} bytes (${o.bytes} written): per-layer steps allocated by sensitivity`
       : o.prune === 'none' || o.sparsity === 0
         ? 'not pruned'
-        : `${o.prune} pruning, sparsity ${o.sparsity} per layer`;
+        : o.scope === 'global'
+          ? `${o.prune} pruning, sparsity ${o.sparsity} over all layers (--scope global${o.prune === 'channels' ? ': of the multiply-adds' : ''})`
+          : `${o.prune} pruning, sparsity ${o.sparsity} per layer`;
   const shared = o.weightBits < 8 ? `, at most ${2 ** o.weightBits} levels (${o.weightBits} bits) per tensor` : '';
   const act =
     o.activations === 'static'
@@ -821,6 +825,7 @@ function buildProgram(out: (s: string) => void): Command {
               formatCompressSummary(result.layers, {
                 prune: base.prune,
                 sparsity: base.sparsity,
+                ...(base.scope !== undefined ? { scope: base.scope } : {}),
                 weightBits: base.weightBits,
                 ...(base.targetBytes !== undefined ? { targetBytes: base.targetBytes } : {}),
                 bytes: stored.length,
