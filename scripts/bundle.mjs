@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// `npm run build:ts` (after tsc): the package's entries bundled into dist/pkg/, which package.json
-// "exports" (and bin/sparrow.js) point at. tsc writes ~140 modules to dist/; Node loads each as a separate file, and
-// a fresh process spent ~200 ms importing the package entry (more than loading a model and
-// running it). esbuild bundles the entries together with code splitting: `.` (dist/index.js),
-// `./browser`, `./worker` and the CLI become dist/pkg/{index,browser,worker,cli}.js plus shared
-// chunks, so every module (and every class: isSparrowError is an instanceof check) exists once
-// however many of the entries a program imports. Measured: docs/development.md "Import time" (scripts/import-time.mjs).
+// `npm run build:ts` (after tsc): the package's entries bundled into dist/pkg/, which
+// package.json "exports" (and bin/sparrow.js) point at. tsc writes ~140 modules to dist/; Node
+// loads each as a separate file, and a fresh process spent ~200 ms importing the package entry
+// (more than loading a model and running it). esbuild bundles the entries together with code
+// splitting: `.` (dist/index.js), `./browser`, `./worker` and the CLI become
+// dist/pkg/{index,browser,worker,cli}.js plus shared chunks, so every module (and every class:
+// isSparrowError is an instanceof check) exists once however many of the entries a program
+// imports. Measured with scripts/import-time.mjs: docs/development.md, "The package bundle".
 //
 // What stays outside the bundle:
 //  - npm packages (the dependencies are installed beside the package as before, and Node loads
@@ -16,9 +17,10 @@
 //    the browser and Worker entries never reach onnx-proto (src/runtime/onnx_import.ts);
 //  - the .wasm imports of the Worker entry (wrangler turns them into compiled modules);
 //  - the modules the runtime reaches through a non-literal specifier (src/runtime/node_wasm.ts,
-//    src/runtime/onnx_import.ts): the package entry registers both, so dist/pkg loads no other
-//    file of dist/ (test/package.bundle.cli.test.ts). dist/pkg/ sits at the same depth as the other
-//    dist/ directories, so the relative URLs the modules build (../../build/sparrow.wasm) still hold.
+//    src/runtime/onnx_import.ts): the package entry and the CLI register both, so dist/pkg loads
+//    no other file of dist/ (test/package.bundle.cli.test.ts). dist/pkg/ sits at the depth of the
+//    other dist/ directories, so the relative URLs the modules build (../../build/sparrow.wasm)
+//    still hold.
 // The CLI is a fourth entry (dist/pkg/cli.js, which bin/sparrow.js runs): `sparrow --version`
 // took ~0.55 s unbundled. `sparrow bench --cold` still spawns the unbundled dist/bench/cold.js
 // for its samples (src/bench/cold.ts), and `npm run bench:*` and the scripts run dist/ as before.
