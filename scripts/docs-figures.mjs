@@ -247,7 +247,7 @@ function importTime() {
       `alternating, medians; load: \`Session.fromSparrow\` of ResNet-20, 50 % sparse, static int8), ${today()}, ` +
       `\`npm run docs:figures -- --only import\`:\n\n${table}\n\nImport ${fmt(u.import_ms / b.import_ms)}x faster bundled; ` +
       `import to first answer ${fmt(u.total_ms / b.total_ms)}x. The CLI (\`node scripts/import-time.mjs --samples 15 --cli\`: ` +
-      `the module imported and run as \`sparrow --version\`, same processes' medians): ${fmt(c.medians.bundled.version_ms, 1)} ms ` +
+      `the module imported and run as \`sparrow --version\`, medians of 15 processes each): ${fmt(c.medians.bundled.version_ms, 1)} ms ` +
       `from dist/pkg/cli.js (what bin/sparrow.js runs) against ${fmt(c.medians.unbundled.version_ms, 1)} ms from dist/cli/main.js.`,
   );
 }

@@ -19,12 +19,13 @@ export const ENTRIES = { bundled: join(ROOT, 'dist', 'pkg', 'index.js'), unbundl
 /** --cli: the CLI module bin/sparrow.js runs (bundled) against dist/cli/main.js, each imported and run as `sparrow --version` */
 export const CLI_ENTRIES = { bundled: join(ROOT, 'dist', 'pkg', 'cli.js'), unbundled: join(ROOT, 'dist', 'cli', 'main.js') };
 
-async function sample(entry, model) {
+/** One fresh process's figures: `mode` 'cli' (run as `sparrow --version`), else the package entry (and `model`, if any). */
+async function sample(entry, mode, model) {
   const t0 = performance.now();
   const pkg = await import(pathToFileURL(entry).href);
   const t1 = performance.now();
   const out = { import_ms: t1 - t0 };
-  if (model === '--cli') {
+  if (mode === 'cli') {
     // `sparrow --version` (its output goes to stderr here, the JSON line to stdout)
     const log = console.log;
     console.log = (...a) => process.stderr.write(a.join(' ') + '\n');
@@ -61,7 +62,7 @@ const median = (xs) => {
 };
 
 if (process.argv[2] === '--sample') {
-  await sample(process.argv[3], process.argv[4] || undefined);
+  await sample(process.argv[3], process.argv[4], process.argv[5] || undefined);
 } else {
   const args = process.argv.slice(2);
   const opt = (k) => {
@@ -84,7 +85,7 @@ if (process.argv[2] === '--sample') {
   const raw = { bundled: [], unbundled: [] };
   for (let i = 0; i < samples; i++)
     for (const k of i % 2 ? ['unbundled', 'bundled'] : ['bundled', 'unbundled']) {
-      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--sample', entries[k], cli ? '--cli' : (model ?? '')], {
+      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--sample', entries[k], cli ? 'cli' : 'entry', model ?? ''], {
         encoding: 'utf8',
       });
       if (r.status !== 0) throw new Error(`sample failed: ${r.stderr}`);

@@ -43,21 +43,32 @@ afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Runs `script` (ESM) in a fresh Node process; its last stdout line as JSON, and the ESM URLs it loaded. */
-function child(name: string, script: string): { out: Record<string, unknown>; loaded: string[] } {
-  const file = join(tmp, `${name}.mjs`);
-  writeFileSync(file, script);
-  const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(tmp, 'register.mjs')).href, file], {
+const DIST_URL = pathToFileURL(join(ROOT, 'dist')).href + '/';
+const PKG_URL = pathToFileURL(PKG).href + '/';
+/** The modules of dist/ outside dist/pkg among `loaded` (ESM URLs). */
+const unbundled = (loaded: string[]): string[] => loaded.filter((u) => u.startsWith(DIST_URL) && !u.startsWith(PKG_URL));
+
+/** Runs Node on `args` in a fresh process with the module hooks; its stdout, and the ESM URLs it loaded. */
+function hooked(what: string, args: string[]): { stdout: string; loaded: string[] } {
+  const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(tmp, 'register.mjs')).href, ...args], {
     encoding: 'utf8',
     timeout: 120_000,
     maxBuffer: 64 << 20,
   });
-  expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+  expect(r.status, `${what}: ${r.stderr}`).toBe(0);
   const loaded = r.stderr
     .split('\n')
     .filter((l) => l.startsWith('LOAD '))
     .map((l) => l.slice(5));
-  return { out: JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>, loaded };
+  return { stdout: r.stdout, loaded };
+}
+
+/** Runs `script` (ESM) in a fresh Node process; its last stdout line as JSON, and the ESM URLs it loaded. */
+function child(name: string, script: string): { out: Record<string, unknown>; loaded: string[] } {
+  const file = join(tmp, `${name}.mjs`);
+  writeFileSync(file, script);
+  const { stdout, loaded } = hooked(name, [file]);
+  return { out: JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>, loaded };
 }
 
 /** A script that imports `entry`, runs MNIST (ONNX, sparrow-f32) and the ResNet-20 fixture (sparrow-int8) on fixed inputs, and prints their output bits. */
@@ -85,12 +96,11 @@ describe('the bundled package (dist/pkg)', () => {
   it('loads only its own files, onnx-proto on first use; outputs = the unbundled dist/, bit for bit', () => {
     const bundled = child('bundled', runScript(join(PKG, 'index.js')));
     const plain = child('plain', runScript(join(ROOT, 'dist', 'index.js')));
-    const dist = pathToFileURL(join(ROOT, 'dist')).href + '/';
-    const ours = bundled.loaded.filter((u) => u.startsWith(dist));
+    const ours = bundled.loaded.filter((u) => u.startsWith(DIST_URL));
     expect(ours.length).toBeGreaterThan(1);
-    expect(ours.filter((u) => !u.startsWith(pathToFileURL(PKG).href + '/'))).toEqual([]);
+    expect(unbundled(ours)).toEqual([]);
     // the unbundled tree loads ~140 modules; the bundle a handful
-    expect(plain.loaded.filter((u) => u.startsWith(dist)).length).toBeGreaterThan(5 * ours.length);
+    expect(plain.loaded.filter((u) => u.startsWith(DIST_URL)).length).toBeGreaterThan(5 * ours.length);
     expect(bundled.out['protoAtImport']).toBe(false);
     expect(bundled.out['protoAfter']).toBe(true);
     expect(plain.out['protoAtImport']).toBe(true); // the unbundled entry imports it statically
@@ -109,39 +119,23 @@ describe('the bundled package (dist/pkg)', () => {
         [1, 1, 28, 28],
       ),
     );
-    const dist = pathToFileURL(join(ROOT, 'dist')).href + '/';
     const outs: number[][] = [];
-    // sparrow run of an ONNX model (the importer, the op registry) and of a .sparrow (sparrow-int8: the Node adapter)
-    for (const [model, input, engine] of [
-      [MNIST, `Input3=${x}`, 'sparrow-f32'],
-      [MNIST, `Input3=${x}`, 'sparrow-int8'],
-    ] as const) {
-      for (const cli of [join(ROOT, 'bin', 'sparrow.js'), join(ROOT, 'dist', 'cli', 'main.js')]) {
+    // MNIST on sparrow-f32 (the ONNX importer, the op registry) and on sparrow-int8 (the Node adapter)
+    for (const engine of ['sparrow-f32', 'sparrow-int8']) {
+      for (const bundled of [true, false]) {
         const out = join(tmp, `run-${outs.length}`);
-        const args = ['run', model, '--input', input, '--engine', engine, '--out', out, '--json'];
-        const r = cli.endsWith('main.js') // the unbundled CLI module, run as bin/sparrow.js would run it
-          ? spawnSync(
-              process.execPath,
-              [
-                '--input-type=module',
-                '-e',
-                `const { main } = await import(${url(cli)}); process.exitCode = await main(${JSON.stringify(args)});`,
-              ],
-              { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 },
-            )
-          : spawnSync(process.execPath, ['--import', pathToFileURL(join(tmp, 'register.mjs')).href, cli, ...args], {
-              encoding: 'utf8',
-              timeout: 60_000,
-              maxBuffer: 64 << 20,
-            });
-        expect(r.status, r.stderr).toBe(0);
-        if (!cli.endsWith('main.js')) {
-          const loaded = r.stderr
-            .split('\n')
-            .filter((l) => l.startsWith('LOAD '))
-            .map((l) => l.slice(5));
-          expect(loaded).toContain(pathToFileURL(join(PKG, 'cli.js')).href);
-          expect(loaded.filter((u) => u.startsWith(dist) && !u.startsWith(pathToFileURL(PKG).href + '/'))).toEqual([]);
+        const args = ['run', MNIST, '--input', `Input3=${x}`, '--engine', engine, '--out', out, '--json'];
+        // bin/sparrow.js, else the unbundled CLI module run as bin/sparrow.js would run it
+        const r = bundled
+          ? hooked(`bin/sparrow.js ${engine}`, [join(ROOT, 'bin', 'sparrow.js'), ...args])
+          : hooked(`dist/cli/main.js ${engine}`, [
+              '--input-type=module',
+              '-e',
+              `const { main } = await import(${url(join(ROOT, 'dist', 'cli', 'main.js'))}); process.exitCode = await main(${JSON.stringify(args)});`,
+            ]);
+        if (bundled) {
+          expect(r.loaded).toContain(pathToFileURL(join(PKG, 'cli.js')).href);
+          expect(unbundled(r.loaded)).toEqual([]);
         }
         const o = (JSON.parse(r.stdout) as { outputs: Record<string, { file: string }> }).outputs['Plus214_Output_0']!;
         outs.push(Array.from(new Uint32Array((parseNpy(readFileSync(o.file)).data as Float32Array).buffer)));
