@@ -23,6 +23,10 @@ const frac = Number(env.FRAC ?? 0.5),
   calibN = Number(env.CALIBN ?? 1000);
 const g = importOnnx(readFileSync(env.MODEL ?? new URL('../../shared/data/models/resnet20-cifar10.onnx', import.meta.url).pathname));
 optimize(g);
+// TEACHER=f.onnx: distil from another network with the same input and logits (e.g. ResNet-32); use BETA=0 then
+// (block features are matched by value name, which only means the same thing in the unpruned network itself)
+const teacher = env.TEACHER ? importOnnx(readFileSync(env.TEACHER)) : g;
+if (env.TEACHER) optimize(teacher);
 const set = loadDatasetSpec('cifar10:' + (env.DATA ?? new URL('../../shared/data/cifar10/test_q75.bin', import.meta.url).pathname));
 const batches = [];
 for (let i = 0; i < calibN; i += 100) batches.push(imageBatch(set, i, Math.min(100, calibN - i), { mean, std }));
@@ -69,9 +73,9 @@ console.log(
   report.layers.map((l) => `${l.kept}/${l.channels}`).join(' '),
   ((Date.now() - t0) / 1000).toFixed(1) + 's',
 );
-if (env.BASE) console.log('float', await top1(g), 'pruned', await top1(pruned));
+if (env.BASE) console.log('float', await top1(g), 'pruned', await top1(pruned), env.TEACHER ? `teacher ${await top1(teacher)}` : '');
 t0 = Date.now();
-const res = await finetune(pruned, g, batches, {
+const res = await finetune(pruned, teacher, batches, {
   epochs: Number(env.EPOCHS ?? 1),
   lr: env.LR ? Number(env.LR) : undefined,
   optimizer: env.OPT ?? 'adam',
