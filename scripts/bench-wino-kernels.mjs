@@ -1,5 +1,5 @@
 // Per layer shape: the dense int8 conv kernels (4x8c2, the k-quad c4 and the Winograd
-// F(2x2, 3x3)) on one module, interleaved (400 rounds of 5 calls each), same input and weights
+// F(2x2, 3x3) and, where the shape allows, F(4x4, 3x3)) on one module, interleaved (400 rounds of 5 calls each), same input and weights
 // (in [-64, 63] so c4 applies), int8 output; prints p10 / p50 µs per conv and whether the
 // outputs are equal.
 //   node scripts/bench-wino-kernels.mjs [build/sparrow.wasm]
@@ -8,7 +8,17 @@
 import { readFileSync } from 'node:fs';
 import { SparrowWasm } from '../dist/wasm/gateway.js';
 import { convGeometry } from '../dist/kernels/f32.js';
-import { QS8_CONV_C4, placeC4Weights, placeConvWeights, planQs8Conv, putChannelParams, qs8ConvKernel } from '../dist/kernels/int8.js';
+import {
+  QS8_CONV_C4,
+  QS8_CONV_WINO4,
+  placeC4Weights,
+  placeConvWeights,
+  placeWino4Weights,
+  planQs8Conv,
+  putChannelParams,
+  qs8ConvKernel,
+  wino4Eligible,
+} from '../dist/kernels/int8.js';
 import { quantizeMultiplier } from '../dist/quant/int8.js';
 
 const file = process.argv[2] ?? new URL('../build/sparrow.wasm', import.meta.url);
@@ -16,12 +26,15 @@ const w = await SparrowWasm.instantiate(await WebAssembly.compile(readFileSync(f
 console.log(`${file}: relaxed build ${w.exports.qs8_relaxed_build()}`);
 const SHAPES = [
   [3, 16, 32],
+  [8, 8, 32],
   [4, 16, 32],
   [8, 16, 32],
   [16, 16, 32],
   [16, 32, 32],
   [32, 32, 16],
   [64, 64, 8],
+  [64, 64, 16],
+  [128, 128, 16],
   [128, 128, 8],
   [128, 128, 4],
 ];
@@ -54,9 +67,14 @@ for (const [cin, M, hw] of SHAPES) {
     ['4x8c2', qs8ConvKernel('qs8_conv2d_4x8c2__wasmsimd'), placeConvWeights(w, 'c2', W, M, K)],
     ['c4', QS8_CONV_C4, placeC4Weights(w, W, M, K)],
     ['wino', qs8ConvKernel('qs8_wino2x2_3x3__wasmsimd'), placeConvWeights(w, 'wino', W, M, K)],
+    ...(wino4Eligible(geo) ? [['wino4', QS8_CONV_WINO4, placeWino4Weights(w, W, M, K)]] : []),
   ].map(([name, k, wp]) => ({ name, k, wp, plan: planQs8Conv(w, geo, out, k) }));
   const work = w.alloc(Math.max(...ks.map((k) => k.plan.workBytes)));
   const y = w.alloc(M * hw * hw);
+  // a kernel that refuses the layer (F(4x4): weights past its exactness bound, status -6) is not timed
+  for (const k of ks) k.status = k.k.run(w, k.plan.g, k.plan.q, x, k.wp, qp, y, work);
+  const refused = ks.filter((k) => k.status < 0).map((k) => `${k.name} refused (status ${k.status})`);
+  ks.splice(0, ks.length, ...ks.filter((k) => k.status >= 0));
   const ys = {},
     t = Object.fromEntries(ks.map((k) => [k.name, []]));
   for (let round = 0; round < 400; round++)
@@ -72,6 +90,9 @@ for (const [cin, M, hw] of SHAPES) {
     `${cin}->${M} ${hw}x${hw}: ` +
       ks.map((k) => `${k.name} ${us(q(t[k.name], 0.1))} / ${us(q(t[k.name], 0.5))}`).join(', ') +
       ` µs (p10 / p50); wino vs 4x8c2 ${(q(t['4x8c2'], 0.1) / q(t.wino, 0.1)).toFixed(2)}x;` +
-      ` outputs c4 = 4x8c2 ${ys.c4 === ys['4x8c2']}, wino = 4x8c2 ${ys.wino === ys['4x8c2']}`,
+      (t.wino4?.length ? ` wino4 vs wino ${(q(t.wino, 0.5) / q(t.wino4, 0.5)).toFixed(2)}x (p50);` : '') +
+      ` outputs c4 = 4x8c2 ${ys.c4 === ys['4x8c2']}, wino = 4x8c2 ${ys.wino === ys['4x8c2']}` +
+      (t.wino4?.length ? `, wino4 = 4x8c2 ${ys.wino4 === ys['4x8c2']}` : '') +
+      (refused.length ? `; ${refused.join(', ')}` : ''),
   );
 }

@@ -447,6 +447,8 @@ const QS8_KERNELS_TESTED_ALONE = [
   'qs8_gemm_4x8c2__wasmsimd',
   'qs8_conv2d_4x8c2_part__wasmsimd',
   'qs8_wino2x2_3x3_part__wasmsimd', // test/threads.test.ts (panel slices vs qs8Conv2dRef)
+  'qs8_wino4x4_3x3__wasmsimd', // test/kernels.int8-wino4.test.ts (exact for weights within its bound only)
+  'qs8_wino4x4_3x3_part__wasmsimd', // test/kernels.int8-wino4.test.ts (panel splits = the whole conv)
   'qs8_spconv2d_16x1_part__wasmsimd', // test/threads.test.ts (pixel ranges vs qs8Conv2dRef)
   'qs8_spconv2d_16x1c2_part__wasmsimd', // test/threads.test.ts (pixel ranges vs qs8Conv2dRef)
   'qs8_add__wasmsimd',

@@ -14,7 +14,7 @@ import { SparrowError } from '../errors.js';
 import type { SparrowWasm } from '../wasm/gateway.js';
 import { CONV_GEOMETRY_BYTES, convGeometry, writeConvGeometry, type ConvGeometry } from './f32.js';
 import { CONV_DEFAULTS, type Conv2dAttrs } from './f32_ref.js';
-import { WINO_MAX_CIN } from './int8_wino_ref.js';
+import { WINO_MAX_CIN, WINO4_MAX_PRODUCT } from './int8_wino_ref.js';
 import { INT8_FUSED_ACTS } from './int8_act_ref.js';
 import {
   csrFromDense,
@@ -266,7 +266,81 @@ export const E_RANGE = -6;
 
 /** A conv kernel with weights in any layout (QS8_CONV_KERNELS' formats or 'c4'). */
 export type Qs8ConvKernelOf<F extends string> = Omit<Qs8ConvKernel, 'weights'> & { weights: F };
-export type AnyQs8ConvKernel = Qs8ConvKernelOf<Qs8WeightFormat | 'c4'>;
+export type AnyQs8ConvKernel = Qs8ConvKernelOf<Qs8WeightFormat | 'c4' | 'wino4'>;
+
+/**
+ * The exact integer Winograd F(4x4, 3x3) kernel (assembly/int8/wino4.ts), weights in the 'wino4'
+ * layout (qs8_wino4_pack_w: U'' = G'' g G''ᵀ int16 blocks after a header with max_c Σ|w|). It runs
+ * the convs of wino4Eligible whose weights and input zero point keep wino4Exact (else status
+ * E_RANGE, nothing written). Not in QS8_CONV_KERNELS (whose sweep feeds any int8 weights).
+ */
+export const QS8_CONV_WINO4: Qs8ConvKernelOf<'wino4'> = {
+  name: 'qs8_wino4x4_3x3__wasmsimd',
+  weights: 'wino4',
+  supports: (geo) => wino4Eligible(geo),
+  workBytes: (w, g) => w.exports.qs8_wino4_work_bytes(g),
+  run: (w, g, q, x, wp, qp, y, work) => w.exports.qs8_wino4x4_3x3__wasmsimd(g, q, x, wp, qp, y, work),
+};
+
+/**
+ * Convs the F(4x4, 3x3) kernel runs: 3x3, stride 1, dilation 1, groups 1, any pads, OH a
+ * multiple of 4 and OW a multiple of 16 (its panels of 8 tiles of 4x4 outputs are two half rows
+ * of 4 tiles).
+ */
+export function wino4Eligible(geo: ConvGeometry): boolean {
+  return (
+    geo.KH === 3 &&
+    geo.KW === 3 &&
+    geo.strides[0] === 1 &&
+    geo.strides[1] === 1 &&
+    geo.dilations[0] === 1 &&
+    geo.dilations[1] === 1 &&
+    geo.groups === 1 &&
+    geo.OH >= 4 &&
+    geo.OW >= 16 &&
+    geo.OH % 4 === 0 &&
+    geo.OW % 16 === 0
+  );
+}
+
+/** ⌊(2^31 − 1) / 576⌋: the kernel is exact while max_c Σ|w[c,·]| · max|x − zx| stays at most this (assembly/int8/wino4.ts). */
+export const WINO4_BOUND = WINO4_MAX_PRODUCT;
+
+/**
+ * Whether F(4x4, 3x3) is exact for weights whose largest per-channel Σ|w| is `absRowMax`, with
+ * input zero point zx (undefined: any, as in dynamic mode, where each image has its own).
+ */
+export function wino4Exact(absRowMax: number, zx?: number): boolean {
+  const xmax = zx === undefined ? 255 : Math.max(127 - zx, zx + 128);
+  return absRowMax * xmax <= WINO4_BOUND;
+}
+
+/** Largest Σ_k |W[c, k]| over the rows c of W (M, K) int8. */
+export function absRowMax(W: Int8Array, M: number): number {
+  const K = W.length / M;
+  let best = 0;
+  for (let c = 0; c < M; c++) {
+    let s = 0;
+    for (let k = c * K; k < (c + 1) * K; k++) s += Math.abs(W[k]!);
+    if (s > best) best = s;
+  }
+  return best;
+}
+
+/**
+ * Packs W (M, K) int8 into the wino4 layout (qs8_wino4_pack_w); arena memory, kept. Returns the
+ * pointer and max_c Σ|W[c,·]| (also in the layout's header).
+ */
+export function placeWino4Weights(w: SparrowWasm, W: Int8Array, M: number, K: number, groups = 1): number {
+  const dst = w.alloc(check(w.exports.qs8_wino4_packed_w_bytes(M, K, groups), 'qs8_wino4_packed_w_bytes'));
+  const m = w.mark();
+  try {
+    check(w.exports.qs8_wino4_pack_w(M, K, groups, w.putBytes(W), dst), 'qs8_wino4_pack_w');
+  } finally {
+    w.release(m);
+  }
+  return dst;
+}
 
 /**
  * Packs W (M, K) int8 into the c4 layout (qs8_conv2d_pack_w_c4); arena memory, kept. Throws
@@ -523,14 +597,16 @@ export function qs8Conv2d(
   const mark = w.mark();
   try {
     const plan = planQs8Conv(w, geo, out, kernel);
+    const dense = (): Int8Array => {
+      if (W instanceof Int8Array) return W;
+      throw new SparrowError('invalid_argument', `${kernel.weights} weights must be dense`);
+    };
     const wp =
       kernel.weights === 'c4'
-        ? W instanceof Int8Array
-          ? placeC4Weights(w, W, geo.M, K, geo.groups)
-          : (() => {
-              throw new SparrowError('invalid_argument', 'c4 weights must be dense');
-            })()
-        : placeConvWeights(w, kernel.weights, W, geo.M, K, geo.groups);
+        ? placeC4Weights(w, dense(), geo.M, K, geo.groups)
+        : kernel.weights === 'wino4'
+          ? placeWino4Weights(w, dense(), geo.M, K, geo.groups)
+          : placeConvWeights(w, kernel.weights, W, geo.M, K, geo.groups);
     const qp = putChannelParams(w, out),
       px = w.putBytes(x);
     const n = geo.M * geo.OH * geo.OW;

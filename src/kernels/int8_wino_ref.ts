@@ -148,3 +148,122 @@ export function qs8Wino2x2Ref(
   }
   return { data: y, dims: [M, OH, OW] };
 }
+
+// ---- F(4x4, 3x3) (assembly/int8/wino4.ts) --------------------------------------------------
+
+/** Bᵀ of F(4, 3) (points 0, ±1, ±2, ∞). */
+const BT4 = [
+  [4, 0, -5, 0, 1, 0],
+  [0, -4, -4, 1, 1, 0],
+  [0, 4, -4, -1, 1, 0],
+  [0, -2, -1, 2, 1, 0],
+  [0, 2, -1, -2, 1, 0],
+  [0, 4, 0, -5, 0, 1],
+];
+/** G's rows scaled by s = [4, 6, 6, 24, 24, 1]: integer. */
+const G4 = [
+  [1, 0, 0],
+  [-1, -1, -1],
+  [-1, 1, -1],
+  [1, 2, 4],
+  [1, -2, 4],
+  [0, 0, 1],
+];
+/** Aᵀ's columns scaled by r = 24 / s = [6, 4, 4, 1, 1, 24], so that A'ᵀ M'' A' = 576·Y. */
+const AT4 = [
+  [6, 4, 4, 1, 1, 0],
+  [0, 4, -4, 2, -2, 0],
+  [0, 4, 4, 4, 4, 0],
+  [0, 4, -4, 8, -8, 24],
+];
+
+/** ⌊(2^31 − 1) / 576⌋: F(4x4, 3x3) is exact while max_c Σ|w[c,·]| · max|x − zx| ≤ this. */
+export const WINO4_MAX_PRODUCT = 3728270;
+
+/** U'' = G'' g G''ᵀ (6x6, row-major) of a 3x3 kernel g (row-major): |U''| ≤ 49·128. */
+export function wino4WeightTransform(g: ArrayLike<number>): Int32Array {
+  const T = G4.map((row) => [0, 1, 2].map((b) => row[0]! * g[b]! + row[1]! * g[3 + b]! + row[2]! * g[6 + b]!));
+  const U = new Int32Array(36);
+  for (let i = 0; i < 6; i++)
+    for (let j = 0; j < 6; j++) U[6 * i + j] = T[i]![0]! * G4[j]![0]! + T[i]![1]! * G4[j]![1]! + T[i]![2]! * G4[j]![2]!;
+  return U;
+}
+
+/** V = Bᵀ d B (6x6, row-major) of a 6x6 tile d: |V| ≤ 100·max|d|. */
+export function wino4InputTransform(d: ArrayLike<number>): Int32Array {
+  const Z: number[][] = BT4.map((row) => [0, 1, 2, 3, 4, 5].map((s) => row.reduce((a, b, r) => a + b * d[6 * r + s]!, 0)));
+  const V = new Int32Array(36);
+  for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) V[6 * i + j] = BT4[j]!.reduce((a, b, s) => a + b * Z[i]![s]!, 0);
+  return V;
+}
+
+/**
+ * The int8 conv through the integer F(4x4, 3x3) (the WASM kernel's arithmetic: int32 wrapping
+ * sums, 576·Y = A'ᵀ M'' A', then >> 6 and · 9^-1 modulo 2^32), any output size (a partial last
+ * tile reads zeros past the padded input), then the shared output stage. Throws unless the conv
+ * is 3x3 stride 1 and max_c Σ|w[c,·]| · max|x − zx| ≤ WINO4_MAX_PRODUCT.
+ */
+export function qs8Wino4x4Ref(
+  x: Int8Array,
+  xDims: readonly number[],
+  w: Int8Array,
+  wDims: readonly number[],
+  attrs: Conv2dAttrs,
+  out: Qs8Out,
+): { data: Qs8Data; dims: number[] } {
+  const [C, H, W] = xDims.slice(-3) as [number, number, number];
+  const M = wDims[0]!;
+  if (wDims[1] !== C || !winoApplies(C, wDims, attrs)) throw new SparrowError('invalid_argument', 'qs8Wino4x4Ref: not a 3x3 stride-1 conv');
+  let sumMax = 0;
+  for (let m = 0; m < M; m++) {
+    let s = 0;
+    for (let k = m * C * 9; k < (m + 1) * C * 9; k++) s += Math.abs(w[k]!);
+    sumMax = Math.max(sumMax, s);
+  }
+  if (sumMax * Math.max(127 - out.zx, out.zx + 128) > WINO4_MAX_PRODUCT)
+    throw new SparrowError('invalid_argument', `qs8Wino4x4Ref: max Σ|w| ${sumMax} with zx ${out.zx} leaves the exact range`);
+  const [pt, pl, pb, pr] = attrs.pads;
+  const OH = convOutSize(H, 3, pt, pb, 1, 1),
+    OW = convOutSize(W, 3, pl, pr, 1, 1);
+  const px = (c: number, r: number, s: number): number => {
+    const ih = r - pt,
+      iw = s - pl;
+    return ih < 0 || ih >= H || iw < 0 || iw >= W ? 0 : x[(c * H + ih) * W + iw]! - out.zx;
+  };
+  const U: Int32Array[] = [];
+  for (let m = 0; m < M; m++) for (let c = 0; c < C; c++) U.push(wino4WeightTransform(w.subarray((m * C + c) * 9, (m * C + c + 1) * 9)));
+  const y = allocOut(out, M * OH * OW);
+  const d = new Int32Array(36);
+  const Mt = new Int32Array(36);
+  const inv9 = 0x38e38e39;
+  for (let ty = 0; ty < Math.ceil(OH / 4); ty++) {
+    for (let tx = 0; tx < Math.ceil(OW / 4); tx++) {
+      const V: Int32Array[] = [];
+      for (let c = 0; c < C; c++) {
+        for (let r = 0; r < 6; r++) for (let s = 0; s < 6; s++) d[6 * r + s] = px(c, 4 * ty + r, 4 * tx + s);
+        V.push(wino4InputTransform(d));
+      }
+      for (let m = 0; m < M; m++) {
+        Mt.fill(0);
+        for (let c = 0; c < C; c++) {
+          const u = U[m * C + c]!,
+            v = V[c]!;
+          for (let p = 0; p < 36; p++) Mt[p] = (Mt[p]! + Math.imul(u[p]!, v[p]!)) | 0;
+        }
+        // 576·Y = A'ᵀ M'' A' (int32 wrapping)
+        const R = AT4.map((row) => [0, 1, 2, 3, 4, 5].map((j) => row.reduce((a, b, i) => (a + Math.imul(b, Mt[6 * i + j]!)) | 0, 0)));
+        for (let i = 0; i < 4; i++) {
+          const oh = 4 * ty + i;
+          if (oh >= OH) continue;
+          for (let j = 0; j < 4; j++) {
+            const ow = 4 * tx + j;
+            if (ow >= OW) continue;
+            const y576 = AT4[j]!.reduce((a, b, s) => (a + Math.imul(b, R[i]![s]!)) | 0, 0);
+            y[(m * OH + oh) * OW + ow] = outputStageRef(Math.imul(y576 >> 6, inv9), m, out);
+          }
+        }
+      }
+    }
+  }
+  return { data: y, dims: [M, OH, OW] };
+}

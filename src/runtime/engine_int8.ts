@@ -48,7 +48,7 @@ import { consumers, type Graph } from '../ir/graph.js';
 import type { CodedInt8 } from '../format/graph.js';
 import { decodeInt8Ref } from '../codec/int8.js';
 import { int8QuantParams, quantizePerChannelInt8 } from '../quant/int8.js';
-import { csrLayout, E_RANGE, SPARSE_DENSITY } from '../kernels/int8.js';
+import { absRowMax, csrLayout, E_RANGE, SPARSE_DENSITY } from '../kernels/int8.js';
 import { fitsInt7 } from '../format/graph.js';
 import { csrFromDense, csrPairCount } from '../kernels/int8_ref.js';
 import { WasmEngine, type EngineOptions } from './engine.js';
@@ -109,6 +109,14 @@ export interface Int8EngineOptions extends EngineOptions {
    * direct 4x8c2 kernel (comparisons, tests).
    */
   winograd?: boolean;
+  /**
+   * Dense 3x3 stride-1 convs that would run on Winograd F(2x2, 3x3) run on the exact F(4x4, 3x3)
+   * kernel instead (QS8_CONV_WINO4: 36 multiplies per 16 outputs against 16 per 4) where their
+   * geometry allows it (wino4Eligible) and their weights and input zero point keep it exact
+   * (wino4Exact; dynamic mode takes the widest input range). Bit-identical outputs. Default true;
+   * false keeps F(2x2, 3x3) (comparisons, tests). Ignored when `winograd` is false.
+   */
+  winograd4?: boolean;
   /**
    * Static mode: a residual Add (and the Relu after it) whose input is a conv's int8 output read
    * by nothing else runs in that conv's output stage (Qs8Out.add: the same bits, one pass over
@@ -174,9 +182,11 @@ export interface QWeight {
   i7(): boolean;
   /** non-empty aligned k-pairs (2j, 2j+1) over all rows (the pair-block kernels' entries); lazy */
   pairs(): number;
+  /** max over rows of Σ_k |w[row, k]| (the F(4x4, 3x3) kernel's exactness bound, wino4Exact); lazy */
+  absRowMax(): number;
 }
 
-export type PlaceFormat = 'c2' | 'c4' | 'csr16' | 'pairs' | 'raw' | 'csr' | 'wino';
+export type PlaceFormat = 'c2' | 'c4' | 'csr16' | 'pairs' | 'raw' | 'csr' | 'wino' | 'wino4';
 export interface CsrPtrs {
   rowPtr: number;
   col: number;
@@ -250,6 +260,11 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
   /** Int8EngineOptions.winograd (default true) */
   get winograd(): boolean {
     return this.#opts.winograd ?? true;
+  }
+
+  /** Int8EngineOptions.winograd4 (default true) */
+  get winograd4(): boolean {
+    return this.#opts.winograd4 ?? true;
   }
 
   /** Int8EngineOptions.fuseAdd (default true) */
@@ -358,6 +373,9 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       // else the pattern from a CSR decode in WASM (cheaper than the dense JS decode), counted in place
       const pairs = (): number =>
         (E ??= axis === 0 ? this.#pairCount(c, N, K, nnz) : ((csr) => csrPairCount(csr.rowPtr, csr.col, N))(csrFromDense(d(), N, K)));
+      // decoded in WASM (cheaper than the dense JS decode) and scanned, once
+      let arm: number | undefined;
+      const absMax = (): number => (arm ??= dense ? absRowMax(dense, N) : this.#absRowMaxCoded(c, N, K, axis));
       w = {
         key,
         N,
@@ -367,6 +385,7 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
         dense: d,
         i7: fits,
         pairs,
+        absRowMax: absMax,
         ...(axis === 0 ? { coded: c } : { codedT: c }),
       };
     } else {
@@ -377,9 +396,10 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       const qd = axis === 0 ? q.q : transpose(q.q, K, N);
       let nnz = 0;
       for (let i = 0; i < qd.length; i++) if (qd[i] !== 0) nnz++;
-      let i7: boolean | undefined, E: number | undefined;
+      let i7: boolean | undefined, E: number | undefined, arm: number | undefined;
       const pairs = (): number => (E ??= ((csr) => csrPairCount(csr.rowPtr, csr.col, N))(csrFromDense(qd, N, K)));
-      w = { key, N, K, scales: q.scales, nnz, dense: () => qd, i7: () => (i7 ??= fitsInt7(qd)), pairs };
+      const absMax = (): number => (arm ??= absRowMax(qd, N));
+      w = { key, N, K, scales: q.scales, nnz, dense: () => qd, i7: () => (i7 ??= fitsInt7(qd)), pairs, absRowMax: absMax };
     }
     this.#weights.set(key, w);
     return w;
@@ -438,6 +458,22 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
     }
   }
 
+  /** absRowMax of a coded weight ((N, K) rows; axis 1: stored (K, N)), decoded in WASM into scratch. */
+  #absRowMaxCoded(c: CodedInt8, N: number, K: number, axis: 0 | 1): number {
+    const W = this.w;
+    const m = W.mark();
+    try {
+      const n = N * K;
+      const q = W.i8(this.#decodeDenseTemp(c, n), n);
+      if (axis === 0) return absRowMax(q, N);
+      const s = new Float64Array(N);
+      for (let k = 0; k < K; k++) for (let r = 0; r < N; r++) s[r]! += Math.abs(q[k * N + r]!);
+      return Math.max(0, ...s);
+    } finally {
+      W.release(m);
+    }
+  }
+
   /** Decodes a coded weight densely into temporary linear memory (caller releases); returns the pointer. */
   #decodeDenseTemp(c: CodedInt8, n: number): number {
     const w = this.w;
@@ -488,6 +524,11 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       case 'wino': {
         const b = ex.qs8_wino_packed_w_bytes(N, K, pl.groups);
         if (b < 0) throw new SparrowError('internal', `qs8_wino_packed_w_bytes failed (status ${b})`);
+        return { perm: a16(b), temp: decode + a16(n) };
+      }
+      case 'wino4': {
+        const b = ex.qs8_wino4_packed_w_bytes(N, K, pl.groups);
+        if (b < 0) throw new SparrowError('internal', `qs8_wino4_packed_w_bytes failed (status ${b})`);
         return { perm: a16(b), temp: decode + a16(n) };
       }
       case 'c4': {
@@ -583,6 +624,14 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
     if (format === 'wino') {
       const src = c ? (c.codec === 0 && c.payload.length === n ? W.put(c.payload) : this.#decodeDenseTemp(c, n)) : W.putBytes(w.dense());
       ok(ex.qs8_wino_pack_w(N, K, groups, src, dst), 'qs8_wino_pack_w');
+      return;
+    }
+    if (format === 'wino4') {
+      const src = c ? (c.codec === 0 && c.payload.length === n ? W.put(c.payload) : this.#decodeDenseTemp(c, n)) : W.putBytes(w.dense());
+      const st = ex.qs8_wino4_pack_w(N, K, groups, src, dst);
+      ok(st, 'qs8_wino4_pack_w');
+      // the kernel was chosen on this bound (absRowMax): the layout's own count must agree
+      if (st !== w.absRowMax()) throw new SparrowError('internal', `weight ${w.key}: packed max Σ|w| ${st}, planned with ${w.absRowMax()}`);
       return;
     }
     if (format === 'c4') {

@@ -269,6 +269,11 @@ export interface SessionOptions {
    */
   winograd?: boolean;
   /**
+   * sparrow-int8: convs Winograd runs take the exact F(4x4, 3x3) kernel where it applies and is
+   * exact for their weights (Int8EngineOptions.winograd4; default true, bit-identical outputs)
+   */
+  winograd4?: boolean;
+  /**
    * sparrow-int8, static ranges: a residual Add (and its Relu) reading a conv's int8 output runs
    * in that conv's output stage (Int8EngineOptions.fuseAdd; default true, bit-identical outputs)
    */
@@ -402,6 +407,7 @@ export class Session {
         ...(opts.sparseDensity !== undefined ? { sparseDensity: opts.sparseDensity } : {}),
         ...(opts.relaxed !== undefined ? { relaxed: opts.relaxed } : {}),
         ...(opts.winograd !== undefined ? { winograd: opts.winograd } : {}),
+        ...(opts.winograd4 !== undefined ? { winograd4: opts.winograd4 } : {}),
         ...(opts.fuseAdd !== undefined ? { fuseAdd: opts.fuseAdd } : {}),
         ...(opts.floatHead !== undefined ? { floatHead: opts.floatHead } : {}),
         ...(opts.quantizeLayer ? { quantizeLayer: opts.quantizeLayer } : {}),

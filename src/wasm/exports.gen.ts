@@ -273,6 +273,18 @@ export interface WasmExports {
   qs8_wino_pack_w(M: i32, K: i32, groups: i32, w: usize, dst: usize): i32;
   /** assembly/int8/winograd/qs8_wino_packed_w_bytes */
   qs8_wino_packed_w_bytes(M: i32, K: i32, groups: i32): i32;
+  /** assembly/int8/wino4/qs8_wino4x4_3x3__wasmsimd */
+  qs8_wino4x4_3x3__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32;
+  /** assembly/int8/wino4/qs8_wino4x4_3x3_part__wasmsimd */
+  qs8_wino4x4_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize, n0: i32, n1: i32): i32;
+  /** assembly/int8/wino4/qs8_wino4_panels */
+  qs8_wino4_panels(g: usize): i32;
+  /** assembly/int8/wino4/qs8_wino4_work_bytes */
+  qs8_wino4_work_bytes(g: usize): i32;
+  /** assembly/int8/wino4/qs8_wino4_pack_w */
+  qs8_wino4_pack_w(M_: i32, K: i32, groups: i32, w: usize, dst: usize): i32;
+  /** assembly/int8/wino4/qs8_wino4_packed_w_bytes */
+  qs8_wino4_packed_w_bytes(M_: i32, K: i32, groups: i32): i32;
   /** assembly/obc/obc_prune_rows__wasmsimd */
   obc_prune_rows__wasmsimd(
     w: usize,

@@ -11,7 +11,10 @@ import {
   planQs8Conv,
   putChannelParams,
   QS8_CONV_C4,
+  QS8_CONV_WINO4,
   setQuantAddDelta,
+  wino4Eligible,
+  wino4Exact,
   vaddParams,
   type AnyQs8ConvKernel,
   type Qs8Out,
@@ -85,9 +88,20 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   // pair density: non-empty aligned k-pairs / (M·ceil(K/2)), counted only for sparse candidates
   const pairDensity = (): number => w.pairs() / (M * ((K + 1) >> 1));
   const picked: AnyQs8ConvKernel = pickQs8ConvKernel(geo, density, E.sparseDensity, pairDensity, E.winograd, c4);
-  const kernel = picked.weights === 'c2' && c4 ? QS8_CONV_C4 : picked;
+  let kernel: AnyQs8ConvKernel = picked.weights === 'c2' && c4 ? QS8_CONV_C4 : picked;
   const st = L.outputStage(n, x, y, w, bias);
   const { xin, dynamic, out } = st;
+  // Winograd F(4x4, 3x3) instead of F(2x2, 3x3) where its geometry allows and it is exact for
+  // these weights and this input zero point (dynamic mode: each image has its own, so the widest
+  // input range is assumed)
+  if (
+    !L.scalar &&
+    kernel.name === 'qs8_wino2x2_3x3__wasmsimd' &&
+    E.winograd4 &&
+    wino4Eligible(geo) &&
+    wino4Exact(w.absRowMax(), dynamic ? undefined : out.zx)
+  )
+    kernel = QS8_CONV_WINO4;
   // dynamic, a 1x1 kernel over a 1x1 image (the FCs of a squeeze-excite block): the fused FC
   // kernel (one call: quantization, GEMM over K, float32 output), not 4x8 tiles with 7 of their 8
   // pixels empty after a separate quantization; the same arithmetic (bit-identical outputs)
@@ -242,6 +256,12 @@ const PARTS: Record<string, PartKernel> = {
   // super-panels of 16 pixels (assembly/int8/sparse.ts)
   qs8_spconv2d_16x1__wasmsimd: { units: superPanels, fn: 'qs8_spconv2d_16x1_part__wasmsimd', extra: superRange },
   qs8_spconv2d_16x1c2__wasmsimd: { units: superPanels, fn: 'qs8_spconv2d_16x1c2_part__wasmsimd', extra: superRange },
+  // panels of 8 tiles of 4x4 outputs (assembly/int8/wino4.ts qs8_wino4_panels; OH % 4 == 0, OW % 16 == 0)
+  [QS8_CONV_WINO4.name]: {
+    units: (geo) => Math.ceil(((geo.OH / 4) * (geo.OW / 4)) / 8),
+    fn: 'qs8_wino4x4_3x3_part__wasmsimd',
+    extra: (_geo, u0, u1) => [u0, u1],
+  },
   // panels of 8 tiles (assembly/int8/winograd.ts qs8_wino_panels)
   qs8_wino2x2_3x3__wasmsimd: {
     units: (geo) => Math.ceil((Math.ceil(geo.OH / 2) * Math.ceil(geo.OW / 2)) / 8),

@@ -31,6 +31,8 @@ export interface Int8Weights {
   readonly relaxedConv: boolean;
   /** dense 3x3 stride-1 convs may run on the Winograd kernel (Int8EngineOptions.winograd) */
   readonly winograd: boolean;
+  /** and F(4x4, 3x3) where it applies and is exact (Int8EngineOptions.winograd4) */
+  readonly winograd4: boolean;
   /** residual Adds may run in a conv's output stage (Int8EngineOptions.fuseAdd) */
   readonly fuseAdd: boolean;
   /** Int8EngineOptions.requant */

@@ -1,0 +1,374 @@
+// Exact integer Winograd F(4x4, 3x3) int8 conv for WASM SIMD128 (plain SIMD): 3x3, stride 1,
+// dilation 1, groups 1, any pads, OH a multiple of 4 and OW of 16 (panels of 8 tiles are two
+// half rows of 4 tiles), and weights within the bound below. Plain TS reference: qs8Wino4x4Ref
+// in src/kernels/int8_wino_ref.ts (equal to qs8Conv2dRef, the direct conv).
+//
+// Transforms (Lavin & Gray, F(4,3); points 0, ±1, ±2, ∞) kept integer:
+//   Bᵀ = [[4,0,−5,0,1,0],[0,−4,−4,1,1,0],[0,4,−4,−1,1,0],[0,−2,−1,2,1,0],[0,2,−1,−2,1,0],[0,4,0,−5,0,1]]
+//   G's rows scaled by s = [4, 6, 6, 24, 24, 1] are integer: G'' = [[1,0,0],[−1,−1,−1],[−1,1,−1],
+//   [1,2,4],[1,−2,4],[0,0,1]], so U'' = G'' g G''ᵀ has U''ᵢⱼ = sᵢ sⱼ Uᵢⱼ, |U''| ≤ 7·7·128 = 6272
+//   V = Bᵀ d B of a 6x6 tile d of x − zx (|d| ≤ 255, row sums of |Bᵀ| ≤ 10: |V| ≤ 25500, int16)
+//   M'' = Σ_cin U'' ⊙ V: 36 GEMMs on cin pairs (i32x4.dot_i16x8_s: a pair sum ≤ 2·6272·25500 < 2^31)
+//   576·Y = A'ᵀ M'' A' with A' = A's rows scaled by r = 24/s = [6, 4, 4, 1, 1, 24]:
+//   A'ᵀ = [[6,4,4,1,1,0],[0,4,−4,2,−2,0],[0,4,4,4,4,0],[0,4,−4,8,−8,24]]
+//   Y = ((576·Y) >> 6) · 0x38E38E39 (the inverse of 9 modulo 2^32)
+// Exactness: everything after the int16 transforms is int32 add / multiply, exact modulo 2^32, so
+// the output transform gives 576·Y modulo 2^32; it is 576·Y itself, and the two last steps give
+// Y exactly, when |576·Y| < 2^31. |Y| ≤ max_c Σ_k |w[c,k]| · max|x − zx|, so the kernel runs
+// when that product is at most WINO4_BOUND = ⌊(2^31 − 1) / 576⌋ (the packed weights carry
+// max_c Σ|w|; max|x − zx| = max(127 − zx, zx + 128)), and returns E_RANGE (−6) otherwise,
+// nothing written. Y equals the direct conv's int32 accumulator, and the shared output stage
+// (storeRow8 / storeRowQ8) gives the same bits.
+//
+// Packed weights (qs8_wino4_pack_w, once at load; caller-owned): a 16-byte header (i32 max_c
+// Σ_k |w[c,k]|, 12 zero bytes), then per block b of 4 output channels, per position p = 6i + j of
+// the 6x6 U'', KP = ceil(Cin/2) cin pairs of 16 bytes:
+//   pair k = [U''(4b, 2k)[p], U''(4b, 2k+1)[p], U''(4b+1, 2k)[p], ..., U''(4b+3, 2k+1)[p]]  int16
+// (zero past Cout and for cin = Cin when Cin is odd).
+// Input: the padded int16 planes of padPlanes16 (x − zx, 0 in the padding), then per channel 4
+// column-phase planes (HP, U4) int16, phase m column u = padded column 4u + m, so that d(r, s) of
+// 4 horizontally adjacent tiles is one 64-bit load. Tiles: TH = OH/4, TW = OW/4, tile t = ty·TW +
+// tx, raster order, panels of 8 (two half rows of 4 tiles, TW a multiple of 4).
+//
+// Status: 0; E_ARG (-5) for a geometry this kernel does not run or bad arguments; E_RANGE (-6)
+// when the weights and zx leave the bound (nothing written).
+
+import {
+  E_ARG, Q_ZX, Q_MODE, MODE_Q8, gi, geomOk, quantOk, loadGeom, storeRow8, storeRowQ8, q8Layer, q8Channel, outBytes,
+  padPlanes16, planesBytes,
+  G_KH, G_KW, G_SH, G_SW, G_DH, G_DW, G_GROUPS,
+  C, M, OH, OW, HP, RS,
+} from './common';
+
+/** Largest max_c Σ|w| · max|x − zx| for which 576·Y stays in int32 (see the header). */
+export const WINO4_BOUND: i64 = 3728270;
+/** Status when the weights and zx leave WINO4_BOUND. */
+export const E_RANGE4: i32 = -6;
+
+/** True when the geometry is one this kernel runs (3x3, stride 1, dilation 1, groups 1, OH % 4 == 0, OW % 16 == 0). */
+function wino4GeomOk(g: usize): bool {
+  if (!geomOk(g)) return false;
+  if (gi(g, G_KH) != 3 || gi(g, G_KW) != 3 || gi(g, G_SH) != 1 || gi(g, G_SW) != 1) return false;
+  if (gi(g, G_DH) != 1 || gi(g, G_DW) != 1 || gi(g, G_GROUPS) != 1) return false;
+  loadGeom(g);
+  return OH >= 4 && OW >= 16 && (OH & 3) == 0 && (OW & 15) == 0;
+}
+
+// ---- weights ------------------------------------------------------------------------------
+
+/** Bytes qs8_wino4_pack_w writes for M output channels, K = Cin·9, groups 1; E_ARG otherwise. */
+export function qs8_wino4_packed_w_bytes(M_: i32, K: i32, groups: i32): i32 {
+  if (M_ < 1 || K < 9 || K % 9 != 0 || groups != 1 || K / 9 > 1 << 20) return E_ARG;
+  return 16 + ((M_ + 3) >> 2) * 36 * ((K / 9 + 1) >> 1) * 16;
+}
+
+/**
+ * Packs w (M, Cin, 3, 3) int8 into the layout above at dst (qs8_wino4_packed_w_bytes). Returns
+ * max_c Σ|w[c, ·]| (≥ 0, also in the header), or E_ARG.
+ */
+export function qs8_wino4_pack_w(M_: i32, K: i32, groups: i32, w: usize, dst: usize): i32 {
+  const bytes = qs8_wino4_packed_w_bytes(M_, K, groups);
+  if (bytes < 0) return E_ARG;
+  memory.fill(dst, 0, <usize>bytes);
+  const Cin = <usize>(K / 9), Mc = <usize>M_, kp = (Cin + 1) >> 1;
+  const posB = kp << 4, blkB = posB * 36;
+  let maxSum: i32 = 0;
+  for (let m: usize = 0; m < Mc; m++) {
+    let sum: i32 = 0;
+    const blk = dst + 16 + (m >> 2) * blkB + (m & 3) * 4;
+    for (let c: usize = 0; c < Cin; c++) {
+      const g = w + (m * Cin + c) * 9;
+      // T = G'' g (6x3), then U'' = T G''ᵀ (6x6)
+      for (let a: usize = 0; a < 3; a++) {
+        const g0 = <i32>load<i8>(g + a * 3), g1 = <i32>load<i8>(g + a * 3 + 1), g2 = <i32>load<i8>(g + a * 3 + 2);
+        sum += abs(g0) + abs(g1) + abs(g2);
+      }
+      const at = blk + (c >> 1) * 16 + (c & 1) * 2;
+      for (let i: usize = 0; i < 6; i++) {
+        // row i of T: Σ_a G''[i][a] g[a][·]
+        let t0: i32 = 0, t1: i32 = 0, t2: i32 = 0;
+        for (let a: usize = 0; a < 3; a++) {
+          const gi_ = g2coef(i, a);
+          if (gi_ == 0) continue;
+          t0 += gi_ * <i32>load<i8>(g + a * 3); t1 += gi_ * <i32>load<i8>(g + a * 3 + 1); t2 += gi_ * <i32>load<i8>(g + a * 3 + 2);
+        }
+        for (let j: usize = 0; j < 6; j++) {
+          const u = g2coef(j, 0) * t0 + g2coef(j, 1) * t1 + g2coef(j, 2) * t2;
+          store<i16>(at + (6 * i + j) * posB, <i16>u);
+        }
+      }
+    }
+    if (sum > maxSum) maxSum = sum;
+  }
+  store<i32>(dst, maxSum);
+  return maxSum;
+}
+
+/** G''[i][a]. */
+@inline function g2coef(i: usize, a: usize): i32 {
+  // rows [1,0,0] [−1,−1,−1] [−1,1,−1] [1,2,4] [1,−2,4] [0,0,1]
+  if (i == 0) return a == 0 ? 1 : 0;
+  if (i == 1) return -1;
+  if (i == 2) return a == 1 ? 1 : -1;
+  if (i == 3) return a == 0 ? 1 : a == 1 ? 2 : 4;
+  if (i == 4) return a == 0 ? 1 : a == 1 ? -2 : 4;
+  return a == 2 ? 1 : 0;
+}
+
+// ---- workspace ------------------------------------------------------------------------------
+
+// decoded by layout4 (after loadGeom)
+let TH: usize = 0, TW: usize = 0, T: usize = 0, NP: usize = 0, KP: usize = 0, U4: usize = 0;
+let OFF_P: usize = 0, OFF_V: usize = 0, OFF_Z: usize = 0, OFF_M: usize = 0, TOTAL: usize = 0;
+
+function layout4(): void {
+  TH = OH >> 2; TW = OW >> 2; T = TH * TW; NP = (T + 7) >> 3; KP = (C + 1) >> 1;
+  U4 = (TW + 2 + 7) & ~(<usize>7);
+  // the padPlanes16 planes (C, HP, RS), then the phase planes (C, 4, HP, U4), V of one panel
+  // (36 positions, KP pairs, 8 tiles × 2 cin), the column-pass scratch, M of one 4x8 block
+  OFF_P = planesBytes();
+  OFF_V = OFF_P + (((C * 4 * HP * U4) << 1) + 15 & ~(<usize>15));
+  OFF_Z = OFF_V + 36 * KP * 32;
+  OFF_M = OFF_Z + 36 * 16;
+  TOTAL = OFF_M + 36 * 128;
+}
+
+/** Scratch bytes of qs8_wino4x4_3x3__wasmsimd for the geometry at g; E_ARG when it does not apply. */
+export function qs8_wino4_work_bytes(g: usize): i32 {
+  if (!wino4GeomOk(g)) return E_ARG;
+  layout4();
+  return <i32>TOTAL;
+}
+
+/** Panels of 8 output tiles (4x4 each) of the geometry at g (the unit of the part kernel); E_ARG when the kernel does not apply. */
+export function qs8_wino4_panels(g: usize): i32 {
+  if (!wino4GeomOk(g)) return E_ARG;
+  layout4();
+  return <i32>NP;
+}
+
+// ---- input ----------------------------------------------------------------------------------
+
+/** The padded planes at src (C, HP, RS) as 4 column phases per channel at dst (C, 4, HP, U4). */
+function phasePlanes(src: usize, dst: usize): void {
+  const rowB = RS << 1, phaseB = (HP * U4) << 1;
+  let s0 = src, d = dst;
+  for (let c: usize = 0; c < C; c++) {
+    for (let hp: usize = 0; hp < HP; hp++) {
+      const s = s0 + hp * rowB, o = d + hp * (U4 << 1);
+      // columns 4u .. 4u + 31 → 8 columns of each phase; past the row end (RS) these read the
+      // next row or the 64 zero bytes after the planes: only phase columns no tile reads
+      // (a tile reads u ≤ TW + 1, padded column ≤ OW + 7 < RS)
+      for (let u: usize = 0; u < U4; u += 8) {
+        const p = s + (u << 3);
+        const a = v128.load(p), b = v128.load(p, 16), e = v128.load(p, 32), f = v128.load(p, 48);
+        const abE = v128.shuffle<i16>(a, b, 0, 2, 4, 6, 8, 10, 12, 14), abO = v128.shuffle<i16>(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
+        const efE = v128.shuffle<i16>(e, f, 0, 2, 4, 6, 8, 10, 12, 14), efO = v128.shuffle<i16>(e, f, 1, 3, 5, 7, 9, 11, 13, 15);
+        const q = o + (u << 1);
+        v128.store(q, v128.shuffle<i16>(abE, efE, 0, 2, 4, 6, 8, 10, 12, 14));
+        v128.store(q + phaseB, v128.shuffle<i16>(abO, efO, 0, 2, 4, 6, 8, 10, 12, 14));
+        v128.store(q + 2 * phaseB, v128.shuffle<i16>(abE, efE, 1, 3, 5, 7, 9, 11, 13, 15));
+        v128.store(q + 3 * phaseB, v128.shuffle<i16>(abO, efO, 1, 3, 5, 7, 9, 11, 13, 15));
+      }
+    }
+    s0 += HP * rowB;
+    d += phaseB << 2;
+  }
+}
+
+/** 4·d0 − 5·d2 + d4 (rows 0 and 5 of Bᵀ, shifted). */
+@inline function bt0(d0: v128, d2: v128, d4: v128): v128 {
+  return i16x8.add(i16x8.sub(i16x8.shl(d0, 2), i16x8.add(i16x8.shl(d2, 2), d2)), d4);
+}
+
+/** d(r, s) of 4 tiles of channels c (at col) and c + 1 (at col + chanB, or 0), pairs interleaved. */
+@inline function dPair(col: usize, chanB: usize, has1: bool): v128 {
+  const a = v128.load64_zero(col);
+  const b = has1 ? v128.load64_zero(col + chanB) : i16x8.splat(0);
+  return v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11);
+}
+
+/**
+ * V of the channel pair (c, c + 1) (phase planes at pl; has1: c + 1 < C) for the panel's two half
+ * rows (tile element offsets o0, o1 in a phase plane), written in the GEMM's pair layout at
+ * vo + p·KP·32 + h·16 for the 36 positions p; z: scratch of 36 vectors.
+ */
+function inputPair(pl: usize, has1: bool, o0: usize, o1: usize, vo: usize, z: usize): void {
+  const phaseB = (HP * U4) << 1, chanB = phaseB << 2, rowB = U4 << 1, posB = KP << 5;
+  for (let h: usize = 0; h < 2; h++) {
+    const base = pl + ((h == 0 ? o0 : o1) << 1);
+    // columns: Z = Bᵀ d, column s of d from phase s & 3 at offset s >> 2
+    for (let s: usize = 0; s < 6; s++) {
+      const col = base + (s & 3) * phaseB + ((s >> 2) << 1);
+      const d0 = dPair(col, chanB, has1), d1 = dPair(col + rowB, chanB, has1), d2 = dPair(col + 2 * rowB, chanB, has1);
+      const d3 = dPair(col + 3 * rowB, chanB, has1), d4 = dPair(col + 4 * rowB, chanB, has1), d5 = dPair(col + 5 * rowB, chanB, has1);
+      const t1 = i16x8.add(d1, d2), t2 = i16x8.add(d3, d4), t3 = i16x8.sub(d1, d2), t4 = i16x8.sub(d4, d3);
+      const t5 = i16x8.sub(d4, d2), t6 = i16x8.shl(i16x8.sub(d3, d1), 1);
+      const zs = z + (s << 4);
+      v128.store(zs, bt0(d0, d2, d4));
+      v128.store(zs, i16x8.sub(t2, i16x8.shl(t1, 2)), 96);
+      v128.store(zs, i16x8.add(t4, i16x8.shl(t3, 2)), 192);
+      v128.store(zs, i16x8.add(t5, t6), 288);
+      v128.store(zs, i16x8.sub(t5, t6), 384);
+      v128.store(zs, bt0(d1, d3, d5), 480);
+    }
+    // rows: V = Z B, row i of Z at z + 96·i
+    const dst = vo + (h << 4);
+    for (let i: usize = 0; i < 6; i++) {
+      const zr = z + i * 96;
+      const d0 = v128.load(zr), d1 = v128.load(zr, 16), d2 = v128.load(zr, 32), d3 = v128.load(zr, 48), d4 = v128.load(zr, 64), d5 = v128.load(zr, 80);
+      const t1 = i16x8.add(d1, d2), t2 = i16x8.add(d3, d4), t3 = i16x8.sub(d1, d2), t4 = i16x8.sub(d4, d3);
+      const t5 = i16x8.sub(d4, d2), t6 = i16x8.shl(i16x8.sub(d3, d1), 1);
+      const o = dst + 6 * i * posB;
+      v128.store(o, bt0(d0, d2, d4));
+      v128.store(o + posB, i16x8.sub(t2, i16x8.shl(t1, 2)));
+      v128.store(o + 2 * posB, i16x8.add(t4, i16x8.shl(t3, 2)));
+      v128.store(o + 3 * posB, i16x8.add(t5, t6));
+      v128.store(o + 4 * posB, i16x8.sub(t5, t6));
+      v128.store(o + 5 * posB, bt0(d1, d3, d5));
+    }
+  }
+}
+
+// ---- GEMM + output transform ----------------------------------------------------------------
+
+/** One position's 4x8 tile: KP pairs of V at px (32 bytes each) and of U'' at pw (16 bytes); 8 i32x4 at mb. */
+@inline function tileP(px: usize, pw: usize, mb: usize): void {
+  let a00 = i32x4.splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+  const end = px + (KP << 5);
+  while (px != end) {
+    const x0 = v128.load(px), x1 = v128.load(px, 16);
+    const w0 = v128.load32_splat(pw), w1 = v128.load32_splat(pw, 4), w2 = v128.load32_splat(pw, 8), w3 = v128.load32_splat(pw, 12);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(x0, w0)); a01 = i32x4.add(a01, i32x4.dot_i16x8_s(x1, w0));
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(x0, w1)); a11 = i32x4.add(a11, i32x4.dot_i16x8_s(x1, w1));
+    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(x0, w2)); a21 = i32x4.add(a21, i32x4.dot_i16x8_s(x1, w2));
+    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(x0, w3)); a31 = i32x4.add(a31, i32x4.dot_i16x8_s(x1, w3));
+    px += 32; pw += 16;
+  }
+  v128.store(mb, a00); v128.store(mb, a01, 16); v128.store(mb, a10, 32); v128.store(mb, a11, 48);
+  v128.store(mb, a20, 64); v128.store(mb, a21, 80); v128.store(mb, a30, 96); v128.store(mb, a31, 112);
+}
+
+/** 6·m0 + 4·a + c: row 0 of A'ᵀ with a = m1 + m2, c = m3 + m4. */
+@inline function ao0(m0: v128, a: v128, c: v128): v128 {
+  return i32x4.add(i32x4.add(i32x4.add(i32x4.shl(m0, 2), i32x4.shl(m0, 1)), i32x4.shl(a, 2)), c);
+}
+/** 4·b + 8·e + 24·m5: row 3 of A'ᵀ with b = m1 − m2, e = m3 − m4. */
+@inline function ao3(b: v128, e: v128, m5: v128): v128 {
+  return i32x4.add(i32x4.add(i32x4.shl(b, 2), i32x4.shl(e, 3)), i32x4.add(i32x4.shl(m5, 4), i32x4.shl(m5, 3)));
+}
+
+/**
+ * Output row k of 4 tiles from (A'ᵀ M'')[k][0..5] (lanes = tiles): Y = A' applied along j, /576,
+ * transposed to 16 consecutive outputs, through the output stage (q8: storeRowQ8 on the constants
+ * of q8Layer / q8Channel; else storeRow8 for channel c) at dst.
+ */
+function rowOut(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, q8: bool, c: usize, q: usize, qp: usize, dst: usize, eB: usize): void {
+  const inv9 = i32x4.splat(0x38E38E39);
+  const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
+  const y0 = i32x4.mul(i32x4.shr_s(ao0(m0, a, cc), 6), inv9);
+  const y1 = i32x4.mul(i32x4.shr_s(i32x4.add(i32x4.shl(b, 2), i32x4.shl(e, 1)), 6), inv9);
+  const y2 = i32x4.mul(i32x4.shr_s(i32x4.shl(i32x4.add(a, cc), 2), 6), inv9);
+  const y3 = i32x4.mul(i32x4.shr_s(ao3(b, e, m5), 6), inv9);
+  // lanes = tiles → per tile [y0, y1, y2, y3]: outputs 4t .. 4t + 3 of the row
+  const t01l = v128.shuffle<i32>(y0, y1, 0, 4, 1, 5), t01h = v128.shuffle<i32>(y0, y1, 2, 6, 3, 7);
+  const t23l = v128.shuffle<i32>(y2, y3, 0, 4, 1, 5), t23h = v128.shuffle<i32>(y2, y3, 2, 6, 3, 7);
+  const v0 = v128.shuffle<i32>(t01l, t23l, 0, 1, 4, 5), v1 = v128.shuffle<i32>(t01l, t23l, 2, 3, 6, 7);
+  const v2 = v128.shuffle<i32>(t01h, t23h, 0, 1, 4, 5), v3 = v128.shuffle<i32>(t01h, t23h, 2, 3, 6, 7);
+  if (q8) {
+    storeRowQ8(v0, v1, dst, 8);
+    storeRowQ8(v2, v3, dst + 8, 8);
+  } else {
+    storeRow8(v0, v1, c, q, qp, M, dst, 8);
+    storeRow8(v2, v3, c, q, qp, M, dst + 8 * eB, 8);
+  }
+}
+
+/**
+ * The 4x4 outputs of 4 tiles (one half row) of channel c: M'' at mb (36 i32x4, position p at
+ * mb + 128·p), output rows from dst (OW·eB bytes apart).
+ */
+function outputHalf(mb: usize, q8: bool, c: usize, q: usize, qp: usize, dst: usize, eB: usize): void {
+  // A'ᵀ along i for each column j, kept in locals: r[k][j]
+  let r00 = i32x4.splat(0), r01 = r00, r02 = r00, r03 = r00, r04 = r00, r05 = r00;
+  let r10 = r00, r11 = r00, r12 = r00, r13 = r00, r14 = r00, r15 = r00;
+  let r20 = r00, r21 = r00, r22 = r00, r23 = r00, r24 = r00, r25 = r00;
+  let r30 = r00, r31 = r00, r32 = r00, r33 = r00, r34 = r00, r35 = r00;
+  for (let j: usize = 0; j < 6; j++) {
+    const p = mb + (j << 7);
+    const m0 = v128.load(p), m1 = v128.load(p, 768), m2 = v128.load(p, 1536);
+    const m3 = v128.load(p, 2304), m4 = v128.load(p, 3072), m5 = v128.load(p, 3840);
+    const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
+    const k0 = ao0(m0, a, cc), k1 = i32x4.add(i32x4.shl(b, 2), i32x4.shl(e, 1));
+    const k2 = i32x4.shl(i32x4.add(a, cc), 2), k3 = ao3(b, e, m5);
+    if (j == 0) { r00 = k0; r10 = k1; r20 = k2; r30 = k3; }
+    else if (j == 1) { r01 = k0; r11 = k1; r21 = k2; r31 = k3; }
+    else if (j == 2) { r02 = k0; r12 = k1; r22 = k2; r32 = k3; }
+    else if (j == 3) { r03 = k0; r13 = k1; r23 = k2; r33 = k3; }
+    else if (j == 4) { r04 = k0; r14 = k1; r24 = k2; r34 = k3; }
+    else { r05 = k0; r15 = k1; r25 = k2; r35 = k3; }
+  }
+  const rowB = OW * eB;
+  rowOut(r00, r01, r02, r03, r04, r05, q8, c, q, qp, dst, eB);
+  rowOut(r10, r11, r12, r13, r14, r15, q8, c, q, qp, dst + rowB, eB);
+  rowOut(r20, r21, r22, r23, r24, r25, q8, c, q, qp, dst + 2 * rowB, eB);
+  rowOut(r30, r31, r32, r33, r34, r35, q8, c, q, qp, dst + 3 * rowB, eB);
+}
+
+/**
+ * Conv of one image: x (C,H,W) int8, wp = qs8_wino4_pack_w(M, C·9, 1) of the ONNX weights
+ * (M, C, 3, 3), qp per-channel parameters (M channels), y (M, OH, OW) of the mode's element
+ * type, work ≥ qs8_wino4_work_bytes(g) bytes (16-aligned).
+ */
+export function qs8_wino4x4_3x3__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32 {
+  if (!wino4GeomOk(g)) return E_ARG;
+  layout4();
+  return qs8_wino4x4_3x3_part__wasmsimd(g, q, x, wp, qp, y, work, 0, <i32>NP);
+}
+
+/**
+ * qs8_wino4x4_3x3 over the panels [n0, n1) of 8 output tiles (qs8_wino4_panels): the outputs of
+ * those tiles in every channel, a thread's share (each thread its own `work`, in which it pads
+ * the whole input). Each output is computed exactly as by the whole conv, so any split gives the
+ * same bits. 0 ≤ n0 < n1 ≤ panels, else E_ARG.
+ */
+export function qs8_wino4x4_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize, n0: i32, n1: i32): i32 {
+  if (!wino4GeomOk(g) || !quantOk(q)) return E_ARG;
+  layout4();
+  if (n0 < 0 || n0 >= n1 || <usize>n1 > NP) return E_ARG;
+  const zx = gi(q, Q_ZX);
+  const xmax: i64 = <i64>max(127 - zx, zx + 128);
+  if (<i64>load<i32>(wp) * xmax > WINO4_BOUND) return E_RANGE4;
+  const planes = work, phases = work + OFF_P;
+  padPlanes16(x, zx, planes);
+  phasePlanes(planes, phases);
+  const eB = outBytes(q);
+  const q8 = gi(q, Q_MODE) == MODE_Q8;
+  if (q8) q8Layer(q);
+  const chanB = (HP * U4) << 3; // the 4 phase planes of one channel
+  const vb = work + OFF_V, mb = work + OFF_M, z = work + OFF_Z;
+  const blkW = KP * 576; // 36 positions × KP pairs × 16 bytes
+  const w0 = wp + 16;
+  for (let pn: usize = <usize>n0; pn < <usize>n1; pn++) {
+    const t0 = pn << 3;
+    // the two half rows of 4 tiles (TW is a multiple of 4; T a multiple of 4, so both exist
+    // unless the last panel holds one: then h1 repeats h0, computed and never stored)
+    const ta = t0, tb = t0 + 4 < T ? t0 + 4 : t0;
+    const tya = ta / TW, txa = ta - tya * TW, tyb = tb / TW, txb = tb - tyb * TW;
+    const oa = (tya << 2) * U4 + txa, ob = (tyb << 2) * U4 + txb;
+    for (let k: usize = 0; k < KP; k++) inputPair(phases + (k << 1) * chanB, (k << 1) + 1 < C, oa, ob, vb + (k << 5), z);
+    let wb = w0;
+    for (let c0: usize = 0; c0 < M; c0 += 4) {
+      for (let p: usize = 0; p < 36; p++) tileP(vb + p * KP * 32, wb + p * KP * 16, mb + (p << 7));
+      const nr = min<usize>(4, M - c0);
+      for (let r: usize = 0; r < nr; r++) {
+        const c = c0 + r;
+        if (q8) q8Channel(qp, M, c);
+        outputHalf(mb + (r << 5), q8, c, q, qp, y + ((c * OH + 4 * tya) * OW + 4 * txa) * eB, eB);
+        if (tb != ta) outputHalf(mb + (r << 5) + 16, q8, c, q, qp, y + ((c * OH + 4 * tyb) * OW + 4 * txb) * eB, eB);
+      }
+      wb += blkW;
+    }
+  }
+  return 0;
+}

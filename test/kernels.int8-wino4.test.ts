@@ -1,0 +1,304 @@
+// The exact integer Winograd F(4x4, 3x3) int8 conv: the plain TS reference (qs8Wino4x4Ref,
+// src/kernels/int8_wino_ref.ts) and the WASM kernel (qs8_wino4x4_3x3__wasmsimd,
+// assembly/int8/wino4.ts), both against the direct conv qs8Conv2dRef bit for bit: shapes with
+// OH % 4 == 0 and OW % 16 == 0 (one half panel, a last panel of 4 tiles, Cin odd, M around the
+// 4-channel block, pads 0..2 and asymmetric), every output mode with and without a fused Add,
+// inputs at both ends of the range with zero points at both ends, and the exactness bound:
+// weights whose max Σ|w| · max|x − zx| is exactly WINO4_BOUND give the direct conv's
+// accumulator, one more is refused (status −6, nothing written). Also the pack's header, the
+// part kernel (any panel split = the whole conv), ineligible geometries (status −5), and the
+// engine's choice (int8 ResNet-20 with and without the kernel, bit for bit).
+import { describe, it, expect, beforeAll } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { loadWasmNode } from '../src/wasm/node.js';
+import type { SparrowWasm } from '../src/wasm/gateway.js';
+import { convGeometry } from '../src/kernels/f32.js';
+import type { Conv2dAttrs } from '../src/kernels/f32_ref.js';
+import {
+  QS8_CONV_WINO4,
+  WINO4_BOUND,
+  absRowMax,
+  planQs8Conv,
+  placeWino4Weights,
+  putChannelParams,
+  qs8Conv2d,
+  wino4Eligible,
+  wino4Exact,
+  vaddParams,
+  type Qs8Out,
+} from '../src/kernels/int8.js';
+import { qs8Conv2dRef, qs8VaddRef, type Qs8Data } from '../src/kernels/int8_ref.js';
+import { qs8Wino4x4Ref, wino4InputTransform, wino4WeightTransform } from '../src/kernels/int8_wino_ref.js';
+import { quantizeMultiplier } from '../src/quant/int8.js';
+import { lcg } from './helpers/tensors.js';
+import '../src/ops/ref/index.js';
+import { Session } from '../src/runtime/session.js';
+import { compileNodeModule } from '../src/wasm/node.js';
+
+const att = (p: number | [number, number, number, number]): Conv2dAttrs => ({
+  pads: typeof p === 'number' ? [p, p, p, p] : p,
+  strides: [1, 1],
+  dilations: [1, 1],
+  groups: 1,
+});
+
+type Mode = Qs8Out['mode'];
+const MODES: Mode[] = ['int8', 'int32', 'f32', 'qlinear'];
+
+function makeOut(mode: Mode, N: number, rnd: () => number, zx: number, zy: number): Qs8Out {
+  const ri = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
+  if (mode === 'int32') return { mode, zx, bias: Int32Array.from({ length: N }, () => ri(-50000, 50000)) };
+  if (mode === 'f32')
+    return {
+      mode,
+      zx,
+      lo: -Infinity,
+      hi: Infinity,
+      scale: Float32Array.from({ length: N }, () => 2 ** (rnd() * 10 - 18)),
+      bias: Float32Array.from({ length: N }, () => rnd() - 0.5),
+    };
+  const multiplier = new Int32Array(N),
+    shift = new Int32Array(N);
+  for (let c = 0; c < N; c++) {
+    const q = quantizeMultiplier(c % 4 === 3 ? 1 + rnd() * 3 : 2 ** (-6 - rnd() * 10));
+    multiplier[c] = q.multiplier;
+    shift[c] = q.shift;
+  }
+  if (mode === 'qlinear')
+    return {
+      mode,
+      zx,
+      zy,
+      lo: -128,
+      hi: 127,
+      bias: Int32Array.from({ length: N }, () => ri(-5000, 5000)),
+      multiplier: Float32Array.from(multiplier, (q, c) => Math.fround((q / 2 ** 31) * 2 ** -shift[c]!)),
+    };
+  return { mode, zx, zy, lo: -128, hi: 127, bias: Int32Array.from({ length: N }, () => ri(-5000, 5000)), multiplier, shift };
+}
+
+function sameBits(a: Qs8Data, b: Qs8Data): string | undefined {
+  if (a.length !== b.length) return `length ${a.length} vs ${b.length}`;
+  const ai = a instanceof Float32Array ? new Int32Array(a.buffer, a.byteOffset, a.length) : a;
+  const bi = b instanceof Float32Array ? new Int32Array(b.buffer, b.byteOffset, b.length) : b;
+  for (let i = 0; i < a.length; i++) if (ai[i] !== bi[i]) return `[${i}] got ${a[i]} want ${b[i]}`;
+  return undefined;
+}
+
+interface Case {
+  C: number;
+  H: number;
+  W: number;
+  M: number;
+  pads: number | [number, number, number, number];
+}
+/** OH = H + pt + pb − 2 a multiple of 4, OW a multiple of 16. */
+const CASES: Case[] = (
+  [
+    { C: 1, H: 4, W: 16, M: 1, pads: 1 }, // one half panel of 4 tiles
+    { C: 2, H: 8, W: 16, M: 3, pads: 1 }, // 8 tiles: one full panel
+    { C: 3, H: 12, W: 16, M: 5, pads: 1 }, // 12 tiles: the last panel holds 4
+    { C: 5, H: 16, W: 32, M: 4, pads: 1 },
+    { C: 8, H: 18, W: 34, M: 9, pads: 0 }, // no padding
+    { C: 7, H: 6, W: 48, M: 6, pads: [0, 2, 0, 0] }, // asymmetric: OH 4, OW 48
+    { C: 4, H: 10, W: 17, M: 2, pads: [2, 0, 0, 1] }, // OH 10? no: see the filter below
+    { C: 16, H: 32, W: 32, M: 16, pads: 1 }, // ResNet stage 1
+    { C: 32, H: 16, W: 16, M: 32, pads: 1 }, // ResNet stage 2
+    { C: 9, H: 20, W: 64, M: 7, pads: 2 }, // pads 2: OH 22? filtered
+  ] as Case[]
+).filter((c) => {
+  const p = typeof c.pads === 'number' ? [c.pads, c.pads, c.pads, c.pads] : c.pads;
+  const OH = c.H + p[0]! + p[2]! - 2,
+    OW = c.W + p[1]! + p[3]! - 2;
+  return OH % 4 === 0 && OW % 16 === 0 && OH >= 4 && OW >= 16;
+});
+
+let w: SparrowWasm;
+beforeAll(async () => {
+  w = await loadWasmNode();
+});
+
+describe('F(4x4, 3x3): the transforms and the plain TS reference', () => {
+  it('U" = G" g G"ᵀ is 576·(G g Gᵀ) scaled per row and column (s = [4, 6, 6, 24, 24, 1]), V = Bᵀ d B within 100·max|d|', () => {
+    const rnd = lcg(11);
+    const G = [
+      [1 / 4, 0, 0],
+      [-1 / 6, -1 / 6, -1 / 6],
+      [-1 / 6, 1 / 6, -1 / 6],
+      [1 / 24, 1 / 12, 1 / 6],
+      [1 / 24, -1 / 12, 1 / 6],
+      [0, 0, 1],
+    ];
+    const s = [4, 6, 6, 24, 24, 1];
+    for (let t = 0; t < 30; t++) {
+      const g = Array.from({ length: 9 }, () => Math.floor(rnd() * 256) - 128);
+      const U = wino4WeightTransform(g);
+      for (let i = 0; i < 6; i++)
+        for (let j = 0; j < 6; j++) {
+          let u = 0;
+          for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) u += G[i]![a]! * g[3 * a + b]! * G[j]![b]!;
+          expect(U[6 * i + j]).toBeCloseTo(u * s[i]! * s[j]!, 6);
+          expect(Math.abs(U[6 * i + j]!)).toBeLessThanOrEqual(49 * 128);
+        }
+      const d = Array.from({ length: 36 }, () => (rnd() < 0.5 ? -255 : 255));
+      for (const v of wino4InputTransform(d)) expect(Math.abs(v)).toBeLessThanOrEqual(25500);
+    }
+  });
+
+  it('qs8Wino4x4Ref equals qs8Conv2dRef (also partial tiles: any output size), every mode', () => {
+    const rnd = lcg(5);
+    for (const { C, H, W, M, pads } of [...CASES, { C: 3, H: 7, W: 9, M: 2, pads: 1 }, { C: 2, H: 5, W: 5, M: 3, pads: 0 }])
+      for (const mode of MODES) {
+        const x = Int8Array.from({ length: C * H * W }, () => Math.floor(rnd() * 256) - 128);
+        const wt = Int8Array.from({ length: M * C * 9 }, () => Math.floor(rnd() * 128) - 64);
+        const out = makeOut(mode, M, rnd, Math.floor(rnd() * 40) - 20, -7);
+        const want = qs8Conv2dRef(x, [C, H, W], wt, [M, C, 3, 3], att(pads), out);
+        const got = qs8Wino4x4Ref(x, [C, H, W], wt, [M, C, 3, 3], att(pads), out);
+        expect(sameBits(got.data, want.data), `${C}x${H}x${W}→${M} ${mode}`).toBeUndefined();
+      }
+  });
+});
+
+describe('qs8_wino4x4_3x3__wasmsimd equals the direct conv', () => {
+  it('random shapes, every output mode, zero points at both ends', () => {
+    const rnd = lcg(9);
+    for (const { C, H, W, M, pads } of CASES)
+      for (const mode of MODES)
+        for (const zx of [-128, -3, 127]) {
+          const x = Int8Array.from({ length: C * H * W }, () => Math.floor(rnd() * 256) - 128);
+          // weights within the bound for this zx (Σ|w| ≤ 14,620 at max|x − zx| = 255)
+          const lim = Math.max(1, Math.min(127, Math.floor(WINO4_BOUND / 255 / (9 * C))));
+          const wt = Int8Array.from({ length: M * C * 9 }, () => Math.floor(rnd() * (2 * lim + 1)) - lim);
+          const out = makeOut(mode, M, rnd, zx, 5);
+          const want = qs8Conv2dRef(x, [C, H, W], wt, [M, C, 3, 3], att(pads), out);
+          const got = qs8Conv2d(w, QS8_CONV_WINO4, x, [C, H, W], wt, [M, C, 3, 3], att(pads), out);
+          expect(sameBits(got.data, want.data), `${C}x${H}x${W}→${M} pads ${pads} ${mode} zx ${zx}`).toBeUndefined();
+        }
+  });
+
+  it('with the residual Add in the output stage (int8)', () => {
+    const rnd = lcg(21);
+    for (const { C, H, W, M, pads } of CASES.slice(0, 5)) {
+      const x = Int8Array.from({ length: C * H * W }, () => Math.floor(rnd() * 256) - 128);
+      const wt = Int8Array.from({ length: M * C * 9 }, () => Math.floor(rnd() * 128) - 64);
+      const geo = convGeometry([C, H, W], [M, C, 3, 3], att(pads));
+      const other = Int8Array.from({ length: M * geo.OH * geo.OW }, () => Math.floor(rnd() * 256) - 128);
+      for (const relu of [false, true]) {
+        const base = makeOut('int8', M, rnd, -3, 5) as Extract<Qs8Out, { mode: 'int8' }>;
+        const out: Qs8Out = { ...base, add: vaddParams(2 ** -5, 4, 2 ** -6, -3, 2 ** -5, 1, relu) };
+        // the conv's own int8 output, then the Add of the reference
+        const conv = qs8Conv2dRef(x, [C, H, W], wt, [M, C, 3, 3], att(pads), base).data as Int8Array;
+        const want = qs8VaddRef(conv, other, (out as Extract<Qs8Out, { mode: 'int8' }>).add!);
+        const got = qs8Conv2d(w, QS8_CONV_WINO4, x, [C, H, W], wt, [M, C, 3, 3], att(pads), out, { other }).data;
+        expect(sameBits(got, want), `${C}x${H}x${W}→${M} relu ${relu}`).toBeUndefined();
+      }
+    }
+  });
+
+  it('at the bound: max Σ|w| · 255 = the largest product ≤ WINO4_BOUND is exact; one more weight unit is refused (−6), nothing written', () => {
+    const C = 13,
+      M = 4,
+      H = 4,
+      W = 16;
+    const limit = Math.floor(WINO4_BOUND / 255); // 14,620
+    const wt = new Int8Array(M * C * 9);
+    // channel 1: Σ|w| = limit (115 taps of 127 and one of 15), all positive; the others smaller
+    for (let c = 0; c < M; c++) {
+      let left = c === 1 ? limit : 1000 * (c + 1);
+      for (let k = 0; k < C * 9 && left > 0; k++) {
+        const v = Math.min(127, left);
+        wt[c * C * 9 + k] = v;
+        left -= v;
+      }
+    }
+    expect(absRowMax(wt, M)).toBe(limit);
+    expect(wino4Exact(limit, -128)).toBe(true);
+    expect(wino4Exact(limit + 1, -128)).toBe(false);
+    // x − zx = 255 everywhere: the interior outputs reach Σ|w|·255 (no padding here: pads 0 would
+    // shrink the output, so pads 1 and the interior rows)
+    const x = new Int8Array(C * H * W).fill(127);
+    const out = makeOut('int32', M, lcg(1), -128, 0);
+    const want = qs8Conv2dRef(x, [C, H, W], wt, [M, C, 3, 3], att(1), out);
+    const got = qs8Conv2d(w, QS8_CONV_WINO4, x, [C, H, W], wt, [M, C, 3, 3], att(1), out);
+    expect(sameBits(got.data, want.data)).toBeUndefined();
+    // one unit more in channel 1: refused, the output untouched
+    const wt2 = Int8Array.from(wt);
+    const k = wt2.subarray(9 * C, 18 * C).findIndex((v) => v < 127);
+    wt2[9 * C + k]! += 1;
+    expect(absRowMax(wt2, M)).toBe(limit + 1);
+    const mark = w.mark();
+    try {
+      const geo = convGeometry([C, H, W], [M, C, 3, 3], att(1));
+      const plan = planQs8Conv(w, geo, out, QS8_CONV_WINO4);
+      const wp = placeWino4Weights(w, wt2, M, C * 9);
+      expect(w.i32(wp, 1)[0]).toBe(limit + 1); // the header
+      const qp = putChannelParams(w, out),
+        px = w.putBytes(x),
+        py = w.alloc(M * 16 * 4),
+        work = w.alloc(plan.workBytes);
+      w.u8(py, M * 16 * 4).fill(0x5a);
+      expect(QS8_CONV_WINO4.run(w, plan.g, plan.q, px, wp, qp, py, work)).toBe(-6);
+      expect(w.u8(py, M * 16 * 4).every((b) => b === 0x5a)).toBe(true);
+      // zx = −1 (max|x − zx| = 128): the same weights are within the bound again
+      expect(wino4Exact(limit + 1, -1)).toBe(true);
+    } finally {
+      w.release(mark);
+    }
+  });
+
+  it('the part kernel: any split of the panels writes what the whole conv writes', () => {
+    const rnd = lcg(4);
+    for (const { C, H, W, M, pads } of CASES) {
+      const x = Int8Array.from({ length: C * H * W }, () => Math.floor(rnd() * 256) - 128);
+      const wt = Int8Array.from({ length: M * C * 9 }, () => Math.floor(rnd() * 128) - 64);
+      const out = makeOut('int8', M, rnd, -3, 5);
+      const geo = convGeometry([C, H, W], [M, C, 3, 3], att(pads));
+      const mark = w.mark();
+      try {
+        const plan = planQs8Conv(w, geo, out, QS8_CONV_WINO4);
+        const NP = w.exports.qs8_wino4_panels(plan.g);
+        expect(NP).toBe(Math.ceil(((geo.OH / 4) * (geo.OW / 4)) / 8));
+        const wp = placeWino4Weights(w, wt, M, C * 9);
+        const qp = putChannelParams(w, out),
+          px = w.putBytes(x),
+          n = M * geo.OH * geo.OW,
+          whole = w.alloc(n),
+          parts = w.alloc(n),
+          work = w.alloc(plan.workBytes);
+        expect(w.exports.qs8_wino4x4_3x3__wasmsimd(plan.g, plan.q, px, wp, qp, whole, work)).toBe(0);
+        w.u8(parts, n).fill(0x5a);
+        const cut = Math.floor(NP / 2);
+        if (cut > 0) expect(w.exports.qs8_wino4x4_3x3_part__wasmsimd(plan.g, plan.q, px, wp, qp, parts, work, 0, cut)).toBe(0);
+        expect(w.exports.qs8_wino4x4_3x3_part__wasmsimd(plan.g, plan.q, px, wp, qp, parts, work, cut, NP)).toBe(0);
+        expect(Array.from(w.u8(parts, n))).toEqual(Array.from(w.u8(whole, n)));
+        // bad ranges
+        expect(w.exports.qs8_wino4x4_3x3_part__wasmsimd(plan.g, plan.q, px, wp, qp, parts, work, 0, NP + 1)).toBe(-5);
+        expect(w.exports.qs8_wino4x4_3x3_part__wasmsimd(plan.g, plan.q, px, wp, qp, parts, work, 1, 1)).toBe(-5);
+      } finally {
+        w.release(mark);
+      }
+    }
+  });
+
+  it('ineligible geometries: not in wino4Eligible, and the kernel answers −5', () => {
+    for (const [C, H, W, pads, strides] of [
+      [4, 8, 24, 1, 1], // OW 24
+      [4, 6, 16, 1, 1], // OH 6
+      [4, 8, 32, 1, 2], // stride 2
+      [4, 4, 8, 1, 1], // OW 8
+    ] as const) {
+      const a: Conv2dAttrs = { ...att(pads), strides: [strides, strides] };
+      const geo = convGeometry([C, H, W], [4, C, 3, 3], a);
+      expect(wino4Eligible(geo)).toBe(false);
+      const mark = w.mark();
+      try {
+        const out = makeOut('int8', 4, lcg(2), 0, 0);
+        const g = planQs8Conv(w, geo, out, { ...QS8_CONV_WINO4, supports: () => true, workBytes: () => 64 }).g;
+        expect(w.exports.qs8_wino4_work_bytes(g)).toBe(-5);
+        expect(w.exports.qs8_wino4_panels(g)).toBe(-5);
+      } finally {
+        w.release(mark);
+      }
+    }
+  });
+});
