@@ -92,7 +92,7 @@ interface Case {
   M: number;
   pads: number | [number, number, number, number];
 }
-/** OH = H + pt + pb − 2 a multiple of 4, OW a multiple of 16. */
+/** OH = H + pt + pb − 2 a multiple of 4, OW a multiple of 16 (each case is checked below). */
 const CASES: Case[] = (
   [
     { C: 1, H: 4, W: 16, M: 1, pads: 1 }, // one half panel of 4 tiles
@@ -101,10 +101,10 @@ const CASES: Case[] = (
     { C: 5, H: 16, W: 32, M: 4, pads: 1 },
     { C: 8, H: 18, W: 34, M: 9, pads: 0 }, // no padding
     { C: 7, H: 6, W: 48, M: 6, pads: [0, 2, 0, 0] }, // asymmetric: OH 4, OW 48
-    { C: 4, H: 10, W: 17, M: 2, pads: [2, 0, 0, 1] }, // OH 10? no: see the filter below
+    { C: 4, H: 8, W: 17, M: 2, pads: [2, 0, 0, 1] }, // asymmetric: OH 8, OW 16
     { C: 16, H: 32, W: 32, M: 16, pads: 1 }, // ResNet stage 1
     { C: 32, H: 16, W: 16, M: 32, pads: 1 }, // ResNet stage 2
-    { C: 9, H: 20, W: 64, M: 7, pads: 2 }, // pads 2: OH 22? filtered
+    { C: 9, H: 18, W: 30, M: 7, pads: 2 }, // pads 2: OH 20, OW 32
   ] as Case[]
 ).filter((c) => {
   const p = typeof c.pads === 'number' ? [c.pads, c.pads, c.pads, c.pads] : c.pads;
@@ -112,6 +112,8 @@ const CASES: Case[] = (
     OW = c.W + p[1]! + p[3]! - 2;
   return OH % 4 === 0 && OW % 16 === 0 && OH >= 4 && OW >= 16;
 });
+// (the filter drops none: a case whose shape F(4x4) cannot run would be a typo here)
+const CASE_COUNT = 10;
 
 let w: SparrowWasm;
 beforeAll(async () => {
@@ -119,6 +121,11 @@ beforeAll(async () => {
 });
 
 describe('F(4x4, 3x3): the transforms and the plain TS reference', () => {
+  it('every listed shape is one the kernel runs', () => {
+    expect(CASES.length).toBe(CASE_COUNT);
+    for (const { C, H, W, M, pads } of CASES) expect(wino4Eligible(convGeometry([C, H, W], [M, C, 3, 3], att(pads)))).toBe(true);
+  });
+
   it('U" = G" g G"ᵀ is 576·(G g Gᵀ) scaled per row and column (s = [4, 6, 6, 24, 24, 1]), V = Bᵀ d B within 100·max|d|', () => {
     const rnd = lcg(11);
     const G = [
