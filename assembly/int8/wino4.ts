@@ -84,19 +84,17 @@ export function qs8_wino4_pack_w(M_: i32, K: i32, groups: i32, w: usize, dst: us
         sum += abs(g0) + abs(g1) + abs(g2);
       }
       const at = blk + (c >> 1) * 16 + (c & 1) * 2;
-      for (let i: usize = 0; i < 6; i++) {
-        // row i of T: Σ_a G''[i][a] g[a][·]
-        let t0: i32 = 0, t1: i32 = 0, t2: i32 = 0;
-        for (let a: usize = 0; a < 3; a++) {
-          const gi_ = g2coef(i, a);
-          if (gi_ == 0) continue;
-          t0 += gi_ * <i32>load<i8>(g + a * 3); t1 += gi_ * <i32>load<i8>(g + a * 3 + 1); t2 += gi_ * <i32>load<i8>(g + a * 3 + 2);
-        }
-        for (let j: usize = 0; j < 6; j++) {
-          const u = g2coef(j, 0) * t0 + g2coef(j, 1) * t1 + g2coef(j, 2) * t2;
-          store<i16>(at + (6 * i + j) * posB, <i16>u);
-        }
-      }
+      // T = G'' g (6x3) by columns, then each row of T times G''ᵀ (branch-free: G'' rows
+      // [1,0,0] [−1,−1,−1] [−1,1,−1] [1,2,4] [1,−2,4] [0,0,1])
+      const a0 = <i32>load<i8>(g), a1 = <i32>load<i8>(g, 1), a2 = <i32>load<i8>(g, 2);
+      const b0 = <i32>load<i8>(g, 3), b1 = <i32>load<i8>(g, 4), b2 = <i32>load<i8>(g, 5);
+      const c0 = <i32>load<i8>(g, 6), c1 = <i32>load<i8>(g, 7), c2 = <i32>load<i8>(g, 8);
+      packRow4(at, posB, a0, a1, a2);
+      packRow4(at + 6 * posB, posB, -(a0 + b0 + c0), -(a1 + b1 + c1), -(a2 + b2 + c2));
+      packRow4(at + 12 * posB, posB, b0 - a0 - c0, b1 - a1 - c1, b2 - a2 - c2);
+      packRow4(at + 18 * posB, posB, a0 + 2 * b0 + 4 * c0, a1 + 2 * b1 + 4 * c1, a2 + 2 * b2 + 4 * c2);
+      packRow4(at + 24 * posB, posB, a0 - 2 * b0 + 4 * c0, a1 - 2 * b1 + 4 * c1, a2 - 2 * b2 + 4 * c2);
+      packRow4(at + 30 * posB, posB, c0, c1, c2);
     }
     if (sum > maxSum) maxSum = sum;
   }
@@ -104,15 +102,14 @@ export function qs8_wino4_pack_w(M_: i32, K: i32, groups: i32, w: usize, dst: us
   return maxSum;
 }
 
-/** G''[i][a]. */
-@inline function g2coef(i: usize, a: usize): i32 {
-  // rows [1,0,0] [−1,−1,−1] [−1,1,−1] [1,2,4] [1,−2,4] [0,0,1]
-  if (i == 0) return a == 0 ? 1 : 0;
-  if (i == 1) return -1;
-  if (i == 2) return a == 1 ? 1 : -1;
-  if (i == 3) return a == 0 ? 1 : a == 1 ? 2 : 4;
-  if (i == 4) return a == 0 ? 1 : a == 1 ? -2 : 4;
-  return a == 2 ? 1 : 0;
+/** Row (t0, t1, t2) of T = G'' g times G''ᵀ: the 6 positions j at `at`, ps bytes apart. */
+@inline function packRow4(at: usize, ps: usize, t0: i32, t1: i32, t2: i32): void {
+  store<i16>(at, <i16>t0);
+  store<i16>(at + ps, <i16>-(t0 + t1 + t2));
+  store<i16>(at + 2 * ps, <i16>(t1 - t0 - t2));
+  store<i16>(at + 3 * ps, <i16>(t0 + 2 * t1 + 4 * t2));
+  store<i16>(at + 4 * ps, <i16>(t0 - 2 * t1 + 4 * t2));
+  store<i16>(at + 5 * ps, <i16>t2);
 }
 
 // ---- workspace ------------------------------------------------------------------------------
