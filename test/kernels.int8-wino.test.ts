@@ -25,10 +25,10 @@ import {
   winogradEligible,
   type Qs8Out,
 } from '../src/kernels/int8.js';
-import { qs8Conv2dRef, type Qs8Data } from '../src/kernels/int8_ref.js';
+import { qs8Conv2dRef } from '../src/kernels/int8_ref.js';
 import { qs8Wino2x2Ref, winoApplies, winoInputTransform, winoWeightTransform, WINO_MAX_CIN } from '../src/kernels/int8_wino_ref.js';
-import { quantizeMultiplier } from '../src/quant/int8.js';
 import { lcg } from './helpers/tensors.js';
+import { MODES, makeOut, sameBits, type Mode } from './helpers/qs8_out.js';
 
 const WINO = 'qs8_wino2x2_3x3__wasmsimd';
 
@@ -39,56 +39,11 @@ const att = (p: number | [number, number, number, number]): Conv2dAttrs => ({
   groups: 1,
 });
 
-type Mode = Qs8Out['mode'];
-const MODES: Mode[] = ['int8', 'int32', 'f32', 'qlinear'];
-
-function makeOut(mode: Mode, N: number, rnd: () => number, zx: number, zy: number, relu = false): Qs8Out {
-  const ri = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
-  if (mode === 'int32') return { mode, zx, bias: Int32Array.from({ length: N }, () => ri(-50000, 50000)) };
-  if (mode === 'f32')
-    return {
-      mode,
-      zx,
-      lo: relu ? 0 : -Infinity,
-      hi: Infinity,
-      scale: Float32Array.from({ length: N }, () => 2 ** (rnd() * 10 - 18)),
-      bias: Float32Array.from({ length: N }, () => rnd() - 0.5),
-    };
-  const multiplier = new Int32Array(N),
-    shift = new Int32Array(N);
-  for (let c = 0; c < N; c++) {
-    // every fourth channel a multiplier above 1 (a left shift in the output stage)
-    const q = quantizeMultiplier(c % 4 === 3 ? 1 + rnd() * 3 : 2 ** (-6 - rnd() * 10));
-    multiplier[c] = q.multiplier;
-    shift[c] = q.shift;
-  }
-  const lo = relu ? zy : -128;
-  if (mode === 'qlinear')
-    return {
-      mode,
-      zx,
-      zy,
-      lo,
-      hi: 127,
-      bias: Int32Array.from({ length: N }, () => ri(-5000, 5000)),
-      multiplier: Float32Array.from(multiplier, (q, c) => Math.fround((q / 2 ** 31) * 2 ** -shift[c]!)),
-    };
-  return { mode, zx, zy, lo, hi: 127, bias: Int32Array.from({ length: N }, () => ri(-5000, 5000)), multiplier, shift };
-}
-
 type Fill = 'random' | 'extreme' | 'max' | 'min';
 function values(rnd: () => number, n: number, kind: Fill): Int8Array {
   return Int8Array.from({ length: n }, () =>
     kind === 'extreme' ? (rnd() < 0.5 ? -128 : 127) : kind === 'max' ? 127 : kind === 'min' ? -128 : Math.floor(rnd() * 256) - 128,
   );
-}
-
-function sameBits(a: Qs8Data, b: Qs8Data): string | undefined {
-  if (a.length !== b.length) return `length ${a.length} vs ${b.length}`;
-  const ai = a instanceof Float32Array ? new Int32Array(a.buffer, a.byteOffset, a.length) : a;
-  const bi = b instanceof Float32Array ? new Int32Array(b.buffer, b.byteOffset, b.length) : b;
-  for (let i = 0; i < a.length; i++) if (ai[i] !== bi[i]) return `[${i}] got ${a[i]} want ${b[i]}`;
-  return undefined;
 }
 
 interface Case {

@@ -6,10 +6,9 @@
 // inputs at both ends of the range with zero points at both ends, and the exactness bound:
 // weights whose max Σ|w| · max|x − zx| is exactly WINO4_BOUND give the direct conv's
 // accumulator, one more is refused (status −6, nothing written). Also the pack's header, the
-// part kernel (any panel split = the whole conv), ineligible geometries (status −5), and the
-// engine's choice (int8 ResNet-20 with and without the kernel, bit for bit).
+// part kernel (any panel split = the whole conv) and ineligible geometries (status −5). The
+// engine's choice: test/engine.int8-wino.test.ts.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { readFileSync } from 'node:fs';
 import { loadWasmNode } from '../src/wasm/node.js';
 import type { SparrowWasm } from '../src/wasm/gateway.js';
 import { convGeometry } from '../src/kernels/f32.js';
@@ -27,13 +26,10 @@ import {
   vaddParams,
   type Qs8Out,
 } from '../src/kernels/int8.js';
-import { qs8Conv2dRef, qs8VaddRef, type Qs8Data } from '../src/kernels/int8_ref.js';
+import { qs8Conv2dRef, qs8VaddRef } from '../src/kernels/int8_ref.js';
 import { qs8Wino4x4Ref, wino4InputTransform, wino4WeightTransform } from '../src/kernels/int8_wino_ref.js';
-import { quantizeMultiplier } from '../src/quant/int8.js';
 import { lcg } from './helpers/tensors.js';
-import '../src/ops/ref/index.js';
-import { Session } from '../src/runtime/session.js';
-import { compileNodeModule } from '../src/wasm/node.js';
+import { MODES, makeOut, sameBits } from './helpers/qs8_out.js';
 
 const att = (p: number | [number, number, number, number]): Conv2dAttrs => ({
   pads: typeof p === 'number' ? [p, p, p, p] : p,
@@ -41,49 +37,6 @@ const att = (p: number | [number, number, number, number]): Conv2dAttrs => ({
   dilations: [1, 1],
   groups: 1,
 });
-
-type Mode = Qs8Out['mode'];
-const MODES: Mode[] = ['int8', 'int32', 'f32', 'qlinear'];
-
-function makeOut(mode: Mode, N: number, rnd: () => number, zx: number, zy: number): Qs8Out {
-  const ri = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
-  if (mode === 'int32') return { mode, zx, bias: Int32Array.from({ length: N }, () => ri(-50000, 50000)) };
-  if (mode === 'f32')
-    return {
-      mode,
-      zx,
-      lo: -Infinity,
-      hi: Infinity,
-      scale: Float32Array.from({ length: N }, () => 2 ** (rnd() * 10 - 18)),
-      bias: Float32Array.from({ length: N }, () => rnd() - 0.5),
-    };
-  const multiplier = new Int32Array(N),
-    shift = new Int32Array(N);
-  for (let c = 0; c < N; c++) {
-    const q = quantizeMultiplier(c % 4 === 3 ? 1 + rnd() * 3 : 2 ** (-6 - rnd() * 10));
-    multiplier[c] = q.multiplier;
-    shift[c] = q.shift;
-  }
-  if (mode === 'qlinear')
-    return {
-      mode,
-      zx,
-      zy,
-      lo: -128,
-      hi: 127,
-      bias: Int32Array.from({ length: N }, () => ri(-5000, 5000)),
-      multiplier: Float32Array.from(multiplier, (q, c) => Math.fround((q / 2 ** 31) * 2 ** -shift[c]!)),
-    };
-  return { mode, zx, zy, lo: -128, hi: 127, bias: Int32Array.from({ length: N }, () => ri(-5000, 5000)), multiplier, shift };
-}
-
-function sameBits(a: Qs8Data, b: Qs8Data): string | undefined {
-  if (a.length !== b.length) return `length ${a.length} vs ${b.length}`;
-  const ai = a instanceof Float32Array ? new Int32Array(a.buffer, a.byteOffset, a.length) : a;
-  const bi = b instanceof Float32Array ? new Int32Array(b.buffer, b.byteOffset, b.length) : b;
-  for (let i = 0; i < a.length; i++) if (ai[i] !== bi[i]) return `[${i}] got ${a[i]} want ${b[i]}`;
-  return undefined;
-}
 
 interface Case {
   C: number;

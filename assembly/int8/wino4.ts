@@ -39,11 +39,11 @@ import {
   G_KH, G_KW, G_SH, G_SW, G_DH, G_DW, G_GROUPS,
   C, M, OH, OW, HP, RS,
 } from './common';
+import { E_RANGE } from './relaxed';
+import { tileP } from './winograd';
 
 /** Largest max_c Σ|w| · max|x − zx| for which 576·Y stays in int32 (see the header). */
 export const WINO4_BOUND: i64 = 3728270;
-/** Status when the weights and zx leave WINO4_BOUND. */
-export const E_RANGE4: i32 = -6;
 
 /** True when the geometry is one this kernel runs (3x3, stride 1, dilation 1, groups 1, OH % 4 == 0, OW % 16 == 0). */
 function wino4GeomOk(g: usize): bool {
@@ -78,17 +78,13 @@ export function qs8_wino4_pack_w(M_: i32, K: i32, groups: i32, w: usize, dst: us
     const blk = dst + 16 + (m >> 2) * blkB + (m & 3) * 4;
     for (let c: usize = 0; c < Cin; c++) {
       const g = w + (m * Cin + c) * 9;
-      // T = G'' g (6x3), then U'' = T G''ᵀ (6x6)
-      for (let a: usize = 0; a < 3; a++) {
-        const g0 = <i32>load<i8>(g + a * 3), g1 = <i32>load<i8>(g + a * 3 + 1), g2 = <i32>load<i8>(g + a * 3 + 2);
-        sum += abs(g0) + abs(g1) + abs(g2);
-      }
       const at = blk + (c >> 1) * 16 + (c & 1) * 2;
       // T = G'' g (6x3) by columns, then each row of T times G''ᵀ (branch-free: G'' rows
       // [1,0,0] [−1,−1,−1] [−1,1,−1] [1,2,4] [1,−2,4] [0,0,1])
       const a0 = <i32>load<i8>(g), a1 = <i32>load<i8>(g, 1), a2 = <i32>load<i8>(g, 2);
       const b0 = <i32>load<i8>(g, 3), b1 = <i32>load<i8>(g, 4), b2 = <i32>load<i8>(g, 5);
       const c0 = <i32>load<i8>(g, 6), c1 = <i32>load<i8>(g, 7), c2 = <i32>load<i8>(g, 8);
+      sum += abs(a0) + abs(a1) + abs(a2) + abs(b0) + abs(b1) + abs(b2) + abs(c0) + abs(c1) + abs(c2);
       packRow4(at, posB, a0, a1, a2);
       packRow4(at + 6 * posB, posB, -(a0 + b0 + c0), -(a1 + b1 + c1), -(a2 + b2 + c2));
       packRow4(at + 12 * posB, posB, b0 - a0 - c0, b1 - a1 - c1, b2 - a2 - c2);
@@ -229,23 +225,6 @@ function inputPair(pl: usize, has1: bool, o0: usize, o1: usize, vo: usize, z: us
 
 // ---- GEMM + output transform ----------------------------------------------------------------
 
-/** One position's 4x8 tile: KP pairs of V at px (32 bytes each) and of U'' at pw (16 bytes); 8 i32x4 at mb. */
-@inline function tileP(px: usize, pw: usize, mb: usize): void {
-  let a00 = i32x4.splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-  const end = px + (KP << 5);
-  while (px != end) {
-    const x0 = v128.load(px), x1 = v128.load(px, 16);
-    const w0 = v128.load32_splat(pw), w1 = v128.load32_splat(pw, 4), w2 = v128.load32_splat(pw, 8), w3 = v128.load32_splat(pw, 12);
-    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(x0, w0)); a01 = i32x4.add(a01, i32x4.dot_i16x8_s(x1, w0));
-    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(x0, w1)); a11 = i32x4.add(a11, i32x4.dot_i16x8_s(x1, w1));
-    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(x0, w2)); a21 = i32x4.add(a21, i32x4.dot_i16x8_s(x1, w2));
-    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(x0, w3)); a31 = i32x4.add(a31, i32x4.dot_i16x8_s(x1, w3));
-    px += 32; pw += 16;
-  }
-  v128.store(mb, a00); v128.store(mb, a01, 16); v128.store(mb, a10, 32); v128.store(mb, a11, 48);
-  v128.store(mb, a20, 64); v128.store(mb, a21, 80); v128.store(mb, a30, 96); v128.store(mb, a31, 112);
-}
-
 /** 6·m0 + 4·a + c: row 0 of A'ᵀ with a = m1 + m2, c = m3 + m4. */
 @inline function ao0(m0: v128, a: v128, c: v128): v128 {
   return i32x4.add(i32x4.add(i32x4.add(i32x4.shl(m0, 2), i32x4.shl(m0, 1)), i32x4.shl(a, 2)), c);
@@ -335,7 +314,7 @@ export function qs8_wino4x4_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp:
   if (n0 < 0 || n0 >= n1 || <usize>n1 > NP) return E_ARG;
   const zx = gi(q, Q_ZX);
   const xmax: i64 = <i64>max(127 - zx, zx + 128);
-  if (<i64>load<i32>(wp) * xmax > WINO4_BOUND) return E_RANGE4;
+  if (<i64>load<i32>(wp) * xmax > WINO4_BOUND) return E_RANGE;
   const planes = work, phases = work + OFF_P;
   padPlanes16(x, zx, planes);
   phasePlanes(planes, phases);
@@ -356,7 +335,7 @@ export function qs8_wino4x4_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp:
     for (let k: usize = 0; k < KP; k++) inputPair(phases + (k << 1) * chanB, (k << 1) + 1 < C, oa, ob, vb + (k << 5), z);
     let wb = w0;
     for (let c0: usize = 0; c0 < M; c0 += 4) {
-      for (let p: usize = 0; p < 36; p++) tileP(vb + p * KP * 32, wb + p * KP * 16, mb + (p << 7));
+      for (let p: usize = 0; p < 36; p++) tileP(vb + p * KP * 32, wb + p * KP * 16, mb + (p << 7), KP);
       const nr = min<usize>(4, M - c0);
       for (let r: usize = 0; r < nr; r++) {
         const c = c0 + r;

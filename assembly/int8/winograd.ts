@@ -329,10 +329,14 @@ function inputPanel(planes: usize, work: usize, t0: usize): void {
 
 // ---- GEMM + output transform ----------------------------------------------------------------
 
-/** One position's 4x8 tile: KP pairs of V at px (32 bytes each) and of U' at pw (16 bytes); 8 i32x4 at mb. */
-@inline function tileP(px: usize, pw: usize, mb: usize): void {
+/**
+ * One position's 4x8 tile: kp pairs of V at px (32 bytes each: 8 tiles × 2 cin) and of U' at pw
+ * (16 bytes: 4 couts × 2 cin); 8 i32x4 at mb (couts 0..3 × tiles 0..3, 4..7). Also F(4x4, 3x3)'s
+ * GEMM (wino4.ts).
+ */
+@inline export function tileP(px: usize, pw: usize, mb: usize, kp: usize): void {
   let a00 = i32x4.splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-  const end = px + (KP << 5);
+  const end = px + (kp << 5);
   while (px != end) {
     const x0 = v128.load(px), x1 = v128.load(px, 16);
     const w0 = v128.load32_splat(pw), w1 = v128.load32_splat(pw, 4), w2 = v128.load32_splat(pw, 8), w3 = v128.load32_splat(pw, 12);
@@ -438,7 +442,7 @@ export function qs8_wino2x2_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp:
     inputPanel(planes, work, t0);
     let wb = wp;
     for (let c0: usize = 0; c0 < M; c0 += 4) {
-      for (let p: usize = 0; p < 16; p++) tileP(vb + p * KP * 32, wb + p * KP * 16, mb + (p << 7));
+      for (let p: usize = 0; p < 16; p++) tileP(vb + p * KP * 32, wb + p * KP * 16, mb + (p << 7), KP);
       const nr = min<usize>(4, M - c0);
       for (let r: usize = 0; r < nr; r++) {
         const c = c0 + r;

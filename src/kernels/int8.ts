@@ -15,6 +15,8 @@ import type { SparrowWasm } from '../wasm/gateway.js';
 import { CONV_GEOMETRY_BYTES, convGeometry, writeConvGeometry, type ConvGeometry } from './f32.js';
 import { CONV_DEFAULTS, type Conv2dAttrs } from './f32_ref.js';
 import { WINO_MAX_CIN, WINO4_MAX_PRODUCT } from './int8_wino_ref.js';
+
+export { absRowMax, wino4Exact } from './int8_wino_ref.js';
 import { INT8_FUSED_ACTS } from './int8_act_ref.js';
 import {
   csrFromDense,
@@ -221,6 +223,11 @@ export const QS8_CONV_KERNELS: readonly Qs8ConvKernel[] = [
  * points and output mode: the accumulator equals the direct conv's.
  */
 export function winogradEligible(geo: ConvGeometry): boolean {
+  return winoShape(geo) && geo.C <= WINO_MAX_CIN;
+}
+
+/** 3x3, stride 1, dilation 1, groups 1: the convs both Winograd kernels transform. */
+function winoShape(geo: ConvGeometry): boolean {
   return (
     geo.KH === 3 &&
     geo.KW === 3 &&
@@ -228,8 +235,7 @@ export function winogradEligible(geo: ConvGeometry): boolean {
     geo.strides[1] === 1 &&
     geo.dilations[0] === 1 &&
     geo.dilations[1] === 1 &&
-    geo.groups === 1 &&
-    geo.C <= WINO_MAX_CIN
+    geo.groups === 1
   );
 }
 
@@ -288,54 +294,35 @@ export const QS8_CONV_WINO4: Qs8ConvKernelOf<'wino4'> = {
  * of 4 tiles).
  */
 export function wino4Eligible(geo: ConvGeometry): boolean {
-  return (
-    geo.KH === 3 &&
-    geo.KW === 3 &&
-    geo.strides[0] === 1 &&
-    geo.strides[1] === 1 &&
-    geo.dilations[0] === 1 &&
-    geo.dilations[1] === 1 &&
-    geo.groups === 1 &&
-    geo.OH >= 4 &&
-    geo.OW >= 16 &&
-    geo.OH % 4 === 0 &&
-    geo.OW % 16 === 0
-  );
+  return winoShape(geo) && geo.OH >= 4 && geo.OW >= 16 && geo.OH % 4 === 0 && geo.OW % 16 === 0;
 }
 
 /** ⌊(2^31 − 1) / 576⌋: the kernel is exact while max_c Σ|w[c,·]| · max|x − zx| stays at most this (assembly/int8/wino4.ts). */
 export const WINO4_BOUND = WINO4_MAX_PRODUCT;
 
-/**
- * Whether F(4x4, 3x3) is exact for weights whose largest per-channel Σ|w| is `absRowMax`, with
- * input zero point zx (undefined: any, as in dynamic mode, where each image has its own).
- */
-export function wino4Exact(absRowMax: number, zx?: number): boolean {
-  const xmax = zx === undefined ? 255 : Math.max(127 - zx, zx + 128);
-  return absRowMax * xmax <= WINO4_BOUND;
-}
-
-/** Largest Σ_k |W[c, k]| over the rows c of W (M, K) int8. */
-export function absRowMax(W: Int8Array, M: number): number {
-  const K = W.length / M;
-  let best = 0;
-  for (let c = 0; c < M; c++) {
-    let s = 0;
-    for (let k = c * K; k < (c + 1) * K; k++) s += Math.abs(W[k]!);
-    if (s > best) best = s;
-  }
-  return best;
-}
-
-/**
- * Packs W (M, K) int8 into the wino4 layout (qs8_wino4_pack_w); arena memory, kept. Returns the
- * pointer and max_c Σ|W[c,·]| (also in the layout's header).
- */
+/** Packs W (M, K) int8 into the wino4 layout (qs8_wino4_pack_w); arena memory, kept. Returns the pointer. */
 export function placeWino4Weights(w: SparrowWasm, W: Int8Array, M: number, K: number, groups = 1): number {
-  const dst = w.alloc(check(w.exports.qs8_wino4_packed_w_bytes(M, K, groups), 'qs8_wino4_packed_w_bytes'));
+  return placePacked(w, W, w.exports.qs8_wino4_packed_w_bytes(M, K, groups), 'qs8_wino4_packed_w_bytes', 'qs8_wino4_pack_w', (src, dst) =>
+    w.exports.qs8_wino4_pack_w(M, K, groups, src, dst),
+  );
+}
+
+/**
+ * Allocates a packed layout of `bytes` (a *_bytes status, checked) in the arena, kept, and fills
+ * it with pack(W copied to scratch, layout) (its status checked); the scratch is released.
+ */
+function placePacked(
+  w: SparrowWasm,
+  W: Int8Array,
+  bytes: number,
+  bytesWhat: string,
+  packWhat: string,
+  pack: (src: number, dst: number) => number,
+): number {
+  const dst = w.alloc(check(bytes, bytesWhat));
   const m = w.mark();
   try {
-    check(w.exports.qs8_wino4_pack_w(M, K, groups, w.putBytes(W), dst), 'qs8_wino4_pack_w');
+    check(pack(w.putBytes(W), dst), packWhat);
   } finally {
     w.release(m);
   }
@@ -347,16 +334,18 @@ export function placeWino4Weights(w: SparrowWasm, W: Int8Array, M: number, K: nu
  * SparrowError('invalid_argument') when a weight is outside [−64, 63].
  */
 export function placeC4Weights(w: SparrowWasm, W: Int8Array, M: number, K: number, groups = 1): number {
-  const dst = w.alloc(check(w.exports.qs8_conv2d_packed_w_c4_bytes(M, K, groups), 'qs8_conv2d_packed_w_c4_bytes'));
-  const m = w.mark();
-  try {
-    const st = w.exports.qs8_conv2d_pack_w_c4(M, K, groups, w.putBytes(W), dst);
-    if (st === E_RANGE) throw new SparrowError('invalid_argument', 'c4 weights must lie in [-64, 63]');
-    check(st, 'qs8_conv2d_pack_w_c4');
-  } finally {
-    w.release(m);
-  }
-  return dst;
+  return placePacked(
+    w,
+    W,
+    w.exports.qs8_conv2d_packed_w_c4_bytes(M, K, groups),
+    'qs8_conv2d_packed_w_c4_bytes',
+    'qs8_conv2d_pack_w_c4',
+    (src, dst) => {
+      const st = w.exports.qs8_conv2d_pack_w_c4(M, K, groups, src, dst);
+      if (st === E_RANGE) throw new SparrowError('invalid_argument', 'c4 weights must lie in [-64, 63]');
+      return st;
+    },
+  );
 }
 
 export function qs8ConvKernel(name: string): Qs8ConvKernel {
@@ -484,25 +473,20 @@ export function placeConvWeights(w: SparrowWasm, format: Qs8WeightFormat, W: Int
   }
   if (format === 'wino') {
     if (!(W instanceof Int8Array)) throw new SparrowError('invalid_argument', 'wino weights must be dense');
-    const dst = w.alloc(check(w.exports.qs8_wino_packed_w_bytes(M, K, groups), 'qs8_wino_packed_w_bytes'));
-    const m = w.mark();
-    try {
-      check(w.exports.qs8_wino_pack_w(M, K, groups, w.putBytes(W), dst), 'qs8_wino_pack_w');
-    } finally {
-      w.release(m);
-    }
-    return dst;
+    return placePacked(w, W, w.exports.qs8_wino_packed_w_bytes(M, K, groups), 'qs8_wino_packed_w_bytes', 'qs8_wino_pack_w', (src, dst) =>
+      w.exports.qs8_wino_pack_w(M, K, groups, src, dst),
+    );
   }
   if (format === 'c2') {
     if (!(W instanceof Int8Array)) throw new SparrowError('invalid_argument', 'c2 weights must be dense');
-    const dst = w.alloc(check(w.exports.qs8_conv2d_packed_w_bytes(M, K, groups), 'qs8_conv2d_packed_w_bytes'));
-    const m = w.mark();
-    try {
-      check(w.exports.qs8_conv2d_pack_w(M, K, groups, w.putBytes(W), dst), 'qs8_conv2d_pack_w');
-    } finally {
-      w.release(m);
-    }
-    return dst;
+    return placePacked(
+      w,
+      W,
+      w.exports.qs8_conv2d_packed_w_bytes(M, K, groups),
+      'qs8_conv2d_packed_w_bytes',
+      'qs8_conv2d_pack_w',
+      (src, dst) => w.exports.qs8_conv2d_pack_w(M, K, groups, src, dst),
+    );
   }
   const csr = W instanceof Int8Array ? csrFromDense(W, M, K) : W;
   const nnz = csr.rowPtr[M]!;

@@ -81,6 +81,20 @@ export function winoApplies(C: number, wDims: readonly number[], attrs: Conv2dAt
 }
 
 /**
+ * x (C, H, W) int8 read at padded coordinates (c, r, s): x − zx inside, 0 (the real zero) in
+ * the padding and past it (the taps of a partial last tile).
+ */
+function paddedInput(x: Int8Array, H: number, W: number, pads: readonly number[], zx: number): (c: number, r: number, s: number) => number {
+  const pt = pads[0]!,
+    pl = pads[1]!;
+  return (c, r, s) => {
+    const ih = r - pt,
+      iw = s - pl;
+    return ih < 0 || ih >= H || iw < 0 || iw >= W ? 0 : x[(c * H + ih) * W + iw]! - zx;
+  };
+}
+
+/**
  * int8 conv of one image by F(2x2, 3x3): x (C,H,W) int8, w (M, C, 3, 3) int8 → y (M, OH, OW)
  * of out's type, as qs8Conv2dRef. Throws SparrowError('invalid_argument') for a conv it does
  * not apply to (winoApplies).
@@ -102,12 +116,7 @@ export function qs8Wino2x2Ref(
     OW = convOutSize(W, 3, pl, pr, 1, 1);
   const TH = Math.ceil(OH / 2),
     TW = Math.ceil(OW / 2);
-  // x − zx with the padding (0 = the real zero); taps outside the padded input read 0 too
-  const px = (c: number, r: number, s: number): number => {
-    const ih = r - pt,
-      iw = s - pl;
-    return ih < 0 || ih >= H || iw < 0 || iw >= W ? 0 : x[(c * H + ih) * W + iw]! - out.zx;
-  };
+  const px = paddedInput(x, H, W, attrs.pads, out.zx);
   const U: Int32Array[] = []; // (M·C) × 16
   for (let m = 0; m < M; m++) for (let c = 0; c < C; c++) U.push(winoWeightTransform(w.subarray((m * C + c) * 9, (m * C + c + 1) * 9)));
   const y = allocOut(out, M * OH * OW);
@@ -180,6 +189,27 @@ const AT4 = [
 /** ⌊(2^31 − 1) / 576⌋: F(4x4, 3x3) is exact while max_c Σ|w[c,·]| · max|x − zx| ≤ this. */
 export const WINO4_MAX_PRODUCT = 3728270;
 
+/** Largest Σ_k |W[c, k]| over the rows c of W (M, K) int8. */
+export function absRowMax(W: Int8Array, M: number): number {
+  const K = W.length / M;
+  let best = 0;
+  for (let c = 0; c < M; c++) {
+    let s = 0;
+    for (let k = c * K; k < (c + 1) * K; k++) s += Math.abs(W[k]!);
+    if (s > best) best = s;
+  }
+  return best;
+}
+
+/**
+ * Whether F(4x4, 3x3) is exact for weights whose largest per-channel Σ|w| is `absRowMax`, with
+ * input zero point zx (undefined: any, as in dynamic mode, where each image has its own).
+ */
+export function wino4Exact(absRowMax: number, zx?: number): boolean {
+  const xmax = zx === undefined ? 255 : Math.max(127 - zx, zx + 128);
+  return absRowMax * xmax <= WINO4_MAX_PRODUCT;
+}
+
 /** U'' = G'' g G''ᵀ (6x6, row-major) of a 3x3 kernel g (row-major): |U''| ≤ 49·128. */
 export function wino4WeightTransform(g: ArrayLike<number>): Int32Array {
   const T = G4.map((row) => [0, 1, 2].map((b) => row[0]! * g[b]! + row[1]! * g[3 + b]! + row[2]! * g[6 + b]!));
@@ -214,22 +244,13 @@ export function qs8Wino4x4Ref(
   const [C, H, W] = xDims.slice(-3) as [number, number, number];
   const M = wDims[0]!;
   if (wDims[1] !== C || !winoApplies(C, wDims, attrs)) throw new SparrowError('invalid_argument', 'qs8Wino4x4Ref: not a 3x3 stride-1 conv');
-  let sumMax = 0;
-  for (let m = 0; m < M; m++) {
-    let s = 0;
-    for (let k = m * C * 9; k < (m + 1) * C * 9; k++) s += Math.abs(w[k]!);
-    sumMax = Math.max(sumMax, s);
-  }
-  if (sumMax * Math.max(127 - out.zx, out.zx + 128) > WINO4_MAX_PRODUCT)
+  const sumMax = absRowMax(w, M);
+  if (!wino4Exact(sumMax, out.zx))
     throw new SparrowError('invalid_argument', `qs8Wino4x4Ref: max Σ|w| ${sumMax} with zx ${out.zx} leaves the exact range`);
   const [pt, pl, pb, pr] = attrs.pads;
   const OH = convOutSize(H, 3, pt, pb, 1, 1),
     OW = convOutSize(W, 3, pl, pr, 1, 1);
-  const px = (c: number, r: number, s: number): number => {
-    const ih = r - pt,
-      iw = s - pl;
-    return ih < 0 || ih >= H || iw < 0 || iw >= W ? 0 : x[(c * H + ih) * W + iw]! - out.zx;
-  };
+  const px = paddedInput(x, H, W, attrs.pads, out.zx);
   const U: Int32Array[] = [];
   for (let m = 0; m < M; m++) for (let c = 0; c < C; c++) U.push(wino4WeightTransform(w.subarray((m * C + c) * 9, (m * C + c + 1) * 9)));
   const y = allocOut(out, M * OH * OW);

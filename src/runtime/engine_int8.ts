@@ -373,9 +373,9 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       // else the pattern from a CSR decode in WASM (cheaper than the dense JS decode), counted in place
       const pairs = (): number =>
         (E ??= axis === 0 ? this.#pairCount(c, N, K, nnz) : ((csr) => csrPairCount(csr.rowPtr, csr.col, N))(csrFromDense(d(), N, K)));
-      // decoded in WASM (cheaper than the dense JS decode) and scanned, once
+      // scanned once: the dense weight when it is in JS, else decoded in WASM
       let arm: number | undefined;
-      const absMax = (): number => (arm ??= dense ? absRowMax(dense, N) : this.#absRowMaxCoded(c, N, K, axis));
+      const absMax = (): number => (arm ??= dense || axis === 1 ? absRowMax(d(), N) : this.#absRowMaxCoded(c, N, K));
       w = {
         key,
         N,
@@ -458,17 +458,12 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
     }
   }
 
-  /** absRowMax of a coded weight ((N, K) rows; axis 1: stored (K, N)), decoded in WASM into scratch. */
-  #absRowMaxCoded(c: CodedInt8, N: number, K: number, axis: 0 | 1): number {
+  /** absRowMax of a coded (N, K) weight, decoded in WASM into scratch (the dense JS decode is slower). */
+  #absRowMaxCoded(c: CodedInt8, N: number, K: number): number {
     const W = this.w;
     const m = W.mark();
     try {
-      const n = N * K;
-      const q = W.i8(this.#decodeDenseTemp(c, n), n);
-      if (axis === 0) return absRowMax(q, N);
-      const s = new Float64Array(N);
-      for (let k = 0; k < K; k++) for (let r = 0; r < N; r++) s[r]! += Math.abs(q[k * N + r]!);
-      return Math.max(0, ...s);
+      return absRowMax(W.i8(this.#decodeDenseTemp(c, N * K), N * K), N);
     } finally {
       W.release(m);
     }
