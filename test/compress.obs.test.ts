@@ -215,6 +215,18 @@ function rowError(w: ArrayLike<number>, v: ArrayLike<number>, H: Float64Array, K
   return e / 2;
 }
 
+/**
+ * How much rounding the kept weights v to float32 can add to rowError near an optimum (where the
+ * first-order term vanishes): ½ δᵀ|H|δ with δ_i = 2⁻²⁴ |v_i|, times 4. Without it a tiny optimum
+ * (a weight of 1e-5 pruned: error 1.2e-9) fails a 1e-6 relative bound on rounding alone (seed
+ * 258927421, kept below as a named case).
+ */
+function f32Floor(v: ArrayLike<number>, H: Float64Array, K: number): number {
+  let e = 0;
+  for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) e += Math.abs(v[i]! * H[i * K + j]! * v[j]!);
+  return (4 * e * 2 ** -48) / 2;
+}
+
 function prunedSet(row: ArrayLike<number>): Set<number> {
   const s = new Set<number>();
   for (let j = 0; j < row.length; j++) if (row[j] === 0) s.add(j);
@@ -683,13 +695,14 @@ describe('compensation: least-squares optimality (what exactly holds)', () => {
             eSg = rowError(p.W, sg, p.H, K);
           expect(eEx).toBeGreaterThanOrEqual(best * (1 - 1e-9));
           expect(eSg).toBeGreaterThanOrEqual(best * (1 - 1e-9));
-          if (k === 1) expect(Math.abs(eEx - best)).toBeLessThanOrEqual(1e-6 * best);
+          if (k === 1) expect(Math.abs(eEx - best)).toBeLessThanOrEqual(1e-6 * best + f32Floor(ex, p.H, K));
           cases++;
           if (eEx <= best * (1 + 1e-6)) greedyOptimal++;
           if (eSg <= best * (1 + 1e-6)) sgptOptimal++;
         },
       ),
-      { numRuns: 300 },
+      // named case: a pruned weight of −9.3e-6, optimum 1.2e-9, float32 rounding adds 2.2e-15
+      { numRuns: 300, examples: [[5, 1, 0, 258927421]] },
     );
     console.log(
       `brute force, 1 row, K <= 6: exact greedy OBS optimal in ${greedyOptimal}/${cases}, SparseGPT+refit in ${sgptOptimal}/${cases}`,
