@@ -29,7 +29,7 @@ export { qs8_relaxed_build, qs8_conv2d_packed_w_c4_bytes, qs8_conv2d_pack_w_c4, 
 // exact integer Winograd F(2x2, 3x3) for 3x3 stride-1 convs (src/kernels/int8.ts winogradEligible)
 export { qs8_wino2x2_3x3__wasmsimd, qs8_wino2x2_3x3_part__wasmsimd, qs8_wino_panels, qs8_wino_work_bytes, qs8_wino_pack_w, qs8_wino_packed_w_bytes } from './int8/winograd';
 // exact integer Winograd F(4x4, 3x3) for 3x3 stride-1 convs with OH % 4 == 0, OW % 16 == 0 and weights within WINO4_BOUND (src/kernels/int8.ts QS8_CONV_WINO4)
-export { qs8_wino4x4_3x3__wasmsimd, qs8_wino4x4_3x3_part__wasmsimd, qs8_wino4_panels, qs8_wino4_work_bytes, qs8_wino4_pack_w, qs8_wino4_packed_w_bytes } from './int8/wino4';
+export { qs8_wino4x4_3x3__wasmsimd, qs8_wino4x4_3x3_part__wasmsimd, qs8_wino4_units, qs8_wino4_work_bytes, qs8_wino4_pack_w, qs8_wino4_packed_w_bytes } from './int8/wino4';
 // exact greedy OBS pruning for sparrow compress (src/compress/obc.ts)
 export { obc_prune_rows__wasmsimd, obc_work_bytes } from './obc';
 // CRC-32 for the container where the runtime has no native one (browsers, Workers): src/wasm/crc32.ts

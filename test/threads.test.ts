@@ -193,20 +193,16 @@ describe('threads: numThreads > 1 gives the one-thread bits', () => {
           // ResNet-20's 19 convs: a call per image, or n per image where a c4 / c2 conv splits by pixels
           const convs = t.s.report!.int8!.layers.filter((l) => l.op === 'Conv' || l.op.endsWith('FusedConv'));
           expect(convs.length).toBe(19);
-          // (Winograd splits by panels of 8 output tiles: the 8x8 stage, convs 14..18, has 2)
-          // (F(4x4): panels of 8 tiles of 4x4 outputs: 8 at 32x32, 2 at 16x16, convs 7..12)
+          // (F(2x2) splits by panels of 8 output tiles: at 8x8, 2; F(4x4) by panel × 4-channel
+          // block: at least 4 units in every conv of ResNet-20)
           const parts = (l: (typeof convs)[number], i: number): number =>
             l.kernel === WINO_KERNEL
               ? i >= 14
                 ? Math.min(n, 2)
                 : n
-              : l.kernel === WINO4_KERNEL
-                ? i >= 7
-                  ? Math.min(n, 2)
-                  : n
-                : PIXEL_KERNELS.includes(l.kernel)
-                  ? n
-                  : 1;
+              : l.kernel === WINO4_KERNEL || PIXEL_KERNELS.includes(l.kernel)
+                ? n
+                : 1;
           const perImage = convs.reduce((a, l, i) => a + (b % n !== 0 ? parts(l, i) : 1), 0);
           expect(stats.calls - before, `${n} threads, batch ${b}: calls`).toBe(b * perImage);
         }

@@ -1,6 +1,6 @@
 // Exact integer Winograd F(4x4, 3x3) int8 conv for WASM SIMD128 (plain SIMD): 3x3, stride 1,
-// dilation 1, groups 1, any pads, OH a multiple of 4 and OW of 16 (panels of 8 tiles are two
-// half rows of 4 tiles), and weights within the bound below. Plain TS reference: qs8Wino4x4Ref
+// dilation 1, groups 1, any pads, OH a multiple of 4 and OW of 8 (panels of 8 tiles are 4 pairs
+// of horizontally adjacent tiles), and weights within the bound below. Plain TS reference: qs8Wino4x4Ref
 // in src/kernels/int8_wino_ref.ts (equal to qs8Conv2dRef, the direct conv).
 //
 // Transforms (Lavin & Gray, F(4,3); points 0, ±1, ±2, ∞) kept integer:
@@ -11,13 +11,15 @@
 //   M'' = Σ_cin U'' ⊙ V: 36 GEMMs on cin pairs (i32x4.dot_i16x8_s: a pair sum ≤ 2·6272·25500 < 2^31)
 //   576·Y = A'ᵀ M'' A' with A' = A's rows scaled by r = 24/s = [6, 4, 4, 1, 1, 24]:
 //   A'ᵀ = [[6,4,4,1,1,0],[0,4,−4,2,−2,0],[0,4,4,4,4,0],[0,4,−4,8,−8,24]]
-//   Y = ((576·Y) >> 6) · 0x38E38E39 (the inverse of 9 modulo 2^32)
+//   Y = ((576·Y) · 0x38E38E39) >> 6 (0x38E38E39 is the inverse of 9 modulo 2^32)
 // Exactness: everything after the int16 transforms is int32 add / multiply, exact modulo 2^32, so
-// the output transform gives 576·Y modulo 2^32; it is 576·Y itself, and the two last steps give
-// Y exactly, when |576·Y| < 2^31. |Y| ≤ max_c Σ_k |w[c,k]| · max|x − zx|, so the kernel runs
-// when that product is at most WINO4_BOUND = ⌊(2^31 − 1) / 576⌋ (the packed weights carry
-// max_c Σ|w|; max|x − zx| = max(127 − zx, zx + 128)), and returns E_RANGE (−6) otherwise,
-// nothing written. Y equals the direct conv's int32 accumulator, and the shared output stage
+// the output transform gives 576·Y modulo 2^32, and times 9⁻¹ 64·Y modulo 2^32. That is 64·Y
+// itself, and the shift gives Y exactly, when |64·Y| < 2^31 (576·Y itself may wrap: only its
+// residue is used). |Y| ≤ max_c Σ_k |w[c,k]| · max|x − zx|, so the kernel runs when that product
+// is at most WINO4_BOUND = 2^25 − 1 (the packed weights carry max_c Σ|w|; max|x − zx| =
+// max(127 − zx, zx + 128)): any 8-bit weights up to Cin = 114 (Σ|w| ≤ 9·128·Cin, |x − zx| ≤ 255),
+// more where the weights are smaller; E_RANGE (−6) otherwise, nothing written. (Dividing by 576
+// before the inverse, ((576·Y) >> 6) · 9⁻¹, would need |576·Y| < 2^31: a bound 9× smaller.) Y equals the direct conv's int32 accumulator, and the shared output stage
 // (storeRow8 / storeRowQ8) gives the same bits.
 //
 // Packed weights (qs8_wino4_pack_w, once at load; caller-owned): a 16-byte header (i32 max_c
@@ -27,8 +29,11 @@
 // (zero past Cout and for cin = Cin when Cin is odd).
 // Input: the padded int16 planes of padPlanes16 (x − zx, 0 in the padding), then per channel 4
 // column-phase planes (HP, U4) int16, phase m column u = padded column 4u + m, so that d(r, s) of
-// 4 horizontally adjacent tiles is one 64-bit load. Tiles: TH = OH/4, TW = OW/4, tile t = ty·TW +
-// tx, raster order, panels of 8 (two half rows of 4 tiles, TW a multiple of 4).
+// 4 horizontally adjacent tiles is one 64-bit load (of a pair of tiles, one 32-bit load). Tiles:
+// TH = OH/4, TW = OW/4 (even), tile t = ty·TW + tx, raster order, panels of 8 = 4 pairs (2t, 2t + 1)
+// (a pair never straddles two tile rows). The GEMM's lanes take a panel as two halves of 2 pairs;
+// a half whose pairs are one run of 4 tiles (TW a multiple of 4) loads and stores them at once.
+// Pairs past T (the last panel) repeat the panel's first pair: computed, never stored.
 //
 // Status: 0; E_ARG (-5) for a geometry this kernel does not run or bad arguments; E_RANGE (-6)
 // when the weights and zx leave the bound (nothing written).
@@ -42,16 +47,16 @@ import {
 import { E_RANGE } from './relaxed';
 import { tileP } from './winograd';
 
-/** Largest max_c Σ|w| · max|x − zx| for which 576·Y stays in int32 (see the header). */
-export const WINO4_BOUND: i64 = 3728270;
+/** Largest max_c Σ|w| · max|x − zx| for which 64·Y stays in int32: 2^25 − 1 (see the header). */
+export const WINO4_BOUND: i64 = 33554431;
 
-/** True when the geometry is one this kernel runs (3x3, stride 1, dilation 1, groups 1, OH % 4 == 0, OW % 16 == 0). */
+/** True when the geometry is one this kernel runs (3x3, stride 1, dilation 1, groups 1, OH % 4 == 0, OW % 8 == 0). */
 function wino4GeomOk(g: usize): bool {
   if (!geomOk(g)) return false;
   if (gi(g, G_KH) != 3 || gi(g, G_KW) != 3 || gi(g, G_SH) != 1 || gi(g, G_SW) != 1) return false;
   if (gi(g, G_DH) != 1 || gi(g, G_DW) != 1 || gi(g, G_GROUPS) != 1) return false;
   loadGeom(g);
-  return OH >= 4 && OW >= 16 && (OH & 3) == 0 && (OW & 15) == 0;
+  return OH >= 4 && OW >= 8 && (OH & 3) == 0 && (OW & 7) == 0;
 }
 
 // ---- weights ------------------------------------------------------------------------------
@@ -112,18 +117,20 @@ export function qs8_wino4_pack_w(M_: i32, K: i32, groups: i32, w: usize, dst: us
 
 // decoded by layout4 (after loadGeom)
 let TH: usize = 0, TW: usize = 0, T: usize = 0, NP: usize = 0, KP: usize = 0, U4: usize = 0;
-let OFF_P: usize = 0, OFF_V: usize = 0, OFF_Z: usize = 0, OFF_M: usize = 0, TOTAL: usize = 0;
+let OFF_P: usize = 0, OFF_V: usize = 0, OFF_Z: usize = 0, OFF_M: usize = 0, OFF_PO: usize = 0, TOTAL: usize = 0;
 
 function layout4(): void {
   TH = OH >> 2; TW = OW >> 2; T = TH * TW; NP = (T + 7) >> 3; KP = (C + 1) >> 1;
   U4 = (TW + 2 + 7) & ~(<usize>7);
   // the padPlanes16 planes (C, HP, RS), then the phase planes (C, 4, HP, U4), V of one panel
-  // (36 positions, KP pairs, 8 tiles × 2 cin), the column-pass scratch, M of one 4x8 block
+  // (36 positions, KP pairs, 8 tiles × 2 cin), the column-pass scratch, M of one 4x8 block, the
+  // panel's pair offsets
   OFF_P = planesBytes();
   OFF_V = OFF_P + (((C * 4 * HP * U4) << 1) + 15 & ~(<usize>15));
   OFF_Z = OFF_V + 36 * KP * 32;
   OFF_M = OFF_Z + 36 * 16;
-  TOTAL = OFF_M + 36 * 128;
+  OFF_PO = OFF_M + 36 * 128; // 4 pair offsets in a phase plane, then 4 in y (elements), 8-byte slots
+  TOTAL = OFF_PO + 64;
 }
 
 /** Scratch bytes of qs8_wino4x4_3x3__wasmsimd for the geometry at g; E_ARG when it does not apply. */
@@ -133,11 +140,15 @@ export function qs8_wino4_work_bytes(g: usize): i32 {
   return <i32>TOTAL;
 }
 
-/** Panels of 8 output tiles (4x4 each) of the geometry at g (the unit of the part kernel); E_ARG when the kernel does not apply. */
-export function qs8_wino4_panels(g: usize): i32 {
+/**
+ * Work units of the geometry at g, the part kernel's: panels of 8 output tiles (4x4 each) times
+ * blocks of 4 output channels, panel-major (unit u = panel u / MB, channel block u % MB, MB =
+ * ceil(M / 4)); E_ARG when the kernel does not apply.
+ */
+export function qs8_wino4_units(g: usize): i32 {
   if (!wino4GeomOk(g)) return E_ARG;
   layout4();
-  return <i32>NP;
+  return <i32>(NP * ((M + 3) >> 2));
 }
 
 // ---- input ----------------------------------------------------------------------------------
@@ -181,30 +192,50 @@ function phasePlanes(src: usize, dst: usize): void {
   return v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11);
 }
 
+/** dPair for two tile pairs apart: tiles 0, 1 at col, tiles 2, 3 at col + gap. */
+@inline function dPair2(col: usize, gap: usize, chanB: usize, has1: bool): v128 {
+  const a = v128.load32_lane(col + gap, v128.load32_zero(col), 1);
+  const b = has1 ? v128.load32_lane(col + chanB + gap, v128.load32_zero(col + chanB), 1) : i16x8.splat(0);
+  return v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11);
+}
+
+/** d(r, s) of the 4 tiles of a half: one run of 4 tiles (gap 4 bytes) or two pairs `gap` bytes apart. */
+@inline function dHalf(col: usize, gap: usize, chanB: usize, has1: bool): v128 {
+  return gap == 4 ? dPair(col, chanB, has1) : dPair2(col, gap, chanB, has1);
+}
+
+/** Z = Bᵀ d of a half (tiles at base; gap: see dHalf), column s of d from phase s & 3 at offset s >> 2, into z (6 rows of 6 vectors). */
+@inline function inputColumns(base: usize, gap: usize, chanB: usize, rowB: usize, phaseB: usize, has1: bool, z: usize): void {
+  for (let s: usize = 0; s < 6; s++) {
+    const col = base + (s & 3) * phaseB + ((s >> 2) << 1);
+    const d0 = dHalf(col, gap, chanB, has1), d1 = dHalf(col + rowB, gap, chanB, has1), d2 = dHalf(col + 2 * rowB, gap, chanB, has1);
+    const d3 = dHalf(col + 3 * rowB, gap, chanB, has1), d4 = dHalf(col + 4 * rowB, gap, chanB, has1), d5 = dHalf(col + 5 * rowB, gap, chanB, has1);
+    const t1 = i16x8.add(d1, d2), t2 = i16x8.add(d3, d4), t3 = i16x8.sub(d1, d2), t4 = i16x8.sub(d4, d3);
+    const t5 = i16x8.sub(d4, d2), t6 = i16x8.shl(i16x8.sub(d3, d1), 1);
+    const zs = z + (s << 4);
+    v128.store(zs, bt0(d0, d2, d4));
+    v128.store(zs, i16x8.sub(t2, i16x8.shl(t1, 2)), 96);
+    v128.store(zs, i16x8.add(t4, i16x8.shl(t3, 2)), 192);
+    v128.store(zs, i16x8.add(t5, t6), 288);
+    v128.store(zs, i16x8.sub(t5, t6), 384);
+    v128.store(zs, bt0(d1, d3, d5), 480);
+  }
+}
+
 /**
- * V of the channel pair (c, c + 1) (phase planes at pl; has1: c + 1 < C) for the panel's two half
- * rows (tile element offsets o0, o1 in a phase plane), written in the GEMM's pair layout at
- * vo + p·KP·32 + h·16 for the 36 positions p; z: scratch of 36 vectors.
+ * V of the channel pair (c, c + 1) (phase planes at pl; has1: c + 1 < C) for the panel's two
+ * halves (the tile element offsets of its 4 pairs in a phase plane: o[0..3] at po, 8 bytes
+ * each), written in the GEMM's pair layout at vo + p·KP·32 + h·16 for the 36 positions p (the
+ * first `halves`, 1 or 2); z: scratch of 36 vectors.
  */
-function inputPair(pl: usize, has1: bool, o0: usize, o1: usize, vo: usize, z: usize): void {
+function inputPair(pl: usize, has1: bool, po: usize, vo: usize, z: usize, halves: usize): void {
   const phaseB = (HP * U4) << 1, chanB = phaseB << 2, rowB = U4 << 1, posB = KP << 5;
-  for (let h: usize = 0; h < 2; h++) {
-    const base = pl + ((h == 0 ? o0 : o1) << 1);
-    // columns: Z = Bᵀ d, column s of d from phase s & 3 at offset s >> 2
-    for (let s: usize = 0; s < 6; s++) {
-      const col = base + (s & 3) * phaseB + ((s >> 2) << 1);
-      const d0 = dPair(col, chanB, has1), d1 = dPair(col + rowB, chanB, has1), d2 = dPair(col + 2 * rowB, chanB, has1);
-      const d3 = dPair(col + 3 * rowB, chanB, has1), d4 = dPair(col + 4 * rowB, chanB, has1), d5 = dPair(col + 5 * rowB, chanB, has1);
-      const t1 = i16x8.add(d1, d2), t2 = i16x8.add(d3, d4), t3 = i16x8.sub(d1, d2), t4 = i16x8.sub(d4, d3);
-      const t5 = i16x8.sub(d4, d2), t6 = i16x8.shl(i16x8.sub(d3, d1), 1);
-      const zs = z + (s << 4);
-      v128.store(zs, bt0(d0, d2, d4));
-      v128.store(zs, i16x8.sub(t2, i16x8.shl(t1, 2)), 96);
-      v128.store(zs, i16x8.add(t4, i16x8.shl(t3, 2)), 192);
-      v128.store(zs, i16x8.add(t5, t6), 288);
-      v128.store(zs, i16x8.sub(t5, t6), 384);
-      v128.store(zs, bt0(d1, d3, d5), 480);
-    }
+  for (let h: usize = 0; h < halves; h++) {
+    const oA = load<usize>(po + (h << 4)), oB = load<usize>(po + (h << 4) + 8);
+    const base = pl + (oA << 1), gap = (oB - oA) << 1; // gap 4: one run of 4 tiles
+    // columns: Z = Bᵀ d (the loads specialised on the gap outside the loop)
+    if (gap == 4) inputColumns(base, 4, chanB, rowB, phaseB, has1, z);
+    else inputColumns(base, gap, chanB, rowB, phaseB, has1, z);
     // rows: V = Z B, row i of Z at z + 96·i
     const dst = vo + (h << 4);
     for (let i: usize = 0; i < 6; i++) {
@@ -225,6 +256,25 @@ function inputPair(pl: usize, has1: bool, o0: usize, o1: usize, vo: usize, z: us
 
 // ---- GEMM + output transform ----------------------------------------------------------------
 
+/**
+ * tileP for a panel of one half (4 tiles): kp pairs of V at px (32 bytes apart, the first 16
+ * read) and of U'' at pw (16 bytes: 4 couts × 2 cin); 4 i32x4 at mb, 32 bytes apart (tileP's
+ * places of couts 0..3 × tiles 0..3). Small images (8x8: 4 tiles) would waste half of tileP.
+ */
+@inline function tileP4h(px: usize, pw: usize, mb: usize, kp: usize): void {
+  let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  const end = px + (kp << 5);
+  while (px != end) {
+    const x0 = v128.load(px);
+    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(x0, v128.load32_splat(pw)));
+    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(x0, v128.load32_splat(pw, 4)));
+    a2 = i32x4.add(a2, i32x4.dot_i16x8_s(x0, v128.load32_splat(pw, 8)));
+    a3 = i32x4.add(a3, i32x4.dot_i16x8_s(x0, v128.load32_splat(pw, 12)));
+    px += 32; pw += 16;
+  }
+  v128.store(mb, a0); v128.store(mb, a1, 32); v128.store(mb, a2, 64); v128.store(mb, a3, 96);
+}
+
 /** 6·m0 + 4·a + c: row 0 of A'ᵀ with a = m1 + m2, c = m3 + m4. */
 @inline function ao0(m0: v128, a: v128, c: v128): v128 {
   return i32x4.add(i32x4.add(i32x4.add(i32x4.shl(m0, 2), i32x4.shl(m0, 1)), i32x4.shl(a, 2)), c);
@@ -236,16 +286,17 @@ function inputPair(pl: usize, has1: bool, o0: usize, o1: usize, vo: usize, z: us
 
 /**
  * Output row k of 4 tiles from (A'ᵀ M'')[k][0..5] (lanes = tiles): Y = A' applied along j, /576,
- * transposed to 16 consecutive outputs, through the output stage (q8: storeRowQ8 on the constants
- * of q8Layer / q8Channel; else storeRow8 for channel c) at dst.
+ * transposed to 2 × 8 consecutive outputs (tiles 0, 1 at dst; tiles 2, 3 at dstB, stored when
+ * st1), through the output stage (q8: storeRowQ8 on the constants of q8Layer / q8Channel; else
+ * storeRow8 for channel c).
  */
-function rowOut(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, q8: bool, c: usize, q: usize, qp: usize, dst: usize, eB: usize): void {
+function rowOut(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, q8: bool, c: usize, q: usize, qp: usize, dst: usize, dstB: usize, st1: bool, eB: usize): void {
   const inv9 = i32x4.splat(0x38E38E39);
   const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
-  const y0 = i32x4.mul(i32x4.shr_s(ao0(m0, a, cc), 6), inv9);
-  const y1 = i32x4.mul(i32x4.shr_s(i32x4.add(i32x4.shl(b, 2), i32x4.shl(e, 1)), 6), inv9);
-  const y2 = i32x4.mul(i32x4.shr_s(i32x4.shl(i32x4.add(a, cc), 2), 6), inv9);
-  const y3 = i32x4.mul(i32x4.shr_s(ao3(b, e, m5), 6), inv9);
+  const y0 = i32x4.shr_s(i32x4.mul(ao0(m0, a, cc), inv9), 6);
+  const y1 = i32x4.shr_s(i32x4.mul(i32x4.add(i32x4.shl(b, 2), i32x4.shl(e, 1)), inv9), 6);
+  const y2 = i32x4.shr_s(i32x4.mul(i32x4.shl(i32x4.add(a, cc), 2), inv9), 6);
+  const y3 = i32x4.shr_s(i32x4.mul(ao3(b, e, m5), inv9), 6);
   // lanes = tiles → per tile [y0, y1, y2, y3]: outputs 4t .. 4t + 3 of the row
   const t01l = v128.shuffle<i32>(y0, y1, 0, 4, 1, 5), t01h = v128.shuffle<i32>(y0, y1, 2, 6, 3, 7);
   const t23l = v128.shuffle<i32>(y2, y3, 0, 4, 1, 5), t23h = v128.shuffle<i32>(y2, y3, 2, 6, 3, 7);
@@ -253,18 +304,19 @@ function rowOut(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, q8: 
   const v2 = v128.shuffle<i32>(t01h, t23h, 0, 1, 4, 5), v3 = v128.shuffle<i32>(t01h, t23h, 2, 3, 6, 7);
   if (q8) {
     storeRowQ8(v0, v1, dst, 8);
-    storeRowQ8(v2, v3, dst + 8, 8);
+    if (st1) storeRowQ8(v2, v3, dstB, 8);
   } else {
     storeRow8(v0, v1, c, q, qp, M, dst, 8);
-    storeRow8(v2, v3, c, q, qp, M, dst + 8 * eB, 8);
+    if (st1) storeRow8(v2, v3, c, q, qp, M, dstB, 8);
   }
 }
 
 /**
- * The 4x4 outputs of 4 tiles (one half row) of channel c: M'' at mb (36 i32x4, position p at
- * mb + 128·p), output rows from dst (OW·eB bytes apart).
+ * The 4x4 outputs of the 4 tiles of a half (two pairs) of channel c: M'' at mb (36 i32x4,
+ * position p at mb + 128·p); the first pair's output rows from dst, the second's from dstB
+ * (stored when st1), OW·eB bytes apart.
  */
-function outputHalf(mb: usize, q8: bool, c: usize, q: usize, qp: usize, dst: usize, eB: usize): void {
+function outputHalf(mb: usize, q8: bool, c: usize, q: usize, qp: usize, dst: usize, dstB: usize, st1: bool, eB: usize): void {
   // A'ᵀ along i for each column j, kept in locals: r[k][j]
   let r00 = i32x4.splat(0), r01 = r00, r02 = r00, r03 = r00, r04 = r00, r05 = r00;
   let r10 = r00, r11 = r00, r12 = r00, r13 = r00, r14 = r00, r15 = r00;
@@ -285,10 +337,10 @@ function outputHalf(mb: usize, q8: bool, c: usize, q: usize, qp: usize, dst: usi
     else { r05 = k0; r15 = k1; r25 = k2; r35 = k3; }
   }
   const rowB = OW * eB;
-  rowOut(r00, r01, r02, r03, r04, r05, q8, c, q, qp, dst, eB);
-  rowOut(r10, r11, r12, r13, r14, r15, q8, c, q, qp, dst + rowB, eB);
-  rowOut(r20, r21, r22, r23, r24, r25, q8, c, q, qp, dst + 2 * rowB, eB);
-  rowOut(r30, r31, r32, r33, r34, r35, q8, c, q, qp, dst + 3 * rowB, eB);
+  rowOut(r00, r01, r02, r03, r04, r05, q8, c, q, qp, dst, dstB, st1, eB);
+  rowOut(r10, r11, r12, r13, r14, r15, q8, c, q, qp, dst + rowB, dstB + rowB, st1, eB);
+  rowOut(r20, r21, r22, r23, r24, r25, q8, c, q, qp, dst + 2 * rowB, dstB + 2 * rowB, st1, eB);
+  rowOut(r30, r31, r32, r33, r34, r35, q8, c, q, qp, dst + 3 * rowB, dstB + 3 * rowB, st1, eB);
 }
 
 /**
@@ -299,19 +351,21 @@ function outputHalf(mb: usize, q8: bool, c: usize, q: usize, qp: usize, dst: usi
 export function qs8_wino4x4_3x3__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32 {
   if (!wino4GeomOk(g)) return E_ARG;
   layout4();
-  return qs8_wino4x4_3x3_part__wasmsimd(g, q, x, wp, qp, y, work, 0, <i32>NP);
+  return qs8_wino4x4_3x3_part__wasmsimd(g, q, x, wp, qp, y, work, 0, <i32>(NP * ((M + 3) >> 2)));
 }
 
 /**
- * qs8_wino4x4_3x3 over the panels [n0, n1) of 8 output tiles (qs8_wino4_panels): the outputs of
- * those tiles in every channel, a thread's share (each thread its own `work`, in which it pads
- * the whole input). Each output is computed exactly as by the whole conv, so any split gives the
- * same bits. 0 ≤ n0 < n1 ≤ panels, else E_ARG.
+ * qs8_wino4x4_3x3 over the units [n0, n1) of qs8_wino4_units (a panel of 8 output tiles × a block
+ * of 4 output channels): the outputs of those tiles in those channels, a thread's share (each
+ * thread its own `work`, in which it pads the whole input; a panel split between two threads has
+ * its input transform done by both). Each output is computed exactly as by the whole conv, so
+ * any split gives the same bits. 0 ≤ n0 < n1 ≤ units, else E_ARG.
  */
 export function qs8_wino4x4_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize, n0: i32, n1: i32): i32 {
   if (!wino4GeomOk(g) || !quantOk(q)) return E_ARG;
   layout4();
-  if (n0 < 0 || n0 >= n1 || <usize>n1 > NP) return E_ARG;
+  const MB = (M + 3) >> 2;
+  if (n0 < 0 || n0 >= n1 || <usize>n1 > NP * MB) return E_ARG;
   const zx = gi(q, Q_ZX);
   const xmax: i64 = <i64>max(127 - zx, zx + 128);
   if (<i64>load<i32>(wp) * xmax > WINO4_BOUND) return E_RANGE;
@@ -325,23 +379,33 @@ export function qs8_wino4x4_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp:
   const vb = work + OFF_V, mb = work + OFF_M, z = work + OFF_Z;
   const blkW = KP * 576; // 36 positions × KP pairs × 16 bytes
   const w0 = wp + 16;
-  for (let pn: usize = <usize>n0; pn < <usize>n1; pn++) {
+  const po = work + OFF_PO; // the panel's 4 pair offsets in a phase plane (usize), then in y (elements)
+  const u0 = <usize>n0, u1 = <usize>n1;
+  for (let pn: usize = u0 / MB; pn * MB < u1; pn++) {
+    const b0 = max<usize>(u0, pn * MB) - pn * MB, b1 = min<usize>(u1, (pn + 1) * MB) - pn * MB; // channel blocks
     const t0 = pn << 3;
-    // the two half rows of 4 tiles (TW is a multiple of 4; T a multiple of 4, so both exist
-    // unless the last panel holds one: then h1 repeats h0, computed and never stored)
-    const ta = t0, tb = t0 + 4 < T ? t0 + 4 : t0;
-    const tya = ta / TW, txa = ta - tya * TW, tyb = tb / TW, txb = tb - tyb * TW;
-    const oa = (tya << 2) * U4 + txa, ob = (tyb << 2) * U4 + txb;
-    for (let k: usize = 0; k < KP; k++) inputPair(phases + (k << 1) * chanB, (k << 1) + 1 < C, oa, ob, vb + (k << 5), z);
-    let wb = w0;
-    for (let c0: usize = 0; c0 < M; c0 += 4) {
-      for (let p: usize = 0; p < 36; p++) tileP(vb + p * KP * 32, wb + p * KP * 16, mb + (p << 7), KP);
+    // the 4 pairs of tiles; the pairs past T (T is even) repeat pair 0, computed and never stored
+    const np = min<usize>(4, (T - t0) >> 1);
+    for (let j: usize = 0; j < 4; j++) {
+      const t = j < np ? t0 + (j << 1) : t0;
+      const ty = t / TW, tx = t - ty * TW;
+      store<usize>(po + (j << 3), (ty << 2) * U4 + tx);
+      store<usize>(po + 32 + (j << 3), (ty << 2) * OW + (tx << 2));
+    }
+    // a panel of 1 or 2 pairs (4 tiles: the whole of an 8x8 output) is one half: half the work
+    const halves: usize = np > 2 ? 2 : 1;
+    for (let k: usize = 0; k < KP; k++) inputPair(phases + (k << 1) * chanB, (k << 1) + 1 < C, po, vb + (k << 5), z, halves);
+    const y0 = load<usize>(po, 32), y1 = load<usize>(po, 40), y2 = load<usize>(po, 48), y3 = load<usize>(po, 56);
+    let wb = w0 + b0 * blkW;
+    for (let c0: usize = b0 << 2; c0 < (b1 << 2); c0 += 4) {
+      if (halves == 2) for (let p: usize = 0; p < 36; p++) tileP(vb + p * KP * 32, wb + p * KP * 16, mb + (p << 7), KP);
+      else for (let p: usize = 0; p < 36; p++) tileP4h(vb + p * KP * 32, wb + p * KP * 16, mb + (p << 7), KP);
       const nr = min<usize>(4, M - c0);
       for (let r: usize = 0; r < nr; r++) {
-        const c = c0 + r;
+        const c = c0 + r, yc = y + c * OH * OW * eB;
         if (q8) q8Channel(qp, M, c);
-        outputHalf(mb + (r << 5), q8, c, q, qp, y + ((c * OH + 4 * tya) * OW + 4 * txa) * eB, eB);
-        if (tb != ta) outputHalf(mb + (r << 5) + 16, q8, c, q, qp, y + ((c * OH + 4 * tyb) * OW + 4 * txb) * eB, eB);
+        outputHalf(mb + (r << 5), q8, c, q, qp, yc + y0 * eB, yc + y1 * eB, np > 1, eB);
+        if (np > 2) outputHalf(mb + (r << 5) + 16, q8, c, q, qp, yc + y2 * eB, yc + y3 * eB, np > 3, eB);
       }
       wb += blkW;
     }

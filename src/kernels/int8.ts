@@ -290,11 +290,11 @@ export const QS8_CONV_WINO4: Qs8ConvKernelOf<'wino4'> = {
 
 /**
  * Convs the F(4x4, 3x3) kernel runs: 3x3, stride 1, dilation 1, groups 1, any pads, OH a
- * multiple of 4 and OW a multiple of 16 (its panels of 8 tiles of 4x4 outputs are two half rows
- * of 4 tiles).
+ * multiple of 4 and OW a multiple of 8 (its panels of 8 tiles of 4x4 outputs are 4 pairs of
+ * horizontally adjacent tiles).
  */
 export function wino4Eligible(geo: ConvGeometry): boolean {
-  return winoShape(geo) && geo.OH >= 4 && geo.OW >= 16 && geo.OH % 4 === 0 && geo.OW % 16 === 0;
+  return winoShape(geo) && geo.OH >= 4 && geo.OW >= 8 && geo.OH % 4 === 0 && geo.OW % 8 === 0;
 }
 
 /** ⌊(2^31 − 1) / 576⌋: the kernel is exact while max_c Σ|w[c,·]| · max|x − zx| stays at most this (assembly/int8/wino4.ts). */

@@ -186,8 +186,11 @@ const AT4 = [
   [0, 4, -4, 8, -8, 24],
 ];
 
-/** ⌊(2^31 − 1) / 576⌋: F(4x4, 3x3) is exact while max_c Σ|w[c,·]| · max|x − zx| ≤ this. */
-export const WINO4_MAX_PRODUCT = 3728270;
+/**
+ * 2^25 − 1: F(4x4, 3x3) is exact while max_c Σ|w[c,·]| · max|x − zx| ≤ this (|64·Y| < 2^31: the
+ * output transform's 576·Y modulo 2^32 times 9⁻¹ is 64·Y modulo 2^32).
+ */
+export const WINO4_MAX_PRODUCT = 33554431;
 
 /** Largest Σ_k |W[c, k]| over the rows c of W (M, K) int8. */
 export function absRowMax(W: Int8Array, M: number): number {
@@ -229,7 +232,7 @@ export function wino4InputTransform(d: ArrayLike<number>): Int32Array {
 
 /**
  * The int8 conv through the integer F(4x4, 3x3) (the WASM kernel's arithmetic: int32 wrapping
- * sums, 576·Y = A'ᵀ M'' A', then >> 6 and · 9^-1 modulo 2^32), any output size (a partial last
+ * sums, 576·Y = A'ᵀ M'' A' modulo 2^32, then · 9⁻¹ modulo 2^32 and >> 6), any output size (a partial last
  * tile reads zeros past the padded input), then the shared output stage. Throws unless the conv
  * is 3x3 stride 1 and max_c Σ|w[c,·]| · max|x − zx| ≤ WINO4_MAX_PRODUCT.
  */
@@ -280,7 +283,7 @@ export function qs8Wino4x4Ref(
             const ow = 4 * tx + j;
             if (ow >= OW) continue;
             const y576 = AT4[j]!.reduce((a, b, s) => (a + Math.imul(b, R[i]![s]!)) | 0, 0);
-            y[(m * OH + oh) * OW + ow] = outputStageRef(Math.imul(y576 >> 6, inv9), m, out);
+            y[(m * OH + oh) * OW + ow] = outputStageRef(Math.imul(y576, inv9) >> 6, m, out);
           }
         }
       }

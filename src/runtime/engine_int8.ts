@@ -184,6 +184,8 @@ export interface QWeight {
   pairs(): number;
   /** max over rows of Σ_k |w[row, k]| (the F(4x4, 3x3) kernel's exactness bound, wino4Exact); lazy */
   absRowMax(): number;
+  /** absRowMax if it was computed, else undefined (no decode) */
+  absRowMaxKnown(): number | undefined;
 }
 
 export type PlaceFormat = 'c2' | 'c4' | 'csr16' | 'pairs' | 'raw' | 'csr' | 'wino' | 'wino4';
@@ -386,6 +388,7 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
         i7: fits,
         pairs,
         absRowMax: absMax,
+        absRowMaxKnown: () => arm,
         ...(axis === 0 ? { coded: c } : { codedT: c }),
       };
     } else {
@@ -399,7 +402,18 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       let i7: boolean | undefined, E: number | undefined, arm: number | undefined;
       const pairs = (): number => (E ??= ((csr) => csrPairCount(csr.rowPtr, csr.col, N))(csrFromDense(qd, N, K)));
       const absMax = (): number => (arm ??= absRowMax(qd, N));
-      w = { key, N, K, scales: q.scales, nnz, dense: () => qd, i7: () => (i7 ??= fitsInt7(qd)), pairs, absRowMax: absMax };
+      w = {
+        key,
+        N,
+        K,
+        scales: q.scales,
+        nnz,
+        dense: () => qd,
+        i7: () => (i7 ??= fitsInt7(qd)),
+        pairs,
+        absRowMax: absMax,
+        absRowMaxKnown: () => arm,
+      };
     }
     this.#weights.set(key, w);
     return w;
@@ -625,8 +639,11 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       const src = c ? (c.codec === 0 && c.payload.length === n ? W.put(c.payload) : this.#decodeDenseTemp(c, n)) : W.putBytes(w.dense());
       const st = ex.qs8_wino4_pack_w(N, K, groups, src, dst);
       ok(st, 'qs8_wino4_pack_w');
-      // the kernel was chosen on this bound (absRowMax): the layout's own count must agree
-      if (st !== w.absRowMax()) throw new SparrowError('internal', `weight ${w.key}: packed max Σ|w| ${st}, planned with ${w.absRowMax()}`);
+      // where the kernel was chosen on the measured bound (absRowMax), the layout's own count must
+      // agree (else it was chosen on the worst case 128·K, which the count cannot exceed)
+      const planned = w.absRowMaxKnown() ?? 128 * K;
+      if (w.absRowMaxKnown() === undefined ? st > planned : st !== planned)
+        throw new SparrowError('internal', `weight ${w.key}: packed max Σ|w| ${st}, planned with ${planned}`);
       return;
     }
     if (format === 'c4') {

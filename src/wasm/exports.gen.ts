@@ -277,8 +277,8 @@ export interface WasmExports {
   qs8_wino4x4_3x3__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize): i32;
   /** assembly/int8/wino4/qs8_wino4x4_3x3_part__wasmsimd */
   qs8_wino4x4_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp: usize, qp: usize, y: usize, work: usize, n0: i32, n1: i32): i32;
-  /** assembly/int8/wino4/qs8_wino4_panels */
-  qs8_wino4_panels(g: usize): i32;
+  /** assembly/int8/wino4/qs8_wino4_units */
+  qs8_wino4_units(g: usize): i32;
   /** assembly/int8/wino4/qs8_wino4_work_bytes */
   qs8_wino4_work_bytes(g: usize): i32;
   /** assembly/int8/wino4/qs8_wino4_pack_w */

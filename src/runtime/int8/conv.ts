@@ -93,13 +93,15 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   const { xin, dynamic, out } = st;
   // Winograd F(4x4, 3x3) instead of F(2x2, 3x3) where its geometry allows and it is exact for
   // these weights and this input zero point (dynamic mode: each image has its own, so the widest
-  // input range is assumed)
+  // input range is assumed): at once when even |w| = 128 everywhere would be (Σ|w| ≤ 128·K: up to
+  // Cin 114), else on the weights' own max Σ|w| (a scan, or a decode in WASM and a scan)
+  const zx = dynamic ? undefined : out.zx;
   if (
     !L.scalar &&
     kernel.name === 'qs8_wino2x2_3x3__wasmsimd' &&
     E.winograd4 &&
     wino4Eligible(geo) &&
-    wino4Exact(w.absRowMax(), dynamic ? undefined : out.zx)
+    (wino4Exact(128 * w.K, zx) || wino4Exact(w.absRowMax(), zx))
   )
     kernel = QS8_CONV_WINO4;
   // dynamic, a 1x1 kernel over a 1x1 image (the FCs of a squeeze-excite block): the fused FC
@@ -256,9 +258,10 @@ const PARTS: Record<string, PartKernel> = {
   // super-panels of 16 pixels (assembly/int8/sparse.ts)
   qs8_spconv2d_16x1__wasmsimd: { units: superPanels, fn: 'qs8_spconv2d_16x1_part__wasmsimd', extra: superRange },
   qs8_spconv2d_16x1c2__wasmsimd: { units: superPanels, fn: 'qs8_spconv2d_16x1c2_part__wasmsimd', extra: superRange },
-  // panels of 8 tiles of 4x4 outputs (assembly/int8/wino4.ts qs8_wino4_panels; OH % 4 == 0, OW % 16 == 0)
+  // panels of 8 tiles of 4x4 outputs × blocks of 4 output channels (assembly/int8/wino4.ts
+  // qs8_wino4_units; OH % 4 == 0, OW % 8 == 0): the 8x8 stage of a CIFAR ResNet is one panel
   [QS8_CONV_WINO4.name]: {
-    units: (geo) => Math.ceil(((geo.OH / 4) * (geo.OW / 4)) / 8),
+    units: (geo) => Math.ceil(((geo.OH / 4) * (geo.OW / 4)) / 8) * Math.ceil(geo.M / 4),
     fn: 'qs8_wino4x4_3x3_part__wasmsimd',
     extra: (_geo, u0, u1) => [u0, u1],
   },
