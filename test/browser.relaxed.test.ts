@@ -2,7 +2,8 @@
 // entry (src/browser, bundled with esbuild) feature-detects relaxed SIMD and loads
 // build/sparrow.relaxed.wasm; on the 7-bit ResNet-20 (test/fixtures/int8/resnet20.static7.sparrow)
 // every dense conv runs on the relaxed kernel (i32x4.relaxed_dot_i8x16_i7x16_add_s,
-// assembly/int8/relaxed.ts), and the output bits of both builds equal Node's
+// assembly/int8/relaxed.ts) with `winograd4: false`, and by default the 3x3 stride-1 convs from
+// Cin 16 run on F(4x4) and the 3 others on it; the output bits of both builds equal Node's
 // (resnet20.static7.expected.json, kept current by test/engine.int8-relaxed.test.ts). The page is
 // served with COOP/COEP (cross-origin isolated, as the Worker serves the demo).
 // Without /usr/bin/chromium the suite skips loudly (browser.test.ts fails under CI=true).
@@ -13,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, HAVE_CHROMIUM, bundleBrowser, launchChromium, serveFiles } from '../scripts/chromium.mjs';
 import { RELAXED_BATCH, relaxedImages } from './helpers/relaxed_fixture.js';
+import type { BrowserModel as BrowserModelT } from '../src/browser/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 if (!HAVE_CHROMIUM) process.stderr.write(`\n!! test/browser.relaxed.test.ts: ${CHROMIUM} is missing: SKIPPED\n`);
@@ -26,7 +28,7 @@ const EXPECTED = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/int8/resnet20
 interface PageResult {
   isolated: boolean;
   supported: boolean;
-  runs: Record<string, { simd: string; relaxedLayers: number; dims: number[]; bits: number[] }>;
+  runs: Record<string, { simd: string; relaxedLayers: number; wino4Layers: number; dims: number[]; bits: number[] }>;
 }
 
 describe.skipIf(!HAVE_CHROMIUM)('browser: the relaxed-SIMD build in Chromium', () => {
@@ -65,7 +67,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: the relaxed-SIMD build in Chromium', (
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('7-bit ResNet-20: relaxed build (auto-detected) = plain build = Node, bit for bit; every dense conv on the relaxed kernel', async () => {
+  it('7-bit ResNet-20: relaxed build (auto-detected) = plain build = Node, bit for bit; every dense conv on the relaxed kernel (winograd4: false), or F(4x4) and the relaxed kernel (default)', async () => {
     const page = browser!.context.pages()[0] ?? (await browser!.context.newPage());
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
@@ -76,17 +78,36 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: the relaxed-SIMD build in Chromium', (
       async ({ x, batch, output }) => {
         const S = (window as unknown as { S: typeof import('../src/browser/index.js') }).S;
         const out: PageResult = { isolated: globalThis.crossOriginIsolated, supported: S.relaxedSimdSupported(), runs: {} };
-        for (const simd of ['auto', 'plain', 'relaxed'] as const) {
-          const m = await S.loadModel('/model.sparrow', { engine: 'sparrow-int8', simd, wasmUrl: '/sparrow.wasm' });
-          const y = (await m.run({ [m.inputNames[0]!]: { dtype: 'float32', dims: [batch, 3, 32, 32], data: Float32Array.from(x) } }))
-            .outputs[output]!;
+        const feeds = (names: readonly string[]) => ({
+          [names[0]!]: { dtype: 'float32' as const, dims: [batch, 3, 32, 32], data: Float32Array.from(x) },
+        });
+        type Sess = BrowserModelT['session'];
+        const record = (simd: string, session: Sess, y: { dims: number[]; data: unknown }) => {
           const d = y.data as Float32Array;
-          out.runs[simd] = {
-            simd: m.simd,
-            relaxedLayers: m.session.report!.int8!.layers.filter((l) => l.kernel.endsWith('__wasmrelaxed')).length,
+          const layers = session.report!.int8!.layers;
+          return {
+            simd,
+            relaxedLayers: layers.filter((l) => l.kernel.endsWith('__wasmrelaxed')).length,
+            wino4Layers: layers.filter((l) => l.kernel === 'qs8_wino4x4_3x3__wasmsimd').length,
             dims: y.dims,
             bits: Array.from(new Int32Array(d.buffer, d.byteOffset, d.length)),
           };
+        };
+        for (const simd of ['auto', 'plain', 'relaxed'] as const) {
+          const m = await S.loadModel('/model.sparrow', { engine: 'sparrow-int8', simd, wasmUrl: '/sparrow.wasm' });
+          const y = (await m.run(feeds(m.inputNames))).outputs[output]!;
+          out.runs[simd] = record(m.simd, m.session, y);
+          if (simd === 'relaxed') {
+            // every dense conv on the relaxed kernel: a session of the same class with winograd4: false
+            const Cls = m.session.constructor as unknown as {
+              fromSparrow(b: Uint8Array, o: Record<string, unknown>): Promise<Sess>;
+            };
+            const bytes = new Uint8Array(await (await fetch('/model.sparrow')).arrayBuffer());
+            const mod = (await S.compileWasm('/sparrow.relaxed.wasm')).module;
+            const s = await Cls.fromSparrow(bytes, { engine: 'sparrow-int8', wasmModule: mod, winograd4: false });
+            const y2 = (await s.run(feeds(s.inputNames)))[output]!;
+            out.runs['relaxed-c4'] = record('relaxed', s, y2);
+          }
         }
         return out;
       },
@@ -98,9 +119,11 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: the relaxed-SIMD build in Chromium', (
     expect(r.runs['auto']!.simd).toBe('relaxed');
     expect(r.runs['relaxed']!.simd).toBe('relaxed');
     expect(r.runs['plain']!.simd).toBe('plain');
-    expect(r.runs['relaxed']!.relaxedLayers).toBeGreaterThanOrEqual(19);
+    expect(r.runs['relaxed-c4']!.relaxedLayers).toBeGreaterThanOrEqual(19);
+    expect(r.runs['relaxed']!.relaxedLayers).toBe(3);
+    expect(r.runs['relaxed']!.wino4Layers).toBe(16);
     expect(r.runs['plain']!.relaxedLayers).toBe(0);
-    for (const k of ['auto', 'plain', 'relaxed']) {
+    for (const k of ['auto', 'plain', 'relaxed', 'relaxed-c4']) {
       expect(r.runs[k]!.dims, k).toEqual(EXPECTED.dims);
       expect(r.runs[k]!.bits, k).toEqual(EXPECTED.bits);
     }

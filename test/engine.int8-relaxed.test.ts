@@ -2,8 +2,10 @@
 // models, in Node's plain build (the relaxed build's instruction runs in Chromium and workerd:
 // test/browser.relaxed.test.ts, test/workers/relaxed.workers.test.ts):
 //   - ResNet-20 compressed with --weight-bits 7 (test/fixtures/int8/resnet20.static7.sparrow):
-//     every dense conv is marked quant.i7 and runs on c4 with `relaxed: true`; the outputs equal
-//     those of the c2 kernels (`relaxed: false`) and of the scalar TS references bit for bit;
+//     every dense conv is marked quant.i7 and runs on c4 with `relaxed: true, winograd4: false`;
+//     with `relaxed: true` alone the 3x3 stride-1 convs with Cin ≥ 16 run on F(4x4) instead
+//     (wino4Cost < C4_RELAXED_COST) and the others on c4; the outputs of both equal those of the
+//     plain kernels (`relaxed: false`) and of the scalar TS references bit for bit;
 //   - a file without quant.i7 (an older file): the fit is scanned at load, same kernels;
 //   - 8-bit weights (resnet20.static.sparrow) never take c4; a file that marks them i7 anyway
 //     fails at load with corrupt_stream instead of computing garbage;
@@ -62,13 +64,14 @@ describe('sparrow-int8: the relaxed-SIMD conv kernel on whole models (plain buil
     expect(RELAXED_PROBE.length).toBe(82);
   });
 
-  it('--weight-bits 7: every conv is marked i7; c4 outputs = c2 outputs = scalar references, bit for bit (batch 1 and 3)', async () => {
+  it('--weight-bits 7: every conv is marked i7; c4 outputs = F(4x4) + c4 outputs = plain outputs = scalar references, bit for bit (batch 1 and 3)', async () => {
     const { header } = readContainer(S7);
     const quant = header.meta.tensors.flatMap((t) => (t.quant ? [t.quant as Record<string, unknown>] : []));
     expect(quant.length).toBeGreaterThan(10);
     expect(quant.every((q) => q.i7 === true)).toBe(true);
 
-    const relaxed = await Session.fromSparrow(S7, I8({ relaxed: true }));
+    const relaxed = await Session.fromSparrow(S7, I8({ relaxed: true, winograd4: false }));
+    const mixed = await Session.fromSparrow(S7, I8({ relaxed: true }));
     const plain = await Session.fromSparrow(S7, I8({ relaxed: false }));
     const auto = await Session.fromSparrow(S7, I8());
     const scalar = await Session.fromSparrow(S7, I8({ kernels: 'scalar' }));
@@ -77,6 +80,12 @@ describe('sparrow-int8: the relaxed-SIMD conv kernel on whole models (plain buil
     expect(c4Layers(relaxed)).toEqual(convs.map((l) => l.node));
     expect(c4Layers(plain)).toEqual([]);
     expect(c4Layers(auto)).toEqual([]); // the plain build does not pick it by itself
+    // relaxed alone: F(4x4) on the 16 3x3 stride-1 convs (Cin 16..64), c4 on the first conv (Cin 3)
+    // and the two stride-2 ones
+    const wino4 = mixed.report!.int8!.layers.filter((l) => l.kernel === 'qs8_wino4x4_3x3__wasmsimd').map((l) => l.node);
+    expect(wino4.length).toBe(16);
+    expect(c4Layers(mixed).length).toBe(3);
+    expect([...c4Layers(mixed), ...wino4].sort()).toEqual(convs.map((l) => l.node).sort());
     const input = relaxed.inputNames[0]!;
     for (const [n, seed] of [
       [1, 1],
@@ -86,8 +95,10 @@ describe('sparrow-int8: the relaxed-SIMD conv kernel on whole models (plain buil
       const a = (await relaxed.run({ [input]: x }))[relaxed.outputNames[0]!]!;
       const b = (await plain.run({ [input]: x }))[plain.outputNames[0]!]!;
       const c = (await scalar.run({ [input]: x }))[scalar.outputNames[0]!]!;
+      const d = (await mixed.run({ [input]: x }))[mixed.outputNames[0]!]!;
       expect(Array.from(bits(a))).toEqual(Array.from(bits(b)));
       expect(Array.from(bits(a))).toEqual(Array.from(bits(c)));
+      expect(Array.from(bits(d))).toEqual(Array.from(bits(c)));
     }
   }, 120_000);
 
@@ -103,8 +114,8 @@ describe('sparrow-int8: the relaxed-SIMD conv kernel on whole models (plain buil
 
   it('a file without quant.i7 (older files): the fit is scanned at load, same kernels and outputs', async () => {
     const old = withI7(S7, undefined);
-    const s = await Session.fromSparrow(old, I8({ relaxed: true }));
-    const ref = await Session.fromSparrow(S7, I8({ relaxed: true }));
+    const s = await Session.fromSparrow(old, I8({ relaxed: true, winograd4: false }));
+    const ref = await Session.fromSparrow(S7, I8({ relaxed: true, winograd4: false }));
     expect(c4Layers(s)).toEqual(c4Layers(ref));
     expect(c4Layers(s).length).toBeGreaterThanOrEqual(19);
     const x = images(1, 9);

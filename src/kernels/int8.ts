@@ -407,6 +407,16 @@ export function winogradCost(geo: ConvGeometry): number {
 }
 
 /**
+ * Time of the F(4x4, 3x3) kernel relative to the direct 4x8c2 where winogradFaster holds:
+ * winogradCost over F(4x4)'s gain on F(2x2) (scripts/bench-wino-kernels.mjs, docs/engine.md:
+ * 1.0–1.05× at Cin 8, 1.09–1.14× at 16, 1.18–1.38× from 32). Against C4_RELAXED_COST it decides
+ * whether a relaxed session runs a 3x3 stride-1 conv on F(4x4) or on the relaxed k-quad kernel.
+ */
+export function wino4Cost(geo: ConvGeometry): number {
+  return winogradCost(geo) / (geo.C >= 32 ? 1.25 : geo.C >= 16 ? 1.1 : 1);
+}
+
+/**
  * A sparse kernel is taken over Winograd when its modelled cost (SPARSE_COST) is below
  * winogradCost·(1 + WINO_SPARSE_TIE). winogradCost is the kernels alone, weights hot in cache;
  * the Winograd layout is 32 bytes per (cout, cin) (U' int16), 3x the CSR of a 70 %-pruned layer

@@ -113,8 +113,10 @@ export interface Int8EngineOptions extends EngineOptions {
    * Dense 3x3 stride-1 convs that would run on Winograd F(2x2, 3x3) run on the exact F(4x4, 3x3)
    * kernel instead (QS8_CONV_WINO4: 36 multiplies per 16 outputs against 16 per 4) where their
    * geometry allows it (wino4Eligible) and their weights and input zero point keep it exact
-   * (wino4Exact; dynamic mode takes the widest input range). Bit-identical outputs. Default true;
-   * false keeps F(2x2, 3x3) (comparisons, tests). Ignored when `winograd` is false.
+   * (wino4Exact; dynamic mode takes the widest input range). With `relaxed`, such a conv bound
+   * for the c4 kernel takes F(4x4) instead where wino4Cost < C4_RELAXED_COST (Cin ≥ 16).
+   * Bit-identical outputs. Default true; false keeps F(2x2, 3x3) and c4 (comparisons, tests).
+   * Ignored when `winograd` is false.
    */
   winograd4?: boolean;
   /**

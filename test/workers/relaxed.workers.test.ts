@@ -1,7 +1,8 @@
 // Relaxed SIMD inside workerd (issue 17): the runtime validates i32x4.relaxed_dot_i8x16_i7x16_add_s
 // (src/wasm/features.ts, not mistaken for Node), and sparrow-int8 on build/sparrow.relaxed.wasm
-// (every dense conv of the 7-bit ResNet-20 on the relaxed kernel, assembly/int8/relaxed.ts)
-// gives the same Float32 bits as build/sparrow.wasm in this isolate and as Node's plain build
+// (every dense conv of the 7-bit ResNet-20 on the relaxed kernel, assembly/int8/relaxed.ts, with
+// `winograd4: false`; by default the 3x3 stride-1 convs from Cin 16 on F(4x4) and the others on
+// it) gives the same Float32 bits as build/sparrow.wasm in this isolate and as Node's plain build
 // (test/fixtures/int8/resnet20.static7.expected.json, kept current by engine.int8-relaxed.test.ts).
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
@@ -24,17 +25,21 @@ describe('workerd: the relaxed build', () => {
   });
 
   it('7-bit ResNet-20: relaxed build = plain build = Node, bit for bit; every dense conv on the relaxed kernel', async () => {
-    const relaxed = await Session.fromSparrow(MODEL, { engine: 'sparrow-int8', wasmModule: relaxedModule });
+    const relaxed = await Session.fromSparrow(MODEL, { engine: 'sparrow-int8', wasmModule: relaxedModule, winograd4: false });
+    const mixed = await Session.fromSparrow(MODEL, { engine: 'sparrow-int8', wasmModule: relaxedModule });
     const plain = await Session.fromSparrow(MODEL, { engine: 'sparrow-int8', wasmModule: plainModule });
-    const layers = relaxed.report!.int8!.layers;
-    const onRelaxed = layers.filter((l) => l.kernel === 'qs8_conv2d_4x8c4__wasmrelaxed').length;
-    expect(onRelaxed).toBeGreaterThanOrEqual(19);
+    const onRelaxed = (s: Session): number => s.report!.int8!.layers.filter((l) => l.kernel === 'qs8_conv2d_4x8c4__wasmrelaxed').length;
+    expect(onRelaxed(relaxed)).toBeGreaterThanOrEqual(19);
+    expect(onRelaxed(mixed)).toBe(3);
+    expect(mixed.report!.int8!.layers.filter((l) => l.kernel === 'qs8_wino4x4_3x3__wasmsimd').length).toBe(16);
     expect(plain.report!.int8!.layers.some((l) => l.kernel.endsWith('__wasmrelaxed'))).toBe(false);
     const feeds = { [relaxed.inputNames[0]!]: { dtype: 'float32' as const, dims: [RELAXED_BATCH, 3, 32, 32], data: relaxedImages() } };
     const a = (await relaxed.run(feeds))[EXPECTED.output]!;
     const b = (await plain.run(feeds))[EXPECTED.output]!;
+    const c = (await mixed.run(feeds))[EXPECTED.output]!;
     expect(a.dims).toEqual(EXPECTED.dims);
     expect(outputBits(a.data as Float32Array)).toEqual(EXPECTED.bits);
     expect(outputBits(b.data as Float32Array)).toEqual(EXPECTED.bits);
+    expect(outputBits(c.data as Float32Array)).toEqual(EXPECTED.bits);
   });
 });

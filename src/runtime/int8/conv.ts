@@ -13,8 +13,11 @@ import {
   QS8_CONV_C4,
   QS8_CONV_WINO4,
   setQuantAddDelta,
+  C4_RELAXED_COST,
+  wino4Cost,
   wino4Eligible,
   wino4Exact,
+  winogradFaster,
   vaddParams,
   type AnyQs8ConvKernel,
   type Qs8Out,
@@ -94,15 +97,14 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   // Winograd F(4x4, 3x3) instead of F(2x2, 3x3) where its geometry allows and it is exact for
   // these weights and this input zero point (dynamic mode: each image has its own, so the widest
   // input range is assumed): at once when even |w| = 128 everywhere would be (Σ|w| ≤ 128·K: up to
-  // Cin 114), else on the weights' own max Σ|w| (a scan, or a decode in WASM and a scan)
+  // Cin 114), else on the weights' own max Σ|w| (a scan, or a decode in WASM and a scan). Also
+  // instead of the relaxed k-quad kernel (c4) where the cost model says F(4x4) is faster (Cin ≥ 16:
+  // 36 i16 multiplies per 16 outputs against 144 i8 ones; docs/engine.md, relaxed SIMD)
   const zx = dynamic ? undefined : out.zx;
-  if (
-    !L.scalar &&
-    kernel.name === 'qs8_wino2x2_3x3__wasmsimd' &&
-    E.winograd4 &&
-    wino4Eligible(geo) &&
-    (wino4Exact(128 * w.K, zx) || wino4Exact(w.absRowMax(), zx))
-  )
+  const wino4 = (): boolean =>
+    !L.scalar && E.winograd4 && wino4Eligible(geo) && (wino4Exact(128 * w.K, zx) || wino4Exact(w.absRowMax(), zx));
+  if (kernel.name === 'qs8_wino2x2_3x3__wasmsimd' && wino4()) kernel = QS8_CONV_WINO4;
+  else if (kernel === QS8_CONV_C4 && E.winograd && winogradFaster(geo) && wino4Cost(geo) < C4_RELAXED_COST && wino4())
     kernel = QS8_CONV_WINO4;
   // dynamic, a 1x1 kernel over a 1x1 image (the FCs of a squeeze-excite block): the fused FC
   // kernel (one call: quantization, GEMM over K, float32 output), not 4x8 tiles with 7 of their 8
