@@ -399,25 +399,42 @@ export function loadGeom(g: usize): void {
  * in the RS − WP slack columns, then 64 zero bytes. Real zero = 0 in this representation.
  */
 export function padPlanes16(x: usize, zx: i32, dst: usize): void {
+  padPlanes16Rows(x, zx, dst, 0, HP);
+}
+
+/**
+ * padPlanes16 for the padded rows that output pixels [p0, p1) (row-major over OH·OW) read:
+ * rows oh·SH + kh·DH of their output rows oh (a thread's share of a pixel-split conv).
+ */
+export function padPlanes16Pixels(x: usize, zx: i32, dst: usize, p0: usize, p1: usize): void {
+  const oh0 = p0 / OW, oh1 = (p1 - 1) / OW;
+  padPlanes16Rows(x, zx, dst, oh0 * SH, min<usize>(HP, oh1 * SH + (KH - 1) * DH + 1));
+}
+
+/**
+ * padPlanes16 for the padded rows [hp0, hp1) of every channel only (a thread's share of a conv
+ * that reads no other row; the other rows keep whatever they held), then the 64 zero bytes.
+ */
+export function padPlanes16Rows(x: usize, zx: i32, dst: usize, hp0: usize, hp1: usize): void {
   const vz = i16x8.splat(<i16>zx);
   const zero = i16x8.splat(0);
   const rowB = RS << 1;
-  let src = x, d = dst;
   for (let c: usize = 0; c < C; c++) {
-    for (let hp: usize = 0; hp < HP; hp++) {
+    let d = dst + (c * HP + hp0) * rowB;
+    for (let hp = hp0; hp < hp1; hp++) {
       // zero the whole row, then write the H×W interior
       for (let o: usize = 0; o < rowB; o += 16) v128.store(d + o, zero);
       if (hp >= PT && hp < PT + H) {
-        const r = d + (PL << 1);
+        const r = d + (PL << 1), src = x + (c * H + hp - PT) * W;
         let w: usize = 0;
         for (; w + 8 <= W; w += 8) v128.store(r + (w << 1), i16x8.sub(v128.load8x8_s(src + w), vz));
         for (; w < W; w++) store<i16>(r + (w << 1), <i16>(<i32>load<i8>(src + w) - zx));
-        src += W;
       }
       d += rowB;
     }
   }
-  for (let o: usize = 0; o < 64; o += 16) v128.store(d + o, zero);
+  const end = dst + C * HP * rowB;
+  for (let o: usize = 0; o < 64; o += 16) v128.store(end + o, zero);
 }
 
 // ---- pair-interleaved im2col panels (the X operand of the c2 kernels) ----------------------

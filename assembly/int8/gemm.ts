@@ -24,7 +24,7 @@
 
 import {
   E_ARG, MAGIC_F, MAGIC_BITS, G_M, G_GROUPS, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeScalar, outBytes, planesBytes,
-  padPlanes16, tapOffsets, im2colPanels16, packPanels1x1, C, H, W, M, KH, KW, OH, OW, HP, WP, RS, SH, SW, GROUPS,
+  padPlanes16Pixels, tapOffsets, im2colPanels16, packPanels1x1, C, H, W, M, KH, KW, OH, OW, HP, WP, RS, SH, SW, GROUPS,
   qAct, actRows,
 } from './common';
 
@@ -183,7 +183,7 @@ export function qs8_conv2d_4x8c2_part__wasmsimd(g: usize, q: usize, x: usize, wp
   // packed straight from the int8 rows (no padded planes, no tap table)
   const direct = KH == 1 && KW == 1 && SH == 1 && SW == 1 && HP == H && WP == W;
   if (!direct) {
-    padPlanes16(x, zx, planes);
+    padPlanes16Pixels(x, zx, planes, <usize>p0, <usize>p1);
     tapOffsets(Cg, kofs);
   }
   const P = chunkPanels(K, Mpix);

@@ -19,7 +19,7 @@
 import {
   E_ARG, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeRow16Q8, q8Layer, storeScalar, outBytes, planesBytes,
   Q_MODE, MODE_Q8,
-  padPlanes16, tapOffsets, im2colPanels16, load8s2, C, M, KH, KW, OH, OW, HP, RS, GROUPS, SH, SW,
+  padPlanes16Pixels, tapOffsets, im2colPanels16, load8s2, C, M, KH, KW, OH, OW, HP, RS, GROUPS, SH, SW,
 } from './common';
 import { widenRow } from './gemm';
 
@@ -168,7 +168,7 @@ export function qs8_spconv2d_16x1_part__wasmsimd(g: usize, q: usize, x: usize, s
   const planes = work, kofs = work + planesBytes(), xcol = kofs + align16(K << 2);
   const rowPtr = sp, nnz = <usize>load<u32>(sp + (M << 2));
   const col = sp + align16((M + 1) << 2), val = col + align16(nnz << 1); // val i16
-  padPlanes16(x, gi(q, Q_ZX), planes);
+  padPlanes16Pixels(x, gi(q, Q_ZX), planes, <usize>p0, <usize>p1);
   tapOffsets(Cg, kofs);
   const P = spChunkPanels(K, Mpix);
   for (let grp: usize = 0; grp < GROUPS; grp++) {
@@ -377,7 +377,7 @@ function spconvPairs(g: usize, q: usize, x: usize, sp: usize, qp: usize, y: usiz
   const eB = outBytes(q), ldyB = Mpix * eB;
   const planes = work, kofs = work + planesBytes(), xcol = kofs + align16(K << 2);
   const ent = sp, entries = sp + align16((M + 1) << 2);
-  padPlanes16(x, gi(q, Q_ZX), planes);
+  padPlanes16Pixels(x, gi(q, Q_ZX), planes, <usize>p0, <usize>p1);
   tapOffsets(Cg, kofs);
   const P = spChunkPanels(K, Mpix);
   for (let grp: usize = 0; grp < GROUPS; grp++) {

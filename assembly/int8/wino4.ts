@@ -40,7 +40,7 @@
 
 import {
   E_ARG, Q_ZX, Q_MODE, MODE_Q8, gi, geomOk, quantOk, loadGeom, storeRow8, storeRowQ8, q8Layer, q8Channel, outBytes,
-  padPlanes16, planesBytes,
+  padPlanes16Rows, planesBytes,
   G_KH, G_KW, G_SH, G_SW, G_DH, G_DW, G_GROUPS,
   C, M, OH, OW, HP, RS,
 } from './common';
@@ -153,12 +153,12 @@ export function qs8_wino4_units(g: usize): i32 {
 
 // ---- input ----------------------------------------------------------------------------------
 
-/** The padded planes at src (C, HP, RS) as 4 column phases per channel at dst (C, 4, HP, U4). */
-function phasePlanes(src: usize, dst: usize): void {
+/** The padded planes at src (C, HP, RS) as 4 column phases per channel at dst (C, 4, HP, U4): rows [hp0, hp1). */
+function phasePlanes(src: usize, dst: usize, hp0: usize, hp1: usize): void {
   const rowB = RS << 1, phaseB = (HP * U4) << 1;
   let s0 = src, d = dst;
   for (let c: usize = 0; c < C; c++) {
-    for (let hp: usize = 0; hp < HP; hp++) {
+    for (let hp = hp0; hp < hp1; hp++) {
       const s = s0 + hp * rowB, o = d + hp * (U4 << 1);
       // columns 4u .. 4u + 31 → 8 columns of each phase; past the row end (RS) these read the
       // next row or the 64 zero bytes after the planes: only phase columns no tile reads
@@ -369,9 +369,13 @@ export function qs8_wino4x4_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp:
   const zx = gi(q, Q_ZX);
   const xmax: i64 = <i64>max(127 - zx, zx + 128);
   if (<i64>load<i32>(wp) * xmax > WINO4_BOUND) return E_RANGE;
+  const u0 = <usize>n0, u1 = <usize>n1;
   const planes = work, phases = work + OFF_P;
-  padPlanes16(x, zx, planes);
-  phasePlanes(planes, phases);
+  // only the padded rows the part's tiles read: tile rows ty0..ty1 read rows 4·ty0 .. 4·ty1 + 5
+  const tLast = min<usize>(T, (u1 - 1) / MB * 8 + 8) - 1;
+  const hp0 = (u0 / MB * 8 / TW) << 2, hp1 = ((tLast / TW) << 2) + 6;
+  padPlanes16Rows(x, zx, planes, hp0, hp1);
+  phasePlanes(planes, phases, hp0, hp1);
   const eB = outBytes(q);
   const q8 = gi(q, Q_MODE) == MODE_Q8;
   if (q8) q8Layer(q);
@@ -380,7 +384,6 @@ export function qs8_wino4x4_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp:
   const blkW = KP * 576; // 36 positions × KP pairs × 16 bytes
   const w0 = wp + 16;
   const po = work + OFF_PO; // the panel's 4 pair offsets in a phase plane (usize), then in y (elements)
-  const u0 = <usize>n0, u1 = <usize>n1;
   for (let pn: usize = u0 / MB; pn * MB < u1; pn++) {
     const b0 = max<usize>(u0, pn * MB) - pn * MB, b1 = min<usize>(u1, (pn + 1) * MB) - pn * MB; // channel blocks
     const t0 = pn << 3;
