@@ -297,7 +297,7 @@ export function wino4Eligible(geo: ConvGeometry): boolean {
   return winoShape(geo) && geo.OH >= 4 && geo.OW >= 8 && geo.OH % 4 === 0 && geo.OW % 8 === 0;
 }
 
-/** ⌊(2^31 − 1) / 576⌋: the kernel is exact while max_c Σ|w[c,·]| · max|x − zx| stays at most this (assembly/int8/wino4.ts). */
+/** 2^25 − 1: the kernel is exact while max_c Σ|w[c,·]| · max|x − zx| stays at most this (assembly/int8/wino4.ts). */
 export const WINO4_BOUND = WINO4_MAX_PRODUCT;
 
 /** Packs W (M, K) int8 into the wino4 layout (qs8_wino4_pack_w); arena memory, kept. Returns the pointer. */
