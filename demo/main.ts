@@ -675,6 +675,7 @@ window.sparrowDemo = {
       downloadMs: l.dl.downloadMs,
       chunks: l.dl.chunks,
       sectionsBeforeLastChunk: l.dl.sectionsBeforeLastChunk,
+      bytesBeforeLastChunk: l.dl.bytesBeforeLastChunk,
       sectionCount: l.dl.header.sectionCount,
     };
   },

@@ -348,11 +348,15 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: on-device inference in Chromium', () =
     // served as application/wasm: compiled while downloading
     expect(info['wasmStreaming']).toBe(true);
     // sections are validated and decoded while later bytes are still arriving (the static
-    // server sends 4 KiB chunks; the Worker's chunking is up to workerd)
+    // server sends 4 KiB chunks; the Worker's chunking is up to workerd, which may send a few
+    // small chunks and then the rest at once): once half the file came before the last chunk,
+    // some section was complete then (none of this file's is near half of it), so it must
+    // have been decoded on arrival
     const early = info['sectionsBeforeLastChunk'] as number;
-    if (mode === 'static' || (info['chunks'] as number) > 2) expect(early).toBeGreaterThan(0);
+    const bytesBefore = info['bytesBeforeLastChunk'] as number;
+    if (mode === 'static' || bytesBefore >= (info['bytes'] as number) / 2) expect(early).toBeGreaterThan(0);
     figures.push(
-      `resnet20 download ${(info['downloadMs'] as number).toFixed(1)} ms, ${String(info['chunks'])} chunks, ${early}/${String(info['sectionCount'])} sections checked+decoded before the last chunk, first at ${(info['firstSectionMs'] as number).toFixed(1)} ms, wasm compileStreaming ${String(info['wasmStreaming'])}, engines ${JSON.stringify(info['engines'])}`,
+      `resnet20 download ${(info['downloadMs'] as number).toFixed(1)} ms, ${String(info['chunks'])} chunks (${bytesBefore} bytes before the last), ${early}/${String(info['sectionCount'])} sections checked+decoded before the last chunk, first at ${(info['firstSectionMs'] as number).toFixed(1)} ms, wasm compileStreaming ${String(info['wasmStreaming'])}, engines ${JSON.stringify(info['engines'])}`,
     );
   });
 

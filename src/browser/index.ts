@@ -80,6 +80,8 @@ export interface SparrowDownload {
   /** body chunks received, and sections validated + decoded before the last chunk arrived */
   chunks: number;
   sectionsBeforeLastChunk: number;
+  /** bytes received before the last chunk (how the transport chunked the body) */
+  bytesBeforeLastChunk: number;
   /** sections decoded on arrival (float32 data, int8 weights decoded), by section index */
   readonly decoded: ReadonlyMap<number, SectionData>;
 }
@@ -289,9 +291,11 @@ export async function fetchSparrow(url: string | URL, opts: FetchOptions = {}): 
     opts.onProgress?.({ phase, loaded, total, sections, sectionCount: h ? h.sectionCount : null });
   };
   const chunks: Uint8Array[] = [];
-  let before = 0;
+  let before = 0,
+    bytesBefore = 0;
   const push = (chunk: Uint8Array): void => {
     before = sections;
+    bytesBefore = loaded;
     chunks.push(chunk);
     loaded += chunk.length;
     const t = now();
@@ -334,6 +338,7 @@ export async function fetchSparrow(url: string | URL, opts: FetchOptions = {}): 
     streamDecodeMs: decodeMs,
     chunks: chunks.length,
     sectionsBeforeLastChunk: before,
+    bytesBeforeLastChunk: bytesBefore,
     decoded,
   };
 }
