@@ -320,12 +320,17 @@ let Q8BIAS = Q8Z, Q8M = Q8Z, Q8MASK = Q8Z, Q8HALF = Q8Z, Q8LS: i32 = 0, Q8RS: i3
   if (mode == MODE_QF) {
     const vb = v128.load32_splat(qp + (c << 2)), vm = v128.load32_splat(qp + ((N + c) << 2));
     const zy = gi(q, Q_ZY);
-    const vlo = f32x4.splat(<f32>(gi(q, Q_LO) - zy)), vhi = f32x4.splat(<f32>(gi(q, Q_HI) - zy)), vz = i32x4.splat(zy);
+    const vlo = f32x4.splat(<f32>(gi(q, Q_LO) - zy)), vhi = f32x4.splat(<f32>(gi(q, Q_HI) - zy));
     let f0 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(a0, vb)), vm);
     let f1 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(a1, vb)), vm);
     f0 = f32x4.pmin(vhi, f32x4.pmax(vlo, f0)); f1 = f32x4.pmin(vhi, f32x4.pmax(vlo, f1));
-    const r0 = i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f0)), vz);
-    const r1 = i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f1)), vz);
+    // nearest (ties to even) of the clamped |v| ≤ 255 without nearest + trunc_sat: v + 1.5·2^23
+    // is in [2^23, 2^24), where floats are the integers, so the add rounds v to nearest-even and
+    // the bits are 0x4B400000 + round(v); minus (0x4B400000 − zy) gives zy + round(v) (NaN was
+    // clamped to lo − zy above)
+    const magic = f32x4.splat(12582912.0), vmz = i32x4.splat(0x4B400000 - zy);
+    const r0 = i32x4.sub(f32x4.add(f0, magic), vmz);
+    const r1 = i32x4.sub(f32x4.add(f1, magic), vmz);
     const b16 = i16x8.narrow_i32x4_s(r0, r1);
     storeBytes8(dst, i8x16.narrow_i16x8_s(b16, b16), nc);
     return;
