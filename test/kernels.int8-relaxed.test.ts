@@ -18,12 +18,11 @@ import {
   qs8Conv2d,
   qs8ConvKernel,
   QS8_CONV_C4,
-  type Qs8Data,
   type Qs8Out,
 } from '../src/kernels/int8.js';
 import { qs8Conv2dRef } from '../src/kernels/int8_ref.js';
-import { quantizeMultiplier } from '../src/quant/int8.js';
 import { lcg } from './helpers/tensors.js';
+import { makeOut as makeOutShared, sameBits, type Mode } from './helpers/qs8_out.js';
 
 const att = (p: number, s: number, groups = 1, dil = 1): Conv2dAttrs => ({
   pads: [p, p, p, p],
@@ -32,48 +31,15 @@ const att = (p: number, s: number, groups = 1, dil = 1): Conv2dAttrs => ({
   groups,
 });
 
-type Mode = Qs8Out['mode'];
-
-function makeOut(mode: Mode, N: number, rnd: () => number, zx: number, zy: number): Qs8Out {
-  const ri = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
-  if (mode === 'int32') return { mode, zx, bias: Int32Array.from({ length: N }, () => ri(-50000, 50000)) };
-  if (mode === 'f32')
-    return {
-      mode,
-      zx,
-      lo: -Infinity,
-      hi: Infinity,
-      scale: Float32Array.from({ length: N }, () => 2 ** (rnd() * 10 - 16)),
-      bias: Float32Array.from({ length: N }, () => rnd() - 0.5),
-    };
-  const multiplier = new Int32Array(N),
-    shift = new Int32Array(N);
-  for (let c = 0; c < N; c++) {
-    // every fourth channel a multiplier above 1 (a left shift in the output stage)
-    const q = quantizeMultiplier(c % 4 === 3 ? 1 + rnd() * 3 : 2 ** (-4 - rnd() * 10));
-    multiplier[c] = q.multiplier;
-    shift[c] = q.shift;
-  }
-  const bias = Int32Array.from({ length: N }, () => ri(-5000, 5000));
-  if (mode === 'qlinear') {
-    const m = Float32Array.from(multiplier, (q, c) => Math.fround((q / 2 ** 31) * 2 ** -shift[c]!));
-    return { mode, zx, zy, lo: -128, hi: 127, bias, multiplier: m };
-  }
-  return { mode, zx, zy, lo: -128, hi: 127, bias, multiplier, shift };
-}
+/** the shared output parameters, scales 4× those of the Winograd tests */
+const makeOut = (mode: Mode, N: number, rnd: () => number, zx: number, zy: number): Qs8Out => makeOutShared(mode, N, rnd, zx, zy, false, 2);
 
 /** int8 in [lo, hi]; 'extreme': only the two ends. */
 function randRange(rnd: () => number, n: number, lo: number, hi: number, extreme = false): Int8Array {
   return Int8Array.from({ length: n }, () => (extreme ? (rnd() < 0.5 ? lo : hi) : lo + Math.floor(rnd() * (hi - lo + 1))));
 }
 
-function diff(a: Qs8Data, b: Qs8Data): string | undefined {
-  if (a.length !== b.length) return `length ${a.length} vs ${b.length}`;
-  const ai = a instanceof Float32Array ? new Int32Array(a.buffer, a.byteOffset, a.length) : a;
-  const bi = b instanceof Float32Array ? new Int32Array(b.buffer, b.byteOffset, b.length) : b;
-  for (let i = 0; i < a.length; i++) if (ai[i] !== bi[i]) return `[${i}] got ${a[i]} want ${b[i]}`;
-  return undefined;
-}
+const diff = sameBits;
 
 interface Case {
   C: number;

@@ -1,5 +1,5 @@
-// int8 conv output stages and bit comparison shared by the Winograd kernel tests
-// (kernels.int8-wino.test.ts, kernels.int8-wino4.test.ts).
+// int8 conv output stages and bit comparison shared by the kernel tests (kernels.int8-wino.test.ts,
+// kernels.int8-wino4.test.ts, kernels.int8-relaxed.test.ts).
 import { quantizeMultiplier } from '../../src/quant/int8.js';
 import type { Qs8Out } from '../../src/kernels/int8.js';
 import type { Qs8Data } from '../../src/kernels/int8_ref.js';
@@ -7,7 +7,11 @@ import type { Qs8Data } from '../../src/kernels/int8_ref.js';
 export type Mode = Qs8Out['mode'];
 export const MODES: Mode[] = ['int8', 'int32', 'f32', 'qlinear'];
 
-export function makeOut(mode: Mode, N: number, rnd: () => number, zx: number, zy: number, relu = false): Qs8Out {
+/**
+ * Random per-channel output parameters of a mode. gain: log2 of a factor on the float32 scales
+ * and on the multipliers below 1 (larger outputs for small convs).
+ */
+export function makeOut(mode: Mode, N: number, rnd: () => number, zx: number, zy: number, relu = false, gain = 0): Qs8Out {
   const ri = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
   if (mode === 'int32') return { mode, zx, bias: Int32Array.from({ length: N }, () => ri(-50000, 50000)) };
   if (mode === 'f32')
@@ -16,14 +20,14 @@ export function makeOut(mode: Mode, N: number, rnd: () => number, zx: number, zy
       zx,
       lo: relu ? 0 : -Infinity,
       hi: Infinity,
-      scale: Float32Array.from({ length: N }, () => 2 ** (rnd() * 10 - 18)),
+      scale: Float32Array.from({ length: N }, () => 2 ** (rnd() * 10 - (18 - gain))),
       bias: Float32Array.from({ length: N }, () => rnd() - 0.5),
     };
   const multiplier = new Int32Array(N),
     shift = new Int32Array(N);
   for (let c = 0; c < N; c++) {
     // every fourth channel a multiplier above 1 (a left shift in the output stage)
-    const q = quantizeMultiplier(c % 4 === 3 ? 1 + rnd() * 3 : 2 ** (-6 - rnd() * 10));
+    const q = quantizeMultiplier(c % 4 === 3 ? 1 + rnd() * 3 : 2 ** (-(6 - gain) - rnd() * 10));
     multiplier[c] = q.multiplier;
     shift[c] = q.shift;
   }
