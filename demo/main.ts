@@ -3,11 +3,22 @@
 // on-device with sparrow-int8 and sparrow-f32 and at the edge (POST /v1/models/:id/infer),
 // side by side; a language model (inputs with past_key_values) gets the text panel of text.ts
 // instead. Plain TS + DOM. `window.sparrowDemo` is the hook test/browser*.test.ts drive.
-import { argmax, createModel, fetchSparrow, softmax, THREADS_INFO, type BrowserModel, type SparrowDownload } from '../src/browser/index.js';
+import {
+  argmax,
+  compileWasm,
+  createModel,
+  fetchSparrow,
+  softmax,
+  THREADS_INFO,
+  wasmChoice,
+  type BrowserModel,
+  type SparrowDownload,
+} from '../src/browser/index.js';
 import { atEdge, initText, onDevice, showText, writeBoth, type TextOptions } from './text.js';
 import { imagePixels } from '../src/io/image.js';
 import { topK, type TopEntry } from '../src/runtime/classify.js';
 import { labelsOf } from '../src/format/labels.js';
+import { DType } from '../src/format/container.js';
 
 interface ModelEntry {
   id: string;
@@ -146,6 +157,14 @@ function load(id: string): Promise<Loaded> {
   return p;
 }
 
+/** The module of the build createModel picks for 'sparrow.wasm' (compileWasm caches it per URL). */
+function kernels(): Promise<WebAssembly.Module | undefined> {
+  return compileWasm(wasmChoice({ wasmUrl: 'sparrow.wasm' }).href).then(
+    (c) => c.module,
+    () => undefined,
+  );
+}
+
 async function loadUncached(id: string): Promise<Loaded> {
   const url = `/v1/models/${encodeURIComponent(id)}`;
   const bar = el('progress', { max: '1', value: '0' });
@@ -153,6 +172,9 @@ async function loadUncached(id: string): Promise<Loaded> {
   s.textContent = '';
   s.append(bar, el('span', {}, `downloading ${id}…`));
   const dl = await fetchSparrow(url, {
+    // the kernels createModel runs (cached per URL) compile meanwhile; int8 sections arriving
+    // after that decode in WASM
+    decodeWith: kernels(),
     onProgress: (p) => {
       if (p.total) bar.value = p.loaded / p.total;
       (s.lastChild as HTMLElement).textContent =
@@ -677,6 +699,7 @@ window.sparrowDemo = {
       sectionsBeforeLastChunk: l.dl.sectionsBeforeLastChunk,
       bytesBeforeLastChunk: l.dl.bytesBeforeLastChunk,
       sectionCount: l.dl.header.sectionCount,
+      wasmDecodedSections: l.dl.wasmDecodedSections,
     };
   },
   /** the shipped sample images of the selected model's kind, decoded in the page */
@@ -685,6 +708,25 @@ window.sparrowDemo = {
     return Promise.all(sampleFiles(l).map(async (f) => ({ file: f, label: sampleLabel(f), pixels: Array.from(await samplePixels(l, f)) })));
   },
   runPixels,
+  /**
+   * Downloads a model twice, its int8 sections decoded by the WASM decoder (a compiled module
+   * given) and by the TS reference (none): the sections compared byte for byte.
+   */
+  decodeCheck: async (id: string) => {
+    const url = `/v1/models/${encodeURIComponent(id)}`;
+    const module = await kernels();
+    const [a, b] = [await fetchSparrow(url, { decodeWith: module }), await fetchSparrow(url)];
+    let int8 = 0,
+      same = 0;
+    a.header.sections.forEach((sec, i) => {
+      if (sec.dtype !== DType.Int8) return;
+      int8++;
+      const x = a.decoded.get(i)!,
+        y = b.decoded.get(i)!;
+      if (x.length === y.length && x.every((v, k) => v === y[k])) same++;
+    });
+    return { int8, same, wasm: a.wasmDecodedSections, ref: b.wasmDecodedSections };
+  },
   /** a sample as the user would pick it (also drawn on the pad for MNIST) */
   pickSample: async (id: string, index: number) => {
     const l = await select(id);

@@ -360,6 +360,23 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: on-device inference in Chromium', () =
     );
   });
 
+  it('int8 sections decode in WASM once the kernels are compiled, byte for byte as the TS reference decoder', async () => {
+    for (const model of MODELS) {
+      const r = await page.evaluate(
+        (id) =>
+          (
+            window as unknown as {
+              sparrowDemo: { decodeCheck(id: string): Promise<{ int8: number; same: number; wasm: number; ref: number }> };
+            }
+          ).sparrowDemo.decodeCheck(id),
+        model.id,
+      );
+      // a compiled module given: every int8 section in WASM; none without one
+      expect(r.int8, model.id).toBeGreaterThan(0);
+      expect(r, model.id).toEqual({ int8: r.int8, same: r.int8, wasm: r.int8, ref: 0 });
+    }
+  });
+
   for (const model of MODELS) {
     it(`${model.id}: 20 real images in the page, int8 and f32 bit-identical to Node`, async () => {
       const bytes = files.get(model.id)!;

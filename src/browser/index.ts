@@ -13,13 +13,14 @@
 // the download. Either way the result is the same Session as Node's Session.fromSparrow on
 // the same bytes, hence bit-identical outputs (test/browser.test.ts checks that).
 import { SparrowError } from '../errors.js';
-import { ContainerStreamReader, type ParsedHeader, type ReadOptions } from '../format/container.js';
+import { ContainerStreamReader, DType, type ParsedHeader, type ReadOptions } from '../format/container.js';
 import { graphFromMeta, sectionData, type SectionData } from '../format/graph.js';
 import { Session, type EngineName } from '../runtime/session.js';
 import { parsePreprocessing, preprocessPixels, type CompressionRecord, type Preprocessing } from '../runtime/sparrow_model.js';
 import type { Tensor, ValueInfo } from '../ops/types.js';
 import { textModelOf, type TextModel } from '../runtime/text_model.js';
 import { relaxedSimdSupported } from '../wasm/features.js';
+import { wasmInt8Decoder, type WasmInt8Decoder } from '../wasm/decode.js';
 import { HELPER_SOURCE_WEB, instantiateThreaded, threadsAvailable, type HelperPort, type ThreadPool } from '../wasm/threads.js';
 import '../ops/ref/index.js';
 
@@ -65,6 +66,12 @@ export interface FetchOptions {
   fetch?: typeof fetch;
   /** container limits (default 1 GiB file / decoded) */
   read?: ReadOptions;
+  /**
+   * the compiled kernels (or their promise, as compileWasm gives it): int8 sections that arrive
+   * once it is there decode in WASM (src/wasm/decode.ts, ~14x the TS reference decoder's speed),
+   * the others with the TS reference; loadModel passes the module it compiles meanwhile
+   */
+  decodeWith?: WebAssembly.Module | Promise<WebAssembly.Module | undefined>;
 }
 
 /** A downloaded, validated `.sparrow` file; create sessions from it with `createModel`. */
@@ -82,6 +89,8 @@ export interface SparrowDownload {
   sectionsBeforeLastChunk: number;
   /** bytes received before the last chunk (how the transport chunked the body) */
   bytesBeforeLastChunk: number;
+  /** int8 sections decoded in WASM (FetchOptions.decodeWith; the others by the TS reference decoder) */
+  wasmDecodedSections: number;
   /** sections decoded on arrival (float32 data, int8 weights decoded), by section index */
   readonly decoded: ReadonlyMap<number, SectionData>;
 }
@@ -293,6 +302,16 @@ export async function fetchSparrow(url: string | URL, opts: FetchOptions = {}): 
   const chunks: Uint8Array[] = [];
   let before = 0,
     bytesBefore = 0;
+  // int8 weights decode in WASM once the module is compiled (a decoder instance dropped after the
+  // download), before that with the TS reference decoder: the same bytes either way
+  let module = opts.decodeWith instanceof WebAssembly.Module ? opts.decodeWith : undefined;
+  let decoder: WasmInt8Decoder | undefined,
+    wasmSections = 0;
+  if (opts.decodeWith && !module)
+    void Promise.resolve(opts.decodeWith).then(
+      (m) => (module = m),
+      () => undefined,
+    );
   const push = (chunk: Uint8Array): void => {
     before = sections;
     bytesBefore = loaded;
@@ -300,8 +319,9 @@ export async function fetchSparrow(url: string | URL, opts: FetchOptions = {}): 
     loaded += chunk.length;
     const t = now();
     for (const s of reader.push(chunk)) {
-      // int8 weights decode here (the TS reference decoder: the same one Session.fromSparrow uses)
-      decoded.set(s.index, sectionData(s.info.dtype, s.info.codec, s.payload, s.info.decodedBytes));
+      const decode = module ? (decoder ??= wasmInt8Decoder(module)).decode : undefined;
+      decoded.set(s.index, sectionData(s.info.dtype, s.info.codec, s.payload, s.info.decodedBytes, decode));
+      if (decode && s.info.dtype === DType.Int8) wasmSections++;
       sections++;
       firstSectionMs ??= now() - t0;
     }
@@ -325,6 +345,7 @@ export async function fetchSparrow(url: string | URL, opts: FetchOptions = {}): 
   } else {
     push(new Uint8Array(await res.arrayBuffer()));
   }
+  decoder?.release();
   reader.end();
   const header = reader.header!;
   const downloadMs = now() - t0;
@@ -339,6 +360,7 @@ export async function fetchSparrow(url: string | URL, opts: FetchOptions = {}): 
     chunks: chunks.length,
     sectionsBeforeLastChunk: before,
     bytesBeforeLastChunk: bytesBefore,
+    wasmDecodedSections: wasmSections,
     decoded,
   };
 }
@@ -595,16 +617,15 @@ async function warmUp(s: Session): Promise<void> {
 
 /** fetchSparrow + createModel: one engine. */
 export async function loadModel(url: string | URL, opts: LoadOptions = {}): Promise<BrowserModel> {
-  const [dl] = await Promise.all([
-    fetchSparrow(url, opts),
-    // compile the kernels while the model downloads
-    opts.wasmModule
-      ? Promise.resolve()
-      : compileWasm(wasmChoice(opts).href, opts.fetch ? { fetch: opts.fetch } : {}).then(
-          () => undefined,
-          () => undefined, // createModel reports it (or falls back to the plain build)
-        ),
-  ]);
+  // compile the kernels while the model downloads; the download decodes its int8 sections with
+  // them once they are there
+  const kernels = opts.wasmModule
+    ? Promise.resolve(opts.wasmModule)
+    : compileWasm(wasmChoice(opts).href, opts.fetch ? { fetch: opts.fetch } : {}).then(
+        (c) => c.module,
+        () => undefined, // createModel reports it (or falls back to the plain build)
+      );
+  const [dl] = await Promise.all([fetchSparrow(url, { ...opts, decodeWith: opts.decodeWith ?? kernels }), kernels]);
   opts.onProgress?.({
     phase: 'decode',
     loaded: dl.bytes.length,

@@ -16,6 +16,7 @@ import { floatsOfHalves, fromHalf, halvesOf } from './half.js';
 import { SparrowError } from '../errors.js';
 import { packTensors, type PackTensor } from './pack.js';
 import { decodeInt8Ref, type Int8CodecId } from '../codec/int8.js';
+import type { Int8Decode } from '../wasm/decode.js';
 import { dequantize } from '../quant/int8.js';
 import { resolveOp } from '../ops/registry.js';
 import {
@@ -703,6 +704,7 @@ export function graphFromMeta(
   meta: SparrowMeta,
   section: (i: number) => SectionData,
   coded?: (i: number) => { codec: number; payload: Uint8Array } | undefined,
+  decodeInt8: Int8Decode = decodeInt8Ref,
 ): DecodedGraph {
   const gj = meta.graph;
   if (gj === null || gj === undefined) throw corrupt('the file holds no graph (metadata.graph is absent: a weights-only container)');
@@ -860,7 +862,7 @@ export function graphFromMeta(
         });
         define(
           value,
-          { name: value, info: { dtype: 'float32', dims }, const: lazyDequantized(raw, dims, scales, axis as number) },
+          { name: value, info: { dtype: 'float32', dims }, const: lazyDequantized(raw, dims, scales, axis as number, decodeInt8) },
           'constant',
         );
         return;
@@ -980,18 +982,24 @@ function outputNamesOf(outputs: unknown[]): string[] {
 }
 
 /**
- * A float32 constant q·scale whose data is decoded (TS reference) and dequantized on first
- * access; the getter then replaces itself with the data (so `isPendingData` tells whether a
- * tensor's data exists yet without making it).
+ * A float32 constant q·scale whose data is decoded (by `decode`: the runtime's WASM decoder, or
+ * the TS reference) and dequantized on first access; the getter then replaces itself with the
+ * data (so `isPendingData` tells whether a tensor's data exists yet without making it).
  */
-function lazyDequantized(raw: { codec: number; payload: Uint8Array }, dims: number[], scales: Float32Array, axis: number): Tensor {
+function lazyDequantized(
+  raw: { codec: number; payload: Uint8Array },
+  dims: number[],
+  scales: Float32Array,
+  axis: number,
+  decode: Int8Decode,
+): Tensor {
   const n = elementCount(dims);
   const t = { dtype: 'float32', dims } as Tensor;
   Object.defineProperty(t, 'data', {
     enumerable: true,
     configurable: true,
     get: () => {
-      const data = dequantize(decodeInt8Ref(raw.codec, raw.payload, n), scales, dims, axis);
+      const data = dequantize(decode(raw.codec, raw.payload, n), scales, dims, axis);
       Object.defineProperty(t, 'data', { value: data, enumerable: true, configurable: true, writable: true });
       return data;
     },
@@ -1041,9 +1049,18 @@ function compatible(got: ValueInfo, want: { dtype: TensorDType; dims: number[] |
   return got.dims.length === want.dims.length && got.dims.every((d, i) => d < 0 || want.dims![i]! < 0 || d === want.dims![i]);
 }
 
-/** Section i of a container as its typed array (int8 sections decoded; raw ones copied, hence aligned). */
-export function sectionData(dtype: DType, codec: number, payload: Uint8Array, decodedBytes: number): SectionData {
-  if (dtype === DType.Int8) return decodeInt8Ref(codec, payload, decodedBytes);
+/**
+ * Section i of a container as its typed array (int8 sections decoded by `decodeInt8`, default the
+ * TS reference; raw ones copied, hence aligned).
+ */
+export function sectionData(
+  dtype: DType,
+  codec: number,
+  payload: Uint8Array,
+  decodedBytes: number,
+  decodeInt8: Int8Decode = decodeInt8Ref,
+): SectionData {
+  if (dtype === DType.Int8) return decodeInt8(codec, payload, decodedBytes);
   // a copy (Uint8Array.prototype.slice: Node's Buffer#slice would return a view into its pool)
   const buf = Uint8Array.prototype.slice.call(payload).buffer;
   switch (dtype) {
@@ -1068,7 +1085,7 @@ export function sectionData(dtype: DType, codec: number, payload: Uint8Array, de
  */
 export function readGraphContainer(
   bytes: Uint8Array,
-  opts: ReadOptions & { codedInt8?: boolean } = {},
+  opts: ReadOptions & { codedInt8?: boolean; decodeInt8?: Int8Decode } = {},
 ): DecodedGraph & { meta: SparrowMeta } {
   const { header, payload } = readContainer(bytes, opts);
   const cache = new Map<number, SectionData>();
@@ -1076,11 +1093,11 @@ export function readGraphContainer(
     let d = cache.get(i);
     if (!d) {
       const s = header.sections[i]!;
-      d = sectionData(s.dtype, s.codec, payload(i), s.decodedBytes);
+      d = sectionData(s.dtype, s.codec, payload(i), s.decodedBytes, opts.decodeInt8);
       cache.set(i, d);
     }
     return d;
   };
   const coded = opts.codedInt8 ? (i: number) => ({ codec: header.sections[i]!.codec, payload: payload(i) }) : undefined;
-  return { ...graphFromMeta(header.meta, section, coded), meta: header.meta };
+  return { ...graphFromMeta(header.meta, section, coded, opts.decodeInt8), meta: header.meta };
 }

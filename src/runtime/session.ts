@@ -25,11 +25,12 @@ import type { ReadOptions } from '../format/container.js';
 import { loadSparrowModel, type CompressionRecord, type Preprocessing } from './sparrow_model.js';
 import { useCrc32 } from '../format/crc32.js';
 import { wasmCrc32 } from '../wasm/crc32.js';
+import { wasmInt8Decoder, type WasmInt8Decoder } from '../wasm/decode.js';
 import { Int8Engine, type Int8Report } from './engine_int8.js';
 import { isPendingData, type CodedInt8 } from '../format/graph.js';
 import { extractQdq } from '../ir/qdq.js';
 import { lowerQOperator } from '../ir/qoperator.js';
-import { CODEC_RAW } from '../codec/int8.js';
+import { CODEC_RAW, decodeInt8Ref } from '../codec/int8.js';
 import { MAGIC, parseHeaderPrefix } from '../format/container.js';
 
 export type EngineName = 'reference' | 'sparrow-f32' | 'sparrow-int8';
@@ -226,6 +227,13 @@ export interface SessionReport extends OptimizeReport {
    * weight decode + pack, plan compilation); sparrow-int8's decode + pack alone is int8.weightsMs
    */
   loadMs?: number;
+  /**
+   * fromSparrow: the quantized weights decoded into float32 graph constants during the load
+   * (sparrow-f32: every one; sparrow-int8: those of the layers it runs in float32), their
+   * elements, the ms it took, and whether the WASM decoder did them all (src/wasm/decode.ts;
+   * the reference engine has no module and decodes with the TS reference)
+   */
+  weightDecode?: { tensors: number; elements: number; wasm: boolean; ms: number };
 }
 
 export interface SessionOptions {
@@ -507,9 +515,32 @@ export class Session {
     // the WASM module compiles (V8 background threads) while the file is read and validated
     const modP = engine !== 'reference' && !opts.wasmModule ? nodeModule() : undefined;
     if (opts.wasmModule) useWasmCrc32(opts.wasmModule);
-    const model = loadSparrowModel(bytes, { ...opts.read, ...(int8 ? { codedInt8: true } : {}) });
+    // The float32 constants of quantized weights (sparrow-f32: all of them, as the file is read;
+    // sparrow-int8: those of layers it runs in float32, when it lowers them) decode in WASM, in a
+    // decoder instance dropped after the load (src/wasm/decode.ts); the TS reference decoder is
+    // the fallback (no module: the reference engine; a constant first read after the load).
+    // sparrow-f32 decodes while reading, so it waits for the module first (~1.5 ms of compile).
+    let wasmModule = opts.wasmModule ?? (modP && !int8 ? await modP : undefined);
+    let decoder: WasmInt8Decoder | undefined,
+      loading = true;
+    const decoded = { tensors: 0, elements: 0, wasm: true, ms: 0 };
+    const decodeInt8 = (codec: number, payload: Uint8Array, n: number): Int8Array => {
+      if (!loading) return decodeInt8Ref(codec, payload, n);
+      const t = performance.now();
+      let q: Int8Array;
+      if (wasmModule) q = (decoder ??= wasmInt8Decoder(wasmModule)).decode(codec, payload, n);
+      else {
+        q = decodeInt8Ref(codec, payload, n);
+        decoded.wasm = false;
+      }
+      decoded.tensors++;
+      decoded.elements += n;
+      decoded.ms += performance.now() - t;
+      return q;
+    };
+    const model = loadSparrowModel(bytes, { ...opts.read, ...(int8 ? { codedInt8: true } : {}), decodeInt8 });
     const { read: _read, ...rest } = opts;
-    const wasmModule = opts.wasmModule ?? (modP ? await modP : undefined);
+    wasmModule ??= modP ? await modP : undefined;
     const s = Session.#create(
       model.graph,
       { ...rest, engine, ...(wasmModule ? { wasmModule } : {}) },
@@ -521,9 +552,17 @@ export class Session {
     s.#preprocessing = model.preprocessing;
     s.#compression = model.compression;
     s.#maxBatch = model.maxBatch;
-    await s.#f32?.init();
-    await s.#i8?.init();
-    if (s.report) s.report.loadMs = performance.now() - t0;
+    try {
+      await s.#f32?.init();
+      await s.#i8?.init();
+    } finally {
+      loading = false;
+      decoder?.release();
+    }
+    if (s.report) {
+      s.report.weightDecode = { ...decoded, ms: Math.round(decoded.ms * 1000) / 1000 };
+      s.report.loadMs = performance.now() - t0;
+    }
     return s;
   }
 

@@ -6,6 +6,7 @@ import type { Graph } from '../ir/graph.js';
 import type { Tensor } from '../ops/types.js';
 import type { ReadOptions, SparrowMeta } from '../format/container.js';
 import type { Int8CodecId } from '../codec/int8.js';
+import type { Int8Decode } from '../wasm/decode.js';
 import { readGraphContainer, writeGraphContainer, type CodedInt8, type QuantizedWeight, type StoredInt8 } from '../format/graph.js';
 
 /**
@@ -105,7 +106,10 @@ export function parsePreprocessing(x: unknown, graph: Graph): Preprocessing | nu
 }
 
 /** Reads a `.sparrow` model (everything checked; see readGraphContainer). */
-export function loadSparrowModel(bytes: Uint8Array, opts: ReadOptions & { codedInt8?: boolean } = {}): SparrowModel {
+export function loadSparrowModel(
+  bytes: Uint8Array,
+  opts: ReadOptions & { codedInt8?: boolean; decodeInt8?: Int8Decode } = {},
+): SparrowModel {
   const { graph, int8, coded, meta } = readGraphContainer(bytes, opts);
   const preprocessing = parsePreprocessing(meta.preprocessing, graph);
   const c = meta.compression;
