@@ -51,6 +51,35 @@ describe('wasmInt8Decoder', () => {
     );
   });
 
+  it('check() refuses exactly what decode() refuses, with the same code (the Worker admission check)', async () => {
+    const d = wasmInt8Decoder(await compileNodeModule());
+    const verdict = (f: () => unknown): string => {
+      try {
+        f();
+        return 'ok';
+      } catch (x) {
+        return x instanceof SparrowError ? x.code : String(x);
+      }
+    };
+    fc.assert(
+      fc.property(
+        fc.int8Array({ minLength: 1, maxLength: 2000 }),
+        fc.constantFrom(...ALL_INT8_CODECS),
+        fc.nat(),
+        fc.integer({ min: -2, max: 2 }),
+        (xs, codec, cut, dn) => {
+          const e = encodeInt8(xs, { codecs: [codec], cols: Math.max(1, Math.min(40, xs.length)) });
+          // a prefix of the stream (or all of it), for a tensor of about the right size
+          const p = e.payload.subarray(0, e.payload.length - (cut % 4 === 0 ? 0 : cut % e.payload.length));
+          const n = Math.max(0, xs.length + dn);
+          const want = verdict(() => d.decode(codec, p, n));
+          return verdict(() => d.check(codec, p, n)) === want && (want !== 'ok') === (verdict(() => decodeInt8Ref(codec, p, n)) !== 'ok');
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
   it('a stream that does not decode throws a SparrowError, as the reference does, and the decoder still works after it', async () => {
     const d = wasmInt8Decoder(await compileNodeModule());
     const data = Int8Array.from({ length: 5000 }, (_, i) => (i % 7 === 0 ? (i % 255) - 127 : 0));

@@ -20,6 +20,8 @@ export type Int8Decode = (codec: number, payload: Uint8Array, n: number) => Int8
 
 export interface WasmInt8Decoder {
   decode: Int8Decode;
+  /** Decodes and drops the result: throws where `decode` throws (the Worker's admission check). */
+  check(codec: number, payload: Uint8Array, n: number): void;
   /** Drops the instance and its memory; a later decode instantiates again. */
   release(): void;
 }
@@ -34,7 +36,8 @@ const align16 = (n: number): number => (n + 15) & ~15;
 export function wasmInt8Decoder(module: WebAssembly.Module): WasmInt8Decoder {
   let ex: WasmExports | undefined;
   let base = 0;
-  const decode: Int8Decode = (codec, payload, n) => {
+  /** The instance (made on first use), its memory grown to hold `bytes` above the heap base. */
+  const instance = (bytes = 0): WasmExports => {
     if (!ex) {
       // a threads build imports a shared memory (src/wasm/threads.ts): this instance gets its own
       const imports: WebAssembly.Imports = {
@@ -44,11 +47,7 @@ export function wasmInt8Decoder(module: WebAssembly.Module): WasmInt8Decoder {
       ex._initialize();
       base = align16(ex.heapBase());
     }
-    // payload (+ SLACK) | out (n) | work (workBytes(n)), each 16-byte aligned
-    const src = base,
-      out = src + align16(payload.length + SLACK),
-      work = out + align16(n),
-      need = work + ex.workBytes(n);
+    const need = base + bytes;
     if (need > 0xffff_0000) throw new SparrowError('too_large', `WASM memory would exceed 4 GiB (${need} bytes)`);
     const have = ex.memory.buffer.byteLength;
     try {
@@ -56,19 +55,35 @@ export function wasmInt8Decoder(module: WebAssembly.Module): WasmInt8Decoder {
     } catch (e) {
       throw new SparrowError('too_large', `WASM memory cannot grow to ${need} bytes: ${(e as Error).message}`);
     }
-    const mem = new Uint8Array(ex.memory.buffer);
+    return ex;
+  };
+  /** Decodes into the instance's memory; returns the output's address there. */
+  const run = (codec: number, payload: Uint8Array, n: number): { x: WasmExports; out: number } => {
+    // payload (+ SLACK) | out (n) | work (workBytes(n)), each 16-byte aligned, above the heap base
+    const o = align16(payload.length + SLACK),
+      w = o + align16(n);
+    const x = instance(w + instance().workBytes(n));
+    const src = base,
+      out = base + o;
+    const mem = new Uint8Array(x.memory.buffer);
     mem.set(payload, src);
     mem.fill(0, src + payload.length, src + payload.length + SLACK);
-    const st = ex.decodeDense(codec, src, payload.length, out, n, work);
+    const st = x.decodeDense(codec, src, payload.length, out, n, base + w);
     // status -5 (rows × cols ≠ n) here means a stream whose own shape header disagrees with the
     // tensor: a corrupt file, as the reference decoder reports it
     if (st === STATUS_SHAPE)
       throw new SparrowError('corrupt_stream', `decoding a ${n}-element int8 tensor: the stream's rows × cols are not ${n} (status ${st})`);
     if (st < 0) throw statusError(st, `decoding a ${n}-element int8 tensor`);
-    return new Int8Array(ex.memory.buffer.slice(out, out + n));
+    return { x, out };
   };
+  const decode: Int8Decode = (codec, payload, n) => {
+    const { x, out } = run(codec, payload, n);
+    return new Int8Array(x.memory.buffer.slice(out, out + n));
+  };
+
   return {
     decode,
+    check: (codec, payload, n) => void run(codec, payload, n),
     release: () => {
       ex = undefined;
     },
