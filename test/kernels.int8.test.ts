@@ -461,6 +461,7 @@ const QS8_KERNELS_TESTED_ALONE = [
   'qs8_dynfc_f32__wasmsimd', // test/kernels.int8-dynfc.test.ts
   'qs8_dynfc_f32_finite__wasmsimd', // test/kernels.int8-dynfc.test.ts
   'qs8_dequantize__wasmsimd',
+  'qs8_quantize_channels_f32__wasmsimd', // test/quant.int8-wasm.test.ts (against quantizePerChannelInt8)
   'qs8_remap__wasm',
   'qs8_peak__wasmsimd',
 ];

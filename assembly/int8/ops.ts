@@ -296,6 +296,96 @@ export function qs8_quantize__wasmsimd(n: i32, x: usize, scale: f32, zp: i32, y:
   return 0;
 }
 
+// ---- per-channel weight quantization ------------------------------------------------------------
+//
+// The two passes of src/quant/int8.ts quantizePerChannelInt8 (its reference; the scales between
+// them are computed there, channelScale) over a float32 weight w laid out (outer, C, inner) with
+// the channel axis in the middle (axis 0: outer = 1; a (K, N) weight along N: inner = 1).
+
+/**
+ * out (C) f32 = max |w| over each channel. Returns −1, or the flat index of the first value that
+ * is not finite (out unspecified then), or E_ARG.
+ */
+export function f32_absmax_channels__wasmsimd(outer: i32, C: i32, inner: i32, w: usize, out: usize): i32 {
+  if (outer < 0 || C < 0 || inner < 0) return E_ARG;
+  const O = <usize>outer, CC = <usize>C, I = <usize>inner;
+  for (let c: usize = 0; c < CC; c++) store<f32>(out + (c << 2), 0);
+  const vinf = f32x4.splat(Infinity);
+  for (let o: usize = 0; o < O; o++) {
+    for (let c: usize = 0; c < CC; c++) {
+      const b = (o * CC + c) * I;
+      let p = w + (b << 2);
+      let vm = f32x4.splat(0), bad = i32x4.splat(0);
+      let i: usize = 0;
+      for (; i + 4 <= I; i += 4) {
+        const a = f32x4.abs(v128.load(p + (i << 2)));
+        // not finite: |v| = +Inf, or NaN (a compare with itself fails)
+        bad = v128.or(bad, v128.or(f32x4.eq(a, vinf), f32x4.ne(a, a)));
+        vm = f32x4.max(vm, a);
+      }
+      let m = max(max(f32x4.extract_lane(vm, 0), f32x4.extract_lane(vm, 1)), max(f32x4.extract_lane(vm, 2), f32x4.extract_lane(vm, 3)));
+      let badS = v128.any_true(bad);
+      for (; i < I; i++) {
+        const a = abs<f32>(load<f32>(p + (i << 2)));
+        if (!(a < Infinity)) badS = true;
+        m = max(m, a);
+      }
+      if (badS) {
+        // the first one, in memory order (the reference's order)
+        for (let k: usize = 0; k < I; k++) {
+          const a = abs<f32>(load<f32>(p + (k << 2)));
+          if (!(a < Infinity)) return <i32>(b + k);
+        }
+      }
+      const q = out + (c << 2);
+      if (m > load<f32>(q)) store<f32>(q, m);
+    }
+  }
+  return -1;
+}
+
+/**
+ * q (outer, C, inner) int8 = clamp(roundHalfEven(w / scale_c), −qmax, qmax), the quotient in
+ * float64 as the reference computes it (f64.div and f64.nearest: the same bits); every w finite
+ * (f32_absmax_channels__wasmsimd checked), every scale > 0. Returns the count of nonzero outputs, or E_ARG.
+ */
+export function qs8_quantize_channels_f32__wasmsimd(outer: i32, C: i32, inner: i32, w: usize, scales: usize, qmax: i32, q: usize): i32 {
+  if (outer < 0 || C < 0 || inner < 0 || qmax < 1 || qmax > 127) return E_ARG;
+  const O = <usize>outer, CC = <usize>C, I = <usize>inner;
+  const hi = <f64>qmax, lo = -hi;
+  const vhi = f64x2.splat(hi), vlo = f64x2.splat(lo);
+  let nnz: i32 = 0;
+  for (let o: usize = 0; o < O; o++) {
+    for (let c: usize = 0; c < CC; c++) {
+      const s = <f64>load<f32>(scales + (c << 2));
+      if (!(s > 0)) return E_ARG;
+      const vs = f64x2.splat(s);
+      const b = (o * CC + c) * I;
+      const p = w + (b << 2), y = q + b;
+      let i: usize = 0;
+      for (; i + 4 <= I; i += 4) {
+        const x = v128.load(p + (i << 2));
+        const r0 = f64x2.min(vhi, f64x2.max(vlo, f64x2.nearest(f64x2.div(f64x2.promote_low_f32x4(x), vs))));
+        const r1 = f64x2.min(vhi, f64x2.max(vlo, f64x2.nearest(f64x2.div(f64x2.promote_low_f32x4(v128.shuffle<f32>(x, x, 2, 3, 0, 1)), vs))));
+        // |r| ≤ 127: exact in int32, then int16, int8
+        const t = v128.shuffle<i32>(i32x4.trunc_sat_f64x2_s_zero(r0), i32x4.trunc_sat_f64x2_s_zero(r1), 0, 1, 4, 5);
+        const b16 = i16x8.narrow_i32x4_s(t, t);
+        const b8 = i8x16.narrow_i16x8_s(b16, b16);
+        v128.store32_lane(y + i, b8, 0);
+        nnz += 4 - popcnt<i32>(i8x16.bitmask(i8x16.eq(b8, i8x16.splat(0))) & 0xf);
+      }
+      for (; i < I; i++) {
+        let r = nearest<f64>(<f64>load<f32>(p + (i << 2)) / s);
+        r = r > lo ? r : lo; r = r < hi ? r : hi;
+        const v = <i8><i32>r;
+        store<i8>(y + i, v);
+        if (v != 0) nnz++;
+      }
+    }
+  }
+  return nnz;
+}
+
 /** y (n) f32 = (x − zp)·scale for x (n) int8 (one float32 rounding). */
 export function qs8_dequantize__wasmsimd(n: i32, x: usize, scale: f32, zp: i32, y: usize): i32 {
   if (n < 0 || zp < -128 || zp > 127) return E_ARG;

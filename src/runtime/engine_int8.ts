@@ -47,7 +47,7 @@ import { elementCount, type Tensor } from '../ops/types.js';
 import { consumers, type Graph } from '../ir/graph.js';
 import type { CodedInt8 } from '../format/graph.js';
 import { decodeInt8Ref } from '../codec/int8.js';
-import { int8QuantParams, quantizePerChannelInt8 } from '../quant/int8.js';
+import { int8QuantParams, quantizePerChannelInt8Wasm } from '../quant/int8.js';
 import { absRowMax, csrLayout, E_RANGE, SPARSE_DENSITY } from '../kernels/int8.js';
 import { fitsInt7 } from '../format/graph.js';
 import { csrFromDense, csrPairCount } from '../kernels/int8_ref.js';
@@ -397,10 +397,10 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       const t = L.constOf(name);
       if (!t || t.dtype !== 'float32') throw new SparrowError('unsupported_op', `weight '${name}' is not a float32 constant`);
       if (axis === 1 && dims.length !== 2) throw new SparrowError('unsupported_op', `weight '${name}' [${dims}] is not 2-D`);
-      const q = quantizePerChannelInt8(t.data as Float32Array, [...dims], axis);
+      // in WASM (the same bits as quantizePerChannelInt8, its reference), with the nonzero count
+      const q = quantizePerChannelInt8Wasm(this.w, t.data as Float32Array, [...dims], axis);
       const qd = axis === 0 ? q.q : transpose(q.q, K, N);
-      let nnz = 0;
-      for (let i = 0; i < qd.length; i++) if (qd[i] !== 0) nnz++;
+      const nnz = q.nnz;
       let i7: boolean | undefined, E: number | undefined, arm: number | undefined;
       const pairs = (): number => (E ??= ((csr) => csrPairCount(csr.rowPtr, csr.col, N))(csrFromDense(qd, N, K)));
       const absMax = (): number => (arm ??= absRowMax(qd, N));
