@@ -462,6 +462,7 @@ const QS8_KERNELS_TESTED_ALONE = [
   'qs8_dynfc_f32_finite__wasmsimd', // test/kernels.int8-dynfc.test.ts
   'qs8_dequantize__wasmsimd',
   'qs8_quantize_channels_f32__wasmsimd', // test/quant.int8-wasm.test.ts (against quantizePerChannelInt8)
+  'qs8_count_nonzero__wasmsimd',
   'qs8_remap__wasm',
   'qs8_peak__wasmsimd',
 ];
@@ -968,6 +969,23 @@ for (const variant of ['release', 'debug'] as const) {
         expect(got.dims).toEqual(ref.dims);
         expect(sameBits(got.data, ref.data), `C=${C} H=${H} W=${W} k=${k} s=${s} p=${p} d=${d}`).toBeUndefined();
       }
+    });
+
+    it('qs8_count_nonzero__wasmsimd counts like a JS loop (lengths around the 16-byte step, any offset)', () => {
+      const rnd = lcg(33);
+      for (const n of [0, 1, 15, 16, 17, 31, 32, 33, 255, 4097]) {
+        for (const zeros of [0, 0.5, 0.97, 1]) {
+          for (const off of [0, 3]) {
+            const x = Int8Array.from({ length: n }, () => (rnd() < zeros ? 0 : Math.floor(rnd() * 255) - 127 || -128));
+            const m = w.mark();
+            const p = w.alloc(n + off + 16) + off;
+            w.i8(p, n).set(x);
+            expect(w.exports.qs8_count_nonzero__wasmsimd(n, p), `n ${n} zeros ${zeros} off ${off}`).toBe(x.filter((v) => v !== 0).length);
+            w.release(m);
+          }
+        }
+      }
+      expect(w.exports.qs8_count_nonzero__wasmsimd(-1, 0)).toBeLessThan(0);
     });
 
     it('qs8_quantize__wasmsimd / qs8_dequantize__wasmsimd match the references (ties to even, saturation, NaN, ±Inf)', () => {

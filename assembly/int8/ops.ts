@@ -386,6 +386,16 @@ export function qs8_quantize_channels_f32__wasmsimd(outer: i32, C: i32, inner: i
   return nnz;
 }
 
+/** The count of nonzero values of x (n) int8 (a weight's density at load), or E_ARG. */
+export function qs8_count_nonzero__wasmsimd(n: i32, x: usize): i32 {
+  if (n < 0) return E_ARG;
+  const N = <usize>n, z = i8x16.splat(0);
+  let zeros: i32 = 0, i: usize = 0;
+  for (; i + 16 <= N; i += 16) zeros += popcnt<i32>(i8x16.bitmask(i8x16.eq(v128.load(x + i), z)));
+  for (; i < N; i++) if (load<i8>(x + i) == 0) zeros++;
+  return n - zeros;
+}
+
 /** y (n) f32 = (x − zp)·scale for x (n) int8 (one float32 rounding). */
 export function qs8_dequantize__wasmsimd(n: i32, x: usize, scale: f32, zp: i32, y: usize): i32 {
   if (n < 0 || zp < -128 || zp > 127) return E_ARG;

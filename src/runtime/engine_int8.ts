@@ -430,15 +430,14 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
     }
     const h = this.#headerNnz(c, n);
     if (h !== undefined) return h;
-    // huffman: decode densely in WASM (temporary) and count
+    // huffman: decode densely in WASM (temporary) and count there (a JS loop over a 2.5 M-weight
+    // model's values cost several ms of a cold load)
     const t0 = performance.now();
     const w = this.w;
     const m = w.mark();
     try {
-      const out = this.#decodeDenseTemp(c, n);
-      const v = w.i8(out, n);
-      let k = 0;
-      for (let i = 0; i < n; i++) if (v[i] !== 0) k++;
+      const k = w.exports.qs8_count_nonzero__wasmsimd(n, this.#decodeDenseTemp(c, n));
+      if (k < 0) throw new SparrowError('internal', `qs8_count_nonzero__wasmsimd failed (status ${k})`);
       return k;
     } finally {
       w.release(m);

@@ -223,6 +223,8 @@ export interface WasmExports {
   f32_absmax_channels__wasmsimd(outer: i32, C: i32, inner: i32, w: usize, out: usize): i32;
   /** assembly/int8/ops/qs8_quantize_channels_f32__wasmsimd */
   qs8_quantize_channels_f32__wasmsimd(outer: i32, C: i32, inner: i32, w: usize, scales: usize, qmax: i32, q: usize): i32;
+  /** assembly/int8/ops/qs8_count_nonzero__wasmsimd */
+  qs8_count_nonzero__wasmsimd(n: i32, x: usize): i32;
   /** assembly/int8/peak/qs8_peak__wasmsimd */
   qs8_peak__wasmsimd(iters: i32): i32;
   /** assembly/f32/deconv/f32_deconv2d__wasmsimd */
