@@ -110,22 +110,41 @@ export class SparrowWasm {
    * compile it) with its own memory, and runs its start function once.
    */
   static async instantiate(module: WebAssembly.Module, opts: { memory?: WebAssembly.Memory; start?: boolean } = {}): Promise<SparrowWasm> {
+    const { imports, bind } = SparrowWasm.#imports(opts.memory);
+    const raw = (await WebAssembly.instantiate(module, imports)).exports as unknown as WasmExports;
+    bind(raw);
+    // start: false leaves the start function to `start()` (threads: after the helpers instantiated)
+    if (opts.start !== false) raw._initialize();
+    return new SparrowWasm(raw);
+  }
+
+  /**
+   * instantiate, synchronously (`new WebAssembly.Instance`), start function run: the small
+   * helper instances made where nothing may be awaited (src/wasm/decode.ts; workerd cancels a
+   * promise shared between requests).
+   */
+  static instantiateSync(module: WebAssembly.Module, opts: { memory?: WebAssembly.Memory } = {}): SparrowWasm {
+    const { imports, bind } = SparrowWasm.#imports(opts.memory);
+    const raw = new WebAssembly.Instance(module, imports).exports as unknown as WasmExports;
+    bind(raw);
+    raw._initialize();
+    return new SparrowWasm(raw);
+  }
+
+  /** The module's imports (`memory`: a threads build's shared memory); `bind` gives abort the instance's strings. */
+  static #imports(memory?: WebAssembly.Memory): { imports: WebAssembly.Imports; bind(raw: WasmExports): void } {
     let text = (_ptr: number): string => '?';
-    const instance = await WebAssembly.instantiate(module, {
+    const imports = {
       env: {
         // debug builds only (release builds are compiled with noAssert)
         abort(msg: number, file: number, line: number, col: number) {
           throw new SparrowError('internal', `WASM assertion failed: ${text(msg)} at ${text(file)}:${line}:${col}`);
         },
         // the threads builds import their (shared) memory: src/wasm/threads.ts
-        ...(opts.memory ? { memory: opts.memory } : {}),
+        ...(memory ? { memory } : {}),
       },
-    });
-    const raw = instance.exports as unknown as WasmExports;
-    text = (ptr) => asString(raw.memory, ptr);
-    // start: false leaves the start function to `start()` (threads: after the helpers instantiated)
-    if (opts.start !== false) raw._initialize();
-    return new SparrowWasm(raw);
+    };
+    return { imports, bind: (raw) => void (text = (ptr) => asString(raw.memory, ptr)) };
   }
 
   /** Runs the module's start function (CRC tables, codec state); instantiate does unless told not to. */
