@@ -336,6 +336,33 @@ for (const m of MODELS) {
       expect(layers.every((l) => l.io !== 'dyn')).toBe(true);
       expect(simd.report!.loadMs).toBeGreaterThan(0);
     }, 300_000);
+
+    it('(b) both requantizations, float32 multipliers (default) and Q31: SIMD = scalar references, bit for bit; they differ in a few outputs', async () => {
+      const file = new Uint8Array(readFileSync(m.file));
+      const set = bundledImages(m.images);
+      const outs: Record<string, Int32Array> = {};
+      for (const rm of ['float32', 'q31'] as const) {
+        const simd = await Session.fromSparrow(file, I8({ requantMultiplier: rm }));
+        const scalar = await Session.fromSparrow(file, I8({ requantMultiplier: rm, kernels: 'scalar' }));
+        const pre = simd.preprocessing!;
+        const bits: number[] = [];
+        for (let i = 0; i < 4; i++) {
+          const feeds = {
+            [simd.inputNames[0]!]: imageBatch(set, i, 1, {
+              ...(pre.mean ? { mean: pre.mean } : {}),
+              ...(pre.std ? { std: pre.std } : {}),
+            }),
+          };
+          const a = await simd.run(feeds);
+          expect(sameBits(a, await scalar.run(feeds)), rm).toBeNull();
+          const y = a[simd.outputNames[0]!]!.data as Float32Array;
+          bits.push(...new Int32Array(y.buffer, y.byteOffset, y.length));
+        }
+        outs[rm] = Int32Array.from(bits);
+      }
+      // the two output stages round some int8 activations differently: the logits move
+      expect(Array.from(outs['float32']!)).not.toEqual(Array.from(outs['q31']!));
+    }, 300_000);
   });
 }
 

@@ -1,6 +1,7 @@
 // The residual Add fused into the int8 output stage (Qs8Out.add: quant block words 8..17,
 // assembly/int8/common.ts storeAdd8 / storeScalar): every conv kernel of QS8_CONV_KERNELS and
-// the k-quad kernel (QS8_CONV_C4, plain build), and the FC kernels (the scalar stage), int8 output, the Add's other input apart from
+// the k-quad kernel (QS8_CONV_C4, plain build), F(4x4) (QS8_CONV_WINO4), and the FC kernels (the scalar stage), int8 output
+// with either requantization (Q31 'int8', float32-multiplier 'qlinear': the engine's default), the Add's other input apart from
 // the output or the output buffer itself (in place). Oracle: the conv's reference output
 // (qs8Conv2dRef) followed by the reference Add (qs8VaddRef), bit for bit; nothing written past y.
 import { describe, it, expect, beforeAll } from 'vitest';
@@ -15,6 +16,7 @@ import {
   qs8Conv2d,
   QS8_CONV_C4,
   QS8_CONV_KERNELS,
+  QS8_CONV_WINO4,
   QS8_FC_KERNELS,
   qs8Fc,
   QUANT_BLOCK_BYTES,
@@ -45,26 +47,26 @@ function randI8(rnd: () => number, n: number): Int8Array {
   return Int8Array.from({ length: n }, () => Math.floor(rnd() * 256) - 128);
 }
 
-function makeOut(rnd: () => number, M: number, zx: number, relu: boolean): Extract<Qs8Out, { mode: 'int8' }> {
+type Q8Out = Extract<Qs8Out, { mode: 'int8' | 'qlinear' }>;
+
+/** Output parameters of an int8 output, Q31 ('int8') or float32 multipliers ('qlinear'), of the same real scales. */
+function makeOut(rnd: () => number, M: number, zx: number, relu: boolean, mode: 'int8' | 'qlinear' = 'int8'): Q8Out {
+  const real = Array.from({ length: M }, () => 2 ** (-5 - rnd() * 8));
+  const zy = Math.floor(rnd() * 60) - 30;
+  const bias = Int32Array.from({ length: M }, () => Math.floor(rnd() * 8000) - 4000);
+  const lo = relu ? zy : -128;
+  if (mode === 'qlinear') return { mode, zx, zy, lo, hi: 127, bias, multiplier: Float32Array.from(real) };
   const multiplier = new Int32Array(M),
     shift = new Int32Array(M);
-  for (let c = 0; c < M; c++) {
-    const q = quantizeMultiplier(2 ** (-5 - rnd() * 8));
+  real.forEach((r, c) => {
+    const q = quantizeMultiplier(r);
     multiplier[c] = q.multiplier;
     shift[c] = q.shift;
-  }
-  const zy = Math.floor(rnd() * 60) - 30;
-  return {
-    mode: 'int8',
-    zx,
-    zy,
-    lo: relu ? zy : -128,
-    hi: 127,
-    bias: Int32Array.from({ length: M }, () => Math.floor(rnd() * 8000) - 4000),
-    multiplier,
-    shift,
-  };
+  });
+  return { mode, zx, zy, lo, hi: 127, bias, multiplier, shift };
 }
+
+const MODES = ['int8', 'qlinear'] as const;
 
 describe('int8 output stage with a fused residual Add', () => {
   let w: SparrowWasm;
@@ -72,64 +74,66 @@ describe('int8 output stage with a fused residual Add', () => {
     w = await loadWasmNode();
   });
 
-  const kernels: AnyQs8ConvKernel[] = [...QS8_CONV_KERNELS, QS8_CONV_C4];
+  const kernels: AnyQs8ConvKernel[] = [...QS8_CONV_KERNELS, QS8_CONV_C4, QS8_CONV_WINO4];
   for (const kernel of kernels)
-    it(`${kernel.name}: conv then qs8_vadd, bit for bit (apart and in place; Relu after the Add or not)`, () => {
-      const rnd = lcg(91);
-      let ran = 0;
-      const failures: string[] = [];
-      SHAPES.forEach((cs, si) => {
-        const geo = convGeometry([cs.C, cs.H, cs.W], [cs.M, cs.C / cs.attrs.groups, cs.k, cs.k], cs.attrs);
-        if (!kernel.supports(geo)) return;
-        for (let v = 0; v < 4; v++) {
-          const K = (cs.C / cs.attrs.groups) * cs.k * cs.k;
-          const x = randI8(rnd, cs.C * cs.H * cs.W);
-          // 7-bit weights (the k-quad kernel's range), 40 % zeros (the sparse kernels' kind)
-          const wt = Int8Array.from({ length: cs.M * K }, () => (rnd() < 0.4 ? 0 : Math.floor(rnd() * 128) - 64));
-          const out = makeOut(rnd, cs.M, Math.floor(rnd() * 40) - 20, v % 2 === 1);
-          const n = cs.M * geo.OH * geo.OW;
-          const other = randI8(rnd, n);
-          // the conv's output parameters (scale 2^-5, zy) as the Add's first input; scales spread
-          const sb = 2 ** (-7 + rnd() * 4),
-            sy = 2 ** (-6 + rnd() * 3),
-            zb = Math.floor(rnd() * 50) - 25,
-            zo = Math.floor(rnd() * 50) - 25;
-          out.add = vaddParams(2 ** -5, out.zy, sb, zb, sy, zo, v >= 2);
-          const wDims = [cs.M, cs.C / cs.attrs.groups, cs.k, cs.k];
-          const conv = qs8Conv2dRef(x, [cs.C, cs.H, cs.W], wt, wDims, cs.attrs, { ...out, add: undefined }).data as Int8Array;
-          const want = qs8VaddRef(conv, other, out.add);
+    for (const mode of MODES)
+      it(`${kernel.name}, ${mode} output: conv then qs8_vadd, bit for bit (apart and in place; Relu after the Add or not)`, () => {
+        const rnd = lcg(91);
+        let ran = 0;
+        const failures: string[] = [];
+        SHAPES.forEach((cs, si) => {
+          const geo = convGeometry([cs.C, cs.H, cs.W], [cs.M, cs.C / cs.attrs.groups, cs.k, cs.k], cs.attrs);
+          if (!kernel.supports(geo)) return;
+          for (let v = 0; v < 4; v++) {
+            const K = (cs.C / cs.attrs.groups) * cs.k * cs.k;
+            const x = randI8(rnd, cs.C * cs.H * cs.W);
+            // 7-bit weights (the k-quad kernel's range), 40 % zeros (the sparse kernels' kind)
+            const wt = Int8Array.from({ length: cs.M * K }, () => (rnd() < 0.4 ? 0 : Math.floor(rnd() * 128) - 64));
+            const out = makeOut(rnd, cs.M, Math.floor(rnd() * 40) - 20, v % 2 === 1, mode);
+            const n = cs.M * geo.OH * geo.OW;
+            const other = randI8(rnd, n);
+            // the conv's output parameters (scale 2^-5, zy) as the Add's first input; scales spread
+            const sb = 2 ** (-7 + rnd() * 4),
+              sy = 2 ** (-6 + rnd() * 3),
+              zb = Math.floor(rnd() * 50) - 25,
+              zo = Math.floor(rnd() * 50) - 25;
+            out.add = vaddParams(2 ** -5, out.zy, sb, zb, sy, zo, v >= 2);
+            const wDims = [cs.M, cs.C / cs.attrs.groups, cs.k, cs.k];
+            const conv = qs8Conv2dRef(x, [cs.C, cs.H, cs.W], wt, wDims, cs.attrs, { ...out, add: undefined }).data as Int8Array;
+            const want = qs8VaddRef(conv, other, out.add);
+            for (const inPlace of [false, true]) {
+              const got = qs8Conv2d(w, kernel, x, [cs.C, cs.H, cs.W], wt, wDims, cs.attrs, out, { other, inPlace }).data as Int8Array;
+              const at = got.findIndex((g, i) => g !== want[i]);
+              if (at >= 0) failures.push(`shape ${si} case ${v} inPlace ${inPlace}: element ${at} ${got[at]} vs ${want[at]}`);
+              ran++;
+            }
+          }
+        });
+        expect(failures.slice(0, 6)).toEqual([]);
+        expect(ran).toBeGreaterThan(3);
+      });
+
+  for (const kernel of QS8_FC_KERNELS)
+    for (const mode of MODES)
+      it(`${kernel.name}, ${mode} output: FC then qs8_vadd, bit for bit (apart and in place)`, () => {
+        const rnd = lcg(33);
+        for (const [M, N, K] of [
+          [1, 10, 64],
+          [3, 7, 33],
+          [2, 16, 9],
+        ] as const) {
+          const x = randI8(rnd, M * K);
+          const wt = Int8Array.from({ length: N * K }, () => (rnd() < 0.5 ? 0 : Math.floor(rnd() * 256) - 128));
+          const out = makeOut(rnd, N, Math.floor(rnd() * 40) - 20, false, mode);
+          out.add = vaddParams(2 ** -5, out.zy, 2 ** -6, 7, 2 ** -5, -2, M === 3);
+          const other = randI8(rnd, M * N);
+          const want = qs8VaddRef(qs8FcRef(M, N, K, x, wt, { ...out, add: undefined }) as Int8Array, other, out.add);
           for (const inPlace of [false, true]) {
-            const got = qs8Conv2d(w, kernel, x, [cs.C, cs.H, cs.W], wt, wDims, cs.attrs, out, { other, inPlace }).data as Int8Array;
-            const at = got.findIndex((g, i) => g !== want[i]);
-            if (at >= 0) failures.push(`shape ${si} case ${v} inPlace ${inPlace}: element ${at} ${got[at]} vs ${want[at]}`);
-            ran++;
+            const got = qs8Fc(w, kernel, M, N, K, x, wt, out, { other, inPlace }) as Int8Array;
+            expect(Array.from(got), `${M}x${N}x${K} inPlace ${inPlace}`).toEqual(Array.from(want));
           }
         }
       });
-      expect(failures.slice(0, 6)).toEqual([]);
-      expect(ran).toBeGreaterThan(3);
-    });
-
-  for (const kernel of QS8_FC_KERNELS)
-    it(`${kernel.name}: FC then qs8_vadd, bit for bit (apart and in place)`, () => {
-      const rnd = lcg(33);
-      for (const [M, N, K] of [
-        [1, 10, 64],
-        [3, 7, 33],
-        [2, 16, 9],
-      ] as const) {
-        const x = randI8(rnd, M * K);
-        const wt = Int8Array.from({ length: N * K }, () => (rnd() < 0.5 ? 0 : Math.floor(rnd() * 256) - 128));
-        const out = makeOut(rnd, N, Math.floor(rnd() * 40) - 20, false);
-        out.add = vaddParams(2 ** -5, out.zy, 2 ** -6, 7, 2 ** -5, -2, M === 3);
-        const other = randI8(rnd, M * N);
-        const want = qs8VaddRef(qs8FcRef(M, N, K, x, wt, { ...out, add: undefined }) as Int8Array, other, out.add);
-        for (const inPlace of [false, true]) {
-          const got = qs8Fc(w, kernel, M, N, K, x, wt, out, { other, inPlace }) as Int8Array;
-          expect(Array.from(got), `${M}x${N}x${K} inPlace ${inPlace}`).toEqual(Array.from(want));
-        }
-      }
-    });
 
   it('writes nothing past y; an Add flag other than 0/1 or out-of-range parameters are refused (status −5)', () => {
     const rnd = lcg(7);

@@ -111,7 +111,9 @@ export function storeScalar(acc: i32, c: usize, q: usize, qp: usize, N: usize, d
     let v: f32 = <f32>(acc + load<i32>(qp + (c << 2))) * load<f32>(qp + ((N + c) << 2));
     const lo = <f32>(gi(q, Q_LO) - zy), hi = <f32>(gi(q, Q_HI) - zy);
     v = lo < v ? v : lo; v = v < hi ? v : hi;
-    store<i8>(dst, <i8>(zy + <i32>nearest<f32>(v)));
+    let r = zy + <i32>nearest<f32>(v);
+    if (gi(q, Q_ADD) != 0) r = vadd1(r, <i32>load<i8>(dst + <usize>gi(q, Q_ADD_DELTA)), q + (<usize>Q_ADD_P << 2));
+    store<i8>(dst, <i8>r);
   } else if (mode == MODE_F32) {
     let v: f32 = <f32>acc * load<f32>(qp + (c << 2));
     v = v + load<f32>(qp + ((N + c) << 2));
@@ -154,7 +156,7 @@ export function quantOk(q: usize): bool {
   if (act != 0 && (mode != MODE_F32 || act < 2 || act > 8)) return false;
   if ((mode == MODE_Q8 || mode == MODE_QF) && (zy < -128 || zy > 127 || lo < -128 || hi > 127 || lo > hi)) return false;
   const add = gi(q, Q_ADD);
-  return add == 0 || (add == 1 && mode == MODE_Q8 && vaddParamsOk(q + (<usize>Q_ADD_P << 2)));
+  return add == 0 || (add == 1 && (mode == MODE_Q8 || mode == MODE_QF) && vaddParamsOk(q + (<usize>Q_ADD_P << 2)));
 }
 
 // ---- qs8_vadd's arithmetic (ops.ts), shared with the fused residual Add ---------------------
@@ -230,10 +232,22 @@ let Q8Z = i32x4(0, 0, 0, 0), Q8LO = Q8Z, Q8HI = Q8Z;                         // 
 let Q8ADD = false, Q8DELTA: usize = 0, Q8S: i32 = 0;                         // the fused Add: on, other − y, shift
 let Q8ZA = Q8Z, Q8ZB = Q8Z, Q8ZY16 = Q8Z, Q8A = Q8Z, Q8B = Q8Z, Q8R = Q8Z, Q8LO8 = Q8Z, Q8HI8 = Q8Z;
 let Q8BIAS = Q8Z, Q8M = Q8Z, Q8MASK = Q8Z, Q8HALF = Q8Z, Q8LS: i32 = 0, Q8RS: i32 = 0; // the channel's
+// MODE_QF (float32 multiplier): on, the clamps lo − zy and hi − zy as float32, 0x4B400000 − zy
+let Q8QF = false, Q8FLO = Q8Z, Q8FHI = Q8Z, Q8VMZ = Q8Z;
 
-/** The layer's output-stage constants of quant block q (MODE_Q8), for storeRowQ8. */
+/** True for the modes with an int8 output whose constants q8Layer / q8Channel splat (MODE_Q8, MODE_QF). */
+@inline export function q8Mode(q: usize): bool {
+  const mode = gi(q, Q_MODE);
+  return mode == MODE_Q8 || mode == MODE_QF;
+}
+
+/** The layer's output-stage constants of quant block q (MODE_Q8 or MODE_QF), for storeRowQ8. */
 @inline export function q8Layer(q: usize): void {
   Q8Z = i32x4.splat(gi(q, Q_ZY)); Q8LO = i32x4.splat(gi(q, Q_LO)); Q8HI = i32x4.splat(gi(q, Q_HI));
+  const zy = gi(q, Q_ZY);
+  Q8QF = gi(q, Q_MODE) == MODE_QF;
+  Q8FLO = f32x4.splat(<f32>(gi(q, Q_LO) - zy)); Q8FHI = f32x4.splat(<f32>(gi(q, Q_HI) - zy));
+  Q8VMZ = i32x4.splat(MAGIC_BITS - zy);
   Q8ADD = gi(q, Q_ADD) != 0;
   const p = q + (<usize>Q_ADD_P << 2);
   Q8DELTA = <usize>gi(q, Q_ADD_DELTA); Q8S = gi(p, 5);
@@ -242,9 +256,10 @@ let Q8BIAS = Q8Z, Q8M = Q8Z, Q8MASK = Q8Z, Q8HALF = Q8Z, Q8LS: i32 = 0, Q8RS: i3
   Q8LO8 = i8x16.splat(<i8>gi(p, 6)); Q8HI8 = i8x16.splat(<i8>gi(p, 7));
 }
 
-/** Channel c's constants (qp: N biases, multipliers, shifts), for storeRowQ8. */
+/** Channel c's constants (qp: N biases, multipliers, shifts; MODE_QF: N biases, N float32 multipliers), for storeRowQ8. */
 @inline export function q8Channel(qp: usize, N: usize, c: usize): void {
   Q8BIAS = v128.load32_splat(qp + (c << 2)); Q8M = v128.load32_splat(qp + ((N + c) << 2));
+  if (Q8QF) return;
   const sh = load<i32>(qp + ((2 * N + c) << 2));
   Q8LS = sh < 0 ? -sh : 0; Q8RS = sh > 0 ? sh : 0;
   const mask = (1 << Q8RS) - 1;
@@ -257,11 +272,22 @@ let Q8BIAS = Q8Z, Q8M = Q8Z, Q8MASK = Q8Z, Q8HALF = Q8Z, Q8LS: i32 = 0, Q8RS: i3
  */
 @inline export function storeRowQ8(a0: v128, a1: v128, dst: usize, nc: usize): void {
   let x0 = i32x4.add(a0, Q8BIAS), x1 = i32x4.add(a1, Q8BIAS);
-  if (Q8LS != 0) { x0 = i32x4.shl(x0, Q8LS); x1 = i32x4.shl(x1, Q8LS); }
-  let r0 = rdbpotV(srdhmV(x0, Q8M), Q8RS, Q8MASK, Q8HALF);
-  let r1 = rdbpotV(srdhmV(x1, Q8M), Q8RS, Q8MASK, Q8HALF);
-  r0 = i32x4.min_s(Q8HI, i32x4.max_s(Q8LO, i32x4.add(r0, Q8Z)));
-  r1 = i32x4.min_s(Q8HI, i32x4.max_s(Q8LO, i32x4.add(r1, Q8Z)));
+  let r0: v128, r1: v128;
+  if (Q8QF) {
+    // storeRow8's MODE_QF arithmetic: (acc + bias) as float32 times the float32 multiplier,
+    // clamped to [lo − zy, hi − zy], rounded to nearest-even by the 1.5·2^23 add, + zy
+    let f0 = f32x4.mul(f32x4.convert_i32x4_s(x0), Q8M), f1 = f32x4.mul(f32x4.convert_i32x4_s(x1), Q8M);
+    f0 = f32x4.pmin(Q8FHI, f32x4.pmax(Q8FLO, f0)); f1 = f32x4.pmin(Q8FHI, f32x4.pmax(Q8FLO, f1));
+    const magic = f32x4.splat(MAGIC_F);
+    r0 = i32x4.sub(f32x4.add(f0, magic), Q8VMZ);
+    r1 = i32x4.sub(f32x4.add(f1, magic), Q8VMZ);
+  } else {
+    if (Q8LS != 0) { x0 = i32x4.shl(x0, Q8LS); x1 = i32x4.shl(x1, Q8LS); }
+    r0 = rdbpotV(srdhmV(x0, Q8M), Q8RS, Q8MASK, Q8HALF);
+    r1 = rdbpotV(srdhmV(x1, Q8M), Q8RS, Q8MASK, Q8HALF);
+    r0 = i32x4.min_s(Q8HI, i32x4.max_s(Q8LO, i32x4.add(r0, Q8Z)));
+    r1 = i32x4.min_s(Q8HI, i32x4.max_s(Q8LO, i32x4.add(r1, Q8Z)));
+  }
   if (Q8ADD) {
     const db = i16x8.sub(i16x8.extend_low_i8x16_s(otherBytes8(dst + Q8DELTA, nc)), Q8ZB);
     storeBytes8(dst, vaddV8(i32x4.sub(r0, Q8ZA), i32x4.sub(r1, Q8ZA), db, Q8A, Q8B, Q8R, Q8S, Q8ZY16, Q8LO8, Q8HI8), nc);
@@ -331,6 +357,7 @@ let Q8BIAS = Q8Z, Q8M = Q8Z, Q8MASK = Q8Z, Q8HALF = Q8Z, Q8LS: i32 = 0, Q8RS: i3
     const magic = f32x4.splat(12582912.0), vmz = i32x4.splat(0x4B400000 - zy);
     const r0 = i32x4.sub(f32x4.add(f0, magic), vmz);
     const r1 = i32x4.sub(f32x4.add(f1, magic), vmz);
+    if (gi(q, Q_ADD) != 0) { storeAdd8(r0, r1, q, dst, nc); return; }
     const b16 = i16x8.narrow_i32x4_s(r0, r1);
     storeBytes8(dst, i8x16.narrow_i16x8_s(b16, b16), nc);
     return;

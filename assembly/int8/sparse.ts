@@ -17,8 +17,7 @@
 // Status: 0, or E_ARG (-5): inconsistent geometry / quant block / CSR.
 
 import {
-  E_ARG, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeRow16Q8, q8Layer, storeScalar, outBytes, planesBytes,
-  Q_MODE, MODE_Q8,
+  E_ARG, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeRow16Q8, q8Layer, q8Mode, storeScalar, outBytes, planesBytes,
   padPlanes16Pixels, tapOffsets, im2colPanels16, load8s2, C, M, KH, KW, OH, OW, HP, RS, GROUPS, SH, SW,
 } from './common';
 import { widenRow } from './gemm';
@@ -162,8 +161,8 @@ export function qs8_spconv2d_16x1_part__wasmsimd(g: usize, q: usize, x: usize, s
   if (!pixelRangeOk(p0, p1, Mpix)) return E_ARG;
   const pEnd = <usize>p1;
   const eB = outBytes(q), ldyB = Mpix * eB, superB = K << 5;
-  // int8 output (MODE_Q8): the output stage's layer constants splatted once (storeRow16Q8)
-  const q8 = gi(q, Q_MODE) == MODE_Q8;
+  // int8 output (MODE_Q8 / MODE_QF): the output stage's layer constants splatted once (storeRow16Q8)
+  const q8 = q8Mode(q);
   if (q8) q8Layer(q);
   const planes = work, kofs = work + planesBytes(), xcol = kofs + align16(K << 2);
   const rowPtr = sp, nnz = <usize>load<u32>(sp + (M << 2));
@@ -324,8 +323,8 @@ function spmmPairs16(c0: usize, Ng: usize, ent: usize, entries: usize, xp: usize
   Mpix: usize, q: usize, qp: usize, y: usize, ldyB: usize, eB: usize): void {
   // two pairs per step (measured ~10 % faster than one)
   const superB = kpairs << 6;
-  // int8 output (MODE_Q8): the output stage's layer constants splatted once (storeRow16Q8)
-  const q8 = gi(q, Q_MODE) == MODE_Q8;
+  // int8 output (MODE_Q8 / MODE_QF): the output stage's layer constants splatted once (storeRow16Q8)
+  const q8 = q8Mode(q);
   if (q8) q8Layer(q);
   for (let p: usize = 0; p < np; p += 2) {
     const xb = xp + (p >> 1) * superB;

@@ -39,7 +39,7 @@
 // when the weights and zx leave the bound (nothing written).
 
 import {
-  E_ARG, Q_ZX, Q_MODE, MODE_Q8, gi, geomOk, quantOk, loadGeom, storeRow8, storeRowQ8, q8Layer, q8Channel, outBytes,
+  E_ARG, Q_ZX, gi, geomOk, quantOk, loadGeom, storeRow8, storeRowQ8, q8Layer, q8Channel, q8Mode, outBytes,
   padPlanes16Rows, planesBytes,
   G_KH, G_KW, G_SH, G_SW, G_DH, G_DW, G_GROUPS,
   C, M, OH, OW, HP, RS,
@@ -377,7 +377,7 @@ export function qs8_wino4x4_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp:
   padPlanes16Rows(x, zx, planes, hp0, hp1);
   phasePlanes(planes, phases, hp0, hp1);
   const eB = outBytes(q);
-  const q8 = gi(q, Q_MODE) == MODE_Q8;
+  const q8 = q8Mode(q);
   if (q8) q8Layer(q);
   const chanB = (HP * U4) << 3; // the 4 phase planes of one channel
   const vb = work + OFF_V, mb = work + OFF_M, z = work + OFF_Z;

@@ -30,8 +30,7 @@
 // bad quant block (nothing written).
 
 import {
-  E_ARG, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeRowQ8, q8Layer, q8Channel, outBytes, planesBytes, padPlanes16,
-  Q_MODE, MODE_Q8,
+  E_ARG, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeRowQ8, q8Layer, q8Channel, q8Mode, outBytes, planesBytes, padPlanes16,
   G_KH, G_KW, G_SH, G_SW, G_DH, G_DW, G_GROUPS, G_C,
   C, M, OH, OW, HP, RS,
 } from './common';
@@ -431,10 +430,10 @@ export function qs8_wino2x2_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp:
   // the transformed tiles directly; else the int32 Y rows are collected first (acc)
   const fused = (TW & 3) == 0;
   const eB = outBytes(q);
-  // fused int8 output (MODE_Q8): the output stage's constants splatted once (q8Layer), the
+  // fused int8 output (MODE_Q8 / MODE_QF): the output stage's constants splatted once (q8Layer), the
   // channel's once per channel and panel (q8Channel); each half panel's Y rows go through the
   // (now free) input-transform scratch at OFF_D
-  const q8 = fused && gi(q, Q_MODE) == MODE_Q8;
+  const q8 = fused && q8Mode(q);
   if (q8) q8Layer(q);
   const ys = work + OFF_D;
   for (let pn: usize = <usize>n0; pn < <usize>n1; pn++) {

@@ -54,7 +54,7 @@ export function writeQuantBlock(w: SparrowWasm, out: Qs8Out, ptr: number): void 
   const i = w.i32(ptr, QUANT_BLOCK_BYTES / 4),
     f = w.f32(ptr, 8);
   i.fill(0);
-  if (out.mode === 'int8' && out.add) {
+  if ((out.mode === 'int8' || out.mode === 'qlinear') && out.add) {
     const a = out.add;
     i[Q_ADD] = 1;
     i.set([a.za, a.zb, a.zy, a.A, a.B, a.S, a.lo, a.hi], Q_ADD_P);
@@ -106,7 +106,7 @@ function placeAddOther(
   n: number,
   fused?: { other: Int8Array; inPlace?: boolean },
 ): void {
-  if (out.mode !== 'int8' || !out.add) return;
+  if ((out.mode !== 'int8' && out.mode !== 'qlinear') || !out.add) return;
   if (!fused || fused.other.length !== n) throw new SparrowError('invalid_argument', `a fused Add needs its other input (${n} int8)`);
   if (fused.inPlace) w.i8(py, n).set(fused.other);
   setQuantAddDelta(w, q, fused.inPlace ? 0 : w.putBytes(fused.other) - py);

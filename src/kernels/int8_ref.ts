@@ -90,7 +90,17 @@ export type Qs8Out =
     }
   | { mode: 'f32'; zx: number; scale: Float32Array; bias: Float32Array; lo: number; hi: number; act?: Int8FusedAct }
   | { mode: 'int32'; zx: number; bias: Int32Array }
-  | { mode: 'qlinear'; zx: number; zy: number; lo: number; hi: number; bias: Int32Array; multiplier: Float32Array };
+  | {
+      mode: 'qlinear';
+      zx: number;
+      zy: number;
+      lo: number;
+      hi: number;
+      bias: Int32Array;
+      multiplier: Float32Array;
+      /** the residual Add of the output stage, as for 'int8' (the WASM kernels only; qs8VaddRef after the reference is the oracle) */
+      add?: VaddParams;
+    };
 
 export type Qs8Data = Int8Array | Float32Array | Int32Array;
 

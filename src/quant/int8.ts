@@ -23,7 +23,9 @@
 // real multiplier s_x * s_w[c] / s_y, held as a Q31 multiplier M0 in [2^30, 2^31) and a shift
 // (quantizeMultiplier): y = clamp(z_y + MultiplyByQuantizedMultiplier(acc, M0, -shift), lo, hi),
 // integer only (TFLite's arithmetic; references in src/kernels/int8_ref.ts), so results are the
-// same bits on every platform.
+// same bits on every platform. (sparrow-int8 requantizes with float32 multipliers by default,
+// QLinearConv's arithmetic, as deterministic in WASM and cheaper there: Int8EngineOptions
+// requantMultiplier; this form is its 'q31'.)
 //
 // ONNX linear quantization (QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul,
 // DynamicQuantizeLinear: src/ops/ref/quant.ts) in onnxruntime's float32 arithmetic, so the

@@ -2,9 +2,11 @@
 // kernels of assembly/int8/ (drivers: src/kernels/int8.ts, references: src/kernels/int8_ref.ts).
 //
 // Scheme (src/quant/int8.ts): weights int8 symmetric per output channel (the .sparrow file's, pruned zeros
-// exact), activations int8 asymmetric per tensor, integer-only requantization (Q31 multiplier +
-// shift per output channel), int32 bias round(b / (s_x·s_w[c])) computed at load from the stored
-// float32 bias.
+// exact), activations int8 asymmetric per tensor, int32 accumulators requantized per output
+// channel by one float32 multiplier fround(fround(s_x·s_w[c]) / s_y), rounded half to even
+// (QLinearConv's arithmetic; requantMultiplier 'q31': TFLite's Q31 multiplier + shift), int32
+// bias round(b / (s_x·s_w[c])) computed at load from the stored float32 bias. Both are exact
+// and deterministic: the same bits in every engine.
 //
 // Modes:
 //   static   the file has metadata.activationRanges: every float activation with a range gets
@@ -84,9 +86,10 @@ export interface Int8EngineOptions extends EngineOptions {
   quantizeLayer?: (node: string) => boolean;
   /**
    * How int8 layers requantize and quantize per run (default 'fixed'):
-   *   'fixed'  Sparrow's scheme (src/quant/int8.ts): Q31 fixed-point multipliers (TFLite), dynamic
-   *            inputs with int8QuantParams; a layer whose output is only a graph output writes
-   *            float32 straight from its accumulators;
+   *   'fixed'  Sparrow's scheme (src/quant/int8.ts): static outputs requantized with float32
+   *            multipliers (requantMultiplier; 'q31': Q31 fixed-point, TFLite), dynamic inputs with
+   *            int8QuantParams; a layer whose output is only a graph output writes float32
+   *            straight from its accumulators;
    *   'onnx'   the ONNX operators' arithmetic as onnxruntime computes it, for models quantized in
    *            ONNX (QDQ, QOperator, dynamic): Conv / FC outputs requantized as QLinearConv /
    *            QLinearMatMul (float32 multiplier fround(fround(s_x·s_w)/s_y), rounding half to
@@ -126,6 +129,16 @@ export interface Int8EngineOptions extends EngineOptions {
    * Add a step of its own (comparisons, tests).
    */
   fuseAdd?: boolean;
+  /**
+   * requant 'fixed', static ranges: how a conv / FC requantizes its int32 accumulators to its
+   * int8 output. 'float32' (default): (acc + bias) as float32 times one float32 multiplier per
+   * output channel, fround(fround(s_x·s_w)/s_y), rounded half to even (QLinearConv's
+   * arithmetic; the output stage's MODE_QF). 'q31': a Q31 fixed-point multiplier and shift
+   * (TFLite's SaturatingRoundingDoublingHighMul + RoundingDivideByPOT; MODE_Q8), which costs
+   * ~3x the instructions per output in WASM SIMD (no 32x32→64 lane multiply). Both are exact
+   * and deterministic (the same bits in every engine); they round a few outputs differently.
+   */
+  requantMultiplier?: 'float32' | 'q31';
 }
 
 /** Dynamic mode: how many weight layers next to the outputs run in float32 (Int8EngineOptions.floatHead). */
@@ -274,6 +287,11 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
   /** Int8EngineOptions.fuseAdd (default true) */
   get fuseAdd(): boolean {
     return this.#opts.fuseAdd ?? true;
+  }
+
+  /** Int8EngineOptions.requantMultiplier (default 'float32') */
+  get requantMultiplier(): 'float32' | 'q31' {
+    return this.#opts.requantMultiplier ?? 'float32';
   }
 
   get sparseFcDensity(): number {

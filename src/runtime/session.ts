@@ -286,6 +286,8 @@ export interface SessionOptions {
    * in that conv's output stage (Int8EngineOptions.fuseAdd; default true, bit-identical outputs)
    */
   fuseAdd?: boolean;
+  /** sparrow-int8, static ranges: the requantization multiplier (Int8EngineOptions.requantMultiplier; default 'float32') */
+  requantMultiplier?: 'float32' | 'q31';
   /**
    * sparrow-int8, dynamic mode: weight layers within this many weight layers of a graph output
    * run in float32 (default 3: the output layer and the two before it; 0 quantizes every layer)
@@ -417,6 +419,7 @@ export class Session {
         ...(opts.winograd !== undefined ? { winograd: opts.winograd } : {}),
         ...(opts.winograd4 !== undefined ? { winograd4: opts.winograd4 } : {}),
         ...(opts.fuseAdd !== undefined ? { fuseAdd: opts.fuseAdd } : {}),
+        ...(opts.requantMultiplier ? { requantMultiplier: opts.requantMultiplier } : {}),
         ...(opts.floatHead !== undefined ? { floatHead: opts.floatHead } : {}),
         ...(opts.quantizeLayer ? { quantizeLayer: opts.quantizeLayer } : {}),
         ...(opts.passes ? { passes: opts.passes } : {}),

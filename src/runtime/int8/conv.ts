@@ -121,8 +121,9 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   const post = fused ? undefined : L.postActivation(n);
   if (post && out.mode !== 'f32') return 'an activation other than a clamp on an int8 output';
   // a residual Add reading this conv's int8 output (and only it reads it): in the output stage
-  const fa = !L.scalar && !dynamic && !post && out.mode === 'int8' ? residualAdd(L, y) : undefined;
-  if (fa && out.mode === 'int8') {
+  const q8 = out.mode === 'int8' || out.mode === 'qlinear';
+  const fa = !L.scalar && !dynamic && !post && q8 ? residualAdd(L, y) : undefined;
+  if (fa && q8) {
     out.add = fa.params;
     L.skip.add(fa.add);
     if (fa.relu) L.skip.add(fa.relu);
