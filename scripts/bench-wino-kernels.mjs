@@ -1,8 +1,8 @@
 // Per layer shape: the dense int8 conv kernels (4x8c2, the k-quad c4 and the Winograd
 // F(2x2, 3x3) and, where the shape allows, F(4x4, 3x3)) on one module, interleaved (400 rounds of 5 calls each), same input and weights
-// (in [-64, 63] so c4 applies), int8 output; prints p10 / p50 µs per conv and whether the
-// outputs are equal.
-//   node scripts/bench-wino-kernels.mjs [build/sparrow.wasm]
+// (in [-64, 63] so c4 applies), int8 output (the engine's float32-multiplier output stage; --q31:
+// the Q31 one); prints p10 / p50 µs per conv and whether the outputs are equal.
+//   node scripts/bench-wino-kernels.mjs [build/sparrow.wasm] [--q31]
 //   node --experimental-wasm-relaxed-simd scripts/bench-wino-kernels.mjs build/sparrow.relaxed.wasm
 // Needs `npm run build` (dist/, build/).
 import { readFileSync } from 'node:fs';
@@ -21,7 +21,8 @@ import {
 } from '../dist/kernels/int8.js';
 import { quantizeMultiplier } from '../dist/quant/int8.js';
 
-const file = process.argv[2] ?? new URL('../build/sparrow.wasm', import.meta.url);
+const Q31 = process.argv.includes('--q31');
+const file = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? new URL('../build/sparrow.wasm', import.meta.url);
 const w = await SparrowWasm.instantiate(await WebAssembly.compile(readFileSync(file)));
 console.log(`${file}: relaxed build ${w.exports.qs8_relaxed_build()}`);
 const SHAPES = [
@@ -41,21 +42,25 @@ const SHAPES = [
 for (const [cin, M, hw] of SHAPES) {
   const K = cin * 9;
   const geo = convGeometry([cin, hw, hw], [M, cin, 3, 3], { pads: [1, 1, 1, 1], strides: [1, 1], dilations: [1, 1], groups: 1 });
-  const out = {
-    mode: 'int8',
-    zx: -3,
-    zy: -128,
-    lo: -128,
-    hi: 127,
-    bias: new Int32Array(M),
-    multiplier: new Int32Array(M),
-    shift: new Int32Array(M),
-  };
-  for (let c = 0; c < M; c++) {
-    const q = quantizeMultiplier(0.0005);
-    out.multiplier[c] = q.multiplier;
-    out.shift[c] = q.shift;
-  }
+  // the engine's int8 output stage: float32 multipliers (mode 'qlinear'), or with --q31 the Q31 one
+  const out = Q31
+    ? {
+        mode: 'int8',
+        zx: -3,
+        zy: -128,
+        lo: -128,
+        hi: 127,
+        bias: new Int32Array(M),
+        multiplier: new Int32Array(M),
+        shift: new Int32Array(M),
+      }
+    : { mode: 'qlinear', zx: -3, zy: -128, lo: -128, hi: 127, bias: new Int32Array(M), multiplier: new Float32Array(M).fill(0.0005) };
+  if (Q31)
+    for (let c = 0; c < M; c++) {
+      const q = quantizeMultiplier(0.0005);
+      out.multiplier[c] = q.multiplier;
+      out.shift[c] = q.shift;
+    }
   let r = 5;
   const rnd = () => (r = (Math.imul(r, 1664525) + 1013904223) >>> 0) >>> 24;
   const W = Int8Array.from({ length: M * K }, () => (rnd() % 128) - 64);
