@@ -207,19 +207,19 @@ export function quantizePerChannelInt8Wasm(
       sp = w.alloc(4 * channels),
       qp = w.alloc(n);
     const ex = w.exports;
-    new Float32Array(ex.memory.buffer, xp, n).set(data);
+    w.f32(xp, n).set(data);
     // x (outer, C, inner) f32 → max |x| per channel (C) f32 at sp
     const bad = ex.f32_absmax_channels__wasmsimd(outer, channels, inner, xp, sp);
     if (bad >= 0) throw new SparrowError('invalid_argument', `weight at flat index ${bad} is not finite (${data[bad]})`);
     if (bad !== -1) throw new SparrowError('internal', `f32_absmax_channels__wasmsimd failed (status ${bad})`);
-    const sv = new Float32Array(ex.memory.buffer, sp, channels);
+    const sv = w.f32(sp, channels);
     const scales = new Float32Array(channels);
     for (let c = 0; c < channels; c++) scales[c] = channelScale(sv[c]!, qmax);
     sv.set(scales);
     // q (outer, C, inner) int8 at qp
     const nnz = ex.qs8_quantize_channels_f32__wasmsimd(outer, channels, inner, xp, sp, qmax, qp);
     if (nnz < 0) throw new SparrowError('internal', `qs8_quantize_channels_f32__wasmsimd failed (status ${nnz})`);
-    return { q: new Int8Array(ex.memory.buffer.slice(qp, qp + n)), scales, nnz };
+    return { q: w.i8(qp, n).slice(), scales, nnz };
   } finally {
     w.release(m);
   }

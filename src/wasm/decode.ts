@@ -57,7 +57,7 @@ export function wasmInt8Decoder(module: WebAssembly.Module): WasmInt8Decoder {
     }
   };
   return {
-    decode: (codec, payload, n) => run(codec, payload, n, (x, out) => new Int8Array(x.exports.memory.buffer.slice(out, out + n))),
+    decode: (codec, payload, n) => run(codec, payload, n, (x, out) => x.i8(out, n).slice()),
     check: (codec, payload, n) => run(codec, payload, n, () => undefined),
     release: () => {
       w = undefined;
