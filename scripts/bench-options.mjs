@@ -4,13 +4,15 @@
 // round), batch 1, one thread each, the same seeded input. Prints each session's kernels, p10 /
 // p50 ms and the p50 ratio to onnxruntime-node (ratios within one run only: the machine is shared).
 //
-//   node scripts/bench-options.mjs <model.onnx> <model.sparrow> [--runs 400] [--variants '<json array of SessionOptions>']
+//   node scripts/bench-options.mjs <model.onnx> <model.sparrow> [--runs 400] [--variants '<json array of SessionOptions>'] [--trees <dir>,<dir>]
 //
 // Default variants: [{"requantMultiplier": "q31"}, {}] (the Q31 fixed-point output stage against
 // the default float32 multipliers). Needs `npm run build` (dist/, build/) and the devDependency
-// onnxruntime-node.
+// onnxruntime-node. --trees: every variant from each of these source trees (their dist/ and
+// build/, e.g. a worktree of the previous commit and this one), to compare builds in one process.
 import { readFileSync } from 'node:fs';
-import { Session } from '../dist/index.js';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -18,6 +20,7 @@ const opt = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const [onnx, file] = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
+const trees = (opt('trees', '') || new URL('..', import.meta.url).pathname).split(',');
 if (!onnx || !file) {
   console.error("usage: node scripts/bench-options.mjs <model.onnx> <model.sparrow> [--runs 400] [--variants '[{...}, ...]']");
   process.exit(2);
@@ -26,17 +29,19 @@ const runs = Number(opt('runs', 400));
 const variants = JSON.parse(opt('variants', '[{"requantMultiplier": "q31"}, {}]'));
 const bytes = new Uint8Array(readFileSync(file));
 const engines = [];
-for (const v of variants) {
-  const s = await Session.fromSparrow(bytes, { engine: 'sparrow-int8', ...v });
-  const kernels = {};
-  for (const l of s.report.int8.layers) kernels[l.kernel] = (kernels[l.kernel] ?? 0) + 1;
-  console.log(
-    `${JSON.stringify(v)}: ${Object.entries(kernels)
-      .map(([k, n]) => `${n} ${k}`)
-      .join(', ')}`,
-  );
-  engines.push({ name: JSON.stringify(v), session: s });
-}
+for (const tree of trees)
+  for (const v of variants) {
+    const { Session } = await import(pathToFileURL(resolve(tree, 'dist/index.js')).href);
+    const s = await Session.fromSparrow(bytes, { engine: 'sparrow-int8', ...v });
+    const kernels = {};
+    for (const l of s.report.int8.layers) kernels[l.kernel] = (kernels[l.kernel] ?? 0) + 1;
+    console.log(
+      `${trees.length > 1 ? `${tree} ` : ''}${JSON.stringify(v)}: ${Object.entries(kernels)
+        .map(([k, n]) => `${n} ${k}`)
+        .join(', ')}`,
+    );
+    engines.push({ name: (trees.length > 1 ? `${tree} ` : '') + JSON.stringify(v), session: s });
+  }
 const ort = await import('onnxruntime-node');
 const os = await ort.InferenceSession.create(readFileSync(onnx), {
   intraOpNumThreads: 1,

@@ -65,6 +65,11 @@ const CASES: Case[] = (
     { C: 5, H: 8, W: 24, M: 3, pads: 1 }, // rows of 6 tiles: panels straddle tile rows
     { C: 2, H: 12, W: 40, M: 9, pads: 1 }, // rows of 10 tiles, 30 tiles: a last panel of 6
     { C: 4, H: 4, W: 25, M: 2, pads: [1, 0, 1, 1] }, // asymmetric: OH 4, OW 24: 6 tiles, 1 panel
+    // left pad 1 and W % 8 == 0: the phase planes straight from x (phasePlanesDirect), 32 x
+    // columns per block of 8 phase columns: a second block whole, half, or past the row end
+    { C: 3, H: 8, W: 48, M: 5, pads: 1 },
+    { C: 2, H: 4, W: 56, M: 3, pads: 1 },
+    { C: 3, H: 8, W: 16, M: 2, pads: [2, 1, 0, 1] }, // top pad 2, bottom 0
   ] as Case[]
 ).filter((c) => {
   const p = typeof c.pads === 'number' ? [c.pads, c.pads, c.pads, c.pads] : c.pads;
@@ -73,7 +78,7 @@ const CASES: Case[] = (
   return OH % 4 === 0 && OW % 8 === 0 && OH >= 4 && OW >= 8;
 });
 // (the filter drops none: a case whose shape F(4x4) cannot run would be a typo here)
-const CASE_COUNT = 16;
+const CASE_COUNT = 19;
 
 let w: SparrowWasm;
 beforeAll(async () => {

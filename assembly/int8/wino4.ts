@@ -42,7 +42,7 @@ import {
   E_ARG, Q_ZX, gi, geomOk, quantOk, loadGeom, storeRow8, storeRowQ8, q8Layer, q8Channel, q8Mode, outBytes,
   padPlanes16Rows, planesBytes,
   G_KH, G_KW, G_SH, G_SW, G_DH, G_DW, G_GROUPS,
-  C, M, OH, OW, HP, RS,
+  C, H, W, M, OH, OW, HP, RS, PT, PL,
 } from './common';
 import { E_RANGE } from './relaxed';
 import { tileP } from './winograd';
@@ -176,6 +176,53 @@ function phasePlanes(src: usize, dst: usize, hp0: usize, hp1: usize): void {
       }
     }
     s0 += HP * rowB;
+    d += phaseB << 2;
+  }
+}
+
+/** 16 bytes of the row at src from column s (W % 8 == 0): x bytes below W, zx from W on (0 once zx is taken off). */
+@inline function xrow16(src: usize, s: usize, vzx: v128): v128 {
+  if (s + 16 <= W) return v128.load(src + s);
+  return s + 8 <= W ? v128.load64_lane(src + s, vzx, 0) : vzx;
+}
+
+/**
+ * The phase planes of phasePlanes straight from x (C, H, W) int8, rows [hp0, hp1), without the
+ * padded int16 planes: for PL == 1 and W % 8 == 0 (the "same" 3x3 convs). Padded column
+ * 4u + m of phase m is x column 4u + m − 1 minus zx (0 outside the row and in the padded rows),
+ * written for every u < U4 (the padded planes' columns past the row end are 0 too). Per 8
+ * columns u of the 4 phases: two byte shuffles of 32 x bytes, widened.
+ */
+function phasePlanesDirect(x: usize, zx: i32, dst: usize, hp0: usize, hp1: usize): void {
+  const vz = i16x8.splat(<i16>zx), vzx = i8x16.splat(<i8>zx), zero = i16x8.splat(0);
+  const phaseB = (HP * U4) << 1, rowU = U4 << 1;
+  let d = dst;
+  for (let c: usize = 0; c < C; c++) {
+    for (let hp = hp0; hp < hp1; hp++) {
+      const o = d + hp * rowU;
+      if (hp < PT || hp >= PT + H) {
+        for (let u: usize = 0; u < U4; u += 8) {
+          const q = o + (u << 1);
+          v128.store(q, zero); v128.store(q + phaseB, zero); v128.store(q + 2 * phaseB, zero); v128.store(q + 3 * phaseB, zero);
+        }
+        continue;
+      }
+      const src = x + (c * H + hp - PT) * W;
+      // u = 8b .. 8b + 7 read x columns 32b − 1 .. 32b + 30: 32b − 1 (phase 0, u = 8b) from the
+      // previous block (0 for b = 0), the rest from the 32 bytes at column 32b
+      let left: i32 = 0;
+      for (let u: usize = 0, s: usize = 0; u < U4; u += 8, s += 32) {
+        const a = xrow16(src, s, vzx), b = xrow16(src, s + 16, vzx);
+        const s01 = i8x16.shuffle(a, b, 0, 3, 7, 11, 15, 19, 23, 27, 0, 4, 8, 12, 16, 20, 24, 28);
+        const s23 = i8x16.shuffle(a, b, 1, 5, 9, 13, 17, 21, 25, 29, 2, 6, 10, 14, 18, 22, 26, 30);
+        const q = o + (u << 1);
+        v128.store(q, i16x8.replace_lane(i16x8.sub(i16x8.extend_low_i8x16_s(s01), vz), 0, <i16>left));
+        v128.store(q + phaseB, i16x8.sub(i16x8.extend_high_i8x16_s(s01), vz));
+        v128.store(q + 2 * phaseB, i16x8.sub(i16x8.extend_low_i8x16_s(s23), vz));
+        v128.store(q + 3 * phaseB, i16x8.sub(i16x8.extend_high_i8x16_s(s23), vz));
+        left = s + 32 <= W ? <i32>load<i8>(src + s + 31) - zx : 0;
+      }
+    }
     d += phaseB << 2;
   }
 }
@@ -374,8 +421,11 @@ export function qs8_wino4x4_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp:
   // only the padded rows the part's tiles read: tile rows ty0..ty1 read rows 4·ty0 .. 4·ty1 + 5
   const tLast = min<usize>(T, (u1 - 1) / MB * 8 + 8) - 1;
   const hp0 = (u0 / MB * 8 / TW) << 2, hp1 = ((tLast / TW) << 2) + 6;
-  padPlanes16Rows(x, zx, planes, hp0, hp1);
-  phasePlanes(planes, phases, hp0, hp1);
+  if (PL == 1 && (W & 7) == 0) phasePlanesDirect(x, zx, phases, hp0, hp1);
+  else {
+    padPlanes16Rows(x, zx, planes, hp0, hp1);
+    phasePlanes(planes, phases, hp0, hp1);
+  }
   const eB = outBytes(q);
   const q8 = q8Mode(q);
   if (q8) q8Layer(q);

@@ -1,6 +1,10 @@
 // int8 data movement (Slice, Pad, Transpose, Gather, Expand) as one gather by a table of source
-// offsets (qs8_remap), the table computed at plan time by the node's reference kernel.
+// offsets (qs8_remap), the table computed at plan time by the node's reference kernel. A chain
+// of them (a ResNet's option-A shortcut: Slice, Slice, Pad) runs as one gather: a move whose
+// input is only read by it, and made by an earlier move, composes that move's table into its own
+// and the earlier step is dropped.
 import { elementCount, type Attrs, type Tensor } from '../../ops/types.js';
+import type { StepSpec } from '../plan_builder.js';
 import type { Node } from '../../ir/graph.js';
 import { clampI8, ctxOf, type Int8Lower } from './lower.js';
 
@@ -41,25 +45,45 @@ export function lowerMove(n: Node, L: Int8Lower): string | true {
   if (!res || res.dtype !== 'int32' || res.data.length !== nOut) return 'the reference kernel disagrees with the inferred shape';
   const tab = res.data.buffer === idx.buffer ? Int32Array.from(res.data as Int32Array) : (res.data as Int32Array);
   subtractOne(tab);
-  const fill = clampI8(qp.zp + Math.round(padValue / qp.scale));
+  let fill = clampI8(qp.zp + Math.round(padValue / qp.scale));
+  // an earlier move made x for this node alone: gather from its source through both tables (one
+  // fill value: at most one of them fills, or both with the same value)
+  let src = x,
+    nSrc = nIn,
+    fills = hasFill(tab);
+  const prev = moves.get(L)?.get(x);
+  if (
+    prev &&
+    (L.users.get(x) ?? []).length === 1 &&
+    !L.g.outputs.includes(x) &&
+    (!prev.fills || !fills || prev.fill === fill) &&
+    L.P.steps.includes(prev.step)
+  ) {
+    composeTables(tab, prev.tab);
+    L.P.steps.splice(L.P.steps.indexOf(prev.step), 1);
+    src = prev.src;
+    nSrc = prev.nSrc;
+    if (prev.fills) fill = prev.fill;
+    fills ||= prev.fills;
+  }
   L.define(y, 'i8', qp);
   const WM = L.w;
   const tp = L.mem.putBytes(tab);
   const remap = (L.ex as unknown as { qs8_remap__wasm(n: number, tab: number, x: number, y: number, fill: number): number })
     .qs8_remap__wasm;
   L.step(n, {
-    reads: [x],
+    reads: [src],
     writes: [y],
     build: (b) => {
-      const xp = b.ptr(x),
+      const xp = b.ptr(src),
         yp = b.ptr(y);
       if (L.scalar) {
         return () => {
-          const src = WM.i8(xp, nIn),
+          const from = WM.i8(xp, nSrc),
             dst = WM.i8(yp, nOut);
           for (let i = 0; i < nOut; i++) {
             const t = tab[i]!;
-            dst[i] = t < 0 ? fill : src[t]!;
+            dst[i] = t < 0 ? fill : from[t]!;
           }
         };
       }
@@ -68,7 +92,37 @@ export function lowerMove(n: Node, L: Int8Lower): string | true {
       };
     },
   });
+  let m = moves.get(L);
+  if (!m) moves.set(L, (m = new Map()));
+  m.set(y, { src, nSrc, tab, fill, fills, step: L.P.steps[L.P.steps.length - 1]! });
   return true;
+}
+
+/** A move step's gather: y[i] = src[tab[i]], or fill where tab[i] < 0 (`fills`: some i). */
+interface MoveRec {
+  src: string;
+  nSrc: number;
+  tab: Int32Array;
+  fill: number;
+  fills: boolean;
+  step: StepSpec;
+}
+
+/** The move steps of each lowering, by the value they write. */
+const moves = new WeakMap<Int8Lower, Map<string, MoveRec>>();
+
+/** tab[i] = first[tab[i]] where tab[i] ≥ 0 (−1 stays −1): the gather through `first`, then through tab. */
+function composeTables(tab: Int32Array, first: Int32Array): void {
+  for (let i = 0; i < tab.length; i++) {
+    const t = tab[i]!;
+    if (t >= 0) tab[i] = first[t]!;
+  }
+}
+
+/** Some entry of tab is a fill (< 0). */
+function hasFill(tab: Int32Array): boolean {
+  for (let i = 0; i < tab.length; i++) if (tab[i]! < 0) return true;
+  return false;
 }
 
 // The two element loops of lowerMove live in small functions of their own: on a ResNet's shortcut
