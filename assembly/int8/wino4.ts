@@ -5,12 +5,14 @@
 //
 // Transforms (Lavin & Gray, F(4,3); points 0, ±1, ±2, ∞) kept integer:
 //   Bᵀ = [[4,0,−5,0,1,0],[0,−4,−4,1,1,0],[0,4,−4,−1,1,0],[0,−2,−1,2,1,0],[0,2,−1,−2,1,0],[0,4,0,−5,0,1]]
-//   G's rows scaled by s = [4, 6, 6, 24, 24, 1] are integer: G'' = [[1,0,0],[−1,−1,−1],[−1,1,−1],
-//   [1,2,4],[1,−2,4],[0,0,1]], so U'' = G'' g G''ᵀ has U''ᵢⱼ = sᵢ sⱼ Uᵢⱼ, |U''| ≤ 7·7·128 = 6272
+//   G's rows scaled by s = [24, 24, 24, 24, 24, 1] are integer: G* = [[6,0,0],[−4,−4,−4],[−4,4,−4],
+//   [1,2,4],[1,−2,4],[0,0,1]], so U* = G* g G*ᵀ has U*ᵢⱼ = sᵢ sⱼ Uᵢⱼ, |U*| ≤ 12·12·128 = 18432
+//   (row sums of |G*| 6, 12, 12, 7, 7, 1)
 //   V = Bᵀ d B of a 6x6 tile d of x − zx (|d| ≤ 255, row sums of |Bᵀ| ≤ 10: |V| ≤ 25500, int16)
-//   M'' = Σ_cin U'' ⊙ V: 36 GEMMs on cin pairs (i32x4.dot_i16x8_s: a pair sum ≤ 2·6272·25500 < 2^31)
-//   576·Y = A'ᵀ M'' A' with A' = A's rows scaled by r = 24/s = [6, 4, 4, 1, 1, 24]:
-//   A'ᵀ = [[6,4,4,1,1,0],[0,4,−4,2,−2,0],[0,4,4,4,4,0],[0,4,−4,8,−8,24]]
+//   M* = Σ_cin U* ⊙ V: 36 GEMMs on cin pairs (i32x4.dot_i16x8_s: a pair sum ≤ 2·18432·25500 < 2^31)
+//   576·Y = A*ᵀ M* A* with A* = A's rows scaled by r = 24/s = [1, 1, 1, 1, 1, 24]:
+//   A*ᵀ = [[1,1,1,1,1,0],[0,1,−1,2,−2,0],[0,1,1,4,4,0],[0,1,−1,8,−8,24]] (adds and shifts: the
+//   factors 6, 4, 4 of rows 0..2 are in the packed weights, not in the output transform)
 //   Y = ((576·Y) · 0x38E38E39) >> 6 (0x38E38E39 is the inverse of 9 modulo 2^32)
 // Exactness: everything after the int16 transforms is int32 add / multiply, exact modulo 2^32, so
 // the output transform gives 576·Y modulo 2^32, and times 9⁻¹ 64·Y modulo 2^32. That is 64·Y
@@ -24,8 +26,8 @@
 //
 // Packed weights (qs8_wino4_pack_w, once at load; caller-owned): a 16-byte header (i32 max_c
 // Σ_k |w[c,k]|, 12 zero bytes), then per block b of 4 output channels, per position p = 6i + j of
-// the 6x6 U'', KP = ceil(Cin/2) cin pairs of 16 bytes:
-//   pair k = [U''(4b, 2k)[p], U''(4b, 2k+1)[p], U''(4b+1, 2k)[p], ..., U''(4b+3, 2k+1)[p]]  int16
+// the 6x6 U*, KP = ceil(Cin/2) cin pairs of 16 bytes:
+//   pair k = [U*(4b, 2k)[p], U*(4b, 2k+1)[p], U*(4b+1, 2k)[p], ..., U*(4b+3, 2k+1)[p]]  int16
 // (zero past Cout and for cin = Cin when Cin is odd).
 // Input: the padded int16 planes of padPlanes16 (x − zx, 0 in the padding), then per channel 4
 // column-phase planes (HP, U4) int16, phase m column u = padded column 4u + m, so that d(r, s) of
@@ -84,15 +86,15 @@ export function qs8_wino4_pack_w(M_: i32, K: i32, groups: i32, w: usize, dst: us
     for (let c: usize = 0; c < Cin; c++) {
       const g = w + (m * Cin + c) * 9;
       const at = blk + (c >> 1) * 16 + (c & 1) * 2;
-      // T = G'' g (6x3) by columns, then each row of T times G''ᵀ (branch-free: G'' rows
-      // [1,0,0] [−1,−1,−1] [−1,1,−1] [1,2,4] [1,−2,4] [0,0,1])
+      // T = G* g (6x3) by columns, then each row of T times G*ᵀ (branch-free: G* rows
+      // [6,0,0] [−4,−4,−4] [−4,4,−4] [1,2,4] [1,−2,4] [0,0,1])
       const a0 = <i32>load<i8>(g), a1 = <i32>load<i8>(g, 1), a2 = <i32>load<i8>(g, 2);
       const b0 = <i32>load<i8>(g, 3), b1 = <i32>load<i8>(g, 4), b2 = <i32>load<i8>(g, 5);
       const c0 = <i32>load<i8>(g, 6), c1 = <i32>load<i8>(g, 7), c2 = <i32>load<i8>(g, 8);
       sum += abs(a0) + abs(a1) + abs(a2) + abs(b0) + abs(b1) + abs(b2) + abs(c0) + abs(c1) + abs(c2);
-      packRow4(at, posB, a0, a1, a2);
-      packRow4(at + 6 * posB, posB, -(a0 + b0 + c0), -(a1 + b1 + c1), -(a2 + b2 + c2));
-      packRow4(at + 12 * posB, posB, b0 - a0 - c0, b1 - a1 - c1, b2 - a2 - c2);
+      packRow4(at, posB, 6 * a0, 6 * a1, 6 * a2);
+      packRow4(at + 6 * posB, posB, -4 * (a0 + b0 + c0), -4 * (a1 + b1 + c1), -4 * (a2 + b2 + c2));
+      packRow4(at + 12 * posB, posB, 4 * (b0 - a0 - c0), 4 * (b1 - a1 - c1), 4 * (b2 - a2 - c2));
       packRow4(at + 18 * posB, posB, a0 + 2 * b0 + 4 * c0, a1 + 2 * b1 + 4 * c1, a2 + 2 * b2 + 4 * c2);
       packRow4(at + 24 * posB, posB, a0 - 2 * b0 + 4 * c0, a1 - 2 * b1 + 4 * c1, a2 - 2 * b2 + 4 * c2);
       packRow4(at + 30 * posB, posB, c0, c1, c2);
@@ -103,11 +105,11 @@ export function qs8_wino4_pack_w(M_: i32, K: i32, groups: i32, w: usize, dst: us
   return maxSum;
 }
 
-/** Row (t0, t1, t2) of T = G'' g times G''ᵀ: the 6 positions j at `at`, ps bytes apart. */
+/** Row (t0, t1, t2) of T = G* g times G*ᵀ: the 6 positions j at `at`, ps bytes apart. */
 @inline function packRow4(at: usize, ps: usize, t0: i32, t1: i32, t2: i32): void {
-  store<i16>(at, <i16>t0);
-  store<i16>(at + ps, <i16>-(t0 + t1 + t2));
-  store<i16>(at + 2 * ps, <i16>(t1 - t0 - t2));
+  store<i16>(at, <i16>(6 * t0));
+  store<i16>(at + ps, <i16>(-4 * (t0 + t1 + t2)));
+  store<i16>(at + 2 * ps, <i16>(4 * (t1 - t0 - t2)));
   store<i16>(at + 3 * ps, <i16>(t0 + 2 * t1 + 4 * t2));
   store<i16>(at + 4 * ps, <i16>(t0 - 2 * t1 + 4 * t2));
   store<i16>(at + 5 * ps, <i16>t2);
@@ -305,7 +307,7 @@ function inputPair(pl: usize, has1: bool, po: usize, vo: usize, z: usize, halves
 
 /**
  * tileP for a panel of one half (4 tiles): kp pairs of V at px (32 bytes apart, the first 16
- * read) and of U'' at pw (16 bytes: 4 couts × 2 cin); 4 i32x4 at mb, 32 bytes apart (tileP's
+ * read) and of U* at pw (16 bytes: 4 couts × 2 cin); 4 i32x4 at mb, 32 bytes apart (tileP's
  * places of couts 0..3 × tiles 0..3). Small images (8x8: 4 tiles) would waste half of tileP.
  */
 @inline function tileP4h(px: usize, pw: usize, mb: usize, kp: usize): void {
@@ -322,17 +324,17 @@ function inputPair(pl: usize, has1: bool, po: usize, vo: usize, z: usize, halves
   v128.store(mb, a0); v128.store(mb, a1, 32); v128.store(mb, a2, 64); v128.store(mb, a3, 96);
 }
 
-/** 6·m0 + 4·a + c: row 0 of A'ᵀ with a = m1 + m2, c = m3 + m4. */
+/** m0 + a + c: row 0 of A*ᵀ with a = m1 + m2, c = m3 + m4. */
 @inline function ao0(m0: v128, a: v128, c: v128): v128 {
-  return i32x4.add(i32x4.add(i32x4.add(i32x4.shl(m0, 2), i32x4.shl(m0, 1)), i32x4.shl(a, 2)), c);
+  return i32x4.add(i32x4.add(m0, a), c);
 }
-/** 4·b + 8·e + 24·m5: row 3 of A'ᵀ with b = m1 − m2, e = m3 − m4. */
+/** b + 8·e + 24·m5: row 3 of A*ᵀ with b = m1 − m2, e = m3 − m4. */
 @inline function ao3(b: v128, e: v128, m5: v128): v128 {
-  return i32x4.add(i32x4.add(i32x4.shl(b, 2), i32x4.shl(e, 3)), i32x4.add(i32x4.shl(m5, 4), i32x4.shl(m5, 3)));
+  return i32x4.add(i32x4.add(b, i32x4.shl(e, 3)), i32x4.add(i32x4.shl(m5, 4), i32x4.shl(m5, 3)));
 }
 
 /**
- * Output row k of 4 tiles from (A'ᵀ M'')[k][0..5] (lanes = tiles): Y = A' applied along j, /576,
+ * Output row k of 4 tiles from (A*ᵀ M*)[k][0..5] (lanes = tiles): Y = A* applied along j, /576,
  * transposed to 2 × 8 consecutive outputs (tiles 0, 1 at dst; tiles 2, 3 at dstB, stored when
  * st1), through the output stage (q8: storeRowQ8 on the constants of q8Layer / q8Channel; else
  * storeRow8 for channel c).
@@ -341,8 +343,8 @@ function rowOut(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, q8: 
   const inv9 = i32x4.splat(0x38E38E39);
   const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
   const y0 = i32x4.shr_s(i32x4.mul(ao0(m0, a, cc), inv9), 6);
-  const y1 = i32x4.shr_s(i32x4.mul(i32x4.add(i32x4.shl(b, 2), i32x4.shl(e, 1)), inv9), 6);
-  const y2 = i32x4.shr_s(i32x4.mul(i32x4.shl(i32x4.add(a, cc), 2), inv9), 6);
+  const y1 = i32x4.shr_s(i32x4.mul(i32x4.add(b, i32x4.shl(e, 1)), inv9), 6);
+  const y2 = i32x4.shr_s(i32x4.mul(i32x4.add(a, i32x4.shl(cc, 2)), inv9), 6);
   const y3 = i32x4.shr_s(i32x4.mul(ao3(b, e, m5), inv9), 6);
   // lanes = tiles → per tile [y0, y1, y2, y3]: outputs 4t .. 4t + 3 of the row
   const t01l = v128.shuffle<i32>(y0, y1, 0, 4, 1, 5), t01h = v128.shuffle<i32>(y0, y1, 2, 6, 3, 7);
@@ -359,12 +361,12 @@ function rowOut(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, q8: 
 }
 
 /**
- * The 4x4 outputs of the 4 tiles of a half (two pairs) of channel c: M'' at mb (36 i32x4,
+ * The 4x4 outputs of the 4 tiles of a half (two pairs) of channel c: M* at mb (36 i32x4,
  * position p at mb + 128·p); the first pair's output rows from dst, the second's from dstB
  * (stored when st1), OW·eB bytes apart.
  */
 function outputHalf(mb: usize, q8: bool, c: usize, q: usize, qp: usize, dst: usize, dstB: usize, st1: bool, eB: usize): void {
-  // A'ᵀ along i for each column j, kept in locals: r[k][j]
+  // A*ᵀ along i for each column j, kept in locals: r[k][j]
   let r00 = i32x4.splat(0), r01 = r00, r02 = r00, r03 = r00, r04 = r00, r05 = r00;
   let r10 = r00, r11 = r00, r12 = r00, r13 = r00, r14 = r00, r15 = r00;
   let r20 = r00, r21 = r00, r22 = r00, r23 = r00, r24 = r00, r25 = r00;
@@ -374,8 +376,8 @@ function outputHalf(mb: usize, q8: bool, c: usize, q: usize, qp: usize, dst: usi
     const m0 = v128.load(p), m1 = v128.load(p, 768), m2 = v128.load(p, 1536);
     const m3 = v128.load(p, 2304), m4 = v128.load(p, 3072), m5 = v128.load(p, 3840);
     const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
-    const k0 = ao0(m0, a, cc), k1 = i32x4.add(i32x4.shl(b, 2), i32x4.shl(e, 1));
-    const k2 = i32x4.shl(i32x4.add(a, cc), 2), k3 = ao3(b, e, m5);
+    const k0 = ao0(m0, a, cc), k1 = i32x4.add(b, i32x4.shl(e, 1));
+    const k2 = i32x4.add(a, i32x4.shl(cc, 2)), k3 = ao3(b, e, m5);
     if (j == 0) { r00 = k0; r10 = k1; r20 = k2; r30 = k3; }
     else if (j == 1) { r01 = k0; r11 = k1; r21 = k2; r31 = k3; }
     else if (j == 2) { r02 = k0; r12 = k1; r22 = k2; r32 = k3; }

@@ -276,7 +276,7 @@ export type AnyQs8ConvKernel = Qs8ConvKernelOf<Qs8WeightFormat | 'c4' | 'wino4'>
 
 /**
  * The exact integer Winograd F(4x4, 3x3) kernel (assembly/int8/wino4.ts), weights in the 'wino4'
- * layout (qs8_wino4_pack_w: U'' = G'' g G''ᵀ int16 blocks after a header with max_c Σ|w|). It runs
+ * layout (qs8_wino4_pack_w: U* = G* g G*ᵀ int16 blocks after a header with max_c Σ|w|). It runs
  * the convs of wino4Eligible whose weights and input zero point keep wino4Exact (else status
  * E_RANGE, nothing written). Not in QS8_CONV_KERNELS (whose sweep feeds any int8 weights).
  */

@@ -169,21 +169,21 @@ const BT4 = [
   [0, 2, -1, -2, 1, 0],
   [0, 4, 0, -5, 0, 1],
 ];
-/** G's rows scaled by s = [4, 6, 6, 24, 24, 1]: integer. */
+/** G's rows scaled by s = [24, 24, 24, 24, 24, 1]: integer (row sums of |G*| 6, 12, 12, 7, 7, 1). */
 const G4 = [
-  [1, 0, 0],
-  [-1, -1, -1],
-  [-1, 1, -1],
+  [6, 0, 0],
+  [-4, -4, -4],
+  [-4, 4, -4],
   [1, 2, 4],
   [1, -2, 4],
   [0, 0, 1],
 ];
-/** Aᵀ's columns scaled by r = 24 / s = [6, 4, 4, 1, 1, 24], so that A'ᵀ M'' A' = 576·Y. */
+/** Aᵀ's columns scaled by r = 24 / s = [1, 1, 1, 1, 1, 24], so that A*ᵀ M* A* = 576·Y. */
 const AT4 = [
-  [6, 4, 4, 1, 1, 0],
-  [0, 4, -4, 2, -2, 0],
-  [0, 4, 4, 4, 4, 0],
-  [0, 4, -4, 8, -8, 24],
+  [1, 1, 1, 1, 1, 0],
+  [0, 1, -1, 2, -2, 0],
+  [0, 1, 1, 4, 4, 0],
+  [0, 1, -1, 8, -8, 24],
 ];
 
 /**
@@ -213,7 +213,7 @@ export function wino4Exact(absRowMax: number, zx?: number): boolean {
   return absRowMax * xmax <= WINO4_MAX_PRODUCT;
 }
 
-/** U'' = G'' g G''ᵀ (6x6, row-major) of a 3x3 kernel g (row-major): |U''| ≤ 49·128. */
+/** U* = G* g G*ᵀ (6x6, row-major) of a 3x3 kernel g (row-major): |U*| ≤ 144·128. */
 export function wino4WeightTransform(g: ArrayLike<number>): Int32Array {
   const T = G4.map((row) => [0, 1, 2].map((b) => row[0]! * g[b]! + row[1]! * g[3 + b]! + row[2]! * g[6 + b]!));
   const U = new Int32Array(36);
@@ -232,7 +232,7 @@ export function wino4InputTransform(d: ArrayLike<number>): Int32Array {
 
 /**
  * The int8 conv through the integer F(4x4, 3x3) (the WASM kernel's arithmetic: int32 wrapping
- * sums, 576·Y = A'ᵀ M'' A' modulo 2^32, then · 9⁻¹ modulo 2^32 and >> 6), any output size (a partial last
+ * sums, 576·Y = A*ᵀ M* A* modulo 2^32, then · 9⁻¹ modulo 2^32 and >> 6), any output size (a partial last
  * tile reads zeros past the padded input), then the shared output stage. Throws unless the conv
  * is 3x3 stride 1 and max_c Σ|w[c,·]| · max|x − zx| ≤ WINO4_MAX_PRODUCT.
  */
@@ -274,7 +274,7 @@ export function qs8Wino4x4Ref(
             v = V[c]!;
           for (let p = 0; p < 36; p++) Mt[p] = (Mt[p]! + Math.imul(u[p]!, v[p]!)) | 0;
         }
-        // 576·Y = A'ᵀ M'' A' (int32 wrapping)
+        // 576·Y = A*ᵀ M* A* (int32 wrapping)
         const R = AT4.map((row) => [0, 1, 2, 3, 4, 5].map((j) => row.reduce((a, b, i) => (a + Math.imul(b, Mt[6 * i + j]!)) | 0, 0)));
         for (let i = 0; i < 4; i++) {
           const oh = 4 * ty + i;
