@@ -188,15 +188,30 @@ function phasePlanes(src: usize, dst: usize, hp0: usize, hp1: usize): void {
   return s + 8 <= W ? v128.load64_lane(src + s, vzx, 0) : vzx;
 }
 
+/** 0x00ff in every 16-bit lane (a global, so that it is loaded once, not rebuilt in the loop). */
+let LO8 = i16x8.splat(0xff);
+
+/** Even bytes of a then of b (16 bytes; bytes as 16-bit lanes masked / shifted, then narrowed: no shuffle). */
+@inline function evenBytes(a: v128, b: v128, lo8: v128): v128 {
+  return i8x16.narrow_i16x8_u(v128.and(a, lo8), v128.and(b, lo8));
+}
+/** Odd bytes of a then of b. */
+@inline function oddBytes(a: v128, b: v128): v128 {
+  return i8x16.narrow_i16x8_u(i16x8.shr_u(a, 8), i16x8.shr_u(b, 8));
+}
+
 /**
  * The phase planes of phasePlanes straight from x (C, H, W) int8, rows [hp0, hp1), without the
  * padded int16 planes: for PL == 1 and W % 8 == 0 (the "same" 3x3 convs). Padded column
  * 4u + m of phase m is x column 4u + m − 1 minus zx (0 outside the row and in the padded rows),
  * written for every u < U4 (the padded planes' columns past the row end are 0 too). Per 8
- * columns u of the 4 phases: two byte shuffles of 32 x bytes, widened.
+ * columns u of the 4 phases (32 x bytes): the x columns by residue mod 4 through two rounds of
+ * even / odd byte narrowing (x columns ≡ 0, 1, 2 mod 4 are phases 1, 2, 3; ≡ 3 is phase 0 one
+ * column u later), widened; no byte shuffles (V8 builds a general two-input shuffle from two
+ * table lookups and their masks).
  */
 function phasePlanesDirect(x: usize, zx: i32, dst: usize, hp0: usize, hp1: usize): void {
-  const vz = i16x8.splat(<i16>zx), vzx = i8x16.splat(<i8>zx), zero = i16x8.splat(0);
+  const vz = i16x8.splat(<i16>zx), vzx = i8x16.splat(<i8>zx), zero = i16x8.splat(0), lo8 = LO8;
   const phaseB = (HP * U4) << 1, rowU = U4 << 1;
   let d = dst;
   for (let c: usize = 0; c < C; c++) {
@@ -210,19 +225,21 @@ function phasePlanesDirect(x: usize, zx: i32, dst: usize, hp0: usize, hp1: usize
         continue;
       }
       const src = x + (c * H + hp - PT) * W;
-      // u = 8b .. 8b + 7 read x columns 32b − 1 .. 32b + 30: 32b − 1 (phase 0, u = 8b) from the
-      // previous block (0 for b = 0), the rest from the 32 bytes at column 32b
-      let left: i32 = 0;
+      // x columns 32b .. 32b + 31 for u = 8b .. 8b + 7; phase 0 takes the columns ≡ 3 one u
+      // later (lane 7 of the previous block's: column 32b − 1, 0 for b = 0)
+      let prev3 = zero;
       for (let u: usize = 0, s: usize = 0; u < U4; u += 8, s += 32) {
         const a = xrow16(src, s, vzx), b = xrow16(src, s + 16, vzx);
-        const s01 = i8x16.shuffle(a, b, 0, 3, 7, 11, 15, 19, 23, 27, 0, 4, 8, 12, 16, 20, 24, 28);
-        const s23 = i8x16.shuffle(a, b, 1, 5, 9, 13, 17, 21, 25, 29, 2, 6, 10, 14, 18, 22, 26, 30);
+        const e = evenBytes(a, b, lo8), od = oddBytes(a, b);
+        const r01 = evenBytes(e, od, lo8); // columns ≡ 0 (8 bytes), then ≡ 1
+        const r23 = oddBytes(e, od); //        columns ≡ 2, then ≡ 3
+        const c3 = i16x8.sub(i16x8.extend_high_i8x16_s(r23), vz);
         const q = o + (u << 1);
-        v128.store(q, i16x8.replace_lane(i16x8.sub(i16x8.extend_low_i8x16_s(s01), vz), 0, <i16>left));
-        v128.store(q + phaseB, i16x8.sub(i16x8.extend_high_i8x16_s(s01), vz));
-        v128.store(q + 2 * phaseB, i16x8.sub(i16x8.extend_low_i8x16_s(s23), vz));
-        v128.store(q + 3 * phaseB, i16x8.sub(i16x8.extend_high_i8x16_s(s23), vz));
-        left = s + 32 <= W ? <i32>load<i8>(src + s + 31) - zx : 0;
+        v128.store(q, v128.shuffle<i16>(prev3, c3, 7, 8, 9, 10, 11, 12, 13, 14));
+        v128.store(q + phaseB, i16x8.sub(i16x8.extend_low_i8x16_s(r01), vz));
+        v128.store(q + 2 * phaseB, i16x8.sub(i16x8.extend_high_i8x16_s(r01), vz));
+        v128.store(q + 3 * phaseB, i16x8.sub(i16x8.extend_low_i8x16_s(r23), vz));
+        prev3 = c3;
       }
     }
     d += phaseB << 2;
