@@ -383,24 +383,45 @@ function rowOut(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, q8: 
  * (stored when st1), OW·eB bytes apart.
  */
 function outputHalf(mb: usize, q8: bool, c: usize, q: usize, qp: usize, dst: usize, dstB: usize, st1: bool, eB: usize): void {
-  // A*ᵀ along i for each column j, kept in locals: r[k][j]
-  let r00 = i32x4.splat(0), r01 = r00, r02 = r00, r03 = r00, r04 = r00, r05 = r00;
-  let r10 = r00, r11 = r00, r12 = r00, r13 = r00, r14 = r00, r15 = r00;
-  let r20 = r00, r21 = r00, r22 = r00, r23 = r00, r24 = r00, r25 = r00;
-  let r30 = r00, r31 = r00, r32 = r00, r33 = r00, r34 = r00, r35 = r00;
-  for (let j: usize = 0; j < 6; j++) {
-    const p = mb + (j << 7);
-    const m0 = v128.load(p), m1 = v128.load(p, 768), m2 = v128.load(p, 1536);
-    const m3 = v128.load(p, 2304), m4 = v128.load(p, 3072), m5 = v128.load(p, 3840);
+  // A*ᵀ along i for each column j (unrolled: r[k][j] in locals, no branch per column)
+  let r00: v128, r01: v128, r02: v128, r03: v128, r04: v128, r05: v128;
+  let r10: v128, r11: v128, r12: v128, r13: v128, r14: v128, r15: v128;
+  let r20: v128, r21: v128, r22: v128, r23: v128, r24: v128, r25: v128;
+  let r30: v128, r31: v128, r32: v128, r33: v128, r34: v128, r35: v128;
+  {
+    const m0 = v128.load(mb), m1 = v128.load(mb, 768), m2 = v128.load(mb, 1536), m3 = v128.load(mb, 2304), m4 = v128.load(mb, 3072), m5 = v128.load(mb, 3840);
     const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
-    const k0 = ao0(m0, a, cc), k1 = i32x4.add(b, i32x4.shl(e, 1));
-    const k2 = i32x4.add(a, i32x4.shl(cc, 2)), k3 = ao3(b, e, m5);
-    if (j == 0) { r00 = k0; r10 = k1; r20 = k2; r30 = k3; }
-    else if (j == 1) { r01 = k0; r11 = k1; r21 = k2; r31 = k3; }
-    else if (j == 2) { r02 = k0; r12 = k1; r22 = k2; r32 = k3; }
-    else if (j == 3) { r03 = k0; r13 = k1; r23 = k2; r33 = k3; }
-    else if (j == 4) { r04 = k0; r14 = k1; r24 = k2; r34 = k3; }
-    else { r05 = k0; r15 = k1; r25 = k2; r35 = k3; }
+    r00 = ao0(m0, a, cc); r10 = i32x4.add(b, i32x4.shl(e, 1)); r20 = i32x4.add(a, i32x4.shl(cc, 2)); r30 = ao3(b, e, m5);
+  }
+  {
+    const p = mb + 128;
+    const m0 = v128.load(p), m1 = v128.load(p, 768), m2 = v128.load(p, 1536), m3 = v128.load(p, 2304), m4 = v128.load(p, 3072), m5 = v128.load(p, 3840);
+    const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
+    r01 = ao0(m0, a, cc); r11 = i32x4.add(b, i32x4.shl(e, 1)); r21 = i32x4.add(a, i32x4.shl(cc, 2)); r31 = ao3(b, e, m5);
+  }
+  {
+    const p = mb + 256;
+    const m0 = v128.load(p), m1 = v128.load(p, 768), m2 = v128.load(p, 1536), m3 = v128.load(p, 2304), m4 = v128.load(p, 3072), m5 = v128.load(p, 3840);
+    const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
+    r02 = ao0(m0, a, cc); r12 = i32x4.add(b, i32x4.shl(e, 1)); r22 = i32x4.add(a, i32x4.shl(cc, 2)); r32 = ao3(b, e, m5);
+  }
+  {
+    const p = mb + 384;
+    const m0 = v128.load(p), m1 = v128.load(p, 768), m2 = v128.load(p, 1536), m3 = v128.load(p, 2304), m4 = v128.load(p, 3072), m5 = v128.load(p, 3840);
+    const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
+    r03 = ao0(m0, a, cc); r13 = i32x4.add(b, i32x4.shl(e, 1)); r23 = i32x4.add(a, i32x4.shl(cc, 2)); r33 = ao3(b, e, m5);
+  }
+  {
+    const p = mb + 512;
+    const m0 = v128.load(p), m1 = v128.load(p, 768), m2 = v128.load(p, 1536), m3 = v128.load(p, 2304), m4 = v128.load(p, 3072), m5 = v128.load(p, 3840);
+    const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
+    r04 = ao0(m0, a, cc); r14 = i32x4.add(b, i32x4.shl(e, 1)); r24 = i32x4.add(a, i32x4.shl(cc, 2)); r34 = ao3(b, e, m5);
+  }
+  {
+    const p = mb + 640;
+    const m0 = v128.load(p), m1 = v128.load(p, 768), m2 = v128.load(p, 1536), m3 = v128.load(p, 2304), m4 = v128.load(p, 3072), m5 = v128.load(p, 3840);
+    const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
+    r05 = ao0(m0, a, cc); r15 = i32x4.add(b, i32x4.shl(e, 1)); r25 = i32x4.add(a, i32x4.shl(cc, 2)); r35 = ao3(b, e, m5);
   }
   const rowB = OW * eB;
   rowOut(r00, r01, r02, r03, r04, r05, q8, c, q, qp, dst, dstB, st1, eB);
