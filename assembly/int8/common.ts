@@ -297,6 +297,26 @@ let Q8QF = false, Q8FLO = Q8Z, Q8FHI = Q8Z, Q8VMZ = Q8Z;
   storeBytes8(dst, i8x16.narrow_i16x8_s(b16, b16), nc);
 }
 
+/** True when q8Layer's block is MODE_QF (float32 multipliers): storeRowQF applies. */
+@inline export function q8Float(): bool {
+  return Q8QF;
+}
+
+/** storeRowQ8 for MODE_QF only (q8Float()), 8 outputs: the same operations, so the same bits. */
+@inline export function storeRowQF8(a0: v128, a1: v128, dst: usize): void {
+  let f0 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(a0, Q8BIAS)), Q8M), f1 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(a1, Q8BIAS)), Q8M);
+  f0 = f32x4.pmin(Q8FHI, f32x4.pmax(Q8FLO, f0)); f1 = f32x4.pmin(Q8FHI, f32x4.pmax(Q8FLO, f1));
+  const magic = f32x4.splat(MAGIC_F);
+  const r0 = i32x4.sub(f32x4.add(f0, magic), Q8VMZ), r1 = i32x4.sub(f32x4.add(f1, magic), Q8VMZ);
+  if (Q8ADD) {
+    const db = i16x8.sub(i16x8.extend_low_i8x16_s(v128.load64_zero(dst + Q8DELTA)), Q8ZB);
+    v128.store64_lane(dst, vaddV8(i32x4.sub(r0, Q8ZA), i32x4.sub(r1, Q8ZA), db, Q8A, Q8B, Q8R, Q8S, Q8ZY16, Q8LO8, Q8HI8), 0);
+    return;
+  }
+  const b16 = i16x8.narrow_i32x4_s(r0, r1);
+  v128.store64_lane(dst, i8x16.narrow_i16x8_s(b16, b16), 0);
+}
+
 /** Channel c's 16 outputs (a0, a1: pixels 0..7 at dst; a2, a3: 8..15, stored when left > 8) through storeRowQ8. */
 @inline export function storeRow16Q8(a0: v128, a1: v128, a2: v128, a3: v128, c: usize, qp: usize, N: usize, dst: usize, left: usize): void {
   q8Channel(qp, N, c);

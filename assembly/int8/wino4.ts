@@ -41,7 +41,7 @@
 // when the weights and zx leave the bound (nothing written).
 
 import {
-  E_ARG, Q_ZX, gi, geomOk, quantOk, loadGeom, storeRow8, storeRowQ8, q8Layer, q8Channel, q8Mode, outBytes,
+  E_ARG, Q_ZX, gi, geomOk, quantOk, loadGeom, storeRow8, storeRowQ8, storeRowQF8, q8Float, q8Layer, q8Channel, q8Mode, outBytes,
   padPlanes16Rows, planesBytes,
   G_KH, G_KW, G_SH, G_SW, G_DH, G_DW, G_GROUPS,
   C, H, W, M, OH, OW, HP, RS, PT, PL,
@@ -377,6 +377,20 @@ function rowOut(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, q8: 
   }
 }
 
+/** rowOut for the float32-multiplier output stage (q8Float()), inlined into outputHalf: no call per row. */
+@inline function rowOutQF(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, dst: usize, dstB: usize, st1: bool): void {
+  const inv9 = i32x4.splat(0x38E38E39);
+  const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
+  const y0 = i32x4.shr_s(i32x4.mul(ao0(m0, a, cc), inv9), 6);
+  const y1 = i32x4.shr_s(i32x4.mul(i32x4.add(b, i32x4.shl(e, 1)), inv9), 6);
+  const y2 = i32x4.shr_s(i32x4.mul(i32x4.add(a, i32x4.shl(cc, 2)), inv9), 6);
+  const y3 = i32x4.shr_s(i32x4.mul(ao3(b, e, m5), inv9), 6);
+  const t01l = v128.shuffle<i32>(y0, y1, 0, 4, 1, 5), t01h = v128.shuffle<i32>(y0, y1, 2, 6, 3, 7);
+  const t23l = v128.shuffle<i32>(y2, y3, 0, 4, 1, 5), t23h = v128.shuffle<i32>(y2, y3, 2, 6, 3, 7);
+  storeRowQF8(v128.shuffle<i32>(t01l, t23l, 0, 1, 4, 5), v128.shuffle<i32>(t01l, t23l, 2, 3, 6, 7), dst);
+  if (st1) storeRowQF8(v128.shuffle<i32>(t01h, t23h, 0, 1, 4, 5), v128.shuffle<i32>(t01h, t23h, 2, 3, 6, 7), dstB);
+}
+
 /**
  * The 4x4 outputs of the 4 tiles of a half (two pairs) of channel c: M* at mb (36 i32x4,
  * position p at mb + 128·p); the first pair's output rows from dst, the second's from dstB
@@ -424,6 +438,13 @@ function outputHalf(mb: usize, q8: bool, c: usize, q: usize, qp: usize, dst: usi
     r05 = ao0(m0, a, cc); r15 = i32x4.add(b, i32x4.shl(e, 1)); r25 = i32x4.add(a, i32x4.shl(cc, 2)); r35 = ao3(b, e, m5);
   }
   const rowB = OW * eB;
+  if (q8 && q8Float()) {
+    rowOutQF(r00, r01, r02, r03, r04, r05, dst, dstB, st1);
+    rowOutQF(r10, r11, r12, r13, r14, r15, dst + rowB, dstB + rowB, st1);
+    rowOutQF(r20, r21, r22, r23, r24, r25, dst + 2 * rowB, dstB + 2 * rowB, st1);
+    rowOutQF(r30, r31, r32, r33, r34, r35, dst + 3 * rowB, dstB + 3 * rowB, st1);
+    return;
+  }
   rowOut(r00, r01, r02, r03, r04, r05, q8, c, q, qp, dst, dstB, st1, eB);
   rowOut(r10, r11, r12, r13, r14, r15, q8, c, q, qp, dst + rowB, dstB + rowB, st1, eB);
   rowOut(r20, r21, r22, r23, r24, r25, q8, c, q, qp, dst + 2 * rowB, dstB + 2 * rowB, st1, eB);
