@@ -71,48 +71,103 @@ export function qs8_wino4_packed_w_bytes(M_: i32, K: i32, groups: i32): i32 {
 
 /**
  * Packs w (M, Cin, 3, 3) int8 into the layout above at dst (qs8_wino4_packed_w_bytes). Returns
- * max_c Σ|w[c, ·]| (≥ 0, also in the header), or E_ARG.
+ * max_c Σ|w[c, ·]| (≥ 0, also in the header), or E_ARG. SIMD over the 8 kernels of one 16-byte
+ * pair slot (4 output channels × 2 input channels, the slot's lane order): their 9 taps
+ * transposed into 9 vectors (taps 0..7 by an 8x8 int16 transpose of unpacks, tap 8 by lanes),
+ * then U* = G* g G*ᵀ on int16 lanes (|U*| ≤ 18,432, every intermediate within int16), one store
+ * per position; absent kernels (past M or Cin) are zero lanes. Every byte is written.
  */
 export function qs8_wino4_pack_w(M_: i32, K: i32, groups: i32, w: usize, dst: usize): i32 {
   const bytes = qs8_wino4_packed_w_bytes(M_, K, groups);
   if (bytes < 0) return E_ARG;
-  memory.fill(dst, 0, <usize>bytes);
-  const Cin = <usize>(K / 9), Mc = <usize>M_, kp = (Cin + 1) >> 1;
+  const Cin = <usize>(K / 9), Mc = <usize>M_, kp = (Cin + 1) >> 1, kc = <usize>K;
   const posB = kp << 4, blkB = posB * 36;
+  // max_c Σ_k |w[c, k]|
   let maxSum: i32 = 0;
   for (let m: usize = 0; m < Mc; m++) {
-    let sum: i32 = 0;
-    const blk = dst + 16 + (m >> 2) * blkB + (m & 3) * 4;
-    for (let c: usize = 0; c < Cin; c++) {
-      const g = w + (m * Cin + c) * 9;
-      const at = blk + (c >> 1) * 16 + (c & 1) * 2;
-      // T = G* g (6x3) by columns, then each row of T times G*ᵀ (branch-free: G* rows
-      // [6,0,0] [−4,−4,−4] [−4,4,−4] [1,2,4] [1,−2,4] [0,0,1])
-      const a0 = <i32>load<i8>(g), a1 = <i32>load<i8>(g, 1), a2 = <i32>load<i8>(g, 2);
-      const b0 = <i32>load<i8>(g, 3), b1 = <i32>load<i8>(g, 4), b2 = <i32>load<i8>(g, 5);
-      const c0 = <i32>load<i8>(g, 6), c1 = <i32>load<i8>(g, 7), c2 = <i32>load<i8>(g, 8);
-      sum += abs(a0) + abs(a1) + abs(a2) + abs(b0) + abs(b1) + abs(b2) + abs(c0) + abs(c1) + abs(c2);
-      packRow4(at, posB, 6 * a0, 6 * a1, 6 * a2);
-      packRow4(at + 6 * posB, posB, -4 * (a0 + b0 + c0), -4 * (a1 + b1 + c1), -4 * (a2 + b2 + c2));
-      packRow4(at + 12 * posB, posB, 4 * (b0 - a0 - c0), 4 * (b1 - a1 - c1), 4 * (b2 - a2 - c2));
-      packRow4(at + 18 * posB, posB, a0 + 2 * b0 + 4 * c0, a1 + 2 * b1 + 4 * c1, a2 + 2 * b2 + 4 * c2);
-      packRow4(at + 24 * posB, posB, a0 - 2 * b0 + 4 * c0, a1 - 2 * b1 + 4 * c1, a2 - 2 * b2 + 4 * c2);
-      packRow4(at + 30 * posB, posB, c0, c1, c2);
-    }
+    const row = w + m * kc;
+    let acc = i32x4.splat(0), k: usize = 0;
+    for (; k + 16 <= kc; k += 16) acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(i8x16.abs(v128.load(row + k)))));
+    let sum = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+    for (; k < kc; k++) sum += abs<i32>(<i32>load<i8>(row + k));
     if (sum > maxSum) maxSum = sum;
   }
   store<i32>(dst, maxSum);
+  store<i32>(dst, 0, 4); store<u64>(dst, 0, 8);
+  for (let b: usize = 0; b < (Mc + 3) >> 2; b++) {
+    const blk = dst + 16 + b * blkB;
+    for (let k: usize = 0; k < kp; k++) {
+      // lane 2r + h: output channel 4b + r, input channel 2k + h
+      const m0 = b << 2, c0 = k << 1;
+      const v0 = taps8(w, Mc, Cin, m0, c0), v1 = taps8(w, Mc, Cin, m0, c0 + 1);
+      const v2 = taps8(w, Mc, Cin, m0 + 1, c0), v3 = taps8(w, Mc, Cin, m0 + 1, c0 + 1);
+      const v4 = taps8(w, Mc, Cin, m0 + 2, c0), v5 = taps8(w, Mc, Cin, m0 + 2, c0 + 1);
+      const v6 = taps8(w, Mc, Cin, m0 + 3, c0), v7 = taps8(w, Mc, Cin, m0 + 3, c0 + 1);
+      const lo = tap8(w, Mc, Cin, m0, c0) | (tap8(w, Mc, Cin, m0, c0 + 1) << 16) |
+        (tap8(w, Mc, Cin, m0 + 1, c0) << 32) | (tap8(w, Mc, Cin, m0 + 1, c0 + 1) << 48);
+      const hi = tap8(w, Mc, Cin, m0 + 2, c0) | (tap8(w, Mc, Cin, m0 + 2, c0 + 1) << 16) |
+        (tap8(w, Mc, Cin, m0 + 3, c0) << 32) | (tap8(w, Mc, Cin, m0 + 3, c0 + 1) << 48);
+      const t8 = i64x2.replace_lane(i64x2.splat(<i64>lo), 1, <i64>hi);
+      // 8x8 transpose: t_j lane l = tap j of kernel l
+      const a0 = v128.shuffle<i16>(v0, v1, 0, 8, 1, 9, 2, 10, 3, 11), a1 = v128.shuffle<i16>(v0, v1, 4, 12, 5, 13, 6, 14, 7, 15);
+      const a2 = v128.shuffle<i16>(v2, v3, 0, 8, 1, 9, 2, 10, 3, 11), a3 = v128.shuffle<i16>(v2, v3, 4, 12, 5, 13, 6, 14, 7, 15);
+      const a4 = v128.shuffle<i16>(v4, v5, 0, 8, 1, 9, 2, 10, 3, 11), a5 = v128.shuffle<i16>(v4, v5, 4, 12, 5, 13, 6, 14, 7, 15);
+      const a6 = v128.shuffle<i16>(v6, v7, 0, 8, 1, 9, 2, 10, 3, 11), a7 = v128.shuffle<i16>(v6, v7, 4, 12, 5, 13, 6, 14, 7, 15);
+      const b0 = v128.shuffle<i32>(a0, a2, 0, 4, 1, 5), b1 = v128.shuffle<i32>(a0, a2, 2, 6, 3, 7);
+      const b2 = v128.shuffle<i32>(a1, a3, 0, 4, 1, 5), b3 = v128.shuffle<i32>(a1, a3, 2, 6, 3, 7);
+      const b4 = v128.shuffle<i32>(a4, a6, 0, 4, 1, 5), b5 = v128.shuffle<i32>(a4, a6, 2, 6, 3, 7);
+      const b6 = v128.shuffle<i32>(a5, a7, 0, 4, 1, 5), b7 = v128.shuffle<i32>(a5, a7, 2, 6, 3, 7);
+      const t0 = v128.shuffle<i64>(b0, b4, 0, 2), t1 = v128.shuffle<i64>(b0, b4, 1, 3);
+      const t2 = v128.shuffle<i64>(b1, b5, 0, 2), t3 = v128.shuffle<i64>(b1, b5, 1, 3);
+      const t4 = v128.shuffle<i64>(b2, b6, 0, 2), t5 = v128.shuffle<i64>(b2, b6, 1, 3);
+      const t6 = v128.shuffle<i64>(b3, b7, 0, 2), t7 = v128.shuffle<i64>(b3, b7, 1, 3);
+      // T = G* g by columns s (g row-major: g[r][s] = t_{3r+s}), then each row of T times G*ᵀ
+      const at = blk + (k << 4);
+      packRowV(at, posB, g0(t0), g0(t1), g0(t2));
+      packRowV(at + 6 * posB, posB, g1(t0, t3, t6), g1(t1, t4, t7), g1(t2, t5, t8));
+      packRowV(at + 12 * posB, posB, g2(t0, t3, t6), g2(t1, t4, t7), g2(t2, t5, t8));
+      packRowV(at + 18 * posB, posB, g3(t0, t3, t6), g3(t1, t4, t7), g3(t2, t5, t8));
+      packRowV(at + 24 * posB, posB, g4(t0, t3, t6), g4(t1, t4, t7), g4(t2, t5, t8));
+      packRowV(at + 30 * posB, posB, t6, t7, t8);
+    }
+  }
   return maxSum;
 }
 
-/** Row (t0, t1, t2) of T = G* g times G*ᵀ: the 6 positions j at `at`, ps bytes apart. */
-@inline function packRow4(at: usize, ps: usize, t0: i32, t1: i32, t2: i32): void {
-  store<i16>(at, <i16>(6 * t0));
-  store<i16>(at + ps, <i16>(-4 * (t0 + t1 + t2)));
-  store<i16>(at + 2 * ps, <i16>(4 * (t1 - t0 - t2)));
-  store<i16>(at + 3 * ps, <i16>(t0 + 2 * t1 + 4 * t2));
-  store<i16>(at + 4 * ps, <i16>(t0 - 2 * t1 + 4 * t2));
-  store<i16>(at + 5 * ps, <i16>t2);
+/** Taps 0..7 of kernel (m, c) of w (M, Cin, 3, 3) as int16 lanes; 0 past M or Cin. */
+@inline function taps8(w: usize, Mc: usize, Cin: usize, m: usize, c: usize): v128 {
+  return m < Mc && c < Cin ? i16x8.extend_low_i8x16_s(v128.load64_zero(w + (m * Cin + c) * 9)) : i16x8.splat(0);
+}
+/** Tap 8 of kernel (m, c) as the low 16 bits of a u64; 0 past M or Cin. */
+@inline function tap8(w: usize, Mc: usize, Cin: usize, m: usize, c: usize): u64 {
+  return m < Mc && c < Cin ? <u64><u16><i16>load<i8>(w + (m * Cin + c) * 9, 8) : 0;
+}
+
+// G* rows on int16 lanes: [6,0,0] [−4,−4,−4] [−4,4,−4] [1,2,4] [1,−2,4] ([0,0,1] is the third)
+@inline function g0(a: v128): v128 {
+  return i16x8.add(i16x8.shl(a, 2), i16x8.shl(a, 1));
+}
+@inline function g1(a: v128, b: v128, c: v128): v128 {
+  return i16x8.shl(i16x8.neg(i16x8.add(i16x8.add(a, b), c)), 2);
+}
+@inline function g2(a: v128, b: v128, c: v128): v128 {
+  return i16x8.shl(i16x8.sub(b, i16x8.add(a, c)), 2);
+}
+@inline function g3(a: v128, b: v128, c: v128): v128 {
+  return i16x8.add(i16x8.add(a, i16x8.shl(b, 1)), i16x8.shl(c, 2));
+}
+@inline function g4(a: v128, b: v128, c: v128): v128 {
+  return i16x8.add(i16x8.sub(a, i16x8.shl(b, 1)), i16x8.shl(c, 2));
+}
+
+/** Row (t0, t1, t2) of T = G* g times G*ᵀ, 8 kernels in the lanes: the 6 positions j at `at`, ps bytes apart. */
+@inline function packRowV(at: usize, ps: usize, t0: v128, t1: v128, t2: v128): void {
+  v128.store(at, g0(t0));
+  v128.store(at + ps, g1(t0, t1, t2));
+  v128.store(at + 2 * ps, g2(t0, t1, t2));
+  v128.store(at + 3 * ps, g3(t0, t1, t2));
+  v128.store(at + 4 * ps, g4(t0, t1, t2));
+  v128.store(at + 5 * ps, t2);
 }
 
 // ---- workspace ------------------------------------------------------------------------------
@@ -188,9 +243,6 @@ function phasePlanes(src: usize, dst: usize, hp0: usize, hp1: usize): void {
   return s + 8 <= W ? v128.load64_lane(src + s, vzx, 0) : vzx;
 }
 
-/** 0x00ff in every 16-bit lane (a global, so that it is loaded once, not rebuilt in the loop). */
-let LO8 = i16x8.splat(0xff);
-
 /** Even bytes of a then of b (16 bytes; bytes as 16-bit lanes masked / shifted, then narrowed: no shuffle). */
 @inline function evenBytes(a: v128, b: v128, lo8: v128): v128 {
   return i8x16.narrow_i16x8_u(v128.and(a, lo8), v128.and(b, lo8));
@@ -211,7 +263,7 @@ let LO8 = i16x8.splat(0xff);
  * table lookups and their masks).
  */
 function phasePlanesDirect(x: usize, zx: i32, dst: usize, hp0: usize, hp1: usize): void {
-  const vz = i16x8.splat(<i16>zx), vzx = i8x16.splat(<i8>zx), zero = i16x8.splat(0), lo8 = LO8;
+  const vz = i16x8.splat(<i16>zx), vzx = i8x16.splat(<i8>zx), zero = i16x8.splat(0), lo8 = i16x8.splat(0xff);
   const phaseB = (HP * U4) << 1, rowU = U4 << 1;
   let d = dst;
   for (let c: usize = 0; c < C; c++) {
