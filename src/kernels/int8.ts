@@ -376,15 +376,12 @@ export function pickQs8ConvKernel(
   pairDensity: number | (() => number) = 1,
   winograd = true,
   relaxedC4 = false,
-  wino4 = false,
 ): Qs8ConvKernel {
   if (geo.groups === geo.C) return qs8ConvKernel('qs8_dwconv2d__wasmsimd');
   // relaxedC4: the caller runs a dense result on the relaxed k-quad kernel (QS8_CONV_C4), not
-  // Winograd: a sparse kernel must beat that one. wino4: the caller runs a Winograd result on
-  // F(4x4) (eligible and exact for any weights): a sparse kernel must beat F(4x4), priced at its
-  // own measured ratio (wino4Cost) without the layout tie
+  // Winograd: a sparse kernel must beat that one
   const wino = !relaxedC4 && winograd && winogradFaster(geo);
-  const denseCost = relaxedC4 ? C4_RELAXED_COST : wino ? (wino4 ? wino4Cost(geo) : winogradCost(geo) * (1 + WINO_SPARSE_TIE)) : 1;
+  const denseCost = relaxedC4 ? C4_RELAXED_COST : wino ? winogradCost(geo) * (1 + WINO_SPARSE_TIE) : 1;
   return pickSparseQs8ConvKernel(density, pairDensity, sparseDensity, denseCost) ?? pickDense(geo, wino);
 }
 
@@ -414,11 +411,9 @@ export function winogradCost(geo: ConvGeometry): number {
  * (scripts/bench-wino-kernels.mjs, 2026-12-07 after the direct phase planes and the folded output
  * scales: 16→16 32x32 0.53, 32→32 16x16 0.42, 64→64 8x8 0.41, 8→16 32x32 0.75). Against
  * C4_RELAXED_COST it decides whether a relaxed session runs a 3x3 stride-1 conv on F(4x4) or on
- * the relaxed k-quad kernel; against SPARSE_COST whether a pruned conv that F(4x4) can run takes a
- * sparse kernel (pickQs8ConvKernel's wino4): on the 70 % ResNet-32, F(4x4) beat the
- * arbitrary-pair kernel on every 3x3 stride-1 conv inside the network (docs/engine.md, "F(4x4) on
- * the 70 % files"), so no layout tie is added; the crossover falls at density ≈ 0.27 (16 input
- * channels) and ≈ 0.21 (32 and more).
+ * the relaxed k-quad kernel. (A pruned conv is priced against F(2x2), winogradCost: on the 70 %
+ * files F(4x4) would run 11 % faster warm but its 72-byte-per-(cout, cin) layouts put the cold
+ * decode + pack of ResNet-32 above 5 ms; docs/engine.md, "F(4x4) on the 70 % files".)
  */
 export function wino4Cost(geo: ConvGeometry): number {
   return geo.C >= 32 ? 0.42 : geo.C >= 16 ? 0.53 : geo.C >= 8 ? 0.75 : 0.9;

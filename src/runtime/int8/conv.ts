@@ -90,10 +90,7 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   const c4 = !L.scalar && E.relaxedConv && w.i7();
   // pair density: non-empty aligned k-pairs / (M·ceil(K/2)), counted only for sparse candidates
   const pairDensity = (): number => w.pairs() / (M * ((K + 1) >> 1));
-  // F(4x4) will run a Winograd choice whatever the weights and zero point (Σ|w| ≤ 128·K within its
-  // bound: Cin ≤ 114): the sparse kernels are priced against it
-  const sure4 = !L.scalar && E.winograd4 && wino4Eligible(geo) && wino4Exact(128 * K);
-  const picked: AnyQs8ConvKernel = pickQs8ConvKernel(geo, density, E.sparseDensity, pairDensity, E.winograd, c4, sure4);
+  const picked: AnyQs8ConvKernel = pickQs8ConvKernel(geo, density, E.sparseDensity, pairDensity, E.winograd, c4);
   let kernel: AnyQs8ConvKernel = picked.weights === 'c2' && c4 ? QS8_CONV_C4 : picked;
   const st = L.outputStage(n, x, y, w, bias);
   const { xin, dynamic, out } = st;
