@@ -29,8 +29,10 @@
 // the 6x6 U*, KP = ceil(Cin/2) cin pairs of 16 bytes:
 //   pair k = [U*(4b, 2k)[p], U*(4b, 2k+1)[p], U*(4b+1, 2k)[p], ..., U*(4b+3, 2k+1)[p]]  int16
 // (zero past Cout and for cin = Cin when Cin is odd).
-// Input: the padded int16 planes of padPlanes16 (x − zx, 0 in the padding), then per channel 4
-// column-phase planes (HP, U4) int16, phase m column u = padded column 4u + m, so that d(r, s) of
+// Input: per channel 4 column-phase planes (HP, U4) int16 of the padded input (x − zx, 0 in the
+// padding), made straight from x for a left pad of 1 and W % 8 == 0 (phasePlanesDirect), else
+// through the padded planes of padPlanes16 (phasePlanes); phase m column u = padded column
+// 4u + m, so that d(r, s) of
 // 4 horizontally adjacent tiles is one 64-bit load (of a pair of tiles, one 32-bit load). Tiles:
 // TH = OH/4, TW = OW/4 (even), tile t = ty·TW + tx, raster order, panels of 8 = 4 pairs (2t, 2t + 1)
 // (a pair never straddles two tile rows). The GEMM's lanes take a panel as two halves of 2 pairs;
