@@ -11,7 +11,7 @@ import { Session, type SessionOptions } from '../src/runtime/session.js';
 import { importOnnx } from '../src/onnx/import.js';
 import { compileNodeModule } from '../src/wasm/node.js';
 import type { Tensor, TensorDType } from '../src/ops/types.js';
-import { lcg } from './helpers/tensors.js';
+import { uniformTensor as rand } from './helpers/tensors.js';
 
 let wasmModule: WebAssembly.Module;
 beforeAll(async () => {
@@ -25,12 +25,7 @@ const F32 = (o: SessionOptions = {}): SessionOptions => ({ ...o, engine: 'sparro
 
 const RTOL = 1e-4,
   ATOL = 1e-5;
-const numel = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
 
-function rand(dims: number[], seed: number, lo = -1, hi = 1): Tensor {
-  const r = lcg(seed);
-  return { dtype: 'float32', dims, data: Float32Array.from({ length: numel(dims) }, () => lo + (hi - lo) * r()) };
-}
 const i64 = (v: number[], dims = [v.length]): Tensor => ({ dtype: 'int64', dims, data: BigInt64Array.from(v, BigInt) });
 const f32c = (v: number[], dims = [v.length]): Tensor => ({ dtype: 'float32', dims, data: Float32Array.from(v) });
 const fmt = (t: Tensor) => `${t.dtype}[${t.dims.join(',')}]`;

@@ -14,18 +14,13 @@ import { compressGraph } from '../src/compress/compress.js';
 import { Session, type SessionOptions } from '../src/runtime/session.js';
 import { compileNodeModule } from '../src/wasm/node.js';
 import type { Tensor } from '../src/ops/types.js';
-import { lcg } from './helpers/tensors.js';
+import { uniformTensor as rand } from './helpers/tensors.js';
 
 let wasmModule: WebAssembly.Module;
 beforeAll(async () => {
   wasmModule = await compileNodeModule();
 });
 
-const numel = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
-function rand(dims: number[], seed: number, lo = -1, hi = 1): Tensor {
-  const r = lcg(seed);
-  return { dtype: 'float32', dims, data: Float32Array.from({ length: numel(dims) }, () => lo + (hi - lo) * r()) };
-}
 const i64 = (...v: number[]): Tensor => ({ dtype: 'int64', dims: [v.length], data: BigInt64Array.from(v.map(BigInt)) });
 const scalar = (v: number): Tensor => ({ dtype: 'float32', dims: [], data: Float32Array.of(v) });
 const I8 = (o: SessionOptions = {}): SessionOptions => ({ ...o, engine: 'sparrow-int8', wasmModule });

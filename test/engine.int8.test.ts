@@ -22,7 +22,7 @@ import { int8QuantParams, quantizeBiasInt32 } from '../src/quant/int8.js';
 import { qs8Conv2dRef, quantizeRef } from '../src/kernels/int8_ref.js';
 import type { Tensor } from '../src/ops/types.js';
 import { readFileSync } from 'node:fs';
-import { lcg } from './helpers/tensors.js';
+import { lcg, uniformTensor as rand } from './helpers/tensors.js';
 import { bundledImages, type BundledSet } from './helpers/bundled.js';
 import { SparrowError } from '../src/errors.js';
 import { readContainer, writeContainer } from '../src/format/container.js';
@@ -32,11 +32,6 @@ beforeAll(async () => {
   wasmModule = await compileNodeModule();
 });
 
-const numel = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
-function rand(dims: number[], seed: number, lo = -1, hi = 1): Tensor {
-  const r = lcg(seed);
-  return { dtype: 'float32', dims, data: Float32Array.from({ length: numel(dims) }, () => lo + (hi - lo) * r()) };
-}
 const I8 = (o: SessionOptions = {}): SessionOptions => ({ ...o, engine: 'sparrow-int8', wasmModule });
 
 function sameBits(a: Record<string, Tensor>, b: Record<string, Tensor>): string | null {

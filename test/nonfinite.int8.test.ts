@@ -26,7 +26,7 @@ import { loadSparrowModel } from '../src/runtime/sparrow_model.js';
 import { compileNodeModule } from '../src/wasm/node.js';
 import { INT8_KERNEL_OPS } from '../src/runtime/int8/lower.js';
 import type { Tensor } from '../src/ops/types.js';
-import { lcg } from './helpers/tensors.js';
+import { uniformTensor as rand } from './helpers/tensors.js';
 import { census, feedOf, type Kind } from './helpers/nonfinite.js';
 import '../src/ops/ref/index.js';
 
@@ -36,10 +36,6 @@ beforeAll(async () => {
 });
 
 const numel = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
-function rand(dims: number[], seed: number, lo = -1, hi = 1): Tensor {
-  const r = lcg(seed);
-  return { dtype: 'float32', dims, data: Float32Array.from({ length: numel(dims) }, () => lo + (hi - lo) * r()) };
-}
 const f32c = (dims: number[], v: number[]): Tensor => ({ dtype: 'float32', dims, data: Float32Array.from(v) });
 const i64c = (v: number[]): Tensor => ({ dtype: 'int64', dims: [v.length], data: BigInt64Array.from(v.map(BigInt)) });
 const map = (t: Tensor, f: (v: number, i: number) => number): Tensor => ({ ...t, data: Float32Array.from(t.data as Float32Array, f) });

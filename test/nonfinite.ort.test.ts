@@ -16,7 +16,7 @@ import { createOrtEngine, type InferenceEngine } from '../src/runtime/ort.js';
 import { Session } from '../src/runtime/session.js';
 import { compileNodeModule } from '../src/wasm/node.js';
 import type { Tensor } from '../src/ops/types.js';
-import { lcg } from './helpers/tensors.js';
+import { uniformTensor as rand } from './helpers/tensors.js';
 import { census, feedOf, nanMask, nonFiniteDiff, type Kind, type NanRule, type Tol } from './helpers/nonfinite.js';
 import { F32_KERNEL_OPS } from '../src/runtime/f32/index.js';
 import '../src/ops/ref/index.js';
@@ -26,11 +26,6 @@ beforeAll(async () => {
   wasmModule = await compileNodeModule();
 });
 
-const numel = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
-function rand(dims: number[], seed: number, lo = -1, hi = 1): Tensor {
-  const r = lcg(seed);
-  return { dtype: 'float32', dims, data: Float32Array.from({ length: numel(dims) }, () => lo + (hi - lo) * r()) };
-}
 const f32c = (dims: number[], v: number[]): Tensor => ({ dtype: 'float32', dims, data: Float32Array.from(v) });
 const i64c = (v: number[]): Tensor => ({ dtype: 'int64', dims: [v.length], data: BigInt64Array.from(v.map(BigInt)) });
 

@@ -271,23 +271,32 @@ let Q8QF = false, Q8FLO = Q8Z, Q8FHI = Q8Z, Q8VMZ = Q8Z;
  * q8Layer and q8Channel; the same vector functions, so the same bits. Stores nc (1..8) at dst.
  */
 @inline export function storeRowQ8(a0: v128, a1: v128, dst: usize, nc: usize): void {
-  let x0 = i32x4.add(a0, Q8BIAS), x1 = i32x4.add(a1, Q8BIAS);
   let r0: v128, r1: v128;
   if (Q8QF) {
-    // storeRow8's MODE_QF arithmetic: (acc + bias) as float32 times the float32 multiplier,
-    // clamped to [lo − zy, hi − zy], rounded to nearest-even by the 1.5·2^23 add, + zy
-    let f0 = f32x4.mul(f32x4.convert_i32x4_s(x0), Q8M), f1 = f32x4.mul(f32x4.convert_i32x4_s(x1), Q8M);
-    f0 = f32x4.pmin(Q8FHI, f32x4.pmax(Q8FLO, f0)); f1 = f32x4.pmin(Q8FHI, f32x4.pmax(Q8FLO, f1));
-    const magic = f32x4.splat(MAGIC_F);
-    r0 = i32x4.sub(f32x4.add(f0, magic), Q8VMZ);
-    r1 = i32x4.sub(f32x4.add(f1, magic), Q8VMZ);
+    r0 = qfV(a0); r1 = qfV(a1);
   } else {
+    let x0 = i32x4.add(a0, Q8BIAS), x1 = i32x4.add(a1, Q8BIAS);
     if (Q8LS != 0) { x0 = i32x4.shl(x0, Q8LS); x1 = i32x4.shl(x1, Q8LS); }
     r0 = rdbpotV(srdhmV(x0, Q8M), Q8RS, Q8MASK, Q8HALF);
     r1 = rdbpotV(srdhmV(x1, Q8M), Q8RS, Q8MASK, Q8HALF);
     r0 = i32x4.min_s(Q8HI, i32x4.max_s(Q8LO, i32x4.add(r0, Q8Z)));
     r1 = i32x4.min_s(Q8HI, i32x4.max_s(Q8LO, i32x4.add(r1, Q8Z)));
   }
+  storeQ8Tail(r0, r1, dst, nc);
+}
+
+/**
+ * storeRow8's MODE_QF arithmetic on 4 lanes, on the constants of q8Layer / q8Channel: (acc +
+ * bias) as float32 times the float32 multiplier, clamped to [lo − zy, hi − zy], rounded to
+ * nearest-even by the 1.5·2^23 add, + zy.
+ */
+@inline function qfV(a: v128): v128 {
+  const f = f32x4.pmin(Q8FHI, f32x4.pmax(Q8FLO, f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(a, Q8BIAS)), Q8M)));
+  return i32x4.sub(f32x4.add(f, f32x4.splat(MAGIC_F)), Q8VMZ);
+}
+
+/** The int8 outputs r0, r1 (8 lanes) of storeRowQ8: the fused Add when on, then nc (1..8) bytes at dst. */
+@inline function storeQ8Tail(r0: v128, r1: v128, dst: usize, nc: usize): void {
   if (Q8ADD) {
     const db = i16x8.sub(i16x8.extend_low_i8x16_s(otherBytes8(dst + Q8DELTA, nc)), Q8ZB);
     storeBytes8(dst, vaddV8(i32x4.sub(r0, Q8ZA), i32x4.sub(r1, Q8ZA), db, Q8A, Q8B, Q8R, Q8S, Q8ZY16, Q8LO8, Q8HI8), nc);
@@ -297,24 +306,14 @@ let Q8QF = false, Q8FLO = Q8Z, Q8FHI = Q8Z, Q8VMZ = Q8Z;
   storeBytes8(dst, i8x16.narrow_i16x8_s(b16, b16), nc);
 }
 
-/** True when q8Layer's block is MODE_QF (float32 multipliers): storeRowQF applies. */
+/** True when q8Layer's block is MODE_QF (float32 multipliers): storeRowQF8 applies. */
 @inline export function q8Float(): bool {
   return Q8QF;
 }
 
-/** storeRowQ8 for MODE_QF only (q8Float()), 8 outputs: the same operations, so the same bits. */
+/** storeRowQ8 for MODE_QF only (q8Float()), 8 outputs, without the Q31 path inlined: the same bits. */
 @inline export function storeRowQF8(a0: v128, a1: v128, dst: usize): void {
-  let f0 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(a0, Q8BIAS)), Q8M), f1 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(a1, Q8BIAS)), Q8M);
-  f0 = f32x4.pmin(Q8FHI, f32x4.pmax(Q8FLO, f0)); f1 = f32x4.pmin(Q8FHI, f32x4.pmax(Q8FLO, f1));
-  const magic = f32x4.splat(MAGIC_F);
-  const r0 = i32x4.sub(f32x4.add(f0, magic), Q8VMZ), r1 = i32x4.sub(f32x4.add(f1, magic), Q8VMZ);
-  if (Q8ADD) {
-    const db = i16x8.sub(i16x8.extend_low_i8x16_s(v128.load64_zero(dst + Q8DELTA)), Q8ZB);
-    v128.store64_lane(dst, vaddV8(i32x4.sub(r0, Q8ZA), i32x4.sub(r1, Q8ZA), db, Q8A, Q8B, Q8R, Q8S, Q8ZY16, Q8LO8, Q8HI8), 0);
-    return;
-  }
-  const b16 = i16x8.narrow_i32x4_s(r0, r1);
-  v128.store64_lane(dst, i8x16.narrow_i16x8_s(b16, b16), 0);
+  storeQ8Tail(qfV(a0), qfV(a1), dst, 8);
 }
 
 /** Channel c's 16 outputs (a0, a1: pixels 0..7 at dst; a2, a3: 8..15, stored when left > 8) through storeRowQ8. */

@@ -407,10 +407,11 @@ function inputPair(pl: usize, has1: bool, po: usize, vo: usize, z: usize, halves
 /**
  * Output row k of 4 tiles from (A*ᵀ M*)[k][0..5] (lanes = tiles): Y = A* applied along j, /576,
  * transposed to 2 × 8 consecutive outputs (tiles 0, 1 at dst; tiles 2, 3 at dstB, stored when
- * st1), through the output stage (q8: storeRowQ8 on the constants of q8Layer / q8Channel; else
- * storeRow8 for channel c).
+ * st1), through the output stage (qf: storeRowQF8, the float32-multiplier stage; q8: storeRowQ8
+ * on the constants of q8Layer / q8Channel; else storeRow8 for channel c). Inlined where qf is
+ * true (rowOutQF's callers), a call (rowOut) for the other output stages.
  */
-function rowOut(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, q8: bool, c: usize, q: usize, qp: usize, dst: usize, dstB: usize, st1: bool, eB: usize): void {
+@inline function rowOutAny(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, qf: bool, q8: bool, c: usize, q: usize, qp: usize, dst: usize, dstB: usize, st1: bool): void {
   const inv9 = i32x4.splat(0x38E38E39);
   const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
   const y0 = i32x4.shr_s(i32x4.mul(ao0(m0, a, cc), inv9), 6);
@@ -422,7 +423,10 @@ function rowOut(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, q8: 
   const t23l = v128.shuffle<i32>(y2, y3, 0, 4, 1, 5), t23h = v128.shuffle<i32>(y2, y3, 2, 6, 3, 7);
   const v0 = v128.shuffle<i32>(t01l, t23l, 0, 1, 4, 5), v1 = v128.shuffle<i32>(t01l, t23l, 2, 3, 6, 7);
   const v2 = v128.shuffle<i32>(t01h, t23h, 0, 1, 4, 5), v3 = v128.shuffle<i32>(t01h, t23h, 2, 3, 6, 7);
-  if (q8) {
+  if (qf) {
+    storeRowQF8(v0, v1, dst);
+    if (st1) storeRowQF8(v2, v3, dstB);
+  } else if (q8) {
     storeRowQ8(v0, v1, dst, 8);
     if (st1) storeRowQ8(v2, v3, dstB, 8);
   } else {
@@ -431,18 +435,14 @@ function rowOut(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, q8: 
   }
 }
 
-/** rowOut for the float32-multiplier output stage (q8Float()), inlined into outputHalf: no call per row. */
+/** rowOutAny for the output stages other than float32 multipliers: one call per row. */
+function rowOut(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, q8: bool, c: usize, q: usize, qp: usize, dst: usize, dstB: usize, st1: bool): void {
+  rowOutAny(m0, m1, m2, m3, m4, m5, false, q8, c, q, qp, dst, dstB, st1);
+}
+
+/** rowOutAny for the float32-multiplier output stage (q8Float()), inlined into outputHalf: no call per row. */
 @inline function rowOutQF(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, dst: usize, dstB: usize, st1: bool): void {
-  const inv9 = i32x4.splat(0x38E38E39);
-  const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
-  const y0 = i32x4.shr_s(i32x4.mul(ao0(m0, a, cc), inv9), 6);
-  const y1 = i32x4.shr_s(i32x4.mul(i32x4.add(b, i32x4.shl(e, 1)), inv9), 6);
-  const y2 = i32x4.shr_s(i32x4.mul(i32x4.add(a, i32x4.shl(cc, 2)), inv9), 6);
-  const y3 = i32x4.shr_s(i32x4.mul(ao3(b, e, m5), inv9), 6);
-  const t01l = v128.shuffle<i32>(y0, y1, 0, 4, 1, 5), t01h = v128.shuffle<i32>(y0, y1, 2, 6, 3, 7);
-  const t23l = v128.shuffle<i32>(y2, y3, 0, 4, 1, 5), t23h = v128.shuffle<i32>(y2, y3, 2, 6, 3, 7);
-  storeRowQF8(v128.shuffle<i32>(t01l, t23l, 0, 1, 4, 5), v128.shuffle<i32>(t01l, t23l, 2, 3, 6, 7), dst);
-  if (st1) storeRowQF8(v128.shuffle<i32>(t01h, t23h, 0, 1, 4, 5), v128.shuffle<i32>(t01h, t23h, 2, 3, 6, 7), dstB);
+  rowOutAny(m0, m1, m2, m3, m4, m5, true, true, 0, 0, 0, dst, dstB, st1);
 }
 
 /**
@@ -499,10 +499,10 @@ function outputHalf(mb: usize, q8: bool, c: usize, q: usize, qp: usize, dst: usi
     rowOutQF(r30, r31, r32, r33, r34, r35, dst + 3 * rowB, dstB + 3 * rowB, st1);
     return;
   }
-  rowOut(r00, r01, r02, r03, r04, r05, q8, c, q, qp, dst, dstB, st1, eB);
-  rowOut(r10, r11, r12, r13, r14, r15, q8, c, q, qp, dst + rowB, dstB + rowB, st1, eB);
-  rowOut(r20, r21, r22, r23, r24, r25, q8, c, q, qp, dst + 2 * rowB, dstB + 2 * rowB, st1, eB);
-  rowOut(r30, r31, r32, r33, r34, r35, q8, c, q, qp, dst + 3 * rowB, dstB + 3 * rowB, st1, eB);
+  rowOut(r00, r01, r02, r03, r04, r05, q8, c, q, qp, dst, dstB, st1);
+  rowOut(r10, r11, r12, r13, r14, r15, q8, c, q, qp, dst + rowB, dstB + rowB, st1);
+  rowOut(r20, r21, r22, r23, r24, r25, q8, c, q, qp, dst + 2 * rowB, dstB + 2 * rowB, st1);
+  rowOut(r30, r31, r32, r33, r34, r35, q8, c, q, qp, dst + 3 * rowB, dstB + 3 * rowB, st1);
 }
 
 /**

@@ -1,8 +1,17 @@
-// Named int8 tensors covering the edge cases every codec and decoder must handle
-// (length 0, 1, odd; all zeros; one symbol; all 256 symbols; skewed; flat; long runs).
+// Seeded test tensors: lcg, uniform float32 tensors, and named int8 tensors covering the edge
+// cases every codec and decoder must handle (length 0, 1, odd; all zeros; one symbol; all 256
+// symbols; skewed; flat; long runs).
+import type { Tensor } from '../../src/ops/types.js';
+
 export function lcg(seed: number): () => number {
   let s = seed >>> 0;
   return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 0.5) / 2 ** 32;
+}
+
+/** A float32 tensor of `dims` with values uniform in [lo, hi) from lcg(seed). */
+export function uniformTensor(dims: number[], seed: number, lo = -1, hi = 1): Tensor {
+  const r = lcg(seed);
+  return { dtype: 'float32', dims, data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => lo + (hi - lo) * r()) };
 }
 
 export function sampleTensors(): Array<[string, Int8Array]> {
