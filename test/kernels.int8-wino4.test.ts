@@ -70,6 +70,8 @@ const CASES: Case[] = (
     { C: 3, H: 8, W: 48, M: 5, pads: 1 },
     { C: 2, H: 4, W: 56, M: 3, pads: 1 },
     { C: 3, H: 8, W: 16, M: 2, pads: [2, 1, 0, 1] }, // top pad 2, bottom 0
+    // one-half panels take two blocks of 4 channels at once (tileP4h8), a last odd block alone
+    { C: 5, H: 8, W: 8, M: 11, pads: 1 },
   ] as Case[]
 ).filter((c) => {
   const p = typeof c.pads === 'number' ? [c.pads, c.pads, c.pads, c.pads] : c.pads;
@@ -78,7 +80,7 @@ const CASES: Case[] = (
   return OH % 4 === 0 && OW % 8 === 0 && OH >= 4 && OW >= 8;
 });
 // (the filter drops none: a case whose shape F(4x4) cannot run would be a typo here)
-const CASE_COUNT = 19;
+const CASE_COUNT = 20;
 
 let w: SparrowWasm;
 beforeAll(async () => {

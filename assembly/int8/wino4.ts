@@ -176,19 +176,20 @@ export function qs8_wino4_pack_w(M_: i32, K: i32, groups: i32, w: usize, dst: us
 
 // decoded by layout4 (after loadGeom)
 let TH: usize = 0, TW: usize = 0, T: usize = 0, NP: usize = 0, KP: usize = 0, U4: usize = 0;
-let OFF_P: usize = 0, OFF_V: usize = 0, OFF_Z: usize = 0, OFF_M: usize = 0, OFF_PO: usize = 0, TOTAL: usize = 0;
+let OFF_P: usize = 0, OFF_V: usize = 0, OFF_Z: usize = 0, OFF_M: usize = 0, OFF_M2: usize = 0, OFF_PO: usize = 0, TOTAL: usize = 0;
 
 function layout4(): void {
   TH = OH >> 2; TW = OW >> 2; T = TH * TW; NP = (T + 7) >> 3; KP = (C + 1) >> 1;
   U4 = (TW + 2 + 7) & ~(<usize>7);
   // the padPlanes16 planes (C, HP, RS), then the phase planes (C, 4, HP, U4), V of one panel
-  // (36 positions, KP pairs, 8 tiles × 2 cin), the column-pass scratch, M of one 4x8 block, the
-  // panel's pair offsets
+  // (36 positions, KP pairs, 8 tiles × 2 cin), the column-pass scratch, M of one 4x8 block and a
+  // second (one-half panels take two blocks of 4 channels at once), the panel's pair offsets
   OFF_P = planesBytes();
   OFF_V = OFF_P + (((C * 4 * HP * U4) << 1) + 15 & ~(<usize>15));
   OFF_Z = OFF_V + 36 * KP * 32;
   OFF_M = OFF_Z + 36 * 16;
-  OFF_PO = OFF_M + 36 * 128; // 4 pair offsets in a phase plane, then 4 in y (elements), 8-byte slots
+  OFF_M2 = OFF_M + 36 * 128; // a second M block (tileP4h8's second 4 channels)
+  OFF_PO = OFF_M2 + 36 * 128; // 4 pair offsets in a phase plane, then 4 in y (elements), 8-byte slots
   TOTAL = OFF_PO + 64;
 }
 
@@ -395,6 +396,44 @@ function inputPair(pl: usize, has1: bool, po: usize, vo: usize, z: usize, halves
   v128.store(mb, a0); v128.store(mb, a1, 32); v128.store(mb, a2, 64); v128.store(mb, a3, 96);
 }
 
+/**
+ * tileP4h for two blocks of 4 output channels at once (U* of the second at pw + wB; M of the first
+ * at mb, of the second at mb2, tileP4h's layout). The roles turned: each tile's cin pair is
+ * splatted and the U* vectors (lanes = channels) are the other operand, 8 accumulators of (tile,
+ * block) with the channels in the lanes, transposed at the end. 4 splats and 2 loads per 8 dot
+ * products (tileP4h: 5 loads per 4), and within V8's 15 vector registers (splatting U* for 8
+ * channels made it keep 17 values live and spill).
+ */
+@inline function tileP4h8(px: usize, pw: usize, wB: usize, mb: usize, mb2: usize, kp: usize): void {
+  let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  const end = px + (kp << 5);
+  while (px != end) {
+    const s0 = v128.load32_splat(px), s1 = v128.load32_splat(px, 4), s2 = v128.load32_splat(px, 8), s3 = v128.load32_splat(px, 12);
+    const u = v128.load(pw), v = v128.load(pw + wB);
+    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(s0, u));
+    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(s1, u));
+    a2 = i32x4.add(a2, i32x4.dot_i16x8_s(s2, u));
+    a3 = i32x4.add(a3, i32x4.dot_i16x8_s(s3, u));
+    b0 = i32x4.add(b0, i32x4.dot_i16x8_s(s0, v));
+    b1 = i32x4.add(b1, i32x4.dot_i16x8_s(s1, v));
+    b2 = i32x4.add(b2, i32x4.dot_i16x8_s(s2, v));
+    b3 = i32x4.add(b3, i32x4.dot_i16x8_s(s3, v));
+    px += 32; pw += 16;
+  }
+  store4x4T(mb, a0, a1, a2, a3);
+  store4x4T(mb2, b0, b1, b2, b3);
+}
+
+/** Rows r0..r3 (tile t: lanes = channels) transposed: channel c's 4 tiles at m + 32·c. */
+@inline function store4x4T(m: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
+  const l01 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5), h01 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+  const l23 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5), h23 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+  v128.store(m, v128.shuffle<i64>(l01, l23, 0, 2));
+  v128.store(m, v128.shuffle<i64>(l01, l23, 1, 3), 32);
+  v128.store(m, v128.shuffle<i64>(h01, h23, 0, 2), 64);
+  v128.store(m, v128.shuffle<i64>(h01, h23, 1, 3), 96);
+}
+
 /** m0 + a + c: row 0 of A*ᵀ with a = m1 + m2, c = m3 + m4. */
 @inline function ao0(m0: v128, a: v128, c: v128): v128 {
   return i32x4.add(i32x4.add(m0, a), c);
@@ -545,7 +584,7 @@ export function qs8_wino4x4_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp:
   const q8 = q8Mode(q);
   if (q8) q8Layer(q);
   const chanB = (HP * U4) << 3; // the 4 phase planes of one channel
-  const vb = work + OFF_V, mb = work + OFF_M, z = work + OFF_Z;
+  const vb = work + OFF_V, mb = work + OFF_M, mb2 = work + OFF_M2, z = work + OFF_Z;
   const blkW = KP * 576; // 36 positions × KP pairs × 16 bytes
   const w0 = wp + 16;
   const po = work + OFF_PO; // the panel's 4 pair offsets in a phase plane (usize), then in y (elements)
@@ -565,17 +604,23 @@ export function qs8_wino4x4_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp:
     for (let k: usize = 0; k < KP; k++) inputPair(phases + (k << 1) * chanB, (k << 1) + 1 < C, po, vb + (k << 5), z, halves);
     const y0 = load<usize>(po, 32), y1 = load<usize>(po, 40), y2 = load<usize>(po, 48), y3 = load<usize>(po, 56);
     let wb = w0 + b0 * blkW;
-    for (let c0: usize = b0 << 2; c0 < (b1 << 2); c0 += 4) {
+    for (let c0: usize = b0 << 2; c0 < (b1 << 2); ) {
+      // one-half panels: two channel blocks per pass of V when the part has them
+      const two = halves == 1 && c0 + 4 < (b1 << 2);
       if (halves == 2) for (let p: usize = 0; p < 36; p++) tileP(vb + p * KP * 32, wb + p * KP * 16, mb + (p << 7), KP);
+      else if (two) for (let p: usize = 0; p < 36; p++) tileP4h8(vb + p * KP * 32, wb + p * KP * 16, blkW, mb + (p << 7), mb2 + (p << 7), KP);
       else for (let p: usize = 0; p < 36; p++) tileP4h(vb + p * KP * 32, wb + p * KP * 16, mb + (p << 7), KP);
-      const nr = min<usize>(4, M - c0);
+      const nr = min<usize>(two ? 8 : 4, M - c0);
       for (let r: usize = 0; r < nr; r++) {
         const c = c0 + r, yc = y + c * OH * OW * eB;
+        const mr = (r < 4 ? mb : mb2) + ((r & 3) << 5);
         if (q8) q8Channel(qp, M, c);
-        outputHalf(mb + (r << 5), q8, c, q, qp, yc + y0 * eB, yc + y1 * eB, np > 1, eB);
-        if (np > 2) outputHalf(mb + (r << 5) + 16, q8, c, q, qp, yc + y2 * eB, yc + y3 * eB, np > 3, eB);
+        outputHalf(mr, q8, c, q, qp, yc + y0 * eB, yc + y1 * eB, np > 1, eB);
+        if (np > 2) outputHalf(mr + 16, q8, c, q, qp, yc + y2 * eB, yc + y3 * eB, np > 3, eB);
       }
-      wb += blkW;
+      const nb: usize = two ? 2 : 1;
+      wb += nb * blkW;
+      c0 += nb << 2;
     }
   }
   return 0;
