@@ -176,7 +176,7 @@ export function qs8_wino4_pack_w(M_: i32, K: i32, groups: i32, w: usize, dst: us
 
 // decoded by layout4 (after loadGeom)
 let TH: usize = 0, TW: usize = 0, T: usize = 0, NP: usize = 0, KP: usize = 0, U4: usize = 0;
-let OFF_P: usize = 0, OFF_V: usize = 0, OFF_Z: usize = 0, OFF_M: usize = 0, OFF_M2: usize = 0, OFF_PO: usize = 0, TOTAL: usize = 0;
+let OFF_P: usize = 0, OFF_V: usize = 0, OFF_Z: usize = 0, OFF_M: usize = 0, OFF_M2: usize = 0, OFF_R: usize = 0, OFF_PO: usize = 0, TOTAL: usize = 0;
 
 function layout4(): void {
   TH = OH >> 2; TW = OW >> 2; T = TH * TW; NP = (T + 7) >> 3; KP = (C + 1) >> 1;
@@ -189,7 +189,8 @@ function layout4(): void {
   OFF_Z = OFF_V + 36 * KP * 32;
   OFF_M = OFF_Z + 36 * 16;
   OFF_M2 = OFF_M + 36 * 128; // a second M block (tileP4h8's second 4 channels)
-  OFF_PO = OFF_M2 + 36 * 128; // 4 pair offsets in a phase plane, then 4 in y (elements), 8-byte slots
+  OFF_R = OFF_M2 + 36 * 128; // outputHalf's column pass (4 rows of 6 i32x4)
+  OFF_PO = OFF_R + 384; // 4 pair offsets in a phase plane, then 4 in y (elements), 8-byte slots
   TOTAL = OFF_PO + 64;
 }
 
@@ -485,63 +486,40 @@ function rowOut(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, q8: 
 }
 
 /**
+ * Column j of A*ᵀ M* (the 6 positions (i, j) at mb + 768·i) into rb: (A*ᵀ M*)[k][j] at rb + 96·k.
+ * Through memory on purpose: V8's scheduler moves every load of a block to its top, so the 36
+ * loads of the whole column pass in registers kept 24 results live and spilled most of them.
+ */
+@inline function colOut(mb: usize, rb: usize): void {
+  const m0 = v128.load(mb), m1 = v128.load(mb, 768), m2 = v128.load(mb, 1536), m3 = v128.load(mb, 2304), m4 = v128.load(mb, 3072), m5 = v128.load(mb, 3840);
+  const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
+  v128.store(rb, ao0(m0, a, cc));
+  v128.store(rb, i32x4.add(b, i32x4.shl(e, 1)), 96);
+  v128.store(rb, i32x4.add(a, i32x4.shl(cc, 2)), 192);
+  v128.store(rb, ao3(b, e, m5), 288);
+}
+
+/**
  * The 4x4 outputs of the 4 tiles of a half (two pairs) of channel c: M* at mb (36 i32x4,
  * position p at mb + 128·p); the first pair's output rows from dst, the second's from dstB
- * (stored when st1), OW·eB bytes apart.
+ * (stored when st1), OW·eB bytes apart; rb: 384 bytes of scratch (A*ᵀ M*, 4 rows of 6).
  */
-function outputHalf(mb: usize, q8: bool, c: usize, q: usize, qp: usize, dst: usize, dstB: usize, st1: bool, eB: usize): void {
-  // A*ᵀ along i for each column j (unrolled: r[k][j] in locals, no branch per column)
-  let r00: v128, r01: v128, r02: v128, r03: v128, r04: v128, r05: v128;
-  let r10: v128, r11: v128, r12: v128, r13: v128, r14: v128, r15: v128;
-  let r20: v128, r21: v128, r22: v128, r23: v128, r24: v128, r25: v128;
-  let r30: v128, r31: v128, r32: v128, r33: v128, r34: v128, r35: v128;
-  {
-    const m0 = v128.load(mb), m1 = v128.load(mb, 768), m2 = v128.load(mb, 1536), m3 = v128.load(mb, 2304), m4 = v128.load(mb, 3072), m5 = v128.load(mb, 3840);
-    const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
-    r00 = ao0(m0, a, cc); r10 = i32x4.add(b, i32x4.shl(e, 1)); r20 = i32x4.add(a, i32x4.shl(cc, 2)); r30 = ao3(b, e, m5);
-  }
-  {
-    const p = mb + 128;
-    const m0 = v128.load(p), m1 = v128.load(p, 768), m2 = v128.load(p, 1536), m3 = v128.load(p, 2304), m4 = v128.load(p, 3072), m5 = v128.load(p, 3840);
-    const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
-    r01 = ao0(m0, a, cc); r11 = i32x4.add(b, i32x4.shl(e, 1)); r21 = i32x4.add(a, i32x4.shl(cc, 2)); r31 = ao3(b, e, m5);
-  }
-  {
-    const p = mb + 256;
-    const m0 = v128.load(p), m1 = v128.load(p, 768), m2 = v128.load(p, 1536), m3 = v128.load(p, 2304), m4 = v128.load(p, 3072), m5 = v128.load(p, 3840);
-    const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
-    r02 = ao0(m0, a, cc); r12 = i32x4.add(b, i32x4.shl(e, 1)); r22 = i32x4.add(a, i32x4.shl(cc, 2)); r32 = ao3(b, e, m5);
-  }
-  {
-    const p = mb + 384;
-    const m0 = v128.load(p), m1 = v128.load(p, 768), m2 = v128.load(p, 1536), m3 = v128.load(p, 2304), m4 = v128.load(p, 3072), m5 = v128.load(p, 3840);
-    const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
-    r03 = ao0(m0, a, cc); r13 = i32x4.add(b, i32x4.shl(e, 1)); r23 = i32x4.add(a, i32x4.shl(cc, 2)); r33 = ao3(b, e, m5);
-  }
-  {
-    const p = mb + 512;
-    const m0 = v128.load(p), m1 = v128.load(p, 768), m2 = v128.load(p, 1536), m3 = v128.load(p, 2304), m4 = v128.load(p, 3072), m5 = v128.load(p, 3840);
-    const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
-    r04 = ao0(m0, a, cc); r14 = i32x4.add(b, i32x4.shl(e, 1)); r24 = i32x4.add(a, i32x4.shl(cc, 2)); r34 = ao3(b, e, m5);
-  }
-  {
-    const p = mb + 640;
-    const m0 = v128.load(p), m1 = v128.load(p, 768), m2 = v128.load(p, 1536), m3 = v128.load(p, 2304), m4 = v128.load(p, 3072), m5 = v128.load(p, 3840);
-    const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
-    r05 = ao0(m0, a, cc); r15 = i32x4.add(b, i32x4.shl(e, 1)); r25 = i32x4.add(a, i32x4.shl(cc, 2)); r35 = ao3(b, e, m5);
-  }
+function outputHalf(mb: usize, rb: usize, q8: bool, c: usize, q: usize, qp: usize, dst: usize, dstB: usize, st1: bool, eB: usize): void {
+  // A*ᵀ along i for each column j, then A* along j row by row (rowOutAny)
+  colOut(mb, rb); colOut(mb + 128, rb + 16); colOut(mb + 256, rb + 32);
+  colOut(mb + 384, rb + 48); colOut(mb + 512, rb + 64); colOut(mb + 640, rb + 80);
   const rowB = OW * eB;
   if (q8 && q8Float()) {
-    rowOutQF(r00, r01, r02, r03, r04, r05, dst, dstB, st1);
-    rowOutQF(r10, r11, r12, r13, r14, r15, dst + rowB, dstB + rowB, st1);
-    rowOutQF(r20, r21, r22, r23, r24, r25, dst + 2 * rowB, dstB + 2 * rowB, st1);
-    rowOutQF(r30, r31, r32, r33, r34, r35, dst + 3 * rowB, dstB + 3 * rowB, st1);
+    for (let k: usize = 0; k < 4; k++) {
+      const r = rb + k * 96, o = k * rowB;
+      rowOutQF(v128.load(r), v128.load(r, 16), v128.load(r, 32), v128.load(r, 48), v128.load(r, 64), v128.load(r, 80), dst + o, dstB + o, st1);
+    }
     return;
   }
-  rowOut(r00, r01, r02, r03, r04, r05, q8, c, q, qp, dst, dstB, st1);
-  rowOut(r10, r11, r12, r13, r14, r15, q8, c, q, qp, dst + rowB, dstB + rowB, st1);
-  rowOut(r20, r21, r22, r23, r24, r25, q8, c, q, qp, dst + 2 * rowB, dstB + 2 * rowB, st1);
-  rowOut(r30, r31, r32, r33, r34, r35, q8, c, q, qp, dst + 3 * rowB, dstB + 3 * rowB, st1);
+  for (let k: usize = 0; k < 4; k++) {
+    const r = rb + k * 96, o = k * rowB;
+    rowOut(v128.load(r), v128.load(r, 16), v128.load(r, 32), v128.load(r, 48), v128.load(r, 64), v128.load(r, 80), q8, c, q, qp, dst + o, dstB + o, st1);
+  }
 }
 
 /**
@@ -584,7 +562,7 @@ export function qs8_wino4x4_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp:
   const q8 = q8Mode(q);
   if (q8) q8Layer(q);
   const chanB = (HP * U4) << 3; // the 4 phase planes of one channel
-  const vb = work + OFF_V, mb = work + OFF_M, mb2 = work + OFF_M2, z = work + OFF_Z;
+  const vb = work + OFF_V, mb = work + OFF_M, mb2 = work + OFF_M2, z = work + OFF_Z, rb = work + OFF_R;
   const blkW = KP * 576; // 36 positions × KP pairs × 16 bytes
   const w0 = wp + 16;
   const po = work + OFF_PO; // the panel's 4 pair offsets in a phase plane (usize), then in y (elements)
@@ -615,8 +593,8 @@ export function qs8_wino4x4_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp:
         const c = c0 + r, yc = y + c * OH * OW * eB;
         const mr = (r < 4 ? mb : mb2) + ((r & 3) << 5);
         if (q8) q8Channel(qp, M, c);
-        outputHalf(mr, q8, c, q, qp, yc + y0 * eB, yc + y1 * eB, np > 1, eB);
-        if (np > 2) outputHalf(mr + 16, q8, c, q, qp, yc + y2 * eB, yc + y3 * eB, np > 3, eB);
+        outputHalf(mr, rb, q8, c, q, qp, yc + y0 * eB, yc + y1 * eB, np > 1, eB);
+        if (np > 2) outputHalf(mr + 16, rb, q8, c, q, qp, yc + y2 * eB, yc + y3 * eB, np > 3, eB);
       }
       const nb: usize = two ? 2 : 1;
       wb += nb * blkW;
