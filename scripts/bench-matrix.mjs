@@ -28,7 +28,7 @@ function arg(name, dflt) {
   return i < 0 ? dflt : process.argv[i + 1];
 }
 const RUNS = Number(arg('runs', '20'));
-const WARMUP = Number(arg('warmup', '3'));
+const WARMUP = Number(arg('warmup', '5')); // past sparrow-int8's tier-up (TIER_UP_RUNS runs)
 const OUT = resolve(ROOT, arg('out', 'docs'));
 const BROWSER = !process.argv.includes('--no-browser');
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs must be a positive integer');

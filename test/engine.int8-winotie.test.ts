@@ -2,7 +2,9 @@
 // (ResNet-32's 32→32 16x16 and 64→64 8x8 shapes, as in a 70 % file) runs on the arbitrary-pair
 // sparse kernel, whose CSR layout is ~3x smaller than Winograd's; with sparse kernels off
 // (sparseDensity 0) the same conv runs on Winograd. Oracles: the two sessions and the scalar TS
-// references (kernels: 'scalar') give the same output bits, batch 1 and 2.
+// references (kernels: 'scalar') give the same output bits, batch 1 and 2. Tiered kernels
+// (Int8EngineOptions.tierUpRuns): after TIER_UP_RUNS runs the same conv runs on F(4x4), which
+// beats the sparse kernel there (tier 1), with the same bits.
 import { beforeAll, describe, expect, it } from 'vitest';
 import '../src/ops/ref/index.js';
 import { buildModel, f32 } from '../src/onnx/build.js';
@@ -10,20 +12,22 @@ import { Session, type SessionOptions } from '../src/runtime/session.js';
 import { compileNodeModule } from '../src/wasm/node.js';
 import type { Tensor } from '../src/ops/types.js';
 import { mulberry32 } from '../src/util/rng.js';
+import { TIER_UP_RUNS } from '../src/runtime/engine_int8.js';
 
 const NZ = 'qs8_spconv2d_16x1__wasmsimd';
 const WINO = 'qs8_wino2x2_3x3__wasmsimd';
+const WINO4 = 'qs8_wino4x4_3x3__wasmsimd';
 
 let wasmModule: WebAssembly.Module;
 beforeAll(async () => {
   wasmModule = await compileNodeModule();
 });
 
-/** x [N, C, H, H] → Conv 3x3 pad 1 (M, C, 3, 3), exactly round(0.3·C·9) nonzeros per output channel, |w| in [0.3, 1]·s → y. */
-function convModel(C: number, M: number, H: number, seed: number): Uint8Array {
+/** x [N, C, H, H] → Conv 3x3 pad 1 (M, C, 3, 3), exactly round(density·C·9) nonzeros per output channel, |w| in [0.3, 1]·s → y. */
+function convModel(C: number, M: number, H: number, seed: number, density = 0.3): Uint8Array {
   const r = mulberry32(seed);
   const K = C * 9,
-    keep = Math.round(0.3 * K);
+    keep = Math.round(density * K);
   const w = new Float32Array(M * K);
   for (let m = 0; m < M; m++) {
     const idx = Array.from({ length: K }, (_, k) => k);
@@ -90,6 +94,89 @@ describe('sparrow-int8: a sparse kernel within WINO_SPARSE_TIE of Winograd is ta
       }
     });
   }
+});
+
+describe('sparrow-int8: tiered kernels (tierUpRuns)', () => {
+  const o = (x: SessionOptions): SessionOptions => ({ engine: 'sparrow-int8', wasmModule, floatHead: 0, ...x });
+  const layer = (s: Session) => s.report!.int8!.layers.find((l) => l.node === 'conv')!;
+  const input = (C: number, H: number, seed: number): Tensor => {
+    const r = mulberry32(seed);
+    return f32(
+      [1, C, H, H],
+      Array.from({ length: C * H * H }, () => (r() - 0.5) * 4),
+    );
+  };
+
+  it(`a pruned conv runs its sparse kernel for ${TIER_UP_RUNS} runs, then F(4x4); 0: F(4x4) at load; Infinity: never; the same bits throughout`, async () => {
+    const [C, M, H] = [32, 32, 16];
+    const bytes = convModel(C, M, H, 11);
+    const def = await Session.fromOnnx(bytes, o({}));
+    const now = await Session.fromOnnx(bytes, o({ tierUpRuns: 0 }));
+    const never = await Session.fromOnnx(bytes, o({ tierUpRuns: Infinity }));
+    const scalar = await Session.fromOnnx(bytes, o({ kernels: 'scalar' }));
+    try {
+      expect(layer(def).kernel).toBe(NZ);
+      expect(layer(now).kernel).toBe(WINO4);
+      expect(layer(never).kernel).toBe(NZ);
+      const bytesAtLoad = def.report!.int8!.weightBytes;
+      for (let i = 1; i <= TIER_UP_RUNS + 2; i++) {
+        const x = input(C, H, 100 + i);
+        const want = bits((await scalar.run({ x })).y!);
+        for (const s of [def, now, never]) expect(bits((await s.run({ x })).y!)).toEqual(want);
+        const up = i > TIER_UP_RUNS;
+        expect(layer(def).kernel).toBe(up ? WINO4 : NZ);
+        expect(def.report!.int8!.tierUp).toEqual(up ? { afterRuns: TIER_UP_RUNS, ms: expect.any(Number) } : undefined);
+        expect(layer(never).kernel).toBe(NZ);
+        expect(never.report!.int8!.tierUp).toBeUndefined();
+      }
+      // the F(4x4) layout (72 bytes per (cout, cin)) came on top of the CSR
+      expect(def.report!.int8!.weightBytes).toBeGreaterThan(bytesAtLoad + 72 * M * C - 1);
+      // another input signature compiled after the tier-up runs tier 1 too
+      const x2 = f32([2, C, H, H], [...input(C, H, 1).data, ...input(C, H, 2).data] as number[]);
+      expect(bits((await def.run({ x: x2 })).y!)).toEqual(bits((await scalar.run({ x: x2 })).y!));
+      expect(layer(def).kernel).toBe(WINO4);
+    } finally {
+      for (const s of [def, now, never, scalar]) await s.dispose();
+    }
+  });
+
+  it('tier 1 over the memory limit: tier 0 stays (tierUp.failed), the runs go on, the same bits', async () => {
+    const [C, M, H] = [64, 64, 8];
+    const bytes = convModel(C, M, H, 13);
+    const s = await Session.fromOnnx(bytes, o({}));
+    const scalar = await Session.fromOnnx(bytes, o({ kernels: 'scalar' }));
+    try {
+      await s.run({ x: input(C, H, 0) });
+      // no growth: F(4x4)'s 295 KB layout cannot be placed
+      s.setMemoryLimits({ maxMemoryBytes: s.memoryStats()!.wasmBytes });
+      for (let i = 1; i <= TIER_UP_RUNS + 2; i++) {
+        const x = input(C, H, i);
+        expect(bits((await s.run({ x })).y!)).toEqual(bits((await scalar.run({ x })).y!));
+      }
+      expect(s.report!.int8!.tierUp).toEqual({ afterRuns: TIER_UP_RUNS, ms: expect.any(Number), failed: 'too_large' });
+      expect(layer(s).kernel).toBe(NZ);
+    } finally {
+      await s.dispose();
+      await scalar.dispose();
+    }
+  });
+
+  it('a model with nothing tier 1 would change never compiles again', async () => {
+    const [C, M, H] = [16, 16, 8];
+    // dense: F(4x4) at load; at density 0.1 the sparse kernel beats F(4x4) too
+    for (const density of [1, 0.1]) {
+      const s = await Session.fromOnnx(convModel(C, M, H, 3, density), o({}));
+      try {
+        const k = layer(s).kernel;
+        expect(k).toBe(density === 1 ? WINO4 : NZ);
+        for (let i = 0; i < TIER_UP_RUNS + 3; i++) await s.run({ x: input(C, H, i) });
+        expect(s.report!.int8!.tierUp).toBeUndefined();
+        expect(layer(s).kernel).toBe(k);
+      } finally {
+        await s.dispose();
+      }
+    }
+  });
 });
 
 // quant.pairs (docs/format.md): the compressor records each axis-0 weight's non-empty k-pairs so

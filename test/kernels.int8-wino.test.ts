@@ -22,6 +22,7 @@ import {
   qs8Conv2d,
   qs8ConvKernel,
   winogradCost,
+  wino4Cost,
   winogradEligible,
   type Qs8Out,
 } from '../src/kernels/int8.js';
@@ -364,5 +365,23 @@ describe('pickQs8ConvKernel: the Winograd kernel for eligible dense convs where 
     // the relaxed k-quad kernel (C4_RELAXED_COST 0.61) is not Winograd: no band
     expect(pickQs8ConvKernel(c64, 0.3, SPARSE_DENSITY, 1, true, true).name).toBe(NZ);
     expect(pickQs8ConvKernel(c64, 0.33, SPARSE_DENSITY, 1, true, true).name).toBe('qs8_conv2d_4x8c2__wasmsimd');
+  });
+
+  it('where F(4x4) runs the dense conv (wino4: the engine at tier 1), a sparse kernel must beat wino4Cost, no tie', () => {
+    const NZ = 'qs8_spconv2d_16x1__wasmsimd';
+    const c16 = convGeometry([16, 32, 32], [16, 16, 3, 3], att(1));
+    const c32 = convGeometry([32, 16, 16], [32, 32, 3, 3], att(1));
+    const c64 = convGeometry([64, 8, 8], [64, 64, 3, 3], att(1));
+    const edge = (g: typeof c32): number => (wino4Cost(g) - SPARSE_COST.nz.c0) / SPARSE_COST.nz.c1;
+    expect(edge(c16)).toBeCloseTo(0.2444, 3);
+    expect(edge(c32)).toBeCloseTo(0.1944, 3);
+    for (const g of [c16, c32, c64]) {
+      // a 70 % file (density 0.3) runs F(4x4) at tier 1; at tier 0 (no wino4) its sparse kernel
+      expect(pickQs8ConvKernel(g, 0.3, SPARSE_DENSITY, 1, true, false, true).name).toBe(WINO);
+      expect(pickQs8ConvKernel(g, 0.3, SPARSE_DENSITY, 1, true, false, false).name).toBe(NZ);
+      expect(pickQs8ConvKernel(g, edge(g) + 1e-6, SPARSE_DENSITY, 1, true, false, true).name).toBe(WINO);
+      expect(pickQs8ConvKernel(g, edge(g) - 1e-6, SPARSE_DENSITY, 1, true, false, true).name).toBe(NZ);
+      expect(pickQs8ConvKernel(g, 0.1, SPARSE_DENSITY, 1, true, false, true).name).toBe(NZ);
+    }
   });
 });

@@ -91,7 +91,7 @@ export interface BenchOptions {
   runs: number;
   /** value of symbolic input dimensions on axis 0 (default 1) */
   batch?: number;
-  /** untimed interleaved runs per engine first (default 3) */
+  /** untimed interleaved runs per engine first (default 5: past sparrow-int8's tier-up, TIER_UP_RUNS) */
   warmup?: number;
   seed?: number;
   /** interleave rounds of the decode measurement (default 15) */
@@ -259,7 +259,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const log = o.log ?? (() => {});
   const runs = o.runs,
     batch = o.batch ?? 1,
-    warmup = o.warmup ?? 3,
+    warmup = o.warmup ?? 5,
     seed = o.seed ?? 42;
   if (!Number.isInteger(runs) || runs < 1) throw new SparrowError('invalid_argument', `--runs must be a positive integer, got ${runs}`);
   if (!Number.isInteger(batch) || batch < 1) throw new SparrowError('invalid_argument', `--batch must be a positive integer, got ${batch}`);

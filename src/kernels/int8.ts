@@ -376,12 +376,15 @@ export function pickQs8ConvKernel(
   pairDensity: number | (() => number) = 1,
   winograd = true,
   relaxedC4 = false,
+  wino4 = false,
 ): Qs8ConvKernel {
   if (geo.groups === geo.C) return qs8ConvKernel('qs8_dwconv2d__wasmsimd');
   // relaxedC4: the caller runs a dense result on the relaxed k-quad kernel (QS8_CONV_C4), not
-  // Winograd: a sparse kernel must beat that one
+  // Winograd: a sparse kernel must beat that one. wino4: the caller runs a Winograd result on
+  // F(4x4) (eligible and exact for any weights) and prices the sparse kernels against it, at its
+  // own measured ratio (wino4Cost) without the layout tie (the int8 engine's tier 1)
   const wino = !relaxedC4 && winograd && winogradFaster(geo);
-  const denseCost = relaxedC4 ? C4_RELAXED_COST : wino ? winogradCost(geo) * (1 + WINO_SPARSE_TIE) : 1;
+  const denseCost = relaxedC4 ? C4_RELAXED_COST : wino ? (wino4 ? wino4Cost(geo) : winogradCost(geo) * (1 + WINO_SPARSE_TIE)) : 1;
   return pickSparseQs8ConvKernel(density, pairDensity, sparseDensity, denseCost) ?? pickDense(geo, wino);
 }
 
@@ -408,15 +411,19 @@ export function winogradCost(geo: ConvGeometry): number {
 
 /**
  * Time of the F(4x4, 3x3) kernel relative to the direct 4x8c2 where winogradFaster holds
- * (scripts/bench-wino-kernels.mjs, 2026-12-07 after the direct phase planes and the folded output
- * scales: 16→16 32x32 0.53, 32→32 16x16 0.42, 64→64 8x8 0.41, 8→16 32x32 0.75). Against
+ * (scripts/bench-wino-kernels.mjs, p50 ratios, 2026-12-07 16:37 UTC after the two-block one-half
+ * panels and the column pass through memory: 16→16 32x32 0.48, 32→32 16x16 0.39, 64→64 8x8 0.38;
+ * 8→16 32x32 0.58 there, but that bucket keeps the 0.75 of the previous measurement, above
+ * C4_RELAXED_COST, because the relaxed c4 kernel was not measured against it again). Against
  * C4_RELAXED_COST it decides whether a relaxed session runs a 3x3 stride-1 conv on F(4x4) or on
- * the relaxed k-quad kernel. (A pruned conv is priced against F(2x2), winogradCost: on the 70 %
- * files F(4x4) would run 11 % faster warm but its 72-byte-per-(cout, cin) layouts put the cold
- * decode + pack of ResNet-32 above 5 ms; docs/engine.md, "F(4x4) on the 70 % files".)
+ * the relaxed k-quad kernel; against SPARSE_COST, at the int8 engine's tier 1 (after
+ * Int8EngineOptions.tierUpRuns runs), whether a pruned conv that F(4x4) can run keeps its sparse
+ * kernel (pickQs8ConvKernel's wino4). At load (tier 0) a pruned conv is priced against F(2x2),
+ * winogradCost: F(4x4)'s 72-byte-per-(cout, cin) layouts would put the cold decode + pack of the
+ * 70 % ResNet-32 above 5 ms (docs/engine.md, "F(4x4) on the 70 % files").
  */
 export function wino4Cost(geo: ConvGeometry): number {
-  return geo.C >= 32 ? 0.42 : geo.C >= 16 ? 0.53 : geo.C >= 8 ? 0.75 : 0.9;
+  return geo.C >= 32 ? 0.39 : geo.C >= 16 ? 0.48 : geo.C >= 8 ? 0.75 : 0.9;
 }
 
 /**

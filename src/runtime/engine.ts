@@ -131,6 +131,15 @@ export abstract class WasmEngine {
     if (feeds) this.planFor(feeds);
   }
 
+  /** Called before each run's plan is looked up (the int8 engine's tier-up). */
+  protected beforeRun(): void {}
+
+  /** Compiles the plan of the load-time signature again (after dropPlans), if there is one. */
+  protected recompileLoadPlan(): void {
+    const feeds = this.loadFeeds();
+    if (feeds) this.planFor(feeds);
+  }
+
   /** Shapes to compile a plan for at load (empty data), or undefined. */
   protected abstract loadFeeds(): Record<string, Tensor> | undefined;
 
@@ -145,6 +154,7 @@ export abstract class WasmEngine {
   async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     await this.instance();
     checkFeeds(this.graph, feeds);
+    this.beforeRun();
     const plan = this.planFor(feeds);
     plan.lastRun = ++this.#runs;
     return runPlan(this.w.memory, this.graph.inputs, plan, feeds);
@@ -178,6 +188,7 @@ export abstract class WasmEngine {
   async runIo(feeds: Record<string, Tensor>, o: IoRunOptions = {}): Promise<IoRunResult> {
     await this.instance();
     checkFeeds(this.graph, feeds);
+    this.beforeRun();
     return runPlanIo(this.w.memory, this.graph.inputs, this.planFor(feeds), feeds, ++this.#runs, this.#pinned, o);
   }
 

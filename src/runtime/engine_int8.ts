@@ -72,6 +72,15 @@ export interface Int8EngineOptions extends EngineOptions {
   coded?: ReadonlyMap<string, CodedInt8>;
   /** density threshold of the sparse conv kernel (default SPARSE_DENSITY) */
   sparseDensity?: number;
+  /**
+   * Tiered kernels: after this many runs (default TIER_UP_RUNS), if a pruned 3x3 stride-1 conv
+   * runs a sparse kernel that F(4x4) would beat, the plans are compiled again with the sparse
+   * kernels priced against F(4x4) (tier 1; the run that does it also decodes and packs those
+   * layers' F(4x4) layouts, once). Tier 0 keeps the load cheap (a CSR is ~11 bytes per (cout,
+   * cin) at 70 % sparsity, F(4x4) 72); tier 1 is the faster steady state. Bit-identical outputs
+   * (every kernel is exact). 0: tier 1 from the load; Infinity: never.
+   */
+  tierUpRuns?: number;
   /** density threshold of the sparse FC kernel (default SPARSE_FC_DENSITY) */
   sparseFcDensity?: number;
   /**
@@ -141,6 +150,12 @@ export interface Int8EngineOptions extends EngineOptions {
   requantMultiplier?: 'float32' | 'q31';
 }
 
+/**
+ * Int8EngineOptions.tierUpRuns default: runs at the load-time kernels before a file whose pruned
+ * convs F(4x4) would run faster is compiled again for F(4x4) (docs/engine.md, "Tiered kernels").
+ */
+export const TIER_UP_RUNS = 3;
+
 /** Dynamic mode: how many weight layers next to the outputs run in float32 (Int8EngineOptions.floatHead). */
 export const FLOAT_HEAD = 3;
 
@@ -170,6 +185,12 @@ export interface Int8Report {
   layers: Int8Layer[];
   /** ms spent decoding + packing weights into kernel layouts (all plans so far) */
   weightsMs: number;
+  /**
+   * tier 1 (Int8EngineOptions.tierUpRuns): after how many runs the plans were compiled again,
+   * and the ms that recompilation took (lowering, decode + pack of the new layouts); absent at tier 0;
+   * `failed`: the error code when the tier-1 layouts did not fit the memory limit (tier 0 stays)
+   */
+  tierUp?: { afterRuns: number; ms: number; failed?: string };
   /** weight bytes in kernel layouts */
   weightBytes: number;
   /**
@@ -240,6 +261,10 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
     if (opts.floatHead !== undefined && !(Number.isInteger(opts.floatHead) && opts.floatHead >= 0)) {
       throw new SparrowError('invalid_argument', `floatHead must be a non-negative integer, got ${String(opts.floatHead)}`);
     }
+    const tu = opts.tierUpRuns;
+    if (tu !== undefined && !(tu === Infinity || (Number.isInteger(tu) && tu >= 0))) {
+      throw new SparrowError('invalid_argument', `tierUpRuns must be a non-negative integer or Infinity, got ${String(tu)}`);
+    }
     if (opts.kernels !== undefined && opts.kernels !== 'simd' && opts.kernels !== 'scalar') {
       throw new SparrowError('invalid_argument', `kernels must be 'simd' or 'scalar', got ${String(opts.kernels)}`);
     }
@@ -260,6 +285,47 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
   get sparseDensity(): number {
     return this.#opts.sparseDensity ?? SPARSE_DENSITY;
   }
+
+  /** Int8EngineOptions.tierUpRuns (default TIER_UP_RUNS) */
+  get tierUpRuns(): number {
+    return this.#opts.tierUpRuns ?? TIER_UP_RUNS;
+  }
+
+  /** tier 1: pruned convs that F(4x4) can run are priced against it (tierUpRuns 0, or after the tier-up) */
+  get tier4(): boolean {
+    return this.#tier4 || this.tierUpRuns === 0;
+  }
+
+  #tier4 = false;
+  /** tier-0 layers whose kernel tier 1 would change (lowered so far) */
+  #tierCandidates = 0;
+  #tierRuns = 0;
+
+  noteTierCandidate(): void {
+    this.#tierCandidates++;
+  }
+
+  /** Before each run: at tier 0 with candidates, after tierUpRuns runs, tier 1 and every plan compiled again. */
+  protected override beforeRun(): void {
+    if (this.#tier4 || this.#tierFailed || this.#tierCandidates === 0 || ++this.#tierRuns <= this.tierUpRuns) return;
+    this.#tier4 = true;
+    this.dropPlans();
+    const t0 = performance.now();
+    try {
+      this.recompileLoadPlan();
+    } catch (e) {
+      // over the memory limit (too_large): tier 0 stays, and the run goes on with it
+      if (!(e instanceof SparrowError && e.code === 'too_large')) throw e;
+      this.#tier4 = false;
+      this.#tierFailed = true;
+      this.dropPlans();
+      this.report.tierUp = { afterRuns: this.#tierRuns - 1, ms: Math.round((performance.now() - t0) * 1000) / 1000, failed: e.code };
+      return;
+    }
+    this.report.tierUp = { afterRuns: this.#tierRuns - 1, ms: Math.round((performance.now() - t0) * 1000) / 1000 };
+  }
+
+  #tierFailed = false;
 
   get floatHead(): number {
     return this.#opts.floatHead ?? FLOAT_HEAD;

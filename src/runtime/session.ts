@@ -267,6 +267,11 @@ export interface SessionOptions {
   /** sparrow-int8: weight density at or below which a Conv layer uses the sparse kernel (default SPARSE_DENSITY) */
   sparseDensity?: number;
   /**
+   * sparrow-int8: runs at the load-time kernels before pruned convs that F(4x4) would run faster
+   * are compiled for it (Int8EngineOptions.tierUpRuns, default TIER_UP_RUNS; 0: at load; Infinity: never)
+   */
+  tierUpRuns?: number;
+  /**
    * sparrow-int8: run dense convs with 7-bit weights on the c4 kernel (Int8EngineOptions.relaxed;
    * default: when the WASM module is the relaxed build)
    */
@@ -415,6 +420,7 @@ export class Session {
         ...(opts.instantiate ? { instantiate: opts.instantiate } : {}),
         ...(opts.kernels ? { kernels: opts.kernels } : {}),
         ...(opts.sparseDensity !== undefined ? { sparseDensity: opts.sparseDensity } : {}),
+        ...(opts.tierUpRuns !== undefined ? { tierUpRuns: opts.tierUpRuns } : {}),
         ...(opts.relaxed !== undefined ? { relaxed: opts.relaxed } : {}),
         ...(opts.winograd !== undefined ? { winograd: opts.winograd } : {}),
         ...(opts.winograd4 !== undefined ? { winograd4: opts.winograd4 } : {}),

@@ -188,6 +188,9 @@ export async function loadModel(bytes: Uint8Array, capBytes: number, o: LoadOpti
     engine: o.engine,
     wasmModule,
     maxMemoryBytes: known?.capBytes || capBytes,
+    // the memory cap is measured at admission on these plans: no tier-1 layouts later
+    // (Int8EngineOptions.tierUpRuns; over the cap they would fail, and tier 0 would stay anyway)
+    tierUpRuns: Infinity,
     read: { maxBytes: o.maxModelBytes, maxDecodedBytes: o.budget },
   });
   const maxBatch = o.maxBatch ?? session.maxBatch ?? DEFAULT_MAX_BATCH;

@@ -90,7 +90,13 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
   const c4 = !L.scalar && E.relaxedConv && w.i7();
   // pair density: non-empty aligned k-pairs / (M·ceil(K/2)), counted only for sparse candidates
   const pairDensity = (): number => w.pairs() / (M * ((K + 1) >> 1));
-  const picked: AnyQs8ConvKernel = pickQs8ConvKernel(geo, density, E.sparseDensity, pairDensity, E.winograd, c4);
+  // F(4x4) would run a Winograd choice whatever the weights and zero point (Σ|w| ≤ 128·K within its
+  // bound: Cin ≤ 114): at tier 1 the sparse kernels are priced against it; at tier 0 a layer
+  // whose choice would change then is noted (the engine compiles again after tierUpRuns runs)
+  const sure4 = !L.scalar && !c4 && E.winograd4 && wino4Eligible(geo) && wino4Exact(128 * K);
+  const picked: AnyQs8ConvKernel = pickQs8ConvKernel(geo, density, E.sparseDensity, pairDensity, E.winograd, c4, sure4 && E.tier4);
+  if (sure4 && !E.tier4 && picked.weights !== pickQs8ConvKernel(geo, density, E.sparseDensity, pairDensity, E.winograd, c4, true).weights)
+    E.noteTierCandidate();
   let kernel: AnyQs8ConvKernel = picked.weights === 'c2' && c4 ? QS8_CONV_C4 : picked;
   const st = L.outputStage(n, x, y, w, bias);
   const { xin, dynamic, out } = st;

@@ -33,6 +33,10 @@ export interface Int8Weights {
   readonly winograd: boolean;
   /** and F(4x4, 3x3) where it applies and is exact (Int8EngineOptions.winograd4) */
   readonly winograd4: boolean;
+  /** tier 1: a pruned conv F(4x4) can run is priced against F(4x4), not F(2x2) (Int8EngineOptions.tierUpRuns) */
+  readonly tier4: boolean;
+  /** tier 0: a conv whose kernel tier 1 would change was lowered (the engine tiers up after tierUpRuns runs) */
+  noteTierCandidate(): void;
   /** residual Adds may run in a conv's output stage (Int8EngineOptions.fuseAdd) */
   readonly fuseAdd: boolean;
   /** Int8EngineOptions.requant */
