@@ -8,8 +8,11 @@
 //   G's rows scaled by s = [24, 24, 24, 24, 24, 1] are integer: G* = [[6,0,0],[−4,−4,−4],[−4,4,−4],
 //   [1,2,4],[1,−2,4],[0,0,1]], so U* = G* g G*ᵀ has U*ᵢⱼ = sᵢ sⱼ Uᵢⱼ, |U*| ≤ 12·12·128 = 18432
 //   (row sums of |G*| 6, 12, 12, 7, 7, 1)
-//   V = Bᵀ d B of a 6x6 tile d of x − zx (|d| ≤ 255, row sums of |Bᵀ| ≤ 10: |V| ≤ 25500, int16)
-//   M* = Σ_cin U* ⊙ V: 36 GEMMs on cin pairs (i32x4.dot_i16x8_s: a pair sum ≤ 2·18432·25500 < 2^31)
+//   V = Bᵀ d B of a 6x6 tile d of x itself, zx in the padding (|d| ≤ 128, row sums of |Bᵀ| ≤ 10:
+//   |V| ≤ 12800, int16)
+//   M* = Σ_cin U* ⊙ V: 36 GEMMs on cin pairs (i32x4.dot_i16x8_s: a pair sum ≤ 2·18432·12800 < 2^31),
+//   then M*(1, 1) −= 576·zx·Σ_k w[c, k] (wrapping): with d = (x − zx) + zx, that takes the zx
+//   part out of every output, since column 1 of A*ᵀ is all ones (A*ᵀ e₁ e₁ᵀ A* = the 4x4 ones)
 //   576·Y = A*ᵀ M* A* with A* = A's rows scaled by r = 24/s = [1, 1, 1, 1, 1, 24]:
 //   A*ᵀ = [[1,1,1,1,1,0],[0,1,−1,2,−2,0],[0,1,1,4,4,0],[0,1,−1,8,−8,24]] (adds and shifts: the
 //   factors 6, 4, 4 of rows 0..2 are in the packed weights, not in the output transform)
@@ -25,15 +28,16 @@
 // (storeRow8 / storeRowQ8) gives the same bits.
 //
 // Packed weights (qs8_wino4_pack_w, once at load; caller-owned): a 16-byte header (i32 max_c
-// Σ_k |w[c,k]|, 12 zero bytes), then per block b of 4 output channels, per position p = 6i + j of
+// Σ_k |w[c,k]|, 12 zero bytes), Σ_k w[c, k] per output channel (i32, padded to 16 bytes: wHead),
+// then per block b of 4 output channels, per position p = 6i + j of
 // the 6x6 U*, KP = ceil(Cin/2) cin pairs of 16 bytes:
 //   pair k = [U*(4b, 2k)[p], U*(4b, 2k+1)[p], U*(4b+1, 2k)[p], ..., U*(4b+3, 2k+1)[p]]  int16
 // (zero past Cout and for cin = Cin when Cin is odd).
-// Input: per channel 4 column-phase planes (HP, U4) int16 of the padded input (x − zx, 0 in the
-// padding), made straight from x for a left pad of 1 and W % 8 == 0 (phasePlanesDirect), else
-// through the padded planes of padPlanes16 (phasePlanes); phase m column u = padded column
-// 4u + m, so that d(r, s) of
-// 4 horizontally adjacent tiles is one 64-bit load (of a pair of tiles, one 32-bit load). Tiles:
+// Input: per channel 4 column-phase planes (HP, U4) int8 of the padded input (x, zx in the
+// padding: half the bytes of x − zx in int16, and no subtraction), made straight from x for a
+// left pad of 1 and W % 8 == 0 (phasePlanesDirect), else from a padded row (phasePlanes); phase
+// m column u = padded column 4u + m, so that d(r, s) of 4 horizontally adjacent tiles is one
+// widening 8-byte load (of a pair of tiles, two 16-bit loads and a widening). Tiles:
 // TH = OH/4, TW = OW/4 (even), tile t = ty·TW + tx, raster order, panels of 8 = 4 pairs (2t, 2t + 1)
 // (a pair never straddles two tile rows). The GEMM's lanes take a panel as two halves of 2 pairs;
 // a half whose pairs are one run of 4 tiles (TW a multiple of 4) loads and stores them at once.
@@ -44,9 +48,8 @@
 
 import {
   E_ARG, Q_ZX, gi, geomOk, quantOk, loadGeom, storeRow8, storeRowQ8, storeRowQF8, q8Float, q8Layer, q8Channel, q8Mode, outBytes,
-  padPlanes16Rows, planesBytes,
   G_KH, G_KW, G_SH, G_SW, G_DH, G_DW, G_GROUPS,
-  C, H, W, M, OH, OW, HP, RS, PT, PL,
+  C, H, W, M, OH, OW, HP, PT, PL,
 } from './common';
 import { E_RANGE } from './relaxed';
 import { tileP } from './winograd';
@@ -68,7 +71,12 @@ function wino4GeomOk(g: usize): bool {
 /** Bytes qs8_wino4_pack_w writes for M output channels, K = Cin·9, groups 1; E_ARG otherwise. */
 export function qs8_wino4_packed_w_bytes(M_: i32, K: i32, groups: i32): i32 {
   if (M_ < 1 || K < 9 || K % 9 != 0 || groups != 1 || K / 9 > 1 << 20) return E_ARG;
-  return 16 + ((M_ + 3) >> 2) * 36 * ((K / 9 + 1) >> 1) * 16;
+  return <i32>wHead(<usize>M_) + ((M_ + 3) >> 2) * 36 * ((K / 9 + 1) >> 1) * 16;
+}
+
+/** Bytes before the U* blocks: the 16-byte header, then Σ_k w[c, k] (i32) per output channel, 16-aligned. */
+@inline function wHead(Mc: usize): usize {
+  return 16 + (((Mc << 2) + 15) & ~(<usize>15));
 }
 
 /**
@@ -84,20 +92,28 @@ export function qs8_wino4_pack_w(M_: i32, K: i32, groups: i32, w: usize, dst: us
   if (bytes < 0) return E_ARG;
   const Cin = <usize>(K / 9), Mc = <usize>M_, kp = (Cin + 1) >> 1, kc = <usize>K;
   const posB = kp << 4, blkB = posB * 36;
-  // max_c Σ_k |w[c, k]|
+  // max_c Σ_k |w[c, k]|, and Σ_k w[c, k] per channel (the zero-point correction)
   let maxSum: i32 = 0;
+  const head = wHead(Mc);
+  for (let i: usize = 16; i < head; i += 4) store<i32>(dst + i, 0);
   for (let m: usize = 0; m < Mc; m++) {
     const row = w + m * kc;
-    let acc = i32x4.splat(0), k: usize = 0;
-    for (; k + 16 <= kc; k += 16) acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(i8x16.abs(v128.load(row + k)))));
+    let acc = i32x4.splat(0), sacc = acc, k: usize = 0;
+    for (; k + 16 <= kc; k += 16) {
+      const v = v128.load(row + k);
+      acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(i8x16.abs(v))));
+      sacc = i32x4.add(sacc, i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v)));
+    }
     let sum = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
-    for (; k < kc; k++) sum += abs<i32>(<i32>load<i8>(row + k));
+    let ssum = i32x4.extract_lane(sacc, 0) + i32x4.extract_lane(sacc, 1) + i32x4.extract_lane(sacc, 2) + i32x4.extract_lane(sacc, 3);
+    for (; k < kc; k++) { const v = <i32>load<i8>(row + k); sum += abs<i32>(v); ssum += v; }
     if (sum > maxSum) maxSum = sum;
+    store<i32>(dst + 16 + (m << 2), ssum);
   }
   store<i32>(dst, maxSum);
   store<i32>(dst, 0, 4); store<u64>(dst, 0, 8);
   for (let b: usize = 0; b < (Mc + 3) >> 2; b++) {
-    const blk = dst + 16 + b * blkB;
+    const blk = dst + head + b * blkB;
     for (let k: usize = 0; k < kp; k++) {
       // lane 2r + h: output channel 4b + r, input channel 2k + h
       const m0 = b << 2, c0 = k << 1;
@@ -181,11 +197,12 @@ let OFF_P: usize = 0, OFF_V: usize = 0, OFF_Z: usize = 0, OFF_M: usize = 0, OFF_
 function layout4(): void {
   TH = OH >> 2; TW = OW >> 2; T = TH * TW; NP = (T + 7) >> 3; KP = (C + 1) >> 1;
   U4 = (TW + 2 + 7) & ~(<usize>7);
-  // the padPlanes16 planes (C, HP, RS), then the phase planes (C, 4, HP, U4), V of one panel
+  // a padded int8 row (phasePlanes' scratch), then the int8 phase planes (C, 4, HP, U4) and 16
+  // bytes of slack (dPair's 8-byte loads read past a row), V of one panel
   // (36 positions, KP pairs, 8 tiles × 2 cin), the column-pass scratch, M of one 4x8 block and a
   // second (one-half panels take two blocks of 4 channels at once), the panel's pair offsets
-  OFF_P = planesBytes();
-  OFF_V = OFF_P + (((C * 4 * HP * U4) << 1) + 15 & ~(<usize>15));
+  OFF_P = ((U4 << 2) + 32 + 15) & ~(<usize>15);
+  OFF_V = OFF_P + ((C * 4 * HP * U4 + 16 + 15) & ~(<usize>15));
   OFF_Z = OFF_V + 36 * KP * 32;
   OFF_M = OFF_Z + 36 * 16;
   OFF_M2 = OFF_M + 36 * 128; // a second M block (tileP4h8's second 4 channels)
@@ -214,39 +231,6 @@ export function qs8_wino4_units(g: usize): i32 {
 
 // ---- input ----------------------------------------------------------------------------------
 
-/** The padded planes at src (C, HP, RS) as 4 column phases per channel at dst (C, 4, HP, U4): rows [hp0, hp1). */
-function phasePlanes(src: usize, dst: usize, hp0: usize, hp1: usize): void {
-  const rowB = RS << 1, phaseB = (HP * U4) << 1;
-  let s0 = src, d = dst;
-  for (let c: usize = 0; c < C; c++) {
-    for (let hp = hp0; hp < hp1; hp++) {
-      const s = s0 + hp * rowB, o = d + hp * (U4 << 1);
-      // columns 4u .. 4u + 31 → 8 columns of each phase; past the row end (RS) these read the
-      // next row or the 64 zero bytes after the planes: only phase columns no tile reads
-      // (a tile reads u ≤ TW + 1, padded column ≤ OW + 7 < RS)
-      for (let u: usize = 0; u < U4; u += 8) {
-        const p = s + (u << 3);
-        const a = v128.load(p), b = v128.load(p, 16), e = v128.load(p, 32), f = v128.load(p, 48);
-        const abE = v128.shuffle<i16>(a, b, 0, 2, 4, 6, 8, 10, 12, 14), abO = v128.shuffle<i16>(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
-        const efE = v128.shuffle<i16>(e, f, 0, 2, 4, 6, 8, 10, 12, 14), efO = v128.shuffle<i16>(e, f, 1, 3, 5, 7, 9, 11, 13, 15);
-        const q = o + (u << 1);
-        v128.store(q, v128.shuffle<i16>(abE, efE, 0, 2, 4, 6, 8, 10, 12, 14));
-        v128.store(q + phaseB, v128.shuffle<i16>(abO, efO, 0, 2, 4, 6, 8, 10, 12, 14));
-        v128.store(q + 2 * phaseB, v128.shuffle<i16>(abE, efE, 1, 3, 5, 7, 9, 11, 13, 15));
-        v128.store(q + 3 * phaseB, v128.shuffle<i16>(abO, efO, 1, 3, 5, 7, 9, 11, 13, 15));
-      }
-    }
-    s0 += HP * rowB;
-    d += phaseB << 2;
-  }
-}
-
-/** 16 bytes of the row at src from column s (W % 8 == 0): x bytes below W, zx from W on (0 once zx is taken off). */
-@inline function xrow16(src: usize, s: usize, vzx: v128): v128 {
-  if (s + 16 <= W) return v128.load(src + s);
-  return s + 8 <= W ? v128.load64_lane(src + s, vzx, 0) : vzx;
-}
-
 /** Even bytes of a then of b (16 bytes; bytes as 16-bit lanes masked / shifted, then narrowed: no shuffle). */
 @inline function evenBytes(a: v128, b: v128, lo8: v128): v128 {
   return i8x16.narrow_i16x8_u(v128.and(a, lo8), v128.and(b, lo8));
@@ -257,45 +241,77 @@ function phasePlanes(src: usize, dst: usize, hp0: usize, hp1: usize): void {
 }
 
 /**
- * The phase planes of phasePlanes straight from x (C, H, W) int8, rows [hp0, hp1), without the
- * padded int16 planes: for PL == 1 and W % 8 == 0 (the "same" 3x3 convs). Padded column
- * 4u + m of phase m is x column 4u + m − 1 minus zx (0 outside the row and in the padded rows),
- * written for every u < U4 (the padded planes' columns past the row end are 0 too). Per 8
- * columns u of the 4 phases (32 x bytes): the x columns by residue mod 4 through two rounds of
- * even / odd byte narrowing (x columns ≡ 0, 1, 2 mod 4 are phases 1, 2, 3; ≡ 3 is phase 0 one
- * column u later), widened; no byte shuffles (V8 builds a general two-input shuffle from two
- * table lookups and their masks).
+ * The phase planes (C, 4, HP, U4) int8 at dst, rows [hp0, hp1), any pads: phase m column u =
+ * padded column 4u + m of x (zx in the padding). Per row, the padded row is written to the
+ * scratch at `row` (4·U4 + 32 bytes), then split by column residue mod 4 as in phasePlanesDirect.
  */
-function phasePlanesDirect(x: usize, zx: i32, dst: usize, hp0: usize, hp1: usize): void {
-  const vz = i16x8.splat(<i16>zx), vzx = i8x16.splat(<i8>zx), zero = i16x8.splat(0), lo8 = i16x8.splat(0xff);
-  const phaseB = (HP * U4) << 1, rowU = U4 << 1;
+function phasePlanes(x: usize, zx: i32, row: usize, dst: usize, hp0: usize, hp1: usize): void {
+  const lo8 = i16x8.splat(0xff);
+  const phaseB = HP * U4, rowEnd = (U4 << 2) + 32;
   let d = dst;
   for (let c: usize = 0; c < C; c++) {
     for (let hp = hp0; hp < hp1; hp++) {
-      const o = d + hp * rowU;
+      memory.fill(row, <u8>zx, rowEnd);
+      if (hp >= PT && hp < PT + H) memory.copy(row + PL, x + (c * H + hp - PT) * W, min<usize>(W, rowEnd - PL));
+      const o = d + hp * U4;
+      for (let u: usize = 0; u < U4; u += 8) {
+        const a = v128.load(row + (u << 2)), b = v128.load(row + (u << 2), 16);
+        const e = evenBytes(a, b, lo8), od = oddBytes(a, b);
+        const r01 = evenBytes(e, od, lo8), r23 = oddBytes(e, od); // columns ≡ 0 then ≡ 1; ≡ 2 then ≡ 3
+        const q = o + u;
+        v128.store64_lane(q, r01, 0); v128.store64_lane(q + phaseB, r01, 1);
+        v128.store64_lane(q + 2 * phaseB, r23, 0); v128.store64_lane(q + 3 * phaseB, r23, 1);
+      }
+    }
+    d += phaseB << 2;
+  }
+}
+
+/** 16 bytes of the row at src from column s (W % 8 == 0): x bytes below W, zx from W on. */
+@inline function xrow16(src: usize, s: usize, vzx: v128): v128 {
+  if (s + 16 <= W) return v128.load(src + s);
+  return s + 8 <= W ? v128.load64_lane(src + s, vzx, 0) : vzx;
+}
+
+/**
+ * phasePlanes straight from x (C, H, W) int8, rows [hp0, hp1), for PL == 1 and W % 8 == 0 (the
+ * "same" 3x3 convs): padded column 4u + m of phase m is x column 4u + m − 1 (zx outside the row
+ * and in the padded rows), written for every u < U4. Per 8 columns u of the 4 phases (32 x
+ * bytes): the x columns by residue mod 4 through two rounds of even / odd byte narrowing (x
+ * columns ≡ 0, 1, 2 mod 4 are phases 1, 2, 3; ≡ 3 is phase 0 one column u later: a 64-bit lane
+ * shifted by one byte, the previous block's last byte in front); no byte shuffles (V8 builds a
+ * general two-input shuffle from two table lookups and their masks).
+ */
+function phasePlanesDirect(x: usize, zx: i32, dst: usize, hp0: usize, hp1: usize): void {
+  const vzx = i8x16.splat(<i8>zx), lo8 = i16x8.splat(0xff);
+  const phaseB = HP * U4;
+  let d = dst;
+  for (let c: usize = 0; c < C; c++) {
+    for (let hp = hp0; hp < hp1; hp++) {
+      const o = d + hp * U4;
       if (hp < PT || hp >= PT + H) {
         for (let u: usize = 0; u < U4; u += 8) {
-          const q = o + (u << 1);
-          v128.store(q, zero); v128.store(q + phaseB, zero); v128.store(q + 2 * phaseB, zero); v128.store(q + 3 * phaseB, zero);
+          const q = o + u;
+          v128.store64_lane(q, vzx, 0); v128.store64_lane(q + phaseB, vzx, 0);
+          v128.store64_lane(q + 2 * phaseB, vzx, 0); v128.store64_lane(q + 3 * phaseB, vzx, 0);
         }
         continue;
       }
       const src = x + (c * H + hp - PT) * W;
       // x columns 32b .. 32b + 31 for u = 8b .. 8b + 7; phase 0 takes the columns ≡ 3 one u
-      // later (lane 7 of the previous block's: column 32b − 1, 0 for b = 0)
-      let prev3 = zero;
+      // later (the top byte of the previous block's: column 32b − 1, zx for b = 0)
+      let prev = vzx;
       for (let u: usize = 0, s: usize = 0; u < U4; u += 8, s += 32) {
         const a = xrow16(src, s, vzx), b = xrow16(src, s + 16, vzx);
         const e = evenBytes(a, b, lo8), od = oddBytes(a, b);
         const r01 = evenBytes(e, od, lo8); // columns ≡ 0 (8 bytes), then ≡ 1
-        const r23 = oddBytes(e, od); //        columns ≡ 2, then ≡ 3
-        const c3 = i16x8.sub(i16x8.extend_high_i8x16_s(r23), vz);
-        const q = o + (u << 1);
-        v128.store(q, v128.shuffle<i16>(prev3, c3, 7, 8, 9, 10, 11, 12, 13, 14));
-        v128.store(q + phaseB, i16x8.sub(i16x8.extend_low_i8x16_s(r01), vz));
-        v128.store(q + 2 * phaseB, i16x8.sub(i16x8.extend_high_i8x16_s(r01), vz));
-        v128.store(q + 3 * phaseB, i16x8.sub(i16x8.extend_low_i8x16_s(r23), vz));
-        prev3 = c3;
+        const r23 = oddBytes(e, od); //        columns ≡ 2, then ≡ 3 (lane 1)
+        const q = o + u;
+        v128.store64_lane(q, v128.or(i64x2.shl(r23, 8), i64x2.shr_u(prev, 56)), 1);
+        v128.store64_lane(q + phaseB, r01, 0);
+        v128.store64_lane(q + 2 * phaseB, r01, 1);
+        v128.store64_lane(q + 3 * phaseB, r23, 0);
+        prev = r23;
       }
     }
     d += phaseB << 2;
@@ -307,29 +323,31 @@ function phasePlanesDirect(x: usize, zx: i32, dst: usize, hp0: usize, hp1: usize
   return i16x8.add(i16x8.sub(i16x8.shl(d0, 2), i16x8.add(i16x8.shl(d2, 2), d2)), d4);
 }
 
-/** d(r, s) of 4 tiles of channels c (at col) and c + 1 (at col + chanB, or 0), pairs interleaved. */
+/** d(r, s) of 4 tiles of channels c (at col) and c + 1 (at col + chanB, or 0), pairs interleaved, int16. */
 @inline function dPair(col: usize, chanB: usize, has1: bool): v128 {
-  const a = v128.load64_zero(col);
-  const b = has1 ? v128.load64_zero(col + chanB) : i16x8.splat(0);
+  // 8 bytes widened (one pmovsxbw from memory); lanes 4..7 are not used
+  const a = v128.load8x8_s(col);
+  const b = has1 ? v128.load8x8_s(col + chanB) : i16x8.splat(0);
   return v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11);
 }
 
 /** dPair for two tile pairs apart: tiles 0, 1 at col, tiles 2, 3 at col + gap. */
 @inline function dPair2(col: usize, gap: usize, chanB: usize, has1: bool): v128 {
-  const a = v128.load32_lane(col + gap, v128.load32_zero(col), 1);
-  const b = has1 ? v128.load32_lane(col + chanB + gap, v128.load32_zero(col + chanB), 1) : i16x8.splat(0);
+  const z = i16x8.splat(0);
+  const a = i16x8.extend_low_i8x16_s(v128.load16_lane(col + gap, v128.load16_lane(col, z, 0), 1));
+  const b = has1 ? i16x8.extend_low_i8x16_s(v128.load16_lane(col + chanB + gap, v128.load16_lane(col + chanB, z, 0), 1)) : z;
   return v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11);
 }
 
-/** d(r, s) of the 4 tiles of a half: one run of 4 tiles (gap 4 bytes) or two pairs `gap` bytes apart. */
+/** d(r, s) of the 4 tiles of a half: one run of 4 tiles (gap 2 bytes) or two pairs `gap` bytes apart. */
 @inline function dHalf(col: usize, gap: usize, chanB: usize, has1: bool): v128 {
-  return gap == 4 ? dPair(col, chanB, has1) : dPair2(col, gap, chanB, has1);
+  return gap == 2 ? dPair(col, chanB, has1) : dPair2(col, gap, chanB, has1);
 }
 
 /** Z = Bᵀ d of a half (tiles at base; gap: see dHalf), column s of d from phase s & 3 at offset s >> 2, into z (6 rows of 6 vectors). */
 @inline function inputColumns(base: usize, gap: usize, chanB: usize, rowB: usize, phaseB: usize, has1: bool, z: usize): void {
   for (let s: usize = 0; s < 6; s++) {
-    const col = base + (s & 3) * phaseB + ((s >> 2) << 1);
+    const col = base + (s & 3) * phaseB + (s >> 2);
     const d0 = dHalf(col, gap, chanB, has1), d1 = dHalf(col + rowB, gap, chanB, has1), d2 = dHalf(col + 2 * rowB, gap, chanB, has1);
     const d3 = dHalf(col + 3 * rowB, gap, chanB, has1), d4 = dHalf(col + 4 * rowB, gap, chanB, has1), d5 = dHalf(col + 5 * rowB, gap, chanB, has1);
     const t1 = i16x8.add(d1, d2), t2 = i16x8.add(d3, d4), t3 = i16x8.sub(d1, d2), t4 = i16x8.sub(d4, d3);
@@ -351,12 +369,12 @@ function phasePlanesDirect(x: usize, zx: i32, dst: usize, hp0: usize, hp1: usize
  * first `halves`, 1 or 2); z: scratch of 36 vectors.
  */
 function inputPair(pl: usize, has1: bool, po: usize, vo: usize, z: usize, halves: usize): void {
-  const phaseB = (HP * U4) << 1, chanB = phaseB << 2, rowB = U4 << 1, posB = KP << 5;
+  const phaseB = HP * U4, chanB = phaseB << 2, rowB = U4, posB = KP << 5;
   for (let h: usize = 0; h < halves; h++) {
     const oA = load<usize>(po + (h << 4)), oB = load<usize>(po + (h << 4) + 8);
-    const base = pl + (oA << 1), gap = (oB - oA) << 1; // gap 4: one run of 4 tiles
+    const base = pl + oA, gap = oB - oA; // gap 2: one run of 4 tiles
     // columns: Z = Bᵀ d (the loads specialised on the gap outside the loop)
-    if (gap == 4) inputColumns(base, 4, chanB, rowB, phaseB, has1, z);
+    if (gap == 2) inputColumns(base, 2, chanB, rowB, phaseB, has1, z);
     else inputColumns(base, gap, chanB, rowB, phaseB, has1, z);
     // rows: V = Z B, row i of Z at z + 96·i
     const dst = vo + (h << 4);
@@ -490,8 +508,8 @@ function rowOut(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, q8: 
  * Through memory on purpose: V8's scheduler moves every load of a block to its top, so the 36
  * loads of the whole column pass in registers kept 24 results live and spilled most of them.
  */
-@inline function colOut(mb: usize, rb: usize): void {
-  const m0 = v128.load(mb), m1 = v128.load(mb, 768), m2 = v128.load(mb, 1536), m3 = v128.load(mb, 2304), m4 = v128.load(mb, 3072), m5 = v128.load(mb, 3840);
+@inline function colOut(mb: usize, rb: usize, k1: v128 = i32x4.splat(0), withK: bool = false): void {
+  const m0 = v128.load(mb), m1 = withK ? i32x4.add(v128.load(mb, 768), k1) : v128.load(mb, 768), m2 = v128.load(mb, 1536), m3 = v128.load(mb, 2304), m4 = v128.load(mb, 3072), m5 = v128.load(mb, 3840);
   const a = i32x4.add(m1, m2), b = i32x4.sub(m1, m2), cc = i32x4.add(m3, m4), e = i32x4.sub(m3, m4);
   v128.store(rb, ao0(m0, a, cc));
   v128.store(rb, i32x4.add(b, i32x4.shl(e, 1)), 96);
@@ -502,11 +520,13 @@ function rowOut(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, q8: 
 /**
  * The 4x4 outputs of the 4 tiles of a half (two pairs) of channel c: M* at mb (36 i32x4,
  * position p at mb + 128·p); the first pair's output rows from dst, the second's from dstB
- * (stored when st1), OW·eB bytes apart; rb: 384 bytes of scratch (A*ᵀ M*, 4 rows of 6).
+ * (stored when st1), OW·eB bytes apart; rb: 384 bytes of scratch (A*ᵀ M*, 4 rows of 6). k: the
+ * zero-point correction −576·zx·Σ_k w[c, k] (wrapping), added to M*(1, 1): column 1 of A*ᵀ is
+ * all ones, so it adds −zx·Σw to each of the 16 outputs (the phase planes hold x, not x − zx).
  */
-function outputHalf(mb: usize, rb: usize, q8: bool, c: usize, q: usize, qp: usize, dst: usize, dstB: usize, st1: bool, eB: usize): void {
+function outputHalf(mb: usize, rb: usize, k: i32, q8: bool, c: usize, q: usize, qp: usize, dst: usize, dstB: usize, st1: bool, eB: usize): void {
   // A*ᵀ along i for each column j, then A* along j row by row (rowOutAny)
-  colOut(mb, rb); colOut(mb + 128, rb + 16); colOut(mb + 256, rb + 32);
+  colOut(mb, rb); colOut(mb + 128, rb + 16, i32x4.splat(k), true); colOut(mb + 256, rb + 32);
   colOut(mb + 384, rb + 48); colOut(mb + 512, rb + 64); colOut(mb + 640, rb + 80);
   const rowB = OW * eB;
   if (q8 && q8Float()) {
@@ -554,17 +574,15 @@ export function qs8_wino4x4_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp:
   const tLast = min<usize>(T, (u1 - 1) / MB * 8 + 8) - 1;
   const hp0 = (u0 / MB * 8 / TW) << 2, hp1 = ((tLast / TW) << 2) + 6;
   if (PL == 1 && (W & 7) == 0) phasePlanesDirect(x, zx, phases, hp0, hp1);
-  else {
-    padPlanes16Rows(x, zx, planes, hp0, hp1);
-    phasePlanes(planes, phases, hp0, hp1);
-  }
+  else phasePlanes(x, zx, planes, phases, hp0, hp1);
   const eB = outBytes(q);
   const q8 = q8Mode(q);
   if (q8) q8Layer(q);
-  const chanB = (HP * U4) << 3; // the 4 phase planes of one channel
+  const chanB = (HP * U4) << 2; // the 4 phase planes of one channel
   const vb = work + OFF_V, mb = work + OFF_M, mb2 = work + OFF_M2, z = work + OFF_Z, rb = work + OFF_R;
   const blkW = KP * 576; // 36 positions × KP pairs × 16 bytes
-  const w0 = wp + 16;
+  const w0 = wp + wHead(M), sums = wp + 16;
+  const kz = -576 * zx; // · Σ_k w[c, k]: the correction of M*(1, 1) (outputHalf)
   const po = work + OFF_PO; // the panel's 4 pair offsets in a phase plane (usize), then in y (elements)
   for (let pn: usize = u0 / MB; pn * MB < u1; pn++) {
     const b0 = max<usize>(u0, pn * MB) - pn * MB, b1 = min<usize>(u1, (pn + 1) * MB) - pn * MB; // channel blocks
@@ -593,8 +611,9 @@ export function qs8_wino4x4_3x3_part__wasmsimd(g: usize, q: usize, x: usize, wp:
         const c = c0 + r, yc = y + c * OH * OW * eB;
         const mr = (r < 4 ? mb : mb2) + ((r & 3) << 5);
         if (q8) q8Channel(qp, M, c);
-        outputHalf(mr, rb, q8, c, q, qp, yc + y0 * eB, yc + y1 * eB, np > 1, eB);
-        if (np > 2) outputHalf(mr + 16, rb, q8, c, q, qp, yc + y2 * eB, yc + y3 * eB, np > 3, eB);
+        const kc = kz * load<i32>(sums + (c << 2));
+        outputHalf(mr, rb, kc, q8, c, q, qp, yc + y0 * eB, yc + y1 * eB, np > 1, eB);
+        if (np > 2) outputHalf(mr + 16, rb, kc, q8, c, q, qp, yc + y2 * eB, yc + y3 * eB, np > 3, eB);
       }
       const nb: usize = two ? 2 : 1;
       wb += nb * blkW;

@@ -232,7 +232,9 @@ export function wino4InputTransform(d: ArrayLike<number>): Int32Array {
 
 /**
  * The int8 conv through the integer F(4x4, 3x3) (the WASM kernel's arithmetic: int32 wrapping
- * sums, 576·Y = A*ᵀ M* A* modulo 2^32, then · 9⁻¹ modulo 2^32 and >> 6), any output size (a partial last
+ * sums, 576·Y = A*ᵀ M* A* modulo 2^32, then · 9⁻¹ modulo 2^32 and >> 6; the kernel transforms x
+ * itself, zx in the padding, and takes 576·zx·Σw off M*(1, 1): the same M* modulo 2^32 as the
+ * x − zx used here), any output size (a partial last
  * tile reads zeros past the padded input), then the shared output stage. Throws unless the conv
  * is 3x3 stride 1 and max_c Σ|w[c,·]| · max|x − zx| ≤ WINO4_MAX_PRODUCT.
  */
