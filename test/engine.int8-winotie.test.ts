@@ -13,6 +13,7 @@ import { compileNodeModule } from '../src/wasm/node.js';
 import type { Tensor } from '../src/ops/types.js';
 import { mulberry32 } from '../src/util/rng.js';
 import { TIER_UP_RUNS } from '../src/runtime/engine_int8.js';
+import { apply, measure } from '../src/worker/measure.js';
 
 const NZ = 'qs8_spconv2d_16x1__wasmsimd';
 const WINO = 'qs8_wino2x2_3x3__wasmsimd';
@@ -159,6 +160,41 @@ describe('sparrow-int8: tiered kernels (tierUpRuns)', () => {
       await s.dispose();
       await scalar.dispose();
     }
+  });
+
+  it("the Worker's admission measures tier 1; a load within those figures tiers up; figures without it: tier 0 stays", async () => {
+    const [C, M, H] = [64, 64, 8];
+    const bytes = convModel(C, M, H, 17);
+    const BUDGET = 96 << 20;
+    const scalar = await Session.fromOnnx(bytes, o({ kernels: 'scalar' }));
+    const check = async (s: Session, runs: number): Promise<void> => {
+      for (let i = 0; i < runs; i++) {
+        const x = input(C, H, 200 + i);
+        expect(bits((await s.run({ x })).y!)).toEqual(bits((await scalar.run({ x })).y!));
+      }
+    };
+    const admitted = await Session.fromOnnx(bytes, o({}));
+    const fig = await measure(admitted, 'sparrow-int8', 1, BUDGET);
+    expect(admitted.report!.int8!.tierUp).toEqual({ afterRuns: TIER_UP_RUNS, ms: expect.any(Number) });
+    expect(admitted.report!.int8!.tierPending).toBeUndefined();
+    // a later load (another isolate) within the stored figures: tier 0 at load, then tier 1 within the cap
+    const again = await Session.fromOnnx(bytes, o({ maxMemoryBytes: fig.capBytes }));
+    apply(again, fig);
+    expect(again.report!.int8!.tierPending).toBe(true);
+    await check(again, TIER_UP_RUNS + 2);
+    expect(again.report!.int8!.tierUp).toEqual({ afterRuns: TIER_UP_RUNS, ms: expect.any(Number) });
+    expect(layer(again).kernel).toBe(WINO4);
+    expect(again.memoryBytes()!).toBeLessThanOrEqual(fig.capBytes);
+    // figures measured at tier 0 (as stored before tiered kernels): no room for F(4x4), tier 0 stays
+    const old = await Session.fromOnnx(bytes, o({ tierUpRuns: Infinity }));
+    const oldFig = await measure(old, 'sparrow-int8', 1, BUDGET);
+    expect(oldFig.capBytes).toBeLessThan(fig.capBytes);
+    const later = await Session.fromOnnx(bytes, o({ maxMemoryBytes: oldFig.capBytes }));
+    apply(later, oldFig);
+    await check(later, TIER_UP_RUNS + 2);
+    expect(later.report!.int8!.tierUp).toEqual({ afterRuns: TIER_UP_RUNS, ms: expect.any(Number), failed: 'too_large' });
+    expect(layer(later).kernel).toBe(NZ);
+    for (const s of [scalar, admitted, again, old, later]) await s.dispose();
   });
 
   it('a model with nothing tier 1 would change never compiles again', async () => {

@@ -191,6 +191,8 @@ export interface Int8Report {
    * `failed`: the error code when the tier-1 layouts did not fit the memory limit (tier 0 stays)
    */
   tierUp?: { afterRuns: number; ms: number; failed?: string };
+  /** true while a tier-up is due (tier 0, a layer tier 1 would change, not failed): it comes after tierUpRuns runs */
+  tierPending?: boolean;
   /** weight bytes in kernel layouts */
   weightBytes: number;
   /**
@@ -303,22 +305,33 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
 
   noteTierCandidate(): void {
     this.#tierCandidates++;
+    if (!this.#tier4 && !this.#tierFailed && this.tierUpRuns !== Infinity) this.report.tierPending = true;
   }
 
   /** Before each run: at tier 0 with candidates, after tierUpRuns runs, tier 1 and every plan compiled again. */
   protected override beforeRun(): void {
     if (this.#tier4 || this.#tierFailed || this.#tierCandidates === 0 || ++this.#tierRuns <= this.tierUpRuns) return;
     this.#tier4 = true;
+    delete this.report.tierPending;
     this.dropPlans();
+    // the arena as the tier-0 plans left it (their blocks given back): what a failed attempt undoes
+    const W = this.w,
+      mark = W.mark(),
+      weightBytes = this.report.weightBytes;
     const t0 = performance.now();
     try {
       this.recompileLoadPlan();
     } catch (e) {
-      // over the memory limit (too_large): tier 0 stays, and the run goes on with it
+      // over the memory limit (too_large): tier 0 stays, and the run goes on with it, in the
+      // memory it had: the layouts the attempt placed are given back (the failed plan's blocks
+      // were, by lower), so the tier-0 plan compiles again where it was
       if (!(e instanceof SparrowError && e.code === 'too_large')) throw e;
       this.#tier4 = false;
       this.#tierFailed = true;
       this.dropPlans();
+      for (const [k, pl] of this.#placed) if (pl.ptr >= mark) this.#placed.delete(k);
+      W.release(mark);
+      this.report.weightBytes = weightBytes;
       this.report.tierUp = { afterRuns: this.#tierRuns - 1, ms: Math.round((performance.now() - t0) * 1000) / 1000, failed: e.code };
       return;
     }

@@ -6,8 +6,8 @@
 //   2. every section decoded once (then dropped): a corrupt stream with right CRCs → 422
 //      not_runnable naming the section;
 //   3. the model loaded on the Worker's engine within a linear-memory limit (SparrowWasm.maxBytes),
-//      then run on zeros at batch 1 and at maxBatch: the plans a request may need are built and
-//      run once. Not runnable → 422 not_runnable naming the cause; over the limit → 413 too_large.
+//      then run on zeros at batch 1 (until sparrow-int8's tier-up, if one is due) and at maxBatch:
+//      the plans a request may need are built and run once. Not runnable → 422 not_runnable naming the cause; over the limit → 413 too_large.
 //   4. what that measured becomes the model's limits: its linear memory may hold the weights,
 //      the two admission plans and one more plan at maxBatch being compiled (capBytes), its plan
 //      cache the bytes of the two admission plans (planBytes). The cache charges capBytes plus the
@@ -21,8 +21,8 @@ import { wasmInt8Decoder } from '../wasm/decode.js';
 import { isSparrowError, type SparrowError } from '../errors.js';
 import { decodeInt8Ref } from '../codec/int8.js';
 import { readContainer, DType, type ParsedHeader } from '../format/container.js';
-import { ARRAY_OF, type Tensor } from '../ops/types.js';
 import { Session, type EngineName } from '../runtime/session.js';
+import { apply, measure } from './measure.js';
 import { DEFAULT_MAX_BATCH, MAX_MAX_BATCH, parseMaxBatch } from '../runtime/sparrow_model.js';
 import { HttpError } from './errors.js';
 import type { LoadedModel, Loader } from './cache.js';
@@ -35,9 +35,6 @@ import type { R2Bucket } from './env.js';
  * Its layouts are never larger than the plain build's, so figures stored by either fit both.
  */
 export const wasmModule: WebAssembly.Module = relaxedSimdSupported() ? relaxedModule : plainModule;
-
-const PAGE = 65536;
-const pages = (n: number): number => Math.ceil(n / PAGE) * PAGE;
 
 /** The container checked (CRCs, sizes) and its declared decoded size against the budget. */
 export function checkContainer(bytes: Uint8Array, maxBytes: number, budget: number): ReturnType<typeof readContainer> {
@@ -101,56 +98,6 @@ export function effectiveMaxBatch(override: string | undefined, header: ParsedHe
   }
 }
 
-/** Zero feeds at batch `b` (axis 0 of symbolic-batch inputs); undefined when other dims are not fixed. */
-function zeroFeeds(s: Session, b: number): Record<string, Tensor> | undefined {
-  const feeds: Record<string, Tensor> = {};
-  for (const name of s.inputNames) {
-    const info = s.inputInfo[name]!;
-    if (!info.dims) return undefined;
-    const dims = info.dims.map((d, k) => (d >= 0 ? d : k === 0 ? b : -1));
-    if (dims.some((d) => d < 0)) return undefined;
-    const n = dims.reduce((a, d) => a * d, 1);
-    feeds[name] = { dtype: info.dtype, dims, data: new ARRAY_OF[info.dtype](n) };
-  }
-  return feeds;
-}
-
-const symbolicBatch = (s: Session): boolean => s.inputNames.some((n) => (s.inputInfo[n]!.dims?.[0] ?? 0) < 0);
-
-/**
- * Builds and runs the plans at batch 1 and maxBatch, then fits the session's limits to what
- * they took. A model whose inputs have symbolic dims besides the batch cannot be planned ahead:
- * it gets a quarter of the budget (a request needing more is 413).
- */
-export async function measure(s: Session, engine: EngineName, maxBatch: number, budget: number): Promise<StoredFigures> {
-  const f1 = zeroFeeds(s, 1);
-  let figures: StoredFigures;
-  if (!s.memoryStats()) {
-    if (f1) await s.run(f1);
-    figures = { engine, capBytes: 0, planBytes: 0, jsBytes: s.jsBytes() }; // the reference engine: no WASM
-  } else if (!f1) {
-    const wasm = s.memoryBytes() ?? 0;
-    const capBytes = Math.min(pages(Math.max(wasm + PAGE, budget / 4)), budget);
-    figures = { engine, capBytes, planBytes: Math.max(0, capBytes - wasm), jsBytes: s.jsBytes() };
-  } else {
-    await s.run(f1);
-    const p1 = s.memoryStats()!.planBytes;
-    let pmax = p1;
-    if (maxBatch > 1 && symbolicBatch(s)) {
-      await s.run(zeroFeeds(s, maxBatch)!);
-      pmax = Math.max(p1, s.memoryStats()!.planBytes - p1);
-    }
-    const wasm = s.memoryStats()!.wasmBytes;
-    figures = { engine, capBytes: pages(wasm + pmax + PAGE), planBytes: p1 + pmax, jsBytes: s.jsBytes() };
-  }
-  apply(s, figures);
-  return figures;
-}
-
-function apply(s: Session, f: StoredFigures): void {
-  if (f.capBytes > 0) s.setMemoryLimits({ maxMemoryBytes: f.capBytes, planCache: { maxBytes: f.planBytes } });
-}
-
 /**
  * A SparrowError met while loading or admitting a model, as the client sees it: over the memory
  * limit → 413 too_large (bytes needed, budget); an unsupported op or format version keeps its
@@ -188,9 +135,6 @@ export async function loadModel(bytes: Uint8Array, capBytes: number, o: LoadOpti
     engine: o.engine,
     wasmModule,
     maxMemoryBytes: known?.capBytes || capBytes,
-    // the memory cap is measured at admission on these plans: no tier-1 layouts later
-    // (Int8EngineOptions.tierUpRuns; over the cap they would fail, and tier 0 would stay anyway)
-    tierUpRuns: Infinity,
     read: { maxBytes: o.maxModelBytes, maxDecodedBytes: o.budget },
   });
   const maxBatch = o.maxBatch ?? session.maxBatch ?? DEFAULT_MAX_BATCH;
