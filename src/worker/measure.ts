@@ -1,7 +1,7 @@
 // Admission's measurement (src/worker/admit.ts, step 3-4): a loaded session run on zeros at batch 1
 // (until sparrow-int8's tier-up, if one is due) and at maxBatch, and the limits that fit what that
 // took. Apart from admit.ts (which imports the .wasm modules the Worker is built with) so that
-// Node tests can run it on their own sessions (test/worker.measure.test.ts).
+// Node tests can run it on their own sessions (test/engine.int8-winotie.test.ts, tiered kernels).
 import { ARRAY_OF, type Tensor } from '../ops/types.js';
 import type { EngineName, Session } from '../runtime/session.js';
 import { TIER_UP_RUNS } from '../runtime/engine_int8.js';
