@@ -197,6 +197,22 @@ describe('sparrow-int8: tiered kernels (tierUpRuns)', () => {
     for (const s of [scalar, admitted, again, old, later]) await s.dispose();
   });
 
+  it('a dense first layer (3 input channels) runs F(4x4) at load, the bits of the scalar references', async () => {
+    const bytes = convModel(3, 16, 32, 23, 1);
+    const s = await Session.fromOnnx(bytes, o({}));
+    const scalar = await Session.fromOnnx(bytes, o({ kernels: 'scalar' }));
+    try {
+      expect(layer(s).kernel).toBe(WINO4);
+      for (let i = 0; i < 2; i++) {
+        const x = input(3, 32, 300 + i);
+        expect(bits((await s.run({ x })).y!)).toEqual(bits((await scalar.run({ x })).y!));
+      }
+    } finally {
+      await s.dispose();
+      await scalar.dispose();
+    }
+  });
+
   it('a model with nothing tier 1 would change never compiles again', async () => {
     const [C, M, H] = [16, 16, 8];
     // dense: F(4x4) at load; at density 0.1 the sparse kernel beats F(4x4) too

@@ -23,6 +23,8 @@ import {
   qs8ConvKernel,
   winogradCost,
   wino4Cost,
+  wino4FewChannels,
+  winogradFaster,
   winogradEligible,
   type Qs8Out,
 } from '../src/kernels/int8.js';
@@ -365,6 +367,14 @@ describe('pickQs8ConvKernel: the Winograd kernel for eligible dense convs where 
     // the relaxed k-quad kernel (C4_RELAXED_COST 0.61) is not Winograd: no band
     expect(pickQs8ConvKernel(c64, 0.3, SPARSE_DENSITY, 1, true, true).name).toBe(NZ);
     expect(pickQs8ConvKernel(c64, 0.33, SPARSE_DENSITY, 1, true, true).name).toBe('qs8_conv2d_4x8c2__wasmsimd');
+  });
+
+  it('wino4FewChannels: F(4x4) for dense convs of 3 to 7 input channels (eligible geometry), where F(2x2) is not taken', () => {
+    const g = (C: number, hw = 32, pads = 1) => convGeometry([C, hw, hw], [16, C, 3, 3], att(pads));
+    expect([1, 2, 3, 4, 7, 8, 16].map((C) => wino4FewChannels(g(C)))).toEqual([false, false, true, true, true, false, false]);
+    for (const C of [3, 4, 7]) expect(winogradFaster(g(C))).toBe(false);
+    expect(wino4FewChannels(g(3, 6))).toBe(false); // OW 6: not a multiple of 8
+    expect(wino4FewChannels(convGeometry([3, 32, 32], [16, 3, 3, 3], { ...att(1), strides: [2, 2] }))).toBe(false);
   });
 
   it('where F(4x4) runs the dense conv (wino4: the engine at tier 1), a sparse kernel must beat wino4Cost, no tie', () => {

@@ -252,6 +252,19 @@ export function winogradFaster(geo: ConvGeometry): boolean {
 /** Fewest input channels for which pickQs8ConvKernel takes the Winograd kernel. */
 export const WINO_MIN_CIN = 8;
 
+/** Fewest input channels for which F(4x4, 3x3) beats the dense 4x8c2 kernel. */
+export const WINO4_MIN_CIN = 3;
+
+/**
+ * A dense conv below WINO_MIN_CIN input channels that F(4x4, 3x3) runs faster than 4x8c2 (the
+ * engine takes it where it is also exact: wino4Exact): `node scripts/bench-wino-kernels.mjs`
+ * shapes, 2026-12-07 18:00 UTC, F(4x4) / 4x8c2 p50: 1→16 32x32 1.29, 2→16 0.95, 3→16 0.85, 3→32
+ * 0.86, 3→16 64x64 0.84, 4→16 0.73 (the first layer of the CIFAR ResNets is 3→16 32x32).
+ */
+export function wino4FewChannels(geo: ConvGeometry): boolean {
+  return wino4Eligible(geo) && geo.C >= WINO4_MIN_CIN && geo.C < WINO_MIN_CIN;
+}
+
 /**
  * The int8 conv on k-quads (assembly/int8/relaxed.ts), weights in the 'c4' layout
  * (qs8_conv2d_pack_w_c4: w + 64 as u8 and the channel sums): in build/sparrow.relaxed.wasm its

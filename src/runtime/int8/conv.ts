@@ -17,6 +17,7 @@ import {
   wino4Cost,
   wino4Eligible,
   wino4Exact,
+  wino4FewChannels,
   winogradFaster,
   vaddParams,
   type AnyQs8ConvKernel,
@@ -111,6 +112,9 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
     !L.scalar && E.winograd4 && wino4Eligible(geo) && (wino4Exact(128 * w.K, zx) || wino4Exact(w.absRowMax(), zx));
   if (kernel.name === 'qs8_wino2x2_3x3__wasmsimd' && wino4()) kernel = QS8_CONV_WINO4;
   else if (kernel === QS8_CONV_C4 && E.winograd && winogradFaster(geo) && wino4Cost(geo) < C4_RELAXED_COST && wino4())
+    kernel = QS8_CONV_WINO4;
+  // and a dense conv of 3 to 7 input channels (a network's first layer), which F(2x2) does not take
+  else if (kernel.name === 'qs8_conv2d_4x8c2__wasmsimd' && !L.scalar && E.winograd && E.winograd4 && wino4FewChannels(geo) && wino4())
     kernel = QS8_CONV_WINO4;
   // dynamic, a 1x1 kernel over a 1x1 image (the FCs of a squeeze-excite block): the fused FC
   // kernel (one call: quantization, GEMM over K, float32 output), not 4x8 tiles with 7 of their 8
