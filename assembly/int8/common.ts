@@ -179,7 +179,8 @@ export function vaddParamsOk(p: usize): bool {
 
 /**
  * 8 sums from a0, a1 = a − za (int32 lanes 0..3, 4..7) and db = b − zb (int16 lanes 0..7), the
- * parameters splatted (vzy int16, vlo and vhi int8): the int8 sums in bytes 0..7. (acc >> S)
+ * parameters splatted (vzy int16, vlo and vhi int8): the int8 sums in bytes 0..7. (Or a, b
+ * themselves with the zero points in vr: 2^(S−1) − za·A − zb·B, the same int32: storeQ8Tail.) (acc >> S)
  * saturates to int16, + zy saturating, then to int8 with saturation: the clamp to [lo, hi] ⊂
  * int8 that follows gives vadd1's value.
  */
@@ -230,7 +231,7 @@ export function vaddParamsOk(p: usize): bool {
 // panel), kept in this instance's globals (each thread has its own instance) for storeRowQ8.
 let Q8Z = i32x4(0, 0, 0, 0), Q8LO = Q8Z, Q8HI = Q8Z;                         // z_y, clamps
 let Q8ADD = false, Q8DELTA: usize = 0, Q8S: i32 = 0;                         // the fused Add: on, other − y, shift
-let Q8ZA = Q8Z, Q8ZB = Q8Z, Q8ZY16 = Q8Z, Q8A = Q8Z, Q8B = Q8Z, Q8R = Q8Z, Q8LO8 = Q8Z, Q8HI8 = Q8Z;
+let Q8ZY16 = Q8Z, Q8A = Q8Z, Q8B = Q8Z, Q8R = Q8Z, Q8LO8 = Q8Z, Q8HI8 = Q8Z;
 let Q8BIAS = Q8Z, Q8M = Q8Z, Q8MASK = Q8Z, Q8HALF = Q8Z, Q8LS: i32 = 0, Q8RS: i32 = 0; // the channel's
 // MODE_QF (float32 multiplier): on, the clamps lo − zy and hi − zy as float32, 0x4B400000 − zy
 let Q8QF = false, Q8FLO = Q8Z, Q8FHI = Q8Z, Q8VMZ = Q8Z;
@@ -251,8 +252,12 @@ let Q8QF = false, Q8FLO = Q8Z, Q8FHI = Q8Z, Q8VMZ = Q8Z;
   Q8ADD = gi(q, Q_ADD) != 0;
   const p = q + (<usize>Q_ADD_P << 2);
   Q8DELTA = <usize>gi(q, Q_ADD_DELTA); Q8S = gi(p, 5);
-  Q8ZA = i32x4.splat(gi(p, 0)); Q8ZB = i16x8.splat(<i16>gi(p, 1)); Q8ZY16 = i16x8.splat(<i16>gi(p, 2));
-  Q8A = i32x4.splat(gi(p, 3)); Q8B = i32x4.splat(gi(p, 4)); Q8R = i32x4.splat(Q8ADD ? 1 << (Q8S - 1) : 0);
+  Q8ZY16 = i16x8.splat(<i16>gi(p, 2));
+  Q8A = i32x4.splat(gi(p, 3)); Q8B = i32x4.splat(gi(p, 4));
+  // the zero points folded into the rounding constant: (a − za)·A + (b − zb)·B + 2^(S−1) =
+  // a·A + b·B + (2^(S−1) − za·A − zb·B), the same int32 modulo 2^32, and the sum itself fits
+  // (vaddParamsOk), so the shift gives the same value
+  Q8R = i32x4.splat(Q8ADD ? (1 << (Q8S - 1)) - gi(p, 0) * gi(p, 3) - gi(p, 1) * gi(p, 4) : 0);
   Q8LO8 = i8x16.splat(<i8>gi(p, 6)); Q8HI8 = i8x16.splat(<i8>gi(p, 7));
 }
 
@@ -298,8 +303,9 @@ let Q8QF = false, Q8FLO = Q8Z, Q8FHI = Q8Z, Q8VMZ = Q8Z;
 /** The int8 outputs r0, r1 (8 lanes) of storeRowQ8: the fused Add when on, then nc (1..8) bytes at dst. */
 @inline function storeQ8Tail(r0: v128, r1: v128, dst: usize, nc: usize): void {
   if (Q8ADD) {
-    const db = i16x8.sub(i16x8.extend_low_i8x16_s(otherBytes8(dst + Q8DELTA, nc)), Q8ZB);
-    storeBytes8(dst, vaddV8(i32x4.sub(r0, Q8ZA), i32x4.sub(r1, Q8ZA), db, Q8A, Q8B, Q8R, Q8S, Q8ZY16, Q8LO8, Q8HI8), nc);
+    // zero points in Q8R (q8Layer)
+    const b = i16x8.extend_low_i8x16_s(otherBytes8(dst + Q8DELTA, nc));
+    storeBytes8(dst, vaddV8(r0, r1, b, Q8A, Q8B, Q8R, Q8S, Q8ZY16, Q8LO8, Q8HI8), nc);
     return;
   }
   const b16 = i16x8.narrow_i32x4_s(r0, r1);
