@@ -95,6 +95,24 @@ describe('SparrowWasm.malloc / free', () => {
   });
 });
 
+describe('requests past 2 GiB (named case: a 32-image 2048x2048 plan wrapped)', () => {
+  it('alloc and malloc of 2^31 bytes and more are too_large, not a small block', async () => {
+    const v = await loadWasmNode();
+    v.maxBytes = 96 << 20;
+    const before = v.usedBytes;
+    for (const n of [2 ** 31, 2 ** 31 + 1, 2 ** 32 - 16, 2 ** 32 + 100]) {
+      expect(() => v.malloc(n)).toThrow(SparrowError);
+      expect(() => v.alloc(n)).toThrow(/too_large|4 GiB|limit/);
+    }
+    expect(v.usedBytes).toBe(before);
+    // the plan arena (PlanMemory) asks malloc for the same sizes
+    const { PlanMemory } = await import('../src/runtime/plan_builder.js');
+    const m = new PlanMemory(v);
+    expect(() => m.alloc(2 ** 31 + 16)).toThrow(SparrowError);
+    expect(m.bytes).toBe(0);
+  });
+});
+
 describe('PlanCache', () => {
   const plan = (bytes: number, log: string[], name: string) => ({ bytes, dispose: () => log.push(name) });
 

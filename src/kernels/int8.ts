@@ -33,7 +33,7 @@ export type { AddParams, Csr, Qs8Data, Qs8Out, VaddF32Params, VaddParams } from 
 export { addParams, vaddParams } from './int8_ref.js';
 
 const E_ARG = -5;
-const align16 = (b: number): number => (b + 15) & ~15;
+const align16 = (b: number): number => Math.ceil(b / 16) * 16;
 
 function check(st: number, what: string): number {
   if (st < 0) throw new SparrowError('invalid_argument', `${what}: inconsistent arguments (status ${st})`);

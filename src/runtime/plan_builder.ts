@@ -48,7 +48,7 @@ export class PlanMemory {
 
   /** `bytes` (16-aligned) that live as long as the plan. */
   alloc(bytes: number): number {
-    const need = Math.max(16, (bytes + 15) & ~15);
+    const need = Math.max(16, Math.ceil(bytes / 16) * 16); // not `& ~15`: int32, it wraps at 2 GiB
     if (this.#cur + need > this.#end) {
       if (need >= CHUNK / 2) return this.block(need);
       this.#cur = this.block(CHUNK);
@@ -63,7 +63,7 @@ export class PlanMemory {
   block(bytes: number): number {
     const p = this.#w.malloc(bytes);
     this.#blocks.push(p);
-    this.#bytes += Math.max(16, (bytes + 15) & ~15);
+    this.#bytes += Math.max(16, Math.ceil(bytes / 16) * 16);
     return p;
   }
 

@@ -200,7 +200,7 @@ export class SparrowWasm {
   /** Allocates `bytes` (16-aligned) on the stack, growing memory as needed. */
   alloc(bytes: number): number {
     const p = this.top;
-    const end = p + ((bytes + 15) & ~15);
+    const end = p + Math.ceil(bytes / 16) * 16; // not `& ~15`: int32, a request past 2 GiB would wrap
     this.#grow(end);
     this.top = end;
     return p;
@@ -220,7 +220,7 @@ export class SparrowWasm {
   /** A block of `bytes` (16-aligned, ≥ 16) that `free` gives back for reuse. */
   malloc(bytes: number): number {
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new SparrowError('internal', `malloc(${bytes})`);
-    const need = Math.max(16, (bytes + 15) & ~15);
+    const need = Math.max(16, Math.ceil(bytes / 16) * 16);
     const i = this.#free.findIndex((f) => f.bytes >= need);
     let p: number;
     if (i >= 0) {
