@@ -192,6 +192,16 @@ export function vaddParamsOk(p: usize): bool {
   return i8x16.min_s(vhi, i8x16.max_s(vlo, q));
 }
 
+/** The 4x4 int32 transpose of rows r0..r3: lane j of every row (column j) at dst + j·stride. */
+@inline export function store4x4T(dst: usize, stride: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
+  const l01 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5), h01 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+  const l23 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5), h23 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<i64>(l01, l23, 0, 2));
+  v128.store(dst + stride, v128.shuffle<i64>(l01, l23, 1, 3));
+  v128.store(dst + 2 * stride, v128.shuffle<i64>(h01, h23, 0, 2));
+  v128.store(dst + 3 * stride, v128.shuffle<i64>(h01, h23, 1, 3));
+}
+
 /** Stores bytes 0..nc−1 (nc 1..8) of v at dst. */
 @inline function storeBytes8(dst: usize, v: v128, nc: usize): void {
   if (nc >= 8) { v128.store64_lane(dst, v, 0); return; }

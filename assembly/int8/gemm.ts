@@ -25,7 +25,7 @@
 import {
   E_ARG, MAGIC_F, MAGIC_BITS, G_M, G_GROUPS, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, storeScalar, outBytes, planesBytes,
   padPlanes16Pixels, tapOffsets, im2colPanels16, packPanels1x1, C, H, W, M, KH, KW, OH, OW, HP, WP, RS, SH, SW, GROUPS,
-  qAct, actRows,
+  qAct, actRows, store4x4T,
 } from './common';
 
 /** Bytes of Xcol panels per chunk (≥ one panel). */
@@ -130,12 +130,7 @@ export function qs8_conv2d_pack_w(M: i32, K: i32, groups: i32, w: usize, dst: us
 
 /** Rows a..d hold 4 k-pairs each (i32 lanes); stores pair p of all 4 rows at d + 16·p (4x4 transpose). */
 @inline function storePairs4(dst: usize, a: v128, b: v128, c: v128, e: v128): void {
-  const t0 = v128.shuffle<i32>(a, b, 0, 4, 1, 5), t1 = v128.shuffle<i32>(c, e, 0, 4, 1, 5);
-  const t2 = v128.shuffle<i32>(a, b, 2, 6, 3, 7), t3 = v128.shuffle<i32>(c, e, 2, 6, 3, 7);
-  v128.store(dst, v128.shuffle<i64>(t0, t1, 0, 2));
-  v128.store(dst, v128.shuffle<i64>(t0, t1, 1, 3), 16);
-  v128.store(dst, v128.shuffle<i64>(t2, t3, 0, 2), 32);
-  v128.store(dst, v128.shuffle<i64>(t2, t3, 1, 3), 48);
+  store4x4T(dst, 16, a, b, c, e);
 }
 
 /** Scratch bytes of qs8_conv2d_4x8c2__wasmsimd (padded planes, tap offsets, one Xcol chunk); -5 on bad geometry. */

@@ -47,7 +47,7 @@
 // when the weights and zx leave the bound (nothing written).
 
 import {
-  E_ARG, Q_ZX, gi, geomOk, quantOk, loadGeom, storeRow8, storeRowQ8, storeRowQF8, q8Float, q8Layer, q8Channel, q8Mode, outBytes,
+  E_ARG, Q_ZX, gi, geomOk, quantOk, loadGeom, storeRow8, storeRowQ8, storeRowQF8, q8Float, q8Layer, q8Channel, q8Mode, outBytes, store4x4T,
   G_KH, G_KW, G_SH, G_SW, G_DH, G_DW, G_GROUPS,
   C, H, W, M, OH, OW, HP, PT, PL,
 } from './common';
@@ -439,18 +439,9 @@ function inputPair(pl: usize, has1: bool, po: usize, vo: usize, z: usize, halves
     b3 = i32x4.add(b3, i32x4.dot_i16x8_s(s3, v));
     px += 32; pw += 16;
   }
-  store4x4T(mb, a0, a1, a2, a3);
-  store4x4T(mb2, b0, b1, b2, b3);
-}
-
-/** Rows r0..r3 (tile t: lanes = channels) transposed: channel c's 4 tiles at m + 32·c. */
-@inline function store4x4T(m: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
-  const l01 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5), h01 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
-  const l23 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5), h23 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
-  v128.store(m, v128.shuffle<i64>(l01, l23, 0, 2));
-  v128.store(m, v128.shuffle<i64>(l01, l23, 1, 3), 32);
-  v128.store(m, v128.shuffle<i64>(h01, h23, 0, 2), 64);
-  v128.store(m, v128.shuffle<i64>(h01, h23, 1, 3), 96);
+  // rows = tiles, lanes = channels → channel c's 4 tiles at mb + 32·c
+  store4x4T(mb, 32, a0, a1, a2, a3);
+  store4x4T(mb2, 32, b0, b1, b2, b3);
 }
 
 /** m0 + a + c: row 0 of A*ᵀ with a = m1 + m2, c = m3 + m4. */

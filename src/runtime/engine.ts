@@ -127,15 +127,14 @@ export abstract class WasmEngine {
    */
   async init(): Promise<void> {
     await this.instance();
-    const feeds = this.loadFeeds();
-    if (feeds) this.planFor(feeds);
+    this.compileLoadPlan();
   }
 
   /** Called before each run's plan is looked up (the int8 engine's tier-up). */
   protected beforeRun(): void {}
 
-  /** Compiles the plan of the load-time signature again (after dropPlans), if there is one. */
-  protected recompileLoadPlan(): void {
+  /** Compiles the plan of the load-time signature (at init, or again after dropPlans), if there is one. */
+  protected compileLoadPlan(): void {
     const feeds = this.loadFeeds();
     if (feeds) this.planFor(feeds);
   }

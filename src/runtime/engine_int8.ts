@@ -56,7 +56,7 @@ import { csrFromDense, csrPairCount } from '../kernels/int8_ref.js';
 import { WasmEngine, type EngineOptions } from './engine.js';
 import type { FuseOptions } from '../ir/fuse.js';
 import { PlanBuilder, type CompiledPlan } from './plan_builder.js';
-import { align16, Int8Lower, type Int8Weights } from './int8/lower.js';
+import { align16, Int8Lower, round3, type Int8Weights } from './int8/lower.js';
 import { F32Lower } from './f32/lower.js';
 import { F32ConstantStore } from './f32/constants.js';
 
@@ -320,7 +320,7 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       weightBytes = this.report.weightBytes;
     const t0 = performance.now();
     try {
-      this.recompileLoadPlan();
+      this.compileLoadPlan();
     } catch (e) {
       // over the memory limit (too_large): tier 0 stays, and the run goes on with it, in the
       // memory it had: the layouts the attempt placed are given back (the failed plan's blocks
@@ -332,10 +332,10 @@ export class Int8Engine extends WasmEngine implements Int8Weights {
       for (const [k, pl] of this.#placed) if (pl.ptr >= mark) this.#placed.delete(k);
       W.release(mark);
       this.report.weightBytes = weightBytes;
-      this.report.tierUp = { afterRuns: this.#tierRuns - 1, ms: Math.round((performance.now() - t0) * 1000) / 1000, failed: e.code };
+      this.report.tierUp = { afterRuns: this.#tierRuns - 1, ms: round3(performance.now() - t0), failed: e.code };
       return;
     }
-    this.report.tierUp = { afterRuns: this.#tierRuns - 1, ms: Math.round((performance.now() - t0) * 1000) / 1000 };
+    this.report.tierUp = { afterRuns: this.#tierRuns - 1, ms: round3(performance.now() - t0) };
   }
 
   #tierFailed = false;
