@@ -174,6 +174,17 @@ async function threadedSession(
   return { s, w: () => wasm! };
 }
 
+/**
+ * The calls threadSplit makes for a batch of B images on n threads when a conv's image splits
+ * into `parts` ranges: images one call each, except the last n (B ≥ n; all of them for B < n),
+ * which go in `parts` calls each (the layer's last calls are short: the join waits for a part).
+ */
+function splitCalls(B: number, n: number, parts: number): number {
+  if (parts === 1) return B;
+  const whole = B >= n ? B - n : 0;
+  return whole + (B - whole) * parts;
+}
+
 describe('threads: numThreads > 1 gives the one-thread bits', () => {
   for (const relaxed of [true, false])
     it(`ResNet-20 7-bit, ${relaxed ? 'c4 kernel (pixels / images)' : 'c2 (pixels / images) + Winograd (tiles / images) kernels'}, 2 and 3 threads`, async () => {
@@ -203,8 +214,8 @@ describe('threads: numThreads > 1 gives the one-thread bits', () => {
               : l.kernel === WINO4_KERNEL || PIXEL_KERNELS.includes(l.kernel)
                 ? n
                 : 1;
-          const perImage = convs.reduce((a, l, i) => a + (b % n !== 0 ? parts(l, i) : 1), 0);
-          expect(stats.calls - before, `${n} threads, batch ${b}: calls`).toBe(b * perImage);
+          const calls = convs.reduce((a, l, i) => a + splitCalls(b, n, parts(l, i)), 0);
+          expect(stats.calls - before, `${n} threads, batch ${b}: calls`).toBe(calls);
         }
         // the helpers ran some of them (they claim calls as they come: how many depends on the machine)
         expect(t.w().pool!.stats.helperCalls).toBeGreaterThan(0);
@@ -332,7 +343,7 @@ describe('threads: the Winograd kernel split by output tiles', () => {
             const run = split.runner((src, i) => [plan.g, plan.q, src + i * xs, wp, qp, py + i * ys * eB, work], work);
             // a call per image when the batch divides over the threads, else min(n, panels) per image
             const panels = Math.ceil((Math.ceil(geo.OH / 2) * Math.ceil(geo.OW / 2)) / 8);
-            const calls = B >= n && B % n === 0 ? B : B * Math.min(n, panels);
+            const calls = splitCalls(B, n, Math.min(n, panels));
             const wants = Array.from({ length: B }, (_, i) => {
               const want = qs8Conv2dRef(x.subarray(i * xs, (i + 1) * xs), [cs.C, cs.H, cs.W], wt, [cs.M, cs.C, 3, 3], attrs, out).data;
               return want instanceof Float32Array ? new Int32Array(want.buffer, want.byteOffset, want.length) : want;
@@ -440,7 +451,7 @@ describe('threads: the arbitrary-pair sparse conv split by output pixels', () =>
             const work = w.alloc(split.workBytes);
             const run = split.runner((src, i) => [plan.g, plan.q, src + i * xs, wp, qp, py + i * ys * eB, work], work);
             const supers = Math.ceil((geo.OH * geo.OW) / 16);
-            const calls = B >= n && B % n === 0 ? B : B * Math.min(n, supers);
+            const calls = splitCalls(B, n, Math.min(n, supers));
             const wants = Array.from({ length: B }, (_, i) => {
               const conv = qs8Conv2dRef(
                 x.subarray(i * xs, (i + 1) * xs),

@@ -309,13 +309,15 @@ export function threadSplit(
   const T = pool.size;
   const wb = align16(workBytes);
   const part = PARTS[kernel.name];
-  const pixels = part !== undefined && !(B >= T && B % T === 0);
   const NP = part ? part.units(geo) : 1;
-  const parts = pixels ? Math.min(T, NP) : 1;
+  const parts = part !== undefined ? Math.min(T, NP) : 1;
+  // images [0, whole) run as one call each; the rest in `parts` calls (B ≥ T: the last T images,
+  // so that the layer's last calls are short and the join waits for at most a part)
+  const whole = parts === 1 ? B : B >= T ? B - T : 0;
   const callsOf = (args: (src: number, i: number) => number[], src: number): ThreadCall[] => {
     const calls: ThreadCall[] = [];
     for (let i = 0; i < B; i++) {
-      if (!pixels) {
+      if (i < whole) {
         calls.push({ fn: kernel.name as ThreadFn, args: args(src, i) });
         continue;
       }
@@ -328,7 +330,7 @@ export function threadSplit(
     }
     return calls;
   };
-  const jobB = align16(pool.jobBytes(B * parts));
+  const jobB = align16(pool.jobBytes(whole + (B - whole) * parts));
   return {
     wb,
     workBytes: T * wb + jobB,
