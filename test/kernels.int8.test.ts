@@ -464,6 +464,7 @@ const QS8_KERNELS_TESTED_ALONE = [
   'qs8_quantize_channels_f32__wasmsimd', // test/quant.int8-wasm.test.ts (against quantizePerChannelInt8)
   'qs8_count_nonzero__wasmsimd',
   'qs8_remap__wasm',
+  'qs8_lut__wasmsimd', // test/engine.int8-lut.test.ts
   'qs8_peak__wasmsimd',
 ];
 

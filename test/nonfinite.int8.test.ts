@@ -50,6 +50,8 @@ interface Case {
   consts?: Record<string, Tensor>;
   /** the int8 kernels the case must run (Int8Report layers' kernels or ops), a regexp over them */
   ops: string[];
+  /** the model's opset (default 13) */
+  opset?: number;
 }
 
 const W = (dims: number[], seed: number) => rand(dims, seed, -0.5, 0.5);
@@ -132,6 +134,69 @@ const STATIC: Case[] = [
     },
     ops: ['Slice', 'Pad', 'Transpose', 'Gather', 'Expand', 'Conv'],
   },
+  {
+    // elementwise ops as 256-entry tables (src/runtime/int8/lut.ts), the self-gated SiLU and
+    // HardSwish (x · Sigmoid(x), x · HardSigmoid(x)) as one table each; every branch reads the
+    // quantized input (so that the ±Inf check's clamped input is exactly what the tables saw)
+    label:
+      'tables: SiLU and HardSwish as x · f(x), Tanh → Exp → Reciprocal, Abs → Sqrt, Relu, LeakyRelu, Elu, Selu, Celu, Softplus, Softsign, Erf, Neg',
+    x: { x: [1, 4, 6, 6] },
+    y: Object.fromEntries(
+      ['silu', 'hsw', 't', 'rcp', 'sq', 'relu', 'lrelu', 'elu', 'selu', 'celu', 'sp', 'ss', 'erf', 'neg'].map((k) => [k, [1, 4, 6, 6]]),
+    ),
+    nodes: [
+      { op: 'Sigmoid', inputs: ['x'], outputs: ['sg'] },
+      { op: 'Mul', inputs: ['x', 'sg'], outputs: ['silu'] },
+      { op: 'HardSigmoid', inputs: ['x'], outputs: ['hs'], attrs: { alpha: 1 / 6, beta: 0.5 } },
+      { op: 'Mul', inputs: ['hs', 'x'], outputs: ['hsw'] },
+      { op: 'Tanh', inputs: ['x'], outputs: ['t'] },
+      { op: 'Exp', inputs: ['t'], outputs: ['e'] },
+      { op: 'Reciprocal', inputs: ['e'], outputs: ['rcp'] },
+      { op: 'Abs', inputs: ['x'], outputs: ['ab'] },
+      { op: 'Sqrt', inputs: ['ab'], outputs: ['sq'] },
+      { op: 'Relu', inputs: ['x'], outputs: ['relu'] },
+      { op: 'LeakyRelu', inputs: ['x'], outputs: ['lrelu'], attrs: { alpha: 0.1 } },
+      { op: 'Elu', inputs: ['x'], outputs: ['elu'] },
+      { op: 'Selu', inputs: ['x'], outputs: ['selu'] },
+      { op: 'Celu', inputs: ['x'], outputs: ['celu'], attrs: { alpha: 0.5 } },
+      { op: 'Softplus', inputs: ['x'], outputs: ['sp'] },
+      { op: 'Softsign', inputs: ['x'], outputs: ['ss'] },
+      { op: 'Erf', inputs: ['x'], outputs: ['erf'] },
+      { op: 'Neg', inputs: ['x'], outputs: ['neg'] },
+    ],
+    ops: [
+      'Conv',
+      'Sigmoid',
+      'HardSigmoid',
+      'Tanh',
+      'Exp',
+      'Reciprocal',
+      'Abs',
+      'Sqrt',
+      'Relu',
+      'LeakyRelu',
+      'Elu',
+      'Selu',
+      'Celu',
+      'Softplus',
+      'Softsign',
+      'Erf',
+      'Neg',
+    ],
+  },
+  {
+    label: 'tables of the later opsets: HardSwish (14), Mish (18), Gelu (20, exact and tanh)',
+    x: { x: [1, 4, 6, 6] },
+    y: { hsw: [1, 4, 6, 6], mish: [1, 4, 6, 6], gelu: [1, 4, 6, 6], gelut: [1, 4, 6, 6] },
+    nodes: [
+      { op: 'HardSwish', inputs: ['x'], outputs: ['hsw'] },
+      { op: 'Mish', inputs: ['x'], outputs: ['mish'] },
+      { op: 'Gelu', inputs: ['x'], outputs: ['gelu'] },
+      { op: 'Gelu', inputs: ['x'], outputs: ['gelut'], attrs: { approximate: 'tanh' } },
+    ],
+    ops: ['HardSwish', 'Mish', 'Gelu'],
+    opset: 20,
+  },
 ];
 
 function modelOf(c: Case): Uint8Array {
@@ -140,7 +205,7 @@ function modelOf(c: Case): Uint8Array {
     inputs: Object.entries(c.x).map(([name, dims]) => ({ name, dtype: 'float32' as const, dims })),
     outputs: Object.entries(c.y).map(([name, dims]) => ({ name, dtype: 'float32' as const, dims })),
     initializers: c.consts ?? {},
-    opsets: { '': 13 },
+    opsets: { '': c.opset ?? 13 },
   });
 }
 

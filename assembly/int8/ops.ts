@@ -428,6 +428,47 @@ export function qs8_remap__wasm(n: i32, tab: usize, x: usize, y: usize, fill: i3
   return 0;
 }
 
+// ---- elementwise functions of one int8 input, by table ----------------------------------------
+
+/**
+ * y (n) int8 = t[x + 128] for x (n) int8, t (256) int8: any function of one int8 value (an
+ * activation between two quantized tensors: Sigmoid, HardSwish, SiLU as x·Sigmoid(x), Tanh, ...;
+ * the table is computed at plan time, src/runtime/int8/lut.ts). 16 values per step as XNNPACK's
+ * x8-lut wasmsimd kernel does it: the index x ^ 0x80 (0..255) looks up each 16-entry slice of
+ * the table with i8x16.swizzle, which gives 0 for an index of 16 or more; the index drops by 16
+ * per slice (wrapping), so exactly one slice contributes a lane, and the 16 lookups are OR'ed.
+ * x and y may alias.
+ */
+export function qs8_lut__wasmsimd(n: i32, x: usize, t: usize, y: usize): i32 {
+  if (n < 0) return E_ARG;
+  const N = <usize>n, bias = i8x16.splat(-128), step = i8x16.splat(16);
+  let i: usize = 0;
+  for (; i + 32 <= N; i += 32) {
+    // two vectors per pass over the table: each slice loaded once for both
+    let v = v128.xor(v128.load(x + i), bias), u = v128.xor(v128.load(x + i, 16), bias);
+    const t0 = v128.load(t);
+    let r = i8x16.swizzle(t0, v), q = i8x16.swizzle(t0, u);
+    for (let k: usize = 16; k < 256; k += 16) {
+      const tk = v128.load(t + k);
+      v = i8x16.sub(v, step); u = i8x16.sub(u, step);
+      r = v128.or(r, i8x16.swizzle(tk, v)); q = v128.or(q, i8x16.swizzle(tk, u));
+    }
+    v128.store(y + i, r);
+    v128.store(y + i, q, 16);
+  }
+  for (; i + 16 <= N; i += 16) {
+    let v = v128.xor(v128.load(x + i), bias);
+    let r = i8x16.swizzle(v128.load(t), v);
+    for (let k: usize = 16; k < 256; k += 16) {
+      v = i8x16.sub(v, step);
+      r = v128.or(r, i8x16.swizzle(v128.load(t + k), v));
+    }
+    v128.store(y + i, r);
+  }
+  for (; i < N; i++) store<i8>(y + i, load<i8>(t + <usize>(<i32>load<i8>(x + i) + 128)));
+  return 0;
+}
+
 // ---- Add in float32, as ONNX DequantizeLinear → Add (→ Relu) → QuantizeLinear -----------------
 // y = zy + clamp(nearest(f32(f32(f32(a − za)·sa) + f32(f32(b − zb)·sb)) / sy), lo − zy, hi − zy)
 // p: 8 words za, zb, zy (i32), sa, sb, sy (f32), lo, hi (i32; a Relu is lo = zy). Every op rounded

@@ -217,6 +217,8 @@ export interface WasmExports {
   qs8_dequantize__wasmsimd(n: i32, x: usize, scale: f32, zp: i32, y: usize): i32;
   /** assembly/int8/ops/qs8_remap__wasm */
   qs8_remap__wasm(n: i32, tab: usize, x: usize, y: usize, fill: i32): i32;
+  /** assembly/int8/ops/qs8_lut__wasmsimd */
+  qs8_lut__wasmsimd(n: i32, x: usize, t: usize, y: usize): i32;
   /** assembly/int8/ops/qs8_minmax_f32__wasmsimd */
   qs8_minmax_f32__wasmsimd(n: i32, x: usize, out: usize): i32;
   /** assembly/int8/ops/f32_absmax_channels__wasmsimd */

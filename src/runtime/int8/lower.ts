@@ -19,6 +19,7 @@ import { actKernel, actOf, pushLowered, type F32Lower, type Lowered } from '../f
 import { lowerAdd } from './add.js';
 import { lowerConv } from './conv.js';
 import { lowerFc } from './fc.js';
+import { isLutOp, lowerLut, LUT_OPS, selfGateMul } from './lut.js';
 import { lowerMove } from './movement.js';
 import { lowerAvgPool, lowerGap, lowerMaxPool } from './pool.js';
 
@@ -249,8 +250,36 @@ export class Int8Lower {
    */
   outForm(name: string): Form {
     if (!this.rangeQp(name) || (this.E.requant !== 'onnx' && this.outputOnly(name))) return 'f32';
-    if (this.E.requant !== 'onnx' && (this.users.get(name) ?? []).some((c) => !hasInt8Kernel(c))) return 'f32';
+    if (this.E.requant !== 'onnx' && (this.users.get(name) ?? []).some((c) => !hasInt8Kernel(c) && !this.isSelfGateMul(c))) return 'f32';
     return 'i8';
+  }
+
+  /**
+   * Defines the int8 copy of float32 value `name`, which the caller writes (with `qp`), so that
+   * need(name, 'i8') finds it instead of quantizing `name` again; returns the copy's name.
+   */
+  int8Copy(name: string, qp: QParams): string {
+    let out = `${name}@i8`;
+    while (this.g.values.has(out) || this.P.bytes.has(out)) out += "'";
+    this.define(out, 'i8', qp, name);
+    this.#conv.set(`${name}@i8`, out);
+    return out;
+  }
+
+  /** the producer of every value */
+  #producer: Map<string, Node> | undefined;
+
+  /** Mul m is the gate of a self-gated table op (x · f(x): lowerLut runs both as one table). */
+  isSelfGateMul(m: Node): boolean {
+    if (m.op !== 'Mul' || m.domain !== '' || this.E.requant === 'onnx') return false;
+    if (!this.#producer) {
+      this.#producer = new Map();
+      for (const n of this.g.nodes) for (const o of n.outputs) if (o) this.#producer.set(o, n);
+    }
+    return m.inputs.some((i) => {
+      const f = i ? this.#producer!.get(i) : undefined;
+      return !!f && isLutOp(f) && selfGateMul(f, this.users, this.g.outputs) === m;
+    });
   }
 
   /** Value `name` in `want` form: itself, or a converted copy (a quantize/dequantize step, once). undefined: no int8 parameters. */
@@ -634,6 +663,8 @@ export const INT8_KERNEL_OPS: Readonly<Record<string, 'always' | 'static ranges'
   Transpose: 'static ranges',
   Gather: 'static ranges',
   Expand: 'static ranges',
+  // elementwise functions of one input, as a table (lut.ts; the Mul of x · f(x) with them)
+  ...Object.fromEntries([...LUT_OPS].map((op) => [op, 'static ranges' as const])),
 };
 
 /** A node the int8 lowering may run on int8 data (a layer, INT8_KERNEL_OPS, an alias), before trying it. */
@@ -679,6 +710,7 @@ const LOWERINGS: Record<string, (n: Node, L: Int8Lower) => string | true> = {
   Transpose: lowerMove,
   Gather: lowerMove,
   Expand: lowerMove,
+  ...Object.fromEntries([...LUT_OPS].map((op) => [op, lowerLut])),
 };
 
 /**
