@@ -129,6 +129,63 @@ describe('sparrow-int8: elementwise ops of one int8 input as tables', () => {
     }
   });
 
+  it('a squeeze-excite block (SiLU, GlobalAveragePool, FC, Sigmoid gate, channel-scale Mul) runs in int8 end to end: SIMD = scalar, close to onnxruntime', async () => {
+    const rw = (dims: number[], seed: number, s: number) => rand(dims, seed, -s, s);
+    const nodes: BuildNode[] = [
+      { op: 'Conv', inputs: ['x', 'w0', 'b0'], outputs: ['c'], attrs: { pads: [1, 1, 1, 1] } },
+      { op: 'Sigmoid', inputs: ['c'], outputs: ['cs'] },
+      { op: 'Mul', inputs: ['c', 'cs'], outputs: ['h'] },
+      { op: 'GlobalAveragePool', inputs: ['h'], outputs: ['p'] },
+      { op: 'Conv', inputs: ['p', 'w1', 'b1'], outputs: ['f1'] },
+      { op: 'Relu', inputs: ['f1'], outputs: ['r1'] },
+      { op: 'Conv', inputs: ['r1', 'w2', 'b2'], outputs: ['f2'] },
+      { op: 'Sigmoid', inputs: ['f2'], outputs: ['g'] },
+      { op: 'Mul', inputs: ['h', 'g'], outputs: ['m'] },
+      { op: 'Conv', inputs: ['m', 'w3'], outputs: ['y'] },
+    ];
+    const XS = [2, 6, 7, 5];
+    const model = buildModel({
+      nodes,
+      inputs: [{ name: 'x', dtype: 'float32', dims: XS }],
+      outputs: [{ name: 'y', dtype: 'float32', dims: [2, 4, 7, 5] }],
+      initializers: {
+        w0: rw([8, 6, 3, 3], 1, 0.3),
+        b0: rw([8], 2, 0.1),
+        w1: rw([4, 8, 1, 1], 3, 0.6),
+        b1: rw([4], 4, 0.2),
+        w2: rw([8, 4, 1, 1], 5, 0.8),
+        b2: rw([8], 6, 0.3),
+        w3: rw([4, 8, 1, 1], 7, 0.5),
+      },
+      opsets: { '': 13 },
+    });
+    const g = importOnnx(model);
+    optimize(g);
+    const calib = [21, 22, 23].map((k) => rand(XS, k, -2, 2));
+    const bytes = (await compressGraph(g, { sparsity: 0, activations: 'static', calib: { batches: calib, spec: 'test' } })).bytes;
+    const simd = await Session.fromSparrow(bytes, I8());
+    const scalar = await Session.fromSparrow(bytes, I8({ kernels: 'scalar' }));
+    expect(simd.report!.fallbackOps).toEqual([]);
+    expect(simd.report!.int8!.floatOps, 'no op in float32').toEqual([]);
+    const ops = (await simd.profile({ x: rand(XS, 21, -2, 2) }, 1)).map((p) => p.op);
+    expect(ops.filter((o) => o === 'Mul')).toHaveLength(1); // the gate's Mul; the SiLU's is in its table step
+    const ort = await createOrtEngine('ort-node', model);
+    for (const seed of [21, 22, 23]) {
+      const x = rand(XS, seed, -2, 2);
+      const a = (await simd.run({ x }))['y']!.data as Float32Array,
+        b = (await scalar.run({ x }))['y']!.data as Float32Array,
+        o = (await ort.run({ x }))['y']!.data as Float32Array;
+      expect(Array.from(a), `seed ${seed}: SIMD vs scalar`).toEqual(Array.from(b));
+      let m = 0,
+        peak = 0;
+      for (let i = 0; i < a.length; i++) {
+        m = Math.max(m, Math.abs(a[i]! - o[i]!));
+        peak = Math.max(peak, Math.abs(o[i]!));
+      }
+      expect(m, `seed ${seed}: vs onnxruntime`).toBeLessThan(0.06 * peak);
+    }
+  });
+
   it('lutTable: the self-gated SiLU table is x · Sigmoid(x) per int8 input; a table with a NaN is refused', () => {
     const g = importOnnx(
       buildModel({

@@ -24,6 +24,7 @@ import {
   qs8Add,
   qs8Vadd,
   qs8VaddF32,
+  writeVaddF32Params,
   qs8Conv2d,
   qs8Dequantize,
   qs8Fc,
@@ -42,6 +43,7 @@ import {
   vaddParams,
   qs8VaddRef,
   qs8VaddF32Ref,
+  qs8MulRowsRef,
   csrFromDense,
   csrToDense,
   csrToPairBlocks,
@@ -454,6 +456,7 @@ const QS8_KERNELS_TESTED_ALONE = [
   'qs8_add__wasmsimd',
   'qs8_vadd__wasmsimd',
   'qs8_vadd_f32__wasmsimd',
+  'qs8_mul_rows_f32__wasmsimd',
   'qs8_gavgpool__wasmsimd',
   'qs8_maxpool2d__wasmsimd',
   'qs8_quantize__wasmsimd',
@@ -922,6 +925,55 @@ for (const variant of ['release', 'debug'] as const) {
         }
       }
       expect(failures.slice(0, 5)).toEqual([]);
+    });
+
+    it('qs8_mul_rows_f32__wasmsimd matches qs8MulRowsRef bit for bit (each row × its channel scale, DequantizeLinear → Mul → QuantizeLinear), in place too, nothing past y', () => {
+      const rnd = lcg(31);
+      const failures: string[] = [];
+      for (let i = 0; i < 90; i++) {
+        const M = 1 + (i % 7),
+          K = i < 40 ? i % 20 : 8 * (i % 9) + (i % 5) + 1;
+        const bMod = i % 3 === 0 ? M : Math.max(1, M >> 1);
+        const sa = fr(2 ** (rnd() * 12 - 8)),
+          sb = fr(2 ** (rnd() * 10 - 9)),
+          sy = fr(2 ** (rnd() * 12 - 10));
+        const z = [-128, 127, 0, Math.floor(rnd() * 256) - 128];
+        const p = { za: z[i % 4]!, zb: z[(i + 1) % 4]!, zy: z[(i + 2) % 4]!, sa, sb, sy, lo: -128, hi: 127 };
+        const a = randI8(rnd, M * K, i % 6 === 0 ? 'extreme' : 'random'),
+          b = randI8(rnd, bMod, i % 6 === 0 ? 'extreme' : 'random');
+        const ref = qs8MulRowsRef(a, b, M, K, p);
+        for (let k = 0; k < M * K; k++) {
+          const want = quantizeLinear(
+            fr(dequantizeLinear(a[k]!, p.za, sa) * dequantizeLinear(b[Math.floor(k / K) % bMod]!, p.zb, sb)),
+            sy,
+            p.zy,
+            -128,
+            127,
+          );
+          if (ref[k] !== want) failures.push(`ref M=${M} K=${K} [${k}] ${ref[k]} want ${want}`);
+        }
+        const m = w.mark();
+        try {
+          const pp = w.alloc(32);
+          writeVaddF32Params(w, p, pp);
+          const pa = w.putBytes(a),
+            pb = w.putBytes(b);
+          const py = w.alloc(M * K + 32);
+          w.u8(py, M * K + 32).fill(GUARD);
+          expect(w.exports.qs8_mul_rows_f32__wasmsimd(M, K, pa, pb, bMod, pp, py)).toBe(0);
+          const bad = sameBits(w.i8(py, M * K).slice(), ref);
+          if (bad || w.u8(py + M * K, 32).some((v) => v !== GUARD))
+            failures.push(`M=${M} K=${K} bMod=${bMod} ${JSON.stringify(p)}: ${bad ?? 'wrote past y'}`);
+          expect(w.exports.qs8_mul_rows_f32__wasmsimd(M, K, pa, pb, bMod, pp, pa)).toBe(0);
+          const bad2 = sameBits(w.i8(pa, M * K).slice(), ref);
+          if (bad2) failures.push(`in place M=${M} K=${K}: ${bad2}`);
+        } finally {
+          w.release(m);
+        }
+      }
+      expect(failures.slice(0, 5)).toEqual([]);
+      expect(w.exports.qs8_mul_rows_f32__wasmsimd(-1, 1, 0, 0, 1, 0, 0)).toBe(-5);
+      expect(w.exports.qs8_mul_rows_f32__wasmsimd(1, 1, 0, 0, 0, 0, 0)).toBe(-5);
     });
 
     it('qs8_gavgpool__wasmsimd matches qs8GlobalAvgPoolRef', () => {

@@ -185,6 +185,17 @@ const STATIC: Case[] = [
     ],
   },
   {
+    label: 'Mul by a channel scale (a squeeze-excite gate: GlobalAveragePool → Sigmoid table → Mul)',
+    x: { x: [1, 4, 6, 6] },
+    y: { y: [1, 4, 6, 6] },
+    nodes: [
+      { op: 'GlobalAveragePool', inputs: ['x'], outputs: ['p'] },
+      { op: 'Sigmoid', inputs: ['p'], outputs: ['g'] },
+      { op: 'Mul', inputs: ['x', 'g'], outputs: ['y'] },
+    ],
+    ops: ['Mul'],
+  },
+  {
     label: 'tables of the later opsets: HardSwish (14), Mish (18), Gelu (20, exact and tanh)',
     x: { x: [1, 4, 6, 6] },
     y: { hsw: [1, 4, 6, 6], mish: [1, 4, 6, 6], gelu: [1, 4, 6, 6], gelut: [1, 4, 6, 6] },

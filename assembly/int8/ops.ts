@@ -509,6 +509,49 @@ export function qs8_vadd_f32__wasmsimd(n: i32, a: usize, b: usize, p: usize, y: 
   return 0;
 }
 
+/**
+ * y (M, K) int8 = a (M, K) ⊗ b[r mod bMod] for each row r, in float32 as DequantizeLinear → Mul →
+ * QuantizeLinear: each row of a scaled by one value of b (a channel scale: the squeeze-excite Mul
+ * of [N, C, H, W] by [N or 1, C, 1, 1], rows n·C + c). p: qs8_vadd_f32's 8 words (za, zb, zy, sa,
+ * sb, sy, lo, hi). fround((a − za)·sa)·fround((b − zb)·sb) rounded to float32, then nearest(·/sy)
+ * clamped and offset by zy: the bits of the float path. a and y may alias.
+ */
+export function qs8_mul_rows_f32__wasmsimd(M: i32, K: i32, a: usize, b: usize, bMod: i32, p: usize, y: usize): i32 {
+  if (M < 0 || K < 0 || bMod < 1 || !vaddF32ParamsOk(p)) return E_ARG;
+  const za = gi(p, 0), zb = gi(p, 1), zy = gi(p, 2), lo = gi(p, 6), hi = gi(p, 7);
+  const sa = load<f32>(p + 12), sb = load<f32>(p + 16), sy = load<f32>(p + 20);
+  const vza = i16x8.splat(<i16>za), vsa = f32x4.splat(sa), vsy = f32x4.splat(sy);
+  const flo = <f32>(lo - zy), fhi = <f32>(hi - zy);
+  // nearest(·/sy) + zy and the clamp offset by MAGIC_F, the int8 value one integer subtraction
+  // from the bits (qs8_quantize's form: no trunc_sat)
+  const vz = f32x4.splat(<f32>zy + MAGIC_F), vlo = f32x4.splat(MAGIC_F + <f32>lo), vhi = f32x4.splat(MAGIC_F + <f32>hi);
+  const vm = i32x4.splat(MAGIC_BITS);
+  const Kc = <usize>K;
+  let pa = a, py = y;
+  for (let r = 0; r < M; r++) {
+    const g: f32 = <f32>(<i32>load<i8>(b + <usize>(r % bMod)) - zb) * sb;
+    const vg = f32x4.splat(g);
+    let i: usize = 0;
+    for (; i + 8 <= Kc; i += 8) {
+      const da = i16x8.sub(v128.load8x8_s(pa + i), vza);
+      let s0 = f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(da)), vsa), vg);
+      let s1 = f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(da)), vsa), vg);
+      s0 = f32x4.pmin(vhi, f32x4.pmax(vlo, f32x4.add(f32x4.nearest(f32x4.div(s0, vsy)), vz)));
+      s1 = f32x4.pmin(vhi, f32x4.pmax(vlo, f32x4.add(f32x4.nearest(f32x4.div(s1, vsy)), vz)));
+      const b16 = i16x8.narrow_i32x4_s(i32x4.sub(s0, vm), i32x4.sub(s1, vm));
+      v128.store64_lane(py + i, i8x16.narrow_i16x8_s(b16, b16), 0);
+    }
+    for (; i < Kc; i++) {
+      const s: f32 = (<f32>(<i32>load<i8>(pa + i) - za) * sa) * g;
+      let q = nearest<f32>(s / sy);
+      q = flo < q ? q : flo; q = q < fhi ? q : fhi;
+      store<i8>(py + i, <i8>(zy + <i32>q));
+    }
+    pa += Kc; py += Kc;
+  }
+  return 0;
+}
+
 // ---- Add, single-multiplier form (the engine's default) ----------------------------------------
 // y = clamp(zy + ((a − za)·A + (b − zb)·B + 2^(S−1)) >> S, lo, hi)   (arithmetic shift)
 // p: 8 words za, zb, zy, A, B, S, lo, hi with 0 ≤ A, B < 2^22 and 1 ≤ S ≤ 23, so that

@@ -546,3 +546,21 @@ export function dequantizeRef(q: Int8Array, scale: number, zp: number): Float32A
   for (let i = 0; i < q.length; i++) y[i] = Math.fround((q[i]! - zp) * s);
   return y;
 }
+
+/**
+ * Reference of qs8_mul_rows_f32: row r of a (M, K) times b[r mod b.length], as DequantizeLinear
+ * → Mul (float32) → QuantizeLinear.
+ */
+export function qs8MulRowsRef(
+  a: Int8Array,
+  b: Int8Array,
+  M: number,
+  K: number,
+  p: { za: number; zb: number; zy: number; sa: number; sb: number; sy: number },
+): Int8Array {
+  const x = dequantizeRef(a, p.sa, p.za),
+    g = dequantizeRef(b, p.sb, p.zb);
+  const v = new Float32Array(M * K);
+  for (let r = 0; r < M; r++) for (let k = 0; k < K; k++) v[r * K + k] = Math.fround(x[r * K + k]! * g[r % g.length]!);
+  return quantizeRef(v, p.sy, p.zy);
+}

@@ -205,6 +205,8 @@ export interface WasmExports {
   qs8_vadd__wasmsimd(n: i32, a: usize, b: usize, p: usize, y: usize): i32;
   /** assembly/int8/ops/qs8_vadd_f32__wasmsimd */
   qs8_vadd_f32__wasmsimd(n: i32, a: usize, b: usize, p: usize, y: usize): i32;
+  /** assembly/int8/ops/qs8_mul_rows_f32__wasmsimd */
+  qs8_mul_rows_f32__wasmsimd(M: i32, K: i32, a: usize, b: usize, bMod: i32, p: usize, y: usize): i32;
   /** assembly/int8/ops/qs8_gavgpool__wasmsimd */
   qs8_gavgpool__wasmsimd(C: i32, HW: i32, x: usize, zx: i32, m: i32, shift: i32, zy: i32, lo: i32, hi: i32, y: usize): i32;
   /** assembly/int8/ops/qs8_maxpool2d__wasmsimd */

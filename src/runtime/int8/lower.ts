@@ -21,6 +21,7 @@ import { lowerConv } from './conv.js';
 import { lowerFc } from './fc.js';
 import { isLutOp, lowerLut, LUT_OPS, selfGateMul } from './lut.js';
 import { lowerMove } from './movement.js';
+import { channelScale, lowerMul } from './mul.js';
 import { lowerAvgPool, lowerGap, lowerMaxPool } from './pool.js';
 
 /** What the lowerings ask of the engine: weights (decoded once per engine) in kernel layouts. */
@@ -250,7 +251,7 @@ export class Int8Lower {
    */
   outForm(name: string): Form {
     if (!this.rangeQp(name) || (this.E.requant !== 'onnx' && this.outputOnly(name))) return 'f32';
-    if (this.E.requant !== 'onnx' && (this.users.get(name) ?? []).some((c) => !hasInt8Kernel(c) && !this.isSelfGateMul(c))) return 'f32';
+    if (this.E.requant !== 'onnx' && (this.users.get(name) ?? []).some((c) => !hasInt8Kernel(c) && !this.isInt8Mul(c))) return 'f32';
     return 'i8';
   }
 
@@ -266,8 +267,51 @@ export class Int8Lower {
     return out;
   }
 
+  /**
+   * Where an int8 step writes value `y` (parameters `qp`): y itself, int8, when its readers run
+   * on int8; else (outForm 'f32': a reader has no int8 kernel) y's int8 copy (int8Copy), and
+   * `done()` adds the step that dequantizes it into y, float32 (call it after the step that
+   * writes the copy). `label`: that step's label.
+   */
+  int8Out(n: Node, y: string, qp: QParams, label = `dequantize ${y}`): { yi: string; done(): void } {
+    if (this.outForm(y) !== 'f32') {
+      this.define(y, 'i8', qp);
+      return { yi: y, done: () => undefined };
+    }
+    const yi = this.int8Copy(y, qp);
+    return {
+      yi,
+      done: () => {
+        this.define(y, 'f32');
+        const len = elementCount(this.dims(y));
+        const { ex, w: WM } = this;
+        this.step(
+          n,
+          {
+            reads: [yi],
+            writes: [y],
+            build: (b) => {
+              const ip = b.ptr(yi),
+                op = b.ptr(y);
+              if (this.scalar) return () => WM.f32(op, len).set(dequantizeRef(WM.i8(ip, len), qp.scale, qp.zp));
+              return () => {
+                ex.qs8_dequantize__wasmsimd(len, ip, qp.scale, qp.zp, op);
+              };
+            },
+          },
+          label,
+        );
+      },
+    };
+  }
+
   /** the producer of every value */
   #producer: Map<string, Node> | undefined;
+
+  /** Mul m runs on int8 (hasInt8Kernel leaves Mul out): a self gate (lut.ts) or a channel scale with ranges (mul.ts). */
+  isInt8Mul(m: Node): boolean {
+    return this.isSelfGateMul(m) || (typeof channelScale(m, this) !== 'string' && !!this.rangeQp(m.outputs[0]!));
+  }
 
   /** Mul m is the gate of a self-gated table op (x · f(x): lowerLut runs both as one table). */
   isSelfGateMul(m: Node): boolean {
@@ -665,12 +709,14 @@ export const INT8_KERNEL_OPS: Readonly<Record<string, 'always' | 'static ranges'
   Expand: 'static ranges',
   // elementwise functions of one input, as a table (lut.ts; the Mul of x · f(x) with them)
   ...Object.fromEntries([...LUT_OPS].map((op) => [op, 'static ranges' as const])),
+  // a channel scale (mul.ts); other Muls run in float32 (hasInt8Kernel leaves Mul out: isInt8Mul)
+  Mul: 'static ranges',
 };
 
 /** A node the int8 lowering may run on int8 data (a layer, INT8_KERNEL_OPS, an alias), before trying it. */
 function hasInt8Kernel(n: Node): boolean {
   if (n.domain === FUSED_DOMAIN) return n.op === 'FusedConv' || n.op === 'FusedGemm' || n.op === 'FusedMatMul';
-  return n.domain === '' && (INT8_KERNEL_OPS[n.op] !== undefined || ALIAS_OPS.has(n.op));
+  return n.domain === '' && n.op !== 'Mul' && (INT8_KERNEL_OPS[n.op] !== undefined || ALIAS_OPS.has(n.op));
 }
 
 /** Lowers a node; true, or the reason it falls back (prefixed 'dynamic:' for float ops in dynamic mode). */
@@ -711,6 +757,7 @@ const LOWERINGS: Record<string, (n: Node, L: Int8Lower) => string | true> = {
   Gather: lowerMove,
   Expand: lowerMove,
   ...Object.fromEntries([...LUT_OPS].map((op) => [op, lowerLut])),
+  Mul: lowerMul,
 };
 
 /**

@@ -91,9 +91,8 @@ export function lowerLut(n: Node, L: Int8Lower): string | true {
   if (mul) L.skip.add(mul);
   // int8 out, unless a reader of y has no int8 kernel (outForm): then the table writes y's int8
   // copy and a dequantize step y itself (still cheaper than the float32 op and its quantize)
-  const f32 = L.outForm(y) === 'f32';
-  const yi = f32 ? L.int8Copy(y, yqp) : y;
-  if (!f32) L.define(y, 'i8', yqp);
+  const out = L.int8Out(n, y, yqp);
+  const yi = out.yi;
   const len = elementCount(L.dims(y));
   const tp = L.mem.putBytes(table);
   const WM = L.w,
@@ -120,24 +119,6 @@ export function lowerLut(n: Node, L: Int8Lower): string | true {
     },
     label,
   );
-  if (f32) {
-    L.define(y, 'f32');
-    L.step(
-      n,
-      {
-        reads: [yi],
-        writes: [y],
-        build: (b) => {
-          const ip = b.ptr(yi),
-            op = b.ptr(y);
-          if (L.scalar) return () => WM.f32(op, len).set(dequantizeRef(WM.i8(ip, len), yqp.scale, yqp.zp));
-          return () => {
-            ex.qs8_dequantize__wasmsimd(len, ip, yqp.scale, yqp.zp, op);
-          };
-        },
-      },
-      `dequantize ${y}`,
-    );
-  }
+  out.done();
   return true;
 }
