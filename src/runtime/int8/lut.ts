@@ -84,9 +84,15 @@ export function lowerLut(n: Node, L: Int8Lower): string | true {
   const y = (mul ?? n).outputs[0]!;
   const yqp = L.rangeQp(y);
   if (!yqp) return 'no static range for the output';
+  // the table before the input's quantize step (need), so that a refused table leaves no step
+  const xqp = L.qp.get(x) ?? L.rangeQp(x);
+  if (!xqp) return 'the input has no static range';
+  let table = lutTable(n, !!mul, xqp, yqp);
+  if (typeof table === 'string') return table;
   const xi = L.need(x, 'i8');
   if (!xi) return 'the input has no static range';
-  const table = lutTable(n, !!mul, L.qp.get(xi)!, yqp);
+  const got = L.qp.get(xi)!;
+  if (got.scale !== xqp.scale || got.zp !== xqp.zp) table = lutTable(n, !!mul, got, yqp);
   if (typeof table === 'string') return table;
   if (mul) L.skip.add(mul);
   // int8 out, unless a reader of y has no int8 kernel (outForm): then the table writes y's int8

@@ -39,6 +39,9 @@ export function channelScale(n: Node, L: Pick<Int8Lower, 'dims' | 'g'>): Channel
 }
 
 export function lowerMul(n: Node, L: Int8Lower): string | true {
+  // requant 'onnx' (a QDQ model): onnxruntime fuses such a Mul into QLinearMul, whose rounding
+  // differs from the unfused chain; keep the model's float Mul there
+  if (L.E.requant === 'onnx') return "a Mul under requant 'onnx' (the model's own float op)";
   const cs = channelScale(n, L);
   if (typeof cs === 'string') return cs;
   const y = n.outputs[0]!;
