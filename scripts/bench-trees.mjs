@@ -3,8 +3,10 @@
 // the p50 / p25 of both engines and their ratio (f32 / int8). On a shared, loaded machine the
 // ratio of two builds measured in separate processes moves by ±0.1; this is the comparison to
 // believe. Each tree needs its dist/ and build/sparrow.wasm (`npm run build`).
-//   node scripts/bench-trees.mjs <model.onnx> [--runs 60] <tree> [<tree> ...]
+//   node scripts/bench-trees.mjs <model.onnx> [--runs 60] [--compressed <file.sparrow>] <tree> [<tree> ...]
 //   e.g. node scripts/bench-trees.mjs ../shared/data/models/zoo/efficientnet_b0-random.onnx ../main .
+// --compressed: both engines run that .sparrow file of the model (sparrow-int8 on its static
+// ranges, if it has them) instead of the ONNX model; the feeds still come from the ONNX inputs.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,7 +14,9 @@ import { pathToFileURL } from 'node:url';
 const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
 const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 60;
-const rest = args.filter((_, i) => i !== runsAt && i !== runsAt + 1);
+const fileAt = args.indexOf('--compressed');
+const file = fileAt >= 0 ? new Uint8Array(readFileSync(args[fileAt + 1])) : undefined;
+const rest = args.filter((_, i) => i !== runsAt && i !== runsAt + 1 && i !== fileAt && i !== fileAt + 1);
 const [model, ...trees] = rest;
 if (!model || !trees.length) {
   console.error('usage: node scripts/bench-trees.mjs <model.onnx> [--runs 60] <tree> [<tree> ...]');
@@ -27,7 +31,7 @@ for (const tree of trees) {
   const { modelInputs, randomFeeds } = await import(url('dist/bench/bench.js'));
   const feeds = randomFeeds(modelInputs(bytes), 1, 1);
   for (const engine of ['sparrow-f32', 'sparrow-int8'])
-    S.push({ tree, engine, s: await Session.fromOnnx(bytes, { engine }), feeds, t: [] });
+    S.push({ tree, engine, s: await (file ? Session.fromSparrow(file, { engine }) : Session.fromOnnx(bytes, { engine })), feeds, t: [] });
 }
 for (const x of S) for (let i = 0; i < 5; i++) await x.s.run(x.feeds);
 for (let r = 0; r < runs; r++)
