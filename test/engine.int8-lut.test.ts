@@ -46,17 +46,18 @@ const NODES: BuildNode[] = [
   { op: 'Mul', inputs: ['y2', 'g'], outputs: ['z'] },
 ];
 
+const MODEL = buildModel({
+  nodes: NODES,
+  inputs: [{ name: 'x', dtype: 'float32', dims: X }],
+  outputs: [
+    { name: 'y3', dtype: 'float32', dims: X },
+    { name: 'z', dtype: 'float32', dims: X },
+  ],
+  opsets: { '': 13 },
+});
+
 async function file(): Promise<Uint8Array> {
-  const onnx = buildModel({
-    nodes: NODES,
-    inputs: [{ name: 'x', dtype: 'float32', dims: X }],
-    outputs: [
-      { name: 'y3', dtype: 'float32', dims: X },
-      { name: 'z', dtype: 'float32', dims: X },
-    ],
-    opsets: { '': 13 },
-  });
-  const g = importOnnx(onnx);
+  const g = importOnnx(MODEL);
   optimize(g);
   // the test's inputs among the calibration images: no value past the ranges
   const calib = [11, 12, 13].map((k) => rand(X, k, -6, 6));
@@ -80,18 +81,7 @@ describe('sparrow-int8: elementwise ops of one int8 input as tables', () => {
     const simd = await Session.fromSparrow(bytes, I8());
     const scalar = await Session.fromSparrow(bytes, I8({ kernels: 'scalar' }));
     expect(simd.report!.fallbackOps).toEqual([]);
-    const ort = await createOrtEngine(
-      'ort-node',
-      buildModel({
-        nodes: NODES,
-        inputs: [{ name: 'x', dtype: 'float32', dims: X }],
-        outputs: [
-          { name: 'y3', dtype: 'float32', dims: X },
-          { name: 'z', dtype: 'float32', dims: X },
-        ],
-        opsets: { '': 13 },
-      }),
-    );
+    const ort = await createOrtEngine('ort-node', MODEL);
     // the table steps: Sigmoid+Mul, HardSigmoid+Mul, Tanh (and its dequantize), HardSigmoid of the gate
     const steps = (await simd.profile({ x: rand(X, 11, -6, 6) }, 1)).map((p) => p.node);
     expect(steps.filter((s) => s.includes('+'))).toHaveLength(2);

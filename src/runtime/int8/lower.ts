@@ -260,8 +260,7 @@ export class Int8Lower {
    * need(name, 'i8') finds it instead of quantizing `name` again; returns the copy's name.
    */
   int8Copy(name: string, qp: QParams): string {
-    let out = `${name}@i8`;
-    while (this.g.values.has(out) || this.P.bytes.has(out)) out += "'";
+    const out = this.#copyName(`${name}@i8`);
     this.define(out, 'i8', qp, name);
     this.#conv.set(`${name}@i8`, out);
     return out;
@@ -271,9 +270,9 @@ export class Int8Lower {
    * Where an int8 step writes value `y` (parameters `qp`): y itself, int8, when its readers run
    * on int8; else (outForm 'f32': a reader has no int8 kernel) y's int8 copy (int8Copy), and
    * `done()` adds the step that dequantizes it into y, float32 (call it after the step that
-   * writes the copy). `label`: that step's label.
+   * writes the copy).
    */
-  int8Out(n: Node, y: string, qp: QParams, label = `dequantize ${y}`): { yi: string; done(): void } {
+  int8Out(n: Node, y: string, qp: QParams): { yi: string; done(): void } {
     if (this.outForm(y) !== 'f32') {
       this.define(y, 'i8', qp);
       return { yi: y, done: () => undefined };
@@ -283,24 +282,7 @@ export class Int8Lower {
       yi,
       done: () => {
         this.define(y, 'f32');
-        const len = elementCount(this.dims(y));
-        const { ex, w: WM } = this;
-        this.step(
-          n,
-          {
-            reads: [yi],
-            writes: [y],
-            build: (b) => {
-              const ip = b.ptr(yi),
-                op = b.ptr(y);
-              if (this.scalar) return () => WM.f32(op, len).set(dequantizeRef(WM.i8(ip, len), qp.scale, qp.zp));
-              return () => {
-                ex.qs8_dequantize__wasmsimd(len, ip, qp.scale, qp.zp, op);
-              };
-            },
-          },
-          label,
-        );
+        this.step(n, { reads: [yi], writes: [y], build: this.#dequantize(yi, y, elementCount(this.dims(y)), qp) }, `dequantize ${y}`);
       },
     };
   }
@@ -326,6 +308,26 @@ export class Int8Lower {
     });
   }
 
+  /** `name`, or `name` with primes appended until no value or plan buffer has it. */
+  #copyName(name: string): string {
+    let out = name;
+    while (this.g.values.has(out) || this.P.bytes.has(out)) out += "'";
+    return out;
+  }
+
+  /** The build of a step dequantizing n int8 values `from` (parameters qp) into float32 `to`. */
+  #dequantize(from: string, to: string, n: number, qp: QParams): (b: Binder) => () => void {
+    const { ex, w, scalar } = this;
+    return (b) => {
+      const x = b.ptr(from),
+        y = b.ptr(to);
+      if (scalar) return () => w.f32(y, n).set(dequantizeRef(w.i8(x, n), qp.scale, qp.zp));
+      return () => {
+        ex.qs8_dequantize__wasmsimd(n, x, qp.scale, qp.zp, y);
+      };
+    };
+  }
+
   /** Value `name` in `want` form: itself, or a converted copy (a quantize/dequantize step, once). undefined: no int8 parameters. */
   need(name: string, want: Form): string | undefined {
     const f = this.form.get(name);
@@ -336,8 +338,7 @@ export class Int8Lower {
     const src = this.P.base.get(name)!;
     const qp = this.qp.get(name) ?? (want === 'i8' ? this.rangeQp(src) : undefined);
     if (!qp) return undefined;
-    let out = `${src}@${want}`;
-    while (this.g.values.has(out) || this.P.bytes.has(out)) out += "'";
+    const out = this.#copyName(`${src}@${want}`);
     this.define(out, want, qp, src);
     const n = elementCount(this.dims(src));
     const { ex, w, scalar } = this;
@@ -360,14 +361,7 @@ export class Int8Lower {
               ex.qs8_quantize__wasmsimd(n, x, scale, zp, y);
             };
           }
-        : (b: Binder) => {
-            const x = b.ptr(name),
-              y = b.ptr(out);
-            if (scalar) return () => w.f32(y, n).set(dequantizeRef(w.i8(x, n), scale, zp));
-            return () => {
-              ex.qs8_dequantize__wasmsimd(n, x, scale, zp, y);
-            };
-          };
+        : this.#dequantize(name, out, n, qp);
     this.step(`${want === 'i8' ? 'quantize' : 'dequantize'} ${name}`, { reads: [name], writes: [out], build });
     this.#conv.set(key, out);
     return out;
