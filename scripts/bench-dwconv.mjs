@@ -2,7 +2,9 @@
 // process, on the depthwise shapes of EfficientNet-B0 and MobileNetV3-Small (224x224 input, batch
 // 1): median ms per conv over `--rounds` rounds, GMAC/s, the sum, and whether the builds' outputs
 // are bit-identical. `--act silu` (or hardswish, sigmoid) fuses that activation, default none.
-//   node scripts/bench-dwconv.mjs [--act silu] [--rounds 9] [a.wasm b.wasm ...]   (default build/sparrow.wasm)
+// `--int8` times the int8 depthwise kernel (qs8_dwconv2d__wasmsimd, int8 in and out, the float32
+// per-channel multiplier of the default output stage) on the same shapes instead.
+//   node scripts/bench-dwconv.mjs [--act silu | --int8] [--rounds 9] [a.wasm b.wasm ...]   (default build/sparrow.wasm)
 // Compare against another tree's build: cp ../main/build/sparrow.wasm /tmp/main.wasm first.
 // Needs `npm run build` (dist/, build/).
 import { readFileSync } from 'node:fs';
@@ -10,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { SparrowWasm } from '../dist/wasm/gateway.js';
 import { convGeometry, writeConvGeometry } from '../dist/kernels/f32.js';
 import { interleave } from '../dist/bench/timing.js';
+import { putChannelParams, writeQuantBlock } from '../dist/kernels/int8.js';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => (args.includes(name) ? args[args.indexOf(name) + 1] : def);
@@ -49,22 +52,53 @@ for (const [name, C, HW, k, s] of SHAPES) {
   );
   const contenders = [],
     outs = [];
-  builds.forEach((w, i) => {
-    const x = w.alloc(C * HW * HW * 4),
-      wt = w.alloc(C * k * k * 4),
-      b = w.alloc(C * 4),
-      y = w.alloc(C * geo.OH * geo.OW * 4),
-      g = w.alloc(80);
-    w.f32(x, C * HW * HW).forEach((_, j, a) => (a[j] = Math.sin(j) * 2));
-    w.f32(wt, C * k * k).forEach((_, j, a) => (a[j] = Math.cos(j) * 0.3));
-    w.f32(b, C).fill(0.1);
-    writeConvGeometry(w, geo, g);
-    const work = w.alloc(w.exports.f32_dwconv_work_bytes(g));
-    const run = () => w.exports.f32_dwconv__wasmsimd(g, x, wt, b, y, work);
-    run();
-    outs.push(w.f32(y, C * geo.OH * geo.OW).slice());
-    contenders.push({ name: `${i}`, run });
-  });
+  if (args.includes('--int8')) {
+    // the output stage static int8 layers use by default (QLinearConv's float32 multiplier)
+    const out = {
+      mode: 'qlinear',
+      zx: -3,
+      zy: 2,
+      lo: -128,
+      hi: 127,
+      bias: Int32Array.from({ length: C }, (_, j) => (j % 7) * 40 - 100),
+      multiplier: Float32Array.from({ length: C }, (_, j) => 2 ** -(7 + (j % 3))),
+    };
+    builds.forEach((w, i) => {
+      const x = w.alloc(C * HW * HW),
+        wt = w.alloc(C * k * k),
+        y = w.alloc(C * geo.OH * geo.OW),
+        g = w.alloc(80),
+        q = w.alloc(64);
+      new Int8Array(w.memory.buffer, x, C * HW * HW).forEach((_, j, a) => (a[j] = Math.round(Math.sin(j) * 120)));
+      new Int8Array(w.memory.buffer, wt, C * k * k).forEach((_, j, a) => (a[j] = Math.round(Math.cos(j * 1.3) * 127)));
+      writeConvGeometry(w, geo, g);
+      writeQuantBlock(w, out, q);
+      const qp = putChannelParams(w, out);
+      const work = w.alloc(w.exports.qs8_dwconv2d_work_bytes(g));
+      const run = () => {
+        if (w.exports.qs8_dwconv2d__wasmsimd(g, q, x, wt, qp, y, work) !== 0) throw new Error('qs8_dwconv2d failed');
+      };
+      run();
+      outs.push(new Int8Array(w.memory.buffer, y, C * geo.OH * geo.OW).slice());
+      contenders.push({ name: `${i}`, run });
+    });
+  } else
+    builds.forEach((w, i) => {
+      const x = w.alloc(C * HW * HW * 4),
+        wt = w.alloc(C * k * k * 4),
+        b = w.alloc(C * 4),
+        y = w.alloc(C * geo.OH * geo.OW * 4),
+        g = w.alloc(80);
+      w.f32(x, C * HW * HW).forEach((_, j, a) => (a[j] = Math.sin(j) * 2));
+      w.f32(wt, C * k * k).forEach((_, j, a) => (a[j] = Math.cos(j) * 0.3));
+      w.f32(b, C).fill(0.1);
+      writeConvGeometry(w, geo, g);
+      const work = w.alloc(w.exports.f32_dwconv_work_bytes(g));
+      const run = () => w.exports.f32_dwconv__wasmsimd(g, x, wt, b, y, work);
+      run();
+      outs.push(w.f32(y, C * geo.OH * geo.OW).slice());
+      contenders.push({ name: `${i}`, run });
+    });
   const same = outs.every((o) => o.every((v, j) => Object.is(v, outs[0][j])));
   const t = [...interleave(contenders, rounds, 15).values()];
   t.forEach((v, i) => (total[i] += v));

@@ -411,6 +411,15 @@ function convCases(): ConvCase[] {
   }
   cases.push({ C: 4, H: 9, W: 9, M: 8, KH: 3, KW: 3, attrs: att(1, 1, 4) });
   cases.push({ C: 4, H: 9, W: 14, M: 4, KH: 3, KW: 3, attrs: att(2, 1, 4, 2) });
+  // the depthwise pair path (row dilation 1, stride 1 or 2 along rows): 5x5 stride 2, 7x7 (4 tap
+  // pairs per row), rectangular with strides (2, 1) and asymmetric pads, row dilation 2 only,
+  // a multiplier with stride 2, planes narrower than one 8-column block
+  cases.push({ C: 5, H: 13, W: 15, M: 5, KH: 5, KW: 5, attrs: att(2, 2, 5) });
+  cases.push({ C: 3, H: 12, W: 19, M: 3, KH: 7, KW: 7, attrs: att(3, 1, 3) });
+  cases.push({ C: 4, H: 9, W: 11, M: 4, KH: 3, KW: 5, attrs: att([1, 2, 0, 1], [2, 1], 4) });
+  cases.push({ C: 3, H: 11, W: 10, M: 3, KH: 3, KW: 3, attrs: { ...att(2, 1, 3), dilations: [2, 1] } });
+  cases.push({ C: 2, H: 10, W: 17, M: 6, KH: 3, KW: 3, attrs: att(1, 2, 2) });
+  cases.push({ C: 6, H: 7, W: 3, M: 6, KH: 5, KW: 5, attrs: att(2, 1, 6) });
   // the stride-1 direct sparse kernel's domain (SW = 1, OW % 8 = 0): one or several rows per
   // 16-pixel block, an odd number of 8-pixel groups, SH = 2 with SW = 1, dilation, groups, 1xK
   cases.push({ C: 3, H: 3, W: 8, M: 5, KH: 3, KW: 3, attrs: att(1, 1) });

@@ -203,11 +203,26 @@ export function vaddParamsOk(p: usize): bool {
 }
 
 /** Stores bytes 0..nc−1 (nc 1..8) of v at dst. */
-@inline function storeBytes8(dst: usize, v: v128, nc: usize): void {
+@inline export function storeBytes8(dst: usize, v: v128, nc: usize): void {
   if (nc >= 8) { v128.store64_lane(dst, v, 0); return; }
   if (nc & 4) { v128.store32_lane(dst, v, 0); v = v128.shuffle<i32>(v, v, 1, 1, 1, 1); dst += 4; }
   if (nc & 2) { v128.store16_lane(dst, v, 0); v = i32x4.shr_u(v, 16); dst += 2; }
   if (nc & 1) { v128.store8_lane(dst, v, 0); }
+}
+
+/**
+ * storeRow8's MODE_QF output stage (no fused Add) with the channel's constants splatted once by
+ * the caller: vb bias, vm multiplier, vlo/vhi = lo − zy, hi − zy, magic 1.5·2^23, vmz =
+ * 0x4B400000 − zy. The same operations in the same order as storeRow8: the same bytes.
+ */
+@inline export function storeQf8(a0: v128, a1: v128, vb: v128, vm: v128, vlo: v128, vhi: v128, magic: v128, vmz: v128, dst: usize, nc: usize): void {
+  let f0 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(a0, vb)), vm);
+  let f1 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(a1, vb)), vm);
+  f0 = f32x4.pmin(vhi, f32x4.pmax(vlo, f0)); f1 = f32x4.pmin(vhi, f32x4.pmax(vlo, f1));
+  const r0 = i32x4.sub(f32x4.add(f0, magic), vmz);
+  const r1 = i32x4.sub(f32x4.add(f1, magic), vmz);
+  const b16 = i16x8.narrow_i32x4_s(r0, r1);
+  storeBytes8(dst, i8x16.narrow_i16x8_s(b16, b16), nc);
 }
 
 /** The nc (1..8) bytes at sc in the low lanes (the fused Add's other tensor, read before any store: it may be the output itself). */

@@ -3,7 +3,7 @@
 // Quant block q / per-channel parameters qp: see common.ts. Status 0 or E_ARG (-5).
 
 import {
-  E_ARG, MAGIC_F, MAGIC_BITS, Q_ZX, align16, gi, geomOk, quantOk, loadGeom, storeRow8, outBytes, mulQ, srdhmV, rdbpotV, vadd1, vaddV8, vaddParamsOk,
+  E_ARG, MAGIC_F, MAGIC_BITS, Q_ZX, Q_ZY, Q_LO, Q_HI, Q_MODE, Q_ADD, MODE_QF, storeQf8, align16, gi, geomOk, quantOk, loadGeom, storeRow8, outBytes, mulQ, srdhmV, rdbpotV, vadd1, vaddV8, vaddParamsOk,
   C, H, W, M, KH, KW, OH, OW, PT, PL, SH, SW, DH, DW, GROUPS, HP, WP,
 } from './common';
 
@@ -15,6 +15,15 @@ import {
 // 8 pixels at a time, the taps are taken two at a time: the 8-pixel vectors of taps t and t+1
 // are interleaved (2 shuffles) and multiplied by the splatted pair (w_t, w_t+1) with
 // i32x4.dot_i16x8_s (16 MACs per 2 dots). Odd KH·KW: the last pair's second weight is 0.
+//
+// Dilation-1 columns at stride 1 and 2 (every depthwise conv of MobileNet / EfficientNet) take
+// the pair path instead, which needs no shuffle per tap: the taps are paired along each kernel
+// row, (j, j+1), and the input is laid out so that the four (x[col + j], x[col + j + 1]) pairs
+// of 4 neighbouring outputs are one v128 load. At stride 2 that is the int16 plane itself: the
+// i32 at element 2·o + j holds (x[2o + j], x[2o + j + 1]). At stride 1 it is a pair plane P
+// (HP, DQ) of i32, P[r][k] = (x[r][k], x[r][k + 1]), built per channel with 2 shuffles per 8
+// pairs. An odd KW pairs its last tap with a zero weight. Per 8 outputs and tap pair: 2 loads,
+// 2 dots, 2 adds, the pair's weights splatted once per channel (KH·⌈KW/2⌉ vectors).
 
 let DQ: usize = 0;
 
@@ -30,7 +39,17 @@ export function qs8_dwconv2d_work_bytes(g: usize): i32 {
   loadGeom(g);
   DQ = dwRowStride();
   const KK = KH * KW, pairs = (KK + 1) >> 1;
-  return <i32>(align16((HP * DQ << 1) + 64) + align16(pairs << 3) + align16(pairs << 2));
+  return <i32>(align16((HP * DQ << 1) + 64) + align16(pairs << 3) + align16(pairs << 2) + dwPairWork());
+}
+
+/** True when the pair path runs this geometry (loadGeom done): dilation 1 along rows, stride 1 or 2. */
+@inline function dwPairPath(): bool {
+  return DW == 1 && SW <= 2;
+}
+
+/** Extra scratch of the pair path: the stride-1 pair plane, its padded int16 row, the weight vectors. */
+function dwPairWork(): usize {
+  return align16((HP * DQ << 2) + 64) + align16((DQ + 16) << 1) + align16(KH * ((KW + 1) >> 1) << 4);
 }
 
 @inline function load8s2(p: usize): v128 {
@@ -56,6 +75,10 @@ export function qs8_dwconv2d__wasmsimd(g: usize, q: usize, x: usize, w: usize, q
   const KK = KH * KW, pairs = (KK + 1) >> 1, mult = M / C, zx = gi(q, Q_ZX);
   const eB = outBytes(q), oRowB = OW * eB, oPlaneB = OH * oRowB;
   const plane = work, koff = plane + align16((HP * DQ << 1) + 64), wpair = koff + align16(pairs << 3);
+  if (dwPairPath()) {
+    dwPairs(q, x, w, qp, y, wpair + align16(pairs << 2), plane, zx, mult, eB, oRowB, oPlaneB);
+    return 0;
+  }
   // tap pair offsets (bytes in the plane); an odd last tap pairs with itself (weight 0)
   for (let t: usize = 0; t < (pairs << 1); t++) {
     const tt = t < KK ? t : KK - 1;
@@ -108,6 +131,150 @@ export function qs8_dwconv2d__wasmsimd(g: usize, q: usize, x: usize, w: usize, q
     }
   }
   return 0;
+}
+
+/**
+ * Row s (W int8 of x, which ends at xEnd) widened to x − zx at r (int16). A last partial
+ * group of 8 is one vector too while 8 bytes of x remain, and its extra lanes are zeroed
+ * again by the zero vector stored after the row (the padding of the row: ≥ 8 slack elements
+ * follow PL + W in both planes); at the end of x it goes one by one.
+ */
+@inline function widenRow(r: usize, s: usize, xEnd: usize, vz: v128, zx: i32): void {
+  let ww: usize = 0;
+  for (; ww + 8 <= W; ww += 8) v128.store(r + (ww << 1), i16x8.sub(v128.load8x8_s(s + ww), vz));
+  if (ww < W) {
+    if (s + ww + 8 <= xEnd) {
+      v128.store(r + (ww << 1), i16x8.sub(v128.load8x8_s(s + ww), vz));
+      v128.store(r + (W << 1), i16x8.splat(0));
+    } else {
+      for (; ww < W; ww++) store<i16>(r + (ww << 1), <i16>(<i32>load<i8>(s + ww) - zx));
+    }
+  }
+}
+
+/**
+ * The pair path of qs8_dwconv2d__wasmsimd (see the header above): DW = 1, SW ∈ {1, 2}.
+ * plane16 (HP, DQ) int16 (stride 2) / pp (HP, DQ) i32 pairs + tmp row (stride 1) / wv
+ * (KH, ⌈KW/2⌉) v128 weight pairs, all in work.
+ */
+function dwPairs(q: usize, x: usize, w: usize, qp: usize, y: usize, extra: usize, plane16: usize, zx: i32, mult: usize, eB: usize, oRowB: usize, oPlaneB: usize): void {
+  const KWP = (KW + 1) >> 1;
+  const pp = extra, tmp = pp + align16((HP * DQ << 2) + 64), wv = tmp + align16((DQ + 16) << 1);
+  const vz = i16x8.splat(<i16>zx), zero = i16x8.splat(0);
+  const s1 = SW == 1, xEnd = x + C * H * W;
+  // bytes per plane row, per output row step, per kernel row step, per tap pair
+  const rowB: usize = s1 ? DQ << 2 : DQ << 1;
+  const inRowB = SH * rowB, kRowB = DH * rowB, pB: usize = s1 ? 8 : 4;
+  // padding stays zero: per channel only the interior is rewritten (rows PT..PT+H-1 of pp up to
+  // column PK, the W input columns of tmp and plane16)
+  if (s1) {
+    for (let o: usize = 0; o < (HP * DQ << 2) + 64; o += 16) v128.store(pp + o, zero);
+    for (let o: usize = 0; o < ((DQ + 16) << 1); o += 16) v128.store(tmp + o, zero);
+  } else {
+    for (let o: usize = 0; o < (HP * DQ << 1) + 64; o += 16) v128.store(plane16 + o, zero);
+  }
+  // pairs read at stride 1: columns < ⌈OW/8⌉·8 + 2·KWP − 2 (≤ DQ)
+  const PK = min<usize>(DQ, (((OW + 7) & ~(<usize>7)) + 2 * KWP - 2 + 7) & ~(<usize>7));
+  for (let c: usize = 0; c < C; c++) {
+    const src = x + c * H * W;
+    if (s1) {
+      for (let h: usize = 0; h < H; h++) {
+        widenRow(tmp + (PL << 1), src + h * W, xEnd, vz, zx);
+        const d = pp + ((PT + h) * DQ << 2);
+        for (let k: usize = 0; k < PK; k += 8) {
+          const lo = v128.load(tmp + (k << 1)), hi = v128.load(tmp + (k << 1), 2);
+          v128.store(d + (k << 2), v128.shuffle<i16>(lo, hi, 0, 8, 1, 9, 2, 10, 3, 11));
+          v128.store(d + (k << 2), v128.shuffle<i16>(lo, hi, 4, 12, 5, 13, 6, 14, 7, 15), 16);
+        }
+      }
+    } else {
+      for (let h: usize = 0; h < H; h++) widenRow(plane16 + ((PT + h) * DQ + PL << 1), src + h * W, xEnd, vz, zx);
+    }
+    const base0 = s1 ? pp : plane16;
+    for (let mo: usize = 0; mo < mult; mo++) {
+      const oc = c * mult + mo;
+      const wk = w + oc * KH * KW;
+      for (let i: usize = 0; i < KH; i++) for (let jp: usize = 0; jp < KWP; jp++) {
+        const j = jp << 1;
+        const w0: i32 = load<i8>(wk + i * KW + j), w1: i32 = j + 1 < KW ? <i32>load<i8>(wk + i * KW + j + 1) : 0;
+        v128.store(wv + ((i * KWP + jp) << 4), i32x4.splat((w0 & 0xffff) | (w1 << 16)));
+      }
+      const outPlane = y + oc * oPlaneB;
+      // the default output stage (QLinearConv's float multiplier, no fused Add) with the
+      // channel's constants splatted here, once: storeQf8; any other through storeRow8
+      const qf = gi(q, Q_MODE) == MODE_QF && gi(q, Q_ADD) == 0;
+      const zy = gi(q, Q_ZY);
+      const vb = v128.load32_splat(qp + (oc << 2)), vm = v128.load32_splat(qp + ((M + oc) << 2));
+      const vlo = f32x4.splat(<f32>(gi(q, Q_LO) - zy)), vhi = f32x4.splat(<f32>(gi(q, Q_HI) - zy));
+      const magic = f32x4.splat(MAGIC_F), vmz = i32x4.splat(MAGIC_BITS - zy);
+      if (KWP == 2 && KH == 3) {
+        // 3x3 (and 3x4): the 6 weight pairs held in registers, the kernel rows unrolled
+        const w00 = v128.load(wv), w01 = v128.load(wv, 16), w10 = v128.load(wv, 32);
+        const w11 = v128.load(wv, 48), w20 = v128.load(wv, 64), w21 = v128.load(wv, 80);
+        for (let oh: usize = 0; oh < OH; oh++) {
+          const rowIn = base0 + oh * inRowB, rowOut = outPlane + oh * oRowB;
+          for (let ow: usize = 0; ow < OW; ow += 8) {
+            const p0 = rowIn + (ow << 2), p1 = p0 + kRowB, p2 = p1 + kRowB;
+            let a0 = i32x4.dot_i16x8_s(v128.load(p0), w00);
+            let a1 = i32x4.dot_i16x8_s(v128.load(p0, 16), w00);
+            a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(p0 + pB), w01));
+            a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(p0 + pB, 16), w01));
+            a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(p1), w10));
+            a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(p1, 16), w10));
+            a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(p1 + pB), w11));
+            a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(p1 + pB, 16), w11));
+            a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(p2), w20));
+            a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(p2, 16), w20));
+            a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(p2 + pB), w21));
+            a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(p2 + pB, 16), w21));
+            if (qf) storeQf8(a0, a1, vb, vm, vlo, vhi, magic, vmz, rowOut + ow, min<usize>(8, OW - ow));
+            else storeRow8(a0, a1, oc, q, qp, M, rowOut + ow * eB, min<usize>(8, OW - ow));
+          }
+        }
+        continue;
+      }
+      for (let oh: usize = 0; oh < OH; oh++) {
+        const rowIn = base0 + oh * inRowB, rowOut = outPlane + oh * oRowB;
+        for (let ow: usize = 0; ow < OW; ow += 8) {
+          // 4 bytes per output column in both layouts (an i32 pair per column at stride 1, two int16 at stride 2)
+          let p = rowIn + (ow << 2), wp = wv;
+          let a0 = i32x4.splat(0), a1 = a0;
+          if (KWP == 2) {
+            for (let i: usize = 0; i < KH; i++) {
+              const w0 = v128.load(wp), w1 = v128.load(wp, 16);
+              a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(p), w0));
+              a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(p, 16), w0));
+              a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(p + pB), w1));
+              a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(p + pB, 16), w1));
+              p += kRowB; wp += 32;
+            }
+          } else if (KWP == 3) {
+            for (let i: usize = 0; i < KH; i++) {
+              const w0 = v128.load(wp), w1 = v128.load(wp, 16), w2 = v128.load(wp, 32);
+              a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(p), w0));
+              a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(p, 16), w0));
+              a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(p + pB), w1));
+              a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(p + pB, 16), w1));
+              a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(p + 2 * pB), w2));
+              a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(p + 2 * pB, 16), w2));
+              p += kRowB; wp += 48;
+            }
+          } else {
+            for (let i: usize = 0; i < KH; i++) {
+              for (let jp: usize = 0; jp < KWP; jp++) {
+                const wj = v128.load(wp + (jp << 4)), pj = p + jp * pB;
+                a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(pj), wj));
+                a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(pj, 16), wj));
+              }
+              p += kRowB; wp += KWP << 4;
+            }
+          }
+          if (qf) storeQf8(a0, a1, vb, vm, vlo, vhi, magic, vmz, rowOut + ow, min<usize>(8, OW - ow));
+          else storeRow8(a0, a1, oc, q, qp, M, rowOut + ow * eB, min<usize>(8, OW - ow));
+        }
+      }
+    }
+  }
 }
 
 // ---- residual Add (TFLite int8 Add) ------------------------------------------------------------
