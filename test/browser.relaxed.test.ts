@@ -5,7 +5,9 @@
 // assembly/int8/relaxed.ts) with `winograd4: false`, and by default the 3x3 stride-1 convs from
 // Cin 16 run on F(4x4) and the 3 others on it; the output bits of both builds equal Node's
 // (resnet20.static7.expected.json, kept current by test/engine.int8-relaxed.test.ts). The page is
-// served with COOP/COEP (cross-origin isolated, as the Worker serves the demo).
+// served with COOP/COEP (cross-origin isolated, as the Worker serves the demo). The int8
+// depthwise fixture (depthwise.static.sparrow) gives Node's bits on both builds too
+// (depthwise.static.expected.json, kept current by test/engine.int8-depthwise.test.ts).
 // Without /usr/bin/chromium the suite skips loudly (browser.test.ts fails under CI=true).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, HAVE_CHROMIUM, bundleBrowser, launchChromium, serveFiles } from '../scripts/chromium.mjs';
-import { RELAXED_BATCH, relaxedImages } from './helpers/relaxed_fixture.js';
+import { DEPTHWISE_DIMS, RELAXED_BATCH, depthwiseImages, relaxedImages } from './helpers/relaxed_fixture.js';
 import type { BrowserModel as BrowserModelT } from '../src/browser/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -24,6 +26,7 @@ const EXPECTED = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/int8/resnet20
   dims: number[];
   bits: number[];
 };
+const DW_EXPECTED = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/int8/depthwise.static.expected.json'), 'utf8')) as typeof EXPECTED;
 
 interface PageResult {
   isolated: boolean;
@@ -54,6 +57,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: the relaxed-SIMD build in Chromium', (
         ['/sparrow.wasm', ['application/wasm', readFileSync(join(ROOT, 'build/sparrow.wasm'))]],
         ['/sparrow.relaxed.wasm', ['application/wasm', readFileSync(join(ROOT, 'build/sparrow.relaxed.wasm'))]],
         ['/model.sparrow', ['application/octet-stream', readFileSync(join(ROOT, 'test/fixtures/int8/resnet20.static7.sparrow'))]],
+        ['/depthwise.sparrow', ['application/octet-stream', readFileSync(join(ROOT, 'test/fixtures/int8/depthwise.static.sparrow'))]],
       ]),
       { isolated: true },
     );
@@ -126,6 +130,39 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: the relaxed-SIMD build in Chromium', (
     for (const k of ['auto', 'plain', 'relaxed', 'relaxed-c4']) {
       expect(r.runs[k]!.dims, k).toEqual(EXPECTED.dims);
       expect(r.runs[k]!.bits, k).toEqual(EXPECTED.bits);
+    }
+  }, 120_000);
+  it('int8 depthwise convs (test/fixtures/int8/depthwise.static.sparrow: 3x3 and 5x5 at strides 1 and 2, a multiplier, a dilated one, tables): plain build = relaxed build = Node, bit for bit', async () => {
+    const page = browser!.context.pages()[0] ?? (await browser!.context.newPage());
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(base + '/');
+    await page.waitForFunction(() => 'S' in window);
+    const r = await page.evaluate(
+      async ({ x, dims, output }) => {
+        const S = (window as unknown as { S: typeof import('../src/browser/index.js') }).S;
+        const runs: Record<string, { simd: string; dw: number; dims: number[]; bits: number[] }> = {};
+        for (const simd of ['plain', 'relaxed'] as const) {
+          const m = await S.loadModel('/depthwise.sparrow', { engine: 'sparrow-int8', simd, wasmUrl: '/sparrow.wasm' });
+          const y = (await m.run({ [m.inputNames[0]!]: { dtype: 'float32' as const, dims, data: Float32Array.from(x) } })).outputs[output]!;
+          const d = y.data as Float32Array;
+          runs[simd] = {
+            simd: m.simd,
+            dw: m.session.report!.int8!.layers.filter((l) => l.kernel === 'qs8_dwconv2d__wasmsimd').length,
+            dims: y.dims,
+            bits: Array.from(new Int32Array(d.buffer, d.byteOffset, d.length)),
+          };
+        }
+        return runs;
+      },
+      { x: Array.from(depthwiseImages()), dims: DEPTHWISE_DIMS, output: DW_EXPECTED.output },
+    );
+    expect(errors).toEqual([]);
+    for (const k of ['plain', 'relaxed']) {
+      expect(r[k]!.simd, k).toBe(k);
+      expect(r[k]!.dw, k).toBe(6);
+      expect(r[k]!.dims, k).toEqual(DW_EXPECTED.dims);
+      expect(r[k]!.bits, k).toEqual(DW_EXPECTED.bits);
     }
   }, 120_000);
 });

@@ -16,7 +16,8 @@ interface Examples {
 /**
  * TEST_MNIST_B64 / TEST_RESNET_B64 (the .sparrow files), TEST_DIGITS_B64 / TEST_LABELS_B64 (16
  * held-out MNIST digits), TEST_RESNET7_B64 / TEST_RESNET7_EXPECTED (test/fixtures/int8: the 7-bit
- * ResNet-20 and Node's output bits).
+ * ResNet-20 and Node's output bits), TEST_DW_B64 / TEST_DW_EXPECTED (the depthwise fixture and
+ * Node's output bits).
  */
 export async function exampleBindings(): Promise<Record<string, string>> {
   const examples = (await import(pathToFileURL(join(ROOT, 'scripts', 'examples.js')).href)) as Examples;
@@ -31,5 +32,8 @@ export async function exampleBindings(): Promise<Record<string, string>> {
     // the relaxed-SIMD check (test/workers/relaxed.workers.test.ts): ResNet-20 with 7-bit weights and Node's outputs
     TEST_RESNET7_B64: readFileSync(join(ROOT, 'test', 'fixtures', 'int8', 'resnet20.static7.sparrow')).toString('base64'),
     TEST_RESNET7_EXPECTED: readFileSync(join(ROOT, 'test', 'fixtures', 'int8', 'resnet20.static7.expected.json'), 'utf8'),
+    // the int8 depthwise check (same test file): the depthwise fixture and Node's outputs
+    TEST_DW_B64: readFileSync(join(ROOT, 'test', 'fixtures', 'int8', 'depthwise.static.sparrow')).toString('base64'),
+    TEST_DW_EXPECTED: readFileSync(join(ROOT, 'test', 'fixtures', 'int8', 'depthwise.static.expected.json'), 'utf8'),
   };
 }

@@ -17,3 +17,11 @@ export function relaxedImages(): Float32Array {
 export function outputBits(x: Float32Array): number[] {
   return Array.from(new Int32Array(x.buffer, x.byteOffset, x.length));
 }
+
+/** The depthwise fixture's input (test/fixtures/int8/depthwise.static.sparrow): [2, 8, 24, 24] in [−2, 2). */
+export const DEPTHWISE_DIMS = [2, 8, 24, 24];
+
+export function depthwiseImages(): Float32Array {
+  const r = lcg(2424);
+  return Float32Array.from({ length: 2 * 8 * 24 * 24 }, () => (r() - 0.5) * 4);
+}

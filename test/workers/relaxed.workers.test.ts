@@ -4,6 +4,8 @@
 // `winograd4: false`; by default the 3x3 stride-1 convs from Cin 16 on F(4x4) and the others on
 // it) gives the same Float32 bits as build/sparrow.wasm in this isolate and as Node's plain build
 // (test/fixtures/int8/resnet20.static7.expected.json, kept current by engine.int8-relaxed.test.ts).
+// The int8 depthwise fixture gives Node's bits on both builds too (depthwise.static.expected.json,
+// kept current by engine.int8-depthwise.test.ts).
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import plainModule from '../../build/sparrow.wasm';
@@ -11,11 +13,13 @@ import relaxedModule from '../../build/sparrow.relaxed.wasm';
 import { Session } from '../../src/runtime/session.js';
 import '../../src/ops/ref/index.js';
 import { isNodeRuntime, RELAXED_PROBE, relaxedSimdSupported } from '../../src/wasm/features.js';
-import { RELAXED_BATCH, outputBits, relaxedImages } from '../helpers/relaxed_fixture.js';
+import { DEPTHWISE_DIMS, RELAXED_BATCH, depthwiseImages, outputBits, relaxedImages } from '../helpers/relaxed_fixture.js';
 
 const fromB64 = (s: unknown): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(String(s)), (c) => c.charCodeAt(0));
 const MODEL = fromB64(env.TEST_RESNET7_B64);
 const EXPECTED = JSON.parse(String(env.TEST_RESNET7_EXPECTED)) as { output: string; dims: number[]; bits: number[] };
+const DW_MODEL = fromB64(env.TEST_DW_B64);
+const DW_EXPECTED = JSON.parse(String(env.TEST_DW_EXPECTED)) as typeof EXPECTED;
 
 describe('workerd: the relaxed build', () => {
   it('workerd has relaxed SIMD and is not taken for Node', () => {
@@ -41,5 +45,16 @@ describe('workerd: the relaxed build', () => {
     expect(outputBits(a.data as Float32Array)).toEqual(EXPECTED.bits);
     expect(outputBits(b.data as Float32Array)).toEqual(EXPECTED.bits);
     expect(outputBits(c.data as Float32Array)).toEqual(EXPECTED.bits);
+  });
+  it('int8 depthwise convs (depthwise.static.sparrow): plain build = relaxed build = Node, bit for bit', async () => {
+    for (const wasmModule of [plainModule, relaxedModule]) {
+      const s = await Session.fromSparrow(DW_MODEL, { engine: 'sparrow-int8', wasmModule });
+      expect(s.report!.int8!.layers.filter((l) => l.kernel === 'qs8_dwconv2d__wasmsimd')).toHaveLength(6);
+      const y = (await s.run({ [s.inputNames[0]!]: { dtype: 'float32' as const, dims: DEPTHWISE_DIMS, data: depthwiseImages() } }))[
+        DW_EXPECTED.output
+      ]!;
+      expect(y.dims).toEqual(DW_EXPECTED.dims);
+      expect(outputBits(y.data as Float32Array)).toEqual(DW_EXPECTED.bits);
+    }
   });
 });
