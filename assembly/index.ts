@@ -17,7 +17,7 @@ export {
   qs8_spfc_1x1__scalar, qs8_spconv2d_16x1__wasmsimd, qs8_spconv2d_16x1_part__wasmsimd, qs8_spconv2d_nz_work_bytes, qs8_spconv_csr_bytes,
   qs8_spconv_pairs_bytes, qs8_spconv_pack_pairs, qs8_spconv2d_c2_work_bytes, qs8_spconv2d_16x1c2__wasmsimd, qs8_spconv2d_16x1c2_part__wasmsimd, qs8_csr_pair_count,
 } from './int8/sparse';
-export { qs8_dwconv2d__wasmsimd, qs8_dwconv2d_work_bytes, qs8_add__wasmsimd, qs8_vadd__wasmsimd, qs8_vadd_f32__wasmsimd, qs8_mul_rows_f32__wasmsimd, qs8_gavgpool__wasmsimd, qs8_maxpool2d__wasmsimd, qs8_maxpool2d_work_bytes, qs8_quantize__wasmsimd, qs8_dequantize__wasmsimd, qs8_remap__wasm, qs8_lut__wasmsimd, qs8_minmax_f32__wasmsimd, f32_absmax_channels__wasmsimd, qs8_quantize_channels_f32__wasmsimd, qs8_count_nonzero__wasmsimd } from './int8/ops';
+export { qs8_dwconv2d__wasmsimd, qs8_dwconv2d_part__wasmsimd, qs8_dwconv2d_work_bytes, qs8_add__wasmsimd, qs8_vadd__wasmsimd, qs8_vadd_f32__wasmsimd, qs8_mul_rows_f32__wasmsimd, qs8_gavgpool__wasmsimd, qs8_maxpool2d__wasmsimd, qs8_maxpool2d_work_bytes, qs8_quantize__wasmsimd, qs8_dequantize__wasmsimd, qs8_remap__wasm, qs8_lut__wasmsimd, qs8_minmax_f32__wasmsimd, f32_absmax_channels__wasmsimd, qs8_quantize_channels_f32__wasmsimd, qs8_count_nonzero__wasmsimd } from './int8/ops';
 export { qs8_peak__wasmsimd } from './int8/peak';
 // ConvTranspose (GEMM + col2im) and Resize/Upsample (separable resampling): src/runtime/f32/resample.ts, deconv.ts
 export { f32_deconv2d__wasmsimd, f32_deconv2d_work_bytes, f32_col2im__wasmsimd } from './f32/deconv';

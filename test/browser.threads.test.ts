@@ -7,6 +7,9 @@
 //     run on 2 and 3 threads, relaxed and plain builds, batch 3 (each image split: the c4 and c2
 //     kernels by output pixels, Winograd on the plain build by output tiles) and batch 2 (whole
 //     images), the helpers run some of the calls;
+//   - the depthwise fixture (depthwise.static.sparrow, its bits kept current by
+//     test/engine.int8-depthwise.test.ts) on 2 and 3 threads: every image split, the depthwise
+//     convs by input channels;
 //   - the same page without COOP/COEP (no SharedArrayBuffer): numThreads 2 falls back to one
 //     thread, same bits;
 //   - an isolated page whose server has no threads build: one thread, same bits.
@@ -18,11 +21,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, HAVE_CHROMIUM, bundleBrowser, launchChromium, serveFiles } from '../scripts/chromium.mjs';
-import { RELAXED_BATCH, relaxedImages } from './helpers/relaxed_fixture.js';
+import { DEPTHWISE_DIMS, RELAXED_BATCH, depthwiseImages, relaxedImages } from './helpers/relaxed_fixture.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 if (!HAVE_CHROMIUM) process.stderr.write(`\n!! test/browser.threads.test.ts: ${CHROMIUM} is missing: SKIPPED\n`);
 
+const DW_EXPECTED = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/int8/depthwise.static.expected.json'), 'utf8')) as {
+  output: string;
+  bits: number[];
+};
 const EXPECTED = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/int8/resnet20.static7.expected.json'), 'utf8')) as {
   output: string;
   dims: number[];
@@ -62,6 +69,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: numThreads (WASM threads) in Chromium'
       ],
       ['/sparrow.js', ['text/javascript', readFileSync(join(dir, 'sparrow.js'))]],
       ['/model.sparrow', ['application/octet-stream', readFileSync(join(ROOT, 'test/fixtures/int8/resnet20.static7.sparrow'))]],
+      ['/depthwise.sparrow', ['application/octet-stream', readFileSync(join(ROOT, 'test/fixtures/int8/depthwise.static.sparrow'))]],
     ]);
     for (const f of ['sparrow.wasm', 'sparrow.relaxed.wasm', 'sparrow.threads.wasm', 'sparrow.relaxed.threads.wasm'])
       files.set(`/${f}`, ['application/wasm', readFileSync(join(ROOT, 'build', f))]);
@@ -158,6 +166,49 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: numThreads (WASM threads) in Chromium'
       expect(r.runs['r2']!.helperCalls + r.runs['r3']!.helperCalls, `batch ${batch}`).toBeGreaterThan(0);
     }
   }, 240_000);
+
+  it("the depthwise fixture (batch 2: every image in parts, depthwise by channels): 2 and 3 threads, relaxed and plain builds, give Node's bits", async () => {
+    const page = await browser!.context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    try {
+      await page.goto(base.isolated + '/');
+      await page.waitForFunction(() => 'S' in window);
+      const r = await page.evaluate(
+        async ({ x, dims, output }) => {
+          const S = (window as unknown as { S: typeof import('../src/browser/index.js') }).S;
+          const runs: Record<string, { threads: number; bits: number[]; helperCalls: number }> = {};
+          for (const [k, c] of [
+            ['r2', { numThreads: 2, simd: 'relaxed' as const }],
+            ['r3', { numThreads: 3, simd: 'relaxed' as const }],
+            ['p2', { numThreads: 2, simd: 'plain' as const }],
+          ] as const) {
+            const m = await S.loadModel('/depthwise.sparrow', { engine: 'sparrow-int8', wasmUrl: '/sparrow.wasm', ...c });
+            const feeds = { [m.inputNames[0]!]: { dtype: 'float32' as const, dims, data: Float32Array.from(x) } };
+            let y = (await m.run(feeds)).outputs[output]!;
+            for (let i = 0; i < 3; i++) y = (await m.run(feeds)).outputs[output]!;
+            const d = y.data as Float32Array;
+            runs[k] = {
+              threads: m.threads,
+              bits: Array.from(new Int32Array(d.buffer, d.byteOffset, d.length)),
+              helperCalls: m.threadStats?.helperCalls ?? 0,
+            };
+            m.dispose();
+          }
+          return runs;
+        },
+        { x: Array.from(depthwiseImages()), dims: DEPTHWISE_DIMS, output: DW_EXPECTED.output },
+      );
+      expect(errors).toEqual([]);
+      expect(r['r2']!.threads).toBe(2);
+      expect(r['r3']!.threads).toBe(3);
+      expect(r['p2']!.threads).toBe(2);
+      for (const k of ['r2', 'r3', 'p2']) expect(r[k]!.bits, k).toEqual(DW_EXPECTED.bits);
+      expect(r['r2']!.helperCalls + r['r3']!.helperCalls + r['p2']!.helperCalls).toBeGreaterThan(0);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
 
   it('no cross-origin isolation, or no threads build on the server: numThreads 2 runs on one thread, same bits', async () => {
     const plain = await inPage(base.plain, { r2: { numThreads: 2, simd: 'relaxed' } }, RELAXED_BATCH);

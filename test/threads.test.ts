@@ -391,6 +391,124 @@ describe('threads: the Winograd kernel split by output tiles', () => {
   });
 });
 
+// The depthwise kernel split by input channels (qs8_dwconv2d_part, threadSplit): each image in
+// min(T, C) calls, each thread building its channels' planes in its own workspace. Oracle: the
+// direct conv qs8Conv2dRef, bit for bit, per image. The pair path (3x3 / 5x5, strides 1 and 2),
+// a multiplier, the general path (dilation 2), fewer channels than threads.
+describe('threads: the depthwise kernel split by input channels', () => {
+  const DCASES: Array<{ C: number; H: number; W: number; mult: number; k: number; s: number; d: number }> = [
+    { C: 1, H: 9, W: 9, mult: 1, k: 3, s: 1, d: 1 }, // one channel: fewer than the threads
+    { C: 5, H: 12, W: 11, mult: 1, k: 3, s: 2, d: 1 },
+    { C: 7, H: 14, W: 14, mult: 1, k: 5, s: 1, d: 1 },
+    { C: 6, H: 13, W: 17, mult: 2, k: 5, s: 2, d: 1 },
+    { C: 9, H: 10, W: 10, mult: 1, k: 3, s: 1, d: 2 }, // the general path
+  ];
+  const dwk = qs8ConvKernel('qs8_dwconv2d__wasmsimd');
+  for (const n of [2, 3])
+    it(`${n} threads: every image's outputs = qs8Conv2dRef (int8 and f32 output modes), batch 1..3`, async () => {
+      const w = await instantiateThreaded(threaded, n, spawnNode);
+      const pool = w.pool!;
+      pools.push(pool);
+      const rnd = lcg(90 + n);
+      const bad: string[] = [];
+      for (const [ci, cs] of DCASES.entries())
+        for (const B of [1, 2, 3]) {
+          const mode = (ci + B) % 2 ? 'int8' : 'f32';
+          const M = cs.C * cs.mult,
+            p = (cs.k >> 1) * cs.d;
+          const attrs = {
+            pads: [p, p, p, p] as [number, number, number, number],
+            strides: [cs.s, cs.s] as [number, number],
+            dilations: [cs.d, cs.d] as [number, number],
+            groups: cs.C,
+          };
+          const geo = convGeometry([cs.C, cs.H, cs.W], [M, 1, cs.k, cs.k], attrs);
+          const zx = [-128, 127, 3][ci % 3]!;
+          const wt = Int8Array.from({ length: M * cs.k * cs.k }, () => Math.floor(rnd() * 256) - 128);
+          const xs = cs.C * cs.H * cs.W,
+            ys = M * geo.OH * geo.OW;
+          const x = Int8Array.from({ length: B * xs }, () => Math.floor(rnd() * 256) - 128);
+          const out = randomQs8Out(mode, M, rnd, zx, -8, { zy: 5, lo: ci % 2 ? 5 : -128 });
+          const mark = w.mark();
+          try {
+            const plan = planQs8Conv(w, geo, out, dwk);
+            const wp = placeConvWeights(w, 'raw', wt, M, cs.k * cs.k, cs.C);
+            const qp = putChannelParams(w, out);
+            const px = w.putBytes(x);
+            const eB = mode === 'f32' ? 4 : 1;
+            const py = w.alloc(B * ys * eB);
+            const split = threadSplit(pool, dwk, geo, B, plan.workBytes);
+            const work = w.alloc(split.workBytes);
+            const run = split.runner((src, i) => [plan.g, plan.q, src + i * xs, wp, qp, py + i * ys * eB, work], work);
+            const calls = splitCalls(B, n, Math.min(n, cs.C));
+            const wants = Array.from({ length: B }, (_, i) => {
+              const want = qs8Conv2dRef(x.subarray(i * xs, (i + 1) * xs), [cs.C, cs.H, cs.W], wt, [M, 1, cs.k, cs.k], attrs, out).data;
+              return want instanceof Float32Array ? new Int32Array(want.buffer, want.byteOffset, want.length) : want;
+            });
+            const once = (): void =>
+              runChecked(w, () => run(px), { py, ys, mode, calls, wants, label: `${JSON.stringify(cs)} B=${B}` }, bad);
+            once();
+            if (ci === DCASES.length - 2 && B === 1) untilHelperClaims(pool, once);
+          } finally {
+            w.release(mark);
+          }
+        }
+      expect(bad.slice(0, 5)).toEqual([]);
+      expect(pool.stats.helperCalls).toBeGreaterThan(0);
+    });
+
+  it('qs8_dwconv2d_part refuses channel ranges outside [0, C] (status -5); the parts of [0, C) write what the whole call writes', async () => {
+    const w = await loadWasmNode('release');
+    const C = 4;
+    const attrs = {
+      pads: [1, 1, 1, 1] as [number, number, number, number],
+      strides: [1, 1] as [number, number],
+      dilations: [1, 1] as [number, number],
+      groups: C,
+    };
+    const geo = convGeometry([C, 7, 9], [C, 1, 3, 3], attrs);
+    const out: Qs8Out = { mode: 'int32', zx: 2, bias: Int32Array.from({ length: C }, (_, i) => i * 7 - 3) };
+    const rnd = lcg(5);
+    const wt = Int8Array.from({ length: C * 9 }, () => Math.floor(rnd() * 256) - 128);
+    const x = Int8Array.from({ length: C * 63 }, () => Math.floor(rnd() * 256) - 128);
+    const mark = w.mark();
+    try {
+      const plan = planQs8Conv(w, geo, out, dwk);
+      const wp = placeConvWeights(w, 'raw', wt, C, 9, C);
+      const qp = putChannelParams(w, out);
+      const px = w.putBytes(x),
+        py = w.alloc(C * 63 * 4),
+        work = w.alloc(plan.workBytes);
+      const part = (c0: number, c1: number): number => w.exports.qs8_dwconv2d_part__wasmsimd(plan.g, plan.q, px, wp, qp, py, work, c0, c1);
+      for (const [c0, c1] of [
+        [-1, 1],
+        [2, 1],
+        [0, 5],
+        [5, 5],
+      ] as const)
+        expect(part(c0, c1), `[${c0}, ${c1})`).toBe(-5);
+      const y = () => new Int32Array(w.memory.buffer, py, C * 63);
+      const want = qs8Conv2dRef(x, [C, 7, 9], wt, [C, 1, 3, 3], attrs, out).data as Int32Array;
+      // a part writes its channels only
+      y().fill(0x5a5a5a5a);
+      expect(part(1, 3)).toBe(0);
+      expect(Array.from(y().subarray(63, 3 * 63))).toEqual(Array.from(want.subarray(63, 3 * 63)));
+      expect([...y().subarray(0, 63), ...y().subarray(3 * 63)].every((v) => v === 0x5a5a5a5a)).toBe(true);
+      y().fill(0x5a5a5a5a);
+      for (const [c0, c1] of [
+        [0, 1],
+        [1, 1],
+        [1, 3],
+        [3, 4],
+      ] as const)
+        expect(part(c0, c1)).toBe(0);
+      expect(Array.from(y())).toEqual(Array.from(want));
+    } finally {
+      w.release(mark);
+    }
+  });
+});
+
 describe('threads: the arbitrary-pair sparse conv split by output pixels', () => {
   // pixels = OH·OW in super-panels of 16: one super-panel (fewer than the threads), a partial
   // last one, strides, 1x1, groups, a ResNet stage-1 layer at 30 % density

@@ -69,14 +69,27 @@ function dwPairWork(): usize {
  * (M), y (M,OH,OW) of the mode's type, work ≥ qs8_dwconv2d_work_bytes(g).
  */
 export function qs8_dwconv2d__wasmsimd(g: usize, q: usize, x: usize, w: usize, qp: usize, y: usize, work: usize): i32 {
+  if (!geomOk(g)) return E_ARG;
+  return qs8_dwconv2d_part__wasmsimd(g, q, x, w, qp, y, work, 0, gi(g, 0));
+}
+
+/**
+ * qs8_dwconv2d__wasmsimd over the input channels [c0, c1) only (and their output channels
+ * c·mult..): the threads' split of a depthwise layer (src/runtime/int8/conv.ts threadSplit). The
+ * parts of a partition of [0, C) write together exactly what the whole call writes. −5 when
+ * 0 ≤ c0 ≤ c1 ≤ C fails.
+ */
+export function qs8_dwconv2d_part__wasmsimd(g: usize, q: usize, x: usize, w: usize, qp: usize, y: usize, work: usize, c0: i32, c1: i32): i32 {
   if (!geomOk(g) || gi(g, 0) != gi(g, 16) || !quantOk(q)) return E_ARG;
+  if (c0 < 0 || c1 < c0 || c1 > gi(g, 0)) return E_ARG;
   loadGeom(g);
   DQ = dwRowStride();
+  const cBeg = <usize>c0, cEnd = <usize>c1;
   const KK = KH * KW, pairs = (KK + 1) >> 1, mult = M / C, zx = gi(q, Q_ZX);
   const eB = outBytes(q), oRowB = OW * eB, oPlaneB = OH * oRowB;
   const plane = work, koff = plane + align16((HP * DQ << 1) + 64), wpair = koff + align16(pairs << 3);
   if (dwPairPath()) {
-    dwPairs(q, x, w, qp, y, wpair + align16(pairs << 2), plane, zx, mult, eB, oRowB, oPlaneB);
+    dwPairs(q, x, w, qp, y, wpair + align16(pairs << 2), plane, zx, mult, eB, oRowB, oPlaneB, cBeg, cEnd);
     return 0;
   }
   // tap pair offsets (bytes in the plane); an odd last tap pairs with itself (weight 0)
@@ -87,7 +100,7 @@ export function qs8_dwconv2d__wasmsimd(g: usize, q: usize, x: usize, w: usize, q
   }
   const vz = i16x8.splat(<i16>zx), zero = i16x8.splat(0);
   const inRowB = SH * DQ << 1, sB = SW << 1;
-  for (let c: usize = 0; c < C; c++) {
+  for (let c: usize = cBeg; c < cEnd; c++) {
     // widen + pad input plane c
     const src = x + c * H * W;
     for (let hp: usize = 0; hp < HP; hp++) {
@@ -157,7 +170,7 @@ export function qs8_dwconv2d__wasmsimd(g: usize, q: usize, x: usize, w: usize, q
  * plane16 (HP, DQ) int16 (stride 2) / pp (HP, DQ) i32 pairs + tmp row (stride 1) / wv
  * (KH, ⌈KW/2⌉) v128 weight pairs, all in work.
  */
-function dwPairs(q: usize, x: usize, w: usize, qp: usize, y: usize, extra: usize, plane16: usize, zx: i32, mult: usize, eB: usize, oRowB: usize, oPlaneB: usize): void {
+function dwPairs(q: usize, x: usize, w: usize, qp: usize, y: usize, extra: usize, plane16: usize, zx: i32, mult: usize, eB: usize, oRowB: usize, oPlaneB: usize, cBeg: usize, cEnd: usize): void {
   const KWP = (KW + 1) >> 1;
   const pp = extra, tmp = pp + align16((HP * DQ << 2) + 64), wv = tmp + align16((DQ + 16) << 1);
   const vz = i16x8.splat(<i16>zx), zero = i16x8.splat(0);
@@ -175,7 +188,7 @@ function dwPairs(q: usize, x: usize, w: usize, qp: usize, y: usize, extra: usize
   }
   // pairs read at stride 1: columns < ⌈OW/8⌉·8 + 2·KWP − 2 (≤ DQ)
   const PK = min<usize>(DQ, (((OW + 7) & ~(<usize>7)) + 2 * KWP - 2 + 7) & ~(<usize>7));
-  for (let c: usize = 0; c < C; c++) {
+  for (let c: usize = cBeg; c < cEnd; c++) {
     const src = x + c * H * W;
     if (s1) {
       for (let h: usize = 0; h < H; h++) {

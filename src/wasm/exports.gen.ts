@@ -197,6 +197,8 @@ export interface WasmExports {
   qs8_csr_pair_count(M: i32, rowPtr: usize, col: usize): i32;
   /** assembly/int8/ops/qs8_dwconv2d__wasmsimd */
   qs8_dwconv2d__wasmsimd(g: usize, q: usize, x: usize, w: usize, qp: usize, y: usize, work: usize): i32;
+  /** assembly/int8/ops/qs8_dwconv2d_part__wasmsimd */
+  qs8_dwconv2d_part__wasmsimd(g: usize, q: usize, x: usize, w: usize, qp: usize, y: usize, work: usize, c0: i32, c1: i32): i32;
   /** assembly/int8/ops/qs8_dwconv2d_work_bytes */
   qs8_dwconv2d_work_bytes(g: usize): i32;
   /** assembly/int8/ops/qs8_add__wasmsimd */

@@ -45,6 +45,7 @@ export const THREAD_FNS = [
   'qs8_spconv2d_16x1c2_part__wasmsimd',
   'qs8_wino4x4_3x3__wasmsimd',
   'qs8_wino4x4_3x3_part__wasmsimd',
+  'qs8_dwconv2d_part__wasmsimd',
 ] as const;
 export type ThreadFn = (typeof THREAD_FNS)[number];
 

@@ -278,6 +278,8 @@ const PARTS: Record<string, PartKernel> = {
     fn: 'qs8_wino4x4_3x3_part__wasmsimd',
     extra: (_geo, u0, u1) => [u0, u1],
   },
+  // depthwise: ranges of input channels (each with its multiplier's output channels)
+  qs8_dwconv2d__wasmsimd: { units: (geo) => geo.C, fn: 'qs8_dwconv2d_part__wasmsimd', extra: (_geo, u0, u1) => [u0, u1] },
   // panels of 8 tiles (assembly/int8/winograd.ts qs8_wino_panels)
   qs8_wino2x2_3x3__wasmsimd: {
     units: (geo) => Math.ceil((Math.ceil(geo.OH / 2) * Math.ceil(geo.OW / 2)) / 8),
@@ -287,13 +289,14 @@ const PARTS: Record<string, PartKernel> = {
 };
 
 /**
- * How a conv layer of a batch of B images splits over a pool of T threads: B ≥ T and B a
- * multiple of T (or a kernel without a range variant): one call per image; else, for the c4,
- * c2 and Winograd kernels, every image in T parts of its output (panels of 8 pixels, or of 8
- * Winograd tiles, split evenly: qs8_conv2d_4x8c4_part, qs8_conv2d_4x8c2_part,
- * qs8_wino2x2_3x3_part; fewer parts when there are fewer panels than threads); else one call
- * per image too (B < T: some threads idle). The threads claim the calls (src/wasm/threads.ts), each with its own kernel
- * workspace (`wb` bytes apart); the job follows the T workspaces.
+ * How a conv layer of a batch of B images splits over a pool of T threads. A kernel with a range
+ * variant (PARTS: panels of 8 pixels for c4 / c2, super-panels of 16 for the sparse kernels,
+ * panels of Winograd tiles, input channels for depthwise) runs the first B − T images (B ≥ T) as
+ * one call each and the last T images (all of them when B < T) in T parts each, split evenly
+ * (fewer parts when there are fewer units than threads), so the layer ends on short calls; a
+ * kernel without one runs one call per image. The threads claim the calls
+ * (src/wasm/threads.ts), each with its own kernel workspace (`wb` bytes apart); the job follows
+ * the T workspaces.
  */
 export function threadSplit(
   pool: ThreadPool,
