@@ -36,6 +36,12 @@ import { qs8Conv2dRef, qs8VaddRef, type VaddParams } from '../src/kernels/int8_r
 import { quantizeMultiplier } from '../src/quant/int8.js';
 import { threadSplit } from '../src/runtime/int8/conv.js';
 import { loadWasmNode } from '../src/wasm/node.js';
+import { buildModel } from '../src/onnx/build.js';
+import { importOnnx } from '../src/onnx/import.js';
+import { optimize } from '../src/ir/passes.js';
+import { compressGraph } from '../src/compress/compress.js';
+import { PARALLEL_MIN, splitRange } from '../src/runtime/int8/parallel.js';
+import { uniformTensor } from './helpers/tensors.js';
 
 const S7 = new Uint8Array(readFileSync(new URL('./fixtures/int8/resnet20.static7.sparrow', import.meta.url)));
 /** the kernels whose output pixels split over threads (the rest split by images only; ResNet-20 has ≥ 4 super-panels of 16 pixels per layer) */
@@ -505,6 +511,79 @@ describe('threads: the depthwise kernel split by input channels', () => {
       expect(Array.from(y())).toEqual(Array.from(want));
     } finally {
       w.release(mark);
+    }
+  });
+});
+
+// The elementwise int8 passes (an activation table, the squeeze-excite Mul) split into ranges
+// over the pool (src/runtime/int8/parallel.ts): a static model of SiLU (one table) and a channel
+// scale Mul on [2, 16, 48, 48] (36,864 per image: over PARALLEL_MIN), whose only threaded steps
+// are those two; every thread count gives the one-thread bits, and each run is 2 jobs of n calls.
+describe('threads: the elementwise int8 passes split by ranges', () => {
+  const X = [2, 16, 48, 48],
+    G = [2, 16, 1, 1];
+  const MODEL = buildModel({
+    nodes: [
+      { op: 'Sigmoid', inputs: ['x'], outputs: ['s'] },
+      { op: 'Mul', inputs: ['x', 's'], outputs: ['a'] },
+      { op: 'Mul', inputs: ['a', 'g'], outputs: ['y'] },
+    ],
+    inputs: [
+      { name: 'x', dtype: 'float32', dims: X },
+      { name: 'g', dtype: 'float32', dims: G },
+    ],
+    outputs: [{ name: 'y', dtype: 'float32', dims: X }],
+    opsets: { '': 13 },
+  });
+
+  it('splitRange: contiguous, covering, aligned interior bounds, no empty range', () => {
+    for (const [n, parts, align] of [
+      [100, 2, 32],
+      [31, 3, 32],
+      [1000, 3, 1],
+      [7, 8, 1],
+      [0, 2, 1],
+      [65, 2, 32],
+    ] as const) {
+      const r = splitRange(n, parts, align);
+      let at = 0;
+      for (const [i0, i1] of r) {
+        expect(i0).toBe(at);
+        expect(i1).toBeGreaterThan(i0);
+        if (i1 !== n) expect(i1 % align).toBe(0);
+        at = i1;
+      }
+      expect(at).toBe(n);
+      expect(r.length).toBeLessThanOrEqual(parts);
+    }
+  });
+
+  it('SiLU table and channel-scale Mul on 2 and 3 threads = one thread, bit for bit; the passes ran as parallel jobs', async () => {
+    expect(X.reduce((a, b) => a * b, 1)).toBeGreaterThan(PARALLEL_MIN);
+    const g = importOnnx(MODEL);
+    optimize(g);
+    const calib = [1, 2, 3].map((k) => ({ x: uniformTensor(X, k, -5, 5), g: uniformTensor(G, 10 + k, 0, 1) }));
+    const file = (await compressGraph(g, { sparsity: 0, activations: 'static', calib: { batches: calib, spec: 'test' } })).bytes;
+    const feeds = { x: uniformTensor(X, 7, -5, 5), g: uniformTensor(G, 8, 0, 1) };
+    const one = await Session.fromSparrow(file, { engine: 'sparrow-int8', wasmModule: plain });
+    expect(one.report!.int8!.floatOps).toEqual([]);
+    const want = bits((await one.run(feeds))['y']!);
+    for (const n of [2, 3]) {
+      let wasm: SparrowWasm | undefined;
+      const s = await Session.fromSparrow(file, {
+        engine: 'sparrow-int8',
+        wasmModule: threaded,
+        instantiate: async (m) => {
+          wasm = await instantiateThreaded(m, n, spawnNode);
+          pools.push(wasm.pool!);
+          return wasm;
+        },
+      });
+      const stats = wasm!.pool!.stats;
+      const before = { jobs: stats.jobs, calls: stats.calls };
+      expect(bits((await s.run(feeds))['y']!)).toEqual(want);
+      expect(stats.jobs - before.jobs).toBe(2);
+      expect(stats.calls - before.calls).toBe(2 * n);
     }
   });
 });

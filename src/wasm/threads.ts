@@ -46,6 +46,8 @@ export const THREAD_FNS = [
   'qs8_wino4x4_3x3__wasmsimd',
   'qs8_wino4x4_3x3_part__wasmsimd',
   'qs8_dwconv2d_part__wasmsimd',
+  'qs8_lut__wasmsimd',
+  'qs8_mul_rows_f32__wasmsimd',
 ] as const;
 export type ThreadFn = (typeof THREAD_FNS)[number];
 

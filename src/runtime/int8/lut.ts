@@ -14,6 +14,7 @@ import type { Node } from '../../ir/graph.js';
 import { elementCount } from '../../ops/types.js';
 import { dequantizeRef, quantizeRef } from '../../kernels/int8_ref.js';
 import { ctxOf, type Int8Lower } from './lower.js';
+import { parallelPass, runParallel, splitRange } from './parallel.js';
 
 /** Elementwise ops of one input (default domain) that run as a table between int8 tensors. */
 export const LUT_OPS: ReadonlySet<string> = new Set([
@@ -104,6 +105,8 @@ export function lowerLut(n: Node, L: Int8Lower): string | true {
   const WM = L.w,
     ex = L.ex;
   const label = mul ? `${n.name}+${mul.name}` : undefined;
+  // a threads build: ranges of 32 values (the kernel's pass) over the pool's threads
+  const par = parallelPass(L, len, L.w.pool?.size ?? 1);
   L.step(
     n,
     {
@@ -118,6 +121,13 @@ export function lowerLut(n: Node, L: Int8Lower): string | true {
               d = WM.i8(yp, len);
             for (let i = 0; i < len; i++) d[i] = table[s[i]! + 128]!;
           };
+        if (par) {
+          const calls = splitRange(len, par.pool.size, 32).map(([i0, i1]) => ({
+            fn: 'qs8_lut__wasmsimd' as const,
+            args: [i1 - i0, xp + i0, tp, yp + i0],
+          }));
+          return () => runParallel(par, calls);
+        }
         return () => {
           ex.qs8_lut__wasmsimd(len, xp, tp, yp);
         };

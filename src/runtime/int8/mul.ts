@@ -8,6 +8,7 @@ import { elementCount } from '../../ops/types.js';
 import { VADD_PARAMS_BYTES, writeVaddF32Params } from '../../kernels/int8.js';
 import { qs8MulRowsRef } from '../../kernels/int8_ref.js';
 import type { Int8Lower } from './lower.js';
+import { parallelPass, runParallel, splitRange } from './parallel.js';
 
 /** A channel-scale Mul's operands: `a` the activation (M rows of K), `b` one value per row r at r mod bMod. */
 export interface ChannelScale {
@@ -59,6 +60,11 @@ export function lowerMul(n: Node, L: Int8Lower): string | true {
   const WM = L.w,
     ex = L.ex;
   const pp = L.mem.alloc(VADD_PARAMS_BYTES);
+  // a threads build: ranges of rows over the pool's threads, each starting on its own scale
+  // (bMod = M: b + r0) or on whole images (rows a multiple of bMod: b as it is)
+  const T = L.w.pool?.size ?? 1;
+  const ranges = bMod === M ? splitRange(M, T, 1) : M % bMod === 0 ? splitRange(M / bMod, T, 1).map(([a, b]) => [a * bMod, b * bMod]) : [];
+  const par = ranges.length > 1 ? parallelPass(L, M * K, ranges.length) : undefined;
   writeVaddF32Params(WM, p, pp);
   L.step(n, {
     reads: [ai, bi],
@@ -68,6 +74,13 @@ export function lowerMul(n: Node, L: Int8Lower): string | true {
         bp = bd.ptr(bi),
         yp = bd.ptr(out.yi);
       if (L.scalar) return () => WM.i8(yp, M * K).set(qs8MulRowsRef(WM.i8(ap, M * K), WM.i8(bp, bMod), M, K, p));
+      if (par) {
+        const calls = ranges.map(([r0, r1]) => ({
+          fn: 'qs8_mul_rows_f32__wasmsimd' as const,
+          args: [r1! - r0!, K, ap + r0! * K, bMod === M ? bp + r0! : bp, bMod === M ? r1! - r0! : bMod, pp, yp + r0! * K],
+        }));
+        return () => runParallel(par, calls);
+      }
       return () => {
         ex.qs8_mul_rows_f32__wasmsimd(M, K, ap, bp, bMod, pp, yp);
       };
