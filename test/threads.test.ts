@@ -228,6 +228,41 @@ describe('threads: numThreads > 1 gives the one-thread bits', () => {
       }
     });
 
+  // dynamic mode (the ONNX model, its inputs quantized per image per run): each image's convs in
+  // parts after its own quantization (the c2 kernel by pixels; the 1x1 FC of the head is the
+  // fused dynamic FC, not split)
+  it('dynamic mode, ResNet-20 ONNX: 2 and 3 threads give the one-thread bits, batch 1..3, every image in parts', async () => {
+    const onnx = new Uint8Array(readFileSync(new URL('../examples/models/resnet20-cifar10.onnx', import.meta.url)));
+    const one = await Session.fromOnnx(onnx, { engine: 'sparrow-int8', wasmModule: plain, winograd: false });
+    for (const n of [2, 3]) {
+      let wasm: SparrowWasm | undefined;
+      const s = await Session.fromOnnx(onnx, {
+        engine: 'sparrow-int8',
+        winograd: false,
+        wasmModule: threaded,
+        instantiate: async (m) => {
+          wasm = await instantiateThreaded(m, n, spawnNode);
+          pools.push(wasm.pool!);
+          return wasm;
+        },
+      });
+      const convs = s.report!.int8!.layers.filter((l) => l.kernel === 'qs8_conv2d_4x8c2__wasmsimd' && l.io === 'dyn');
+      expect(convs.length).toBeGreaterThanOrEqual(15); // 19 convs, the float head excepted
+      for (const b of [1, 3]) {
+        const x = images(b, 60 + b);
+        const name = one.inputNames[0]!;
+        const stats = wasm!.pool!.stats;
+        const before = stats.calls;
+        expect(bits((await s.run({ [name]: x }))[s.outputNames[0]!]!), `${n} threads, batch ${b}`).toEqual(
+          bits((await one.run({ [name]: x }))[one.outputNames[0]!]!),
+        );
+        // every image of every such conv in n parts (each image is its own quantization block)
+        expect(stats.calls - before, `${n} threads, batch ${b}: calls`).toBe(convs.length * b * n);
+      }
+      expect(wasm!.pool!.stats.helperCalls).toBeGreaterThan(0);
+    }
+  });
+
   it('a helper that never runs: the calling thread claims every call (no hang, same bits), then runs alone (starved window)', async () => {
     const idle: SpawnHelper = () => ({ postMessage: () => undefined, ready: Promise.resolve(), terminate: () => undefined });
     const { s, w } = await threadedSession(2, { relaxed: true }, idle);

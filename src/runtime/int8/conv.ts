@@ -159,9 +159,13 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
     wpl,
   );
   const attrs = { pads: geo.pads, strides: geo.strides, dilations: geo.dilations, groups: group };
-  // threads (a threads build with helpers: SparrowWasm.pool): static mode on the WASM kernels
-  const pool = L.scalar || dynamic ? undefined : L.w.pool;
+  // threads (a threads build with helpers: SparrowWasm.pool), on the WASM kernels. Dynamic mode
+  // quantizes one image at a time (its range and zero point written into q / qp before its
+  // kernel runs): each image then runs in parts of its own (split1), or the whole batch at once
+  // when it is one quantization block (requant 'onnx')
+  const pool = L.scalar ? undefined : L.w.pool;
   const split = pool && pool.size > 1 ? threadSplit(pool, kernel, geo, B, plan.workBytes) : undefined;
+  const split1 = split && dynamic && B > 1 ? threadSplit(pool!, kernel, geo, 1, plan.workBytes) : undefined;
   L.layerStep(n, xin, yOut, {
     workBytes: split ? split.workBytes : plan.workBytes,
     zx: out.zx,
@@ -188,7 +192,16 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
       if (split && wpl) {
         // argument 6, the workspace: thread t adds t·wb
         const run = split.runner((src, i) => [plan.g, plan.q, src + i * xs, wpl.ptr, qp, yp + i * ys * yb, work], work);
-        return (src) => {
+        // dynamic, one image (`item`) per call: its own runner (the calls cached per output image)
+        const one = split1
+          ? Array.from({ length: B }, (_, i) => split1.runner((src) => [plan.g, plan.q, src, wpl.ptr, qp, yp + i * ys * yb, work], work))
+          : undefined;
+        return (src, _zx, _dyn, item) => {
+          if (item !== undefined && one) {
+            one[item]!(src);
+            post?.(yp + item * ys * 4, ys);
+            return;
+          }
           run(src);
           if (post) for (let i = 0; i < B; i++) post(yp + i * ys * 4, ys);
         };
