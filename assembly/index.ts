@@ -8,7 +8,7 @@ export function heapBase(): usize {
   return (__heap_base + 15) & ~<usize>15;
 }
 export { f32_gemm__wasmsimd, f32_gemm_1x32__wasmsimd, f32_gemm_1x8__wasmsimd, f32_gemm_2x8__wasmsimd, f32_gemm_4x8__wasmsimd, f32_pack_b, f32_packed_b_size } from './f32/gemm';
-export { f32_conv2d_igemm_4x8__wasmsimd, f32_conv2d_igemm_work_bytes, f32_dwconv__wasmsimd, f32_dwconv_work_bytes } from './f32/conv';
+export { f32_conv2d_igemm_4x8__wasmsimd, f32_conv2d_igemm_work_bytes, f32_dwconv__wasmsimd, f32_dwconv_part__wasmsimd, f32_dwconv_work_bytes } from './f32/conv';
 export { f32_peak__wasmsimd } from './f32/peak';
 export { f32_rnn_seq__wasmsimd, f32_gru_seq__wasmsimd, f32_lstm_seq__wasmsimd, f32_recurrent_work_bytes } from './f32/rnn';
 export * from './f32ops/index';

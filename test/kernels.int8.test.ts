@@ -462,6 +462,7 @@ const QS8_KERNELS_TESTED_ALONE = [
   'qs8_wino4x4_3x3_part__wasmsimd', // test/kernels.int8-wino4.test.ts (panel splits = the whole conv)
   'qs8_spconv2d_16x1_part__wasmsimd', // test/threads.test.ts (pixel ranges vs qs8Conv2dRef)
   'qs8_spconv2d_16x1c2_part__wasmsimd', // test/threads.test.ts (pixel ranges vs qs8Conv2dRef)
+  'qs8_dwconv2d_part__wasmsimd', // test/threads.test.ts (channel ranges vs qs8Conv2dRef, a part writes only its channels)
   'qs8_add__wasmsimd',
   'qs8_vadd__wasmsimd',
   'qs8_vadd_f32__wasmsimd',

@@ -21,7 +21,7 @@ import { HELPER_SOURCE_NODE, instantiateThreaded, type SpawnHelper, type ThreadP
 import type { SparrowWasm } from '../src/wasm/gateway.js';
 import type { Tensor } from '../src/ops/types.js';
 import { cifarImages, lcg } from './helpers/tensors.js';
-import { convGeometry } from '../src/kernels/f32.js';
+import { CONV_GEOMETRY_BYTES, convGeometry, writeConvGeometry } from '../src/kernels/f32.js';
 import {
   placeConvWeights,
   planQs8Conv,
@@ -260,6 +260,58 @@ describe('threads: numThreads > 1 gives the one-thread bits', () => {
         expect(stats.calls - before, `${n} threads, batch ${b}: calls`).toBe(convs.length * b * n);
       }
       expect(wasm!.pool!.stats.helperCalls).toBeGreaterThan(0);
+    }
+  });
+
+  // dynamic mode's float32 work over [2, 16, 48, 48] (36,864 floats per image, over
+  // PARALLEL_MIN): each image's min/max and quantization, and the SiLU pass after a conv, in
+  // ranges over the pool, the float32 depthwise conv by channels (f32_dwconv_part); the
+  // one-thread bits, NaN included (a NaN image gives NaN outputs)
+  it('dynamic mode: the per-run quantization, the float32 activation pass and depthwise conv split = one thread, bit for bit, NaN too', async () => {
+    const X = [2, 16, 48, 48];
+    const W1 = uniformTensor([16, 16, 1, 1], 3, -0.5, 0.5),
+      W2 = uniformTensor([8, 16, 1, 1], 4, -0.5, 0.5);
+    const WD = uniformTensor([16, 1, 3, 3], 5, -0.5, 0.5);
+    const onnx = buildModel({
+      nodes: [
+        { op: 'Conv', inputs: ['x', 'w1'], outputs: ['a'], name: 'c1' },
+        { op: 'Sigmoid', inputs: ['a'], outputs: ['s'] },
+        { op: 'Mul', inputs: ['a', 's'], outputs: ['h'] },
+        { op: 'Conv', inputs: ['h', 'wd'], outputs: ['d'], name: 'dw', attrs: { group: 16, pads: [1, 1, 1, 1] } },
+        { op: 'Conv', inputs: ['d', 'w2'], outputs: ['y'], name: 'c2' },
+      ],
+      inputs: [{ name: 'x', dtype: 'float32', dims: X }],
+      outputs: [{ name: 'y', dtype: 'float32', dims: null }],
+      initializers: { w1: W1, wd: WD, w2: W2 },
+      opsets: { '': 13 },
+    });
+    const one = await Session.fromOnnx(onnx, { engine: 'sparrow-int8', wasmModule: plain, floatHead: 0 });
+    const x = uniformTensor(X, 11, -3, 3);
+    const xn = { ...x, data: Float32Array.from(x.data as Float32Array) };
+    (xn.data as Float32Array)[40000] = NaN; // in the second image
+    for (const n of [2, 3]) {
+      let wasm: SparrowWasm | undefined;
+      const s = await Session.fromOnnx(onnx, {
+        engine: 'sparrow-int8',
+        floatHead: 0,
+        wasmModule: threaded,
+        instantiate: async (m) => {
+          wasm = await instantiateThreaded(m, n, spawnNode);
+          pools.push(wasm.pool!);
+          return wasm;
+        },
+      });
+      expect(s.report!.int8!.layers.map((l) => l.io)).toEqual(['dyn', 'dyn']);
+      for (const input of [x, xn]) {
+        const stats = wasm!.pool!.stats;
+        const before = stats.jobs;
+        const got = bits((await s.run({ x: input }))['y']!);
+        expect(got).toEqual(bits((await one.run({ x: input }))['y']!));
+        // per image: c1's min/max, its quantization, its n parts, the SiLU pass (4 jobs); the
+        // depthwise conv (float32 in dynamic mode) by channels (1); c2's min/max, its
+        // quantization, its n parts (3)
+        expect(stats.jobs - before, `${n} threads`).toBe(2 * 8);
+      }
     }
   });
 
@@ -619,6 +671,65 @@ describe('threads: the elementwise int8 passes split by ranges', () => {
       expect(bits((await s.run(feeds))['y']!)).toEqual(want);
       expect(stats.jobs - before.jobs).toBe(2);
       expect(stats.calls - before.calls).toBe(2 * n);
+    }
+  });
+});
+
+describe('threads: the float32 depthwise kernel split by input channels', () => {
+  it('f32_dwconv_part refuses channel ranges outside [0, C] (status -5); a part writes only its channels; the parts of [0, C) = the whole call', async () => {
+    const w = await loadWasmNode('release');
+    const C = 5,
+      mult = 2,
+      M = C * mult;
+    const geo = convGeometry(
+      [C, 11, 13],
+      [M, 1, 5, 5],
+      { pads: [2, 2, 2, 2], strides: [2, 2], dilations: [1, 1], groups: C },
+      { fn: 'silu' },
+    );
+    const rnd = lcg(17);
+    const xv = Float32Array.from({ length: C * 11 * 13 }, () => rnd() * 4 - 2),
+      wv = Float32Array.from({ length: M * 25 }, () => rnd() - 0.5),
+      bv = Float32Array.from({ length: M }, () => rnd() - 0.5);
+    const ys = geo.OH * geo.OW;
+    const mark = w.mark();
+    try {
+      const g = w.alloc(CONV_GEOMETRY_BYTES);
+      writeConvGeometry(w, geo, g);
+      const px = w.alloc(xv.length * 4),
+        pw = w.alloc(wv.length * 4),
+        pb = w.alloc(bv.length * 4),
+        py = w.alloc(M * ys * 4),
+        work = w.alloc(w.exports.f32_dwconv_work_bytes(g));
+      w.f32(px, xv.length).set(xv);
+      w.f32(pw, wv.length).set(wv);
+      w.f32(pb, bv.length).set(bv);
+      const y = () => new Int32Array(w.memory.buffer, py, M * ys);
+      expect(w.exports.f32_dwconv__wasmsimd(g, px, pw, pb, py, work)).toBe(0);
+      const want = y().slice();
+      const part = (c0: number, c1: number): number => w.exports.f32_dwconv_part__wasmsimd(g, px, pw, pb, py, work, c0, c1);
+      for (const [c0, c1] of [
+        [-1, 1],
+        [3, 2],
+        [0, 6],
+        [6, 6],
+      ] as const)
+        expect(part(c0, c1), `[${c0}, ${c1})`).toBe(-5);
+      y().fill(0x5a5a5a5a);
+      expect(part(1, 3)).toBe(0);
+      // input channels 1, 2 = output channels 2..5
+      expect(Array.from(y().subarray(2 * ys, 6 * ys))).toEqual(Array.from(want.subarray(2 * ys, 6 * ys)));
+      expect([...y().subarray(0, 2 * ys), ...y().subarray(6 * ys)].every((v) => v === 0x5a5a5a5a)).toBe(true);
+      y().fill(0x5a5a5a5a);
+      for (const [c0, c1] of [
+        [0, 2],
+        [2, 2],
+        [2, 5],
+      ] as const)
+        expect(part(c0, c1)).toBe(0);
+      expect(Array.from(y())).toEqual(Array.from(want));
+    } finally {
+      w.release(mark);
     }
   });
 });

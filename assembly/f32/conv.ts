@@ -270,7 +270,18 @@ function dwFill(x: usize, plane: usize, tmp: usize): void {
  * microkernels (dwChannel) are generated from gen/dwconv_rx8.ts.in by scripts/gen-kernels.mjs.
  */
 export function f32_dwconv__wasmsimd(g: usize, x: usize, w: usize, bias: usize, y: usize, work: usize): i32 {
+  if (!geomOk(g)) return E_ARG;
+  return f32_dwconv_part__wasmsimd(g, x, w, bias, y, work, 0, gi(g, G_C));
+}
+
+/**
+ * f32_dwconv__wasmsimd over the input channels [c0, c1) only (and their output channels
+ * c·mult..): the threads' split of a depthwise layer. The parts of a partition of [0, C) write
+ * together exactly what the whole call writes. −5 when 0 ≤ c0 ≤ c1 ≤ C fails.
+ */
+export function f32_dwconv_part__wasmsimd(g: usize, x: usize, w: usize, bias: usize, y: usize, work: usize, c0: i32, c1: i32): i32 {
   if (!geomOk(g) || gi(g, G_C) != gi(g, G_GROUPS)) return E_ARG;
+  if (c0 < 0 || c1 < c0 || c1 > gi(g, G_C)) return E_ARG;
   loadGeom(g);
   dwPlaneGeom();
   if (<u64>DHQ * <u64>DRL >= (1 << 28)) return E_ARG;
@@ -290,7 +301,7 @@ export function f32_dwconv__wasmsimd(g: usize, x: usize, w: usize, bias: usize, 
     kp += 4;
   }
   const oH = OH, oW = OW, kh = KH, kw = KW, sh = SH, sw = SW, dh = DH, dw = DW;
-  for (let c: usize = 0; c < C; c++) {
+  for (let c: usize = <usize>c0; c < <usize>c1; c++) {
     dwFill(x + (c * H * W << 2), work, tmp);
     for (let mo: usize = 0; mo < mult; mo++) {
       const o = c * mult + mo;

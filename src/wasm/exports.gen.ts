@@ -124,6 +124,8 @@ export interface WasmExports {
   f32_conv2d_igemm_work_bytes(g: usize): i32;
   /** assembly/f32/conv/f32_dwconv__wasmsimd */
   f32_dwconv__wasmsimd(g: usize, x: usize, w: usize, bias: usize, y: usize, work: usize): i32;
+  /** assembly/f32/conv/f32_dwconv_part__wasmsimd */
+  f32_dwconv_part__wasmsimd(g: usize, x: usize, w: usize, bias: usize, y: usize, work: usize, c0: i32, c1: i32): i32;
   /** assembly/f32/conv/f32_dwconv_work_bytes */
   f32_dwconv_work_bytes(g: usize): i32;
   /** assembly/f32/peak/f32_peak__wasmsimd */

@@ -48,6 +48,16 @@ export const THREAD_FNS = [
   'qs8_dwconv2d_part__wasmsimd',
   'qs8_lut__wasmsimd',
   'qs8_mul_rows_f32__wasmsimd',
+  'qs8_minmax_f32__wasmsimd',
+  'qs8_quantize__wasmsimd',
+  'f32_clip__wasmsimd',
+  'f32_sigmoid__wasmsimd',
+  'f32_silu__wasmsimd',
+  'f32_hardswish__wasmsimd',
+  'f32_hardsigmoid__wasmsimd',
+  'f32_tanh__wasmsimd',
+  'f32_gelu__wasmsimd',
+  'f32_dwconv_part__wasmsimd',
 ] as const;
 export type ThreadFn = (typeof THREAD_FNS)[number];
 

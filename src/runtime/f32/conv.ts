@@ -44,6 +44,32 @@ function lowerConv(n: Node, L: F32Lower): Lowered | string {
   const { kernel, g } = plan;
   const xs = C * H * Wd * F32_BYTES,
     ys = M * OH * OW * F32_BYTES;
+  // a threads build (SparrowWasm.pool): a depthwise conv in ranges of input channels, one call
+  // per thread and image, each thread with its own workspace (argument 5: thread t adds t·wb)
+  const pool = w.pool;
+  const T = pool && pool.size > 1 && kernel.name === 'f32_dwconv__wasmsimd' ? Math.min(pool.size, C) : 1;
+  const wb = Math.ceil(plan.workBytes / 16) * 16;
+  if (T > 1) {
+    const ranges = Array.from({ length: T }, (_, t) => [Math.floor((t * C) / T), Math.floor(((t + 1) * C) / T)] as const);
+    return {
+      kind: 'kernel',
+      scratch: pool!.size * wb + pool!.jobBytes(T),
+      build: (b) => {
+        const xp = b.ptr(x),
+          wp = b.ptr(wName),
+          bp = bName ? b.ptr(bName) : 0,
+          yp = b.ptr(y),
+          s = b.scratch,
+          job = s + pool!.size * wb;
+        const calls = Array.from({ length: N }, (_, i) =>
+          ranges.map(([c0, c1]) => ({ fn: 'f32_dwconv_part__wasmsimd' as const, args: [g, xp + i * xs, wp, bp, yp + i * ys, s, c0, c1] })),
+        );
+        return () => {
+          for (let i = 0; i < N; i++) pool!.run(calls[i]!, job, { arg: 5, stride: wb });
+        };
+      },
+    };
+  }
   return {
     kind: 'kernel',
     scratch: plan.workBytes,

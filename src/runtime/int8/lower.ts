@@ -15,7 +15,8 @@ import type { SparrowWasm, WasmExports } from '../../wasm/gateway.js';
 import { ALIAS_OPS, type Binder, type Form, type PlanBuilder, type QParams, type StepSpec } from '../plan_builder.js';
 import type { Int8Layer, Int8Report, QWeight, Placement, PlaceFormat } from '../engine_int8.js';
 import { lowerF32 } from '../f32/index.js';
-import { actKernel, actOf, pushLowered, type F32Lower, type Lowered } from '../f32/lower.js';
+import { actOf, pushLowered, type F32Lower, type Lowered } from '../f32/lower.js';
+import { PARALLEL_MIN, parallelActKernel, runParallel, splitRange } from './parallel.js';
 import { lowerAdd } from './add.js';
 import { lowerConv } from './conv.js';
 import { lowerFc } from './fc.js';
@@ -156,7 +157,8 @@ export class Int8Lower {
     },
   ): void {
     const d = s.dynamic;
-    const xq = d ? align16(d.n) + 16 : 0; // the int8 copy, then the range (dynamicQuantizer)
+    // the int8 copy, then the range (dynamicQuantizer: 16 bytes per thread of the pool)
+    const xq = d ? align16(d.n) + 16 * this.rangeSlots() : 0;
     this.step(
       n,
       {
@@ -513,7 +515,7 @@ export class Int8Lower {
    */
   postActivation(n: Node): ((yp: number, n: number) => void) | undefined {
     const [act, p0, p1] = actOf(n);
-    return act >= 2 ? actKernel(this.ex, act, p0, p1) : undefined;
+    return act >= 2 ? parallelActKernel(this, this.ex, act, p0, p1) : undefined;
   }
 
   /** the activation clamp of a fused node in the int8 domain of output parameters p, and in float */
@@ -587,14 +589,54 @@ export class Int8Lower {
    * quant block and s_x·s_w[c] into the channel parameters. Returns the function doing it (returns zx,
    * and whether the block held a NaN). The range is that of the finite values: ±Inf saturate.
    */
+  /** 16-byte range slots dynamicQuantizer needs after its int8 copy: one per thread of the pool. */
+  rangeSlots(): number {
+    const pool = this.scalar ? undefined : this.w.pool;
+    return pool && pool.size > 1 ? pool.size : 1;
+  }
+
   dynamicQuantizer(xq: number, n: number, sw: Float32Array, q: number, qp: number): (x: number) => { zp: number; nan: boolean } {
     const W = this.w,
       ex = this.ex,
       N = sw.length,
       scalar = this.scalar,
       onnx = this.E.requant === 'onnx';
-    // the range in WASM (SIMD; NaN ignored as the plain loop does), into 8 bytes after xq
+    // the range in WASM (SIMD; NaN ignored as the plain loop does), into 12 bytes after xq; with
+    // a pool and n ≥ PARALLEL_MIN, each thread's range of x into its own slot (16 bytes apart),
+    // then the smallest min, the largest max and any NaN (min/max from 0: the same values), and
+    // the quantization in ranges too
     const mm = xq + align16(n);
+    const pool = scalar ? undefined : W.pool;
+    const par = pool && pool.size > 1 && n >= PARALLEL_MIN ? { pool, job: this.mem.alloc(pool.jobBytes(pool.size)) } : undefined;
+    const ranges = par ? splitRange(n, par.pool.size, 8) : [];
+    const minmax = par
+      ? (x: number): void => {
+          runParallel(
+            par,
+            ranges.map(([i0, i1], t) => ({ fn: 'qs8_minmax_f32__wasmsimd' as const, args: [i1 - i0, x + i0 * 4, mm + 16 * t] })),
+          );
+          const f = W.f32(mm, 4 * ranges.length),
+            m = W.i32(mm, 4 * ranges.length);
+          let lo = 0,
+            hi = 0,
+            nan = 0;
+          for (let t = 0; t < ranges.length; t++) {
+            if (f[4 * t]! < lo) lo = f[4 * t]!;
+            if (f[4 * t + 1]! > hi) hi = f[4 * t + 1]!;
+            nan |= m[4 * t + 2]!;
+          }
+          f[0] = lo;
+          f[1] = hi;
+          m[2] = nan;
+        }
+      : (x: number): void => void ex.qs8_minmax_f32__wasmsimd(n, x, mm);
+    const quantize = par
+      ? (x: number, scale: number, zp: number): void =>
+          runParallel(
+            par,
+            ranges.map(([i0, i1]) => ({ fn: 'qs8_quantize__wasmsimd' as const, args: [i1 - i0, x + i0 * 4, scale, zp, xq + i0] })),
+          )
+      : (x: number, scale: number, zp: number): void => void ex.qs8_quantize__wasmsimd(n, x, scale, zp, xq);
     return (x) => {
       const v = W.f32(x, n);
       // the range of the finite values (±Inf then saturate, as QuantizeLinear; NaN is reported)
@@ -603,7 +645,7 @@ export class Int8Lower {
         nan = false;
       if (!scalar) {
         // SIMD min/max (NaN lanes ignored) and the NaN flag, one pass; a ±Inf bound takes the finite-range loop
-        ex.qs8_minmax_f32__wasmsimd(n, x, mm);
+        minmax(x);
         const r = W.f32(mm, 2);
         lo = r[0]!;
         hi = r[1]!;
@@ -624,7 +666,7 @@ export class Int8Lower {
       }
       const p = onnx ? onnxDynamicParams(lo, hi) : int8QuantParams({ min: lo, max: hi });
       if (scalar) W.i8(xq, n).set(quantizeRef(v, p.scale, p.zeroPoint));
-      else ex.qs8_quantize__wasmsimd(n, x, p.scale, p.zeroPoint, xq);
+      else quantize(x, p.scale, p.zeroPoint);
       W.i32(q, 8)[1] = p.zeroPoint;
       const s = W.f32(qp, N);
       for (let c = 0; c < N; c++) s[c] = Math.fround(p.scale * sw[c]!);
