@@ -198,7 +198,7 @@ describe('sparrow-int8: 1-D convolutions run as 2-D ones of height 1', () => {
         ['c1', 'dyn'],
         ['pw', 'dyn'],
       ]);
-      // dynamic mode runs a depthwise conv in float32: quantizing its input per run costs more than int8 saves
+      // dynamic mode runs a depthwise conv in float32 (and this dilated one would take the general path)
       expect(simd.report!.int8!.floatOps).toContain('dw');
       expect(simd.report!.fallbackOps).toEqual([]);
       expect(a.dims).toEqual(want.dims);

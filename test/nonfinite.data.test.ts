@@ -23,7 +23,7 @@ beforeAll(async () => {
 
 const MODELS = [
   // firstConv: the layer that reads the input; in dynamic mode a depthwise-shaped one (mnist-8's
-  // single input channel) runs in float32 (quantizing its input costs more than int8 saves), so
+  // single input channel) runs in float32 (dynamic mode keeps depthwise convs in float32), so
   // ±Inf then reach the float arithmetic and give NaN as in onnxruntime
   {
     name: 'mnist-8',

@@ -34,7 +34,7 @@ import { dynFcFits, dynFcStep } from './fc.js';
 import { align16, layerIo, reader, round3, type Int8Lower } from './lower.js';
 
 /** why a depthwise conv of dynamic mode runs in float32 (a 'dynamic:' reason: not a fallback) */
-export const DYNAMIC_DEPTHWISE = 'dynamic: depthwise conv in float32 (quantizing its input per run costs more than int8 saves)';
+export const DYNAMIC_DEPTHWISE = 'dynamic: depthwise conv in float32 (few MACs per output to average a second rounding of its input out)';
 
 /**
  * Whether dynamic-mode convs apply Sigmoid / SiLU / HardSwish / HardSigmoid in the kernel's
@@ -76,8 +76,10 @@ export function lowerConv(n: Node, L: Int8Lower): string | true {
     groups: group,
   });
   if (geo.OH !== yd[2] || geo.OW !== yd[3]) return `conv geometry ${geo.OH}x${geo.OW} differs from the inferred ${yd[2]}x${yd[3]}`;
-  // dynamic mode, depthwise: KH·KW MACs per input element, so quantizing the float input each
-  // run (its range, then int8) costs more than the int8 kernel saves; the float32 kernel runs it
+  // dynamic mode, depthwise: the float32 kernel runs it. Its input would be quantized per run
+  // (per tensor) for KH·KW MACs per output; with the pair path the int8 kernel and that pass are
+  // a little faster than float32 (MobileNetV3-Small 4.7 %, EfficientNet-B0 1.7 % of the whole
+  // model), not worth the accuracy (docs/engine.md, "Where the ratio stops on plain SIMD")
   if (geo.groups === geo.C && !L.ranges && L.E.requant !== 'onnx' && L.form.get(x) === 'f32') return DYNAMIC_DEPTHWISE;
   const w = L.E.weight(L, wName, 0);
   const bias = L.biasOf(bName, w.N);
