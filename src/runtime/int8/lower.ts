@@ -583,18 +583,18 @@ export class Int8Lower {
     return Float32Array.from({ length: N }, (_, c) => Math.fround(beta * d[d.length === 1 ? 0 : c]!));
   }
 
-  /**
-   * Per-inference quantization of float32 data (dynamic mode): min/max of the n floats at x
-   * (the argument of the returned function) → int8QuantParams → int8 at xq; writes zx into the
-   * quant block and s_x·s_w[c] into the channel parameters. Returns the function doing it (returns zx,
-   * and whether the block held a NaN). The range is that of the finite values: ±Inf saturate.
-   */
   /** 16-byte range slots dynamicQuantizer needs after its int8 copy: one per thread of the pool. */
   rangeSlots(): number {
     const pool = this.scalar ? undefined : this.w.pool;
     return pool && pool.size > 1 ? pool.size : 1;
   }
 
+  /**
+   * Per-inference quantization of float32 data (dynamic mode): min/max of the n floats at x
+   * (the argument of the returned function) → int8QuantParams → int8 at xq; writes zx into the
+   * quant block and s_x·s_w[c] into the channel parameters. Returns the function doing it (returns zx,
+   * and whether the block held a NaN). The range is that of the finite values: ±Inf saturate.
+   */
   dynamicQuantizer(xq: number, n: number, sw: Float32Array, q: number, qp: number): (x: number) => { zp: number; nan: boolean } {
     const W = this.w,
       ex = this.ex,
