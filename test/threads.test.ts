@@ -734,6 +734,100 @@ describe('threads: the float32 depthwise kernel split by input channels', () => 
   });
 });
 
+// FC layers (Gemm / MatMul) split by rows of X (tokens, samples) over the pool: the fused
+// dynamic kernel (qs8_dynfc_f32, when X is finite) and the static one (qs8_fc_1x4c8); a single
+// row (dynamic) by columns
+describe('threads: FC layers split by rows', () => {
+  const X = [16, 256];
+  const MODEL = buildModel({
+    nodes: [
+      { op: 'Gemm', inputs: ['x', 'w1', 'b1'], outputs: ['a'], attrs: { transB: 1 }, name: 'fc1' },
+      { op: 'Relu', inputs: ['a'], outputs: ['r'] },
+      { op: 'Gemm', inputs: ['r', 'w2', 'b2'], outputs: ['y'], attrs: { transB: 1 }, name: 'fc2' },
+    ],
+    inputs: [{ name: 'x', dtype: 'float32', dims: X }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: [16, 128] }],
+    initializers: {
+      w1: uniformTensor([512, 256], 1, -0.1, 0.1),
+      b1: uniformTensor([512], 2, -0.1, 0.1),
+      w2: uniformTensor([128, 512], 3, -0.1, 0.1),
+      b2: uniformTensor([128], 4, -0.1, 0.1),
+    },
+  });
+  const threadedOf = async (bytes: Uint8Array, n: number, sparrow: boolean) => {
+    let wasm: SparrowWasm | undefined;
+    const o: SessionOptions = {
+      engine: 'sparrow-int8',
+      floatHead: 0,
+      wasmModule: threaded,
+      instantiate: async (m) => {
+        wasm = await instantiateThreaded(m, n, spawnNode);
+        pools.push(wasm.pool!);
+        return wasm;
+      },
+    };
+    const s = sparrow ? await Session.fromSparrow(bytes, o) : await Session.fromOnnx(bytes, o);
+    return { s, stats: () => wasm!.pool!.stats };
+  };
+
+  it('dynamic, one row (a decoder token): the columns split, each part with its own scales; 2 and 3 threads = one thread', async () => {
+    const one1 = buildModel({
+      nodes: [
+        { op: 'Gemm', inputs: ['x', 'w1', 'b1'], outputs: ['a'], attrs: { transB: 1 }, name: 'fc1' },
+        { op: 'Gemm', inputs: ['a', 'w2', 'b2'], outputs: ['y'], attrs: { transB: 1 }, name: 'fc2' },
+      ],
+      inputs: [{ name: 'x', dtype: 'float32', dims: [1, 512] }],
+      outputs: [{ name: 'y', dtype: 'float32', dims: [1, 260] }],
+      initializers: {
+        w1: uniformTensor([1030, 512], 5, -0.1, 0.1), // 1030 columns: a last part not a multiple of 4
+        b1: uniformTensor([1030], 6, -0.1, 0.1),
+        w2: uniformTensor([260, 1030], 7, -0.1, 0.1),
+        b2: uniformTensor([260], 8, -0.1, 0.1),
+      },
+    });
+    const ref = await Session.fromOnnx(one1, { engine: 'sparrow-int8', floatHead: 0, wasmModule: plain });
+    const x = uniformTensor([1, 512], 12, -2, 2);
+    const want = bits((await ref.run({ x }))['y']!);
+    for (const n of [2, 3]) {
+      const t = await threadedOf(one1, n, false);
+      const before = { jobs: t.stats().jobs, calls: t.stats().calls };
+      expect(bits((await t.s.run({ x }))['y']!), `${n} threads`).toEqual(want);
+      expect(t.stats().jobs - before.jobs).toBe(2);
+      expect(t.stats().calls - before.calls).toBe(2 * n);
+    }
+  });
+
+  it('dynamic (the fused kernel) and static: 2 and 3 threads = one thread, one job per FC; a NaN row: the one-thread path', async () => {
+    const g = importOnnx(MODEL);
+    optimize(g);
+    const calib = [1, 2, 3].map((k) => uniformTensor(X, 20 + k, -2, 2));
+    const file = (await compressGraph(g, { sparsity: 0, activations: 'static', calib: { batches: calib, spec: 'test' } })).bytes;
+    const x = uniformTensor(X, 9, -2, 2);
+    const xn = { ...x, data: Float32Array.from(x.data as Float32Array) };
+    (xn.data as Float32Array)[5 * 256 + 7] = NaN;
+    for (const sparrow of [false, true]) {
+      const bytes = sparrow ? file : MODEL;
+      const o: SessionOptions = { engine: 'sparrow-int8', floatHead: 0, wasmModule: plain };
+      const one = sparrow ? await Session.fromSparrow(bytes, o) : await Session.fromOnnx(bytes, o);
+      const kernel = sparrow ? 'qs8_fc_1x4c8__wasmsimd' : 'qs8_dynfc_f32__wasmsimd';
+      expect(one.report!.int8!.layers.map((l) => l.kernel)).toEqual([kernel, kernel]);
+      for (const n of [2, 3]) {
+        const t = await threadedOf(bytes, n, sparrow);
+        for (const input of sparrow ? [x] : [x, xn]) {
+          const before = { jobs: t.stats().jobs, calls: t.stats().calls };
+          expect(bits((await t.s.run({ x: input }))['y']!), `${sparrow ? 'static' : 'dynamic'}, ${n} threads`).toEqual(
+            bits((await one.run({ x: input }))['y']!),
+          );
+          // a NaN in X: both FCs (the second reads the first's NaN row) take the one-thread path
+          const jobs = input === xn ? 0 : 2;
+          expect(t.stats().jobs - before.jobs).toBe(jobs);
+          expect(t.stats().calls - before.calls).toBe(jobs * n);
+        }
+      }
+    }
+  });
+});
+
 describe('threads: the arbitrary-pair sparse conv split by output pixels', () => {
   // pixels = OH·OW in super-panels of 16: one super-panel (fewer than the threads), a partial
   // last one, strides, 1x1, groups, a ResNet stage-1 layer at 30 % density

@@ -58,6 +58,8 @@ export const THREAD_FNS = [
   'f32_tanh__wasmsimd',
   'f32_gelu__wasmsimd',
   'f32_dwconv_part__wasmsimd',
+  'qs8_fc_1x4c8__wasmsimd',
+  'qs8_dynfc_f32__wasmsimd',
 ] as const;
 export type ThreadFn = (typeof THREAD_FNS)[number];
 

@@ -7,9 +7,16 @@ import { putChannelParams, QUANT_BLOCK_BYTES, writeQuantBlock, type Qs8Out } fro
 import { qs8FcRef } from '../../kernels/int8_ref.js';
 import type { Int8Layer, QWeight } from '../engine_int8.js';
 import { layerIo, reader, round3, type Int8Lower } from './lower.js';
+import { splitRange } from './parallel.js';
+import type { ThreadCall } from '../../wasm/threads.js';
 
 /** qs8_dynfc_f32_finite__wasmsimd: X holds a NaN or ±Inf, nothing written (assembly/int8/gemm.ts). */
 const E_NONFINITE = -7;
+
+/** Multiply-adds from which an FC's rows split over the threads of a pool (a job's join costs microseconds). */
+const FC_PARALLEL_MACS = 1 << 18;
+
+const align16 = (n: number): number => Math.ceil(n / 16) * 16;
 
 export function lowerFc(n: Node, L: Int8Lower): string | true {
   const io = layerIo(n, L);
@@ -56,6 +63,11 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
   const qp = putChannelParams(WM, out, L.alloc);
   const wpl = L.scalar ? undefined : E.placed(w, sparse ? 'csr' : 'raw');
   const workB = ex.qs8_fc_work_bytes(K);
+  // a threads build: the rows of X (tokens, samples) in ranges over the pool, each thread with
+  // its own workspace (argument 8: thread t adds t·wb); dense only, all M rows in one call
+  const pool = L.scalar || sparse ? undefined : WM.pool;
+  const T = pool && pool.size > 1 && M >= 2 && M * N * K >= FC_PARALLEL_MACS ? Math.min(pool.size, M) : 1;
+  const wbF = align16(workB);
   L.layer(
     {
       node: n.name,
@@ -67,7 +79,7 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
     wpl,
   );
   L.layerStep(n, xin, y, {
-    workBytes: workB,
+    workBytes: T > 1 ? pool!.size * wbF + pool!.jobBytes(T) : workB,
     zx: out.zx,
     // dynamic: each row (a sample, a token) quantized with its own range
     ...(dynamic ? { dynamic: { ...L.dynamicItems(M, K), sw: w.scales, q, qp } } : {}),
@@ -75,7 +87,22 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
       const dense = L.scalar ? w.dense() : undefined;
       const wt = !wpl ? 0 : (wpl.csr ?? wpl.ptr);
       const yb = out.mode === 'f32' ? 4 : 1;
+      const rows = T > 1 ? splitRange(M, T, 1) : [];
+      let calls: ThreadCall[] = [],
+        last = -1;
       return (src, zx, dyn, item) => {
+        if (T > 1 && item === undefined && typeof wt === 'number') {
+          if (src !== last) {
+            calls = rows.map(([m0, m1]) => ({
+              fn: 'qs8_fc_1x4c8__wasmsimd' as const,
+              args: [m1 - m0, N, K, src + m0 * K, wt, q, qp, yp + m0 * N * yb, work],
+            }));
+            last = src;
+          }
+          pool!.run(calls, work + pool!.size * wbF, { arg: 8, stride: wbF });
+          post?.(yp, M * N);
+          return;
+        }
         // one row (dynamic) or all M
         const m = item === undefined ? M : 1,
           y = yp + (item ?? 0) * N * yb;
@@ -136,8 +163,26 @@ export function dynFcStep(
   WM.f32(sb, N).set(w.scales);
   WM.f32(sb + 4 * N, N).set(out.bias);
   const work = ex.qs8_fc_work_bytes(K) + 16;
-  const nx = M * K,
-    workA = (work + 31) & ~15;
+  const nx = M * K;
+  // a threads build: the rows in ranges over the pool (each thread its own workspace, argument
+  // 9), when X is finite (checked per run; else the one-thread path below, which handles NaN / ±Inf)
+  const pool = WM.pool;
+  // M ≥ 2: ranges of rows; M = 1 (a decoder's token): ranges of columns, 4 at a time, each part
+  // with its own copy of its columns' scales and biases (the kernel reads sw then bias, N apart)
+  // and the row quantized again (K floats: the same values)
+  const cols = M === 1 && N >= 8;
+  const T = pool && pool.size > 1 && (M >= 2 || cols) && M * N * K >= FC_PARALLEL_MACS ? Math.min(pool.size, M >= 2 ? M : N >> 2) : 1;
+  const colParts =
+    T > 1 && cols
+      ? splitRange(N, T, 4).map(([n0, n1]) => {
+          const c = L.alloc(8 * (n1 - n0) + 16);
+          WM.f32(c, n1 - n0).set(w.scales.subarray(n0, n1));
+          WM.f32(c + 4 * (n1 - n0), n1 - n0).set(out.bias.subarray(n0, n1));
+          return { n0, n1, sb: c };
+        })
+      : [];
+  const wbD = align16(work);
+  const workA = T > 1 ? pool!.size * wbD + align16(pool!.jobBytes(T)) : (work + 31) & ~15;
   L.layer({ node: n.name, op: n.op, kernel: 'qs8_dynfc_f32__wasmsimd', density: round3(density), io: p.io }, wpl);
   L.step(n, {
     reads: [xin],
@@ -153,7 +198,29 @@ export function dynFcStep(
         wp = wpl.ptr;
       const lo = out.lo,
         hi = out.hi;
+      const calls: ThreadCall[] =
+        T <= 1
+          ? []
+          : cols
+            ? colParts.map(({ n0, n1, sb: c }) => ({
+                fn: 'qs8_dynfc_f32__wasmsimd' as const,
+                args: [1, n1 - n0, K, xp, wp + n0 * K, c, lo, hi, yp + n0 * 4, wk],
+              }))
+            : splitRange(M, T, 1).map(([m0, m1]) => ({
+                fn: 'qs8_dynfc_f32__wasmsimd' as const,
+                args: [m1 - m0, N, K, xp + m0 * K * 4, wp, sb, lo, hi, yp + m0 * N * 4, wk],
+              }));
+      const job = wk + (T > 1 ? pool!.size * wbD : 0);
       return () => {
+        if (T > 1) {
+          ex.qs8_minmax_f32__wasmsimd(nx, xp, mm);
+          const r = WM.f32(mm, 2);
+          if (Number.isFinite(r[0]!) && Number.isFinite(r[1]!) && WM.i32(mm + 8, 1)[0] === 0) {
+            pool!.run(calls, job, { arg: 9, stride: wbD });
+            post?.(yp, M * N);
+            return;
+          }
+        }
         // the common case in one call: qs8_dynfc_f32_finite__wasmsimd scans X for NaN / ±Inf
         // first and runs the fused kernel when it holds none (no JS check, no view per run);
         // else (E_NONFINITE, nothing written) as the unfused path does: a row's range is that
