@@ -770,7 +770,7 @@ describe('threads: FC layers split by rows', () => {
     return { s, stats: () => wasm!.pool!.stats };
   };
 
-  it('dynamic, one row (a decoder token): the columns split, each part with its own scales; 2 and 3 threads = one thread', async () => {
+  it('one row (a decoder token), dynamic and static: the columns split, each part with its own scales; 2 and 3 threads = one thread', async () => {
     const one1 = buildModel({
       nodes: [
         { op: 'Gemm', inputs: ['x', 'w1', 'b1'], outputs: ['a'], attrs: { transB: 1 }, name: 'fc1' },
@@ -785,15 +785,25 @@ describe('threads: FC layers split by rows', () => {
         b2: uniformTensor([260], 8, -0.1, 0.1),
       },
     });
-    const ref = await Session.fromOnnx(one1, { engine: 'sparrow-int8', floatHead: 0, wasmModule: plain });
+    const g = importOnnx(one1);
+    optimize(g);
+    const calib = [1, 2, 3].map((k) => uniformTensor([1, 512], 30 + k, -2, 2));
+    const file = (await compressGraph(g, { sparsity: 0, activations: 'static', calib: { batches: calib, spec: 'test' } })).bytes;
     const x = uniformTensor([1, 512], 12, -2, 2);
-    const want = bits((await ref.run({ x }))['y']!);
-    for (const n of [2, 3]) {
-      const t = await threadedOf(one1, n, false);
-      const before = { jobs: t.stats().jobs, calls: t.stats().calls };
-      expect(bits((await t.s.run({ x }))['y']!), `${n} threads`).toEqual(want);
-      expect(t.stats().jobs - before.jobs).toBe(2);
-      expect(t.stats().calls - before.calls).toBe(2 * n);
+    for (const sparrow of [false, true]) {
+      const o: SessionOptions = { engine: 'sparrow-int8', floatHead: 0, wasmModule: plain };
+      const ref = sparrow ? await Session.fromSparrow(file, o) : await Session.fromOnnx(one1, o);
+      expect(ref.report!.int8!.layers.map((l) => l.kernel)).toEqual(
+        sparrow ? ['qs8_fc_1x4c8__wasmsimd', 'qs8_fc_1x4c8__wasmsimd'] : ['qs8_dynfc_f32__wasmsimd', 'qs8_dynfc_f32__wasmsimd'],
+      );
+      const want = bits((await ref.run({ x }))['y']!);
+      for (const n of [2, 3]) {
+        const t = await threadedOf(sparrow ? file : one1, n, sparrow);
+        const before = { jobs: t.stats().jobs, calls: t.stats().calls };
+        expect(bits((await t.s.run({ x }))['y']!), `${sparrow ? 'static' : 'dynamic'}, ${n} threads`).toEqual(want);
+        expect(t.stats().jobs - before.jobs).toBe(2);
+        expect(t.stats().calls - before.calls).toBe(2 * n);
+      }
     }
   });
 

@@ -18,6 +18,14 @@ const FC_PARALLEL_MACS = 1 << 18;
 
 const align16 = (n: number): number => Math.ceil(n / 16) * 16;
 
+/** The output stage of channels [n0, n1) of `out` (its per-channel arrays sliced; the rest as is). */
+function sliceOut(out: Qs8Out, n0: number, n1: number): Qs8Out {
+  const o: Record<string, unknown> = { ...out };
+  for (const k of ['bias', 'multiplier', 'shift', 'scale'])
+    if (ArrayBuffer.isView(o[k])) o[k] = (o[k] as Int32Array | Float32Array).subarray(n0, n1);
+  return o as unknown as Qs8Out;
+}
+
 export function lowerFc(n: Node, L: Int8Lower): string | true {
   const io = layerIo(n, L);
   if (typeof io === 'string') return io;
@@ -64,10 +72,15 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
   const wpl = L.scalar ? undefined : E.placed(w, sparse ? 'csr' : 'raw');
   const workB = ex.qs8_fc_work_bytes(K);
   // a threads build: the rows of X (tokens, samples) in ranges over the pool, each thread with
-  // its own workspace (argument 8: thread t adds t·wb); dense only, all M rows in one call
+  // its own workspace (argument 8: thread t adds t·wb); dense only, all M rows in one call. One
+  // row with fixed parameters (not dynamic: those are rewritten per run): ranges of columns, 4 at
+  // a time, each part with its own channel parameters
   const pool = L.scalar || sparse ? undefined : WM.pool;
-  const T = pool && pool.size > 1 && M >= 2 && M * N * K >= FC_PARALLEL_MACS ? Math.min(pool.size, M) : 1;
+  const colsF = !dynamic && M === 1 && N >= 8;
+  const T = pool && pool.size > 1 && (M >= 2 || colsF) && M * N * K >= FC_PARALLEL_MACS ? Math.min(pool.size, M >= 2 ? M : N >> 2) : 1;
   const wbF = align16(workB);
+  const colParts =
+    T > 1 && colsF ? splitRange(N, T, 4).map(([n0, n1]) => ({ n0, n1, qp: putChannelParams(WM, sliceOut(out, n0, n1), L.alloc) })) : [];
   L.layer(
     {
       node: n.name,
@@ -87,16 +100,21 @@ export function lowerFc(n: Node, L: Int8Lower): string | true {
       const dense = L.scalar ? w.dense() : undefined;
       const wt = !wpl ? 0 : (wpl.csr ?? wpl.ptr);
       const yb = out.mode === 'f32' ? 4 : 1;
-      const rows = T > 1 ? splitRange(M, T, 1) : [];
+      const rows = T > 1 && !colParts.length ? splitRange(M, T, 1) : [];
       let calls: ThreadCall[] = [],
         last = -1;
       return (src, zx, dyn, item) => {
         if (T > 1 && item === undefined && typeof wt === 'number') {
           if (src !== last) {
-            calls = rows.map(([m0, m1]) => ({
-              fn: 'qs8_fc_1x4c8__wasmsimd' as const,
-              args: [m1 - m0, N, K, src + m0 * K, wt, q, qp, yp + m0 * N * yb, work],
-            }));
+            calls = colParts.length
+              ? colParts.map(({ n0, n1, qp: c }) => ({
+                  fn: 'qs8_fc_1x4c8__wasmsimd' as const,
+                  args: [1, n1 - n0, K, src, wt + n0 * K, q, c, yp + n0 * yb, work],
+                }))
+              : rows.map(([m0, m1]) => ({
+                  fn: 'qs8_fc_1x4c8__wasmsimd' as const,
+                  args: [m1 - m0, N, K, src + m0 * K, wt, q, qp, yp + m0 * N * yb, work],
+                }));
             last = src;
           }
           pool!.run(calls, work + pool!.size * wbF, { arg: 8, stride: wbF });
