@@ -160,14 +160,15 @@ const images = cifarImages;
 const bits = (t: Tensor): number[] =>
   Array.from(new Int32Array((t.data as Float32Array).buffer, (t.data as Float32Array).byteOffset, t.data.length));
 
-/** A session on the threads build with `n` threads (its pool: w().pool). */
+/** A session on the threads build with `n` threads (its pool: w().pool), of `model` (default: the 7-bit ResNet-20 file). */
 async function threadedSession(
   n: number,
   o: SessionOptions,
   spawn: SpawnHelper = spawnNode,
+  model: { bytes: Uint8Array; onnx?: boolean } = { bytes: S7 },
 ): Promise<{ s: Session; w: () => SparrowWasm }> {
   let wasm: SparrowWasm | undefined;
-  const s = await Session.fromSparrow(S7, {
+  const opts: SessionOptions = {
     ...o,
     engine: 'sparrow-int8',
     wasmModule: threaded,
@@ -176,7 +177,8 @@ async function threadedSession(
       pools.push(wasm.pool!);
       return wasm;
     },
-  });
+  };
+  const s = model.onnx ? await Session.fromOnnx(model.bytes, opts) : await Session.fromSparrow(model.bytes, opts);
   return { s, w: () => wasm! };
 }
 
@@ -235,23 +237,13 @@ describe('threads: numThreads > 1 gives the one-thread bits', () => {
     const onnx = new Uint8Array(readFileSync(new URL('../examples/models/resnet20-cifar10.onnx', import.meta.url)));
     const one = await Session.fromOnnx(onnx, { engine: 'sparrow-int8', wasmModule: plain, winograd: false });
     for (const n of [2, 3]) {
-      let wasm: SparrowWasm | undefined;
-      const s = await Session.fromOnnx(onnx, {
-        engine: 'sparrow-int8',
-        winograd: false,
-        wasmModule: threaded,
-        instantiate: async (m) => {
-          wasm = await instantiateThreaded(m, n, spawnNode);
-          pools.push(wasm.pool!);
-          return wasm;
-        },
-      });
+      const { s, w } = await threadedSession(n, { winograd: false }, spawnNode, { bytes: onnx, onnx: true });
       const convs = s.report!.int8!.layers.filter((l) => l.kernel === 'qs8_conv2d_4x8c2__wasmsimd' && l.io === 'dyn');
       expect(convs.length).toBeGreaterThanOrEqual(15); // 19 convs, the float head excepted
       for (const b of [1, 3]) {
         const x = images(b, 60 + b);
         const name = one.inputNames[0]!;
-        const stats = wasm!.pool!.stats;
+        const stats = w().pool!.stats;
         const before = stats.calls;
         expect(bits((await s.run({ [name]: x }))[s.outputNames[0]!]!), `${n} threads, batch ${b}`).toEqual(
           bits((await one.run({ [name]: x }))[one.outputNames[0]!]!),
@@ -259,7 +251,7 @@ describe('threads: numThreads > 1 gives the one-thread bits', () => {
         // every image of every such conv in n parts (each image is its own quantization block)
         expect(stats.calls - before, `${n} threads, batch ${b}: calls`).toBe(convs.length * b * n);
       }
-      expect(wasm!.pool!.stats.helperCalls).toBeGreaterThan(0);
+      expect(w().pool!.stats.helperCalls).toBeGreaterThan(0);
     }
   });
 
@@ -290,20 +282,10 @@ describe('threads: numThreads > 1 gives the one-thread bits', () => {
     const xn = { ...x, data: Float32Array.from(x.data as Float32Array) };
     (xn.data as Float32Array)[40000] = NaN; // in the second image
     for (const n of [2, 3]) {
-      let wasm: SparrowWasm | undefined;
-      const s = await Session.fromOnnx(onnx, {
-        engine: 'sparrow-int8',
-        floatHead: 0,
-        wasmModule: threaded,
-        instantiate: async (m) => {
-          wasm = await instantiateThreaded(m, n, spawnNode);
-          pools.push(wasm.pool!);
-          return wasm;
-        },
-      });
+      const { s, w } = await threadedSession(n, { floatHead: 0 }, spawnNode, { bytes: onnx, onnx: true });
       expect(s.report!.int8!.layers.map((l) => l.io)).toEqual(['dyn', 'dyn']);
       for (const input of [x, xn]) {
-        const stats = wasm!.pool!.stats;
+        const stats = w().pool!.stats;
         const before = stats.jobs;
         const got = bits((await s.run({ x: input }))['y']!);
         expect(got).toEqual(bits((await one.run({ x: input }))['y']!));
@@ -656,17 +638,8 @@ describe('threads: the elementwise int8 passes split by ranges', () => {
     expect(one.report!.int8!.floatOps).toEqual([]);
     const want = bits((await one.run(feeds))['y']!);
     for (const n of [2, 3]) {
-      let wasm: SparrowWasm | undefined;
-      const s = await Session.fromSparrow(file, {
-        engine: 'sparrow-int8',
-        wasmModule: threaded,
-        instantiate: async (m) => {
-          wasm = await instantiateThreaded(m, n, spawnNode);
-          pools.push(wasm.pool!);
-          return wasm;
-        },
-      });
-      const stats = wasm!.pool!.stats;
+      const { s, w } = await threadedSession(n, {}, spawnNode, { bytes: file });
+      const stats = w().pool!.stats;
       const before = { jobs: stats.jobs, calls: stats.calls };
       expect(bits((await s.run(feeds))['y']!)).toEqual(want);
       expect(stats.jobs - before.jobs).toBe(2);
@@ -755,19 +728,8 @@ describe('threads: FC layers split by rows', () => {
     },
   });
   const threadedOf = async (bytes: Uint8Array, n: number, sparrow: boolean) => {
-    let wasm: SparrowWasm | undefined;
-    const o: SessionOptions = {
-      engine: 'sparrow-int8',
-      floatHead: 0,
-      wasmModule: threaded,
-      instantiate: async (m) => {
-        wasm = await instantiateThreaded(m, n, spawnNode);
-        pools.push(wasm.pool!);
-        return wasm;
-      },
-    };
-    const s = sparrow ? await Session.fromSparrow(bytes, o) : await Session.fromOnnx(bytes, o);
-    return { s, stats: () => wasm!.pool!.stats };
+    const { s, w } = await threadedSession(n, { floatHead: 0 }, spawnNode, { bytes, onnx: !sparrow });
+    return { s, stats: () => w().pool!.stats };
   };
 
   it('one row (a decoder token), dynamic and static: the columns split, each part with its own scales; 2 and 3 threads = one thread', async () => {

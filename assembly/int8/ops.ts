@@ -186,6 +186,13 @@ function dwPairs(q: usize, x: usize, w: usize, qp: usize, y: usize, extra: usize
   } else {
     for (let o: usize = 0; o < (HP * DQ << 1) + 64; o += 16) v128.store(plane16 + o, zero);
   }
+  // the default output stage (QLinearConv's float multiplier, no fused Add) with its constants
+  // splatted once (the layer's here, the channel's bias and multiplier per channel): storeQf8;
+  // any other through storeRow8
+  const qf = gi(q, Q_MODE) == MODE_QF && gi(q, Q_ADD) == 0;
+  const zy = gi(q, Q_ZY);
+  const vlo = f32x4.splat(<f32>(gi(q, Q_LO) - zy)), vhi = f32x4.splat(<f32>(gi(q, Q_HI) - zy));
+  const magic = f32x4.splat(MAGIC_F), vmz = i32x4.splat(MAGIC_BITS - zy);
   // pairs read at stride 1: columns < ⌈OW/8⌉·8 + 2·KWP − 2 (≤ DQ)
   const PK = min<usize>(DQ, (((OW + 7) & ~(<usize>7)) + 2 * KWP - 2 + 7) & ~(<usize>7));
   for (let c: usize = cBeg; c < cEnd; c++) {
@@ -213,13 +220,7 @@ function dwPairs(q: usize, x: usize, w: usize, qp: usize, y: usize, extra: usize
         v128.store(wv + ((i * KWP + jp) << 4), i32x4.splat((w0 & 0xffff) | (w1 << 16)));
       }
       const outPlane = y + oc * oPlaneB;
-      // the default output stage (QLinearConv's float multiplier, no fused Add) with the
-      // channel's constants splatted here, once: storeQf8; any other through storeRow8
-      const qf = gi(q, Q_MODE) == MODE_QF && gi(q, Q_ADD) == 0;
-      const zy = gi(q, Q_ZY);
       const vb = v128.load32_splat(qp + (oc << 2)), vm = v128.load32_splat(qp + ((M + oc) << 2));
-      const vlo = f32x4.splat(<f32>(gi(q, Q_LO) - zy)), vhi = f32x4.splat(<f32>(gi(q, Q_HI) - zy));
-      const magic = f32x4.splat(MAGIC_F), vmz = i32x4.splat(MAGIC_BITS - zy);
       if (KWP == 2 && KH == 3) {
         // 3x3 (and 3x4): the 6 weight pairs held in registers, the kernel rows unrolled
         const w00 = v128.load(wv), w01 = v128.load(wv, 16), w10 = v128.load(wv, 32);

@@ -6,7 +6,7 @@ import type { Node } from '../../ir/graph.js';
 import { putChannelParams, QUANT_BLOCK_BYTES, writeQuantBlock, type Qs8Out } from '../../kernels/int8.js';
 import { qs8FcRef } from '../../kernels/int8_ref.js';
 import type { Int8Layer, QWeight } from '../engine_int8.js';
-import { layerIo, reader, round3, type Int8Lower } from './lower.js';
+import { align16, layerIo, reader, round3, type Int8Lower } from './lower.js';
 import { splitRange } from './parallel.js';
 import type { ThreadCall } from '../../wasm/threads.js';
 
@@ -15,8 +15,6 @@ const E_NONFINITE = -7;
 
 /** Multiply-adds from which an FC's rows split over the threads of a pool (a job's join costs microseconds). */
 const FC_PARALLEL_MACS = 1 << 18;
-
-const align16 = (n: number): number => Math.ceil(n / 16) * 16;
 
 /** The output stage of channels [n0, n1) of `out` (its per-channel arrays sliced; the rest as is). */
 function sliceOut(out: Qs8Out, n0: number, n1: number): Qs8Out {

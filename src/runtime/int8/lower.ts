@@ -16,7 +16,7 @@ import { ALIAS_OPS, type Binder, type Form, type PlanBuilder, type QParams, type
 import type { Int8Layer, Int8Report, QWeight, Placement, PlaceFormat } from '../engine_int8.js';
 import { lowerF32 } from '../f32/index.js';
 import { actOf, pushLowered, type F32Lower, type Lowered } from '../f32/lower.js';
-import { PARALLEL_MIN, parallelActKernel, runParallel, splitRange } from './parallel.js';
+import { parallelActKernel, parallelPass, runParallel, splitRange } from './parallel.js';
 import { lowerAdd } from './add.js';
 import { lowerConv } from './conv.js';
 import { lowerFc } from './fc.js';
@@ -606,8 +606,7 @@ export class Int8Lower {
     // then the smallest min, the largest max and any NaN (min/max from 0: the same values), and
     // the quantization in ranges too
     const mm = xq + align16(n);
-    const pool = scalar ? undefined : W.pool;
-    const par = pool && pool.size > 1 && n >= PARALLEL_MIN ? { pool, job: this.mem.alloc(pool.jobBytes(pool.size)) } : undefined;
+    const par = parallelPass(this, n, W.pool?.size ?? 1);
     const ranges = par ? splitRange(n, par.pool.size, 8) : [];
     const minmax = par
       ? (x: number): void => {
