@@ -16,7 +16,9 @@ const runsAt = args.indexOf('--runs');
 const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 60;
 const fileAt = args.indexOf('--compressed');
 const file = fileAt >= 0 ? new Uint8Array(readFileSync(args[fileAt + 1])) : undefined;
-const rest = args.filter((_, i) => i !== runsAt && i !== runsAt + 1 && i !== fileAt && i !== fileAt + 1);
+// an option's index and its value's; none for an absent option (-1 + 1 would drop the model)
+const taken = new Set([runsAt, fileAt].filter((i) => i >= 0).flatMap((i) => [i, i + 1]));
+const rest = args.filter((_, i) => !taken.has(i));
 const [model, ...trees] = rest;
 if (!model || !trees.length) {
   console.error('usage: node scripts/bench-trees.mjs <model.onnx> [--runs 60] <tree> [<tree> ...]');
