@@ -50,6 +50,7 @@ interface EvalJson {
   engine: string;
   n: number;
   top1: number;
+  calibrationRecords: number;
 }
 
 function sparrow(...args: string[]): Run {
@@ -96,6 +97,35 @@ describe.runIf(HAVE_MNIST)('sparrow compress mnist-8, evaluated on MNIST', () =>
     const ref = json<EvalJson>(sparrow('eval', file8, ...base.slice(0, -3), '--limit', '50', '--engine', 'sparrow-ref', '--json'));
     const f32 = json<EvalJson>(sparrow('eval', file8, ...base.slice(0, -3), '--limit', '50', '--json'));
     expect(ref.top1).toBe(f32.top1);
+    // no calibration set: nothing to overlap
+    expect(sp.calibrationRecords).toBe(0);
+  });
+
+  it("eval says how many records were the model's calibration records, and warns", () => {
+    const file = join(tmp, 'mnist-calib.sparrow');
+    json<ReportJson>(
+      sparrow(
+        'compress',
+        MNIST_ONNX,
+        '-o',
+        file,
+        '--activations',
+        'static',
+        '--calib',
+        `mnist:${dataPath('mnist')}`,
+        '--calib-n',
+        '64',
+        '--json',
+      ),
+    );
+    const common = ['--dataset', 'mnist', '--data', dataPath('mnist'), '--limit', '100'];
+    const seen = sparrow('eval', file, ...common, '--offset', '10', '--json');
+    expect(json<EvalJson>(seen).calibrationRecords).toBe(54); // records 10..63 of 10..109
+    expect(seen.stderr).toContain('54 of the 100 records evaluated were calibration records');
+    expect(seen.stderr).toContain('--offset 64');
+    const held = sparrow('eval', file, ...common, '--offset', '64', '--json');
+    expect(json<EvalJson>(held).calibrationRecords).toBe(0);
+    expect(held.stderr).not.toContain('calibration records');
   });
 });
 

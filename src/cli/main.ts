@@ -124,6 +124,28 @@ interface OpenedModel {
   name: string;
   preprocessing: Preprocessing | null;
   sparrow: boolean;
+  /** a .sparrow model's calibration set (metadata.compression.calib: the first `n` records of `spec`) */
+  calib?: { spec: string; n: number };
+}
+
+/**
+ * How many of the evaluated records [offset, offset + n) of `dataset` at `data` were among a
+ * model's calibration records (the first calib.n of calib.spec: pruning, fine-tuning, GPTQ and
+ * ranges saw them): 0 when the calibration set is another file or dataset. Files are matched by
+ * name, since a spec's path may be relative to another directory.
+ */
+export function calibOverlap(
+  calib: { spec: string; n: number } | undefined,
+  dataset: string,
+  data: string,
+  offset: number,
+  n: number,
+): number {
+  if (!calib || typeof calib.spec !== 'string' || !Number.isFinite(calib.n)) return 0;
+  const at = calib.spec.indexOf(':');
+  if (at < 0 || calib.spec.slice(0, at) !== dataset) return 0;
+  if (basename(calib.spec.slice(at + 1).replace(/[\\/]+$/, '')) !== basename(data.replace(/[\\/]+$/, ''))) return 0;
+  return Math.max(0, Math.min(offset + n, calib.n) - offset);
 }
 
 /**
@@ -151,7 +173,14 @@ async function openModel(path: string, given?: string): Promise<OpenedModel> {
       );
     }
     const session = await Session.fromSparrow(bytes, { engine: kind });
-    return { engine: sessionEngine(engine, session), name: engine, preprocessing: session.preprocessing, sparrow: true };
+    const calib = session.compression?.calib;
+    return {
+      engine: sessionEngine(engine, session),
+      name: engine,
+      preprocessing: session.preprocessing,
+      sparrow: true,
+      ...(calib ? { calib } : {}),
+    };
   }
   return { engine: await openEngine(engine, kind, bytes), name: engine, preprocessing: null, sparrow: false };
 }
@@ -1040,6 +1069,13 @@ function buildProgram(out: (s: string) => void): Command {
             `sparrow: warning: evaluating ${o.dataset} on pixel/255 with no mean/std (none given${opened.sparrow ? ', none stored in the model' : ''}); ` +
               `models trained on it usually expect --mean ${usual.mean.join(',')} --std ${usual.std.join(',')}\n`,
           );
+        // records the model was calibrated (pruned, fine-tuned, quantized) on are not held out
+        const seen = calibOverlap(opened.calib, o.dataset, o.data, offset, n);
+        if (seen > 0)
+          process.stderr.write(
+            `sparrow: warning: ${seen} of the ${n} records evaluated were calibration records of this model ` +
+              `(the first ${opened.calib!.n} of ${opened.calib!.spec}); top-1 on them is not a held-out figure: use --offset ${opened.calib!.n}\n`,
+          );
         const input = session.inputNames[0]!,
           output = session.outputNames[0]!;
         let correct = 0;
@@ -1051,7 +1087,7 @@ function buildProgram(out: (s: string) => void): Command {
           if (!o.json && (i / batch) % 500 === 0) process.stderr.write(`\r${i + b}/${n}`);
         }
         if (!o.json) process.stderr.write('\n');
-        const doc = { model, dataset: o.dataset, engine: opened.name, n, top1: correct / n };
+        const doc = { model, dataset: o.dataset, engine: opened.name, n, top1: correct / n, calibrationRecords: seen };
         out(
           o.json
             ? JSON.stringify(doc)
