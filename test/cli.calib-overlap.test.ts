@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { calibOverlap } from '../src/cli/main.js';
 
-const calib = { spec: 'cifar10:../shared/data/cifar10/test_q75.bin', n: 5000 };
+const calib = { spec: 'cifar10:data/cifar10/test_q75.bin', n: 5000 };
 
 describe('calibOverlap', () => {
   it('counts the evaluated records below calib.n', () => {
@@ -23,8 +23,8 @@ describe('calibOverlap', () => {
     expect(calibOverlap({ spec: 'npy:calib.npy', n: 64 }, 'cifar10', 'calib.npy', 0, 100)).toBe(0);
   });
   it('matches a folder spec (mnist) with or without a trailing slash', () => {
-    const m = { spec: 'mnist:../shared/data/mnist/', n: 256 };
-    expect(calibOverlap(m, 'mnist', '/work/shared/data/mnist', 200, 500)).toBe(56);
-    expect(calibOverlap(m, 'mnist', '/work/shared/data/mnist/', 0, 500)).toBe(256);
+    const m = { spec: 'mnist:data/mnist/', n: 256 };
+    expect(calibOverlap(m, 'mnist', '/home/u/mnist', 200, 500)).toBe(56);
+    expect(calibOverlap(m, 'mnist', '/home/u/mnist/', 0, 500)).toBe(256);
   });
 });
