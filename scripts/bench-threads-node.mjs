@@ -13,11 +13,11 @@
 // (default model: test/fixtures/int8/resnet20.static7.sparrow; the figures in docs/engine.md use
 // a 7-bit ResNet-32 made as scripts/bench-browser.mjs says)
 import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import '../dist/ops/ref/index.js';
 import { Session } from '../dist/runtime/session.js';
-import { instantiateThreaded, SPIN_MS } from '../dist/wasm/threads.js';
-import { spawnNodeHelper } from '../dist/wasm/node.js';
+import { HELPER_SOURCE_NODE, instantiateThreaded, SPIN_MS } from '../dist/wasm/threads.js';
 
 const argv = process.argv.slice(2);
 const arg = (name, dflt) => {
@@ -29,7 +29,14 @@ const RUNS = Number(arg('runs', '200'));
 const BATCHES = arg('batches', '1,8').split(',').map(Number);
 const bytes = new Uint8Array(readFileSync(model));
 const threaded = await WebAssembly.compile(readFileSync(new URL('../build/sparrow.threads.wasm', import.meta.url)));
-const spawn = spawnNodeHelper;
+const spawn = () => {
+  const w = new Worker(HELPER_SOURCE_NODE, { eval: true });
+  const ready = new Promise((res, rej) => {
+    w.once('message', (m) => (m === 'ready' ? res() : rej(new Error(String(m)))));
+    w.once('error', rej);
+  });
+  return { postMessage: (m) => w.postMessage(m), ready, terminate: () => void w.terminate() };
+};
 const open = (threads, fuseAdd) =>
   Session.fromSparrow(bytes, {
     engine: 'sparrow-int8',

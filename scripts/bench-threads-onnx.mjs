@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => (args.includes(name) ? args[args.indexOf(name) + 1] : def);
@@ -38,10 +39,17 @@ const floatHead = args.includes('--float-head') ? Number(opt('--float-head')) : 
 const dist = (p) => import(pathToFileURL(`${root}/dist/${p}`).href);
 await dist('ops/ref/index.js');
 const { Session } = await dist('runtime/session.js');
-const { instantiateThreaded, SPIN_MS } = await dist('wasm/threads.js');
+const { HELPER_SOURCE_NODE, instantiateThreaded, SPIN_MS } = await dist('wasm/threads.js');
 const { modelInputs, randomFeeds } = await dist('bench/bench.js');
 
-const { spawnNodeHelper: spawn } = await dist('wasm/node.js');
+const spawn = () => {
+  const w = new Worker(HELPER_SOURCE_NODE, { eval: true });
+  const ready = new Promise((res, rej) => {
+    w.once('message', (m) => (m === 'ready' ? res() : rej(new Error(String(m)))));
+    w.once('error', rej);
+  });
+  return { postMessage: (m) => w.postMessage(m), ready, terminate: () => void w.terminate() };
+};
 let bytes;
 if (mlp) {
   const [D, L] = mlp.split(',').map(Number);

@@ -13,10 +13,11 @@
 //     part kernel refuses ranges that are not panel-aligned.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import '../src/ops/ref/index.js';
 import { Session, type SessionOptions } from '../src/runtime/session.js';
-import { compileNodeModule, spawnNodeHelper } from '../src/wasm/node.js';
-import { instantiateThreaded, type SpawnHelper, type ThreadPool } from '../src/wasm/threads.js';
+import { compileNodeModule } from '../src/wasm/node.js';
+import { HELPER_SOURCE_NODE, instantiateThreaded, type SpawnHelper, type ThreadPool } from '../src/wasm/threads.js';
 import type { SparrowWasm } from '../src/wasm/gateway.js';
 import type { Tensor } from '../src/ops/types.js';
 import { cifarImages, lcg } from './helpers/tensors.js';
@@ -56,7 +57,14 @@ const WINO_KERNEL = 'qs8_wino2x2_3x3__wasmsimd';
 const WINO4_KERNEL = 'qs8_wino4x4_3x3__wasmsimd';
 const THREADS_WASM = new URL('../build/sparrow.threads.wasm', import.meta.url);
 
-const spawnNode: SpawnHelper = spawnNodeHelper;
+const spawnNode: SpawnHelper = () => {
+  const w = new Worker(HELPER_SOURCE_NODE, { eval: true });
+  const ready = new Promise<void>((res, rej) => {
+    w.once('message', (m) => (m === 'ready' ? res() : rej(new Error(String(m)))));
+    w.once('error', rej);
+  });
+  return { postMessage: (m) => w.postMessage(m), ready, terminate: () => void w.terminate() };
+};
 
 /**
  * A conv output stage with random parameters for M channels: f32 (scale, bias) or int8

@@ -1,9 +1,7 @@
 // Node adapter: compiles build/sparrow.wasm from disk (Workers import it as a module instead).
 import { readFile } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
 import { SparrowError } from '../errors.js';
 import { SparrowWasm } from './gateway.js';
-import { HELPER_SOURCE_NODE, type SpawnHelper } from './threads.js';
 
 const cache = new Map<string, Promise<WebAssembly.Module>>();
 
@@ -30,16 +28,3 @@ export function compileNodeModule(variant: 'release' | 'debug' = 'release'): Pro
 export async function loadWasmNode(variant: 'release' | 'debug' = 'release'): Promise<SparrowWasm> {
   return SparrowWasm.instantiate(await compileNodeModule(variant));
 }
-
-/**
- * One helper thread of instantiateThreaded in Node: a worker_threads Worker running
- * HELPER_SOURCE_NODE, ready when it posts 'ready' (tests and the Node thread benchmarks).
- */
-export const spawnNodeHelper: SpawnHelper = () => {
-  const w = new Worker(HELPER_SOURCE_NODE, { eval: true });
-  const ready = new Promise<void>((res, rej) => {
-    w.once('message', (m) => (m === 'ready' ? res() : rej(new Error(String(m)))));
-    w.once('error', rej);
-  });
-  return { postMessage: (m) => w.postMessage(m), ready, terminate: () => void w.terminate() };
-};
