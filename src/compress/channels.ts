@@ -51,6 +51,14 @@ export interface ChannelPruneOptions {
   scope?: ChannelScope;
   /** relative damping of H (default 0.01) */
   damp?: number;
+  /**
+   * kept counts are multiples of this (default 1: any count). The int8 kernels compute output
+   * channels in blocks of 4 (F(4x4) Winograd, 4x8c2), so 7 kept channels run as slowly as 8:
+   * with 4, 'uniform' keeps the count nearest to C − round(fraction · C) among the multiples of
+   * 4 in [4, C] and C itself (uniformRemoval), 'flops' removes channels down to the next
+   * multiple at each step (allocateRemovals).
+   */
+  multiple?: number;
 }
 
 export interface ChannelPair {
@@ -69,6 +77,73 @@ export interface ChannelPair {
 export interface ChannelPruneReport {
   /** per pair: A, B, channels before and kept, the OBS cost E of the removed set */
   layers: Array<{ node: string; next: string; channels: number; kept: number; cost: number }>;
+  /** ChannelPruneOptions.multiple when it is above 1 */
+  multiple?: number;
+}
+
+/**
+ * Channels 'uniform' removes from a layer of C: round(fraction · C) (at most C − 1); with
+ * `multiple` > 1 the kept count then moves to the nearest of the multiples of `multiple` in
+ * [multiple, C] and C itself (a tie keeps more; C ≤ multiple: nothing removed, fewer channels
+ * would not run faster).
+ */
+export function uniformRemoval(C: number, fraction: number, multiple = 1): number {
+  let keep = C - Math.min(C - 1, Math.round(fraction * C));
+  if (multiple > 1) {
+    if (C <= multiple) return 0;
+    const lo = Math.max(multiple, Math.floor(keep / multiple) * multiple),
+      hi = Math.min(C, Math.ceil(keep / multiple) * multiple);
+    keep = keep - lo < hi - keep ? lo : hi;
+  }
+  return C - keep;
+}
+
+/** The kept count after one more 'flops' step from `kept`: the largest multiple below it (≥ multiple; kept − 1 ≥ 1 for multiple 1); kept itself when there is none. */
+function nextKept(kept: number, multiple: number): number {
+  if (multiple <= 1) return kept > 1 ? kept - 1 : kept;
+  const k = Math.ceil(kept / multiple) * multiple - multiple;
+  return k >= multiple ? k : kept;
+}
+
+/**
+ * The 'flops' allocation: channels removed per pair. curves[i][j] = the added cost of pair i's
+ * (j+1)-th removal (its greedy removal curve, relative to B's output energy), macs[i] = the
+ * multiply-adds one channel of pair i carries, C[i] its channels. Steps (down to the next
+ * multiple of `multiple`, nextKept) are taken one at a time, each the one with the least cost
+ * per multiply-add saved (ties: the first pair), until `budget` multiply-adds are saved or no
+ * step is left.
+ */
+export function allocateRemovals(
+  curves: readonly (readonly number[])[],
+  macs: readonly number[],
+  C: readonly number[],
+  budget: number,
+  multiple = 1,
+): number[] {
+  const kept = C.slice();
+  let saved = 0;
+  while (saved < budget) {
+    let best = -1,
+      bestScore = Infinity,
+      bestSteps = 0;
+    for (let i = 0; i < C.length; i++) {
+      const s = kept[i]! - nextKept(kept[i]!, multiple);
+      if (s <= 0) continue;
+      const from = C[i]! - kept[i]!;
+      let cost = 0;
+      for (let j = from; j < from + s; j++) cost += curves[i]![j]!;
+      const score = cost / (s * macs[i]!);
+      if (score < bestScore) {
+        bestScore = score;
+        best = i;
+        bestSteps = s;
+      }
+    }
+    if (best < 0) break;
+    kept[best]! -= bestSteps;
+    saved += bestSteps * macs[best]!;
+  }
+  return C.map((c, i) => c - kept[i]!);
 }
 
 /**
@@ -448,6 +523,7 @@ function flopsCounts(
   fraction: number,
   damp: number,
   accel: CalibAccel | undefined,
+  multiple: number,
 ): Map<string, number> {
   const pairs = findChannelPairs(g);
   const specs = pairs.map((p) => {
@@ -472,24 +548,13 @@ function flopsCounts(
   });
   let total = 0;
   for (const sp of specs) total += sp.macs * sp.C;
-  const budget = fraction * total;
-  const taken = specs.map(() => 0);
-  let saved = 0;
-  while (saved < budget) {
-    let best = -1,
-      bestScore = Infinity;
-    specs.forEach((sp, i) => {
-      if (taken[i]! >= sp.C - 1) return;
-      const score = curves[i]![taken[i]!]! / sp.macs;
-      if (score < bestScore) {
-        bestScore = score;
-        best = i;
-      }
-    });
-    if (best < 0) break;
-    taken[best]!++;
-    saved += specs[best]!.macs;
-  }
+  const taken = allocateRemovals(
+    curves,
+    specs.map((sp) => sp.macs),
+    specs.map((sp) => sp.C),
+    fraction * total,
+    multiple,
+  );
   return new Map(pairs.map((p, i) => [p.a.name, taken[i]!]));
 }
 
@@ -530,8 +595,14 @@ export function pruneChannels(
   if (graph.inputs.length !== 1)
     throw new SparrowError('invalid_argument', `channel pruning feeds one input; the model has ${graph.inputs.length}`);
   const damp = opts.damp ?? 0.01;
+  const multiple = opts.multiple ?? 1;
+  if (!(Number.isInteger(multiple) && multiple >= 1 && multiple <= 1024))
+    throw new SparrowError(
+      'invalid_argument',
+      `channel pruning: the channel multiple must be an integer in 1..1024, got ${String(multiple)}`,
+    );
   let g = cloneGraph(graph);
-  const report: ChannelPruneReport = { layers: [] };
+  const report: ChannelPruneReport = { layers: [], ...(multiple > 1 ? { multiple } : {}) };
   const names = findChannelPairs(g).map((p) => ({ a: p.a.name, b: p.b.name }));
   if (names.length === 0 && fraction > 0)
     throw new SparrowError(
@@ -540,7 +611,8 @@ export function pruneChannels(
         'other Conv through channel-wise ops (activations, pooling, depthwise convs) and nothing else; ' +
         'residual Adds, Concats, gates (Mul) and graph outputs tie channels (try --prune hessian or obs)',
     );
-  const counts = (opts.scope ?? 'uniform') === 'flops' && fraction > 0 ? flopsCounts(g, batches, fraction, damp, opts.accel) : undefined;
+  const counts =
+    (opts.scope ?? 'uniform') === 'flops' && fraction > 0 ? flopsCounts(g, batches, fraction, damp, opts.accel, multiple) : undefined;
   for (const { a: aName, b: bName } of names) {
     const pair = findChannelPairs(g).find((p) => p.a.name === aName && p.b.name === bName);
     if (!pair) continue;
@@ -554,7 +626,7 @@ export function pruneChannels(
       kk = kh * kw,
       K = C * kk,
       K1 = K + 1;
-    const remove = counts ? (counts.get(a.name) ?? 0) : Math.min(C - 1, Math.round(fraction * C));
+    const remove = counts ? (counts.get(a.name) ?? 0) : uniformRemoval(C, fraction, multiple);
     if (remove <= 0) continue;
     const { Hinv, Wt } = pairProblems(g, batches, [{ b, wb, C, rows, kk }], damp, opts.accel)[0]!;
     const res = groupObs(Wt, Hinv, rows, C, kk, remove);

@@ -259,6 +259,11 @@ export interface CompressOptions {
   /** channels only: how many channels each layer gives up (channels.ts; default 'uniform') */
   channelScope?: ChannelScope;
   /**
+   * channels only: kept counts are multiples of this (ChannelPruneOptions.multiple; default 1).
+   * 4 matches the int8 kernels' blocks of output channels.
+   */
+  channelMultiple?: number;
+  /**
    * fine-tune the pruned float graph by distillation from the original (finetune.ts) on the
    * calibration images before it is quantized; `epochs` passes. Needs `calib`. magnitude /
    * hessian / obs: the masks are chosen first in float (sparse_finetune.ts) and kept fixed
@@ -399,6 +404,11 @@ export function resolveCompressOptions(
     throw new SparrowError('invalid_argument', `the pruning scope must be layer or global, got ${String(scope)}`);
   if (scope === 'global' && prune !== 'magnitude' && prune !== 'channels')
     throw new SparrowError('invalid_argument', `--scope global is for --prune magnitude or channels, not ${prune}`);
+  if (o.channelMultiple !== undefined) {
+    if (prune !== 'channels') throw new SparrowError('invalid_argument', `--channel-multiple is for --prune channels, not ${prune}`);
+    if (!(Number.isInteger(o.channelMultiple) && o.channelMultiple >= 1 && o.channelMultiple <= 1024))
+      throw new SparrowError('invalid_argument', `--channel-multiple must be an integer in 1..1024, got ${String(o.channelMultiple)}`);
+  }
   if (o.finetune !== undefined) {
     if (!Number.isInteger(o.finetune.epochs) || o.finetune.epochs < 1)
       throw new SparrowError('invalid_argument', `--finetune needs a positive integer of epochs, got ${String(o.finetune.epochs)}`);
@@ -500,6 +510,7 @@ export async function compressGraph(graph: Graph, opts: CompressOptions = {}): P
     const r = pruneChannels(graph, tensorBatches(opts.calib!.batches, '--prune channels'), o.sparsity, {
       ...(opts.wasm ? { accel: wasmCalibAccel(opts.wasm) } : {}),
       scope: opts.channelScope ?? (opts.scope === 'global' ? 'flops' : 'uniform'),
+      ...(opts.channelMultiple !== undefined ? { multiple: opts.channelMultiple } : {}),
     });
     graph = r.graph;
     channelRecord = r.report;
