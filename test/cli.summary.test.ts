@@ -25,5 +25,9 @@ describe('compress summary: the pruning line', () => {
     const ch = formatCompressSummary(layers, { ...base, prune: 'channels', sparsity: 0.5, scope: 'global' });
     expect(ch).toContain('channels pruning, sparsity 0.5 over all layers (--scope global: of the multiply-adds);');
     expect(ch).not.toContain('per layer');
+    expect(ch).not.toContain('multiples');
+    expect(formatCompressSummary(layers, { ...base, prune: 'channels', sparsity: 0.55, channelMultiple: 4 })).toContain(
+      'channels pruning, sparsity 0.55 per layer, kept channels in multiples of 4;',
+    );
   });
 });

@@ -579,7 +579,8 @@ function setConst(g: Graph, name: string, t: Tensor): void {
 }
 
 /**
- * Removes round(fraction · C) output channels of every untied Conv → Conv pair (file header)
+ * Removes round(fraction · C) output channels (opts.multiple: uniformRemoval; opts.scope flops:
+ * allocateRemovals) of every untied Conv → Conv pair (file header)
  * and returns the rewritten graph (the input graph is not modified) and what was done.
  * `batches`: calibration inputs for the graph's single input.
  */
