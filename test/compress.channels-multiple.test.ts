@@ -21,18 +21,10 @@ import { Session } from '../src/runtime/session.js';
 import { allocateRemovals, pruneChannels, uniformRemoval } from '../src/compress/channels.js';
 import { resolveCompressOptions } from '../src/compress/compress.js';
 import type { Tensor } from '../src/ops/types.js';
+import { mulberry32 } from '../src/util/rng.js';
 import '../src/ops/ref/index.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 const randT = (r: () => number, dims: number[], scale = 1): Tensor => ({
   dtype: 'float32',
   dims,

@@ -429,10 +429,8 @@ export function formatCompressSummary(
         : o.scope === 'global'
           ? `${o.prune} pruning, sparsity ${o.sparsity} over all layers (--scope global${o.prune === 'channels' ? ': of the multiply-adds' : ''})`
           : `${o.prune} pruning, sparsity ${o.sparsity} per layer`;
-  const how2 =
-    o.prune === 'channels' && (o.channelMultiple ?? 1) > 1 && o.sparsity > 0
-      ? `${how}, kept channels in multiples of ${o.channelMultiple}`
-      : how;
+  const multiples =
+    o.prune === 'channels' && (o.channelMultiple ?? 1) > 1 && o.sparsity > 0 ? `, kept channels in multiples of ${o.channelMultiple}` : '';
   const shared = o.weightBits < 8 ? `, at most ${2 ** o.weightBits} levels (${o.weightBits} bits) per tensor` : '';
   const act =
     o.activations === 'static'
@@ -442,7 +440,7 @@ export function formatCompressSummary(
     line(head),
     ...rows.map(line),
     '',
-    `${layers.length} weight tensors, ${how2}; int8 per output channel${shared}; overall density ${(params ? nonzero / params : 1).toFixed(3)}.`,
+    `${layers.length} weight tensors, ${how}${multiples}; int8 per output channel${shared}; overall density ${(params ? nonzero / params : 1).toFixed(3)}.`,
     `${dense.length} stayed dense${dense.length ? `: ${dense.map((l) => l.node || l.value).join(', ')}` : ''}.`,
     `${act}; biases ${o.bias ?? 'float32'}; float weights not stored.`,
   ].join('\n');
